@@ -1,0 +1,259 @@
+"""Wrist kinematics: minimum-jerk keyframe plans, contact impulses, specific force.
+
+A motion is described as a *plan*: keyframes of the wrist position (world frame,
+metres; x forward, y to the left, z up) and of the watch orientation (yaw, forearm
+elevation, wrist roll; radians), joined by minimum-jerk segments, plus short contact
+impulses. :func:`specific_force` evaluates a plan at arbitrary instants and returns what
+an ideal accelerometer strapped to the wrist reads: specific force (acceleration minus
+gravity) in the sensor frame, in g.
+
+Sensor frame of a watch on the dorsal side of the wrist: x along the forearm towards
+the hand, y across the wrist, z out of the watch face. Orientation is
+``R = Rz(yaw) @ Ry(-elevation) @ Rx(roll)`` (sensor to world), so with the forearm
+horizontal and the face up the watch reads ``(0, 0, +1) g`` at rest.
+
+Simplifications (documented assumptions): the sensor sits at the wrist point, so the
+centripetal and tangential terms of the forearm's rotation about the wrist are ignored;
+angles are interpolated independently with the same minimum-jerk profile as position.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = [
+    "G",
+    "MINJERK_PEAK",
+    "Impulse",
+    "Plan",
+    "PlanBuilder",
+    "Pose",
+    "REST_POSE",
+    "specific_force",
+    "stroke_time",
+]
+
+G = 9.80665
+"""Standard gravity in m/s^2."""
+
+MINJERK_PEAK = 10.0 / math.sqrt(3.0)
+"""Peak of the normalised minimum-jerk acceleration: ``max|a| = 5.7735 D / T**2``."""
+
+
+def stroke_time(distance: float, peak_accel: float) -> float:
+    """Duration of a minimum-jerk stroke over ``distance`` m peaking at ``peak_accel`` m/s^2."""
+    return math.sqrt(MINJERK_PEAK * max(distance, 1e-6) / peak_accel)
+
+
+@dataclass(frozen=True)
+class Pose:
+    """Wrist position (m, world frame) and watch orientation (rad)."""
+
+    pos: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    yaw: float = 0.0
+    elevation: float = 0.0
+    roll: float = 0.0
+
+
+REST_POSE = Pose(pos=(0.0, 0.0, 0.0), yaw=0.0, elevation=math.radians(-60.0), roll=0.0)
+"""Arm relaxed at the side, forearm pointing down and slightly forward."""
+
+
+@dataclass(frozen=True)
+class Impulse:
+    """A contact: a gamma-shaped acceleration pulse ``A (u/tau) exp(1 - u/tau)``.
+
+    ``u = t - time``; the pulse peaks at ``peak`` m/s^2 one ``tau`` after ``time`` and is
+    applied along the unit vector ``direction`` in the world frame.
+    """
+
+    time: float
+    peak: float
+    tau: float
+    direction: tuple[float, float, float]
+
+
+@dataclass(frozen=True, eq=False)
+class Plan:
+    """Keyframes and impulses of a whole trace, ready for evaluation.
+
+    ``times`` has shape (k,), strictly increasing; ``pos`` (k, 3); ``angles`` (k, 3) as
+    (yaw, elevation, roll). Before the first and after the last keyframe the pose is held.
+    """
+
+    times: np.ndarray
+    pos: np.ndarray
+    angles: np.ndarray
+    impulses: tuple[Impulse, ...] = ()
+
+    @property
+    def end(self) -> float:
+        return float(self.times[-1])
+
+    def shifted(self, dt: float) -> Plan:
+        """The same plan, ``dt`` seconds later."""
+        return Plan(
+            self.times + dt,
+            self.pos,
+            self.angles,
+            tuple(
+                Impulse(i.time + dt, i.peak, i.tau, i.direction) for i in self.impulses
+            ),
+        )
+
+
+@dataclass
+class PlanBuilder:
+    """Builds a :class:`Plan` one segment at a time, starting from ``pose`` at ``time``.
+
+    Motions call :meth:`move`, :meth:`hold` and :meth:`impulse`; the builder keeps the
+    current time and pose so that motions chain without gaps or jumps.
+    """
+
+    pose: Pose = REST_POSE
+    time: float = 0.0
+    _times: list[float] = field(default_factory=list)
+    _pos: list[tuple[float, float, float]] = field(default_factory=list)
+    _ang: list[tuple[float, float, float]] = field(default_factory=list)
+    _impulses: list[Impulse] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._push()
+
+    def _push(self) -> None:
+        p = self.pose
+        self._times.append(self.time)
+        self._pos.append(p.pos)
+        self._ang.append((p.yaw, p.elevation, p.roll))
+
+    def move(
+        self,
+        duration: float,
+        *,
+        pos: tuple[float, float, float] | None = None,
+        dpos: tuple[float, float, float] | None = None,
+        yaw: float | None = None,
+        elevation: float | None = None,
+        roll: float | None = None,
+    ) -> PlanBuilder:
+        """Minimum-jerk move to a new pose over ``duration`` s.
+
+        Give the target position absolutely (``pos``) or as a displacement (``dpos``);
+        angles left as ``None`` keep their current value.
+        """
+        if not duration > 0.0:
+            raise ValueError(f"move duration must be > 0 s, got {duration!r}")
+        p = self.pose
+        if pos is None:
+            d = dpos or (0.0, 0.0, 0.0)
+            pos = (p.pos[0] + d[0], p.pos[1] + d[1], p.pos[2] + d[2])
+        self.pose = Pose(
+            pos=pos,
+            yaw=p.yaw if yaw is None else yaw,
+            elevation=p.elevation if elevation is None else elevation,
+            roll=p.roll if roll is None else roll,
+        )
+        self.time += duration
+        self._push()
+        return self
+
+    def hold(self, duration: float) -> PlanBuilder:
+        """Keep the current pose for ``duration`` s (no keyframe for zero duration)."""
+        if duration > 0.0:
+            self.time += duration
+            self._push()
+        return self
+
+    def impulse(
+        self,
+        peak: float,
+        tau: float,
+        direction: tuple[float, float, float],
+        at: float | None = None,
+    ) -> PlanBuilder:
+        """Add a contact pulse of ``peak`` m/s^2 at time ``at`` (default: now)."""
+        d = np.asarray(direction, dtype=float)
+        d = d / np.linalg.norm(d)
+        t = self.time if at is None else at
+        self._impulses.append(Impulse(t, float(peak), float(tau), (d[0], d[1], d[2])))
+        return self
+
+    def build(self) -> Plan:
+        return Plan(
+            np.asarray(self._times, dtype=np.float64),
+            np.asarray(self._pos, dtype=np.float64),
+            np.asarray(self._ang, dtype=np.float64),
+            tuple(self._impulses),
+        )
+
+
+def _segments(plan: Plan, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Segment index, normalised time tau in [0, 1] and segment duration for each instant."""
+    times = plan.times
+    k = np.searchsorted(times, t, side="right") - 1
+    k = np.clip(k, 0, max(times.size - 2, 0))
+    if times.size < 2:
+        return k, np.zeros_like(t), np.ones_like(t)
+    dur = times[k + 1] - times[k]
+    tau = np.clip((t - times[k]) / dur, 0.0, 1.0)
+    return k, tau, dur
+
+
+def specific_force(plan: Plan, t: npt.ArrayLike) -> np.ndarray:
+    """Ideal accelerometer reading of ``plan`` at instants ``t``.
+
+    Parameters
+    ----------
+    plan : Plan
+        Keyframes and impulses.
+    t : array_like, shape (n,)
+        Instants in seconds.
+
+    Returns
+    -------
+    np.ndarray, shape (n, 3), float64
+        Specific force in the sensor frame, in g.
+    """
+    t = np.asarray(t, dtype=np.float64)
+    k, tau, dur = _segments(plan, t)
+    inside = (t >= plan.times[0]) & (t <= plan.times[-1])
+    k1 = np.minimum(k + 1, plan.times.size - 1)
+
+    # Minimum-jerk profile s(tau) = 10 tau^3 - 15 tau^4 + 6 tau^5 and its second
+    # derivative (per unit displacement): s'' = (60 tau - 180 tau^2 + 120 tau^3) / T^2.
+    tau2 = tau * tau
+    s = tau2 * tau * (10.0 - 15.0 * tau + 6.0 * tau2)
+    acc_gain = np.where(inside, (60.0 * tau - 180.0 * tau2 + 120.0 * tau2 * tau) / dur**2, 0.0)
+
+    dpos = plan.pos[k1] - plan.pos[k]
+    acc = dpos * acc_gain[:, None]
+    ang = plan.angles[k] + (plan.angles[k1] - plan.angles[k]) * s[:, None]
+
+    for imp in plan.impulses:
+        u = t - imp.time
+        on = (u > 0.0) & (u < 12.0 * imp.tau)
+        if not on.any():
+            continue
+        uu = u[on] / imp.tau
+        pulse = imp.peak * uu * np.exp(1.0 - uu)
+        acc[on] += pulse[:, None] * np.asarray(imp.direction)
+
+    acc[:, 2] += G  # specific force: acceleration minus gravity (gravity points down)
+    return _world_to_sensor(acc, ang) / G
+
+
+def _world_to_sensor(v: np.ndarray, ang: np.ndarray) -> np.ndarray:
+    """Apply ``R^T = Rx(-roll) Ry(elevation) Rz(-yaw)`` to each row of ``v``."""
+    yaw, elev, roll = ang[:, 0], ang[:, 1], ang[:, 2]
+    x, y, z = v[:, 0], v[:, 1], v[:, 2]
+    c, s = np.cos(yaw), np.sin(yaw)
+    x, y = c * x + s * y, -s * x + c * y  # Rz(-yaw)
+    c, s = np.cos(elev), np.sin(elev)
+    x, z = c * x + s * z, -s * x + c * z  # Ry(elevation) undoes Ry(-elevation)
+    c, s = np.cos(roll), np.sin(roll)
+    y, z = c * y + s * z, -s * y + c * z  # Rx(-roll)
+    return np.stack((x, y, z), axis=1)

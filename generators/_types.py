@@ -1,0 +1,112 @@
+"""Core value types: ground-truth events and accelerometer traces."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+
+from ._errors import InvalidParameter
+
+__all__ = ["Detection", "Event", "Trace"]
+
+
+@dataclass(frozen=True)
+class Event:
+    """One gesture in a trace, as the generator made it (ground truth).
+
+    Attributes
+    ----------
+    motion : str
+        Name of the motion, e.g. ``"high_five"``.
+    start, end : float
+        Start and end of the gesture in seconds from the first sample.
+    impact : float or None
+        Time of the contact impulse in seconds (palm impact, clap, knock), or ``None``
+        for motions without contact.
+    is_high_five : bool
+        Whether the counter must count this event.
+    """
+
+    motion: str
+    start: float
+    end: float
+    impact: float | None
+    is_high_five: bool
+
+    @property
+    def centre(self) -> float:
+        """The time a counter should report: the impact if any, else the midpoint."""
+        return self.impact if self.impact is not None else 0.5 * (self.start + self.end)
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One gesture a counter reported: its time in seconds and its peak score in [0, 1]."""
+
+    time: float
+    score: float
+
+
+@dataclass(frozen=True, eq=False)
+class Trace:
+    """A 3-axis accelerometer recording with its ground truth.
+
+    Attributes
+    ----------
+    t : np.ndarray, shape (n,), float64
+        Sample instants in seconds, strictly increasing (jitter and dropped samples
+        included, so spacing is not exactly ``1 / fs``).
+    samples : np.ndarray, shape (n, 3), float32
+        Specific force in g along the sensor's x, y, z axes (a watch at rest reads
+        about 1 g in magnitude).
+    fs : float
+        Nominal sample rate in Hz.
+    events : tuple of Event
+        Ground-truth gestures, in time order.
+    params : Mapping
+        The parameter row the trace was made from (empty for recordings).
+    """
+
+    t: np.ndarray
+    samples: np.ndarray
+    fs: float
+    events: tuple[Event, ...] = ()
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # Freeze the arrays so a Trace can be shared between pipeline stages safely.
+        t = np.asarray(self.t, dtype=np.float64)
+        x = np.asarray(self.samples, dtype=np.float32)
+        if t.ndim != 1 or x.shape != (t.shape[0], 3):
+            raise InvalidParameter(
+                f"Trace: samples must have shape (n, 3) matching t of shape (n,); "
+                f"got t {t.shape} and samples {x.shape}"
+            )
+        t.flags.writeable = False
+        x.flags.writeable = False
+        object.__setattr__(self, "t", t)
+        object.__setattr__(self, "samples", x)
+        object.__setattr__(self, "events", tuple(self.events))
+        object.__setattr__(self, "params", MappingProxyType(dict(self.params)))
+
+    @property
+    def n_high_fives(self) -> int:
+        """Number of truth events the counter must count."""
+        return sum(e.is_high_five for e in self.events)
+
+    @property
+    def duration(self) -> float:
+        """Time from the first to the last sample, plus one nominal sample period."""
+        if self.t.size == 0:
+            return 0.0
+        return float(self.t[-1] - self.t[0]) + 1.0 / self.fs
+
+    def __repr__(self) -> str:
+        return (
+            f"Trace(n={self.t.size}, fs={self.fs:g} Hz, duration={self.duration:.2f} s, "
+            f"events={[e.motion for e in self.events]})"
+        )

@@ -1,0 +1,32 @@
+"""The motion library: one motion per module, all registered here.
+
+``MOTIONS`` maps each motion's name to an instance; :func:`get_motion` looks one up
+with a helpful error. The high-five is the only motion a counter must count; the others
+are motions a watch meets in daily life, some chosen to resemble a high-five on purpose
+(``hard_negative``).
+"""
+
+from __future__ import annotations
+
+from .._errors import InvalidParameter
+from ._base import Kinematics, Motion
+from .high_five import HighFive
+
+__all__ = ["MOTIONS", "Kinematics", "Motion", "get_motion"]
+
+MOTIONS: dict[str, Motion] = {
+    m.name: m
+    for m in (
+        HighFive(),
+    )
+}
+
+
+def get_motion(name: str) -> Motion:
+    """The registered motion called ``name``."""
+    try:
+        return MOTIONS[name]
+    except KeyError:
+        raise InvalidParameter(
+            f"motion: unknown motion {name!r}; allowed: {', '.join(sorted(MOTIONS))}"
+        ) from None

@@ -1,0 +1,39 @@
+"""High-five: raise the hand forward and up, palm forward, strike a partner's palm."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .._kinematics import REST_POSE, PlanBuilder
+from ._base import Kinematics, Motion
+
+
+class HighFive(Motion):
+    """The gesture to count.
+
+    Kinematics: a minimum-jerk reach from the relaxed arm to a raised forearm (60 deg
+    above horizontal plus the row's offset, palm forward), stopped by the partner's
+    palm: a contact impulse opposite to the reach, then a short hold and the return.
+    The reach covers about one arm length; its duration follows from ``peak_accel``.
+    """
+
+    name = "high_five"
+    is_high_five = True
+    has_contact = True
+    description = "raise the hand forward and up and strike a partner's palm"
+
+    def _perform(self, b: PlanBuilder, k: Kinematics, rng: np.random.Generator) -> float:
+        yaw = math.radians(rng.uniform(-15.0, 15.0))
+        elev = k.elev(60.0)
+        reach = k.arm_length * np.array([0.55, 0.0, 0.95]) * rng.uniform(0.9, 1.1)
+        reach[1] = reach[0] * math.sin(yaw)
+        dist = float(np.linalg.norm(reach))
+        b.move(k.stroke(dist), dpos=tuple(reach), yaw=yaw, elevation=elev, roll=k.roll(0.0))
+        impact = b.time
+        b.impulse(k.impact_peak, k.impact_tau, tuple(-reach / dist))
+        b.hold(k.hold_time)
+        b.move(k.return_time, pos=REST_POSE.pos, yaw=0.0, elevation=REST_POSE.elevation,
+               roll=REST_POSE.roll)
+        return impact
