@@ -1,0 +1,465 @@
+"""Named, typed dimensions and the parameter space they span.
+
+A :class:`ParameterSpace` maps points of the unit hypercube ``[0, 1)^d`` to parameter
+rows, so any sampler (random, Sobol, Halton, Latin hypercube) drives it. Each
+:class:`Dimension` is continuous (uniform, log-uniform or truncated normal), integer,
+or categorical (optionally weighted), with a unit, a nominal value and a description.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tomllib
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import pyarrow as pa
+from scipy.special import ndtr, ndtri
+
+from ._errors import ConfigError, InvalidParameter
+
+__all__ = ["Dimension", "ParameterSpace"]
+
+Kind = Literal["continuous", "integer", "categorical"]
+Distribution = Literal["uniform", "log-uniform", "normal"]
+Scalar = float | int | str
+
+_KINDS = ("continuous", "integer", "categorical")
+_DISTRIBUTIONS = ("uniform", "log-uniform", "normal")
+
+
+def _fmt(v: Any) -> str:
+    return repr(v) if isinstance(v, str) else f"{v!r}"
+
+
+@dataclass(frozen=True)
+class Dimension:
+    """One axis of the parameter space.
+
+    Parameters
+    ----------
+    name : str
+        Identifier (snake_case); the column name in result tables.
+    kind : {"continuous", "integer", "categorical"}
+    low, high : float, optional
+        Inclusive range of a continuous or integer dimension (``low == high`` fixes it).
+    choices : tuple, optional
+        Allowed values of a categorical dimension (strings or numbers).
+    weights : tuple of float, optional
+        Relative sampling weights of ``choices`` (default: equal).
+    unit : str
+        Physical unit, ``""`` if dimensionless.
+    nominal : scalar
+        The typical value: the point towards which ``shrink`` moves failing cases.
+    distribution : {"uniform", "log-uniform", "normal"}
+        How unit-interval coordinates map to a continuous dimension. ``"normal"`` is a
+        normal distribution of mean ``nominal`` and standard deviation ``sd``,
+        truncated to ``[low, high]``.
+    sd : float, optional
+        Standard deviation of a ``"normal"`` dimension.
+    description : str
+        One line: what the dimension is.
+    source : str
+        Where the range comes from (datasheet, literature) or ``"assumption"``.
+    """
+
+    name: str
+    kind: Kind
+    low: float | None = None
+    high: float | None = None
+    choices: tuple[Scalar, ...] | None = None
+    weights: tuple[float, ...] | None = None
+    unit: str = ""
+    nominal: Scalar | None = None
+    distribution: Distribution = "uniform"
+    sd: float | None = None
+    description: str = ""
+    source: str = "assumption"
+
+    def __post_init__(self) -> None:
+        n = self.name
+        if not n.isidentifier():
+            raise InvalidParameter(f"dimension name {n!r} must be a Python identifier")
+        if self.kind not in _KINDS:
+            raise InvalidParameter(f"{n}.kind: {self.kind!r} is not one of {_KINDS}")
+        if self.kind == "categorical":
+            self._check_categorical()
+        else:
+            self._check_numeric()
+
+    def _check_categorical(self) -> None:
+        n = self.name
+        if not self.choices:
+            raise InvalidParameter(f"{n}.choices: a categorical dimension needs choices")
+        object.__setattr__(self, "choices", tuple(self.choices))
+        if len(set(self.choices)) != len(self.choices):
+            raise InvalidParameter(f"{n}.choices: duplicate values in {list(self.choices)}")
+        if self.weights is not None:
+            w = tuple(float(x) for x in self.weights)
+            if len(w) != len(self.choices) or not all(math.isfinite(x) and x > 0 for x in w):
+                raise InvalidParameter(
+                    f"{n}.weights: {list(w)} must be {len(self.choices)} positive numbers"
+                )
+            object.__setattr__(self, "weights", w)
+        if self.nominal is None:
+            object.__setattr__(self, "nominal", self.choices[0])
+        if self.nominal not in self.choices:
+            raise InvalidParameter(
+                f"{n}.nominal: {self.nominal!r} is not one of {list(self.choices)}"
+            )
+
+    def _check_numeric(self) -> None:
+        n = self.name
+        lo, hi = self.low, self.high
+        if lo is None or hi is None:
+            raise InvalidParameter(f"{n}: a {self.kind} dimension needs low and high")
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            raise InvalidParameter(f"{n}: range [{lo!r}, {hi!r}] must be finite")
+        if lo > hi:
+            raise InvalidParameter(f"{n}: inverted range, low={lo!r} > high={hi!r}")
+        if self.kind == "integer" and (lo != int(lo) or hi != int(hi)):
+            raise InvalidParameter(f"{n}: integer range [{lo!r}, {hi!r}] must be whole numbers")
+        if self.distribution not in _DISTRIBUTIONS:
+            raise InvalidParameter(
+                f"{n}.distribution: {self.distribution!r} is not one of {_DISTRIBUTIONS}"
+            )
+        if self.distribution == "log-uniform" and lo <= 0:
+            raise InvalidParameter(f"{n}: a log-uniform range needs low > 0, got {lo!r}")
+        if self.distribution == "normal" and not (self.sd is not None and self.sd > 0):
+            raise InvalidParameter(f"{n}.sd: a normal dimension needs sd > 0, got {self.sd!r}")
+        if self.nominal is None:
+            object.__setattr__(self, "nominal", lo if lo == hi else 0.5 * (lo + hi))
+        nom = self.nominal
+        if isinstance(nom, str) or not (lo <= float(nom) <= hi):
+            raise InvalidParameter(f"{n}.nominal: {nom!r} is outside [{lo!r}, {hi!r}]")
+
+    # -- mapping ------------------------------------------------------------------
+    @property
+    def is_fixed(self) -> bool:
+        if self.kind == "categorical":
+            assert self.choices is not None
+            return len(self.choices) == 1
+        return self.low == self.high
+
+    def from_unit(self, u: npt.ArrayLike) -> np.ndarray:
+        """Map coordinates in [0, 1) to values of this dimension.
+
+        Parameters
+        ----------
+        u : array_like, shape (n,)
+
+        Returns
+        -------
+        np.ndarray, shape (n,)
+            float64 for continuous, int64 for integer, object or numeric for categorical.
+        """
+        u = np.clip(np.asarray(u, dtype=np.float64), 0.0, np.nextafter(1.0, 0.0))
+        if self.kind == "categorical":
+            assert self.choices is not None
+            w = np.asarray(self.weights or [1.0] * len(self.choices))
+            edges = np.cumsum(w) / w.sum()
+            idx = np.minimum(np.searchsorted(edges, u, side="right"), len(self.choices) - 1)
+            return np.asarray(self.choices)[idx]
+        lo, hi = float(self.low), float(self.high)  # type: ignore[arg-type]
+        if self.kind == "integer":
+            return np.minimum(np.floor(lo + u * (hi - lo + 1.0)), hi).astype(np.int64)
+        if self.distribution == "log-uniform":
+            return np.exp(math.log(lo) + u * (math.log(hi) - math.log(lo)))
+        if self.distribution == "normal":
+            mu, sd = float(self.nominal), float(self.sd)  # type: ignore[arg-type]
+            a, b = ndtr((lo - mu) / sd), ndtr((hi - mu) / sd)
+            return np.clip(mu + sd * ndtri(a + u * (b - a)), lo, hi)
+        return lo + u * (hi - lo)
+
+    def check(self, value: Any) -> Scalar:
+        """Validate one value; return it normalised (int for integer, float for continuous)."""
+        n = self.name
+        if self.kind == "categorical":
+            assert self.choices is not None
+            for c in self.choices:
+                if value == c or (not isinstance(c, str) and _as_number(value) == c):
+                    return c
+            raise InvalidParameter(
+                f"{n}: {_fmt(value)} is not allowed; choose one of {list(self.choices)}"
+            )
+        x = _as_number(value)
+        if x is None or not math.isfinite(x):
+            raise InvalidParameter(f"{n}: {_fmt(value)} is not a finite number {self._range()}")
+        if self.kind == "integer" and x != int(x):
+            raise InvalidParameter(f"{n}: {_fmt(value)} is not a whole number {self._range()}")
+        if not (float(self.low) <= x <= float(self.high)):  # type: ignore[arg-type]
+            raise InvalidParameter(f"{n}: {_fmt(value)} is out of range {self._range()}")
+        return int(x) if self.kind == "integer" else float(x)
+
+    def _range(self) -> str:
+        unit = f" {self.unit}" if self.unit else ""
+        return f"(allowed: {self.low:g} to {self.high:g}{unit})"
+
+    def restrict(self, value: Any) -> Dimension:
+        """A copy fixed to a value, narrowed to a ``(low, high)`` range, or to a subset."""
+        n = self.name
+        if self.kind == "categorical":
+            vals = list(value) if isinstance(value, list | tuple) else [value]
+            chosen = tuple(self.check(v) for v in vals)
+            assert self.choices is not None
+            w = None
+            if self.weights is not None:
+                w = tuple(self.weights[self.choices.index(c)] for c in chosen)
+            nom = self.nominal if self.nominal in chosen else chosen[0]
+            return replace(self, choices=chosen, weights=w, nominal=nom)
+        if isinstance(value, list | tuple):
+            if len(value) != 2:
+                raise InvalidParameter(f"{n}: a range must be [low, high], got {list(value)!r}")
+            lo, hi = (self.check(v) for v in value)
+            if float(lo) > float(hi):
+                raise InvalidParameter(f"{n}: inverted range, low={lo!r} > high={hi!r}")
+        else:
+            lo = hi = self.check(value)
+        nom = min(max(float(self.nominal), float(lo)), float(hi))  # type: ignore[arg-type]
+        if self.kind == "integer":
+            nom = int(round(nom))
+        return replace(self, low=float(lo), high=float(hi), nominal=nom)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-data form (for TOML, JSON and Arrow metadata); ``None`` fields dropped."""
+        d = {k: v for k, v in asdict(self).items() if v is not None}
+        for k in ("choices", "weights"):
+            if k in d:
+                d[k] = list(d[k])
+        return d
+
+    @property
+    def arrow_type(self) -> pa.DataType:
+        if self.kind == "continuous":
+            return pa.float64()
+        if self.kind == "integer":
+            return pa.int64()
+        assert self.choices is not None
+        if all(isinstance(c, str) for c in self.choices):
+            return pa.string()
+        if all(isinstance(c, int) for c in self.choices):
+            return pa.int64()
+        return pa.float64()
+
+
+def _as_number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float | np.integer | np.floating):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None
+
+
+@dataclass(frozen=True)
+class ParameterSpace:
+    """An ordered collection of dimensions.
+
+    >>> space = ParameterSpace([Dimension("x", "continuous", 0.0, 2.0)])
+    >>> space.from_unit([[0.25]])["x"].tolist()
+    [0.5]
+    """
+
+    dimensions: tuple[Dimension, ...]
+    _index: dict[str, int] = field(init=False, repr=False, compare=False)
+
+    def __init__(self, dimensions: Sequence[Dimension]) -> None:
+        dims = tuple(dimensions)
+        names = [d.name for d in dims]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise InvalidParameter(f"parameter space: duplicate dimension names {dup}")
+        object.__setattr__(self, "dimensions", dims)
+        object.__setattr__(self, "_index", {n: i for i, n in enumerate(names)})
+
+    # -- access -------------------------------------------------------------------
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(d.name for d in self.dimensions)
+
+    @property
+    def d(self) -> int:
+        """Number of dimensions."""
+        return len(self.dimensions)
+
+    def __len__(self) -> int:
+        return len(self.dimensions)
+
+    def __iter__(self) -> Iterator[Dimension]:
+        return iter(self.dimensions)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._index
+
+    def __getitem__(self, name: str) -> Dimension:
+        try:
+            return self.dimensions[self._index[name]]
+        except KeyError:
+            raise InvalidParameter(
+                f"unknown parameter {name!r}; known: {', '.join(self.names)}"
+            ) from None
+
+    def nominal(self) -> dict[str, Scalar]:
+        """The nominal parameter row."""
+        return {d.name: d.nominal for d in self.dimensions}  # type: ignore[misc]
+
+    # -- mapping ------------------------------------------------------------------
+    def from_unit(self, points: npt.ArrayLike) -> pd.DataFrame:
+        """Map points of the unit hypercube to a table of parameter rows.
+
+        Parameters
+        ----------
+        points : array_like, shape (n, d)
+            Coordinates in [0, 1), one column per dimension in order.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per point, one column per dimension.
+        """
+        u = np.atleast_2d(np.asarray(points, dtype=np.float64))
+        if u.shape[1] != self.d:
+            raise InvalidParameter(
+                f"points: expected shape (n, {self.d}) for this space, got {u.shape}"
+            )
+        if not np.all(np.isfinite(u)):
+            raise InvalidParameter("points: coordinates must be finite numbers in [0, 1)")
+        return pd.DataFrame({d.name: d.from_unit(u[:, j]) for j, d in enumerate(self)})
+
+    def rows(self, points: npt.ArrayLike) -> list[dict[str, Scalar]]:
+        """Like :meth:`from_unit`, as a list of plain ``dict`` rows (Python scalars)."""
+        table = self.from_unit(points)
+        cols = {c: table[c].tolist() for c in table.columns}
+        return [{c: cols[c][i] for c in cols} for i in range(len(table))]
+
+    def validate(self, params: Mapping[str, Any], *, partial: bool = False) -> dict[str, Scalar]:
+        """Check a parameter dict; return it normalised and in dimension order.
+
+        Raises :class:`InvalidParameter` naming the first bad field. With
+        ``partial=True`` missing dimensions are allowed (they are not filled in).
+        """
+        unknown = [k for k in params if k not in self._index]
+        if unknown:
+            raise InvalidParameter(
+                f"unknown parameter {unknown[0]!r}; known: {', '.join(self.names)}"
+            )
+        out: dict[str, Scalar] = {}
+        for d in self.dimensions:
+            if d.name in params:
+                out[d.name] = d.check(params[d.name])
+            elif not partial:
+                raise InvalidParameter(f"{d.name}: missing from the parameter row")
+        return out
+
+    def complete(self, params: Mapping[str, Any]) -> dict[str, Scalar]:
+        """Validate a partial row and fill the missing dimensions with nominal values."""
+        given = self.validate(params, partial=True)
+        return {d.name: given.get(d.name, d.nominal) for d in self.dimensions}  # type: ignore[misc]
+
+    def restrict(self, **overrides: Any) -> ParameterSpace:
+        """A narrower space: fix (scalar), narrow (``[low, high]``) or subset (list of choices).
+
+        >>> from highfive.generators import default_space
+        >>> default_space().restrict(motion="high_five", repetitions=[1, 2])["motion"].choices
+        ('high_five',)
+        """
+        for k in overrides:
+            self[k]  # raises for unknown names
+        return ParameterSpace(
+            [d.restrict(overrides[d.name]) if d.name in overrides else d for d in self]
+        )
+
+    # -- serialisation ------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return {"dimensions": [d.to_dict() for d in self.dimensions]}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ParameterSpace:
+        dims = data.get("dimensions")
+        if not isinstance(dims, list) or not dims:
+            raise ConfigError("parameter space: expected a non-empty list [[dimensions]]")
+        allowed = set(Dimension.__dataclass_fields__)
+        out = []
+        for i, raw in enumerate(dims):
+            bad = sorted(set(raw) - allowed)
+            if bad:
+                raise ConfigError(
+                    f"dimensions[{i}]: unknown key {bad[0]!r}; allowed: {sorted(allowed)}"
+                )
+            kw = dict(raw)
+            for k in ("choices", "weights"):
+                if k in kw:
+                    kw[k] = tuple(kw[k])
+            try:
+                out.append(Dimension(**kw))
+            except TypeError as exc:
+                raise ConfigError(f"dimensions[{i}]: {exc}") from None
+        return cls(out)
+
+    def to_toml(self) -> str:
+        """TOML text that :meth:`from_toml` reads back to an equal space."""
+        lines = []
+        for d in self.dimensions:
+            lines.append("[[dimensions]]")
+            lines.extend(f"{k} = {_toml_value(v)}" for k, v in d.to_dict().items())
+            lines.append("")
+        return "\n".join(lines)
+
+    @classmethod
+    def from_toml(cls, source: str | Path) -> ParameterSpace:
+        """Read a space from TOML text or a ``.toml`` file path."""
+        text = Path(source).read_text() if isinstance(source, Path) else source
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"parameter space TOML: {exc}") from None
+        return cls.from_dict(data)
+
+    def to_arrow_schema(self) -> pa.Schema:
+        """An Arrow schema with one field per dimension; the dimension rides in metadata."""
+        return pa.schema(
+            [
+                pa.field(
+                    d.name,
+                    d.arrow_type,
+                    nullable=False,
+                    metadata={"highfive.dimension": json.dumps(d.to_dict())},
+                )
+                for d in self.dimensions
+            ]
+        )
+
+    @classmethod
+    def from_arrow_schema(cls, schema: pa.Schema) -> ParameterSpace:
+        """Rebuild a space from the fields of ``schema`` that carry dimension metadata."""
+        dims = []
+        for f in schema:
+            meta = f.metadata or {}
+            raw = meta.get(b"highfive.dimension")
+            if raw is not None:
+                dims.append(json.loads(raw))
+        return cls.from_dict({"dimensions": dims})
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return json.dumps(v)
+    if isinstance(v, float):
+        return repr(v) if math.isfinite(v) else ("inf" if v > 0 else "-inf")
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    raise TypeError(f"cannot write {v!r} to TOML")
