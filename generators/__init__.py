@@ -18,13 +18,13 @@ from .motions import MOTIONS, Motion, get_motion
 
 __all__ = [
     "BACKGROUNDS",
-    "G",
     "MARGIN",
     "MOTIONS",
     "ConfigError",
     "Detection",
     "Dimension",
     "Event",
+    "G",
     "HighfiveError",
     "InvalidParameter",
     "ModelError",

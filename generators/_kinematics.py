@@ -26,13 +26,13 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = [
-    "G",
     "MINJERK_PEAK",
+    "REST_POSE",
+    "G",
     "Impulse",
     "Plan",
     "PlanBuilder",
     "Pose",
-    "REST_POSE",
     "specific_force",
     "stroke_time",
 ]
@@ -100,9 +100,7 @@ class Plan:
             self.times + dt,
             self.pos,
             self.angles,
-            tuple(
-                Impulse(i.time + dt, i.peak, i.tau, i.direction) for i in self.impulses
-            ),
+            tuple(Impulse(i.time + dt, i.peak, i.tau, i.direction) for i in self.impulses),
         )
 
 
@@ -181,6 +179,11 @@ class PlanBuilder:
         t = self.time if at is None else at
         self._impulses.append(Impulse(t, float(peak), float(tau), (d[0], d[1], d[2])))
         return self
+
+    @property
+    def quiet_at(self) -> float:
+        """When the last contact impulse has died out (< 1e-4 of its peak), or 0."""
+        return max((i.time + 13.0 * i.tau for i in self._impulses), default=0.0)
 
     def build(self) -> Plan:
         return Plan(
@@ -280,6 +283,10 @@ def _world_to_sensor(v: np.ndarray, ang: np.ndarray) -> np.ndarray:
     # is far below any orientation effect the sensor can resolve.
     a32 = ang.astype(np.float32)
     cos, sin = np.cos(a32).astype(np.float64), np.sin(a32).astype(np.float64)
+    # Renormalise each pair in float64 so the rotation preserves length to 1e-15.
+    norm = np.sqrt(cos * cos + sin * sin)
+    cos /= norm
+    sin /= norm
     x, y, z = v[:, 0], v[:, 1], v[:, 2]
     c, s = cos[:, 0], sin[:, 0]
     x, y = c * x + s * y, -s * x + c * y  # Rz(-yaw)

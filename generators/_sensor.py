@@ -98,7 +98,8 @@ def sample_instants(spec: SensorSpec, n: int, rng: np.random.Generator) -> np.nd
     jitter = rng.standard_normal(n) * (spec.jitter * period)
     # Bounded to +-0.45 period so that instants stay strictly increasing.
     np.clip(jitter, -0.45 * period, 0.45 * period, out=jitter)
-    return np.arange(n) * period + jitter
+    # Sample k is taken in the middle of its period, so instants are positive.
+    return (np.arange(n) + 0.5) * period + jitter
 
 
 def apply_sensor(

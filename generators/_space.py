@@ -223,7 +223,7 @@ class Dimension:
             lo = hi = self.check(value)
         nom = min(max(float(self.nominal), float(lo)), float(hi))  # type: ignore[arg-type]
         if self.kind == "integer":
-            nom = int(round(nom))
+            nom = round(nom)
         return replace(self, low=float(lo), high=float(hi), nominal=nom)
 
     def to_dict(self) -> dict[str, Any]:

@@ -10,7 +10,21 @@ from __future__ import annotations
 
 from .._errors import InvalidParameter
 from ._base import Kinematics, Motion
+from .arm_swing import ArmSwing
+from .clap import Clap
+from .drink import Drink
+from .fist_bump import FistBump
+from .handshake import Handshake
+from .head_scratch import HeadScratch
 from .high_five import HighFive
+from .knock import Knock
+from .point import Point
+from .reach_up import ReachUp
+from .rest import Rest
+from .run_pump import RunPump
+from .throw import Throw
+from .typing_ import Typing
+from .wave import Wave
 
 __all__ = ["MOTIONS", "Kinematics", "Motion", "get_motion"]
 
@@ -18,6 +32,20 @@ MOTIONS: dict[str, Motion] = {
     m.name: m
     for m in (
         HighFive(),
+        ArmSwing(),
+        Clap(),
+        Drink(),
+        FistBump(),
+        Handshake(),
+        HeadScratch(),
+        Knock(),
+        Point(),
+        ReachUp(),
+        Rest(),
+        RunPump(),
+        Throw(),
+        Typing(),
+        Wave(),
     )
 }
 

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .._kinematics import G, REST_POSE, PlanBuilder, stroke_time
+from .._kinematics import REST_POSE, G, PlanBuilder, stroke_time
 from .._types import Event
 
 __all__ = ["Kinematics", "Motion"]
@@ -92,9 +92,7 @@ class Motion(ABC):
     hard_negative: ClassVar[bool] = False
     description: ClassVar[str] = ""
 
-    def perform(
-        self, b: PlanBuilder, params: Mapping[str, Any], rng: np.random.Generator
-    ) -> Event:
+    def perform(self, b: PlanBuilder, params: Mapping[str, Any], rng: np.random.Generator) -> Event:
         """Append one instance of the motion to ``b`` and return its truth event.
 
         ``b`` must stand at the rest pose; it is left at the rest pose. ``rng`` supplies
@@ -109,10 +107,27 @@ class Motion(ABC):
         assert (impact is not None) == self.has_contact, f"{self.name}: contact mismatch"
         return Event(self.name, start, b.time, impact, self.is_high_five)
 
+    @staticmethod
+    def _return_to_rest(b: PlanBuilder, k: Kinematics, scale: float = 1.0) -> None:
+        """Move back to the rest pose: the end of every motion.
+
+        The return lasts ``scale * k.return_time``, but never less than the row's
+        ``peak_accel`` allows for the distance (a relaxed return is not more violent
+        than the main stroke), and it does not end before the last contact has died
+        out, so an impulse never spills beyond its event into the next motion.
+        """
+        distance = math.dist(b.pose.pos, REST_POSE.pos)
+        duration = max(scale * k.return_time, k.stroke(distance), b.quiet_at - b.time)
+        b.move(
+            duration,
+            pos=REST_POSE.pos,
+            yaw=REST_POSE.yaw,
+            elevation=REST_POSE.elevation,
+            roll=REST_POSE.roll,
+        )
+
     @abstractmethod
-    def _perform(
-        self, b: PlanBuilder, k: Kinematics, rng: np.random.Generator
-    ) -> float | None:
+    def _perform(self, b: PlanBuilder, k: Kinematics, rng: np.random.Generator) -> float | None:
         """Append keyframes and impulses; return the impact time or ``None``."""
 
     def __repr__(self) -> str:

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from .._kinematics import REST_POSE, PlanBuilder
+from .._kinematics import PlanBuilder
 from ._base import Kinematics, Motion
 
 
@@ -34,6 +34,5 @@ class HighFive(Motion):
         impact = b.time
         b.impulse(k.impact_peak, k.impact_tau, tuple(-reach / dist))
         b.hold(k.hold_time)
-        b.move(k.return_time, pos=REST_POSE.pos, yaw=0.0, elevation=REST_POSE.elevation,
-               roll=REST_POSE.roll)
+        self._return_to_rest(b, k)
         return impact

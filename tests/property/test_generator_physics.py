@@ -1,0 +1,110 @@
+"""Physical invariants of synthesized traces, checked with Hypothesis over the space."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from highfive.generators import MARGIN, Trace, default_space, synthesize
+from highfive.generators import strategies as hst
+from highfive.generators._sensor import noise_bandwidth
+
+
+def _bound_at_rest(p: dict) -> float:
+    """How far |a| may stray from 1 g at rest: every sensor error, added up."""
+    bias = np.linalg.norm([p["bias_x"], p["bias_y"], p["bias_z"]]) * 1e-3
+    scale = max(abs(p["scale_x"]), abs(p["scale_y"]), abs(p["scale_z"])) / 100
+    cross = 2 * p["cross_axis"] / 100
+    noise = 6 * p["noise_density"] * 1e-6 * np.sqrt(noise_bandwidth(p["sample_rate"]))
+    lsb = 2 * p["sensor_range"] / 2 ** p["resolution_bits"]
+    tremor = 0.011  # background_accel: at most 0.01 g of tremor
+    return bias + scale + cross + noise + lsb + tremor
+
+
+@given(hst.traces(hst.parameter_rows(background="none", sensor_range=[4, 8, 16])))
+def test_at_rest_the_watch_reads_one_g(trace: Trace) -> None:
+    p = dict(trace.params)
+    first = min(e.start for e in trace.events)
+    # Skip the first 0.2 s after the start (filter start-up is steady, but be safe).
+    rest = (trace.t < first - 0.05) & (trace.t > 0.2)
+    mag = np.linalg.norm(trace.samples[rest].astype(np.float64), axis=1)
+    assert mag.size > 0
+    assert np.all(np.abs(mag - 1.0) <= _bound_at_rest(p))
+
+
+@given(hst.traces())
+def test_samples_never_exceed_the_range(trace: Trace) -> None:
+    assert np.all(np.abs(trace.samples) <= trace.params["sensor_range"])
+    assert trace.samples.dtype == np.float32
+    assert np.all(np.isfinite(trace.samples))
+
+
+@given(hst.traces())
+def test_timestamps_increase_and_events_lie_inside(trace: Trace) -> None:
+    assert np.all(np.diff(trace.t) > 0)
+    period = 1.0 / trace.fs
+    for e in trace.events:
+        assert trace.t[0] - period <= e.start < e.end <= trace.t[-1] + period
+        assert e.start >= MARGIN - 1e-9
+        if e.impact is not None:
+            assert e.start <= e.impact <= e.end
+    starts = [e.start for e in trace.events]
+    assert starts == sorted(starts)
+
+
+@given(
+    hst.traces(
+        hst.parameter_rows(duration=20.0, repetitions=1, distractor="none", motion="high_five")
+    )
+)
+def test_sample_count_is_duration_times_rate_less_drops(trace: Trace) -> None:
+    p = trace.params
+    n = round(20.0 * p["sample_rate"] * (1 + p["clock_drift"] / 100))
+    dropped = n - trace.t.size
+    if p["drop_rate"] == 0:
+        assert dropped == 0
+    else:
+        sd = np.sqrt(n * p["drop_rate"] * (1 - p["drop_rate"]))
+        assert 0 <= dropped <= n * p["drop_rate"] + 6 * sd + 1
+
+
+@settings(max_examples=40)
+@given(
+    hst.parameter_rows(
+        motion="high_five",
+        distractor="none",
+        repetitions=1,
+        background="none",
+        sample_rate=200,
+        sensor_range=16,
+        impact_decay=[8.0, 40.0],
+        impact_peak=[4.0, 8.0],
+        peak_accel=[4.0, 15.0],
+    ),
+    hst.seeds(),
+)
+def test_high_five_impact_stands_above_its_approach(row: dict, seed: int) -> None:
+    # A palm contact several times stronger than the reach must show above it; this is
+    # what makes a high-five recognisable at all.
+    trace = synthesize(row, seed)
+    (e,) = trace.events
+    dev = np.abs(np.linalg.norm(trace.samples, axis=1) - 1.0)
+    approach = (trace.t >= e.start) & (trace.t < e.impact - 0.05)
+    impact = (trace.t >= e.impact) & (trace.t < e.impact + 0.1)
+    assert dev[impact].max() > dev[approach].max()
+
+
+@given(hst.parameter_rows(), hst.seeds())
+def test_same_row_and_seed_give_identical_traces(row: dict, seed: int) -> None:
+    a = synthesize(row, seed)
+    synthesize(default_space().nominal(), seed + 1)  # unrelated work in between
+    b = synthesize(row, seed)
+    assert np.array_equal(a.t, b.t) and np.array_equal(a.samples, b.samples)
+    assert a.events == b.events
+
+
+@given(st.data())
+def test_from_type_trace_works(data: st.DataObject) -> None:
+    trace = data.draw(st.from_type(Trace))
+    assert isinstance(trace, Trace)

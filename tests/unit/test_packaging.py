@@ -1,0 +1,64 @@
+"""The install exposes one namespace, ``highfive``, and shadows nothing."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+
+def _run_elsewhere(code: str, tmp_path: object) -> str:
+    # Run from an empty folder so the repository root is not on sys.path.
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        cwd=str(tmp_path),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+
+def test_import_coverage_still_gives_coverage_py(tmp_path: object) -> None:
+    pytest.importorskip("coverage")
+    out = _run_elsewhere(
+        """
+        import coverage, highfive.coverage
+        print(hasattr(coverage, "Coverage"), coverage.__name__, highfive.coverage.__name__)
+        """,
+        tmp_path,
+    )
+    assert out.split() == ["True", "coverage", "highfive.coverage"]
+
+
+@pytest.mark.parametrize("name", ["generators", "harness", "reports", "models", "coverage"])
+def test_no_top_level_package_of_ours_is_installed(name: str, tmp_path: object) -> None:
+    out = _run_elsewhere(
+        f"""
+        import importlib.util
+        spec = importlib.util.find_spec({name!r})
+        print(spec.origin if spec else None)
+        """,
+        tmp_path,
+    )
+    # Either absent, or (only for `coverage`) coverage.py from site-packages.
+    origin = out.strip()
+    assert origin == "None" or ("site-packages" in origin and name == "coverage"), origin
+
+
+def test_subpackages_import_under_highfive() -> None:
+    import highfive.coverage
+    import highfive.generators
+    import highfive.harness
+    import highfive.models
+    import highfive.reports
+
+    for mod in (
+        highfive.generators,
+        highfive.harness,
+        highfive.coverage,
+        highfive.reports,
+        highfive.models,
+    ):
+        assert mod.__name__.startswith("highfive.")

@@ -1,0 +1,221 @@
+"""ParameterSpace and Dimension: mapping, validation, restriction, round trips."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from highfive.generators import (
+    ConfigError,
+    Dimension,
+    InvalidParameter,
+    ParameterSpace,
+    default_space,
+)
+
+
+@pytest.fixture
+def small() -> ParameterSpace:
+    return ParameterSpace(
+        [
+            Dimension("x", "continuous", 0.0, 2.0, unit="m"),
+            Dimension("f", "continuous", 1.0, 100.0, distribution="log-uniform"),
+            Dimension("n", "integer", 1, 4, nominal=1),
+            Dimension("c", "categorical", choices=("a", "b"), weights=(3.0, 1.0)),
+            Dimension("g", "continuous", -3.0, 3.0, nominal=0.0, distribution="normal", sd=1.0),
+        ]
+    )
+
+
+def test_from_unit_golden_values(small: ParameterSpace) -> None:
+    table = small.from_unit([[0.25, 0.5, 0.0, 0.74, 0.5], [0.999, 0.0, 0.999, 0.76, 0.975]])
+    assert table["x"].tolist() == pytest.approx([0.5, 1.998])
+    assert table["f"].tolist() == pytest.approx([10.0, 1.0])  # geometric midpoint of 1..100
+    assert table["n"].tolist() == [1, 4]
+    assert table["c"].tolist() == ["a", "b"]  # weights 3:1 put the edge at 0.75
+    # Truncated normal: the median is the mean; the 97.5% point of N(0,1) truncated to
+    # +-3 sits inside 1.96: scipy.stats.truncnorm(-3, 3).ppf(0.975) = 1.938479.
+    assert table["g"].tolist() == pytest.approx([0.0, 1.938479], abs=1e-6)
+
+
+def test_from_unit_never_leaves_the_range() -> None:
+    space = default_space()
+    u = np.random.default_rng(1).random((2000, space.d))
+    u[0] = 0.0
+    u[1] = np.nextafter(1.0, 0.0)
+    for row in space.rows(u):
+        assert space.validate(row) == row
+
+
+def test_integer_bins_are_equally_likely(small: ParameterSpace) -> None:
+    u = (np.arange(4000) + 0.5) / 4000
+    n = small["n"].from_unit(u)
+    assert np.bincount(n)[1:].tolist() == [1000, 1000, 1000, 1000]
+
+
+BAD_DIMENSIONS = [
+    ("inverted", dict(name="x", kind="continuous", low=2.0, high=1.0), "inverted range"),
+    ("nan", dict(name="x", kind="continuous", low=math.nan, high=1.0), "must be finite"),
+    (
+        "log-zero",
+        dict(name="x", kind="continuous", low=0.0, high=1.0, distribution="log-uniform"),
+        "log-uniform range needs low > 0",
+    ),
+    (
+        "normal-no-sd",
+        dict(name="x", kind="continuous", low=0.0, high=1.0, distribution="normal"),
+        "needs sd > 0",
+    ),
+    (
+        "nominal-out",
+        dict(name="x", kind="continuous", low=0.0, high=1.0, nominal=3.0),
+        "nominal: 3.0 is outside",
+    ),
+    ("kind", dict(name="x", kind="real", low=0.0, high=1.0), "kind: 'real' is not one of"),
+    ("int-frac", dict(name="x", kind="integer", low=0.5, high=3), "must be whole numbers"),
+    ("no-choices", dict(name="x", kind="categorical", choices=()), "needs choices"),
+    ("dup-choices", dict(name="x", kind="categorical", choices=("a", "a")), "duplicate"),
+    (
+        "bad-weights",
+        dict(name="x", kind="categorical", choices=("a", "b"), weights=(1, -1)),
+        "weights",
+    ),
+    ("name", dict(name="a b", kind="continuous", low=0.0, high=1.0), "identifier"),
+]
+
+
+@pytest.mark.parametrize(
+    "kwargs, match", [b[1:] for b in BAD_DIMENSIONS], ids=[b[0] for b in BAD_DIMENSIONS]
+)
+def test_bad_dimensions_raise(kwargs: dict, match: str) -> None:
+    with pytest.raises(InvalidParameter, match=match):
+        Dimension(**kwargs)
+
+
+BAD_ROWS = [
+    ("unknown", {"speed": 1}, r"unknown parameter 'speed'"),
+    (
+        "out-of-range",
+        {"peak_accel": 100.0},
+        r"peak_accel: 100.0 is out of range \(allowed: 4 to 40",
+    ),
+    ("nan", {"gap": math.nan}, r"gap: nan is not a finite number"),
+    ("inf", {"duration": math.inf}, r"duration: inf is not a finite number"),
+    ("text", {"tempo": "fast"}, r"tempo: 'fast' is not a finite number"),
+    ("fraction", {"repetitions": 1.5}, r"repetitions: 1.5 is not a whole number"),
+    ("choice", {"motion": "moonwalk"}, r"motion: 'moonwalk' is not allowed; choose one of"),
+    ("numeric-choice", {"sensor_range": 3}, r"sensor_range: 3 is not allowed"),
+    ("bool", {"repetitions": True}, r"repetitions: True is not a finite number"),
+]
+
+
+@pytest.mark.parametrize("row, match", [b[1:] for b in BAD_ROWS], ids=[b[0] for b in BAD_ROWS])
+def test_bad_rows_raise_naming_the_field(row: dict, match: str) -> None:
+    with pytest.raises(InvalidParameter, match=match):
+        default_space().complete(row)
+
+
+def test_validate_requires_every_dimension() -> None:
+    row = default_space().nominal()
+    del row["gap"]
+    with pytest.raises(InvalidParameter, match="gap: missing"):
+        default_space().validate(row)
+
+
+def test_restrict_fixes_narrows_and_subsets() -> None:
+    space = default_space().restrict(
+        motion="clap" if "clap" in default_space()["motion"].choices else "high_five",
+        peak_accel=[5.0, 10.0],
+        repetitions=2,
+        sensor_range=[2, 4],
+    )
+    assert space["peak_accel"].low == 5.0 and space["peak_accel"].high == 10.0
+    assert space["peak_accel"].nominal == 10.0  # clamped into the narrower range
+    assert space["repetitions"].is_fixed and space["repetitions"].nominal == 2
+    assert space["sensor_range"].choices == (2, 4)
+    rows = space.rows(np.random.default_rng(0).random((300, space.d)))
+    assert {r["repetitions"] for r in rows} == {2}
+    assert all(5.0 <= r["peak_accel"] <= 10.0 for r in rows)
+    assert {r["sensor_range"] for r in rows} <= {2, 4}
+
+
+@pytest.mark.parametrize(
+    "override, match",
+    [
+        ({"peak_accel": [10.0, 5.0]}, "inverted range"),
+        ({"peak_accel": [1.0, 5.0]}, "out of range"),
+        ({"peak_accel": [1.0, 2.0, 3.0]}, "must be \\[low, high\\]"),
+        ({"nope": 1}, "unknown parameter 'nope'"),
+    ],
+    ids=["inverted", "wider", "three", "unknown"],
+)
+def test_restrict_refuses_bad_overrides(override: dict, match: str) -> None:
+    with pytest.raises(InvalidParameter, match=match):
+        default_space().restrict(**override)
+
+
+def test_toml_round_trip() -> None:
+    space = default_space()
+    again = ParameterSpace.from_toml(space.to_toml())
+    assert again == space
+
+
+def test_toml_unknown_key_is_a_config_error() -> None:
+    text = '[[dimensions]]\nname = "x"\nkind = "continuous"\nlow = 0.0\nhigh = 1.0\nspeed = 3\n'
+    with pytest.raises(ConfigError, match="unknown key 'speed'"):
+        ParameterSpace.from_toml(text)
+
+
+def test_arrow_schema_round_trip() -> None:
+    space = default_space()
+    schema = space.to_arrow_schema()
+    assert schema.field("motion").type == pa.string()
+    assert schema.field("repetitions").type == pa.int64()
+    assert schema.field("sensor_range").type == pa.int64()
+    assert ParameterSpace.from_arrow_schema(schema) == space
+    table = pa.Table.from_pandas(space.from_unit(np.full((3, space.d), 0.5)), schema=schema)
+    assert table.num_rows == 3
+
+
+def test_default_space_documents_every_dimension() -> None:
+    for dim in default_space():
+        assert dim.description, dim.name
+        assert dim.source, dim.name
+        if dim.kind != "categorical" or dim.name in ("sensor_range", "sample_rate"):
+            assert dim.unit, f"{dim.name} has no unit"
+
+
+def test_default_space_covers_the_solution_space() -> None:
+    names = set(default_space().names)
+    required = {
+        "motion",
+        "repetitions",
+        "gap",
+        "peak_accel",
+        "hold_time",
+        "return_time",
+        "elevation_offset",
+        "wrist_roll",
+        "arm_length",
+        "tempo",
+        "sensor_range",
+        "resolution_bits",
+        "noise_density",
+        "bias_x",
+        "bias_y",
+        "bias_z",
+        "scale_x",
+        "cross_axis",
+        "misalign_x",
+        "sample_rate",
+        "clock_jitter",
+        "drop_rate",
+        "background",
+        "duration",
+    }
+    assert required <= names
+    assert default_space()["sensor_range"].choices == (2, 4, 8, 16)
+    assert default_space()["background"].choices == ("none", "walking", "running")
