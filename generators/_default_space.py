@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from functools import cache
 
-from ._space import Dimension, ParameterSpace
+from ._space import Dimension, Kind, ParameterSpace
 from .motions import MOTIONS
 
 __all__ = ["BACKGROUNDS", "default_space"]
@@ -30,7 +30,10 @@ def _dims() -> list[Dimension]:
     distractor_w = tuple(
         float(max(len(distractors) - 1, 1)) if m == "none" else 1.0 for m in distractors
     )
-    C, Z, K = "continuous", "integer", "categorical"  # kinds: real, whole number, choice
+    # Dimension kinds: real, whole number, choice.
+    C: Kind = "continuous"
+    Z: Kind = "integer"
+    K: Kind = "categorical"
     return [
         # -- scenario --------------------------------------------------------------
         Dimension(

@@ -139,8 +139,8 @@ def synthesize(
     n = round(duration * spec.fs * (1.0 + spec.drift))
     dt = 1.0 / (OVERSAMPLE * spec.fs)
     # The grid covers every (jittered) instant plus two output periods of slack.
-    m = math.ceil(duration / dt) + 2 * OVERSAMPLE
-    grid = np.arange(m) * dt
+    n_grid = math.ceil(duration / dt) + 2 * OVERSAMPLE
+    grid = np.arange(n_grid) * dt
     extra = background_accel(str(params["background"]), grid, float(params["tempo"]), rng_layout)
     force = specific_force(plan, grid, cell=dt, extra=extra)
     t, samples = apply_sensor(force, dt, spec, n, rng_sensor)

@@ -136,7 +136,7 @@ class Dimension:
         if self.nominal is None:
             object.__setattr__(self, "nominal", lo if lo == hi else 0.5 * (lo + hi))
         nom = self.nominal
-        if isinstance(nom, str) or not (lo <= float(nom) <= hi):
+        if isinstance(nom, str) or nom is None or not (lo <= float(nom) <= hi):
             raise InvalidParameter(f"{n}.nominal: {nom!r} is outside [{lo!r}, {hi!r}]")
 
     # -- mapping ------------------------------------------------------------------
