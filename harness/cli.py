@@ -79,6 +79,44 @@ def _write_trace_csv(trace: Any, path: Path) -> None:
         frame.to_csv(tmp, index=False, float_format="%.6g")
 
 
+# -- count ---------------------------------------------------------------------------
+def _cmd_count(args: argparse.Namespace) -> int:
+    import json
+
+    from highfive.harness import CounterPipeline
+    from highfive.harness._recording import read_recording
+
+    trace, info = read_recording(args.recording, units=args.units, time_unit=args.time_unit)
+    pipe = CounterPipeline(args.model)
+    result = pipe.run(trace)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "recording": str(args.recording),
+                    **info,
+                    "model": pipe.model.name,
+                    "model_sha256": pipe.model.sha256,
+                    "count": result.count,
+                    "detections": [{"time_s": d.time, "score": d.score} for d in result.detections],
+                },
+                indent=2,
+            )
+        )
+    else:
+        print(f"{args.recording}: " + ", ".join(f"{k} {v}" for k, v in info.items()))
+        print(f"model {pipe.model.name} (sha256 {pipe.model.sha256[:12]})")
+        for i, d in enumerate(result.detections, 1):
+            print(f"  {i:3d}  t = {d.time:8.3f} s   score {d.score:.3f}")
+        print(f"count: {result.count}")
+    if args.plot:
+        from highfive.reports._plots import plot_trace, save_figure
+
+        save_figure(plot_trace(trace, result.detections, title=f"{args.recording}"), args.plot)
+        print(f"wrote {args.plot}")
+    return 0
+
+
 # -- parser --------------------------------------------------------------------------
 def _build_parser() -> argparse.ArgumentParser:
     from highfive.generators import MOTIONS
@@ -113,6 +151,42 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--csv", type=Path, metavar="FILE", help="write the samples as CSV")
     p.add_argument("--plot", type=Path, metavar="FILE.png", help="write a plot of the trace")
     p.set_defaults(handler=_cmd_synth)
+
+    p = sub.add_parser(
+        "count",
+        help="count high-fives in a recording",
+        description="Run the counter pipeline on a recording (CSV or Parquet with a time "
+        "column and three acceleration columns) and print the detections. Units and rate "
+        "are inferred unless given; the recording is resampled to the model's rate. The "
+        "file is only read.",
+    )
+    p.add_argument("recording", type=Path, metavar="RECORDING", help=".csv or .parquet file")
+    p.add_argument(
+        "--model",
+        default="float",
+        metavar="float|int8|PATH",
+        help="shipped model name or ONNX file (default: float)",
+    )
+    p.add_argument(
+        "--units",
+        choices=("auto", "g", "m/s2"),
+        default="auto",
+        help="acceleration units (default: inferred from the resting magnitude)",
+    )
+    p.add_argument(
+        "--time-unit",
+        choices=("auto", "s", "ms", "us"),
+        default="auto",
+        help="unit of the time column (default: inferred from the spacing)",
+    )
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument(
+        "--plot",
+        type=Path,
+        metavar="FILE.png",
+        help="write a plot of the recording with the detections",
+    )
+    p.set_defaults(handler=_cmd_count)
     return parser
 
 
