@@ -117,6 +117,83 @@ def _cmd_count(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- run -----------------------------------------------------------------------------
+def _cmd_run(args: argparse.Namespace) -> int:
+    from highfive.harness._campaign import run_campaign
+    from highfive.harness._config import CampaignConfig
+
+    config = CampaignConfig.from_toml(args.config)
+    overrides: dict[str, Any] = {}
+    for flag, key in (
+        ("out", "out"),
+        ("cases", "cases"),
+        ("workers", "workers"),
+        ("scheduler", "scheduler"),
+        ("name", "name"),
+    ):
+        value = getattr(args, flag)
+        if value is not None:
+            overrides[key] = str(value) if flag == "out" else value
+    if overrides:
+        try:
+            config = config.with_overrides(**overrides)
+        except TypeError as exc:
+            raise InvalidParameter(str(exc)) from None
+    summary = run_campaign(config, resume=args.resume)
+    print(summary.table())
+    return 0
+
+
+# -- replay and shrink ---------------------------------------------------------------
+def _cmd_replay(args: argparse.Namespace) -> int:
+    from highfive.harness._replay import replay
+
+    rep = replay(args.run, args.case, _parse_params(args.param) or None)
+    print(f"case {rep.case}: {rep.trace!r}")
+    for e in rep.trace.events:
+        impact = "-" if e.impact is None else f"{e.impact:.3f} s"
+        print(f"  truth  {e.motion:<13} {e.start:7.3f}-{e.end:7.3f} s  impact {impact}")
+    for mid, res in rep.results.items():
+        s = rep.scores[mid]
+        times = ", ".join(f"{d.time:.3f}" for d in res.detections) or "none"
+        print(
+            f"  {mid:<8} count {s.predicted_count} (true {s.true_count})  {s.verdict:<14} "
+            f"detections at {times} s"
+        )
+    if rep.stored:
+        same = "identical to" if rep.matches_stored else "DIFFERENT FROM"
+        print(f"regenerated results are {same} the campaign's stored rows")
+    if args.plot:
+        from highfive.reports._plots import plot_replay, save_figure
+
+        spec = next(iter(rep.models.values())).spec
+        verdicts = ", ".join(f"{m} {s.verdict}" for m, s in rep.scores.items())
+        fig = plot_replay(
+            rep.trace, rep.results, spec=spec, title=f"{args.run} case {rep.case}: {verdicts}"
+        )
+        save_figure(fig, args.plot)
+        print(f"wrote {args.plot}")
+    return 0 if not rep.stored or rep.matches_stored else 1
+
+
+def _cmd_shrink(args: argparse.Namespace) -> int:
+    from highfive.harness._replay import replay_command, shrink
+
+    res = shrink(args.run, args.case, args.model)
+    changed = res.changed()
+    print(
+        f"case {res.case}, model {res.model}: verdict {res.verdict} after "
+        f"{res.evaluations} evaluations"
+    )
+    print(f"{len(changed)} of {len(res.shrunk)} parameters still differ from nominal:")
+    for k, v in changed.items():
+        print(f"  {k:<18} {v!r:<22} (nominal {res.nominal[k]!r}, was {res.original[k]!r})")
+    print("replay it with:")
+    moved = {k: v for k, v in res.shrunk.items() if v != res.original[k]}
+    print("  " + replay_command(args.run, res.case, moved))
+    return 0
+
+
 # -- parser --------------------------------------------------------------------------
 def _build_parser() -> argparse.ArgumentParser:
     from highfive.generators import MOTIONS
@@ -187,6 +264,64 @@ def _build_parser() -> argparse.ArgumentParser:
         help="write a plot of the recording with the detections",
     )
     p.set_defaults(handler=_cmd_count)
+
+    p = sub.add_parser(
+        "run",
+        help="run a Monte Carlo campaign (dask)",
+        description="Run the campaign a TOML file describes: every case through every model, "
+        "results to Parquet in OUT/NAME. An embedded local dask cluster is used unless "
+        "--scheduler names one. Interrupted runs complete with --resume.",
+    )
+    p.add_argument("config", type=Path, metavar="CONFIG.toml", help="campaign file")
+    p.add_argument("--out", type=Path, help="parent folder of the run directory")
+    p.add_argument("--name", help="run directory name (default: the config's name)")
+    p.add_argument("--cases", type=int, help="number of cases (overrides the config)")
+    p.add_argument(
+        "--workers", type=int, help="local worker processes; 0 runs in this process without dask"
+    )
+    p.add_argument("--scheduler", metavar="ADDR", help="address of an existing dask scheduler")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="complete an interrupted run: only missing batches run",
+    )
+    p.set_defaults(handler=_cmd_run)
+
+    p = sub.add_parser(
+        "replay",
+        help="regenerate one case of a run bit-identically",
+        description="Regenerate CASE_ID of RUN from its campaign.json, run every model, "
+        "print truth, detections and verdicts, and check them against the stored rows "
+        "(exit 1 if they differ). --param changes parameters (then nothing is compared).",
+    )
+    p.add_argument("run", type=Path, metavar="RUN", help="run directory")
+    p.add_argument("case", type=int, metavar="CASE_ID")
+    p.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a parameter of the case (repeatable)",
+    )
+    p.add_argument(
+        "--plot",
+        type=Path,
+        metavar="FILE.png",
+        help="plot trace, scalogram and window probabilities",
+    )
+    p.set_defaults(handler=_cmd_replay)
+
+    p = sub.add_parser(
+        "shrink",
+        help="minimise a failing case towards nominal",
+        description="Move the parameters of failing CASE_ID towards nominal, one dimension "
+        "at a time, while the same verdict persists; print the smallest failing point "
+        "and the command that replays it.",
+    )
+    p.add_argument("run", type=Path, metavar="RUN", help="run directory")
+    p.add_argument("case", type=int, metavar="CASE_ID")
+    p.add_argument("--model", help="the model whose failure to keep (default: the first failing)")
+    p.set_defaults(handler=_cmd_shrink)
     return parser
 
 

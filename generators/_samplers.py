@@ -1,0 +1,170 @@
+"""Samplers of the unit hypercube, addressable by case index.
+
+Case ``i``'s point depends only on (seed, i, n, d): a batch of cases ``[start, start +
+count)`` is computed without the others, so results do not depend on batch size,
+worker count or resumes. :meth:`Sampler.points` validates and calls the one hook
+``_points`` that each sampler overrides (as scipy's ``QMCEngine.random`` does).
+
+- ``random``: independent uniform points, case ``i`` from its own stream
+  ``SeedSequence(seed, spawn_key=(i, 3))`` (children 0-2 of case ``i`` feed the
+  generators, so the streams never overlap).
+- ``sobol``, ``halton``: scrambled low-discrepancy sequences (scipy.stats.qmc),
+  reached by ``fast_forward``. Sobol's balance needs ``n`` a power of two: a
+  campaign warns otherwise.
+- ``lhs``: Latin hypercube over ``n`` cases; per dimension a keyed pseudorandom
+  permutation of ``range(n)`` computed index by index (a Feistel network with cycle
+  walking), so no O(n) table is ever held in memory.
+"""
+
+from __future__ import annotations
+
+import warnings
+from abc import ABC, abstractmethod
+from typing import ClassVar
+
+import numpy as np
+from scipy.stats import qmc
+
+from ._errors import InvalidParameter
+
+__all__ = ["SAMPLERS", "Sampler", "make_sampler"]
+
+_POINT_STREAM = 3  # child index of a case's SeedSequence reserved for its sample point
+
+
+class Sampler(ABC):
+    """Points of ``[0, 1)^d`` for cases ``0 .. n-1`` of a campaign seeded with ``seed``."""
+
+    name: ClassVar[str]
+
+    def __init__(self, d: int, n: int, seed: int) -> None:
+        for field, value, low in (("d", d, 1), ("n", n, 1), ("seed", seed, 0)):
+            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
+                raise InvalidParameter(
+                    f"sampler {self.name}: {field}={value!r}; must be an integer >= {low}"
+                )
+        self.d, self.n, self.seed = int(d), int(n), int(seed)
+
+    def points(self, start: int, count: int) -> np.ndarray:
+        """Points of cases ``start .. start + count - 1``, shape (count, d)."""
+        if start < 0 or count < 0 or start + count > self.n:
+            raise InvalidParameter(
+                f"sampler {self.name}: cases [{start}, {start + count}) outside the "
+                f"campaign's [0, {self.n})"
+            )
+        out = self._points(int(start), int(count))
+        assert out.shape == (count, self.d)
+        return out
+
+    @abstractmethod
+    def _points(self, start: int, count: int) -> np.ndarray: ...
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(d={self.d}, n={self.n}, seed={self.seed})"
+
+
+class RandomSampler(Sampler):
+    name = "random"
+
+    def _points(self, start: int, count: int) -> np.ndarray:
+        out = np.empty((count, self.d))
+        for k in range(count):
+            ss = np.random.SeedSequence(self.seed, spawn_key=(start + k, _POINT_STREAM))
+            out[k] = np.random.Generator(np.random.PCG64(ss)).random(self.d)
+        return out
+
+
+def _qmc_rng(seed: int) -> np.random.Generator:
+    # The scrambling stream: a child of the campaign seed no case stream uses.
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(2**62,)))
+
+
+class _QMCSampler(Sampler):
+    def _engine(self) -> qmc.QMCEngine:
+        raise NotImplementedError
+
+    def _points(self, start: int, count: int) -> np.ndarray:
+        engine = self._engine()
+        if start:  # scipy's Sobol cannot fast_forward(0)
+            engine.fast_forward(start)
+        with warnings.catch_warnings():
+            # Balance is a property of the whole campaign (n a power of two), which the
+            # campaign checks; a batch of it is not meant to be balanced on its own.
+            warnings.filterwarnings("ignore", message=".*balance properties.*")
+            return engine.random(count) if count else np.empty((0, self.d))
+
+
+class SobolSampler(_QMCSampler):
+    name = "sobol"
+
+    def __init__(self, d: int, n: int, seed: int) -> None:
+        super().__init__(d, n, seed)
+        if self.d > qmc.Sobol.MAXDIM:
+            raise InvalidParameter(
+                f"sampler sobol: d={self.d} exceeds {qmc.Sobol.MAXDIM}; use halton or lhs"
+            )
+
+    def _engine(self) -> qmc.QMCEngine:
+        return qmc.Sobol(self.d, scramble=True, rng=_qmc_rng(self.seed))
+
+
+class HaltonSampler(_QMCSampler):
+    name = "halton"
+
+    def _engine(self) -> qmc.QMCEngine:
+        return qmc.Halton(self.d, scramble=True, rng=_qmc_rng(self.seed))
+
+
+_M64 = np.uint64(0xFFFFFFFFFFFFFFFF)
+
+
+def _mix(x: np.ndarray, key: np.uint64) -> np.ndarray:
+    """SplitMix64 finaliser of ``x ^ key``: a fast, well-mixed keyed hash of uint64."""
+    with np.errstate(over="ignore"):
+        z = x ^ key
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return z ^ (z >> np.uint64(31))
+
+
+def _feistel_permute(i: np.ndarray, n: int, keys: np.ndarray) -> np.ndarray:
+    """A keyed bijection of ``range(n)``, evaluated at ``i`` (cycle walking)."""
+    half = max(1, int(np.ceil(np.log2(max(n, 2)) / 2)))
+    mask = np.uint64((1 << half) - 1)
+    x = i.astype(np.uint64)
+    todo = np.ones(x.shape, dtype=bool)
+    while todo.any():
+        left, right = x[todo] >> np.uint64(half), x[todo] & mask
+        for k in keys:
+            left, right = right, left ^ (_mix(right, k) & mask)
+        x[todo] = (left << np.uint64(half)) | right
+        todo = x >= np.uint64(n)  # outside range(n): walk on (each cycle returns inside)
+    return x.astype(np.int64)
+
+
+class LatinHypercubeSampler(Sampler):
+    name = "lhs"
+
+    def _points(self, start: int, count: int) -> np.ndarray:
+        idx = np.arange(start, start + count)
+        root = np.random.SeedSequence(self.seed, spawn_key=(2**63,))
+        keys = root.generate_state(4 * self.d, dtype=np.uint64).reshape(self.d, 4)
+        jitter = RandomSampler(self.d, self.n, self.seed)._points(start, count)
+        strata = np.stack([_feistel_permute(idx, self.n, keys[j]) for j in range(self.d)], 1)
+        return (strata + jitter) / self.n
+
+
+SAMPLERS: dict[str, type[Sampler]] = {
+    c.name: c for c in (RandomSampler, SobolSampler, HaltonSampler, LatinHypercubeSampler)
+}
+
+
+def make_sampler(name: str, d: int, n: int, seed: int) -> Sampler:
+    """The sampler called ``name`` for ``n`` cases in ``d`` dimensions."""
+    try:
+        cls = SAMPLERS[name]
+    except KeyError:
+        raise InvalidParameter(
+            f"sampler: {name!r} is not known; choose one of {', '.join(SAMPLERS)}"
+        ) from None
+    return cls(d, n, seed)

@@ -1,0 +1,198 @@
+"""Campaign configuration in TOML.
+
+.. code-block:: toml
+
+    name = "nominal"          # run directory name under `out`
+    seed = 20261127           # campaign seed: case i depends only on (seed, i)
+    cases = 20000
+    sampler = "sobol"         # random | sobol | halton | lhs
+    batch_size = 250          # cases per dask task
+    models = ["float", "int8"]  # shipped names or ONNX paths (relative to this file)
+    out = "runs"              # parent of the run directory (relative to the working dir)
+    tolerance = 0.5           # s, oracle matching tolerance
+    keep_failures = true      # store raw traces of failing cases
+
+    [space]                   # restrictions of the default space
+    background = "none"       # fix
+    peak_accel = [5.0, 30.0]  # narrow
+    motion = ["high_five", "clap"]  # subset
+
+    [execution]
+    workers = 2               # local worker processes (0: in this process, no dask)
+    threads_per_worker = 1    # ONNX Runtime intra-op threads per worker
+    scheduler = ""            # address of an existing scheduler, e.g. "tcp://10.0.0.5:8786"
+    retries = 2               # per batch, on worker loss or error
+    in_flight = 0             # tasks in flight at once (0: 2 per worker thread)
+
+Unknown keys and bad values are :class:`ConfigError` naming the key.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from highfive.generators import ConfigError, InvalidParameter, ParameterSpace, default_space
+from highfive.generators._samplers import SAMPLERS
+
+__all__ = ["CampaignConfig", "ExecutionConfig"]
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+
+
+@dataclass(frozen=True)
+class ExecutionConfig:
+    """Where and how a campaign runs; changing it never changes results."""
+
+    workers: int = max(os.cpu_count() or 1, 1)
+    threads_per_worker: int = 1
+    scheduler: str = ""
+    retries: int = 2
+    in_flight: int = 0
+
+    def __post_init__(self) -> None:
+        _int("execution.workers", self.workers, 0)
+        _int("execution.threads_per_worker", self.threads_per_worker, 1)
+        _int("execution.retries", self.retries, 0)
+        _int("execution.in_flight", self.in_flight, 0)
+        if not isinstance(self.scheduler, str):
+            raise ConfigError(f"execution.scheduler: {self.scheduler!r} must be a string")
+
+
+@dataclass(frozen=True)
+class CampaignConfig:
+    """A campaign: what to sample, how many cases, which models; see the module doc."""
+
+    name: str = "campaign"
+    seed: int = 0
+    cases: int = 1024
+    sampler: str = "sobol"
+    batch_size: int = 250
+    models: tuple[str, ...] = ("float", "int8")
+    out: str = "runs"
+    tolerance: float = 0.5
+    keep_failures: bool = True
+    space: Mapping[str, Any] = field(default_factory=dict)
+    execution: ExecutionConfig = field(default_factory=ExecutionConfig)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not _NAME.match(self.name):
+            raise ConfigError(
+                f"name: {self.name!r} must be 1-100 letters, digits, '_', '.', '-' "
+                "(it names the run directory)"
+            )
+        _int("seed", self.seed, 0)
+        _int("cases", self.cases, 1)
+        _int("batch_size", self.batch_size, 1)
+        if self.sampler not in SAMPLERS:
+            raise ConfigError(
+                f"sampler: {self.sampler!r} is not known; choose one of {', '.join(SAMPLERS)}"
+            )
+        models = self.models
+        if isinstance(models, str) or not models or not all(isinstance(m, str) for m in models):
+            raise ConfigError(f"models: {models!r} must be a non-empty list of names or paths")
+        if len(set(models)) != len(models):
+            raise ConfigError(f"models: {list(models)} lists a model twice")
+        object.__setattr__(self, "models", tuple(models))
+        tol = self.tolerance
+        if (
+            isinstance(tol, bool)
+            or not isinstance(tol, int | float)
+            or not (math.isfinite(tol) and tol > 0)
+        ):
+            raise ConfigError(f"tolerance: {tol!r} must be a positive number of seconds")
+        if not isinstance(self.keep_failures, bool):
+            raise ConfigError(f"keep_failures: {self.keep_failures!r} must be true or false")
+        if not isinstance(self.space, Mapping):
+            raise ConfigError(f"space: {self.space!r} must be a table of restrictions")
+        self.parameter_space()  # restrictions name known dimensions and legal values
+
+    @property
+    def n_batches(self) -> int:
+        return -(-self.cases // self.batch_size)
+
+    def batch_range(self, batch: int) -> tuple[int, int]:
+        """First case and number of cases of ``batch``."""
+        start = batch * self.batch_size
+        return start, min(self.batch_size, self.cases - start)
+
+    def parameter_space(self) -> ParameterSpace:
+        try:
+            return default_space().restrict(**dict(self.space))
+        except InvalidParameter as exc:
+            raise ConfigError(f"space.{exc}") from None
+
+    def identity(self) -> dict[str, Any]:
+        """Everything results depend on (execution settings and paths excluded)."""
+        d = asdict(self)
+        for k in ("execution", "out", "name", "models"):
+            d.pop(k)
+        d["space"] = dict(self.space)
+        return d
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["space"] = dict(self.space)
+        d["models"] = list(self.models)
+        return d
+
+    def with_overrides(self, **changes: Any) -> CampaignConfig:
+        """A copy with top-level or ``execution`` fields changed (CLI flags)."""
+        ex = {k: changes.pop(k) for k in list(changes) if k in ExecutionConfig.__dataclass_fields__}
+        cfg = replace(self, **changes)
+        if ex:
+            cfg = replace(cfg, execution=replace(cfg.execution, **ex))
+        return cfg
+
+    @classmethod
+    def from_toml(cls, path: str | os.PathLike[str]) -> CampaignConfig:
+        """Read a campaign file; relative model paths resolve against its folder.
+
+        ``out`` stays relative to the working directory, where a user looks for runs.
+        """
+        path = Path(path)
+        try:
+            data = tomllib.loads(path.read_text())
+        except FileNotFoundError:
+            raise ConfigError(f"campaign file {os.fspath(path)!r} does not exist") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path.name}: not valid TOML ({exc})") from None
+        return cls.from_dict(data, base=path.parent)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], base: Path | None = None) -> CampaignConfig:
+        top = {f for f in cls.__dataclass_fields__}
+        unknown = sorted(set(data) - top)
+        if unknown:
+            raise ConfigError(f"unknown key {unknown[0]!r}; allowed: {', '.join(sorted(top))}")
+        kw = dict(data)
+        ex = kw.pop("execution", {})
+        if not isinstance(ex, Mapping):
+            raise ConfigError(f"execution: {ex!r} must be a table")
+        ex_keys = set(ExecutionConfig.__dataclass_fields__)
+        bad = sorted(set(ex) - ex_keys)
+        if bad:
+            raise ConfigError(
+                f"unknown key 'execution.{bad[0]}'; allowed: {', '.join(sorted(ex_keys))}"
+            )
+        if "models" in kw:
+            models = kw["models"]
+            if isinstance(models, list) and base is not None:
+                kw["models"] = tuple(
+                    m
+                    if not isinstance(m, str) or m in ("float", "int8") or os.path.isabs(m)
+                    else os.fspath(base / m)
+                    for m in models
+                )
+        return cls(**kw, execution=ExecutionConfig(**ex))
+
+
+def _int(name: str, value: Any, low: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ConfigError(f"{name}: {value!r} must be an integer >= {low}")
