@@ -102,3 +102,14 @@ def test_console_script_is_installed(tmp_path: Path) -> None:
     proc = subprocess.run([str(exe), "synth", "nope"], capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 2
     assert proc.stderr.startswith("error: motion: unknown motion 'nope'")
+
+
+def test_atomic_files_get_ordinary_permissions(tmp_path: Path) -> None:
+    import os
+
+    from highfive.harness._io import atomic_write_text
+
+    atomic_write_text(tmp_path / "a.txt", "x")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o666 & ~mask
