@@ -39,10 +39,11 @@ def plain_count(trace: Trace, models: list[Model]) -> list[int]:
     mean = np.asarray(spec.norm_mean, dtype=np.float32)[:, None, None]
     std = np.asarray(spec.norm_std, dtype=np.float32)[:, None, None]
     feats = []
+    cols = slice(spec.time_step // 2, None, spec.time_step)
     for w in windows:
         mag = np.stack(
             [
-                np.abs(pywt.cwt(w[:, a], spec.scales, spec.wavelet, method="fft")[0])
+                np.abs(pywt.cwt(w[:, a], spec.scales, spec.wavelet, method="fft")[0][:, cols])
                 for a in range(3)
             ]
         ).astype(np.float32)

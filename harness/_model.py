@@ -34,6 +34,7 @@ SHIPPED = {"float": "highfive-cnn-float32.onnx", "int8": "highfive-cnn-int8.onnx
 
 FORMAT = "highfive/1"
 _PREFIX = "highfive."
+_OPTIONAL = frozenset({"time_step"})  # added later; absent means the default
 
 
 @dataclass(frozen=True)
@@ -45,9 +46,11 @@ class ModelSpec:
 
     Preprocessing: resample the trace to ``sample_rate``; slide windows of
     ``window_s`` every ``hop_s``; complex-Morlet CWT magnitude (``wavelet``) at
-    ``freqs_hz``; ``x = log1p(|W| / norm_scale)``; standardise per axis with
+    ``freqs_hz``, keeping every ``time_step``-th sample of each window (from
+    ``time_step // 2``); ``x = log1p(|W| / norm_scale)``; standardise per axis with
     ``norm_mean`` and ``norm_std``. The model's input is (batch, 3, len(freqs_hz),
-    window samples) float32, its output (batch, len(class_names)) probabilities.
+    ceil(window / time_step)) float32, its output (batch, len(class_names))
+    probabilities. ``time_step`` may be absent from older files (then 1).
     """
 
     sample_rate: float = 50.0
@@ -57,6 +60,7 @@ class ModelSpec:
     freqs_hz: tuple[float, ...] = field(
         default_factory=lambda: tuple(float(f) for f in log_freqs(0.5, 20.0, 16))
     )
+    time_step: int = 1
     norm_scale: float = 0.05
     norm_mean: tuple[float, float, float] = (0.0, 0.0, 0.0)
     norm_std: tuple[float, float, float] = (1.0, 1.0, 1.0)
@@ -80,6 +84,11 @@ class ModelSpec:
             )
         # Validates rate, window, hop and thresholds with field-naming errors.
         self.counter_config()
+        step = self.time_step
+        if isinstance(step, bool) or not isinstance(step, int) or not 1 <= step <= self.window:
+            raise ModelError(
+                f"model metadata: time_step {step!r} must be an integer in [1, {self.window}]"
+            )
 
     @property
     def window(self) -> int:
@@ -97,8 +106,8 @@ class ModelSpec:
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
-        """Per-window input shape: (axes, scales, samples)."""
-        return (3, len(self.freqs_hz), self.window)
+        """Per-window input shape: (axes, scales, kept samples)."""
+        return (3, len(self.freqs_hz), len(range(self.time_step // 2, self.window, self.time_step)))
 
     @property
     def positive_index(self) -> int:
@@ -136,6 +145,8 @@ class ModelSpec:
         kwargs: dict[str, Any] = {}
         for name, f in cls.__dataclass_fields__.items():
             raw = props.get(_PREFIX + name)
+            if raw is None and name in _OPTIONAL:
+                continue
             if raw is None:
                 raise ModelError(f"{source}: metadata key '{_PREFIX}{name}' is missing")
             try:

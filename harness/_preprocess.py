@@ -109,8 +109,9 @@ def features(x: npt.ArrayLike, spec: ModelSpec) -> np.ndarray:
 
     Returns
     -------
-    np.ndarray, shape (W, 3, S, window), float32
-        One entry per complete window (``W = 1 + (n - window) // hop``).
+    np.ndarray, shape (W, 3, S, m), float32
+        One entry per complete window (``W = 1 + (n - window) // hop``); ``m`` samples
+        per window after the spec's ``time_step``.
     """
     windows, _ = frame(x, spec.window, spec.hop)
     return features_of_windows(windows, spec)
@@ -118,7 +119,7 @@ def features(x: npt.ArrayLike, spec: ModelSpec) -> np.ndarray:
 
 def features_of_windows(windows: npt.ArrayLike, spec: ModelSpec) -> np.ndarray:
     """Like :func:`features` for windows already cut, shape (B, window, 3)."""
-    bank = filter_bank(spec.sample_rate, spec.window, spec.scales, spec.wavelet)
+    bank = filter_bank(spec.sample_rate, spec.window, spec.scales, spec.wavelet, spec.time_step)
     mag = bank(windows)
     np.multiply(mag, np.float32(1.0 / spec.norm_scale), out=mag)
     np.log1p(mag, out=mag)

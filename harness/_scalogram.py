@@ -113,6 +113,8 @@ def morlet_scales(freqs_hz: npt.ArrayLike, fs: float, wavelet: str = "cmor1.5-1.
         Sample rate in Hz.
     wavelet : str
         Complex Morlet name ``"cmorB-C"``.
+    step : int
+        Time decimation of the output (see :class:`FilterBank`).
 
     Returns
     -------
@@ -184,9 +186,14 @@ class FilterBank:
         Scales in samples (see :func:`morlet_scales`).
     wavelet : str
         Complex Morlet name ``"cmorB-C"``.
+    step : int
+        Keep every ``step``-th output sample, from ``step // 2`` (time decimation of the
+        magnitude; only the kept columns are computed).
 
     Attributes
     ----------
+    columns : np.ndarray
+        Indices of the output samples kept.
     nfft : int
         FFT length (``scipy.fft.next_fast_len``).
     response : np.ndarray, shape (S, nfft), complex128
@@ -204,6 +211,7 @@ class FilterBank:
     n: int
     scales: tuple[float, ...]
     wavelet: str = "cmor1.5-1.0"
+    step: int = 1
     nfft: int = field(init=False)
     response: np.ndarray = field(init=False, repr=False)
     method: str = field(init=False)
@@ -222,6 +230,10 @@ class FilterBank:
                 f"scales: got {self.scales!r}; must be a non-empty sequence of finite "
                 f"scales > 0 (samples); see morlet_scales()"
             )
+        step = self.step
+        if isinstance(step, bool) or not isinstance(step, int | np.integer) or not 1 <= step <= n:
+            raise InvalidParameter(f"step: got {step!r}; must be an integer in [1, n={n}]")
+        cols = np.arange(int(step) // 2, int(n), int(step))
         bandwidth, centre = float(w.bandwidth_frequency), float(w.center_frequency)
         # Envelope exp(-(m/s)^2 / B) falls below _WRAP_TOL at m = s sqrt(B ln(1/tol)).
         tail = math.ceil(s.max() * math.sqrt(bandwidth * math.log(1 / _WRAP_TOL))) + 1
@@ -229,23 +241,27 @@ class FilterBank:
         resp = _response(s, nfft, bandwidth, centre, float(w.upper_bound - w.lower_bound))
         resp.flags.writeable = False
         matrix = None
-        if n * 2 * s.size * n * 4 <= _MATRIX_MAX_BYTES:
+        if n * 2 * s.size * cols.size * 4 <= _MATRIX_MAX_BYTES:
             # out[i] = sum_k x[k] h[i - k] with h the kernel; h[m] for |m| < n is exact
-            # because nfft - (n - 1) >= tail.
+            # because nfft - (n - 1) >= tail. Only the output columns kept are computed.
             h = sfft.ifft(resp, axis=-1)  # (S, nfft)
-            idx = (np.arange(n)[None, :] - np.arange(n)[:, None]) % nfft  # [k, i]
-            hk = h[:, idx].transpose(1, 0, 2)  # (n, S, n): [k, scale, i]
+            idx = (cols[None, :] - np.arange(n)[:, None]) % nfft  # [k, i]
+            hk = h[:, idx].transpose(1, 0, 2)  # (n, S, m): [k, scale, i]
             matrix = np.stack([hk.real, hk.imag], axis=1).astype(np.float32)
-            matrix = matrix.reshape(n, 2 * s.size * n)
+            matrix = matrix.reshape(n, 2 * s.size * cols.size)
             matrix.flags.writeable = False
         object.__setattr__(self, "fs", fs)
         object.__setattr__(self, "n", int(n))
+        object.__setattr__(self, "step", int(step))
+        object.__setattr__(self, "columns", cols)
         object.__setattr__(self, "scales", tuple(float(v) for v in s))
         object.__setattr__(self, "nfft", nfft)
         object.__setattr__(self, "response", resp)
         object.__setattr__(self, "_response32", resp.astype(np.complex64))
         object.__setattr__(self, "_matrix", matrix)
         object.__setattr__(self, "method", "fft" if matrix is None else "matmul")
+
+    columns: np.ndarray = field(init=False, repr=False)
 
     @property
     def freqs(self) -> np.ndarray:
@@ -263,18 +279,20 @@ class FilterBank:
 
         Returns
         -------
-        np.ndarray, shape (B, 3, S, n), float32
-            ``|CWT|`` per window, axis, scale and sample, in the input's units.
+        np.ndarray, shape (B, 3, S, m), float32
+            ``|CWT|`` per window, axis, scale and kept sample (``m = len(columns)``: every
+            sample for ``step = 1``, else every ``step``-th from ``step // 2``), in the
+            input's units.
         """
         x = np.asarray(windows, dtype=np.float32)
         if x.ndim != 3 or x.shape[1:] != (self.n, 3):
             raise InvalidParameter(
                 f"windows: got shape {x.shape}; must be (B, {self.n}, 3) for this bank"
             )
-        out = np.empty((x.shape[0], 3, len(self.scales), self.n), dtype=np.float32)
+        out = np.empty((x.shape[0], 3, len(self.scales), self.columns.size), dtype=np.float32)
         apply = self._apply_fft if self._matrix is None else self._apply_matmul
         # Bytes of intermediate per window: real/imag float32 rows, or complex64 spectra.
-        per_scale = 2 * self.n * 4 if self._matrix is not None else self.nfft * 8
+        per_scale = 2 * self.columns.size * 4 if self._matrix is not None else self.nfft * 8
         chunk = max(1, _CHUNK_BYTES // (3 * len(self.scales) * per_scale))
         for b0 in range(0, x.shape[0], chunk):
             apply(x[b0 : b0 + chunk], out[b0 : b0 + chunk])
@@ -282,26 +300,28 @@ class FilterBank:
 
     def _apply_matmul(self, x: np.ndarray, out: np.ndarray) -> None:
         assert self._matrix is not None
-        b, n, n_s = x.shape[0], self.n, len(self.scales)
+        b, n, n_s, m = x.shape[0], self.n, len(self.scales), self.columns.size
         rows = x.transpose(0, 2, 1).reshape(b * 3, n)
-        y = (rows @ self._matrix).reshape(b * 3, 2, n_s, n)
-        np.hypot(y[:, 0], y[:, 1], out=out.reshape(b * 3, n_s, n))
+        y = (rows @ self._matrix).reshape(b * 3, 2, n_s, m)
+        np.hypot(y[:, 0], y[:, 1], out=out.reshape(b * 3, n_s, m))
 
     def _apply_fft(self, x: np.ndarray, out: np.ndarray) -> None:
         # Full complex FFT, not rfft: pywt's kernel is not analytic at the smallest
         # scales (its band folds past Nyquist), so negative frequencies matter.
         spec = sfft.fft(x.transpose(0, 2, 1), self.nfft, axis=-1, workers=1)
         y = sfft.ifft(spec[:, :, None, :] * self._response32, axis=-1, workers=1, overwrite_x=True)
-        np.abs(y[..., : self.n], out=out)
+        np.abs(y[..., self.columns], out=out)
 
 
 @lru_cache(maxsize=32)
-def _cached_bank(fs: float, n: int, scales: tuple[float, ...], wavelet: str) -> FilterBank:
-    return FilterBank(fs, n, scales, wavelet)
+def _cached_bank(
+    fs: float, n: int, scales: tuple[float, ...], wavelet: str, step: int
+) -> FilterBank:
+    return FilterBank(fs, n, scales, wavelet, step)
 
 
 def filter_bank(
-    fs: float, n: int, scales: npt.ArrayLike, wavelet: str = "cmor1.5-1.0"
+    fs: float, n: int, scales: npt.ArrayLike, wavelet: str = "cmor1.5-1.0", step: int = 1
 ) -> FilterBank:
     """The :class:`FilterBank` for these settings, built once per process and reused.
 
@@ -324,7 +344,7 @@ def filter_bank(
     if isinstance(n, bool) or not isinstance(n, int | np.integer):
         raise InvalidParameter(f"n: got {n!r}; window length must be an integer >= 1")
     key = tuple(float(v) for v in np.asarray(scales, dtype=np.float64).ravel())
-    return _cached_bank(fs, int(n), key, wavelet)
+    return _cached_bank(fs, int(n), key, wavelet, step)
 
 
 def frame(samples: npt.ArrayLike, window: int, hop: int) -> tuple[np.ndarray, np.ndarray]:

@@ -168,3 +168,21 @@ def test_frame_is_a_view_with_starts() -> None:
 def test_bad_input_raises(call: object, match: str) -> None:
     with pytest.raises(InvalidParameter, match=match):
         call()  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("step", [2, 3, 5])
+@pytest.mark.parametrize("n", [75, 600])  # the matrix path and the FFT path
+def test_decimated_bank_keeps_exactly_the_chosen_columns(step: int, n: int) -> None:
+    fs = 50.0
+    scales = morlet_scales(log_freqs(0.5, 20.0, 8), fs)
+    full = FilterBank(fs, n, tuple(scales))
+    dec = FilterBank(fs, n, tuple(scales), step=step)
+    x = np.random.default_rng(step).standard_normal((4, n, 3)).astype(np.float32)
+    assert dec.columns.tolist() == list(range(step // 2, n, step))
+    np.testing.assert_allclose(dec(x), full(x)[..., dec.columns], rtol=2e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("step", [0, -1, 76, 1.5, True])
+def test_bad_step(step: object) -> None:
+    with pytest.raises(InvalidParameter, match="step: got"):
+        FilterBank(50.0, 75, (3.0, 5.0), step=step)  # type: ignore[arg-type]
