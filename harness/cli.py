@@ -322,6 +322,10 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("case", type=int, metavar="CASE_ID")
     p.add_argument("--model", help="the model whose failure to keep (default: the first failing)")
     p.set_defaults(handler=_cmd_shrink)
+
+    from highfive.models._cli import add_model_commands
+
+    add_model_commands(sub)
     return parser
 
 

@@ -1,0 +1,167 @@
+"""Float ONNX model -> static int8 (QDQ) twin, calibrated on generated windows.
+
+ONNX Runtime's ``quantize_static`` with ``QuantFormat.QDQ``: int8 weights per output
+channel (symmetric), uint8 activations calibrated by min/max over windows from the same
+generators and preprocessing as training (the float model's own
+:class:`~highfive.harness._model.ModelSpec`), on a seed of their own. The softmax is
+left in float so the output probabilities are not rounded to 1/256 steps before the
+counter's thresholds. ``quant_pre_process`` (shape inference and graph optimisation)
+runs first, as ONNX Runtime recommends. The float file's ``metadata_props`` (the
+ModelSpec and training notes) are copied into the int8 file, which is checked with
+:meth:`Model.from_bytes` and written atomically.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from highfive.generators import InvalidParameter, ModelError
+from highfive.harness._model import Model, session
+
+from ._dataset import window_set
+from ._export import compact_names, write_checked
+
+__all__ = ["CALIBRATION_SEED", "CALIBRATION_TRACES", "quantize"]
+
+CALIBRATION_TRACES = 300
+"""Default number of generated calibration traces (about 12k windows)."""
+CALIBRATION_SEED = 1234
+"""Default calibration seed: distinct from the training seed 0 and the held-out seed."""
+_CALIBRATION_BATCH = 256
+
+
+class _Reader:
+    """Calibration data reader (ONNX Runtime's duck type) over windows, in batches."""
+
+    def __init__(self, name: str, x: np.ndarray) -> None:
+        self._name = name
+        self._x = x
+        self._b0 = 0
+
+    def get_next(self) -> dict[str, np.ndarray] | None:
+        if self._b0 >= self._x.shape[0]:
+            return None
+        batch = self._x[self._b0 : self._b0 + _CALIBRATION_BATCH]
+        self._b0 += _CALIBRATION_BATCH
+        return {self._name: batch}
+
+    def rewind(self) -> None:
+        self._b0 = 0
+
+
+def quantize(
+    float_path: str | os.PathLike[str],
+    out_path: str | os.PathLike[str],
+    n_calibration_traces: int = CALIBRATION_TRACES,
+    seed: int = CALIBRATION_SEED,
+    *,
+    per_channel: bool = True,
+) -> Path:
+    """Write the static int8 (QDQ) version of a float highfive model.
+
+    Parameters
+    ----------
+    float_path : path
+        The float32 model (with its ModelSpec metadata).
+    out_path : path
+        Destination ``.onnx`` file (written atomically).
+    n_calibration_traces : int
+        Generated traces whose windows (all positives, a quarter of the negatives)
+        calibrate the activation ranges.
+    seed : int
+        Seed of the calibration traces; use one the training did not.
+    per_channel : bool
+        One weight scale per output channel (better accuracy for small convolutions).
+
+    Returns
+    -------
+    Path
+        ``out_path``.
+    """
+    from onnxruntime.quantization import (
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    if isinstance(n_calibration_traces, bool) or not isinstance(n_calibration_traces, int):
+        raise InvalidParameter(
+            f"n_calibration_traces: got {n_calibration_traces!r}; must be an integer >= 1"
+        )
+    if n_calibration_traces < 1:
+        raise InvalidParameter(
+            f"n_calibration_traces: got {n_calibration_traces}; must be an integer >= 1"
+        )
+    model = Model.load(float_path)
+    if _is_quantized(model.data):
+        raise InvalidParameter(
+            f"float_path: {os.fspath(float_path)!r} is already quantized (it has "
+            "DequantizeLinear nodes); pass the float32 model"
+        )
+    data = window_set(n_calibration_traces, seed, spec=model.spec)
+    if len(data) == 0:
+        raise InvalidParameter(
+            f"n_calibration_traces: {n_calibration_traces} traces gave no windows; use more"
+        )
+    in_name = session(model.data, model.sha256).get_inputs()[0].name
+    reader = _Reader(in_name, data.x)
+
+    with tempfile.TemporaryDirectory(prefix="highfive-quant-") as tmp:
+        src = Path(tmp) / "float.onnx"
+        pre = Path(tmp) / "pre.onnx"
+        dst = Path(tmp) / "int8.onnx"
+        src.write_bytes(model.data)
+        try:
+            quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
+            softmax = _nodes_of_type(pre, "Softmax")
+            quantize_static(
+                str(pre),
+                str(dst),
+                reader,  # a duck-typed CalibrationDataReader
+                quant_format=QuantFormat.QDQ,
+                activation_type=QuantType.QUInt8,
+                weight_type=QuantType.QInt8,
+                per_channel=per_channel,
+                calibrate_method=CalibrationMethod.MinMax,
+                nodes_to_exclude=softmax,
+            )
+        except (OSError, ModelError):
+            raise
+        except Exception as exc:  # onnxruntime raises assorted exception types
+            raise ModelError(
+                f"quantize {os.fspath(float_path)!r}: {type(exc).__name__}: "
+                f"{str(exc).splitlines()[0][:200]}"
+            ) from None
+        data_int8 = _copy_metadata(model.data, compact_names(dst.read_bytes()))
+    return write_checked(data_int8, out_path)
+
+
+def _is_quantized(data: bytes) -> bool:
+    import onnx
+
+    ops = {n.op_type for n in onnx.load_from_string(data).graph.node}
+    return bool(ops & {"DequantizeLinear", "QuantizeLinear", "QLinearConv"})
+
+
+def _nodes_of_type(path: Path, op_type: str) -> list[str]:
+    import onnx
+
+    graph = onnx.load(str(path)).graph
+    return [n.name for n in graph.node if n.op_type == op_type]
+
+
+def _copy_metadata(src: bytes, dst: bytes) -> bytes:
+    """``dst`` with the ``metadata_props`` of ``src`` (replacing any of its own)."""
+    import onnx
+
+    props = {p.key: p.value for p in onnx.load_from_string(src).metadata_props}
+    model = onnx.load_from_string(dst)
+    del model.metadata_props[:]
+    onnx.helper.set_model_props(model, props)
+    return model.SerializeToString()
