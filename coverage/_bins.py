@@ -499,7 +499,7 @@ class Binning:
         return cls(space, tuple(Coverpoint.from_dict(c) for c in data["coverpoints"]))
 
 
-_TOML_KEYS = ("bins", "crosses", "ways")
+_TOML_KEYS = ("bins", "crosses", "ways", "statistics")
 
 
 def _read_toml(source: str | Path) -> dict[str, Any]:

@@ -14,6 +14,10 @@ worker count or resumes. :meth:`Sampler.points` validates and calls the one hook
 - ``lhs``: Latin hypercube over ``n`` cases; per dimension a keyed pseudorandom
   permutation of ``range(n)`` computed index by index (a Feistel network with cycle
   walking), so no O(n) table is ever held in memory.
+- ``focus``: for follow-up campaigns: case ``i`` falls uniformly into target box
+  ``i mod B`` (boxes restrict a few dimensions to sub-intervals of [0, 1); the other
+  dimensions are drawn as by ``random``). Within a box the distribution is the base
+  one restricted to the box, so per-cell statistics stay comparable across runs.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from scipy.stats import qmc
 
 from ._errors import InvalidParameter
 
-__all__ = ["SAMPLERS", "Sampler", "make_sampler"]
+__all__ = ["SAMPLERS", "Box", "Sampler", "make_sampler"]
 
 _POINT_STREAM = 3  # child index of a case's SeedSequence reserved for its sample point
 
@@ -77,6 +81,34 @@ class RandomSampler(Sampler):
 def _qmc_rng(seed: int) -> np.random.Generator:
     # The scrambling stream: a child of the campaign seed no case stream uses.
     return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(2**62,)))
+
+
+Box = tuple[tuple[int, float, float], ...]
+"""A target box: (dimension index, low, high) in unit coordinates, per restricted dim."""
+
+
+class FocusSampler(Sampler):
+    name = "focus"
+
+    def __init__(self, d: int, n: int, seed: int, boxes: tuple[Box, ...] = ()) -> None:
+        super().__init__(d, n, seed)
+        if not boxes:
+            raise InvalidParameter("sampler focus: needs target boxes (highfive run --focus)")
+        for box in boxes:
+            for j, lo, hi in box:
+                if not (0 <= j < d and 0.0 <= lo < hi <= 1.0):
+                    raise InvalidParameter(
+                        f"sampler focus: box entry ({j}, {lo}, {hi}) must have 0 <= dim < {d} "
+                        "and 0 <= low < high <= 1"
+                    )
+        self.boxes = boxes
+
+    def _points(self, start: int, count: int) -> np.ndarray:
+        u = RandomSampler(self.d, self.n, self.seed)._points(start, count)
+        for k in range(count):
+            for j, lo, hi in self.boxes[(start + k) % len(self.boxes)]:
+                u[k, j] = lo + u[k, j] * (hi - lo)
+        return np.minimum(u, np.nextafter(1.0, 0.0))
 
 
 class _QMCSampler(Sampler):
@@ -155,16 +187,22 @@ class LatinHypercubeSampler(Sampler):
 
 
 SAMPLERS: dict[str, type[Sampler]] = {
-    c.name: c for c in (RandomSampler, SobolSampler, HaltonSampler, LatinHypercubeSampler)
+    c.name: c
+    for c in (RandomSampler, SobolSampler, HaltonSampler, LatinHypercubeSampler, FocusSampler)
 }
 
 
-def make_sampler(name: str, d: int, n: int, seed: int) -> Sampler:
-    """The sampler called ``name`` for ``n`` cases in ``d`` dimensions."""
+def make_sampler(name: str, d: int, n: int, seed: int, boxes: tuple[Box, ...] = ()) -> Sampler:
+    """The sampler called ``name`` for ``n`` cases in ``d`` dimensions.
+
+    ``boxes`` are the target boxes of the ``focus`` sampler (ignored by the others).
+    """
     try:
         cls = SAMPLERS[name]
     except KeyError:
         raise InvalidParameter(
             f"sampler: {name!r} is not known; choose one of {', '.join(SAMPLERS)}"
         ) from None
+    if cls is FocusSampler:
+        return FocusSampler(d, n, seed, boxes)
     return cls(d, n, seed)

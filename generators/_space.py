@@ -177,6 +177,33 @@ class Dimension:
             return np.clip(mu + sd * ndtri(a + u * (b - a)), lo, hi)
         return lo + u * (hi - lo)
 
+    def to_unit(self, values: npt.ArrayLike) -> np.ndarray:
+        """Map values back to the unit interval: the inverse of :meth:`from_unit`.
+
+        Continuous values go to their exact coordinate; an integer or a categorical
+        value goes to the lower end of the interval that maps to it (``from_unit`` of
+        any coordinate in ``[to_unit(v), to_unit(v) + width)`` gives ``v`` back).
+        """
+        if self.kind == "categorical":
+            assert self.choices is not None
+            w = np.asarray(self.weights or [1.0] * len(self.choices))
+            lower = np.concatenate([[0.0], np.cumsum(w)[:-1]]) / w.sum()
+            index = {c: i for i, c in enumerate(self.choices)}
+            return lower[[index[self.check(v)] for v in np.atleast_1d(values).tolist()]]
+        x = np.asarray(values, dtype=np.float64)
+        lo, hi = float(self.low), float(self.high)  # type: ignore[arg-type]
+        if lo == hi:
+            return np.zeros_like(x)
+        if self.kind == "integer":
+            return (np.round(x) - lo) / (hi - lo + 1.0)
+        if self.distribution == "log-uniform":
+            return (np.log(x) - math.log(lo)) / (math.log(hi) - math.log(lo))
+        if self.distribution == "normal":
+            mu, sd = float(self.nominal), float(self.sd)  # type: ignore[arg-type]
+            a, b = ndtr((lo - mu) / sd), ndtr((hi - mu) / sd)
+            return (ndtr((x - mu) / sd) - a) / (b - a)
+        return (x - lo) / (hi - lo)
+
     def check(self, value: Any) -> Scalar:
         """Validate one value; return it normalised (int for integer, float for continuous)."""
         n = self.name

@@ -34,7 +34,7 @@ import pyarrow as pa
 from threadpoolctl import threadpool_limits
 
 from highfive.generators import ConfigError, ParameterSpace, RunDirError, synthesize
-from highfive.generators._samplers import make_sampler
+from highfive.generators._samplers import Box, make_sampler
 
 from ._config import CampaignConfig
 from ._model import Model
@@ -100,6 +100,7 @@ class BatchJob:
     model_ids: tuple[str, ...]
     tolerance: float
     keep_failures: bool
+    boxes: tuple[Box, ...] = ()
 
 
 @dataclass
@@ -137,7 +138,7 @@ def run_batch(job: BatchJob) -> BatchOutput:
 
 def _run_batch(job: BatchJob) -> BatchOutput:
     t0 = time.perf_counter()
-    points = make_sampler(job.sampler, job.space.d, job.n_cases, job.seed).points(
+    points = make_sampler(job.sampler, job.space.d, job.n_cases, job.seed, job.boxes).points(
         job.start, job.count
     )
     table = job.space.from_unit(points)
@@ -425,6 +426,7 @@ def run_campaign(
         pending = [b for b in range(config.n_batches) if b not in done]
         done_cases = sum(int(e["count"]) for e in done.values())
         progress = Progress(config.cases, done_cases, stream, dashboard)
+        boxes = config.focus_boxes()
         t0 = time.monotonic()
         status = "interrupted"
         try:
@@ -440,6 +442,7 @@ def run_campaign(
                     ids,
                     config.tolerance,
                     config.keep_failures,
+                    boxes,
                 )
                 for b in pending
             )

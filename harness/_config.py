@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from highfive.generators import ConfigError, InvalidParameter, ParameterSpace, default_space
-from highfive.generators._samplers import SAMPLERS
+from highfive.generators._samplers import SAMPLERS, Box
 
 __all__ = ["CampaignConfig", "ExecutionConfig"]
 
@@ -80,6 +80,8 @@ class CampaignConfig:
     keep_failures: bool = True
     space: Mapping[str, Any] = field(default_factory=dict)
     execution: ExecutionConfig = field(default_factory=ExecutionConfig)
+    focus: tuple[Mapping[str, Any], ...] = ()
+    parent: str = ""
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not _NAME.match(self.name):
@@ -111,7 +113,28 @@ class CampaignConfig:
             raise ConfigError(f"keep_failures: {self.keep_failures!r} must be true or false")
         if not isinstance(self.space, Mapping):
             raise ConfigError(f"space: {self.space!r} must be a table of restrictions")
-        self.parameter_space()  # restrictions name known dimensions and legal values
+        space = self.parameter_space()  # restrictions name known dimensions and values
+        object.__setattr__(self, "focus", tuple(self.focus))
+        if (self.sampler == "focus") != bool(self.focus):
+            raise ConfigError(
+                "sampler: 'focus' goes with target boxes (made by 'highfive run --focus RUN'), "
+                f"got sampler {self.sampler!r} with {len(self.focus)} boxes"
+            )
+        for i, box in enumerate(self.focus):
+            if not isinstance(box, Mapping) or not box:
+                raise ConfigError(f"focus[{i}]: {box!r} must be a table of dimension = [lo, hi]")
+            for dim, iv in box.items():
+                if dim not in space:
+                    raise ConfigError(f"focus[{i}]: unknown dimension {dim!r}")
+                ok = isinstance(iv, list | tuple) and len(iv) == 2
+                if (
+                    not ok
+                    or not all(isinstance(x, int | float) for x in iv)
+                    or not (0.0 <= iv[0] < iv[1] <= 1.0)
+                ):
+                    raise ConfigError(
+                        f"focus[{i}].{dim}: {iv!r} must be [lo, hi] with 0 <= lo < hi <= 1"
+                    )
 
     @property
     def n_batches(self) -> int:
@@ -128,18 +151,28 @@ class CampaignConfig:
         except InvalidParameter as exc:
             raise ConfigError(f"space.{exc}") from None
 
+    def focus_boxes(self) -> tuple[Box, ...]:
+        """The focus boxes as (dimension index, low, high) tuples for the sampler."""
+        names = self.parameter_space().names
+        return tuple(
+            tuple((names.index(dim), float(iv[0]), float(iv[1])) for dim, iv in box.items())
+            for box in self.focus
+        )
+
     def identity(self) -> dict[str, Any]:
         """Everything results depend on (execution settings and paths excluded)."""
         d = asdict(self)
-        for k in ("execution", "out", "name", "models"):
+        for k in ("execution", "out", "name", "models", "parent"):
             d.pop(k)
         d["space"] = dict(self.space)
+        d["focus"] = [{k: list(v) for k, v in box.items()} for box in self.focus]
         return d
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["space"] = dict(self.space)
         d["models"] = list(self.models)
+        d["focus"] = [{k: list(v) for k, v in box.items()} for box in self.focus]
         return d
 
     def with_overrides(self, **changes: Any) -> CampaignConfig:

@@ -34,7 +34,8 @@ SHIPPED = {"float": "highfive-cnn-float32.onnx", "int8": "highfive-cnn-int8.onnx
 
 FORMAT = "highfive/1"
 _PREFIX = "highfive."
-_OPTIONAL = frozenset({"time_step"})  # added later; absent means the default
+# Fields added after the first files were written, with the value absence implies.
+_LEGACY = {"time_step": 1}
 
 
 @dataclass(frozen=True)
@@ -55,12 +56,12 @@ class ModelSpec:
 
     sample_rate: float = 50.0
     window_s: float = 1.5
-    hop_s: float = 0.1
+    hop_s: float = 0.2
     wavelet: str = "cmor1.5-1.0"
     freqs_hz: tuple[float, ...] = field(
         default_factory=lambda: tuple(float(f) for f in log_freqs(0.5, 20.0, 16))
     )
-    time_step: int = 1
+    time_step: int = 3
     norm_scale: float = 0.05
     norm_mean: tuple[float, float, float] = (0.0, 0.0, 0.0)
     norm_std: tuple[float, float, float] = (1.0, 1.0, 1.0)
@@ -145,7 +146,8 @@ class ModelSpec:
         kwargs: dict[str, Any] = {}
         for name, f in cls.__dataclass_fields__.items():
             raw = props.get(_PREFIX + name)
-            if raw is None and name in _OPTIONAL:
+            if raw is None and name in _LEGACY:
+                kwargs[name] = _LEGACY[name]
                 continue
             if raw is None:
                 raise ModelError(f"{source}: metadata key '{_PREFIX}{name}' is missing")

@@ -63,7 +63,8 @@ def case_row(loaded: LoadedRun, case: int) -> dict[str, Any]:
     cfg = loaded.config
     if not 0 <= case < cfg.cases:
         raise InvalidParameter(f"case: {case} is outside the run's cases 0..{cfg.cases - 1}")
-    point = make_sampler(cfg.sampler, loaded.space.d, cfg.cases, cfg.seed).points(case, 1)
+    sampler = make_sampler(cfg.sampler, loaded.space.d, cfg.cases, cfg.seed, cfg.focus_boxes())
+    point = sampler.points(case, 1)
     return loaded.space.rows(point)[0]
 
 

@@ -122,23 +122,30 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from highfive.harness._campaign import run_campaign
     from highfive.harness._config import CampaignConfig
 
-    config = CampaignConfig.from_toml(args.config)
+    if args.focus is not None:
+        from highfive.coverage import load_settings
+        from highfive.harness._focus import plan_focus
+
+        if args.config is not None:
+            raise InvalidParameter("run: give CONFIG.toml or --focus RUN, not both")
+        config = plan_focus(
+            args.focus, settings=load_settings(args.bins), cases=args.cases, name=args.name
+        )
+        print(
+            f"focus on {args.focus}: {len(config.focus):,} target cells, "
+            f"{config.cases:,} cases -> {Path(config.out) / config.name}"
+        )
+    elif args.config is None:
+        raise InvalidParameter("run: give a campaign file CONFIG.toml (or --focus RUN)")
+    else:
+        config = CampaignConfig.from_toml(args.config)
     overrides: dict[str, Any] = {}
-    for flag, key in (
-        ("out", "out"),
-        ("cases", "cases"),
-        ("workers", "workers"),
-        ("scheduler", "scheduler"),
-        ("name", "name"),
-    ):
+    for flag in ("out", "cases", "workers", "scheduler", "name"):
         value = getattr(args, flag)
-        if value is not None:
-            overrides[key] = str(value) if flag == "out" else value
+        if value is not None and not (args.focus and flag in ("cases", "name")):
+            overrides[flag] = str(value) if flag == "out" else value
     if overrides:
-        try:
-            config = config.with_overrides(**overrides)
-        except TypeError as exc:
-            raise InvalidParameter(str(exc)) from None
+        config = config.with_overrides(**overrides)
     summary = run_campaign(config, resume=args.resume)
     print(summary.table())
     return 0
@@ -191,6 +198,37 @@ def _cmd_shrink(args: argparse.Namespace) -> int:
     print("replay it with:")
     moved = {k: v for k, v in res.shrunk.items() if v != res.original[k]}
     print("  " + replay_command(args.run, res.case, moved))
+    return 0
+
+
+# -- coverage ------------------------------------------------------------------------
+def _cmd_coverage(args: argparse.Namespace) -> int:
+    from highfive.coverage import analyse_run, load_settings, write_coverage
+
+    result = analyse_run(list(args.runs), load_settings(args.bins), allow_partial=args.partial)
+    out = args.out or args.runs[0]
+    s = result.summary
+    print(
+        f"coverage of {', '.join(map(str, args.runs))}: p_target {s['p_target']:g} at "
+        f"{100 * s['confidence']:g}% confidence, holes = cells with < {s['min_cases']} cases"
+    )
+    for model, m in s["models"].items():
+        by_t = ", ".join(
+            f"{t}-way {100 * v['coverage']:.1f}% of {v['cells']:,} cells"
+            for t, v in m["coverage"]["by_t"].items()
+        )
+        status = ", ".join(f"{k} {v:,}" for k, v in m["status"].items())
+        print(f"  {model:<8} {m['rows']:,} cases; {by_t}")
+        print(f"  {'':<8} cells: {status}")
+    if s["worst"]:
+        print("worst cells (most confidently bad first):")
+        for w in s["worst"][:10]:
+            print(
+                f"  {w['model']:<8} {w['label']:<58} {w['failures']:>5}/{w['n']:<6} "
+                f"rate {w['rate']:.3f}  upper {w['upper']:.3f}"
+            )
+    for path in write_coverage(out, result):
+        print(f"wrote {path}")
     return 0
 
 
@@ -272,7 +310,20 @@ def _build_parser() -> argparse.ArgumentParser:
         "results to Parquet in OUT/NAME. An embedded local dask cluster is used unless "
         "--scheduler names one. Interrupted runs complete with --resume.",
     )
-    p.add_argument("config", type=Path, metavar="CONFIG.toml", help="campaign file")
+    p.add_argument("config", type=Path, nargs="?", metavar="CONFIG.toml", help="campaign file")
+    p.add_argument(
+        "--focus",
+        type=Path,
+        metavar="RUN",
+        help="plan a follow-up of RUN that spends its cases on RUN's holes and "
+        "undecided cells (no CONFIG needed; merge with 'highfive coverage RUN NEW')",
+    )
+    p.add_argument(
+        "--bins",
+        type=Path,
+        metavar="BINS.toml",
+        help="with --focus: bins and statistics that define holes and undecided",
+    )
     p.add_argument("--out", type=Path, help="parent folder of the run directory")
     p.add_argument("--name", help="run directory name (default: the config's name)")
     p.add_argument("--cases", type=int, help="number of cases (overrides the config)")
@@ -323,8 +374,29 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="the model whose failure to keep (default: the first failing)")
     p.set_defaults(handler=_cmd_shrink)
 
+    p = sub.add_parser(
+        "coverage",
+        help="coverage map and failure statistics of one or more runs",
+        description="Bin every dimension, count cases and failures per cell of every "
+        "t-way cross and model, bound failure rates (one-sided Clopper-Pearson), and write "
+        "coverage/cells.parquet, holes.parquet, counts.parquet and summary.json into the "
+        "run (or --out). Several runs are merged (same space, bins and models).",
+    )
+    p.add_argument("runs", type=Path, nargs="+", metavar="RUN", help="run directories")
+    p.add_argument(
+        "--bins",
+        type=Path,
+        metavar="BINS.toml",
+        help="bins, crosses and statistics settings (default: from the space)",
+    )
+    p.add_argument("--out", type=Path, help="where coverage/ goes (default: the first run)")
+    p.add_argument("--partial", action="store_true", help="analyse an unfinished run")
+    p.set_defaults(handler=_cmd_coverage)
+
+    from highfive.coverage._cli import add_coverage_commands
     from highfive.models._cli import add_model_commands
 
+    add_coverage_commands(sub)
     add_model_commands(sub)
     return parser
 

@@ -94,6 +94,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         out=args.out,
         threads=args.threads,
         time_step=args.time_step,
+        widths=tuple(args.widths),
         log=print,
     )
     return 0
@@ -181,9 +182,19 @@ def add_model_commands(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "--time-step",
         type=_positive_int,
-        default=1,
+        default=DEFAULTS["time_step"],
         metavar="K",
-        help="keep every K-th scalogram column (ModelSpec.time_step; default 1 = all)",
+        help="keep every K-th scalogram column (ModelSpec.time_step; "
+        f"default {DEFAULTS['time_step']})",
+    )
+    p.add_argument(
+        "--widths",
+        type=_positive_int,
+        nargs=3,
+        default=list(DEFAULTS["widths"]),
+        metavar=("C1", "C2", "C3"),
+        help="output channels of the three convolutions (default "
+        f"{' '.join(map(str, DEFAULTS['widths']))})",
     )
     p.add_argument("--out", type=Path, required=True, metavar="PATH", help="output .onnx file")
     p.set_defaults(handler=_cmd_train)

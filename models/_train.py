@@ -64,8 +64,10 @@ DEFAULTS: dict[str, Any] = {
     "batch_size": 256,
     "lr": 3e-3,
     "weight_decay": 1e-4,
-    "threads": 2,
+    "threads": 1,
     "stats_traces": 500,
+    "time_step": 3,
+    "widths": (16, 32, 32),
 }
 """Settings of the shipped float model (see MODEL_CARD.md)."""
 
@@ -96,7 +98,12 @@ def _time_pool(spec: ModelSpec) -> int:
     return pool
 
 
-def build_network(spec: ModelSpec | None = None, *, generator: Any = None) -> Any:
+def build_network(
+    spec: ModelSpec | None = None,
+    *,
+    generator: Any = None,
+    widths: tuple[int, int, int] = DEFAULTS["widths"],
+) -> Any:
     """The window classifier (logits, no softmax), in training mode.
 
     Parameters
@@ -106,6 +113,8 @@ def build_network(spec: ModelSpec | None = None, *, generator: Any = None) -> An
     generator : torch.Generator, optional
         Initialises the weights (Kaiming-uniform, as PyTorch's defaults); without one
         the weights are PyTorch's defaults from the global RNG.
+    widths : tuple of 3 int
+        Output channels of the three convolutions.
 
     Returns
     -------
@@ -126,14 +135,14 @@ def build_network(spec: ModelSpec | None = None, *, generator: Any = None) -> An
     with torch.random.fork_rng(devices=[]):
         net = nn.Sequential(
             *([nn.AvgPool2d((1, pool))] if pool > 1 else []),
-            *block(3, 16),
+            *block(3, widths[0]),
             nn.MaxPool2d(2),
-            *block(16, 32),
+            *block(widths[0], widths[1]),
             nn.MaxPool2d(2),
-            *block(32, 32),
+            *block(widths[1], widths[2]),
             nn.AdaptiveAvgPool2d(1),
             nn.Flatten(),
-            nn.Linear(32, n_classes),
+            nn.Linear(widths[2], n_classes),
         )
     if generator is not None:
         with torch.no_grad():
@@ -269,7 +278,8 @@ def train(
     lr: float = DEFAULTS["lr"],
     threads: int = DEFAULTS["threads"],
     stats_traces: int = DEFAULTS["stats_traces"],
-    time_step: int = 1,
+    time_step: int = DEFAULTS["time_step"],
+    widths: tuple[int, int, int] = DEFAULTS["widths"],
     log: Log | None = None,
 ) -> Path:
     """Generate data, train the classifier and export it as a self-describing ONNX file.
@@ -295,7 +305,9 @@ def train(
         Traces used for ``norm_mean`` / ``norm_std``.
     time_step : int
         ``ModelSpec.time_step``: keep every ``time_step``-th scalogram column (1 keeps
-        all 75, as the shipped model does; 3 keeps 25 and drops the network's pool).
+        all 75; 3, as the shipped model does, keeps 25 and drops the network's pool).
+    widths : tuple of 3 int
+        Output channels of the three convolutions.
     log : callable, optional
         Receives progress lines.
 
@@ -311,6 +323,13 @@ def train(
     batch_size = _check_int("batch_size", batch_size, 1)
     threads = _check_int("threads", threads, 1)
     time_step = _check_int("time_step", time_step, 1)
+    if len(widths) != 3:
+        raise InvalidParameter(f"widths: {widths!r} must be three channel counts")
+    widths = (
+        _check_int("widths[0]", widths[0], 1),
+        _check_int("widths[1]", widths[1], 1),
+        _check_int("widths[2]", widths[2], 1),
+    )
     try:
         base = replace(ModelSpec(), time_step=time_step)
     except ModelError as exc:
@@ -328,7 +347,7 @@ def train(
     )
     with _torch_settings(torch, threads):
         gen = torch.Generator().manual_seed(seed)
-        net = build_network(spec, generator=gen)
+        net = build_network(spec, generator=gen, widths=widths)
         fit(net, data, epochs=epochs, seed=seed, batch_size=batch_size, lr=lr, log=say)
         extra = {
             "train.seed": str(seed),

@@ -38,7 +38,9 @@ def toy_model_bytes(
     from highfive.harness import ModelSpec
 
     spec = ModelSpec()
-    x = helper.make_tensor_value_info("scalogram", TensorProto.FLOAT, ["N", 3, n_scales, 75])
+    x = helper.make_tensor_value_info(
+        "scalogram", TensorProto.FLOAT, ["N", 3, n_scales, spec.input_shape[2]]
+    )
     y = helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["N", 2])
     inits = [
         helper.make_tensor("w", TensorProto.FLOAT, [1], [weight]),

@@ -66,7 +66,9 @@ class TestShippedModel:
     def test_loads_with_its_spec(self, name: str) -> None:
         model = Model.load(name)
         assert model.name == name
-        assert model.spec.input_shape == (3, 16, 75)
+        # 16 scales; 1.5 s at 50 Hz keeping every 3rd column (MODEL_CARD.md).
+        assert model.spec.input_shape == (3, 16, 25)
+        assert (model.spec.time_step, model.spec.hop_s) == (3, 0.2)
         assert model.spec.class_names == ("other", "high_five")
         assert model.spec.norm_std != (1.0, 1.0, 1.0)  # measured, not the identity
 
@@ -97,7 +99,8 @@ class TestShippedModel:
 
     def test_predict_returns_probabilities(self, name: str) -> None:
         model = Model.load(name)
-        x = np.random.default_rng(5).standard_normal((7, 3, 16, 75)).astype(np.float32)
+        x = np.random.default_rng(5).standard_normal((7, *model.spec.input_shape))
+        x = x.astype(np.float32)
         p = model.predict(x, batch=3)
         assert p.shape == (7,) and p.dtype == np.float32
         assert np.all((p >= 0) & (p <= 1))
@@ -245,7 +248,7 @@ def test_label_windows_golden() -> None:
 
 def test_make_windows_shapes_and_determinism() -> None:
     x, y, w = make_windows(6, seed=3)
-    assert x.dtype == np.float32 and x.shape[1:] == (3, 16, 75)
+    assert x.dtype == np.float32 and x.shape[1:] == ModelSpec().input_shape
     assert y.dtype == np.int8 and set(np.unique(y)) <= {0, 1} and y.shape == (x.shape[0],)
     assert w.dtype == np.float32 and set(np.unique(w[y == 0])) == {4.0}
     assert np.all(w[y == 1] == 1.0)

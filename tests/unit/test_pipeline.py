@@ -26,7 +26,7 @@ def test_run_shapes_and_time_base(toy_model: Model, traces: list[Trace]) -> None
         assert res.probs.shape == res.centres.shape and res.probs.dtype == np.float32
         assert np.all((res.probs >= 0) & (res.probs <= 1))
         assert res.centres[0] == pytest.approx(tr.t[0] + 0.74, abs=1e-9)  # (75 - 1) / 2 / 50
-        assert np.allclose(np.diff(res.centres), 0.1)
+        assert np.allclose(np.diff(res.centres), toy_model.spec.hop_s)
         assert res.centres[-1] <= tr.t[-1]
         assert res.count == len(res.detections)
         assert all(tr.t[0] <= d.time <= tr.t[-1] for d in res.detections)
@@ -52,7 +52,8 @@ def test_pipeline_is_a_counter(toy_model: Model, traces: list[Trace]) -> None:
 
 def test_model_pickles_without_its_session(toy_model: Model) -> None:
     again = pickle.loads(pickle.dumps(toy_model))
-    x = np.random.default_rng(0).standard_normal((4, 3, 16, 75)).astype(np.float32)
+    x = np.random.default_rng(0).standard_normal((4, *toy_model.spec.input_shape))
+    x = x.astype(np.float32)
     assert again.sha256 == toy_model.sha256
     np.testing.assert_array_equal(again.predict(x), toy_model.predict(x))
 
@@ -68,9 +69,10 @@ def test_resampling_from_other_rates(toy_model: Model) -> None:
 
 
 def test_counter_override_must_keep_the_model_geometry(toy_model: Model) -> None:
-    CounterPipeline(toy_model, CounterConfig(on=0.8, off=0.3))  # thresholds may change
+    # Thresholds may change.
+    CounterPipeline(toy_model, CounterConfig(hop_s=toy_model.spec.hop_s, on=0.8, off=0.3))
     with pytest.raises(InvalidParameter, match="rate, window and hop must be the model's"):
-        CounterPipeline(toy_model, CounterConfig(hop_s=0.2))
+        CounterPipeline(toy_model, CounterConfig(hop_s=0.3))
 
 
 def _trace(t: np.ndarray, x: np.ndarray) -> Trace:

@@ -7,6 +7,8 @@ import math
 import numpy as np
 import pyarrow as pa
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from highfive.generators import (
     ConfigError,
@@ -219,3 +221,19 @@ def test_default_space_covers_the_solution_space() -> None:
     assert required <= names
     assert default_space()["sensor_range"].choices == (2, 4, 8, 16)
     assert default_space()["background"].choices == ("none", "walking", "running")
+
+
+@given(st.data())
+def test_to_unit_inverts_from_unit(data: st.DataObject) -> None:
+    space = default_space()
+    dim = data.draw(st.sampled_from(space.dimensions))
+    u = data.draw(st.floats(0.0, 0.999999))
+    value = dim.from_unit([u])
+    back = dim.to_unit(value)
+    if dim.kind == "continuous":
+        assert dim.from_unit(back)[0] == pytest.approx(value[0], rel=1e-9, abs=1e-12)
+        if not dim.is_fixed:
+            assert back[0] == pytest.approx(u, abs=1e-6)
+    else:
+        assert dim.from_unit(back).tolist() == value.tolist()  # the same value again
+        assert back[0] <= u + 1e-12  # the lower end of the value's interval

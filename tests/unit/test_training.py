@@ -18,7 +18,7 @@ import onnx  # noqa: E402
 from onnx import numpy_helper  # noqa: E402
 
 from highfive.generators import InvalidParameter, ModelError  # noqa: E402
-from highfive.harness._model import Model  # noqa: E402
+from highfive.harness._model import Model, ModelSpec  # noqa: E402
 from highfive.models import build_network, export_onnx, profile, train  # noqa: E402
 from highfive.models._train import TORCH_MISSING, require_torch  # noqa: E402
 
@@ -47,7 +47,7 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_trained_model_loads_and_predicts(tiny: Path) -> None:
     model = Model.from_bytes(tiny.read_bytes(), name="tiny")
-    assert model.spec.input_shape == (3, 16, 75)
+    assert model.spec.input_shape == ModelSpec().input_shape
     assert model.spec.norm_std != (1.0, 1.0, 1.0)
     p = model.predict(np.zeros((4, *model.spec.input_shape), np.float32))
     assert p.shape == (4,) and np.all((p >= 0) & (p <= 1))
@@ -85,7 +85,8 @@ def test_architecture_budget_and_softmax(tmp_path: Path) -> None:
     prof = profile(out, repeats=2)
     assert prof["parameters"] <= 100_000 and prof["macs"] <= 1_000_000
     assert onnx.load(str(out)).graph.node[-1].op_type == "Softmax"
-    x = np.random.default_rng(1).standard_normal((5, 3, 16, 75)).astype(np.float32)
+    x = np.random.default_rng(1).standard_normal((5, *ModelSpec().input_shape))
+    x = x.astype(np.float32)
     with torch.no_grad():
         expected = torch.softmax(net.eval()(torch.from_numpy(x)), dim=1)[:, 1].numpy()
     np.testing.assert_allclose(Model.load(out).predict(x), expected, atol=1e-5)

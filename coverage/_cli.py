@@ -1,0 +1,165 @@
+"""``highfive gate`` and ``highfive diff``: the coverage subcommands of the CLI.
+
+:func:`add_coverage_commands` adds them to the main parser's subparsers; each handler
+returns an exit status (gate: 0 pass, 1 fail) and raises
+:class:`~highfive.generators.HighfiveError` subclasses for anything the user can fix,
+which the main CLI prints as one ``error: ...`` line with status 2. A gate writes
+nothing unless both the gate file and the run are good.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+from typing import Any
+
+from highfive.generators import InvalidParameter
+
+__all__ = ["add_coverage_commands", "cmd_diff", "cmd_gate"]
+
+
+def cmd_gate(args: argparse.Namespace) -> int:
+    """``highfive gate RUN --gate GATE.toml``: 0 if the gate passes, 1 if it fails."""
+    from ._gate import evaluate_gate, load_gate, write_gate
+
+    gate = load_gate(args.gate)
+    result = evaluate_gate(args.run, gate)
+    for line in result.lines():
+        print(line)
+    for path in write_gate(args.run, result):
+        print(f"wrote {path}")
+    return 0 if result.passed else 1
+
+
+def _ways(text: str) -> list[int]:
+    try:
+        ways = sorted({int(t) for t in text.split(",") if t.strip()})
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a list like 1,2") from None
+    if not ways or ways[0] < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give whole numbers >= 1, e.g. 1,2")
+    return ways
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    """``highfive diff RUN_A [RUN_B]``: print regressions (and improvements); exit 0."""
+    from ._diff import diff_runs
+    from ._run import load_settings
+
+    if not (isinstance(args.alpha, float) and math.isfinite(args.alpha) and 0 < args.alpha < 1):
+        raise InvalidParameter(f"--alpha: {args.alpha!r} must be in (0, 1), e.g. 0.05")
+    if args.limit < 1:
+        raise InvalidParameter(f"--limit: {args.limit!r} must be >= 1")
+    bins: dict[str, Any] = {}
+    if args.bins is not None:
+        bins = dict(load_settings(args.bins).toml.get("bins", {}))
+    pairs: list[str | None] = [args.model]
+    if args.model is None and args.run_b is not None:
+        pairs = _shared_models(args.run_a, args.run_b)
+    for i, model in enumerate(pairs):
+        d = diff_runs(
+            args.run_a,
+            args.run_b,
+            model=model,
+            ways=args.ways,
+            bins=bins,
+            method=args.method,
+            alpha=args.alpha,
+        )
+        if i:
+            print()
+        for line in d.lines(limit=args.limit):
+            print(line)
+    return 0
+
+
+def _shared_models(run_a: Path, run_b: Path) -> list[str | None]:
+    """Every model id both runs hold (each compared with itself), else ``[None]``."""
+    from highfive.harness._rundir import RunDir
+
+    a = [m["id"] for m in RunDir(run_a).read_campaign().get("models", [])]
+    b = [m["id"] for m in RunDir(run_b).read_campaign().get("models", [])]
+    common = [m for m in a if m in b]
+    return list(common) if len(common) > 1 else [None]
+
+
+def add_coverage_commands(subparsers: Any) -> None:
+    """Add ``gate`` and ``diff`` to the ``highfive`` subparsers.
+
+    Parameters
+    ----------
+    subparsers : argparse._SubParsersAction
+        From ``parser.add_subparsers()``; each command sets ``handler``.
+    """
+    p = subparsers.add_parser(
+        "gate",
+        help="check a run against release criteria (exit 0 pass, 1 fail)",
+        description="Evaluate the criteria of GATE.toml on a complete run directory: "
+        "per-cell failure-rate bounds (one-sided Clopper-Pearson), t-way coverage, "
+        "overall failure rate, float/int8 agreement, model size and latency. Prints one "
+        "line per criterion and the verdict, and writes RUN/gate.json and RUN/junit.xml "
+        "(atomically). Exit status: 0 pass, 1 fail, 2 bad gate file or run (nothing "
+        "written).",
+    )
+    p.add_argument("run", type=Path, metavar="RUN", help="run directory")
+    p.add_argument(
+        "--gate",
+        type=Path,
+        required=True,
+        metavar="GATE.toml",
+        help="criteria file (see examples/gate.toml)",
+    )
+    p.set_defaults(handler=cmd_gate)
+
+    p = subparsers.add_parser(
+        "diff",
+        help="compare failure rates cell by cell: two runs, or float vs int8 in one run",
+        description="Compare the failure rate of every 1- and 2-way cell. With two runs "
+        "(e.g. two model versions) list cells where B is significantly worse than A "
+        "(regressions) or better (improvements): paired exact McNemar tests when the "
+        "runs share their case sequence (seed, sampler, space), Fisher's exact tests "
+        "otherwise. With one run, compare two of its models on the same cases "
+        "(default float vs int8, one-sided: is int8 worse?). p-values are adjusted for "
+        "the number of cells (Holm, or Benjamini-Hochberg with --method fdr). Runs of "
+        "different parameter spaces are refused.",
+    )
+    p.add_argument("run_a", type=Path, metavar="RUN_A", help="baseline run directory")
+    p.add_argument(
+        "run_b",
+        type=Path,
+        nargs="?",
+        metavar="RUN_B",
+        help="candidate run directory (default: compare two models of RUN_A)",
+    )
+    p.add_argument(
+        "--model",
+        metavar="M|A:B",
+        help="model id in both runs, or A_ID:B_ID (default: every shared model; for one "
+        "run float:int8)",
+    )
+    p.add_argument(
+        "--method",
+        choices=("holm", "fdr"),
+        default="holm",
+        help="multiplicity correction: holm (family-wise error, default) or fdr "
+        "(Benjamini-Hochberg false discovery rate)",
+    )
+    p.add_argument(
+        "--alpha", type=float, default=0.05, help="level of the adjusted p-values (0.05)"
+    )
+    p.add_argument(
+        "--ways",
+        type=_ways,
+        default=[1, 2],
+        metavar="1,2",
+        help="t-way crosses to compare (default 1,2)",
+    )
+    p.add_argument(
+        "--bins",
+        type=Path,
+        metavar="BINS.toml",
+        help="bins for both runs (default: from the space)",
+    )
+    p.add_argument("--limit", type=int, default=15, help="cells listed per section (default 15)")
+    p.set_defaults(handler=cmd_diff)

@@ -1,0 +1,126 @@
+"""Coverage-driven follow-up campaigns (``highfive run --focus RUN``).
+
+The first run's coverage says which cells are holes (no case) and which are still
+undecided (neither shown below the target failure rate nor significantly above it).
+The follow-up spends its cases there: each such cell becomes a target box in the unit
+hypercube (its bins on the cell's dimensions, everything else free), and case ``i``
+of the follow-up falls uniformly into box ``i mod B`` (the ``focus`` sampler). Holes
+come first, then undecided cells closest to a decision (fewest further cases needed).
+
+Within a box the parameters keep the base distribution restricted to the box, so the
+follow-up's per-cell statistics are comparable with the first run's, and the two
+runs' coverage counts merge (``highfive coverage RUN RUN-focus``).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from highfive.coverage import Binning, CoverageSettings, analyse_run
+from highfive.generators import Dimension, InvalidParameter
+
+from ._config import CampaignConfig
+from ._rundir import RunDir
+
+__all__ = ["plan_focus"]
+
+_UNDECIDED = ("untested", "under-tested")
+
+
+def _bin_interval(dim: Dimension, cp: Any, label: str) -> tuple[float, float]:
+    """The unit-coordinate interval of one bin of one dimension."""
+    j = list(cp.bin_labels).index(label)
+    if dim.kind == "categorical":
+        lo = float(dim.to_unit([cp.choices[j]])[0])
+        w = np.asarray(dim.weights or [1.0] * len(dim.choices or ()))
+        return lo, lo + float(w[list(dim.choices or ()).index(cp.choices[j])] / w.sum())
+    if dim.kind == "integer":
+        low, high = float(dim.low), float(dim.high)  # type: ignore[arg-type]
+        n = high - low + 1.0
+        if cp.choices is not None:
+            v = float(cp.choices[j])
+            return (v - low) / n, (v - low + 1.0) / n
+        e0, e1 = cp.edges[j], cp.edges[j + 1]
+        last = j == len(cp.edges) - 2
+        v0, v1 = math.ceil(e0), (math.floor(e1) if last else math.ceil(e1) - 1)
+        return (v0 - low) / n, (v1 - low + 1.0) / n
+    lo, hi = dim.to_unit([cp.edges[j], cp.edges[j + 1]])
+    return float(lo), float(hi)
+
+
+def _boxes(cells: pd.DataFrame, binning: Binning, limit: int) -> list[dict[str, list[float]]]:
+    space = binning.space
+    bin_cols = [c for c in cells.columns if c.startswith("bin_")]
+    boxes: list[dict[str, list[float]]] = []
+    for _, row in cells.iterrows():
+        box = {}
+        for col in bin_cols:
+            label = row[col]
+            if label is None or (isinstance(label, float) and math.isnan(label)):
+                continue
+            dim = col.removeprefix("bin_")
+            lo, hi = _bin_interval(space[dim], binning[dim], str(label))
+            if hi > lo:
+                box[dim] = [lo, min(hi, 1.0)]
+        if box:
+            boxes.append(box)
+        if len(boxes) >= limit:
+            break
+    return boxes
+
+
+def plan_focus(
+    run: str | os.PathLike[str],
+    *,
+    settings: CoverageSettings | None = None,
+    cases: int | None = None,
+    name: str | None = None,
+) -> CampaignConfig:
+    """The follow-up campaign of ``run``: same space and models, cases on its gaps.
+
+    Parameters
+    ----------
+    run : path
+        A finished run directory.
+    settings : CoverageSettings, optional
+        Bins, crosses and statistics that define holes and undecided cells.
+    cases : int, optional
+        Cases of the follow-up (default: as many as the first run had).
+    name : str, optional
+        Run name (default: ``<run name>-focus``).
+    """
+    record = RunDir(run).read_campaign()
+    parent = CampaignConfig.from_dict(record["config"])
+    result = analyse_run(run, settings)
+    cells = result.cells
+    undecided = cells[cells["status"].isin(_UNDECIDED)].copy()
+    if undecided.empty:
+        raise InvalidParameter(
+            f"focus: every cell of {os.fspath(run)!r} is decided (passing or failing); "
+            "nothing to follow up (lower p_target or add bins to look closer)"
+        )
+    # One target per cell (whichever model left it undecided), holes first, then the
+    # cells closest to a decision.
+    undecided["hole"] = undecided["n"] == 0
+    undecided = undecided.sort_values(
+        ["hole", "needed", "t", "cross", "cell"], ascending=[False, True, True, True, True]
+    ).drop_duplicates(["cross", "cell"])
+    n_cases = cases if cases is not None else parent.cases
+    boxes = _boxes(undecided, result.counts.binning, limit=n_cases)
+    seed = int(np.random.SeedSequence(parent.seed, spawn_key=(2**41,)).generate_state(1)[0])
+    return replace(
+        parent,
+        name=name or f"{parent.name}-focus",
+        seed=seed % 2**31,
+        cases=n_cases,
+        sampler="focus",
+        focus=tuple(boxes),
+        parent=os.fspath(Path(run)),
+    )

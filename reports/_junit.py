@@ -1,0 +1,97 @@
+"""JUnit XML of a gate verdict, for CI systems (Jenkins, GitLab, GitHub test reporters).
+
+The root is one ``<testsuite name="highfive gate">`` with one ``<testcase>`` per
+criterion and model: ``classname="highfive.gate.<kind>"``, ``name="<name> [<model>]"``.
+A failed criterion holds ``<failure message="value; need threshold">detail</failure>``;
+a passed one keeps its value in ``<system-out>``. Suite attributes count tests,
+failures, errors (always 0: a gate that cannot be evaluated writes nothing) and
+skipped (always 0).
+
+The input is the plain ``gate.json`` document, so this module needs nothing from
+:mod:`highfive.coverage`.
+"""
+
+from __future__ import annotations
+
+import os
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = ["junit_xml", "write_junit"]
+
+
+def _name(c: Mapping[str, Any]) -> str:
+    return f"{c['name']} [{c['model']}]" if c.get("model") else str(c["name"])
+
+
+def junit_xml(report: Mapping[str, Any], *, times: Sequence[float] | None = None) -> str:
+    """JUnit XML text of a gate report.
+
+    Parameters
+    ----------
+    report : mapping
+        The ``gate.json`` document: ``verdict``, ``run``, ``gate_file``,
+        ``confidence``, ``evaluated`` and ``criteria`` (each with ``name``, ``kind``,
+        ``model``, ``threshold``, ``value``, ``passed``, ``detail``).
+    times : sequence of float, optional
+        Seconds spent on each criterion (default 0).
+
+    Returns
+    -------
+    str
+        An XML document (with declaration), UTF-8.
+    """
+    criteria = list(report["criteria"])
+    secs = [0.0] * len(criteria) if times is None else [float(t) for t in times]
+    if len(secs) != len(criteria):
+        raise ValueError(f"times: {len(secs)} values for {len(criteria)} criteria")
+    failures = sum(not c["passed"] for c in criteria)
+    suite = ET.Element(
+        "testsuite",
+        name="highfive gate",
+        tests=str(len(criteria)),
+        failures=str(failures),
+        errors="0",
+        skipped="0",
+        time=f"{sum(secs):.3f}",
+        timestamp=str(report.get("evaluated", "")),
+    )
+    props = ET.SubElement(suite, "properties")
+    for key in ("verdict", "run", "gate_file", "confidence"):
+        ET.SubElement(props, "property", name=key, value=str(report.get(key, "")))
+    for c, t in zip(criteria, secs, strict=True):
+        case = ET.SubElement(
+            suite,
+            "testcase",
+            classname=f"highfive.gate.{c['kind']}",
+            name=_name(c),
+            time=f"{t:.3f}",
+        )
+        if c["passed"]:
+            ET.SubElement(case, "system-out").text = f"{c['value']} (need {c['threshold']})"
+        else:
+            fail = ET.SubElement(
+                case,
+                "failure",
+                message=f"{c['value']}; need {c['threshold']}",
+                type="GateCriterionFailed",
+            )
+            fail.text = str(c["detail"])
+    ET.indent(suite)
+    return ET.tostring(suite, encoding="unicode", xml_declaration=True) + "\n"
+
+
+def write_junit(
+    path: str | os.PathLike[str],
+    report: Mapping[str, Any],
+    *,
+    times: Sequence[float] | None = None,
+) -> Path:
+    """Write :func:`junit_xml` to ``path`` atomically; return the path."""
+    from highfive.harness._io import atomic_write_text
+
+    dest = Path(path)
+    atomic_write_text(dest, junit_xml(report, times=times))
+    return dest

@@ -1,0 +1,309 @@
+"""Differential views: paired McNemar per cell, Fisher between runs, Holm and FDR."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+from scipy.stats import binomtest, false_discovery_control, fisher_exact
+
+from highfive.coverage import Binning, codes, make_crosses
+from highfive.coverage._cli import add_coverage_commands
+from highfive.coverage._diff import (
+    adjust_pvalues,
+    diff_runs,
+    paired_cell_diff,
+    quantization_diff,
+)
+from highfive.generators import (
+    ConfigError,
+    Dimension,
+    HighfiveError,
+    InvalidParameter,
+    ParameterSpace,
+)
+from highfive.harness._rundir import SCHEMA_VERSION, RunDir
+
+
+def small_space(peak_high: float = 40.0) -> ParameterSpace:
+    return ParameterSpace(
+        [
+            Dimension("motion", "categorical", choices=("high_five", "clap", "wave")),
+            Dimension("peak", "continuous", 4.0, peak_high, distribution="log-uniform"),
+            Dimension("reps", "integer", 1, 3),
+        ]
+    )
+
+
+def params(n: int, seed: int, space: ParameterSpace | None = None) -> pd.DataFrame:
+    space = space or small_space()
+    return space.from_unit(np.random.default_rng(seed).random((n, space.d)))
+
+
+def planted_verdicts(p: pd.DataFrame, seed: int, extra: float = 0.4) -> tuple[np.ndarray, ...]:
+    """float fails 3% everywhere; int8 fails where float does, plus ``extra`` in clap."""
+    rng = np.random.default_rng(seed)
+    n = len(p)
+    f_fail = rng.random(n) < 0.03
+    i_fail = f_fail.copy()
+    clap = np.asarray(p["motion"] == "clap")
+    i_fail |= clap & (rng.random(n) < extra)
+    i_fail[np.flatnonzero(f_fail & ~clap)[:3]] = False  # a few cases only float fails
+    return f_fail, i_fail
+
+
+def frame(p: pd.DataFrame, fails: dict[str, np.ndarray]) -> pd.DataFrame:
+    parts = []
+    for m, fail in fails.items():
+        f = p.copy()
+        f.insert(0, "case_id", np.arange(len(p)))
+        f["model"] = m
+        f["verdict"] = np.where(fail, "miss", "pass")
+        parts.append(f)
+    return pd.concat(parts, ignore_index=True)
+
+
+def write_run(
+    path: Path,
+    fails: dict[str, np.ndarray],
+    *,
+    seed: int,
+    space: ParameterSpace | None = None,
+) -> Path:
+    space = space or small_space()
+    n = len(next(iter(fails.values())))
+    p = params(n, seed, space)
+    run = RunDir(path)
+    run.write_campaign(
+        {
+            "schema_version": SCHEMA_VERSION,
+            "name": path.name,
+            "identity": {"seed": seed, "sampler": "random", "space": {}},
+            "models": [
+                {"id": m, "source": m, "sha256": f"{i:064d}", "bytes": 1}
+                for i, m in enumerate(fails)
+            ],
+            "status": "complete",
+        }
+    )
+    table = pa.Table.from_pandas(p, schema=space.to_arrow_schema(), preserve_index=False)
+    table = table.add_column(0, "case_id", pa.array(np.arange(n), pa.int64()))
+    for m, fail in fails.items():
+        v = pa.array(np.where(fail, "miss", "pass").astype(object), pa.string())
+        run.write_batch(0, {m: table.append_column("verdict", v)}, None)
+    return path
+
+
+def cli(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(prog="highfive")
+    add_coverage_commands(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(list(argv))
+    try:
+        return int(args.handler(args))
+    except HighfiveError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+# -- paired McNemar per cell ----------------------------------------------------------
+def test_mcnemar_per_cell_matches_binomtest_and_a_slow_count() -> None:
+    p = params(900, 1)
+    f_fail, i_fail = planted_verdicts(p, 2)
+    binning = Binning.from_space(small_space())
+    crosses = make_crosses(binning, [1, 2])
+    out = paired_cell_diff(frame(p, {"float": f_fail, "int8": i_fail}), binning, crosses)
+    assert list(out.columns[:4]) == ["cross", "t", "cell", "label"]
+    assert out.attrs["model_a"] == "float" and out.attrs["model_b"] == "int8"
+    assert len(out) == sum(c.n_cells(binning) for c in crosses)
+    # Slow reference: loop over cells, count discordant pairs by hand.
+    code, _ = codes(binning, p)
+    row = 0
+    for cross in crosses:
+        dims = [binning.index(d) for d in cross.dims]
+        for cell in np.ndindex(*cross.shape(binning)):
+            inside = np.all(code[:, dims] == np.array(cell), axis=1)
+            r = out.iloc[row]
+            assert r["n_a"] == r["n_b"] == inside.sum()
+            assert r["failures_a"] == (inside & f_fail).sum()
+            assert r["failures_b"] == (inside & i_fail).sum()
+            assert r["b"] == (inside & i_fail & ~f_fail).sum()
+            assert r["c"] == (inside & f_fail & ~i_fail).sum()
+            row += 1
+    # Golden p-value of the planted cell: scipy's exact binomial test.
+    clap = out[out["label"] == "motion=clap"].iloc[0]
+    b, c = int(clap["b"]), int(clap["c"])
+    assert b > 20
+    expected = binomtest(b, b + c, 0.5, alternative="greater").pvalue
+    assert clap["p_value"] == pytest.approx(expected, rel=1e-12)
+    assert clap["worse"] and clap["direction"] == "worse"
+    assert not out[out["label"] == "motion=wave"]["worse"].iloc[0]
+    # No discordant case, no test: NaN, and left out of the family.
+    none = out[(out["b"] + out["c"]) == 0]
+    assert none["p_value"].isna().all() and none["p_adjusted"].isna().all()
+
+
+def test_two_sided_paired_test_doubles_the_smaller_tail() -> None:
+    p = params(600, 3)
+    f_fail, i_fail = planted_verdicts(p, 4)
+    binning = Binning.from_space(small_space())
+    # Swap the roles: now B (float) is *better* than A (int8) in clap.
+    out = paired_cell_diff(
+        frame(p, {"float": f_fail, "int8": i_fail}),
+        binning,
+        make_crosses(binning, [1]),
+        models=("int8", "float"),
+        alternative="two-sided",
+    )
+    clap = out[out["label"] == "motion=clap"].iloc[0]
+    b, c = int(clap["b"]), int(clap["c"])
+    expected = binomtest(b, b + c, 0.5, alternative="two-sided").pvalue
+    assert clap["p_value"] == pytest.approx(expected, rel=1e-9)
+    assert clap["better"] and not clap["worse"]
+
+
+# -- multiplicity ---------------------------------------------------------------------
+def test_holm_and_fdr_adjustments() -> None:
+    p = np.array([0.02, 0.025, np.nan, 0.03, 0.04])
+    holm = adjust_pvalues(p, "holm")
+    fdr = adjust_pvalues(p, "fdr")
+    assert np.isnan(holm[2]) and np.isnan(fdr[2])
+    ok = ~np.isnan(p)
+    # Holm by hand: sorted p times (m - i), running maximum.
+    np.testing.assert_allclose(holm[ok], [0.08, 0.08, 0.08, 0.08])
+    np.testing.assert_allclose(fdr[ok], false_discovery_control(p[ok], method="bh"))
+    np.testing.assert_allclose(fdr[ok], [0.04, 0.04, 0.04, 0.04])
+    with pytest.raises(InvalidParameter, match=r"method: 'bonferroni' must be 'holm'"):
+        adjust_pvalues(p, "bonferroni")
+
+
+def test_fdr_flags_at_least_what_holm_flags() -> None:
+    p = params(3000, 5)
+    f_fail, i_fail = planted_verdicts(p, 6, extra=0.06)
+    binning = Binning.from_space(small_space())
+    data = frame(p, {"float": f_fail, "int8": i_fail})
+    holm = paired_cell_diff(data, binning, method="holm")
+    fdr = paired_cell_diff(data, binning, method="fdr")
+    np.testing.assert_array_equal(holm["p_value"], fdr["p_value"])
+    tested = holm["p_value"].notna()
+    expected = false_discovery_control(holm.loc[tested, "p_value"], method="bh")
+    np.testing.assert_allclose(fdr.loc[tested, "p_adjusted"], expected)
+    assert (holm["worse"] <= fdr["worse"]).all()
+    assert fdr["worse"].sum() > holm["worse"].sum() > 0
+    assert fdr.attrs["method"] == "fdr"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"method": "bh"}, r"method: 'bh' must be 'holm'"),
+        ({"alpha": 0.0}, r"alpha: 0\.0 must be a significance level"),
+        ({"alpha": 1.5}, r"alpha: 1\.5 must be"),
+        ({"models": ("float", "int4")}, r"models: 'int4' has no rows; models present: float, int8"),
+        ({"alternative": "less"}, r"alternative: 'less' must be"),
+    ],
+    ids=["method", "alpha-0", "alpha-big", "model", "alternative"],
+)
+def test_bad_diff_arguments(kwargs: dict[str, object], match: str) -> None:
+    p = params(50, 1)
+    f_fail, i_fail = planted_verdicts(p, 2)
+    binning = Binning.from_space(small_space())
+    with pytest.raises(InvalidParameter, match=match):
+        paired_cell_diff(frame(p, {"float": f_fail, "int8": i_fail}), binning, **kwargs)  # type: ignore[arg-type]
+
+
+# -- runs -----------------------------------------------------------------------------
+def test_same_case_sequence_is_paired(tmp_path: Path) -> None:
+    p = params(800, 7)
+    f_fail, i_fail = planted_verdicts(p, 8)
+    a = write_run(tmp_path / "a", {"m": f_fail}, seed=7)
+    b = write_run(tmp_path / "b", {"m": i_fail}, seed=7)
+    d = diff_runs(a, b)
+    assert d.paired and d.model_a == d.model_b == "m"
+    assert d.alternative == "two-sided"
+    assert "motion=clap" in set(d.regressions["label"])
+    assert d.improvements.empty
+    assert d.overall["b"] == int((i_fail & ~f_fail).sum())
+    text = "\n".join(d.lines())
+    assert "paired exact McNemar" in text and "regressions (B worse): " in text
+
+
+def test_other_case_sequence_uses_fisher(tmp_path: Path) -> None:
+    p1, p2 = params(800, 7), params(800, 9)
+    a = write_run(tmp_path / "a", {"m": planted_verdicts(p1, 8, extra=0.0)[0]}, seed=7)
+    b = write_run(tmp_path / "b", {"m": planted_verdicts(p2, 10)[1]}, seed=9)
+    d = diff_runs(a, b)
+    assert not d.paired and "seed" in d.note
+    assert "b" not in d.cells.columns
+    r = d.cells[d.cells["label"] == "motion=clap"].iloc[0]
+    table = [
+        [r["failures_b"], r["n_b"] - r["failures_b"]],
+        [r["failures_a"], r["n_a"] - r["failures_a"]],
+    ]
+    assert r["p_value"] == pytest.approx(fisher_exact(table).pvalue, rel=1e-12)
+    assert "motion=clap" in set(d.regressions["label"])
+
+
+def test_runs_of_different_spaces_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fail = np.zeros(100, dtype=bool)
+    a = write_run(tmp_path / "a", {"m": fail}, seed=1)
+    b = write_run(tmp_path / "b", {"m": fail}, seed=1, space=small_space(peak_high=50.0))
+    with pytest.raises(ConfigError, match=r"parameter spaces differ \(in peak\)"):
+        diff_runs(a, b)
+    assert cli(["diff", str(a), str(b)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: cannot diff") and err.count("\n") == 1
+
+
+def test_diff_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    p = params(800, 7)
+    f_fail, i_fail = planted_verdicts(p, 8)
+    a = write_run(tmp_path / "a", {"float": f_fail, "int8": f_fail}, seed=7)
+    b = write_run(tmp_path / "b", {"float": i_fail, "int8": f_fail}, seed=7)
+    assert cli(["diff", str(a), str(b), "--method", "fdr", "--alpha", "0.01"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("A = ") == 2  # every shared model, one section each
+    assert "Benjamini-Hochberg" in out and "motion=clap" in out
+    assert cli(["diff", str(b)]) == 0  # one run: float vs int8, one-sided
+    out = capsys.readouterr().out
+    assert "one-sided (B worse)" in out and "improvements" not in out
+    assert cli(["diff", str(a), str(b), "--alpha", "2"]) == 2
+    assert "--alpha: 2.0 must be in (0, 1)" in capsys.readouterr().err
+    assert cli(["diff", str(a), str(b), "--model", "int4"]) == 2
+    assert "'int4' is not a model of run" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        cli(["diff", str(a), "--method", "bonferroni"])
+    assert exc.value.code == 2
+
+
+def test_quantization_diff_of_one_run(tmp_path: Path) -> None:
+    p = params(800, 7)
+    f_fail, i_fail = planted_verdicts(p, 8)
+    run = write_run(tmp_path / "r", {"float": f_fail, "int8": i_fail}, seed=7)
+    out = quantization_diff(run, ways=[1])
+    assert list(out.columns) == [
+        "cross",
+        "t",
+        "cell",
+        "label",
+        "n",
+        "failures_a",
+        "failures_b",
+        "b",
+        "c",
+        "p_value",
+        "p_adjusted",
+        "worse",
+    ]
+    worse = set(out.loc[out["worse"], "label"])
+    # clap's extra failures also show in the marginal cells of the other dimensions.
+    assert "motion=clap" in worse and not worse & {"motion=wave", "motion=high_five"}
+    with pytest.raises(ConfigError, match=r"comparing 'float' with itself"):
+        diff_runs(run, model="float")

@@ -1,0 +1,582 @@
+"""Release gates: gate files, criteria, gate.json, junit.xml and ``highfive gate``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from highfive.coverage import Binning, CoverageCounts, make_crosses
+from highfive.coverage._cli import add_coverage_commands
+from highfive.coverage._gate import KINDS, evaluate_gate, load_gate, write_gate
+from highfive.coverage._stats import cp_upper
+from highfive.generators import ConfigError, Dimension, HighfiveError, ParameterSpace, RunDirError
+from highfive.harness._rundir import SCHEMA_VERSION, RunDir
+from highfive.reports._junit import junit_xml
+
+GATE_KEYS = {"verdict", "run", "gate_file", "confidence", "evaluated", "criteria"}
+CRITERION_KEYS = {"name", "kind", "model", "threshold", "value", "passed", "detail"}
+
+
+# -- helpers --------------------------------------------------------------------------
+def small_space() -> ParameterSpace:
+    return ParameterSpace(
+        [
+            Dimension("motion", "categorical", choices=("high_five", "clap", "wave")),
+            Dimension("peak", "continuous", 4.0, 40.0, distribution="log-uniform"),
+            Dimension("reps", "integer", 1, 3),
+        ]
+    )
+
+
+def write_run(
+    path: Path,
+    verdicts: dict[str, np.ndarray],
+    *,
+    n: int | None = None,
+    seed: int = 1,
+    counts: dict[str, np.ndarray] | None = None,
+    model_bytes: int = 20_000,
+    status: str = "complete",
+    space: ParameterSpace | None = None,
+) -> Path:
+    """A run directory with given verdicts per model (parameters drawn from ``seed``)."""
+    space = space or small_space()
+    n = n or len(next(iter(verdicts.values())))
+    rng = np.random.default_rng(seed)
+    params = space.from_unit(rng.random((n, space.d)))
+    run = RunDir(path)
+    run.write_campaign(
+        {
+            "schema_version": SCHEMA_VERSION,
+            "name": path.name,
+            "identity": {"seed": seed, "sampler": "random", "space": {}, "cases": n},
+            "models": [
+                {"id": m, "source": m, "sha256": f"{i:064d}", "bytes": model_bytes}
+                for i, m in enumerate(verdicts)
+            ],
+            "status": status,
+        }
+    )
+    table = pa.Table.from_pandas(params, schema=space.to_arrow_schema(), preserve_index=False)
+    table = table.add_column(0, "case_id", pa.array(np.arange(n), pa.int64()))
+    for m, v in verdicts.items():
+        pred = counts[m] if counts else np.ones(n, dtype=np.int64)
+        t = table.append_column("verdict", pa.array(np.asarray(v, dtype=object), pa.string()))
+        t = t.append_column("predicted_count", pa.array(pred, pa.int32()))
+        run.write_batch(0, {m: t}, None)
+    return path
+
+
+def gate_file(tmp_path: Path, text: str, name: str = "gate.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def cli(argv: Sequence[str]) -> int:
+    """What ``highfive.harness.cli.main`` does, with only the coverage commands."""
+    parser = argparse.ArgumentParser(prog="highfive")
+    add_coverage_commands(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(list(argv))
+    try:
+        return int(args.handler(args))
+    except HighfiveError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+@pytest.fixture
+def clean_run(tmp_path: Path) -> Path:
+    """2,000 cases, two models, no failure and full agreement."""
+    n = 2000
+    v = np.full(n, "pass", dtype=object)
+    return write_run(tmp_path / "clean", {"float": v, "int8": v.copy()})
+
+
+@pytest.fixture
+def bad_run(tmp_path: Path) -> Path:
+    """2,000 cases; int8 fails 10% of them and disagrees with float there."""
+    n = 2000
+    rng = np.random.default_rng(5)
+    v = np.full(n, "pass", dtype=object)
+    bad = rng.random(n) < 0.1
+    w = np.where(bad, "miss", "pass").astype(object)
+    counts = {"float": np.ones(n, dtype=np.int64), "int8": np.where(bad, 0, 1)}
+    return write_run(tmp_path / "bad", {"float": v, "int8": w}, counts=counts)
+
+
+GOOD = """
+[gate]
+confidence = 0.95
+
+[[criteria]]
+kind = "cell_upper_bound"
+p_max = 0.05
+ways = [1]
+min_cases = 30
+
+[[criteria]]
+kind = "coverage"
+min = 0.9
+ways = [2]
+
+[[criteria]]
+kind = "failure_rate"
+p_max = 0.01
+
+[[criteria]]
+kind = "failure_rate"
+name = "double counts"
+p_max = 0.01
+verdicts = ["double_count"]
+
+[[criteria]]
+kind = "agreement"
+max = 0.01
+
+[[criteria]]
+kind = "model_bytes"
+model = "int8"
+max = 50000
+"""
+
+
+# -- gate files -----------------------------------------------------------------------
+def test_gate_file_defaults_and_thresholds(tmp_path: Path) -> None:
+    gate = load_gate(gate_file(tmp_path, GOOD))
+    assert gate.confidence == 0.95
+    assert [c.kind for c in gate.criteria] == [
+        "cell_upper_bound",
+        "coverage",
+        "failure_rate",
+        "failure_rate",
+        "agreement",
+        "model_bytes",
+    ]
+    cub = gate.criteria[0]
+    assert cub.name == "cell_upper_bound" and cub.models is None
+    assert cub.options == {"p_max": 0.05, "ways": [1], "min_cases": 30, "allow_untested": False}
+    assert gate.criteria[4].options["models"] == ["float", "int8"]
+    assert gate.criteria[5].models == ("int8",)
+    assert gate.criteria[0].threshold() == "upper bound < 0.05 in every 1-way cell"
+    assert set(KINDS) == {
+        "cell_upper_bound",
+        "coverage",
+        "failure_rate",
+        "agreement",
+        "model_bytes",
+        "latency",
+    }
+
+
+def _one(body: str, head: str = "") -> str:
+    return f"{head}\n[[criteria]]\n{body}\n"
+
+
+BAD_GATES = [
+    ("unknown-kind", _one('kind = "flakiness"\nmax = 1'), r"kind: 'flakiness' is not a criterion"),
+    ("no-kind", _one("p_max = 0.1"), r"criteria\[0\]\.kind: None"),
+    (
+        "unknown-key",
+        _one('kind = "failure_rate"\np_max = 0.1\npmax = 0.2'),
+        r"criteria\[0\] \(failure_rate\): unknown key 'pmax'; allowed: .*p_max",
+    ),
+    (
+        "model-on-agreement",
+        _one('kind = "agreement"\nmax = 0.1\nmodel = "float"'),
+        r"unknown key 'model'",
+    ),
+    ("missing-threshold", _one('kind = "coverage"'), r"missing key 'min'"),
+    ("p_max-zero", _one('kind = "failure_rate"\np_max = 0'), r"p_max: 0 must be a failure rate"),
+    ("p_max-above-1", _one('kind = "failure_rate"\np_max = 1.5'), r"p_max: 1\.5 must be"),
+    ("p_max-bool", _one('kind = "failure_rate"\np_max = true'), r"p_max: True must be"),
+    ("min-above-1", _one('kind = "coverage"\nmin = 1.2'), r"min: 1\.2 must be a fraction"),
+    ("negative-bytes", _one('kind = "model_bytes"\nmax = -1'), r"max: -1 must be a whole number"),
+    ("negative-ms", _one('kind = "latency"\nmax_ms = -2.0'), r"max_ms: -2\.0 must be a positive"),
+    (
+        "agreement-above-1",
+        _one('kind = "agreement"\nmax = 2'),
+        r"max: 2 must be a fraction of cases",
+    ),
+    ("bad-ways", _one('kind = "coverage"\nmin = 0.5\nways = [0]'), r"ways: \[0\] must be a list"),
+    (
+        "bad-min-cases",
+        _one('kind = "cell_upper_bound"\np_max = 0.1\nmin_cases = 0'),
+        r"min_cases: 0 must be a whole number >= 1",
+    ),
+    (
+        "bad-verdict",
+        _one('kind = "failure_rate"\np_max = 0.1\nverdicts = ["pass"]'),
+        r"verdicts: \['pass'\] must be a list of distinct failure verdicts",
+    ),
+    (
+        "one-model-agreement",
+        _one('kind = "agreement"\nmax = 0.1\nmodels = ["float"]'),
+        r"models: \['float'\] must be two different model ids",
+    ),
+    (
+        "confidence-1",
+        _one('kind = "failure_rate"\np_max = 0.1', "[gate]\nconfidence = 1.0"),
+        r"gate\.confidence: 1\.0 must be in \[0\.5, 1\)",
+    ),
+    (
+        "confidence-0",
+        _one('kind = "failure_rate"\np_max = 0.1', "[gate]\nconfidence = 0"),
+        r"gate\.confidence: 0 must be",
+    ),
+    (
+        "unknown-gate-key",
+        _one('kind = "failure_rate"\np_max = 0.1', "[gate]\nconfdence = 0.9"),
+        r"unknown key 'gate\.confdence'",
+    ),
+    ("unknown-top-key", "[gates]\nconfidence = 0.9\n", r"unknown key 'gates'"),
+    ("no-criteria", "[gate]\nconfidence = 0.9\n", r"at least one \[\[criteria\]\]"),
+    (
+        "duplicate-name",
+        _one('kind = "failure_rate"\np_max = 0.1') + _one('kind = "failure_rate"\np_max = 0.2'),
+        r"criteria\[1\]\.name: 'failure_rate' is used twice",
+    ),
+    ("malformed-toml", "[[criteria]\nkind = ", r"gate\.toml: not valid TOML"),
+    (
+        "missing-bins-file",
+        _one('kind = "failure_rate"\np_max = 0.1', '[gate]\nbins = "nope.toml"'),
+        r"gate\.bins: file .*nope\.toml' does not exist",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "match"), [b[1:] for b in BAD_GATES], ids=[b[0] for b in BAD_GATES]
+)
+def test_bad_gate_files(tmp_path: Path, text: str, match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        load_gate(gate_file(tmp_path, text))
+
+
+def test_missing_gate_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"gate file '.*absent\.toml' does not exist"):
+        load_gate(tmp_path / "absent.toml")
+
+
+@pytest.mark.parametrize(
+    ("text", "match"), [b[1:] for b in BAD_GATES], ids=[b[0] for b in BAD_GATES]
+)
+def test_bad_gate_files_through_the_cli_write_nothing(
+    tmp_path: Path,
+    clean_run: Path,
+    capsys: pytest.CaptureFixture[str],
+    text: str,
+    match: str,
+) -> None:
+    before = sorted(p.name for p in clean_run.iterdir())
+    code = cli(["gate", str(clean_run), "--gate", str(gate_file(tmp_path, text))])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("error: ") and err.count("\n") == 1
+    assert sorted(p.name for p in clean_run.iterdir()) == before
+
+
+# -- evaluation -----------------------------------------------------------------------
+def test_passing_gate_writes_gate_json_and_junit(
+    tmp_path: Path, clean_run: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = cli(["gate", str(clean_run), "--gate", str(gate_file(tmp_path, GOOD))])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "verdict: PASS" in out and "FAIL" not in out
+    doc = json.loads((clean_run / "gate.json").read_text())
+    assert set(doc) == GATE_KEYS and doc["verdict"] == "pass"
+    assert doc["confidence"] == 0.95 and doc["gate_file"].endswith("gate.toml")
+    # Criteria without a model run once per model; agreement and a named model once.
+    assert len(doc["criteria"]) == 2 + 2 + 2 + 2 + 1 + 1
+    for c in doc["criteria"]:
+        assert set(c) == CRITERION_KEYS and c["passed"] is True
+        assert all(isinstance(c[k], str) for k in ("name", "kind", "threshold", "value", "detail"))
+    assert doc["criteria"][-2]["model"] == "float vs int8"
+    suite = ET.parse(clean_run / "junit.xml").getroot()
+    assert suite.tag == "testsuite" and suite.get("name") == "highfive gate"
+    assert suite.get("tests") == "10" and suite.get("failures") == "0"
+    assert suite.get("errors") == "0" and suite.get("skipped") == "0"
+    cases = suite.findall("testcase")
+    assert len(cases) == 10 and not suite.findall(".//failure")
+    assert cases[0].get("classname") == "highfive.gate.cell_upper_bound"
+    assert cases[0].get("name") == "cell_upper_bound [float]"
+    assert not list(clean_run.glob(".*.tmp"))
+
+
+def test_failing_gate_marks_the_failed_criteria(
+    tmp_path: Path, bad_run: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = cli(["gate", str(bad_run), "--gate", str(gate_file(tmp_path, GOOD))])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "verdict: FAIL" in out
+    doc = json.loads((bad_run / "gate.json").read_text())
+    assert doc["verdict"] == "fail"
+    failed = {(c["name"], c["model"]) for c in doc["criteria"] if not c["passed"]}
+    assert failed == {
+        ("cell_upper_bound", "int8"),
+        ("failure_rate", "int8"),
+        ("agreement", "float vs int8"),
+    }
+    suite = ET.parse(bad_run / "junit.xml").getroot()
+    assert suite.get("tests") == "10" and suite.get("failures") == "3"
+    failures = {
+        (tc.get("classname"), tc.get("name")): tc.find("failure")
+        for tc in suite.findall("testcase")
+        if tc.find("failure") is not None
+    }
+    assert set(failures) == {
+        ("highfive.gate.cell_upper_bound", "cell_upper_bound [int8]"),
+        ("highfive.gate.failure_rate", "failure_rate [int8]"),
+        ("highfive.gate.agreement", "agreement [float vs int8]"),
+    }
+    fr = failures["highfive.gate.failure_rate", "failure_rate [int8]"]
+    assert fr is not None and "need upper bound < 0.01" in fr.get("message", "")
+    assert fr.text and "in 2,000 cases" in fr.text
+    for line in out.splitlines()[1:-3]:
+        assert line.lstrip().startswith(("PASS", "FAIL"))
+
+
+def test_failure_rate_value_is_the_clopper_pearson_bound(bad_run: Path, tmp_path: Path) -> None:
+    gate = load_gate(gate_file(tmp_path, '[[criteria]]\nkind = "failure_rate"\np_max = 0.5\n'))
+    result = evaluate_gate(bad_run, gate)
+    frame = RunDir(bad_run).results()
+    k = int((frame[frame["model"] == "int8"]["verdict"] != "pass").sum())
+    expected = float(cp_upper(k, 2000, 0.95))
+    by_model = {c.model: c for c in result.criteria}
+    assert by_model["int8"].value == f"upper bound {expected:.4g}"
+    assert by_model["int8"].passed and by_model["float"].passed
+
+
+def test_cell_upper_bound_min_cases_and_allow_untested(tmp_path: Path) -> None:
+    n = 120  # 1-way cells (3 motions, 4 peak bins, 3 reps) hold about 30-40 cases each
+    run = write_run(tmp_path / "r", {"float": np.full(n, "pass", dtype=object)})
+    counts = CoverageCounts.from_run(
+        run, crosses=make_crosses(Binning.from_space(small_space()), [1])
+    )
+    low, high = int(counts.n.min()), int(counts.n.max())
+    assert low < high
+
+    def check(extra: str) -> tuple[bool, str]:
+        text = f'[[criteria]]\nkind = "cell_upper_bound"\np_max = 0.2\n{extra}\n'
+        (c,) = evaluate_gate(run, load_gate(gate_file(tmp_path, text))).criteria
+        return c.passed, c.detail
+
+    # With no failure, the bound is 1 - 0.05^(1/n) <= 0.2 once n >= 14.
+    assert check(f"min_cases = {low}")[0]
+    passed, detail = check(f"min_cases = {high}")
+    assert not passed and f"cells with < {high} cases not shown" in detail
+    passed, detail = check(f"min_cases = {high}\nallow_untested = true")
+    assert passed and "skipped (allow_untested)" in detail
+    passed, detail = check(f"min_cases = {high + 1}\nallow_untested = true")
+    assert not passed and "none of 10 cells" in detail  # nothing tested is no pass
+
+
+def test_coverage_criterion_counts_cells(tmp_path: Path) -> None:
+    n = 24  # too few for every 2-way cell
+    run = write_run(tmp_path / "r", {"float": np.full(n, "pass", dtype=object)})
+    text = '[[criteria]]\nkind = "coverage"\nmin = 0.99\nways = [1, 2]\n'
+    (c,) = evaluate_gate(run, load_gate(gate_file(tmp_path, text))).criteria
+    assert not c.passed and c.value.startswith("lowest ")
+    assert "1-way" in c.detail and "2-way" in c.detail
+
+
+def test_gate_bins_file_sets_the_cells(tmp_path: Path, clean_run: Path) -> None:
+    (tmp_path / "bins.toml").write_text("[bins.peak]\nedges = [4.0, 10.0, 40.0]\n")
+    text = '[gate]\nbins = "bins.toml"\n[[criteria]]\nkind = "coverage"\nmin = 1.0\nways = [1]\n'
+    (c, _) = evaluate_gate(clean_run, load_gate(gate_file(tmp_path, text))).criteria
+    assert "(8/8 cells)" in c.detail  # 3 motions + 2 peak bins + 3 reps
+    bad = gate_file(tmp_path, text.replace("bins.toml", "bad.toml"), "g2.toml")
+    (tmp_path / "bad.toml").write_text("[bins.speed]\ncount = 3\n")
+    with pytest.raises(ConfigError, match=r"bins\.speed: unknown dimension"):
+        evaluate_gate(clean_run, load_gate(bad))
+
+
+@pytest.mark.parametrize(
+    ("text", "error", "match"),
+    [
+        (
+            '[[criteria]]\nkind = "model_bytes"\nmodel = "int4"\nmax = 1',
+            ConfigError,
+            r"model 'int4' is not a model of run .*; its models: float, int8",
+        ),
+        (
+            '[[criteria]]\nkind = "agreement"\nmax = 0.1\nmodels = ["float", "fp16"]',
+            ConfigError,
+            r"models 'fp16' is not a model of run",
+        ),
+        (
+            '[[criteria]]\nkind = "coverage"\nmin = 0.5\nways = [4]',
+            ConfigError,
+            r"ways \[4\] - this space has only 3 binned dimensions",
+        ),
+    ],
+    ids=["unknown-model", "unknown-agreement-model", "ways-too-high"],
+)
+def test_gate_that_does_not_fit_the_run(
+    tmp_path: Path, clean_run: Path, text: str, error: type[Exception], match: str
+) -> None:
+    with pytest.raises(error, match=match):
+        evaluate_gate(clean_run, load_gate(gate_file(tmp_path, text)))
+
+
+def test_incomplete_or_missing_runs_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    v = np.full(50, "pass", dtype=object)
+    run = write_run(tmp_path / "r", {"float": v}, status="running")
+    path = gate_file(tmp_path, GOOD)
+    with pytest.raises(RunDirError, match=r"is incomplete \(status 'running'\)"):
+        evaluate_gate(run, load_gate(path))
+    assert cli(["gate", str(tmp_path / "nowhere"), "--gate", str(path)]) == 2
+    assert "has no campaign.json" in capsys.readouterr().err
+    assert not (run / "gate.json").exists() and not (run / "junit.xml").exists()
+
+
+def test_junit_xml_escapes_and_counts() -> None:
+    doc = {
+        "verdict": "fail",
+        "run": "runs/a&b",
+        "gate_file": "g.toml",
+        "confidence": 0.95,
+        "evaluated": "2026-01-01T00:00:00+00:00",
+        "criteria": [
+            {
+                "name": 'odd <"name">',
+                "kind": "coverage",
+                "model": None,
+                "threshold": ">= 95%",
+                "value": "90%",
+                "passed": False,
+                "detail": "a < b & c",
+            }
+        ],
+    }
+    root = ET.fromstring(junit_xml(doc, times=[0.5]))
+    (case,) = root.findall("testcase")
+    assert case.get("name") == 'odd <"name">' and case.get("time") == "0.500"
+    fail = case.find("failure")
+    assert fail is not None and fail.text == "a < b & c"
+    with pytest.raises(ValueError, match="times"):
+        junit_xml(doc, times=[])
+
+
+# -- a real campaign ------------------------------------------------------------------
+def toy_model_bytes(weight: float = 4.0) -> bytes:
+    """p = sigmoid(weight * mean(x) - 2): the pipeline's mechanics, not accuracy."""
+    from onnx import TensorProto, helper
+
+    from highfive.harness import ModelSpec
+
+    spec = ModelSpec()
+    x = helper.make_tensor_value_info("scalogram", TensorProto.FLOAT, ["N", *spec.input_shape])
+    y = helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["N", 2])
+    inits = [
+        helper.make_tensor("w", TensorProto.FLOAT, [1], [weight]),
+        helper.make_tensor("b", TensorProto.FLOAT, [1], [-2.0]),
+        helper.make_tensor("zero", TensorProto.FLOAT, [1], [0.0]),
+        helper.make_tensor("one", TensorProto.INT64, [1], [1]),
+    ]
+    nodes = [
+        helper.make_node("ReduceMean", ["scalogram"], ["m"], axes=[1, 2, 3], keepdims=0),
+        helper.make_node("Unsqueeze", ["m", "one"], ["m1"]),
+        helper.make_node("Mul", ["m1", "w"], ["z0"]),
+        helper.make_node("Add", ["z0", "b"], ["z"]),
+        helper.make_node("Mul", ["m1", "zero"], ["o"]),
+        helper.make_node("Concat", ["o", "z"], ["logits"], axis=1),
+        helper.make_node("Softmax", ["logits"], ["probabilities"], axis=1),
+    ]
+    graph = helper.make_graph(nodes, "toy", [x], [y], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    for k, v in spec.to_metadata().items():
+        model.metadata_props.add(key=k, value=v)
+    return model.SerializeToString()
+
+
+@pytest.fixture(scope="module")
+def toy_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real 64-case campaign of two toy models (in this process, no dask)."""
+    from highfive.harness._campaign import run_campaign
+    from highfive.harness._config import CampaignConfig, ExecutionConfig
+
+    root = tmp_path_factory.mktemp("campaign")
+    models = []
+    for name, w in (("toy", 4.0), ("toy_b", 4.0)):
+        path = root / f"{name}.onnx"
+        path.write_bytes(toy_model_bytes(w))
+        models.append(str(path))
+    cfg = CampaignConfig(
+        name="toy",
+        seed=3,
+        cases=64,
+        models=tuple(models),
+        out=str(root / "runs"),
+        batch_size=32,
+        execution=ExecutionConfig(workers=0),
+    )
+    summary = run_campaign(cfg, stream=None)
+    assert summary.complete
+    return summary.run_dir
+
+
+def test_gate_on_a_real_campaign(
+    tmp_path: Path, toy_run: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = """
+[[criteria]]
+kind = "model_bytes"
+max = 100000
+[[criteria]]
+kind = "agreement"
+models = ["toy", "toy_b"]
+max = 0.0
+[[criteria]]
+kind = "coverage"
+min = 1.0
+ways = [1]
+[[criteria]]
+kind = "latency"
+model = "toy"
+max_ms = 1000.0
+batch = 16
+repeats = 5
+"""
+    assert cli(["gate", str(toy_run), "--gate", str(gate_file(tmp_path, text))]) == 0
+    out = capsys.readouterr().out
+    assert "latency [toy]" in out and "ms/window" in out
+    # The toy model fails almost every case: a failure-rate gate fails.
+    strict = gate_file(tmp_path, '[[criteria]]\nkind = "failure_rate"\np_max = 0.5\n', "s.toml")
+    assert cli(["gate", str(toy_run), "--gate", str(strict)]) == 1
+    doc = json.loads((toy_run / "gate.json").read_text())
+    assert doc["verdict"] == "fail" and len(doc["criteria"]) == 2
+    ET.parse(toy_run / "junit.xml")
+
+
+def test_latency_refuses_a_changed_model_file(tmp_path: Path, toy_run: Path) -> None:
+    record = json.loads((toy_run / "campaign.json").read_text())
+    source = Path(next(m["source"] for m in record["models"] if m["id"] == "toy_b"))
+    original = source.read_bytes()
+    text = '[[criteria]]\nkind = "latency"\nmodel = "toy_b"\nmax_ms = 1.0\nrepeats = 5\n'
+    try:
+        source.write_bytes(toy_model_bytes(5.0))
+        with pytest.raises(RunDirError, match=r"the file changed since the run"):
+            evaluate_gate(toy_run, load_gate(gate_file(tmp_path, text)))
+    finally:
+        source.write_bytes(original)
+
+
+def test_write_gate_returns_both_paths(tmp_path: Path, clean_run: Path) -> None:
+    result = evaluate_gate(clean_run, load_gate(gate_file(tmp_path, GOOD)))
+    paths = write_gate(clean_run, result)
+    assert [p.name for p in paths] == ["gate.json", "junit.xml"]
+    assert result.to_dict()["verdict"] == json.loads(paths[0].read_text())["verdict"]

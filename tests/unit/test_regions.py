@@ -1,0 +1,173 @@
+"""Failure regions (PRIM boxes with exact statistics): recovery of planted boxes."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from highfive.coverage._regions import Region, failure_regions, regions_dicts
+from highfive.coverage._stats import cp_interval
+from highfive.generators import InvalidParameter, default_space
+
+SPACE = default_space()
+
+
+def synthetic(
+    n: int, seed: int, fail_p: Callable[[pd.DataFrame], np.ndarray], model: str = "float"
+) -> pd.DataFrame:
+    """Result rows over the default space with a failure probability per row."""
+    rng = np.random.default_rng(seed)
+    f = SPACE.from_unit(rng.random((n, SPACE.d)))
+    f.insert(0, "case_id", np.arange(n))
+    f["model"] = model
+    f["verdict"] = np.where(rng.random(n) < fail_p(f), "miss", "pass")
+    return f
+
+
+def planted(f: pd.DataFrame) -> np.ndarray:
+    box = (f["peak_accel"] > 30) & (f["motion"] == "reach_up")
+    return np.where(box, 0.6, 0.01)
+
+
+@pytest.fixture(scope="module")
+def big() -> pd.DataFrame:
+    return synthetic(100_000, 1, planted)
+
+
+def test_first_region_recovers_the_planted_box(big: pd.DataFrame) -> None:
+    t0 = time.perf_counter()
+    regions = failure_regions(big, SPACE, model="float")
+    seconds = time.perf_counter() - t0
+    assert seconds < 15  # 100k rows, 31 dimensions: about a second here
+    assert len(regions) == 1  # nothing else stands out of the 1% background
+    r = regions[0]
+    # Only the two planted dimensions are restricted, to bounds near the planted ones.
+    assert set(r.conditions) == {"peak_accel", "motion"}
+    assert r.conditions["motion"] == ("reach_up",)
+    low, high = r.conditions["peak_accel"]
+    assert low is not None and 28.5 <= low <= 31.5 and high is None
+    inside = (big["peak_accel"] > 30) & (big["motion"] == "reach_up")
+    assert abs(r.n - int(inside.sum())) < 0.1 * inside.sum()
+    assert r.lower < 0.6 < r.upper
+    assert (r.lower, r.upper) == tuple(cp_interval(r.failures, r.n, 0.95))
+    assert (
+        r.describe().startswith("peak_accel >= 30")
+        and " and motion in {reach_up}: " in r.describe()
+    )
+
+
+def test_regions_are_deterministic_and_json_ready(big: pd.DataFrame) -> None:
+    a = failure_regions(big, SPACE, model="float", max_boxes=2)
+    b = failure_regions(big.sample(frac=1.0, random_state=3), SPACE, model="float", max_boxes=2)
+    assert [r.describe() for r in a] == [r.describe() for r in b]  # row order is irrelevant
+    dicts = regions_dicts(a)
+    assert json.loads(json.dumps(dicts)) == dicts
+    d = dicts[0]
+    assert set(d) == {
+        "model",
+        "conditions",
+        "n",
+        "failures",
+        "rate",
+        "lower",
+        "upper",
+        "description",
+    }
+    assert d["model"] == "float" and d["conditions"]["motion"] == ["reach_up"]
+    assert d["conditions"]["peak_accel"][1] is None
+
+
+def test_no_region_without_a_concentration() -> None:
+    flat = synthetic(20_000, 2, lambda f: np.full(len(f), 0.02))
+    assert failure_regions(flat, SPACE, model="float") == []
+    clean = synthetic(2_000, 3, lambda f: np.zeros(len(f)))
+    assert failure_regions(clean, SPACE, model="float") == []
+
+
+def test_two_boxes_integer_and_numeric_categories() -> None:
+    def fail_p(f: pd.DataFrame) -> np.ndarray:
+        a = (f["sample_rate"] == 25) & (f["background"] == "running")
+        b = (f["repetitions"] >= 3) & (f["gap"] < 0.6)
+        return np.select([a, b], [0.3, 0.5], 0.01)
+
+    f = synthetic(60_000, 4, fail_p)
+    regions = failure_regions(f, SPACE, model="float")
+    found = [set(r.conditions) for r in regions]
+    assert {"sample_rate", "background"} in found and {"repetitions", "gap"} in found
+    reps = next(r for r in regions if "repetitions" in r.conditions)
+    assert reps.conditions["repetitions"] == (3.0, None)
+    assert "repetitions >= 3 " in reps.describe() + " "
+    rate = next(r for r in regions if "sample_rate" in r.conditions)
+    assert rate.conditions["sample_rate"] == (25,)
+    assert rate.conditions["background"] == ("running",)
+
+
+def test_other_models_rows_are_ignored(big: pd.DataFrame) -> None:
+    other = synthetic(5_000, 5, lambda f: np.full(len(f), 0.5), model="int8")
+    both = pd.concat([big, other], ignore_index=True)
+    a = failure_regions(both, SPACE, model="float", max_boxes=1)
+    b = failure_regions(big, SPACE, model="float", max_boxes=1)
+    assert [r.describe() for r in a] == [r.describe() for r in b]
+
+
+def test_describe_reads_like_a_sentence() -> None:
+    lo, hi = cp_interval(13, 21, 0.95)  # exact 95% interval of 13/21: 38% to 82%
+    r = Region(
+        "int8",
+        {"motion": ("reach_up",), "background": ("running",), "sample_rate": (None, 25.0)},
+        21,
+        13,
+        13 / 21,
+        float(lo),
+        float(hi),
+        excluded={"motion": ("clap", "wave"), "background": ("none", "walking")},
+    )
+    assert r.describe() == (
+        "motion in {reach_up} and background in {running} and sample_rate <= 25: "
+        "13/21 fail (62%, 95% CI 38-82%)"
+    )
+    wide = Region(
+        "int8",
+        {"motion": ("clap", "wave", "knock"), "gap": (0.5, 1.25), "repetitions": (2.0, 2.0)},
+        400,
+        8,
+        0.02,
+        0.0087,
+        0.039,
+        excluded={"motion": ("reach_up",)},
+        integer=("repetitions",),
+    )
+    assert wide.describe() == (
+        "motion not in {reach_up} and 0.5 <= gap <= 1.25 and repetitions = 2: "
+        "8/400 fail (2%, 95% CI 0.87-3.9%)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"model": "int4"}, r"model: 'int4' has no rows; models present: float"),
+        ({"max_boxes": 0}, r"max_boxes: 0 must be a whole number >= 1"),
+        ({"min_cases": 1}, r"min_cases: 1 must be a whole number >= 2"),
+        ({"alpha": 0.7}, r"alpha: 0\.7 must be a peeling fraction"),
+        ({"confidence": 1.5}, r"confidence: 1\.5 must be in \[0\.5, 1\)"),
+        ({"min_lift": 0.5}, r"min_lift: 0\.5 must be a ratio >= 1"),
+    ],
+    ids=["model", "max_boxes", "min_cases", "alpha", "confidence", "min_lift"],
+)
+def test_bad_region_arguments(kwargs: dict[str, object], match: str) -> None:
+    f = synthetic(200, 6, planted)
+    args: dict[str, object] = {"model": "float", **kwargs}
+    with pytest.raises(InvalidParameter, match=match):
+        failure_regions(f, SPACE, **args)  # type: ignore[arg-type]
+
+
+def test_frame_without_verdicts_is_refused() -> None:
+    f = synthetic(200, 6, planted).drop(columns="verdict")
+    with pytest.raises(InvalidParameter, match=r"no 'verdict' column"):
+        failure_regions(f, SPACE, model="float")
