@@ -157,8 +157,14 @@ def _run_batch(job: BatchJob) -> BatchOutput:
         trace = synthesize(row, np.random.SeedSequence(job.seed, spawn_key=(case,)), validate=False)
         motions = ",".join(e.motion for e in trace.events)
         verdicts, dets, counts = {}, {}, []
+        prepared: dict[tuple[object, ...], tuple[np.ndarray, np.ndarray]] = {}
         for mid, pipe in zip(job.model_ids, pipes, strict=True):
-            res = pipe.run(trace)
+            # Models with the same preprocessing (a float model and its int8 twin)
+            # share one scalogram per case.
+            key = pipe.preprocessing
+            if key not in prepared:
+                prepared[key] = pipe.prepare(trace)
+            res = pipe.judge(*prepared[key])
             s = score(trace.events, res.detections, job.tolerance)
             col = out[mid]
             col["duration_s"].append(trace.duration)

@@ -9,6 +9,7 @@ file's bytes and SHA-256, and each process builds one session per SHA-256 on fir
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -103,7 +104,8 @@ class ModelSpec:
 
     @property
     def scales(self) -> np.ndarray:
-        return morlet_scales(self.freqs_hz, self.sample_rate, self.wavelet)
+        """Morlet scales in samples (computed once per spec: pywt does an FFT for it)."""
+        return _scales(self.freqs_hz, self.sample_rate, self.wavelet)
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -160,6 +162,13 @@ class ModelSpec:
             kwargs[name] = tuple(value) if isinstance(value, list) else value
             del f
         return cls(**kwargs)
+
+
+@functools.lru_cache(maxsize=64)
+def _scales(freqs_hz: tuple[float, ...], fs: float, wavelet: str) -> np.ndarray:
+    scales = morlet_scales(freqs_hz, fs, wavelet)
+    scales.flags.writeable = False
+    return scales
 
 
 # -- sessions --------------------------------------------------------------------------

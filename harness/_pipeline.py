@@ -106,9 +106,35 @@ class CounterPipeline:
         windows, _ = frame(xu, self.spec.window, self.spec.hop)
         return windows, window_centres(float(tu[0]), windows.shape[0], self.spec)
 
+    @property
+    def preprocessing(self) -> tuple[object, ...]:
+        """What the model input depends on: pipelines with equal keys share features."""
+        s = self.spec
+        return (
+            s.sample_rate,
+            s.window_s,
+            s.hop_s,
+            s.wavelet,
+            s.freqs_hz,
+            s.time_step,
+            s.norm_scale,
+            s.norm_mean,
+            s.norm_std,
+        )
+
+    def prepare(self, trace: Trace) -> tuple[np.ndarray, np.ndarray]:
+        """Model input of every window of ``trace`` and the window centres (s)."""
+        windows, centres = self._windows(trace)
+        return features_of_windows(windows, self.spec), centres
+
+    def judge(self, features: np.ndarray, centres: np.ndarray) -> CountResult:
+        """Classify prepared windows and count (see :meth:`prepare`)."""
+        probs = self.model.predict(features)
+        return CountResult(detect(probs, centres, self.config), centres, probs)
+
     def run(self, trace: Trace) -> CountResult:
         """Count the high-fives in one trace."""
-        return self.run_many([trace])[0]
+        return self.judge(*self.prepare(trace))
 
     def run_many(self, traces: Sequence[Trace]) -> list[CountResult]:
         """Count several traces with one batched inference over all their windows."""
