@@ -44,7 +44,6 @@ import json
 import math
 import os
 import time
-import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -55,6 +54,7 @@ import numpy as np
 import pandas as pd
 
 from highfive.generators import ConfigError, ParameterSpace, RunDirError
+from highfive.generators._toml import read_toml
 
 from ._bins import Binning
 from ._crosses import cell_codes, make_crosses
@@ -200,16 +200,7 @@ def load_gate(path: str | os.PathLike[str]) -> Gate:
         Missing file, bad TOML, unknown kinds or keys, impossible thresholds.
     """
     path = Path(path)
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise ConfigError(f"gate file {os.fspath(path)!r} does not exist") from None
-    except (IsADirectoryError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"gate file {os.fspath(path)!r} is not readable text ({exc})") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path.name}: not valid TOML ({exc})") from None
+    data = read_toml(path, "gate file")
     return Gate.from_dict(data, source=os.fspath(path), base=path.parent)
 
 
@@ -217,12 +208,7 @@ def _read_bins(value: Any, base: Path | None) -> dict[str, Any]:
     if not isinstance(value, str) or not value:
         raise ConfigError(f"gate.bins: {value!r} must be the path of a bins TOML file")
     path = Path(value) if base is None or os.path.isabs(value) else base / value
-    try:
-        data = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"gate.bins: file {os.fspath(path)!r} does not exist") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"gate.bins: {path.name} is not valid TOML ({exc})") from None
+    data = read_toml(path, "gate.bins: file")
     bins = data.get("bins", {})
     if not isinstance(bins, Mapping):
         raise ConfigError(f"gate.bins: {path.name} must hold [bins.<dimension>] tables")

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import json
 import os
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +36,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from highfive.generators import ConfigError, ParameterSpace, RunDirError
+from highfive.generators._toml import read_toml
 
 from ._bins import Binning
 from ._crosses import load_crosses
@@ -64,13 +64,7 @@ def load_settings(path: str | os.PathLike[str] | None) -> CoverageSettings:
     """Read a coverage TOML file (``None``: the defaults)."""
     if path is None:
         return CoverageSettings()
-    path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"bins file {os.fspath(path)!r} does not exist") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path.name}: not valid TOML ({exc})") from None
+    data = read_toml(path, "bins file")
     stats = data.pop("statistics", {})
     if not isinstance(stats, Mapping):
         raise ConfigError(f"statistics: {stats!r} must be a table")

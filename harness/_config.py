@@ -32,7 +32,6 @@ from __future__ import annotations
 import math
 import os
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -40,6 +39,7 @@ from typing import Any
 
 from highfive.generators import ConfigError, InvalidParameter, ParameterSpace, default_space
 from highfive.generators._samplers import SAMPLERS, Box
+from highfive.generators._toml import read_toml
 
 __all__ = ["CampaignConfig", "ExecutionConfig"]
 
@@ -190,13 +190,7 @@ class CampaignConfig:
         ``out`` stays relative to the working directory, where a user looks for runs.
         """
         path = Path(path)
-        try:
-            data = tomllib.loads(path.read_text())
-        except FileNotFoundError:
-            raise ConfigError(f"campaign file {os.fspath(path)!r} does not exist") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path.name}: not valid TOML ({exc})") from None
-        return cls.from_dict(data, base=path.parent)
+        return cls.from_dict(read_toml(path, "campaign file"), base=path.parent)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], base: Path | None = None) -> CampaignConfig:

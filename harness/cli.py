@@ -395,8 +395,10 @@ def _build_parser() -> argparse.ArgumentParser:
 
     from highfive.coverage._cli import add_coverage_commands
     from highfive.models._cli import add_model_commands
+    from highfive.reports import add_report_commands
 
     add_coverage_commands(sub)
+    add_report_commands(sub)
     add_model_commands(sub)
     return parser
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -64,6 +65,12 @@ def toy_model_bytes(
         model.metadata_props.add(key=k, value=v)
     onnx.checker.check_model(model)
     return model.SerializeToString()
+
+
+@pytest.fixture(scope="session")
+def make_toy_model() -> Callable[..., bytes]:
+    """The toy model builder itself, for tests that need variants (weight, bias)."""
+    return toy_model_bytes
 
 
 @pytest.fixture(scope="session")

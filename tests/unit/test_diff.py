@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
-import sys
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +11,6 @@ import pytest
 from scipy.stats import binomtest, false_discovery_control, fisher_exact
 
 from highfive.coverage import Binning, codes, make_crosses
-from highfive.coverage._cli import add_coverage_commands
 from highfive.coverage._diff import (
     adjust_pvalues,
     diff_runs,
@@ -24,11 +20,11 @@ from highfive.coverage._diff import (
 from highfive.generators import (
     ConfigError,
     Dimension,
-    HighfiveError,
     InvalidParameter,
     ParameterSpace,
 )
 from highfive.harness._rundir import SCHEMA_VERSION, RunDir
+from highfive.harness.cli import main
 
 
 def small_space(peak_high: float = 40.0) -> ParameterSpace:
@@ -98,17 +94,6 @@ def write_run(
         v = pa.array(np.where(fail, "miss", "pass").astype(object), pa.string())
         run.write_batch(0, {m: table.append_column("verdict", v)}, None)
     return path
-
-
-def cli(argv: Sequence[str]) -> int:
-    parser = argparse.ArgumentParser(prog="highfive")
-    add_coverage_commands(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(list(argv))
-    try:
-        return int(args.handler(args))
-    except HighfiveError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
 
 
 # -- paired McNemar per cell ----------------------------------------------------------
@@ -257,7 +242,7 @@ def test_runs_of_different_spaces_are_refused(
     b = write_run(tmp_path / "b", {"m": fail}, seed=1, space=small_space(peak_high=50.0))
     with pytest.raises(ConfigError, match=r"parameter spaces differ \(in peak\)"):
         diff_runs(a, b)
-    assert cli(["diff", str(a), str(b)]) == 2
+    assert main(["diff", str(a), str(b)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: cannot diff") and err.count("\n") == 1
 
@@ -267,19 +252,19 @@ def test_diff_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     f_fail, i_fail = planted_verdicts(p, 8)
     a = write_run(tmp_path / "a", {"float": f_fail, "int8": f_fail}, seed=7)
     b = write_run(tmp_path / "b", {"float": i_fail, "int8": f_fail}, seed=7)
-    assert cli(["diff", str(a), str(b), "--method", "fdr", "--alpha", "0.01"]) == 0
+    assert main(["diff", str(a), str(b), "--method", "fdr", "--alpha", "0.01"]) == 0
     out = capsys.readouterr().out
     assert out.count("A = ") == 2  # every shared model, one section each
     assert "Benjamini-Hochberg" in out and "motion=clap" in out
-    assert cli(["diff", str(b)]) == 0  # one run: float vs int8, one-sided
+    assert main(["diff", str(b)]) == 0  # one run: float vs int8, one-sided
     out = capsys.readouterr().out
     assert "one-sided (B worse)" in out and "improvements" not in out
-    assert cli(["diff", str(a), str(b), "--alpha", "2"]) == 2
+    assert main(["diff", str(a), str(b), "--alpha", "2"]) == 2
     assert "--alpha: 2.0 must be in (0, 1)" in capsys.readouterr().err
-    assert cli(["diff", str(a), str(b), "--model", "int4"]) == 2
+    assert main(["diff", str(a), str(b), "--model", "int4"]) == 2
     assert "'int4' is not a model of run" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exc:
-        cli(["diff", str(a), "--method", "bonferroni"])
+        main(["diff", str(a), "--method", "bonferroni"])
     assert exc.value.code == 2
 
 

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 import xml.etree.ElementTree as ET
-from collections.abc import Sequence
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -14,11 +12,11 @@ import pyarrow as pa
 import pytest
 
 from highfive.coverage import Binning, CoverageCounts, make_crosses
-from highfive.coverage._cli import add_coverage_commands
 from highfive.coverage._gate import KINDS, evaluate_gate, load_gate, write_gate
 from highfive.coverage._stats import cp_upper
-from highfive.generators import ConfigError, Dimension, HighfiveError, ParameterSpace, RunDirError
+from highfive.generators import ConfigError, Dimension, ParameterSpace, RunDirError
 from highfive.harness._rundir import SCHEMA_VERSION, RunDir
+from highfive.harness.cli import main
 from highfive.reports._junit import junit_xml
 
 GATE_KEYS = {"verdict", "run", "gate_file", "confidence", "evaluated", "criteria"}
@@ -79,18 +77,6 @@ def gate_file(tmp_path: Path, text: str, name: str = "gate.toml") -> Path:
     path = tmp_path / name
     path.write_text(text)
     return path
-
-
-def cli(argv: Sequence[str]) -> int:
-    """What ``highfive.harness.cli.main`` does, with only the coverage commands."""
-    parser = argparse.ArgumentParser(prog="highfive")
-    add_coverage_commands(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(list(argv))
-    try:
-        return int(args.handler(args))
-    except HighfiveError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
 
 
 @pytest.fixture
@@ -277,7 +263,7 @@ def test_bad_gate_files_through_the_cli_write_nothing(
     match: str,
 ) -> None:
     before = sorted(p.name for p in clean_run.iterdir())
-    code = cli(["gate", str(clean_run), "--gate", str(gate_file(tmp_path, text))])
+    code = main(["gate", str(clean_run), "--gate", str(gate_file(tmp_path, text))])
     err = capsys.readouterr().err
     assert code == 2
     assert err.startswith("error: ") and err.count("\n") == 1
@@ -288,7 +274,7 @@ def test_bad_gate_files_through_the_cli_write_nothing(
 def test_passing_gate_writes_gate_json_and_junit(
     tmp_path: Path, clean_run: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = cli(["gate", str(clean_run), "--gate", str(gate_file(tmp_path, GOOD))])
+    code = main(["gate", str(clean_run), "--gate", str(gate_file(tmp_path, GOOD))])
     out = capsys.readouterr().out
     assert code == 0
     assert "verdict: PASS" in out and "FAIL" not in out
@@ -315,7 +301,7 @@ def test_passing_gate_writes_gate_json_and_junit(
 def test_failing_gate_marks_the_failed_criteria(
     tmp_path: Path, bad_run: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = cli(["gate", str(bad_run), "--gate", str(gate_file(tmp_path, GOOD))])
+    code = main(["gate", str(bad_run), "--gate", str(gate_file(tmp_path, GOOD))])
     out = capsys.readouterr().out
     assert code == 1
     assert "verdict: FAIL" in out
@@ -437,7 +423,7 @@ def test_incomplete_or_missing_runs_are_refused(
     path = gate_file(tmp_path, GOOD)
     with pytest.raises(RunDirError, match=r"is incomplete \(status 'running'\)"):
         evaluate_gate(run, load_gate(path))
-    assert cli(["gate", str(tmp_path / "nowhere"), "--gate", str(path)]) == 2
+    assert main(["gate", str(tmp_path / "nowhere"), "--gate", str(path)]) == 2
     assert "has no campaign.json" in capsys.readouterr().err
     assert not (run / "gate.json").exists() and not (run / "junit.xml").exists()
 
@@ -471,40 +457,8 @@ def test_junit_xml_escapes_and_counts() -> None:
 
 
 # -- a real campaign ------------------------------------------------------------------
-def toy_model_bytes(weight: float = 4.0) -> bytes:
-    """p = sigmoid(weight * mean(x) - 2): the pipeline's mechanics, not accuracy."""
-    from onnx import TensorProto, helper
-
-    from highfive.harness import ModelSpec
-
-    spec = ModelSpec()
-    x = helper.make_tensor_value_info("scalogram", TensorProto.FLOAT, ["N", *spec.input_shape])
-    y = helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["N", 2])
-    inits = [
-        helper.make_tensor("w", TensorProto.FLOAT, [1], [weight]),
-        helper.make_tensor("b", TensorProto.FLOAT, [1], [-2.0]),
-        helper.make_tensor("zero", TensorProto.FLOAT, [1], [0.0]),
-        helper.make_tensor("one", TensorProto.INT64, [1], [1]),
-    ]
-    nodes = [
-        helper.make_node("ReduceMean", ["scalogram"], ["m"], axes=[1, 2, 3], keepdims=0),
-        helper.make_node("Unsqueeze", ["m", "one"], ["m1"]),
-        helper.make_node("Mul", ["m1", "w"], ["z0"]),
-        helper.make_node("Add", ["z0", "b"], ["z"]),
-        helper.make_node("Mul", ["m1", "zero"], ["o"]),
-        helper.make_node("Concat", ["o", "z"], ["logits"], axis=1),
-        helper.make_node("Softmax", ["logits"], ["probabilities"], axis=1),
-    ]
-    graph = helper.make_graph(nodes, "toy", [x], [y], inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    for k, v in spec.to_metadata().items():
-        model.metadata_props.add(key=k, value=v)
-    return model.SerializeToString()
-
-
 @pytest.fixture(scope="module")
-def toy_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def toy_run(tmp_path_factory: pytest.TempPathFactory, make_toy_model: Callable[..., bytes]) -> Path:
     """A real 64-case campaign of two toy models (in this process, no dask)."""
     from highfive.harness._campaign import run_campaign
     from highfive.harness._config import CampaignConfig, ExecutionConfig
@@ -513,7 +467,7 @@ def toy_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     models = []
     for name, w in (("toy", 4.0), ("toy_b", 4.0)):
         path = root / f"{name}.onnx"
-        path.write_bytes(toy_model_bytes(w))
+        path.write_bytes(make_toy_model(weight=w))
         models.append(str(path))
     cfg = CampaignConfig(
         name="toy",
@@ -551,24 +505,26 @@ max_ms = 1000.0
 batch = 16
 repeats = 5
 """
-    assert cli(["gate", str(toy_run), "--gate", str(gate_file(tmp_path, text))]) == 0
+    assert main(["gate", str(toy_run), "--gate", str(gate_file(tmp_path, text))]) == 0
     out = capsys.readouterr().out
     assert "latency [toy]" in out and "ms/window" in out
     # The toy model fails almost every case: a failure-rate gate fails.
     strict = gate_file(tmp_path, '[[criteria]]\nkind = "failure_rate"\np_max = 0.5\n', "s.toml")
-    assert cli(["gate", str(toy_run), "--gate", str(strict)]) == 1
+    assert main(["gate", str(toy_run), "--gate", str(strict)]) == 1
     doc = json.loads((toy_run / "gate.json").read_text())
     assert doc["verdict"] == "fail" and len(doc["criteria"]) == 2
     ET.parse(toy_run / "junit.xml")
 
 
-def test_latency_refuses_a_changed_model_file(tmp_path: Path, toy_run: Path) -> None:
+def test_latency_refuses_a_changed_model_file(
+    tmp_path: Path, toy_run: Path, make_toy_model: Callable[..., bytes]
+) -> None:
     record = json.loads((toy_run / "campaign.json").read_text())
     source = Path(next(m["source"] for m in record["models"] if m["id"] == "toy_b"))
     original = source.read_bytes()
     text = '[[criteria]]\nkind = "latency"\nmodel = "toy_b"\nmax_ms = 1.0\nrepeats = 5\n'
     try:
-        source.write_bytes(toy_model_bytes(5.0))
+        source.write_bytes(make_toy_model(weight=5.0))
         with pytest.raises(RunDirError, match=r"the file changed since the run"):
             evaluate_gate(toy_run, load_gate(gate_file(tmp_path, text)))
     finally:

@@ -1,0 +1,425 @@
+"""The HTML report (``highfive report RUN``): content, self-containment, errors, browser.
+
+One small campaign (two toy models, 256 cases, in-process) is built per module; tests
+that change the run (gate.json, regions, status) work on a copy of it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import re
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from highfive.generators import InvalidParameter, RunDirError
+from highfive.reports import add_report_commands, write_report
+from highfive.reports._html import SEVERITY, Scan, _pick_cases
+
+CASES = 256
+
+
+def _second_model(path: Path, out: Path, bias: float) -> Path:
+    """The toy model with another bias, so that the two models disagree sometimes."""
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load_from_string(path.read_bytes())
+    for i, init in enumerate(model.graph.initializer):
+        if init.name == "b":
+            model.graph.initializer[i].CopyFrom(
+                numpy_helper.from_array(np.array([bias], dtype=np.float32), "b")
+            )
+    out.write_bytes(model.SerializeToString())
+    return out
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory, toy_model_path: Path) -> Path:
+    """A finished campaign without coverage/ (the first report computes it)."""
+    from highfive.harness._campaign import run_campaign
+    from highfive.harness._config import CampaignConfig, ExecutionConfig
+
+    base = tmp_path_factory.mktemp("report")
+    second = _second_model(toy_model_path, base / "toy_low.onnx", bias=-5.0)
+    cfg = CampaignConfig(
+        name="toyrun",
+        seed=3,
+        cases=CASES,
+        batch_size=64,
+        models=(str(toy_model_path), str(second)),
+        out=str(base / "runs"),
+        execution=ExecutionConfig(workers=0),
+    )
+    summary = run_campaign(cfg, stream=None)
+    assert summary.complete
+    return Path(summary.run_dir)
+
+
+@pytest.fixture(scope="module")
+def report(run: Path) -> tuple[Path, str, list[str]]:
+    """The default report of ``run``: path, text and the log lines."""
+    lines: list[str] = []
+    path = write_report(run, log=lines.append)
+    return path, path.read_text(), lines
+
+
+def _copy(run: Path, tmp_path: Path) -> Path:
+    dest = tmp_path / run.name
+    shutil.copytree(run, dest, ignore=shutil.ignore_patterns("report.html"))
+    return dest
+
+
+def _images(text: str) -> list[str]:
+    return re.findall(r'<img src="([^"]*)"', text)
+
+
+# -- content ------------------------------------------------------------------------
+def test_report_computes_coverage_and_shows_every_section(
+    run: Path, report: tuple[Path, str, list[str]]
+) -> None:
+    path, text, log = report
+    assert path == run / "report.html"
+    assert (run / "coverage" / "cells.parquet").is_file()
+    assert any("computing" in line for line in log)
+    record = json.loads((run / "campaign.json").read_text())
+    assert "no gate evaluated" in text and "highfive gate RUN --gate GATE.toml" in text
+    for m in record["models"]:
+        assert m["sha256"][:12] in text and f"{m['bytes']:,}" in text
+    assert str(record["config"]["seed"]) in text and "sobol" in text
+    assert record["versions"]["numpy"] in text
+    for heading in ("Campaign", "Failures and model agreement", "Coverage", "Worst cells"):
+        assert f">{heading}</h2>" in text
+    assert "count agreement" in text and "95% upper bound" in text
+    assert "motion x background" in text and "motion x sample_rate" in text
+    regions = json.loads((run / "coverage" / "summary.json").read_text()).get("regions")
+    section = text[text.index('id="regions"') : text.index('id="cases"')]
+    if regions:
+        assert section.count("<tr>") == 1 + len(regions)
+    else:
+        assert "not computed" in section or "none found" in section
+
+
+def test_failing_cases_are_replayed_worst_verdicts_first(
+    report: tuple[Path, str, list[str]],
+) -> None:
+    _, text, log = report
+    shown = [int(c) for c in re.findall(r'<h3 id="case-(\d+)">', text)]
+    assert len(shown) == 4
+    assert any(line.startswith("replaying 4 failing case(s)") for line in log)
+    # every replayed case carries its plot and a command to reproduce it
+    for case in shown:
+        assert f'alt="case {case}"' in text
+        assert f"{case} --plot case.png" in text
+    assert "differs from the campaign" not in text  # regenerated bit-identically
+
+
+def test_report_is_self_contained(report: tuple[Path, str, list[str]]) -> None:
+    _, text, _ = report
+    assert not re.search(r'(src|href)\s*=\s*"(https?:)?//', text)
+    assert "<link" not in text and "@import" not in text and "url(" not in text
+    assert re.findall(r"<script[^>]*>", text) == ["<script>"]  # one inline script
+    images = _images(text)
+    assert len(images) >= 1 + 5 + 4  # agreement, heatmaps, failing cases
+    for src in images:
+        head, _, data = src.partition(",")
+        assert head == "data:image/png;base64"
+        assert base64.b64decode(data)[:8] == b"\x89PNG\r\n\x1a\n"
+    assert len(text) < 5_000_000
+
+
+def test_report_writing_leaves_no_temporary_file(run: Path, tmp_path: Path) -> None:
+    out = tmp_path / "sub" / "r.html"
+    assert write_report(run, out, cases=0) == out
+    assert out.is_file() and 'id="case-' not in out.read_text()
+    assert [p.name for p in out.parent.iterdir()] == ["r.html"]
+
+
+# -- gate and regions ---------------------------------------------------------------
+def _gate(verdict: str) -> dict[str, object]:
+    ok = verdict == "pass"
+    return {
+        "verdict": verdict,
+        "run": "toyrun",
+        "gate_file": "examples/release.toml",
+        "confidence": 0.95,
+        "evaluated": "2026-01-01T00:00:00+00:00",
+        "criteria": [
+            {
+                "name": "overall_failure_rate",
+                "kind": "max_failure_rate",
+                "model": "toy",
+                "threshold": "0.05",
+                "value": "0.02",
+                "passed": True,
+                "detail": "upper bound below threshold",
+            },
+            {
+                "name": "int8_agreement",
+                "kind": "agreement",
+                "model": None,
+                "threshold": 0.99,
+                "value": 0.97 if not ok else 0.995,
+                "passed": ok,
+                "detail": "count agreement <of> the two models",
+            },
+        ],
+    }
+
+
+@pytest.mark.parametrize("verdict", ["pass", "fail"])
+def test_gate_verdict_banner_and_criteria(run: Path, tmp_path: Path, verdict: str) -> None:
+    copy = _copy(run, tmp_path)
+    (copy / "gate.json").write_text(json.dumps(_gate(verdict)))
+    text = write_report(copy, cases=0).read_text()
+    assert f'<div class="banner {verdict}" id="verdict"><span class="big">{verdict.upper()}' in text
+    assert "no gate evaluated" not in text
+    assert "overall_failure_rate" in text and "int8_agreement" in text
+    assert "&lt;of&gt;" in text  # escaped
+    assert ("1 of 2 criteria met" if verdict == "fail" else "2 of 2 criteria met") in text
+    if verdict == "fail":  # failed criteria first
+        assert text.index("int8_agreement") < text.index("overall_failure_rate")
+
+
+def test_bad_gate_json_is_one_line_error(run: Path, tmp_path: Path) -> None:
+    copy = _copy(run, tmp_path)
+    (copy / "gate.json").write_text('{"verdict": "maybe"}')
+    with pytest.raises(RunDirError, match="verdict 'maybe' must be 'pass' or 'fail'") as exc:
+        write_report(copy, cases=0)
+    assert "\n" not in str(exc.value)
+    assert not (copy / "report.html").exists()
+
+
+def test_failure_regions_are_rendered(run: Path, tmp_path: Path) -> None:
+    copy = _copy(run, tmp_path)
+    file = copy / "coverage" / "summary.json"
+    summary = json.loads(file.read_text())
+    summary["regions"] = [
+        {
+            "model": "toy",
+            "conditions": {"motion": ["reach_up", "wave"], "peak_accel": [30.2, None]},
+            "n": 21,
+            "failures": 13,
+            "rate": 13 / 21,
+            "lower": 0.38,
+            "upper": 0.82,
+            "description": "motion in {reach_up, wave} and peak_accel >= 30.2: 13/21 fail",
+        },
+        {
+            "model": "toy_low",
+            "conditions": {"gap": [0.3, 0.6]},
+            "n": 40,
+            "failures": 9,
+            "rate": 9 / 40,
+            "lower": 0.11,
+            "upper": 0.38,
+            "description": "",
+        },
+    ]
+    file.write_text(json.dumps(summary))
+    text = write_report(copy, cases=0).read_text()
+    section = text[text.index('id="regions"') : text.index('id="cases"')]
+    assert "motion in {reach_up, wave} and peak_accel &gt;= 30.2" in section
+    assert "0.3 ≤ gap ≤ 0.6" in section
+    assert "0.38 – 0.82" in section and "not computed" not in section
+
+
+def test_failure_regions_absent_or_empty() -> None:
+    from highfive.reports._html import _regions_section
+
+    assert "not computed" in _regions_section({})
+    assert "none found" in _regions_section({"regions": []})
+
+
+# -- errors -------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda run, tmp: tmp / "nope", "does not exist"),
+        (lambda run, tmp: tmp, "has no campaign.json"),
+        (lambda run, tmp: _incomplete(run, tmp), r"is incomplete \(status 'running'\)"),
+    ],
+    ids=["missing", "not-a-run", "incomplete"],
+)
+def test_bad_run_directory_is_one_line_error(
+    run: Path, tmp_path: Path, make: Callable[[Path, Path], Path], match: str
+) -> None:
+    path = make(run, tmp_path)
+    with pytest.raises(RunDirError, match=match) as exc:
+        write_report(path)
+    assert "\n" not in str(exc.value)
+    assert not list(Path(path).glob("report.html*")) and not list(Path(path).glob(".report*"))
+
+
+def _incomplete(run: Path, tmp_path: Path) -> Path:
+    copy = _copy(run, tmp_path)
+    record = json.loads((copy / "campaign.json").read_text())
+    record["status"] = "running"
+    (copy / "campaign.json").write_text(json.dumps(record))
+    return copy
+
+
+@pytest.mark.parametrize("cases", [-1, 1.5, True], ids=["negative", "float", "bool"])
+def test_bad_cases_argument(run: Path, cases: Any) -> None:
+    with pytest.raises(InvalidParameter, match=r"cases: .* must be a whole number >= 0"):
+        write_report(run, cases=cases)
+
+
+def test_an_error_while_writing_leaves_the_old_report(
+    run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from highfive.reports import _html
+
+    copy = _copy(run, tmp_path)
+    (copy / "report.html").write_text("old")
+
+    def boom(**kw: object) -> str:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(_html, "_render", boom)
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        write_report(copy, cases=0)
+    assert (copy / "report.html").read_text() == "old"
+    assert not [p for p in copy.iterdir() if p.name.endswith(".tmp")]
+
+
+# -- choice of failing cases ----------------------------------------------------------
+def test_failing_cases_are_picked_by_kind_then_case_id() -> None:
+    ranked = ("pass", *reversed(SEVERITY))  # rank = index
+    short = {"p": "pass", "m": "miss", "x": "mixed", "f": "false_positive", "d": "double_count"}
+    a = [ranked.index(short[c]) for c in "pmxfmdxp"]
+    b = [ranked.index(short[c]) for c in "mppppppd"]
+    scan = Scan(["a", "b"], {}, {"a": np.array(a, np.int8), "b": np.array(b, np.int8)}, {})
+    # worst verdict per case: miss, miss, mixed, fp, miss, dc, mixed, dc
+    assert _pick_cases(scan, 4) == [2, 5, 0, 3]
+    assert _pick_cases(scan, 7) == [2, 5, 0, 3, 6, 7, 1]
+    assert _pick_cases(scan, 0) == []
+    assert _pick_cases(scan, 100) == _pick_cases(scan, 100)  # deterministic
+    assert _pick_cases(scan, 100) == [2, 5, 0, 3, 6, 7, 1, 4]
+
+
+# -- command line -----------------------------------------------------------------------
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="highfive")
+    add_report_commands(parser.add_subparsers(dest="command", required=True))
+    return parser
+
+
+def test_report_command(run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "cli.html"
+    args = _parser().parse_args(["report", str(run), "--out", str(out), "--cases", "1"])
+    assert args.handler(args) == 0
+    assert f"wrote {out}" in capsys.readouterr().out
+    assert len(re.findall(r'<h3 id="case-', out.read_text())) == 1
+
+
+@pytest.mark.parametrize("value", ["-1", "x"])
+def test_report_command_refuses_bad_cases(value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        _parser().parse_args(["report", "RUN", "--cases", value])
+    assert exc.value.code == 2
+    assert "--cases" in capsys.readouterr().err
+
+
+# -- a real browser -------------------------------------------------------------------
+def _chromium(url: str, profile: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    exe = shutil.which("chromium")
+    assert exe is not None
+    return subprocess.run(
+        [
+            exe,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={profile}",
+            *extra,
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+needs_chromium = pytest.mark.skipif(
+    shutil.which("chromium") is None,
+    reason="headless browser test needs Debian's 'chromium' on PATH (apt-get install chromium)",
+)
+
+
+@pytest.mark.browser
+@needs_chromium
+def test_report_renders_in_headless_chromium(
+    report: tuple[Path, str, list[str]], tmp_path: Path
+) -> None:
+    import matplotlib.image as mpimg
+
+    path, text, _ = report
+    expected = len(_images(text))
+    dom = _chromium(path.as_uri(), tmp_path / "profile", "--dump-dom")
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    body = re.search(r"<body[^>]*>", dom.stdout)
+    assert body is not None, dom.stdout[:500]
+    assert 'data-rendered="ok"' in body.group(0), body.group(0)
+    assert f'data-images="{expected}"' in body.group(0)
+    assert len(re.findall(r"<img ", dom.stdout)) == expected
+    assert 'id="verdict"' in dom.stdout and "no gate evaluated" in dom.stdout
+
+    shot = tmp_path / "shot.png"
+    res = _chromium(
+        path.as_uri(), tmp_path / "profile", f"--screenshot={shot}", "--window-size=1280,2000"
+    )
+    assert res.returncode == 0 and shot.is_file(), res.stderr[-2000:]
+    assert shot.stat().st_size > 30_000
+    pixels = mpimg.imread(shot)
+    assert pixels.shape[:2] == (2000, 1280)
+    assert float(np.std(pixels[..., :3])) > 0.05  # not blank
+    # the banner (near the top) is drawn: its grey differs from the white page
+    assert float(np.std(pixels[:400, :, :3])) > 0.02
+
+
+@pytest.mark.browser
+@needs_chromium
+def test_render_check_reports_a_broken_image(
+    report: tuple[Path, str, list[str]], tmp_path: Path
+) -> None:
+    _, text, _ = report
+    broken = tmp_path / "broken.html"
+    first = _images(text)[0]
+    broken.write_text(text.replace(first, "data:image/png;base64,AAAA", 1))
+    dom = _chromium(broken.as_uri(), tmp_path / "profile", "--dump-dom")
+    body = re.search(r"<body[^>]*>", dom.stdout)
+    assert body is not None and 'data-rendered="error: ' in body.group(0), dom.stdout[:500]
+
+
+def test_single_model_run(tmp_path: Path, toy_model_path: Path) -> None:
+    from highfive.harness._campaign import run_campaign
+    from highfive.harness._config import CampaignConfig, ExecutionConfig
+
+    cfg = CampaignConfig(
+        name="one",
+        seed=5,
+        cases=64,
+        batch_size=64,
+        models=(str(toy_model_path),),
+        out=str(tmp_path),
+        execution=ExecutionConfig(workers=0),
+    )
+    run_campaign(cfg, stream=None)
+    text = write_report(tmp_path / "one", cases=1).read_text()
+    assert "count agreement" not in text and "difference of failure rates" not in text
+    assert len(re.findall(r'<h3 id="case-', text)) == 1
+    assert len(_images(text)) >= 1 + 5 + 1
