@@ -461,7 +461,7 @@ def _replayed(loaded: Any, case: int, stored: Mapping[str, tuple[str, int]]) -> 
     row = case_row(loaded, case)
     trace = case_trace(loaded, case, row)
     results, scores = _evaluate(loaded, trace, list(loaded.models))
-    verdicts = {m: s.verdict for m, s in scores.items()}
+    verdicts: dict[str, str] = {m: s.verdict for m, s in scores.items()}
     spec = next(iter(loaded.models.values())).spec
     title = f"case {case}: " + ", ".join(f"{m} {v}" for m, v in verdicts.items())
     image = figure_png_base64(plot_replay(trace, results, spec=spec, title=title))
