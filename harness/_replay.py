@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 from threadpoolctl import threadpool_limits
 
 from highfive.generators import InvalidParameter, ParameterSpace, RunDirError, Trace, synthesize
@@ -119,10 +119,15 @@ def replay(path: str | Path, case: int, overrides: Mapping[str, Any] | None = No
     trace = case_trace(loaded, case, row)
     results, scores = _evaluate(loaded, trace, list(loaded.models))
     stored = {}
-    if not overrides and loaded.run.results_dir.is_dir():
-        table = loaded.run.results_dataset().to_table(filter=ds.field("case_id") == case)
-        for r in table.to_pylist():
-            stored[str(r["model"])] = r
+    if not overrides:
+        # The case's batch is known, so only its files are read (not the whole run).
+        batch = case // loaded.config.batch_size
+        for mid in loaded.models:
+            path = loaded.run.result_file(mid, batch)
+            if path.is_file():
+                rows = pq.read_table(path, filters=[("case_id", "==", case)]).to_pylist()
+                if rows:
+                    stored[mid] = {**rows[0], "model": mid}
     return Replay(case, row, trace, results, scores, stored, loaded.models)
 
 
