@@ -46,6 +46,8 @@ def build(root: Path, rows: int, models: tuple[str, ...], seed: int = 0) -> None
             *space.to_arrow_schema(),
             pa.field("verdict", pa.string()),
             pa.field("margin", pa.float32()),
+            pa.field("true_count", pa.int16()),
+            pa.field("predicted_count", pa.int16()),
         ]
     )
     rng = np.random.default_rng(seed)
@@ -57,12 +59,65 @@ def build(root: Path, rows: int, models: tuple[str, ...], seed: int = 0) -> None
         params = space.from_unit(rng.random((count, space.d)))
         params.insert(0, "case_id", np.arange(start, start + count))
         for m in models:
-            verdict = np.asarray(VERDICTS, dtype=object)[rng.choice(5, count, p=p)]
-            frame = params.assign(verdict=verdict, margin=rng.random(count, dtype=np.float32))
+            code = rng.choice(5, count, p=p)
+            verdict = np.asarray(VERDICTS, dtype=object)[code]
+            true = params["repetitions"].to_numpy(np.int16) * (params["motion"] == "high_five")
+            predicted = true + np.where(code == 0, 0, np.where(code == 1, -1, 1)).astype(np.int16)
+            frame = params.assign(
+                verdict=verdict,
+                margin=rng.random(count, dtype=np.float32),
+                true_count=true.astype(np.int16),
+                predicted_count=predicted.astype(np.int16),
+            )
             table = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
             folder = root / f"model={m}"
             folder.mkdir(parents=True, exist_ok=True)
             pq.write_table(table, folder / f"part-{part:06d}.parquet")
+
+
+def make_run(run: Path, rows: int, models: tuple[str, ...]) -> None:
+    """Make ``run`` a run directory around results/ (campaign.json, manifest)."""
+    from highfive.harness._config import CampaignConfig
+    from highfive.harness._model import Model
+    from highfive.harness._rundir import SCHEMA_VERSION, RunDir
+
+    cfg = CampaignConfig(
+        name=run.name,
+        cases=rows // len(models),
+        sampler="random",
+        models=models,
+        out=str(run.parent),
+    )
+    loaded = [Model.load(m) for m in models]
+    RunDir(run).write_campaign(
+        {
+            "schema_version": SCHEMA_VERSION,
+            "name": run.name,
+            "identity": {**cfg.identity(), "schema_version": SCHEMA_VERSION},
+            "config": cfg.to_dict(),
+            "models": [
+                {"id": m, "source": m, "sha256": x.sha256, "bytes": len(x.data)}
+                for m, x in zip(models, loaded, strict=True)
+            ],
+            "versions": {},
+            "started": "synthetic",
+            "finished": "synthetic",
+            "status": "complete",
+        }
+    )
+
+
+def command(run: Path, argv: list[str]) -> dict[str, float]:
+    """Time one ``highfive`` command in this (fresh) process; return seconds and peak RSS."""
+    from highfive.harness.cli import main
+
+    t0 = time.perf_counter()
+    status = main([*argv, str(run)])
+    return {
+        "seconds": time.perf_counter() - t0,
+        "rss_peak_gib": peak_rss_gib(),
+        "status": float(status),
+    }
 
 
 def peak_rss_gib() -> float:
@@ -124,15 +179,22 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--ways", default="1,2", help="t-way crosses, e.g. 1,2 or 1,2,3")
     parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--command", help=argparse.SUPPRESS)
     args = parser.parse_args()
     ways = tuple(int(t) for t in args.ways.split(","))
+    if args.measure is not None and args.command:
+        print(json.dumps(command(args.measure, args.command.split())))
+        return
     if args.measure is not None:
         print(json.dumps(measure(args.measure, ways)))
         return
+    commands = {}
     with tempfile.TemporaryDirectory(prefix="bench_coverage_") as tmp:
-        root = Path(tmp) / "results"
+        run = Path(tmp) / "synthetic"
+        root = run / "results"
         t0 = time.perf_counter()
         build(root, args.rows, ("float", "int8"))
+        make_run(run, args.rows, ("float", "int8"))
         size = sum(f.stat().st_size for f in root.rglob("*.parquet")) / 2**30
         print(
             f"dataset: {args.rows:,} rows, {size:.2f} GiB Parquet, built in "
@@ -140,6 +202,10 @@ def main() -> None:
         )
         child = [sys.executable, __file__, "--measure", str(root), "--ways", args.ways]
         out = subprocess.run(child, check=True, capture_output=True, text=True).stdout
+        for argv in ("coverage", "report"):
+            child = [sys.executable, __file__, "--measure", str(run), "--command", argv]
+            done = subprocess.run(child, check=True, capture_output=True, text=True).stdout
+            commands[argv] = json.loads(done.strip().splitlines()[-1])
     r = json.loads(out.strip().splitlines()[-1])
     total = r["counts_s"] + r["stats_s"]
     print(f"ways {args.ways}: {r['crosses']:.0f} crosses, {r['cells']:,.0f} cells x models")
@@ -154,6 +220,16 @@ def main() -> None:
         f"{r['rss_import_gib']:.2f}; target <= {TARGET_GIB:.0f} GiB, x target "
         f"{r['rss_peak_gib'] / TARGET_GIB:.2f})"
     )
+    targets = {
+        "coverage": (TARGET_S, "counts, statistics, regions, files"),
+        "report": (30.0, "report.html"),
+    }
+    for name, c in commands.items():
+        limit, what = targets[name]
+        print(
+            f"highfive {name} RUN ({what}): {c['seconds']:.1f} s (target <= {limit:.0f} s), "
+            f"peak RSS {c['rss_peak_gib']:.2f} GiB, exit {c['status']:.0f}"
+        )
 
 
 if __name__ == "__main__":
