@@ -42,7 +42,7 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     given = space.validate(overrides, partial=True)
     if args.random:
         # Unspecified dimensions drawn from the seed (stream independent of the case's).
-        free = space.restrict(**{k: v for k, v in given.items()})
+        free = space.restrict(**given)
         u = np.random.default_rng(np.random.SeedSequence(args.seed, spawn_key=(2**32,)))
         params = free.rows(u.random((1, free.d)))[0]
     else:
