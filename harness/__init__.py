@@ -1,33 +1,49 @@
 """The counter under test and the machinery around it.
 
-Scalogram, model runner, counting logic, pipeline and oracle. The campaign runner and
-the command line build on these.
+Scalogram, model runner, counting logic, pipeline and oracle; campaigns (config, run
+directory, dask runner), replay, shrink and coverage-driven follow-ups; the command
+line builds on these.
+
+>>> from highfive.harness import CampaignConfig, run_campaign
+>>> summary = run_campaign(CampaignConfig.from_toml("examples/smoke.toml"))  # doctest: +SKIP
+>>> print(summary.table())  # doctest: +SKIP
 """
 
 from highfive.generators import ConfigError, HighfiveError, InvalidParameter, ModelError
 
+from ._campaign import CampaignSummary, run_campaign
+from ._config import CampaignConfig, ExecutionConfig
 from ._counter import CounterConfig, StreamingCounter, count_trace, detect, window_centres
+from ._focus import plan_focus
 from ._model import SHIPPED, Model, ModelSpec
 from ._oracle import VERDICTS, Score, Verdict, margin, score
 from ._pipeline import Counter, CounterPipeline, CountResult
 from ._preprocess import features, features_of_windows, to_uniform
+from ._replay import Replay, ShrinkResult, replay, shrink
+from ._rundir import RunDir
 from ._scalogram import FilterBank, filter_bank, frame, log_freqs, morlet_scales
 
 __all__ = [
     "SHIPPED",
     "VERDICTS",
+    "CampaignConfig",
+    "CampaignSummary",
     "ConfigError",
     "CountResult",
     "Counter",
     "CounterConfig",
     "CounterPipeline",
+    "ExecutionConfig",
     "FilterBank",
     "HighfiveError",
     "InvalidParameter",
     "Model",
     "ModelError",
     "ModelSpec",
+    "Replay",
+    "RunDir",
     "Score",
+    "ShrinkResult",
     "StreamingCounter",
     "Verdict",
     "count_trace",
@@ -39,7 +55,11 @@ __all__ = [
     "log_freqs",
     "margin",
     "morlet_scales",
+    "plan_focus",
+    "replay",
+    "run_campaign",
     "score",
+    "shrink",
     "to_uniform",
     "window_centres",
 ]
