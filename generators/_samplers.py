@@ -164,13 +164,13 @@ def _feistel_permute(i: np.ndarray, n: int, keys: np.ndarray) -> np.ndarray:
     half = max(1, int(np.ceil(np.log2(max(n, 2)) / 2)))
     mask = np.uint64((1 << half) - 1)
     x = i.astype(np.uint64)
-    todo = np.ones(x.shape, dtype=bool)
-    while todo.any():
-        left, right = x[todo] >> np.uint64(half), x[todo] & mask
+    walk = np.ones(x.shape, dtype=bool)
+    while walk.any():
+        left, right = x[walk] >> np.uint64(half), x[walk] & mask
         for k in keys:
             left, right = right, left ^ (_mix(right, k) & mask)
-        x[todo] = (left << np.uint64(half)) | right
-        todo = x >= np.uint64(n)  # outside range(n): walk on (each cycle returns inside)
+        x[walk] = (left << np.uint64(half)) | right
+        walk = x >= np.uint64(n)  # outside range(n): walk on (each cycle returns inside)
     return x.astype(np.int64)
 
 
