@@ -13,28 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from highfive.generators import InvalidParameter
+from highfive.harness._argtypes import int_at_least
 
 __all__ = ["add_model_commands"]
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be >= 1")
-    return value
-
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} must be >= 0")
-    return value
+_positive_int = int_at_least(1)
+_seed = int_at_least(0)
 
 
 def format_profile(prof: dict[str, Any]) -> list[str]:

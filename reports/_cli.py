@@ -11,17 +11,12 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from highfive.harness._argtypes import int_at_least
+
 __all__ = ["add_report_commands"]
 
 
-def _cases(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} must be >= 0")
-    return value
+_cases = int_at_least(0)
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
