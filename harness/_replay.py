@@ -30,7 +30,15 @@ from ._oracle import Score, score
 from ._pipeline import CounterPipeline, CountResult
 from ._rundir import RunDir
 
-__all__ = ["Replay", "ShrinkResult", "load_run", "replay", "replay_command", "shrink"]
+__all__ = [
+    "Replay",
+    "ShrinkResult",
+    "load_run",
+    "replay",
+    "replay_command",
+    "replay_loaded",
+    "shrink",
+]
 
 
 @dataclass(frozen=True)
@@ -85,17 +93,22 @@ class Replay:
     stored: dict[str, dict[str, Any]]  # the campaign's rows for this case, by model
     models: dict[str, Model]
 
-    @property
-    def matches_stored(self) -> bool:
-        """Whether the fresh verdicts, counts and detection times equal the stored ones."""
+    def differing(self) -> list[str]:
+        """Models whose fresh verdict, count or detection times differ from the stored row."""
+        out = []
         for mid, row in self.stored.items():
             s, res = self.scores[mid], self.results[mid]
             fresh = [np.float32(d.time) for d in res.detections]
-            if (row["verdict"], row["predicted_count"]) != (s.verdict, s.predicted_count):
-                return False
-            if list(np.asarray(row["detection_times"], dtype=np.float32)) != fresh:
-                return False
-        return True
+            if (row["verdict"], row["predicted_count"]) != (s.verdict, s.predicted_count) or (
+                list(np.asarray(row["detection_times"], dtype=np.float32)) != fresh
+            ):
+                out.append(mid)
+        return out
+
+    @property
+    def matches_stored(self) -> bool:
+        """Whether the fresh verdicts, counts and detection times equal the stored ones."""
+        return not self.differing()
 
 
 def _evaluate(
@@ -112,7 +125,13 @@ def _evaluate(
 
 def replay(path: str | Path, case: int, overrides: Mapping[str, Any] | None = None) -> Replay:
     """Regenerate ``case`` of the run at ``path`` (optionally with parameters changed)."""
-    loaded = load_run(path)
+    return replay_loaded(load_run(path), case, overrides)
+
+
+def replay_loaded(
+    loaded: LoadedRun, case: int, overrides: Mapping[str, Any] | None = None
+) -> Replay:
+    """:func:`replay` for a run already opened with :func:`load_run` (many cases)."""
     row = case_row(loaded, case)
     if overrides:
         row.update(loaded.space.validate(overrides, partial=True))

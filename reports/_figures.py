@@ -432,7 +432,7 @@ def case_views(
     views = []
     for case in picks:
         try:
-            views.append(_replayed(loaded, case, stored.get(case, {})))
+            views.append(_replayed(loaded, case))
         except HighfiveError as exc:
             row = _corpus_rows(path, [case]).get(case)
             views.append(_from_corpus(case, row, stored.get(case, {}), str(exc)))
@@ -451,24 +451,19 @@ def _corpus_rows(path: Path, cases: Sequence[int]) -> dict[int, dict[str, Any]]:
     return {int(r["case_id"]): r for r in table.to_pylist()}
 
 
-def _replayed(loaded: Any, case: int, stored: Mapping[str, tuple[str, int]]) -> CaseView:
-    # What highfive.harness._replay.replay does, without looking the stored rows up
-    # again (a scan of every result file per case): the caller already has them.
-    from highfive.harness._replay import _evaluate, case_row, case_trace
+def _replayed(loaded: Any, case: int) -> CaseView:
+    from highfive.harness._replay import replay_loaded
 
     from ._plots import plot_replay
 
-    row = case_row(loaded, case)
-    trace = case_trace(loaded, case, row)
-    results, scores = _evaluate(loaded, trace, list(loaded.models))
+    rep = replay_loaded(loaded, case)
+    scores = rep.scores
     verdicts: dict[str, str] = {m: s.verdict for m, s in scores.items()}
     spec = next(iter(loaded.models.values())).spec
     title = f"case {case}: " + ", ".join(f"{m} {v}" for m, v in verdicts.items())
-    image = figure_png_base64(plot_replay(trace, results, spec=spec, title=title))
+    image = figure_png_base64(plot_replay(rep.trace, rep.results, spec=spec, title=title))
     counts = {m: s.predicted_count for m, s in scores.items()}
-    differ = [
-        m for m, (v, c) in stored.items() if m in scores and (v, c) != (verdicts[m], counts[m])
-    ]
+    differ = rep.differing()
     note = ""
     if differ:
         note = (
@@ -476,7 +471,7 @@ def _replayed(loaded: Any, case: int, stored: Mapping[str, tuple[str, int]]) -> 
             "row (other library versions?)"
         )
     true = next(iter(scores.values())).true_count if scores else None
-    return CaseView(case, verdicts, counts, true, dict(row), image, note)
+    return CaseView(case, verdicts, counts, true, dict(rep.row), image, note)
 
 
 def _from_corpus(
