@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import math
+from unittest import mock
+
 import numpy as np
 import pytest
 import pywt
+from hypothesis import given
+from hypothesis import strategies as st
 
 from highfive.generators._errors import InvalidParameter
+from highfive.harness import _scalogram as scalogram
 from highfive.harness._scalogram import FilterBank, filter_bank, frame, log_freqs, morlet_scales
 
 FS = 50.0
@@ -186,3 +192,44 @@ def test_decimated_bank_keeps_exactly_the_chosen_columns(step: int, n: int) -> N
 def test_bad_step(step: object) -> None:
     with pytest.raises(InvalidParameter, match="step: got"):
         FilterBank(50.0, 75, (3.0, 5.0), step=step)  # type: ignore[arg-type]
+
+
+# -- magnitude -----------------------------------------------------------------------
+_FLOAT32 = st.floats(
+    min_value=-(2.0**126), max_value=2.0**126, allow_nan=False, allow_subnormal=False, width=32
+)
+
+
+@given(
+    parts=st.lists(st.tuples(_FLOAT32, _FLOAT32), min_size=1, max_size=80),
+    block=st.sampled_from([1, 3, 64, 32_768]),
+)
+def test_magnitude_is_the_float64_hypot_rounded_once(
+    parts: list[tuple[float, float]], block: int
+) -> None:
+    """Block by block, each value is float32(sqrt(re^2 + im^2)) in float64 arithmetic
+    (math.sqrt is correctly rounded), and within one float32 ulp of np.hypot's."""
+    re = np.array([p[0] for p in parts], dtype=np.float32).reshape(-1, 1, 1)
+    im = np.array([p[1] for p in parts], dtype=np.float32).reshape(-1, 1, 1)
+    out = np.empty_like(re)
+    with mock.patch.object(scalogram, "_MAGNITUDE_BLOCK", block):
+        scalogram._magnitude(re, im, out)
+    want = np.array(
+        [
+            math.sqrt(float(a) ** 2 + float(b) ** 2)
+            for a, b in zip(re.ravel(), im.ravel(), strict=True)
+        ],
+        dtype=np.float32,
+    )
+    np.testing.assert_array_equal(out.ravel(), want)
+    np.testing.assert_array_max_ulp(out.ravel(), np.hypot(re, im).ravel(), maxulp=1)
+
+
+def test_magnitude_of_matmul_bank_equals_fft_bank() -> None:
+    """Both ways of applying a bank give the same magnitudes (to float32 rounding)."""
+    x = np.random.default_rng(3).standard_normal((9, 75, 3)).astype(np.float32)
+    bank = FilterBank(FS, 75, tuple(SCALES[:8]), WAVELET, 3)
+    assert bank.method == "matmul"
+    fft = np.empty_like(bank(x))
+    bank._apply_fft(x, fft)
+    np.testing.assert_allclose(bank(x), fft, rtol=2e-4, atol=2e-5 * float(fft.max()))
