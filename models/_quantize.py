@@ -6,7 +6,9 @@ generators and preprocessing as training (the float model's own
 :class:`~highfive.harness._model.ModelSpec`), on a seed of their own. The softmax is
 left in float so the output probabilities are not rounded to 1/256 steps before the
 counter's thresholds. ``quant_pre_process`` (shape inference and graph optimisation)
-runs first, as ONNX Runtime recommends. The float file's ``metadata_props`` (the
+runs first, as ONNX Runtime recommends; afterwards the first convolution's input
+channels are padded to a multiple of four (:func:`pad_input_channels`, exact and
+faster). The float file's ``metadata_props`` (the
 ModelSpec and training notes) are copied into the int8 file, which is checked with
 :meth:`Model.from_bytes` and written atomically.
 """
@@ -25,7 +27,7 @@ from highfive.harness._model import Model, session
 from ._dataset import window_set
 from ._export import compact_names, write_checked
 
-__all__ = ["CALIBRATION_SEED", "CALIBRATION_TRACES", "quantize"]
+__all__ = ["CALIBRATION_SEED", "CALIBRATION_TRACES", "pad_input_channels", "quantize"]
 
 CALIBRATION_TRACES = 300
 """Default number of generated calibration traces (about 12k windows)."""
@@ -138,8 +140,82 @@ def quantize(
                 f"quantize {os.fspath(float_path)!r}: {type(exc).__name__}: "
                 f"{str(exc).splitlines()[0][:200]}"
             ) from None
-        data_int8 = _copy_metadata(model.data, compact_names(dst.read_bytes()))
+        quantized = dst.read_bytes()
+    padded = pad_input_channels(quantized)
+    _check_same_outputs(quantized, padded, in_name, data.x[:_CALIBRATION_BATCH])
+    data_int8 = _copy_metadata(model.data, compact_names(padded))
     return write_checked(data_int8, out_path)
+
+
+def pad_input_channels(model_bytes: bytes, multiple: int = 4) -> bytes:
+    """Pad the input channels of a QDQ model's first convolution with zeros.
+
+    ONNX Runtime runs a QDQ convolution as an integer convolution whose kernels
+    want the input channels in groups of four: the first convolution of the
+    scalogram network (3 axes) took 536 us for 80 windows, 300 us with a fourth,
+    all-zero channel, and the whole int8 model 0.79 ms instead of 0.56 ms (measured
+    side by side, one thread). The padding is exact: the input gains a channel of
+    zeros (which quantizes to the zero point) and the weights a channel of zeros,
+    so every integer sum, and so every output, is unchanged (checked bit for bit
+    on calibration windows by :func:`quantize`).
+
+    The pattern is ``input -> QuantizeLinear -> DequantizeLinear -> Conv`` with the
+    weights an initializer behind a symmetric ``DequantizeLinear`` (per output
+    channel); any other graph is returned unchanged.
+    """
+    import onnx
+    from onnx import helper, numpy_helper
+
+    model = onnx.load_from_string(model_bytes)
+    g = model.graph
+    inits = {i.name: i for i in g.initializer}
+    if len(g.input) != 1:
+        return model_bytes
+    x = g.input[0].name
+    consumers = [n for n in g.node if x in n.input]
+    if len(consumers) != 1 or consumers[0].op_type != "QuantizeLinear":
+        return model_bytes
+    q = consumers[0]
+    dq = [n for n in g.node if n.op_type == "DequantizeLinear" and n.input[0] == q.output[0]]
+    if len(dq) != 1:
+        return model_bytes
+    conv = [n for n in g.node if n.op_type == "Conv" and n.input[0] == dq[0].output[0]]
+    if len(conv) != 1 or any(a.name == "group" and a.i != 1 for a in conv[0].attribute):
+        return model_bytes
+    wdq = next((n for n in g.node if n.output[0] == conv[0].input[1]), None)
+    if wdq is None or wdq.op_type != "DequantizeLinear" or wdq.input[0] not in inits:
+        return model_bytes
+    zero_point = inits.get(wdq.input[2]) if len(wdq.input) > 2 else None
+    if zero_point is not None and np.any(numpy_helper.to_array(zero_point) != 0):
+        return model_bytes  # asymmetric weights: a zero weight is not code 0
+    w = numpy_helper.to_array(inits[wdq.input[0]])
+    c = w.shape[1]
+    if w.ndim != 4 or c % multiple == 0:
+        return model_bytes
+    extra = multiple - c % multiple
+    w_pad = np.concatenate([w, np.zeros((w.shape[0], extra, *w.shape[2:]), w.dtype)], axis=1)
+    inits[wdq.input[0]].CopyFrom(numpy_helper.from_array(w_pad, wdq.input[0]))
+    pads = numpy_helper.from_array(
+        np.array([0, 0, 0, 0, 0, extra, 0, 0], dtype=np.int64), f"{x}_channel_pads"
+    )
+    g.initializer.append(pads)
+    padded = f"{x}_padded"
+    q.input[0] = padded
+    g.node.insert(0, helper.make_node("Pad", [x, pads.name], [padded], mode="constant"))
+    return model.SerializeToString()
+
+
+def _check_same_outputs(a: bytes, b: bytes, name: str, x: np.ndarray) -> None:
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    outs = [
+        ort.InferenceSession(m, opts, providers=["CPUExecutionProvider"]).run(None, {name: x})
+        for m in (a, b)
+    ]
+    if not all(np.array_equal(u, v) for u, v in zip(*outs, strict=True)):
+        raise ModelError("quantize: padding the first convolution's channels changed outputs")
 
 
 def _is_quantized(data: bytes) -> bool:

@@ -22,6 +22,7 @@ from onnx import TensorProto, helper
 from highfive.generators import Event, InvalidParameter, ModelError, Trace
 from highfive.harness._model import SHIPPED, Model, ModelSpec
 from highfive.models import (
+    _quantize,
     add_model_commands,
     count_macs,
     count_parameters,
@@ -33,6 +34,7 @@ from highfive.models import (
     window_set,
 )
 from highfive.models._dataset import label_windows
+from highfive.models._quantize import pad_input_channels
 
 MODELS = ["float", "int8"]
 
@@ -42,6 +44,10 @@ MODELS = ["float", "int8"]
 GOLDEN_MACS = 16 * 16 * 25 * 27 + 32 * 8 * 12 * 144 + 32 * 4 * 6 * 288 + 2 * 32
 # Conv weights + biases (batch norm folded) and the linear layer.
 GOLDEN_PARAMETERS = (16 * 27 + 16) + (32 * 144 + 32) + (32 * 288 + 32) + (2 * 32 + 2)
+# The int8 file pads conv1's input to 4 channels with zeros (models/_quantize.py,
+# pad_input_channels): 16 x 9 more stored weights and 16x16x25 x 9 more MACs, on zeros.
+PADDING_WEIGHTS = {"float": 0, "int8": 16 * 9}
+PADDING_MACS = {"float": 0, "int8": 16 * 16 * 25 * 9}
 
 
 @pytest.fixture(scope="module")
@@ -92,8 +98,8 @@ class TestShippedModel:
 
     def test_budgets(self, name: str, profiles: dict[str, dict[str, object]]) -> None:
         prof = profiles[name]
-        assert prof["parameters"] == GOLDEN_PARAMETERS <= 100_000
-        assert prof["macs"] == GOLDEN_MACS <= 1_000_000  # 2 MFLOP
+        assert prof["parameters"] == GOLDEN_PARAMETERS + PADDING_WEIGHTS[name] <= 100_000
+        assert prof["macs"] == GOLDEN_MACS + PADDING_MACS[name] <= 1_000_000  # 2 MFLOP
         assert prof["quantized"] is (name == "int8")
         assert prof["latency_b1_ms"] > 0 and prof["latency_b256_ms"] > 0  # type: ignore[operator]
 
@@ -203,6 +209,39 @@ def test_quantize_writes_a_checked_int8_twin(tmp_path: Path) -> None:
     assert props["train.seed"] == "0"
     assert out.stat().st_size <= 0.35 * len(_shipped_bytes("float"))
     assert [p.name for p in tmp_path.iterdir()] == ["q.onnx"]  # no temporary left over
+
+
+def test_channel_padding_is_exact(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The int8 model with conv1 padded to 4 input channels computes the same outputs,
+    bit for bit, as the model quantize_static made; padding again changes nothing."""
+    import onnxruntime as ort
+
+    monkeypatch.setattr(_quantize, "pad_input_channels", lambda data, multiple=4: data)
+    plain = quantize("float", tmp_path / "plain.onnx", n_calibration_traces=4, seed=5)
+    monkeypatch.undo()
+    data = plain.read_bytes()
+    padded = pad_input_channels(data)
+    assert padded != data and pad_input_channels(padded) == padded
+    graph = onnx.load_from_string(padded).graph
+    assert graph.node[0].op_type == "Pad"
+    conv_w = [i for i in graph.initializer if len(i.dims) == 4 and i.dims[1] in (3, 4)]
+    assert [list(i.dims) for i in conv_w] == [[16, 4, 3, 3]]
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    runs = [
+        ort.InferenceSession(m, opts, providers=["CPUExecutionProvider"]) for m in (data, padded)
+    ]
+    rng = np.random.default_rng(11)
+    for batch in (1, 5, 64):
+        x = (3 * rng.standard_normal((batch, 3, 16, 25))).astype(np.float32)
+        a, b = (r.run(None, {"scalogram": x})[0] for r in runs)
+        np.testing.assert_array_equal(a, b)
+
+
+def test_channel_padding_leaves_float_models_alone() -> None:
+    data = _shipped_bytes("float")
+    assert pad_input_channels(data) == data
 
 
 @pytest.mark.parametrize(
@@ -321,7 +360,8 @@ def test_cli_model_info(capsys: pytest.CaptureFixture[str]) -> None:
     assert args.handler(args) == 0
     out = capsys.readouterr().out
     assert Model.load("int8").sha256 in out
-    assert f"parameters  {GOLDEN_PARAMETERS:,}" in out and "int8 (QDQ)  yes" in out
+    stored = GOLDEN_PARAMETERS + PADDING_WEIGHTS["int8"]
+    assert f"parameters  {stored:,}" in out and "int8 (QDQ)  yes" in out
 
 
 def test_cli_train_without_torch(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
