@@ -228,7 +228,12 @@ def detect(probs: npt.ArrayLike, centres: npt.ArrayLike, cfg: CounterConfig) -> 
     p = _check_probs(probs, c.shape[0], "probs")
     tracker = _RunTracker(cfg)
     events: list[Detection] = []
-    for pj, cj in zip(p.tolist(), c.tolist(), strict=True):
+    # An idle tracker ignores windows below ``on``: start at the first that is not.
+    rising = np.flatnonzero(p >= cfg.on)
+    if rising.size == 0:
+        return events
+    j0 = int(rising[0])
+    for pj, cj in zip(p[j0:].tolist(), c[j0:].tolist(), strict=True):
         if (d := tracker.step(pj, cj)) is not None:
             events.append(d)
     if (d := tracker.flush()) is not None:

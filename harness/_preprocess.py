@@ -27,9 +27,31 @@ __all__ = ["check_samples", "features", "features_of_windows", "to_uniform", "wi
 
 
 @cache
-def _antialias(ratio: float) -> np.ndarray:
-    # 4th-order Butterworth at 0.4 of the output rate, relative to the input's Nyquist.
-    return signal.butter(4, 0.8 / ratio, output="sos")
+def _antialias(ratio: float) -> tuple[np.ndarray, np.ndarray]:
+    # 4th-order Butterworth at 0.4 of the output rate, relative to the input's Nyquist,
+    # and its steady-state initial conditions (computed once per ratio, not per trace).
+    sos = signal.butter(4, 0.8 / ratio, output="sos")
+    return sos, signal.sosfilt_zi(sos)
+
+
+def _sosfiltfilt(sos: np.ndarray, zi: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """``scipy.signal.sosfiltfilt(sos, x, axis=0)`` with the filter's ``zi`` given.
+
+    The same steps as scipy's (odd extension of ``3 * ntaps`` samples, a forward and a
+    backward pass started in steady state), so the same result bit for bit (tested),
+    without solving for ``zi`` on every call (a third of the function's time).
+    """
+    ntaps = 2 * sos.shape[0] + 1 - min(int((sos[:, 2] == 0).sum()), int((sos[:, 5] == 0).sum()))
+    edge = 3 * ntaps
+    if x.shape[0] <= edge:
+        return np.asarray(signal.sosfiltfilt(sos, x, axis=0))  # scipy's own error
+    ext = np.concatenate(
+        (2 * x[:1] - x[edge:0:-1], x, 2 * x[-1:] - x[-2 : -(edge + 2) : -1]), axis=0
+    )
+    z = zi.reshape(sos.shape[0], 2, 1)
+    y, _ = signal.sosfilt(sos, ext, axis=0, zi=z * ext[:1])
+    y, _ = signal.sosfilt(sos, y[::-1], axis=0, zi=z * y[-1:])
+    return y[::-1][edge:-edge]
 
 
 def check_samples(t: npt.ArrayLike, samples: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
@@ -84,7 +106,7 @@ def to_uniform(
     ratio = fs_in / fs_out
     if ratio > 1.0 + 1e-9:
         # Zero-phase, so event times are not shifted by the anti-alias filter.
-        x64 = signal.sosfiltfilt(_antialias(round(ratio, 6)), x64, axis=0)
+        x64 = _sosfiltfilt(*_antialias(round(ratio, 6)), x64)
     m = int(np.floor((t[-1] - t[0]) * fs_out + 1e-9)) + 1
     t_out = t[0] + np.arange(m) / fs_out
     out = np.empty((m, 3), dtype=np.float32)

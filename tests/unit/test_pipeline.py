@@ -7,9 +7,13 @@ import pickle
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from scipy import signal
 
 from highfive.generators import InvalidParameter, Trace, default_space, synthesize
 from highfive.harness import Counter, CounterConfig, CounterPipeline, Model
+from highfive.harness._preprocess import _antialias, _sosfiltfilt
 
 
 @pytest.fixture(scope="module")
@@ -109,3 +113,25 @@ def test_bad_traces_raise_clearly(toy_model: Model, trace: Trace, match: str) ->
 def test_exactly_one_window_is_enough(toy_model: Model) -> None:
     res = CounterPipeline(toy_model).run(_trace(T[:75], X[:75]))
     assert res.centres.size == 1
+
+
+@given(
+    n=st.integers(min_value=1, max_value=400),
+    ratio=st.sampled_from([2.0, 4.0, 1.5, 3.0]),
+    scale=st.floats(min_value=1e-3, max_value=1e3),
+    seed=st.integers(min_value=0, max_value=2**32 - 1),
+)
+def test_antialias_filtfilt_equals_scipy_bit_for_bit(
+    n: int, ratio: float, scale: float, seed: int
+) -> None:
+    """to_uniform's zero-phase filter with its cached zi is scipy's sosfiltfilt exactly,
+    and too-short inputs get scipy's own error."""
+    sos, zi = _antialias(ratio)
+    x = np.random.default_rng(seed).standard_normal((n, 3)) * scale
+    try:
+        want = signal.sosfiltfilt(sos, x, axis=0)
+    except ValueError as exc:
+        with pytest.raises(ValueError, match=str(exc).split(",")[0]):
+            _sosfiltfilt(sos, zi, x)
+        return
+    np.testing.assert_array_equal(_sosfiltfilt(sos, zi, x), want)
