@@ -35,17 +35,28 @@ from highfive.harness._model import Model
 
 
 class PeakRSS:
-    """Peak resident memory of this process and all its descendants."""
+    """Peak resident memory of this process and all its descendants.
 
-    def __init__(self, interval: float = 0.2) -> None:
-        self.interval, self.peak, self._stop = interval, 0, threading.Event()
+    RSS is read every ``interval`` s from the processes found at the last scan; the
+    process tree is scanned again every ``rescan`` s (a scan reads all of /proc, which
+    would otherwise cost the campaign a few percent of a core).
+    """
+
+    def __init__(self, interval: float = 0.25, rescan: float = 2.0) -> None:
+        self.interval, self.rescan = interval, rescan
+        self.peak, self._stop = 0, threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
         me = psutil.Process()
+        procs, scanned = [me], -float("inf")
         while not self._stop.is_set():
+            if time.monotonic() - scanned >= self.rescan:
+                with contextlib.suppress(psutil.Error):
+                    procs = [me, *me.children(recursive=True)]
+                scanned = time.monotonic()
             total = 0
-            for p in [me, *me.children(recursive=True)]:
+            for p in procs:
                 with contextlib.suppress(psutil.Error):  # a process may end meanwhile
                     total += p.memory_info().rss
             self.peak = max(self.peak, total)
