@@ -79,7 +79,7 @@ def _config(
         seed=20261127,
         cases=cases,
         sampler="lhs",
-        batch_size=256,
+        batch_size=1024,  # as examples/million.toml
         models=models,
         out=out,
         execution=ExecutionConfig(workers=workers),
