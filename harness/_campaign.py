@@ -481,16 +481,7 @@ def run_campaign(
                     **output.stats,
                 }
                 run.append_manifest(entry)
-                totals.add(entry)
-                failed = {
-                    mid: sum(
-                        n
-                        for key, n in output.stats["verdicts"].items()
-                        if key.startswith(mid + "/") and not key.endswith("/pass")
-                    )
-                    for mid in ids
-                }
-                progress.update(output.count, failed)
+                progress.update(output.count, totals.add(entry))
             status = "complete"
         finally:
             progress.close()
@@ -573,10 +564,15 @@ class _Totals:
         self.cases = self.agree = 0
         self.verdicts: dict[str, dict[str, int]] = {mid: {} for mid in ids}
 
-    def add(self, entry: Mapping[str, Any]) -> None:
+    def add(self, entry: Mapping[str, Any]) -> dict[str, int]:
+        """Add a manifest entry; return its failing cases per model (0 if none)."""
         self.cases += int(entry["count"])
         self.agree += int(entry["agree"])
+        failed = dict.fromkeys(self.verdicts, 0)
         for key, n in entry["verdicts"].items():
             mid, verdict = key.rsplit("/", 1)
             counts = self.verdicts.setdefault(mid, {})
             counts[verdict] = counts.get(verdict, 0) + int(n)
+            if verdict != "pass":
+                failed[mid] = failed.get(mid, 0) + int(n)
+        return failed
