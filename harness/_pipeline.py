@@ -17,7 +17,7 @@ from highfive.generators import Detection, InvalidParameter, Trace
 
 from ._counter import CounterConfig, detect
 from ._model import Model
-from ._preprocess import check_samples, features_of_windows, to_uniform, window_centres
+from ._preprocess import _resample, check_samples, features_of_windows, window_centres
 from ._scalogram import frame
 
 __all__ = ["CountResult", "Counter", "CounterPipeline"]
@@ -100,7 +100,7 @@ class CounterPipeline:
                 f"trace: {span:.3g} s long ({t.size} samples), shorter than one window of "
                 f"{self.spec.window_s:g} s; nothing can be counted"
             )
-        tu, xu = to_uniform(t, x, trace.fs, self.spec.sample_rate)
+        tu, xu = _resample(t, x, trace.fs, self.spec.sample_rate)
         if xu.shape[0] < self.spec.window:  # rounding at the very edge of one window
             xu = np.concatenate([xu, np.repeat(xu[-1:], self.spec.window - xu.shape[0], 0)])
         windows, _ = frame(xu, self.spec.window, self.spec.hop)

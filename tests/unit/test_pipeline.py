@@ -127,9 +127,9 @@ def test_antialias_filtfilt_equals_scipy_bit_for_bit(
     """to_uniform's zero-phase filter with its cached zi is scipy's sosfiltfilt exactly,
     and too-short inputs get scipy's own error."""
     sos, zi = _antialias(ratio)
-    x = np.random.default_rng(seed).standard_normal((n, 3)) * scale
+    x = np.random.default_rng(seed).standard_normal((3, n)) * scale  # one row per axis
     try:
-        want = signal.sosfiltfilt(sos, x, axis=0)
+        want = signal.sosfiltfilt(sos, x, axis=-1)
     except ValueError as exc:
         with pytest.raises(ValueError, match=str(exc).split(",")[0]):
             _sosfiltfilt(sos, zi, x)
