@@ -37,6 +37,7 @@ from highfive.generators import ConfigError, ParameterSpace, RunDirError, synthe
 from highfive.generators._samplers import Box, make_sampler
 
 from ._config import CampaignConfig
+from ._malloc import reuse_freed_memory
 from ._model import Model
 from ._oracle import VERDICTS, margin, score
 from ._pipeline import CounterPipeline
@@ -130,8 +131,10 @@ def run_batch(job: BatchJob) -> BatchOutput:
 
     BLAS runs single-threaded here: a multi-threaded matrix product may sum in another
     order and change the last bits of a probability, and results must be identical
-    whether a case runs in this process, on a dask worker or in a replay.
+    whether a case runs in this process, on a dask worker or in a replay. The process
+    keeps freed memory for reuse (see :func:`reuse_freed_memory`).
     """
+    reuse_freed_memory()
     with threadpool_limits(limits=1, user_api="blas"):
         return _run_batch(job)
 
@@ -339,21 +342,12 @@ def _executor(config: CampaignConfig) -> Iterator[Any]:
         with client:
             yield client
         return
-    # dask's nanny starts workers with MALLOC_TRIM_THRESHOLD_=65536, which fixes glibc's
-    # mmap threshold at 128 kB: every array of a few hundred kB is then mapped and
-    # page-faulted afresh, and a case took 9.8 ms instead of 6.6 ms in a worker
-    # (measured side by side). A worker's working set is small and bounded by its
-    # batch, so the glibc defaults are the better trade here.
+    # (Each worker sets its allocator up in its first batch: see reuse_freed_memory.)
     # The workers' statistical profiler samples every stack 100 times a second and
     # keeps the last 1,000 seconds of profiles: on 2 cores a campaign ran 6 % slower
     # with it (446 against 472 cases/s, side by side) and each worker grew by tens of
     # MB over its first quarter hour. The dashboard's other pages are unaffected.
-    with dask.config.set(
-        {
-            "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
-            "distributed.worker.profile.enabled": False,
-        }
-    ):
+    with dask.config.set({"distributed.worker.profile.enabled": False}):
         cluster = LocalCluster(
             n_workers=ex.workers,
             threads_per_worker=1,
