@@ -1,15 +1,16 @@
 """Campaign throughput and memory, measured side by side in one run.
 
-Run: ``python benchmarks/bench_campaign.py [--cases N] [--big N] [--models float,int8]``
+Run: ``python benchmarks/bench_campaign.py [--cases N] [--repeats R] [--big N]``
+(``--models float,int8`` by default)
 
 1. Scaling: the same N cases (default 4,096) with both models
    a. in a plain in-process loop (``run_batch`` over the batches, no dask),
    b. on a local dask cluster with 1 worker process,
    c. on a local dask cluster with 2 worker processes;
-   printing cases/s and the ratios b/a (dask overhead, target >= 0.9) and c/b
-   (scaling, target >= 1.8).
+   taking turns for ``--repeats`` rounds, then printing the median cases/s of each
+   and the ratios b/a (dask overhead, target >= 0.9) and c/b (scaling, target >= 1.8).
 2. Memory (with ``--big``): peak RSS of the whole process tree (client, scheduler,
-   workers) for a campaign of N/10 and of N cases, sampled every 0.2 s; the two
+   workers) for a campaign of N/10 and of N cases, sampled every 0.25 s; the two
    peaks should agree within 10 % (memory stays flat), and the N-case wall time
    extrapolates to 1,000,000 cases.
 
@@ -128,20 +129,22 @@ def main() -> None:
     print(f"cpu count {os.cpu_count()}, models {', '.join(models)}, cases {args.cases:,}")
 
     with tempfile.TemporaryDirectory() as out:
-        loop, one, two = (
-            statistics.median(rates)
-            for rates in zip(
-                *[
-                    (
-                        plain_loop(_config(out, "loop", args.cases, models, 0)),
-                        campaign_rate(_config(out, f"w1-{r}", args.cases, models, 1))[0],
-                        campaign_rate(_config(out, f"w2-{r}", args.cases, models, 2))[0],
-                    )
-                    for r in range(args.repeats)
-                ],
-                strict=True,
+        # The three set-ups take turns, round after round, so a slow spell of this
+        # shared machine falls on all of them; each figure is the median over rounds.
+        rounds = []
+        for r in range(args.repeats):
+            rates = (
+                plain_loop(_config(out, f"loop-{r}", args.cases, models, 0)),
+                campaign_rate(_config(out, f"w1-{r}", args.cases, models, 1))[0],
+                campaign_rate(_config(out, f"w2-{r}", args.cases, models, 2))[0],
             )
-        )
+            rounds.append(rates)
+            print(
+                f"round {r + 1}: loop {rates[0]:,.0f}, 1 worker {rates[1]:,.0f}, "
+                f"2 workers {rates[2]:,.0f} cases/s",
+                flush=True,
+            )
+        loop, one, two = (statistics.median(col) for col in zip(*rounds, strict=True))
         print(f"{'plain in-process loop':<28} {loop:>9,.0f} cases/s")
         print(
             f"{'dask, 1 worker':<28} {one:>9,.0f} cases/s   1 worker / loop  = {one / loop:.2f}"
