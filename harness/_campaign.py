@@ -253,12 +253,20 @@ class CampaignSummary:
 class Progress:
     """Cases done, rate, ETA and failures on one terminal line (or periodic lines)."""
 
-    def __init__(self, total: int, done: int, stream: TextIO | None, dashboard: str) -> None:
+    def __init__(
+        self,
+        total: int,
+        done: int,
+        stream: TextIO | None,
+        dashboard: str,
+        failures: Mapping[str, int] | None = None,
+    ) -> None:
+        # ``done`` and ``failures`` count the batches finished before a resume.
         self.total, self.done0, self.done = total, done, done
         self.stream = stream
         self.tty = bool(stream is not None and stream.isatty())
         self.t0 = self.last = time.monotonic()
-        self.failures: Tally[str] = Tally()
+        self.failures: Tally[str] = Tally(failures or {})
         if stream is not None and dashboard:
             print(f"dask dashboard: {dashboard}", file=stream)
 
@@ -444,7 +452,7 @@ def run_campaign(
             totals.add(entry)
         pending = [b for b in range(config.n_batches) if b not in done]
         del done
-        progress = Progress(config.cases, totals.cases, stream, dashboard)
+        progress = Progress(config.cases, totals.cases, stream, dashboard, totals.failures())
         boxes = config.focus_boxes()
         t0 = time.monotonic()
         status = "interrupted"
@@ -557,6 +565,13 @@ class _Totals:
     def __init__(self, ids: tuple[str, ...]) -> None:
         self.cases = self.agree = 0
         self.verdicts: dict[str, dict[str, int]] = {mid: {} for mid in ids}
+
+    def failures(self) -> dict[str, int]:
+        """Failing cases so far per model."""
+        return {
+            mid: sum(n for verdict, n in counts.items() if verdict != "pass")
+            for mid, counts in self.verdicts.items()
+        }
 
     def add(self, entry: Mapping[str, Any]) -> dict[str, int]:
         """Add a manifest entry; return its failing cases per model (0 if none)."""

@@ -103,7 +103,9 @@ def test_run_directory_layout_and_readers(campaign_file: Callable[..., Path]) ->
     assert len(row["t"]) == len(row["x"]) > 0 and json.loads(row["events"]) is not None
 
 
-def test_resume_after_kill_minus_9(campaign_file: Callable[..., Path], tmp_path: Path) -> None:
+def test_resume_after_kill_minus_9(
+    campaign_file: Callable[..., Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = campaign_file(name="k", cases=128, batch_size=8)
     exe = Path(sys.executable).with_name("highfive")
     proc = subprocess.Popen(
@@ -122,10 +124,19 @@ def test_resume_after_kill_minus_9(campaign_file: Callable[..., Path], tmp_path:
     # Torn last line, as a kill during the write would leave it.
     with open(manifest, "a") as fh:
         fh.write('{"batch": 99, "sta')
+    capsys.readouterr()
     assert main(["run", str(path), "--resume"]) == 0
     resumed = _frame(tmp_path / "runs" / "k")
     clean = _frame(_run(path, name="clean"))
     pd.testing.assert_frame_equal(resumed, clean)
+    # The progress line counts the batches finished before the kill too.
+    last = [x for x in capsys.readouterr().err.splitlines() if "failures:" in x][-1]
+    assert last.startswith("cases 128/128 ")
+    failed = resumed[resumed["verdict"] != "pass"].groupby("model").size()
+    shown = dict(p.rsplit(" ", 1) for p in last.split("failures: ")[1].split(", "))
+    assert {m: int(n.replace(",", "")) for m, n in shown.items()} == {
+        m: int(failed.get(m, 0)) for m in resumed["model"].unique()
+    }
     assert resumed.groupby("model")["case_id"].apply(lambda s: s.is_unique).all()
     lines = manifest.read_text().splitlines()
     assert sorted(json.loads(x)["batch"] for x in lines) == list(range(16))
