@@ -27,7 +27,7 @@ from collections import Counter as Tally
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Literal, TextIO
 
 import numpy as np
 import pyarrow as pa
@@ -372,7 +372,7 @@ def run_campaign(
     *,
     resume: bool = False,
     client: Any = None,
-    stream: TextIO | None = sys.stderr,
+    stream: TextIO | Literal["stderr"] | None = "stderr",
 ) -> CampaignSummary:
     """Run (or resume) a campaign and return its summary.
 
@@ -384,9 +384,12 @@ def run_campaign(
         Refused if the directory holds a run of another configuration.
     client : distributed.Client, optional
         Use this client instead of the one ``config.execution`` describes.
-    stream : text stream or None
-        Where progress goes (None: silent).
+    stream : text stream, "stderr" or None
+        Where progress goes: by default ``sys.stderr`` as it is when the campaign
+        starts (so a redirected or captured stderr gets it); None: silent.
     """
+    if stream == "stderr":
+        stream = sys.stderr
     space = config.parameter_space()
     threads = config.execution.threads_per_worker
     models = tuple(Model.load(m, threads=threads) for m in config.models)

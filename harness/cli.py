@@ -146,7 +146,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             overrides[flag] = str(value) if flag == "out" else value
     if overrides:
         config = config.with_overrides(**overrides)
-    summary = run_campaign(config, resume=args.resume, stream=sys.stderr)
+    summary = run_campaign(config, resume=args.resume)
     print(summary.table())
     return 0
 
