@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import ctypes.util
 import os
+from functools import cache
 
 __all__ = ["MMAP_THRESHOLD", "TRIM_THRESHOLD", "reuse_freed_memory"]
 
@@ -32,9 +32,8 @@ TRIM_THRESHOLD = 64 * 2**20
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
 
-_applied: bool | None = None
 
-
+@cache
 def reuse_freed_memory() -> bool:
     """Make this process keep freed memory for reuse (glibc only; once per process).
 
@@ -43,16 +42,13 @@ def reuse_freed_memory() -> bool:
     environment variables a dask nanny passes its workers. Returns whether the
     settings are in force; elsewhere (macOS, musl) it does nothing and returns False.
     """
-    global _applied
-    if _applied is None:
-        _applied = False
-        libc_version = ""
-        with contextlib.suppress(ValueError, OSError, AttributeError):
-            libc_version = os.confstr("CS_GNU_LIBC_VERSION") or ""
-        if libc_version.startswith("glibc"):
-            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-            _applied = bool(
-                libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)
-                and libc.mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD)
-            )
-    return _applied
+    libc_version = ""
+    with contextlib.suppress(ValueError, OSError, AttributeError):
+        libc_version = os.confstr("CS_GNU_LIBC_VERSION") or ""
+    if not libc_version.startswith("glibc"):
+        return False
+    libc = ctypes.CDLL(None)  # the C library this process already runs on
+    return bool(
+        libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)
+        and libc.mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD)
+    )
