@@ -10,9 +10,11 @@
 from ._default_space import BACKGROUNDS, default_space
 from ._errors import ConfigError, HighfiveError, InvalidParameter, ModelError, RunDirError
 from ._kinematics import G
+from ._samplers import SAMPLERS, Box, Sampler, make_sampler
 from ._scenario import MARGIN, SeedLike, case_streams, synthesize
 from ._sensor import SensorSpec
 from ._space import Dimension, ParameterSpace
+from ._toml import read_toml
 from ._types import Detection, Event, Trace
 from .motions import MOTIONS, Motion, get_motion
 
@@ -20,6 +22,8 @@ __all__ = [
     "BACKGROUNDS",
     "MARGIN",
     "MOTIONS",
+    "SAMPLERS",
+    "Box",
     "ConfigError",
     "Detection",
     "Dimension",
@@ -31,11 +35,14 @@ __all__ = [
     "Motion",
     "ParameterSpace",
     "RunDirError",
+    "Sampler",
     "SeedLike",
     "SensorSpec",
     "Trace",
     "case_streams",
     "default_space",
     "get_motion",
+    "make_sampler",
+    "read_toml",
     "synthesize",
 ]

@@ -11,21 +11,35 @@ line builds on these.
 
 from highfive.generators import ConfigError, HighfiveError, InvalidParameter, ModelError
 
+from ._argtypes import int_at_least
 from ._campaign import CampaignSummary, run_campaign
 from ._config import CampaignConfig, ExecutionConfig
 from ._counter import CounterConfig, StreamingCounter, count_trace, detect, window_centres
 from ._focus import plan_focus
+from ._io import atomic_path, atomic_write_text
 from ._model import SHIPPED, Model, ModelSpec
-from ._oracle import VERDICTS, Score, Verdict, margin, score
+from ._oracle import Score, margin, score
 from ._pipeline import Counter, CounterPipeline, CountResult
 from ._preprocess import features, features_of_windows, to_uniform
 from ._replay import Replay, ShrinkResult, replay, shrink
 from ._rundir import RunDir
 from ._scalogram import FilterBank, filter_bank, frame, log_freqs, morlet_scales
+from ._verdicts import (
+    FAIL_VERDICTS,
+    SEVERITY,
+    VERDICT_INFO,
+    VERDICTS,
+    Verdict,
+    VerdictInfo,
+    is_failure,
+)
 
 __all__ = [
+    "FAIL_VERDICTS",
+    "SEVERITY",
     "SHIPPED",
     "VERDICTS",
+    "VERDICT_INFO",
     "CampaignConfig",
     "CampaignSummary",
     "ConfigError",
@@ -46,12 +60,17 @@ __all__ = [
     "ShrinkResult",
     "StreamingCounter",
     "Verdict",
+    "VerdictInfo",
+    "atomic_path",
+    "atomic_write_text",
     "count_trace",
     "detect",
     "features",
     "features_of_windows",
     "filter_bank",
     "frame",
+    "int_at_least",
+    "is_failure",
     "log_freqs",
     "margin",
     "morlet_scales",

@@ -39,9 +39,10 @@ from highfive.generators._samplers import Box, make_sampler
 from ._config import CampaignConfig
 from ._malloc import reuse_freed_memory
 from ._model import Model
-from ._oracle import VERDICTS, margin, score
+from ._oracle import margin, score
 from ._pipeline import CounterPipeline
 from ._rundir import SCHEMA_VERSION, RunDir
+from ._verdicts import VERDICTS
 
 __all__ = ["BatchJob", "CampaignSummary", "run_batch", "run_campaign"]
 

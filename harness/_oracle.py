@@ -21,17 +21,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 
 from highfive.generators import Detection, Event
 
-__all__ = ["VERDICTS", "Score", "Verdict", "margin", "score"]
+from ._verdicts import Verdict
 
-Verdict = Literal["pass", "miss", "double_count", "false_positive", "mixed"]
-VERDICTS: tuple[Verdict, ...] = ("pass", "miss", "double_count", "false_positive", "mixed")
+__all__ = ["Score", "margin", "score"]
 
 DEFAULT_TOLERANCE = 0.5
 """Seconds between a detection and a high-five's impact for them to match."""

@@ -1,0 +1,80 @@
+"""The verdicts a case can get: defined once, used by the oracle, counts, gate and report.
+
+Each verdict has a name (stored in the results' ``verdict`` column), a severity rank
+(0 for ``pass``; higher is worse, used to pick the cases a report shows first) and
+whether it is a failure. Adding a verdict is one line in :data:`VERDICT_INFO`; its
+position in that table fixes the column order of coverage counts, so new verdicts go
+at the end.
+
+=============== ======== =====================================================
+verdict         severity meaning
+=============== ======== =====================================================
+pass            0        every high-five matched, no false positive
+miss            2        some high-five missed, no false positive
+double_count    3        every high-five matched, every false positive a duplicate
+false_positive  1        every high-five matched, every false positive spurious
+mixed           4        misses with false positives, or both kinds of false positive
+error           6        the counter raised, exited or returned malformed detections
+timeout         5        the counter exceeded the campaign's per-case time limit
+=============== ======== =====================================================
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+__all__ = [
+    "FAIL_VERDICTS",
+    "SEVERITY",
+    "VERDICTS",
+    "VERDICT_INFO",
+    "Verdict",
+    "VerdictInfo",
+    "is_failure",
+]
+
+Verdict = Literal["pass", "miss", "double_count", "false_positive", "mixed", "error", "timeout"]
+
+
+@dataclass(frozen=True)
+class VerdictInfo:
+    """One verdict: its name, severity rank (0 = pass, higher = worse) and meaning."""
+
+    name: Verdict
+    severity: int
+    description: str
+
+    @property
+    def is_failure(self) -> bool:
+        return self.severity > 0
+
+
+VERDICT_INFO: tuple[VerdictInfo, ...] = (
+    VerdictInfo("pass", 0, "every high-five counted once, nothing else counted"),
+    VerdictInfo("miss", 2, "a high-five was not counted"),
+    VerdictInfo("double_count", 3, "a high-five was counted more than once"),
+    VerdictInfo("false_positive", 1, "something that is not a high-five was counted"),
+    VerdictInfo("mixed", 4, "misses and false counts in one case"),
+    VerdictInfo("error", 6, "the counter raised, exited or returned malformed detections"),
+    VerdictInfo("timeout", 5, "the counter exceeded the per-case time limit"),
+)
+"""Every verdict, ``pass`` first; the order is the column order of coverage counts."""
+
+VERDICTS: tuple[Verdict, ...] = tuple(v.name for v in VERDICT_INFO)
+"""Verdict names in :data:`VERDICT_INFO` order."""
+
+FAIL_VERDICTS: tuple[Verdict, ...] = tuple(v.name for v in VERDICT_INFO if v.is_failure)
+"""The failing verdicts, in :data:`VERDICTS` order."""
+
+SEVERITY: tuple[Verdict, ...] = tuple(
+    v.name for v in sorted(VERDICT_INFO, key=lambda v: -v.severity) if v.is_failure
+)
+"""The failing verdicts, most severe first."""
+
+_FAILS = frozenset(FAIL_VERDICTS)
+
+
+def is_failure(verdict: str) -> bool:
+    """Whether ``verdict`` is a failure (every known verdict but ``pass``)."""
+    return verdict in _FAILS
