@@ -25,6 +25,7 @@ from ._crosses import (
 )
 from ._db import FAIL_VERDICTS, VERDICTS, CoverageCounts, merge_counts
 from ._diff import METHODS, RunDiff, adjust_pvalues, diff_runs, paired_cell_diff, quantization_diff
+from ._focus import plan_focus
 from ._gate import (
     KINDS,
     Criterion,
@@ -96,6 +97,7 @@ __all__ = [
     "make_crosses",
     "merge_counts",
     "paired_cell_diff",
+    "plan_focus",
     "quantization_diff",
     "regions_dicts",
     "space_fingerprint",

@@ -15,13 +15,12 @@ from ._argtypes import int_at_least
 from ._campaign import CampaignSummary, run_campaign
 from ._config import CampaignConfig, ExecutionConfig
 from ._counter import CounterConfig, StreamingCounter, count_trace, detect, window_centres
-from ._focus import plan_focus
 from ._io import atomic_path, atomic_write_text
 from ._model import SHIPPED, Model, ModelSpec
 from ._oracle import Score, margin, score
 from ._pipeline import Counter, CounterPipeline, CountResult
 from ._preprocess import features, features_of_windows, to_uniform
-from ._replay import Replay, ShrinkResult, replay, shrink
+from ._replay import LoadedRun, Replay, ShrinkResult, load_run, replay, replay_loaded, shrink
 from ._rundir import RunDir
 from ._scalogram import FilterBank, filter_bank, frame, log_freqs, morlet_scales
 from ._verdicts import (
@@ -51,6 +50,7 @@ __all__ = [
     "FilterBank",
     "HighfiveError",
     "InvalidParameter",
+    "LoadedRun",
     "Model",
     "ModelError",
     "ModelSpec",
@@ -71,11 +71,12 @@ __all__ = [
     "frame",
     "int_at_least",
     "is_failure",
+    "load_run",
     "log_freqs",
     "margin",
     "morlet_scales",
-    "plan_focus",
     "replay",
+    "replay_loaded",
     "run_campaign",
     "score",
     "shrink",

@@ -123,8 +123,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from highfive.harness._config import CampaignConfig
 
     if args.focus is not None:
-        from highfive.coverage import load_settings
-        from highfive.harness._focus import plan_focus
+        from highfive.coverage import load_settings, plan_focus
 
         if args.config is not None:
             raise InvalidParameter("run: give CONFIG.toml or --focus RUN, not both")

@@ -8,10 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from highfive.coverage import analyse_run, codes
+from highfive.coverage import analyse_run, codes, plan_focus
 from highfive.harness._campaign import run_campaign
 from highfive.harness._config import CampaignConfig
-from highfive.harness._focus import plan_focus
 from highfive.harness._replay import replay
 from highfive.harness._rundir import RunDir
 from highfive.harness.cli import main

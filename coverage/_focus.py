@@ -23,11 +23,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from highfive.coverage import Binning, CoverageSettings, analyse_run
 from highfive.generators import Dimension, InvalidParameter
+from highfive.harness import CampaignConfig, RunDir
 
-from ._config import CampaignConfig
-from ._rundir import RunDir
+from ._bins import Binning
+from ._run import CoverageSettings, analyse_run
 
 __all__ = ["plan_focus"]
 
