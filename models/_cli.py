@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from highfive.generators import InvalidParameter
-from highfive.harness._argtypes import int_at_least
+from highfive.harness import int_at_least
 
 __all__ = ["add_model_commands"]
 

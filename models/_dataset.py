@@ -2,11 +2,11 @@
 
 Traces come from :func:`highfive.generators.synthesize` over a parameter space (the
 default space unless told otherwise) and go through *the* preprocessing of
-:mod:`highfive.harness._preprocess` (``to_uniform`` -> ``frame`` ->
-``features_of_windows``), so the network is trained on exactly what the pipeline feeds
-it.
+:mod:`highfive.harness` (``to_uniform`` -> ``frame`` -> ``features_of_windows``), so
+the network is trained on exactly what the pipeline feeds it.
 
-Labels, from the truth events and the window centre ``c`` (:func:`window_centres`):
+Labels, from the truth events and the window centre ``c`` (the counter's
+:func:`~highfive.harness.window_centres`, from the start of the uniform trace):
 
 - positive (1) if a high-five impact lies within :data:`POSITIVE_S` of ``c``;
 - negative (0) if no high-five impact lies within :data:`NEGATIVE_S` of ``c``;
@@ -32,9 +32,7 @@ from typing import Any
 import numpy as np
 
 from highfive.generators import InvalidParameter, ParameterSpace, Trace, default_space, synthesize
-from highfive.harness._model import ModelSpec
-from highfive.harness._preprocess import features_of_windows, to_uniform, window_centres
-from highfive.harness._scalogram import frame
+from highfive.harness import ModelSpec, features_of_windows, frame, to_uniform, window_centres
 
 __all__ = [
     "NEGATIVE_S",
@@ -165,7 +163,8 @@ def _trace_windows(
         if x_u.shape[0] < spec.window:
             continue
         windows, _ = frame(x_u, spec.window, spec.hop)
-        centres = window_centres(float(t_u[0]), windows.shape[0], spec)
+        # The counter's window centres, shifted to where the uniform trace starts.
+        centres = float(t_u[0]) + window_centres(windows.shape[0], spec.counter_config())
         label, motion = label_windows(centres, trace)
         keep = label == 1
         if negative_fraction >= 1.0:

@@ -3,7 +3,7 @@
 The exported graph takes ``scalogram`` (batch, 3, S, T) float32 and returns
 ``probabilities`` (batch, n_classes): the softmax is inside the graph. Batch norm is
 folded into the convolutions by the exporter's constant folding (eval mode). The
-:class:`~highfive.harness._model.ModelSpec` goes into ``metadata_props``, and the file
+:class:`~highfive.harness.ModelSpec` goes into ``metadata_props``, and the file
 is checked with :meth:`Model.from_bytes` before it is written (atomically).
 
 PyTorch 2.13's default exporter (``dynamo=True``) needs ``onnxscript``, which the
@@ -20,8 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from highfive.generators import ModelError
-from highfive.harness._io import atomic_path
-from highfive.harness._model import Model, ModelSpec
+from highfive.harness import Model, ModelSpec, atomic_path
 
 __all__ = [
     "INPUT_NAME",

@@ -3,7 +3,7 @@
 ONNX Runtime's ``quantize_static`` with ``QuantFormat.QDQ``: int8 weights per output
 channel (symmetric), uint8 activations calibrated by min/max over windows from the same
 generators and preprocessing as training (the float model's own
-:class:`~highfive.harness._model.ModelSpec`), on a seed of their own. The softmax is
+:class:`~highfive.harness.ModelSpec`), on a seed of their own. The softmax is
 left in float so the output probabilities are not rounded to 1/256 steps before the
 counter's thresholds. ``quant_pre_process`` (shape inference and graph optimisation)
 runs first, as ONNX Runtime recommends; afterwards the first convolution's input
@@ -23,7 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from highfive.generators import InvalidParameter, ModelError
-from highfive.harness._model import Model, session
+from highfive.harness import Model
+from highfive.harness._model import session  # until highfive.harness exports it
 
 from ._dataset import window_set
 from ._export import compact_names, write_checked

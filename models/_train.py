@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from highfive.generators import InvalidParameter, ModelError, ParameterSpace
-from highfive.harness._model import ModelSpec
+from highfive.harness import ModelSpec
 
 from ._dataset import WindowSet, norm_stats, window_set
 from ._export import export_onnx

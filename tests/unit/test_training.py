@@ -18,7 +18,7 @@ import onnx  # noqa: E402
 from onnx import numpy_helper  # noqa: E402
 
 from highfive.generators import InvalidParameter, ModelError  # noqa: E402
-from highfive.harness._model import Model, ModelSpec  # noqa: E402
+from highfive.harness import Model, ModelSpec  # noqa: E402
 from highfive.models import build_network, export_onnx, profile, train  # noqa: E402
 from highfive.models._train import TORCH_MISSING, require_torch  # noqa: E402
 
