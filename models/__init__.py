@@ -1,26 +1,33 @@
 """The shipped window classifiers and the code that trains, quantizes and profiles them.
 
-Shipped files (load them with ``highfive.harness._model.Model.load("float")`` or
+Shipped files (load them with ``highfive.harness.Model.load("float")`` or
 ``Model.load("int8")``, which use :mod:`importlib.resources`):
 
 - ``highfive-cnn-float32.onnx``: the float model, trained by :func:`train`;
 - ``highfive-cnn-int8.onnx``: its static int8 (QDQ) twin, made by :func:`quantize`;
 - one ``*.sha256`` file per model (``sha256sum`` format) and ``MODEL_CARD.md``.
 
-Importing this package does not import PyTorch: only :func:`train` needs it (the
-``train`` extra).
+Importing this package is cheap and imports no other ``highfive`` package: the harness
+reads the shipped files through it. The public names below are imported on first use
+(PEP 562), and only :func:`train` needs PyTorch (the ``train`` extra).
 
 >>> from highfive.models import profile
 >>> profile("int8")["parameters"] <= 100_000  # doctest: +SKIP
 True
 """
 
-from ._cli import add_model_commands
-from ._dataset import WindowSet, make_windows, norm_stats, window_metrics, window_set
-from ._export import export_onnx, with_metadata
-from ._profile import count_macs, count_parameters, profile
-from ._quantize import quantize
-from ._train import build_network, train
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._cli import add_model_commands
+    from ._dataset import WindowSet, make_windows, norm_stats, window_metrics, window_set
+    from ._export import export_onnx, with_metadata
+    from ._profile import count_macs, count_parameters, profile
+    from ._quantize import quantize
+    from ._train import build_network, train
 
 __all__ = [
     "WindowSet",
@@ -38,3 +45,35 @@ __all__ = [
     "window_set",
     "with_metadata",
 ]
+
+# Public name -> the submodule that defines it.
+_HOME = {
+    "WindowSet": "_dataset",
+    "add_model_commands": "_cli",
+    "build_network": "_train",
+    "count_macs": "_profile",
+    "count_parameters": "_profile",
+    "export_onnx": "_export",
+    "make_windows": "_dataset",
+    "norm_stats": "_dataset",
+    "profile": "_profile",
+    "quantize": "_quantize",
+    "train": "_train",
+    "window_metrics": "_dataset",
+    "window_set": "_dataset",
+    "with_metadata": "_export",
+}
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        home = _HOME[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib
 import subprocess
 import sys
 from importlib import resources
@@ -19,8 +20,9 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
+import highfive.models
 from highfive.generators import Event, InvalidParameter, ModelError, Trace
-from highfive.harness._model import SHIPPED, Model, ModelSpec
+from highfive.harness import SHIPPED, Model, ModelSpec
 from highfive.models import (
     _quantize,
     add_model_commands,
@@ -347,6 +349,30 @@ def test_importing_models_does_not_import_torch(tmp_path: Path) -> None:
         check=True,
     ).stdout
     assert out.strip() == "False"
+
+
+def test_importing_models_imports_no_other_highfive_package(tmp_path: Path) -> None:
+    # The harness reads the shipped files through this package (importlib.resources),
+    # so importing it must not import the harness back.
+    code = "import sys, highfive.models; print(sorted(m for m in sys.modules if 'highfive.' in m))"
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=str(tmp_path), capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "['highfive.models']"
+
+
+@pytest.mark.parametrize("name", highfive.models.__all__)
+def test_every_public_name_resolves(name: str) -> None:
+    value = getattr(highfive.models, name)
+    home = highfive.models._HOME[name]
+    assert value is getattr(importlib.import_module(f"highfive.models.{home}"), name)
+    assert name in dir(highfive.models)
+
+
+def test_unknown_names_raise_attribute_error() -> None:
+    assert sorted(highfive.models._HOME) == sorted(highfive.models.__all__)
+    with pytest.raises(AttributeError, match=r"'highfive.models' has no attribute 'nope'"):
+        _ = highfive.models.nope
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:
