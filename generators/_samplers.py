@@ -3,14 +3,17 @@
 Case ``i``'s point depends only on (seed, i, n, d): a batch of cases ``[start, start +
 count)`` is computed without the others, so results do not depend on batch size,
 worker count or resumes. :meth:`Sampler.points` validates and calls the one hook
-``_points`` that each sampler overrides (as scipy's ``QMCEngine.random`` does).
+``_points`` that each sampler overrides (as scipy's ``QMCEngine.random`` does). A
+second hook, ``_advice``, names settings a sampler handles badly; ``make_sampler(...,
+warn=True)`` turns it into a ``UserWarning``, once, where a campaign is planned (not in
+workers or replays, which build the same sampler again).
 
 - ``random``: independent uniform points, case ``i`` from its own stream
   ``SeedSequence(seed, spawn_key=(i, 3))`` (children 0-2 of case ``i`` feed the
   generators, so the streams never overlap).
 - ``sobol``, ``halton``: scrambled low-discrepancy sequences (scipy.stats.qmc),
-  reached by ``fast_forward``. Sobol's balance needs ``n`` a power of two: a
-  campaign warns otherwise.
+  reached by ``fast_forward``. Sobol's balance needs ``n`` a power of two: its
+  advice says so otherwise.
 - ``lhs``: Latin hypercube over ``n`` cases; per dimension a keyed pseudorandom
   permutation of ``range(n)`` computed index by index (a Feistel network with cycle
   walking), so no O(n) table is ever held in memory.
@@ -62,6 +65,10 @@ class Sampler(ABC):
 
     @abstractmethod
     def _points(self, start: int, count: int) -> np.ndarray: ...
+
+    def _advice(self) -> str | None:
+        """Why these settings serve this sampler badly, or None (the default)."""
+        return None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(d={self.d}, n={self.n}, seed={self.seed})"
@@ -120,8 +127,8 @@ class _QMCSampler(Sampler):
         if start:  # scipy's Sobol cannot fast_forward(0)
             engine.fast_forward(start)
         with warnings.catch_warnings():
-            # Balance is a property of the whole campaign (n a power of two), which the
-            # campaign checks; a batch of it is not meant to be balanced on its own.
+            # Balance is a property of the whole campaign (n a power of two, see
+            # SobolSampler._advice); a batch of it is not meant to be balanced on its own.
             warnings.filterwarnings("ignore", message=".*balance properties.*")
             return engine.random(count) if count else np.empty((0, self.d))
 
@@ -138,6 +145,16 @@ class SobolSampler(_QMCSampler):
 
     def _engine(self) -> qmc.QMCEngine:
         return qmc.Sobol(self.d, scramble=True, rng=_qmc_rng(self.seed))
+
+    def _advice(self) -> str | None:
+        n = self.n
+        if not n & (n - 1):
+            return None
+        return (
+            f"sampler sobol: cases={n} is not a power of two; Sobol points keep "
+            "their balance only for powers of two (e.g. "
+            f"{1 << max(n.bit_length() - 1, 0)} or {1 << n.bit_length()})"
+        )
 
 
 class HaltonSampler(_QMCSampler):
@@ -192,10 +209,15 @@ SAMPLERS: dict[str, type[Sampler]] = {
 }
 
 
-def make_sampler(name: str, d: int, n: int, seed: int, boxes: tuple[Box, ...] = ()) -> Sampler:
+def make_sampler(
+    name: str, d: int, n: int, seed: int, boxes: tuple[Box, ...] = (), *, warn: bool = False
+) -> Sampler:
     """The sampler called ``name`` for ``n`` cases in ``d`` dimensions.
 
     ``boxes`` are the target boxes of the ``focus`` sampler (ignored by the others).
+    With ``warn=True``, the sampler's advice on these settings (e.g. Sobol with ``n``
+    not a power of two) is issued as a ``UserWarning``; call it so once per campaign,
+    where it is planned, and without ``warn`` wherever the sampler is built again.
     """
     try:
         cls = SAMPLERS[name]
@@ -203,6 +225,7 @@ def make_sampler(name: str, d: int, n: int, seed: int, boxes: tuple[Box, ...] = 
         raise InvalidParameter(
             f"sampler: {name!r} is not known; choose one of {', '.join(SAMPLERS)}"
         ) from None
-    if cls is FocusSampler:
-        return FocusSampler(d, n, seed, boxes)
-    return cls(d, n, seed)
+    sampler = FocusSampler(d, n, seed, boxes) if cls is FocusSampler else cls(d, n, seed)
+    if warn and (advice := sampler._advice()) is not None:
+        warnings.warn(advice, UserWarning, stacklevel=2)
+    return sampler

@@ -1,0 +1,69 @@
+"""Sampler advice: Sobol warns about a case count that is not a power of two, once.
+
+The rule lives in the sampler (``Sampler._advice``); ``make_sampler(..., warn=True)``
+issues it where a campaign is planned, and every other construction (workers, replay)
+stays silent.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+from highfive.generators import SAMPLERS, Sampler, make_sampler
+
+BOX = (((0, 0.0, 0.5),),)  # the focus sampler needs target boxes
+
+
+def _make(name: str, n: int, *, warn: bool) -> Sampler:
+    return make_sampler(name, 3, n, seed=11, boxes=BOX, warn=warn)
+
+
+@pytest.mark.parametrize(
+    ("n", "neighbours"),
+    [
+        pytest.param(1000, "512 or 1024", id="1000"),
+        pytest.param(3, "2 or 4", id="3"),
+        pytest.param(1025, "1024 or 2048", id="1025"),
+    ],
+)
+def test_sobol_warns_once_when_n_is_not_a_power_of_two(n: int, neighbours: str) -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _make("sobol", n, warn=True)
+    assert [str(w.message) for w in caught] == [
+        f"sampler sobol: cases={n} is not a power of two; Sobol points keep their balance "
+        f"only for powers of two (e.g. {neighbours})"
+    ]
+    assert caught[0].category is UserWarning
+    assert caught[0].filename == __file__  # points at whoever asked for the warning
+
+
+@pytest.mark.parametrize("n", [1, 2, 1024, 2**20])
+def test_sobol_is_silent_for_powers_of_two(n: int) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _make("sobol", n, warn=True)
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLERS))
+@pytest.mark.parametrize("warn", [False, True], ids=["warn=False", "warn=True"])
+def test_only_sobol_with_warn_ever_warns(name: str, warn: bool) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        if name == "sobol" and warn:
+            with pytest.warns(UserWarning, match=r"cases=1000 is not a power of two"):
+                _make(name, 1000, warn=warn)
+        else:
+            _make(name, 1000, warn=warn)
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLERS))
+def test_warn_does_not_change_the_points(name: str) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        loud = _make(name, 1000, warn=True)
+    quiet = _make(name, 1000, warn=False)
+    assert np.array_equal(loud.points(7, 20), quiet.points(7, 20))
