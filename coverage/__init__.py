@@ -13,6 +13,8 @@ and failures per cell and model, merges exactly across runs, and feeds exact
 31
 """
 
+from highfive.harness import FAIL_VERDICTS, VERDICTS
+
 from ._bins import IGNORED, ILLEGAL, Binning, Coverpoint, codes, space_fingerprint
 from ._crosses import (
     DEFAULT_WAYS,
@@ -23,7 +25,7 @@ from ._crosses import (
     load_crosses,
     make_crosses,
 )
-from ._db import FAIL_VERDICTS, VERDICTS, CoverageCounts, merge_counts
+from ._db import CoverageCounts, merge_counts
 from ._diff import METHODS, RunDiff, adjust_pvalues, diff_runs, paired_cell_diff, quantization_diff
 from ._focus import plan_focus
 from ._gate import (

@@ -7,8 +7,8 @@ and statistics are always recomputed from merged counts, never summed as percent
 
 Results stream through in record batches (only the needed columns are read), so memory
 stays bounded whatever the number of rows. Per batch, rows are binned once; each cross
-is then one ``np.bincount`` over ``(cell * n_models + model) * 5 + verdict``, which
-yields the cases and every failure verdict at once.
+is then one ``np.bincount`` over ``(cell * n_models + model) * V + verdict`` (``V``
+verdicts), which yields the cases and every failure verdict at once.
 """
 
 from __future__ import annotations
@@ -27,15 +27,13 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from highfive.generators import ConfigError, ParameterSpace, RunDirError
+from highfive.harness import FAIL_VERDICTS, VERDICTS
 
 from ._bins import IGNORED, ILLEGAL, Binning, _sha256, codes, space_fingerprint
 from ._crosses import Cross, crosses_fingerprint, make_crosses
 
-__all__ = ["FAIL_VERDICTS", "VERDICTS", "CoverageCounts", "merge_counts"]
+__all__ = ["CoverageCounts", "merge_counts"]
 
-VERDICTS = ("pass", "miss", "double_count", "false_positive", "mixed")
-"""Every verdict of the oracle (``highfive.harness.VERDICTS``), pass first."""
-FAIL_VERDICTS = VERDICTS[1:]
 _NV = len(VERDICTS)
 DEFAULT_BATCH = 1 << 17
 _ALL_CASES = (0, 2**63 - 1)
@@ -65,8 +63,8 @@ class CoverageCounts:
     n : np.ndarray, shape (cells, models), int64
         Cases per cell (rows with an ignored or illegal value in the cross's coverpoints
         are not counted).
-    fails : np.ndarray, shape (cells, models, 4), int64
-        Failures per cell by verdict, in :data:`FAIL_VERDICTS` order.
+    fails : np.ndarray, shape (cells, models, len(FAIL_VERDICTS)), int64
+        Failures per cell by verdict, in :data:`highfive.harness.FAIL_VERDICTS` order.
     rows : np.ndarray, shape (models,), int64
         Result rows read per model.
     ignored, illegal : np.ndarray, shape (coverpoints, models), int64
@@ -166,7 +164,15 @@ class CoverageCounts:
         d = len(binning)
         z = np.zeros
         return cls(
-            binning, crosses, (), (), z((total, 0)), z((total, 0, 4)), z(0), z((d, 0)), z((d, 0))
+            binning,
+            crosses,
+            (),
+            (),
+            z((total, 0)),
+            z((total, 0, len(FAIL_VERDICTS))),
+            z(0),
+            z((d, 0)),
+            z((d, 0)),
         )
 
     @classmethod
@@ -337,7 +343,11 @@ class CoverageCounts:
 
     @classmethod
     def from_arrow(cls, table: pa.Table) -> CoverageCounts:
-        """Counts written by :meth:`to_arrow`."""
+        """Counts written by :meth:`to_arrow`.
+
+        Files written before a verdict existed (``error`` and ``timeout`` came later)
+        lack its column: it reads as zero failures, which is what those runs had.
+        """
         raw = (table.schema.metadata or {}).get(b"highfive.coverage")
         if raw is None:
             raise RunDirError("coverage table: no 'highfive.coverage' metadata; not counts")
@@ -347,7 +357,11 @@ class CoverageCounts:
         m, d = len(meta["models"]), len(binning)
         n = table["n"].to_numpy().reshape(-1, m) if m else np.zeros((0, 0))
         total = sum(c.n_cells(binning) for c in crosses)
-        fails = np.stack([table[v].to_numpy() for v in FAIL_VERDICTS], axis=-1)
+        zero = np.zeros(table.num_rows, dtype=np.int64)
+        fails = np.stack(
+            [table[v].to_numpy() if v in table.column_names else zero for v in FAIL_VERDICTS],
+            axis=-1,
+        )
         return cls(
             binning,
             crosses,

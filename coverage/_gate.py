@@ -55,10 +55,11 @@ import pandas as pd
 
 from highfive.generators import ConfigError, ParameterSpace, RunDirError
 from highfive.generators._toml import read_toml
+from highfive.harness import FAIL_VERDICTS
 
 from ._bins import Binning
 from ._crosses import cell_codes, make_crosses
-from ._db import FAIL_VERDICTS, CoverageCounts
+from ._db import CoverageCounts
 from ._stats import cp_upper
 
 __all__ = [

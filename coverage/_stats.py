@@ -31,9 +31,10 @@ from scipy.special import betaincinv
 from scipy.stats import binom, chi2
 
 from highfive.generators import InvalidParameter
+from highfive.harness import FAIL_VERDICTS
 
 from ._crosses import cell_codes
-from ._db import FAIL_VERDICTS, CoverageCounts
+from ._db import CoverageCounts
 
 __all__ = [
     "STATUSES",

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from highfive.coverage import (
+    FAIL_VERDICTS,
     VERDICTS,
     Binning,
     CoverageCounts,
@@ -45,7 +46,7 @@ def counts(draw: st.DrawFn) -> CoverageCounts:
     models = tuple(sorted(draw(st.sets(st.sampled_from(sorted(SHA)), max_size=3))))
     m, d = len(models), len(BINNING)
     small = st.integers(0, 40)
-    fails = draw(hnp.arrays(np.int64, (CELLS, m, 4), elements=small))
+    fails = draw(hnp.arrays(np.int64, (CELLS, m, len(FAIL_VERDICTS)), elements=small))
     extra = draw(hnp.arrays(np.int64, (CELLS, m), elements=small))
     side = draw(hnp.arrays(np.int64, (3, d, m), elements=small))
     return CoverageCounts(
@@ -85,7 +86,8 @@ def frame(n: int, seed: int) -> pd.DataFrame:
     parts = []
     for m in ("float", "int8"):
         f = params.assign(case_id=np.arange(n), model=m)
-        f["verdict"] = rng.choice(np.array(VERDICTS, dtype=object), n, p=[0.6, 0.1, 0.1, 0.1, 0.1])
+        p = [0.6] + [0.4 / (len(VERDICTS) - 1)] * (len(VERDICTS) - 1)
+        f["verdict"] = rng.choice(np.array(VERDICTS, dtype=object), n, p=p)
         parts.append(f)
     return pd.concat(parts, ignore_index=True).sample(frac=1.0, random_state=rng)
 

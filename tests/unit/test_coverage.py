@@ -75,7 +75,8 @@ def results_frame(
         f = params.copy()
         f.insert(0, "case_id", np.arange(n))
         f["model"] = m
-        p = [1 - fail_p] + [fail_p / 4] * 4
+        k = len(FAIL_VERDICTS)
+        p = [1 - fail_p] + [fail_p / k] * k
         f["verdict"] = rng.choice(np.array(VERDICTS, dtype=object), size=n, p=p)
         frames.append(f)
     return pd.concat(frames, ignore_index=True)
@@ -541,6 +542,33 @@ def test_fail_verdicts_match_the_oracle() -> None:
     assert tuple(ORACLE) == VERDICTS and VERDICTS[1:] == FAIL_VERDICTS
 
 
+def test_error_and_timeout_are_failures_in_counts_and_cells() -> None:
+    space = small_space()
+    binning = Binning.from_space(space)
+    frame = results_frame(space, 300, seed=3, models=("m",), fail_p=0.0)
+    frame.loc[:9, "verdict"] = "error"
+    frame.loc[10:14, "verdict"] = "timeout"
+    counts = CoverageCounts.from_results(frame, binning, make_crosses(binning, [1]))
+    motion = counts.cells("motion")
+    per_verdict = dict(zip(FAIL_VERDICTS, counts.fails[motion, 0].sum(axis=0), strict=True))
+    assert per_verdict["error"] == 10 and per_verdict["timeout"] == 5
+    assert sum(per_verdict.values()) == 15
+    cells = cells_frame(cell_stats(counts))
+    rows = cells[cells["cross"] == "motion"]
+    assert rows["failures"].sum() == 15 == rows["error"].sum() + rows["timeout"].sum()
+
+
+def test_counts_files_from_before_error_and_timeout_read_them_as_zero(tmp_path: Path) -> None:
+    space = small_space()
+    frame = results_frame(space, 400, seed=4)
+    frame["verdict"] = frame["verdict"].replace({"error": "miss", "timeout": "mixed"})
+    counts = CoverageCounts.from_results(frame, Binning.from_space(space), source="s")
+    old = counts.to_arrow().drop_columns(["error", "timeout"])
+    assert old.schema.metadata == counts.to_arrow().schema.metadata
+    pq.write_table(old, tmp_path / "counts.parquet")
+    assert CoverageCounts.from_arrow(pq.read_table(tmp_path / "counts.parquet")) == counts
+
+
 def test_merge_refuses_what_cannot_add() -> None:
     space = small_space()
     frame = results_frame(space, 200, seed=3)
@@ -615,7 +643,7 @@ def counts_of(n: list[int], k: list[int]) -> CoverageCounts:
     """One-model counts of a one-coverpoint space with len(n) bins."""
     space = ParameterSpace([Dimension("c", "categorical", choices=tuple(range(len(n))))])
     binning = Binning.from_space(space)
-    fails = np.zeros((len(n), 1, 4), dtype=np.int64)
+    fails = np.zeros((len(n), 1, len(FAIL_VERDICTS)), dtype=np.int64)
     fails[:, 0, 0] = k
     d = np.zeros((1, 1))
     return CoverageCounts(
