@@ -5,41 +5,35 @@ end, ``offsets`` marks where each starts) and one column per model, so merging t
 is exact integer addition: associative, commutative, and blind to merge order. Coverage
 and statistics are always recomputed from merged counts, never summed as percentages.
 
-Results stream through in record batches (only the needed columns are read), so memory
-stays bounded whatever the number of rows. Per batch, rows are binned once; each cross
-is then one ``np.bincount`` over ``(cell * n_models + model) * V + verdict`` (``V``
-verdicts), which yields the cases and every failure verdict at once.
+Counting result rows streams them in batches (``_results``) through an accumulator
+(``_accumulate``); this module holds the counts themselves, their merge and their
+Arrow form.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
-from highfive.generators import ConfigError, ParameterSpace, RunDirError
-from highfive.harness import FAIL_VERDICTS, VERDICTS
+from highfive.generators import ConfigError, RunDirError
+from highfive.harness import FAIL_VERDICTS
 
-from ._bins import IGNORED, ILLEGAL, Binning, _sha256, codes, space_fingerprint
+from ._accumulate import Accumulator, Source
+from ._bins import Binning
 from ._crosses import Cross, crosses_fingerprint, make_crosses
+from ._results import DEFAULT_BATCH, batches, binning_for, count_columns, run_results
 
 __all__ = ["CoverageCounts", "merge_counts"]
 
-_NV = len(VERDICTS)
-DEFAULT_BATCH = 1 << 17
 _ALL_CASES = (0, 2**63 - 1)
-
-Source = tuple[str, int, int]
-"""Where counts come from: (key of the case sequence, first case id, last case id)."""
 
 
 def _frozen(a: np.ndarray) -> np.ndarray:
@@ -211,28 +205,15 @@ class CoverageCounts:
             coverpoint, besides the Parquet reader's buffers).
         """
         schema = results.schema if not isinstance(results, pd.DataFrame) else None
-        binning = _binning_for(schema, binning)
+        binning = binning_for(schema, binning)
         crosses = tuple(crosses) if crosses is not None else make_crosses(binning)
-        names = list(results.columns) if schema is None else schema.names
-        cols = [*binning.names, "verdict"]
-        if "model" in names:
-            cols.append("model")
-        elif model is None:
-            raise RunDirError("results: no 'model' column; pass model='<id>' for one model")
-        track = source is not None and "case_id" in names
-        if track:
-            cols.append("case_id")
-        missing = [c for c in cols if c not in names]
-        if missing:
-            raise RunDirError(
-                f"results: no column {missing[0]!r}; columns present: {', '.join(names)}"
-            )
-        acc = _Accumulator(binning, crosses, model)
-        for batch in _batches(results, cols, batch_size):
+        cols, track = count_columns(results, binning, model, source)
+        acc = Accumulator(binning, crosses, model)
+        for batch in batches(results, cols, batch_size):
             acc.add(batch)
         lo, hi = acc.case_range if track else _ALL_CASES
         sources = [(source, lo, hi)] if source is not None and acc.n_rows else []
-        return acc.result(dict(model_sha256 or {}), sources)
+        return cls(**acc.result(dict(model_sha256 or {}), sources))
 
     @classmethod
     def from_run(
@@ -244,17 +225,7 @@ class CoverageCounts:
         batch_size: int = DEFAULT_BATCH,
     ) -> CoverageCounts:
         """Count the results of a run directory (model hashes from its campaign.json)."""
-        from highfive.harness._rundir import RunDir  # lazy: the harness pulls in ONNX Runtime
-
-        run = RunDir(path)
-        record = run.read_campaign()
-        sha = {m["id"]: m["sha256"] for m in record.get("models", [])}
-        dataset = run.results_dataset()
-        identity = record.get("identity", {})
-        space = ParameterSpace.from_arrow_schema(dataset.schema)
-        # Case i depends only on (seed, sampler, space, i): that is the case sequence.
-        seq = [identity.get(k) for k in ("seed", "sampler", "space")]
-        key = _sha256([*seq, space_fingerprint(space)]) if seq[0] is not None else None
+        dataset, sha, key = run_results(path)
         return cls.from_results(
             dataset, binning, crosses, model_sha256=sha, source=key, batch_size=batch_size
         )
@@ -390,171 +361,3 @@ def merge_counts(counts: Iterable[CoverageCounts]) -> CoverageCounts:
     for c in it:
         out = out.merge(c)
     return out
-
-
-def _binning_for(schema: pa.Schema | None, binning: Binning | None) -> Binning:
-    """The binning to use, checked against the space the results carry."""
-    has_space = schema is not None and any(
-        b"highfive.dimension" in (f.metadata or {}) for f in schema
-    )
-    if not has_space:
-        if binning is None:
-            raise ConfigError(
-                "binning: the results carry no parameter-space metadata; pass "
-                "binning=Binning.from_space(space)"
-            )
-        return binning
-    assert schema is not None
-    space = ParameterSpace.from_arrow_schema(schema)
-    if binning is None:
-        return Binning.from_space(space)
-    if space_fingerprint(space) != binning.space_fingerprint:
-        diff = [
-            d.name
-            for d in space
-            if d.name not in binning.space or binning.space[d.name].to_dict() != d.to_dict()
-        ]
-        raise RunDirError(
-            f"results were made in another parameter space than the binning's (differs in "
-            f"{', '.join(diff) or 'dimension order'}); bin them with their own space"
-        )
-    return binning
-
-
-def _batches(
-    results: ds.Dataset | pa.Table | pd.DataFrame, cols: list[str], batch_size: int
-) -> Iterator[pa.RecordBatch]:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ConfigError(f"batch_size: {batch_size!r} must be a positive whole number")
-    if isinstance(results, pd.DataFrame):
-        for start in range(0, len(results), batch_size):
-            chunk = results.iloc[start : start + batch_size][cols]
-            yield from pa.Table.from_pandas(chunk, preserve_index=False).to_batches()
-    elif isinstance(results, pa.Table):
-        yield from results.select(cols).to_batches(max_chunksize=batch_size)
-    elif isinstance(results, ds.Dataset):
-        # Small read-ahead: memory stays bounded however many files the run holds.
-        yield from results.to_batches(
-            columns=cols, batch_size=batch_size, batch_readahead=2, fragment_readahead=1
-        )
-    else:
-        raise ConfigError(
-            f"results: {type(results).__name__} is not a pyarrow dataset, table or DataFrame"
-        )
-
-
-def _plain(arr: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
-    return arr.cast(arr.type.value_type) if pa.types.is_dictionary(arr.type) else arr
-
-
-class _Accumulator:
-    """Per-cross dense counts while batches stream through.
-
-    Each coverpoint gets one extra slot (index ``n_bins``) for ignored and illegal
-    values; a row with such a value lands in a slot cell that :meth:`result` drops.
-    """
-
-    def __init__(self, binning: Binning, crosses: Sequence[Cross], model: str | None) -> None:
-        self.binning, self.crosses, self.model = binning, tuple(crosses), model
-        self.radix = np.array(binning.radices, dtype=np.intp)
-        self.dims = [tuple(binning.index(d) for d in c.dims) for c in self.crosses]
-        self.slots = [math.prod(int(self.radix[i]) + 1 for i in dims) for dims in self.dims]
-        self.models: list[str] = []
-        d = len(binning)
-        self.counts = [np.zeros((s, 0, _NV), dtype=np.int64) for s in self.slots]
-        self.rows = np.zeros(0, dtype=np.int64)
-        self.ignored = np.zeros((d, 0), dtype=np.int64)
-        self.illegal = np.zeros((d, 0), dtype=np.int64)
-        self.case_range = (2**63 - 1, -1)
-        self.n_rows = 0
-
-    def _global(self, names: list[str]) -> np.ndarray:
-        new = [m for m in names if m not in self.models]
-        if new:
-            k = len(new)
-            self.models += new
-            self.counts = [np.pad(c, ((0, 0), (0, k), (0, 0))) for c in self.counts]
-            self.rows = np.pad(self.rows, (0, k))
-            self.ignored = np.pad(self.ignored, ((0, 0), (0, k)))
-            self.illegal = np.pad(self.illegal, ((0, 0), (0, k)))
-        return np.array([self.models.index(m) for m in names], dtype=np.intp)
-
-    def add(self, batch: pa.RecordBatch) -> None:
-        rows = batch.num_rows
-        if rows == 0:
-            return
-        self.n_rows += rows
-        code, _ = codes(self.binning, batch)
-        if "model" in batch.schema.names:
-            enc = pc.dictionary_encode(_plain(batch["model"]))
-            if enc.null_count:
-                raise RunDirError("results: 'model' is missing in some rows")
-            names = [str(x) for x in enc.dictionary.to_pylist()]
-            m = np.asarray(enc.indices.to_numpy(), dtype=np.intp)
-        else:
-            names, m = [str(self.model)], np.zeros(rows, dtype=np.intp)
-        gidx = self._global(names)
-        mb = len(names)
-        v = pc.index_in(_plain(batch["verdict"]), value_set=pa.array(VERDICTS))
-        if v.null_count:
-            bad = pc.filter(batch["verdict"], pc.is_null(v))[0].as_py()
-            raise RunDirError(f"results: verdict {bad!r} is not one of {list(VERDICTS)}")
-        if "case_id" in batch.schema.names:
-            mm = pc.min_max(batch["case_id"]).as_py()
-            lo, hi = self.case_range
-            self.case_range = (min(lo, mm["min"]), max(hi, mm["max"]))
-        base = m * _NV + np.asarray(v.to_numpy(), dtype=np.intp)
-        self.rows[gidx] += np.bincount(m, minlength=mb)
-        if np.any(code < 0):
-            for j in np.flatnonzero(np.any(code < 0, axis=0)):
-                for arr, flag in ((self.ignored, IGNORED), (self.illegal, ILLEGAL)):
-                    arr[j, gidx] += np.bincount(m[code[:, j] == flag], minlength=mb)
-        # Slot-coded bins, one contiguous row per coverpoint. Keys are int16 where the
-        # cross is small enough: bincount and arithmetic then move a quarter of the bytes.
-        c = np.where(code < 0, self.radix.astype(np.int16), code).T.copy()
-        stride = mb * _NV
-        scaled: dict[tuple[int, type], np.ndarray] = {}  # c * stride + base, by first use
-        bufs: dict[type, np.ndarray] = {}
-        r = self.radix + 1
-        for k, dims in enumerate(self.dims):
-            size = self.slots[k] * stride
-            dt: type = np.int16 if size <= np.iinfo(np.int16).max else np.intp
-            last = dims[-1]
-            if (last, dt) not in scaled:
-                scaled[last, dt] = np.multiply(c[last], stride, dtype=dt) + base.astype(dt)
-            if len(dims) == 1:
-                key = scaled[last, dt]
-            else:
-                key = bufs.setdefault(dt, np.empty(rows, dtype=dt))
-                # key = ((c0 * r1 + c1) * r2 + ...) * (r_last * stride) + scaled_last
-                mults = [int(r[i]) for i in dims[1:-1]] + [int(r[last]) * stride]
-                np.multiply(c[dims[0]], mults[0], out=key, dtype=dt)
-                for i, mult in zip(dims[1:-1], mults[1:], strict=True):
-                    np.add(key, c[i], out=key, dtype=dt)
-                    np.multiply(key, mult, out=key, dtype=dt)
-                np.add(key, scaled[last, dt], out=key)
-            cnt = np.bincount(key, minlength=size)
-            self.counts[k][:, gidx, :] += cnt.reshape(self.slots[k], mb, _NV)
-
-    def result(self, sha: Mapping[str, str], sources: list[Source]) -> CoverageCounts:
-        order = np.argsort(self.models, kind="stable").astype(np.intp)
-        parts = []
-        for dims, cnt in zip(self.dims, self.counts, strict=True):
-            full = cnt.reshape(*(int(self.radix[i]) + 1 for i in dims), len(self.models), _NV)
-            legal = full[tuple(slice(0, int(self.radix[i])) for i in dims)]
-            cells = math.prod(int(self.radix[i]) for i in dims)
-            parts.append(legal.reshape(cells, len(self.models), _NV)[:, order])
-        allc = np.concatenate(parts) if parts else np.zeros((0, len(self.models), _NV))
-        models = tuple(self.models[i] for i in order)
-        return CoverageCounts(
-            self.binning,
-            self.crosses,
-            models,
-            tuple(sha.get(m) for m in models),
-            allc.sum(axis=-1),
-            allc[..., 1:],
-            self.rows[order],
-            self.ignored[:, order],
-            self.illegal[:, order],
-            tuple(sources),
-        )
