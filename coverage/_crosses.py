@@ -18,7 +18,9 @@ import numpy as np
 
 from highfive.generators import ConfigError
 
-from ._bins import Binning, _read_toml, _sha256
+from ._bins import Binning
+from ._fingerprint import fingerprint
+from ._tables import read_coverage_toml
 
 __all__ = [
     "DEFAULT_WAYS",
@@ -106,7 +108,7 @@ def load_crosses(source: str | Path | Mapping[str, Any], binning: Binning) -> tu
     ``ways = [1, 2]`` (default) chooses the t-way crosses; ``[[crosses]]`` tables with
     ``name`` and ``dims`` add named ones.
     """
-    data = source if isinstance(source, Mapping) else _read_toml(source)
+    data = source if isinstance(source, Mapping) else read_coverage_toml(source)
     ways = data.get("ways", list(DEFAULT_WAYS))
     if not isinstance(ways, list):
         raise ConfigError(f"ways: {ways!r} must be a list such as [1, 2]")
@@ -132,7 +134,7 @@ def load_crosses(source: str | Path | Mapping[str, Any], binning: Binning) -> tu
 
 def crosses_fingerprint(crosses: Sequence[Cross]) -> str:
     """SHA-256 of the crosses' names and dimensions, in order."""
-    return _sha256([[c.name, list(c.dims)] for c in crosses])
+    return fingerprint([[c.name, list(c.dims)] for c in crosses])
 
 
 def cell_codes(binning: Binning, cross: Cross, cells: np.ndarray | None = None) -> np.ndarray:

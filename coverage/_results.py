@@ -17,7 +17,8 @@ import pyarrow.dataset as ds
 from highfive.generators import ConfigError, ParameterSpace, RunDirError
 from highfive.harness import RunDir
 
-from ._bins import Binning, _sha256, space_fingerprint
+from ._bins import Binning
+from ._fingerprint import fingerprint, space_fingerprint
 
 __all__ = ["DEFAULT_BATCH", "batches", "binning_for", "count_columns", "run_results"]
 
@@ -55,7 +56,7 @@ def run_results(path: str | os.PathLike[str]) -> tuple[ds.Dataset, dict[str, str
     space = ParameterSpace.from_arrow_schema(dataset.schema)
     # Case i depends only on (seed, sampler, space, i): that is the case sequence.
     seq = [identity.get(k) for k in ("seed", "sampler", "space")]
-    key = _sha256([*seq, space_fingerprint(space)]) if seq[0] is not None else None
+    key = fingerprint([*seq, space_fingerprint(space)]) if seq[0] is not None else None
     return dataset, sha, key
 
 
