@@ -26,7 +26,9 @@ from ._crosses import (
     make_crosses,
 )
 from ._db import CoverageCounts, merge_counts
-from ._diff import METHODS, RunDiff, adjust_pvalues, diff_runs, paired_cell_diff, quantization_diff
+from ._diff import diff_runs, quantization_diff
+from ._difftest import METHODS, adjust_pvalues, paired_cell_diff
+from ._difftext import RunDiff
 from ._focus import plan_focus
 from ._gate import (
     KINDS,

@@ -10,10 +10,12 @@ import pyarrow as pa
 import pytest
 from scipy.stats import binomtest, false_discovery_control, fisher_exact
 
-from highfive.coverage import Binning, codes, make_crosses
-from highfive.coverage._diff import (
+from highfive.coverage import (
+    Binning,
     adjust_pvalues,
+    codes,
     diff_runs,
+    make_crosses,
     paired_cell_diff,
     quantization_diff,
 )

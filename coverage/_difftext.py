@@ -1,0 +1,82 @@
+"""The result of a run diff and its text (what ``highfive diff`` prints)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+__all__ = ["RunDiff"]
+
+
+@dataclass(frozen=True, eq=False)
+class RunDiff:
+    """Cell-by-cell comparison of model ``model_b`` in ``run_b`` with ``model_a`` in ``run_a``.
+
+    ``cells`` is the frame :func:`paired_cell_diff` describes (``b`` and ``c`` only
+    when paired); ``overall`` holds the same test over all cases.
+    """
+
+    run_a: str
+    run_b: str
+    model_a: str
+    model_b: str
+    paired: bool
+    note: str
+    method: str
+    alpha: float
+    alternative: str
+    overall: dict[str, Any]
+    cells: pd.DataFrame
+
+    @property
+    def regressions(self) -> pd.DataFrame:
+        """Cells where B fails significantly more than A, most significant first."""
+        return self.cells[self.cells["worse"]].sort_values(["p_adjusted", "p_value"])
+
+    @property
+    def improvements(self) -> pd.DataFrame:
+        """Cells where B fails significantly less than A, most significant first."""
+        return self.cells[self.cells["better"]].sort_values(["p_adjusted", "p_value"])
+
+    def lines(self, limit: int = 15) -> list[str]:
+        """A readable report: what was compared, the overall rates, then the cells."""
+        o = self.overall
+        a = f"{self.model_a} in {self.run_a}" if self.run_a != self.run_b else self.model_a
+        b = f"{self.model_b} in {self.run_b}" if self.run_a != self.run_b else self.model_b
+        test = "paired exact McNemar" if self.paired else "Fisher's exact"
+        side = "one-sided (B worse)" if self.alternative == "greater" else "two-sided"
+        adj = "Holm (family-wise)" if self.method == "holm" else "Benjamini-Hochberg (FDR)"
+        tested = int(self.cells["p_value"].notna().sum())
+        out = [
+            f"A = {a}",
+            f"B = {b}",
+            f"{self.note}; {test} test per cell, {side}, {adj} over {tested:,} testable "
+            f"cells at alpha {self.alpha:g}",
+            f"overall: A {o['failures_a']:,}/{o['n_a']:,} fail ({100 * o['rate_a']:.3g}%), "
+            f"B {o['failures_b']:,}/{o['n_b']:,} ({100 * o['rate_b']:.3g}%), p = {o['p_value']:.3g}"
+            + (f"; only B fails {o['b']:,}, only A fails {o['c']:,}" if self.paired else ""),
+        ]
+        sections = [("regressions (B worse)", self.regressions)]
+        if self.alternative != "greater":
+            sections.append(("improvements (B better)", self.improvements))
+        for title, rows in sections:
+            out.append(f"{title}: {len(rows):,}")
+            if len(rows):
+                width = min(60, max(len(str(x)) for x in rows["label"].head(limit)))
+                out.append(
+                    f"  {'cell':<{width}}  {'A fail/n':>13}  {'B fail/n':>13}  "
+                    f"{'rate A':>7}  {'rate B':>7}  {'p adj':>8}"
+                )
+                for r in rows.head(limit).itertuples():
+                    label = str(r.label)
+                    label = label if len(label) <= width else label[: width - 3] + "..."
+                    out.append(
+                        f"  {label:<{width}}  {f'{r.failures_a}/{r.n_a}':>13}  "
+                        f"{f'{r.failures_b}/{r.n_b}':>13}  {r.rate_a:>7.3f}  {r.rate_b:>7.3f}  "
+                        f"{r.p_adjusted:>8.2g}"
+                    )
+                if len(rows) > limit:
+                    out.append(f"  ... and {len(rows) - limit:,} more")
+        return out
