@@ -16,6 +16,7 @@ and failures per cell and model, merges exactly across runs, and feeds exact
 from highfive.harness import FAIL_VERDICTS, VERDICTS
 
 from ._bins import IGNORED, ILLEGAL, Binning, Coverpoint, codes, space_fingerprint
+from ._cli import add_coverage_commands
 from ._crosses import (
     DEFAULT_WAYS,
     Cross,
@@ -78,6 +79,7 @@ __all__ = [
     "Region",
     "RunCoverage",
     "RunDiff",
+    "add_coverage_commands",
     "adjust_pvalues",
     "analyse_run",
     "cases_needed",
