@@ -27,7 +27,7 @@ from ._crosses import (
     make_crosses,
 )
 from ._db import CoverageCounts, merge_counts
-from ._diff import diff_runs, quantization_diff
+from ._diff import diff_pairs, diff_runs, quantization_diff
 from ._difftest import METHODS, adjust_pvalues, paired_cell_diff
 from ._difftext import RunDiff
 from ._focus import plan_focus
@@ -93,6 +93,7 @@ __all__ = [
     "cp_lower",
     "cp_upper",
     "crosses_fingerprint",
+    "diff_pairs",
     "diff_runs",
     "evaluate_gate",
     "failure_regions",

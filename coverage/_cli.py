@@ -44,7 +44,7 @@ def _ways(text: str) -> list[int]:
 
 def cmd_diff(args: argparse.Namespace) -> int:
     """``highfive diff RUN_A [RUN_B]``: print regressions (and improvements); exit 0."""
-    from ._diff import diff_runs
+    from ._diff import diff_pairs, diff_runs
     from ._run import load_settings
 
     if not (isinstance(args.alpha, float) and math.isfinite(args.alpha) and 0 < args.alpha < 1):
@@ -55,8 +55,8 @@ def cmd_diff(args: argparse.Namespace) -> int:
     if args.bins is not None:
         bins = dict(load_settings(args.bins).toml.get("bins", {}))
     pairs: list[str | None] = [args.model]
-    if args.model is None and args.run_b is not None:
-        pairs = _shared_models(args.run_a, args.run_b)
+    if args.model is None:
+        pairs = diff_pairs(args.run_a, args.run_b)
     for i, model in enumerate(pairs):
         d = diff_runs(
             args.run_a,
@@ -72,16 +72,6 @@ def cmd_diff(args: argparse.Namespace) -> int:
         for line in d.lines(limit=args.limit):
             print(line)
     return 0
-
-
-def _shared_models(run_a: Path, run_b: Path) -> list[str | None]:
-    """Every model id both runs hold (each compared with itself), else ``[None]``."""
-    from highfive.harness._rundir import RunDir
-
-    a = [m["id"] for m in RunDir(run_a).read_campaign().get("models", [])]
-    b = [m["id"] for m in RunDir(run_b).read_campaign().get("models", [])]
-    common = [m for m in a if m in b]
-    return list(common) if len(common) > 1 else [None]
 
 
 def add_coverage_commands(subparsers: Any) -> None:
@@ -114,15 +104,18 @@ def add_coverage_commands(subparsers: Any) -> None:
 
     p = subparsers.add_parser(
         "diff",
-        help="compare failure rates cell by cell: two runs, or float vs int8 in one run",
+        help="compare failure rates cell by cell: two runs, or the models of one run",
         description="Compare the failure rate of every 1- and 2-way cell. With two runs "
         "(e.g. two model versions) list cells where B is significantly worse than A "
         "(regressions) or better (improvements): paired exact McNemar tests when the "
         "runs share their case sequence (seed, sampler, space), Fisher's exact tests "
-        "otherwise. With one run, compare two of its models on the same cases "
-        "(default float vs int8, one-sided: is int8 worse?). p-values are adjusted for "
+        "otherwise. With one run, compare its models on the same cases "
+        "(default: every other model against the first one in campaign.json, one-sided: "
+        "is it worse?). p-values are adjusted for "
         "the number of cells (Holm, or Benjamini-Hochberg with --method fdr). Runs of "
-        "different parameter spaces are refused.",
+        "different parameter spaces are refused. Between two runs the header shows each "
+        "compared model's recorded identity, so a changed model is not mistaken for a "
+        "change in sampling.",
     )
     p.add_argument("run_a", type=Path, metavar="RUN_A", help="baseline run directory")
     p.add_argument(
@@ -136,7 +129,7 @@ def add_coverage_commands(subparsers: Any) -> None:
         "--model",
         metavar="M|A:B",
         help="model id in both runs, or A_ID:B_ID (default: every shared model; for one "
-        "run float:int8)",
+        "run, each model against the first)",
     )
     p.add_argument(
         "--method",

@@ -33,7 +33,7 @@ from ._difftest import (
 )
 from ._difftext import RunDiff
 
-__all__ = ["diff_runs", "quantization_diff"]
+__all__ = ["diff_pairs", "diff_runs", "quantization_diff"]
 
 
 def _read_run(path: Path) -> tuple[dict[str, Any], ParameterSpace, ds.Dataset]:
@@ -57,10 +57,57 @@ def _models(record: Mapping[str, Any]) -> list[str]:
     return [str(m["id"]) for m in record.get("models", [])]
 
 
-def _pick(model: str | None, a: list[str], b: list[str], same: bool) -> tuple[str, str]:
+def _identity(record: Mapping[str, Any], model: str) -> str | None:
+    """The identity digest (``sha256``) campaign.json recorded for a model, if any."""
+    for m in record.get("models", []):
+        if str(m["id"]) == model and m.get("sha256"):
+            return str(m["sha256"])
+    return None
+
+
+def _same_run(run_a: str | os.PathLike[str], run_b: str | os.PathLike[str] | None) -> bool:
+    return run_b is None or Path(run_a).resolve() == Path(run_b).resolve()
+
+
+def _too_few(run: str | os.PathLike[str], models: list[str]) -> ConfigError:
+    return ConfigError(
+        f"--model: run {os.fspath(run)!r} holds one model ({', '.join(models) or 'none'}); "
+        "a diff needs two models in one run, or two runs"
+    )
+
+
+def diff_pairs(
+    run_a: str | os.PathLike[str], run_b: str | os.PathLike[str] | None = None
+) -> list[str | None]:
+    """The comparisons ``highfive diff`` makes without ``--model``, as ``model`` values.
+
+    One run: every other model with the first one listed in campaign.json
+    (``"first:other"``). Two runs: every model id both hold, each with itself; ``[None]``
+    (let :func:`diff_runs` choose) when they share fewer than two.
+    """
+    a = _models(RunDir(run_a).read_campaign())
+    if _same_run(run_a, run_b):
+        if len(a) < 2:
+            raise _too_few(run_a, a)
+        return [f"{a[0]}:{m}" for m in a[1:]]
+    assert run_b is not None
+    b = _models(RunDir(run_b).read_campaign())
+    common = [m for m in a if m in b]
+    return list(common) if len(common) > 1 else [None]
+
+
+def _pick(model: str | None, a: list[str], b: list[str], run: Path | None) -> tuple[str, str]:
+    """The two model ids to compare; ``run`` is the run when both models come from it."""
     if model is None:
-        if same:
-            return ("float", "int8")
+        if run is not None:
+            if len(a) < 2:
+                raise _too_few(run, a)
+            if len(a) > 2:
+                raise ConfigError(
+                    f"--model: run {os.fspath(run)!r} holds models {', '.join(a)}; choose two "
+                    f"with --model A_ID:B_ID ('highfive diff RUN' compares each with {a[0]})"
+                )
+            return a[0], a[1]
         common = [m for m in a if m in b]
         if len(common) == 1:
             return common[0], common[0]
@@ -96,7 +143,8 @@ def diff_runs(
         same path) compares two models of ``run_a``.
     model : str, optional
         ``"M"`` (model M in both runs) or ``"MA:MB"``. Default: the one model the runs
-        share, or their only models; for one run ``"float:int8"``.
+        share, or their only models; for one run of two models, the first listed in
+        campaign.json against the second (:func:`diff_pairs` gives every comparison).
     ways : sequence of int
         t-way crosses whose cells are compared.
     bins : mapping, optional
@@ -114,7 +162,7 @@ def diff_runs(
     method, alpha = check_method(method), check_alpha(alpha)
     pa_ = Path(run_a)
     pb = Path(run_b) if run_b is not None else pa_
-    same = pa_.resolve() == pb.resolve()
+    same = _same_run(pa_, pb)
     rec_a, space_a, data_a = _read_run(pa_)
     rec_b, space_b, data_b = (rec_a, space_a, data_a) if same else _read_run(pb)
     if space_fingerprint(space_a) != space_fingerprint(space_b):
@@ -127,7 +175,7 @@ def diff_runs(
             f"cannot diff {os.fspath(pa_)!r} and {os.fspath(pb)!r}: their parameter spaces "
             f"differ (in {', '.join(diff) or 'dimension order'}); compare runs of one space"
         )
-    ma, mb = _pick(model, _models(rec_a), _models(rec_b), same)
+    ma, mb = _pick(model, _models(rec_a), _models(rec_b), pa_ if same else None)
     for m, rec, where in ((ma, rec_a, pa_), (mb, rec_b, pb)):
         if m not in _models(rec):
             raise ConfigError(
@@ -175,7 +223,19 @@ def diff_runs(
     overall["rate_b"] = overall["failures_b"] / max(overall["n_b"], 1)
     overall["p_value"] = p_all if np.isfinite(p_all) else 1.0
     return RunDiff(
-        os.fspath(pa_), os.fspath(pb), ma, mb, paired, note, method, alpha, alt, overall, cells
+        os.fspath(pa_),
+        os.fspath(pb),
+        ma,
+        mb,
+        paired,
+        note,
+        method,
+        alpha,
+        alt,
+        overall,
+        cells,
+        _identity(rec_a, ma),
+        _identity(rec_b, mb),
     )
 
 

@@ -15,7 +15,9 @@ class RunDiff:
     """Cell-by-cell comparison of model ``model_b`` in ``run_b`` with ``model_a`` in ``run_a``.
 
     ``cells`` is the frame :func:`paired_cell_diff` describes (``b`` and ``c`` only
-    when paired); ``overall`` holds the same test over all cases.
+    when paired); ``overall`` holds the same test over all cases. ``identity_a`` and
+    ``identity_b`` are the identity digests (``sha256``) campaign.json recorded for the
+    two models, None where it recorded none.
     """
 
     run_a: str
@@ -29,6 +31,8 @@ class RunDiff:
     alternative: str
     overall: dict[str, Any]
     cells: pd.DataFrame
+    identity_a: str | None = None
+    identity_b: str | None = None
 
     @property
     def regressions(self) -> pd.DataFrame:
@@ -39,6 +43,21 @@ class RunDiff:
     def improvements(self) -> pd.DataFrame:
         """Cells where B fails significantly less than A, most significant first."""
         return self.cells[self.cells["better"]].sort_values(["p_adjusted", "p_value"])
+
+    def _identity_lines(self) -> list[str]:
+        """Between two runs: whether the compared models are the same ones (by identity)."""
+        if self.run_a == self.run_b:
+            return []
+        ia, ib = _short(self.identity_a), _short(self.identity_b)
+        if self.identity_a is not None and self.identity_a == self.identity_b:
+            who = self.model_a if self.model_a == self.model_b else f"{self.model_a}/{self.model_b}"
+            return [f"{who}: the same identity in A and B ({ia})"]
+        if self.model_a == self.model_b:
+            return [
+                f"{self.model_a}: {ia} in A, {ib} in B (different identities: the model "
+                "changed, so differences need not come from sampling alone)"
+            ]
+        return [f"identities: {self.model_a} {ia} in A, {self.model_b} {ib} in B"]
 
     def lines(self, limit: int = 15) -> list[str]:
         """A readable report: what was compared, the overall rates, then the cells."""
@@ -52,6 +71,7 @@ class RunDiff:
         out = [
             f"A = {a}",
             f"B = {b}",
+            *self._identity_lines(),
             f"{self.note}; {test} test per cell, {side}, {adj} over {tested:,} testable "
             f"cells at alpha {self.alpha:g}",
             f"overall: A {o['failures_a']:,}/{o['n_a']:,} fail ({100 * o['rate_a']:.3g}%), "
@@ -80,3 +100,7 @@ class RunDiff:
                 if len(rows) > limit:
                     out.append(f"  ... and {len(rows) - limit:,} more")
         return out
+
+
+def _short(identity: str | None) -> str:
+    return f"{identity[:12]}..." if identity else "unknown"

@@ -35,8 +35,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from highfive.generators import ConfigError, ParameterSpace, RunDirError
-from highfive.generators._toml import read_toml
+from highfive.generators import ConfigError, ParameterSpace, RunDirError, read_toml
+from highfive.harness import RunDir, atomic_path, atomic_write_text
 
 from ._bins import Binning
 from ._crosses import load_crosses
@@ -96,8 +96,6 @@ class RunCoverage:
 
 
 def _check_complete(path: Path, allow_partial: bool) -> dict[str, Any]:
-    from highfive.harness._rundir import RunDir
-
     run = RunDir(path)
     record = run.read_campaign()
     if record.get("status") != "complete" and not allow_partial:
@@ -138,8 +136,6 @@ def analyse_run(
     counts: CoverageCounts | None = None
     for path in runs:
         _check_complete(path, allow_partial)
-        from highfive.harness._rundir import RunDir
-
         space = ParameterSpace.from_arrow_schema(RunDir(path).results_dataset().schema)
         binning = Binning.from_space(space, settings.toml.get("bins", {}))
         crosses = load_crosses(settings.toml, binning)
@@ -162,8 +158,6 @@ REGION_ROWS = 200_000
 
 
 def _regions(runs: list[Path], models: Sequence[str]) -> list[dict[str, Any]]:
-    from highfive.harness._rundir import RunDir
-
     frames, space = [], None
     for path in runs:
         dataset = RunDir(path).results_dataset()
@@ -185,8 +179,6 @@ def _regions(runs: list[Path], models: Sequence[str]) -> list[dict[str, Any]]:
 
 def write_coverage(path: str | os.PathLike[str], result: RunCoverage) -> list[Path]:
     """Write the coverage files into ``path/coverage/`` atomically; return them."""
-    from highfive.harness._io import atomic_path, atomic_write_text
-
     out = Path(path) / "coverage"
     written = []
     for name, table in (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ from highfive.coverage import (
     Binning,
     adjust_pvalues,
     codes,
+    diff_pairs,
     diff_runs,
     make_crosses,
     paired_cell_diff,
@@ -294,3 +296,69 @@ def test_quantization_diff_of_one_run(tmp_path: Path) -> None:
     assert "motion=clap" in worse and not worse & {"motion=wave", "motion=high_five"}
     with pytest.raises(ConfigError, match=r"comparing 'float' with itself"):
         diff_runs(run, model="float")
+
+
+def test_one_run_compares_every_model_with_the_first(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    p = params(800, 7)
+    f_fail, i_fail = planted_verdicts(p, 8)
+    fails = {"float": f_fail, "baseline": i_fail, "c": f_fail}
+    run = write_run(tmp_path / "r", fails, seed=7)
+    assert diff_pairs(run) == ["float:baseline", "float:c"]
+    assert main(["diff", str(run), "--ways", "1"]) == 0
+    out = capsys.readouterr().out
+    sections = [line for line in out.splitlines() if line.startswith(("A = ", "B = "))]
+    assert sections == ["A = float", "B = baseline", "A = float", "B = c"]
+    assert out.count("one-sided (B worse)") == 2
+    assert "regressions (B worse): 0" in out  # c fails exactly where float fails
+    # The library call needs the two models named when there are more than two.
+    with pytest.raises(ConfigError, match=r"holds models float, baseline, c; choose two"):
+        diff_runs(run)
+    assert diff_runs(run, model="float:c").model_b == "c"
+
+
+def test_one_run_of_one_model_cannot_diff(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = write_run(tmp_path / "r", {"float": np.zeros(50, dtype=bool)}, seed=1)
+    with pytest.raises(ConfigError, match=r"holds one model \(float\); a diff needs two"):
+        diff_runs(run)
+    assert main(["diff", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --model: run") and err.count("\n") == 1
+
+
+def _set_identity(run: Path, model: str, sha: str) -> None:
+    record = json.loads((run / "campaign.json").read_text())
+    for m in record["models"]:
+        if m["id"] == model:
+            m["sha256"] = sha
+    (run / "campaign.json").write_text(json.dumps(record))
+
+
+def test_two_runs_show_the_identities_of_the_compared_models(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    p = params(400, 7)
+    f_fail, i_fail = planted_verdicts(p, 8)
+    a = write_run(tmp_path / "a", {"float": f_fail, "int8": f_fail}, seed=7)
+    b = write_run(tmp_path / "b", {"float": i_fail, "int8": f_fail}, seed=7)
+    same = diff_runs(a, b, model="int8")
+    assert same.identity_a == same.identity_b == f"{1:064d}"
+    assert same.lines()[2] == f"int8: the same identity in A and B ({'0' * 12}...)"
+    _set_identity(b, "float", "3fa2c1" + "0" * 58)
+    _set_identity(a, "float", "9b01de" + "0" * 58)
+    changed = diff_runs(a, b, model="float")
+    header = changed.lines()[2]
+    assert header.startswith("float: 9b01de000000... in A, 3fa2c1000000... in B")
+    assert "the model changed" in header
+    assert main(["diff", str(a), str(b)]) == 0
+    out = capsys.readouterr().out
+    assert "float: 9b01de000000... in A, 3fa2c1000000... in B" in out
+    assert "int8: the same identity in A and B" in out
+    # Different ids in the two runs: both identities, named.
+    other = diff_runs(a, b, model="float:int8").lines()[2]
+    assert other == f"identities: float 9b01de000000... in A, int8 {'0' * 12}... in B"
+    # One run: no identity line (the models are not versions of one another).
+    assert not any("identit" in line for line in diff_runs(a).lines())
