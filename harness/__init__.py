@@ -1,8 +1,9 @@
 """The counter under test and the machinery around it.
 
-Scalogram, model runner, counting logic, pipeline and oracle; campaigns (config, run
-directory, dask runner), replay, shrink and coverage-driven follow-ups; the command
-line builds on these.
+Counters as plug-ins (:mod:`highfive.harness.counters`: ONNX models through the
+scalogram pipeline, Python callables, external programs); scalogram, model runner,
+counting logic, pipeline and oracle; the run directory and what it stores; campaigns
+(config, dask runner), replay and shrink; the command line builds on these.
 
 >>> from highfive.harness import CampaignConfig, run_campaign
 >>> summary = run_campaign(CampaignConfig.from_toml("examples/smoke.toml"))  # doctest: +SKIP
@@ -12,16 +13,37 @@ line builds on these.
 from highfive.generators import ConfigError, HighfiveError, InvalidParameter, ModelError
 
 from ._argtypes import int_at_least
-from ._campaign import CampaignSummary, run_campaign
-from ._config import CampaignConfig, ExecutionConfig
+from ._batch import BatchJob, BatchOutput, run_batch
+from ._campaign import CampaignSummary, load_counters, run_campaign
+from ._case import Judged, judge
+from ._config import CampaignConfig, CounterSpec, ExecutionConfig
 from ._counter import CounterConfig, StreamingCounter, count_trace, detect, window_centres
 from ._io import atomic_path, atomic_write_text
-from ._model import SHIPPED, Model, ModelSpec
+from ._model import SHIPPED, Model, ModelSpec, session
 from ._oracle import Score, margin, score
 from ._pipeline import Counter, CounterPipeline, CountResult
 from ._preprocess import features, features_of_windows, to_uniform
-from ._replay import LoadedRun, Replay, ShrinkResult, load_run, replay, replay_loaded, shrink
-from ._rundir import RunDir
+from ._recording import read_recording
+from ._records import (
+    FAILURE_SCHEMA,
+    OUTCOME_SCHEMA,
+    FailureCase,
+    Outcome,
+    counter_id,
+    outcome_table,
+    result_schema,
+)
+from ._replay import (
+    LoadedRun,
+    Replay,
+    ShrinkResult,
+    load_run,
+    replay,
+    replay_command,
+    replay_loaded,
+    shrink,
+)
+from ._rundir import SCHEMA_VERSION, RunDir
 from ._scalogram import FilterBank, filter_bank, frame, log_freqs, morlet_scales
 from ._verdicts import (
     FAIL_VERDICTS,
@@ -32,28 +54,50 @@ from ._verdicts import (
     VerdictInfo,
     is_failure,
 )
+from .counters import (
+    KINDS,
+    CounterFault,
+    CounterIdentity,
+    CounterOptions,
+    CounterPlugin,
+    load_counter,
+)
 
 __all__ = [
+    "FAILURE_SCHEMA",
     "FAIL_VERDICTS",
+    "KINDS",
+    "OUTCOME_SCHEMA",
+    "SCHEMA_VERSION",
     "SEVERITY",
     "SHIPPED",
     "VERDICTS",
     "VERDICT_INFO",
+    "BatchJob",
+    "BatchOutput",
     "CampaignConfig",
     "CampaignSummary",
     "ConfigError",
     "CountResult",
     "Counter",
     "CounterConfig",
+    "CounterFault",
+    "CounterIdentity",
+    "CounterOptions",
     "CounterPipeline",
+    "CounterPlugin",
+    "CounterSpec",
     "ExecutionConfig",
+    "FailureCase",
     "FilterBank",
     "HighfiveError",
     "InvalidParameter",
+    "Judged",
     "LoadedRun",
     "Model",
     "ModelError",
     "ModelSpec",
+    "Outcome",
     "Replay",
     "RunDir",
     "Score",
@@ -64,6 +108,7 @@ __all__ = [
     "atomic_path",
     "atomic_write_text",
     "count_trace",
+    "counter_id",
     "detect",
     "features",
     "features_of_windows",
@@ -71,14 +116,23 @@ __all__ = [
     "frame",
     "int_at_least",
     "is_failure",
+    "judge",
+    "load_counter",
+    "load_counters",
     "load_run",
     "log_freqs",
     "margin",
     "morlet_scales",
+    "outcome_table",
+    "read_recording",
     "replay",
+    "replay_command",
     "replay_loaded",
+    "result_schema",
+    "run_batch",
     "run_campaign",
     "score",
+    "session",
     "shrink",
     "to_uniform",
     "window_centres",

@@ -1,309 +1,81 @@
-"""Monte Carlo campaigns: many generated cases through every model, on dask.
+"""Monte Carlo campaigns: many generated cases through every counter, on dask.
 
-Tasks are batch descriptors (first case, count), never arrays: a worker draws its
-cases' points from the sampler, synthesizes the traces, runs every model's pipeline
-and the oracle, and returns small Arrow tables. The client alone writes files (so a
-remote cluster needs no shared file system), keeps a bounded number of tasks in
-flight (memory stays flat for any number of cases), and appends a manifest line per
-finished batch.
-
-Each case is processed on its own (its windows form one inference batch), so its
-numbers do not depend on which other cases share its task: results are identical,
-row for row, whatever the batch size, the worker count or a resume in between.
+The client loads and checks the counters (a counter that cannot start is refused
+before anything is written), records their identities in campaign.json, and
+schedules batch descriptors (first case, count), never arrays: workers run
+:func:`~highfive.harness._batch.run_batch` and return small Arrow tables. The client
+alone writes files (so a remote cluster needs no shared file system), keeps a bounded
+number of tasks in flight (memory stays flat for any number of cases), and appends a
+manifest line per finished batch.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
 import logging
 import platform
-import re
 import sys
 import time
-import warnings
-from collections import Counter as Tally
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
-import numpy as np
-import pyarrow as pa
-from threadpoolctl import threadpool_limits
+from highfive.generators import ConfigError, RunDirError, make_sampler
 
-from highfive.generators import ConfigError, ParameterSpace, RunDirError, synthesize
-from highfive.generators._samplers import Box, make_sampler
-
+from ._batch import BatchJob, BatchOutput, run_batch
 from ._config import CampaignConfig
-from ._malloc import reuse_freed_memory
-from ._model import Model
-from ._oracle import margin, score
-from ._pipeline import CounterPipeline
+from ._progress import CampaignSummary, Progress
+from ._records import counter_id
 from ._rundir import SCHEMA_VERSION, RunDir
-from ._verdicts import VERDICTS
+from ._verdicts import is_failure
+from .counters import CounterOptions, CounterPlugin, load_counter
 
-__all__ = ["BatchJob", "CampaignSummary", "run_batch", "run_campaign"]
-
-OUTCOME_SCHEMA = pa.schema(
-    [
-        pa.field("duration_s", pa.float64()),
-        pa.field("n_samples", pa.int32()),
-        pa.field("motions", pa.string()),
-        pa.field("true_count", pa.int16()),
-        pa.field("predicted_count", pa.int16()),
-        pa.field("tp", pa.int16()),
-        pa.field("fp", pa.int16()),
-        pa.field("fn", pa.int16()),
-        pa.field("duplicates", pa.int16()),
-        pa.field("count_error", pa.int16()),
-        pa.field("verdict", pa.string()),
-        pa.field("margin", pa.float32()),
-        pa.field("max_prob", pa.float32()),
-        pa.field("detection_times", pa.list_(pa.float32())),
-    ]
-)
-
-FAILURE_SCHEMA = pa.schema(
-    [
-        pa.field("case_id", pa.int64()),
-        pa.field("verdicts", pa.string()),  # JSON {model: verdict}
-        pa.field("fs", pa.float64()),
-        pa.field("t", pa.list_(pa.float64())),
-        pa.field("x", pa.list_(pa.float32())),
-        pa.field("y", pa.list_(pa.float32())),
-        pa.field("z", pa.list_(pa.float32())),
-        pa.field("events", pa.string()),  # JSON list of truth events
-        pa.field("detections", pa.string()),  # JSON {model: [[time, score], ...]}
-        pa.field("params", pa.string()),  # JSON parameter row
-    ]
-)
+__all__ = ["CampaignSummary", "load_counters", "run_campaign"]
 
 
-def model_id(name: str) -> str:
-    """A short, path-safe identifier for a model (the hive value in results/)."""
-    stem = Path(name).name.removesuffix(".onnx")
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", stem) or "model"
+def load_counters(config: CampaignConfig) -> dict[str, CounterPlugin]:
+    """The campaign's counters by id, loaded and checked against its settings.
 
-
-@dataclass(frozen=True)
-class BatchJob:
-    """Everything a worker needs for one batch: plain, picklable data."""
-
-    batch: int
-    start: int
-    count: int
-    seed: int
-    n_cases: int
-    sampler: str
-    space: ParameterSpace
-    models: tuple[Model, ...]
-    model_ids: tuple[str, ...]
-    tolerance: float
-    keep_failures: bool
-    boxes: tuple[Box, ...] = ()
-
-
-@dataclass
-class BatchOutput:
-    batch: int
-    start: int
-    count: int
-    results: dict[str, pa.Table]
-    failures: pa.Table | None
-    stats: dict[str, Any]
-
-
-_PIPELINES: dict[str, CounterPipeline] = {}
-
-
-def _pipeline(model: Model) -> CounterPipeline:
-    # One pipeline (and so one ONNX Runtime session) per model and process.
-    key = f"{model.sha256}/{model.threads}"
-    pipe = _PIPELINES.get(key)
-    if pipe is None:
-        pipe = _PIPELINES[key] = CounterPipeline(model)
-    return pipe
-
-
-def run_batch(job: BatchJob) -> BatchOutput:
-    """Synthesize, count and judge the cases of one batch (runs on a worker).
-
-    BLAS runs single-threaded here: a multi-threaded matrix product may sum in another
-    order and change the last bits of a probability, and results must be identical
-    whether a case runs in this process, on a dask worker or in a replay. The process
-    keeps freed memory for reuse (see :func:`reuse_freed_memory`).
+    Each is loaded (one-line :class:`ConfigError` naming a counter that does not
+    import, is not callable, does not exist or is not executable), checked against
+    the campaign's settings (streaming) and probed (an external program must start
+    and greet), so a counter that cannot run is refused before anything is written.
     """
-    reuse_freed_memory()
-    with threadpool_limits(limits=1, user_api="blas"):
-        return _run_batch(job)
-
-
-def _run_batch(job: BatchJob) -> BatchOutput:
-    t0 = time.perf_counter()
-    points = make_sampler(job.sampler, job.space.d, job.n_cases, job.seed, job.boxes).points(
-        job.start, job.count
+    options = CounterOptions(
+        threads=config.execution.threads_per_worker,
+        timeout_s=float(config.counter_timeout_s),
+        base=config.base,
     )
-    table = job.space.from_unit(points)
-    params = pa.Table.from_pandas(table, schema=job.space.to_arrow_schema(), preserve_index=False)
-    rows = job.space.rows(points)
-    pipes = [_pipeline(m) for m in job.models]
-
-    out: dict[str, dict[str, list[Any]]] = {
-        mid: {f.name: [] for f in OUTCOME_SCHEMA} for mid in job.model_ids
-    }
-    fails: dict[str, list[Any]] = {f.name: [] for f in FAILURE_SCHEMA}
-    tally: Tally[str] = Tally()
-    agree = 0
-    for k, row in enumerate(rows):
-        case = job.start + k
-        trace = synthesize(row, np.random.SeedSequence(job.seed, spawn_key=(case,)), validate=False)
-        motions = ",".join(e.motion for e in trace.events)
-        verdicts, dets, counts = {}, {}, []
-        prepared: dict[tuple[object, ...], tuple[np.ndarray, np.ndarray]] = {}
-        for mid, pipe in zip(job.model_ids, pipes, strict=True):
-            # Models with the same preprocessing (a float model and its int8 twin)
-            # share one scalogram per case.
-            key = pipe.preprocessing
-            if key not in prepared:
-                prepared[key] = pipe.prepare(trace)
-            res = pipe.judge(*prepared[key])
-            s = score(trace.events, res.detections, job.tolerance)
-            col = out[mid]
-            col["duration_s"].append(trace.duration)
-            col["n_samples"].append(trace.t.size)
-            col["motions"].append(motions)
-            col["true_count"].append(s.true_count)
-            col["predicted_count"].append(s.predicted_count)
-            col["tp"].append(s.tp)
-            col["fp"].append(s.fp)
-            col["fn"].append(s.fn)
-            col["duplicates"].append(s.duplicates)
-            col["count_error"].append(s.count_error)
-            col["verdict"].append(s.verdict)
-            col["margin"].append(
-                margin(trace.events, res.centres, res.probs, pipe.config.on, job.tolerance)
-            )
-            col["max_prob"].append(float(res.probs.max()))
-            col["detection_times"].append([d.time for d in res.detections])
-            tally[f"{mid}/{s.verdict}"] += 1
-            verdicts[mid] = s.verdict
-            dets[mid] = [[d.time, d.score] for d in res.detections]
-            counts.append(s.predicted_count)
-        agree += len(set(counts)) == 1
-        if job.keep_failures and any(v != "pass" for v in verdicts.values()):
-            fails["case_id"].append(case)
-            fails["verdicts"].append(json.dumps(verdicts))
-            fails["fs"].append(trace.fs)
-            fails["t"].append(trace.t)
-            for i, axis in enumerate("xyz"):
-                fails[axis].append(trace.samples[:, i])
-            fails["events"].append(json.dumps([e.__dict__ for e in trace.events]))
-            fails["detections"].append(json.dumps(dets))
-            fails["params"].append(json.dumps(row))
-
-    case_ids = pa.array(np.arange(job.start, job.start + job.count), pa.int64())
-    results = {}
-    for mid in job.model_ids:
-        outcome = pa.table(out[mid], schema=OUTCOME_SCHEMA)
-        columns = [case_ids, *params.columns, *outcome.columns]
-        schema = pa.schema([pa.field("case_id", pa.int64()), *params.schema, *OUTCOME_SCHEMA])
-        results[mid] = pa.Table.from_arrays(columns, schema=schema)
-    failures = pa.table(fails, schema=FAILURE_SCHEMA) if fails["case_id"] else None
-    stats = {"verdicts": dict(tally), "agree": agree, "seconds": time.perf_counter() - t0}
-    return BatchOutput(job.batch, job.start, job.count, results, failures, stats)
+    counters: dict[str, CounterPlugin] = {}
+    try:
+        for spec in config.counters:
+            counter = load_counter(spec.source, version=spec.version, options=options)
+            cid = spec.id or counter_id(counter.default_id)
+            if cid in counters:
+                raise ConfigError(
+                    f"models: {spec.source!r} and another counter both get the id {cid!r}; "
+                    f'name one with {{counter = "{spec.source}", id = "..."}}'
+                )
+            counter.check(chunk_s=float(config.stream_chunk_s))
+            counters[cid] = counter
+            counter.probe()
+    except BaseException:
+        for c in counters.values():
+            c.close()
+        raise
+    return counters
 
 
-# -- the client side ----------------------------------------------------------------------
-@dataclass
-class CampaignSummary:
-    """Totals over every finished batch of a run."""
-
-    run_dir: Path
-    cases: int
-    verdicts: dict[str, dict[str, int]]  # model -> verdict -> cases
-    agree: int
-    seconds: float
-    status: str
-    dashboard: str = ""
-    complete: bool = field(default=False)
-
-    def table(self) -> str:
-        """A short plain-text summary for the terminal."""
-        lines = [
-            f"{'model':<10} {'cases':>9} {'fail %':>7}  "
-            + " ".join(f"{v:>14}" for v in VERDICTS[1:])
-        ]
-        for mid, counts in self.verdicts.items():
-            n = sum(counts.values())
-            failed = n - counts.get("pass", 0)
-            lines.append(
-                f"{mid:<10} {n:>9,} {100 * failed / max(n, 1):>6.2f}%  "
-                + " ".join(f"{counts.get(v, 0):>14,}" for v in VERDICTS[1:])
-            )
-        if len(self.verdicts) > 1:
-            lines.append(
-                f"count agreement between models: {self.agree:,}/{self.cases:,} "
-                f"({100 * self.agree / max(self.cases, 1):.2f}%)"
-            )
-        lines.append(f"run directory: {self.run_dir}  ({self.status})")
-        return "\n".join(lines)
-
-
-class Progress:
-    """Cases done, rate, ETA and failures on one terminal line (or periodic lines)."""
-
-    def __init__(
-        self,
-        total: int,
-        done: int,
-        stream: TextIO | None,
-        dashboard: str,
-        failures: Mapping[str, int] | None = None,
-    ) -> None:
-        # ``done`` and ``failures`` count the batches finished before a resume.
-        self.total, self.done0, self.done = total, done, done
-        self.stream = stream
-        self.tty = bool(stream is not None and stream.isatty())
-        self.t0 = self.last = time.monotonic()
-        self.failures: Tally[str] = Tally(failures or {})
-        if stream is not None and dashboard:
-            print(f"dask dashboard: {dashboard}", file=stream)
-
-    def update(self, cases: int, failures: Mapping[str, int]) -> None:
-        self.done += cases
-        self.failures.update(failures)
-        now = time.monotonic()
-        if self.stream is None or (
-            not self.tty and now - self.last < 10 and self.done < self.total
-        ):
-            return
-        self.last = now
-        rate = (self.done - self.done0) / max(now - self.t0, 1e-9)
-        eta = (self.total - self.done) / rate if rate > 0 else float("inf")
-        fails = ", ".join(f"{m} {n:,}" for m, n in sorted(self.failures.items())) or "0"
-        line = (
-            f"cases {self.done:,}/{self.total:,} ({100 * self.done / self.total:.0f}%)  "
-            f"{rate:,.0f} cases/s  ETA {_hms(eta)}  failures: {fails}"
-        )
-        print(
-            ("\r" + line + "\033[K") if self.tty else line,
-            end="" if self.tty else "\n",
-            file=self.stream,
-            flush=True,
-        )
-
-    def close(self) -> None:
-        if self.stream is not None and self.tty:
-            print(file=self.stream)
-
-
-def _hms(seconds: float) -> str:
-    if not np.isfinite(seconds):
-        return "--:--"
-    s = int(seconds)
-    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
+def _counter_records(counters: Mapping[str, CounterPlugin]) -> list[dict[str, Any]]:
+    out = []
+    for cid, counter in counters.items():
+        entry = counter.identity.record(cid)
+        if "bytes" in entry["identity"]:
+            entry["bytes"] = entry["identity"]["bytes"]  # ONNX: what a size criterion reads
+        out.append(entry)
+    return out
 
 
 def _versions() -> dict[str, str]:
@@ -392,23 +164,32 @@ def run_campaign(
     if stream == "stderr":
         stream = sys.stderr
     space = config.parameter_space()
-    threads = config.execution.threads_per_worker
-    models = tuple(Model.load(m, threads=threads) for m in config.models)
-    ids = tuple(model_id(m) for m in config.models)
-    if len(set(ids)) != len(ids):
-        raise ConfigError(f"models: {list(config.models)} give clashing names {list(ids)}")
-    if config.sampler == "sobol" and config.cases & (config.cases - 1):
-        warnings.warn(
-            f"sampler sobol: cases={config.cases} is not a power of two; Sobol points keep "
-            "their balance only for powers of two (e.g. "
-            f"{1 << max(config.cases.bit_length() - 1, 0)} or {1 << config.cases.bit_length()})",
-            UserWarning,
-            stacklevel=2,
-        )
+    boxes = config.focus_boxes()
+    make_sampler(config.sampler, space.d, config.cases, config.seed, boxes, warn=True)
+    counters = load_counters(config)
+    try:
+        return _run(config, space, boxes, counters, resume, client, stream)
+    finally:
+        for counter in counters.values():
+            counter.close()
+
+
+def _run(
+    config: CampaignConfig,
+    space: Any,
+    boxes: Any,
+    counters: dict[str, CounterPlugin],
+    resume: bool,
+    client: Any,
+    stream: TextIO | None,
+) -> CampaignSummary:
+    ids = tuple(counters)
     identity = {
         **config.identity(),
         "schema_version": SCHEMA_VERSION,
-        "models": [{"id": i, "sha256": m.sha256} for i, m in zip(ids, models, strict=True)],
+        "models": [
+            {"id": cid, "kind": c.kind, "sha256": c.identity.sha256} for cid, c in counters.items()
+        ],
     }
     run = RunDir(Path(config.out) / config.name)
     if run.exists() or run.manifest.exists():
@@ -418,8 +199,25 @@ def run_campaign(
                 "or choose another name or --out"
             )
         previous = run.read_campaign()
+        if previous.get("schema_version") != SCHEMA_VERSION:
+            raise RunDirError(
+                f"run directory {run.path} was made by an older highfive (schema_version "
+                f"{previous.get('schema_version')!r}); resume refuses to mix result formats: "
+                "run it again under another name"
+            )
         old = previous.get("identity", {})
         diff = sorted(k for k in set(old) | set(identity) if old.get(k) != identity.get(k))
+        if diff == ["models"]:
+            was = {m["id"]: m for m in old.get("models", [])}
+            now = {m["id"]: m for m in identity["models"]}
+            changed = [c for c in now if c in was and was[c] != now[c]]
+            if changed and set(was) == set(now):
+                c = changed[0]
+                raise RunDirError(
+                    f"counter {c!r} changed since the run started (identity "
+                    f"{was[c]['sha256'][:12]} -> {now[c]['sha256'][:12]}); resume refuses to "
+                    "mix its results: restore it, or start a new run"
+                )
         if diff:
             raise RunDirError(
                 f"run directory {run.path} belongs to another configuration (differs in "
@@ -438,10 +236,7 @@ def run_campaign(
             "name": config.name,
             "identity": identity,
             "config": config.to_dict(),
-            "models": [
-                {"id": i, "source": s, "sha256": m.sha256, "bytes": len(m.data)}
-                for i, s, m in zip(ids, config.models, models, strict=True)
-            ],
+            "models": _counter_records(counters),
             "versions": _versions(),
             "started": started,
             "finished": None,
@@ -457,7 +252,6 @@ def run_campaign(
         pending = [b for b in range(config.n_batches) if b not in done]
         del done
         progress = Progress(config.cases, totals.cases, stream, dashboard, totals.failures())
-        boxes = config.focus_boxes()
         t0 = time.monotonic()
         status = "interrupted"
         try:
@@ -469,11 +263,11 @@ def run_campaign(
                 config.cases,
                 config.sampler,
                 space,
-                models,
-                ids,
+                counters,
                 config.tolerance,
                 config.keep_failures,
                 boxes,
+                float(config.stream_chunk_s),
             )
             ranges = ((b, *config.batch_range(b)) for b in pending)
             for output in _execute(template, ranges, client, config):
@@ -573,7 +367,7 @@ class _Totals:
     def failures(self) -> dict[str, int]:
         """Failing cases so far per model."""
         return {
-            mid: sum(n for verdict, n in counts.items() if verdict != "pass")
+            mid: sum(n for verdict, n in counts.items() if is_failure(verdict))
             for mid, counts in self.verdicts.items()
         }
 
@@ -586,6 +380,6 @@ class _Totals:
             mid, verdict = key.rsplit("/", 1)
             counts = self.verdicts.setdefault(mid, {})
             counts[verdict] = counts.get(verdict, 0) + int(n)
-            if verdict != "pass":
+            if is_failure(verdict):
                 failed[mid] = failed.get(mid, 0) + int(n)
         return failed

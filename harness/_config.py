@@ -7,10 +7,17 @@
     cases = 20000
     sampler = "sobol"         # random | sobol | halton | lhs
     batch_size = 250          # cases per dask task
-    models = ["float", "int8"]  # shipped names or ONNX paths (relative to this file)
+    models = ["float", "int8"]  # counters under test ("counters" is an alias), each one of:
+                              #   "float", "int8", "path/model.onnx"   ONNX through the pipeline
+                              #   "pkg.module:attr", "file.py:attr"     a Python counter
+                              #   "exec:path/program --flag"            an external program
+                              #   { counter = "...", id = "name", version = "1.2" }
+                              # (relative paths resolve against this file's folder)
     out = "runs"              # parent of the run directory (relative to the working dir)
     tolerance = 0.5           # s, oracle matching tolerance
     keep_failures = true      # store raw traces of failing cases
+    stream_chunk_s = 0.0      # > 0: feed traces in chunks of this many s, record latency
+    counter_timeout_s = 30.0  # per case, Python and external counters: else "timeout"
 
     [space]                   # restrictions of the default space
     background = "none"       # fix
@@ -37,13 +44,56 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from highfive.generators import ConfigError, InvalidParameter, ParameterSpace, default_space
-from highfive.generators._samplers import SAMPLERS, Box
-from highfive.generators._toml import read_toml
+from highfive.generators import (
+    SAMPLERS,
+    Box,
+    ConfigError,
+    InvalidParameter,
+    ParameterSpace,
+    default_space,
+    read_toml,
+)
 
-__all__ = ["CampaignConfig", "ExecutionConfig"]
+__all__ = ["CampaignConfig", "CounterSpec", "ExecutionConfig"]
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+_COUNTER_KEYS = ("counter", "id", "version")
+
+
+@dataclass(frozen=True)
+class CounterSpec:
+    """One entry of a campaign's ``models`` list: the counter, its id and version."""
+
+    source: str
+    id: str = ""
+    version: str = ""
+
+
+def _counter_spec(i: int, entry: Any) -> CounterSpec:
+    if isinstance(entry, str):
+        if not entry.strip():
+            raise ConfigError(f"models[{i}]: an empty string names no counter")
+        return CounterSpec(entry)
+    if isinstance(entry, Mapping):
+        bad = sorted(set(entry) - set(_COUNTER_KEYS))
+        if bad:
+            raise ConfigError(
+                f"models[{i}]: unknown key {bad[0]!r}; allowed: {', '.join(_COUNTER_KEYS)}"
+            )
+        if not isinstance(entry.get("counter"), str) or not entry["counter"].strip():
+            raise ConfigError(f'models[{i}]: {dict(entry)!r} needs counter = "..."')
+        for key in ("id", "version"):
+            if not isinstance(entry.get(key, ""), str):
+                raise ConfigError(f"models[{i}].{key}: {entry[key]!r} must be a string")
+        cid = entry.get("id", "")
+        if cid and not _NAME.match(cid):
+            raise ConfigError(
+                f"models[{i}].id: {cid!r} must be 1-100 letters, digits, '_', '.', '-'"
+            )
+        return CounterSpec(entry["counter"], cid, entry.get("version", ""))
+    raise ConfigError(
+        f"models[{i}]: {entry!r} must be a string or a table {{counter = ..., id = ...}}"
+    )
 
 
 @dataclass(frozen=True)
@@ -74,14 +124,18 @@ class CampaignConfig:
     cases: int = 1024
     sampler: str = "sobol"
     batch_size: int = 250
-    models: tuple[str, ...] = ("float", "int8")
+    models: tuple[str | Mapping[str, str], ...] = ("float", "int8")
     out: str = "runs"
     tolerance: float = 0.5
     keep_failures: bool = True
+    stream_chunk_s: float = 0.0
+    counter_timeout_s: float = 30.0
     space: Mapping[str, Any] = field(default_factory=dict)
     execution: ExecutionConfig = field(default_factory=ExecutionConfig)
     focus: tuple[Mapping[str, Any], ...] = ()
     parent: str = ""
+    base: str = ""
+    """Folder that relative counter paths resolve against (the campaign file's)."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not _NAME.match(self.name):
@@ -97,11 +151,26 @@ class CampaignConfig:
                 f"sampler: {self.sampler!r} is not known; choose one of {', '.join(SAMPLERS)}"
             )
         models = self.models
-        if isinstance(models, str) or not models or not all(isinstance(m, str) for m in models):
-            raise ConfigError(f"models: {models!r} must be a non-empty list of names or paths")
-        if len(set(models)) != len(models):
-            raise ConfigError(f"models: {list(models)} lists a model twice")
-        object.__setattr__(self, "models", tuple(models))
+        if isinstance(models, str | Mapping) or not isinstance(models, list | tuple) or not models:
+            raise ConfigError(f"models: {models!r} must be a non-empty list of counters")
+        specs = [_counter_spec(i, m) for i, m in enumerate(models)]
+        sources = [s.source for s in specs]
+        if len(set(sources)) != len(sources):
+            raise ConfigError(f"models: {sources} lists a counter twice")
+        object.__setattr__(
+            self, "models", tuple(m if isinstance(m, str) else dict(m) for m in models)
+        )
+        for key in ("stream_chunk_s", "counter_timeout_s"):
+            v = getattr(self, key)
+            low_ok = v >= 0 if key == "stream_chunk_s" else v > 0
+            if (
+                isinstance(v, bool)
+                or not isinstance(v, int | float)
+                or not math.isfinite(v)
+                or not low_ok
+            ):
+                what = ">= 0 (0: the whole trace at once)" if key == "stream_chunk_s" else "> 0"
+                raise ConfigError(f"{key}: {v!r} must be a number of seconds {what}")
         tol = self.tolerance
         if (
             isinstance(tol, bool)
@@ -137,6 +206,11 @@ class CampaignConfig:
                     )
 
     @property
+    def counters(self) -> tuple[CounterSpec, ...]:
+        """The ``models`` entries as counter specs."""
+        return tuple(_counter_spec(i, m) for i, m in enumerate(self.models))
+
+    @property
     def n_batches(self) -> int:
         return -(-self.cases // self.batch_size)
 
@@ -162,7 +236,7 @@ class CampaignConfig:
     def identity(self) -> dict[str, Any]:
         """Everything results depend on (execution settings and paths excluded)."""
         d = asdict(self)
-        for k in ("execution", "out", "name", "models", "parent"):
+        for k in ("execution", "out", "name", "models", "parent", "base"):
             d.pop(k)
         d["space"] = dict(self.space)
         d["focus"] = [{k: list(v) for k, v in box.items()} for box in self.focus]
@@ -171,7 +245,7 @@ class CampaignConfig:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["space"] = dict(self.space)
-        d["models"] = list(self.models)
+        d["models"] = [m if isinstance(m, str) else dict(m) for m in self.models]
         d["focus"] = [{k: list(v) for k, v in box.items()} for box in self.focus]
         return d
 
@@ -185,7 +259,7 @@ class CampaignConfig:
 
     @classmethod
     def from_toml(cls, path: str | os.PathLike[str]) -> CampaignConfig:
-        """Read a campaign file; relative model paths resolve against its folder.
+        """Read a campaign file; relative counter paths resolve against its folder.
 
         ``out`` stays relative to the working directory, where a user looks for runs.
         """
@@ -194,7 +268,7 @@ class CampaignConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], base: Path | None = None) -> CampaignConfig:
-        top = {f for f in cls.__dataclass_fields__}
+        top = {f for f in cls.__dataclass_fields__} | {"counters"}
         unknown = sorted(set(data) - top)
         if unknown:
             raise ConfigError(f"unknown key {unknown[0]!r}; allowed: {', '.join(sorted(top))}")
@@ -208,15 +282,12 @@ class CampaignConfig:
             raise ConfigError(
                 f"unknown key 'execution.{bad[0]}'; allowed: {', '.join(sorted(ex_keys))}"
             )
-        if "models" in kw:
-            models = kw["models"]
-            if isinstance(models, list) and base is not None:
-                kw["models"] = tuple(
-                    m
-                    if not isinstance(m, str) or m in ("float", "int8") or os.path.isabs(m)
-                    else os.fspath(base / m)
-                    for m in models
-                )
+        if "counters" in kw:
+            if "models" in kw:
+                raise ConfigError("counters: an alias of models; give one of them, not both")
+            kw["models"] = kw.pop("counters")
+        if base is not None:
+            kw["base"] = os.path.abspath(base)
         return cls(**kw, execution=ExecutionConfig(**ex))
 
 

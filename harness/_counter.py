@@ -32,8 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from highfive.generators._errors import InvalidParameter
-from highfive.generators._types import Detection
+from highfive.generators import Detection, InvalidParameter
 
 from ._scalogram import frame
 
@@ -42,6 +41,7 @@ __all__ = [
     "ScoreFn",
     "StreamingCounter",
     "count_trace",
+    "decide",
     "detect",
     "window_centres",
 ]
@@ -222,23 +222,42 @@ def detect(probs: npt.ArrayLike, centres: npt.ArrayLike, cfg: CounterConfig) -> 
     list of Detection
         In time order; runs still open after the last window are included.
     """
+    return decide(probs, centres, cfg)[0]
+
+
+def decide(
+    probs: npt.ArrayLike, centres: npt.ArrayLike, cfg: CounterConfig
+) -> tuple[list[Detection], np.ndarray]:
+    """:func:`detect`, and for each event the window whose score decided it.
+
+    Returns
+    -------
+    detections : list of Detection
+    deciding : np.ndarray, shape (len(detections),), int64
+        Index of the window that closed each event's run (the first below ``off``);
+        ``W`` (one past the last window) for a run closed by the end of the stream.
+        A streaming counter emits the event once that window's last sample arrives,
+        which is what detection latency is measured from.
+    """
     c = np.asarray(centres, dtype=np.float64)
     if c.ndim != 1:
         raise InvalidParameter(f"centres: got shape {c.shape}; must be (W,)")
     p = _check_probs(probs, c.shape[0], "probs")
     tracker = _RunTracker(cfg)
     events: list[Detection] = []
+    deciding: list[int] = []
     # An idle tracker ignores windows below ``on``: start at the first that is not.
     rising = np.flatnonzero(p >= cfg.on)
-    if rising.size == 0:
-        return events
-    j0 = int(rising[0])
-    for pj, cj in zip(p[j0:].tolist(), c[j0:].tolist(), strict=True):
-        if (d := tracker.step(pj, cj)) is not None:
+    if rising.size:
+        j0 = int(rising[0])
+        for j, (pj, cj) in enumerate(zip(p[j0:].tolist(), c[j0:].tolist(), strict=True), j0):
+            if (d := tracker.step(pj, cj)) is not None:
+                events.append(d)
+                deciding.append(j)
+        if (d := tracker.flush()) is not None:
             events.append(d)
-    if (d := tracker.flush()) is not None:
-        events.append(d)
-    return events
+            deciding.append(c.shape[0])
+    return events, np.asarray(deciding, dtype=np.int64)
 
 
 def count_trace(samples: npt.ArrayLike, cfg: CounterConfig, score_fn: ScoreFn) -> list[Detection]:

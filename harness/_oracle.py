@@ -46,6 +46,9 @@ class Score:
     fn: int
     duplicates: int
     verdict: Verdict
+    matched: tuple[float | None, ...] = ()
+    """Per detection, in the order given: the reference time (s) of the high-five it
+    matched, or None (a false positive). Detection latency is measured from it."""
 
     @property
     def count_error(self) -> int:
@@ -67,12 +70,15 @@ def score(
     ref = np.array([e.centre for e in truths])
     matched = np.zeros(len(truths), dtype=bool)
     tp = duplicates = spurious = 0
-    for d in sorted(detections, key=lambda d: d.time):
+    refs: list[float | None] = [None] * len(detections)
+    for i in sorted(range(len(detections)), key=lambda i: detections[i].time):
+        d = detections[i]
         if ref.size:
             dist = np.where(matched, np.inf, np.abs(ref - d.time))
             j = int(np.argmin(dist))
             if dist[j] <= tolerance:
                 matched[j] = True
+                refs[i] = float(ref[j])
                 tp += 1
                 continue
         if any(
@@ -93,7 +99,7 @@ def score(
         verdict = "false_positive"
     else:
         verdict = "mixed"
-    return Score(len(truths), len(detections), tp, fp, fn, duplicates, verdict)
+    return Score(len(truths), len(detections), tp, fp, fn, duplicates, verdict, tuple(refs))
 
 
 def margin(

@@ -40,12 +40,16 @@ class CountResult:
     centres : np.ndarray, shape (W,)
         Window centre times in s (in the trace's time base).
     probs : np.ndarray, shape (W,)
-        Probability of a high-five per window.
+        Probability of a high-five per window (W = 0 for counters that give none).
+    emitted : np.ndarray, shape (len(detections),), optional
+        When each detection was emitted (s, trace clock), for a trace fed in chunks;
+        None when the trace was given whole.
     """
 
     detections: list[Detection]
     centres: np.ndarray
     probs: np.ndarray
+    emitted: np.ndarray | None = None
 
     @property
     def count(self) -> int:

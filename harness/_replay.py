@@ -2,8 +2,10 @@
 
 Replay regenerates case ``i`` from the run's campaign.json alone: its point comes from
 the sampler at index ``i`` and its random streams from ``SeedSequence(seed,
-spawn_key=(i,))``, so the trace is bit-identical to the one the campaign judged; the
-stored result rows are compared with the fresh ones to prove it.
+spawn_key=(i,))``, so the trace is bit-identical to the one the campaign judged; every
+counter is loaded again from its recorded source (refused if its identity changed) and
+the case is judged by the campaign's own function, so every stored outcome column
+(errors and timeouts included) is compared with the fresh one to prove it.
 
 Shrink moves a failing case's parameters towards the nominal point, one dimension at
 a time, keeping each move only while the same verdict persists, until no dimension
@@ -12,6 +14,7 @@ moves: what is left are the few parameters the failure really needs.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,14 +24,16 @@ import numpy as np
 import pyarrow.parquet as pq
 from threadpoolctl import threadpool_limits
 
-from highfive.generators import InvalidParameter, ParameterSpace, RunDirError, Trace, synthesize
-from highfive.generators._samplers import make_sampler
+from highfive.generators import InvalidParameter, ParameterSpace, Trace, make_sampler, synthesize
 
+from ._case import Judged, judge
 from ._config import CampaignConfig
-from ._model import Model
-from ._oracle import Score, score
-from ._pipeline import CounterPipeline, CountResult
+from ._oracle import Score
+from ._pipeline import CountResult
+from ._records import OUTCOME_SCHEMA, Outcome, outcome_table
 from ._rundir import RunDir
+from ._verdicts import is_failure
+from .counters import CounterPlugin
 
 __all__ = [
     "Replay",
@@ -43,28 +48,20 @@ __all__ = [
 
 @dataclass(frozen=True)
 class LoadedRun:
+    """A run directory opened for replay: its configuration and its counters."""
+
     run: RunDir
     config: CampaignConfig
     space: ParameterSpace
-    models: dict[str, Model]
+    counters: dict[str, CounterPlugin]
 
 
 def load_run(path: str | Path) -> LoadedRun:
-    """Open a run directory and rebuild its configuration and models (hashes checked)."""
+    """Open a run directory and load its counters again (identities checked)."""
     run = RunDir(path)
     record = run.read_campaign()
     config = CampaignConfig.from_dict(record["config"])
-    models = {}
-    for entry in record["models"]:
-        model = Model.load(entry["source"])
-        if model.sha256 != entry["sha256"]:
-            raise RunDirError(
-                f"model {entry['id']!r}: {entry['source']} now has sha256 "
-                f"{model.sha256[:12]}, the run used {entry['sha256'][:12]}; replay needs "
-                "the same model file"
-            )
-        models[entry["id"]] = model
-    return LoadedRun(run, config, config.parameter_space(), models)
+    return LoadedRun(run, config, config.parameter_space(), run.counters())
 
 
 def case_row(loaded: LoadedRun, case: int) -> dict[str, Any]:
@@ -83,44 +80,53 @@ def case_trace(loaded: LoadedRun, case: int, row: Mapping[str, Any]) -> Trace:
 
 @dataclass(frozen=True)
 class Replay:
-    """A regenerated case with every model's output and verdict."""
+    """A regenerated case with every counter's output and verdict."""
 
     case: int
     row: dict[str, Any]
     trace: Trace
-    results: dict[str, CountResult]
+    results: dict[str, CountResult | None]  # None: the counter gave no answer
     scores: dict[str, Score]
-    stored: dict[str, dict[str, Any]]  # the campaign's rows for this case, by model
-    models: dict[str, Model]
+    outcomes: dict[str, Outcome]
+    stored: dict[str, dict[str, Any]]  # the campaign's rows for this case, by counter
+    counters: dict[str, CounterPlugin]
+
+    def differences(self) -> dict[str, list[str]]:
+        """Per counter, the stored outcome columns whose fresh value differs."""
+        out = {}
+        for cid, row in self.stored.items():
+            fresh = outcome_table([self.outcomes[cid]]).to_pylist()[0]
+            cols = [
+                f.name
+                for f in OUTCOME_SCHEMA
+                if f.name in row and not _same(row[f.name], fresh[f.name])
+            ]
+            if cols:
+                out[cid] = cols
+        return out
 
     def differing(self) -> list[str]:
-        """Models whose fresh verdict, count or detection times differ from the stored row."""
-        out = []
-        for mid, row in self.stored.items():
-            s, res = self.scores[mid], self.results[mid]
-            fresh = [np.float32(d.time) for d in res.detections]
-            if (row["verdict"], row["predicted_count"]) != (s.verdict, s.predicted_count) or (
-                list(np.asarray(row["detection_times"], dtype=np.float32)) != fresh
-            ):
-                out.append(mid)
-        return out
+        """Counters with any stored outcome column that differs from the fresh one."""
+        return list(self.differences())
 
     @property
     def matches_stored(self) -> bool:
-        """Whether the fresh verdicts, counts and detection times equal the stored ones."""
+        """Whether every stored outcome column equals the fresh one."""
         return not self.differing()
 
 
-def _evaluate(
-    loaded: LoadedRun, trace: Trace, models: Sequence[str]
-) -> tuple[dict[str, CountResult], dict[str, Score]]:
-    results, scores = {}, {}
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, float) and isinstance(b, float):
+        return a == b or (math.isnan(a) and math.isnan(b))
+    return bool(a == b)
+
+
+def _evaluate(loaded: LoadedRun, trace: Trace, counters: Sequence[str]) -> Judged:
+    chosen = {cid: loaded.counters[cid] for cid in counters}
     with threadpool_limits(limits=1, user_api="blas"):  # as in the campaign: same bits
-        for mid in models:
-            res = CounterPipeline(loaded.models[mid]).run(trace)
-            results[mid] = res
-            scores[mid] = score(trace.events, res.detections, loaded.config.tolerance)
-    return results, scores
+        return judge(
+            chosen, trace, loaded.config.tolerance, chunk_s=float(loaded.config.stream_chunk_s)
+        )
 
 
 def replay(path: str | Path, case: int, overrides: Mapping[str, Any] | None = None) -> Replay:
@@ -136,18 +142,27 @@ def replay_loaded(
     if overrides:
         row.update(loaded.space.validate(overrides, partial=True))
     trace = case_trace(loaded, case, row)
-    results, scores = _evaluate(loaded, trace, list(loaded.models))
+    judged = _evaluate(loaded, trace, list(loaded.counters))
     stored = {}
     if not overrides:
         # The case's batch is known, so only its files are read (not the whole run).
         batch = case // loaded.config.batch_size
-        for mid in loaded.models:
+        for mid in loaded.counters:
             path = loaded.run.result_file(mid, batch)
             if path.is_file():
                 rows = pq.read_table(path, filters=[("case_id", "==", case)]).to_pylist()
                 if rows:
                     stored[mid] = {**rows[0], "model": mid}
-    return Replay(case, row, trace, results, scores, stored, loaded.models)
+    return Replay(
+        case,
+        row,
+        trace,
+        judged.results,
+        judged.scores,
+        judged.outcomes,
+        stored,
+        loaded.counters,
+    )
 
 
 @dataclass(frozen=True)
@@ -179,25 +194,27 @@ def shrink(
     """
     loaded = load_run(path)
     row = case_row(loaded, case)
-    names = [model] if model else list(loaded.models)
+    names = [model] if model else list(loaded.counters)
     for m in names:
-        if m not in loaded.models:
-            raise InvalidParameter(f"model: {m!r} is not in this run ({', '.join(loaded.models)})")
-    _, scores = _evaluate(loaded, case_trace(loaded, case, row), names)
-    failing = [m for m in names if scores[m].verdict != "pass"]
+        if m not in loaded.counters:
+            raise InvalidParameter(
+                f"model: {m!r} is not in this run ({', '.join(loaded.counters)})"
+            )
+    verdicts = _evaluate(loaded, case_trace(loaded, case, row), names).outcomes
+    failing = [m for m in names if is_failure(verdicts[m].verdict)]
     if not failing:
         raise InvalidParameter(
             f"case {case} passes with {', '.join(names)}; only failing cases can be shrunk"
         )
-    target, verdict = failing[0], scores[failing[0]].verdict
+    target, verdict = failing[0], verdicts[failing[0]].verdict
     nominal = loaded.space.nominal()
     current, steps = dict(row), 0
 
     def still_fails(candidate: dict[str, Any]) -> bool:
         nonlocal steps
         steps += 1
-        _, s = _evaluate(loaded, case_trace(loaded, case, candidate), [target])
-        return s[target].verdict == verdict
+        judged = _evaluate(loaded, case_trace(loaded, case, candidate), [target])
+        return judged.outcomes[target].verdict == verdict
 
     moved = True
     while moved and steps < max_steps:

@@ -29,10 +29,15 @@ import pyarrow.parquet as pq
 from highfive.generators import RunDirError
 
 from ._io import atomic_path, atomic_write_text
+from .counters import DEFAULT_TIMEOUT_S, CounterOptions, CounterPlugin, load_recorded
 
-__all__ = ["SCHEMA_VERSION", "RunDir"]
+__all__ = ["READABLE", "SCHEMA_VERSION", "RunDir"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""Version 2: counters are plug-ins (kind and identity per counter), result rows have
+``message`` and ``latency_s``, the failure corpus has ``messages``."""
+READABLE = (1, 2)
+"""Versions this highfive reads (version 1: ONNX models only, no message or latency)."""
 
 
 class RunDir:
@@ -74,12 +79,36 @@ class RunDir:
         except json.JSONDecodeError as exc:
             raise RunDirError(f"{self.campaign_json}: not valid JSON ({exc})") from None
         version = record.get("schema_version")
-        if version != SCHEMA_VERSION:
+        if version not in READABLE:
             raise RunDirError(
                 f"{self.campaign_json}: schema_version {version!r}, this highfive reads "
-                f"{SCHEMA_VERSION}; re-run the campaign with this version"
+                f"{' and '.join(map(str, READABLE))}; re-run the campaign with this version"
             )
         return record
+
+    def require_complete(self, what: str) -> dict[str, Any]:
+        """The campaign record of a complete run; :class:`RunDirError` saying why not.
+
+        ``what`` names the command that needs it ("a gate", "diff").
+        """
+        record = self.read_campaign()
+        if record.get("status") != "complete":
+            raise RunDirError(
+                f"run directory {os.fspath(self.path)!r} is incomplete (status "
+                f"{record.get('status')!r}); {what} needs a complete run: finish it with "
+                "'highfive run CONFIG --resume'"
+            )
+        return record
+
+    def counters(self, options: CounterOptions | None = None) -> dict[str, CounterPlugin]:
+        """The run's counters by id, loaded again; refused if one's identity changed."""
+        record = self.read_campaign()
+        if options is None:
+            cfg = record.get("config", {})
+            options = CounterOptions(
+                timeout_s=float(cfg.get("counter_timeout_s", DEFAULT_TIMEOUT_S))
+            )
+        return {str(e["id"]): load_recorded(e, options) for e in record.get("models", [])}
 
     def write_campaign(self, record: Mapping[str, Any]) -> None:
         self.path.mkdir(parents=True, exist_ok=True)

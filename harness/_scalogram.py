@@ -41,7 +41,7 @@ import pywt
 import scipy.fft as sfft
 from numpy.lib.stride_tricks import as_strided
 
-from highfive.generators._errors import InvalidParameter
+from highfive.generators import InvalidParameter
 
 __all__ = ["FilterBank", "filter_bank", "frame", "log_freqs", "morlet_scales"]
 

@@ -60,7 +60,7 @@ def _cmd_synth(args: argparse.Namespace) -> int:
         _write_trace_csv(trace, args.csv)
         print(f"wrote {args.csv}")
     if args.plot:
-        from highfive.reports._plots import plot_trace, save_figure
+        from highfive.reports import plot_trace, save_figure
 
         save_figure(plot_trace(trace), args.plot)
         print(f"wrote {args.plot}")
@@ -70,7 +70,7 @@ def _cmd_synth(args: argparse.Namespace) -> int:
 def _write_trace_csv(trace: Any, path: Path) -> None:
     import pandas as pd
 
-    from highfive.harness._io import atomic_path
+    from highfive.harness import atomic_path
 
     frame = pd.DataFrame(
         {"t": trace.t, "x": trace.samples[:, 0], "y": trace.samples[:, 1], "z": trace.samples[:, 2]}
@@ -83,20 +83,27 @@ def _write_trace_csv(trace: Any, path: Path) -> None:
 def _cmd_count(args: argparse.Namespace) -> int:
     import json
 
-    from highfive.harness import CounterPipeline
-    from highfive.harness._recording import read_recording
+    from highfive.harness import CounterFault, load_counter, read_recording
 
     trace, info = read_recording(args.recording, units=args.units, time_unit=args.time_unit)
-    pipe = CounterPipeline(args.model)
-    result = pipe.run(trace)
+    counter = load_counter(args.model)
+    ident = counter.identity
+    try:
+        counter.probe()
+        result = counter.count(trace)
+    except CounterFault as fault:
+        raise InvalidParameter(f"counter {ident.source!r} failed: {fault.message}") from None
+    finally:
+        counter.close()
     if args.json:
         print(
             json.dumps(
                 {
                     "recording": str(args.recording),
                     **info,
-                    "model": pipe.model.name,
-                    "model_sha256": pipe.model.sha256,
+                    "model": counter.default_id,
+                    "kind": ident.kind,
+                    "model_sha256": ident.sha256,
                     "count": result.count,
                     "detections": [{"time_s": d.time, "score": d.score} for d in result.detections],
                 },
@@ -105,12 +112,12 @@ def _cmd_count(args: argparse.Namespace) -> int:
         )
     else:
         print(f"{args.recording}: " + ", ".join(f"{k} {v}" for k, v in info.items()))
-        print(f"model {pipe.model.name} (sha256 {pipe.model.sha256[:12]})")
+        print(f"{ident.kind} counter {counter.default_id} (identity {ident.sha256[:12]})")
         for i, d in enumerate(result.detections, 1):
             print(f"  {i:3d}  t = {d.time:8.3f} s   score {d.score:.3f}")
         print(f"count: {result.count}")
     if args.plot:
-        from highfive.reports._plots import plot_trace, save_figure
+        from highfive.reports import plot_trace, save_figure
 
         save_figure(plot_trace(trace, result.detections, title=f"{args.recording}"), args.plot)
         print(f"wrote {args.plot}")
@@ -119,8 +126,7 @@ def _cmd_count(args: argparse.Namespace) -> int:
 
 # -- run -----------------------------------------------------------------------------
 def _cmd_run(args: argparse.Namespace) -> int:
-    from highfive.harness._campaign import run_campaign
-    from highfive.harness._config import CampaignConfig
+    from highfive.harness import CampaignConfig, run_campaign
 
     if args.focus is not None:
         from highfive.coverage import load_settings, plan_focus
@@ -152,28 +158,35 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 # -- replay and shrink ---------------------------------------------------------------
 def _cmd_replay(args: argparse.Namespace) -> int:
-    from highfive.harness._replay import replay
+    from highfive.harness import replay
 
     rep = replay(args.run, args.case, _parse_params(args.param) or None)
     print(f"case {rep.case}: {rep.trace!r}")
     for e in rep.trace.events:
         impact = "-" if e.impact is None else f"{e.impact:.3f} s"
         print(f"  truth  {e.motion:<13} {e.start:7.3f}-{e.end:7.3f} s  impact {impact}")
-    for mid, res in rep.results.items():
-        s = rep.scores[mid]
-        times = ", ".join(f"{d.time:.3f}" for d in res.detections) or "none"
+    width = max([8, *map(len, rep.outcomes)])
+    for mid, o in rep.outcomes.items():
+        if o.message:
+            print(f"  {mid:<{width}} {o.verdict:<14} {o.message}")
+            continue
+        times = ", ".join(f"{t:.3f}" for t in o.detection_times) or "none"
         print(
-            f"  {mid:<8} count {s.predicted_count} (true {s.true_count})  {s.verdict:<14} "
-            f"detections at {times} s"
+            f"  {mid:<{width}} count {o.predicted_count} (true {o.true_count})  "
+            f"{o.verdict:<14} detections at {times} s"
         )
     if rep.stored:
-        same = "identical to" if rep.matches_stored else "DIFFERENT FROM"
-        print(f"regenerated results are {same} the campaign's stored rows")
+        if rep.matches_stored:
+            print("regenerated results are identical to the campaign's stored rows")
+        else:
+            what = "; ".join(f"{m}: {', '.join(c)}" for m, c in rep.differences().items())
+            print(f"regenerated results are DIFFERENT FROM the campaign's stored rows ({what})")
     if args.plot:
-        from highfive.reports._plots import plot_replay, save_figure
+        from highfive.reports import plot_replay, save_figure
 
-        spec = next(iter(rep.models.values())).spec
-        verdicts = ", ".join(f"{m} {s.verdict}" for m, s in rep.scores.items())
+        specs = (getattr(c, "spec", None) for c in rep.counters.values())
+        spec = next((s for s in specs if s is not None), None)
+        verdicts = ", ".join(f"{m} {o.verdict}" for m, o in rep.outcomes.items())
         fig = plot_replay(
             rep.trace, rep.results, spec=spec, title=f"{args.run} case {rep.case}: {verdicts}"
         )
@@ -183,7 +196,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
 
 
 def _cmd_shrink(args: argparse.Namespace) -> int:
-    from highfive.harness._replay import replay_command, shrink
+    from highfive.harness import replay_command, shrink
 
     res = shrink(args.run, args.case, args.model)
     changed = res.changed()
@@ -277,9 +290,11 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("recording", type=Path, metavar="RECORDING", help=".csv or .parquet file")
     p.add_argument(
         "--model",
+        "--counter",
         default="float",
-        metavar="float|int8|PATH",
-        help="shipped model name or ONNX file (default: float)",
+        metavar="COUNTER",
+        help="the counter: float, int8, an ONNX file, pkg.module:attr, file.py:attr or "
+        "'exec:PROGRAM ARGS' (default: float)",
     )
     p.add_argument(
         "--units",
@@ -392,8 +407,8 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--partial", action="store_true", help="analyse an unfinished run")
     p.set_defaults(handler=_cmd_coverage)
 
-    from highfive.coverage._cli import add_coverage_commands
-    from highfive.models._cli import add_model_commands
+    from highfive.coverage import add_coverage_commands
+    from highfive.models import add_model_commands
     from highfive.reports import add_report_commands
 
     add_coverage_commands(sub)

@@ -19,8 +19,7 @@ from typing import Any
 import numpy as np
 
 from highfive.generators import InvalidParameter
-from highfive.harness import Model
-from highfive.harness._model import session  # until highfive.harness exports it
+from highfive.harness import Model, session
 
 __all__ = ["count_macs", "count_parameters", "profile"]
 

@@ -23,8 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from highfive.generators import InvalidParameter, ModelError
-from highfive.harness import Model
-from highfive.harness._model import session  # until highfive.harness exports it
+from highfive.harness import Model, session
 
 from ._dataset import window_set
 from ._export import compact_names, write_checked

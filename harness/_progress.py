@@ -1,0 +1,117 @@
+"""What a campaign shows while it runs and when it ends: progress line and summary."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter as Tally
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+import numpy as np
+
+from ._verdicts import FAIL_VERDICTS
+
+__all__ = ["CampaignSummary", "Progress"]
+
+_ONLY_IF_SEEN = ("error", "timeout")
+
+
+@dataclass
+class CampaignSummary:
+    """Totals over every finished batch of a run."""
+
+    run_dir: Path
+    cases: int
+    verdicts: dict[str, dict[str, int]]  # model -> verdict -> cases
+    agree: int
+    seconds: float
+    status: str
+    dashboard: str = ""
+    complete: bool = field(default=False)
+
+    def table(self) -> str:
+        """A short plain-text summary for the terminal.
+
+        The counter's own failures (``error``, ``timeout``) get a column only when
+        some case had them.
+        """
+        shown = [
+            v
+            for v in FAIL_VERDICTS
+            if v not in _ONLY_IF_SEEN or any(c.get(v) for c in self.verdicts.values())
+        ]
+        w = max([10, *map(len, self.verdicts)])
+        lines = [
+            f"{'model':<{w}} {'cases':>9} {'fail %':>7}  " + " ".join(f"{v:>14}" for v in shown)
+        ]
+        for mid, counts in self.verdicts.items():
+            n = sum(counts.values())
+            failed = n - counts.get("pass", 0)
+            lines.append(
+                f"{mid:<{w}} {n:>9,} {100 * failed / max(n, 1):>6.2f}%  "
+                + " ".join(f"{counts.get(v, 0):>14,}" for v in shown)
+            )
+        if len(self.verdicts) > 1:
+            lines.append(
+                f"count agreement between models: {self.agree:,}/{self.cases:,} "
+                f"({100 * self.agree / max(self.cases, 1):.2f}%)"
+            )
+        lines.append(f"run directory: {self.run_dir}  ({self.status})")
+        return "\n".join(lines)
+
+
+class Progress:
+    """Cases done, rate, ETA and failures on one terminal line (or periodic lines)."""
+
+    def __init__(
+        self,
+        total: int,
+        done: int,
+        stream: TextIO | None,
+        dashboard: str,
+        failures: Mapping[str, int] | None = None,
+    ) -> None:
+        # ``done`` and ``failures`` count the batches finished before a resume.
+        self.total, self.done0, self.done = total, done, done
+        self.stream = stream
+        self.tty = bool(stream is not None and stream.isatty())
+        self.t0 = self.last = time.monotonic()
+        self.failures: Tally[str] = Tally(failures or {})
+        if stream is not None and dashboard:
+            print(f"dask dashboard: {dashboard}", file=stream)
+
+    def update(self, cases: int, failures: Mapping[str, int]) -> None:
+        self.done += cases
+        self.failures.update(failures)
+        now = time.monotonic()
+        if self.stream is None or (
+            not self.tty and now - self.last < 10 and self.done < self.total
+        ):
+            return
+        self.last = now
+        rate = (self.done - self.done0) / max(now - self.t0, 1e-9)
+        eta = (self.total - self.done) / rate if rate > 0 else float("inf")
+        fails = ", ".join(f"{m} {n:,}" for m, n in sorted(self.failures.items())) or "0"
+        line = (
+            f"cases {self.done:,}/{self.total:,} ({100 * self.done / self.total:.0f}%)  "
+            f"{rate:,.0f} cases/s  ETA {_hms(eta)}  failures: {fails}"
+        )
+        print(
+            ("\r" + line + "\033[K") if self.tty else line,
+            end="" if self.tty else "\n",
+            file=self.stream,
+            flush=True,
+        )
+
+    def close(self) -> None:
+        if self.stream is not None and self.tty:
+            print(file=self.stream)
+
+
+def _hms(seconds: float) -> str:
+    if not np.isfinite(seconds):
+        return "--:--"
+    s = int(seconds)
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"

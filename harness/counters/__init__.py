@@ -1,0 +1,93 @@
+"""Counters under test, as plug-ins: one class per kind, one registry.
+
+=========== ===================================== ==========================================
+kind        written in a campaign as              identity
+=========== ===================================== ==========================================
+``exec``    ``exec:PATH [ARGS]``                  SHA-256 of the executable and arguments
+``python``  ``pkg.module:attr``, ``file.py:attr`` SHA-256 of the module file, attr, version
+``onnx``    ``float``, ``int8``, ``model.onnx``   SHA-256 of the ONNX file
+=========== ===================================== ==========================================
+
+:func:`load_counter` asks each kind in :data:`KINDS` order whether it claims the
+source (ONNX, the fallback, last). Adding a kind is one module with one
+:class:`CounterPlugin` subclass and one entry in :data:`KINDS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from highfive.generators import ConfigError, RunDirError
+
+from ._base import (
+    DEFAULT_TIMEOUT_S,
+    CounterFault,
+    CounterIdentity,
+    CounterOptions,
+    CounterPlugin,
+    chunks,
+    delivery_times,
+    parse_detections,
+)
+from .exec import GREETING, SAMPLE_DTYPE, ExecCounter
+from .onnx import OnnxCounter, load_model
+from .python import PythonCounter
+
+__all__ = [
+    "DEFAULT_TIMEOUT_S",
+    "GREETING",
+    "KINDS",
+    "SAMPLE_DTYPE",
+    "CounterFault",
+    "CounterIdentity",
+    "CounterOptions",
+    "CounterPlugin",
+    "ExecCounter",
+    "OnnxCounter",
+    "PythonCounter",
+    "chunks",
+    "delivery_times",
+    "load_counter",
+    "load_model",
+    "load_recorded",
+    "parse_detections",
+]
+
+KINDS: dict[str, type[CounterPlugin]] = {
+    "exec": ExecCounter,
+    "python": PythonCounter,
+    "onnx": OnnxCounter,
+}
+"""Every counter kind, in the order they are asked to claim a source."""
+
+
+def load_counter(
+    source: str, *, version: str = "", options: CounterOptions | None = None
+) -> CounterPlugin:
+    """The counter ``source`` names, loaded and checked (one-line errors name it)."""
+    if not isinstance(source, str) or not source.strip():
+        raise ConfigError(f"counter: {source!r} must be a non-empty string")
+    opts = options or CounterOptions()
+    for cls in KINDS.values():
+        if cls.claims(source):
+            plugin: CounterPlugin = cls.from_source(source, version=version, options=opts)
+            return plugin
+    raise AssertionError("the onnx kind claims every source")  # pragma: no cover
+
+
+def load_recorded(entry: Mapping[str, Any], options: CounterOptions | None = None) -> CounterPlugin:
+    """Load the counter a run's campaign.json recorded; refuse it if its identity changed.
+
+    Records written before counters were plug-ins have no ``kind``: they are ONNX.
+    """
+    kind = entry.get("kind", "onnx")
+    version = str(entry.get("identity", {}).get("version", "") or "")
+    counter = load_counter(str(entry["source"]), version=version, options=options)
+    if counter.kind != kind or counter.identity.sha256 != entry.get("sha256"):
+        raise RunDirError(
+            f"counter {entry.get('id')!r}: {entry['source']} is now a {counter.kind} counter "
+            f"with identity {counter.identity.sha256[:12]}, the run used a {kind} counter with "
+            f"{str(entry.get('sha256'))[:12]}; restore the counter the run was made with"
+        )
+    return counter

@@ -1,0 +1,322 @@
+"""Python counters: ``package.module:attribute`` or ``path/to/file.py:attribute``.
+
+The attribute is either a counter (a callable taking one :class:`Trace` and returning
+its detections) or a factory (a class, or a function without required arguments)
+that returns one; a factory is called once per process. A counter may also stream:
+with ``start(fs)``, ``feed(t, samples) -> detections`` and ``finish() -> detections``
+it can be fed in chunks (campaign option ``stream_chunk_s``). Detections are
+:class:`Detection` objects, ``(time, score)`` pairs or plain times in seconds.
+
+A counter must not carry state from one trace to the next (``start`` resets a
+streaming one): cases run in any order, on any worker.
+
+Identity: the module file's SHA-256, the attribute and a version (the campaign's
+``version`` for the counter, else the module's ``__version__``). A file given by path
+travels to the workers as its text, so a cluster needs no shared file system; a
+package module must be importable on every worker, and its file must hash the same
+there.
+
+Each case runs in a helper thread with the campaign's time limit: a counter that does
+not answer in time gets the verdict ``timeout``; Python cannot stop a running thread,
+so the late call is abandoned (it keeps a core busy until it returns) and the next case
+uses a fresh instance.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import contextlib
+import hashlib
+import importlib
+import inspect
+import os
+import re
+import sys
+import types
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from highfive.generators import ConfigError, Trace
+
+from .._pipeline import CountResult
+from ._base import (
+    CounterFault,
+    CounterIdentity,
+    CounterOptions,
+    CounterPlugin,
+    chunks,
+    digest,
+    parse_detections,
+    plain_result,
+)
+
+__all__ = ["PythonCounter"]
+
+_SPEC = re.compile(r"^(?P<module>[^:\s][^:]*):(?P<attr>[A-Za-z_]\w*(\.[A-Za-z_]\w*)*)$")
+_STREAM_METHODS = ("start", "feed", "finish")
+
+
+@dataclass
+class _Live:
+    instance: Any
+    executor: cf.ThreadPoolExecutor
+
+
+_LIVE: dict[tuple[str, int], _Live] = {}
+
+
+class PythonCounter(CounterPlugin):
+    """A counter written in Python (see the module doc)."""
+
+    kind = "python"
+
+    def __init__(
+        self,
+        source: str,
+        module: str,
+        attr: str,
+        code: bytes | None,
+        module_sha256: str,
+        version: str,
+        timeout_s: float,
+        streams: bool,
+    ) -> None:
+        self.source, self.module, self.attr = source, module, attr
+        self.code = code  # the file's text for a counter given by path, else None
+        self.module_sha256, self.version = module_sha256, version
+        self.timeout_s = timeout_s
+        self._streams = streams
+
+    def __repr__(self) -> str:
+        return f"PythonCounter({self.source!r}, version={self.version!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (
+            PythonCounter,
+            (
+                self.source,
+                self.module,
+                self.attr,
+                self.code,
+                self.module_sha256,
+                self.version,
+                self.timeout_s,
+                self._streams,
+            ),
+        )
+
+    @property
+    def streams(self) -> bool:  # type: ignore[override]
+        return self._streams
+
+    # -- loading ------------------------------------------------------------------------
+    @classmethod
+    def claims(cls, source: str) -> bool:
+        return bool(_SPEC.match(source))
+
+    @classmethod
+    def from_source(
+        cls, source: str, *, version: str = "", options: CounterOptions
+    ) -> PythonCounter:
+        m = _SPEC.match(source)
+        if m is None:
+            raise ConfigError(f"counter {source!r}: expected package.module:attribute")
+        module, attr = m["module"], m["attr"]
+        code: bytes | None = None
+        if module.endswith(".py") or "/" in module or os.sep in module:
+            path = Path(module)
+            if options.base and not path.is_absolute():
+                path = Path(options.base) / path
+            if not path.is_file():
+                raise ConfigError(f"counter {source!r}: file {os.fspath(path)!r} does not exist")
+            code = path.read_bytes()
+            module, source = os.fspath(path), f"{os.fspath(path)}:{attr}"
+            mod = _load(source, module, code)
+            file_bytes = code
+        else:
+            mod = _load(source, module, None)
+            file = getattr(mod, "__file__", None)
+            file_bytes = Path(file).read_bytes() if file else b""
+        obj = _attribute(source, mod, attr)
+        counter = _instantiate(source, obj)
+        if not version:
+            version = str(getattr(mod, "__version__", "") or "")
+        streams = all(callable(getattr(counter, name, None)) for name in _STREAM_METHODS)
+        return cls(
+            source,
+            module,
+            attr,
+            code,
+            hashlib.sha256(file_bytes).hexdigest(),
+            version,
+            options.timeout_s,
+            streams,
+        )
+
+    @property
+    def identity(self) -> CounterIdentity:
+        details = {
+            "module": self.module,
+            "module_sha256": self.module_sha256,
+            "attribute": self.attr,
+            "version": self.version,
+        }
+        return CounterIdentity(
+            "python",
+            self.source,
+            digest("python", self.attr, self.module_sha256, self.version),
+            details,
+        )
+
+    @property
+    def default_id(self) -> str:
+        return self.attr.rsplit(".", 1)[-1]
+
+    # -- running ------------------------------------------------------------------------
+    def _live(self) -> _Live:
+        key = (self.identity.sha256, os.getpid())
+        live = _LIVE.get(key)
+        if live is None:
+            mod = _load(self.source, self.module, self.code)
+            if self.code is None:
+                file = getattr(mod, "__file__", None)
+                got = hashlib.sha256(Path(file).read_bytes() if file else b"").hexdigest()
+                if got != self.module_sha256:
+                    raise ConfigError(
+                        f"counter {self.source!r}: module file {file!r} has sha256 {got[:12]} "
+                        f"in this process, the campaign recorded {self.module_sha256[:12]}; "
+                        "install the same version everywhere"
+                    )
+            instance = _instantiate(self.source, _attribute(self.source, mod, self.attr))
+            executor = cf.ThreadPoolExecutor(1, thread_name_prefix="highfive-counter")
+            live = _LIVE[key] = _Live(instance, executor)
+        return live
+
+    def _call(self, fn: Any, *args: Any) -> Any:  # runs fn(instance, *args), timed
+        live = self._live()
+        future = live.executor.submit(fn, live.instance, *args)
+        try:
+            return future.result(timeout=self.timeout_s)
+        except cf.TimeoutError:
+            # The thread cannot be stopped: abandon it and this instance.
+            live.executor.shutdown(wait=False, cancel_futures=True)
+            _LIVE.pop((self.identity.sha256, os.getpid()), None)
+            raise CounterFault(
+                "timeout", f"no answer within the time limit of {self.timeout_s:g} s"
+            ) from None
+
+    def _count(self, trace: Trace, cache: dict[Any, Any]) -> CountResult:
+        out = self._call(_call_whole, trace)
+        if isinstance(out, CountResult):
+            dets = parse_detections(out, f"counter {self.source!r}")
+            return CountResult(dets, out.centres, out.probs)
+        return plain_result(parse_detections(out, f"counter {self.source!r}"))
+
+    def _stream(self, trace: Trace, chunk_s: float) -> CountResult:
+        return self._call(_call_streaming, trace, chunk_s, self.source)
+
+    def close(self) -> None:
+        live = _LIVE.pop((self.identity.sha256, os.getpid()), None)
+        if live is not None:
+            live.executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _call_whole(instance: Any, trace: Trace) -> Any:
+    return instance(trace)
+
+
+def _call_streaming(instance: Any, trace: Trace, chunk_s: float, source: str) -> CountResult:
+    where = f"counter {source!r}"
+    instance.start(float(trace.fs))
+    dets, emitted = [], []
+    for sl, delivered in chunks(trace, chunk_s):
+        got = parse_detections(instance.feed(trace.t[sl], trace.samples[sl]), f"{where} feed")
+        dets += got
+        emitted += [delivered] * len(got)
+    got = parse_detections(instance.finish(), f"{where} finish")
+    dets += got
+    emitted += [float(trace.t[-1])] * len(got)
+    return plain_result(dets, emitted)
+
+
+def _load(source: str, module: str, code: bytes | None) -> types.ModuleType:
+    """Import ``module`` (by name), or run ``code`` as a fresh module named after it."""
+    try:
+        if code is None:
+            return importlib.import_module(module)
+        name = "highfive_counter_" + hashlib.sha256(code).hexdigest()[:16]
+        mod = sys.modules.get(name)
+        if mod is None:
+            mod = types.ModuleType(name)
+            mod.__file__ = module
+            sys.modules[name] = mod  # dataclasses and pickle look classes up here
+            try:
+                exec(compile(code, module, "exec"), mod.__dict__)
+            except BaseException:
+                sys.modules.pop(name, None)
+                raise
+        return mod
+    except ModuleNotFoundError as exc:
+        raise ConfigError(f"counter {source!r}: cannot import {module!r} ({exc})") from None
+    except Exception as exc:
+        first = (str(exc).splitlines() or [""])[0][:200]
+        raise ConfigError(
+            f"counter {source!r}: importing {module!r} failed ({type(exc).__name__}: {first})"
+        ) from None
+
+
+def _attribute(source: str, mod: types.ModuleType, attr: str) -> Any:
+    obj: Any = mod
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise ConfigError(f"counter {source!r}: {mod.__name__!r} has no attribute {attr!r}")
+        obj = getattr(obj, part)
+    if not callable(obj):
+        raise ConfigError(
+            f"counter {source!r}: {attr!r} is a {type(obj).__name__}, not callable; give a "
+            "counter function f(trace) or a factory returning one"
+        )
+    return obj
+
+
+def _required(obj: Any) -> int | None:
+    """Required positional parameters of ``obj``; None if it has no readable signature."""
+    try:
+        sig = inspect.signature(obj)
+    except (TypeError, ValueError):
+        return None
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    if any(
+        p.default is p.empty and p.kind == inspect.Parameter.KEYWORD_ONLY
+        for p in sig.parameters.values()
+    ):
+        return -1  # a required keyword-only argument: nothing we call can supply it
+    return sum(p.default is p.empty and p.kind in kinds for p in sig.parameters.values())
+
+
+def _instantiate(source: str, obj: Any) -> Any:
+    """The counter ``obj`` names: itself (one argument) or what its factory returns."""
+    n = _required(obj)
+    if n == 1 and not inspect.isclass(obj):
+        return obj
+    if n == 0:
+        try:
+            counter = obj()
+        except Exception as exc:
+            raise ConfigError(
+                f"counter {source!r}: calling the factory failed ({type(exc).__name__}: {exc})"
+            ) from None
+        if callable(counter) and _required(counter) in (1, None):
+            return counter
+        raise ConfigError(
+            f"counter {source!r}: the factory returned {type(counter).__name__}, which is not "
+            "a counter: it must be callable with one argument, the trace"
+        )
+    sig = "?"
+    with contextlib.suppress(TypeError, ValueError):
+        sig = str(inspect.signature(obj))
+    raise ConfigError(
+        f"counter {source!r}: wrong signature {sig}; expected f(trace) -> detections, or a "
+        "factory f() / class with no required arguments that returns one"
+    )
