@@ -1,4 +1,4 @@
-"""Figures of the HTML report: 2-way coverage and failure-rate heatmaps, model agreement.
+"""Figures of aggregated data: 2-way coverage and failure-rate heatmaps, model agreement.
 
 Every figure comes from aggregated data (cells of a cross, counts per verdict, a
 confusion matrix of predicted counts), never from raw result rows, so a report of a run
@@ -10,12 +10,7 @@ cells (no case) are grey with an X; holes (fewer than ``min_cases`` cases) are h
 
 from __future__ import annotations
 
-import base64
-import io
-import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import matplotlib
@@ -29,114 +24,12 @@ from matplotlib.colors import Colormap, LogNorm, Normalize, TwoSlopeNorm
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Rectangle
 
-from highfive.generators import HighfiveError
+from ._grids import PairGrid, RateScale
 
-__all__ = [
-    "DPI",
-    "CaseView",
-    "PairGrid",
-    "RateScale",
-    "agreement_figure",
-    "case_views",
-    "figure_png_base64",
-    "pair_figure",
-]
+__all__ = ["agreement_figure", "pair_figure"]
 
-DPI = 100
 _UNTESTED = "0.82"
 _ZERO_RATE = "#f3f7f0"  # rate exactly 0: lighter than the lightest rate colour
-
-
-@dataclass(frozen=True)
-class PairGrid:
-    """One 2-way cross laid out as a grid: rows are bins of ``dims[0]``, columns of ``dims[1]``.
-
-    Parameters
-    ----------
-    cross : str
-        Name of the cross.
-    dims : tuple of str
-        (row dimension, column dimension).
-    axis_labels : tuple of str
-        Axis titles (dimension name with its unit).
-    row_labels, col_labels : tuple of str
-        Bin labels, without the dimension name.
-    n : dict of str to np.ndarray, shape (rows, cols)
-        Cases per cell for each model.
-    failures : dict of str to np.ndarray, shape (rows, cols)
-        Failing cases per cell for each model.
-    upper : dict of str to np.ndarray, shape (rows, cols)
-        One-sided upper confidence bound of the failure rate (1 where untested).
-    min_cases : int
-        Cells with fewer cases are holes.
-    """
-
-    cross: str
-    dims: tuple[str, str]
-    axis_labels: tuple[str, str]
-    row_labels: tuple[str, ...]
-    col_labels: tuple[str, ...]
-    n: Mapping[str, np.ndarray]
-    failures: Mapping[str, np.ndarray]
-    upper: Mapping[str, np.ndarray]
-    min_cases: int = 1
-
-    def rate(self, model: str) -> np.ndarray:
-        """Observed failure rate per cell (NaN where untested)."""
-        n = self.n[model]
-        return np.divide(
-            self.failures[model], n, out=np.full(n.shape, np.nan, dtype=float), where=n > 0
-        )
-
-
-@dataclass(frozen=True)
-class RateScale:
-    """The one log scale of failure rates and the one range of differences of a report.
-
-    Parameters
-    ----------
-    vmin : float
-        Lowest rate with a colour (a power of ten, at most 1e-3); 0 has its own colour.
-    diff_max : float
-        Half-range of the difference colour map.
-    """
-
-    vmin: float = 1e-3
-    diff_max: float = 0.05
-
-    @classmethod
-    def for_grids(cls, grids: Sequence[PairGrid]) -> RateScale:
-        """The scale that shows every rate and difference of ``grids``."""
-        lowest, diff = 1e-3, 0.05
-        for g in grids:
-            models = list(g.n)
-            rates = [g.rate(m) for m in models]
-            for r in rates:
-                pos = r[np.isfinite(r) & (r > 0)]
-                if pos.size:
-                    lowest = min(lowest, float(pos.min()))
-            if len(rates) > 1:
-                d = rates[1] - rates[0]
-                if np.isfinite(d).any():
-                    diff = max(diff, float(np.nanmax(np.abs(d))))
-        vmin = 10.0 ** np.floor(np.log10(lowest))
-        diff = float(np.ceil(diff * 20) / 20)  # a multiple of 0.05
-        return cls(float(vmin), diff)
-
-
-def figure_png_base64(fig: Figure, dpi: int = DPI) -> str:
-    """Render ``fig`` as PNG, close it, and return the base64 text for a data URI."""
-    buf = io.BytesIO()
-    try:
-        fig.set_dpi(dpi)
-        if fig.get_layout_engine() is not None:
-            # Lay out once, then freeze: savefig would run the layout engine twice more.
-            fig.canvas.draw()
-            fig.set_layout_engine("none")
-        fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
-    finally:
-        plt.close(fig)
-    return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
 # -- heatmaps -------------------------------------------------------------------------
@@ -379,125 +272,3 @@ def agreement_figure(
         )
         fig.colorbar(im, ax=ax, label="cases (log scale)")
     return fig
-
-
-# -- failing cases --------------------------------------------------------------------
-@dataclass
-class CaseView:
-    """One failing case as the report shows it.
-
-    ``verdicts`` and ``counts`` are per model; ``image`` is base64 PNG (None if no plot
-    could be made); ``note`` says what went wrong, if anything; ``replayed`` is False
-    when the image shows the stored trace instead of a replay.
-    """
-
-    case: int
-    verdicts: dict[str, str]
-    counts: dict[str, int]
-    true_count: int | None
-    params: dict[str, Any]
-    image: str | None
-    note: str = ""
-    replayed: bool = True
-
-
-def case_views(
-    path: Path, picks: Sequence[int], stored: Mapping[int, Mapping[str, tuple[str, int]]]
-) -> list[CaseView]:
-    """Regenerate each picked case, run every model, and plot it.
-
-    The plot shows the trace with its truth events, the scalogram and each model's
-    window probabilities with its detections (:func:`~highfive.reports._plots.plot_replay`).
-    When the run's models cannot be loaded (a model file moved or changed), the raw
-    trace of the failure corpus is plotted instead, with the reason in the view's note.
-
-    Parameters
-    ----------
-    path : Path
-        Run directory.
-    picks : sequence of int
-        Case ids.
-    stored : mapping of case id to (model -> (verdict, predicted count))
-        The campaign's results, compared with the regenerated ones.
-    """
-    from highfive.harness._replay import load_run
-
-    if not picks:
-        return []
-    try:
-        loaded = load_run(path)
-    except HighfiveError as exc:
-        rows = _corpus_rows(path, picks)
-        return [_from_corpus(c, rows.get(c), stored.get(c, {}), str(exc)) for c in picks]
-    views = []
-    for case in picks:
-        try:
-            views.append(_replayed(loaded, case))
-        except HighfiveError as exc:
-            row = _corpus_rows(path, [case]).get(case)
-            views.append(_from_corpus(case, row, stored.get(case, {}), str(exc)))
-    return views
-
-
-def _corpus_rows(path: Path, cases: Sequence[int]) -> dict[int, dict[str, Any]]:
-    """The failure corpus rows of ``cases`` (one scan for all of them)."""
-    import pyarrow.dataset as ds
-
-    if not (path / "failures").is_dir():
-        return {}
-    table = ds.dataset(path / "failures", format="parquet").to_table(
-        filter=ds.field("case_id").isin(list(cases))
-    )
-    return {int(r["case_id"]): r for r in table.to_pylist()}
-
-
-def _replayed(loaded: Any, case: int) -> CaseView:
-    from highfive.harness._replay import replay_loaded
-
-    from ._plots import plot_replay
-
-    rep = replay_loaded(loaded, case)
-    scores = rep.scores
-    verdicts: dict[str, str] = {m: s.verdict for m, s in scores.items()}
-    spec = next(iter(loaded.models.values())).spec
-    title = f"case {case}: " + ", ".join(f"{m} {v}" for m, v in verdicts.items())
-    image = figure_png_base64(plot_replay(rep.trace, rep.results, spec=spec, title=title))
-    counts = {m: s.predicted_count for m, s in scores.items()}
-    differ = rep.differing()
-    note = ""
-    if differ:
-        note = (
-            f"the regenerated result of {', '.join(differ)} differs from the campaign's stored "
-            "row (other library versions?)"
-        )
-    true = next(iter(scores.values())).true_count if scores else None
-    return CaseView(case, verdicts, counts, true, dict(rep.row), image, note)
-
-
-def _from_corpus(
-    case: int, r: Mapping[str, Any] | None, stored: Mapping[str, tuple[str, int]], why: str
-) -> CaseView:
-    """Fallback when replay is impossible: the raw trace stored in the failure corpus."""
-    from highfive.generators import Detection, Event, Trace
-
-    from ._plots import plot_trace
-
-    verdicts = {m: v for m, (v, _) in stored.items()}
-    counts = {m: c for m, (_, c) in stored.items()}
-    if r is None:
-        return CaseView(case, verdicts, counts, None, {}, None, f"replay failed: {why}")
-    events = tuple(Event(**e) for e in json.loads(r["events"]))
-    samples = np.stack([r["x"], r["y"], r["z"]], axis=1).astype(np.float32)
-    params = json.loads(r["params"])
-    trace = Trace(np.asarray(r["t"], dtype=float), samples, float(r["fs"]), events, params)
-    dets: dict[str, list[list[float]]] = json.loads(r["detections"])
-    first = next(iter(dets), "")
-    shown = [Detection(t, s) for t, s in dets.get(first, [])]
-    title = f"case {case}: stored trace, detections of {first}"
-    image = figure_png_base64(plot_trace(trace, shown, title=title))
-    counts = counts or {m: len(d) for m, d in dets.items()}
-    true = sum(e.is_high_five for e in events)
-    note = f"replay failed ({why}); the trace stored in the failure corpus is shown"
-    return CaseView(
-        case, json.loads(r["verdicts"]), counts, true, params, image, note, replayed=False
-    )

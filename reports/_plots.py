@@ -1,7 +1,13 @@
-"""Plots a person looks at: traces with their truth events and the counter's output."""
+"""Plots a person looks at: traces with their truth events and the counter's output.
+
+Figures are saved to a file (:func:`save_figure`) or encoded for a ``data:`` URI of the
+HTML report (:func:`figure_png_base64`).
+"""
 
 from __future__ import annotations
 
+import base64
+import io
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -11,11 +17,15 @@ import matplotlib
 matplotlib.use("Agg")  # files only; never needs a display
 
 import matplotlib.pyplot as plt
+import numpy as np
 from matplotlib.figure import Figure
 
 from highfive.generators import Detection, Trace
+from highfive.harness import FilterBank, atomic_path, to_uniform
 
-__all__ = ["plot_replay", "plot_trace", "save_figure"]
+__all__ = ["DPI", "figure_png_base64", "plot_replay", "plot_trace", "save_figure"]
+
+DPI = 100
 
 _AXIS_COLOURS = ("tab:red", "tab:green", "tab:blue")
 
@@ -75,36 +85,55 @@ def plot_trace(
 
 def save_figure(fig: Figure, path: str | os.PathLike[str]) -> None:
     """Save ``fig`` atomically (format from the suffix) and close it."""
-    from highfive.harness._io import atomic_path
-
     suffix = os.fspath(path).rsplit(".", 1)[-1] if "." in os.fspath(path) else "png"
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format=suffix, dpi=110)
     plt.close(fig)
 
 
+def figure_png_base64(fig: Figure, dpi: int = DPI) -> str:
+    """Render ``fig`` as PNG, close it, and return the base64 text for a data URI."""
+    buf = io.BytesIO()
+    try:
+        fig.set_dpi(dpi)
+        if fig.get_layout_engine() is not None:
+            # Lay out once, then freeze: savefig would run the layout engine twice more.
+            fig.canvas.draw()
+            fig.set_layout_engine("none")
+        fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
+    finally:
+        plt.close(fig)
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
 def plot_replay(
     trace: Trace,
     results: Mapping[str, Any],
     *,
-    spec: Any,
+    spec: Any = None,
     title: str = "",
 ) -> Figure:
     """Trace, scalogram and each model's window probabilities, on one time axis.
 
-    ``results`` maps a model name to its :class:`~highfive.harness.CountResult`;
-    ``spec`` is the model's :class:`~highfive.harness.ModelSpec` (rate, scales,
-    thresholds).
+    ``results`` maps a counter id to its :class:`~highfive.harness.CountResult`
+    (None: the counter gave no answer); ``spec`` is an ONNX model's
+    :class:`~highfive.harness.ModelSpec` (rate, scales, thresholds). Without a spec
+    the scalogram panel is left out; counters without window probabilities (empty
+    ``probs``) are left out of the probability panel, dropped when none has any.
     """
-    import numpy as np
-
-    from highfive.harness._preprocess import to_uniform
-    from highfive.harness._scalogram import FilterBank
-
+    with_probs = {m: r for m, r in results.items() if r is not None and np.size(r.probs)}
+    ratios = [1.2] + [1.0] * (spec is not None) + [0.8] * bool(with_probs)
     fig, axes = plt.subplots(
-        3, 1, figsize=(11, 7.5), sharex=True, layout="constrained", height_ratios=[1.2, 1.0, 0.8]
+        len(ratios),
+        1,
+        figsize=(11, 7.5 * sum(ratios) / 3.0),
+        sharex=True,
+        layout="constrained",
+        height_ratios=ratios,
+        squeeze=False,
     )
-    ax = axes[0]
+    panels = list(axes[:, 0])
+    ax = panels.pop(0)
     for e in trace.events:
         colour = "tab:green" if e.is_high_five else "0.6"
         ax.axvspan(e.start, e.end, color=colour, alpha=0.18, lw=0)
@@ -115,6 +144,8 @@ def plot_replay(
         ax.plot(trace.t, trace.samples[:, i], lw=0.8, color=_AXIS_COLOURS[i], label=name)
     top = float(np.max(trace.samples))
     for k, (model, res) in enumerate(results.items()):
+        if res is None:
+            continue
         ax.plot(
             [d.time for d in res.detections],
             [top * (1.1 + 0.1 * k)] * res.count,
@@ -127,23 +158,31 @@ def plot_replay(
     ax.legend(loc="upper right", ncols=5, fontsize=8)
     ax.set_title(title, fontsize=10, pad=14)
 
-    t_u, x_u = to_uniform(trace.t, trace.samples, trace.fs, spec.sample_rate)
-    bank = FilterBank(spec.sample_rate, int(x_u.shape[0]), tuple(spec.scales), spec.wavelet)
-    mag = bank(x_u[None])[0].mean(axis=0)  # (S, n): mean over the three axes
-    freqs = np.asarray(spec.freqs_hz)
-    axes[1].pcolormesh(t_u, freqs, np.log1p(mag / spec.norm_scale), shading="auto", cmap="magma")
-    axes[1].set_yscale("log")
-    axes[1].set_ylabel("frequency (Hz)")
-    axes[1].set_title("scalogram |W| (mean of the axes, log scale)", fontsize=9)
+    if spec is not None:
+        ax = panels.pop(0)
+        t_u, x_u = to_uniform(trace.t, trace.samples, trace.fs, spec.sample_rate)
+        bank = FilterBank(spec.sample_rate, int(x_u.shape[0]), tuple(spec.scales), spec.wavelet)
+        mag = bank(x_u[None])[0].mean(axis=0)  # (S, n): mean over the three axes
+        freqs = np.asarray(spec.freqs_hz)
+        ax.pcolormesh(t_u, freqs, np.log1p(mag / spec.norm_scale), shading="auto", cmap="magma")
+        ax.set_yscale("log")
+        ax.set_ylabel("frequency (Hz)")
+        ax.set_title("scalogram |W| (mean of the axes, log scale)", fontsize=9)
 
-    ax = axes[2]
-    for k, (model, res) in enumerate(results.items()):
-        ax.plot(res.centres, res.probs, lw=1.2, color=f"C{k + 3}", label=model)
-    ax.axhline(spec.on, color="k", lw=0.8, ls="--", label=f"on {spec.on:g}")
-    ax.axhline(spec.off, color="k", lw=0.8, ls=":", label=f"off {spec.off:g}")
-    ax.set_ylim(-0.02, 1.02)
-    ax.set_ylabel("P(high-five)")
-    ax.set_xlabel("time (s), window centres")
-    ax.legend(loc="upper right", ncols=4, fontsize=8)
-    ax.grid(alpha=0.3)
+    if with_probs:
+        ax = panels.pop(0)
+        for k, model in enumerate(results):
+            if model in with_probs:
+                res = with_probs[model]
+                ax.plot(res.centres, res.probs, lw=1.2, color=f"C{k + 3}", label=model)
+        if spec is not None:
+            ax.axhline(spec.on, color="k", lw=0.8, ls="--", label=f"on {spec.on:g}")
+            ax.axhline(spec.off, color="k", lw=0.8, ls=":", label=f"off {spec.off:g}")
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_ylabel("P(high-five)")
+        ax.set_xlabel("time (s), window centres")
+        ax.legend(loc="upper right", ncols=4, fontsize=8)
+        ax.grid(alpha=0.3)
+    else:
+        ax.set_xlabel("time (s)")
     return fig

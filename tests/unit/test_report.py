@@ -20,8 +20,10 @@ import numpy as np
 import pytest
 
 from highfive.generators import InvalidParameter, RunDirError
+from highfive.harness import SEVERITY, CampaignConfig, ExecutionConfig, run_campaign
 from highfive.reports import add_report_commands, write_report
-from highfive.reports._html import SEVERITY, Scan, _pick_cases
+from highfive.reports._coverage_sections import regions_section
+from highfive.reports._scan import RANKED, Scan, pick_cases
 
 CASES = 256
 
@@ -44,9 +46,6 @@ def _second_model(path: Path, out: Path, bias: float) -> Path:
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory, toy_model_path: Path) -> Path:
     """A finished campaign without coverage/ (the first report computes it)."""
-    from highfive.harness._campaign import run_campaign
-    from highfive.harness._config import CampaignConfig, ExecutionConfig
-
     base = tmp_path_factory.mktemp("report")
     second = _second_model(toy_model_path, base / "toy_low.onnx", bias=-5.0)
     cfg = CampaignConfig(
@@ -232,10 +231,8 @@ def test_failure_regions_are_rendered(run: Path, tmp_path: Path) -> None:
 
 
 def test_failure_regions_absent_or_empty() -> None:
-    from highfive.reports._html import _regions_section
-
-    assert "not computed" in _regions_section({})
-    assert "none found" in _regions_section({"regions": []})
+    assert "not computed" in regions_section({})
+    assert "none found" in regions_section({"regions": []})
 
 
 # -- errors -------------------------------------------------------------------------
@@ -292,17 +289,18 @@ def test_an_error_while_writing_leaves_the_old_report(
 
 # -- choice of failing cases ----------------------------------------------------------
 def test_failing_cases_are_picked_by_kind_then_case_id() -> None:
-    ranked = ("pass", *reversed(SEVERITY))  # rank = index
+    ranked = RANKED  # rank = index
+    assert ranked == ("pass", *reversed(SEVERITY))
     short = {"p": "pass", "m": "miss", "x": "mixed", "f": "false_positive", "d": "double_count"}
     a = [ranked.index(short[c]) for c in "pmxfmdxp"]
     b = [ranked.index(short[c]) for c in "mppppppd"]
     scan = Scan(["a", "b"], {}, {"a": np.array(a, np.int8), "b": np.array(b, np.int8)}, {})
     # worst verdict per case: miss, miss, mixed, fp, miss, dc, mixed, dc
-    assert _pick_cases(scan, 4) == [2, 5, 0, 3]
-    assert _pick_cases(scan, 7) == [2, 5, 0, 3, 6, 7, 1]
-    assert _pick_cases(scan, 0) == []
-    assert _pick_cases(scan, 100) == _pick_cases(scan, 100)  # deterministic
-    assert _pick_cases(scan, 100) == [2, 5, 0, 3, 6, 7, 1, 4]
+    assert pick_cases(scan, 4) == [2, 5, 0, 3]
+    assert pick_cases(scan, 7) == [2, 5, 0, 3, 6, 7, 1]
+    assert pick_cases(scan, 0) == []
+    assert pick_cases(scan, 100) == pick_cases(scan, 100)  # deterministic
+    assert pick_cases(scan, 100) == [2, 5, 0, 3, 6, 7, 1, 4]
 
 
 # -- command line -----------------------------------------------------------------------
@@ -406,9 +404,6 @@ def test_render_check_reports_a_broken_image(
 
 
 def test_single_model_run(tmp_path: Path, toy_model_path: Path) -> None:
-    from highfive.harness._campaign import run_campaign
-    from highfive.harness._config import CampaignConfig, ExecutionConfig
-
     cfg = CampaignConfig(
         name="one",
         seed=5,

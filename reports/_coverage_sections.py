@@ -1,0 +1,171 @@
+"""The report's sections about coverage: cells covered, the worst cells, failure regions.
+
+Each function returns one section of HTML from ``coverage/summary.json`` (and, for the
+coverage section, the heatmaps already drawn).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from highfive.coverage import cp_interval
+
+from ._grids import PairGrid
+from ._markup import chip, covered_share, esc, html_table, img, num
+
+__all__ = ["coverage_section", "regions_section", "worst_section"]
+
+
+def coverage_section(
+    summary: Mapping[str, Any],
+    grids: Sequence[PairGrid],
+    pngs: Sequence[str],
+    models: Sequence[str],
+) -> str:
+    """Cells covered per model and the heatmaps (``pngs``, base64) of ``grids``."""
+    rows = []
+    for m, s in summary.get("models", {}).items():
+        by_t = s.get("coverage", {}).get("by_t", {})
+        cov = "<br>".join(
+            f"{t}-way: {covered_share(v['covered'], v['cells'])} of {v['cells']:,} cells"
+            for t, v in by_t.items()
+        )
+        status = " ".join(chip(f"{k} {v:,}", k) for k, v in s.get("status", {}).items() if v)
+        rows.append([f"<b>{esc(m)}</b>", num(s.get("rows")), cov, status, num(s.get("holes"))])
+    head = ["model", "cases", "cells covered", "cell status", "holes"]
+    p = summary.get("p_target")
+    intro = (
+        f"<p>A cell is <i>passing</i> when its failure rate is shown below p_target = "
+        f"{num(p)} at {100 * float(summary.get('confidence', 0.95)):g}% confidence, "
+        f"<i>failing</i> when shown above it (adjusted: {esc(summary.get('adjust', '?'))}), "
+        f"<i>under-tested</i> otherwise; holes are cells with fewer than "
+        f"{esc(summary.get('min_cases', 1))} case(s).</p>"
+    )
+    out = ['<h2 id="coverage">Coverage</h2>', intro, html_table(head, rows, num=(1, 4))]
+    diff = (
+        f", and the difference of failure rates {esc(models[1])} − {esc(models[0])} (red: "
+        f"{esc(models[1])} fails more)"
+        if len(models) > 1
+        else ""
+    )
+    first = esc(models[0]) if models else "the model"
+    out.append(
+        "<h3>2-way crosses</h3><p>The crosses of motion with the dimensions that matter most, "
+        "and those holding the worst cells. For each: cases per cell (log scale), the "
+        f"failure rate of {first} on one log scale for the whole report (text in each cell: "
+        f"one-sided 95% upper bound of the rate){diff}. Grey with X: untested; "
+        "hatched: hole.</p>"
+    )
+    if not grids:
+        out.append('<p class="none">no 2-way crosses in this coverage</p>')
+    for g, png in zip(grids, pngs, strict=True):
+        out.append(
+            f'<figure id="cross-{esc(g.cross.replace(" ", ""))}">'
+            f"{img(png, 'coverage and failure rate of ' + g.cross)}"
+            f"<figcaption>{esc(g.cross)}: rows {esc(g.dims[0])}, columns "
+            f"{esc(g.dims[1])}</figcaption></figure>"
+        )
+    return "".join(out)
+
+
+def worst_section(summary: Mapping[str, Any]) -> str:
+    """The twenty worst cells with their exact intervals and status."""
+    worst = list(summary.get("worst", []))[:20]
+    conf = float(summary.get("confidence", 0.95))
+    out = ['<h2 id="worst">Worst cells</h2>']
+    if not worst:
+        return out[0] + '<p class="none">no cell has a failure</p>'
+    rows = []
+    for w in worst:
+        lo, hi = cp_interval(w["failures"], w["n"], conf)
+        rows.append(
+            [
+                esc(w["model"]),
+                esc(w["label"]),
+                num(w["n"]),
+                num(w["failures"]),
+                f"{w['rate']:.3f}",
+                f"{float(lo[()]):.3f} – {float(hi[()]):.3f}",
+                f"{w['upper']:.3f}",
+                chip(w["status"]),
+            ]
+        )
+    head = [
+        "model",
+        "cell",
+        "n",
+        "failures",
+        "rate",
+        f"{100 * conf:g}% CI",
+        "upper bound",
+        "status",
+    ]
+    out.append(
+        "<p>Cells with failures, the most confidently bad first (highest lower bound); CI "
+        "two-sided exact, upper bound one-sided.</p>"
+    )
+    out.append(html_table(head, rows, num=(2, 3, 4, 5, 6)))
+    return "".join(out)
+
+
+def _is_num(x: Any) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool)
+
+
+def _conditions(cond: Any) -> str:
+    """Readable conditions of a region: numeric ``[low, high]`` (inclusive, None open)."""
+    if not isinstance(cond, Mapping):
+        return esc(cond)
+    parts = []
+    for dim, v in cond.items():
+        d = esc(dim)
+        if (
+            isinstance(v, list | tuple)
+            and len(v) == 2
+            and any(_is_num(x) for x in v)
+            and all(x is None or _is_num(x) for x in v)
+        ):
+            lo, hi = v
+            if lo is None:
+                parts.append(f"{d} ≤ {num(hi)}")
+            elif hi is None:
+                parts.append(f"{d} ≥ {num(lo)}")
+            else:
+                parts.append(f"{num(lo)} ≤ {d} ≤ {num(hi)}")
+        elif isinstance(v, list | tuple):
+            parts.append(f"{d} ∈ {{{', '.join(esc(x) for x in v)}}}")
+        else:
+            parts.append(f"{d} = {esc(v)}")
+    return " and ".join(parts) or "all cases"
+
+
+def regions_section(summary: Mapping[str, Any]) -> str:
+    """The failure regions of the summary ("not computed" or "none found" otherwise)."""
+    regions = summary.get("regions")
+    out = '<h2 id="regions">Failure regions</h2>'
+    if regions is None:
+        return out + '<p class="none">not computed</p>'
+    if not regions:
+        return out + '<p class="none">none found: failures do not concentrate in a box</p>'
+    conf = float(summary.get("confidence", 0.95))
+    rows = []
+    for r in regions:
+        text = str(r.get("description") or "")
+        where = esc(text.rsplit(": ", 1)[0]) if ": " in text else _conditions(r.get("conditions"))
+        rows.append(
+            [
+                esc(r.get("model", "")),
+                where,
+                num(r.get("n")),
+                num(r.get("failures")),
+                num(r.get("rate"), 3),
+                f"{num(r.get('lower'), 3)} – {num(r.get('upper'), 3)}",
+            ]
+        )
+    head = ["model", "region", "n", "failures", "rate", f"{100 * conf:g}% CI"]
+    intro = (
+        "<p>Boxes of the parameter space where failures concentrate (patient rule "
+        "induction), most important first.</p>"
+    )
+    return out + intro + html_table(head, rows, num=(2, 3, 4, 5))

@@ -1,0 +1,157 @@
+"""Reading what a report needs from a run directory, with one-line errors.
+
+The run's record (``campaign.json``, which must say the run is complete), its coverage
+(computed first when ``RUN/coverage/`` is missing), ``gate.json`` if the run was gated,
+the coverage metadata and the cells of a few crosses, and the stored messages of a few
+failing cases. Every unreadable file raises :class:`~highfive.generators.RunDirError`
+with one line that names the file and says how to fix it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from highfive.generators import RunDirError
+from highfive.harness import RunDir
+
+__all__ = [
+    "CoverageMeta",
+    "Log",
+    "coverage_dir",
+    "coverage_meta",
+    "open_run",
+    "read_cells",
+    "read_gate",
+    "read_json",
+    "read_messages",
+]
+
+Log = Callable[[str], None]
+
+
+def open_run(path: Path) -> tuple[RunDir, dict[str, Any]]:
+    """The run directory at ``path`` and its campaign record; the run must be complete."""
+    run = RunDir(path)
+    if not path.is_dir():
+        raise RunDirError(
+            f"run directory {os.fspath(path)!r} does not exist; give a folder made by "
+            "'highfive run'"
+        )
+    record = run.require_complete("a report")
+    if not run.results_dir.is_dir():
+        raise RunDirError(f"run directory {os.fspath(path)!r} has no results/; re-run it")
+    return run, record
+
+
+def coverage_dir(path: Path, log: Log | None) -> Path:
+    """``RUN/coverage``, computed first (``highfive coverage RUN``) if it is incomplete."""
+    cov = path / "coverage"
+    needed = ("cells.parquet", "counts.parquet", "summary.json")
+    if not all((cov / name).is_file() for name in needed):
+        from highfive.coverage import analyse_run, write_coverage
+
+        if log:
+            log(f"no coverage in {os.fspath(path)}; computing it (highfive coverage RUN)")
+        write_coverage(path, analyse_run(path))
+    return cov
+
+
+def read_json(path: Path, what: str) -> Any:
+    """The JSON document at ``path``; ``what`` tells how to remake it if it is broken."""
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise RunDirError(f"{os.fspath(path)}: not valid JSON ({exc}); {what}") from None
+
+
+def read_gate(path: Path) -> dict[str, Any] | None:
+    """``RUN/gate.json`` checked for a verdict and a list of criteria (None if absent)."""
+    file = path / "gate.json"
+    if not file.is_file():
+        return None
+    gate = read_json(file, "re-run 'highfive gate RUN --gate GATE.toml'")
+    if not isinstance(gate, dict) or gate.get("verdict") not in ("pass", "fail"):
+        verdict = gate.get("verdict") if isinstance(gate, dict) else gate
+        raise RunDirError(
+            f"{os.fspath(file)}: verdict {verdict!r} must be 'pass' or 'fail'; "
+            "re-run 'highfive gate RUN --gate GATE.toml'"
+        )
+    crit = gate.get("criteria", [])
+    if not isinstance(crit, list) or not all(isinstance(c, dict) for c in crit):
+        raise RunDirError(
+            f"{os.fspath(file)}: criteria must be a list of tables; "
+            "re-run 'highfive gate RUN --gate GATE.toml'"
+        )
+    return gate
+
+
+@dataclass(frozen=True)
+class CoverageMeta:
+    """The binning and the crosses (name -> dimensions) the coverage was counted with."""
+
+    binning: Any
+    crosses: dict[str, tuple[str, ...]]
+
+
+def coverage_meta(cov: Path) -> CoverageMeta:
+    """The metadata stored in ``coverage/counts.parquet``."""
+    import pyarrow.parquet as pq
+
+    from highfive.coverage import Binning
+
+    raw = (pq.read_schema(cov / "counts.parquet").metadata or {}).get(b"highfive.coverage")
+    if raw is None:
+        raise RunDirError(
+            f"{os.fspath(cov / 'counts.parquet')}: no coverage metadata; re-run "
+            "'highfive coverage RUN'"
+        )
+    meta = json.loads(raw)
+    crosses = {str(name): tuple(dims) for name, dims in meta["crosses"]}
+    return CoverageMeta(Binning.from_dict(meta["binning"]), crosses)
+
+
+def read_cells(cov: Path, crosses: Sequence[str]) -> Any:
+    """Cells of ``crosses`` (cross, cell, model, n, failures, upper) as a DataFrame."""
+    import pyarrow.dataset as ds
+
+    cols = ["cross", "cell", "model", "n", "failures", "upper"]
+    table = ds.dataset(cov / "cells.parquet").to_table(
+        columns=cols, filter=ds.field("cross").isin(list(crosses))
+    )
+    frame = table.to_pandas()
+    for c in ("cross", "model"):
+        frame[c] = frame[c].astype(str)
+    return frame
+
+
+def read_messages(
+    run: RunDir, batch_size: int, cases: Mapping[int, Sequence[str]]
+) -> dict[int, dict[str, str]]:
+    """The stored ``message`` of each case for the given models: case -> model -> text.
+
+    Only the result file of each case's batch is read; runs made before results had a
+    ``message`` column, and rows whose message is null or empty, give nothing.
+    """
+    import pyarrow.parquet as pq
+
+    wanted: dict[tuple[str, int], list[int]] = {}
+    for case, models in cases.items():
+        for m in models:
+            wanted.setdefault((m, case // batch_size), []).append(case)
+    out: dict[int, dict[str, str]] = {}
+    for (m, batch), ids in sorted(wanted.items()):
+        file = run.result_file(m, batch)
+        if not file.is_file() or "message" not in pq.read_schema(file).names:
+            continue
+        rows = pq.read_table(
+            file, columns=["case_id", "message"], filters=[("case_id", "in", ids)]
+        ).to_pylist()
+        for r in rows:
+            if r["message"]:
+                out.setdefault(int(r["case_id"]), {})[m] = str(r["message"])
+    return out

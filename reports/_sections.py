@@ -1,0 +1,265 @@
+"""The report's sections about the run: verdict, campaign, failures by verdict, cases.
+
+Each function returns one section of HTML from data already read (the gate, the
+campaign record, the scan of the results, the views of the failing cases).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from highfive.coverage import cp_upper
+from highfive.harness import FAIL_VERDICTS, SEVERITY
+
+from ._markup import (
+    chip,
+    covered_share,
+    esc,
+    fmt,
+    html_table,
+    img,
+    num,
+    one_line,
+    percent,
+    short_sha,
+)
+from ._scan import Scan
+
+if TYPE_CHECKING:  # the case views draw with matplotlib: imported only to write a report
+    from ._cases import CaseView
+
+__all__ = [
+    "campaign_section",
+    "cases_section",
+    "gate_section",
+    "kpi_cards",
+    "results_section",
+]
+
+_KEY_PARAMS = (
+    "motion",
+    "repetitions",
+    "distractor",
+    "background",
+    "sample_rate",
+    "sensor_range",
+    "peak_accel",
+    "impact_peak",
+)
+
+
+def gate_section(gate: Mapping[str, Any] | None, kpis: str) -> str:
+    """The verdict banner, the key numbers, then the gate's criteria (failed first)."""
+    if gate is None:
+        return (
+            '<div class="banner neutral" id="verdict"><span class="big">no gate evaluated</span>'
+            '<span class="what">run <code>highfive gate RUN --gate GATE.toml</code> to judge '
+            "this run against release criteria</span></div>" + kpis
+        )
+    verdict = str(gate["verdict"])
+    crit = list(gate.get("criteria", []))
+    passed = sum(bool(c.get("passed")) for c in crit)
+    conf = gate.get("confidence")
+    what = f"{passed} of {len(crit)} criteria met"
+    if isinstance(conf, int | float):
+        what += f" at {100 * conf:g}% confidence"
+    banner = (
+        f'<div class="banner {esc(verdict)}" id="verdict"><span class="big">'
+        f'{esc(verdict.upper())}</span><span class="what">release gate: {esc(what)}'
+        f'<br><span style="opacity:.85;font-size:13px">gate file {esc(gate.get("gate_file", "?"))}'
+        f", evaluated {esc(gate.get('evaluated', '?'))}</span></span></div>"
+    )
+    rows = [
+        [
+            chip("pass" if c.get("passed") else "fail"),
+            esc(c.get("name", "")),
+            esc(c.get("kind", "")),
+            esc(c.get("model", "") or "all"),
+            num(c.get("threshold")),
+            num(c.get("value")),
+            esc(c.get("detail", "")),
+        ]
+        for c in sorted(crit, key=lambda c: bool(c.get("passed")))
+    ]
+    table = html_table(["", "criterion", "kind", "model", "threshold", "value", "detail"], rows)
+    return banner + kpis + ("<h3>Gate criteria (failed first)</h3>" + table if rows else "")
+
+
+def kpi_cards(record: Mapping[str, Any], summary: Mapping[str, Any], scan: Scan) -> str:
+    """The key numbers under the banner: cases, failing shares, agreement, coverage."""
+    items = [(f"{int(record['config']['cases']):,}", "cases per model")]
+    for m in scan.models:
+        v = scan.verdicts.get(m, {})
+        n = sum(v.values())
+        items.append((percent(n - v.get("pass", 0), n), f"failing cases, {m}"))
+    if scan.confusion is not None:
+        items.append(
+            (
+                percent(scan.agree, scan.compared),
+                f"count agreement {scan.models[0]} / {scan.models[1]}",
+            )
+        )
+    first = next(iter(summary.get("models", {}).items()), None)
+    if first is not None:
+        name, m = first
+        two = m.get("coverage", {}).get("by_t", {}).get("2")
+        if two:
+            share = covered_share(two["covered"], two["cells"])
+            items.append((share, f"2-way cells covered ({name})"))
+        status = m.get("status", {})
+        items.append((f"{status.get('failing', 0):,}", f"failing cells ({name})"))
+    cards = "".join(
+        f'<div class="kpi"><div class="v">{v}</div><div class="l">{esc(lbl)}</div></div>'
+        for v, lbl in items
+    )
+    return f'<div class="kpis">{cards}</div>'
+
+
+def campaign_section(path: Path, record: Mapping[str, Any]) -> str:
+    """The campaign's facts, its counters (id, kind, source, hash, size) and versions."""
+    cfg = record.get("config", {})
+    started, finished = record.get("started"), record.get("finished")
+    took = ""
+    try:
+        delta = dt.datetime.fromisoformat(str(finished)) - dt.datetime.fromisoformat(str(started))
+        secs = int(delta.total_seconds())
+        took = f" ({secs // 3600}:{secs // 60 % 60:02d}:{secs % 60:02d})"
+    except (TypeError, ValueError):
+        pass
+    space = cfg.get("space") or {}
+    facts = [
+        ("run", f"{esc(record.get('name', path.name))} <span class=sub>{esc(path)}</span>"),
+        ("status", chip(str(record.get("status")), "pass")),
+        ("cases", num(cfg.get("cases"))),
+        ("sampler", esc(cfg.get("sampler"))),
+        ("seed", esc(cfg.get("seed"))),
+        ("batch size", num(cfg.get("batch_size"))),
+        ("tolerance", f"{esc(cfg.get('tolerance'))} s"),
+        ("space", esc(json.dumps(space)) if space else "the whole default space"),
+        ("started", esc(started)),
+        ("finished", esc(finished) + esc(took)),
+    ]
+    rows = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in facts)
+    models = html_table(
+        ["model", "kind", "source", "sha256", "bytes"],
+        [
+            [
+                f"<b>{esc(m.get('id'))}</b>",
+                esc(m.get("kind", "onnx")),
+                esc(m.get("source")),
+                short_sha(str(m.get("sha256", ""))),
+                num(m.get("bytes")),
+            ]
+            for m in record.get("models", [])
+        ],
+        num=(4,),
+    )
+    versions = ", ".join(f"{esc(k)} {esc(v)}" for k, v in record.get("versions", {}).items())
+    return (
+        f'<h2 id="campaign">Campaign</h2><div class="cols"><div><table class="facts">{rows}'
+        f"</table></div><div><h3>Models</h3>{models}<h3>Library versions</h3>"
+        f'<p class="sub">{versions}</p></div></div>'
+    )
+
+
+def results_section(scan: Scan, run_name: str, agreement_png: str) -> str:
+    """Cases and failures by verdict per model, with bounds, and the models' agreement."""
+    rows = []
+    for m in scan.models:
+        v = scan.verdicts.get(m, {})
+        n = sum(v.values())
+        k = n - v.get("pass", 0)
+        up = float(cp_upper(k, n)[()]) if n else 1.0
+        rows.append(
+            [f"<b>{esc(m)}</b>", num(n), num(k), percent(k, n), f"{100 * up:.2f}%"]
+            + [num(v.get(x, 0)) for x in FAIL_VERDICTS]
+        )
+    head = [
+        "model",
+        "cases",
+        "failing",
+        "failure rate",
+        "95% upper bound",
+        *(x.replace("_", " ") for x in FAIL_VERDICTS),
+    ]
+    out = [
+        '<h2 id="results">Failures and model agreement</h2>',
+        html_table(head, rows, num=tuple(range(1, len(head)))),
+        '<p class="sub">upper bound: one-sided Clopper-Pearson at 95% over all cases.</p>',
+    ]
+    if scan.confusion is not None:
+        alt = "failure rate by verdict; count agreement"
+        caption = (
+            "Left: share of cases per failing verdict and model. Right: cases by the count "
+            "each model predicted (diagonal = same count)."
+        )
+    else:
+        alt, caption = "failure rate by verdict", "Share of cases per failing verdict."
+    out.append(f"<figure>{img(agreement_png, alt)}<figcaption>{caption}</figcaption></figure>")
+    if scan.confusion is not None:
+        a, b = scan.models[0], scan.models[1]
+        differ = scan.compared - scan.agree
+        out.append(
+            f"<p>{esc(a)} and {esc(b)} predict the same count in <b>{scan.agree:,}</b> of "
+            f"{scan.compared:,} cases ({percent(scan.agree, scan.compared)}); they differ in "
+            f"{differ:,}.</p>"
+        )
+        if scan.disagree:
+            ids = ", ".join(f"<code>{c}</code>" for c in scan.disagree)
+            more = " (first ones)" if differ > len(scan.disagree) else ""
+            out.append(
+                f"<p>cases where the counts differ{more}: {ids}; replay one with "
+                f"<code>highfive replay {esc(run_name)} CASE_ID --plot case.png</code>.</p>"
+            )
+    return "".join(out)
+
+
+def cases_section(views: Sequence[CaseView], run_name: str) -> str:
+    """The failing cases shown, each with its verdicts, messages, plot and parameters."""
+    out = [
+        '<h2 id="cases">Failing cases</h2>',
+        "<p>Chosen deterministically: one case per failing verdict, worst kind first "
+        f"({', '.join(SEVERITY)}), lowest case id first; regenerated bit-identically from "
+        "the campaign's seed and replayed through every model.</p>",
+    ]
+    if not views:
+        out.append('<p class="none">no failing case to show</p>')
+    for v in views:
+        verdicts = " ".join(f"{esc(m)} {chip(x)}" for m, x in v.verdicts.items())
+        counts = ", ".join(f"{esc(m)} {c}" for m, c in v.counts.items())
+        true = "" if v.true_count is None else f"true count {v.true_count}; "
+        key = ", ".join(f"{esc(k)}={esc(fmt(v.params[k]))}" for k in _KEY_PARAMS if k in v.params)
+        everything = "".join(
+            f"<tr><th>{esc(k)}</th><td>{esc(fmt(x))}</td></tr>" for k, x in v.params.items()
+        )
+        out.append(f'<h3 id="case-{v.case}">case {v.case} {verdicts}</h3>')
+        out.append(f"<p>{true}predicted: {counts or '–'}<br><span class=sub>{key}</span></p>")
+        for m, text in v.messages.items():
+            out.append(
+                f'<p class="message">message of {esc(m)}: <code>{esc(one_line(text))}</code></p>'
+            )
+        if v.note:
+            out.append(f'<p class="note">{esc(v.note)}</p>')
+        if v.image:
+            what = (
+                "trace with truth events (green: high-five), scalogram, and each model's "
+                "window probabilities with its detections"
+                if v.replayed
+                else "stored trace with truth events (green: high-five) and the first "
+                "model's detections"
+            )
+            out.append(
+                f"<figure>{img(v.image, f'case {v.case}')}<figcaption>{what}. Reproduce: "
+                f"<code>highfive replay {esc(run_name)} {v.case} --plot case.png</code>"
+                "</figcaption></figure>"
+            )
+        if everything:
+            out.append(
+                f'<details><summary>all parameters</summary><table class="facts">{everything}'
+                "</table></details>"
+            )
+    return "".join(out)
