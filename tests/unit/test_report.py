@@ -303,6 +303,142 @@ def test_failing_cases_are_picked_by_kind_then_case_id() -> None:
     assert pick_cases(scan, 100) == [2, 5, 0, 3, 6, 7, 1, 4]
 
 
+def test_error_and_timeout_rank_above_every_other_failure() -> None:
+    rank = {v: RANKED.index(v) for v in ("false_positive", "miss", "mixed", "timeout", "error")}
+    assert rank["error"] > rank["timeout"] > rank["mixed"] > rank["miss"] > 0
+    a = [RANKED.index(v) for v in ("mixed", "pass", "timeout", "miss", "error", "mixed")]
+    scan = Scan(["a"], {}, {"a": np.array(a, np.int8)}, {})
+    assert pick_cases(scan, 3) == [4, 2, 0]  # error, then timeout, then mixed
+    assert pick_cases(scan, 5) == [4, 2, 0, 3, 5]
+
+
+# -- counters of other kinds, errors and their messages ---------------------------------
+_MESSAGE = (
+    "counter raised ValueError: <bad window> & 'x'\n  Traceback (most recent call last):\n"
+    + "    frame " * 40
+)
+
+
+def _with_error(run: Path, tmp_path: Path) -> tuple[Path, int]:
+    """A copy of ``run`` whose ``toy_low`` is a Python counter that errs on one case.
+
+    One failing case's result row gets the verdict ``error`` and a message (a
+    ``message`` column is added to that part file if the run predates it), the failure
+    corpus says so too, and campaign.json records ``toy_low`` as a Python counter
+    (no bytes) whose source no longer exists, so that replay falls back to the corpus.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    copy = _copy(run, tmp_path)
+    corpus = sorted((copy / "failures").glob("part-*.parquet"))[0]
+    failures = pq.read_table(corpus)
+    case = int(failures.column("case_id")[0].as_py())
+    verdicts = [json.loads(v) for v in failures.column("verdicts").to_pylist()]
+    verdicts[0]["toy_low"] = "error"
+    failures = failures.set_column(
+        failures.schema.get_field_index("verdicts"),
+        "verdicts",
+        pa.array([json.dumps(v) for v in verdicts], pa.string()),
+    )
+    pq.write_table(failures, corpus)
+
+    batch = case // 64  # the fixture's batch size
+    part = copy / "results" / "model=toy_low" / f"part-{batch:06d}.parquet"
+    table = pq.read_table(part)
+    hit = [c == case for c in table.column("case_id").to_pylist()]
+    assert sum(hit) == 1
+    old = table.column("verdict").to_pylist()
+    verdict = ["error" if h else v for h, v in zip(hit, old, strict=True)]
+    message = pa.array([_MESSAGE if h else None for h in hit], pa.string())
+    table = table.set_column(
+        table.schema.get_field_index("verdict"), "verdict", pa.array(verdict, pa.string())
+    )
+    if "message" in table.column_names:
+        table = table.set_column(table.schema.get_field_index("message"), "message", message)
+    else:
+        table = table.append_column("message", message)
+    pq.write_table(table, part)
+
+    file = copy / "campaign.json"
+    record = json.loads(file.read_text())
+    for entry in record["models"]:
+        if entry["id"] == "toy_low":
+            entry.clear()
+            entry.update(
+                id="toy_low",
+                source="gone_counter.py:count",
+                kind="python",
+                sha256="ab" * 32,
+                identity={"module_sha256": "cd" * 32, "attr": "count", "version": "1.2"},
+            )
+    file.write_text(json.dumps(record))
+    return copy, case
+
+
+def test_report_shows_error_verdicts_messages_and_counter_kinds(
+    run: Path, report: tuple[Path, str, list[str]], tmp_path: Path
+) -> None:
+    import html
+
+    from highfive.harness import FAIL_VERDICTS
+    from highfive.reports._markup import MESSAGE_CHARS
+
+    copy, case = _with_error(run, tmp_path)  # ``report`` computed the coverage copied
+    text = write_report(copy, cases=3).read_text()
+
+    # the error case is counted, and shown first: error is the most severe verdict
+    results = text[text.index('id="results"') : text.index('id="coverage"')]
+    head = re.findall(r"<th[^>]*>([^<]*)</th>", results)
+    assert head[5:] == [v.replace("_", " ") for v in FAIL_VERDICTS]
+    row = re.search(r"<tr><td><b>toy_low</b></td>(.*?)</tr>", results)
+    assert row is not None
+    cells = re.findall(r"<td[^>]*>([^<]*)</td>", row.group(1))
+    assert cells[4 + FAIL_VERDICTS.index("error")] == "1"  # after cases .. upper bound
+    shown = re.findall(r'<h3 id="case-(\d+)">(.*?)</h3>', text)
+    assert shown[0][0] == str(case)
+    assert 'toy_low <span class="chip error">error</span>' in shown[0][1]
+    assert ".chip.error" in text  # styled as a failure
+
+    # its message: escaped, on one line, shortened
+    found = re.findall(r'<p class="message">message of toy_low: <code>(.*?)</code></p>', text)
+    assert len(found) == 1
+    assert "&lt;bad window&gt; &amp; &#x27;x&#x27;" in found[0] and "<bad" not in text
+    shown_message = html.unescape(found[0])
+    assert "\n" not in shown_message and "  " not in shown_message
+    assert len(shown_message) <= MESSAGE_CHARS and shown_message.endswith("…")
+    assert shown_message.startswith("counter raised ValueError: <bad window> & 'x' Traceback")
+
+    # the counters: id, kind, source and identity hash; bytes only for ONNX files
+    campaign = text[text.index('id="campaign"') : text.index('id="results"')]
+    assert "<th>kind</th>" in campaign
+    py = re.search(r"<tr><td><b>toy_low</b></td>(.*?)</tr>", campaign)
+    assert py is not None
+    assert "<td>python</td><td>gone_counter.py:count</td>" in py.group(1)
+    assert 'title="' + "ab" * 32 + '">' + "ab" * 6 + "</code>" in py.group(1)
+    assert py.group(1).endswith('<td class="num">–</td>')
+    onnx = re.search(r"<tr><td><b>toy</b></td><td>(\w+)</td>", campaign)
+    assert onnx is not None and onnx.group(1) == "onnx"  # no kind recorded: ONNX
+
+
+def test_messages_are_read_only_where_stored(run: Path) -> None:
+    from highfive.harness import RunDir
+    from highfive.reports._read import read_messages
+
+    # the fixture's rows: passing and failing cases, no error, so no message
+    assert read_messages(RunDir(run), 64, {0: ["toy", "toy_low"], 200: ["toy"]}) == {}
+    assert read_messages(RunDir(run), 64, {CASES + 64: ["toy"], 1: ["nope"]}) == {}
+
+
+def test_one_line_collapses_white_space_and_cuts_long_text() -> None:
+    from highfive.reports._markup import one_line
+
+    assert one_line("a\n  b\tc ") == "a b c"
+    assert one_line("x" * 10, limit=10) == "x" * 10
+    assert one_line("word " * 10, limit=12) == "word word w…"  # 12 characters
+    assert len(one_line("y" * 500)) == 200
+
+
 # -- command line -----------------------------------------------------------------------
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="highfive")
