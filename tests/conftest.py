@@ -1,8 +1,12 @@
-"""Shared test settings (Hypothesis profiles) and fixtures (a toy ONNX model)."""
+"""Shared test settings (Hypothesis profiles) and fixtures: a toy ONNX model, and small
+counters of the other kinds (an external program speaking the counter protocol that can
+be told to misbehave, and a module of Python counters, good and bad)."""
 
 from __future__ import annotations
 
 import os
+import stat
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -86,3 +90,173 @@ def toy_model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("model") / "toy.onnx"
     path.write_bytes(toy_model_bytes())
     return path
+
+
+# -- counters of the other kinds ------------------------------------------------------
+
+_PROGRAM = r"""#!{python}
+import struct, sys, time
+MODE, NTH = {mode!r}, {nth}
+out, inp = sys.stdout.buffer, sys.stdin.buffer
+if MODE == "exit_at_start":
+    sys.stderr.write("cannot open the sensor config\n")
+    sys.exit(3)
+if MODE == "garbage_at_start":
+    out.write(b"Welcome to the counter!\n"); out.flush(); time.sleep(30); sys.exit(0)
+if MODE == "hang_at_start":
+    time.sleep(60)
+out.write(b"highfive-counter 1\n"); out.flush()
+trace, best, best_t = 0, 0.0, 0.0
+
+def answer(dets):
+    out.write(b"DETS" + struct.pack("<I", 16 * len(dets)))
+    for t, s in dets:
+        out.write(struct.pack("<dd", t, s))
+    out.flush()
+
+while True:
+    head = inp.read(8)
+    if len(head) < 8:
+        break
+    tag, n = struct.unpack("<4sI", head)
+    payload = inp.read(n)
+    if tag == b"BEGN":
+        trace += 1
+        best, best_t = 0.0, 0.0
+        continue
+    if trace == NTH and MODE == "crash_on_nth":
+        sys.stderr.write("segmentation fault (simulated)\n")
+        sys.exit(139)
+    if trace == NTH and MODE == "hang_on_nth":
+        time.sleep(60)
+    if trace == NTH and MODE == "garbage_on_nth":
+        out.write(b"oops, debug print\n"); out.flush()
+        continue
+    if tag == b"DATA":
+        for i in range(0, n, 20):
+            t, x, y, z = struct.unpack_from("<dfff", payload, i)
+            m = (x * x + y * y + z * z) ** 0.5
+            if m > best:
+                best, best_t = m, t
+        answer([])
+    elif tag == b"DONE":
+        answer([] if MODE == "silent" or best < 1.5 else [(best_t, min(1.0, best / 4.0))])
+"""
+
+
+def write_protocol_program(
+    folder: Path, mode: str = "ok", nth: int = 0, name: str = "prog"
+) -> Path:
+    """Write an executable protocol speaker; ``mode`` says how it misbehaves.
+
+    Modes: ``ok`` (one detection at the largest |a| above 1.5 g per trace),
+    ``silent`` (never detects), ``exit_at_start``, ``garbage_at_start``,
+    ``hang_at_start``, and on trace ``nth`` (1-based, counted per process):
+    ``crash_on_nth``, ``hang_on_nth``, ``garbage_on_nth``.
+    """
+    path = folder / name
+    path.write_text(_PROGRAM.format(python=sys.executable, mode=mode, nth=nth))
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+    return path
+
+
+PYTHON_COUNTERS = '''
+"""Counters for tests."""
+import math
+import time
+
+__version__ = "0.1"
+
+
+def biggest(trace):
+    """One detection at the largest |a| above 1.5 g."""
+    import numpy as np
+    m = np.linalg.norm(trace.samples, axis=1)
+    i = int(np.argmax(m))
+    return [(float(trace.t[i]), 0.9)] if m[i] > 1.5 else []
+
+
+def raises_on_long(trace):
+    if trace.duration > 12:
+        raise ZeroDivisionError("division by zero in the peak finder")
+    return biggest(trace)
+
+
+def malformed(trace):
+    return [("soon", 0.5)]
+
+
+def bad_score(trace):
+    return [(1.0, 7.5)]
+
+
+def not_a_list(trace):
+    return 3
+
+
+def sleeps_on_long(trace):
+    if trace.duration > 12:
+        time.sleep(3)
+    return biggest(trace)
+
+
+class Streaming:
+    """Emits one detection at the end of the chunk where |a| first exceeds 1.5 g."""
+
+    def start(self, fs):
+        self.done = False
+
+    def feed(self, t, samples):
+        import numpy as np
+        m = np.linalg.norm(samples, axis=1)
+        hit = np.flatnonzero(m > 1.5)
+        if self.done or not hit.size:
+            return []
+        self.done = True
+        return [(float(t[hit[0]]), 1.0)]
+
+    def finish(self):
+        return []
+
+    def __call__(self, trace):
+        self.start(trace.fs)
+        return self.feed(trace.t, trace.samples) + self.finish()
+
+
+def two_args(trace, other):
+    return []
+
+
+def factory():
+    return biggest
+
+
+def broken_factory():
+    raise RuntimeError("no licence")
+
+
+NOT_CALLABLE = 42
+'''
+
+
+def write_python_counters(folder: Path, name: str = "mycounters.py") -> Path:
+    """Write the module of test counters; return its path."""
+    path = folder / name
+    path.write_text(PYTHON_COUNTERS)
+    return path
+
+
+@pytest.fixture
+def protocol_program(tmp_path: Path) -> Callable[..., Path]:
+    """``protocol_program(mode="ok", nth=0, name="prog")``: an exec counter on disk."""
+
+    def make(mode: str = "ok", nth: int = 0, name: str = "prog") -> Path:
+        return write_protocol_program(tmp_path, mode, nth, name)
+
+    return make
+
+
+@pytest.fixture
+def python_counters(tmp_path: Path) -> Path:
+    """A module of Python test counters on disk (use as ``f"{path}:attr"``)."""
+    return write_python_counters(tmp_path)

@@ -163,7 +163,7 @@ class ExecCounter(CounterPlugin):
             raise CounterFault("error", f"cannot start {self.argv[0]!r} ({exc})") from None
         proc = _Proc(popen, err, bytearray())
         try:
-            got = self._recv(proc, len(GREETING), time.monotonic() + self.timeout_s, "greeting")
+            got = self._recv_line(proc, 80, time.monotonic() + self.timeout_s)
         except CounterFault:
             _stop(proc)
             raise
@@ -258,22 +258,38 @@ class ExecCounter(CounterPlugin):
                 raise self._exited(proc) from None
             data = data[n:]
 
+    def _recv_line(self, proc: _Proc, limit: int, deadline: float) -> bytes:
+        """The greeting: bytes up to and including a newline (at most ``limit``)."""
+        while b"\n" not in proc.buf and len(proc.buf) < limit:
+            self._fill(proc, deadline, "greeting")
+        end = proc.buf.find(b"\n")
+        n = end + 1 if 0 <= end < limit else limit
+        out = bytes(proc.buf[:n])
+        del proc.buf[:n]
+        return out
+
     def _recv(self, proc: _Proc, n: int, deadline: float, what: str) -> bytes:
-        fd = proc.popen.stdout.fileno()  # type: ignore[union-attr]
         while len(proc.buf) < n:
+            self._fill(proc, deadline, what, n - len(proc.buf))
+        out = bytes(proc.buf[:n])
+        del proc.buf[:n]
+        return out
+
+    def _fill(self, proc: _Proc, deadline: float, what: str, want: int = 1) -> None:
+        """Read what the program has written (at least one byte) into its buffer."""
+        fd = proc.popen.stdout.fileno()  # type: ignore[union-attr]
+        while True:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise self._timeout(what)
             readable, _, _ = select.select([fd], [], [], left)
             if not readable:
                 continue
-            chunk = os.read(fd, max(n - len(proc.buf), 65536))
+            chunk = os.read(fd, max(want, 65536))
             if not chunk:
                 raise self._exited(proc, what)
             proc.buf += chunk
-        out = bytes(proc.buf[:n])
-        del proc.buf[:n]
-        return out
+            return
 
     def _timeout(self, what: str = "") -> CounterFault:
         waiting = f" (waiting for {what})" if what else ""

@@ -1,0 +1,416 @@
+"""Counter plug-ins: one contract for every kind, bad input, failures as findings."""
+
+from __future__ import annotations
+
+import math
+import pickle
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from highfive.generators import ConfigError, Detection, RunDirError, default_space, synthesize
+from highfive.harness import (
+    CounterFault,
+    CounterOptions,
+    CounterPlugin,
+    CountResult,
+    StreamingCounter,
+    judge,
+    load_counter,
+    to_uniform,
+)
+from highfive.harness.counters import chunks, load_recorded
+from highfive.harness.counters.onnx import OnnxCounter
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "counters"
+FAST = CounterOptions(timeout_s=2.0)
+
+
+def _trace(seed: int = 3, **params: object) -> object:
+    space = default_space()
+    row = space.complete(space.validate({"motion": "high_five", **params}, partial=True))
+    return synthesize(row, seed, space=space)
+
+
+@pytest.fixture(scope="module")
+def traces() -> list[object]:
+    space = default_space()
+    rng = np.random.default_rng(5)
+    return [synthesize(space.rows(rng.random((1, space.d)))[0], i) for i in range(6)]
+
+
+# -- one contract for every kind -------------------------------------------------------------
+@pytest.fixture(params=["onnx", "python", "python-file-class", "exec"])
+def counter(
+    request: pytest.FixtureRequest,
+    toy_model_path: Path,
+    python_counters: Path,
+    protocol_program: Callable[..., Path],
+) -> CounterPlugin:
+    source = {
+        "onnx": str(toy_model_path),
+        "python": f"{python_counters}:biggest",
+        "python-file-class": f"{EXAMPLES / 'baseline.py'}:PeakCounter",
+        "exec": f"exec:{protocol_program()}",
+    }[request.param]
+    c = load_counter(source, options=FAST)
+    yield c
+    c.close()
+
+
+class TestCounterContract:
+    """What campaigns, replay and count rely on, for every kind."""
+
+    def test_counts_a_trace(self, counter: CounterPlugin, traces: list[object]) -> None:
+        for trace in traces:
+            res = counter.count(trace)
+            assert isinstance(res, CountResult)
+            assert all(isinstance(d, Detection) for d in res.detections)
+            assert all(math.isfinite(d.time) and 0 <= d.score <= 1 for d in res.detections)
+            assert res.emitted is None  # given whole: nothing was streamed
+            assert res.probs.shape == res.centres.shape
+
+    def test_same_answer_after_pickling(self, counter: CounterPlugin, traces: list[object]) -> None:
+        clone = pickle.loads(pickle.dumps(counter))
+        assert clone.identity == counter.identity
+        for trace in traces[:3]:
+            assert clone.count(trace).detections == counter.count(trace).detections
+
+    def test_identity_is_stable(self, counter: CounterPlugin) -> None:
+        ident = counter.identity
+        again = load_counter(ident.source, version=ident.details.get("version", ""), options=FAST)
+        assert again.identity == ident and again.kind == ident.kind
+        assert len(ident.sha256) == 64 and ident.record("x")["kind"] == counter.kind
+
+    @pytest.mark.parametrize("chunk_s", [0.1, 0.37, 1.0, 100.0])
+    def test_streaming_emits_within_the_trace(
+        self, counter: CounterPlugin, traces: list[object], chunk_s: float
+    ) -> None:
+        for trace in traces:
+            if not counter.streams:
+                pytest.skip("this counter cannot be fed in chunks")
+            res = counter.count(trace, chunk_s=chunk_s)
+            assert res.emitted is not None and res.emitted.shape == (len(res.detections),)
+            t0, t1 = trace.t[0], trace.t[-1]
+            assert np.all((res.emitted >= t0) & (res.emitted <= t1))
+            # What a counter emits at a chunk's end can only be about samples before it
+            # (the ONNX counter's detection time is a window centre, half a window back).
+            slack = 1.0 if counter.kind == "onnx" else 1e-9
+            assert all(d.time <= e + slack for d, e in zip(res.detections, res.emitted))
+
+
+def test_streaming_equals_whole_trace_for_the_baseline(traces: list[object]) -> None:
+    counter = load_counter(f"{EXAMPLES / 'baseline.py'}:PeakCounter")
+    for trace in traces:
+        whole = counter.count(trace).detections
+        for chunk_s in (0.05, 0.5, 3.0):
+            assert counter.count(trace, chunk_s=chunk_s).detections == whole
+
+
+def test_chunks_cover_every_sample_once() -> None:
+    trace = _trace(duration=5.0)
+    for c in (0.013, 0.2, 1.0, 7.0):
+        parts = list(chunks(trace, c))
+        idx = np.concatenate([np.arange(trace.t.size)[sl] for sl, _ in parts])
+        assert np.array_equal(idx, np.arange(trace.t.size))
+        delivered = [d for _, d in parts]
+        assert delivered == sorted(delivered) and delivered[-1] == trace.t[-1]
+        for sl, d in parts:  # every sample arrives at or after its own instant
+            assert np.all(trace.t[sl] <= d + 1e-12)
+
+
+@settings(max_examples=25)
+@given(chunk_s=st.floats(0.02, 4.0), seed=st.integers(0, 50))
+def test_onnx_emission_times_equal_a_real_streaming_run(
+    toy_model_path: Path, chunk_s: float, seed: int
+) -> None:
+    """The ONNX counter derives emission times from the window that decided each event;
+    feeding the resampled samples chunk by chunk to the streaming counter (scoring each
+    window exactly as the batch did) must emit the same events at the same times."""
+    counter = load_counter(str(toy_model_path))
+    assert isinstance(counter, OnnxCounter)
+    trace = _trace(seed=seed, repetitions=3, gap=1.0)
+    res = counter.count(trace, chunk_s=chunk_s)
+    spec = counter.model.spec
+    tu, xu = to_uniform(trace.t, trace.samples, trace.fs, spec.sample_rate)
+    batch_probs = iter(res.probs.tolist())
+    stream = StreamingCounter(
+        counter.pipeline.config, lambda w: np.array([next(batch_probs) for _ in range(len(w))])
+    )
+    got, emitted = [], []
+    for sl, delivered in chunks(trace, chunk_s):
+        # Resampled samples whose instants fall in this chunk arrive with it.
+        lo = np.searchsorted(tu, trace.t[sl.start], "left") if sl.start else 0
+        hi = tu.size if sl.stop == trace.t.size else np.searchsorted(tu, trace.t[sl.stop], "left")
+        for d in stream.feed(xu[lo:hi]):
+            got.append(d)
+            emitted.append(delivered)
+    for d in stream.finish():
+        got.append(d)
+        emitted.append(trace.t[-1])
+    assert [d.score for d in got] == [d.score for d in res.detections]
+    assert [d.time + tu[0] for d in got] == pytest.approx([d.time for d in res.detections])
+    assert res.emitted is not None
+    np.testing.assert_allclose(res.emitted, emitted, rtol=0, atol=1e-9)
+
+
+# -- bad input: one line naming the counter --------------------------------------------------
+@pytest.mark.parametrize(
+    ("make", "match"),
+    [
+        pytest.param(
+            lambda p, c: "nosuchpkg.mod:f", r"cannot import 'nosuchpkg.mod'", id="no-module"
+        ),
+        pytest.param(lambda p, c: f"{c}:nope", r"has no attribute 'nope'", id="no-attribute"),
+        pytest.param(
+            lambda p, c: f"{c}:NOT_CALLABLE", r"is a int, not callable", id="not-callable"
+        ),
+        pytest.param(
+            lambda p, c: f"{c}:two_args", r"wrong signature \(trace, other\)", id="signature"
+        ),
+        pytest.param(
+            lambda p, c: f"{c}:broken_factory",
+            r"factory failed \(RuntimeError: no licence",
+            id="factory",
+        ),
+        pytest.param(
+            lambda p, c: "missing.py:f", r"file '.*missing.py' does not exist", id="no-file"
+        ),
+        pytest.param(
+            lambda p, c: "exec:./nowhere/prog",
+            r"'.*nowhere/prog' does not exist",
+            id="exec-missing",
+        ),
+        pytest.param(
+            lambda p, c: "exec:no-such-program-here", r"is not on PATH", id="exec-not-on-path"
+        ),
+        pytest.param(lambda p, c: "exec:", r"expected exec:PATH", id="exec-empty"),
+        pytest.param(lambda p, c: "exec:'unclosed", r"cannot split the command", id="exec-quote"),
+    ],
+)
+def test_bad_counters_are_refused_in_one_line(
+    make: Callable[[Path, Path], str],
+    match: str,
+    protocol_program: Callable[..., Path],
+    python_counters: Path,
+) -> None:
+    source = make(protocol_program(), python_counters)
+    with pytest.raises(ConfigError, match=match) as info:
+        load_counter(source, options=FAST).probe()
+    assert "\n" not in str(info.value) and repr(source.split(":")[0])[1:-1] in str(info.value)
+
+
+def test_exec_that_is_not_executable(protocol_program: Callable[..., Path]) -> None:
+    prog = protocol_program()
+    prog.chmod(0o644)
+    with pytest.raises(ConfigError, match=r"is not executable \(chmod \+x it\)"):
+        load_counter(f"exec:{prog}")
+
+
+@pytest.mark.parametrize(
+    ("mode", "match"),
+    [
+        (
+            "exit_at_start",
+            r"exited with status 3 while the harness waited for greeting; "
+            r"stderr: cannot open the sensor config",
+        ),
+        ("garbage_at_start", r"greeted with b'Welcome to the counter!\\n'; expected"),
+        ("hang_at_start", r"no answer within 1 s \(waiting for greeting\)"),
+    ],
+)
+def test_programs_that_fail_at_start_are_refused(
+    protocol_program: Callable[..., Path], mode: str, match: str
+) -> None:
+    c = load_counter(f"exec:{protocol_program(mode)}", options=CounterOptions(timeout_s=1.0))
+    with pytest.raises(ConfigError, match=match):
+        c.probe()
+    c.close()
+
+
+def test_version_is_for_python_counters_only(toy_model_path: Path) -> None:
+    with pytest.raises(ConfigError, match="'version' is for Python counters"):
+        load_counter(str(toy_model_path), version="2")
+
+
+# -- failures during cases are findings ------------------------------------------------------
+@pytest.mark.parametrize(
+    ("attr", "match"),
+    [
+        ("malformed", r"returned item 0 = \('soon', 0.5\); times and scores are numbers"),
+        ("bad_score", r"returned item 0 = \(1.0, 7.5\); the time must be finite and the score"),
+        ("not_a_list", r"returned 3; expected a list of Detection"),
+    ],
+)
+def test_malformed_output_is_an_error_verdict(python_counters: Path, attr: str, match: str) -> None:
+    c = load_counter(f"{python_counters}:{attr}")
+    judged = judge({"c": c}, _trace(), 0.5)
+    o = judged.outcomes["c"]
+    assert o.verdict == "error" and judged.failed
+    assert o.message is not None and __import__("re").search(match, o.message)
+    assert o.predicted_count == 0 and o.fn == o.true_count == 1 and o.detection_times == []
+
+
+def test_a_raising_counter_fails_only_its_case(python_counters: Path) -> None:
+    c = load_counter(f"{python_counters}:raises_on_long")
+    short, long = _trace(duration=6.0), _trace(duration=15.0)
+    assert judge({"c": c}, short, 0.5).outcomes["c"].verdict != "error"
+    o = judge({"c": c}, long, 0.5).outcomes["c"]
+    assert (o.verdict, o.message) == (
+        "error",
+        "ZeroDivisionError: division by zero in the peak finder",
+    )
+    assert judge({"c": c}, short, 0.5).outcomes["c"].verdict != "error"
+
+
+def test_a_slow_python_counter_times_out(python_counters: Path) -> None:
+    c = load_counter(f"{python_counters}:sleeps_on_long", options=CounterOptions(timeout_s=0.5))
+    o = judge({"c": c}, _trace(duration=15.0), 0.5).outcomes["c"]
+    assert (o.verdict, o.message) == ("timeout", "no answer within the time limit of 0.5 s")
+    assert judge({"c": c}, _trace(duration=6.0), 0.5).outcomes["c"].verdict != "timeout"
+
+
+@pytest.mark.parametrize(
+    ("mode", "verdict", "match"),
+    [
+        ("crash_on_nth", "error", r"exited with status 139 .*stderr: segmentation fault"),
+        ("hang_on_nth", "timeout", r"no answer within 1 s \(waiting for a DETS frame\)"),
+        ("garbage_on_nth", "error", r"sent b'oops, de' where a DETS frame"),
+    ],
+)
+def test_a_failing_program_fails_its_case_and_is_restarted(
+    protocol_program: Callable[..., Path], mode: str, verdict: str, match: str
+) -> None:
+    c = load_counter(f"exec:{protocol_program(mode, nth=2)}", options=CounterOptions(timeout_s=1.0))
+    trace = _trace()
+    try:
+        first = judge({"c": c}, trace, 0.5).outcomes["c"]
+        second = judge({"c": c}, trace, 0.5).outcomes["c"]
+        third = judge({"c": c}, trace, 0.5).outcomes["c"]  # a fresh process: trace 1 again
+    finally:
+        c.close()
+    assert first.verdict != "error" and third == first
+    assert second.verdict == verdict and __import__("re").search(match, second.message or "")
+
+
+def test_streaming_needs_a_streaming_python_counter(python_counters: Path) -> None:
+    with pytest.raises(ConfigError, match=r"stream_chunk_s = 0.5 needs a counter that can be fed"):
+        load_counter(f"{python_counters}:biggest").check(chunk_s=0.5)
+    load_counter(f"{python_counters}:Streaming").check(chunk_s=0.5)
+
+
+# -- latency ---------------------------------------------------------------------------------
+class _Fixed(CounterPlugin):
+    """Detects each high-five at its impact and emits it ``delay`` seconds later."""
+
+    kind = "fixed"
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+
+    @classmethod
+    def claims(cls, source: str) -> bool:
+        return False
+
+    @classmethod
+    def from_source(cls, source: str, *, version: str = "", options: CounterOptions) -> object:
+        raise NotImplementedError
+
+    @property
+    def identity(self) -> object:
+        raise NotImplementedError
+
+    def _count(self, trace: object, cache: dict[object, object]) -> CountResult:
+        raise NotImplementedError
+
+    def _stream(self, trace: object, chunk_s: float) -> CountResult:
+        dets = [Detection(e.centre, 1.0) for e in trace.events if e.is_high_five]
+        emitted = np.array([d.time + self.delay for d in dets])
+        return CountResult(dets, np.empty(0), np.empty(0, np.float32), emitted)
+
+
+def test_latency_is_worst_emission_minus_impact() -> None:
+    trace = _trace(repetitions=3, gap=1.5, duration=14.0)
+    o = judge({"c": _Fixed(0.4)}, trace, 0.5, chunk_s=0.5).outcomes["c"]
+    assert o.verdict == "pass" and o.latency_s == pytest.approx(0.4, abs=1e-6)
+    assert math.isnan(judge({"c": _Fixed(0.4)}, trace, 0.5).outcomes["c"].latency_s)
+
+
+def test_latency_of_a_streaming_counter_is_its_chunk_end(python_counters: Path) -> None:
+    c = load_counter(f"{python_counters}:Streaming")
+    trace = _trace(seed=1)
+    for chunk_s in (0.25, 1.0):
+        res = c.count(trace, chunk_s=chunk_s)
+        [d] = res.detections
+        k = math.floor((d.time - trace.t[0]) / chunk_s) + 1
+        assert res.emitted is not None
+        assert res.emitted[0] == pytest.approx(min(trace.t[0] + k * chunk_s, trace.t[-1]))
+
+
+# -- identity ---------------------------------------------------------------------------------
+def test_a_changed_python_counter_is_refused_when_loaded_from_a_record(
+    python_counters: Path,
+) -> None:
+    c = load_counter(f"{python_counters}:biggest")
+    entry = c.identity.record("mine")
+    assert load_recorded(entry).identity == c.identity
+    python_counters.write_text(python_counters.read_text() + "\n# changed\n")
+    with pytest.raises(RunDirError, match=r"counter 'mine': .* now a python counter with identity"):
+        load_recorded(entry)
+
+
+def test_version_changes_the_identity(python_counters: Path) -> None:
+    a = load_counter(f"{python_counters}:biggest")
+    b = load_counter(f"{python_counters}:biggest", version="2.0")
+    assert a.identity.details["version"] == "0.1" and b.identity.details["version"] == "2.0"
+    assert a.identity.sha256 != b.identity.sha256
+
+
+# -- the C port of the baseline, built with the system compiler ------------------------------
+@pytest.fixture(scope="module")
+def c_counter(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    cc = shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+    if cc is None:
+        pytest.skip("no C compiler on PATH (cc, gcc or clang)")
+    out = tmp_path_factory.mktemp("c") / "peak_counter"
+    subprocess.run(
+        [cc, "-O2", "-o", str(out), str(EXAMPLES / "peak_counter.c"), "-lm"],
+        check=True,
+        capture_output=True,
+    )
+    return out
+
+
+def test_the_c_port_counts_like_the_python_baseline(c_counter: Path, traces: list[object]) -> None:
+    port = load_counter(f"exec:{c_counter}")
+    ref = load_counter(f"{EXAMPLES / 'baseline.py'}:PeakCounter")
+    try:
+        port.probe()
+        for trace in traces:
+            a, b = port.count(trace).detections, ref.count(trace).detections
+            assert len(a) == len(b)  # float32 against float64: same events,
+            for x, y in zip(a, b):  # times within a sample, scores within float32 noise
+                assert abs(x.time - y.time) <= 1.01 / trace.fs
+                assert x.score == pytest.approx(y.score, abs=1e-3)
+            streamed = port.count(trace, chunk_s=0.3)
+            assert streamed.detections == a and streamed.emitted is not None
+    finally:
+        port.close()
+
+
+def test_unknown_protocol_reply_is_reported(protocol_program: Callable[..., Path]) -> None:
+    fault = None
+    c = load_counter(f"exec:{protocol_program('garbage_on_nth', nth=1)}", options=FAST)
+    try:
+        c.count(_trace())
+    except CounterFault as exc:
+        fault = exc
+    finally:
+        c.close()
+    assert fault is not None and fault.verdict == "error"
