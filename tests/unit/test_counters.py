@@ -102,7 +102,8 @@ class TestCounterContract:
             # What a counter emits at a chunk's end can only be about samples before it
             # (the ONNX counter's detection time is a window centre, half a window back).
             slack = 1.0 if counter.kind == "onnx" else 1e-9
-            assert all(d.time <= e + slack for d, e in zip(res.detections, res.emitted, strict=True))
+            pairs = zip(res.detections, res.emitted, strict=True)
+            assert all(d.time <= e + slack for d, e in pairs)
 
 
 def test_streaming_equals_whole_trace_for_the_baseline(traces: list[object]) -> None:
@@ -395,7 +396,8 @@ def test_the_c_port_counts_like_the_python_baseline(c_counter: Path, traces: lis
         for trace in traces:
             a, b = port.count(trace).detections, ref.count(trace).detections
             assert len(a) == len(b)  # float32 against float64: same events,
-            for x, y in zip(a, b, strict=True):  # times within a sample, scores within float32 noise
+            # times within a sample, scores within float32 noise
+            for x, y in zip(a, b, strict=True):
                 assert abs(x.time - y.time) <= 1.01 / trace.fs
                 assert x.score == pytest.approx(y.score, abs=1e-3)
             streamed = port.count(trace, chunk_s=0.3)
