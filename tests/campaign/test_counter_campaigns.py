@@ -1,0 +1,163 @@
+"""Campaigns over counters of every kind: side by side, failures as findings, identity."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from highfive.harness import CampaignConfig, RunDir, replay, run_campaign
+from highfive.harness.cli import main
+
+pytestmark = pytest.mark.slow
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def _config(tmp_path: Path, models: list[object], **extra: object) -> CampaignConfig:
+    data: dict[str, object] = {
+        "name": "mix",
+        "seed": 5,
+        "cases": 24,
+        "sampler": "lhs",
+        "batch_size": 8,
+        "models": models,
+        "out": str(tmp_path / "runs"),
+        "counter_timeout_s": 2.0,
+        **extra,
+    }
+    return CampaignConfig.from_dict({**data, "execution": {"workers": 0}}, base=tmp_path)
+
+
+def test_three_kinds_side_by_side_with_failures_as_findings(
+    tmp_path: Path,
+    toy_model_path: Path,
+    python_counters: Path,
+    protocol_program: Callable[..., Path],
+) -> None:
+    prog = protocol_program("crash_on_nth", nth=5)
+    cfg = _config(
+        tmp_path,
+        [
+            str(toy_model_path),
+            {"counter": f"{python_counters.name}:raises_on_long", "id": "py"},
+            {"counter": f"exec:./{prog.name}", "id": "prog"},
+        ],
+    )
+    summary = run_campaign(cfg, stream=None)
+    assert summary.complete and set(summary.verdicts) == {"toy", "py", "prog"}
+    run = RunDir(summary.run_dir)
+    record = run.read_campaign()
+    kinds = {m["id"]: m["kind"] for m in record["models"]}
+    assert kinds == {"toy": "onnx", "py": "python", "prog": "exec"}
+    assert record["models"][0]["bytes"] == toy_model_path.stat().st_size
+    rows = run.results()
+    rows["model"] = rows["model"].astype(str)
+    py = rows[rows.model == "py"]
+    long = py.duration_s > 12
+    assert long.any() and (~long).any()  # the sampler covers both sides
+    assert (py[long].verdict == "error").all() and (py[~long].verdict != "error").all()
+    assert (py[long].message == "ZeroDivisionError: division by zero in the peak finder").all()
+    assert py[~long].message.isna().all()
+    prog_rows = rows[rows.model == "prog"]
+    # The 5th trace a process sees crashes it; the next case starts a fresh process,
+    # so (cases in order, one process) every 5th case fails and nothing else does.
+    crashed = prog_rows[prog_rows.verdict == "error"]
+    assert list(crashed.case_id) == [4, 9, 14, 19]
+    assert crashed.message.str.contains("exited with status 139").all()
+    # Every failing case is in the corpus, with the message.
+    corpus = run.failures()
+    failing = set(rows[rows.verdict != "pass"].case_id)
+    assert set(corpus.case_id) == failing
+    case = int(crashed.case_id.iloc[0])
+    messages = json.loads(corpus.set_index("case_id").loc[case, "messages"])
+    assert "exited with status 139" in messages["prog"]
+    # Replay reproduces an error verdict of a Python counter and matches every column.
+    err_case = int(py[long].case_id.iloc[0])
+    rep = replay(summary.run_dir, err_case)
+    assert rep.outcomes["py"].verdict == "error" and rep.matches_stored, rep.differences()
+
+
+def test_streaming_campaign_records_latency_and_replays_it(
+    tmp_path: Path, toy_model_path: Path
+) -> None:
+    cfg = _config(
+        tmp_path,
+        [str(toy_model_path), f"{EXAMPLES / 'counters' / 'baseline.py'}:PeakCounter"],
+        stream_chunk_s=0.5,
+        cases=16,
+    )
+    summary = run_campaign(cfg, stream=None)
+    rows = RunDir(summary.run_dir).results()
+    matched = rows[rows.tp > 0]
+    assert len(matched) and matched.latency_s.notna().all()
+    assert rows[rows.tp == 0].latency_s.isna().all()
+    # A detection is emitted at a chunk's end, after the samples it needs.
+    assert (matched.latency_s > -1.0).all()
+    case = int(matched.case_id.iloc[0])
+    assert replay(summary.run_dir, case).matches_stored
+
+
+def test_a_changed_counter_is_refused_by_resume_and_replay(
+    tmp_path: Path, python_counters: Path
+) -> None:
+    cfg = _config(tmp_path, [f"{python_counters}:biggest"], cases=8)
+    summary = run_campaign(cfg, stream=None)
+    python_counters.write_text(python_counters.read_text() + "\nX = 1\n")
+    with pytest.raises(Exception, match=r"counter 'biggest' changed since the run started"):
+        run_campaign(cfg, resume=True, stream=None)
+    with pytest.raises(Exception, match=r"counter 'biggest': .* restore the counter"):
+        replay(summary.run_dir, 0)
+
+
+@pytest.mark.parametrize(
+    ("models", "match"),
+    [
+        (['"nosuch.module:f"'], r"counter 'nosuch.module:f': cannot import 'nosuch.module'"),
+        (['"exec:./missing-program"'], r"counter 'exec:./missing-program': '.*' does not exist"),
+        (['"exec:./prog"'], r"counter 'exec:.*prog': exited with status 3"),
+        (['"float"', '{counter = "float"}'], r"models: \['float', 'float'\] lists a counter twice"),
+        (['{counter = "float", idd = "x"}'], r"models\[0\]: unknown key 'idd'; allowed: counter"),
+        (['"float"', '{counter = "int8", id = "float"}'], r"both get the id 'float'"),
+    ],
+)
+def test_bad_counters_exit_2_in_one_line_and_write_nothing(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    protocol_program: Callable[..., Path],
+    models: list[str],
+    match: str,
+) -> None:
+    protocol_program("exit_at_start")
+    config = tmp_path / "c.toml"
+    config.write_text(
+        f'name = "bad"\ncases = 4\nmodels = [{", ".join(models)}]\n'
+        f'out = "{tmp_path / "runs"}"\n[execution]\nworkers = 0\n'
+    )
+    assert main(["run", str(config)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "\n" not in err
+    import re
+
+    assert re.search(match, err), err
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.dask
+def test_plugins_run_on_dask_workers(
+    tmp_path: Path, python_counters: Path, protocol_program: Callable[..., Path]
+) -> None:
+    """Python counters travel as their text and programs start once per worker; the
+    results equal an in-process run's."""
+    models = [f"{python_counters}:biggest", f"exec:{protocol_program()}"]
+    local = run_campaign(_config(tmp_path, models, name="a"), stream=None)
+    cfg = _config(tmp_path, models, name="b")
+    cfg = cfg.with_overrides(workers=2)
+    on_dask = run_campaign(cfg, stream=None)
+    a = RunDir(local.run_dir).results().sort_values(["model", "case_id"]).reset_index(drop=True)
+    b = RunDir(on_dask.run_dir).results().sort_values(["model", "case_id"]).reset_index(drop=True)
+    assert a.drop(columns="model").equals(b.drop(columns="model"))
+    assert not math.isnan(float(len(a)))
