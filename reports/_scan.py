@@ -1,9 +1,10 @@
 """What the result rows say: verdict tallies, model agreement and the cases to show.
 
 Only three columns of the results are read (case, predicted count, verdict), model by
-model, so a run of millions of cases scans in seconds. Verdicts are ranked by the
-severity of :data:`highfive.harness.VERDICT_INFO` (0 pass, higher worse); the cases a
-report shows are picked one per failing verdict, the most severe kind first.
+model, so a run of millions of cases scans in seconds. Verdicts are ranked in the
+order of :data:`highfive.harness.SEVERITY` (0 pass, higher worse: error and timeout
+above every kind of miscount); the cases a report shows are picked one per failing
+verdict, the most severe kind first.
 """
 
 from __future__ import annotations

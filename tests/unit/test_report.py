@@ -421,6 +421,37 @@ def test_report_shows_error_verdicts_messages_and_counter_kinds(
     assert onnx is not None and onnx.group(1) == "onnx"  # no kind recorded: ONNX
 
 
+_PY_COUNTER = """
+def count(trace):
+    if trace.params["repetitions"] >= 3:
+        raise ValueError("too many <repetitions>")
+    return [0.5 * (trace.t[0] + trace.t[-1])]  # one detection mid-trace
+"""
+
+
+def test_report_of_a_python_counter_that_errs(tmp_path: Path, toy_model_path: Path) -> None:
+    """End to end: a campaign with a Python counter; its cases replay without probabilities."""
+    (tmp_path / "mid.py").write_text(_PY_COUNTER)
+    cfg = CampaignConfig(
+        name="py",
+        seed=3,
+        cases=64,
+        batch_size=32,
+        models=(str(toy_model_path), f"{tmp_path / 'mid.py'}:count"),
+        out=str(tmp_path / "runs"),
+        execution=ExecutionConfig(workers=0),
+    )
+    summary = run_campaign(cfg, stream=None)
+    text = write_report(summary.run_dir, cases=4).read_text()
+    shown = re.findall(r'<h3 id="case-(\d+)">(.*?)</h3>', text)
+    assert len(shown) == 4 and 'count <span class="chip error">error</span>' in shown[0][1]
+    assert text.count('<p class="message">message of count: <code>') == 1
+    assert "too many &lt;repetitions&gt;" in text
+    assert '<p class="note">' not in text  # every case replayed, bit for bit
+    assert all(f'alt="case {case}"' in text for case, _ in shown)
+    assert re.search(r"<tr><td><b>count</b></td><td>python</td>", text)
+
+
 def test_messages_are_read_only_where_stored(run: Path) -> None:
     from highfive.harness import RunDir
     from highfive.reports._read import read_messages
