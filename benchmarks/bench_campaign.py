@@ -30,9 +30,14 @@ from pathlib import Path
 
 import psutil
 
-from highfive.harness._campaign import BatchJob, model_id, run_batch, run_campaign
-from highfive.harness._config import CampaignConfig, ExecutionConfig
-from highfive.harness._model import Model
+from highfive.harness import (
+    BatchJob,
+    CampaignConfig,
+    ExecutionConfig,
+    load_counters,
+    run_batch,
+    run_campaign,
+)
 
 
 class PeakRSS:
@@ -89,8 +94,7 @@ def _config(
 
 def plain_loop(cfg: CampaignConfig) -> float:
     """Cases per second of run_batch called directly, no dask, no files."""
-    models = tuple(Model.load(m) for m in cfg.models)
-    ids = tuple(model_id(m) for m in cfg.models)
+    counters = load_counters(cfg)
     space = cfg.parameter_space()
     t0 = time.perf_counter()
     for b in range(cfg.n_batches):
@@ -102,8 +106,7 @@ def plain_loop(cfg: CampaignConfig) -> float:
                 cfg.cases,
                 cfg.sampler,
                 space,
-                models,
-                ids,
+                counters,
                 cfg.tolerance,
                 cfg.keep_failures,
             )
