@@ -17,6 +17,7 @@ from highfive.harness import FAIL_VERDICTS, VERDICTS
 
 from ._bins import IGNORED, ILLEGAL, Binning, Coverpoint, codes, space_fingerprint
 from ._cli import add_coverage_commands
+from ._criteria import CRITERIA, Criterion, CriterionKind, Option, register_criterion
 from ._crosses import (
     DEFAULT_WAYS,
     Cross,
@@ -31,16 +32,8 @@ from ._diff import diff_pairs, diff_runs, quantization_diff
 from ._difftest import METHODS, adjust_pvalues, paired_cell_diff
 from ._difftext import RunDiff
 from ._focus import plan_focus
-from ._gate import (
-    KINDS,
-    Criterion,
-    CriterionResult,
-    Gate,
-    GateResult,
-    evaluate_gate,
-    load_gate,
-    write_gate,
-)
+from ._gate import KINDS, CriterionResult, Gate, GateResult, evaluate_gate, load_gate
+from ._gaterun import GateRun, Profiler
 from ._regions import Region, failure_regions, regions_dicts
 from ._run import CoverageSettings, RunCoverage, analyse_run, load_settings, write_coverage
 from ._stats import (
@@ -58,6 +51,7 @@ from ._stats import (
 )
 
 __all__ = [
+    "CRITERIA",
     "DEFAULT_WAYS",
     "FAIL_VERDICTS",
     "IGNORED",
@@ -72,10 +66,14 @@ __all__ = [
     "CoverageSettings",
     "Coverpoint",
     "Criterion",
+    "CriterionKind",
     "CriterionResult",
     "Cross",
     "Gate",
     "GateResult",
+    "GateRun",
+    "Option",
+    "Profiler",
     "Region",
     "RunCoverage",
     "RunDiff",
@@ -107,8 +105,8 @@ __all__ = [
     "plan_focus",
     "quantization_diff",
     "regions_dicts",
+    "register_criterion",
     "space_fingerprint",
     "summary",
     "write_coverage",
-    "write_gate",
 ]

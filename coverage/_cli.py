@@ -1,10 +1,10 @@
-"""``highfive gate`` and ``highfive diff``: the coverage subcommands of the CLI.
+"""``highfive diff``: the coverage subcommand of the CLI.
 
-:func:`add_coverage_commands` adds them to the main parser's subparsers; each handler
-returns an exit status (gate: 0 pass, 1 fail) and raises
-:class:`~highfive.generators.HighfiveError` subclasses for anything the user can fix,
-which the main CLI prints as one ``error: ...`` line with status 2. A gate writes
-nothing unless both the gate file and the run are good.
+:func:`add_coverage_commands` adds it to the main parser's subparsers; the handler
+returns an exit status and raises :class:`~highfive.generators.HighfiveError`
+subclasses for anything the user can fix, which the main CLI prints as one
+``error: ...`` line with status 2. (``highfive gate`` writes gate.json and junit.xml,
+a report: it lives in ``highfive.reports``.)
 """
 
 from __future__ import annotations
@@ -16,20 +16,10 @@ from typing import Any
 
 from highfive.generators import InvalidParameter
 
-__all__ = ["add_coverage_commands", "cmd_diff", "cmd_gate"]
+from ._diff import diff_pairs, diff_runs
+from ._run import load_settings
 
-
-def cmd_gate(args: argparse.Namespace) -> int:
-    """``highfive gate RUN --gate GATE.toml``: 0 if the gate passes, 1 if it fails."""
-    from ._gate import evaluate_gate, load_gate, write_gate
-
-    gate = load_gate(args.gate)
-    result = evaluate_gate(args.run, gate)
-    for line in result.lines():
-        print(line)
-    for path in write_gate(args.run, result):
-        print(f"wrote {path}")
-    return 0 if result.passed else 1
+__all__ = ["add_coverage_commands", "cmd_diff"]
 
 
 def _ways(text: str) -> list[int]:
@@ -44,9 +34,6 @@ def _ways(text: str) -> list[int]:
 
 def cmd_diff(args: argparse.Namespace) -> int:
     """``highfive diff RUN_A [RUN_B]``: print regressions (and improvements); exit 0."""
-    from ._diff import diff_pairs, diff_runs
-    from ._run import load_settings
-
     if not (isinstance(args.alpha, float) and math.isfinite(args.alpha) and 0 < args.alpha < 1):
         raise InvalidParameter(f"--alpha: {args.alpha!r} must be in (0, 1), e.g. 0.05")
     if args.limit < 1:
@@ -75,33 +62,13 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 
 def add_coverage_commands(subparsers: Any) -> None:
-    """Add ``gate`` and ``diff`` to the ``highfive`` subparsers.
+    """Add ``diff`` to the ``highfive`` subparsers.
 
     Parameters
     ----------
     subparsers : argparse._SubParsersAction
         From ``parser.add_subparsers()``; each command sets ``handler``.
     """
-    p = subparsers.add_parser(
-        "gate",
-        help="check a run against release criteria (exit 0 pass, 1 fail)",
-        description="Evaluate the criteria of GATE.toml on a complete run directory: "
-        "per-cell failure-rate bounds (one-sided Clopper-Pearson), t-way coverage, "
-        "overall failure rate, float/int8 agreement, model size and latency. Prints one "
-        "line per criterion and the verdict, and writes RUN/gate.json and RUN/junit.xml "
-        "(atomically). Exit status: 0 pass, 1 fail, 2 bad gate file or run (nothing "
-        "written).",
-    )
-    p.add_argument("run", type=Path, metavar="RUN", help="run directory")
-    p.add_argument(
-        "--gate",
-        type=Path,
-        required=True,
-        metavar="GATE.toml",
-        help="criteria file (see examples/gate.toml)",
-    )
-    p.set_defaults(handler=cmd_gate)
-
     p = subparsers.add_parser(
         "diff",
         help="compare failure rates cell by cell: two runs, or the models of one run",

@@ -14,11 +14,19 @@ from typing import TYPE_CHECKING, Any
 
 from ._cli import add_report_commands
 from ._html import write_report
+from ._junit import write_gate
 
 if TYPE_CHECKING:
     from ._plots import plot_replay, plot_trace, save_figure
 
-__all__ = ["add_report_commands", "plot_replay", "plot_trace", "save_figure", "write_report"]
+__all__ = [
+    "add_report_commands",
+    "plot_replay",
+    "plot_trace",
+    "save_figure",
+    "write_gate",
+    "write_report",
+]
 
 _LAZY = {"plot_replay": "._plots", "plot_trace": "._plots", "save_figure": "._plots"}
 

@@ -1,4 +1,4 @@
-"""JUnit XML of a gate verdict, for CI systems (Jenkins, GitLab, GitHub test reporters).
+"""Gate files: ``gate.json`` and its JUnit XML, for CI systems (Jenkins, GitLab, GitHub).
 
 The root is one ``<testsuite name="highfive gate">`` with one ``<testcase>`` per
 criterion and model: ``classname="highfive.gate.<kind>"``, ``name="<name> [<model>]"``.
@@ -7,19 +7,25 @@ a passed one keeps its value in ``<system-out>``. Suite attributes count tests,
 failures, errors (always 0: a gate that cannot be evaluated writes nothing) and
 skipped (always 0).
 
-The input is the plain ``gate.json`` document, so this module needs nothing from
-:mod:`highfive.coverage`.
+:func:`junit_xml` takes the plain ``gate.json`` document; :func:`write_gate` writes
+both files of a :class:`highfive.coverage.GateResult` into the run directory.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["junit_xml", "write_junit"]
+from highfive.harness import atomic_write_text
+
+if TYPE_CHECKING:
+    from highfive.coverage import GateResult
+
+__all__ = ["junit_xml", "write_gate", "write_junit"]
 
 
 def _name(c: Mapping[str, Any]) -> str:
@@ -90,8 +96,26 @@ def write_junit(
     times: Sequence[float] | None = None,
 ) -> Path:
     """Write :func:`junit_xml` to ``path`` atomically; return the path."""
-    from highfive.harness._io import atomic_write_text
-
     dest = Path(path)
     atomic_write_text(dest, junit_xml(report, times=times))
     return dest
+
+
+def write_gate(run: str | os.PathLike[str], result: GateResult) -> list[Path]:
+    """Write ``RUN/gate.json`` and ``RUN/junit.xml``, each atomically; return their paths.
+
+    Parameters
+    ----------
+    run : path
+        The run directory the gate judged.
+    result : highfive.coverage.GateResult
+        From :func:`highfive.coverage.evaluate_gate`; each criterion's ``seconds`` go
+        to junit.xml only.
+    """
+    out = Path(run)
+    doc = result.to_dict()
+    written = [out / "gate.json", out / "junit.xml"]
+    xml = junit_xml(doc, times=[c.seconds for c in result.criteria])
+    atomic_write_text(written[0], json.dumps(doc, indent=2) + "\n")
+    atomic_write_text(written[1], xml)
+    return written

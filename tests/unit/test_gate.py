@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
@@ -11,12 +12,20 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from highfive.coverage import Binning, CoverageCounts, make_crosses
-from highfive.coverage._gate import KINDS, evaluate_gate, load_gate, write_gate
-from highfive.coverage._stats import cp_upper
+from highfive.coverage import (
+    KINDS,
+    Binning,
+    CoverageCounts,
+    cp_upper,
+    evaluate_gate,
+    load_gate,
+    make_crosses,
+)
 from highfive.generators import ConfigError, Dimension, ParameterSpace, RunDirError
 from highfive.harness._rundir import SCHEMA_VERSION, RunDir
 from highfive.harness.cli import main
+from highfive.models import profile
+from highfive.reports import add_report_commands, write_gate
 from highfive.reports._junit import junit_xml
 
 GATE_KEYS = {"verdict", "run", "gate_file", "confidence", "evaluated", "criteria"}
@@ -262,12 +271,18 @@ def test_bad_gate_files_through_the_cli_write_nothing(
     text: str,
     match: str,
 ) -> None:
-    before = sorted(p.name for p in clean_run.iterdir())
-    code = main(["gate", str(clean_run), "--gate", str(gate_file(tmp_path, text))])
+    refused_by_the_cli(clean_run, gate_file(tmp_path, text), capsys)
+
+
+def refused_by_the_cli(run: Path, gate: Path, capsys: pytest.CaptureFixture[str]) -> str:
+    """``highfive gate`` exits 2 with one ``error:`` line and writes nothing; the line."""
+    before = sorted(p.name for p in run.iterdir())
+    code = main(["gate", str(run), "--gate", str(gate)])
     err = capsys.readouterr().err
     assert code == 2
     assert err.startswith("error: ") and err.count("\n") == 1
-    assert sorted(p.name for p in clean_run.iterdir()) == before
+    assert sorted(p.name for p in run.iterdir()) == before
+    return err
 
 
 # -- evaluation -----------------------------------------------------------------------
@@ -457,6 +472,15 @@ def test_junit_xml_escapes_and_counts() -> None:
 
 
 # -- a real campaign ------------------------------------------------------------------
+def gate_cli(argv: list[str]) -> int:
+    """``highfive gate`` as the top-level command line wires it: with the models' profiler."""
+    parser = argparse.ArgumentParser(prog="highfive")
+    add_report_commands(parser.add_subparsers(), profile=profile)
+    args = parser.parse_args(argv)
+    code: int = args.handler(args)
+    return code
+
+
 @pytest.fixture(scope="module")
 def toy_run(tmp_path_factory: pytest.TempPathFactory, make_toy_model: Callable[..., bytes]) -> Path:
     """A real 64-case campaign of two toy models (in this process, no dask)."""
@@ -505,7 +529,7 @@ max_ms = 1000.0
 batch = 16
 repeats = 5
 """
-    assert main(["gate", str(toy_run), "--gate", str(gate_file(tmp_path, text))]) == 0
+    assert gate_cli(["gate", str(toy_run), "--gate", str(gate_file(tmp_path, text))]) == 0
     out = capsys.readouterr().out
     assert "latency [toy]" in out and "ms/window" in out
     # The toy model fails almost every case: a failure-rate gate fails.
@@ -526,7 +550,7 @@ def test_latency_refuses_a_changed_model_file(
     try:
         source.write_bytes(make_toy_model(weight=5.0))
         with pytest.raises(RunDirError, match=r"the file changed since the run"):
-            evaluate_gate(toy_run, load_gate(gate_file(tmp_path, text)))
+            evaluate_gate(toy_run, load_gate(gate_file(tmp_path, text)), profile=profile)
     finally:
         source.write_bytes(original)
 
@@ -536,3 +560,62 @@ def test_write_gate_returns_both_paths(tmp_path: Path, clean_run: Path) -> None:
     paths = write_gate(clean_run, result)
     assert [p.name for p in paths] == ["gate.json", "junit.xml"]
     assert result.to_dict()["verdict"] == json.loads(paths[0].read_text())["verdict"]
+
+
+def test_latency_needs_a_profiling_function(tmp_path: Path, toy_run: Path) -> None:
+    text = '[[criteria]]\nkind = "latency"\nname = "speed"\nmodel = "toy"\nmax_ms = 1.0\n'
+    with pytest.raises(ConfigError, match=r"criterion 'speed': latency needs a profiling"):
+        evaluate_gate(toy_run, load_gate(gate_file(tmp_path, text)))
+
+
+def _as_python_counter(run: Path, model: str) -> None:
+    """Edit campaign.json as a run of a Python counter would have written it."""
+    record = json.loads((run / "campaign.json").read_text())
+    for m in record["models"]:
+        if m["id"] == model:
+            m.update(kind="python", source="mypkg.counters:baseline", identity={"version": "1"})
+            del m["bytes"]
+    (run / "campaign.json").write_text(json.dumps(record))
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        (
+            'kind = "model_bytes"\nname = "int8 size"\nmodel = "int8"\nmax = 50000',
+            r"^criterion 'int8 size': model_bytes applies to ONNX counters; 'int8' is a python "
+            r"counter$",
+        ),
+        (
+            'kind = "model_bytes"\nmax = 50000',
+            r"^criterion 'model_bytes': model_bytes applies to ONNX counters; 'int8' is a "
+            r"python counter; name the ONNX ones with model = \['float'\]$",
+        ),
+        (
+            'kind = "latency"\nname = "speed"\nmodel = "int8"\nmax_ms = 1.0',
+            r"^criterion 'speed': latency applies to ONNX counters; 'int8' is a python counter$",
+        ),
+    ],
+    ids=["named", "every-model", "latency"],
+)
+def test_onnx_criteria_refuse_other_counters(
+    tmp_path: Path,
+    clean_run: Path,
+    capsys: pytest.CaptureFixture[str],
+    text: str,
+    match: str,
+) -> None:
+    _as_python_counter(clean_run, "int8")
+    path = gate_file(tmp_path, f"[[criteria]]\n{text}\n")
+    with pytest.raises(ConfigError, match=match):
+        evaluate_gate(clean_run, load_gate(path), profile=profile)
+    assert refused_by_the_cli(clean_run, path, capsys).startswith("error: criterion ")
+
+
+def test_other_counters_pass_the_criteria_that_apply_to_them(
+    tmp_path: Path, clean_run: Path
+) -> None:
+    _as_python_counter(clean_run, "int8")
+    text = GOOD.replace('model = "int8"', 'model = "float"')
+    result = evaluate_gate(clean_run, load_gate(gate_file(tmp_path, text)))
+    assert result.passed and len(result.criteria) == 10

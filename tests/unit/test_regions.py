@@ -10,8 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from highfive.coverage._regions import Region, failure_regions, regions_dicts
-from highfive.coverage._stats import cp_interval
+from highfive.coverage import Region, cp_interval, failure_regions, regions_dicts
 from highfive.generators import InvalidParameter, default_space
 
 SPACE = default_space()

@@ -1,0 +1,148 @@
+"""Criteria on cells: every cell's failure-rate bound (``cell_upper_bound``), and
+t-way ``coverage``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ._criteria import (
+    P_MAX,
+    Criterion,
+    CriterionKind,
+    Option,
+    Outcome,
+    flag,
+    number,
+    register_criterion,
+    ways,
+    whole,
+)
+from ._crosses import cell_codes
+from ._db import CoverageCounts
+from ._gaterun import GateRun
+from ._stats import cp_upper
+
+__all__ = ["CellUpperBound", "Coverage"]
+
+
+def _crosses_rows(counts: CoverageCounts, ways: Sequence[int]) -> np.ndarray:
+    parts = [
+        np.arange(counts.offsets[i], counts.offsets[i + 1])
+        for i, c in enumerate(counts.crosses)
+        if c.t in ways
+    ]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+
+def _cell_label(counts: CoverageCounts, row: int) -> str:
+    i = int(counts.cross_ids[row])
+    cross = counts.crosses[i]
+    code = cell_codes(counts.binning, cross, np.array([row - int(counts.offsets[i])]))[0]
+    return " & ".join(
+        counts.binning[d].bin_labels[int(b)] for d, b in zip(cross.dims, code, strict=True)
+    )
+
+
+def _model_column(counts: CoverageCounts, model: str) -> int:
+    return counts.models.index(model) if model in counts.models else -1
+
+
+@register_criterion
+class CellUpperBound(CriterionKind):
+    """Every cell's one-sided Clopper-Pearson upper bound below ``p_max``.
+
+    No multiplicity correction: the claim "every cell is below p_max" is the
+    intersection of the cells' claims, and an intersection-union test that passes only
+    when every cell's level-alpha test passes has level alpha itself (Berger 1982). It
+    is flagging *some* bad cell among many that needs Holm or FDR (see ``_diff``).
+    """
+
+    kind = "cell_upper_bound"
+    options: ClassVar[Mapping[str, Option]] = {
+        "p_max": P_MAX,
+        "ways": ways([1]),
+        "min_cases": whole(1, default=1),
+        "allow_untested": flag(False),
+    }
+
+    def threshold(self, o: Mapping[str, Any]) -> str:
+        ts = "/".join(map(str, o["ways"]))
+        return f"upper bound < {o['p_max']:g} in every {ts}-way cell"
+
+    def evaluate(self, c: Criterion, model: str | None, run: GateRun) -> Outcome:
+        o, conf = c.options, run.confidence
+        counts = run.counts()
+        rows = _crosses_rows(counts, o["ways"])
+        j = _model_column(counts, str(model))
+        n = counts.n[rows, j] if j >= 0 else np.zeros(rows.size, dtype=np.int64)
+        k = counts.fails[rows, j].sum(axis=-1) if j >= 0 else np.zeros(rows.size, dtype=np.int64)
+        upper = cp_upper(k, n, conf)
+        shown = n >= o["min_cases"]
+        bad = shown & (upper >= o["p_max"])
+        not_shown = int(np.count_nonzero(~shown))
+        cells = rows.size
+        if not shown.any():
+            return "no cell tested", False, f"none of {cells:,} cells has >= {o['min_cases']} cases"
+        order = np.argsort(-np.where(shown, upper, -1.0), kind="stable")
+        worst = int(order[0])
+
+        def cell(i: int) -> str:
+            return (
+                f"{_cell_label(counts, int(rows[i]))}: {int(k[i]):,}/{int(n[i]):,} fail, "
+                f"upper {upper[i]:.3g}"
+            )
+
+        value = f"worst upper bound {upper[worst]:.4g}"
+        parts = []
+        if bad.any():
+            listed = [cell(int(i)) for i in order[: min(3, int(bad.sum()))]]
+            parts.append(
+                f"{int(bad.sum()):,} of {cells:,} cells not shown below {o['p_max']:g} "
+                f"(worst: {'; '.join(listed)})"
+            )
+        else:
+            parts.append(
+                f"all {int(shown.sum()):,} tested cells below {o['p_max']:g} (worst {cell(worst)})"
+            )
+        if not_shown:
+            few = np.flatnonzero(~shown)[:3]
+            names = ", ".join(f"{_cell_label(counts, int(rows[i]))} ({int(n[i])})" for i in few)
+            verb = "skipped (allow_untested)" if o["allow_untested"] else "not shown"
+            parts.append(f"{not_shown:,} cells with < {o['min_cases']} cases {verb}, e.g. {names}")
+        passed = not bad.any() and (o["allow_untested"] or not not_shown)
+        return value, passed, "; ".join(parts)
+
+
+@register_criterion
+class Coverage(CriterionKind):
+    """The fraction of t-way cells with at least ``min_cases`` cases, for each t in ``ways``."""
+
+    kind = "coverage"
+    options: ClassVar[Mapping[str, Option]] = {
+        "min": number("must be a fraction in [0, 1], e.g. 0.95", low=0, high=1),
+        "ways": ways([2]),
+        "min_cases": whole(1, default=1),
+    }
+
+    def threshold(self, o: Mapping[str, Any]) -> str:
+        ts = "/".join(map(str, o["ways"]))
+        return f">= {100 * o['min']:g}% of {ts}-way cells with >= {o['min_cases']} cases"
+
+    def evaluate(self, c: Criterion, model: str | None, run: GateRun) -> Outcome:
+        o = c.options
+        counts = run.counts()
+        j = _model_column(counts, str(model))
+        fractions, parts = [], []
+        for t in o["ways"]:
+            rows = _crosses_rows(counts, [t])
+            covered = int(np.count_nonzero(counts.n[rows, j] >= o["min_cases"])) if j >= 0 else 0
+            frac = covered / rows.size if rows.size else 0.0
+            fractions.append(frac)
+            parts.append(f"{t}-way {100 * frac:.2f}% ({covered:,}/{rows.size:,} cells)")
+        low = min(fractions)
+        value = f"{100 * low:.2f}%" if len(fractions) == 1 else f"lowest {100 * low:.2f}%"
+        return value, low >= o["min"], "; ".join(parts)

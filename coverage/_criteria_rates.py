@@ -1,0 +1,115 @@
+"""Criteria on rates over all cases: ``failure_rate`` and ``agreement``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from highfive.harness import FAIL_VERDICTS
+
+from ._criteria import (
+    P_MAX,
+    Criterion,
+    CriterionKind,
+    Option,
+    Outcome,
+    number,
+    register_criterion,
+)
+from ._gaterun import GateRun
+from ._stats import cp_upper
+
+__all__ = ["Agreement", "FailureRate"]
+
+
+@register_criterion
+class FailureRate(CriterionKind):
+    """The one-sided upper bound of the failure rate over all cases below ``p_max``.
+
+    ``verdicts`` (default every failure verdict) chooses which verdicts count.
+    """
+
+    kind = "failure_rate"
+    options: ClassVar[Mapping[str, Option]] = {
+        "p_max": P_MAX,
+        "verdicts": Option(
+            f"must be a list of distinct failure verdicts from {list(FAIL_VERDICTS)}",
+            lambda v: (
+                isinstance(v, list)
+                and bool(v)
+                and all(x in FAIL_VERDICTS for x in v)
+                and len(set(v)) == len(v)
+            ),
+            list,
+            list(FAIL_VERDICTS),
+        ),
+    }
+
+    def threshold(self, o: Mapping[str, Any]) -> str:
+        which = "" if tuple(o["verdicts"]) == FAIL_VERDICTS else f" ({'+'.join(o['verdicts'])})"
+        return f"upper bound < {o['p_max']:g}{which}"
+
+    def evaluate(self, c: Criterion, model: str | None, run: GateRun) -> Outcome:
+        o, conf = c.options, run.confidence
+        f = run.frame()
+        v = f.loc[f["model"] == model, "verdict"]
+        n, k = len(v), int(v.isin(o["verdicts"]).sum())
+        upper = float(cp_upper(k, n, conf))
+        which = "failures" if tuple(o["verdicts"]) == FAIL_VERDICTS else "+".join(o["verdicts"])
+        rate = k / n if n else float("nan")
+        detail = f"{k:,} {which} in {n:,} cases (rate {rate:.4g}); upper bound {upper:.4g}"
+        return f"upper bound {upper:.4g}", n > 0 and upper < o["p_max"], detail
+
+
+def _two_models(v: Any) -> bool:
+    return (
+        isinstance(v, list)
+        and len(v) == 2
+        and all(isinstance(m, str) and m for m in v)
+        and v[0] != v[1]
+    )
+
+
+@register_criterion
+class Agreement(CriterionKind):
+    """The fraction of cases where two models' predicted counts differ, at most ``max``.
+
+    One result for the gate (no ``model`` key): ``models`` names the two compared.
+    """
+
+    kind = "agreement"
+    options: ClassVar[Mapping[str, Option]] = {
+        "max": number("must be a fraction of cases in [0, 1], e.g. 0.01", low=0, high=1),
+        "models": Option(
+            "must be two different model ids, e.g. ['float', 'int8']",
+            _two_models,
+            list,
+            ["float", "int8"],
+        ),
+    }
+    per_model = False
+
+    def threshold(self, o: Mapping[str, Any]) -> str:
+        return f"disagreement <= {o['max']:g}"
+
+    def models_named(self, c: Criterion) -> tuple[tuple[str, ...], str]:
+        return tuple(c.options["models"]), "models"
+
+    def label(self, c: Criterion, model: str | None) -> str | None:
+        return f"{c.options['models'][0]} vs {c.options['models'][1]}"
+
+    def evaluate(self, c: Criterion, model: str | None, run: GateRun) -> Outcome:
+        a, b = c.options["models"]
+        f = run.frame()
+        pa_ = f.loc[f["model"] == a].set_index("case_id")["predicted_count"]
+        pb = f.loc[f["model"] == b].set_index("case_id")["predicted_count"]
+        both = pa_.to_frame("a").join(pb.to_frame("b"), how="inner")
+        n = len(both)
+        k = int((both["a"] != both["b"]).sum())
+        frac = k / n if n else 1.0
+        upper = float(cp_upper(k, n, run.confidence))
+        detail = (
+            f"{a} and {b} count differently in {k:,} of {n:,} cases ({100 * frac:.3g}%; "
+            f"one-sided upper bound {upper:.4g})"
+        )
+        return f"disagreement {frac:.4g}", n > 0 and frac <= c.options["max"], detail
