@@ -184,8 +184,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     if args.plot:
         from highfive.reports import plot_replay, save_figure
 
-        specs = (getattr(c, "spec", None) for c in rep.counters.values())
-        spec = next((s for s in specs if s is not None), None)
+        spec = next((c.spec for c in rep.counters.values() if c.spec is not None), None)
         verdicts = ", ".join(f"{m} {o.verdict}" for m, o in rep.outcomes.items())
         fig = plot_replay(
             rep.trace, rep.results, spec=spec, title=f"{args.run} case {rep.case}: {verdicts}"

@@ -107,8 +107,7 @@ def _replayed(loaded: LoadedRun, case: int) -> CaseView:
     outcomes = rep.outcomes  # every counter's, errors and timeouts included
     verdicts: dict[str, str] = {m: o.verdict for m, o in outcomes.items()}
     # The first counter with a model front end (an ONNX model's spec) draws the scalogram.
-    specs = (getattr(c, "spec", None) for c in loaded.counters.values())
-    spec = next((s for s in specs if s is not None), None)
+    spec = next((c.spec for c in loaded.counters.values() if c.spec is not None), None)
     title = f"case {case}: " + ", ".join(f"{m} {v}" for m, v in verdicts.items())
     image = figure_png_base64(plot_replay(rep.trace, rep.results, spec=spec, title=title))
     counts = {m: o.predicted_count for m, o in outcomes.items()}

@@ -37,6 +37,7 @@ import numpy as np
 
 from highfive.generators import ConfigError, Detection, Trace
 
+from .._model import ModelSpec
 from .._pipeline import CountResult
 
 __all__ = [
@@ -204,6 +205,11 @@ class CounterPlugin(ABC):
     def default_id(self) -> str:
         """The id results use for this counter unless the campaign names one."""
         return "counter"
+
+    @property
+    def spec(self) -> ModelSpec | None:
+        """The model front end (rate, window, scales) of a counter that has one."""
+        return None
 
     @property
     def threshold_on(self) -> float | None:
