@@ -1,9 +1,14 @@
-"""Criteria on rates over all cases: ``failure_rate`` and ``agreement``."""
+"""Criteria on rates over all cases: ``failure_rate``, ``agreement`` and
+``detection_latency``; each is judged by a one-sided Clopper-Pearson bound, never by a
+point estimate alone.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any, ClassVar
+
+import numpy as np
 
 from highfive.harness import FAIL_VERDICTS
 
@@ -19,7 +24,7 @@ from ._criteria import (
 from ._gaterun import GateRun
 from ._stats import cp_upper
 
-__all__ = ["Agreement", "FailureRate"]
+__all__ = ["Agreement", "DetectionLatency", "FailureRate"]
 
 
 @register_criterion
@@ -113,3 +118,62 @@ class Agreement(CriterionKind):
             f"one-sided upper bound {upper:.4g})"
         )
         return f"disagreement {frac:.4g}", n > 0 and frac <= c.options["max"], detail
+
+
+@register_criterion
+class DetectionLatency(CriterionKind):
+    """The ``percentile``-th percentile of detection latency below ``max_s``, shown.
+
+    Over the model's cases with a latency (``latency_s`` not NaN: the campaign fed the
+    trace in chunks and a high-five was matched), ``k`` of ``n`` exceed ``max_s``. The
+    criterion passes when the one-sided Clopper-Pearson upper bound of ``k / n`` at the
+    gate's confidence is at most ``1 - percentile / 100``: then the share of cases slower
+    than ``max_s`` is shown to be small enough, which is the claim "the percentile is
+    below ``max_s``" with that confidence. The observed percentile is reported, not
+    judged.
+    """
+
+    kind = "detection_latency"
+    options: ClassVar[Mapping[str, Option]] = {
+        "max_s": number("must be a positive number of seconds", low=0, open_low=True),
+        "percentile": number(
+            "must be a percentile in (0, 100), e.g. 95",
+            low=0,
+            high=100,
+            open_low=True,
+            open_high=True,
+            default=95.0,
+        ),
+    }
+
+    def threshold(self, o: Mapping[str, Any]) -> str:
+        share = 1 - o["percentile"] / 100
+        return (
+            f"p{o['percentile']:g} latency <= {o['max_s']:g} s "
+            f"(share above: upper bound <= {share:.4g})"
+        )
+
+    def evaluate(self, c: Criterion, model: str | None, run: GateRun) -> Outcome:
+        o = c.options
+        latency = run.latencies(str(model))
+        measured = latency[~np.isnan(latency)] if latency is not None else np.zeros(0)
+        if not measured.size:
+            why = "no latency_s column" if latency is None else "latency_s is NaN in every case"
+            return (
+                "no latency data",
+                False,
+                f"{why} for {model}: run the campaign with stream_chunk_s > 0 so that "
+                "detection latencies are recorded",
+            )
+        n, k = measured.size, int(np.count_nonzero(measured > o["max_s"]))
+        upper = float(cp_upper(k, n, run.confidence))
+        observed = float(np.percentile(measured, o["percentile"]))
+        pct = f"p{o['percentile']:g}"
+        total = latency.size if latency is not None else 0
+        detail = (
+            f"{n:,} of {total:,} cases had a latency (streamed, a high-five matched); "
+            f"{k:,} above {o['max_s']:g} s, one-sided upper bound of that share "
+            f"{upper:.4g}; observed {pct} {observed:.4g} s"
+        )
+        value = f"{pct} {observed:.3g} s, share above: upper bound {upper:.4g}"
+        return value, upper <= 1 - o["percentile"] / 100, detail

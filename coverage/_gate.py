@@ -25,6 +25,9 @@ Kinds and their keys (besides ``kind``, ``name`` and ``model``):
   verdict): the one-sided upper bound of the failure rate over all cases;
 - ``agreement``: ``max`` (required), ``models`` (default ``["float", "int8"]``): the
   fraction of cases where the two models' predicted counts differ (no ``model`` key);
+- ``detection_latency``: ``max_s`` (required), ``percentile`` (default 95): the share
+  of cases whose detection latency exceeds ``max_s`` is shown (upper bound) to be at
+  most ``1 - percentile/100``; needs a campaign run with ``stream_chunk_s > 0``;
 - ``model_bytes``: ``max`` (required): size of the model file, from campaign.json
   (ONNX counters only);
 - ``latency``: ``max_ms`` (required), ``batch`` (default 256), ``repeats`` (default

@@ -110,13 +110,20 @@ class GateRun:
     def latencies(self, model: str) -> np.ndarray | None:
         """``latency_s`` of the model's cases (NaN: none measured); None if not recorded.
 
-        Runs made before detection latencies were recorded have no such column.
+        Result files written before detection latencies were recorded have no such
+        column: their cases read as NaN, and a model none of whose files has it gives
+        None. Each file is asked for its own columns, so no file's schema stands in
+        for another's.
         """
-        dataset = self.dir.results_dataset()
-        if "latency_s" not in dataset.schema.names:
-            return None
-        table = dataset.to_table(columns=["latency_s"], filter=ds.field("model") == model)
-        return np.asarray(table["latency_s"].to_numpy(zero_copy_only=False), dtype=np.float64)
+        parts, recorded = [], False
+        for fragment in self.dir.results_dataset().get_fragments(ds.field("model") == model):
+            if "latency_s" in fragment.physical_schema.names:
+                recorded = True
+                column = fragment.to_table(columns=["latency_s"])["latency_s"]
+                parts.append(np.asarray(column.to_numpy(zero_copy_only=False), np.float64))
+            else:
+                parts.append(np.full(fragment.count_rows(), np.nan))
+        return np.concatenate(parts) if recorded else None
 
     def profile(self, model: str, batch: int, repeats: int) -> Mapping[str, Any]:
         """The injected profiler's figures for the run's model file, measured now.

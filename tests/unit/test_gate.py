@@ -53,8 +53,12 @@ def write_run(
     model_bytes: int = 20_000,
     status: str = "complete",
     space: ParameterSpace | None = None,
+    latency: dict[str, np.ndarray] | None = None,
 ) -> Path:
-    """A run directory with given verdicts per model (parameters drawn from ``seed``)."""
+    """A run directory with given verdicts per model (parameters drawn from ``seed``).
+
+    ``latency`` adds a ``latency_s`` column (seconds, NaN: none) for the models it names.
+    """
     space = space or small_space()
     n = n or len(next(iter(verdicts.values())))
     rng = np.random.default_rng(seed)
@@ -78,6 +82,8 @@ def write_run(
         pred = counts[m] if counts else np.ones(n, dtype=np.int64)
         t = table.append_column("verdict", pa.array(np.asarray(v, dtype=object), pa.string()))
         t = t.append_column("predicted_count", pa.array(pred, pa.int32()))
+        if latency is not None and m in latency:
+            t = t.append_column("latency_s", pa.array(latency[m], pa.float32()))
         run.write_batch(0, {m: t}, None)
     return path
 
@@ -169,6 +175,7 @@ def test_gate_file_defaults_and_thresholds(tmp_path: Path) -> None:
         "agreement",
         "model_bytes",
         "latency",
+        "detection_latency",
     }
 
 
@@ -619,3 +626,97 @@ def test_other_counters_pass_the_criteria_that_apply_to_them(
     text = GOOD.replace('model = "int8"', 'model = "float"')
     result = evaluate_gate(clean_run, load_gate(gate_file(tmp_path, text)))
     assert result.passed and len(result.criteria) == 10
+
+
+# -- detection latency ----------------------------------------------------------------
+def _latency_gate(tmp_path: Path, body: str) -> Path:
+    return gate_file(tmp_path, f'[[criteria]]\nkind = "detection_latency"\n{body}\n', "lat.toml")
+
+
+BAD_LATENCY = [
+    ("no-max_s", "", r"\(detection_latency\): missing key 'max_s' \(the threshold\)"),
+    ("max_s-zero", "max_s = 0", r"\.max_s: 0 must be a positive number of seconds"),
+    ("max_s-negative", "max_s = -0.5", r"\.max_s: -0\.5 must be a positive number of seconds"),
+    ("max_s-text", 'max_s = "1s"', r"\.max_s: '1s' must be a positive number of seconds"),
+    ("max_s-bool", "max_s = true", r"\.max_s: True must be a positive number"),
+    ("max_s-inf", "max_s = inf", r"\.max_s: inf must be a positive number"),
+    ("percentile-0", "max_s = 1\npercentile = 0", r"\.percentile: 0 must be a percentile in"),
+    ("percentile-100", "max_s = 1\npercentile = 100", r"\.percentile: 100 must be .*\(0, 100\)"),
+    ("percentile-list", "max_s = 1\npercentile = [95]", r"\.percentile: \[95\] must be"),
+    (
+        "unknown-key",
+        "max_ms = 1",
+        r"unknown key 'max_ms'; allowed: kind, name, model, max_s, percentile",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("body", "match"), [b[1:] for b in BAD_LATENCY], ids=[b[0] for b in BAD_LATENCY]
+)
+def test_bad_detection_latency_options(tmp_path: Path, body: str, match: str) -> None:
+    with pytest.raises(ConfigError, match=r"^criteria\[0\]" + "[^\n]*" + match):
+        load_gate(_latency_gate(tmp_path, body))
+
+
+def test_detection_latency_defaults_and_threshold(tmp_path: Path) -> None:
+    (c,) = load_gate(_latency_gate(tmp_path, "max_s = 0.5")).criteria
+    assert c.options == {"max_s": 0.5, "percentile": 95.0}
+    assert c.threshold() == "p95 latency <= 0.5 s (share above: upper bound <= 0.05)"
+
+
+def latencies(n: int, slow: int, unmatched: int) -> np.ndarray:
+    """``n`` latencies of 0.1-0.3 s, ``slow`` of them 2 s, then ``unmatched`` NaN."""
+    lat = np.linspace(0.1, 0.3, n)
+    lat[np.random.default_rng(3).choice(n, slow, replace=False)] = 2.0
+    return np.concatenate([lat, np.full(unmatched, np.nan)])
+
+
+@pytest.mark.parametrize(
+    ("slow", "percentile", "passed"),
+    [
+        # Upper bounds from scipy.stats.beta.ppf(0.95, k + 1, n - k), n = 300:
+        (0, 95, True),  # 0.00994 <= 0.05
+        (3, 95, True),  # 0.0256 <= 0.05
+        (10, 95, False),  # 0.0559 > 0.05, though 10/300 = 3.3% is below 5%
+        (0, 99, True),  # 0.00994 <= 0.01
+        (2, 99, False),  # 0.0208 > 0.01, though 2/300 = 0.67% is below 1%
+    ],
+    ids=["none-slow", "3-slow", "10-slow", "p99-none-slow", "p99-2-slow"],
+)
+def test_detection_latency_judges_the_bound(
+    tmp_path: Path, slow: int, percentile: int, passed: bool
+) -> None:
+    lat = latencies(300, slow, unmatched=100)
+    v = np.full(lat.size, "pass", dtype=object)
+    run = write_run(tmp_path / "r", {"float": v}, latency={"float": lat})
+    gate = load_gate(_latency_gate(tmp_path, f"max_s = 1.0\npercentile = {percentile}"))
+    (c,) = evaluate_gate(run, gate).criteria
+    upper = float(cp_upper(slow, 300, 0.95))
+    observed = np.percentile(lat[:300].astype(np.float32).astype(np.float64), percentile)
+    assert c.passed is passed
+    assert c.value == f"p{percentile} {observed:.3g} s, share above: upper bound {upper:.4g}"
+    assert c.detail.startswith("300 of 400 cases had a latency")
+    assert f"{slow} above 1 s" in c.detail
+
+
+def test_detection_latency_without_latency_data_fails_and_says_how_to_get_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    v = {m: np.full(200, "pass", dtype=object) for m in ("batch", "older", "streamed")}
+    lat = {"streamed": latencies(200, 0, 0), "batch": np.full(200, np.nan)}
+    # "older" has no latency_s column, and its files come before "streamed"'s.
+    run = write_run(tmp_path / "r", v, latency=lat)
+    old = write_run(tmp_path / "old", {"float": v["older"]})  # before latency_s existed
+    path = _latency_gate(tmp_path, "max_s = 1.0")
+    by_model = {c.model: c for c in evaluate_gate(run, load_gate(path)).criteria}
+    assert by_model["streamed"].passed
+    assert by_model["streamed"].detail.startswith("200 of 200 cases had a latency")
+    no_data = [by_model["batch"], by_model["older"], *evaluate_gate(old, load_gate(path)).criteria]
+    for c in no_data:
+        assert not c.passed and c.value == "no latency data"
+        assert "run the campaign with stream_chunk_s > 0" in c.detail
+    assert "latency_s is NaN in every case" in no_data[0].detail
+    assert "no latency_s column" in no_data[1].detail and "no latency_s column" in no_data[2].detail
+    assert main(["gate", str(old), "--gate", str(path)]) == 1
+    assert "FAIL  detection_latency [float]  no latency data" in capsys.readouterr().out
