@@ -70,7 +70,8 @@ class Latency(CriterionKind):
         if run.profiler is None:
             raise ConfigError(
                 f"criterion {c.name!r}: latency needs a profiling function to measure the "
-                "model; pass evaluate_gate(..., profile=highfive.models.profile)"
+                "model, and none was given; pass evaluate_gate(..., profile="
+                "highfive.models.profile), as the highfive command line does"
             )
         return models
 
