@@ -5,21 +5,28 @@ from __future__ import annotations
 import argparse
 import json
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
 import pyarrow as pa
 import pytest
 
 from highfive.coverage import (
+    CRITERIA,
     KINDS,
     Binning,
     CoverageCounts,
+    Criterion,
+    CriterionKind,
+    GateRun,
+    Option,
     cp_upper,
     evaluate_gate,
     load_gate,
     make_crosses,
+    register_criterion,
 )
 from highfive.generators import ConfigError, Dimension, ParameterSpace, RunDirError
 from highfive.harness._rundir import SCHEMA_VERSION, RunDir
@@ -720,3 +727,44 @@ def test_detection_latency_without_latency_data_fails_and_says_how_to_get_it(
     assert "no latency_s column" in no_data[1].detail and "no latency_s column" in no_data[2].detail
     assert main(["gate", str(old), "--gate", str(path)]) == 1
     assert "FAIL  detection_latency [float]  no latency data" in capsys.readouterr().out
+
+
+# -- the registry -----------------------------------------------------------------------
+@pytest.fixture
+def max_failures() -> Iterator[type[CriterionKind]]:
+    """A criterion kind written as a user would, registered for one test."""
+
+    @register_criterion
+    class MaxFailures(CriterionKind):
+        kind = "max_failures"
+        options: ClassVar[Mapping[str, Option]] = {
+            "max": Option("must be a whole number >= 0", lambda v: isinstance(v, int) and v >= 0),
+            "verbose": Option("must be true or false", lambda v: type(v) is bool, default=False),
+        }
+
+        def threshold(self, o: Mapping[str, Any]) -> str:
+            return f"<= {o['max']} failing cases"
+
+        def evaluate(self, c: Criterion, model: str | None, run: GateRun) -> tuple[str, bool, str]:
+            f = run.frame()
+            k = int(((f["model"] == model) & (f["verdict"] != "pass")).sum())
+            return f"{k} failing", k <= c.options["max"], f"{k:,} failing cases"
+
+    yield MaxFailures
+    del CRITERIA["max_failures"]
+
+
+def test_a_new_criterion_is_one_registered_class(
+    tmp_path: Path, bad_run: Path, max_failures: type[CriterionKind]
+) -> None:
+    text = '[[criteria]]\nkind = "max_failures"\nmax = 0\n'
+    gate = load_gate(gate_file(tmp_path, text))
+    (c,) = gate.criteria
+    assert c.options == {"max": 0, "verbose": False} and c.threshold() == "<= 0 failing cases"
+    by_model = {r.model: r for r in evaluate_gate(bad_run, gate).criteria}
+    assert by_model["float"].passed and not by_model["int8"].passed
+    assert by_model["int8"].value.endswith(" failing") and by_model["int8"].kind == "max_failures"
+    with pytest.raises(ConfigError, match=r"criteria\[0\] \(max_failures\)\.max: -1 must be"):
+        load_gate(gate_file(tmp_path, text.replace("0", "-1")))
+    with pytest.raises(ValueError, match=r"'max_failures': empty or registered twice"):
+        register_criterion(max_failures)
