@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -768,3 +769,28 @@ def test_a_new_criterion_is_one_registered_class(
         load_gate(gate_file(tmp_path, text.replace("0", "-1")))
     with pytest.raises(ValueError, match=r"'max_failures': empty or registered twice"):
         register_criterion(max_failures)
+
+
+def test_error_and_timeout_are_failures_for_the_gate(tmp_path: Path) -> None:
+    v = np.full(400, "pass", dtype=object)
+    v[:6], v[6:10] = "error", "timeout"
+    run = write_run(tmp_path / "r", {"python": v})
+    text = """
+[[criteria]]
+kind = "failure_rate"
+p_max = 0.5
+[[criteria]]
+kind = "failure_rate"
+name = "crashes"
+p_max = 0.5
+verdicts = ["error", "timeout"]
+[[criteria]]
+kind = "cell_upper_bound"
+p_max = 0.5
+"""
+    every, crashes, cells = evaluate_gate(run, load_gate(gate_file(tmp_path, text))).criteria
+    assert every.detail.startswith("10 failures in 400 cases")
+    assert crashes.detail.startswith("10 error+timeout in 400 cases")
+    assert crashes.threshold == "upper bound < 0.5 (error+timeout)"
+    # The worst cell is the one with the most failures: error and timeout count there too.
+    assert re.search(r"\(worst [^:]+: [1-9][0-9]*/[0-9]+ fail", cells.detail), cells.detail
