@@ -598,7 +598,7 @@ def test_merge_refuses_what_cannot_add() -> None:
 
 
 def test_from_run_reads_model_hashes_and_refuses_double_counting(tmp_path: Path) -> None:
-    from highfive.harness._rundir import SCHEMA_VERSION, RunDir
+    from highfive.harness import SCHEMA_VERSION, RunDir
 
     space = small_space()
     frame = results_frame(space, 300, seed=6)

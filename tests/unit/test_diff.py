@@ -27,7 +27,7 @@ from highfive.generators import (
     InvalidParameter,
     ParameterSpace,
 )
-from highfive.harness._rundir import SCHEMA_VERSION, RunDir
+from highfive.harness import SCHEMA_VERSION, RunDir
 from highfive.harness.cli import main
 
 

@@ -30,7 +30,7 @@ from highfive.coverage import (
     register_criterion,
 )
 from highfive.generators import ConfigError, Dimension, ParameterSpace, RunDirError
-from highfive.harness._rundir import SCHEMA_VERSION, RunDir
+from highfive.harness import SCHEMA_VERSION, RunDir
 from highfive.harness.cli import main
 from highfive.models import profile
 from highfive.reports import add_report_commands, write_gate
@@ -499,8 +499,7 @@ def gate_cli(argv: list[str]) -> int:
 @pytest.fixture(scope="module")
 def toy_run(tmp_path_factory: pytest.TempPathFactory, make_toy_model: Callable[..., bytes]) -> Path:
     """A real 64-case campaign of two toy models (in this process, no dask)."""
-    from highfive.harness._campaign import run_campaign
-    from highfive.harness._config import CampaignConfig, ExecutionConfig
+    from highfive.harness import CampaignConfig, ExecutionConfig, run_campaign
 
     root = tmp_path_factory.mktemp("campaign")
     models = []
