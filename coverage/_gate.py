@@ -42,7 +42,8 @@ Every bound is exact (Clopper-Pearson, one-sided at ``confidence``). A criterion
 "every cell below ``p_max``" is an intersection-union test: the gate claims that *all*
 cells are below ``p_max`` and passes only if each cell's own test passes, so its error
 rate is at most that of one cell's test and no multiplicity correction is needed
-(Berger 1982; DESIGN.md, "Statistics").
+(Berger 1982, "Multiparameter hypothesis testing and acceptance sampling",
+Technometrics 24(4)).
 
 Writing ``gate.json`` and ``junit.xml`` is a report: ``highfive.reports.write_gate``.
 """

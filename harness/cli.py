@@ -407,11 +407,11 @@ def _build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_cmd_coverage)
 
     from highfive.coverage import add_coverage_commands
-    from highfive.models import add_model_commands
+    from highfive.models import add_model_commands, profile
     from highfive.reports import add_report_commands
 
     add_coverage_commands(sub)
-    add_report_commands(sub)
+    add_report_commands(sub, profile=profile)  # the gate's latency criterion measures models
     add_model_commands(sub)
     return parser
 

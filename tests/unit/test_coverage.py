@@ -118,7 +118,7 @@ def test_zero_failure_upper_bound_is_the_closed_form() -> None:
 
 
 def test_golden_cases_to_show_one_in_a_thousand() -> None:
-    # Source: DESIGN.md "Statistics", and scipy.stats.binomtest below.
+    # Source: the exact binomial tail, checked independently by scipy.stats.binomtest below.
     assert cp_upper(0, 2995) < 1e-3 < cp_upper(0, 2994)
     assert cp_upper(1, 4742) < 1e-3 < cp_upper(1, 4741)
     assert cp_upper(2, 6294) < 1e-3 < cp_upper(2, 6293)
