@@ -86,6 +86,7 @@ figure img { max-width: 100%; height: auto; border: 1px solid var(--line); borde
 figcaption { color: var(--muted); font-size: 13px; margin-top: 4px; }
 .note { border-left: 4px solid #d4a72c; background: #fff8c5; padding: 6px 12px; margin: 8px 0; }
 .none { color: var(--muted); font-style: italic; }
+.cols td:nth-child(3) { overflow-wrap: anywhere; }  /* long counter sources wrap */
 details summary { cursor: pointer; color: #0969da; font-size: 14px; }
 .cols { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 32px; }
 .cols h3:first-child { margin-top: 0; }
