@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -19,7 +19,7 @@ from ._oracle import Score, margin, score
 from ._pipeline import CountResult
 from ._records import FailureCase, Outcome
 from ._verdicts import is_failure
-from .counters import CounterFault, CounterPlugin
+from .counters import CounterFault, CounterPlugin, plain_result
 
 __all__ = ["Judged", "judge"]
 
@@ -62,20 +62,21 @@ def judge(
     """Run every counter on ``trace`` and judge its detections against the truth."""
     motions = ",".join(e.motion for e in trace.events)
     cache: dict[Any, Any] = {}
-    outcomes, results, scores = {}, {}, {}
+    outcomes: dict[str, Outcome] = {}
+    results: dict[str, CountResult | None] = {}
+    scores: dict[str, Score] = {}
     for cid, counter in counters.items():
-        res: CountResult | None
         try:
             res = counter.count(trace, chunk_s=chunk_s, cache=cache)
-            message = None
         except CounterFault as fault:
-            res, message = None, fault.message
-            verdict = fault.verdict
-        s = score(trace.events, res.detections if res is not None else [], tolerance)
-        if res is None:
-            outcomes[cid] = _no_answer(trace, motions, s, verdict, message or "")
-        else:
-            outcomes[cid] = _outcome(trace, motions, s, res, counter, tolerance)
+            # No answer: it counted nothing (every high-five a miss); the verdict says why.
+            s = score(trace.events, [], tolerance)
+            nothing = _outcome(trace, motions, s, plain_result([]), counter, tolerance)
+            outcomes[cid] = replace(nothing, verdict=fault.verdict, message=fault.message)
+            results[cid], scores[cid] = None, s
+            continue
+        s = score(trace.events, res.detections, tolerance)
+        outcomes[cid] = _outcome(trace, motions, s, res, counter, tolerance)
         results[cid], scores[cid] = res, s
     return Judged(trace, outcomes, results, scores)
 
@@ -110,28 +111,6 @@ def _outcome(
         max_prob=float(res.probs.max()) if has_probs else math.nan,
         detection_times=[d.time for d in res.detections],
         latency_s=_latency(s, res.emitted),
-    )
-
-
-def _no_answer(trace: Trace, motions: str, s: Score, verdict: str, message: str) -> Outcome:
-    # The counter counted nothing: every high-five is a miss (s is the score of no
-    # detections), and the verdict says why.
-    return Outcome(
-        duration_s=trace.duration,
-        n_samples=trace.t.size,
-        motions=motions,
-        true_count=s.true_count,
-        predicted_count=0,
-        tp=0,
-        fp=0,
-        fn=s.fn,
-        duplicates=0,
-        count_error=s.count_error,
-        verdict=verdict,
-        margin=math.nan,
-        max_prob=math.nan,
-        detection_times=[],
-        message=message,
     )
 
 

@@ -29,6 +29,7 @@ from ._base import (
     chunks,
     delivery_times,
     parse_detections,
+    plain_result,
 )
 from .exec import GREETING, SAMPLE_DTYPE, ExecCounter
 from .onnx import OnnxCounter, load_model
@@ -52,6 +53,7 @@ __all__ = [
     "load_model",
     "load_recorded",
     "parse_detections",
+    "plain_result",
 ]
 
 KINDS: dict[str, type[CounterPlugin]] = {
