@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.dataset as ds
 
-from highfive.generators import ConfigError, ParameterSpace, RunDirError
+from highfive.generators import ConfigError, ParameterSpace
 from highfive.harness import RunDir
 
 from ._bins import Binning, codes, space_fingerprint
@@ -38,12 +38,7 @@ __all__ = ["diff_pairs", "diff_runs", "quantization_diff"]
 
 def _read_run(path: Path) -> tuple[dict[str, Any], ParameterSpace, ds.Dataset]:
     run = RunDir(path)
-    record = run.read_campaign()
-    if record.get("status") != "complete":
-        raise RunDirError(
-            f"run directory {os.fspath(path)!r} is incomplete (status "
-            f"{record.get('status')!r}); finish it with 'highfive run CONFIG --resume'"
-        )
+    record = run.require_complete("diff")
     dataset = run.results_dataset()
     return record, ParameterSpace.from_arrow_schema(dataset.schema), dataset
 

@@ -8,7 +8,6 @@ cannot import it.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -66,13 +65,7 @@ class GateRun:
         self.path, self.confidence, self.bins = path, confidence, bins
         self.criteria, self.profiler = tuple(criteria), profile
         self.dir = RunDir(path)
-        self.record = self.dir.read_campaign()
-        if self.record.get("status") != "complete":
-            raise RunDirError(
-                f"run directory {os.fspath(path)!r} is incomplete (status "
-                f"{self.record.get('status')!r}); a gate judges complete runs only: finish "
-                "it with 'highfive run CONFIG --resume'"
-            )
+        self.record = self.dir.require_complete("a gate")
         self.models: dict[str, dict[str, Any]] = {m["id"]: m for m in self.record["models"]}
         self._counts: CoverageCounts | None = None
         self._frame: pd.DataFrame | None = None

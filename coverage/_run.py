@@ -35,7 +35,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from highfive.generators import ConfigError, ParameterSpace, RunDirError, read_toml
+from highfive.generators import ConfigError, ParameterSpace, read_toml
 from highfive.harness import RunDir, atomic_path, atomic_write_text
 
 from ._bins import Binning
@@ -97,15 +97,9 @@ class RunCoverage:
 
 def _check_complete(path: Path, allow_partial: bool) -> dict[str, Any]:
     run = RunDir(path)
-    record = run.read_campaign()
-    if record.get("status") != "complete" and not allow_partial:
-        done = len(run.done_batches())
-        raise RunDirError(
-            f"run directory {os.fspath(path)!r} is incomplete (status "
-            f"{record.get('status')!r}, {done} batches done); finish it with "
-            "'highfive run CONFIG --resume', or pass --partial to analyse what is there"
-        )
-    return record
+    if allow_partial:
+        return run.read_campaign()
+    return run.require_complete("coverage", otherwise="pass --partial to analyse what is there")
 
 
 def analyse_run(

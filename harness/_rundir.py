@@ -86,17 +86,20 @@ class RunDir:
             )
         return record
 
-    def require_complete(self, what: str) -> dict[str, Any]:
+    def require_complete(self, what: str, *, otherwise: str = "") -> dict[str, Any]:
         """The campaign record of a complete run; :class:`RunDirError` saying why not.
 
-        ``what`` names the command that needs it ("a gate", "diff").
+        ``what`` names the command that needs it ("a gate", "diff"); ``otherwise``
+        offers the user another way ("pass --partial to analyse what is there").
         """
         record = self.read_campaign()
         if record.get("status") != "complete":
+            done = len(self.done_batches())
+            alt = f", or {otherwise}" if otherwise else ""
             raise RunDirError(
                 f"run directory {os.fspath(self.path)!r} is incomplete (status "
-                f"{record.get('status')!r}); {what} needs a complete run: finish it with "
-                "'highfive run CONFIG --resume'"
+                f"{record.get('status')!r}) with {done} batches done; {what} needs a "
+                f"complete run: finish it with 'highfive run CONFIG --resume'{alt}"
             )
         return record
 

@@ -8,16 +8,13 @@ instead, with the reason in the view's note.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from highfive.generators import Detection, Event, HighfiveError, Trace
-from highfive.harness import LoadedRun, load_run, replay_loaded
+from highfive.generators import HighfiveError
+from highfive.harness import FailureCase, LoadedRun, load_run, replay_loaded
 
 from ._plots import figure_png_base64, plot_replay, plot_trace
 
@@ -130,18 +127,21 @@ def _from_corpus(
     counts = {m: c for m, (_, c) in stored.items()}
     if r is None:
         return CaseView(case, verdicts, counts, None, {}, None, f"replay failed: {why}")
-    events = tuple(Event(**e) for e in json.loads(r["events"]))
-    samples = np.stack([r["x"], r["y"], r["z"]], axis=1).astype(np.float32)
-    params = json.loads(r["params"])
-    trace = Trace(np.asarray(r["t"], dtype=float), samples, float(r["fs"]), events, params)
-    dets: dict[str, list[list[float]]] = json.loads(r["detections"])
+    stored_case = FailureCase.decode(r)
+    trace, dets = stored_case.trace, stored_case.detections
     first = next(iter(dets), "")
-    shown = [Detection(t, s) for t, s in dets.get(first, [])]
     title = f"case {case}: stored trace, detections of {first}"
-    image = figure_png_base64(plot_trace(trace, shown, title=title))
+    image = figure_png_base64(plot_trace(trace, dets.get(first, []), title=title))
     counts = counts or {m: len(d) for m, d in dets.items()}
-    true = sum(e.is_high_five for e in events)
+    true = trace.n_high_fives
     note = f"replay failed ({why}); the trace stored in the failure corpus is shown"
     return CaseView(
-        case, json.loads(r["verdicts"]), counts, true, params, image, note, replayed=False
+        case,
+        dict(stored_case.verdicts),
+        counts,
+        true,
+        dict(trace.params),
+        image,
+        note,
+        replayed=False,
     )
