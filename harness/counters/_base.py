@@ -12,9 +12,10 @@ pipeline, a Python callable, an external program): campaigns, replay, shrink and
   time limit) into a :class:`CounterFault`, which the case records as the verdict
   ``error`` or ``timeout`` with its message: a finding, not a crash.
 
-A kind overrides the hooks :meth:`CounterPlugin._count` (and, to stream,
-:meth:`CounterPlugin._stream`), :meth:`CounterPlugin.claims` and
-:meth:`CounterPlugin.from_source`; it is registered in ``counters/__init__.py``.
+A kind overrides the hooks :meth:`CounterPlugin._count` (and, to stream, sets
+``streams`` and overrides :meth:`CounterPlugin._stream` or, if its streaming mode
+equals its batch mode, :meth:`CounterPlugin._emitted`), :meth:`CounterPlugin.claims`
+and :meth:`CounterPlugin.from_source`; it is registered in ``counters/__init__.py``.
 
 Chunk arithmetic (one definition, used for every kind): with ``t0`` the trace's first
 sample instant, chunk ``k`` holds the samples with ``t0 + k c <= t < t0 + (k+1) c`` and
@@ -30,12 +31,12 @@ import json
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from highfive.generators import ConfigError, Detection, Trace
+from highfive.generators import ConfigError, Detection, InvalidParameter, Trace
 
 from .._model import ModelSpec
 from .._pipeline import CountResult
@@ -193,8 +194,8 @@ class CounterPlugin(ABC):
     """
 
     kind: ClassVar[str]
-    streams: ClassVar[bool] = True
-    """Whether the kind can be fed in chunks (a Python callable may not)."""
+    streams: ClassVar[bool] = False
+    """Whether the counter can be fed in chunks (campaigns refuse to stream it if not)."""
 
     @property
     @abstractmethod
@@ -232,9 +233,14 @@ class CounterPlugin(ABC):
     def _count(self, trace: Trace, cache: dict[Any, Any]) -> CountResult:
         """Count one whole trace (``CountResult.emitted`` may stay None)."""
 
-    def _stream(self, trace: Trace, chunk_s: float) -> CountResult:
-        """Count one trace fed in chunks; ``emitted`` set (see :func:`chunks`)."""
-        raise NotImplementedError
+    def _stream(self, trace: Trace, chunk_s: float, cache: dict[Any, Any]) -> CountResult:
+        """Count one trace fed in chunks, with ``emitted`` set (see :func:`chunks`).
+
+        By default: count it whole and ask :meth:`_emitted` when each detection would
+        have been emitted (right for a counter whose streaming equals its batch mode).
+        """
+        result = self._count(trace, cache)
+        return replace(result, emitted=self._emitted(trace, result, chunk_s))
 
     def _emitted(self, trace: Trace, result: CountResult, chunk_s: float) -> np.ndarray | None:
         """Emission times of a whole-trace result, if the kind knows them (ONNX does)."""
@@ -277,16 +283,13 @@ class CounterPlugin(ABC):
         CounterFault
             The counter failed on this trace (the case's verdict is error or timeout).
         """
-        if chunk_s < 0 or not math.isfinite(chunk_s):
-            raise ValueError(f"chunk_s: got {chunk_s!r}; must be >= 0")
+        if not (chunk_s >= 0 and math.isfinite(chunk_s)):
+            raise InvalidParameter(f"chunk_s: got {chunk_s!r}; must be a number of seconds >= 0")
+        cache = {} if cache is None else cache
         try:
-            if chunk_s > 0 and self.streams and type(self)._stream is not CounterPlugin._stream:
-                result = self._stream(trace, chunk_s)
-            else:
-                result = self._count(trace, {} if cache is None else cache)
-                if chunk_s > 0:
-                    emitted = self._emitted(trace, result, chunk_s)
-                    result = CountResult(result.detections, result.centres, result.probs, emitted)
+            if chunk_s > 0:
+                return self._stream(trace, chunk_s, cache)
+            return self._count(trace, cache)
         except CounterFault:
             raise
         except Exception as exc:  # whatever the counter raised is the finding
@@ -294,7 +297,6 @@ class CounterPlugin(ABC):
             raise CounterFault(
                 "error", f"{type(exc).__name__}: {first[:300]}" if first else type(exc).__name__
             ) from None
-        return result
 
 
 @dataclass(frozen=True)

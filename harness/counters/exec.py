@@ -89,6 +89,7 @@ class ExecCounter(CounterPlugin):
     """A counter in its own process (see the module doc)."""
 
     kind = "exec"
+    streams = True
 
     def __init__(
         self, source: str, argv: tuple[str, ...], file_sha256: str, timeout_s: float
@@ -200,7 +201,7 @@ class ExecCounter(CounterPlugin):
     def _count(self, trace: Trace, cache: dict[Any, Any]) -> CountResult:
         return self._run(trace, [(slice(0, trace.t.size), float(trace.t[-1]))], timed=False)
 
-    def _stream(self, trace: Trace, chunk_s: float) -> CountResult:
+    def _stream(self, trace: Trace, chunk_s: float, cache: dict[Any, Any]) -> CountResult:
         return self._run(trace, list(chunks(trace, chunk_s)), timed=True)
 
     def _run(self, trace: Trace, parts: list[tuple[slice, float]], *, timed: bool) -> CountResult:

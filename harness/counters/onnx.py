@@ -35,6 +35,7 @@ class OnnxCounter(CounterPlugin):
     """A self-describing ONNX window classifier and the counting logic around it."""
 
     kind = "onnx"
+    streams = True
 
     def __init__(self, model: Model, source: str) -> None:
         self.model = model

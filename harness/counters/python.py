@@ -213,7 +213,7 @@ class PythonCounter(CounterPlugin):
             return CountResult(dets, out.centres, out.probs)
         return plain_result(parse_detections(out, f"counter {self.source!r}"))
 
-    def _stream(self, trace: Trace, chunk_s: float) -> CountResult:
+    def _stream(self, trace: Trace, chunk_s: float, cache: dict[Any, Any]) -> CountResult:
         return self._call(_call_streaming, trace, chunk_s, self.source)
 
     def close(self) -> None:

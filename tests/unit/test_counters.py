@@ -313,6 +313,7 @@ class _Fixed(CounterPlugin):
     """Detects each high-five at its impact and emits it ``delay`` seconds later."""
 
     kind = "fixed"
+    streams = True
 
     def __init__(self, delay: float) -> None:
         self.delay = delay
@@ -332,7 +333,7 @@ class _Fixed(CounterPlugin):
     def _count(self, trace: object, cache: dict[object, object]) -> CountResult:
         raise NotImplementedError
 
-    def _stream(self, trace: object, chunk_s: float) -> CountResult:
+    def _stream(self, trace: object, chunk_s: float, cache: dict[object, object]) -> CountResult:
         dets = [Detection(e.centre, 1.0) for e in trace.events if e.is_high_five]
         emitted = np.array([d.time + self.delay for d in dets])
         return CountResult(dets, np.empty(0), np.empty(0, np.float32), emitted)
