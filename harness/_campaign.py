@@ -25,11 +25,13 @@ from highfive.generators import ConfigError, RunDirError, make_sampler
 from ._batch import BatchJob
 from ._cluster import execute, executor
 from ._config import CampaignConfig
+from ._latency import measure_latency
 from ._progress import CampaignSummary, Progress
 from ._records import counter_id
 from ._rundir import SCHEMA_VERSION, RunDir
 from ._verdicts import is_failure
 from .counters import CounterOptions, CounterPlugin, load_counter
+from .counters.onnx import load_model
 
 __all__ = ["CampaignSummary", "load_counters", "run_campaign"]
 
@@ -144,7 +146,6 @@ def _run(
     client: Any,
     stream: TextIO | None,
 ) -> CampaignSummary:
-    ids = tuple(counters)
     identity = {
         **config.identity(),
         "schema_version": SCHEMA_VERSION,
@@ -153,40 +154,79 @@ def _run(
         ],
     }
     run = RunDir(Path(config.out) / config.name)
+    if resume and not (run.exists() or run.manifest.exists()):
+        raise RunDirError(
+            f"run directory {run.path} does not exist, so there is nothing to resume; "
+            "drop --resume to start it, or check --out and the name"
+        )
+    # The lock comes first: two campaigns started together cannot both pass the
+    # existence check below, and nothing (no cluster, no file) is started before it.
+    with run.lock():
+        return _run_locked(config, run, identity, space, boxes, counters, resume, client, stream)
+
+
+def _check_resumable(run: RunDir, identity: Mapping[str, Any]) -> dict[str, Any]:
+    """The previous record of a run that ``--resume`` may complete (else RunDirError)."""
+    previous = run.read_campaign()
+    if previous.get("schema_version") != SCHEMA_VERSION:
+        raise RunDirError(
+            f"run directory {run.path} was made by an older highfive (schema_version "
+            f"{previous.get('schema_version')!r}); resume refuses to mix result formats: "
+            "run it again under another name"
+        )
+    old = previous.get("identity", {})
+    diff = sorted(k for k in set(old) | set(identity) if old.get(k) != identity.get(k))
+    if diff == ["models"]:
+        was = {m["id"]: m for m in old.get("models", [])}
+        now = {m["id"]: m for m in identity["models"]}
+        changed = [c for c in now if c in was and was[c] != now[c]]
+        if changed and set(was) == set(now):
+            c = changed[0]
+            raise RunDirError(
+                f"counter {c!r} changed since the run started (identity "
+                f"{was[c]['sha256'][:12]} -> {now[c]['sha256'][:12]}); resume refuses to "
+                "mix its results: restore it, or start a new run"
+            )
+    if diff:
+        raise RunDirError(
+            f"run directory {run.path} belongs to another configuration (differs in "
+            f"{', '.join(diff)}); resume refuses to mix results: use another name or --out"
+        )
+    return previous
+
+
+def _run_locked(
+    config: CampaignConfig,
+    run: RunDir,
+    identity: dict[str, Any],
+    space: Any,
+    boxes: Any,
+    counters: dict[str, CounterPlugin],
+    resume: bool,
+    client: Any,
+    stream: TextIO | None,
+) -> CampaignSummary:
+    ids = tuple(counters)
+    records = _counter_records(counters)
     if run.exists() or run.manifest.exists():
         if not resume:
             raise RunDirError(
                 f"run directory {run.path} already exists; pass --resume to complete it, "
                 "or choose another name or --out"
             )
-        previous = run.read_campaign()
-        if previous.get("schema_version") != SCHEMA_VERSION:
-            raise RunDirError(
-                f"run directory {run.path} was made by an older highfive (schema_version "
-                f"{previous.get('schema_version')!r}); resume refuses to mix result formats: "
-                "run it again under another name"
-            )
-        old = previous.get("identity", {})
-        diff = sorted(k for k in set(old) | set(identity) if old.get(k) != identity.get(k))
-        if diff == ["models"]:
-            was = {m["id"]: m for m in old.get("models", [])}
-            now = {m["id"]: m for m in identity["models"]}
-            changed = [c for c in now if c in was and was[c] != now[c]]
-            if changed and set(was) == set(now):
-                c = changed[0]
-                raise RunDirError(
-                    f"counter {c!r} changed since the run started (identity "
-                    f"{was[c]['sha256'][:12]} -> {now[c]['sha256'][:12]}); resume refuses to "
-                    "mix its results: restore it, or start a new run"
-                )
-        if diff:
-            raise RunDirError(
-                f"run directory {run.path} belongs to another configuration (differs in "
-                f"{', '.join(diff)}); resume refuses to mix results: use another name or --out"
-            )
+        previous = _check_resumable(run, identity)
         started = previous.get("started", _now())
+        # Keep the latency measured when the run started: a gate reads that figure.
+        measured = {m["id"]: m.get("latency") for m in previous.get("models", [])}
+        for rec in records:
+            if measured.get(rec["id"]) is not None:
+                rec["latency"] = measured[rec["id"]]
+        run.remove_temporaries()
     else:
         started = _now()
+    for rec, counter in zip(records, counters.values(), strict=True):
+        if counter.kind == "onnx" and "latency" not in rec:
+            rec["latency"] = measure_latency(load_model(counter))
 
     with contextlib.ExitStack() as stack:
         if client is None:
@@ -197,21 +237,26 @@ def _run(
             "name": config.name,
             "identity": identity,
             "config": config.to_dict(),
-            "models": _counter_records(counters),
+            "models": records,
             "versions": _versions(),
             "started": started,
             "finished": None,
             "status": "running",
         }
         run.write_campaign(record)
-        # Only totals are kept per finished batch, so the client's memory does not
-        # grow with the number of batches.
+        # Only totals and the ids of finished batches are kept, and batches to run are
+        # produced lazily, so the client's memory does not grow with the cases.
         totals = _Totals(ids)
-        done = run.done_batches(repair=True)
-        for entry in done.values():
+        done: set[int] = set()
+        damaged = 0
+        for batch, entry in run.done_batches(repair=True).items():
+            if run.damaged(entry) is not None:
+                damaged += 1  # its files are missing or altered: run it again
+                continue
             totals.add(entry)
-        pending = [b for b in range(config.n_batches) if b not in done]
-        del done
+            done.add(batch)
+        if damaged and stream is not None:
+            print(f"redoing {damaged:,} damaged batch(es)", file=stream)
         progress = Progress(config.cases, totals.cases, stream, dashboard, totals.failures())
         t0 = time.monotonic()
         status = "interrupted"
@@ -230,7 +275,7 @@ def _run(
                 boxes,
                 float(config.stream_chunk_s),
             )
-            ranges = ((b, *config.batch_range(b)) for b in pending)
+            ranges = ((b, *config.batch_range(b)) for b in range(config.n_batches) if b not in done)
             for output in execute(template, ranges, client, config):
                 files = run.write_batch(output.batch, output.results, output.failures)
                 entry = {
@@ -247,7 +292,10 @@ def _run(
         finally:
             progress.close()
             record.update(status=status, finished=_now())
-            run.write_campaign(record)
+            # If the disk is what failed, recording the status may fail too: the
+            # original error is the one to report.
+            with contextlib.suppress(RunDirError):
+                run.write_campaign(record)
     return CampaignSummary(
         run.path,
         totals.cases,

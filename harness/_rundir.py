@@ -11,13 +11,25 @@ Every file is written to a temporary name and renamed into place; a batch counts
 done only once its manifest line is on disk, so a crash at any point leaves a state
 that ``--resume`` completes without duplicates or gaps. A torn last manifest line
 (a kill during the write) is ignored and cut off on resume.
+
+The manifest is the index of the run's data: each line lists its batch's files with
+their size and SHA-256. Readers take exactly those files (a file left by a kill
+before its manifest line, or dropped in by hand, is not read) and check them first
+(:meth:`RunDir.verify`): a missing, truncated or altered file is a one-line
+:class:`RunDirError` naming it, never silently fewer or different rows; ``--resume``
+redoes damaged batches. A run holds an exclusive lock (:meth:`RunDir.lock`) while a
+campaign writes to it, so two campaigns can never mix their batches.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import fcntl
+import hashlib
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +57,7 @@ class RunDir:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
+        self._verified = False
 
     # -- layout ----------------------------------------------------------------------
     @property
@@ -65,6 +78,57 @@ class RunDir:
 
     def exists(self) -> bool:
         return self.campaign_json.is_file()
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the run's exclusive lock (``.lock`` in the run directory).
+
+        ``flock`` is released by the operating system when the process ends, however
+        it ends, so a ``kill -9`` never leaves a stale lock. If the directory did not
+        exist and nothing but the lock was written when the block ends (an error
+        before the campaign started), the directory is removed again.
+        """
+        # The folders this call creates (the run directory, maybe its parents), to
+        # remove again if the campaign never starts.
+        created = [p for p in (self.path, *self.path.parents) if not p.exists()]
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise RunDirError(
+                f"cannot create run directory {os.fspath(self.path)!r}: {exc.strerror or exc}"
+            ) from None
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "unknown"
+                raise RunDirError(
+                    f"run directory {os.fspath(self.path)!r} is in use by another campaign "
+                    f"({holder}); wait for it to finish, or choose another name or --out"
+                ) from None
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"pid {os.getpid()}".encode(), 0)
+            yield
+        finally:
+            if created and not self.campaign_json.exists() and not self.manifest.exists():
+                with contextlib.suppress(OSError):
+                    os.unlink(self.path / ".lock")
+                    for folder in created:  # innermost first; stops at a non-empty one
+                        folder.rmdir()
+            os.close(fd)
+
+    def remove_temporaries(self) -> int:
+        """Delete temporary files a killed writer left (``.*.tmp``); return how many."""
+        n = 0
+        for folder in (self.path, self.results_dir, self.failures_dir):
+            if not folder.is_dir():
+                continue
+            for tmp in folder.rglob(".*.tmp"):
+                with contextlib.suppress(FileNotFoundError):
+                    tmp.unlink()
+                    n += 1
+        return n
 
     # -- campaign.json ----------------------------------------------------------------
     def read_campaign(self) -> dict[str, Any]:
@@ -114,8 +178,11 @@ class RunDir:
         return {str(e["id"]): load_recorded(e, options) for e in record.get("models", [])}
 
     def write_campaign(self, record: Mapping[str, Any]) -> None:
-        self.path.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(self.campaign_json, json.dumps(record, indent=2, default=str) + "\n")
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(self.campaign_json, json.dumps(record, indent=2, default=str) + "\n")
+        except OSError as exc:
+            raise _write_error(self.campaign_json, exc) from None
 
     # -- manifest ---------------------------------------------------------------------
     def done_batches(self, *, repair: bool = False) -> dict[int, dict[str, Any]]:
@@ -141,10 +208,13 @@ class RunDir:
 
     def append_manifest(self, entry: Mapping[str, Any]) -> None:
         line = json.dumps(entry, separators=(",", ":")) + "\n"
-        with open(self.manifest, "a", encoding="utf-8") as fh:
-            fh.write(line)
-            fh.flush()
-            os.fsync(fh.fileno())
+        try:
+            with open(self.manifest, "a", encoding="utf-8") as fh:
+                fh.write(line)
+                fh.flush()
+                os.fsync(fh.fileno())
+        except OSError as exc:
+            raise _write_error(self.manifest, exc) from None
 
     # -- parquet ----------------------------------------------------------------------
     def result_file(self, model_id: str, batch: int) -> Path:
@@ -155,8 +225,15 @@ class RunDir:
 
     def write_batch(
         self, batch: int, results: Mapping[str, pa.Table], failures: pa.Table | None
-    ) -> list[str]:
-        """Write one batch's files atomically; return their paths relative to the run."""
+    ) -> list[dict[str, Any]]:
+        """Write one batch's files atomically; return their manifest records.
+
+        Each record is the path relative to the run, the size in bytes and the
+        SHA-256 of the bytes written (hashed in memory, before they reach the disk).
+        A failed write (disk full, read-only file system) is a one-line
+        :class:`RunDirError`; the files of the batch written so far stay, unlisted, and
+        the batch runs again on ``--resume``.
+        """
         written = []
         for model_id, table in results.items():
             written.append(self._write(self.result_file(model_id, batch), table))
@@ -164,16 +241,87 @@ class RunDir:
             written.append(self._write(self.failure_file(batch), failures))
         return written
 
-    def _write(self, dest: Path, table: pa.Table) -> str:
-        with atomic_path(dest) as tmp:
-            pq.write_table(table, tmp)
-        return os.fspath(dest.relative_to(self.path))
+    def _write(self, dest: Path, table: pa.Table) -> dict[str, Any]:
+        sink = pa.BufferOutputStream()
+        pq.write_table(table, sink)
+        data = sink.getvalue()
+        try:
+            with atomic_path(dest) as tmp, open(tmp, "wb") as fh:
+                fh.write(data)
+        except OSError as exc:
+            raise _write_error(dest, exc) from None
+        return {
+            "path": os.fspath(dest.relative_to(self.path)),
+            "bytes": data.size,
+            "sha256": hashlib.sha256(data).hexdigest(),
+        }
+
+    # -- integrity --------------------------------------------------------------------
+    def damaged(self, entry: Mapping[str, Any]) -> str | None:
+        """What is wrong with a manifest entry's files (None: all present and intact)."""
+        for f in entry.get("files", []):
+            rec = {"path": f} if isinstance(f, str) else f  # version 1 listed paths only
+            path = self.path / rec["path"]
+            try:
+                size = path.stat().st_size
+            except FileNotFoundError:
+                return f"{rec['path']} is missing"
+            if "bytes" in rec and size != rec["bytes"]:
+                return (
+                    f"{rec['path']} has {size:,} bytes, the manifest recorded "
+                    f"{rec['bytes']:,} (truncated or replaced)"
+                )
+            if "sha256" in rec and _sha256_file(path) != rec["sha256"]:
+                return f"{rec['path']} does not match its SHA-256 in the manifest (altered)"
+        return None
+
+    def verify(self) -> None:
+        """Check every file the manifest lists; :class:`RunDirError` for the first bad one.
+
+        Done once per :class:`RunDir` object (readers share one per command).
+        """
+        if self._verified:
+            return
+        for entry in self.done_batches().values():
+            problem = self.damaged(entry)
+            if problem is not None:
+                raise RunDirError(
+                    f"run directory {os.fspath(self.path)!r} is damaged: {problem}; "
+                    "'highfive run CONFIG --resume' redoes damaged batches"
+                )
+        self._verified = True
+
+    def listed_files(self, folder: str) -> list[Path] | None:
+        """The files under ``folder`` ("results" or "failures") that the manifest lists,
+        verified; None for a folder of result files without a manifest (made by hand or
+        by another tool), which is read as it is."""
+        if not self.manifest.exists():
+            return None
+        self.verify()
+        out = []
+        for entry in sorted(self.done_batches().items()):
+            for f in entry[1].get("files", []):
+                rel = f if isinstance(f, str) else f["path"]
+                if Path(rel).parts[0] == folder:
+                    out.append(self.path / rel)
+        return out
 
     def results_dataset(self) -> ds.Dataset:
-        """All result rows as a pyarrow dataset (``model`` from the hive path)."""
-        if not self.results_dir.is_dir():
+        """The result rows of every finished batch as a pyarrow dataset (``model`` from
+        the hive path), after :meth:`verify`."""
+        files = self.listed_files("results")
+        if files is None:
+            if not self.results_dir.is_dir():
+                raise RunDirError(f"run directory {os.fspath(self.path)!r} has no results yet")
+            return ds.dataset(self.results_dir, format="parquet", partitioning="hive")
+        if not files:
             raise RunDirError(f"run directory {os.fspath(self.path)!r} has no results yet")
-        return ds.dataset(self.results_dir, format="parquet", partitioning="hive")
+        return ds.dataset(
+            [os.fspath(f) for f in files],
+            format="parquet",
+            partitioning="hive",
+            partition_base_dir=os.fspath(self.results_dir),
+        )
 
     def results(self, columns: list[str] | None = None) -> pd.DataFrame:
         """All result rows as a DataFrame, one row per case and model."""
@@ -181,6 +329,31 @@ class RunDir:
 
     def failures(self) -> pd.DataFrame:
         """The failure corpus (raw samples, truth, detections) as a DataFrame."""
-        if not self.failures_dir.is_dir():
+        files = self.listed_files("failures")
+        if files is None:
+            if not self.failures_dir.is_dir():
+                return pd.DataFrame()
+            return ds.dataset(self.failures_dir, format="parquet").to_table().to_pandas()
+        if not files:
             return pd.DataFrame()
-        return ds.dataset(self.failures_dir, format="parquet").to_table().to_pandas()
+        return ds.dataset([os.fspath(f) for f in files], format="parquet").to_table().to_pandas()
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _write_error(path: Path, exc: OSError) -> RunDirError:
+    """A failed write as one line: the file, the reason and what to do."""
+    hint = {
+        errno.ENOSPC: "free some space, then complete the run with --resume",
+        errno.EDQUOT: "free some space, then complete the run with --resume",
+        errno.EROFS: "the file system is read-only: choose another --out",
+        errno.EACCES: "no permission to write there: choose another --out",
+        errno.EPERM: "no permission to write there: choose another --out",
+    }.get(exc.errno or 0, "complete the run with --resume once it is fixed")
+    return RunDirError(f"cannot write {os.fspath(path)}: {exc.strerror or exc}; {hint}")
