@@ -3,6 +3,7 @@
 Coverpoints bin each dimension; crosses combine them; a counts database holds cases
 and failures per cell and model, merges exactly across runs, and feeds exact
 (Clopper-Pearson) failure-rate bounds, a status per cell, t-way coverage and holes.
+The public names are imported on first use (PEP 562): importing the package is cheap.
 
 >>> from highfive.generators import default_space
 >>> from highfive.coverage import Binning, make_crosses
@@ -13,42 +14,56 @@ and failures per cell and model, merges exactly across runs, and feeds exact
 31
 """
 
-from highfive.harness import FAIL_VERDICTS, VERDICTS
+from __future__ import annotations
 
-from ._bins import IGNORED, ILLEGAL, Binning, Coverpoint, codes, space_fingerprint
-from ._cli import add_coverage_commands
-from ._criteria import CRITERIA, Criterion, CriterionKind, Option, register_criterion
-from ._crosses import (
-    DEFAULT_WAYS,
-    Cross,
-    cell_codes,
-    cell_labels,
-    crosses_fingerprint,
-    load_crosses,
-    make_crosses,
-)
-from ._db import CoverageCounts, merge_counts
-from ._diff import diff_pairs, diff_runs, quantization_diff
-from ._difftest import METHODS, adjust_pvalues, paired_cell_diff
-from ._difftext import RunDiff
-from ._focus import plan_focus
-from ._gate import KINDS, CriterionResult, Gate, GateResult, evaluate_gate, load_gate
-from ._gaterun import GateRun, Profiler
-from ._regions import Region, failure_regions, regions_dicts
-from ._run import CoverageSettings, RunCoverage, analyse_run, load_settings, write_coverage
-from ._stats import (
-    STATUSES,
-    CellStats,
-    cases_needed,
-    cell_stats,
-    cells_frame,
-    coverage,
-    cp_interval,
-    cp_lower,
-    cp_upper,
-    holes,
-    summary,
-)
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from highfive.harness import FAIL_VERDICTS, VERDICTS
+
+    from ._bins import IGNORED, ILLEGAL, Binning, Coverpoint, codes, space_fingerprint
+    from ._cli import add_coverage_commands
+    from ._criteria import Criterion, CriterionKind, Option, register_criterion
+    from ._crosses import (
+        DEFAULT_WAYS,
+        Cross,
+        cell_codes,
+        cell_labels,
+        crosses_fingerprint,
+        load_crosses,
+        make_crosses,
+    )
+    from ._db import CoverageCounts, merge_counts
+    from ._diff import diff_pairs, diff_runs, quantization_diff
+    from ._difftest import METHODS, adjust_pvalues, paired_cell_diff
+    from ._difftext import RunDiff
+    from ._focus import plan_focus
+    from ._gate import (
+        CRITERIA,
+        KINDS,
+        CriterionResult,
+        Gate,
+        GateResult,
+        evaluate_gate,
+        load_gate,
+    )
+    from ._gaterun import GateRun, Profiler
+    from ._regions import Region, failure_regions, regions_dicts
+    from ._run import CoverageSettings, RunCoverage, analyse_run, load_settings, write_coverage
+    from ._stats import (
+        STATUSES,
+        CellStats,
+        cases_needed,
+        cell_stats,
+        cells_frame,
+        coverage,
+        cp_interval,
+        cp_lower,
+        cp_upper,
+        holes,
+        summary,
+    )
 
 __all__ = [
     "CRITERIA",
@@ -110,3 +125,67 @@ __all__ = [
     "summary",
     "write_coverage",
 ]
+
+# The module that defines each public name (the imports above, for the type checker).
+# CRITERIA comes from ``_gate``, which imports every criterion module: the registry is
+# complete whenever it is seen.
+_EXPORTS = {
+    "highfive.harness": ("FAIL_VERDICTS", "VERDICTS"),
+    "._bins": ("IGNORED", "ILLEGAL", "Binning", "Coverpoint", "codes", "space_fingerprint"),
+    "._cli": ("add_coverage_commands",),
+    "._criteria": ("Criterion", "CriterionKind", "Option", "register_criterion"),
+    "._crosses": (
+        "DEFAULT_WAYS",
+        "Cross",
+        "cell_codes",
+        "cell_labels",
+        "crosses_fingerprint",
+        "load_crosses",
+        "make_crosses",
+    ),
+    "._db": ("CoverageCounts", "merge_counts"),
+    "._diff": ("diff_pairs", "diff_runs", "quantization_diff"),
+    "._difftest": ("METHODS", "adjust_pvalues", "paired_cell_diff"),
+    "._difftext": ("RunDiff",),
+    "._focus": ("plan_focus",),
+    "._gate": (
+        "CRITERIA",
+        "KINDS",
+        "CriterionResult",
+        "Gate",
+        "GateResult",
+        "evaluate_gate",
+        "load_gate",
+    ),
+    "._gaterun": ("GateRun", "Profiler"),
+    "._regions": ("Region", "failure_regions", "regions_dicts"),
+    "._run": ("CoverageSettings", "RunCoverage", "analyse_run", "load_settings", "write_coverage"),
+    "._stats": (
+        "STATUSES",
+        "CellStats",
+        "cases_needed",
+        "cell_stats",
+        "cells_frame",
+        "coverage",
+        "cp_interval",
+        "cp_lower",
+        "cp_upper",
+        "holes",
+        "summary",
+    ),
+}
+_HOME = {name: module for module, names in _EXPORTS.items() for name in names}
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        home = _HOME[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(home, __name__), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

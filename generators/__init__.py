@@ -1,5 +1,8 @@
 """Parametric motion generators: the parameter space, motions, sensor model, scenarios.
 
+Importing this package is cheap: the public names below are imported on first use
+(PEP 562), so a command line that only builds its parser never imports SciPy.
+
 >>> from highfive.generators import default_space, synthesize
 >>> space = default_space().restrict(motion="high_five", distractor="none")
 >>> trace = synthesize(space.nominal(), seed=7)
@@ -7,16 +10,22 @@
 1
 """
 
-from ._default_space import BACKGROUNDS, default_space
-from ._errors import ConfigError, HighfiveError, InvalidParameter, ModelError, RunDirError
-from ._kinematics import G
-from ._samplers import SAMPLERS, Box, Sampler, make_sampler
-from ._scenario import MARGIN, SeedLike, case_streams, synthesize
-from ._sensor import SensorSpec
-from ._space import Dimension, ParameterSpace
-from ._toml import read_toml
-from ._types import Detection, Event, Trace
-from .motions import MOTIONS, Motion, get_motion
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._default_space import BACKGROUNDS, default_space
+    from ._errors import ConfigError, HighfiveError, InvalidParameter, ModelError, RunDirError
+    from ._kinematics import G
+    from ._samplers import SAMPLERS, Box, Sampler, make_sampler
+    from ._scenario import MARGIN, SeedLike, case_streams, synthesize
+    from ._sensor import SensorSpec
+    from ._space import Dimension, ParameterSpace
+    from ._toml import read_toml
+    from ._types import Detection, Event, Trace
+    from .motions import MOTIONS, Motion, get_motion
 
 __all__ = [
     "BACKGROUNDS",
@@ -46,3 +55,32 @@ __all__ = [
     "read_toml",
     "synthesize",
 ]
+
+# The module that defines each public name (the imports above, for the type checker).
+_EXPORTS = {
+    "._default_space": ("BACKGROUNDS", "default_space"),
+    "._errors": ("ConfigError", "HighfiveError", "InvalidParameter", "ModelError", "RunDirError"),
+    "._kinematics": ("G",),
+    "._samplers": ("SAMPLERS", "Box", "Sampler", "make_sampler"),
+    "._scenario": ("MARGIN", "SeedLike", "case_streams", "synthesize"),
+    "._sensor": ("SensorSpec",),
+    "._space": ("Dimension", "ParameterSpace"),
+    "._toml": ("read_toml",),
+    "._types": ("Detection", "Event", "Trace"),
+    ".motions": ("MOTIONS", "Motion", "get_motion"),
+}
+_HOME = {name: module for module, names in _EXPORTS.items() for name in names}
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        home = _HOME[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(home, __name__), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

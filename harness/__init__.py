@@ -4,64 +4,72 @@ Counters as plug-ins (:mod:`highfive.harness.counters`: ONNX models through the
 scalogram pipeline, Python callables, external programs); scalogram, model runner,
 counting logic, pipeline and oracle; the run directory and what it stores; campaigns
 (config, dask runner), replay and shrink; the command line builds on these.
+Importing this package is cheap: the public names below are imported on first use
+(PEP 562), so building the command line's parser imports no SciPy, pandas or pyarrow.
 
 >>> from highfive.harness import CampaignConfig, run_campaign
 >>> summary = run_campaign(CampaignConfig.from_toml("examples/smoke.toml"))  # doctest: +SKIP
 >>> print(summary.table())  # doctest: +SKIP
 """
 
-from highfive.generators import ConfigError, HighfiveError, InvalidParameter, ModelError
+from __future__ import annotations
 
-from ._argtypes import int_at_least
-from ._batch import BatchJob, BatchOutput, run_batch
-from ._campaign import CampaignSummary, load_counters, run_campaign
-from ._case import Judged, judge
-from ._config import CampaignConfig, CounterSpec, ExecutionConfig
-from ._counter import CounterConfig, StreamingCounter, count_trace, detect, window_centres
-from ._io import atomic_path, atomic_write_text
-from ._model import SHIPPED, Model, ModelSpec, session
-from ._oracle import Score, margin, score
-from ._pipeline import Counter, CounterPipeline, CountResult
-from ._preprocess import features, features_of_windows, to_uniform
-from ._recording import read_recording
-from ._records import (
-    FAILURE_SCHEMA,
-    OUTCOME_SCHEMA,
-    FailureCase,
-    Outcome,
-    counter_id,
-    outcome_table,
-    result_schema,
-)
-from ._replay import (
-    LoadedRun,
-    Replay,
-    ShrinkResult,
-    load_run,
-    replay,
-    replay_command,
-    replay_loaded,
-    shrink,
-)
-from ._rundir import SCHEMA_VERSION, RunDir
-from ._scalogram import FilterBank, filter_bank, frame, log_freqs, morlet_scales
-from ._verdicts import (
-    FAIL_VERDICTS,
-    SEVERITY,
-    VERDICT_INFO,
-    VERDICTS,
-    Verdict,
-    VerdictInfo,
-    is_failure,
-)
-from .counters import (
-    KINDS,
-    CounterFault,
-    CounterIdentity,
-    CounterOptions,
-    CounterPlugin,
-    load_counter,
-)
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from highfive.generators import ConfigError, HighfiveError, InvalidParameter, ModelError
+
+    from ._argtypes import int_at_least
+    from ._batch import BatchJob, BatchOutput, run_batch
+    from ._campaign import CampaignSummary, load_counters, run_campaign
+    from ._case import Judged, judge
+    from ._config import CampaignConfig, CounterSpec, ExecutionConfig
+    from ._counter import CounterConfig, StreamingCounter, count_trace, detect, window_centres
+    from ._io import atomic_path, atomic_write_text
+    from ._model import SHIPPED, Model, ModelSpec, session
+    from ._oracle import Score, margin, score
+    from ._pipeline import Counter, CounterPipeline, CountResult
+    from ._preprocess import features, features_of_windows, to_uniform
+    from ._recording import read_recording
+    from ._records import (
+        FAILURE_SCHEMA,
+        OUTCOME_SCHEMA,
+        FailureCase,
+        Outcome,
+        counter_id,
+        outcome_table,
+        result_schema,
+    )
+    from ._replay import (
+        LoadedRun,
+        Replay,
+        ShrinkResult,
+        load_run,
+        replay,
+        replay_command,
+        replay_loaded,
+        shrink,
+    )
+    from ._rundir import SCHEMA_VERSION, RunDir
+    from ._scalogram import FilterBank, filter_bank, frame, log_freqs, morlet_scales
+    from ._verdicts import (
+        FAIL_VERDICTS,
+        SEVERITY,
+        VERDICT_INFO,
+        VERDICTS,
+        Verdict,
+        VerdictInfo,
+        is_failure,
+    )
+    from .counters import (
+        KINDS,
+        CounterFault,
+        CounterIdentity,
+        CounterOptions,
+        CounterPlugin,
+        load_counter,
+    )
 
 __all__ = [
     "FAILURE_SCHEMA",
@@ -137,3 +145,73 @@ __all__ = [
     "to_uniform",
     "window_centres",
 ]
+
+# The module that defines each public name (the imports above, for the type checker).
+_EXPORTS = {
+    "highfive.generators": ("ConfigError", "HighfiveError", "InvalidParameter", "ModelError"),
+    "._argtypes": ("int_at_least",),
+    "._batch": ("BatchJob", "BatchOutput", "run_batch"),
+    "._campaign": ("CampaignSummary", "load_counters", "run_campaign"),
+    "._case": ("Judged", "judge"),
+    "._config": ("CampaignConfig", "CounterSpec", "ExecutionConfig"),
+    "._counter": ("CounterConfig", "StreamingCounter", "count_trace", "detect", "window_centres"),
+    "._io": ("atomic_path", "atomic_write_text"),
+    "._model": ("SHIPPED", "Model", "ModelSpec", "session"),
+    "._oracle": ("Score", "margin", "score"),
+    "._pipeline": ("Counter", "CounterPipeline", "CountResult"),
+    "._preprocess": ("features", "features_of_windows", "to_uniform"),
+    "._recording": ("read_recording",),
+    "._records": (
+        "FAILURE_SCHEMA",
+        "OUTCOME_SCHEMA",
+        "FailureCase",
+        "Outcome",
+        "counter_id",
+        "outcome_table",
+        "result_schema",
+    ),
+    "._replay": (
+        "LoadedRun",
+        "Replay",
+        "ShrinkResult",
+        "load_run",
+        "replay",
+        "replay_command",
+        "replay_loaded",
+        "shrink",
+    ),
+    "._rundir": ("SCHEMA_VERSION", "RunDir"),
+    "._scalogram": ("FilterBank", "filter_bank", "frame", "log_freqs", "morlet_scales"),
+    "._verdicts": (
+        "FAIL_VERDICTS",
+        "SEVERITY",
+        "VERDICT_INFO",
+        "VERDICTS",
+        "Verdict",
+        "VerdictInfo",
+        "is_failure",
+    ),
+    ".counters": (
+        "KINDS",
+        "CounterFault",
+        "CounterIdentity",
+        "CounterOptions",
+        "CounterPlugin",
+        "load_counter",
+    ),
+}
+_HOME = {name: module for module, names in _EXPORTS.items() for name in names}
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        home = _HOME[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(home, __name__), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -46,23 +46,16 @@ __all__ = [
     "with_metadata",
 ]
 
-# Public name -> the submodule that defines it.
-_HOME = {
-    "WindowSet": "_dataset",
-    "add_model_commands": "_cli",
-    "build_network": "_train",
-    "count_macs": "_profile",
-    "count_parameters": "_profile",
-    "export_onnx": "_export",
-    "make_windows": "_dataset",
-    "norm_stats": "_dataset",
-    "profile": "_profile",
-    "quantize": "_quantize",
-    "train": "_train",
-    "window_metrics": "_dataset",
-    "window_set": "_dataset",
-    "with_metadata": "_export",
+# The module that defines each public name (the imports above, for the type checker).
+_EXPORTS = {
+    "._cli": ("add_model_commands",),
+    "._dataset": ("WindowSet", "make_windows", "norm_stats", "window_metrics", "window_set"),
+    "._export": ("export_onnx", "with_metadata"),
+    "._profile": ("count_macs", "count_parameters", "profile"),
+    "._quantize": ("quantize",),
+    "._train": ("build_network", "train"),
 }
+_HOME = {name: module for module, names in _EXPORTS.items() for name in names}
 
 
 def __getattr__(name: str) -> Any:
@@ -70,7 +63,7 @@ def __getattr__(name: str) -> Any:
         home = _HOME[name]
     except KeyError:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
-    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    value = getattr(importlib.import_module(home, __name__), name)
     globals()[name] = value  # later lookups skip this function
     return value
 

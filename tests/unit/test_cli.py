@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ast
+import importlib
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pandas as pd
@@ -113,3 +116,53 @@ def test_atomic_files_get_ordinary_permissions(tmp_path: Path) -> None:
     mask = os.umask(0)
     os.umask(mask)
     assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+# -- first contact: cheap imports ------------------------------------------------------
+FACADES = [
+    "highfive.generators",
+    "highfive.harness",
+    "highfive.coverage",
+    "highfive.reports",
+    "highfive.models",
+]
+HEAVY = ("pyarrow", "pandas", "scipy", "onnxruntime", "matplotlib", "dask")
+
+
+def _heavy_after(code: str, cwd: Path) -> list[str]:
+    """The heavy libraries a fresh interpreter has imported after running ``code``."""
+    script = textwrap.dedent(code) + f"\nprint([m for m in {HEAVY!r} if m in sys.modules])"
+    script = "import sys\n" + script
+    proc = subprocess.run(
+        [sys.executable, "-c", script], cwd=str(cwd), capture_output=True, text=True
+    )
+    assert proc.returncode in (0, 2), proc.stderr  # not the repository root: see tests/README
+    return ast.literal_eval(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("package", FACADES)
+def test_importing_a_facade_imports_nothing_heavy(package: str, tmp_path: Path) -> None:
+    assert _heavy_after(f"import {package}", tmp_path) == []
+
+
+@pytest.mark.parametrize("package", FACADES)
+def test_a_facade_resolves_every_export_lazily(package: str) -> None:
+    module = importlib.import_module(package)
+    assert set(module._HOME) == set(module.__all__)
+    assert set(dir(module)) >= set(module.__all__)
+    for name in module.__all__:
+        assert getattr(module, name) is not None, name
+    with pytest.raises(AttributeError, match="has no attribute 'no_such_name'"):
+        module.no_such_name  # noqa: B018
+    # What the type checker reads (``if TYPE_CHECKING:`` imports) is what runs.
+    tree = ast.parse(Path(module.__file__ or "").read_text())
+    (block,) = (
+        n for n in tree.body if isinstance(n, ast.If) and ast.unparse(n.test) == "TYPE_CHECKING"
+    )
+    typed = {
+        ("." * n.level + (n.module or ""), a.name)
+        for n in block.body
+        if isinstance(n, ast.ImportFrom)
+        for a in n.names
+    }
+    assert typed == {(home, name) for name, home in module._HOME.items()}
