@@ -19,9 +19,10 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from highfive.harness import FAIL_VERDICTS, VERDICTS
+# Re-exported verdicts: one small module, imported now.
+from highfive.harness import FAIL_VERDICTS, VERDICTS
 
+if TYPE_CHECKING:
     from ._bins import IGNORED, ILLEGAL, Binning, Coverpoint, codes, space_fingerprint
     from ._cli import add_coverage_commands
     from ._criteria import Criterion, CriterionKind, Option, register_criterion
@@ -130,11 +131,10 @@ __all__ = [
 # CRITERIA comes from ``_gate``, which imports every criterion module: the registry is
 # complete whenever it is seen.
 _EXPORTS = {
-    "highfive.harness": ("FAIL_VERDICTS", "VERDICTS"),
-    "._bins": ("IGNORED", "ILLEGAL", "Binning", "Coverpoint", "codes", "space_fingerprint"),
-    "._cli": ("add_coverage_commands",),
-    "._criteria": ("Criterion", "CriterionKind", "Option", "register_criterion"),
-    "._crosses": (
+    "_bins": ("IGNORED", "ILLEGAL", "Binning", "Coverpoint", "codes", "space_fingerprint"),
+    "_cli": ("add_coverage_commands",),
+    "_criteria": ("Criterion", "CriterionKind", "Option", "register_criterion"),
+    "_crosses": (
         "DEFAULT_WAYS",
         "Cross",
         "cell_codes",
@@ -143,12 +143,12 @@ _EXPORTS = {
         "load_crosses",
         "make_crosses",
     ),
-    "._db": ("CoverageCounts", "merge_counts"),
-    "._diff": ("diff_pairs", "diff_runs", "quantization_diff"),
-    "._difftest": ("METHODS", "adjust_pvalues", "paired_cell_diff"),
-    "._difftext": ("RunDiff",),
-    "._focus": ("plan_focus",),
-    "._gate": (
+    "_db": ("CoverageCounts", "merge_counts"),
+    "_diff": ("diff_pairs", "diff_runs", "quantization_diff"),
+    "_difftest": ("METHODS", "adjust_pvalues", "paired_cell_diff"),
+    "_difftext": ("RunDiff",),
+    "_focus": ("plan_focus",),
+    "_gate": (
         "CRITERIA",
         "KINDS",
         "CriterionResult",
@@ -157,10 +157,10 @@ _EXPORTS = {
         "evaluate_gate",
         "load_gate",
     ),
-    "._gaterun": ("GateRun", "Profiler"),
-    "._regions": ("Region", "failure_regions", "regions_dicts"),
-    "._run": ("CoverageSettings", "RunCoverage", "analyse_run", "load_settings", "write_coverage"),
-    "._stats": (
+    "_gaterun": ("GateRun", "Profiler"),
+    "_regions": ("Region", "failure_regions", "regions_dicts"),
+    "_run": ("CoverageSettings", "RunCoverage", "analyse_run", "load_settings", "write_coverage"),
+    "_stats": (
         "STATUSES",
         "CellStats",
         "cases_needed",
@@ -182,7 +182,7 @@ def __getattr__(name: str) -> Any:
         home = _HOME[name]
     except KeyError:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
-    value = getattr(importlib.import_module(home, __name__), name)
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
     globals()[name] = value  # later lookups skip this function
     return value
 

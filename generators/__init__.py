@@ -58,16 +58,16 @@ __all__ = [
 
 # The module that defines each public name (the imports above, for the type checker).
 _EXPORTS = {
-    "._default_space": ("BACKGROUNDS", "default_space"),
-    "._errors": ("ConfigError", "HighfiveError", "InvalidParameter", "ModelError", "RunDirError"),
-    "._kinematics": ("G",),
-    "._samplers": ("SAMPLERS", "Box", "Sampler", "make_sampler"),
-    "._scenario": ("MARGIN", "SeedLike", "case_streams", "synthesize"),
-    "._sensor": ("SensorSpec",),
-    "._space": ("Dimension", "ParameterSpace"),
-    "._toml": ("read_toml",),
-    "._types": ("Detection", "Event", "Trace"),
-    ".motions": ("MOTIONS", "Motion", "get_motion"),
+    "_default_space": ("BACKGROUNDS", "default_space"),
+    "_errors": ("ConfigError", "HighfiveError", "InvalidParameter", "ModelError", "RunDirError"),
+    "_kinematics": ("G",),
+    "_samplers": ("SAMPLERS", "Box", "Sampler", "make_sampler"),
+    "_scenario": ("MARGIN", "SeedLike", "case_streams", "synthesize"),
+    "_sensor": ("SensorSpec",),
+    "_space": ("Dimension", "ParameterSpace"),
+    "_toml": ("read_toml",),
+    "_types": ("Detection", "Event", "Trace"),
+    "motions": ("MOTIONS", "Motion", "get_motion"),
 }
 _HOME = {name: module for module, names in _EXPORTS.items() for name in names}
 
@@ -77,7 +77,7 @@ def __getattr__(name: str) -> Any:
         home = _HOME[name]
     except KeyError:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
-    value = getattr(importlib.import_module(home, __name__), name)
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
     globals()[name] = value  # later lookups skip this function
     return value
 

@@ -17,9 +17,10 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from highfive.generators import ConfigError, HighfiveError, InvalidParameter, ModelError
+# Re-exported errors: one small module, imported now.
+from highfive.generators import ConfigError, HighfiveError, InvalidParameter, ModelError
 
+if TYPE_CHECKING:
     from ._argtypes import int_at_least
     from ._batch import BatchJob, BatchOutput, run_batch
     from ._campaign import CampaignSummary, load_counters, run_campaign
@@ -148,20 +149,19 @@ __all__ = [
 
 # The module that defines each public name (the imports above, for the type checker).
 _EXPORTS = {
-    "highfive.generators": ("ConfigError", "HighfiveError", "InvalidParameter", "ModelError"),
-    "._argtypes": ("int_at_least",),
-    "._batch": ("BatchJob", "BatchOutput", "run_batch"),
-    "._campaign": ("CampaignSummary", "load_counters", "run_campaign"),
-    "._case": ("Judged", "judge"),
-    "._config": ("CampaignConfig", "CounterSpec", "ExecutionConfig"),
-    "._counter": ("CounterConfig", "StreamingCounter", "count_trace", "detect", "window_centres"),
-    "._io": ("atomic_path", "atomic_write_text"),
-    "._model": ("SHIPPED", "Model", "ModelSpec", "session"),
-    "._oracle": ("Score", "margin", "score"),
-    "._pipeline": ("Counter", "CounterPipeline", "CountResult"),
-    "._preprocess": ("features", "features_of_windows", "to_uniform"),
-    "._recording": ("read_recording",),
-    "._records": (
+    "_argtypes": ("int_at_least",),
+    "_batch": ("BatchJob", "BatchOutput", "run_batch"),
+    "_campaign": ("CampaignSummary", "load_counters", "run_campaign"),
+    "_case": ("Judged", "judge"),
+    "_config": ("CampaignConfig", "CounterSpec", "ExecutionConfig"),
+    "_counter": ("CounterConfig", "StreamingCounter", "count_trace", "detect", "window_centres"),
+    "_io": ("atomic_path", "atomic_write_text"),
+    "_model": ("SHIPPED", "Model", "ModelSpec", "session"),
+    "_oracle": ("Score", "margin", "score"),
+    "_pipeline": ("Counter", "CounterPipeline", "CountResult"),
+    "_preprocess": ("features", "features_of_windows", "to_uniform"),
+    "_recording": ("read_recording",),
+    "_records": (
         "FAILURE_SCHEMA",
         "OUTCOME_SCHEMA",
         "FailureCase",
@@ -170,7 +170,7 @@ _EXPORTS = {
         "outcome_table",
         "result_schema",
     ),
-    "._replay": (
+    "_replay": (
         "LoadedRun",
         "Replay",
         "ShrinkResult",
@@ -180,9 +180,9 @@ _EXPORTS = {
         "replay_loaded",
         "shrink",
     ),
-    "._rundir": ("SCHEMA_VERSION", "RunDir"),
-    "._scalogram": ("FilterBank", "filter_bank", "frame", "log_freqs", "morlet_scales"),
-    "._verdicts": (
+    "_rundir": ("SCHEMA_VERSION", "RunDir"),
+    "_scalogram": ("FilterBank", "filter_bank", "frame", "log_freqs", "morlet_scales"),
+    "_verdicts": (
         "FAIL_VERDICTS",
         "SEVERITY",
         "VERDICT_INFO",
@@ -191,7 +191,7 @@ _EXPORTS = {
         "VerdictInfo",
         "is_failure",
     ),
-    ".counters": (
+    "counters": (
         "KINDS",
         "CounterFault",
         "CounterIdentity",
@@ -208,7 +208,7 @@ def __getattr__(name: str) -> Any:
         home = _HOME[name]
     except KeyError:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
-    value = getattr(importlib.import_module(home, __name__), name)
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
     globals()[name] = value  # later lookups skip this function
     return value
 

@@ -1,24 +1,115 @@
 """The ``highfive`` command line.
 
 Every subcommand has ``--help``. Errors the user can fix are printed as one line
-``error: ...`` with exit status 2; nothing is left half-written.
+``error: ...`` with exit status 2; nothing is left half-written: output paths are
+checked before any work, and a command's output files are written together or not at
+all. Python warnings are printed as one line ``warning: ...``. Building the parser
+imports no heavy library (the packages' names load on first use); each command
+imports what it needs when it runs.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import secrets
 import sys
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, TextIO
 
 from highfive.generators import HighfiveError, InvalidParameter
+from highfive.harness import int_at_least
+
+if TYPE_CHECKING:
+    from highfive.harness import Model
 
 __all__ = ["main"]
 
 Handler = Callable[[argparse.Namespace], int]
+Writer = Callable[[Path], None]
+
+_seed = int_at_least(0)
+_VERSIONS = ("numpy", "onnxruntime", "dask")  # what ``--version`` reports besides highfive
+
+
+# -- output files --------------------------------------------------------------------
+def _check_output(flag: str, path: Path, *, image: bool = False) -> None:
+    """Refuse an output path that cannot be written, before any work is done.
+
+    The file's folder must exist or be creatable (its nearest existing ancestor a
+    writable folder); an image's suffix must name a format matplotlib writes.
+    """
+    shown = repr(os.fspath(path))
+    if path.is_dir():
+        raise InvalidParameter(f"{flag}: {shown} is a folder; give a file name")
+    folder = path.absolute().parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise InvalidParameter(f"{flag}: cannot write {shown}: {str(folder)!r} is not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise InvalidParameter(
+            f"{flag}: cannot write {shown}: folder {str(folder)!r} is not writable"
+        )
+    if image:
+        from matplotlib.backend_bases import FigureCanvasBase
+
+        formats = sorted(FigureCanvasBase.get_supported_filetypes())
+        if path.suffix.lower().lstrip(".") not in formats:
+            raise InvalidParameter(
+                f"{flag}: {shown} does not end in an image format; use one of "
+                + ", ".join(f".{f}" for f in formats)
+            )
+
+
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Check every output path of the command (``outputs``: dest -> "file" or "image")."""
+    outputs: Mapping[str, str] = getattr(args, "outputs", {})
+    for dest, kind in outputs.items():
+        path = getattr(args, dest)
+        if path is not None:
+            _check_output(f"--{dest}", path, image=kind == "image")
+
+
+def _write_outputs(writers: Mapping[str, tuple[Path, Writer]]) -> None:
+    """Write every output file or none (flag -> (path, writer)).
+
+    Each writer writes a temporary beside its file (same suffix, so formats still
+    follow it); once all have succeeded the temporaries are renamed over the files. On
+    any failure the temporaries and the folders made for them are removed, and an
+    ``OSError`` (disk full, read-only) becomes one line naming the file.
+    """
+    staged: list[tuple[str, Path, Path]] = []  # (flag, temporary, file)
+    made: list[Path] = []  # folders created here
+    where = ""  # the flag and file at hand, for an error
+    try:
+        for flag, (dest, write) in writers.items():
+            where = f"{flag} {os.fspath(dest)!r}"
+            missing = [p for p in dest.absolute().parents if not p.exists()]
+            for folder in reversed(missing):
+                folder.mkdir()
+                made.append(folder)
+            tmp = dest.with_name(f".{dest.name}.{secrets.token_hex(4)}.tmp{dest.suffix}")
+            staged.append((flag, tmp, dest))
+            write(tmp)
+            with open(tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
+        for flag, tmp, dest in staged:
+            where = f"{flag} {os.fspath(dest)!r}"
+            os.replace(tmp, dest)
+    except BaseException as exc:
+        for _, tmp, _ in staged:
+            tmp.unlink(missing_ok=True)
+        for folder in reversed(made):
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        if isinstance(exc, OSError):
+            reason = exc.strerror or str(exc)
+            raise InvalidParameter(f"cannot write {where}: {reason}") from None
+        raise
 
 
 def _parse_params(items: Sequence[str]) -> dict[str, str]:
@@ -33,6 +124,8 @@ def _parse_params(items: Sequence[str]) -> dict[str, str]:
 
 # -- synth ---------------------------------------------------------------------------
 def _cmd_synth(args: argparse.Namespace) -> int:
+    import numpy as np
+
     from highfive.generators import default_space, get_motion, synthesize
 
     get_motion(args.motion)  # unknown motion: one clear line before anything else
@@ -56,27 +149,30 @@ def _cmd_synth(args: argparse.Namespace) -> int:
         print(f"  {e.motion:<13} {e.start:7.3f}-{e.end:7.3f} s  impact {impact:<9} {flag}")
     mag = np.linalg.norm(trace.samples, axis=1)
     print(f"  {trace.t.size} samples; |a| from {mag.min():.3f} to {mag.max():.3f} g")
+    writers: dict[str, tuple[Path, Writer]] = {}
     if args.csv:
-        _write_trace_csv(trace, args.csv)
-        print(f"wrote {args.csv}")
+        writers["--csv"] = (args.csv, lambda tmp: _write_trace_csv(trace, tmp))
     if args.plot:
-        from highfive.reports import plot_trace, save_figure
-
-        save_figure(plot_trace(trace), args.plot)
-        print(f"wrote {args.plot}")
+        writers["--plot"] = (args.plot, lambda tmp: _save_plot(trace, tmp))
+    _write_outputs(writers)
+    for path, _ in writers.values():
+        print(f"wrote {path}")
     return 0
 
 
 def _write_trace_csv(trace: Any, path: Path) -> None:
     import pandas as pd
 
-    from highfive.harness import atomic_path
-
     frame = pd.DataFrame(
         {"t": trace.t, "x": trace.samples[:, 0], "y": trace.samples[:, 1], "z": trace.samples[:, 2]}
     )
-    with atomic_path(path) as tmp:
-        frame.to_csv(tmp, index=False, float_format="%.6g")
+    frame.to_csv(path, index=False, float_format="%.6g")
+
+
+def _save_plot(trace: Any, path: Path) -> None:
+    from highfive.reports import plot_trace, save_figure
+
+    save_figure(plot_trace(trace), path)
 
 
 # -- count ---------------------------------------------------------------------------
@@ -189,7 +285,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         fig = plot_replay(
             rep.trace, rep.results, spec=spec, title=f"{args.run} case {rep.case}: {verdicts}"
         )
-        save_figure(fig, args.plot)
+        _write_outputs({"--plot": (args.plot, lambda tmp: save_figure(fig, tmp))})
         print(f"wrote {args.plot}")
     return 0 if not rep.stored or rep.matches_stored else 1
 
@@ -251,6 +347,11 @@ def _build_parser() -> argparse.ArgumentParser:
         prog="highfive",
         description="Monte Carlo verification harness for a wrist-worn high-five counter.",
     )
+    parser.add_argument(
+        "--version",
+        action=_Version,
+        help="print the versions of highfive, Python and the main libraries, and exit",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser(
@@ -261,7 +362,7 @@ def _build_parser() -> argparse.ArgumentParser:
         "write it as CSV (t in s; x, y, z in g) and as a plot.",
     )
     p.add_argument("motion", metavar="MOTION", help=f"one of: {', '.join(MOTIONS)}")
-    p.add_argument("--seed", type=int, default=0, help="case seed (default 0)")
+    p.add_argument("--seed", type=_seed, default=0, help="case seed, >= 0 (default 0)")
     p.add_argument(
         "--param",
         action="append",
@@ -276,7 +377,7 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--csv", type=Path, metavar="FILE", help="write the samples as CSV")
     p.add_argument("--plot", type=Path, metavar="FILE.png", help="write a plot of the trace")
-    p.set_defaults(handler=_cmd_synth)
+    p.set_defaults(handler=_cmd_synth, outputs={"csv": "file", "plot": "image"})
 
     p = sub.add_parser(
         "count",
@@ -314,7 +415,7 @@ def _build_parser() -> argparse.ArgumentParser:
         metavar="FILE.png",
         help="write a plot of the recording with the detections",
     )
-    p.set_defaults(handler=_cmd_count)
+    p.set_defaults(handler=_cmd_count, outputs={"plot": "image"})
 
     p = sub.add_parser(
         "run",
@@ -373,7 +474,7 @@ def _build_parser() -> argparse.ArgumentParser:
         metavar="FILE.png",
         help="plot trace, scalogram and window probabilities",
     )
-    p.set_defaults(handler=_cmd_replay)
+    p.set_defaults(handler=_cmd_replay, outputs={"plot": "image"})
 
     p = sub.add_parser(
         "shrink",
@@ -407,27 +508,80 @@ def _build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_cmd_coverage)
 
     from highfive.coverage import add_coverage_commands
-    from highfive.models import add_model_commands, profile
+    from highfive.models import add_model_commands
     from highfive.reports import add_report_commands
 
     add_coverage_commands(sub)
-    add_report_commands(sub, profile=profile)  # the gate's latency criterion measures models
+    add_report_commands(sub, profile=_profile)  # the gate's latency criterion measures models
     add_model_commands(sub)
     return parser
 
 
+def _profile(model: Model, *, repeats: int, big_batch: int) -> Mapping[str, Any]:
+    """``highfive.models.profile``, imported when a gate measures a model, not before."""
+    from highfive.models import profile
+
+    return profile(model, repeats=repeats, big_batch=big_batch)
+
+
+class _Version(argparse.Action):
+    """``--version``: one line per distribution, read from the installed metadata."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> None:
+        import platform
+        from importlib import metadata
+
+        def version(dist: str) -> str:
+            try:
+                return f"{dist} {metadata.version(dist)}"
+            except metadata.PackageNotFoundError:
+                return f"{dist} not installed"
+
+        lines = [version("highfive"), f"python {platform.python_version()}"]
+        print("\n".join(lines + [version(d) for d in _VERSIONS]))
+        parser.exit()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
-    args = _build_parser().parse_args(argv)
-    handler: Handler = args.handler
-    try:
-        return handler(args)
-    except HighfiveError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        args = _build_parser().parse_args(argv)
+        handler: Handler = args.handler
+        try:
+            _check_outputs(args)
+            return handler(args)
+        except HighfiveError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        except OSError as exc:  # the machine's refusal (disk full, read-only): no traceback
+            print(f"error: {_describe(exc)}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            return 130
+
+
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    """Show a Python warning as one line ``warning: ...`` (no library path or source)."""
+    print(f"warning: {' '.join(str(message).split())}", file=file or sys.stderr)
+
+
+def _describe(exc: OSError) -> str:
+    """One line for an ``OSError``: what failed on which file."""
+    reason = exc.strerror or str(exc)
+    files = [repr(os.fspath(f)) for f in (exc.filename, exc.filename2) if f is not None]
+    return f"{reason}: {' -> '.join(files)}" if files else reason
 
 
 if __name__ == "__main__":

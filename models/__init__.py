@@ -48,12 +48,12 @@ __all__ = [
 
 # The module that defines each public name (the imports above, for the type checker).
 _EXPORTS = {
-    "._cli": ("add_model_commands",),
-    "._dataset": ("WindowSet", "make_windows", "norm_stats", "window_metrics", "window_set"),
-    "._export": ("export_onnx", "with_metadata"),
-    "._profile": ("count_macs", "count_parameters", "profile"),
-    "._quantize": ("quantize",),
-    "._train": ("build_network", "train"),
+    "_cli": ("add_model_commands",),
+    "_dataset": ("WindowSet", "make_windows", "norm_stats", "window_metrics", "window_set"),
+    "_export": ("export_onnx", "with_metadata"),
+    "_profile": ("count_macs", "count_parameters", "profile"),
+    "_quantize": ("quantize",),
+    "_train": ("build_network", "train"),
 }
 _HOME = {name: module for module, names in _EXPORTS.items() for name in names}
 
@@ -63,7 +63,7 @@ def __getattr__(name: str) -> Any:
         home = _HOME[name]
     except KeyError:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
-    value = getattr(importlib.import_module(home, __name__), name)
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
     globals()[name] = value  # later lookups skip this function
     return value
 

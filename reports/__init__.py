@@ -30,10 +30,10 @@ __all__ = [
 
 # The module that defines each public name (the imports above, for the type checker).
 _EXPORTS = {
-    "._cli": ("add_report_commands",),
-    "._html": ("write_report",),
-    "._junit": ("write_gate",),
-    "._plots": ("plot_replay", "plot_trace", "save_figure"),
+    "_cli": ("add_report_commands",),
+    "_html": ("write_report",),
+    "_junit": ("write_gate",),
+    "_plots": ("plot_replay", "plot_trace", "save_figure"),
 }
 _HOME = {name: module for module, names in _EXPORTS.items() for name in names}
 
@@ -43,7 +43,7 @@ def __getattr__(name: str) -> Any:
         home = _HOME[name]
     except KeyError:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
-    value = getattr(importlib.import_module(home, __name__), name)
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
     globals()[name] = value  # later lookups skip this function
     return value
 
