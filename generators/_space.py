@@ -233,8 +233,15 @@ class Dimension:
         n = self.name
         if self.kind == "categorical":
             vals = list(value) if isinstance(value, list | tuple) else [value]
-            chosen = tuple(self.check(v) for v in vals)
             assert self.choices is not None
+            if not vals:
+                raise InvalidParameter(
+                    f"{n}: an empty subset leaves nothing to sample; give one or more of "
+                    f"{list(self.choices)}"
+                )
+            chosen = tuple(self.check(v) for v in vals)
+            if len(set(chosen)) != len(chosen):
+                raise InvalidParameter(f"{n}: {list(vals)} names a choice twice")
             w = None
             if self.weights is not None:
                 w = tuple(self.weights[self.choices.index(c)] for c in chosen)

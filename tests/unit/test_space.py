@@ -151,8 +151,10 @@ def test_restrict_fixes_narrows_and_subsets() -> None:
         ({"peak_accel": [1.0, 5.0]}, "out of range"),
         ({"peak_accel": [1.0, 2.0, 3.0]}, "must be \\[low, high\\]"),
         ({"nope": 1}, "unknown parameter 'nope'"),
+        ({"motion": []}, r"motion: an empty subset leaves nothing to sample; give one or more"),
+        ({"motion": ["clap", "clap"]}, r"motion: \['clap', 'clap'\] names a choice twice"),
     ],
-    ids=["inverted", "wider", "three", "unknown"],
+    ids=["inverted", "wider", "three", "unknown", "empty-subset", "twice"],
 )
 def test_restrict_refuses_bad_overrides(override: dict, match: str) -> None:
     with pytest.raises(InvalidParameter, match=match):
