@@ -43,7 +43,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from highfive.generators import InvalidParameter
 
-__all__ = ["FilterBank", "filter_bank", "frame", "log_freqs", "morlet_scales"]
+__all__ = ["FilterBank", "fft_length", "filter_bank", "frame", "log_freqs", "morlet_scales", "show"]
 
 _CMOR = re.compile(r"cmor(\d+(\.\d*)?|\.\d+)-(\d+(\.\d*)?|\.\d+)")
 # Kernel tails below this fraction of the peak are allowed to wrap around the FFT length.
@@ -53,25 +53,61 @@ _MATRIX_MAX_BYTES = 64 * 2**20
 # Intermediate arrays per chunk stay below this, whatever the batch size.
 _CHUNK_BYTES = 16 * 2**20
 _MAGNITUDE_BLOCK = 32_768  # values per block of _magnitude's float64 scratch
+_SHOW_LIMIT = 60  # characters of a value echoed in an error message
+
+
+def show(value: object, limit: int = _SHOW_LIMIT) -> str:
+    """A value as an error message echoes it: for people, and never huge.
+
+    Numbers as Python writes floats and ints (``0.1``, ``1e+308``, ``50.0``, ``3``; never
+    ``np.float64(0.1)``), sequences and arrays as lists, anything longer than ``limit``
+    characters cut with ``...`` and its length said (a megabyte of metadata is echoed as
+    its first few dozen characters).
+    """
+    if isinstance(value, bool | np.bool_):
+        text = str(bool(value))
+    elif isinstance(value, int | np.integer):
+        text = str(int(value))
+    elif isinstance(value, float | np.floating):
+        text = repr(float(value))
+    elif isinstance(value, str):
+        text = repr(value)
+        if len(text) > limit:
+            return f"{text[: limit - 4]}...' ({len(value):,} characters)"
+        return text
+    elif isinstance(value, list | tuple | np.ndarray):
+        items = np.asarray(value, dtype=object).ravel() if isinstance(value, np.ndarray) else value
+        parts: list[str] = []
+        size = 2
+        for item in items:
+            part = show(item, limit // 2)
+            if size + len(part) > limit:
+                return f"[{', '.join(parts)}, ...] ({len(items):,} values)"
+            parts.append(part)
+            size += len(part) + 2
+        return "[" + ", ".join(parts) + "]"
+    else:
+        text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _check_wavelet(wavelet: str) -> pywt.ContinuousWavelet:
     if not isinstance(wavelet, str) or _CMOR.fullmatch(wavelet) is None:
         raise InvalidParameter(
-            f"wavelet: got {wavelet!r}; only complex Morlet wavelets named 'cmorB-C' "
+            f"wavelet: got {show(wavelet)}; only complex Morlet wavelets named 'cmorB-C' "
             f"(bandwidth B, centre frequency C, both > 0) are supported, e.g. 'cmor1.5-1.0'"
         )
     w = pywt.ContinuousWavelet(wavelet)
     if not (w.bandwidth_frequency > 0 and w.center_frequency > 0):
-        raise InvalidParameter(f"wavelet: got {wavelet!r}; B and C in 'cmorB-C' must be > 0")
+        raise InvalidParameter(f"wavelet: got {show(wavelet)}; B and C in 'cmorB-C' must be > 0")
     return w
 
 
 def _check_fs(fs: float) -> float:
     if isinstance(fs, bool) or not isinstance(fs, int | float | np.number):
-        raise InvalidParameter(f"fs: got {fs!r}; must be a positive number of Hz")
+        raise InvalidParameter(f"fs: got {show(fs)}; must be a positive number of Hz")
     if not (math.isfinite(fs) and fs > 0):
-        raise InvalidParameter(f"fs: got {fs!r}; must be a finite sample rate > 0 Hz")
+        raise InvalidParameter(f"fs: got {show(fs)}; must be a finite sample rate > 0 Hz")
     return float(fs)
 
 
@@ -91,10 +127,10 @@ def log_freqs(f_min: float, f_max: float, n: int) -> np.ndarray:
         Frequencies in Hz from ``f_min`` to ``f_max`` inclusive, equal ratios apart.
     """
     if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
-        raise InvalidParameter(f"n: got {n!r}; must be an integer >= 1")
+        raise InvalidParameter(f"n: got {show(n)}; must be an integer >= 1")
     if not (math.isfinite(f_min) and math.isfinite(f_max) and 0 < f_min <= f_max):
         raise InvalidParameter(
-            f"f_min, f_max: got ({f_min!r}, {f_max!r}); need finite 0 < f_min <= f_max (Hz)"
+            f"f_min, f_max: got {show([f_min, f_max])}; need finite 0 < f_min <= f_max (Hz)"
         )
     return np.geomspace(float(f_min), float(f_max), int(n))
 
@@ -135,6 +171,23 @@ def morlet_scales(freqs_hz: npt.ArrayLike, fs: float, wavelet: str = "cmor1.5-1.
             f"(0, fs/2] = (0, {fs / 2:g}] Hz"
         )
     return pywt.central_frequency(wavelet) * fs / f
+
+
+def _nfft(n: int, s_max: float, bandwidth: float) -> int:
+    # Envelope exp(-(m/s)^2 / B) falls below _WRAP_TOL at m = s sqrt(B ln(1/tol)).
+    tail = math.ceil(s_max * math.sqrt(bandwidth * math.log(1 / _WRAP_TOL))) + 1
+    return int(sfft.next_fast_len(n + tail))
+
+
+def fft_length(n: int, scales: npt.ArrayLike, wavelet: str = "cmor1.5-1.0") -> int:
+    """The FFT length :class:`FilterBank` uses for windows of ``n`` samples at ``scales``.
+
+    Cheap (no bank is built), so a caller can bound a bank's memory first: its
+    responses take ``24 * len(scales) * fft_length`` bytes.
+    """
+    w = _check_wavelet(wavelet)
+    s = np.asarray(scales, dtype=np.float64)
+    return _nfft(int(n), float(s.max()), float(w.bandwidth_frequency))
 
 
 def _pywt_offset(scales: np.ndarray, support: float) -> np.ndarray:
@@ -223,22 +276,20 @@ class FilterBank:
         fs = _check_fs(self.fs)
         n = self.n
         if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
-            raise InvalidParameter(f"n: got {n!r}; window length must be an integer >= 1")
+            raise InvalidParameter(f"n: got {show(n)}; window length must be an integer >= 1")
         w = _check_wavelet(self.wavelet)
         s = np.asarray(self.scales, dtype=np.float64)
         if s.ndim != 1 or s.size == 0 or not np.all(np.isfinite(s)) or np.any(s <= 0):
             raise InvalidParameter(
-                f"scales: got {self.scales!r}; must be a non-empty sequence of finite "
+                f"scales: got {show(self.scales)}; must be a non-empty sequence of finite "
                 f"scales > 0 (samples); see morlet_scales()"
             )
         step = self.step
         if isinstance(step, bool) or not isinstance(step, int | np.integer) or not 1 <= step <= n:
-            raise InvalidParameter(f"step: got {step!r}; must be an integer in [1, n={n}]")
+            raise InvalidParameter(f"step: got {show(step)}; must be an integer in [1, n={n}]")
         cols = np.arange(int(step) // 2, int(n), int(step))
         bandwidth, centre = float(w.bandwidth_frequency), float(w.center_frequency)
-        # Envelope exp(-(m/s)^2 / B) falls below _WRAP_TOL at m = s sqrt(B ln(1/tol)).
-        tail = math.ceil(s.max() * math.sqrt(bandwidth * math.log(1 / _WRAP_TOL))) + 1
-        nfft = sfft.next_fast_len(int(n) + tail)
+        nfft = _nfft(int(n), float(s.max()), bandwidth)
         resp = _response(s, nfft, bandwidth, centre, float(w.upper_bound - w.lower_bound))
         resp.flags.writeable = False
         matrix = None
@@ -261,8 +312,16 @@ class FilterBank:
         object.__setattr__(self, "_response32", resp.astype(np.complex64))
         object.__setattr__(self, "_matrix", matrix)
         object.__setattr__(self, "method", "fft" if matrix is None else "matmul")
+        # Bytes of intermediate per window: real/imag float32 rows, or complex64 spectra.
+        per_scale = 2 * cols.size * 4 if matrix is not None else nfft * 8
+        object.__setattr__(self, "batch", max(1, _CHUNK_BYTES // (3 * s.size * per_scale)))
 
     columns: np.ndarray = field(init=False, repr=False)
+    batch: int = field(init=False)
+    """Windows per internal chunk of :meth:`__call__`. The chunks of one call are
+    ``[0, batch)``, ``[batch, 2 batch)``, ...; BLAS may round a window differently in a
+    chunk of another size, so whoever needs a call's exact bits in pieces (the
+    streaming pipeline) calls it on exactly these chunks."""
 
     @property
     def freqs(self) -> np.ndarray:
@@ -292,9 +351,7 @@ class FilterBank:
             )
         out = np.empty((x.shape[0], 3, len(self.scales), self.columns.size), dtype=np.float32)
         apply = self._apply_fft if self._matrix is None else self._apply_matmul
-        # Bytes of intermediate per window: real/imag float32 rows, or complex64 spectra.
-        per_scale = 2 * self.columns.size * 4 if self._matrix is not None else self.nfft * 8
-        chunk = max(1, _CHUNK_BYTES // (3 * len(self.scales) * per_scale))
+        chunk = self.batch
         for b0 in range(0, x.shape[0], chunk):
             apply(x[b0 : b0 + chunk], out[b0 : b0 + chunk])
         return out
@@ -369,7 +426,7 @@ def filter_bank(
     """
     fs = _check_fs(fs)
     if isinstance(n, bool) or not isinstance(n, int | np.integer):
-        raise InvalidParameter(f"n: got {n!r}; window length must be an integer >= 1")
+        raise InvalidParameter(f"n: got {show(n)}; window length must be an integer >= 1")
     key = tuple(float(v) for v in np.asarray(scales, dtype=np.float64).ravel())
     return _cached_bank(fs, int(n), key, wavelet, step)
 
@@ -401,7 +458,7 @@ def frame(samples: npt.ArrayLike, window: int, hop: int) -> tuple[np.ndarray, np
         raise InvalidParameter(f"samples: got shape {x.shape}; must be (N, 3)")
     for name, v in (("window", window), ("hop", hop)):
         if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 1:
-            raise InvalidParameter(f"{name}: got {v!r}; must be an integer >= 1 (samples)")
+            raise InvalidParameter(f"{name}: got {show(v)}; must be an integer >= 1 (samples)")
     if x.shape[0] < window:
         raise InvalidParameter(
             f"samples: trace of {x.shape[0]} samples is shorter than one window of "

@@ -13,7 +13,15 @@ from hypothesis import strategies as st
 
 from highfive.generators._errors import InvalidParameter
 from highfive.harness import _scalogram as scalogram
-from highfive.harness._scalogram import FilterBank, filter_bank, frame, log_freqs, morlet_scales
+from highfive.harness._scalogram import (
+    FilterBank,
+    fft_length,
+    filter_bank,
+    frame,
+    log_freqs,
+    morlet_scales,
+    show,
+)
 
 FS = 50.0
 WAVELET = "cmor1.5-1.0"
@@ -233,3 +241,47 @@ def test_magnitude_of_matmul_bank_equals_fft_bank() -> None:
     fft = np.empty_like(bank(x))
     bank._apply_fft(x, fft)
     np.testing.assert_allclose(bank(x), fft, rtol=2e-4, atol=2e-5 * float(fft.max()))
+
+
+@pytest.mark.parametrize("n", [75, 600])  # the matrix path and the FFT path
+def test_a_call_is_its_batch_chunks_bit_for_bit(n: int) -> None:
+    """bank(w) applies the bank to chunks of ``batch`` windows from the first: called on
+    exactly those chunks (as the streaming pipeline does), the same bits."""
+    bank = FilterBank(FS, n, tuple(SCALES[:16]), WAVELET, 3)
+    assert bank.nfft == fft_length(n, SCALES[:16], WAVELET)
+    x = np.random.default_rng(n).standard_normal((2 * bank.batch + 7, n, 3)).astype(np.float32)
+    whole = bank(x)
+    parts = [bank(x[b : b + bank.batch]) for b in range(0, x.shape[0], bank.batch)]
+    np.testing.assert_array_equal(np.concatenate(parts), whole)
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        pytest.param(np.float64(0.1), "0.1", id="numpy-float"),
+        pytest.param(1e308, "1e+308", id="huge-not-inf"),
+        pytest.param(math.inf, "inf", id="inf"),
+        pytest.param(np.int64(3), "3", id="numpy-int"),
+        pytest.param((1.0, np.float32(0.5)), "[1.0, 0.5]", id="tuple-as-list"),
+        pytest.param(np.array([2.0, 3.0]), "[2.0, 3.0]", id="array-as-list"),
+        pytest.param(True, "True", id="bool"),
+        pytest.param("cmor1.5-1.0", "'cmor1.5-1.0'", id="string"),
+    ],
+)
+def test_values_in_messages_are_shown_for_people(value: object, shown: str) -> None:
+    assert show(value) == shown
+
+
+def test_huge_values_in_messages_are_cut() -> None:
+    text = show("x" * 2**20)
+    assert len(text) < 100 and text.endswith("(1,048,576 characters)")
+    many = show(list(range(100_000)))
+    assert len(many) < 100 and many.startswith("[0, 1, 2") and many.endswith("(100,000 values)")
+
+
+def test_errors_show_numbers_not_numpy_reprs() -> None:
+    with pytest.raises(InvalidParameter, match=r"fs: got -2\.5; must") as err:
+        morlet_scales([5.0], np.float64(-2.5))
+    assert "np.float64" not in str(err.value)
+    with pytest.raises(InvalidParameter, match=r"scales: got \[0\.0, 2\.0\]; must"):
+        FilterBank(FS, 75, (0.0, 2.0))
