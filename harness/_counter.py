@@ -34,7 +34,7 @@ import numpy.typing as npt
 
 from highfive.generators import Detection, InvalidParameter
 
-from ._scalogram import frame
+from ._scalogram import frame, show
 
 __all__ = [
     "CounterConfig",
@@ -52,13 +52,16 @@ ScoreFn = Callable[[np.ndarray], npt.ArrayLike]
 # Centres come from one formula in both paths; this only absorbs rounding when
 # refractory_s is an exact multiple of the hop (0.5 s after 5 hops of 0.1 s).
 _TIME_EPS = 1e-9
+# Longest window or hop in samples: beyond it a window is no gesture (and its length
+# would not round to an integer, e.g. 1e308 s at 50 Hz).
+_MAX_SAMPLES = 2**31
 
 
 def _real(name: str, v: object) -> float:
     if isinstance(v, bool) or not isinstance(v, int | float | np.integer | np.floating):
-        raise InvalidParameter(f"CounterConfig.{name}: got {v!r}; must be a number")
+        raise InvalidParameter(f"CounterConfig.{name}: got {show(v)}; must be a number")
     if not math.isfinite(v):
-        raise InvalidParameter(f"CounterConfig.{name}: got {v!r}; must be finite")
+        raise InvalidParameter(f"CounterConfig.{name}: got {show(v)}; must be finite")
     return float(v)
 
 
@@ -96,40 +99,45 @@ class CounterConfig:
     def __post_init__(self) -> None:
         fs = _real("fs", self.fs)
         if fs <= 0:
-            raise InvalidParameter(f"CounterConfig.fs: got {fs!r}; must be > 0 Hz")
+            raise InvalidParameter(f"CounterConfig.fs: got {show(fs)}; must be > 0 Hz")
         for name in ("window_s", "hop_s"):
             v = _real(name, getattr(self, name))
+            if not abs(v * fs) <= _MAX_SAMPLES:  # also catches v * fs overflowing to inf
+                raise InvalidParameter(
+                    f"CounterConfig.{name}: got {show(v)} s, more than {_MAX_SAMPLES:,} "
+                    f"samples at fs={show(fs)} Hz; must be at most {_MAX_SAMPLES / fs:g} s"
+                )
             if round(v * fs) < 1:
                 raise InvalidParameter(
-                    f"CounterConfig.{name}: got {v!r} s, which is {v * fs:g} samples at "
-                    f"fs={fs:g} Hz; must be at least one sample ({1 / fs:g} s)"
+                    f"CounterConfig.{name}: got {show(v)} s, which is {v * fs:g} samples at "
+                    f"fs={show(fs)} Hz; must be at least one sample ({1 / fs:g} s)"
                 )
             if abs(v * fs - round(v * fs)) > 1e-6 * max(1.0, v * fs):
                 warnings.warn(
-                    f"CounterConfig.{name}={v!r} s is {v * fs:g} samples at fs={fs:g} Hz; "
-                    f"using {round(v * fs)} samples ({round(v * fs) / fs:g} s)",
+                    f"CounterConfig.{name}={show(v)} s is {v * fs:g} samples at fs={show(fs)} "
+                    f"Hz; using {round(v * fs)} samples ({round(v * fs) / fs:g} s)",
                     UserWarning,
                     stacklevel=3,
                 )
         if self.hop_samples > self.window_samples:
             raise InvalidParameter(
-                f"CounterConfig.hop_s: got {self.hop_s!r} s, longer than window_s="
-                f"{self.window_s!r} s; must be <= window_s so that no sample is skipped"
+                f"CounterConfig.hop_s: got {show(self.hop_s)} s, longer than window_s="
+                f"{show(self.window_s)} s; must be <= window_s so that no sample is skipped"
             )
         on, off = _real("on", self.on), _real("off", self.off)
         if not 0 < on <= 1:
-            raise InvalidParameter(f"CounterConfig.on: got {on!r}; must be in (0, 1]")
+            raise InvalidParameter(f"CounterConfig.on: got {show(on)}; must be in (0, 1]")
         if not 0 <= off <= on:
             raise InvalidParameter(
-                f"CounterConfig.off: got {off!r}; must be in [0, on] = [0, {on!r}] "
+                f"CounterConfig.off: got {show(off)}; must be in [0, on] = [0, {show(on)}] "
                 f"(hysteresis: a run ends below off, starts at on)"
             )
         m = self.min_run
         if isinstance(m, bool) or not isinstance(m, int | np.integer) or m < 1:
-            raise InvalidParameter(f"CounterConfig.min_run: got {m!r}; must be an integer >= 1")
+            raise InvalidParameter(f"CounterConfig.min_run: got {show(m)}; must be an integer >= 1")
         if _real("refractory_s", self.refractory_s) < 0:
             raise InvalidParameter(
-                f"CounterConfig.refractory_s: got {self.refractory_s!r}; must be >= 0 s"
+                f"CounterConfig.refractory_s: got {show(self.refractory_s)}; must be >= 0 s"
             )
 
     @property
@@ -157,9 +165,9 @@ def window_centres(n_windows: int, cfg: CounterConfig) -> np.ndarray:
         ``(j * hop + (n - 1) / 2) / fs`` seconds for ``j = 0 .. n_windows - 1``.
     """
     if isinstance(n_windows, bool) or not isinstance(n_windows, int | np.integer):
-        raise InvalidParameter(f"n_windows: got {n_windows!r}; must be an integer >= 0")
+        raise InvalidParameter(f"n_windows: got {show(n_windows)}; must be an integer >= 0")
     if n_windows < 0:
-        raise InvalidParameter(f"n_windows: got {n_windows!r}; must be >= 0")
+        raise InvalidParameter(f"n_windows: got {show(n_windows)}; must be >= 0")
     return _centres(np.arange(n_windows, dtype=np.int64), cfg)
 
 
@@ -202,7 +210,7 @@ def _check_probs(probs: npt.ArrayLike, n: int, what: str) -> np.ndarray:
         raise InvalidParameter(f"{what}: got shape {p.shape}; must be ({n},), one per window")
     if not np.all((p >= 0) & (p <= 1)):  # also rejects NaN
         bad = float(p[~((p >= 0) & (p <= 1))][0])
-        raise InvalidParameter(f"{what}: got {bad!r}; probabilities must be in [0, 1]")
+        raise InvalidParameter(f"{what}: got {show(bad)}; probabilities must be in [0, 1]")
     return p
 
 

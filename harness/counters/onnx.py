@@ -1,7 +1,10 @@
 """ONNX models through the project's pipeline: ``float``, ``int8`` or a path to a file.
 
 The model's metadata says how to preprocess (see :class:`~highfive.harness.ModelSpec`),
-so a user's own model needs no code. Identity: the SHA-256 of the file's bytes.
+so a user's own model needs no code. Identity: the SHA-256 of the file's bytes; for a
+model whose tensors are stored in external files, a digest of the file and of those
+tensors' bytes (read from the model's folder), so the same identity means the same
+weights wherever it runs.
 
 Streaming: the pipeline's streaming counter scores exactly the windows the batch
 counter scores with the same state machine (a property test shows equal detections

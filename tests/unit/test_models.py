@@ -10,8 +10,13 @@ from __future__ import annotations
 import argparse
 import hashlib
 import importlib
+import json
+import math
+import pickle
+import re
 import subprocess
 import sys
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 
@@ -22,7 +27,8 @@ from onnx import TensorProto, helper
 
 import highfive.models
 from highfive.generators import Event, InvalidParameter, ModelError, Trace
-from highfive.harness import SHIPPED, Model, ModelSpec
+from highfive.harness import SHIPPED, Model, ModelSpec, load_counter
+from highfive.harness._model import LIMITS
 from highfive.models import (
     _quantize,
     add_model_commands,
@@ -192,6 +198,260 @@ def test_bad_model_gives_model_error(make: object, match: str, tmp_path: Path) -
         Model.load(path)
     with pytest.raises(ModelError, match=match):
         profile(path)
+
+
+# -- metadata limits: refused in one line before anything is allocated from them --------
+def _toy_with(make: Callable[..., bytes], tmp: Path, **fields: object) -> Path:
+    """The toy model with some metadata fields replaced (JSON values; a str as is)."""
+    meta = ModelSpec().to_metadata()
+    for key, value in fields.items():
+        meta[f"highfive.{key}"] = value if isinstance(value, str) else json.dumps(value)
+    path = tmp / "models" / "custom.onnx"
+    path.parent.mkdir(exist_ok=True)
+    path.write_bytes(make(metadata=meta))
+    return path
+
+
+BAD_METADATA = [
+    (
+        "rate-1e5",
+        {"sample_rate": 1e5},
+        r"sample_rate 100000\.0 Hz is not allowed; must be a "
+        r"number in \(0, 2000\] Hz",
+    ),
+    ("rate-1e308", {"sample_rate": 1e308}, r"sample_rate 1e\+308 Hz is not allowed"),
+    ("rate-text", {"sample_rate": '"fast"'}, r"sample_rate 'fast' Hz is not allowed"),
+    (
+        "window-long",
+        {"window_s": 100.0},
+        r"window_s 100\.0 s is 5,000 samples at 50 Hz; at "
+        r"most 4,096 samples allowed",
+    ),
+    (
+        "window-1e308",
+        {"window_s": 1e308},
+        r"window_s: got 1e\+308 s, more than 2,147,483,648 "
+        r"samples at fs=50\.0 Hz",
+    ),
+    (
+        "hop-tiny",
+        {"sample_rate": 1000.0, "hop_s": 0.002},
+        r"hop_s 0\.002 s is not allowed; "
+        r"must be at least 0\.01 s \(at most 100 windows per second\)",
+    ),
+    (
+        "scales-1000",
+        {"freqs_hz": [1.0] * 1000},
+        r"freqs_hz \[1\.0, 1\.0, .*\] \(1,000 values\) "
+        r"has 1,000 values; 1 to 256 allowed",
+    ),
+    ("scales-none", {"freqs_hz": []}, r"freqs_hz \[\] has 0 values; 1 to 256 allowed"),
+    ("scales-text", {"freqs_hz": '"abc"'}, r"freqs_hz 'abc' is not a list of numbers"),
+    (
+        "above-nyquist",
+        {"freqs_hz": [30.0]},
+        r"freqs_hz \[30\.0\] is not allowed; each must be "
+        r"in \(0, fs/2\] = \(0, 25\] Hz",
+    ),
+    (
+        "input-values",
+        {"sample_rate": 200.0, "freqs_hz": [5.0] * 256, "time_step": 1},
+        r"\[3, 256, 300\] = 230,400 input values per window; at most 65,536 allowed",
+    ),
+    (
+        "bank",
+        {"freqs_hz": [0.0001, 1.0, 20.0]},
+        r"freqs_hz down to 0\.0001 Hz .* needs a "
+        r"filter bank of 3 scales x [\d,]+ FFT points = [\d,]+ values; at most 2,097,152 allowed",
+    ),
+    (
+        "norm-scale-0",
+        {"norm_scale": 0},
+        r"norm_scale 0 is not allowed; must be a finite number "
+        r"> 0",
+    ),
+    (
+        "norm-std-0",
+        {"norm_std": [1.0, 0.0, 1.0]},
+        r"norm_std \[1\.0, 0\.0, 1\.0\] is not "
+        r"allowed; must be 3 finite numbers > 0",
+    ),
+    (
+        "norm-mean-2",
+        {"norm_mean": [0.0, 0.0]},
+        r"norm_mean \[0\.0, 0\.0\] has 2 values; "
+        r"exactly 3 allowed",
+    ),
+    ("wavelet", {"wavelet": '"morl"'}, r"wavelet 'morl' is not allowed; only complex Morlet"),
+    (
+        "wavelet-huge",
+        {"wavelet": json.dumps("cmor" + "9" * 2**20)},
+        r"wavelet 'cmor9999.*\.\.\.' \(1,048,580 characters\) is not allowed",
+    ),
+    (
+        "classes-1000",
+        {"class_names": [f"c{i}" for i in range(999)] + ["high_five"]},
+        r"class_names \['c0', 'c1', .*\(1,000 values\) has 1,000 names; 1 to 256 allowed",
+    ),
+    ("classes-number", {"class_names": 5}, r"class_names 5 is not a list of strings"),
+    ("time-step-0", {"time_step": 0}, r"time_step 0 must be an integer in \[1, 75\]"),
+]
+
+
+@pytest.mark.parametrize(
+    ("fields", "match"), [b[1:] for b in BAD_METADATA], ids=[b[0] for b in BAD_METADATA]
+)
+def test_metadata_out_of_limits_is_one_line_naming_the_model(
+    fields: dict[str, object], match: str, tmp_path: Path, make_toy_model: Callable[..., bytes]
+) -> None:
+    """Checked before the filter bank, the model info batch or a window is allocated
+    (a 100 kHz rate or thousands of scales took gigabytes); norm_scale 0 no longer
+    divides by zero later. The message names the file, echoes the value shortened and
+    in plain numbers, and says what is allowed."""
+    path = _toy_with(make_toy_model, tmp_path, **fields)
+    for load in (Model.load, profile):
+        with pytest.raises(ModelError) as err:
+            load(path)  # type: ignore[operator]
+        text = str(err.value)
+        assert text.startswith(f"model {str(path)!r} metadata: "), text
+        assert re.search(match, text), text
+        assert "\n" not in text and len(text) < 500 and "np." not in text and "inf" not in text
+
+
+def test_limits_admit_the_shipped_models() -> None:
+    spec = Model.load("float").spec
+    assert spec.sample_rate <= LIMITS["sample_rate"] and spec.window <= LIMITS["window"]
+    assert math.prod(spec.input_shape) * 54 <= LIMITS["input_values"]
+
+
+# -- the model's output against the batch ----------------------------------------------
+def _toy_output(make: Callable[..., bytes], tmp: Path, how: str) -> Path:
+    """The toy model whose output has one row (mean over the batch) or twice the rows."""
+    proto = onnx.load_from_string(make())
+    last = proto.graph.node[-1]
+    last.output[0] = "p0"
+    if how == "fewer":
+        node = helper.make_node("ReduceMean", ["p0"], ["probabilities"], axes=[0], keepdims=1)
+    else:
+        node = helper.make_node("Concat", ["p0", "p0"], ["probabilities"], axis=0)
+    proto.graph.node.append(node)
+    path = tmp / f"{how}-rows.onnx"
+    path.write_bytes(proto.SerializeToString())
+    return path
+
+
+@pytest.mark.parametrize("how", ["fewer", "more"])
+def test_output_rows_must_match_the_windows(
+    how: str, tmp_path: Path, make_toy_model: Callable[..., bytes]
+) -> None:
+    """One row per window or a one-line ModelError naming the file: fewer rows were
+    broadcast into a wrong count, more rows gave numpy's ValueError."""
+    path = _toy_output(make_toy_model, tmp_path, how)
+    model = Model.load(path)
+    x = np.zeros((5, *model.spec.input_shape), dtype=np.float32)
+    rows = 1 if how == "fewer" else 10
+    with pytest.raises(ModelError) as err:
+        model.predict(x)
+    assert str(err.value) == (
+        f"model {str(path)!r}: output 'probabilities' has shape [{rows}, 2] for a batch of 5 "
+        "windows; it must be [5, 2], one row of class probabilities per window"
+    )
+    assert model.sha256[:12] not in str(err.value)
+
+
+def test_errors_name_the_model_by_its_path_not_its_hash(tmp_path: Path) -> None:
+    path = _corrupt(tmp_path)
+    with pytest.raises(ModelError, match=r"ONNX Runtime cannot load it") as err:
+        Model.load(path)
+    assert str(err.value).startswith(f"model {str(path)!r}: ")
+    assert hashlib.sha256(path.read_bytes()).hexdigest()[:12] not in str(err.value)
+
+
+# -- external data: read from the model's folder, part of its identity ------------------
+def _external(make: Callable[..., bytes], folder: Path, weight: float) -> Path:
+    """The toy model saved with its float tensors in an external file, weights.bin."""
+    from onnx import numpy_helper
+
+    proto = onnx.load_from_string(make(weight=weight))
+    inits = [
+        numpy_helper.from_array(numpy_helper.to_array(t), t.name)
+        if t.data_type == TensorProto.FLOAT
+        else t
+        for t in proto.graph.initializer
+    ]
+    del proto.graph.initializer[:]
+    proto.graph.initializer.extend(inits)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "model.onnx"
+    onnx.save_model(
+        proto,
+        str(path),
+        save_as_external_data=True,
+        all_tensors_to_one_file=True,
+        location="weights.bin",
+        size_threshold=0,
+    )
+    return path
+
+
+def test_external_data_is_read_next_to_the_model_and_identifies_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make_toy_model: Callable[..., bytes]
+) -> None:
+    """Two models whose .onnx files are byte for byte equal but whose weights.bin differ:
+    each is read from its own folder whatever the working directory (it was resolved
+    against the working directory), and their identities differ."""
+    a = _external(make_toy_model, tmp_path / "a", weight=4.0)
+    b = _external(make_toy_model, tmp_path / "b", weight=-4.0)
+    assert a.read_bytes() == b.read_bytes()
+    x = np.random.default_rng(0).standard_normal((4, 3, 16, 25)).astype(np.float32) + 1.0
+    want_a = Model.from_bytes(make_toy_model(weight=4.0)).predict(x)
+    want_b = Model.from_bytes(make_toy_model(weight=-4.0)).predict(x)
+    assert not np.array_equal(want_a, want_b)
+    monkeypatch.chdir(tmp_path / "b")  # a weights.bin here is b's, not a's
+    model_a, model_b = Model.load(a), Model.load(b)
+    np.testing.assert_array_equal(model_a.predict(x), want_a)
+    np.testing.assert_array_equal(model_b.predict(x), want_b)
+    assert model_a.sha256 != model_b.sha256
+    assert model_a.sha256 != hashlib.sha256(a.read_bytes()).hexdigest()
+    counter_a = load_counter(str(a))
+    assert counter_a.identity.sha256 == model_a.sha256
+    assert counter_a.identity.sha256 != load_counter(str(b)).identity.sha256
+    again = pickle.loads(pickle.dumps(model_a))  # the weights travel inside
+    monkeypatch.chdir(tmp_path)
+    assert again.sha256 == model_a.sha256
+    np.testing.assert_array_equal(again.predict(x), want_a)
+
+
+@pytest.mark.parametrize(
+    ("location", "match"),
+    [
+        pytest.param("../weights.bin", r"which is not inside the model's folder", id="parent"),
+        pytest.param("/etc/passwd", r"which is not inside the model's folder", id="absolute"),
+        pytest.param("gone.bin", r"which does not exist next to the model", id="missing"),
+    ],
+)
+def test_external_data_outside_the_model_folder_is_refused(
+    location: str, match: str, tmp_path: Path, make_toy_model: Callable[..., bytes]
+) -> None:
+    path = _external(make_toy_model, tmp_path / "m", weight=4.0)
+    proto = onnx.load(str(path), load_external_data=False)
+    for t in proto.graph.initializer:
+        for entry in t.external_data:
+            if entry.key == "location":
+                entry.value = location
+    (tmp_path / "weights.bin").write_bytes((tmp_path / "m" / "weights.bin").read_bytes())
+    path.write_bytes(proto.SerializeToString())
+    with pytest.raises(ModelError, match=match) as err:
+        Model.load(path)
+    assert str(err.value).startswith(f"model {str(path)!r}: tensor 'w' has external data")
+
+
+def test_external_data_from_bytes_alone_is_refused(
+    tmp_path: Path, make_toy_model: Callable[..., bytes]
+) -> None:
+    path = _external(make_toy_model, tmp_path, weight=4.0)
+    with pytest.raises(ModelError, match=r"stored in external files.*load it from its path"):
+        Model.from_bytes(path.read_bytes(), name="m.onnx")
 
 
 def test_tiny_graph_profile(tmp_path: Path) -> None:
