@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import pickle
+from itertools import pairwise
 
 import numpy as np
 import pytest
@@ -12,8 +13,10 @@ from hypothesis import strategies as st
 from scipy import signal
 
 from highfive.generators import InvalidParameter, Trace, default_space, synthesize
-from highfive.harness import Counter, CounterConfig, CounterPipeline, Model
-from highfive.harness._preprocess import _antialias, _sosfiltfilt
+from highfive.harness import Counter, CounterConfig, CounterPipeline, Model, to_uniform
+from highfive.harness import _pipeline as pipeline_module
+from highfive.harness._preprocess import ChunkedResampler, _antialias, _sosfiltfilt
+from highfive.harness._scalogram import filter_bank
 
 
 @pytest.fixture(scope="module")
@@ -99,6 +102,17 @@ BAD_TRACES = [
     ),
     ("too-short", _trace(T[:60], X[:60]), "shorter than one window of 1.5 s"),
     ("empty", _trace(T[:0], X[:0]), "shorter than one window"),
+    (
+        "gap",  # 2.5 s without a sample: not interpolated (a day's gap took gigabytes)
+        _trace(np.where(np.arange(500) >= 200, T + 2.5, T), X),
+        r"timestamps: 2.52 s without a sample between rows 199 and 200 "
+        r"\(t = 3.98 s and 6.5 s\); resampling interpolates across at most 1 s",
+    ),
+    (
+        "month-gap",
+        _trace(np.where(np.arange(500) >= 250, T + 30 * 86400.0, T), X),
+        r"2.592e\+06 s without a sample between rows 249 and 250",
+    ),
 ]
 
 
@@ -135,3 +149,106 @@ def test_antialias_filtfilt_equals_scipy_bit_for_bit(
             _sosfiltfilt(sos, zi, x)
         return
     np.testing.assert_array_equal(_sosfiltfilt(sos, zi, x), want)
+
+
+# -- streaming: a trace of any length in pieces, equal to the whole-trace path ----------
+def _long_trace(fs: int, cases: int, seed: int = 0) -> Trace:
+    """Generated cases back to back at ``fs`` Hz (jitter and drops included)."""
+    space = default_space()
+    rows = space.rows(np.random.default_rng(seed).random((cases, space.d)))
+    ts, xs, offset = [], [], 0.0
+    for i, row in enumerate(rows):
+        tr = synthesize({**dict(row), "sample_rate": fs}, seed * 1000 + i, validate=False)
+        ts.append(tr.t - tr.t[0] + offset)
+        xs.append(tr.samples)
+        offset = float(ts[-1][-1]) + 1.0 / fs
+    return Trace(t=np.concatenate(ts), samples=np.concatenate(xs), fs=float(fs))
+
+
+def _pieces(n: int, seed: int, most: int) -> list[slice]:
+    rng = np.random.default_rng(seed)
+    cuts = np.unique(rng.integers(1, n, size=max(1, n // max(1, most // 2))))
+    edges = [0, *cuts.tolist(), n]
+    return [slice(a, b) for a, b in pairwise(edges)]
+
+
+@pytest.mark.parametrize(
+    ("fs_in", "fs_out"),
+    [(100, 50), (200, 50), (1000, 50), (60, 50), (50, 50), (25, 50)],
+    ids=["2x", "4x", "20x", "1.2x", "same-rate", "upsample"],
+)
+@pytest.mark.parametrize("block", [1_000, 65_536])
+def test_chunked_resampling_equals_whole_trace_bit_for_bit(
+    fs_in: int, fs_out: int, block: int
+) -> None:
+    """Pieces of any size, blocks of any size: the same float32 samples and instants as
+    to_uniform over the whole trace (its anti-alias filter runs forwards and backwards
+    over the whole trace; the chunked one warms each block's backward pass up)."""
+    rng = np.random.default_rng(fs_in + block)
+    n = 40_000
+    t = np.cumsum(rng.uniform(0.8, 1.2, n) / fs_in)
+    x = (np.cumsum(rng.standard_normal((n, 3)), axis=0) * 0.02).astype(np.float32)
+    x += rng.standard_normal((n, 3)).astype(np.float32) * 0.3
+    want_t, want_x = to_uniform(t, x, fs_in, fs_out)
+    res = ChunkedResampler(fs_in, fs_out, block=block)
+    got = [res.feed(t[s], x[s]) for s in _pieces(n, fs_in, 5_000)] + [res.finish()]
+    np.testing.assert_array_equal(np.concatenate([g[0] for g in got]), want_t)
+    np.testing.assert_array_equal(np.concatenate([g[1] for g in got]), want_x)
+
+
+def test_chunked_resampling_of_a_short_trace_is_the_whole_trace_function() -> None:
+    t, x = T[:30], X[:30].astype(np.float32)
+    res = ChunkedResampler(100.0, 50.0)
+    assert res.feed(t, x)[0].size == 0
+    np.testing.assert_array_equal(res.finish()[1], to_uniform(t, x, 100.0, 50.0)[1])
+    with pytest.raises(InvalidParameter, match="called twice"):
+        res.finish()
+
+
+@pytest.mark.parametrize(
+    ("model", "fs"),
+    [("toy", 100), ("toy", 50), ("float", 100), ("int8", 25)],
+)
+def test_stream_equals_run_bit_for_bit(
+    model: str,
+    fs: int,
+    toy_model: Model,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A long trace fed in pieces: the same windows, probabilities (to the bit) and
+    detections as one run over the whole trace, with features never computed for more
+    than one filter-bank chunk of windows at a time (memory does not grow with it)."""
+    pipe = CounterPipeline(toy_model if model == "toy" else model)
+    trace = _long_trace(fs, 45)  # about 4,000 windows: several bank chunks and batches
+    whole = pipe.run(trace)
+    spec = pipe.spec
+    bank = filter_bank(spec.sample_rate, spec.window, spec.scales, spec.wavelet, spec.time_step)
+    sizes: list[int] = []
+    real = pipeline_module.features_of_windows
+
+    def counted(windows: np.ndarray, spec_: object) -> np.ndarray:
+        sizes.append(windows.shape[0])
+        return real(windows, spec_)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pipeline_module, "features_of_windows", counted)
+    stream = pipe.stream(trace.fs, record=True)
+    found = []
+    for s in _pieces(trace.t.size, fs, 20_000):
+        found += stream.feed(trace.t[s], trace.samples[s])
+    found += stream.finish()
+    got = stream.result(found)
+    assert whole.probs.size > 2 * bank.batch
+    assert max(sizes) == bank.batch and sum(sizes) == whole.probs.size
+    np.testing.assert_array_equal(got.centres, whole.centres)
+    np.testing.assert_array_equal(got.probs, whole.probs)
+    assert got.detections == whole.detections and stream.windows == whole.probs.size
+
+
+def test_stream_of_a_short_trace_refuses_like_run(toy_model: Model) -> None:
+    stream = CounterPipeline(toy_model).stream(50.0)
+    assert stream.feed(T[:60], X[:60]) == []
+    with pytest.raises(InvalidParameter, match=r"shorter than one window of 1\.5 s"):
+        stream.finish()
+    one = CounterPipeline(toy_model).stream(50.0, record=True)
+    found = one.feed(T[:75], X[:75]) + one.finish()
+    assert one.result(found).centres.size == 1
