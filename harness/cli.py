@@ -179,18 +179,28 @@ def _save_plot(trace: Any, path: Path) -> None:
 def _cmd_count(args: argparse.Namespace) -> int:
     import json
 
-    from highfive.harness import CounterFault, load_counter, read_recording
+    from highfive.harness import CounterFault, load_counter
+    from highfive.harness._recording import MAX_GAP_S, count_recording, open_recording
 
-    trace, info = read_recording(args.recording, units=args.units, time_unit=args.time_unit)
+    # Read in chunks, twice (check and infer, then count): memory does not grow with
+    # the recording; gaps longer than MAX_GAP_S split it into segments counted apart.
+    recording = open_recording(args.recording, units=args.units, time_unit=args.time_unit)
+    info = recording.info
     counter = load_counter(args.model)
     ident = counter.identity
     try:
         counter.probe()
-        result = counter.count(trace)
+        result = count_recording(recording, counter, plot=args.plot is not None)
     except CounterFault as fault:
         raise InvalidParameter(f"counter {ident.source!r} failed: {fault.message}") from None
     finally:
         counter.close()
+    segments = [
+        {"start_s": s.start_s, "end_s": s.end_s, "samples": s.samples, "count": s.count}
+        | ({"not_counted": s.note} if s.note else {})
+        for s in result.segments
+    ]
+    gaps = [{"start_s": a, "end_s": b, "length_s": b - a} for a, b in result.gaps]
     if args.json:
         print(
             json.dumps(
@@ -201,6 +211,9 @@ def _cmd_count(args: argparse.Namespace) -> int:
                     "kind": ident.kind,
                     "model_sha256": ident.sha256,
                     "count": result.count,
+                    "max_gap_s": MAX_GAP_S,
+                    "segments": segments,
+                    "gaps": gaps,
                     "detections": [{"time_s": d.time, "score": d.score} for d in result.detections],
                 },
                 indent=2,
@@ -208,6 +221,20 @@ def _cmd_count(args: argparse.Namespace) -> int:
         )
     else:
         print(f"{args.recording}: " + ", ".join(f"{k} {v}" for k, v in info.items()))
+        if result.gaps:
+            print(
+                f"{len(result.gaps)} gap(s) without samples for more than {MAX_GAP_S:g} s split "
+                f"it into {len(segments)} segments, counted one by one (never across a gap):"
+            )
+            for i, seg in enumerate(result.segments):
+                if i:
+                    start, end = result.gaps[i - 1]
+                    print(f"  gap        {start:.3f}-{end:.3f} s ({end - start:.3f} s)")
+                said = f"count {seg.count}" if seg.count is not None else f"not counted: {seg.note}"
+                print(
+                    f"  segment {i + 1:<2} {seg.start_s:.3f}-{seg.end_s:.3f} s, "
+                    f"{seg.samples:,} samples, {said}"
+                )
         print(f"{ident.kind} counter {counter.default_id} (identity {ident.sha256[:12]})")
         for i, d in enumerate(result.detections, 1):
             print(f"  {i:3d}  t = {d.time:8.3f} s   score {d.score:.3f}")
@@ -215,7 +242,10 @@ def _cmd_count(args: argparse.Namespace) -> int:
     if args.plot:
         from highfive.reports import plot_trace, save_figure
 
-        save_figure(plot_trace(trace, result.detections, title=f"{args.recording}"), args.plot)
+        assert result.plot is not None
+        save_figure(
+            plot_trace(result.plot, result.detections, title=f"{args.recording}"), args.plot
+        )
         print(f"wrote {args.plot}")
     return 0
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from pathlib import Path
 
@@ -10,8 +11,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from highfive.generators import G, InvalidParameter, default_space, synthesize
-from highfive.harness._recording import read_recording
+from highfive.generators import G, InvalidParameter, Trace, default_space, synthesize
+from highfive.harness import CounterPipeline, Model, load_counter
+from highfive.harness import _pipeline as pipeline_module
+from highfive.harness import _recording as recording_module
+from highfive.harness._recording import count_recording, open_recording, read_recording
 from highfive.harness.cli import main
 
 
@@ -131,3 +135,202 @@ def test_missing_model_is_one_line(
     frame.to_csv(rec, index=False)
     assert main(["count", str(rec), "--model", str(tmp_path / "none.onnx")]) == 2
     assert "is neither a file nor a shipped model" in capsys.readouterr().err
+
+
+# -- long recordings: read in chunks, counted in pieces, the same result --------------
+def _long_frame(rate: int, cases: int, seed: int = 5) -> pd.DataFrame:
+    """Generated cases back to back at ``rate`` Hz, as a recording's columns."""
+    space = default_space()
+    rows = space.rows(np.random.default_rng(seed).random((cases, space.d)))
+    ts, xs, offset = [], [], 0.0
+    for i, row in enumerate(rows):
+        tr = synthesize({**dict(row), "sample_rate": rate}, i, validate=False)
+        ts.append(tr.t - tr.t[0] + offset)
+        xs.append(tr.samples)
+        offset = float(ts[-1][-1]) + 1.0 / rate
+    t, x = np.concatenate(ts), np.concatenate(xs)
+    return pd.DataFrame({"t": t, "x": x[:, 0], "y": x[:, 1], "z": x[:, 2]})
+
+
+@pytest.fixture(scope="module")
+def long_frame() -> pd.DataFrame:
+    return _long_frame(100, 70)  # 15 minutes at 100 Hz, about 100,000 rows
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_a_long_recording_is_counted_in_pieces_as_the_whole_trace(
+    suffix: str, long_frame: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Read 4,096 rows at a time and streamed: the detections (to the bit) of the whole
+    recording through CounterPipeline.run, while no step sees more than a chunk of rows
+    or a filter-bank chunk of windows (10 million rows took 5-6 GB; now memory does not
+    grow with the recording: benchmarks/bench_count.py)."""
+    path = tmp_path / f"long{suffix}"
+    if suffix == ".csv":
+        long_frame.to_csv(path, index=False)
+    else:
+        long_frame.to_parquet(path)
+    read = pd.read_csv(path) if suffix == ".csv" else long_frame
+    t = read["t"].to_numpy()
+    fs = round(1.0 / float(np.median(np.diff(t))), 1)  # as the whole-file reader found it
+    whole = CounterPipeline("float").run(Trace(t=t - t[0], samples=read[["x", "y", "z"]], fs=fs))
+    assert whole.count > 5
+
+    biggest = {"rows": 0, "windows": 0}
+    frames, features = recording_module._frames, pipeline_module.features_of_windows
+
+    def frames_seen(*args: object) -> object:
+        for f in frames(*args):  # type: ignore[arg-type]
+            biggest["rows"] = max(biggest["rows"], len(f))
+            yield f
+
+    def features_seen(windows: np.ndarray, spec: object) -> np.ndarray:
+        biggest["windows"] = max(biggest["windows"], windows.shape[0])
+        return features(windows, spec)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(recording_module, "_frames", frames_seen)
+    monkeypatch.setattr(recording_module, "WHOLE_ROWS", 1000)
+    monkeypatch.setattr(pipeline_module, "features_of_windows", features_seen)
+    rec = open_recording(path, rows=4096)
+    assert (rec.rows, rec.fs, rec.units) == (len(long_frame), fs, "g")
+    result = count_recording(rec, load_counter("float"))
+    assert result.detections == whole.detections
+    assert [(s.samples, s.count) for s in result.segments] == [(len(long_frame), whole.count)]
+    assert biggest["rows"] == 4096 and 0 < biggest["windows"] < whole.probs.size / 3
+
+
+def _gapped(frame: pd.DataFrame, at: list[int], gap_s: list[float]) -> pd.DataFrame:
+    out = frame.copy()
+    for i, g in zip(at, gap_s, strict=True):
+        out.loc[i:, "t"] += g
+    return out
+
+
+def test_gaps_split_a_recording_into_segments_counted_one_by_one(
+    frame: pd.DataFrame, model_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A day without samples is not interpolated (it took 2.3 GB for 500 rows and made
+    up a day of data): each side is counted on its own, and the output says so."""
+    rec = tmp_path / "day.csv"
+    n = len(frame)
+    _gapped(frame, [n // 2], [86400.0]).to_csv(rec, index=False)
+    assert main(["count", str(rec), "--model", str(model_path), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    first, second = out["segments"]
+    assert first["samples"] + second["samples"] == n and out["max_gap_s"] == 1.0
+    assert [g["length_s"] > 86400 for g in out["gaps"]] == [True]
+    assert (
+        out["gaps"][0]["start_s"] == first["end_s"] and out["gaps"][0]["end_s"] == second["start_s"]
+    )
+    assert out["count"] == first["count"] + second["count"] == len(out["detections"])
+    back = pd.read_csv(rec)
+    t = back["t"].to_numpy() - back["t"].iloc[0]
+    pipe = CounterPipeline(Model.load(model_path))
+    want = []
+    for part in (slice(0, n // 2), slice(n // 2, n)):
+        trace = Trace(t=t[part], samples=back[["x", "y", "z"]].to_numpy()[part], fs=50.0)
+        want += [d.time for d in pipe.run(trace).detections]
+    assert [d["time_s"] for d in out["detections"]] == want
+    assert main(["count", str(rec), "--model", str(model_path)]) == 0
+    text = capsys.readouterr().out
+    assert "1 gap(s) without samples for more than 1 s split it into 2 segments" in text
+    assert re.search(r"gap +\d+\.\d+-86\d+\.\d+ s \(864\d\d\.\d+ s\)", text), text
+
+
+def test_a_month_gap_and_short_stretches(
+    frame: pd.DataFrame, model_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """30 days without samples (a 58 GiB allocation) and a stretch shorter than one
+    window: listed, not counted, no error; nothing to count at all is one line."""
+    rec = tmp_path / "month.csv"
+    gapped = _gapped(frame, [200, 230], [30 * 86400.0, 5.0])
+    gapped.to_csv(rec, index=False)
+    assert main(["count", str(rec), "--model", str(model_path), "--json"]) == 0
+    segments = json.loads(capsys.readouterr().out)["segments"]
+    assert [s["samples"] for s in segments] == [200, 30, len(frame) - 230]
+    assert segments[1]["count"] is None
+    assert segments[1]["not_counted"] == "0.58 s, shorter than one window (1.5 s)"
+    short = tmp_path / "short.csv"
+    _gapped(frame.iloc[:120], [60], [3600.0]).to_csv(short, index=False)
+    assert main(["count", str(short), "--model", str(model_path)]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        "error: recording short.csv: none of its 2 stretches between gaps of more than 1 s "
+        "holds one window; nothing can be counted\n"
+    )
+
+
+def test_other_counters_get_each_segment_whole(
+    frame: pd.DataFrame, python_counters: Path, tmp_path: Path
+) -> None:
+    rec = tmp_path / "gap.csv"
+    _gapped(frame, [300], [100.0]).to_csv(rec, index=False)
+    counter = load_counter(f"{python_counters}:biggest")
+    result = count_recording(open_recording(rec), counter)
+    assert len(result.segments) == 2 and result.gaps[0][1] - result.gaps[0][0] > 100
+    assert all(s.count is not None and s.count <= 1 for s in result.segments)
+    assert result.count == sum(s.count or 0 for s in result.segments)
+
+
+def test_medians_are_exact_when_a_bin_straddles_a_decision(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rate is round(1 / median spacing, 0.1 Hz) of np.median over the whole
+    column, also when the counted bins cannot decide it (forced here with octave-wide
+    bins, so the median is read again, 16 bits finer each time, down to the value)."""
+    rng = np.random.default_rng(4)
+    t = np.cumsum(rng.uniform(0.9, 1.1, 3001) / 50.05)  # around a 0.1 Hz rounding edge
+    x = np.tile([0.0, 0.0, 1.0], (t.size, 1)) + rng.normal(0, 0.3, (t.size, 3))
+    path = tmp_path / "edge.csv"
+    pd.DataFrame({"t": t, "x": x[:, 0], "y": x[:, 1], "z": x[:, 2]}).to_csv(path, index=False)
+    back = pd.read_csv(path)
+    want_fs = round(1.0 / float(np.median(np.diff(back["t"].to_numpy()))), 1)
+    monkeypatch.setattr(recording_module, "_SHIFT", 52)
+    passes = []
+    real = recording_module._Median.narrow
+    monkeypatch.setattr(
+        recording_module._Median, "narrow", lambda self, v: passes.append(1) or real(self, v)
+    )
+    rec = open_recording(path, rows=500)
+    assert rec.fs == want_fs and len(passes) >= 1  # read again to narrow the bin
+    assert rec.units == "g"
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        pytest.param("nan", r"row 700 is not finite \(\d+\.\d+, \[nan, -?\d", id="nan-in-chunk-3"),
+        pytest.param(
+            "repeat",
+            r"timestamps: not strictly increasing at row 512 of r\.csv \(column 't': "
+            r"(\d+\.\d+) then \1\)",
+            id="repeat-across-chunks",
+        ),
+    ],
+)
+def test_bad_rows_are_found_in_any_chunk(
+    change: str, match: str, long_frame: pd.DataFrame, tmp_path: Path
+) -> None:
+    f = long_frame.iloc[:2000].copy()
+    if change == "nan":
+        f.loc[700, "x"] = np.nan
+    else:
+        f.loc[512, "t"] = f.loc[511, "t"]
+    f.to_csv(tmp_path / "r.csv", index=False, float_format="%.6g")
+    with pytest.raises(InvalidParameter, match=match) as err:
+        open_recording(tmp_path / "r.csv", rows=256)
+    assert "np." not in str(err.value)
+
+
+def test_a_plot_of_a_long_recording_is_thinned(
+    frame: pd.DataFrame, model_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rec = tmp_path / "r.csv"
+    _gapped(frame, [300], [100.0]).to_csv(rec, index=False)
+    counter = load_counter(str(model_path))
+    full = count_recording(open_recording(rec), counter, plot=True).plot
+    assert full is not None and full.t.size == len(frame) + 1  # a NaN sample in the gap
+    assert np.isnan(full.samples[300]).all() and not np.isnan(full.samples[301]).any()
+    monkeypatch.setattr(recording_module, "PLOT_POINTS", 100)
+    thin = count_recording(open_recording(rec), counter, plot=True).plot
+    assert thin is not None and thin.t.size <= 102 and thin.t[0] == 0.0
