@@ -1,27 +1,45 @@
 """Where batches run: in this process, on an embedded local dask cluster, or on a
-cluster the user runs; and how they are scheduled there (bounded in flight).
+cluster the user runs; and how they are scheduled there (bounded in flight, a lost
+worker costing only its batches).
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import queue
+import ssl
 import time
+import uuid
 from collections.abc import Iterator
+from concurrent.futures import CancelledError
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from highfive.generators import ConfigError
 
 from ._batch import BatchJob, BatchOutput, run_batch
-from ._config import CampaignConfig
+from ._config import CampaignConfig, ExecutionConfig
 
 __all__ = ["execute", "executor"]
+
+# Where dask's own configuration keeps each of the campaign file's TLS settings.
+_DASK_TLS = {
+    "tls_ca_file": "distributed.comm.tls.ca-file",
+    "tls_cert": "distributed.comm.tls.client.cert",
+    "tls_key": "distributed.comm.tls.client.key",
+}
 
 
 @contextlib.contextmanager
 def executor(config: CampaignConfig) -> Iterator[Any]:
-    """A dask client (existing scheduler or a LocalCluster), or None for in-process."""
+    """A dask client (existing scheduler or a LocalCluster), or None for in-process.
+
+    An existing scheduler must be reachable and have (or get, within
+    ``execution.worker_wait_s``) a worker; TLS settings are checked before connecting.
+    Each problem is a one-line :class:`ConfigError`.
+    """
     ex = config.execution
     if not ex.scheduler and ex.workers == 0:
         yield None
@@ -30,14 +48,19 @@ def executor(config: CampaignConfig) -> Iterator[Any]:
     from distributed import Client, LocalCluster
 
     if ex.scheduler:
+        security = _security(config)
         try:
-            client = Client(ex.scheduler, timeout="10s", set_as_default=False)
-        except (OSError, TimeoutError) as exc:
+            client = Client(ex.scheduler, timeout="10s", set_as_default=False, security=security)
+        except (OSError, TimeoutError, ValueError) as exc:
             raise ConfigError(
                 f"execution.scheduler: cannot reach {ex.scheduler!r} ({exc}); "
                 "check the address and that 'dask scheduler' is running"
             ) from None
         with client:
+            try:
+                client.wait_for_workers(1, timeout=ex.worker_wait_s)
+            except TimeoutError:
+                raise _no_workers(ex, ex.scheduler, None) from None
             yield client
         return
     # (Each worker sets its allocator up in its first batch: see reuse_freed_memory.)
@@ -45,16 +68,86 @@ def executor(config: CampaignConfig) -> Iterator[Any]:
     # keeps the last 1,000 seconds of profiles: on 2 cores a campaign ran 6 % slower
     # with it (446 against 472 cases/s, side by side) and each worker grew by tens of
     # MB over its first quarter hour. The dashboard's other pages are unaffected.
+    # The dashboard listens on loopback unless told otherwise. Without it the scheduler
+    # still serves its health and metrics pages: on loopback too, on a free port.
+    off = ex.dashboard.lower() in ("", "none")
     with dask.config.set({"distributed.worker.profile.enabled": False}):
         cluster = LocalCluster(
             n_workers=ex.workers,
             threads_per_worker=1,
             processes=True,
-            dashboard_address=":0",
+            host="127.0.0.1",
+            dashboard_address=None if off else ex.dashboard,
+            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"} if off else None,
             silence_logs=logging.ERROR,
         )
     with cluster, Client(cluster, set_as_default=False) as client:
         yield client
+
+
+def _security(config: CampaignConfig) -> Any:
+    """The client's TLS settings for a ``tls://`` scheduler (None for ``tcp://``).
+
+    Each setting comes from the campaign file (relative to its folder) or else from
+    dask's configuration; the files are read here, so a missing setting, a missing
+    file or one that is not PEM is a one-line error before anything connects.
+    """
+    ex = config.execution
+    if not ex.tls:
+        return None
+    import dask
+    from distributed import Security
+
+    values: dict[str, str] = {}
+    names: dict[str, str] = {}
+    for setting, dask_key in _DASK_TLS.items():
+        ours = getattr(ex, setting)
+        if ours:
+            path = Path(config.base or ".", ours)
+            if not path.is_file():
+                raise ConfigError(
+                    f"execution.{setting}: {ours!r} is not a file ({path.absolute()}; a relative "
+                    "path resolves against the campaign file's folder)"
+                )
+            values[setting], names[setting] = str(path), f"execution.{setting}"
+        elif theirs := dask.config.get(dask_key, None):
+            if "\n" not in theirs and not Path(theirs).is_file():  # dask also takes PEM text
+                raise ConfigError(f"{dask_key}: {theirs!r} (in dask's configuration) is not a file")
+            values[setting], names[setting] = str(theirs), dask_key
+    missing = [k for k in ("tls_ca_file", "tls_cert") if k not in values]
+    if missing:
+        raise ConfigError(
+            f"execution.scheduler: {ex.scheduler!r} needs TLS settings, missing "
+            f"{' and '.join(missing)}; give them (and tls_key unless the key is in the "
+            "certificate file) in the campaign file's [execution] table, paths relative to "
+            f"its folder, or in dask's configuration ({', '.join(_DASK_TLS.values())})"
+        )
+    ca = values["tls_ca_file"]
+    try:
+        in_memory = "\n" in ca  # dask's configuration may hold the PEM text itself
+        context = ssl.create_default_context(
+            cadata=ca if in_memory else None, cafile=None if in_memory else ca
+        )
+    except (ssl.SSLError, ValueError) as exc:
+        raise ConfigError(
+            f"{names['tls_ca_file']}: {ca!r} holds no PEM CA certificate ({exc})"
+        ) from None
+    cert: str = values["tls_cert"]
+    key: str | None = values.get("tls_key")
+    if "\n" not in cert and (key is None or "\n" not in key):
+        try:
+            context.load_cert_chain(cert, key)
+        except (ssl.SSLError, ValueError) as exc:
+            raise ConfigError(
+                f"{names['tls_cert']}: {cert!r} with {names['tls_key']} {key!r} is not a PEM "
+                f"certificate and its private key ({exc})"
+                if key
+                else f"{names['tls_cert']}: {cert!r} is not a PEM certificate followed by its "
+                f"private key ({exc}); give the key's file in tls_key"
+            ) from None
+    return Security(
+        require_encryption=True, tls_ca_file=ca, tls_client_cert=cert, tls_client_key=key
+    )
 
 
 def execute(
@@ -70,45 +163,216 @@ def execute(
     (Shipping the space with every task cost the scheduler a pickle per task, and
     dask keeps the last 1,000 messages of each worker stream: about 0.1 GiB of
     client memory after some 100,000 cases.)
+
+    A lost worker costs only its batches: dask runs them again elsewhere, a batch
+    that several dying workers were running is submitted again, and a template lost
+    with the last worker that held it is scattered again (case ``i`` depends only on
+    ``(seed, i)``, so results do not change). More than
+    ``execution.max_worker_losses`` losses, or no worker for
+    ``execution.worker_wait_s``, stop the run with a one-line :class:`ConfigError`.
     """
     if client is None:
         for batch, start, count in ranges:
             yield run_batch(replace(template, batch=batch, start=start, count=count))
         return
-    from distributed import as_completed
+    yield from _Scheduled(template, client, config.execution).run(ranges)
 
-    n_threads = sum(client.nthreads().values()) or 1
-    limit = config.execution.in_flight or 2 * n_threads
-    first = next(ranges, None)
-    if first is None:
-        return
-    [shared] = client.scatter([template], broadcast=True)
 
-    def submit(batch: int, start: int, count: int) -> Any:
-        return client.submit(
+class _Scheduled:
+    """The batches of one campaign on a dask cluster, and the workers it lost.
+
+    Losses are counted from the client's view, through public calls only: every
+    second it notes which workers run one of our batches (or hold the template's
+    last copy); one of them gone by the next look is a loss. A batch that dask gave
+    up on (``KilledWorker``: its every worker died) counts as many losses as dask
+    allowed, and a lost template as one, where the looks saw fewer.
+    """
+
+    def __init__(self, template: BatchJob, client: Any, ex: ExecutionConfig) -> None:
+        self.template = template
+        self.client = client
+        self.ex = ex
+        # Our task keys: a prefix no other campaign on the cluster shares.
+        self.prefix = f"highfive-{template.seed}-{uuid.uuid4().hex[:12]}"
+        self.shared: Any = None  # the scattered template
+        self.generation = 0  # how many times it was scattered
+        self.inflight: dict[Any, tuple[tuple[int, int, int], int]] = {}
+        self.done: queue.Queue[Any] = queue.Queue()  # futures as they finish
+        self.submitted = 0
+        self.lost: list[str] = []  # workers lost while they ran or held our tasks
+        self.lost_at_scatter = 0
+        self.died_on: dict[str, int] = {}  # task key -> lost workers seen running it
+        self.seen: dict[str, set[str]] = {}  # worker -> our keys on it, at the last look
+        self.looked = 0.0
+        self.no_worker_since: float | None = None
+
+    def run(self, ranges: Iterator[tuple[int, int, int]]) -> Iterator[BatchOutput]:
+        client = self.client
+        n_threads = sum(client.nthreads().values()) or 1
+        limit = self.ex.in_flight or 2 * n_threads
+        first = next(ranges, None)
+        if first is None:
+            return
+        try:
+            self._scatter()
+            self._submit(first)
+            self._fill(ranges, limit)
+            while self.inflight:
+                try:
+                    fut = self.done.get(timeout=_LOOK_S)
+                except queue.Empty:
+                    fut = None
+                if time.monotonic() - self.looked >= _LOOK_S:
+                    self._look()
+                if fut is None or fut not in self.inflight:
+                    continue
+                output = self._collect(fut)
+                if output is not None:
+                    yield output
+                    self._fill(ranges, limit)
+        finally:
+            if client.status == "running":
+                client.cancel([f for f in (*self.inflight, self.shared) if f is not None])
+
+    def _scatter(self) -> None:
+        """Scatter the template to every worker (again, if the last holder was lost)."""
+        deadline = time.monotonic() + self.ex.worker_wait_s
+        while True:
+            try:
+                [self.shared] = self.client.scatter(
+                    [self.template],
+                    broadcast=True,
+                    hash=False,
+                    timeout=max(deadline - time.monotonic(), 0.1),
+                )
+                break
+            except (OSError, TimeoutError):  # no worker, or it died while receiving
+                if time.monotonic() >= deadline:
+                    raise self._no_workers() from None
+                time.sleep(0.2)
+        self.generation += 1
+        self.lost_at_scatter = len(self.lost)
+
+    def _submit(self, job: tuple[int, int, int]) -> None:
+        batch, start, count = job
+        self.submitted += 1
+        fut = self.client.submit(
             _run_scattered_batch,
-            shared,
+            self.shared,
             batch,
             start,
             count,
-            retries=config.execution.retries,
+            retries=self.ex.retries,
             pure=False,
-            key=f"highfive-batch-{template.seed}-{batch}-{time.time_ns()}",
+            key=f"{self.prefix}-batch-{batch}-{self.submitted}",
         )
+        self.inflight[fut] = (job, self.generation)
+        fut.add_done_callback(self.done.put)
 
-    futures = as_completed([submit(*first)], loop=client.loop)
-    while futures.count() < limit:
-        more = next(ranges, None)
-        if more is None:
-            break
-        futures.add(submit(*more))
-    for fut in futures:
-        output = fut.result()
+    def _fill(self, ranges: Iterator[tuple[int, int, int]], limit: int) -> None:
+        while len(self.inflight) < limit:
+            job = next(ranges, None)
+            if job is None:
+                return
+            self._submit(job)
+
+    def _collect(self, fut: Any) -> BatchOutput | None:
+        """A finished batch's output, or None if it was lost and submitted again."""
+        from distributed import KilledWorker
+
+        job, generation = self.inflight.pop(fut)
+        try:
+            output: BatchOutput = fut.result(timeout=_LOOK_S)
+        except TimeoutError:  # its result was lost with a worker: dask computes it again
+            self.inflight[fut] = (job, generation)
+            fut.add_done_callback(self.done.put)
+            return None
+        except KilledWorker as exc:  # the workers running it died, as many as dask allows
+            self._look()
+            missed = exc.allowed_failures + 1 - self.died_on.get(str(fut.key), 0)
+            self.lost += [f"a worker running batch {job[0]}"] * max(missed, 0)
+            self._check_losses()
+            fut.release()
+            self._submit(job)
+            return None
+        except CancelledError:  # the template was lost with its last holder
+            self._look()
+            if self.client.status != "running":
+                raise ConfigError(
+                    "execution.scheduler: lost the connection to the scheduler "
+                    f"({self.client.scheduler.address}); the run stops here: complete it "
+                    "with --resume"
+                ) from None
+            fut.release()
+            if generation == self.generation:
+                if len(self.lost) == self.lost_at_scatter:
+                    self.lost.append("the worker holding the batches' template")
+                    self._check_losses()
+                self._scatter()
+            self._submit(job)
+            return None
         fut.release()
-        nxt = next(ranges, None)
-        if nxt is not None:
-            futures.add(submit(*nxt))
-        yield output
+        return output
+
+    def _look(self) -> None:
+        """Note the workers running our tasks, count those gone since the last look,
+        and fail on too many losses or no worker for ``worker_wait_s``."""
+        self.looked = time.monotonic()
+        holders: set[str] = set()
+        try:
+            processing = self.client.processing()
+            if self.shared.status == "finished":
+                holders.update(self.client.who_has([self.shared]).get(self.shared.key, ()))
+        except CancelledError:  # the template was lost a moment ago
+            pass
+        except (OSError, TimeoutError):  # the scheduler is unreachable: no worker either
+            processing = {}
+        for worker, keys in self.seen.items():
+            if worker not in processing:
+                self.lost.append(worker)
+                for k in keys:
+                    self.died_on[k] = self.died_on.get(k, 0) + 1
+        self.seen = {}
+        for worker, keys in processing.items():
+            ours = {str(k) for k in keys if str(k).startswith(self.prefix)}
+            if holders == {worker}:
+                ours.add("template")
+            if ours:
+                self.seen[worker] = ours
+        self._check_losses()
+        if processing:
+            self.no_worker_since = None
+        elif self.no_worker_since is None:
+            self.no_worker_since = self.looked
+        elif self.looked - self.no_worker_since > self.ex.worker_wait_s:
+            raise self._no_workers()
+
+    def _check_losses(self) -> None:
+        n, allowed = len(self.lost), self.ex.max_worker_losses
+        if n > allowed:
+            raise ConfigError(
+                f"execution.max_worker_losses: lost {n} dask worker{'s' * (n != 1)} while "
+                f"running this campaign's batches (allowed: {allowed}; last: {self.lost[-1]}); "
+                "the run stops here: complete it with --resume once the workers are stable, "
+                "or allow more losses"
+            )
+
+    def _no_workers(self) -> ConfigError:
+        address = self.ex.scheduler or str(self.client.scheduler.address)
+        return _no_workers(self.ex, address, len(self.lost))
+
+
+_LOOK_S = 1.0  # how often the client looks at the workers (s)
+
+
+def _no_workers(ex: ExecutionConfig, address: str, lost: int | None) -> ConfigError:
+    """No worker for ``worker_wait_s``: before the run started (``lost`` None) or during it."""
+    start = f"start workers ('dask worker {address}'), then " if ex.scheduler else ""
+    then = "run again" if lost is None else f"complete the run with --resume ({lost} lost so far)"
+    return ConfigError(
+        f"execution.worker_wait_s: no dask worker connected to {address} for "
+        f"{ex.worker_wait_s:g} s; {start}{then}"
+    )
 
 
 def _run_scattered_batch(template: BatchJob, batch: int, start: int, count: int) -> BatchOutput:

@@ -27,9 +27,17 @@
     [execution]
     workers = 2               # local worker processes (0: in this process, no dask)
     threads_per_worker = 1    # ONNX Runtime intra-op threads per worker
-    scheduler = ""            # address of an existing scheduler, e.g. "tcp://10.0.0.5:8786"
-    retries = 2               # per batch, on worker loss or error
+    scheduler = ""            # address of an existing scheduler: "tcp://HOST:PORT",
+                              #   "tls://HOST:PORT" (with the TLS settings) or "HOST:PORT"
+    retries = 2               # per batch, on an error raised in the batch
+    max_worker_losses = 10    # workers lost while running batches before the run stops
+    worker_wait_s = 60.0      # how long to wait for a worker when none is connected
     in_flight = 0             # tasks in flight at once (0: 2 per worker thread)
+    dashboard = "127.0.0.1:0" # the local cluster's dashboard: HOST:PORT, or "none"
+    tls_ca_file = ""          # TLS with a tls:// scheduler: CA certificate (PEM),
+    tls_cert = ""             #   this client's certificate (PEM),
+    tls_key = ""              #   its private key (PEM; "" if it is in tls_cert)
+                              #   (relative paths resolve against this file's folder)
 
 Unknown keys and bad values are :class:`ConfigError` naming the key.
 """
@@ -96,23 +104,106 @@ def _counter_spec(i: int, entry: Any) -> CounterSpec:
     )
 
 
+# The forms of address and dashboard that ExecutionConfig accepts.
+_TLS_KEYS = ("tls_ca_file", "tls_cert", "tls_key")
+_PORT = r"(?:6553[0-5]|655[0-2]\d|65[0-4]\d\d|6[0-4]\d{3}|[1-5]\d{4}|[1-9]\d{0,3})"
+_HOST = r"(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})|\[[0-9A-Fa-f:.]+\])"
+_ADDRESS = re.compile(rf"^(?:(?:tcp|tls)://)?{_HOST}:{_PORT}$")
+_DASHBOARD = re.compile(rf"^{_HOST}?:(?:0|{_PORT})$")
+
+
 @dataclass(frozen=True)
 class ExecutionConfig:
-    """Where and how a campaign runs; changing it never changes results."""
+    """Where and how a campaign runs; changing it never changes results.
+
+    Without ``scheduler``, ``workers`` local processes form an embedded dask cluster
+    (0: no dask, batches run in this process); its dashboard listens on ``dashboard``,
+    by default on loopback only (``"0.0.0.0:8787"`` exposes it, ``"none"`` turns it
+    off). With ``scheduler``, batches run on the workers of a cluster the user runs.
+
+    A lost worker costs only its batches: they run again elsewhere (an embedded
+    cluster restarts its dead workers; an external one waits up to ``worker_wait_s``
+    for a worker when none is left). After more than ``max_worker_losses`` workers
+    were lost while running or holding this campaign's batches, the run stops with
+    one line; ``--resume`` completes it. ``retries`` counts errors raised in a
+    batch, not worker losses.
+
+    **TLS.** A ``tls://`` scheduler needs the cluster's CA certificate and a client
+    certificate signed by it (dask requires both ends to authenticate), with its
+    private key unless that is in the certificate file, all PEM files, given either
+    in the campaign file::
+
+        [execution]
+        scheduler = "tls://10.0.0.5:8786"
+        tls_ca_file = "certs/ca.pem"     # relative to the campaign file's folder
+        tls_cert = "certs/client.pem"
+        tls_key = "certs/client-key.pem"
+
+    or in dask's own configuration (``~/.config/dask/*.yaml`` or environment
+    variables), keys ``distributed.comm.tls.ca-file``, ``distributed.comm.tls.client.cert``
+    and ``distributed.comm.tls.client.key``, e.g.
+    ``DASK_DISTRIBUTED__COMM__TLS__CA_FILE=/etc/dask/ca.pem``. The campaign file's
+    settings take precedence, one by one. Missing settings and files that do not
+    exist are one-line :class:`ConfigError` s before anything is started; TLS settings
+    with a scheduler that is not ``tls://`` are refused too.
+    """
 
     workers: int = max(os.cpu_count() or 1, 1)
     threads_per_worker: int = 1
     scheduler: str = ""
     retries: int = 2
+    max_worker_losses: int = 10
+    worker_wait_s: float = 60.0
     in_flight: int = 0
+    dashboard: str = "127.0.0.1:0"
+    tls_ca_file: str = ""
+    tls_cert: str = ""
+    tls_key: str = ""
 
     def __post_init__(self) -> None:
         _int("execution.workers", self.workers, 0)
         _int("execution.threads_per_worker", self.threads_per_worker, 1)
         _int("execution.retries", self.retries, 0)
+        _int("execution.max_worker_losses", self.max_worker_losses, 0)
         _int("execution.in_flight", self.in_flight, 0)
-        if not isinstance(self.scheduler, str):
-            raise ConfigError(f"execution.scheduler: {self.scheduler!r} must be a string")
+        wait = self.worker_wait_s
+        if (
+            isinstance(wait, bool)
+            or not isinstance(wait, int | float)
+            or not (math.isfinite(wait) and wait > 0)
+        ):
+            raise ConfigError(f"execution.worker_wait_s: {wait!r} must be a number of seconds > 0")
+        for key in ("scheduler", "dashboard", *_TLS_KEYS):
+            if not isinstance(getattr(self, key), str):
+                raise ConfigError(f"execution.{key}: {getattr(self, key)!r} must be a string")
+        if self.scheduler and not _ADDRESS.match(self.scheduler):
+            raise ConfigError(
+                f"execution.scheduler: {self.scheduler!r} is not a scheduler address; write "
+                'tcp://HOST:PORT (e.g. "tcp://10.0.0.5:8786", PORT 1-65535, "tcp://" may be '
+                "left out) or tls://HOST:PORT with TLS settings"
+            )
+        if self.dashboard.lower() not in ("", "none") and not _DASHBOARD.match(self.dashboard):
+            raise ConfigError(
+                f"execution.dashboard: {self.dashboard!r} must be HOST:PORT (PORT 0-65535, "
+                '0: any free port), e.g. "127.0.0.1:0" or "0.0.0.0:8787", or "none"'
+            )
+        given = [key for key in _TLS_KEYS if getattr(self, key)]
+        if given and not self.scheduler.startswith("tls://"):
+            raise ConfigError(
+                f"execution.{given[0]}: TLS settings go with a tls:// scheduler, but "
+                f"execution.scheduler is {self.scheduler!r}; write "
+                '"tls://HOST:PORT" or remove the TLS settings'
+            )
+        if self.tls_key and not self.tls_cert:
+            raise ConfigError(
+                f"execution.tls_key: {self.tls_key!r} is the key of a client certificate; "
+                "give that certificate too (execution.tls_cert)"
+            )
+
+    @property
+    def tls(self) -> bool:
+        """Whether the scheduler is a ``tls://`` address."""
+        return self.scheduler.startswith("tls://")
 
 
 @dataclass(frozen=True)

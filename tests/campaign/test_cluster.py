@@ -1,26 +1,35 @@
-"""Campaigns on a real cluster: `dask scheduler` and `dask worker` processes on loopback."""
+"""Campaigns on a real cluster: `dask scheduler` and `dask worker` processes on loopback.
+
+:class:`Loopback` starts and stops those processes; ``test_worker_loss.py`` and
+``test_tls.py`` use it and the helpers below too.
+"""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
+import psutil
 import pytest
 from distributed import Client
 
-from highfive.harness._campaign import run_campaign
-from highfive.harness._config import CampaignConfig
+from highfive.generators import ConfigError
+from highfive.harness._campaign import CampaignSummary, run_campaign
+from highfive.harness._cluster import executor
+from highfive.harness._config import CampaignConfig, ExecutionConfig
 from highfive.harness._rundir import RunDir
-
-pytestmark = [pytest.mark.slow, pytest.mark.dask]
+from highfive.harness.cli import main
 
 
 def _free_port() -> int:
@@ -29,88 +38,181 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[str]:
-    dask = str(Path(sys.executable).with_name("dask"))
-    port = _free_port()
-    address = f"tcp://127.0.0.1:{port}"
-    logs = open(tmp_path / "cluster.log", "w")  # noqa: SIM115 - closed below
-    procs = [
-        subprocess.Popen(
-            [
-                dask,
-                "scheduler",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--dashboard-address",
-                ":0",
-            ],
-            stdout=logs,
-            stderr=logs,
+class Loopback:
+    """A `dask scheduler` and `dask worker` processes on 127.0.0.1, stopped by close().
+
+    ``tls`` holds the ``--tls-ca-file/--tls-cert/--tls-key`` arguments of a TLS cluster
+    and ``security`` the client's :class:`distributed.Security` for it.
+    """
+
+    def __init__(self, folder: Path, tls: Sequence[str] = (), security: Any = None) -> None:
+        self.folder = folder
+        self.tls = list(tls)
+        self.security = security
+        self.dask = str(Path(sys.executable).with_name("dask"))
+        port = _free_port()
+        self.address = f"{'tls' if tls else 'tcp'}://127.0.0.1:{port}"
+        self.log = open(folder / "cluster.log", "a")  # noqa: SIM115 - closed in close()
+        self.procs: list[subprocess.Popen[bytes]] = []
+        protocol = ["--protocol", "tls"] if tls else []
+        self._spawn(
+            "scheduler",
+            *("--host", "127.0.0.1", "--port", str(port), *protocol),
+            *("--dashboard-address", "127.0.0.1:0"),
         )
-    ]
-    procs.append(
-        subprocess.Popen(
-            [
-                dask,
-                "worker",
-                address,
-                "--nworkers",
-                "2",
-                "--nthreads",
-                "1",
-                "--host",
-                "127.0.0.1",
-                "--no-dashboard",
-                "--local-directory",
-                str(tmp_path / "dask"),
-            ],
-            stdout=logs,
-            stderr=logs,
+
+    def _spawn(self, *args: str) -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen(
+            [self.dask, *args, *self.tls], stdout=self.log, stderr=self.log, cwd=self.folder
         )
-    )
-    try:
+        self.procs.append(proc)
+        return proc
+
+    def client(self, timeout: str = "5s") -> Client:
+        return Client(self.address, timeout=timeout, security=self.security)
+
+    def start_workers(self, n: int, *, nanny: bool = True, wait: bool = True) -> None:
+        """Start ``n`` one-thread workers: one process with nannies, or ``n`` without."""
+        common = ["--nthreads", "1", "--host", "127.0.0.1", "--no-dashboard"]
+        common += ["--local-directory", str(self.folder / "dask")]
+        before = len(self.worker_pids()) if wait else 0
+        if nanny:
+            self._spawn("worker", self.address, "--nworkers", str(n), *common)
+        else:
+            for _ in range(n):
+                self._spawn("worker", self.address, "--no-nanny", *common)
+        if wait:
+            self.wait_for_workers(before + n)
+
+    def wait_for_scheduler(self) -> None:
+        self.wait_for_workers(0)
+
+    def wait_for_workers(self, n: int) -> None:
         deadline = time.monotonic() + 60
         while True:
             try:
-                with Client(address, timeout="2s") as c:
-                    c.wait_for_workers(2, timeout=30)
-                break
+                with self.client("2s") as c:
+                    if n:
+                        c.wait_for_workers(n, timeout=30)
+                return
             except (OSError, TimeoutError):
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.2)
-        yield address
+
+    def worker_pids(self) -> list[int]:
+        """Process ids of the connected workers (empty if none or no scheduler yet)."""
+        try:
+            with self.client("2s") as c:
+                return sorted(c.run(os.getpid).values())
+        except (OSError, TimeoutError):
+            return []
+
+    def close(self) -> None:
+        """Stop the workers, then the scheduler (SIGINT; SIGKILL after 20 s)."""
+        for group in (self.procs[1:], self.procs[:1]):
+            for p in group:
+                if p.poll() is None:
+                    p.send_signal(signal.SIGINT)
+            for p in group:
+                try:
+                    p.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+        self.log.close()
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[str]:
+    """The address of a loopback scheduler with two one-thread workers (with nannies)."""
+    loop = Loopback(tmp_path)
+    try:
+        loop.start_workers(2)
+        yield loop.address
     finally:
-        for p in reversed(procs):
-            p.send_signal(signal.SIGINT)
-        for p in procs:
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                p.kill()
-        logs.close()
+        loop.close()
 
 
-def _frame(run: Path) -> pd.DataFrame:
-    frame = RunDir(run).results()
-    frame["model"] = frame["model"].astype(str)
-    return frame.sort_values(["model", "case_id"]).reset_index(drop=True)
+def frame(run: Path) -> pd.DataFrame:
+    """All result rows of a run, sorted, for comparisons."""
+    rows = RunDir(run).results()
+    rows["model"] = rows["model"].astype(str)
+    return rows.sort_values(["model", "case_id"]).reset_index(drop=True)
 
 
+def cfg_run(cfg: CampaignConfig) -> Path:
+    return Path(cfg.out) / cfg.name
+
+
+def manifest_lines(cfg: CampaignConfig) -> int:
+    """Batches finished so far."""
+    try:
+        return (cfg_run(cfg) / "manifest.jsonl").read_text().count("\n")
+    except FileNotFoundError:
+        return 0
+
+
+class Background:
+    """A campaign in a thread: its summary or its exception."""
+
+    def __init__(self, cfg: CampaignConfig, resume: bool = False, client: Any = None) -> None:
+        self.cfg = cfg
+        self.summary: CampaignSummary | None = None
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._go, args=(resume, client))
+        self.thread.start()
+
+    def _go(self, resume: bool, client: Any) -> None:
+        try:
+            self.summary = run_campaign(self.cfg, resume=resume, client=client, stream=None)
+        except BaseException as exc:  # reported by the caller's assertions
+            self.error = exc
+
+    def wait_batches(self, n: int, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while manifest_lines(self.cfg) < n:
+            assert time.monotonic() < deadline and self.thread.is_alive(), self.error
+            time.sleep(0.01)
+
+    def join(self, timeout: float = 300) -> CampaignSummary:
+        self.thread.join(timeout=timeout)
+        assert not self.thread.is_alive(), "the campaign did not finish"
+        if self.error is not None:
+            raise self.error
+        assert self.summary is not None
+        return self.summary
+
+
+_REFERENCES: dict[str, pd.DataFrame] = {}
+
+
+def reference(cfg: CampaignConfig) -> pd.DataFrame:
+    """The results of the same campaign in this process, undisturbed (computed once)."""
+    key = json.dumps(cfg.identity(), sort_keys=True, default=str)
+    if key not in _REFERENCES:
+        name = f"{cfg.name}-reference"
+        local = cfg.with_overrides(
+            name=name, scheduler="", workers=0, tls_ca_file="", tls_cert="", tls_key=""
+        )
+        _REFERENCES[key] = frame(run_campaign(local, stream=None).run_dir)
+    return _REFERENCES[key]
+
+
+@pytest.mark.slow
+@pytest.mark.dask
 def test_campaign_on_an_existing_scheduler(
     cluster: str, campaign_file: Callable[..., Path]
 ) -> None:
     path = campaign_file(cases=64, batch_size=8)
     cfg = CampaignConfig.from_toml(path)
     remote = run_campaign(cfg.with_overrides(name="remote", scheduler=cluster), stream=None)
-    local = run_campaign(cfg.with_overrides(name="local", workers=0), stream=None)
     assert remote.complete and remote.cases == 64
-    pd.testing.assert_frame_equal(_frame(remote.run_dir), _frame(local.run_dir))
+    pd.testing.assert_frame_equal(frame(remote.run_dir), reference(cfg))
 
 
+@pytest.mark.slow
+@pytest.mark.dask
 def test_worker_killed_mid_batch_is_retried(
     cluster: str, campaign_file: Callable[..., Path]
 ) -> None:
@@ -118,29 +220,107 @@ def test_worker_killed_mid_batch_is_retried(
     cfg = CampaignConfig.from_toml(path).with_overrides(name="killed", scheduler=cluster)
     with Client(cluster, timeout="5s") as client:
         pids = list(client.run(os.getpid).values())
-    outcome: dict[str, object] = {}
-
-    def go() -> None:
-        try:
-            outcome["summary"] = run_campaign(cfg, stream=None)
-        except BaseException as exc:  # reported by the assertion below
-            outcome["error"] = exc
-
-    runner = threading.Thread(target=go)
-    runner.start()
-    manifest = cfg_run(cfg) / "manifest.jsonl"
-    deadline = time.monotonic() + 60
-    while not (manifest.exists() and manifest.read_text().count("\n") >= 2):
-        assert time.monotonic() < deadline and runner.is_alive(), outcome
-        time.sleep(0.01)
+    run = Background(cfg)
+    run.wait_batches(2)
     os.kill(pids[0], signal.SIGKILL)  # mid-run: batches are in flight on both workers
-    runner.join(timeout=300)
-    assert "error" not in outcome, outcome.get("error")
-    summary = outcome["summary"]
-    assert summary.complete and summary.cases == 512  # type: ignore[attr-defined]
-    local = run_campaign(cfg.with_overrides(name="reference", scheduler="", workers=0), stream=None)
-    pd.testing.assert_frame_equal(_frame(cfg_run(cfg)), _frame(local.run_dir))
+    summary = run.join()
+    assert summary.complete and summary.cases == 512
+    pd.testing.assert_frame_equal(frame(cfg_run(cfg)), reference(cfg))
 
 
-def cfg_run(cfg: CampaignConfig) -> Path:
-    return Path(cfg.out) / cfg.name
+BAD_EXECUTION = [
+    ("garbage", {"scheduler": "garbage"}, "execution.scheduler: 'garbage' is not a scheduler"),
+    ("no-port", {"scheduler": "tcp://10.0.0.5"}, "'tcp://10.0.0.5' is not a scheduler address"),
+    ("port-0", {"scheduler": "10.0.0.5:0"}, "PORT 1-65535"),
+    ("scheme", {"scheduler": "udp://10.0.0.5:8786"}, "write tcp://HOST:PORT"),
+    ("ipv6", {"scheduler": "tcp://::1:8786"}, "'tcp://::1:8786' is not a scheduler address"),
+    ("dashboard", {"dashboard": "8787"}, "execution.dashboard: '8787' must be HOST:PORT"),
+    ("losses", {"max_worker_losses": -1}, "execution.max_worker_losses: -1 must be an integer"),
+    ("wait", {"worker_wait_s": 0}, "execution.worker_wait_s: 0 must be a number of seconds > 0"),
+    ("wait-nan", {"worker_wait_s": float("nan")}, "execution.worker_wait_s: nan must be"),
+    (
+        "tls-without-tls",
+        {"scheduler": "tcp://10.0.0.5:8786", "tls_ca_file": "ca.pem"},
+        "execution.tls_ca_file: TLS settings go with a tls:// scheduler",
+    ),
+    (
+        "key-without-cert",
+        {"scheduler": "tls://10.0.0.5:8786", "tls_key": "key.pem"},
+        "execution.tls_key: 'key.pem' is the key of a client certificate",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "fields, match", [b[1:] for b in BAD_EXECUTION], ids=[b[0] for b in BAD_EXECUTION]
+)
+def test_bad_execution_settings_are_one_line(fields: dict[str, Any], match: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(match)) as err:
+        ExecutionConfig(**fields)
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "address", ["tcp://10.0.0.5:8786", "10.0.0.5:8786", "tls://node-1.example:1", "[::1]:80"]
+)
+def test_scheduler_addresses_that_are_accepted(address: str) -> None:
+    assert ExecutionConfig(scheduler=address).scheduler == address
+
+
+def test_a_garbage_scheduler_is_one_line_at_once(
+    campaign_file: Callable[..., Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = campaign_file()
+    assert main(["run", str(path), "--scheduler", "garbage"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: execution.scheduler: 'garbage' is not a scheduler address")
+    assert err.count("\n") == 1 and "tcp://HOST:PORT" in err
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.dask
+def test_a_scheduler_without_workers_is_one_line_after_waiting(
+    tmp_path: Path, campaign_file: Callable[..., Path]
+) -> None:
+    loop = Loopback(tmp_path)  # no worker ever joins
+    try:
+        loop.wait_for_scheduler()
+        path = campaign_file()
+        cfg = CampaignConfig.from_toml(path).with_overrides(scheduler=loop.address, worker_wait_s=1)
+        with pytest.raises(ConfigError) as err:
+            Background(cfg).join(timeout=60)
+    finally:
+        loop.close()
+    assert str(err.value) == (
+        f"execution.worker_wait_s: no dask worker connected to {loop.address} for 1 s; "
+        f"start workers ('dask worker {loop.address}'), then run again"
+    )
+    assert not (tmp_path / "runs").exists()
+
+
+def _listening(pids: Sequence[int]) -> list[tuple[str, int]]:
+    return [
+        (c.laddr.ip, c.laddr.port)
+        for pid in pids
+        for c in psutil.Process(pid).net_connections(kind="inet")
+        if c.status == psutil.CONN_LISTEN
+    ]
+
+
+@pytest.mark.slow
+@pytest.mark.dask
+@pytest.mark.parametrize(
+    "dashboard, where", [(None, "127.0.0.1"), ("none", "127.0.0.1"), ("0.0.0.0:0", "0.0.0.0")]
+)
+def test_the_embedded_cluster_listens_on_loopback_unless_told(
+    dashboard: str | None, where: str
+) -> None:
+    given = {} if dashboard is None else {"dashboard": dashboard}  # None: the default
+    cfg = CampaignConfig(execution=ExecutionConfig(workers=1, **given))
+    me = psutil.Process()
+    with executor(cfg) as client:
+        sockets = _listening([me.pid, *(p.pid for p in me.children(recursive=True))])
+        http = client.scheduler_info()["services"]["dashboard"]  # also without a dashboard
+    assert (where, http) in sockets
+    assert sockets and {ip for ip, port in sockets if port != http} == {"127.0.0.1"}, sockets

@@ -1,0 +1,159 @@
+"""Lost dask workers cost only their batches: results equal an undisturbed run's.
+
+Real `dask scheduler` and `dask worker` processes on loopback (``Loopback`` in
+``test_cluster.py``); workers are killed with SIGKILL while batches are in flight.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import signal
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import ModuleType
+
+import pandas as pd
+import pytest
+
+from highfive.generators import ConfigError
+from highfive.harness._cluster import executor
+from highfive.harness._config import CampaignConfig
+
+pytestmark = [pytest.mark.slow, pytest.mark.dask]
+
+
+def _cluster_tests() -> ModuleType:
+    """test_cluster.py, whose loopback cluster and helpers these tests share."""
+    name = "highfive_tests_cluster"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(
+            name, Path(__file__).with_name("test_cluster.py")
+        )
+        assert spec is not None and spec.loader is not None
+        sys.modules[name] = module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+ct = _cluster_tests()
+
+
+@pytest.fixture
+def loop(tmp_path: Path) -> Iterator[ct.Loopback]:
+    """A loopback scheduler without workers; each test starts its own."""
+    cluster = ct.Loopback(tmp_path)
+    try:
+        yield cluster
+    finally:
+        cluster.close()
+
+
+def _config(
+    campaign_file: Callable[..., Path], loop: ct.Loopback, name: str, **execution: object
+) -> CampaignConfig:
+    path = campaign_file(cases=768, batch_size=16, sampler="random")
+    return CampaignConfig.from_toml(path).with_overrides(
+        name=name, scheduler=loop.address, **execution
+    )
+
+
+def test_a_worker_killed_again_and_again_costs_only_its_batches(
+    loop: ct.Loopback, campaign_file: Callable[..., Path]
+) -> None:
+    loop.start_workers(2)  # with nannies, which restart a killed worker
+    cfg = _config(campaign_file, loop, "again", max_worker_losses=50)
+    run = ct.Background(cfg)
+    kills = []
+    for k in range(5):
+        run.wait_batches(3 + 4 * k)  # progress between kills, so restarted workers work
+        pids = loop.worker_pids()
+        while not pids:  # both are being restarted
+            assert run.thread.is_alive(), run.error
+            pids = loop.worker_pids()
+        os.kill(pids[k % len(pids)], signal.SIGKILL)
+        kills.append(ct.manifest_lines(cfg))
+    summary = run.join()
+    assert summary.complete and summary.cases == 768
+    assert kills[-1] < cfg.n_batches, "the last kill came after the campaign had finished"
+    pd.testing.assert_frame_equal(ct.frame(ct.cfg_run(cfg)), ct.reference(cfg))
+
+
+def test_both_workers_killed_at_once_and_replaced(
+    loop: ct.Loopback, campaign_file: Callable[..., Path]
+) -> None:
+    loop.start_workers(2, nanny=False)  # nobody restarts them: the test starts new ones
+    cfg = _config(campaign_file, loop, "both")
+    run = ct.Background(cfg)
+    run.wait_batches(3)
+    for pid in loop.worker_pids():
+        os.kill(pid, signal.SIGKILL)  # the template's every copy is lost with them
+    time.sleep(1.0)
+    assert ct.manifest_lines(cfg) < cfg.n_batches
+    loop.start_workers(2, nanny=False, wait=False)
+    summary = run.join()
+    assert summary.complete and summary.cases == 768
+    pd.testing.assert_frame_equal(ct.frame(ct.cfg_run(cfg)), ct.reference(cfg))
+
+
+def test_the_embedded_cluster_restarts_killed_workers(
+    campaign_file: Callable[..., Path],
+) -> None:
+    path = campaign_file(cases=768, batch_size=16, sampler="random", workers=2)
+    cfg = CampaignConfig.from_toml(path).with_overrides(name="embedded")
+    with executor(cfg) as client:  # the campaign's own LocalCluster, with nannies
+        run = ct.Background(cfg, client=client)
+        run.wait_batches(3)
+        for pid in client.run(os.getpid).values():
+            os.kill(pid, signal.SIGKILL)  # both at once: the template is lost with them
+        summary = run.join()
+    assert summary.complete and summary.cases == 768
+    pd.testing.assert_frame_equal(ct.frame(ct.cfg_run(cfg)), ct.reference(cfg))
+
+
+def test_no_worker_left_stops_in_one_line_and_resume_completes(
+    loop: ct.Loopback, campaign_file: Callable[..., Path]
+) -> None:
+    loop.start_workers(2, nanny=False)
+    cfg = _config(campaign_file, loop, "gone", worker_wait_s=2)
+    run = ct.Background(cfg)
+    run.wait_batches(3)
+    for pid in loop.worker_pids():
+        os.kill(pid, signal.SIGKILL)
+    with pytest.raises(ConfigError) as err:
+        run.join(timeout=60)
+    message = str(err.value)
+    assert "\n" not in message
+    assert message.startswith(
+        f"execution.worker_wait_s: no dask worker connected to {loop.address}"
+    )
+    assert re.search(
+        r"for 2 s; start workers \('dask worker [^']+'\), then complete the run "
+        r"with --resume \([12] lost so far\)$",
+        message,
+    ), message
+    assert ct.RunDir(ct.cfg_run(cfg)).read_campaign()["status"] == "interrupted"
+    loop.start_workers(2, nanny=False)
+    resumed = ct.Background(cfg, resume=True).join()
+    assert resumed.complete and resumed.cases == 768
+    pd.testing.assert_frame_equal(ct.frame(ct.cfg_run(cfg)), ct.reference(cfg))
+
+
+def test_more_losses_than_allowed_stop_in_one_line(
+    loop: ct.Loopback, campaign_file: Callable[..., Path]
+) -> None:
+    loop.start_workers(1)  # its one copy of the template makes every loss count
+    cfg = _config(campaign_file, loop, "fragile", max_worker_losses=0)
+    run = ct.Background(cfg)
+    run.wait_batches(2)
+    [pid] = loop.worker_pids()
+    os.kill(pid, signal.SIGKILL)
+    with pytest.raises(ConfigError) as err:
+        run.join(timeout=60)
+    message = str(err.value)
+    assert "\n" not in message
+    assert message.startswith("execution.max_worker_losses: lost 1 dask worker ")
+    assert "(allowed: 0" in message and "--resume" in message
