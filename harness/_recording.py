@@ -19,9 +19,13 @@ each counted on its own (never interpolated across: a day's gap would otherwise 
 day of invented data and gigabytes); the result lists segments and gaps.
 
 Memory: ONNX models are fed through :meth:`CounterPipeline.stream`, so counting takes
-the same memory for an hour and for a month (under 500 MiB for 10 million rows,
-``benchmarks/bench_count.py``). Counters of other kinds take each segment whole.
-:func:`read_recording` returns the whole recording as one trace (memory grows with it).
+the same memory for an hour and for a month (about 400 MiB for 10 million CSV rows,
+against 3.2 GiB for the whole trace: ``benchmarks/bench_count.py``). Parquet is read
+a row group at a time, so its peak also grows with the file's row-group size (pyarrow
+writes 1Mi rows per group by default: 470 MiB for 10 million rows; a file written as one
+10-million-row group needs 300 MB more). Counters of other kinds take each segment
+whole. :func:`read_recording` returns the whole recording as one trace (memory grows
+with it).
 """
 
 from __future__ import annotations
@@ -119,7 +123,10 @@ def _frames(path: Path, suffix: str, columns: list[str], rows: int) -> Iterator[
         else:
             import pyarrow.parquet as pq
 
-            for batch in pq.ParquetFile(path).iter_batches(batch_size=rows, columns=columns):
+            # Without pre-buffering, pyarrow holds one row group's pages, not its whole
+            # byte range plus read-ahead (10M rows: 150 MB less at the peak).
+            parquet = pq.ParquetFile(path, pre_buffer=False)
+            for batch in parquet.iter_batches(batch_size=rows, columns=columns):
                 yield batch.to_pandas()
     except _READ_ERRORS as exc:
         raise _cannot_read(path, exc) from None
