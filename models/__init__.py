@@ -5,7 +5,9 @@ Shipped files (load them with ``highfive.harness.Model.load("float")`` or
 
 - ``highfive-cnn-float32.onnx``: the float model, trained by :func:`train`;
 - ``highfive-cnn-int8.onnx``: its static int8 (QDQ) twin, made by :func:`quantize`;
-- one ``*.sha256`` file per model (``sha256sum`` format) and ``MODEL_CARD.md``.
+- one ``*.sha256`` file per model (``sha256sum`` format) and ``MODEL_CARD.md``;
+- ``targets/*.toml``: watch-class microcontroller profiles for :func:`estimate_target`
+  (does a model fit a target's flash, RAM and CPU time?).
 
 Importing this package is cheap and imports no other ``highfive`` package: the harness
 reads the shipped files through it. The public names below are imported on first use
@@ -27,20 +29,36 @@ if TYPE_CHECKING:
     from ._export import export_onnx, with_metadata
     from ._profile import count_macs, count_parameters, profile
     from ._quantize import quantize
+    from ._target import (
+        MemorySchedule,
+        TargetEstimate,
+        TargetProfile,
+        activation_schedule,
+        estimate_target,
+        shipped_targets,
+        weight_bytes,
+    )
     from ._train import build_network, train
 
 __all__ = [
+    "MemorySchedule",
+    "TargetEstimate",
+    "TargetProfile",
     "WindowSet",
+    "activation_schedule",
     "add_model_commands",
     "build_network",
     "count_macs",
     "count_parameters",
+    "estimate_target",
     "export_onnx",
     "make_windows",
     "norm_stats",
     "profile",
     "quantize",
+    "shipped_targets",
     "train",
+    "weight_bytes",
     "window_metrics",
     "window_set",
     "with_metadata",
@@ -53,6 +71,15 @@ _EXPORTS = {
     "_export": ("export_onnx", "with_metadata"),
     "_profile": ("count_macs", "count_parameters", "profile"),
     "_quantize": ("quantize",),
+    "_target": (
+        "MemorySchedule",
+        "TargetEstimate",
+        "TargetProfile",
+        "activation_schedule",
+        "estimate_target",
+        "shipped_targets",
+        "weight_bytes",
+    ),
     "_train": ("build_network", "train"),
 }
 _HOME = {name: module for module, names in _EXPORTS.items() for name in names}

@@ -1,4 +1,4 @@
-"""``highfive model info|train|quantize``: the model subcommands of the CLI.
+"""``highfive model info|target|train|quantize``: the model subcommands of the CLI.
 
 :func:`add_model_commands` adds them to the main parser's subparsers; each handler
 returns an exit status and raises :class:`~highfive.generators.HighfiveError` subclasses
@@ -8,6 +8,7 @@ for anything the user can fix (the main CLI prints those as one ``error: ...`` l
 from __future__ import annotations
 
 import argparse
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -67,6 +68,17 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_target(args: argparse.Namespace) -> int:
+    from ._target import estimate_target
+
+    estimate = estimate_target(args.model, args.target)  # everything before any output
+    if args.json:
+        print(json.dumps(estimate.to_dict(), indent=2))
+    else:
+        print("\n".join(estimate.table()))
+    return 0
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     from ._train import require_torch, train
 
@@ -106,7 +118,7 @@ def _check_out(out: Path) -> None:
 
 
 def add_model_commands(subparsers: Any) -> argparse.ArgumentParser:
-    """Add ``model`` with its ``info``, ``train`` and ``quantize`` subcommands.
+    """Add ``model`` with its ``info``, ``target``, ``train`` and ``quantize`` subcommands.
 
     Parameters
     ----------
@@ -119,12 +131,14 @@ def add_model_commands(subparsers: Any) -> argparse.ArgumentParser:
         The ``model`` parser. Each leaf sets ``handler`` (Namespace -> exit status).
     """
     from ._quantize import CALIBRATION_SEED, CALIBRATION_TRACES
+    from ._target import DEFAULT_TARGET, shipped_targets
     from ._train import DEFAULTS
 
     model = subparsers.add_parser(
         "model",
-        help="inspect, train or quantize a window classifier",
-        description="Inspect, train or quantize the ONNX window classifier.",
+        help="inspect, budget, train or quantize a window classifier",
+        description="Inspect, budget for a microcontroller, train or quantize the ONNX "
+        "window classifier.",
     )
     sub = model.add_subparsers(dest="model_command", required=True, metavar="ACTION")
 
@@ -136,6 +150,25 @@ def add_model_commands(subparsers: Any) -> argparse.ArgumentParser:
     )
     p.add_argument("model", metavar="MODEL", help="'float', 'int8' or an ONNX file")
     p.set_defaults(handler=_cmd_info)
+
+    p = sub.add_parser(
+        "target",
+        help="does a model fit a watch microcontroller (flash, RAM, CPU time)?",
+        description="Estimate a model's weight bytes, peak activation memory (node by "
+        "node, at batch 1), MACs per second at its hop, cycles per second and duty cycle "
+        "on a target microcontroller, and whether flash, RAM and duty cycle fit the "
+        "target profile. Estimates from the profile's stated figures, not measurements.",
+    )
+    p.add_argument("model", metavar="MODEL", help="'float', 'int8' or an ONNX file")
+    p.add_argument(
+        "--target",
+        default=DEFAULT_TARGET,
+        metavar="NAME|PATH.toml",
+        help=f"a shipped profile ({', '.join(shipped_targets())}) or a profile file "
+        f"(default {DEFAULT_TARGET})",
+    )
+    p.add_argument("--json", action="store_true", help="print the estimate as JSON")
+    p.set_defaults(handler=_cmd_target)
 
     p = sub.add_parser(
         "train",

@@ -1,0 +1,460 @@
+"""Target budgets: does a model fit a watch microcontroller's flash, RAM and CPU time?
+
+Golden values come from tiny hand-built graphs whose live buffers and MACs are counted
+by hand in the comments; the shipped models are checked against the shipped profiles
+with the figures the architecture gives (models/MODEL_CARD.md, "Target budget").
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from importlib import resources
+from pathlib import Path
+
+import onnx
+import pytest
+from onnx import TensorProto, helper
+
+import highfive.models
+from highfive.generators import ConfigError, ModelError
+from highfive.harness import Model, ModelSpec
+from highfive.harness.cli import main
+from highfive.models import (
+    TargetProfile,
+    activation_schedule,
+    count_macs,
+    estimate_target,
+    shipped_targets,
+    weight_bytes,
+)
+from highfive.models._target import DEFAULT_TARGET, PROFILE_KEYS
+
+SHIPPED_TARGETS = ("apollo4-plus", "nrf52832", "nrf5340-app")
+
+# A profile for the golden tests: round figures, nothing to do with a real part.
+TEST_PROFILE = {
+    "description": "test part",
+    "core": "Cortex-M4F",
+    "clock_mhz": 64,
+    "flash_kib": 8,
+    "ram_kib": 16,
+    "code_allowance_kib": 4,
+    "ram_allowance_kib": 2,
+    "macs_per_cycle_int8": 0.5,
+    "macs_per_cycle_float": 0.25,
+    "max_duty_cycle": 0.25,
+}
+
+
+def _toml(values: dict[str, object]) -> str:
+    return "".join(f"{k} = {json.dumps(v)}\n" for k, v in values.items())
+
+
+def _write_profile(tmp: Path, name: str = "part", **changes: object) -> Path:
+    values = {**TEST_PROFILE, **changes}
+    path = tmp / f"{name}.toml"
+    path.write_text(_toml({k: v for k, v in values.items() if v is not None}))
+    return path
+
+
+def _model(
+    nodes: list[onnx.NodeProto],
+    inits: list[onnx.TensorProto],
+    *,
+    out_shape: list[object],
+    out_type: int = TensorProto.FLOAT,
+    in_shape: list[object] | None = None,
+    metadata: bool = True,
+) -> onnx.ModelProto:
+    x = helper.make_tensor_value_info("scalogram", TensorProto.FLOAT, in_shape or ["B", 3, 16, 25])
+    y = helper.make_tensor_value_info("probabilities", out_type, out_shape)
+    graph = helper.make_graph(nodes, "hand", [x], [y], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    if metadata:
+        helper.set_model_props(model, ModelSpec().to_metadata())
+    onnx.checker.check_model(model)
+    return model
+
+
+def _const(name: str, dims: list[int], dtype: int = TensorProto.FLOAT) -> onnx.TensorProto:
+    n = math.prod(dims)
+    return helper.make_tensor(name, dtype, dims, [0.01 * (i % 7) for i in range(n)])
+
+
+def _small_cnn() -> onnx.ModelProto:
+    """Conv 3->4 3x3, Relu, MaxPool 2x2, Conv 4->2 1x1, GAP, Flatten, Gemm 2->2, Softmax."""
+    nodes = [
+        helper.make_node("Conv", ["scalogram", "w1", "b1"], ["c1"], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["c1"], ["r1"]),
+        helper.make_node("MaxPool", ["r1"], ["p1"], kernel_shape=[2, 2], strides=[2, 2]),
+        helper.make_node("Conv", ["p1", "w2", "b2"], ["c2"]),
+        helper.make_node("GlobalAveragePool", ["c2"], ["g"]),
+        helper.make_node("Flatten", ["g"], ["f"]),
+        helper.make_node("Gemm", ["f", "w3", "b3"], ["logits"], transB=1),
+        helper.make_node("Softmax", ["logits"], ["probabilities"], axis=1),
+    ]
+    inits = [
+        _const("w1", [4, 3, 3, 3]),
+        _const("b1", [4]),
+        _const("w2", [2, 4, 1, 1]),
+        _const("b2", [2]),
+        _const("w3", [2, 2]),
+        _const("b3", [2]),
+    ]
+    return _model(nodes, inits, out_shape=["B", 2])
+
+
+# Hand count for _small_cnn at batch 1, float32 (4 bytes), input 3x16x25 excluded:
+#   node 0 Conv     c1 4x16x25 = 1,600 values = 6,400 B                live 6,400
+#   node 1 Relu     in place into c1 (its last reader)                 live 6,400
+#   node 2 MaxPool  c1 + p1 4x8x12 = 384 values = 1,536 B              live 7,936 (peak)
+#   node 3 Conv     p1 + c2 2x8x12 = 192 values = 768 B                live 2,304
+#   node 4 GAP      c2 + g 2 values = 8 B                              live 776
+#   node 5 Flatten  a view of g                                        live 8
+#   node 6 Gemm     g + logits 8 B                                     live 16
+#   node 7 Softmax  logits + probabilities 8 B (graph output)          live 16
+SMALL_LIVE = (6400, 6400, 7936, 2304, 776, 8, 16, 16)
+# MACs: conv1 1,600 outputs x 27, conv2 192 x 4, gemm 2 x 2.
+SMALL_MACS = 1600 * 27 + 192 * 4 + 2 * 2
+# Weights: (108 + 4) + (8 + 2) + (4 + 2) floats.
+SMALL_WEIGHT_BYTES = 4 * (112 + 10 + 6)
+
+
+def test_small_cnn_schedule_golden() -> None:
+    proto = _small_cnn()
+    sched = activation_schedule(proto)
+    assert sched.live_bytes == SMALL_LIVE
+    assert (sched.peak_bytes, sched.peak_node, sched.peak_op) == (7936, 2, "MaxPool")
+    assert sched.peak_tensors == ("c1", "p1")
+    assert sched.input_bytes == 3 * 16 * 25 * 4
+    assert count_macs(proto) == SMALL_MACS == 43_972
+    assert weight_bytes(proto) == SMALL_WEIGHT_BYTES == 512
+
+
+def test_in_place_only_for_the_last_reader() -> None:
+    # c is read again by the Add after the Relu, so the Relu gets a buffer of its own:
+    #   node 0 Conv     c 4x16x25 float32 = 6,400 B                       live 6,400
+    #   node 1 Relu     c + r                                             live 12,800
+    #   node 2 Add      c + r + s (Add is not an activation: no reuse)    live 19,200 (peak)
+    #   node 3 GAP      s + g 4 values = 16 B                             live 6,416
+    #   node 4 Flatten  a view of g, the graph output                     live 16
+    nodes = [
+        helper.make_node("Conv", ["scalogram", "w1", "b1"], ["c"], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["c"], ["r"]),
+        helper.make_node("Add", ["c", "r"], ["s"]),
+        helper.make_node("GlobalAveragePool", ["s"], ["g"]),
+        helper.make_node("Flatten", ["g"], ["probabilities"]),
+    ]
+    inits = [_const("w1", [4, 3, 3, 3]), _const("b1", [4])]
+    proto = _model(nodes, inits, out_shape=["B", 4])
+    sched = activation_schedule(proto)
+    assert sched.live_bytes == (6400, 12800, 19200, 6416, 16)
+    assert sched.peak_bytes == 19200 and sched.peak_op == "Add"
+
+
+def _qdq_cnn() -> onnx.ModelProto:
+    """Quantize, Conv 3->4 3x3 on int8 weights, Quantize, MaxPool, Quantize, Dequantize."""
+    s, z = "s", "z"
+    nodes = [
+        helper.make_node("QuantizeLinear", ["scalogram", s, z], ["xq"]),
+        helper.make_node("DequantizeLinear", ["xq", s, z], ["xf"]),
+        helper.make_node("DequantizeLinear", ["wq", "ws", "wz"], ["wf"], axis=0),
+        helper.make_node("Conv", ["xf", "wf"], ["c"], pads=[1, 1, 1, 1]),
+        helper.make_node("QuantizeLinear", ["c", s, z], ["cq"]),
+        helper.make_node("DequantizeLinear", ["cq", s, z], ["cf"]),
+        helper.make_node("MaxPool", ["cf"], ["m"], kernel_shape=[2, 2], strides=[2, 2]),
+        helper.make_node("QuantizeLinear", ["m", s, z], ["mq"]),
+        helper.make_node("DequantizeLinear", ["mq", s, z], ["probabilities"]),
+    ]
+    inits = [
+        helper.make_tensor(s, TensorProto.FLOAT, [], [0.05]),
+        helper.make_tensor(z, TensorProto.UINT8, [], [128]),
+        helper.make_tensor("wq", TensorProto.INT8, [4, 3, 3, 3], [1] * 108),
+        helper.make_tensor("ws", TensorProto.FLOAT, [4], [0.01] * 4),
+        helper.make_tensor("wz", TensorProto.INT8, [4], [0] * 4),
+    ]
+    return _model(nodes, inits, out_shape=["B", 4, 8, 12])
+
+
+# Hand count for _qdq_cnn (uint8 activations, 1 byte; input excluded):
+#   node 0 Quantize   xq 3x16x25 = 1,200 B                                  live 1,200
+#   node 1 Dequantize read in place by the Conv: no float copy             live 1,200
+#   node 2 Dequantize of weights: a constant, not an activation            live 1,200
+#   node 3 Conv       xq + c, which only a Quantize reads: stored as cq,
+#                     4x16x25 = 1,600 B                                    live 2,800 (peak)
+#   node 4 Quantize   cq                                                   live 1,600
+#   node 5 Dequantize read in place                                        live 1,600
+#   node 6 MaxPool    cq + m stored as mq 4x8x12 = 384 B                   live 1,984
+#   node 7 Quantize   mq                                                   live 384
+#   node 8 Dequantize a graph output: its own float buffer, 1,536 B        live 1,920
+QDQ_LIVE = (1200, 1200, 1200, 2800, 1600, 1600, 1984, 384, 1920)
+# Initializers: 4 + 1 + 108 + 16 + 4 bytes.
+QDQ_WEIGHT_BYTES = 4 + 1 + 108 + 16 + 4
+
+
+def test_quantized_schedule_golden() -> None:
+    proto = _qdq_cnn()
+    sched = activation_schedule(proto)
+    assert sched.live_bytes == QDQ_LIVE
+    assert (sched.peak_bytes, sched.peak_node, sched.peak_op) == (2800, 3, "Conv")
+    assert sched.peak_tensors == ("xq", "cq")
+    assert weight_bytes(proto) == QDQ_WEIGHT_BYTES
+    assert count_macs(proto) == 1600 * 27
+
+
+def test_estimate_golden(tmp_path: Path) -> None:
+    path = tmp_path / "small.onnx"
+    onnx.save(_small_cnn(), str(path))
+    est = estimate_target(path, _write_profile(tmp_path))
+    assert not est.quantized and est.macs_per_cycle == 0.25
+    # Default ModelSpec: 50 Hz, 1.5 s windows (75 samples), hop 0.2 s -> 5 windows/s.
+    assert est.window_buffer_bytes == 75 * 3 * 4 == 900
+    assert est.scalogram_buffer_bytes == 3 * 16 * 25 * 4 == 4800
+    assert est.macs_per_s == pytest.approx(SMALL_MACS * 5)
+    assert est.cycles_per_s == pytest.approx(SMALL_MACS * 5 / 0.25)  # 879,440
+    assert est.duty_cycle == pytest.approx(879_440 / 64e6)
+    assert est.ms_per_window == pytest.approx(1e3 * SMALL_MACS / 0.25 / 64e6)
+    # flash: 512 B + 4 KiB of 8 KiB; RAM: 7,936 + 900 + 4,800 + 2,048 = 15,684 of 16,384 B.
+    assert est.flash_need_bytes == 512 + 4096
+    assert est.ram_need_bytes == 15_684
+    assert est.checks == {"flash": True, "ram": True, "duty_cycle": True} and est.fits
+    tight = estimate_target(path, _write_profile(tmp_path, "tight", ram_kib=15))
+    assert tight.checks["ram"] is False and not tight.fits  # 15,684 > 15,360
+    slow = estimate_target(path, _write_profile(tmp_path, "slow", clock_mhz=3))
+    assert slow.duty_cycle == pytest.approx(879_440 / 3e6)  # 29 % > 25 %
+    assert slow.checks == {"flash": True, "ram": True, "duty_cycle": False}
+    doc = est.to_dict()
+    assert doc["fits"] == {"flash": True, "ram": True, "duty_cycle": True, "all": True}
+    assert doc["peak_activation_bytes"] == 7936 and doc["kernels"] == "float"
+    json.dumps(doc)  # JSON-ready
+
+
+def test_quantized_model_uses_the_int8_figure(tmp_path: Path) -> None:
+    proto = _qdq_cnn()
+    # A classifier needs (batch, classes) probabilities: end in GAP + Flatten + Softmax.
+    proto.graph.node[-1].output[0] = "mf"
+    proto.graph.node.extend(
+        [
+            helper.make_node("GlobalAveragePool", ["mf"], ["g"]),
+            helper.make_node("Flatten", ["g"], ["f"]),
+            helper.make_node("Gather", ["f", "idx"], ["two"], axis=1),
+            helper.make_node("Softmax", ["two"], ["probabilities"], axis=1),
+        ]
+    )
+    proto.graph.initializer.append(helper.make_tensor("idx", TensorProto.INT64, [2], [0, 1]))
+    proto.graph.output[0].type.tensor_type.shape.Clear()
+    for d in ("B", 2):
+        dim = proto.graph.output[0].type.tensor_type.shape.dim.add()
+        if isinstance(d, str):
+            dim.dim_param = d
+        else:
+            dim.dim_value = d
+    onnx.checker.check_model(proto)
+    path = tmp_path / "q.onnx"
+    onnx.save(proto, str(path))
+    est = estimate_target(path, _write_profile(tmp_path))
+    assert est.quantized and est.macs_per_cycle == 0.5
+    assert est.cycles_per_s == pytest.approx(1600 * 27 * 5 / 0.5)
+
+
+# -- the shipped models on the shipped profiles ----------------------------------------
+# Weight bytes as stored. float: 14,402 parameters x 4 B (tests/unit/test_models.py,
+# GOLDEN_PARAMETERS). int8 (QDQ, conv1 padded to 4 input channels): int8 weights
+# 16*4*9 + 32*16*9 + 32*32*9 + 2*32; int32 biases 82 x 4; float weight scales 82 x 4;
+# int8 weight zero points 82; float bias scales 82 x 4; int32 bias zero points 82 x 4;
+# six activation scales (float) and zero points (uint8); the Pad's 8 int64 pads.
+WEIGHTS = {
+    "float": 14_402 * 4,
+    "int8": (576 + 4608 + 9216 + 64) + 82 * 4 * 4 + 82 + 6 * 4 + 6 + 8 * 8,
+}
+# Peak activations (models/MODEL_CARD.md, Architecture). float: at the first MaxPool,
+# conv1's 16x16x25 and pool1's 16x8x12 float32 outputs. int8: at conv1, the padded
+# input 4x16x25 and conv1's output 16x16x25, both uint8.
+PEAK = {"float": (16 * 16 * 25 + 16 * 8 * 12) * 4, "int8": 4 * 16 * 25 + 16 * 16 * 25}
+MACS = {"float": 836_416, "int8": 894_016}  # models/MODEL_CARD.md, Cost
+# What the numbers say (models/MODEL_CARD.md, Target budget); nothing is tuned to fit.
+FITS = {
+    ("float", "nrf52832"): {"flash": True, "ram": False, "duty_cycle": False},
+    ("int8", "nrf52832"): {"flash": True, "ram": True, "duty_cycle": True},
+    ("float", "nrf5340-app"): {"flash": True, "ram": True, "duty_cycle": True},
+    ("int8", "nrf5340-app"): {"flash": True, "ram": True, "duty_cycle": True},
+    ("float", "apollo4-plus"): {"flash": True, "ram": True, "duty_cycle": True},
+    ("int8", "apollo4-plus"): {"flash": True, "ram": True, "duty_cycle": True},
+}
+
+
+@pytest.mark.parametrize("target", SHIPPED_TARGETS)
+@pytest.mark.parametrize("name", ["float", "int8"])
+def test_shipped_models_on_shipped_targets(name: str, target: str) -> None:
+    est = estimate_target(name, target)
+    prof = TargetProfile.load(target)
+    assert est.quantized is (name == "int8")
+    assert est.weight_bytes == WEIGHTS[name]
+    assert est.activations.peak_bytes == PEAK[name]
+    assert est.macs_per_window == MACS[name]
+    mpc = prof.macs_per_cycle_int8 if name == "int8" else prof.macs_per_cycle_float
+    duty = MACS[name] * 5 / mpc / (prof.clock_mhz * 1e6)
+    assert est.duty_cycle == pytest.approx(duty)
+    ram = PEAK[name] + 900 + 4800 + prof.ram_allowance_kib * 1024
+    assert est.ram_need_bytes == ram
+    assert est.checks == FITS[(name, target)]
+
+
+def test_shipped_targets_and_default() -> None:
+    assert shipped_targets() == SHIPPED_TARGETS
+    assert DEFAULT_TARGET in SHIPPED_TARGETS
+    assert estimate_target("int8").target.name == DEFAULT_TARGET
+
+
+@pytest.mark.parametrize("target", SHIPPED_TARGETS)
+def test_every_shipped_figure_has_a_comment(target: str) -> None:
+    # Each profile says where each figure comes from, or that it is an assumption.
+    ref = resources.files("highfive.models").joinpath("targets", f"{target}.toml")
+    comments = "\n".join(
+        line for line in ref.read_text().splitlines() if line.lstrip().startswith("#")
+    )
+    for key in PROFILE_KEYS:
+        if key not in ("description", "core"):
+            assert re.search(rf"\b{key}\b", comments), f"{target}: no comment on {key}"
+    assert TargetProfile.load(target).name == target
+
+
+# -- bad profiles and models ---------------------------------------------------------
+BAD_PROFILES = [
+    pytest.param({"clok_mhz": 64}, r"unknown key 'clok_mhz'; allowed keys: description", id="typo"),
+    pytest.param({"clock_mhz": None}, r"missing key 'clock_mhz'", id="missing"),
+    pytest.param({"clock_mhz": 0}, r"clock_mhz = 0 is not allowed; .* > 0 \(MHz\)", id="clock-0"),
+    pytest.param({"clock_mhz": -64}, r"clock_mhz = -64 is not allowed", id="clock-negative"),
+    pytest.param({"flash_kib": -1}, r"flash_kib = -1 is not allowed; .* > 0 \(KiB\)", id="flash"),
+    pytest.param({"ram_kib": 0.5}, r"ram_kib = 0.5 is not allowed; .* >= 1 \(KiB\)", id="ram-1k"),
+    pytest.param({"macs_per_cycle_int8": 0}, r"macs_per_cycle_int8 = 0 is not .* > 0", id="mpc8"),
+    pytest.param(
+        {"macs_per_cycle_float": -0.25}, r"macs_per_cycle_float = -0.25 is not", id="mpc-float"
+    ),
+    pytest.param({"clock_mhz": "64"}, r"clock_mhz = '64' is not allowed; must be a", id="text"),
+    pytest.param({"clock_mhz": True}, r"clock_mhz = True is not allowed", id="bool"),
+    pytest.param({"ram_allowance_kib": -2}, r"ram_allowance_kib = -2 is not .* >= 0", id="neg"),
+    pytest.param(
+        {"code_allowance_kib": 9}, r"code_allowance_kib = 9 .* at most flash_kib = 8", id="code"
+    ),
+    pytest.param(
+        {"ram_allowance_kib": 17}, r"ram_allowance_kib = 17 .* at most ram_kib = 16", id="ram"
+    ),
+    pytest.param({"max_duty_cycle": 1.5}, r"max_duty_cycle = 1.5 .* in \(0, 1\]", id="duty>1"),
+    pytest.param({"max_duty_cycle": 0}, r"max_duty_cycle = 0 is not allowed", id="duty-0"),
+    pytest.param({"description": ""}, r"description = '' is not allowed; give a text", id="desc"),
+    pytest.param({"core": 4}, r"core = 4 is not allowed; give a text", id="core"),
+]
+
+
+@pytest.mark.parametrize(("changes", "match"), BAD_PROFILES)
+def test_bad_profile_is_one_line_naming_the_key(
+    changes: dict[str, object], match: str, tmp_path: Path
+) -> None:
+    path = _write_profile(tmp_path, **changes)
+    with pytest.raises(ConfigError, match=match) as err:
+        TargetProfile.load(path)
+    message = str(err.value)
+    assert "\n" not in message and message.startswith(f"target profile {str(path)!r}: ")
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        pytest.param("clock_mhz = inf\n", r"clock_mhz = inf is not allowed", id="inf"),
+        pytest.param("clock_mhz = nan\n", r"clock_mhz = nan is not allowed", id="nan"),
+        pytest.param("clock_mhz = [64]\n", r"clock_mhz = \[64\] is not allowed", id="list"),
+        pytest.param("clock_mhz = \n", r"part.toml: not valid TOML", id="not-toml"),
+    ],
+)
+def test_bad_profile_values_in_toml(text: str, match: str, tmp_path: Path) -> None:
+    values = {k: v for k, v in TEST_PROFILE.items() if k != "clock_mhz"}
+    path = tmp_path / "part.toml"
+    path.write_text(_toml(values) + text)
+    with pytest.raises(ConfigError, match=match):
+        TargetProfile.load(path)
+
+
+def test_unknown_target_names(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"target: 'm4' is neither a shipped profile "):
+        TargetProfile.load("m4")
+    with pytest.raises(ConfigError, match=r"target profile '.*nope.toml' does not exist"):
+        TargetProfile.load(tmp_path / "nope.toml")
+
+
+def _bare() -> onnx.ModelProto:
+    """_small_cnn without highfive metadata."""
+    proto = _small_cnn()
+    del proto.metadata_props[:]
+    return proto
+
+
+def test_model_without_metadata_is_a_model_error(tmp_path: Path) -> None:
+    path = tmp_path / "bare.onnx"
+    onnx.save(_bare(), str(path))
+    with pytest.raises(ModelError, match=r"metadata key 'highfive\.format'") as err:
+        estimate_target(path)
+    assert "\n" not in str(err.value)
+
+
+def test_dynamic_shapes_are_a_model_error() -> None:
+    proto = _small_cnn()
+    proto.graph.input[0].type.tensor_type.shape.dim[2].dim_param = "S"
+    with pytest.raises(ModelError, match=r"cannot infer the shape of 'c1'"):
+        activation_schedule(proto)
+
+
+def test_unsorted_graph_is_a_model_error() -> None:
+    proto = _small_cnn()
+    nodes = list(proto.graph.node)
+    nodes[0], nodes[1] = nodes[1], nodes[0]
+    del proto.graph.node[:]
+    proto.graph.node.extend(nodes)
+    with pytest.raises(ModelError, match=r"node 0 \(Relu ''\) reads 'c1' before any node"):
+        activation_schedule(proto)
+
+
+# -- command line ----------------------------------------------------------------------
+def test_cli_table_and_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["model", "target", "int8"]) == 0
+    out = capsys.readouterr().out
+    assert "target     nrf52832: " in out and "verdict    fits" in out
+    assert re.search(r"activations\s+8,000 B\s+peak at node 11 \(Conv\)", out)
+    assert main(["model", "target", "float", "--target", "nrf52832", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["fits"] == {"flash": True, "ram": False, "duty_cycle": False, "all": False}
+    assert doc["weight_bytes"] == WEIGHTS["float"] and doc["target"]["name"] == "nrf52832"
+
+
+@pytest.mark.parametrize(
+    ("argv", "match"),
+    [
+        pytest.param(["int8", "--target", "m4"], r"'m4' is neither a shipped profile", id="name"),
+        pytest.param(["int8", "--target", "{bad}"], r"clock_mhz = 0 is not allowed", id="bad"),
+        pytest.param(["{bare}", "--json"], r"metadata key 'highfive\.format'", id="no-meta"),
+        pytest.param(["nope.onnx"], r"is neither a file nor a shipped model", id="no-model"),
+    ],
+)
+def test_cli_errors_exit_2_with_nothing_written(
+    argv: list[str], match: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bare = tmp_path / "bare.onnx"
+    onnx.save(_bare(), str(bare))
+    bad = _write_profile(tmp_path, "bad", clock_mhz=0)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    args = [a.format(bad=bad, bare=bare) for a in argv]
+    assert main(["model", "target", *args]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    (line,) = captured.err.splitlines()
+    assert line.startswith("error: ") and re.search(match, line), line
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_public_names() -> None:
+    for name in ("TargetProfile", "TargetEstimate", "estimate_target", "activation_schedule"):
+        assert name in highfive.models.__all__
+    assert Model.load("int8").spec.hop_s == 0.2  # the hop the figures above assume
