@@ -32,20 +32,28 @@ Handler = Callable[[argparse.Namespace], int]
 Writer = Callable[[Path], None]
 
 _seed = int_at_least(0)
+_case = int_at_least(0)
+_LISTED = 20  # failing cases ``highfive replay RUN`` lists
 _VERSIONS = ("numpy", "onnxruntime", "dask")  # what ``--version`` reports besides highfive
 
 
 # -- output files --------------------------------------------------------------------
-def _check_output(flag: str, path: Path, *, image: bool = False) -> None:
+def _check_output(flag: str, path: Path, kind: str = "file") -> None:
     """Refuse an output path that cannot be written, before any work is done.
 
-    The file's folder must exist or be creatable (its nearest existing ancestor a
-    writable folder); an image's suffix must name a format matplotlib writes.
+    ``kind`` is "file", "image" (a file whose suffix names a format matplotlib writes)
+    or "folder" (written into). The file's folder, or the folder, must exist or be
+    creatable: its nearest existing ancestor a writable folder.
     """
     shown = repr(os.fspath(path))
-    if path.is_dir():
+    if kind == "folder":
+        if path.exists() and not path.is_dir():
+            raise InvalidParameter(f"{flag}: {shown} is not a folder; give a folder")
+        folder = path.absolute()
+    elif path.is_dir():
         raise InvalidParameter(f"{flag}: {shown} is a folder; give a file name")
-    folder = path.absolute().parent
+    else:
+        folder = path.absolute().parent
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent
     if not folder.is_dir():
@@ -54,7 +62,7 @@ def _check_output(flag: str, path: Path, *, image: bool = False) -> None:
         raise InvalidParameter(
             f"{flag}: cannot write {shown}: folder {str(folder)!r} is not writable"
         )
-    if image:
+    if kind == "image":
         from matplotlib.backend_bases import FigureCanvasBase
 
         formats = sorted(FigureCanvasBase.get_supported_filetypes())
@@ -66,12 +74,12 @@ def _check_output(flag: str, path: Path, *, image: bool = False) -> None:
 
 
 def _check_outputs(args: argparse.Namespace) -> None:
-    """Check every output path of the command (``outputs``: dest -> "file" or "image")."""
+    """Check the command's output paths (``outputs``: dest -> "file", "image", "folder")."""
     outputs: Mapping[str, str] = getattr(args, "outputs", {})
     for dest, kind in outputs.items():
-        path = getattr(args, dest)
+        path = getattr(args, dest, None)  # a parent's outputs may name another's flags
         if path is not None:
-            _check_output(f"--{dest}", path, image=kind == "image")
+            _check_output(f"--{dest}", Path(path), kind)
 
 
 def _write_outputs(writers: Mapping[str, tuple[Path, Writer]]) -> None:
@@ -286,6 +294,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _cmd_replay(args: argparse.Namespace) -> int:
     from highfive.harness import replay
 
+    if args.case is None:
+        if args.param or args.plot:
+            raise InvalidParameter(
+                "replay: --param and --plot need a CASE_ID (without one, replay lists the "
+                "run's failing cases)"
+            )
+        return _list_failing(args.run)
     rep = replay(args.run, args.case, _parse_params(args.param) or None)
     print(f"case {rep.case}: {rep.trace!r}")
     for e in rep.trace.events:
@@ -318,6 +333,50 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         _write_outputs({"--plot": (args.plot, lambda tmp: save_figure(fig, tmp))})
         print(f"wrote {args.plot}")
     return 0 if not rep.stored or rep.matches_stored else 1
+
+
+def _list_failing(run: Path) -> int:
+    """``highfive replay RUN``: the run's failing cases, worst verdicts first."""
+    from highfive.harness import SEVERITY, RunDir
+
+    rundir = RunDir(run)
+    models = [str(m["id"]) for m in rundir.read_campaign().get("models", [])]
+    rows = rundir.results(columns=["case_id", "model", "verdict"])
+    cases = int(rows["case_id"].nunique())
+    failing_ids = set(rows["case_id"][rows["verdict"].astype(str) != "pass"].tolist())
+    rows = rows[rows["case_id"].isin(failing_ids)]  # every model's verdict on those cases
+    table: dict[int, dict[str, str]] = {}
+    for case, model, verdict in zip(
+        rows["case_id"].tolist(),
+        rows["model"].astype(str).tolist(),
+        rows["verdict"].astype(str).tolist(),
+        strict=True,
+    ):
+        table.setdefault(int(case), {})[model] = verdict
+    models += sorted({m for verdicts in table.values() for m in verdicts} - set(models))
+    rank: dict[str, int] = {v: i for i, v in enumerate(SEVERITY)}  # failing ones, worst first
+
+    def worst(case: int) -> tuple[int, int]:
+        return min(rank.get(v, len(rank)) for v in table[case].values()), case
+
+    failing = sorted(table, key=worst)
+    shown = failing[:_LISTED]
+    per_model = ", ".join(
+        f"{m} {sum(t.get(m, 'pass') != 'pass' for t in table.values()):,}" for m in models
+    )
+    print(
+        f"{len(failing):,} of {cases:,} cases fail ({per_model})"
+        + (f"; the first {len(shown)}, worst verdicts first:" if failing else "")
+    )
+    if not shown:
+        return 0
+    width = max([14, *map(len, models)])
+    print(f"  {'CASE_ID':>8}  " + "  ".join(f"{m:<{width}}" for m in models).rstrip())
+    for case in shown:
+        cells = "  ".join(f"{table[case].get(m, '-'):<{width}}" for m in models)
+        print(f"  {case:>8}  {cells}".rstrip())
+    print(f"replay one with: highfive replay {os.fspath(run)} CASE_ID")
+    return 0
 
 
 def _cmd_shrink(args: argparse.Namespace) -> int:
@@ -480,17 +539,24 @@ def _build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="complete an interrupted run: only missing batches run",
     )
-    p.set_defaults(handler=_cmd_run)
+    p.set_defaults(handler=_cmd_run, outputs={"out": "folder"})
 
     p = sub.add_parser(
         "replay",
         help="regenerate one case of a run bit-identically",
         description="Regenerate CASE_ID of RUN from its campaign.json, run every model, "
         "print truth, detections and verdicts, and check them against the stored rows "
-        "(exit 1 if they differ). --param changes parameters (then nothing is compared).",
+        "(exit 1 if they differ). --param changes parameters (then nothing is compared). "
+        "Without CASE_ID, list the run's failing cases, worst verdicts first.",
     )
     p.add_argument("run", type=Path, metavar="RUN", help="run directory")
-    p.add_argument("case", type=int, metavar="CASE_ID")
+    p.add_argument(
+        "case",
+        type=_case,
+        nargs="?",
+        metavar="CASE_ID",
+        help="the case to replay (default: list the failing cases)",
+    )
     p.add_argument(
         "--param",
         action="append",
@@ -514,7 +580,7 @@ def _build_parser() -> argparse.ArgumentParser:
         "and the command that replays it.",
     )
     p.add_argument("run", type=Path, metavar="RUN", help="run directory")
-    p.add_argument("case", type=int, metavar="CASE_ID")
+    p.add_argument("case", type=_case, metavar="CASE_ID", help="a failing case of RUN")
     p.add_argument("--model", help="the model whose failure to keep (default: the first failing)")
     p.set_defaults(handler=_cmd_shrink)
 
@@ -535,7 +601,7 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--out", type=Path, help="where coverage/ goes (default: the first run)")
     p.add_argument("--partial", action="store_true", help="analyse an unfinished run")
-    p.set_defaults(handler=_cmd_coverage)
+    p.set_defaults(handler=_cmd_coverage, outputs={"out": "folder"})
 
     from highfive.coverage import add_coverage_commands
     from highfive.models import add_model_commands
@@ -543,7 +609,10 @@ def _build_parser() -> argparse.ArgumentParser:
 
     add_coverage_commands(sub)
     add_report_commands(sub, profile=_profile)  # the gate's latency criterion measures models
-    add_model_commands(sub)
+    model = add_model_commands(sub)
+    # Their output files too are checked before the command runs (see main).
+    sub.choices["report"].set_defaults(outputs={"out": "file"})
+    model.set_defaults(outputs={"out": "file"})  # train, quantize
     return parser
 
 
@@ -583,10 +652,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         handler: Handler = args.handler
         try:
             _check_outputs(args)
-            return handler(args)
+            status = handler(args)
+            sys.stdout.flush()  # a closed pipe shows here, not at exit
+            return status
         except HighfiveError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
+        except BrokenPipeError:  # stdout closed early (``| head``): stop quietly, as cat does
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 141  # 128 + SIGPIPE
         except OSError as exc:  # the machine's refusal (disk full, read-only): no traceback
             print(f"error: {_describe(exc)}", file=sys.stderr)
             return 2

@@ -1,0 +1,555 @@
+"""A catalogue of malformed input, across every command of ``highfive``.
+
+Each row is an id, the command line (split like a shell would), files the row writes
+first, and a regular expression the message must match. Every row runs
+``highfive.harness.cli.main`` in a fresh working folder and must exit with status 2 and
+print exactly one line ``error: ...`` (or, for argument syntax, argparse's usage error),
+no traceback, and write nothing: the working folder, which holds copies of the
+runs, is compared file by file (sizes and modification times) before and after.
+
+The working folder holds:
+
+- ``run/``: a small complete run (16 cases; the toy model and the shipped float model),
+  made once per module in this process; ``{passing}`` in a row is a case that passes
+  with both;
+- ``partial/``: the same run marked unfinished;
+- ``toy.onnx`` (the toy model), ``good.csv`` (a good recording), ``afile`` (an empty
+  file) and ``folder/`` (an empty folder).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from highfive.harness.cli import main
+
+GOOD_RUN = """name = "small"
+seed = 3
+cases = 16
+sampler = "random"
+batch_size = 8
+models = ["toy.onnx", "float"]
+out = "runs"
+[execution]
+workers = 0
+"""
+
+
+def _campaign(**changes: object) -> str:
+    """A campaign file of the toy model, with ``changes`` (TOML values) applied."""
+    keys = {"name": '"n"', "seed": "1", "cases": "8", "models": '["toy.onnx"]', "out": '"out"'}
+    keys["[execution]"] = "workers = 0"  # in this process: cheap if a row is let through
+    keys.update({k: str(v) for k, v in changes.items()})
+    body = "".join(f"{k} = {v}\n" for k, v in keys.items() if not k.startswith("["))
+    tables = "".join(f"{k}\n{v}\n" for k, v in keys.items() if k.startswith("["))
+    return body + tables
+
+
+@dataclass(frozen=True)
+class Bad:
+    argv: str
+    match: str
+    files: Mapping[str, str] = field(default_factory=dict)
+    usage: bool = False  # argparse's usage error rather than one 'error:' line
+
+
+def row(
+    id: str,
+    argv: str,
+    match: str,
+    *,
+    files: Mapping[str, str] | None = None,
+    usage: bool = False,
+    xfail: str = "",
+) -> object:
+    marks = [pytest.mark.xfail(strict=True, reason=xfail)] if xfail else []
+    return pytest.param(Bad(argv, match, files or {}, usage), id=id, marks=marks)
+
+
+CATALOGUE = [
+    # -- synth ---------------------------------------------------------------------
+    row("synth-unknown-motion", "synth moonwalk", r"motion: unknown motion 'moonwalk'; allowed: "),
+    row("synth-empty-motion", "synth ''", r"motion: unknown motion ''; allowed: .*high_five"),
+    row(
+        "synth-out-of-range",
+        "synth high_five --param peak_accel=100",
+        r"peak_accel: '100' is out of range \(allowed: 4 to 40",
+    ),
+    row(
+        "synth-not-whole",
+        "synth high_five --param repetitions=2.5",
+        r"repetitions: '2.5' is not a whole number \(allowed: 1 to 4",
+    ),
+    row(
+        "synth-overflow",
+        "synth high_five --param duration=1e400",
+        r"duration: '1e400' is not a finite number",
+    ),
+    row("synth-unknown-param", "synth high_five --param speed=2", r"unknown parameter 'speed'"),
+    row("synth-no-equals", "synth high_five --param speed", r"'speed' is not of the form NAME="),
+    row("synth-negative-seed", "synth high_five --seed -1", r"--seed: -1 must be >= 0", usage=True),
+    row("synth-text-seed", "synth high_five --seed one", r"--seed: 'one' is not an", usage=True),
+    row(
+        "synth-csv-folder",
+        "synth high_five --csv folder",
+        r"--csv: 'folder' is a folder; give a file name",
+    ),
+    row(
+        "synth-plot-under-file",
+        "synth high_five --csv ok.csv --plot afile/x.png",
+        r"--plot: cannot write 'afile/x.png': '.*afile' is not a folder",
+    ),
+    row(
+        "synth-plot-suffix",
+        "synth high_five --csv ok.csv --plot x.txt",
+        r"--plot: 'x.txt' does not end in an image format; use one of .*\.png",
+    ),
+    # -- count ---------------------------------------------------------------------
+    row("count-missing", "count missing.csv", r"recording: 'missing.csv' does not exist"),
+    row(
+        "count-folder",
+        "count folder",
+        r"recording: 'folder' is (a folder|not a file)",
+        xfail="harness/_recording.py says a folder 'does not exist'",
+    ),
+    row(
+        "count-suffix",
+        "count toy.onnx",
+        r"recording: toy.onnx has suffix '.onnx'; allowed: .csv, .parquet",
+    ),
+    row("count-empty", "count empty.csv", r"cannot read empty.csv", files={"empty.csv": ""}),
+    row(
+        "count-no-time-column",
+        "count cols.csv",
+        r"recording cols.csv: no time column among \['not', 'a'\]; expected time one of",
+        files={"cols.csv": "not,a\n1,2\n"},
+    ),
+    row(
+        "count-text-values",
+        "count text.csv",
+        r"recording text.csv: columns .* must be numeric",
+        files={"text.csv": "t,x,y,z\n0,0,0,1\n0.02,a,0,1\n"},
+    ),
+    row(
+        "count-nan",
+        "count nan.csv",
+        r"recording nan.csv: row 1 is not finite",
+        files={"nan.csv": "t,x,y,z\n0,0,0,1\n0.02,nan,0,1\n0.04,0,0,1\n"},
+    ),
+    row(
+        "count-backwards",
+        "count back.csv",
+        r"not strictly increasing at row 1 of back.csv",
+        files={"back.csv": "t,x,y,z\n0.04,0,0,1\n0.02,0,0,1\n0,0,0,1\n"},
+    ),
+    row(
+        "count-one-row",
+        "count one.csv",
+        r"recording one.csv: 1 rows; need at least 2",
+        files={"one.csv": "t,x,y,z\n0,0,0,1\n"},
+    ),
+    row(
+        "count-junk-parquet",
+        "count junk.parquet",
+        r"recording: cannot read junk.parquet",
+        files={"junk.parquet": "PAR1garbage"},
+    ),
+    row(
+        "count-too-short",
+        "count good.csv --time-unit ms",
+        r"recording good.csv: .* shorter than one window",
+    ),
+    row(
+        "count-unknown-model",
+        "count good.csv --model nope",
+        r"model: 'nope' is neither a file nor a shipped model \(float, int8\)",
+    ),
+    row(
+        "count-garbage-model",
+        "count good.csv --model garbage.onnx",
+        r"model 'garbage.onnx': ONNX Runtime cannot load it",
+        files={"garbage.onnx": "garbage"},
+    ),
+    row("count-empty-exec", "count good.csv --model exec:", r"counter 'exec:': expected exec:PATH"),
+    row(
+        "count-missing-program",
+        "count good.csv --model exec:./nothere",
+        r"counter 'exec:./nothere': .* does not exist",
+    ),
+    row(
+        "count-broken-module",
+        "count good.csv --model broken.py:f",
+        r"counter 'broken.py:f': importing 'broken.py' failed \(SyntaxError",
+        files={"broken.py": "def f(:\n"},
+    ),
+    row(
+        "count-not-callable",
+        "count good.csv --model plain.py:X",
+        r"counter 'plain.py:X': 'X' is a int, not callable",
+        files={"plain.py": "X = 3\n"},
+    ),
+    row(
+        "count-plot-under-file",
+        "count good.csv --plot afile/x.png",
+        r"--plot: cannot write 'afile/x.png'",
+    ),
+    row("count-units", "count good.csv --units furlongs", r"--units: invalid choice", usage=True),
+    # -- run -----------------------------------------------------------------------
+    row("run-nothing", "run", r"run: give a campaign file CONFIG.toml \(or --focus RUN\)"),
+    row("run-missing", "run missing.toml", r"campaign file 'missing.toml' does not exist"),
+    row(
+        "run-broken-toml",
+        "run c.toml",
+        r"c.toml: not valid TOML",
+        files={"c.toml": 'name = "x"\ncases = \n'},
+    ),
+    row(
+        "run-unknown-key",
+        "run c.toml",
+        r"unknown key 'bogus'; allowed: .*cases",
+        files={"c.toml": _campaign(bogus=1)},
+    ),
+    row(
+        "run-zero-cases",
+        "run c.toml",
+        r"cases: 0 must be an integer >= 1",
+        files={"c.toml": _campaign(cases=0)},
+    ),
+    row(
+        "run-text-cases",
+        "run c.toml",
+        r"cases: 'many' must be an integer >= 1",
+        files={"c.toml": _campaign(cases='"many"')},
+    ),
+    row(
+        "run-negative-seed",
+        "run c.toml",
+        r"seed: -1 must be an integer >= 0",
+        files={"c.toml": _campaign(seed=-1)},
+    ),
+    row(
+        "run-zero-batch",
+        "run c.toml",
+        r"batch_size: 0 must be an integer >= 1",
+        files={"c.toml": _campaign(batch_size=0)},
+    ),
+    row(
+        "run-sampler",
+        "run c.toml",
+        r"sampler: 'magic' is not known; choose one of .*sobol",
+        files={"c.toml": _campaign(sampler='"magic"')},
+    ),
+    row(
+        "run-no-models",
+        "run c.toml",
+        r"models: \[\] must be a non-empty list of counters",
+        files={"c.toml": _campaign(models="[]")},
+    ),
+    row(
+        "run-missing-model",
+        "run c.toml",
+        r"model: '.*nothere.onnx' is neither a file nor a shipped model",
+        files={"c.toml": _campaign(models='["nothere.onnx"]')},
+    ),
+    row(
+        "run-space-range",
+        "run c.toml",
+        r"space.peak_accel: 50 is out of range \(allowed: 4 to 40",
+        files={"c.toml": _campaign(**{"[space]": "peak_accel = [50, 60]"})},
+    ),
+    row(
+        "run-bad-name",
+        "run c.toml",
+        r"name: '../up' must be 1-100 letters",
+        files={"c.toml": _campaign(name='"../up"')},
+    ),
+    row(
+        "run-text-workers",
+        "run c.toml",
+        r"execution.workers: 'two' must be an integer >= 0",
+        files={"c.toml": _campaign(**{"[execution]": 'workers = "two"'})},
+    ),
+    row(
+        "run-exists",
+        "run c.toml",
+        r"run directory run already exists; pass --resume",
+        files={"c.toml": _campaign(name='"run"', out='"."')},
+    ),
+    row(
+        "run-resume-nothing",
+        "run c.toml --resume",
+        r"run directory out/n does not exist, so there is nothing to resume",
+        files={"c.toml": _campaign()},
+    ),
+    row(
+        "run-negative-cases-flag",
+        "run c.toml --cases -5",
+        r"cases: -5 must be an integer >= 1",
+        files={"c.toml": _campaign()},
+    ),
+    row(
+        "run-negative-workers-flag",
+        "run c.toml --workers -1",
+        r"execution.workers: -1 must be an integer >= 0",
+        files={"c.toml": _campaign()},
+    ),
+    row(
+        "run-out-is-file",
+        "run c.toml --out afile",
+        r"--out: 'afile' is not a folder",
+        files={"c.toml": _campaign()},
+    ),
+    row(
+        "run-config-and-focus",
+        "run c.toml --focus run",
+        r"run: give CONFIG.toml or --focus RUN, not both",
+        files={"c.toml": _campaign()},
+    ),
+    row(
+        "run-focus-not-a-run", "run --focus folder", r"run directory 'folder' has no campaign.json"
+    ),
+    # -- replay and shrink -----------------------------------------------------------
+    row("replay-not-a-run", "replay folder 1", r"run directory 'folder' has no campaign.json"),
+    row("replay-list-not-a-run", "replay folder", r"run directory 'folder' has no campaign.json"),
+    row("replay-case-range", "replay run 99", r"case: 99 is outside the run's cases 0..15"),
+    row("replay-negative-case", "replay run -1", r"CASE_ID: -1 must be >= 0", usage=True),
+    row("replay-param-unknown", "replay run 1 --param speed=3", r"unknown parameter 'speed'"),
+    row(
+        "replay-param-choice",
+        "replay run 1 --param motion=moonwalk",
+        r"motion: 'moonwalk' is not allowed; choose one of",
+    ),
+    row("replay-param-text", "replay run 1 --param gap=abc", r"gap: 'abc' is not a finite number"),
+    row(
+        "replay-param-without-case",
+        "replay run --param gap=1",
+        r"replay: --param and --plot need a CASE_ID",
+    ),
+    row("replay-plot-suffix", "replay run 1 --plot x.txt", r"--plot: 'x.txt' does not end in an"),
+    row("shrink-not-a-run", "shrink folder 1", r"run directory 'folder' has no campaign.json"),
+    row("shrink-case-range", "shrink run 99", r"case: 99 is outside the run's cases 0..15"),
+    row(
+        "shrink-passing-case",
+        "shrink run {passing}",
+        r"case \d+ passes with toy, float; only failing cases can be shrunk",
+    ),
+    row("shrink-unknown-model", "shrink run 1 --model nope", r"model: 'nope' is not in this run"),
+    # -- coverage, gate, report, diff ---------------------------------------------
+    row("coverage-not-a-run", "coverage folder", r"run directory 'folder' has no campaign.json"),
+    row("coverage-partial", "coverage partial", r"'partial' is incomplete .* pass --partial"),
+    row("coverage-twice", "coverage run run", r"cannot merge coverage: cases 0..15 .* twice"),
+    row(
+        "coverage-bins-missing", "coverage run --bins b.toml", r"bins file 'b.toml' does not exist"
+    ),
+    row(
+        "coverage-bins-unknown",
+        "coverage run --bins b.toml",
+        r"bins.nope: unknown dimension; known: motion",
+        files={"b.toml": "[bins]\nnope = 3\n"},
+    ),
+    row(
+        "coverage-bins-type",
+        "coverage run --bins b.toml",
+        r"bins.peak_accel: expected a table, got 0",
+        files={"b.toml": "[bins]\npeak_accel = 0\n"},
+    ),
+    row(
+        "coverage-bins-toml",
+        "coverage run --bins b.toml",
+        r"b.toml: not valid TOML",
+        files={"b.toml": "[bins\n"},
+    ),
+    row("coverage-out-is-file", "coverage run --out afile", r"--out: 'afile' is not a folder"),
+    row("gate-no-gate", "gate run", r"the following arguments are required: --gate", usage=True),
+    row("gate-missing", "gate run --gate g.toml", r"gate file 'g.toml' does not exist"),
+    row(
+        "gate-unknown-kind",
+        "gate run --gate g.toml",
+        r"criteria\[0\].kind: 'magic' is not a criterion kind; use one of",
+        files={"g.toml": '[[criteria]]\nkind = "magic"\n'},
+    ),
+    row(
+        "gate-bad-threshold",
+        "gate run --gate g.toml",
+        r"criteria\[0\] \(failure_rate\).p_max: 2 must be a failure rate in \(0, 1\]",
+        files={"g.toml": '[[criteria]]\nkind = "failure_rate"\np_max = 2\n'},
+    ),
+    row(
+        "gate-no-criteria",
+        "gate run --gate g.toml",
+        r"criteria: a gate needs at least one \[\[criteria\]\] table",
+        files={"g.toml": "criteria = 3\n"},
+    ),
+    row(
+        "gate-partial",
+        "gate partial --gate g.toml",
+        r"'partial' is incomplete .* a gate needs a complete run",
+        files={"g.toml": '[[criteria]]\nkind = "failure_rate"\np_max = 0.5\n'},
+    ),
+    row("report-not-a-run", "report folder", r"run directory 'folder' has no campaign.json"),
+    row("report-partial", "report partial", r"'partial' is incomplete .* a report needs"),
+    row("report-cases", "report run --cases -1", r"--cases: -1 must be >= 0", usage=True),
+    row("report-out-folder", "report run --out folder", r"--out: 'folder' is a "),
+    row("report-out-under-file", "report run --out afile/r.html", r"--out: cannot write 'afile/r"),
+    row("diff-not-a-run", "diff folder", r"run directory 'folder' has no campaign.json"),
+    row("diff-second-not-a-run", "diff run folder", r"run directory 'folder' has no campaign"),
+    row("diff-partial", "diff run partial", r"'partial' is incomplete .* diff needs"),
+    row("diff-alpha", "diff run --alpha 2", r"--alpha: 2.0 must be in \(0, 1\)"),
+    row("diff-limit", "diff run --limit 0", r"--limit: 0 must be >= 1"),
+    row("diff-model", "diff run --model nope", r"--model: 'nope' is not a model of run 'run'"),
+    row("diff-ways", "diff run --ways 0", r"--ways: '0': give whole numbers >= 1", usage=True),
+    row("diff-method", "diff run --method bad", r"--method: invalid choice: 'bad'", usage=True),
+    # -- model -----------------------------------------------------------------------
+    row("model-no-action", "model", r"the following arguments are required: ACTION", usage=True),
+    row("model-info-unknown", "model info nope", r"model: 'nope' is neither a file nor a"),
+    row(
+        "model-info-not-onnx",
+        "model info good.csv",
+        r"model 'good.csv': ONNX Runtime cannot load it",
+    ),
+    row(
+        "model-quantize-suffix",
+        "model quantize float --out x.txt",
+        r"--out: 'x.txt' does not end in .onnx",
+    ),
+    row("model-quantize-folder", "model quantize float --out folder", r"--out: 'folder' is a "),
+    row(
+        "model-quantize-under-file",
+        "model quantize float --out afile/q.onnx",
+        r"--out: cannot write 'afile/q.onnx'",
+    ),
+    row("model-quantize-unknown", "model quantize nope --out q.onnx", r"'nope' is neither a"),
+    row(
+        "model-quantize-traces",
+        "model quantize float --out q.onnx --calibration-traces 0",
+        r"--calibration-traces: 0 must be >= 1",
+        usage=True,
+    ),
+    row("model-train-suffix", "model train --out x.txt", r"--out: 'x.txt' does not end in .onnx"),
+    row(
+        "model-train-under-file",
+        "model train --out afile/t.onnx",
+        r"--out: cannot write 'afile/t.onnx'",
+    ),
+    row("model-train-epochs", "model train --out t.onnx --epochs 0", r"--epochs: 0", usage=True),
+    row("model-target-no-model", "model target", r"required: MODEL", usage=True),
+    row("model-target-unknown", "model target nope", r"model: 'nope' is neither a file nor a"),
+    row(
+        "model-target-unknown-target",
+        "model target float --target nope",
+        r"target: 'nope' is neither a shipped profile \(.*\) nor a .toml file",
+    ),
+    row(
+        "model-target-profile-key",
+        "model target float --target t.toml",
+        r"target profile 't.toml': unknown key 'name'; allowed keys: .*clock_mhz",
+        files={"t.toml": 'name = "x"\n'},
+    ),
+]
+
+
+# -- the world each row starts from ------------------------------------------------------
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory, toy_model_path: Path) -> dict[str, object]:
+    """A folder with the small run, made once; ``passing`` is a case that passes."""
+    root = tmp_path_factory.mktemp("world")
+    shutil.copy(toy_model_path, root / "toy.onnx")
+    (root / "small.toml").write_text(
+        GOOD_RUN.replace("toy.onnx", str(root / "toy.onnx")).replace('"runs"', f'"{root / "runs"}"')
+    )
+    assert main(["run", str(root / "small.toml")]) == 0
+    assert main(["synth", "high_five", "--csv", str(root / "good.csv")]) == 0
+    from highfive.harness import RunDir
+
+    rows = RunDir(root / "runs" / "small").results(columns=["case_id", "verdict"])
+    failing = set(rows.case_id[rows.verdict != "pass"])
+    passing = min(set(rows.case_id) - failing)
+    return {"root": root, "passing": int(passing)}
+
+
+def _snapshot(root: Path) -> dict[str, tuple[bool, int, int]]:
+    """Every path under ``root``: (is a folder, size, modification time in ns).
+
+    A run's ``.lock`` counts by its presence only: whoever takes the lock writes its pid
+    there (bookkeeping of the lock, not output), also to refuse a run that exists.
+    """
+    out = {}
+    for p in sorted(root.rglob("*")):
+        st = p.stat()
+        stamp = (p.is_dir(), st.st_size, st.st_mtime_ns) if p.name != ".lock" else (False, 0, 0)
+        out[p.relative_to(root).as_posix()] = stamp
+    return out
+
+
+@pytest.fixture
+def workdir(world: dict[str, object], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    root = world["root"]
+    assert isinstance(root, Path)
+    shutil.copytree(root / "runs" / "small", tmp_path / "run")
+    shutil.copytree(root / "runs" / "small", tmp_path / "partial")
+    record = json.loads((tmp_path / "partial" / "campaign.json").read_text())
+    record["status"] = "running"
+    (tmp_path / "partial" / "campaign.json").write_text(json.dumps(record))
+    for name in ("toy.onnx", "good.csv"):
+        shutil.copy(root / name, tmp_path / name)
+    (tmp_path / "afile").write_text("")
+    (tmp_path / "folder").mkdir()
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.mark.parametrize("bad", CATALOGUE)
+def test_malformed_input_is_one_line_exit_2_and_writes_nothing(
+    bad: Bad,
+    workdir: Path,
+    world: dict[str, object],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for name, text in bad.files.items():
+        (workdir / name).write_text(text)
+    before = _snapshot(workdir)
+    argv = shlex.split(bad.argv.format(passing=world["passing"]))
+    try:
+        status = main(argv)
+    except SystemExit as exc:  # argparse
+        status = exc.code
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    lines = err.splitlines()
+    if bad.usage:
+        assert status == 2 and lines[0].startswith("usage: highfive"), err
+        assert re.match(r"highfive[\w ]*: error: ", lines[-1]), err
+    else:
+        assert status == 2, (status, out, err)
+        assert len(lines) == 1 and lines[0].startswith("error: "), err
+    assert re.search(bad.match, lines[-1]), lines[-1]
+    assert _snapshot(workdir) == before, "something was written"
+
+
+def test_the_catalogue_covers_every_command() -> None:
+    import argparse
+
+    from highfive.harness.cli import _build_parser
+
+    def commands(parser: argparse.ArgumentParser, prefix: str = "") -> set[str]:
+        (sub,) = (a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        out: set[str] = set()
+        for name, child in sub.choices.items():
+            nested = [a for a in child._actions if isinstance(a, argparse._SubParsersAction)]
+            out |= commands(child, f"{prefix}{name} ") if nested else {f"{prefix}{name}"}
+        return out
+
+    rows = [p.values[0] for p in CATALOGUE]  # type: ignore[attr-defined]
+    assert len(rows) >= 40
+    ids = [p.id for p in CATALOGUE]  # type: ignore[attr-defined]
+    assert len(set(ids)) == len(ids)
+    tested = {" ".join(r.argv.split()[:2]) for r in rows} | {r.argv.split()[0] for r in rows}
+    assert commands(_build_parser()) <= tested
