@@ -21,6 +21,7 @@ from highfive.harness import VERDICTS
 
 from ._bins import IGNORED, ILLEGAL, Binning, codes
 from ._crosses import Cross
+from ._show import show, show_list
 
 __all__ = ["Accumulator", "Source"]
 
@@ -85,7 +86,7 @@ class Accumulator:
         v = pc.index_in(_plain(batch["verdict"]), value_set=pa.array(VERDICTS))
         if v.null_count:
             bad = pc.filter(batch["verdict"], pc.is_null(v))[0].as_py()
-            raise RunDirError(f"results: verdict {bad!r} is not one of {list(VERDICTS)}")
+            raise RunDirError(f"results: verdict {show(bad)} is not one of {show_list(VERDICTS)}")
         if "case_id" in batch.schema.names:
             mm = pc.min_max(batch["case_id"]).as_py()
             lo, hi = self.case_range

@@ -32,6 +32,7 @@ from highfive.generators import InvalidParameter
 
 from ._bins import Binning, codes
 from ._crosses import Cross, cell_labels, make_crosses
+from ._show import show
 from ._stats import _holm
 
 __all__ = [
@@ -57,14 +58,14 @@ Alternative = Literal["two-sided", "greater"]
 
 def check_method(method: str) -> str:
     if method not in METHODS:
-        raise InvalidParameter(f"method: {method!r} must be 'holm' (default) or 'fdr'")
+        raise InvalidParameter(f"method: {show(method)} must be 'holm' (default) or 'fdr'")
     return method
 
 
 def check_alpha(alpha: float) -> float:
     if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not 0 < alpha < 1:
         raise InvalidParameter(
-            f"alpha: {alpha!r} must be a significance level in (0, 1), e.g. 0.05"
+            f"alpha: {show(alpha)} must be a significance level in (0, 1), e.g. 0.05"
         )
     return float(alpha)
 
@@ -225,14 +226,15 @@ def paired_cell_diff(
     """
     method, alpha = check_method(method), check_alpha(alpha)
     if alternative not in ("greater", "two-sided"):
-        raise InvalidParameter(f"alternative: {alternative!r} must be 'greater' or 'two-sided'")
+        raise InvalidParameter(f"alternative: {show(alternative)} must be 'greater' or 'two-sided'")
     crosses = tuple(crosses) if crosses is not None else make_crosses(binning)
     a, b = models
     have = set(frame["model"].astype(str).unique()) if len(frame) else set()
     for m in (a, b):
         if m not in have:
             raise InvalidParameter(
-                f"models: {m!r} has no rows; models present: {', '.join(sorted(have)) or 'none'}"
+                f"models: {show(m)} has no rows; models present: "
+                f"{', '.join(sorted(have)) or 'none'}"
             )
     model = frame["model"].astype(str)
     fa = frame[model == a].set_index("case_id")

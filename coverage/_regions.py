@@ -38,6 +38,7 @@ import pandas as pd
 
 from highfive.generators import InvalidParameter, ParameterSpace
 
+from ._show import show
 from ._stats import cp_interval, cp_lower, cp_upper
 
 __all__ = ["Region", "failure_regions", "regions_dicts"]
@@ -418,15 +419,15 @@ def failure_regions(
         counts the cases not in an earlier one. Deterministic.
     """
     if isinstance(max_boxes, bool) or not isinstance(max_boxes, int) or max_boxes < 1:
-        raise InvalidParameter(f"max_boxes: {max_boxes!r} must be a whole number >= 1")
+        raise InvalidParameter(f"max_boxes: {show(max_boxes)} must be a whole number >= 1")
     if isinstance(min_cases, bool) or not isinstance(min_cases, int) or min_cases < 2:
-        raise InvalidParameter(f"min_cases: {min_cases!r} must be a whole number >= 2")
+        raise InvalidParameter(f"min_cases: {show(min_cases)} must be a whole number >= 2")
     if not isinstance(alpha, float | int) or not 0 < alpha < 0.5:
         raise InvalidParameter(
-            f"alpha: {alpha!r} must be a peeling fraction in (0, 0.5), e.g. 0.05"
+            f"alpha: {show(alpha)} must be a peeling fraction in (0, 0.5), e.g. 0.05"
         )
     if isinstance(min_lift, bool) or not isinstance(min_lift, float | int) or min_lift < 1:
-        raise InvalidParameter(f"min_lift: {min_lift!r} must be a ratio >= 1, e.g. 1.5")
+        raise InvalidParameter(f"min_lift: {show(min_lift)} must be a ratio >= 1, e.g. 1.5")
     cp_lower(0, 1, confidence)  # validates confidence
     if "verdict" not in frame.columns:
         raise InvalidParameter("frame: no 'verdict' column; pass result rows")
@@ -434,7 +435,7 @@ def failure_regions(
         names = frame["model"].astype(str)
         if not (names == model).any():
             have = ", ".join(sorted(names.unique())) or "none"
-            raise InvalidParameter(f"model: {model!r} has no rows; models present: {have}")
+            raise InvalidParameter(f"model: {show(model)} has no rows; models present: {have}")
         frame = frame[names == model]
     d = _prepare(frame, space)
     n = len(frame)

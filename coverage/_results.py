@@ -19,6 +19,7 @@ from highfive.harness import RunDir
 
 from ._bins import Binning
 from ._fingerprint import fingerprint, space_fingerprint
+from ._show import show
 
 __all__ = ["DEFAULT_BATCH", "batches", "binning_for", "count_columns", "run_results"]
 
@@ -91,7 +92,7 @@ def binning_for(schema: pa.Schema | None, binning: Binning | None) -> Binning:
 
 def batches(results: Results, cols: list[str], batch_size: int) -> Iterator[pa.RecordBatch]:
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ConfigError(f"batch_size: {batch_size!r} must be a positive whole number")
+        raise ConfigError(f"batch_size: {show(batch_size)} must be a positive whole number")
     if isinstance(results, pd.DataFrame):
         for start in range(0, len(results), batch_size):
             chunk = results.iloc[start : start + batch_size][cols]

@@ -35,6 +35,7 @@ from highfive.harness import FAIL_VERDICTS
 
 from ._crosses import cell_codes
 from ._db import CoverageCounts
+from ._show import show
 
 __all__ = [
     "STATUSES",
@@ -56,19 +57,19 @@ Adjust = Literal["none", "holm"]
 
 def _confidence(c: float) -> float:
     if not (isinstance(c, float | int) and 0.5 <= c < 1):
-        raise InvalidParameter(f"confidence: {c!r} must be in [0.5, 1), e.g. 0.95")
+        raise InvalidParameter(f"confidence: {show(c)} must be in [0.5, 1), e.g. 0.95")
     return float(c)
 
 
 def _p_target(p: float) -> float:
     if not (isinstance(p, float | int) and 0 < p < 1):
-        raise InvalidParameter(f"p_target: {p!r} must be a failure rate in (0, 1), e.g. 1e-3")
+        raise InvalidParameter(f"p_target: {show(p)} must be a failure rate in (0, 1), e.g. 1e-3")
     return float(p)
 
 
 def _min_cases(m: int) -> int:
     if isinstance(m, bool) or not isinstance(m, int | np.integer) or m < 1:
-        raise InvalidParameter(f"min_cases: {m!r} must be a whole number >= 1")
+        raise InvalidParameter(f"min_cases: {show(m)} must be a whole number >= 1")
     return int(m)
 
 
@@ -224,7 +225,7 @@ def cell_stats(
     """
     p, c = _p_target(p_target), _confidence(confidence)
     if adjust not in ("none", "holm"):
-        raise InvalidParameter(f"adjust: {adjust!r} must be 'none' or 'holm'")
+        raise InvalidParameter(f"adjust: {show(adjust)} must be 'none' or 'holm'")
     n = counts.n
     k = counts.fails.sum(axis=-1)
     rate = np.divide(k, n, out=np.full(n.shape, np.nan), where=n > 0)
@@ -369,7 +370,7 @@ def summary(stats: CellStats, *, min_cases: int = 1, worst: int = 10) -> dict[st
     confidently bad first (highest lower bound, then rate).
     """
     if isinstance(worst, bool) or not isinstance(worst, int) or worst < 0:
-        raise InvalidParameter(f"worst: {worst!r} must be a whole number >= 0")
+        raise InvalidParameter(f"worst: {show(worst)} must be a whole number >= 0")
     counts = stats.counts
     cov = coverage(counts, min_cases)
     b = counts.binning

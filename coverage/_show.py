@@ -1,0 +1,79 @@
+"""Values as error messages echo them: plain, readable, and short.
+
+A message echoes what the user gave (a TOML value, a command-line argument) or a figure
+computed from it, so it reads as the user would write it: ``0.1``, not
+``np.float64(0.1)``; ``[1, 2]``, not ``(1, 2)``; a whole number too large for a float
+as ``1e+400``, not ``inf`` or four hundred digits; and anything huge cut to a few dozen
+characters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+
+__all__ = ["LIMIT", "number", "show", "show_list"]
+
+LIMIT = 60
+"""Longest echo of one value, in characters (longer ones end in ``...``)."""
+
+
+def number(x: Any) -> str:
+    """A number for people: ``0.1``, ``1e+308``, ``3``; a whole number of more than 15
+    digits in scientific notation (``1e+400``), which no float conversion can break."""
+    if isinstance(x, np.generic):
+        x = x.item()
+    if isinstance(x, bool):
+        return str(x)
+    if isinstance(x, int):
+        digits = str(abs(x))
+        if len(digits) <= 15:
+            return str(x)
+        mantissa = f"{digits[0]}.{digits[1:3]}".rstrip("0").rstrip(".")
+        return f"{'-' if x < 0 else ''}{mantissa}e+{len(digits) - 1}"
+    if isinstance(x, float):
+        return repr(x)  # shortest round trip: 0.1, 2.0, 1e+308, inf
+    return str(x)
+
+
+def _plain(value: Any, limit: int) -> str:
+    if isinstance(value, np.generic | int | float) and not isinstance(value, str):
+        return number(value)
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    if isinstance(value, Mapping):
+        items = []
+        for k, v in value.items():
+            items.append(f"{k!r}: {_plain(v, limit)}")
+            if sum(map(len, items)) > limit:
+                break
+        return "{" + ", ".join(items) + ("" if len(items) == len(value) else ", ...") + "}"
+    if isinstance(value, list | tuple | set | frozenset):
+        return show_list(value, limit)
+    return repr(value)
+
+
+def show_list(values: Iterable[Any], limit: int = LIMIT) -> str:
+    """``[a, b, ...]`` of plain values, cut after about ``limit`` characters (with the
+    number of items)."""
+    values = list(values)
+    out: list[str] = []
+    used = 2
+    for v in values:
+        text = _plain(v, limit)
+        if out and used + len(text) > limit:
+            return "[" + ", ".join(out) + f", ... ({len(values):,} items)]"
+        out.append(text)
+        used += len(text) + 2
+    return "[" + ", ".join(out) + "]"
+
+
+def show(value: Any, limit: int = LIMIT) -> str:
+    """How a message echoes ``value``: strings quoted, numbers plain, sequences as lists,
+    cut to about ``limit`` characters."""
+    text = _plain(value, limit)
+    if len(text) > limit + 20:
+        text = text[:limit] + "..."
+    return text
