@@ -19,6 +19,7 @@ from highfive.generators import ConfigError, InvalidParameter, ParameterSpace, R
 
 from ._coverpoint import IGNORED, ILLEGAL, Coverpoint
 from ._fingerprint import fingerprint, space_fingerprint
+from ._show import show
 from ._tables import check_bin_tables, read_coverage_toml
 
 __all__ = ["IGNORED", "ILLEGAL", "Binning", "Coverpoint", "codes", "space_fingerprint"]
@@ -48,7 +49,7 @@ class Binning:
                     f"bins.{c.name}: unknown dimension; known: {', '.join(self.space.names)}"
                 )
         if len(set(names)) != len(names):
-            raise ConfigError(f"bins: coverpoints {names} repeat a dimension")
+            raise ConfigError(f"bins: coverpoints {show(names)} repeat a dimension")
         object.__setattr__(self, "coverpoints", cps)
         object.__setattr__(self, "_index", {n: i for i, n in enumerate(names)})
         object.__setattr__(self, "space_fingerprint", space_fingerprint(self.space))
@@ -120,7 +121,7 @@ class Binning:
         data = read_coverage_toml(source)
         bins = data.get("bins", {})
         if not isinstance(bins, Mapping):
-            raise ConfigError(f"bins: expected tables [bins.<dimension>], got {bins!r}")
+            raise ConfigError(f"bins: expected tables [bins.<dimension>], got {show(bins)}")
         return cls.from_space(space, bins)
 
     def to_dict(self) -> dict[str, Any]:

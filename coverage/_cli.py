@@ -4,22 +4,29 @@
 returns an exit status and raises :class:`~highfive.generators.HighfiveError`
 subclasses for anything the user can fix, which the main CLI prints as one
 ``error: ...`` line with status 2. (``highfive gate`` writes gate.json and junit.xml,
-a report: it lives in ``highfive.reports``.)
+a report: it lives in ``highfive.reports``.) Building the parser imports nothing heavy:
+the handler imports what it needs when it runs.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import sys
 from pathlib import Path
 from typing import Any
 
 from highfive.generators import InvalidParameter
 
-from ._diff import diff_pairs, diff_runs
-from ._run import load_settings
+__all__ = ["BINS_HELP", "add_coverage_commands", "cmd_diff"]
 
-__all__ = ["add_coverage_commands", "cmd_diff"]
+BINS_HELP = (
+    "a bins file (TOML; examples/bins.toml shows every key): [bins.<dimension>] tables "
+    "with edges = [...] or count = N, labels, ignore and illegal bins; ways = [1, 2]; "
+    "[[crosses]] with name and dims; [statistics] with p_target, confidence, min_cases "
+    "and adjust; any other key is an error"
+)
+"""What a bins file holds, for the help of every command that takes ``--bins``."""
 
 
 def _ways(text: str) -> list[int]:
@@ -32,12 +39,19 @@ def _ways(text: str) -> list[int]:
     return ways
 
 
+def _progress(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
 def cmd_diff(args: argparse.Namespace) -> int:
     """``highfive diff RUN_A [RUN_B]``: print regressions (and improvements); exit 0."""
+    from ._diff import diff_pairs, diff_runs  # pandas and scipy: on use
+    from ._run import load_settings
+
     if not (isinstance(args.alpha, float) and math.isfinite(args.alpha) and 0 < args.alpha < 1):
         raise InvalidParameter(f"--alpha: {args.alpha!r} must be in (0, 1), e.g. 0.05")
     if args.limit < 1:
-        raise InvalidParameter(f"--limit: {args.limit!r} must be >= 1")
+        raise InvalidParameter(f"--limit: {args.limit} must be >= 1")
     bins: dict[str, Any] = {}
     if args.bins is not None:
         bins = dict(load_settings(args.bins).toml.get("bins", {}))
@@ -53,6 +67,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
             bins=bins,
             method=args.method,
             alpha=args.alpha,
+            log=_progress,
         )
         if i:
             print()
@@ -113,13 +128,16 @@ def add_coverage_commands(subparsers: Any) -> None:
         type=_ways,
         default=[1, 2],
         metavar="1,2",
-        help="t-way crosses to compare (default 1,2)",
+        help="t-way crosses to compare (default 1,2); more than 1,000,000 cells per "
+        "model is refused (3-way crosses of the default space have 437,094)",
     )
     p.add_argument(
         "--bins",
         type=Path,
         metavar="BINS.toml",
-        help="bins for both runs (default: from the space)",
+        help="bins for both runs (default: 4 per dimension, from the space): "
+        + BINS_HELP
+        + "; diff uses the [bins.<dimension>] tables (--ways chooses the crosses)",
     )
     p.add_argument("--limit", type=int, default=15, help="cells listed per section (default 15)")
     p.set_defaults(handler=cmd_diff)

@@ -26,6 +26,8 @@ import pyarrow.compute as pc
 
 from highfive.generators import ConfigError, Dimension, InvalidParameter, RunDirError
 
+from ._show import show, show_list
+
 __all__ = ["IGNORED", "ILLEGAL", "Coverpoint"]
 
 Scalar = float | int | str
@@ -36,6 +38,8 @@ ILLEGAL = -2
 
 DEFAULT_COUNT = 4
 MAX_VALUE_BINS = 6
+MAX_COUNT = 1000
+"""The most bins a ``count`` or an ``edges`` list gives one dimension."""
 
 
 def _fmt_edges(edges: Sequence[float]) -> list[str]:
@@ -91,20 +95,22 @@ class Coverpoint:
             e = tuple(float(x) for x in self.edges)
             if len(e) < 2 or not all(math.isfinite(x) for x in e):
                 raise InvalidParameter(
-                    f"coverpoint {n}: edges {list(e)} must be at least 2 finite numbers"
+                    f"coverpoint {n}: edges {show_list(e)} must be at least 2 finite numbers"
                 )
             if any(b <= a for a, b in itertools.pairwise(e)):
-                raise InvalidParameter(f"coverpoint {n}: edges {list(e)} must strictly increase")
+                raise InvalidParameter(
+                    f"coverpoint {n}: edges {show_list(e)} must strictly increase"
+                )
             object.__setattr__(self, "edges", e)
         else:
             c = tuple(self.choices or ())
             if not c or len(set(c)) != len(c):
-                raise InvalidParameter(f"coverpoint {n}: choices {list(c)} must be distinct")
+                raise InvalidParameter(f"coverpoint {n}: choices {show_list(c)} must be distinct")
             object.__setattr__(self, "choices", c)
         labels = tuple(self.labels) or self._default_labels()
         if len(labels) != self.n_raw or len(set(labels)) != len(labels):
             raise InvalidParameter(
-                f"coverpoint {n}: labels {list(labels)} must be {self.n_raw} distinct strings"
+                f"coverpoint {n}: labels {show_list(labels)} must be {self.n_raw} distinct strings"
             )
         object.__setattr__(self, "labels", tuple(str(x) for x in labels))
         object.__setattr__(self, "ignore", tuple(self.ignore))
@@ -113,7 +119,9 @@ class Coverpoint:
         ill = {self._resolve(v, "illegal") for v in self.illegal}
         if ign & ill:
             both = [self.labels[i] for i in sorted(ign & ill)]
-            raise InvalidParameter(f"coverpoint {n}: bins {both} are both ignored and illegal")
+            raise InvalidParameter(
+                f"coverpoint {n}: bins {show_list(both)} are both ignored and illegal"
+            )
         if len(ign | ill) == self.n_raw:
             raise InvalidParameter(f"coverpoint {n}: every bin is ignored or illegal")
         # Lookup table: raw bin index (and n_raw = outside every bin) -> code.
@@ -187,7 +195,8 @@ class Coverpoint:
             return self.labels.index(value)
         allowed = list(self.choices) if self.choices is not None else list(self.labels)
         raise InvalidParameter(
-            f"coverpoint {self.name}.{what}: {value!r} names no bin; use one of {allowed}"
+            f"coverpoint {self.name}.{what}: {show(value)} names no bin; use one of "
+            f"{show_list(allowed, 200)}"
         )
 
     def _raw(self, x: np.ndarray) -> np.ndarray:
@@ -221,7 +230,8 @@ class Coverpoint:
             keep = [i for i, c in enumerate(self.choices) if isinstance(c, str)]
             if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)) or not keep:
                 raise RunDirError(
-                    f"column {self.name}: type {arr.type} cannot hold choices {list(self.choices)}"
+                    f"column {self.name}: type {arr.type} cannot hold choices "
+                    f"{show_list(self.choices)}"
                 )
             values = pa.array([self.choices[i] for i in keep], arr.type)
             idx = pc.index_in(arr, value_set=values).fill_null(len(keep))
@@ -294,7 +304,7 @@ class Coverpoint:
             if edges is not None or count is not None:
                 raise ConfigError(
                     f"bins.{n}: a categorical dimension has one bin per choice "
-                    f"{list(dim.choices or ())}; remove edges/count"
+                    f"{show_list(dim.choices or (), 200)}; remove edges/count"
                 )
             return make(choices=dim.choices)
         lo, hi = float(dim.low or 0.0), float(dim.high or 0.0)
@@ -304,9 +314,12 @@ class Coverpoint:
             raise ConfigError(f"bins.{n}: give edges or count, not both")
         if edges is None:
             if count is not None and (
-                isinstance(count, bool) or not isinstance(count, int) or count < 1
+                isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_COUNT
             ):
-                raise ConfigError(f"bins.{n}.count: {count!r} must be a positive whole number")
+                raise ConfigError(
+                    f"bins.{n}.count: {show(count)} must be a positive whole number, at most "
+                    f"{MAX_COUNT:,}"
+                )
             n_values = int(hi - lo) + 1
             if integer and n_values <= (count or MAX_VALUE_BINS):
                 return make(choices=tuple(range(int(lo), int(hi) + 1)))
@@ -314,22 +327,32 @@ class Coverpoint:
             e = np.asarray(dim.from_unit(np.linspace(0.0, 1.0, k + 1)), dtype=np.float64)
             e[0], e[-1] = lo, hi
             return make(edges=tuple(np.unique(e).tolist()), integer=integer)
+        if not isinstance(edges, list | tuple) or not all(
+            isinstance(x, int | float) and not isinstance(x, bool) for x in edges
+        ):
+            raise ConfigError(f"bins.{n}.edges: {show(edges)} must be a list of numbers")
         try:
             given = [float(x) for x in edges]
-        except (TypeError, ValueError):
-            raise ConfigError(f"bins.{n}.edges: {list(edges)!r} must be numbers") from None
+        except OverflowError:  # a whole number beyond 1e308
+            given = [math.inf]
         if len(given) < 2 or not all(math.isfinite(x) for x in given):
-            raise ConfigError(f"bins.{n}.edges: {given} must be at least 2 finite numbers")
+            raise ConfigError(
+                f"bins.{n}.edges: {show_list(edges)} must be at least 2 finite numbers"
+            )
+        if len(given) > MAX_COUNT + 1:
+            raise ConfigError(
+                f"bins.{n}.edges: {len(given):,} edges make more than {MAX_COUNT:,} bins"
+            )
         if any(b <= a for a, b in itertools.pairwise(given)):
-            raise ConfigError(f"bins.{n}.edges: {given} must strictly increase")
+            raise ConfigError(f"bins.{n}.edges: {show_list(given)} must strictly increase")
         if given[0] > lo or given[-1] < hi:
             raise ConfigError(
-                f"bins.{n}.edges: {given} do not cover the range [{lo:g}, {hi:g}]{unit}; "
-                f"make the first edge <= {lo:g} and the last >= {hi:g}"
+                f"bins.{n}.edges: {show_list(given)} do not cover the range [{lo:g}, {hi:g}]"
+                f"{unit}; make the first edge <= {lo:g} and the last >= {hi:g}"
             )
         if given[1] <= lo or given[-2] >= hi:
             raise ConfigError(
-                f"bins.{n}.edges: {given} put a whole bin outside the range "
+                f"bins.{n}.edges: {show_list(given)} put a whole bin outside the range "
                 f"[{lo:g}, {hi:g}]{unit}, where no case can fall"
             )
         return make(edges=tuple(given), integer=integer)

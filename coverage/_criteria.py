@@ -33,6 +33,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 from highfive.generators import ConfigError
 
+from ._show import show
+
 if TYPE_CHECKING:
     from ._gaterun import GateRun
 
@@ -57,6 +59,8 @@ Outcome = tuple[str, bool, str]
 
 REQUIRED: Final = object()
 """The default of an option that a gate file must give (a threshold)."""
+MAX_WHOLE: Final = 2**63 - 1
+"""The largest whole number an option takes (counts are 64-bit integers)."""
 _COMMON = ("kind", "name", "model")
 
 
@@ -89,7 +93,11 @@ class Option:
     def read(self, where: str, value: Any) -> Any:
         """The checked, converted value; :class:`ConfigError` naming ``where`` if bad."""
         if not self.accept(value):
-            raise ConfigError(f"{where}: {value!r} {self.must}")
+            big = isinstance(value, int) and not isinstance(value, bool) and value > MAX_WHOLE
+            # A whole-number option (it takes MAX_WHOLE, not one more), past its end.
+            if big and self.accept(MAX_WHOLE) and not self.accept(MAX_WHOLE + 1):
+                raise ConfigError(f"{where}: {show(value)} is too large (at most {MAX_WHOLE:,})")
+            raise ConfigError(f"{where}: {show(value)} {self.must}")
         return self.convert(value)
 
     def fallback(self) -> Any:
@@ -98,13 +106,18 @@ class Option:
 
 
 def is_number(x: Any) -> bool:
-    """A finite int or float (not a bool)."""
-    return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
+    """A finite int or float (not a bool); a whole number too large for a float is not."""
+    if not isinstance(x, int | float) or isinstance(x, bool):
+        return False
+    try:
+        return math.isfinite(x)
+    except OverflowError:  # an int beyond 1e308
+        return False
 
 
 def is_whole(x: Any, low: int) -> bool:
-    """An int (not a bool) >= ``low``."""
-    return isinstance(x, int) and not isinstance(x, bool) and x >= low
+    """An int (not a bool) from ``low`` to :data:`MAX_WHOLE`."""
+    return isinstance(x, int) and not isinstance(x, bool) and low <= x <= MAX_WHOLE
 
 
 def number(
@@ -129,7 +142,7 @@ def number(
 
 
 def whole(low: int, must: str | None = None, default: Any = REQUIRED) -> Option:
-    """A whole number >= ``low``."""
+    """A whole number from ``low`` to :data:`MAX_WHOLE`."""
     must = must or f"must be a whole number >= {low}"
     return Option(must, lambda v: is_whole(v, low), int, default)
 
@@ -269,11 +282,11 @@ def parse_criterion(i: int, spec: Any) -> Criterion:
     """The ``i``-th ``[[criteria]]`` table of a gate file; :class:`ConfigError` if bad."""
     where = f"criteria[{i}]"
     if not isinstance(spec, Mapping):
-        raise ConfigError(f"{where}: {spec!r} must be a table [[criteria]]")
+        raise ConfigError(f"{where}: {show(spec)} must be a table [[criteria]]")
     kind = spec.get("kind")
     if kind not in CRITERIA:
         raise ConfigError(
-            f"{where}.kind: {kind!r} is not a criterion kind; use one of {tuple(CRITERIA)}"
+            f"{where}.kind: {show(kind)} is not a criterion kind; use one of {', '.join(CRITERIA)}"
         )
     k = CRITERIA[kind]
     where = f"{where} ({kind})"
@@ -281,10 +294,10 @@ def parse_criterion(i: int, spec: Any) -> Criterion:
     allowed += list(k.options)
     bad = sorted(set(spec) - set(allowed))
     if bad:
-        raise ConfigError(f"{where}: unknown key {bad[0]!r}; allowed: {', '.join(allowed)}")
+        raise ConfigError(f"{where}: unknown key {show(bad[0])}; allowed: {', '.join(allowed)}")
     name = spec.get("name", kind)
     if not isinstance(name, str) or not name.strip():
-        raise ConfigError(f"{where}.name: {name!r} must be a non-empty string")
+        raise ConfigError(f"{where}.name: {show(name)} must be a non-empty string")
     models = spec.get("model")
     if isinstance(models, str):
         models = [models]
@@ -294,7 +307,9 @@ def parse_criterion(i: int, spec: Any) -> Criterion:
         or not all(isinstance(m, str) and m for m in models)
         or len(set(models)) != len(models)
     ):
-        raise ConfigError(f"{where}.model: {spec['model']!r} must be a model id or a list of ids")
+        raise ConfigError(
+            f"{where}.model: {show(spec['model'])} must be a model id or a list of ids"
+        )
     opts: dict[str, Any] = {}
     for key, option in k.options.items():
         if key in spec:

@@ -3,12 +3,19 @@
 The cells of a cross are the combinations of its coverpoints' legal bins. A row's cell
 index is the mixed-radix number of its bin codes, last dimension fastest (as
 ``np.ravel_multi_index``), so cells need no names and labels never act as keys.
+
+t-way cells grow like (bins per dimension)^t times (dimensions choose t): the default
+space has 144 1-way cells, 9,929 2-way, 437,094 3-way and 13,817,664 4-way. Crosses
+are counted before they are built (:func:`crosses_size`), and more than
+:data:`MAX_CELLS` cells are refused with the count, so no one waits for hours (or runs
+out of memory) on ``ways = [7]``.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,20 +27,29 @@ from highfive.generators import ConfigError
 
 from ._bins import Binning
 from ._fingerprint import fingerprint
+from ._show import number, show, show_list
 from ._tables import read_coverage_toml
 
 __all__ = [
     "DEFAULT_WAYS",
+    "LARGE_CELLS",
+    "MAX_CELLS",
     "Cross",
     "cell_codes",
     "cell_labels",
     "crosses_fingerprint",
+    "crosses_size",
     "load_crosses",
     "make_crosses",
 ]
 
 DEFAULT_WAYS = (1, 2)
 _CROSS_KEYS = ("name", "dims")
+MAX_CELLS = 1_000_000
+"""The most cells per model (over all crosses) that coverage, a gate or a diff counts:
+3-way crosses of the default space (437,094 cells) fit, 4-way (13.8 million) do not."""
+LARGE_CELLS = 100_000
+"""Above this many cells, counting takes long enough to say so (see ``_progress``)."""
 
 
 @dataclass(frozen=True)
@@ -66,39 +82,103 @@ class Cross:
 
 def _check(binning: Binning, cross: Cross, where: str) -> None:
     if not cross.dims or len(set(cross.dims)) != len(cross.dims):
-        raise ConfigError(f"{where}.dims: {list(cross.dims)} must be distinct coverpoint names")
+        raise ConfigError(
+            f"{where}.dims: {show_list(cross.dims)} must be distinct coverpoint names"
+        )
     for d in cross.dims:
         if d not in binning:
             raise ConfigError(
-                f"{where}.dims: {d!r} is not a binned dimension; binned: {', '.join(binning.names)}"
+                f"{where}.dims: {show(d)} is not a binned dimension; binned: "
+                f"{', '.join(binning.names)}"
             )
 
 
-def make_crosses(
+def _t_way_cells(radices: Sequence[int], t: int) -> int:
+    """Cells of all t-way crosses: the sum over t-subsets of the product of their bins
+    (the elementary symmetric polynomial of degree t), exactly, in O(d t)."""
+    e = [1] + [0] * t
+    for r in radices:
+        for k in range(t, 0, -1):
+            e[k] += e[k - 1] * r
+    return e[t]
+
+
+def crosses_size(
     binning: Binning, ways: Iterable[int] = DEFAULT_WAYS, named: Sequence[Cross] = ()
+) -> tuple[int, int]:
+    """Cells (per model) and crosses that :func:`make_crosses` would make, without
+    making them."""
+    ways = sorted(set(ways))
+    radices = binning.radices
+    cells = sum(_t_way_cells(radices, t) for t in ways)
+    crosses = sum(math.comb(len(radices), t) for t in ways)
+    for dims in {frozenset(c.dims) for c in named}:  # auto crosses these replace
+        if len(dims) in ways:
+            cells -= math.prod(binning[d].n_bins for d in dims)
+            crosses -= 1
+    cells += sum(math.prod(binning[d].n_bins for d in c.dims) for c in named)
+    return cells, crosses + len(named)
+
+
+def _too_many(
+    binning: Binning, ways: Sequence[int], cells: int, crosses: int, where: str, limit: int
+) -> ConfigError:
+    fits = [t for t in range(1, max(ways, default=1)) if _t_way_cells(binning.radices, t) <= limit]
+    smaller = ""
+    if fits:
+        t = fits[-1]
+        smaller = f" (t = {t} gives {_t_way_cells(binning.radices, t):,} cells here)"
+    return ConfigError(
+        f"{where} {show_list(ways)}: {_count(cells)} cells per model in {_count(crosses)} "
+        f"crosses of {len(binning)} binned dimensions, more than the limit of {limit:,}; "
+        f"use smaller ways{smaller}, or fewer dimensions: in a bins file, give the ones "
+        "you do not need one bin ([bins.<dimension>] count = 1) or, for coverage, list "
+        "the crosses you need ([[crosses]] dims = [...])"
+    )
+
+
+def _count(n: int) -> str:
+    return f"{n:,}" if n < 10**15 else number(n)
+
+
+def make_crosses(
+    binning: Binning,
+    ways: Iterable[int] = DEFAULT_WAYS,
+    named: Sequence[Cross] = (),
+    *,
+    where: str = "ways",
+    max_cells: int = MAX_CELLS,
 ) -> tuple[Cross, ...]:
     """Named crosses first, then every t-way cross for ``t`` in ``ways``.
 
     A t-way cross over the same set of coverpoints as a named one is left out. Auto
-    crosses list their coverpoints in binning order.
+    crosses list their coverpoints in binning order. More than ``max_cells`` cells
+    (:func:`crosses_size`, counted before anything is built) is a :class:`ConfigError`
+    that gives the count and the limit; ``where`` names the setting in it (``"ways"``,
+    ``"--ways"``, a gate criterion).
     """
-    ways = sorted(set(ways))
+    ways = list(ways)
     for t in ways:
         if isinstance(t, bool) or not isinstance(t, int) or not 1 <= t <= len(binning):
-            raise ConfigError(f"ways: {t!r} must be a whole number from 1 to {len(binning)}")
-    out: list[Cross] = []
+            raise ConfigError(
+                f"{where}: {show(t)} must be a whole number from 1 to {len(binning)} "
+                "(the number of binned dimensions)"
+            )
+    ways = sorted(set(ways))
     for i, cross in enumerate(named):
         _check(binning, cross, f"crosses[{i}]")
-        out.append(cross)
+    cells, n_crosses = crosses_size(binning, ways, named)
+    if cells > max_cells:
+        raise _too_many(binning, ways, cells, n_crosses, where, max_cells)
+    out: list[Cross] = list(named)
     seen = {frozenset(c.dims) for c in out}
     for t in ways:
         for combo in itertools.combinations(binning.names, t):
             if frozenset(combo) not in seen:
                 out.append(Cross(" x ".join(combo), combo))
-    names = [c.name for c in out]
-    dup = sorted({n for n in names if names.count(n) > 1})
+    dup = sorted(n for n, k in Counter(c.name for c in out).items() if k > 1)
     if dup:
-        raise ConfigError(f"crosses: name {dup[0]!r} is used twice; give each cross its own")
+        raise ConfigError(f"crosses: name {show(dup[0])} is used twice; give each cross its own")
     return tuple(out)
 
 
@@ -106,12 +186,12 @@ def load_crosses(source: str | Path | Mapping[str, Any], binning: Binning) -> tu
     """Crosses from TOML (text, a path, or the parsed mapping).
 
     ``ways = [1, 2]`` (default) chooses the t-way crosses; ``[[crosses]]`` tables with
-    ``name`` and ``dims`` add named ones.
+    ``name`` and ``dims`` add named ones. More than :data:`MAX_CELLS` cells is refused.
     """
     data = source if isinstance(source, Mapping) else read_coverage_toml(source)
     ways = data.get("ways", list(DEFAULT_WAYS))
     if not isinstance(ways, list):
-        raise ConfigError(f"ways: {ways!r} must be a list such as [1, 2]")
+        raise ConfigError(f"ways: {show(ways)} must be a list such as [1, 2]")
     raw = data.get("crosses", [])
     if not isinstance(raw, list):
         raise ConfigError("crosses: expected [[crosses]] tables with name and dims")
@@ -121,13 +201,15 @@ def load_crosses(source: str | Path | Mapping[str, Any], binning: Binning) -> tu
             raise ConfigError(f"crosses[{i}]: expected a table with name and dims")
         bad = sorted(set(spec) - set(_CROSS_KEYS))
         if bad:
-            raise ConfigError(f"crosses[{i}]: unknown key {bad[0]!r}; allowed: {_CROSS_KEYS}")
+            raise ConfigError(
+                f"crosses[{i}]: unknown key {show(bad[0])}; allowed: {', '.join(_CROSS_KEYS)}"
+            )
         dims = spec.get("dims")
         if not isinstance(dims, list) or not all(isinstance(d, str) for d in dims):
-            raise ConfigError(f"crosses[{i}].dims: {dims!r} must be a list of dimension names")
+            raise ConfigError(f"crosses[{i}].dims: {show(dims)} must be a list of dimension names")
         name = spec.get("name", " x ".join(dims))
         if not isinstance(name, str) or not name:
-            raise ConfigError(f"crosses[{i}].name: {name!r} must be a non-empty string")
+            raise ConfigError(f"crosses[{i}].name: {show(name)} must be a non-empty string")
         named.append(Cross(name, tuple(dims)))
     return make_crosses(binning, ways, named)
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +30,7 @@ from ._accumulate import Accumulator, Source
 from ._bins import Binning
 from ._crosses import Cross, crosses_fingerprint, make_crosses
 from ._results import DEFAULT_BATCH, batches, binning_for, count_columns, run_results
+from ._show import show, show_list
 
 __all__ = ["CoverageCounts", "merge_counts"]
 
@@ -135,7 +136,8 @@ class CoverageCounts:
         for i, c in enumerate(self.crosses):
             if c.name == cross:
                 return i
-        raise ConfigError(f"cross: {cross!r} is not one of {[c.name for c in self.crosses]}")
+        names = show_list([c.name for c in self.crosses])
+        raise ConfigError(f"cross: {show(cross)} is not one of {names}")
 
     @property
     def cross_ids(self) -> np.ndarray:
@@ -180,6 +182,7 @@ class CoverageCounts:
         model_sha256: Mapping[str, str] | None = None,
         source: str | None = None,
         batch_size: int = DEFAULT_BATCH,
+        progress: Callable[[int, int], None] | None = None,
     ) -> CoverageCounts:
         """Count results rows.
 
@@ -203,14 +206,21 @@ class CoverageCounts:
         batch_size : int
             Rows per batch: bounds the working memory (about 16 bytes per row and
             coverpoint, besides the Parquet reader's buffers).
+        progress : callable, optional
+            Called after each batch with (rows counted, rows in all).
         """
         schema = results.schema if not isinstance(results, pd.DataFrame) else None
         binning = binning_for(schema, binning)
         crosses = tuple(crosses) if crosses is not None else make_crosses(binning)
         cols, track = count_columns(results, binning, model, source)
         acc = Accumulator(binning, crosses, model)
+        total = 0
+        if progress is not None:
+            total = results.count_rows() if isinstance(results, ds.Dataset) else len(results)
         for batch in batches(results, cols, batch_size):
             acc.add(batch)
+            if progress is not None:
+                progress(acc.n_rows, total)
         lo, hi = acc.case_range if track else _ALL_CASES
         sources = [(source, lo, hi)] if source is not None and acc.n_rows else []
         return cls(**acc.result(dict(model_sha256 or {}), sources))
@@ -223,11 +233,19 @@ class CoverageCounts:
         crosses: Sequence[Cross] | None = None,
         *,
         batch_size: int = DEFAULT_BATCH,
+        progress: Callable[[int, int], None] | None = None,
     ) -> CoverageCounts:
-        """Count the results of a run directory (model hashes from its campaign.json)."""
+        """Count the results of a run directory (model hashes from its campaign.json):
+        the rows of the batches its manifest lists as done."""
         dataset, sha, key = run_results(path)
         return cls.from_results(
-            dataset, binning, crosses, model_sha256=sha, source=key, batch_size=batch_size
+            dataset,
+            binning,
+            crosses,
+            model_sha256=sha,
+            source=key,
+            batch_size=batch_size,
+            progress=progress,
         )
 
     # -- merging ------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from highfive.generators import ConfigError, ParameterSpace
 from highfive.harness import RunDir
 
 from ._bins import Binning, codes, space_fingerprint
-from ._crosses import DEFAULT_WAYS, make_crosses
+from ._crosses import DEFAULT_WAYS, crosses_size, make_crosses
 from ._difftest import (
     Alternative,
     cell_label_columns,
@@ -32,6 +32,8 @@ from ._difftest import (
     paired_cells,
 )
 from ._difftext import RunDiff
+from ._progress import Log, progress_for
+from ._show import show
 
 __all__ = ["diff_pairs", "diff_runs", "quantization_diff"]
 
@@ -114,7 +116,7 @@ def _pick(model: str | None, a: list[str], b: list[str], run: Path | None) -> tu
         )
     ma, sep, mb = model.partition(":")
     if not ma or (sep and not mb):
-        raise ConfigError(f"--model: {model!r} must be M or A_ID:B_ID")
+        raise ConfigError(f"--model: {show(model)} must be M or A_ID:B_ID")
     return ma, (mb if sep else ma)
 
 
@@ -128,6 +130,7 @@ def diff_runs(
     method: str = "holm",
     alpha: float = 0.05,
     alternative: Alternative | None = None,
+    log: Log | None = None,
 ) -> RunDiff:
     """Compare the failure rate of every cell between two runs (or two models of one).
 
@@ -149,6 +152,12 @@ def diff_runs(
     alternative : {"two-sided", "greater"}, optional
         Default: two-sided between runs (regressions and improvements), one-sided
         ("B worse") between two models of one run.
+    log : callable, optional
+        Receives a line when the crosses hold many cells (the count takes a while).
+
+    The crosses are counted before any row is read: more than
+    :data:`~highfive.coverage._crosses.MAX_CELLS` cells is a :class:`ConfigError`
+    naming ``--ways``.
 
     The cases are paired when both runs have the same case sequence (seed, sampler
     and space in campaign.json ``identity``) and their common cases carry identical
@@ -174,14 +183,15 @@ def diff_runs(
     for m, rec, where in ((ma, rec_a, pa_), (mb, rec_b, pb)):
         if m not in _models(rec):
             raise ConfigError(
-                f"--model: {m!r} is not a model of run {os.fspath(where)!r}; its models: "
+                f"--model: {show(m)} is not a model of run {os.fspath(where)!r}; its models: "
                 f"{', '.join(_models(rec))}"
             )
     if same and ma == mb:
         raise ConfigError(f"--model: comparing {ma!r} with itself in one run; name two models")
     alt: Alternative = alternative or ("greater" if same else "two-sided")
     binning = Binning.from_space(space_a, bins or {})
-    crosses = make_crosses(binning, ways)
+    crosses = make_crosses(binning, ways, where="--ways")
+    progress_for(log, *crosses_size(binning, [], crosses), f"{ma} against {mb}")
     cols = ["case_id", "verdict", *binning.names]
     fa, fb = _rows(data_a, ma, cols), _rows(data_b, mb, cols)
     attrs = {"model_a": ma, "model_b": mb, "run_a": os.fspath(pa_), "run_b": os.fspath(pb)}

@@ -88,7 +88,8 @@ def plan_focus(
     Parameters
     ----------
     run : path
-        A finished run directory.
+        A finished run directory (an unfinished one is refused with
+        :class:`RunDirError`, saying how to finish it).
     settings : CoverageSettings, optional
         Bins, crosses and statistics that define holes and undecided cells.
     cases : int, optional
@@ -96,7 +97,8 @@ def plan_focus(
     name : str, optional
         Run name (default: ``<run name>-focus``).
     """
-    record = RunDir(run).read_campaign()
+    # A follow-up plans from a finished run; 'highfive run' has no --partial to offer.
+    record = RunDir(run).require_complete("a follow-up (highfive run --focus)")
     parent = CampaignConfig.from_dict(record["config"])
     result = analyse_run(run, settings)
     cells = result.cells

@@ -4,7 +4,9 @@ A gate file is TOML::
 
     [gate]
     confidence = 0.95          # of every one-sided Clopper-Pearson bound
-    bins = "bins.toml"         # optional: [bins.<dimension>] tables (relative to this file)
+    bins = "bins.toml"         # optional: a bins file (relative to this file); the gate
+                               # uses its [bins.<dimension>] tables (ways come from each
+                               # criterion; examples/bins.toml shows the format)
 
     [[criteria]]
     kind = "cell_upper_bound"  # every cell's failure rate shown below p_max
@@ -30,13 +32,18 @@ Kinds and their keys (besides ``kind``, ``name`` and ``model``):
   most ``1 - percentile/100``; needs a campaign run with ``stream_chunk_s > 0``;
 - ``model_bytes``: ``max`` (required): size of the model file, from campaign.json
   (ONNX counters only);
-- ``latency``: ``max_ms`` (required), ``batch`` (default 256), ``repeats`` (default
-  20): per-window latency at that batch size, measured now on the run's model file (its
-  SHA-256 must still be the one the run used) by the profiling function passed to
-  :func:`evaluate_gate` (ONNX counters only).
+- ``latency``: ``max_ms`` (required), ``batch`` (default 256, or 1): per-window
+  latency at that batch size as campaign.json recorded it when the campaign ran (median
+  over many calls, one thread, with the machine it ran on), so the same run and gate
+  file always give the same verdict (ONNX counters only; a run made before latencies
+  were recorded fails it and says to re-run the campaign).
 
 Each kind is one class in ``_criteria_*`` modules, registered in
 :data:`~highfive.coverage.CRITERIA` (see ``_criteria`` for how to add one).
+
+The crosses the criteria's ``ways`` need are counted before any row is read: more than
+:data:`~highfive.coverage._crosses.MAX_CELLS` cells per model is refused with the
+count, naming the criterion.
 
 Every bound is exact (Clopper-Pearson, one-sided at ``confidence``). A criterion
 "every cell below ``p_max``" is an intersection-union test: the gate claims that *all*
@@ -62,7 +69,10 @@ from highfive.generators import ConfigError, read_toml
 
 from . import _criteria_cells, _criteria_model, _criteria_rates  # noqa: F401  (registration)
 from ._criteria import CRITERIA, Criterion, is_number, parse_criterion
-from ._gaterun import GateRun, Profiler
+from ._gaterun import GateRun
+from ._progress import Log
+from ._show import show
+from ._tables import check_top_keys
 
 __all__ = [
     "KINDS",
@@ -107,17 +117,17 @@ class Gate:
         """
         bad = sorted(set(data) - {"gate", "criteria"})
         if bad:
-            raise ConfigError(f"unknown key {bad[0]!r}; allowed: 'gate', 'criteria'")
+            raise ConfigError(f"unknown key {show(bad[0])}; allowed: 'gate', 'criteria'")
         head = data.get("gate", {})
         if not isinstance(head, Mapping):
-            raise ConfigError(f"gate: {head!r} must be a table [gate]")
+            raise ConfigError(f"gate: {show(head)} must be a table [gate]")
         bad = sorted(set(head) - set(_GATE_KEYS))
         if bad:
             raise ConfigError(f"unknown key 'gate.{bad[0]}'; allowed: {', '.join(_GATE_KEYS)}")
         conf = head.get("confidence", 0.95)
         if not is_number(conf) or not 0.5 <= conf < 1:
             raise ConfigError(
-                f"gate.confidence: {conf!r} must be in [0.5, 1) (one-sided), e.g. 0.95"
+                f"gate.confidence: {show(conf)} must be in [0.5, 1) (one-sided), e.g. 0.95"
             )
         bins = _read_bins(head["bins"], base) if "bins" in head else {}
         raw = data.get("criteria")
@@ -131,7 +141,7 @@ class Gate:
         for i, n in enumerate(names):
             if names.index(n) != i:
                 raise ConfigError(
-                    f"criteria[{i}].name: {n!r} is used twice; give each criterion its own name"
+                    f"criteria[{i}].name: {show(n)} is used twice; give each criterion its own name"
                 )
         return cls(criteria, float(conf), bins, source)
 
@@ -150,14 +160,13 @@ def load_gate(path: str | os.PathLike[str]) -> Gate:
 
 
 def _read_bins(value: Any, base: Path | None) -> dict[str, Any]:
+    """The ``[bins.<dimension>]`` tables of a bins file (any unknown key refused)."""
     if not isinstance(value, str) or not value:
-        raise ConfigError(f"gate.bins: {value!r} must be the path of a bins TOML file")
+        raise ConfigError(f"gate.bins: {show(value)} must be the path of a bins TOML file")
     path = Path(value) if base is None or os.path.isabs(value) else base / value
     data = read_toml(path, "gate.bins: file")
-    bins = data.get("bins", {})
-    if not isinstance(bins, Mapping):
-        raise ConfigError(f"gate.bins: {path.name} must hold [bins.<dimension>] tables")
-    return dict(bins)
+    check_top_keys(data, f"gate.bins: {path.name}")
+    return dict(data.get("bins", {}))
 
 
 # -- results --------------------------------------------------------------------------
@@ -242,24 +251,22 @@ def _label(c: CriterionResult) -> str:
 
 
 # -- evaluation -----------------------------------------------------------------------
-def evaluate_gate(
-    run: str | os.PathLike[str], gate: Gate, *, profile: Profiler | None = None
-) -> GateResult:
+def evaluate_gate(run: str | os.PathLike[str], gate: Gate, *, log: Log | None = None) -> GateResult:
     """Check every criterion of ``gate`` on a complete run directory.
 
     Nothing is written (``highfive.reports.write_gate`` writes gate.json and
-    junit.xml). Every model a criterion names is checked against the run before
-    anything is computed.
+    junit.xml). Every model a criterion names, and the crosses the criteria need, are
+    checked against the run before anything is computed. Everything a criterion judges
+    is in the run directory (the ``latency`` criterion reads the latency campaign.json
+    recorded), so the same run and gate file always give the same verdict.
 
     Parameters
     ----------
     run : path
         A complete run directory.
     gate : Gate
-    profile : callable, optional
-        Measures a model for ``latency`` criteria: ``highfive.models.profile`` (models
-        sit above coverage, so the caller passes it). A gate with a latency criterion
-        and no profile is refused with :class:`ConfigError`.
+    log : callable, optional
+        Receives progress lines when the criteria's crosses hold many cells.
 
     Returns
     -------
@@ -268,17 +275,18 @@ def evaluate_gate(
     Raises
     ------
     RunDirError
-        Not a (complete) run directory; a model file changed since the run.
+        Not a (complete) run directory, or a malformed record in it.
     ConfigError
         The gate names a model the run does not have, applies an ONNX-only criterion
-        to another kind of counter, needs a profile it was not given, or ways the space
-        cannot cross.
+        to another kind of counter, asks for a latency batch the run did not record, or
+        ways the space cannot cross (or too many cells).
     """
     path = Path(run)
     data = GateRun(
-        path, confidence=gate.confidence, bins=gate.bins, criteria=gate.criteria, profile=profile
+        path, confidence=gate.confidence, bins=gate.bins, criteria=gate.criteria, log=log
     )
     targets = [(c, c.spec.targets(c, data)) for c in gate.criteria]
+    data.crosses()  # bins and ways checked, cells counted, before any row is read
     results = []
     for c, models in targets:
         for m in models:

@@ -1,13 +1,15 @@
 """What a gate reads from a run directory: its record, counts and result rows, each once.
 
 Criteria ask :class:`GateRun` for what they need; nothing is read until one asks, and
-nothing twice. Measuring a model (the ``latency`` criterion) needs a profiling function
-from the caller (``highfive.models.profile``): models sit above coverage, so coverage
-cannot import it.
+nothing twice. Everything comes from the run directory, so the same run and gate file
+always give the same verdict: a model's latency is the one campaign.json recorded when
+the campaign ran (:meth:`GateRun.latency`), never measured again.
 """
 
 from __future__ import annotations
 
+import math
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -20,20 +22,103 @@ from highfive.generators import ConfigError, ParameterSpace, RunDirError
 from highfive.harness import Model, RunDir
 
 from ._bins import Binning
-from ._crosses import make_crosses
+from ._crosses import MAX_CELLS, Cross, crosses_size, make_crosses
 from ._db import CoverageCounts
+from ._progress import Log, progress_for
+from ._show import show
 
 if TYPE_CHECKING:
     from ._criteria import Criterion
 
-__all__ = ["GateRun", "Profiler"]
+__all__ = ["GateRun", "Profiler", "RecordedLatency"]
 
 
 class Profiler(Protocol):
-    """Measures a model: ``highfive.models.profile`` (keys ``latency_b1_ms``,
-    ``latency_b{batch}_ms`` and, for batch > 1, ``per_window_b{batch}_us``)."""
+    """No longer used: a gate reads the latency campaign.json recorded (see
+    :meth:`GateRun.latency`). Kept while ``highfive.coverage`` still exports the name."""
 
     def __call__(self, model: Model, *, repeats: int, big_batch: int) -> Mapping[str, Any]: ...
+
+
+class RecordedLatency:
+    """A model's inference latency as campaign.json recorded it when the campaign ran.
+
+    Parameters
+    ----------
+    per_window_ms : mapping of int to float
+        Median milliseconds per window, by batch size.
+    per_call_ms : mapping of int to float
+        Median milliseconds per call, by batch size.
+    calls : mapping of int to int
+        Calls timed, by batch size.
+    threads : int
+        Intra-op threads.
+    machine : str
+        The machine it was measured on, as people read it.
+    """
+
+    def __init__(
+        self,
+        per_window_ms: Mapping[int, float],
+        per_call_ms: Mapping[int, float],
+        calls: Mapping[int, int],
+        threads: int,
+        machine: str,
+    ) -> None:
+        self.per_window_ms, self.per_call_ms = dict(per_window_ms), dict(per_call_ms)
+        self.calls, self.threads, self.machine = dict(calls), threads, machine
+
+    @property
+    def batches(self) -> list[int]:
+        """The batch sizes measured, largest first."""
+        return sorted(self.per_window_ms, reverse=True)
+
+    @classmethod
+    def from_record(cls, entry: Any, where: str) -> RecordedLatency:
+        """Read ``models[i].latency`` of campaign.json; :class:`RunDirError` if malformed.
+
+        The record: ``{"batches": {"256": {"per_call_ms", "per_window_ms", "calls"},
+        "1": {...}}, "threads": 1, "machine": {"cpu", "cores", "python",
+        "onnxruntime"}}``.
+        """
+
+        def bad(what: str) -> RunDirError:
+            return RunDirError(f"{where}.latency: {what}; re-run the campaign to record it again")
+
+        def positive(x: Any) -> bool:
+            return (
+                isinstance(x, int | float)
+                and not isinstance(x, bool)
+                and math.isfinite(x)
+                and x > 0
+            )
+
+        if not isinstance(entry, Mapping) or not isinstance(entry.get("batches"), Mapping):
+            raise bad(f"{show(entry)} has no table of batches")
+        per_window, per_call, calls = {}, {}, {}
+        for key, fig in entry["batches"].items():
+            if not (isinstance(key, str) and key.isdigit() and int(key) >= 1):
+                raise bad(f"batch {show(key)} is not a whole number >= 1")
+            if not isinstance(fig, Mapping):
+                raise bad(f"batch {key}: {show(fig)} is not a table")
+            for name in ("per_window_ms", "per_call_ms"):
+                if not positive(fig.get(name)):
+                    raise bad(f"batch {key}: {name} {show(fig.get(name))} is not a positive number")
+            b = int(key)
+            per_window[b], per_call[b] = float(fig["per_window_ms"]), float(fig["per_call_ms"])
+            n = fig.get("calls")
+            calls[b] = n if isinstance(n, int) and not isinstance(n, bool) else 0
+        if not per_window:
+            raise bad("no batch was measured")
+        m = entry.get("machine")
+        m = m if isinstance(m, Mapping) else {}
+        parts = [str(m.get("cpu") or "an unnamed processor")]
+        if m.get("cores"):
+            parts[0] += f" ({m['cores']} cores)"
+        parts += [f"{k} {m[k]}" for k in ("python", "onnxruntime") if m.get(k)]
+        threads = entry.get("threads")
+        threads = threads if isinstance(threads, int) and not isinstance(threads, bool) else 1
+        return cls(per_window, per_call, calls, threads, ", ".join(parts))
 
 
 class GateRun:
@@ -49,8 +134,8 @@ class GateRun:
         ``[bins.<dimension>]`` tables for the counts.
     criteria : sequence of Criterion
         The gate's criteria: their ``ways`` decide which crosses are counted.
-    profile : Profiler, optional
-        Measures a model's latency (``latency`` criteria need it).
+    log : callable, optional
+        Receives progress lines when the crosses hold many cells.
     """
 
     def __init__(
@@ -60,35 +145,67 @@ class GateRun:
         confidence: float,
         bins: Mapping[str, Any],
         criteria: Sequence[Criterion],
-        profile: Profiler | None = None,
+        log: Log | None = None,
     ) -> None:
         self.path, self.confidence, self.bins = path, confidence, bins
-        self.criteria, self.profiler = tuple(criteria), profile
+        self.criteria, self.log = tuple(criteria), log
         self.dir = RunDir(path)
         self.record = self.dir.require_complete("a gate")
         self.models: dict[str, dict[str, Any]] = {m["id"]: m for m in self.record["models"]}
+        self._binning: Binning | None = None
+        self._crosses: tuple[Cross, ...] | None = None
         self._counts: CoverageCounts | None = None
         self._frame: pd.DataFrame | None = None
-        self._profiles: dict[tuple[str, int, int], Mapping[str, Any]] = {}
 
     def kind(self, model: str) -> str:
         """The counter's kind (``onnx``, ``python``, ``exec``); runs before kinds were onnx."""
         return str(self.models[model].get("kind", "onnx"))
 
-    def counts(self) -> CoverageCounts:
-        """Counts of every cross the gate's criteria need (all of their ``ways``)."""
-        if self._counts is None:
+    def latency(self, model: str) -> RecordedLatency | None:
+        """The model's latency as campaign.json recorded it; None if it recorded none
+        (a run made before latencies were recorded, or a counter other than ONNX)."""
+        entry = self.models[model].get("latency")
+        if entry is None:
+            return None
+        where = f"{os.fspath(self.dir.campaign_json)}: model {model!r}"
+        return RecordedLatency.from_record(entry, where)
+
+    def crosses(self) -> tuple[Cross, ...]:
+        """The crosses every criterion's ``ways`` need, checked (each criterion's ways
+        against the binned dimensions and :data:`~highfive.coverage._crosses.MAX_CELLS`)
+        before any row is read."""
+        if self._crosses is None:
             ways = sorted({t for c in self.criteria for t in c.options.get("ways", [])})
+            if not ways:
+                self._crosses = ()
+                return self._crosses
             space = ParameterSpace.from_arrow_schema(self.dir.results_dataset().schema)
             binning = Binning.from_space(space, self.bins)
             for c in self.criteria:
-                for t in c.options.get("ways", []):
-                    if t > len(binning):
-                        raise ConfigError(
-                            f"criterion {c.name!r}: ways {c.options['ways']} - this space has "
-                            f"only {len(binning)} binned dimensions, so t <= {len(binning)}"
-                        )
-            self._counts = CoverageCounts.from_run(self.path, binning, make_crosses(binning, ways))
+                if "ways" not in c.options:
+                    continue
+                where = f"criterion {c.name!r}: ways"
+                if max(c.options["ways"]) > len(binning):
+                    raise ConfigError(
+                        f"{where} {c.options['ways']} - this space has only {len(binning)} "
+                        f"binned dimensions, so t <= {len(binning)}"
+                    )
+                if crosses_size(binning, c.options["ways"])[0] > MAX_CELLS:
+                    make_crosses(binning, c.options["ways"], where=where)  # says why
+            self._binning = binning
+            self._crosses = make_crosses(binning, ways, where="the criteria's ways")
+        return self._crosses
+
+    def counts(self) -> CoverageCounts:
+        """Counts of every cross the gate's criteria need (all of their ``ways``)."""
+        if self._counts is None:
+            crosses = self.crosses()
+            assert self._binning is not None, "a criterion with ways asked for counts"
+            cells, n = crosses_size(self._binning, [], crosses)
+            progress = progress_for(self.log, cells, n, "the gate's crosses")
+            self._counts = CoverageCounts.from_run(
+                self.path, self._binning, crosses, progress=progress
+            )
         return self._counts
 
     def frame(self) -> pd.DataFrame:
@@ -117,30 +234,3 @@ class GateRun:
             else:
                 parts.append(np.full(fragment.count_rows(), np.nan))
         return np.concatenate(parts) if recorded else None
-
-    def profile(self, model: str, batch: int, repeats: int) -> Mapping[str, Any]:
-        """The injected profiler's figures for the run's model file, measured now.
-
-        Raises :class:`RunDirError` when the file is gone or its SHA-256 is no longer
-        the one the run recorded (its latency would not be the tested one).
-        """
-        key = (model, batch, repeats)
-        if key not in self._profiles:
-            assert self.profiler is not None, "checked by the latency criterion's targets"
-            entry = self.models[model]
-            source = entry.get("source", model)
-            try:
-                loaded = Model.load(source)
-            except FileNotFoundError:
-                raise RunDirError(
-                    f"latency: model {model!r} of the run came from {source!r}, which no "
-                    "longer exists; restore the file to measure its latency"
-                ) from None
-            if loaded.sha256 != entry.get("sha256"):
-                raise RunDirError(
-                    f"latency: model {model!r} at {source!r} now has sha256 "
-                    f"{loaded.sha256[:12]}..., the run used {str(entry.get('sha256'))[:12]}...; "
-                    "the file changed since the run, so its latency would not be the tested one"
-                )
-            self._profiles[key] = self.profiler(loaded, repeats=repeats, big_batch=batch)
-        return self._profiles[key]

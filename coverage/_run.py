@@ -7,8 +7,9 @@
     RUN/coverage/holes.parquet     cells with fewer than min_cases cases
     RUN/coverage/summary.json      coverage per t and cross, statuses, worst cells
 
-Settings come from a coverage TOML file (``--bins``) with ``[bins.<dimension>]``
-tables, ``ways``, ``[[crosses]]`` and a ``[statistics]`` table::
+Settings come from a coverage TOML file (``--bins``; ``examples/bins.toml`` shows every
+key) with ``[bins.<dimension>]`` tables, ``ways``, ``[[crosses]]`` and a
+``[statistics]`` table; any other top-level key is refused::
 
     ways = [1, 2]
     [bins.peak_accel]
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,71 +37,211 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from highfive.generators import ConfigError, ParameterSpace, read_toml
+from highfive.generators import ConfigError, ParameterSpace, RunDirError, read_toml
 from highfive.harness import RunDir, atomic_path, atomic_write_text
 
 from ._bins import Binning
-from ._crosses import load_crosses
+from ._criteria import Option, number, whole
+from ._crosses import crosses_size, load_crosses
 from ._db import CoverageCounts
+from ._progress import Log, progress_for
 from ._regions import failure_regions, regions_dicts
+from ._show import number as show_number
+from ._show import show
 from ._stats import CellStats, cell_stats, cells_frame, holes, summary
+from ._tables import check_top_keys
 
-__all__ = ["CoverageSettings", "RunCoverage", "analyse_run", "load_settings", "write_coverage"]
+__all__ = [
+    "UNDECIDED",
+    "CoverageSettings",
+    "RunCoverage",
+    "analyse_run",
+    "focus_command",
+    "gate_targets",
+    "load_settings",
+    "write_coverage",
+]
 
-_STAT_KEYS = {"p_target": float, "confidence": float, "min_cases": int, "adjust": str}
+_STATISTICS: dict[str, Option] = {
+    "p_target": number(
+        "must be a failure rate in (0, 1), e.g. 0.01",
+        low=0,
+        high=1,
+        open_low=True,
+        open_high=True,
+    ),
+    "confidence": number(
+        "must be in [0.5, 1) (one-sided), e.g. 0.95", low=0.5, high=1, open_high=True
+    ),
+    "min_cases": whole(1),
+    "adjust": Option("must be 'holm' (default) or 'none'", lambda v: v in ("holm", "none")),
+}
 
 
 @dataclass(frozen=True)
 class CoverageSettings:
-    """Bins and crosses (as TOML data) and the statistics settings."""
+    """Bins, crosses and statistics (the bins file's TOML data), the statistics
+    settings (checked), and the file they came from (``source``, empty: defaults)."""
 
     toml: Mapping[str, Any] = field(default_factory=dict)
     p_target: float = 0.01
     confidence: float = 0.95
     min_cases: int = 1
     adjust: str = "holm"
+    source: str = ""
 
 
 def load_settings(path: str | os.PathLike[str] | None) -> CoverageSettings:
-    """Read a coverage TOML file (``None``: the defaults)."""
+    """Read a bins file (``None``: the defaults); :class:`ConfigError` names any bad key.
+
+    Top-level keys: ``bins``, ``crosses``, ``ways`` and ``statistics``
+    (``examples/bins.toml`` shows each). The statistics are checked here; bins and
+    crosses are checked against a run's space when one is analysed.
+    """
     if path is None:
         return CoverageSettings()
     data = read_toml(path, "bins file")
-    stats = data.pop("statistics", {})
+    check_top_keys(data, f"bins file {Path(path).name}")
+    stats = data.get("statistics", {})
     if not isinstance(stats, Mapping):
-        raise ConfigError(f"statistics: {stats!r} must be a table")
-    bad = sorted(set(stats) - set(_STAT_KEYS))
+        raise ConfigError(f"statistics: {show(stats)} must be a table [statistics]")
+    bad = sorted(set(stats) - set(_STATISTICS))
     if bad:
-        raise ConfigError(
-            f"unknown key 'statistics.{bad[0]}'; allowed: {', '.join(sorted(_STAT_KEYS))}"
-        )
-    kw: dict[str, Any] = {}
-    for key, typ in _STAT_KEYS.items():
-        if key in stats:
-            value = stats[key]
-            allowed = (int, float) if typ is float else (typ,)
-            if isinstance(value, bool) or not isinstance(value, allowed):
-                raise ConfigError(f"statistics.{key}: {value!r} must be a {typ.__name__}")
-            kw[key] = typ(value)
-    return CoverageSettings(toml=data, **kw)
+        raise ConfigError(f"unknown key 'statistics.{bad[0]}'; allowed: {', '.join(_STATISTICS)}")
+    kw = {k: opt.read(f"statistics.{k}", stats[k]) for k, opt in _STATISTICS.items() if k in stats}
+    return CoverageSettings(toml=data, source=os.fspath(path), **kw)
 
 
 @dataclass(frozen=True, eq=False)
 class RunCoverage:
-    """Everything the coverage of one run (or of merged runs) gives."""
+    """Everything the coverage of one run (or of merged runs) gives, and the settings it
+    was computed with."""
 
     counts: CoverageCounts
     stats: CellStats
     cells: pd.DataFrame
     holes: pd.DataFrame
     summary: dict[str, Any]
+    settings: CoverageSettings = field(default_factory=CoverageSettings)
+
+    def lines(self, worst: int = 10) -> list[str]:
+        """What ``highfive coverage`` prints: coverage and cell status per model, the
+        worst cells, which target the status uses (and a gate's, beside it), and the
+        follow-up command when cells are undecided."""
+        s = self.summary
+        runs = [str(r) for r in s.get("runs", [])]
+        out = [
+            f"coverage of {', '.join(runs)}: p_target {show_number(s['p_target'])} at "
+            f"{100 * s['confidence']:g}% confidence, holes = cells with < {s['min_cases']} cases"
+        ]
+        for model, m in s["models"].items():
+            by_t = ", ".join(
+                f"{t}-way {100 * v['coverage']:.1f}% of {v['cells']:,} cells"
+                for t, v in m["coverage"]["by_t"].items()
+            )
+            status = ", ".join(f"{k} {v:,}" for k, v in m["status"].items())
+            out.append(f"  {model:<8} {m['rows']:,} cases; {by_t}")
+            out.append(f"  {'':<8} cells: {status}")
+        if s["worst"]:
+            out.append("worst cells (most confidently bad first):")
+            for w in s["worst"][:worst]:
+                out.append(
+                    f"  {w['model']:<8} {w['label']:<58} {w['failures']:>5}/{w['n']:<6} "
+                    f"rate {w['rate']:.3f}  upper {w['upper']:.3f}"
+                )
+        out.append(self.target_sentence())
+        out.extend(self.focus_hint())
+        return out
+
+    def target_sentence(self) -> str:
+        """Which failure rate the cell status is judged against, with the numbers, and
+        which thresholds a gate of the run judged (from its gate.json) instead."""
+        s = self.summary
+        failing = " and ".join(
+            f"{m['status'].get('failing', 0):,} of {name}" for name, m in s["models"].items()
+        )
+        stats = self.settings.toml.get("statistics", {})
+        where = (
+            f"set in {self.settings.source}"
+            if "p_target" in stats
+            else "the default; set [statistics] p_target in a --bins file"
+        )
+        runs = s.get("runs", [])
+        gate = _read_gate(Path(runs[0])) if len(runs) == 1 else None
+        return (
+            f"targets: cell status uses p_target {show_number(s['p_target'])} ({where}): "
+            f"failing cells ({failing or 'none'}) are shown above it; " + gate_targets(gate)
+        )
+
+    def focus_hint(self) -> list[str]:
+        """The command that follows up on the undecided cells (none: no line)."""
+        undecided = self.cells.loc[self.cells["status"].isin(UNDECIDED), ["cross", "cell"]]
+        n = len(undecided.drop_duplicates())
+        if not n:
+            return []
+        runs = [str(r) for r in self.summary.get("runs", [])]
+        head = f"undecided: {n:,} cells are untested or under-tested; follow up on them with"
+        if len(runs) == 1:
+            return [f"{head}:", f"  {focus_command(runs[0], self.settings.source)}"]
+        return [
+            f"{head} a follow-up of one of the runs (planned from its coverage alone):",
+            f"  {focus_command('RUN', self.settings.source)}",
+        ]
+
+
+UNDECIDED = ("untested", "under-tested")
+"""Cell statuses a follow-up campaign (``highfive run --focus``) spends its cases on."""
+
+
+def focus_command(run: str | os.PathLike[str], bins: str | os.PathLike[str] = "") -> str:
+    """``highfive run --focus RUN [--bins BINS]``, quoted for a POSIX shell."""
+    cmd = f"highfive run --focus {shlex.quote(os.fspath(run))}"
+    return cmd + (f" --bins {shlex.quote(os.fspath(bins))}" if bins else "")
+
+
+def gate_targets(gate: Mapping[str, Any] | None) -> str:
+    """What a gate judged cells against, for the sentence beside the cell status."""
+    if gate is None:
+        return (
+            "a release gate ('highfive gate') judges cells against its own p_max instead, "
+            "so failing cells here do not by themselves fail a gate"
+        )
+    crit = [c for c in gate.get("criteria", []) if isinstance(c, Mapping)]
+    cells = [c for c in crit if c.get("kind") == "cell_upper_bound"]
+    verdict = str(gate.get("verdict", "?"))
+    if not cells:
+        return (
+            f"the run's gate ({verdict}, gate.json) has no per-cell criterion, so cell "
+            "status does not enter its verdict"
+        )
+    rules = sorted({f"{c.get('name')}: {c.get('threshold')}" for c in cells})
+    return f"the run's gate ({verdict}, gate.json) judged cells against {'; '.join(rules)}"
+
+
+def _read_gate(run: Path) -> dict[str, Any] | None:
+    """The run's gate.json, or None (absent or unreadable: the sentence then says less)."""
+    try:
+        gate = json.loads((run / "gate.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return gate if isinstance(gate, dict) else None
 
 
 def _check_complete(path: Path, allow_partial: bool) -> dict[str, Any]:
+    """The campaign record; a partial run must have finished at least one batch."""
     run = RunDir(path)
-    if allow_partial:
-        return run.read_campaign()
-    return run.require_complete("coverage", otherwise="pass --partial to analyse what is there")
+    if not allow_partial:
+        return run.require_complete(
+            "coverage", otherwise="pass --partial to analyse the batches done so far"
+        )
+    record = run.read_campaign()
+    if record.get("status") != "complete" and not run.done_batches():
+        raise RunDirError(
+            f"run directory {os.fspath(path)!r} has no finished batch yet (status "
+            f"{show(record.get('status'))}, no line in manifest.jsonl): nothing to analyse; "
+            "try again once its first batch is done"
+        )
+    return record
 
 
 def analyse_run(
@@ -109,8 +251,12 @@ def analyse_run(
     allow_partial: bool = False,
     worst: int = 20,
     regions: bool = True,
+    log: Log | None = None,
 ) -> RunCoverage:
     """Count, merge (for several runs) and analyse coverage.
+
+    Every run is checked, and every cross counted before any row is read: more than
+    :data:`~highfive.coverage._crosses.MAX_CELLS` cells is a :class:`ConfigError`.
 
     Parameters
     ----------
@@ -118,22 +264,29 @@ def analyse_run(
         Run directories; several are merged (same space, bins and models required).
     settings : CoverageSettings, optional
     allow_partial : bool
-        Analyse a run that has not finished (otherwise :class:`RunDirError`).
+        Analyse a run that has not finished (otherwise :class:`RunDirError`): the
+        batches its manifest lists as done, and nothing else.
     worst : int
         How many worst cells the summary lists.
     regions : bool
         Describe where failures live as boxes (``summary["regions"]``), from at most
         :data:`REGION_ROWS` cases per model (a deterministic subsample by case id).
+    log : callable, optional
+        Receives progress lines when the crosses hold many cells (e.g. 3-way).
     """
     settings = settings or CoverageSettings()
     runs = [Path(p) for p in (paths if isinstance(paths, list) else [paths])]
-    counts: CoverageCounts | None = None
+    plans = []
     for path in runs:
         _check_complete(path, allow_partial)
         space = ParameterSpace.from_arrow_schema(RunDir(path).results_dataset().schema)
         binning = Binning.from_space(space, settings.toml.get("bins", {}))
-        crosses = load_crosses(settings.toml, binning)
-        one = CoverageCounts.from_run(path, binning, crosses)
+        plans.append((path, binning, load_crosses(settings.toml, binning)))
+    counts: CoverageCounts | None = None
+    for path, binning, crosses in plans:
+        cells, n_crosses = crosses_size(binning, [], crosses)
+        progress = progress_for(log, cells, n_crosses, os.fspath(path))
+        one = CoverageCounts.from_run(path, binning, crosses, progress=progress)
         counts = one if counts is None else counts.merge(one)
     assert counts is not None
     stats = cell_stats(
@@ -144,8 +297,11 @@ def analyse_run(
     )
     summ = summary(stats, min_cases=settings.min_cases, worst=worst)
     summ["runs"] = [os.fspath(p) for p in runs]
+    summ["bins_file"] = settings.source or None
     summ["regions"] = _regions(runs, counts.models) if regions else []
-    return RunCoverage(counts, stats, cells_frame(stats), holes(counts, settings.min_cases), summ)
+    return RunCoverage(
+        counts, stats, cells_frame(stats), holes(counts, settings.min_cases), summ, settings
+    )
 
 
 REGION_ROWS = 200_000

@@ -1,7 +1,7 @@
 """Reading coverage TOML: ``[bins.<dimension>]`` tables, ``ways``, ``[[crosses]]``.
 
 The same file may hold a ``[statistics]`` table (see ``_run``); this module checks its
-top-level keys and the keys of every bins table.
+top-level keys and the keys of every bins table. ``examples/bins.toml`` shows every key.
 """
 
 from __future__ import annotations
@@ -13,10 +13,27 @@ from typing import Any
 
 from highfive.generators import ConfigError, ParameterSpace
 
-__all__ = ["check_bin_tables", "read_coverage_toml"]
+from ._show import show
+
+__all__ = ["TOML_KEYS", "check_bin_tables", "check_top_keys", "read_coverage_toml"]
 
 _BIN_KEYS = ("edges", "count", "labels", "ignore", "illegal")
-_TOML_KEYS = ("bins", "crosses", "ways", "statistics")
+TOML_KEYS = ("bins", "crosses", "ways", "statistics")
+"""The top-level keys of a bins file."""
+
+
+def check_top_keys(data: Mapping[str, Any], where: str) -> None:
+    """:class:`ConfigError` for a top-level key of a bins file that is not in :data:`TOML_KEYS`,
+    or a ``bins`` that is not a table of tables; ``where`` names the file."""
+    bad = sorted(set(data) - set(TOML_KEYS))
+    if bad:
+        raise ConfigError(
+            f"{where}: unknown key {show(bad[0])}; allowed: {', '.join(TOML_KEYS)} "
+            "(see examples/bins.toml)"
+        )
+    bins = data.get("bins", {})
+    if not isinstance(bins, Mapping):
+        raise ConfigError(f"{where}: bins = {show(bins)} must be tables [bins.<dimension>]")
 
 
 def check_bin_tables(space: ParameterSpace, bins: Mapping[str, Any]) -> None:
@@ -25,10 +42,12 @@ def check_bin_tables(space: ParameterSpace, bins: Mapping[str, Any]) -> None:
         if name not in space:
             raise ConfigError(f"bins.{name}: unknown dimension; known: {', '.join(space.names)}")
         if not isinstance(spec, Mapping):
-            raise ConfigError(f"bins.{name}: expected a table, got {spec!r}")
+            raise ConfigError(f"bins.{name}: expected a table, got {show(spec)}")
         bad = sorted(set(spec) - set(_BIN_KEYS))
         if bad:
-            raise ConfigError(f"bins.{name}: unknown key {bad[0]!r}; allowed: {_BIN_KEYS}")
+            raise ConfigError(
+                f"bins.{name}: unknown key {show(bad[0])}; allowed: {', '.join(_BIN_KEYS)}"
+            )
         if space[name].is_fixed:
             raise ConfigError(
                 f"bins.{name}: the dimension is fixed in this space, so it has no bins; "
@@ -43,7 +62,5 @@ def read_coverage_toml(source: str | Path) -> dict[str, Any]:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"coverage TOML: {exc}") from None
-    bad = sorted(set(data) - set(_TOML_KEYS))
-    if bad:
-        raise ConfigError(f"coverage TOML: unknown key {bad[0]!r}; allowed: {list(_TOML_KEYS)}")
+    check_top_keys(data, "coverage TOML")
     return data

@@ -4,21 +4,23 @@
 returns an exit status (gate: 0 pass, 1 fail) and raises
 :class:`~highfive.generators.HighfiveError` subclasses for anything the user can fix
 (the main CLI prints those as one ``error: ...`` line with status 2). A gate writes
-nothing unless both the gate file and the run are good.
+nothing unless both the gate file and the run are good. Building the parser imports
+nothing heavy: each handler imports what it needs when it runs.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from highfive.harness import int_at_least
 
-if TYPE_CHECKING:
-    from highfive.coverage import Profiler
+__all__ = ["DEFAULT_CASES", "add_report_commands", "cmd_gate"]
 
-__all__ = ["add_report_commands", "cmd_gate"]
+DEFAULT_CASES = 4
+"""Failing cases a report replays and plots unless told otherwise."""
 
 
 _cases = int_at_least(0)
@@ -32,18 +34,21 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _progress(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
 def cmd_gate(args: argparse.Namespace) -> int:
     """``highfive gate RUN --gate GATE.toml``: 0 if the gate passes, 1 if it fails.
 
-    ``args.profile`` (set by :func:`add_report_commands`) measures models for
-    ``latency`` criteria.
+    Progress lines of a long count go to stderr; the criteria and the verdict to stdout.
     """
     from highfive.coverage import evaluate_gate, load_gate  # pyarrow and scipy: on use
 
     from ._junit import write_gate
 
     gate = load_gate(args.gate)
-    result = evaluate_gate(args.run, gate, profile=getattr(args, "profile", None))
+    result = evaluate_gate(args.run, gate, log=_progress)
     for line in result.lines():
         print(line)
     for path in write_gate(args.run, result):
@@ -51,27 +56,22 @@ def cmd_gate(args: argparse.Namespace) -> int:
     return 0 if result.passed else 1
 
 
-def add_report_commands(
-    subparsers: Any, *, profile: Profiler | None = None
-) -> argparse.ArgumentParser:
+def add_report_commands(subparsers: Any, *, profile: Any = None) -> argparse.ArgumentParser:
     """Add ``report RUN [--out FILE] [--cases N]`` and ``gate RUN --gate GATE.toml``.
 
     Parameters
     ----------
     subparsers : argparse._SubParsersAction
         The main parser's ``add_subparsers()`` result.
-    profile : callable, optional
-        Measures a model for the gate's ``latency`` criteria
-        (``highfive.models.profile``; models sit above reports, so the top-level
-        command line passes it). Without it a gate with a latency criterion is refused.
+    profile : any
+        Ignored: the gate's ``latency`` criterion reads the latency the campaign
+        recorded and measures nothing. Accepted until the command line stops passing it.
 
     Returns
     -------
     argparse.ArgumentParser
         The ``report`` parser; it sets ``handler`` (Namespace -> exit status).
     """
-    from ._html import DEFAULT_CASES
-
     p = subparsers.add_parser(
         "report",
         help="write a self-contained HTML report of a run",
@@ -100,7 +100,9 @@ def add_report_commands(
         description="Evaluate the criteria of GATE.toml on a complete run directory: "
         "per-cell failure-rate bounds (one-sided Clopper-Pearson), t-way coverage, "
         "overall failure rate, agreement of two counters, detection latency, model size "
-        "and latency. Prints one line per criterion and the verdict, and writes "
+        "and the inference latency the campaign recorded (so the same run and gate file "
+        "always give the same verdict). Prints one line per criterion and the verdict, "
+        "and writes "
         "RUN/gate.json and RUN/junit.xml (atomically). Exit status: 0 pass, 1 fail, 2 bad "
         "gate file or run (nothing written).",
     )
@@ -112,5 +114,5 @@ def add_report_commands(
         metavar="GATE.toml",
         help="criteria file (see examples/gate.toml)",
     )
-    g.set_defaults(handler=cmd_gate, profile=profile)
+    g.set_defaults(handler=cmd_gate)
     return p

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from highfive.coverage import analyse_run, codes, plan_focus
+from highfive.coverage import analyse_run, codes, load_settings, plan_focus
 from highfive.harness._campaign import run_campaign
 from highfive.harness._config import CampaignConfig
 from highfive.harness._replay import replay
@@ -18,12 +19,16 @@ from highfive.harness.cli import main
 pytestmark = pytest.mark.slow
 
 
+def _run(campaign_file: Callable[..., Path], name: str, cases: int) -> Path:
+    """A finished campaign of the toy models, in this process."""
+    config = CampaignConfig.from_toml(campaign_file(name=name, cases=cases))
+    return Path(run_campaign(config, stream=None).run_dir)
+
+
 def test_focus_targets_undecided_cells_and_merges(
     campaign_file: Callable[..., Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    base = run_campaign(
-        CampaignConfig.from_toml(campaign_file(name="base", cases=64)), stream=None
-    ).run_dir
+    base = _run(campaign_file, "base", 64)
     cfg = plan_focus(base, cases=48)
     assert cfg.sampler == "focus" and cfg.name == "base-focus" and cfg.cases == 48
     assert 0 < len(cfg.focus) <= 48 and cfg.parent == str(base)
@@ -74,3 +79,34 @@ def test_focus_needs_boxes_and_refuses_config_too(
     assert "sampler: 'focus' goes with target boxes" in capsys.readouterr().err
     assert main(["run", str(path), "--focus", str(path.parent)]) == 2
     assert "not both" in capsys.readouterr().err
+
+
+def test_the_follow_up_command_coverage_suggests_runs(
+    campaign_file: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = _run(campaign_file, "hinted", 64)
+    bins = Path(base).parent / "bins.toml"
+    bins.write_text("[bins.peak_accel]\ncount = 2\n[statistics]\np_target = 0.2\n")
+    head, command = analyse_run(base, load_settings(bins), regions=False).lines()[-2:]
+    assert head.startswith("undecided: ") and head.endswith("follow up on them with:")
+    argv = shlex.split(command)
+    assert argv[:3] == ["highfive", "run", "--focus"] and "--partial" not in argv
+    extra = ["--cases", "16", "--name", "hinted-follow-up", "--workers", "0"]
+    assert main([*argv[1:], *extra]) == 0
+    out = capsys.readouterr().out
+    assert "target cells" in out
+    assert RunDir(Path(base).parent / "hinted-follow-up").read_campaign()["status"] == "complete"
+
+
+def test_a_follow_up_of_an_unfinished_run_says_how_to_finish_it(
+    campaign_file: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = _run(campaign_file, "half", 32)
+    record = RunDir(base).read_campaign()
+    record["status"] = "running"
+    RunDir(base).write_campaign(record)
+    assert main(["run", "--focus", str(base), "--workers", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "a follow-up (highfive run --focus) needs a complete run" in err
+    # What it suggests is what 'highfive run' accepts: --resume, never --partial.
+    assert "'highfive run CONFIG --resume'" in err and "--partial" not in err

@@ -32,7 +32,6 @@ from highfive.coverage import (
 from highfive.generators import ConfigError, Dimension, ParameterSpace, RunDirError
 from highfive.harness import SCHEMA_VERSION, RunDir
 from highfive.harness.cli import main
-from highfive.models import profile
 from highfive.reports import add_report_commands, write_gate
 from highfive.reports._junit import junit_xml
 
@@ -62,10 +61,12 @@ def write_run(
     status: str = "complete",
     space: ParameterSpace | None = None,
     latency: dict[str, np.ndarray] | None = None,
+    recorded: dict[str, Any] | None = None,
 ) -> Path:
     """A run directory with given verdicts per model (parameters drawn from ``seed``).
 
-    ``latency`` adds a ``latency_s`` column (seconds, NaN: none) for the models it names.
+    ``latency`` adds a ``latency_s`` column (seconds, NaN: none) for the models it names;
+    ``recorded`` the inference latency campaign.json records for them (``"latency"``).
     """
     space = space or small_space()
     n = n or len(next(iter(verdicts.values())))
@@ -79,6 +80,7 @@ def write_run(
             "identity": {"seed": seed, "sampler": "random", "space": {}, "cases": n},
             "models": [
                 {"id": m, "source": m, "sha256": f"{i:064d}", "bytes": model_bytes}
+                | ({"latency": recorded[m]} if recorded and m in recorded else {})
                 for i, m in enumerate(verdicts)
             ],
             "status": status,
@@ -488,9 +490,14 @@ def test_junit_xml_escapes_and_counts() -> None:
 
 # -- a real campaign ------------------------------------------------------------------
 def gate_cli(argv: list[str]) -> int:
-    """``highfive gate`` as the top-level command line wires it: with the models' profiler."""
+    """``highfive gate`` as a command line that still passes a profiler wires it: the
+    gate accepts the argument and measures nothing with it."""
+
+    def profiler(*_: Any, **__: Any) -> Mapping[str, Any]:
+        raise AssertionError("a gate must not measure a model: it reads campaign.json")
+
     parser = argparse.ArgumentParser(prog="highfive")
-    add_report_commands(parser.add_subparsers(), profile=profile)
+    add_report_commands(parser.add_subparsers(), profile=profiler)
     args = parser.parse_args(argv)
     code: int = args.handler(args)
     return code
@@ -540,12 +547,25 @@ ways = [1]
 kind = "latency"
 model = "toy"
 max_ms = 1000.0
-batch = 16
-repeats = 5
+batch = 256
+[[criteria]]
+kind = "latency"
+name = "latency of one window"
+model = "toy"
+max_ms = 1000.0
+batch = 1
 """
     assert gate_cli(["gate", str(toy_run), "--gate", str(gate_file(tmp_path, text))]) == 0
     out = capsys.readouterr().out
     assert "latency [toy]" in out and "ms/window" in out
+    # The campaign measured the model when it ran; the gate shows that figure.
+    record = json.loads((toy_run / "campaign.json").read_text())
+    (toy,) = (m for m in record["models"] if m["id"] == "toy")
+    per_window = toy["latency"]["batches"]["256"]["per_window_ms"]
+    doc = json.loads((toy_run / "gate.json").read_text())
+    (lat,) = (c for c in doc["criteria"] if c["name"] == "latency")
+    assert lat["value"] == f"{per_window:.4g} ms/window"
+    assert "recorded when the campaign ran" in lat["detail"]
     # The toy model fails almost every case: a failure-rate gate fails.
     strict = gate_file(tmp_path, '[[criteria]]\nkind = "failure_rate"\np_max = 0.5\n', "s.toml")
     assert main(["gate", str(toy_run), "--gate", str(strict)]) == 1
@@ -554,32 +574,11 @@ repeats = 5
     ET.parse(toy_run / "junit.xml")
 
 
-def test_latency_refuses_a_changed_model_file(
-    tmp_path: Path, toy_run: Path, make_toy_model: Callable[..., bytes]
-) -> None:
-    record = json.loads((toy_run / "campaign.json").read_text())
-    source = Path(next(m["source"] for m in record["models"] if m["id"] == "toy_b"))
-    original = source.read_bytes()
-    text = '[[criteria]]\nkind = "latency"\nmodel = "toy_b"\nmax_ms = 1.0\nrepeats = 5\n'
-    try:
-        source.write_bytes(make_toy_model(weight=5.0))
-        with pytest.raises(RunDirError, match=r"the file changed since the run"):
-            evaluate_gate(toy_run, load_gate(gate_file(tmp_path, text)), profile=profile)
-    finally:
-        source.write_bytes(original)
-
-
 def test_write_gate_returns_both_paths(tmp_path: Path, clean_run: Path) -> None:
     result = evaluate_gate(clean_run, load_gate(gate_file(tmp_path, GOOD)))
     paths = write_gate(clean_run, result)
     assert [p.name for p in paths] == ["gate.json", "junit.xml"]
     assert result.to_dict()["verdict"] == json.loads(paths[0].read_text())["verdict"]
-
-
-def test_latency_needs_a_profiling_function(tmp_path: Path, toy_run: Path) -> None:
-    text = '[[criteria]]\nkind = "latency"\nname = "speed"\nmodel = "toy"\nmax_ms = 1.0\n'
-    with pytest.raises(ConfigError, match=r"criterion 'speed': latency needs a profiling"):
-        evaluate_gate(toy_run, load_gate(gate_file(tmp_path, text)))
 
 
 def _as_python_counter(run: Path, model: str) -> None:
@@ -622,7 +621,7 @@ def test_onnx_criteria_refuse_other_counters(
     _as_python_counter(clean_run, "int8")
     path = gate_file(tmp_path, f"[[criteria]]\n{text}\n")
     with pytest.raises(ConfigError, match=match):
-        evaluate_gate(clean_run, load_gate(path), profile=profile)
+        evaluate_gate(clean_run, load_gate(path))
     assert refused_by_the_cli(clean_run, path, capsys).startswith("error: criterion ")
 
 
@@ -633,6 +632,134 @@ def test_other_counters_pass_the_criteria_that_apply_to_them(
     text = GOOD.replace('model = "int8"', 'model = "float"')
     result = evaluate_gate(clean_run, load_gate(gate_file(tmp_path, text)))
     assert result.passed and len(result.criteria) == 10
+
+
+# -- inference latency, as the campaign recorded it ------------------------------------
+def recorded_latency(per_window_256: float, per_window_1: float) -> dict[str, Any]:
+    """A ``latency`` entry of campaign.json as a campaign writes it."""
+    return {
+        "batches": {
+            "256": {
+                "per_call_ms": 256 * per_window_256,
+                "per_window_ms": per_window_256,
+                "calls": 20,
+            },
+            "1": {"per_call_ms": per_window_1, "per_window_ms": per_window_1, "calls": 100},
+        },
+        "threads": 1,
+        "machine": {
+            "cpu": "Example CPU 9000",
+            "cores": 2,
+            "python": "3.11.7",
+            "onnxruntime": "1.20.1",
+        },
+    }
+
+
+def _latency_run(tmp_path: Path, recorded: dict[str, Any] | None = None) -> Path:
+    v = np.full(100, "pass", dtype=object)
+    if recorded is None:
+        recorded = {"float": recorded_latency(0.018, 0.06), "int8": recorded_latency(0.084, 0.03)}
+    return write_run(tmp_path / "lat", {"float": v, "int8": v.copy()}, recorded=recorded)
+
+
+def test_latency_is_the_figure_the_campaign_recorded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import highfive.models
+
+    def no_measuring(*_: Any, **__: Any) -> None:
+        raise AssertionError("a gate must not measure a model: it reads campaign.json")
+
+    monkeypatch.setattr(highfive.models, "profile", no_measuring)
+    run = _latency_run(tmp_path)
+    text = '[[criteria]]\nkind = "latency"\nmax_ms = 0.05\n'
+    gate = load_gate(gate_file(tmp_path, text))
+    first = evaluate_gate(run, gate)
+    by_model = {c.model: c for c in first.criteria}
+    assert by_model["float"].passed and not by_model["int8"].passed
+    assert by_model["float"].value == "0.018 ms/window"
+    assert by_model["int8"].value == "0.084 ms/window"
+    assert by_model["float"].threshold == "<= 0.05 ms/window at batch 256"
+    detail = by_model["float"].detail
+    assert detail.startswith("recorded when the campaign ran: 0.018 ms/window at batch 256")
+    assert "over 20 calls, 1 intra-op thread" in detail and "0.06 ms/window at batch 1" in detail
+    assert detail.endswith(
+        "measured on Example CPU 9000 (2 cores), python 3.11.7, onnxruntime 1.20.1"
+    )
+    # Nothing is measured now, so the verdict never depends on the machine's load.
+    again = evaluate_gate(run, gate)
+    assert [(c.value, c.passed, c.detail) for c in again.criteria] == [
+        (c.value, c.passed, c.detail) for c in first.criteria
+    ]
+    assert main(["gate", str(run), "--gate", str(gate_file(tmp_path, text))]) == 1
+    assert re.search(r"FAIL  latency \[int8\] +0\.084 ms/window", capsys.readouterr().out)
+    one = gate_file(tmp_path, text + "batch = 1\n", "one.toml")
+    by_model = {c.model: c for c in evaluate_gate(run, load_gate(one)).criteria}
+    assert not by_model["float"].passed and by_model["int8"].passed
+    assert by_model["int8"].value == "0.03 ms/window"
+
+
+def test_latency_batch_must_be_one_the_campaign_recorded(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = _latency_run(tmp_path)
+    path = gate_file(tmp_path, '[[criteria]]\nkind = "latency"\nmax_ms = 0.1\nbatch = 16\n')
+    with pytest.raises(
+        ConfigError,
+        match=r"^criterion 'latency': batch 16 was not measured; the campaign recorded the "
+        r"latency of 'float' at batch \[256, 1\], so use batch = 256 or 1$",
+    ):
+        evaluate_gate(run, load_gate(path))
+    refused_by_the_cli(run, path, capsys)
+
+
+def test_latency_of_a_run_that_recorded_none_fails_and_says_to_rerun(tmp_path: Path) -> None:
+    run = _latency_run(tmp_path, recorded={"int8": recorded_latency(0.01, 0.02)})
+    text = '[[criteria]]\nkind = "latency"\nmax_ms = 1.0\n'
+    result = evaluate_gate(run, load_gate(gate_file(tmp_path, text)))
+    by_model = {c.model: c for c in result.criteria}
+    assert by_model["int8"].passed
+    assert not by_model["float"].passed and by_model["float"].value == "no latency recorded"
+    assert "older highfive" in by_model["float"].detail
+    assert by_model["float"].detail.endswith("re-run the campaign to record it")
+    # Without a record there is no batch to check; with one, the batch must be in it.
+    only_float = gate_file(tmp_path, text.replace("max_ms", 'model = "float"\nbatch = 16\nmax_ms'))
+    assert not evaluate_gate(run, load_gate(only_float)).passed
+
+
+@pytest.mark.parametrize(
+    ("entry", "match"),
+    [
+        ("fast", r"'fast' has no table of batches"),
+        (
+            {"batches": {"256": {"per_window_ms": "quick", "per_call_ms": 1.0}}},
+            r"batch 256: per_window_ms 'quick' is not a positive number",
+        ),
+        (
+            {"batches": {"big": {"per_window_ms": 0.1, "per_call_ms": 1.0}}},
+            r"batch 'big' is not a whole number",
+        ),
+        ({"batches": {}}, r"no batch was measured"),
+    ],
+    ids=["not-a-table", "not-a-number", "bad-batch", "empty"],
+)
+def test_a_malformed_latency_record_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], entry: Any, match: str
+) -> None:
+    run = _latency_run(tmp_path, recorded={"float": entry})
+    path = gate_file(tmp_path, '[[criteria]]\nkind = "latency"\nmodel = "float"\nmax_ms = 1.0\n')
+    with pytest.raises(RunDirError, match=r"campaign\.json: model 'float'\.latency: " + match):
+        evaluate_gate(run, load_gate(path))
+    assert "re-run the campaign" in refused_by_the_cli(run, path, capsys)
+
+
+def test_latency_has_no_repeats_to_give(tmp_path: Path) -> None:
+    text = '[[criteria]]\nkind = "latency"\nmax_ms = 0.1\nrepeats = 20\n'
+    with pytest.raises(
+        ConfigError, match=r"unknown key 'repeats'; allowed: kind, name, model, max_ms, batch$"
+    ):
+        load_gate(gate_file(tmp_path, text))
 
 
 # -- detection latency ----------------------------------------------------------------

@@ -1,0 +1,497 @@
+"""What coverage, gates and diffs are given: bins files, crosses too large to count,
+partial runs, and the sentences printed beside cell status.
+
+Bad input is one line naming the field, echoing the value (plainly: ``0.1``, lists,
+``1e+400``) and saying what is allowed, through the API and the command line (exit 2,
+nothing written).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+import shlex
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from highfive.coverage import (
+    Binning,
+    CoverageSettings,
+    analyse_run,
+    cp_upper,
+    evaluate_gate,
+    load_crosses,
+    load_gate,
+    load_settings,
+    make_crosses,
+)
+from highfive.coverage._crosses import MAX_CELLS, crosses_size
+from highfive.coverage._show import show
+from highfive.generators import ConfigError, InvalidParameter, RunDirError, default_space
+from highfive.harness import SCHEMA_VERSION, RunDir
+from highfive.harness.cli import main
+from highfive.reports import write_gate
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+# -- helpers --------------------------------------------------------------------------
+def write_run(
+    path: Path,
+    cases: int,
+    *,
+    batch: int = 64,
+    status: str = "complete",
+    listed: int | None = None,
+    manifest: bool = True,
+    fail: float = 0.05,
+) -> Path:
+    """A run of the default space: two models, ``cases`` cases in batches of ``batch``.
+
+    The manifest lists the first ``listed`` batches (default: all); later batches'
+    files are written but not listed, as a kill between a batch's files and its
+    manifest line leaves them. ``manifest=False`` writes no manifest at all.
+    """
+    space = default_space()
+    rng = np.random.default_rng(7)
+    run = RunDir(path)
+    run.write_campaign(
+        {
+            "schema_version": SCHEMA_VERSION,
+            "name": path.name,
+            "identity": {"seed": 7, "sampler": "random", "space": {}, "cases": cases},
+            "config": {"cases": cases, "batch_size": batch},
+            "models": [
+                {"id": m, "kind": "onnx", "source": m, "sha256": f"{i:064d}", "bytes": 1000}
+                for i, m in enumerate(("float", "int8"))
+            ],
+            "status": status,
+        }
+    )
+    n_batches = -(-cases // batch)
+    for b in range(n_batches):
+        start, k = b * batch, min(batch, cases - b * batch)
+        params = space.from_unit(rng.random((k, space.d)))
+        table = pa.Table.from_pandas(params, schema=space.to_arrow_schema(), preserve_index=False)
+        table = table.add_column(0, "case_id", pa.array(np.arange(start, start + k), pa.int64()))
+        parts = {}
+        for m in ("float", "int8"):
+            v = np.where(rng.random(k) < fail, "miss", "pass").astype(object)
+            t = table.append_column("verdict", pa.array(v, pa.string()))
+            parts[m] = t.append_column("predicted_count", pa.array(np.ones(k), pa.int32()))
+        files = run.write_batch(b, parts, None)
+        if manifest and (listed is None or b < listed):
+            run.append_manifest({"batch": b, "start": start, "count": k, "files": files})
+    return path
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """512 cases of the default space, complete, 5% failures per model."""
+    return write_run(tmp_path_factory.mktemp("cov") / "small", 512)
+
+
+def one_line_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str], run: Path) -> str:
+    """``main(argv)`` exits 2 with one ``error:`` line and writes nothing into ``run``."""
+    before = sorted(p.relative_to(run) for p in run.rglob("*"))
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1, err
+    assert sorted(p.relative_to(run) for p in run.rglob("*")) == before
+    return err
+
+
+# -- crosses too large to count -------------------------------------------------------
+def test_cells_are_counted_exactly_before_crosses_are_built() -> None:
+    binning = Binning.from_space(default_space())
+    for ways in ([1], [2], [3], [1, 2, 3]):
+        # Brute force: every t-subset's product of bin counts.
+        want = sum(math.prod(c) for t in ways for c in itertools.combinations(binning.radices, t))
+        crosses = make_crosses(binning, ways)
+        assert crosses_size(binning, ways) == (want, len(crosses))
+        assert want == sum(c.n_cells(binning) for c in crosses)
+    assert [crosses_size(binning, [t])[0] for t in (1, 2, 3)] == [144, 9929, 437094]
+    text = '[[crosses]]\ndims = ["motion", "gap"]\n[[crosses]]\ndims = ["a", "b"]'
+    named = load_crosses(
+        text.replace('["a", "b"]', '["motion", "gap", "tempo", "duration"]'), binning
+    )
+    assert crosses_size(binning, [], named) == (
+        sum(c.n_cells(binning) for c in named),
+        len(named),
+    )
+
+
+@pytest.mark.parametrize(
+    ("ways", "match"),
+    [
+        (
+            [7],
+            r"^ways \[7\]: 101,971,284,480 cells per model in 2,629,575 crosses of 31 binned "
+            r"dimensions, more than the limit of 1,000,000; use smaller ways \(t = 3 gives "
+            r"437,094 cells here\), or fewer dimensions: in a bins file, give the ones you do "
+            r"not need one bin \(\[bins\.<dimension>\] count = 1\)",
+        ),
+        ([1, 2, 3, 4], r"^ways \[1, 2, 3, 4\]: 14,264,831 cells per model in 36,456 crosses"),
+        ([25], r"^ways \[25\]: 6\.41e\+21 cells per model in 736,281 crosses"),
+    ],
+    ids=["7-way", "up-to-4-way", "25-way"],
+)
+def test_too_many_cells_are_refused_with_the_count_and_the_limit(
+    ways: list[int], match: str
+) -> None:
+    with pytest.raises(ConfigError, match=match) as exc:
+        make_crosses(Binning.from_space(default_space()), ways)
+    assert "\n" not in str(exc.value) and f"{MAX_CELLS:,}" in str(exc.value)
+
+
+DEEP = [
+    (
+        ["gate", "RUN", "--gate", "FILE"],
+        '[[criteria]]\nkind = "coverage"\nname = "deep"\nmin = 0.5\nways = [7]\n',
+        r"error: criterion 'deep': ways \[7\]: 101,971,284,480 cells per model in 2,629,575 ",
+    ),
+    (
+        ["diff", "RUN", "--ways", "9"],
+        "",
+        r"error: --ways \[9\]: [0-9,]+ cells per model in 20,160,075",
+    ),
+    (
+        ["coverage", "RUN", "--bins", "FILE"],
+        "ways = [1, 2, 3, 4]\n",
+        r"error: ways \[1, 2, 3, 4\]: 14,264,831 cells per model .* or, for coverage, list the "
+        r"crosses you need \(\[\[crosses\]\] dims = \[\.\.\.\]\)$",
+    ),
+]
+
+
+@pytest.mark.parametrize(("argv", "text", "match"), DEEP, ids=["gate", "diff", "coverage"])
+def test_deep_ways_are_refused_before_counting(
+    small_run: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    text: str,
+    match: str,
+) -> None:
+    (tmp_path / "deep.toml").write_text(text)
+    where = {"RUN": str(small_run), "FILE": str(tmp_path / "deep.toml")}
+    err = one_line_exit_2([where.get(a, a) for a in argv], capsys, small_run)
+    assert re.match(match, err.strip()), err
+    assert "more than the limit of 1,000,000; use smaller ways" in err
+
+
+def test_a_large_count_says_what_it_counts_and_how_far_it_got(
+    small_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from highfive.coverage import _progress
+
+    monkeypatch.setattr(_progress, "LARGE_CELLS", 100)  # 1- and 2-way cells count as large
+    lines: list[str] = []
+    analyse_run(small_run, regions=False, log=lines.append)
+    assert lines[0] == (
+        f"counting 10,073 cells per model in 496 crosses ({small_run}); this takes a while"
+    )
+    assert re.fullmatch(r"  counted: 1,024 of 1,024 rows \(100%\), \d+ s", lines[-1])
+    gate = tmp_path / "g.toml"
+    gate.write_text('[[criteria]]\nkind = "coverage"\nmin = 0.5\nways = [2]\n')
+    lines.clear()
+    evaluate_gate(small_run, load_gate(gate), log=lines.append)
+    assert lines[0].startswith("counting 9,929 cells per model in 465 crosses (the gate's")
+
+
+# -- bins files -------------------------------------------------------------------------
+def bins_file(tmp_path: Path, text: str, name: str = "b.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+BAD_BINS = [
+    (
+        "unknown-top-key",
+        "[bin.peak_accel]\ncount = 3\n",
+        r"^bins file b\.toml: unknown key 'bin'; allowed: bins, crosses, ways, statistics",
+    ),
+    (
+        "dimension-without-bins",
+        "[peak_accel]\ncount = 3\n",
+        r"^bins file b\.toml: unknown key 'peak_accel'; allowed: bins, crosses, ways",
+    ),
+    ("bins-not-tables", "bins = 3\n", r"^bins file b\.toml: bins = 3 must be tables"),
+    ("statistics-not-a-table", "statistics = 0.1\n", r"^statistics: 0\.1 must be a table"),
+    (
+        "unknown-statistics-key",
+        "[statistics]\ntarget = 0.1\n",
+        r"^unknown key 'statistics\.target'; allowed: p_target, confidence, min_cases, adjust$",
+    ),
+    (
+        "p_target-above-1",
+        "[statistics]\np_target = 2\n",
+        r"^statistics\.p_target: 2 must be a failure rate in \(0, 1\), e.g\. 0\.01$",
+    ),
+    ("p_target-text", '[statistics]\np_target = "1%"\n', r"^statistics\.p_target: '1%' must be"),
+    ("p_target-huge", f"[statistics]\np_target = 1{'0' * 400}\n", r"p_target: 1e\+400 must be"),
+    ("confidence-1", "[statistics]\nconfidence = 1.0\n", r"^statistics\.confidence: 1\.0 must be"),
+    ("min_cases-0", "[statistics]\nmin_cases = 0\n", r"^statistics\.min_cases: 0 must be a whole"),
+    (
+        "adjust-unknown",
+        '[statistics]\nadjust = "bonferroni"\n',
+        r"^statistics\.adjust: 'bonferroni' must be 'holm' \(default\) or 'none'$",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "match"), [b[1:] for b in BAD_BINS], ids=[b[0] for b in BAD_BINS])
+def test_bad_bins_files(tmp_path: Path, text: str, match: str) -> None:
+    with pytest.raises(ConfigError, match=match) as exc:
+        load_settings(bins_file(tmp_path, text))
+    assert "\n" not in str(exc.value)
+
+
+@pytest.mark.parametrize(("text", "match"), [b[1:] for b in BAD_BINS], ids=[b[0] for b in BAD_BINS])
+def test_bad_bins_files_through_coverage_write_nothing(
+    small_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, match: str
+) -> None:
+    argv = ["coverage", str(small_run), "--bins", str(bins_file(tmp_path, text))]
+    err = one_line_exit_2(argv, capsys, small_run)
+    assert re.search(match.lstrip("^"), err)
+
+
+def test_a_gate_and_a_diff_refuse_unknown_keys_of_their_bins_file(
+    small_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bins_file(tmp_path, "[bin.peak_accel]\ncount = 3\n")
+    gate = tmp_path / "g.toml"
+    gate.write_text('[gate]\nbins = "b.toml"\n[[criteria]]\nkind = "failure_rate"\np_max = 0.5\n')
+    with pytest.raises(ConfigError, match=r"^gate\.bins: b\.toml: unknown key 'bin'; allowed"):
+        load_gate(gate)
+    one_line_exit_2(["gate", str(small_run), "--gate", str(gate)], capsys, small_run)
+    argv = ["diff", str(small_run), "--bins", str(tmp_path / "b.toml")]
+    assert "unknown key 'bin'" in one_line_exit_2(argv, capsys, small_run)
+
+
+def test_a_gate_uses_the_bins_of_a_full_bins_file(small_run: Path, tmp_path: Path) -> None:
+    """The same bins file serves coverage and a gate: the gate reads its bins tables."""
+    bins_file(tmp_path, "ways = [1]\n[bins.gap]\ncount = 2\n[statistics]\np_target = 0.1\n")
+    gate = tmp_path / "g.toml"
+    gate.write_text(
+        '[gate]\nbins = "b.toml"\n[[criteria]]\nkind = "coverage"\nmin = 0\nways = [1]\n'
+    )
+    (c, _) = evaluate_gate(small_run, load_gate(gate)).criteria
+    assert "(142/142 cells)" in c.detail  # 144 default 1-way cells, gap's 4 bins now 2
+
+
+def test_examples_bins_toml_loads_and_counts(small_run: Path) -> None:
+    settings = load_settings(EXAMPLES / "bins.toml")
+    assert (settings.p_target, settings.confidence, settings.min_cases, settings.adjust) == (
+        0.01,
+        0.95,
+        30,
+        "holm",
+    )
+    binning = Binning.from_space(default_space(), settings.toml["bins"])
+    assert binning["peak_accel"].bin_labels == ("gentle", "brisk", "hard", "violent")
+    assert binning["motion"].n_bins == 14  # rest ignored
+    crosses = load_crosses(settings.toml, binning)
+    assert crosses[0].dims == ("motion", "background", "sample_rate")
+    result = analyse_run(small_run, settings, regions=False)
+    assert result.summary["min_cases"] == 30 and result.summary["bins_file"].endswith("bins.toml")
+    assert set(result.cells["cross"].astype(str)) >= {"motion x background x sample_rate"}
+
+
+def test_examples_readme_lists_bins_toml() -> None:
+    assert "`bins.toml`" in (EXAMPLES / "README.md").read_text()
+
+
+def test_bins_help_says_what_a_bins_file_holds(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["diff", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for word in ("examples/bins.toml", "[bins.<dimension>]", "ways = [1, 2]", "[[crosses]]"):
+        assert word in text
+    assert "[statistics] with p_target" in text and "any other key is an error" in text
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        (
+            "[bins.gap]\ncount = 1000000000000\n",
+            r"count: 1000000000000 must be a positive whole number, at most 1,000",
+        ),
+        ('[bins.gap]\nedges = ["0.3", "6"]\n', r"edges: \['0\.3', '6'\] must be a list of numbers"),
+        (
+            "[bins.motion]\nbins = 3\n",
+            r"unknown key 'bins'; allowed: edges, count, labels, ignore, illegal$",
+        ),
+        (
+            '[[crosses]]\ndims = ["gap"]\nt = 2\n',
+            r"crosses\[0\]: unknown key 't'; allowed: name, dims$",
+        ),
+    ],
+    ids=["count-huge", "edges-text", "bin-key", "cross-key"],
+)
+def test_bins_and_crosses_messages_say_what_is_allowed_plainly(text: str, match: str) -> None:
+    with pytest.raises(ConfigError, match=match) as exc:
+        load_crosses(text, Binning.from_toml(text, default_space()))
+    assert "(" not in str(exc.value).split("allowed:")[-1]  # lists, never Python tuples
+
+
+# -- partial runs -----------------------------------------------------------------------
+def test_partial_coverage_counts_only_the_batches_the_manifest_lists(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Batch 2's files were written, its manifest line was not: it is not done.
+    run = write_run(tmp_path / "r", 192, status="running", listed=2)
+    result = analyse_run(run, allow_partial=True, regions=False)
+    assert result.summary["models"]["float"]["rows"] == 128
+    assert result.counts.n[:144].sum(axis=0).tolist() == [128 * 31] * 2
+    with pytest.raises(RunDirError, match=r"pass --partial to analyse the batches done so far"):
+        analyse_run(run, regions=False)
+    assert main(["coverage", str(run), "--partial"]) == 0
+    assert "float    128 cases" in capsys.readouterr().out
+
+
+def test_partial_coverage_of_a_run_without_a_finished_batch_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Killed after the first batch's files, before its manifest line: nothing is done.
+    run = write_run(tmp_path / "r", 64, status="running", manifest=False)
+    with pytest.raises(RunDirError, match=r"has no finished batch yet .*nothing to analyse"):
+        analyse_run(run, allow_partial=True)
+    err = one_line_exit_2(["coverage", str(run), "--partial"], capsys, run)
+    assert "no line in manifest.jsonl" in err
+
+
+# -- which target, and what to do next ---------------------------------------------------
+def test_coverage_lines_say_which_target_the_cell_status_uses(
+    small_run: Path, tmp_path: Path
+) -> None:
+    result = analyse_run(small_run, regions=False)
+    status = {m: s["status"]["failing"] for m, s in result.summary["models"].items()}
+    lines = result.lines()
+    (targets,) = (line for line in lines if line.startswith("targets: "))
+    assert targets.startswith(
+        "targets: cell status uses p_target 0.01 (the default; set [statistics] p_target in "
+        f"a --bins file): failing cells ({status['float']:,} of float and {status['int8']:,} of "
+        "int8) are shown above it; a release gate ('highfive gate') judges cells against its "
+        "own p_max instead"
+    )
+    # Beside a gate: its own thresholds, with the numbers.
+    copy = write_run(tmp_path / "gated", 512)
+    gate = tmp_path / "g.toml"
+    gate.write_text(
+        '[[criteria]]\nkind = "cell_upper_bound"\nname = "every cell below 90%"\n'
+        'p_max = 0.9\n[[criteria]]\nkind = "failure_rate"\np_max = 0.5\n'
+    )
+    write_gate(copy, evaluate_gate(copy, load_gate(gate)))
+    settings = load_settings(bins_file(tmp_path, "[statistics]\np_target = 0.2\n"))
+    (targets,) = (
+        line for line in analyse_run(copy, settings, regions=False).lines() if "targets" in line
+    )
+    assert f"uses p_target 0.2 (set in {tmp_path / 'b.toml'})" in targets
+    assert targets.endswith(
+        "the run's gate (pass, gate.json) judged cells against every cell below 90%: "
+        "upper bound < 0.9 in every 1-way cell"
+    )
+
+
+def test_coverage_lines_end_with_the_follow_up_of_undecided_cells(
+    small_run: Path, tmp_path: Path
+) -> None:
+    result = analyse_run(small_run, regions=False)
+    undecided = result.cells[result.cells["status"].isin(["untested", "under-tested"])]
+    n = len(undecided[["cross", "cell"]].drop_duplicates())
+    assert n > 0
+    head, cmd = result.lines()[-2:]
+    assert head == f"undecided: {n:,} cells are untested or under-tested; follow up on them with:"
+    assert shlex.split(cmd) == ["highfive", "run", "--focus", str(small_run)]
+    bins = bins_file(tmp_path, "[bins.gap]\ncount = 2\n", "my bins.toml")
+    cmd = analyse_run(small_run, load_settings(bins), regions=False).lines()[-1]
+    assert shlex.split(cmd) == ["highfive", "run", "--focus", str(small_run), "--bins", str(bins)]
+    assert CoverageSettings().source == ""  # the defaults name no file
+
+
+def test_an_unfinished_run_is_no_base_for_a_follow_up(tmp_path: Path) -> None:
+    from highfive.coverage import plan_focus
+
+    run = write_run(tmp_path / "r", 128, status="running", listed=1)
+    with pytest.raises(RunDirError) as exc:
+        plan_focus(run)
+    message = str(exc.value)
+    assert "a follow-up (highfive run --focus) needs a complete run" in message
+    assert "--resume" in message and "--partial" not in message  # run has no --partial
+
+
+# -- messages show values plainly -------------------------------------------------------
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (np.float64(0.1), "0.1"),
+        ((1, 2), "[1, 2]"),
+        (10**400, "1e+400"),
+        (1e308, "1e+308"),
+        (np.int64(3), "3"),
+        ([np.float32(0.5)], "[0.5]"),
+        ("moonwalk", "'moonwalk'"),
+        (
+            list(range(1000)),
+            "[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, ... (1,000 items)]",
+        ),
+    ],
+    ids=["numpy-float", "tuple", "huge-int", "1e308", "numpy-int", "list-of-numpy", "str", "long"],
+)
+def test_values_are_shown_as_people_write_them(value: Any, text: str) -> None:
+    assert show(value) == text
+
+
+def test_a_huge_string_is_shortened() -> None:
+    assert len(show("x" * 100_000)) < 100
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda: cp_upper(1, 10, np.float64(2.0)), r"^confidence: 2\.0 must be in \[0\.5, 1\)"),
+        (
+            lambda: load_gate_text(f"[gate]\nconfidence = 1{'0' * 400}\n"),
+            r"^gate\.confidence: 1e\+400 must be in \[0\.5, 1\)",
+        ),
+        (
+            lambda: load_gate_text(f'[[criteria]]\nkind = "failure_rate"\np_max = 1{"0" * 400}\n'),
+            r"p_max: 1e\+400 must be a failure rate in \(0, 1\]",
+        ),
+        (
+            lambda: load_gate_text(
+                f'[[criteria]]\nkind = "coverage"\nmin = 0.5\nmin_cases = 1{"0" * 30}\n'
+            ),
+            r"min_cases: 1e\+30 is too large \(at most 9,223,372,036,854,775,807\)$",
+        ),
+        (
+            lambda: load_gate_text('[[criteria]]\nkind = "flaky"\n'),
+            r"kind: 'flaky' is not a criterion kind; use one of cell_upper_bound, coverage, ",
+        ),
+    ],
+    ids=["numpy-confidence", "huge-confidence", "huge-p_max", "huge-min_cases", "kinds-listed"],
+)
+def test_numbers_in_messages_are_for_people(call: Any, match: str) -> None:
+    with pytest.raises((ConfigError, InvalidParameter), match=match) as exc:
+        call()
+    assert "np." not in str(exc.value) and "inf" not in str(exc.value)
+
+
+def load_gate_text(text: str) -> object:
+    """A gate from TOML text (a criterion added when the text has none)."""
+    import tempfile
+
+    if "[[criteria]]" not in text:
+        text += '\n[[criteria]]\nkind = "failure_rate"\np_max = 0.1\n'
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "g.toml"
+        path.write_text(text)
+        return load_gate(path)
