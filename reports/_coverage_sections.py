@@ -6,6 +6,7 @@ coverage section, the heatmaps already drawn).
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -14,7 +15,71 @@ from highfive.coverage import cp_interval
 from ._grids import PairGrid
 from ._markup import chip, covered_share, esc, html_table, img, num
 
-__all__ = ["coverage_section", "regions_section", "worst_section"]
+__all__ = [
+    "coverage_section",
+    "focus_note",
+    "regions_section",
+    "targets_note",
+    "worst_section",
+]
+
+
+def targets_note(summary: Mapping[str, Any], gate: Mapping[str, Any] | None) -> str:
+    """Which failure rate the cell status uses, with the numbers, and which thresholds
+    the gate judged instead: many failing cells beside a passing gate is no contradiction.
+    """
+    p = summary.get("p_target")
+    failing = " and ".join(
+        f"<b>{num(s.get('status', {}).get('failing', 0))}</b> of {esc(m)}"
+        for m, s in summary.get("models", {}).items()
+    )
+    text = (
+        f"<b>Targets.</b> Cell status uses p_target = {num(p)}, the coverage statistics' "
+        f"target: failing cells ({failing or 'none'}) are shown above it. "
+    )
+    if gate is None:
+        text += (
+            "A release gate judges cells against its own thresholds (its criteria's "
+            "<code>p_max</code>), so failing cells here do not by themselves fail a gate."
+        )
+        return f'<p class="targets">{text}</p>'
+    cells = [c for c in gate.get("criteria", []) if c.get("kind") == "cell_upper_bound"]
+    verdict = esc(str(gate.get("verdict", "?")).upper())
+    if not cells:
+        text += (
+            f"The release gate ({verdict}) has no per-cell criterion, so cell status does "
+            "not enter its verdict."
+        )
+    else:
+        rules = "; ".join(
+            sorted({f"{esc(c.get('name'))}: {esc(c.get('threshold'))}" for c in cells})
+        )
+        text += (
+            f"The release gate ({verdict}) judged cells against its own thresholds instead: "
+            f"{rules}."
+        )
+    return f'<p class="targets">{text}</p>'
+
+
+def focus_note(summary: Mapping[str, Any], run: str) -> str:
+    """The follow-up command when cells are undecided (untested or under-tested)."""
+    undecided = {
+        m: int(s.get("status", {}).get("untested", 0))
+        + int(s.get("status", {}).get("under-tested", 0))
+        for m, s in summary.get("models", {}).items()
+    }
+    if not any(undecided.values()):
+        return ""
+    cmd = f"highfive run --focus {shlex.quote(run)}"
+    bins = summary.get("bins_file")
+    if isinstance(bins, str) and bins:
+        cmd += f" --bins {shlex.quote(bins)}"
+    counts = " and ".join(f"{v:,} of {esc(m)}" for m, v in undecided.items())
+    return (
+        f"<p>Undecided cells (untested or under-tested: {counts}): a follow-up campaign "
+        f"that spends its cases on them is <code>{esc(cmd)}</code>; its coverage merges "
+        "with this run's.</p>"
+    )
 
 
 def coverage_section(
@@ -22,8 +87,11 @@ def coverage_section(
     grids: Sequence[PairGrid],
     pngs: Sequence[str],
     models: Sequence[str],
+    gate: Mapping[str, Any] | None = None,
+    run: str = "RUN",
 ) -> str:
-    """Cells covered per model and the heatmaps (``pngs``, base64) of ``grids``."""
+    """Cells covered per model, which targets the cell status and the gate use, the
+    follow-up command, and the heatmaps (``pngs``, base64) of ``grids``."""
     rows = []
     for m, s in summary.get("models", {}).items():
         by_t = s.get("coverage", {}).get("by_t", {})
@@ -42,7 +110,13 @@ def coverage_section(
         f"<i>under-tested</i> otherwise; holes are cells with fewer than "
         f"{esc(summary.get('min_cases', 1))} case(s).</p>"
     )
-    out = ['<h2 id="coverage">Coverage</h2>', intro, html_table(head, rows, num=(1, 4))]
+    out = [
+        '<h2 id="coverage">Coverage</h2>',
+        intro,
+        html_table(head, rows, num=(1, 4)),
+        targets_note(summary, gate),
+        focus_note(summary, run),
+    ]
     diff = (
         f", and the difference of failure rates {esc(models[1])} − {esc(models[0])} (red: "
         f"{esc(models[1])} fails more)"

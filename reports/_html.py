@@ -29,10 +29,20 @@ from typing import TYPE_CHECKING, Any
 from highfive.generators import InvalidParameter
 from highfive.harness import FAIL_VERDICTS, atomic_write_text, is_failure
 
+from ._cli import DEFAULT_CASES
 from ._coverage_sections import coverage_section, regions_section, worst_section
 from ._grids import PairGrid, RateScale, grids, select_pairs
 from ._markup import CHECK, CSS, esc
-from ._read import Log, coverage_dir, coverage_meta, open_run, read_gate, read_json, read_messages
+from ._read import (
+    Log,
+    check_coverage,
+    coverage_dir,
+    coverage_meta,
+    open_run,
+    read_gate,
+    read_json,
+    read_messages,
+)
 from ._scan import Scan, pick_cases, scan_results
 from ._sections import campaign_section, cases_section, gate_section, kpi_cards, results_section
 
@@ -40,8 +50,6 @@ if TYPE_CHECKING:  # the figures need matplotlib: imported only to write a repor
     from ._cases import CaseView
 
 __all__ = ["DEFAULT_CASES", "write_report"]
-
-DEFAULT_CASES = 4
 
 
 def write_report(
@@ -76,7 +84,8 @@ def write_report(
         The run directory is missing, incomplete, or its files are unreadable.
     """
     if isinstance(cases, bool) or not isinstance(cases, int) or cases < 0:
-        raise InvalidParameter(f"cases: {cases!r} must be a whole number >= 0, e.g. 4")
+        shown = cases.item() if hasattr(cases, "item") else cases  # a numpy scalar, plainly
+        raise InvalidParameter(f"cases: {shown!r} must be a whole number >= 0, e.g. 4")
     path = Path(run_path)
     dest = Path(out) if out is not None else path / "report.html"
     if dest.is_dir():
@@ -85,6 +94,7 @@ def write_report(
     cov = coverage_dir(path, log)
     gate = read_gate(path)
     summary = read_json(cov / "summary.json", "re-run 'highfive coverage RUN'")
+    check_coverage(summary, record, cov)
     meta = coverage_meta(cov)
     models = [str(m["id"]) for m in record.get("models", [])]
     scan = scan_results(run, models, int(record["config"]["cases"]))
@@ -147,7 +157,7 @@ def _render(
         gate_section(gate, kpi_cards(record, summary, scan)),
         campaign_section(path, record),
         results_section(scan, run_arg, agreement),
-        coverage_section(summary, grids, pngs, scan.models),
+        coverage_section(summary, grids, pngs, scan.models, gate, run_arg),
         worst_section(summary),
         regions_section(summary),
         cases_section(views, run_arg),

@@ -85,6 +85,7 @@ figure { margin: 12px 0 30px; }
 figure img { max-width: 100%; height: auto; border: 1px solid var(--line); border-radius: 6px; }
 figcaption { color: var(--muted); font-size: 13px; margin-top: 4px; }
 .note { border-left: 4px solid #d4a72c; background: #fff8c5; padding: 6px 12px; margin: 8px 0; }
+.targets { border-left: 4px solid #0969da; background: var(--soft); padding: 6px 12px; }
 .none { color: var(--muted); font-style: italic; }
 .cols td:nth-child(3) { overflow-wrap: anywhere; }  /* long counter sources wrap */
 details summary { cursor: pointer; color: #0969da; font-size: 14px; }

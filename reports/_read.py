@@ -22,6 +22,7 @@ from highfive.harness import RunDir
 __all__ = [
     "CoverageMeta",
     "Log",
+    "check_coverage",
     "coverage_dir",
     "coverage_meta",
     "open_run",
@@ -59,6 +60,27 @@ def coverage_dir(path: Path, log: Log | None) -> Path:
             log(f"no coverage in {os.fspath(path)}; computing it (highfive coverage RUN)")
         write_coverage(path, analyse_run(path))
     return cov
+
+
+def check_coverage(summary: Any, record: Mapping[str, Any], cov: Path) -> None:
+    """:class:`RunDirError` when ``summary.json`` counted fewer cases of a model than the
+    complete run holds (it was computed while the run was unfinished): a report never
+    shows the coverage of some cases beside the results of all of them."""
+    if not isinstance(summary, dict) or not isinstance(summary.get("models"), dict):
+        raise RunDirError(
+            f"{os.fspath(cov / 'summary.json')}: no models; re-run 'highfive coverage RUN'"
+        )
+    cases = record.get("config", {}).get("cases")
+    if not isinstance(cases, int):
+        return
+    for model, m in summary["models"].items():
+        rows = m.get("rows") if isinstance(m, dict) else None
+        if isinstance(rows, int) and rows < cases:
+            raise RunDirError(
+                f"{os.fspath(cov)}: coverage counted {rows:,} of the run's {cases:,} cases of "
+                f"{model} (it was computed before the run finished); re-run 'highfive "
+                "coverage RUN' (with the same --bins, if any) before the report"
+            )
 
 
 def read_json(path: Path, what: str) -> Any:

@@ -62,11 +62,12 @@ def scan_results(run: RunDir, models: Sequence[str], n_cases: int) -> Scan:
     fmt = ds.ParquetFileFormat(read_options=ds.ParquetReadOptions(dictionary_columns=["verdict"]))
     value_set = pa.array(RANKED)
     scan = Scan(list(models), {}, {}, {})
+    listed = run.listed_files("results")  # None: no manifest, read the folders as they are
     for m in models:
         rank = np.full(n_cases, -1, dtype=np.int8)
         pred = np.full(n_cases, -1, dtype=np.int16)
         tally = np.zeros(len(RANKED) + 1, dtype=np.int64)  # last: unknown verdicts
-        for batch in _batches(run.results_dir / f"model={m}", fmt):
+        for batch in _batches(_files(run.results_dir / f"model={m}", listed), fmt):
             ids = batch.column(0).to_numpy()
             if ids.size and int(ids.max()) >= rank.size:  # more cases than configured
                 grow = int(ids.max()) + 1 - rank.size
@@ -101,8 +102,23 @@ def scan_results(run: RunDir, models: Sequence[str], n_cases: int) -> Scan:
     return scan
 
 
-def _batches(folder: Path, fmt: Any, chunk: int = 128) -> Iterator[Any]:
-    """Record batches of case id, predicted count and verdict of the files in ``folder``.
+def _files(folder: Path, listed: Sequence[Path] | None) -> list[str]:
+    """The result files of one model: those the manifest lists (a file it does not list,
+    left by a kill or dropped in by hand, is not a result), or without a manifest every
+    Parquet file in ``folder``."""
+    if listed is not None:
+        return sorted(os.fspath(p) for p in listed if p.parent == folder)
+    if not folder.is_dir():
+        return []
+    return sorted(
+        os.fspath(p)
+        for p in folder.iterdir()
+        if p.suffix == ".parquet" and not p.name.startswith((".", "_"))
+    )
+
+
+def _batches(files: Sequence[str], fmt: Any, chunk: int = 128) -> Iterator[Any]:
+    """Record batches of case id, predicted count and verdict of ``files``.
 
     Files are scanned a hundred or so at a time: a dataset keeps every file's Parquet
     footer (tens of kB each, with the space's metadata) until it is dropped, which for
@@ -110,13 +126,6 @@ def _batches(folder: Path, fmt: Any, chunk: int = 128) -> Iterator[Any]:
     """
     import pyarrow.dataset as ds
 
-    if not folder.is_dir():
-        return
-    files = sorted(
-        os.fspath(p)
-        for p in folder.iterdir()
-        if p.suffix == ".parquet" and not p.name.startswith((".", "_"))
-    )
     for start in range(0, len(files), chunk):
         part = ds.dataset(files[start : start + chunk], format=fmt)
         yield from part.to_batches(columns=["case_id", "predicted_count", "verdict"])
@@ -130,7 +139,7 @@ def pick_cases(scan: Scan, n: int) -> list[int]:
     worst = np.max(np.stack([scan.rank[m][:size] for m in scan.models]), axis=0)
     pools = [np.flatnonzero(worst == len(SEVERITY) - i)[:n].tolist() for i in range(len(SEVERITY))]
     picks: list[int] = []
-    for depth in range(n):
+    for depth in range(max(map(len, pools), default=0)):  # not range(n): n may be huge
         for pool in pools:
             if depth < len(pool) and len(picks) < n:
                 picks.append(pool[depth])

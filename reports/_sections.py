@@ -111,7 +111,8 @@ def kpi_cards(record: Mapping[str, Any], summary: Mapping[str, Any], scan: Scan)
             share = covered_share(two["covered"], two["cells"])
             items.append((share, f"2-way cells covered ({name})"))
         status = m.get("status", {})
-        items.append((f"{status.get('failing', 0):,}", f"failing cells ({name})"))
+        target = f"p_target {num(summary.get('p_target'))}"
+        items.append((f"{status.get('failing', 0):,}", f"cells failing {target} ({name})"))
     cards = "".join(
         f'<div class="kpi"><div class="v">{v}</div><div class="l">{esc(lbl)}</div></div>'
         for v, lbl in items

@@ -319,6 +319,22 @@ _MESSAGE = (
 )
 
 
+def _relist(run: Path, files: list[Path]) -> None:
+    """Record the size and SHA-256 of rewritten ``files`` in the manifest, as the
+    campaign would have had it written them (readers check every listed file)."""
+    import hashlib
+
+    manifest = run / "manifest.jsonl"
+    entries = [json.loads(line) for line in manifest.read_text().splitlines()]
+    for f in files:
+        rel, data = str(f.relative_to(run)), f.read_bytes()
+        for entry in entries:
+            for rec in entry["files"]:
+                if isinstance(rec, dict) and rec["path"] == rel:
+                    rec.update(bytes=len(data), sha256=hashlib.sha256(data).hexdigest())
+    manifest.write_text("".join(json.dumps(e) + "\n" for e in entries))
+
+
 def _with_error(run: Path, tmp_path: Path) -> tuple[Path, int]:
     """A copy of ``run`` whose ``toy_low`` is a Python counter that errs on one case.
 
@@ -359,6 +375,8 @@ def _with_error(run: Path, tmp_path: Path) -> tuple[Path, int]:
     else:
         table = table.append_column("message", message)
     pq.write_table(table, part)
+
+    _relist(copy, [corpus, part])
 
     file = copy / "campaign.json"
     record = json.loads(file.read_text())
@@ -585,3 +603,104 @@ def test_single_model_run(tmp_path: Path, toy_model_path: Path) -> None:
     assert "count agreement" not in text and "difference of failure rates" not in text
     assert len(re.findall(r'<h3 id="case-', text)) == 1
     assert len(_images(text)) >= 1 + 5 + 1
+
+
+# -- what the coverage section says beside the gate ----------------------------------
+def _coverage_section(text: str) -> str:
+    return text[text.index('id="coverage"') : text.index('id="worst"')]
+
+
+def test_coverage_section_says_which_target_cells_and_gate_use(
+    run: Path, report: tuple[Path, str, list[str]], tmp_path: Path
+) -> None:
+    summary = json.loads((run / "coverage" / "summary.json").read_text())
+    failing = {m: s["status"]["failing"] for m, s in summary["models"].items()}
+    section = _coverage_section(report[1])
+    note = re.search(r'<p class="targets">(.*?)</p>', section)
+    assert note is not None
+    assert "Cell status uses p_target = 0.01, the coverage statistics' target" in note.group(1)
+    assert f"<b>{failing['toy']:,}</b> of toy" in note.group(1)
+    assert "A release gate judges cells against its own thresholds" in note.group(1)
+    # The key number under the banner says which target it counts against.
+    assert "cells failing p_target 0.01 (toy)" in report[1]
+
+    copy = _copy(run, tmp_path)
+    gate = _gate("pass")
+    gate["criteria"].append(  # type: ignore[attr-defined]
+        {
+            "name": "every cell below 25%",
+            "kind": "cell_upper_bound",
+            "model": "toy",
+            "threshold": "upper bound < 0.25 in every 1-way cell",
+            "value": "worst upper bound 0.2",
+            "passed": True,
+            "detail": "",
+        }
+    )
+    (copy / "gate.json").write_text(json.dumps(gate))
+    note = re.search(r'<p class="targets">(.*?)</p>', write_report(copy, cases=0).read_text())
+    assert note is not None and note.group(1).endswith(
+        "The release gate (PASS) judged cells against its own thresholds instead: every cell "
+        "below 25%: upper bound &lt; 0.25 in every 1-way cell."
+    )
+    (copy / "gate.json").write_text(json.dumps(_gate("fail")))
+    note = re.search(r'<p class="targets">(.*?)</p>', write_report(copy, cases=0).read_text())
+    assert note is not None and "The release gate (FAIL) has no per-cell criterion" in note.group(1)
+
+
+def test_coverage_section_gives_the_follow_up_command(
+    run: Path, report: tuple[Path, str, list[str]]
+) -> None:
+    summary = json.loads((run / "coverage" / "summary.json").read_text())
+    undecided = {
+        m: s["status"]["untested"] + s["status"]["under-tested"]
+        for m, s in summary["models"].items()
+    }
+    assert any(undecided.values())
+    section = _coverage_section(report[1])
+    assert f"{undecided['toy']:,} of toy" in section
+    assert f"<code>highfive run --focus {run}</code>" in section
+
+
+def test_the_report_reads_only_the_result_files_the_manifest_lists(
+    run: Path, tmp_path: Path
+) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    copy = _copy(run, tmp_path)
+    before = re.search(r'id="results".*?</table>', write_report(copy, cases=0).read_text(), re.S)
+    # A file no manifest line lists (left by a kill, or dropped in by hand) is no result.
+    part = copy / "results" / "model=toy" / "part-000000.parquet"
+    table = pq.read_table(part)
+    table = table.set_column(
+        table.schema.get_field_index("verdict"),
+        "verdict",
+        pa.array(["error"] * table.num_rows, pa.string()),
+    )
+    pq.write_table(table, part.with_name("part-000099.parquet"))
+    after = re.search(r'id="results".*?</table>', write_report(copy, cases=0).read_text(), re.S)
+    assert before is not None and after is not None
+    assert after.group(0) == before.group(0)
+
+
+def test_coverage_of_an_unfinished_run_is_not_reported_beside_all_results(
+    run: Path, tmp_path: Path
+) -> None:
+    copy = _copy(run, tmp_path)
+    file = copy / "coverage" / "summary.json"
+    summary = json.loads(file.read_text())
+    summary["models"]["toy"]["rows"] = CASES // 2  # counted while the run was half done
+    file.write_text(json.dumps(summary))
+    with pytest.raises(
+        RunDirError, match=r"coverage counted 128 of the run's 256 cases of toy"
+    ) as e:
+        write_report(copy, cases=0)
+    assert "\n" not in str(e.value) and "re-run 'highfive coverage RUN'" in str(e.value)
+    assert not (copy / "report.html").exists()
+
+
+def test_picking_many_cases_takes_no_longer_than_the_cases_there_are() -> None:
+    ranked = [RANKED.index("miss"), RANKED.index("pass"), RANKED.index("mixed")]
+    scan = Scan(["a"], {}, {"a": np.array(ranked, np.int8)}, {})
+    assert pick_cases(scan, 10**18) == [2, 0]
