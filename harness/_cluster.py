@@ -56,12 +56,23 @@ def executor(config: CampaignConfig) -> Iterator[Any]:
                 f"execution.scheduler: cannot reach {ex.scheduler!r} ({exc}); "
                 "check the address and that 'dask scheduler' is running"
             ) from None
-        with client:
+        try:
             try:
                 client.wait_for_workers(1, timeout=ex.worker_wait_s)
             except TimeoutError:
                 raise _no_workers(ex, ex.scheduler, None) from None
             yield client
+        finally:
+            # Closed while it tries to reconnect to a lost scheduler, the client logs
+            # a traceback; the campaign's one-line error says what happened.
+            log = logging.getLogger("distributed.client")
+            level = log.level
+            if client.status != "running":
+                log.setLevel(logging.CRITICAL)
+            try:
+                client.close()
+            finally:
+                log.setLevel(level)
         return
     # (Each worker sets its allocator up in its first batch: see reuse_freed_memory.)
     # The workers' statistical profiler samples every stack 100 times a second and
@@ -205,6 +216,7 @@ class _Scheduled:
         self.seen: dict[str, set[str]] = {}  # worker -> our keys on it, at the last look
         self.looked = 0.0
         self.no_worker_since: float | None = None
+        self.no_scheduler_since: float | None = None
 
     def run(self, ranges: Iterator[tuple[int, int, int]]) -> Iterator[BatchOutput]:
         client = self.client
@@ -238,6 +250,10 @@ class _Scheduled:
         """Scatter the template to every worker (again, if the last holder was lost)."""
         deadline = time.monotonic() + self.ex.worker_wait_s
         while True:
+            if self._processing() is None:  # no scheduler: wait for it (or fail in one line)
+                deadline = time.monotonic() + self.ex.worker_wait_s
+                time.sleep(0.2)
+                continue
             try:
                 [self.shared] = self.client.scatter(
                     [self.template],
@@ -295,17 +311,14 @@ class _Scheduled:
             fut.release()
             self._submit(job)
             return None
-        except CancelledError:  # the template was lost with its last holder
-            self._look()
-            if self.client.status != "running":
-                raise ConfigError(
-                    "execution.scheduler: lost the connection to the scheduler "
-                    f"({self.client.scheduler.address}); the run stops here: complete it "
-                    "with --resume"
-                ) from None
-            fut.release()
+        except (CancelledError, OSError):  # the template was lost with its last holder,
+            fut.release()  # or the connection to the scheduler (every future is cancelled)
+            while self.client.status != "running":
+                self._processing()  # fails once the client gave up or after worker_wait_s
+                time.sleep(0.2)
+            seen = self._look()
             if generation == self.generation:
-                if len(self.lost) == self.lost_at_scatter:
+                if seen and len(self.lost) == self.lost_at_scatter:
                     self.lost.append("the worker holding the batches' template")
                     self._check_losses()
                 self._scatter()
@@ -314,23 +327,22 @@ class _Scheduled:
         fut.release()
         return output
 
-    def _look(self) -> None:
+    def _look(self) -> bool:
         """Note the workers running our tasks, count those gone since the last look,
-        and fail on too many losses or no worker for ``worker_wait_s``."""
+        and fail on too many losses or no worker for ``worker_wait_s``. False if the
+        scheduler could not be asked."""
         self.looked = time.monotonic()
+        processing = self._processing()
+        if processing is None:  # the scheduler is unreachable: no news of the workers
+            return False
         holders: set[str] = set()
-        try:
-            processing = self.client.processing()
-            if self.shared.status == "finished":
+        if self.shared.status == "finished":
+            with contextlib.suppress(CancelledError, OSError, TimeoutError):  # lost just now
                 holders.update(self.client.who_has([self.shared]).get(self.shared.key, ()))
-        except CancelledError:  # the template was lost a moment ago
-            pass
-        except (OSError, TimeoutError):  # the scheduler is unreachable: no worker either
-            processing = {}
-        for worker, keys in self.seen.items():
+        for worker, mine in self.seen.items():
             if worker not in processing:
                 self.lost.append(worker)
-                for k in keys:
+                for k in mine:
                     self.died_on[k] = self.died_on.get(k, 0) + 1
         self.seen = {}
         for worker, keys in processing.items():
@@ -346,6 +358,28 @@ class _Scheduled:
             self.no_worker_since = self.looked
         elif self.looked - self.no_worker_since > self.ex.worker_wait_s:
             raise self._no_workers()
+        return True
+
+    def _processing(self) -> dict[str, list[Any]] | None:
+        """Our tasks on each worker; None while the scheduler is unreachable, and a
+        one-line error once the client gave up on it or after ``worker_wait_s``."""
+        if self.client.status == "running":
+            try:
+                processing: dict[str, list[Any]] = self.client.processing()
+            except (OSError, TimeoutError):
+                pass
+            else:
+                self.no_scheduler_since = None
+                return processing
+        now = time.monotonic()
+        if self.no_scheduler_since is None:
+            self.no_scheduler_since = now
+        if self.client.status == "closed" or now - self.no_scheduler_since > self.ex.worker_wait_s:
+            raise ConfigError(
+                f"execution.scheduler: lost the connection to {self.client.scheduler.address}; "
+                "the run stops here: complete it with --resume once the scheduler is back"
+            )
+        return None
 
     def _check_losses(self) -> None:
         n, allowed = len(self.lost), self.ex.max_worker_losses

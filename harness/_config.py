@@ -122,11 +122,12 @@ class ExecutionConfig:
     off). With ``scheduler``, batches run on the workers of a cluster the user runs.
 
     A lost worker costs only its batches: they run again elsewhere (an embedded
-    cluster restarts its dead workers; an external one waits up to ``worker_wait_s``
-    for a worker when none is left). After more than ``max_worker_losses`` workers
-    were lost while running or holding this campaign's batches, the run stops with
-    one line; ``--resume`` completes it. ``retries`` counts errors raised in a
-    batch, not worker losses.
+    cluster restarts its dead workers; with an external one the campaign waits up to
+    ``worker_wait_s`` for a worker when none is left, at the start too). After more
+    than ``max_worker_losses`` workers were lost while running or holding this
+    campaign's batches, when no worker came in time, or when the scheduler is lost,
+    the run stops with one line; ``--resume`` completes it. ``retries`` counts
+    errors raised in a batch, not worker losses.
 
     **TLS.** A ``tls://`` scheduler needs the cluster's CA certificate and a client
     certificate signed by it (dask requires both ends to authenticate), with its

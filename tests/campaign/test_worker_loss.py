@@ -7,6 +7,7 @@ Real `dask scheduler` and `dask worker` processes on loopback (``Loopback`` in
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
 import re
 import signal
@@ -157,3 +158,35 @@ def test_more_losses_than_allowed_stop_in_one_line(
     assert "\n" not in message
     assert message.startswith("execution.max_worker_losses: lost 1 dask worker ")
     assert "(allowed: 0" in message and "--resume" in message
+
+
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def test_a_lost_scheduler_stops_in_one_line(
+    loop: ct.Loopback, campaign_file: Callable[..., Path]
+) -> None:
+    loop.start_workers(2)
+    cfg = _config(campaign_file, loop, "orphan", worker_wait_s=3)
+    run = ct.Background(cfg)
+    run.wait_batches(3)
+    dask_log, errors = logging.getLogger("distributed.client"), _Records()
+    dask_log.addHandler(errors)
+    try:
+        loop.procs[0].kill()  # the scheduler
+        with pytest.raises(ConfigError) as err:
+            run.join(timeout=60)
+    finally:
+        dask_log.removeHandler(errors)
+    assert str(err.value) == (
+        f"execution.scheduler: lost the connection to {loop.address}; the run stops here: "
+        "complete it with --resume once the scheduler is back"
+    )
+    assert not [r for r in errors.records if r.exc_info], "dask logged a traceback"
+    assert ct.RunDir(ct.cfg_run(cfg)).read_campaign()["status"] == "interrupted"
