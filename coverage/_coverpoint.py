@@ -56,6 +56,18 @@ def _fmt_edges(edges: Sequence[float]) -> list[str]:
     return [repr(float(e)) for e in edges]
 
 
+def _is_number(x: Any) -> bool:
+    return isinstance(x, int | float | np.integer | np.floating) and not isinstance(x, bool)
+
+
+def _float(x: Any) -> float:
+    """``float(x)``; infinity for a whole number too large for a float."""
+    try:
+        return float(x)
+    except OverflowError:
+        return math.inf
+
+
 @dataclass(frozen=True)
 class Coverpoint:
     """The bins of one dimension.
@@ -187,7 +199,7 @@ class Coverpoint:
             for i, c in enumerate(self.choices):
                 if value == c and type(value) is not bool:
                     return i
-        elif not isinstance(value, str | bool) and math.isfinite(float(value)):
+        elif _is_number(value) and math.isfinite(_float(value)):
             idx = self._raw(np.array([float(value)]))[0]
             if idx < self.n_raw:
                 return int(idx)
@@ -294,6 +306,17 @@ class Coverpoint:
         6 values, else 4 bins; categorical -> one bin per choice.
         """
         n = dim.name
+
+        for key, given, what in (
+            ("labels", labels, "strings, one per bin"),
+            ("ignore", ignore, "bin values or labels"),
+            ("illegal", illegal, "bin values or labels"),
+        ):
+            numbers = key != "labels"
+            if not isinstance(given, list | tuple) or not all(
+                isinstance(x, str) or (numbers and _is_number(x)) for x in given
+            ):
+                raise ConfigError(f"bins.{n}.{key}: {show(given)} must be a list of {what}")
 
         def make(**bins: Any) -> Coverpoint:
             return cls(

@@ -284,7 +284,7 @@ def parse_criterion(i: int, spec: Any) -> Criterion:
     if not isinstance(spec, Mapping):
         raise ConfigError(f"{where}: {show(spec)} must be a table [[criteria]]")
     kind = spec.get("kind")
-    if kind not in CRITERIA:
+    if not isinstance(kind, str) or kind not in CRITERIA:  # a list or table: unhashable
         raise ConfigError(
             f"{where}.kind: {show(kind)} is not a criterion kind; use one of {', '.join(CRITERIA)}"
         )

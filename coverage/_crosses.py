@@ -121,19 +121,29 @@ def crosses_size(
 
 
 def _too_many(
-    binning: Binning, ways: Sequence[int], cells: int, crosses: int, where: str, limit: int
+    binning: Binning,
+    ways: Sequence[int],
+    named: Sequence[Cross],
+    cells: int,
+    crosses: int,
+    where: str,
+    limit: int,
 ) -> ConfigError:
+    what = f"{where} {show_list(ways)}"
+    if named:
+        mine = sum(c.n_cells(binning) for c in named)
+        what += f" and [[crosses]] ({_count(mine)} cells in {len(named):,} named crosses)"
     fits = [t for t in range(1, max(ways, default=1)) if _t_way_cells(binning.radices, t) <= limit]
     smaller = ""
     if fits:
         t = fits[-1]
         smaller = f" (t = {t} gives {_t_way_cells(binning.radices, t):,} cells here)"
     return ConfigError(
-        f"{where} {show_list(ways)}: {_count(cells)} cells per model in {_count(crosses)} "
-        f"crosses of {len(binning)} binned dimensions, more than the limit of {limit:,}; "
-        f"use smaller ways{smaller}, or fewer dimensions: in a bins file, give the ones "
-        "you do not need one bin ([bins.<dimension>] count = 1) or, for coverage, list "
-        "the crosses you need ([[crosses]] dims = [...])"
+        f"{what}: {_count(cells)} cells per model in {_count(crosses)} crosses of "
+        f"{len(binning)} binned dimensions, more than the limit of {limit:,}; use smaller "
+        f"ways{smaller} or fewer dimensions: in a bins file, give the ones you do not need "
+        "one bin ([bins.<dimension>] count = 1) or, for coverage, list the crosses you "
+        "need ([[crosses]] dims = [...]) with fewer dimensions each"
     )
 
 
@@ -169,7 +179,7 @@ def make_crosses(
         _check(binning, cross, f"crosses[{i}]")
     cells, n_crosses = crosses_size(binning, ways, named)
     if cells > max_cells:
-        raise _too_many(binning, ways, cells, n_crosses, where, max_cells)
+        raise _too_many(binning, ways, named, cells, n_crosses, where, max_cells)
     out: list[Cross] = list(named)
     seen = {frozenset(c.dims) for c in out}
     for t in ways:
@@ -205,12 +215,19 @@ def load_crosses(source: str | Path | Mapping[str, Any], binning: Binning) -> tu
                 f"crosses[{i}]: unknown key {show(bad[0])}; allowed: {', '.join(_CROSS_KEYS)}"
             )
         dims = spec.get("dims")
-        if not isinstance(dims, list) or not all(isinstance(d, str) for d in dims):
-            raise ConfigError(f"crosses[{i}].dims: {show(dims)} must be a list of dimension names")
+        if not isinstance(dims, list) or not dims or not all(isinstance(d, str) for d in dims):
+            raise ConfigError(
+                f"crosses[{i}].dims: {show(dims)} must be a list of one or more dimension names"
+            )
         name = spec.get("name", " x ".join(dims))
         if not isinstance(name, str) or not name:
             raise ConfigError(f"crosses[{i}].name: {show(name)} must be a non-empty string")
         named.append(Cross(name, tuple(dims)))
+    if not ways and not named:
+        raise ConfigError(
+            "ways: [] and no [[crosses]] leave nothing to count; give ways, e.g. [1, 2], or "
+            "[[crosses]] tables"
+        )
     return make_crosses(binning, ways, named)
 
 

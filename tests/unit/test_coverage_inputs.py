@@ -133,7 +133,7 @@ def test_cells_are_counted_exactly_before_crosses_are_built() -> None:
             [7],
             r"^ways \[7\]: 101,971,284,480 cells per model in 2,629,575 crosses of 31 binned "
             r"dimensions, more than the limit of 1,000,000; use smaller ways \(t = 3 gives "
-            r"437,094 cells here\), or fewer dimensions: in a bins file, give the ones you do "
+            r"437,094 cells here\) or fewer dimensions: in a bins file, give the ones you do "
             r"not need one bin \(\[bins\.<dimension>\] count = 1\)",
         ),
         ([1, 2, 3, 4], r"^ways \[1, 2, 3, 4\]: 14,264,831 cells per model in 36,456 crosses"),
@@ -164,7 +164,7 @@ DEEP = [
         ["coverage", "RUN", "--bins", "FILE"],
         "ways = [1, 2, 3, 4]\n",
         r"error: ways \[1, 2, 3, 4\]: 14,264,831 cells per model .* or, for coverage, list the "
-        r"crosses you need \(\[\[crosses\]\] dims = \[\.\.\.\]\)$",
+        r"crosses you need \(\[\[crosses\]\] dims = \[\.\.\.\]\) with fewer dimensions each$",
     ),
 ]
 
@@ -253,13 +253,62 @@ def test_bad_bins_files(tmp_path: Path, text: str, match: str) -> None:
     assert "\n" not in str(exc.value)
 
 
-@pytest.mark.parametrize(("text", "match"), [b[1:] for b in BAD_BINS], ids=[b[0] for b in BAD_BINS])
+BAD_TABLES = [
+    (
+        "ignore-str",
+        '[bins.motion]\nignore = "rest"\n',
+        r"bins\.motion\.ignore: 'rest' must be a list",
+    ),
+    (
+        "ignore-list",
+        "[bins.gap]\nignore = [[1, 2]]\n",
+        r"bins\.gap\.ignore: \[\[1, 2\]\] must be a list of",
+    ),
+    (
+        "ignore-huge",
+        f"[bins.gap]\nignore = [1{'0' * 400}]\n",
+        r"coverpoint gap\.ignore: 1e\+400 names no bin; use one of \['gap\[0\.3,",
+    ),
+    (
+        "labels-str",
+        '[bins.background]\nlabels = "abc"\n',
+        r"labels: 'abc' must be a list of strings",
+    ),
+    ("labels-int", "[bins.background]\nlabels = 3\n", r"labels: 3 must be a list of strings"),
+    ("ways-empty", "ways = []\n", r"^ways: \[\] and no \[\[crosses\]\] leave nothing to count"),
+    (
+        "cross-no-dims",
+        "[[crosses]]\ndims = []\n",
+        r"crosses\[0\]\.dims: \[\] must be a list of one or more dimension names",
+    ),
+    (  # 15 motions x 14 distractors x 4^7 bins = 3,440,640 cells, besides 1- and 2-way
+        "cross-too-deep",
+        '[[crosses]]\ndims = ["motion", "distractor", "gap", "duration", "tempo", "bias_x", '
+        '"bias_y", "bias_z", "scale_x"]\n',
+        r"^ways \[1, 2\] and \[\[crosses\]\] \(3,440,640 cells in 1 named crosses\): 3,450,713 "
+        r"cells per model",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "match"), [b[1:] for b in BAD_TABLES], ids=[b[0] for b in BAD_TABLES]
+)
+def test_bad_bins_and_crosses_tables(text: str, match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        load_crosses(text, Binning.from_toml(text, default_space()))
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [b[1:] for b in BAD_BINS + BAD_TABLES],
+    ids=[b[0] for b in BAD_BINS + BAD_TABLES],
+)
 def test_bad_bins_files_through_coverage_write_nothing(
     small_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, match: str
 ) -> None:
     argv = ["coverage", str(small_run), "--bins", str(bins_file(tmp_path, text))]
-    err = one_line_exit_2(argv, capsys, small_run)
-    assert re.search(match.lstrip("^"), err)
+    assert re.search(match.lstrip("^"), one_line_exit_2(argv, capsys, small_run))
 
 
 def test_a_gate_and_a_diff_refuse_unknown_keys_of_their_bins_file(

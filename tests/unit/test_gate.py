@@ -195,6 +195,8 @@ def _one(body: str, head: str = "") -> str:
 
 BAD_GATES = [
     ("unknown-kind", _one('kind = "flakiness"\nmax = 1'), r"kind: 'flakiness' is not a criterion"),
+    ("kind-list", _one('kind = ["failure_rate"]'), r"kind: \['failure_rate'\] is not a criterion"),
+    ("kind-table", _one("kind = {a = 1}"), r"kind: \{'a': 1\} is not a criterion kind; use one"),
     ("no-kind", _one("p_max = 0.1"), r"criteria\[0\]\.kind: None"),
     (
         "unknown-key",
