@@ -201,18 +201,14 @@ _LAZY = "moves its heavy imports into its command handlers"
 PARSERS = [
     pytest.param(_NO_OTHER_COMMANDS, id="cli-own-commands"),
     pytest.param(_ONE_PACKAGE.format(package="coverage", what="coverage"), id="coverage-commands"),
-    _until(
-        f"reports/_cli.py {_LAZY} (DEFAULT_CASES from _html)",
-        _ONE_PACKAGE.format(package="reports", what="report"),
-        "report-commands",
-    ),
+    pytest.param(_ONE_PACKAGE.format(package="reports", what="report"), id="report-commands"),
     _until(
         f"models/_cli.py {_LAZY} (defaults from _train, _quantize)",
         _ONE_PACKAGE.format(package="models", what="model"),
         "model-commands",
     ),
     _until(
-        "reports/ and models/_cli.py import lazily",
+        "models/_cli.py imports lazily",
         "from highfive.harness.cli import main\nmain(['--help'])",
         "highfive--help",
     ),
