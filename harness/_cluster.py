@@ -92,8 +92,26 @@ def executor(config: CampaignConfig) -> Iterator[Any]:
             scheduler_kwargs={"dashboard_address": "127.0.0.1:0"} if off else None,
             silence_logs=logging.ERROR,
         )
-    with cluster, Client(cluster, set_as_default=False) as client:
-        yield client
+    # The embedded scheduler logs lost workers' batches and templates as errors that
+    # cannot be recovered from; the campaign recovers from them (see execute).
+    log, recovered = logging.getLogger("distributed.scheduler"), _Recovered()
+    log.addFilter(recovered)
+    try:
+        with cluster, Client(cluster, set_as_default=False) as client:
+            yield client
+    finally:
+        log.removeFilter(recovered)
+
+
+class _Recovered(logging.Filter):
+    """Drops the scheduler's reports of losses that a campaign recovers from."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        return not (
+            "caused the cluster to lose scattered data" in text
+            or "marked as failed because" in text  # KilledWorker: submitted again
+        )
 
 
 def _security(config: CampaignConfig) -> Any:

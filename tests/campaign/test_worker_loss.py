@@ -62,6 +62,15 @@ def _config(
     )
 
 
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
 def test_a_worker_killed_again_and_again_costs_only_its_batches(
     loop: ct.Loopback, campaign_file: Callable[..., Path]
 ) -> None:
@@ -105,13 +114,20 @@ def test_the_embedded_cluster_restarts_killed_workers(
 ) -> None:
     path = campaign_file(cases=768, batch_size=16, sampler="random", workers=2)
     cfg = CampaignConfig.from_toml(path).with_overrides(name="embedded")
+    scheduler_log, errors = logging.getLogger("distributed.scheduler"), _Records()
     with executor(cfg) as client:  # the campaign's own LocalCluster, with nannies
         run = ct.Background(cfg, client=client)
         run.wait_batches(3)
-        for pid in client.run(os.getpid).values():
-            os.kill(pid, signal.SIGKILL)  # both at once: the template is lost with them
-        summary = run.join()
+        scheduler_log.addHandler(errors)
+        try:
+            for pid in client.run(os.getpid).values():
+                os.kill(pid, signal.SIGKILL)  # both at once: the template is lost with them
+            summary = run.join()
+        finally:
+            scheduler_log.removeHandler(errors)
     assert summary.complete and summary.cases == 768
+    # The user is not told that what was recovered cannot be recovered:
+    assert not [r.getMessage() for r in errors.records if "recovered" in r.getMessage()]
     pd.testing.assert_frame_equal(ct.frame(ct.cfg_run(cfg)), ct.reference(cfg))
 
 
@@ -158,15 +174,6 @@ def test_more_losses_than_allowed_stop_in_one_line(
     assert "\n" not in message
     assert message.startswith("execution.max_worker_losses: lost 1 dask worker ")
     assert "(allowed: 0" in message and "--resume" in message
-
-
-class _Records(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.ERROR)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
 
 
 def test_a_lost_scheduler_stops_in_one_line(
