@@ -25,6 +25,7 @@ key) with ``[bins.<dimension>]`` tables, ``ways``, ``[[crosses]]`` and a
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
@@ -38,7 +39,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from highfive.generators import ConfigError, ParameterSpace, RunDirError, read_toml
-from highfive.harness import RunDir, atomic_path, atomic_write_text
+from highfive.harness import RunDir, atomic_path
 
 from ._bins import Binning
 from ._criteria import Option, number, whole
@@ -328,17 +329,21 @@ def _regions(runs: list[Path], models: Sequence[str]) -> list[dict[str, Any]]:
 
 
 def write_coverage(path: str | os.PathLike[str], result: RunCoverage) -> list[Path]:
-    """Write the coverage files into ``path/coverage/`` atomically; return them."""
+    """Write the coverage files into ``path/coverage/``, all or none; return them.
+
+    Every file is written to a temporary name first; only when all are written are they
+    renamed into place, so a failure (disk full) leaves the previous coverage whole,
+    never some files of one analysis beside some of another.
+    """
     out = Path(path) / "coverage"
-    written = []
-    for name, table in (
+    tables = (
         ("counts.parquet", result.counts.to_arrow()),
         ("cells.parquet", pa.Table.from_pandas(result.cells, preserve_index=False)),
         ("holes.parquet", pa.Table.from_pandas(result.holes, preserve_index=False)),
-    ):
-        with atomic_path(out / name) as tmp:
-            pq.write_table(table, tmp)
-        written.append(out / name)
-    atomic_write_text(out / "summary.json", json.dumps(result.summary, indent=2, default=str))
-    written.append(out / "summary.json")
-    return written
+    )
+    with contextlib.ExitStack() as together:  # renames happen as it closes
+        for name, table in tables:
+            pq.write_table(table, together.enter_context(atomic_path(out / name)))
+        summary = together.enter_context(atomic_path(out / "summary.json"))
+        summary.write_text(json.dumps(result.summary, indent=2, default=str))
+    return [out / name for name, _ in tables] + [out / "summary.json"]

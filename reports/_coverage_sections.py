@@ -18,6 +18,7 @@ from ._markup import chip, covered_share, esc, html_table, img, num
 __all__ = [
     "coverage_section",
     "focus_note",
+    "merged_note",
     "regions_section",
     "targets_note",
     "worst_section",
@@ -59,6 +60,19 @@ def targets_note(summary: Mapping[str, Any], gate: Mapping[str, Any] | None) -> 
             f"{rules}."
         )
     return f'<p class="targets">{text}</p>'
+
+
+def merged_note(summary: Mapping[str, Any]) -> str:
+    """Coverage merged from several runs (``highfive coverage A B`` writes it into A):
+    said plainly, since the rest of the report is about this run alone."""
+    runs = [str(r) for r in summary.get("runs", []) if isinstance(r, str)]
+    if len(runs) < 2:
+        return ""
+    return (
+        f'<p class="targets"><b>Merged coverage.</b> The cells below count the cases of '
+        f"{len(runs)} runs ({', '.join(f'<code>{esc(r)}</code>' for r in runs)}); the "
+        "failures, agreement and cases of this report are this run's alone.</p>"
+    )
 
 
 def focus_note(summary: Mapping[str, Any], run: str) -> str:
@@ -113,6 +127,7 @@ def coverage_section(
     out = [
         '<h2 id="coverage">Coverage</h2>',
         intro,
+        merged_note(summary),
         html_table(head, rows, num=(1, 4)),
         targets_note(summary, gate),
         focus_note(summary, run),

@@ -13,6 +13,7 @@ both files of a :class:`highfive.coverage.GateResult` into the run directory.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import xml.etree.ElementTree as ET
@@ -20,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from highfive.harness import atomic_write_text
+from highfive.harness import atomic_path, atomic_write_text
 
 if TYPE_CHECKING:
     from highfive.coverage import GateResult
@@ -102,7 +103,7 @@ def write_junit(
 
 
 def write_gate(run: str | os.PathLike[str], result: GateResult) -> list[Path]:
-    """Write ``RUN/gate.json`` and ``RUN/junit.xml``, each atomically; return their paths.
+    """Write ``RUN/gate.json`` and ``RUN/junit.xml``, both or neither; return their paths.
 
     Parameters
     ----------
@@ -115,7 +116,12 @@ def write_gate(run: str | os.PathLike[str], result: GateResult) -> list[Path]:
     out = Path(run)
     doc = result.to_dict()
     written = [out / "gate.json", out / "junit.xml"]
-    xml = junit_xml(doc, times=[c.seconds for c in result.criteria])
-    atomic_write_text(written[0], json.dumps(doc, indent=2) + "\n")
-    atomic_write_text(written[1], xml)
+    texts = [
+        json.dumps(doc, indent=2) + "\n",
+        junit_xml(doc, times=[c.seconds for c in result.criteria]),
+    ]
+    # Both or neither: each is written to a temporary name, renamed once both are.
+    with contextlib.ExitStack() as together:
+        for dest, text in zip(written, texts, strict=True):
+            together.enter_context(atomic_path(dest)).write_text(text)
     return written

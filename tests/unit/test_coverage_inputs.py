@@ -544,3 +544,51 @@ def load_gate_text(text: str) -> object:
         path = Path(folder) / "g.toml"
         path.write_text(text)
         return load_gate(path)
+
+
+# -- written together or not at all ----------------------------------------------------
+def test_coverage_files_are_written_all_or_none(
+    small_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from highfive.coverage import _run, write_coverage
+
+    result = analyse_run(small_run, regions=False)
+    out = tmp_path / "out"
+    write_coverage(out, result)
+    before = {p.name: p.read_bytes() for p in (out / "coverage").iterdir()}
+    real, calls = _run.pq.write_table, []
+
+    def disk_full(table: pa.Table, where: Any) -> None:
+        calls.append(where)
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+        real(table, where)
+
+    monkeypatch.setattr(_run.pq, "write_table", disk_full)
+    other = load_settings(bins_file(tmp_path, "[bins.gap]\ncount = 2\n"))  # other counts
+    with pytest.raises(OSError, match="No space left"):
+        write_coverage(out, analyse_run(small_run, other, regions=False))
+    after = {p.name: p.read_bytes() for p in (out / "coverage").iterdir()}
+    assert after == before  # the first file was not renamed over its old self either
+
+
+def test_gate_files_are_written_both_or_neither(
+    small_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from highfive.reports import _junit
+
+    gate = tmp_path / "g.toml"
+    gate.write_text('[[criteria]]\nkind = "failure_rate"\np_max = 0.5\n')
+    run = write_run(tmp_path / "r", 128)
+    result = evaluate_gate(run, load_gate(gate))
+    real = _junit.atomic_path
+
+    def refuse_junit(dest: Path) -> Any:
+        if Path(dest).name == "junit.xml":
+            raise OSError(30, "Read-only file system")
+        return real(dest)
+
+    monkeypatch.setattr(_junit, "atomic_path", refuse_junit)
+    with pytest.raises(OSError, match="Read-only"):
+        write_gate(run, result)
+    assert not (run / "gate.json").exists() and not list(run.glob(".*.tmp"))

@@ -684,14 +684,23 @@ def test_the_report_reads_only_the_result_files_the_manifest_lists(
     assert after.group(0) == before.group(0)
 
 
-def test_coverage_of_an_unfinished_run_is_not_reported_beside_all_results(
-    run: Path, tmp_path: Path
-) -> None:
+def _with_summary(run: Path, tmp_path: Path, change: Callable[[dict[str, Any]], None]) -> Path:
+    """A copy of ``run`` (whose coverage ``report`` computed) with summary.json changed."""
     copy = _copy(run, tmp_path)
     file = copy / "coverage" / "summary.json"
     summary = json.loads(file.read_text())
-    summary["models"]["toy"]["rows"] = CASES // 2  # counted while the run was half done
+    change(summary)
     file.write_text(json.dumps(summary))
+    return copy
+
+
+def test_coverage_of_an_unfinished_run_is_not_reported_beside_all_results(
+    run: Path, report: tuple[Path, str, list[str]], tmp_path: Path
+) -> None:
+    def half(summary: dict[str, Any]) -> None:
+        summary["models"]["toy"]["rows"] = CASES // 2  # counted while the run was half done
+
+    copy = _with_summary(run, tmp_path, half)
     with pytest.raises(
         RunDirError, match=r"coverage counted 128 of the run's 256 cases of toy"
     ) as e:
@@ -704,3 +713,15 @@ def test_picking_many_cases_takes_no_longer_than_the_cases_there_are() -> None:
     ranked = [RANKED.index("miss"), RANKED.index("pass"), RANKED.index("mixed")]
     scan = Scan(["a"], {}, {"a": np.array(ranked, np.int8)}, {})
     assert pick_cases(scan, 10**18) == [2, 0]
+
+
+def test_merged_coverage_is_said_to_be_merged(
+    run: Path, report: tuple[Path, str, list[str]], tmp_path: Path
+) -> None:
+    def merged(summary: dict[str, Any]) -> None:
+        summary["runs"] = [str(tmp_path / run.name), str(tmp_path / run.name) + "-focus"]
+
+    copy = _with_summary(run, tmp_path, merged)
+    section = _coverage_section(write_report(copy, cases=0).read_text())
+    assert "<b>Merged coverage.</b> The cells below count the cases of 2 runs" in section
+    assert f"<code>{copy}-focus</code>" in section
