@@ -307,16 +307,16 @@ class Coverpoint:
         """
         n = dim.name
 
-        for key, given, what in (
+        for key, values, what in (
             ("labels", labels, "strings, one per bin"),
             ("ignore", ignore, "bin values or labels"),
             ("illegal", illegal, "bin values or labels"),
         ):
             numbers = key != "labels"
-            if not isinstance(given, list | tuple) or not all(
-                isinstance(x, str) or (numbers and _is_number(x)) for x in given
+            if not isinstance(values, list | tuple) or not all(
+                isinstance(x, str) or (numbers and _is_number(x)) for x in values
             ):
-                raise ConfigError(f"bins.{n}.{key}: {show(given)} must be a list of {what}")
+                raise ConfigError(f"bins.{n}.{key}: {show(values)} must be a list of {what}")
 
         def make(**bins: Any) -> Coverpoint:
             return cls(
