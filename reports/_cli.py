@@ -56,16 +56,13 @@ def cmd_gate(args: argparse.Namespace) -> int:
     return 0 if result.passed else 1
 
 
-def add_report_commands(subparsers: Any, *, profile: Any = None) -> argparse.ArgumentParser:
+def add_report_commands(subparsers: Any) -> argparse.ArgumentParser:
     """Add ``report RUN [--out FILE] [--cases N]`` and ``gate RUN --gate GATE.toml``.
 
     Parameters
     ----------
     subparsers : argparse._SubParsersAction
         The main parser's ``add_subparsers()`` result.
-    profile : any
-        Ignored: the gate's ``latency`` criterion reads the latency the campaign
-        recorded and measures nothing. Accepted until the command line stops passing it.
 
     Returns
     -------

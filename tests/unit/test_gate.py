@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import xml.etree.ElementTree as ET
@@ -32,7 +31,7 @@ from highfive.coverage import (
 from highfive.generators import ConfigError, Dimension, ParameterSpace, RunDirError
 from highfive.harness import SCHEMA_VERSION, RunDir
 from highfive.harness.cli import main
-from highfive.reports import add_report_commands, write_gate
+from highfive.reports import write_gate
 from highfive.reports._junit import junit_xml
 
 GATE_KEYS = {"verdict", "run", "gate_file", "confidence", "evaluated", "criteria"}
@@ -491,20 +490,6 @@ def test_junit_xml_escapes_and_counts() -> None:
 
 
 # -- a real campaign ------------------------------------------------------------------
-def gate_cli(argv: list[str]) -> int:
-    """``highfive gate`` as a command line that still passes a profiler wires it: the
-    gate accepts the argument and measures nothing with it."""
-
-    def profiler(*_: Any, **__: Any) -> Mapping[str, Any]:
-        raise AssertionError("a gate must not measure a model: it reads campaign.json")
-
-    parser = argparse.ArgumentParser(prog="highfive")
-    add_report_commands(parser.add_subparsers(), profile=profiler)
-    args = parser.parse_args(argv)
-    code: int = args.handler(args)
-    return code
-
-
 @pytest.fixture(scope="module")
 def toy_run(tmp_path_factory: pytest.TempPathFactory, make_toy_model: Callable[..., bytes]) -> Path:
     """A real 64-case campaign of two toy models (in this process, no dask)."""
@@ -557,7 +542,7 @@ model = "toy"
 max_ms = 1000.0
 batch = 1
 """
-    assert gate_cli(["gate", str(toy_run), "--gate", str(gate_file(tmp_path, text))]) == 0
+    assert main(["gate", str(toy_run), "--gate", str(gate_file(tmp_path, text))]) == 0
     out = capsys.readouterr().out
     assert "latency [toy]" in out and "ms/window" in out
     # The campaign measured the model when it ran; the gate shows that figure.
