@@ -170,6 +170,13 @@ class GateRun:
         where = f"{os.fspath(self.dir.campaign_json)}: model {model!r}"
         return RecordedLatency.from_record(entry, where)
 
+    def binning(self) -> Binning:
+        """The bins of the run's space, with the gate's ``[bins.*]`` tables."""
+        if self._binning is None:
+            space = ParameterSpace.from_arrow_schema(self.dir.results_dataset().schema)
+            self._binning = Binning.from_space(space, self.bins)
+        return self._binning
+
     def crosses(self) -> tuple[Cross, ...]:
         """The crosses every criterion's ``ways`` need, checked (each criterion's ways
         against the binned dimensions and :data:`~highfive.coverage._crosses.MAX_CELLS`)
@@ -179,8 +186,7 @@ class GateRun:
             if not ways:
                 self._crosses = ()
                 return self._crosses
-            space = ParameterSpace.from_arrow_schema(self.dir.results_dataset().schema)
-            binning = Binning.from_space(space, self.bins)
+            binning = self.binning()
             for c in self.criteria:
                 if "ways" not in c.options:
                     continue
@@ -192,20 +198,16 @@ class GateRun:
                     )
                 if crosses_size(binning, c.options["ways"])[0] > MAX_CELLS:
                     make_crosses(binning, c.options["ways"], where=where)  # says why
-            self._binning = binning
             self._crosses = make_crosses(binning, ways, where="the criteria's ways")
         return self._crosses
 
     def counts(self) -> CoverageCounts:
         """Counts of every cross the gate's criteria need (all of their ``ways``)."""
         if self._counts is None:
-            crosses = self.crosses()
-            assert self._binning is not None, "a criterion with ways asked for counts"
-            cells, n = crosses_size(self._binning, [], crosses)
+            crosses, binning = self.crosses(), self.binning()
+            cells, n = crosses_size(binning, [], crosses)
             progress = progress_for(self.log, cells, n, "the gate's crosses")
-            self._counts = CoverageCounts.from_run(
-                self.path, self._binning, crosses, progress=progress
-            )
+            self._counts = CoverageCounts.from_run(self.path, binning, crosses, progress=progress)
         return self._counts
 
     def frame(self) -> pd.DataFrame:

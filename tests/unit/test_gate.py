@@ -907,3 +907,23 @@ p_max = 0.5
     assert crashes.threshold == "upper bound < 0.5 (error+timeout)"
     # The worst cell is the one with the most failures: error and timeout count there too.
     assert re.search(r"\(worst [^:]+: [1-9][0-9]*/[0-9]+ fail", cells.detail), cells.detail
+
+
+def test_a_criterion_without_ways_may_ask_for_counts(tmp_path: Path, clean_run: Path) -> None:
+    @register_criterion
+    class RowsCounted(CriterionKind):
+        kind = "rows_counted"
+
+        def threshold(self, o: Mapping[str, Any]) -> str:
+            return "any"
+
+        def evaluate(self, c: Criterion, model: str | None, run: GateRun) -> tuple[str, bool, str]:
+            counts = run.counts()  # no ways: no crosses, but the rows are counted
+            rows = int(counts.rows[counts.models.index(str(model))])
+            return f"{rows} rows", len(counts.crosses) == 0, f"{rows:,} rows"
+
+    try:
+        gate = load_gate(gate_file(tmp_path, '[[criteria]]\nkind = "rows_counted"\n'))
+        assert [c.value for c in evaluate_gate(clean_run, gate).criteria] == ["2000 rows"] * 2
+    finally:
+        del CRITERIA["rows_counted"]
