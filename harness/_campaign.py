@@ -23,7 +23,7 @@ from typing import Any, Literal, TextIO
 from highfive.generators import ConfigError, RunDirError, make_sampler
 
 from ._batch import BatchJob
-from ._cluster import execute, executor
+from ._cluster import execute, executor, security
 from ._config import CampaignConfig
 from ._latency import measure_latency
 from ._progress import CampaignSummary, Progress
@@ -129,6 +129,7 @@ def run_campaign(
     space = config.parameter_space()
     boxes = config.focus_boxes()
     make_sampler(config.sampler, space.d, config.cases, config.seed, boxes, warn=True)
+    security(config)  # TLS settings checked before anything slow starts
     counters = load_counters(config)
     try:
         return _run(config, space, boxes, counters, resume, client, stream)
@@ -232,6 +233,8 @@ def _run_locked(
         if client is None:
             client = stack.enter_context(executor(config))
         dashboard = getattr(client, "dashboard_link", "") if client is not None else ""
+        if config.execution.dashboard.strip().lower() in ("", "none"):
+            dashboard = ""  # no pages to show
         record = {
             "schema_version": SCHEMA_VERSION,
             "name": config.name,

@@ -22,7 +22,7 @@ from highfive.generators import ConfigError
 from ._batch import BatchJob, BatchOutput, run_batch
 from ._config import CampaignConfig, ExecutionConfig
 
-__all__ = ["execute", "executor"]
+__all__ = ["execute", "executor", "security"]
 
 # Where dask's own configuration keeps each of the campaign file's TLS settings.
 _DASK_TLS = {
@@ -48,9 +48,9 @@ def executor(config: CampaignConfig) -> Iterator[Any]:
     from distributed import Client, LocalCluster
 
     if ex.scheduler:
-        security = _security(config)
+        tls = security(config)
         try:
-            client = Client(ex.scheduler, timeout="10s", set_as_default=False, security=security)
+            client = Client(ex.scheduler, timeout="10s", set_as_default=False, security=tls)
         except (OSError, TimeoutError, ValueError) as exc:
             raise ConfigError(
                 f"execution.scheduler: cannot reach {ex.scheduler!r} ({exc}); "
@@ -114,7 +114,7 @@ class _Recovered(logging.Filter):
         )
 
 
-def _security(config: CampaignConfig) -> Any:
+def security(config: CampaignConfig) -> Any:
     """The client's TLS settings for a ``tls://`` scheduler (None for ``tcp://``).
 
     Each setting comes from the campaign file (relative to its folder) or else from

@@ -167,13 +167,7 @@ class ExecutionConfig:
         _int("execution.retries", self.retries, 0)
         _int("execution.max_worker_losses", self.max_worker_losses, 0)
         _int("execution.in_flight", self.in_flight, 0)
-        wait = self.worker_wait_s
-        if (
-            isinstance(wait, bool)
-            or not isinstance(wait, int | float)
-            or not (math.isfinite(wait) and wait > 0)
-        ):
-            raise ConfigError(f"execution.worker_wait_s: {wait!r} must be a number of seconds > 0")
+        _seconds("execution.worker_wait_s", self.worker_wait_s)
         for key in ("scheduler", "dashboard", *_TLS_KEYS):
             if not isinstance(getattr(self, key), str):
                 raise ConfigError(f"execution.{key}: {getattr(self, key)!r} must be a string")
@@ -252,24 +246,9 @@ class CampaignConfig:
         object.__setattr__(
             self, "models", tuple(m if isinstance(m, str) else dict(m) for m in models)
         )
-        for key in ("stream_chunk_s", "counter_timeout_s"):
-            v = getattr(self, key)
-            low_ok = v >= 0 if key == "stream_chunk_s" else v > 0
-            if (
-                isinstance(v, bool)
-                or not isinstance(v, int | float)
-                or not math.isfinite(v)
-                or not low_ok
-            ):
-                what = ">= 0 (0: the whole trace at once)" if key == "stream_chunk_s" else "> 0"
-                raise ConfigError(f"{key}: {v!r} must be a number of seconds {what}")
-        tol = self.tolerance
-        if (
-            isinstance(tol, bool)
-            or not isinstance(tol, int | float)
-            or not (math.isfinite(tol) and tol > 0)
-        ):
-            raise ConfigError(f"tolerance: {tol!r} must be a positive number of seconds")
+        _seconds("stream_chunk_s", self.stream_chunk_s, zero="the whole trace at once")
+        _seconds("counter_timeout_s", self.counter_timeout_s)
+        _seconds("tolerance", self.tolerance)
         if not isinstance(self.keep_failures, bool):
             raise ConfigError(f"keep_failures: {self.keep_failures!r} must be true or false")
         if not isinstance(self.space, Mapping):
@@ -381,6 +360,19 @@ class CampaignConfig:
         if base is not None:
             kw["base"] = os.path.abspath(base)
         return cls(**kw, execution=ExecutionConfig(**ex))
+
+
+def _seconds(name: str, value: Any, *, zero: str = "") -> None:
+    """A finite number of seconds, > 0 (or >= 0 when ``zero`` says what 0 means)."""
+    ok = (
+        not isinstance(value, bool)
+        and isinstance(value, int | float)
+        and math.isfinite(value)
+        and (value >= 0 if zero else value > 0)
+    )
+    if not ok:
+        bound = f">= 0 (0: {zero})" if zero else "> 0"
+        raise ConfigError(f"{name}: {value!r} must be a number of seconds {bound}")
 
 
 def _int(name: str, value: Any, low: int) -> None:
