@@ -130,9 +130,8 @@ def add_model_commands(subparsers: Any) -> argparse.ArgumentParser:
     argparse.ArgumentParser
         The ``model`` parser. Each leaf sets ``handler`` (Namespace -> exit status).
     """
-    from ._quantize import CALIBRATION_SEED, CALIBRATION_TRACES
+    from ._defaults import CALIBRATION_SEED, CALIBRATION_TRACES, DEFAULTS
     from ._target import DEFAULT_TARGET, shipped_targets
-    from ._train import DEFAULTS
 
     model = subparsers.add_parser(
         "model",

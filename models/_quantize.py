@@ -26,14 +26,11 @@ from highfive.generators import InvalidParameter, ModelError
 from highfive.harness import Model, session
 
 from ._dataset import window_set
+from ._defaults import CALIBRATION_SEED, CALIBRATION_TRACES
 from ._export import compact_names, write_checked
 
 __all__ = ["CALIBRATION_SEED", "CALIBRATION_TRACES", "pad_input_channels", "quantize"]
 
-CALIBRATION_TRACES = 300
-"""Default number of generated calibration traces (about 12k windows)."""
-CALIBRATION_SEED = 1234
-"""Default calibration seed: distinct from the training seed 0 and the held-out seed."""
 _CALIBRATION_BATCH = 256
 
 

@@ -44,6 +44,7 @@ from highfive.generators import InvalidParameter, ModelError, ParameterSpace
 from highfive.harness import ModelSpec
 
 from ._dataset import WindowSet, norm_stats, window_set
+from ._defaults import DEFAULTS
 from ._export import export_onnx
 
 __all__ = [
@@ -57,19 +58,6 @@ __all__ = [
 
 TORCH_MISSING = "PyTorch is not installed; pip install 'highfive[train]'"
 
-DEFAULTS: dict[str, Any] = {
-    "seed": 0,
-    "n_traces": 6000,
-    "epochs": 15,
-    "batch_size": 256,
-    "lr": 3e-3,
-    "weight_decay": 1e-4,
-    "threads": 1,
-    "stats_traces": 500,
-    "time_step": 3,
-    "widths": (16, 32, 32),
-}
-"""Settings of the shipped float model (see MODEL_CARD.md)."""
 
 _SHUFFLE_KEY = 2**32 + 3
 Log = Callable[[str], None]

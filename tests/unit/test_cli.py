@@ -192,26 +192,12 @@ add(argparse.ArgumentParser().add_subparsers())
 """
 
 
-def _until(fix: str, code: str, id: str) -> object:
-    """A row that fails until another package's command module is fixed."""
-    return pytest.param(code, id=id, marks=pytest.mark.xfail(strict=True, reason=f"until {fix}"))
-
-
-_LAZY = "moves its heavy imports into its command handlers"
 PARSERS = [
     pytest.param(_NO_OTHER_COMMANDS, id="cli-own-commands"),
     pytest.param(_ONE_PACKAGE.format(package="coverage", what="coverage"), id="coverage-commands"),
     pytest.param(_ONE_PACKAGE.format(package="reports", what="report"), id="report-commands"),
-    _until(
-        f"models/_cli.py {_LAZY} (defaults from _train, _quantize)",
-        _ONE_PACKAGE.format(package="models", what="model"),
-        "model-commands",
-    ),
-    _until(
-        "models/_cli.py imports lazily",
-        "from highfive.harness.cli import main\nmain(['--help'])",
-        "highfive--help",
-    ),
+    pytest.param(_ONE_PACKAGE.format(package="models", what="model"), id="model-commands"),
+    pytest.param("from highfive.harness.cli import main\nmain(['--help'])", id="highfive--help"),
 ]
 
 

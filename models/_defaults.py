@@ -1,0 +1,28 @@
+"""Default settings of training and quantization, in a module the command line can
+import while it builds its parser (the modules that use them import PyTorch, SciPy and
+pyarrow)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["CALIBRATION_SEED", "CALIBRATION_TRACES", "DEFAULTS"]
+
+DEFAULTS: dict[str, Any] = {
+    "seed": 0,
+    "n_traces": 6000,
+    "epochs": 15,
+    "batch_size": 256,
+    "lr": 3e-3,
+    "weight_decay": 1e-4,
+    "threads": 1,
+    "stats_traces": 500,
+    "time_step": 3,
+    "widths": (16, 32, 32),
+}
+"""Settings of the shipped float model (see MODEL_CARD.md)."""
+
+CALIBRATION_TRACES = 300
+"""Default number of generated calibration traces (about 12k windows)."""
+CALIBRATION_SEED = 1234
+"""Default calibration seed: distinct from the training seed 0 and the held-out seed."""
