@@ -86,6 +86,10 @@ PLOT_POINTS = 200_000
 # -- reading in chunks ---------------------------------------------------------------
 def _check_path(path: Path) -> str:
     suffix = path.suffix.lower()
+    if path.is_dir():
+        raise InvalidParameter(
+            f"recording: {show(os.fspath(path))} is a folder; give a .csv or .parquet file"
+        )
     if not path.is_file():
         raise InvalidParameter(f"recording: {show(os.fspath(path))} does not exist")
     if suffix not in (".csv", ".parquet", ".pq"):
