@@ -28,11 +28,19 @@ if TYPE_CHECKING:
     from ._config import CampaignConfig, CounterSpec, ExecutionConfig
     from ._counter import CounterConfig, StreamingCounter, count_trace, detect, window_centres
     from ._io import atomic_path, atomic_write_text
-    from ._model import SHIPPED, Model, ModelSpec, session
+    from ._model import LIMITS, PREDICT_BATCH, SHIPPED, Model, ModelSpec, session
     from ._oracle import Score, margin, score
-    from ._pipeline import Counter, CounterPipeline, CountResult
+    from ._pipeline import Counter, CounterPipeline, CountResult, PipelineStream
     from ._preprocess import features, features_of_windows, to_uniform
-    from ._recording import read_recording
+    from ._recording import (
+        MAX_GAP_S,
+        Recording,
+        RecordingCount,
+        Segment,
+        count_recording,
+        open_recording,
+        read_recording,
+    )
     from ._records import (
         FAILURE_SCHEMA,
         OUTCOME_SCHEMA,
@@ -76,7 +84,10 @@ __all__ = [
     "FAILURE_SCHEMA",
     "FAIL_VERDICTS",
     "KINDS",
+    "LIMITS",
+    "MAX_GAP_S",
     "OUTCOME_SCHEMA",
+    "PREDICT_BATCH",
     "SCHEMA_VERSION",
     "SEVERITY",
     "SHIPPED",
@@ -107,15 +118,20 @@ __all__ = [
     "ModelError",
     "ModelSpec",
     "Outcome",
+    "PipelineStream",
+    "Recording",
+    "RecordingCount",
     "Replay",
     "RunDir",
     "Score",
+    "Segment",
     "ShrinkResult",
     "StreamingCounter",
     "Verdict",
     "VerdictInfo",
     "atomic_path",
     "atomic_write_text",
+    "count_recording",
     "count_trace",
     "counter_id",
     "detect",
@@ -132,6 +148,7 @@ __all__ = [
     "log_freqs",
     "margin",
     "morlet_scales",
+    "open_recording",
     "outcome_table",
     "read_recording",
     "replay",
@@ -156,11 +173,19 @@ _EXPORTS = {
     "_config": ("CampaignConfig", "CounterSpec", "ExecutionConfig"),
     "_counter": ("CounterConfig", "StreamingCounter", "count_trace", "detect", "window_centres"),
     "_io": ("atomic_path", "atomic_write_text"),
-    "_model": ("SHIPPED", "Model", "ModelSpec", "session"),
+    "_model": ("LIMITS", "PREDICT_BATCH", "SHIPPED", "Model", "ModelSpec", "session"),
     "_oracle": ("Score", "margin", "score"),
-    "_pipeline": ("Counter", "CounterPipeline", "CountResult"),
+    "_pipeline": ("Counter", "CounterPipeline", "CountResult", "PipelineStream"),
     "_preprocess": ("features", "features_of_windows", "to_uniform"),
-    "_recording": ("read_recording",),
+    "_recording": (
+        "MAX_GAP_S",
+        "Recording",
+        "RecordingCount",
+        "Segment",
+        "count_recording",
+        "open_recording",
+        "read_recording",
+    ),
     "_records": (
         "FAILURE_SCHEMA",
         "OUTCOME_SCHEMA",

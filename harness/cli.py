@@ -184,8 +184,13 @@ def _save_plot(trace: Any, path: Path) -> None:
 def _cmd_count(args: argparse.Namespace) -> int:
     import json
 
-    from highfive.harness import CounterFault, load_counter
-    from highfive.harness._recording import MAX_GAP_S, count_recording, open_recording
+    from highfive.harness import (
+        MAX_GAP_S,
+        CounterFault,
+        count_recording,
+        load_counter,
+        open_recording,
+    )
 
     # Read in chunks, twice (check and infer, then count): memory does not grow with
     # the recording; gaps longer than MAX_GAP_S split it into segments counted apart.
