@@ -16,8 +16,9 @@ The public names are imported on first use (PEP 562): importing the package is c
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from highfive.generators import lazy_exports
 
 # Re-exported verdicts: one small module, imported now.
 from highfive.harness import FAIL_VERDICTS, VERDICTS
@@ -49,7 +50,7 @@ if TYPE_CHECKING:
         evaluate_gate,
         load_gate,
     )
-    from ._gaterun import GateRun, Profiler
+    from ._gaterun import GateRun
     from ._regions import Region, failure_regions, regions_dicts
     from ._run import CoverageSettings, RunCoverage, analyse_run, load_settings, write_coverage
     from ._stats import (
@@ -89,7 +90,6 @@ __all__ = [
     "GateResult",
     "GateRun",
     "Option",
-    "Profiler",
     "Region",
     "RunCoverage",
     "RunDiff",
@@ -157,7 +157,7 @@ _EXPORTS = {
         "evaluate_gate",
         "load_gate",
     ),
-    "_gaterun": ("GateRun", "Profiler"),
+    "_gaterun": ("GateRun",),
     "_regions": ("Region", "failure_regions", "regions_dicts"),
     "_run": ("CoverageSettings", "RunCoverage", "analyse_run", "load_settings", "write_coverage"),
     "_stats": (
@@ -174,18 +174,4 @@ _EXPORTS = {
         "summary",
     ),
 }
-_HOME = {name: module for module, names in _EXPORTS.items() for name in names}
-
-
-def __getattr__(name: str) -> Any:
-    try:
-        home = _HOME[name]
-    except KeyError:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
-    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)

@@ -12,14 +12,14 @@ import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 import pyarrow.dataset as ds
 
 from highfive.generators import ConfigError, ParameterSpace, RunDirError
-from highfive.harness import Model, RunDir
+from highfive.harness import RunDir
 
 from ._bins import Binning
 from ._crosses import MAX_CELLS, Cross, crosses_size, make_crosses
@@ -30,14 +30,7 @@ from ._show import show
 if TYPE_CHECKING:
     from ._criteria import Criterion
 
-__all__ = ["GateRun", "Profiler", "RecordedLatency"]
-
-
-class Profiler(Protocol):
-    """No longer used: a gate reads the latency campaign.json recorded (see
-    :meth:`GateRun.latency`). Kept while ``highfive.coverage`` still exports the name."""
-
-    def __call__(self, model: Model, *, repeats: int, big_batch: int) -> Mapping[str, Any]: ...
+__all__ = ["GateRun", "RecordedLatency"]
 
 
 class RecordedLatency:

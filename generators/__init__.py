@@ -12,8 +12,9 @@ Importing this package is cheap: the public names below are imported on first us
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from ._default_space import BACKGROUNDS, default_space
@@ -51,6 +52,7 @@ __all__ = [
     "case_streams",
     "default_space",
     "get_motion",
+    "lazy_exports",
     "make_sampler",
     "read_toml",
     "synthesize",
@@ -69,18 +71,4 @@ _EXPORTS = {
     "_types": ("Detection", "Event", "Trace"),
     "motions": ("MOTIONS", "Motion", "get_motion"),
 }
-_HOME = {name: module for module, names in _EXPORTS.items() for name in names}
-
-
-def __getattr__(name: str) -> Any:
-    try:
-        home = _HOME[name]
-    except KeyError:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
-    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)

@@ -14,11 +14,16 @@ Importing this package is cheap: the public names below are imported on first us
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 # Re-exported errors: one small module, imported now.
-from highfive.generators import ConfigError, HighfiveError, InvalidParameter, ModelError
+from highfive.generators import (
+    ConfigError,
+    HighfiveError,
+    InvalidParameter,
+    ModelError,
+    lazy_exports,
+)
 
 if TYPE_CHECKING:
     from ._argtypes import int_at_least
@@ -225,18 +230,4 @@ _EXPORTS = {
         "load_counter",
     ),
 }
-_HOME = {name: module for module, names in _EXPORTS.items() for name in names}
-
-
-def __getattr__(name: str) -> Any:
-    try:
-        home = _HOME[name]
-    except KeyError:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
-    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)

@@ -85,6 +85,8 @@ _EXPORTS = {
 _HOME = {name: module for module, names in _EXPORTS.items() for name in names}
 
 
+# Not highfive.generators.lazy_exports: importing this package must import no other
+# highfive package (the harness reads the shipped files through it).
 def __getattr__(name: str) -> Any:
     try:
         home = _HOME[name]

@@ -10,8 +10,9 @@ is written or a plot drawn.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from highfive.generators import lazy_exports
 
 if TYPE_CHECKING:
     from ._cli import add_report_commands
@@ -35,18 +36,4 @@ _EXPORTS = {
     "_junit": ("write_gate",),
     "_plots": ("plot_replay", "plot_trace", "save_figure"),
 }
-_HOME = {name: module for module, names in _EXPORTS.items() for name in names}
-
-
-def __getattr__(name: str) -> Any:
-    try:
-        home = _HOME[name]
-    except KeyError:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
-    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)

@@ -158,7 +158,8 @@ def test_a_facade_resolves_every_export_lazily(package: str, tmp_path: Path) -> 
     )
     eager = set(ast.literal_eval(proc.stdout))
     module = importlib.import_module(package)
-    assert set(module._HOME) == set(module.__all__) - eager
+    home = {name: sub for sub, names in module._EXPORTS.items() for name in names}
+    assert set(home) == set(module.__all__) - eager
     assert set(dir(module)) >= set(module.__all__)
     for name in module.__all__:
         assert getattr(module, name) is not None, name
@@ -171,7 +172,7 @@ def test_a_facade_resolves_every_export_lazily(package: str, tmp_path: Path) -> 
     )
     imports = [n for n in block.body if isinstance(n, ast.ImportFrom)]
     typed = {(n.module or "", a.name) for n in imports for a in n.names}
-    assert typed == {(home, name) for name, home in module._HOME.items()}
+    assert typed == {(sub, name) for name, sub in home.items()}
 
 
 # Building the parser with only the command line's own commands, and each package's.
