@@ -25,7 +25,7 @@ from highfive.harness import FAIL_VERDICTS, VERDICTS
 
 if TYPE_CHECKING:
     from ._bins import IGNORED, ILLEGAL, Binning, Coverpoint, codes, space_fingerprint
-    from ._cli import add_coverage_commands
+    from ._cli import BINS_HELP, add_coverage_commands
     from ._criteria import Criterion, CriterionKind, Option, register_criterion
     from ._crosses import (
         DEFAULT_WAYS,
@@ -68,6 +68,7 @@ if TYPE_CHECKING:
     )
 
 __all__ = [
+    "BINS_HELP",
     "CRITERIA",
     "DEFAULT_WAYS",
     "FAIL_VERDICTS",
@@ -132,7 +133,7 @@ __all__ = [
 # complete whenever it is seen.
 _EXPORTS = {
     "_bins": ("IGNORED", "ILLEGAL", "Binning", "Coverpoint", "codes", "space_fingerprint"),
-    "_cli": ("add_coverage_commands",),
+    "_cli": ("BINS_HELP", "add_coverage_commands"),
     "_criteria": ("Criterion", "CriterionKind", "Option", "register_criterion"),
     "_crosses": (
         "DEFAULT_WAYS",

@@ -403,7 +403,12 @@ def _cmd_shrink(args: argparse.Namespace) -> int:
 def _cmd_coverage(args: argparse.Namespace) -> int:
     from highfive.coverage import analyse_run, load_settings, write_coverage
 
-    result = analyse_run(list(args.runs), load_settings(args.bins), allow_partial=args.partial)
+    result = analyse_run(
+        list(args.runs),
+        load_settings(args.bins),
+        allow_partial=args.partial,
+        log=lambda line: print(line, file=sys.stderr, flush=True),  # progress on big crosses
+    )
     out = args.out or args.runs[0]
     for line in result.lines():
         print(line)
@@ -414,6 +419,7 @@ def _cmd_coverage(args: argparse.Namespace) -> int:
 
 # -- parser --------------------------------------------------------------------------
 def _build_parser() -> argparse.ArgumentParser:
+    from highfive.coverage import BINS_HELP
     from highfive.generators import MOTIONS
 
     parser = argparse.ArgumentParser(
@@ -509,7 +515,8 @@ def _build_parser() -> argparse.ArgumentParser:
         "--bins",
         type=Path,
         metavar="BINS.toml",
-        help="with --focus: bins and statistics that define holes and undecided",
+        help="with --focus: " + BINS_HELP + "; its bins, crosses and [statistics] define the "
+        "holes and undecided cells the follow-up targets",
     )
     p.add_argument("--out", type=Path, help="parent folder of the run directory")
     p.add_argument("--name", help="run directory name (default: the config's name)")
@@ -581,7 +588,7 @@ def _build_parser() -> argparse.ArgumentParser:
         "--bins",
         type=Path,
         metavar="BINS.toml",
-        help="bins, crosses and statistics settings (default: from the space)",
+        help=BINS_HELP + " (default: 4 bins per dimension from the space, 1- and 2-way)",
     )
     p.add_argument("--out", type=Path, help="where coverage/ goes (default: the first run)")
     p.add_argument("--partial", action="store_true", help="analyse an unfinished run")
