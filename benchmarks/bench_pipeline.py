@@ -27,7 +27,7 @@ from threadpoolctl import threadpool_limits
 
 from highfive.generators import Trace, default_space, synthesize
 from highfive.harness import CounterPipeline, Model, detect, frame, to_uniform
-from highfive.harness._model import session
+from highfive.harness._model_session import session
 from highfive.harness._preprocess import window_centres
 
 

@@ -121,7 +121,7 @@ def per_trace_loop(traces: np.ndarray, repeats: int) -> None:
     computes what the counter needs, every window's scalogram at the shipped model's
     settings (16 scales, hop 0.2 s, every 3rd column), with the cached filter bank.
     """
-    from highfive.harness._model import ModelSpec
+    from highfive.harness._model_spec import ModelSpec
     from highfive.harness._preprocess import features
 
     spec = ModelSpec()

@@ -33,19 +33,14 @@ if TYPE_CHECKING:
     from ._config import CampaignConfig, CounterSpec, ExecutionConfig
     from ._counter import CounterConfig, StreamingCounter, count_trace, detect, window_centres
     from ._io import atomic_path, atomic_write_text
-    from ._model import LIMITS, PREDICT_BATCH, SHIPPED, Model, ModelSpec, session
+    from ._model import PREDICT_BATCH, SHIPPED, Model
+    from ._model_session import session
+    from ._model_spec import LIMITS, ModelSpec
     from ._oracle import Score, margin, score
     from ._pipeline import Counter, CounterPipeline, CountResult, PipelineStream
     from ._preprocess import features, features_of_windows, to_uniform
-    from ._recording import (
-        MAX_GAP_S,
-        Recording,
-        RecordingCount,
-        Segment,
-        count_recording,
-        open_recording,
-        read_recording,
-    )
+    from ._recording import MAX_GAP_S, Recording, open_recording, read_recording
+    from ._recording_count import RecordingCount, Segment, count_recording
     from ._records import (
         FAILURE_SCHEMA,
         OUTCOME_SCHEMA,
@@ -178,19 +173,14 @@ _EXPORTS = {
     "_config": ("CampaignConfig", "CounterSpec", "ExecutionConfig"),
     "_counter": ("CounterConfig", "StreamingCounter", "count_trace", "detect", "window_centres"),
     "_io": ("atomic_path", "atomic_write_text"),
-    "_model": ("LIMITS", "PREDICT_BATCH", "SHIPPED", "Model", "ModelSpec", "session"),
+    "_model": ("PREDICT_BATCH", "SHIPPED", "Model"),
+    "_model_session": ("session",),
+    "_model_spec": ("LIMITS", "ModelSpec"),
     "_oracle": ("Score", "margin", "score"),
     "_pipeline": ("Counter", "CounterPipeline", "CountResult", "PipelineStream"),
     "_preprocess": ("features", "features_of_windows", "to_uniform"),
-    "_recording": (
-        "MAX_GAP_S",
-        "Recording",
-        "RecordingCount",
-        "Segment",
-        "count_recording",
-        "open_recording",
-        "read_recording",
-    ),
+    "_recording": ("MAX_GAP_S", "Recording", "open_recording", "read_recording"),
+    "_recording_count": ("RecordingCount", "Segment", "count_recording"),
     "_records": (
         "FAILURE_SCHEMA",
         "OUTCOME_SCHEMA",

@@ -28,7 +28,7 @@ from onnx import TensorProto, helper
 import highfive.models
 from highfive.generators import Event, InvalidParameter, ModelError, Trace
 from highfive.harness import SHIPPED, Model, ModelSpec, load_counter
-from highfive.harness._model import LIMITS
+from highfive.harness._model_spec import LIMITS
 from highfive.models import (
     _quantize,
     add_model_commands,

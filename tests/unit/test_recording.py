@@ -15,7 +15,10 @@ from highfive.generators import G, InvalidParameter, Trace, default_space, synth
 from highfive.harness import CounterPipeline, Model, load_counter
 from highfive.harness import _pipeline as pipeline_module
 from highfive.harness import _recording as recording_module
-from highfive.harness._recording import count_recording, open_recording, read_recording
+from highfive.harness import _recording_count as count_module
+from highfive.harness import _recording_median as median_module
+from highfive.harness._recording import open_recording, read_recording
+from highfive.harness._recording_count import count_recording
 from highfive.harness.cli import main
 
 
@@ -189,7 +192,7 @@ def test_a_long_recording_is_counted_in_pieces_as_the_whole_trace(
         return features(windows, spec)  # type: ignore[arg-type]
 
     monkeypatch.setattr(recording_module, "_frames", frames_seen)
-    monkeypatch.setattr(recording_module, "WHOLE_ROWS", 1000)
+    monkeypatch.setattr(count_module, "WHOLE_ROWS", 1000)
     monkeypatch.setattr(pipeline_module, "features_of_windows", features_seen)
     rec = open_recording(path, rows=4096)
     assert (rec.rows, rec.fs, rec.units) == (len(long_frame), fs, "g")
@@ -285,11 +288,11 @@ def test_medians_are_exact_when_a_bin_straddles_a_decision(
     pd.DataFrame({"t": t, "x": x[:, 0], "y": x[:, 1], "z": x[:, 2]}).to_csv(path, index=False)
     back = pd.read_csv(path)
     want_fs = round(1.0 / float(np.median(np.diff(back["t"].to_numpy()))), 1)
-    monkeypatch.setattr(recording_module, "_SHIFT", 52)
+    monkeypatch.setattr(median_module, "_SHIFT", 52)
     passes = []
-    real = recording_module._Median.narrow
+    real = median_module._Median.narrow
     monkeypatch.setattr(
-        recording_module._Median, "narrow", lambda self, v: passes.append(1) or real(self, v)
+        median_module._Median, "narrow", lambda self, v: passes.append(1) or real(self, v)
     )
     rec = open_recording(path, rows=500)
     assert rec.fs == want_fs and len(passes) >= 1  # read again to narrow the bin
@@ -331,6 +334,6 @@ def test_a_plot_of_a_long_recording_is_thinned(
     full = count_recording(open_recording(rec), counter, plot=True).plot
     assert full is not None and full.t.size == len(frame) + 1  # a NaN sample in the gap
     assert np.isnan(full.samples[300]).all() and not np.isnan(full.samples[301]).any()
-    monkeypatch.setattr(recording_module, "PLOT_POINTS", 100)
+    monkeypatch.setattr(count_module, "PLOT_POINTS", 100)
     thin = count_recording(open_recording(rec), counter, plot=True).plot
     assert thin is not None and thin.t.size <= 102 and thin.t[0] == 0.0
