@@ -27,17 +27,11 @@ if TYPE_CHECKING:
     from ._cli import add_model_commands
     from ._dataset import WindowSet, make_windows, norm_stats, window_metrics, window_set
     from ._export import export_onnx, with_metadata
+    from ._graph_memory import MemorySchedule, activation_schedule, weight_bytes
     from ._profile import count_macs, count_parameters, profile
     from ._quantize import quantize
-    from ._target import (
-        MemorySchedule,
-        TargetEstimate,
-        TargetProfile,
-        activation_schedule,
-        estimate_target,
-        shipped_targets,
-        weight_bytes,
-    )
+    from ._target import TargetEstimate, estimate_target
+    from ._target_profile import TargetProfile, shipped_targets
     from ._train import build_network, train
 
 __all__ = [
@@ -69,17 +63,11 @@ _EXPORTS = {
     "_cli": ("add_model_commands",),
     "_dataset": ("WindowSet", "make_windows", "norm_stats", "window_metrics", "window_set"),
     "_export": ("export_onnx", "with_metadata"),
+    "_graph_memory": ("MemorySchedule", "activation_schedule", "weight_bytes"),
     "_profile": ("count_macs", "count_parameters", "profile"),
     "_quantize": ("quantize",),
-    "_target": (
-        "MemorySchedule",
-        "TargetEstimate",
-        "TargetProfile",
-        "activation_schedule",
-        "estimate_target",
-        "shipped_targets",
-        "weight_bytes",
-    ),
+    "_target": ("TargetEstimate", "estimate_target"),
+    "_target_profile": ("TargetProfile", "shipped_targets"),
     "_train": ("build_network", "train"),
 }
 _HOME = {name: module for module, names in _EXPORTS.items() for name in names}

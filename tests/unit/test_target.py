@@ -29,7 +29,7 @@ from highfive.models import (
     shipped_targets,
     weight_bytes,
 )
-from highfive.models._target import DEFAULT_TARGET, PROFILE_KEYS
+from highfive.models._target_profile import DEFAULT_TARGET, PROFILE_KEYS
 
 SHIPPED_TARGETS = ("apollo4-plus", "nrf52832", "nrf5340-app")
 
