@@ -82,8 +82,8 @@ def _cmd_target(args: argparse.Namespace) -> int:
 def _cmd_train(args: argparse.Namespace) -> int:
     from ._train import require_torch, train
 
-    require_torch()  # before generating any data
-    _check_out(args.out)
+    _check_out(args.out)  # the user's input first,
+    require_torch()  # then what the machine lacks, before generating any data
     train(
         seed=args.seed,
         n_traces=args.traces,

@@ -54,9 +54,13 @@ def loop(tmp_path: Path) -> Iterator[ct.Loopback]:
 
 
 def _config(
-    campaign_file: Callable[..., Path], loop: ct.Loopback, name: str, **execution: object
+    campaign_file: Callable[..., Path],
+    loop: ct.Loopback,
+    name: str,
+    cases: int = 768,
+    **execution: object,
 ) -> CampaignConfig:
-    path = campaign_file(cases=768, batch_size=16, sampler="random")
+    path = campaign_file(cases=cases, batch_size=16, sampler="random")
     return CampaignConfig.from_toml(path).with_overrides(
         name=name, scheduler=loop.address, **execution
     )
@@ -75,7 +79,8 @@ def test_a_worker_killed_again_and_again_costs_only_its_batches(
     loop: ct.Loopback, campaign_file: Callable[..., Path]
 ) -> None:
     loop.start_workers(2)  # with nannies, which restart a killed worker
-    cfg = _config(campaign_file, loop, "again", max_worker_losses=50)
+    # 96 batches: toy batches are fast, and the fifth kill must come before the end.
+    cfg = _config(campaign_file, loop, "again", cases=1536, max_worker_losses=50)
     run = ct.Background(cfg)
     kills = []
     for k in range(5):
@@ -87,7 +92,7 @@ def test_a_worker_killed_again_and_again_costs_only_its_batches(
         os.kill(pids[k % len(pids)], signal.SIGKILL)
         kills.append(ct.manifest_lines(cfg))
     summary = run.join()
-    assert summary.complete and summary.cases == 768
+    assert summary.complete and summary.cases == 1536
     assert kills[-1] < cfg.n_batches, "the last kill came after the campaign had finished"
     pd.testing.assert_frame_equal(ct.frame(ct.cfg_run(cfg)), ct.reference(cfg))
 
