@@ -131,7 +131,7 @@ def add_model_commands(subparsers: Any) -> argparse.ArgumentParser:
         The ``model`` parser. Each leaf sets ``handler`` (Namespace -> exit status).
     """
     from ._defaults import CALIBRATION_SEED, CALIBRATION_TRACES, DEFAULTS
-    from ._target import DEFAULT_TARGET, shipped_targets
+    from ._target_profile import DEFAULT_TARGET, shipped_targets
 
     model = subparsers.add_parser(
         "model",

@@ -37,13 +37,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ._graph_memory import MemorySchedule, activation_schedule, weight_bytes
-from ._target_profile import DEFAULT_TARGET, TargetProfile, shipped_targets
+from ._target_profile import DEFAULT_TARGET, TargetProfile
 
 if TYPE_CHECKING:
     from highfive.harness import Model
 
-# DEFAULT_TARGET and shipped_targets: models/_cli.py imports them from here.
-__all__ = ["DEFAULT_TARGET", "TargetEstimate", "estimate_target", "shipped_targets"]
+__all__ = ["TargetEstimate", "estimate_target"]
 
 KIB = 1024
 _AXES = 3  # accelerometer axes in a window buffer
