@@ -16,12 +16,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from highfive.generators import RunDirError
+from highfive.generators import RunDirError, show, show_list
 from highfive.harness import VERDICTS
 
 from ._bins import IGNORED, ILLEGAL, Binning, codes
 from ._crosses import Cross
-from ._show import show, show_list
 
 __all__ = ["Accumulator", "Source"]
 

@@ -15,11 +15,10 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from highfive.generators import ConfigError, InvalidParameter, ParameterSpace, RunDirError
+from highfive.generators import ConfigError, InvalidParameter, ParameterSpace, RunDirError, show
 
 from ._coverpoint import IGNORED, ILLEGAL, Coverpoint
 from ._fingerprint import fingerprint, space_fingerprint
-from ._show import show
 from ._tables import check_bin_tables, read_coverage_toml
 
 __all__ = ["IGNORED", "ILLEGAL", "Binning", "Coverpoint", "codes", "space_fingerprint"]

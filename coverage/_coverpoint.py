@@ -24,9 +24,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from highfive.generators import ConfigError, Dimension, InvalidParameter, RunDirError
-
-from ._show import show, show_list
+from highfive.generators import (
+    ConfigError,
+    Dimension,
+    InvalidParameter,
+    RunDirError,
+    show,
+    show_list,
+)
 
 __all__ = ["IGNORED", "ILLEGAL", "Coverpoint"]
 

@@ -31,9 +31,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
-from highfive.generators import ConfigError
-
-from ._show import show
+from highfive.generators import ConfigError, show
 
 if TYPE_CHECKING:
     from ._gaterun import GateRun

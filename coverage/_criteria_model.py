@@ -11,7 +11,7 @@ import os
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from highfive.generators import ConfigError, RunDirError
+from highfive.generators import ConfigError, RunDirError, show, show_list, show_number
 
 from ._criteria import (
     Criterion,
@@ -23,8 +23,6 @@ from ._criteria import (
     whole,
 )
 from ._gaterun import GateRun
-from ._show import number as show_number
-from ._show import show, show_list
 
 __all__ = ["Latency", "ModelBytes"]
 

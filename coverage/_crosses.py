@@ -23,11 +23,10 @@ from typing import Any
 
 import numpy as np
 
-from highfive.generators import ConfigError
+from highfive.generators import ConfigError, show, show_list, show_number
 
 from ._bins import Binning
 from ._fingerprint import fingerprint
-from ._show import number, show, show_list
 from ._tables import read_coverage_toml
 
 __all__ = [
@@ -148,7 +147,7 @@ def _too_many(
 
 
 def _count(n: int) -> str:
-    return f"{n:,}" if n < 10**15 else number(n)
+    return f"{n:,}" if n < 10**15 else show_number(n)
 
 
 def make_crosses(

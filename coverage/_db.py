@@ -23,14 +23,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as ds
 
-from highfive.generators import ConfigError, RunDirError
+from highfive.generators import ConfigError, RunDirError, show, show_list
 from highfive.harness import FAIL_VERDICTS
 
 from ._accumulate import Accumulator, Source
 from ._bins import Binning
 from ._crosses import Cross, crosses_fingerprint, make_crosses
 from ._results import DEFAULT_BATCH, batches, binning_for, count_columns, run_results
-from ._show import show, show_list
 
 __all__ = ["CoverageCounts", "merge_counts"]
 

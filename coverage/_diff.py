@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.dataset as ds
 
-from highfive.generators import ConfigError, ParameterSpace
+from highfive.generators import ConfigError, ParameterSpace, show
 from highfive.harness import RunDir
 
 from ._bins import Binning, codes, space_fingerprint
@@ -33,7 +33,6 @@ from ._difftest import (
 )
 from ._difftext import RunDiff
 from ._progress import Log, progress_for
-from ._show import show
 
 __all__ = ["diff_pairs", "diff_runs", "quantization_diff"]
 

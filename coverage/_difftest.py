@@ -28,11 +28,10 @@ import numpy as np
 import pandas as pd
 from scipy.stats import binom, false_discovery_control, fisher_exact
 
-from highfive.generators import InvalidParameter
+from highfive.generators import InvalidParameter, show
 
 from ._bins import Binning, codes
 from ._crosses import Cross, cell_labels, make_crosses
-from ._show import show
 from ._stats import _holm
 
 __all__ = [

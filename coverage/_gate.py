@@ -65,13 +65,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from highfive.generators import ConfigError, read_toml
+from highfive.generators import ConfigError, read_toml, show
 
 from . import _criteria_cells, _criteria_model, _criteria_rates  # noqa: F401  (registration)
 from ._criteria import CRITERIA, Criterion, is_number, parse_criterion
 from ._gaterun import GateRun
 from ._progress import Log
-from ._show import show
 from ._tables import check_top_keys
 
 __all__ = [

@@ -18,14 +18,13 @@ import numpy as np
 import pandas as pd
 import pyarrow.dataset as ds
 
-from highfive.generators import ConfigError, ParameterSpace, RunDirError
+from highfive.generators import ConfigError, ParameterSpace, RunDirError, show
 from highfive.harness import RunDir
 
 from ._bins import Binning
 from ._crosses import MAX_CELLS, Cross, crosses_size, make_crosses
 from ._db import CoverageCounts
 from ._progress import Log, progress_for
-from ._show import show
 
 if TYPE_CHECKING:
     from ._criteria import Criterion

@@ -36,9 +36,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from highfive.generators import InvalidParameter, ParameterSpace
+from highfive.generators import InvalidParameter, ParameterSpace, show
 
-from ._show import show
 from ._stats import cp_interval, cp_lower, cp_upper
 
 __all__ = ["Region", "failure_regions", "regions_dicts"]

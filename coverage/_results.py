@@ -14,12 +14,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as ds
 
-from highfive.generators import ConfigError, ParameterSpace, RunDirError
+from highfive.generators import ConfigError, ParameterSpace, RunDirError, show
 from highfive.harness import RunDir
 
 from ._bins import Binning
 from ._fingerprint import fingerprint, space_fingerprint
-from ._show import show
 
 __all__ = ["DEFAULT_BATCH", "batches", "binning_for", "count_columns", "run_results"]
 

@@ -38,7 +38,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from highfive.generators import ConfigError, ParameterSpace, RunDirError, read_toml
+from highfive.generators import (
+    ConfigError,
+    ParameterSpace,
+    RunDirError,
+    read_toml,
+    show,
+    show_number,
+)
 from highfive.harness import RunDir, atomic_path
 
 from ._bins import Binning
@@ -47,8 +54,6 @@ from ._crosses import crosses_size, load_crosses
 from ._db import CoverageCounts
 from ._progress import Log, progress_for
 from ._regions import failure_regions, regions_dicts
-from ._show import number as show_number
-from ._show import show
 from ._stats import CellStats, cell_stats, cells_frame, holes, summary
 from ._tables import check_top_keys
 

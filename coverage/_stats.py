@@ -30,12 +30,11 @@ import pandas as pd
 from scipy.special import betaincinv
 from scipy.stats import binom, chi2
 
-from highfive.generators import InvalidParameter
+from highfive.generators import InvalidParameter, show
 from highfive.harness import FAIL_VERDICTS
 
 from ._crosses import cell_codes
 from ._db import CoverageCounts
-from ._show import show
 
 __all__ = [
     "STATUSES",

@@ -11,9 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from highfive.generators import ConfigError, ParameterSpace
-
-from ._show import show
+from highfive.generators import ConfigError, ParameterSpace, show
 
 __all__ = ["TOML_KEYS", "check_bin_tables", "check_top_keys", "read_coverage_toml"]
 

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from ._samplers import SAMPLERS, Box, Sampler, make_sampler
     from ._scenario import MARGIN, SeedLike, case_streams, synthesize
     from ._sensor import SensorSpec
+    from ._show import show, show_list, show_number
     from ._space import Dimension, ParameterSpace
     from ._toml import read_toml
     from ._types import Detection, Event, Trace
@@ -55,6 +56,9 @@ __all__ = [
     "lazy_exports",
     "make_sampler",
     "read_toml",
+    "show",
+    "show_list",
+    "show_number",
     "synthesize",
 ]
 
@@ -64,6 +68,7 @@ _EXPORTS = {
     "_errors": ("ConfigError", "HighfiveError", "InvalidParameter", "ModelError", "RunDirError"),
     "_kinematics": ("G",),
     "_samplers": ("SAMPLERS", "Box", "Sampler", "make_sampler"),
+    "_show": ("show", "show_list", "show_number"),
     "_scenario": ("MARGIN", "SeedLike", "case_streams", "synthesize"),
     "_sensor": ("SensorSpec",),
     "_space": ("Dimension", "ParameterSpace"),

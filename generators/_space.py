@@ -23,6 +23,7 @@ import pyarrow as pa
 from scipy.special import ndtr, ndtri
 
 from ._errors import ConfigError, InvalidParameter
+from ._show import show
 
 __all__ = ["Dimension", "ParameterSpace"]
 
@@ -32,10 +33,6 @@ Scalar = float | int | str
 
 _KINDS = ("continuous", "integer", "categorical")
 _DISTRIBUTIONS = ("uniform", "log-uniform", "normal")
-
-
-def _fmt(v: Any) -> str:
-    return repr(v) if isinstance(v, str) else f"{v!r}"
 
 
 @dataclass(frozen=True)
@@ -213,15 +210,15 @@ class Dimension:
                 if value == c or (not isinstance(c, str) and _as_number(value) == c):
                     return c
             raise InvalidParameter(
-                f"{n}: {_fmt(value)} is not allowed; choose one of {list(self.choices)}"
+                f"{n}: {show(value)} is not allowed; choose one of {list(self.choices)}"
             )
         x = _as_number(value)
         if x is None or not math.isfinite(x):
-            raise InvalidParameter(f"{n}: {_fmt(value)} is not a finite number {self._range()}")
+            raise InvalidParameter(f"{n}: {show(value)} is not a finite number {self._range()}")
         if self.kind == "integer" and x != int(x):
-            raise InvalidParameter(f"{n}: {_fmt(value)} is not a whole number {self._range()}")
+            raise InvalidParameter(f"{n}: {show(value)} is not a whole number {self._range()}")
         if not (float(self.low) <= x <= float(self.high)):  # type: ignore[arg-type]
-            raise InvalidParameter(f"{n}: {_fmt(value)} is out of range {self._range()}")
+            raise InvalidParameter(f"{n}: {show(value)} is out of range {self._range()}")
         return int(x) if self.kind == "integer" else float(x)
 
     def _range(self) -> str:

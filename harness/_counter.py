@@ -32,9 +32,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from highfive.generators import Detection, InvalidParameter
+from highfive.generators import Detection, InvalidParameter, show
 
-from ._scalogram import frame, show
+from ._scalogram import frame
 
 __all__ = [
     "CounterConfig",

@@ -22,12 +22,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from highfive.generators import ModelError
+from highfive.generators import ModelError, show
 
 from ._model_external import _MAX_MODEL_BYTES, _has_external, _inline_external
 from ._model_session import _named, session
 from ._model_spec import ModelSpec
-from ._scalogram import show
 
 __all__ = ["PREDICT_BATCH", "SHIPPED", "Model"]
 

@@ -12,10 +12,9 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-from highfive.generators import ModelError
+from highfive.generators import ModelError, show
 
 from ._model_session import _named
-from ._scalogram import show
 
 # A model file (and its external data) at most this large: protobuf's 2 GiB limit.
 _MAX_MODEL_BYTES = 2**31 - 1

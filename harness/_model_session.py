@@ -7,9 +7,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from highfive.generators import ModelError
-
-from ._scalogram import show
+from highfive.generators import ModelError, show
 
 __all__ = ["session"]
 

@@ -15,10 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from highfive.generators import InvalidParameter, ModelError
+from highfive.generators import InvalidParameter, ModelError, show
 
 from ._counter import CounterConfig
-from ._scalogram import fft_length, log_freqs, morlet_scales, show
+from ._scalogram import fft_length, log_freqs, morlet_scales
 
 __all__ = ["LIMITS", "ModelSpec"]
 

@@ -19,10 +19,10 @@ import numpy as np
 import numpy.typing as npt
 from scipy import signal
 
-from highfive.generators import InvalidParameter
+from highfive.generators import InvalidParameter, show
 
 from ._model import ModelSpec
-from ._scalogram import filter_bank, frame, show
+from ._scalogram import filter_bank, frame
 
 __all__ = [
     "MAX_GAP_S",

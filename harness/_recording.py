@@ -37,7 +37,7 @@ from typing import Literal
 
 import numpy as np
 
-from highfive.generators import G, InvalidParameter, Trace
+from highfive.generators import G, InvalidParameter, Trace, show
 
 from ._preprocess import MAX_GAP_S
 from ._recording_median import _decide, _Median
@@ -53,7 +53,6 @@ from ._recording_read import (
     _spacings,
     _units_of,
 )
-from ._scalogram import show
 
 __all__ = ["MAX_GAP_S", "Recording", "open_recording", "read_recording"]
 

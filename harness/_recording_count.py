@@ -18,12 +18,11 @@ from typing import Any
 
 import numpy as np
 
-from highfive.generators import Detection, InvalidParameter, Trace
+from highfive.generators import Detection, InvalidParameter, Trace, show
 
 from ._pipeline import PipelineStream
 from ._preprocess import MAX_GAP_S
 from ._recording import Recording
-from ._scalogram import show
 from .counters import CounterPlugin, OnnxCounter
 
 __all__ = ["RecordingCount", "Segment", "count_recording"]

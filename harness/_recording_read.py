@@ -15,9 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from highfive.generators import G, InvalidParameter
-
-from ._scalogram import show
+from highfive.generators import G, InvalidParameter, show
 
 _TIME_NAMES = ("t", "time", "timestamp", "time_s", "seconds")
 _AXIS_SETS = (

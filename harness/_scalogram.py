@@ -41,9 +41,9 @@ import pywt
 import scipy.fft as sfft
 from numpy.lib.stride_tricks import as_strided
 
-from highfive.generators import InvalidParameter
+from highfive.generators import InvalidParameter, show
 
-__all__ = ["FilterBank", "fft_length", "filter_bank", "frame", "log_freqs", "morlet_scales", "show"]
+__all__ = ["FilterBank", "fft_length", "filter_bank", "frame", "log_freqs", "morlet_scales"]
 
 _CMOR = re.compile(r"cmor(\d+(\.\d*)?|\.\d+)-(\d+(\.\d*)?|\.\d+)")
 # Kernel tails below this fraction of the peak are allowed to wrap around the FFT length.
@@ -53,42 +53,6 @@ _MATRIX_MAX_BYTES = 64 * 2**20
 # Intermediate arrays per chunk stay below this, whatever the batch size.
 _CHUNK_BYTES = 16 * 2**20
 _MAGNITUDE_BLOCK = 32_768  # values per block of _magnitude's float64 scratch
-_SHOW_LIMIT = 60  # characters of a value echoed in an error message
-
-
-def show(value: object, limit: int = _SHOW_LIMIT) -> str:
-    """A value as an error message echoes it: for people, and never huge.
-
-    Numbers as Python writes floats and ints (``0.1``, ``1e+308``, ``50.0``, ``3``; never
-    ``np.float64(0.1)``), sequences and arrays as lists, anything longer than ``limit``
-    characters cut with ``...`` and its length said (a megabyte of metadata is echoed as
-    its first few dozen characters).
-    """
-    if isinstance(value, bool | np.bool_):
-        text = str(bool(value))
-    elif isinstance(value, int | np.integer):
-        text = str(int(value))
-    elif isinstance(value, float | np.floating):
-        text = repr(float(value))
-    elif isinstance(value, str):
-        text = repr(value)
-        if len(text) > limit:
-            return f"{text[: limit - 4]}...' ({len(value):,} characters)"
-        return text
-    elif isinstance(value, list | tuple | np.ndarray):
-        items = np.asarray(value, dtype=object).ravel() if isinstance(value, np.ndarray) else value
-        parts: list[str] = []
-        size = 2
-        for item in items:
-            part = show(item, limit // 2)
-            if size + len(part) > limit:
-                return f"[{', '.join(parts)}, ...] ({len(items):,} values)"
-            parts.append(part)
-            size += len(part) + 2
-        return "[" + ", ".join(parts) + "]"
-    else:
-        text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _check_wavelet(wavelet: str) -> pywt.ContinuousWavelet:

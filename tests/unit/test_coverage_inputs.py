@@ -31,8 +31,7 @@ from highfive.coverage import (
     make_crosses,
 )
 from highfive.coverage._crosses import MAX_CELLS, crosses_size
-from highfive.coverage._show import show
-from highfive.generators import ConfigError, InvalidParameter, RunDirError, default_space
+from highfive.generators import ConfigError, InvalidParameter, RunDirError, default_space, show
 from highfive.harness import SCHEMA_VERSION, RunDir
 from highfive.harness.cli import main
 from highfive.reports import write_gate

@@ -242,7 +242,7 @@ BAD_METADATA = [
     (
         "scales-1000",
         {"freqs_hz": [1.0] * 1000},
-        r"freqs_hz \[1\.0, 1\.0, .*\] \(1,000 values\) "
+        r"freqs_hz \[1\.0, 1\.0, .*, \.\.\. \(1,000 items\)\] "
         r"has 1,000 values; 1 to 256 allowed",
     ),
     ("scales-none", {"freqs_hz": []}, r"freqs_hz \[\] has 0 values; 1 to 256 allowed"),
@@ -286,12 +286,12 @@ BAD_METADATA = [
     (
         "wavelet-huge",
         {"wavelet": json.dumps("cmor" + "9" * 2**20)},
-        r"wavelet 'cmor9999.*\.\.\.' \(1,048,580 characters\) is not allowed",
+        r"wavelet 'cmor9999.*'\.\.\. \(1,048,580 characters\) is not allowed",
     ),
     (
         "classes-1000",
         {"class_names": [f"c{i}" for i in range(999)] + ["high_five"]},
-        r"class_names \['c0', 'c1', .*\(1,000 values\) has 1,000 names; 1 to 256 allowed",
+        r"class_names \['c0', 'c1', .*\(1,000 items\)\] has 1,000 names; 1 to 256 allowed",
     ),
     ("classes-number", {"class_names": 5}, r"class_names 5 is not a list of strings"),
     ("time-step-0", {"time_step": 0}, r"time_step 0 must be an integer in \[1, 75\]"),

@@ -1,6 +1,7 @@
 """Values as error messages echo them: plain, readable, and short.
 
-A message echoes what the user gave (a TOML value, a command-line argument) or a figure
+One definition for every package (the lowest owns it). A message echoes what the user
+gave (a TOML value, a command-line argument) or a figure
 computed from it, so it reads as the user would write it: ``0.1``, not
 ``np.float64(0.1)``; ``[1, 2]``, not ``(1, 2)``; a whole number too large for a float
 as ``1e+400``, not ``inf`` or four hundred digits; and anything huge cut to a few dozen
@@ -14,13 +15,13 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["LIMIT", "number", "show", "show_list"]
+__all__ = ["LIMIT", "show", "show_list", "show_number"]
 
 LIMIT = 60
 """Longest echo of one value, in characters (longer ones end in ``...``)."""
 
 
-def number(x: Any) -> str:
+def show_number(x: Any) -> str:
     """A number for people: ``0.1``, ``1e+308``, ``3``; a whole number of more than 15
     digits in scientific notation (``1e+400``), which no float conversion can break."""
     if isinstance(x, np.generic):
@@ -40,7 +41,7 @@ def number(x: Any) -> str:
 
 def _plain(value: Any, limit: int) -> str:
     if isinstance(value, np.generic | int | float) and not isinstance(value, str):
-        return number(value)
+        return show_number(value)
     if isinstance(value, np.ndarray):
         value = value.tolist()
     if isinstance(value, Mapping):
@@ -72,7 +73,10 @@ def show_list(values: Iterable[Any], limit: int = LIMIT) -> str:
 
 def show(value: Any, limit: int = LIMIT) -> str:
     """How a message echoes ``value``: strings quoted, numbers plain, sequences as lists,
-    cut to about ``limit`` characters."""
+    cut to about ``limit`` characters (a long string says how long it was: a megabyte
+    of metadata is echoed as its first few dozen characters)."""
+    if isinstance(value, str) and len(value) > limit:
+        return f"{value[: limit - 4]!r}... ({len(value):,} characters)"
     text = _plain(value, limit)
     if len(text) > limit + 20:
         text = text[:limit] + "..."
