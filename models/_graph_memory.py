@@ -29,7 +29,7 @@ from typing import Any
 
 from highfive.generators import ModelError
 
-__all__ = ["MemorySchedule", "activation_schedule", "weight_bytes"]
+__all__ = ["MemorySchedule", "activation_schedule", "infer_batch1", "weight_bytes"]
 
 # Element-wise activations that may write into their input's buffer.
 _IN_PLACE = frozenset(
@@ -121,7 +121,7 @@ class MemorySchedule:
     input_bytes: int
 
 
-def _infer_batch1(onnx_model: Any) -> tuple[Any, dict[str, tuple[tuple[int, ...], int]]]:
+def infer_batch1(onnx_model: Any) -> tuple[Any, dict[str, tuple[tuple[int, ...], int]]]:
     """The model with every graph input's batch set to 1, shape-inferred, and each
     tensor's (shape, element type) in it."""
     import onnx
@@ -195,7 +195,7 @@ def activation_schedule(onnx_model: Any) -> MemorySchedule:
                 if node.op_type == "Constant" or (data_in and all(n in const for n in data_in)):
                     const.add(name)
 
-    _, info = _infer_batch1(onnx_model)  # after the order check: inference needs it too
+    _, info = infer_batch1(onnx_model)  # after the order check: inference needs it too
 
     def nbytes(name: str) -> int:
         shape, elem = info.get(name, ((), 0))

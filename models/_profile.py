@@ -21,6 +21,8 @@ import numpy as np
 from highfive.generators import InvalidParameter
 from highfive.harness import Model, session
 
+from ._graph_memory import infer_batch1
+
 __all__ = ["count_macs", "count_parameters", "profile"]
 
 _WEIGHTED_OPS = ("Conv", "Gemm", "MatMul")
@@ -63,26 +65,14 @@ def count_macs(onnx_model: Any) -> int:
     Parameters
     ----------
     onnx_model : onnx.ModelProto
-        Its first input's leading (batch) dimension is set to 1 for shape inference.
+        Its inputs' leading (batch) dimension is set to 1 for shape inference.
 
     Returns
     -------
     int
     """
-    import onnx
-
-    model = onnx.ModelProto()
-    model.CopyFrom(onnx_model)
-    dim0 = model.graph.input[0].type.tensor_type.shape.dim[0]
-    dim0.Clear()
-    dim0.dim_value = 1
-    inferred = onnx.shape_inference.infer_shapes(model, strict_mode=True)
-    shapes: dict[str, tuple[int, ...]] = {}
-    for v in (*inferred.graph.input, *inferred.graph.value_info, *inferred.graph.output):
-        dims = v.type.tensor_type.shape.dim
-        shapes[v.name] = tuple(int(d.dim_value) for d in dims)
-    for t in inferred.graph.initializer:
-        shapes[t.name] = tuple(int(d) for d in t.dims)
+    inferred, info = infer_batch1(onnx_model)
+    shapes = {name: shape for name, (shape, _) in info.items()}
 
     def shape(name: str, node: Any) -> tuple[int, ...]:
         s = shapes.get(name)
