@@ -130,40 +130,31 @@ def run_campaign(
     boxes = config.focus_boxes()
     make_sampler(config.sampler, space.d, config.cases, config.seed, boxes, warn=True)
     security(config)  # TLS settings checked before anything slow starts
-    counters = load_counters(config)
-    try:
-        return _run(config, space, boxes, counters, resume, client, stream)
-    finally:
-        for counter in counters.values():
-            counter.close()
-
-
-def _run(
-    config: CampaignConfig,
-    space: Any,
-    boxes: Any,
-    counters: dict[str, CounterPlugin],
-    resume: bool,
-    client: Any,
-    stream: TextIO | None,
-) -> CampaignSummary:
-    identity = {
-        **config.identity(),
-        "schema_version": SCHEMA_VERSION,
-        "models": [
-            {"id": cid, "kind": c.kind, "sha256": c.identity.sha256} for cid, c in counters.items()
-        ],
-    }
     run = RunDir(Path(config.out) / config.name)
     if resume and not (run.exists() or run.manifest.exists()):
         raise RunDirError(
             f"run directory {run.path} does not exist, so there is nothing to resume; "
             "drop --resume to start it, or check --out and the name"
         )
-    # The lock comes first: two campaigns started together cannot both pass the
-    # existence check below, and nothing (no cluster, no file) is started before it.
-    with run.lock():
-        return _run_locked(config, run, identity, space, boxes, counters, resume, client, stream)
+    counters = load_counters(config)
+    try:
+        identity = {
+            **config.identity(),
+            "schema_version": SCHEMA_VERSION,
+            "models": [
+                {"id": cid, "kind": c.kind, "sha256": c.identity.sha256}
+                for cid, c in counters.items()
+            ],
+        }
+        # The lock comes first: two campaigns started together cannot both pass the
+        # existence check, and nothing (no cluster, no file) is started before it.
+        with run.lock():
+            return _run_locked(
+                config, run, identity, space, boxes, counters, resume, client, stream
+            )
+    finally:
+        for counter in counters.values():
+            counter.close()
 
 
 def _check_resumable(run: RunDir, identity: Mapping[str, Any]) -> dict[str, Any]:
