@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from highfive.generators import G, InvalidParameter, Trace, default_space, synthesize
 from highfive.harness import CounterPipeline, Model, load_counter
@@ -19,6 +22,7 @@ from highfive.harness import _recording_count as count_module
 from highfive.harness import _recording_median as median_module
 from highfive.harness._recording import open_recording, read_recording
 from highfive.harness._recording_count import count_recording
+from highfive.harness._recording_quiet import _Quiet
 from highfive.harness.cli import main
 
 
@@ -96,7 +100,7 @@ def _bad(tmp_path: Path, frame: pd.DataFrame, kind: str) -> Path:
 BAD = [
     ("missing-axis", "no three axis columns among"),
     ("missing-time", "no time column among"),
-    ("units", "cannot infer units from a median magnitude"),
+    ("units", r"cannot infer units: its quietest 1.28 s read 49.8 on average; a worn watch at"),
     ("rate", "cannot infer the sample rate"),
     ("nan", "row 10 is not finite"),
     ("backwards", "timestamps: not strictly increasing at row 100"),
@@ -337,3 +341,129 @@ def test_a_plot_of_a_long_recording_is_thinned(
     monkeypatch.setattr(count_module, "PLOT_POINTS", 100)
     thin = count_recording(open_recording(rec), counter, plot=True).plot
     assert thin is not None and thin.t.size <= 102 and thin.t[0] == 0.0
+
+
+# -- units and orientation from the quietest stretch ------------------------------------
+ELEVATION, ROLL = math.radians(-60.0), math.radians(20.0)
+REST = np.array(
+    [
+        math.sin(ELEVATION),
+        math.sin(ROLL) * math.cos(ELEVATION),
+        math.cos(ROLL) * math.cos(ELEVATION),
+    ]
+)  # what a still watch reads, g (generators/_kinematics.py: forearm elevation, wrist roll)
+
+
+def _running(gravity: bool = True) -> pd.DataFrame:
+    """A minute's run in g at 100 Hz: the forearm swings at 1.4 Hz (its elevation +-40
+    degrees about -60, 1.5 g of swing acceleration), still only from 30 s to 32 s;
+    without ``gravity``, as a linear-acceleration sensor reads it."""
+    rng = np.random.default_rng(11)
+    t = np.arange(6000) / 100.0
+    w = 2 * math.pi * 1.4 * t
+    elev = ELEVATION + math.radians(40.0) * np.sin(w)
+    felt = np.stack([np.sin(elev), np.zeros_like(w), np.cos(elev)], axis=1)
+    swing = 1.5 * np.stack([np.sin(w), 0.3 * np.sin(2 * w + 1.0), np.cos(w)], axis=1)
+    x = felt * gravity + swing + rng.normal(0.0, 0.02, (t.size, 3))
+    still = (t >= 30.0) & (t < 32.0)
+    x[still] = REST * gravity + rng.normal(0.0, 0.005, (int(still.sum()), 3))
+    return pd.DataFrame({"t": t, "x": x[:, 0], "y": x[:, 1], "z": x[:, 2]})
+
+
+@pytest.fixture(scope="module")
+def running() -> pd.DataFrame:
+    return _running()
+
+
+def test_a_run_in_g_is_read_as_g_from_its_quiet_stretch(
+    running: pd.DataFrame, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The median magnitude of a run is over 2 g (neither about 1 g nor 9.81 m/s^2, so
+    the median could not tell); its 2 s standing still read about 1 g."""
+    x = running[["x", "y", "z"]].to_numpy()
+    assert float(np.median(np.linalg.norm(x, axis=1))) > 2.0
+    running.to_csv(tmp_path / "run.csv", index=False)
+    rec = open_recording(tmp_path / "run.csv")
+    assert rec.units == "g" and rec.rest.length_s == 1.28  # 128 rows at 100 Hz
+    assert 30.0 <= rec.rest.start_s <= 32.0 - 1.28
+    np.testing.assert_allclose(rec.rest.vector, REST, atol=0.002)
+    assert rec.rest.tilt_deg == pytest.approx(
+        math.degrees(math.acos(math.cos(ROLL) * math.cos(ELEVATION))), abs=0.2
+    )
+    assert rec.rest.roll_deg == pytest.approx(20.0, abs=0.2)
+    assert rec.rest.spread == pytest.approx(0.005 * math.sqrt(3), rel=0.2)
+    assert main(["count", str(tmp_path / "run.csv"), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["units"] == "g" and out["orientation"] == "face tilted 62 deg from up, roll 20 deg"
+    assert re.fullmatch(r"1\.00\d g \(the quietest 1\.28 s, from 3\d\.\d+ s, .*\)", out["at rest"])
+
+
+def test_a_run_in_m_s2_is_read_as_m_s2(running: pd.DataFrame, tmp_path: Path) -> None:
+    metric = running.copy()
+    metric[["x", "y", "z"]] *= G
+    metric.to_parquet(tmp_path / "run.parquet")
+    running.to_csv(tmp_path / "run.csv", index=False)
+    a, b = open_recording(tmp_path / "run.csv"), open_recording(tmp_path / "run.parquet")
+    assert (a.units, b.units) == ("g", "m/s2")
+    np.testing.assert_allclose(b.rest.vector, a.rest.vector, atol=1e-9)
+    assert (b.rest.start_s, b.rest.length_s) == (a.rest.start_s, a.rest.length_s)
+
+
+def test_a_recording_without_gravity_is_refused_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Linear acceleration (gravity taken out by the phone's sensor fusion): its still
+    stretch reads about 0, which is neither unit; with --units it is read."""
+    path = tmp_path / "linear.csv"
+    _running(gravity=False).to_csv(path, index=False)
+    plot = tmp_path / "linear.png"
+    assert main(["count", str(path), "--plot", str(plot)]) == 2
+    err = capsys.readouterr().err
+    assert re.fullmatch(
+        r"error: recording linear.csv: cannot infer units: its quietest 1.28 s read 0\.00\d+ "
+        r"on average; the recording seems to have gravity removed; pass --units g or "
+        r"--units m/s2\n",
+        err,
+    ), err
+    assert not plot.exists()
+    assert open_recording(path, units="g").rest.magnitude < 0.01
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    rows=st.integers(1, 3000),
+    cuts=st.lists(st.integers(0, 3000), max_size=8),
+    fs=st.sampled_from([12.5, 50.0, 100.0, 400.0]),
+    seed=st.integers(0, 2**16),
+)
+def test_the_quietest_window_does_not_depend_on_the_chunks(
+    rows: int, cuts: list[int], fs: float, seed: int
+) -> None:
+    """Fed whole or cut anywhere: the same window, its mean and spread to the bit; and
+    no window of its length starting on its grid is quieter."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(rows) / fs
+    x = rng.normal(0.0, rng.uniform(0.01, 1.0, (rows, 1)), (rows, 3)) + np.array([0.0, 0.0, 1.0])
+    whole, pieces = _Quiet(), _Quiet()
+    whole.add(t, x)
+    for a, b in zip([0, *sorted(cuts)], [*sorted(cuts), rows], strict=True):
+        pieces.add(t[min(a, rows) : min(b, rows)], x[min(a, rows) : min(b, rows)])
+    mean, spread, n, t_first = whole.quietest(fs)
+    again = pieces.quietest(fs)
+    assert again[1:] == (spread, n, t_first) and np.array_equal(again[0], mean)
+    start = round(t_first * fs)
+    assert n == min(2 ** round(math.log2(fs)), 2 ** (rows.bit_length() - 1)) or rows < 4
+    np.testing.assert_allclose(mean, x[start : start + n].mean(axis=0), rtol=1e-9, atol=1e-12)
+    hop = max(n // 4, 1)
+    var = [x[i : i + n].var(axis=0).sum() for i in range(0, rows - n + 1, hop)]
+    assert spread**2 == pytest.approx(min(var), rel=1e-7, abs=1e-12)
+
+
+@pytest.mark.parametrize("rows", [3, 100, 4096])
+def test_a_recording_read_in_chunks_has_the_same_rest(
+    rows: int, running: pd.DataFrame, tmp_path: Path
+) -> None:
+    path = tmp_path / "run.csv"
+    running.iloc[:4000].to_csv(path, index=False)
+    whole = open_recording(path)
+    assert open_recording(path, rows=rows).rest == whole.rest
