@@ -96,8 +96,8 @@ class Recording:
             "duration": f"{self.duration_s:.2f} s",
             "at rest": f"{self.rest.magnitude:.3f} g (the quietest {self.rest.length_s:.3g} s, "
             f"from {self.rest.start_s:.3g} s, spread {self.rest.spread:.3f} g)",
-            "orientation": f"face tilted {self.rest.tilt_deg:.0f} deg from up, "
-            f"roll {self.rest.roll_deg:.0f} deg",
+            "orientation": f"face tilted {round(self.rest.tilt_deg)} deg from up, "
+            f"roll {round(self.rest.roll_deg)} deg",
         }
 
     def pieces(
