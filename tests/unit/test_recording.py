@@ -14,7 +14,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from highfive.generators import G, InvalidParameter, Trace, default_space, synthesize
+import highfive.reports
+from highfive.generators import (
+    Detection,
+    G,
+    InvalidParameter,
+    Trace,
+    default_space,
+    synthesize,
+)
 from highfive.harness import CounterPipeline, Model, load_counter
 from highfive.harness import _pipeline as pipeline_module
 from highfive.harness import _recording as recording_module
@@ -24,6 +32,9 @@ from highfive.harness._recording import open_recording, read_recording
 from highfive.harness._recording_count import count_recording
 from highfive.harness._recording_quiet import _Quiet
 from highfive.harness.cli import main
+from highfive.reports import _plot_count as plot_module
+from highfive.reports import plot_count
+from highfive.reports._plots import plot_trace
 
 
 @pytest.fixture(scope="module")
@@ -467,3 +478,130 @@ def test_a_recording_read_in_chunks_has_the_same_rest(
     running.iloc[:4000].to_csv(path, index=False)
     whole = open_recording(path)
     assert open_recording(path, rows=rows).rest == whole.rest
+
+
+# -- per-window probabilities in --json and --plot ---------------------------------------
+def test_json_lists_every_window_probability_as_the_pipeline_gives_it(
+    frame: pd.DataFrame, model_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Across a gap too: each segment's windows as CounterPipeline.run gives them (centres
+    and probabilities to 4 decimals), in time order, with the model's thresholds."""
+    rec = tmp_path / "gap.csv"
+    n = len(frame)
+    _gapped(frame, [n // 2], [60.0]).to_csv(rec, index=False)
+    assert main(["count", str(rec), "--model", str(model_path), "--json"]) == 0
+    windows = json.loads(capsys.readouterr().out)["windows"]
+    model = Model.load(model_path)
+    assert (windows["on"], windows["off"]) == (model.spec.on, model.spec.off)
+    back = pd.read_csv(rec)
+    t = back["t"].to_numpy() - back["t"].iloc[0]
+    pipe = CounterPipeline(model)
+    centres, probs = [], []
+    for part in (slice(0, n // 2), slice(n // 2, n)):
+        run = pipe.run(Trace(t=t[part], samples=back[["x", "y", "z"]].to_numpy()[part], fs=50.0))
+        centres += [round(float(c), 4) for c in run.centres]
+        probs += [round(float(p), 4) for p in run.probs]
+    assert windows["time_s"] == centres and windows["probability"] == probs
+    assert len(centres) > 20 and max(probs) > model.spec.on
+
+
+def test_a_streamed_recording_keeps_its_windows(
+    long_frame: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Streamed in pieces: the windows of the whole-trace run, bit for bit."""
+    path = tmp_path / "long.csv"
+    long_frame.iloc[:20000].to_csv(path, index=False)
+    monkeypatch.setattr(count_module, "WHOLE_ROWS", 1000)
+    rec = open_recording(path, rows=4096)
+    result = count_recording(rec, load_counter("float"), windows=True)
+    back = pd.read_csv(path)
+    t = back["t"].to_numpy()
+    whole = CounterPipeline("float").run(
+        Trace(t=t - t[0], samples=back[["x", "y", "z"]].to_numpy(), fs=rec.fs)
+    )
+    assert result.windows is not None
+    np.testing.assert_array_equal(result.windows[0], whole.centres)
+    np.testing.assert_array_equal(result.windows[1], whole.probs)
+    assert count_recording(rec, load_counter("float")).windows is None  # only when asked
+
+
+def test_a_counter_without_probabilities_says_null_and_plots_one_panel(
+    frame: pd.DataFrame,
+    python_counters: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rec = tmp_path / "r.csv"
+    frame.to_csv(rec, index=False)
+    counter = f"{python_counters}:biggest"
+    assert main(["count", str(rec), "--model", counter, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["windows"] is None and out["count"] == 1
+    panels = []
+    real = plot_module.plot_count
+
+    def seen(*args: object, **kwargs: object) -> object:
+        figure = real(*args, **kwargs)  # type: ignore[arg-type]
+        panels.append(len(figure.axes))
+        return figure
+
+    monkeypatch.setattr(highfive.reports, "plot_count", seen)
+    assert main(["count", str(rec), "--model", counter, "--plot", str(tmp_path / "r.png")]) == 0
+    assert panels == [1] and (tmp_path / "r.png").stat().st_size > 0
+
+
+def _overlaps(fig: object, with_legend: object) -> list[float]:
+    """Times of the detection markers whose drawn extent meets the legend's (figure
+    coordinates, after drawing)."""
+    import matplotlib.transforms as mtransforms
+
+    fig.canvas.draw()  # type: ignore[attr-defined]
+    to_fig = fig.transFigure.inverted()  # type: ignore[attr-defined]
+    legend = with_legend.get_window_extent().transformed(to_fig)  # type: ignore[attr-defined]
+    hit = []
+    for ax in fig.axes:  # type: ignore[attr-defined]
+        for line in ax.get_lines():
+            if line.get_label() != "detected":
+                continue
+            half = line.get_markersize() * fig.dpi / 72 / 2  # type: ignore[attr-defined]
+            for (x, y), time in zip(
+                line.get_transform().transform(line.get_xydata()), line.get_xdata(), strict=True
+            ):
+                box = mtransforms.Bbox([[x - half, y - half], [x + half, y + half]])
+                if box.transformed(to_fig).overlaps(legend):
+                    hit.append(float(time))
+    return hit
+
+
+def test_no_legend_hides_a_detection(frame: pd.DataFrame, model_path: Path, tmp_path: Path) -> None:
+    """Detections at the upper right, where a legend inside the axes goes: the trace
+    plot's legend covers them; the count plot's, above the axes, covers none and stays
+    in the figure."""
+    trace = Trace(t=frame["t"].to_numpy(), samples=frame[["x", "y", "z"]].to_numpy(), fs=50.0)
+    end = float(trace.t[-1])
+    detections = [Detection(time=end - k * 0.4, score=0.9) for k in range(1, 6)]
+    old = plot_trace(trace, detections)
+    assert _overlaps(old, old.axes[0].get_legend())  # the check finds a hidden one
+    windows = CounterPipeline(Model.load(model_path)).run(trace)
+    for shown in (None, (windows.centres, windows.probs)):
+        fig = plot_count(trace, detections, windows=shown, on=0.6, off=0.4, title="r.csv")
+        legend = fig.legends[0]
+        assert _overlaps(fig, legend) == []
+        box = legend.get_window_extent().transformed(fig.transFigure.inverted())
+        assert 0 <= box.x0 < box.x1 <= 1 and 0 <= box.y0 < box.y1 <= 1
+        assert len(fig.axes) == (1 if shown is None else 2)
+
+
+def test_the_probability_line_keeps_peaks_and_breaks_at_gaps(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    centres = np.arange(1000) * 0.2
+    probs = np.zeros(1000, dtype=np.float32)
+    probs[537] = 0.97
+    monkeypatch.setattr(plot_module, "PROB_POINTS", 100)
+    c, p = plot_module._thinned(centres, probs)
+    assert c.size == 100 and p.max() == np.float32(0.97) and c[53] == centres[530]
+    c, p = plot_module._broken(c, p, [(50.5, 51.5)])
+    assert c.size == 101 and list(c[25:28]) == [50.0, 51.0, 52.0]
+    assert np.isnan(p).tolist() == [i == 26 for i in range(101)]
