@@ -515,12 +515,18 @@ def _build_parser() -> argparse.ArgumentParser:
         default="auto",
         help="unit of the time column (default: inferred from the spacing)",
     )
-    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print the result as JSON, with every window's probability (null for "
+        "counters that report none)",
+    )
     p.add_argument(
         "--plot",
         type=Path,
         metavar="FILE.png",
-        help="write a plot of the recording with the detections",
+        help="write a plot of the recording with the detections and, under it, every "
+        "window's probability with the thresholds",
     )
     p.set_defaults(handler=_cmd_count, outputs={"plot": "image"})
 

@@ -605,3 +605,14 @@ def test_the_probability_line_keeps_peaks_and_breaks_at_gaps(
     c, p = plot_module._broken(c, p, [(50.5, 51.5)])
     assert c.size == 101 and list(c[25:28]) == [50.0, 51.0, 52.0]
     assert np.isnan(p).tolist() == [i == 26 for i in range(101)]
+
+
+def test_detections_are_drawn_on_a_recording_with_gaps(frame: pd.DataFrame) -> None:
+    """The plotted trace has a NaN row in each gap: the markers still sit above the
+    largest sample, not at NaN."""
+    samples = frame[["x", "y", "z"]].to_numpy().copy()
+    samples[100] = np.nan
+    trace = Trace(t=frame["t"].to_numpy(), samples=samples, fs=50.0)
+    fig = plot_count(trace, [Detection(time=2.0, score=0.9)])
+    (marker,) = [ln for ln in fig.axes[0].get_lines() if ln.get_label() == "detected"]
+    assert marker.get_ydata()[0] == pytest.approx(np.nanmax(samples) * 1.08)
