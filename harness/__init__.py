@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from ._oracle import Score, margin, score
     from ._pipeline import Counter, CounterPipeline, CountResult, PipelineStream
     from ._preprocess import features, features_of_windows, to_uniform
-    from ._recording import MAX_GAP_S, Recording, open_recording, read_recording
+    from ._recording import MAX_GAP_S, Recording, Rest, open_recording, read_recording
     from ._recording_count import RecordingCount, Segment, count_recording
     from ._records import (
         FAILURE_SCHEMA,
@@ -122,6 +122,7 @@ __all__ = [
     "Recording",
     "RecordingCount",
     "Replay",
+    "Rest",
     "RunDir",
     "Score",
     "Segment",
@@ -179,7 +180,7 @@ _EXPORTS = {
     "_oracle": ("Score", "margin", "score"),
     "_pipeline": ("Counter", "CounterPipeline", "CountResult", "PipelineStream"),
     "_preprocess": ("features", "features_of_windows", "to_uniform"),
-    "_recording": ("MAX_GAP_S", "Recording", "open_recording", "read_recording"),
+    "_recording": ("MAX_GAP_S", "Recording", "Rest", "open_recording", "read_recording"),
     "_recording_count": ("RecordingCount", "Segment", "count_recording"),
     "_records": (
         "FAILURE_SCHEMA",

@@ -200,7 +200,9 @@ def _cmd_count(args: argparse.Namespace) -> int:
     ident = counter.identity
     try:
         counter.probe()
-        result = count_recording(recording, counter, plot=args.plot is not None)
+        result = count_recording(
+            recording, counter, plot=args.plot is not None, windows=bool(args.json or args.plot)
+        )
     except CounterFault as fault:
         raise InvalidParameter(f"counter {ident.source!r} failed: {fault.message}") from None
     finally:
@@ -211,6 +213,8 @@ def _cmd_count(args: argparse.Namespace) -> int:
         for s in result.segments
     ]
     gaps = [{"start_s": a, "end_s": b, "length_s": b - a} for a, b in result.gaps]
+    spec = counter.spec
+    on, off = (spec.on, spec.off) if spec is not None else (counter.threshold_on, None)
     if args.json:
         print(
             json.dumps(
@@ -225,6 +229,7 @@ def _cmd_count(args: argparse.Namespace) -> int:
                     "segments": segments,
                     "gaps": gaps,
                     "detections": [{"time_s": d.time, "score": d.score} for d in result.detections],
+                    "windows": _windows_json(result.windows, on, off),
                 },
                 indent=2,
             )
@@ -250,14 +255,37 @@ def _cmd_count(args: argparse.Namespace) -> int:
             print(f"  {i:3d}  t = {d.time:8.3f} s   score {d.score:.3f}")
         print(f"count: {result.count}")
     if args.plot:
-        from highfive.reports import plot_trace, save_figure
+        from highfive.reports import plot_count, save_figure
 
         assert result.plot is not None
-        save_figure(
-            plot_trace(result.plot, result.detections, title=f"{args.recording}"), args.plot
+        figure = plot_count(
+            result.plot,
+            result.detections,
+            windows=result.windows,
+            on=on,
+            off=off,
+            gaps=result.gaps,
+            title=f"{args.recording}",
         )
+        save_figure(figure, args.plot)
         print(f"wrote {args.plot}")
     return 0
+
+
+def _windows_json(
+    windows: tuple[Any, Any] | None, on: float | None, off: float | None
+) -> dict[str, Any] | None:
+    # Every window's centre and probability as two arrays (4 decimals), or None for a
+    # counter that reports no probabilities.
+    if windows is None:
+        return None
+    centres, probs = windows
+    return {
+        "on": on,
+        "off": off,
+        "time_s": [round(float(c), 4) for c in centres],
+        "probability": [round(float(p), 4) for p in probs],
+    }
 
 
 # -- run -----------------------------------------------------------------------------
@@ -487,12 +515,18 @@ def _build_parser() -> argparse.ArgumentParser:
         default="auto",
         help="unit of the time column (default: inferred from the spacing)",
     )
-    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print the result as JSON, with every window's probability (null for "
+        "counters that report none)",
+    )
     p.add_argument(
         "--plot",
         type=Path,
         metavar="FILE.png",
-        help="write a plot of the recording with the detections",
+        help="write a plot of the recording with the detections and, under it, every "
+        "window's probability with the thresholds",
     )
     p.set_defaults(handler=_cmd_count, outputs={"plot": "image"})
 

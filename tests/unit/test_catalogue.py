@@ -199,6 +199,20 @@ CATALOGUE = [
         r"--plot: cannot write 'afile/x.png'",
     ),
     row("count-units", "count good.csv --units furlongs", r"--units: invalid choice", usage=True),
+    row(
+        "count-gravity-removed",
+        "count linear.csv",
+        r"recording linear.csv: cannot infer units: its quietest 0.06 s read 0.0\d+ on average; "
+        r"the recording seems to have gravity removed; pass --units g or --units m/s2",
+        files={"linear.csv": "t,x,y,z\n0,0.02,0,0\n0.02,0,0.03,0\n0.04,0,0,-0.01\n"},
+    ),
+    row(
+        "count-units-unknown",
+        "count lsb.csv",
+        r"recording lsb.csv: cannot infer units: its quietest 0.06 s read 4.1 on average; "
+        r"a worn watch at rest reads about 1 g or 9.81 m/s\^2; pass --units g or --units m/s2",
+        files={"lsb.csv": "t,x,y,z\n0,0,0,4.1\n0.02,0,0,4.1\n0.04,0,0,4.1\n"},
+    ),
     # -- run -----------------------------------------------------------------------
     row("run-nothing", "run", r"run: give a campaign file CONFIG.toml \(or --focus RUN\)"),
     row("run-missing", "run missing.toml", r"campaign file 'missing.toml' does not exist"),
