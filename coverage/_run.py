@@ -62,7 +62,7 @@ from ._criteria import Option, number, whole
 from ._crosses import crosses_size, load_crosses
 from ._db import CoverageCounts
 from ._progress import Log, progress_for
-from ._regions import failure_regions, regions_dicts
+from ._regions import failure_regions, regions_dicts, subsample
 from ._stats import LOOKS, CellStats, cell_stats, cells_frame, holes, summary
 from ._tables import check_top_keys
 
@@ -297,8 +297,9 @@ def analyse_run(
     worst : int
         How many worst cells the summary lists.
     regions : bool
-        Describe where failures live as boxes (``summary["regions"]``), from at most
-        :data:`REGION_ROWS` cases per model (a deterministic subsample by case id).
+        Describe where failures live as boxes (``summary["regions"]``), from about
+        :data:`REGION_ROWS` cases per model at most (a deterministic subsample by a hash
+        of the case id, :func:`~highfive.coverage._regions.subsample`).
     log : callable, optional
         Receives progress lines when the crosses hold many cells (e.g. 3-way).
     """
@@ -357,11 +358,11 @@ def _regions(runs: list[Path], models: Sequence[str]) -> list[dict[str, Any]]:
         dataset = RunDir(path).results_dataset()
         space = ParameterSpace.from_arrow_schema(dataset.schema)
         cases = dataset.count_rows() // max(len(models), 1)
-        keep = max(1, -(-cases // REGION_ROWS))  # every keep-th case id
+        keep = max(1, -(-cases // REGION_ROWS))  # about one case in keep, by hash
         columns = ["case_id", "model", "verdict", *space.names]
         for batch in dataset.to_batches(columns=columns):
             part = batch.to_pandas()
-            frames.append(part[part["case_id"] % keep == 0] if keep > 1 else part)
+            frames.append(part[subsample(part["case_id"].to_numpy(), keep)] if keep > 1 else part)
     frame = pd.concat(frames, ignore_index=True)
     frame["model"] = frame["model"].astype(str)
     assert space is not None
