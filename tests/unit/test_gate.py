@@ -22,6 +22,7 @@ from highfive.coverage import (
     CriterionKind,
     GateRun,
     Option,
+    analyse_run,
     cp_upper,
     cs_upper,
     evaluate_gate,
@@ -416,6 +417,21 @@ def test_anytime_gate_uses_bounds_valid_at_every_look(clean_run: Path, tmp_path:
     assert anytime.criteria[0].value == f"upper bound {expected:.4g}"
     assert anytime.to_dict()["looks"] == "anytime"
     assert "anytime-valid" in anytime.lines()[0]
+
+
+def test_merged_coverage_counts_each_run_as_a_look(clean_run: Path, tmp_path: Path) -> None:
+    # A run and its follow-up: the follow-up was planned from the first run's
+    # statistics, so the merged cells are looked at a second time.
+    n = 2000
+    v = np.full(n, "pass", dtype=object)
+    other = write_run(tmp_path / "again", {"float": v, "int8": v.copy()}, seed=2)
+    one = analyse_run(clean_run, regions=False)
+    both = analyse_run([clean_run, other], regions=False)
+    assert one.summary["looks"] == "fixed" and both.summary["looks"] == "anytime"
+    assert both.stats.looks == "anytime" and both.cells.attrs["looks"] == "anytime"
+    assert "2 runs merged, each one look" in both.lines()[1]
+    k, n_ = both.stats.k, both.stats.n
+    assert np.array_equal(both.stats.upper, cs_upper(k, n_, 0.95, 0.01))
 
 
 def test_cell_upper_bound_min_cases_and_allow_untested(tmp_path: Path) -> None:
