@@ -41,6 +41,13 @@ if TYPE_CHECKING:
     from ._diff import diff_pairs, diff_runs, quantization_diff
     from ._difftest import METHODS, adjust_pvalues, paired_cell_diff
     from ._difftext import RunDiff
+    from ._effects import (
+        newcombe_interval,
+        paired_newcombe_interval,
+        paired_ratio_interval,
+        ratio_interval,
+        wilson_interval,
+    )
     from ._focus import plan_focus
     from ._gate import (
         CRITERIA,
@@ -126,13 +133,18 @@ __all__ = [
     "load_settings",
     "make_crosses",
     "merge_counts",
+    "newcombe_interval",
     "paired_cell_diff",
+    "paired_newcombe_interval",
+    "paired_ratio_interval",
     "plan_focus",
     "quantization_diff",
+    "ratio_interval",
     "regions_dicts",
     "register_criterion",
     "space_fingerprint",
     "summary",
+    "wilson_interval",
     "write_coverage",
 ]
 
@@ -157,6 +169,13 @@ _EXPORTS = {
     "_diff": ("diff_pairs", "diff_runs", "quantization_diff"),
     "_difftest": ("METHODS", "adjust_pvalues", "paired_cell_diff"),
     "_difftext": ("RunDiff",),
+    "_effects": (
+        "newcombe_interval",
+        "paired_newcombe_interval",
+        "paired_ratio_interval",
+        "ratio_interval",
+        "wilson_interval",
+    ),
     "_focus": ("plan_focus",),
     "_gate": (
         "CRITERIA",
