@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,9 +59,10 @@ class RunDiff:
             "intersection-union over the cells, no correction needed): "
             f"{verdict}, {len(c) - len(bad):,} of {len(c):,} cells shown"
         ]
-        for r in bad.head(limit).itertuples():
-            why = "no cases in A or B" if r.ni_upper != r.ni_upper else f"upper {r.ni_upper:.4f}"
-            out.append(f"  not shown: {r.label} ({why})")
+        top = bad.head(limit)
+        for label, upper in zip(top["label"], top["ni_upper"].astype(float), strict=True):
+            why = "no cases in A or B" if math.isnan(upper) else f"upper {upper:.4f}"
+            out.append(f"  not shown: {label} ({why})")
         if len(bad) > limit:
             out.append(f"  ... and {len(bad) - limit:,} more")
         return out
