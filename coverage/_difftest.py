@@ -17,6 +17,10 @@ Benjamini-Hochberg (false discovery rate, ``scipy.stats.false_discovery_control`
 Cells that cannot show any difference (no discordant case; no failure in either run)
 have p = 1 whatever happens and are left out of the family. 1-way and 2-way cells
 overlap, so their tests are dependent: Holm stays valid; BH is then approximate.
+
+Every cell also carries effect sizes (difference and ratio of the failure rates with
+intervals, :func:`effect_columns`) and, with a margin, a non-inferiority test.
+docs/statistics.md states what each test and interval guarantees.
 """
 
 from __future__ import annotations

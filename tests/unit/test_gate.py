@@ -406,7 +406,7 @@ def test_agreement_is_judged_by_its_upper_bound(tmp_path: Path) -> None:
 
 def test_anytime_gate_uses_bounds_valid_at_every_look(clean_run: Path, tmp_path: Path) -> None:
     # 2,000 clean cases show a failure rate below 0.002 for one look (upper bound
-    # 0.0015), not with bounds valid however often the campaign looked (0.0026).
+    # 0.0015), not with bounds valid however often the campaign looked (0.0023).
     body = '[[criteria]]\nkind = "failure_rate"\np_max = 0.002\n'
     fixed = evaluate_gate(clean_run, load_gate(gate_file(tmp_path, body)))
     gate = load_gate(gate_file(tmp_path, '[gate]\nlooks = "anytime"\n' + body))
