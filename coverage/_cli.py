@@ -23,8 +23,9 @@ __all__ = ["BINS_HELP", "add_coverage_commands", "cmd_diff"]
 BINS_HELP = (
     "a bins file (TOML; examples/bins.toml shows every key): [bins.<dimension>] tables "
     "with edges = [...] or count = N, labels, ignore and illegal bins; ways = [1, 2]; "
-    "[[crosses]] with name and dims; [statistics] with p_target, confidence, min_cases "
-    "and adjust; any other key is an error"
+    "[[crosses]] with name and dims; [statistics] with p_target, confidence, min_cases, "
+    "adjust and looks (fixed, or anytime for bounds valid however often you look); any "
+    "other key is an error"
 )
 """What a bins file holds, for the help of every command that takes ``--bins``."""
 
