@@ -56,6 +56,7 @@ from ._progress import Log, progress_for
 from ._regions import failure_regions, regions_dicts
 from ._stats import CellStats, cell_stats, cells_frame, holes, summary
 from ._tables import check_top_keys
+from ._weighted import needs_weights, run_design, weighted_cell_stats
 
 __all__ = [
     "UNDECIDED",
@@ -295,19 +296,40 @@ def analyse_run(
         one = CoverageCounts.from_run(path, binning, crosses, progress=progress)
         counts = one if counts is None else counts.merge(one)
     assert counts is not None
-    stats = cell_stats(
-        counts,
-        p_target=settings.p_target,
-        confidence=settings.confidence,
-        adjust=settings.adjust,  # type: ignore[arg-type]
-    )
+    stats, weighting = _cell_stats(runs, counts, settings)
     summ = summary(stats, min_cases=settings.min_cases, worst=worst)
+    if weighting is not None:
+        summ["weighting"] = weighting
     summ["runs"] = [os.fspath(p) for p in runs]
     summ["bins_file"] = settings.source or None
     summ["regions"] = _regions(runs, counts.models) if regions else []
     return RunCoverage(
         counts, stats, cells_frame(stats), holes(counts, settings.min_cases), summ, settings
     )
+
+
+def _cell_stats(
+    runs: list[Path], counts: CoverageCounts, settings: CoverageSettings
+) -> tuple[CellStats, dict[str, Any] | None]:
+    """Exact binomial statistics, or weighted ones when some run did not sample the base
+    distribution (a focus follow-up, importance sampling): see ``_weighted``."""
+    space = counts.binning.space
+    designs = [run_design(path, space) for path in runs]
+    if needs_weights(designs):
+        return weighted_cell_stats(
+            counts,
+            designs,
+            p_target=settings.p_target,
+            confidence=settings.confidence,
+            adjust=settings.adjust,
+        )
+    stats = cell_stats(
+        counts,
+        p_target=settings.p_target,
+        confidence=settings.confidence,
+        adjust=settings.adjust,  # type: ignore[arg-type]
+    )
+    return stats, None
 
 
 REGION_ROWS = 200_000
