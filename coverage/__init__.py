@@ -66,6 +66,7 @@ if TYPE_CHECKING:
         holes,
         summary,
     )
+    from ._wbounds import WeightedRate, kish_ess, weighted_rate
 
 __all__ = [
     "BINS_HELP",
@@ -94,6 +95,7 @@ __all__ = [
     "Region",
     "RunCoverage",
     "RunDiff",
+    "WeightedRate",
     "add_coverage_commands",
     "adjust_pvalues",
     "analyse_run",
@@ -113,6 +115,7 @@ __all__ = [
     "evaluate_gate",
     "failure_regions",
     "holes",
+    "kish_ess",
     "load_crosses",
     "load_gate",
     "load_settings",
@@ -125,6 +128,7 @@ __all__ = [
     "register_criterion",
     "space_fingerprint",
     "summary",
+    "weighted_rate",
     "write_coverage",
 ]
 
@@ -174,5 +178,6 @@ _EXPORTS = {
         "holes",
         "summary",
     ),
+    "_wbounds": ("WeightedRate", "kish_ess", "weighted_rate"),
 }
 __getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)
