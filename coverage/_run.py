@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -296,21 +297,22 @@ def analyse_run(
         one = CoverageCounts.from_run(path, binning, crosses, progress=progress)
         counts = one if counts is None else counts.merge(one)
     assert counts is not None
-    stats, weighting = _cell_stats(runs, counts, settings)
+    stats, extra, weighting = _cell_stats(runs, counts, settings)
     summ = summary(stats, min_cases=settings.min_cases, worst=worst)
     if weighting is not None:
         summ["weighting"] = weighting
     summ["runs"] = [os.fspath(p) for p in runs]
     summ["bins_file"] = settings.source or None
     summ["regions"] = _regions(runs, counts.models) if regions else []
-    return RunCoverage(
-        counts, stats, cells_frame(stats), holes(counts, settings.min_cases), summ, settings
-    )
+    frame = cells_frame(stats)
+    for name, column in extra.items():  # weighted runs: rate_sn and ess
+        frame[name] = column.ravel()
+    return RunCoverage(counts, stats, frame, holes(counts, settings.min_cases), summ, settings)
 
 
 def _cell_stats(
     runs: list[Path], counts: CoverageCounts, settings: CoverageSettings
-) -> tuple[CellStats, dict[str, Any] | None]:
+) -> tuple[CellStats, dict[str, np.ndarray], dict[str, Any] | None]:
     """Exact binomial statistics, or weighted ones when some run did not sample the base
     distribution (a focus follow-up, importance sampling): see ``_weighted``."""
     space = counts.binning.space
@@ -329,7 +331,7 @@ def _cell_stats(
         confidence=settings.confidence,
         adjust=settings.adjust,  # type: ignore[arg-type]
     )
-    return stats, None
+    return stats, {}, None
 
 
 REGION_ROWS = 200_000

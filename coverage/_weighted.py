@@ -37,7 +37,9 @@ import pyarrow.compute as pc
 from highfive.generators import (
     SAMPLERS,
     Dimension,
+    InvalidParameter,
     ParameterSpace,
+    Proposal,
     RunDirError,
     show,
 )
@@ -74,6 +76,7 @@ class RunDesign:
     models: tuple[str, ...]
     boxes: tuple[Box, ...] = ()
     box_cases: tuple[int, ...] = ()
+    proposals: tuple[Proposal, ...] = ()
 
     @property
     def box_density(self) -> list[float]:
@@ -126,6 +129,17 @@ def run_design(path: str | os.PathLike[str], space: ParameterSpace) -> RunDesign
             )
         boxes = tuple(_box(where, space, i, b) for i, b in enumerate(raw))
         return RunDesign(where, "focus", cases, models, boxes, _per_box(ranges, len(boxes)))
+    if sampler == "importance":
+        try:
+            props = tuple(Proposal.from_dict(p, space.d) for p in record.get("proposals") or [])
+        except InvalidParameter as exc:
+            raise RunDirError(f"cannot weight {where!r}: campaign.json {exc}") from None
+        if not props:
+            raise RunDirError(
+                f"cannot weight {where!r}: an importance run without its proposals in "
+                "campaign.json; its sampling density is unknown"
+            )
+        return RunDesign(where, "importance", cases, models, proposals=props)
     raise RunDirError(
         f"cannot weight {where!r}: sampler {show(sampler)} is not one this highfive knows "
         f"({', '.join(SAMPLERS)}); its sampling density is unknown"
@@ -228,7 +242,8 @@ class _Pooled:
 
 
 def _cell_boxes(counts: CoverageCounts) -> tuple[list[dict[int, tuple[float, float]]], np.ndarray]:
-    """Each cell's unit-cube intervals (dimension index -> (low, high)) and base mass."""
+    """Each cell's unit-cube intervals (dimension index -> (low, high)) and base mass,
+    and last the whole space (no interval, mass 1)."""
     binning = counts.binning
     space = binning.space
     per_bin = {
@@ -244,6 +259,7 @@ def _cell_boxes(counts: CoverageCounts) -> tuple[list[dict[int, tuple[float, flo
                 lo, hi = per_bin[name][b]
                 box[space.names.index(name)] = (max(lo, 0.0), min(hi, 1.0))
             cells.append(box)
+    cells.append({})  # the whole space
     mass = np.array([math.prod(hi - lo for lo, hi in c.values()) for c in cells])
     return cells, mass
 
@@ -256,6 +272,13 @@ class _Sums:
     w: np.ndarray
     w2: np.ndarray
 
+    def add(self, flat: np.ndarray, w: np.ndarray, failed: np.ndarray) -> None:
+        """Add cases at flat (cell * models + model) positions."""
+        size, shape = self.w.size, self.w.shape
+        self.fail += np.bincount(flat, w * failed, size).reshape(shape)
+        self.w += np.bincount(flat, w, size).reshape(shape)
+        self.w2 += np.bincount(flat, w * w, size).reshape(shape)
+
 
 def _plain_strings(col: pa.Array | pa.ChunkedArray) -> np.ndarray:
     if pa.types.is_dictionary(col.type):
@@ -265,31 +288,43 @@ def _plain_strings(col: pa.Array | pa.ChunkedArray) -> np.ndarray:
 
 def _accumulate(counts: CoverageCounts, designs: Sequence[RunDesign], pooled: _Pooled) -> _Sums:
     binning, space = counts.binning, counts.binning.space
-    shape = counts.n.shape
-    size = shape[0] * shape[1]
+    shape = (len(counts.n) + 1, len(counts.models))  # and a last row: the whole space
     sums = _Sums(np.zeros(shape), np.zeros(shape), np.zeros(shape))
+    whole = (shape[0] - 1) * shape[1]
     fail_set = pa.array(list(FAIL_VERDICTS))
-    cols = sorted({*binning.names, *space.names, "verdict", "model"})
     for design in designs:
-        for batch in RunDir(design.path).results_dataset().to_batches(columns=cols):
+        dataset = RunDir(design.path).results_dataset()
+        own = design.kind == "importance"  # cases that carry their own weights
+        if own and "weight" not in dataset.schema.names:
+            raise RunDirError(
+                f"cannot weight {design.path!r}: an importance run without a weight column"
+            )
+        cols = sorted({*binning.names, *space.names, "verdict", "model", *(["weight"] * own)})
+        for batch in dataset.to_batches(columns=cols):
             if not batch.num_rows:
                 continue
-            w = pooled.weights(np.stack([_unit(d, batch[d.name]) for d in space], axis=1))
+            if own:
+                w = np.asarray(batch["weight"].to_numpy(zero_copy_only=False), dtype=np.float64)
+                if not np.all(np.isfinite(w) & (w >= 0)):
+                    raise RunDirError(
+                        f"cannot weight {design.path!r}: a weight is missing, negative or "
+                        "not finite"
+                    )
+            else:
+                w = pooled.weights(np.stack([_unit(d, batch[d.name]) for d in space], axis=1))
             m = np.searchsorted(counts.models, _plain_strings(batch["model"]))
             verdict = batch["verdict"]
             if pa.types.is_dictionary(verdict.type):
                 verdict = verdict.cast(verdict.type.value_type)
             failed = _plain_strings(pc.is_in(verdict, value_set=fail_set)).astype(bool)
             code, _ = codes(binning, batch)
+            sums.add(whole + m, w, failed)
             for k, cross in enumerate(counts.crosses):
                 c = code[:, [binning.index(d) for d in cross.dims]]
                 legal = np.all(c >= 0, axis=1)
                 cell = np.ravel_multi_index(tuple(c[legal].T), cross.shape(binning))
                 row = (int(counts.offsets[k]) + cell) * shape[1] + m[legal]
-                wl = w[legal]
-                sums.fail += np.bincount(row, wl * failed[legal], size).reshape(shape)
-                sums.w += np.bincount(row, wl, size).reshape(shape)
-                sums.w2 += np.bincount(row, wl * wl, size).reshape(shape)
+                sums.add(row, w[legal], failed[legal])
     return sums
 
 
@@ -304,6 +339,10 @@ def _bounds(
     for i, cell in enumerate(cells):
         if pooled.n:
             whole[i], sampled[i] = pooled.bound(cell)
+        for d in designs:
+            for prop in d.proposals:  # every stage's proposal could have drawn here
+                b = prop.max_ratio(cell)
+                whole[i], sampled[i] = max(whole[i], b), max(sampled[i], b)
     return mass, whole, sampled
 
 
@@ -327,6 +366,10 @@ def _one_sided(
     return np.where(finite[:, None], out, 1.0 if upper else 0.0)
 
 
+MIN_ESS = 10.0
+"""Effective sample size below which a weighted cell is undecided (upper bound 1)."""
+
+
 def weighted_cell_stats(
     counts: CoverageCounts,
     designs: Sequence[RunDesign],
@@ -334,15 +377,18 @@ def weighted_cell_stats(
     p_target: float,
     confidence: float,
     adjust: str,
-) -> tuple[CellStats, dict[str, Any]]:
-    """Cell statistics of runs with weighted cases, and a summary of the weighting.
+) -> tuple[CellStats, dict[str, np.ndarray], dict[str, Any]]:
+    """Cell statistics of runs with weighted cases, extra cell columns, and a summary.
 
     ``rate`` is the Horvitz-Thompson estimate, ``upper`` and ``lower`` the one-sided
     relative-entropy bounds of :mod:`._wbounds` with each cell's a-priori weight bound
-    (``upper`` is 1 where part of the cell is never sampled), ``ci_low`` and
-    ``ci_high`` the same at ``(1 + confidence) / 2``, ``p_value`` the matching
-    Chernoff p-value of ``rate <= p_target``; ``needed`` is NaN (it assumes
-    unweighted cases). ``k`` and the counts stay the plain numbers of cases.
+    (``upper`` is 1 where part of the cell is never sampled, or where the cell's
+    effective sample size is below :data:`MIN_ESS`), ``ci_low`` and ``ci_high`` the
+    same at ``(1 + confidence) / 2``, ``p_value`` the matching Chernoff p-value of
+    ``rate <= p_target``; ``needed`` is NaN (it assumes unweighted cases). ``k`` and
+    the counts stay the plain numbers of cases. The extra columns (shape (cells,
+    models)) are ``rate_sn`` (self-normalised estimate) and ``ess`` (Kish). The
+    summary holds the same for the whole space, per model.
     """
     models = set(counts.models)
     for d in designs:
@@ -352,21 +398,30 @@ def weighted_cell_stats(
                 f"the merge's {show(sorted(models))}; weight runs of the same models"
             )
     pooled = _Pooled(designs, counts.binning.space)
-    sums = _accumulate(counts, designs, pooled)
+    sums = _accumulate(counts, designs, pooled)  # the last row: the whole space
     mass, whole, sampled = _bounds(counts, designs, pooled)
     n_all = float(sum(d.cases for d in designs))
-    p, c, n = p_target, confidence, counts.n
-    upper = _one_sided(sums.fail, n_all, whole, mass, c, True)
+    p, c = p_target, confidence
+    n = np.concatenate([counts.n, counts.rows[None, :]])
+    tested = sums.w2 > 0
+    ess = np.where(tested, sums.w**2 / np.where(tested, sums.w2, 1.0), 0.0)
+    few = ess < MIN_ESS
+    upper = np.where(few, 1.0, _one_sided(sums.fail, n_all, whole, mass, c, True))
     lower = _one_sided(sums.fail, n_all, sampled, mass, c, False)
-    ci_high = _one_sided(sums.fail, n_all, whole, mass, (1 + c) / 2, True)
+    ci_high = np.where(few, 1.0, _one_sided(sums.fail, n_all, whole, mass, (1 + c) / 2, True))
     ci_low = _one_sided(sums.fail, n_all, sampled, mass, (1 + c) / 2, False)
     finite = np.isfinite(sampled)[:, None]
     b = np.where(finite, sampled[:, None], 1.0)
     z = np.minimum(sums.fail / (n_all * b), 1.0)
     p_value = np.where(finite, kl_pvalue(z, n_all, p * mass[:, None] / b), 1.0)
+    rate = np.where(n > 0, sums.fail / (n_all * mass[:, None]), np.nan)
+    rate_sn = np.where(sums.w > 0, sums.fail / np.where(sums.w > 0, sums.w, 1.0), np.nan)
+    cells = slice(0, len(counts.n))
     # The p-value inverts the same inequality as the lower bound: p_value < 1 - c
     # exactly where lower > p_target, so the flag needs no second rule without Holm.
-    p_adj = _holm_per_model(p_value, n > 0) if adjust == "holm" else p_value.copy()
+    p_adj = p_value.copy()
+    if adjust == "holm":
+        p_adj[cells] = _holm_per_model(p_value[cells], counts.n > 0)
     failing = (p_adj < 1 - c) & (n > 0)
     status = np.select(
         [n == 0, failing, upper < p], ["untested", "failing", "passing"], "under-tested"
@@ -377,22 +432,34 @@ def weighted_cell_stats(
         c,
         adjust,  # type: ignore[arg-type]
         counts.fails.sum(axis=-1),
-        np.where(n > 0, sums.fail / (n_all * mass[:, None]), np.nan),
-        upper,
-        lower,
-        ci_low,
-        ci_high,
-        np.full(n.shape, np.nan),
-        p_value,
-        p_adj,
-        status,
+        rate[cells],
+        upper[cells],
+        lower[cells],
+        ci_low[cells],
+        ci_high[cells],
+        np.full(counts.n.shape, np.nan),
+        p_value[cells],
+        p_adj[cells],
+        status[cells],
     )
-    tested = sums.w2 > 0
-    ess = np.where(tested, sums.w**2 / np.where(tested, sums.w2, 1.0), 0.0)
+    overall = {
+        m: {
+            "rate": float(rate[-1, j]),
+            "rate_sn": float(rate_sn[-1, j]),
+            "ess": float(ess[-1, j]),
+            "upper": float(upper[-1, j]),
+            "lower": float(lower[-1, j]),
+            "weight_bound": float(whole[-1]),
+            "status": "undecided" if few[-1, j] else "decided",
+        }
+        for j, m in enumerate(counts.models)
+    }
     info = {
-        "method": "pooled-design weights (balance heuristic), relative-entropy bounds",
+        "method": "pooled-design weights (balance heuristic); importance weights as "
+        "recorded; relative-entropy bounds with a-priori weight bounds",
         "runs": [{"path": d.path, "kind": d.kind, "cases": d.cases} for d in designs],
         "cases": int(n_all),
-        "min_cell_ess": float(ess[tested].min()) if tested.any() else 0.0,
+        "min_ess": MIN_ESS,
+        "overall": overall,
     }
-    return stats, info
+    return stats, {"rate_sn": rate_sn[cells], "ess": ess[cells]}, info
