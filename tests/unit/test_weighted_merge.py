@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from highfive.coverage import CoverageSettings, analyse_run
-from highfive.generators import Dimension, ParameterSpace, RunDirError
+from highfive.generators import Dimension, ParameterSpace, Proposal, RunDirError
 
 SPACE = ParameterSpace(
     [Dimension("x", "continuous", 0.0, 1.0), Dimension("y", "continuous", 0.0, 1.0)]
@@ -33,11 +33,15 @@ def fail_prob(u: np.ndarray) -> np.ndarray:
 
 
 def write_run(
-    path: Path, u: np.ndarray, rng: np.random.Generator, config: dict[str, object]
+    path: Path,
+    u: np.ndarray,
+    rng: np.random.Generator,
+    config: dict[str, object],
+    space: ParameterSpace = SPACE,
 ) -> Path:
-    """A finished run directory holding cases at unit points ``u`` of SPACE."""
+    """A finished run directory holding cases at unit points ``u`` of ``space``."""
     failed = rng.random(len(u)) < fail_prob(u)
-    table = pa.Table.from_pandas(SPACE.from_unit(u), schema=SPACE.to_arrow_schema())
+    table = pa.Table.from_pandas(space.from_unit(u), schema=space.to_arrow_schema())
     table = table.add_column(0, "case_id", pa.array(np.arange(len(u)), pa.int64()))
     table = table.append_column("verdict", pa.array(np.where(failed, "miss", "pass")))
     (path / "results" / "model=toy").mkdir(parents=True)
@@ -77,6 +81,7 @@ def upper_of(paths: list[Path], label: str) -> float:
     return float(cells.loc[cells["label"] == label, "upper"].iloc[0])
 
 
+@pytest.mark.slow
 def test_merged_upper_bounds_keep_their_coverage(tmp_path: Path) -> None:
     # 200 seeded repetitions: the upper bound of cell x[0,0.5) (true rate 0.15) must
     # reach the true rate in at least 95 % of them, within binomial noise (a miss rate
@@ -129,4 +134,67 @@ def test_merges_whose_density_is_unknown_are_refused(
     (focus / "campaign.json").write_text(json.dumps(record))
     with pytest.raises(RunDirError, match=match) as err:
         analyse_run([base, focus], SETTINGS, regions=False)
+    assert "\n" not in str(err.value)
+
+
+def importance_run(path: Path, rng: np.random.Generator, n: int, seed: int) -> Path:
+    """A finished importance run: cases drawn 90 % into the failing quarter's bins."""
+    prop = Proposal(((0.45, 0.45, 0.05, 0.05), (0.45, 0.45, 0.05, 0.05)), 0.1)
+    u = prop.draw(rng, n)
+    config = {"sampler": "importance", "seed": seed, "cases": n}
+    write_run(path, u, rng, config)
+    part = path / "results" / "model=toy" / "part-000000.parquet"
+    table = pq.read_table(part).append_column("weight", pa.array(prop.weights(u)))
+    pq.write_table(table, part)
+    record = json.loads((path / "campaign.json").read_text())
+    record["proposals"] = [prop.to_dict()]
+    (path / "campaign.json").write_text(json.dumps(record))
+    return path
+
+
+@pytest.mark.slow
+def test_a_base_run_merged_with_an_importance_run_keeps_its_coverage(tmp_path: Path) -> None:
+    # Cell x[0,0.5) & y[0,0.5) fails at 0.3; the importance run samples it 18 times as
+    # densely as the base. 200 seeded merges: the upper bound reaches 0.3 in >= 95 %.
+    reps, label = 200, "x[0,0.5) & y[0,0.5)"
+    misses, rates = 0, []
+    for seed in range(reps):
+        rng = np.random.default_rng(seed)
+        base = write_run(
+            tmp_path / f"b{seed}",
+            rng.random((100, 2)),
+            rng,
+            {"sampler": "random", "seed": seed, "cases": 100},
+        )
+        ims = importance_run(tmp_path / f"i{seed}", rng, 200, seed + 1)
+        cells = analyse_run([base, ims], SETTINGS, regions=False).cells
+        row = cells.loc[cells["label"] == label].iloc[0]
+        misses += row["upper"] < 0.3
+        rates.append(row["rate"])
+    assert misses / reps <= 0.09
+    se = np.std(rates, ddof=1) / np.sqrt(reps)
+    assert abs(np.mean(rates) - 0.3) < 4 * se  # Horvitz-Thompson: unbiased
+
+
+def test_an_importance_run_without_weights_is_refused(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    ims = importance_run(tmp_path / "i", rng, 50, 2)
+    part = ims / "results" / "model=toy" / "part-000000.parquet"
+    pq.write_table(pq.read_table(part).drop_columns(["weight"]), part)
+    with pytest.raises(RunDirError, match="an importance run without a weight column"):
+        analyse_run(ims, SETTINGS, regions=False)
+
+
+def test_a_box_edge_inside_a_discrete_value_is_refused(tmp_path: Path) -> None:
+    space = ParameterSpace(
+        [Dimension("x", "integer", 0, 2), Dimension("y", "continuous", 0.0, 1.0)]
+    )
+    rng = np.random.default_rng(2)
+    config = {"sampler": "random", "seed": 1}
+    base = write_run(tmp_path / "b", rng.random((20, 2)), rng, config, space)
+    box = {"x": [0.0, 0.5], "y": [0.0, 1.0]}  # x's values fill thirds: 0.5 cuts value 1
+    config = {"sampler": "focus", "seed": 2, "focus": [box]}
+    focus = write_run(tmp_path / "f", rng.random((20, 2)) * [0.5, 1], rng, config, space)
+    with pytest.raises(RunDirError, match=r"edge 0\.5 falls inside a value") as err:
+        analyse_run([base, focus], CoverageSettings(), regions=False)
     assert "\n" not in str(err.value)
