@@ -103,5 +103,6 @@ def plan_focus(
         cases=n_cases,
         sampler="focus",
         focus=tuple(boxes),
+        importance={},  # a follow-up of an importance run samples boxes, not proposals
         parent=os.fspath(Path(run)),
     )
