@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from highfive.coverage import analyse_run
+from highfive.coverage import analyse_run, plan_focus
 from highfive.harness import RunDir, replay
 from highfive.harness.cli import main
 
@@ -68,6 +68,8 @@ def test_stages_find_failures_and_every_case_counts(tmp_path: Path) -> None:
     assert overall["lower"] <= TRUTH <= overall["upper"]
     assert {"rate_sn", "ess"} <= set(cov.cells.columns)
     assert replay(run, 300).matches_stored  # a stage-2 case, from its recorded proposal
+    follow = plan_focus(run, cases=16)  # a follow-up samples boxes, with no proposals
+    assert follow.sampler == "focus" and not follow.importance and follow.focus
 
 
 def test_a_resumed_campaign_refits_nothing_and_matches(tmp_path: Path) -> None:
