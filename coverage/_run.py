@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -65,6 +66,7 @@ from ._progress import Log, progress_for
 from ._regions import failure_regions, regions_dicts, subsample
 from ._stats import LOOKS, CellStats, cell_stats, cells_frame, holes, summary
 from ._tables import check_top_keys
+from ._weighted import needs_weights, run_design, weighted_cell_stats
 
 __all__ = [
     "UNDECIDED",
@@ -319,6 +321,49 @@ def analyse_run(
         counts = one if counts is None else counts.merge(one)
     assert counts is not None
     looks, why = effective_looks(settings.looks, len(runs))
+    stats, extra, weighting = _cell_stats(runs, counts, settings, looks)
+    summ = summary(stats, min_cases=settings.min_cases, worst=worst)
+    if weighting is not None:
+        summ["weighting"] = weighting
+        why = weighting["looks_why"]
+    summ["looks_why"] = why
+    summ["runs"] = [os.fspath(p) for p in runs]
+    summ["bins_file"] = settings.source or None
+    summ["regions"] = _regions(runs, counts.models) if regions else []
+    frame = cells_frame(stats)
+    for name, column in extra.items():  # weighted runs: rate_sn and ess
+        frame[name] = column.ravel()
+    return RunCoverage(counts, stats, frame, holes(counts, settings.min_cases), summ, settings)
+
+
+def _cell_stats(
+    runs: list[Path], counts: CoverageCounts, settings: CoverageSettings, looks: str
+) -> tuple[CellStats, dict[str, np.ndarray], dict[str, Any] | None]:
+    """Exact binomial statistics, or weighted ones when some run did not sample the base
+    distribution (a focus follow-up, importance sampling): see ``_weighted``.
+
+    Weighted bounds are valid for one look; over several merged runs (one look each)
+    the error level is split evenly between them (Bonferroni), which keeps the merged
+    decision valid however the later runs were planned from the earlier ones.
+    """
+    space = counts.binning.space
+    designs = [run_design(path, space) for path in runs]
+    if needs_weights(designs):
+        split = len(runs) if looks == "anytime" else 1
+        stats, extra, weighting = weighted_cell_stats(
+            counts,
+            designs,
+            p_target=settings.p_target,
+            confidence=1.0 - (1.0 - settings.confidence) / split,
+            adjust=settings.adjust,
+        )
+        weighting["looks_why"] = (
+            f"{split} weighted looks: each bound at confidence "
+            f"1 - {1.0 - settings.confidence:g}/{split} (Bonferroni over the looks)"
+            if split > 1
+            else "one weighted run, one look: weighted bounds at the stated confidence"
+        )
+        return stats, extra, weighting
     stats = cell_stats(
         counts,
         p_target=settings.p_target,
@@ -326,13 +371,13 @@ def analyse_run(
         adjust=settings.adjust,  # type: ignore[arg-type]
         looks=looks,  # type: ignore[arg-type]
     )
-    summ = summary(stats, min_cases=settings.min_cases, worst=worst)
-    summ["looks_why"] = why
-    summ["runs"] = [os.fspath(p) for p in runs]
-    summ["bins_file"] = settings.source or None
-    summ["regions"] = _regions(runs, counts.models) if regions else []
-    return RunCoverage(
-        counts, stats, cells_frame(stats), holes(counts, settings.min_cases), summ, settings
+    return stats, {}, None
+    stats = cell_stats(
+        counts,
+        p_target=settings.p_target,
+        confidence=settings.confidence,
+        adjust=settings.adjust,  # type: ignore[arg-type]
+        looks=looks,  # type: ignore[arg-type]
     )
 
 
