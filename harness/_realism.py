@@ -22,7 +22,6 @@ the **holes** of the generator, what it does not produce.
 
 from __future__ import annotations
 
-import inspect
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -311,15 +310,6 @@ def _read_real(
     return stretches, skipped, decided, mags
 
 
-def _synthesize(
-    params: Mapping[str, Any], seed: np.random.SeedSequence, *, gravity: bool
-) -> tuple[Any, bool]:
-    """One synthetic trace, and whether gravity was left out by the generator."""
-    if gravity or "gravity" not in inspect.signature(synthesize).parameters:
-        return synthesize(params, seed, validate=False), False
-    return synthesize(params, seed, validate=False, gravity=False), True  # type: ignore[call-arg]
-
-
 def _resampled(t: np.ndarray, x: np.ndarray, fs_in: float, fs_out: float) -> np.ndarray:
     """``x`` on a uniform grid at ``fs_in``, then at ``fs_out`` (polyphase, anti-aliased)."""
     _, xu = to_uniform(t, x, fs_in, fs_in)
@@ -485,13 +475,11 @@ def compare_realism(
     u = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(2**32,)))
     params = space.rows(u.random((synthetic, space.d)))
     rates = [s.fs for s in real]
-    removed_by_generator = False
     for i, p in enumerate(params):
         if not dur.is_fixed:
             p["duration"] = min(max(float(p["duration"]), piece_s), float(dur.high))
-        trace, removed_by_generator = _synthesize(
-            p, np.random.SeedSequence(seed, spawn_key=(i,)), gravity=with_gravity
-        )
+        case_seed = np.random.SeedSequence(seed, spawn_key=(i,))
+        trace = synthesize(p, case_seed, validate=False, gravity=with_gravity)
         fs = rates[i % len(rates)]
         x = _resampled(trace.t, trace.samples, trace.fs, fs) * G
         stretch = _Stretch(f"synthetic-{i}", 0, fs, x, case=i)
@@ -511,13 +499,7 @@ def compare_realism(
             "min": float(np.min(rest_g)),
             "max": float(np.max(rest_g)),
         },
-        "synthetic_gravity": (
-            "present"
-            if with_gravity
-            else "removed by the generator"
-            if removed_by_generator
-            else "present, removed by the high-pass only (generator without gravity=False)"
-        ),
+        "synthetic_gravity": "present" if with_gravity else "removed by the generator",
         "piece_s": piece_s,
         "rates_hz": sorted(set(rates)),
         "real_recordings": len({s.recording for s in real}),
