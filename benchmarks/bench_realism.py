@@ -49,12 +49,12 @@ def _distances(run: Path, activity: str) -> pd.DataFrame:
 
 def _cell(value: float, before: float | None) -> str:
     if not math.isfinite(value):
-        return f"{'n/a':>14}"
+        return "n/a"
     if before is None:
-        return f"{value:>14.2f}"
+        return f"{value:.2f}"
     ratio = value / before if before and math.isfinite(before) else math.nan
     said = f"x{ratio:.2f}" if math.isfinite(ratio) else "x n/a"
-    return f"{value:>7.2f} {said:>6}"
+    return f"{value:.2f} {said:>6}"
 
 
 def main() -> None:
@@ -78,11 +78,12 @@ def main() -> None:
 
     now = {a: _distances(args.out, a) for a in ACTIVITIES}
     then = {a: _distances(args.before, a) for a in ACTIVITIES} if args.before else None
+    width = 22 if then else 15
     what = "W1 / real IQR" + (f", x ratio to {args.before}" if then else "")
     lines = [
         f"BasicMotions (20 recordings per activity, gravity removed, 10 Hz, 10 s) against "
         f"the matching region, {args.synthetic} synthetic traces, seed {args.seed}: {what}",
-        f"{'feature':<16}" + "".join(f"{a:>15}" for a in ACTIVITIES),
+        f"{'feature':<16}" + "".join(f"{a:>{width}}" for a in ACTIVITIES),
     ]
     for feat in FEATURES:
         cells = []
@@ -90,7 +91,7 @@ def main() -> None:
             d = now[a].loc[feat.name]
             before = float(then[a].loc[feat.name, "w1_iqr"]) if then else None
             cells.append(_cell(float(d["w1_iqr"]) if d["available"] else math.nan, before))
-        lines.append(f"{feat.label:<16}" + " ".join(cells))
+        lines.append(f"{feat.label:<16}" + "".join(c.rjust(width) for c in cells))
     lines.append("dominant frequency (Hz):")
     for label, column in (
         ("real median", "real_median"),
@@ -102,7 +103,7 @@ def main() -> None:
             value = float(now[a].loc["dom_freq", column])
             before = float(then[a].loc["dom_freq", column]) if then else None
             was = "" if before is None else f" (was {before:.2f})"
-            cells.append(f"{value:.2f}{was}".rjust(15))
+            cells.append(f"{value:.2f}{was}".rjust(width))
         lines.append(f"  {label:<14}" + "".join(cells))
     holes = [
         f"{a} {len(pd.read_parquet(args.out / a / 'holes.parquet').drop_duplicates('recording'))}"
