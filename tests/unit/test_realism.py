@@ -270,6 +270,20 @@ def test_recordings_without_gravity_need_units(
     assert not distances.loc["tilt", "available"] and distances.loc["hf_share", "available"]
 
 
+def test_a_recording_with_a_gap_is_compared_stretch_by_stretch(
+    recordings: Path, tmp_path: Path
+) -> None:
+    frame = pd.read_csv(recordings / "r0.csv")
+    frame = frame[(frame["t"] < 4.0) | (frame["t"] > 6.0)]  # 2 s without a sample
+    frame.to_csv(tmp_path / "gap.csv", index=False)
+    out = tmp_path / "out"
+    argv = ["realism", str(tmp_path / "gap.csv"), "--synthetic", "3", "--out", str(out)]
+    assert main([*argv, "--region", str(REGIONS / "standing.toml")]) == 0
+    real = pd.read_parquet(out / "features.parquet").query("source == 'real'")
+    assert real["segment"].tolist() == [0, 1]  # never interpolated across the gap
+    assert (real["duration_s"] < 4.0).all()
+
+
 # -- BasicMotions end to end -----------------------------------------------------------------
 def _basicmotions(tmp: Path) -> list[Path]:
     if not any(importlib.util.find_spec(p) for p in ("sktime", "aeon")):
