@@ -571,9 +571,10 @@ def _build_parser() -> argparse.ArgumentParser:
         "compare per feature (|a| percentiles, per-axis std, dominant frequency, power "
         "above 5 Hz, jerk percentiles, tilt and roll with gravity) with the Wasserstein-1 "
         "distance over the real IQR and the Kolmogorov-Smirnov test, and list the real "
-        "pieces outside the synthetic central 99%% (the generator's holes). Writes "
-        "features, distances, holes and spectra as Parquet and summary.json into --out. "
-        "Recordings that cannot be read are listed and skipped.",
+        "pieces outside the synthetic central 99% (the generator's holes). Writes "
+        "features, distances, holes and spectra as Parquet and summary.json into --out "
+        "(and a self-contained HTML page with --html). Recordings that cannot be read "
+        "are listed and skipped.",
     )
     p.add_argument(
         "recordings", type=Path, nargs="+", metavar="RECORDING", help=".csv or .parquet files"
