@@ -42,7 +42,7 @@ def spectra_figure(spectra: pd.DataFrame) -> Figure:
     ax.set_ylabel("power ((m/s$^2$)$^2$/Hz)")
     ax.set_title("mean Welch spectrum of the dynamic magnitude", fontsize=10)
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=9)
+    ax.legend(loc="upper right", fontsize=9)
     return fig
 
 
@@ -84,7 +84,7 @@ def histogram_figure(features: pd.DataFrame, distances: pd.DataFrame) -> Figure:
         ax.tick_params(labelsize=8)
         ax.set_yticks([])
     if shown:
-        axes.flat[0].legend(fontsize=7)
+        axes.flat[0].legend(loc="upper right", fontsize=7)
     return fig
 
 
