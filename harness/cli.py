@@ -288,6 +288,49 @@ def _windows_json(
     }
 
 
+# -- realism -------------------------------------------------------------------------
+def _cmd_realism(args: argparse.Namespace) -> int:
+    import json
+
+    from highfive.harness import compare_realism
+
+    result = compare_realism(
+        args.recordings,
+        region=args.region,
+        synthetic=args.synthetic,
+        seed=args.seed,
+        units=args.units,
+        time_unit=args.time_unit,
+        gravity=args.gravity,
+    )
+    for line in result.lines():
+        print(line)
+    out: Path = args.out
+    writers: dict[str, tuple[Path, Writer]] = {}
+    for name, table in result.tables().items():
+        writers[f"--out {name}"] = (out / name, _parquet_writer(table))
+    summary = json.dumps(result.facts, indent=2) + "\n"
+    writers["--out summary.json"] = (out / "summary.json", _text_writer(summary))
+    if args.html:
+        from highfive.reports import realism_page
+
+        writers["--html"] = (args.html, _text_writer(realism_page(result)))
+    _write_outputs(writers)
+    print(f"wrote {', '.join(os.fspath(p) for p, _ in writers.values())}")
+    return 0
+
+
+def _parquet_writer(table: Any) -> Writer:
+    return lambda tmp: table.to_parquet(tmp, index=False)
+
+
+def _text_writer(text: str) -> Writer:
+    def write(tmp: Path) -> None:
+        tmp.write_text(text)
+
+    return write
+
+
 # -- run -----------------------------------------------------------------------------
 def _cmd_run(args: argparse.Namespace) -> int:
     from highfive.harness import CampaignConfig, run_campaign
@@ -503,18 +546,7 @@ def _build_parser() -> argparse.ArgumentParser:
         help="the counter: float, int8, an ONNX file, pkg.module:attr, file.py:attr or "
         "'exec:PROGRAM ARGS' (default: float)",
     )
-    p.add_argument(
-        "--units",
-        choices=("auto", "g", "m/s2"),
-        default="auto",
-        help="acceleration units (default: inferred from the resting magnitude)",
-    )
-    p.add_argument(
-        "--time-unit",
-        choices=("auto", "s", "ms", "us"),
-        default="auto",
-        help="unit of the time column (default: inferred from the spacing)",
-    )
+    _add_reading_options(p, "acceleration units (default: inferred from the resting magnitude)")
     p.add_argument(
         "--json",
         action="store_true",
@@ -529,6 +561,55 @@ def _build_parser() -> argparse.ArgumentParser:
         "window's probability with the thresholds",
     )
     p.set_defaults(handler=_cmd_count, outputs={"plot": "image"})
+
+    p = sub.add_parser(
+        "realism",
+        help="compare real recordings with synthetic traces of a region, feature by feature",
+        description="Read real recordings as 'count' does, synthesize traces of a region of "
+        "the parameter space (with gravity or without, to match), resample them to the "
+        "recordings' rate and cut both into pieces of the recordings' median length; "
+        "compare per feature (|a| percentiles, per-axis std, dominant frequency, power "
+        "above 5 Hz, jerk percentiles, tilt and roll with gravity) with the Wasserstein-1 "
+        "distance over the real IQR and the Kolmogorov-Smirnov test, and list the real "
+        "pieces outside the synthetic central 99% (the generator's holes). Writes "
+        "features, distances, holes and spectra as Parquet and summary.json into --out "
+        "(and a self-contained HTML page with --html). Recordings that cannot be read "
+        "are listed and skipped.",
+    )
+    p.add_argument(
+        "recordings", type=Path, nargs="+", metavar="RECORDING", help=".csv or .parquet files"
+    )
+    p.add_argument(
+        "--region",
+        type=Path,
+        metavar="REGION.toml",
+        help="restrictions of the space, as a campaign's [space] table (e.g. background = "
+        '"walking"; see examples/realism/); default: the whole default space',
+    )
+    p.add_argument(
+        "--out", type=Path, default=Path("realism"), help="output folder (default: realism)"
+    )
+    p.add_argument(
+        "--synthetic",
+        type=int_at_least(1),
+        default=200,
+        metavar="N",
+        help="synthetic traces to make (default 200)",
+    )
+    p.add_argument("--seed", type=_seed, default=0, help="seed of the synthetic draw (default 0)")
+    p.add_argument(
+        "--gravity",
+        choices=("auto", "present", "removed"),
+        default="auto",
+        help="whether the recordings contain gravity (default: from their quietest stretch)",
+    )
+    _add_reading_options(
+        p, "acceleration units (default: inferred; needed for recordings without gravity)"
+    )
+    p.add_argument(
+        "--html", type=Path, metavar="FILE", help="also write a self-contained HTML page"
+    )
+    p.set_defaults(handler=_cmd_realism, outputs={"out": "folder", "html": "file"})
 
     p = sub.add_parser(
         "run",
@@ -639,6 +720,17 @@ def _build_parser() -> argparse.ArgumentParser:
     sub.choices["report"].set_defaults(outputs={"out": "file"})
     model.set_defaults(outputs={"out": "file"})  # train, quantize
     return parser
+
+
+def _add_reading_options(p: argparse.ArgumentParser, units_help: str) -> None:
+    """``--units`` and ``--time-unit``: how a recording's numbers are read."""
+    p.add_argument("--units", choices=("auto", "g", "m/s2"), default="auto", help=units_help)
+    p.add_argument(
+        "--time-unit",
+        choices=("auto", "s", "ms", "us"),
+        default="auto",
+        help="unit of the time column (default: inferred from the spacing)",
+    )
 
 
 class _Version(argparse.Action):

@@ -213,6 +213,48 @@ CATALOGUE = [
         r"a worn watch at rest reads about 1 g or 9.81 m/s\^2; pass --units g or --units m/s2",
         files={"lsb.csv": "t,x,y,z\n0,0,0,4.1\n0.02,0,0,4.1\n0.04,0,0,4.1\n"},
     ),
+    # -- realism ---------------------------------------------------------------------
+    row(
+        "realism-missing",
+        "realism missing.csv",
+        r"recordings: no usable recording; missing.csv: recording: 'missing.csv' does not exist",
+    ),
+    row(
+        "realism-none-usable",
+        "realism missing.csv afile",
+        r"no usable recording; missing.csv: .* \(and 1 more skipped\)",
+    ),
+    row(
+        "realism-region-missing",
+        "realism good.csv --region nope.toml",
+        r"region file 'nope.toml' does not exist",
+    ),
+    row(
+        "realism-region-unknown-key",
+        "realism good.csv --region r.toml",
+        r"region file r.toml: unknown parameter 'colour'; known: motion, ",
+        files={"r.toml": 'colour = "red"\n'},
+    ),
+    row(
+        "realism-region-bad-value",
+        "realism good.csv --region r.toml",
+        r"region file r.toml: background: .*'swimming'.*walking",
+        files={"r.toml": 'background = "swimming"\n'},
+    ),
+    row(
+        "realism-region-not-toml",
+        "realism good.csv --region r.toml",
+        r"r.toml: not valid TOML",
+        files={"r.toml": "motion = \n"},
+    ),
+    row("realism-synthetic-0", "realism good.csv --synthetic 0", r"--synthetic: 0", usage=True),
+    row("realism-gravity-choice", "realism good.csv --gravity maybe", r"--gravity", usage=True),
+    row(
+        "realism-html-folder",
+        "realism good.csv --html folder",
+        r"--html: 'folder' is a folder; give a file name",
+    ),
+    row("realism-out-file", "realism good.csv --out afile", r"--out: 'afile' is not a folder"),
     # -- run -----------------------------------------------------------------------
     row("run-nothing", "run", r"run: give a campaign file CONFIG.toml \(or --focus RUN\)"),
     row("run-missing", "run missing.toml", r"campaign file 'missing.toml' does not exist"),
