@@ -379,6 +379,12 @@ CATALOGUE = [
         files={"b.toml": "[bins\n"},
     ),
     row("coverage-out-is-file", "coverage run --out afile", r"--out: 'afile' is not a folder"),
+    row(
+        "coverage-looks",
+        "coverage run --bins b.toml",
+        r"statistics.looks: 'often' must be 'fixed' \(default\) or 'anytime'",
+        files={"b.toml": '[statistics]\nlooks = "often"\n'},
+    ),
     row("gate-no-gate", "gate run", r"the following arguments are required: --gate", usage=True),
     row("gate-missing", "gate run --gate g.toml", r"gate file 'g.toml' does not exist"),
     row(
@@ -392,6 +398,14 @@ CATALOGUE = [
         "gate run --gate g.toml",
         r"criteria\[0\] \(failure_rate\).p_max: 2 must be a failure rate in \(0, 1\]",
         files={"g.toml": '[[criteria]]\nkind = "failure_rate"\np_max = 2\n'},
+    ),
+    row(
+        "gate-looks",
+        "gate run --gate g.toml",
+        r"gate.looks: 'often' must be 'fixed' \(default\) or 'anytime'",
+        files={
+            "g.toml": '[gate]\nlooks = "often"\n[[criteria]]\nkind = "failure_rate"\np_max = 0.5\n'
+        },
     ),
     row(
         "gate-no-criteria",
@@ -418,6 +432,19 @@ CATALOGUE = [
     row("diff-model", "diff run --model nope", r"--model: 'nope' is not a model of run 'run'"),
     row("diff-ways", "diff run --ways 0", r"--ways: '0': give whole numbers >= 1", usage=True),
     row("diff-method", "diff run --method bad", r"--method: invalid choice: 'bad'", usage=True),
+    row("diff-margin-negative", "diff run --margin -0.1", r"--margin: -0.1 must be a failure"),
+    row(
+        "diff-margin-one", "diff run --margin 1", r"--margin: 1.0 must be a failure-rate difference"
+    ),
+    row("diff-margin-nan", "diff run --margin nan", r"--margin: nan must be a failure-rate"),
+    row("diff-margin-text", "diff run --margin wide", r"--margin: invalid float value", usage=True),
+    row("diff-check-alone", "diff run --check", r"--check: needs --margin"),
+    row(
+        "diff-margin-alpha",
+        "diff run --margin 0.01 --alpha 0.3",
+        r"--alpha: 0.3 must be at most 0.25 with --margin",
+    ),
+    row("diff-out-folder", "diff run --out folder", r"--out: 'folder' is a folder"),
     # -- model -----------------------------------------------------------------------
     row("model-no-action", "model", r"the following arguments are required: ACTION", usage=True),
     row("model-info-unknown", "model info nope", r"model: 'nope' is neither a file nor a"),
