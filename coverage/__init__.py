@@ -76,6 +76,7 @@ if TYPE_CHECKING:
         holes,
         summary,
     )
+    from ._wbounds import WeightedRate, kish_ess, weighted_rate
 
 __all__ = [
     "BINS_HELP",
@@ -105,6 +106,7 @@ __all__ = [
     "Region",
     "RunCoverage",
     "RunDiff",
+    "WeightedRate",
     "add_coverage_commands",
     "adjust_pvalues",
     "analyse_run",
@@ -128,6 +130,7 @@ __all__ = [
     "evaluate_gate",
     "failure_regions",
     "holes",
+    "kish_ess",
     "load_crosses",
     "load_gate",
     "load_settings",
@@ -144,6 +147,7 @@ __all__ = [
     "register_criterion",
     "space_fingerprint",
     "summary",
+    "weighted_rate",
     "wilson_interval",
     "write_coverage",
 ]
@@ -204,5 +208,6 @@ _EXPORTS = {
         "holes",
         "summary",
     ),
+    "_wbounds": ("WeightedRate", "kish_ess", "weighted_rate"),
 }
 __getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)

@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -65,6 +66,7 @@ from ._progress import Log, progress_for
 from ._regions import failure_regions, regions_dicts, subsample
 from ._stats import LOOKS, CellStats, cell_stats, cells_frame, holes, summary
 from ._tables import check_top_keys
+from ._weighted import needs_weights, run_design, weighted_cell_stats
 
 __all__ = [
     "UNDECIDED",
@@ -319,6 +321,37 @@ def analyse_run(
         counts = one if counts is None else counts.merge(one)
     assert counts is not None
     looks, why = effective_looks(settings.looks, len(runs))
+    stats, extra, weighting = _cell_stats(runs, counts, settings, looks)
+    summ = summary(stats, min_cases=settings.min_cases, worst=worst)
+    if weighting is not None:
+        summ["weighting"] = weighting
+        why = "weighted cases: relative-entropy bounds with a-priori weight bounds"
+    summ["looks_why"] = why
+    summ["runs"] = [os.fspath(p) for p in runs]
+    summ["bins_file"] = settings.source or None
+    summ["regions"] = _regions(runs, counts.models) if regions else []
+    frame = cells_frame(stats)
+    for name, column in extra.items():  # weighted runs: rate_sn and ess
+        frame[name] = column.ravel()
+    return RunCoverage(counts, stats, frame, holes(counts, settings.min_cases), summ, settings)
+
+
+def _cell_stats(
+    runs: list[Path], counts: CoverageCounts, settings: CoverageSettings, looks: str
+) -> tuple[CellStats, dict[str, np.ndarray], dict[str, Any] | None]:
+    """Exact binomial statistics (one look, or anytime-valid), or weighted ones when
+    some run did not sample the base distribution (a focus follow-up, importance
+    sampling): see ``_weighted``."""
+    space = counts.binning.space
+    designs = [run_design(path, space) for path in runs]
+    if needs_weights(designs):
+        return weighted_cell_stats(
+            counts,
+            designs,
+            p_target=settings.p_target,
+            confidence=settings.confidence,
+            adjust=settings.adjust,
+        )
     stats = cell_stats(
         counts,
         p_target=settings.p_target,
@@ -326,14 +359,7 @@ def analyse_run(
         adjust=settings.adjust,  # type: ignore[arg-type]
         looks=looks,  # type: ignore[arg-type]
     )
-    summ = summary(stats, min_cases=settings.min_cases, worst=worst)
-    summ["looks_why"] = why
-    summ["runs"] = [os.fspath(p) for p in runs]
-    summ["bins_file"] = settings.source or None
-    summ["regions"] = _regions(runs, counts.models) if regions else []
-    return RunCoverage(
-        counts, stats, cells_frame(stats), holes(counts, settings.min_cases), summ, settings
-    )
+    return stats, {}, None
 
 
 def effective_looks(setting: str, runs: int) -> tuple[str, str]:
