@@ -61,6 +61,8 @@ if TYPE_CHECKING:
     from ._gaterun import GateRun
     from ._regions import Region, failure_regions, regions_dicts
     from ._run import CoverageSettings, RunCoverage, analyse_run, load_settings, write_coverage
+    from ._sequential import CaseTable, CriterionDecision, Decisions, decide, staged_criteria
+    from ._staged import SequentialResult, check_sequential, run_until_decided, stage_boxes
     from ._stats import (
         LOOKS,
         STATUSES,
@@ -91,14 +93,17 @@ __all__ = [
     "STATUSES",
     "VERDICTS",
     "Binning",
+    "CaseTable",
     "CellStats",
     "CoverageCounts",
     "CoverageSettings",
     "Coverpoint",
     "Criterion",
+    "CriterionDecision",
     "CriterionKind",
     "CriterionResult",
     "Cross",
+    "Decisions",
     "Gate",
     "GateResult",
     "GateRun",
@@ -106,6 +111,7 @@ __all__ = [
     "Region",
     "RunCoverage",
     "RunDiff",
+    "SequentialResult",
     "WeightedRate",
     "add_coverage_commands",
     "adjust_pvalues",
@@ -116,6 +122,7 @@ __all__ = [
     "cell_labels",
     "cell_stats",
     "cells_frame",
+    "check_sequential",
     "codes",
     "coverage",
     "cp_interval",
@@ -125,6 +132,7 @@ __all__ = [
     "cs_lower",
     "cs_pvalue",
     "cs_upper",
+    "decide",
     "diff_pairs",
     "diff_runs",
     "evaluate_gate",
@@ -145,7 +153,10 @@ __all__ = [
     "ratio_interval",
     "regions_dicts",
     "register_criterion",
+    "run_until_decided",
     "space_fingerprint",
+    "stage_boxes",
+    "staged_criteria",
     "summary",
     "weighted_rate",
     "wilson_interval",
@@ -193,6 +204,14 @@ _EXPORTS = {
     "_gaterun": ("GateRun",),
     "_regions": ("Region", "failure_regions", "regions_dicts"),
     "_run": ("CoverageSettings", "RunCoverage", "analyse_run", "load_settings", "write_coverage"),
+    "_sequential": (
+        "CaseTable",
+        "CriterionDecision",
+        "Decisions",
+        "decide",
+        "staged_criteria",
+    ),
+    "_staged": ("SequentialResult", "check_sequential", "run_until_decided", "stage_boxes"),
     "_stats": (
         "LOOKS",
         "STATUSES",
