@@ -78,6 +78,7 @@ if TYPE_CHECKING:
         holes,
         summary,
     )
+    from ._unitbox import bin_interval
     from ._wbounds import WeightedRate, kish_ess, weighted_rate
 
 __all__ = [
@@ -116,6 +117,7 @@ __all__ = [
     "add_coverage_commands",
     "adjust_pvalues",
     "analyse_run",
+    "bin_interval",
     "cases_needed",
     "cases_needed_at_rate",
     "cell_codes",
@@ -227,6 +229,7 @@ _EXPORTS = {
         "holes",
         "summary",
     ),
+    "_unitbox": ("bin_interval",),
     "_wbounds": ("WeightedRate", "kish_ess", "weighted_rate"),
 }
 __getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)

@@ -144,7 +144,9 @@ def _plan(
 
 def _table(runs: Sequence[tuple[Path, CampaignConfig]], binning: Binning) -> CaseTable:
     """Every stage's cases: bin codes, box, verdicts and counts per model."""
-    parts, boxes, box_dims = [], [], []
+    parts: list[np.ndarray] = []
+    boxes: list[np.ndarray] = []
+    box_dims: list[frozenset[str]] = []
     verdict: dict[str, list[np.ndarray]] = {}
     predicted: dict[str, list[np.ndarray]] = {}
     for path, cfg in runs:
