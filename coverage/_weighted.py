@@ -118,7 +118,9 @@ def run_design(path: str | os.PathLike[str], space: ParameterSpace) -> RunDesign
     where = os.fspath(path)
     ranges = _case_ranges(Path(path))
     cases = sum(count for _, count in ranges)
-    if sampler in _BASE:
+    if sampler in _BASE or sampler is None:
+        # No sampler recorded: a record made by hand or by an older tool; every sampler
+        # of the base distribution came before the others, which always record theirs.
         return RunDesign(where, "base", cases, models)
     if sampler == "focus":
         raw = config.get("focus")
