@@ -61,6 +61,8 @@ if TYPE_CHECKING:
     from ._gaterun import GateRun
     from ._regions import Region, failure_regions, regions_dicts
     from ._run import CoverageSettings, RunCoverage, analyse_run, load_settings, write_coverage
+    from ._sequential import CaseTable, CriterionDecision, Decisions, decide, staged_criteria
+    from ._staged import SequentialResult, check_sequential, run_until_decided, stage_boxes
     from ._stats import (
         LOOKS,
         STATUSES,
@@ -76,6 +78,7 @@ if TYPE_CHECKING:
         holes,
         summary,
     )
+    from ._unitbox import bin_interval
     from ._wbounds import WeightedRate, kish_ess, weighted_rate
 
 __all__ = [
@@ -91,14 +94,17 @@ __all__ = [
     "STATUSES",
     "VERDICTS",
     "Binning",
+    "CaseTable",
     "CellStats",
     "CoverageCounts",
     "CoverageSettings",
     "Coverpoint",
     "Criterion",
+    "CriterionDecision",
     "CriterionKind",
     "CriterionResult",
     "Cross",
+    "Decisions",
     "Gate",
     "GateResult",
     "GateRun",
@@ -106,16 +112,19 @@ __all__ = [
     "Region",
     "RunCoverage",
     "RunDiff",
+    "SequentialResult",
     "WeightedRate",
     "add_coverage_commands",
     "adjust_pvalues",
     "analyse_run",
+    "bin_interval",
     "cases_needed",
     "cases_needed_at_rate",
     "cell_codes",
     "cell_labels",
     "cell_stats",
     "cells_frame",
+    "check_sequential",
     "codes",
     "coverage",
     "cp_interval",
@@ -125,6 +134,7 @@ __all__ = [
     "cs_lower",
     "cs_pvalue",
     "cs_upper",
+    "decide",
     "diff_pairs",
     "diff_runs",
     "evaluate_gate",
@@ -145,7 +155,10 @@ __all__ = [
     "ratio_interval",
     "regions_dicts",
     "register_criterion",
+    "run_until_decided",
     "space_fingerprint",
+    "stage_boxes",
+    "staged_criteria",
     "summary",
     "weighted_rate",
     "wilson_interval",
@@ -193,6 +206,14 @@ _EXPORTS = {
     "_gaterun": ("GateRun",),
     "_regions": ("Region", "failure_regions", "regions_dicts"),
     "_run": ("CoverageSettings", "RunCoverage", "analyse_run", "load_settings", "write_coverage"),
+    "_sequential": (
+        "CaseTable",
+        "CriterionDecision",
+        "Decisions",
+        "decide",
+        "staged_criteria",
+    ),
+    "_staged": ("SequentialResult", "check_sequential", "run_until_decided", "stage_boxes"),
     "_stats": (
         "LOOKS",
         "STATUSES",
@@ -208,6 +229,7 @@ _EXPORTS = {
         "holes",
         "summary",
     ),
+    "_unitbox": ("bin_interval",),
     "_wbounds": ("WeightedRate", "kish_ess", "weighted_rate"),
 }
 __getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)

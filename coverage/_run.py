@@ -372,13 +372,6 @@ def _cell_stats(
         looks=looks,  # type: ignore[arg-type]
     )
     return stats, {}, None
-    stats = cell_stats(
-        counts,
-        p_target=settings.p_target,
-        confidence=settings.confidence,
-        adjust=settings.adjust,  # type: ignore[arg-type]
-        looks=looks,  # type: ignore[arg-type]
-    )
 
 
 def effective_looks(setting: str, runs: int) -> tuple[str, str]:

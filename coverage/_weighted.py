@@ -387,10 +387,10 @@ def weighted_cell_stats(
     (``upper`` is 1 where part of the cell is never sampled, or where the cell's
     effective sample size is below :data:`MIN_ESS`), ``ci_low`` and ``ci_high`` the
     same at ``(1 + confidence) / 2``, ``p_value`` the matching Chernoff p-value of
-    ``rate <= p_target``; ``needed`` is NaN (it assumes unweighted cases). ``k`` and
-    the counts stay the plain numbers of cases. The extra columns (shape (cells,
-    models)) are ``rate_sn`` (self-normalised estimate) and ``ess`` (Kish). The
-    summary holds the same for the whole space, per model.
+    ``rate <= p_target``; ``needed`` and ``needed_at_rate`` are NaN (they assume
+    unweighted cases). ``k`` and the counts stay the plain numbers of cases. The extra
+    columns (shape (cells, models)) are ``rate_sn`` (self-normalised estimate) and
+    ``ess`` (Kish). The summary holds the same for the whole space, per model.
     """
     models = set(counts.models)
     for d in designs:

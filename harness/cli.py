@@ -358,9 +358,34 @@ def _cmd_run(args: argparse.Namespace) -> int:
             overrides[flag] = str(value) if flag == "out" else value
     if overrides:
         config = config.with_overrides(**overrides)
+    if args.until_decided:
+        return _run_until_decided(args, config)
+    for flag in ("budget", "stage", "gate"):
+        if getattr(args, flag) is not None:
+            raise InvalidParameter(f"run: --{flag} goes with --until-decided")
     summary = run_campaign(config, resume=args.resume)
     print(summary.table())
     return 0
+
+
+def _run_until_decided(args: argparse.Namespace, config: Any) -> int:
+    from highfive.coverage import check_sequential, load_gate, run_until_decided
+
+    if args.focus is not None:
+        raise InvalidParameter("run: --until-decided starts from CONFIG.toml, not --focus")
+    gate_file = args.gate or Path(args.config).parent / "gate.toml"
+    if args.gate is None and not gate_file.exists():
+        raise InvalidParameter(
+            f"--until-decided: no --gate FILE and no {os.fspath(gate_file)!r} beside the "
+            "campaign file; give the gate whose criteria decide the stages"
+        )
+    gate = load_gate(gate_file)
+    stage = config.cases if args.stage is None else args.stage
+    budget = 16 * stage if args.budget is None else args.budget
+    check_sequential(config, gate, budget, stage)
+    result = run_until_decided(config, gate, budget=budget, stage=stage, resume=args.resume)
+    print(f"{result.cases:,} cases in {len(result.stages)} stages -> {result.path}")
+    return 0 if result.verdict == "pass" else 1
 
 
 # -- replay and shrink ---------------------------------------------------------------
@@ -644,6 +669,25 @@ def _build_parser() -> argparse.ArgumentParser:
         "--resume",
         action="store_true",
         help="complete an interrupted run: only missing batches run",
+    )
+    p.add_argument(
+        "--until-decided",
+        action="store_true",
+        help="run in stages until every criterion of the gate on cases is decided "
+        "(anytime-valid bounds), each stage's cases on what is undecided; exit 0 pass, "
+        "1 fail or undecided when the budget is spent",
+    )
+    p.add_argument(
+        "--budget", type=int, help="with --until-decided: most cases in all (default 16 stages)"
+    )
+    p.add_argument(
+        "--stage", type=int, help="with --until-decided: cases per stage (default: --cases)"
+    )
+    p.add_argument(
+        "--gate",
+        type=Path,
+        metavar="GATE.toml",
+        help="with --until-decided: the gate file (default: gate.toml beside CONFIG)",
     )
     p.set_defaults(handler=_cmd_run, outputs={"out": "folder"})
 

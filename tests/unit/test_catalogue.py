@@ -43,6 +43,10 @@ workers = 0
 """
 
 
+SEQ_GATE = '[[criteria]]\nkind = "failure_rate"\np_max = 0.5\n'
+"""A gate with one criterion on cases, for sequential-campaign rows."""
+
+
 def _campaign(**changes: object) -> str:
     """A campaign file of the toy model, with ``changes`` (TOML values) applied."""
     keys = {"name": '"n"', "seed": "1", "cases": "8", "models": '["toy.onnx"]', "out": '"out"'}
@@ -368,6 +372,39 @@ CATALOGUE = [
     ),
     row(
         "run-focus-not-a-run", "run --focus folder", r"run directory 'folder' has no campaign.json"
+    ),
+    row(
+        "run-budget-below-stage",
+        "run c.toml --until-decided --gate g.toml --stage 100 --budget 50",
+        r"--budget: 50 is smaller than one stage \(100 cases\)",
+        files={"c.toml": _campaign(), "g.toml": SEQ_GATE},
+    ),
+    row(
+        "run-stage-zero",
+        "run c.toml --until-decided --gate g.toml --stage 0",
+        r"--stage: 0 must be a whole number of cases >= 1",
+        files={"c.toml": _campaign(), "g.toml": SEQ_GATE},
+    ),
+    row(
+        "run-until-decided-nothing-gated",
+        "run c.toml --until-decided --gate g.toml",
+        r"--until-decided: g.toml has no criterion on cases to decide",
+        files={
+            "c.toml": _campaign(),
+            "g.toml": '[[criteria]]\nkind = "model_bytes"\nmodel = "toy"\nmax = 100000\n',
+        },
+    ),
+    row(
+        "run-until-decided-no-gate",
+        "run c.toml --until-decided",
+        r"--until-decided: no --gate FILE and no 'gate.toml' beside the campaign file",
+        files={"c.toml": _campaign()},
+    ),
+    row(
+        "run-budget-without-until-decided",
+        "run c.toml --budget 10",
+        r"run: --budget goes with --until-decided",
+        files={"c.toml": _campaign()},
     ),
     # -- replay and shrink -----------------------------------------------------------
     row("replay-not-a-run", "replay folder 1", r"run directory 'folder' has no campaign.json"),
