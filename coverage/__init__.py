@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from ._bins import IGNORED, ILLEGAL, Binning, Coverpoint, codes, space_fingerprint
     from ._cli import BINS_HELP, add_coverage_commands
     from ._criteria import Criterion, CriterionKind, Option, register_criterion
+    from ._criteria_target import register_target_estimator
     from ._crosses import (
         DEFAULT_WAYS,
         Cross,
@@ -123,6 +124,7 @@ __all__ = [
     "quantization_diff",
     "regions_dicts",
     "register_criterion",
+    "register_target_estimator",
     "space_fingerprint",
     "summary",
     "write_coverage",
@@ -135,6 +137,7 @@ _EXPORTS = {
     "_bins": ("IGNORED", "ILLEGAL", "Binning", "Coverpoint", "codes", "space_fingerprint"),
     "_cli": ("BINS_HELP", "add_coverage_commands"),
     "_criteria": ("Criterion", "CriterionKind", "Option", "register_criterion"),
+    "_criteria_target": ("register_target_estimator",),
     "_crosses": (
         "DEFAULT_WAYS",
         "Cross",

@@ -315,6 +315,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
             overrides[flag] = str(value) if flag == "out" else value
     if overrides:
         config = config.with_overrides(**overrides)
+    from highfive.models import warn_campaign_seeds
+
+    warn_campaign_seeds(config)  # a model judged on cases it was trained on
     summary = run_campaign(config, resume=args.resume)
     print(summary.table())
     return 0

@@ -23,7 +23,7 @@ from highfive.harness import Model, session
 
 from ._graph_memory import infer_batch1
 
-__all__ = ["count_macs", "count_parameters", "profile"]
+__all__ = ["count_macs", "count_parameters", "node_macs", "profile"]
 
 _WEIGHTED_OPS = ("Conv", "Gemm", "MatMul")
 
@@ -59,18 +59,9 @@ def count_parameters(onnx_model: Any) -> int:
     return int(sum(int(np.prod(inits[n].dims, dtype=np.int64)) for n in counted))
 
 
-def count_macs(onnx_model: Any) -> int:
-    """Multiply-accumulates for one window (batch 1) in Conv, Gemm and MatMul nodes.
-
-    Parameters
-    ----------
-    onnx_model : onnx.ModelProto
-        Its inputs' leading (batch) dimension is set to 1 for shape inference.
-
-    Returns
-    -------
-    int
-    """
+def node_macs(onnx_model: Any) -> list[tuple[Any, int, tuple[int, ...]]]:
+    """Per Conv, Gemm and MatMul node (in graph order): the node, its multiply-accumulates
+    for one window (batch 1) and its output shape (see :func:`count_macs`)."""
     inferred, info = infer_batch1(onnx_model)
     shapes = {name: shape for name, (shape, _) in info.items()}
 
@@ -83,11 +74,12 @@ def count_macs(onnx_model: Any) -> int:
             )
         return s
 
-    total = 0
+    out: list[tuple[Any, int, tuple[int, ...]]] = []
     for node in inferred.graph.node:
         if node.op_type not in _WEIGHTED_OPS:
             continue
-        out = int(np.prod(shape(node.output[0], node), dtype=np.int64))
+        out_shape = shape(node.output[0], node)
+        n_out = int(np.prod(out_shape, dtype=np.int64))
         if node.op_type == "Conv":
             w = shape(node.input[1], node)
             per_output = int(np.prod(w[1:], dtype=np.int64))  # C/group * kernel
@@ -97,8 +89,23 @@ def count_macs(onnx_model: Any) -> int:
             per_output = a[0] if trans_a else a[1]
         else:
             per_output = shape(node.input[0], node)[-1]
-        total += out * per_output
-    return int(total)
+        out.append((node, n_out * per_output, out_shape))
+    return out
+
+
+def count_macs(onnx_model: Any) -> int:
+    """Multiply-accumulates for one window (batch 1) in Conv, Gemm and MatMul nodes.
+
+    Parameters
+    ----------
+    onnx_model : onnx.ModelProto
+        Its inputs' leading (batch) dimension is set to 1 for shape inference.
+
+    Returns
+    -------
+    int
+    """
+    return int(sum(macs for _, macs, _ in node_macs(onnx_model)))
 
 
 def _median_seconds(run: Any, repeats: int) -> float:
