@@ -116,7 +116,7 @@ def network_from_onnx(data: bytes, name: str = "model") -> Any:
             if not a.get("transB", 0):
                 w = w.T
             lin = nn.Linear(w.shape[1], w.shape[0])
-            lin.weight.data = torch.from_numpy(np.ascontiguousarray(w))
+            lin.weight.data = torch.from_numpy(np.array(w, dtype=np.float32, order="C"))
             lin.bias.data = torch.from_numpy(inits[node.input[2]].copy())
             layers.append(lin)
         elif j != len(graph.node) - 1:  # Softmax: only as the head
