@@ -25,7 +25,10 @@ from ._graph_memory import infer_batch1
 
 __all__ = ["count_macs", "count_parameters", "node_macs", "profile"]
 
-_WEIGHTED_OPS = ("Conv", "Gemm", "MatMul")
+_WEIGHTED_OPS = ("Conv", "QLinearConv", "Gemm", "MatMul")
+# Inputs of QLinearConv: x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_scale,
+# y_zero_point, bias.
+_QLINEAR_WEIGHTS = (3, 8)
 
 
 def _load_onnx(data: bytes) -> Any:
@@ -52,7 +55,10 @@ def count_parameters(onnx_model: Any) -> int:
     for node in graph.node:
         if node.op_type not in _WEIGHTED_OPS:
             continue
-        for name in node.input:
+        names = node.input
+        if node.op_type == "QLinearConv":
+            names = [node.input[i] for i in _QLINEAR_WEIGHTS if i < len(node.input)]
+        for name in names:
             src = dq_source.get(name, name)
             if src in inits:
                 counted.add(src)
@@ -80,8 +86,8 @@ def node_macs(onnx_model: Any) -> list[tuple[Any, int, tuple[int, ...]]]:
             continue
         out_shape = shape(node.output[0], node)
         n_out = int(np.prod(out_shape, dtype=np.int64))
-        if node.op_type == "Conv":
-            w = shape(node.input[1], node)
+        if node.op_type in ("Conv", "QLinearConv"):
+            w = shape(node.input[1 if node.op_type == "Conv" else 3], node)
             per_output = int(np.prod(w[1:], dtype=np.int64))  # C/group * kernel
         elif node.op_type == "Gemm":
             a = shape(node.input[0], node)

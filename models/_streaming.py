@@ -32,7 +32,16 @@ from ._profile import node_macs
 __all__ = ["StreamCost", "streaming_macs"]
 
 _PER_COLUMN_OPS = frozenset(
-    {"Conv", "Relu", "BatchNormalization", "QuantizeLinear", "DequantizeLinear", "Pad", "Clip"}
+    {
+        "Conv",
+        "QLinearConv",
+        "Relu",
+        "BatchNormalization",
+        "QuantizeLinear",
+        "DequantizeLinear",
+        "Pad",
+        "Clip",
+    }
 )
 
 
@@ -91,7 +100,7 @@ def streaming_macs(onnx_model: Any, spec: ModelSpec) -> StreamCost | None:
             break
         if node.op_type not in _PER_COLUMN_OPS:
             return None
-        if node.op_type == "Conv":
+        if node.op_type in ("Conv", "QLinearConv"):
             strides = _attr(node, "strides", [1, 1])
             pads = _attr(node, "pads", [0, 0, 0, 0])
             half = len(pads) // 2
@@ -100,7 +109,10 @@ def streaming_macs(onnx_model: Any, spec: ModelSpec) -> StreamCost | None:
     if not pooled:
         return None
     # The Conv nodes before the pooling come first in node_macs (graph order).
-    n_before = sum(n.op_type == "Conv" for n in onnx_model.graph.node[: _pool_index(onnx_model)])
+    n_before = sum(
+        n.op_type in ("Conv", "QLinearConv")
+        for n in onnx_model.graph.node[: _pool_index(onnx_model)]
+    )
     costs = node_macs(onnx_model)
     per_column = sum(macs / out_shape[-1] for _, macs, out_shape in costs[:n_before])
     head = sum(macs for _, macs, _ in costs[n_before:])

@@ -221,3 +221,4 @@ def test_int8_variant_at_most_35_percent(arch: str, widths: None, tmp_path: Path
     q = quantize(f, tmp_path / "q.onnx", n_calibration_traces=5, fmt="qoperator")
     assert q.stat().st_size <= 0.35 * f.stat().st_size
     assert metadata_of(q.read_bytes()) == metadata_of(f.read_bytes())
+    assert count_macs(onnx.load(str(q))) == count_macs(onnx.load(str(f)))
