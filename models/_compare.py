@@ -134,7 +134,7 @@ def _runs(runs: Sequence[str | os.PathLike[str]]) -> list[tuple[Path, dict[str, 
     from highfive.generators import ParameterSpace
     from highfive.harness import RunDir
 
-    out = []
+    out: list[tuple[Path, dict[str, Any], str]] = []
     for run in runs:
         path = Path(run)
         rundir = RunDir(path)
@@ -310,7 +310,7 @@ def write_compare(
         with atomic_path(out) as tmp:
             frame.to_parquet(tmp, index=False)
         written.append(out)
-    if plot is not None:
+    if plot is not None and figure is not None:
         save_figure(figure, plot)
         written.append(plot)
     return written

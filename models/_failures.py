@@ -131,7 +131,10 @@ def load_corpora(
                 "campaign ran with keep_failures = false)"
             )
         cases = sorted(
-            (FailureCase.decode(row) for row in frame.to_dict("records")),
+            (
+                FailureCase.decode({str(k): v for k, v in row.items()})
+                for row in frame.to_dict("records")
+            ),
             key=lambda c: c.case_id,
         )
         seed = record.get("identity", {}).get("seed", record.get("config", {}).get("seed"))
