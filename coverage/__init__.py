@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from ._bins import IGNORED, ILLEGAL, Binning, Coverpoint, codes, space_fingerprint
     from ._cli import BINS_HELP, add_coverage_commands
     from ._criteria import Criterion, CriterionKind, Option, register_criterion
+    from ._criteria_target import register_target_estimator
     from ._crosses import (
         DEFAULT_WAYS,
         Cross,
@@ -155,6 +156,7 @@ __all__ = [
     "ratio_interval",
     "regions_dicts",
     "register_criterion",
+    "register_target_estimator",
     "run_until_decided",
     "space_fingerprint",
     "stage_boxes",
@@ -173,6 +175,7 @@ _EXPORTS = {
     "_bins": ("IGNORED", "ILLEGAL", "Binning", "Coverpoint", "codes", "space_fingerprint"),
     "_cli": ("BINS_HELP", "add_coverage_commands"),
     "_criteria": ("Criterion", "CriterionKind", "Option", "register_criterion"),
+    "_criteria_target": ("register_target_estimator",),
     "_crosses": (
         "DEFAULT_WAYS",
         "Cross",

@@ -38,7 +38,12 @@ Kinds and their keys (besides ``kind``, ``name`` and ``model``):
   latency at that batch size as campaign.json recorded it when the campaign ran (median
   over many calls, one thread, with the machine it ran on), so the same run and gate
   file always give the same verdict (ONNX counters only; a run made before latencies
-  were recorded fails it and says to re-run the campaign).
+  were recorded fails it and says to re-run the campaign);
+- ``fits_target``: ``target`` (required: a shipped profile name or a profile file),
+  ``max_flash_bytes``, ``max_ram_bytes``, ``max_duty_cycle`` (optional, tighter than
+  the profile): the model fits the target's flash, RAM and duty cycle as
+  ``highfive model target`` estimates them (ONNX counters only; the estimate is
+  injected by the command line, see ``_criteria_target``).
 
 Each kind is one class in ``_criteria_*`` modules, registered in
 :data:`~highfive.coverage.CRITERIA` (see ``_criteria`` for how to add one).
@@ -75,7 +80,12 @@ from typing import Any
 
 from highfive.generators import ConfigError, read_toml, show
 
-from . import _criteria_cells, _criteria_model, _criteria_rates  # noqa: F401  (registration)
+from . import (  # noqa: F401  (registration)
+    _criteria_cells,
+    _criteria_model,
+    _criteria_rates,
+    _criteria_target,
+)
 from ._criteria import CRITERIA, Criterion, is_number, parse_criterion
 from ._gaterun import GateRun
 from ._progress import Log

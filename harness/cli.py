@@ -358,6 +358,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
             overrides[flag] = str(value) if flag == "out" else value
     if overrides:
         config = config.with_overrides(**overrides)
+    from highfive.models import warn_campaign_seeds
+
+    warn_campaign_seeds(config)  # a model judged on cases it was trained on
     if args.until_decided:
         return _run_until_decided(args, config)
     for flag in ("budget", "stage", "gate"):

@@ -187,6 +187,7 @@ def test_gate_file_defaults_and_thresholds(tmp_path: Path) -> None:
         "model_bytes",
         "latency",
         "detection_latency",
+        "fits_target",
     }
 
 
