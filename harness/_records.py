@@ -9,8 +9,13 @@ One definition each, next to :class:`~highfive.harness.RunDir`:
   output, with :meth:`FailureCase.encode` and :meth:`FailureCase.decode` for the rows
   of ``failures/part-*.parquet`` (:data:`FAILURE_SCHEMA`).
 
-A result row is ``case_id``, the case's parameters (one column per dimension), then
-the outcome columns. When a counter gives no answer (verdict ``error`` or
+A result row is ``case_id``, the case's parameters (one column per dimension),
+``source`` ("synthetic" or "recording"), ``recording`` (the file a recorded case was
+read from, relative to the recordings folder; null for a synthetic case), the labels'
+metadata columns of a campaign of recordings, then the outcome columns. A recorded
+case has no parameters: its parameter columns are null, and its metadata columns (or,
+without any, ``recording``) carry the categorical dimensions that coverage bins it by.
+When a counter gives no answer (verdict ``error`` or
 ``timeout``) it counted nothing: ``predicted_count`` 0, every high-five a miss, and
 ``message`` says what went wrong.
 """
@@ -32,6 +37,7 @@ from highfive.generators import Detection, Event, ParameterSpace, Trace
 __all__ = [
     "FAILURE_SCHEMA",
     "OUTCOME_SCHEMA",
+    "SOURCES",
     "FailureCase",
     "Outcome",
     "counter_id",
@@ -75,9 +81,43 @@ OUTCOME_SCHEMA = pa.schema([pa.field(f.name, f.metadata["arrow"]) for f in field
 """The outcome columns of a result row, from :class:`Outcome`'s fields."""
 
 
-def result_schema(space: ParameterSpace) -> pa.Schema:
-    """The full schema of a result part file for ``space``."""
-    return pa.schema([pa.field("case_id", pa.int64()), *space.to_arrow_schema(), *OUTCOME_SCHEMA])
+SOURCES = ("synthetic", "recording")
+"""Values of the ``source`` column: where a case's trace came from."""
+
+
+def result_schema(space: ParameterSpace, labels: ParameterSpace | None = None) -> pa.Schema:
+    """The full schema of a result part file.
+
+    Parameters
+    ----------
+    space : ParameterSpace
+        The campaign's space: one column per dimension.
+    labels : ParameterSpace, optional
+        For a campaign of recordings, the categorical dimensions read from its labels
+        file (metadata columns, or ``recording``). The parameter columns are then
+        nullable and carry no dimension metadata, so a reader rebuilds the labels'
+        space from the schema, never the parameters' (no recorded case has any).
+    """
+    if labels is None:
+        params = list(space.to_arrow_schema())
+        own = pa.schema([])
+    else:
+        params = [pa.field(f.name, f.type) for f in space.to_arrow_schema()]
+        own = labels.to_arrow_schema()
+    recording = (
+        own.field("recording") if "recording" in own.names else pa.field("recording", pa.string())
+    )
+    meta = [f for f in own if f.name != "recording"]
+    return pa.schema(
+        [
+            pa.field("case_id", pa.int64()),
+            *params,
+            pa.field("source", pa.string(), nullable=False),
+            recording,
+            *meta,
+            *OUTCOME_SCHEMA,
+        ]
+    )
 
 
 def outcome_table(outcomes: Sequence[Outcome]) -> pa.Table:
