@@ -183,8 +183,8 @@ class RunCoverage:
         """The command that follows up on the undecided cells (none: no line)."""
         undecided = self.cells.loc[self.cells["status"].isin(UNDECIDED), ["cross", "cell"]]
         n = len(undecided.drop_duplicates())
-        if not n:
-            return []
+        if not n or self.summary.get("recordings"):
+            return []  # recorded cases: cells are label values, not sampled regions
         runs = [str(r) for r in self.summary.get("runs", [])]
         head = f"undecided: {n:,} cells are untested or under-tested; follow up on them with"
         if len(runs) == 1:
@@ -303,6 +303,10 @@ def analyse_run(
     )
     summ = summary(stats, min_cases=settings.min_cases, worst=worst)
     summ["runs"] = [os.fspath(p) for p in runs]
+    # Cells of recordings' labels, which a follow-up campaign cannot sample.
+    summ["recordings"] = any(
+        RunDir(p).read_campaign().get("config", {}).get("recordings") for p in runs
+    )
     summ["bins_file"] = settings.source or None
     summ["regions"] = _regions(runs, counts.models) if regions else []
     return RunCoverage(
