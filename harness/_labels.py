@@ -257,23 +257,22 @@ def _case(
 def labels_space(cases: Sequence[RecordingCase], metadata: Sequence[str]) -> ParameterSpace:
     """The categorical dimensions recorded cases are binned by.
 
-    One per metadata column (its choices: the values the labels hold, sorted); without
-    metadata columns, ``recording`` (one bin per file).
+    One per metadata column (its choices: the values the labels hold, sorted); when no
+    metadata column holds two values or more (none is binned), also ``recording`` (one
+    bin per file).
     """
-    columns = list(metadata) or ["recording"]
-    dims = []
-    for column in columns:
-        if column == "recording":
-            values = sorted(c.file for c in cases)
-        else:
-            values = sorted({dict(c.metadata)[column] for c in cases})
-        dims.append(
+    values = {m: sorted({dict(c.metadata)[m] for c in cases}) for m in metadata}
+    if not any(len(v) > 1 for v in values.values()):
+        values["recording"] = sorted(c.file for c in cases)
+    return ParameterSpace(
+        [
             Dimension(
                 column,
                 "categorical",
-                choices=tuple(values),
+                choices=tuple(choices),
                 description=f"the labels file's {column} column",
                 source="labels file",
             )
-        )
-    return ParameterSpace(dims)
+            for column, choices in values.items()
+        ]
+    )

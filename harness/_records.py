@@ -13,8 +13,9 @@ A result row is ``case_id``, the case's parameters (one column per dimension),
 ``source`` ("synthetic" or "recording"), ``recording`` (the file a recorded case was
 read from, relative to the recordings folder; null for a synthetic case), the labels'
 metadata columns of a campaign of recordings, then the outcome columns. A recorded
-case has no parameters: its parameter columns are null, and its metadata columns (or,
-without any, ``recording``) carry the categorical dimensions that coverage bins it by.
+case has no parameters: its parameter columns are null, and its metadata columns (and,
+when none of them holds two values, ``recording``) carry the categorical dimensions
+that coverage bins it by.
 When a counter gives no answer (verdict ``error`` or
 ``timeout``) it counted nothing: ``predicted_count`` 0, every high-five a miss, and
 ``message`` says what went wrong.
