@@ -219,7 +219,10 @@ def test_replay_of_a_recorded_case_matches_its_row(
 
 
 def test_dask_workers_get_the_recordings_bytes(
-    synthetic: tuple[Path, Path, list[int]], tmp_path: Path, toy_model_path: Path
+    synthetic: tuple[Path, Path, list[int]],
+    tmp_path: Path,
+    toy_model_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     """An embedded cluster gives the rows that running in this process gives."""
     root, _, _ = synthetic
@@ -231,6 +234,13 @@ def test_dask_workers_get_the_recordings_bytes(
     pd.testing.assert_frame_equal(
         results(tmp_path / "runs" / "local"), results(tmp_path / "runs" / "dask")
     )
+    # The same recordings are the same cases: a diff pairs them, coverage will not count
+    # them twice.
+    runs = [tmp_path / "runs" / "local", tmp_path / "runs" / "dask"]
+    assert main(["diff", *map(str, runs), "--ways", "1"]) == 0  # one binned column
+    assert "paired on the 24 cases both runs share" in capsys.readouterr().out
+    with pytest.raises(RunDirError, match=r"cases 0..23 of case sequence \w+ are in both"):
+        analyse_run(runs)
 
 
 def test_labels_checked_whole_before_any_case_runs(
