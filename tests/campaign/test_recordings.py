@@ -216,6 +216,10 @@ def test_replay_of_a_recorded_case_matches_its_row(
     assert "identical to the campaign's stored rows" in out
     assert main(["shrink", str(run), "3"]) == 2
     assert "it has no parameters" in capsys.readouterr().err
+    # Its cells are label values: no follow-up campaign is offered or planned.
+    assert not any("--focus" in line for line in analyse_run(run).lines())
+    assert main(["run", "--focus", str(run)]) == 2
+    assert "is a campaign of recordings" in capsys.readouterr().err
 
 
 def test_dask_workers_get_the_recordings_bytes(
