@@ -283,8 +283,15 @@ def analyse_run(
     settings = settings or CoverageSettings()
     runs = [Path(p) for p in (paths if isinstance(paths, list) else [paths])]
     plans = []
+    recorded = {
+        bool(_check_complete(p, allow_partial).get("config", {}).get("recordings")) for p in runs
+    }
+    if len(recorded) > 1:
+        raise RunDirError(
+            "cannot merge coverage of a campaign of recordings with a synthetic one: their "
+            "cells are label values and parameter bins; analyse each run on its own"
+        )
     for path in runs:
-        _check_complete(path, allow_partial)
         space = ParameterSpace.from_arrow_schema(RunDir(path).results_dataset().schema)
         binning = Binning.from_space(space, settings.toml.get("bins", {}))
         plans.append((path, binning, load_crosses(settings.toml, binning)))
@@ -303,10 +310,7 @@ def analyse_run(
     )
     summ = summary(stats, min_cases=settings.min_cases, worst=worst)
     summ["runs"] = [os.fspath(p) for p in runs]
-    # Cells of recordings' labels, which a follow-up campaign cannot sample.
-    summ["recordings"] = any(
-        RunDir(p).read_campaign().get("config", {}).get("recordings") for p in runs
-    )
+    summ["recordings"] = recorded == {True}  # label cells: no follow-up can sample them
     summ["bins_file"] = settings.source or None
     summ["regions"] = _regions(runs, counts.models) if regions else []
     return RunCoverage(

@@ -234,10 +234,10 @@ def check_recordings(identity: Mapping[str, Any], previous: Mapping[str, Any], p
                 f"{old['sha256'][:12]} -> {rec['sha256'][:12]}); refusing to mix results: "
                 "restore it, or start a new run"
             )
-    if was.keys() != now.keys() or was != now:
+    if previous.get("recording_files") != identity.get("recording_files"):
         raise RunDirError(
             f"the labels of the run {path} changed since it started (recordings added, "
-            "removed or relabelled); refusing to mix results: restore them, or start a "
+            "removed, reordered or relabelled); refusing to mix results: restore them, or start a "
             "new run"
         )
 

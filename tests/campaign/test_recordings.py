@@ -189,11 +189,19 @@ def test_determinism_resume_and_a_changed_recording(
 
     # A recording altered since: resume and replay refuse, naming it.
     target = folder / files[1]["file"]
-    target.write_text(target.read_text().replace("0.", "0.0", 1))
+    original = target.read_text()
+    target.write_text(original.replace("0.", "0.0", 1))
     run.manifest.write_text(lines[0])
     with pytest.raises(RunDirError, match=rf"recording {files[1]['file']} changed since"):
         run_campaign(cfg.with_overrides(name="again"), resume=True, stream=None)
     with pytest.raises(RunDirError, match=rf"recording {files[1]['file']} changed since"):
+        replay(run.path, 0)
+
+    # Restored, but the labels file lists the recordings in another order: refused too.
+    target.write_text(original)
+    labels = (folder / "labels.csv").read_text().splitlines(keepends=True)
+    (folder / "labels.csv").write_text("".join([labels[0], labels[2], labels[1], *labels[3:]]))
+    with pytest.raises(RunDirError, match=r"the labels of the run .* changed since it started"):
         replay(run.path, 0)
 
 
@@ -220,6 +228,9 @@ def test_replay_of_a_recorded_case_matches_its_row(
     assert not any("--focus" in line for line in analyse_run(run).lines())
     assert main(["run", "--focus", str(run)]) == 2
     assert "is a campaign of recordings" in capsys.readouterr().err
+    # Nor does its coverage merge with a synthetic run's (label values against bins).
+    with pytest.raises(RunDirError, match=r"cannot merge coverage of a campaign of recordings"):
+        analyse_run([synthetic[1], run])
 
 
 def test_dask_workers_get_the_recordings_bytes(
