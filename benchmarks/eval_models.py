@@ -24,18 +24,27 @@ def main() -> None:
     parser.add_argument("--models", default="float,int8")
     args = parser.parse_args()
     models = [Model.load(m) for m in args.models.split(",")]
-    held_out = window_set(args.traces, args.seed, spec=models[0].spec, negative_fraction=1.0)
-    results = [window_metrics(m.predict(held_out.x), held_out) for m in models]
+    # The same traces for every model, cut and transformed by each model's own spec
+    # (variants differ in time_step).
+    sets: dict[object, object] = {}
+    results = []
+    for m in models:
+        if m.spec not in sets:
+            sets[m.spec] = window_set(args.traces, args.seed, spec=m.spec, negative_fraction=1.0)
+        held_out = sets[m.spec]
+        results.append(window_metrics(m.predict(held_out.x), held_out))
     print(
         f"{args.traces} held-out traces (seed {args.seed}): {results[0]['n_windows']:,} "
         f"windows, {results[0]['n_positive']:,} high-five"
     )
-    print(f"{'':<20}" + "".join(f"{m.name:>12}" for m in models))
+    print(f"{'':<20}" + "".join(f"{m.name[:22]:>24}" for m in models))
     for key in ("accuracy", "balanced_accuracy", "tpr", "fpr"):
-        print(f"{key:<20}" + "".join(f"{100 * r[key]:>11.3f}%" for r in results))
+        print(f"{key:<20}" + "".join(f"{100 * r[key]:>23.3f}%" for r in results))
     print("false-positive window rate by motion (negative windows):")
     for motion, (_, n) in results[0]["fpr_by_motion"].items():
-        rates = "".join(f"{100 * r['fpr_by_motion'][motion][0]:>11.3f}%" for r in results)
+        rates = "".join(
+            f"{100 * r['fpr_by_motion'].get(motion, (float('nan'),))[0]:>23.3f}%" for r in results
+        )
         print(f"  {motion:<18}{rates}   ({n:,})")
 
 

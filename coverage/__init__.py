@@ -24,9 +24,11 @@ from highfive.generators import lazy_exports
 from highfive.harness import FAIL_VERDICTS, VERDICTS
 
 if TYPE_CHECKING:
+    from ._anytime import cs_lower, cs_pvalue, cs_upper
     from ._bins import IGNORED, ILLEGAL, Binning, Coverpoint, codes, space_fingerprint
     from ._cli import BINS_HELP, add_coverage_commands
     from ._criteria import Criterion, CriterionKind, Option, register_criterion
+    from ._criteria_target import register_target_estimator
     from ._crosses import (
         DEFAULT_WAYS,
         Cross,
@@ -40,6 +42,13 @@ if TYPE_CHECKING:
     from ._diff import diff_pairs, diff_runs, quantization_diff
     from ._difftest import METHODS, adjust_pvalues, paired_cell_diff
     from ._difftext import RunDiff
+    from ._effects import (
+        newcombe_interval,
+        paired_newcombe_interval,
+        paired_ratio_interval,
+        ratio_interval,
+        wilson_interval,
+    )
     from ._focus import plan_focus
     from ._gate import (
         CRITERIA,
@@ -53,10 +62,14 @@ if TYPE_CHECKING:
     from ._gaterun import GateRun
     from ._regions import Region, failure_regions, regions_dicts
     from ._run import CoverageSettings, RunCoverage, analyse_run, load_settings, write_coverage
+    from ._sequential import CaseTable, CriterionDecision, Decisions, decide, staged_criteria
+    from ._staged import SequentialResult, check_sequential, run_until_decided, stage_boxes
     from ._stats import (
+        LOOKS,
         STATUSES,
         CellStats,
         cases_needed,
+        cases_needed_at_rate,
         cell_stats,
         cells_frame,
         coverage,
@@ -66,6 +79,8 @@ if TYPE_CHECKING:
         holes,
         summary,
     )
+    from ._unitbox import bin_interval
+    from ._wbounds import WeightedRate, kish_ess, weighted_rate
 
 __all__ = [
     "BINS_HELP",
@@ -75,18 +90,22 @@ __all__ = [
     "IGNORED",
     "ILLEGAL",
     "KINDS",
+    "LOOKS",
     "METHODS",
     "STATUSES",
     "VERDICTS",
     "Binning",
+    "CaseTable",
     "CellStats",
     "CoverageCounts",
     "CoverageSettings",
     "Coverpoint",
     "Criterion",
+    "CriterionDecision",
     "CriterionKind",
     "CriterionResult",
     "Cross",
+    "Decisions",
     "Gate",
     "GateResult",
     "GateRun",
@@ -94,37 +113,57 @@ __all__ = [
     "Region",
     "RunCoverage",
     "RunDiff",
+    "SequentialResult",
+    "WeightedRate",
     "add_coverage_commands",
     "adjust_pvalues",
     "analyse_run",
+    "bin_interval",
     "cases_needed",
+    "cases_needed_at_rate",
     "cell_codes",
     "cell_labels",
     "cell_stats",
     "cells_frame",
+    "check_sequential",
     "codes",
     "coverage",
     "cp_interval",
     "cp_lower",
     "cp_upper",
     "crosses_fingerprint",
+    "cs_lower",
+    "cs_pvalue",
+    "cs_upper",
+    "decide",
     "diff_pairs",
     "diff_runs",
     "evaluate_gate",
     "failure_regions",
     "holes",
+    "kish_ess",
     "load_crosses",
     "load_gate",
     "load_settings",
     "make_crosses",
     "merge_counts",
+    "newcombe_interval",
     "paired_cell_diff",
+    "paired_newcombe_interval",
+    "paired_ratio_interval",
     "plan_focus",
     "quantization_diff",
+    "ratio_interval",
     "regions_dicts",
     "register_criterion",
+    "register_target_estimator",
+    "run_until_decided",
     "space_fingerprint",
+    "stage_boxes",
+    "staged_criteria",
     "summary",
+    "weighted_rate",
+    "wilson_interval",
     "write_coverage",
 ]
 
@@ -132,9 +171,11 @@ __all__ = [
 # CRITERIA comes from ``_gate``, which imports every criterion module: the registry is
 # complete whenever it is seen.
 _EXPORTS = {
+    "_anytime": ("cs_lower", "cs_pvalue", "cs_upper"),
     "_bins": ("IGNORED", "ILLEGAL", "Binning", "Coverpoint", "codes", "space_fingerprint"),
     "_cli": ("BINS_HELP", "add_coverage_commands"),
     "_criteria": ("Criterion", "CriterionKind", "Option", "register_criterion"),
+    "_criteria_target": ("register_target_estimator",),
     "_crosses": (
         "DEFAULT_WAYS",
         "Cross",
@@ -148,6 +189,13 @@ _EXPORTS = {
     "_diff": ("diff_pairs", "diff_runs", "quantization_diff"),
     "_difftest": ("METHODS", "adjust_pvalues", "paired_cell_diff"),
     "_difftext": ("RunDiff",),
+    "_effects": (
+        "newcombe_interval",
+        "paired_newcombe_interval",
+        "paired_ratio_interval",
+        "ratio_interval",
+        "wilson_interval",
+    ),
     "_focus": ("plan_focus",),
     "_gate": (
         "CRITERIA",
@@ -161,10 +209,20 @@ _EXPORTS = {
     "_gaterun": ("GateRun",),
     "_regions": ("Region", "failure_regions", "regions_dicts"),
     "_run": ("CoverageSettings", "RunCoverage", "analyse_run", "load_settings", "write_coverage"),
+    "_sequential": (
+        "CaseTable",
+        "CriterionDecision",
+        "Decisions",
+        "decide",
+        "staged_criteria",
+    ),
+    "_staged": ("SequentialResult", "check_sequential", "run_until_decided", "stage_boxes"),
     "_stats": (
+        "LOOKS",
         "STATUSES",
         "CellStats",
         "cases_needed",
+        "cases_needed_at_rate",
         "cell_stats",
         "cells_frame",
         "coverage",
@@ -174,5 +232,7 @@ _EXPORTS = {
         "holes",
         "summary",
     ),
+    "_unitbox": ("bin_interval",),
+    "_wbounds": ("WeightedRate", "kish_ess", "weighted_rate"),
 }
 __getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)

@@ -4,6 +4,8 @@ A gate file is TOML::
 
     [gate]
     confidence = 0.95          # of every one-sided Clopper-Pearson bound
+    looks = "fixed"            # or "anytime": bounds valid however often the run is
+                               # gated (after every batch or follow-up stage)
     bins = "bins.toml"         # optional: a bins file (relative to this file); the gate
                                # uses its [bins.<dimension>] tables (ways come from each
                                # criterion; examples/bins.toml shows the format)
@@ -36,7 +38,12 @@ Kinds and their keys (besides ``kind``, ``name`` and ``model``):
   latency at that batch size as campaign.json recorded it when the campaign ran (median
   over many calls, one thread, with the machine it ran on), so the same run and gate
   file always give the same verdict (ONNX counters only; a run made before latencies
-  were recorded fails it and says to re-run the campaign).
+  were recorded fails it and says to re-run the campaign);
+- ``fits_target``: ``target`` (required: a shipped profile name or a profile file),
+  ``max_flash_bytes``, ``max_ram_bytes``, ``max_duty_cycle`` (optional, tighter than
+  the profile): the model fits the target's flash, RAM and duty cycle as
+  ``highfive model target`` estimates them (ONNX counters only; the estimate is
+  injected by the command line, see ``_criteria_target``).
 
 Each kind is one class in ``_criteria_*`` modules, registered in
 :data:`~highfive.coverage.CRITERIA` (see ``_criteria`` for how to add one).
@@ -51,6 +58,12 @@ cells are below ``p_max`` and passes only if each cell's own test passes, so its
 rate is at most that of one cell's test and no multiplicity correction is needed
 (Berger 1982, "Multiparameter hypothesis testing and acceptance sampling",
 Technometrics 24(4)).
+
+With ``looks = "anytime"`` every rate bound is an anytime-valid confidence sequence
+(:func:`~highfive.coverage.cs_upper`, tuned to the criterion's threshold) instead: a
+campaign may check the gate after every batch or stage and stop at the first pass
+without raising its error rate above ``1 - confidence``. docs/statistics.md states
+what each guarantees.
 
 Writing ``gate.json`` and ``junit.xml`` is a report: ``highfive.reports.write_gate``.
 """
@@ -67,10 +80,16 @@ from typing import Any
 
 from highfive.generators import ConfigError, read_toml, show
 
-from . import _criteria_cells, _criteria_model, _criteria_rates  # noqa: F401  (registration)
+from . import (  # noqa: F401  (registration)
+    _criteria_cells,
+    _criteria_model,
+    _criteria_rates,
+    _criteria_target,
+)
 from ._criteria import CRITERIA, Criterion, is_number, parse_criterion
 from ._gaterun import GateRun
 from ._progress import Log
+from ._stats import LOOKS
 from ._tables import check_top_keys
 
 __all__ = [
@@ -84,7 +103,7 @@ __all__ = [
 
 KINDS = tuple(CRITERIA)
 """Every criterion kind a gate file may use."""
-_GATE_KEYS = ("confidence", "bins")
+_GATE_KEYS = ("confidence", "bins", "looks")
 
 
 # -- the gate file ----------------------------------------------------------------------
@@ -101,12 +120,16 @@ class Gate:
         ``[bins.<dimension>]`` tables (as :meth:`Binning.from_space` takes them).
     source : str
         The gate file, for the record (empty for gates built in code).
+    looks : {"fixed", "anytime"}
+        Clopper-Pearson bounds (one look at the run) or anytime-valid ones (a gate
+        checked after every batch or stage).
     """
 
     criteria: tuple[Criterion, ...]
     confidence: float = 0.95
     bins: Mapping[str, Any] = field(default_factory=dict)
     source: str = ""
+    looks: str = "fixed"
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], source: str = "", base: Path | None = None) -> Gate:
@@ -128,6 +151,9 @@ class Gate:
             raise ConfigError(
                 f"gate.confidence: {show(conf)} must be in [0.5, 1) (one-sided), e.g. 0.95"
             )
+        looks = head.get("looks", "fixed")
+        if looks not in LOOKS:
+            raise ConfigError(f"gate.looks: {show(looks)} must be 'fixed' (default) or 'anytime'")
         bins = _read_bins(head["bins"], base) if "bins" in head else {}
         raw = data.get("criteria")
         if not isinstance(raw, list) or not raw:
@@ -142,7 +168,7 @@ class Gate:
                 raise ConfigError(
                     f"criteria[{i}].name: {show(n)} is used twice; give each criterion its own name"
                 )
-        return cls(criteria, float(conf), bins, source)
+        return cls(criteria, float(conf), bins, source, looks)
 
 
 def load_gate(path: str | os.PathLike[str]) -> Gate:
@@ -204,6 +230,7 @@ class GateResult:
     confidence: float
     evaluated: str
     criteria: tuple[CriterionResult, ...]
+    looks: str = "fixed"
 
     @property
     def passed(self) -> bool:
@@ -220,6 +247,7 @@ class GateResult:
             "run": self.run,
             "gate_file": self.gate_file,
             "confidence": self.confidence,
+            "looks": self.looks,
             "evaluated": self.evaluated,
             "criteria": [c.to_dict() for c in self.criteria],
         }
@@ -227,9 +255,10 @@ class GateResult:
     def lines(self) -> list[str]:
         """What ``highfive gate`` prints: one line per criterion, then the verdict."""
         width = max(len(_label(c)) for c in self.criteria)
+        which = "anytime-valid " if self.looks == "anytime" else ""
         out = [
             f"gate {self.gate_file or '(in code)'} on {self.run} "
-            f"(one-sided bounds at {100 * self.confidence:g}% confidence)"
+            f"(one-sided {which}bounds at {100 * self.confidence:g}% confidence)"
         ]
         for c in self.criteria:
             out.append(
@@ -282,7 +311,12 @@ def evaluate_gate(run: str | os.PathLike[str], gate: Gate, *, log: Log | None = 
     """
     path = Path(run)
     data = GateRun(
-        path, confidence=gate.confidence, bins=gate.bins, criteria=gate.criteria, log=log
+        path,
+        confidence=gate.confidence,
+        bins=gate.bins,
+        criteria=gate.criteria,
+        log=log,
+        looks=gate.looks,
     )
     targets = [(c, c.spec.targets(c, data)) for c in gate.criteria]
     data.crosses()  # bins and ways checked, cells counted, before any row is read
@@ -309,4 +343,5 @@ def evaluate_gate(run: str | os.PathLike[str], gate: Gate, *, log: Log | None = 
         gate.confidence,
         datetime.now(UTC).isoformat(timespec="seconds"),
         tuple(results),
+        gate.looks,
     )

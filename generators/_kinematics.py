@@ -33,6 +33,7 @@ __all__ = [
     "Plan",
     "PlanBuilder",
     "Pose",
+    "gravity_reaction",
     "specific_force",
     "stroke_time",
 ]
@@ -269,6 +270,40 @@ def specific_force(
 
     acc[2] += G  # specific force: acceleration minus gravity (gravity points down)
     return _world_to_sensor(acc, ang) / G
+
+
+def gravity_reaction(plan: Plan, t: npt.ArrayLike) -> np.ndarray:
+    """The reaction to gravity in the sensor frame at instants ``t``, in g.
+
+    This is the part of :func:`specific_force` that gravity contributes: the world's
+    ``(0, 0, 1)`` g seen in the watch's orientation at each instant. Subtracting it
+    from a reading leaves the linear acceleration that a phone's "linear
+    acceleration" sensor reports.
+
+    Parameters
+    ----------
+    plan : Plan
+        Keyframes (impulses do not rotate the watch and are ignored).
+    t : array_like, shape (n,)
+        Instants in seconds.
+
+    Returns
+    -------
+    np.ndarray, shape (n, 3), float64
+        Unit vectors (|v| = 1 g) in the sensor frame.
+    """
+    t = np.asarray(t, dtype=np.float64)
+    k, tau, _ = _segments(plan, t)
+    tau2 = tau * tau
+    s = tau2 * tau * (10.0 - 15.0 * tau + 6.0 * tau2)
+    if plan.times.size > 1:
+        step_ang = np.diff(plan.angles, axis=0)
+        ang = plan.angles[k].T + step_ang[k].T * s
+    else:
+        ang = np.repeat(plan.angles[:1].T, t.size, axis=1)
+    up = np.zeros((3, t.size))
+    up[2] = 1.0
+    return _world_to_sensor(up, ang)
 
 
 def _pulse(u: np.ndarray, peak: float, tau: float, cell: float) -> np.ndarray:

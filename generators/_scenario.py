@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from ._kinematics import G, PlanBuilder, specific_force
+from ._kinematics import G, PlanBuilder, gravity_reaction, specific_force
 from ._sensor import OVERSAMPLE, SensorSpec, apply_sensor
 from ._space import ParameterSpace
 from ._types import Event, Trace
@@ -81,6 +81,7 @@ def synthesize(
     *,
     space: ParameterSpace | None = None,
     validate: bool = True,
+    gravity: bool = True,
 ) -> Trace:
     """Make the trace of one case.
 
@@ -94,6 +95,12 @@ def synthesize(
         The space to validate against.
     validate : bool
         Validate ``params`` first (skip only for rows that came from the space).
+    gravity : bool
+        Keep gravity in the samples (an accelerometer's reading). With ``False`` the
+        reaction to gravity in the sensor frame at each sample instant (the exact
+        orientation of the plan) is subtracted from the readings, as a phone's "linear
+        acceleration" sensor reports; every sensor imperfection and random draw stays
+        the same, so the two traces of a case differ by the gravity term only.
 
     Returns
     -------
@@ -144,4 +151,6 @@ def synthesize(
     extra = background_accel(str(params["background"]), grid, float(params["tempo"]), rng_layout)
     force = specific_force(plan, grid, cell=dt, extra=extra)
     t, samples = apply_sensor(force, dt, spec, n, rng_sensor)
+    if not gravity:
+        samples = samples - gravity_reaction(plan, t).astype(np.float32)
     return Trace(t=t, samples=samples, fs=spec.fs, events=tuple(events), params=dict(params))

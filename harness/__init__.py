@@ -40,7 +40,16 @@ if TYPE_CHECKING:
     from ._oracle import Score, margin, score, score_count
     from ._pipeline import Counter, CounterPipeline, CountResult, PipelineStream
     from ._preprocess import features, features_of_windows, to_uniform
-    from ._recording import MAX_GAP_S, Recording, open_recording, read_recording
+    from ._realism import (
+        CENTRAL,
+        RealismResult,
+        compare_features,
+        compare_realism,
+        load_region,
+        normalised_wasserstein,
+    )
+    from ._realism_features import FEATURES, Feature, dynamic, piece_features
+    from ._recording import MAX_GAP_S, Recording, Rest, open_recording, read_recording
     from ._recording_case import judge_recording
     from ._recording_count import RecordingCount, Segment, count_recording
     from ._records import (
@@ -83,8 +92,10 @@ if TYPE_CHECKING:
     )
 
 __all__ = [
+    "CENTRAL",
     "FAILURE_SCHEMA",
     "FAIL_VERDICTS",
+    "FEATURES",
     "KINDS",
     "LIMITS",
     "MAX_GAP_S",
@@ -111,6 +122,7 @@ __all__ = [
     "CounterSpec",
     "ExecutionConfig",
     "FailureCase",
+    "Feature",
     "FilterBank",
     "HighfiveError",
     "InvalidParameter",
@@ -121,11 +133,13 @@ __all__ = [
     "ModelSpec",
     "Outcome",
     "PipelineStream",
+    "RealismResult",
     "Recording",
     "RecordingCase",
     "RecordingCount",
     "RecordingsConfig",
     "Replay",
+    "Rest",
     "RunDir",
     "Score",
     "Segment",
@@ -135,10 +149,13 @@ __all__ = [
     "VerdictInfo",
     "atomic_path",
     "atomic_write_text",
+    "compare_features",
+    "compare_realism",
     "count_recording",
     "count_trace",
     "counter_id",
     "detect",
+    "dynamic",
     "features",
     "features_of_windows",
     "filter_bank",
@@ -149,12 +166,15 @@ __all__ = [
     "judge_recording",
     "load_counter",
     "load_counters",
+    "load_region",
     "load_run",
     "log_freqs",
     "margin",
     "morlet_scales",
+    "normalised_wasserstein",
     "open_recording",
     "outcome_table",
+    "piece_features",
     "read_labels",
     "read_recording",
     "replay",
@@ -187,7 +207,16 @@ _EXPORTS = {
     "_oracle": ("Score", "margin", "score", "score_count"),
     "_pipeline": ("Counter", "CounterPipeline", "CountResult", "PipelineStream"),
     "_preprocess": ("features", "features_of_windows", "to_uniform"),
-    "_recording": ("MAX_GAP_S", "Recording", "open_recording", "read_recording"),
+    "_realism": (
+        "CENTRAL",
+        "RealismResult",
+        "compare_features",
+        "compare_realism",
+        "load_region",
+        "normalised_wasserstein",
+    ),
+    "_realism_features": ("FEATURES", "Feature", "dynamic", "piece_features"),
+    "_recording": ("MAX_GAP_S", "Recording", "Rest", "open_recording", "read_recording"),
     "_recording_case": ("judge_recording",),
     "_recording_count": ("RecordingCount", "Segment", "count_recording"),
     "_records": (

@@ -27,7 +27,14 @@ import numpy as np
 import pyarrow as pa
 from threadpoolctl import threadpool_limits
 
-from highfive.generators import Box, ParameterSpace, make_sampler, synthesize
+from highfive.generators import (
+    Box,
+    ImportanceSampler,
+    ParameterSpace,
+    Proposal,
+    make_sampler,
+    synthesize,
+)
 
 from ._case import Judged, judge
 from ._labels import RecordingCase
@@ -55,6 +62,8 @@ class BatchJob:
     keep_failures: bool
     boxes: tuple[Box, ...] = ()
     chunk_s: float = 0.0
+    proposals: tuple[Proposal, ...] = ()
+    starts: tuple[int, ...] = (0,)
     recordings: tuple[RecordingCase, ...] = ()
     labels: ParameterSpace | None = None
     """The categorical dimensions of the recordings' labels (None: synthetic cases)."""
@@ -98,11 +107,13 @@ def _run_batch(job: BatchJob) -> BatchOutput:
         if job.keep_failures and judged.failed:
             failures.append(judged.failure_case(case))
 
-    schema = result_schema(job.space, job.labels)
+    weights = columns.pop("weight", None)
+    schema = result_schema(job.space, job.labels, weighted=weights is not None)
     case_ids = pa.array(np.arange(job.start, job.start + job.count), pa.int64())
     cases = [case_ids, *(_array(v, schema.field(c).type) for c, v in columns.items())]
+    extra = [] if weights is None else [weights]
     results = {
-        cid: pa.Table.from_arrays([*cases, *outcome_table(rows).columns], schema=schema)
+        cid: pa.Table.from_arrays([*cases, *outcome_table(rows).columns, *extra], schema=schema)
         for cid, rows in outcomes.items()
     }
     stats = {"verdicts": dict(tally), "agree": agree, "seconds": time.perf_counter() - t0}
@@ -111,7 +122,8 @@ def _run_batch(job: BatchJob) -> BatchOutput:
 
 def _cases(job: BatchJob) -> tuple[dict[str, Any], Iterator[tuple[int, Judged]]]:
     """The batch's columns between ``case_id`` and the outcome (parameters, source,
-    recording, metadata), and its cases judged one by one, lazily."""
+    recording, metadata), with ``weight`` for importance-sampled cases, and its cases
+    judged one by one, lazily."""
     n, first = job.count, job.start
     if job.labels is not None:
         recs = job.recordings[first : first + n]
@@ -125,13 +137,23 @@ def _cases(job: BatchJob) -> tuple[dict[str, Any], Iterator[tuple[int, Judged]]]
             for k, rec in enumerate(recs)
         )
         return cols, judged
-    sampler = make_sampler(job.sampler, job.space.d, job.n_cases, job.seed, job.boxes)
+    sampler = make_sampler(
+        job.sampler,
+        job.space.d,
+        job.n_cases,
+        job.seed,
+        job.boxes,
+        proposals=job.proposals,
+        starts=job.starts,
+    )
     points = sampler.points(first, n)
     params = pa.Table.from_pandas(
         job.space.from_unit(points), schema=job.space.to_arrow_schema(), preserve_index=False
     )
     cols = {c: params[c] for c in params.column_names}
     cols.update(source=["synthetic"] * n, recording=[None] * n)
+    if isinstance(sampler, ImportanceSampler):
+        cols["weight"] = pa.array(np.exp(sampler.log_weights(first, points)), pa.float64())
 
     def synthetic() -> Iterator[tuple[int, Judged]]:
         for k, row in enumerate(job.space.rows(points)):

@@ -5,7 +5,7 @@
     name = "nominal"          # run directory name under `out`
     seed = 20261127           # campaign seed: case i depends only on (seed, i)
     cases = 20000
-    sampler = "sobol"         # random | sobol | halton | lhs
+    sampler = "sobol"         # random | sobol | halton | lhs | importance (see below)
     batch_size = 250          # cases per dask task
     models = ["float", "int8"]  # counters under test ("counters" is an alias), each one of:
                               #   "float", "int8", "path/model.onnx"   ONNX through the pipeline
@@ -23,6 +23,9 @@
     background = "none"       # fix
     peak_accel = [5.0, 30.0]  # narrow
     motion = ["high_five", "clap"]  # subset
+
+    [importance]              # sampler = "importance" only: cross-entropy stages
+    stages = 4                #   (harness/_importance.py shows every key)
 
     [recordings]              # instead of sampling the space: one case per recording
     folder = "data/basicmotions"  # relative to this file's folder
@@ -49,9 +52,9 @@
 Unknown keys and bad values are :class:`ConfigError` naming the key.
 
 A campaign of recordings (``[recordings]``) has one case per row of its labels file
-(see :mod:`._labels`), so it takes no ``cases``, ``sampler``, ``[space]`` or focus: a
-campaign file samples the space or runs recordings, never both. Its ``cases`` is the
-number of recordings, set when the campaign starts.
+(see :mod:`._labels`), so it takes no ``cases``, ``sampler``, ``[space]``,
+``[importance]`` or focus: a campaign file samples the space or runs recordings, never
+both. Its ``cases`` is the number of recordings, set when the campaign starts.
 """
 
 from __future__ import annotations
@@ -74,6 +77,7 @@ from highfive.generators import (
     read_toml,
 )
 
+from ._importance import check_importance, stage_starts
 from ._labels import RESERVED, TRUTH_COLUMNS
 from ._recording import TimeUnit, Units
 from ._records import OUTCOME_SCHEMA
@@ -122,7 +126,7 @@ def _counter_spec(i: int, entry: Any) -> CounterSpec:
 
 _RECORDINGS_KEYS = ("folder", "labels", "metadata", "units", "time_unit")
 _TIME_UNITS = ("auto", "s", "ms", "us")
-_NOT_WITH_RECORDINGS = ("cases", "sampler", "space", "focus")
+_NOT_WITH_RECORDINGS = ("cases", "sampler", "space", "focus", "importance")
 
 
 @dataclass(frozen=True)
@@ -293,6 +297,8 @@ class CampaignConfig:
     space: Mapping[str, Any] = field(default_factory=dict)
     execution: ExecutionConfig = field(default_factory=ExecutionConfig)
     focus: tuple[Mapping[str, Any], ...] = ()
+    importance: Mapping[str, Any] = field(default_factory=dict)
+    """Settings of the ``importance`` sampler (``harness/_importance.py``)."""
     recordings: RecordingsConfig | None = None
     parent: str = ""
     base: str = ""
@@ -334,6 +340,17 @@ class CampaignConfig:
             raise ConfigError(
                 "sampler: 'focus' goes with target boxes (made by 'highfive run --focus RUN'), "
                 f"got sampler {self.sampler!r} with {len(self.focus)} boxes"
+            )
+        if self.sampler == "importance":
+            if not isinstance(self.importance, Mapping):
+                raise ConfigError(f"importance: {self.importance!r} must be a table")
+            settings = check_importance(self.importance, space.d, self.base)
+            stage_starts(settings, self.cases, self.batch_size)
+            object.__setattr__(self, "importance", settings)
+        elif self.importance:
+            raise ConfigError(
+                'importance: the table [importance] goes with sampler = "importance", '
+                f"got sampler {self.sampler!r}"
             )
         for i, box in enumerate(self.focus):
             if not isinstance(box, Mapping) or not box:
@@ -387,6 +404,8 @@ class CampaignConfig:
         d["space"] = dict(self.space)
         d["focus"] = [{k: list(v) for k, v in box.items()} for box in self.focus]
         _plain_recordings(d)
+        if not self.importance:
+            d.pop("importance")  # runs of other samplers keep the identity they had
         return d
 
     def to_dict(self) -> dict[str, Any]:

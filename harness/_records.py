@@ -12,10 +12,10 @@ One definition each, next to :class:`~highfive.harness.RunDir`:
 A result row is ``case_id``, the case's parameters (one column per dimension),
 ``source`` ("synthetic" or "recording"), ``recording`` (the file a recorded case was
 read from, relative to the recordings folder; null for a synthetic case), the labels'
-metadata columns of a campaign of recordings, then the outcome columns. A recorded
-case has no parameters: its parameter columns are null, and its metadata columns (and,
-when none of them holds two values, ``recording``) carry the categorical dimensions
-that coverage bins it by.
+metadata columns of a campaign of recordings, then the outcome columns, and for
+importance-sampled cases their ``weight``. A recorded case has no parameters: its
+parameter columns are null, and its metadata columns (and, when none of them holds two
+values, ``recording``) carry the categorical dimensions that coverage bins it by.
 When a counter gives no answer (verdict ``error`` or
 ``timeout``) it counted nothing: ``predicted_count`` 0, every high-five a miss, and
 ``message`` says what went wrong.
@@ -39,6 +39,7 @@ __all__ = [
     "FAILURE_SCHEMA",
     "OUTCOME_SCHEMA",
     "SOURCES",
+    "WEIGHT_FIELD",
     "FailureCase",
     "Outcome",
     "counter_id",
@@ -86,7 +87,14 @@ SOURCES = ("synthetic", "recording")
 """Values of the ``source`` column: where a case's trace came from."""
 
 
-def result_schema(space: ParameterSpace, labels: ParameterSpace | None = None) -> pa.Schema:
+WEIGHT_FIELD = pa.field("weight", pa.float64(), nullable=True)
+"""The last column of importance-sampled results: the case's weight, base over
+sampling density at its point. Runs of other samplers have no such column (weight 1)."""
+
+
+def result_schema(
+    space: ParameterSpace, labels: ParameterSpace | None = None, *, weighted: bool = False
+) -> pa.Schema:
     """The full schema of a result part file.
 
     Parameters
@@ -98,6 +106,8 @@ def result_schema(space: ParameterSpace, labels: ParameterSpace | None = None) -
         file (metadata columns, or ``recording``). The parameter columns are then
         nullable and carry no dimension metadata, so a reader rebuilds the labels'
         space from the schema, never the parameters' (no recorded case has any).
+    weighted : bool
+        With the ``weight`` column of importance-sampled cases, last.
     """
     if labels is None:
         params = list(space.to_arrow_schema())
@@ -109,16 +119,15 @@ def result_schema(space: ParameterSpace, labels: ParameterSpace | None = None) -
         own.field("recording") if "recording" in own.names else pa.field("recording", pa.string())
     )
     meta = [f for f in own if f.name != "recording"]
-    return pa.schema(
-        [
-            pa.field("case_id", pa.int64()),
-            *params,
-            pa.field("source", pa.string(), nullable=False),
-            recording,
-            *meta,
-            *OUTCOME_SCHEMA,
-        ]
-    )
+    fields = [
+        pa.field("case_id", pa.int64()),
+        *params,
+        pa.field("source", pa.string(), nullable=False),
+        recording,
+        *meta,
+        *OUTCOME_SCHEMA,
+    ]
+    return pa.schema([*fields, WEIGHT_FIELD] if weighted else fields)
 
 
 def outcome_table(outcomes: Sequence[Outcome]) -> pa.Table:

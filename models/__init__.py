@@ -24,34 +24,61 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ._arch import build_arch
     from ._cli import add_model_commands
+    from ._compare import CompareResult, compare_runs
     from ._dataset import WindowSet, make_windows, norm_stats, window_metrics, window_set
-    from ._export import export_onnx, with_metadata
+    from ._export import export_onnx, metadata_of, with_metadata
+    from ._failures import (
+        FailureCorpus,
+        failure_windows,
+        load_corpora,
+        training_cases,
+        warn_campaign_seeds,
+    )
+    from ._gate_estimator import register_gate_estimator
     from ._graph_memory import MemorySchedule, activation_schedule, weight_bytes
     from ._profile import count_macs, count_parameters, profile
+    from ._prune import network_from_onnx, prune_channels, prune_model
     from ._quantize import quantize
+    from ._streaming import StreamCost, streaming_macs
     from ._target import TargetEstimate, estimate_target
     from ._target_profile import TargetProfile, shipped_targets
     from ._train import build_network, train
 
 __all__ = [
+    "CompareResult",
+    "FailureCorpus",
     "MemorySchedule",
+    "StreamCost",
     "TargetEstimate",
     "TargetProfile",
     "WindowSet",
     "activation_schedule",
     "add_model_commands",
+    "build_arch",
     "build_network",
+    "compare_runs",
     "count_macs",
     "count_parameters",
     "estimate_target",
     "export_onnx",
+    "failure_windows",
+    "load_corpora",
     "make_windows",
+    "metadata_of",
+    "network_from_onnx",
     "norm_stats",
     "profile",
+    "prune_channels",
+    "prune_model",
     "quantize",
+    "register_gate_estimator",
     "shipped_targets",
+    "streaming_macs",
     "train",
+    "training_cases",
+    "warn_campaign_seeds",
     "weight_bytes",
     "window_metrics",
     "window_set",
@@ -60,13 +87,25 @@ __all__ = [
 
 # The module that defines each public name (the imports above, for the type checker).
 _EXPORTS = {
+    "_arch": ("build_arch",),
     "_cli": ("add_model_commands",),
+    "_compare": ("CompareResult", "compare_runs"),
     "_dataset": ("WindowSet", "make_windows", "norm_stats", "window_metrics", "window_set"),
-    "_export": ("export_onnx", "with_metadata"),
+    "_export": ("export_onnx", "metadata_of", "with_metadata"),
+    "_failures": (
+        "FailureCorpus",
+        "failure_windows",
+        "load_corpora",
+        "training_cases",
+        "warn_campaign_seeds",
+    ),
+    "_gate_estimator": ("register_gate_estimator",),
     "_graph_memory": ("MemorySchedule", "activation_schedule", "weight_bytes"),
     "_profile": ("count_macs", "count_parameters", "profile"),
+    "_prune": ("network_from_onnx", "prune_channels", "prune_model"),
     "_quantize": ("quantize",),
     "_target": ("TargetEstimate", "estimate_target"),
+    "_streaming": ("StreamCost", "streaming_macs"),
     "_target_profile": ("TargetProfile", "shipped_targets"),
     "_train": ("build_network", "train"),
 }

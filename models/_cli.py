@@ -1,4 +1,4 @@
-"""``highfive model info|target|train|quantize``: the model subcommands of the CLI.
+"""``highfive model info|target|train|prune|quantize|compare``: the model subcommands of the CLI.
 
 :func:`add_model_commands` adds them to the main parser's subparsers; each handler
 returns an exit status and raises :class:`~highfive.generators.HighfiveError` subclasses
@@ -20,7 +20,18 @@ __all__ = ["add_model_commands"]
 
 
 _positive_int = int_at_least(1)
+_count = int_at_least(0)
 _seed = int_at_least(0)
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a fraction in [0, 1)")
+    return value
 
 
 def format_profile(prof: dict[str, Any]) -> list[str]:
@@ -80,9 +91,11 @@ def _cmd_target(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    from ._failures import load_corpora
     from ._train import require_torch, train
 
     _check_out(args.out)  # the user's input first,
+    load_corpora(args.add_failures)  # every corpus checked before anything else
     require_torch()  # then what the machine lacks, before generating any data
     train(
         seed=args.seed,
@@ -91,9 +104,53 @@ def _cmd_train(args: argparse.Namespace) -> int:
         out=args.out,
         threads=args.threads,
         time_step=args.time_step,
-        widths=tuple(args.widths),
+        widths=None if args.widths is None else tuple(args.widths),
+        arch=args.arch,
+        init=args.init,
+        add_failures=args.add_failures,
+        oversample=args.oversample,
         log=print,
     )
+    return 0
+
+
+def _cmd_prune(args: argparse.Namespace) -> int:
+    from ._prune import prune_model
+    from ._train import require_torch
+
+    _check_out(args.out)
+    require_torch()
+    prune_model(
+        args.model,
+        args.out,
+        sparsity=args.sparsity,
+        epochs=args.epochs,
+        n_traces=args.traces,
+        seed=args.seed,
+        threads=args.threads,
+        log=print,
+    )
+    return 0
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from ._compare import check_parquet, compare_runs, write_compare
+
+    check_parquet(args.out)
+    result = compare_runs(
+        args.runs,
+        reference=args.reference,
+        target=args.target,
+        traces=args.traces,
+        seed=args.seed,
+        ways=args.ways,
+    )
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+    else:
+        print("\n".join(result.lines()))
+    for path in write_compare(result, out=args.out, plot=args.plot):
+        print(f"wrote {path}")
     return 0
 
 
@@ -102,7 +159,11 @@ def _cmd_quantize(args: argparse.Namespace) -> int:
 
     _check_out(args.out)
     path = quantize(
-        args.float_model, args.out, n_calibration_traces=args.calibration_traces, seed=args.seed
+        args.float_model,
+        args.out,
+        n_calibration_traces=args.calibration_traces,
+        seed=args.seed,
+        fmt=args.format,
     )
     print(f"wrote {path} ({path.stat().st_size:,} bytes)")
     return 0
@@ -118,7 +179,8 @@ def _check_out(out: Path) -> None:
 
 
 def add_model_commands(subparsers: Any) -> argparse.ArgumentParser:
-    """Add ``model`` with its ``info``, ``target``, ``train`` and ``quantize`` subcommands.
+    """Add ``model`` with its ``info``, ``target``, ``train``, ``prune``, ``quantize`` and
+    ``compare`` subcommands.
 
     Parameters
     ----------
@@ -130,7 +192,17 @@ def add_model_commands(subparsers: Any) -> argparse.ArgumentParser:
     argparse.ArgumentParser
         The ``model`` parser. Each leaf sets ``handler`` (Namespace -> exit status).
     """
-    from ._defaults import CALIBRATION_SEED, CALIBRATION_TRACES, DEFAULTS
+    from ._gate_estimator import register_gate_estimator
+
+    register_gate_estimator()  # the fits_target gate criterion estimates through it
+    from ._defaults import (
+        ARCHS,
+        CALIBRATION_SEED,
+        CALIBRATION_TRACES,
+        DEFAULT_OVERSAMPLE,
+        DEFAULTS,
+        HELD_OUT_SEED,
+    )
     from ._target_profile import DEFAULT_TARGET, shipped_targets
 
     model = subparsers.add_parser(
@@ -197,24 +269,131 @@ def add_model_commands(subparsers: Any) -> argparse.ArgumentParser:
         help=f"PyTorch threads; part of reproducibility (default {DEFAULTS['threads']})",
     )
     p.add_argument(
+        "--arch",
+        choices=ARCHS,
+        default="reference",
+        help="network: reference (the shipped design), small (widths 12 24 24) or "
+        "streaming (causal over scalogram columns; time_step 2) (default reference)",
+    )
+    p.add_argument(
         "--time-step",
         type=_positive_int,
-        default=DEFAULTS["time_step"],
+        default=None,
         metavar="K",
-        help="keep every K-th scalogram column (ModelSpec.time_step; "
-        f"default {DEFAULTS['time_step']})",
+        help="keep every K-th scalogram column (ModelSpec.time_step; default: the "
+        "architecture's, 3, or 2 for streaming)",
     )
     p.add_argument(
         "--widths",
         type=_positive_int,
         nargs=3,
-        default=list(DEFAULTS["widths"]),
+        default=None,
         metavar=("C1", "C2", "C3"),
-        help="output channels of the three convolutions (default "
-        f"{' '.join(map(str, DEFAULTS['widths']))})",
+        help="channel counts of the architecture's three stages (default: reference "
+        f"{' '.join(map(str, DEFAULTS['widths']))}, small 12 24 24, streaming 32 32 32)",
+    )
+    p.add_argument(
+        "--init",
+        metavar="MODEL",
+        help="fine-tune this float model ('float' or an ONNX file: its network, weights "
+        "and preprocessing) instead of training from scratch (learning rate "
+        f"{DEFAULTS['finetune_lr']:g})",
+    )
+    p.add_argument(
+        "--add-failures",
+        type=Path,
+        nargs="+",
+        default=[],
+        metavar="RUN",
+        help="add the failure corpora of these complete runs (same parameter space) to "
+        "the training data; their seeds and case ids are recorded in the model",
+    )
+    p.add_argument(
+        "--oversample",
+        type=_positive_int,
+        default=DEFAULT_OVERSAMPLE,
+        metavar="K",
+        help=f"repeat each failing trace's windows K times (default {DEFAULT_OVERSAMPLE})",
     )
     p.add_argument("--out", type=Path, required=True, metavar="PATH", help="output .onnx file")
     p.set_defaults(handler=_cmd_train)
+
+    p = sub.add_parser(
+        "prune",
+        help="remove the weakest channels of a float model, then fine-tune (needs PyTorch)",
+        description="Structured pruning: remove the fraction SPARSITY of every "
+        "convolution's output channels (smallest L1 norm of their filters) and the "
+        "matching inputs of the next layer, fine-tune on traces generated as the "
+        "model's training did (its seed), and export with the same metadata.",
+    )
+    p.add_argument("model", metavar="MODEL", help="'float' or a float ONNX file")
+    p.add_argument(
+        "--sparsity",
+        type=_fraction,
+        default=0.5,
+        help="fraction of each convolution's channels removed (default 0.5)",
+    )
+    p.add_argument(
+        "--epochs", type=_count, default=3, help="fine-tuning epochs, 0 for none (default 3)"
+    )
+    p.add_argument(
+        "--traces",
+        type=_positive_int,
+        default=None,
+        help="fine-tuning traces (default: the model's train.n_traces)",
+    )
+    p.add_argument(
+        "--seed", type=_seed, default=None, help="fine-tuning seed (default: the model's)"
+    )
+    p.add_argument("--threads", type=_positive_int, default=1, help="PyTorch threads (default 1)")
+    p.add_argument("--out", type=Path, required=True, metavar="PATH", help="output .onnx file")
+    p.set_defaults(handler=_cmd_prune)
+
+    p = sub.add_parser(
+        "compare",
+        help="model variants side by side: size, cost, target fit, accuracy, failures",
+        description="For every ONNX model of the runs: parameters, MACs, bytes, target "
+        "fit, latency at batch 1 and 256, window accuracy on held-out generated traces, "
+        "the campaign failure rate with its 95 %% upper bound, the cells where it fails "
+        "significantly more than the reference, and its agreement with its int8 (or "
+        "float) twin in the same run. The runs must be complete and over one space.",
+    )
+    p.add_argument("runs", type=Path, nargs="+", metavar="RUN", help="run directories")
+    p.add_argument(
+        "--reference",
+        metavar="ID",
+        help="the model the others are compared with (default: the first run's first)",
+    )
+    p.add_argument(
+        "--target",
+        default=DEFAULT_TARGET,
+        metavar="NAME|PATH.toml",
+        help=f"target profile for the fit column (default {DEFAULT_TARGET})",
+    )
+    p.add_argument(
+        "--traces",
+        type=_positive_int,
+        default=300,
+        help="held-out traces for window accuracy (default 300)",
+    )
+    p.add_argument(
+        "--seed",
+        type=_seed,
+        default=HELD_OUT_SEED,
+        help=f"seed of the held-out traces (default {HELD_OUT_SEED}; never a training one)",
+    )
+    p.add_argument(
+        "--ways",
+        type=_positive_int,
+        nargs="+",
+        default=[1],
+        metavar="T",
+        help="t-way cells compared with the reference (default 1)",
+    )
+    p.add_argument("--json", action="store_true", help="print the table as JSON")
+    p.add_argument("--out", type=Path, metavar="FILE.parquet", help="write the table as Parquet")
+    p.add_argument("--plot", type=Path, metavar="FILE.png", help="plot failure rate against size")
+    p.set_defaults(handler=_cmd_compare, outputs={"out": "file", "plot": "image"})
 
     p = sub.add_parser(
         "quantize",
@@ -236,6 +415,14 @@ def add_model_commands(subparsers: Any) -> argparse.ArgumentParser:
         type=_seed,
         default=CALIBRATION_SEED,
         help=f"calibration seed (default {CALIBRATION_SEED})",
+    )
+    p.add_argument(
+        "--format",
+        choices=("qdq", "qoperator"),
+        default="qdq",
+        help="qdq: quantize/dequantize pairs around float operators (the shipped int8 "
+        "model); qoperator: integer operators (QLinearConv...), fewer nodes and a smaller "
+        "file for small networks (default qdq)",
     )
     p.set_defaults(handler=_cmd_quantize)
     return model

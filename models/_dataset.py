@@ -38,9 +38,11 @@ __all__ = [
     "NEGATIVE_S",
     "POSITIVE_S",
     "WindowSet",
+    "features",
     "label_windows",
     "make_windows",
     "norm_stats",
+    "trace_windows",
     "window_metrics",
     "window_set",
 ]
@@ -153,19 +155,41 @@ def _rows(space: ParameterSpace, n_traces: int, seed: int) -> list[dict[str, Any
     return space.rows(rng.random((n_traces, space.d)))
 
 
+def trace_windows(trace: Trace, spec: ModelSpec) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Raw windows of one trace with their labels and motions, as training cuts them.
+
+    The trace is resampled to ``spec.sample_rate`` and framed as the counter frames it;
+    each window is labelled from the trace's truth events at the counter's window
+    centre (:func:`label_windows`).
+
+    Returns
+    -------
+    windows : np.ndarray, shape (W, window, 3)
+        Empty when the trace is shorter than one window.
+    label : np.ndarray, shape (W,), int8
+        1 positive, 0 negative, -1 ambiguous.
+    motion : np.ndarray, shape (W,), str
+    """
+    t_u, x_u = to_uniform(trace.t, trace.samples, trace.fs, spec.sample_rate)
+    if x_u.shape[0] < spec.window:
+        empty = np.empty(0, dtype=np.int8)
+        return np.empty((0, spec.window, 3), np.float32), empty, empty.astype("<U16")
+    windows, _ = frame(x_u, spec.window, spec.hop)
+    # The counter's window centres, shifted to where the uniform trace starts.
+    centres = float(t_u[0]) + window_centres(windows.shape[0], spec.counter_config())
+    label, motion = label_windows(centres, trace)
+    return windows, label, motion
+
+
 def _trace_windows(
     space: ParameterSpace, n_traces: int, seed: int, spec: ModelSpec, negative_fraction: float
 ) -> Iterator[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
     """Per trace: index, kept raw windows (K, window, 3), labels, weights, motions."""
     for i, row in enumerate(_rows(space, n_traces, seed)):
         trace = synthesize(row, np.random.SeedSequence(seed, spawn_key=(i,)), validate=False)
-        t_u, x_u = to_uniform(trace.t, trace.samples, trace.fs, spec.sample_rate)
-        if x_u.shape[0] < spec.window:
+        windows, label, motion = trace_windows(trace, spec)
+        if windows.shape[0] == 0:
             continue
-        windows, _ = frame(x_u, spec.window, spec.hop)
-        # The counter's window centres, shifted to where the uniform trace starts.
-        centres = float(t_u[0]) + window_centres(windows.shape[0], spec.counter_config())
-        label, motion = label_windows(centres, trace)
         keep = label == 1
         if negative_fraction >= 1.0:
             keep |= label == 0
@@ -227,11 +251,8 @@ def window_set(
         motions.append(m)
         traces.append(np.full(y.shape, i, dtype=np.int32))
     windows = np.concatenate(raw) if raw else np.empty((0, spec.window, 3), np.float32)
-    x = np.empty((windows.shape[0], *spec.input_shape), dtype=np.float32)
-    for b0 in range(0, windows.shape[0], _CHUNK):
-        x[b0 : b0 + _CHUNK] = features_of_windows(windows[b0 : b0 + _CHUNK], spec)
     return WindowSet(
-        x=x,
+        x=features(windows, spec),
         y=_cat(labels, np.int8),
         weight=_cat(weights, np.float32),
         motion=_cat(motions, np.dtype("<U16")),
@@ -239,6 +260,14 @@ def window_set(
         spec=spec,
         n_traces=n_traces,
     )
+
+
+def features(windows: np.ndarray, spec: ModelSpec) -> np.ndarray:
+    """Model inputs (N, 3, S, T) float32 of raw windows (N, window, 3), in chunks."""
+    x = np.empty((windows.shape[0], *spec.input_shape), dtype=np.float32)
+    for b0 in range(0, windows.shape[0], _CHUNK):
+        x[b0 : b0 + _CHUNK] = features_of_windows(windows[b0 : b0 + _CHUNK], spec)
+    return x
 
 
 def _cat(parts: Sequence[np.ndarray], dtype: np.dtype | type) -> np.ndarray:

@@ -6,7 +6,14 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["CALIBRATION_SEED", "CALIBRATION_TRACES", "DEFAULTS"]
+__all__ = [
+    "ARCHS",
+    "CALIBRATION_SEED",
+    "CALIBRATION_TRACES",
+    "DEFAULTS",
+    "DEFAULT_OVERSAMPLE",
+    "HELD_OUT_SEED",
+]
 
 DEFAULTS: dict[str, Any] = {
     "seed": 0,
@@ -14,6 +21,7 @@ DEFAULTS: dict[str, Any] = {
     "epochs": 15,
     "batch_size": 256,
     "lr": 3e-3,
+    "finetune_lr": 1e-3,
     "weight_decay": 1e-4,
     "threads": 1,
     "stats_traces": 500,
@@ -26,3 +34,9 @@ CALIBRATION_TRACES = 300
 """Default number of generated calibration traces (about 12k windows)."""
 CALIBRATION_SEED = 1234
 """Default calibration seed: distinct from the training seed 0 and the held-out seed."""
+HELD_OUT_SEED = 1
+"""Seed of held-out traces for window accuracy (benchmarks/eval_models.py, model compare)."""
+DEFAULT_OVERSAMPLE = 5
+"""Times each failing trace's windows are repeated in training (``--add-failures``)."""
+ARCHS = ("reference", "small", "streaming")
+"""Architectures ``model train --arch`` builds (:mod:`highfive.models._arch`)."""

@@ -28,6 +28,7 @@ __all__ = [
     "OUTPUT_NAME",
     "compact_names",
     "export_onnx",
+    "metadata_of",
     "with_metadata",
     "write_checked",
 ]
@@ -65,6 +66,13 @@ def with_metadata(
     props.update(extra or {})
     onnx.helper.set_model_props(model, dict(sorted(props.items())))
     return model.SerializeToString()
+
+
+def metadata_of(model_bytes: bytes) -> dict[str, str]:
+    """The ``metadata_props`` of a serialized ONNX model, as a dict."""
+    import onnx
+
+    return {p.key: p.value for p in onnx.load_from_string(model_bytes).metadata_props}
 
 
 def compact_names(model_bytes: bytes) -> bytes:

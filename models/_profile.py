@@ -23,9 +23,12 @@ from highfive.harness import Model, session
 
 from ._graph_memory import infer_batch1
 
-__all__ = ["count_macs", "count_parameters", "profile"]
+__all__ = ["count_macs", "count_parameters", "node_macs", "profile"]
 
-_WEIGHTED_OPS = ("Conv", "Gemm", "MatMul")
+_WEIGHTED_OPS = ("Conv", "QLinearConv", "Gemm", "MatMul")
+# Inputs of QLinearConv: x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_scale,
+# y_zero_point, bias.
+_QLINEAR_WEIGHTS = (3, 8)
 
 
 def _load_onnx(data: bytes) -> Any:
@@ -52,11 +55,48 @@ def count_parameters(onnx_model: Any) -> int:
     for node in graph.node:
         if node.op_type not in _WEIGHTED_OPS:
             continue
-        for name in node.input:
+        names = node.input
+        if node.op_type == "QLinearConv":
+            names = [node.input[i] for i in _QLINEAR_WEIGHTS if i < len(node.input)]
+        for name in names:
             src = dq_source.get(name, name)
             if src in inits:
                 counted.add(src)
     return int(sum(int(np.prod(inits[n].dims, dtype=np.int64)) for n in counted))
+
+
+def node_macs(onnx_model: Any) -> list[tuple[Any, int, tuple[int, ...]]]:
+    """Per Conv, Gemm and MatMul node (in graph order): the node, its multiply-accumulates
+    for one window (batch 1) and its output shape (see :func:`count_macs`)."""
+    inferred, info = infer_batch1(onnx_model)
+    shapes = {name: shape for name, (shape, _) in info.items()}
+
+    def shape(name: str, node: Any) -> tuple[int, ...]:
+        s = shapes.get(name)
+        if s is None or any(d <= 0 for d in s):
+            raise InvalidParameter(
+                f"model: cannot infer the shape of {name!r} ({node.op_type} node "
+                f"{node.name!r}); MACs need static shapes apart from the batch"
+            )
+        return s
+
+    out: list[tuple[Any, int, tuple[int, ...]]] = []
+    for node in inferred.graph.node:
+        if node.op_type not in _WEIGHTED_OPS:
+            continue
+        out_shape = shape(node.output[0], node)
+        n_out = int(np.prod(out_shape, dtype=np.int64))
+        if node.op_type in ("Conv", "QLinearConv"):
+            w = shape(node.input[1 if node.op_type == "Conv" else 3], node)
+            per_output = int(np.prod(w[1:], dtype=np.int64))  # C/group * kernel
+        elif node.op_type == "Gemm":
+            a = shape(node.input[0], node)
+            trans_a = any(at.name == "transA" and at.i for at in node.attribute)
+            per_output = a[0] if trans_a else a[1]
+        else:
+            per_output = shape(node.input[0], node)[-1]
+        out.append((node, n_out * per_output, out_shape))
+    return out
 
 
 def count_macs(onnx_model: Any) -> int:
@@ -71,34 +111,7 @@ def count_macs(onnx_model: Any) -> int:
     -------
     int
     """
-    inferred, info = infer_batch1(onnx_model)
-    shapes = {name: shape for name, (shape, _) in info.items()}
-
-    def shape(name: str, node: Any) -> tuple[int, ...]:
-        s = shapes.get(name)
-        if s is None or any(d <= 0 for d in s):
-            raise InvalidParameter(
-                f"model: cannot infer the shape of {name!r} ({node.op_type} node "
-                f"{node.name!r}); MACs need static shapes apart from the batch"
-            )
-        return s
-
-    total = 0
-    for node in inferred.graph.node:
-        if node.op_type not in _WEIGHTED_OPS:
-            continue
-        out = int(np.prod(shape(node.output[0], node), dtype=np.int64))
-        if node.op_type == "Conv":
-            w = shape(node.input[1], node)
-            per_output = int(np.prod(w[1:], dtype=np.int64))  # C/group * kernel
-        elif node.op_type == "Gemm":
-            a = shape(node.input[0], node)
-            trans_a = any(at.name == "transA" and at.i for at in node.attribute)
-            per_output = a[0] if trans_a else a[1]
-        else:
-            per_output = shape(node.input[0], node)[-1]
-        total += out * per_output
-    return int(total)
+    return int(sum(macs for _, macs, _ in node_macs(onnx_model)))
 
 
 def _median_seconds(run: Any, repeats: int) -> float:

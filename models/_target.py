@@ -18,7 +18,9 @@ What is counted, per model (:func:`estimate_target`):
 - **buffers**: the window of samples the scalogram is computed from (window samples x
   3 axes, float32) and the scalogram itself (the model's input at batch 1);
 - **compute**: MACs per window (:func:`highfive.models.count_macs`: Conv, Gemm,
-  MatMul) times windows per second (``1 / hop_s``), divided by the profile's MACs per
+  MatMul) times windows per second (``1 / hop_s``), or, for a column-streamable
+  network (:mod:`._streaming`), the MACs of each new scalogram column times columns
+  per second plus the head's per window; divided by the profile's MACs per
   cycle (int8 when the graph has quantize/dequantize or integer nodes, else float),
   gives cycles per second; over the clock, the duty cycle.
 
@@ -37,6 +39,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ._graph_memory import MemorySchedule, activation_schedule, weight_bytes
+from ._streaming import StreamCost, streaming_macs
 from ._target_profile import DEFAULT_TARGET, TargetProfile
 
 if TYPE_CHECKING:
@@ -83,6 +86,8 @@ class TargetEstimate:
     macs_per_window: int
     hop_s: float
     macs_per_cycle: float
+    stream: StreamCost | None = None
+    """The column-by-column cost when the model is column-streamable, else None."""
 
     @property
     def windows_per_s(self) -> float:
@@ -90,6 +95,10 @@ class TargetEstimate:
 
     @property
     def macs_per_s(self) -> float:
+        """MACs per second of signal: streamed column by column when the graph allows
+        (:mod:`highfive.models._streaming`), else every window's MACs at every hop."""
+        if self.stream is not None:
+            return self.stream.macs_per_s
         return self.macs_per_window * self.windows_per_s
 
     @property
@@ -98,8 +107,8 @@ class TargetEstimate:
 
     @property
     def ms_per_window(self) -> float:
-        """Estimated time of one inference on the core, ms."""
-        return 1e3 * self.macs_per_window / self.macs_per_cycle / (self.target.clock_mhz * 1e6)
+        """Estimated core time per hop (one window's inference, or its new columns), ms."""
+        return 1e3 * self.cycles_per_s * self.hop_s / (self.target.clock_mhz * 1e6)
 
     @property
     def duty_cycle(self) -> float:
@@ -149,6 +158,7 @@ class TargetEstimate:
             "macs_per_window": self.macs_per_window,
             "windows_per_s": self.windows_per_s,
             "macs_per_s": self.macs_per_s,
+            "streaming": None if self.stream is None else self.stream.to_dict(),
             "macs_per_cycle": self.macs_per_cycle,
             "cycles_per_s": self.cycles_per_s,
             "ms_per_window": self.ms_per_window,
@@ -181,7 +191,7 @@ class TargetEstimate:
             ("scalogram", f"{self.scalogram_buffer_bytes:,} B", f"model input {axes}"),
             ("MACs", f"{self.macs_per_window:,}", "per window (Conv, Gemm, MatMul)"),
             ("windows", f"{self.windows_per_s:g}/s", f"hop {self.hop_s:g} s"),
-            ("MACs/s", f"{self.macs_per_s:,.0f}", ""),
+            ("MACs/s", f"{self.macs_per_s:,.0f}", self._rate_note()),
             ("MACs/cycle", f"{self.macs_per_cycle:g}", f"{kind} kernels on a {t.core} (estimate)"),
             ("cycles/s", f"{self.cycles_per_s:,.0f}", f"{self.ms_per_window:.2f} ms per window"),
         ]
@@ -227,6 +237,15 @@ class TargetEstimate:
             f"verdict    {verdict} (estimates from the profile's figures, not measurements)",
         ]
         return lines
+
+    def _rate_note(self) -> str:
+        s = self.stream
+        if s is None:
+            return "every window in full"
+        return (
+            f"streamed: {s.macs_per_column:,.0f} per column x {s.columns_per_s:g} columns/s"
+            f" + {s.head_macs_per_window:,} per window"
+        )
 
 
 _LABELS = {"flash": "flash", "ram": "RAM", "duty_cycle": "duty cycle"}
@@ -292,4 +311,5 @@ def estimate_target(
         macs_per_window=count_macs(proto),
         hop_s=spec.hop_s,
         macs_per_cycle=profile.macs_per_cycle_int8 if quantized else profile.macs_per_cycle_float,
+        stream=streaming_macs(proto, spec),
     )

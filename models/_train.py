@@ -33,7 +33,7 @@ import math
 import os
 import platform
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -41,11 +41,11 @@ from typing import Any
 import numpy as np
 
 from highfive.generators import InvalidParameter, ModelError, ParameterSpace
-from highfive.harness import ModelSpec
+from highfive.harness import Model, ModelSpec
 
 from ._dataset import WindowSet, norm_stats, window_set
-from ._defaults import DEFAULTS
-from ._export import export_onnx
+from ._defaults import DEFAULT_OVERSAMPLE, DEFAULTS
+from ._export import export_onnx, metadata_of
 
 __all__ = [
     "DEFAULTS",
@@ -133,18 +133,25 @@ def build_network(
             nn.Linear(widths[2], n_classes),
         )
     if generator is not None:
-        with torch.no_grad():
-            for m in net.modules():
-                if isinstance(m, nn.Conv2d | nn.Linear):
-                    # PyTorch's reset_parameters, drawn from our generator.
-                    nn.init.kaiming_uniform_(m.weight, a=math.sqrt(5), generator=generator)
-                    bound = 1.0 / math.sqrt(m.weight[0].numel())
-                    nn.init.uniform_(m.bias, -bound, bound, generator=generator)
+        init_weights(net, generator)
     return net
 
 
+def init_weights(net: Any, generator: Any) -> None:
+    """Re-initialise every Conv2d and Linear of ``net`` as PyTorch's
+    ``reset_parameters`` does (Kaiming-uniform), drawing from ``generator``."""
+    torch = require_torch()
+    nn = torch.nn
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, nn.Conv2d | nn.Linear):
+                nn.init.kaiming_uniform_(m.weight, a=math.sqrt(5), generator=generator)
+                bound = 1.0 / math.sqrt(m.weight[0].numel())
+                nn.init.uniform_(m.bias, -bound, bound, generator=generator)
+
+
 @contextlib.contextmanager
-def _torch_settings(torch: Any, threads: int) -> Iterator[None]:
+def torch_settings(torch: Any, threads: int) -> Iterator[None]:
     """Deterministic algorithms and ``threads`` intra-op threads, restored afterwards."""
     old_threads = torch.get_num_threads()
     old_det = torch.are_deterministic_algorithms_enabled()
@@ -236,7 +243,7 @@ def fit(
     return losses
 
 
-def _versions(torch: Any) -> str:
+def versions(torch: Any) -> str:
     """Library versions the weights depend on (data, features, training, export)."""
     import onnx
     import pywt
@@ -263,11 +270,15 @@ def train(
     *,
     space: ParameterSpace | None = None,
     batch_size: int = DEFAULTS["batch_size"],
-    lr: float = DEFAULTS["lr"],
+    lr: float | None = None,
     threads: int = DEFAULTS["threads"],
     stats_traces: int = DEFAULTS["stats_traces"],
-    time_step: int = DEFAULTS["time_step"],
-    widths: tuple[int, int, int] = DEFAULTS["widths"],
+    time_step: int | None = None,
+    widths: tuple[int, int, int] | None = None,
+    arch: str = "reference",
+    init: str | os.PathLike[str] | None = None,
+    add_failures: Sequence[str | os.PathLike[str]] = (),
+    oversample: int = DEFAULT_OVERSAMPLE,
     log: Log | None = None,
 ) -> Path:
     """Generate data, train the classifier and export it as a self-describing ONNX file.
@@ -285,17 +296,28 @@ def train(
     space : ParameterSpace, optional
         Parameter space of the traces (default: the whole default space).
     batch_size : int
-    lr : float
-        Peak Adam learning rate.
+    lr : float, optional
+        Peak Adam learning rate (default ``DEFAULTS["lr"]`` from scratch,
+        ``DEFAULTS["finetune_lr"]`` with ``init``).
     threads : int
         PyTorch intra-op threads (part of what makes the result reproducible).
     stats_traces : int
         Traces used for ``norm_mean`` / ``norm_std``.
-    time_step : int
-        ``ModelSpec.time_step``: keep every ``time_step``-th scalogram column (1 keeps
-        all 75; 3, as the shipped model does, keeps 25 and drops the network's pool).
-    widths : tuple of 3 int
-        Output channels of the three convolutions.
+    time_step : int, optional
+        ``ModelSpec.time_step``: keep every ``time_step``-th scalogram column (default:
+        the architecture's, :data:`~highfive.models._arch.ARCH_DEFAULTS`).
+    widths : tuple of 3 int, optional
+        Channel counts (default: the architecture's).
+    arch : {"reference", "small", "streaming"}
+        The network (:mod:`highfive.models._arch`).
+    init : path, optional
+        Fine-tune this float model (its network, weights and ModelSpec, normalisation
+        included) instead of training from scratch; ``arch``, ``time_step`` and
+        ``widths`` then come from it and may not be given.
+    add_failures : sequence of path
+        Complete run directories whose failure corpora join the training data
+        (:mod:`highfive.models._failures`), each failing trace ``oversample`` times.
+    oversample : int
     log : callable, optional
         Receives progress lines.
 
@@ -304,48 +326,111 @@ def train(
     Path
         ``out``.
     """
-    torch = require_torch()
+    from ._arch import ARCH_DEFAULTS, build_arch, check_arch
+    from ._failures import concat_windows, corpus_metadata, failure_windows, load_corpora
+    from ._prune import network_from_onnx
+
     seed = _check_int("seed", seed, 0)
     n_traces = _check_int("n_traces", n_traces, 1)
     epochs = _check_int("epochs", epochs, 1)
     batch_size = _check_int("batch_size", batch_size, 1)
     threads = _check_int("threads", threads, 1)
-    time_step = _check_int("time_step", time_step, 1)
-    if len(widths) != 3:
-        raise InvalidParameter(f"widths: {widths!r} must be three channel counts")
-    widths = (
-        _check_int("widths[0]", widths[0], 1),
-        _check_int("widths[1]", widths[1], 1),
-        _check_int("widths[2]", widths[2], 1),
-    )
-    try:
-        base = replace(ModelSpec(), time_step=time_step)
-    except ModelError as exc:
-        raise InvalidParameter(f"time_step: {exc}") from None
-    _time_pool(base)  # before generating any data
+    oversample = _check_int("oversample", oversample, 1)
+    start: Model | None = None
+    if init is not None:
+        given = {"time_step": time_step, "widths": widths}
+        fixed = [k for k, v in given.items() if v is not None] + (
+            ["arch"] if arch != "reference" else []
+        )
+        if fixed:
+            raise InvalidParameter(
+                f"{fixed[0]}: comes from the --init model; leave it out when fine-tuning"
+            )
+        start = Model.load(init)
+        base = start.spec
+        arch = metadata_of(start.data).get("train.arch", "reference")
+    else:
+        check_arch(arch)
+        time_step = _check_int(
+            "time_step", ARCH_DEFAULTS[arch]["time_step"] if time_step is None else time_step, 1
+        )
+        widths = _check_widths(ARCH_DEFAULTS[arch]["widths"] if widths is None else widths)
+        try:
+            base = replace(ModelSpec(), time_step=time_step)
+        except ModelError as exc:
+            raise InvalidParameter(f"time_step: {exc}") from None
+        check_arch(arch, base)
+        if arch != "streaming":
+            _time_pool(base)  # before generating any data
+    corpora = load_corpora(add_failures, space)  # every run checked before any work
+    torch = require_torch()
     say: Log = log if log is not None else (lambda _msg: None)
     t0 = time.perf_counter()
 
-    spec = norm_stats(min(stats_traces, n_traces), seed, space, spec=base)
+    spec = (
+        base
+        if start is not None
+        else norm_stats(min(stats_traces, n_traces), seed, space, spec=base)
+    )
     data = window_set(n_traces, seed, space, spec=spec)
     n_pos = int(data.y.sum())
     say(
         f"data: {n_traces} traces -> {len(data)} windows ({n_pos} high-five) "
         f"in {time.perf_counter() - t0:.1f} s"
     )
-    with _torch_settings(torch, threads):
-        gen = torch.Generator().manual_seed(seed)
-        net = build_network(spec, generator=gen, widths=widths)
-        fit(net, data, epochs=epochs, seed=seed, batch_size=batch_size, lr=lr, log=say)
-        extra = {
-            "train.seed": str(seed),
-            "train.n_traces": str(n_traces),
-            "train.n_windows": str(len(data)),
-            "train.epochs": str(epochs),
-            "train.threads": str(threads),
-            "train.space": "default" if space is None else "custom",
-            "train.versions": _versions(torch),
-        }
+    extra = {
+        "train.seed": str(seed),
+        "train.n_traces": str(n_traces),
+        "train.epochs": str(epochs),
+        "train.threads": str(threads),
+        "train.space": "default" if space is None else "custom",
+        "train.arch": arch,
+    }
+    if corpora:
+        failing = failure_windows(corpora, spec, oversample)
+        say(
+            f"failures: {failing.n_traces} failing traces of {len(corpora)} run(s) -> "
+            f"{len(failing) // oversample} windows ({int(failing.y.sum()) // oversample} "
+            f"high-five), x{oversample}"
+        )
+        data = concat_windows(data, failing)
+        extra.update(corpus_metadata(corpora, oversample))
+    extra["train.n_windows"] = str(len(data))
+    with torch_settings(torch, threads):
+        if start is not None:
+            net = network_from_onnx(start.data, start.name)
+            extra.update(_init_metadata(start))
+        else:
+            assert widths is not None
+            gen = torch.Generator().manual_seed(seed)
+            net = build_arch(arch, spec, generator=gen, widths=widths)
+            extra["train.widths"] = " ".join(map(str, widths))
+        rate = lr if lr is not None else DEFAULTS["finetune_lr" if start else "lr"]
+        fit(net, data, epochs=epochs, seed=seed, batch_size=batch_size, lr=rate, log=say)
+        extra["train.lr"] = f"{rate:g}"
+        extra["train.versions"] = versions(torch)
         path = export_onnx(net, spec, out, extra=extra)
     say(f"wrote {path} ({path.stat().st_size} bytes) in {time.perf_counter() - t0:.1f} s")
     return path
+
+
+def _check_widths(widths: Sequence[int]) -> tuple[int, int, int]:
+    if len(widths) != 3:
+        raise InvalidParameter(f"widths: {widths!r} must be three channel counts")
+    return (
+        _check_int("widths[0]", widths[0], 1),
+        _check_int("widths[1]", widths[1], 1),
+        _check_int("widths[2]", widths[2], 1),
+    )
+
+
+def _init_metadata(start: Model) -> dict[str, str]:
+    """What a fine-tuned model records of the model it started from."""
+    meta = metadata_of(start.data)
+    out = {"train.init": f"{start.name} (sha256 {start.sha256})"}
+    for key in ("seed", "n_traces", "failures", "widths"):
+        if f"train.{key}" in meta:
+            out[f"train.init_{key}"] = meta[f"train.{key}"]
+    if "train.widths" in meta:
+        out["train.widths"] = meta["train.widths"]
+    return out

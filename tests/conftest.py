@@ -9,7 +9,7 @@ import stat
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -260,3 +260,30 @@ def protocol_program(tmp_path: Path) -> Callable[..., Path]:
 def python_counters(tmp_path: Path) -> Path:
     """A module of Python test counters on disk (use as ``f"{path}:attr"``)."""
     return write_python_counters(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def small_campaign() -> Callable[..., Path]:
+    """``small_campaign(root, name, seed, cases, models, **config)``: run a campaign in
+    this process (no dask) and return its run directory. ``models`` maps ids to counter
+    sources; ``config`` sets further CampaignConfig fields (space, keep_failures)."""
+    from highfive.harness import CampaignConfig, ExecutionConfig, run_campaign
+
+    def run(
+        root: Path, name: str, seed: int, cases: int, models: dict[str, str], **config: Any
+    ) -> Path:
+        cfg = CampaignConfig(
+            name=name,
+            seed=seed,
+            cases=cases,
+            models=tuple({"counter": src, "id": mid} for mid, src in models.items()),
+            out=str(root),
+            batch_size=64,
+            execution=ExecutionConfig(workers=0),
+            **{"sampler": "lhs", **config},
+        )
+        summary = run_campaign(cfg, stream=None)
+        assert summary.complete
+        return Path(summary.run_dir)
+
+    return run

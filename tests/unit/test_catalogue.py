@@ -43,6 +43,10 @@ workers = 0
 """
 
 
+SEQ_GATE = '[[criteria]]\nkind = "failure_rate"\np_max = 0.5\n'
+"""A gate with one criterion on cases, for sequential-campaign rows."""
+
+
 def _campaign(**changes: object) -> str:
     """A campaign file of the toy model, with ``changes`` (TOML values) applied."""
     keys = {"name": '"n"', "seed": "1", "cases": "8", "models": '["toy.onnx"]', "out": '"out"'}
@@ -209,6 +213,62 @@ CATALOGUE = [
         r"--plot: cannot write 'afile/x.png'",
     ),
     row("count-units", "count good.csv --units furlongs", r"--units: invalid choice", usage=True),
+    row(
+        "count-gravity-removed",
+        "count linear.csv",
+        r"recording linear.csv: cannot infer units: its quietest 0.06 s read 0.0\d+ on average; "
+        r"the recording seems to have gravity removed; pass --units g or --units m/s2",
+        files={"linear.csv": "t,x,y,z\n0,0.02,0,0\n0.02,0,0.03,0\n0.04,0,0,-0.01\n"},
+    ),
+    row(
+        "count-units-unknown",
+        "count lsb.csv",
+        r"recording lsb.csv: cannot infer units: its quietest 0.06 s read 4.1 on average; "
+        r"a worn watch at rest reads about 1 g or 9.81 m/s\^2; pass --units g or --units m/s2",
+        files={"lsb.csv": "t,x,y,z\n0,0,0,4.1\n0.02,0,0,4.1\n0.04,0,0,4.1\n"},
+    ),
+    # -- realism ---------------------------------------------------------------------
+    row(
+        "realism-missing",
+        "realism missing.csv",
+        r"recordings: no usable recording; missing.csv: recording: 'missing.csv' does not exist",
+    ),
+    row(
+        "realism-none-usable",
+        "realism missing.csv afile",
+        r"no usable recording; missing.csv: .* \(and 1 more skipped\)",
+    ),
+    row(
+        "realism-region-missing",
+        "realism good.csv --region nope.toml",
+        r"region file 'nope.toml' does not exist",
+    ),
+    row(
+        "realism-region-unknown-key",
+        "realism good.csv --region r.toml",
+        r"region file r.toml: unknown parameter 'colour'; known: motion, ",
+        files={"r.toml": 'colour = "red"\n'},
+    ),
+    row(
+        "realism-region-bad-value",
+        "realism good.csv --region r.toml",
+        r"region file r.toml: background: .*'swimming'.*walking",
+        files={"r.toml": 'background = "swimming"\n'},
+    ),
+    row(
+        "realism-region-not-toml",
+        "realism good.csv --region r.toml",
+        r"r.toml: not valid TOML",
+        files={"r.toml": "motion = \n"},
+    ),
+    row("realism-synthetic-0", "realism good.csv --synthetic 0", r"--synthetic: 0", usage=True),
+    row("realism-gravity-choice", "realism good.csv --gravity maybe", r"--gravity", usage=True),
+    row(
+        "realism-html-folder",
+        "realism good.csv --html folder",
+        r"--html: 'folder' is a folder; give a file name",
+    ),
+    row("realism-out-file", "realism good.csv --out afile", r"--out: 'afile' is not a folder"),
     # -- run -----------------------------------------------------------------------
     row("run-nothing", "run", r"run: give a campaign file CONFIG.toml \(or --focus RUN\)"),
     row("run-missing", "run missing.toml", r"campaign file 'missing.toml' does not exist"),
@@ -436,6 +496,18 @@ CATALOGUE = [
         files={"r.toml": "cases = 4\n" + _recordings("")["r.toml"]},
     ),
     row(
+        "run-rec-with-importance",
+        "run r.toml",
+        r"importance: a campaign of \[recordings\] runs each recording once; remove",
+        files={"r.toml": _recordings("")["r.toml"] + "[importance]\nstages = 2\n"},
+    ),
+    row(
+        "run-rec-until-decided",
+        "run r.toml --until-decided --gate g.toml",
+        r"--until-decided: a campaign of \[recordings\] runs each recording once",
+        files={**_recordings("file,count\ngood.csv,0\n"), "g.toml": SEQ_GATE},
+    ),
+    row(
         "run-rec-cases-flag",
         "run r.toml --cases 5",
         r"--cases: 5, but a campaign of \[recordings\] runs each recording once",
@@ -464,6 +536,39 @@ CATALOGUE = [
         "run r.toml",
         r"recordings.folder: '.*nowhere' is not a folder",
         files={"r.toml": _recordings("")["r.toml"].replace('folder = "."', 'folder = "nowhere"')},
+    ),
+    row(
+        "run-budget-below-stage",
+        "run c.toml --until-decided --gate g.toml --stage 100 --budget 50",
+        r"--budget: 50 is smaller than one stage \(100 cases\)",
+        files={"c.toml": _campaign(), "g.toml": SEQ_GATE},
+    ),
+    row(
+        "run-stage-zero",
+        "run c.toml --until-decided --gate g.toml --stage 0",
+        r"--stage: 0 must be a whole number of cases >= 1",
+        files={"c.toml": _campaign(), "g.toml": SEQ_GATE},
+    ),
+    row(
+        "run-until-decided-nothing-gated",
+        "run c.toml --until-decided --gate g.toml",
+        r"--until-decided: g.toml has no criterion on cases to decide",
+        files={
+            "c.toml": _campaign(),
+            "g.toml": '[[criteria]]\nkind = "model_bytes"\nmodel = "toy"\nmax = 100000\n',
+        },
+    ),
+    row(
+        "run-until-decided-no-gate",
+        "run c.toml --until-decided",
+        r"--until-decided: no --gate FILE and no 'gate.toml' beside the campaign file",
+        files={"c.toml": _campaign()},
+    ),
+    row(
+        "run-budget-without-until-decided",
+        "run c.toml --budget 10",
+        r"run: --budget goes with --until-decided",
+        files={"c.toml": _campaign()},
     ),
     # -- replay and shrink -----------------------------------------------------------
     row("replay-not-a-run", "replay folder 1", r"run directory 'folder' has no campaign.json"),
@@ -517,6 +622,12 @@ CATALOGUE = [
         files={"b.toml": "[bins\n"},
     ),
     row("coverage-out-is-file", "coverage run --out afile", r"--out: 'afile' is not a folder"),
+    row(
+        "coverage-looks",
+        "coverage run --bins b.toml",
+        r"statistics.looks: 'often' must be 'fixed' \(default\) or 'anytime'",
+        files={"b.toml": '[statistics]\nlooks = "often"\n'},
+    ),
     row("gate-no-gate", "gate run", r"the following arguments are required: --gate", usage=True),
     row("gate-missing", "gate run --gate g.toml", r"gate file 'g.toml' does not exist"),
     row(
@@ -530,6 +641,14 @@ CATALOGUE = [
         "gate run --gate g.toml",
         r"criteria\[0\] \(failure_rate\).p_max: 2 must be a failure rate in \(0, 1\]",
         files={"g.toml": '[[criteria]]\nkind = "failure_rate"\np_max = 2\n'},
+    ),
+    row(
+        "gate-looks",
+        "gate run --gate g.toml",
+        r"gate.looks: 'often' must be 'fixed' \(default\) or 'anytime'",
+        files={
+            "g.toml": '[gate]\nlooks = "often"\n[[criteria]]\nkind = "failure_rate"\np_max = 0.5\n'
+        },
     ),
     row(
         "gate-no-criteria",
@@ -556,6 +675,19 @@ CATALOGUE = [
     row("diff-model", "diff run --model nope", r"--model: 'nope' is not a model of run 'run'"),
     row("diff-ways", "diff run --ways 0", r"--ways: '0': give whole numbers >= 1", usage=True),
     row("diff-method", "diff run --method bad", r"--method: invalid choice: 'bad'", usage=True),
+    row("diff-margin-negative", "diff run --margin -0.1", r"--margin: -0.1 must be a failure"),
+    row(
+        "diff-margin-one", "diff run --margin 1", r"--margin: 1.0 must be a failure-rate difference"
+    ),
+    row("diff-margin-nan", "diff run --margin nan", r"--margin: nan must be a failure-rate"),
+    row("diff-margin-text", "diff run --margin wide", r"--margin: invalid float value", usage=True),
+    row("diff-check-alone", "diff run --check", r"--check: needs --margin"),
+    row(
+        "diff-margin-alpha",
+        "diff run --margin 0.01 --alpha 0.3",
+        r"--alpha: 0.3 must be at most 0.25 with --margin",
+    ),
+    row("diff-out-folder", "diff run --out folder", r"--out: 'folder' is a folder"),
     # -- model -----------------------------------------------------------------------
     row("model-no-action", "model", r"the following arguments are required: ACTION", usage=True),
     row("model-info-unknown", "model info nope", r"model: 'nope' is neither a file nor a"),
@@ -583,6 +715,12 @@ CATALOGUE = [
         usage=True,
     ),
     row("model-train-suffix", "model train --out x.txt", r"--out: 'x.txt' does not end in .onnx"),
+    row(
+        "model-prune-suffix",
+        "model prune float --out x.txt",
+        r"--out: 'x.txt' does not end in .onnx",
+    ),
+    row("model-compare-not-a-run", "model compare folder", r"run directory 'folder' has no "),
     row(
         "model-train-under-file",
         "model train --out afile/t.onnx",

@@ -115,3 +115,34 @@ def test_trace_arrays_are_read_only() -> None:
     tr = synthesize(default_space().nominal(), 0)
     with pytest.raises(ValueError, match="read-only"):
         tr.samples[0, 0] = 1.0
+
+
+@pytest.mark.parametrize(
+    "row, seed",
+    [
+        (dict(motion="high_five", repetitions=2, background="walking"), 5),
+        (dict(motion="throw", background="running", sample_rate=25, drop_rate=0.03), 6),
+        (dict(motion="rest", background="none", clock_jitter=4.0), 7),
+    ],
+    ids=["high-five-walking", "throw-running-drops", "rest-jitter"],
+)
+def test_without_gravity_only_the_gravity_term_differs(row: dict, seed: int) -> None:
+    full = default_space().complete(row)
+    with_g = synthesize(full, seed)
+    without = synthesize(full, seed, gravity=False)
+    np.testing.assert_array_equal(with_g.t, without.t)
+    assert with_g.events == without.events
+    # The difference is the reaction to gravity: a unit vector (1 g) at every sample,
+    # up to the float32 rounding of the two readings.
+    diff = with_g.samples.astype(np.float64) - without.samples
+    np.testing.assert_allclose(np.linalg.norm(diff, axis=1), 1.0, atol=1e-6)
+
+
+def test_without_gravity_a_still_watch_reads_about_zero() -> None:
+    # The nominal row has no bias, scale or misalignment error; rest with no
+    # background leaves the sensor noise, cross-axis coupling and small sway.
+    row = default_space().complete(dict(motion="rest", background="none"))
+    with_g = synthesize(row, 1)
+    without = synthesize(row, 1, gravity=False)
+    assert np.abs(with_g.samples.mean(axis=0)).max() > 0.3  # gravity is there
+    assert np.abs(without.samples.mean(axis=0)).max() < 0.02  # and here it is gone

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from highfive.models import (
     activation_schedule,
     count_macs,
     estimate_target,
+    register_gate_estimator,
     shipped_targets,
     weight_bytes,
 )
@@ -458,3 +460,98 @@ def test_public_names() -> None:
     for name in ("TargetProfile", "TargetEstimate", "estimate_target", "activation_schedule"):
         assert name in highfive.models.__all__
     assert Model.load("int8").spec.hop_s == 0.2  # the hop the figures above assume
+
+
+# -- the fits_target gate criterion and model compare ---------------------------------
+@pytest.fixture(scope="module")
+def shipped_run(
+    tmp_path_factory: pytest.TempPathFactory, small_campaign: Callable[..., Path]
+) -> Path:
+    """The shipped float and int8 models on 64 cases."""
+    return small_campaign(
+        tmp_path_factory.mktemp("fit"), "fit", 2, 64, {"float": "float", "int8": "int8"}
+    )
+
+
+def _gate(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "gate.toml"
+    path.write_text('[[criteria]]\nkind = "fits_target"\n' + body)
+    return path
+
+
+def test_fits_target_passes_and_fails(tmp_path: Path, shipped_run: Path) -> None:
+    from highfive.coverage import evaluate_gate, load_gate
+
+    register_gate_estimator()
+    by_model = {
+        c.model: c
+        for c in evaluate_gate(
+            shipped_run, load_gate(_gate(tmp_path, 'target = "nrf52832"\n'))
+        ).criteria
+    }
+    # On the nRF52832 the int8 model fits; the float one's duty cycle does not
+    # (see 'highfive model target float').
+    assert by_model["int8"].passed and by_model["int8"].value == "fits"
+    assert not by_model["float"].passed and "duty_cycle" in by_model["float"].value
+    assert "on nrf52832: flash" in by_model["int8"].detail
+    tight = _gate(tmp_path, 'target = "nrf52832"\nmodel = "int8"\nmax_ram_bytes = 1000\n')
+    (only,) = evaluate_gate(shipped_run, load_gate(tight)).criteria
+    assert not only.passed and only.value == "does not fit: ram"
+    assert only.threshold == "fits nrf52832, RAM <= 1,000 B"
+
+
+@pytest.mark.parametrize(
+    ("body", "match"),
+    [
+        ('target = "nosuchchip"\n', "nosuchchip"),
+        ('target = "nrf52832"\nflash = 3\n', "unknown key 'flash'"),
+        ("", "missing key 'target'"),
+        ('target = "nrf52832"\nmax_duty_cycle = 2\n', "must be a fraction in"),
+    ],
+)
+def test_fits_target_bad_input(
+    body: str, match: str, tmp_path: Path, shipped_run: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["gate", str(shipped_run), "--gate", str(_gate(tmp_path, body))]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and match in err and "\n" not in err
+
+
+def test_model_compare(
+    tmp_path: Path, shipped_run: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import pandas as pd
+
+    out, plot = tmp_path / "c.parquet", tmp_path / "c.png"
+    argv = ["model", "compare", str(shipped_run), "--traces", "5", "--json"]
+    assert main([*argv, "--out", str(out), "--plot", str(plot)]) == 0
+    doc = json.loads(capsys.readouterr().out.split("\nwrote ")[0])
+    rows = {r["model"]: r for r in doc["models"]}
+    assert doc["reference"] == "float" and doc["held_out"] == {"traces": 5, "seed": 1}
+    assert rows["int8"]["twin"] == "float" and rows["float"]["twin"] == "int8"
+    assert rows["int8"]["quantized"] and rows["int8"]["fits_target"]
+    assert rows["float"]["cells_worse"] is None and rows["int8"]["cells_worse"] >= 0
+    assert rows["float"]["cases"] == 64
+    assert 0 <= rows["float"]["failure_rate"] <= rows["float"]["failure_upper"] <= 1
+    assert pd.read_parquet(out)["model"].tolist() == ["float", "int8"]
+    assert plot.stat().st_size > 0
+
+
+def test_model_compare_bad_input(
+    tmp_path: Path,
+    shipped_run: Path,
+    small_campaign: Callable[..., Path],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    other = small_campaign(tmp_path, "o", 2, 8, {"f": "float"}, space={"motion": "high_five"})
+    cases = [
+        (["--reference", "nope"], "--reference: 'nope' is not a model of the runs"),
+        ([str(other)], "is over another parameter space"),
+        (["--out", str(tmp_path / "x.csv")], "does not end in .parquet"),
+    ]
+    for extra, match in cases:
+        argv = ["model", "compare", str(shipped_run), *extra, "--traces", "5"]
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("error: ") and match in err and "\n" not in err
+    assert not (tmp_path / "x.csv").exists()

@@ -1,0 +1,323 @@
+"""Sequential campaigns: run in stages until the gate is decided (``--until-decided``).
+
+One run directory holds the stages as sub-runs, each an ordinary run directory::
+
+    RUN/stage-000/     the first stage: the campaign file's sampler, --stage cases
+    RUN/stage-001/     base distribution again (a rate over the whole space is
+                       undecided) or focus boxes on the undecided cells
+    ...
+    RUN/stages.json    settings, every stage's size, design and decisions, and why
+                       the campaign stopped (rewritten atomically after each stage)
+
+After each stage the gate's criteria on cases are decided with anytime-valid bounds
+(:mod:`._sequential`); the campaign stops when every one is decided (passed or
+failed) or when the budget is spent (the last stage gets what is left). Stage
+``s > 0`` draws with a seed derived from the campaign's seed and ``s``, and its design
+is a function of the earlier stages' results, so the same configuration, gate, budget
+and stage size give the same stages and results; ``--resume`` completes an
+interrupted stage and carries on. ``highfive coverage RUN/stage-*`` merges the stages
+(weighted by the pooled design when some sampled boxes).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+
+from highfive.generators import SAMPLERS, InvalidParameter, RunDirError, show
+from highfive.harness import CampaignConfig, RunDir, atomic_path, run_campaign
+
+from ._bins import Binning, codes
+from ._gate import Gate, evaluate_gate
+from ._sequential import RECORDED_KINDS, CaseTable, Cell, Decisions, decide, staged_criteria
+from ._unitbox import bin_interval
+
+__all__ = ["SequentialResult", "check_sequential", "run_until_decided", "stage_boxes"]
+
+_BASE_SAMPLERS = tuple(s for s in SAMPLERS if s not in ("focus", "importance"))
+STAGES_JSON = "stages.json"
+
+
+@dataclass(frozen=True)
+class SequentialResult:
+    """What a sequential campaign did: its stages (as stages.json records them), the
+    verdict (``pass``, ``fail``, ``undecided``) and why it stopped."""
+
+    path: Path
+    stages: tuple[dict[str, Any], ...]
+    verdict: str
+    reason: str
+
+    @property
+    def cases(self) -> int:
+        return sum(int(s["cases"]) for s in self.stages)
+
+
+def check_sequential(config: CampaignConfig, gate: Gate, budget: int, stage: int) -> None:
+    """One-line :class:`InvalidParameter` or :class:`ConfigError` for settings that
+    cannot run, before anything is written."""
+    if config.recordings is not None:
+        raise InvalidParameter(
+            "--until-decided: a campaign of [recordings] runs each recording once; it has "
+            "no cases to sample in stages (drop --until-decided)"
+        )
+    if isinstance(stage, bool) or not isinstance(stage, int) or stage < 1:
+        raise InvalidParameter(f"--stage: {show(stage)} must be a whole number of cases >= 1")
+    if isinstance(budget, bool) or not isinstance(budget, int) or budget < stage:
+        raise InvalidParameter(
+            f"--budget: {show(budget)} is smaller than one stage ({stage:,} cases); "
+            "give a budget of at least --stage cases"
+        )
+    if config.sampler not in _BASE_SAMPLERS:
+        raise InvalidParameter(
+            f"sampler: {show(config.sampler)} cannot start a sequential campaign; its first "
+            f"stage samples the base distribution ({', '.join(_BASE_SAMPLERS)})"
+        )
+    staged_criteria(gate)
+
+
+def _identity(config: CampaignConfig, gate: Gate, budget: int, stage: int) -> dict[str, Any]:
+    criteria = [
+        {"kind": c.kind, "name": c.name, "models": c.models, "options": dict(c.options)}
+        for c in gate.criteria
+    ]
+    return json.loads(
+        json.dumps(
+            {
+                "config": config.identity(),
+                "gate": {"confidence": gate.confidence, "bins": gate.bins, "criteria": criteria},
+                "budget": budget,
+                "stage": stage,
+            },
+            default=list,
+        )
+    )
+
+
+def stage_boxes(binning: Binning, cells: Sequence[Cell]) -> list[dict[str, list[float]]]:
+    """The focus boxes (unit-cube intervals) of undecided cells, one per cell."""
+    space = binning.space
+    boxes = []
+    for cell in cells:
+        box = {}
+        for dim, b in cell:
+            lo, hi = bin_interval(space[dim], binning[dim], binning[dim].bin_labels[b])
+            box[dim] = [max(lo, 0.0), min(hi, 1.0)]
+        boxes.append(box)
+    return boxes
+
+
+def _stage_seed(seed: int, s: int) -> int:
+    state = np.random.SeedSequence(seed, spawn_key=(2**42, s)).generate_state(1)[0]
+    return int(state) % 2**31
+
+
+def _plan(
+    config: CampaignConfig,
+    root: Path,
+    s: int,
+    size: int,
+    decisions: Decisions | None,
+    binning: Binning,
+) -> CampaignConfig:
+    name = f"stage-{s:03d}"
+    if decisions is None:  # the first stage: the campaign file's own sampler and seed
+        return replace(config, name=name, out=os.fspath(root), cases=size)
+    seed = _stage_seed(config.seed, s)
+    cells = decisions.cells()
+    if decisions.needs_base or not cells:
+        return replace(config, name=name, out=os.fspath(root), cases=size, seed=seed)
+    boxes = stage_boxes(binning, cells[:size])
+    return replace(
+        config,
+        name=name,
+        out=os.fspath(root),
+        cases=size,
+        seed=seed,
+        sampler="focus",
+        focus=tuple(boxes),
+        parent=os.fspath(root / f"stage-{s - 1:03d}"),
+    )
+
+
+def _table(runs: Sequence[tuple[Path, CampaignConfig]], binning: Binning) -> CaseTable:
+    """Every stage's cases: bin codes, box, verdicts and counts per model."""
+    parts: list[np.ndarray] = []
+    boxes: list[np.ndarray] = []
+    box_dims: list[frozenset[str]] = []
+    verdict: dict[str, list[np.ndarray]] = {}
+    predicted: dict[str, list[np.ndarray]] = {}
+    for path, cfg in runs:
+        frame = RunDir(path).results(
+            columns=["case_id", "model", "verdict", "predicted_count", *binning.names]
+        )
+        frame["model"] = frame["model"].astype(str)
+        frame = frame.sort_values(["model", "case_id"], kind="stable")
+        models = sorted(frame["model"].unique())
+        first = frame[frame["model"] == models[0]]
+        ids = first["case_id"].to_numpy(dtype=np.int64)
+        code, _ = codes(binning, first)
+        parts.append(code.astype(np.int64))
+        if cfg.sampler == "focus":
+            offset = len(box_dims)
+            box_dims += [frozenset(b) for b in cfg.focus]
+            boxes.append(offset + ids % len(cfg.focus))
+        else:
+            boxes.append(np.full(ids.size, -1, dtype=np.int64))
+        for m in models:
+            rows = frame[frame["model"] == m]
+            if not np.array_equal(rows["case_id"].to_numpy(dtype=np.int64), ids):
+                raise RunDirError(f"{path}: model {m!r} lacks some cases the others have")
+            verdict.setdefault(m, []).append(rows["verdict"].astype(str).to_numpy())
+            predicted.setdefault(m, []).append(rows["predicted_count"].to_numpy())
+    return CaseTable(
+        codes=np.concatenate(parts),
+        box=np.concatenate(boxes),
+        box_dims=box_dims,
+        verdict={m: np.concatenate(v) for m, v in verdict.items()},
+        predicted={m: np.concatenate(v) for m, v in predicted.items()},
+    )
+
+
+def _recorded(run: Path, gate: Gate) -> list[dict[str, Any]]:
+    """The recorded-figure criteria (model size, latency), by the ordinary gate."""
+    kept = tuple(c for c in gate.criteria if c.kind in RECORDED_KINDS)
+    if not kept:
+        return []
+    result = evaluate_gate(run, replace(gate, criteria=kept))
+    return [
+        {
+            "name": r.name,
+            "model": r.model,
+            "status": "passed" if r.passed else "failed",
+            "detail": r.detail,
+            "undecided_cells": 0,
+        }
+        for r in result.criteria
+    ]
+
+
+def _write(root: Path, record: Mapping[str, Any]) -> None:
+    with atomic_path(root / STAGES_JSON) as tmp:
+        tmp.write_text(json.dumps(record, indent=2, default=str) + "\n")
+
+
+def run_until_decided(
+    config: CampaignConfig,
+    gate: Gate,
+    *,
+    budget: int,
+    stage: int,
+    resume: bool = False,
+    client: Any = None,
+    stream: TextIO | None = None,
+    progress: TextIO | None = None,
+) -> SequentialResult:
+    """Run ``config`` in stages of ``stage`` cases until ``gate`` is decided.
+
+    Parameters
+    ----------
+    config : CampaignConfig
+        The first stage's campaign (a base sampler); the run directory is
+        ``config.out / config.name``.
+    gate : Gate
+        Criteria to decide; those on cases with anytime-valid bounds.
+    budget : int
+        Most cases in all (>= ``stage``).
+    stage : int
+        Cases per stage.
+    resume : bool
+        Complete an interrupted sequential campaign in the same directory.
+    client : distributed.Client, optional
+        Passed to every stage's :func:`run_campaign`.
+    stream : text stream, optional
+        Where each stage's campaign progress goes (None: silent).
+    progress : text stream, optional
+        Where one line per stage goes (default ``sys.stdout``).
+    """
+    check_sequential(config, gate, budget, stage)
+    out = progress if progress is not None else sys.stdout
+    root = Path(config.out) / config.name
+    identity = _identity(config, gate, budget, stage)
+    if resume:
+        if not (root / STAGES_JSON).exists() and not (root / "stage-000").exists():
+            raise RunDirError(
+                f"run directory {root} holds no sequential campaign to resume; drop --resume"
+            )
+        if (root / STAGES_JSON).exists():
+            old = json.loads((root / STAGES_JSON).read_text()).get("identity")
+            if old != identity:
+                raise RunDirError(
+                    f"run directory {root} belongs to another sequential campaign (config, "
+                    "gate, --budget or --stage differ); resume refuses to mix them"
+                )
+    elif root.exists():
+        raise RunDirError(
+            f"run directory {root} already exists; pass --resume to complete it, or use "
+            "another name or --out"
+        )
+    space = config.parameter_space()
+    binning = Binning.from_space(space, gate.bins)
+    record: dict[str, Any] = {"identity": identity, "budget": budget, "stage": stage}
+    stages: list[dict[str, Any]] = []
+    runs: list[tuple[Path, CampaignConfig]] = []
+    decisions: Decisions | None = None
+    recorded: list[dict[str, Any]] = []
+    spent, s = 0, 0
+    while True:
+        size = min(stage, budget - spent)
+        cfg = _plan(config, root, s, size, decisions, binning)
+        path = root / cfg.name
+        run_campaign(cfg, resume=resume and path.exists(), client=client, stream=stream)
+        runs.append((path, cfg))
+        spent += size
+        if s == 0:
+            recorded = _recorded(path, gate)
+        models = [str(m["id"]) for m in RunDir(path).read_campaign()["models"]]
+        decisions = decide(gate, binning, models, _table(runs, binning))
+        rows = [c.to_dict() for c in decisions.criteria] + recorded
+        failed = any(r["status"] == "failed" for r in rows)
+        decided = all(r["status"] != "undecided" for r in rows)
+        stages.append(
+            {
+                "name": cfg.name,
+                "cases": size,
+                "design": "focus" if cfg.sampler == "focus" else cfg.sampler,
+                "boxes": len(cfg.focus),
+                "seed": cfg.seed,
+                "decided": sum(r["status"] != "undecided" for r in rows),
+                "criteria": rows,
+            }
+        )
+        verdict = "fail" if failed else "pass" if decided else "undecided"
+        undecided_cells = len(decisions.cells())
+        print(
+            f"stage {s}: {size:,} cases ({stages[-1]['design']}"
+            + (f", {len(cfg.focus):,} boxes" if cfg.focus else "")
+            + f"), {spent:,} in all; {stages[-1]['decided']} of {len(rows)} criteria decided, "
+            f"{undecided_cells:,} cells undecided",
+            file=out,
+        )
+        reason = ""
+        if decided:
+            reason = "every criterion decided"
+        elif spent >= budget:
+            reason = f"budget of {budget:,} cases spent"
+        record.update(
+            stages=stages,
+            cases=spent,
+            verdict=verdict,
+            stop={"reason": reason} if reason else None,
+        )
+        _write(root, record)
+        if reason:
+            print(f"stopped: {reason}; verdict {verdict}", file=out)
+            return SequentialResult(root, tuple(stages), verdict, reason)
+        s += 1

@@ -1,0 +1,304 @@
+"""Failure corpora of earlier campaigns as training data (``model train --add-failures``).
+
+A campaign keeps every case some counter failed in ``failures/`` of its run directory
+(:class:`~highfive.harness.FailureCase`: the raw trace the campaign judged, its truth
+events and parameters). :func:`load_corpora` reads the corpora of complete runs over the
+training space; :func:`failure_windows` cuts each stored trace into windows and labels
+them from the stored truth exactly as training labels generated windows
+(:func:`~highfive.models._dataset.trace_windows`). The stored trace is used, not a
+re-synthesis from the parameters and seed: it is bit for bit what the campaign judged,
+whatever the generators have become since.
+
+Weighting: every window of a failing trace is kept (no negative subsampling: many
+failures are false counts in negative windows) and repeated ``oversample`` times, so a
+failing trace weighs as much as ``oversample`` generated ones.
+
+Which cases trained a model is recorded in its metadata (``train.failures``: per run its
+name, seed, space fingerprint and case ids; ``train.seed`` for the generated traces).
+A campaign case is the pair (seed, case id): generated training trace ``i`` of seed
+``s`` uses the random stream of campaign case ``i`` of a campaign with seed ``s``.
+:func:`training_cases` lists the pairs a model was trained on, and
+:func:`warn_training_seeds` warns when a campaign would judge a model on a seed it was
+trained on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from highfive.generators import InvalidParameter, ParameterSpace, Trace, default_space, show
+
+from ._dataset import WindowSet, features, trace_windows
+from ._defaults import DEFAULT_OVERSAMPLE
+
+__all__ = [
+    "DEFAULT_OVERSAMPLE",
+    "FailureCorpus",
+    "concat_windows",
+    "corpus_metadata",
+    "failure_windows",
+    "load_corpora",
+    "training_cases",
+    "training_seeds",
+    "warn_campaign_seeds",
+    "warn_training_seeds",
+]
+
+FAILURES_KEY = "train.failures"
+"""Metadata key: JSON list of the corpora a model was trained on."""
+
+
+@dataclass(frozen=True)
+class FailureCorpus:
+    """The failing cases of one complete campaign."""
+
+    path: Path
+    name: str
+    seed: int
+    space_fingerprint: str
+    case_ids: tuple[int, ...]
+    traces: tuple[Trace, ...]
+
+    def record(self) -> dict[str, Any]:
+        """What the model's metadata keeps of it."""
+        return {
+            "run": self.name,
+            "seed": self.seed,
+            "space": self.space_fingerprint[:16],
+            "cases": list(self.case_ids),
+        }
+
+
+def _run_space(path: Path) -> ParameterSpace:
+    from highfive.harness import RunDir
+
+    return ParameterSpace.from_arrow_schema(RunDir(path).results_dataset().schema)
+
+
+def load_corpora(
+    runs: Sequence[str | os.PathLike[str]], space: ParameterSpace | None = None
+) -> list[FailureCorpus]:
+    """Read the failure corpora of ``runs``, each checked before any is used.
+
+    Parameters
+    ----------
+    runs : sequence of path
+        Complete run directories (``highfive run``) over the training space.
+    space : ParameterSpace, optional
+        The training space (default: the default space); each run's space must have
+        the same fingerprint (:func:`highfive.coverage.space_fingerprint`).
+
+    Raises
+    ------
+    RunDirError
+        Not a run directory, or an incomplete or damaged one.
+    InvalidParameter
+        A run without failures, over another space, or given twice.
+    """
+    from highfive.coverage import space_fingerprint
+    from highfive.harness import FailureCase, RunDir
+
+    want = space_fingerprint(default_space() if space is None else space)
+    out: list[FailureCorpus] = []
+    seen: dict[Path, str] = {}
+    for run in runs:
+        path = Path(run)
+        rundir = RunDir(path)
+        record = rundir.require_complete("--add-failures")
+        where = f"--add-failures: run {os.fspath(path)!r}"
+        if path.resolve() in seen:
+            raise InvalidParameter(f"{where} is given twice")
+        seen[path.resolve()] = where
+        got = space_fingerprint(_run_space(path))
+        if got != want:
+            raise InvalidParameter(
+                f"{where} is over another parameter space (fingerprint {got[:12]}, the "
+                f"training space has {want[:12]}); add failures of campaigns over the "
+                "training space"
+            )
+        frame = rundir.failures()
+        if frame.empty:
+            raise InvalidParameter(
+                f"{where} has no failure corpus (failures/ is empty: no case failed, or the "
+                "campaign ran with keep_failures = false)"
+            )
+        cases = sorted(
+            (
+                FailureCase.decode({str(k): v for k, v in row.items()})
+                for row in frame.to_dict("records")
+            ),
+            key=lambda c: c.case_id,
+        )
+        seed = record.get("identity", {}).get("seed", record.get("config", {}).get("seed"))
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise InvalidParameter(f"{where}: campaign.json records seed {show(seed)}")
+        out.append(
+            FailureCorpus(
+                path,
+                str(record.get("name", path.name)),
+                seed,
+                got,
+                tuple(c.case_id for c in cases),
+                tuple(c.trace for c in cases),
+            )
+        )
+    return out
+
+
+def failure_windows(
+    corpora: Sequence[FailureCorpus], spec: Any, oversample: int = DEFAULT_OVERSAMPLE
+) -> WindowSet:
+    """Labelled model inputs of every failing trace, each repeated ``oversample`` times.
+
+    Ambiguous windows are dropped (as in training); every other window is kept with
+    weight 1. ``trace`` numbers the failing traces from 0 in corpus order.
+    """
+    if isinstance(oversample, bool) or not isinstance(oversample, int) or oversample < 1:
+        raise InvalidParameter(f"oversample: got {show(oversample)}; must be an integer >= 1")
+    raw: list[np.ndarray] = []
+    labels: list[np.ndarray] = []
+    motions: list[np.ndarray] = []
+    index: list[np.ndarray] = []
+    k = 0
+    for corpus in corpora:
+        for trace in corpus.traces:
+            windows, label, motion = trace_windows(trace, spec)
+            keep = np.flatnonzero(label >= 0)
+            raw.append(np.ascontiguousarray(windows[keep], dtype=np.float32))
+            labels.append(label[keep])
+            motions.append(motion[keep])
+            index.append(np.full(keep.size, k, dtype=np.int32))
+            k += 1
+    if not raw or not sum(r.shape[0] for r in raw):
+        raise InvalidParameter("--add-failures: the failing traces give no unambiguous window")
+    x = features(np.concatenate(raw), spec)
+    y = np.concatenate(labels).astype(np.int8)
+    reps = np.tile(np.arange(y.size), oversample)
+    return WindowSet(
+        x=x[reps],
+        y=y[reps],
+        weight=np.ones(reps.size, np.float32),
+        motion=np.concatenate(motions)[reps],
+        trace=np.concatenate(index)[reps],
+        spec=spec,
+        n_traces=k,
+    )
+
+
+def concat_windows(a: WindowSet, b: WindowSet) -> WindowSet:
+    """The windows of ``a`` then ``b`` (same spec); traces of ``b`` numbered after ``a``'s."""
+    return WindowSet(
+        x=np.concatenate([a.x, b.x]),
+        y=np.concatenate([a.y, b.y]),
+        weight=np.concatenate([a.weight, b.weight]),
+        motion=np.concatenate([a.motion, b.motion]),
+        trace=np.concatenate([a.trace, b.trace + a.n_traces]),
+        spec=a.spec,
+        n_traces=a.n_traces + b.n_traces,
+    )
+
+
+def corpus_metadata(corpora: Sequence[FailureCorpus], oversample: int) -> dict[str, str]:
+    """The ``train.*`` metadata entries that record the corpora a model was trained on."""
+    return {
+        FAILURES_KEY: json.dumps([c.record() for c in corpora], separators=(",", ":")),
+        "train.failures_oversample": str(oversample),
+        "train.failure_cases": str(sum(len(c.case_ids) for c in corpora)),
+    }
+
+
+def _int(meta: Mapping[str, str], key: str) -> int | None:
+    try:
+        return int(meta[key])
+    except (KeyError, ValueError):
+        return None
+
+
+def training_cases(meta: Mapping[str, str]) -> set[tuple[int, int]]:
+    """Every campaign case (seed, case id) whose random stream trained the model.
+
+    From the model's metadata: generated traces ``0 .. train.n_traces - 1`` of
+    ``train.seed``, and the failing cases of each corpus in ``train.failures``.
+    Fine-tuned models also list what their initial model was trained on
+    (``train.init_*`` keys).
+    """
+    out: set[tuple[int, int]] = set()
+    for prefix in ("train.", "train.init_"):
+        seed, n = _int(meta, f"{prefix}seed"), _int(meta, f"{prefix}n_traces")
+        if seed is not None and n is not None:
+            out.update((seed, i) for i in range(n))
+    for key in (FAILURES_KEY, "train.init_failures"):
+        for corpus in json.loads(meta.get(key, "[]")):
+            out.update((int(corpus["seed"]), int(c)) for c in corpus["cases"])
+    return out
+
+
+def training_seeds(meta: Mapping[str, str]) -> set[int]:
+    """The campaign seeds whose cases trained the model (see :func:`training_cases`)."""
+    return {seed for seed, _ in training_cases(meta)}
+
+
+def warn_training_seeds(seed: int, models: Iterable[tuple[str, Mapping[str, str]]]) -> list[str]:
+    """Warn (``UserWarning``) for each model trained on cases of campaign seed ``seed``.
+
+    Parameters
+    ----------
+    seed : int
+        The campaign's seed.
+    models : iterable of (name, metadata)
+        The campaign's ONNX models and their ``metadata_props``.
+
+    Returns
+    -------
+    list of str
+        The names of the models warned about.
+    """
+    named = []
+    for name, meta in models:
+        if seed in training_seeds(meta):
+            named.append(name)
+            warnings.warn(
+                f"campaign seed {seed}: model {name!r} was trained on cases of this seed "
+                "(generated traces or a failure corpus), so its failure rates here are "
+                "optimistic; judge it with another seed",
+                UserWarning,
+                stacklevel=2,
+            )
+    return named
+
+
+def warn_campaign_seeds(config: Any) -> list[str]:
+    """:func:`warn_training_seeds` for the ONNX models of a campaign configuration.
+
+    Models that do not load are skipped here (the campaign reports them), and so is a
+    campaign of recordings: its cases are read, not drawn from its seed.
+    """
+    from highfive.generators import HighfiveError
+    from highfive.harness import SHIPPED, Model
+
+    from ._export import metadata_of
+
+    if config.recordings is not None:
+        return []
+    models = []
+    for counter in config.counters:
+        source = str(counter.source)
+        if source not in SHIPPED and not source.endswith(".onnx"):
+            continue
+        path = source
+        if source not in SHIPPED and config.base and not Path(source).is_absolute():
+            path = str(Path(config.base) / source)
+        try:
+            model = Model.load(path)
+        except HighfiveError:
+            continue
+        models.append((counter.id or source, metadata_of(model.data)))
+    return warn_training_seeds(int(config.seed), models)

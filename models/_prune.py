@@ -1,0 +1,252 @@
+"""Float ONNX model -> PyTorch network, and structured channel pruning.
+
+:func:`network_from_onnx` rebuilds the network of an exported highfive model (a chain
+of Conv, Relu, MaxPool, AveragePool, GlobalAveragePool, Flatten, Gemm and a final
+Softmax; batch norm was folded into the convolutions at export) with its weights, so
+``model train --init`` can fine-tune it and ``model prune`` can prune it.
+
+:func:`prune_channels` removes whole output channels of every convolution: those with
+the smallest L1 norm of their filter (weights of all input channels and kernel
+positions), keeping ``round((1 - sparsity) * C)`` of ``C`` (at least one), and drops
+the matching input channels of the next Conv or Linear layer. The pruned network has
+fewer channels, so its file, parameters and MACs shrink (by about ``(1 - sparsity)^2``
+for the inner layers); it is then fine-tuned (:func:`prune_model`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from highfive.generators import InvalidParameter, ModelError, show
+
+__all__ = ["network_from_onnx", "prune_channels", "prune_model"]
+
+_CHAIN_OPS = frozenset(
+    {"Conv", "Relu", "MaxPool", "AveragePool", "GlobalAveragePool", "Flatten", "Gemm", "Softmax"}
+)
+
+
+def _attrs(node: Any) -> dict[str, Any]:
+    import onnx
+
+    return {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+
+
+def _symmetric(pads: list[int], where: str) -> tuple[int, ...]:
+    half = len(pads) // 2
+    if list(pads[:half]) != list(pads[half:]):
+        raise ModelError(f"{where}: asymmetric padding {pads} is not supported")
+    return tuple(int(p) for p in pads[:half])
+
+
+def network_from_onnx(data: bytes, name: str = "model") -> Any:
+    """The logits network (``torch.nn.Sequential``, eval mode) of a float highfive model.
+
+    Raises
+    ------
+    ModelError
+        The file is quantized, or its graph is not a chain of the supported nodes.
+    """
+    import onnx
+    from onnx import numpy_helper
+
+    from ._train import require_torch
+
+    torch = require_torch()
+    nn = torch.nn
+    proto = onnx.load_from_string(data)
+    graph = proto.graph
+    inits = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    ops = [n.op_type for n in graph.node]
+    if {"QuantizeLinear", "DequantizeLinear"} & set(ops):
+        raise InvalidParameter(f"model: {show(name)} is quantized; pass its float32 model")
+    bad = sorted(set(ops) - _CHAIN_OPS)
+    if bad:
+        raise ModelError(f"model {name!r}: node {bad[0]!r} is not supported; need a float chain")
+    layers: list[Any] = []
+    current = graph.input[0].name
+    for j, node in enumerate(graph.node):
+        where = f"model {name!r} node {j} ({node.op_type})"
+        if node.input[0] != current:
+            raise ModelError(f"{where}: the graph is not a chain")
+        current = node.output[0]
+        a = _attrs(node)
+        if node.op_type == "Conv":
+            w = inits[node.input[1]]
+            b = inits[node.input[2]] if len(node.input) > 2 else np.zeros(w.shape[0], w.dtype)
+            if w.ndim != 4:
+                raise ModelError(f"{where}: only 2-D convolutions are supported")
+            conv = nn.Conv2d(
+                w.shape[1] * int(a.get("group", 1)),
+                w.shape[0],
+                tuple(w.shape[2:]),
+                stride=tuple(a.get("strides", [1, 1])),
+                padding=_symmetric(list(a.get("pads", [0, 0, 0, 0])), where),
+                dilation=tuple(a.get("dilations", [1, 1])),
+                groups=int(a.get("group", 1)),
+            )
+            conv.weight.data = torch.from_numpy(w.copy())
+            conv.bias.data = torch.from_numpy(b.copy())
+            layers.append(conv)
+        elif node.op_type == "Relu":
+            layers.append(nn.ReLU())
+        elif node.op_type in ("MaxPool", "AveragePool"):
+            kernel = tuple(a["kernel_shape"])
+            kw = {
+                "stride": tuple(a.get("strides", kernel)),
+                "padding": _symmetric(list(a.get("pads", [0] * 2 * len(kernel))), where),
+                "ceil_mode": bool(a.get("ceil_mode", 0)),
+            }
+            if node.op_type == "MaxPool":
+                layers.append(nn.MaxPool2d(kernel, **kw))
+            else:
+                pad = bool(a.get("count_include_pad", 0))
+                layers.append(nn.AvgPool2d(kernel, count_include_pad=pad, **kw))
+        elif node.op_type == "GlobalAveragePool":
+            layers.append(nn.AdaptiveAvgPool2d(1))
+        elif node.op_type == "Flatten":
+            layers.append(nn.Flatten())
+        elif node.op_type == "Gemm":
+            w = inits[node.input[1]]
+            if not a.get("transB", 0):
+                w = w.T
+            lin = nn.Linear(w.shape[1], w.shape[0])
+            lin.weight.data = torch.from_numpy(np.array(w, dtype=np.float32, order="C"))
+            lin.bias.data = torch.from_numpy(inits[node.input[2]].copy())
+            layers.append(lin)
+        elif j != len(graph.node) - 1:  # Softmax: only as the head
+            raise ModelError(f"{where}: Softmax only as the last node")
+    return nn.Sequential(*layers).eval()
+
+
+def prune_channels(net: Any, sparsity: float) -> tuple[Any, list[tuple[int, int]]]:
+    """A copy of ``net`` with the lowest-L1 output channels of every Conv2d removed.
+
+    Parameters
+    ----------
+    net : torch.nn.Sequential
+        A chain whose Conv2d layers have ``groups == 1`` and no batch norm (as
+        :func:`network_from_onnx` returns); each Conv2d's output feeds the next Conv2d
+        or Linear through channel-wise layers only.
+    sparsity : float
+        Fraction of each convolution's channels to remove, in [0, 1).
+
+    Returns
+    -------
+    network : torch.nn.Sequential
+    channels : list of (before, after)
+        Per convolution.
+    """
+    import copy
+
+    from ._train import require_torch
+
+    torch = require_torch()
+    nn = torch.nn
+    if not (isinstance(sparsity, float | int) and not isinstance(sparsity, bool)) or not (
+        0.0 <= sparsity < 1.0
+    ):
+        raise InvalidParameter(f"sparsity: {show(sparsity)} must be a fraction in [0, 1)")
+    net = copy.deepcopy(net)
+    weighted = [m for m in net if isinstance(m, nn.Conv2d | nn.Linear)]
+    if any(isinstance(m, nn.BatchNorm2d) for m in net):
+        raise InvalidParameter("network: fold batch norm first (prune an exported model)")
+    channels: list[tuple[int, int]] = []
+    with torch.no_grad():
+        for layer, nxt in itertools.pairwise(weighted):
+            if not isinstance(layer, nn.Conv2d):
+                continue
+            if layer.groups != 1:
+                raise InvalidParameter("network: grouped convolutions cannot be pruned")
+            c = layer.out_channels
+            k = max(1, round((1.0 - sparsity) * c))
+            norms = layer.weight.abs().sum(dim=(1, 2, 3))
+            # Stable order: the k largest norms, ties to the lower index, kept in order.
+            order = np.argsort(-norms.numpy(), kind="stable")
+            keep = torch.from_numpy(np.sort(order[:k]))
+            layer.weight = nn.Parameter(layer.weight[keep].clone())
+            layer.bias = nn.Parameter(layer.bias[keep].clone())
+            layer.out_channels = k
+            nxt.weight = nn.Parameter(nxt.weight[:, keep].clone())
+            if isinstance(nxt, nn.Conv2d):
+                nxt.in_channels = k
+            else:
+                nxt.in_features = k
+            channels.append((c, k))
+    return net, channels
+
+
+def prune_model(
+    model: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    sparsity: float = 0.5,
+    epochs: int = 3,
+    n_traces: int | None = None,
+    seed: int | None = None,
+    lr: float = 1e-3,
+    threads: int = 1,
+    log: Any = None,
+) -> Path:
+    """Prune a float model's convolution channels, fine-tune it and export it.
+
+    Parameters
+    ----------
+    model : path or str
+        A float highfive model (``"float"`` or an ONNX file).
+    out : path
+        Destination ``.onnx`` file.
+    sparsity : float
+        Fraction of each convolution's channels removed (:func:`prune_channels`).
+    epochs : int
+        Fine-tuning epochs (0: none) on traces generated as the model's training did.
+    n_traces, seed : int, optional
+        Fine-tuning data; default the model's ``train.n_traces`` and ``train.seed``
+        (so no new seed is used, and held-out seeds stay unseen).
+    lr : float
+        Peak learning rate of the fine-tuning.
+    threads : int
+        PyTorch intra-op threads.
+    log : callable, optional
+
+    Returns
+    -------
+    Path
+    """
+    from highfive.harness import Model
+
+    from ._dataset import window_set
+    from ._export import export_onnx, metadata_of
+    from ._train import fit, require_torch, torch_settings, versions
+
+    torch = require_torch()
+    m = Model.load(model)
+    meta = metadata_of(m.data)
+    seed = int(meta.get("train.seed", 0)) if seed is None else seed
+    n_traces = int(meta.get("train.n_traces", 1000)) if n_traces is None else n_traces
+    say = log if log is not None else (lambda _m: None)
+    with torch_settings(torch, threads):
+        net, channels = prune_channels(network_from_onnx(m.data, m.name), sparsity)
+        say("pruned channels: " + ", ".join(f"{a}->{b}" for a, b in channels))
+        if epochs:
+            data = window_set(n_traces, seed, spec=m.spec)
+            fit(net, data, epochs=epochs, seed=seed, lr=lr, log=say)
+        extra = {k: v for k, v in meta.items() if k.startswith("train.")}
+        extra.update(
+            {
+                "train.prune_sparsity": f"{sparsity:g}",
+                "train.prune_channels": " ".join(f"{a}->{b}" for a, b in channels),
+                "train.prune_from": m.sha256,
+                "train.prune_epochs": str(epochs),
+                "train.prune_traces": f"{n_traces} (seed {seed})",
+                "train.versions": versions(torch),
+            }
+        )
+        path = export_onnx(net, m.spec, out, extra=extra)
+    say(f"wrote {path} ({path.stat().st_size:,} bytes)")
+    return path

@@ -1,0 +1,104 @@
+"""Sequential campaigns (``highfive run --until-decided``): decisions, stops, resume."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from highfive.coverage import Binning, CaseTable, Gate, decide, run_until_decided
+from highfive.generators import ParameterSpace, RunDirError
+from highfive.harness import CampaignConfig, ExecutionConfig
+from highfive.harness.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+COUNTER = f"{ROOT / 'examples' / 'counters' / 'known_truth.py'}:KnownTruth"
+
+
+def _gate(**criteria: object) -> Gate:
+    return Gate.from_dict({"criteria": [criteria]})
+
+
+def _config(tmp_path: Path, name: str = "seq") -> CampaignConfig:
+    return CampaignConfig(
+        name=name,
+        seed=5,
+        cases=64,
+        sampler="random",
+        batch_size=32,
+        models=({"id": "truth", "counter": COUNTER},),
+        out=str(tmp_path),
+        execution=ExecutionConfig(workers=0),
+    )
+
+
+def test_cases_of_a_box_that_cuts_a_cell_do_not_count_for_it() -> None:
+    from highfive.generators import Dimension
+
+    space = ParameterSpace(
+        [Dimension("x", "continuous", 0.0, 1.0), Dimension("y", "continuous", 0.0, 1.0)]
+    )
+    binning = Binning.from_space(space, {"x": {"edges": [0, 0.5, 1]}, "y": {"edges": [0, 0.5, 1]}})
+    n = 400
+    # 200 base cases spread evenly, none failing; 200 cases of a box x in bin 0, all
+    # failing: they count for cell x#0, and not for the y cells the box cuts across.
+    codes = np.stack([np.r_[np.arange(200) % 2, np.zeros(200)], np.arange(n) % 2], 1)
+    table = CaseTable(
+        codes=codes.astype(np.int64),
+        box=np.r_[np.full(200, -1), np.zeros(200)].astype(np.int64),
+        box_dims=[frozenset({"x"})],
+        verdict={"m": np.array(["pass"] * 200 + ["miss"] * 200)},
+    )
+    gate = _gate(kind="cell_upper_bound", p_max=0.2, ways=[1], min_cases=10)
+    (d,) = decide(gate, binning, ["m"], table).criteria
+    assert d.status == "failed" and "x" in d.detail  # x#0: 200 of 300 fail
+    (r,) = decide(_gate(kind="failure_rate", p_max=0.2), binning, ["m"], table).criteria
+    assert r.status == "passed" and "0 in 200 base cases" in r.detail  # box cases left out
+
+
+def test_stops_when_decided_and_is_deterministic(tmp_path: Path) -> None:
+    gate = _gate(kind="failure_rate", p_max=0.5)
+    a = run_until_decided(_config(tmp_path, "a"), gate, budget=640, stage=64)
+    b = run_until_decided(_config(tmp_path, "b"), gate, budget=640, stage=64)
+    assert a.verdict == "pass" and a.reason == "every criterion decided"
+    assert [s["criteria"] for s in a.stages] == [s["criteria"] for s in b.stages]
+    record = json.loads((tmp_path / "a" / "stages.json").read_text())
+    assert record["stop"]["reason"] == "every criterion decided"
+    assert record["cases"] == a.cases == 64 * len(a.stages)
+
+
+def test_budget_stops_an_undecidable_gate_and_resume_carries_on(tmp_path: Path) -> None:
+    # The hard region (rate 0.2, mass 1/28) cannot be shown below 1 % in 192 cases.
+    gate = _gate(kind="cell_upper_bound", p_max=0.01, ways=[1], min_cases=1)
+    full = run_until_decided(_config(tmp_path, "full"), gate, budget=160, stage=64)
+    assert full.reason == "budget of 160 cases spent" and full.verdict in ("fail", "undecided")
+    assert [s["cases"] for s in full.stages] == [64, 64, 32]
+    assert full.stages[1]["design"] == "focus"  # undecided cells, no rate over everything
+    # Interrupt: lose the last stage and the record, then resume to the same result.
+    shutil.copytree(tmp_path / "full", tmp_path / "cut")
+    shutil.rmtree(tmp_path / "cut" / "stage-002")
+    (tmp_path / "cut" / "stages.json").unlink()
+    with pytest.raises(RunDirError, match="already exists; pass --resume"):
+        run_until_decided(_config(tmp_path, "cut"), gate, budget=160, stage=64)
+    again = run_until_decided(_config(tmp_path, "cut"), gate, budget=160, stage=64, resume=True)
+    assert [s["criteria"] for s in again.stages] == [s["criteria"] for s in full.stages]
+    with pytest.raises(RunDirError, match="another sequential campaign"):
+        run_until_decided(_config(tmp_path, "cut"), gate, budget=320, stage=64, resume=True)
+
+
+def test_cli_exit_status_and_stage_lines(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "c.toml").write_text(
+        f'name = "c"\nseed = 1\ncases = 64\nsampler = "random"\nout = "{tmp_path}"\n'
+        f'models = [{{id = "truth", counter = "{COUNTER}"}}]\n[execution]\nworkers = 0\n'
+    )
+    (tmp_path / "gate.toml").write_text('[[criteria]]\nkind = "failure_rate"\np_max = 0.5\n')
+    status = main(["run", str(tmp_path / "c.toml"), "--until-decided", "--budget", "256"])
+    out = capsys.readouterr().out
+    assert status == 0
+    assert out.startswith("stage 0: 64 cases (random), 64 in all; 1 of 1 criteria decided")
+    assert "stopped: every criterion decided; verdict pass" in out

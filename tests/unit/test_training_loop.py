@@ -1,0 +1,224 @@
+"""Retraining from failure corpora, model variants and pruning (needs PyTorch).
+
+Skipped cleanly when PyTorch is absent. Every training here is tiny (tens of traces,
+one epoch): the tests check the machinery (data, metadata, shapes, sizes, refusals),
+not accuracy.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+import onnx  # noqa: E402
+
+from highfive.generators import InvalidParameter, RunDirError  # noqa: E402
+from highfive.harness import Model, RunDir  # noqa: E402
+from highfive.harness.cli import main  # noqa: E402
+from highfive.models import (  # noqa: E402
+    count_macs,
+    load_corpora,
+    metadata_of,
+    network_from_onnx,
+    prune_model,
+    quantize,
+    streaming_macs,
+    train,
+    training_cases,
+)
+
+pytestmark = [
+    pytest.mark.train,
+    pytest.mark.filterwarnings(
+        "ignore:You are using the legacy TorchScript-based ONNX export:DeprecationWarning"
+    ),
+    pytest.mark.filterwarnings("ignore:The feature will be removed:DeprecationWarning"),
+]
+
+TINY = {"n_traces": 20, "epochs": 1, "stats_traces": 10}
+CORPUS_SEED = 11
+FRESH_SEED = 12
+
+
+@pytest.fixture(scope="module")
+def corpus_run(
+    tmp_path_factory: pytest.TempPathFactory, small_campaign: Callable[..., Path]
+) -> Path:
+    """The shipped float model on 192 cases of seed 11 (a few fail)."""
+    root = tmp_path_factory.mktemp("corpus")
+    return small_campaign(root, "before", CORPUS_SEED, 192, {"float": "float"})
+
+
+@pytest.fixture(scope="module")
+def retrained(tmp_path_factory: pytest.TempPathFactory, corpus_run: Path) -> Path:
+    out = tmp_path_factory.mktemp("retrained") / "retrained.onnx"
+    return train(seed=3, out=out, add_failures=[corpus_run], oversample=2, **TINY)
+
+
+def test_failures_are_recorded_in_the_metadata(corpus_run: Path, retrained: Path) -> None:
+    failing = sorted({int(c) for c in RunDir(corpus_run).failures()["case_id"].tolist()})
+    assert failing, "seed 11 gives failing cases for the shipped model"
+    meta = metadata_of(retrained.read_bytes())
+    (record,) = json.loads(meta["train.failures"])
+    assert record["run"] == "before" and record["seed"] == CORPUS_SEED
+    assert record["cases"] == failing
+    assert meta["train.failure_cases"] == str(len(failing))
+    assert meta["train.failures_oversample"] == "2"
+    keys = training_cases(meta)
+    assert {(CORPUS_SEED, c) for c in failing} <= keys
+    assert {(3, i) for i in range(TINY["n_traces"])} <= keys
+    # The failing windows (x2) joined the generated ones.
+    assert int(meta["train.n_windows"]) > 0
+
+
+def test_fresh_campaign_judges_no_training_case(
+    tmp_path: Path, retrained: Path, small_campaign: Callable[..., Path]
+) -> None:
+    fresh = small_campaign(tmp_path, "after", FRESH_SEED, 64, {"new": str(retrained)})
+    judged = {(FRESH_SEED, int(c)) for c in RunDir(fresh).results(columns=["case_id"])["case_id"]}
+    trained_on = training_cases(metadata_of(retrained.read_bytes()))
+    assert len(judged) == 64
+    assert not judged & trained_on
+    # The same check catches a campaign on the corpus's seed.
+    again = {(CORPUS_SEED, c) for _, c in judged}
+    assert again & trained_on
+
+
+def test_run_warns_on_a_training_seed(
+    tmp_path: Path, retrained: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def config(seed: int, name: str) -> Path:
+        path = tmp_path / f"{name}.toml"
+        path.write_text(
+            f'name = "{name}"\nseed = {seed}\ncases = 8\nbatch_size = 8\n'
+            f'models = [{{ counter = "{retrained}", id = "new" }}]\n[execution]\nworkers = 0\n'
+        )
+        return path
+
+    said = f"warning: campaign seed {CORPUS_SEED}: model 'new' was trained on cases of this"
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")  # shown as the command shows it, not raised
+        assert main(["run", str(config(CORPUS_SEED, "same")), "--out", str(tmp_path)]) == 0
+    assert said in capsys.readouterr().err
+    # Another seed: no warning (warnings are errors in the test suite).
+    assert main(["run", str(config(FRESH_SEED, "other")), "--out", str(tmp_path)]) == 0
+
+
+def test_fine_tune_from_the_shipped_model(tmp_path: Path, corpus_run: Path) -> None:
+    out = train(seed=0, out=tmp_path / "ft.onnx", init="float", add_failures=[corpus_run], **TINY)
+    meta = metadata_of(out.read_bytes())
+    shipped = Model.load("float")
+    assert Model.load(out).spec == shipped.spec  # the preprocessing is the shipped one
+    assert meta["train.init_seed"] == "0" and meta["train.init_n_traces"] == "6000"
+    assert meta["train.lr"] == "0.001" and shipped.sha256 in meta["train.init"]
+    with pytest.raises(InvalidParameter, match="widths: comes from the --init model"):
+        train(out=tmp_path / "x.onnx", init="float", widths=(8, 8, 8), **TINY)
+
+
+def _copy_run(src: Path, dst: Path) -> Path:
+    shutil.copytree(src, dst)
+    return dst
+
+
+@pytest.mark.parametrize("case", ["no_corpus", "other_space", "incomplete", "not_a_run"])
+def test_add_failures_bad_runs(
+    case: str,
+    tmp_path: Path,
+    corpus_run: Path,
+    small_campaign: Callable[..., Path],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    if case == "no_corpus":
+        run = small_campaign(tmp_path, "nf", 5, 16, {"float": "float"}, keep_failures=False)
+        match = "has no failure corpus"
+    elif case == "other_space":
+        run = small_campaign(
+            tmp_path, "sp", 5, 16, {"float": "float"}, space={"motion": "high_five"}
+        )
+        match = "is over another parameter space"
+    elif case == "incomplete":
+        run = _copy_run(corpus_run, tmp_path / "inc")
+        record = json.loads((run / "campaign.json").read_text())
+        record["status"] = "interrupted"
+        (run / "campaign.json").write_text(json.dumps(record))
+        match = "is incomplete"
+    else:
+        run = tmp_path / "nothing"
+        run.mkdir()
+        match = "has no campaign.json"
+    error = RunDirError if case in ("incomplete", "not_a_run") else InvalidParameter
+    with pytest.raises(error, match=match):
+        load_corpora([run])
+    out = tmp_path / "m.onnx"
+    assert (
+        main(["model", "train", "--add-failures", str(run), "--traces", "5", "--out", str(out)])
+        == 2
+    )
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and match in err and "\n" not in err
+    assert not out.exists()
+
+
+def test_streaming_variant_streams_its_columns(tmp_path: Path) -> None:
+    out = train(seed=1, out=tmp_path / "s.onnx", arch="streaming", widths=(8, 8, 8), **TINY)
+    model = Model.load(out)
+    assert model.spec.time_step == 2 and model.spec.hop % model.spec.time_step == 0
+    proto = onnx.load(str(out))
+    cost = streaming_macs(proto, model.spec)
+    assert cost is not None
+    # Per column: 3 x 16 -> 8 (kernel 16 x 1), then three 8 -> 8 kernel-3 convolutions.
+    assert cost.macs_per_column == 48 * 8 + 3 * (8 * 8 * 3)
+    assert cost.columns_per_s == 25.0 and cost.head_macs_per_window == 8 * 2
+    t = model.spec.input_shape[2]
+    per_window = 48 * 8 * t + sum(8 * 8 * 3 * (t - 2 * d) for d in (1, 3, 7)) + 16
+    assert count_macs(proto) == per_window  # the graph computes whole windows
+    assert cost.macs_per_s == 25.0 * cost.macs_per_column + 5.0 * 16
+    # Not streamable: the reference network pools in time.
+    assert (
+        streaming_macs(onnx.load(str(train(out=tmp_path / "r.onnx", **TINY))), model.spec) is None
+    )
+
+
+def test_network_from_onnx_reproduces_the_shipped_model() -> None:
+    shipped = Model.load("float")
+    net = network_from_onnx(shipped.data)
+    x = np.random.default_rng(0).standard_normal((16, *shipped.spec.input_shape)).astype(np.float32)
+    with torch.no_grad():
+        probs = torch.softmax(net(torch.from_numpy(x)), dim=1)[:, 1].numpy()
+    np.testing.assert_allclose(probs, shipped.predict(x), atol=1e-5)
+    with pytest.raises(InvalidParameter, match="is quantized; pass its float32 model"):
+        network_from_onnx(Model.load("int8").data, "int8")
+
+
+def test_pruning_removes_channels(tmp_path: Path) -> None:
+    out = prune_model("float", tmp_path / "p.onnx", sparsity=0.5, epochs=1, n_traces=10)
+    meta = metadata_of(out.read_bytes())
+    assert meta["train.prune_channels"] == "16->8 32->16 32->16"
+    convs = [n for n in onnx.load(str(out)).graph.node if n.op_type == "Conv"]
+    assert len(convs) == 3
+    shipped = onnx.load_from_string(Model.load("float").data)
+    # Conv 3->8 on 16 x 25, 8->16 on 8 x 12, 16->16 on 4 x 6 (3 x 3 kernels), Linear 16->2.
+    pruned = 3 * 9 * 8 * 400 + 8 * 9 * 16 * 96 + 16 * 9 * 16 * 24 + 16 * 2
+    assert count_macs(onnx.load(str(out))) == pruned == 252_320
+    assert pruned < 0.31 * count_macs(shipped)
+    assert out.stat().st_size < 0.35 * len(Model.load("float").data)
+    with pytest.raises(InvalidParameter, match="sparsity: 1 must be a fraction"):
+        prune_model("float", tmp_path / "q.onnx", sparsity=1, epochs=0)
+
+
+@pytest.mark.parametrize(("arch", "widths"), [("small", None), ("streaming", None)])
+def test_int8_variant_at_most_35_percent(arch: str, widths: None, tmp_path: Path) -> None:
+    """File sizes do not depend on training: a tiny training measures them."""
+    f = train(seed=1, out=tmp_path / "f.onnx", arch=arch, **TINY)
+    q = quantize(f, tmp_path / "q.onnx", n_calibration_traces=5, fmt="qoperator")
+    assert q.stat().st_size <= 0.35 * f.stat().st_size
+    assert metadata_of(q.read_bytes()) == metadata_of(f.read_bytes())
+    assert count_macs(onnx.load(str(q))) == count_macs(onnx.load(str(f)))
