@@ -194,11 +194,14 @@ def make_crosses(
 def load_crosses(source: str | Path | Mapping[str, Any], binning: Binning) -> tuple[Cross, ...]:
     """Crosses from TOML (text, a path, or the parsed mapping).
 
-    ``ways = [1, 2]`` (default) chooses the t-way crosses; ``[[crosses]]`` tables with
-    ``name`` and ``dims`` add named ones. More than :data:`MAX_CELLS` cells is refused.
+    ``ways = [1, 2]`` (default; only 1 when a single dimension is binned, as for a
+    campaign of recordings with one metadata column) chooses the t-way crosses;
+    ``[[crosses]]`` tables with ``name`` and ``dims`` add named ones. More than
+    :data:`MAX_CELLS` cells is refused.
     """
     data = source if isinstance(source, Mapping) else read_coverage_toml(source)
-    ways = data.get("ways", list(DEFAULT_WAYS))
+    default = [t for t in DEFAULT_WAYS if t <= max(len(binning), 1)]
+    ways = data.get("ways", default)
     if not isinstance(ways, list):
         raise ConfigError(f"ways: {show(ways)} must be a list such as [1, 2]")
     raw = data.get("crosses", [])

@@ -272,7 +272,7 @@ def _pairing(
     if same:
         return True, f"paired on {len(fa):,} cases of one run"
     ia, ib = rec_a.get("identity", {}), rec_b.get("identity", {})
-    keys = ("seed", "sampler", "space")
+    keys = ("seed", "sampler", "space", "recording_files")  # recordings: same files
     differ = [k for k in keys if ia.get(k) != ib.get(k)]
     if differ:
         return False, f"unpaired: the runs differ in {', '.join(differ)}"

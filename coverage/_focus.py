@@ -79,6 +79,12 @@ def plan_focus(
     # A follow-up plans from a finished run; 'highfive run' has no --partial to offer.
     record = RunDir(run).require_complete("a follow-up (highfive run --focus)")
     parent = CampaignConfig.from_dict(record["config"])
+    if parent.recordings is not None:
+        raise InvalidParameter(
+            f"focus: {os.fspath(run)!r} is a campaign of recordings; its cells are label "
+            "values, not regions of the parameter space a follow-up could sample: record "
+            "more of the under-tested ones instead"
+        )
     result = analyse_run(run, settings)
     cells = result.cells
     undecided = cells[cells["status"].isin(_UNDECIDED)].copy()

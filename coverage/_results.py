@@ -56,6 +56,8 @@ def run_results(path: str | os.PathLike[str]) -> tuple[ds.Dataset, dict[str, str
     space = ParameterSpace.from_arrow_schema(dataset.schema)
     # Case i depends only on (seed, sampler, space, i): that is the case sequence.
     seq = [identity.get(k) for k in ("seed", "sampler", "space")]
+    if identity.get("recording_files"):  # recorded cases: case i is the i-th recording
+        seq.append([[r["file"], r["sha256"]] for r in identity["recording_files"]])
     key = fingerprint([*seq, space_fingerprint(space)]) if seq[0] is not None else None
     return dataset, sha, key
 

@@ -198,8 +198,8 @@ class RunCoverage:
         """The command that follows up on the undecided cells (none: no line)."""
         undecided = self.cells.loc[self.cells["status"].isin(UNDECIDED), ["cross", "cell"]]
         n = len(undecided.drop_duplicates())
-        if not n:
-            return []
+        if not n or self.summary.get("recordings"):
+            return []  # recorded cases: cells are label values, not sampled regions
         runs = [str(r) for r in self.summary.get("runs", [])]
         head = f"undecided: {n:,} cells are untested or under-tested; follow up on them with"
         if len(runs) == 1:
@@ -308,8 +308,15 @@ def analyse_run(
     settings = settings or CoverageSettings()
     runs = [Path(p) for p in (paths if isinstance(paths, list) else [paths])]
     plans = []
+    recorded = {
+        bool(_check_complete(p, allow_partial).get("config", {}).get("recordings")) for p in runs
+    }
+    if len(recorded) > 1:
+        raise RunDirError(
+            "cannot merge coverage of a campaign of recordings with a synthetic one: their "
+            "cells are label values and parameter bins; analyse each run on its own"
+        )
     for path in runs:
-        _check_complete(path, allow_partial)
         space = ParameterSpace.from_arrow_schema(RunDir(path).results_dataset().schema)
         binning = Binning.from_space(space, settings.toml.get("bins", {}))
         plans.append((path, binning, load_crosses(settings.toml, binning)))
@@ -328,6 +335,7 @@ def analyse_run(
         why = weighting["looks_why"]
     summ["looks_why"] = why
     summ["runs"] = [os.fspath(p) for p in runs]
+    summ["recordings"] = recorded == {True}  # label cells: no follow-up can sample them
     summ["bins_file"] = settings.source or None
     summ["regions"] = _regions(runs, counts.models) if regions else []
     frame = cells_frame(stats)

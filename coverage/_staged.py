@@ -63,6 +63,11 @@ class SequentialResult:
 def check_sequential(config: CampaignConfig, gate: Gate, budget: int, stage: int) -> None:
     """One-line :class:`InvalidParameter` or :class:`ConfigError` for settings that
     cannot run, before anything is written."""
+    if config.recordings is not None:
+        raise InvalidParameter(
+            "--until-decided: a campaign of [recordings] runs each recording once; it has "
+            "no cases to sample in stages (drop --until-decided)"
+        )
     if isinstance(stage, bool) or not isinstance(stage, int) or stage < 1:
         raise InvalidParameter(f"--stage: {show(stage)} must be a whole number of cases >= 1")
     if isinstance(budget, bool) or not isinstance(budget, int) or budget < stage:

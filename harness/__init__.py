@@ -30,13 +30,14 @@ if TYPE_CHECKING:
     from ._batch import BatchJob, BatchOutput, run_batch
     from ._campaign import CampaignSummary, load_counters, run_campaign
     from ._case import Judged, judge
-    from ._config import CampaignConfig, CounterSpec, ExecutionConfig
+    from ._config import CampaignConfig, CounterSpec, ExecutionConfig, RecordingsConfig
     from ._counter import CounterConfig, StreamingCounter, count_trace, detect, window_centres
     from ._io import atomic_path, atomic_write_text
+    from ._labels import RecordingCase, read_labels
     from ._model import PREDICT_BATCH, SHIPPED, Model
     from ._model_session import session
     from ._model_spec import LIMITS, ModelSpec
-    from ._oracle import Score, margin, score
+    from ._oracle import Score, margin, score, score_count
     from ._pipeline import Counter, CounterPipeline, CountResult, PipelineStream
     from ._preprocess import features, features_of_windows, to_uniform
     from ._realism import (
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
     )
     from ._realism_features import FEATURES, Feature, dynamic, piece_features
     from ._recording import MAX_GAP_S, Recording, Rest, open_recording, read_recording
+    from ._recording_case import judge_recording
     from ._recording_count import RecordingCount, Segment, count_recording
     from ._records import (
         FAILURE_SCHEMA,
@@ -133,7 +135,9 @@ __all__ = [
     "PipelineStream",
     "RealismResult",
     "Recording",
+    "RecordingCase",
     "RecordingCount",
+    "RecordingsConfig",
     "Replay",
     "Rest",
     "RunDir",
@@ -159,6 +163,7 @@ __all__ = [
     "int_at_least",
     "is_failure",
     "judge",
+    "judge_recording",
     "load_counter",
     "load_counters",
     "load_region",
@@ -170,6 +175,7 @@ __all__ = [
     "open_recording",
     "outcome_table",
     "piece_features",
+    "read_labels",
     "read_recording",
     "replay",
     "replay_command",
@@ -178,6 +184,7 @@ __all__ = [
     "run_batch",
     "run_campaign",
     "score",
+    "score_count",
     "session",
     "shrink",
     "to_uniform",
@@ -190,13 +197,14 @@ _EXPORTS = {
     "_batch": ("BatchJob", "BatchOutput", "run_batch"),
     "_campaign": ("CampaignSummary", "load_counters", "run_campaign"),
     "_case": ("Judged", "judge"),
-    "_config": ("CampaignConfig", "CounterSpec", "ExecutionConfig"),
+    "_config": ("CampaignConfig", "CounterSpec", "ExecutionConfig", "RecordingsConfig"),
     "_counter": ("CounterConfig", "StreamingCounter", "count_trace", "detect", "window_centres"),
     "_io": ("atomic_path", "atomic_write_text"),
+    "_labels": ("RecordingCase", "read_labels"),
     "_model": ("PREDICT_BATCH", "SHIPPED", "Model"),
     "_model_session": ("session",),
     "_model_spec": ("LIMITS", "ModelSpec"),
-    "_oracle": ("Score", "margin", "score"),
+    "_oracle": ("Score", "margin", "score", "score_count"),
     "_pipeline": ("Counter", "CounterPipeline", "CountResult", "PipelineStream"),
     "_preprocess": ("features", "features_of_windows", "to_uniform"),
     "_realism": (
@@ -209,6 +217,7 @@ _EXPORTS = {
     ),
     "_realism_features": ("FEATURES", "Feature", "dynamic", "piece_features"),
     "_recording": ("MAX_GAP_S", "Recording", "Rest", "open_recording", "read_recording"),
+    "_recording_case": ("judge_recording",),
     "_recording_count": ("RecordingCount", "Segment", "count_recording"),
     "_records": (
         "FAILURE_SCHEMA",

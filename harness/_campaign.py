@@ -17,15 +17,17 @@ import platform
 import sys
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
-from highfive.generators import ConfigError, RunDirError, make_sampler
+from highfive.generators import ConfigError, InvalidParameter, RunDirError, make_sampler
 
 from ._batch import BatchJob
 from ._cluster import execute, executor, security
 from ._config import CampaignConfig
 from ._importance import first_proposal, stage_batches, stage_job
+from ._labels import RecordingCase, labels_space, read_labels
 from ._latency import measure_latency
 from ._progress import CampaignSummary, Progress
 from ._records import counter_id
@@ -127,18 +129,22 @@ def run_campaign(
     """
     if stream == "stderr":
         stream = sys.stderr
+    recordings = load_recordings(config)  # every row and file checked before anything runs
+    if config.recordings is not None:
+        config = replace(config, cases=len(recordings))
     space = config.parameter_space()
     boxes = config.focus_boxes()
-    proposals = (first_proposal(config.importance, space.d),) if config.importance else ()
-    make_sampler(
-        config.sampler,
-        space.d,
-        config.cases,
-        config.seed,
-        boxes,
-        proposals=proposals,
-        warn=True,
-    )
+    if config.recordings is None:
+        proposals = (first_proposal(config.importance, space.d),) if config.importance else ()
+        make_sampler(
+            config.sampler,
+            space.d,
+            config.cases,
+            config.seed,
+            boxes,
+            proposals=proposals,
+            warn=True,
+        )
     security(config)  # TLS settings checked before anything slow starts
     run = RunDir(Path(config.out) / config.name)
     if resume and not (run.exists() or run.manifest.exists()):
@@ -148,8 +154,10 @@ def run_campaign(
         )
     counters = load_counters(config)
     try:
+        check_windows(recordings, counters)
         identity = {
             **config.identity(),
+            **recordings_identity(config, recordings),
             "schema_version": SCHEMA_VERSION,
             "models": [
                 {"id": cid, "kind": c.kind, "sha256": c.identity.sha256}
@@ -160,11 +168,88 @@ def run_campaign(
         # existence check, and nothing (no cluster, no file) is started before it.
         with run.lock():
             return _run_locked(
-                config, run, identity, space, boxes, counters, resume, client, stream
+                config, run, identity, space, boxes, counters, resume, client, stream, recordings
             )
     finally:
         for counter in counters.values():
             counter.close()
+
+
+def load_recordings(config: CampaignConfig) -> tuple[RecordingCase, ...]:
+    """The campaign's labelled recordings, checked whole (none for a synthetic one).
+
+    Raises
+    ------
+    InvalidParameter
+        The first problem in the labels file or a recording, in one line.
+    """
+    rec = config.recordings
+    if rec is None:
+        return ()
+    return read_labels(
+        rec.path(config.base),
+        rec.labels,
+        rec.metadata,
+        units=rec.units,
+        time_unit=rec.time_unit,
+    )
+
+
+def check_windows(recordings: tuple[RecordingCase, ...], counters: Mapping[str, Any]) -> None:
+    """Refuse a recording shorter than a counter's window (``count`` refuses it too)."""
+    windows = [(c.spec.window_s, cid) for cid, c in counters.items() if c.spec is not None]
+    if not windows or not recordings:
+        return
+    window, cid = max(windows)
+    for case in recordings:
+        duration = case.duration_s
+        if duration < window:
+            raise InvalidParameter(
+                f"recording {case.file}: {duration:.3g} s long, shorter than one window of "
+                f"counter {cid} ({window:g} s); nothing can be counted: drop it from the "
+                "labels file"
+            )
+
+
+def recordings_identity(
+    config: CampaignConfig, recordings: tuple[RecordingCase, ...]
+) -> dict[str, Any]:
+    """What a campaign's results depend on besides its settings: each recording's
+    SHA-256 and truth (empty for a synthetic campaign)."""
+    if config.recordings is None:
+        return {}
+    return {
+        "recording_files": [
+            {
+                "file": r.file,
+                "sha256": r.sha256,
+                "high_fives": None if r.high_fives is None else list(r.high_fives),
+                "count": r.count,
+                "metadata": dict(r.metadata),
+            }
+            for r in recordings
+        ]
+    }
+
+
+def check_recordings(identity: Mapping[str, Any], previous: Mapping[str, Any], path: Any) -> None:
+    """Refuse recordings that changed since a run started (resume, replay)."""
+    was = {r["file"]: r for r in previous.get("recording_files", [])}
+    now = {r["file"]: r for r in identity.get("recording_files", [])}
+    for name, rec in now.items():
+        old = was.get(name)
+        if old is not None and old["sha256"] != rec["sha256"]:
+            raise RunDirError(
+                f"recording {name} changed since the run {path} started (SHA-256 "
+                f"{old['sha256'][:12]} -> {rec['sha256'][:12]}); refusing to mix results: "
+                "restore it, or start a new run"
+            )
+    if previous.get("recording_files") != identity.get("recording_files"):
+        raise RunDirError(
+            f"the labels of the run {path} changed since it started (recordings added, "
+            "removed, reordered or relabelled); refusing to mix results: restore them, or start a "
+            "new run"
+        )
 
 
 def _check_resumable(run: RunDir, identity: Mapping[str, Any]) -> dict[str, Any]:
@@ -178,6 +263,8 @@ def _check_resumable(run: RunDir, identity: Mapping[str, Any]) -> dict[str, Any]
         )
     old = previous.get("identity", {})
     diff = sorted(k for k in set(old) | set(identity) if old.get(k) != identity.get(k))
+    if "recording_files" in diff:
+        check_recordings(identity, old, run.path)
     if diff == ["models"]:
         was = {m["id"]: m for m in old.get("models", [])}
         now = {m["id"]: m for m in identity["models"]}
@@ -207,6 +294,7 @@ def _run_locked(
     resume: bool,
     client: Any,
     stream: TextIO | None,
+    recordings: tuple[RecordingCase, ...] = (),
 ) -> CampaignSummary:
     ids = tuple(counters)
     records = _counter_records(counters)
@@ -281,6 +369,12 @@ def _run_locked(
                 config.keep_failures,
                 boxes,
                 float(config.stream_chunk_s),
+                recordings=recordings,
+                labels=(
+                    labels_space(recordings, config.recordings.metadata)
+                    if config.recordings
+                    else None
+                ),
             )
             # One stage unless importance sampling: its stages run one after another,
             # each with the proposal fitted to the stage before it.

@@ -27,6 +27,13 @@
     [importance]              # sampler = "importance" only: cross-entropy stages
     stages = 4                #   (harness/_importance.py shows every key)
 
+    [recordings]              # instead of sampling the space: one case per recording
+    folder = "data/basicmotions"  # relative to this file's folder
+    labels = "labels.csv"     # relative to the folder (the default)
+    metadata = ["activity", "split"]  # labels columns to keep and bin by
+    units = "auto"            # g | m/s2 | auto (inferred, as 'highfive count' does)
+    time_unit = "auto"        # s | ms | us | auto
+
     [execution]
     workers = 2               # local worker processes (0: in this process, no dask)
     threads_per_worker = 1    # ONNX Runtime intra-op threads per worker
@@ -43,6 +50,11 @@
                               #   (relative paths resolve against this file's folder)
 
 Unknown keys and bad values are :class:`ConfigError` naming the key.
+
+A campaign of recordings (``[recordings]``) has one case per row of its labels file
+(see :mod:`._labels`), so it takes no ``cases``, ``sampler``, ``[space]``,
+``[importance]`` or focus: a campaign file samples the space or runs recordings, never
+both. Its ``cases`` is the number of recordings, set when the campaign starts.
 """
 
 from __future__ import annotations
@@ -66,8 +78,11 @@ from highfive.generators import (
 )
 
 from ._importance import check_importance, stage_starts
+from ._labels import RESERVED, TRUTH_COLUMNS
+from ._recording import TimeUnit, Units
+from ._records import OUTCOME_SCHEMA
 
-__all__ = ["CampaignConfig", "CounterSpec", "ExecutionConfig"]
+__all__ = ["CampaignConfig", "CounterSpec", "ExecutionConfig", "RecordingsConfig"]
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 _COUNTER_KEYS = ("counter", "id", "version")
@@ -107,6 +122,64 @@ def _counter_spec(i: int, entry: Any) -> CounterSpec:
     raise ConfigError(
         f"models[{i}]: {entry!r} must be a string or a table {{counter = ..., id = ...}}"
     )
+
+
+_RECORDINGS_KEYS = ("folder", "labels", "metadata", "units", "time_unit")
+_TIME_UNITS = ("auto", "s", "ms", "us")
+_NOT_WITH_RECORDINGS = ("cases", "sampler", "space", "focus", "importance")
+
+
+@dataclass(frozen=True)
+class RecordingsConfig:
+    """The ``[recordings]`` table: a folder, its labels file and the metadata columns."""
+
+    folder: str
+    labels: str = "labels.csv"
+    metadata: tuple[str, ...] = ()
+    units: Units = "auto"
+    time_unit: TimeUnit = "auto"
+
+    def __post_init__(self) -> None:
+        for key, allowed in (("units", ("auto", "g", "m/s2")), ("time_unit", _TIME_UNITS)):
+            if getattr(self, key) not in allowed:
+                raise ConfigError(
+                    f"recordings.{key}: {getattr(self, key)!r} is not allowed; choose one of "
+                    f"{', '.join(allowed)} (auto: inferred as 'highfive count' does)"
+                )
+        for key in ("folder", "labels"):
+            value = getattr(self, key)
+            if not isinstance(value, str) or not value.strip():
+                raise ConfigError(f"recordings.{key}: {value!r} must be a non-empty path")
+        meta = self.metadata
+        if not isinstance(meta, list | tuple) or not all(isinstance(m, str) for m in meta):
+            raise ConfigError(f"recordings.metadata: {meta!r} must be a list of column names")
+        taken = {"file", *TRUTH_COLUMNS, *RESERVED, *OUTCOME_SCHEMA.names, *default_space().names}
+        for m in meta:
+            if not m.isidentifier() or m in taken:
+                raise ConfigError(
+                    f"recordings.metadata: {m!r} cannot name a metadata column; allowed: "
+                    "identifiers other than file, high_fives, count and the result columns"
+                )
+        if len(set(meta)) != len(meta):
+            raise ConfigError(f"recordings.metadata: {list(meta)!r} names a column twice")
+        object.__setattr__(self, "metadata", tuple(meta))
+
+    @classmethod
+    def from_dict(cls, data: Any) -> RecordingsConfig:
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"recordings: {data!r} must be a table [recordings]")
+        bad = sorted(set(data) - set(_RECORDINGS_KEYS))
+        if bad:
+            raise ConfigError(
+                f"unknown key 'recordings.{bad[0]}'; allowed: {', '.join(_RECORDINGS_KEYS)}"
+            )
+        if "folder" not in data:
+            raise ConfigError('recordings: needs folder = "path/to/recordings"')
+        return cls(**data)
+
+    def path(self, base: str) -> Path:
+        """The folder, resolved against ``base`` (the campaign file's folder)."""
+        return Path(base or ".") / self.folder
 
 
 # The forms of address and dashboard that ExecutionConfig accepts.
@@ -226,6 +299,7 @@ class CampaignConfig:
     focus: tuple[Mapping[str, Any], ...] = ()
     importance: Mapping[str, Any] = field(default_factory=dict)
     """Settings of the ``importance`` sampler (``harness/_importance.py``)."""
+    recordings: RecordingsConfig | None = None
     parent: str = ""
     base: str = ""
     """Folder that relative counter paths resolve against (the campaign file's)."""
@@ -237,7 +311,7 @@ class CampaignConfig:
                 "(it names the run directory)"
             )
         _int("seed", self.seed, 0)
-        _int("cases", self.cases, 1)
+        _int("cases", self.cases, 0 if self.recordings is not None else 1)
         _int("batch_size", self.batch_size, 1)
         if self.sampler not in SAMPLERS:
             raise ConfigError(
@@ -329,6 +403,7 @@ class CampaignConfig:
             d.pop(k)
         d["space"] = dict(self.space)
         d["focus"] = [{k: list(v) for k, v in box.items()} for box in self.focus]
+        _plain_recordings(d)
         if not self.importance:
             d.pop("importance")  # runs of other samplers keep the identity they had
         return d
@@ -338,11 +413,17 @@ class CampaignConfig:
         d["space"] = dict(self.space)
         d["models"] = [m if isinstance(m, str) else dict(m) for m in self.models]
         d["focus"] = [{k: list(v) for k, v in box.items()} for box in self.focus]
+        _plain_recordings(d)
         return d
 
     def with_overrides(self, **changes: Any) -> CampaignConfig:
         """A copy with top-level or ``execution`` fields changed (CLI flags)."""
         ex = {k: changes.pop(k) for k in list(changes) if k in ExecutionConfig.__dataclass_fields__}
+        if self.recordings is not None and "cases" in changes:
+            raise ConfigError(
+                f"--cases: {changes['cases']!r}, but a campaign of [recordings] runs each "
+                "recording once; drop --cases"
+            )
         cfg = replace(self, **changes)
         if ex:
             cfg = replace(cfg, execution=replace(cfg.execution, **ex))
@@ -355,7 +436,14 @@ class CampaignConfig:
         ``out`` stays relative to the working directory, where a user looks for runs.
         """
         path = Path(path)
-        return cls.from_dict(read_toml(path, "campaign file"), base=path.parent)
+        data = read_toml(path, "campaign file")
+        given = [k for k in _NOT_WITH_RECORDINGS if k in data]
+        if "recordings" in data and given:
+            raise ConfigError(
+                f"{given[0]}: a campaign of [recordings] runs each recording once; remove "
+                f"{given[0]} (sample the space in another campaign file)"
+            )
+        return cls.from_dict(data, base=path.parent)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], base: Path | None = None) -> CampaignConfig:
@@ -377,9 +465,19 @@ class CampaignConfig:
             if "models" in kw:
                 raise ConfigError("counters: an alias of models; give one of them, not both")
             kw["models"] = kw.pop("counters")
+        if kw.get("recordings") is not None:
+            kw["recordings"] = RecordingsConfig.from_dict(kw["recordings"])
         if base is not None:
             kw["base"] = os.path.abspath(base)
         return cls(**kw, execution=ExecutionConfig(**ex))
+
+
+def _plain_recordings(d: dict[str, Any]) -> None:
+    # asdict made the table a dict with a tuple; TOML and JSON take lists.
+    if d.get("recordings") is not None:
+        d["recordings"]["metadata"] = list(d["recordings"]["metadata"])
+    else:
+        d.pop("recordings", None)  # a synthetic campaign's identity is as it was
 
 
 def _seconds(name: str, value: Any, *, zero: str = "") -> None:

@@ -15,6 +15,12 @@ double_count    every high-five matched, every false positive a duplicate
 false_positive  every high-five matched, every false positive spurious
 mixed           anything else (misses with false positives, or both kinds)
 =============== ==============================================================
+
+A recording whose labels give only the number of high-fives, not their times, is
+judged by counts (:func:`score_count`): ``pass`` when the counts agree, ``miss`` when
+fewer were counted, ``false_positive`` when more (an extra count cannot be told to
+be a duplicate or spurious without times, so it is never ``double_count``, and
+never ``mixed``: a miss and a false count cancel out in a count).
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from highfive.generators import Detection, Event
 
 from ._verdicts import Verdict
 
-__all__ = ["Score", "margin", "score"]
+__all__ = ["Score", "margin", "score", "score_count"]
 
 DEFAULT_TOLERANCE = 0.5
 """Seconds between a detection and a high-five's impact for them to match."""
@@ -100,6 +106,19 @@ def score(
     else:
         verdict = "mixed"
     return Score(len(truths), len(detections), tp, fp, fn, duplicates, verdict, tuple(refs))
+
+
+def score_count(true_count: int, predicted_count: int) -> Score:
+    """Judge a count against the true number of high-fives (no times to match).
+
+    ``tp`` is the smaller count, ``fn`` the high-fives short, ``fp`` the counts over
+    (no duplicates: telling one needs the times); the verdict is ``pass``, ``miss`` or
+    ``false_positive``.
+    """
+    tp = min(true_count, predicted_count)
+    fn, fp = true_count - tp, predicted_count - tp
+    verdict: Verdict = "pass" if fn == fp == 0 else ("miss" if fn else "false_positive")
+    return Score(true_count, predicted_count, tp, fp, fn, 0, verdict)
 
 
 def margin(

@@ -9,10 +9,16 @@ One definition each, next to :class:`~highfive.harness.RunDir`:
   output, with :meth:`FailureCase.encode` and :meth:`FailureCase.decode` for the rows
   of ``failures/part-*.parquet`` (:data:`FAILURE_SCHEMA`).
 
-A result row is ``case_id``, the case's parameters (one column per dimension), then
-the outcome columns, and for importance-sampled cases their ``weight``. When a counter
-gives no answer (verdict ``error`` or ``timeout``) it counted nothing:
-``predicted_count`` 0, every high-five a miss, and ``message`` says what went wrong.
+A result row is ``case_id``, the case's parameters (one column per dimension),
+``source`` ("synthetic" or "recording"), ``recording`` (the file a recorded case was
+read from, relative to the recordings folder; null for a synthetic case), the labels'
+metadata columns of a campaign of recordings, then the outcome columns, and for
+importance-sampled cases their ``weight``. A recorded case has no parameters: its
+parameter columns are null, and its metadata columns (and, when none of them holds two
+values, ``recording``) carry the categorical dimensions that coverage bins it by.
+When a counter gives no answer (verdict ``error`` or
+``timeout``) it counted nothing: ``predicted_count`` 0, every high-five a miss, and
+``message`` says what went wrong.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from highfive.generators import Detection, Event, ParameterSpace, Trace
 __all__ = [
     "FAILURE_SCHEMA",
     "OUTCOME_SCHEMA",
+    "SOURCES",
     "WEIGHT_FIELD",
     "FailureCase",
     "Outcome",
@@ -76,15 +83,50 @@ OUTCOME_SCHEMA = pa.schema([pa.field(f.name, f.metadata["arrow"]) for f in field
 """The outcome columns of a result row, from :class:`Outcome`'s fields."""
 
 
+SOURCES = ("synthetic", "recording")
+"""Values of the ``source`` column: where a case's trace came from."""
+
+
 WEIGHT_FIELD = pa.field("weight", pa.float64(), nullable=True)
 """The last column of importance-sampled results: the case's weight, base over
 sampling density at its point. Runs of other samplers have no such column (weight 1)."""
 
 
-def result_schema(space: ParameterSpace, *, weighted: bool = False) -> pa.Schema:
-    """The full schema of a result part file for ``space`` (``weighted``: with the
-    ``weight`` column of importance-sampled cases)."""
-    fields = [pa.field("case_id", pa.int64()), *space.to_arrow_schema(), *OUTCOME_SCHEMA]
+def result_schema(
+    space: ParameterSpace, labels: ParameterSpace | None = None, *, weighted: bool = False
+) -> pa.Schema:
+    """The full schema of a result part file.
+
+    Parameters
+    ----------
+    space : ParameterSpace
+        The campaign's space: one column per dimension.
+    labels : ParameterSpace, optional
+        For a campaign of recordings, the categorical dimensions read from its labels
+        file (metadata columns, or ``recording``). The parameter columns are then
+        nullable and carry no dimension metadata, so a reader rebuilds the labels'
+        space from the schema, never the parameters' (no recorded case has any).
+    weighted : bool
+        With the ``weight`` column of importance-sampled cases, last.
+    """
+    if labels is None:
+        params = list(space.to_arrow_schema())
+        own = pa.schema([])
+    else:
+        params = [pa.field(f.name, f.type) for f in space.to_arrow_schema()]
+        own = labels.to_arrow_schema()
+    recording = (
+        own.field("recording") if "recording" in own.names else pa.field("recording", pa.string())
+    )
+    meta = [f for f in own if f.name != "recording"]
+    fields = [
+        pa.field("case_id", pa.int64()),
+        *params,
+        pa.field("source", pa.string(), nullable=False),
+        recording,
+        *meta,
+        *OUTCOME_SCHEMA,
+    ]
     return pa.schema([*fields, WEIGHT_FIELD] if weighted else fields)
 
 

@@ -7,6 +7,11 @@ counter is loaded again from its recorded source (refused if its identity change
 the case is judged by the campaign's own function, so every stored outcome column
 (errors and timeouts included) is compared with the fresh one to prove it.
 
+A recorded case (a campaign of ``[recordings]``) is read again from its file, which
+must still have the SHA-256 the campaign recorded (else a one-line refusal), and
+judged by the campaign's own function too; it has no parameters to override or
+shrink.
+
 Shrink moves a failing case's parameters towards the nominal point, one dimension at
 a time, keeping each move only while the same verdict persists, until no dimension
 moves: what is left are the few parameters the failure really needs.
@@ -33,11 +38,14 @@ from highfive.generators import (
     synthesize,
 )
 
+from ._campaign import check_recordings, load_recordings, recordings_identity
 from ._case import Judged, judge
 from ._config import CampaignConfig
 from ._importance import recorded_proposals, stage_starts
+from ._labels import RecordingCase
 from ._oracle import Score
 from ._pipeline import CountResult
+from ._recording_case import judge_recording
 from ._records import OUTCOME_SCHEMA, Outcome, outcome_table
 from ._rundir import RunDir
 from ._verdicts import is_failure
@@ -62,6 +70,7 @@ class LoadedRun:
     config: CampaignConfig
     space: ParameterSpace
     counters: dict[str, CounterPlugin]
+    recordings: tuple[RecordingCase, ...] = ()
 
 
 def load_run(path: str | Path) -> LoadedRun:
@@ -69,13 +78,20 @@ def load_run(path: str | Path) -> LoadedRun:
     run = RunDir(path)
     record = run.read_campaign()
     config = CampaignConfig.from_dict(record["config"])
-    return LoadedRun(run, config, config.parameter_space(), run.counters())
+    recordings = load_recordings(config)
+    if recordings:
+        identity = record.get("identity", {})
+        check_recordings(recordings_identity(config, recordings), identity, run.path)
+    return LoadedRun(run, config, config.parameter_space(), run.counters(), recordings)
 
 
 def case_row(loaded: LoadedRun, case: int) -> dict[str, Any]:
     cfg = loaded.config
     if not 0 <= case < cfg.cases:
         raise InvalidParameter(f"case: {case} is outside the run's cases 0..{cfg.cases - 1}")
+    if loaded.recordings:
+        rec = loaded.recordings[case]
+        return {"recording": rec.file, **dict(rec.metadata)}
     props: tuple[Proposal, ...] = ()
     starts: tuple[int, ...] = (0,)
     if cfg.sampler == "importance":
@@ -142,6 +158,16 @@ def _same(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
+def _recorded(loaded: LoadedRun, case: int, what: str) -> RecordingCase:
+    """The recorded case ``case`` (refused with ``what``, e.g. parameter overrides)."""
+    if what:
+        raise InvalidParameter(
+            f"case {case} is the recording {loaded.recordings[case].file}; it has no "
+            f"parameters, so {what}"
+        )
+    return loaded.recordings[case]
+
+
 def _evaluate(loaded: LoadedRun, trace: Trace, counters: Sequence[str]) -> Judged:
     chosen = {cid: loaded.counters[cid] for cid in counters}
     with threadpool_limits(limits=1, user_api="blas"):  # as in the campaign: same bits
@@ -160,10 +186,15 @@ def replay_loaded(
 ) -> Replay:
     """:func:`replay` for a run already opened with :func:`load_run` (many cases)."""
     row = case_row(loaded, case)
-    if overrides:
-        row.update(loaded.space.validate(overrides, partial=True))
-    trace = case_trace(loaded, case, row)
-    judged = _evaluate(loaded, trace, list(loaded.counters))
+    if loaded.recordings:
+        rec = _recorded(loaded, case, "--param cannot change it" if overrides else "")
+        with threadpool_limits(limits=1, user_api="blas"):  # as in the campaign
+            judged = judge_recording(loaded.counters, rec, loaded.config.tolerance)
+    else:
+        if overrides:
+            row.update(loaded.space.validate(overrides, partial=True))
+        judged = _evaluate(loaded, case_trace(loaded, case, row), list(loaded.counters))
+    trace = judged.trace
     stored = {}
     if not overrides:
         # The case's batch is known, so only its files are read (not the whole run).
@@ -215,6 +246,8 @@ def shrink(
     """
     loaded = load_run(path)
     row = case_row(loaded, case)
+    if loaded.recordings:
+        _recorded(loaded, case, "there is nothing to shrink")
     names = [model] if model else list(loaded.counters)
     for m in names:
         if m not in loaded.counters:

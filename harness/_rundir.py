@@ -45,11 +45,14 @@ from .counters import DEFAULT_TIMEOUT_S, CounterOptions, CounterPlugin, load_rec
 
 __all__ = ["READABLE", "SCHEMA_VERSION", "RunDir"]
 
-SCHEMA_VERSION = 2
-"""Version 2: counters are plug-ins (kind and identity per counter), result rows have
-``message`` and ``latency_s``, the failure corpus has ``messages``."""
-READABLE = (1, 2)
-"""Versions this highfive reads (version 1: ONNX models only, no message or latency)."""
+SCHEMA_VERSION = 3
+"""Version 3: result rows have ``source`` and ``recording`` (and a campaign of recordings
+its metadata columns, its parameter columns null); campaign.json's identity lists the
+recordings' SHA-256. Version 2: counters are plug-ins (kind and identity per counter),
+result rows have ``message`` and ``latency_s``, the failure corpus has ``messages``."""
+READABLE = (1, 2, 3)
+"""Versions this highfive reads (version 1: ONNX models only, no message or latency;
+versions 1 and 2: synthetic cases only, no ``source`` or ``recording`` column)."""
 
 
 class RunDir:

@@ -17,6 +17,11 @@ mixed           4        misses with false positives, or both kinds of false pos
 error           6        the counter raised, exited or returned malformed detections
 timeout         5        the counter exceeded the campaign's per-case time limit
 =============== ======== =====================================================
+
+A recorded case whose labels give only a count (no impact times) is judged by counts:
+``pass``, ``miss`` (fewer counted) or ``false_positive`` (more counted: without times
+an extra count cannot be told to be a duplicate), never ``double_count`` or ``mixed``
+(see :func:`~highfive.harness._oracle.score_count`).
 """
 
 from __future__ import annotations

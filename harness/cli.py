@@ -403,7 +403,8 @@ def _cmd_replay(args: argparse.Namespace) -> int:
             )
         return _list_failing(args.run)
     rep = replay(args.run, args.case, _parse_params(args.param) or None)
-    print(f"case {rep.case}: {rep.trace!r}")
+    source = f" (recording {rep.row['recording']})" if "recording" in rep.row else ""
+    print(f"case {rep.case}{source}: {rep.trace!r}")
     for e in rep.trace.events:
         impact = "-" if e.impact is None else f"{e.impact:.3f} s"
         print(f"  truth  {e.motion:<13} {e.start:7.3f}-{e.end:7.3f} s  impact {impact}")

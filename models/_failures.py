@@ -278,13 +278,16 @@ def warn_training_seeds(seed: int, models: Iterable[tuple[str, Mapping[str, str]
 def warn_campaign_seeds(config: Any) -> list[str]:
     """:func:`warn_training_seeds` for the ONNX models of a campaign configuration.
 
-    Models that do not load are skipped here (the campaign reports them).
+    Models that do not load are skipped here (the campaign reports them), and so is a
+    campaign of recordings: its cases are read, not drawn from its seed.
     """
     from highfive.generators import HighfiveError
     from highfive.harness import SHIPPED, Model
 
     from ._export import metadata_of
 
+    if config.recordings is not None:
+        return []
     models = []
     for counter in config.counters:
         source = str(counter.source)

@@ -57,6 +57,16 @@ def _campaign(**changes: object) -> str:
     return body + tables
 
 
+def _recordings(labels: str, table: str = "", **files: str) -> dict[str, str]:
+    """A campaign of the recordings ``l.csv`` lists (in the working folder), with lines
+    added to its ``[recordings]`` table, and other files."""
+    toml = (
+        'name = "n"\nmodels = ["toy.onnx"]\nout = "out"\n'
+        f'[recordings]\nfolder = "."\nlabels = "l.csv"\n{table}\n[execution]\nworkers = 0\n'
+    )
+    return {"r.toml": toml, "l.csv": labels, **files}
+
+
 @dataclass(frozen=True)
 class Bad:
     argv: str
@@ -373,6 +383,160 @@ CATALOGUE = [
     row(
         "run-focus-not-a-run", "run --focus folder", r"run directory 'folder' has no campaign.json"
     ),
+    # -- run: campaigns of recordings --------------------------------------------------
+    row(
+        "run-rec-missing-file",
+        "run r.toml",
+        r"l.csv line 2, column file: 'nope.csv' does not exist in the folder .*; allowed: a",
+        files=_recordings("file,count\nnope.csv,0\n"),
+    ),
+    row(
+        "run-rec-negative-time",
+        "run r.toml",
+        r"l.csv line 2, column high_fives: '-1' is not a time; allowed: seconds >= 0",
+        files=_recordings("file,high_fives\ngood.csv,1;-1\n"),
+    ),
+    row(
+        "run-rec-unsorted-times",
+        "run r.toml",
+        r"l.csv line 2, column high_fives: '2;1' is not increasing \(2 then 1\); allowed: ",
+        files=_recordings("file,high_fives\ngood.csv,2;1\n"),
+    ),
+    row(
+        "run-rec-time-after-end",
+        "run r.toml",
+        r"l.csv line 2, column high_fives: 999 s is after the end of good.csv \(",
+        files=_recordings("file,high_fives\ngood.csv,999\n"),
+    ),
+    row(
+        "run-rec-fractional-count",
+        "run r.toml",
+        r"l.csv line 2, column count: '1.5' is not a count; allowed: a whole number >= 0",
+        files=_recordings("file,count\ngood.csv,1.5\n"),
+    ),
+    row(
+        "run-rec-negative-count",
+        "run r.toml",
+        r"l.csv line 2, column count: '-1' is not a count; allowed: a whole number >= 0",
+        files=_recordings("file,count\ngood.csv,-1\n"),
+    ),
+    row(
+        "run-rec-count-and-times",
+        "run r.toml",
+        r"l.csv line 1: both high_fives and count; allowed: file, exactly one of",
+        files=_recordings("file,count,high_fives\ngood.csv,1,1\n"),
+    ),
+    row(
+        "run-rec-no-truth",
+        "run r.toml",
+        r"l.csv line 1: neither high_fives nor count; allowed: file, exactly one of",
+        files=_recordings("file\ngood.csv\n"),
+    ),
+    row(
+        "run-rec-unknown-column",
+        "run r.toml",
+        r"l.csv line 1: unknown column 'who'; allowed: file, high_fives, count \(name a",
+        files=_recordings("file,count,who\ngood.csv,0,ann\n"),
+    ),
+    row(
+        "run-rec-missing-metadata",
+        "run r.toml",
+        r"l.csv line 1: no column 'who'; allowed: file, exactly one of .*\['who'\]",
+        files=_recordings("file,count\ngood.csv,0\n", 'metadata = ["who"]'),
+    ),
+    row(
+        "run-rec-empty-metadata",
+        "run r.toml",
+        r"l.csv line 2, column who: empty; allowed: a value for every recording",
+        files=_recordings("file,count,who\ngood.csv,0, \n", 'metadata = ["who"]'),
+    ),
+    row(
+        "run-rec-duplicate",
+        "run r.toml",
+        r"l.csv line 3, column file: './good.csv' is named again \(first on line 2\)",
+        files=_recordings("file,count\ngood.csv,0\n./good.csv,1\n"),
+    ),
+    row(
+        "run-rec-empty-labels",
+        "run r.toml",
+        r"recordings.labels: l.csv is empty; allowed: a header line",
+        files=_recordings(""),
+    ),
+    row(
+        "run-rec-header-only",
+        "run r.toml",
+        r"l.csv: a header and no recording; add one row per file",
+        files=_recordings("file,count\n"),
+    ),
+    row(
+        "run-rec-missing-labels",
+        "run r.toml",
+        r"recordings.labels: 'nope.csv' does not exist in the folder .*; allowed: a CSV file",
+        files={"r.toml": _recordings("")["r.toml"].replace('"l.csv"', '"nope.csv"')},
+    ),
+    row(
+        "run-rec-refused-by-count",
+        "run r.toml",
+        r"l.csv line 2, column file: 'bad.csv' is refused: recording bad.csv: no time column",
+        files=_recordings("file,count\nbad.csv,0\n", **{"bad.csv": "a,b\n1,2\n"}),
+    ),
+    row(
+        "run-rec-shorter-than-a-window",
+        "run r.toml",
+        r"recording short.csv: 0.04 s long, shorter than one window of counter toy",
+        files=_recordings(
+            "file,count\nshort.csv,0\n",
+            **{"short.csv": "t,x,y,z\n0,1,0,0\n0.02,1,0,0\n0.04,1,0,0\n"},
+        ),
+    ),
+    row(
+        "run-rec-with-cases",
+        "run r.toml",
+        r"cases: a campaign of \[recordings\] runs each recording once; remove cases",
+        files={"r.toml": "cases = 4\n" + _recordings("")["r.toml"]},
+    ),
+    row(
+        "run-rec-with-importance",
+        "run r.toml",
+        r"importance: a campaign of \[recordings\] runs each recording once; remove",
+        files={"r.toml": _recordings("")["r.toml"] + "[importance]\nstages = 2\n"},
+    ),
+    row(
+        "run-rec-until-decided",
+        "run r.toml --until-decided --gate g.toml",
+        r"--until-decided: a campaign of \[recordings\] runs each recording once",
+        files={**_recordings("file,count\ngood.csv,0\n"), "g.toml": SEQ_GATE},
+    ),
+    row(
+        "run-rec-cases-flag",
+        "run r.toml --cases 5",
+        r"--cases: 5, but a campaign of \[recordings\] runs each recording once",
+        files=_recordings("file,count\ngood.csv,0\n"),
+    ),
+    row(
+        "run-rec-unknown-key",
+        "run r.toml",
+        r"unknown key 'recordings.bins'; allowed: folder, labels, metadata, units, time_unit",
+        files=_recordings("file,count\ngood.csv,0\n", "bins = 3"),
+    ),
+    row(
+        "run-rec-reserved-metadata",
+        "run r.toml",
+        r"recordings.metadata: 'verdict' cannot name a metadata column; allowed: ",
+        files=_recordings("file,count,verdict\ngood.csv,0,x\n", 'metadata = ["verdict"]'),
+    ),
+    row(
+        "run-rec-bad-units",
+        "run r.toml",
+        r"recordings.units: 'mg' is not allowed; choose one of auto, g, m/s2",
+        files=_recordings("file,count\ngood.csv,0\n", 'units = "mg"'),
+    ),
+    row(
+        "run-rec-no-folder",
+        "run r.toml",
+        r"recordings.folder: '.*nowhere' is not a folder",
+        files={"r.toml": _recordings("")["r.toml"].replace('folder = "."', 'folder = "nowhere"')},
+    ),
     row(
         "run-budget-below-stage",
         "run c.toml --until-decided --gate g.toml --stage 100 --budget 50",
@@ -551,6 +715,12 @@ CATALOGUE = [
         usage=True,
     ),
     row("model-train-suffix", "model train --out x.txt", r"--out: 'x.txt' does not end in .onnx"),
+    row(
+        "model-prune-suffix",
+        "model prune float --out x.txt",
+        r"--out: 'x.txt' does not end in .onnx",
+    ),
+    row("model-compare-not-a-run", "model compare folder", r"run directory 'folder' has no "),
     row(
         "model-train-under-file",
         "model train --out afile/t.onnx",

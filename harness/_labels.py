@@ -1,0 +1,278 @@
+"""A folder of labelled recordings as a campaign's cases: the labels file, checked whole.
+
+The labels file is a CSV file in the recordings folder with a header line and one row
+per recording:
+
+=============== ==================================================================
+column          meaning
+=============== ==================================================================
+``file``        the recording (.csv or .parquet), relative to the folder
+``high_fives``  the impact times (s from the recording's first sample), separated
+                by ``;``, increasing; empty for none
+``count``       the number of high-fives, when their times are not known
+(metadata)      the columns the campaign's ``recordings.metadata`` names
+=============== ==================================================================
+
+Exactly one of ``high_fives`` and ``count`` is a column. Every row is checked, and
+every recording opened as ``highfive count`` opens it (columns, units and rate
+inferred), before any case runs: the first problem is one :class:`InvalidParameter`
+line naming the labels file, the line, the column, the value and what is allowed.
+Case ``i`` of the campaign is the recording on the ``i``-th row.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from highfive.generators import Dimension, InvalidParameter, ParameterSpace, show
+
+from ._recording import TimeUnit, Units, open_recording
+
+__all__ = ["RecordingCase", "labels_space", "read_labels"]
+
+TRUTH_COLUMNS = ("high_fives", "count")
+RESERVED = ("case_id", "model", "source", "recording")
+"""Names a metadata column cannot take (result columns of every case)."""
+
+
+@dataclass(frozen=True)
+class RecordingCase:
+    """One labelled recording, with its bytes: plain, picklable data for a worker.
+
+    Attributes
+    ----------
+    file : str
+        Path relative to the recordings folder, as the labels file gives it.
+    data : bytes
+        The file's content (workers need no access to the folder).
+    sha256 : str
+    high_fives : tuple of float, or None
+        Impact times (s); None when only the count is known.
+    count : int
+        The number of high-fives.
+    duration_s : float
+        First to last sample, as opening it found.
+    metadata : tuple of (str, str)
+        The metadata columns' values, in the campaign's order.
+    units, time_unit : str
+        As the campaign gives them (``"auto"``: inferred).
+    """
+
+    file: str
+    data: bytes
+    sha256: str
+    high_fives: tuple[float, ...] | None
+    count: int
+    duration_s: float
+    metadata: tuple[tuple[str, str], ...] = ()
+    units: Units = "auto"
+    time_unit: TimeUnit = "auto"
+
+
+def _where(labels: Path, line: int, column: str) -> str:
+    return f"{labels.name} line {line}, column {column}"
+
+
+def _times(text: str, where: str) -> tuple[float, ...]:
+    out: list[float] = []
+    for part in text.split(";") if text.strip() else []:
+        try:
+            t = float(part)
+        except ValueError:
+            t = math.nan
+        if not math.isfinite(t) or t < 0:
+            raise InvalidParameter(
+                f"{where}: {show(part.strip())} is not a time; allowed: seconds >= 0 from "
+                'the first sample, separated by ";" (empty: no high-five)'
+            )
+        if out and t <= out[-1]:
+            raise InvalidParameter(
+                f"{where}: {show(text)} is not increasing ({out[-1]:g} then {t:g}); "
+                "allowed: increasing times, each high-five once"
+            )
+        out.append(t)
+    return tuple(out)
+
+
+def _count(text: str, where: str) -> int:
+    s = text.strip()
+    if not s.isdigit():
+        raise InvalidParameter(
+            f"{where}: {show(text)} is not a count; allowed: a whole number >= 0"
+        )
+    return int(s)
+
+
+def _header(labels: Path, rows: list[list[str]], metadata: Sequence[str]) -> list[str]:
+    if not rows or not any(c.strip() for c in rows[0]):
+        raise InvalidParameter(
+            f"recordings.labels: {labels.name} is empty; allowed: a header line "
+            "(file, high_fives or count, metadata columns) and one row per recording"
+        )
+    header = [c.strip() for c in rows[0]]
+    dup = sorted({c for c in header if header.count(c) > 1})
+    if dup:
+        raise InvalidParameter(f"{labels.name} line 1: column {show(dup[0])} appears twice")
+    allowed = ["file", *TRUTH_COLUMNS, *metadata]
+    unknown = [c for c in header if c not in allowed]
+    if unknown:
+        raise InvalidParameter(
+            f"{labels.name} line 1: unknown column {show(unknown[0])}; allowed: "
+            f"{', '.join(allowed)} (name a metadata column in recordings.metadata to keep it)"
+        )
+    truth = [c for c in TRUTH_COLUMNS if c in header]
+    missing = [c for c in ("file", *metadata) if c not in header]
+    if missing or len(truth) != 1:
+        what = (
+            f"no column {show(missing[0])}"
+            if missing
+            else ("both high_fives and count" if truth else "neither high_fives nor count")
+        )
+        raise InvalidParameter(
+            f"{labels.name} line 1: {what}; allowed: file, exactly one of high_fives "
+            f"(impact times) and count, and the metadata columns {list(metadata)}"
+        )
+    if len(rows) < 2:
+        raise InvalidParameter(f"{labels.name}: a header and no recording; add one row per file")
+    return header
+
+
+def read_labels(
+    folder: str | os.PathLike[str],
+    labels: str,
+    metadata: Sequence[str] = (),
+    *,
+    units: Units = "auto",
+    time_unit: TimeUnit = "auto",
+) -> tuple[RecordingCase, ...]:
+    """Read and check a labels file and every recording it names.
+
+    Parameters
+    ----------
+    folder : path
+        The recordings folder.
+    labels : str
+        The labels file, relative to ``folder``.
+    metadata : sequence of str
+        The metadata columns to keep (any other column but file, high_fives and count
+        is refused).
+    units, time_unit : str
+        How to read the recordings (``"auto"``: inferred, as ``highfive count`` does).
+
+    Raises
+    ------
+    InvalidParameter
+        One line for the first problem (see the module doc).
+    """
+    root = Path(folder)
+    if not root.is_dir():
+        raise InvalidParameter(f"recordings.folder: {os.fspath(root)!r} is not a folder")
+    path = root / labels
+    if not path.is_file():
+        raise InvalidParameter(
+            f"recordings.labels: {show(labels)} does not exist in the folder {os.fspath(root)}; "
+            "allowed: a CSV file in the recordings folder"
+        )
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            rows = list(csv.reader(fh))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise InvalidParameter(f"recordings.labels: cannot read {path.name} ({exc})") from None
+    header = _header(path, rows, metadata)
+    cases: list[RecordingCase] = []
+    seen: dict[str, int] = {}
+    for line, raw in enumerate(rows[1:], start=2):
+        if not any(c.strip() for c in raw):
+            continue  # a blank line
+        if len(raw) != len(header):
+            raise InvalidParameter(
+                f"{path.name} line {line}: {len(raw)} fields, the header has {len(header)}"
+            )
+        cell = dict(zip(header, raw, strict=True))
+        case = _case(root, path, line, cell, metadata, seen, (units, time_unit))
+        cases.append(case)
+    return tuple(cases)
+
+
+def _case(
+    root: Path,
+    labels: Path,
+    line: int,
+    cell: dict[str, str],
+    metadata: Sequence[str],
+    seen: dict[str, int],
+    reading: tuple[Units, TimeUnit],
+) -> RecordingCase:
+    name = cell["file"].strip()
+    where = _where(labels, line, "file")
+    if not name:
+        raise InvalidParameter(f"{where}: empty; allowed: a recording's path in the folder")
+    key = os.path.normpath(name)
+    if key in seen:
+        raise InvalidParameter(
+            f"{where}: {show(name)} is named again (first on line {seen[key]}); "
+            "allowed: each recording once"
+        )
+    seen[key] = line
+    file = root / name
+    if not file.is_file():
+        raise InvalidParameter(
+            f"{where}: {show(name)} does not exist in the folder {os.fspath(root)}; allowed: "
+            "a .csv or .parquet file, relative to the folder"
+        )
+    meta = []
+    for column in metadata:
+        value = cell[column].strip()
+        if not value:
+            raise InvalidParameter(
+                f"{_where(labels, line, column)}: empty; allowed: a value for every recording"
+            )
+        meta.append((column, value))
+    times: tuple[float, ...] | None = None
+    if "high_fives" in cell:
+        times = _times(cell["high_fives"], _where(labels, line, "high_fives"))
+        count = len(times)
+    else:
+        count = _count(cell["count"], _where(labels, line, "count"))
+    try:
+        rec = open_recording(file, units=reading[0], time_unit=reading[1])
+    except InvalidParameter as exc:
+        raise InvalidParameter(f"{where}: {show(name)} is refused: {exc}") from None
+    if times and times[-1] > rec.duration_s:
+        raise InvalidParameter(
+            f"{_where(labels, line, 'high_fives')}: {times[-1]:g} s is after the end of "
+            f"{name} ({rec.duration_s:.3f} s); allowed: times within the recording"
+        )
+    data = file.read_bytes()
+    sha = hashlib.sha256(data).hexdigest()
+    return RecordingCase(name, data, sha, times, count, rec.duration_s, tuple(meta), *reading)
+
+
+def labels_space(cases: Sequence[RecordingCase], metadata: Sequence[str]) -> ParameterSpace:
+    """The categorical dimensions recorded cases are binned by.
+
+    One per metadata column (its choices: the values the labels hold, sorted); when no
+    metadata column holds two values or more (none is binned), also ``recording`` (one
+    bin per file).
+    """
+    values = {m: sorted({dict(c.metadata)[m] for c in cases}) for m in metadata}
+    if not any(len(v) > 1 for v in values.values()):
+        values["recording"] = sorted(c.file for c in cases)
+    return ParameterSpace(
+        [
+            Dimension(
+                column,
+                "categorical",
+                choices=tuple(choices),
+                description=f"the labels file's {column} column",
+                source="labels file",
+            )
+            for column, choices in values.items()
+        ]
+    )

@@ -1,0 +1,391 @@
+"""Campaigns of labelled recordings: the same verdicts as the synthetic cases they were
+written from, determinism, resume and replay with their files' SHA-256, dask workers,
+coverage by metadata, and the BasicMotions recordings end to end."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from highfive.coverage import analyse_run
+from highfive.generators import InvalidParameter, RunDirError
+from highfive.harness import (
+    CampaignConfig,
+    RunDir,
+    read_labels,
+    replay,
+    run_campaign,
+    score_count,
+)
+from highfive.harness.cli import main
+
+from .conftest import results
+
+ROOT = Path(__file__).resolve().parents[2]
+OUTCOME = ["true_count", "predicted_count", "tp", "fp", "fn", "verdict"]
+
+
+def _synthetic(tmp_path: Path, toy: Path, cases: int = 24, seed: int = 5) -> Path:
+    """A small synthetic run of the toy and the shipped float model (its traces become
+    recordings; the toy model fails many)."""
+    cfg = CampaignConfig.from_dict(
+        {
+            "name": f"syn{seed}",
+            "seed": seed,
+            "cases": cases,
+            "sampler": "random",
+            "batch_size": 8,
+            "models": [str(toy), "float"],
+            "out": str(tmp_path / "runs"),
+            # Short traces, few of them gapped: the recordings stay small.
+            "space": {"sample_rate": [25, 50], "drop_rate": 0.0},
+            "execution": {"workers": 0},
+        }
+    )
+    run_campaign(cfg, stream=None)
+    return tmp_path / "runs" / f"syn{seed}"
+
+
+def _write_recordings(run: Path, folder: Path, *, times: bool = True) -> list[int]:
+    """Each case of ``run`` as a CSV recording (t in s, x/y/z in g) and a labels file with
+    its high-five impact times (or only their count); return the case ids."""
+    folder.mkdir(exist_ok=True)
+    cases = sorted(set(RunDir(run).results(columns=["case_id"])["case_id"].tolist()))
+    rows = []
+    for case in cases:
+        trace = replay(run, case).trace
+        name = f"case-{case:03d}.csv"
+        frame = pd.DataFrame(
+            {"t": trace.t, **{a: trace.samples[:, i] for i, a in enumerate("xyz")}}
+        )
+        frame.to_csv(folder / name, index=False, float_format="%.9g")
+        impacts = [e.impact for e in trace.events if e.is_high_five and e.impact is not None]
+        truth = ";".join(f"{t:.9g}" for t in impacts) if times else str(len(impacts))
+        rows.append({"file": name, "high_fives" if times else "count": truth, "kind": "synth"})
+    pd.DataFrame(rows).to_csv(folder / "labels.csv", index=False)
+    return cases
+
+
+def _recordings_config(
+    tmp_path: Path, folder: Path, toy: Path, name: str = "rec", workers: int = 0
+) -> Path:
+    path = tmp_path / f"{name}.toml"
+    path.write_text(
+        f'name = "{name}"\nmodels = ["{toy}", "float"]\nbatch_size = 5\n'
+        f'out = "{tmp_path / "runs"}"\n'
+        f'[recordings]\nfolder = "{folder.name}"\nmetadata = ["kind"]\n'
+        f"[execution]\nworkers = {workers}\n"
+    )
+    return path
+
+
+def _copy(source: Path, folder: Path) -> Path:
+    """A copy of the recordings folder (a test may alter its copy)."""
+    folder.mkdir()
+    for f in source.iterdir():
+        (folder / f.name).write_bytes(f.read_bytes())
+    return folder
+
+
+@pytest.fixture(scope="module")
+def synthetic(
+    tmp_path_factory: pytest.TempPathFactory, toy_model_path: Path
+) -> tuple[Path, Path, list[int]]:
+    """The synthetic run, and its cases written as recordings with their impact times."""
+    root = tmp_path_factory.mktemp("recordings")
+    run = _synthetic(root, toy_model_path)
+    cases = _write_recordings(run, root / "rec")
+    return root, run, cases
+
+
+def test_recorded_cases_reproduce_the_synthetic_verdicts(
+    synthetic: tuple[Path, Path, list[int]], tmp_path: Path, toy_model_path: Path
+) -> None:
+    root, run, cases = synthetic
+    (tmp_path / "rec").symlink_to(root / "rec")
+    summary = run_campaign(
+        CampaignConfig.from_toml(_recordings_config(tmp_path, root / "rec", toy_model_path))
+    )
+    assert summary.complete and summary.cases == len(cases)
+    syn, rec = results(run), results(tmp_path / "runs" / "rec")
+    # Case i of the recordings campaign is row i of the labels file: case cases[i].
+    names = [f"case-{c:03d}.csv" for c in cases]
+    assert rec["recording"].tolist() == names * 2  # sorted by model, then case
+    assert (rec["source"] == "recording").all() and (syn["source"] == "synthetic").all()
+    assert syn["recording"].isna().all() and (rec["kind"] == "synth").all()
+    assert rec["peak_accel"].isna().all()  # parameters of a recorded case are null
+    assert rec[OUTCOME].to_dict("records") == syn[OUTCOME].to_dict("records")
+    # Not every case passes, or the comparison would prove little.
+    assert set(syn["verdict"]) - {"pass"}, syn["verdict"].value_counts()
+
+
+def test_a_count_alone_is_judged_by_counts(
+    synthetic: tuple[Path, Path, list[int]], tmp_path: Path, toy_model_path: Path
+) -> None:
+    _, run, _ = synthetic
+    folder = tmp_path / "counts"
+    _write_recordings(run, folder, times=False)
+    run_campaign(
+        CampaignConfig.from_toml(_recordings_config(tmp_path, folder, toy_model_path)), stream=None
+    )
+    syn, rec = results(run), results(tmp_path / "runs" / "rec")
+    expected = [
+        score_count(t, p).verdict
+        for t, p in zip(syn["true_count"], syn["predicted_count"], strict=True)
+    ]
+    assert rec["verdict"].tolist() == expected
+    assert rec["predicted_count"].tolist() == syn["predicted_count"].tolist()
+    assert (rec["duplicates"] == 0).all() and not rec["verdict"].isin(["mixed"]).any()
+
+
+@pytest.mark.parametrize(
+    ("true", "counted", "verdict", "tp", "fp", "fn"),
+    [
+        (0, 0, "pass", 0, 0, 0),
+        (2, 2, "pass", 2, 0, 0),
+        (3, 1, "miss", 1, 0, 2),
+        (1, 3, "false_positive", 1, 2, 0),
+        (0, 1, "false_positive", 0, 1, 0),
+    ],
+)
+def test_score_count(true: int, counted: int, verdict: str, tp: int, fp: int, fn: int) -> None:
+    s = score_count(true, counted)
+    assert (s.verdict, s.tp, s.fp, s.fn, s.duplicates) == (verdict, tp, fp, fn, 0)
+    assert s.count_error == counted - true
+
+
+def test_determinism_resume_and_a_changed_recording(
+    synthetic: tuple[Path, Path, list[int]], tmp_path: Path, toy_model_path: Path
+) -> None:
+    folder = _copy(synthetic[0] / "rec", tmp_path / "rec")
+    cfg = CampaignConfig.from_toml(_recordings_config(tmp_path, folder, toy_model_path))
+    run_campaign(cfg, stream=None)
+    run_campaign(cfg.with_overrides(name="again"), stream=None)
+    first, again = results(tmp_path / "runs" / "rec"), results(tmp_path / "runs" / "again")
+    pd.testing.assert_frame_equal(first, again)
+    record = RunDir(tmp_path / "runs" / "rec").read_campaign()
+    files = record["identity"]["recording_files"]
+    assert [f["file"] for f in files] == first["recording"].drop_duplicates().tolist()
+    assert len(files) == first["case_id"].nunique()
+    assert all(len(f["sha256"]) == 64 for f in files)
+
+    # Interrupted after its first batch: resume completes it to the same rows.
+    run = RunDir(tmp_path / "runs" / "again")
+    lines = run.manifest.read_text().splitlines(keepends=True)
+    run.manifest.write_text(lines[0])
+    run.write_campaign({**run.read_campaign(), "status": "running"})
+    assert run_campaign(cfg.with_overrides(name="again"), resume=True, stream=None).complete
+    pd.testing.assert_frame_equal(first, results(run.path))
+
+    # A recording altered since: resume and replay refuse, naming it.
+    target = folder / files[1]["file"]
+    original = target.read_text()
+    target.write_text(original.replace("0.", "0.0", 1))
+    run.manifest.write_text(lines[0])
+    with pytest.raises(RunDirError, match=rf"recording {files[1]['file']} changed since"):
+        run_campaign(cfg.with_overrides(name="again"), resume=True, stream=None)
+    with pytest.raises(RunDirError, match=rf"recording {files[1]['file']} changed since"):
+        replay(run.path, 0)
+
+    # Restored, but the labels file lists the recordings in another order: refused too.
+    target.write_text(original)
+    labels = (folder / "labels.csv").read_text().splitlines(keepends=True)
+    (folder / "labels.csv").write_text("".join([labels[0], labels[2], labels[1], *labels[3:]]))
+    with pytest.raises(RunDirError, match=r"the labels of the run .* changed since it started"):
+        replay(run.path, 0)
+
+
+def test_replay_of_a_recorded_case_matches_its_row(
+    synthetic: tuple[Path, Path, list[int]],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    toy_model_path: Path,
+) -> None:
+    root, _, cases = synthetic
+    (tmp_path / "rec").symlink_to(root / "rec")
+    run_campaign(
+        CampaignConfig.from_toml(_recordings_config(tmp_path, root / "rec", toy_model_path)),
+        stream=None,
+    )
+    run = tmp_path / "runs" / "rec"
+    assert main(["replay", str(run), "3"]) == 0
+    out = capsys.readouterr().out
+    assert f"(recording case-{cases[3]:03d}.csv)" in out
+    assert "identical to the campaign's stored rows" in out
+    assert main(["shrink", str(run), "3"]) == 2
+    assert "it has no parameters" in capsys.readouterr().err
+    # Its cells are label values: no follow-up campaign is offered or planned.
+    assert not any("--focus" in line for line in analyse_run(run).lines())
+    assert main(["run", "--focus", str(run)]) == 2
+    assert "is a campaign of recordings" in capsys.readouterr().err
+    # Nor does its coverage merge with a synthetic run's (label values against bins).
+    with pytest.raises(RunDirError, match=r"cannot merge coverage of a campaign of recordings"):
+        analyse_run([synthetic[1], run])
+
+
+def test_dask_workers_get_the_recordings_bytes(
+    synthetic: tuple[Path, Path, list[int]],
+    tmp_path: Path,
+    toy_model_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """An embedded cluster gives the rows that running in this process gives."""
+    root, _, _ = synthetic
+    (tmp_path / "rec").symlink_to(root / "rec")
+    local = _recordings_config(tmp_path, root / "rec", toy_model_path, name="local")
+    dask = _recordings_config(tmp_path, root / "rec", toy_model_path, name="dask", workers=1)
+    run_campaign(CampaignConfig.from_toml(local), stream=None)
+    run_campaign(CampaignConfig.from_toml(dask), stream=None)
+    pd.testing.assert_frame_equal(
+        results(tmp_path / "runs" / "local"), results(tmp_path / "runs" / "dask")
+    )
+    # The same recordings are the same cases: a diff pairs them, coverage will not count
+    # them twice.
+    runs = [tmp_path / "runs" / "local", tmp_path / "runs" / "dask"]
+    assert main(["diff", *map(str, runs), "--ways", "1"]) == 0  # one binned column
+    assert "paired on the 24 cases both runs share" in capsys.readouterr().out
+    with pytest.raises(RunDirError, match=r"cases 0..23 of case sequence \w+ are in both"):
+        analyse_run(runs)
+
+
+def test_labels_checked_whole_before_any_case_runs(
+    synthetic: tuple[Path, Path, list[int]], tmp_path: Path, toy_model_path: Path
+) -> None:
+    folder = _copy(synthetic[0] / "rec", tmp_path / "rec")
+    labels = (folder / "labels.csv").read_text().splitlines()
+    labels[-1] = labels[-1].replace("case-", "gone-")  # the last row names no file
+    (folder / "labels.csv").write_text("\n".join(labels) + "\n")
+    with pytest.raises(InvalidParameter, match=rf"labels.csv line {len(labels)}, column file"):
+        run_campaign(
+            CampaignConfig.from_toml(_recordings_config(tmp_path, folder, toy_model_path)),
+            stream=None,
+        )
+    assert not (tmp_path / "runs").exists()
+
+
+def test_config_refuses_sampling_keys_with_recordings(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text('cases = 10\n[recordings]\nfolder = "x"\n')
+    with pytest.raises(Exception, match=r"cases: a campaign of \[recordings\] runs each"):
+        CampaignConfig.from_toml(path)
+
+
+# -- BasicMotions --------------------------------------------------------------------
+HAVE_DATA = any(importlib.util.find_spec(p) is not None for p in ("sktime", "aeon"))
+
+
+@pytest.mark.skipif(
+    not HAVE_DATA, reason="BasicMotions ships in sktime or aeon; neither is installed"
+)
+def test_basicmotions_end_to_end(tmp_path: Path) -> None:
+    folder = tmp_path / "basicmotions"
+    script = ROOT / "examples" / "realdata" / "basicmotions.py"
+    subprocess.run(
+        [sys.executable, script, folder, "--gravity", "restored", "--posture", "hanging"],
+        check=True,
+        capture_output=True,
+    )
+    cfg = CampaignConfig.from_toml(ROOT / "examples" / "recordings.toml")
+    rec = cfg.recordings
+    assert rec is not None and (ROOT / "examples" / rec.folder).name == folder.name
+    cfg = cfg.with_overrides(out=str(tmp_path / "runs"))
+    cfg = CampaignConfig.from_dict(
+        {**cfg.to_dict(), "recordings": {**cfg.to_dict()["recordings"], "folder": str(folder)}}
+    )
+    summary = run_campaign(cfg, stream=None)
+    assert summary.complete and summary.cases == 80
+    rows = results(summary.run_dir)
+    assert set(rows["model"]) == {"float", "int8"}
+    assert (rows["true_count"] == 0).all()  # none of them holds a high-five
+    assert set(rows["verdict"]) <= {"pass", "false_positive"}  # judged by counts
+    assert rows.groupby(["model", "activity"]).size().tolist() == [20] * 8
+    cov = analyse_run(summary.run_dir)
+    one_way = cov.cells[(cov.cells["t"] == 1) & (cov.cells["model"] == "float")]
+    activity = one_way[one_way["label"].str.startswith("activity=")]
+    assert sorted(activity["n"].tolist()) == [20, 20, 20, 20]
+    fails = (
+        rows[rows["model"] == "float"]
+        .groupby("activity")["verdict"]
+        .apply(lambda v: int((v != "pass").sum()))
+    )
+    assert (
+        dict(
+            zip(activity["label"].str.removeprefix("activity="), activity["failures"], strict=True)
+        )
+        == fails.to_dict()
+    )
+
+
+def test_read_labels_keeps_metadata_in_row_order(tmp_path: Path) -> None:
+    t = np.arange(0, 5, 0.02)
+    x = np.column_stack([np.ones_like(t), np.zeros_like(t), np.zeros_like(t)])
+    for name in ("b.csv", "a.csv"):
+        pd.DataFrame({"t": t, "x": x[:, 0], "y": x[:, 1], "z": x[:, 2]}).to_csv(
+            tmp_path / name, index=False
+        )
+    (tmp_path / "labels.csv").write_text("file,high_fives,who\nb.csv,1.5;3,ann\na.csv,,bob\n")
+    got = read_labels(tmp_path, "labels.csv", ["who"])
+    assert [(c.file, c.high_fives, c.count, c.metadata) for c in got] == [
+        ("b.csv", (1.5, 3.0), 2, (("who", "ann"),)),
+        ("a.csv", (), 0, (("who", "bob"),)),
+    ]
+    assert math.isclose(got[0].duration_s, t[-1])
+    assert got[1].sha256 == hashlib.sha256((tmp_path / "a.csv").read_bytes()).hexdigest()
+
+
+def _as_schema_2(run: Path) -> None:
+    """Rewrite a synthetic run as the previous highfive wrote it: no source or recording
+    column, schema_version 2 (manifest sizes and hashes follow the rewritten files)."""
+    rundir = RunDir(run)
+    entries = list(rundir.done_batches().values())
+    for entry in entries:
+        for rec in entry["files"]:
+            path = run / rec["path"]
+            if rec["path"].startswith("results"):
+                table = pq.read_table(path)
+                pq.write_table(table.drop_columns(["source", "recording"]), path)
+            data = path.read_bytes()
+            rec.update(bytes=len(data), sha256=hashlib.sha256(data).hexdigest())
+    rundir.manifest.write_text("".join(json.dumps(e) + "\n" for e in entries))
+    record = rundir.read_campaign()
+    record["schema_version"] = record["identity"]["schema_version"] = 2
+    rundir.write_campaign(record)
+
+
+@pytest.fixture(scope="module")
+def schema_2_run(tmp_path_factory: pytest.TempPathFactory, toy_model_path: Path) -> Path:
+    old = _synthetic(tmp_path_factory.mktemp("old"), toy_model_path, seed=6)
+    _as_schema_2(old)
+    return old
+
+
+def test_schema_2_runs_read_beside_schema_3(
+    synthetic: tuple[Path, Path, list[int]],
+    schema_2_run: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A run without the new columns reads as before: coverage (merged with a run that
+    has them), diff and replay."""
+    _, run, _ = synthetic
+    old = schema_2_run
+    assert "source" not in RunDir(old).results().columns
+    cov = analyse_run([old, run])
+    assert (cov.counts.n == analyse_run(old).counts.n + analyse_run(run).counts.n).all()
+    assert main(["diff", str(old), str(run)]) == 0
+    assert main(["replay", str(old), "2"]) == 0
+    assert "identical to the campaign's stored rows" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_schema_2_runs_report(schema_2_run: Path, tmp_path: Path) -> None:
+    assert main(["report", str(schema_2_run), "--out", str(tmp_path / "r.html")]) == 0
