@@ -733,9 +733,7 @@ CATALOGUE = [
         r"--sparsity: '1.5' is not a fraction in \[0, 1\)",
         usage=True,
     ),
-    row("model-prune-suffix", "model prune float --out p.txt", r"--out: 'p.txt' does not end in"),
     row("model-compare-no-run", "model compare", r"required: RUN", usage=True),
-    row("model-compare-not-a-run", "model compare nowhere", r"'nowhere' has no campaign.json"),
     row("model-target-no-model", "model target", r"required: MODEL", usage=True),
     row("model-target-unknown", "model target nope", r"model: 'nope' is neither a file nor a"),
     row(
