@@ -11,8 +11,13 @@
     bins = 16             # histogram bins per dimension
     elite = 0.1           # fraction of a stage's cases the next proposal is fitted to
     smoothing = 0.7       # weight of the new fit against the previous proposal
+    final = 0.0           # share of the cases in the last stage (0: equal stages)
 
-Stage ``s`` is a contiguous run of batches (``ceil(batches / stages)`` each); its cases
+Stage ``s`` is a contiguous run of batches (``ceil(batches / stages)`` each, or, with
+``final`` > 0, the last stage about that share of the batches and the cross-entropy
+stages before it the rest in equal parts: short pilot stages that find the region,
+then an estimation stage drawn from the final proposal, the usual design of the
+cross-entropy method for rare events, Rubinstein & Kroese 2004, ch. 3); its cases
 are drawn from its own proposal and carry their weights (base over proposal density,
 the ``weight`` column of the results). Each stage's proposal is fitted only once the
 stage before it is complete, and recorded in campaign.json (``proposals``); case ``i``
@@ -70,6 +75,7 @@ _DEFAULTS: dict[str, Any] = {
     "bins": 16,
     "elite": 0.1,
     "smoothing": 0.7,
+    "final": 0.0,
 }
 
 
@@ -100,6 +106,12 @@ def check_importance(table: Mapping[str, Any], d: int, base: str) -> dict[str, A
     out["defensive"] = _number("defensive", out["defensive"], 0, 1, True)
     out["elite"] = _number("elite", out["elite"], 0, 1, True)
     out["smoothing"] = _number("smoothing", out["smoothing"], 0, 1, True)
+    out["final"] = _number("final", out["final"], 0, 1, False)
+    if out["final"] == 1.0 and out["stages"] > 1:
+        raise ConfigError(
+            "importance.final: 1 leaves no cases for the cross-entropy stages before the last; "
+            "give a share below 1 (or stages = 1)"
+        )
     prop = out["proposal"]
     if isinstance(prop, str) and prop:
         path = Path(base or ".") / prop
@@ -129,7 +141,10 @@ def first_proposal(settings: Mapping[str, Any], d: int) -> Proposal:
 
 
 def stage_starts(settings: Mapping[str, Any], cases: int, batch_size: int) -> tuple[int, ...]:
-    """First case of every stage: whole batches, ``ceil(batches / stages)`` per stage."""
+    """First case of every stage, in whole batches: ``ceil(batches / stages)`` per stage,
+    or with ``final`` > 0 the last stage ``round(final * batches)`` of them (leaving at
+    least one to every earlier stage) and the earlier stages the rest in near-equal
+    parts."""
     batches = -(-cases // batch_size)
     stages = settings["stages"]
     if stages > batches:
@@ -137,8 +152,12 @@ def stage_starts(settings: Mapping[str, Any], cases: int, batch_size: int) -> tu
             f"importance.stages: {stages} stages need at least {stages} batches; the "
             f"campaign has {batches} (cases / batch_size)"
         )
-    per = -(-batches // stages)
-    return tuple(min(s * per * batch_size, cases) for s in range(stages))
+    final = float(settings.get("final", 0.0))
+    if final <= 0 or stages == 1:
+        per = -(-batches // stages)
+        return tuple(min(s * per * batch_size, cases) for s in range(stages))
+    pilot = batches - min(max(1, round(final * batches)), batches - (stages - 1))
+    return tuple(round(s * pilot / (stages - 1)) * batch_size for s in range(stages))
 
 
 def next_proposal(

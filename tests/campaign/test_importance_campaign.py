@@ -12,6 +12,7 @@ import pytest
 
 from highfive.coverage import analyse_run, plan_focus
 from highfive.harness import RunDir, replay
+from highfive.harness._importance import stage_starts
 from highfive.harness.cli import main
 
 pytestmark = pytest.mark.slow
@@ -93,6 +94,8 @@ def test_a_resumed_campaign_refits_nothing_and_matches(tmp_path: Path) -> None:
         ("defensive = 0", "importance.defensive: 0 must be a number in (0, 1]"),
         ("stages = 9", "importance.stages: 9 stages need at least 9 batches"),
         ("warp = 2", "unknown key 'importance.warp'"),
+        ("final = 1", "importance.final: 1 leaves no cases for the cross-entropy stages"),
+        ("final = -0.5", "importance.final: -0.5 must be a number in [0, 1]"),
         ('proposal = "nope.json"', "importance.proposal: cannot read"),
         ("proposal = { probs = [[1, 1]] }", "proposal.probs: 1 dimensions, the parameter space"),
     ],
@@ -113,3 +116,29 @@ def test_an_importance_table_needs_the_importance_sampler(
     path.write_text(path.read_text().replace('sampler = "importance"', 'sampler = "random"'))
     assert main(["run", str(path)]) == 2
     assert "the table [importance] goes with sampler" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("settings", "cases", "batch", "starts"),
+    [
+        ({"stages": 4, "final": 0.0}, 512, 64, (0, 128, 256, 384)),  # equal stages
+        ({"stages": 4, "final": 0.5}, 512, 64, (0, 64, 192, 256)),  # 4 of 8 batches last
+        ({"stages": 4, "final": 0.85}, 200_000, 1, (0, 10_000, 20_000, 30_000)),
+        ({"stages": 4, "final": 0.99}, 512, 64, (0, 64, 128, 192)),  # one batch per pilot
+        ({"stages": 1, "final": 0.85}, 512, 64, (0,)),
+    ],
+)
+def test_final_share_gives_short_pilot_stages_and_a_long_last_stage(
+    settings: dict[str, float], cases: int, batch: int, starts: tuple[int, ...]
+) -> None:
+    assert stage_starts(settings, cases, batch) == starts
+
+
+def test_a_final_share_runs_its_stages_where_it_says(tmp_path: Path) -> None:
+    assert main(["run", str(_campaign(tmp_path, importance="stages = 3\nfinal = 0.75"))]) == 0
+    run = tmp_path / "runs" / "is"
+    assert len(RunDir(run).read_campaign()["proposals"]) == 3
+    rows = _rows(run)
+    assert np.all(rows.loc[rows["case_id"] < 64, "weight"] == 1.0)  # stage 0: the base
+    # the last stage (cases 128 on) is drawn from a fitted proposal: weights differ from 1
+    assert np.any(rows.loc[rows["case_id"] >= 128, "weight"] != 1.0)
