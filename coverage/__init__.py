@@ -63,6 +63,7 @@ if TYPE_CHECKING:
     from ._regions import Region, failure_regions, regions_dicts
     from ._run import CoverageSettings, RunCoverage, analyse_run, load_settings, write_coverage
     from ._sequential import CaseTable, CriterionDecision, Decisions, decide, staged_criteria
+    from ._spending import SPENDING, Spending, spending_levels
     from ._staged import SequentialResult, check_sequential, run_until_decided, stage_boxes
     from ._stats import (
         LOOKS,
@@ -92,6 +93,7 @@ __all__ = [
     "KINDS",
     "LOOKS",
     "METHODS",
+    "SPENDING",
     "STATUSES",
     "VERDICTS",
     "Binning",
@@ -114,6 +116,7 @@ __all__ = [
     "RunCoverage",
     "RunDiff",
     "SequentialResult",
+    "Spending",
     "WeightedRate",
     "add_coverage_commands",
     "adjust_pvalues",
@@ -159,6 +162,7 @@ __all__ = [
     "register_target_estimator",
     "run_until_decided",
     "space_fingerprint",
+    "spending_levels",
     "stage_boxes",
     "staged_criteria",
     "summary",
@@ -216,6 +220,7 @@ _EXPORTS = {
         "decide",
         "staged_criteria",
     ),
+    "_spending": ("SPENDING", "Spending", "spending_levels"),
     "_staged": ("SequentialResult", "check_sequential", "run_until_decided", "stage_boxes"),
     "_stats": (
         "LOOKS",

@@ -4,7 +4,10 @@ A sequential campaign runs in stages and, after each, asks of every gate criteri
 whether it is *decided*: shown to pass, or shown to fail, with bounds that stay valid
 however many stages are looked at (the anytime-valid confidence sequences of
 :mod:`._anytime`, tuned to each criterion's threshold as ``[gate] looks = "anytime"``
-tunes them). Cases of the next stage go where something is still undecided.
+tunes them), or, with a bounded number of looks, with exact Clopper-Pearson bounds at
+levels that spend the error over the looks (:mod:`._spending`); a criterion or cell
+decided at a look stays decided. Cases of the next stage go where something is still
+undecided.
 
 Which cases count for what. A stage either samples the base distribution (``box``
 -1) or, like a focus follow-up, puts case ``i`` uniformly into box ``i mod B`` of its
@@ -37,6 +40,8 @@ from ._anytime import cs_lower, cs_upper
 from ._bins import Binning
 from ._crosses import Cross, make_crosses
 from ._gate import Gate
+from ._spending import Spending
+from ._stats import cp_lower, cp_upper
 
 __all__ = [
     "RECORDED_KINDS",
@@ -95,6 +100,8 @@ class CaseTable:
         Per model, the verdict of every case (same order as ``codes``).
     predicted : mapping of str to np.ndarray
         Per model, the predicted count of every case (for ``agreement``).
+    stage : np.ndarray, shape (n,), int, optional
+        The look (stage index, from 0) each case was drawn in; None: all in look 0.
     """
 
     codes: np.ndarray
@@ -102,10 +109,26 @@ class CaseTable:
     box_dims: Sequence[frozenset[str]]
     verdict: Mapping[str, np.ndarray]
     predicted: Mapping[str, np.ndarray] = field(default_factory=dict)
+    stage: np.ndarray | None = None
 
     @property
     def n(self) -> int:
         return int(self.box.size)
+
+    def looks(self, confidence: float, spending: Spending | None) -> list[tuple[np.ndarray, float]]:
+        """(cases seen, confidence of its bounds) per look whose bounds decide.
+
+        Anytime bounds (``spending`` None or ``"anytime"``) hold at every look at once,
+        so the last look alone decides; with error spending every look so far decides
+        at its own level (a decision once made is kept).
+        """
+        if spending is None or spending.kind == "anytime":
+            return [(np.ones(self.n, dtype=bool), confidence)]
+        levels = spending.levels(1 - confidence)
+        stage = self.stage if self.stage is not None else np.zeros(self.n, dtype=np.int64)
+        seen = int(stage.max()) + 1 if self.n else 0
+        confs = 1 - levels[: min(seen, levels.size)]
+        return [(stage <= j, float(c)) for j, c in enumerate(confs) if c < 1]  # c = 1: no level
 
     def counts_for(self, cross: Cross) -> np.ndarray:
         """Which cases count for the cells of ``cross`` (see the module doc)."""
@@ -174,7 +197,11 @@ def _tune(threshold: float) -> float:
     return min(max(float(threshold), 1e-9), 0.5)  # as GateRun.upper tunes it
 
 
-def _bounds(k: np.ndarray, n: np.ndarray, conf: float, threshold: float) -> tuple[Any, Any]:
+def _bounds(
+    k: np.ndarray, n: np.ndarray, conf: float, threshold: float, spending: Spending | None
+) -> tuple[Any, Any]:
+    if spending is not None and spending.kind != "anytime":
+        return cp_upper(k, n, conf), cp_lower(k, n, conf)
     p = _tune(threshold)
     return cs_upper(k, n, conf, p), cs_lower(k, n, conf, p)
 
@@ -192,12 +219,19 @@ def _label(binning: Binning, cell: Cell) -> str:
 
 
 def _cell_counts(
-    table: CaseTable, binning: Binning, cross: Cross, weight: np.ndarray, only: bool
+    table: CaseTable,
+    binning: Binning,
+    cross: Cross,
+    weight: np.ndarray,
+    only: bool,
+    seen: np.ndarray | None = None,
 ) -> np.ndarray:
     """Sum of ``weight`` per cell of ``cross`` over the cases that count for it
-    (``only``) or over all cases."""
+    (``only``) or over all cases (of those ``seen``, when given)."""
     code = table.codes[:, [binning.index(d) for d in cross.dims]]
     keep = np.all(code >= 0, axis=1)
+    if seen is not None:
+        keep &= seen
     if only:
         keep &= table.counts_for(cross)
     shape = cross.shape(binning)
@@ -206,7 +240,13 @@ def _cell_counts(
 
 
 def _cell_bound(
-    c: Any, model: str, table: CaseTable, binning: Binning, crosses: Sequence[Cross], conf: float
+    c: Any,
+    model: str,
+    table: CaseTable,
+    binning: Binning,
+    crosses: Sequence[Cross],
+    conf: float,
+    spending: Spending | None,
 ) -> CriterionDecision:
     o = c.options
     failed = np.isin(table.verdict[model], FAIL_VERDICTS).astype(np.float64)
@@ -214,11 +254,14 @@ def _cell_bound(
     undecided: list[Cell] = []
     bad: list[str] = []
     for cross in (x for x in crosses if x.t in o["ways"]):
-        n = _cell_counts(table, binning, cross, ones, only=True)
-        k = _cell_counts(table, binning, cross, failed, only=True)
-        upper, lower = _bounds(k, n, conf, o["p_max"])
-        failing = lower > o["p_max"]
-        passing = (n >= o["min_cases"]) & (upper < o["p_max"])
+        failing = passing = np.zeros(int(np.prod(cross.shape(binning))), dtype=bool)
+        for seen, level in table.looks(conf, spending):
+            n = _cell_counts(table, binning, cross, ones, only=True, seen=seen)
+            k = _cell_counts(table, binning, cross, failed, only=True, seen=seen)
+            upper, lower = _bounds(k, n, level, o["p_max"], spending)
+            open_ = ~failing & ~passing  # a cell decided at an earlier look keeps it
+            failing = failing | (open_ & (lower > o["p_max"]))
+            passing = passing | (open_ & ~failing & (n >= o["min_cases"]) & (upper < o["p_max"]))
         undecided += _cells_of(binning, cross, np.flatnonzero(~failing & ~passing))
         bad += [_label(binning, x) for x in _cells_of(binning, cross, np.flatnonzero(failing))]
     if bad:
@@ -250,7 +293,9 @@ def _coverage(
     return CriterionDecision(c.name, model, "undecided", detail, tuple(short))
 
 
-def _overall(c: Any, model: str | None, table: CaseTable, conf: float) -> CriterionDecision:
+def _overall(
+    c: Any, model: str | None, table: CaseTable, conf: float, spending: Spending | None
+) -> CriterionDecision:
     base = table.box < 0
     if c.kind == "agreement":
         a, b = c.options["models"]
@@ -260,14 +305,27 @@ def _overall(c: Any, model: str | None, table: CaseTable, conf: float) -> Criter
         flag = np.isin(table.verdict[str(model)], c.options["verdicts"])
         limit, what = float(c.options["p_max"]), "failure rate"
     k, n = np.array([int(np.count_nonzero(flag[base]))]), np.array([int(base.sum())])
-    upper, lower = (float(x[0]) for x in _bounds(k, n, conf, limit))
+    status, upper, lower = "undecided", 1.0, 0.0
+    for seen, level in table.looks(conf, spending):  # the first look that decides it
+        kj = np.array([int(np.count_nonzero(flag[base & seen]))])
+        nj = int((base & seen).sum())
+        u, lo = _bounds(kj, np.array([nj]), level, limit, spending)
+        upper, lower = float(u[0]), float(lo[0])
+        passed = upper <= limit if c.kind == "agreement" else upper < limit
+        status = "failed" if lower > limit else "passed" if nj and passed else "undecided"
+        if status != "undecided":
+            break
     detail = f"{int(k[0]):,} in {int(n[0]):,} base cases, {what} bounds [{lower:.4g}, {upper:.4g}]"
-    passed = upper <= limit if c.kind == "agreement" else upper < limit
-    status = "passed" if n[0] and passed else "failed" if lower > limit else "undecided"
     return CriterionDecision(c.name, model, status, detail, needs_base=True)
 
 
-def decide(gate: Gate, binning: Binning, models: Sequence[str], table: CaseTable) -> Decisions:
+def decide(
+    gate: Gate,
+    binning: Binning,
+    models: Sequence[str],
+    table: CaseTable,
+    spending: Spending | None = None,
+) -> Decisions:
     """Every staged criterion's decision from the cases so far.
 
     Parameters
@@ -280,6 +338,9 @@ def decide(gate: Gate, binning: Binning, models: Sequence[str], table: CaseTable
         The run's model ids (criteria without ``model`` apply to each).
     table : CaseTable
         Every case of every stage so far.
+    spending : Spending, optional
+        How the error is spent over the looks; None or ``"anytime"``: the anytime
+        confidence sequences.
     """
     criteria = staged_criteria(gate)
     ways = sorted({t for c in criteria for t in c.options.get("ways", [])})
@@ -287,15 +348,15 @@ def decide(gate: Gate, binning: Binning, models: Sequence[str], table: CaseTable
     out = []
     for c in criteria:
         if c.kind == "agreement":
-            out.append(_overall(c, None, table, gate.confidence))
+            out.append(_overall(c, None, table, gate.confidence, spending))
             continue
         for m in c.models or tuple(models):
             if m not in models:
                 raise ConfigError(f"criterion {c.name!r}: model {m!r} is not one of {list(models)}")
             if c.kind == "cell_upper_bound":
-                out.append(_cell_bound(c, m, table, binning, crosses, gate.confidence))
+                out.append(_cell_bound(c, m, table, binning, crosses, gate.confidence, spending))
             elif c.kind == "coverage":
                 out.append(_coverage(c, m, table, binning, crosses))
             else:
-                out.append(_overall(c, m, table, gate.confidence))
+                out.append(_overall(c, m, table, gate.confidence, spending))
     return Decisions(tuple(out))

@@ -37,6 +37,7 @@ from highfive.harness import CampaignConfig, RunDir, atomic_path, run_campaign
 from ._bins import Binning, codes
 from ._gate import Gate, evaluate_gate
 from ._sequential import RECORDED_KINDS, CaseTable, Cell, Decisions, decide, staged_criteria
+from ._spending import Spending, check_spending
 from ._unitbox import bin_interval
 
 __all__ = ["SequentialResult", "check_sequential", "run_until_decided", "stage_boxes"]
@@ -60,9 +61,12 @@ class SequentialResult:
         return sum(int(s["cases"]) for s in self.stages)
 
 
-def check_sequential(config: CampaignConfig, gate: Gate, budget: int, stage: int) -> None:
+def check_sequential(
+    config: CampaignConfig, gate: Gate, budget: int, stage: int, spending: str = "anytime"
+) -> None:
     """One-line :class:`InvalidParameter` or :class:`ConfigError` for settings that
     cannot run, before anything is written."""
+    check_spending(spending)
     if config.recordings is not None:
         raise InvalidParameter(
             "--until-decided: a campaign of [recordings] runs each recording once; it has "
@@ -83,7 +87,9 @@ def check_sequential(config: CampaignConfig, gate: Gate, budget: int, stage: int
     staged_criteria(gate)
 
 
-def _identity(config: CampaignConfig, gate: Gate, budget: int, stage: int) -> dict[str, Any]:
+def _identity(
+    config: CampaignConfig, gate: Gate, budget: int, stage: int, spending: str
+) -> dict[str, Any]:
     criteria = [
         {"kind": c.kind, "name": c.name, "models": c.models, "options": dict(c.options)}
         for c in gate.criteria
@@ -95,6 +101,7 @@ def _identity(config: CampaignConfig, gate: Gate, budget: int, stage: int) -> di
                 "gate": {"confidence": gate.confidence, "bins": gate.bins, "criteria": criteria},
                 "budget": budget,
                 "stage": stage,
+                "spending": spending,
             },
             default=list,
         )
@@ -154,7 +161,8 @@ def _table(runs: Sequence[tuple[Path, CampaignConfig]], binning: Binning) -> Cas
     box_dims: list[frozenset[str]] = []
     verdict: dict[str, list[np.ndarray]] = {}
     predicted: dict[str, list[np.ndarray]] = {}
-    for path, cfg in runs:
+    looks: list[np.ndarray] = []
+    for s, (path, cfg) in enumerate(runs):
         frame = RunDir(path).results(
             columns=["case_id", "model", "verdict", "predicted_count", *binning.names]
         )
@@ -165,6 +173,7 @@ def _table(runs: Sequence[tuple[Path, CampaignConfig]], binning: Binning) -> Cas
         ids = first["case_id"].to_numpy(dtype=np.int64)
         code, _ = codes(binning, first)
         parts.append(code.astype(np.int64))
+        looks.append(np.full(ids.size, s, dtype=np.int64))
         if cfg.sampler == "focus":
             offset = len(box_dims)
             box_dims += [frozenset(b) for b in cfg.focus]
@@ -183,6 +192,7 @@ def _table(runs: Sequence[tuple[Path, CampaignConfig]], binning: Binning) -> Cas
         box_dims=box_dims,
         verdict={m: np.concatenate(v) for m, v in verdict.items()},
         predicted={m: np.concatenate(v) for m, v in predicted.items()},
+        stage=np.concatenate(looks),
     )
 
 
@@ -215,6 +225,7 @@ def run_until_decided(
     *,
     budget: int,
     stage: int,
+    spending: str = "anytime",
     resume: bool = False,
     client: Any = None,
     stream: TextIO | None = None,
@@ -233,6 +244,11 @@ def run_until_decided(
         Most cases in all (>= ``stage``).
     stage : int
         Cases per stage.
+    spending : str
+        How the decisions spend the error over the looks: ``"anytime"`` (confidence
+        sequences, any number of looks) or a spending function over the at most
+        ``ceil(budget / stage)`` looks (``"even"``, ``"pocock"``, ``"obf"``; see
+        :mod:`._spending`).
     resume : bool
         Complete an interrupted sequential campaign in the same directory.
     client : distributed.Client, optional
@@ -242,10 +258,11 @@ def run_until_decided(
     progress : text stream, optional
         Where one line per stage goes (default ``sys.stdout``).
     """
-    check_sequential(config, gate, budget, stage)
+    check_sequential(config, gate, budget, stage, spending)
     out = progress if progress is not None else sys.stdout
     root = Path(config.out) / config.name
-    identity = _identity(config, gate, budget, stage)
+    identity = _identity(config, gate, budget, stage, spending)
+    plan = Spending(spending, budget, stage)
     if resume:
         if not (root / STAGES_JSON).exists() and not (root / "stage-000").exists():
             raise RunDirError(
@@ -256,7 +273,7 @@ def run_until_decided(
             if old != identity:
                 raise RunDirError(
                     f"run directory {root} belongs to another sequential campaign (config, "
-                    "gate, --budget or --stage differ); resume refuses to mix them"
+                    "gate, --budget, --stage or --spending differ); resume refuses to mix them"
                 )
     elif root.exists():
         raise RunDirError(
@@ -265,7 +282,12 @@ def run_until_decided(
         )
     space = config.parameter_space()
     binning = Binning.from_space(space, gate.bins)
-    record: dict[str, Any] = {"identity": identity, "budget": budget, "stage": stage}
+    record: dict[str, Any] = {
+        "identity": identity,
+        "budget": budget,
+        "stage": stage,
+        "spending": spending,
+    }
     stages: list[dict[str, Any]] = []
     runs: list[tuple[Path, CampaignConfig]] = []
     decisions: Decisions | None = None
@@ -281,7 +303,7 @@ def run_until_decided(
         if s == 0:
             recorded = _recorded(path, gate)
         models = [str(m["id"]) for m in RunDir(path).read_campaign()["models"]]
-        decisions = decide(gate, binning, models, _table(runs, binning))
+        decisions = decide(gate, binning, models, _table(runs, binning), plan)
         rows = [c.to_dict() for c in decisions.criteria] + recorded
         failed = any(r["status"] == "failed" for r in rows)
         decided = all(r["status"] != "undecided" for r in rows)

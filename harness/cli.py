@@ -363,7 +363,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     warn_campaign_seeds(config)  # a model judged on cases it was trained on
     if args.until_decided:
         return _run_until_decided(args, config)
-    for flag in ("budget", "stage", "gate"):
+    for flag in ("budget", "stage", "gate", "spending"):
         if getattr(args, flag) is not None:
             raise InvalidParameter(f"run: --{flag} goes with --until-decided")
     summary = run_campaign(config, resume=args.resume)
@@ -385,8 +385,11 @@ def _run_until_decided(args: argparse.Namespace, config: Any) -> int:
     gate = load_gate(gate_file)
     stage = config.cases if args.stage is None else args.stage
     budget = 16 * stage if args.budget is None else args.budget
-    check_sequential(config, gate, budget, stage)
-    result = run_until_decided(config, gate, budget=budget, stage=stage, resume=args.resume)
+    spending = "anytime" if args.spending is None else args.spending
+    check_sequential(config, gate, budget, stage, spending)
+    result = run_until_decided(
+        config, gate, budget=budget, stage=stage, spending=spending, resume=args.resume
+    )
     print(f"{result.cases:,} cases in {len(result.stages)} stages -> {result.path}")
     return 0 if result.verdict == "pass" else 1
 
@@ -686,6 +689,12 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--stage", type=int, help="with --until-decided: cases per stage (default: --cases)"
+    )
+    p.add_argument(
+        "--spending",
+        help="with --until-decided: how the decisions spend the error over the looks: "
+        "anytime (default; confidence sequences), or Clopper-Pearson at levels of a "
+        "spending function over the ceil(budget/stage) looks: even, pocock, obf",
     )
     p.add_argument(
         "--gate",

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from highfive.coverage import Binning, CaseTable, Gate, decide, run_until_decided
-from highfive.generators import ParameterSpace, RunDirError
+from highfive.coverage import Binning, CaseTable, Gate, Spending, decide, run_until_decided
+from highfive.generators import Dimension, ParameterSpace, RunDirError
 from highfive.harness import CampaignConfig, ExecutionConfig
 from highfive.harness.cli import main
 
@@ -36,8 +36,6 @@ def _config(tmp_path: Path, name: str = "seq") -> CampaignConfig:
 
 
 def test_cases_of_a_box_that_cuts_a_cell_do_not_count_for_it() -> None:
-    from highfive.generators import Dimension
-
     space = ParameterSpace(
         [Dimension("x", "continuous", 0.0, 1.0), Dimension("y", "continuous", 0.0, 1.0)]
     )
@@ -68,6 +66,33 @@ def test_stops_when_decided_and_is_deterministic(tmp_path: Path) -> None:
     record = json.loads((tmp_path / "a" / "stages.json").read_text())
     assert record["stop"]["reason"] == "every criterion decided"
     assert record["cases"] == a.cases == 64 * len(a.stages)
+
+
+def test_spending_is_recorded_and_kept_decisions_use_each_looks_level(tmp_path: Path) -> None:
+    gate = _gate(kind="failure_rate", p_max=0.5)
+    run = run_until_decided(_config(tmp_path), gate, budget=640, stage=64, spending="pocock")
+    record = json.loads((tmp_path / "seq" / "stages.json").read_text())
+    assert record["spending"] == record["identity"]["spending"] == "pocock"
+    assert run.verdict == "pass"
+    with pytest.raises(RunDirError, match="another sequential campaign"):
+        run_until_decided(_config(tmp_path), gate, budget=640, stage=64, resume=True)
+    # No failure in 64 cases: Clopper-Pearson at the first look's level of the even
+    # split over 10 looks (0.005) is 1 - 0.005**(1/64) = 0.079; the pass is kept at
+    # the next look, whose cases (all failing) alone would not show it.
+    space = ParameterSpace([Dimension("x", "continuous", 0.0, 1.0)])
+    binning = Binning.from_space(space, {"x": {"edges": [0, 1]}})
+    table = CaseTable(
+        codes=np.zeros((128, 1), dtype=np.int64),
+        box=np.full(128, -1, dtype=np.int64),
+        box_dims=[],
+        verdict={"m": np.array(["pass"] * 64 + ["miss"] * 64)},
+        stage=np.repeat([0, 1], 64),
+    )
+    low = _gate(kind="failure_rate", p_max=0.08)
+    (d,) = decide(low, binning, ["m"], table, Spending("even", 640, 64)).criteria
+    assert d.status == "passed" and "bounds [0, 0.079" in d.detail
+    (a,) = decide(low, binning, ["m"], table).criteria  # anytime: the pooled half fail
+    assert a.status == "failed"
 
 
 def test_budget_stops_an_undecidable_gate_and_resume_carries_on(tmp_path: Path) -> None:

@@ -550,6 +550,18 @@ CATALOGUE = [
         files={"c.toml": _campaign(), "g.toml": SEQ_GATE},
     ),
     row(
+        "run-spending-unknown",
+        "run c.toml --until-decided --gate g.toml --spending fast",
+        r"--spending: 'fast' must be one of anytime, even, pocock, obf",
+        files={"c.toml": _campaign(), "g.toml": SEQ_GATE},
+    ),
+    row(
+        "run-spending-without-until-decided",
+        "run c.toml --spending even",
+        r"run: --spending goes with --until-decided",
+        files={"c.toml": _campaign()},
+    ),
+    row(
         "run-until-decided-nothing-gated",
         "run c.toml --until-decided --gate g.toml",
         r"--until-decided: g.toml has no criterion on cases to decide",

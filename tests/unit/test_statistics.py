@@ -6,10 +6,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from scipy.stats import beta
 
 from highfive.coverage import (
+    SPENDING,
     CoverageSettings,
+    Spending,
     cases_needed,
     cases_needed_at_rate,
     cp_lower,
@@ -18,6 +22,7 @@ from highfive.coverage import (
     cs_pvalue,
     cs_upper,
     load_settings,
+    spending_levels,
 )
 from highfive.generators import (
     ConfigError,
@@ -51,6 +56,52 @@ def test_repeated_looks_inflate_the_fixed_bound_but_not_the_anytime_bound() -> N
         rate = ever_passing(m, anytime=True)
         # Not significantly above alpha (99.9 % exact lower bound of the share).
         assert cp_lower(round(rate * reps), reps, 0.999) <= alpha
+
+
+@given(
+    kind=st.sampled_from([k for k in SPENDING if k != "anytime"]),
+    stage=st.integers(1, 5000),
+    budget=st.integers(1, 2_000_000),
+    alpha=st.floats(1e-6, 0.5),
+)
+def test_spending_levels_sum_to_at_most_alpha(
+    kind: str, stage: int, budget: int, alpha: float
+) -> None:
+    budget = max(budget, stage)
+    plan = Spending(kind, budget, stage)
+    levels = plan.levels(alpha)
+    assert len(plan.looks) == -(-budget // stage) == levels.size  # K = ceil(budget / stage)
+    assert (levels >= 0).all() and levels.sum() <= alpha
+    assert levels.sum() == pytest.approx(alpha, rel=1e-9)  # the whole error is spent
+
+
+def spent_ever_passing(kind: str, looks: int, *, reps: int = 4000) -> float:
+    """As :func:`ever_passing`, each look's Clopper-Pearson bound at its spent level."""
+    p = 0.01
+    rng = np.random.default_rng(20261130)
+    k = np.cumsum(rng.binomial(500, p, size=(reps, looks)), axis=1)
+    n = np.broadcast_to(500 * np.arange(1, looks + 1), k.shape)
+    conf = 1 - spending_levels(kind, list(500 * np.arange(1, looks + 1)), 0.05)
+    upper = np.stack([cp_upper(k[:, j], n[:, j], c) for j, c in enumerate(conf) if c < 1], 1)
+    return float(np.mean((upper < p).any(axis=1)))
+
+
+@pytest.mark.parametrize("kind", ["even", "pocock", "obf"])
+def test_spent_levels_keep_the_false_passing_rate_over_the_looks(kind: str) -> None:
+    alpha, reps = 0.05, 4000
+    for looks in (1, 5, 20):
+        rate = spent_ever_passing(kind, looks, reps=reps)
+        # Not significantly above alpha (99.9 % exact lower bound of the share).
+        assert cp_lower(round(rate * reps), reps, 0.999) <= alpha
+    # and not blind: the same looks at one level each, alpha, exceed it (see above)
+    assert ever_passing(20, anytime=False) > alpha
+
+
+def test_bad_spending() -> None:
+    with pytest.raises(InvalidParameter, match=r"--spending: 'fast' must be one of anytime, "):
+        Spending("fast", 100, 10)
+    with pytest.raises(InvalidParameter, match=r"looks: \[10, 5\] must be increasing"):
+        spending_levels("even", [10, 5], 0.05)
 
 
 def test_anytime_bounds_are_a_confidence_sequence_around_the_rate() -> None:
