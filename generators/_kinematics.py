@@ -213,6 +213,7 @@ def specific_force(
     *,
     cell: float = 0.0,
     extra: np.ndarray | None = None,
+    extra_angles: np.ndarray | None = None,
 ) -> np.ndarray:
     """Ideal accelerometer reading of ``plan`` at instants ``t``.
 
@@ -229,6 +230,8 @@ def specific_force(
         pulse, so a coarse grid does not alias it.
     extra : np.ndarray, shape (n, 3), optional
         Additional acceleration in the world frame, m/s^2 (background activity).
+    extra_angles : np.ndarray, shape (3, n), optional
+        Offsets added to the plan's (yaw, elevation, roll), rad (posture, arm swing).
 
     Returns
     -------
@@ -258,6 +261,8 @@ def specific_force(
 
     acc = rows[0:3] * acc_gain
     ang = rows[3:6] + rows[6:9] * s
+    if extra_angles is not None:
+        ang += extra_angles
 
     for imp in plan.impulses:
         u = t - imp.time
@@ -272,7 +277,9 @@ def specific_force(
     return _world_to_sensor(acc, ang) / G
 
 
-def gravity_reaction(plan: Plan, t: npt.ArrayLike) -> np.ndarray:
+def gravity_reaction(
+    plan: Plan, t: npt.ArrayLike, extra_angles: np.ndarray | None = None
+) -> np.ndarray:
     """The reaction to gravity in the sensor frame at instants ``t``, in g.
 
     This is the part of :func:`specific_force` that gravity contributes: the world's
@@ -286,6 +293,8 @@ def gravity_reaction(plan: Plan, t: npt.ArrayLike) -> np.ndarray:
         Keyframes (impulses do not rotate the watch and are ignored).
     t : array_like, shape (n,)
         Instants in seconds.
+    extra_angles : np.ndarray, shape (3, n), optional
+        Offsets added to the plan's (yaw, elevation, roll), as in :func:`specific_force`.
 
     Returns
     -------
@@ -301,6 +310,8 @@ def gravity_reaction(plan: Plan, t: npt.ArrayLike) -> np.ndarray:
         ang = plan.angles[k].T + step_ang[k].T * s
     else:
         ang = np.repeat(plan.angles[:1].T, t.size, axis=1)
+    if extra_angles is not None:
+        ang = ang + extra_angles
     up = np.zeros((3, t.size))
     up[2] = 1.0
     return _world_to_sensor(up, ang)

@@ -61,6 +61,7 @@ class SensorSpec:
     noise_g: float  # noise standard deviation per sample, g
     bias_g: np.ndarray  # (3,)
     matrix: np.ndarray  # (3, 3) scale, cross-axis and misalignment
+    mounting: np.ndarray  # (3, 3) the misalignment alone: watch frame to sensor frame
     drift: float  # relative rate error
     jitter: float  # jitter std as a fraction of the period
     drop_rate: float
@@ -81,6 +82,7 @@ class SensorSpec:
             noise_g=float(p["noise_density"]) * 1e-6 * math.sqrt(noise_bandwidth(fs)),
             bias_g=np.array([float(p[f"bias_{a}"]) for a in "xyz"]) * 1e-3,
             matrix=(scale + cross) @ rot_y @ rot_x,
+            mounting=rot_y @ rot_x,
             drift=float(p["clock_drift"]) / 100.0,
             jitter=float(p["clock_jitter"]) / 100.0,
             drop_rate=float(p["drop_rate"]),
