@@ -24,6 +24,7 @@ from highfive.generators import lazy_exports
 from highfive.harness import FAIL_VERDICTS, VERDICTS
 
 if TYPE_CHECKING:
+    from ._anytime import cs_lower, cs_pvalue, cs_upper
     from ._bins import IGNORED, ILLEGAL, Binning, Coverpoint, codes, space_fingerprint
     from ._cli import BINS_HELP, add_coverage_commands
     from ._criteria import Criterion, CriterionKind, Option, register_criterion
@@ -40,6 +41,13 @@ if TYPE_CHECKING:
     from ._diff import diff_pairs, diff_runs, quantization_diff
     from ._difftest import METHODS, adjust_pvalues, paired_cell_diff
     from ._difftext import RunDiff
+    from ._effects import (
+        newcombe_interval,
+        paired_newcombe_interval,
+        paired_ratio_interval,
+        ratio_interval,
+        wilson_interval,
+    )
     from ._focus import plan_focus
     from ._gate import (
         CRITERIA,
@@ -54,9 +62,11 @@ if TYPE_CHECKING:
     from ._regions import Region, failure_regions, regions_dicts
     from ._run import CoverageSettings, RunCoverage, analyse_run, load_settings, write_coverage
     from ._stats import (
+        LOOKS,
         STATUSES,
         CellStats,
         cases_needed,
+        cases_needed_at_rate,
         cell_stats,
         cells_frame,
         coverage,
@@ -66,6 +76,7 @@ if TYPE_CHECKING:
         holes,
         summary,
     )
+    from ._wbounds import WeightedRate, kish_ess, weighted_rate
 
 __all__ = [
     "BINS_HELP",
@@ -75,6 +86,7 @@ __all__ = [
     "IGNORED",
     "ILLEGAL",
     "KINDS",
+    "LOOKS",
     "METHODS",
     "STATUSES",
     "VERDICTS",
@@ -94,10 +106,12 @@ __all__ = [
     "Region",
     "RunCoverage",
     "RunDiff",
+    "WeightedRate",
     "add_coverage_commands",
     "adjust_pvalues",
     "analyse_run",
     "cases_needed",
+    "cases_needed_at_rate",
     "cell_codes",
     "cell_labels",
     "cell_stats",
@@ -108,23 +122,33 @@ __all__ = [
     "cp_lower",
     "cp_upper",
     "crosses_fingerprint",
+    "cs_lower",
+    "cs_pvalue",
+    "cs_upper",
     "diff_pairs",
     "diff_runs",
     "evaluate_gate",
     "failure_regions",
     "holes",
+    "kish_ess",
     "load_crosses",
     "load_gate",
     "load_settings",
     "make_crosses",
     "merge_counts",
+    "newcombe_interval",
     "paired_cell_diff",
+    "paired_newcombe_interval",
+    "paired_ratio_interval",
     "plan_focus",
     "quantization_diff",
+    "ratio_interval",
     "regions_dicts",
     "register_criterion",
     "space_fingerprint",
     "summary",
+    "weighted_rate",
+    "wilson_interval",
     "write_coverage",
 ]
 
@@ -132,6 +156,7 @@ __all__ = [
 # CRITERIA comes from ``_gate``, which imports every criterion module: the registry is
 # complete whenever it is seen.
 _EXPORTS = {
+    "_anytime": ("cs_lower", "cs_pvalue", "cs_upper"),
     "_bins": ("IGNORED", "ILLEGAL", "Binning", "Coverpoint", "codes", "space_fingerprint"),
     "_cli": ("BINS_HELP", "add_coverage_commands"),
     "_criteria": ("Criterion", "CriterionKind", "Option", "register_criterion"),
@@ -148,6 +173,13 @@ _EXPORTS = {
     "_diff": ("diff_pairs", "diff_runs", "quantization_diff"),
     "_difftest": ("METHODS", "adjust_pvalues", "paired_cell_diff"),
     "_difftext": ("RunDiff",),
+    "_effects": (
+        "newcombe_interval",
+        "paired_newcombe_interval",
+        "paired_ratio_interval",
+        "ratio_interval",
+        "wilson_interval",
+    ),
     "_focus": ("plan_focus",),
     "_gate": (
         "CRITERIA",
@@ -162,9 +194,11 @@ _EXPORTS = {
     "_regions": ("Region", "failure_regions", "regions_dicts"),
     "_run": ("CoverageSettings", "RunCoverage", "analyse_run", "load_settings", "write_coverage"),
     "_stats": (
+        "LOOKS",
         "STATUSES",
         "CellStats",
         "cases_needed",
+        "cases_needed_at_rate",
         "cell_stats",
         "cells_frame",
         "coverage",
@@ -174,5 +208,6 @@ _EXPORTS = {
         "holes",
         "summary",
     ),
+    "_wbounds": ("WeightedRate", "kish_ess", "weighted_rate"),
 }
 __getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)

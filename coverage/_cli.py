@@ -23,8 +23,9 @@ __all__ = ["BINS_HELP", "add_coverage_commands", "cmd_diff"]
 BINS_HELP = (
     "a bins file (TOML; examples/bins.toml shows every key): [bins.<dimension>] tables "
     "with edges = [...] or count = N, labels, ignore and illegal bins; ways = [1, 2]; "
-    "[[crosses]] with name and dims; [statistics] with p_target, confidence, min_cases "
-    "and adjust; any other key is an error"
+    "[[crosses]] with name and dims; [statistics] with p_target, confidence, min_cases, "
+    "adjust and looks (fixed, or anytime for bounds valid however often you look); any "
+    "other key is an error"
 )
 """What a bins file holds, for the help of every command that takes ``--bins``."""
 
@@ -43,21 +44,41 @@ def _progress(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
-def cmd_diff(args: argparse.Namespace) -> int:
-    """``highfive diff RUN_A [RUN_B]``: print regressions (and improvements); exit 0."""
-    from ._diff import diff_pairs, diff_runs  # pandas and scipy: on use
-    from ._run import load_settings
-
+def _check_diff_args(args: argparse.Namespace) -> None:
+    """Every option of ``highfive diff`` checked before any run is read."""
     if not (isinstance(args.alpha, float) and math.isfinite(args.alpha) and 0 < args.alpha < 1):
         raise InvalidParameter(f"--alpha: {args.alpha!r} must be in (0, 1), e.g. 0.05")
     if args.limit < 1:
         raise InvalidParameter(f"--limit: {args.limit} must be >= 1")
+    if args.margin is not None:
+        if not (math.isfinite(args.margin) and 0 <= args.margin < 1):
+            raise InvalidParameter(
+                f"--margin: {args.margin!r} must be a failure-rate difference in [0, 1), "
+                "e.g. 0.002 (0.2 points)"
+            )
+        if args.alpha > 0.25:
+            raise InvalidParameter(
+                f"--alpha: {args.alpha!r} must be at most 0.25 with --margin (a one-sided "
+                "test by a 1 - 2 alpha interval), e.g. 0.05"
+            )
+    elif args.check:
+        raise InvalidParameter("--check: needs --margin (the non-inferiority margin to check)")
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    """``highfive diff RUN_A [RUN_B]``: print regressions (and improvements); exit 0, or
+    with ``--check`` 1 when non-inferiority is not shown for every comparison."""
+    from ._diff import diff_pairs, diff_runs  # pandas and scipy: on use
+    from ._run import load_settings
+
+    _check_diff_args(args)
     bins: dict[str, Any] = {}
     if args.bins is not None:
         bins = dict(load_settings(args.bins).toml.get("bins", {}))
     pairs: list[str | None] = [args.model]
     if args.model is None:
         pairs = diff_pairs(args.run_a, args.run_b)
+    diffs = []
     for i, model in enumerate(pairs):
         d = diff_runs(
             args.run_a,
@@ -68,12 +89,38 @@ def cmd_diff(args: argparse.Namespace) -> int:
             method=args.method,
             alpha=args.alpha,
             log=_progress,
+            margin=args.margin,
         )
+        diffs.append(d)
         if i:
             print()
         for line in d.lines(limit=args.limit):
             print(line)
-    return 0
+    if args.out is not None:
+        _write_cells(args.out, diffs)
+        print(f"wrote {args.out}")
+    return 1 if args.check and not all(d.noninferior for d in diffs) else 0
+
+
+def _write_cells(path: Path, diffs: list[Any]) -> None:
+    """Every comparison's cells in one Parquet file (written whole or not at all)."""
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from highfive.harness import atomic_path
+
+    frames = []
+    for d in diffs:
+        cells = d.cells.copy()
+        for name, value in (("run_a", d.run_a), ("model_a", d.model_a)):
+            cells.insert(0, name, value)
+        cells.insert(2, "run_b", d.run_b)
+        cells.insert(3, "model_b", d.model_b)
+        frames.append(cells)
+    table = pa.Table.from_pandas(pd.concat(frames, ignore_index=True), preserve_index=False)
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp)
 
 
 def add_coverage_commands(subparsers: Any) -> None:
@@ -140,4 +187,23 @@ def add_coverage_commands(subparsers: Any) -> None:
         + "; diff uses the [bins.<dimension>] tables (--ways chooses the crosses)",
     )
     p.add_argument("--limit", type=int, default=15, help="cells listed per section (default 15)")
-    p.set_defaults(handler=cmd_diff)
+    p.add_argument(
+        "--margin",
+        type=float,
+        metavar="M",
+        help="non-inferiority margin in absolute failure rate (0.002 = 0.2 points): test in "
+        "every cell that B fails at most M more often than A (one-sided, level --alpha; "
+        "an intersection-union test, so no correction across cells) and give a verdict",
+    )
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="with --margin: exit 1 unless non-inferiority is shown in every cell (for CI)",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        metavar="DIFF.parquet",
+        help="write every cell (counts, p-values, effect sizes, non-inferiority) to Parquet",
+    )
+    p.set_defaults(handler=cmd_diff, outputs={"out": "file"})

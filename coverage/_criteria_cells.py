@@ -24,7 +24,6 @@ from ._criteria import (
 from ._crosses import cell_codes
 from ._db import CoverageCounts
 from ._gaterun import GateRun
-from ._stats import cp_upper
 
 __all__ = ["CellUpperBound", "Coverage"]
 
@@ -74,13 +73,13 @@ class CellUpperBound(CriterionKind):
         return f"upper bound < {o['p_max']:g} in every {ts}-way cell"
 
     def evaluate(self, c: Criterion, model: str | None, run: GateRun) -> Outcome:
-        o, conf = c.options, run.confidence
+        o = c.options
         counts = run.counts()
         rows = _crosses_rows(counts, o["ways"])
         j = _model_column(counts, str(model))
         n = counts.n[rows, j] if j >= 0 else np.zeros(rows.size, dtype=np.int64)
         k = counts.fails[rows, j].sum(axis=-1) if j >= 0 else np.zeros(rows.size, dtype=np.int64)
-        upper = cp_upper(k, n, conf)
+        upper = run.upper(k, n, o["p_max"])
         shown = n >= o["min_cases"]
         bad = shown & (upper >= o["p_max"])
         not_shown = int(np.count_nonzero(~shown))

@@ -1,6 +1,7 @@
 """Criteria on rates over all cases: ``failure_rate``, ``agreement`` and
-``detection_latency``; each is judged by a one-sided Clopper-Pearson bound, never by a
-point estimate alone.
+``detection_latency``; each is judged by a one-sided upper confidence bound
+(Clopper-Pearson, or anytime-valid with ``[gate] looks = "anytime"``), never by a point
+estimate alone.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from ._criteria import (
     register_criterion,
 )
 from ._gaterun import GateRun
-from ._stats import cp_upper
 
 __all__ = ["Agreement", "DetectionLatency", "FailureRate"]
 
@@ -55,11 +55,11 @@ class FailureRate(CriterionKind):
         return f"upper bound < {o['p_max']:g}{which}"
 
     def evaluate(self, c: Criterion, model: str | None, run: GateRun) -> Outcome:
-        o, conf = c.options, run.confidence
+        o = c.options
         f = run.frame()
         v = f.loc[f["model"] == model, "verdict"]
         n, k = len(v), int(v.isin(o["verdicts"]).sum())
-        upper = float(cp_upper(k, n, conf))
+        upper = float(run.upper(k, n, o["p_max"]))
         which = "failures" if tuple(o["verdicts"]) == FAIL_VERDICTS else "+".join(o["verdicts"])
         rate = k / n if n else float("nan")
         detail = f"{k:,} {which} in {n:,} cases (rate {rate:.4g}); upper bound {upper:.4g}"
@@ -77,14 +77,23 @@ def _two_models(v: Any) -> bool:
 
 @register_criterion
 class Agreement(CriterionKind):
-    """The fraction of cases where two models' predicted counts differ, at most ``max``.
+    """The fraction of cases where two models' predicted counts differ, shown at most ``max``.
+
+    Judged, like every rate criterion, by the one-sided upper bound of the fraction at
+    the gate's confidence (the observed fraction is in the detail): 2 disagreements in
+    500 cases do not pass ``max = 0.005``, their upper bound being 0.0125.
 
     One result for the gate (no ``model`` key): ``models`` names the two compared.
     """
 
     kind = "agreement"
     options: ClassVar[Mapping[str, Option]] = {
-        "max": number("must be a fraction of cases in [0, 1], e.g. 0.01", low=0, high=1),
+        "max": number(
+            "must be a fraction of cases in (0, 1] (an upper bound is never 0), e.g. 0.01",
+            low=0,
+            high=1,
+            open_low=True,
+        ),
         "models": Option(
             "must be two different model ids, e.g. ['float', 'int8']",
             _two_models,
@@ -95,7 +104,7 @@ class Agreement(CriterionKind):
     per_model = False
 
     def threshold(self, o: Mapping[str, Any]) -> str:
-        return f"disagreement <= {o['max']:g}"
+        return f"disagreement upper bound <= {o['max']:g}"
 
     def models_named(self, c: Criterion) -> tuple[tuple[str, ...], str]:
         return tuple(c.options["models"]), "models"
@@ -112,12 +121,13 @@ class Agreement(CriterionKind):
         n = len(both)
         k = int((both["a"] != both["b"]).sum())
         frac = k / n if n else 1.0
-        upper = float(cp_upper(k, n, run.confidence))
+        upper = float(run.upper(k, n, c.options["max"]))
         detail = (
             f"{a} and {b} count differently in {k:,} of {n:,} cases ({100 * frac:.3g}%; "
             f"one-sided upper bound {upper:.4g})"
         )
-        return f"disagreement {frac:.4g}", n > 0 and frac <= c.options["max"], detail
+        value = f"disagreement upper bound {upper:.4g}"
+        return value, n > 0 and upper <= c.options["max"], detail
 
 
 @register_criterion
@@ -166,7 +176,7 @@ class DetectionLatency(CriterionKind):
                 "detection latencies are recorded",
             )
         n, k = measured.size, int(np.count_nonzero(measured > o["max_s"]))
-        upper = float(cp_upper(k, n, run.confidence))
+        upper = float(run.upper(k, n, 1 - o["percentile"] / 100))
         observed = float(np.percentile(measured, o["percentile"]))
         pct = f"p{o['percentile']:g}"
         total = latency.size if latency is not None else 0

@@ -23,7 +23,9 @@ from ._difftest import (
     Alternative,
     cell_label_columns,
     check_alpha,
+    check_margin,
     check_method,
+    check_ni_alpha,
     count_cells,
     failed,
     finish_cells,
@@ -130,6 +132,7 @@ def diff_runs(
     alpha: float = 0.05,
     alternative: Alternative | None = None,
     log: Log | None = None,
+    margin: float | None = None,
 ) -> RunDiff:
     """Compare the failure rate of every cell between two runs (or two models of one).
 
@@ -153,6 +156,16 @@ def diff_runs(
         ("B worse") between two models of one run.
     log : callable, optional
         Receives a line when the crosses hold many cells (the count takes a while).
+    margin : float, optional
+        Non-inferiority margin, in absolute failure rate (0.002: 0.2 points): test in
+        every cell ``H0: p_B - p_A >= margin`` at one-sided level ``alpha`` (at most
+        0.25), and conclude "B is no more than ``margin`` worse than A in every cell"
+        only if every cell rejects (an intersection-union test; see
+        :func:`~highfive.coverage._difftest.effect_columns`).
+
+    Every cell also carries its effect sizes: ``diff`` and ``ratio`` of the failure
+    rates with two-sided ``1 - alpha`` intervals (Newcombe hybrid score; Katz log),
+    paired when the cases are.
 
     The crosses are counted before any row is read: more than
     :data:`~highfive.coverage._crosses.MAX_CELLS` cells is a :class:`ConfigError`
@@ -163,6 +176,8 @@ def diff_runs(
     parameters; otherwise the cells are compared with Fisher's exact test.
     """
     method, alpha = check_method(method), check_alpha(alpha)
+    if margin is not None:
+        margin, alpha = check_margin(margin), check_ni_alpha(alpha)
     pa_ = Path(run_a)
     pb = Path(run_b) if run_b is not None else pa_
     same = _same_run(pa_, pb)
@@ -201,7 +216,9 @@ def diff_runs(
         fa = fa[fa["case_id"].isin(both)].reset_index(drop=True)
         fb = fb[fb["case_id"].isin(both)].reset_index(drop=True)
         fail_a, fail_b = failed(fa["verdict"]), failed(fb["verdict"])
-        cells = paired_cells(binning, crosses, fa, fail_a, fail_b, method, alpha, alt, attrs)
+        cells = paired_cells(
+            binning, crosses, fa, fail_a, fail_b, method, alpha, alt, attrs, margin
+        )
         bb = int(np.count_nonzero(fail_b & ~fail_a))
         cc = int(np.count_nonzero(fail_a & ~fail_b))
         p_all = float(mcnemar_p(np.array([bb]), np.array([cc]), alt)[0])
@@ -216,7 +233,7 @@ def diff_runs(
         )
         p = fisher_p(cols_["failures_a"], cols_["n_a"], cols_["failures_b"], cols_["n_b"], alt)
         meta = {**attrs, "paired": False, "method": method, "alpha": alpha, "alternative": alt}
-        cells = finish_cells(cols_, p, method, alpha, meta)
+        cells = finish_cells(cols_, p, method, alpha, meta, margin)
         ka, kb = int(fail_a.sum()), int(fail_b.sum())
         one = [np.array([x]) for x in (ka, len(fa), kb, len(fb))]
         tot = fisher_p(one[0], one[1], one[2], one[3], alt)[0]
@@ -240,6 +257,7 @@ def diff_runs(
         cells,
         _identity(rec_a, ma),
         _identity(rec_b, mb),
+        margin,
     )
 
 

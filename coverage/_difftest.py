@@ -17,10 +17,15 @@ Benjamini-Hochberg (false discovery rate, ``scipy.stats.false_discovery_control`
 Cells that cannot show any difference (no discordant case; no failure in either run)
 have p = 1 whatever happens and are left out of the family. 1-way and 2-way cells
 overlap, so their tests are dependent: Holm stays valid; BH is then approximate.
+
+Every cell also carries effect sizes (difference and ratio of the failure rates with
+intervals, :func:`effect_columns`) and, with a margin, a non-inferiority test.
+docs/statistics.md states what each test and interval guarantees.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
@@ -32,6 +37,12 @@ from highfive.generators import InvalidParameter, show
 
 from ._bins import Binning, codes
 from ._crosses import Cross, cell_labels, make_crosses
+from ._effects import (
+    newcombe_interval,
+    paired_newcombe_interval,
+    paired_ratio_interval,
+    ratio_interval,
+)
 from ._stats import _holm
 
 __all__ = [
@@ -40,8 +51,11 @@ __all__ = [
     "adjust_pvalues",
     "cell_label_columns",
     "check_alpha",
+    "check_margin",
     "check_method",
+    "check_ni_alpha",
     "count_cells",
+    "effect_columns",
     "failed",
     "finish_cells",
     "fisher_p",
@@ -160,8 +174,15 @@ def fisher_p(
 
 
 def finish_cells(
-    cols: dict[str, Any], p: np.ndarray, method: str, alpha: float, attrs: Mapping[str, Any]
+    cols: dict[str, Any],
+    p: np.ndarray,
+    method: str,
+    alpha: float,
+    attrs: Mapping[str, Any],
+    margin: float | None = None,
 ) -> pd.DataFrame:
+    """The cell frame: rates, adjusted p-values, flags, effect sizes, and (with a
+    ``margin``) the non-inferiority test of every cell (see :func:`effect_columns`)."""
     na, nb = cols["n_a"], cols["n_b"]
     ra = np.divide(cols["failures_a"], na, out=np.full(len(na), np.nan), where=na > 0)
     rb = np.divide(cols["failures_b"], nb, out=np.full(len(nb), np.nan), where=nb > 0)
@@ -176,9 +197,82 @@ def finish_cells(
         worse=sig & (direction == "worse"),
         better=sig & (direction == "better"),
     )
+    cols.update(effect_columns(cols, alpha, margin))
     frame = pd.DataFrame(cols)
     frame.attrs.update(attrs)
+    frame.attrs["margin"] = margin
     return frame
+
+
+def effect_columns(
+    cols: Mapping[str, Any], alpha: float, margin: float | None = None
+) -> dict[str, np.ndarray]:
+    """Per cell: ``diff = p_B - p_A`` and ``ratio = p_B / p_A`` with two-sided ``1 -
+    alpha`` intervals (``diff_low``, ``diff_high``, ``ratio_low``, ``ratio_high``),
+    paired when ``cols`` has the discordant counts ``b`` and ``c``
+    (:mod:`._effects` names the methods).
+
+    With a non-inferiority ``margin`` (absolute, in failure rate): ``ni_upper``, the
+    one-sided ``1 - alpha`` upper limit of ``p_B - p_A`` (the upper end of the two-sided
+    ``1 - 2 alpha`` interval), and ``noninferior``: ``ni_upper < margin``, which rejects
+    ``H0: p_B - p_A >= margin`` at level ``alpha`` in that cell. "B is non-inferior in
+    every cell" is the intersection of these alternatives: an intersection-union test,
+    which holds its level ``alpha`` with no multiplicity correction, because it claims
+    non-inferiority only when every cell's own test does (Berger 1982, Technometrics
+    24(4)). A cell without cases in A or in B is never shown non-inferior.
+    """
+    ka, na = np.asarray(cols["failures_a"]), np.asarray(cols["n_a"])
+    kb, nb = np.asarray(cols["failures_b"]), np.asarray(cols["n_b"])
+    paired = "b" in cols and "c" in cols
+    both = ka - np.asarray(cols["c"]) if paired else ka
+
+    def diff_interval(conf: float) -> tuple[np.ndarray, np.ndarray]:
+        if paired:
+            return paired_newcombe_interval(both, cols["b"], cols["c"], na, conf)
+        return newcombe_interval(ka, na, kb, nb, conf)
+
+    low, high = diff_interval(1 - alpha)
+    if paired:
+        ratio = paired_ratio_interval(both, cols["b"], cols["c"], na, 1 - alpha)
+    else:
+        ratio = ratio_interval(ka, na, kb, nb, 1 - alpha)
+    ra = np.divide(ka, na, out=np.full(len(na), np.nan), where=na > 0)
+    rb = np.divide(kb, nb, out=np.full(len(nb), np.nan), where=nb > 0)
+    out = {
+        "diff": rb - ra,
+        "diff_low": low,
+        "diff_high": high,
+        "ratio": ratio[0],
+        "ratio_low": ratio[1],
+        "ratio_high": ratio[2],
+    }
+    if margin is not None:
+        # The one-sided level alpha is that of the two-sided 1 - 2 alpha interval.
+        upper = diff_interval(1 - 2 * check_ni_alpha(alpha))[1]
+        tested = (na > 0) & (nb > 0)
+        out["ni_upper"] = np.where(tested, upper, np.nan)
+        out["noninferior"] = tested & (upper < check_margin(margin))
+    return out
+
+
+def check_ni_alpha(alpha: float) -> float:
+    """The level of a non-inferiority test: at most 0.25 (a 1 - 2 alpha interval)."""
+    if not 0 < check_alpha(alpha) <= 0.25:
+        raise InvalidParameter(
+            f"alpha: {show(alpha)} must be at most 0.25 for a non-inferiority margin, e.g. 0.05"
+        )
+    return float(alpha)
+
+
+def check_margin(margin: float) -> float:
+    """A non-inferiority margin: an absolute failure rate difference in [0, 1)."""
+    ok = isinstance(margin, int | float) and not isinstance(margin, bool)
+    if not (ok and math.isfinite(margin) and 0 <= margin < 1):
+        raise InvalidParameter(
+            f"margin: {show(margin)} must be a failure-rate difference in [0, 1), e.g. "
+            "0.002 (0.2 points)"
+        )
+    return float(margin)
 
 
 # -- one frame, two models ------------------------------------------------------------
@@ -263,6 +357,7 @@ def paired_cells(
     alpha: float,
     alternative: Alternative,
     attrs: Mapping[str, Any],
+    margin: float | None = None,
 ) -> pd.DataFrame:
     code, _ = codes(binning, params)
     # key: 0 both pass, 1 only a fails (c), 2 only b fails (b), 3 both fail
@@ -281,4 +376,4 @@ def paired_cells(
     )
     p = mcnemar_p(b_, c_, alternative)
     meta = {**attrs, "paired": True, "method": method, "alpha": alpha, "alternative": alternative}
-    return finish_cells(cols, p, method, alpha, meta)
+    return finish_cells(cols, p, method, alpha, meta, margin)

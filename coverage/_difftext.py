@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +16,10 @@ class RunDiff:
     """Cell-by-cell comparison of model ``model_b`` in ``run_b`` with ``model_a`` in ``run_a``.
 
     ``cells`` is the frame :func:`paired_cell_diff` describes (``b`` and ``c`` only
-    when paired); ``overall`` holds the same test over all cases. ``identity_a`` and
+    when paired) with the effect sizes of
+    :func:`~highfive.coverage._difftest.effect_columns` (and, with a ``margin``, the
+    non-inferiority columns ``ni_upper`` and ``noninferior``); ``overall`` holds the
+    same test over all cases. ``identity_a`` and
     ``identity_b`` are the identity digests (``sha256``) campaign.json recorded for the
     two models, None where it recorded none.
     """
@@ -33,6 +37,35 @@ class RunDiff:
     cells: pd.DataFrame
     identity_a: str | None = None
     identity_b: str | None = None
+    margin: float | None = None
+
+    @property
+    def noninferior(self) -> bool | None:
+        """Whether B is shown no more than ``margin`` worse than A in every cell (None:
+        no margin was given). An intersection-union test at level ``alpha``."""
+        if self.margin is None:
+            return None
+        return bool(len(self.cells)) and bool(self.cells["noninferior"].all())
+
+    def _noninferiority_lines(self, limit: int) -> list[str]:
+        if self.margin is None:
+            return []
+        c = self.cells
+        bad = c[~c["noninferior"]].sort_values("ni_upper", ascending=False, na_position="first")
+        verdict = "SHOWN" if self.noninferior else "NOT SHOWN"
+        out = [
+            f"non-inferiority (margin {self.margin:g}: B at most {100 * self.margin:g} points "
+            f"worse than A in every cell; one-sided alpha {self.alpha:g} per cell, "
+            "intersection-union over the cells, no correction needed): "
+            f"{verdict}, {len(c) - len(bad):,} of {len(c):,} cells shown"
+        ]
+        top = bad.head(limit)
+        for label, upper in zip(top["label"], top["ni_upper"].astype(float), strict=True):
+            why = "no cases in A or B" if math.isnan(upper) else f"upper {upper:.4f}"
+            out.append(f"  not shown: {label} ({why})")
+        if len(bad) > limit:
+            out.append(f"  ... and {len(bad) - limit:,} more")
+        return out
 
     @property
     def regressions(self) -> pd.DataFrame:
@@ -68,6 +101,7 @@ class RunDiff:
         side = "one-sided (B worse)" if self.alternative == "greater" else "two-sided"
         adj = "Holm (family-wise)" if self.method == "holm" else "Benjamini-Hochberg (FDR)"
         tested = int(self.cells["p_value"].notna().sum())
+        conf = f"{100 * (1 - self.alpha):g}%"
         out = [
             f"A = {a}",
             f"B = {b}",
@@ -77,6 +111,9 @@ class RunDiff:
             f"overall: A {o['failures_a']:,}/{o['n_a']:,} fail ({100 * o['rate_a']:.3g}%), "
             f"B {o['failures_b']:,}/{o['n_b']:,} ({100 * o['rate_b']:.3g}%), p = {o['p_value']:.3g}"
             + (f"; only B fails {o['b']:,}, only A fails {o['c']:,}" if self.paired else ""),
+            f"effects per cell: B-A difference of failure rates and B/A ratio with {conf} "
+            "intervals (Newcombe hybrid score; Katz log" + (", paired)" if self.paired else ")"),
+            *self._noninferiority_lines(limit),
         ]
         sections = [("regressions (B worse)", self.regressions)]
         if self.alternative != "greater":
@@ -87,7 +124,8 @@ class RunDiff:
                 width = min(60, max(len(str(x)) for x in rows["label"].head(limit)))
                 out.append(
                     f"  {'cell':<{width}}  {'A fail/n':>13}  {'B fail/n':>13}  "
-                    f"{'rate A':>7}  {'rate B':>7}  {'p adj':>8}"
+                    f"{'rate A':>7}  {'rate B':>7}  {'p adj':>8}  "
+                    f"{f'B-A [{conf} CI]':>26}  {'ratio':>6}"
                 )
                 for r in rows.head(limit).itertuples():
                     label = str(r.label)
@@ -95,7 +133,9 @@ class RunDiff:
                     out.append(
                         f"  {label:<{width}}  {f'{r.failures_a}/{r.n_a}':>13}  "
                         f"{f'{r.failures_b}/{r.n_b}':>13}  {r.rate_a:>7.3f}  {r.rate_b:>7.3f}  "
-                        f"{r.p_adjusted:>8.2g}"
+                        f"{r.p_adjusted:>8.2g}  "
+                        f"{f'{r.diff:+.4f} [{r.diff_low:+.4f}, {r.diff_high:+.4f}]':>26}  "
+                        f"{r.ratio:>6.3g}"
                     )
                 if len(rows) > limit:
                     out.append(f"  ... and {len(rows) - limit:,} more")

@@ -18,41 +18,20 @@ import math
 import os
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from highfive.generators import Dimension, InvalidParameter
+from highfive.generators import InvalidParameter
 from highfive.harness import CampaignConfig, RunDir
 
 from ._bins import Binning
 from ._run import CoverageSettings, analyse_run
+from ._unitbox import bin_interval
 
 __all__ = ["plan_focus"]
 
 _UNDECIDED = ("untested", "under-tested")
-
-
-def _bin_interval(dim: Dimension, cp: Any, label: str) -> tuple[float, float]:
-    """The unit-coordinate interval of one bin of one dimension."""
-    j = list(cp.bin_labels).index(label)
-    if dim.kind == "categorical":
-        lo = float(dim.to_unit([cp.choices[j]])[0])
-        w = np.asarray(dim.weights or [1.0] * len(dim.choices or ()))
-        return lo, lo + float(w[list(dim.choices or ()).index(cp.choices[j])] / w.sum())
-    if dim.kind == "integer":
-        low, high = float(dim.low), float(dim.high)  # type: ignore[arg-type]
-        n = high - low + 1.0
-        if cp.choices is not None:
-            v = float(cp.choices[j])
-            return (v - low) / n, (v - low + 1.0) / n
-        e0, e1 = cp.edges[j], cp.edges[j + 1]
-        last = j == len(cp.edges) - 2
-        v0, v1 = math.ceil(e0), (math.floor(e1) if last else math.ceil(e1) - 1)
-        return (v0 - low) / n, (v1 - low + 1.0) / n
-    lo, hi = dim.to_unit([cp.edges[j], cp.edges[j + 1]])
-    return float(lo), float(hi)
 
 
 def _boxes(cells: pd.DataFrame, binning: Binning, limit: int) -> list[dict[str, list[float]]]:
@@ -66,7 +45,7 @@ def _boxes(cells: pd.DataFrame, binning: Binning, limit: int) -> list[dict[str, 
             if label is None or (isinstance(label, float) and math.isnan(label)):
                 continue
             dim = col.removeprefix("bin_")
-            lo, hi = _bin_interval(space[dim], binning[dim], str(label))
+            lo, hi = bin_interval(space[dim], binning[dim], str(label))
             if hi > lo:
                 box[dim] = [lo, min(hi, 1.0)]
         if box:
@@ -124,5 +103,6 @@ def plan_focus(
         cases=n_cases,
         sampler="focus",
         focus=tuple(boxes),
+        importance={},  # a follow-up of an importance run samples boxes, not proposals
         parent=os.fspath(Path(run)),
     )

@@ -4,6 +4,8 @@ A gate file is TOML::
 
     [gate]
     confidence = 0.95          # of every one-sided Clopper-Pearson bound
+    looks = "fixed"            # or "anytime": bounds valid however often the run is
+                               # gated (after every batch or follow-up stage)
     bins = "bins.toml"         # optional: a bins file (relative to this file); the gate
                                # uses its [bins.<dimension>] tables (ways come from each
                                # criterion; examples/bins.toml shows the format)
@@ -52,6 +54,12 @@ rate is at most that of one cell's test and no multiplicity correction is needed
 (Berger 1982, "Multiparameter hypothesis testing and acceptance sampling",
 Technometrics 24(4)).
 
+With ``looks = "anytime"`` every rate bound is an anytime-valid confidence sequence
+(:func:`~highfive.coverage.cs_upper`, tuned to the criterion's threshold) instead: a
+campaign may check the gate after every batch or stage and stop at the first pass
+without raising its error rate above ``1 - confidence``. docs/statistics.md states
+what each guarantees.
+
 Writing ``gate.json`` and ``junit.xml`` is a report: ``highfive.reports.write_gate``.
 """
 
@@ -71,6 +79,7 @@ from . import _criteria_cells, _criteria_model, _criteria_rates  # noqa: F401  (
 from ._criteria import CRITERIA, Criterion, is_number, parse_criterion
 from ._gaterun import GateRun
 from ._progress import Log
+from ._stats import LOOKS
 from ._tables import check_top_keys
 
 __all__ = [
@@ -84,7 +93,7 @@ __all__ = [
 
 KINDS = tuple(CRITERIA)
 """Every criterion kind a gate file may use."""
-_GATE_KEYS = ("confidence", "bins")
+_GATE_KEYS = ("confidence", "bins", "looks")
 
 
 # -- the gate file ----------------------------------------------------------------------
@@ -101,12 +110,16 @@ class Gate:
         ``[bins.<dimension>]`` tables (as :meth:`Binning.from_space` takes them).
     source : str
         The gate file, for the record (empty for gates built in code).
+    looks : {"fixed", "anytime"}
+        Clopper-Pearson bounds (one look at the run) or anytime-valid ones (a gate
+        checked after every batch or stage).
     """
 
     criteria: tuple[Criterion, ...]
     confidence: float = 0.95
     bins: Mapping[str, Any] = field(default_factory=dict)
     source: str = ""
+    looks: str = "fixed"
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], source: str = "", base: Path | None = None) -> Gate:
@@ -128,6 +141,9 @@ class Gate:
             raise ConfigError(
                 f"gate.confidence: {show(conf)} must be in [0.5, 1) (one-sided), e.g. 0.95"
             )
+        looks = head.get("looks", "fixed")
+        if looks not in LOOKS:
+            raise ConfigError(f"gate.looks: {show(looks)} must be 'fixed' (default) or 'anytime'")
         bins = _read_bins(head["bins"], base) if "bins" in head else {}
         raw = data.get("criteria")
         if not isinstance(raw, list) or not raw:
@@ -142,7 +158,7 @@ class Gate:
                 raise ConfigError(
                     f"criteria[{i}].name: {show(n)} is used twice; give each criterion its own name"
                 )
-        return cls(criteria, float(conf), bins, source)
+        return cls(criteria, float(conf), bins, source, looks)
 
 
 def load_gate(path: str | os.PathLike[str]) -> Gate:
@@ -204,6 +220,7 @@ class GateResult:
     confidence: float
     evaluated: str
     criteria: tuple[CriterionResult, ...]
+    looks: str = "fixed"
 
     @property
     def passed(self) -> bool:
@@ -220,6 +237,7 @@ class GateResult:
             "run": self.run,
             "gate_file": self.gate_file,
             "confidence": self.confidence,
+            "looks": self.looks,
             "evaluated": self.evaluated,
             "criteria": [c.to_dict() for c in self.criteria],
         }
@@ -227,9 +245,10 @@ class GateResult:
     def lines(self) -> list[str]:
         """What ``highfive gate`` prints: one line per criterion, then the verdict."""
         width = max(len(_label(c)) for c in self.criteria)
+        which = "anytime-valid " if self.looks == "anytime" else ""
         out = [
             f"gate {self.gate_file or '(in code)'} on {self.run} "
-            f"(one-sided bounds at {100 * self.confidence:g}% confidence)"
+            f"(one-sided {which}bounds at {100 * self.confidence:g}% confidence)"
         ]
         for c in self.criteria:
             out.append(
@@ -282,7 +301,12 @@ def evaluate_gate(run: str | os.PathLike[str], gate: Gate, *, log: Log | None = 
     """
     path = Path(run)
     data = GateRun(
-        path, confidence=gate.confidence, bins=gate.bins, criteria=gate.criteria, log=log
+        path,
+        confidence=gate.confidence,
+        bins=gate.bins,
+        criteria=gate.criteria,
+        log=log,
+        looks=gate.looks,
     )
     targets = [(c, c.spec.targets(c, data)) for c in gate.criteria]
     data.crosses()  # bins and ways checked, cells counted, before any row is read
@@ -309,4 +333,5 @@ def evaluate_gate(run: str | os.PathLike[str], gate: Gate, *, log: Log | None = 
         gate.confidence,
         datetime.now(UTC).isoformat(timespec="seconds"),
         tuple(results),
+        gate.looks,
     )

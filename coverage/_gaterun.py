@@ -15,16 +15,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import pyarrow.dataset as ds
 
 from highfive.generators import ConfigError, ParameterSpace, RunDirError, show
 from highfive.harness import RunDir
 
+from ._anytime import cs_upper
 from ._bins import Binning
 from ._crosses import MAX_CELLS, Cross, crosses_size, make_crosses
 from ._db import CoverageCounts
 from ._progress import Log, progress_for
+from ._stats import cp_upper
 
 if TYPE_CHECKING:
     from ._criteria import Criterion
@@ -128,6 +131,8 @@ class GateRun:
         The gate's criteria: their ``ways`` decide which crosses are counted.
     log : callable, optional
         Receives progress lines when the crosses hold many cells.
+    looks : {"fixed", "anytime"}
+        Which bounds :meth:`upper` gives.
     """
 
     def __init__(
@@ -138,8 +143,9 @@ class GateRun:
         bins: Mapping[str, Any],
         criteria: Sequence[Criterion],
         log: Log | None = None,
+        looks: str = "fixed",
     ) -> None:
-        self.path, self.confidence, self.bins = path, confidence, bins
+        self.path, self.confidence, self.bins, self.looks = path, confidence, bins, looks
         self.criteria, self.log = tuple(criteria), log
         self.dir = RunDir(path)
         self.record = self.dir.require_complete("a gate")
@@ -148,6 +154,17 @@ class GateRun:
         self._crosses: tuple[Cross, ...] | None = None
         self._counts: CoverageCounts | None = None
         self._frame: pd.DataFrame | None = None
+
+    def upper(self, k: npt.ArrayLike, n: npt.ArrayLike, threshold: float) -> np.ndarray:
+        """One-sided upper bounds of rates ``k / n`` at the gate's confidence.
+
+        Clopper-Pearson for one look; with ``looks = "anytime"`` the anytime-valid
+        bound tuned to ``threshold`` (the rate the criterion compares with, kept inside
+        [1e-9, 0.5] for the tuning only).
+        """
+        if self.looks == "anytime":
+            return cs_upper(k, n, self.confidence, min(max(float(threshold), 1e-9), 0.5))
+        return cp_upper(k, n, self.confidence)
 
     def kind(self, model: str) -> str:
         """The counter's kind (``onnx``, ``python``, ``exec``); runs before kinds were onnx."""

@@ -3,27 +3,33 @@
 Patient rule induction (PRIM; Friedman & Fisher, "Bump hunting in high-dimensional
 data", Statistics and Computing 9, 1999), with exact statistics:
 
-1. **Peel** (on half of the cases): starting from the whole space, repeatedly remove a
+The cases are split three ways by a fixed hash of ``case_id`` (:func:`roles`): half
+shapes boxes, a quarter chooses among them, and a quarter is held out.
+
+1. **Peel** (on the first half): starting from the whole space, repeatedly remove a
    small fraction ``alpha`` of the box's cases from the low or high end of one numeric
    dimension, or drop one value of a categorical dimension, choosing the peel that
    leaves the highest failure rate; stop when no peel raises the rate or the box would
    fall below ``min_cases``. Peeling only ever removes a little, hence "patient".
-2. **Choose** along that trajectory of nested boxes, on the *other* half of the cases,
+2. **Choose** along that trajectory of nested boxes, on the second quarter,
    the box with the highest one-sided Clopper-Pearson lower bound of its failure rate:
    large enough to be sure, small enough to be bad. Late peels that only chased noise
-   in the first half do not help on the second.
-3. **Clean up** (on the second half): drop any restriction whose removal does not lower
+   in the first half do not help on the second quarter.
+3. **Clean up** (on the second quarter): drop any restriction whose removal does not lower
    that bound, one at a time, the least useful first. A restriction survives only if
    the cases it excludes noticeably dilute the box, so irrelevant dimensions stay free.
-4. **Cover**: report the box with its counts and exact interval over *all* its cases,
-   remove its cases, and look for the next box, until ``max_boxes`` are found or the
-   best box's lower bound (second half) is no longer above the remaining failure rate.
+4. **Cover**: report the box with its counts over all its cases and its exact interval
+   over its *held-out* cases only, remove its cases, and look for the next box, until
+   ``max_boxes`` are found or the best box's lower bound (second quarter) is no longer
+   above the remaining failure rate.
 
-The halves are a fixed hash of ``case_id`` (of the row number without it):
-deterministic, and unrelated to how a sampler orders its points. The reported interval
-counts every case of the box, including those that shaped it, so it leans optimistic
-(towards a higher rate) for boxes found in noise; the second-half selection and the
-stopping rule keep such boxes out.
+The roles come from splitmix64 of ``case_id`` (of the row number without it):
+deterministic, and unrelated to how a sampler orders its points. The interval uses
+only cases that took no part in finding the box: a box found and estimated on the same
+cases is chosen for its high rate there, and an interval over those cases misses the
+box's true rate more often than its level says. The held-out interval is an exact
+Clopper-Pearson interval for the rate of the box as found (the box being fixed by the
+other three quarters). See docs/statistics.md.
 """
 
 from __future__ import annotations
@@ -34,16 +40,32 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from highfive.generators import InvalidParameter, ParameterSpace, show
 
 from ._stats import cp_interval, cp_lower, cp_upper
 
-__all__ = ["Region", "failure_regions", "regions_dicts"]
+__all__ = [
+    "HELD_OUT",
+    "INTERVAL_CASES",
+    "TRAIN",
+    "VALID",
+    "Region",
+    "failure_regions",
+    "mix64",
+    "regions_dicts",
+    "roles",
+    "subsample",
+]
 
 Scalar = float | int | str
 Condition = tuple[float | None, float | None] | tuple[Scalar, ...]
+
+
+INTERVAL_CASES = "held-out quarter (case-id hash): cases not used to find the region"
+"""What a region's ``lower`` and ``upper`` are computed on, as summary.json says it."""
 
 
 def _num(x: float, integer: bool) -> str:
@@ -65,13 +87,18 @@ class Region:
     n, failures : int
         Cases in the box (of those not in an earlier region) and how many failed.
     rate : float
+        ``failures / n``: descriptive (it includes the cases that found the box).
     lower, upper : float
-        Two-sided exact (Clopper-Pearson) interval of the failure rate at ``confidence``.
+        Two-sided exact (Clopper-Pearson) interval of the failure rate at
+        ``confidence``, over the held-out cases only (``held_out_n``,
+        ``held_out_failures``): the cases that took no part in finding the box.
     confidence : float
     excluded : mapping
         Categorical dimensions only: the values the box leaves out (for ``describe``).
     integer : tuple of str
         Integer dimensions, printed without decimals.
+    held_out_n, held_out_failures : int
+        The held-out cases in the box and how many failed (the interval's counts).
     """
 
     model: str
@@ -84,6 +111,8 @@ class Region:
     confidence: float = 0.95
     excluded: Mapping[str, tuple[Scalar, ...]] = field(default_factory=dict)
     integer: tuple[str, ...] = ()
+    held_out_n: int = 0
+    held_out_failures: int = 0
 
     def _clause(self, dim: str, cond: Condition) -> str:
         if dim in self.excluded:
@@ -102,20 +131,22 @@ class Region:
         return f"{dim} <= {_num(float(hi), isint)}"  # type: ignore[arg-type]
 
     def describe(self) -> str:
-        """E.g. ``"motion in {reach_up} and peak_accel >= 30.2: 13/21 fail (62%, 95% CI
-        38-82%)"``."""
+        """E.g. ``"motion in {reach_up} and peak_accel >= 30.2: 13/21 fail (62%); on
+        10 held-out cases, 95% CI 30-90%"``."""
         where = " and ".join(self._clause(d, c) for d, c in self.conditions.items())
 
         def pct(x: float) -> str:
             return f"{100 * x:.2g}" if 100 * x < 10 else f"{100 * x:.0f}"
 
         return (
-            f"{where or 'all cases'}: {self.failures:,}/{self.n:,} fail ({pct(self.rate)}%, "
-            f"{100 * self.confidence:g}% CI {pct(self.lower)}-{pct(self.upper)}%)"
+            f"{where or 'all cases'}: {self.failures:,}/{self.n:,} fail ({pct(self.rate)}%); "
+            f"on {self.held_out_n:,} held-out cases, {100 * self.confidence:g}% CI "
+            f"{pct(self.lower)}-{pct(self.upper)}%"
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: model, conditions, n, failures, rate, lower, upper, description."""
+        """JSON-ready: model, conditions, n, failures, rate, lower, upper, interval_cases
+        (which cases the interval counts), held_out_n, held_out_failures, description."""
 
         def plain(v: Any) -> Any:
             if v is None or isinstance(v, str):
@@ -132,6 +163,9 @@ class Region:
             "rate": float(self.rate),
             "lower": float(self.lower),
             "upper": float(self.upper),
+            "interval_cases": INTERVAL_CASES,
+            "held_out_n": int(self.held_out_n),
+            "held_out_failures": int(self.held_out_failures),
             "description": self.describe(),
         }
 
@@ -294,17 +328,51 @@ def _peel(
     return steps
 
 
-def _half(ids: np.ndarray) -> np.ndarray:
-    """A fixed pseudo-random half of the case ids (splitmix64's finaliser, top bit).
+def mix64(ids: npt.ArrayLike) -> np.ndarray:
+    """splitmix64's output function on uint64 case ids: a fixed, well-mixed hash.
 
-    Not parity: consecutive Sobol points fall in opposite halves of the first
-    dimension, so even and odd cases would split the space, not the sample.
+    ``z = id + 0x9E3779B97F4A7C15``, then ``z ^= z >> 30; z *= 0xBF58476D1CE4E5B9;
+    z ^= z >> 27; z *= 0x94D049BB133111EB; z ^= z >> 31`` (Steele, Lea & Flood 2014,
+    "Fast splittable pseudorandom number generators", OOPSLA), vectorised, modulo
+    2**64. Deterministic and unrelated to how a sampler orders its points: not parity,
+    since consecutive Sobol points fall in opposite halves of the first dimension, so
+    even and odd cases (or every k-th case) would split the space, not the sample.
     """
     z = np.asarray(ids).astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15)
     z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
     z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    z ^= z >> np.uint64(31)
-    return (z >> np.uint64(63)) == 0
+    return np.asarray(z ^ (z >> np.uint64(31)))
+
+
+TRAIN, VALID, HELD_OUT = 0, 1, 2
+"""Roles of a case: shapes the boxes (peeling), chooses and stops, or only estimates."""
+
+
+def roles(ids: npt.ArrayLike) -> np.ndarray:
+    """Each case's role from the top two bits of :func:`mix64` of its id.
+
+    Top bit 0: peels (half the cases). Otherwise the next bit: 0 chooses, cleans up
+    and stops (a quarter), 1 is held out (a quarter), used for nothing but the
+    reported interval. (Holding out half instead leaves too few cases to clean up:
+    boxes then keep restrictions that do not matter.)
+    """
+    z = mix64(ids)
+    search = (z >> np.uint64(63)) == 0
+    second = ((z >> np.uint64(62)) & np.uint64(1)) == 1
+    return np.where(search, TRAIN, np.where(second, HELD_OUT, VALID)).astype(np.int8)
+
+
+def subsample(ids: npt.ArrayLike, keep: int) -> np.ndarray:
+    """About one case in ``keep``, chosen by a hash of the id (a boolean mask).
+
+    A case is kept when ``mix64(mix64(id)) % keep == 0``: a second round of the hash,
+    so that the cases kept fall into the :func:`roles` in their usual shares. Taking
+    every ``keep``-th id instead would, on a Sobol sequence, keep only part of a
+    dimension (``case_id % 2 == 0`` keeps the first half of the first one).
+    """
+    if isinstance(keep, bool) or not isinstance(keep, int | np.integer) or keep < 1:
+        raise InvalidParameter(f"keep: {show(keep)} must be a whole number >= 1")
+    return np.asarray(mix64(mix64(ids)) % np.uint64(keep) == 0)
 
 
 def _cleanup(d: _Data, box: _Box, rows: np.ndarray, confidence: float) -> _Box:
@@ -341,10 +409,15 @@ def _cleanup(d: _Data, box: _Box, rows: np.ndarray, confidence: float) -> _Box:
             box.allowed[j][:] = True
 
 
-def _region(d: _Data, box: _Box, rows: np.ndarray, model: str, confidence: float) -> Region:
+def _region(
+    d: _Data, box: _Box, rows: np.ndarray, held: np.ndarray, model: str, confidence: float
+) -> Region:
+    """The region of ``box``: counts over ``rows``, interval over the ``held`` out ones."""
     inside = rows[d.inside(box, rows)]
     n, k = inside.size, int(np.count_nonzero(d.y[inside]))
-    lo, hi = cp_interval(k, n, confidence)
+    held_in = held[d.inside(box, held)]
+    n_h, k_h = held_in.size, int(np.count_nonzero(d.y[held_in]))
+    lo, hi = cp_interval(k_h, n_h, confidence)
     conds: dict[str, Condition] = {}
     excluded: dict[str, tuple[Scalar, ...]] = {}
     for kind, j in d.restrictions(box):
@@ -371,6 +444,8 @@ def _region(d: _Data, box: _Box, rows: np.ndarray, model: str, confidence: float
         confidence,
         excluded,
         ints,
+        int(n_h),
+        k_h,
     )
 
 
@@ -439,20 +514,22 @@ def failure_regions(
     d = _prepare(frame, space)
     n = len(frame)
     ids = np.asarray(frame["case_id"]) if "case_id" in frame.columns else np.arange(n)
-    is_train = _half(ids)
+    role = roles(ids)
     active = np.ones(n, dtype=bool)
+    min_search = max(2, math.ceil(min_cases * 3 / 4))  # the search sees 3/4 of the cases
     min_train = max(1, math.ceil(min_cases / 2))
     regions: list[Region] = []
     for _ in range(max_boxes):
         rows = np.flatnonzero(active)
-        if rows.size < min_cases or not d.y[rows].any():
+        search = rows[role[rows] != HELD_OUT]
+        if rows.size < min_cases or not d.y[search].any():
             break
-        base = np.count_nonzero(d.y[rows]) / rows.size
-        train, valid = rows[is_train[rows]], rows[~is_train[rows]]
+        base = np.count_nonzero(d.y[search]) / search.size
+        train, valid = rows[role[rows] == TRAIN], rows[role[rows] == VALID]
         if train.size < min_train or valid.size == 0:
             break
         steps = _peel(d, train, valid, alpha, min_train)
-        ok = [s for s in steps if s.n_train + s.n_valid >= min_cases and s.n_valid > 0]
+        ok = [s for s in steps if s.n_train + s.n_valid >= min_search and s.n_valid > 0]
         if not ok:
             break
         lbs = cp_lower([s.k_valid for s in ok], [s.n_valid for s in ok], confidence)
@@ -465,7 +542,7 @@ def failure_regions(
         rate_v = np.count_nonzero(d.y[vin]) / vin.size if vin.size else 0.0
         if not d.restrictions(box) or lb <= base or rate_v < min_lift * base:
             break
-        region = _region(d, box, rows, model, confidence)
+        region = _region(d, box, rows, rows[role[rows] == HELD_OUT], model, confidence)
         if region.n < min_cases:
             break
         regions.append(region)

@@ -21,6 +21,15 @@ key) with ``[bins.<dimension>]`` tables, ``ways``, ``[[crosses]]`` and a
     confidence = 0.95
     min_cases = 30       # a cell with fewer cases is a hole (default 1: untested)
     adjust = "holm"      # multiplicity correction of the "failing" flag
+    looks = "fixed"      # or "anytime": bounds valid however often the campaign looks
+
+``looks = "fixed"`` (the default) uses exact Clopper-Pearson bounds, valid for one look
+at the data; ``looks = "anytime"`` uses confidence sequences valid at every sample size,
+for campaigns that analyse after every batch or stage and act on what they see. A
+coverage of several runs merged (a run and its follow-ups, ``highfive coverage RUN
+RUN-focus``) counts each run as one look and always uses the anytime bounds: the
+follow-up was planned from the first run's statistics, so the merged cells have been
+looked at before (docs/statistics.md).
 """
 
 from __future__ import annotations
@@ -34,6 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -53,15 +63,17 @@ from ._criteria import Option, number, whole
 from ._crosses import crosses_size, load_crosses
 from ._db import CoverageCounts
 from ._progress import Log, progress_for
-from ._regions import failure_regions, regions_dicts
-from ._stats import CellStats, cell_stats, cells_frame, holes, summary
+from ._regions import failure_regions, regions_dicts, subsample
+from ._stats import LOOKS, CellStats, cell_stats, cells_frame, holes, summary
 from ._tables import check_top_keys
+from ._weighted import needs_weights, run_design, weighted_cell_stats
 
 __all__ = [
     "UNDECIDED",
     "CoverageSettings",
     "RunCoverage",
     "analyse_run",
+    "effective_looks",
     "focus_command",
     "gate_targets",
     "load_settings",
@@ -81,6 +93,7 @@ _STATISTICS: dict[str, Option] = {
     ),
     "min_cases": whole(1),
     "adjust": Option("must be 'holm' (default) or 'none'", lambda v: v in ("holm", "none")),
+    "looks": Option("must be 'fixed' (default) or 'anytime'", lambda v: v in LOOKS),
 }
 
 
@@ -95,6 +108,7 @@ class CoverageSettings:
     min_cases: int = 1
     adjust: str = "holm"
     source: str = ""
+    looks: str = "fixed"
 
 
 def load_settings(path: str | os.PathLike[str] | None) -> CoverageSettings:
@@ -138,7 +152,8 @@ class RunCoverage:
         runs = [str(r) for r in s.get("runs", [])]
         out = [
             f"coverage of {', '.join(runs)}: p_target {show_number(s['p_target'])} at "
-            f"{100 * s['confidence']:g}% confidence, holes = cells with < {s['min_cases']} cases"
+            f"{100 * s['confidence']:g}% confidence, holes = cells with < {s['min_cases']} cases",
+            f"bounds: {s.get('looks_why', 'exact Clopper-Pearson bounds')}",
         ]
         for model, m in s["models"].items():
             by_t = ", ".join(
@@ -153,7 +168,7 @@ class RunCoverage:
             for w in s["worst"][:worst]:
                 out.append(
                     f"  {w['model']:<8} {w['label']:<58} {w['failures']:>5}/{w['n']:<6} "
-                    f"rate {w['rate']:.3f}  upper {w['upper']:.3f}"
+                    f"rate {w['rate']:.3f}  upper {w['upper']:.3f}  {_needed_text(w)}"
                 )
         out.append(self.target_sentence())
         out.extend(self.focus_hint())
@@ -193,6 +208,15 @@ class RunCoverage:
             f"{head} a follow-up of one of the runs (planned from its coverage alone):",
             f"  {focus_command('RUN', self.settings.source)}",
         ]
+
+
+def _needed_text(w: Mapping[str, Any]) -> str:
+    """Cases still needed both ways, or the status that makes the count moot."""
+    if w["status"] in ("failing", "passing"):
+        return w["status"]
+    need, at_rate = w.get("needed"), w.get("needed_at_rate")
+    rate = "never at this rate" if at_rate is None else f"{at_rate:,.0f} at this rate"
+    return f"needs {need:,.0f} more if none fails, {rate}"
 
 
 UNDECIDED = ("untested", "under-tested")
@@ -275,8 +299,9 @@ def analyse_run(
     worst : int
         How many worst cells the summary lists.
     regions : bool
-        Describe where failures live as boxes (``summary["regions"]``), from at most
-        :data:`REGION_ROWS` cases per model (a deterministic subsample by case id).
+        Describe where failures live as boxes (``summary["regions"]``), from about
+        :data:`REGION_ROWS` cases per model at most (a deterministic subsample by a hash
+        of the case id, :func:`~highfive.coverage._regions.subsample`).
     log : callable, optional
         Receives progress lines when the crosses hold many cells (e.g. 3-way).
     """
@@ -295,19 +320,78 @@ def analyse_run(
         one = CoverageCounts.from_run(path, binning, crosses, progress=progress)
         counts = one if counts is None else counts.merge(one)
     assert counts is not None
+    looks, why = effective_looks(settings.looks, len(runs))
+    stats, extra, weighting = _cell_stats(runs, counts, settings, looks)
+    summ = summary(stats, min_cases=settings.min_cases, worst=worst)
+    if weighting is not None:
+        summ["weighting"] = weighting
+        why = weighting["looks_why"]
+    summ["looks_why"] = why
+    summ["runs"] = [os.fspath(p) for p in runs]
+    summ["bins_file"] = settings.source or None
+    summ["regions"] = _regions(runs, counts.models) if regions else []
+    frame = cells_frame(stats)
+    for name, column in extra.items():  # weighted runs: rate_sn and ess
+        frame[name] = column.ravel()
+    return RunCoverage(counts, stats, frame, holes(counts, settings.min_cases), summ, settings)
+
+
+def _cell_stats(
+    runs: list[Path], counts: CoverageCounts, settings: CoverageSettings, looks: str
+) -> tuple[CellStats, dict[str, np.ndarray], dict[str, Any] | None]:
+    """Exact binomial statistics, or weighted ones when some run did not sample the base
+    distribution (a focus follow-up, importance sampling): see ``_weighted``.
+
+    Weighted bounds are valid for one look; over several merged runs (one look each)
+    the error level is split evenly between them (Bonferroni), which keeps the merged
+    decision valid however the later runs were planned from the earlier ones.
+    """
+    space = counts.binning.space
+    designs = [run_design(path, space) for path in runs]
+    if needs_weights(designs):
+        split = len(runs) if looks == "anytime" else 1
+        stats, extra, weighting = weighted_cell_stats(
+            counts,
+            designs,
+            p_target=settings.p_target,
+            confidence=1.0 - (1.0 - settings.confidence) / split,
+            adjust=settings.adjust,
+        )
+        weighting["looks_why"] = (
+            f"{split} weighted looks: each bound at confidence "
+            f"1 - {1.0 - settings.confidence:g}/{split} (Bonferroni over the looks)"
+            if split > 1
+            else "one weighted run, one look: weighted bounds at the stated confidence"
+        )
+        return stats, extra, weighting
     stats = cell_stats(
         counts,
         p_target=settings.p_target,
         confidence=settings.confidence,
         adjust=settings.adjust,  # type: ignore[arg-type]
+        looks=looks,  # type: ignore[arg-type]
     )
-    summ = summary(stats, min_cases=settings.min_cases, worst=worst)
-    summ["runs"] = [os.fspath(p) for p in runs]
-    summ["bins_file"] = settings.source or None
-    summ["regions"] = _regions(runs, counts.models) if regions else []
-    return RunCoverage(
-        counts, stats, cells_frame(stats), holes(counts, settings.min_cases), summ, settings
+    return stats, {}, None
+    stats = cell_stats(
+        counts,
+        p_target=settings.p_target,
+        confidence=settings.confidence,
+        adjust=settings.adjust,  # type: ignore[arg-type]
+        looks=looks,  # type: ignore[arg-type]
     )
+
+
+def effective_looks(setting: str, runs: int) -> tuple[str, str]:
+    """The statistics mode of a coverage of ``runs`` runs, and why, in words.
+
+    Each run merged counts as one look: more than one always gets the anytime-valid
+    bounds, whatever ``setting`` says.
+    """
+    if runs > 1:
+        return "anytime", f"{runs} runs merged, each one look: anytime-valid bounds"
+    if setting == "anytime":
+        return "anytime", "looks = 'anytime' in the bins file: anytime-valid bounds"
+    return "fixed", "one run, one look: exact Clopper-Pearson bounds"
 
 
 REGION_ROWS = 200_000
@@ -319,11 +403,11 @@ def _regions(runs: list[Path], models: Sequence[str]) -> list[dict[str, Any]]:
         dataset = RunDir(path).results_dataset()
         space = ParameterSpace.from_arrow_schema(dataset.schema)
         cases = dataset.count_rows() // max(len(models), 1)
-        keep = max(1, -(-cases // REGION_ROWS))  # every keep-th case id
+        keep = max(1, -(-cases // REGION_ROWS))  # about one case in keep, by hash
         columns = ["case_id", "model", "verdict", *space.names]
         for batch in dataset.to_batches(columns=columns):
             part = batch.to_pandas()
-            frames.append(part[part["case_id"] % keep == 0] if keep > 1 else part)
+            frames.append(part[subsample(part["case_id"].to_numpy(), keep)] if keep > 1 else part)
     frame = pd.concat(frames, ignore_index=True)
     frame["model"] = frame["model"].astype(str)
     assert space is not None

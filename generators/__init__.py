@@ -19,6 +19,7 @@ from ._lazy import lazy_exports
 if TYPE_CHECKING:
     from ._default_space import BACKGROUNDS, default_space
     from ._errors import ConfigError, HighfiveError, InvalidParameter, ModelError, RunDirError
+    from ._importance import ImportanceSampler, Proposal, fit_cross_entropy
     from ._kinematics import G
     from ._samplers import SAMPLERS, Box, Sampler, make_sampler
     from ._scenario import MARGIN, SeedLike, case_streams, synthesize
@@ -41,10 +42,12 @@ __all__ = [
     "Event",
     "G",
     "HighfiveError",
+    "ImportanceSampler",
     "InvalidParameter",
     "ModelError",
     "Motion",
     "ParameterSpace",
+    "Proposal",
     "RunDirError",
     "Sampler",
     "SeedLike",
@@ -52,6 +55,7 @@ __all__ = [
     "Trace",
     "case_streams",
     "default_space",
+    "fit_cross_entropy",
     "get_motion",
     "lazy_exports",
     "make_sampler",
@@ -66,6 +70,7 @@ __all__ = [
 _EXPORTS = {
     "_default_space": ("BACKGROUNDS", "default_space"),
     "_errors": ("ConfigError", "HighfiveError", "InvalidParameter", "ModelError", "RunDirError"),
+    "_importance": ("ImportanceSampler", "Proposal", "fit_cross_entropy"),
     "_kinematics": ("G",),
     "_samplers": ("SAMPLERS", "Box", "Sampler", "make_sampler"),
     "_show": ("show", "show_list", "show_number"),

@@ -20,58 +20,25 @@ workers or replays, which build the same sampler again).
 - ``focus``: for follow-up campaigns: case ``i`` falls uniformly into target box
   ``i mod B`` (boxes restrict a few dimensions to sub-intervals of [0, 1); the other
   dimensions are drawn as by ``random``). Within a box the distribution is the base
-  one restricted to the box, so per-cell statistics stay comparable across runs.
+  one restricted to the box; merged with a base run, coverage weights the cases by
+  the pooled design.
+- ``importance``: case ``i`` from the proposal of its stage (``_importance``), a
+  defensive mixture of the base distribution and histograms; each case carries its
+  weight, base over proposal density.
 """
 
 from __future__ import annotations
 
 import warnings
-from abc import ABC, abstractmethod
-from typing import ClassVar
 
 import numpy as np
 from scipy.stats import qmc
 
 from ._errors import InvalidParameter
+from ._importance import ImportanceSampler, Proposal
+from ._sampler_base import _POINT_STREAM, Sampler
 
 __all__ = ["SAMPLERS", "Box", "Sampler", "make_sampler"]
-
-_POINT_STREAM = 3  # child index of a case's SeedSequence reserved for its sample point
-
-
-class Sampler(ABC):
-    """Points of ``[0, 1)^d`` for cases ``0 .. n-1`` of a campaign seeded with ``seed``."""
-
-    name: ClassVar[str]
-
-    def __init__(self, d: int, n: int, seed: int) -> None:
-        for field, value, low in (("d", d, 1), ("n", n, 1), ("seed", seed, 0)):
-            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
-                raise InvalidParameter(
-                    f"sampler {self.name}: {field}={value!r}; must be an integer >= {low}"
-                )
-        self.d, self.n, self.seed = int(d), int(n), int(seed)
-
-    def points(self, start: int, count: int) -> np.ndarray:
-        """Points of cases ``start .. start + count - 1``, shape (count, d)."""
-        if start < 0 or count < 0 or start + count > self.n:
-            raise InvalidParameter(
-                f"sampler {self.name}: cases [{start}, {start + count}) outside the "
-                f"campaign's [0, {self.n})"
-            )
-        out = self._points(int(start), int(count))
-        assert out.shape == (count, self.d)
-        return out
-
-    @abstractmethod
-    def _points(self, start: int, count: int) -> np.ndarray: ...
-
-    def _advice(self) -> str | None:
-        """Why these settings serve this sampler badly, or None (the default)."""
-        return None
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(d={self.d}, n={self.n}, seed={self.seed})"
 
 
 class RandomSampler(Sampler):
@@ -205,16 +172,32 @@ class LatinHypercubeSampler(Sampler):
 
 SAMPLERS: dict[str, type[Sampler]] = {
     c.name: c
-    for c in (RandomSampler, SobolSampler, HaltonSampler, LatinHypercubeSampler, FocusSampler)
+    for c in (
+        RandomSampler,
+        SobolSampler,
+        HaltonSampler,
+        LatinHypercubeSampler,
+        FocusSampler,
+        ImportanceSampler,
+    )
 }
 
 
 def make_sampler(
-    name: str, d: int, n: int, seed: int, boxes: tuple[Box, ...] = (), *, warn: bool = False
+    name: str,
+    d: int,
+    n: int,
+    seed: int,
+    boxes: tuple[Box, ...] = (),
+    *,
+    proposals: tuple[Proposal, ...] = (),
+    starts: tuple[int, ...] = (0,),
+    warn: bool = False,
 ) -> Sampler:
     """The sampler called ``name`` for ``n`` cases in ``d`` dimensions.
 
-    ``boxes`` are the target boxes of the ``focus`` sampler (ignored by the others).
+    ``boxes`` are the target boxes of the ``focus`` sampler, ``proposals`` and
+    ``starts`` the stages of the ``importance`` sampler (each ignored by the others).
     With ``warn=True``, the sampler's advice on these settings (e.g. Sobol with ``n``
     not a power of two) is issued as a ``UserWarning``; call it so once per campaign,
     where it is planned, and without ``warn`` wherever the sampler is built again.
@@ -225,7 +208,12 @@ def make_sampler(
         raise InvalidParameter(
             f"sampler: {name!r} is not known; choose one of {', '.join(SAMPLERS)}"
         ) from None
-    sampler = FocusSampler(d, n, seed, boxes) if cls is FocusSampler else cls(d, n, seed)
+    if cls is FocusSampler:
+        sampler: Sampler = FocusSampler(d, n, seed, boxes)
+    elif cls is ImportanceSampler:
+        sampler = ImportanceSampler(d, n, seed, proposals, starts)
+    else:
+        sampler = cls(d, n, seed)
     if warn and (advice := sampler._advice()) is not None:
         warnings.warn(advice, UserWarning, stacklevel=2)
     return sampler

@@ -39,7 +39,16 @@ if TYPE_CHECKING:
     from ._oracle import Score, margin, score
     from ._pipeline import Counter, CounterPipeline, CountResult, PipelineStream
     from ._preprocess import features, features_of_windows, to_uniform
-    from ._recording import MAX_GAP_S, Recording, open_recording, read_recording
+    from ._realism import (
+        CENTRAL,
+        RealismResult,
+        compare_features,
+        compare_realism,
+        load_region,
+        normalised_wasserstein,
+    )
+    from ._realism_features import FEATURES, Feature, dynamic, piece_features
+    from ._recording import MAX_GAP_S, Recording, Rest, open_recording, read_recording
     from ._recording_count import RecordingCount, Segment, count_recording
     from ._records import (
         FAILURE_SCHEMA,
@@ -81,8 +90,10 @@ if TYPE_CHECKING:
     )
 
 __all__ = [
+    "CENTRAL",
     "FAILURE_SCHEMA",
     "FAIL_VERDICTS",
+    "FEATURES",
     "KINDS",
     "LIMITS",
     "MAX_GAP_S",
@@ -109,6 +120,7 @@ __all__ = [
     "CounterSpec",
     "ExecutionConfig",
     "FailureCase",
+    "Feature",
     "FilterBank",
     "HighfiveError",
     "InvalidParameter",
@@ -119,9 +131,11 @@ __all__ = [
     "ModelSpec",
     "Outcome",
     "PipelineStream",
+    "RealismResult",
     "Recording",
     "RecordingCount",
     "Replay",
+    "Rest",
     "RunDir",
     "Score",
     "Segment",
@@ -131,10 +145,13 @@ __all__ = [
     "VerdictInfo",
     "atomic_path",
     "atomic_write_text",
+    "compare_features",
+    "compare_realism",
     "count_recording",
     "count_trace",
     "counter_id",
     "detect",
+    "dynamic",
     "features",
     "features_of_windows",
     "filter_bank",
@@ -144,12 +161,15 @@ __all__ = [
     "judge",
     "load_counter",
     "load_counters",
+    "load_region",
     "load_run",
     "log_freqs",
     "margin",
     "morlet_scales",
+    "normalised_wasserstein",
     "open_recording",
     "outcome_table",
+    "piece_features",
     "read_recording",
     "replay",
     "replay_command",
@@ -179,7 +199,16 @@ _EXPORTS = {
     "_oracle": ("Score", "margin", "score"),
     "_pipeline": ("Counter", "CounterPipeline", "CountResult", "PipelineStream"),
     "_preprocess": ("features", "features_of_windows", "to_uniform"),
-    "_recording": ("MAX_GAP_S", "Recording", "open_recording", "read_recording"),
+    "_realism": (
+        "CENTRAL",
+        "RealismResult",
+        "compare_features",
+        "compare_realism",
+        "load_region",
+        "normalised_wasserstein",
+    ),
+    "_realism_features": ("FEATURES", "Feature", "dynamic", "piece_features"),
+    "_recording": ("MAX_GAP_S", "Recording", "Rest", "open_recording", "read_recording"),
     "_recording_count": ("RecordingCount", "Segment", "count_recording"),
     "_records": (
         "FAILURE_SCHEMA",

@@ -22,7 +22,14 @@ import numpy as np
 import pyarrow as pa
 from threadpoolctl import threadpool_limits
 
-from highfive.generators import Box, ParameterSpace, make_sampler, synthesize
+from highfive.generators import (
+    Box,
+    ImportanceSampler,
+    ParameterSpace,
+    Proposal,
+    make_sampler,
+    synthesize,
+)
 
 from ._case import judge
 from ._malloc import reuse_freed_memory
@@ -48,6 +55,8 @@ class BatchJob:
     keep_failures: bool
     boxes: tuple[Box, ...] = ()
     chunk_s: float = 0.0
+    proposals: tuple[Proposal, ...] = ()
+    starts: tuple[int, ...] = (0,)
 
 
 @dataclass
@@ -75,8 +84,19 @@ def run_batch(job: BatchJob) -> BatchOutput:
 
 def _run_batch(job: BatchJob) -> BatchOutput:
     t0 = time.perf_counter()
-    sampler = make_sampler(job.sampler, job.space.d, job.n_cases, job.seed, job.boxes)
+    sampler = make_sampler(
+        job.sampler,
+        job.space.d,
+        job.n_cases,
+        job.seed,
+        job.boxes,
+        proposals=job.proposals,
+        starts=job.starts,
+    )
     points = sampler.points(job.start, job.count)
+    weights = None
+    if isinstance(sampler, ImportanceSampler):
+        weights = pa.array(np.exp(sampler.log_weights(job.start, points)), pa.float64())
     params = pa.Table.from_pandas(
         job.space.from_unit(points), schema=job.space.to_arrow_schema(), preserve_index=False
     )
@@ -96,10 +116,11 @@ def _run_batch(job: BatchJob) -> BatchOutput:
             failures.append(judged.failure_case(case))
 
     case_ids = pa.array(np.arange(job.start, job.start + job.count), pa.int64())
-    schema = result_schema(job.space)
+    schema = result_schema(job.space, weighted=weights is not None)
+    extra = [] if weights is None else [weights]
     results = {
         cid: pa.Table.from_arrays(
-            [case_ids, *params.columns, *outcome_table(rows).columns], schema=schema
+            [case_ids, *params.columns, *outcome_table(rows).columns, *extra], schema=schema
         )
         for cid, rows in outcomes.items()
     }

@@ -25,6 +25,7 @@ from highfive.generators import ConfigError, RunDirError, make_sampler
 from ._batch import BatchJob
 from ._cluster import execute, executor, security
 from ._config import CampaignConfig
+from ._importance import first_proposal, stage_batches, stage_job
 from ._latency import measure_latency
 from ._progress import CampaignSummary, Progress
 from ._records import counter_id
@@ -128,7 +129,16 @@ def run_campaign(
         stream = sys.stderr
     space = config.parameter_space()
     boxes = config.focus_boxes()
-    make_sampler(config.sampler, space.d, config.cases, config.seed, boxes, warn=True)
+    proposals = (first_proposal(config.importance, space.d),) if config.importance else ()
+    make_sampler(
+        config.sampler,
+        space.d,
+        config.cases,
+        config.seed,
+        boxes,
+        proposals=proposals,
+        warn=True,
+    )
     security(config)  # TLS settings checked before anything slow starts
     run = RunDir(Path(config.out) / config.name)
     if resume and not (run.exists() or run.manifest.exists()):
@@ -208,6 +218,7 @@ def _run_locked(
             )
         previous = _check_resumable(run, identity)
         started = previous.get("started", _now())
+        proposals = previous.get("proposals")  # importance stages fitted so far
         # Keep the latency measured when the run started: a gate reads that figure.
         measured = {m["id"]: m.get("latency") for m in previous.get("models", [])}
         for rec in records:
@@ -215,7 +226,7 @@ def _run_locked(
                 rec["latency"] = measured[rec["id"]]
         run.remove_temporaries()
     else:
-        started = _now()
+        started, proposals = _now(), None
     for rec, counter in zip(records, counters.values(), strict=True):
         if counter.kind == "onnx" and "latency" not in rec:
             rec["latency"] = measure_latency(load_model(counter))
@@ -237,6 +248,8 @@ def _run_locked(
             "finished": None,
             "status": "running",
         }
+        if proposals is not None:
+            record["proposals"] = proposals
         run.write_campaign(record)
         # Only totals and the ids of finished batches are kept, and batches to run are
         # produced lazily, so the client's memory does not grow with the cases.
@@ -269,19 +282,24 @@ def _run_locked(
                 boxes,
                 float(config.stream_chunk_s),
             )
-            ranges = ((b, *config.batch_range(b)) for b in range(config.n_batches) if b not in done)
-            for output in execute(template, ranges, client, config):
-                files = run.write_batch(output.batch, output.results, output.failures)
-                entry = {
-                    "batch": output.batch,
-                    "start": output.start,
-                    "count": output.count,
-                    "files": files,
-                    "finished": _now(),
-                    **output.stats,
-                }
-                run.append_manifest(entry)
-                progress.update(output.count, totals.add(entry))
+            # One stage unless importance sampling: its stages run one after another,
+            # each with the proposal fitted to the stage before it.
+            for stage, batches in enumerate(stage_batches(config)):
+                if config.sampler == "importance":
+                    template = stage_job(template, config, run, record, stage)
+                ranges = ((b, *config.batch_range(b)) for b in batches if b not in done)
+                for output in execute(template, ranges, client, config):
+                    files = run.write_batch(output.batch, output.results, output.failures)
+                    entry = {
+                        "batch": output.batch,
+                        "start": output.start,
+                        "count": output.count,
+                        "files": files,
+                        "finished": _now(),
+                        **output.stats,
+                    }
+                    run.append_manifest(entry)
+                    progress.update(output.count, totals.add(entry))
             status = "complete"
         finally:
             progress.close()

@@ -5,7 +5,7 @@
     name = "nominal"          # run directory name under `out`
     seed = 20261127           # campaign seed: case i depends only on (seed, i)
     cases = 20000
-    sampler = "sobol"         # random | sobol | halton | lhs
+    sampler = "sobol"         # random | sobol | halton | lhs | importance (see below)
     batch_size = 250          # cases per dask task
     models = ["float", "int8"]  # counters under test ("counters" is an alias), each one of:
                               #   "float", "int8", "path/model.onnx"   ONNX through the pipeline
@@ -23,6 +23,9 @@
     background = "none"       # fix
     peak_accel = [5.0, 30.0]  # narrow
     motion = ["high_five", "clap"]  # subset
+
+    [importance]              # sampler = "importance" only: cross-entropy stages
+    stages = 4                #   (harness/_importance.py shows every key)
 
     [execution]
     workers = 2               # local worker processes (0: in this process, no dask)
@@ -61,6 +64,8 @@ from highfive.generators import (
     default_space,
     read_toml,
 )
+
+from ._importance import check_importance, stage_starts
 
 __all__ = ["CampaignConfig", "CounterSpec", "ExecutionConfig"]
 
@@ -219,6 +224,8 @@ class CampaignConfig:
     space: Mapping[str, Any] = field(default_factory=dict)
     execution: ExecutionConfig = field(default_factory=ExecutionConfig)
     focus: tuple[Mapping[str, Any], ...] = ()
+    importance: Mapping[str, Any] = field(default_factory=dict)
+    """Settings of the ``importance`` sampler (``harness/_importance.py``)."""
     parent: str = ""
     base: str = ""
     """Folder that relative counter paths resolve against (the campaign file's)."""
@@ -259,6 +266,17 @@ class CampaignConfig:
             raise ConfigError(
                 "sampler: 'focus' goes with target boxes (made by 'highfive run --focus RUN'), "
                 f"got sampler {self.sampler!r} with {len(self.focus)} boxes"
+            )
+        if self.sampler == "importance":
+            if not isinstance(self.importance, Mapping):
+                raise ConfigError(f"importance: {self.importance!r} must be a table")
+            settings = check_importance(self.importance, space.d, self.base)
+            stage_starts(settings, self.cases, self.batch_size)
+            object.__setattr__(self, "importance", settings)
+        elif self.importance:
+            raise ConfigError(
+                'importance: the table [importance] goes with sampler = "importance", '
+                f"got sampler {self.sampler!r}"
             )
         for i, box in enumerate(self.focus):
             if not isinstance(box, Mapping) or not box:
@@ -311,6 +329,8 @@ class CampaignConfig:
             d.pop(k)
         d["space"] = dict(self.space)
         d["focus"] = [{k: list(v) for k, v in box.items()} for box in self.focus]
+        if not self.importance:
+            d.pop("importance")  # runs of other samplers keep the identity they had
         return d
 
     def to_dict(self) -> dict[str, Any]:

@@ -3,17 +3,20 @@
 A recording has a time column and three acceleration columns. Recognised names (case
 does not matter): time ``t``, ``time``, ``timestamp``, ``time_s``, ``seconds``;
 axes ``x/y/z``, ``ax/ay/az``, ``acc_x/acc_y/acc_z``, ``accel_x/...``,
-``x_g/...``. Units are g or m/s^2, given or inferred from the median magnitude
-(a worn watch is mostly near 1 g); time is in s, ms or us, given or inferred from
-the median sample spacing. The file is only read, never modified.
+``x_g/...``. Units are g or m/s^2, given or inferred from the quietest stretch of
+about a second (where the watch is still it reads gravity alone: about 1 g or 9.81
+m/s^2, whatever it does the rest of the time; the median magnitude of a run is about
+2 g); the same stretch gives the watch's orientation. Time is in s, ms or us, given or
+inferred from the median sample spacing. The file is only read, never modified.
 
 A recording may be far larger than memory allows to hold as one array (days at
 100 Hz). :func:`open_recording` reads it once in chunks (pandas for CSV, pyarrow row
-batches for Parquet) to check it and infer units and rate, keeping only counts: the
-medians are exact, from histograms of the values' leading bits, read again within one
-bin only in the rare case that the bin straddles a decision (a rate rounding to
-another 0.1 Hz). :func:`count_recording` then reads it a second time and feeds it to
-the counter piece by piece. Gaps without a sample longer than
+batches for Parquet) to check it and infer units and rate, keeping only counts and
+the quietest windows (:mod:`._recording_quiet`): the median spacing is exact, from
+histograms of the values' leading bits, read again within one bin only in the rare
+case that the bin straddles a decision (a rate rounding to another 0.1 Hz).
+:func:`count_recording` then reads it a second time and feeds it to the counter piece
+by piece. Gaps without a sample longer than
 :data:`~highfive.harness._preprocess.MAX_GAP_S` split the recording into segments,
 each counted on its own (never interpolated across: a day's gap would otherwise be a
 day of invented data and gigabytes); the result lists segments and gaps.
@@ -21,8 +24,8 @@ day of invented data and gigabytes); the result lists segments and gaps.
 :func:`read_recording` returns the whole recording as one trace (memory grows with it).
 
 The chunked readers and the inference of columns and units are in
-:mod:`._recording_read`, the exact medians in :mod:`._recording_median`, the counting
-in :mod:`._recording_count`.
+:mod:`._recording_read`, the exact medians in :mod:`._recording_median`, the quietest
+stretch in :mod:`._recording_quiet`, the counting in :mod:`._recording_count`.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from highfive.generators import G, InvalidParameter, Trace, show
 
 from ._preprocess import MAX_GAP_S
 from ._recording_median import _decide, _Median
+from ._recording_quiet import Rest, _Quiet
 from ._recording_read import (
     _TIME_SCALE,
     CHUNK_ROWS,
@@ -54,7 +58,7 @@ from ._recording_read import (
     _units_of,
 )
 
-__all__ = ["MAX_GAP_S", "Recording", "open_recording", "read_recording"]
+__all__ = ["MAX_GAP_S", "Recording", "Rest", "open_recording", "read_recording"]
 
 Units = Literal["auto", "g", "m/s2"]
 TimeUnit = Literal["auto", "s", "ms", "us"]
@@ -76,6 +80,7 @@ class Recording:
     fs: float
     rows: int
     duration_s: float
+    rest: Rest
     _suffix: str = field(repr=False)
     _t_first: float = field(repr=False)
     _chunk: int = field(default=CHUNK_ROWS, repr=False)
@@ -89,6 +94,10 @@ class Recording:
             "units": self.units,
             "sample rate": f"{self.fs:g} Hz",
             "duration": f"{self.duration_s:.2f} s",
+            "at rest": f"{self.rest.magnitude:.3f} g (the quietest {self.rest.length_s:.3g} s, "
+            f"from {self.rest.start_s:.3g} s, spread {self.rest.spread:.3f} g)",
+            "orientation": f"face tilted {round(self.rest.tilt_deg)} deg from up, "
+            f"roll {round(self.rest.roll_deg)} deg",
         }
 
     def pieces(
@@ -138,7 +147,8 @@ def open_recording(
     InvalidParameter
         One line naming the problem: a missing file or column, text where numbers
         belong, a non-finite sample, timestamps that do not increase, units or rate
-        that cannot be inferred.
+        that cannot be inferred (a quietest stretch near neither 1 g nor 9.81 m/s^2:
+        gravity removed, or other units).
     """
     path = Path(path)
     if units not in ("auto", "g", "m/s2"):
@@ -150,15 +160,15 @@ def open_recording(
     time, axes = _columns(_header(path, suffix), name)
     columns = [time, *axes]
 
-    def values(which: str) -> Iterator[np.ndarray]:
-        # The values a median is taken of, read again (only to narrow a median's bin).
+    def spacings() -> Iterator[np.ndarray]:
+        # The spacings, read again (only to narrow the median's bin).
         last = math.nan
         for frame in _frames(path, suffix, columns, rows):
-            t, x = _numbers(frame, time, axes, name)
-            yield _spacings(t, last) if which == "spacing" else np.linalg.norm(x, axis=1)
+            t, _ = _numbers(frame, time, axes, name)
+            yield _spacings(t, last)
             last = float(t[-1]) if t.size else last
 
-    spacing, magnitude = _Median(), _Median()
+    spacing, quiet = _Median(), _Quiet()
     n, first, last = 0, math.nan, math.nan
     for frame in _frames(path, suffix, columns, rows):
         t, x = _numbers(frame, time, axes, name)
@@ -179,7 +189,7 @@ def open_recording(
                 "drop duplicate rows"
             )
         spacing.add(d)
-        magnitude.add(np.linalg.norm(x, axis=1))
+        quiet.add(t, x)
         if t.size:
             first = float(t[0]) if n == 0 else first
             last = float(t[-1])
@@ -195,24 +205,35 @@ def open_recording(
             return None, f"{dt:.3g}"
         return unit, round(1.0 / (dt * _TIME_SCALE[unit]), 1)
 
-    unit, fs = _decide(spacing, rate, lambda: values("spacing"))
+    unit, fs = _decide(spacing, rate, spacings)
     if unit is None:
         raise InvalidParameter(
             f"recording {name}: cannot infer the sample rate from a median spacing of {fs} "
             "time units; pass --time-unit s|ms|us"
         )
+    mean, spread, rest_rows, rest_first = quiet.quietest(float(fs))
+    magnitude = float(np.linalg.norm(mean))
     if units == "auto":
-        found = _decide(
-            magnitude,
-            lambda m: _units_of(m) or f"{m:.3g}",
-            lambda: values("magnitude"),
-        )
-        if found not in ("g", "m/s2"):
+        found = _units_of(magnitude)
+        if found is None:
+            why = (
+                "the recording seems to have gravity removed"
+                if magnitude < 0.5
+                else "a worn watch at rest reads about 1 g or 9.81 m/s^2"
+            )
             raise InvalidParameter(
-                f"recording {name}: cannot infer units from a median magnitude of {found}; "
-                "a worn watch reads about 1 g or 9.81 m/s^2; pass --units g or --units m/s2"
+                f"recording {name}: cannot infer units: its quietest "
+                f"{rest_rows / fs:.3g} s read {magnitude:.3g} on average; {why}; "
+                "pass --units g or --units m/s2"
             )
         units = found
+    per_g = G if units == "m/s2" else 1.0
+    rest = Rest(
+        vector=(float(mean[0] / per_g), float(mean[1] / per_g), float(mean[2] / per_g)),
+        start_s=(rest_first - first) * _TIME_SCALE[unit],
+        length_s=rest_rows / float(fs),
+        spread=spread / per_g,
+    )
     return Recording(
         path=path,
         time=time,
@@ -222,6 +243,7 @@ def open_recording(
         fs=float(fs),
         rows=n,
         duration_s=(last - first) * _TIME_SCALE[unit],
+        rest=rest,
         _suffix=suffix,
         _t_first=float(first),
         _chunk=rows,

@@ -1,4 +1,4 @@
-"""Exact medians of a stream of values in bounded memory (for a recording's rate and units).
+"""Exact medians of a stream of values in bounded memory (for a recording's rate).
 
 :class:`_Median` counts the values' leading bits; :func:`_decide` narrows the median's
 bin (reading the values again) only while a decision depends on where in the bin it lies.

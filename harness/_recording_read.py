@@ -11,6 +11,7 @@ import math
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -122,7 +123,7 @@ def _spacing_unit(dt: float) -> str | None:
     return next((u for u, lo, hi in _SPACINGS if lo <= dt <= hi), None)
 
 
-def _units_of(magnitude: float) -> str | None:
+def _units_of(magnitude: float) -> Literal["g", "m/s2"] | None:
     if 0.5 <= magnitude <= 2.0:
         return "g"
     if 0.5 * G <= magnitude <= 2.0 * G:

@@ -10,9 +10,9 @@ One definition each, next to :class:`~highfive.harness.RunDir`:
   of ``failures/part-*.parquet`` (:data:`FAILURE_SCHEMA`).
 
 A result row is ``case_id``, the case's parameters (one column per dimension), then
-the outcome columns. When a counter gives no answer (verdict ``error`` or
-``timeout``) it counted nothing: ``predicted_count`` 0, every high-five a miss, and
-``message`` says what went wrong.
+the outcome columns, and for importance-sampled cases their ``weight``. When a counter
+gives no answer (verdict ``error`` or ``timeout``) it counted nothing:
+``predicted_count`` 0, every high-five a miss, and ``message`` says what went wrong.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from highfive.generators import Detection, Event, ParameterSpace, Trace
 __all__ = [
     "FAILURE_SCHEMA",
     "OUTCOME_SCHEMA",
+    "WEIGHT_FIELD",
     "FailureCase",
     "Outcome",
     "counter_id",
@@ -75,9 +76,16 @@ OUTCOME_SCHEMA = pa.schema([pa.field(f.name, f.metadata["arrow"]) for f in field
 """The outcome columns of a result row, from :class:`Outcome`'s fields."""
 
 
-def result_schema(space: ParameterSpace) -> pa.Schema:
-    """The full schema of a result part file for ``space``."""
-    return pa.schema([pa.field("case_id", pa.int64()), *space.to_arrow_schema(), *OUTCOME_SCHEMA])
+WEIGHT_FIELD = pa.field("weight", pa.float64(), nullable=True)
+"""The last column of importance-sampled results: the case's weight, base over
+sampling density at its point. Runs of other samplers have no such column (weight 1)."""
+
+
+def result_schema(space: ParameterSpace, *, weighted: bool = False) -> pa.Schema:
+    """The full schema of a result part file for ``space`` (``weighted``: with the
+    ``weight`` column of importance-sampled cases)."""
+    fields = [pa.field("case_id", pa.int64()), *space.to_arrow_schema(), *OUTCOME_SCHEMA]
+    return pa.schema([*fields, WEIGHT_FIELD] if weighted else fields)
 
 
 def outcome_table(outcomes: Sequence[Outcome]) -> pa.Table:

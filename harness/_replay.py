@@ -24,10 +24,18 @@ import numpy as np
 import pyarrow.parquet as pq
 from threadpoolctl import threadpool_limits
 
-from highfive.generators import InvalidParameter, ParameterSpace, Trace, make_sampler, synthesize
+from highfive.generators import (
+    InvalidParameter,
+    ParameterSpace,
+    Proposal,
+    Trace,
+    make_sampler,
+    synthesize,
+)
 
 from ._case import Judged, judge
 from ._config import CampaignConfig
+from ._importance import recorded_proposals, stage_starts
 from ._oracle import Score
 from ._pipeline import CountResult
 from ._records import OUTCOME_SCHEMA, Outcome, outcome_table
@@ -68,7 +76,20 @@ def case_row(loaded: LoadedRun, case: int) -> dict[str, Any]:
     cfg = loaded.config
     if not 0 <= case < cfg.cases:
         raise InvalidParameter(f"case: {case} is outside the run's cases 0..{cfg.cases - 1}")
-    sampler = make_sampler(cfg.sampler, loaded.space.d, cfg.cases, cfg.seed, cfg.focus_boxes())
+    props: tuple[Proposal, ...] = ()
+    starts: tuple[int, ...] = (0,)
+    if cfg.sampler == "importance":
+        props = tuple(recorded_proposals(loaded.run.read_campaign(), loaded.space.d))
+        starts = stage_starts(cfg.importance, cfg.cases, cfg.batch_size)
+    sampler = make_sampler(
+        cfg.sampler,
+        loaded.space.d,
+        cfg.cases,
+        cfg.seed,
+        cfg.focus_boxes(),
+        proposals=props,
+        starts=starts,
+    )
     point = sampler.points(case, 1)
     return loaded.space.rows(point)[0]
 

@@ -200,7 +200,9 @@ def _cmd_count(args: argparse.Namespace) -> int:
     ident = counter.identity
     try:
         counter.probe()
-        result = count_recording(recording, counter, plot=args.plot is not None)
+        result = count_recording(
+            recording, counter, plot=args.plot is not None, windows=bool(args.json or args.plot)
+        )
     except CounterFault as fault:
         raise InvalidParameter(f"counter {ident.source!r} failed: {fault.message}") from None
     finally:
@@ -211,6 +213,8 @@ def _cmd_count(args: argparse.Namespace) -> int:
         for s in result.segments
     ]
     gaps = [{"start_s": a, "end_s": b, "length_s": b - a} for a, b in result.gaps]
+    spec = counter.spec
+    on, off = (spec.on, spec.off) if spec is not None else (counter.threshold_on, None)
     if args.json:
         print(
             json.dumps(
@@ -225,6 +229,7 @@ def _cmd_count(args: argparse.Namespace) -> int:
                     "segments": segments,
                     "gaps": gaps,
                     "detections": [{"time_s": d.time, "score": d.score} for d in result.detections],
+                    "windows": _windows_json(result.windows, on, off),
                 },
                 indent=2,
             )
@@ -250,14 +255,80 @@ def _cmd_count(args: argparse.Namespace) -> int:
             print(f"  {i:3d}  t = {d.time:8.3f} s   score {d.score:.3f}")
         print(f"count: {result.count}")
     if args.plot:
-        from highfive.reports import plot_trace, save_figure
+        from highfive.reports import plot_count, save_figure
 
         assert result.plot is not None
-        save_figure(
-            plot_trace(result.plot, result.detections, title=f"{args.recording}"), args.plot
+        figure = plot_count(
+            result.plot,
+            result.detections,
+            windows=result.windows,
+            on=on,
+            off=off,
+            gaps=result.gaps,
+            title=f"{args.recording}",
         )
+        save_figure(figure, args.plot)
         print(f"wrote {args.plot}")
     return 0
+
+
+def _windows_json(
+    windows: tuple[Any, Any] | None, on: float | None, off: float | None
+) -> dict[str, Any] | None:
+    # Every window's centre and probability as two arrays (4 decimals), or None for a
+    # counter that reports no probabilities.
+    if windows is None:
+        return None
+    centres, probs = windows
+    return {
+        "on": on,
+        "off": off,
+        "time_s": [round(float(c), 4) for c in centres],
+        "probability": [round(float(p), 4) for p in probs],
+    }
+
+
+# -- realism -------------------------------------------------------------------------
+def _cmd_realism(args: argparse.Namespace) -> int:
+    import json
+
+    from highfive.harness import compare_realism
+
+    result = compare_realism(
+        args.recordings,
+        region=args.region,
+        synthetic=args.synthetic,
+        seed=args.seed,
+        units=args.units,
+        time_unit=args.time_unit,
+        gravity=args.gravity,
+    )
+    for line in result.lines():
+        print(line)
+    out: Path = args.out
+    writers: dict[str, tuple[Path, Writer]] = {}
+    for name, table in result.tables().items():
+        writers[f"--out {name}"] = (out / name, _parquet_writer(table))
+    summary = json.dumps(result.facts, indent=2) + "\n"
+    writers["--out summary.json"] = (out / "summary.json", _text_writer(summary))
+    if args.html:
+        from highfive.reports import realism_page
+
+        writers["--html"] = (args.html, _text_writer(realism_page(result)))
+    _write_outputs(writers)
+    print(f"wrote {', '.join(os.fspath(p) for p, _ in writers.values())}")
+    return 0
+
+
+def _parquet_writer(table: Any) -> Writer:
+    return lambda tmp: table.to_parquet(tmp, index=False)
+
+
+def _text_writer(text: str) -> Writer:
+    def write(tmp: Path) -> None:
+        tmp.write_text(text)
+
+    return write
 
 
 # -- run -----------------------------------------------------------------------------
@@ -475,26 +546,70 @@ def _build_parser() -> argparse.ArgumentParser:
         help="the counter: float, int8, an ONNX file, pkg.module:attr, file.py:attr or "
         "'exec:PROGRAM ARGS' (default: float)",
     )
+    _add_reading_options(p, "acceleration units (default: inferred from the resting magnitude)")
     p.add_argument(
-        "--units",
-        choices=("auto", "g", "m/s2"),
-        default="auto",
-        help="acceleration units (default: inferred from the resting magnitude)",
+        "--json",
+        action="store_true",
+        help="print the result as JSON, with every window's probability (null for "
+        "counters that report none)",
     )
-    p.add_argument(
-        "--time-unit",
-        choices=("auto", "s", "ms", "us"),
-        default="auto",
-        help="unit of the time column (default: inferred from the spacing)",
-    )
-    p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument(
         "--plot",
         type=Path,
         metavar="FILE.png",
-        help="write a plot of the recording with the detections",
+        help="write a plot of the recording with the detections and, under it, every "
+        "window's probability with the thresholds",
     )
     p.set_defaults(handler=_cmd_count, outputs={"plot": "image"})
+
+    p = sub.add_parser(
+        "realism",
+        help="compare real recordings with synthetic traces of a region, feature by feature",
+        description="Read real recordings as 'count' does, synthesize traces of a region of "
+        "the parameter space (with gravity or without, to match), resample them to the "
+        "recordings' rate and cut both into pieces of the recordings' median length; "
+        "compare per feature (|a| percentiles, per-axis std, dominant frequency, power "
+        "above 5 Hz, jerk percentiles, tilt and roll with gravity) with the Wasserstein-1 "
+        "distance over the real IQR and the Kolmogorov-Smirnov test, and list the real "
+        "pieces outside the synthetic central 99% (the generator's holes). Writes "
+        "features, distances, holes and spectra as Parquet and summary.json into --out "
+        "(and a self-contained HTML page with --html). Recordings that cannot be read "
+        "are listed and skipped.",
+    )
+    p.add_argument(
+        "recordings", type=Path, nargs="+", metavar="RECORDING", help=".csv or .parquet files"
+    )
+    p.add_argument(
+        "--region",
+        type=Path,
+        metavar="REGION.toml",
+        help="restrictions of the space, as a campaign's [space] table (e.g. background = "
+        '"walking"; see examples/realism/); default: the whole default space',
+    )
+    p.add_argument(
+        "--out", type=Path, default=Path("realism"), help="output folder (default: realism)"
+    )
+    p.add_argument(
+        "--synthetic",
+        type=int_at_least(1),
+        default=200,
+        metavar="N",
+        help="synthetic traces to make (default 200)",
+    )
+    p.add_argument("--seed", type=_seed, default=0, help="seed of the synthetic draw (default 0)")
+    p.add_argument(
+        "--gravity",
+        choices=("auto", "present", "removed"),
+        default="auto",
+        help="whether the recordings contain gravity (default: from their quietest stretch)",
+    )
+    _add_reading_options(
+        p, "acceleration units (default: inferred; needed for recordings without gravity)"
+    )
+    p.add_argument(
+        "--html", type=Path, metavar="FILE", help="also write a self-contained HTML page"
+    )
+    p.set_defaults(handler=_cmd_realism, outputs={"out": "folder", "html": "file"})
 
     p = sub.add_parser(
         "run",
@@ -605,6 +720,17 @@ def _build_parser() -> argparse.ArgumentParser:
     sub.choices["report"].set_defaults(outputs={"out": "file"})
     model.set_defaults(outputs={"out": "file"})  # train, quantize
     return parser
+
+
+def _add_reading_options(p: argparse.ArgumentParser, units_help: str) -> None:
+    """``--units`` and ``--time-unit``: how a recording's numbers are read."""
+    p.add_argument("--units", choices=("auto", "g", "m/s2"), default="auto", help=units_help)
+    p.add_argument(
+        "--time-unit",
+        choices=("auto", "s", "ms", "us"),
+        default="auto",
+        help="unit of the time column (default: inferred from the spacing)",
+    )
 
 
 class _Version(argparse.Action):

@@ -252,7 +252,7 @@ def regions_section(summary: Mapping[str, Any]) -> str:
                 f"{num(r.get('lower'), 3)} – {num(r.get('upper'), 3)}",
             ]
         )
-    head = ["model", "region", "n", "failures", "rate", f"{100 * conf:g}% CI"]
+    head = ["model", "region", "n", "failures", "rate", f"{100 * conf:g}% CI (held-out cases)"]
     intro = (
         "<p>Boxes of the parameter space where failures concentrate (patient rule "
         "induction), most important first.</p>"

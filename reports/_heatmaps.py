@@ -247,7 +247,7 @@ def agreement_figure(
     ax.set_title("failure rate by verdict and model", fontsize=10)
     ax.margins(y=0.15)
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(loc="upper right", fontsize=8)  # "best" warns (as an error) when slow
     if two:
         assert confusion is not None and pair is not None
         ax = axes[0, 1]

@@ -199,6 +199,62 @@ CATALOGUE = [
         r"--plot: cannot write 'afile/x.png'",
     ),
     row("count-units", "count good.csv --units furlongs", r"--units: invalid choice", usage=True),
+    row(
+        "count-gravity-removed",
+        "count linear.csv",
+        r"recording linear.csv: cannot infer units: its quietest 0.06 s read 0.0\d+ on average; "
+        r"the recording seems to have gravity removed; pass --units g or --units m/s2",
+        files={"linear.csv": "t,x,y,z\n0,0.02,0,0\n0.02,0,0.03,0\n0.04,0,0,-0.01\n"},
+    ),
+    row(
+        "count-units-unknown",
+        "count lsb.csv",
+        r"recording lsb.csv: cannot infer units: its quietest 0.06 s read 4.1 on average; "
+        r"a worn watch at rest reads about 1 g or 9.81 m/s\^2; pass --units g or --units m/s2",
+        files={"lsb.csv": "t,x,y,z\n0,0,0,4.1\n0.02,0,0,4.1\n0.04,0,0,4.1\n"},
+    ),
+    # -- realism ---------------------------------------------------------------------
+    row(
+        "realism-missing",
+        "realism missing.csv",
+        r"recordings: no usable recording; missing.csv: recording: 'missing.csv' does not exist",
+    ),
+    row(
+        "realism-none-usable",
+        "realism missing.csv afile",
+        r"no usable recording; missing.csv: .* \(and 1 more skipped\)",
+    ),
+    row(
+        "realism-region-missing",
+        "realism good.csv --region nope.toml",
+        r"region file 'nope.toml' does not exist",
+    ),
+    row(
+        "realism-region-unknown-key",
+        "realism good.csv --region r.toml",
+        r"region file r.toml: unknown parameter 'colour'; known: motion, ",
+        files={"r.toml": 'colour = "red"\n'},
+    ),
+    row(
+        "realism-region-bad-value",
+        "realism good.csv --region r.toml",
+        r"region file r.toml: background: .*'swimming'.*walking",
+        files={"r.toml": 'background = "swimming"\n'},
+    ),
+    row(
+        "realism-region-not-toml",
+        "realism good.csv --region r.toml",
+        r"r.toml: not valid TOML",
+        files={"r.toml": "motion = \n"},
+    ),
+    row("realism-synthetic-0", "realism good.csv --synthetic 0", r"--synthetic: 0", usage=True),
+    row("realism-gravity-choice", "realism good.csv --gravity maybe", r"--gravity", usage=True),
+    row(
+        "realism-html-folder",
+        "realism good.csv --html folder",
+        r"--html: 'folder' is a folder; give a file name",
+    ),
+    row("realism-out-file", "realism good.csv --out afile", r"--out: 'afile' is not a folder"),
     # -- run -----------------------------------------------------------------------
     row("run-nothing", "run", r"run: give a campaign file CONFIG.toml \(or --focus RUN\)"),
     row("run-missing", "run missing.toml", r"campaign file 'missing.toml' does not exist"),
@@ -365,6 +421,12 @@ CATALOGUE = [
         files={"b.toml": "[bins\n"},
     ),
     row("coverage-out-is-file", "coverage run --out afile", r"--out: 'afile' is not a folder"),
+    row(
+        "coverage-looks",
+        "coverage run --bins b.toml",
+        r"statistics.looks: 'often' must be 'fixed' \(default\) or 'anytime'",
+        files={"b.toml": '[statistics]\nlooks = "often"\n'},
+    ),
     row("gate-no-gate", "gate run", r"the following arguments are required: --gate", usage=True),
     row("gate-missing", "gate run --gate g.toml", r"gate file 'g.toml' does not exist"),
     row(
@@ -378,6 +440,14 @@ CATALOGUE = [
         "gate run --gate g.toml",
         r"criteria\[0\] \(failure_rate\).p_max: 2 must be a failure rate in \(0, 1\]",
         files={"g.toml": '[[criteria]]\nkind = "failure_rate"\np_max = 2\n'},
+    ),
+    row(
+        "gate-looks",
+        "gate run --gate g.toml",
+        r"gate.looks: 'often' must be 'fixed' \(default\) or 'anytime'",
+        files={
+            "g.toml": '[gate]\nlooks = "often"\n[[criteria]]\nkind = "failure_rate"\np_max = 0.5\n'
+        },
     ),
     row(
         "gate-no-criteria",
@@ -404,6 +474,19 @@ CATALOGUE = [
     row("diff-model", "diff run --model nope", r"--model: 'nope' is not a model of run 'run'"),
     row("diff-ways", "diff run --ways 0", r"--ways: '0': give whole numbers >= 1", usage=True),
     row("diff-method", "diff run --method bad", r"--method: invalid choice: 'bad'", usage=True),
+    row("diff-margin-negative", "diff run --margin -0.1", r"--margin: -0.1 must be a failure"),
+    row(
+        "diff-margin-one", "diff run --margin 1", r"--margin: 1.0 must be a failure-rate difference"
+    ),
+    row("diff-margin-nan", "diff run --margin nan", r"--margin: nan must be a failure-rate"),
+    row("diff-margin-text", "diff run --margin wide", r"--margin: invalid float value", usage=True),
+    row("diff-check-alone", "diff run --check", r"--check: needs --margin"),
+    row(
+        "diff-margin-alpha",
+        "diff run --margin 0.01 --alpha 0.3",
+        r"--alpha: 0.3 must be at most 0.25 with --margin",
+    ),
+    row("diff-out-folder", "diff run --out folder", r"--out: 'folder' is a folder"),
     # -- model -----------------------------------------------------------------------
     row("model-no-action", "model", r"the following arguments are required: ACTION", usage=True),
     row("model-info-unknown", "model info nope", r"model: 'nope' is neither a file nor a"),

@@ -31,6 +31,8 @@ from highfive.coverage import (
     cp_interval,
     cp_lower,
     cp_upper,
+    cs_lower,
+    cs_upper,
     holes,
     load_crosses,
     make_crosses,
@@ -680,6 +682,51 @@ def test_status_of_cells() -> None:
     assert (cell_stats(many, adjust="holm").p_adjusted >= cell_stats(many).p_value).all()
     with pytest.raises(InvalidParameter, match=r"adjust: 'bonferroni' must be 'none' or 'holm'"):
         cell_stats(counts, adjust="bonferroni")  # type: ignore[arg-type]
+
+
+def test_anytime_statistics_mode() -> None:
+    counts = counts_of([0, 2995, 6000, 1000, 20], [0, 0, 0, 9, 5])
+    fixed = cell_stats(counts, p_target=1e-3)
+    anytime = cell_stats(counts, p_target=1e-3, looks="anytime")
+    assert fixed.looks == "fixed" and anytime.looks == "anytime"
+    assert list(fixed.status[:, 0])[:3] == ["untested", "passing", "passing"]
+    # 2,995 clean cases show p < 1e-3 for one look, not for looks at every n.
+    assert list(anytime.status[:, 0]) == [
+        "untested",
+        "under-tested",
+        "passing",
+        "failing",
+        "failing",
+    ]
+    assert np.array_equal(anytime.upper, cs_upper(anytime.k, counts.n, 0.95, 1e-3))
+    assert np.array_equal(anytime.lower, cs_lower(anytime.k, counts.n, 0.95, 1e-3))
+    assert fixed.needed[1, 0] == 0 < anytime.needed[1, 0]
+    assert anytime.needed[0, 0] > fixed.needed[0, 0] == 2995
+    with pytest.raises(InvalidParameter, match=r"looks: 'often' must be 'fixed' or 'anytime'"):
+        cell_stats(counts, looks="often")  # type: ignore[arg-type]
+
+
+def test_status_and_needed_agree_under_holm() -> None:
+    # 1 failure in 20 cases among 200 clean cells: its lower bound is above 1e-3, but
+    # after Holm's correction it is not "failing": it is under-tested, so a finite
+    # number of cases can still decide it.
+    many = counts_of([10] * 200 + [20, 1000, 3000], [0] * 200 + [1, 30, 0])
+    for adjust in ("none", "holm"):
+        s = cell_stats(many, p_target=1e-3, adjust=adjust)
+        failing, passing = s.status == "failing", s.status == "passing"
+        assert (np.isinf(s.needed) == failing).all()
+        assert ((s.needed == 0) == passing).all()
+        assert (np.isinf(s.needed_at_rate) == failing | (s.k >= 1e-3 * s.n)).all()
+        assert (s.needed_at_rate >= s.needed).all()
+    holm = cell_stats(many, p_target=1e-3, adjust="holm")
+    assert holm.status[200, 0] == "under-tested" and np.isfinite(holm.needed[200, 0])
+    frame = cells_frame(holm)
+    assert list(frame.columns[frame.columns.get_loc("needed") :][:2]) == [
+        "needed",
+        "needed_at_rate",
+    ]
+    worst = summary(holm)["worst"]
+    assert all("needed_at_rate" in w for w in worst)
 
 
 def test_coverage_holes_and_frames(tmp_path: Path) -> None:

@@ -226,7 +226,8 @@ BAD_BINS = [
     (
         "unknown-statistics-key",
         "[statistics]\ntarget = 0.1\n",
-        r"^unknown key 'statistics\.target'; allowed: p_target, confidence, min_cases, adjust$",
+        r"^unknown key 'statistics\.target'; allowed: p_target, confidence, min_cases, adjust, "
+        r"looks$",
     ),
     (
         "p_target-above-1",

@@ -18,8 +18,12 @@ from highfive.coverage import (
     diff_pairs,
     diff_runs,
     make_crosses,
+    newcombe_interval,
     paired_cell_diff,
+    paired_newcombe_interval,
+    paired_ratio_interval,
     quantization_diff,
+    ratio_interval,
 )
 from highfive.generators import (
     ConfigError,
@@ -362,3 +366,78 @@ def test_two_runs_show_the_identities_of_the_compared_models(
     assert other == f"identities: float 9b01de000000... in A, int8 {'0' * 12}... in B"
     # One run: no identity line (the models are not versions of one another).
     assert not any("identit" in line for line in diff_runs(a).lines())
+
+
+# -- effect sizes and non-inferiority --------------------------------------------------
+def test_cells_carry_difference_and_ratio_intervals(tmp_path: Path) -> None:
+    p = params(800, 7)
+    f_fail, i_fail = planted_verdicts(p, 8)
+    run = write_run(tmp_path / "r", {"float": f_fail, "int8": i_fail}, seed=7)
+    paired = diff_runs(run, None, model="float:int8", ways=[1]).cells
+    both = paired["failures_a"] - paired["c"]
+    low, high = paired_newcombe_interval(both, paired["b"], paired["c"], paired["n_a"], 0.95)
+    assert np.array_equal(paired["diff_low"], low) and np.array_equal(paired["diff_high"], high)
+    assert np.allclose(paired["diff"], paired["rate_b"] - paired["rate_a"])
+    _, rlow, _ = paired_ratio_interval(both, paired["b"], paired["c"], paired["n_a"])
+    assert np.array_equal(paired["ratio_low"], rlow, equal_nan=True)
+    clap = paired[paired["label"] == "motion=clap"].iloc[0]
+    assert clap["diff_low"] > 0 and clap["ratio_low"] > 1  # int8 clearly worse in clap
+    a = write_run(tmp_path / "a", {"m": planted_verdicts(params(800, 7), 8, extra=0.0)[0]}, seed=7)
+    b = write_run(tmp_path / "b", {"m": planted_verdicts(params(800, 9), 10)[1]}, seed=9)
+    unpaired = diff_runs(a, b, ways=[1]).cells
+    low, high = newcombe_interval(
+        unpaired["failures_a"], unpaired["n_a"], unpaired["failures_b"], unpaired["n_b"], 0.95
+    )
+    assert np.array_equal(unpaired["diff_low"], low)
+    _, rlow, _ = ratio_interval(
+        unpaired["failures_a"], unpaired["n_a"], unpaired["failures_b"], unpaired["n_b"]
+    )
+    assert np.array_equal(unpaired["ratio_low"], rlow, equal_nan=True)
+    text = "\n".join(diff_runs(a, b, ways=[1]).lines())
+    assert "B-A [95% CI]" in text and "ratio" in text
+
+
+def test_non_inferiority_in_every_cell(tmp_path: Path) -> None:
+    # The same model again on the same 20,000 cases (2 % failures): no cell is worse.
+    rng = np.random.default_rng(3)
+    fail = rng.random(20_000) < 0.02
+    a = write_run(tmp_path / "a", {"m": fail}, seed=7)
+    b = write_run(tmp_path / "b", {"m": fail.copy()}, seed=7)
+    d = diff_runs(a, b, ways=[1], margin=0.01)
+    cells = d.cells
+    # Per cell: one-sided test of H0 p_B - p_A >= margin at alpha, by the upper limit
+    # of the two-sided 1 - 2 alpha interval.
+    both = cells["failures_a"] - cells["c"]
+    _, upper = paired_newcombe_interval(both, cells["b"], cells["c"], cells["n_a"], 0.90)
+    assert np.array_equal(cells["ni_upper"], upper)
+    assert (cells["noninferior"] == (upper < 0.01)).all() and cells["noninferior"].all()
+    assert d.noninferior and d.margin == 0.01
+    assert "non-inferiority (margin 0.01" in "\n".join(d.lines())
+    # A margin too small for the cases at hand is not shown (no cell is worse, but the
+    # cases cannot show it), and a worse candidate is not shown either.
+    assert not diff_runs(a, b, ways=[1], margin=0.0005).noninferior
+    worse = fail | (rng.random(20_000) < 0.05)
+    c = write_run(tmp_path / "c", {"m": worse}, seed=7)
+    d = diff_runs(a, c, ways=[1], margin=0.01)
+    assert not d.noninferior and not d.cells["noninferior"].any()
+    # Without a margin there is no verdict and no column.
+    plain = diff_runs(a, b, ways=[1])
+    assert plain.noninferior is None and "noninferior" not in plain.cells
+
+
+def test_non_inferiority_through_the_cli(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rng = np.random.default_rng(3)
+    fail = rng.random(20_000) < 0.02
+    a = write_run(tmp_path / "a", {"m": fail}, seed=7)
+    b = write_run(tmp_path / "b", {"m": fail.copy()}, seed=7)
+    out = tmp_path / "diff.parquet"
+    argv = ["diff", str(a), str(b), "--ways", "1", "--margin", "0.01", "--check"]
+    assert main([*argv, "--out", str(out)]) == 0
+    assert "non-inferiority (margin 0.01" in capsys.readouterr().out
+    cells = pd.read_parquet(out)
+    assert {"diff", "diff_low", "diff_high", "ratio", "ratio_low", "ratio_high"} <= set(cells)
+    assert cells["noninferior"].all() and set(cells["model_b"]) == {"m"}
+    assert main([*argv[:-3], "--margin", "0.0005", "--check"]) == 1  # not shown: exit 1
+    assert main([*argv[:-3], "--margin", "0.0005"]) == 0  # no --check: report only

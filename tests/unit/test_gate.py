@@ -22,7 +22,9 @@ from highfive.coverage import (
     CriterionKind,
     GateRun,
     Option,
+    analyse_run,
     cp_upper,
+    cs_upper,
     evaluate_gate,
     load_gate,
     make_crosses,
@@ -34,7 +36,7 @@ from highfive.harness.cli import main
 from highfive.reports import write_gate
 from highfive.reports._junit import junit_xml
 
-GATE_KEYS = {"verdict", "run", "gate_file", "confidence", "evaluated", "criteria"}
+GATE_KEYS = {"verdict", "run", "gate_file", "confidence", "looks", "evaluated", "criteria"}
 CRITERION_KEYS = {"name", "kind", "model", "threshold", "value", "passed", "detail"}
 
 
@@ -215,6 +217,11 @@ BAD_GATES = [
     ("negative-bytes", _one('kind = "model_bytes"\nmax = -1'), r"max: -1 must be a whole number"),
     ("negative-ms", _one('kind = "latency"\nmax_ms = -2.0'), r"max_ms: -2\.0 must be a positive"),
     (
+        "agreement-zero",
+        _one('kind = "agreement"\nmax = 0'),
+        r"max: 0 must be a fraction of cases in \(0, 1\] \(an upper bound is never 0\)",
+    ),
+    (
         "agreement-above-1",
         _one('kind = "agreement"\nmax = 2'),
         r"max: 2 must be a fraction of cases",
@@ -244,6 +251,11 @@ BAD_GATES = [
         "confidence-0",
         _one('kind = "failure_rate"\np_max = 0.1', "[gate]\nconfidence = 0"),
         r"gate\.confidence: 0 must be",
+    ),
+    (
+        "looks",
+        _one('kind = "failure_rate"\np_max = 0.1', '[gate]\nlooks = "often"'),
+        r"gate\.looks: 'often' must be 'fixed' \(default\) or 'anytime'",
     ),
     (
         "unknown-gate-key",
@@ -374,6 +386,52 @@ def test_failure_rate_value_is_the_clopper_pearson_bound(bad_run: Path, tmp_path
     by_model = {c.model: c for c in result.criteria}
     assert by_model["int8"].value == f"upper bound {expected:.4g}"
     assert by_model["int8"].passed and by_model["float"].passed
+
+
+def test_agreement_is_judged_by_its_upper_bound(tmp_path: Path) -> None:
+    # 2 disagreements in 500 cases: the observed 0.004 is below 0.005, but the
+    # one-sided 95 % upper bound, 0.0125, is not; a gate must not pass on the estimate.
+    n = 500
+    v = np.full(n, "pass", dtype=object)
+    counts = {"float": np.ones(n, dtype=np.int64), "int8": np.ones(n, dtype=np.int64)}
+    counts["int8"][[7, 300]] = 2
+    run = write_run(tmp_path / "r", {"float": v, "int8": v.copy()}, counts=counts)
+    body = '[[criteria]]\nkind = "agreement"\nmax = {}\n'
+    strict = evaluate_gate(run, load_gate(gate_file(tmp_path, body.format(0.005)))).criteria[0]
+    upper = float(cp_upper(2, n, 0.95))
+    assert upper == pytest.approx(0.0125, abs=5e-4)
+    assert not strict.passed and strict.value == f"disagreement upper bound {upper:.4g}"
+    assert evaluate_gate(run, load_gate(gate_file(tmp_path, body.format(0.013)))).passed
+
+
+def test_anytime_gate_uses_bounds_valid_at_every_look(clean_run: Path, tmp_path: Path) -> None:
+    # 2,000 clean cases show a failure rate below 0.002 for one look (upper bound
+    # 0.0015), not with bounds valid however often the campaign looked (0.0023).
+    body = '[[criteria]]\nkind = "failure_rate"\np_max = 0.002\n'
+    fixed = evaluate_gate(clean_run, load_gate(gate_file(tmp_path, body)))
+    gate = load_gate(gate_file(tmp_path, '[gate]\nlooks = "anytime"\n' + body))
+    assert gate.looks == "anytime" and fixed.looks == "fixed"
+    anytime = evaluate_gate(clean_run, gate)
+    assert fixed.passed and not anytime.passed and anytime.looks == "anytime"
+    expected = float(cs_upper(0, 2000, 0.95, 0.002))
+    assert anytime.criteria[0].value == f"upper bound {expected:.4g}"
+    assert anytime.to_dict()["looks"] == "anytime"
+    assert "anytime-valid" in anytime.lines()[0]
+
+
+def test_merged_coverage_counts_each_run_as_a_look(clean_run: Path, tmp_path: Path) -> None:
+    # A run and its follow-up: the follow-up was planned from the first run's
+    # statistics, so the merged cells are looked at a second time.
+    n = 2000
+    v = np.full(n, "pass", dtype=object)
+    other = write_run(tmp_path / "again", {"float": v, "int8": v.copy()}, seed=2)
+    one = analyse_run(clean_run, regions=False)
+    both = analyse_run([clean_run, other], regions=False)
+    assert one.summary["looks"] == "fixed" and both.summary["looks"] == "anytime"
+    assert both.stats.looks == "anytime" and both.cells.attrs["looks"] == "anytime"
+    assert "2 runs merged, each one look" in both.lines()[1]
+    k, n_ = both.stats.k, both.stats.n
+    assert np.array_equal(both.stats.upper, cs_upper(k, n_, 0.95, 0.01))
 
 
 def test_cell_upper_bound_min_cases_and_allow_untested(tmp_path: Path) -> None:
@@ -525,7 +583,7 @@ max = 100000
 [[criteria]]
 kind = "agreement"
 models = ["toy", "toy_b"]
-max = 0.0
+max = 0.05
 [[criteria]]
 kind = "coverage"
 min = 1.0

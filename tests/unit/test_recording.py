@@ -4,14 +4,25 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from highfive.generators import G, InvalidParameter, Trace, default_space, synthesize
+import highfive.reports
+from highfive.generators import (
+    Detection,
+    G,
+    InvalidParameter,
+    Trace,
+    default_space,
+    synthesize,
+)
 from highfive.harness import CounterPipeline, Model, load_counter
 from highfive.harness import _pipeline as pipeline_module
 from highfive.harness import _recording as recording_module
@@ -19,7 +30,11 @@ from highfive.harness import _recording_count as count_module
 from highfive.harness import _recording_median as median_module
 from highfive.harness._recording import open_recording, read_recording
 from highfive.harness._recording_count import count_recording
+from highfive.harness._recording_quiet import _Quiet
 from highfive.harness.cli import main
+from highfive.reports import _plot_count as plot_module
+from highfive.reports import plot_count
+from highfive.reports._plots import plot_trace
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +111,7 @@ def _bad(tmp_path: Path, frame: pd.DataFrame, kind: str) -> Path:
 BAD = [
     ("missing-axis", "no three axis columns among"),
     ("missing-time", "no time column among"),
-    ("units", "cannot infer units from a median magnitude"),
+    ("units", r"cannot infer units: its quietest 1.28 s read 49.8 on average; a worn watch at"),
     ("rate", "cannot infer the sample rate"),
     ("nan", "row 10 is not finite"),
     ("backwards", "timestamps: not strictly increasing at row 100"),
@@ -337,3 +352,267 @@ def test_a_plot_of_a_long_recording_is_thinned(
     monkeypatch.setattr(count_module, "PLOT_POINTS", 100)
     thin = count_recording(open_recording(rec), counter, plot=True).plot
     assert thin is not None and thin.t.size <= 102 and thin.t[0] == 0.0
+
+
+# -- units and orientation from the quietest stretch ------------------------------------
+ELEVATION, ROLL = math.radians(-60.0), math.radians(20.0)
+REST = np.array(
+    [
+        math.sin(ELEVATION),
+        math.sin(ROLL) * math.cos(ELEVATION),
+        math.cos(ROLL) * math.cos(ELEVATION),
+    ]
+)  # what a still watch reads, g (generators/_kinematics.py: forearm elevation, wrist roll)
+
+
+def _running(gravity: bool = True) -> pd.DataFrame:
+    """A minute's run in g at 100 Hz: the forearm swings at 1.4 Hz (its elevation +-40
+    degrees about -60, 1.5 g of swing acceleration), still only from 30 s to 32 s;
+    without ``gravity``, as a linear-acceleration sensor reads it."""
+    rng = np.random.default_rng(11)
+    t = np.arange(6000) / 100.0
+    w = 2 * math.pi * 1.4 * t
+    elev = ELEVATION + math.radians(40.0) * np.sin(w)
+    felt = np.stack([np.sin(elev), np.zeros_like(w), np.cos(elev)], axis=1)
+    swing = 1.5 * np.stack([np.sin(w), 0.3 * np.sin(2 * w + 1.0), np.cos(w)], axis=1)
+    x = felt * gravity + swing + rng.normal(0.0, 0.02, (t.size, 3))
+    still = (t >= 30.0) & (t < 32.0)
+    x[still] = REST * gravity + rng.normal(0.0, 0.005, (int(still.sum()), 3))
+    return pd.DataFrame({"t": t, "x": x[:, 0], "y": x[:, 1], "z": x[:, 2]})
+
+
+@pytest.fixture(scope="module")
+def running() -> pd.DataFrame:
+    return _running()
+
+
+def test_a_run_in_g_is_read_as_g_from_its_quiet_stretch(
+    running: pd.DataFrame, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The median magnitude of a run is over 2 g (neither about 1 g nor 9.81 m/s^2, so
+    the median could not tell); its 2 s standing still read about 1 g."""
+    x = running[["x", "y", "z"]].to_numpy()
+    assert float(np.median(np.linalg.norm(x, axis=1))) > 2.0
+    running.to_csv(tmp_path / "run.csv", index=False)
+    rec = open_recording(tmp_path / "run.csv")
+    assert rec.units == "g" and rec.rest.length_s == 1.28  # 128 rows at 100 Hz
+    assert 30.0 <= rec.rest.start_s <= 32.0 - 1.28
+    np.testing.assert_allclose(rec.rest.vector, REST, atol=0.002)
+    assert rec.rest.tilt_deg == pytest.approx(
+        math.degrees(math.acos(math.cos(ROLL) * math.cos(ELEVATION))), abs=0.2
+    )
+    assert rec.rest.roll_deg == pytest.approx(20.0, abs=0.2)
+    assert rec.rest.spread == pytest.approx(0.005 * math.sqrt(3), rel=0.2)
+    assert main(["count", str(tmp_path / "run.csv"), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["units"] == "g" and out["orientation"] == "face tilted 62 deg from up, roll 20 deg"
+    assert re.fullmatch(r"1\.00\d g \(the quietest 1\.28 s, from 3\d\.\d+ s, .*\)", out["at rest"])
+
+
+def test_a_run_in_m_s2_is_read_as_m_s2(running: pd.DataFrame, tmp_path: Path) -> None:
+    metric = running.copy()
+    metric[["x", "y", "z"]] *= G
+    metric.to_parquet(tmp_path / "run.parquet")
+    running.to_csv(tmp_path / "run.csv", index=False)
+    a, b = open_recording(tmp_path / "run.csv"), open_recording(tmp_path / "run.parquet")
+    assert (a.units, b.units) == ("g", "m/s2")
+    np.testing.assert_allclose(b.rest.vector, a.rest.vector, atol=1e-9)
+    assert (b.rest.start_s, b.rest.length_s) == (a.rest.start_s, a.rest.length_s)
+
+
+def test_a_recording_without_gravity_is_refused_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Linear acceleration (gravity taken out by the phone's sensor fusion): its still
+    stretch reads about 0, which is neither unit; with --units it is read."""
+    path = tmp_path / "linear.csv"
+    _running(gravity=False).to_csv(path, index=False)
+    plot = tmp_path / "linear.png"
+    assert main(["count", str(path), "--plot", str(plot)]) == 2
+    err = capsys.readouterr().err
+    assert re.fullmatch(
+        r"error: recording linear.csv: cannot infer units: its quietest 1.28 s read 0\.00\d+ "
+        r"on average; the recording seems to have gravity removed; pass --units g or "
+        r"--units m/s2\n",
+        err,
+    ), err
+    assert not plot.exists()
+    assert open_recording(path, units="g").rest.magnitude < 0.01
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    rows=st.integers(1, 3000),
+    cuts=st.lists(st.integers(0, 3000), max_size=8),
+    fs=st.sampled_from([12.5, 50.0, 100.0, 400.0]),
+    seed=st.integers(0, 2**16),
+)
+def test_the_quietest_window_does_not_depend_on_the_chunks(
+    rows: int, cuts: list[int], fs: float, seed: int
+) -> None:
+    """Fed whole or cut anywhere: the same window, its mean and spread to the bit; and
+    no window of its length starting on its grid is quieter."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(rows) / fs
+    x = rng.normal(0.0, rng.uniform(0.01, 1.0, (rows, 1)), (rows, 3)) + np.array([0.0, 0.0, 1.0])
+    whole, pieces = _Quiet(), _Quiet()
+    whole.add(t, x)
+    for a, b in zip([0, *sorted(cuts)], [*sorted(cuts), rows], strict=True):
+        pieces.add(t[min(a, rows) : min(b, rows)], x[min(a, rows) : min(b, rows)])
+    mean, spread, n, t_first = whole.quietest(fs)
+    again = pieces.quietest(fs)
+    assert again[1:] == (spread, n, t_first) and np.array_equal(again[0], mean)
+    start = round(t_first * fs)
+    assert n == min(2 ** round(math.log2(fs)), 2 ** (rows.bit_length() - 1)) or rows < 4
+    np.testing.assert_allclose(mean, x[start : start + n].mean(axis=0), rtol=1e-9, atol=1e-12)
+    hop = max(n // 4, 1)
+    var = [x[i : i + n].var(axis=0).sum() for i in range(0, rows - n + 1, hop)]
+    assert spread**2 == pytest.approx(min(var), rel=1e-7, abs=1e-12)
+
+
+@pytest.mark.parametrize("rows", [3, 100, 4096])
+def test_a_recording_read_in_chunks_has_the_same_rest(
+    rows: int, running: pd.DataFrame, tmp_path: Path
+) -> None:
+    path = tmp_path / "run.csv"
+    running.iloc[:4000].to_csv(path, index=False)
+    whole = open_recording(path)
+    assert open_recording(path, rows=rows).rest == whole.rest
+
+
+# -- per-window probabilities in --json and --plot ---------------------------------------
+def test_json_lists_every_window_probability_as_the_pipeline_gives_it(
+    frame: pd.DataFrame, model_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Across a gap too: each segment's windows as CounterPipeline.run gives them (centres
+    and probabilities to 4 decimals), in time order, with the model's thresholds."""
+    rec = tmp_path / "gap.csv"
+    n = len(frame)
+    _gapped(frame, [n // 2], [60.0]).to_csv(rec, index=False)
+    assert main(["count", str(rec), "--model", str(model_path), "--json"]) == 0
+    windows = json.loads(capsys.readouterr().out)["windows"]
+    model = Model.load(model_path)
+    assert (windows["on"], windows["off"]) == (model.spec.on, model.spec.off)
+    back = pd.read_csv(rec)
+    t = back["t"].to_numpy() - back["t"].iloc[0]
+    pipe = CounterPipeline(model)
+    centres, probs = [], []
+    for part in (slice(0, n // 2), slice(n // 2, n)):
+        run = pipe.run(Trace(t=t[part], samples=back[["x", "y", "z"]].to_numpy()[part], fs=50.0))
+        centres += [round(float(c), 4) for c in run.centres]
+        probs += [round(float(p), 4) for p in run.probs]
+    assert windows["time_s"] == centres and windows["probability"] == probs
+    assert len(centres) > 20 and max(probs) > model.spec.on
+
+
+def test_a_streamed_recording_keeps_its_windows(
+    long_frame: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Streamed in pieces: the windows of the whole-trace run, bit for bit."""
+    path = tmp_path / "long.csv"
+    long_frame.iloc[:20000].to_csv(path, index=False)
+    monkeypatch.setattr(count_module, "WHOLE_ROWS", 1000)
+    rec = open_recording(path, rows=4096)
+    result = count_recording(rec, load_counter("float"), windows=True)
+    back = pd.read_csv(path)
+    t = back["t"].to_numpy()
+    whole = CounterPipeline("float").run(
+        Trace(t=t - t[0], samples=back[["x", "y", "z"]].to_numpy(), fs=rec.fs)
+    )
+    assert result.windows is not None
+    np.testing.assert_array_equal(result.windows[0], whole.centres)
+    np.testing.assert_array_equal(result.windows[1], whole.probs)
+    assert count_recording(rec, load_counter("float")).windows is None  # only when asked
+
+
+def test_a_counter_without_probabilities_says_null_and_plots_one_panel(
+    frame: pd.DataFrame,
+    python_counters: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rec = tmp_path / "r.csv"
+    frame.to_csv(rec, index=False)
+    counter = f"{python_counters}:biggest"
+    assert main(["count", str(rec), "--model", counter, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["windows"] is None and out["count"] == 1
+    panels = []
+    real = plot_module.plot_count
+
+    def seen(*args: object, **kwargs: object) -> object:
+        figure = real(*args, **kwargs)  # type: ignore[arg-type]
+        panels.append(len(figure.axes))
+        return figure
+
+    monkeypatch.setattr(highfive.reports, "plot_count", seen)
+    assert main(["count", str(rec), "--model", counter, "--plot", str(tmp_path / "r.png")]) == 0
+    assert panels == [1] and (tmp_path / "r.png").stat().st_size > 0
+
+
+def _overlaps(fig: object, with_legend: object) -> list[float]:
+    """Times of the detection markers whose drawn extent meets the legend's (figure
+    coordinates, after drawing)."""
+    import matplotlib.transforms as mtransforms
+
+    fig.canvas.draw()  # type: ignore[attr-defined]
+    to_fig = fig.transFigure.inverted()  # type: ignore[attr-defined]
+    legend = with_legend.get_window_extent().transformed(to_fig)  # type: ignore[attr-defined]
+    hit = []
+    for ax in fig.axes:  # type: ignore[attr-defined]
+        for line in ax.get_lines():
+            if line.get_label() != "detected":
+                continue
+            half = line.get_markersize() * fig.dpi / 72 / 2  # type: ignore[attr-defined]
+            for (x, y), time in zip(
+                line.get_transform().transform(line.get_xydata()), line.get_xdata(), strict=True
+            ):
+                box = mtransforms.Bbox([[x - half, y - half], [x + half, y + half]])
+                if box.transformed(to_fig).overlaps(legend):
+                    hit.append(float(time))
+    return hit
+
+
+def test_no_legend_hides_a_detection(frame: pd.DataFrame, model_path: Path, tmp_path: Path) -> None:
+    """Detections at the upper right, where a legend inside the axes goes: the trace
+    plot's legend covers them; the count plot's, above the axes, covers none and stays
+    in the figure."""
+    trace = Trace(t=frame["t"].to_numpy(), samples=frame[["x", "y", "z"]].to_numpy(), fs=50.0)
+    end = float(trace.t[-1])
+    detections = [Detection(time=end - k * 0.4, score=0.9) for k in range(1, 6)]
+    old = plot_trace(trace, detections)
+    assert _overlaps(old, old.axes[0].get_legend())  # the check finds a hidden one
+    windows = CounterPipeline(Model.load(model_path)).run(trace)
+    for shown in (None, (windows.centres, windows.probs)):
+        fig = plot_count(trace, detections, windows=shown, on=0.6, off=0.4, title="r.csv")
+        legend = fig.legends[0]
+        assert _overlaps(fig, legend) == []
+        box = legend.get_window_extent().transformed(fig.transFigure.inverted())
+        assert 0 <= box.x0 < box.x1 <= 1 and 0 <= box.y0 < box.y1 <= 1
+        assert len(fig.axes) == (1 if shown is None else 2)
+
+
+def test_the_probability_line_keeps_peaks_and_breaks_at_gaps(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    centres = np.arange(1000) * 0.2
+    probs = np.zeros(1000, dtype=np.float32)
+    probs[537] = 0.97
+    monkeypatch.setattr(plot_module, "PROB_POINTS", 100)
+    c, p = plot_module._thinned(centres, probs)
+    assert c.size == 100 and p.max() == np.float32(0.97) and c[53] == centres[530]
+    c, p = plot_module._broken(c, p, [(50.5, 51.5)])
+    assert c.size == 101 and list(c[25:28]) == [50.0, 51.0, 52.0]
+    assert np.isnan(p).tolist() == [i == 26 for i in range(101)]
+
+
+def test_detections_are_drawn_on_a_recording_with_gaps(frame: pd.DataFrame) -> None:
+    """The plotted trace has a NaN row in each gap: the markers still sit above the
+    largest sample, not at NaN."""
+    samples = frame[["x", "y", "z"]].to_numpy().copy()
+    samples[100] = np.nan
+    trace = Trace(t=frame["t"].to_numpy(), samples=samples, fs=50.0)
+    fig = plot_count(trace, [Detection(time=2.0, score=0.9)])
+    (marker,) = [ln for ln in fig.axes[0].get_lines() if ln.get_label() == "detected"]
+    assert marker.get_ydata()[0] == pytest.approx(np.nanmax(samples) * 1.08)

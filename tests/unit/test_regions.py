@@ -5,13 +5,17 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
-from highfive.coverage import Region, cp_interval, failure_regions, regions_dicts
-from highfive.generators import InvalidParameter, default_space
+from highfive.coverage import Region, _run, analyse_run, cp_interval, failure_regions, regions_dicts
+from highfive.coverage._regions import HELD_OUT, TRAIN, VALID, mix64, roles, subsample
+from highfive.generators import Dimension, InvalidParameter, ParameterSpace, default_space
+from highfive.harness import SCHEMA_VERSION, RunDir
 
 SPACE = default_space()
 
@@ -53,10 +57,17 @@ def test_first_region_recovers_the_planted_box(big: pd.DataFrame) -> None:
     inside = (big["peak_accel"] > 30) & (big["motion"] == "reach_up")
     assert abs(r.n - int(inside.sum())) < 0.1 * inside.sum()
     assert r.lower < 0.6 < r.upper
-    assert (r.lower, r.upper) == tuple(cp_interval(r.failures, r.n, 0.95))
+    # The interval counts the held-out quarter of the box's cases only: none of them
+    # shaped, chose or cleaned up the box.
+    box = (big["peak_accel"] >= low) & (big["motion"] == "reach_up")
+    held = np.asarray(roles(big["case_id"]) == HELD_OUT)
+    assert r.held_out_n == int((box & held).sum()) and 0.2 < r.held_out_n / r.n < 0.3
+    assert r.held_out_failures == int((box & held & (big["verdict"] != "pass")).sum())
+    assert (r.lower, r.upper) == tuple(cp_interval(r.held_out_failures, r.held_out_n, 0.95))
     assert (
         r.describe().startswith("peak_accel >= 30")
         and " and motion in {reach_up}: " in r.describe()
+        and f"on {r.held_out_n:,} held-out cases, 95% CI" in r.describe()
     )
 
 
@@ -75,8 +86,12 @@ def test_regions_are_deterministic_and_json_ready(big: pd.DataFrame) -> None:
         "rate",
         "lower",
         "upper",
+        "interval_cases",
+        "held_out_n",
+        "held_out_failures",
         "description",
     }
+    assert d["interval_cases"].startswith("held-out quarter")
     assert d["model"] == "float" and d["conditions"]["motion"] == ["reach_up"]
     assert d["conditions"]["peak_accel"][1] is None
 
@@ -125,10 +140,12 @@ def test_describe_reads_like_a_sentence() -> None:
         float(lo),
         float(hi),
         excluded={"motion": ("clap", "wave"), "background": ("none", "walking")},
+        held_out_n=21,
+        held_out_failures=13,
     )
     assert r.describe() == (
         "motion in {reach_up} and background in {running} and sample_rate <= 25: "
-        "13/21 fail (62%, 95% CI 38-82%)"
+        "13/21 fail (62%); on 21 held-out cases, 95% CI 38-82%"
     )
     wide = Region(
         "int8",
@@ -140,10 +157,11 @@ def test_describe_reads_like_a_sentence() -> None:
         0.039,
         excluded={"motion": ("reach_up",)},
         integer=("repetitions",),
+        held_out_n=1600,
     )
     assert wide.describe() == (
         "motion not in {reach_up} and 0.5 <= gap <= 1.25 and repetitions = 2: "
-        "8/400 fail (2%, 95% CI 0.87-3.9%)"
+        "8/400 fail (2%); on 1,600 held-out cases, 95% CI 0.87-3.9%"
     )
 
 
@@ -170,3 +188,86 @@ def test_frame_without_verdicts_is_refused() -> None:
     f = synthetic(200, 6, planted).drop(columns="verdict")
     with pytest.raises(InvalidParameter, match=r"no 'verdict' column"):
         failure_regions(f, SPACE, model="float")
+
+
+# -- the case-id hash -----------------------------------------------------------------
+def test_mix64_is_splitmix64() -> None:
+    # splitmix64 seeded with 0 (Steele, Lea & Flood 2014; the reference C code of
+    # prng.di.unimi.it/splitmix64.c) outputs 0xE220A8397B1DCDAF, 0x6E789E6AA1B965F4,
+    # 0x06C45D188009454F: the n-th output is mix64 of n - 1 plus the step, ours of n.
+    step = 0x9E3779B97F4A7C15
+    ids = np.array([0, step, 2 * step % 2**64], dtype=np.uint64)
+    assert [int(x) for x in mix64(ids)] == [
+        0xE220A8397B1DCDAF,
+        0x6E789E6AA1B965F4,
+        0x06C45D188009454F,
+    ]
+
+
+def sobol_unit(m: int) -> np.ndarray:
+    """The first 2**m points of the unscrambled 2-d Sobol sequence, in case-id order."""
+    from scipy.stats import qmc
+
+    return qmc.Sobol(2, scramble=False).random_base2(m)
+
+
+def test_subsample_and_roles_do_not_split_a_sobol_sequence() -> None:
+    u = sobol_unit(14)
+    ids = np.arange(len(u))
+    kept = subsample(ids, 4)
+    assert 0.23 < kept.mean() < 0.27
+    # Every 4th Sobol point lies in the first half of dimension 0; the hash keeps
+    # points all over it.
+    assert u[ids % 4 == 0, 0].max() < 0.5
+    assert np.histogram(u[kept, 0], bins=4, range=(0, 1))[0].min() > 0.2 * kept.sum()
+    role = roles(ids)
+    shares = [np.mean(role == r) for r in (TRAIN, VALID, HELD_OUT)]
+    assert np.allclose(shares, [0.5, 0.25, 0.25], atol=0.02)
+    # The kept cases take the three roles in the usual shares (a second hash round).
+    kept_shares = [np.mean(role[kept] == r) for r in (TRAIN, VALID, HELD_OUT)]
+    assert np.allclose(kept_shares, [0.5, 0.25, 0.25], atol=0.04)
+    assert np.array_equal(subsample(ids, 4), kept) and subsample(ids, 1).all()
+    with pytest.raises(InvalidParameter, match=r"keep: 0 must be a whole number >= 1"):
+        subsample(ids, 0)
+
+
+def test_a_subsampled_sobol_run_still_shows_its_failing_corner(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 2**14 Sobol cases fail where both coordinates exceed 0.8 (4 % of the square).
+    # Subsampled to a quarter, every 4th case id would keep x < 0.5 only: no failure
+    # and no region at all.
+    space = ParameterSpace([Dimension(x, "continuous", 0.0, 1.0) for x in ("x", "y")])
+    u = sobol_unit(14)
+    table = pa.table(
+        {
+            "case_id": pa.array(np.arange(len(u)), pa.int64()),
+            "x": u[:, 0],
+            "y": u[:, 1],
+            "verdict": np.where((u[:, 0] > 0.8) & (u[:, 1] > 0.8), "miss", "pass").astype(object),
+        }
+    )
+    table = table.cast(
+        pa.schema([pa.field("case_id", pa.int64())])
+        .append(space.to_arrow_schema().field("x"))
+        .append(space.to_arrow_schema().field("y"))
+        .append(pa.field("verdict", pa.string()))
+        .with_metadata(space.to_arrow_schema().metadata)
+    )
+    run = RunDir(tmp_path / "sobol")
+    run.write_campaign(
+        {
+            "schema_version": SCHEMA_VERSION,
+            "name": "sobol",
+            "identity": {"seed": 0, "sampler": "sobol", "space": {}},
+            "models": [{"id": "m", "source": "m", "sha256": "0" * 64, "bytes": 1}],
+            "status": "complete",
+        }
+    )
+    run.write_batch(0, {"m": table}, None)
+    monkeypatch.setattr(_run, "REGION_ROWS", len(u) // 4)
+    regions = analyse_run(tmp_path / "sobol").summary["regions"]
+    assert regions, "no failure region found in the subsample"
+    x_low, _ = regions[0]["conditions"]["x"]
+    y_low, _ = regions[0]["conditions"]["y"]
+    assert 0.7 < x_low < 0.9 and 0.7 < y_low < 0.9

@@ -12,13 +12,14 @@ import warnings
 import numpy as np
 import pytest
 
-from highfive.generators import SAMPLERS, Sampler, make_sampler
+from highfive.generators import SAMPLERS, Proposal, Sampler, make_sampler
 
 BOX = (((0, 0.0, 0.5),),)  # the focus sampler needs target boxes
+PROPOSAL = (Proposal(((1, 3), (1, 1), (2, 1)), 0.2),)  # and the importance sampler a proposal
 
 
 def _make(name: str, n: int, *, warn: bool) -> Sampler:
-    return make_sampler(name, 3, n, seed=11, boxes=BOX, warn=warn)
+    return make_sampler(name, 3, n, seed=11, boxes=BOX, proposals=PROPOSAL, warn=warn)
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,213 @@
+"""Importance-sampled campaigns: the ``[importance]`` table and the cross-entropy stages.
+
+.. code-block:: toml
+
+    sampler = "importance"
+    [importance]
+    stages = 4            # cross-entropy stages; stage s+1's proposal is fitted to stage s
+    proposal = ""         # JSON file {"defensive": a, "probs": [[...], ...]} to start from
+                          #   (relative to the campaign file; default: the base distribution)
+    defensive = 0.1       # weight of the base distribution in every proposal: weights <= 1/a
+    bins = 16             # histogram bins per dimension
+    elite = 0.1           # fraction of a stage's cases the next proposal is fitted to
+    smoothing = 0.7       # weight of the new fit against the previous proposal
+
+Stage ``s`` is a contiguous run of batches (``ceil(batches / stages)`` each); its cases
+are drawn from its own proposal and carry their weights (base over proposal density,
+the ``weight`` column of the results). Each stage's proposal is fitted only once the
+stage before it is complete, and recorded in campaign.json (``proposals``); case ``i``
+depends on ``(seed, i)`` and the proposals, so a resume reproduces every case. The
+cases of every stage count in coverage: each carries its own stage's weight, which
+keeps the weighted sum unbiased given the stages before it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+
+from highfive.generators import (
+    ConfigError,
+    ImportanceSampler,
+    InvalidParameter,
+    Proposal,
+    RunDirError,
+    fit_cross_entropy,
+    show,
+)
+
+from ._verdicts import FAIL_VERDICTS
+
+if TYPE_CHECKING:
+    from ._batch import BatchJob
+    from ._config import CampaignConfig
+    from ._rundir import RunDir
+
+__all__ = [
+    "check_importance",
+    "first_proposal",
+    "next_proposal",
+    "recorded_proposals",
+    "stage_batches",
+    "stage_job",
+    "stage_starts",
+]
+
+_DEFAULTS: dict[str, Any] = {
+    "stages": 4,
+    "proposal": "",
+    "defensive": 0.1,
+    "bins": 16,
+    "elite": 0.1,
+    "smoothing": 0.7,
+}
+
+
+def _number(key: str, value: Any, low: float, high: float, open_low: bool) -> float:
+    ok = not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)
+    if not ok or value > high or value < low or (open_low and value == low):
+        bound = f"({low:g}, {high:g}]" if open_low else f"[{low:g}, {high:g}]"
+        raise ConfigError(f"importance.{key}: {show(value)} must be a number in {bound}")
+    return float(value)
+
+
+def check_importance(table: Mapping[str, Any], d: int, base: str) -> dict[str, Any]:
+    """The ``[importance]`` table, checked and completed; the proposal file read inline.
+
+    Unknown keys and bad values are one-line :class:`ConfigError` s; a defensive weight
+    of 0 is refused (regions of base mass would get no cases, weights no bound).
+    """
+    bad = sorted(set(table) - set(_DEFAULTS))
+    if bad:
+        raise ConfigError(
+            f"unknown key 'importance.{bad[0]}'; allowed: {', '.join(sorted(_DEFAULTS))}"
+        )
+    out = {**_DEFAULTS, **table}
+    for key in ("stages", "bins"):
+        v = out[key]
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ConfigError(f"importance.{key}: {show(v)} must be a whole number >= 1")
+    out["defensive"] = _number("defensive", out["defensive"], 0, 1, True)
+    out["elite"] = _number("elite", out["elite"], 0, 1, True)
+    out["smoothing"] = _number("smoothing", out["smoothing"], 0, 1, True)
+    prop = out["proposal"]
+    if isinstance(prop, str) and prop:
+        path = Path(base or ".") / prop
+        try:
+            prop = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            raise ConfigError(
+                f"importance.proposal: cannot read {os.fspath(path)!r} ({exc})"
+            ) from None
+    if isinstance(prop, Mapping):
+        try:
+            prop = Proposal.from_dict(prop, d).to_dict()
+        except InvalidParameter as exc:
+            raise ConfigError(f"importance.{exc}") from None
+    elif prop != "":
+        raise ConfigError(f"importance.proposal: {show(prop)} must be a JSON file name or a table")
+    out["proposal"] = prop
+    return out
+
+
+def first_proposal(settings: Mapping[str, Any], d: int) -> Proposal:
+    """Stage 0's proposal: the given one, or the base distribution in histogram form
+    (with the campaign's defensive weight, which changes nothing for the base)."""
+    if settings["proposal"]:
+        return Proposal.from_dict(settings["proposal"], d)
+    return Proposal.base(d, settings["bins"], settings["defensive"])
+
+
+def stage_starts(settings: Mapping[str, Any], cases: int, batch_size: int) -> tuple[int, ...]:
+    """First case of every stage: whole batches, ``ceil(batches / stages)`` per stage."""
+    batches = -(-cases // batch_size)
+    stages = settings["stages"]
+    if stages > batches:
+        raise ConfigError(
+            f"importance.stages: {stages} stages need at least {stages} batches; the "
+            f"campaign has {batches} (cases / batch_size)"
+        )
+    per = -(-batches // stages)
+    return tuple(min(s * per * batch_size, cases) for s in range(stages))
+
+
+def next_proposal(
+    settings: Mapping[str, Any],
+    sampler: ImportanceSampler,
+    results: ds.Dataset,
+    stage: int,
+) -> Proposal:
+    """The proposal of stage ``stage + 1``, fitted to the cases of stage ``stage``.
+
+    A case's score is ``inf`` when some counter failed it, else the largest
+    ``-margin`` over the counters (closer to a wrong decision scores higher; a NaN
+    margin gives no signal).
+    """
+    start = sampler.starts[stage]
+    end = sampler.starts[stage + 1] if stage + 1 < len(sampler.starts) else sampler.n
+    table = results.to_table(
+        columns=["case_id", "verdict", "margin"],
+        filter=(pc.field("case_id") >= start) & (pc.field("case_id") < end),
+    ).to_pandas()
+    failed = table["verdict"].astype(str).isin(FAIL_VERDICTS)
+    score = np.where(failed, np.inf, -table["margin"].astype(float).fillna(np.inf).to_numpy())
+    per_case = (
+        table.assign(score=score).groupby("case_id")["score"].max().reindex(range(start, end))
+    )
+    scores = per_case.fillna(-np.inf).to_numpy()
+    points = sampler.points(start, end - start)
+    log_w = sampler.log_weights(start, points)
+    return fit_cross_entropy(
+        sampler.proposals[stage],
+        points,
+        scores,
+        log_w,
+        elite=settings["elite"],
+        smoothing=settings["smoothing"],
+    )
+
+
+def recorded_proposals(record: Mapping[str, Any], d: int) -> list[Proposal]:
+    """The proposals a run's campaign.json records, one per stage started."""
+    raw = record.get("proposals", [])
+    if not isinstance(raw, list):
+        raise RunDirError(f"campaign.json: proposals {show(raw)} must be a list")
+    try:
+        return [Proposal.from_dict(p, d) for p in raw]
+    except InvalidParameter as exc:
+        raise RunDirError(f"campaign.json: {exc}") from None
+
+
+def stage_job(
+    template: BatchJob, config: CampaignConfig, run: RunDir, record: dict[str, Any], stage: int
+) -> BatchJob:
+    """The batch template of stage ``stage``: its proposal fitted (from the stage before
+    it, complete by now) and recorded in campaign.json unless recorded already."""
+    settings, d = config.importance, template.space.d
+    starts = stage_starts(settings, config.cases, config.batch_size)
+    props = recorded_proposals(record, d) or [first_proposal(settings, d)]
+    while len(props) <= stage:
+        sampler = ImportanceSampler(d, config.cases, config.seed, props, starts)
+        props.append(next_proposal(settings, sampler, run.results_dataset(), len(props) - 1))
+    record["proposals"] = [p.to_dict() for p in props]
+    run.write_campaign(record)
+    return replace(template, proposals=tuple(props), starts=starts)
+
+
+def stage_batches(config: CampaignConfig) -> list[range]:
+    """The batches of each stage, in order (one stage for samplers other than importance)."""
+    if config.sampler != "importance":
+        return [range(config.n_batches)]
+    starts = stage_starts(config.importance, config.cases, config.batch_size)
+    first = [s // config.batch_size for s in starts] + [config.n_batches]
+    return [range(a, b) for a, b in itertools.pairwise(first)]

@@ -1,0 +1,533 @@
+"""How real are the synthetic traces? Real recordings against synthetic traces of a region
+of the parameter space, feature by feature (``highfive realism``).
+
+Real recordings are read as ``highfive count`` reads them (:func:`open_recording`:
+units and orientation from the quietest stretch) and put on a uniform grid at their
+own rate; they either contain gravity (a watch's raw accelerometer) or have it removed
+(linear acceleration): ``gravity="auto"`` decides for the whole corpus from the median
+of their quietest stretches' magnitudes (:data:`PRESENT_G` or more: present).
+Synthetic traces are drawn at random from the region (the space's own distributions),
+made with gravity or without to match, put on a uniform grid, resampled
+to a real recording's rate with :func:`scipy.signal.resample_poly`
+(anti-alias filter) and, like the real ones, cut into pieces of the real recordings'
+median length, so that features are compared at the same rate and duration. Features:
+:mod:`._realism_features`.
+
+Per feature: the Wasserstein-1 distance between the real and synthetic values divided
+by the real values' interquartile range (:func:`normalised_wasserstein`), the two-sample
+Kolmogorov-Smirnov test (:func:`scipy.stats.ks_2samp`, two-sided) and its p-value, and
+the real pieces outside the synthetic values' central 99 % (0.5 % to 99.5 % quantiles):
+the **holes** of the generator, what it does not produce.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from scipy import signal, stats
+
+from highfive.generators import (
+    G,
+    HighfiveError,
+    InvalidParameter,
+    ParameterSpace,
+    default_space,
+    read_toml,
+    show,
+    synthesize,
+)
+
+from ._preprocess import to_uniform
+from ._realism_features import FEATURES, dynamic, magnitude_spectrum, piece_features
+from ._recording import open_recording
+
+__all__ = [
+    "CENTRAL",
+    "PRESENT_G",
+    "Gravity",
+    "RealismResult",
+    "compare_features",
+    "compare_realism",
+    "load_region",
+    "normalised_wasserstein",
+]
+
+Gravity = Literal["auto", "present", "removed"]
+
+CENTRAL = 0.99
+"""Share of the synthetic values a real value must fall within (centred), else a hole."""
+
+MIN_SAMPLES = 16
+"""A stretch of a recording with fewer samples is left out (too short for a spectrum)."""
+
+PRESENT_G = 0.75
+"""With ``gravity="auto"``, recordings whose quietest stretches read at least this much
+(median over the corpus, g) contain gravity. Halfway between 0.5 g and 1 g: the quietest
+second of BasicMotions running, gravity removed, reads 0.52 g (median; 0.23 to 1.4 g),
+with gravity restored 1.07 g (0.6 to 1.7 g); standing and walking read under 0.3 g
+without gravity and about 1 g with it."""
+_FEATURE_NAMES = tuple(f.name for f in FEATURES)
+
+
+# -- the region ------------------------------------------------------------------------
+def load_region(path: str | os.PathLike[str] | None) -> tuple[dict[str, Any], ParameterSpace]:
+    """The restrictions in a region file and the space they leave.
+
+    A region file holds dimension restrictions as a campaign's ``[space]`` table does
+    (``background = "walking"``, ``peak_accel = [5.0, 30.0]``, ``motion = ["clap",
+    "wave"]``), at the top level or in a ``[space]`` table. None: the whole default
+    space.
+
+    Raises
+    ------
+    InvalidParameter, ConfigError
+        One line naming the file and the unknown key or bad value.
+    """
+    if path is None:
+        return {}, default_space()
+    path = Path(path)
+    data = read_toml(path, "region file")
+    if set(data) == {"space"} and isinstance(data["space"], Mapping):
+        data = dict(data["space"])
+    try:
+        return data, default_space().restrict(**data)
+    except InvalidParameter as exc:
+        raise InvalidParameter(f"region file {path.name}: {exc}") from None
+
+
+# -- distances ---------------------------------------------------------------------------
+def normalised_wasserstein(real: Sequence[float], synthetic: Sequence[float]) -> float:
+    """Wasserstein-1 distance between two samples over the first one's interquartile range.
+
+    The distance is the mean absolute difference between matched quantiles (the area
+    between the two empirical distribution functions), in the feature's unit; divided
+    by the real values' IQR (p75 - p25) it reads as "how many real spreads apart".
+    NaN when the real IQR is 0 or a sample is empty.
+    """
+    r = np.asarray(real, dtype=np.float64)
+    s = np.asarray(synthetic, dtype=np.float64)
+    if r.size == 0 or s.size == 0:
+        return math.nan
+    p25, p75 = np.percentile(r, [25.0, 75.0])
+    iqr = float(p75 - p25)
+    if not iqr > 0:
+        return math.nan
+    return float(stats.wasserstein_distance(r, s)) / iqr
+
+
+def compare_features(features: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Distances per feature and the holes, from per-piece features.
+
+    Parameters
+    ----------
+    features : pandas.DataFrame
+        One row per piece: ``source`` ("real" or "synthetic"), ``recording``,
+        ``segment``, ``piece``, ``start_s`` and one column per feature (NaN: not
+        available).
+
+    Returns
+    -------
+    distances : pandas.DataFrame
+        One row per feature: counts, real median and IQR, synthetic median and central
+        range, W1, W1 / IQR, KS statistic and p-value, real pieces outside.
+    holes : pandas.DataFrame
+        One row per (real piece, feature) outside the synthetic central range.
+    """
+    real = features[features["source"] == "real"]
+    synth = features[features["source"] == "synthetic"]
+    tail = 100.0 * (1.0 - CENTRAL) / 2.0
+    rows: list[dict[str, Any]] = []
+    holes: list[tuple[int, int, dict[str, Any]]] = []  # (real row, feature, hole)
+    for j, feat in enumerate(FEATURES):
+        r_all = real[feat.name].to_numpy(dtype=np.float64)
+        r = r_all[np.isfinite(r_all)]
+        s = synth[feat.name].to_numpy(dtype=np.float64)
+        s = s[np.isfinite(s)]
+        row: dict[str, Any] = {
+            "feature": feat.name,
+            "label": feat.label,
+            "unit": feat.unit,
+            "n_real": int(r.size),
+            "n_synthetic": int(s.size),
+            "available": bool(r.size and s.size),
+        }
+        nan = math.nan
+        row |= dict.fromkeys(
+            (
+                "real_median",
+                "real_iqr",
+                "synthetic_median",
+                "synthetic_low",
+                "synthetic_high",
+                "w1",
+                "w1_iqr",
+                "ks_statistic",
+                "ks_pvalue",
+            ),
+            nan,
+        )
+        row["outside"] = 0
+        if row["available"]:
+            p25, p50, p75 = np.percentile(r, [25.0, 50.0, 75.0])
+            lo, hi = np.percentile(s, [tail, 100.0 - tail])
+            ks = stats.ks_2samp(r, s)
+            row |= {
+                "real_median": float(p50),
+                "real_iqr": float(p75 - p25),
+                "synthetic_median": float(np.median(s)),
+                "synthetic_low": float(lo),
+                "synthetic_high": float(hi),
+                "w1": float(stats.wasserstein_distance(r, s)),
+                "w1_iqr": normalised_wasserstein(r, s),
+                "ks_statistic": float(ks.statistic),
+                "ks_pvalue": float(ks.pvalue),
+            }
+            out = np.isfinite(r_all) & ((r_all < lo) | (r_all > hi))
+            row["outside"] = int(out.sum())
+            for i in np.flatnonzero(out):
+                rec = real.iloc[i]
+                holes.append(
+                    (
+                        int(i),
+                        j,
+                        {
+                            "recording": str(rec["recording"]),
+                            "segment": int(rec["segment"]),
+                            "piece": int(rec["piece"]),
+                            "start_s": float(rec["start_s"]),
+                            "feature": feat.name,
+                            "value": float(r_all[i]),
+                            "synthetic_low": float(lo),
+                            "synthetic_high": float(hi),
+                            "side": "below" if r_all[i] < lo else "above",
+                        },
+                    )
+                )
+        rows.append(row)
+    hole_cols = [
+        "recording",
+        "segment",
+        "piece",
+        "start_s",
+        "feature",
+        "value",
+        "synthetic_low",
+        "synthetic_high",
+        "side",
+    ]
+    ordered = [h for _, _, h in sorted(holes, key=lambda h: (h[0], h[1]))]  # by piece
+    return pd.DataFrame(rows), pd.DataFrame(ordered, columns=hole_cols)
+
+
+# -- traces to pieces --------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Stretch:
+    """A uniformly sampled stretch of a trace, m/s^2, and where it came from."""
+
+    recording: str
+    segment: int
+    fs: float
+    x: np.ndarray  # (n, 3), m/s^2
+    case: int = -1
+
+
+def _pieces(
+    stretch: _Stretch, piece_s: float, with_gravity: bool
+) -> list[tuple[dict[str, Any], tuple[np.ndarray, np.ndarray]]]:
+    """Features and magnitude spectrum of each piece of ``piece_s`` of a stretch."""
+    fs = stretch.fs
+    dyn = dynamic(stretch.x, fs)
+    n = dyn.shape[0]
+    m = min(n, max(MIN_SAMPLES, round(piece_s * fs)))
+    out = []
+    for k in range(n // m):
+        a, b = k * m, (k + 1) * m
+        raw = stretch.x[a:b] if with_gravity else None
+        row: dict[str, Any] = {
+            "recording": stretch.recording,
+            "segment": stretch.segment,
+            "piece": k,
+            "start_s": a / fs,
+            "fs": fs,
+            "duration_s": m / fs,
+            "case": stretch.case,
+        }
+        row |= piece_features(dyn[a:b], fs, raw)
+        out.append((row, magnitude_spectrum(dyn[a:b], fs)))
+    return out
+
+
+def _read_real(
+    paths: Sequence[str | os.PathLike[str]],
+    units: Any,
+    time_unit: Any,
+    gravity: Gravity,
+) -> tuple[list[_Stretch], list[tuple[str, str]], Literal["present", "removed"], list[float]]:
+    """The usable recordings as stretches between gaps, the skipped ones with their
+    reason, whether the corpus has gravity, and what their quietest stretches read (g)."""
+    opened, skipped = [], []
+    for p in paths:
+        try:
+            opened.append(open_recording(p, units=units, time_unit=time_unit))
+        except HighfiveError as exc:
+            skipped.append((os.fspath(p), str(exc)))
+    mags = [r.rest.magnitude for r in opened]
+    if gravity == "auto":
+        has = bool(mags) and float(np.median(mags)) >= PRESENT_G
+    else:
+        has = gravity == "present"
+    decided: Literal["present", "removed"] = "present" if has else "removed"
+    stretches = []
+    for rec in opened:
+        name = os.fspath(rec.path)
+        parts: list[tuple[np.ndarray, np.ndarray]] = []
+        segments: list[list[tuple[np.ndarray, np.ndarray]]] = []
+        for t, x, starts in rec.pieces():
+            if starts and parts:
+                segments.append(parts)
+                parts = []
+            parts.append((t, x))
+        segments.append(parts)
+        kept = 0
+        for i, seg in enumerate(segments):
+            t = np.concatenate([p[0] for p in seg])
+            x = np.concatenate([p[1] for p in seg])
+            if t.size < MIN_SAMPLES:
+                continue
+            _, xu = to_uniform(t, x, rec.fs, rec.fs)
+            stretches.append(_Stretch(name, i, rec.fs, xu.astype(np.float64) * G))
+            kept += 1
+        if not kept:
+            skipped.append((name, f"no stretch between gaps holds {MIN_SAMPLES} samples"))
+    return stretches, skipped, decided, mags
+
+
+def _resampled(t: np.ndarray, x: np.ndarray, fs_in: float, fs_out: float) -> np.ndarray:
+    """``x`` on a uniform grid at ``fs_in``, then at ``fs_out`` (polyphase, anti-aliased)."""
+    _, xu = to_uniform(t, x, fs_in, fs_in)
+    ratio = Fraction(fs_out / fs_in).limit_denominator(1000)
+    x64 = xu.astype(np.float64)
+    if ratio == 1:
+        return x64
+    return np.asarray(
+        signal.resample_poly(x64, ratio.numerator, ratio.denominator, axis=0, padtype="line")
+    )
+
+
+# -- the comparison ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RealismResult:
+    """What :func:`compare_realism` found; see the module docstring.
+
+    Attributes
+    ----------
+    features : pandas.DataFrame
+        One row per piece, real and synthetic (``source``), with every feature.
+    distances : pandas.DataFrame
+        One row per feature (:func:`compare_features`).
+    holes : pandas.DataFrame
+        Real pieces outside the synthetic central range, one row per feature.
+    spectra : pandas.DataFrame
+        Mean Welch spectrum of the dynamic magnitude per source (``frequency_hz``,
+        ``psd`` in (m/s^2)^2/Hz) on a common frequency grid.
+    skipped : tuple of (str, str)
+        Recordings left out and why.
+    facts : dict
+        Region, gravity, piece length, rates, seed, how many traces.
+    """
+
+    features: pd.DataFrame
+    distances: pd.DataFrame
+    holes: pd.DataFrame
+    spectra: pd.DataFrame
+    skipped: tuple[tuple[str, str], ...]
+    facts: dict[str, Any] = field(default_factory=dict)
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """File name -> table, for the output folder."""
+        return {
+            "features.parquet": self.features,
+            "distances.parquet": self.distances,
+            "holes.parquet": self.holes,
+            "spectra.parquet": self.spectra,
+        }
+
+    def lines(self) -> list[str]:
+        """A short text table: one line per feature, then holes and skipped recordings."""
+        f = self.facts
+        out = [
+            f"{f['real_recordings']} recordings ({f['real_pieces']} pieces of "
+            f"{f['piece_s']:.3g} s at {', '.join(f'{r:g}' for r in f['rates_hz'])} Hz, "
+            f"gravity {f['gravity']}) against {f['synthetic_pieces']} synthetic pieces of "
+            f"{f['synthetic']} traces from {f['region_name']}",
+            f"gravity {f['gravity']} ({'given' if f['gravity_given'] != 'auto' else 'auto'}): "
+            f"the recordings' quietest stretches read {f['rest_g']['median']:.2f} g (median; "
+            f"{f['rest_g']['min']:.2f} to {f['rest_g']['max']:.2f}); synthetic gravity "
+            f"{f['synthetic_gravity']}",
+            f"{'feature':<15} {'unit':<9} {'real median':>11} {'real IQR':>9} "
+            f"{'synth median':>12} {'W1/IQR':>7} {'KS p':>8} {'outside':>8}",
+        ]
+        for d in self.distances.to_dict("records"):
+            label = f"{d['label']:<15} {d['unit']:<9}"
+            if not d["available"]:
+                out.append(f"{label} {'not available':>11}")
+                continue
+            outside = f"{d['outside']}/{d['n_real']}"
+            out.append(
+                f"{label} {float(d['real_median']):>11.3g} {float(d['real_iqr']):>9.3g} "
+                f"{float(d['synthetic_median']):>12.3g} {_fmt(float(d['w1_iqr']), 7, '.2f')} "
+                f"{float(d['ks_pvalue']):>8.2g} {outside:>8}"
+            )
+        holes = self.hole_recordings()
+        pieces = f["real_pieces"]
+        out.append(
+            f"holes: {len(holes)} of {pieces} real pieces fall outside the synthetic central "
+            f"{100 * CENTRAL:g}% on some feature" + (":" if holes else "")
+        )
+        for name, feats in list(holes.items())[:10]:
+            out.append(f"  {name}: {', '.join(feats)}")
+        if len(holes) > 10:
+            out.append(f"  ... and {len(holes) - 10} more (holes.parquet)")
+        for name, why in self.skipped:
+            out.append(f"skipped {name}: {why}")
+        return out
+
+    def hole_recordings(self) -> dict[str, list[str]]:
+        """Real piece ("recording" or "recording [piece k]") -> features outside."""
+        out: dict[str, list[str]] = {}
+        multi = self.facts.get("real_pieces", 0) > self.facts.get("real_recordings", 0)
+        for h in self.holes.itertuples():
+            key = str(h.recording) + (f" [{h.segment}.{h.piece}]" if multi else "")
+            out.setdefault(key, []).append(f"{h.feature} {h.side}")
+        return out
+
+
+def _fmt(x: float, width: int, spec: str) -> str:
+    return f"{'n/a':>{width}}" if not math.isfinite(x) else f"{x:>{width}{spec}}"
+
+
+def compare_realism(
+    recordings: Sequence[str | os.PathLike[str]],
+    *,
+    region: str | os.PathLike[str] | None = None,
+    synthetic: int = 200,
+    seed: int = 0,
+    units: Any = "auto",
+    time_unit: Any = "auto",
+    gravity: Gravity = "auto",
+) -> RealismResult:
+    """Compare real recordings with synthetic traces of a region, feature by feature.
+
+    Parameters
+    ----------
+    recordings : sequence of path
+        CSV or Parquet files (as ``highfive count`` reads them); those that cannot be
+        read are skipped and listed with their reason.
+    region : path, optional
+        Region file (:func:`load_region`); default the whole default space.
+    synthetic : int
+        Synthetic traces to make (each gives one or more pieces).
+    seed : int
+        Seed of the synthetic draw: the same inputs give the same result.
+    units, time_unit : str
+        As for :func:`open_recording` (a recording without gravity needs ``units``).
+    gravity : {"auto", "present", "removed"}
+        Whether the recordings contain gravity; auto: from their quietest stretches.
+
+    Raises
+    ------
+    InvalidParameter
+        A bad region file or argument, or no usable recording.
+    """
+    if isinstance(synthetic, bool) or not isinstance(synthetic, int) or synthetic < 1:
+        raise InvalidParameter(f"synthetic: {show(synthetic)} must be a whole number >= 1")
+    if gravity not in ("auto", "present", "removed"):
+        raise InvalidParameter(
+            f"gravity: {show(gravity)} is not allowed; choose auto, present or removed"
+        )
+    restrictions, space = load_region(region)
+    real, skipped, decided, rest_g = _read_real(recordings, units, time_unit, gravity)
+    if not real:
+        first = f"{skipped[0][0]}: {skipped[0][1]}" if skipped else "none given"
+        more = f" (and {len(skipped) - 1} more skipped)" if len(skipped) > 1 else ""
+        raise InvalidParameter(f"recordings: no usable recording; {first}{more}")
+    with_gravity = decided == "present"
+    piece_s = float(np.median([s.x.shape[0] / s.fs for s in real]))
+    dur = space["duration"]
+    assert dur.high is not None
+    piece_s = min(piece_s, float(dur.high))
+    rows: list[dict[str, Any]] = []
+    spectra: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {"real": [], "synthetic": []}
+    for s in real:
+        for row, spec in _pieces(s, piece_s, with_gravity):
+            rows.append({"source": "real", **row})
+            spectra["real"].append(spec)
+    # The parameter rows: one uniform draw per case from a stream of its own, mapped
+    # through the space's distributions; case i's trace from its own child seed.
+    u = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(2**32,)))
+    params = space.rows(u.random((synthetic, space.d)))
+    rates = [s.fs for s in real]
+    for i, p in enumerate(params):
+        if not dur.is_fixed:
+            p["duration"] = min(max(float(p["duration"]), piece_s), float(dur.high))
+        case_seed = np.random.SeedSequence(seed, spawn_key=(i,))
+        trace = synthesize(p, case_seed, validate=False, gravity=with_gravity)
+        fs = rates[i % len(rates)]
+        x = _resampled(trace.t, trace.samples, trace.fs, fs) * G
+        stretch = _Stretch(f"synthetic-{i}", 0, fs, x, case=i)
+        for row, spec in _pieces(stretch, piece_s, with_gravity):
+            rows.append({"source": "synthetic", **row})
+            spectra["synthetic"].append(spec)
+    features = pd.DataFrame(rows)
+    distances, holes = compare_features(features)
+    n_real = int((features["source"] == "real").sum())
+    facts = {
+        "region": restrictions,
+        "region_name": os.fspath(region) if region is not None else "the default space",
+        "gravity": decided,
+        "gravity_given": gravity,
+        "rest_g": {
+            "median": float(np.median(rest_g)),
+            "min": float(np.min(rest_g)),
+            "max": float(np.max(rest_g)),
+        },
+        "synthetic_gravity": "present" if with_gravity else "removed by the generator",
+        "piece_s": piece_s,
+        "rates_hz": sorted(set(rates)),
+        "real_recordings": len({s.recording for s in real}),
+        "real_pieces": n_real,
+        "synthetic": synthetic,
+        "synthetic_pieces": len(features) - n_real,
+        "seed": seed,
+        "skipped": [list(s) for s in skipped],
+    }
+    return RealismResult(
+        features=features,
+        distances=distances,
+        holes=holes,
+        spectra=_mean_spectra(spectra),
+        skipped=tuple(skipped),
+        facts=facts,
+    )
+
+
+def _mean_spectra(spectra: Mapping[str, list[tuple[np.ndarray, np.ndarray]]]) -> pd.DataFrame:
+    """Mean spectrum per source on one grid: up to the lowest Nyquist, the finest step."""
+    every = [s for specs in spectra.values() for s in specs]
+    top = min(float(f[-1]) for f, _ in every)
+    step = min(float(f[1] - f[0]) for f, _ in every if f.size > 1)
+    grid = np.arange(0.0, top + step / 2, step)
+    frames = []
+    for source, specs in spectra.items():
+        if specs:
+            mean = np.mean([np.interp(grid, f, p) for f, p in specs], axis=0)
+            frames.append(pd.DataFrame({"source": source, "frequency_hz": grid, "psd": mean}))
+    return pd.concat(frames, ignore_index=True)

@@ -1,0 +1,135 @@
+"""The quietest stretch of a recording, found in one pass in bounded memory: where the
+watch was still, it reads gravity alone, so the stretch gives the units (about 1 g or
+9.81 m/s^2) and the watch's orientation.
+
+The rate (hence how many rows make about a second) is known only after the pass, so
+:class:`_Quiet` keeps the quietest window of every length of 2**k rows (4 to 16,384)
+and :meth:`_Quiet.quietest` picks the one nearest to :data:`REST_S` afterwards. A
+window of 2**k rows starts every 2**(k-2) rows and is the sum of four blocks of
+2**(k-2) rows aligned to the first row; block sums are pairwise sums of the blocks a
+level below. The sums, hence the window found and its mean, are therefore the same to
+the bit however the file is cut into chunks. Memory: three blocks and one unpaired
+block per length. Only :mod:`._recording` uses this.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+REST_S = 1.0
+"""Length of the stretch looked for, s (the nearest 2**k rows: 1.28 s at 50 or 100 Hz)."""
+
+_LEVELS = 13  # block lengths 2**0 .. 2**12 rows: windows of 4 .. 16,384 rows
+
+
+@dataclass(frozen=True)
+class Rest:
+    """What the recording reads where it is quietest, in g.
+
+    Attributes
+    ----------
+    vector : tuple of float
+        Mean reading (x, y, z) over the stretch, g: the specific force at rest, gravity
+        pointing the other way (``(0, 0, 1)`` with the face up).
+    start_s, length_s : float
+        Where the stretch starts (s from the first sample) and how long it is.
+    spread : float
+        Root-mean-square deviation of the samples from the mean vector, g.
+    """
+
+    vector: tuple[float, float, float]
+    start_s: float
+    length_s: float
+    spread: float
+
+    @property
+    def magnitude(self) -> float:
+        """Length of :attr:`vector` (about 1 when the units are right), g."""
+        return math.hypot(*self.vector)
+
+    @property
+    def tilt_deg(self) -> float:
+        """Angle between the rest reading and the watch's z axis: 0 face up, 180 face down."""
+        x, y, z = self.vector
+        return math.degrees(math.atan2(math.hypot(x, y), z))
+
+    @property
+    def roll_deg(self) -> float:
+        """Rotation about the watch's x axis (the forearm), as the generators' wrist roll."""
+        _, y, z = self.vector
+        return math.degrees(math.atan2(y, z))
+
+
+class _Quiet:
+    """The quietest window of each length of 2**k rows, fed chunk by chunk.
+
+    Quietness is the sum of the three axes' variances over the window (times its
+    rows); ties go to the earliest window.
+    """
+
+    def __init__(self) -> None:
+        self.rows = 0
+        empty = (np.empty((0, 6)), np.empty(0))
+        self._tail = [empty] * _LEVELS  # the last three blocks (sums, first times)
+        self._odd = [empty] * _LEVELS  # a block not yet paired into the level above
+        self._best: list[tuple[float, np.ndarray, float] | None] = [None] * _LEVELS
+
+    def add(self, t: np.ndarray, x: np.ndarray) -> None:
+        """The next rows: times (n,) and readings (n, 3), float64."""
+        self.rows += t.size
+        v, ts = np.hstack([x, x * x]), t
+        for j in range(_LEVELS):
+            cat = np.concatenate([self._tail[j][0], v])
+            tcat = np.concatenate([self._tail[j][1], ts])
+            if cat.shape[0] >= 4:
+                s = (cat[:-3] + cat[1:-2]) + (cat[2:-1] + cat[3:])
+                q = _scatter(s, 4 << j)
+                i = int(np.argmin(q))
+                best = self._best[j]
+                if best is None or q[i] < best[0]:
+                    self._best[j] = (float(q[i]), s[i].copy(), float(tcat[i]))
+            self._tail[j] = (cat[-3:], tcat[-3:])
+            cat = np.concatenate([self._odd[j][0], v])
+            tcat = np.concatenate([self._odd[j][1], ts])
+            m = cat.shape[0] // 2 * 2
+            self._odd[j] = (cat[m:], tcat[m:])
+            v, ts = cat[0:m:2] + cat[1:m:2], tcat[0:m:2]
+            if not m:
+                break
+
+    def quietest(self, fs: float) -> tuple[np.ndarray, float, int, float]:
+        """The window about :data:`REST_S` long (at most the whole recording).
+
+        Returns
+        -------
+        mean : np.ndarray, shape (3,)
+            Mean reading over the window, in the file's units.
+        spread : float
+            Root-mean-square deviation from ``mean``, the file's units.
+        rows : int
+            Rows in the window.
+        t_first : float
+            The window's first time, in the file's time units.
+        """
+        if self.rows < 4:  # the whole recording is the level-0 tail
+            sums, times = self._tail[0]
+            total, rows, t_first = sums.sum(axis=0), self.rows, float(times[0])
+        else:
+            k = round(math.log2(max(fs * REST_S, 4.0)))
+            j = min(k, _LEVELS + 1, self.rows.bit_length() - 1) - 2
+            best = self._best[j]
+            assert best is not None  # a window of 2**(j+2) <= rows rows exists
+            _, total, t_first = best
+            rows = 4 << j
+        q = float(_scatter(total[None], rows)[0])
+        return total[:3] / rows, math.sqrt(max(q, 0.0) / rows), rows, t_first
+
+
+def _scatter(sums: np.ndarray, rows: int) -> np.ndarray:
+    # Summed squared deviations from the mean over the three axes, from the sums of
+    # x, y, z, x^2, y^2, z^2 of windows of ``rows`` rows (shape (m, 6)).
+    d = sums[:, 3:] - sums[:, :3] ** 2 / float(rows)
+    return (d[:, 0] + d[:, 1]) + d[:, 2]

@@ -1,0 +1,115 @@
+"""Importance-sampled campaigns: cross-entropy stages, weights in the results, weighted
+coverage, replay and resume; with a synthetic counter whose failures are known."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from highfive.coverage import analyse_run, plan_focus
+from highfive.harness import RunDir, replay
+from highfive.harness.cli import main
+
+pytestmark = pytest.mark.slow
+
+PLANTED = '''
+"""Perfect, except that it misses every high-five where peak_accel >= 4 * 10**0.8 and
+duration >= 16.8 s: the top fifth of both dimensions' unit intervals (base mass 0.04)."""
+
+__version__ = "1.0"
+
+
+def planted(trace):
+    p = trace.params
+    if p["peak_accel"] >= 4 * 10**0.8 and p["duration"] >= 16.8:
+        return []
+    return [(e.centre, 0.95) for e in trace.events if e.is_high_five]
+'''
+TRUTH = 0.04  # every case in the region has a high-five (motion fixed below)
+
+
+def _campaign(tmp_path: Path, name: str = "is", importance: str = "stages = 4") -> Path:
+    (tmp_path / "planted.py").write_text(PLANTED)
+    path = tmp_path / f"{name}.toml"
+    path.write_text(
+        f'name = "{name}"\nseed = 3\ncases = 512\nsampler = "importance"\nbatch_size = 64\n'
+        f'models = ["planted.py:planted"]\nout = "{tmp_path / "runs"}"\n'
+        "keep_failures = false\n"
+        '[space]\nmotion = "high_five"\ndistractor = "none"\nbackground = "none"\n'
+        f"[importance]\n{importance}\n[execution]\nworkers = 0\n"
+    )
+    return path
+
+
+def _rows(run: Path) -> pd.DataFrame:
+    frame = RunDir(run).results(["case_id", "weight", "verdict"])
+    return frame.sort_values("case_id").reset_index(drop=True)
+
+
+def test_stages_find_failures_and_every_case_counts(tmp_path: Path) -> None:
+    assert main(["run", str(_campaign(tmp_path))]) == 0
+    run = tmp_path / "runs" / "is"
+    record = RunDir(run).read_campaign()
+    assert len(record["proposals"]) == 4
+    rows = _rows(run)
+    stage = rows["case_id"] // 128
+    assert np.all(rows.loc[stage == 0, "weight"] == 1.0)  # stage 0: the base itself
+    assert rows["weight"].max() <= 1 / 0.1 + 1e-9  # the defensive mixture's bound
+    failing = (rows["verdict"] != "pass").groupby(stage).mean()
+    assert failing.iloc[1:].min() > 2 * failing.iloc[0]  # later stages find more
+
+    cov = analyse_run(run, regions=False)
+    overall = cov.summary["weighting"]["overall"]["planted"]
+    assert overall["status"] == "decided"
+    assert overall["lower"] <= TRUTH <= overall["upper"]
+    assert {"rate_sn", "ess"} <= set(cov.cells.columns)
+    assert replay(run, 300).matches_stored  # a stage-2 case, from its recorded proposal
+    follow = plan_focus(run, cases=16)  # a follow-up samples boxes, with no proposals
+    assert follow.sampler == "focus" and not follow.importance and follow.focus
+
+
+def test_a_resumed_campaign_refits_nothing_and_matches(tmp_path: Path) -> None:
+    path = _campaign(tmp_path)
+    assert main(["run", str(path)]) == 0
+    run = tmp_path / "runs" / "is"
+    whole = _rows(run)
+    manifest = run / "manifest.jsonl"
+    lines = manifest.read_text().splitlines(keepends=True)
+    manifest.write_text("".join(lines[:3]))  # stage 0 and half of stage 1 done
+    record = json.loads((run / "campaign.json").read_text())
+    record["status"] = "interrupted"
+    (run / "campaign.json").write_text(json.dumps(record))
+    assert main(["run", str(path), "--resume"]) == 0
+    pd.testing.assert_frame_equal(_rows(run), whole)
+
+
+@pytest.mark.parametrize(
+    ("importance", "match"),
+    [
+        ("defensive = 0", "importance.defensive: 0 must be a number in (0, 1]"),
+        ("stages = 9", "importance.stages: 9 stages need at least 9 batches"),
+        ("warp = 2", "unknown key 'importance.warp'"),
+        ('proposal = "nope.json"', "importance.proposal: cannot read"),
+        ("proposal = { probs = [[1, 1]] }", "proposal.probs: 1 dimensions, the parameter space"),
+    ],
+)
+def test_bad_importance_settings_exit_2_and_write_nothing(
+    tmp_path: Path, importance: str, match: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["run", str(_campaign(tmp_path, importance=importance))]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and match in err, err
+    assert not (tmp_path / "runs").exists()
+
+
+def test_an_importance_table_needs_the_importance_sampler(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _campaign(tmp_path)
+    path.write_text(path.read_text().replace('sampler = "importance"', 'sampler = "random"'))
+    assert main(["run", str(path)]) == 2
+    assert "the table [importance] goes with sampler" in capsys.readouterr().err

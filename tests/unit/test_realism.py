@@ -1,0 +1,326 @@
+"""``highfive realism``: features with known answers, the distance and test, the region
+file, bad input through the command line, and BasicMotions end to end."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import json
+import math
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+from highfive.generators import InvalidParameter
+from highfive.harness import (
+    FEATURES,
+    compare_features,
+    dynamic,
+    load_region,
+    normalised_wasserstein,
+    piece_features,
+)
+from highfive.harness.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+REGIONS = ROOT / "examples" / "realism"
+
+
+def _sine(f: float, amplitude: float, fs: float, seconds: float, axis: int = 0) -> np.ndarray:
+    t = np.arange(round(seconds * fs)) / fs
+    x = np.zeros((t.size, 3))
+    x[:, axis] = amplitude * np.sin(2 * math.pi * f * t)
+    return x
+
+
+# -- features with known answers ---------------------------------------------------------
+def test_a_sine_gives_its_std_percentiles_jerk_and_dominant_frequency() -> None:
+    # 50 / 2.1 samples a period: the phases repeat only every 238 samples, so the
+    # samples' quantiles are close to those of a uniform phase.
+    fs, f, a = 50.0, 2.1, 3.0
+    x = _sine(f, a, fs, 20.0)
+    feats = piece_features(dynamic(x, fs), fs)
+    # The 0.3 Hz high-pass passes 2 Hz with a gain of 1 / (1 + (0.3/2)^4) (both
+    # directions of a 2nd-order Butterworth): 0.9995, inside the tolerances below.
+    assert feats["std_x"] == pytest.approx(a / math.sqrt(2), rel=2e-3)
+    assert feats["std_y"] == pytest.approx(0.0, abs=1e-9)
+    assert feats["std_z"] == pytest.approx(0.0, abs=1e-9)
+    # |a sin(theta)| over uniform phases: its q-quantile is a sin(q pi / 2) (to 1 % of
+    # the amplitude: the samples hold 238 phases, not all).
+    for q, name in ((0.05, "mag_p5"), (0.5, "mag_p50"), (0.95, "mag_p95")):
+        assert feats[name] == pytest.approx(a * math.sin(q * math.pi / 2), abs=0.01 * a), name
+    # The magnitude |sin| repeats at twice the sine's frequency.
+    assert feats["dom_freq"] == pytest.approx(2 * f, abs=1e-9)
+    # diff of a sin(w t) is 2 a sin(w / 2 fs) cos(...): jerk quantiles of |cos| times that.
+    step = 2 * a * fs * math.sin(math.pi * f / fs)
+    assert feats["jerk_p50"] == pytest.approx(step * math.cos(math.pi / 4), rel=1e-2)
+    assert feats["jerk_p95"] == pytest.approx(step * math.cos(0.05 * math.pi / 2), rel=1e-2)
+    assert math.isnan(feats["tilt"]) and math.isnan(feats["roll"])  # no gravity given
+
+
+def test_the_share_above_5_hz_splits_power_as_the_amplitudes_say() -> None:
+    fs = 50.0
+    low, high = 2.0, 1.0  # m/s^2 at 2 Hz on x and at 8 Hz on y
+    x = _sine(2.0, low, fs, 20.0, axis=0) + _sine(8.0, high, fs, 20.0, axis=1)
+    feats = piece_features(dynamic(x, fs), fs)
+    assert feats["hf_share"] == pytest.approx(high**2 / (low**2 + high**2), rel=5e-3)
+    only_high = piece_features(dynamic(_sine(8.0, 1.0, fs, 20.0), fs), fs)
+    assert only_high["hf_share"] == pytest.approx(1.0, abs=2e-3)  # Hann leakage
+
+
+@pytest.mark.parametrize("fs", [10.0, 8.0])
+def test_the_share_above_5_hz_is_not_available_at_10_hz_or_less(fs: float) -> None:
+    feats = piece_features(dynamic(_sine(2.0, 1.0, fs, 10.0), fs), fs)
+    assert math.isnan(feats["hf_share"])
+    assert feats["dom_freq"] == pytest.approx(4.0, abs=0.2)  # still found below Nyquist
+
+
+def test_gravity_direction_is_tilt_from_z_and_roll_about_x() -> None:
+    fs = 50.0
+    rng = np.random.default_rng(1)
+    # Rotated 30 deg about x from face up: (0, sin 30, cos 30) g, with a little noise.
+    raw = np.tile([0.0, 0.5, math.sqrt(3) / 2], (500, 1)) * 9.81
+    raw = raw + rng.normal(0.0, 0.01, raw.shape)
+    feats = piece_features(dynamic(raw, fs), fs, raw)
+    assert feats["tilt"] == pytest.approx(30.0, abs=0.2)
+    assert feats["roll"] == pytest.approx(30.0, abs=0.2)
+
+
+def test_the_dynamic_signal_removes_a_constant_and_a_slow_drift() -> None:
+    fs = 50.0
+    t = np.arange(1000) / fs
+    slow = np.stack([9.81 + 0.0 * t, 0.2 * np.sin(2 * math.pi * 0.02 * t), 0.0 * t], axis=1)
+    assert np.abs(dynamic(slow, fs)).max() < 0.01
+    feats = piece_features(dynamic(slow, fs), fs)
+    assert feats["mag_p95"] < 0.01
+
+
+def test_a_constant_signal_has_no_dominant_frequency() -> None:
+    feats = piece_features(np.zeros((200, 3)), 50.0)
+    assert math.isnan(feats["dom_freq"])
+    assert feats["mag_p50"] == 0.0 and feats["jerk_p95"] == 0.0
+
+
+# -- the distance and the test -------------------------------------------------------------
+samples = st.lists(
+    st.floats(-100.0, 100.0, allow_nan=False, allow_infinity=False), min_size=4, max_size=40
+)
+
+
+def _iqr(v: list[float]) -> float:
+    p25, p75 = np.percentile(v, [25.0, 75.0])
+    return float(p75 - p25)
+
+
+@given(samples)
+def test_the_distance_of_a_sample_to_itself_is_zero(a: list[float]) -> None:
+    assume(_iqr(a) > 1e-6)
+    assert normalised_wasserstein(a, a) == 0.0
+
+
+@given(samples, samples)
+def test_the_distance_is_symmetric_up_to_the_normalisation(a: list[float], b: list[float]) -> None:
+    assume(_iqr(a) > 1e-3 and _iqr(b) > 1e-3)
+    ab = normalised_wasserstein(a, b) * _iqr(a)
+    ba = normalised_wasserstein(b, a) * _iqr(b)
+    assert ab == pytest.approx(ba, rel=1e-9, abs=1e-9)
+
+
+@given(samples, st.floats(-50.0, 50.0))
+def test_a_shifted_copy_is_the_shift_over_the_spread_away(a: list[float], shift: float) -> None:
+    assume(_iqr(a) > 1e-3)
+    moved = [v + shift for v in a]
+    assert normalised_wasserstein(a, moved) == pytest.approx(
+        abs(shift) / _iqr(a), rel=1e-6, abs=1e-6
+    )
+
+
+def test_without_spread_or_values_the_distance_is_nan() -> None:
+    assert math.isnan(normalised_wasserstein([1.0, 1.0, 1.0, 1.0], [2.0]))
+    assert math.isnan(normalised_wasserstein([], [1.0]))
+
+
+def _frame(real: np.ndarray, synthetic: np.ndarray) -> pd.DataFrame:
+    rows = []
+    for source, values in (("real", real), ("synthetic", synthetic)):
+        for i, v in enumerate(values):
+            row = {"source": source, "recording": f"{source}-{i}", "segment": 0, "piece": 0}
+            row |= {"start_s": 0.0} | {f.name: math.nan for f in FEATURES}
+            row["mag_p50"] = float(v)
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def test_comparison_finds_the_holes_and_tells_distributions_apart() -> None:
+    rng = np.random.default_rng(3)
+    synthetic = rng.normal(0.0, 1.0, 2000)
+    real = rng.normal(0.0, 1.0, 60)
+    real[7] = 9.0  # far above anything the generator made
+    distances, holes = compare_features(_frame(real, synthetic))
+    d = distances.set_index("feature").loc["mag_p50"]
+    assert d["available"] and d["n_real"] == 60 and d["n_synthetic"] == 2000
+    assert d["ks_pvalue"] > 0.01  # same distribution but for one value
+    low, high = np.percentile(synthetic, [0.5, 99.5])
+    assert (d["synthetic_low"], d["synthetic_high"]) == pytest.approx((low, high), rel=1e-12)
+    outside = (real < low) | (real > high)
+    assert d["outside"] == outside.sum() and len(holes) == outside.sum()
+    seven = holes[holes["recording"] == "real-7"].iloc[0]
+    assert seven["side"] == "above" and seven["value"] == 9.0
+    assert not distances.set_index("feature").loc["tilt", "available"]
+
+    shifted, _ = compare_features(_frame(real + 3.0, synthetic))
+    s = shifted.set_index("feature").loc["mag_p50"]
+    assert s["ks_pvalue"] < 1e-6 and s["w1_iqr"] > 1.5
+
+
+# -- the region file -----------------------------------------------------------------------
+def test_region_files_restrict_the_space(tmp_path: Path) -> None:
+    restrictions, space = load_region(REGIONS / "walking.toml")
+    assert restrictions == {"motion": "rest", "background": "walking", "distractor": "none"}
+    assert space["background"].choices == ("walking",)
+    table = tmp_path / "t.toml"
+    table.write_text('[space]\nbackground = "running"\npeak_accel = [5.0, 10.0]\n')
+    _, space = load_region(table)
+    assert space["background"].choices == ("running",) and space["peak_accel"].high == 10.0
+    assert load_region(None)[0] == {}
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ('colour = "red"\n', r"region file r.toml: unknown parameter 'colour'"),
+        ('background = "swimming"\n', r"region file r.toml: background: 'swimming'"),
+        ("peak_accel = [50.0, 60.0]\n", r"region file r.toml: peak_accel: "),
+        ('[space]\nmotion = "rest"\n[other]\nx = 1\n', r"unknown parameter 'space'"),
+    ],
+)
+def test_bad_region_files_are_one_line(tmp_path: Path, text: str, match: str) -> None:
+    (tmp_path / "r.toml").write_text(text)
+    with pytest.raises(InvalidParameter, match=match):
+        load_region(tmp_path / "r.toml")
+
+
+# -- through the command line ----------------------------------------------------------------
+@pytest.fixture(scope="module")
+def recordings(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two synthetic recordings with gravity (50 Hz, 10 s) and one without (m/s^2)."""
+    root = tmp_path_factory.mktemp("recs")
+    for i in range(2):
+        assert main(["synth", "rest", "--seed", str(i), "--csv", str(root / f"r{i}.csv")]) == 0
+    t = np.arange(500) / 50.0
+    with open(root / "linear.csv", "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["t", "x", "y", "z"])
+        for k, tk in enumerate(t):
+            w.writerow([f"{tk:.3f}", f"{math.sin(k):.4f}", f"{math.cos(k):.4f}", "0.1"])
+    return root
+
+
+def test_bad_recordings_are_listed_and_skipped(
+    recordings: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    argv = [
+        "realism",
+        str(recordings / "r0.csv"),
+        str(recordings / "r1.csv"),
+        str(recordings / "linear.csv"),
+        str(tmp_path / "missing.csv"),
+        "--region",
+        str(REGIONS / "standing.toml"),
+        "--synthetic",
+        "6",
+        "--out",
+        str(out),
+    ]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "skipped " + str(tmp_path / "missing.csv") + ": recording: " in printed
+    assert "linear.csv: recording linear.csv: cannot infer units" in printed
+    # 10 s at 50 Hz with jitter: 499 samples on the uniform grid, pieces of 9.98 s.
+    assert "2 recordings (2 pieces of 9.98 s at 50 Hz, gravity present)" in printed
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["gravity"] == "present" and len(summary["skipped"]) == 2
+    features = pd.read_parquet(out / "features.parquet")
+    assert (features["source"] == "real").sum() == 2
+    assert (features["source"] == "synthetic").sum() >= 6
+    assert features["tilt"].notna().all()  # gravity present: angles everywhere
+
+
+def test_recordings_without_gravity_need_units(
+    recordings: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    argv = ["realism", str(recordings / "linear.csv"), "--out", str(out), "--synthetic", "3"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "pass --units g or --units m/s2" in err[0]
+    assert not out.exists()
+    assert main([*argv, "--units", "m/s2", "--region", str(REGIONS / "standing.toml")]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["gravity"] == "removed"
+    distances = pd.read_parquet(out / "distances.parquet").set_index("feature")
+    assert not distances.loc["tilt", "available"] and distances.loc["hf_share", "available"]
+
+
+def test_a_recording_with_a_gap_is_compared_stretch_by_stretch(
+    recordings: Path, tmp_path: Path
+) -> None:
+    frame = pd.read_csv(recordings / "r0.csv")
+    frame = frame[(frame["t"] < 4.0) | (frame["t"] > 6.0)]  # 2 s without a sample
+    frame.to_csv(tmp_path / "gap.csv", index=False)
+    out = tmp_path / "out"
+    argv = ["realism", str(tmp_path / "gap.csv"), "--synthetic", "3", "--out", str(out)]
+    assert main([*argv, "--region", str(REGIONS / "standing.toml")]) == 0
+    real = pd.read_parquet(out / "features.parquet").query("source == 'real'")
+    assert real["segment"].tolist() == [0, 1]  # never interpolated across the gap
+    assert (real["duration_s"] < 4.0).all()
+
+
+# -- BasicMotions end to end -----------------------------------------------------------------
+def _basicmotions(tmp: Path) -> list[Path]:
+    if not any(importlib.util.find_spec(p) for p in ("sktime", "aeon")):
+        pytest.skip("BasicMotions ships in the sktime or aeon wheel; neither is installed")
+    script = ROOT / "examples" / "realdata" / "basicmotions.py"
+    subprocess.run([sys.executable, str(script), str(tmp)], check=True, capture_output=True)
+    with open(tmp / "labels.csv") as fh:
+        return [tmp / r["file"] for r in csv.DictReader(fh) if r["activity"] == "walking"]
+
+
+def test_basicmotions_walking_against_the_walking_region(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    files = _basicmotions(tmp_path / "bm")
+    assert len(files) == 20
+    out, page = tmp_path / "out", tmp_path / "realism.html"
+    argv = ["realism", *map(str, files), "--region", str(REGIONS / "walking.toml")]
+    argv += ["--units", "m/s2", "--synthetic", "12", "--out", str(out), "--html", str(page)]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "20 recordings (20 pieces of 10 s at 10 Hz, gravity removed)" in printed
+    assert re.search(r"\npower > 5 Hz +fraction +not available\n", printed)
+    distances = pd.read_parquet(out / "distances.parquet").set_index("feature")
+    assert list(distances.index) == [f.name for f in FEATURES]
+    gone = {"hf_share", "tilt", "roll"}  # 10 Hz: nothing above 5 Hz; no gravity: no angles
+    assert set(distances.index[~distances["available"]]) == gone
+    assert (distances.loc[~distances.index.isin(gone), "n_real"] == 20).all()
+    features = pd.read_parquet(out / "features.parquet")
+    synthetic = features[features["source"] == "synthetic"]
+    assert (synthetic["fs"] == 10.0).all() and (synthetic["duration_s"] == 10.0).all()
+    spectra = pd.read_parquet(out / "spectra.parquet")
+    assert set(spectra["source"]) == {"real", "synthetic"} and spectra["frequency_hz"].max() == 5.0
+    html = page.read_text()
+    assert html.count("<img ") == 2 and "Holes of the generator" in html
+    # The same inputs give the same numbers.
+    again = tmp_path / "again"
+    assert main([*argv[:-4], "--out", str(again)]) == 0
+    assert pd.read_parquet(again / "distances.parquet").equals(
+        pd.read_parquet(out / "distances.parquet")
+    )

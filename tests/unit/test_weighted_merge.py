@@ -1,0 +1,200 @@
+"""Coverage of a base run merged with a focus follow-up stays valid.
+
+A follow-up samples boxes; a box that cuts across a cell fills the cell with cases of
+one part of it. Counted plainly, the merged cell's rate is the rate of that part, and
+its upper bound falls below the cell's true rate in most runs. Weighted by the pooled
+design (coverage/_weighted.py), the upper bound misses no more often than its 5 %.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from highfive.coverage import CoverageSettings, analyse_run
+from highfive.generators import Dimension, ParameterSpace, Proposal, RunDirError
+
+SPACE = ParameterSpace(
+    [Dimension("x", "continuous", 0.0, 1.0), Dimension("y", "continuous", 0.0, 1.0)]
+)
+HALVES = {"edges": [0.0, 0.5, 1.0]}
+SETTINGS = CoverageSettings(toml={"bins": {"x": HALVES, "y": HALVES}, "ways": [1, 2]})
+BOX = {"x": [0.0, 0.5], "y": [0.5, 1.0]}  # a quarter of the space: cuts cell x[0,0.5)
+
+
+def fail_prob(u: np.ndarray) -> np.ndarray:
+    """0.3 in the quarter x < 0.5, y < 0.5; 0 elsewhere (so cell x[0,0.5) has 0.15)."""
+    return np.where((u[:, 0] < 0.5) & (u[:, 1] < 0.5), 0.3, 0.0)
+
+
+def write_run(
+    path: Path,
+    u: np.ndarray,
+    rng: np.random.Generator,
+    config: dict[str, object],
+    space: ParameterSpace = SPACE,
+) -> Path:
+    """A finished run directory holding cases at unit points ``u`` of ``space``."""
+    failed = rng.random(len(u)) < fail_prob(u)
+    table = pa.Table.from_pandas(space.from_unit(u), schema=space.to_arrow_schema())
+    table = table.add_column(0, "case_id", pa.array(np.arange(len(u)), pa.int64()))
+    table = table.append_column("verdict", pa.array(np.where(failed, "miss", "pass")))
+    (path / "results" / "model=toy").mkdir(parents=True)
+    pq.write_table(table, path / "results" / "model=toy" / "part-000000.parquet")
+    record = {
+        "schema_version": 2,
+        "name": path.name,
+        "identity": {"seed": config["seed"], "sampler": config["sampler"], "space": {}},
+        "config": config,
+        "models": [{"id": "toy", "kind": "python", "sha256": None}],
+        "status": "complete",
+    }
+    (path / "campaign.json").write_text(json.dumps(record))
+    return path
+
+
+def base_and_focus(tmp: Path, seed: int, n_base: int = 100, n_focus: int = 300) -> list[Path]:
+    rng = np.random.default_rng(seed)
+    base = write_run(
+        tmp / f"base{seed}",
+        rng.random((n_base, 2)),
+        rng,
+        {"sampler": "random", "seed": seed, "cases": n_base},
+    )
+    u = rng.random((n_focus, 2)) * 0.5 + np.array([0.0, 0.5])  # uniform in BOX
+    focus = write_run(
+        tmp / f"focus{seed}",
+        u,
+        rng,
+        {"sampler": "focus", "seed": seed + 1, "cases": n_focus, "focus": [BOX]},
+    )
+    return [base, focus]
+
+
+def upper_of(paths: list[Path], label: str) -> float:
+    cells = analyse_run(paths, SETTINGS, regions=False).cells  # type: ignore[arg-type]
+    return float(cells.loc[cells["label"] == label, "upper"].iloc[0])
+
+
+@pytest.mark.slow
+def test_merged_upper_bounds_keep_their_coverage(tmp_path: Path) -> None:
+    # 200 seeded repetitions: the upper bound of cell x[0,0.5) (true rate 0.15) must
+    # reach the true rate in at least 95 % of them, within binomial noise (a miss rate
+    # of 0.05 over 200 runs exceeds 0.09 with probability about 1 %).
+    reps, truth, label = 200, 0.15, "x[0,0.5)"
+    misses = base_misses = 0
+    for seed in range(reps):
+        runs = base_and_focus(tmp_path, seed)
+        misses += upper_of(runs, label) < truth
+        base_misses += upper_of(runs[:1], label) < truth
+    assert base_misses / reps <= 0.09
+    assert misses / reps <= 0.09, f"merged upper bound missed the truth in {misses}/{reps}"
+
+
+def test_a_box_covering_a_cell_whole_tightens_its_bound(tmp_path: Path) -> None:
+    runs = base_and_focus(tmp_path, 7)
+    label = "x[0,0.5) & y[0.5,1]"  # the box itself: 0 failures in ~325 cases
+    cells = analyse_run(runs, SETTINGS, regions=False).cells
+    merged = float(cells.loc[cells["label"] == label, "upper"].iloc[0])
+    alone = upper_of(runs[:1], label)
+    assert merged < alone / 3
+    assert float(cells.loc[cells["label"] == label, "rate"].iloc[0]) == 0.0
+
+
+def test_a_focus_run_alone_bounds_only_the_cells_it_covers(tmp_path: Path) -> None:
+    focus = base_and_focus(tmp_path, 3)[1]
+    cells = analyse_run(focus, SETTINGS, regions=False).cells
+    upper = dict(zip(cells["label"], cells["upper"], strict=True))
+    assert upper["x[0,0.5)"] == 1.0  # half of it is never sampled
+    assert upper["x[0,0.5) & y[0.5,1]"] < 0.02
+
+
+@pytest.mark.parametrize(
+    ("config", "match"),
+    [
+        ({"sampler": "focus", "seed": 5, "cases": 300}, "without its target boxes"),
+        ({"sampler": "warp", "seed": 5, "cases": 300}, "sampler 'warp' is not one"),
+        (
+            {"sampler": "focus", "seed": 5, "cases": 300, "focus": [{"z": [0, 1]}]},
+            "names no interval",
+        ),
+    ],
+)
+def test_merges_whose_density_is_unknown_are_refused(
+    tmp_path: Path, config: dict[str, object], match: str
+) -> None:
+    base, focus = base_and_focus(tmp_path, 5)
+    record = json.loads((focus / "campaign.json").read_text())
+    record["config"] = config
+    (focus / "campaign.json").write_text(json.dumps(record))
+    with pytest.raises(RunDirError, match=match) as err:
+        analyse_run([base, focus], SETTINGS, regions=False)
+    assert "\n" not in str(err.value)
+
+
+def importance_run(path: Path, rng: np.random.Generator, n: int, seed: int) -> Path:
+    """A finished importance run: cases drawn 90 % into the failing quarter's bins."""
+    prop = Proposal(((0.45, 0.45, 0.05, 0.05), (0.45, 0.45, 0.05, 0.05)), 0.1)
+    u = prop.draw(rng, n)
+    config = {"sampler": "importance", "seed": seed, "cases": n}
+    write_run(path, u, rng, config)
+    part = path / "results" / "model=toy" / "part-000000.parquet"
+    table = pq.read_table(part).append_column("weight", pa.array(prop.weights(u)))
+    pq.write_table(table, part)
+    record = json.loads((path / "campaign.json").read_text())
+    record["proposals"] = [prop.to_dict()]
+    (path / "campaign.json").write_text(json.dumps(record))
+    return path
+
+
+@pytest.mark.slow
+def test_a_base_run_merged_with_an_importance_run_keeps_its_coverage(tmp_path: Path) -> None:
+    # Cell x[0,0.5) & y[0,0.5) fails at 0.3; the importance run samples it 18 times as
+    # densely as the base. 200 seeded merges: the upper bound reaches 0.3 in >= 95 %.
+    reps, label = 200, "x[0,0.5) & y[0,0.5)"
+    misses, rates = 0, []
+    for seed in range(reps):
+        rng = np.random.default_rng(seed)
+        base = write_run(
+            tmp_path / f"b{seed}",
+            rng.random((100, 2)),
+            rng,
+            {"sampler": "random", "seed": seed, "cases": 100},
+        )
+        ims = importance_run(tmp_path / f"i{seed}", rng, 200, seed + 1)
+        cells = analyse_run([base, ims], SETTINGS, regions=False).cells
+        row = cells.loc[cells["label"] == label].iloc[0]
+        misses += row["upper"] < 0.3
+        rates.append(row["rate"])
+    assert misses / reps <= 0.09
+    se = np.std(rates, ddof=1) / np.sqrt(reps)
+    assert abs(np.mean(rates) - 0.3) < 4 * se  # Horvitz-Thompson: unbiased
+
+
+def test_an_importance_run_without_weights_is_refused(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    ims = importance_run(tmp_path / "i", rng, 50, 2)
+    part = ims / "results" / "model=toy" / "part-000000.parquet"
+    pq.write_table(pq.read_table(part).drop_columns(["weight"]), part)
+    with pytest.raises(RunDirError, match="an importance run without a weight column"):
+        analyse_run(ims, SETTINGS, regions=False)
+
+
+def test_a_box_edge_inside_a_discrete_value_is_refused(tmp_path: Path) -> None:
+    space = ParameterSpace(
+        [Dimension("x", "integer", 0, 2), Dimension("y", "continuous", 0.0, 1.0)]
+    )
+    rng = np.random.default_rng(2)
+    config = {"sampler": "random", "seed": 1}
+    base = write_run(tmp_path / "b", rng.random((20, 2)), rng, config, space)
+    box = {"x": [0.0, 0.5], "y": [0.0, 1.0]}  # x's values fill thirds: 0.5 cuts value 1
+    config = {"sampler": "focus", "seed": 2, "focus": [box]}
+    focus = write_run(tmp_path / "f", rng.random((20, 2)) * [0.5, 1], rng, config, space)
+    with pytest.raises(RunDirError, match=r"edge 0\.5 falls inside a value") as err:
+        analyse_run([base, focus], CoverageSettings(), regions=False)
+    assert "\n" not in str(err.value)
