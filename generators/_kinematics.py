@@ -26,13 +26,16 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = [
+    "FOREARM",
     "MINJERK_PEAK",
     "REST_POSE",
+    "UPPER_ARM",
     "G",
     "Impulse",
     "Plan",
     "PlanBuilder",
     "Pose",
+    "arm_raise",
     "gravity_reaction",
     "specific_force",
     "stroke_time",
@@ -62,6 +65,34 @@ class Pose:
 
 REST_POSE = Pose(pos=(0.0, 0.0, 0.0), yaw=0.0, elevation=math.radians(-60.0), roll=0.0)
 """Arm relaxed at the side, forearm pointing down and slightly forward."""
+
+UPPER_ARM = 0.186 / 0.332
+"""Upper arm (shoulder to elbow) as a share of the shoulder-to-wrist length: segment
+lengths 0.186 H and 0.146 H of body height H (Drillis and Contini 1966, as tabulated by
+Winter, Biomechanics and Motor Control of Human Movement, 4th ed., 2009, Fig. 4.1)."""
+
+FOREARM = 0.146 / 0.332
+"""Forearm (elbow to wrist) as a share of the shoulder-to-wrist length (see UPPER_ARM)."""
+
+
+def arm_raise(flexion_deg: float, forearm_deg: float) -> tuple[float, float]:
+    """Forward and upward travel of the wrist from the rest pose, in arm lengths.
+
+    The arm is raised in the sagittal plane: the upper arm from hanging (0 deg) to
+    ``flexion_deg`` of shoulder flexion (90 deg: pointing forward), the forearm from
+    the rest pose's 60 deg below horizontal to ``forearm_deg`` above it.
+    """
+
+    def wrist(flexion: float, forearm: float) -> tuple[float, float]:
+        f, e = math.radians(flexion), math.radians(forearm)
+        return (
+            UPPER_ARM * math.sin(f) + FOREARM * math.cos(e),
+            -UPPER_ARM * math.cos(f) + FOREARM * math.sin(e),
+        )
+
+    x0, z0 = wrist(0.0, math.degrees(REST_POSE.elevation))
+    x1, z1 = wrist(flexion_deg, forearm_deg)
+    return x1 - x0, z1 - z0
 
 
 @dataclass(frozen=True)
