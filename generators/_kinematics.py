@@ -230,11 +230,11 @@ def _segments(plan: Plan, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nda
     """Segment index, normalised time tau in [0, 1] and segment duration for each instant."""
     times = plan.times
     k = np.searchsorted(times, t, side="right") - 1
-    k = np.clip(k, 0, max(times.size - 2, 0))
+    k = np.minimum(np.maximum(k, 0), max(times.size - 2, 0))  # np.clip, less overhead
     if times.size < 2:
         return k, np.zeros_like(t), np.ones_like(t)
     dur = times[k + 1] - times[k]
-    tau = np.clip((t - times[k]) / dur, 0.0, 1.0)
+    tau = np.minimum(np.maximum((t - times[k]) / dur, 0.0), 1.0)
     return k, tau, dur
 
 
@@ -275,7 +275,7 @@ def specific_force(
     # Segment k runs from keyframe k to k + 1; its steps are taken once per segment
     # rather than once per instant (the same subtraction, so the same bits).
     if plan.times.size > 1:
-        step_pos, step_ang = np.diff(plan.pos, axis=0), np.diff(plan.angles, axis=0)
+        step_pos, step_ang = plan.pos[1:] - plan.pos[:-1], plan.angles[1:] - plan.angles[:-1]
     else:
         step_pos, step_ang = np.zeros_like(plan.pos), np.zeros_like(plan.angles)
     # One gather for all nine per-segment rows, axis first: every row below is then
@@ -383,4 +383,6 @@ def _world_to_sensor(v: np.ndarray, ang: np.ndarray) -> np.ndarray:
     x, z = c * x + s * z, -s * x + c * z  # Ry(elevation) undoes Ry(-elevation)
     c, s = cos[2], sin[2]
     y, z = c * y + s * z, -s * y + c * z  # Rx(-roll)
-    return np.stack((x, y, z), axis=1)
+    out = np.empty((3, x.size))
+    out[0], out[1], out[2] = x, y, z
+    return out.T  # (n, 3), laid out axis by axis: cheaper than stacking rows

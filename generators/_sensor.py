@@ -99,7 +99,7 @@ def sample_instants(spec: SensorSpec, n: int, rng: np.random.Generator) -> np.nd
     period = 1.0 / (spec.fs * (1.0 + spec.drift))
     jitter = rng.standard_normal(n) * (spec.jitter * period)
     # Bounded to +-0.45 period so that instants stay strictly increasing.
-    np.clip(jitter, -0.45 * period, 0.45 * period, out=jitter)
+    np.minimum(np.maximum(jitter, -0.45 * period, out=jitter), 0.45 * period, out=jitter)
     # Sample k is taken in the middle of its period, so instants are positive.
     return (np.arange(n) + 0.5) * period + jitter
 
@@ -146,7 +146,7 @@ def apply_sensor(
     x = x @ spec.matrix.T + spec.bias_g
     x += rng.standard_normal((n, 3)) * spec.noise_g
     lsb = spec.lsb
-    np.clip(x, -spec.range_g, spec.range_g - lsb, out=x)
+    np.minimum(np.maximum(x, -spec.range_g, out=x), spec.range_g - lsb, out=x)  # np.clip
     x = np.round(x / lsb) * lsb
 
     keep = rng.random(n) >= spec.drop_rate
