@@ -9,15 +9,24 @@ from __future__ import annotations
 
 from functools import cache
 
+from ._body import GAITS, POSTURES
 from ._space import Dimension, Kind, ParameterSpace
 from .motions import MOTIONS
 
 __all__ = ["BACKGROUNDS", "default_space"]
 
-BACKGROUNDS = ("none", "walking", "running")
+BACKGROUNDS = ("none", *GAITS)
 
 _BMI270 = "Bosch BMI270 datasheet (BST-BMI270-DS000)"
 _LSM6DSO = "ST LSM6DSO datasheet (DocID 030282)"
+_WALK, _RUN = GAITS["walking"], GAITS["running"]
+
+
+def _per_gait(field: str, unit: str) -> str:
+    """'walking a-b unit, running c-d unit' for one of the gaits' ranges."""
+    lo_w, hi_w = getattr(_WALK, field)
+    lo_r, hi_r = getattr(_RUN, field)
+    return f"walking {lo_w:g}-{hi_w:g} {unit}, running {lo_r:g}-{hi_r:g} {unit}"
 
 
 def _dims() -> list[Dimension]:
@@ -323,6 +332,88 @@ def _dims() -> list[Dimension]:
             weights=(2.0, 1.0, 1.0),
             nominal="none",
             description="what the body does meanwhile: standing still, walking, running",
+        ),
+        Dimension(
+            "rest_posture",
+            K,
+            choices=tuple(POSTURES),
+            nominal="relaxed",
+            description=(
+                "forearm posture between gestures when standing (hanging at the side, "
+                "relaxed, on a table, raised), shifted by elevation_offset and wrist_roll; "
+                "walking and running take their own posture"
+            ),
+            source="assumption",
+        ),
+        Dimension(
+            "idle_motion",
+            C,
+            10.0,
+            150.0,
+            nominal=40.0,
+            unit="mg",
+            distribution="log-uniform",
+            description=(
+                "RMS acceleration of the wrist's idle jiggle at rest (0.7-1.6 Hz, arm "
+                "turning at most 3 deg), on top of postural sway (0.1-0.5 Hz, 0.3-1.5 deg) "
+                "and 8-12 Hz physiological tremor (2-10 mg)"
+            ),
+            source=(
+                "assumption: tens of mg of dynamic acceleration at a standing wrist, as "
+                "smartwatch recordings of standing show; sway after Winter 1995 (Gait "
+                "Posture 3:193), tremor after Elble 2003 (Clin Neurophysiol 114:624)"
+            ),
+        ),
+        Dimension(
+            "gait_pace",
+            C,
+            0.0,
+            1.0,
+            nominal=0.5,
+            unit="fraction",
+            description=(
+                "cadence within the gait's range, 0 slowest to 1 fastest: "
+                + _per_gait("cadence", "steps/min")
+                + "; the arm swings at half the cadence (stride rate)"
+            ),
+            source=(
+                "Tudor-Locke et al. 2018 (Br J Sports Med 52:776), walking cadences from "
+                "slow to brisk; Cavanagh and Kram 1989 (Med Sci Sports Exerc 21:467) and "
+                "Heiderscheit et al. 2011 (Med Sci Sports Exerc 43:296), running from "
+                "slow jogging to fast"
+            ),
+        ),
+        Dimension(
+            "arm_swing",
+            C,
+            0.0,
+            1.0,
+            nominal=0.5,
+            unit="fraction",
+            description=(
+                "amplitude of the arm's swing about the shoulder while walking or "
+                "running, 0 smallest to 1 largest: " + _per_gait("swing", "deg")
+            ),
+            source=(
+                "Collins et al. 2009 (Proc R Soc B 276:3679) and Meyns et al. 2013 (Gait "
+                "Posture 38:555), shoulder excursions in walking; running range, assumption"
+            ),
+        ),
+        Dimension(
+            "heel_strike",
+            C,
+            0.0,
+            1.0,
+            nominal=0.5,
+            unit="fraction",
+            description=(
+                "peak of the heel-strike pulse reaching the wrist (one per step, 8-20 ms), "
+                "0 softest to 1 hardest: " + _per_gait("heel", "g")
+            ),
+            source=(
+                "assumption, after shock attenuating from 2-10 g at the tibia to about "
+                "0.5-2 g at the head (Lafortune et al. 1996, J Biomech 29:1531)"
+            ),
         ),
     ]
 

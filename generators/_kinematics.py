@@ -26,13 +26,16 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = [
+    "FOREARM",
     "MINJERK_PEAK",
     "REST_POSE",
+    "UPPER_ARM",
     "G",
     "Impulse",
     "Plan",
     "PlanBuilder",
     "Pose",
+    "arm_raise",
     "gravity_reaction",
     "specific_force",
     "stroke_time",
@@ -62,6 +65,34 @@ class Pose:
 
 REST_POSE = Pose(pos=(0.0, 0.0, 0.0), yaw=0.0, elevation=math.radians(-60.0), roll=0.0)
 """Arm relaxed at the side, forearm pointing down and slightly forward."""
+
+UPPER_ARM = 0.186 / 0.332
+"""Upper arm (shoulder to elbow) as a share of the shoulder-to-wrist length: segment
+lengths 0.186 H and 0.146 H of body height H (Drillis and Contini 1966, as tabulated by
+Winter, Biomechanics and Motor Control of Human Movement, 4th ed., 2009, Fig. 4.1)."""
+
+FOREARM = 0.146 / 0.332
+"""Forearm (elbow to wrist) as a share of the shoulder-to-wrist length (see UPPER_ARM)."""
+
+
+def arm_raise(flexion_deg: float, forearm_deg: float) -> tuple[float, float]:
+    """Forward and upward travel of the wrist from the rest pose, in arm lengths.
+
+    The arm is raised in the sagittal plane: the upper arm from hanging (0 deg) to
+    ``flexion_deg`` of shoulder flexion (90 deg: pointing forward), the forearm from
+    the rest pose's 60 deg below horizontal to ``forearm_deg`` above it.
+    """
+
+    def wrist(flexion: float, forearm: float) -> tuple[float, float]:
+        f, e = math.radians(flexion), math.radians(forearm)
+        return (
+            UPPER_ARM * math.sin(f) + FOREARM * math.cos(e),
+            -UPPER_ARM * math.cos(f) + FOREARM * math.sin(e),
+        )
+
+    x0, z0 = wrist(0.0, math.degrees(REST_POSE.elevation))
+    x1, z1 = wrist(flexion_deg, forearm_deg)
+    return x1 - x0, z1 - z0
 
 
 @dataclass(frozen=True)
@@ -199,11 +230,11 @@ def _segments(plan: Plan, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nda
     """Segment index, normalised time tau in [0, 1] and segment duration for each instant."""
     times = plan.times
     k = np.searchsorted(times, t, side="right") - 1
-    k = np.clip(k, 0, max(times.size - 2, 0))
+    k = np.minimum(np.maximum(k, 0), max(times.size - 2, 0))  # np.clip, less overhead
     if times.size < 2:
         return k, np.zeros_like(t), np.ones_like(t)
     dur = times[k + 1] - times[k]
-    tau = np.clip((t - times[k]) / dur, 0.0, 1.0)
+    tau = np.minimum(np.maximum((t - times[k]) / dur, 0.0), 1.0)
     return k, tau, dur
 
 
@@ -213,6 +244,7 @@ def specific_force(
     *,
     cell: float = 0.0,
     extra: np.ndarray | None = None,
+    extra_angles: np.ndarray | None = None,
 ) -> np.ndarray:
     """Ideal accelerometer reading of ``plan`` at instants ``t``.
 
@@ -229,6 +261,8 @@ def specific_force(
         pulse, so a coarse grid does not alias it.
     extra : np.ndarray, shape (n, 3), optional
         Additional acceleration in the world frame, m/s^2 (background activity).
+    extra_angles : np.ndarray, shape (3, n), optional
+        Offsets added to the plan's (yaw, elevation, roll), rad (posture, arm swing).
 
     Returns
     -------
@@ -241,7 +275,7 @@ def specific_force(
     # Segment k runs from keyframe k to k + 1; its steps are taken once per segment
     # rather than once per instant (the same subtraction, so the same bits).
     if plan.times.size > 1:
-        step_pos, step_ang = np.diff(plan.pos, axis=0), np.diff(plan.angles, axis=0)
+        step_pos, step_ang = plan.pos[1:] - plan.pos[:-1], plan.angles[1:] - plan.angles[:-1]
     else:
         step_pos, step_ang = np.zeros_like(plan.pos), np.zeros_like(plan.angles)
     # One gather for all nine per-segment rows, axis first: every row below is then
@@ -258,6 +292,8 @@ def specific_force(
 
     acc = rows[0:3] * acc_gain
     ang = rows[3:6] + rows[6:9] * s
+    if extra_angles is not None:
+        ang += extra_angles
 
     for imp in plan.impulses:
         u = t - imp.time
@@ -272,7 +308,9 @@ def specific_force(
     return _world_to_sensor(acc, ang) / G
 
 
-def gravity_reaction(plan: Plan, t: npt.ArrayLike) -> np.ndarray:
+def gravity_reaction(
+    plan: Plan, t: npt.ArrayLike, extra_angles: np.ndarray | None = None
+) -> np.ndarray:
     """The reaction to gravity in the sensor frame at instants ``t``, in g.
 
     This is the part of :func:`specific_force` that gravity contributes: the world's
@@ -286,6 +324,8 @@ def gravity_reaction(plan: Plan, t: npt.ArrayLike) -> np.ndarray:
         Keyframes (impulses do not rotate the watch and are ignored).
     t : array_like, shape (n,)
         Instants in seconds.
+    extra_angles : np.ndarray, shape (3, n), optional
+        Offsets added to the plan's (yaw, elevation, roll), as in :func:`specific_force`.
 
     Returns
     -------
@@ -301,6 +341,8 @@ def gravity_reaction(plan: Plan, t: npt.ArrayLike) -> np.ndarray:
         ang = plan.angles[k].T + step_ang[k].T * s
     else:
         ang = np.repeat(plan.angles[:1].T, t.size, axis=1)
+    if extra_angles is not None:
+        ang = ang + extra_angles
     up = np.zeros((3, t.size))
     up[2] = 1.0
     return _world_to_sensor(up, ang)
@@ -341,4 +383,6 @@ def _world_to_sensor(v: np.ndarray, ang: np.ndarray) -> np.ndarray:
     x, z = c * x + s * z, -s * x + c * z  # Ry(elevation) undoes Ry(-elevation)
     c, s = cos[2], sin[2]
     y, z = c * y + s * z, -s * y + c * z  # Rx(-roll)
-    return np.stack((x, y, z), axis=1)
+    out = np.empty((3, x.size))
+    out[0], out[1], out[2] = x, y, z
+    return out.T  # (n, 3), laid out axis by axis: cheaper than stacking rows

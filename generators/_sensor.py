@@ -61,6 +61,7 @@ class SensorSpec:
     noise_g: float  # noise standard deviation per sample, g
     bias_g: np.ndarray  # (3,)
     matrix: np.ndarray  # (3, 3) scale, cross-axis and misalignment
+    mounting: np.ndarray  # (3, 3) the misalignment alone: watch frame to sensor frame
     drift: float  # relative rate error
     jitter: float  # jitter std as a fraction of the period
     drop_rate: float
@@ -81,6 +82,7 @@ class SensorSpec:
             noise_g=float(p["noise_density"]) * 1e-6 * math.sqrt(noise_bandwidth(fs)),
             bias_g=np.array([float(p[f"bias_{a}"]) for a in "xyz"]) * 1e-3,
             matrix=(scale + cross) @ rot_y @ rot_x,
+            mounting=rot_y @ rot_x,
             drift=float(p["clock_drift"]) / 100.0,
             jitter=float(p["clock_jitter"]) / 100.0,
             drop_rate=float(p["drop_rate"]),
@@ -97,7 +99,7 @@ def sample_instants(spec: SensorSpec, n: int, rng: np.random.Generator) -> np.nd
     period = 1.0 / (spec.fs * (1.0 + spec.drift))
     jitter = rng.standard_normal(n) * (spec.jitter * period)
     # Bounded to +-0.45 period so that instants stay strictly increasing.
-    np.clip(jitter, -0.45 * period, 0.45 * period, out=jitter)
+    np.minimum(np.maximum(jitter, -0.45 * period, out=jitter), 0.45 * period, out=jitter)
     # Sample k is taken in the middle of its period, so instants are positive.
     return (np.arange(n) + 0.5) * period + jitter
 
@@ -144,7 +146,7 @@ def apply_sensor(
     x = x @ spec.matrix.T + spec.bias_g
     x += rng.standard_normal((n, 3)) * spec.noise_g
     lsb = spec.lsb
-    np.clip(x, -spec.range_g, spec.range_g - lsb, out=x)
+    np.minimum(np.maximum(x, -spec.range_g, out=x), spec.range_g - lsb, out=x)  # np.clip
     x = np.round(x / lsb) * lsb
 
     keep = rng.random(n) >= spec.drop_rate

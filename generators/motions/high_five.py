@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from .._kinematics import PlanBuilder
+from .._kinematics import PlanBuilder, arm_raise
 from ._base import Kinematics, Motion
 
 
@@ -16,7 +16,12 @@ class HighFive(Motion):
     Kinematics: a minimum-jerk reach from the relaxed arm to a raised forearm (60 deg
     above horizontal plus the row's offset, palm forward), stopped by the partner's
     palm: a contact impulse opposite to the reach, then a short hold and the return.
-    The reach covers about one arm length; its duration follows from ``peak_accel``.
+    The wrist travels as the arm's segments carry it from hanging to the upper arm
+    pointing forward (shoulder flexion 90 deg) with the forearm 60 deg up: 0.56 arm
+    lengths forward and 1.32 up (:func:`arm_raise`), so the stroke leans 21 deg from
+    vertical; its duration follows from ``peak_accel``. A fast reach loads the sensor
+    above 2 g while it accelerates upwards and unloads it to about 0.4 g
+    (``sin 21 deg`` x 1 g) while it brakes.
     """
 
     name = "high_five"
@@ -27,7 +32,8 @@ class HighFive(Motion):
     def _perform(self, b: PlanBuilder, k: Kinematics, rng: np.random.Generator) -> float:
         yaw = math.radians(rng.uniform(-15.0, 15.0))
         elev = k.elev(60.0)
-        reach = k.arm_length * np.array([0.55, 0.0, 0.95]) * rng.uniform(0.9, 1.1)
+        forward, up = arm_raise(90.0, 60.0)
+        reach = k.arm_length * np.array([forward, 0.0, up]) * rng.uniform(0.9, 1.1)
         reach[1] = reach[0] * math.sin(yaw)
         dist = float(np.linalg.norm(reach))
         b.move(k.stroke(dist), dpos=tuple(reach), yaw=yaw, elevation=elev, roll=k.roll(0.0))

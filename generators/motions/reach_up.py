@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from .._kinematics import REST_POSE, PlanBuilder
+from .._kinematics import REST_POSE, PlanBuilder, arm_raise
 from ._base import Kinematics, Motion
 
 
@@ -14,9 +14,11 @@ class ReachUp(Motion):
     """Reaching up to a shelf: a high-five without the palm contact; a hard negative.
 
     Kinematics: the high-five's minimum-jerk reach, whose duration follows from
-    ``peak_accel``, but a little higher (forearm 75 deg up, palm forward), held for the
-    row's ``hold_time`` plus 0.4-1 s / ``tempo`` to grasp the object, then lowered more
-    slowly than a plain return (1.3 x ``return_time``). No contact.
+    ``peak_accel``, but higher and closer to vertical (upper arm 30 deg above
+    horizontal, forearm 75 deg up, palm forward: 0.38 arm lengths forward, 1.65 up,
+    :func:`arm_raise`), held for the row's ``hold_time`` plus 0.4-1 s / ``tempo`` to
+    grasp the object, then lowered more slowly than a plain return (1.3 x
+    ``return_time``). No contact.
     """
 
     name = "reach_up"
@@ -27,7 +29,8 @@ class ReachUp(Motion):
         yaw = math.radians(rng.uniform(-15.0, 15.0))
         scale = k.arm_length * rng.uniform(0.9, 1.1)
         grasp = rng.uniform(0.4, 1.0)
-        target = (0.45 * scale * math.cos(yaw), 0.45 * scale * math.sin(yaw), 1.05 * scale)
+        forward, up = arm_raise(120.0, 75.0)
+        target = (forward * scale * math.cos(yaw), forward * scale * math.sin(yaw), up * scale)
 
         b.move(
             k.stroke(math.dist(target, REST_POSE.pos)),

@@ -31,7 +31,14 @@ from highfive.coverage import (
     make_crosses,
 )
 from highfive.coverage._crosses import MAX_CELLS, crosses_size
-from highfive.generators import ConfigError, InvalidParameter, RunDirError, default_space, show
+from highfive.generators import (
+    ConfigError,
+    InvalidParameter,
+    RunDirError,
+    default_space,
+    show,
+    show_number,
+)
 from highfive.harness import SCHEMA_VERSION, RunDir
 from highfive.harness.cli import main
 from highfive.reports import write_gate
@@ -95,6 +102,27 @@ def small_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_run(tmp_path_factory.mktemp("cov") / "small", 512)
 
 
+BINNING = Binning.from_space(default_space())
+DIMS = len(BINNING)
+
+
+def t_way_cells(t: int) -> int:
+    """Cells of all t-way crosses of the default binning: the t-th elementary symmetric
+    polynomial of the bin counts (a product expanded term by term, not the library's count).
+    """
+    coef = [1] + [0] * t
+    for r in BINNING.radices:
+        for k in range(t, 0, -1):
+            coef[k] += r * coef[k - 1]
+    return coef[t]
+
+
+def cells_and_crosses(ways: list[int]) -> str:
+    """``'<cells> cells per model in <crosses> crosses'`` for ``ways`` as the refusal prints it."""
+    cells = sum(t_way_cells(t) for t in ways)
+    return f"{cells:,} cells per model in {sum(math.comb(DIMS, t) for t in ways):,} crosses"
+
+
 def one_line_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str], run: Path) -> str:
     """``main(argv)`` exits 2 with one ``error:`` line and writes nothing into ``run``."""
     before = sorted(p.relative_to(run) for p in run.rglob("*"))
@@ -107,14 +135,15 @@ def one_line_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str], run: Pa
 
 # -- crosses too large to count -------------------------------------------------------
 def test_cells_are_counted_exactly_before_crosses_are_built() -> None:
-    binning = Binning.from_space(default_space())
+    binning = BINNING
     for ways in ([1], [2], [3], [1, 2, 3]):
         # Brute force: every t-subset's product of bin counts.
         want = sum(math.prod(c) for t in ways for c in itertools.combinations(binning.radices, t))
         crosses = make_crosses(binning, ways)
         assert crosses_size(binning, ways) == (want, len(crosses))
         assert want == sum(c.n_cells(binning) for c in crosses)
-    assert [crosses_size(binning, [t])[0] for t in (1, 2, 3)] == [144, 9929, 437094]
+    assert [crosses_size(binning, [t])[0] for t in (1, 2, 3)] == [t_way_cells(t) for t in (1, 2, 3)]
+    assert t_way_cells(1) == sum(binning.radices)
     text = '[[crosses]]\ndims = ["motion", "gap"]\n[[crosses]]\ndims = ["a", "b"]'
     named = load_crosses(
         text.replace('["a", "b"]', '["motion", "gap", "tempo", "duration"]'), binning
@@ -130,13 +159,17 @@ def test_cells_are_counted_exactly_before_crosses_are_built() -> None:
     [
         (
             [7],
-            r"^ways \[7\]: 101,971,284,480 cells per model in 2,629,575 crosses of 31 binned "
+            rf"^ways \[7\]: {cells_and_crosses([7])} of {DIMS} binned "
             r"dimensions, more than the limit of 1,000,000; use smaller ways \(t = 3 gives "
-            r"437,094 cells here\) or fewer dimensions: in a bins file, give the ones you do "
-            r"not need one bin \(\[bins\.<dimension>\] count = 1\)",
+            rf"{t_way_cells(3):,} cells here\) or fewer dimensions: in a bins file, give the "
+            r"ones you do not need one bin \(\[bins\.<dimension>\] count = 1\)",
         ),
-        ([1, 2, 3, 4], r"^ways \[1, 2, 3, 4\]: 14,264,831 cells per model in 36,456 crosses"),
-        ([25], r"^ways \[25\]: 6\.41e\+21 cells per model in 736,281 crosses"),
+        ([1, 2, 3, 4], rf"^ways \[1, 2, 3, 4\]: {cells_and_crosses([1, 2, 3, 4])}"),
+        (  # beyond 15 digits the count reads as d.dde+N
+            [25],
+            rf"^ways \[25\]: {re.escape(show_number(t_way_cells(25)))} cells per model in "
+            rf"{math.comb(DIMS, 25):,} crosses",
+        ),
     ],
     ids=["7-way", "up-to-4-way", "25-way"],
 )
@@ -152,17 +185,18 @@ DEEP = [
     (
         ["gate", "RUN", "--gate", "FILE"],
         '[[criteria]]\nkind = "coverage"\nname = "deep"\nmin = 0.5\nways = [7]\n',
-        r"error: criterion 'deep': ways \[7\]: 101,971,284,480 cells per model in 2,629,575 ",
+        rf"error: criterion 'deep': ways \[7\]: {cells_and_crosses([7])} ",
     ),
     (
         ["diff", "RUN", "--ways", "9"],
         "",
-        r"error: --ways \[9\]: [0-9,]+ cells per model in 20,160,075",
+        rf"error: --ways \[9\]: {cells_and_crosses([9])} ",
     ),
     (
         ["coverage", "RUN", "--bins", "FILE"],
         "ways = [1, 2, 3, 4]\n",
-        r"error: ways \[1, 2, 3, 4\]: 14,264,831 cells per model .* or, for coverage, list the "
+        rf"error: ways \[1, 2, 3, 4\]: {cells_and_crosses([1, 2, 3, 4])} .* or, for coverage, "
+        r"list the "
         r"crosses you need \(\[\[crosses\]\] dims = \[\.\.\.\]\) with fewer dimensions each$",
     ),
 ]
@@ -192,15 +226,13 @@ def test_a_large_count_says_what_it_counts_and_how_far_it_got(
     monkeypatch.setattr(_progress, "LARGE_CELLS", 100)  # 1- and 2-way cells count as large
     lines: list[str] = []
     analyse_run(small_run, regions=False, log=lines.append)
-    assert lines[0] == (
-        f"counting 10,073 cells per model in 496 crosses ({small_run}); this takes a while"
-    )
+    assert lines[0] == (f"counting {cells_and_crosses([1, 2])} ({small_run}); this takes a while")
     assert re.fullmatch(r"  counted: 1,024 of 1,024 rows \(100%\), \d+ s", lines[-1])
     gate = tmp_path / "g.toml"
     gate.write_text('[[criteria]]\nkind = "coverage"\nmin = 0.5\nways = [2]\n')
     lines.clear()
     evaluate_gate(small_run, load_gate(gate), log=lines.append)
-    assert lines[0].startswith("counting 9,929 cells per model in 465 crosses (the gate's")
+    assert lines[0].startswith(f"counting {cells_and_crosses([2])} (the gate's")
 
 
 # -- bins files -------------------------------------------------------------------------
@@ -285,8 +317,8 @@ BAD_TABLES = [
         "cross-too-deep",
         '[[crosses]]\ndims = ["motion", "distractor", "gap", "duration", "tempo", "bias_x", '
         '"bias_y", "bias_z", "scale_x"]\n',
-        r"^ways \[1, 2\] and \[\[crosses\]\] \(3,440,640 cells in 1 named crosses\): 3,450,713 "
-        r"cells per model",
+        r"^ways \[1, 2\] and \[\[crosses\]\] \(3,440,640 cells in 1 named crosses\): "
+        rf"{3_440_640 + t_way_cells(1) + t_way_cells(2):,} cells per model",
     ),
 ]
 
@@ -332,7 +364,8 @@ def test_a_gate_uses_the_bins_of_a_full_bins_file(small_run: Path, tmp_path: Pat
         '[gate]\nbins = "b.toml"\n[[criteria]]\nkind = "coverage"\nmin = 0\nways = [1]\n'
     )
     (c, _) = evaluate_gate(small_run, load_gate(gate)).criteria
-    assert "(142/142 cells)" in c.detail  # 144 default 1-way cells, gap's 4 bins now 2
+    cells = t_way_cells(1) - 2  # the default 1-way cells, gap's 4 bins now 2
+    assert f"({cells}/{cells} cells)" in c.detail
 
 
 def test_examples_bins_toml_loads_and_counts(small_run: Path) -> None:
@@ -399,7 +432,8 @@ def test_partial_coverage_counts_only_the_batches_the_manifest_lists(
     run = write_run(tmp_path / "r", 192, status="running", listed=2)
     result = analyse_run(run, allow_partial=True, regions=False)
     assert result.summary["models"]["float"]["rows"] == 128
-    assert result.counts.n[:144].sum(axis=0).tolist() == [128 * 31] * 2
+    ones = t_way_cells(1)  # the 1-way cells come first: each dimension counts every row once
+    assert result.counts.n[:ones].sum(axis=0).tolist() == [128 * DIMS] * 2
     with pytest.raises(RunDirError, match=r"pass --partial to analyse the batches done so far"):
         analyse_run(run, regions=False)
     assert main(["coverage", str(run), "--partial"]) == 0

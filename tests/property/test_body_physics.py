@@ -1,0 +1,153 @@
+"""Physics of the body around the motions: gait at the wrist, idle sway, postures."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import signal
+
+from highfive.generators import default_space, synthesize
+from highfive.generators import strategies as hst
+from highfive.generators._body import GAITS, POSTURES, RAMP, _sin_cos
+
+
+def _peak_hz(x: np.ndarray, fs: float) -> float:
+    """Frequency of the largest periodogram bin at or above 0.3 Hz (axes' powers added)."""
+    f, p = signal.periodogram(x - x.mean(axis=0), fs=fs, nfft=8192, axis=0)
+    if p.ndim > 1:
+        p = p.sum(axis=1)
+    band = f >= 0.3
+    return float(f[band][np.argmax(p[band])])
+
+
+def _still(background: str, **fixed: object) -> dict:
+    """A 20 s rest row at 50 Hz with an ideal sensor, the body alone moving."""
+    row = dict(motion="rest", background=background, distractor="none", duration=20.0)
+    return default_space().complete({**row, "sample_rate": 50, **fixed})
+
+
+def _gait(background: str, pace: float, swing: float, seed: int) -> tuple[np.ndarray, float]:
+    """Gravity-free samples of a gait row and its stride rate in Hz (half the cadence)."""
+    row = _still(background, gait_pace=pace, arm_swing=swing)
+    x = synthesize(row, seed, gravity=False).samples.astype(np.float64)
+    lo, hi = GAITS[background].cadence
+    return x, (lo + (hi - lo) * pace) / 120.0
+
+
+@settings(max_examples=20)
+@given(pace=st.floats(0.0, 1.0), swing=st.floats(0.5, 1.0), seed=hst.seeds())
+def test_walking_wrist_swings_at_the_stride_rate(pace: float, swing: float, seed: int) -> None:
+    # The arm swings once per stride (two steps): the fore-aft axis of the hanging
+    # watch (y) peaks at half the cadence; the magnitude, which mixes the swing with
+    # the steps' bounce and heel strikes, peaks at a harmonic of the stride rate.
+    x, stride_hz = _gait("walking", pace, swing, seed)
+    assert _peak_hz(x[:, 1], 50.0) == pytest.approx(stride_hz, abs=0.02)
+    harmonic = _peak_hz(np.linalg.norm(x, axis=1), 50.0) / stride_hz
+    assert harmonic == pytest.approx(round(harmonic), abs=0.05)
+    assert round(harmonic) >= 1
+
+
+@settings(max_examples=20)
+@given(pace=st.floats(0.0, 1.0), swing=st.floats(0.5, 1.0), seed=hst.seeds())
+def test_running_wrist_swings_at_the_stride_rate(pace: float, swing: float, seed: int) -> None:
+    x, stride_hz = _gait("running", pace, swing, seed)
+    # Elbow bent, forearm forward: the swing moves both x and y; the vector spectrum
+    # peaks at the stride rate above the trunk's bounce at the step rate.
+    assert _peak_hz(x, 50.0) == pytest.approx(stride_hz, abs=0.02)
+
+
+@pytest.mark.parametrize("background", ["walking", "running"])
+def test_all_three_axes_move_while_walking_and_running(background: str) -> None:
+    x = synthesize(_still(background), 4, gravity=False).samples.astype(np.float64)
+    # Every axis carries more than the 0.03 g that a lone trunk sway would give.
+    assert (x.std(axis=0) > 0.05).all()
+
+
+def test_faster_arm_swing_gives_larger_wrist_acceleration() -> None:
+    stds = [
+        synthesize(_still("walking", arm_swing=s), 5, gravity=False).samples.std(axis=0).max()
+        for s in (0.0, 0.5, 1.0)
+    ]
+    assert stds[0] < stds[1] < stds[2]
+
+
+@settings(max_examples=30)
+@given(
+    idle=st.floats(10.0, 150.0),
+    posture=st.sampled_from(sorted(POSTURES)),
+    seed=hst.seeds(),
+)
+def test_a_standing_wrist_moves_tens_of_mg(idle: float, posture: str, seed: int) -> None:
+    # The idle jiggle carries the row's RMS unless the arm would have to turn more than
+    # 3 deg (short levers); tremor, sway and sensor noise add a few mg.
+    row = _still("none", idle_motion=idle, rest_posture=posture)
+    x = synthesize(row, seed, gravity=False).samples.astype(np.float64)
+    rms = 1e3 * math.sqrt(((x - x.mean(axis=0)) ** 2).sum(axis=1).mean())
+    assert 5.0 <= rms <= 1.3 * idle + 15.0
+
+
+@pytest.mark.parametrize("posture", sorted(POSTURES))
+def test_rest_posture_sets_where_gravity_points(posture: str) -> None:
+    # With no offsets, the reading at rest is the reaction to gravity in the posture:
+    # x along the forearm reads sin(elevation), and the roll splits the rest over y, z.
+    elev, roll, _ = POSTURES[posture]
+    row = _still("none", rest_posture=posture, idle_motion=10.0, cross_axis=0.0)
+    mean = synthesize(row, 6).samples.astype(np.float64).mean(axis=0)
+    e, r = math.radians(elev), math.radians(roll)
+    expected = [math.sin(e), math.cos(e) * math.sin(r), math.cos(e) * math.cos(r)]
+    np.testing.assert_allclose(mean, expected, atol=0.03)
+
+
+def test_rest_posture_honours_elevation_offset_and_roll() -> None:
+    base = _still("none", rest_posture="table", idle_motion=10.0, cross_axis=0.0)
+    turned = {**base, "elevation_offset": 20.0, "wrist_roll": -40.0}
+    x = synthesize(turned, 6).samples.astype(np.float64).mean(axis=0)
+    e, r = math.radians(20.0), math.radians(-40.0)
+    np.testing.assert_allclose(
+        x, [math.sin(e), math.cos(e) * math.sin(r), math.cos(e) * math.cos(r)], atol=0.03
+    )
+
+
+def test_the_posture_does_not_reach_into_a_gesture() -> None:
+    # Inside a gesture (away from the ramps) only the plan moves the watch: the trace
+    # is the same whatever the resting posture (tremor is drawn identically).
+    space = default_space()
+    rows = [
+        space.complete(dict(motion="high_five", background="none", rest_posture=p))
+        for p in ("hanging", "table")
+    ]
+    a, b = (synthesize(r, 8) for r in rows)
+    (e,) = a.events
+    inside = (a.t > e.start + 0.05) & (a.t < e.end - 0.05)
+    assert inside.sum() > 10
+    np.testing.assert_allclose(a.samples[inside], b.samples[inside], atol=2e-3)
+    outside = a.t < e.start - RAMP
+    assert np.abs(a.samples[outside] - b.samples[outside]).max() > 0.5
+
+
+@given(hst.parameter_rows(), hst.seeds())
+def test_gravity_term_is_one_g_everywhere_in_the_space(row: dict, seed: int) -> None:
+    a = synthesize(row, seed)
+    b = synthesize(row, seed, gravity=False)
+    diff = a.samples.astype(np.float64) - b.samples
+    np.testing.assert_allclose(np.linalg.norm(diff, axis=1), 1.0, atol=1e-5)
+
+
+@given(
+    st.lists(st.floats(-1.0, 1.0), min_size=1, max_size=50),
+    st.floats(0.0, 1.0),
+)
+def test_series_sine_and_cosine_agree_with_numpy_to_the_last_bit(
+    xs: list[float], slack: float
+) -> None:
+    # The body's Taylor sine and cosine (cut for the bound given, which may exceed the
+    # largest |x|) differ from libm's by at most half a unit in the last place of 1.
+    x = np.array(xs)
+    bound = float(np.abs(x).max()) + slack * (1.0 - float(np.abs(x).max()))
+    sin, cos = _sin_cos(x, bound)
+    assert np.abs(sin - np.sin(x)).max() <= 0.5 * np.spacing(1.0)
+    assert np.abs(cos - np.cos(x)).max() <= 0.5 * np.spacing(1.0)
