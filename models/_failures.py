@@ -18,8 +18,8 @@ name, seed, space fingerprint and case ids; ``train.seed`` for the generated tra
 A campaign case is the pair (seed, case id): generated training trace ``i`` of seed
 ``s`` uses the random stream of campaign case ``i`` of a campaign with seed ``s``.
 :func:`training_cases` lists the pairs a model was trained on, and
-:func:`warn_training_seeds` warns when a campaign would judge a model on a seed it was
-trained on.
+:func:`warn_training_seeds` warns when a campaign would judge a model on the seed of a
+failure corpus it was trained on (those cases are the campaign's own).
 """
 
 from __future__ import annotations
@@ -44,10 +44,10 @@ __all__ = [
     "FailureCorpus",
     "concat_windows",
     "corpus_metadata",
+    "corpus_seeds",
     "failure_windows",
     "load_corpora",
     "training_cases",
-    "training_seeds",
     "warn_campaign_seeds",
     "warn_training_seeds",
 ]
@@ -241,13 +241,24 @@ def training_cases(meta: Mapping[str, str]) -> set[tuple[int, int]]:
     return out
 
 
-def training_seeds(meta: Mapping[str, str]) -> set[int]:
-    """The campaign seeds whose cases trained the model (see :func:`training_cases`)."""
-    return {seed for seed, _ in training_cases(meta)}
+def corpus_seeds(meta: Mapping[str, str]) -> set[int]:
+    """The campaign seeds whose failing cases themselves trained the model.
+
+    A failure corpus holds a campaign's own cases (parameters and trace), so a campaign
+    of that seed judges the model partly on cases it was trained on. Generated training
+    traces share only their random streams with campaign cases of ``train.seed`` (their
+    parameter rows come from another stream), so that seed is not listed here.
+    """
+    return {
+        int(corpus["seed"])
+        for key in (FAILURES_KEY, "train.init_failures")
+        for corpus in json.loads(meta.get(key, "[]"))
+    }
 
 
 def warn_training_seeds(seed: int, models: Iterable[tuple[str, Mapping[str, str]]]) -> list[str]:
-    """Warn (``UserWarning``) for each model trained on cases of campaign seed ``seed``.
+    """Warn (``UserWarning``) for each model trained on failing cases of campaign seed
+    ``seed`` (see :func:`corpus_seeds`).
 
     Parameters
     ----------
@@ -263,11 +274,11 @@ def warn_training_seeds(seed: int, models: Iterable[tuple[str, Mapping[str, str]
     """
     named = []
     for name, meta in models:
-        if seed in training_seeds(meta):
+        if seed in corpus_seeds(meta):
             named.append(name)
             warnings.warn(
                 f"campaign seed {seed}: model {name!r} was trained on cases of this seed "
-                "(generated traces or a failure corpus), so its failure rates here are "
+                "(a failure corpus), so its failure rates here are "
                 "optimistic; judge it with another seed",
                 UserWarning,
                 stacklevel=2,
