@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from ._export import export_onnx, metadata_of, with_metadata
     from ._failures import (
         FailureCorpus,
+        decode_case_ids,
+        encode_case_ids,
         failure_windows,
         load_corpora,
         training_cases,
@@ -61,6 +63,8 @@ __all__ = [
     "compare_runs",
     "count_macs",
     "count_parameters",
+    "decode_case_ids",
+    "encode_case_ids",
     "estimate_target",
     "export_onnx",
     "failure_windows",
@@ -94,6 +98,8 @@ _EXPORTS = {
     "_export": ("export_onnx", "metadata_of", "with_metadata"),
     "_failures": (
         "FailureCorpus",
+        "decode_case_ids",
+        "encode_case_ids",
         "failure_windows",
         "load_corpora",
         "training_cases",

@@ -261,10 +261,13 @@ def _nodes_of_type(path: Path, op_type: str) -> list[str]:
 
 
 def _copy_metadata(src: bytes, dst: bytes) -> bytes:
-    """``dst`` with the ``metadata_props`` of ``src`` (replacing any of its own)."""
+    """``dst`` with the ``metadata_props`` of ``src`` (replacing any of its own), failure
+    corpora summarized by their SHA-256 (:func:`~._failures.summarize_corpora`)."""
     import onnx
 
-    props = {p.key: p.value for p in onnx.load_from_string(src).metadata_props}
+    from ._failures import summarize_corpora
+
+    props = summarize_corpora({p.key: p.value for p in onnx.load_from_string(src).metadata_props})
     model = onnx.load_from_string(dst)
     del model.metadata_props[:]
     onnx.helper.set_model_props(model, props)

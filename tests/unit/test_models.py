@@ -23,6 +23,8 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from onnx import TensorProto, helper
 
 import highfive.models
@@ -703,3 +705,9 @@ def test_shipped_variants_are_whole_self_describing_and_small_in_int8(variant: s
         assert model.spec.positive_class in model.spec.class_names
         sizes[kind] = len(data)
     assert sizes["int8"] <= 0.35 * sizes["float32"]
+
+
+@given(st.sets(st.integers(0, 2**40), max_size=300))
+def test_case_ids_round_trip_through_their_compact_form(ids: set[int]) -> None:
+    """A model records the failing cases it was trained on as gap varints, zlib, base64."""
+    assert highfive.models.decode_case_ids(highfive.models.encode_case_ids(ids)) == sorted(ids)

@@ -25,6 +25,7 @@ from highfive.harness import Model, RunDir  # noqa: E402
 from highfive.harness.cli import main  # noqa: E402
 from highfive.models import (  # noqa: E402
     count_macs,
+    decode_case_ids,
     load_corpora,
     metadata_of,
     network_from_onnx,
@@ -69,7 +70,7 @@ def test_failures_are_recorded_in_the_metadata(corpus_run: Path, retrained: Path
     meta = metadata_of(retrained.read_bytes())
     (record,) = json.loads(meta["train.failures"])
     assert record["run"] == "before" and record["seed"] == CORPUS_SEED
-    assert record["cases"] == failing
+    assert decode_case_ids(record["cases_z"]) == failing and record["n"] == len(failing)
     assert meta["train.failure_cases"] == str(len(failing))
     assert meta["train.failures_oversample"] == "2"
     keys = training_cases(meta)
