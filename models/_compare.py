@@ -178,8 +178,14 @@ def _entries(runs: list[tuple[Path, dict[str, Any], str]]) -> list[_Entry]:
 
 
 def _twin(e: _Entry, entries: list[_Entry]) -> _Entry | None:
+    """The model of the same run quantized from ``e`` (or ``e``'s float model): the same
+    metadata, up to the failure corpora an int8 file keeps only the SHA-256 of."""
+    from ._failures import summarize_corpora
+
+    mine = summarize_corpora(e.meta)
     for o in entries:
-        if o is not e and o.run == e.run and o.quantized != e.quantized and o.meta == e.meta:
+        same_run = o is not e and o.run == e.run and o.quantized != e.quantized
+        if same_run and summarize_corpora(o.meta) == mine:
             return o
     return None
 
