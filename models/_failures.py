@@ -60,6 +60,13 @@ __all__ = [
 
 FAILURES_KEY = "train.failures"
 """Metadata key: JSON list of the corpora a model was trained on."""
+_CORPUS_KEYS = (FAILURES_KEY, "train.init_failures")
+"""The keys holding corpora: the model's own, and those of the model it was tuned from."""
+
+
+def _corpora(meta: Mapping[str, str]) -> dict[str, list[dict[str, Any]]]:
+    """The corpus records of a model's metadata, per key present."""
+    return {key: json.loads(meta[key]) for key in _CORPUS_KEYS if key in meta}
 
 
 @dataclass(frozen=True)
@@ -124,10 +131,7 @@ def summarize_corpora(meta: Mapping[str, str]) -> dict[str, str]:
     the int8 file; the float file holds the list.
     """
     out = dict(meta)
-    for key in (FAILURES_KEY, "train.init_failures"):
-        if key not in meta:
-            continue
-        corpora = json.loads(meta[key])
+    for key, corpora in _corpora(meta).items():
         for corpus in corpora:
             if "cases_z" in corpus:
                 z = corpus.pop("cases_z")
@@ -295,8 +299,8 @@ def training_cases(meta: Mapping[str, str]) -> set[tuple[int, int]]:
         seed, n = _int(meta, f"{prefix}seed"), _int(meta, f"{prefix}n_traces")
         if seed is not None and n is not None:
             out.update((seed, i) for i in range(n))
-    for key in (FAILURES_KEY, "train.init_failures"):
-        for corpus in json.loads(meta.get(key, "[]")):
+    for corpora in _corpora(meta).values():
+        for corpus in corpora:
             cases = decode_case_ids(corpus["cases_z"]) if "cases_z" in corpus else []
             out.update((int(corpus["seed"]), c) for c in cases)
     return out
@@ -310,11 +314,7 @@ def corpus_seeds(meta: Mapping[str, str]) -> set[int]:
     traces share only their random streams with campaign cases of ``train.seed`` (their
     parameter rows come from another stream), so that seed is not listed here.
     """
-    return {
-        int(corpus["seed"])
-        for key in (FAILURES_KEY, "train.init_failures")
-        for corpus in json.loads(meta.get(key, "[]"))
-    }
+    return {int(corpus["seed"]) for corpora in _corpora(meta).values() for corpus in corpora}
 
 
 def warn_training_seeds(seed: int, models: Iterable[tuple[str, Mapping[str, str]]]) -> list[str]:
