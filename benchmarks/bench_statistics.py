@@ -23,7 +23,10 @@ impact_decay, drop_rate, sample_rate and gap, the one that does not matter):
     90th percentile of cases (stages of 256, anytime bounds; a run undecided when its
     budget ran out counts as never deciding) against the fixed Sobol size (in steps of
     256) that decides in 90 % of replications (Clopper-Pearson, one look); target: 5x
-    fewer. Beside it, not judged: the sequential campaign deciding with
+    fewer. Beside it, not judged: a reference plan sized with the true rates known
+    (``oracle_plan``: the fewest base cases, then each cell's remaining cases for a
+    one-look decision with probability 0.9), which no campaign can make; and the
+    sequential campaign deciding with
     Clopper-Pearson bounds at levels spent over its looks (``--spending even, pocock,
     obf``), with the benchmark's budget and with a budget of the fixed campaign's size;
 (c) the rare region alone: importance sampling (three short cross-entropy pilot
@@ -114,9 +117,16 @@ def _sobol(n: int, seed: int) -> np.ndarray:
     return qmc.Sobol(len(DIMS), scramble=True, seed=seed).random(n)
 
 
-def _cp_cells(w: World, codes: np.ndarray, failed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    n = np.array([np.sum(codes[:, j] == b) for j, b in w.cells])
-    k = np.array([np.sum(failed[codes[:, j] == b]) for j, b in w.cells])
+def _cp_cells(
+    w: World, codes: np.ndarray, failed: np.ndarray, box_dim: Any = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Failures and cases per 1-way cell; with ``box_dim`` (per case, -1 for a base
+    case, else the dimension its focus box restricts) a focus case counts only for
+    cells of its box's dimension."""
+    fits = np.full(len(codes), -1) if box_dim is None else np.asarray(box_dim)
+    inside = [(codes[:, j] == b) & ((fits < 0) | (fits == j)) for j, b in w.cells]
+    n = np.array([np.sum(m) for m in inside])
+    k = np.array([np.sum(failed[m]) for m in inside])
     return k, n
 
 
@@ -128,15 +138,25 @@ def fixed_miss(w: World, u: np.ndarray, rng: np.random.Generator) -> float:
     return w.upper_miss(cp_upper(k, n, w.gate.confidence))
 
 
-def fixed_decides(w: World, u: np.ndarray, verdict: np.ndarray) -> bool:
-    """Whether a fixed campaign of these cases decides the gate (Clopper-Pearson)."""
+def fixed_decides(
+    w: World, u: np.ndarray, verdict: np.ndarray, cells: bool = True, box_dim: Any = None
+) -> bool:
+    """Whether a fixed campaign of these cases decides the gate (Clopper-Pearson).
+
+    ``cells=False`` leaves the 1-way cell criterion out; ``box_dim`` (per case: -1 for
+    a draw of the base distribution, else the dimension of its focus box) keeps focus
+    cases out of the rates over the whole space and out of other dimensions' cells.
+    """
     from highfive.coverage import cp_lower, cp_upper
 
     codes, failed = w.codes(u), verdict != "pass"
+    base = np.ones(len(u), dtype=bool) if box_dim is None else np.asarray(box_dim) < 0
     for c in w.gate.criteria:
         o = c.options
         if c.kind == "cell_upper_bound":
-            k, n = _cp_cells(w, codes, failed)
+            if not cells:
+                continue
+            k, n = _cp_cells(w, codes, failed, box_dim)
             up, lo = cp_upper(k, n, 0.95), cp_lower(k, n, 0.95)
             if not (np.any(lo > o["p_max"]) or np.all((n >= o["min_cases"]) & (up < o["p_max"]))):
                 return False
@@ -153,10 +173,79 @@ def fixed_decides(w: World, u: np.ndarray, verdict: np.ndarray) -> bool:
             if 1 - short / total < o["min"]:
                 return False
         else:
-            k, n = int(np.isin(verdict, o["verdicts"]).sum()), len(verdict)
+            k, n = int(np.isin(verdict[base], o["verdicts"]).sum()), int(base.sum())
             if not (cp_upper(k, n, 0.95) < o["p_max"] or cp_lower(k, n, 0.95) > o["p_max"]):
                 return False
     return True
+
+
+def _cell_power_size(p: float, p_max: float, min_cases: int, power: float = 0.9) -> int:
+    """Fewest cases of one cell at true rate ``p`` whose one-look Clopper-Pearson
+    bound decides it against ``p_max`` with probability ``power`` (exact binomial)."""
+    from scipy.stats import binom
+
+    from highfive.coverage import cp_lower, cp_upper
+
+    for n in range(min_cases, 200_000):
+        k = np.arange(n + 1)
+        pmf = binom.pmf(k, n, p)
+        if p < p_max:
+            decided = cp_upper(k, np.full(k.shape, n), 0.95) < p_max
+        else:
+            decided = cp_lower(k, np.full(k.shape, n), 0.95) > p_max
+        if float(pmf[decided].sum()) >= power:
+            return n
+    return 200_000
+
+
+def oracle_plan(w: World, reps: int, seed: int, step: int = 64) -> tuple[int, float]:
+    """A reference no honest design is expected to beat: a plan sized with the true
+    rates known, deciding every criterion at one look (Clopper-Pearson).
+
+    Base cases ``B`` (in steps of ``step``): the ``q``-quantile, over replications, of
+    the fewest Sobol base cases that decide the rates over the whole space and the
+    2-way coverage; then, per 1-way cell, focus cases for the rest of the cases its
+    true rate needs to be decided with probability ``q`` (at least ``min_cases``). ``q``
+    is the smallest of 0.9, 0.95, 0.975, 0.99 at which the whole plan decides the gate
+    in 90 % of fresh replications. The plan is fixed before any outcome, so its one
+    look is valid; it needs knowledge no campaign has. Returns its size (90th
+    percentile over the replications) and the share of them in which it decides.
+    """
+    cell = next(c for c in w.gate.criteria if c.kind == "cell_upper_bound").options
+    grid = np.arange(step, 65_536 + 1, step)
+    needs = []
+    for r in range(reps):
+        rng = np.random.default_rng(seed * 100_003 + r + 11)
+        u = _sobol(int(grid[-1]), seed * 100_003 + r + 13)
+        v = w.outcomes(u, rng)
+        needs.append(
+            next((int(n) for n in grid if fixed_decides(w, u[:n], v[:n], cells=False)), 65_536)
+        )
+    size, share = 0, 0.0
+    for q in (0.9, 0.95, 0.975, 0.99):
+        base = int(np.quantile(needs, q, method="higher"))
+        need = np.array([_cell_power_size(p, cell["p_max"], cell["min_cases"], q) for p in w.true])
+        sizes, decided = [], 0
+        for r in range(reps):
+            rng = np.random.default_rng(seed * 100_003 + r + 17)
+            parts, dims = [_sobol(base, seed * 100_003 + r + 19)], [np.full(base, -1)]
+            _, have = _cp_cells(w, w.codes(parts[0]), np.zeros(base, dtype=bool))
+            # the cases each cell still needs, from where the base cases fell (their
+            # positions, not their outcomes: the plan stays fixed before any outcome)
+            for (j, b), x in zip(w.cells, np.maximum(0, need - have), strict=True):
+                if x:
+                    lo, hi = w.edges[j][b]
+                    box = rng.random((int(x), len(DIMS)))
+                    box[:, j] = lo + box[:, j] * (hi - lo)
+                    parts.append(box)
+                    dims.append(np.full(int(x), j))
+            u = np.concatenate(parts)
+            sizes.append(len(u))
+            decided += fixed_decides(w, u, w.outcomes(u, rng), box_dim=np.concatenate(dims))
+        size, share = int(np.quantile(sizes, 0.9, method="higher")), decided / reps
+        if share >= 0.9:
+            break
+    return size, share
 
 
 def sequential(
@@ -428,6 +517,13 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"(b) cases to decide the gate (90th percentile): sequential {seq90:,.0f}, "
         f"fixed Sobol {fixed90:,.0f}; ratio {ratio:.2f}x (target >= 5x) -> {_mark(ratio >= 5)}"
+    )
+    # beside it, the reference: a plan sized with the truth known, one look
+    oracle, share = oracle_plan(w, seq_reps, args.seed)
+    print(
+        f"    reference, a plan sized with the true rates known (one look, not a method): "
+        f"{oracle:,} cases ({fixed90 / oracle:.2f}x; decides in {100 * share:.0f}% of reps); "
+        f"5x needs <= {fixed90 / 5:,.0f}"
     )
     # beside it: Clopper-Pearson at spent levels over the K looks, for this budget and
     # for a budget of the fixed campaign's size (fewer looks, larger levels)

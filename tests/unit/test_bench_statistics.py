@@ -41,6 +41,10 @@ def test_quick_benchmark_reports_every_target_and_bounds_cover(
     assert spending and all(
         all(f"{k} " in line for k in ("even", "pocock", "obf")) for line in spending
     )
-    judged = [line for line in out[1:-1] if line not in spending]
+    reference = [line for line in out if line.startswith("    reference, a plan sized")]
+    assert len(reference) == 1
+    decides = re.search(r"decides in (\d+)% of reps", reference[0])
+    assert decides and int(decides.group(1)) >= 90, reference[0]
+    judged = [line for line in out[1:-1] if line not in spending + reference]
     assert all(line.endswith(("PASS", "FAIL")) for line in judged)
     assert out[-1].startswith("runtime ")
