@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import shlex
 from collections.abc import Mapping, Sequence
@@ -211,10 +212,16 @@ class RunCoverage:
 
 
 def _needed_text(w: Mapping[str, Any]) -> str:
-    """Cases still needed both ways, or the status that makes the count moot."""
+    """Cases still needed both ways, or the status that makes the count moot.
+
+    ``needed`` is missing (None or NaN) for a cell of weighted cases: the count assumes
+    unweighted cases (docs/statistics.md section 8), so none is given.
+    """
     if w["status"] in ("failing", "passing"):
         return w["status"]
     need, at_rate = w.get("needed"), w.get("needed_at_rate")
+    if need is None or not math.isfinite(need):
+        return "cases still needed: n/a (weighted cases)"
     rate = "never at this rate" if at_rate is None else f"{at_rate:,.0f} at this rate"
     return f"needs {need:,.0f} more if none fails, {rate}"
 

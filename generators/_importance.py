@@ -27,6 +27,7 @@ computed without the others.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -65,7 +66,28 @@ class Proposal:
                 f"proposal.defensive: {show(a)} must be in (0, 1]; 0 would leave regions of "
                 "base mass without cases and weights unbounded"
             )
-        p = np.asarray(self.probs, dtype=np.float64)
+        rows = self.probs if isinstance(self.probs, list | tuple | np.ndarray) else None
+        if rows is None or not all(isinstance(r, list | tuple | np.ndarray) for r in rows):
+            raise InvalidParameter(
+                f"proposal.probs: {show(self.probs)} must be a list of rows, one per "
+                "dimension, each a list of bin probabilities"
+            )
+        widths = {len(r) for r in rows}
+        if len(widths) > 1:
+            first = len(rows[0])
+            row = next(i for i, r in enumerate(rows) if len(r) != first)
+            raise InvalidParameter(
+                f"proposal.probs: row {row} has {len(rows[row])} bins, row 0 has {first}; "
+                "every dimension must have the same number of bins"
+            )
+        for i, r in enumerate(rows):
+            for x in r:
+                if isinstance(x, bool | np.bool_) or not isinstance(x, numbers.Real):
+                    raise InvalidParameter(
+                        f"proposal.probs: row {i} holds {show(x)}; every entry must be a "
+                        "number >= 0"
+                    )
+        p = np.asarray(rows, dtype=np.float64)
         if p.ndim != 2 or p.shape[0] < 1 or p.shape[1] < 1:
             raise InvalidParameter(
                 f"proposal.probs: shape {p.shape} must be (dimensions, bins), both >= 1"
@@ -179,7 +201,7 @@ class Proposal:
             )
         if "probs" not in data or not isinstance(data["probs"], list | tuple):
             raise InvalidParameter("proposal.probs: missing; give one list of bins per dimension")
-        prop = cls(tuple(tuple(r) for r in data["probs"]), data.get("defensive", 0.1))
+        prop = cls(tuple(data["probs"]), data.get("defensive", 0.1))
         if d is not None and prop.d != d:
             raise InvalidParameter(
                 f"proposal.probs: {prop.d} dimensions, the parameter space has {d}"

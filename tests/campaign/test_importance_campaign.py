@@ -68,6 +68,7 @@ def test_stages_find_failures_and_every_case_counts(tmp_path: Path) -> None:
     assert overall["status"] == "decided"
     assert overall["lower"] <= TRUTH <= overall["upper"]
     assert {"rate_sn", "ess"} <= set(cov.cells.columns)
+    assert main(["coverage", str(run)]) == 0  # the printed report of weighted cells
     assert replay(run, 300).matches_stored  # a stage-2 case, from its recorded proposal
     follow = plan_focus(run, cases=16)  # a follow-up samples boxes, with no proposals
     assert follow.sampler == "focus" and not follow.importance and follow.focus

@@ -114,6 +114,24 @@ def test_budget_stops_an_undecidable_gate_and_resume_carries_on(tmp_path: Path) 
         run_until_decided(_config(tmp_path, "cut"), gate, budget=320, stage=64, resume=True)
 
 
+def test_coverage_of_the_stages_prints_and_writes_its_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Focus stages make the merged cases weighted; their cells have no "cases still
+    # needed" (it assumes unweighted cases), which the worst-cells lines once formatted
+    # as a number and crashed on before writing anything.
+    gate = _gate(kind="cell_upper_bound", p_max=0.01, ways=[1], min_cases=1)
+    run = run_until_decided(_config(tmp_path, "st"), gate, budget=160, stage=64)
+    assert any(s["design"] == "focus" for s in run.stages)
+    stages = sorted(str(p) for p in (tmp_path / "st").glob("stage-*"))
+    capsys.readouterr()
+    assert main(["coverage", *stages]) == 0
+    out = capsys.readouterr().out
+    assert "cases still needed: n/a (weighted cases)" in out
+    summary = json.loads((Path(stages[0]) / "coverage" / "summary.json").read_text())
+    assert summary["weighting"] and summary["worst"]
+
+
 def test_cli_exit_status_and_stage_lines(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

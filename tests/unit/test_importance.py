@@ -94,6 +94,18 @@ def test_the_sampler_draws_each_case_from_its_own_stream() -> None:
         (lambda: Proposal(((1.0, -1.0),), 0.1), "finite number >= 0"),
         (lambda: Proposal(((0.0, 0.0),), 0.1), "positive sum"),
         (lambda: Proposal(((1.0, math.inf),), 0.1), "finite number >= 0"),
+        (
+            lambda: Proposal.from_dict({"probs": [[1.0, 1.0], [1.0]], "defensive": 0.1}),
+            "row 1 has 1 bins, row 0 has 2",
+        ),
+        (
+            lambda: Proposal.from_dict({"probs": [["x", 1.0]], "defensive": 0.1}),
+            "row 0 holds 'x'; every entry must be a number",
+        ),
+        (
+            lambda: Proposal.from_dict({"probs": [1.0, 1.0], "defensive": 0.1}),
+            "must be a list of rows",
+        ),
         (lambda: Proposal.from_dict({"probs": [[1, 1]]}, 3), "1 dimensions, the parameter"),
         (lambda: Proposal.from_dict({"probs": [[1]], "mix": 1}), "must be a table with probs"),
         (lambda: Proposal.base(2).log_pdf([[0.5, 1.5]]), "in the unit cube"),
