@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,12 @@ def _check_diff_args(args: argparse.Namespace) -> None:
             )
     elif args.check:
         raise InvalidParameter("--check: needs --margin (the non-inferiority margin to check)")
+    a, b = Path(args.run_a), args.run_b and Path(args.run_b)
+    if b is not None and a.exists() and b.exists() and os.path.samefile(a, b):
+        raise InvalidParameter(
+            f"RUN_B: {os.fspath(b)!r} is RUN_A's directory; omit RUN_B to compare the "
+            "models of one run"
+        )
 
 
 def cmd_diff(args: argparse.Namespace) -> int:

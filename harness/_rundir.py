@@ -142,9 +142,16 @@ class RunDir:
                 "is it a run directory? (made by 'highfive run')"
             )
         try:
-            record: dict[str, Any] = json.loads(self.campaign_json.read_text())
+            record: dict[str, Any] = json.loads(self.campaign_json.read_bytes().decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise RunDirError(f"{self.campaign_json}: not UTF-8 text ({exc.reason})") from None
         except json.JSONDecodeError as exc:
             raise RunDirError(f"{self.campaign_json}: not valid JSON ({exc})") from None
+        if not isinstance(record, dict):
+            raise RunDirError(
+                f"{self.campaign_json}: holds a JSON {type(record).__name__}, not the campaign "
+                "record (an object); is it a run directory made by 'highfive run'?"
+            )
         version = record.get("schema_version")
         if version not in READABLE:
             raise RunDirError(

@@ -70,13 +70,81 @@ def _check_output(flag: str, path: Path, kind: str = "file") -> None:
             )
 
 
+_INPUTS = (
+    "run",
+    "runs",
+    "run_a",
+    "run_b",
+    "model",
+    "float_model",
+    "init",
+    "gate",
+    "config",
+    "recording",
+    "recordings",
+    "region",
+)
+"""Argument names that hold a command's inputs (files or run directories)."""
+_OPTIONS = ("init", "gate", "region")  # of those, the ones given as --flags
+_RUN_RECORDS = ("campaign.json", "manifest.jsonl", "stages.json", ".lock")
+_RUN_DATA = ("results", "failures", "corpus")
+
+
+def _inputs(args: argparse.Namespace) -> list[tuple[str, Path]]:
+    """(argument, path) of every input the command was given that exists on disk."""
+    from importlib import resources
+
+    from ._model import SHIPPED
+
+    found = []
+    for dest in _INPUTS:
+        value = getattr(args, dest, None)
+        for item in value if isinstance(value, list | tuple) else [value]:
+            if not isinstance(item, str | os.PathLike):
+                continue
+            path = Path(item)
+            if dest in ("model", "float_model", "init") and os.fspath(item) in SHIPPED:
+                path = Path(str(resources.files("highfive.models") / SHIPPED[os.fspath(item)]))
+            if path.exists():
+                shown = f"--{dest}" if dest in _OPTIONS else dest.upper().removesuffix("S")
+                found.append((shown, path))
+    return found
+
+
+def _clobbers(out: Path, given: Path) -> bool:
+    """Whether writing ``out`` would overwrite the input ``given``: the file itself,
+    or a record or data file of a run directory (its own reports beside them, such as
+    report.html or coverage/, may be rewritten)."""
+    if given.is_file():
+        return out.exists() and os.path.samefile(out, given)
+    run = given.resolve()
+    if not (run / "campaign.json").exists() and not (run / "stages.json").exists():
+        return False
+    target = out.resolve()
+    if run not in target.parents:
+        return False
+    first = target.relative_to(run).parts[0]
+    return first in _RUN_RECORDS or first in _RUN_DATA or first.startswith("stage-")
+
+
 def _check_outputs(args: argparse.Namespace) -> None:
-    """Check the command's output paths (``outputs``: dest -> "file", "image", "folder")."""
+    """Check the command's output paths (``outputs``: dest -> "file", "image", "folder"):
+    writable, and not one of the command's inputs or a run's own records and data."""
     outputs: Mapping[str, str] = getattr(args, "outputs", {})
+    inputs = _inputs(args)
     for dest, kind in outputs.items():
         path = getattr(args, dest, None)  # a parent's outputs may name another's flags
-        if path is not None:
-            _check_output(f"--{dest}", Path(path), kind)
+        if path is None:
+            continue
+        _check_output(f"--{dest}", Path(path), kind)
+        if kind == "folder":
+            continue
+        for name, given in inputs:
+            if _clobbers(Path(path), given):
+                raise InvalidParameter(
+                    f"--{dest}: {os.fspath(path)!r} would overwrite the input {name} "
+                    f"{os.fspath(given)!r}; choose another file"
+                )
 
 
 def _write_outputs(writers: Mapping[str, tuple[Path, Writer]]) -> None:

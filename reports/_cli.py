@@ -11,10 +11,12 @@ nothing heavy: each handler imports what it needs when it runs.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
+from highfive.generators import InvalidParameter
 from highfive.harness import int_at_least
 
 __all__ = ["DEFAULT_CASES", "add_report_commands", "cmd_gate"]
@@ -47,6 +49,13 @@ def cmd_gate(args: argparse.Namespace) -> int:
 
     from ._junit import write_gate
 
+    for written in ("gate.json", "junit.xml"):
+        out = Path(args.run) / written
+        if out.exists() and Path(args.gate).exists() and os.path.samefile(out, args.gate):
+            raise InvalidParameter(
+                f"--gate: {os.fspath(args.gate)!r} is the file the gate writes its verdict "
+                f"to (RUN/{written}); keep the criteria in another file"
+            )
     gate = load_gate(args.gate)
     result = evaluate_gate(args.run, gate, log=_progress)
     for line in result.lines():

@@ -124,6 +124,46 @@ CATALOGUE = [
         "synth high_five --csv ok.csv --plot x.txt",
         r"--plot: 'x.txt' does not end in an image format; use one of .*\.png",
     ),
+    # -- outputs that would overwrite an input -------------------------------------
+    row(
+        "quantize-onto-its-input",
+        "model quantize toy.onnx --out ./toy.onnx",
+        r"--out: 'toy.onnx' would overwrite the input FLOAT_MODEL 'toy.onnx'",
+    ),
+    row(
+        "prune-onto-its-input",
+        "model prune toy.onnx --out toy.onnx --epochs 0",
+        r"--out: 'toy.onnx' would overwrite the input MODEL 'toy.onnx'",
+    ),
+    row(
+        "diff-out-onto-a-run-record",
+        "diff run partial --out run/campaign.json",
+        r"--out: 'run/campaign.json' would overwrite the input RUN_A 'run'",
+    ),
+    row(
+        "compare-out-into-run-results",
+        "model compare run --out run/results/x.parquet",
+        r"--out: 'run/results/x.parquet' would overwrite the input RUN 'run'",
+    ),
+    row(
+        "gate-criteria-in-its-own-output",
+        "gate run --gate run/junit.xml",
+        r"--gate: 'run/junit.xml' is the file the gate writes its verdict to",
+        files={"run/junit.xml": '[[criteria]]\nkind = "failure_rate"\np_max = 0.5\n'},
+    ),
+    row("diff-a-run-with-itself", "diff run ./run/", r"RUN_B: 'run' is RUN_A's directory"),
+    row(
+        "campaign-json-not-utf8",
+        "gate bad --gate g.toml",
+        r"bad/campaign.json: not UTF-8 text",
+        files={"bad/campaign.json": "\udcc0", "g.toml": SEQ_GATE},
+    ),
+    row(
+        "campaign-json-a-list",
+        "replay bad 1",
+        r"bad/campaign.json: holds a JSON list, not the campaign record",
+        files={"bad/campaign.json": "[1, 2]\n"},
+    ),
     # -- count ---------------------------------------------------------------------
     row("count-missing", "count missing.csv", r"recording: 'missing.csv' does not exist"),
     row(
@@ -819,8 +859,9 @@ def test_malformed_input_is_one_line_exit_2_and_writes_nothing(
     world: dict[str, object],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    for name, text in bad.files.items():
-        (workdir / name).write_text(text)
+    for name, text in bad.files.items():  # lone surrogates stand for raw bytes
+        (workdir / name).parent.mkdir(parents=True, exist_ok=True)
+        (workdir / name).write_bytes(text.encode("utf-8", "surrogateescape"))
     before = _snapshot(workdir)
     argv = shlex.split(bad.argv.format(passing=world["passing"]))
     try:
