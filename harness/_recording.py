@@ -6,8 +6,10 @@ axes ``x/y/z``, ``ax/ay/az``, ``acc_x/acc_y/acc_z``, ``accel_x/...``,
 ``x_g/...``. Units are g or m/s^2, given or inferred from the quietest stretch of
 about a second (where the watch is still it reads gravity alone: about 1 g or 9.81
 m/s^2, whatever it does the rest of the time; the median magnitude of a run is about
-2 g); the same stretch gives the watch's orientation. Time is in s, ms or us, given or
-inferred from the median sample spacing. The file is only read, never modified.
+2 g; g only from a still stretch, whose spread is at most half its reading: see
+:func:`~._recording_read._units_of`); the same stretch gives the watch's
+orientation. Time is in s, ms or us, given or inferred from the median sample
+spacing. The file is only read, never modified.
 
 A recording may be far larger than memory allows to hold as one array (days at
 100 Hz). :func:`open_recording` reads it once in chunks (pandas for CSV, pyarrow row
@@ -48,6 +50,7 @@ from ._recording_quiet import Rest, _Quiet
 from ._recording_read import (
     _TIME_SCALE,
     CHUNK_ROWS,
+    STILL,
     _check_path,
     _columns,
     _frames,
@@ -147,8 +150,8 @@ def open_recording(
     InvalidParameter
         One line naming the problem: a missing file or column, text where numbers
         belong, a non-finite sample, timestamps that do not increase, units or rate
-        that cannot be inferred (a quietest stretch near neither 1 g nor 9.81 m/s^2:
-        gravity removed, or other units).
+        that cannot be inferred (a quietest stretch near neither 1 g nor 9.81 m/s^2,
+        or near 1 but moving: gravity removed, or other units).
     """
     path = Path(path)
     if units not in ("auto", "g", "m/s2"):
@@ -214,13 +217,17 @@ def open_recording(
     mean, spread, rest_rows, rest_first = quiet.quietest(float(fs))
     magnitude = float(np.linalg.norm(mean))
     if units == "auto":
-        found = _units_of(magnitude)
+        found = _units_of(magnitude, spread)
         if found is None:
-            why = (
-                "the recording seems to have gravity removed"
-                if magnitude < 0.5
-                else "a worn watch at rest reads about 1 g or 9.81 m/s^2"
-            )
+            if magnitude < 0.5:
+                why = "the recording seems to have gravity removed"
+            elif 0.5 <= magnitude <= 2.0:
+                why = (
+                    f"its spread of {spread:.3g} is more than {STILL:g} times that, motion "
+                    "rather than a watch at rest reading 1 g (gravity removed?)"
+                )
+            else:
+                why = "a worn watch at rest reads about 1 g or 9.81 m/s^2"
             raise InvalidParameter(
                 f"recording {name}: cannot infer units: its quietest "
                 f"{rest_rows / fs:.3g} s read {magnitude:.3g} on average; {why}; "

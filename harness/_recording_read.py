@@ -123,8 +123,23 @@ def _spacing_unit(dt: float) -> str | None:
     return next((u for u, lo, hi in _SPACINGS if lo <= dt <= hi), None)
 
 
-def _units_of(magnitude: float) -> Literal["g", "m/s2"] | None:
-    if 0.5 <= magnitude <= 2.0:
+STILL = 0.5
+"""Largest spread of the quietest stretch, as a share of its mean reading, that still
+reads as a watch at rest when inferring g (see :func:`_units_of`)."""
+
+
+def _units_of(magnitude: float, spread: float) -> Literal["g", "m/s2"] | None:
+    """The units a quietest stretch reading ``magnitude`` (its mean vector's length) with
+    ``spread`` (rms deviation from the mean) implies, or None.
+
+    About 1 g (0.5 to 2) is g, about 9.81 (0.5 g to 2 g) is m/s^2. A reading of 0.5 to 2
+    is also what a recording without gravity, in m/s^2, reads where the wrist moves
+    gently, but then the stretch is motion, not rest: its spread is as large as its
+    mean. So g is inferred only where the stretch is still, its spread at most
+    :data:`STILL` (half) of its reading. The m/s^2 range needs no such test: a recording
+    without gravity, in g, would have to read 5 to 20 g where it is quietest.
+    """
+    if 0.5 <= magnitude <= 2.0 and spread <= STILL * magnitude:
         return "g"
     if 0.5 * G <= magnitude <= 2.0 * G:
         return "m/s2"
