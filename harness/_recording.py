@@ -50,6 +50,8 @@ from ._recording_quiet import Rest, _Quiet
 from ._recording_read import (
     _TIME_SCALE,
     CHUNK_ROWS,
+    FLOAT32_MAX,
+    MIN_RATE_HZ,
     STILL,
     _check_path,
     _columns,
@@ -173,6 +175,8 @@ def open_recording(
 
     spacing, quiet = _Median(), _Quiet()
     n, first, last = 0, math.nan, math.nan
+    # The first sample too large for float32 once in g, if in g and if in m/s^2.
+    huge: dict[float, tuple[int, str, float]] = {}
     for frame in _frames(path, suffix, columns, rows):
         t, x = _numbers(frame, time, axes, name)
         finite = np.isfinite(x).all(axis=1) & np.isfinite(t)
@@ -182,6 +186,11 @@ def open_recording(
                 f"recording {name}: row {n + bad} is not finite "
                 f"({show(t[bad])}, {show(x[bad])}); drop or fill missing samples"
             )
+        for per_g in (1.0, G):
+            over = np.abs(x) > FLOAT32_MAX * per_g
+            if per_g not in huge and over.any():
+                i, j = (int(k) for k in np.argwhere(over)[0])
+                huge[per_g] = (n + i, axes[j], float(x[i, j]))
         d = _spacings(t, last)
         if not np.all(d > 0):
             i = int(np.flatnonzero(d <= 0)[0]) + t.size - d.size  # row in this frame
@@ -214,6 +223,15 @@ def open_recording(
             f"recording {name}: cannot infer the sample rate from a median spacing of {fs} "
             "time units; pass --time-unit s|ms|us"
         )
+    if fs < MIN_RATE_HZ:
+        shown = f"{fs:g} Hz" if fs > 0 else "under 0.05 Hz"
+        raise InvalidParameter(
+            f"recording {name}: its median spacing in {unit} gives a sample rate of {shown}; "
+            f"allowed: at least {MIN_RATE_HZ:g} Hz (a spacing of at most "
+            f"{1.0 / MIN_RATE_HZ:g} s); check --time-unit"
+        )
+    if G in huge:  # too large in either unit: say so before any unit is inferred
+        raise _too_large(name, *huge[G], units)
     mean, spread, rest_rows, rest_first = quiet.quietest(float(fs))
     magnitude = float(np.linalg.norm(mean))
     if units == "auto":
@@ -235,6 +253,8 @@ def open_recording(
             )
         units = found
     per_g = G if units == "m/s2" else 1.0
+    if per_g in huge:
+        raise _too_large(name, *huge[per_g], units)
     rest = Rest(
         vector=(float(mean[0] / per_g), float(mean[1] / per_g), float(mean[2] / per_g)),
         start_s=(rest_first - first) * _TIME_SCALE[unit],
@@ -254,6 +274,20 @@ def open_recording(
         _suffix=suffix,
         _t_first=float(first),
         _chunk=rows,
+    )
+
+
+def _too_large(name: str, row: int, column: str, value: float, units: str) -> InvalidParameter:
+    per_g = G if units == "m/s2" else 1.0
+    limit = (
+        f"{FLOAT32_MAX * per_g:.3g} {units}"
+        if units in ("g", "m/s2")
+        else f"{FLOAT32_MAX:.3g} g or {FLOAT32_MAX * G:.3g} m/s2"
+    )
+    return InvalidParameter(
+        f"recording {name}: row {row}, column {show(column)} holds {value:.3g}; allowed: "
+        f"values that fit float32 once in g (at most {limit} in magnitude); drop or fix "
+        "the row"
     )
 
 

@@ -29,6 +29,14 @@ _AXIS_SETS = (
 _TIME_SCALE = {"s": 1.0, "ms": 1e-3, "us": 1e-6}
 _SPACINGS = (("s", 1e-3, 0.2), ("ms", 1.0, 200.0), ("us", 1e3, 2e5))
 
+MIN_RATE_HZ = 1.0 / _SPACINGS[0][2]
+"""Lowest sample rate a recording may have, Hz: a spacing of 0.2 s, the longest one the
+time unit is inferred from (slower, most spacings are gaps and a high-five falls
+between samples)."""
+
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+"""Largest magnitude a sample may have once in g (samples are float32 in g)."""
+
 CHUNK_ROWS = 1 << 18
 """Rows read at a time (8 MB of float64 for four columns)."""
 

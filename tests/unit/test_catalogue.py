@@ -227,6 +227,41 @@ CATALOGUE = [
         r"a worn watch at rest reads about 1 g or 9.81 m/s\^2; pass --units g or --units m/s2",
         files={"lsb.csv": "t,x,y,z\n0,0,0,4.1\n0.02,0,0,4.1\n0.04,0,0,4.1\n"},
     ),
+    row(
+        "count-huge-value",
+        "count huge.csv",
+        r"recording huge.csv: row 1, column 'y' holds 1e\+100; allowed: values that fit "
+        r"float32 once in g \(at most 3.4e\+38 g or 3.34e\+39 m/s2 in magnitude\)",
+        files={"huge.csv": "t,x,y,z\n0,0,0,1\n0.02,0,1e100,1\n0.04,0,0,1\n"},
+    ),
+    row(
+        "count-huge-in-g",
+        "count huge.csv --units g",
+        r"recording huge.csv: row 2, column 'z' holds 1e\+39; allowed: values that fit "
+        r"float32 once in g \(at most 3.4e\+38 g in magnitude\)",
+        files={"huge.csv": "t,x,y,z\n0,0,0,1\n0.02,0,0,1\n0.04,0,0,1e39\n"},
+    ),
+    row(
+        "count-too-slow",
+        "count slow.csv --time-unit s",
+        r"recording slow.csv: its median spacing in s gives a sample rate of under 0.05 Hz; "
+        r"allowed: at least 5 Hz \(a spacing of at most 0.2 s\)",
+        files={"slow.csv": "t,x,y,z\n0,0,0,1\n100,0,0,1\n200,0,0,1\n"},
+    ),
+    row(
+        "count-slow-rate",
+        "count slow.csv --time-unit s",
+        r"recording slow.csv: its median spacing in s gives a sample rate of 2 Hz; "
+        r"allowed: at least 5 Hz",
+        files={"slow.csv": "t,x,y,z\n0,0,0,1\n0.5,0,0,1\n1,0,0,1\n"},
+    ),
+    row(
+        "count-gravity-removed-moving",
+        "count moving.csv --time-unit s",
+        r"recording moving.csv: cannot infer units: its quietest 0.4 s read 1 on average; "
+        r"its spread of 1.5 is more than 0.5 times that, motion rather than a watch at rest",
+        files={"moving.csv": "t,x,y,z\n0,2.5,0,0\n0.1,1,1.5,0\n0.2,-0.5,0,0\n0.3,1,-1.5,0\n"},
+    ),
     # -- realism ---------------------------------------------------------------------
     row(
         "realism-missing",
@@ -455,6 +490,16 @@ CATALOGUE = [
         "run r.toml",
         r"l.csv line 3, column file: './good.csv' is named again \(first on line 2\)",
         files=_recordings("file,count\ngood.csv,0\n./good.csv,1\n"),
+    ),
+    row(
+        "run-rec-huge-value",
+        "run r.toml",
+        r"l.csv line 2, column file: 'huge.csv' is refused: recording huge.csv: row 1, "
+        r"column 'y' holds 1e\+100; allowed: values that fit float32",
+        files=_recordings(
+            "file,count\nhuge.csv,0\n",
+            **{"huge.csv": "t,x,y,z\n0,0,0,1\n0.02,0,1e100,1\n0.04,0,0,1\n"},
+        ),
     ),
     row(
         "run-rec-empty-labels",
