@@ -502,6 +502,50 @@ CATALOGUE = [
         ),
     ),
     row(
+        "run-rec-superscript-count",
+        "run r.toml",
+        r"l.csv line 2, column count: '²' is not a count; allowed: a whole number >= 0 in "
+        r"the digits 0-9",
+        files=_recordings("file,count\ngood.csv,²\n"),
+    ),
+    row(
+        "run-rec-arabic-indic-count",
+        "run r.toml",
+        r"l.csv line 2, column count: '٣' is not a count; allowed: a whole number >= 0",
+        files=_recordings("file,count\ngood.csv,٣\n"),
+    ),
+    row(
+        "run-rec-huge-count",
+        "run r.toml",
+        r"l.csv line 2, column count: '9+'\.\.\. \(5,000 characters\) is not a count",
+        files=_recordings("file,count\ngood.csv," + "9" * 5000 + "\n"),
+    ),
+    row(
+        "run-rec-arabic-indic-time",
+        "run r.toml",
+        r"l.csv line 2, column high_fives: '١' is not a time; allowed: seconds >= 0",
+        files=_recordings("file,high_fives\ngood.csv,١\n"),
+    ),
+    row(
+        "run-rec-outside-folder",
+        "run r.toml",
+        r"l.csv line 2, column file: '../good.csv' is outside the folder .*; allowed: a path "
+        r"relative to the folder, within it",
+        files=_recordings("file,count\n../good.csv,0\n"),
+    ),
+    row(
+        "run-rec-absolute-path",
+        "run r.toml",
+        r"l.csv line 3, column file: '/.* is outside the folder",
+        files=_recordings("file,count\ngood.csv,0\n{root}/good.csv,0\n"),
+    ),
+    row(
+        "run-rec-same-file-twice",
+        "run r.toml",
+        r"l.csv line 3, column file: 'sub/../good.csv' is named again \(first on line 2\)",
+        files=_recordings("file,count\ngood.csv,0\nsub/../good.csv,0\n"),
+    ),
+    row(
         "run-rec-empty-labels",
         "run r.toml",
         r"recordings.labels: l.csv is empty; allowed: a header line",
@@ -864,8 +908,8 @@ def test_malformed_input_is_one_line_exit_2_and_writes_nothing(
     world: dict[str, object],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    for name, text in bad.files.items():
-        (workdir / name).write_text(text)
+    for name, text in bad.files.items():  # {root}: the working folder
+        (workdir / name).write_text(text.replace("{root}", str(workdir)), encoding="utf-8")
     before = _snapshot(workdir)
     argv = shlex.split(bad.argv.format(passing=world["passing"]))
     try:
