@@ -67,6 +67,18 @@ __all__ = [
 
 Gravity = Literal["auto", "present", "removed"]
 
+MAX_SYNTHETIC = 100_000
+"""Most synthetic traces one comparison makes (each takes milliseconds to a second)."""
+
+OUTPUT_FILES = (
+    "features.parquet",
+    "distances.parquet",
+    "holes.parquet",
+    "spectra.parquet",
+    "summary.json",
+)
+"""The files ``highfive realism`` writes into its ``--out`` folder."""
+
 CENTRAL = 0.99
 """Share of the synthetic values a real value must fall within (centred), else a hole."""
 
@@ -470,8 +482,14 @@ def compare_realism(
     InvalidParameter
         A bad region file or argument, or no usable recording.
     """
-    if isinstance(synthetic, bool) or not isinstance(synthetic, int) or synthetic < 1:
-        raise InvalidParameter(f"synthetic: {show(synthetic)} must be a whole number >= 1")
+    if (
+        isinstance(synthetic, bool)
+        or not isinstance(synthetic, int)
+        or not 1 <= synthetic <= MAX_SYNTHETIC
+    ):
+        raise InvalidParameter(
+            f"synthetic: {show(synthetic)} must be a whole number from 1 to {MAX_SYNTHETIC:,}"
+        )
     if gravity not in ("auto", "present", "removed"):
         raise InvalidParameter(
             f"gravity: {show(gravity)} is not allowed; choose auto, present or removed"

@@ -271,7 +271,7 @@ CATALOGUE = [
     row(
         "realism-none-usable",
         "realism missing.csv afile",
-        r"no usable recording; missing.csv: .* \(and 1 more skipped\)",
+        r"no usable recording; afile: .* \(and 1 more skipped\)",
     ),
     row(
         "realism-region-missing",
@@ -304,6 +304,29 @@ CATALOGUE = [
         r"--html: 'folder' is a folder; give a file name",
     ),
     row("realism-out-file", "realism good.csv --out afile", r"--out: 'afile' is not a folder"),
+    row(
+        "realism-html-is-an-out-file",
+        "realism good.csv --out o --html o/summary.json",
+        r"--html: 'o/summary.json' is one of the files --out 'o' holds \(features.parquet, .*"
+        r"summary.json\); give another file",
+    ),
+    row(
+        "realism-html-is-the-out-folder",
+        "realism good.csv --out o --html o",
+        r"--html: 'o' is the --out folder 'o' or a folder above it; give a file outside it",
+    ),
+    row(
+        "realism-synthetic-huge",
+        "realism good.csv --synthetic 99999999999999999999",
+        r"--synthetic: 99999999999999999999 must be <= 100,000",
+        usage=True,
+    ),
+    row(
+        "realism-synthetic-one-over",
+        "realism good.csv --synthetic 100001",
+        r"--synthetic: 100001 must be <= 100,000",
+        usage=True,
+    ),
     # -- run -----------------------------------------------------------------------
     row("run-nothing", "run", r"run: give a campaign file CONFIG.toml \(or --focus RUN\)"),
     row("run-missing", "run missing.toml", r"campaign file 'missing.toml' does not exist"),

@@ -411,3 +411,19 @@ def test_basicmotions_walking_against_the_walking_region(
     assert pd.read_parquet(again / "distances.parquet").equals(
         pd.read_parquet(out / "distances.parquet")
     )
+
+
+def test_the_command_line_knows_the_output_files_and_the_synthetic_bound() -> None:
+    """The CLI keeps copies (importing the module would load scipy for --help)."""
+    from highfive.harness import _realism, cli
+
+    assert cli._REALISM_FILES == _realism.OUTPUT_FILES
+    assert cli._MAX_SYNTHETIC == _realism.MAX_SYNTHETIC
+    empty = pd.DataFrame()
+    result = _realism.RealismResult(empty, empty, empty, empty, ())
+    assert (*result.tables(), "summary.json") == _realism.OUTPUT_FILES
+
+
+def test_compare_realism_bounds_the_synthetic_traces(recordings: Path) -> None:
+    with pytest.raises(InvalidParameter, match=r"synthetic: 100001 must be a whole number from 1"):
+        compare_realism([recordings / "r0.csv"], synthetic=100_001)
