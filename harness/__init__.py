@@ -26,7 +26,7 @@ from highfive.generators import (
 )
 
 if TYPE_CHECKING:
-    from ._argtypes import int_at_least
+    from ._argtypes import int_at_least, int_between
     from ._batch import BatchJob, BatchOutput, run_batch
     from ._campaign import CampaignSummary, load_counters, run_campaign
     from ._case import Judged, judge
@@ -161,6 +161,7 @@ __all__ = [
     "filter_bank",
     "frame",
     "int_at_least",
+    "int_between",
     "is_failure",
     "judge",
     "judge_recording",
@@ -193,7 +194,7 @@ __all__ = [
 
 # The module that defines each public name (the imports above, for the type checker).
 _EXPORTS = {
-    "_argtypes": ("int_at_least",),
+    "_argtypes": ("int_at_least", "int_between"),
     "_batch": ("BatchJob", "BatchOutput", "run_batch"),
     "_campaign": ("CampaignSummary", "load_counters", "run_campaign"),
     "_case": ("Judged", "judge"),

@@ -6,7 +6,8 @@ per recording:
 =============== ==================================================================
 column          meaning
 =============== ==================================================================
-``file``        the recording (.csv or .parquet), relative to the folder
+``file``        the recording (.csv or .parquet), relative to the folder and within
+                it; each file once (by its resolved path)
 ``high_fives``  the impact times (s from the recording's first sample), separated
                 by ``;``, increasing; empty for none
 ``count``       the number of high-fives, when their times are not known
@@ -26,6 +27,7 @@ import csv
 import hashlib
 import math
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,6 +77,9 @@ class RecordingCase:
     time_unit: TimeUnit = "auto"
 
 
+_DECIMAL = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", re.ASCII)
+
+
 def _where(labels: Path, line: int, column: str) -> str:
     return f"{labels.name} line {line}, column {column}"
 
@@ -82,8 +87,8 @@ def _where(labels: Path, line: int, column: str) -> str:
 def _times(text: str, where: str) -> tuple[float, ...]:
     out: list[float] = []
     for part in text.split(";") if text.strip() else []:
-        try:
-            t = float(part)
+        try:  # a plain ASCII decimal: float() also takes "1_0" and other scripts' digits
+            t = float(part) if _DECIMAL.fullmatch(part.strip()) else math.nan
         except ValueError:
             t = math.nan
         if not math.isfinite(t) or t < 0:
@@ -102,9 +107,11 @@ def _times(text: str, where: str) -> tuple[float, ...]:
 
 def _count(text: str, where: str) -> int:
     s = text.strip()
-    if not s.isdigit():
+    # ASCII digits only: str.isdigit() also takes superscripts and other scripts' digits.
+    if not (s.isascii() and s.isdigit()) or len(s) > 18:
         raise InvalidParameter(
-            f"{where}: {show(text)} is not a count; allowed: a whole number >= 0"
+            f"{where}: {show(text)} is not a count; allowed: a whole number >= 0 in the "
+            "digits 0-9 (at most 18 of them)"
         )
     return int(s)
 
@@ -180,7 +187,7 @@ def read_labels(
             "allowed: a CSV file in the recordings folder"
         )
     try:
-        with open(path, newline="", encoding="utf-8") as fh:
+        with open(path, newline="", encoding="utf-8-sig") as fh:  # a BOM is allowed
             rows = list(csv.reader(fh))
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise InvalidParameter(f"recordings.labels: cannot read {path.name} ({exc})") from None
@@ -213,14 +220,20 @@ def _case(
     where = _where(labels, line, "file")
     if not name:
         raise InvalidParameter(f"{where}: empty; allowed: a recording's path in the folder")
-    key = os.path.normpath(name)
+    norm = os.path.normpath(name)
+    if os.path.isabs(name) or Path(name).drive or norm == ".." or norm.startswith(".." + os.sep):
+        raise InvalidParameter(
+            f"{where}: {show(name)} is outside the folder {os.fspath(root)}; allowed: a path "
+            "relative to the folder, within it"
+        )
+    file = root / name
+    key = os.fspath(file.resolve())  # the same file however it is written (or linked)
     if key in seen:
         raise InvalidParameter(
             f"{where}: {show(name)} is named again (first on line {seen[key]}); "
             "allowed: each recording once"
         )
     seen[key] = line
-    file = root / name
     if not file.is_file():
         raise InvalidParameter(
             f"{where}: {show(name)} does not exist in the folder {os.fspath(root)}; allowed: "

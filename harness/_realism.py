@@ -2,10 +2,13 @@
 of the parameter space, feature by feature (``highfive realism``).
 
 Real recordings are read as ``highfive count`` reads them (:func:`open_recording`:
-units and orientation from the quietest stretch) and put on a uniform grid at their
-own rate; they either contain gravity (a watch's raw accelerometer) or have it removed
-(linear acceleration): ``gravity="auto"`` decides for the whole corpus from the median
-of their quietest stretches' magnitudes (:data:`PRESENT_G` or more: present).
+units and orientation from the quietest stretch; those it refuses, those shorter than
+one window of the shipped models and a file given twice are skipped with the reason),
+in the order of their resolved paths (the result does not depend on the order given),
+and put on a uniform grid at their own rate; they either contain gravity (a watch's
+raw accelerometer) or have it removed (linear acceleration): ``gravity="auto"``
+decides for the whole corpus from the median of their quietest stretches' magnitudes
+(:data:`PRESENT_G` or more: present).
 Synthetic traces are drawn at random from the region (the space's own distributions),
 made with gravity or without to match, put on a uniform grid, resampled
 to a real recording's rate with :func:`scipy.signal.resample_poly`
@@ -45,9 +48,11 @@ from highfive.generators import (
     synthesize,
 )
 
+from ._model_spec import ModelSpec
 from ._preprocess import to_uniform
 from ._realism_features import FEATURES, dynamic, magnitude_spectrum, piece_features
 from ._recording import open_recording
+from ._recording_count import nothing_to_count
 
 __all__ = [
     "CENTRAL",
@@ -62,6 +67,18 @@ __all__ = [
 
 Gravity = Literal["auto", "present", "removed"]
 
+MAX_SYNTHETIC = 100_000
+"""Most synthetic traces one comparison makes (each takes milliseconds to a second)."""
+
+OUTPUT_FILES = (
+    "features.parquet",
+    "distances.parquet",
+    "holes.parquet",
+    "spectra.parquet",
+    "summary.json",
+)
+"""The files ``highfive realism`` writes into its ``--out`` folder."""
+
 CENTRAL = 0.99
 """Share of the synthetic values a real value must fall within (centred), else a hole."""
 
@@ -74,6 +91,9 @@ PRESENT_G = 0.75
 second of BasicMotions running, gravity removed, reads 0.52 g (median; 0.23 to 1.4 g),
 with gravity restored 1.07 g (0.6 to 1.7 g); standing and walking read under 0.3 g
 without gravity and about 1 g with it."""
+WINDOW_S = ModelSpec.window_s
+"""A recording with no stretch between gaps this long (the shipped models' window, s) is
+skipped, as ``highfive count`` refuses it."""
 _FEATURE_NAMES = tuple(f.name for f in FEATURES)
 
 
@@ -274,7 +294,15 @@ def _read_real(
     """The usable recordings as stretches between gaps, the skipped ones with their
     reason, whether the corpus has gravity, and what their quietest stretches read (g)."""
     opened, skipped = [], []
-    for p in paths:
+    first: dict[Path, str] = {}  # resolved path -> the name it was first given as
+    # In a canonical order (resolved path, then name), so that the result does not
+    # depend on the order the recordings are given in.
+    for p in sorted(paths, key=lambda p: (os.fspath(Path(p).resolve()), os.fspath(p))):
+        resolved = Path(p).resolve()
+        if resolved in first:
+            skipped.append((os.fspath(p), f"same file as {first[resolved]}"))
+            continue
+        first[resolved] = os.fspath(p)
         try:
             opened.append(open_recording(p, units=units, time_unit=time_unit))
         except HighfiveError as exc:
@@ -296,6 +324,13 @@ def _read_real(
                 parts = []
             parts.append((t, x))
         segments.append(parts)
+        spans = [
+            (float(seg[-1][0][-1] - seg[0][0][0]), sum(p[0].size for p in seg)) for seg in segments
+        ]
+        if not any(n >= 2 and span + 1.0 / rec.fs >= WINDOW_S for span, n in spans):
+            # As highfive count refuses it (with the shipped models' window).
+            skipped.append((name, nothing_to_count(rec.path.name, spans, WINDOW_S)))
+            continue
         kept = 0
         for i, seg in enumerate(segments):
             t = np.concatenate([p[0] for p in seg])
@@ -447,8 +482,14 @@ def compare_realism(
     InvalidParameter
         A bad region file or argument, or no usable recording.
     """
-    if isinstance(synthetic, bool) or not isinstance(synthetic, int) or synthetic < 1:
-        raise InvalidParameter(f"synthetic: {show(synthetic)} must be a whole number >= 1")
+    if (
+        isinstance(synthetic, bool)
+        or not isinstance(synthetic, int)
+        or not 1 <= synthetic <= MAX_SYNTHETIC
+    ):
+        raise InvalidParameter(
+            f"synthetic: {show(synthetic)} must be a whole number from 1 to {MAX_SYNTHETIC:,}"
+        )
     if gravity not in ("auto", "present", "removed"):
         raise InvalidParameter(
             f"gravity: {show(gravity)} is not allowed; choose auto, present or removed"

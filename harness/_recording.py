@@ -6,8 +6,10 @@ axes ``x/y/z``, ``ax/ay/az``, ``acc_x/acc_y/acc_z``, ``accel_x/...``,
 ``x_g/...``. Units are g or m/s^2, given or inferred from the quietest stretch of
 about a second (where the watch is still it reads gravity alone: about 1 g or 9.81
 m/s^2, whatever it does the rest of the time; the median magnitude of a run is about
-2 g); the same stretch gives the watch's orientation. Time is in s, ms or us, given or
-inferred from the median sample spacing. The file is only read, never modified.
+2 g; g only from a still stretch, whose spread is at most half its reading: see
+:func:`~._recording_read._units_of`); the same stretch gives the watch's
+orientation. Time is in s, ms or us, given or inferred from the median sample
+spacing. The file is only read, never modified.
 
 A recording may be far larger than memory allows to hold as one array (days at
 100 Hz). :func:`open_recording` reads it once in chunks (pandas for CSV, pyarrow row
@@ -48,6 +50,9 @@ from ._recording_quiet import Rest, _Quiet
 from ._recording_read import (
     _TIME_SCALE,
     CHUNK_ROWS,
+    FLOAT32_MAX,
+    MIN_RATE_HZ,
+    STILL,
     _check_path,
     _columns,
     _frames,
@@ -147,8 +152,8 @@ def open_recording(
     InvalidParameter
         One line naming the problem: a missing file or column, text where numbers
         belong, a non-finite sample, timestamps that do not increase, units or rate
-        that cannot be inferred (a quietest stretch near neither 1 g nor 9.81 m/s^2:
-        gravity removed, or other units).
+        that cannot be inferred (a quietest stretch near neither 1 g nor 9.81 m/s^2,
+        or near 1 but moving: gravity removed, or other units).
     """
     path = Path(path)
     if units not in ("auto", "g", "m/s2"):
@@ -170,6 +175,8 @@ def open_recording(
 
     spacing, quiet = _Median(), _Quiet()
     n, first, last = 0, math.nan, math.nan
+    # The first sample too large for float32 once in g, if in g and if in m/s^2.
+    huge: dict[float, tuple[int, str, float]] = {}
     for frame in _frames(path, suffix, columns, rows):
         t, x = _numbers(frame, time, axes, name)
         finite = np.isfinite(x).all(axis=1) & np.isfinite(t)
@@ -179,6 +186,11 @@ def open_recording(
                 f"recording {name}: row {n + bad} is not finite "
                 f"({show(t[bad])}, {show(x[bad])}); drop or fill missing samples"
             )
+        for per_g in (1.0, G):
+            over = np.abs(x) > FLOAT32_MAX * per_g
+            if per_g not in huge and over.any():
+                i, j = (int(k) for k in np.argwhere(over)[0])
+                huge[per_g] = (n + i, axes[j], float(x[i, j]))
         d = _spacings(t, last)
         if not np.all(d > 0):
             i = int(np.flatnonzero(d <= 0)[0]) + t.size - d.size  # row in this frame
@@ -211,16 +223,29 @@ def open_recording(
             f"recording {name}: cannot infer the sample rate from a median spacing of {fs} "
             "time units; pass --time-unit s|ms|us"
         )
+    if fs < MIN_RATE_HZ:
+        shown = f"{fs:g} Hz" if fs > 0 else "under 0.05 Hz"
+        raise InvalidParameter(
+            f"recording {name}: its median spacing in {unit} gives a sample rate of {shown}; "
+            f"allowed: at least {MIN_RATE_HZ:g} Hz (a spacing of at most "
+            f"{1.0 / MIN_RATE_HZ:g} s); check --time-unit"
+        )
+    if G in huge:  # too large in either unit: say so before any unit is inferred
+        raise _too_large(name, *huge[G], units)
     mean, spread, rest_rows, rest_first = quiet.quietest(float(fs))
     magnitude = float(np.linalg.norm(mean))
     if units == "auto":
-        found = _units_of(magnitude)
+        found = _units_of(magnitude, spread)
         if found is None:
-            why = (
-                "the recording seems to have gravity removed"
-                if magnitude < 0.5
-                else "a worn watch at rest reads about 1 g or 9.81 m/s^2"
-            )
+            if magnitude < 0.5:
+                why = "the recording seems to have gravity removed"
+            elif 0.5 <= magnitude <= 2.0:
+                why = (
+                    f"its spread of {spread:.3g} is more than {STILL:g} times that, motion "
+                    "rather than a watch at rest reading 1 g (gravity removed?)"
+                )
+            else:
+                why = "a worn watch at rest reads about 1 g or 9.81 m/s^2"
             raise InvalidParameter(
                 f"recording {name}: cannot infer units: its quietest "
                 f"{rest_rows / fs:.3g} s read {magnitude:.3g} on average; {why}; "
@@ -228,6 +253,8 @@ def open_recording(
             )
         units = found
     per_g = G if units == "m/s2" else 1.0
+    if per_g in huge:
+        raise _too_large(name, *huge[per_g], units)
     rest = Rest(
         vector=(float(mean[0] / per_g), float(mean[1] / per_g), float(mean[2] / per_g)),
         start_s=(rest_first - first) * _TIME_SCALE[unit],
@@ -247,6 +274,20 @@ def open_recording(
         _suffix=suffix,
         _t_first=float(first),
         _chunk=rows,
+    )
+
+
+def _too_large(name: str, row: int, column: str, value: float, units: str) -> InvalidParameter:
+    per_g = G if units == "m/s2" else 1.0
+    limit = (
+        f"{FLOAT32_MAX * per_g:.3g} {units}"
+        if units in ("g", "m/s2")
+        else f"{FLOAT32_MAX:.3g} g or {FLOAT32_MAX * G:.3g} m/s2"
+    )
+    return InvalidParameter(
+        f"recording {name}: row {row}, column {show(column)} holds {value:.3g}; allowed: "
+        f"values that fit float32 once in g (at most {limit} in magnitude); drop or fix "
+        "the row"
     )
 
 

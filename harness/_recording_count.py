@@ -220,15 +220,31 @@ def count_recording(
 
 
 def _nothing_to_count(recording: Recording, segments: list[Segment], counter: Any) -> str:
-    name = recording.path.name
-    if len(segments) == 1:
-        seg = segments[0]
-        window = f" of {counter.spec.window_s:g} s" if counter.spec is not None else ""
+    window = counter.spec.window_s if counter.spec is not None else None
+    spans = [(s.end_s - s.start_s, s.samples) for s in segments]
+    return nothing_to_count(recording.path.name, spans, window)
+
+
+def nothing_to_count(name: str, spans: list[tuple[float, int]], window_s: float | None) -> str:
+    """Why a recording of these stretches between gaps cannot be counted, in one line.
+
+    Parameters
+    ----------
+    name : str
+        The recording's file name.
+    spans : list of (float, int)
+        Each stretch's first-to-last-sample span (s) and samples.
+    window_s : float or None
+        The counter's window (None: not known).
+    """
+    if len(spans) == 1:
+        span, samples = spans[0]
+        window = f" of {window_s:g} s" if window_s is not None else ""
         return (
-            f"recording {name}: {seg.end_s - seg.start_s:.3g} s long ({seg.samples} samples), "
+            f"recording {name}: {span:.3g} s long ({samples} samples), "
             f"shorter than one window{window}; nothing can be counted"
         )
     return (
-        f"recording {name}: none of its {len(segments)} stretches between gaps of more than "
+        f"recording {name}: none of its {len(spans)} stretches between gaps of more than "
         f"{MAX_GAP_S:g} s holds one window; nothing can be counted"
     )

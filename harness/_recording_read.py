@@ -29,6 +29,14 @@ _AXIS_SETS = (
 _TIME_SCALE = {"s": 1.0, "ms": 1e-3, "us": 1e-6}
 _SPACINGS = (("s", 1e-3, 0.2), ("ms", 1.0, 200.0), ("us", 1e3, 2e5))
 
+MIN_RATE_HZ = 1.0 / _SPACINGS[0][2]
+"""Lowest sample rate a recording may have, Hz: a spacing of 0.2 s, the longest one the
+time unit is inferred from (slower, most spacings are gaps and a high-five falls
+between samples)."""
+
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+"""Largest magnitude a sample may have once in g (samples are float32 in g)."""
+
 CHUNK_ROWS = 1 << 18
 """Rows read at a time (8 MB of float64 for four columns)."""
 
@@ -123,8 +131,23 @@ def _spacing_unit(dt: float) -> str | None:
     return next((u for u, lo, hi in _SPACINGS if lo <= dt <= hi), None)
 
 
-def _units_of(magnitude: float) -> Literal["g", "m/s2"] | None:
-    if 0.5 <= magnitude <= 2.0:
+STILL = 0.5
+"""Largest spread of the quietest stretch, as a share of its mean reading, that still
+reads as a watch at rest when inferring g (see :func:`_units_of`)."""
+
+
+def _units_of(magnitude: float, spread: float) -> Literal["g", "m/s2"] | None:
+    """The units a quietest stretch reading ``magnitude`` (its mean vector's length) with
+    ``spread`` (rms deviation from the mean) implies, or None.
+
+    About 1 g (0.5 to 2) is g, about 9.81 (0.5 g to 2 g) is m/s^2. A reading of 0.5 to 2
+    is also what a recording without gravity, in m/s^2, reads where the wrist moves
+    gently, but then the stretch is motion, not rest: its spread is as large as its
+    mean. So g is inferred only where the stretch is still, its spread at most
+    :data:`STILL` (half) of its reading. The m/s^2 range needs no such test: a recording
+    without gravity, in g, would have to read 5 to 20 g where it is quietest.
+    """
+    if 0.5 <= magnitude <= 2.0 and spread <= STILL * magnitude:
         return "g"
     if 0.5 * G <= magnitude <= 2.0 * G:
         return "m/s2"

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from highfive.generators import HighfiveError, InvalidParameter
-from highfive.harness import int_at_least
+from highfive.harness import int_at_least, int_between
 
 __all__ = ["main"]
 
@@ -362,6 +362,7 @@ def _cmd_realism(args: argparse.Namespace) -> int:
 
     from highfive.harness import compare_realism
 
+    _check_html_beside_out(args.out, args.html)
     result = compare_realism(
         args.recordings,
         region=args.region,
@@ -386,6 +387,34 @@ def _cmd_realism(args: argparse.Namespace) -> int:
     _write_outputs(writers)
     print(f"wrote {', '.join(os.fspath(p) for p, _ in writers.values())}")
     return 0
+
+
+_REALISM_FILES = (
+    "features.parquet",
+    "distances.parquet",
+    "holes.parquet",
+    "spectra.parquet",
+    "summary.json",
+)  # harness._realism.OUTPUT_FILES, not imported here: it loads scipy (a test keeps them equal)
+_MAX_SYNTHETIC = 100_000  # harness._realism.MAX_SYNTHETIC, for the same reason
+
+
+def _check_html_beside_out(out: Path, html: Path | None) -> None:
+    """Refuse an --html page that would be --out's folder, one of its files or above it."""
+    if html is None:
+        return
+    folder = Path(os.path.normpath(out.absolute()))
+    page = Path(os.path.normpath(html.absolute()))
+    if page == folder or page in folder.parents:
+        raise InvalidParameter(
+            f"--html: {os.fspath(html)!r} is the --out folder {os.fspath(out)!r} or a folder "
+            "above it; give a file outside it"
+        )
+    if page.parent == folder and page.name in _REALISM_FILES:
+        raise InvalidParameter(
+            f"--html: {os.fspath(html)!r} is one of the files --out {os.fspath(out)!r} holds "
+            f"({', '.join(_REALISM_FILES)}); give another file"
+        )
 
 
 def _parquet_writer(table: Any) -> Writer:
@@ -691,10 +720,10 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--synthetic",
-        type=int_at_least(1),
+        type=int_between(1, _MAX_SYNTHETIC),
         default=200,
         metavar="N",
-        help="synthetic traces to make (default 200)",
+        help=f"synthetic traces to make (1 to {_MAX_SYNTHETIC:,}; default 200)",
     )
     p.add_argument("--seed", type=_seed, default=0, help="seed of the synthetic draw (default 0)")
     p.add_argument(

@@ -83,7 +83,9 @@ def _recordings_config(
     path.write_text(
         f'name = "{name}"\nmodels = ["{toy}", "float"]\nbatch_size = 5\n'
         f'out = "{tmp_path / "runs"}"\n'
-        f'[recordings]\nfolder = "{folder.name}"\nmetadata = ["kind"]\n'
+        # The files are in g, as stated: a synthetic case need not hold a still second,
+        # the only stretch g is inferred from.
+        f'[recordings]\nfolder = "{folder.name}"\nmetadata = ["kind"]\nunits = "g"\n'
         f"[execution]\nworkers = {workers}\n"
     )
     return path

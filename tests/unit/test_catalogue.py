@@ -267,6 +267,41 @@ CATALOGUE = [
         r"a worn watch at rest reads about 1 g or 9.81 m/s\^2; pass --units g or --units m/s2",
         files={"lsb.csv": "t,x,y,z\n0,0,0,4.1\n0.02,0,0,4.1\n0.04,0,0,4.1\n"},
     ),
+    row(
+        "count-huge-value",
+        "count huge.csv",
+        r"recording huge.csv: row 1, column 'y' holds 1e\+100; allowed: values that fit "
+        r"float32 once in g \(at most 3.4e\+38 g or 3.34e\+39 m/s2 in magnitude\)",
+        files={"huge.csv": "t,x,y,z\n0,0,0,1\n0.02,0,1e100,1\n0.04,0,0,1\n"},
+    ),
+    row(
+        "count-huge-in-g",
+        "count huge.csv --units g",
+        r"recording huge.csv: row 2, column 'z' holds 1e\+39; allowed: values that fit "
+        r"float32 once in g \(at most 3.4e\+38 g in magnitude\)",
+        files={"huge.csv": "t,x,y,z\n0,0,0,1\n0.02,0,0,1\n0.04,0,0,1e39\n"},
+    ),
+    row(
+        "count-too-slow",
+        "count slow.csv --time-unit s",
+        r"recording slow.csv: its median spacing in s gives a sample rate of under 0.05 Hz; "
+        r"allowed: at least 5 Hz \(a spacing of at most 0.2 s\)",
+        files={"slow.csv": "t,x,y,z\n0,0,0,1\n100,0,0,1\n200,0,0,1\n"},
+    ),
+    row(
+        "count-slow-rate",
+        "count slow.csv --time-unit s",
+        r"recording slow.csv: its median spacing in s gives a sample rate of 2 Hz; "
+        r"allowed: at least 5 Hz",
+        files={"slow.csv": "t,x,y,z\n0,0,0,1\n0.5,0,0,1\n1,0,0,1\n"},
+    ),
+    row(
+        "count-gravity-removed-moving",
+        "count moving.csv --time-unit s",
+        r"recording moving.csv: cannot infer units: its quietest 0.4 s read 1 on average; "
+        r"its spread of 1.5 is more than 0.5 times that, motion rather than a watch at rest",
+        files={"moving.csv": "t,x,y,z\n0,2.5,0,0\n0.1,1,1.5,0\n0.2,-0.5,0,0\n0.3,1,-1.5,0\n"},
+    ),
     # -- realism ---------------------------------------------------------------------
     row(
         "realism-missing",
@@ -276,7 +311,7 @@ CATALOGUE = [
     row(
         "realism-none-usable",
         "realism missing.csv afile",
-        r"no usable recording; missing.csv: .* \(and 1 more skipped\)",
+        r"no usable recording; afile: .* \(and 1 more skipped\)",
     ),
     row(
         "realism-region-missing",
@@ -309,6 +344,29 @@ CATALOGUE = [
         r"--html: 'folder' is a folder; give a file name",
     ),
     row("realism-out-file", "realism good.csv --out afile", r"--out: 'afile' is not a folder"),
+    row(
+        "realism-html-is-an-out-file",
+        "realism good.csv --out o --html o/summary.json",
+        r"--html: 'o/summary.json' is one of the files --out 'o' holds \(features.parquet, .*"
+        r"summary.json\); give another file",
+    ),
+    row(
+        "realism-html-is-the-out-folder",
+        "realism good.csv --out o --html o",
+        r"--html: 'o' is the --out folder 'o' or a folder above it; give a file outside it",
+    ),
+    row(
+        "realism-synthetic-huge",
+        "realism good.csv --synthetic 99999999999999999999",
+        r"--synthetic: 99999999999999999999 must be <= 100,000",
+        usage=True,
+    ),
+    row(
+        "realism-synthetic-one-over",
+        "realism good.csv --synthetic 100001",
+        r"--synthetic: 100001 must be <= 100,000",
+        usage=True,
+    ),
     # -- run -----------------------------------------------------------------------
     row("run-nothing", "run", r"run: give a campaign file CONFIG.toml \(or --focus RUN\)"),
     row("run-missing", "run missing.toml", r"campaign file 'missing.toml' does not exist"),
@@ -495,6 +553,60 @@ CATALOGUE = [
         "run r.toml",
         r"l.csv line 3, column file: './good.csv' is named again \(first on line 2\)",
         files=_recordings("file,count\ngood.csv,0\n./good.csv,1\n"),
+    ),
+    row(
+        "run-rec-huge-value",
+        "run r.toml",
+        r"l.csv line 2, column file: 'huge.csv' is refused: recording huge.csv: row 1, "
+        r"column 'y' holds 1e\+100; allowed: values that fit float32",
+        files=_recordings(
+            "file,count\nhuge.csv,0\n",
+            **{"huge.csv": "t,x,y,z\n0,0,0,1\n0.02,0,1e100,1\n0.04,0,0,1\n"},
+        ),
+    ),
+    row(
+        "run-rec-superscript-count",
+        "run r.toml",
+        r"l.csv line 2, column count: '²' is not a count; allowed: a whole number >= 0 in "
+        r"the digits 0-9",
+        files=_recordings("file,count\ngood.csv,²\n"),
+    ),
+    row(
+        "run-rec-arabic-indic-count",
+        "run r.toml",
+        r"l.csv line 2, column count: '٣' is not a count; allowed: a whole number >= 0",
+        files=_recordings("file,count\ngood.csv,٣\n"),
+    ),
+    row(
+        "run-rec-huge-count",
+        "run r.toml",
+        r"l.csv line 2, column count: '9+'\.\.\. \(5,000 characters\) is not a count",
+        files=_recordings("file,count\ngood.csv," + "9" * 5000 + "\n"),
+    ),
+    row(
+        "run-rec-arabic-indic-time",
+        "run r.toml",
+        r"l.csv line 2, column high_fives: '١' is not a time; allowed: seconds >= 0",
+        files=_recordings("file,high_fives\ngood.csv,١\n"),
+    ),
+    row(
+        "run-rec-outside-folder",
+        "run r.toml",
+        r"l.csv line 2, column file: '../good.csv' is outside the folder .*; allowed: a path "
+        r"relative to the folder, within it",
+        files=_recordings("file,count\n../good.csv,0\n"),
+    ),
+    row(
+        "run-rec-absolute-path",
+        "run r.toml",
+        r"l.csv line 3, column file: '/.* is outside the folder",
+        files=_recordings("file,count\ngood.csv,0\n{root}/good.csv,0\n"),
+    ),
+    row(
+        "run-rec-same-file-twice",
+        "run r.toml",
+        r"l.csv line 3, column file: 'sub/../good.csv' is named again \(first on line 2\)",
+        files=_recordings("file,count\ngood.csv,0\nsub/../good.csv,0\n"),
     ),
     row(
         "run-rec-empty-labels",
@@ -859,7 +971,8 @@ def test_malformed_input_is_one_line_exit_2_and_writes_nothing(
     world: dict[str, object],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    for name, text in bad.files.items():  # lone surrogates stand for raw bytes
+    for name, text in bad.files.items():  # {root}: the working folder; lone surrogates
+        text = text.replace("{root}", str(workdir))  # stand for raw bytes
         (workdir / name).parent.mkdir(parents=True, exist_ok=True)
         (workdir / name).write_bytes(text.encode("utf-8", "surrogateescape"))
     before = _snapshot(workdir)

@@ -15,13 +15,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import assume, given
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from highfive.generators import InvalidParameter
 from highfive.harness import (
     FEATURES,
     compare_features,
+    compare_realism,
     dynamic,
     load_region,
     normalised_wasserstein,
@@ -284,6 +285,92 @@ def test_a_recording_with_a_gap_is_compared_stretch_by_stretch(
     assert (real["duration_s"] < 4.0).all()
 
 
+def test_recordings_count_refuses_are_skipped_with_its_reason(
+    recordings: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A repeated file, a value beyond float32, a rate under 5 Hz, a recording shorter
+    than one window and one moving about 1 (gravity removed): each listed with its
+    reason, none aborting the comparison or counted."""
+    r0 = pd.read_csv(recordings / "r0.csv")
+    huge = r0.copy()
+    huge.loc[100, "y"] = 1e100
+    huge.to_csv(tmp_path / "huge.csv", index=False)
+    pd.DataFrame({"t": np.arange(50) * 100.0, "x": 0.0, "y": 0.0, "z": 1.0}).to_csv(
+        tmp_path / "slow.csv", index=False
+    )
+    r0[r0["t"] < 1.0].to_csv(tmp_path / "short.csv", index=False)
+    t = np.arange(100) / 10.0
+    w = 2 * math.pi * 1.6 * t
+    pd.DataFrame({"t": t, "x": 1 + 1.5 * np.sin(w), "y": 1.5 * np.cos(w), "z": 0.0}).to_csv(
+        tmp_path / "moving.csv", index=False
+    )
+    (tmp_path / "link.csv").symlink_to(recordings / "r1.csv")
+    names = ["huge", "slow", "short", "moving", "link"]
+    argv = [
+        "realism",
+        str(recordings / "r0.csv"),
+        str(recordings / "r1.csv"),
+        str(recordings / "r0.csv"),
+        *(str(tmp_path / f"{n}.csv") for n in names),
+        "--time-unit",
+        "s",
+        "--synthetic",
+        "3",
+        "--out",
+        str(tmp_path / "out"),
+    ]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    skipped = dict(
+        line.removeprefix("skipped ").split(": ", 1)
+        for line in printed.splitlines()
+        if line.startswith("skipped ")
+    )
+    assert len(skipped) == 6, printed
+    assert "2 recordings (2 pieces" in printed
+    assert skipped[str(recordings / "r0.csv")] == f"same file as {recordings / 'r0.csv'}"
+    link = str(tmp_path / "link.csv")
+    assert skipped.get(link, skipped.get(str(recordings / "r1.csv"))).startswith("same file as ")
+    assert re.match(
+        r"recording huge.csv: row 100, column 'y' holds 1e\+100",
+        skipped[str(tmp_path / "huge.csv")],
+    )
+    assert "allowed: at least 5 Hz" in skipped[str(tmp_path / "slow.csv")]
+    assert re.fullmatch(
+        r"recording short.csv: 0.9\d* s long \(\d+ samples\), shorter than one window of "
+        r"1.5 s; nothing can be counted",
+        skipped[str(tmp_path / "short.csv")],
+    )
+    assert "motion rather than a watch at rest" in skipped[str(tmp_path / "moving.csv")]
+
+
+@pytest.fixture(scope="module")
+def rates(recordings: Path, tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """Three recordings at 50, 25 and 12.5 Hz (every 1st, 2nd and 4th sample)."""
+    root = tmp_path_factory.mktemp("rates")
+    out = []
+    for k, (src, step) in enumerate([("r0", 1), ("r1", 2), ("r0", 4)]):
+        path = root / f"{'cab'[k]}.csv"
+        pd.read_csv(recordings / f"{src}.csv").iloc[::step].to_csv(path, index=False)
+        out.append(path)
+    return out
+
+
+@settings(max_examples=6, deadline=None)
+@given(order=st.permutations(range(4)))
+def test_the_comparison_does_not_depend_on_the_order_of_the_recordings(
+    rates: list[Path], order: list[int]
+) -> None:
+    """Recordings at different rates (synthetic traces take their rates in turn) and one
+    given twice: any order gives the same features, distances and facts."""
+    given_paths = [*rates, rates[0]]
+    first = compare_realism(given_paths, synthetic=5)
+    again = compare_realism([given_paths[i] for i in order], synthetic=5)
+    pd.testing.assert_frame_equal(again.features, first.features)
+    pd.testing.assert_frame_equal(again.distances, first.distances)
+    assert again.facts == first.facts and again.skipped == first.skipped
+
+
 # -- BasicMotions end to end -----------------------------------------------------------------
 def _basicmotions(tmp: Path) -> list[Path]:
     if not any(importlib.util.find_spec(p) for p in ("sktime", "aeon")):
@@ -324,3 +411,19 @@ def test_basicmotions_walking_against_the_walking_region(
     assert pd.read_parquet(again / "distances.parquet").equals(
         pd.read_parquet(out / "distances.parquet")
     )
+
+
+def test_the_command_line_knows_the_output_files_and_the_synthetic_bound() -> None:
+    """The CLI keeps copies (importing the module would load scipy for --help)."""
+    from highfive.harness import _realism, cli
+
+    assert cli._REALISM_FILES == _realism.OUTPUT_FILES
+    assert cli._MAX_SYNTHETIC == _realism.MAX_SYNTHETIC
+    empty = pd.DataFrame()
+    result = _realism.RealismResult(empty, empty, empty, empty, ())
+    assert (*result.tables(), "summary.json") == _realism.OUTPUT_FILES
+
+
+def test_compare_realism_bounds_the_synthetic_traces(recordings: Path) -> None:
+    with pytest.raises(InvalidParameter, match=r"synthetic: 100001 must be a whole number from 1"):
+        compare_realism([recordings / "r0.csv"], synthetic=100_001)

@@ -31,6 +31,7 @@ from highfive.harness import _recording_median as median_module
 from highfive.harness._recording import open_recording, read_recording
 from highfive.harness._recording_count import count_recording
 from highfive.harness._recording_quiet import _Quiet
+from highfive.harness._recording_read import STILL, _units_of
 from highfive.harness.cli import main
 from highfive.reports import _plot_count as plot_module
 from highfive.reports import plot_count
@@ -442,6 +443,48 @@ def test_a_recording_without_gravity_is_refused_in_one_line(
     ), err
     assert not plot.exists()
     assert open_recording(path, units="g").rest.magnitude < 0.01
+
+
+def _swinging(seconds: float = 10.0, fs: float = 10.0) -> pd.DataFrame:
+    """A walk's linear acceleration in m/s^2 (gravity removed), never still: about 1
+    m/s^2 of bias plus 1.5 m/s^2 of swing at 1.6 Hz, as BasicMotions walking reads."""
+    t = np.arange(round(seconds * fs)) / fs
+    w = 2 * math.pi * 1.6 * t
+    x = np.stack([1.0 + 1.5 * np.sin(w), 1.5 * np.cos(w), 0.3 * np.sin(2 * w)], axis=1)
+    return pd.DataFrame({"t": t, "x": x[:, 0], "y": x[:, 1], "z": x[:, 2]})
+
+
+def test_motion_reading_about_1_is_not_taken_for_g(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Gravity removed, in m/s^2: the quietest stretch reads about 1 on average, but it
+    moves by as much as it reads; that is not a watch at rest in g. Refused in one line
+    pointing to --units; with --units it is read."""
+    path = tmp_path / "walk.csv"
+    _swinging().to_csv(path, index=False)
+    assert main(["count", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert re.fullmatch(
+        r"error: recording walk.csv: cannot infer units: its quietest 0\.8 s read \d\.\d+ on "
+        r"average; its spread of \d\.\d+ is more than 0\.5 times that, motion rather than a "
+        r"watch at rest reading 1 g \(gravity removed\?\); pass --units g or --units m/s2\n",
+        err,
+    ), err
+    rec = open_recording(path, units="m/s2")
+    assert rec.rest.spread > 0.5 * rec.rest.magnitude and 0.5 <= rec.rest.magnitude * G <= 2
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    magnitude=st.floats(0.5, 2.0),
+    ratio=st.floats(0.0, 3.0),
+)
+def test_g_is_inferred_only_from_a_still_stretch(magnitude: float, ratio: float) -> None:
+    """Whatever the reading between 0.5 and 2, g is inferred exactly when the quietest
+    stretch's spread is at most half of it."""
+    spread = ratio * magnitude
+    assert (_units_of(magnitude, spread) == "g") == (ratio <= STILL)
+    assert _units_of(magnitude * G, spread * G) == "m/s2"
 
 
 @settings(max_examples=60, deadline=None)

@@ -1,0 +1,52 @@
+"""The labels file of a campaign of recordings (``read_labels``), beyond the catalogue's
+one-line refusals: what it accepts, and refusals checked over many inputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from highfive.generators import InvalidParameter
+from highfive.harness import read_labels
+
+RECORDING = "t,x,y,z\n" + "".join(f"{i * 0.02:.2f},0,0,1\n" for i in range(200))
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    (tmp_path / "a.csv").write_text(RECORDING)
+    return tmp_path
+
+
+def test_a_labels_file_with_a_byte_order_mark_is_read(folder: Path) -> None:
+    """Spreadsheets save UTF-8 CSV with a BOM; it is not part of the first column's name."""
+    (folder / "l.csv").write_bytes("file,count\na.csv,2\n".encode("utf-8-sig"))
+    (case,) = read_labels(folder, "l.csv")
+    assert (case.file, case.count) == ("a.csv", 2)
+
+
+def test_a_recording_linked_under_two_names_is_refused(folder: Path) -> None:
+    (folder / "b.csv").symlink_to(folder / "a.csv")
+    (folder / "l.csv").write_text("file,count\na.csv,0\nb.csv,0\n")
+    with pytest.raises(InvalidParameter, match=r"line 3, column file: 'b.csv' is named again "):
+        read_labels(folder, "l.csv")
+
+
+NOT_ASCII_DIGITS = st.characters(categories=["Nd", "No"], exclude_characters="0123456789").filter(
+    str.isdigit
+)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(digit=NOT_ASCII_DIGITS, before=st.text("0123456789", max_size=3))
+def test_only_ascii_digits_make_a_count(folder: Path, digit: str, before: str) -> None:
+    """Any digit outside 0-9 (superscripts, other scripts' digits), anywhere in the count,
+    is refused in one line naming the line and column; never a traceback or a number."""
+    (folder / "l.csv").write_text(f"file,count\na.csv,{before}{digit}\n", encoding="utf-8")
+    with pytest.raises(InvalidParameter, match=r"^l.csv line 2, column count: .* is not a count"):
+        read_labels(folder, "l.csv")
