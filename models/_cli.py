@@ -362,7 +362,8 @@ def add_model_commands(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "--reference",
         metavar="ID",
-        help="the model the others are compared with (default: the first run's first)",
+        help="the model the others are compared with: its id, CAMPAIGN_NAME/ID or "
+        "RUN_PATH/ID, naming one model only (default: the first run's first)",
     )
     p.add_argument(
         "--target",

@@ -886,6 +886,16 @@ CATALOGUE = [
     ),
     row("model-compare-not-a-run", "model compare folder", r"run directory 'folder' has no "),
     row(
+        "model-compare-run-twice",
+        "model compare run ./run/",
+        r"compare: run 'run' is given twice; name each run once",
+    ),
+    row(
+        "model-compare-reference-of-none",
+        "model compare run --reference nope",
+        r"--reference: 'nope' is not a model of the runs; their models: toy, float",
+    ),
+    row(
         "model-train-under-file",
         "model train --out afile/t.onnx",
         r"--out: cannot write 'afile/t.onnx'",
