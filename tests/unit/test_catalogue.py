@@ -807,6 +807,13 @@ CATALOGUE = [
         files={"g.toml": '[[criteria]]\nkind = "failure_rate"\np_max = 2\n'},
     ),
     row(
+        "gate-two-unnamed-of-a-kind",
+        "gate run --gate g.toml",
+        r"criteria\[0\] and criteria\[1\] are both named 'failure_rate' \(a criterion without "
+        r"a `name` is named after its kind\); give them distinct `name`s",
+        files={"g.toml": 2 * '[[criteria]]\nkind = "failure_rate"\np_max = 0.5\n'},
+    ),
+    row(
         "gate-looks",
         "gate run --gate g.toml",
         r"gate.looks: 'often' must be 'fixed' \(default\) or 'anytime'",
