@@ -270,16 +270,33 @@ CATALOGUE = [
     row(
         "count-huge-value",
         "count huge.csv",
-        r"recording huge.csv: row 1, column 'y' holds 1e\+100; allowed: values that fit "
-        r"float32 once in g \(at most 3.4e\+38 g or 3.34e\+39 m/s2 in magnitude\)",
+        r"recording huge.csv: row 1, column 'y' holds 1e\+100; allowed: at most 1,000 g "
+        r"or 9,807 m/s2 in magnitude \(wrist accelerometers saturate at 16 g, shock sensors "
+        r"at a few hundred g\); drop or fix the row$",
         files={"huge.csv": "t,x,y,z\n0,0,0,1\n0.02,0,1e100,1\n0.04,0,0,1\n"},
     ),
     row(
         "count-huge-in-g",
         "count huge.csv --units g",
-        r"recording huge.csv: row 2, column 'z' holds 1e\+39; allowed: values that fit "
-        r"float32 once in g \(at most 3.4e\+38 g in magnitude\)",
+        r"recording huge.csv: row 2, column 'z' holds 1e\+39; allowed: at most 1,000 g in "
+        r"magnitude \(wrist accelerometers",
         files={"huge.csv": "t,x,y,z\n0,0,0,1\n0.02,0,0,1\n0.04,0,0,1e39\n"},
+    ),
+    row(
+        "count-absurd-but-float32-in-g",  # overflowed inside the model before
+        "count absurd.csv --units g",
+        r"recording absurd.csv: row 300, column 'z' holds 1e\+38; allowed: at most 1,000 g",
+        files={
+            "absurd.csv": "t,x,y,z\n"
+            + "".join(f"{i / 50},0,0,{1e38 if i == 300 else 1}\n" for i in range(600))
+        },
+    ),
+    row(
+        "count-absurd-in-m/s2",
+        "count absurd.csv --units m/s2",
+        r"recording absurd.csv: row 1, column 'x' holds 1e\+04; allowed: at most 9,807 m/s2 "
+        r"\(1,000 g\) in magnitude",
+        files={"absurd.csv": "t,x,y,z\n0,0,0,9.8\n0.02,10000,0,9.8\n0.04,0,0,9.8\n"},
     ),
     row(
         "count-too-slow",
@@ -558,7 +575,7 @@ CATALOGUE = [
         "run-rec-huge-value",
         "run r.toml",
         r"l.csv line 2, column file: 'huge.csv' is refused: recording huge.csv: row 1, "
-        r"column 'y' holds 1e\+100; allowed: values that fit float32",
+        r"column 'y' holds 1e\+100; allowed: at most 1,000 g or 9,807 m/s2 in magnitude",
         files=_recordings(
             "file,count\nhuge.csv,0\n",
             **{"huge.csv": "t,x,y,z\n0,0,0,1\n0.02,0,1e100,1\n0.04,0,0,1\n"},
