@@ -164,10 +164,21 @@ class Gate:
         criteria = tuple(parse_criterion(i, spec) for i, spec in enumerate(raw))
         names = [c.name for c in criteria]
         for i, n in enumerate(names):
-            if names.index(n) != i:
+            j = names.index(n)
+            if j == i:
+                continue
+            given = [isinstance(raw[k], Mapping) and "name" in raw[k] for k in (j, i)]
+            if not any(given):
                 raise ConfigError(
-                    f"criteria[{i}].name: {show(n)} is used twice; give each criterion its own name"
+                    f"criteria[{j}] and criteria[{i}] are both named {show(n)} (a criterion "
+                    "without a `name` is named after its kind); give them distinct `name`s"
                 )
+            k, other = (i, j) if given[1] else (j, i)
+            kind = "" if given[0] and given[1] else " (named after its kind)"
+            raise ConfigError(
+                f"criteria[{k}].name: {show(n)} is used by criteria[{other}] too{kind}; "
+                "give each criterion its own name"
+            )
         return cls(criteria, float(conf), bins, source, looks)
 
 

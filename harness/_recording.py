@@ -50,7 +50,7 @@ from ._recording_quiet import Rest, _Quiet
 from ._recording_read import (
     _TIME_SCALE,
     CHUNK_ROWS,
-    FLOAT32_MAX,
+    MAX_G,
     MIN_RATE_HZ,
     STILL,
     _check_path,
@@ -175,7 +175,7 @@ def open_recording(
 
     spacing, quiet = _Median(), _Quiet()
     n, first, last = 0, math.nan, math.nan
-    # The first sample too large for float32 once in g, if in g and if in m/s^2.
+    # The first sample above MAX_G, if in g and if in m/s^2.
     huge: dict[float, tuple[int, str, float]] = {}
     for frame in _frames(path, suffix, columns, rows):
         t, x = _numbers(frame, time, axes, name)
@@ -187,7 +187,7 @@ def open_recording(
                 f"({show(t[bad])}, {show(x[bad])}); drop or fill missing samples"
             )
         for per_g in (1.0, G):
-            over = np.abs(x) > FLOAT32_MAX * per_g
+            over = np.abs(x) > MAX_G * per_g
             if per_g not in huge and over.any():
                 i, j = (int(k) for k in np.argwhere(over)[0])
                 huge[per_g] = (n + i, axes[j], float(x[i, j]))
@@ -278,16 +278,12 @@ def open_recording(
 
 
 def _too_large(name: str, row: int, column: str, value: float, units: str) -> InvalidParameter:
-    per_g = G if units == "m/s2" else 1.0
-    limit = (
-        f"{FLOAT32_MAX * per_g:.3g} {units}"
-        if units in ("g", "m/s2")
-        else f"{FLOAT32_MAX:.3g} g or {FLOAT32_MAX * G:.3g} m/s2"
-    )
+    in_g, in_ms2 = f"{MAX_G:,.0f} g", f"{MAX_G * G:,.0f} m/s2"
+    limit = {"g": in_g, "m/s2": f"{in_ms2} ({in_g})"}.get(units, f"{in_g} or {in_ms2}")
     return InvalidParameter(
         f"recording {name}: row {row}, column {show(column)} holds {value:.3g}; allowed: "
-        f"values that fit float32 once in g (at most {limit} in magnitude); drop or fix "
-        "the row"
+        f"at most {limit} in magnitude (wrist accelerometers saturate at 16 g, shock "
+        "sensors at a few hundred g); drop or fix the row"
     )
 
 

@@ -34,8 +34,11 @@ MIN_RATE_HZ = 1.0 / _SPACINGS[0][2]
 time unit is inferred from (slower, most spacings are gaps and a high-five falls
 between samples)."""
 
-FLOAT32_MAX = float(np.finfo(np.float32).max)
-"""Largest magnitude a sample may have once in g (samples are float32 in g)."""
+MAX_G = 1000.0
+"""Largest magnitude a sample may have, in g. Accelerometers worn on the wrist saturate
+at 16 g and shock sensors reach a few hundred g, so a larger value is a corrupt row or a
+wrong unit, not motion; it also keeps every value far from float32 overflow inside a
+model (a value that merely fits float32, such as 1e38 g, overflowed there)."""
 
 CHUNK_ROWS = 1 << 18
 """Rows read at a time (8 MB of float64 for four columns)."""

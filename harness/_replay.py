@@ -127,6 +127,28 @@ class Replay:
     outcomes: dict[str, Outcome]
     stored: dict[str, dict[str, Any]]  # the campaign's rows for this case, by counter
     counters: dict[str, CounterPlugin]
+    run_status: str = "complete"  # campaign.json's status
+    batches_done: int = 0  # batches the manifest lists
+    batches: int = 0  # batches of the whole campaign
+
+    def not_compared(self) -> str | None:
+        """Why the case could not be compared with stored rows (None: it was, or it
+        was changed with parameter overrides and is not meant to be)."""
+        if self.stored and len(self.stored) == len(self.outcomes):
+            return None
+        if self.stored:
+            missing = [m for m in self.outcomes if m not in self.stored]
+            return (
+                f"case {self.case} has no stored row of {', '.join(missing)} in the run's "
+                "results; those were not compared"
+            )
+        why = ""
+        if self.run_status != "complete":
+            why = (
+                f" (the run is incomplete: status {self.run_status!r}, "
+                f"{self.batches_done} of {self.batches} batches done)"
+            )
+        return f"case {self.case} is not in the run's stored results{why}; nothing was compared"
 
     def differences(self) -> dict[str, list[str]]:
         """Per counter, the stored outcome columns whose fresh value differs."""
@@ -196,9 +218,9 @@ def replay_loaded(
         judged = _evaluate(loaded, case_trace(loaded, case, row), list(loaded.counters))
     trace = judged.trace
     stored = {}
-    if not overrides:
+    batch = case // loaded.config.batch_size
+    if not overrides and loaded.run.stored_batch(batch):
         # The case's batch is known, so only its files are read (not the whole run).
-        batch = case // loaded.config.batch_size
         for mid in loaded.counters:
             path = loaded.run.result_file(mid, batch)
             if path.is_file():
@@ -214,6 +236,9 @@ def replay_loaded(
         judged.outcomes,
         stored,
         loaded.counters,
+        str(loaded.run.read_campaign().get("status")),
+        len(loaded.run.done_batches()),
+        -(-loaded.config.cases // loaded.config.batch_size),
     )
 
 

@@ -301,6 +301,24 @@ class RunDir:
                 )
         self._verified = True
 
+    def stored_batch(self, batch: int) -> bool:
+        """Whether ``batch`` is among the stored results: listed in the manifest (its
+        files then checked: :class:`RunDirError` if damaged), or, for a folder of result
+        files without a manifest, whatever files it has (read as they are). A batch whose
+        files were written but not listed (a run killed in between) is not stored."""
+        if not self.manifest.exists():
+            return True
+        entry = self.done_batches().get(batch)
+        if entry is None:
+            return False
+        problem = self.damaged(entry)
+        if problem is not None:
+            raise RunDirError(
+                f"run directory {os.fspath(self.path)!r} is damaged: {problem}; "
+                "'highfive run CONFIG --resume' redoes damaged batches"
+            )
+        return True
+
     def listed_files(self, folder: str) -> list[Path] | None:
         """The files under ``folder`` ("results" or "failures") that the manifest lists,
         verified; None for a folder of result files without a manifest (made by hand or

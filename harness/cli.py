@@ -518,12 +518,17 @@ def _cmd_replay(args: argparse.Namespace) -> int:
             f"  {mid:<{width}} count {o.predicted_count} (true {o.true_count})  "
             f"{o.verdict:<14} detections at {times} s"
         )
+    unchecked = None if args.param else rep.not_compared()
     if rep.stored:
-        if rep.matches_stored:
-            print("regenerated results are identical to the campaign's stored rows")
-        else:
+        if not rep.matches_stored:
             what = "; ".join(f"{m}: {', '.join(c)}" for m, c in rep.differences().items())
             print(f"regenerated results are DIFFERENT FROM the campaign's stored rows ({what})")
+        elif unchecked is None:
+            print("regenerated results are identical to the campaign's stored rows")
+        else:
+            print(f"regenerated results of {', '.join(rep.stored)} are identical to their rows")
+    if unchecked is not None:
+        print(unchecked)
     if args.plot:
         from highfive.reports import plot_replay, save_figure
 
@@ -534,7 +539,9 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         )
         _write_outputs({"--plot": (args.plot, lambda tmp: save_figure(fig, tmp))})
         print(f"wrote {args.plot}")
-    return 0 if not rep.stored or rep.matches_stored else 1
+    # 0: identical to the stored rows (or a case changed by --param, not compared);
+    # 1: different, or nothing stored to compare with.
+    return 0 if (args.param or rep.matches_stored) and unchecked is None else 1
 
 
 def _list_failing(run: Path) -> int:

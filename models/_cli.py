@@ -45,7 +45,7 @@ def format_profile(prof: dict[str, Any]) -> list[str]:
         f"bytes       {prof['bytes']:,}",
         f"parameters  {prof['parameters']:,}",
         f"MACs        {prof['macs']:,} per window",
-        f"int8 (QDQ)  {'yes' if prof['quantized'] else 'no'}",
+        f"int8        {'yes (' + prof['int8_format'] + ')' if prof['quantized'] else 'no'}",
         f"latency     {prof['latency_b1_ms']:.3f} ms at batch 1, "
         f"{prof['latency_b256_ms']:.2f} ms at batch 256 "
         f"({prof['per_window_b256_us']:.1f} us/window; 1 thread, median)",
@@ -362,7 +362,8 @@ def add_model_commands(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "--reference",
         metavar="ID",
-        help="the model the others are compared with (default: the first run's first)",
+        help="the model the others are compared with: its id, CAMPAIGN_NAME/ID or "
+        "RUN_PATH/ID, naming one model only (default: the first run's first)",
     )
     p.add_argument(
         "--target",

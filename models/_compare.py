@@ -127,6 +127,20 @@ class _Entry:
     model: Any
     meta: dict[str, str]
     quantized: bool
+    names: tuple[str, ...] = ()  # every way to name it: ID, RUN_NAME/ID, RUN_PATH/ID
+
+
+def _labels(names: list[tuple[str, ...]]) -> list[str]:
+    """Distinct labels: each model's shortest name that no other model shares at that
+    length (its id, else its campaign name/id, else its run path/id), else numbered."""
+    labels = [n[0] for n in names]
+    for level in (1, 2):
+        dup = {x for x in labels if labels.count(x) > 1}
+        labels = [n[level] if x in dup else x for x, n in zip(labels, names, strict=True)]
+    for i, x in enumerate(labels):
+        if labels.count(x) > 1:
+            labels[i] = f"{x}#{labels[: i + 1].count(x)}"
+    return labels
 
 
 def _runs(runs: Sequence[str | os.PathLike[str]]) -> list[tuple[Path, dict[str, Any], str]]:
@@ -135,8 +149,16 @@ def _runs(runs: Sequence[str | os.PathLike[str]]) -> list[tuple[Path, dict[str, 
     from highfive.harness import RunDir
 
     out: list[tuple[Path, dict[str, Any], str]] = []
+    seen: dict[Path, Path] = {}
     for run in runs:
         path = Path(run)
+        first = seen.setdefault(path.resolve(), path)
+        if first is not path:
+            raise ConfigError(
+                f"compare: run {os.fspath(first)!r} is given twice"
+                + ("" if first == path else f" (also as {os.fspath(path)!r})")
+                + "; name each run once (the models of one run are compared with each other)"
+            )
         rundir = RunDir(path)
         record = rundir.require_complete("compare")
         fp = space_fingerprint(ParameterSpace.from_arrow_schema(rundir.results_dataset().schema))
@@ -152,7 +174,6 @@ def _runs(runs: Sequence[str | os.PathLike[str]]) -> list[tuple[Path, dict[str, 
 def _entries(runs: list[tuple[Path, dict[str, Any], str]]) -> list[_Entry]:
     from highfive.harness import Model
 
-    ids = [str(m["id"]) for _, rec, _ in runs for m in rec.get("models", [])]
     entries = []
     for path, record, _ in runs:
         for m in record.get("models", []):
@@ -166,15 +187,39 @@ def _entries(runs: list[tuple[Path, dict[str, Any], str]]) -> list[_Entry]:
                     f"{str(m.get('sha256'))[:12]}); restore it"
                 )
             mid = str(m["id"])
-            label = mid if ids.count(mid) == 1 else f"{record.get('name', path.name)}/{mid}"
+            names = (mid, f"{record.get('name', path.name)}/{mid}", f"{os.fspath(path)}/{mid}")
             meta = metadata_of(model.data)
             import onnx
 
             ops = {n.op_type for n in onnx.load_from_string(model.data).graph.node}
-            entries.append(_Entry(label, path, mid, model, meta, "DequantizeLinear" in ops))
+            quantized = "DequantizeLinear" in ops
+            entries.append(_Entry(mid, path, mid, model, meta, quantized, names))
     if not entries:
         raise ConfigError("compare: the runs hold no ONNX model")
+    for e, label in zip(entries, _labels([e.names for e in entries]), strict=True):
+        e.label = label
     return entries
+
+
+def _reference(reference: str | None, entries: list[_Entry]) -> _Entry:
+    """The model ``reference`` names: its label, or else any of its names if that
+    names one model only."""
+    if reference is None:
+        return entries[0]
+    hits = [e for e in entries if e.label == reference] or [
+        e for e in entries if reference in e.names
+    ]
+    labels = ", ".join(e.label for e in entries)
+    if not hits:
+        raise ConfigError(
+            f"--reference: {show(reference)} is not a model of the runs; their models: {labels}"
+        )
+    if len(hits) > 1:
+        raise ConfigError(
+            f"--reference: {show(reference)} matches {len(hits)} models "
+            f"({', '.join(e.label for e in hits)}); name one of: {labels}"
+        )
+    return hits[0]
 
 
 def _twin(e: _Entry, entries: list[_Entry]) -> _Entry | None:
@@ -206,8 +251,10 @@ def compare_runs(
     runs : sequence of path
         Complete runs over one parameter space.
     reference : str, optional
-        The model (its id, or ``RUN_NAME/ID`` when ids repeat) the others are diffed
-        against; default the first model of the first run.
+        The model the others are diffed against: its label in the table (its id; when
+        ids repeat ``RUN_NAME/ID``, and when campaign names repeat too ``RUN_PATH/ID``),
+        or any of these forms that names one model only (else refused as ambiguous);
+        default the first model of the first run.
     target : str
         Target profile of the fit column.
     traces, seed : int
@@ -226,14 +273,7 @@ def compare_runs(
     target_profile = TargetProfile.load(target)  # a bad target before any work
     infos = _runs(runs)
     entries = _entries(infos)
-    labels = [e.label for e in entries]
-    ref_label = labels[0] if reference is None else reference
-    if ref_label not in labels:
-        raise ConfigError(
-            f"--reference: {show(ref_label)} is not a model of the runs; their models: "
-            f"{', '.join(labels)}"
-        )
-    ref = entries[labels.index(ref_label)]
+    ref = _reference(reference, entries)
     held: dict[Any, Any] = {}
     rows = []
     for e in entries:

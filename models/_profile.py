@@ -23,12 +23,28 @@ from highfive.harness import Model, session
 
 from ._graph_memory import infer_batch1
 
-__all__ = ["count_macs", "count_parameters", "node_macs", "profile"]
+__all__ = ["count_macs", "count_parameters", "int8_format", "node_macs", "profile"]
 
 _WEIGHTED_OPS = ("Conv", "QLinearConv", "Gemm", "MatMul")
 # Inputs of QLinearConv: x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_scale,
 # y_zero_point, bias.
 _QLINEAR_WEIGHTS = (3, 8)
+
+
+def int8_format(op_types: Any) -> tuple[str, str] | None:
+    """The int8 format of a graph with these node types, and the nodes that show it:
+    ``("QOperator", "QLinearConv")`` for quantized operators (QLinearConv and the other
+    QLinear* or *Integer operators, with one Quantize/DequantizeLinear at the edges),
+    ``("QDQ", "QuantizeLinear/DequantizeLinear")`` for float operators between
+    quantize/dequantize pairs, None for a float model."""
+    ops = set(op_types)
+    qop = sorted(o for o in ops if o.startswith("QLinear") or o.endswith("Integer"))
+    if qop:
+        return "QOperator", "/".join(qop)
+    qdq = [o for o in ("QuantizeLinear", "DequantizeLinear") if o in ops]
+    if qdq:
+        return "QDQ", "/".join(qdq)
+    return None
 
 
 def _load_onnx(data: bytes) -> Any:
@@ -141,7 +157,8 @@ def profile(
     -------
     dict
         ``name``, ``sha256``, ``bytes``, ``parameters``, ``macs`` (per window),
-        ``quantized`` (has QDQ nodes), ``latency_b1_ms`` (per call),
+        ``quantized`` (int8), ``int8_format`` ("QDQ", "QOperator" or None; see
+        :func:`int8_format`), ``latency_b1_ms`` (per call),
         ``latency_b{big_batch}_ms`` (per call), ``per_window_b{big_batch}_us``,
         ``input_shape`` (per window), ``spec`` (the ModelSpec) and ``metadata``
         (all ``metadata_props``).
@@ -155,13 +172,15 @@ def profile(
     sess = session(m.data, m.sha256, threads=1)
     name_in, name_out = sess.get_inputs()[0].name, sess.get_outputs()[0].name
     rng = np.random.default_rng(0)
+    fmt = int8_format(n.op_type for n in proto.graph.node)
     out: dict[str, Any] = {
         "name": m.name,
         "sha256": m.sha256,
         "bytes": len(m.data),
         "parameters": count_parameters(proto),
         "macs": count_macs(proto),
-        "quantized": any(n.op_type == "DequantizeLinear" for n in proto.graph.node),
+        "quantized": fmt is not None,
+        "int8_format": None if fmt is None else fmt[0],
         "input_shape": m.spec.input_shape,
     }
     for b, n_rep in ((1, repeats), (big_batch, max(5, repeats // 5))):

@@ -118,10 +118,11 @@ def quantize(
     if fmt not in QUANT_FORMATS:
         raise InvalidParameter(f"fmt: {fmt!r} is not a format; use one of {QUANT_FORMATS}")
     model = Model.load(float_path)
-    if _is_quantized(model.data):
+    done = _int8_format(model.data)
+    if done is not None:
         raise InvalidParameter(
-            f"float_path: {os.fspath(float_path)!r} is already quantized (it has "
-            "DequantizeLinear nodes); pass the float32 model"
+            f"float_path: {os.fspath(float_path)!r} is already quantized (int8 {done[0]}: "
+            f"it has {done[1]} nodes); pass the float32 model"
         )
     data = window_set(n_calibration_traces, seed, spec=model.spec)
     if len(data) == 0:
@@ -246,11 +247,12 @@ def _used_opsets(data: bytes) -> bytes:
     return model.SerializeToString()
 
 
-def _is_quantized(data: bytes) -> bool:
+def _int8_format(data: bytes) -> tuple[str, str] | None:
     import onnx
 
-    ops = {n.op_type for n in onnx.load_from_string(data).graph.node}
-    return bool(ops & {"DequantizeLinear", "QuantizeLinear", "QLinearConv"})
+    from ._profile import int8_format
+
+    return int8_format(n.op_type for n in onnx.load_from_string(data).graph.node)
 
 
 def _nodes_of_type(path: Path, op_type: str) -> list[str]:

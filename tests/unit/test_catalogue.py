@@ -270,16 +270,33 @@ CATALOGUE = [
     row(
         "count-huge-value",
         "count huge.csv",
-        r"recording huge.csv: row 1, column 'y' holds 1e\+100; allowed: values that fit "
-        r"float32 once in g \(at most 3.4e\+38 g or 3.34e\+39 m/s2 in magnitude\)",
+        r"recording huge.csv: row 1, column 'y' holds 1e\+100; allowed: at most 1,000 g "
+        r"or 9,807 m/s2 in magnitude \(wrist accelerometers saturate at 16 g, shock sensors "
+        r"at a few hundred g\); drop or fix the row$",
         files={"huge.csv": "t,x,y,z\n0,0,0,1\n0.02,0,1e100,1\n0.04,0,0,1\n"},
     ),
     row(
         "count-huge-in-g",
         "count huge.csv --units g",
-        r"recording huge.csv: row 2, column 'z' holds 1e\+39; allowed: values that fit "
-        r"float32 once in g \(at most 3.4e\+38 g in magnitude\)",
+        r"recording huge.csv: row 2, column 'z' holds 1e\+39; allowed: at most 1,000 g in "
+        r"magnitude \(wrist accelerometers",
         files={"huge.csv": "t,x,y,z\n0,0,0,1\n0.02,0,0,1\n0.04,0,0,1e39\n"},
+    ),
+    row(
+        "count-absurd-but-float32-in-g",  # overflowed inside the model before
+        "count absurd.csv --units g",
+        r"recording absurd.csv: row 300, column 'z' holds 1e\+38; allowed: at most 1,000 g",
+        files={
+            "absurd.csv": "t,x,y,z\n"
+            + "".join(f"{i / 50},0,0,{1e38 if i == 300 else 1}\n" for i in range(600))
+        },
+    ),
+    row(
+        "count-absurd-in-m/s2",
+        "count absurd.csv --units m/s2",
+        r"recording absurd.csv: row 1, column 'x' holds 1e\+04; allowed: at most 9,807 m/s2 "
+        r"\(1,000 g\) in magnitude",
+        files={"absurd.csv": "t,x,y,z\n0,0,0,9.8\n0.02,10000,0,9.8\n0.04,0,0,9.8\n"},
     ),
     row(
         "count-too-slow",
@@ -558,7 +575,7 @@ CATALOGUE = [
         "run-rec-huge-value",
         "run r.toml",
         r"l.csv line 2, column file: 'huge.csv' is refused: recording huge.csv: row 1, "
-        r"column 'y' holds 1e\+100; allowed: values that fit float32",
+        r"column 'y' holds 1e\+100; allowed: at most 1,000 g or 9,807 m/s2 in magnitude",
         files=_recordings(
             "file,count\nhuge.csv,0\n",
             **{"huge.csv": "t,x,y,z\n0,0,0,1\n0.02,0,1e100,1\n0.04,0,0,1\n"},
@@ -807,6 +824,13 @@ CATALOGUE = [
         files={"g.toml": '[[criteria]]\nkind = "failure_rate"\np_max = 2\n'},
     ),
     row(
+        "gate-two-unnamed-of-a-kind",
+        "gate run --gate g.toml",
+        r"criteria\[0\] and criteria\[1\] are both named 'failure_rate' \(a criterion without "
+        r"a `name` is named after its kind\); give them distinct `name`s",
+        files={"g.toml": 2 * '[[criteria]]\nkind = "failure_rate"\np_max = 0.5\n'},
+    ),
+    row(
         "gate-looks",
         "gate run --gate g.toml",
         r"gate.looks: 'often' must be 'fixed' \(default\) or 'anytime'",
@@ -885,6 +909,16 @@ CATALOGUE = [
         r"--out: 'x.txt' does not end in .onnx",
     ),
     row("model-compare-not-a-run", "model compare folder", r"run directory 'folder' has no "),
+    row(
+        "model-compare-run-twice",
+        "model compare run ./run/",
+        r"compare: run 'run' is given twice; name each run once",
+    ),
+    row(
+        "model-compare-reference-of-none",
+        "model compare run --reference nope",
+        r"--reference: 'nope' is not a model of the runs; their models: toy, float",
+    ),
     row(
         "model-train-under-file",
         "model train --out afile/t.onnx",

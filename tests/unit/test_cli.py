@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import json
 import os
 import subprocess
 import sys
@@ -363,3 +364,36 @@ def test_a_closed_stdout_stops_quietly(tmp_path: Path) -> None:
     with proc.stderr:
         err = proc.stderr.read().decode()
     assert proc.wait() == 141 and err == ""  # 128 + SIGPIPE, no traceback or message
+
+
+def test_replay_of_a_case_the_run_has_not_stored_compares_nothing(
+    tmp_path: Path, toy_model_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """As after a kill: the second batch's files written, its manifest line not."""
+    config = tmp_path / "c.toml"
+    config.write_text(
+        f'name = "c"\nseed = 3\ncases = 16\nsampler = "random"\nbatch_size = 8\n'
+        f'models = ["{toy_model_path}"]\nout = "{tmp_path}"\n[execution]\nworkers = 0\n'
+    )
+    assert main(["run", str(config)]) == 0
+    run = tmp_path / "c"
+    record = json.loads((run / "campaign.json").read_text())
+    record["status"] = "running"
+    (run / "campaign.json").write_text(json.dumps(record))
+    manifest = (run / "manifest.jsonl").read_text().splitlines(keepends=True)
+    (run / "manifest.jsonl").write_text(manifest[0])  # batch 0 (cases 0-7) listed only
+    capsys.readouterr()
+
+    assert main(["replay", str(run), "3"]) == 0  # a stored case: compared, identical
+    assert "identical to the campaign's stored rows" in capsys.readouterr().out
+    assert main(["replay", str(run), "12"]) == 1  # regenerated, but nothing to compare
+    out = capsys.readouterr().out
+    assert "identical" not in out and "DIFFERENT" not in out
+    assert out.splitlines()[0].startswith("case 12: ")  # the regenerated case is shown
+    assert out.splitlines()[-1] == (
+        "case 12 is not in the run's stored results (the run is incomplete: status "
+        "'running', 1 of 2 batches done); nothing was compared"
+    )
+    # A changed case is not compared by design, and is no failure.
+    assert main(["replay", str(run), "12", "--param", "gap=1"]) == 0
+    assert "nothing was compared" not in capsys.readouterr().out

@@ -266,9 +266,24 @@ BAD_GATES = [
     ("unknown-top-key", "[gates]\nconfidence = 0.9\n", r"unknown key 'gates'"),
     ("no-criteria", "[gate]\nconfidence = 0.9\n", r"at least one \[\[criteria\]\]"),
     (
-        "duplicate-name",
+        "duplicate-unnamed",
         _one('kind = "failure_rate"\np_max = 0.1') + _one('kind = "failure_rate"\np_max = 0.2'),
-        r"criteria\[1\]\.name: 'failure_rate' is used twice",
+        r"^criteria\[0\] and criteria\[1\] are both named 'failure_rate' \(a criterion "
+        r"without a `name` is named after its kind\); give them distinct `name`s$",
+    ),
+    (
+        "duplicate-name",
+        _one('kind = "failure_rate"\np_max = 0.1\nname = "x"')
+        + _one('kind = "failure_rate"\np_max = 0.2\nname = "x"'),
+        r"^criteria\[1\]\.name: 'x' is used by criteria\[0\] too; give each criterion its "
+        r"own name$",
+    ),
+    (
+        "duplicate-name-of-a-kind",
+        _one('kind = "failure_rate"\np_max = 0.1')
+        + _one('kind = "failure_rate"\np_max = 0.2\nname = "failure_rate"'),
+        r"^criteria\[1\]\.name: 'failure_rate' is used by criteria\[0\] too \(named after "
+        r"its kind\); give each criterion its own name$",
     ),
     ("malformed-toml", "[[criteria]\nkind = ", r"gate\.toml: not valid TOML"),
     (

@@ -649,7 +649,7 @@ def test_cli_model_info(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert Model.load("int8").sha256 in out
     stored = GOLDEN_PARAMETERS + PADDING_WEIGHTS["int8"]
-    assert f"parameters  {stored:,}" in out and "int8 (QDQ)  yes" in out
+    assert f"parameters  {stored:,}" in out and "int8        yes (QDQ)" in out
 
 
 def test_cli_train_without_torch(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -711,3 +711,29 @@ def test_shipped_variants_are_whole_self_describing_and_small_in_int8(variant: s
 def test_case_ids_round_trip_through_their_compact_form(ids: set[int]) -> None:
     """A model records the failing cases it was trained on as gap varints, zlib, base64."""
     assert highfive.models.decode_case_ids(highfive.models.encode_case_ids(ids)) == sorted(ids)
+
+
+@pytest.fixture(scope="module")
+def qoperator_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The float model quantized to int8 in the QOperator format (QLinearConv nodes)."""
+    out = tmp_path_factory.mktemp("qop") / "q.onnx"
+    return quantize("float", out, n_calibration_traces=5, fmt="qoperator")
+
+
+def test_model_info_and_quantize_name_the_int8_format(
+    qoperator_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for model, fmt in (("int8", "QDQ"), (str(qoperator_model), "QOperator"), ("float", None)):
+        args = _parse(["model", "info", model])
+        assert args.handler(args) == 0
+        lines = capsys.readouterr().out.splitlines()
+        (line,) = [x for x in lines if x.startswith("int8 ")]
+        assert line == ("int8        no" if fmt is None else f"int8        yes ({fmt})")
+    for model, fmt, nodes in (
+        ("int8", "QDQ", "QuantizeLinear/DequantizeLinear"),
+        (str(qoperator_model), "QOperator", "QLinearConv"),
+    ):
+        with pytest.raises(InvalidParameter) as err:
+            quantize(model, tmp_path / "q2.onnx", n_calibration_traces=5)
+        assert f"is already quantized (int8 {fmt}: it has {nodes} nodes)" in str(err.value)
+    assert not (tmp_path / "q2.onnx").exists()

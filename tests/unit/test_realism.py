@@ -288,7 +288,7 @@ def test_a_recording_with_a_gap_is_compared_stretch_by_stretch(
 def test_recordings_count_refuses_are_skipped_with_its_reason(
     recordings: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A repeated file, a value beyond float32, a rate under 5 Hz, a recording shorter
+    """A repeated file, a value beyond 1,000 g, a rate under 5 Hz, a recording shorter
     than one window and one moving about 1 (gravity removed): each listed with its
     reason, none aborting the comparison or counted."""
     r0 = pd.read_csv(recordings / "r0.csv")

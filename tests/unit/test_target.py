@@ -555,3 +555,40 @@ def test_model_compare_bad_input(
         err = capsys.readouterr().err.strip()
         assert err.startswith("error: ") and match in err and "\n" not in err
     assert not (tmp_path / "x.csv").exists()
+
+
+def test_model_compare_gives_models_of_same_named_runs_distinct_ids(
+    tmp_path: Path, shipped_run: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(shipped_run, copy)  # the same campaign name ("fit") twice
+    argv = ["model", "compare", str(shipped_run), str(copy), "--traces", "5", "--json"]
+    assert main(argv) == 0
+    doc = json.loads(capsys.readouterr().out)
+    ids = [r["model"] for r in doc["models"]]
+    assert len(set(ids)) == 4, ids
+    assert ids == [f"{shipped_run}/float", f"{shipped_run}/int8", f"{copy}/float", f"{copy}/int8"]
+    assert doc["reference"] == ids[0]
+    twins = {r["model"]: r["twin"] for r in doc["models"]}
+    assert twins[f"{copy}/int8"] == f"{copy}/float"  # twins stay within their run
+    # A --reference that names a model of each run is refused, naming both.
+    for ambiguous in ("int8", "fit/int8"):
+        assert main([*argv, "--reference", ambiguous]) == 2
+        err = capsys.readouterr().err.strip()
+        assert "\n" not in err
+        assert f"--reference: {ambiguous!r} matches 2 models" in err
+        assert f"{shipped_run}/int8, {copy}/int8" in err
+    assert main([*argv, "--reference", f"{copy}/int8"]) == 0
+    assert json.loads(capsys.readouterr().out)["reference"] == f"{copy}/int8"
+
+
+def test_model_compare_refuses_a_run_given_twice(
+    shipped_run: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["model", "compare", str(shipped_run), f"{shipped_run}/", "--traces", "5"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "--model" not in err
+    assert f"run {str(shipped_run)!r} is given twice" in err
