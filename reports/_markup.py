@@ -18,6 +18,7 @@ __all__ = [
     "CHECK",
     "CSS",
     "MESSAGE_CHARS",
+    "cases_rule",
     "chip",
     "covered_share",
     "esc",
@@ -133,6 +134,11 @@ def num(x: Any, digits: int = 4) -> str:
 
 def percent(k: float, n: float) -> str:
     return f"{100 * k / n:.2f}%" if n else "–"
+
+
+def cases_rule(k: int) -> str:
+    """``>= k case(s)`` in words that read naturally: "≥ 1 case", "≥ 10 cases"."""
+    return f"≥ {k:,} case" + ("" if k == 1 else "s")
 
 
 def covered_share(covered: int, cells: int) -> str:

@@ -725,3 +725,53 @@ def test_merged_coverage_is_said_to_be_merged(
     section = _coverage_section(write_report(copy, cases=0).read_text())
     assert "<b>Merged coverage.</b> The cells below count the cases of 2 runs" in section
     assert f"<code>{copy}-focus</code>" in section
+
+
+# -- the coverage figures say their rule ---------------------------------------------
+def _kpi(text: str, label_start: str) -> tuple[str, str]:
+    """(value, label) of the key-number card whose label starts with ``label_start``."""
+    for v, label in re.findall(r'<div class="v">(.*?)</div><div class="l">(.*?)</div>', text):
+        if label.startswith(label_start):
+            return v, label
+    raise AssertionError(f"no card {label_start!r}")
+
+
+def test_coverage_card_says_its_rule_or_shows_the_gates_figure(
+    run: Path, report: tuple[Path, str, list[str]], tmp_path: Path
+) -> None:
+    summary = json.loads((run / "coverage" / "summary.json").read_text())
+    two = summary["models"]["toy"]["coverage"]["by_t"]["2"]
+    value, label = _kpi(report[1], "2-way cells")
+    assert label == "2-way cells with ≥ 1 case (toy)"
+    assert value == f"{100 * two['covered'] / two['cells']:.1f}%"
+    assert ">cells with ≥ 1 case</th>" in _coverage_section(report[1])
+
+    # With a gate that judged 2-way coverage, the card shows the gate's figure and rule.
+    copy = _copy(run, tmp_path)
+    gate = _gate("fail")
+    gate["criteria"].append(  # type: ignore[attr-defined]
+        {
+            "name": "2-way coverage",
+            "kind": "coverage",
+            "model": "toy",
+            "threshold": ">= 95% of 2-way cells with >= 10 cases",
+            "value": "70.19%",
+            "passed": False,
+            "detail": "2-way 70.19% (9,103/12,969 cells)",
+        }
+    )
+    (copy / "gate.json").write_text(json.dumps(gate))
+    value, label = _kpi(write_report(copy, cases=0).read_text(), "2-way cells")
+    assert (value, label) == ("70.2%", "2-way cells with ≥ 10 cases (toy, gate)")
+
+
+@pytest.mark.parametrize(
+    ("min_cases", "phrase"),
+    [(1, "holes are cells with no case."), (10, "holes are cells with fewer than 10 cases.")],
+)
+def test_holes_are_described_in_plain_words(min_cases: int, phrase: str) -> None:
+    from highfive.reports._coverage_sections import coverage_section
+
+    summary = {"p_target": 0.01, "min_cases": min_cases, "models": {}}
+    text = coverage_section(summary, [], [], ["toy"])
+    assert phrase in text and "case(s)" not in text
