@@ -88,6 +88,17 @@ def test_no_probability_panel_without_probabilities(
     assert figure_png_base64(fig)  # draws
 
 
+@pytest.mark.parametrize("with_spec", [True, False], ids=["onnx-spec", "no-spec"])
+def test_time_axis_spans_the_trace_exactly(
+    trace: Trace, onnx_result: CountResult, toy_model: Model, with_spec: bool
+) -> None:
+    spec = toy_model.spec if with_spec else None
+    results = {"toy": onnx_result} if with_spec else {"py": _plain(onnx_result)}
+    fig = plot_replay(trace, results, spec=spec)
+    for ax in fig.axes:
+        assert ax.get_xlim() == (float(trace.t[0]), float(trace.t[-1]))
+
+
 # -- the report's heatmaps and bar chart ----------------------------------------------
 _DISTRACTORS = [
     "none",
