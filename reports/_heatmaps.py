@@ -148,13 +148,38 @@ def _annotate(
 def _coverage_panel(fig: Figure, ax: Axes, grid: PairGrid, model: str) -> None:
     n = grid.n[model]
     cmap = plt.get_cmap("viridis").with_extremes(bad=_UNTESTED)
-    norm = LogNorm(vmin=1, vmax=max(float(n.max()), 10.0))
+    vmax = max(float(n.max()), 10.0)
+    norm = LogNorm(vmin=1, vmax=vmax)
     im = _heatmap(ax, np.ma.masked_less(n, 1), cmap, norm)
     texts = np.vectorize(lambda x: f"{x:,}")(n)
     _annotate(ax, n.astype(float), texts, cmap, norm, n, _fontsize(grid, len(f"{n.max():,}")))
     _mark_holes(ax, n, grid.min_cases)
     _frame_axes(ax, grid, "coverage: cases per cell", ylabels=True)
-    fig.colorbar(im, ax=ax, label="cases per cell (log scale)", fraction=0.08, pad=0.03)
+    _count_colorbar(fig, im, ax, vmax, label="cases per cell (log scale)", fraction=0.08, pad=0.03)
+
+
+def _count_ticks(vmax: float) -> list[int]:
+    """Ticks of a log colour bar of case counts from 1 to ``vmax``: 1, 2, 5, 10, 20, 50,
+    ... (1, 10, 100, ... beyond three decades, where 2 and 5 would crowd), then
+    ``vmax`` itself unless a tick is already close to it."""
+    steps = (1, 2, 5) if vmax <= 1000 else (1,)
+    ticks = [
+        s * 10**e
+        for e in range(int(np.floor(np.log10(max(vmax, 1.0)))) + 1)
+        for s in steps
+        if s * 10**e <= vmax
+    ]
+    if vmax >= 1.3 * ticks[-1]:
+        ticks.append(int(vmax))
+    return ticks
+
+
+def _count_colorbar(fig: Figure, im: Any, ax: Axes, vmax: float, **kwargs: Any) -> None:
+    """A colour bar of case counts (log scale) labelled with readable counts."""
+    bar = fig.colorbar(im, ax=ax, **kwargs)
+    ticks = _count_ticks(vmax)
+    bar.set_ticks(ticks, labels=[f"{t:,}" for t in ticks])
+    bar.ax.minorticks_off()
 
 
 def _upper_text(u: float) -> str:
@@ -290,7 +315,8 @@ def agreement_figure(
         ax = axes[0, 1]
         k = confusion.shape[0]
         cmap = plt.get_cmap("viridis").with_extremes(bad="white")
-        norm = LogNorm(vmin=1, vmax=max(float(confusion.max()), 10.0))
+        vmax = max(float(confusion.max()), 10.0)
+        norm = LogNorm(vmin=1, vmax=vmax)
         im = ax.imshow(np.ma.masked_less(confusion, 1), cmap=cmap, norm=norm, origin="lower")
         for (i, j), c in np.ndenumerate(confusion):
             if c:
@@ -307,5 +333,5 @@ def agreement_figure(
             f"count agreement {pair[0]} vs {pair[1]}: {100 * agree / total:.2f}% on the diagonal",
             fontsize=10,
         )
-        fig.colorbar(im, ax=ax, label="cases (log scale)")
+        _count_colorbar(fig, im, ax, vmax, label="cases (log scale)")
     return fig

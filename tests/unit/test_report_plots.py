@@ -212,3 +212,43 @@ def test_untested_cells_keep_their_borders_and_a_thin_cross_inside() -> None:
         for line in cross:
             thick = line.get_linewidth() * fig.dpi / 72
             assert line.get_window_extent(renderer).width + thick < cell_w - border
+
+
+@pytest.mark.parametrize(
+    ("most", "expected"),
+    [
+        (80, ["1", "2", "5", "10", "20", "50", "80"]),
+        (44, ["1", "2", "5", "10", "20", "44"]),
+        (50, ["1", "2", "5", "10", "20", "50"]),
+        (3, ["1", "2", "5", "10"]),  # the scale reaches 10 at least
+        (2_500_000, ["1", "10", "100", "1,000", "10,000", "100,000", "1,000,000", "2,500,000"]),
+    ],
+)
+def test_count_colour_bar_is_labelled_with_readable_counts(most: int, expected: list[str]) -> None:
+    grid = _grid(4)
+    n = grid.n["float"].copy()
+    n[0, 0] = most
+    grid = PairGrid(**{**grid.__dict__, "n": {"float": n, "int8": n}})
+    fig = pair_figure(grid, RateScale())
+    renderer = fig.canvas.get_renderer()
+    fig.canvas.draw()
+    bar = fig.axes[3]  # the coverage panel's colour bar
+    lo, hi = bar.get_ylim()
+    labels = [t for t in bar.get_yticklabels() if lo <= t.get_position()[1] <= hi]
+    assert [t.get_text() for t in labels] == expected
+    assert _overlapping(labels, renderer) == []
+    assert not bar.yaxis.get_minorticklabels() or not any(
+        t.get_text() for t in bar.yaxis.get_minorticklabels()
+    )
+
+
+def test_agreement_colour_bar_is_labelled_with_readable_counts() -> None:
+    confusion = np.diag([147, 37, 42, 36, 38])
+    fig = agreement_figure(
+        {"a": {"pass": 300}, "b": {"pass": 300}}, FAIL_VERDICTS, confusion, ("a", "b")
+    )
+    fig.canvas.draw()
+    bar = fig.axes[-1]
+    lo, hi = bar.get_ylim()
+    labels = [t.get_text() for t in bar.get_yticklabels() if lo <= t.get_position()[1] <= hi]
+    assert labels == ["1", "2", "5", "10", "20", "50", "100", "147"]
