@@ -80,7 +80,7 @@ def gate_section(gate: Mapping[str, Any] | None, kpis: str) -> str:
         [
             chip("pass" if c.get("passed") else "fail"),
             esc(c.get("name", "")),
-            esc(c.get("kind", "")),
+            esc(c.get("kind", "")).replace("_", "_<wbr>"),  # may break after "_"
             esc(c.get("model", "") or "all"),
             num(c.get("threshold")),
             num(c.get("value")),
@@ -88,7 +88,8 @@ def gate_section(gate: Mapping[str, Any] | None, kpis: str) -> str:
         ]
         for c in sorted(crit, key=lambda c: bool(c.get("passed")))
     ]
-    table = html_table(["", "criterion", "kind", "model", "threshold", "value", "detail"], rows)
+    head = ["", "criterion", "kind", "model", "threshold", "value", "detail"]
+    table = html_table(head, rows, wrap=(6,))
     return banner + kpis + ("<h3>Gate criteria (failed first)</h3>" + table if rows else "")
 
 
@@ -196,6 +197,7 @@ def campaign_section(path: Path, record: Mapping[str, Any]) -> str:
             for m in record.get("models", [])
         ],
         num=(4,),
+        wrap=(2,),  # long counter sources (paths, file.py:attr)
     )
     versions = ", ".join(f"{esc(k)} {esc(v)}" for k, v in record.get("versions", {}).items())
     return (

@@ -588,6 +588,65 @@ def test_render_check_reports_a_broken_image(
     assert body is not None and 'data-rendered="error: ' in body.group(0), dom.stdout[:500]
 
 
+_LAYOUT = """
+<script>
+window.addEventListener("load", function () {
+  var page = document.documentElement, b = document.body, wide = [];
+  document.querySelectorAll("#verdict ~ h3 + .tablebox, #campaign + .cols .tablebox")
+    .forEach(function (box) {
+      if (box.scrollWidth > box.clientWidth) wide.push(box.textContent.slice(0, 40));
+    });
+  b.dataset.checked = String(document.querySelectorAll(
+    "#verdict ~ h3 + .tablebox, #campaign + .cols .tablebox").length);
+  b.dataset.pageOverflow = String(page.scrollWidth - window.innerWidth);
+  b.dataset.wideTables = wide.join(" | ") || "none";
+});
+</script>
+"""
+
+
+@pytest.mark.browser
+@needs_chromium
+@pytest.mark.parametrize("width", [800, 520])
+def test_report_fits_a_narrow_window(
+    run: Path, tmp_path: Path, report: tuple[Path, str, list[str]], width: int
+) -> None:
+    """Nothing runs off the right edge: the page never scrolls sideways, and at 800 px the
+    gate table (long details) and the Models table fit without their scroll boxes."""
+    copy = _copy(run, tmp_path)
+    gate = _gate("fail")
+    detail = (
+        "all 4 tested cells below 0.25 (worst resolution_bits[14..16]: 2/100 fail, upper "
+        "0.0616); 160 cells with < 100 cases not shown, e.g. motion=arm_swing (11), "
+        "motion=clap (11), motion=drink (10)"
+    )
+    gate["criteria"].append(  # type: ignore[attr-defined]
+        {
+            "name": "every 1-way cell below 25%",
+            "kind": "cell_upper_bound",
+            "model": "toy",
+            "threshold": "upper bound < 0.25 in every 1-way cell",
+            "value": "worst upper bound 0.06162",
+            "passed": False,
+            "detail": detail,
+        }
+    )
+    (copy / "gate.json").write_text(json.dumps(gate))
+    page = write_report(copy, cases=0)
+    page.write_text(page.read_text().replace("</body>", _LAYOUT + "</body>"))
+    dom = _chromium(
+        page.as_uri(), tmp_path / "profile", "--dump-dom", f"--window-size={width},2000"
+    )
+    body = re.search(r"<body[^>]*>", dom.stdout)
+    assert body is not None, dom.stderr[-2000:]
+    assert 'data-page-overflow="' in body.group(0), body.group(0)
+    overflow = int(re.search(r'data-page-overflow="(-?\d+)"', body.group(0)).group(1))  # type: ignore[union-attr]
+    assert overflow <= 0, body.group(0)
+    assert 'data-checked="2"' in body.group(0)  # the gate table and the Models table
+    if width >= 800:
+        assert 'data-wide-tables="none"' in body.group(0), body.group(0)
+
+
 def test_single_model_run(tmp_path: Path, toy_model_path: Path) -> None:
     cfg = CampaignConfig(
         name="one",
