@@ -175,8 +175,7 @@ def html_table(
 
     th = "".join(f"<th{cls(i)}>{h}</th>" for i, h in enumerate(head))
     body = "".join(
-        "<tr>" + "".join(f"<td{cls(i)}>{c}</td>" for i, c in enumerate(r)) + "</tr>"
-        for r in rows
+        "<tr>" + "".join(f"<td{cls(i)}>{c}</td>" for i, c in enumerate(r)) + "</tr>" for r in rows
     )
     return (
         f'<div class="tablebox"><table><thead><tr>{th}</tr></thead>'
