@@ -432,7 +432,7 @@ def test_report_shows_error_verdicts_messages_and_counter_kinds(
     assert "<th>kind</th>" in campaign
     py = re.search(r"<tr><td><b>toy_low</b></td>(.*?)</tr>", campaign)
     assert py is not None
-    assert "<td>python</td><td>gone_counter.py:count</td>" in py.group(1)
+    assert '<td>python</td><td class="wrap">gone_counter.py:count</td>' in py.group(1)
     assert 'title="' + "ab" * 32 + '">' + "ab" * 6 + "</code>" in py.group(1)
     assert py.group(1).endswith('<td class="num">–</td>')
     onnx = re.search(r"<tr><td><b>toy</b></td><td>(\w+)</td>", campaign)
