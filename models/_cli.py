@@ -354,7 +354,7 @@ def add_model_commands(subparsers: Any) -> argparse.ArgumentParser:
         help="model variants side by side: size, cost, target fit, accuracy, failures",
         description="For every ONNX model of the runs: parameters, MACs, bytes, target "
         "fit, latency at batch 1 and 256, window accuracy on held-out generated traces, "
-        "the campaign failure rate with its 95 %% upper bound, the cells where it fails "
+        "the campaign failure rate with its 95 % upper bound, the cells where it fails "
         "significantly more than the reference, and its agreement with its int8 (or "
         "float) twin in the same run. The runs must be complete and over one space.",
     )

@@ -378,6 +378,10 @@ def _figure(result: CompareResult) -> Any:
         )
         ax.annotate(r["model"], (r["bytes"], rate), textcoords="offset points", xytext=(5, 5))
     ax.set_xscale("log")
+    # Rates from 0, so that a point's height and its bar read as they are.
+    top = max((100 * r["failure_upper"] for r in result.rows), default=0.0)
+    ax.set_ylim(0.0, 1.1 * top if top > 0 else 1.0)
+    ax.margins(x=0.15)
     ax.set_xlabel("model file (bytes)")
     ax.set_ylabel("campaign failure rate (%), bar to 95 % upper bound")
     ax.set_title(f"failure rate against size (reference {result.reference})")

@@ -13,7 +13,7 @@ from typing import Any
 from highfive.coverage import cp_interval
 
 from ._grids import PairGrid
-from ._markup import chip, covered_share, esc, html_table, img, num
+from ._markup import cases_rule, chip, covered_share, esc, html_table, img, num
 
 __all__ = [
     "coverage_section",
@@ -106,6 +106,7 @@ def coverage_section(
 ) -> str:
     """Cells covered per model, which targets the cell status and the gate use, the
     follow-up command, and the heatmaps (``pngs``, base64) of ``grids``."""
+    k = int(summary.get("min_cases", 1))
     rows = []
     for m, s in summary.get("models", {}).items():
         by_t = s.get("coverage", {}).get("by_t", {})
@@ -115,14 +116,14 @@ def coverage_section(
         )
         status = " ".join(chip(f"{k} {v:,}", k) for k, v in s.get("status", {}).items() if v)
         rows.append([f"<b>{esc(m)}</b>", num(s.get("rows")), cov, status, num(s.get("holes"))])
-    head = ["model", "cases", "cells covered", "cell status", "holes"]
+    head = ["model", "cases", f"cells with {cases_rule(k)}", "cell status", "holes"]
     p = summary.get("p_target")
     intro = (
         f"<p>A cell is <i>passing</i> when its failure rate is shown below p_target = "
         f"{num(p)} at {100 * float(summary.get('confidence', 0.95)):g}% confidence, "
         f"<i>failing</i> when shown above it (adjusted: {esc(summary.get('adjust', '?'))}), "
-        f"<i>under-tested</i> otherwise; holes are cells with fewer than "
-        f"{esc(summary.get('min_cases', 1))} case(s).</p>"
+        f"<i>under-tested</i> otherwise; holes are cells with "
+        f"{'no case' if k <= 1 else f'fewer than {k:,} cases'}.</p>"
     )
     out = [
         '<h2 id="coverage">Coverage</h2>',

@@ -58,18 +58,21 @@ def _heatmap(ax: Axes, data: np.ndarray, cmap: Colormap, norm: Normalize) -> Any
         cmap=cmap,
         norm=norm,
         edgecolors="white",
-        linewidth=0.8,
+        linewidth=_CELL_EDGE,
     )
 
 
 def _frame_axes(ax: Axes, grid: PairGrid, title: str, ylabels: bool) -> None:
     rows, cols = len(grid.row_labels), len(grid.col_labels)
     rotate = max(len(x) for x in grid.col_labels) > 4 or cols > 6
+    # Many columns are narrower than a slanted label is wide: upright labels then.
+    angle = 90 if cols > 6 else 35 if rotate else 0
     ax.set_xticks(
         np.arange(cols),
         grid.col_labels,
-        rotation=35 if rotate else 0,
+        rotation=angle,
         ha="right" if rotate else "center",
+        va="center" if angle == 90 else "top",
         rotation_mode="anchor",
         fontsize=8,
     )
@@ -85,13 +88,25 @@ def _frame_axes(ax: Axes, grid: PairGrid, title: str, ylabels: bool) -> None:
         side.set_visible(False)
 
 
+_CELL_EDGE = 0.8  # points: the white border between cells
+_CROSS_LW = 0.8  # points: the thin crossed lines over an untested cell
+
+
 def _mark_holes(ax: Axes, n: np.ndarray, min_cases: int) -> None:
-    """Grey X over untested cells, hatching over cells with fewer than ``min_cases``."""
+    """Grey X over untested cells, hatching over cells with fewer than ``min_cases``.
+
+    The grey keeps the white border between cells and the X is two thin lines inside
+    the cell, so that untested neighbours stay separate cells however narrow they are.
+    """
     for i, j in zip(*np.nonzero(n < min_cases), strict=True):
         if n[i, j] == 0:
-            ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, color=_UNTESTED, lw=0, zorder=2))
-            ax.plot([j - 0.3, j + 0.3], [i - 0.3, i + 0.3], color="0.3", lw=1.3, zorder=3)
-            ax.plot([j - 0.3, j + 0.3], [i + 0.3, i - 0.3], color="0.3", lw=1.3, zorder=3)
+            ax.add_patch(
+                Rectangle(
+                    (j - 0.5, i - 0.5), 1, 1, fc=_UNTESTED, ec="white", lw=_CELL_EDGE, zorder=2
+                )
+            )
+            ax.plot([j - 0.3, j + 0.3], [i - 0.3, i + 0.3], color="0.3", lw=_CROSS_LW, zorder=3)
+            ax.plot([j - 0.3, j + 0.3], [i + 0.3, i - 0.3], color="0.3", lw=_CROSS_LW, zorder=3)
         else:
             ax.add_patch(
                 Rectangle(
@@ -133,17 +148,62 @@ def _annotate(
 def _coverage_panel(fig: Figure, ax: Axes, grid: PairGrid, model: str) -> None:
     n = grid.n[model]
     cmap = plt.get_cmap("viridis").with_extremes(bad=_UNTESTED)
-    norm = LogNorm(vmin=1, vmax=max(float(n.max()), 10.0))
+    vmax = max(float(n.max()), 10.0)
+    norm = LogNorm(vmin=1, vmax=vmax)
     im = _heatmap(ax, np.ma.masked_less(n, 1), cmap, norm)
     texts = np.vectorize(lambda x: f"{x:,}")(n)
     _annotate(ax, n.astype(float), texts, cmap, norm, n, _fontsize(grid, len(f"{n.max():,}")))
     _mark_holes(ax, n, grid.min_cases)
     _frame_axes(ax, grid, "coverage: cases per cell", ylabels=True)
-    fig.colorbar(im, ax=ax, label="cases per cell (log scale)", fraction=0.08, pad=0.03)
+    _count_colorbar(fig, im, ax, vmax, label="cases per cell (log scale)", fraction=0.08, pad=0.03)
+
+
+def _count_ticks(vmax: float) -> list[int]:
+    """Ticks of a log colour bar of case counts from 1 to ``vmax``: 1, 2, 5, 10, 20, 50,
+    ... (1, 10, 100, ... beyond three decades, where 2 and 5 would crowd), then
+    ``vmax`` itself unless a tick is already close to it."""
+    steps = (1, 2, 5) if vmax <= 1000 else (1,)
+    ticks = [
+        s * 10**e
+        for e in range(int(np.floor(np.log10(max(vmax, 1.0)))) + 1)
+        for s in steps
+        if s * 10**e <= vmax
+    ]
+    if vmax >= 1.3 * ticks[-1]:
+        ticks.append(int(vmax))
+    return ticks
+
+
+def _count_colorbar(fig: Figure, im: Any, ax: Axes, vmax: float, **kwargs: Any) -> None:
+    """A colour bar of case counts (log scale) labelled with readable counts."""
+    bar = fig.colorbar(im, ax=ax, **kwargs)
+    ticks = _count_ticks(vmax)
+    bar.set_ticks(ticks, labels=[f"{t:,}" for t in ticks])
+    bar.ax.minorticks_off()
 
 
 def _upper_text(u: float) -> str:
     return f"≤{u:.2f}" if u >= 0.01 else f"≤{u:.0e}".replace("e-0", "e-")
+
+
+def _upper_short(u: float) -> str:
+    """The upper bound in as few characters as are readable: 1, .95, 4e-3."""
+    if u >= 0.995:
+        return "1"
+    return f"{u:.2f}"[1:] if u >= 0.01 else f"{u:.0e}".replace("e-0", "e-")
+
+
+def _upper_texts(grid: PairGrid, upper: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, float]:
+    """The texts of the upper bounds and their size: "≤0.95" where it fits, ".95" in
+    narrower cells, none (size 0) where not even that fits."""
+    size = 0.0
+    for form in (_upper_text, _upper_short):
+        texts = np.vectorize(form, otypes=[object])(upper)
+        shown = texts[n > 0]
+        size = _fontsize(grid, max((len(t) for t in shown), default=1))
+        if size:
+            break
+    return texts, size
 
 
 def _rate_panel(fig: Figure, ax: Axes, grid: PairGrid, model: str, scale: RateScale) -> None:
@@ -152,10 +212,11 @@ def _rate_panel(fig: Figure, ax: Axes, grid: PairGrid, model: str, scale: RateSc
     norm = LogNorm(vmin=scale.vmin, vmax=1.0, clip=False)
     shown = np.where(rate > 0, rate, scale.vmin / 10)  # 0 -> the "under" colour
     im = _heatmap(ax, np.ma.masked_invalid(shown), cmap, norm)
-    texts = np.vectorize(_upper_text)(upper)
-    _annotate(ax, shown, texts, cmap, norm, n, _fontsize(grid))
+    texts, size = _upper_texts(grid, upper, n)
+    _annotate(ax, shown, texts, cmap, norm, n, size)
     _mark_holes(ax, n, grid.min_cases)
-    _frame_axes(ax, grid, f"failure rate, {model} (text: 95% upper bound)", ylabels=False)
+    what = " (text: 95% upper bound)" if size else ""  # promised only when printed
+    _frame_axes(ax, grid, f"failure rate, {model}{what}", ylabels=False)
     fig.colorbar(
         im,
         ax=ax,
@@ -242,7 +303,8 @@ def agreement_figure(
         pct = [100 * verdicts[m].get(v, 0) / total for v in fail_verdicts]
         bars = ax.bar(x + (k - (len(models) - 1) / 2) * width, pct, width, label=m, color=f"C{k}")
         ax.bar_label(bars, fmt="%.2f", fontsize=7, padding=1)
-    ax.set_xticks(x, [v.replace("_", " ") for v in fail_verdicts])
+    # One word a line: "double count" and "false positive" do not run together.
+    ax.set_xticks(x, [v.replace("_", "\n") for v in fail_verdicts])
     ax.set_ylabel("cases with this verdict (%)")
     ax.set_title("failure rate by verdict and model", fontsize=10)
     ax.margins(y=0.15)
@@ -253,7 +315,8 @@ def agreement_figure(
         ax = axes[0, 1]
         k = confusion.shape[0]
         cmap = plt.get_cmap("viridis").with_extremes(bad="white")
-        norm = LogNorm(vmin=1, vmax=max(float(confusion.max()), 10.0))
+        vmax = max(float(confusion.max()), 10.0)
+        norm = LogNorm(vmin=1, vmax=vmax)
         im = ax.imshow(np.ma.masked_less(confusion, 1), cmap=cmap, norm=norm, origin="lower")
         for (i, j), c in np.ndenumerate(confusion):
             if c:
@@ -270,5 +333,5 @@ def agreement_figure(
             f"count agreement {pair[0]} vs {pair[1]}: {100 * agree / total:.2f}% on the diagonal",
             fontsize=10,
         )
-        fig.colorbar(im, ax=ax, label="cases (log scale)")
+        _count_colorbar(fig, im, ax, vmax, label="cases (log scale)")
     return fig

@@ -154,7 +154,7 @@ def _render(
         '<a href="#results">failures</a><a href="#coverage">coverage</a>'
         '<a href="#worst">worst cells</a><a href="#regions">regions</a>'
         '<a href="#cases">failing cases</a></nav></header>',
-        gate_section(gate, kpi_cards(record, summary, scan)),
+        gate_section(gate, kpi_cards(record, summary, scan, gate)),
         campaign_section(path, record),
         results_section(scan, run_arg, agreement),
         coverage_section(summary, grids, pngs, scan.models, gate, run_arg),

@@ -18,6 +18,7 @@ __all__ = [
     "CHECK",
     "CSS",
     "MESSAGE_CHARS",
+    "cases_rule",
     "chip",
     "covered_share",
     "esc",
@@ -68,10 +69,14 @@ nav a { color: #0969da; text-decoration: none; margin-right: 16px; }
 .kpi .v { font-size: 24px; font-weight: 700; font-variant-numeric: tabular-nums; }
 .kpi .l { color: var(--muted); font-size: 13px; }
 table { border-collapse: collapse; margin: 8px 0 16px; font-size: 14px; }
+.tablebox { max-width: 100%; overflow-x: auto; }  /* a wide table scrolls, not the page */
+.tablebox > table { margin-bottom: 8px; }
+td.wrap { overflow-wrap: anywhere; min-width: 10em; }
 th, td { border-bottom: 1px solid var(--line); padding: 5px 10px; text-align: left;
   vertical-align: top; }
 th { background: var(--soft); font-weight: 600; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+table.facts td { overflow-wrap: anywhere; }
 table.facts th { width: 11em; background: none; color: var(--muted); font-weight: 500; }
 code { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 13px;
   background: var(--soft); padding: 1px 5px; border-radius: 4px; }
@@ -87,10 +92,10 @@ figcaption { color: var(--muted); font-size: 13px; margin-top: 4px; }
 .note { border-left: 4px solid #d4a72c; background: #fff8c5; padding: 6px 12px; margin: 8px 0; }
 .targets { border-left: 4px solid #0969da; background: var(--soft); padding: 6px 12px; }
 .none { color: var(--muted); font-style: italic; }
-.cols td:nth-child(3) { overflow-wrap: anywhere; }  /* long counter sources wrap */
 details summary { cursor: pointer; color: #0969da; font-size: 14px; }
 .cols { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 32px; }
 .cols h3:first-child { margin-top: 0; }
+@media (max-width: 900px) { .cols { grid-template-columns: minmax(0, 1fr); } }
 footer { margin-top: 40px; color: var(--muted); font-size: 12px; }
 """.replace("@FAIL_CHIPS@", ", ".join(f".chip.{v}" for v in FAIL_VERDICTS))
 
@@ -135,6 +140,11 @@ def percent(k: float, n: float) -> str:
     return f"{100 * k / n:.2f}%" if n else "–"
 
 
+def cases_rule(k: int) -> str:
+    """``>= k case(s)`` in words that read naturally: "≥ 1 case", "≥ 10 cases"."""
+    return f"≥ {k:,} case" + ("" if k == 1 else "s")
+
+
 def covered_share(covered: int, cells: int) -> str:
     """Covered share of cells, never rounded up to 100% while a cell is missing."""
     if not cells:
@@ -150,20 +160,27 @@ def chip(text: str, kind: str | None = None) -> str:
     return f'<span class="chip {esc(kind or text)}">{esc(text)}</span>'
 
 
-def html_table(head: Sequence[str], rows: Sequence[Sequence[str]], num: Sequence[int] = ()) -> str:
-    """An HTML table; cells are already HTML, columns in ``num`` right-aligned."""
-    th = "".join(
-        f'<th class="num">{h}</th>' if i in num else f"<th>{h}</th>" for i, h in enumerate(head)
-    )
+def html_table(
+    head: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    num: Sequence[int] = (),
+    wrap: Sequence[int] = (),
+) -> str:
+    """An HTML table in its own horizontal scroll box; cells are already HTML, columns
+    in ``num`` right-aligned, long text in columns ``wrap`` broken anywhere it must be
+    so that the table fits a narrow window."""
+
+    def cls(i: int) -> str:
+        return ' class="num"' if i in num else ' class="wrap"' if i in wrap else ""
+
+    th = "".join(f"<th{cls(i)}>{h}</th>" for i, h in enumerate(head))
     body = "".join(
-        "<tr>"
-        + "".join(
-            f'<td class="num">{c}</td>' if i in num else f"<td>{c}</td>" for i, c in enumerate(r)
-        )
-        + "</tr>"
-        for r in rows
+        "<tr>" + "".join(f"<td{cls(i)}>{c}</td>" for i, c in enumerate(r)) + "</tr>" for r in rows
     )
-    return f"<table><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
+    return (
+        f'<div class="tablebox"><table><thead><tr>{th}</tr></thead>'
+        f"<tbody>{body}</tbody></table></div>"
+    )
 
 
 def img(b64: str, alt: str) -> str:

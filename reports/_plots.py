@@ -185,4 +185,7 @@ def plot_replay(
         ax.grid(alpha=0.3)
     else:
         ax.set_xlabel("time (s)")
+    # The trace's own span (the panels share it): no margin past its first or last sample.
+    if trace.t.size > 1:
+        ax.set_xlim(float(trace.t[0]), float(trace.t[-1]))
     return fig

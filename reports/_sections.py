@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,6 +17,7 @@ from highfive.coverage import cp_upper
 from highfive.harness import FAIL_VERDICTS, SEVERITY
 
 from ._markup import (
+    cases_rule,
     chip,
     covered_share,
     esc,
@@ -35,6 +37,7 @@ if TYPE_CHECKING:  # the case views draw with matplotlib: imported only to write
 __all__ = [
     "campaign_section",
     "cases_section",
+    "gate_coverage",
     "gate_section",
     "kpi_cards",
     "results_section",
@@ -77,7 +80,7 @@ def gate_section(gate: Mapping[str, Any] | None, kpis: str) -> str:
         [
             chip("pass" if c.get("passed") else "fail"),
             esc(c.get("name", "")),
-            esc(c.get("kind", "")),
+            esc(c.get("kind", "")).replace("_", "_<wbr>"),  # may break after "_"
             esc(c.get("model", "") or "all"),
             num(c.get("threshold")),
             num(c.get("value")),
@@ -85,12 +88,41 @@ def gate_section(gate: Mapping[str, Any] | None, kpis: str) -> str:
         ]
         for c in sorted(crit, key=lambda c: bool(c.get("passed")))
     ]
-    table = html_table(["", "criterion", "kind", "model", "threshold", "value", "detail"], rows)
+    head = ["", "criterion", "kind", "model", "threshold", "value", "detail"]
+    table = html_table(head, rows, wrap=(6,))
     return banner + kpis + ("<h3>Gate criteria (failed first)</h3>" + table if rows else "")
 
 
-def kpi_cards(record: Mapping[str, Any], summary: Mapping[str, Any], scan: Scan) -> str:
-    """The key numbers under the banner: cases, failing shares, agreement, coverage."""
+_GATE_2WAY = re.compile(r"\b2-way \d+(?:\.\d+)?% \(([\d,]+)/([\d,]+) cells\)")
+_GATE_MIN_CASES = re.compile(r"with >= (\d+) cases")
+
+
+def gate_coverage(gate: Mapping[str, Any] | None, model: str) -> tuple[int, int, int] | None:
+    """The gate's 2-way coverage figure of ``model``: (covered, cells, min_cases), or None
+    when the gate has no coverage criterion over 2-way cells for it."""
+    for c in (gate or {}).get("criteria", []):
+        if c.get("kind") != "coverage" or c.get("model") != model:
+            continue
+        cells = _GATE_2WAY.search(str(c.get("detail", "")))
+        rule = _GATE_MIN_CASES.search(str(c.get("threshold", "")))
+        if cells and rule:
+            covered, total = (int(x.replace(",", "")) for x in cells.groups())
+            return covered, total, int(rule.group(1))
+    return None
+
+
+def kpi_cards(
+    record: Mapping[str, Any],
+    summary: Mapping[str, Any],
+    scan: Scan,
+    gate: Mapping[str, Any] | None = None,
+) -> str:
+    """The key numbers under the banner: cases, failing shares, agreement, coverage.
+
+    The coverage card says its rule (cells with at least so many cases); when the gate
+    judged 2-way coverage of the first model, the card shows the gate's figure and rule,
+    so that it never contradicts the criteria table beside it.
+    """
     items = [(f"{int(record['config']['cases']):,}", "cases per model")]
     for m in scan.models:
         v = scan.verdicts.get(m, {})
@@ -107,9 +139,16 @@ def kpi_cards(record: Mapping[str, Any], summary: Mapping[str, Any], scan: Scan)
     if first is not None:
         name, m = first
         two = m.get("coverage", {}).get("by_t", {}).get("2")
-        if two:
+        judged = gate_coverage(gate, name)
+        if judged is not None:
+            covered, cells, k = judged
+            items.append(
+                (covered_share(covered, cells), f"2-way cells with {cases_rule(k)} ({name}, gate)")
+            )
+        elif two:
             share = covered_share(two["covered"], two["cells"])
-            items.append((share, f"2-way cells covered ({name})"))
+            k = int(summary.get("min_cases", 1))
+            items.append((share, f"2-way cells with {cases_rule(k)} ({name})"))
         status = m.get("status", {})
         target = f"p_target {num(summary.get('p_target'))}"
         items.append((f"{status.get('failing', 0):,}", f"cells failing {target} ({name})"))
@@ -158,6 +197,7 @@ def campaign_section(path: Path, record: Mapping[str, Any]) -> str:
             for m in record.get("models", [])
         ],
         num=(4,),
+        wrap=(2,),  # long counter sources (paths, file.py:attr)
     )
     versions = ", ".join(f"{esc(k)} {esc(v)}" for k, v in record.get("versions", {}).items())
     return (

@@ -42,6 +42,25 @@ def test_every_subcommand_has_help(capsys: pytest.CaptureFixture[str]) -> None:
         assert f"usage: highfive {cmd}" in capsys.readouterr().out
 
 
+def test_no_help_text_shows_a_doubled_percent_sign() -> None:
+    """Descriptions are printed as written (argparse %-formats only argument help), so
+    a "%%" there shows as such: every parser's help, nested ones too, reads "%"."""
+    import argparse
+
+    from highfive.harness.cli import _build_parser
+
+    todo = [_build_parser()]
+    seen = 0
+    while todo:
+        parser = todo.pop()
+        seen += 1
+        assert "%%" not in parser.format_help(), parser.prog
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                todo.extend(action.choices.values())
+    assert seen > 12  # the nested subcommands (model compare, ...) were reached
+
+
 def test_synth_writes_csv_and_plot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     csv, png = tmp_path / "hf.csv", tmp_path / "hf.png"
     assert (

@@ -432,7 +432,7 @@ def test_report_shows_error_verdicts_messages_and_counter_kinds(
     assert "<th>kind</th>" in campaign
     py = re.search(r"<tr><td><b>toy_low</b></td>(.*?)</tr>", campaign)
     assert py is not None
-    assert "<td>python</td><td>gone_counter.py:count</td>" in py.group(1)
+    assert '<td>python</td><td class="wrap">gone_counter.py:count</td>' in py.group(1)
     assert 'title="' + "ab" * 32 + '">' + "ab" * 6 + "</code>" in py.group(1)
     assert py.group(1).endswith('<td class="num">–</td>')
     onnx = re.search(r"<tr><td><b>toy</b></td><td>(\w+)</td>", campaign)
@@ -588,6 +588,65 @@ def test_render_check_reports_a_broken_image(
     assert body is not None and 'data-rendered="error: ' in body.group(0), dom.stdout[:500]
 
 
+_LAYOUT = """
+<script>
+window.addEventListener("load", function () {
+  var page = document.documentElement, b = document.body, wide = [];
+  document.querySelectorAll("#verdict ~ h3 + .tablebox, #campaign + .cols .tablebox")
+    .forEach(function (box) {
+      if (box.scrollWidth > box.clientWidth) wide.push(box.textContent.slice(0, 40));
+    });
+  b.dataset.checked = String(document.querySelectorAll(
+    "#verdict ~ h3 + .tablebox, #campaign + .cols .tablebox").length);
+  b.dataset.pageOverflow = String(page.scrollWidth - window.innerWidth);
+  b.dataset.wideTables = wide.join(" | ") || "none";
+});
+</script>
+"""
+
+
+@pytest.mark.browser
+@needs_chromium
+@pytest.mark.parametrize("width", [800, 520])
+def test_report_fits_a_narrow_window(
+    run: Path, tmp_path: Path, report: tuple[Path, str, list[str]], width: int
+) -> None:
+    """Nothing runs off the right edge: the page never scrolls sideways, and at 800 px the
+    gate table (long details) and the Models table fit without their scroll boxes."""
+    copy = _copy(run, tmp_path)
+    gate = _gate("fail")
+    detail = (
+        "all 4 tested cells below 0.25 (worst resolution_bits[14..16]: 2/100 fail, upper "
+        "0.0616); 160 cells with < 100 cases not shown, e.g. motion=arm_swing (11), "
+        "motion=clap (11), motion=drink (10)"
+    )
+    gate["criteria"].append(  # type: ignore[attr-defined]
+        {
+            "name": "every 1-way cell below 25%",
+            "kind": "cell_upper_bound",
+            "model": "toy",
+            "threshold": "upper bound < 0.25 in every 1-way cell",
+            "value": "worst upper bound 0.06162",
+            "passed": False,
+            "detail": detail,
+        }
+    )
+    (copy / "gate.json").write_text(json.dumps(gate))
+    page = write_report(copy, cases=0)
+    page.write_text(page.read_text().replace("</body>", _LAYOUT + "</body>"))
+    dom = _chromium(
+        page.as_uri(), tmp_path / "profile", "--dump-dom", f"--window-size={width},2000"
+    )
+    body = re.search(r"<body[^>]*>", dom.stdout)
+    assert body is not None, dom.stderr[-2000:]
+    assert 'data-page-overflow="' in body.group(0), body.group(0)
+    overflow = int(re.search(r'data-page-overflow="(-?\d+)"', body.group(0)).group(1))  # type: ignore[union-attr]
+    assert overflow <= 0, body.group(0)
+    assert 'data-checked="2"' in body.group(0)  # the gate table and the Models table
+    if width >= 800:
+        assert 'data-wide-tables="none"' in body.group(0), body.group(0)
+
+
 def test_single_model_run(tmp_path: Path, toy_model_path: Path) -> None:
     cfg = CampaignConfig(
         name="one",
@@ -725,3 +784,53 @@ def test_merged_coverage_is_said_to_be_merged(
     section = _coverage_section(write_report(copy, cases=0).read_text())
     assert "<b>Merged coverage.</b> The cells below count the cases of 2 runs" in section
     assert f"<code>{copy}-focus</code>" in section
+
+
+# -- the coverage figures say their rule ---------------------------------------------
+def _kpi(text: str, label_start: str) -> tuple[str, str]:
+    """(value, label) of the key-number card whose label starts with ``label_start``."""
+    for v, label in re.findall(r'<div class="v">(.*?)</div><div class="l">(.*?)</div>', text):
+        if label.startswith(label_start):
+            return v, label
+    raise AssertionError(f"no card {label_start!r}")
+
+
+def test_coverage_card_says_its_rule_or_shows_the_gates_figure(
+    run: Path, report: tuple[Path, str, list[str]], tmp_path: Path
+) -> None:
+    summary = json.loads((run / "coverage" / "summary.json").read_text())
+    two = summary["models"]["toy"]["coverage"]["by_t"]["2"]
+    value, label = _kpi(report[1], "2-way cells")
+    assert label == "2-way cells with ≥ 1 case (toy)"
+    assert value == f"{100 * two['covered'] / two['cells']:.1f}%"
+    assert ">cells with ≥ 1 case</th>" in _coverage_section(report[1])
+
+    # With a gate that judged 2-way coverage, the card shows the gate's figure and rule.
+    copy = _copy(run, tmp_path)
+    gate = _gate("fail")
+    gate["criteria"].append(  # type: ignore[attr-defined]
+        {
+            "name": "2-way coverage",
+            "kind": "coverage",
+            "model": "toy",
+            "threshold": ">= 95% of 2-way cells with >= 10 cases",
+            "value": "70.19%",
+            "passed": False,
+            "detail": "2-way 70.19% (9,103/12,969 cells)",
+        }
+    )
+    (copy / "gate.json").write_text(json.dumps(gate))
+    value, label = _kpi(write_report(copy, cases=0).read_text(), "2-way cells")
+    assert (value, label) == ("70.2%", "2-way cells with ≥ 10 cases (toy, gate)")
+
+
+@pytest.mark.parametrize(
+    ("min_cases", "phrase"),
+    [(1, "holes are cells with no case."), (10, "holes are cells with fewer than 10 cases.")],
+)
+def test_holes_are_described_in_plain_words(min_cases: int, phrase: str) -> None:
+    from highfive.reports._coverage_sections import coverage_section
+
+    summary = {"p_target": 0.01, "min_cases": min_cases, "models": {}}
+    text = coverage_section(summary, [], [], ["toy"])
+    assert phrase in text and "case(s)" not in text

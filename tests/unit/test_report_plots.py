@@ -8,14 +8,18 @@ and a counter that erred gives no result at all (None).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
+from matplotlib.patches import Rectangle
 
 from highfive.generators import Trace, default_space, synthesize
-from highfive.harness import CounterPipeline, CountResult, Model
+from highfive.harness import FAIL_VERDICTS, CounterPipeline, CountResult, Model
 from highfive.reports import plot_replay
+from highfive.reports._grids import PairGrid, RateScale
+from highfive.reports._heatmaps import agreement_figure, pair_figure
 from highfive.reports._plots import figure_png_base64
 
 
@@ -82,3 +86,169 @@ def test_no_probability_panel_without_probabilities(
     assert all(ax.get_ylabel() != "P(high-five)" for ax in fig.axes)
     assert fig.axes[-1].get_xlabel().startswith("time (s)")
     assert figure_png_base64(fig)  # draws
+
+
+@pytest.mark.parametrize("with_spec", [True, False], ids=["onnx-spec", "no-spec"])
+def test_time_axis_spans_the_trace_exactly(
+    trace: Trace, onnx_result: CountResult, toy_model: Model, with_spec: bool
+) -> None:
+    spec = toy_model.spec if with_spec else None
+    results = {"toy": onnx_result} if with_spec else {"py": _plain(onnx_result)}
+    fig = plot_replay(trace, results, spec=spec)
+    for ax in fig.axes:
+        assert ax.get_xlim() == (float(trace.t[0]), float(trace.t[-1]))
+
+
+# -- the report's heatmaps and bar chart ----------------------------------------------
+_DISTRACTORS = [
+    "none",
+    "arm_swing",
+    "clap",
+    "drink",
+    "fist_bump",
+    "handshake",
+    "head_scratch",
+    "knock",
+    "point",
+    "reach_up",
+    "run_pump",
+    "throw",
+    "typing",
+    "wave",
+    "high_five",
+]
+
+
+def _grid(cols: int, seed: int = 0) -> PairGrid:
+    """A motion x distractor-like cross: 15 rows, ``cols`` columns, a third untested."""
+    rng = np.random.default_rng(seed)
+    shape = (15, cols)
+    n = np.where(rng.random(shape) < 0.35, 0, rng.integers(1, 9, shape))
+    failures = np.where(rng.random(shape) < 0.1, np.minimum(n, 1), 0)
+    upper = np.where(n > 0, 1 - 0.05 ** (1 / np.maximum(n, 1)), 1.0)  # one-sided CP, 0 fails
+    labels = tuple((_DISTRACTORS * 4)[:cols])
+    return PairGrid(
+        "motion x distractor",
+        ("motion", "distractor"),
+        ("motion", "distractor"),
+        tuple(_DISTRACTORS),
+        labels,
+        {"float": n, "int8": n.copy()},
+        {"float": failures, "int8": failures.copy()},
+        {"float": upper, "int8": upper.copy()},
+    )
+
+
+def _overlapping(texts: list[Any], renderer: Any) -> list[tuple[str, str]]:
+    boxes = [(t.get_text(), t.get_window_extent(renderer)) for t in texts if t.get_text()]
+    return [
+        (a, b)
+        for k, (a, box_a) in enumerate(boxes)
+        for b, box_b in boxes[k + 1 :]
+        if box_a.overlaps(box_b)
+    ]
+
+
+def test_verdict_bar_labels_do_not_run_together() -> None:
+    verdicts = {m: {"pass": 297, "false_positive": 3} for m in ("float", "int8")}
+    confusion = np.diag([147, 37, 42, 36, 38])
+    fig = agreement_figure(verdicts, FAIL_VERDICTS, confusion, ("float", "int8"))
+    renderer = fig.canvas.get_renderer()
+    fig.canvas.draw()
+    labels = fig.axes[0].get_xticklabels()
+    assert {t.get_text().replace("\n", " ") for t in labels} >= {"double count", "false positive"}
+    assert _overlapping(labels, renderer) == []
+
+
+@pytest.mark.parametrize("cols", [4, 15])
+def test_heatmap_column_labels_do_not_overlap(cols: int) -> None:
+    fig = pair_figure(_grid(cols), RateScale())
+    renderer = fig.canvas.get_renderer()
+    fig.canvas.draw()
+    for ax in fig.axes[:3]:  # the heatmaps (their colour bars come after)
+        assert ax.get_xlabel() == "distractor"
+        assert _overlapping(ax.get_xticklabels(), renderer) == []
+
+
+@pytest.mark.parametrize("cols", [4, 15])
+def test_rate_panel_prints_the_upper_bounds_it_promises(cols: int) -> None:
+    grid = _grid(cols)
+    fig = pair_figure(grid, RateScale())
+    rate = fig.axes[1]
+    assert rate.get_title().startswith("failure rate, float")
+    texts = [t for t in rate.texts if t.get_text()]
+    assert "(text: 95% upper bound)" in rate.get_title()
+    assert len(texts) == int(np.count_nonzero(grid.n["float"]))
+    renderer = fig.canvas.get_renderer()
+    fig.canvas.draw()
+    assert _overlapping(texts, renderer) == []
+    to_pixels = rate.transData.transform
+    cell_w = abs(to_pixels((1, 0))[0] - to_pixels((0, 0))[0])
+    assert max(t.get_window_extent(renderer).width for t in texts) < cell_w
+
+
+def test_rate_panel_promises_no_text_in_cells_too_narrow_for_any() -> None:
+    fig = pair_figure(_grid(60), RateScale())
+    rate = fig.axes[1]
+    assert not [t for t in rate.texts if t.get_text()]
+    assert "text" not in rate.get_title()
+
+
+def test_untested_cells_keep_their_borders_and_a_thin_cross_inside() -> None:
+    grid = _grid(15)
+    fig = pair_figure(grid, RateScale())
+    renderer = fig.canvas.get_renderer()
+    fig.canvas.draw()
+    untested = int(np.count_nonzero(grid.n["float"] == 0))
+    for ax in fig.axes[:3]:
+        grey = [p for p in ax.patches if isinstance(p, Rectangle) and p.get_fill()]
+        assert len(grey) == untested
+        assert all(p.get_edgecolor()[:3] == (1.0, 1.0, 1.0) and p.get_linewidth() > 0 for p in grey)
+        cross = [line for line in ax.get_lines() if line.get_color() == "0.3"]
+        assert len(cross) == 2 * untested
+        to_pixels = ax.transData.transform
+        cell_w = abs(to_pixels((1, 0))[0] - to_pixels((0, 0))[0])
+        border = grey[0].get_linewidth() * fig.dpi / 72
+        for line in cross:
+            thick = line.get_linewidth() * fig.dpi / 72
+            assert line.get_window_extent(renderer).width + thick < cell_w - border
+
+
+@pytest.mark.parametrize(
+    ("most", "expected"),
+    [
+        (80, ["1", "2", "5", "10", "20", "50", "80"]),
+        (44, ["1", "2", "5", "10", "20", "44"]),
+        (50, ["1", "2", "5", "10", "20", "50"]),
+        (3, ["1", "2", "5", "10"]),  # the scale reaches 10 at least
+        (2_500_000, ["1", "10", "100", "1,000", "10,000", "100,000", "1,000,000", "2,500,000"]),
+    ],
+)
+def test_count_colour_bar_is_labelled_with_readable_counts(most: int, expected: list[str]) -> None:
+    grid = _grid(4)
+    n = grid.n["float"].copy()
+    n[0, 0] = most
+    grid = PairGrid(**{**grid.__dict__, "n": {"float": n, "int8": n}})
+    fig = pair_figure(grid, RateScale())
+    renderer = fig.canvas.get_renderer()
+    fig.canvas.draw()
+    bar = fig.axes[3]  # the coverage panel's colour bar
+    lo, hi = bar.get_ylim()
+    labels = [t for t in bar.get_yticklabels() if lo <= t.get_position()[1] <= hi]
+    assert [t.get_text() for t in labels] == expected
+    assert _overlapping(labels, renderer) == []
+    assert not bar.yaxis.get_minorticklabels() or not any(
+        t.get_text() for t in bar.yaxis.get_minorticklabels()
+    )
+
+
+def test_agreement_colour_bar_is_labelled_with_readable_counts() -> None:
+    confusion = np.diag([147, 37, 42, 36, 38])
+    fig = agreement_figure(
+        {"a": {"pass": 300}, "b": {"pass": 300}}, FAIL_VERDICTS, confusion, ("a", "b")
+    )
+    fig.canvas.draw()
+    bar = fig.axes[-1]
+    lo, hi = bar.get_ylim()
+    labels = [t.get_text() for t in bar.get_yticklabels() if lo <= t.get_position()[1] <= hi]
+    assert labels == ["1", "2", "5", "10", "20", "50", "100", "147"]

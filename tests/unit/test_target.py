@@ -592,3 +592,20 @@ def test_model_compare_refuses_a_run_given_twice(
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "--model" not in err
     assert f"run {str(shipped_run)!r} is given twice" in err
+
+
+def test_model_compare_plot_starts_its_rates_at_zero() -> None:
+    """Rates of 1% with upper bounds of 2.6% (300 cases): the axis starts at 0, so the
+    points do not sit on the bottom frame and every bar reaches its upper bound."""
+    from highfive.models._compare import CompareResult, _figure
+
+    rows = [
+        {"model": m, "bytes": b, "quantized": q, "failure_rate": 0.01, "failure_upper": 0.02564}
+        for m, b, q in (("float", 63_175, False), ("int8", 20_196, True))
+    ]
+    fig = _figure(CompareResult(rows, "float", "nrf52832", {"traces": 5, "seed": 1}, [1]))
+    (ax,) = fig.axes  # a plain Figure, not pyplot's: nothing to close
+    low, high = ax.get_ylim()
+    assert low == 0.0 and 2.564 < high < 3.5
+    left, right = ax.get_xlim()
+    assert left < 20_196 and right > 63_175  # no point on the side frames either
