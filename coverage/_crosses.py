@@ -167,6 +167,11 @@ def make_crosses(
     ``"--ways"``, a gate criterion).
     """
     ways = list(ways)
+    if ways and not len(binning):
+        raise ConfigError(
+            f"{where}: nothing to cross: every dimension of the space is fixed to one value "
+            "(or ignored by the bins), so there is no cell to cover"
+        )
     for t in ways:
         if isinstance(t, bool) or not isinstance(t, int) or not 1 <= t <= len(binning):
             raise ConfigError(

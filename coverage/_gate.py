@@ -299,6 +299,11 @@ def evaluate_gate(run: str | os.PathLike[str], gate: Gate, *, log: Log | None = 
     is in the run directory (the ``latency`` criterion reads the latency campaign.json
     recorded), so the same run and gate file always give the same verdict.
 
+    A gate with a ``fits_target`` criterion (examples/gate.toml has one) estimates the
+    models with :mod:`highfive.models`, which this package may not import: call
+    ``highfive.models.register_gate_estimator()`` once before (the ``highfive``
+    command does), or the criterion is refused with a ConfigError saying so.
+
     Parameters
     ----------
     run : path

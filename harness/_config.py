@@ -6,7 +6,7 @@
     seed = 20261127           # campaign seed: case i depends only on (seed, i)
     cases = 20000
     sampler = "sobol"         # random | sobol | halton | lhs | importance (see below)
-    batch_size = 250          # cases per dask task
+    batch_size = 250          # cases per dask task (at most 1,000,000)
     models = ["float", "int8"]  # counters under test ("counters" is an alias), each one of:
                               #   "float", "int8", "path/model.onnx"   ONNX through the pipeline
                               #   "pkg.module:attr", "file.py:attr"     a Python counter
@@ -279,6 +279,11 @@ class ExecutionConfig:
         return self.scheduler.startswith("tls://")
 
 
+MAX_BATCH = 1_000_000
+"""Most cases per batch: a batch's parameter rows, traces and results are held in
+memory on one worker (a million rows of 36 parameters alone take 288 MB)."""
+
+
 @dataclass(frozen=True)
 class CampaignConfig:
     """A campaign: what to sample, how many cases, which models; see the module doc."""
@@ -313,6 +318,12 @@ class CampaignConfig:
         _int("seed", self.seed, 0)
         _int("cases", self.cases, 0 if self.recordings is not None else 1)
         _int("batch_size", self.batch_size, 1)
+        if min(self.batch_size, self.cases) > MAX_BATCH:  # a batch is at most `cases`
+            raise ConfigError(
+                f"batch_size: {self.batch_size:,} is more than {MAX_BATCH:,}; a batch is held "
+                "in memory (parameters, traces and results) on one worker: use more batches"
+            )
+        object.__setattr__(self, "execution", _execution(self.execution))
         if self.sampler not in SAMPLERS:
             raise ConfigError(
                 f"sampler: {self.sampler!r} is not known; choose one of {', '.join(SAMPLERS)}"
@@ -452,15 +463,7 @@ class CampaignConfig:
         if unknown:
             raise ConfigError(f"unknown key {unknown[0]!r}; allowed: {', '.join(sorted(top))}")
         kw = dict(data)
-        ex = kw.pop("execution", {})
-        if not isinstance(ex, Mapping):
-            raise ConfigError(f"execution: {ex!r} must be a table")
-        ex_keys = set(ExecutionConfig.__dataclass_fields__)
-        bad = sorted(set(ex) - ex_keys)
-        if bad:
-            raise ConfigError(
-                f"unknown key 'execution.{bad[0]}'; allowed: {', '.join(sorted(ex_keys))}"
-            )
+        ex = _execution(kw.pop("execution", {}))
         if "counters" in kw:
             if "models" in kw:
                 raise ConfigError("counters: an alias of models; give one of them, not both")
@@ -469,7 +472,23 @@ class CampaignConfig:
             kw["recordings"] = RecordingsConfig.from_dict(kw["recordings"])
         if base is not None:
             kw["base"] = os.path.abspath(base)
-        return cls(**kw, execution=ExecutionConfig(**ex))
+        return cls(**kw, execution=ex)
+
+
+def _execution(ex: Any) -> ExecutionConfig:
+    """An ``[execution]`` table (or an ExecutionConfig) as an ExecutionConfig, its keys
+    checked."""
+    if isinstance(ex, ExecutionConfig):
+        return ex
+    if not isinstance(ex, Mapping):
+        raise ConfigError(f"execution: {ex!r} must be a table")
+    ex_keys = set(ExecutionConfig.__dataclass_fields__)
+    bad = sorted(set(ex) - ex_keys)
+    if bad:
+        raise ConfigError(
+            f"unknown key 'execution.{bad[0]}'; allowed: {', '.join(sorted(ex_keys))}"
+        )
+    return ExecutionConfig(**ex)
 
 
 def _plain_recordings(d: dict[str, Any]) -> None:

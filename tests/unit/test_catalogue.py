@@ -164,6 +164,12 @@ CATALOGUE = [
         r"bad/campaign.json: holds a JSON list, not the campaign record",
         files={"bad/campaign.json": "[1, 2]\n"},
     ),
+    row(
+        "run-batch-too-large",
+        "run big.toml",
+        r"batch_size: 2,000,000 is more than 1,000,000; a batch is held in memory",
+        files={"big.toml": _campaign(cases=2_000_000, batch_size=2_000_000)},
+    ),
     # -- count ---------------------------------------------------------------------
     row("count-missing", "count missing.csv", r"recording: 'missing.csv' does not exist"),
     row(

@@ -626,3 +626,14 @@ def test_gate_files_are_written_both_or_neither(
     with pytest.raises(OSError, match="Read-only"):
         write_gate(run, result)
     assert not (run / "gate.json").exists() and not list(run.glob(".*.tmp"))
+
+
+def test_a_space_with_every_dimension_fixed_has_nothing_to_cross() -> None:
+    # Once "ways: 1 must be a whole number from 1 to 0", a bound that reads as a typo.
+    from highfive.coverage import make_crosses
+    from highfive.generators import ConfigError, default_space
+
+    space = default_space()
+    fixed = space.restrict(**{d.name: d.nominal for d in space})
+    with pytest.raises(ConfigError, match="nothing to cross: every dimension of the space is"):
+        make_crosses(Binning.from_space(fixed), [1])

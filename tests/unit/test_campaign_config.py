@@ -1,0 +1,26 @@
+"""Campaign configuration built in Python: the same checks as a campaign file."""
+
+from __future__ import annotations
+
+import pytest
+
+from highfive.generators import ConfigError
+from highfive.harness import CampaignConfig, ExecutionConfig
+
+
+def test_an_execution_table_given_as_a_dict_is_read_and_checked() -> None:
+    # A dict stayed a dict, and run_campaign failed on it with an AttributeError.
+    config = CampaignConfig(execution={"workers": 0, "retries": 2})
+    assert config.execution == ExecutionConfig(workers=0, retries=2)
+    with pytest.raises(ConfigError, match=r"unknown key 'execution.wrkers'; allowed: "):
+        CampaignConfig(execution={"wrkers": 0})
+    with pytest.raises(ConfigError, match=r"execution: 3 must be a table"):
+        CampaignConfig(execution=3)  # type: ignore[arg-type]
+
+
+def test_a_batch_is_bounded_by_what_one_worker_holds() -> None:
+    # 200 million cases in one batch tried to allocate 53.6 GiB and left a run behind.
+    with pytest.raises(ConfigError, match=r"batch_size: 2,000,000 is more than 1,000,000"):
+        CampaignConfig(cases=2_000_000, batch_size=2_000_000)
+    few = CampaignConfig(cases=100, batch_size=10**9)  # a batch is at most the cases
+    assert few.batch_range(0) == (0, 100)
