@@ -21,7 +21,8 @@ alone. Every count is then a sum of such draws, each one's sampling fixed before
 outcome, so the confidence sequences hold and optional stopping is safe. Coverage
 (cases per cell) counts every case: it is a count, not a rate.
 
-Criteria on recorded figures (``model_bytes``, ``latency``) are decided by the
+Criteria on recorded figures (``model_bytes``, ``latency``, ``fits_target``: the model
+files and measurements campaign.json records) are decided by the
 ordinary gate on the first stage; ``detection_latency`` is not staged.
 """
 
@@ -55,7 +56,7 @@ __all__ = [
 
 STAGED_KINDS = ("cell_upper_bound", "coverage", "failure_rate", "agreement")
 """Criterion kinds a sequential campaign decides from its cases."""
-RECORDED_KINDS = ("model_bytes", "latency")
+RECORDED_KINDS = ("model_bytes", "latency", "fits_target")
 """Criterion kinds decided once from campaign.json (the ordinary gate)."""
 
 Cell = tuple[tuple[str, int], ...]

@@ -145,3 +145,23 @@ def test_cli_exit_status_and_stage_lines(
     assert status == 0
     assert out.startswith("stage 0: 64 cases (random), 64 in all; 1 of 1 criteria decided")
     assert "stopped: every criterion decided; verdict pass" in out
+
+
+def test_the_shipped_gate_runs_in_stages_deciding_fits_target_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # examples/gate.toml's fits_target criterion was refused as "cannot be decided in
+    # stages", so the README's own gate could not run --until-decided.
+    (tmp_path / "c.toml").write_text(
+        f'name = "c"\nseed = 1\ncases = 32\nsampler = "random"\nout = "{tmp_path}"\n'
+        'models = ["int8"]\n[execution]\nworkers = 0\n'
+    )
+    (tmp_path / "gate.toml").write_text(
+        '[[criteria]]\nkind = "failure_rate"\np_max = 0.9\n'
+        '[[criteria]]\nkind = "fits_target"\ntarget = "nrf52832"\nmodel = "int8"\n'
+    )
+    status = main(["run", str(tmp_path / "c.toml"), "--until-decided", "--budget", "64"])
+    assert status == 0, capsys.readouterr()
+    record = json.loads((tmp_path / "c" / "stages.json").read_text())
+    rows = {r["name"]: r for r in record["stages"][0]["criteria"]}
+    assert rows["fits_target"]["status"] == "passed"
