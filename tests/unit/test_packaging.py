@@ -1,10 +1,12 @@
-"""The install exposes one namespace, ``highfive``, and shadows nothing."""
+"""The install exposes one namespace, ``highfive``, and shadows nothing; no file keeps merge
+markers."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -62,3 +64,18 @@ def test_subpackages_import_under_highfive() -> None:
         highfive.models,
     ):
         assert mod.__name__.startswith("highfive.")
+
+
+def test_no_file_holds_merge_conflict_markers() -> None:
+    # A merge once left <<<<<<< / ======= / >>>>>>> lines in tests/README.md.
+    root = Path(__file__).resolve().parents[2]
+    suffixes = {".py", ".md", ".toml", ".txt", ".sh", ".c", ".cfg", ".json", ".yml"}
+    marked = []
+    for path in root.rglob("*"):
+        skipped = set(path.relative_to(root).parts) & {".git", ".venv", "build", "dist", "runs"}
+        if skipped or path.suffix not in suffixes or not path.is_file():
+            continue
+        for n, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+            if line.startswith(("<<<<<<< ", ">>>>>>> ")):
+                marked.append(f"{path.relative_to(root)}:{n}")
+    assert not marked, marked
