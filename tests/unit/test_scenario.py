@@ -91,6 +91,27 @@ def test_an_integer_seed_is_the_seed_sequence_of_it() -> None:
     assert _digest(synthesize(row, np.uint64(17))) == _digest(synthesize(row, 17))
 
 
+@pytest.mark.parametrize(
+    "seed, match",
+    [
+        (-1, r"seed: -1 must be a whole number >= 0 or a numpy SeedSequence"),
+        (1.5, r"seed: 1\.5 must be a whole number >= 0"),
+        (2.0, r"seed: 2\.0 must be a whole number >= 0"),
+        ("abc", r"seed: 'abc' must be a whole number >= 0"),
+        (None, r"seed: None must be a whole number >= 0"),
+        (True, r"seed: True must be a whole number >= 0"),
+        ([1, 2], r"seed: \[1, 2\] must be a whole number >= 0"),
+        (np.int64(-3), r"seed: -3 must be a whole number >= 0"),
+    ],
+    ids=["negative", "fraction", "float", "string", "none", "bool", "list", "numpy-negative"],
+)
+def test_bad_seeds_are_refused(seed: object, match: str) -> None:
+    with pytest.raises(InvalidParameter, match=match):
+        synthesize(default_space().nominal(), seed)  # type: ignore[arg-type]
+    with pytest.raises(InvalidParameter, match=match):
+        case_streams(seed)  # type: ignore[arg-type]
+
+
 def test_repetitions_and_gap_layout() -> None:
     row = default_space().complete(dict(motion="high_five", repetitions=3, gap=1.5))
     tr = synthesize(row, 3)
