@@ -24,8 +24,10 @@ from typing import Any
 import numpy as np
 
 from ._body import BodyMotion
+from ._errors import InvalidParameter
 from ._kinematics import PlanBuilder, gravity_reaction, specific_force
 from ._sensor import OVERSAMPLE, SensorSpec, apply_sensor
+from ._show import show
 from ._space import ParameterSpace
 from ._types import Event, Trace
 from .motions import get_motion
@@ -41,11 +43,38 @@ SeedLike = int | np.random.SeedSequence
 def case_streams(seed: SeedLike) -> tuple[np.random.Generator, ...]:
     """The layout, motion and sensor streams of one case.
 
-    ``seed`` is an ``int`` or a :class:`numpy.random.SeedSequence`; for campaign case
-    ``i`` use ``SeedSequence(campaign_seed, spawn_key=(i,))``.
+    ``seed`` is a whole number ``>= 0`` or a :class:`numpy.random.SeedSequence`; for
+    campaign case ``i`` use ``SeedSequence(campaign_seed, spawn_key=(i,))``. The streams
+    are the seed's children ``spawn_key + (0,)``, ``(1,)`` and ``(2,)`` (what a fresh
+    sequence's ``spawn(3)`` gives), derived without spawning: the caller's sequence is
+    left untouched, so the same seed gives the same streams every time.
+
+    Raises
+    ------
+    InvalidParameter
+        If ``seed`` is anything else (``None`` included: every case is reproducible).
     """
-    ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
-    return tuple(np.random.Generator(np.random.PCG64(s)) for s in ss.spawn(3))
+    ss = _seed_sequence(seed)
+    return tuple(
+        np.random.Generator(
+            np.random.PCG64(
+                np.random.SeedSequence(
+                    ss.entropy, spawn_key=(*ss.spawn_key, k), pool_size=ss.pool_size
+                )
+            )
+        )
+        for k in range(3)
+    )
+
+
+def _seed_sequence(seed: Any) -> np.random.SeedSequence:
+    if isinstance(seed, np.random.SeedSequence):
+        return seed
+    if isinstance(seed, int | np.integer) and not isinstance(seed, bool) and seed >= 0:
+        return np.random.SeedSequence(int(seed))
+    raise InvalidParameter(
+        f"seed: {show(seed)} must be a whole number >= 0 or a numpy SeedSequence"
+    )
 
 
 def synthesize(
@@ -63,7 +92,9 @@ def synthesize(
     params : Mapping
         A full parameter row of ``space`` (default: :func:`default_space`).
     seed : int or numpy.random.SeedSequence
-        The case seed; see :func:`case_streams`.
+        The case seed, a whole number ``>= 0`` or a SeedSequence (not ``None``); see
+        :func:`case_streams`. The sequence is not changed, so passing the same one
+        again gives the same trace.
     space : ParameterSpace, optional
         The space to validate against.
     validate : bool
@@ -81,6 +112,11 @@ def synthesize(
     -------
     Trace
         Samples in g at the row's sample rate, with the truth events.
+
+    Raises
+    ------
+    InvalidParameter
+        A bad row (naming the first bad field) or a bad seed.
     """
     if validate:
         from ._default_space import default_space

@@ -155,6 +155,7 @@ class Dimension:
         -------
         np.ndarray, shape (n,)
             float64 for continuous, int64 for integer, object or numeric for categorical.
+            Values always lie in ``[low, high]``; a fixed dimension gives exactly its value.
         """
         u = np.clip(np.asarray(u, dtype=np.float64), 0.0, np.nextafter(1.0, 0.0))
         if self.kind == "categorical":
@@ -166,13 +167,19 @@ class Dimension:
         lo, hi = float(self.low), float(self.high)  # type: ignore[arg-type]
         if self.kind == "integer":
             return np.minimum(np.floor(lo + u * (hi - lo + 1.0)), hi).astype(np.int64)
+        if lo == hi:
+            # A fixed dimension is its value (exp(log(3.0)) is 3.0000000000000004).
+            return np.full(u.shape, lo)
         if self.distribution == "log-uniform":
-            return np.exp(math.log(lo) + u * (math.log(hi) - math.log(lo)))
-        if self.distribution == "normal":
+            x = np.exp(math.log(lo) + u * (math.log(hi) - math.log(lo)))
+        elif self.distribution == "normal":
             mu, sd = float(self.nominal), float(self.sd)  # type: ignore[arg-type]
             a, b = ndtr((lo - mu) / sd), ndtr((hi - mu) / sd)
-            return np.clip(mu + sd * ndtri(a + u * (b - a)), lo, hi)
-        return lo + u * (hi - lo)
+            x = mu + sd * ndtri(a + u * (b - a))
+        else:
+            x = lo + u * (hi - lo)
+        # Rounding in the transform can land an ulp outside the range at its ends.
+        return np.clip(x, lo, hi)
 
     def to_unit(self, values: npt.ArrayLike) -> np.ndarray:
         """Map values back to the unit interval: the inverse of :meth:`from_unit`.

@@ -57,6 +57,61 @@ def test_campaign_seed_streams_match_spawn() -> None:
     assert [g.random() for g in a] == [g.random() for g in b]
 
 
+def _spawned_streams(seed: np.random.SeedSequence) -> list[np.random.Generator]:
+    """The streams a fresh SeedSequence's ``spawn(3)`` gives: what every case used."""
+    fresh = np.random.SeedSequence(seed.entropy, spawn_key=seed.spawn_key, pool_size=seed.pool_size)
+    return [np.random.Generator(np.random.PCG64(c)) for c in fresh.spawn(3)]
+
+
+@pytest.mark.parametrize(
+    "seed",
+    [
+        np.random.SeedSequence(20261127, spawn_key=(54,)),
+        np.random.SeedSequence(3, spawn_key=(1, 2), pool_size=8),
+        np.random.SeedSequence(2**100),
+    ],
+    ids=["campaign-case", "pool-8", "big-entropy"],
+)
+def test_a_seed_sequence_seed_is_repeatable_and_left_untouched(
+    seed: np.random.SeedSequence,
+) -> None:
+    before = (seed.entropy, seed.spawn_key, seed.pool_size, seed.n_children_spawned)
+    streams = case_streams(seed)
+    reference = _spawned_streams(seed)
+    assert [g.random(4).tolist() for g in streams] == [g.random(4).tolist() for g in reference]
+    row = default_space().nominal()
+    first, second = synthesize(row, seed), synthesize(row, seed)
+    assert _digest(first) == _digest(second)
+    assert (seed.entropy, seed.spawn_key, seed.pool_size, seed.n_children_spawned) == before
+
+
+def test_an_integer_seed_is_the_seed_sequence_of_it() -> None:
+    row = default_space().nominal()
+    assert _digest(synthesize(row, 17)) == _digest(synthesize(row, np.random.SeedSequence(17)))
+    assert _digest(synthesize(row, np.uint64(17))) == _digest(synthesize(row, 17))
+
+
+@pytest.mark.parametrize(
+    "seed, match",
+    [
+        (-1, r"seed: -1 must be a whole number >= 0 or a numpy SeedSequence"),
+        (1.5, r"seed: 1\.5 must be a whole number >= 0"),
+        (2.0, r"seed: 2\.0 must be a whole number >= 0"),
+        ("abc", r"seed: 'abc' must be a whole number >= 0"),
+        (None, r"seed: None must be a whole number >= 0"),
+        (True, r"seed: True must be a whole number >= 0"),
+        ([1, 2], r"seed: \[1, 2\] must be a whole number >= 0"),
+        (np.int64(-3), r"seed: -3 must be a whole number >= 0"),
+    ],
+    ids=["negative", "fraction", "float", "string", "none", "bool", "list", "numpy-negative"],
+)
+def test_bad_seeds_are_refused(seed: object, match: str) -> None:
+    with pytest.raises(InvalidParameter, match=match):
+        synthesize(default_space().nominal(), seed)  # type: ignore[arg-type]
+    with pytest.raises(InvalidParameter, match=match):
+        case_streams(seed)  # type: ignore[arg-type]
+
+
 def test_repetitions_and_gap_layout() -> None:
     row = default_space().complete(dict(motion="high_five", repetitions=3, gap=1.5))
     tr = synthesize(row, 3)

@@ -52,6 +52,31 @@ def test_from_unit_never_leaves_the_range() -> None:
         assert space.validate(row) == row
 
 
+@pytest.mark.parametrize(
+    "override, name, low, high",
+    [
+        # exp(log(3.0)) = 3.0000000000000004 and exp(log(70.0)) = 70.00000000000003:
+        # a fixed log-uniform dimension must give its value, not the round trip.
+        ({"gap": 3.0}, "gap", 3.0, 3.0),
+        ({"noise_density": 70.0}, "noise_density", 70.0, 70.0),
+        # exp(log(3.6)) = 3.5999999999999996: the low end of a narrowed range.
+        ({"gap": [3.6, 5.0]}, "gap", 3.6, 5.0),
+    ],
+    ids=["fixed-gap", "fixed-noise", "narrowed-gap-low"],
+)
+def test_restricted_log_dimension_stays_inside(
+    override: dict, name: str, low: float, high: float
+) -> None:
+    space = default_space().restrict(**override)
+    u = np.full((2, space.d), 0.5)
+    u[:, space.names.index(name)] = [0.0, np.nextafter(1.0, 0.0)]
+    rows = space.rows(u)
+    assert [space.validate(r) for r in rows] == rows
+    assert low <= rows[0][name] <= rows[1][name] <= high
+    if low == high:
+        assert rows[0][name] == rows[1][name] == low
+
+
 def test_integer_bins_are_equally_likely(small: ParameterSpace) -> None:
     u = (np.arange(4000) + 0.5) / 4000
     n = small["n"].from_unit(u)
