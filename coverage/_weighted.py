@@ -236,11 +236,21 @@ class _Pooled:
                 for j, lo, hi in box
             ):
                 g += dens  # the box covers the whole cell
-        positive = [float(self.base)] if self.base else []
-        positive += self.density
         whole = self.n / g if g > 0 else math.inf
-        sampled = self.n / min(positive) if positive else math.inf
-        return whole, sampled
+        if self.base:
+            # g is base plus the boxes covering the whole cell at every point of it, and
+            # exactly that where no box covering part of it reaches: its minimum.
+            return whole, whole
+        # Without base cases, a sampled point of the cell lies in some box touching it.
+        touching = [
+            dens
+            for box, dens in zip(self.boxes, self.density, strict=True)
+            if all(
+                j not in cell or (cell[j][0] < hi + _TOL and cell[j][1] > lo - _TOL)
+                for j, lo, hi in box
+            )
+        ]
+        return whole, (self.n / min(touching) if touching else math.inf)
 
 
 def _cell_boxes(counts: CoverageCounts) -> tuple[list[dict[int, tuple[float, float]]], np.ndarray]:
