@@ -25,6 +25,7 @@ SPACE = ParameterSpace(
 HALVES = {"edges": [0.0, 0.5, 1.0]}
 SETTINGS = CoverageSettings(toml={"bins": {"x": HALVES, "y": HALVES}, "ways": [1, 2]})
 BOX = {"x": [0.0, 0.5], "y": [0.5, 1.0]}  # a quarter of the space: cuts cell x[0,0.5)
+WHOLE = {"x": [0.0, 1.0], "y": [0.0, 1.0]}  # a box as large as the space
 
 
 def fail_prob(u: np.ndarray) -> np.ndarray:
@@ -58,7 +59,11 @@ def write_run(
     return path
 
 
-def base_and_focus(tmp: Path, seed: int, n_base: int = 100, n_focus: int = 300) -> list[Path]:
+def base_and_focus(
+    tmp: Path, seed: int, n_base: int = 100, n_focus: int = 300, whole_too: bool = False
+) -> list[Path]:
+    """A base run and a follow-up in BOX; with ``whole_too`` the follow-up's case i lies
+    in box i mod 2 of [WHOLE, BOX] (the whole-space box sparser than the base)."""
     rng = np.random.default_rng(seed)
     base = write_run(
         tmp / f"base{seed}",
@@ -66,12 +71,19 @@ def base_and_focus(tmp: Path, seed: int, n_base: int = 100, n_focus: int = 300) 
         rng,
         {"sampler": "random", "seed": seed, "cases": n_base},
     )
-    u = rng.random((n_focus, 2)) * 0.5 + np.array([0.0, 0.5])  # uniform in BOX
+    u = rng.random((n_focus, 2))
+    inside = slice(1, None, 2) if whole_too else slice(None)
+    u[inside] = u[inside] * 0.5 + np.array([0.0, 0.5])  # uniform in BOX
     focus = write_run(
         tmp / f"focus{seed}",
         u,
         rng,
-        {"sampler": "focus", "seed": seed + 1, "cases": n_focus, "focus": [BOX]},
+        {
+            "sampler": "focus",
+            "seed": seed + 1,
+            "cases": n_focus,
+            "focus": [WHOLE, BOX] if whole_too else [BOX],
+        },
     )
     return [base, focus]
 
@@ -96,30 +108,6 @@ def test_merged_upper_bounds_keep_their_coverage(tmp_path: Path) -> None:
     assert misses / reps <= 0.09, f"merged upper bound missed the truth in {misses}/{reps}"
 
 
-WHOLE = {"x": [0.0, 1.0], "y": [0.0, 1.0]}  # a box as large as the space
-
-
-def base_and_two_boxes(tmp: Path, seed: int, n_base: int = 400, n_focus: int = 400) -> list[Path]:
-    """A base run and a follow-up whose case i lies in box i mod 2: the whole space
-    (density 200, below the base's 400) and BOX."""
-    rng = np.random.default_rng(seed)
-    base = write_run(
-        tmp / f"base{seed}",
-        rng.random((n_base, 2)),
-        rng,
-        {"sampler": "random", "seed": seed, "cases": n_base},
-    )
-    u = rng.random((n_focus, 2))
-    u[1::2] = u[1::2] * 0.5 + np.array([0.0, 0.5])  # odd cases: uniform in BOX
-    focus = write_run(
-        tmp / f"two{seed}",
-        u,
-        rng,
-        {"sampler": "focus", "seed": seed + 1, "cases": n_focus, "focus": [WHOLE, BOX]},
-    )
-    return [base, focus]
-
-
 @pytest.mark.slow
 def test_merged_lower_bounds_are_informative_and_keep_their_coverage(tmp_path: Path) -> None:
     # Cell x[0,0.5) & y[0,0.5) fails at 0.3. The lower bound once took its weight bound
@@ -130,7 +118,9 @@ def test_merged_lower_bounds_are_informative_and_keep_their_coverage(tmp_path: P
     reps, truth, label = 200, 0.3, "x[0,0.5) & y[0,0.5)"
     misses, lowers = 0, []
     for seed in range(reps):
-        cells = analyse_run(base_and_two_boxes(tmp_path, seed), SETTINGS, regions=False).cells
+        cells = analyse_run(
+            base_and_focus(tmp_path, seed, 400, 400, whole_too=True), SETTINGS, regions=False
+        ).cells
         lower = float(cells.loc[cells["label"] == label, "lower"].iloc[0])
         misses += lower > truth
         lowers.append(lower)
