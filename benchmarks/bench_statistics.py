@@ -228,7 +228,8 @@ def oracle_plan(w: World, reps: int, seed: int, step: int = 64) -> tuple[int, fl
         sizes, decided = [], 0
         for r in range(reps):
             rng = np.random.default_rng(seed * 100_003 + r + 17)
-            parts, dims = [_sobol(base, seed * 100_003 + r + 19)], [np.full(base, -1)]
+            first = _sobol(1 << (base - 1).bit_length(), seed * 100_003 + r + 19)[:base]
+            parts, dims = [first], [np.full(base, -1)]  # a Sobol prefix, as fixed runs take
             _, have = _cp_cells(w, w.codes(parts[0]), np.zeros(base, dtype=bool))
             # the cases each cell still needs, from where the base cases fell (their
             # positions, not their outcomes: the plan stays fixed before any outcome)
