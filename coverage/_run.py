@@ -153,7 +153,8 @@ class RunCoverage:
         runs = [str(r) for r in s.get("runs", [])]
         out = [
             f"coverage of {', '.join(runs)}: p_target {show_number(s['p_target'])} at "
-            f"{100 * s['confidence']:g}% confidence, holes = cells with < {s['min_cases']} cases",
+            f"{100 * s['confidence']:g}% confidence, holes = cells with "
+            + ("no case" if s["min_cases"] == 1 else f"fewer than {s['min_cases']} cases"),
             f"bounds: {s.get('looks_why', 'exact Clopper-Pearson bounds')}",
         ]
         for model, m in s["models"].items():

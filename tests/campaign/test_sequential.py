@@ -128,6 +128,7 @@ def test_coverage_of_the_stages_prints_and_writes_its_report(
     assert main(["coverage", *stages]) == 0
     out = capsys.readouterr().out
     assert "cases still needed: n/a (weighted cases)" in out
+    assert "holes = cells with no case" in out  # not "with < 1 cases"
     summary = json.loads((Path(stages[0]) / "coverage" / "summary.json").read_text())
     assert summary["weighting"] and summary["worst"]
 
