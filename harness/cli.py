@@ -264,13 +264,16 @@ def _cmd_count(args: argparse.Namespace) -> int:
     # the recording; gaps longer than MAX_GAP_S split it into segments counted apart.
     recording = open_recording(args.recording, units=args.units, time_unit=args.time_unit)
     info = recording.info
-    counter = load_counter(args.model)
+    # What a counter prints goes to stderr: stdout holds the count (and --json) alone.
+    with contextlib.redirect_stdout(sys.stderr):
+        counter = load_counter(args.model)
     ident = counter.identity
     try:
-        counter.probe()
-        result = count_recording(
-            recording, counter, plot=args.plot is not None, windows=bool(args.json or args.plot)
-        )
+        with contextlib.redirect_stdout(sys.stderr):
+            counter.probe()
+            result = count_recording(
+                recording, counter, plot=args.plot is not None, windows=bool(args.json or args.plot)
+            )
     except CounterFault as fault:
         raise InvalidParameter(f"counter {ident.source!r} failed: {fault.message}") from None
     finally:

@@ -29,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -62,9 +63,15 @@ class CounterFault(Exception):
     """A counter failed on one case; the case gets ``verdict`` and keeps ``message``."""
 
     def __init__(self, verdict: Literal["error", "timeout"], message: str) -> None:
+        message = _ADDRESS.sub("", message)  # a repr's address differs from run to run
         super().__init__(message)
         self.verdict: Literal["error", "timeout"] = verdict
         self.message = message
+
+
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+MAX_DETECTIONS = 32_767
+"""Most detections one case may return (the results' count columns are int16)."""
 
 
 def digest(*parts: Any) -> str:
@@ -288,8 +295,9 @@ class CounterPlugin(ABC):
         cache = {} if cache is None else cache
         try:
             if chunk_s > 0:
-                return self._stream(trace, chunk_s, cache)
-            return self._count(trace, cache)
+                result = self._stream(trace, chunk_s, cache)
+            else:
+                result = self._count(trace, cache)
         except CounterFault:
             raise
         except Exception as exc:  # whatever the counter raised is the finding
@@ -297,6 +305,13 @@ class CounterPlugin(ABC):
             raise CounterFault(
                 "error", f"{type(exc).__name__}: {first[:300]}" if first else type(exc).__name__
             ) from None
+        if len(result.detections) > MAX_DETECTIONS:
+            raise CounterFault(
+                "error",
+                f"returned {len(result.detections):,} detections; at most {MAX_DETECTIONS:,} "
+                "per case",
+            )
+        return result
 
 
 @dataclass(frozen=True)

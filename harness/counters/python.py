@@ -30,8 +30,10 @@ import hashlib
 import importlib
 import inspect
 import os
+import queue
 import re
 import sys
+import threading
 import types
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,7 +62,41 @@ _STREAM_METHODS = ("start", "feed", "finish")
 @dataclass
 class _Live:
     instance: Any
-    executor: cf.ThreadPoolExecutor
+    executor: _Worker
+
+
+class _Worker:
+    """One daemon thread running the counter's calls in order.
+
+    A counter that never returns is abandoned at its time limit; its thread, being a
+    daemon, cannot keep the process from exiting (the threads of a
+    ``ThreadPoolExecutor`` are joined at exit, so a hung counter hung the command).
+    """
+
+    def __init__(self) -> None:
+        self._tasks: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        threading.Thread(target=self._loop, name="highfive-counter", daemon=True).start()
+
+    def _loop(self) -> None:
+        while True:
+            task = self._tasks.get()
+            if task is None:
+                return
+            future, fn, args = task
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(fn(*args))
+            except BaseException as exc:  # the counter's, whatever it is: the caller judges
+                future.set_exception(exc)
+
+    def submit(self, fn: Any, *args: Any) -> cf.Future[Any]:
+        future: cf.Future[Any] = cf.Future()
+        self._tasks.put((future, fn, args))
+        return future
+
+    def shutdown(self) -> None:
+        self._tasks.put(None)
 
 
 _LIVE: dict[tuple[str, int], _Live] = {}
@@ -189,8 +225,7 @@ class PythonCounter(CounterPlugin):
                         "install the same version everywhere"
                     )
             instance = _instantiate(self.source, _attribute(self.source, mod, self.attr))
-            executor = cf.ThreadPoolExecutor(1, thread_name_prefix="highfive-counter")
-            live = _LIVE[key] = _Live(instance, executor)
+            live = _LIVE[key] = _Live(instance, _Worker())
         return live
 
     def _call(self, fn: Any, *args: Any) -> Any:  # runs fn(instance, *args), timed
@@ -200,11 +235,15 @@ class PythonCounter(CounterPlugin):
             return future.result(timeout=self.timeout_s)
         except cf.TimeoutError:
             # The thread cannot be stopped: abandon it and this instance.
-            live.executor.shutdown(wait=False, cancel_futures=True)
+            live.executor.shutdown()
             _LIVE.pop((self.identity.sha256, os.getpid()), None)
             raise CounterFault(
                 "timeout", f"no answer within the time limit of {self.timeout_s:g} s"
             ) from None
+        except Exception:
+            raise
+        except BaseException as exc:  # SystemExit, KeyboardInterrupt raised by the counter
+            raise CounterFault("error", f"{type(exc).__name__}: {exc}"[:300]) from None
 
     def _count(self, trace: Trace, cache: dict[Any, Any]) -> CountResult:
         out = self._call(_call_whole, trace)
@@ -219,7 +258,7 @@ class PythonCounter(CounterPlugin):
     def close(self) -> None:
         live = _LIVE.pop((self.identity.sha256, os.getpid()), None)
         if live is not None:
-            live.executor.shutdown(wait=False, cancel_futures=True)
+            live.executor.shutdown()
 
 
 def _call_whole(instance: Any, trace: Trace) -> Any:
@@ -259,7 +298,7 @@ def _load(source: str, module: str, code: bytes | None) -> types.ModuleType:
         return mod
     except ModuleNotFoundError as exc:
         raise ConfigError(f"counter {source!r}: cannot import {module!r} ({exc})") from None
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # a module that calls sys.exit() on import too
         first = (str(exc).splitlines() or [""])[0][:200]
         raise ConfigError(
             f"counter {source!r}: importing {module!r} failed ({type(exc).__name__}: {first})"
@@ -270,7 +309,8 @@ def _attribute(source: str, mod: types.ModuleType, attr: str) -> Any:
     obj: Any = mod
     for part in attr.split("."):
         if not hasattr(obj, part):
-            raise ConfigError(f"counter {source!r}: {mod.__name__!r} has no attribute {attr!r}")
+            where = mod.__file__ if mod.__name__.startswith("highfive_counter_") else mod.__name__
+            raise ConfigError(f"counter {source!r}: {where!r} has no attribute {attr!r}")
         obj = getattr(obj, part)
     if not callable(obj):
         raise ConfigError(
@@ -303,7 +343,7 @@ def _instantiate(source: str, obj: Any) -> Any:
     if n == 0:
         try:
             counter = obj()
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:
             raise ConfigError(
                 f"counter {source!r}: calling the factory failed ({type(exc).__name__}: {exc})"
             ) from None
