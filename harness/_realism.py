@@ -297,8 +297,8 @@ def _read_real(
     first: dict[Path, str] = {}  # resolved path -> the name it was first given as
     # In a canonical order (resolved path, then name), so that the result does not
     # depend on the order the recordings are given in.
-    for p in sorted(paths, key=lambda p: (os.fspath(Path(p).resolve()), os.fspath(p))):
-        resolved = Path(p).resolve()
+    named = [(Path(p).resolve(), os.fspath(p), p) for p in paths]  # each resolved once
+    for resolved, _, p in sorted(named, key=lambda x: (os.fspath(x[0]), x[1])):
         if resolved in first:
             skipped.append((os.fspath(p), f"same file as {first[resolved]}"))
             continue
