@@ -293,13 +293,17 @@ class RunDir:
         if self._verified:
             return
         for entry in self.done_batches().values():
-            problem = self.damaged(entry)
-            if problem is not None:
-                raise RunDirError(
-                    f"run directory {os.fspath(self.path)!r} is damaged: {problem}; "
-                    "'highfive run CONFIG --resume' redoes damaged batches"
-                )
+            self._require_intact(entry)
         self._verified = True
+
+    def _require_intact(self, entry: Mapping[str, Any]) -> None:
+        """:class:`RunDirError` if a file of this manifest entry is damaged."""
+        problem = self.damaged(entry)
+        if problem is not None:
+            raise RunDirError(
+                f"run directory {os.fspath(self.path)!r} is damaged: {problem}; "
+                "'highfive run CONFIG --resume' redoes damaged batches"
+            )
 
     def stored_batch(self, batch: int) -> bool:
         """Whether ``batch`` is among the stored results: listed in the manifest (its
@@ -311,12 +315,7 @@ class RunDir:
         entry = self.done_batches().get(batch)
         if entry is None:
             return False
-        problem = self.damaged(entry)
-        if problem is not None:
-            raise RunDirError(
-                f"run directory {os.fspath(self.path)!r} is damaged: {problem}; "
-                "'highfive run CONFIG --resume' redoes damaged batches"
-            )
+        self._require_intact(entry)
         return True
 
     def listed_files(self, folder: str) -> list[Path] | None:
