@@ -16,6 +16,7 @@ import os
 from dataclasses import dataclass, field
 from functools import cached_property
 from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +29,16 @@ from ._model_external import _MAX_MODEL_BYTES, _has_external, _inline_external
 from ._model_session import _named, session
 from ._model_spec import ModelSpec
 
-__all__ = ["PREDICT_BATCH", "SHIPPED", "Model"]
+__all__ = ["PREDICT_BATCH", "SHIPPED", "Model", "shipped_file"]
 
 SHIPPED = {"float": "highfive-cnn-float32.onnx", "int8": "highfive-cnn-int8.onnx"}
 """Names of the models shipped in ``highfive.models``."""
+
+
+def shipped_file(name: str) -> Traversable:
+    """The packaged file of a shipped model (``"float"``, ``"int8"``), as a resource."""
+    return resources.files("highfive.models").joinpath(SHIPPED[name])
+
 
 PREDICT_BATCH = 1024
 """Windows per ``session.run`` call in :meth:`Model.predict`."""
@@ -80,7 +87,7 @@ class Model:
         """
         key = os.fspath(model)
         if key in SHIPPED:
-            ref = resources.files("highfive.models").joinpath(SHIPPED[key])
+            ref = shipped_file(key)
             if not ref.is_file():
                 raise ModelError(
                     f"model {key!r}: the shipped file {SHIPPED[key]} is missing from the "

@@ -92,10 +92,6 @@ _RUN_DATA = ("results", "failures", "corpus")
 
 def _inputs(args: argparse.Namespace) -> list[tuple[str, Path]]:
     """(argument, path) of every input the command was given that exists on disk."""
-    from importlib import resources
-
-    from ._model import SHIPPED
-
     found = []
     for dest in _INPUTS:
         value = getattr(args, dest, None)
@@ -103,8 +99,11 @@ def _inputs(args: argparse.Namespace) -> list[tuple[str, Path]]:
             if not isinstance(item, str | os.PathLike):
                 continue
             path = Path(item)
-            if dest in ("model", "float_model", "init") and os.fspath(item) in SHIPPED:
-                path = Path(str(resources.files("highfive.models") / SHIPPED[os.fspath(item)]))
+            if dest in ("model", "float_model", "init"):  # model commands load it anyway
+                from ._model import SHIPPED, shipped_file
+
+                if os.fspath(item) in SHIPPED:  # a shipped model's name: its file
+                    path = Path(str(shipped_file(os.fspath(item))))
             if path.exists():
                 shown = f"--{dest}" if dest in _OPTIONS else dest.upper().removesuffix("S")
                 found.append((shown, path))
