@@ -346,6 +346,15 @@ class CampaignConfig:
         if not isinstance(self.space, Mapping):
             raise ConfigError(f"space: {self.space!r} must be a table of restrictions")
         space = self.parameter_space()  # restrictions name known dimensions and values
+        # stored as the values they select ("2" and 2.0 both select repetitions 2), so
+        # that campaign.json and the campaign's identity hold one spelling of each
+        full = default_space()
+        spelled: dict[str, Any] = {}
+        for k, v in self.space.items():
+            spelled[k] = (
+                [full[k].check(x) for x in v] if isinstance(v, list | tuple) else full[k].check(v)
+            )
+        object.__setattr__(self, "space", spelled)
         object.__setattr__(self, "focus", tuple(self.focus))
         if (self.sampler == "focus") != bool(self.focus):
             raise ConfigError(
@@ -396,8 +405,12 @@ class CampaignConfig:
     def parameter_space(self) -> ParameterSpace:
         try:
             return default_space().restrict(**dict(self.space))
-        except InvalidParameter as exc:
-            raise ConfigError(f"space.{exc}") from None
+        except InvalidParameter as exc:  # "name: ..." about a dimension, else about the table
+            text = str(exc)
+            field = text.split(":", 1)[0]
+            raise ConfigError(
+                f"space.{text}" if field in default_space() else f"space: {text}"
+            ) from None
 
     def focus_boxes(self) -> tuple[Box, ...]:
         """The focus boxes as (dimension index, low, high) tuples for the sampler."""

@@ -24,3 +24,21 @@ def test_a_batch_is_bounded_by_what_one_worker_holds() -> None:
         CampaignConfig(cases=2_000_000, batch_size=2_000_000)
     few = CampaignConfig(cases=100, batch_size=10**9)  # a batch is at most the cases
     assert few.batch_range(0) == (0, 100)
+
+
+def test_space_restrictions_are_stored_as_the_values_they_select() -> None:
+    # repetitions = "2" selected 2 but campaign.json kept the string, so the same
+    # campaign written with 2 had another identity and a resume was refused.
+    as_text = CampaignConfig(space={"repetitions": "2", "peak_accel": [20, "30"]})
+    as_numbers = CampaignConfig(space={"repetitions": 2, "peak_accel": [20.0, 30.0]})
+    assert as_text.space == {"repetitions": 2, "peak_accel": [20.0, 30.0]}
+    assert as_text.identity() == as_numbers.identity()
+    assert as_text.parameter_space() == as_numbers.parameter_space()
+
+
+def test_an_unknown_dimension_in_the_space_table_reads_as_one_sentence() -> None:
+    # "space.unknown parameter 'ways'" read as if 'unknown parameter' were a field.
+    with pytest.raises(ConfigError, match=r"^space: unknown parameter 'ways'; known: motion, "):
+        CampaignConfig(space={"ways": [1, 1]})
+    with pytest.raises(ConfigError, match=r"^space\.repetitions: 9 is out of range"):
+        CampaignConfig(space={"repetitions": 9})
