@@ -194,6 +194,51 @@ def not_a_list(trace):
     return 3
 
 
+def time_as_text(trace):
+    return ["1.5"]
+
+
+def time_as_bool(trace):
+    return [True]
+
+
+def before_the_trace(trace):
+    return [-5.0]
+
+
+def long_after_the_trace(trace):
+    return [1e9]
+
+
+def windows_as_lists(trace):
+    from highfive.harness import CountResult
+    return CountResult([], [1.0, 2.0], [0.25, 0.75])
+
+
+def windows_unequal(trace):
+    import numpy as np
+    from highfive.harness import CountResult
+    return CountResult([], np.array([1.0, 2.0, 3.0]), np.array([0.1, 0.9]))
+
+
+def windows_nan(trace):
+    import numpy as np
+    from highfive.harness import CountResult
+    return CountResult([], np.array([1.0, 2.0]), np.array([np.nan, 0.5]))
+
+
+def windows_above_one(trace):
+    import numpy as np
+    from highfive.harness import CountResult
+    return CountResult([], np.array([1.0, 2.0]), np.array([7.0, 0.5]))
+
+
+def windows_infinite_time(trace):
+    import numpy as np
+    from highfive.harness import CountResult
+    return CountResult([], np.array([np.inf, 2.0]), np.array([0.5, 0.5]))
+
+
 def sleeps_on_long(trace):
     if trace.duration > 12:
         time.sleep(3)

@@ -52,6 +52,7 @@ __all__ = [
     "delivery_times",
     "digest",
     "parse_detections",
+    "parse_windows",
     "plain_result",
 ]
 
@@ -168,6 +169,8 @@ def parse_detections(value: Any, where: str) -> list[Detection]:
         else:
             time, score = item, 1.0
         try:
+            if any(isinstance(x, bool | np.bool_ | str | bytes) for x in (time, score)):
+                raise TypeError  # float() would take True as 1 and "1.5" as 1.5
             time, score = float(time), float(score)
         except (TypeError, ValueError):
             raise CounterFault(
@@ -181,6 +184,34 @@ def parse_detections(value: Any, where: str) -> list[Detection]:
             )
         out.append(Detection(time=time, score=score))
     return out
+
+
+def parse_windows(centres: Any, probs: Any, where: str) -> tuple[np.ndarray, np.ndarray]:
+    """A counter's per-window times and probabilities as arrays, or :class:`CounterFault`.
+
+    Both one-dimensional and of one length; times finite; probabilities in [0, 1].
+    """
+    try:
+        t = np.asarray(centres, dtype=np.float64)
+        p = np.asarray(probs, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise CounterFault(
+            "error", f"{where} returned window times or probabilities that are not numbers"
+        ) from None
+    if t.ndim != 1 or p.ndim != 1 or t.size != p.size:
+        raise CounterFault(
+            "error",
+            f"{where} returned {t.size} window times and {p.size} probabilities; expected "
+            "two lists of one length",
+        )
+    if not np.all(np.isfinite(t)):
+        raise CounterFault("error", f"{where} returned a window time that is not finite")
+    if not np.all((p >= 0.0) & (p <= 1.0)):  # False for NaN too
+        bad = p[~((p >= 0.0) & (p <= 1.0))][0]
+        raise CounterFault(
+            "error", f"{where} returned a window probability of {float(bad)!r}; allowed: 0 to 1"
+        )
+    return t, p.astype(np.float32)
 
 
 def _short(value: Any, limit: int = 80) -> str:
@@ -311,6 +342,16 @@ class CounterPlugin(ABC):
                 f"returned {len(result.detections):,} detections; at most {MAX_DETECTIONS:,} "
                 "per case",
             )
+        # a detection is an instant of the trace (one sample period of slack at each end)
+        slack = 1.0 / float(trace.fs)
+        first, last = float(trace.t[0]), float(trace.t[-1])
+        for d in result.detections:
+            if not first - slack <= d.time <= last + slack:
+                raise CounterFault(
+                    "error",
+                    f"returned a detection at {d.time:g} s, outside the trace ({first:g} to "
+                    f"{last:g} s)",
+                )
         return result
 
 

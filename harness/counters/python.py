@@ -50,6 +50,7 @@ from ._base import (
     chunks,
     digest,
     parse_detections,
+    parse_windows,
     plain_result,
 )
 
@@ -248,8 +249,9 @@ class PythonCounter(CounterPlugin):
     def _count(self, trace: Trace, cache: dict[Any, Any]) -> CountResult:
         out = self._call(_call_whole, trace)
         if isinstance(out, CountResult):
-            dets = parse_detections(out, f"counter {self.source!r}")
-            return CountResult(dets, out.centres, out.probs)
+            where = f"counter {self.source!r}"
+            dets = parse_detections(out, where)
+            return CountResult(dets, *parse_windows(out.centres, out.probs, where))
         return plain_result(parse_detections(out, f"counter {self.source!r}"))
 
     def _stream(self, trace: Trace, chunk_s: float, cache: dict[Any, Any]) -> CountResult:

@@ -249,6 +249,16 @@ def test_version_is_for_python_counters_only(toy_model_path: Path) -> None:
         ("malformed", r"returned item 0 = \('soon', 0.5\); times and scores are numbers"),
         ("bad_score", r"returned item 0 = \(1.0, 7.5\); the time must be finite and the score"),
         ("not_a_list", r"returned 3; expected a list of Detection"),
+        # float() took "1.5" as 1.5 s and True as 1.0 s
+        ("time_as_text", r"returned item 0 = '1.5'; times and scores are numbers"),
+        ("time_as_bool", r"returned item 0 = True; times and scores are numbers"),
+        # counted, though no plot could show them
+        ("before_the_trace", r"returned a detection at -5 s, outside the trace \(0.00996377 to "),
+        ("long_after_the_trace", r"returned a detection at 1e\+09 s, outside the trace"),
+        ("windows_unequal", r"returned 3 window times and 2 probabilities; expected two lists"),
+        ("windows_nan", r"returned a window probability of nan; allowed: 0 to 1"),
+        ("windows_above_one", r"returned a window probability of 7.0; allowed: 0 to 1"),
+        ("windows_infinite_time", r"returned a window time that is not finite"),
     ],
 )
 def test_malformed_output_is_an_error_verdict(python_counters: Path, attr: str, match: str) -> None:
@@ -258,6 +268,16 @@ def test_malformed_output_is_an_error_verdict(python_counters: Path, attr: str, 
     assert o.verdict == "error" and judged.failed
     assert o.message is not None and __import__("re").search(match, o.message)
     assert o.predicted_count == 0 and o.fn == o.true_count == 1 and o.detection_times == []
+
+
+def test_window_probabilities_given_as_lists_are_read(python_counters: Path) -> None:
+    # CountResult with plain lists crashed count (AttributeError: 'list' ... 'size')
+    # and stopped a whole campaign.
+    c = load_counter(f"{python_counters}:windows_as_lists")
+    result = c.count(_trace())
+    assert result.centres.tolist() == [1.0, 2.0] and result.probs.tolist() == [0.25, 0.75]
+    judged = judge({"c": c}, _trace(), 0.5)
+    assert judged.outcomes["c"].verdict == "miss"
 
 
 def test_a_raising_counter_fails_only_its_case(python_counters: Path) -> None:
