@@ -74,8 +74,3 @@ def traces(
         rows if rows is not None else parameter_rows(),
         seed if seed is not None else seeds(),
     )
-
-
-def _hypothesis_setup_hook() -> None:
-    """Entry point for Hypothesis: make ``st.from_type(Trace)`` work."""
-    st.register_type_strategy(Trace, traces())

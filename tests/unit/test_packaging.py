@@ -79,3 +79,30 @@ def test_no_file_holds_merge_conflict_markers() -> None:
             if line.startswith(("<<<<<<< ", ">>>>>>> ")):
                 marked.append(f"{path.relative_to(root)}:{n}")
     assert not marked, marked
+
+
+def test_strategies_import_first_and_from_type_draws_traces(tmp_path: Path) -> None:
+    # Importing highfive.generators.strategies before Hypothesis failed: Hypothesis,
+    # initialising, looked its entry point up on the half-imported module.
+    code = textwrap.dedent(
+        """
+        from highfive.generators import strategies as hst
+        from hypothesis import given, settings, strategies as st
+        from highfive.generators import Trace
+
+        seen = []
+
+        @settings(max_examples=2, database=None, deadline=None)
+        @given(st.from_type(Trace))
+        def check(trace):
+            seen.append(type(trace).__name__)
+
+        check()
+        print(len(seen) > 0 and set(seen) == {"Trace"}, hasattr(hst, "traces"))
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=False
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["True", "True"]
