@@ -11,7 +11,7 @@ The public names are imported on first use (PEP 562): importing the package is c
 >>> binning["peak_accel"].bin_labels[0]
 'peak_accel[4,7.11)'
 >>> len(make_crosses(binning, ways=[1]))
-31
+36
 """
 
 from __future__ import annotations

@@ -183,7 +183,7 @@ def add_coverage_commands(subparsers: Any) -> None:
         default=[1, 2],
         metavar="1,2",
         help="t-way crosses to compare (default 1,2); more than 1,000,000 cells per "
-        "model is refused (3-way crosses of the default space have 437,094)",
+        "model is refused (3-way crosses of the default space have 659,354)",
     )
     p.add_argument(
         "--bins",

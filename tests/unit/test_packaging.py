@@ -106,3 +106,39 @@ def test_strategies_import_first_and_from_type_draws_traces(tmp_path: Path) -> N
     )
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split() == ["True", "True"]
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "highfive.generators",
+        "highfive.generators._space",
+        "highfive.generators.strategies",
+        "highfive.harness",
+        "highfive.harness._pipeline",
+        "highfive.coverage",
+        "highfive.models",
+    ],
+)
+def test_docstring_examples_run(module: str) -> None:
+    # The coverage package's example still said 31 crosses after the space grew to 36.
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0
+
+
+def test_the_documented_cell_counts_of_the_default_space_are_current() -> None:
+    # The docs said 144 / 9,929 / 437,094 / 13.8 million cells; the space had grown.
+    from highfive.coverage import Binning
+    from highfive.coverage._crosses import crosses_size
+    from highfive.generators import default_space
+
+    binning = Binning.from_space(default_space())
+    cells = [crosses_size(binning, [t])[0] for t in (1, 2, 3, 4)]
+    root = Path(__file__).resolve().parents[2]
+    said = f"{cells[0]} 1-way cells, {cells[1]:,} 2-way, {cells[2]:,} 3-way and {cells[3]:,} 4-way"
+    assert said in " ".join((root / "coverage" / "_crosses.py").read_text().split())
+    for doc in ("README.md", "examples/bins.toml", "coverage/_cli.py"):
+        assert f"{cells[2]:,}" in (root / doc).read_text(), doc
