@@ -737,3 +737,13 @@ def test_model_info_and_quantize_name_the_int8_format(
             quantize(model, tmp_path / "q2.onnx", n_calibration_traces=5)
         assert f"is already quantized (int8 {fmt}: it has {nodes} nodes)" in str(err.value)
     assert not (tmp_path / "q2.onnx").exists()
+
+
+def test_the_model_card_quotes_the_shipped_normalisation() -> None:
+    # The card kept the constants of an earlier model after a retraining.
+    card = (Path(__file__).resolve().parents[2] / "models" / "MODEL_CARD.md").read_text()
+    for name in ("float", "int8"):
+        spec = Model.load(name).spec
+        for field, values in (("norm_mean", spec.norm_mean), ("norm_std", spec.norm_std)):
+            quoted = f"`{field} = [{', '.join(f'{v:.6f}' for v in values)}]`"
+            assert quoted in card, (name, quoted)
