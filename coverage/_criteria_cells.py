@@ -58,6 +58,10 @@ class CellUpperBound(CriterionKind):
     intersection of the cells' claims, and an intersection-union test that passes only
     when every cell's level-alpha test passes has level alpha itself (Berger 1982). It
     is flagging *some* bad cell among many that needs Holm or FDR (see ``_diff``).
+
+    ``ways`` (default ``[1]``) chooses the t-way crosses whose cells must pass. A cell
+    with fewer than ``min_cases`` cases (default 1) is "not shown" and fails the
+    criterion, unless ``allow_untested`` (default false) skips such cells.
     """
 
     kind = "cell_upper_bound"

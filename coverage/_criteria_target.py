@@ -68,7 +68,12 @@ _KIB = 1024
 
 @register_criterion
 class FitsTarget(CriterionKind):
-    """The model fits the target's flash, RAM and duty cycle (and the optional limits)."""
+    """The model fits the target's flash, RAM and duty cycle (and the optional limits).
+
+    ``target`` is a shipped target's name or a profile ``.toml`` file; the optional
+    ``max_flash_bytes``, ``max_ram_bytes`` and ``max_duty_cycle`` (a fraction in (0, 1])
+    set tighter limits than the target's own.
+    """
 
     kind = "fits_target"
     options: ClassVar[Mapping[str, Option]] = {

@@ -136,6 +136,13 @@ def paired_newcombe_interval(
         Cases both fail, only B fails, only A fails.
     n : array_like
         Paired cases.
+    confidence : float
+        Two-sided coverage of the interval, in (0, 1).
+
+    Returns
+    -------
+    (lower, upper) : tuple of np.ndarray
+        The interval's ends, in [-1, 1].
     """
     z = _z(confidence)
     a, b, c, m = _paired(both, b_only, a_only, n)

@@ -368,7 +368,7 @@ def subsample(ids: npt.ArrayLike, keep: int) -> np.ndarray:
     A case is kept when ``mix64(mix64(id)) % keep == 0``: a second round of the hash,
     so that the cases kept fall into the :func:`roles` in their usual shares. Taking
     every ``keep``-th id instead would, on a Sobol sequence, keep only part of a
-    dimension (``case_id % 2 == 0`` keeps the first half of the first one).
+    dimension (``case_id % 4 == 0`` keeps the first half of the first one).
     """
     if isinstance(keep, bool) or not isinstance(keep, int | np.integer) or keep < 1:
         raise InvalidParameter(f"keep: {show(keep)} must be a whole number >= 1")

@@ -286,7 +286,7 @@ memory on one worker (a million rows of 36 parameters alone take 288 MB)."""
 
 @dataclass(frozen=True)
 class CampaignConfig:
-    """A campaign: what to sample, how many cases, which models; see the module doc."""
+    """A campaign: what to sample, how many cases, which models (its keys below)."""
 
     name: str = "campaign"
     seed: int = 0
@@ -528,3 +528,10 @@ def _seconds(name: str, value: Any, *, zero: str = "") -> None:
 def _int(name: str, value: Any, low: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
         raise ConfigError(f"{name}: {value!r} must be an integer >= {low}")
+
+
+# The keys, documented once (the module doc) and shown by help(CampaignConfig) too.
+CampaignConfig.__doc__ = (
+    f"{CampaignConfig.__doc__}\n\nAs a campaign file writes them:\n\n"
+    + __doc__.split("Unknown keys", 1)[0].split("\n\n", 1)[1]
+)

@@ -114,8 +114,6 @@ def morlet_scales(freqs_hz: npt.ArrayLike, fs: float, wavelet: str = "cmor1.5-1.
         Sample rate in Hz.
     wavelet : str
         Complex Morlet name ``"cmorB-C"``.
-    step : int
-        Time decimation of the output (see :class:`FilterBank`).
 
     Returns
     -------
@@ -383,6 +381,8 @@ def filter_bank(
         Scales in samples; arrays and tuples with equal values share one bank.
     wavelet : str
         Complex Morlet name ``"cmorB-C"``.
+    step : int
+        Time decimation of the output: every ``step``-th sample (see :class:`FilterBank`).
 
     Returns
     -------
