@@ -34,6 +34,11 @@ if TYPE_CHECKING:
 
 __all__ = ["GateRun", "RecordedLatency"]
 
+RECORDED_KINDS = ("model_bytes", "latency", "fits_target")
+"""Criterion kinds decided once from campaign.json, not from the cases."""
+WEIGHTED_SAMPLERS = {"focus": "target boxes", "importance": "a learnt proposal"}
+"""Samplers whose cases are not draws of the base distribution (``_weighted``)."""
+
 
 class RecordedLatency:
     """A model's inference latency as campaign.json recorded it when the campaign ran.
@@ -150,6 +155,16 @@ class GateRun:
         self.dir = RunDir(path)
         self.record = self.dir.require_complete("a gate")
         self.models: dict[str, dict[str, Any]] = {m["id"]: m for m in self.record["models"]}
+        sampler = self.record.get("config", {}).get("sampler")
+        on_cases = [c.name for c in self.criteria if c.kind not in RECORDED_KINDS]
+        if sampler in WEIGHTED_SAMPLERS and on_cases:
+            raise RunDirError(
+                f"{os.fspath(path)!r} drew its cases from {WEIGHTED_SAMPLERS[sampler]} "
+                f"(sampler {sampler!r}), so they are weighted, and criterion "
+                f"{on_cases[0]!r} counts cases as draws of the whole space; gate a run of "
+                "the base distribution (a sequential campaign gates its own stages), or "
+                "read the weighted rates and bounds with 'highfive coverage'"
+            )
         self._binning: Binning | None = None
         self._crosses: tuple[Cross, ...] | None = None
         self._counts: CoverageCounts | None = None

@@ -41,6 +41,7 @@ from ._anytime import cs_lower, cs_upper
 from ._bins import Binning
 from ._crosses import Cross, make_crosses
 from ._gate import Gate
+from ._gaterun import RECORDED_KINDS
 from ._spending import Spending
 from ._stats import cp_lower, cp_upper
 
@@ -56,8 +57,6 @@ __all__ = [
 
 STAGED_KINDS = ("cell_upper_bound", "coverage", "failure_rate", "agreement")
 """Criterion kinds a sequential campaign decides from its cases."""
-RECORDED_KINDS = ("model_bytes", "latency", "fits_target")
-"""Criterion kinds decided once from campaign.json (the ordinary gate)."""
 
 Cell = tuple[tuple[str, int], ...]
 """A cell (or a stage's target box): (coverpoint name, bin index) per dimension."""

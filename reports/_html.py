@@ -156,7 +156,7 @@ def _render(
         '<a href="#cases">failing cases</a></nav></header>',
         gate_section(gate, kpi_cards(record, summary, scan, gate)),
         campaign_section(path, record),
-        results_section(scan, run_arg, agreement),
+        results_section(scan, run_arg, agreement, summary.get("weighting", {}).get("overall")),
         coverage_section(summary, grids, pngs, scan.models, gate, run_arg),
         worst_section(summary),
         regions_section(summary),

@@ -124,10 +124,15 @@ def kpi_cards(
     so that it never contradicts the criteria table beside it.
     """
     items = [(f"{int(record['config']['cases']):,}", "cases per model")]
+    weighted = summary.get("weighting", {}).get("overall")
     for m in scan.models:
         v = scan.verdicts.get(m, {})
         n = sum(v.values())
-        items.append((percent(n - v.get("pass", 0), n), f"failing cases, {m}"))
+        if weighted is None:
+            items.append((percent(n - v.get("pass", 0), n), f"failing cases, {m}"))
+        else:  # the cases drawn are not the whole space's: its weighted estimate
+            rate = float(weighted.get(m, {}).get("rate", float("nan")))
+            items.append((f"{100 * rate:.2f}%", f"weighted failure rate, {m}"))
     if scan.confusion is not None:
         items.append(
             (
@@ -207,30 +212,52 @@ def campaign_section(path: Path, record: Mapping[str, Any]) -> str:
     )
 
 
-def results_section(scan: Scan, run_name: str, agreement_png: str) -> str:
-    """Cases and failures by verdict per model, with bounds, and the models' agreement."""
+def results_section(
+    scan: Scan, run_name: str, agreement_png: str, weighted: Mapping[str, Any] | None = None
+) -> str:
+    """Cases and failures by verdict per model, with bounds, and the models' agreement.
+
+    ``weighted``: the coverage summary's ``weighting.overall`` of a run whose cases are
+    weighted (focus boxes, a proposal); its rates and bounds replace the plain ones,
+    which would treat the cases as draws of the whole space.
+    """
     rows = []
     for m in scan.models:
         v = scan.verdicts.get(m, {})
         n = sum(v.values())
         k = n - v.get("pass", 0)
-        up = float(cp_upper(k, n)[()]) if n else 1.0
+        if weighted is None:
+            rate, up = percent(k, n), f"{100 * float(cp_upper(k, n)[()]) if n else 100.0:.2f}%"
+        else:
+            w = weighted.get(m, {})
+            rate = f"{100 * float(w.get('rate', float('nan'))):.2f}%"
+            up = f"{100 * float(w.get('upper', 1.0)):.2f}%"
+            if w.get("status") != "decided":
+                up += " (undecided)"
         rows.append(
-            [f"<b>{esc(m)}</b>", num(n), num(k), percent(k, n), f"{100 * up:.2f}%"]
+            [f"<b>{esc(m)}</b>", num(n), num(k), rate, up]
             + [num(v.get(x, 0)) for x in FAIL_VERDICTS]
         )
     head = [
         "model",
         "cases",
         "failing",
-        "failure rate",
+        "failure rate" if weighted is None else "weighted failure rate",
         "95% upper bound",
         *(x.replace("_", " ") for x in FAIL_VERDICTS),
     ]
+    note = (
+        "upper bound: one-sided Clopper-Pearson at 95% over all cases."
+        if weighted is None
+        else "The cases were not drawn from the whole space, so each is weighted by the "
+        "ratio of the base to the sampling density: failure rate and upper bound are the "
+        "weighted estimate and bound over the whole space (see coverage); the case counts "
+        "are of the cases drawn."
+    )
     out = [
         '<h2 id="results">Failures and model agreement</h2>',
         html_table(head, rows, num=tuple(range(1, len(head)))),
-        '<p class="sub">upper bound: one-sided Clopper-Pearson at 95% over all cases.</p>',
+        f'<p class="sub">{note}</p>',
     ]
     if scan.confusion is not None:
         alt = "failure rate by verdict; count agreement"

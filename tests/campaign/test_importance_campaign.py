@@ -143,3 +143,36 @@ def test_a_final_share_runs_its_stages_where_it_says(tmp_path: Path) -> None:
     assert np.all(rows.loc[rows["case_id"] < 64, "weight"] == 1.0)  # stage 0: the base
     # the last stage (cases 128 on) is drawn from a fitted proposal: weights differ from 1
     assert np.any(rows.loc[rows["case_id"] >= 128, "weight"] != 1.0)
+
+
+def test_the_gate_refuses_weighted_cases_that_it_would_count_as_plain(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The gate counted an importance run's cases as draws of the whole space: a
+    # failure_rate criterion passed with upper bound 0.0045 on a counter failing 1.46 %.
+    assert main(["run", str(_campaign(tmp_path, importance="stages = 2"))]) == 0
+    run = tmp_path / "runs" / "is"
+    gate = tmp_path / "gate.toml"
+    gate.write_text('[[criteria]]\nkind = "failure_rate"\nname = "overall"\np_max = 0.01\n')
+    capsys.readouterr()
+    assert main(["gate", str(run), "--gate", str(gate)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "drew its cases from a learnt proposal (sampler 'importance')" in err
+    assert "criterion 'overall' counts cases" in err
+    assert not (run / "gate.json").exists() and not (run / "junit.xml").exists()
+
+
+def test_the_report_of_weighted_cases_shows_the_weighted_rate(tmp_path: Path) -> None:
+    # The report showed the cases' plain share and Clopper-Pearson bound as if they
+    # were draws of the whole space, and never said the cases were weighted.
+    assert main(["run", str(_campaign(tmp_path, importance="stages = 2"))]) == 0
+    run = tmp_path / "runs" / "is"
+    assert main(["report", str(run)]) == 0
+    page = (run / "report.html").read_text()
+    overall = json.loads((run / "coverage" / "summary.json").read_text())["weighting"]["overall"]
+    rate = overall["planted"]["rate"]
+    plain = RunDir(run).results(["verdict"])["verdict"].ne("pass").mean()
+    assert abs(rate - plain) > 0.005  # the weighted estimate differs from the plain share
+    assert "weighted failure rate" in page and f"{100 * rate:.2f}%" in page
+    assert "Clopper-Pearson at 95% over all cases" not in page
