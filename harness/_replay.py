@@ -198,6 +198,30 @@ def _evaluate(loaded: LoadedRun, trace: Trace, counters: Sequence[str]) -> Judge
         )
 
 
+def _stored_rows(
+    loaded: LoadedRun, case: int, counters: Sequence[str]
+) -> dict[str, dict[str, Any]]:
+    """The run's stored result rows of ``case``, per counter (none if not stored)."""
+    stored = {}
+    batch = case // loaded.config.batch_size
+    if loaded.run.stored_batch(batch):
+        # The case's batch is known, so only its files are read (not the whole run).
+        for mid in counters:
+            path = loaded.run.result_file(mid, batch)
+            if path.is_file():
+                rows = pq.read_table(path, filters=[("case_id", "==", case)]).to_pylist()
+                if rows:
+                    stored[mid] = {**rows[0], "model": mid}
+    return stored
+
+
+def _failure(outcome: Any) -> tuple[str, str]:
+    """What a shrink step must keep: the verdict and, for an error, what was raised
+    (the message up to its first colon), so that one crash is not traded for another."""
+    kind = str(outcome.message or "").split(":", 1)[0] if outcome.verdict == "error" else ""
+    return str(outcome.verdict), kind
+
+
 def replay(path: str | Path, case: int, overrides: Mapping[str, Any] | None = None) -> Replay:
     """Regenerate ``case`` of the run at ``path`` (optionally with parameters changed)."""
     return replay_loaded(load_run(path), case, overrides)
@@ -217,16 +241,7 @@ def replay_loaded(
             row.update(loaded.space.validate(overrides, partial=True))
         judged = _evaluate(loaded, case_trace(loaded, case, row), list(loaded.counters))
     trace = judged.trace
-    stored = {}
-    batch = case // loaded.config.batch_size
-    if not overrides and loaded.run.stored_batch(batch):
-        # The case's batch is known, so only its files are read (not the whole run).
-        for mid in loaded.counters:
-            path = loaded.run.result_file(mid, batch)
-            if path.is_file():
-                rows = pq.read_table(path, filters=[("case_id", "==", case)]).to_pylist()
-                if rows:
-                    stored[mid] = {**rows[0], "model": mid}
+    stored = {} if overrides else _stored_rows(loaded, case, list(loaded.counters))
     return Replay(
         case,
         row,
@@ -286,6 +301,14 @@ def shrink(
             f"case {case} passes with {', '.join(names)}; only failing cases can be shrunk"
         )
     target, verdict = failing[0], verdicts[failing[0]].verdict
+    stored = _stored_rows(loaded, case, [target]).get(target)
+    if stored is not None and stored.get("verdict") != verdict:
+        raise InvalidParameter(
+            f"case {case} does not reproduce with {target}: stored verdict "
+            f"{stored.get('verdict')}, now {verdict} (is the counter deterministic? "
+            f"'highfive replay RUN {case}' shows the difference); nothing to shrink"
+        )
+    keep = _failure(verdicts[target])
     nominal = loaded.space.nominal()
     current, steps = dict(row), 0
 
@@ -293,7 +316,7 @@ def shrink(
         nonlocal steps
         steps += 1
         judged = _evaluate(loaded, case_trace(loaded, case, candidate), [target])
-        return judged.outcomes[target].verdict == verdict
+        return _failure(judged.outcomes[target]) == keep
 
     moved = True
     while moved and steps < max_steps:

@@ -17,6 +17,7 @@ import polars as pl
 import pyarrow.dataset as ds
 import pytest
 
+from highfive.generators import InvalidParameter
 from highfive.harness._campaign import run_campaign
 from highfive.harness._config import CampaignConfig
 from highfive.harness._replay import replay, shrink
@@ -180,6 +181,52 @@ def test_replay_is_bit_identical_and_shrink_keeps_the_verdict(
     assert "highfive replay" in capsys.readouterr().out
 
 
+SHRINK_COUNTERS = """
+def two_bugs(trace):
+    if trace.params["peak_accel"] > 20:
+        raise ValueError("bug A: overflow in the peak buffer")
+    raise ZeroDivisionError("bug B: empty window")
+
+def moody(trace):
+    # misses every high-five, or counts each twice once mood.txt says so
+    from pathlib import Path
+    mood = (Path(__file__).parent / "mood.txt").read_text().strip()
+    events = [e.centre for e in trace.events if e.is_high_five]
+    return [] if mood == "miss" else events + events
+"""
+
+
+def test_shrink_keeps_the_error_it_started_from(
+    tmp_path: Path, small_campaign: Callable[..., Path]
+) -> None:
+    # Shrink kept any step whose verdict stayed "error", so a ValueError case shrank to
+    # the nominal point, where another bug raises ZeroDivisionError.
+    (tmp_path / "bugs.py").write_text(SHRINK_COUNTERS)
+    run = small_campaign(tmp_path, "bugs", 1, 16, {"tb": f"{tmp_path / 'bugs.py'}:two_bugs"})
+    frame = _frame(run)
+    case = int(frame.loc[frame["message"].str.startswith("ValueError"), "case_id"].iloc[0])
+    res = shrink(run, case, "tb")
+    assert res.verdict == "error" and res.changed()["peak_accel"] > 20
+    again = replay(run, case, res.changed())
+    assert str(again.outcomes["tb"].message).startswith("ValueError")
+
+
+def test_shrink_refuses_a_case_that_does_not_reproduce(
+    tmp_path: Path, small_campaign: Callable[..., Path]
+) -> None:
+    # A counter that now answers otherwise than in the campaign: shrink minimised
+    # whatever it said now, without a word (replay reports the difference).
+    (tmp_path / "moody.py").write_text(SHRINK_COUNTERS + "\n# moody\n")  # a module of its own
+    (tmp_path / "mood.txt").write_text("miss")
+    counter = {"md": f"{tmp_path / 'moody.py'}:moody"}
+    run = small_campaign(tmp_path, "moody", 1, 16, counter, space={"motion": "high_five"})
+    frame = _frame(run)
+    case = int(frame.loc[frame["verdict"] == "miss", "case_id"].iloc[0])
+    (tmp_path / "mood.txt").write_text("double")
+    with pytest.raises(InvalidParameter, match=rf"case {case} does not reproduce with md: "):
+        shrink(run, case, "md")
+
+
 def test_sobol_warns_unless_a_power_of_two(campaign_file: Callable[..., Path]) -> None:
     with pytest.warns(UserWarning, match="cases=24 is not a power of two.*16 or 32"):
         _run(campaign_file(name="w", cases=24))
@@ -196,7 +243,7 @@ BAD_CONFIGS = [
         'name = "x"\n[space]\npeak_accel = [1.0, 5.0]',
         "space.peak_accel: 1.0 is out of range",
     ),
-    ("space-key", 'name = "x"\n[space]\nwarp = 9', "space.unknown parameter 'warp'"),
+    ("space-key", 'name = "x"\n[space]\nwarp = 9', "space: unknown parameter 'warp'"),
     ("model", 'name = "x"\nmodels = ["missing.onnx"]', "is neither a file nor a shipped model"),
     (
         "scheduler",
