@@ -83,8 +83,11 @@ def _frames(path: Path, suffix: str, columns: list[str], rows: int) -> Iterator[
     """The recording's columns, ``rows`` rows at a time (read errors: one line)."""
     try:
         if suffix == ".csv":
-            with pd.read_csv(path, usecols=columns, chunksize=rows) as reader:
-                yield from reader
+            # Every column is parsed, not only ``columns``: with usecols, pandas reads a
+            # row with more fields than the header without a word, its values shifted.
+            with pd.read_csv(path, chunksize=rows) as reader:
+                for frame in reader:
+                    yield frame[columns]
         else:
             import pyarrow.parquet as pq
 
@@ -98,7 +101,16 @@ def _frames(path: Path, suffix: str, columns: list[str], rows: int) -> Iterator[
 
 
 def _columns(names: list[str], name: str) -> tuple[str, tuple[str, str, str]]:
-    lower = {n.strip().lower(): n for n in names}
+    lower: dict[str, str] = {}
+    known = {*_TIME_NAMES, *(a for s in _AXIS_SETS for a in s)}
+    for n in names:
+        key = n.strip().lower()
+        if key in lower and key in known:
+            raise InvalidParameter(
+                f"recording {name}: columns {show(lower[key])} and {show(n)} both read as "
+                f"{show(key)}; keep one"
+            )
+        lower.setdefault(key, n)
     time = next((lower[n] for n in _TIME_NAMES if n in lower), None)
     axes = next((s for s in _AXIS_SETS if all(a in lower for a in s)), None)
     if time is None or axes is None:

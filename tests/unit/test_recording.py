@@ -104,8 +104,14 @@ def _bad(tmp_path: Path, frame: pd.DataFrame, kind: str) -> Path:
         f.loc[100, "t"] = f.loc[99, "t"]
     elif kind == "text":
         f["x"] = "high"
+    elif kind == "x-and-X":  # X was taken silently (the last of the two)
+        f["X"] = 5.0
     path = tmp_path / f"{kind}.csv"
     f.to_csv(path, index=False)
+    if kind == "extra-field":  # a row of five fields was read shifted, without a word
+        lines = path.read_text().splitlines()
+        lines[101] += ",1"
+        path.write_text("\n".join(lines) + "\n")
     return path
 
 
@@ -121,6 +127,8 @@ BAD = [
     ("nan", "row 10 is not finite"),
     ("backwards", "timestamps: not strictly increasing at row 100"),
     ("text", "must be numeric"),
+    ("x-and-X", r"columns 'x' and 'X' both read as 'x'; keep one"),
+    ("extra-field", r"cannot read extra-field.csv \(.*Expected 4 fields in line 102, saw 5"),
 ]
 
 
