@@ -65,6 +65,9 @@ from ._recording_read import (
 
 __all__ = ["MAX_GAP_S", "Recording", "Rest", "open_recording", "read_recording"]
 
+_FAR = 1e6
+"""Magnitude (g or m/s^2: 100 x MAX_G in m/s^2) values are clipped to where squared."""
+
 Units = Literal["auto", "g", "m/s2"]
 TimeUnit = Literal["auto", "s", "ms", "us"]
 
@@ -201,7 +204,9 @@ def open_recording(
                 "drop duplicate rows"
             )
         spacing.add(d)
-        quiet.add(t, x)
+        # Squared inside: a value beyond MAX_G in either unit is refused below anyway, so
+        # clipping far beyond it changes no accepted recording and overflows nothing.
+        quiet.add(t, np.clip(x, -_FAR, _FAR))
         if t.size:
             first = float(t[0]) if n == 0 else first
             last = float(t[-1])

@@ -104,6 +104,8 @@ def _bad(tmp_path: Path, frame: pd.DataFrame, kind: str) -> Path:
         f.loc[100, "t"] = f.loc[99, "t"]
     elif kind == "text":
         f["x"] = "high"
+    elif kind == "huge":  # squared before the check: overflow warnings came first
+        f.loc[50, "y"] = 1e300
     elif kind == "x-and-X":  # X was taken silently (the last of the two)
         f["X"] = 5.0
     path = tmp_path / f"{kind}.csv"
@@ -127,6 +129,7 @@ BAD = [
     ("nan", "row 10 is not finite"),
     ("backwards", "timestamps: not strictly increasing at row 100"),
     ("text", "must be numeric"),
+    ("huge", r"row 50, column 'y' holds 1e\+300; allowed: at most 1,000 g"),
     ("x-and-X", r"columns 'x' and 'X' both read as 'x'; keep one"),
     ("extra-field", r"cannot read extra-field.csv \(.*Expected 4 fields in line 102, saw 5"),
 ]
