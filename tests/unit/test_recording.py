@@ -105,6 +105,7 @@ def _bad(tmp_path: Path, frame: pd.DataFrame, kind: str) -> Path:
     elif kind == "text":
         f["x"] = "high"
     elif kind == "huge":  # squared before the check: overflow warnings came first
+        f["y"] = f["y"].astype(np.float64)
         f.loc[50, "y"] = 1e300
     elif kind == "x-and-X":  # X was taken silently (the last of the two)
         f["X"] = 5.0
