@@ -132,6 +132,8 @@ class ExecCounter(CounterPlugin):
             if found is None:
                 raise ConfigError(f"counter {source!r}: {prog!r} is not on PATH")
             path = Path(found)
+        if path.is_dir():
+            raise ConfigError(f"counter {source!r}: {os.fspath(path)!r} is a folder, not a program")
         if not path.is_file():
             raise ConfigError(f"counter {source!r}: {os.fspath(path)!r} does not exist")
         if not os.access(path, os.X_OK):

@@ -60,6 +60,11 @@ class OnnxCounter(CounterPlugin):
                 f"counter {source!r}: 'version' is for Python counters; an ONNX model is "
                 "identified by its file's SHA-256"
             )
+        if source.endswith(".py"):  # not a model: a Python counter without its attribute
+            raise ConfigError(
+                f"counter {source!r}: a Python file names a counter as file.py:attribute "
+                f"(e.g. {source}:count)"
+            )
         path = source
         if source not in SHIPPED and options.base and not Path(source).is_absolute():
             path = str(Path(options.base) / source)

@@ -241,6 +241,17 @@ CATALOGUE = [
         "count good.csv --model exec:./nothere",
         r"counter 'exec:./nothere': .* does not exist",
     ),
+    row(  # said "does not exist"
+        "count-program-is-a-folder",
+        "count good.csv --model exec:./folder",
+        r"counter 'exec:./folder': .*folder' is a folder, not a program",
+    ),
+    row(  # was loaded as ONNX: "ONNX Runtime cannot load it (InvalidProtobuf ...)"
+        "count-python-file-without-attribute",
+        "count good.csv --model counter.py",
+        r"counter 'counter.py': a Python file names a counter as file.py:attribute",
+        files={"counter.py": "def count(trace):\n    return []\n"},
+    ),
     row(
         "count-broken-module",
         "count good.csv --model broken.py:f",
