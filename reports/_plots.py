@@ -28,6 +28,8 @@ __all__ = ["DPI", "figure_png_base64", "plot_replay", "plot_trace", "save_figure
 DPI = 100
 
 _AXIS_COLOURS = ("tab:red", "tab:green", "tab:blue")
+_MODEL_COLOURS = ("tab:orange", "tab:purple", "tab:brown", "tab:pink", "tab:olive", "tab:cyan")
+"""Counters' colours in the replay plot: none of the axes' (the first was red as x)."""
 
 
 def plot_trace(
@@ -71,7 +73,7 @@ def plot_trace(
     ax.set_ylabel("specific force (g)")
     ax.set_xlim(trace.t[0], trace.t[-1])
     ax.grid(alpha=0.3)
-    ax.legend(loc="upper right", ncols=4, fontsize=8, framealpha=0.8)
+    _legend_above(fig)
     p = trace.params
     ax.set_title(
         title
@@ -151,11 +153,10 @@ def plot_replay(
             [top * (1.1 + 0.1 * k)] * res.count,
             "v",
             ms=7,
-            color=f"C{k + 3}",
+            color=_MODEL_COLOURS[k % len(_MODEL_COLOURS)],
             label=f"{model} detections",
         )
     ax.set_ylabel("specific force (g)")
-    ax.legend(loc="upper right", ncols=5, fontsize=8)
     ax.set_title(title, fontsize=10, pad=14)
 
     if spec is not None:
@@ -174,18 +175,31 @@ def plot_replay(
         for k, model in enumerate(results):
             if model in with_probs:
                 res = with_probs[model]
-                ax.plot(res.centres, res.probs, lw=1.2, color=f"C{k + 3}", label=model)
+                ax.plot(
+                    res.centres,
+                    res.probs,
+                    lw=1.2,
+                    color=_MODEL_COLOURS[k % len(_MODEL_COLOURS)],
+                    label=model,
+                )
         if spec is not None:
             ax.axhline(spec.on, color="k", lw=0.8, ls="--", label=f"on {spec.on:g}")
             ax.axhline(spec.off, color="k", lw=0.8, ls=":", label=f"off {spec.off:g}")
         ax.set_ylim(-0.02, 1.02)
         ax.set_ylabel("P(high-five)")
         ax.set_xlabel("time (s), window centres")
-        ax.legend(loc="upper right", ncols=4, fontsize=8)
         ax.grid(alpha=0.3)
     else:
         ax.set_xlabel("time (s)")
     # The trace's own span (the panels share it): no margin past its first or last sample.
     if trace.t.size > 1:
         ax.set_xlim(float(trace.t[0]), float(trace.t[-1]))
+    _legend_above(fig)
     return fig
+
+
+def _legend_above(fig: Figure) -> None:
+    """One legend for every panel, above them: inside an axes it hid detection markers,
+    which sit at the top of the signal panel."""
+    handles = [h for a in fig.axes for h in a.get_legend_handles_labels()[0]]
+    fig.legend(handles=handles, loc="outside upper center", ncols=min(len(handles), 6), fontsize=8)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -35,7 +36,7 @@ from highfive.harness._recording_read import STILL, _units_of
 from highfive.harness.cli import main
 from highfive.reports import _plot_count as plot_module
 from highfive.reports import plot_count
-from highfive.reports._plots import plot_trace
+from highfive.reports._plots import plot_replay, plot_trace
 
 
 @pytest.fixture(scope="module")
@@ -621,7 +622,9 @@ def _overlaps(fig: object, with_legend: object) -> list[float]:
     hit = []
     for ax in fig.axes:  # type: ignore[attr-defined]
         for line in ax.get_lines():
-            if line.get_label() != "detected":
+            if not str(line.get_label()).startswith("detect") and not str(
+                line.get_label()
+            ).endswith(" detections"):
                 continue
             half = line.get_markersize() * fig.dpi / 72 / 2  # type: ignore[attr-defined]
             for (x, y), time in zip(
@@ -640,16 +643,26 @@ def test_no_legend_hides_a_detection(frame: pd.DataFrame, model_path: Path, tmp_
     trace = Trace(t=frame["t"].to_numpy(), samples=frame[["x", "y", "z"]].to_numpy(), fs=50.0)
     end = float(trace.t[-1])
     detections = [Detection(time=end - k * 0.4, score=0.9) for k in range(1, 6)]
-    old = plot_trace(trace, detections)
-    assert _overlaps(old, old.axes[0].get_legend())  # the check finds a hidden one
+    inside = plot_trace(trace, detections)
+    inside.legends.clear()
+    legend = inside.axes[0].legend(loc="upper right", ncols=4, fontsize=8)
+    assert _overlaps(inside, legend)  # the check finds a hidden one
     windows = CounterPipeline(Model.load(model_path)).run(trace)
-    for shown in (None, (windows.centres, windows.probs)):
-        fig = plot_count(trace, detections, windows=shown, on=0.6, off=0.4, title="r.csv")
-        legend = fig.legends[0]
+    figures = [
+        plot_count(trace, detections, windows=shown, on=0.6, off=0.4, title="r.csv")
+        for shown in (None, (windows.centres, windows.probs))
+    ]
+    # The synthesized trace's plot and the replay plot had their legends inside the
+    # signal panel too, over the detections.
+    figures.append(plot_trace(trace, detections))
+    result = dataclasses.replace(windows, detections=detections)
+    figures.append(plot_replay(trace, {"float": result, "int8": result}, title="case 1"))
+    for fig in figures:
+        (legend,) = fig.legends
         assert _overlaps(fig, legend) == []
         box = legend.get_window_extent().transformed(fig.transFigure.inverted())
         assert 0 <= box.x0 < box.x1 <= 1 and 0 <= box.y0 < box.y1 <= 1
-        assert len(fig.axes) == (1 if shown is None else 2)
+    assert [len(f.axes) for f in figures[:2]] == [1, 2]
 
 
 def test_the_probability_line_keeps_peaks_and_breaks_at_gaps(
