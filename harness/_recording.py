@@ -96,8 +96,9 @@ class Recording:
     @property
     def info(self) -> dict[str, str]:
         """How columns, units and rate were found, for the user to check."""
-        return {
+        out = {
             "time column": self.time,
+            "time unit": self.time_unit,
             "axis columns": ", ".join(self.axes),
             "units": self.units,
             "sample rate": f"{self.fs:g} Hz",
@@ -107,6 +108,13 @@ class Recording:
             "orientation": f"face tilted {round(self.rest.tilt_deg)} deg from up, "
             f"roll {round(self.rest.roll_deg)} deg",
         }
+        if not 0.5 <= self.rest.magnitude <= 2.0:  # units given, or gravity removed
+            out["orientation"] = "unknown (no reading of about 1 g at rest)"
+            out["check"] = (
+                "the units (--units) and that the recording holds gravity: a worn watch at "
+                f"rest reads about 1 g, this one {self.rest.magnitude:.3g} g"
+            )
+        return out
 
     def pieces(
         self, *, rows: int | None = None, max_gap_s: float = MAX_GAP_S

@@ -688,3 +688,19 @@ def test_detections_are_drawn_on_a_recording_with_gaps(frame: pd.DataFrame) -> N
     fig = plot_count(trace, [Detection(time=2.0, score=0.9)])
     (marker,) = [ln for ln in fig.axes[0].get_lines() if ln.get_label() == "detected"]
     assert marker.get_ydata()[0] == pytest.approx(np.nanmax(samples) * 1.08)
+
+
+def test_given_units_that_read_far_from_one_g_at_rest_are_questioned(
+    frame: pd.DataFrame, tmp_path: Path
+) -> None:
+    # A recording in m/s^2 read with --units g showed "at rest 9.8 g" and an
+    # orientation, with nothing to say that the units were wrong.
+    f = frame.copy()
+    f[["x", "y", "z"]] *= G
+    f.to_csv(tmp_path / "ms2.csv", index=False)
+    info = open_recording(tmp_path / "ms2.csv", units="g").info
+    assert info["orientation"] == "unknown (no reading of about 1 g at rest)"
+    assert re.match(r"the units \(--units\) and .* this one 9\.\d+ g$", info["check"])
+    info = open_recording(tmp_path / "ms2.csv", units="m/s2").info
+    assert "check" not in info and info["orientation"].startswith("face tilted")
+    assert info["time unit"] == "s"
