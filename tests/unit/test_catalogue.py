@@ -932,6 +932,12 @@ CATALOGUE = [
     ),
     row("model-train-epochs", "model train --out t.onnx --epochs 0", r"--epochs: 0", usage=True),
     row(
+        "model-train-widths-too-wide",
+        "model train --out t.onnx --widths 16 32 100000",
+        r"--widths: 100000 must be <= 256",
+        usage=True,
+    ),
+    row(
         "model-prune-sparsity",
         "model prune float --sparsity 1.5 --out p.onnx",
         r"--sparsity: '1.5' is not a fraction in \[0, 1\)",
