@@ -185,12 +185,19 @@ def _write_outputs(writers: Mapping[str, tuple[Path, Writer]]) -> None:
 
 
 def _parse_params(items: Sequence[str]) -> dict[str, str]:
+    """``--param NAME=VALUE`` items as a dict; a name given twice is refused."""
     out: dict[str, str] = {}
     for item in items:
         key, sep, value = item.partition("=")
-        if not sep or not key.strip():
+        key, value = key.strip(), value.strip()
+        if not sep or not key:
             raise InvalidParameter(f"--param: {item!r} is not of the form NAME=VALUE")
-        out[key.strip()] = value.strip()
+        if key in out:
+            raise InvalidParameter(
+                f"--param: {key} is given twice ({out[key]!r}, then {value!r}); "
+                "give each parameter once"
+            )
+        out[key] = value
     return out
 
 
@@ -202,8 +209,13 @@ def _cmd_synth(args: argparse.Namespace) -> int:
 
     get_motion(args.motion)  # unknown motion: one clear line before anything else
     space = default_space()
-    overrides: dict[str, Any] = {"motion": args.motion, "distractor": "none"}
-    overrides.update(_parse_params(args.param))
+    params = _parse_params(args.param)
+    if "motion" in params:
+        raise InvalidParameter(
+            f"--param: 'motion={params['motion']}' sets the motion, which is MOTION "
+            f"({args.motion!r}); give it as MOTION, not as --param"
+        )
+    overrides: dict[str, Any] = {"motion": args.motion, "distractor": "none", **params}
     given = space.validate(overrides, partial=True)
     if args.random:
         # Unspecified dimensions drawn from the seed (stream independent of the case's).
@@ -656,7 +668,8 @@ def _build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="set a dimension, e.g. --param peak_accel=20 (repeatable)",
+        help="set a dimension other than the motion, e.g. --param peak_accel=20 "
+        "(repeatable, each dimension once)",
     )
     p.add_argument(
         "--random",
@@ -831,7 +844,7 @@ def _build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="override a parameter of the case (repeatable)",
+        help="override a parameter of the case (repeatable, each parameter once)",
     )
     p.add_argument(
         "--plot",

@@ -106,6 +106,16 @@ CATALOGUE = [
         r"duration: '1e400' is not a finite number",
     ),
     row("synth-unknown-param", "synth high_five --param speed=2", r"unknown parameter 'speed'"),
+    row(
+        "synth-param-motion",
+        "synth high_five --param motion=clap",
+        r"--param: 'motion=clap' sets the motion, which is MOTION \('high_five'\); give it as",
+    ),
+    row(
+        "synth-param-twice",
+        "synth high_five --param peak_accel=4 --param peak_accel=40",
+        r"--param: peak_accel is given twice \('4', then '40'\); give each parameter once",
+    ),
     row("synth-no-equals", "synth high_five --param speed", r"'speed' is not of the form NAME="),
     row("synth-negative-seed", "synth high_five --seed -1", r"--seed: -1 must be >= 0", usage=True),
     row("synth-text-seed", "synth high_five --seed one", r"--seed: 'one' is not an", usage=True),
@@ -769,6 +779,11 @@ CATALOGUE = [
         r"motion: 'moonwalk' is not allowed; choose one of",
     ),
     row("replay-param-text", "replay run 1 --param gap=abc", r"gap: 'abc' is not a finite number"),
+    row(
+        "replay-param-twice",
+        "replay run 1 --param gap=1 --param gap=2",
+        r"--param: gap is given twice \('1', then '2'\); give each parameter once",
+    ),
     row(
         "replay-param-without-case",
         "replay run --param gap=1",
