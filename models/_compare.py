@@ -171,6 +171,11 @@ def _runs(runs: Sequence[str | os.PathLike[str]]) -> list[tuple[Path, dict[str, 
     return out
 
 
+def _names(path: Path, record: dict[str, Any], mid: str) -> tuple[str, str, str]:
+    """Every way to name model ``mid`` of a run: ID, RUN_NAME/ID, RUN_PATH/ID."""
+    return mid, f"{record.get('name', path.name)}/{mid}", f"{os.fspath(path)}/{mid}"
+
+
 def _entries(runs: list[tuple[Path, dict[str, Any], str]]) -> list[_Entry]:
     from highfive.harness import Model
 
@@ -187,7 +192,7 @@ def _entries(runs: list[tuple[Path, dict[str, Any], str]]) -> list[_Entry]:
                     f"{str(m.get('sha256'))[:12]}); restore it"
                 )
             mid = str(m["id"])
-            names = (mid, f"{record.get('name', path.name)}/{mid}", f"{os.fspath(path)}/{mid}")
+            names = _names(path, record, mid)
             meta = metadata_of(model.data)
             import onnx
 
@@ -201,9 +206,11 @@ def _entries(runs: list[tuple[Path, dict[str, Any], str]]) -> list[_Entry]:
     return entries
 
 
-def _reference(reference: str | None, entries: list[_Entry]) -> _Entry:
+def _reference(
+    reference: str | None, entries: list[_Entry], runs: list[tuple[Path, dict[str, Any], str]]
+) -> _Entry:
     """The model ``reference`` names: its label, or else any of its names if that
-    names one model only."""
+    names one model only. A counter of another kind than ONNX is refused as such."""
     if reference is None:
         return entries[0]
     hits = [e for e in entries if e.label == reference] or [
@@ -211,6 +218,14 @@ def _reference(reference: str | None, entries: list[_Entry]) -> _Entry:
     ]
     labels = ", ".join(e.label for e in entries)
     if not hits:
+        for path, record, _ in runs:
+            for m in record.get("models", []):
+                kind = m.get("kind", "onnx")
+                if kind != "onnx" and reference in _names(path, record, str(m["id"])):
+                    raise ConfigError(
+                        f"--reference: {show(reference)} is a {kind} counter; compare takes "
+                        f"ONNX models only; the runs' ONNX models: {labels}"
+                    )
         raise ConfigError(
             f"--reference: {show(reference)} is not a model of the runs; their models: {labels}"
         )
@@ -273,7 +288,7 @@ def compare_runs(
     target_profile = TargetProfile.load(target)  # a bad target before any work
     infos = _runs(runs)
     entries = _entries(infos)
-    ref = _reference(reference, entries)
+    ref = _reference(reference, entries, infos)
     held: dict[Any, Any] = {}
     rows = []
     for e in entries:

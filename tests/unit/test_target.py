@@ -557,6 +557,21 @@ def test_model_compare_bad_input(
     assert not (tmp_path / "x.csv").exists()
 
 
+def test_model_compare_reference_that_is_not_an_onnx_model(
+    tmp_path: Path, small_campaign: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    baseline = Path(__file__).parents[2] / "examples" / "counters" / "baseline.py"
+    run = small_campaign(
+        tmp_path, "py", 2, 8, {"float": "float", "baseline": f"{baseline}:PeakCounter"}
+    )
+    assert main(["model", "compare", str(run), "--reference", "baseline"]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        "error: --reference: 'baseline' is a python counter; compare takes ONNX models "
+        "only; the runs' ONNX models: float\n"
+    )
+
+
 def test_model_compare_gives_models_of_same_named_runs_distinct_ids(
     tmp_path: Path, shipped_run: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
