@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import secrets
 import sys
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -21,12 +20,11 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from highfive.generators import HighfiveError, InvalidParameter
-from highfive.harness import int_at_least, int_between
+from highfive.harness import Writer, int_at_least, int_between, write_together
 
 __all__ = ["main"]
 
 Handler = Callable[[argparse.Namespace], int]
-Writer = Callable[[Path], None]
 
 _seed = int_at_least(0)
 _case = int_at_least(0)
@@ -146,44 +144,6 @@ def _check_outputs(args: argparse.Namespace) -> None:
                 )
 
 
-def _write_outputs(writers: Mapping[str, tuple[Path, Writer]]) -> None:
-    """Write every output file or none (flag -> (path, writer)).
-
-    Each writer writes a temporary beside its file (same suffix, so formats still
-    follow it); once all have succeeded the temporaries are renamed over the files. On
-    any failure the temporaries and the folders made for them are removed, and an
-    ``OSError`` (disk full, read-only) becomes one line naming the file.
-    """
-    staged: list[tuple[str, Path, Path]] = []  # (flag, temporary, file)
-    made: list[Path] = []  # folders created here
-    where = ""  # the flag and file at hand, for an error
-    try:
-        for flag, (dest, write) in writers.items():
-            where = f"{flag} {os.fspath(dest)!r}"
-            missing = [p for p in dest.absolute().parents if not p.exists()]
-            for folder in reversed(missing):
-                folder.mkdir()
-                made.append(folder)
-            tmp = dest.with_name(f".{dest.name}.{secrets.token_hex(4)}.tmp{dest.suffix}")
-            staged.append((flag, tmp, dest))
-            write(tmp)
-            with open(tmp, "rb+") as fh:
-                os.fsync(fh.fileno())
-        for flag, tmp, dest in staged:
-            where = f"{flag} {os.fspath(dest)!r}"
-            os.replace(tmp, dest)
-    except BaseException as exc:
-        for _, tmp, _ in staged:
-            tmp.unlink(missing_ok=True)
-        for folder in reversed(made):
-            with contextlib.suppress(OSError):
-                folder.rmdir()
-        if isinstance(exc, OSError):
-            reason = exc.strerror or str(exc)
-            raise InvalidParameter(f"cannot write {where}: {reason}") from None
-        raise
-
-
 def _parse_params(items: Sequence[str]) -> dict[str, str]:
     """``--param NAME=VALUE`` items as a dict; a name given twice is refused."""
     out: dict[str, str] = {}
@@ -238,7 +198,7 @@ def _cmd_synth(args: argparse.Namespace) -> int:
         writers["--csv"] = (args.csv, lambda tmp: _write_trace_csv(trace, tmp))
     if args.plot:
         writers["--plot"] = (args.plot, lambda tmp: _save_plot(trace, tmp))
-    _write_outputs(writers)
+    write_together(writers)
     for path, _ in writers.values():
         print(f"wrote {path}")
     return 0
@@ -398,7 +358,7 @@ def _cmd_realism(args: argparse.Namespace) -> int:
         from highfive.reports import realism_page
 
         writers["--html"] = (args.html, _text_writer(realism_page(result)))
-    _write_outputs(writers)
+    write_together(writers)
     print(f"wrote {', '.join(os.fspath(p) for p, _ in writers.values())}")
     return 0
 
@@ -551,7 +511,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         fig = plot_replay(
             rep.trace, rep.results, spec=spec, title=f"{args.run} case {rep.case}: {verdicts}"
         )
-        _write_outputs({"--plot": (args.plot, lambda tmp: save_figure(fig, tmp))})
+        write_together({"--plot": (args.plot, lambda tmp: save_figure(fig, tmp))})
         print(f"wrote {args.plot}")
     # 0: identical to the stored rows (or a case changed by --param, not compared);
     # 1: different, or nothing stored to compare with.

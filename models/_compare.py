@@ -359,22 +359,20 @@ def write_compare(
     result: CompareResult, *, out: Path | None = None, plot: Path | None = None
 ) -> list[Path]:
     """Write the table as Parquet (``out``) and the plot of failure rate against bytes
-    (``plot``, upper bound as error bar), each atomically; return the paths written."""
-    from highfive.harness import atomic_path
+    (``plot``, upper bound as error bar), both or neither; return the paths written."""
+    from highfive.harness import Writer, write_together
     from highfive.reports import save_figure
 
     check_parquet(out)
-    figure = _figure(result) if plot is not None else None  # before any file is written
-    written: list[Path] = []
+    writers: dict[str, tuple[Path, Writer]] = {}
     if out is not None:
         frame = result.frame()
-        with atomic_path(out) as tmp:
-            frame.to_parquet(tmp, index=False)
-        written.append(out)
-    if plot is not None and figure is not None:
-        save_figure(figure, plot)
-        written.append(plot)
-    return written
+        writers["--out"] = (out, lambda tmp: frame.to_parquet(tmp, index=False))
+    if plot is not None:
+        figure = _figure(result)
+        writers["--plot"] = (plot, lambda tmp: save_figure(figure, tmp))
+    write_together(writers)
+    return [path for path, _ in writers.values()]
 
 
 def _figure(result: CompareResult) -> Any:
