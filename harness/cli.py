@@ -14,6 +14,7 @@ import argparse
 import contextlib
 import os
 import sys
+import tempfile
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -33,12 +34,13 @@ _VERSIONS = ("numpy", "onnxruntime", "dask")  # what ``--version`` reports besid
 
 
 # -- output files --------------------------------------------------------------------
-def _check_output(flag: str, path: Path, kind: str = "file") -> None:
+def _check_output(flag: str, path: Path, kind: str = "file") -> Path:
     """Refuse an output path that cannot be written, before any work is done.
 
     ``kind`` is "file", "image" (a file whose suffix names a format matplotlib writes)
     or "folder" (written into). The file's folder, or the folder, must exist or be
-    creatable: its nearest existing ancestor a writable folder.
+    creatable: its nearest existing ancestor a writable folder, which is returned (for
+    :func:`_probe`, once every output has passed).
     """
     shown = repr(os.fspath(path))
     if kind == "folder":
@@ -66,6 +68,23 @@ def _check_output(flag: str, path: Path, kind: str = "file") -> None:
                 f"{flag}: {shown} does not end in an image format; use one of "
                 + ", ".join(f".{f}" for f in formats)
             )
+    return folder
+
+
+def _probe(flag: str, path: Path, folder: Path) -> None:
+    """Create and remove an empty file in ``folder``: ``os.access`` cannot tell whether
+    a file can be made there (it says yes to root in ``/proc``, and to anyone on a file
+    system out of inodes)."""
+    try:
+        fd, name = tempfile.mkstemp(prefix=".highfive-probe.", dir=folder)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise InvalidParameter(
+            f"{flag}: cannot write {os.fspath(path)!r}: folder {str(folder)!r} takes no new "
+            f"file ({reason})"
+        ) from None
+    os.close(fd)
+    os.unlink(name)
 
 
 _INPUTS = (
@@ -126,22 +145,27 @@ def _clobbers(out: Path, given: Path) -> bool:
 
 def _check_outputs(args: argparse.Namespace) -> None:
     """Check the command's output paths (``outputs``: dest -> "file", "image", "folder"):
-    writable, and not one of the command's inputs or a run's own records and data."""
+    writable, and not one of the command's inputs or a run's own records and data. Then,
+    all of that passed, make and remove a file in each output's folder (:func:`_probe`)."""
     outputs: Mapping[str, str] = getattr(args, "outputs", {})
     inputs = _inputs(args)
+    probes: list[tuple[str, Path, Path]] = []
     for dest, kind in outputs.items():
         path = getattr(args, dest, None)  # a parent's outputs may name another's flags
         if path is None:
             continue
-        _check_output(f"--{dest}", Path(path), kind)
+        flag, path = f"--{dest}", Path(path)
+        probes.append((flag, path, _check_output(flag, path, kind)))
         if kind == "folder":
             continue
         for name, given in inputs:
-            if _clobbers(Path(path), given):
+            if _clobbers(path, given):
                 raise InvalidParameter(
-                    f"--{dest}: {os.fspath(path)!r} would overwrite the input {name} "
+                    f"{flag}: {os.fspath(path)!r} would overwrite the input {name} "
                     f"{os.fspath(given)!r}; choose another file"
                 )
+    for flag, path, folder in probes:
+        _probe(flag, path, folder)
 
 
 def _parse_params(items: Sequence[str]) -> dict[str, str]:

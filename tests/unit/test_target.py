@@ -558,6 +558,20 @@ def test_model_compare_bad_input(
     assert not (tmp_path / "x.csv").exists()
 
 
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
+def test_model_compare_refuses_an_unwritable_plot_before_the_work(
+    tmp_path: Path, shipped_run: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    table = tmp_path / "table.parquet"
+    argv = ["model", "compare", str(shipped_run), "--traces", "3", "--out", str(table)]
+    assert main([*argv, "--plot", "/proc/cmp.png"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""  # no table printed: refused before the work
+    assert captured.err.startswith("error: --plot: cannot write '/proc/cmp.png': ")
+    assert captured.err.count("\n") == 1 and ".tmp" not in captured.err
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_model_compare_writes_both_outputs_or_neither(
     tmp_path: Path,
     shipped_run: Path,
