@@ -145,10 +145,12 @@ def _clobbers(out: Path, given: Path) -> bool:
 
 def _check_outputs(args: argparse.Namespace) -> None:
     """Check the command's output paths (``outputs``: dest -> "file", "image", "folder"):
-    writable, and not one of the command's inputs or a run's own records and data. Then,
-    all of that passed, make and remove a file in each output's folder (:func:`_probe`)."""
+    writable, not one of the command's inputs or a run's own records and data, and no
+    file named by two outputs. Then, all of that passed, make and remove a file in each
+    output's folder (:func:`_probe`)."""
     outputs: Mapping[str, str] = getattr(args, "outputs", {})
     inputs = _inputs(args)
+    files: dict[str, Path] = {}  # flag -> file, of the outputs checked so far
     probes: list[tuple[str, Path, Path]] = []
     for dest, kind in outputs.items():
         path = getattr(args, dest, None)  # a parent's outputs may name another's flags
@@ -164,8 +166,23 @@ def _check_outputs(args: argparse.Namespace) -> None:
                     f"{flag}: {os.fspath(path)!r} would overwrite the input {name} "
                     f"{os.fspath(given)!r}; choose another file"
                 )
+        for other, earlier in files.items():
+            if _same_file(path, earlier):
+                raise InvalidParameter(
+                    f"{flag}: {os.fspath(path)!r} is also the {other} file; give each output "
+                    "its own file"
+                )
+        files[flag] = path
     for flag, path, folder in probes:
         _probe(flag, path, folder)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether two output paths name one file: by their resolved paths (links and ``..``
+    followed), or, for files that exist, by device and inode (hard links)."""
+    if a.resolve() == b.resolve():
+        return True
+    return a.exists() and b.exists() and os.path.samefile(a, b)
 
 
 def _parse_params(items: Sequence[str]) -> dict[str, str]:

@@ -116,6 +116,11 @@ CATALOGUE = [
         "synth high_five --param peak_accel=4 --param peak_accel=40",
         r"--param: peak_accel is given twice \('4', then '40'\); give each parameter once",
     ),
+    row(
+        "synth-csv-and-plot-one-file",
+        "synth high_five --csv same.png --plot ./same.png",
+        r"--plot: 'same.png' is also the --csv file; give each output its own file",
+    ),
     row("synth-no-equals", "synth high_five --param speed", r"'speed' is not of the form NAME="),
     row("synth-negative-seed", "synth high_five --seed -1", r"--seed: -1 must be >= 0", usage=True),
     row("synth-text-seed", "synth high_five --seed one", r"--seed: 'one' is not an", usage=True),
