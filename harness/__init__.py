@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from ._case import Judged, judge
     from ._config import CampaignConfig, CounterSpec, ExecutionConfig, RecordingsConfig
     from ._counter import CounterConfig, StreamingCounter, count_trace, detect, window_centres
-    from ._io import atomic_path, atomic_write_text
+    from ._io import Writer, atomic_path, atomic_write_text, write_together
     from ._labels import RecordingCase, read_labels
     from ._model import PREDICT_BATCH, SHIPPED, Model
     from ._model_session import session
@@ -147,6 +147,7 @@ __all__ = [
     "StreamingCounter",
     "Verdict",
     "VerdictInfo",
+    "Writer",
     "atomic_path",
     "atomic_write_text",
     "compare_features",
@@ -190,6 +191,7 @@ __all__ = [
     "shrink",
     "to_uniform",
     "window_centres",
+    "write_together",
 ]
 
 # The module that defines each public name (the imports above, for the type checker).
@@ -200,7 +202,7 @@ _EXPORTS = {
     "_case": ("Judged", "judge"),
     "_config": ("CampaignConfig", "CounterSpec", "ExecutionConfig", "RecordingsConfig"),
     "_counter": ("CounterConfig", "StreamingCounter", "count_trace", "detect", "window_centres"),
-    "_io": ("atomic_path", "atomic_write_text"),
+    "_io": ("Writer", "atomic_path", "atomic_write_text", "write_together"),
     "_labels": ("RecordingCase", "read_labels"),
     "_model": ("PREDICT_BATCH", "SHIPPED", "Model"),
     "_model_session": ("session",),

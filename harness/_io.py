@@ -3,6 +3,7 @@
 Write to a temporary file in the destination's folder, flush it to disk, then
 ``os.replace`` it over the destination (atomic on POSIX within one file system). On any
 error the temporary file is removed and the destination is untouched.
+:func:`write_together` does so for a command's several outputs: all of them or none.
 """
 
 from __future__ import annotations
@@ -10,11 +11,15 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import secrets
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
-__all__ = ["atomic_path", "atomic_write_text"]
+__all__ = ["Writer", "atomic_path", "atomic_write_text", "write_together"]
+
+Writer = Callable[[Path], None]
+"""Writes one output to the path it is given (a temporary beside the output)."""
 
 
 @functools.cache
@@ -60,3 +65,44 @@ def atomic_write_text(dest: str | os.PathLike[str], text: str) -> None:
     """Write ``text`` to ``dest`` atomically."""
     with atomic_path(dest) as tmp:
         tmp.write_text(text)
+
+
+def write_together(writers: Mapping[str, tuple[Path, Writer]]) -> None:
+    """Write every output file or none (flag -> (path, writer)).
+
+    Each writer writes a temporary beside its file (same suffix, so formats still
+    follow it); once all have succeeded the temporaries are renamed over the files. On
+    any failure the temporaries and the folders made for them are removed, and an
+    ``OSError`` (disk full, read-only) becomes one line naming the flag and the file
+    (:class:`~highfive.generators.InvalidParameter`), never the temporary.
+    """
+    from highfive.generators import InvalidParameter
+
+    staged: list[tuple[str, Path, Path]] = []  # (flag, temporary, file)
+    made: list[Path] = []  # folders created here
+    where = ""  # the flag and file at hand, for an error
+    try:
+        for flag, (dest, write) in writers.items():
+            where = f"{flag} {os.fspath(dest)!r}"
+            missing = [p for p in dest.absolute().parents if not p.exists()]
+            for folder in reversed(missing):
+                folder.mkdir()
+                made.append(folder)
+            tmp = dest.with_name(f".{dest.name}.{secrets.token_hex(4)}.tmp{dest.suffix}")
+            staged.append((flag, tmp, dest))
+            write(tmp)
+            with open(tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
+        for flag, tmp, dest in staged:
+            where = f"{flag} {os.fspath(dest)!r}"
+            os.replace(tmp, dest)
+    except BaseException as exc:
+        for _, tmp, _ in staged:
+            tmp.unlink(missing_ok=True)
+        for folder in reversed(made):
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        if isinstance(exc, OSError):
+            reason = exc.strerror or str(exc)
+            raise InvalidParameter(f"cannot write {where}: {reason}") from None
+        raise

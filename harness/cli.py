@@ -13,20 +13,19 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import secrets
 import sys
+import tempfile
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
 from highfive.generators import HighfiveError, InvalidParameter
-from highfive.harness import int_at_least, int_between
+from highfive.harness import Writer, int_at_least, int_between, write_together
 
 __all__ = ["main"]
 
 Handler = Callable[[argparse.Namespace], int]
-Writer = Callable[[Path], None]
 
 _seed = int_at_least(0)
 _case = int_at_least(0)
@@ -35,12 +34,13 @@ _VERSIONS = ("numpy", "onnxruntime", "dask")  # what ``--version`` reports besid
 
 
 # -- output files --------------------------------------------------------------------
-def _check_output(flag: str, path: Path, kind: str = "file") -> None:
+def _check_output(flag: str, path: Path, kind: str = "file") -> Path:
     """Refuse an output path that cannot be written, before any work is done.
 
     ``kind`` is "file", "image" (a file whose suffix names a format matplotlib writes)
     or "folder" (written into). The file's folder, or the folder, must exist or be
-    creatable: its nearest existing ancestor a writable folder.
+    creatable: its nearest existing ancestor a writable folder, which is returned (for
+    :func:`_probe`, once every output has passed).
     """
     shown = repr(os.fspath(path))
     if kind == "folder":
@@ -68,6 +68,23 @@ def _check_output(flag: str, path: Path, kind: str = "file") -> None:
                 f"{flag}: {shown} does not end in an image format; use one of "
                 + ", ".join(f".{f}" for f in formats)
             )
+    return folder
+
+
+def _probe(flag: str, path: Path, folder: Path) -> None:
+    """Create and remove an empty file in ``folder``: ``os.access`` cannot tell whether
+    a file can be made there (it says yes to root in ``/proc``, and to anyone on a file
+    system out of inodes)."""
+    try:
+        fd, name = tempfile.mkstemp(prefix=".highfive-probe.", dir=folder)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise InvalidParameter(
+            f"{flag}: cannot write {os.fspath(path)!r}: folder {str(folder)!r} takes no new "
+            f"file ({reason})"
+        ) from None
+    os.close(fd)
+    os.unlink(name)
 
 
 _INPUTS = (
@@ -128,69 +145,60 @@ def _clobbers(out: Path, given: Path) -> bool:
 
 def _check_outputs(args: argparse.Namespace) -> None:
     """Check the command's output paths (``outputs``: dest -> "file", "image", "folder"):
-    writable, and not one of the command's inputs or a run's own records and data."""
+    writable, not one of the command's inputs or a run's own records and data, and no
+    file named by two outputs. Then, all of that passed, make and remove a file in each
+    output's folder (:func:`_probe`)."""
     outputs: Mapping[str, str] = getattr(args, "outputs", {})
     inputs = _inputs(args)
+    files: dict[str, Path] = {}  # flag -> file, of the outputs checked so far
+    probes: list[tuple[str, Path, Path]] = []
     for dest, kind in outputs.items():
         path = getattr(args, dest, None)  # a parent's outputs may name another's flags
         if path is None:
             continue
-        _check_output(f"--{dest}", Path(path), kind)
+        flag, path = f"--{dest}", Path(path)
+        probes.append((flag, path, _check_output(flag, path, kind)))
         if kind == "folder":
             continue
         for name, given in inputs:
-            if _clobbers(Path(path), given):
+            if _clobbers(path, given):
                 raise InvalidParameter(
-                    f"--{dest}: {os.fspath(path)!r} would overwrite the input {name} "
+                    f"{flag}: {os.fspath(path)!r} would overwrite the input {name} "
                     f"{os.fspath(given)!r}; choose another file"
                 )
+        for other, earlier in files.items():
+            if _same_file(path, earlier):
+                raise InvalidParameter(
+                    f"{flag}: {os.fspath(path)!r} is also the {other} file; give each output "
+                    "its own file"
+                )
+        files[flag] = path
+    for flag, path, folder in probes:
+        _probe(flag, path, folder)
 
 
-def _write_outputs(writers: Mapping[str, tuple[Path, Writer]]) -> None:
-    """Write every output file or none (flag -> (path, writer)).
-
-    Each writer writes a temporary beside its file (same suffix, so formats still
-    follow it); once all have succeeded the temporaries are renamed over the files. On
-    any failure the temporaries and the folders made for them are removed, and an
-    ``OSError`` (disk full, read-only) becomes one line naming the file.
-    """
-    staged: list[tuple[str, Path, Path]] = []  # (flag, temporary, file)
-    made: list[Path] = []  # folders created here
-    where = ""  # the flag and file at hand, for an error
-    try:
-        for flag, (dest, write) in writers.items():
-            where = f"{flag} {os.fspath(dest)!r}"
-            missing = [p for p in dest.absolute().parents if not p.exists()]
-            for folder in reversed(missing):
-                folder.mkdir()
-                made.append(folder)
-            tmp = dest.with_name(f".{dest.name}.{secrets.token_hex(4)}.tmp{dest.suffix}")
-            staged.append((flag, tmp, dest))
-            write(tmp)
-            with open(tmp, "rb+") as fh:
-                os.fsync(fh.fileno())
-        for flag, tmp, dest in staged:
-            where = f"{flag} {os.fspath(dest)!r}"
-            os.replace(tmp, dest)
-    except BaseException as exc:
-        for _, tmp, _ in staged:
-            tmp.unlink(missing_ok=True)
-        for folder in reversed(made):
-            with contextlib.suppress(OSError):
-                folder.rmdir()
-        if isinstance(exc, OSError):
-            reason = exc.strerror or str(exc)
-            raise InvalidParameter(f"cannot write {where}: {reason}") from None
-        raise
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether two output paths name one file: by their resolved paths (links and ``..``
+    followed), or, for files that exist, by device and inode (hard links)."""
+    if a.resolve() == b.resolve():
+        return True
+    return a.exists() and b.exists() and os.path.samefile(a, b)
 
 
 def _parse_params(items: Sequence[str]) -> dict[str, str]:
+    """``--param NAME=VALUE`` items as a dict; a name given twice is refused."""
     out: dict[str, str] = {}
     for item in items:
         key, sep, value = item.partition("=")
-        if not sep or not key.strip():
+        key, value = key.strip(), value.strip()
+        if not sep or not key:
             raise InvalidParameter(f"--param: {item!r} is not of the form NAME=VALUE")
-        out[key.strip()] = value.strip()
+        if key in out:
+            raise InvalidParameter(
+                f"--param: {key} is given twice ({out[key]!r}, then {value!r}); "
+                "give each parameter once"
+            )
+        out[key] = value
     return out
 
 
@@ -202,8 +210,13 @@ def _cmd_synth(args: argparse.Namespace) -> int:
 
     get_motion(args.motion)  # unknown motion: one clear line before anything else
     space = default_space()
-    overrides: dict[str, Any] = {"motion": args.motion, "distractor": "none"}
-    overrides.update(_parse_params(args.param))
+    params = _parse_params(args.param)
+    if "motion" in params:
+        raise InvalidParameter(
+            f"--param: 'motion={params['motion']}' sets the motion, which is MOTION "
+            f"({args.motion!r}); give it as MOTION, not as --param"
+        )
+    overrides: dict[str, Any] = {"motion": args.motion, "distractor": "none", **params}
     given = space.validate(overrides, partial=True)
     if args.random:
         # Unspecified dimensions drawn from the seed (stream independent of the case's).
@@ -226,7 +239,7 @@ def _cmd_synth(args: argparse.Namespace) -> int:
         writers["--csv"] = (args.csv, lambda tmp: _write_trace_csv(trace, tmp))
     if args.plot:
         writers["--plot"] = (args.plot, lambda tmp: _save_plot(trace, tmp))
-    _write_outputs(writers)
+    write_together(writers)
     for path, _ in writers.values():
         print(f"wrote {path}")
     return 0
@@ -386,7 +399,7 @@ def _cmd_realism(args: argparse.Namespace) -> int:
         from highfive.reports import realism_page
 
         writers["--html"] = (args.html, _text_writer(realism_page(result)))
-    _write_outputs(writers)
+    write_together(writers)
     print(f"wrote {', '.join(os.fspath(p) for p, _ in writers.values())}")
     return 0
 
@@ -539,7 +552,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         fig = plot_replay(
             rep.trace, rep.results, spec=spec, title=f"{args.run} case {rep.case}: {verdicts}"
         )
-        _write_outputs({"--plot": (args.plot, lambda tmp: save_figure(fig, tmp))})
+        write_together({"--plot": (args.plot, lambda tmp: save_figure(fig, tmp))})
         print(f"wrote {args.plot}")
     # 0: identical to the stored rows (or a case changed by --param, not compared);
     # 1: different, or nothing stored to compare with.
@@ -656,7 +669,8 @@ def _build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="set a dimension, e.g. --param peak_accel=20 (repeatable)",
+        help="set a dimension other than the motion, e.g. --param peak_accel=20 "
+        "(repeatable, each dimension once)",
     )
     p.add_argument(
         "--random",
@@ -831,7 +845,7 @@ def _build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="override a parameter of the case (repeatable)",
+        help="override a parameter of the case (repeatable, each parameter once)",
     )
     p.add_argument(
         "--plot",

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from highfive.generators import InvalidParameter
-from highfive.harness import int_at_least
+from highfive.harness import int_at_least, int_between
 
 __all__ = ["add_model_commands"]
 
@@ -202,6 +202,7 @@ def add_model_commands(subparsers: Any) -> argparse.ArgumentParser:
         DEFAULT_OVERSAMPLE,
         DEFAULTS,
         HELD_OUT_SEED,
+        MAX_WIDTH,
     )
     from ._target_profile import DEFAULT_TARGET, shipped_targets
 
@@ -285,12 +286,13 @@ def add_model_commands(subparsers: Any) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--widths",
-        type=_positive_int,
+        type=int_between(1, MAX_WIDTH),
         nargs=3,
         default=None,
         metavar=("C1", "C2", "C3"),
-        help="channel counts of the architecture's three stages (default: reference "
-        f"{' '.join(map(str, DEFAULTS['widths']))}, small 12 24 24, streaming 32 32 32)",
+        help=f"channel counts of the architecture's three stages, 1 to {MAX_WIDTH} each "
+        f"(default: reference {' '.join(map(str, DEFAULTS['widths']))}, small 12 24 24, "
+        "streaming 32 32 32)",
     )
     p.add_argument(
         "--init",

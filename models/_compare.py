@@ -171,6 +171,11 @@ def _runs(runs: Sequence[str | os.PathLike[str]]) -> list[tuple[Path, dict[str, 
     return out
 
 
+def _names(path: Path, record: dict[str, Any], mid: str) -> tuple[str, str, str]:
+    """Every way to name model ``mid`` of a run: ID, RUN_NAME/ID, RUN_PATH/ID."""
+    return mid, f"{record.get('name', path.name)}/{mid}", f"{os.fspath(path)}/{mid}"
+
+
 def _entries(runs: list[tuple[Path, dict[str, Any], str]]) -> list[_Entry]:
     from highfive.harness import Model
 
@@ -187,7 +192,7 @@ def _entries(runs: list[tuple[Path, dict[str, Any], str]]) -> list[_Entry]:
                     f"{str(m.get('sha256'))[:12]}); restore it"
                 )
             mid = str(m["id"])
-            names = (mid, f"{record.get('name', path.name)}/{mid}", f"{os.fspath(path)}/{mid}")
+            names = _names(path, record, mid)
             meta = metadata_of(model.data)
             import onnx
 
@@ -201,9 +206,11 @@ def _entries(runs: list[tuple[Path, dict[str, Any], str]]) -> list[_Entry]:
     return entries
 
 
-def _reference(reference: str | None, entries: list[_Entry]) -> _Entry:
+def _reference(
+    reference: str | None, entries: list[_Entry], runs: list[tuple[Path, dict[str, Any], str]]
+) -> _Entry:
     """The model ``reference`` names: its label, or else any of its names if that
-    names one model only."""
+    names one model only. A counter of another kind than ONNX is refused as such."""
     if reference is None:
         return entries[0]
     hits = [e for e in entries if e.label == reference] or [
@@ -211,6 +218,14 @@ def _reference(reference: str | None, entries: list[_Entry]) -> _Entry:
     ]
     labels = ", ".join(e.label for e in entries)
     if not hits:
+        for path, record, _ in runs:
+            for m in record.get("models", []):
+                kind = m.get("kind", "onnx")
+                if kind != "onnx" and reference in _names(path, record, str(m["id"])):
+                    raise ConfigError(
+                        f"--reference: {show(reference)} is a {kind} counter; compare takes "
+                        f"ONNX models only; the runs' ONNX models: {labels}"
+                    )
         raise ConfigError(
             f"--reference: {show(reference)} is not a model of the runs; their models: {labels}"
         )
@@ -273,7 +288,7 @@ def compare_runs(
     target_profile = TargetProfile.load(target)  # a bad target before any work
     infos = _runs(runs)
     entries = _entries(infos)
-    ref = _reference(reference, entries)
+    ref = _reference(reference, entries, infos)
     held: dict[Any, Any] = {}
     rows = []
     for e in entries:
@@ -344,22 +359,20 @@ def write_compare(
     result: CompareResult, *, out: Path | None = None, plot: Path | None = None
 ) -> list[Path]:
     """Write the table as Parquet (``out``) and the plot of failure rate against bytes
-    (``plot``, upper bound as error bar), each atomically; return the paths written."""
-    from highfive.harness import atomic_path
+    (``plot``, upper bound as error bar), both or neither; return the paths written."""
+    from highfive.harness import Writer, write_together
     from highfive.reports import save_figure
 
     check_parquet(out)
-    figure = _figure(result) if plot is not None else None  # before any file is written
-    written: list[Path] = []
+    writers: dict[str, tuple[Path, Writer]] = {}
     if out is not None:
         frame = result.frame()
-        with atomic_path(out) as tmp:
-            frame.to_parquet(tmp, index=False)
-        written.append(out)
-    if plot is not None and figure is not None:
-        save_figure(figure, plot)
-        written.append(plot)
-    return written
+        writers["--out"] = (out, lambda tmp: frame.to_parquet(tmp, index=False))
+    if plot is not None:
+        figure = _figure(result)
+        writers["--plot"] = (plot, lambda tmp: save_figure(figure, tmp))
+    write_together(writers)
+    return [path for path, _ in writers.values()]
 
 
 def _figure(result: CompareResult) -> Any:

@@ -13,6 +13,7 @@ __all__ = [
     "DEFAULTS",
     "DEFAULT_OVERSAMPLE",
     "HELD_OUT_SEED",
+    "MAX_WIDTH",
 ]
 
 DEFAULTS: dict[str, Any] = {
@@ -40,3 +41,8 @@ DEFAULT_OVERSAMPLE = 5
 """Times each failing trace's windows are repeated in training (``--add-failures``)."""
 ARCHS = ("reference", "small", "streaming")
 """Architectures ``model train --arch`` builds (:mod:`highfive.models._arch`)."""
+MAX_WIDTH = 256
+"""Most channels of a stage (``model train --widths``): the bound a model's metadata
+puts on its scales and classes (``highfive.harness.LIMITS``), 8 times the shipped 32.
+The reference network 256 wide has 1.2M parameters and trains at batch 256 in about
+1 GiB; far wider stages would exhaust memory before the first epoch ends."""

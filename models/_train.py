@@ -44,7 +44,7 @@ from highfive.generators import InvalidParameter, ModelError, ParameterSpace
 from highfive.harness import Model, ModelSpec
 
 from ._dataset import WindowSet, norm_stats, window_set
-from ._defaults import DEFAULT_OVERSAMPLE, DEFAULTS
+from ._defaults import DEFAULT_OVERSAMPLE, DEFAULTS, MAX_WIDTH
 from ._export import export_onnx, metadata_of
 
 __all__ = [
@@ -417,11 +417,13 @@ def train(
 def _check_widths(widths: Sequence[int]) -> tuple[int, int, int]:
     if len(widths) != 3:
         raise InvalidParameter(f"widths: {widths!r} must be three channel counts")
-    return (
-        _check_int("widths[0]", widths[0], 1),
-        _check_int("widths[1]", widths[1], 1),
-        _check_int("widths[2]", widths[2], 1),
-    )
+    for i, v in enumerate(widths):
+        whole = not isinstance(v, bool) and isinstance(v, int | np.integer)
+        if not (whole and 1 <= v <= MAX_WIDTH):
+            raise InvalidParameter(
+                f"widths[{i}]: got {v!r}; must be an integer from 1 to {MAX_WIDTH}"
+            )
+    return (int(widths[0]), int(widths[1]), int(widths[2]))
 
 
 def _init_metadata(start: Model) -> dict[str, str]:

@@ -106,6 +106,21 @@ CATALOGUE = [
         r"duration: '1e400' is not a finite number",
     ),
     row("synth-unknown-param", "synth high_five --param speed=2", r"unknown parameter 'speed'"),
+    row(
+        "synth-param-motion",
+        "synth high_five --param motion=clap",
+        r"--param: 'motion=clap' sets the motion, which is MOTION \('high_five'\); give it as",
+    ),
+    row(
+        "synth-param-twice",
+        "synth high_five --param peak_accel=4 --param peak_accel=40",
+        r"--param: peak_accel is given twice \('4', then '40'\); give each parameter once",
+    ),
+    row(
+        "synth-csv-and-plot-one-file",
+        "synth high_five --csv same.png --plot ./same.png",
+        r"--plot: 'same.png' is also the --csv file; give each output its own file",
+    ),
     row("synth-no-equals", "synth high_five --param speed", r"'speed' is not of the form NAME="),
     row("synth-negative-seed", "synth high_five --seed -1", r"--seed: -1 must be >= 0", usage=True),
     row("synth-text-seed", "synth high_five --seed one", r"--seed: 'one' is not an", usage=True),
@@ -781,6 +796,11 @@ CATALOGUE = [
     ),
     row("replay-param-text", "replay run 1 --param gap=abc", r"gap: 'abc' is not a finite number"),
     row(
+        "replay-param-twice",
+        "replay run 1 --param gap=1 --param gap=2",
+        r"--param: gap is given twice \('1', then '2'\); give each parameter once",
+    ),
+    row(
         "replay-param-without-case",
         "replay run --param gap=1",
         r"replay: --param and --plot need a CASE_ID",
@@ -942,6 +962,12 @@ CATALOGUE = [
         r"--out: cannot write 'afile/t.onnx'",
     ),
     row("model-train-epochs", "model train --out t.onnx --epochs 0", r"--epochs: 0", usage=True),
+    row(
+        "model-train-widths-too-wide",
+        "model train --out t.onnx --widths 16 32 100000",
+        r"--widths: 100000 must be <= 256",
+        usage=True,
+    ),
     row(
         "model-prune-sparsity",
         "model prune float --sparsity 1.5 --out p.onnx",

@@ -302,6 +302,59 @@ def test_unwritable_outputs_are_refused_before_any_work(
     assert sorted(tmp_path.rglob("*")) == before
 
 
+# A folder that takes no new file whoever asks, root included (os.access says yes to
+# root there): the output is refused before the work, naming the option, not a temporary.
+NO_NEW_FILES = [
+    ("synth-plot", "synth high_five --plot /proc/x.png"),
+    ("synth-csv", "synth high_five --csv /proc/x.csv"),
+    ("quantize", "model quantize float --calibration-traces 5 --out /proc/q.onnx"),
+    ("prune", "model prune float --sparsity 0.3 --epochs 0 --out /proc/x.onnx"),
+    ("train", "model train --traces 20 --epochs 1 --out /proc/t.onnx"),
+]
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
+@pytest.mark.parametrize("argv", [b[1] for b in NO_NEW_FILES], ids=[b[0] for b in NO_NEW_FILES])
+def test_a_folder_that_takes_no_files_is_refused_before_any_work(
+    argv: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    *_, flag, path = argv.split()
+    assert main(argv.split()) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""  # nothing made, trained or quantized first
+    assert captured.err.startswith(f"error: {flag}: cannot write {path!r}: ")
+    assert captured.err.count("\n") == 1 and ".tmp" not in captured.err
+
+
+SAME_FILE = [  # (id, how --plot names the --csv file; the files made first)
+    ("same-name", "same.png", {}),
+    ("other-spelling", "./sub/../same.png", {"sub": None}),
+    ("symlink", "link.png", {"link.png": "same.png"}),
+]
+
+
+@pytest.mark.parametrize("plot, made", [b[1:] for b in SAME_FILE], ids=[b[0] for b in SAME_FILE])
+def test_two_outputs_naming_one_file_are_refused(
+    plot: str,
+    made: dict[str, str | None],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name, target in made.items():  # None: a folder; else a symlink to target
+        (tmp_path / name).mkdir() if target is None else (tmp_path / name).symlink_to(target)
+    before = sorted(tmp_path.rglob("*"))
+    assert main(["synth", "high_five", "--csv", "same.png", "--plot", plot]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (
+        f"error: --plot: {os.fspath(Path(plot))!r} is also the --csv file; give each output "
+        "its own file\n"
+    )
+    assert sorted(tmp_path.rglob("*")) == before
+
+
 def test_a_failed_write_leaves_no_output(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -19,6 +19,7 @@ import pytest
 from onnx import TensorProto, helper
 
 import highfive.models
+import highfive.reports
 from highfive.generators import ConfigError, ModelError
 from highfive.harness import Model, ModelSpec
 from highfive.harness.cli import main
@@ -555,6 +556,57 @@ def test_model_compare_bad_input(
         err = capsys.readouterr().err.strip()
         assert err.startswith("error: ") and match in err and "\n" not in err
     assert not (tmp_path / "x.csv").exists()
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
+def test_model_compare_refuses_an_unwritable_plot_before_the_work(
+    tmp_path: Path, shipped_run: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    table = tmp_path / "table.parquet"
+    argv = ["model", "compare", str(shipped_run), "--traces", "3", "--out", str(table)]
+    assert main([*argv, "--plot", "/proc/cmp.png"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""  # no table printed: refused before the work
+    assert captured.err.startswith("error: --plot: cannot write '/proc/cmp.png': ")
+    assert captured.err.count("\n") == 1 and ".tmp" not in captured.err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_model_compare_writes_both_outputs_or_neither(
+    tmp_path: Path,
+    shipped_run: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import errno
+    import os
+
+    def disk_full(fig: object, path: object) -> None:
+        Path(path).write_bytes(b"\x89PNG half")  # type: ignore[arg-type]
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(highfive.reports, "save_figure", disk_full)
+    table, plot = tmp_path / "table.parquet", tmp_path / "plots" / "cmp.png"
+    argv = ["model", "compare", str(shipped_run), "--traces", "3"]
+    assert main([*argv, "--out", str(table), "--plot", str(plot)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"error: cannot write --plot {str(plot)!r}: No space left on device\n"
+    assert list(tmp_path.iterdir()) == []  # no table, no temporary, no folder made
+
+
+def test_model_compare_reference_that_is_not_an_onnx_model(
+    tmp_path: Path, small_campaign: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    baseline = Path(__file__).parents[2] / "examples" / "counters" / "baseline.py"
+    run = small_campaign(
+        tmp_path, "py", 2, 8, {"float": "float", "baseline": f"{baseline}:PeakCounter"}
+    )
+    assert main(["model", "compare", str(run), "--reference", "baseline"]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        "error: --reference: 'baseline' is a python counter; compare takes ONNX models "
+        "only; the runs' ONNX models: float\n"
+    )
 
 
 def test_model_compare_gives_models_of_same_named_runs_distinct_ids(

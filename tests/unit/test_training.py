@@ -108,9 +108,19 @@ def test_time_step_replaces_the_time_pool(tmp_path: Path) -> None:
         pytest.param({"seed": -2}, r"seed: got -2", id="negative-seed"),
         pytest.param({"time_step": 80}, r"time_step: .*\[1, 75\]", id="time-step>window"),
         pytest.param({"time_step": 25}, r"at least 4 x 4", id="too-few-columns"),
+        pytest.param(
+            {"widths": (16, 32, 0)},
+            r"widths\[2\]: got 0; must be an integer from 1 to 256",
+            id="no-channels",
+        ),
+        pytest.param(
+            {"widths": (100_000, 32, 32)},
+            r"widths\[0\]: got 100000; must be an integer from 1 to 256",
+            id="too-wide",
+        ),
     ],
 )
-def test_train_bad_input(kwargs: dict[str, int], match: str, tmp_path: Path) -> None:
+def test_train_bad_input(kwargs: dict[str, object], match: str, tmp_path: Path) -> None:
     args = {**TINY, "seed": 0, **kwargs}
     with pytest.raises(InvalidParameter, match=match):
         train(out=tmp_path / "m.onnx", **args)
