@@ -297,7 +297,10 @@ def run_until_decided(
         size = min(stage, budget - spent)
         cfg = _plan(config, root, s, size, decisions, binning)
         path = root / cfg.name
-        run_campaign(cfg, resume=resume and path.exists(), client=client, stream=stream)
+        # A stage killed while it started holds only its lock: run_campaign starts it
+        # afresh, as a plain run does; a stage that recorded anything is completed.
+        started = RunDir(path).exists() or RunDir(path).manifest.exists()
+        run_campaign(cfg, resume=resume and started, client=client, stream=stream)
         runs.append((path, cfg))
         spent += size
         if s == 0:

@@ -166,3 +166,24 @@ def test_the_shipped_gate_runs_in_stages_deciding_fits_target_once(
     record = json.loads((tmp_path / "c" / "stages.json").read_text())
     rows = {r["name"]: r for r in record["stages"][0]["criteria"]}
     assert rows["fits_target"]["status"] == "passed"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stage", ["stage-000", "stage-001"])
+def test_resume_starts_afresh_a_stage_that_holds_only_its_lock(tmp_path: Path, stage: str) -> None:
+    # A kill while a stage starts (its folder made and locked, campaign.json not yet
+    # written) left a folder that --resume called missing and a fresh run "existing".
+    gate = _gate(kind="failure_rate", p_max=0.02)  # the true rate 0.0146: stays undecided
+    full = run_until_decided(_config(tmp_path, "full"), gate, budget=192, stage=64)
+    assert [s["cases"] for s in full.stages] == [64, 64, 64]
+    cut = tmp_path / "cut"
+    shutil.copytree(tmp_path / "full", cut)
+    (cut / "stages.json").unlink()
+    keep = int(stage.removeprefix("stage-"))
+    for later in sorted(cut.glob("stage-*"))[keep:]:
+        shutil.rmtree(later)
+    (cut / stage).mkdir()
+    (cut / stage / ".lock").write_text("")
+    again = run_until_decided(_config(tmp_path, "cut"), gate, budget=192, stage=64, resume=True)
+    assert [s["criteria"] for s in again.stages] == [s["criteria"] for s in full.stages]
+    assert (again.verdict, again.reason) == (full.verdict, full.reason)
