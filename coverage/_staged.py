@@ -32,7 +32,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from highfive.generators import SAMPLERS, InvalidParameter, RunDirError, show
-from highfive.harness import CampaignConfig, RunDir, atomic_path, run_campaign
+from highfive.harness import CampaignConfig, RunDir, atomic_path, load_counters, run_campaign
 
 from ._bins import Binning, codes
 from ._gate import Gate, evaluate_gate
@@ -65,7 +65,13 @@ def check_sequential(
     config: CampaignConfig, gate: Gate, budget: int, stage: int, spending: str = "anytime"
 ) -> None:
     """One-line :class:`InvalidParameter` or :class:`ConfigError` for settings that
-    cannot run, before anything is written."""
+    cannot run, before anything is written.
+
+    The gate's criteria are checked against the campaign's counters (loaded as the
+    first stage loads them): a model a criterion names that the campaign lacks, or a
+    criterion on ONNX models applied to another kind of counter, is refused here, as
+    the ordinary gate refuses it on a run.
+    """
     check_spending(spending)
     if config.recordings is not None:
         raise InvalidParameter(
@@ -85,6 +91,14 @@ def check_sequential(
             f"stage samples the base distribution ({', '.join(_BASE_SAMPLERS)})"
         )
     staged_criteria(gate)
+    counters = load_counters(config)
+    try:
+        kinds = {cid: counter.kind for cid, counter in counters.items()}
+    finally:
+        for counter in counters.values():
+            counter.close()
+    for c in gate.criteria:
+        c.spec.check_models(c, kinds, "the campaign")
 
 
 def _identity(

@@ -471,7 +471,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _run_until_decided(args: argparse.Namespace, config: Any) -> int:
-    from highfive.coverage import check_sequential, load_gate, run_until_decided
+    from highfive.coverage import load_gate, run_until_decided
 
     if args.focus is not None:
         raise InvalidParameter("run: --until-decided starts from CONFIG.toml, not --focus")
@@ -485,8 +485,7 @@ def _run_until_decided(args: argparse.Namespace, config: Any) -> int:
     stage = config.cases if args.stage is None else args.stage
     budget = 16 * stage if args.budget is None else args.budget
     spending = "anytime" if args.spending is None else args.spending
-    check_sequential(config, gate, budget, stage, spending)
-    result = run_until_decided(
+    result = run_until_decided(  # checks the settings and gate before anything runs
         config, gate, budget=budget, stage=stage, spending=spending, resume=args.resume
     )
     print(f"{result.cases:,} cases in {len(result.stages)} stages -> {result.path}")

@@ -43,6 +43,11 @@ workers = 0
 """
 
 
+KNOWN_TRUTH = (
+    f"{Path(__file__).resolve().parents[2] / 'examples' / 'counters' / 'known_truth.py'}:KnownTruth"
+)
+"""A Python counter plug-in (fails with a known probability), for rows on counter kinds."""
+
 SEQ_GATE = '[[criteria]]\nkind = "failure_rate"\np_max = 0.5\n'
 """A gate with one criterion on cases, for sequential-campaign rows."""
 
@@ -750,6 +755,31 @@ CATALOGUE = [
         "run c.toml --until-decided",
         r"--until-decided: no --gate FILE and no 'gate.toml' beside the campaign file",
         files={"c.toml": _campaign()},
+    ),
+    row(
+        "run-until-decided-agreement-unknown-model",
+        "run c.toml --until-decided --gate g.toml",
+        r"criterion 'a': models 'float' is not a model of the campaign; its models: toy$",
+        files={
+            "c.toml": _campaign(),
+            "g.toml": '[[criteria]]\nkind = "agreement"\nname = "a"\n'
+            'models = ["toy", "float"]\nmax = 0.01\n',
+        },
+    ),
+    row(
+        "run-until-decided-criterion-unknown-model",
+        "run c.toml --until-decided --gate g.toml",
+        r"criterion 'r': model 'nope' is not a model of the campaign; its models: toy$",
+        files={"c.toml": _campaign(), "g.toml": SEQ_GATE + 'name = "r"\nmodel = "nope"\n'},
+    ),
+    row(
+        "run-until-decided-model-bytes-python",
+        "run c.toml --until-decided --gate g.toml",
+        r"criterion 'b': model_bytes applies to ONNX counters; 'kt' is a python counter",
+        files={
+            "c.toml": _campaign(models=f'[{{counter = "{KNOWN_TRUTH}", id = "kt"}}]'),
+            "g.toml": SEQ_GATE + '[[criteria]]\nkind = "model_bytes"\nname = "b"\nmax = 100\n',
+        },
     ),
     row(
         "run-budget-without-until-decided",
