@@ -10,8 +10,8 @@ One run directory holds the stages as sub-runs, each an ordinary run directory::
                        the campaign stopped (rewritten atomically after each stage)
 
 After each stage the gate's criteria on cases are decided with anytime-valid bounds
-(:mod:`._sequential`); the campaign stops when every one is decided (passed or
-failed) or when the budget is spent (the last stage gets what is left). Stage
+(:mod:`._sequential`); the campaign stops when the gate's verdict is decided (every
+criterion passed, or one failed) or when the budget is spent (the last stage gets what is left). Stage
 ``s > 0`` draws with a seed derived from the campaign's seed and ``s``, and its design
 is a function of the earlier stages' results, so the same configuration, gate, budget
 and stage size give the same stages and results; ``--resume`` completes an
@@ -345,7 +345,12 @@ def run_until_decided(
             file=out,
         )
         reason = ""
-        if decided:
+        if failed:  # the verdict can no longer be pass: the gate is decided
+            first = next(r for r in rows if r["status"] == "failed")
+            reason = f"criterion {first['name']!r} failed" + (
+                f" ({first['model']})" if first["model"] else ""
+            )
+        elif decided:
             reason = "every criterion decided"
         elif spent >= budget:
             reason = f"budget of {budget:,} cases spent"

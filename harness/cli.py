@@ -785,9 +785,9 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--until-decided",
         action="store_true",
-        help="run in stages until every criterion of the gate on cases is decided "
-        "(anytime-valid bounds), each stage's cases on what is undecided; exit 0 pass, "
-        "1 fail or undecided when the budget is spent",
+        help="run in stages until the gate is decided (every criterion on cases passed, "
+        "or one failed; anytime-valid bounds), each stage's cases on what is undecided; "
+        "exit 0 pass, 1 fail or undecided when the budget is spent",
     )
     p.add_argument(
         "--budget", type=int, help="with --until-decided: most cases in all (default 16 stages)"

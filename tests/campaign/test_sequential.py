@@ -187,3 +187,27 @@ def test_resume_starts_afresh_a_stage_that_holds_only_its_lock(tmp_path: Path, s
     again = run_until_decided(_config(tmp_path, "cut"), gate, budget=192, stage=64, resume=True)
     assert [s["criteria"] for s in again.stages] == [s["criteria"] for s in full.stages]
     assert (again.verdict, again.reason) == (full.verdict, full.reason)
+
+
+@pytest.mark.slow
+def test_stops_at_the_first_stage_where_a_criterion_failed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A failed criterion decides the verdict (fail) although the cells stay undecided;
+    # the campaign ran on to its budget and recorded "budget spent".
+    gate = Gate.from_dict(
+        {
+            "criteria": [
+                {"kind": "failure_rate", "name": "overall", "p_max": 0.0001},
+                {"kind": "cell_upper_bound", "name": "cells", "p_max": 0.25, "ways": [1]},
+            ]
+        }
+    )
+    run = run_until_decided(_config(tmp_path), gate, budget=640, stage=64)
+    last = {c["name"]: c["status"] for c in run.stages[-1]["criteria"]}
+    assert last == {"overall": "failed", "cells": "undecided"}
+    assert all(c["status"] != "failed" for s in run.stages[:-1] for c in s["criteria"])
+    assert run.verdict == "fail" and run.reason == "criterion 'overall' failed (truth)"
+    record = json.loads((tmp_path / "seq" / "stages.json").read_text())
+    assert record["stop"]["reason"] == run.reason
+    assert "stopped: criterion 'overall' failed (truth); verdict fail" in capsys.readouterr().out
