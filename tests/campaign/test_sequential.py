@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import resource
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -211,3 +214,30 @@ def test_stops_at_the_first_stage_where_a_criterion_failed(
     record = json.loads((tmp_path / "seq" / "stages.json").read_text())
     assert record["stop"]["reason"] == run.reason
     assert "stopped: criterion 'overall' failed (truth); verdict fail" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_error_spending_over_a_billion_looks_lists_only_the_looks_taken(tmp_path: Path) -> None:
+    # --spending even over ceil(budget / stage) = 10**9 looks built a list of every
+    # look and died of MemoryError; under a 3 GB address-space limit it must not.
+    (tmp_path / "c.toml").write_text(
+        f'name = "c"\nseed = 1\ncases = 64\nsampler = "random"\nout = "{tmp_path}"\n'
+        f'models = [{{id = "truth", counter = "{COUNTER}"}}]\n[execution]\nworkers = 0\n'
+    )
+    (tmp_path / "gate.toml").write_text('[[criteria]]\nkind = "failure_rate"\np_max = 0.5\n')
+    limit = 3 * 2**30
+    argv = ["run", str(tmp_path / "c.toml"), "--until-decided", "--spending", "even"]
+    proc = subprocess.run(
+        [str(Path(sys.executable).with_name("highfive")), *argv, "--budget", str(64 * 10**9)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (limit, limit)),
+    )
+    assert "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    assert proc.returncode == 0 and "verdict pass" in proc.stdout, proc.stdout + proc.stderr
+    # The levels of the looks taken are those of the whole list's first entries.
+    plan, alpha = Spending("pocock", 64 * 30, 64), 0.05
+    assert np.array_equal(plan.levels(alpha, 3), plan.levels(alpha)[:3])
+    huge = Spending("even", 64 * 10**9, 64).levels(alpha, 2)
+    assert np.allclose(huge, alpha / 10**9)
