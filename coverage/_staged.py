@@ -228,6 +228,29 @@ def _recorded(run: Path, gate: Gate) -> list[dict[str, Any]]:
     ]
 
 
+def _read_record(path: Path) -> dict[str, Any]:
+    """stages.json as written; :class:`RunDirError` (one line) if it is damaged."""
+
+    def damaged(what: str) -> RunDirError:
+        return RunDirError(
+            f"{os.fspath(path)}: damaged, {what}; it cannot be resumed (remove "
+            f"{os.fspath(path.parent)} to run the campaign again)"
+        )
+
+    try:
+        record = json.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise damaged(f"not UTF-8 text ({exc.reason})") from None
+    except json.JSONDecodeError as exc:
+        raise damaged(f"not valid JSON ({exc})") from None
+    if not isinstance(record, dict):
+        raise damaged(
+            f"holds a JSON {type(record).__name__}, not the record of a sequential campaign "
+            "(an object)"
+        )
+    return record
+
+
 def _write(root: Path, record: Mapping[str, Any]) -> None:
     with atomic_path(root / STAGES_JSON) as tmp:
         tmp.write_text(json.dumps(record, indent=2, default=str) + "\n")
@@ -283,7 +306,7 @@ def run_until_decided(
                 f"run directory {root} holds no sequential campaign to resume; drop --resume"
             )
         if (root / STAGES_JSON).exists():
-            old = json.loads((root / STAGES_JSON).read_text()).get("identity")
+            old = _read_record(root / STAGES_JSON).get("identity")
             if old != identity:
                 raise RunDirError(
                     f"run directory {root} belongs to another sequential campaign (config, "

@@ -782,6 +782,18 @@ CATALOGUE = [
         },
     ),
     row(
+        "run-until-decided-resume-truncated-stages-json",
+        "run c.toml --until-decided --gate g.toml --resume",
+        r"out/n/stages.json: damaged, not valid JSON \(Expecting .*\); it cannot be resumed",
+        files={"c.toml": _campaign(), "g.toml": SEQ_GATE, "out/n/stages.json": '{"identity": {'},
+    ),
+    row(
+        "run-until-decided-resume-stages-json-list",
+        "run c.toml --until-decided --gate g.toml --resume",
+        r"out/n/stages.json: damaged, holds a JSON list, not the record of a sequential",
+        files={"c.toml": _campaign(), "g.toml": SEQ_GATE, "out/n/stages.json": "[1, 2]"},
+    ),
+    row(
         "run-budget-without-until-decided",
         "run c.toml --budget 10",
         r"run: --budget goes with --until-decided",
