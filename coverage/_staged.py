@@ -122,6 +122,38 @@ def _identity(
     )
 
 
+_SETTINGS = {
+    "config": "campaign file's ",
+    "gate": "gate's ",
+    "budget": "--budget",
+    "stage": "--stage",
+    "spending": "--spending",
+}
+
+
+def _difference(old: Any, new: Mapping[str, Any]) -> str:
+    """The first setting in which a recorded identity differs from ``new``, as people
+    read it: ``its --budget is 160, not 320``, ``its gate's criteria[0].options.p_max
+    is 0.5, not 0.2``."""
+    if not isinstance(old, Mapping) or not old:
+        return "stages.json records none of its settings"
+    for key, label in _SETTINGS.items():
+        a, b = old.get(key), new.get(key)
+        path = ""
+        while a != b:
+            if isinstance(a, Mapping) and isinstance(b, Mapping):
+                k = next(k for k in [*a, *b] if a.get(k) != b.get(k))
+                path += f".{k}" if path else str(k)
+                a, b = a.get(k), b.get(k)
+            elif isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+                i = next(i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y)
+                path += f"[{i}]"
+                a, b = a[i], b[i]
+            else:
+                return f"its {label}{path} is {show(a)}, not {show(b)}"
+    return "stages.json records other settings"
+
+
 def stage_boxes(binning: Binning, cells: Sequence[Cell]) -> list[dict[str, list[float]]]:
     """The focus boxes (unit-cube intervals) of undecided cells, one per cell."""
     space = binning.space
@@ -309,8 +341,9 @@ def run_until_decided(
             old = _read_record(root / STAGES_JSON).get("identity")
             if old != identity:
                 raise RunDirError(
-                    f"run directory {root} belongs to another sequential campaign (config, "
-                    "gate, --budget, --stage or --spending differ); resume refuses to mix them"
+                    f"run directory {root} belongs to another sequential campaign: "
+                    f"{_difference(old, identity)}; resume refuses to mix them (give the "
+                    "same settings, or another name or --out)"
                 )
     elif root.exists():
         raise RunDirError(

@@ -7,6 +7,7 @@ import resource
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -77,7 +78,9 @@ def test_spending_is_recorded_and_kept_decisions_use_each_looks_level(tmp_path: 
     record = json.loads((tmp_path / "seq" / "stages.json").read_text())
     assert record["spending"] == record["identity"]["spending"] == "pocock"
     assert run.verdict == "pass"
-    with pytest.raises(RunDirError, match="another sequential campaign"):
+    with pytest.raises(
+        RunDirError, match="another sequential campaign: its --spending is 'pocock'"
+    ):
         run_until_decided(_config(tmp_path), gate, budget=640, stage=64, resume=True)
     # No failure in 64 cases: Clopper-Pearson at the first look's level of the even
     # split over 10 looks (0.005) is 1 - 0.005**(1/64) = 0.079; the pass is kept at
@@ -113,8 +116,13 @@ def test_budget_stops_an_undecidable_gate_and_resume_carries_on(tmp_path: Path) 
         run_until_decided(_config(tmp_path, "cut"), gate, budget=160, stage=64)
     again = run_until_decided(_config(tmp_path, "cut"), gate, budget=160, stage=64, resume=True)
     assert [s["criteria"] for s in again.stages] == [s["criteria"] for s in full.stages]
-    with pytest.raises(RunDirError, match="another sequential campaign"):
+    with pytest.raises(
+        RunDirError, match=r"another sequential campaign: its --budget is 160, not 320"
+    ):
         run_until_decided(_config(tmp_path, "cut"), gate, budget=320, stage=64, resume=True)
+    other = replace(_config(tmp_path, "cut"), seed=6)
+    with pytest.raises(RunDirError, match=r"campaign: its campaign file's seed is 5, not 6;"):
+        run_until_decided(other, gate, budget=160, stage=64, resume=True)
 
 
 def test_coverage_of_the_stages_prints_and_writes_its_report(
