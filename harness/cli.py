@@ -434,6 +434,8 @@ def _text_writer(text: str) -> Writer:
 def _cmd_run(args: argparse.Namespace) -> int:
     from highfive.harness import CampaignConfig, run_campaign
 
+    if args.focus is not None and args.until_decided:  # before a focus run is planned
+        raise InvalidParameter("run: --until-decided starts from CONFIG.toml, not --focus")
     if args.focus is not None:
         from highfive.coverage import load_settings, plan_focus
 
@@ -473,8 +475,6 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _run_until_decided(args: argparse.Namespace, config: Any) -> int:
     from highfive.coverage import load_gate, run_until_decided
 
-    if args.focus is not None:
-        raise InvalidParameter("run: --until-decided starts from CONFIG.toml, not --focus")
     gate_file = args.gate or Path(args.config).parent / "gate.toml"
     if args.gate is None and not gate_file.exists():
         raise InvalidParameter(

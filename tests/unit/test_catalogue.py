@@ -793,6 +793,11 @@ CATALOGUE = [
         r"out/n/stages.json: damaged, holds a JSON list, not the record of a sequential",
         files={"c.toml": _campaign(), "g.toml": SEQ_GATE, "out/n/stages.json": "[1, 2]"},
     ),
+    row(  # refused before the focus run is planned (or its folder read)
+        "run-until-decided-with-focus",
+        "run --focus folder --until-decided",
+        r"run: --until-decided starts from CONFIG.toml, not --focus",
+    ),
     row(
         "run-budget-without-until-decided",
         "run c.toml --budget 10",
