@@ -32,7 +32,14 @@ from typing import Any, TextIO
 import numpy as np
 
 from highfive.generators import SAMPLERS, InvalidParameter, RunDirError, show
-from highfive.harness import CampaignConfig, RunDir, atomic_path, load_counters, run_campaign
+from highfive.harness import (
+    STAGES_JSON,
+    CampaignConfig,
+    RunDir,
+    atomic_path,
+    load_counters,
+    run_campaign,
+)
 
 from ._bins import Binning, codes
 from ._gate import Gate, evaluate_gate
@@ -43,7 +50,6 @@ from ._unitbox import bin_interval
 __all__ = ["SequentialResult", "check_sequential", "run_until_decided", "stage_boxes"]
 
 _BASE_SAMPLERS = tuple(s for s in SAMPLERS if s not in ("focus", "importance"))
-STAGES_JSON = "stages.json"
 
 
 @dataclass(frozen=True)

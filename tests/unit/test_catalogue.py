@@ -799,6 +799,54 @@ CATALOGUE = [
         r"run: --until-decided starts from CONFIG.toml, not --focus",
     ),
     row(
+        "run-resume-sequential-folder",
+        "run c.toml --resume",
+        r"run directory out/n is a sequential campaign's folder \(made by --until-decided\); "
+        r"resume it with --until-decided --resume and the same gate, --budget, --stage",
+        files={"c.toml": _campaign(), "out/n/stages.json": "{}", "out/n/stage-000/.lock": ""},
+    ),
+    row(
+        "run-sequential-folder",
+        "run c.toml",
+        r"run directory out/n is a sequential campaign's folder",
+        files={"c.toml": _campaign(), "out/n/stages.json": "{}"},
+    ),
+    row(
+        "coverage-sequential-folder",
+        "coverage seq",
+        r"'seq' is a sequential campaign's folder \(made by --until-decided\), not a run "
+        r"directory; its runs: seq/stage-000, seq/stage-001 \(pass them, e.g. seq/stage-\*\)",
+        files={
+            "seq/stages.json": "{}",
+            "seq/stage-000/campaign.json": "{}",
+            "seq/stage-001/.lock": "",
+        },
+    ),
+    row(
+        "gate-sequential-folder",
+        "gate seq --gate g.toml",
+        r"'seq' is a sequential campaign's folder \(made by --until-decided\), not a run",
+        files={
+            **{
+                "seq/stages.json": "{}",
+                "seq/stage-000/campaign.json": "{}",
+                "seq/stage-001/.lock": "",
+            },
+            "g.toml": SEQ_GATE,
+        },
+    ),
+    row(
+        "gate-incomplete-stage",
+        "gate seq/stage-000 --gate g.toml",
+        r"is incomplete .* finish it with 'highfive run CONFIG --until-decided --resume' "
+        r"\(the same gate, --budget, --stage and --spending\)",
+        files={
+            "seq/stages.json": "{}",
+            "seq/stage-000/campaign.json": '{"schema_version": 3, "status": "running"}',
+            "g.toml": SEQ_GATE,
+        },
+    ),
+    row(
         "run-budget-without-until-decided",
         "run c.toml --budget 10",
         r"run: --budget goes with --until-decided",
