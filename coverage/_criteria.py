@@ -207,9 +207,7 @@ class CriterionKind:
         kinds = {m: run.kind(m) for m in run.models}
         return self.check_models(c, kinds, f"run {os.fspath(run.path)!r}")
 
-    def check_models(
-        self, c: Criterion, kinds: Mapping[str, str], owner: str
-    ) -> list[str | None]:
+    def check_models(self, c: Criterion, kinds: Mapping[str, str], owner: str) -> list[str | None]:
         """The models ``c`` applies to, of those ``kinds`` gives (id: counter kind).
 
         ``owner`` names where the models are (``"run 'runs/x'"``, ``"the campaign"``).

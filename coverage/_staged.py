@@ -11,7 +11,8 @@ One run directory holds the stages as sub-runs, each an ordinary run directory::
 
 After each stage the gate's criteria on cases are decided with anytime-valid bounds
 (:mod:`._sequential`); the campaign stops when the gate's verdict is decided (every
-criterion passed, or one failed) or when the budget is spent (the last stage gets what is left). Stage
+criterion passed, or one failed) or when the budget is spent (the last stage gets
+what is left). Stage
 ``s > 0`` draws with a seed derived from the campaign's seed and ``s``, and its design
 is a function of the earlier stages' results, so the same configuration, gate, budget
 and stage size give the same stages and results; ``--resume`` completes an
