@@ -204,25 +204,35 @@ class CriterionKind:
         Raises :class:`ConfigError` when ``c`` names a model the run does not have, or
         (``onnx_only``) applies to a counter that is not an ONNX model.
         """
-        known = list(run.models)
+        kinds = {m: run.kind(m) for m in run.models}
+        return self.check_models(c, kinds, f"run {os.fspath(run.path)!r}")
+
+    def check_models(self, c: Criterion, kinds: Mapping[str, str], owner: str) -> list[str | None]:
+        """The models ``c`` applies to, of those ``kinds`` gives (id: counter kind).
+
+        ``owner`` names where the models are (``"run 'runs/x'"``, ``"the campaign"``).
+        Raises :class:`ConfigError` when ``c`` names a model not among them, or
+        (``onnx_only``) applies to a counter that is not an ONNX model.
+        """
+        known = list(kinds)
         named, key = self.models_named(c)
         for m in named:
-            if m not in run.models:
+            if m not in kinds:
                 raise ConfigError(
-                    f"criterion {c.name!r}: {key} {m!r} is not a model of run "
-                    f"{os.fspath(run.path)!r}; its models: {', '.join(known)}"
+                    f"criterion {c.name!r}: {key} {m!r} is not a model of {owner}; "
+                    f"its models: {', '.join(known)}"
                 )
         if not self.per_model:
             return [None]
         models = list(c.models or known)
         if self.onnx_only:
-            onnx = [m for m in known if run.kind(m) == "onnx"]
+            onnx = [m for m in known if kinds[m] == "onnx"]
             for m in models:
-                if run.kind(m) != "onnx":
+                if kinds[m] != "onnx":
                     hint = "" if c.models else f"; name the ONNX ones with model = {onnx}"
                     raise ConfigError(
                         f"criterion {c.name!r}: {self.kind} applies to ONNX counters; "
-                        f"{m!r} is a {run.kind(m)} counter{hint}"
+                        f"{m!r} is a {kinds[m]} counter{hint}"
                     )
         return list(models)
 

@@ -124,10 +124,9 @@ class CaseTable:
         """
         if spending is None or spending.kind == "anytime":
             return [(np.ones(self.n, dtype=bool), confidence)]
-        levels = spending.levels(1 - confidence)
         stage = self.stage if self.stage is not None else np.zeros(self.n, dtype=np.int64)
         seen = int(stage.max()) + 1 if self.n else 0
-        confs = 1 - levels[: min(seen, levels.size)]
+        confs = 1 - spending.levels(1 - confidence, seen)  # the looks taken only
         return [(stage <= j, float(c)) for j, c in enumerate(confs) if c < 1]  # c = 1: no level
 
     def counts_for(self, cross: Cross) -> np.ndarray:

@@ -101,11 +101,30 @@ class Spending:
         check_spending(self.kind)
 
     @property
+    def count(self) -> int:
+        """``K = ceil(budget / stage)``: the most looks the campaign takes."""
+        return -(-self.budget // self.stage)
+
+    @property
     def looks(self) -> list[int]:
         """Cases after each look: ``stage``, ``2 stage``, ... up to the budget."""
-        k = -(-self.budget // self.stage)  # ceil(budget / stage)
+        return self.first_looks(self.count)
+
+    def first_looks(self, first: int) -> list[int]:
+        """Cases after each of the ``first`` looks (a campaign of many looks lists only
+        those taken)."""
+        k = min(first, self.count)
         return [min(j * self.stage, self.budget) for j in range(1, k + 1)]
 
-    def levels(self, alpha: float) -> np.ndarray:
-        """``alpha_j`` per look (:func:`spending_levels`)."""
-        return spending_levels(self.kind, self.looks, alpha)
+    def levels(self, alpha: float, first: int | None = None) -> np.ndarray:
+        """``alpha_j`` per look (:func:`spending_levels`); only the ``first`` looks'
+        levels when given, the same as the whole list's first entries."""
+        looks = self.first_looks(self.count if first is None else first)
+        if not looks:
+            return np.zeros(0)
+        if len(looks) == self.count:
+            return spending_levels(self.kind, looks, alpha)
+        if self.kind == "even":  # alpha / K at every look
+            return spending_levels(self.kind, looks, alpha) * len(looks) / self.count
+        # a(t) at t_j = looks_j / budget depends on the looks so far and the budget only
+        return spending_levels(self.kind, [*looks, self.budget], alpha)[: len(looks)]

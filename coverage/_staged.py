@@ -10,8 +10,9 @@ One run directory holds the stages as sub-runs, each an ordinary run directory::
                        the campaign stopped (rewritten atomically after each stage)
 
 After each stage the gate's criteria on cases are decided with anytime-valid bounds
-(:mod:`._sequential`); the campaign stops when every one is decided (passed or
-failed) or when the budget is spent (the last stage gets what is left). Stage
+(:mod:`._sequential`); the campaign stops when the gate's verdict is decided (every
+criterion passed, or one failed) or when the budget is spent (the last stage gets
+what is left). Stage
 ``s > 0`` draws with a seed derived from the campaign's seed and ``s``, and its design
 is a function of the earlier stages' results, so the same configuration, gate, budget
 and stage size give the same stages and results; ``--resume`` completes an
@@ -32,7 +33,14 @@ from typing import Any, TextIO
 import numpy as np
 
 from highfive.generators import SAMPLERS, InvalidParameter, RunDirError, show
-from highfive.harness import CampaignConfig, RunDir, atomic_path, run_campaign
+from highfive.harness import (
+    STAGES_JSON,
+    CampaignConfig,
+    RunDir,
+    atomic_path,
+    load_counters,
+    run_campaign,
+)
 
 from ._bins import Binning, codes
 from ._gate import Gate, evaluate_gate
@@ -43,7 +51,6 @@ from ._unitbox import bin_interval
 __all__ = ["SequentialResult", "check_sequential", "run_until_decided", "stage_boxes"]
 
 _BASE_SAMPLERS = tuple(s for s in SAMPLERS if s not in ("focus", "importance"))
-STAGES_JSON = "stages.json"
 
 
 @dataclass(frozen=True)
@@ -65,7 +72,13 @@ def check_sequential(
     config: CampaignConfig, gate: Gate, budget: int, stage: int, spending: str = "anytime"
 ) -> None:
     """One-line :class:`InvalidParameter` or :class:`ConfigError` for settings that
-    cannot run, before anything is written."""
+    cannot run, before anything is written.
+
+    The gate's criteria are checked against the campaign's counters (loaded as the
+    first stage loads them): a model a criterion names that the campaign lacks, or a
+    criterion on ONNX models applied to another kind of counter, is refused here, as
+    the ordinary gate refuses it on a run.
+    """
     check_spending(spending)
     if config.recordings is not None:
         raise InvalidParameter(
@@ -85,6 +98,14 @@ def check_sequential(
             f"stage samples the base distribution ({', '.join(_BASE_SAMPLERS)})"
         )
     staged_criteria(gate)
+    counters = load_counters(config)
+    try:
+        kinds = {cid: counter.kind for cid, counter in counters.items()}
+    finally:
+        for counter in counters.values():
+            counter.close()
+    for c in gate.criteria:
+        c.spec.check_models(c, kinds, "the campaign")
 
 
 def _identity(
@@ -106,6 +127,38 @@ def _identity(
             default=list,
         )
     )
+
+
+_SETTINGS = {
+    "config": "campaign file's ",
+    "gate": "gate's ",
+    "budget": "--budget",
+    "stage": "--stage",
+    "spending": "--spending",
+}
+
+
+def _difference(old: Any, new: Mapping[str, Any]) -> str:
+    """The first setting in which a recorded identity differs from ``new``, as people
+    read it: ``its --budget is 160, not 320``, ``its gate's criteria[0].options.p_max
+    is 0.5, not 0.2``."""
+    if not isinstance(old, Mapping) or not old:
+        return "stages.json records none of its settings"
+    for key, label in _SETTINGS.items():
+        a, b = old.get(key), new.get(key)
+        path = ""
+        while a != b:
+            if isinstance(a, Mapping) and isinstance(b, Mapping):
+                k = next(k for k in [*a, *b] if a.get(k) != b.get(k))
+                path += f".{k}" if path else str(k)
+                a, b = a.get(k), b.get(k)
+            elif isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+                i = next(i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y)
+                path += f"[{i}]"
+                a, b = a[i], b[i]
+            else:
+                return f"its {label}{path} is {show(a)}, not {show(b)}"
+    return "stages.json records other settings"
 
 
 def stage_boxes(binning: Binning, cells: Sequence[Cell]) -> list[dict[str, list[float]]]:
@@ -214,6 +267,29 @@ def _recorded(run: Path, gate: Gate) -> list[dict[str, Any]]:
     ]
 
 
+def _read_record(path: Path) -> dict[str, Any]:
+    """stages.json as written; :class:`RunDirError` (one line) if it is damaged."""
+
+    def damaged(what: str) -> RunDirError:
+        return RunDirError(
+            f"{os.fspath(path)}: damaged, {what}; it cannot be resumed (remove "
+            f"{os.fspath(path.parent)} to run the campaign again)"
+        )
+
+    try:
+        record = json.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise damaged(f"not UTF-8 text ({exc.reason})") from None
+    except json.JSONDecodeError as exc:
+        raise damaged(f"not valid JSON ({exc})") from None
+    if not isinstance(record, dict):
+        raise damaged(
+            f"holds a JSON {type(record).__name__}, not the record of a sequential campaign "
+            "(an object)"
+        )
+    return record
+
+
 def _write(root: Path, record: Mapping[str, Any]) -> None:
     with atomic_path(root / STAGES_JSON) as tmp:
         tmp.write_text(json.dumps(record, indent=2, default=str) + "\n")
@@ -269,11 +345,12 @@ def run_until_decided(
                 f"run directory {root} holds no sequential campaign to resume; drop --resume"
             )
         if (root / STAGES_JSON).exists():
-            old = json.loads((root / STAGES_JSON).read_text()).get("identity")
+            old = _read_record(root / STAGES_JSON).get("identity")
             if old != identity:
                 raise RunDirError(
-                    f"run directory {root} belongs to another sequential campaign (config, "
-                    "gate, --budget, --stage or --spending differ); resume refuses to mix them"
+                    f"run directory {root} belongs to another sequential campaign: "
+                    f"{_difference(old, identity)}; resume refuses to mix them (give the "
+                    "same settings, or another name or --out)"
                 )
     elif root.exists():
         raise RunDirError(
@@ -297,7 +374,10 @@ def run_until_decided(
         size = min(stage, budget - spent)
         cfg = _plan(config, root, s, size, decisions, binning)
         path = root / cfg.name
-        run_campaign(cfg, resume=resume and path.exists(), client=client, stream=stream)
+        # A stage killed while it started holds only its lock: run_campaign starts it
+        # afresh, as a plain run does; a stage that recorded anything is completed.
+        started = RunDir(path).exists() or RunDir(path).manifest.exists()
+        run_campaign(cfg, resume=resume and started, client=client, stream=stream)
         runs.append((path, cfg))
         spent += size
         if s == 0:
@@ -328,7 +408,12 @@ def run_until_decided(
             file=out,
         )
         reason = ""
-        if decided:
+        if failed:  # the verdict can no longer be pass: the gate is decided
+            first = next(r for r in rows if r["status"] == "failed")
+            reason = f"criterion {first['name']!r} failed" + (
+                f" ({first['model']})" if first["model"] else ""
+            )
+        elif decided:
             reason = "every criterion decided"
         elif spent >= budget:
             reason = f"budget of {budget:,} cases spent"

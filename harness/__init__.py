@@ -71,7 +71,7 @@ if TYPE_CHECKING:
         replay_loaded,
         shrink,
     )
-    from ._rundir import SCHEMA_VERSION, RunDir
+    from ._rundir import SCHEMA_VERSION, STAGES_JSON, RunDir
     from ._scalogram import FilterBank, filter_bank, frame, log_freqs, morlet_scales
     from ._verdicts import (
         FAIL_VERDICTS,
@@ -104,6 +104,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "SEVERITY",
     "SHIPPED",
+    "STAGES_JSON",
     "VERDICTS",
     "VERDICT_INFO",
     "BatchJob",
@@ -241,7 +242,7 @@ _EXPORTS = {
         "replay_loaded",
         "shrink",
     ),
-    "_rundir": ("SCHEMA_VERSION", "RunDir"),
+    "_rundir": ("SCHEMA_VERSION", "STAGES_JSON", "RunDir"),
     "_scalogram": ("FilterBank", "filter_bank", "frame", "log_freqs", "morlet_scales"),
     "_verdicts": (
         "FAIL_VERDICTS",

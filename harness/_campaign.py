@@ -147,6 +147,17 @@ def run_campaign(
         )
     security(config)  # TLS settings checked before anything slow starts
     run = RunDir(Path(config.out) / config.name)
+    if not (run.exists() or run.manifest.exists()) and run.stages() is not None:
+        raise RunDirError(
+            f"run directory {run.path} is a sequential campaign's folder (made by "
+            "--until-decided); "
+            + (
+                "resume it with --until-decided --resume and the same gate, --budget, "
+                "--stage and --spending"
+                if resume
+                else "use another name or --out"
+            )
+        )
     if resume and not (run.exists() or run.manifest.exists()):
         raise RunDirError(
             f"run directory {run.path} does not exist, so there is nothing to resume; "

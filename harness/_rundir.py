@@ -43,7 +43,10 @@ from highfive.generators import RunDirError
 from ._io import atomic_path, atomic_write_text
 from .counters import DEFAULT_TIMEOUT_S, CounterOptions, CounterPlugin, load_recorded
 
-__all__ = ["READABLE", "SCHEMA_VERSION", "RunDir"]
+__all__ = ["READABLE", "SCHEMA_VERSION", "STAGES_JSON", "RunDir"]
+
+STAGES_JSON = "stages.json"
+"""The record of a sequential campaign (``highfive run --until-decided``) in its folder."""
 
 SCHEMA_VERSION = 3
 """Version 3: result rows have ``source`` and ``recording`` (and a campaign of recordings
@@ -133,9 +136,33 @@ class RunDir:
                     n += 1
         return n
 
+    # -- a sequential campaign's folder -------------------------------------------------
+    def stages(self) -> list[Path] | None:
+        """The ``stage-NNN`` runs if this is a sequential campaign's folder (``highfive
+        run --until-decided``: ``stages.json`` and one run directory per stage), else None."""
+        stages = sorted(p for p in self.path.glob("stage-[0-9][0-9][0-9]*") if p.is_dir())
+        if not (self.path / STAGES_JSON).is_file() and not stages:
+            return None
+        return stages
+
+    def sequential_note(self) -> str:
+        """What this folder is when it holds a sequential campaign ('' when it does not)."""
+        stages = self.stages()
+        if stages is None:
+            return ""
+        shown = [os.fspath(p) for p in stages[:3]] + (["..."] if len(stages) > 3 else [])
+        runs = f"its runs: {', '.join(shown)} " if stages else "it holds no stage yet "
+        return (
+            f"{os.fspath(self.path)!r} is a sequential campaign's folder (made by "
+            f"--until-decided), not a run directory; {runs}(pass them, e.g. "
+            f"{os.fspath(self.path / 'stage-*')})"
+        )
+
     # -- campaign.json ----------------------------------------------------------------
     def read_campaign(self) -> dict[str, Any]:
         """The campaign record; :class:`RunDirError` if missing, torn or too new."""
+        if not self.campaign_json.is_file() and self.sequential_note():
+            raise RunDirError(self.sequential_note())
         if not self.campaign_json.is_file():
             raise RunDirError(
                 f"run directory {os.fspath(self.path)!r} has no campaign.json; "
@@ -170,10 +197,16 @@ class RunDir:
         if record.get("status") != "complete":
             done = len(self.done_batches())
             alt = f", or {otherwise}" if otherwise else ""
+            how = "'highfive run CONFIG --resume'"
+            if RunDir(self.path.parent).stages() is not None:  # a stage of a sequential run
+                how = (
+                    "'highfive run CONFIG --until-decided --resume' (the same gate, --budget, "
+                    "--stage and --spending)"
+                )
             raise RunDirError(
                 f"run directory {os.fspath(self.path)!r} is incomplete (status "
                 f"{record.get('status')!r}) with {done} batches done; {what} needs a "
-                f"complete run: finish it with 'highfive run CONFIG --resume'{alt}"
+                f"complete run: finish it with {how}{alt}"
             )
         return record
 

@@ -447,6 +447,8 @@ def _text_writer(text: str) -> Writer:
 def _cmd_run(args: argparse.Namespace) -> int:
     from highfive.harness import CampaignConfig, run_campaign
 
+    if args.focus is not None and args.until_decided:  # before a focus run is planned
+        raise InvalidParameter("run: --until-decided starts from CONFIG.toml, not --focus")
     if args.focus is not None:
         from highfive.coverage import load_settings, plan_focus
 
@@ -484,10 +486,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _run_until_decided(args: argparse.Namespace, config: Any) -> int:
-    from highfive.coverage import check_sequential, load_gate, run_until_decided
+    from highfive.coverage import load_gate, run_until_decided
 
-    if args.focus is not None:
-        raise InvalidParameter("run: --until-decided starts from CONFIG.toml, not --focus")
     gate_file = args.gate or Path(args.config).parent / "gate.toml"
     if args.gate is None and not gate_file.exists():
         raise InvalidParameter(
@@ -498,8 +498,7 @@ def _run_until_decided(args: argparse.Namespace, config: Any) -> int:
     stage = config.cases if args.stage is None else args.stage
     budget = 16 * stage if args.budget is None else args.budget
     spending = "anytime" if args.spending is None else args.spending
-    check_sequential(config, gate, budget, stage, spending)
-    result = run_until_decided(
+    result = run_until_decided(  # checks the settings and gate before anything runs
         config, gate, budget=budget, stage=stage, spending=spending, resume=args.resume
     )
     print(f"{result.cases:,} cases in {len(result.stages)} stages -> {result.path}")
@@ -800,9 +799,9 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--until-decided",
         action="store_true",
-        help="run in stages until every criterion of the gate on cases is decided "
-        "(anytime-valid bounds), each stage's cases on what is undecided; exit 0 pass, "
-        "1 fail or undecided when the budget is spent",
+        help="run in stages until the gate is decided (every criterion on cases passed, "
+        "or one failed; anytime-valid bounds), each stage's cases on what is undecided; "
+        "exit 0 pass, 1 fail or undecided when the budget is spent",
     )
     p.add_argument(
         "--budget", type=int, help="with --until-decided: most cases in all (default 16 stages)"

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import resource
 import shutil
+import subprocess
+import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -74,7 +78,9 @@ def test_spending_is_recorded_and_kept_decisions_use_each_looks_level(tmp_path: 
     record = json.loads((tmp_path / "seq" / "stages.json").read_text())
     assert record["spending"] == record["identity"]["spending"] == "pocock"
     assert run.verdict == "pass"
-    with pytest.raises(RunDirError, match="another sequential campaign"):
+    with pytest.raises(
+        RunDirError, match="another sequential campaign: its --spending is 'pocock'"
+    ):
         run_until_decided(_config(tmp_path), gate, budget=640, stage=64, resume=True)
     # No failure in 64 cases: Clopper-Pearson at the first look's level of the even
     # split over 10 looks (0.005) is 1 - 0.005**(1/64) = 0.079; the pass is kept at
@@ -110,8 +116,13 @@ def test_budget_stops_an_undecidable_gate_and_resume_carries_on(tmp_path: Path) 
         run_until_decided(_config(tmp_path, "cut"), gate, budget=160, stage=64)
     again = run_until_decided(_config(tmp_path, "cut"), gate, budget=160, stage=64, resume=True)
     assert [s["criteria"] for s in again.stages] == [s["criteria"] for s in full.stages]
-    with pytest.raises(RunDirError, match="another sequential campaign"):
+    with pytest.raises(
+        RunDirError, match=r"another sequential campaign: its --budget is 160, not 320"
+    ):
         run_until_decided(_config(tmp_path, "cut"), gate, budget=320, stage=64, resume=True)
+    other = replace(_config(tmp_path, "cut"), seed=6)
+    with pytest.raises(RunDirError, match=r"campaign: its campaign file's seed is 5, not 6;"):
+        run_until_decided(other, gate, budget=160, stage=64, resume=True)
 
 
 def test_coverage_of_the_stages_prints_and_writes_its_report(
@@ -166,3 +177,75 @@ def test_the_shipped_gate_runs_in_stages_deciding_fits_target_once(
     record = json.loads((tmp_path / "c" / "stages.json").read_text())
     rows = {r["name"]: r for r in record["stages"][0]["criteria"]}
     assert rows["fits_target"]["status"] == "passed"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stage", ["stage-000", "stage-001"])
+def test_resume_starts_afresh_a_stage_that_holds_only_its_lock(tmp_path: Path, stage: str) -> None:
+    # A kill while a stage starts (its folder made and locked, campaign.json not yet
+    # written) left a folder that --resume called missing and a fresh run "existing".
+    gate = _gate(kind="failure_rate", p_max=0.02)  # the true rate 0.0146: stays undecided
+    full = run_until_decided(_config(tmp_path, "full"), gate, budget=192, stage=64)
+    assert [s["cases"] for s in full.stages] == [64, 64, 64]
+    cut = tmp_path / "cut"
+    shutil.copytree(tmp_path / "full", cut)
+    (cut / "stages.json").unlink()
+    keep = int(stage.removeprefix("stage-"))
+    for later in sorted(cut.glob("stage-*"))[keep:]:
+        shutil.rmtree(later)
+    (cut / stage).mkdir()
+    (cut / stage / ".lock").write_text("")
+    again = run_until_decided(_config(tmp_path, "cut"), gate, budget=192, stage=64, resume=True)
+    assert [s["criteria"] for s in again.stages] == [s["criteria"] for s in full.stages]
+    assert (again.verdict, again.reason) == (full.verdict, full.reason)
+
+
+@pytest.mark.slow
+def test_stops_at_the_first_stage_where_a_criterion_failed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A failed criterion decides the verdict (fail) although the cells stay undecided;
+    # the campaign ran on to its budget and recorded "budget spent".
+    gate = Gate.from_dict(
+        {
+            "criteria": [
+                {"kind": "failure_rate", "name": "overall", "p_max": 0.0001},
+                {"kind": "cell_upper_bound", "name": "cells", "p_max": 0.25, "ways": [1]},
+            ]
+        }
+    )
+    run = run_until_decided(_config(tmp_path), gate, budget=640, stage=64)
+    last = {c["name"]: c["status"] for c in run.stages[-1]["criteria"]}
+    assert last == {"overall": "failed", "cells": "undecided"}
+    assert all(c["status"] != "failed" for s in run.stages[:-1] for c in s["criteria"])
+    assert run.verdict == "fail" and run.reason == "criterion 'overall' failed (truth)"
+    record = json.loads((tmp_path / "seq" / "stages.json").read_text())
+    assert record["stop"]["reason"] == run.reason
+    assert "stopped: criterion 'overall' failed (truth); verdict fail" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_error_spending_over_a_billion_looks_lists_only_the_looks_taken(tmp_path: Path) -> None:
+    # --spending even over ceil(budget / stage) = 10**9 looks built a list of every
+    # look and died of MemoryError; under a 3 GB address-space limit it must not.
+    (tmp_path / "c.toml").write_text(
+        f'name = "c"\nseed = 1\ncases = 64\nsampler = "random"\nout = "{tmp_path}"\n'
+        f'models = [{{id = "truth", counter = "{COUNTER}"}}]\n[execution]\nworkers = 0\n'
+    )
+    (tmp_path / "gate.toml").write_text('[[criteria]]\nkind = "failure_rate"\np_max = 0.5\n')
+    limit = 3 * 2**30
+    argv = ["run", str(tmp_path / "c.toml"), "--until-decided", "--spending", "even"]
+    proc = subprocess.run(
+        [str(Path(sys.executable).with_name("highfive")), *argv, "--budget", str(64 * 10**9)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (limit, limit)),
+    )
+    assert "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    assert proc.returncode == 0 and "verdict pass" in proc.stdout, proc.stdout + proc.stderr
+    # The levels of the looks taken are those of the whole list's first entries.
+    plan, alpha = Spending("pocock", 64 * 30, 64), 0.05
+    assert np.array_equal(plan.levels(alpha, 3), plan.levels(alpha)[:3])
+    huge = Spending("even", 64 * 10**9, 64).levels(alpha, 2)
+    assert np.allclose(huge, alpha / 10**9)

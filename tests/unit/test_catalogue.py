@@ -43,6 +43,11 @@ workers = 0
 """
 
 
+KNOWN_TRUTH = (
+    f"{Path(__file__).resolve().parents[2] / 'examples' / 'counters' / 'known_truth.py'}:KnownTruth"
+)
+"""A Python counter plug-in (fails with a known probability), for rows on counter kinds."""
+
 SEQ_GATE = '[[criteria]]\nkind = "failure_rate"\np_max = 0.5\n'
 """A gate with one criterion on cases, for sequential-campaign rows."""
 
@@ -776,6 +781,96 @@ CATALOGUE = [
         "run c.toml --until-decided",
         r"--until-decided: no --gate FILE and no 'gate.toml' beside the campaign file",
         files={"c.toml": _campaign()},
+    ),
+    row(
+        "run-until-decided-agreement-unknown-model",
+        "run c.toml --until-decided --gate g.toml",
+        r"criterion 'a': models 'float' is not a model of the campaign; its models: toy$",
+        files={
+            "c.toml": _campaign(),
+            "g.toml": '[[criteria]]\nkind = "agreement"\nname = "a"\n'
+            'models = ["toy", "float"]\nmax = 0.01\n',
+        },
+    ),
+    row(
+        "run-until-decided-criterion-unknown-model",
+        "run c.toml --until-decided --gate g.toml",
+        r"criterion 'r': model 'nope' is not a model of the campaign; its models: toy$",
+        files={"c.toml": _campaign(), "g.toml": SEQ_GATE + 'name = "r"\nmodel = "nope"\n'},
+    ),
+    row(
+        "run-until-decided-model-bytes-python",
+        "run c.toml --until-decided --gate g.toml",
+        r"criterion 'b': model_bytes applies to ONNX counters; 'kt' is a python counter",
+        files={
+            "c.toml": _campaign(models=f'[{{counter = "{KNOWN_TRUTH}", id = "kt"}}]'),
+            "g.toml": SEQ_GATE + '[[criteria]]\nkind = "model_bytes"\nname = "b"\nmax = 100\n',
+        },
+    ),
+    row(
+        "run-until-decided-resume-truncated-stages-json",
+        "run c.toml --until-decided --gate g.toml --resume",
+        r"out/n/stages.json: damaged, not valid JSON \(Expecting .*\); it cannot be resumed",
+        files={"c.toml": _campaign(), "g.toml": SEQ_GATE, "out/n/stages.json": '{"identity": {'},
+    ),
+    row(
+        "run-until-decided-resume-stages-json-list",
+        "run c.toml --until-decided --gate g.toml --resume",
+        r"out/n/stages.json: damaged, holds a JSON list, not the record of a sequential",
+        files={"c.toml": _campaign(), "g.toml": SEQ_GATE, "out/n/stages.json": "[1, 2]"},
+    ),
+    row(  # refused before the focus run is planned (or its folder read)
+        "run-until-decided-with-focus",
+        "run --focus folder --until-decided",
+        r"run: --until-decided starts from CONFIG.toml, not --focus",
+    ),
+    row(
+        "run-resume-sequential-folder",
+        "run c.toml --resume",
+        r"run directory out/n is a sequential campaign's folder \(made by --until-decided\); "
+        r"resume it with --until-decided --resume and the same gate, --budget, --stage",
+        files={"c.toml": _campaign(), "out/n/stages.json": "{}", "out/n/stage-000/.lock": ""},
+    ),
+    row(
+        "run-sequential-folder",
+        "run c.toml",
+        r"run directory out/n is a sequential campaign's folder",
+        files={"c.toml": _campaign(), "out/n/stages.json": "{}"},
+    ),
+    row(
+        "coverage-sequential-folder",
+        "coverage seq",
+        r"'seq' is a sequential campaign's folder \(made by --until-decided\), not a run "
+        r"directory; its runs: seq/stage-000, seq/stage-001 \(pass them, e.g. seq/stage-\*\)",
+        files={
+            "seq/stages.json": "{}",
+            "seq/stage-000/campaign.json": "{}",
+            "seq/stage-001/.lock": "",
+        },
+    ),
+    row(
+        "gate-sequential-folder",
+        "gate seq --gate g.toml",
+        r"'seq' is a sequential campaign's folder \(made by --until-decided\), not a run",
+        files={
+            **{
+                "seq/stages.json": "{}",
+                "seq/stage-000/campaign.json": "{}",
+                "seq/stage-001/.lock": "",
+            },
+            "g.toml": SEQ_GATE,
+        },
+    ),
+    row(
+        "gate-incomplete-stage",
+        "gate seq/stage-000 --gate g.toml",
+        r"is incomplete .* finish it with 'highfive run CONFIG --until-decided --resume' "
+        r"\(the same gate, --budget, --stage and --spending\)",
+        files={
+            "seq/stages.json": "{}",
+            "seq/stage-000/campaign.json": '{"schema_version": 3, "status": "running"}',
+            "g.toml": SEQ_GATE,
+        },
     ),
     row(
         "run-budget-without-until-decided",
