@@ -210,7 +210,7 @@ def _cmd_synth(args: argparse.Namespace) -> int:
 
     get_motion(args.motion)  # unknown motion: one clear line before anything else
     space = default_space()
-    params = _parse_params(args.param)
+    params: dict[str, Any] = dict(_parse_params(args.param))
     if "motion" in params:
         raise InvalidParameter(
             f"--param: 'motion={params['motion']}' sets the motion, which is MOTION "

@@ -344,13 +344,13 @@ class CounterPlugin(ABC):
             )
         # a detection is an instant of the trace (one sample period of slack at each end)
         slack = 1.0 / float(trace.fs)
-        first, last = float(trace.t[0]), float(trace.t[-1])
+        t_first, t_last = float(trace.t[0]), float(trace.t[-1])
         for d in result.detections:
-            if not first - slack <= d.time <= last + slack:
+            if not t_first - slack <= d.time <= t_last + slack:
                 raise CounterFault(
                     "error",
-                    f"returned a detection at {d.time:g} s, outside the trace ({first:g} to "
-                    f"{last:g} s)",
+                    f"returned a detection at {d.time:g} s, outside the trace ({t_first:g} to "
+                    f"{t_last:g} s)",
                 )
         return result
 
