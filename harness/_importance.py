@@ -220,7 +220,9 @@ def stage_job(
         props.append(next_proposal(settings, sampler, run.results_dataset(), len(props) - 1))
     record["proposals"] = [p.to_dict() for p in props]
     run.write_campaign(record)
-    return replace(template, proposals=tuple(props), starts=starts)
+    # Draw from the proposals as campaign.json records them, which is what a resume
+    # and replay read back (the same bits: a proposal's round trip is exact).
+    return replace(template, proposals=tuple(recorded_proposals(record, d)), starts=starts)
 
 
 def stage_batches(config: CampaignConfig) -> list[range]:
