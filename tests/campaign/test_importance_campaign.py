@@ -185,3 +185,18 @@ def test_every_case_of_every_stage_replays_and_resumes_identically(tmp_path: Pat
     assert main(["run", str(path), "--resume"]) == 0
     again = RunDir(run).results(["case_id", "duration", "verdict"]).sort_values("case_id")
     pd.testing.assert_frame_equal(again.reset_index(drop=True), whole.reset_index(drop=True))
+
+
+def test_the_campaigns_defensive_weight_applies_to_a_proposal_file(tmp_path: Path) -> None:
+    rows = [[1.0] * 4 for _ in range(36)]
+    rows[0] = [1.0, 1.0, 0.0, 0.0]  # half the bins of the first dimension
+    (tmp_path / "p.json").write_text(json.dumps({"probs": rows}))  # no defensive of its own
+    importance = 'stages = 2\nbins = 4\nproposal = "p.json"\ndefensive = 0.5'
+    assert main(["run", str(_known_truth_campaign(tmp_path, importance, cases=64))]) == 0
+    run = tmp_path / "runs" / "kt"
+    record = RunDir(run).read_campaign()
+    assert record["config"]["importance"]["defensive"] == 0.5
+    assert record["config"]["importance"]["proposal"]["defensive"] == 0.5
+    assert [p["defensive"] for p in record["proposals"]] == [0.5, 0.5]
+    weights = RunDir(run).results(["weight"])["weight"]
+    assert weights.max() <= 1 / 0.5 + 1e-12  # the campaign's bound, not 1 / 0.1
