@@ -285,3 +285,9 @@ def test_staged_cross_entropy_cases_all_count_without_bias() -> None:
     se = est.std(ddof=1) / math.sqrt(reps)
     assert abs(est.mean() - truth) < 4 * se
     assert found[2] > 10 * max(found[0], 1)  # the later stages find the failures
+
+
+def test_huge_entries_normalise_without_overflow() -> None:
+    prop = Proposal(((1e308, 1e308, 1.0, 1.0), (1.0, 1.0, 1.0, 1.0)), 0.1)
+    assert prop.probs[0][:2] == (0.5, 0.5) and prop.probs[0][2] < 1e-307
+    assert prop.probs[1] == (0.25,) * 4
