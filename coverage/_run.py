@@ -29,7 +29,9 @@ for campaigns that analyse after every batch or stage and act on what they see. 
 coverage of several runs merged (a run and its follow-ups, ``highfive coverage RUN
 RUN-focus``) counts each run as one look and always uses the anytime bounds: the
 follow-up was planned from the first run's statistics, so the merged cells have been
-looked at before (docs/statistics.md).
+looked at before (docs/statistics.md). Runs with weighted cases (a focus or importance
+run) get weighted bounds for one look, split over merged runs; ``looks = "anytime"`` is
+refused for them. Merged runs must have the same models.
 """
 
 from __future__ import annotations
@@ -67,7 +69,7 @@ from ._progress import Log, progress_for
 from ._regions import failure_regions, regions_dicts, subsample
 from ._stats import LOOKS, CellStats, cell_stats, cells_frame, holes, summary
 from ._tables import check_top_keys
-from ._weighted import needs_weights, run_design, weighted_cell_stats
+from ._weighted import RunDesign, needs_weights, run_design, weighted_cell_stats
 
 __all__ = [
     "UNDECIDED",
@@ -316,18 +318,21 @@ def analyse_run(
     settings = settings or CoverageSettings()
     runs = [Path(p) for p in (paths if isinstance(paths, list) else [paths])]
     plans = []
-    recorded = {
-        bool(_check_complete(p, allow_partial).get("config", {}).get("recordings")) for p in runs
-    }
+    records = [_check_complete(p, allow_partial) for p in runs]
+    recorded = {bool(r.get("config", {}).get("recordings")) for r in records}
     if len(recorded) > 1:
         raise RunDirError(
             "cannot merge coverage of a campaign of recordings with a synthetic one: their "
             "cells are label values and parameter bins; analyse each run on its own"
         )
+    _check_same_models(runs, records)
+    designs = []
     for path in runs:
         space = ParameterSpace.from_arrow_schema(RunDir(path).results_dataset().schema)
         binning = Binning.from_space(space, settings.toml.get("bins", {}))
         plans.append((path, binning, load_crosses(settings.toml, binning)))
+        designs.append(run_design(path, space))
+    _check_looks(settings, designs)
     counts: CoverageCounts | None = None
     for path, binning, crosses in plans:
         cells, n_crosses = crosses_size(binning, [], crosses)
@@ -336,7 +341,7 @@ def analyse_run(
         counts = one if counts is None else counts.merge(one)
     assert counts is not None
     looks, why = effective_looks(settings.looks, len(runs))
-    stats, extra, weighting = _cell_stats(runs, counts, settings, looks)
+    stats, extra, weighting = _cell_stats(designs, counts, settings, looks)
     summ = summary(stats, min_cases=settings.min_cases, worst=worst)
     if weighting is not None:
         summ["weighting"] = weighting
@@ -352,8 +357,35 @@ def analyse_run(
     return RunCoverage(counts, stats, frame, holes(counts, settings.min_cases), summ, settings)
 
 
+def _check_same_models(runs: Sequence[Path], records: Sequence[Mapping[str, Any]]) -> None:
+    """Merged runs must have the same models: a model of one run alone would be counted
+    over part of the merge, and its looks miscounted."""
+    models = [sorted(str(m["id"]) for m in r.get("models", [])) for r in records]
+    for path, these in zip(runs[1:], models[1:], strict=True):
+        if these != models[0]:
+            raise RunDirError(
+                f"cannot merge {os.fspath(runs[0])!r} (models {show(models[0])}) with "
+                f"{os.fspath(path)!r} (models {show(these)}): merged runs must have the "
+                "same models; analyse each run on its own"
+            )
+
+
+def _check_looks(settings: CoverageSettings, designs: Sequence[RunDesign]) -> None:
+    """Anytime-valid bounds exist for cases of the base distribution only: asking for
+    them on weighted cases is refused rather than answered with one-look bounds."""
+    weighted = [d for d in designs if d.kind != "base"]
+    if settings.looks == "anytime" and weighted:
+        d = weighted[0]
+        source = f" (bins file {settings.source})" if settings.source else ""
+        raise ConfigError(
+            f"statistics.looks: 'anytime'{source}, but {d.path!r} has weighted cases "
+            f"(sampler {d.kind}); anytime bounds are not available for weighted cases; "
+            "use looks = 'fixed' (weighted bounds for one look, split over merged runs)"
+        )
+
+
 def _cell_stats(
-    runs: list[Path], counts: CoverageCounts, settings: CoverageSettings, looks: str
+    designs: list[RunDesign], counts: CoverageCounts, settings: CoverageSettings, looks: str
 ) -> tuple[CellStats, dict[str, np.ndarray], dict[str, Any] | None]:
     """Exact binomial statistics, or weighted ones when some run did not sample the base
     distribution (a focus follow-up, importance sampling): see ``_weighted``.
@@ -362,10 +394,8 @@ def _cell_stats(
     the error level is split evenly between them (Bonferroni), which keeps the merged
     decision valid however the later runs were planned from the earlier ones.
     """
-    space = counts.binning.space
-    designs = [run_design(path, space) for path in runs]
     if needs_weights(designs):
-        split = len(runs) if looks == "anytime" else 1
+        split = len(designs) if looks == "anytime" else 1
         stats, extra, weighting = weighted_cell_stats(
             counts,
             designs,

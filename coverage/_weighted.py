@@ -463,7 +463,7 @@ def weighted_cell_stats(
             "upper": float(upper[-1, j]),
             "lower": float(lower[-1, j]),
             "weight_bound": float(whole[-1]),
-            "status": "undecided" if few[-1, j] else "decided",
+            "status": "undecided" if few[-1, j] or not np.isfinite(whole[-1]) else "decided",
         }
         for j, m in enumerate(counts.models)
     }

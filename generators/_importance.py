@@ -50,7 +50,8 @@ class Proposal:
     ----------
     probs : sequence of sequences of float, shape (d, bins)
         Per dimension, the probability of each of ``bins`` equal intervals of [0, 1)
-        (normalised here; each row needs a positive sum).
+        (normalised here, idempotently: ``Proposal.from_dict(p.to_dict()) == p`` bit
+        for bit; each row needs a positive sum).
     defensive : float
         Weight ``a`` of the base distribution in the mixture, in (0, 1]; weights are
         at most ``1 / a``.
@@ -92,13 +93,21 @@ class Proposal:
             raise InvalidParameter(
                 f"proposal.probs: shape {p.shape} must be (dimensions, bins), both >= 1"
             )
-        if not np.all(np.isfinite(p)) or np.any(p < 0) or np.any(p.sum(axis=1) <= 0):
+        bad = ~np.isfinite(p) | (p < 0)
+        if bad.any():
+            i, j = (int(x) for x in np.argwhere(bad)[0])
             raise InvalidParameter(
-                "proposal.probs: every entry must be a finite number >= 0 and every "
-                "dimension's row must have a positive sum"
+                f"proposal.probs: row {i} (dimension {i}), bin {j} holds {show(float(p[i, j]))}; "
+                "every entry must be a finite number >= 0"
             )
-        p = p / p.sum(axis=1, keepdims=True)
-        object.__setattr__(self, "probs", tuple(tuple(float(x) for x in row) for row in p))
+        empty = np.flatnonzero(p.max(axis=1) <= 0)
+        if empty.size:
+            i = int(empty[0])
+            raise InvalidParameter(
+                f"proposal.probs: row {i} (dimension {i}) sums to 0; every dimension's row "
+                "needs a positive sum"
+            )
+        object.__setattr__(self, "probs", _normalised(p))
         object.__setattr__(self, "defensive", float(a))
 
     @classmethod
@@ -195,9 +204,14 @@ class Proposal:
     @classmethod
     def from_dict(cls, data: Any, d: int | None = None) -> Proposal:
         """Read :meth:`to_dict`'s form; ``d`` checks the number of dimensions."""
-        if not isinstance(data, Mapping) or set(data) - {"defensive", "probs"}:
+        if not isinstance(data, Mapping):
             raise InvalidParameter(
                 f"proposal: {show(data)} must be a table with probs (and defensive)"
+            )
+        unknown = sorted(str(k) for k in set(data) - {"defensive", "probs"})
+        if unknown:
+            raise InvalidParameter(
+                f"proposal: unknown key {unknown[0]!r}; allowed: defensive, probs"
             )
         if "probs" not in data or not isinstance(data["probs"], list | tuple):
             raise InvalidParameter("proposal.probs: missing; give one list of bins per dimension")
@@ -207,6 +221,24 @@ class Proposal:
                 f"proposal.probs: {prop.d} dimensions, the parameter space has {d}"
             )
         return prop
+
+
+def _normalised(p: np.ndarray) -> tuple[tuple[float, ...], ...]:
+    """Rows of finite entries >= 0 with a positive maximum, divided by their sums; a row
+    that sums to 1 up to rounding already is kept as it is.
+
+    Dividing by the sum again would move some entries by an ulp (the rounded quotients
+    do not sum to exactly 1), so a proposal read back from its :meth:`Proposal.to_dict`
+    would differ from the one written and draw other points. A quotient row sums to 1
+    within ``bins`` ulps (one rounding per entry and the summation's own), inside the
+    tolerance, so normalising twice gives the same bits as once. Rows are scaled by
+    their largest entry first, so that a sum of huge entries cannot overflow.
+    """
+    tol = 4 * p.shape[1] * np.finfo(np.float64).eps
+    done = np.abs(np.minimum(p, 2.0).sum(axis=1) - 1.0) <= tol  # (no overflow)
+    scaled = p / p.max(axis=1, keepdims=True)
+    out = np.where(done[:, None], p, scaled / scaled.sum(axis=1, keepdims=True))
+    return tuple(tuple(float(x) for x in row) for row in out)
 
 
 def fit_cross_entropy(

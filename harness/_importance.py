@@ -6,7 +6,8 @@
     [importance]
     stages = 4            # cross-entropy stages; stage s+1's proposal is fitted to stage s
     proposal = ""         # JSON file {"defensive": a, "probs": [[...], ...]} to start from
-                          #   (relative to the campaign file; default: the base distribution)
+                          #   (relative to the campaign file; default: the base distribution;
+                          #   its defensive, if stated, must equal the one below)
     defensive = 0.1       # weight of the base distribution in every proposal: weights <= 1/a
     bins = 16             # histogram bins per dimension
     elite = 0.1           # fraction of a stage's cases the next proposal is fitted to
@@ -112,9 +113,9 @@ def check_importance(table: Mapping[str, Any], d: int, base: str) -> dict[str, A
             "importance.final: 1 leaves no cases for the cross-entropy stages before the last; "
             "give a share below 1 (or stages = 1)"
         )
-    prop = out["proposal"]
+    prop, where = out["proposal"], "the table"
     if isinstance(prop, str) and prop:
-        path = Path(base or ".") / prop
+        path, where = Path(base or ".") / prop, show(prop)
         try:
             prop = json.loads(path.read_text())
         except (OSError, ValueError) as exc:
@@ -122,14 +123,32 @@ def check_importance(table: Mapping[str, Any], d: int, base: str) -> dict[str, A
                 f"importance.proposal: cannot read {os.fspath(path)!r} ({exc})"
             ) from None
     if isinstance(prop, Mapping):
-        try:
-            prop = Proposal.from_dict(prop, d).to_dict()
-        except InvalidParameter as exc:
-            raise ConfigError(f"importance.{exc}") from None
+        prop = _campaign_proposal(prop, d, where, out["defensive"], "defensive" in table)
     elif prop != "":
         raise ConfigError(f"importance.proposal: {show(prop)} must be a JSON file name or a table")
     out["proposal"] = prop
     return out
+
+
+def _campaign_proposal(
+    data: Mapping[str, Any], d: int, where: str, defensive: float, stated: bool
+) -> dict[str, Any]:
+    """A proposal given to a campaign (``where``: its file name, or the table), checked,
+    with the campaign's defensive weight: a proposal stating another one is refused, so
+    campaign.json's config says what every stage used."""
+    try:
+        prop = Proposal.from_dict(data, d)
+    except InvalidParameter as exc:
+        suffix = "" if where == "the table" else f" (in {where})"
+        raise ConfigError(f"importance.{exc}{suffix}") from None
+    if "defensive" in data and prop.defensive != defensive:
+        default = "" if stated else " (the default)"
+        raise ConfigError(
+            f"importance.proposal: {where} states defensive = {show(prop.defensive)}, the "
+            f"campaign's [importance] defensive is {show(defensive)}{default}; give the same "
+            "value in both (or leave defensive out of the proposal)"
+        )
+    return Proposal(prop.probs, defensive).to_dict()
 
 
 def first_proposal(settings: Mapping[str, Any], d: int) -> Proposal:
@@ -220,7 +239,9 @@ def stage_job(
         props.append(next_proposal(settings, sampler, run.results_dataset(), len(props) - 1))
     record["proposals"] = [p.to_dict() for p in props]
     run.write_campaign(record)
-    return replace(template, proposals=tuple(props), starts=starts)
+    # Draw from the proposals as campaign.json records them, which is what a resume
+    # and replay read back (the same bits: a proposal's round trip is exact).
+    return replace(template, proposals=tuple(recorded_proposals(record, d)), starts=starts)
 
 
 def stage_batches(config: CampaignConfig) -> list[range]:

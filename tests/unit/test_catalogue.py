@@ -20,6 +20,7 @@ The working folder holds:
 from __future__ import annotations
 
 import json
+import math
 import re
 import shlex
 import shutil
@@ -70,6 +71,22 @@ def _recordings(labels: str, table: str = "", **files: str) -> dict[str, str]:
         f'[recordings]\nfolder = "."\nlabels = "l.csv"\n{table}\n[execution]\nworkers = 0\n'
     )
     return {"r.toml": toml, "l.csv": labels, **files}
+
+
+def _proposal(row: int = 0, bins: list[float] | None = None) -> dict[str, object]:
+    """A proposal file's content for the default space (36 dimensions, 4 bins), with
+    one row replaced."""
+    rows: list[list[float]] = [[1.0] * 4 for _ in range(36)]
+    rows[row] = bins or rows[row]
+    return {"probs": rows}
+
+
+def _importance_files(proposal: dict[str, object], table: str = "") -> dict[str, str]:
+    """An importance campaign ``c.toml`` of the toy model starting from ``p.json``."""
+    toml = _campaign(
+        sampler='"importance"', **{"[importance]": f'stages = 1\nproposal = "p.json"\n{table}'}
+    )
+    return {"c.toml": toml, "p.json": json.dumps(proposal)}
 
 
 @dataclass(frozen=True)
@@ -706,6 +723,33 @@ CATALOGUE = [
         "run r.toml",
         r"importance: a campaign of \[recordings\] runs each recording once; remove",
         files={"r.toml": _recordings("")["r.toml"] + "[importance]\nstages = 2\n"},
+    ),
+    row(
+        "run-proposal-nan",
+        "run c.toml",
+        r"importance.proposal.probs: row 3 \(dimension 3\), bin 0 holds nan; every entry "
+        r"must be a finite number >= 0 \(in 'p.json'\)$",
+        files=_importance_files(_proposal(3, [math.nan, 1, 1, 1])),
+    ),
+    row(
+        "run-proposal-unknown-key",
+        "run c.toml",
+        r"importance.proposal: unknown key 'defensiv'; allowed: defensive, probs \(in 'p.json'\)$",
+        files=_importance_files({**_proposal(), "defensiv": 0.2}),
+    ),
+    row(
+        "run-proposal-defensive-differs",
+        "run c.toml",
+        r"importance.proposal: 'p.json' states defensive = 0.3, the campaign's \[importance\] "
+        r"defensive is 0.5; give the same value in both",
+        files=_importance_files({**_proposal(), "defensive": 0.3}, "defensive = 0.5"),
+    ),
+    row(
+        "run-proposal-defensive-differs-from-default",
+        "run c.toml",
+        r"'p.json' states defensive = 0.3, the campaign's \[importance\] defensive is 0.1 "
+        r"\(the default\)",
+        files=_importance_files({**_proposal(), "defensive": 0.3}),
     ),
     row(
         "run-rec-until-decided",

@@ -3,10 +3,13 @@ their bounds, on directly simulated weighted Bernoulli data (seeded)."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from highfive.coverage import cp_upper, kish_ess, weighted_rate
 from highfive.coverage._wbounds import kl_lower, kl_upper
@@ -107,7 +110,25 @@ def test_the_sampler_draws_each_case_from_its_own_stream() -> None:
             "must be a list of rows",
         ),
         (lambda: Proposal.from_dict({"probs": [[1, 1]]}, 3), "1 dimensions, the parameter"),
-        (lambda: Proposal.from_dict({"probs": [[1]], "mix": 1}), "must be a table with probs"),
+        (
+            lambda: Proposal.from_dict({"probs": [[1]], "defensiv": 0.2}),
+            r"proposal: unknown key 'defensiv'; allowed: defensive, probs$",
+        ),
+        (lambda: Proposal.from_dict([[1.0]]), "must be a table with probs"),
+        (
+            lambda: Proposal(((1.0, 1.0), (math.nan, 1.0)), 0.1),
+            r"proposal.probs: row 1 \(dimension 1\), bin 0 holds nan; every entry must be a "
+            "finite number >= 0",
+        ),
+        (
+            lambda: Proposal(((1.0, 1.0), (1.0, -2.0)), 0.1),
+            r"row 1 \(dimension 1\), bin 1 holds -2.0; every entry must be a finite number",
+        ),
+        (
+            lambda: Proposal(((1.0, 1.0), (0.0, 0.0)), 0.1),
+            r"proposal.probs: row 1 \(dimension 1\) sums to 0; every dimension's row needs a "
+            "positive sum",
+        ),
         (lambda: Proposal.base(2).log_pdf([[0.5, 1.5]]), "in the unit cube"),
         (lambda: make_sampler("importance", 2, 10, 0), "needs a proposal"),
         (
@@ -133,6 +154,44 @@ def test_bad_input_is_one_line(build: object, match: str) -> None:
     with pytest.raises(InvalidParameter, match=match) as err:
         build()  # type: ignore[operator]
     assert "\n" not in str(err.value)
+
+
+ENTRIES = st.one_of(
+    st.floats(0.0, 1e308),
+    st.floats(0.0, 1.0),
+    st.floats(1e-320, 1e-300),
+    st.integers(0, 10**6),
+)
+
+
+@given(
+    st.integers(1, 12).flatmap(
+        lambda bins: st.lists(
+            st.lists(ENTRIES, min_size=bins, max_size=bins).filter(lambda r: max(r) > 0),
+            min_size=1,
+            max_size=4,
+        )
+    ),
+    st.floats(1e-6, 1.0),
+)
+def test_a_proposal_reads_back_bit_for_bit(rows: list[list[float]], defensive: float) -> None:
+    prop = Proposal(tuple(tuple(r) for r in rows), defensive)
+    back = Proposal.from_dict(json.loads(json.dumps(prop.to_dict())))  # as campaign.json
+    assert back == prop and back.to_dict() == prop.to_dict()
+    assert np.allclose(np.sum(prop.probs, axis=1), 1.0, rtol=0, atol=1e-12)
+
+
+def test_a_fitted_proposal_reads_back_bit_for_bit() -> None:
+    rng = np.random.default_rng(4)
+    prop = towards_box(0.6, d=5)
+    for _ in range(5):  # a few cross-entropy steps, as a campaign's stages
+        u = prop.draw(rng, 200)
+        scores = np.where(planted(u, 0.5) > 0, np.inf, rng.random(200))
+        prop = fit_cross_entropy(prop, u, scores, prop.log_weights(u))
+        back = Proposal.from_dict(json.loads(json.dumps(prop.to_dict())))
+        assert back == prop
+        streams = [np.random.SeedSequence(7, spawn_key=(k,)) for k in range(50)]
+        assert np.array_equal(back.sample(streams), prop.sample(streams))
 
 
 def test_too_few_effective_cases_leave_the_rate_undecided() -> None:
@@ -226,3 +285,9 @@ def test_staged_cross_entropy_cases_all_count_without_bias() -> None:
     se = est.std(ddof=1) / math.sqrt(reps)
     assert abs(est.mean() - truth) < 4 * se
     assert found[2] > 10 * max(found[0], 1)  # the later stages find the failures
+
+
+def test_huge_entries_normalise_without_overflow() -> None:
+    prop = Proposal(((1e308, 1e308, 1.0, 1.0), (1.0, 1.0, 1.0, 1.0)), 0.1)
+    assert prop.probs[0][:2] == (0.5, 0.5) and prop.probs[0][2] < 1e-307
+    assert prop.probs[1] == (0.25,) * 4

@@ -9,6 +9,7 @@ design (coverage/_weighted.py), the upper bound misses no more often than its 5 
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from highfive.coverage import CoverageSettings, analyse_run
-from highfive.generators import Dimension, ParameterSpace, Proposal, RunDirError
+from highfive.generators import ConfigError, Dimension, ParameterSpace, Proposal, RunDirError
+from highfive.harness.cli import main
 
 SPACE = ParameterSpace(
     [Dimension("x", "continuous", 0.0, 1.0), Dimension("y", "continuous", 0.0, 1.0)]
@@ -230,3 +232,61 @@ def test_a_box_edge_inside_a_discrete_value_is_refused(tmp_path: Path) -> None:
     with pytest.raises(RunDirError, match=r"edge 0\.5 falls inside a value") as err:
         analyse_run([base, focus], CoverageSettings(), regions=False)
     assert "\n" not in str(err.value)
+
+
+def test_whole_space_without_a_weight_bound_is_undecided(tmp_path: Path) -> None:
+    # A focus run alone, and an importance run merged with a focus run but no base run:
+    # part of the space is never sampled, so the whole space has no finite weight bound
+    # and its bounds are [0, 1]; that is undecided, not decided.
+    focus = base_and_focus(tmp_path, 4)[1]
+    ims = importance_run(tmp_path / "i", np.random.default_rng(4), 200, 9)
+    for runs in ([focus], [ims, focus]):
+        overall = analyse_run(runs, SETTINGS, regions=False).summary["weighting"]["overall"]
+        toy = overall["toy"]
+        assert toy["weight_bound"] == math.inf and toy["upper"] == 1.0, toy
+        assert toy["status"] == "undecided", toy
+    decided = analyse_run(ims, SETTINGS, regions=False).summary["weighting"]["overall"]["toy"]
+    assert decided["weight_bound"] < math.inf and decided["status"] == "decided"
+
+
+def test_anytime_bounds_are_refused_for_weighted_cases(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base, focus = base_and_focus(tmp_path, 6)
+    ims = importance_run(tmp_path / "i", np.random.default_rng(6), 100, 9)
+    anytime = CoverageSettings(toml=SETTINGS.toml, looks="anytime", source="b.toml")
+    for runs, sampler in (([ims], "importance"), ([focus], "focus"), ([base, focus], "focus")):
+        where = str(runs[-1])
+        with pytest.raises(ConfigError, match="anytime") as err:
+            analyse_run(runs, anytime, regions=False)
+        message = str(err.value)
+        assert "\n" not in message and where in message and f"sampler {sampler}" in message
+        assert "anytime bounds are not available for weighted cases" in message
+    bins = tmp_path / "b.toml"
+    bins.write_text('[statistics]\nlooks = "anytime"\n')
+    out = tmp_path / "out"
+    assert main(["coverage", str(ims), "--bins", str(bins), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not available for weighted cases" in err, err
+    assert not out.exists()
+
+
+def test_unweighted_runs_of_different_models_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rng = np.random.default_rng(8)
+    config = {"sampler": "random", "seed": 1, "cases": 50}
+    a = write_run(tmp_path / "a", rng.random((50, 2)), rng, config)
+    b = write_run(tmp_path / "b", rng.random((50, 2)), rng, {**config, "seed": 2})
+    (b / "results" / "model=toy").rename(b / "results" / "model=other")
+    record = json.loads((b / "campaign.json").read_text())
+    record["models"] = [{"id": "other", "kind": "python", "sha256": None}]
+    (b / "campaign.json").write_text(json.dumps(record))
+    with pytest.raises(RunDirError, match="models") as err:
+        analyse_run([a, b], SETTINGS, regions=False)
+    message = str(err.value)
+    assert "\n" not in message and str(a) in message and str(b) in message
+    assert "['toy']" in message and "['other']" in message
+    out = tmp_path / "merged"
+    assert main(["coverage", str(a), str(b), "--out", str(out)]) == 2
+    assert capsys.readouterr().err.count("\n") == 1 and not out.exists()
