@@ -344,7 +344,7 @@ def _run_locked(
         totals = _Totals(ids)
         done: set[int] = set()
         damaged = 0
-        for batch, entry in run.done_batches(repair=True).items():
+        for batch, entry in run.done_batches(repair=True, said=stream).items():
             if run.damaged(entry) is not None:
                 damaged += 1  # its files are missing or altered: run it again
                 continue

@@ -244,6 +244,76 @@ def test_damaged_files_are_refused_by_every_reader_and_redone_by_resume(
     pd.testing.assert_frame_equal(_results(run), reference)
 
 
+_GARBLED = {  # what line 2 of the manifest becomes, and what the error says of it
+    "torn-text": (None, r"manifest\.jsonl line 2 is not valid JSON"),
+    "object": ('{"foo":1}', r"manifest\.jsonl line 2 is not a manifest entry: no 'batch'"),
+    "list": ("[1,2]", r"manifest\.jsonl line 2 is not a manifest entry: a JSON list"),
+    "batch-text": ('{"batch":"x"}', r"manifest\.jsonl line 2 is not a manifest entry: 'batch'"),
+    "files-text": (
+        '{"batch":1,"start":8,"count":8,"files":"zz"}',
+        r"manifest\.jsonl line 2 is not a manifest entry: 'files' is 'zz'",
+    ),
+}
+
+
+@pytest.mark.parametrize("how", list(_GARBLED))
+def test_a_damaged_manifest_line_is_refused_by_every_reader_and_redone_by_resume(
+    campaign_file: Callable[..., Path],
+    tmp_path: Path,
+    reference: pd.DataFrame,
+    capsys: pytest.CaptureFixture[str],
+    how: str,
+) -> None:
+    import re
+
+    run = tmp_path / "runs" / "ref"
+    manifest = run / "manifest.jsonl"
+    lines = manifest.read_text().splitlines()
+    replacement, match = _GARBLED[how]
+    lines[1] = lines[1][:40] if replacement is None else replacement
+    manifest.write_text("\n".join(lines) + "\n")
+    gate = tmp_path / "gate.toml"
+    gate.write_text('[[criteria]]\nkind = "failure_rate"\nname = "f"\np_max = 0.9\n')
+    for argv in (
+        ["coverage", str(run)],
+        ["gate", str(run), "--gate", str(gate)],
+        ["report", str(run)],
+        ["replay", str(run), "30"],  # in an intact batch after the damaged line
+        ["diff", str(run), "--model", "toy:toy_b"],
+    ):
+        capsys.readouterr()
+        assert main(argv) == 2, argv  # never 1 (a failed gate) nor 0 with cases left out
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1, (argv, err)
+        assert re.search(f"run directory '{re.escape(str(run))}' is damaged: {match}", err[0])
+    assert not (run / "gate.json").exists() and not (run / "report.html").exists()
+    cfg = campaign_file(name="ref", cases=40, batch_size=8, sampler="lhs")
+    capsys.readouterr()
+    assert main(["run", str(cfg), "--resume"]) == 0
+    said = capsys.readouterr().err
+    assert re.search(re.escape(str(manifest)) + r" line 2 .*dropped", said), said
+    pd.testing.assert_frame_equal(_results(run), reference)
+    entries = [json.loads(x) for x in manifest.read_text().splitlines()]
+    assert sorted(e["batch"] for e in entries) == list(range(5))  # none twice, none lost
+
+
+def test_a_torn_last_manifest_line_is_damage_only_in_a_complete_run(
+    tmp_path: Path, reference: pd.DataFrame, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = tmp_path / "runs" / "ref"
+    manifest = run / "manifest.jsonl"
+    text = manifest.read_text()
+    manifest.write_text(text[: len(text) - 30])  # the last line cut, as a kill leaves it
+    capsys.readouterr()
+    assert main(["coverage", str(run)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "manifest.jsonl line 5 is cut short" in err[0], err
+    record = json.loads((run / "campaign.json").read_text())
+    (run / "campaign.json").write_text(json.dumps({**record, "status": "interrupted"}))
+    assert main(["coverage", str(run), "--partial"]) == 0  # the batch a kill interrupted
+    assert "32 cases" in capsys.readouterr().out
+
+
 def test_a_stray_file_in_results_is_not_read(tmp_path: Path, reference: pd.DataFrame) -> None:
     run = tmp_path / "runs" / "ref"
     part = sorted((run / "results" / "model=toy").glob("part-*.parquet"))[0]
