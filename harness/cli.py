@@ -14,7 +14,9 @@ import argparse
 import contextlib
 import os
 import secrets
+import signal
 import sys
+import threading
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -917,8 +919,28 @@ class _Version(argparse.Action):
         parser.exit()
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM (kill, timeout, systemd, batch systems), handled as Ctrl-C is: whatever
+    runs stops and cleans up, and a campaign records its status "interrupted"."""
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second one must not cut the cleanup
+    raise _Terminated
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
+    if threading.current_thread() is not threading.main_thread():  # no signal handlers
+        return _main(argv)
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        return _main(argv)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     with warnings.catch_warnings():
         warnings.showwarning = _show_warning
         args = _build_parser().parse_args(argv)
@@ -937,6 +959,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         except OSError as exc:  # the machine's refusal (disk full, read-only): no traceback
             print(f"error: {_describe(exc)}", file=sys.stderr)
             return 2
+        except _Terminated:
+            print("terminated", file=sys.stderr)
+            return 143  # 128 + SIGTERM
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)
             return 130

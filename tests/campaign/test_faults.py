@@ -367,3 +367,25 @@ def test_a_trillion_case_campaign_starts_with_flat_memory_and_can_be_interrupted
     assert rss < 1 << 30, f"client RSS {rss / 2**20:.0f} MiB"  # a list of batches: > 20 GB
     record = json.loads((tmp_path / "runs" / "huge" / "campaign.json").read_text())
     assert record["status"] == "interrupted"
+
+
+def test_sigterm_stops_a_campaign_as_ctrl_c_does(
+    campaign_file: Callable[..., Path], tmp_path: Path
+) -> None:
+    cfg = campaign_file(name="term", cases=1_000_000, batch_size=8, sampler="lhs")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "highfive.harness.cli", "run", str(cfg)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    manifest = tmp_path / "runs" / "term" / "manifest.jsonl"
+    deadline = time.monotonic() + 120
+    while not (manifest.exists() and manifest.read_text().count("\n") >= 1):
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGTERM)  # what kill, timeout, systemd and batch systems send
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143 and err.splitlines()[-1] == "terminated", err
+    record = json.loads((tmp_path / "runs" / "term" / "campaign.json").read_text())
+    assert record["status"] == "interrupted"
