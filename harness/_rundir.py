@@ -122,6 +122,20 @@ class RunDir:
                         folder.rmdir()
             os.close(fd)
 
+    def held(self) -> bool:
+        """Whether a campaign holds the run's lock now (reads only; creates nothing)."""
+        try:
+            fd = os.open(self.path / ".lock", os.O_RDONLY)
+        except OSError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)  # also releases the shared lock, if it was taken
+        return False
+
     def remove_temporaries(self) -> int:
         """Delete temporary files a killed writer left (``.*.tmp``); return how many."""
         n = 0
@@ -171,9 +185,14 @@ class RunDir:
         if record.get("status") != "complete":
             done = len(self.done_batches())
             alt = f", or {otherwise}" if otherwise else ""
+            dead = ""
+            if record.get("status") == "running" and not self.held():
+                dead = (
+                    ", but no campaign is running it (it was killed, or could not record its end)"
+                )
             raise RunDirError(
                 f"run directory {os.fspath(self.path)!r} is incomplete (status "
-                f"{record.get('status')!r}) with {done} batches done; {what} needs a "
+                f"{record.get('status')!r}) with {done} batches done{dead}; {what} needs a "
                 f"complete run: finish it with 'highfive run CONFIG --resume'{alt}"
             )
         return record

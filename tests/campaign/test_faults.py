@@ -389,3 +389,21 @@ def test_sigterm_stops_a_campaign_as_ctrl_c_does(
     assert proc.returncode == 143 and err.splitlines()[-1] == "terminated", err
     record = json.loads((tmp_path / "runs" / "term" / "campaign.json").read_text())
     assert record["status"] == "interrupted"
+
+
+def test_a_run_left_running_by_a_dead_campaign_is_told_apart(
+    tmp_path: Path, reference: pd.DataFrame, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A campaign killed with SIGKILL, or whose last update did not fit on the disk,
+    leaves status "running"; readers say that nothing runs it any more."""
+    run = tmp_path / "runs" / "ref"
+    record = json.loads((run / "campaign.json").read_text())
+    (run / "campaign.json").write_text(json.dumps({**record, "status": "running"}))
+    capsys.readouterr()
+    assert main(["coverage", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert "is incomplete (status 'running') with 5 batches done" in err
+    assert "no campaign is running it (it was killed, or could not record its end)" in err
+    with RunDir(run).lock():  # a live campaign holds it
+        assert main(["coverage", str(run)]) == 2
+    assert "no campaign is running it" not in capsys.readouterr().err
