@@ -99,6 +99,9 @@ class RunDir:
             self.path.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
+            if self.path.is_dir():  # it exists: its lock file is what cannot be written
+                kept = self.exists() or self.manifest.exists()
+                raise _write_error(self.path / ".lock", exc, resumable=kept) from None
             raise RunDirError(
                 f"cannot create run directory {os.fspath(self.path)!r}: {exc.strerror or exc}"
             ) from None
@@ -208,11 +211,14 @@ class RunDir:
         return {str(e["id"]): load_recorded(e, options) for e in record.get("models", [])}
 
     def write_campaign(self, record: Mapping[str, Any]) -> None:
+        # Before the first record and manifest line nothing is kept (the lock's
+        # clean-up removes the directory), so there is nothing to resume then.
+        kept = self.campaign_json.exists() or self.manifest.exists()
         try:
             self.path.mkdir(parents=True, exist_ok=True)
             atomic_write_text(self.campaign_json, json.dumps(record, indent=2, default=str) + "\n")
         except OSError as exc:
-            raise _write_error(self.campaign_json, exc) from None
+            raise _write_error(self.campaign_json, exc, resumable=kept) from None
 
     # -- manifest ---------------------------------------------------------------------
     def done_batches(
@@ -488,13 +494,15 @@ def _sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def _write_error(path: Path, exc: OSError) -> RunDirError:
-    """A failed write as one line: the file, the reason and what to do."""
+def _write_error(path: Path, exc: OSError, *, resumable: bool = True) -> RunDirError:
+    """A failed write as one line: the file, the reason and what to do (``resumable``:
+    whether the run directory keeps what was done, for ``--resume`` to complete)."""
+    then = "complete the run with --resume" if resumable else "run it again"
     hint = {
-        errno.ENOSPC: "free some space, then complete the run with --resume",
-        errno.EDQUOT: "free some space, then complete the run with --resume",
+        errno.ENOSPC: f"free some space, then {then}",
+        errno.EDQUOT: f"free some space, then {then}",
         errno.EROFS: "the file system is read-only: choose another --out",
         errno.EACCES: "no permission to write there: choose another --out",
         errno.EPERM: "no permission to write there: choose another --out",
-    }.get(exc.errno or 0, "complete the run with --resume once it is fixed")
+    }.get(exc.errno or 0, f"{then} once it is fixed")
     return RunDirError(f"cannot write {os.fspath(path)}: {exc.strerror or exc}; {hint}")

@@ -37,7 +37,7 @@ _VERSIONS = ("numpy", "onnxruntime", "dask")  # what ``--version`` reports besid
 
 
 # -- output files --------------------------------------------------------------------
-def _check_output(flag: str, path: Path, kind: str = "file") -> None:
+def _check_output(flag: str, path: Path, kind: str = "file", hint: str = "") -> None:
     """Refuse an output path that cannot be written, before any work is done.
 
     ``kind`` is "file", "image" (a file whose suffix names a format matplotlib writes)
@@ -59,7 +59,7 @@ def _check_output(flag: str, path: Path, kind: str = "file") -> None:
         raise InvalidParameter(f"{flag}: cannot write {shown}: {str(folder)!r} is not a folder")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise InvalidParameter(
-            f"{flag}: cannot write {shown}: folder {str(folder)!r} is not writable"
+            f"{flag}: cannot write {shown}: folder {str(folder)!r} is not writable{hint}"
         )
     if kind == "image":
         from matplotlib.backend_bases import FigureCanvasBase
@@ -71,6 +71,8 @@ def _check_output(flag: str, path: Path, kind: str = "file") -> None:
                 + ", ".join(f".{f}" for f in formats)
             )
 
+
+_ELSEWHERE = "; pass --out to write elsewhere"
 
 _INPUTS = (
     "run",
@@ -130,9 +132,18 @@ def _clobbers(out: Path, given: Path) -> bool:
 
 def _check_outputs(args: argparse.Namespace) -> None:
     """Check the command's output paths (``outputs``: dest -> "file", "image", "folder"):
-    writable, and not one of the command's inputs or a run's own records and data."""
+    writable, and not one of the command's inputs or a run's own records and data.
+    ``default_outputs`` (dest -> (what to name, kind, path from the arguments, hint))
+    are where a command writes when ``dest`` is not given (into the run it reads):
+    those are checked to be writable too, before anything is computed or printed."""
     outputs: Mapping[str, str] = getattr(args, "outputs", {})
     inputs = _inputs(args)
+    # Where a command writes when an output is not given (into the run it reads).
+    defaults: Mapping[str, tuple[str, str, Callable[[argparse.Namespace], Path], str]]
+    defaults = getattr(args, "default_outputs", {})
+    for dest, (flag, kind, where, hint) in defaults.items():
+        if getattr(args, dest, None) is None:
+            _check_output(flag, where(args), kind, hint)
     for dest, kind in outputs.items():
         path = getattr(args, dest, None)  # a parent's outputs may name another's flags
         if path is None:
@@ -872,7 +883,13 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--out", type=Path, help="where coverage/ goes (default: the first run)")
     p.add_argument("--partial", action="store_true", help="analyse an unfinished run")
-    p.set_defaults(handler=_cmd_coverage, outputs={"out": "folder"})
+    p.set_defaults(
+        handler=_cmd_coverage,
+        outputs={"out": "folder"},
+        default_outputs={
+            "out": ("--out", "folder", lambda a: Path(a.runs[0]) / "coverage", _ELSEWHERE)
+        },
+    )
 
     from highfive.coverage import add_coverage_commands
     from highfive.models import add_model_commands
@@ -882,7 +899,12 @@ def _build_parser() -> argparse.ArgumentParser:
     add_report_commands(sub)
     model = add_model_commands(sub)
     # Their output files too are checked before the command runs (see main).
-    sub.choices["report"].set_defaults(outputs={"out": "file"})
+    sub.choices["report"].set_defaults(
+        outputs={"out": "file"},
+        default_outputs={
+            "out": ("--out", "file", lambda a: Path(a.run) / "report.html", _ELSEWHERE)
+        },
+    )
     model.set_defaults(outputs={"out": "file"})  # train, quantize
     return parser
 

@@ -146,6 +146,86 @@ def test_a_failed_write_is_one_line_and_resume_completes_the_run(
     pd.testing.assert_frame_equal(_results(run), reference)
 
 
+def test_a_disk_full_before_anything_is_kept_says_run_it_again(
+    campaign_file: Callable[..., Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from highfive.harness import _io
+
+    cfg = campaign_file(name="early", cases=16, batch_size=8, sampler="lhs")
+    original = _io.atomic_path
+
+    def full(dest: Path) -> object:
+        if Path(dest).name == "campaign.json":  # the first file a campaign writes
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return original(dest)
+
+    monkeypatch.setattr(_io, "atomic_path", full)
+    capsys.readouterr()
+    assert main(["run", str(cfg)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].endswith(
+        "No space left on device; free some space, then run it again"
+    ), err
+    assert not (tmp_path / "runs").exists()  # nothing kept: --resume would have nothing
+    monkeypatch.undo()
+    assert main(["run", str(cfg)]) == 0  # what the message said works
+
+
+def test_a_read_only_run_is_refused_before_any_output(
+    campaign_file: Callable[..., Path],
+    tmp_path: Path,
+    reference: pd.DataFrame,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Commands that write into the run they read say so before printing anything,
+    naming the option (or RUN) and the file; resume says what it cannot write."""
+    run = tmp_path / "runs" / "ref"
+    gate = tmp_path / "gate.toml"
+    gate.write_text('[[criteria]]\nkind = "failure_rate"\nname = "f"\np_max = 0.9\n')
+    access = os.access
+
+    def read_only(path: object, mode: int, **kwargs: object) -> bool:  # as on a ro mount
+        if mode & os.W_OK and Path(str(path)).absolute() == run.absolute():
+            return False
+        return access(path, mode, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "access", read_only)
+    folder = f"folder {str(run)!r} is not writable"
+    for argv, said in (
+        (["coverage", str(run)], f"--out: cannot write {str(run / 'coverage')!r}: {folder}"),
+        (["report", str(run)], f"--out: cannot write {str(run / 'report.html')!r}: {folder}"),
+        (["gate", str(run), "--gate", str(gate)], f"RUN: cannot write {str(run / 'gate.json')!r}"),
+    ):
+        capsys.readouterr()
+        assert main(argv) == 2, argv
+        out, err = capsys.readouterr()
+        assert out == "" and err.count("\n") == 1 and err.startswith(f"error: {said}"), err
+    monkeypatch.undo()
+
+    from highfive.harness import _rundir
+
+    real_open = os.open
+
+    def no_lock(path: object, *args: object, **kwargs: object) -> int:
+        if str(path).endswith(".lock"):
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
+        return real_open(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(_rundir.os, "open", no_lock)
+    cfg = campaign_file(name="ref", cases=40, batch_size=8, sampler="lhs")
+    capsys.readouterr()
+    assert main(["run", str(cfg), "--resume"]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        f"error: cannot write {run / '.lock'}: Read-only file system; the file system is "
+        "read-only: choose another --out\n"
+    ), err
+
+
 # -- concurrent starts ------------------------------------------------------------------------
 def test_two_campaigns_with_one_name_never_mix(
     campaign_file: Callable[..., Path], tmp_path: Path
