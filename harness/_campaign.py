@@ -24,7 +24,7 @@ from typing import Any, Literal, TextIO
 from highfive.generators import ConfigError, InvalidParameter, RunDirError, make_sampler
 
 from ._batch import BatchJob
-from ._cluster import execute, executor, security
+from ._cluster import check_workers, execute, executor, security
 from ._config import CampaignConfig
 from ._importance import first_proposal, stage_batches, stage_job
 from ._labels import RecordingCase, labels_space, read_labels
@@ -145,7 +145,8 @@ def run_campaign(
             proposals=proposals,
             warn=True,
         )
-    security(config)  # TLS settings checked before anything slow starts
+    security(config)  # TLS settings and local workers checked before anything slow starts
+    check_workers(config.execution)
     run = RunDir(Path(config.out) / config.name)
     if resume and not (run.exists() or run.manifest.exists()):
         raise RunDirError(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import queue
 import ssl
 import time
@@ -22,7 +23,25 @@ from highfive.generators import ConfigError
 from ._batch import BatchJob, BatchOutput, run_batch
 from ._config import CampaignConfig, ExecutionConfig
 
-__all__ = ["execute", "executor", "security"]
+__all__ = ["MAX_WORKERS_PER_CPU", "check_workers", "execute", "executor", "security"]
+
+MAX_WORKERS_PER_CPU = 4
+"""Most local worker processes per CPU core of the machine (each holds its own models
+and arrays, a few hundred MB; beyond a few per core they only compete for it)."""
+
+
+def check_workers(ex: ExecutionConfig) -> None:
+    """Refuse more local workers than :data:`MAX_WORKERS_PER_CPU` per CPU core, in one
+    line, before anything starts (an external scheduler's workers are not counted)."""
+    cores = os.cpu_count() or 1
+    most = MAX_WORKERS_PER_CPU * cores
+    if not ex.scheduler and ex.workers > most:
+        raise ConfigError(
+            f"execution.workers: {ex.workers} local worker processes are more than "
+            f"{MAX_WORKERS_PER_CPU} per CPU core ({cores} cores: at most {most}); use fewer, "
+            "or a cluster of your own (execution.scheduler)"
+        )
+
 
 # Where dask's own configuration keeps each of the campaign file's TLS settings.
 _DASK_TLS = {
@@ -44,6 +63,7 @@ def executor(config: CampaignConfig) -> Iterator[Any]:
     if not ex.scheduler and ex.workers == 0:
         yield None
         return
+    check_workers(ex)
     import dask
     from distributed import Client, LocalCluster
 

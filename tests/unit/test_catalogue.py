@@ -490,6 +490,19 @@ CATALOGUE = [
         files={"c.toml": _campaign()},
     ),
     row(
+        "run-too-many-workers-flag",
+        "run c.toml --workers 100000",
+        r"execution.workers: 100000 local worker processes are more than 4 per CPU core "
+        r"\(\d+ cores: at most \d+\); use fewer, or a cluster of your own",
+        files={"c.toml": _campaign()},
+    ),
+    row(
+        "run-too-many-workers",
+        "run c.toml",
+        r"execution.workers: 100000 local worker processes are more than 4 per CPU core",
+        files={"c.toml": _campaign(**{"[execution]": "workers = 100000"})},
+    ),
+    row(
         "run-out-is-file",
         "run c.toml --out afile",
         r"--out: 'afile' is not a folder",
