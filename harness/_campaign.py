@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import platform
 import sys
 import time
@@ -278,11 +279,26 @@ def _check_resumable(run: RunDir, identity: Mapping[str, Any]) -> dict[str, Any]
                 "mix its results: restore it, or start a new run"
             )
     if diff:
+        shown = "; ".join(
+            f"{k}: the run has {_shown(k, old.get(k))}, this configuration "
+            f"{_shown(k, identity.get(k))}"
+            for k in diff
+        )
         raise RunDirError(
             f"run directory {run.path} belongs to another configuration (differs in "
-            f"{', '.join(diff)}); resume refuses to mix results: use another name or --out"
+            f"{shown}); resume refuses to mix results: use another name or --out"
         )
     return previous
+
+
+def _shown(key: str, value: Any) -> str:
+    """A setting of a campaign's identity in a message (counters by id; long values cut)."""
+    if value is None:
+        return "none"
+    if key == "models" and isinstance(value, list):
+        value = [m.get("id") if isinstance(m, dict) else m for m in value]
+    text = json.dumps(value, default=str)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _run_locked(
