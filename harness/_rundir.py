@@ -258,6 +258,8 @@ class RunDir:
             assert entry is not None
             done[entry["batch"]] = entry
             kept.append(line)
+        if not repair:
+            self._require_all_listed(done)
         if repair and len(kept) < len(lines):
             try:
                 atomic_write_text(self.manifest, b"".join(kept).decode("utf-8"))
@@ -267,10 +269,32 @@ class RunDir:
 
     def _status(self) -> Any:
         """The status campaign.json records (None if it cannot be read)."""
+        return self._record().get("status")
+
+    def _record(self) -> dict[str, Any]:
+        """campaign.json as it is ({} if it cannot be read: its readers say why)."""
         try:
-            return json.loads(self.campaign_json.read_bytes()).get("status")
-        except (OSError, ValueError, AttributeError):
-            return None
+            record = json.loads(self.campaign_json.read_bytes())
+        except (OSError, ValueError):
+            return {}
+        return record if isinstance(record, dict) else {}
+
+    def _require_all_listed(self, done: Mapping[int, Mapping[str, Any]]) -> None:
+        """A complete run's manifest lists every case once: a line removed whole is
+        damage too, not a smaller run."""
+        record = self._record()
+        cases = (
+            record.get("config", {}).get("cases") if record.get("status") == "complete" else None
+        )
+        if not isinstance(cases, int) or isinstance(cases, bool):
+            return
+        listed = sum(int(e["count"]) for e in done.values())
+        if listed != cases:
+            raise RunDirError(
+                f"run directory {os.fspath(self.path)!r} is damaged: manifest.jsonl lists "
+                f"{listed:,} of the complete run's {cases:,} cases (a line is missing); "
+                "'highfive run CONFIG --resume' redoes missing batches"
+            )
 
     def _damaged_line(self, number: int, problem: str) -> None:
         raise RunDirError(

@@ -377,6 +377,29 @@ def test_a_damaged_manifest_line_is_refused_by_every_reader_and_redone_by_resume
     assert sorted(e["batch"] for e in entries) == list(range(5))  # none twice, none lost
 
 
+def test_a_manifest_line_removed_from_a_complete_run_is_damage(
+    campaign_file: Callable[..., Path],
+    tmp_path: Path,
+    reference: pd.DataFrame,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    run = tmp_path / "runs" / "ref"
+    manifest = run / "manifest.jsonl"
+    lines = manifest.read_text().splitlines(keepends=True)
+    manifest.write_text("".join(lines[:2] + lines[3:]))  # batch 2 (cases 16..23) gone
+    for argv in (["coverage", str(run)], ["replay", str(run), "30"]):
+        capsys.readouterr()
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err.strip().splitlines()
+        assert (
+            len(err) == 1
+            and "is damaged: manifest.jsonl lists 32 of the complete run's 40 " in err[0]
+        )
+    cfg = campaign_file(name="ref", cases=40, batch_size=8, sampler="lhs")
+    assert main(["run", str(cfg), "--resume"]) == 0
+    pd.testing.assert_frame_equal(_results(run), reference)
+
+
 def test_a_torn_last_manifest_line_is_damage_only_in_a_complete_run(
     tmp_path: Path, reference: pd.DataFrame, capsys: pytest.CaptureFixture[str]
 ) -> None:
