@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import platform
 import sys
 import time
@@ -24,7 +25,7 @@ from typing import Any, Literal, TextIO
 from highfive.generators import ConfigError, InvalidParameter, RunDirError, make_sampler
 
 from ._batch import BatchJob
-from ._cluster import execute, executor, security
+from ._cluster import check_workers, execute, executor, security
 from ._config import CampaignConfig
 from ._importance import first_proposal, stage_batches, stage_job
 from ._labels import RecordingCase, labels_space, read_labels
@@ -145,7 +146,8 @@ def run_campaign(
             proposals=proposals,
             warn=True,
         )
-    security(config)  # TLS settings checked before anything slow starts
+    security(config)  # TLS settings and local workers checked before anything slow starts
+    check_workers(config.execution)
     run = RunDir(Path(config.out) / config.name)
     if not (run.exists() or run.manifest.exists()) and run.stages() is not None:
         raise RunDirError(
@@ -288,11 +290,26 @@ def _check_resumable(run: RunDir, identity: Mapping[str, Any]) -> dict[str, Any]
                 "mix its results: restore it, or start a new run"
             )
     if diff:
+        shown = "; ".join(
+            f"{k}: the run has {_shown(k, old.get(k))}, this configuration "
+            f"{_shown(k, identity.get(k))}"
+            for k in diff
+        )
         raise RunDirError(
             f"run directory {run.path} belongs to another configuration (differs in "
-            f"{', '.join(diff)}); resume refuses to mix results: use another name or --out"
+            f"{shown}); resume refuses to mix results: use another name or --out"
         )
     return previous
+
+
+def _shown(key: str, value: Any) -> str:
+    """A setting of a campaign's identity in a message (counters by id; long values cut)."""
+    if value is None:
+        return "none"
+    if key == "models" and isinstance(value, list):
+        value = [m.get("id") if isinstance(m, dict) else m for m in value]
+    text = json.dumps(value, default=str)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _run_locked(
@@ -355,7 +372,7 @@ def _run_locked(
         totals = _Totals(ids)
         done: set[int] = set()
         damaged = 0
-        for batch, entry in run.done_batches(repair=True).items():
+        for batch, entry in run.done_batches(repair=True, said=stream).items():
             if run.damaged(entry) is not None:
                 damaged += 1  # its files are missing or altered: run it again
                 continue

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import queue
 import ssl
 import time
@@ -22,7 +23,25 @@ from highfive.generators import ConfigError
 from ._batch import BatchJob, BatchOutput, run_batch
 from ._config import CampaignConfig, ExecutionConfig
 
-__all__ = ["execute", "executor", "security"]
+__all__ = ["MAX_WORKERS_PER_CPU", "check_workers", "execute", "executor", "security"]
+
+MAX_WORKERS_PER_CPU = 4
+"""Most local worker processes per CPU core of the machine (each holds its own models
+and arrays, a few hundred MB; beyond a few per core they only compete for it)."""
+
+
+def check_workers(ex: ExecutionConfig) -> None:
+    """Refuse more local workers than :data:`MAX_WORKERS_PER_CPU` per CPU core, in one
+    line, before anything starts (an external scheduler's workers are not counted)."""
+    cores = os.cpu_count() or 1
+    most = MAX_WORKERS_PER_CPU * cores
+    if not ex.scheduler and ex.workers > most:
+        raise ConfigError(
+            f"execution.workers: {ex.workers} local worker processes are more than "
+            f"{MAX_WORKERS_PER_CPU} per CPU core ({cores} cores: at most {most}); use fewer, "
+            "or a cluster of your own (execution.scheduler)"
+        )
+
 
 # Where dask's own configuration keeps each of the campaign file's TLS settings.
 _DASK_TLS = {
@@ -44,6 +63,7 @@ def executor(config: CampaignConfig) -> Iterator[Any]:
     if not ex.scheduler and ex.workers == 0:
         yield None
         return
+    check_workers(ex)
     import dask
     from distributed import Client, LocalCluster
 
@@ -56,6 +76,10 @@ def executor(config: CampaignConfig) -> Iterator[Any]:
                 f"execution.scheduler: cannot reach {ex.scheduler!r} ({exc}); "
                 "check the address and that 'dask scheduler' is running"
             ) from None
+        # The client logs its giving up on a lost scheduler as an error; the
+        # campaign's one-line error says what happened and what to do.
+        log, gave_up = logging.getLogger("distributed.client"), _Dropped("Failed to reconnect")
+        log.addFilter(gave_up)
         try:
             try:
                 client.wait_for_workers(1, timeout=ex.worker_wait_s)
@@ -65,7 +89,6 @@ def executor(config: CampaignConfig) -> Iterator[Any]:
         finally:
             # Closed while it tries to reconnect to a lost scheduler, the client logs
             # a traceback; the campaign's one-line error says what happened.
-            log = logging.getLogger("distributed.client")
             level = log.level
             if client.status != "running":
                 log.setLevel(logging.CRITICAL)
@@ -73,6 +96,7 @@ def executor(config: CampaignConfig) -> Iterator[Any]:
                 client.close()
             finally:
                 log.setLevel(level)
+                log.removeFilter(gave_up)
         return
     # (Each worker sets its allocator up in its first batch: see reuse_freed_memory.)
     # The workers' statistical profiler samples every stack 100 times a second and
@@ -94,7 +118,7 @@ def executor(config: CampaignConfig) -> Iterator[Any]:
         )
     # The embedded scheduler logs lost workers' batches and templates as errors that
     # cannot be recovered from; the campaign recovers from them (see execute).
-    log, recovered = logging.getLogger("distributed.scheduler"), _Recovered()
+    log, recovered = logging.getLogger("distributed.scheduler"), _Dropped(*_RECOVERED)
     log.addFilter(recovered)
     try:
         with cluster, Client(cluster, set_as_default=False) as client:
@@ -103,15 +127,23 @@ def executor(config: CampaignConfig) -> Iterator[Any]:
         log.removeFilter(recovered)
 
 
-class _Recovered(logging.Filter):
-    """Drops the scheduler's reports of losses that a campaign recovers from."""
+_RECOVERED = (
+    "caused the cluster to lose scattered data",
+    "marked as failed because",  # KilledWorker: submitted again
+)
+"""The scheduler's reports of losses that a campaign recovers from."""
+
+
+class _Dropped(logging.Filter):
+    """Drops the log records whose message holds one of ``phrases``."""
+
+    def __init__(self, *phrases: str) -> None:
+        super().__init__()
+        self.phrases = phrases
 
     def filter(self, record: logging.LogRecord) -> bool:
         text = record.getMessage()
-        return not (
-            "caused the cluster to lose scattered data" in text
-            or "marked as failed because" in text  # KilledWorker: submitted again
-        )
+        return not any(p in text for p in self.phrases)
 
 
 def security(config: CampaignConfig) -> Any:
@@ -235,6 +267,8 @@ class _Scheduled:
         self.looked = 0.0
         self.no_worker_since: float | None = None
         self.no_scheduler_since: float | None = None
+        # Kept: once dask's client gives up on a lost scheduler it drops its address.
+        self.address = ex.scheduler or str(client.scheduler.address)
 
     def run(self, ranges: Iterator[tuple[int, int, int]]) -> Iterator[BatchOutput]:
         client = self.client
@@ -394,7 +428,7 @@ class _Scheduled:
             self.no_scheduler_since = now
         if self.client.status == "closed" or now - self.no_scheduler_since > self.ex.worker_wait_s:
             raise ConfigError(
-                f"execution.scheduler: lost the connection to {self.client.scheduler.address}; "
+                f"execution.scheduler: lost the connection to {self.address}; "
                 "the run stops here: complete it with --resume once the scheduler is back"
             )
         return None
@@ -410,8 +444,7 @@ class _Scheduled:
             )
 
     def _no_workers(self) -> ConfigError:
-        address = self.ex.scheduler or str(self.client.scheduler.address)
-        return _no_workers(self.ex, address, len(self.lost))
+        return _no_workers(self.ex, self.address, len(self.lost))
 
 
 _LOOK_S = 1.0  # how often the client looks at the workers (s)

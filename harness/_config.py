@@ -35,7 +35,7 @@
     time_unit = "auto"        # s | ms | us | auto
 
     [execution]
-    workers = 2               # local worker processes (0: in this process, no dask)
+    workers = 2               # local worker processes, at most 4 per CPU core (0: in this process)
     threads_per_worker = 1    # ONNX Runtime intra-op threads per worker
     scheduler = ""            # address of an existing scheduler: "tcp://HOST:PORT",
                               #   "tls://HOST:PORT" (with the TLS settings) or "HOST:PORT"

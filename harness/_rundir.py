@@ -10,7 +10,8 @@
 Every file is written to a temporary name and renamed into place; a batch counts as
 done only once its manifest line is on disk, so a crash at any point leaves a state
 that ``--resume`` completes without duplicates or gaps. A torn last manifest line
-(a kill during the write) is ignored and cut off on resume.
+(a kill during the write) is ignored and cut off on resume; any other line that is
+not a manifest entry is damage (:meth:`RunDir.done_batches`).
 
 The manifest is the index of the run's data: each line lists its batch's files with
 their size and SHA-256. Readers take exactly those files (a file left by a kill
@@ -31,7 +32,7 @@ import json
 import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import pandas as pd
 import pyarrow as pa
@@ -101,6 +102,9 @@ class RunDir:
             self.path.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
+            if self.path.is_dir():  # it exists: its lock file is what cannot be written
+                kept = self.exists() or self.manifest.exists()
+                raise _write_error(self.path / ".lock", exc, resumable=kept) from None
             raise RunDirError(
                 f"cannot create run directory {os.fspath(self.path)!r}: {exc.strerror or exc}"
             ) from None
@@ -123,6 +127,20 @@ class RunDir:
                     for folder in created:  # innermost first; stops at a non-empty one
                         folder.rmdir()
             os.close(fd)
+
+    def held(self) -> bool:
+        """Whether a campaign holds the run's lock now (reads only; creates nothing)."""
+        try:
+            fd = os.open(self.path / ".lock", os.O_RDONLY)
+        except OSError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)  # also releases the shared lock, if it was taken
+        return False
 
     def remove_temporaries(self) -> int:
         """Delete temporary files a killed writer left (``.*.tmp``); return how many."""
@@ -203,9 +221,14 @@ class RunDir:
                     "'highfive run CONFIG --until-decided --resume' (the same gate, --budget, "
                     "--stage and --spending)"
                 )
+            dead = ""
+            if record.get("status") == "running" and not self.held():
+                dead = (
+                    ", but no campaign is running it (it was killed, or could not record its end)"
+                )
             raise RunDirError(
                 f"run directory {os.fspath(self.path)!r} is incomplete (status "
-                f"{record.get('status')!r}) with {done} batches done; {what} needs a "
+                f"{record.get('status')!r}) with {done} batches done{dead}; {what} needs a "
                 f"complete run: finish it with {how}{alt}"
             )
         return record
@@ -221,33 +244,96 @@ class RunDir:
         return {str(e["id"]): load_recorded(e, options) for e in record.get("models", [])}
 
     def write_campaign(self, record: Mapping[str, Any]) -> None:
+        # Before the first record and manifest line nothing is kept (the lock's
+        # clean-up removes the directory), so there is nothing to resume then.
+        kept = self.campaign_json.exists() or self.manifest.exists()
         try:
             self.path.mkdir(parents=True, exist_ok=True)
             atomic_write_text(self.campaign_json, json.dumps(record, indent=2, default=str) + "\n")
         except OSError as exc:
-            raise _write_error(self.campaign_json, exc) from None
+            raise _write_error(self.campaign_json, exc, resumable=kept) from None
 
     # -- manifest ---------------------------------------------------------------------
-    def done_batches(self, *, repair: bool = False) -> dict[int, dict[str, Any]]:
-        """Manifest entries by batch. With ``repair``, cut a torn last line off."""
+    def done_batches(
+        self, *, repair: bool = False, said: TextIO | None = None
+    ) -> dict[int, dict[str, Any]]:
+        """Manifest entries by batch.
+
+        A last line without its newline is a write a kill cut short: the batch is not
+        done (in a run whose status is "complete", where no write was cut, it is
+        damage). Any other line that is not a manifest entry is damage: a one-line
+        :class:`RunDirError` naming the file and line, never fewer batches in silence.
+        With ``repair`` (resume), the torn last line is cut off and damaged lines are
+        dropped instead (their batches then run again), each reported on ``said``.
+        """
         if not self.manifest.exists():
             return {}
         raw = self.manifest.read_bytes()
         done: dict[int, dict[str, Any]] = {}
-        good = 0
-        for line in raw.splitlines(keepends=True):
-            if not line.endswith(b"\n"):
+        kept: list[bytes] = []
+        lines = raw.splitlines(keepends=True)
+        for number, line in enumerate(lines, 1):
+            if not line.endswith(b"\n"):  # only the last line can lack it
+                if not repair and self._status() == "complete":
+                    self._damaged_line(number, "is cut short (no newline at its end)")
                 break
+            entry, problem = _parse_entry(line)
+            if problem is not None:
+                if not repair:
+                    self._damaged_line(number, problem)
+                if said is not None:
+                    print(
+                        f"{self.manifest} line {number} {problem}: dropped; the batch it "
+                        "listed, if any, runs again",
+                        file=said,
+                    )
+                continue
+            assert entry is not None
+            done[entry["batch"]] = entry
+            kept.append(line)
+        if not repair:
+            self._require_all_listed(done)
+        if repair and len(kept) < len(lines):
             try:
-                entry = json.loads(line)
-            except json.JSONDecodeError:
-                break
-            done[int(entry["batch"])] = entry
-            good += len(line)
-        if repair and good < len(raw):
-            with open(self.manifest, "r+b") as fh:
-                fh.truncate(good)
+                atomic_write_text(self.manifest, b"".join(kept).decode("utf-8"))
+            except OSError as exc:
+                raise _write_error(self.manifest, exc) from None
         return done
+
+    def _status(self) -> Any:
+        """The status campaign.json records (None if it cannot be read)."""
+        return self._record().get("status")
+
+    def _record(self) -> dict[str, Any]:
+        """campaign.json as it is ({} if it cannot be read: its readers say why)."""
+        try:
+            record = json.loads(self.campaign_json.read_bytes())
+        except (OSError, ValueError):
+            return {}
+        return record if isinstance(record, dict) else {}
+
+    def _require_all_listed(self, done: Mapping[int, Mapping[str, Any]]) -> None:
+        """A complete run's manifest lists every case once: a line removed whole is
+        damage too, not a smaller run."""
+        record = self._record()
+        cases = (
+            record.get("config", {}).get("cases") if record.get("status") == "complete" else None
+        )
+        if not isinstance(cases, int) or isinstance(cases, bool):
+            return
+        listed = sum(int(e["count"]) for e in done.values())
+        if listed != cases:
+            raise RunDirError(
+                f"run directory {os.fspath(self.path)!r} is damaged: manifest.jsonl lists "
+                f"{listed:,} of the complete run's {cases:,} cases (a line is missing); "
+                "'highfive run CONFIG --resume' redoes missing batches"
+            )
+
+    def _damaged_line(self, number: int, problem: str) -> None:
+        raise RunDirError(
+            f"run directory {os.fspath(self.path)!r} is damaged: manifest.jsonl line "
+            f"{number} {problem}; 'highfive run CONFIG --resume' redoes damaged batches"
+        )
 
     def append_manifest(self, entry: Mapping[str, Any]) -> None:
         line = json.dumps(entry, separators=(",", ":")) + "\n"
@@ -399,6 +485,64 @@ class RunDir:
         return ds.dataset([os.fspath(f) for f in files], format="parquet").to_table().to_pandas()
 
 
+def _parse_entry(line: bytes) -> tuple[dict[str, Any] | None, str | None]:
+    """A manifest line as an entry, or None and what is wrong with it (one phrase)."""
+    try:
+        entry = json.loads(line)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        reason = exc.reason if isinstance(exc, UnicodeDecodeError) else exc.msg
+        return None, f"is not valid JSON ({reason})"
+    what = "is not a manifest entry"
+    if not isinstance(entry, dict):
+        return None, f"{what}: a JSON {_json_type(entry)}, not an object"
+    for key in ("batch", "start", "count"):
+        if key not in entry:
+            return None, f"{what}: no {key!r}"
+        value = entry[key]
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            return None, f"{what}: {key!r} is {value!r}, not a whole number >= 0"
+    files = entry.get("files")
+    if not isinstance(files, list) or not all(_file_record(f) for f in files):
+        return None, (
+            f"{what}: 'files' is {_short(files)}, not a list of files (each a path, or "
+            "an object with 'path', 'bytes' and 'sha256')"
+        )
+    verdicts = entry.get("verdicts", {})
+    if not (
+        isinstance(verdicts, dict)
+        and all(isinstance(k, str) and "/" in k and _count(n) for k, n in verdicts.items())
+        and _count(entry.get("agree", 0))
+    ):
+        return None, f"{what}: 'verdicts' or 'agree' are not counts by model/verdict"
+    return entry, None
+
+
+def _file_record(f: Any) -> bool:
+    if isinstance(f, str):  # version 1 listed paths only
+        return bool(f)
+    return (
+        isinstance(f, dict)
+        and isinstance(f.get("path"), str)
+        and bool(f["path"])
+        and _count(f.get("bytes", 0))
+        and isinstance(f.get("sha256", ""), str)
+    )
+
+
+def _count(n: Any) -> bool:
+    return isinstance(n, int) and not isinstance(n, bool) and n >= 0
+
+
+def _json_type(value: Any) -> str:
+    names = {list: "list", str: "string", bool: "boolean", int: "number", float: "number"}
+    return "null" if value is None else names.get(type(value), type(value).__name__)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def _sha256_file(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as fh:
@@ -407,13 +551,15 @@ def _sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def _write_error(path: Path, exc: OSError) -> RunDirError:
-    """A failed write as one line: the file, the reason and what to do."""
+def _write_error(path: Path, exc: OSError, *, resumable: bool = True) -> RunDirError:
+    """A failed write as one line: the file, the reason and what to do (``resumable``:
+    whether the run directory keeps what was done, for ``--resume`` to complete)."""
+    then = "complete the run with --resume" if resumable else "run it again"
     hint = {
-        errno.ENOSPC: "free some space, then complete the run with --resume",
-        errno.EDQUOT: "free some space, then complete the run with --resume",
+        errno.ENOSPC: f"free some space, then {then}",
+        errno.EDQUOT: f"free some space, then {then}",
         errno.EROFS: "the file system is read-only: choose another --out",
         errno.EACCES: "no permission to write there: choose another --out",
         errno.EPERM: "no permission to write there: choose another --out",
-    }.get(exc.errno or 0, "complete the run with --resume once it is fixed")
+    }.get(exc.errno or 0, f"{then} once it is fixed")
     return RunDirError(f"cannot write {os.fspath(path)}: {exc.strerror or exc}; {hint}")

@@ -13,8 +13,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import signal
 import sys
 import tempfile
+import threading
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -34,7 +36,7 @@ _VERSIONS = ("numpy", "onnxruntime", "dask")  # what ``--version`` reports besid
 
 
 # -- output files --------------------------------------------------------------------
-def _check_output(flag: str, path: Path, kind: str = "file") -> Path:
+def _check_output(flag: str, path: Path, kind: str = "file", hint: str = "") -> Path:
     """Refuse an output path that cannot be written, before any work is done.
 
     ``kind`` is "file", "image" (a file whose suffix names a format matplotlib writes)
@@ -57,7 +59,7 @@ def _check_output(flag: str, path: Path, kind: str = "file") -> Path:
         raise InvalidParameter(f"{flag}: cannot write {shown}: {str(folder)!r} is not a folder")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise InvalidParameter(
-            f"{flag}: cannot write {shown}: folder {str(folder)!r} is not writable"
+            f"{flag}: cannot write {shown}: folder {str(folder)!r} is not writable{hint}"
         )
     if kind == "image":
         from matplotlib.backend_bases import FigureCanvasBase
@@ -75,6 +77,7 @@ def _probe(flag: str, path: Path, folder: Path) -> None:
     """Create and remove an empty file in ``folder``: ``os.access`` cannot tell whether
     a file can be made there (it says yes to root in ``/proc``, and to anyone on a file
     system out of inodes)."""
+    before = folder.stat()
     try:
         fd, name = tempfile.mkstemp(prefix=".highfive-probe.", dir=folder)
     except OSError as exc:
@@ -85,7 +88,11 @@ def _probe(flag: str, path: Path, folder: Path) -> None:
         ) from None
     os.close(fd)
     os.unlink(name)
+    with contextlib.suppress(OSError):  # the folder's times as they were: nothing written
+        os.utime(folder, ns=(before.st_atime_ns, before.st_mtime_ns))
 
+
+_ELSEWHERE = "; pass --out to write elsewhere"
 
 _INPUTS = (
     "run",
@@ -147,11 +154,19 @@ def _check_outputs(args: argparse.Namespace) -> None:
     """Check the command's output paths (``outputs``: dest -> "file", "image", "folder"):
     writable, not one of the command's inputs or a run's own records and data, and no
     file named by two outputs. Then, all of that passed, make and remove a file in each
-    output's folder (:func:`_probe`)."""
+    output's folder (:func:`_probe`). ``default_outputs`` (dest -> (what to name, kind,
+    path from the arguments, hint)) are where a command writes when ``dest`` is not
+    given (into the run it reads): those are checked too, before anything is computed
+    or printed."""
     outputs: Mapping[str, str] = getattr(args, "outputs", {})
     inputs = _inputs(args)
     files: dict[str, Path] = {}  # flag -> file, of the outputs checked so far
     probes: list[tuple[str, Path, Path]] = []
+    defaults: Mapping[str, tuple[str, str, Callable[[argparse.Namespace], Path], str]]
+    defaults = getattr(args, "default_outputs", {})
+    for dest, (flag, kind, where, hint) in defaults.items():
+        if getattr(args, dest, None) is None:
+            probes.append((flag, where(args), _check_output(flag, where(args), kind, hint)))
     for dest, kind in outputs.items():
         path = getattr(args, dest, None)  # a parent's outputs may name another's flags
         if path is None:
@@ -883,7 +898,13 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--out", type=Path, help="where coverage/ goes (default: the first run)")
     p.add_argument("--partial", action="store_true", help="analyse an unfinished run")
-    p.set_defaults(handler=_cmd_coverage, outputs={"out": "folder"})
+    p.set_defaults(
+        handler=_cmd_coverage,
+        outputs={"out": "folder"},
+        default_outputs={
+            "out": ("--out", "folder", lambda a: Path(a.runs[0]) / "coverage", _ELSEWHERE)
+        },
+    )
 
     from highfive.coverage import add_coverage_commands
     from highfive.models import add_model_commands
@@ -893,7 +914,12 @@ def _build_parser() -> argparse.ArgumentParser:
     add_report_commands(sub)
     model = add_model_commands(sub)
     # Their output files too are checked before the command runs (see main).
-    sub.choices["report"].set_defaults(outputs={"out": "file"})
+    sub.choices["report"].set_defaults(
+        outputs={"out": "file"},
+        default_outputs={
+            "out": ("--out", "file", lambda a: Path(a.run) / "report.html", _ELSEWHERE)
+        },
+    )
     model.set_defaults(outputs={"out": "file"})  # train, quantize
     return parser
 
@@ -930,8 +956,28 @@ class _Version(argparse.Action):
         parser.exit()
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM (kill, timeout, systemd, batch systems), handled as Ctrl-C is: whatever
+    runs stops and cleans up, and a campaign records its status "interrupted"."""
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second one must not cut the cleanup
+    raise _Terminated
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
+    if threading.current_thread() is not threading.main_thread():  # no signal handlers
+        return _main(argv)
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        return _main(argv)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     with warnings.catch_warnings():
         warnings.showwarning = _show_warning
         args = _build_parser().parse_args(argv)
@@ -950,6 +996,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         except OSError as exc:  # the machine's refusal (disk full, read-only): no traceback
             print(f"error: {_describe(exc)}", file=sys.stderr)
             return 2
+        except _Terminated:
+            print("terminated", file=sys.stderr)
+            return 143  # 128 + SIGTERM
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)
             return 130

@@ -120,5 +120,17 @@ def add_report_commands(subparsers: Any) -> argparse.ArgumentParser:
         metavar="GATE.toml",
         help="criteria file (see examples/gate.toml)",
     )
-    g.set_defaults(handler=cmd_gate)
+    g.set_defaults(
+        handler=cmd_gate,
+        # Checked before the gate is evaluated (see the main CLI's output check).
+        default_outputs={
+            "verdict": (
+                "RUN",
+                "file",
+                lambda a: Path(a.run) / "gate.json",
+                "; the gate writes gate.json and junit.xml into the run: gate a writable "
+                "copy of it",
+            )
+        },
+    )
     return p

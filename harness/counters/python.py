@@ -244,6 +244,8 @@ class PythonCounter(CounterPlugin):
         except Exception:
             raise
         except BaseException as exc:  # SystemExit, KeyboardInterrupt raised by the counter
+            if not (future.done() and future.exception() is exc):
+                raise  # this process interrupted (Ctrl-C, SIGTERM) while it waited
             raise CounterFault("error", f"{type(exc).__name__}: {exc}"[:300]) from None
 
     def _count(self, trace: Trace, cache: dict[Any, Any]) -> CountResult:

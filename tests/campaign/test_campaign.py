@@ -153,10 +153,20 @@ def test_resume_refuses_another_configuration(
     path.write_text(text)
     assert main(["run", str(path), "--resume"]) == 2
     err = capsys.readouterr().err
-    assert "belongs to another configuration (differs in seed)" in err
+    assert (
+        "belongs to another configuration (differs in seed: the run has 11, this "
+        "configuration 12); resume refuses" in err
+    )
     assert sorted(p.name for p in (path.parent / "runs" / "r").rglob("*")) == before
     assert main(["run", str(path)]) == 2
     assert "already exists; pass --resume" in capsys.readouterr().err
+    path.write_text(text.replace("cases = 16", "cases = 32"))
+    assert main(["run", str(path), "--resume"]) == 2
+    err = capsys.readouterr().err
+    assert (
+        "(differs in cases: the run has 16, this configuration 32; seed: the run has 11, "
+        "this configuration 12)" in err
+    )
 
 
 def test_replay_is_bit_identical_and_shrink_keeps_the_verdict(

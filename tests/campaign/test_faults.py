@@ -146,6 +146,86 @@ def test_a_failed_write_is_one_line_and_resume_completes_the_run(
     pd.testing.assert_frame_equal(_results(run), reference)
 
 
+def test_a_disk_full_before_anything_is_kept_says_run_it_again(
+    campaign_file: Callable[..., Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from highfive.harness import _io
+
+    cfg = campaign_file(name="early", cases=16, batch_size=8, sampler="lhs")
+    original = _io.atomic_path
+
+    def full(dest: Path) -> object:
+        if Path(dest).name == "campaign.json":  # the first file a campaign writes
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return original(dest)
+
+    monkeypatch.setattr(_io, "atomic_path", full)
+    capsys.readouterr()
+    assert main(["run", str(cfg)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].endswith(
+        "No space left on device; free some space, then run it again"
+    ), err
+    assert not (tmp_path / "runs").exists()  # nothing kept: --resume would have nothing
+    monkeypatch.undo()
+    assert main(["run", str(cfg)]) == 0  # what the message said works
+
+
+def test_a_read_only_run_is_refused_before_any_output(
+    campaign_file: Callable[..., Path],
+    tmp_path: Path,
+    reference: pd.DataFrame,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Commands that write into the run they read say so before printing anything,
+    naming the option (or RUN) and the file; resume says what it cannot write."""
+    run = tmp_path / "runs" / "ref"
+    gate = tmp_path / "gate.toml"
+    gate.write_text('[[criteria]]\nkind = "failure_rate"\nname = "f"\np_max = 0.9\n')
+    access = os.access
+
+    def read_only(path: object, mode: int, **kwargs: object) -> bool:  # as on a ro mount
+        if mode & os.W_OK and Path(str(path)).absolute() == run.absolute():
+            return False
+        return access(path, mode, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "access", read_only)
+    folder = f"folder {str(run)!r} is not writable"
+    for argv, said in (
+        (["coverage", str(run)], f"--out: cannot write {str(run / 'coverage')!r}: {folder}"),
+        (["report", str(run)], f"--out: cannot write {str(run / 'report.html')!r}: {folder}"),
+        (["gate", str(run), "--gate", str(gate)], f"RUN: cannot write {str(run / 'gate.json')!r}"),
+    ):
+        capsys.readouterr()
+        assert main(argv) == 2, argv
+        out, err = capsys.readouterr()
+        assert out == "" and err.count("\n") == 1 and err.startswith(f"error: {said}"), err
+    monkeypatch.undo()
+
+    from highfive.harness import _rundir
+
+    real_open = os.open
+
+    def no_lock(path: object, *args: object, **kwargs: object) -> int:
+        if str(path).endswith(".lock"):
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
+        return real_open(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(_rundir.os, "open", no_lock)
+    cfg = campaign_file(name="ref", cases=40, batch_size=8, sampler="lhs")
+    capsys.readouterr()
+    assert main(["run", str(cfg), "--resume"]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        f"error: cannot write {run / '.lock'}: Read-only file system; the file system is "
+        "read-only: choose another --out\n"
+    ), err
+
+
 # -- concurrent starts ------------------------------------------------------------------------
 def test_two_campaigns_with_one_name_never_mix(
     campaign_file: Callable[..., Path], tmp_path: Path
@@ -244,6 +324,99 @@ def test_damaged_files_are_refused_by_every_reader_and_redone_by_resume(
     pd.testing.assert_frame_equal(_results(run), reference)
 
 
+_GARBLED = {  # what line 2 of the manifest becomes, and what the error says of it
+    "torn-text": (None, r"manifest\.jsonl line 2 is not valid JSON"),
+    "object": ('{"foo":1}', r"manifest\.jsonl line 2 is not a manifest entry: no 'batch'"),
+    "list": ("[1,2]", r"manifest\.jsonl line 2 is not a manifest entry: a JSON list"),
+    "batch-text": ('{"batch":"x"}', r"manifest\.jsonl line 2 is not a manifest entry: 'batch'"),
+    "files-text": (
+        '{"batch":1,"start":8,"count":8,"files":"zz"}',
+        r"manifest\.jsonl line 2 is not a manifest entry: 'files' is 'zz'",
+    ),
+}
+
+
+@pytest.mark.parametrize("how", list(_GARBLED))
+def test_a_damaged_manifest_line_is_refused_by_every_reader_and_redone_by_resume(
+    campaign_file: Callable[..., Path],
+    tmp_path: Path,
+    reference: pd.DataFrame,
+    capsys: pytest.CaptureFixture[str],
+    how: str,
+) -> None:
+    import re
+
+    run = tmp_path / "runs" / "ref"
+    manifest = run / "manifest.jsonl"
+    lines = manifest.read_text().splitlines()
+    replacement, match = _GARBLED[how]
+    lines[1] = lines[1][:40] if replacement is None else replacement
+    manifest.write_text("\n".join(lines) + "\n")
+    gate = tmp_path / "gate.toml"
+    gate.write_text('[[criteria]]\nkind = "failure_rate"\nname = "f"\np_max = 0.9\n')
+    for argv in (
+        ["coverage", str(run)],
+        ["gate", str(run), "--gate", str(gate)],
+        ["report", str(run)],
+        ["replay", str(run), "30"],  # in an intact batch after the damaged line
+        ["diff", str(run), "--model", "toy:toy_b"],
+    ):
+        capsys.readouterr()
+        assert main(argv) == 2, argv  # never 1 (a failed gate) nor 0 with cases left out
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1, (argv, err)
+        assert re.search(f"run directory '{re.escape(str(run))}' is damaged: {match}", err[0])
+    assert not (run / "gate.json").exists() and not (run / "report.html").exists()
+    cfg = campaign_file(name="ref", cases=40, batch_size=8, sampler="lhs")
+    capsys.readouterr()
+    assert main(["run", str(cfg), "--resume"]) == 0
+    said = capsys.readouterr().err
+    assert re.search(re.escape(str(manifest)) + r" line 2 .*dropped", said), said
+    pd.testing.assert_frame_equal(_results(run), reference)
+    entries = [json.loads(x) for x in manifest.read_text().splitlines()]
+    assert sorted(e["batch"] for e in entries) == list(range(5))  # none twice, none lost
+
+
+def test_a_manifest_line_removed_from_a_complete_run_is_damage(
+    campaign_file: Callable[..., Path],
+    tmp_path: Path,
+    reference: pd.DataFrame,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    run = tmp_path / "runs" / "ref"
+    manifest = run / "manifest.jsonl"
+    lines = manifest.read_text().splitlines(keepends=True)
+    manifest.write_text("".join(lines[:2] + lines[3:]))  # batch 2 (cases 16..23) gone
+    for argv in (["coverage", str(run)], ["replay", str(run), "30"]):
+        capsys.readouterr()
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err.strip().splitlines()
+        assert (
+            len(err) == 1
+            and "is damaged: manifest.jsonl lists 32 of the complete run's 40 " in err[0]
+        )
+    cfg = campaign_file(name="ref", cases=40, batch_size=8, sampler="lhs")
+    assert main(["run", str(cfg), "--resume"]) == 0
+    pd.testing.assert_frame_equal(_results(run), reference)
+
+
+def test_a_torn_last_manifest_line_is_damage_only_in_a_complete_run(
+    tmp_path: Path, reference: pd.DataFrame, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = tmp_path / "runs" / "ref"
+    manifest = run / "manifest.jsonl"
+    text = manifest.read_text()
+    manifest.write_text(text[: len(text) - 30])  # the last line cut, as a kill leaves it
+    capsys.readouterr()
+    assert main(["coverage", str(run)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "manifest.jsonl line 5 is cut short" in err[0], err
+    record = json.loads((run / "campaign.json").read_text())
+    (run / "campaign.json").write_text(json.dumps({**record, "status": "interrupted"}))
+    assert main(["coverage", str(run), "--partial"]) == 0  # the batch a kill interrupted
+    assert "32 cases" in capsys.readouterr().out
+
+
 def test_a_stray_file_in_results_is_not_read(tmp_path: Path, reference: pd.DataFrame) -> None:
     run = tmp_path / "runs" / "ref"
     part = sorted((run / "results" / "model=toy").glob("part-*.parquet"))[0]
@@ -297,3 +470,43 @@ def test_a_trillion_case_campaign_starts_with_flat_memory_and_can_be_interrupted
     assert rss < 1 << 30, f"client RSS {rss / 2**20:.0f} MiB"  # a list of batches: > 20 GB
     record = json.loads((tmp_path / "runs" / "huge" / "campaign.json").read_text())
     assert record["status"] == "interrupted"
+
+
+def test_sigterm_stops_a_campaign_as_ctrl_c_does(
+    campaign_file: Callable[..., Path], tmp_path: Path
+) -> None:
+    cfg = campaign_file(name="term", cases=1_000_000, batch_size=8, sampler="lhs")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "highfive.harness.cli", "run", str(cfg)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    manifest = tmp_path / "runs" / "term" / "manifest.jsonl"
+    deadline = time.monotonic() + 120
+    while not (manifest.exists() and manifest.read_text().count("\n") >= 1):
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGTERM)  # what kill, timeout, systemd and batch systems send
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143 and err.splitlines()[-1] == "terminated", err
+    record = json.loads((tmp_path / "runs" / "term" / "campaign.json").read_text())
+    assert record["status"] == "interrupted"
+
+
+def test_a_run_left_running_by_a_dead_campaign_is_told_apart(
+    tmp_path: Path, reference: pd.DataFrame, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A campaign killed with SIGKILL, or whose last update did not fit on the disk,
+    leaves status "running"; readers say that nothing runs it any more."""
+    run = tmp_path / "runs" / "ref"
+    record = json.loads((run / "campaign.json").read_text())
+    (run / "campaign.json").write_text(json.dumps({**record, "status": "running"}))
+    capsys.readouterr()
+    assert main(["coverage", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert "is incomplete (status 'running') with 5 batches done" in err
+    assert "no campaign is running it (it was killed, or could not record its end)" in err
+    with RunDir(run).lock():  # a live campaign holds it
+        assert main(["coverage", str(run)]) == 2
+    assert "no campaign is running it" not in capsys.readouterr().err

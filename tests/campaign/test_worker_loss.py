@@ -202,3 +202,25 @@ def test_a_lost_scheduler_stops_in_one_line(
     )
     assert not [r for r in errors.records if r.exc_info], "dask logged a traceback"
     assert ct.RunDir(ct.cfg_run(cfg)).read_campaign()["status"] == "interrupted"
+
+
+def test_a_scheduler_lost_after_the_client_closed_is_one_line() -> None:
+    """Once dask's client gives up reconnecting (after its own timeout, shorter than
+    ``worker_wait_s``), it has no scheduler object left; the error still names the
+    address the campaign connected to."""
+    from types import SimpleNamespace
+
+    from highfive.harness._cluster import _Scheduled
+    from highfive.harness._config import ExecutionConfig
+
+    address = "tcp://127.0.0.1:45112"
+    client = SimpleNamespace(status="running", scheduler=SimpleNamespace(address=address))
+    ex = ExecutionConfig(scheduler=address)
+    scheduled = _Scheduled(SimpleNamespace(seed=1), client, ex)  # type: ignore[arg-type]
+    client.status, client.scheduler = "closed", None  # as distributed leaves it
+    with pytest.raises(ConfigError) as err:
+        scheduled._processing()
+    assert str(err.value) == (
+        f"execution.scheduler: lost the connection to {address}; the run stops here: "
+        "complete it with --resume once the scheduler is back"
+    )

@@ -538,6 +538,19 @@ CATALOGUE = [
         files={"c.toml": _campaign()},
     ),
     row(
+        "run-too-many-workers-flag",
+        "run c.toml --workers 100000",
+        r"execution.workers: 100000 local worker processes are more than 4 per CPU core "
+        r"\(\d+ cores: at most \d+\); use fewer, or a cluster of your own",
+        files={"c.toml": _campaign()},
+    ),
+    row(
+        "run-too-many-workers",
+        "run c.toml",
+        r"execution.workers: 100000 local worker processes are more than 4 per CPU core",
+        files={"c.toml": _campaign(**{"[execution]": "workers = 100000"})},
+    ),
+    row(
         "run-out-is-file",
         "run c.toml --out afile",
         r"--out: 'afile' is not a folder",
@@ -925,6 +938,24 @@ CATALOGUE = [
     # -- replay and shrink -----------------------------------------------------------
     row("replay-not-a-run", "replay folder 1", r"run directory 'folder' has no campaign.json"),
     row("replay-list-not-a-run", "replay folder", r"run directory 'folder' has no campaign.json"),
+    row(
+        "replay-manifest-line-not-an-entry",
+        "replay run 1",
+        r"is damaged: manifest.jsonl line 1 is not a manifest entry: 'batch' is 'x', not a whole",
+        files={"run/manifest.jsonl": '{"batch":"x"}\n'},
+    ),
+    row(
+        "coverage-manifest-line-an-object",
+        "coverage run",
+        r"is damaged: manifest.jsonl line 1 is not a manifest entry: no 'batch'",
+        files={"run/manifest.jsonl": '{"foo":1}\n'},
+    ),
+    row(
+        "gate-manifest-line-a-list",
+        "gate run --gate g.toml",
+        r"is damaged: manifest.jsonl line 1 is not a manifest entry: a JSON list, not an object",
+        files={"run/manifest.jsonl": "[1,2]\n", "g.toml": SEQ_GATE},
+    ),
     row("replay-case-range", "replay run 99", r"case: 99 is outside the run's cases 0..15"),
     row("replay-negative-case", "replay run -1", r"CASE_ID: -1 must be >= 0", usage=True),
     row("replay-param-unknown", "replay run 1 --param speed=3", r"unknown parameter 'speed'"),

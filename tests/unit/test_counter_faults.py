@@ -36,6 +36,10 @@ def exits(trace):
 def interrupts(trace):
     raise KeyboardInterrupt
 
+def slow(trace):
+    time.sleep(2)
+    return truth(trace)
+
 def many(trace):
     return [0.5] * 40_000
 
@@ -74,6 +78,31 @@ def test_a_counter_that_exits_interrupts_or_floods_fails_its_case(
     outcome = judge({"c": load_counter(f"{counters}:{attr}")}, _trace(), 0.5).outcomes["c"]
     assert outcome.verdict == "error" and outcome.message is not None
     assert match in outcome.message
+
+
+def test_an_interrupt_of_the_process_while_a_counter_runs_is_not_its_failure(
+    counters: Path,
+) -> None:
+    """Ctrl-C or SIGTERM (which the command line turns into KeyboardInterrupt) while the
+    harness waits for a counter stops the command; it is not the counter's error."""
+    import os
+    import signal
+    import threading
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    counter = load_counter(f"{counters}:slow")
+    previous = signal.signal(signal.SIGUSR1, interrupt)
+    timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGUSR1))
+    try:
+        timer.start()
+        with pytest.raises(KeyboardInterrupt):
+            judge({"c": counter}, _trace(), 0.5)
+    finally:
+        timer.cancel()
+        signal.signal(signal.SIGUSR1, previous)
+        counter.close()
 
 
 def test_the_stored_message_holds_no_memory_address(counters: Path) -> None:
