@@ -9,7 +9,9 @@ import contextlib
 import logging
 import os
 import queue
+import signal
 import ssl
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -106,7 +108,7 @@ def executor(config: CampaignConfig) -> Iterator[Any]:
     # The dashboard listens on loopback unless told otherwise. Without it the scheduler
     # still serves its health and metrics pages: on loopback too, on a free port.
     off = ex.dashboard.lower() in ("", "none")
-    with dask.config.set({"distributed.worker.profile.enabled": False}):
+    with dask.config.set({"distributed.worker.profile.enabled": False}), _no_sigint():
         cluster = LocalCluster(
             n_workers=ex.workers,
             threads_per_worker=1,
@@ -125,6 +127,24 @@ def executor(config: CampaignConfig) -> Iterator[Any]:
             yield client
     finally:
         log.removeFilter(recovered)
+
+
+@contextlib.contextmanager
+def _no_sigint() -> Iterator[None]:
+    """SIGINT ignored while the local cluster's processes start, so that they inherit
+    it: a terminal's Ctrl-C reaches the whole process group, and the workers and their
+    nannies printed dozens of lines of tracebacks while the campaign, which owns them,
+    stopped them anyway and said "interrupted". (A Ctrl-C in the second the cluster
+    takes to start is lost with them; the next one stops the campaign.) Outside the
+    main thread, where signal handlers cannot be set, nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 _RECOVERED = (

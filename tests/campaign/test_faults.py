@@ -494,6 +494,32 @@ def test_sigterm_stops_a_campaign_as_ctrl_c_does(
     assert record["status"] == "interrupted"
 
 
+@pytest.mark.dask
+def test_ctrl_c_at_a_terminal_stops_a_dask_campaign_with_one_line(
+    campaign_file: Callable[..., Path], tmp_path: Path
+) -> None:
+    # A terminal's Ctrl-C reaches the whole process group: the local cluster's workers
+    # and nannies printed dozens of lines of tracebacks around "interrupted".
+    cfg = campaign_file(name="ctrlc", cases=1_000_000, batch_size=8, sampler="lhs", workers=2)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "highfive.harness.cli", "run", str(cfg)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, as a terminal's job
+    )
+    manifest = tmp_path / "runs" / "ctrlc" / "manifest.jsonl"
+    deadline = time.monotonic() + 180
+    while not (manifest.exists() and manifest.read_text().count("\n") >= 2):
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.1)
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and err.splitlines()[-1] == "interrupted", err
+    assert "Traceback" not in out + err, err
+    assert not [line for line in err.splitlines() if "Error" in line or "Exception" in line]
+
+
 def test_a_run_left_running_by_a_dead_campaign_is_told_apart(
     tmp_path: Path, reference: pd.DataFrame, capsys: pytest.CaptureFixture[str]
 ) -> None:
