@@ -87,6 +87,7 @@ def executor(config: CampaignConfig) -> Iterator[Any]:
                 client.wait_for_workers(1, timeout=ex.worker_wait_s)
             except TimeoutError:
                 raise _no_workers(ex, ex.scheduler, None) from None
+            check_environments(client)
             yield client
         finally:
             # Closed while it tries to reconnect to a lost scheduler, the client logs
@@ -127,6 +128,50 @@ def executor(config: CampaignConfig) -> Iterator[Any]:
             yield client
     finally:
         log.removeFilter(recovered)
+
+
+_SAME = ("highfive", "numpy", "onnxruntime", "pywavelets", "scipy")
+"""Distributions whose versions decide a case's result: a worker must run the client's."""
+
+
+def environment() -> dict[str, str]:
+    """The Python and the versions of :data:`_SAME` in this process."""
+    import importlib.metadata as md
+    import sys
+
+    out = {"python": "{}.{}".format(*sys.version_info[:2])}
+    for name in _SAME:
+        try:
+            out[name] = md.version(name)
+        except md.PackageNotFoundError:
+            out[name] = "missing"
+    return out
+
+
+def check_environments(client: Any) -> None:
+    """Refuse, in one line, workers of an existing cluster that cannot run highfive or
+    run other versions than this client of what a case's result depends on.
+
+    A worker without highfive held every batch it was given, so a campaign beside a
+    good worker waited forever; one with other versions would give other results.
+    Workers that join later are not checked.
+    """
+    mine = environment()
+    found = client.run(environment, on_error="return")
+    for worker, theirs in sorted(found.items()):
+        if isinstance(theirs, BaseException):
+            first = str(theirs).strip().splitlines()[0][:200] if str(theirs).strip() else ""
+            raise ConfigError(
+                f"execution.scheduler: worker {worker} cannot run highfive "
+                f"({type(theirs).__name__}: {first}); install highfive {mine['highfive']} "
+                "in every worker's environment"
+            )
+        differ = [f"{k} {theirs.get(k)} (here {v})" for k, v in mine.items() if theirs.get(k) != v]
+        if differ:
+            raise ConfigError(
+                f"execution.scheduler: worker {worker} runs {', '.join(differ)}; a case's "
+                "result depends on them: give every worker this environment"
+            )
 
 
 @contextlib.contextmanager

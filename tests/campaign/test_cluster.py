@@ -299,6 +299,46 @@ def test_a_scheduler_without_workers_is_one_line_after_waiting(
     assert not (tmp_path / "runs").exists()
 
 
+LOOPBACK_ONLY = ("--host", "127.0.0.1", "--no-dashboard")
+
+
+@pytest.mark.slow
+@pytest.mark.dask
+def test_a_worker_that_cannot_run_highfive_is_one_line_before_any_case(
+    tmp_path: Path, campaign_file: Callable[..., Path]
+) -> None:
+    # A worker without the package (here: one that finds a broken highfive first),
+    # beside a good one, held every batch it was given: the campaign waited forever.
+    shadow = tmp_path / "shadow" / "highfive"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text('raise ImportError("No module named highfive")\n')
+    loop = Loopback(tmp_path)
+    try:
+        loop.start_workers(1, nanny=False)
+        env = {**os.environ, "PYTHONPATH": str(shadow.parent)}
+        bad = subprocess.Popen(
+            [loop.dask, "worker", loop.address, "--no-nanny", "--nthreads", "1", *LOOPBACK_ONLY],
+            stdout=loop.log,
+            stderr=loop.log,
+            env=env,
+            cwd=tmp_path,
+        )
+        loop.procs.append(bad)
+        loop.wait_for_workers(2)
+        path = campaign_file()
+        cfg = CampaignConfig.from_toml(path).with_overrides(scheduler=loop.address)
+        with pytest.raises(ConfigError) as err:
+            Background(cfg).join(timeout=120)
+    finally:
+        loop.close()
+    assert re.fullmatch(
+        r"execution.scheduler: worker tcp://127.0.0.1:\d+ cannot run highfive \(.*No module "
+        r"named highfive.*\); install highfive \S+ in every worker's environment",
+        str(err.value),
+    ), err.value
+    assert not (tmp_path / "runs").exists()
+
+
 def _listening(pids: Sequence[int]) -> list[tuple[str, int]]:
     return [
         (c.laddr.ip, c.laddr.port)
