@@ -270,7 +270,8 @@ class RunDir:
             return {}
         raw = self.manifest.read_bytes()
         done: dict[int, dict[str, Any]] = {}
-        kept: list[bytes] = []
+        kept: dict[int, bytes] = {}  # batch -> its line, in the order first listed
+        first: dict[int, int] = {}  # batch -> the line that first listed it
         lines = raw.splitlines(keepends=True)
         for number, line in enumerate(lines, 1):
             if not line.endswith(b"\n"):  # only the last line can lack it
@@ -289,13 +290,28 @@ class RunDir:
                     )
                 continue
             assert entry is not None
-            done[entry["batch"]] = entry
-            kept.append(line)
+            batch = int(entry["batch"])
+            if batch in first:  # which of the two lines is right cannot be told
+                problem = f"lists batch {batch} again (line {first[batch]} lists it too)"
+                if not repair:
+                    self._damaged_line(number, problem)
+                if said is not None:
+                    print(
+                        f"{self.manifest} line {number} {problem}: both dropped; the batch "
+                        "runs again",
+                        file=said,
+                    )
+                done.pop(batch, None)
+                kept.pop(batch, None)
+                continue
+            first[batch] = number
+            done[batch] = entry
+            kept[batch] = line
         if not repair:
             self._require_all_listed(done)
         if repair and len(kept) < len(lines):
             try:
-                atomic_write_text(self.manifest, b"".join(kept).decode("utf-8"))
+                atomic_write_text(self.manifest, b"".join(kept.values()).decode("utf-8"))
             except OSError as exc:
                 raise _write_error(self.manifest, exc) from None
         return done

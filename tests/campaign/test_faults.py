@@ -333,6 +333,9 @@ _GARBLED = {  # what line 2 of the manifest becomes, and what the error says of 
         '{"batch":1,"start":8,"count":8,"files":"zz"}',
         r"manifest\.jsonl line 2 is not a manifest entry: 'files' is 'zz'",
     ),
+    # line 1 again: the readers said "a line is missing", and a resume let a batch's
+    # rows count twice and another's not at all
+    "duplicate": ("LINE 1", r"manifest\.jsonl line 2 lists batch 0 again \(line 1 lists it too\)"),
 }
 
 
@@ -350,6 +353,8 @@ def test_a_damaged_manifest_line_is_refused_by_every_reader_and_redone_by_resume
     manifest = run / "manifest.jsonl"
     lines = manifest.read_text().splitlines()
     replacement, match = _GARBLED[how]
+    if replacement == "LINE 1":
+        replacement = lines[0]
     lines[1] = lines[1][:40] if replacement is None else replacement
     manifest.write_text("\n".join(lines) + "\n")
     gate = tmp_path / "gate.toml"
