@@ -45,6 +45,16 @@ def _check_output(flag: str, path: Path, kind: str = "file", hint: str = "") -> 
     :func:`_probe`, once every output has passed).
     """
     shown = repr(os.fspath(path))
+    if kind != "folder" and path.is_symlink():  # a rename over it replaces the link
+        raise InvalidParameter(
+            f"{flag}: {shown} is a symbolic link, which writing would replace with a file; "
+            "give the file itself"
+        )
+    if kind != "folder" and path.exists() and not path.is_file() and not path.is_dir():
+        raise InvalidParameter(
+            f"{flag}: {shown} is not a regular file (a device, pipe or socket), which "
+            "writing would replace; give a file name"
+        )
     if kind == "folder":
         if path.exists() and not path.is_dir():
             raise InvalidParameter(f"{flag}: {shown} is not a folder; give a folder")
