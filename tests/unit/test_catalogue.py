@@ -278,11 +278,6 @@ CATALOGUE = [
         "count good.csv --model exec:./nothere",
         r"counter 'exec:./nothere': .* does not exist",
     ),
-    row(  # /dev/null was replaced by a regular file (a rename over it)
-        "synth-csv-to-a-device",
-        "synth high_five --csv /dev/null",
-        r"--csv: '/dev/null' is not a regular file \(a device, pipe or socket\), which writing",
-    ),
     row(  # said "does not exist"
         "count-program-is-a-folder",
         "count good.csv --model exec:./folder",

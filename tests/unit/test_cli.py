@@ -470,3 +470,21 @@ def test_replay_of_a_case_the_run_has_not_stored_compares_nothing(
     # A changed case is not compared by design, and is no failure.
     assert main(["replay", str(run), "12", "--param", "gap=1"]) == 0
     assert "nothing was compared" not in capsys.readouterr().out
+
+
+def test_an_output_that_is_a_pipe_is_refused_and_left_alone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Outputs are renamed over their path: /dev/null became a regular file. (A pipe
+    # stands for any special file here: a test must not touch the system's devices.)
+    import stat
+
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    assert main(["synth", "high_five", "--csv", str(pipe)]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        f"error: --csv: {str(pipe)!r} is not a regular file (a device, pipe or socket), which "
+        "writing would replace; give a file name\n"
+    )
+    assert stat.S_ISFIFO(pipe.stat().st_mode)
