@@ -156,7 +156,8 @@ class GateRun:
         self.record = self.dir.require_complete("a gate")
         self.models: dict[str, dict[str, Any]] = {m["id"]: m for m in self.record["models"]}
         sampler = self.record.get("config", {}).get("sampler")
-        on_cases = [c.name for c in self.criteria if c.kind not in RECORDED_KINDS]
+        # t-way coverage counts cases wherever they were drawn: weights do not matter
+        on_cases = [c.name for c in self.criteria if c.kind not in (*RECORDED_KINDS, "coverage")]
         if sampler in WEIGHTED_SAMPLERS and on_cases:
             raise RunDirError(
                 f"{os.fspath(path)!r} drew its cases from {WEIGHTED_SAMPLERS[sampler]} "

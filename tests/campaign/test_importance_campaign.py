@@ -162,6 +162,9 @@ def test_the_gate_refuses_weighted_cases_that_it_would_count_as_plain(
     assert "drew its cases from a learnt proposal (sampler 'importance')" in err
     assert "criterion 'overall' counts cases" in err
     assert not (run / "gate.json").exists() and not (run / "junit.xml").exists()
+    # a count of cases per cell, wherever they were drawn, is still judged
+    gate.write_text('[[criteria]]\nkind = "coverage"\nname = "1-way"\nmin = 0.5\nways = [1]\n')
+    assert main(["gate", str(run), "--gate", str(gate)]) == 0
 
 
 def test_the_report_of_weighted_cases_shows_the_weighted_rate(tmp_path: Path) -> None:
