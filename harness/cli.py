@@ -122,6 +122,7 @@ _INPUTS = (
 _OPTIONS = ("init", "gate", "region")  # of those, the ones given as --flags
 _RUN_RECORDS = ("campaign.json", "manifest.jsonl", "stages.json", ".lock")
 _RUN_DATA = ("results", "failures", "corpus")
+_RUN_READ = ("gate.json", "junit.xml", "coverage")  # written by folder, read by the report
 
 
 def _inputs(args: argparse.Namespace) -> list[tuple[str, Path]]:
@@ -145,9 +146,9 @@ def _inputs(args: argparse.Namespace) -> list[tuple[str, Path]]:
 
 
 def _clobbers(out: Path, given: Path) -> bool:
-    """Whether writing ``out`` would overwrite the input ``given``: the file itself,
-    or a record or data file of a run directory (its own reports beside them, such as
-    report.html or coverage/, may be rewritten)."""
+    """Whether writing the file ``out`` would overwrite the input ``given``: the file
+    itself, or a record, data or analysis file of a run directory (report.html beside
+    them may be rewritten; coverage/ by the commands that write it as a folder)."""
     if given.is_file():
         return out.exists() and os.path.samefile(out, given)
     run = given.resolve()
@@ -157,7 +158,7 @@ def _clobbers(out: Path, given: Path) -> bool:
     if run not in target.parents:
         return False
     first = target.relative_to(run).parts[0]
-    return first in _RUN_RECORDS or first in _RUN_DATA or first.startswith("stage-")
+    return first in (*_RUN_RECORDS, *_RUN_DATA, *_RUN_READ) or first.startswith("stage-")
 
 
 def _check_outputs(args: argparse.Namespace) -> None:

@@ -278,6 +278,11 @@ CATALOGUE = [
         "count good.csv --model exec:./nothere",
         r"counter 'exec:./nothere': .* does not exist",
     ),
+    row(  # HTML written over what the next report reads
+        "report-over-its-own-input",
+        "report run --out run/gate.json",
+        r"--out: 'run/gate.json' would overwrite the input RUN 'run'; choose another file",
+    ),
     row(  # said "does not exist"
         "count-program-is-a-folder",
         "count good.csv --model exec:./folder",
