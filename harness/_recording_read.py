@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
@@ -71,7 +72,9 @@ _READ_ERRORS = (ValueError, OSError, pd.errors.ParserError, UnicodeDecodeError)
 def _header(path: Path, suffix: str) -> list[str]:
     try:
         if suffix == ".csv":
-            return [str(c) for c in pd.read_csv(path, nrows=0).columns]
+            # The header row as written: pandas would rename a repeated name (x, x.1).
+            first = pd.read_csv(path, nrows=1, header=None, dtype=str, keep_default_na=False)
+            return [str(c) for c in first.iloc[0].tolist()] if len(first) else []
         import pyarrow.parquet as pq
 
         return list(pq.ParquetFile(path).schema_arrow.names)
@@ -84,10 +87,13 @@ def _frames(path: Path, suffix: str, columns: list[str], rows: int) -> Iterator[
     try:
         if suffix == ".csv":
             # Every column is parsed, not only ``columns``: with usecols, pandas reads a
-            # row with more fields than the header without a word, its values shifted.
-            with pd.read_csv(path, chunksize=rows) as reader:
-                for frame in reader:
-                    yield frame[columns]
+            # row with more fields than the header without a word, its values shifted;
+            # and rows that all have one more field would make the first an index.
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", pd.errors.ParserWarning)
+                with pd.read_csv(path, chunksize=rows, index_col=False) as reader:
+                    for frame in reader:
+                        yield frame[columns]
         else:
             import pyarrow.parquet as pq
 
@@ -96,6 +102,11 @@ def _frames(path: Path, suffix: str, columns: list[str], rows: int) -> Iterator[
             parquet = pq.ParquetFile(path, pre_buffer=False)
             for batch in parquet.iter_batches(batch_size=rows, columns=columns):
                 yield batch.to_pandas()
+    except pd.errors.ParserWarning:
+        raise InvalidParameter(
+            f"recording {path.name}: its rows hold more fields than its header names; "
+            "fix the header or the rows"
+        ) from None
     except _READ_ERRORS as exc:
         raise _cannot_read(path, exc) from None
 

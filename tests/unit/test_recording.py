@@ -112,6 +112,14 @@ def _bad(tmp_path: Path, frame: pd.DataFrame, kind: str) -> Path:
         f["X"] = 5.0
     path = tmp_path / f"{kind}.csv"
     f.to_csv(path, index=False)
+    if kind == "x-twice":  # pandas renamed the second x to x.1, and it was dropped
+        lines = path.read_text().splitlines()
+        lines = [lines[0] + ",x"] + [line + ",5" for line in lines[1:]]
+        path.write_text("\n".join(lines) + "\n")
+    if kind == "extra-field-everywhere":  # pandas made the first column an index
+        lines = path.read_text().splitlines()
+        lines = lines[:1] + [line + ",1" for line in lines[1:]]
+        path.write_text("\n".join(lines) + "\n")
     if kind == "extra-field":  # a row of five fields was read shifted, without a word
         lines = path.read_text().splitlines()
         lines[101] += ",1"
@@ -133,6 +141,8 @@ BAD = [
     ("text", "must be numeric"),
     ("huge", r"row 50, column 'y' holds 1e\+300; allowed: at most 1,000 g"),
     ("x-and-X", r"columns 'x' and 'X' both read as 'x'; keep one"),
+    ("x-twice", r"columns 'x' and 'x' both read as 'x'; keep one"),
+    ("extra-field-everywhere", r"its rows hold more fields than its header names"),
     ("extra-field", r"cannot read extra-field.csv \(.*Expected 4 fields in line 102, saw 5"),
 ]
 
