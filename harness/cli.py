@@ -313,7 +313,8 @@ def _cmd_count(args: argparse.Namespace) -> int:
                 recording, counter, plot=args.plot is not None, windows=bool(args.json or args.plot)
             )
     except CounterFault as fault:
-        raise InvalidParameter(f"counter {ident.source!r} failed: {fault.message}") from None
+        named = f"counter {ident.source!r} "  # a malformed return's message names it already
+        raise InvalidParameter(f"{named}failed: {fault.message.removeprefix(named)}") from None
     finally:
         counter.close()
     segments = [

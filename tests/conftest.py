@@ -221,6 +221,12 @@ def windows_unequal(trace):
     return CountResult([], np.array([1.0, 2.0, 3.0]), np.array([0.1, 0.9]))
 
 
+def windows_2d(trace):
+    import numpy as np
+    from highfive.harness import CountResult
+    return CountResult([], np.ones((2, 2)), np.full((2, 2), 0.5))
+
+
 def windows_nan(trace):
     import numpy as np
     from highfive.harness import CountResult

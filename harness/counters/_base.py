@@ -198,7 +198,13 @@ def parse_windows(centres: Any, probs: Any, where: str) -> tuple[np.ndarray, np.
         raise CounterFault(
             "error", f"{where} returned window times or probabilities that are not numbers"
         ) from None
-    if t.ndim != 1 or p.ndim != 1 or t.size != p.size:
+    if t.ndim != 1 or p.ndim != 1:
+        raise CounterFault(
+            "error",
+            f"{where} returned window times and probabilities of shapes {t.shape} and "
+            f"{p.shape}; expected two flat lists of one length",
+        )
+    if t.size != p.size:
         raise CounterFault(
             "error",
             f"{where} returned {t.size} window times and {p.size} probabilities; expected "

@@ -256,6 +256,8 @@ def test_version_is_for_python_counters_only(toy_model_path: Path) -> None:
         ("before_the_trace", r"returned a detection at -5 s, outside the trace \(0.00996377 to "),
         ("long_after_the_trace", r"returned a detection at 1e\+09 s, outside the trace"),
         ("windows_unequal", r"returned 3 window times and 2 probabilities; expected two lists"),
+        # "returned 4 window times and 4 probabilities; expected two lists of one length"
+        ("windows_2d", r"returned window times and probabilities of shapes \(2, 2\) and "),
         ("windows_nan", r"returned a window probability of nan; allowed: 0 to 1"),
         ("windows_above_one", r"returned a window probability of 7.0; allowed: 0 to 1"),
         ("windows_infinite_time", r"returned a window time that is not finite"),
