@@ -5,11 +5,15 @@
 #   examples/model-loop/loop.sh [CASES] [OUT]
 #
 # CASES (default 100000) cases per campaign; OUT (default runs/loop) holds everything.
-# Seeds: the first campaign uses seed 11, the judging campaign seed 12; the shipped
-# models were trained on seed 0 and calibrated on 1234, the retrained model fine-tunes
-# on seed 0's traces plus seed 11's failing cases, so seed 12 is unseen by both models.
-# TRAIN_TRACES / TRAIN_EPOCHS / CALIBRATION (environment) size the retraining; the
-# defaults are the shipped model's settings. Needs the train extra (PyTorch).
+# Seeds: the first campaign uses BEFORE_SEED (default 11), the judging campaign
+# AFTER_SEED (default 12); the retrained model fine-tunes on seed 0's traces plus the
+# first campaign's failing cases, so the judging seed is unseen by it. The shipped pair
+# is itself the product of a run of this script with seeds 11 and 12: to repeat the
+# loop from it on cases it has not seen, give two other seeds (BEFORE_SEED=21
+# AFTER_SEED=22). TRAIN_TRACES / TRAIN_EPOCHS / CALIBRATION size the retraining (the
+# defaults are the shipped model's settings); WORKERS (default 0: in this process)
+# the local dask workers. Run it again after an interruption: unfinished campaigns are
+# resumed. Needs the train extra (PyTorch).
 set -euo pipefail
 
 CASES=${1:-100000}
@@ -18,6 +22,8 @@ TRAIN_TRACES=${TRAIN_TRACES:-6000}
 TRAIN_EPOCHS=${TRAIN_EPOCHS:-5}
 CALIBRATION=${CALIBRATION:-300}
 WORKERS=${WORKERS:-0}
+BEFORE_SEED=${BEFORE_SEED:-11}
+AFTER_SEED=${AFTER_SEED:-12}
 mkdir -p "$OUT"
 HF=${HIGHFIVE:-highfive}
 
@@ -37,12 +43,15 @@ campaign() {  # NAME SEED MODEL...
     echo "[execution]"
     echo "workers = $WORKERS"
   } > "$OUT/$name.toml"
-  "$HF" run "$OUT/$name.toml" --out "$OUT"
+  local resume=()
+  [ -f "$OUT/$name/campaign.json" ] && resume=(--resume)  # complete: nothing to do
+  "$HF" run "$OUT/$name.toml" --out "$OUT" "${resume[@]}"
 }
 
-# 1. The shipped models on seed 11: their failures are the corpus.
-[ -f "$OUT/before/campaign.json" ] || campaign before 11 float=float int8=int8
-"$HF" replay "$OUT/before" | head -3
+# 1. The shipped models on BEFORE_SEED: their failures are the corpus.
+campaign before "$BEFORE_SEED" float=float int8=int8
+"$HF" replay "$OUT/before" > "$OUT/before-failing.txt"  # (| head under pipefail can fail)
+head -3 "$OUT/before-failing.txt"
 
 # 2. Fine-tune the shipped float model with the failing cases added (x5), and quantize.
 "$HF" model train --init float --add-failures "$OUT/before" --seed 0 \
@@ -51,8 +60,8 @@ campaign() {  # NAME SEED MODEL...
   --out "$OUT/retrained-int8.onnx"
 "$HF" model info "$OUT/retrained.onnx" | grep -E "^(bytes|MACs|trained)"
 
-# 3. Old and new models judged together on unseen cases (seed 12).
-[ -f "$OUT/after/campaign.json" ] || campaign after 12 float=float int8=int8 \
+# 3. Old and new models judged together on unseen cases (AFTER_SEED).
+campaign after "$AFTER_SEED" float=float int8=int8 \
   retrained="$(realpath "$OUT/retrained.onnx")" retrained_int8="$(realpath "$OUT/retrained-int8.onnx")"
 
 # 4. Cell by cell: the retrained models against the shipped ones (paired, same cases).
