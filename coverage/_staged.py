@@ -156,9 +156,18 @@ def _difference(old: Any, new: Mapping[str, Any]) -> str:
                 i = next(i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y)
                 path += f"[{i}]"
                 a, b = a[i], b[i]
+            elif isinstance(a, list) and isinstance(b, list):  # an entry added or removed
+                return f"its {label}{path} has {_entries(a)}, not {_entries(b)}"
             else:
                 return f"its {label}{path} is {show(a)}, not {show(b)}"
     return "stages.json records other settings"
+
+
+def _entries(items: list[Any]) -> str:
+    """A list as a count and, for named entries (criteria), their names."""
+    names = [str(x["name"]) for x in items if isinstance(x, Mapping) and "name" in x]
+    shown = f" ({', '.join(map(show, names))})" if len(names) == len(items) and names else ""
+    return f"{len(items)} entr{'y' if len(items) == 1 else 'ies'}{shown}"
 
 
 def stage_boxes(binning: Binning, cells: Sequence[Cell]) -> list[dict[str, list[float]]]:
@@ -278,6 +287,8 @@ def _read_record(path: Path) -> dict[str, Any]:
 
     try:
         record = json.loads(path.read_bytes().decode("utf-8"))
+    except OSError as exc:  # a folder, a dangling link, unreadable
+        raise damaged(f"it cannot be read ({exc.strerror or exc})") from None
     except UnicodeDecodeError as exc:
         raise damaged(f"not UTF-8 text ({exc.reason})") from None
     except json.JSONDecodeError as exc:
@@ -340,11 +351,18 @@ def run_until_decided(
     identity = _identity(config, gate, budget, stage, spending)
     plan = Spending(spending, budget, stage)
     if resume:
-        if not (root / STAGES_JSON).exists() and not (root / "stage-000").exists():
+        record_there = os.path.lexists(root / STAGES_JSON)
+        if not record_there and not (root / "stage-000").exists():
             raise RunDirError(
                 f"run directory {root} holds no sequential campaign to resume; drop --resume"
             )
-        if (root / STAGES_JSON).exists():
+        if not record_there and (root / "stage-001").exists():  # written after each stage
+            raise RunDirError(
+                f"{os.fspath(root / STAGES_JSON)}: missing, though stage-001 exists (it is "
+                "written after every stage); the campaign's settings are unknown, so it "
+                f"cannot be resumed (remove {os.fspath(root)} to run the campaign again)"
+            )
+        if record_there:
             old = _read_record(root / STAGES_JSON).get("identity")
             if old != identity:
                 raise RunDirError(

@@ -108,10 +108,9 @@ def test_budget_stops_an_undecidable_gate_and_resume_carries_on(tmp_path: Path) 
     assert full.reason == "budget of 160 cases spent" and full.verdict in ("fail", "undecided")
     assert [s["cases"] for s in full.stages] == [64, 64, 32]
     assert full.stages[1]["design"] == "focus"  # undecided cells, no rate over everything
-    # Interrupt: lose the last stage and the record, then resume to the same result.
+    # Interrupt: lose the last stage, then resume to the same result.
     shutil.copytree(tmp_path / "full", tmp_path / "cut")
     shutil.rmtree(tmp_path / "cut" / "stage-002")
-    (tmp_path / "cut" / "stages.json").unlink()
     with pytest.raises(RunDirError, match="already exists; pass --resume"):
         run_until_decided(_config(tmp_path, "cut"), gate, budget=160, stage=64)
     again = run_until_decided(_config(tmp_path, "cut"), gate, budget=160, stage=64, resume=True)
@@ -123,6 +122,23 @@ def test_budget_stops_an_undecidable_gate_and_resume_carries_on(tmp_path: Path) 
     other = replace(_config(tmp_path, "cut"), seed=6)
     with pytest.raises(RunDirError, match=r"campaign: its campaign file's seed is 5, not 6;"):
         run_until_decided(other, gate, budget=160, stage=64, resume=True)
+    # A criterion more: both lists of the same length cut short read the same.
+    more = Gate.from_dict(
+        {
+            "criteria": [
+                {"kind": "cell_upper_bound", "p_max": 0.01, "ways": [1], "min_cases": 1},
+                {"kind": "failure_rate", "p_max": 0.5},
+            ]
+        }
+    )
+    with pytest.raises(RunDirError, match=r"its gate's criteria has 1 entry \('cell_upper_bound"):
+        run_until_decided(_config(tmp_path, "cut"), more, budget=160, stage=64, resume=True)
+    # Without stages.json, a later stage cannot be resumed: the settings are unknown, and
+    # a resume took the new ones (and wrote them) unchecked.
+    (tmp_path / "cut" / "stages.json").unlink()
+    with pytest.raises(RunDirError, match=r"stages.json: missing, though stage-001 exists"):
+        run_until_decided(_config(tmp_path, "cut"), gate, budget=320, stage=64, resume=True)
+    assert not (tmp_path / "cut" / "stages.json").exists()
 
 
 def test_coverage_of_the_stages_prints_and_writes_its_report(
@@ -189,8 +205,9 @@ def test_resume_starts_afresh_a_stage_that_holds_only_its_lock(tmp_path: Path, s
     assert [s["cases"] for s in full.stages] == [64, 64, 64]
     cut = tmp_path / "cut"
     shutil.copytree(tmp_path / "full", cut)
-    (cut / "stages.json").unlink()
     keep = int(stage.removeprefix("stage-"))
+    if keep == 0:  # stages.json is first written when stage 0 is done
+        (cut / "stages.json").unlink()
     for later in sorted(cut.glob("stage-*"))[keep:]:
         shutil.rmtree(later)
     (cut / stage).mkdir()
