@@ -499,6 +499,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             overrides[flag] = str(value) if flag == "out" else value
     if overrides:
         config = config.with_overrides(**overrides)
+    _outside_runs(Path(config.out))
     from highfive.models import warn_campaign_seeds
 
     warn_campaign_seeds(config)  # a model judged on cases it was trained on
@@ -510,6 +511,18 @@ def _cmd_run(args: argparse.Namespace) -> int:
     summary = run_campaign(config, resume=args.resume)
     print(summary.table())
     return 0
+
+
+def _outside_runs(out: Path) -> None:
+    """Refuse a campaign's ``out`` folder inside a run directory: a run nested in
+    another's results/ broke it as a Parquet dataset for other tools."""
+    here = out.absolute()
+    for folder in (here, *here.parents):
+        if (folder / "campaign.json").is_file() or (folder / "stages.json").is_file():
+            raise InvalidParameter(
+                f"out: {os.fspath(out)!r} is inside the run directory {os.fspath(folder)!r}; "
+                "give a folder that holds runs (e.g. runs)"
+            )
 
 
 def _run_until_decided(args: argparse.Namespace, config: Any) -> int:

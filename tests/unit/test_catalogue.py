@@ -458,6 +458,12 @@ CATALOGUE = [
         r"unknown key 'bogus'; allowed: .*cases",
         files={"c.toml": _campaign(bogus=1)},
     ),
+    row(  # nested in another run's results/, which other tools then cannot read
+        "run-out-inside-a-run",
+        "run c.toml --out run/results",
+        r"out: 'run/results' is inside the run directory '.*run'; give a folder that holds runs",
+        files={"c.toml": _campaign()},
+    ),
     row(
         "run-zero-cases",
         "run c.toml",
