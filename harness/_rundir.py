@@ -269,9 +269,10 @@ class RunDir:
         if not self.manifest.exists():
             return {}
         raw = self.manifest.read_bytes()
+        config = self._record().get("config", {})
+        size, cases = config.get("batch_size"), config.get("cases")
         done: dict[int, dict[str, Any]] = {}
-        kept: dict[int, bytes] = {}  # batch -> its line, in the order first listed
-        first: dict[int, int] = {}  # batch -> the line that first listed it
+        kept: list[bytes] = []
         lines = raw.splitlines(keepends=True)
         for number, line in enumerate(lines, 1):
             if not line.endswith(b"\n"):  # only the last line can lack it
@@ -279,6 +280,8 @@ class RunDir:
                     self._damaged_line(number, "is cut short (no newline at its end)")
                 break
             entry, problem = _parse_entry(line)
+            if entry is not None and _whole(size) and _whole(cases):
+                problem = _misplaced(entry, size, cases)
             if problem is not None:
                 if not repair:
                     self._damaged_line(number, problem)
@@ -290,28 +293,13 @@ class RunDir:
                     )
                 continue
             assert entry is not None
-            batch = int(entry["batch"])
-            if batch in first:  # which of the two lines is right cannot be told
-                problem = f"lists batch {batch} again (line {first[batch]} lists it too)"
-                if not repair:
-                    self._damaged_line(number, problem)
-                if said is not None:
-                    print(
-                        f"{self.manifest} line {number} {problem}: both dropped; the batch "
-                        "runs again",
-                        file=said,
-                    )
-                done.pop(batch, None)
-                kept.pop(batch, None)
-                continue
-            first[batch] = number
-            done[batch] = entry
-            kept[batch] = line
+            done[entry["batch"]] = entry
+            kept.append(line)
         if not repair:
             self._require_all_listed(done)
         if repair and len(kept) < len(lines):
             try:
-                atomic_write_text(self.manifest, b"".join(kept.values()).decode("utf-8"))
+                atomic_write_text(self.manifest, b"".join(kept).decode("utf-8"))
             except OSError as exc:
                 raise _write_error(self.manifest, exc) from None
         return done
@@ -531,6 +519,27 @@ def _parse_entry(line: bytes) -> tuple[dict[str, Any] | None, str | None]:
     ):
         return None, f"{what}: 'verdicts' or 'agree' are not counts by model/verdict"
     return entry, None
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _misplaced(entry: Mapping[str, Any], size: int, cases: int) -> str | None:
+    """What is wrong with an entry whose cases or files are not its batch's (a line of
+    another batch with its number changed would put that batch's rows in its place)."""
+    batch, start, count = entry["batch"], entry["start"], entry["count"]
+    if start != batch * size or count != min(size, cases - start) or start >= cases:
+        return (
+            f"lists batch {batch} as cases {start:,} to {start + count - 1:,}, but batch "
+            f"{batch} holds cases {batch * size:,} to {min(cases, (batch + 1) * size) - 1:,}"
+        )
+    part = f"part-{batch:06d}."
+    for f in entry["files"]:
+        path = f if isinstance(f, str) else f["path"]
+        if part not in path.rsplit("/", 1)[-1]:
+            return f"lists batch {batch} with the file {path!r}, which is not batch {batch}'s"
+    return None
 
 
 def _file_record(f: Any) -> bool:

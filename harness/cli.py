@@ -927,7 +927,7 @@ def _build_parser() -> argparse.ArgumentParser:
         handler=_cmd_coverage,
         outputs={"out": "folder"},
         default_outputs={
-            "out": ("--out", "folder", lambda a: Path(a.runs[0]) / "coverage", _ELSEWHERE)
+            "out": ("RUN", "folder", lambda a: Path(a.runs[0]) / "coverage", _ELSEWHERE)
         },
     )
 
@@ -942,7 +942,9 @@ def _build_parser() -> argparse.ArgumentParser:
     sub.choices["report"].set_defaults(
         outputs={"out": "file"},
         default_outputs={
-            "out": ("--out", "file", lambda a: Path(a.run) / "report.html", _ELSEWHERE)
+            "out": ("RUN", "file", lambda a: Path(a.run) / "report.html", _ELSEWHERE),
+            # computed into the run when it has none (a dest no option sets: always checked)
+            "coverage_of_run": ("RUN", "folder", lambda a: Path(a.run) / "coverage", ""),
         },
     )
     model.set_defaults(outputs={"out": "file"})  # train, quantize

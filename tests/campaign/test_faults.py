@@ -196,8 +196,9 @@ def test_a_read_only_run_is_refused_before_any_output(
     monkeypatch.setattr(os, "access", read_only)
     folder = f"folder {str(run)!r} is not writable"
     for argv, said in (
-        (["coverage", str(run)], f"--out: cannot write {str(run / 'coverage')!r}: {folder}"),
-        (["report", str(run)], f"--out: cannot write {str(run / 'report.html')!r}: {folder}"),
+        # RUN, not --out: the option was not given
+        (["coverage", str(run)], f"RUN: cannot write {str(run / 'coverage')!r}: {folder}"),
+        (["report", str(run)], f"RUN: cannot write {str(run / 'report.html')!r}: {folder}"),
         (["gate", str(run), "--gate", str(gate)], f"RUN: cannot write {str(run / 'gate.json')!r}"),
     ):
         capsys.readouterr()
@@ -333,9 +334,12 @@ _GARBLED = {  # what line 2 of the manifest becomes, and what the error says of 
         '{"batch":1,"start":8,"count":8,"files":"zz"}',
         r"manifest\.jsonl line 2 is not a manifest entry: 'files' is 'zz'",
     ),
-    # line 1 again: the readers said "a line is missing", and a resume let a batch's
-    # rows count twice and another's not at all
-    "duplicate": ("LINE 1", r"manifest\.jsonl line 2 lists batch 0 again \(line 1 lists it too\)"),
+    # batch 1's line renumbered as batch 0: the readers said "a line is missing", and a
+    # resume redid batch 1 while batch 1's rows stood in for batch 0's
+    "renumbered": (
+        "RENUMBER",
+        r"manifest\.jsonl line 2 lists batch 0 as cases 8 to 15, but batch 0 holds cases 0 to 7",
+    ),
 }
 
 
@@ -353,8 +357,8 @@ def test_a_damaged_manifest_line_is_refused_by_every_reader_and_redone_by_resume
     manifest = run / "manifest.jsonl"
     lines = manifest.read_text().splitlines()
     replacement, match = _GARBLED[how]
-    if replacement == "LINE 1":
-        replacement = lines[0]
+    if replacement == "RENUMBER":
+        replacement = lines[1].replace('"batch":1,', '"batch":0,', 1)
     lines[1] = lines[1][:40] if replacement is None else replacement
     manifest.write_text("\n".join(lines) + "\n")
     gate = tmp_path / "gate.toml"

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -488,3 +489,20 @@ def test_an_output_that_is_a_pipe_is_refused_and_left_alone(
         "writing would replace; give a file name\n"
     )
     assert stat.S_ISFIFO(pipe.stat().st_mode)
+
+
+def test_report_checks_the_coverage_it_would_compute_into_the_run(
+    tmp_path: Path,
+    small_campaign: Callable[..., Path],
+    toy_model_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # A file named coverage in the run: the report computed coverage first, then failed
+    # with a bare "File exists"; the message named --out, which was not given.
+    run = small_campaign(tmp_path, "r", 1, 16, {"toy": str(toy_model_path)})
+    (run / "coverage").write_text("")
+    capsys.readouterr()
+    assert main(["report", str(run), "--out", str(tmp_path / "r.html")]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == f"error: RUN: {str(run / 'coverage')!r} is not a folder; give a folder\n"
