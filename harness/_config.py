@@ -116,7 +116,8 @@ def _counter_spec(i: int, entry: Any) -> CounterSpec:
         cid = entry.get("id", "")
         if cid and not _NAME.match(cid):
             raise ConfigError(
-                f"models[{i}].id: {cid!r} must be 1-100 letters, digits, '_', '.', '-'"
+                f"models[{i}].id: {cid!r} must be 1-100 letters, digits, '_', '.', '-', "
+                "starting with a letter or digit"
             )
         return CounterSpec(entry["counter"], cid, entry.get("version", ""))
     raise ConfigError(
@@ -312,8 +313,8 @@ class CampaignConfig:
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not _NAME.match(self.name):
             raise ConfigError(
-                f"name: {self.name!r} must be 1-100 letters, digits, '_', '.', '-' "
-                "(it names the run directory)"
+                f"name: {self.name!r} must be 1-100 letters, digits, '_', '.', '-', starting "
+                "with a letter or digit (it names the run directory)"
             )
         _int("seed", self.seed, 0)
         _int("cases", self.cases, 0 if self.recordings is not None else 1)

@@ -42,3 +42,11 @@ def test_an_unknown_dimension_in_the_space_table_reads_as_one_sentence() -> None
         CampaignConfig(space={"ways": [1, 1]})
     with pytest.raises(ConfigError, match=r"^space\.repetitions: 9 is out of range"):
         CampaignConfig(space={"repetitions": 9})
+
+
+def test_a_name_says_it_starts_with_a_letter_or_digit() -> None:
+    # "." was refused with a list of allowed characters that holds ".".
+    with pytest.raises(
+        ConfigError, match=r"name: '\.' must be .*, starting with a letter or digit"
+    ):
+        CampaignConfig(name=".")
