@@ -61,6 +61,11 @@ def test_focus_targets_undecided_cells_and_merges(
         == 0
     )
     assert "target cells" in capsys.readouterr().out
+    # A diff of the base run and its follow-up: the follow-up's overall rate is of its
+    # boxes, and nothing said so.
+    assert main(["diff", str(base), str(follow)]) == 0
+    err = capsys.readouterr().err
+    assert f"note: {follow} drew its cases from target boxes (sampler 'focus')" in err
 
 
 def _point(space: object, dim: str, u: float) -> np.ndarray:
