@@ -179,11 +179,10 @@ class RunDir:
     # -- campaign.json ----------------------------------------------------------------
     def read_campaign(self) -> dict[str, Any]:
         """The campaign record; :class:`RunDirError` if missing, torn or too new."""
-        if not self.campaign_json.is_file() and self.sequential_note():
-            raise RunDirError(self.sequential_note())
         if not self.campaign_json.is_file():
             raise RunDirError(
-                f"run directory {os.fspath(self.path)!r} has no campaign.json; "
+                self.sequential_note()  # a sequential campaign's folder says so
+                or f"run directory {os.fspath(self.path)!r} has no campaign.json; "
                 "is it a run directory? (made by 'highfive run')"
             )
         try:
@@ -269,18 +268,20 @@ class RunDir:
         if not self.manifest.exists():
             return {}
         raw = self.manifest.read_bytes()
-        config = self._record().get("config", {})
+        record = self._record()  # read once: what the entries must agree with
+        config, complete = record.get("config", {}), record.get("status") == "complete"
         size, cases = config.get("batch_size"), config.get("cases")
+        placed = _whole(size) and _whole(cases)  # each entry's cases and files checkable
         done: dict[int, dict[str, Any]] = {}
         kept: list[bytes] = []
         lines = raw.splitlines(keepends=True)
         for number, line in enumerate(lines, 1):
             if not line.endswith(b"\n"):  # only the last line can lack it
-                if not repair and self._status() == "complete":
+                if not repair and complete:
                     self._damaged_line(number, "is cut short (no newline at its end)")
                 break
             entry, problem = _parse_entry(line)
-            if entry is not None and _whole(size) and _whole(cases):
+            if entry is not None and placed:
                 problem = _misplaced(entry, size, cases)
             if problem is not None:
                 if not repair:
@@ -295,18 +296,14 @@ class RunDir:
             assert entry is not None
             done[entry["batch"]] = entry
             kept.append(line)
-        if not repair:
-            self._require_all_listed(done)
+        if not repair and complete and _whole(cases):
+            self._require_all_listed(done, cases)
         if repair and len(kept) < len(lines):
             try:
                 atomic_write_text(self.manifest, b"".join(kept).decode("utf-8"))
             except OSError as exc:
                 raise _write_error(self.manifest, exc) from None
         return done
-
-    def _status(self) -> Any:
-        """The status campaign.json records (None if it cannot be read)."""
-        return self._record().get("status")
 
     def _record(self) -> dict[str, Any]:
         """campaign.json as it is ({} if it cannot be read: its readers say why)."""
@@ -316,15 +313,9 @@ class RunDir:
             return {}
         return record if isinstance(record, dict) else {}
 
-    def _require_all_listed(self, done: Mapping[int, Mapping[str, Any]]) -> None:
+    def _require_all_listed(self, done: Mapping[int, Mapping[str, Any]], cases: int) -> None:
         """A complete run's manifest lists every case once: a line removed whole is
         damage too, not a smaller run."""
-        record = self._record()
-        cases = (
-            record.get("config", {}).get("cases") if record.get("status") == "complete" else None
-        )
-        if not isinstance(cases, int) or isinstance(cases, bool):
-            return
         listed = sum(int(e["count"]) for e in done.values())
         if listed != cases:
             raise RunDirError(

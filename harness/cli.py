@@ -177,7 +177,8 @@ def _check_outputs(args: argparse.Namespace) -> None:
     defaults = getattr(args, "default_outputs", {})
     for dest, (flag, kind, where, hint) in defaults.items():
         if getattr(args, dest, None) is None:
-            probes.append((flag, where(args), _check_output(flag, where(args), kind, hint)))
+            path = where(args)
+            probes.append((flag, path, _check_output(flag, path, kind, hint)))
     for dest, kind in outputs.items():
         path = getattr(args, dest, None)  # a parent's outputs may name another's flags
         if path is None:
