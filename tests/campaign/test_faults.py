@@ -442,6 +442,26 @@ def test_resume_of_a_run_that_does_not_exist_is_refused(
     assert not (tmp_path / "runs").exists()
 
 
+def _running(
+    cfg: Path, run: Path, *, batches: int, wait_s: float, own_group: bool = False
+) -> subprocess.Popen[str]:
+    """``highfive run CFG`` in a child process, returned once ``batches`` batches of
+    ``run`` are done (``own_group``: in a process group of its own, as a terminal's job)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "highfive.harness.cli", "run", str(cfg)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=own_group,
+    )
+    manifest = run / "manifest.jsonl"
+    deadline = time.monotonic() + wait_s
+    while not (manifest.exists() and manifest.read_text().count("\n") >= batches):
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.1)
+    return proc
+
+
 # -- a campaign too large to list -------------------------------------------------------------
 def test_a_trillion_case_campaign_starts_with_flat_memory_and_can_be_interrupted(
     tmp_path: Path, toy_model_path: Path
@@ -461,17 +481,7 @@ def test_a_trillion_case_campaign_starts_with_flat_memory_and_can_be_interrupted
             """
         )
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "highfive.harness.cli", "run", str(cfg)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    manifest = tmp_path / "runs" / "huge" / "manifest.jsonl"
-    deadline = time.monotonic() + 120
-    while not (manifest.exists() and manifest.read_text().count("\n") >= 3):
-        assert proc.poll() is None and time.monotonic() < deadline
-        time.sleep(0.1)
+    proc = _running(cfg, tmp_path / "runs" / "huge", batches=3, wait_s=120)
     rss = int(Path(f"/proc/{proc.pid}/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
@@ -485,17 +495,7 @@ def test_sigterm_stops_a_campaign_as_ctrl_c_does(
     campaign_file: Callable[..., Path], tmp_path: Path
 ) -> None:
     cfg = campaign_file(name="term", cases=1_000_000, batch_size=8, sampler="lhs")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "highfive.harness.cli", "run", str(cfg)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    manifest = tmp_path / "runs" / "term" / "manifest.jsonl"
-    deadline = time.monotonic() + 120
-    while not (manifest.exists() and manifest.read_text().count("\n") >= 1):
-        assert proc.poll() is None and time.monotonic() < deadline
-        time.sleep(0.1)
+    proc = _running(cfg, tmp_path / "runs" / "term", batches=1, wait_s=120)
     proc.send_signal(signal.SIGTERM)  # what kill, timeout, systemd and batch systems send
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 143 and err.splitlines()[-1] == "terminated", err
@@ -510,18 +510,7 @@ def test_ctrl_c_at_a_terminal_stops_a_dask_campaign_with_one_line(
     # A terminal's Ctrl-C reaches the whole process group: the local cluster's workers
     # and nannies printed dozens of lines of tracebacks around "interrupted".
     cfg = campaign_file(name="ctrlc", cases=1_000_000, batch_size=8, sampler="lhs", workers=2)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "highfive.harness.cli", "run", str(cfg)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,  # its own process group, as a terminal's job
-    )
-    manifest = tmp_path / "runs" / "ctrlc" / "manifest.jsonl"
-    deadline = time.monotonic() + 180
-    while not (manifest.exists() and manifest.read_text().count("\n") >= 2):
-        assert proc.poll() is None and time.monotonic() < deadline
-        time.sleep(0.1)
+    proc = _running(cfg, tmp_path / "runs" / "ctrlc", batches=2, wait_s=180, own_group=True)
     os.killpg(proc.pid, signal.SIGINT)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130 and err.splitlines()[-1] == "interrupted", err

@@ -100,23 +100,7 @@ def test_time_axis_spans_the_trace_exactly(
 
 
 # -- the report's heatmaps and bar chart ----------------------------------------------
-_DISTRACTORS = [
-    "none",
-    "arm_swing",
-    "clap",
-    "drink",
-    "fist_bump",
-    "handshake",
-    "head_scratch",
-    "knock",
-    "point",
-    "reach_up",
-    "run_pump",
-    "throw",
-    "typing",
-    "wave",
-    "high_five",
-]
+_DISTRACTORS = [*default_space()["distractor"].choices, "high_five"]  # 15 labels
 
 
 def _grid(cols: int, seed: int = 0) -> PairGrid:
