@@ -47,13 +47,14 @@ from highfive.harness import FAIL_VERDICTS, RunDir
 
 from ._bins import codes
 from ._db import CoverageCounts
+from ._gaterun import WEIGHTED_SAMPLERS
 from ._stats import CellStats, _holm
 from ._unitbox import bin_interval
 from ._wbounds import kl_lower, kl_pvalue, kl_upper
 
 __all__ = ["RunDesign", "needs_weights", "run_design", "weighted_cell_stats"]
 
-_BASE = tuple(s for s in SAMPLERS if s not in ("focus", "importance"))
+_BASE = tuple(s for s in SAMPLERS if s not in WEIGHTED_SAMPLERS)
 _TOL = 1e-9
 
 Box = tuple[tuple[str, float, float], ...]
