@@ -122,8 +122,18 @@ def _columns(names: list[str], name: str) -> tuple[str, tuple[str, str, str]]:
                 f"{show(key)}; keep one"
             )
         lower.setdefault(key, n)
-    time = next((lower[n] for n in _TIME_NAMES if n in lower), None)
-    axes = next((s for s in _AXIS_SETS if all(a in lower for a in s)), None)
+    times = [lower[n] for n in _TIME_NAMES if n in lower]
+    sets = [s for s in _AXIS_SETS if all(a in lower for a in s)]
+    if len(times) > 1 or len(sets) > 1:
+        what, both = (
+            ("the time", times) if len(times) > 1 else ("the axes", [lower[s[0]] for s in sets])
+        )
+        raise InvalidParameter(
+            f"recording {name}: columns {show(both[0])} and {show(both[1])} both name "
+            f"{what}; keep one"
+        )
+    time = times[0] if times else None
+    axes = sets[0] if sets else None
     if time is None or axes is None:
         missing = "time column" if time is None else "three axis columns"
         raise InvalidParameter(

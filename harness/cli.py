@@ -724,8 +724,10 @@ def _build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "count",
         help="count high-fives in a recording",
-        description="Run the counter pipeline on a recording (CSV or Parquet with a time "
-        "column and three acceleration columns) and print the detections. Units and rate "
+        description="Run the counter pipeline on a recording (CSV or Parquet with one time "
+        "column, named t, time, timestamp, time_s or seconds, and one set of three "
+        "acceleration columns, x/y/z, ax/ay/az, acc_x/..., accel_x/... or x_g/...; names "
+        "are case-insensitive, other columns are ignored) and print the detections. Units and rate "
         "are inferred unless given; the recording is resampled to the model's rate. The "
         "file is only read.",
     )

@@ -110,6 +110,10 @@ def _bad(tmp_path: Path, frame: pd.DataFrame, kind: str) -> Path:
         f.loc[50, "y"] = 1e300
     elif kind == "x-and-X":  # X was taken silently (the last of the two)
         f["X"] = 5.0
+    elif kind == "t-and-time":  # t was taken silently, time ignored
+        f["time"] = f["t"] * 1000.0
+    elif kind == "two-axis-sets":  # x, y, z were taken silently, ax, ay, az ignored
+        f[["ax", "ay", "az"]] = f[["x", "y", "z"]].to_numpy() * 9.81
     path = tmp_path / f"{kind}.csv"
     f.to_csv(path, index=False)
     if kind == "x-twice":  # pandas renamed the second x to x.1, and it was dropped
@@ -142,6 +146,8 @@ BAD = [
     ("huge", r"row 50, column 'y' holds 1e\+300; allowed: at most 1,000 g"),
     ("x-and-X", r"columns 'x' and 'X' both read as 'x'; keep one"),
     ("x-twice", r"columns 'x' and 'x' both read as 'x'; keep one"),
+    ("t-and-time", r"columns 't' and 'time' both name the time; keep one"),
+    ("two-axis-sets", r"columns 'x' and 'ax' both name the axes; keep one"),
     ("extra-field-everywhere", r"its rows hold more fields than its header names"),
     ("extra-field", r"cannot read extra-field.csv \(.*Expected 4 fields in line 102, saw 5"),
 ]
