@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from highfive.generators import InvalidParameter
+from highfive.harness import path_arg
 
 __all__ = ["BINS_HELP", "add_coverage_commands", "cmd_diff"]
 
@@ -174,10 +175,10 @@ def add_coverage_commands(subparsers: Any) -> None:
         "compared model's recorded identity, so a changed model is not mistaken for a "
         "change in sampling.",
     )
-    p.add_argument("run_a", type=Path, metavar="RUN_A", help="baseline run directory")
+    p.add_argument("run_a", type=path_arg, metavar="RUN_A", help="baseline run directory")
     p.add_argument(
         "run_b",
-        type=Path,
+        type=path_arg,
         nargs="?",
         metavar="RUN_B",
         help="candidate run directory (default: compare two models of RUN_A)",
@@ -208,7 +209,7 @@ def add_coverage_commands(subparsers: Any) -> None:
     )
     p.add_argument(
         "--bins",
-        type=Path,
+        type=path_arg,
         metavar="BINS.toml",
         help="bins for both runs (default: 4 per dimension, from the space): "
         + BINS_HELP
@@ -230,7 +231,7 @@ def add_coverage_commands(subparsers: Any) -> None:
     )
     p.add_argument(
         "--out",
-        type=Path,
+        type=path_arg,
         metavar="DIFF.parquet",
         help="write every cell (counts, p-values, effect sizes, non-inferiority) to Parquet",
     )

@@ -26,7 +26,7 @@ from highfive.generators import (
 )
 
 if TYPE_CHECKING:
-    from ._argtypes import int_at_least, int_between
+    from ._argtypes import int_at_least, int_between, path_arg
     from ._batch import BatchJob, BatchOutput, run_batch
     from ._campaign import CampaignSummary, load_counters, run_campaign
     from ._case import Judged, judge
@@ -177,6 +177,7 @@ __all__ = [
     "normalised_wasserstein",
     "open_recording",
     "outcome_table",
+    "path_arg",
     "piece_features",
     "read_labels",
     "read_recording",
@@ -197,7 +198,7 @@ __all__ = [
 
 # The module that defines each public name (the imports above, for the type checker).
 _EXPORTS = {
-    "_argtypes": ("int_at_least", "int_between"),
+    "_argtypes": ("int_at_least", "int_between", "path_arg"),
     "_batch": ("BatchJob", "BatchOutput", "run_batch"),
     "_campaign": ("CampaignSummary", "load_counters", "run_campaign"),
     "_case": ("Judged", "judge"),

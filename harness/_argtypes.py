@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from pathlib import Path
 
-__all__ = ["int_at_least", "int_between"]
+__all__ = ["int_at_least", "int_between", "path_arg"]
 
 
 def int_at_least(minimum: int) -> Callable[[str], int]:
@@ -36,3 +37,14 @@ def int_between(minimum: int, maximum: int) -> Callable[[str], int]:
 
     parse.__name__ = f"integer from {minimum} to {maximum}"
     return parse
+
+
+def path_arg(text: str) -> Path:
+    """An argparse ``type`` for a file or folder: an empty string is a usage error
+    (``Path("")`` is ``.``, which a message would then show as the current folder)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"{text!r} is an empty path; give a file or folder name")
+    return Path(text)
+
+
+path_arg.__name__ = "path"

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from highfive.generators import HighfiveError, InvalidParameter
-from highfive.harness import Writer, int_at_least, int_between, write_together
+from highfive.harness import Writer, int_at_least, int_between, path_arg, write_together
 
 __all__ = ["main"]
 
@@ -717,8 +717,8 @@ def _build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="draw the dimensions not given with --param at random from the seed",
     )
-    p.add_argument("--csv", type=Path, metavar="FILE", help="write the samples as CSV")
-    p.add_argument("--plot", type=Path, metavar="FILE.png", help="write a plot of the trace")
+    p.add_argument("--csv", type=path_arg, metavar="FILE", help="write the samples as CSV")
+    p.add_argument("--plot", type=path_arg, metavar="FILE.png", help="write a plot of the trace")
     p.set_defaults(handler=_cmd_synth, outputs={"csv": "file", "plot": "image"})
 
     p = sub.add_parser(
@@ -731,7 +731,7 @@ def _build_parser() -> argparse.ArgumentParser:
         "are inferred unless given; the recording is resampled to the model's rate. The "
         "file is only read.",
     )
-    p.add_argument("recording", type=Path, metavar="RECORDING", help=".csv or .parquet file")
+    p.add_argument("recording", type=path_arg, metavar="RECORDING", help=".csv or .parquet file")
     p.add_argument(
         "--model",
         "--counter",
@@ -749,7 +749,7 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--plot",
-        type=Path,
+        type=path_arg,
         metavar="FILE.png",
         help="write a plot of the recording with the detections and, under it, every "
         "window's probability with the thresholds",
@@ -771,17 +771,17 @@ def _build_parser() -> argparse.ArgumentParser:
         "are listed and skipped.",
     )
     p.add_argument(
-        "recordings", type=Path, nargs="+", metavar="RECORDING", help=".csv or .parquet files"
+        "recordings", type=path_arg, nargs="+", metavar="RECORDING", help=".csv or .parquet files"
     )
     p.add_argument(
         "--region",
-        type=Path,
+        type=path_arg,
         metavar="REGION.toml",
         help="restrictions of the space, as a campaign's [space] table (e.g. background = "
         '"walking"; see examples/realism/); default: the whole default space',
     )
     p.add_argument(
-        "--out", type=Path, default=Path("realism"), help="output folder (default: realism)"
+        "--out", type=path_arg, default=Path("realism"), help="output folder (default: realism)"
     )
     p.add_argument(
         "--synthetic",
@@ -801,7 +801,7 @@ def _build_parser() -> argparse.ArgumentParser:
         p, "acceleration units (default: inferred; needed for recordings without gravity)"
     )
     p.add_argument(
-        "--html", type=Path, metavar="FILE", help="also write a self-contained HTML page"
+        "--html", type=path_arg, metavar="FILE", help="also write a self-contained HTML page"
     )
     p.set_defaults(handler=_cmd_realism, outputs={"out": "folder", "html": "file"})
 
@@ -812,22 +812,22 @@ def _build_parser() -> argparse.ArgumentParser:
         "results to Parquet in OUT/NAME. An embedded local dask cluster is used unless "
         "--scheduler names one. Interrupted runs complete with --resume.",
     )
-    p.add_argument("config", type=Path, nargs="?", metavar="CONFIG.toml", help="campaign file")
+    p.add_argument("config", type=path_arg, nargs="?", metavar="CONFIG.toml", help="campaign file")
     p.add_argument(
         "--focus",
-        type=Path,
+        type=path_arg,
         metavar="RUN",
         help="plan a follow-up of RUN that spends its cases on RUN's holes and "
         "undecided cells (no CONFIG needed; merge with 'highfive coverage RUN NEW')",
     )
     p.add_argument(
         "--bins",
-        type=Path,
+        type=path_arg,
         metavar="BINS.toml",
         help="with --focus: " + BINS_HELP + "; its bins, crosses and [statistics] define the "
         "holes and undecided cells the follow-up targets",
     )
-    p.add_argument("--out", type=Path, help="parent folder of the run directory")
+    p.add_argument("--out", type=path_arg, help="parent folder of the run directory")
     p.add_argument("--name", help="run directory name (default: the config's name)")
     p.add_argument("--cases", type=int, help="number of cases (overrides the config)")
     p.add_argument(
@@ -860,7 +860,7 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--gate",
-        type=Path,
+        type=path_arg,
         metavar="GATE.toml",
         help="with --until-decided: the gate file (default: gate.toml beside CONFIG)",
     )
@@ -874,7 +874,7 @@ def _build_parser() -> argparse.ArgumentParser:
         "(exit 1 if they differ). --param changes parameters (then nothing is compared). "
         "Without CASE_ID, list the run's failing cases, worst verdicts first.",
     )
-    p.add_argument("run", type=Path, metavar="RUN", help="run directory")
+    p.add_argument("run", type=path_arg, metavar="RUN", help="run directory")
     p.add_argument(
         "case",
         type=_case,
@@ -891,7 +891,7 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--plot",
-        type=Path,
+        type=path_arg,
         metavar="FILE.png",
         help="plot trace, scalogram and window probabilities",
     )
@@ -904,7 +904,7 @@ def _build_parser() -> argparse.ArgumentParser:
         "at a time, while the same verdict persists; print the smallest failing point "
         "and the command that replays it.",
     )
-    p.add_argument("run", type=Path, metavar="RUN", help="run directory")
+    p.add_argument("run", type=path_arg, metavar="RUN", help="run directory")
     p.add_argument("case", type=_case, metavar="CASE_ID", help="a failing case of RUN")
     p.add_argument("--model", help="the model whose failure to keep (default: the first failing)")
     p.set_defaults(handler=_cmd_shrink)
@@ -917,14 +917,14 @@ def _build_parser() -> argparse.ArgumentParser:
         "coverage/cells.parquet, holes.parquet, counts.parquet and summary.json into the "
         "run (or --out). Several runs are merged (same space, bins and models).",
     )
-    p.add_argument("runs", type=Path, nargs="+", metavar="RUN", help="run directories")
+    p.add_argument("runs", type=path_arg, nargs="+", metavar="RUN", help="run directories")
     p.add_argument(
         "--bins",
-        type=Path,
+        type=path_arg,
         metavar="BINS.toml",
         help=BINS_HELP + " (default: 4 bins per dimension from the space, 1- and 2-way)",
     )
-    p.add_argument("--out", type=Path, help="where coverage/ goes (default: the first run)")
+    p.add_argument("--out", type=path_arg, help="where coverage/ goes (default: the first run)")
     p.add_argument("--partial", action="store_true", help="analyse an unfinished run")
     p.set_defaults(
         handler=_cmd_coverage,

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from highfive.generators import InvalidParameter
-from highfive.harness import int_at_least, int_between
+from highfive.harness import int_at_least, int_between, path_arg
 
 __all__ = ["add_model_commands"]
 
@@ -303,7 +303,7 @@ def add_model_commands(subparsers: Any) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--add-failures",
-        type=Path,
+        type=path_arg,
         nargs="+",
         default=[],
         metavar="RUN",
@@ -317,7 +317,7 @@ def add_model_commands(subparsers: Any) -> argparse.ArgumentParser:
         metavar="K",
         help=f"repeat each failing trace's windows K times (default {DEFAULT_OVERSAMPLE})",
     )
-    p.add_argument("--out", type=Path, required=True, metavar="PATH", help="output .onnx file")
+    p.add_argument("--out", type=path_arg, required=True, metavar="PATH", help="output .onnx file")
     p.set_defaults(handler=_cmd_train)
 
     p = sub.add_parser(
@@ -348,7 +348,7 @@ def add_model_commands(subparsers: Any) -> argparse.ArgumentParser:
         "--seed", type=_seed, default=None, help="fine-tuning seed (default: the model's)"
     )
     p.add_argument("--threads", type=_positive_int, default=1, help="PyTorch threads (default 1)")
-    p.add_argument("--out", type=Path, required=True, metavar="PATH", help="output .onnx file")
+    p.add_argument("--out", type=path_arg, required=True, metavar="PATH", help="output .onnx file")
     p.set_defaults(handler=_cmd_prune)
 
     p = sub.add_parser(
@@ -360,7 +360,7 @@ def add_model_commands(subparsers: Any) -> argparse.ArgumentParser:
         "significantly more than the reference, and its agreement with its int8 (or "
         "float) twin in the same run. The runs must be complete and over one space.",
     )
-    p.add_argument("runs", type=Path, nargs="+", metavar="RUN", help="run directories")
+    p.add_argument("runs", type=path_arg, nargs="+", metavar="RUN", help="run directories")
     p.add_argument(
         "--reference",
         metavar="ID",
@@ -394,8 +394,12 @@ def add_model_commands(subparsers: Any) -> argparse.ArgumentParser:
         help="t-way cells compared with the reference (default 1)",
     )
     p.add_argument("--json", action="store_true", help="print the table as JSON")
-    p.add_argument("--out", type=Path, metavar="FILE.parquet", help="write the table as Parquet")
-    p.add_argument("--plot", type=Path, metavar="FILE.png", help="plot failure rate against size")
+    p.add_argument(
+        "--out", type=path_arg, metavar="FILE.parquet", help="write the table as Parquet"
+    )
+    p.add_argument(
+        "--plot", type=path_arg, metavar="FILE.png", help="plot failure rate against size"
+    )
     p.set_defaults(handler=_cmd_compare, outputs={"out": "file", "plot": "image"})
 
     p = sub.add_parser(
@@ -405,7 +409,7 @@ def add_model_commands(subparsers: Any) -> argparse.ArgumentParser:
         "ONNX Runtime, calibrated on generated windows; the metadata is copied.",
     )
     p.add_argument("float_model", metavar="FLOAT_MODEL", help="'float' or an ONNX file")
-    p.add_argument("--out", type=Path, required=True, metavar="PATH", help="output .onnx file")
+    p.add_argument("--out", type=path_arg, required=True, metavar="PATH", help="output .onnx file")
     p.add_argument(
         "--calibration-traces",
         type=_positive_int,

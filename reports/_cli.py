@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from highfive.generators import InvalidParameter
-from highfive.harness import int_at_least
+from highfive.harness import int_at_least, path_arg
 
 __all__ = ["DEFAULT_CASES", "add_report_commands", "cmd_gate"]
 
@@ -87,9 +87,9 @@ def add_report_commands(subparsers: Any) -> argparse.ArgumentParser:
         "the most informative 2-way crosses, the worst cells, failure regions and a few "
         "failing cases replayed. Coverage is computed first if RUN/coverage/ is missing.",
     )
-    p.add_argument("run", type=Path, metavar="RUN", help="run directory")
+    p.add_argument("run", type=path_arg, metavar="RUN", help="run directory")
     p.add_argument(
-        "--out", type=Path, metavar="FILE", help="report file (default: RUN/report.html)"
+        "--out", type=path_arg, metavar="FILE", help="report file (default: RUN/report.html)"
     )
     p.add_argument(
         "--cases",
@@ -112,10 +112,10 @@ def add_report_commands(subparsers: Any) -> argparse.ArgumentParser:
         "RUN/gate.json and RUN/junit.xml (atomically). Exit status: 0 pass, 1 fail, 2 bad "
         "gate file or run (nothing written).",
     )
-    g.add_argument("run", type=Path, metavar="RUN", help="run directory")
+    g.add_argument("run", type=path_arg, metavar="RUN", help="run directory")
     g.add_argument(
         "--gate",
-        type=Path,
+        type=path_arg,
         required=True,
         metavar="GATE.toml",
         help="criteria file (see examples/gate.toml)",

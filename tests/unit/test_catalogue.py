@@ -112,6 +112,24 @@ CATALOGUE = [
     # -- synth ---------------------------------------------------------------------
     row("synth-unknown-motion", "synth moonwalk", r"motion: unknown motion 'moonwalk'; allowed: "),
     row("synth-empty-motion", "synth ''", r"motion: unknown motion ''; allowed: .*high_five"),
+    row(  # Path('') is '.': it was refused as "'.' is a folder"
+        "synth-empty-csv",
+        "synth high_five --csv ''",
+        r"argument --csv: '' is an empty path; give a file or folder name",
+        usage=True,
+    ),
+    row(
+        "count-empty-recording",
+        "count ' '",
+        r"argument RECORDING: ' ' is an empty path; give a file or folder name",
+        usage=True,
+    ),
+    row(
+        "coverage-empty-out",
+        "coverage run --out ''",
+        r"argument --out: '' is an empty path",
+        usage=True,
+    ),
     row(
         "synth-out-of-range",
         "synth high_five --param peak_accel=100",
