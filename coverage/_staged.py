@@ -36,9 +36,11 @@ from highfive.generators import SAMPLERS, InvalidParameter, RunDirError, show
 from highfive.harness import (
     STAGES_JSON,
     CampaignConfig,
+    JsonFileError,
     RunDir,
     atomic_path,
     load_counters,
+    read_json_object,
     run_campaign,
 )
 
@@ -286,19 +288,9 @@ def _read_record(path: Path) -> dict[str, Any]:
         )
 
     try:
-        record = json.loads(path.read_bytes().decode("utf-8"))
-    except OSError as exc:  # a folder, a dangling link, unreadable
-        raise damaged(f"it cannot be read ({exc.strerror or exc})") from None
-    except UnicodeDecodeError as exc:
-        raise damaged(f"not UTF-8 text ({exc.reason})") from None
-    except json.JSONDecodeError as exc:
-        raise damaged(f"not valid JSON ({exc})") from None
-    if not isinstance(record, dict):
-        raise damaged(
-            f"holds a JSON {type(record).__name__}, not the record of a sequential campaign "
-            "(an object)"
-        )
-    return record
+        return read_json_object(path, "the record of a sequential campaign")
+    except JsonFileError as exc:
+        raise damaged(str(exc)) from None
 
 
 def _write(root: Path, record: Mapping[str, Any]) -> None:

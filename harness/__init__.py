@@ -32,7 +32,14 @@ if TYPE_CHECKING:
     from ._case import Judged, judge
     from ._config import CampaignConfig, CounterSpec, ExecutionConfig, RecordingsConfig
     from ._counter import CounterConfig, StreamingCounter, count_trace, detect, window_centres
-    from ._io import Writer, atomic_path, atomic_write_text, write_together
+    from ._io import (
+        JsonFileError,
+        Writer,
+        atomic_path,
+        atomic_write_text,
+        read_json_object,
+        write_together,
+    )
     from ._labels import RecordingCase, read_labels
     from ._model import PREDICT_BATCH, SHIPPED, Model
     from ._model_session import session
@@ -127,6 +134,7 @@ __all__ = [
     "FilterBank",
     "HighfiveError",
     "InvalidParameter",
+    "JsonFileError",
     "Judged",
     "LoadedRun",
     "Model",
@@ -179,6 +187,7 @@ __all__ = [
     "outcome_table",
     "path_arg",
     "piece_features",
+    "read_json_object",
     "read_labels",
     "read_recording",
     "replay",
@@ -204,7 +213,14 @@ _EXPORTS = {
     "_case": ("Judged", "judge"),
     "_config": ("CampaignConfig", "CounterSpec", "ExecutionConfig", "RecordingsConfig"),
     "_counter": ("CounterConfig", "StreamingCounter", "count_trace", "detect", "window_centres"),
-    "_io": ("Writer", "atomic_path", "atomic_write_text", "write_together"),
+    "_io": (
+        "JsonFileError",
+        "Writer",
+        "atomic_path",
+        "atomic_write_text",
+        "read_json_object",
+        "write_together",
+    ),
     "_labels": ("RecordingCase", "read_labels"),
     "_model": ("PREDICT_BATCH", "SHIPPED", "Model"),
     "_model_session": ("session",),

@@ -30,7 +30,6 @@ keeps the weighted sum unbiased given the stages before it.
 from __future__ import annotations
 
 import itertools
-import json
 import math
 import os
 from collections.abc import Mapping
@@ -52,6 +51,7 @@ from highfive.generators import (
     show,
 )
 
+from ._io import JsonFileError, read_json_object
 from ._verdicts import FAIL_VERDICTS
 
 if TYPE_CHECKING:
@@ -117,11 +117,9 @@ def check_importance(table: Mapping[str, Any], d: int, base: str) -> dict[str, A
     if isinstance(prop, str) and prop:
         path, where = Path(base or ".") / prop, show(prop)
         try:
-            prop = json.loads(path.read_text())
-        except (OSError, ValueError) as exc:
-            raise ConfigError(
-                f"importance.proposal: cannot read {os.fspath(path)!r} ({exc})"
-            ) from None
+            prop = read_json_object(path, "a proposal")
+        except JsonFileError as exc:
+            raise ConfigError(f"importance.proposal: {os.fspath(path)!r}: {exc}") from None
     if isinstance(prop, Mapping):
         prop = _campaign_proposal(prop, d, where, out["defensive"], "defensive" in table)
     elif prop != "":

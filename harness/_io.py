@@ -10,16 +10,49 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import os
 import secrets
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
-__all__ = ["Writer", "atomic_path", "atomic_write_text", "write_together"]
+__all__ = [
+    "JsonFileError",
+    "Writer",
+    "atomic_path",
+    "atomic_write_text",
+    "read_json_object",
+    "write_together",
+]
 
 Writer = Callable[[Path], None]
 """Writes one output to the path it is given (a temporary beside the output)."""
+
+
+class JsonFileError(ValueError):
+    """Why a JSON file cannot be taken, in words that follow its path and a colon."""
+
+
+def read_json_object(path: Path, what: str) -> dict[str, Any]:
+    """The JSON object in ``path`` (``what`` it should hold, for the message).
+
+    Raises :class:`JsonFileError` saying why not: it cannot be read, is not UTF-8, is
+    not valid JSON, or holds another JSON value than an object. Each reader of a
+    record adds the path and what to do, so every record is checked the same way.
+    """
+    try:
+        data = json.loads(path.read_bytes().decode("utf-8"))
+    except OSError as exc:  # a folder, a dangling link, unreadable
+        raise JsonFileError(f"it cannot be read ({exc.strerror or exc})") from None
+    except UnicodeDecodeError as exc:
+        raise JsonFileError(f"not UTF-8 text ({exc.reason})") from None
+    except json.JSONDecodeError as exc:
+        raise JsonFileError(f"not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise JsonFileError(f"holds a JSON {type(data).__name__}, not {what} (an object)")
+    return data
 
 
 @functools.cache

@@ -41,7 +41,7 @@ import pyarrow.parquet as pq
 
 from highfive.generators import RunDirError
 
-from ._io import atomic_path, atomic_write_text
+from ._io import JsonFileError, atomic_path, atomic_write_text, read_json_object
 from .counters import DEFAULT_TIMEOUT_S, CounterOptions, CounterPlugin, load_recorded
 
 __all__ = ["READABLE", "SCHEMA_VERSION", "STAGES_JSON", "RunDir"]
@@ -186,16 +186,10 @@ class RunDir:
                 "is it a run directory? (made by 'highfive run')"
             )
         try:
-            record: dict[str, Any] = json.loads(self.campaign_json.read_bytes().decode("utf-8"))
-        except UnicodeDecodeError as exc:
-            raise RunDirError(f"{self.campaign_json}: not UTF-8 text ({exc.reason})") from None
-        except json.JSONDecodeError as exc:
-            raise RunDirError(f"{self.campaign_json}: not valid JSON ({exc})") from None
-        if not isinstance(record, dict):
-            raise RunDirError(
-                f"{self.campaign_json}: holds a JSON {type(record).__name__}, not the campaign "
-                "record (an object); is it a run directory made by 'highfive run'?"
-            )
+            record = read_json_object(self.campaign_json, "the campaign record")
+        except JsonFileError as exc:
+            hint = "; is it a run directory made by 'highfive run'?" if "holds" in str(exc) else ""
+            raise RunDirError(f"{self.campaign_json}: {exc}{hint}") from None
         version = record.get("schema_version")
         if version not in READABLE:
             raise RunDirError(
@@ -308,10 +302,9 @@ class RunDir:
     def _record(self) -> dict[str, Any]:
         """campaign.json as it is ({} if it cannot be read: its readers say why)."""
         try:
-            record = json.loads(self.campaign_json.read_bytes())
-        except (OSError, ValueError):
+            return read_json_object(self.campaign_json, "the campaign record")
+        except JsonFileError:
             return {}
-        return record if isinstance(record, dict) else {}
 
     def _require_all_listed(self, done: Mapping[int, Mapping[str, Any]], cases: int) -> None:
         """A complete run's manifest lists every case once: a line removed whole is

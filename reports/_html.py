@@ -91,8 +91,8 @@ def write_report(
     if dest.is_dir():
         raise InvalidParameter(f"--out: {os.fspath(dest)!r} is a directory; give a file name")
     run, record = open_run(path)
+    gate = read_gate(path)  # before coverage is computed: a damaged gate.json writes nothing
     cov = coverage_dir(path, log)
-    gate = read_gate(path)
     summary = read_json(cov / "summary.json", "re-run 'highfive coverage RUN'")
     check_coverage(summary, record, cov)
     meta = coverage_meta(cov)

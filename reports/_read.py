@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from highfive.generators import RunDirError
-from highfive.harness import RunDir
+from highfive.harness import JsonFileError, RunDir, read_json_object
 
 __all__ = [
     "CoverageMeta",
@@ -83,12 +83,12 @@ def check_coverage(summary: Any, record: Mapping[str, Any], cov: Path) -> None:
             )
 
 
-def read_json(path: Path, what: str) -> Any:
-    """The JSON document at ``path``; ``what`` tells how to remake it if it is broken."""
+def read_json(path: Path, what: str) -> dict[str, Any]:
+    """The JSON object at ``path``; ``what`` tells how to remake it if it is broken."""
     try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise RunDirError(f"{os.fspath(path)}: not valid JSON ({exc}); {what}") from None
+        return read_json_object(path, "a record of highfive")
+    except JsonFileError as exc:
+        raise RunDirError(f"{os.fspath(path)}: {exc}; {what}") from None
 
 
 def read_gate(path: Path) -> dict[str, Any] | None:
@@ -97,10 +97,9 @@ def read_gate(path: Path) -> dict[str, Any] | None:
     if not file.is_file():
         return None
     gate = read_json(file, "re-run 'highfive gate RUN --gate GATE.toml'")
-    if not isinstance(gate, dict) or gate.get("verdict") not in ("pass", "fail"):
-        verdict = gate.get("verdict") if isinstance(gate, dict) else gate
+    if gate.get("verdict") not in ("pass", "fail"):
         raise RunDirError(
-            f"{os.fspath(file)}: verdict {verdict!r} must be 'pass' or 'fail'; "
+            f"{os.fspath(file)}: verdict {gate.get('verdict')!r} must be 'pass' or 'fail'; "
             "re-run 'highfive gate RUN --gate GATE.toml'"
         )
     crit = gate.get("criteria", [])

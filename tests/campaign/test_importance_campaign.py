@@ -98,7 +98,7 @@ def test_a_resumed_campaign_refits_nothing_and_matches(tmp_path: Path) -> None:
         ("warp = 2", "unknown key 'importance.warp'"),
         ("final = 1", "importance.final: 1 leaves no cases for the cross-entropy stages"),
         ("final = -0.5", "importance.final: -0.5 must be a number in [0, 1]"),
-        ('proposal = "nope.json"', "importance.proposal: cannot read"),
+        ('proposal = "nope.json"', "nope.json': it cannot be read (No such file or directory)"),
         ("proposal = { probs = [[1, 1]] }", "proposal.probs: 1 dimensions, the parameter space"),
     ],
 )

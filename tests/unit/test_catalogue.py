@@ -296,6 +296,13 @@ CATALOGUE = [
         "count good.csv --model exec:./nothere",
         r"counter 'exec:./nothere': .* does not exist",
     ),
+    row(  # a UnicodeDecodeError traceback
+        "report-gate-not-utf8",
+        "report run",
+        r"run/gate.json: not UTF-8 text \(invalid start byte\); re-run 'highfive gate RUN "
+        r"--gate GATE.toml'",
+        files={"run/gate.json": "\udcff{}"},
+    ),
     row(  # HTML written over what the next report reads
         "report-over-its-own-input",
         "report run --out run/gate.json",
@@ -772,6 +779,12 @@ CATALOGUE = [
         r"importance.proposal.probs: row 3 \(dimension 3\), bin 0 holds nan; every entry "
         r"must be a finite number >= 0 \(in 'p.json'\)$",
         files=_importance_files(_proposal(3, [math.nan, 1, 1, 1])),
+    ),
+    row(  # said "[1, 2] must be a JSON file name or a table"
+        "run-proposal-list",
+        "run c.toml",
+        r"importance.proposal: '.*p.json': holds a JSON list, not a proposal \(an object\)$",
+        files={"c.toml": _importance_files(_proposal())["c.toml"], "p.json": "[1, 2]"},
     ),
     row(
         "run-proposal-unknown-key",
