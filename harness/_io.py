@@ -89,6 +89,11 @@ def atomic_path(dest: str | os.PathLike[str]) -> Iterator[Path]:
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, dest)
+    except OSError as exc:  # disk full, read-only: say so of dest, not of the temporary
+        tmp.unlink(missing_ok=True)
+        if exc.filename in (None, name, tmp) and exc.errno is not None:
+            raise OSError(exc.errno, exc.strerror, os.fspath(dest)) from None
+        raise
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

@@ -506,3 +506,27 @@ def test_report_checks_the_coverage_it_would_compute_into_the_run(
     out, err = capsys.readouterr()
     assert out == ""
     assert err == f"error: RUN: {str(run / 'coverage')!r} is not a folder; give a folder\n"
+
+
+def test_a_disk_full_while_writing_a_model_names_the_model_not_its_temporary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """ENOSPC from a write names no file, and from a flush or rename the temporary
+    ``.x.onnx.1a2b.tmp``: the user should read the file they asked for."""
+    import errno
+
+    real = Path.write_bytes
+
+    def disk_full(self: Path, data: bytes) -> int:  # type: ignore[override]
+        if self.name.endswith(".tmp"):
+            real(self, data[:10])
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self))
+        return real(self, data)
+
+    monkeypatch.setattr(Path, "write_bytes", disk_full)
+    out = tmp_path / "q.onnx"
+    argv = ["model", "quantize", "float", "--out", str(out), "--calibration-traces", "2"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err == f"error: No space left on device: {str(out)!r}\n"
+    assert list(tmp_path.iterdir()) == []  # no model, no temporary
