@@ -14,7 +14,7 @@ import ssl
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import CancelledError
 from dataclasses import replace
 from pathlib import Path
@@ -148,17 +148,23 @@ def environment() -> dict[str, str]:
     return out
 
 
-def check_environments(client: Any) -> None:
+def check_environments(client: Any, workers: Sequence[str] | None = None) -> set[str]:
     """Refuse, in one line, workers of an existing cluster that cannot run highfive or
-    run other versions than this client of what a case's result depends on.
+    run other versions than this client of what a case's result depends on; return
+    the workers checked.
 
     A worker without highfive held every batch it was given, so a campaign beside a
     good worker waited forever; one with other versions would give other results.
-    Workers that join later are not checked.
+    ``workers`` checks those only (the campaign checks each worker that joins while it
+    runs); one that left before it answered is skipped, not refused.
     """
     mine = environment()
-    found = client.run(environment, on_error="return")
+    found = client.run(environment, workers=workers, on_error="return")
+    checked: set[str] = set()
     for worker, theirs in sorted(found.items()):
+        if workers is not None and isinstance(theirs, (OSError, TimeoutError)):
+            continue  # it left (or its connection broke) before it answered
+        checked.add(worker)
         if isinstance(theirs, BaseException):
             first = str(theirs).strip().splitlines()[0][:200] if str(theirs).strip() else ""
             raise ConfigError(
@@ -172,6 +178,7 @@ def check_environments(client: Any) -> None:
                 f"execution.scheduler: worker {worker} runs {', '.join(differ)}; a case's "
                 "result depends on them: give every worker this environment"
             )
+    return checked
 
 
 @contextlib.contextmanager
@@ -334,6 +341,9 @@ class _Scheduled:
         self.no_scheduler_since: float | None = None
         # Kept: once dask's client gives up on a lost scheduler it drops its address.
         self.address = ex.scheduler or str(client.scheduler.address)
+        # Workers of an existing cluster whose environment was checked (None: our own
+        # local cluster, whose workers run this interpreter).
+        self.checked: set[str] | None = set() if ex.scheduler else None
 
     def run(self, ranges: Iterator[tuple[int, int, int]]) -> Iterator[BatchOutput]:
         client = self.client
@@ -452,6 +462,11 @@ class _Scheduled:
         processing = self._processing()
         if processing is None:  # the scheduler is unreachable: no news of the workers
             return False
+        if self.checked is not None and not processing.keys() <= self.checked:
+            # a worker that joined since: held to the same versions as those at the start
+            self.checked |= check_environments(
+                self.client, sorted(processing.keys() - self.checked)
+            )
         holders: set[str] = set()
         if self.shared.status == "finished":
             with contextlib.suppress(CancelledError, OSError, TimeoutError):  # lost just now

@@ -364,3 +364,51 @@ def test_the_embedded_cluster_listens_on_loopback_unless_told(
         http = client.scheduler_info()["services"]["dashboard"]  # also without a dashboard
     assert (where, http) in sockets
     assert sockets and {ip for ip, port in sockets if port != http} == {"127.0.0.1"}, sockets
+
+
+@pytest.mark.slow
+@pytest.mark.dask
+@pytest.mark.parametrize("when", ["at the start", "later"])
+@pytest.mark.filterwarnings("ignore::distributed.versions.VersionMismatchWarning")  # dask's own
+def test_a_worker_with_other_versions_is_refused(
+    when: str, tmp_path: Path, campaign_file: Callable[..., Path]
+) -> None:
+    # A worker whose numpy says it is version 0.0.1 (a distribution record found first
+    # on its path; the real numpy still imports). Only workers there at the start were
+    # checked: one joining mid-run would have run cases with other versions.
+    fake = tmp_path / "fake" / "numpy-0.0.1.dist-info"
+    fake.mkdir(parents=True)
+    (fake / "METADATA").write_text("Metadata-Version: 2.1\nName: numpy\nVersion: 0.0.1\n")
+    loop = Loopback(tmp_path)
+
+    def other_worker() -> None:
+        env = {**os.environ, "PYTHONPATH": str(fake.parent)}
+        proc = subprocess.Popen(
+            [loop.dask, "worker", loop.address, "--no-nanny", "--nthreads", "1", *LOOPBACK_ONLY],
+            stdout=loop.log,
+            stderr=loop.log,
+            env=env,
+            cwd=tmp_path,
+        )
+        loop.procs.append(proc)
+
+    try:
+        loop.start_workers(1, nanny=False)
+        if when == "at the start":
+            other_worker()
+            loop.wait_for_workers(2)
+        path = campaign_file(cases=1 << 20, batch_size=8)  # far more than the test waits for
+        cfg = CampaignConfig.from_toml(path).with_overrides(scheduler=loop.address)
+        campaign = Background(cfg)
+        if when == "later":
+            campaign.wait_batches(2)
+            other_worker()
+        with pytest.raises(ConfigError) as err:
+            campaign.join(timeout=120)
+    finally:
+        loop.close()
+    assert re.fullmatch(
+        r"execution.scheduler: worker tcp://127.0.0.1:\d+ runs numpy 0.0.1 \(here \S+\); a "
+        r"case's result depends on them: give every worker this environment",
+        str(err.value),
+    ), err.value
