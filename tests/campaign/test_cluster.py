@@ -61,9 +61,15 @@ class Loopback:
             *("--dashboard-address", "127.0.0.1:0"),
         )
 
-    def _spawn(self, *args: str) -> subprocess.Popen[bytes]:
+    def _spawn(self, *args: str, path: Path | None = None) -> subprocess.Popen[bytes]:
+        """Start ``dask ARGS``; ``path`` goes first on its PYTHONPATH."""
+        env = None if path is None else {**os.environ, "PYTHONPATH": str(path)}
         proc = subprocess.Popen(
-            [self.dask, *args, *self.tls], stdout=self.log, stderr=self.log, cwd=self.folder
+            [self.dask, *args, *self.tls],
+            stdout=self.log,
+            stderr=self.log,
+            cwd=self.folder,
+            env=env,
         )
         self.procs.append(proc)
         return proc
@@ -71,16 +77,19 @@ class Loopback:
     def client(self, timeout: str = "5s") -> Client:
         return Client(self.address, timeout=timeout, security=self.security)
 
-    def start_workers(self, n: int, *, nanny: bool = True, wait: bool = True) -> None:
-        """Start ``n`` one-thread workers: one process with nannies, or ``n`` without."""
+    def start_workers(
+        self, n: int, *, nanny: bool = True, wait: bool = True, path: Path | None = None
+    ) -> None:
+        """Start ``n`` one-thread workers: one process with nannies, or ``n`` without
+        (``path``: first on their PYTHONPATH)."""
         common = ["--nthreads", "1", "--host", "127.0.0.1", "--no-dashboard"]
         common += ["--local-directory", str(self.folder / "dask")]
         before = len(self.worker_pids()) if wait else 0
         if nanny:
-            self._spawn("worker", self.address, "--nworkers", str(n), *common)
+            self._spawn("worker", self.address, "--nworkers", str(n), *common, path=path)
         else:
             for _ in range(n):
-                self._spawn("worker", self.address, "--no-nanny", *common)
+                self._spawn("worker", self.address, "--no-nanny", *common, path=path)
         if wait:
             self.wait_for_workers(before + n)
 
@@ -299,9 +308,6 @@ def test_a_scheduler_without_workers_is_one_line_after_waiting(
     assert not (tmp_path / "runs").exists()
 
 
-LOOPBACK_ONLY = ("--host", "127.0.0.1", "--no-dashboard")
-
-
 @pytest.mark.slow
 @pytest.mark.dask
 def test_a_worker_that_cannot_run_highfive_is_one_line_before_any_case(
@@ -315,16 +321,7 @@ def test_a_worker_that_cannot_run_highfive_is_one_line_before_any_case(
     loop = Loopback(tmp_path)
     try:
         loop.start_workers(1, nanny=False)
-        env = {**os.environ, "PYTHONPATH": str(shadow.parent)}
-        bad = subprocess.Popen(
-            [loop.dask, "worker", loop.address, "--no-nanny", "--nthreads", "1", *LOOPBACK_ONLY],
-            stdout=loop.log,
-            stderr=loop.log,
-            env=env,
-            cwd=tmp_path,
-        )
-        loop.procs.append(bad)
-        loop.wait_for_workers(2)
+        loop.start_workers(1, nanny=False, path=shadow.parent)
         path = campaign_file()
         cfg = CampaignConfig.from_toml(path).with_overrides(scheduler=loop.address)
         with pytest.raises(ConfigError) as err:
@@ -380,29 +377,16 @@ def test_a_worker_with_other_versions_is_refused(
     fake.mkdir(parents=True)
     (fake / "METADATA").write_text("Metadata-Version: 2.1\nName: numpy\nVersion: 0.0.1\n")
     loop = Loopback(tmp_path)
-
-    def other_worker() -> None:
-        env = {**os.environ, "PYTHONPATH": str(fake.parent)}
-        proc = subprocess.Popen(
-            [loop.dask, "worker", loop.address, "--no-nanny", "--nthreads", "1", *LOOPBACK_ONLY],
-            stdout=loop.log,
-            stderr=loop.log,
-            env=env,
-            cwd=tmp_path,
-        )
-        loop.procs.append(proc)
-
     try:
         loop.start_workers(1, nanny=False)
         if when == "at the start":
-            other_worker()
-            loop.wait_for_workers(2)
+            loop.start_workers(1, nanny=False, path=fake.parent)
         path = campaign_file(cases=1 << 20, batch_size=8)  # far more than the test waits for
         cfg = CampaignConfig.from_toml(path).with_overrides(scheduler=loop.address)
         campaign = Background(cfg)
         if when == "later":
             campaign.wait_batches(2)
-            other_worker()
+            loop.start_workers(1, nanny=False, path=fake.parent, wait=False)
         with pytest.raises(ConfigError) as err:
             campaign.join(timeout=120)
     finally:
