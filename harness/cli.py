@@ -405,7 +405,7 @@ def _cmd_realism(args: argparse.Namespace) -> int:
 
     from highfive.harness import compare_realism
 
-    _check_html_beside_out(args.out, args.html)
+    _check_realism_outputs(args)
     result = compare_realism(
         args.recordings,
         region=args.region,
@@ -442,12 +442,21 @@ _REALISM_FILES = (
 _MAX_SYNTHETIC = 100_000  # harness._realism.MAX_SYNTHETIC, for the same reason
 
 
-def _check_html_beside_out(out: Path, html: Path | None) -> None:
-    """Refuse an --html page that would be --out's folder, one of its files or above it."""
+def _check_realism_outputs(args: argparse.Namespace) -> None:
+    """Refuse an --out folder whose files would overwrite an input (a recording named
+    features.parquet in it), and an --html page that would be the --out folder, one of
+    its files or above it, by resolved paths (a link to the folder is the folder)."""
+    out, html = args.out, args.html
+    for name in _REALISM_FILES:
+        for what, given in _inputs(args):
+            if _clobbers(out / name, given):
+                raise InvalidParameter(
+                    f"--out: {os.fspath(out)!r} would overwrite the input {what} "
+                    f"{os.fspath(given)!r} with its {name}; choose another folder"
+                )
     if html is None:
         return
-    folder = Path(os.path.normpath(out.absolute()))
-    page = Path(os.path.normpath(html.absolute()))
+    folder, page = out.resolve(), html.resolve()
     if page == folder or page in folder.parents:
         raise InvalidParameter(
             f"--html: {os.fspath(html)!r} is the --out folder {os.fspath(out)!r} or a folder "

@@ -7,6 +7,7 @@ import csv
 import importlib.util
 import json
 import math
+import os
 import re
 import subprocess
 import sys
@@ -427,3 +428,35 @@ def test_the_command_line_knows_the_output_files_and_the_synthetic_bound() -> No
 def test_compare_realism_bounds_the_synthetic_traces(recordings: Path) -> None:
     with pytest.raises(InvalidParameter, match=r"synthetic: 100001 must be a whole number from 1"):
         compare_realism([recordings / "r0.csv"], synthetic=100_001)
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {os.fspath(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize("kind", ["html-through-a-link", "recording-named-as-an-output"])
+def test_outputs_that_would_overwrite_an_output_or_an_input_are_refused(
+    kind: str, recordings: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The --html page through a link to the --out folder replaced summary.json with
+    # HTML (exit 0); a recording named features.parquet in --out was replaced by the
+    # feature table.
+    rec, out = recordings / "r0.csv", tmp_path / "out"
+    out.mkdir()
+    if kind == "html-through-a-link":
+        (tmp_path / "link").symlink_to(out)
+        flags = ["--out", str(out), "--html", str(tmp_path / "link" / "summary.json")]
+        match = r"--html: '.*link/summary.json' is one of the files --out '.*out' holds"
+    else:
+        rec = out / "features.parquet"
+        pd.read_csv(recordings / "r0.csv").to_parquet(rec, index=False)
+        flags = ["--out", str(out)]
+        match = (
+            r"--out: '.*out' would overwrite the input RECORDING '.*out/features.parquet' with "
+            r"its features.parquet; choose another folder"
+        )
+    before = _tree(tmp_path)
+    assert main(["realism", str(rec), str(recordings / "r1.csv"), "--synthetic", "2", *flags]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and re.search(match, err), err
+    assert _tree(tmp_path) == before
