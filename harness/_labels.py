@@ -35,6 +35,7 @@ from pathlib import Path
 from highfive.generators import Dimension, InvalidParameter, ParameterSpace, show
 
 from ._recording import TimeUnit, Units, open_recording
+from ._recording_read import file_identity
 
 __all__ = ["RecordingCase", "labels_space", "read_labels"]
 
@@ -193,7 +194,7 @@ def read_labels(
         raise InvalidParameter(f"recordings.labels: cannot read {path.name} ({exc})") from None
     header = _header(path, rows, metadata)
     cases: list[RecordingCase] = []
-    seen: dict[str, int] = {}
+    seen: dict[tuple[object, ...], int] = {}
     for line, raw in enumerate(rows[1:], start=2):
         if not any(c.strip() for c in raw):
             continue  # a blank line
@@ -213,7 +214,7 @@ def _case(
     line: int,
     cell: dict[str, str],
     metadata: Sequence[str],
-    seen: dict[str, int],
+    seen: dict[tuple[object, ...], int],
     reading: tuple[Units, TimeUnit],
 ) -> RecordingCase:
     name = cell["file"].strip()
@@ -227,7 +228,7 @@ def _case(
             "relative to the folder, within it"
         )
     file = root / name
-    key = os.fspath(file.resolve())  # the same file however it is written (or linked)
+    key = file_identity(file)  # the same file however it is written (or linked)
     if key in seen:
         raise InvalidParameter(
             f"{where}: {show(name)} is named again (first on line {seen[key]}); "

@@ -53,6 +53,7 @@ from ._preprocess import to_uniform
 from ._realism_features import FEATURES, dynamic, magnitude_spectrum, piece_features
 from ._recording import open_recording
 from ._recording_count import nothing_to_count
+from ._recording_read import file_identity
 
 __all__ = [
     "CENTRAL",
@@ -294,15 +295,17 @@ def _read_real(
     """The usable recordings as stretches between gaps, the skipped ones with their
     reason, whether the corpus has gravity, and what their quietest stretches read (g)."""
     opened, skipped = [], []
-    first: dict[Path, str] = {}  # resolved path -> the name it was first given as
-    # In a canonical order (resolved path, then name), so that the result does not
-    # depend on the order the recordings are given in.
-    named = [(Path(p).resolve(), os.fspath(p), p) for p in paths]  # each resolved once
-    for resolved, _, p in sorted(named, key=lambda x: (os.fspath(x[0]), x[1])):
-        if resolved in first:
-            skipped.append((os.fspath(p), f"same file as {first[resolved]}"))
+    first: dict[tuple[object, ...], str] = {}  # file identity -> the name first given
+    # In a canonical order (resolved path, the file before links to it, then name), so
+    # that the result does not depend on the order the recordings are given in.
+    named = [(os.fspath(Path(p).resolve()), Path(p).is_symlink(), os.fspath(p), p) for p in paths]
+    for _, _, name, p in sorted(named, key=lambda x: x[:3]):
+        key = file_identity(Path(p))  # a symbolic or hard link is the file
+        if key in first:
+            said = "given twice" if first[key] == name else f"same file as {first[key]}"
+            skipped.append((name, said))
             continue
-        first[resolved] = os.fspath(p)
+        first[key] = name
         try:
             opened.append(open_recording(p, units=units, time_unit=time_unit))
         except HighfiveError as exc:

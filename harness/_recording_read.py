@@ -46,6 +46,17 @@ CHUNK_ROWS = 1 << 18
 
 
 # -- reading in chunks ---------------------------------------------------------------
+def file_identity(path: Path) -> tuple[object, ...]:
+    """What names one file however it is written: its device and inode when it exists
+    (a symbolic or hard link is the file), else its resolved path."""
+    resolved = path.resolve()  # 'missing/../a.csv' is a.csv, as the resolved path says
+    try:
+        st = resolved.stat()
+    except OSError:
+        return (os.fspath(resolved),)
+    return (st.st_dev, st.st_ino)
+
+
 def _check_path(path: Path) -> str:
     suffix = path.suffix.lower()
     if path.is_dir():

@@ -28,8 +28,12 @@ def test_a_labels_file_with_a_byte_order_mark_is_read(folder: Path) -> None:
     assert (case.file, case.count) == ("a.csv", 2)
 
 
-def test_a_recording_linked_under_two_names_is_refused(folder: Path) -> None:
-    (folder / "b.csv").symlink_to(folder / "a.csv")
+@pytest.mark.parametrize("link", ["symbolic", "hard"])  # a hard link was two cases
+def test_a_recording_linked_under_two_names_is_refused(folder: Path, link: str) -> None:
+    if link == "symbolic":
+        (folder / "b.csv").symlink_to(folder / "a.csv")
+    else:
+        (folder / "b.csv").hardlink_to(folder / "a.csv")
     (folder / "l.csv").write_text("file,count\na.csv,0\nb.csv,0\n")
     with pytest.raises(InvalidParameter, match=r"line 3, column file: 'b.csv' is named again "):
         read_labels(folder, "l.csv")

@@ -329,9 +329,8 @@ def test_recordings_count_refuses_are_skipped_with_its_reason(
     )
     assert len(skipped) == 6, printed
     assert "2 recordings (2 pieces" in printed
-    assert skipped[str(recordings / "r0.csv")] == f"same file as {recordings / 'r0.csv'}"
-    link = str(tmp_path / "link.csv")
-    assert skipped.get(link, skipped.get(str(recordings / "r1.csv"))).startswith("same file as ")
+    assert skipped[str(recordings / "r0.csv")] == "given twice"
+    assert skipped[str(tmp_path / "link.csv")] == f"same file as {recordings / 'r1.csv'}"
     assert re.match(
         r"recording huge.csv: row 100, column 'y' holds 1e\+100",
         skipped[str(tmp_path / "huge.csv")],
@@ -460,3 +459,24 @@ def test_outputs_that_would_overwrite_an_output_or_an_input_are_refused(
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and re.search(match, err), err
     assert _tree(tmp_path) == before
+
+
+def test_a_recording_given_twice_or_linked_is_compared_once(
+    recordings: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A hard link was a third recording; a name given twice was "same file as" itself;
+    # of a file and a symbolic link to it, the file was the one skipped.
+    (tmp_path / "hard.csv").hardlink_to(recordings / "r1.csv")
+    (tmp_path / "soft.csv").symlink_to(recordings / "r0.csv")
+    r0 = str(recordings / "r0.csv")
+    given = [r0, str(tmp_path / "soft.csv"), str(recordings / "r1.csv"), str(tmp_path / "hard.csv")]
+    out = tmp_path / "out"
+    assert main(["realism", *given, r0, "--synthetic", "2", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "2 recordings (2 pieces" in printed
+    skipped = json.loads((out / "summary.json").read_text())["skipped"]
+    reasons = {(name, reason) for name, reason in skipped}
+    assert (r0, "given twice") in reasons
+    assert (str(tmp_path / "soft.csv"), f"same file as {r0}") in reasons
+    assert any(name.endswith("hard.csv") or reason.endswith("hard.csv") for name, reason in reasons)
+    assert len(skipped) == 3
