@@ -13,7 +13,8 @@ Synthetic traces are drawn at random from the region (the space's own distributi
 made with gravity or without to match, put on a uniform grid, resampled
 to a real recording's rate with :func:`scipy.signal.resample_poly`
 (anti-alias filter) and, like the real ones, cut into pieces of the real recordings'
-median length, so that features are compared at the same rate and duration. Features:
+median length, so that features are compared at the same rate and duration (shorter
+stretches, below :data:`SHORTEST` of it, are left out and said). Features:
 :mod:`._realism_features`.
 
 Per feature: the Wasserstein-1 distance between the real and synthetic values divided
@@ -85,6 +86,10 @@ CENTRAL = 0.99
 
 MIN_SAMPLES = 16
 """A stretch of a recording with fewer samples is left out (too short for a spectrum)."""
+
+SHORTEST = 0.9
+"""A stretch shorter than this share of the piece length is left out (and said): a
+shorter piece would compare its percentiles, jerk and spectrum at another duration."""
 
 PRESENT_G = 0.75
 """With ``gravity="auto"``, recordings whose quietest stretches read at least this much
@@ -265,9 +270,12 @@ def _pieces(
 ) -> list[tuple[dict[str, Any], tuple[np.ndarray, np.ndarray]]]:
     """Features and magnitude spectrum of each piece of ``piece_s`` of a stretch."""
     fs = stretch.fs
+    n = stretch.x.shape[0]
+    m = max(MIN_SAMPLES, round(piece_s * fs))
+    if n < SHORTEST * m:
+        return []
+    m = min(n, m)  # up to 10 % shorter: recordings of a few samples less than the median
     dyn = dynamic(stretch.x, fs)
-    n = dyn.shape[0]
-    m = min(n, max(MIN_SAMPLES, round(piece_s * fs)))
     out = []
     for k in range(n // m):
         a, b = k * m, (k + 1) * m
@@ -434,6 +442,14 @@ class RealismResult:
             out.append(f"  {name}: {', '.join(feats)}")
         if len(holes) > 10:
             out.append(f"  ... and {len(holes) - 10} more (holes.parquet)")
+        short = f.get("short_stretches", [])
+        if short:
+            shown = ", ".join(f"{name} [{seg}] {d:.3g} s" for name, seg, d in short[:3])
+            more = f" and {len(short) - 3} more" if len(short) > 3 else ""
+            out.append(
+                f"left out {len(short)} stretch(es) between gaps shorter than "
+                f"{SHORTEST:.0%} of the pieces: {shown}{more}"
+            )
         for name, why in self.skipped:
             out.append(f"skipped {name}: {why}")
         return out
@@ -510,10 +526,25 @@ def compare_realism(
     piece_s = min(piece_s, float(dur.high))
     rows: list[dict[str, Any]] = []
     spectra: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {"real": [], "synthetic": []}
+    short: list[tuple[str, int, float]] = []  # stretches left out: shorter than a piece
     for s in real:
-        for row, spec in _pieces(s, piece_s, with_gravity):
+        pieces = _pieces(s, piece_s, with_gravity)
+        if not pieces:
+            short.append((s.recording, s.segment, s.x.shape[0] / s.fs))
+        for row, spec in pieces:
             rows.append({"source": "real", **row})
             spectra["real"].append(spec)
+    kept = {r["recording"] for r in rows}
+    for name in dict.fromkeys(r for r, _, _ in short if r not in kept):
+        longest = max(d for r, _, d in short if r == name)
+        skipped.append(
+            (
+                name,
+                f"no stretch as long as {SHORTEST:.0%} of the pieces ({piece_s:.3g} s); "
+                f"its longest is {longest:.3g} s",
+            )
+        )
+    short = [x for x in short if x[0] in kept]
     # The parameter rows: one uniform draw per case from a stream of its own, mapped
     # through the space's distributions; case i's trace from its own child seed.
     u = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(2**32,)))
@@ -546,7 +577,8 @@ def compare_realism(
         "synthetic_gravity": "present" if with_gravity else "removed by the generator",
         "piece_s": piece_s,
         "rates_hz": sorted(set(rates)),
-        "real_recordings": len({s.recording for s in real}),
+        "real_recordings": len(kept),
+        "short_stretches": [list(x) for x in short],
         "real_pieces": n_real,
         "synthetic": synthetic,
         "synthetic_pieces": len(features) - n_real,
