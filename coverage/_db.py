@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -23,7 +23,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as ds
 
-from highfive.generators import ConfigError, RunDirError, show, show_list
+from highfive.generators import ConfigError, ParameterSpace, RunDirError, show, show_list
 from highfive.harness import FAIL_VERDICTS
 
 from ._accumulate import Accumulator, Source
@@ -34,6 +34,35 @@ from ._results import DEFAULT_BATCH, batches, binning_for, count_columns, run_re
 __all__ = ["CoverageCounts", "merge_counts"]
 
 _ALL_CASES = (0, 2**63 - 1)
+
+
+def _space_difference(a: ParameterSpace, b: ParameterSpace) -> tuple[str, str]:
+    """Where two spaces differ ("in kind: values walk only in one run; ..."), and what
+    to do about it, for the message of a refused merge."""
+    out = []
+    for name in [*a.names, *(n for n in b.names if n not in a)]:
+        if name not in a or name not in b:
+            out.append(f"{name}: a dimension of one run only")
+            continue
+        da, db = a[name].to_dict(), b[name].to_dict()
+        if da == db:
+            continue
+        if "choices" in da and "choices" in db:
+            only = sorted(set(map(str, da["choices"])) ^ set(map(str, db["choices"])))
+            shown = ", ".join(only[:3]) + (f" and {len(only) - 3} more" if len(only) > 3 else "")
+            out.append(f"{name}: {shown or 'weights'} in one run only")
+        else:
+            out.append(f"{name}: other settings")
+    where = f"; in {'; '.join(out[:3])}" if out else ""
+    if "recording" in a.names or "recording" in b.names:  # label values, not a sampled space
+        return where, (
+            "runs of recordings merge only when their labels files hold the same values in "
+            "each binned column; count them apart"
+        )
+    return where, "recount both runs with the same space, bins and crosses"
+
+
+_RECORDING = "recording:"  # a source key of one recording: "recording:SHA256 FILE"
 
 
 def _frozen(a: np.ndarray) -> np.ndarray:
@@ -64,7 +93,9 @@ class CoverageCounts:
     ignored, illegal : np.ndarray, shape (coverpoints, models), int64
         Values that fell in ignored bins, or in illegal bins / outside every bin.
     sources : tuple of (str, int, int)
-        Case sequences counted: merging refuses to count a case twice.
+        Case sequences counted, (key, first case, last case): merging refuses to count
+        a case twice. A run of recordings has one per recording, ``("recording:SHA256
+        FILE", 0, 0)``: a file's content is one case, in whichever run.
     """
 
     binning: Binning
@@ -236,8 +267,8 @@ class CoverageCounts:
     ) -> CoverageCounts:
         """Count the results of a run directory (model hashes from its campaign.json):
         the rows of the batches its manifest lists as done."""
-        dataset, sha, key = run_results(path)
-        return cls.from_results(
+        dataset, sha, key, recorded = run_results(path)
+        counts = cls.from_results(
             dataset,
             binning,
             crosses,
@@ -246,6 +277,15 @@ class CoverageCounts:
             batch_size=batch_size,
             progress=progress,
         )
+        if recorded and counts.sources:
+            # A recording is one case whichever run or labels file holds it: a source
+            # per recording (by content), so that a merge never counts it twice.
+            [(_, lo, hi)] = counts.sources
+            mine = {
+                (f"{_RECORDING}{digest} {file}", 0, 0) for file, digest in recorded[lo : hi + 1]
+            }
+            counts = replace(counts, sources=tuple(mine))
+        return counts
 
     # -- merging ------------------------------------------------------------------------
     def merge(self, other: CoverageCounts) -> CoverageCounts:
@@ -262,9 +302,10 @@ class CoverageCounts:
             ("crosses", a.crosses_fingerprint, b.crosses_fingerprint),
         ]:
             if x != y:
+                where, then = _space_difference(a.binning.space, b.binning.space)
                 raise ConfigError(
                     f"cannot merge coverage: the {what} differ (fingerprint {x[:12]} vs "
-                    f"{y[:12]}); recount both runs with the same space, bins and crosses"
+                    f"{y[:12]}{where if what[0] == 'p' else ''}); {then}"
                 )
         sha_a = dict(zip(a.models, a.model_sha256, strict=True))
         sha_b = dict(zip(b.models, b.model_sha256, strict=True))
@@ -277,6 +318,13 @@ class CoverageCounts:
                 )
         for s in a.sources:
             for t in b.sources:
+                if s[0].startswith(_RECORDING) and s[0].split()[0] == t[0].split()[0]:
+                    raise RunDirError(
+                        f"cannot merge coverage: recording {s[0].split(' ', 1)[1]!r} (sha256 "
+                        f"{s[0].split()[0].removeprefix(_RECORDING)[:12]}...) is in both runs"
+                        f"{'' if s == t else ' as ' + repr(t[0].split(' ', 1)[1])}; it would "
+                        "count twice: leave it out of one labels file"
+                    )
                 if s[0] == t[0] and s[1] <= t[2] and t[1] <= s[2]:
                     raise RunDirError(
                         f"cannot merge coverage: cases {max(s[1], t[1])}..{min(s[2], t[2])} "

@@ -208,6 +208,8 @@ def diff_runs(
     progress_for(log, *crosses_size(binning, [], crosses), f"{ma} against {mb}")
     cols = ["case_id", "verdict", *binning.names]
     fa, fb = _rows(data_a, ma, cols), _rows(data_b, mb, cols)
+    if not same:
+        fb = _numbered_as(rec_a, rec_b, fb)
     attrs = {"model_a": ma, "model_b": mb, "run_a": os.fspath(pa_), "run_b": os.fspath(pb)}
 
     paired, note = _pairing(rec_a, rec_b, fa, fb, binning, same)
@@ -261,6 +263,25 @@ def diff_runs(
     )
 
 
+def _recordings(rec: Mapping[str, Any]) -> list[str]:
+    """The SHA-256 of a run of recordings' case ``i`` at ``i`` (empty: synthetic cases)."""
+    return [str(r["sha256"]) for r in rec.get("identity", {}).get("recording_files") or []]
+
+
+def _numbered_as(
+    rec_a: Mapping[str, Any], rec_b: Mapping[str, Any], fb: pd.DataFrame
+) -> pd.DataFrame:
+    """Run B's rows with the case ids of run A when both ran the same recordings in
+    another order (labels files listing them differently): a recording is one case,
+    so a diff pairs it with itself. Otherwise B's rows unchanged."""
+    a, b = _recordings(rec_a), _recordings(rec_b)
+    if not a or a == b or sorted(a) != sorted(b) or len(set(a)) != len(a):
+        return fb
+    in_a = {sha: i for i, sha in enumerate(a)}
+    order = np.array([in_a[sha] for sha in b], dtype=np.int64)
+    return fb.assign(case_id=order[fb["case_id"].to_numpy()])
+
+
 def _pairing(
     rec_a: Mapping[str, Any],
     rec_b: Mapping[str, Any],
@@ -272,8 +293,9 @@ def _pairing(
     if same:
         return True, f"paired on {len(fa):,} cases of one run"
     ia, ib = rec_a.get("identity", {}), rec_b.get("identity", {})
-    keys = ("seed", "sampler", "space", "recording_files")  # recordings: same files
-    differ = [k for k in keys if ia.get(k) != ib.get(k)]
+    differ = [k for k in ("seed", "sampler", "space") if ia.get(k) != ib.get(k)]
+    if sorted(_recordings(rec_a)) != sorted(_recordings(rec_b)):  # recordings: same files
+        differ.append("recording_files")
     if differ:
         return False, f"unpaired: the runs differ in {', '.join(differ)}"
     both = fa.merge(fb, on="case_id", suffixes=("_a", "_b"))

@@ -46,8 +46,11 @@ def count_columns(
     return cols, track
 
 
-def run_results(path: str | os.PathLike[str]) -> tuple[ds.Dataset, dict[str, str], str | None]:
-    """A run's results dataset, its models' SHA-256 and the key of its case sequence."""
+def run_results(
+    path: str | os.PathLike[str],
+) -> tuple[ds.Dataset, dict[str, str], str | None, list[tuple[str, str]]]:
+    """A run's results dataset, its models' SHA-256, the key of its case sequence and,
+    for a run of recordings, (file, SHA-256) of case ``i`` at ``i`` (else empty)."""
     run = RunDir(path)
     record = run.read_campaign()
     sha = {m["id"]: m["sha256"] for m in record.get("models", [])}
@@ -56,10 +59,11 @@ def run_results(path: str | os.PathLike[str]) -> tuple[ds.Dataset, dict[str, str
     space = ParameterSpace.from_arrow_schema(dataset.schema)
     # Case i depends only on (seed, sampler, space, i): that is the case sequence.
     seq = [identity.get(k) for k in ("seed", "sampler", "space")]
-    if identity.get("recording_files"):  # recorded cases: case i is the i-th recording
-        seq.append([[r["file"], r["sha256"]] for r in identity["recording_files"]])
+    recorded = [(str(r["file"]), str(r["sha256"])) for r in identity.get("recording_files") or []]
+    if recorded:  # recorded cases: case i is the i-th recording
+        seq.append([list(r) for r in recorded])
     key = fingerprint([*seq, space_fingerprint(space)]) if seq[0] is not None else None
-    return dataset, sha, key
+    return dataset, sha, key, recorded
 
 
 def binning_for(schema: pa.Schema | None, binning: Binning | None) -> Binning:

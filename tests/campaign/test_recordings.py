@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from highfive.coverage import analyse_run
-from highfive.generators import InvalidParameter, RunDirError
+from highfive.generators import ConfigError, InvalidParameter, RunDirError
 from highfive.harness import (
     CampaignConfig,
     RunDir,
@@ -256,8 +256,41 @@ def test_dask_workers_get_the_recordings_bytes(
     runs = [tmp_path / "runs" / "local", tmp_path / "runs" / "dask"]
     assert main(["diff", *map(str, runs), "--ways", "1"]) == 0  # one binned column
     assert "paired on the 24 cases both runs share" in capsys.readouterr().out
-    with pytest.raises(RunDirError, match=r"cases 0..23 of case sequence \w+ are in both"):
+    with pytest.raises(RunDirError, match=r"recording 'case-\d+.csv' \(sha256 \w+...\) is in both"):
         analyse_run(runs)
+
+
+@pytest.mark.parametrize("labels", ["reordered", "a subset"])  # the subset: its own space
+def test_recordings_in_two_runs_are_one_case_whatever_their_labels_files(
+    labels: str,
+    synthetic: tuple[Path, Path, list[int]],
+    tmp_path: Path,
+    toy_model_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Only an identical labels file was caught: the same recordings reordered, or a
+    # subset of them, merged into coverage counted twice (160 cases of 80 files).
+    whole = _copy(synthetic[0] / "rec", tmp_path / "rec")
+    other = _copy(synthetic[0] / "rec", tmp_path / "other")
+    header, *rows = (other / "labels.csv").read_text().splitlines()
+    rows = rows[::-1] if labels == "reordered" else rows[::2]
+    (other / "labels.csv").write_text("\n".join([header, *rows]) + "\n")
+    for folder in (whole, other):
+        config = _recordings_config(tmp_path, folder, toy_model_path, name=folder.name)
+        run_campaign(CampaignConfig.from_toml(config), stream=None)
+    runs = [tmp_path / "runs" / "rec", tmp_path / "runs" / "other"]
+    if labels == "a subset":  # the recording itself is binned: the subset's cells differ
+        with pytest.raises(
+            ConfigError,
+            match=r"in recording: case-\d+.csv, .* in one run only\); runs of recordings merge ",
+        ):
+            analyse_run(runs)
+        return
+    with pytest.raises(RunDirError, match=r"recording 'case-\d+.csv' \(sha256 \w+...\) is in both"):
+        analyse_run(runs)
+    if labels == "reordered":  # the same files: a diff pairs each with itself
+        assert main(["diff", *map(str, runs), "--ways", "1"]) == 0
+        assert f"paired on the {len(rows)} cases both runs share" in capsys.readouterr().out
 
 
 def test_labels_checked_whole_before_any_case_runs(
