@@ -379,7 +379,8 @@ def _cmd_count(args: argparse.Namespace) -> int:
             title=f"{args.recording}",
         )
         save_figure(figure, args.plot)
-        print(f"wrote {args.plot}")
+        # With --json, stdout holds the JSON document alone.
+        print(f"wrote {args.plot}", file=sys.stderr if args.json else sys.stdout)
     return 0
 
 

@@ -87,6 +87,11 @@ def test_count_prints_detections_and_leaves_the_file_alone(
     assert (tmp_path / "r.png").exists()
     assert main(["count", str(rec), "--model", str(model_path), "--json"]) == 0
     assert '"count"' in capsys.readouterr().out
+    # With --plot too, stdout stays one JSON document ("wrote" followed it there).
+    png = tmp_path / "j.png"
+    assert main(["count", str(rec), "--model", str(model_path), "--json", "--plot", str(png)]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["count"] >= 0 and err == f"wrote {png}\n"
 
 
 def _bad(tmp_path: Path, frame: pd.DataFrame, kind: str) -> Path:
