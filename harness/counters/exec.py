@@ -124,9 +124,9 @@ class ExecCounter(CounterPlugin):
             raise ConfigError(f"counter {source!r}: expected exec:PATH [ARGS]")
         prog = argv[0]
         if "/" in prog:
-            path = Path(prog)
-            if options.base and not path.is_absolute():
-                path = Path(options.base) / path
+            # Made absolute: 'cnt.py' (what Path('./cnt.py') prints) would be looked up
+            # on PATH when run, another program than the file checked and hashed here.
+            path = Path(options.base or Path.cwd()) / prog
         else:
             found = shutil.which(prog)
             if found is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import pickle
 import shutil
 import subprocess
@@ -441,3 +442,27 @@ def test_unknown_protocol_reply_is_reported(protocol_program: Callable[..., Path
     finally:
         c.close()
     assert fault is not None and fault.verdict == "error"
+
+
+def test_a_relative_program_runs_the_file_it_names_not_one_on_path(
+    tmp_path: Path,
+    protocol_program: Callable[..., Path],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # 'exec:./cnt' was checked and hashed as ./cnt but run as 'cnt', which Popen looks
+    # up on PATH: another program ran under the local file's identity.
+    import json
+
+    from highfive.harness.cli import main
+
+    protocol_program("ok", name="cnt")
+    (tmp_path / "bin").mkdir()
+    protocol_program("silent", name="other").rename(tmp_path / "bin" / "cnt")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:{os.environ['PATH']}")
+    assert main(["synth", "high_five", "--csv", "hf.csv"]) == 0
+    capsys.readouterr()
+    assert main(["count", "hf.csv", "--model", "exec:./cnt", "--json"]) == 0
+    said = json.loads(capsys.readouterr().out)
+    assert said["count"] == 1  # the local program; the one on PATH never detects
