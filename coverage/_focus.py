@@ -77,7 +77,8 @@ def plan_focus(
         Run name (default: ``<run name>-focus``).
     """
     # A follow-up plans from a finished run; 'highfive run' has no --partial to offer.
-    record = RunDir(run).require_complete("a follow-up (highfive run --focus)")
+    RunDir(run).require_complete("a follow-up (highfive run --focus)")
+    record = RunDir(run).read_config()
     parent = CampaignConfig.from_dict(record["config"])
     if parent.recordings is not None:
         raise InvalidParameter(

@@ -196,6 +196,25 @@ class RunDir:
                 f"{self.campaign_json}: schema_version {version!r}, this highfive reads "
                 f"{' and '.join(map(str, READABLE))}; re-run the campaign with this version"
             )
+        problem = _record_problem(record)
+        if problem:
+            raise RunDirError(
+                f"{self.campaign_json}: damaged, {problem}; the run cannot be read (run the "
+                "campaign again)"
+            )
+        return record
+
+    def read_config(self) -> dict[str, Any]:
+        """The campaign record, with the campaign's settings (``config``) that replay,
+        shrink, a follow-up and the report rebuild cases from; :class:`RunDirError` if
+        they are missing."""
+        record = self.read_campaign()
+        problem = _record_problem(record, needs=("config", "models"))
+        if problem:
+            raise RunDirError(
+                f"{self.campaign_json}: damaged, {problem}; the run cannot be read (run the "
+                "campaign again)"
+            )
         return record
 
     def require_complete(self, what: str, *, otherwise: str = "") -> dict[str, Any]:
@@ -507,6 +526,35 @@ def _parse_entry(line: bytes) -> tuple[dict[str, Any] | None, str | None]:
 
 def _whole(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _record_problem(record: Mapping[str, Any], needs: tuple[str, ...] = ("models",)) -> str:
+    """What is wrong with the shape of a campaign record ('' if nothing): the parts every
+    reader takes for granted (a hand-edited file gave KeyError and TypeError tracebacks,
+    or false answers such as "case 109 passes with ;" without its models)."""
+
+    def shown(value: Any) -> str:
+        names = {dict: "an object", list: "a list", str: "text", bool: "true or false"}
+        return "null" if value is None else names.get(type(value), "a number")
+
+    for key, kind in [("config", dict), ("models", list)]:
+        if key not in record:
+            if key in needs:
+                return f"{key!r} is missing"
+            continue
+        if not isinstance(record[key], kind):
+            return f"{key!r} is {shown(record[key])}, not {shown(kind())}"
+    models = record.get("models", [])
+    if "models" in record and not models:
+        return "'models' is empty"
+    for i, m in enumerate(models):
+        if not isinstance(m, dict) or not isinstance(m.get("id"), str):
+            return f"models[{i}] is not an object with an 'id'"
+        if "source" in m and not isinstance(m["source"], str):
+            return f"models[{i}].source is {shown(m['source'])}, not text"
+    if not isinstance(record.get("identity", {}), dict):
+        return f"'identity' is {shown(record['identity'])}, not an object"
+    return ""
 
 
 def _misplaced(entry: Mapping[str, Any], size: int, cases: int) -> str | None:

@@ -84,8 +84,14 @@ def load_recorded(entry: Mapping[str, Any], options: CounterOptions | None = Non
     Records written before counters were plug-ins have no ``kind``: they are ONNX.
     """
     kind = entry.get("kind", "onnx")
-    version = str(entry.get("identity", {}).get("version", "") or "")
-    counter = load_counter(str(entry["source"]), version=version, options=options)
+    if not isinstance(entry.get("source"), str):
+        raise RunDirError(
+            f"counter {entry.get('id')!r}: the run records no source to load it from "
+            "(campaign.json damaged); run the campaign again"
+        )
+    identity = entry.get("identity")
+    version = str((identity if isinstance(identity, dict) else {}).get("version", "") or "")
+    counter = load_counter(entry["source"], version=version, options=options)
     if counter.kind != kind or counter.identity.sha256 != entry.get("sha256"):
         raise RunDirError(
             f"counter {entry.get('id')!r}: {entry['source']} is now a {counter.kind} counter "

@@ -219,6 +219,30 @@ CATALOGUE = [
         r"bad/campaign.json: holds a JSON list, not the campaign record",
         files={"bad/campaign.json": "[1, 2]\n"},
     ),
+    row(  # KeyError: 'config'
+        "campaign-json-without-config",
+        "replay bad 1",
+        r"bad/campaign.json: damaged, 'config' is missing; the run cannot be read",
+        files={"bad/campaign.json": '{"schema_version": 3, "models": [{"id": "m"}]}\n'},
+    ),
+    row(  # AttributeError: 'NoneType' object has no attribute 'get'
+        "campaign-json-config-null",
+        "shrink bad 1",
+        r"bad/campaign.json: damaged, 'config' is null, not an object",
+        files={"bad/campaign.json": '{"schema_version": 3, "config": null, "models": []}\n'},
+    ),
+    row(  # "case 1 passes with ;" and "the runs hold no ONNX model"
+        "campaign-json-without-models",
+        "model compare bad",
+        r"bad/campaign.json: damaged, 'models' is missing",
+        files={"bad/campaign.json": '{"schema_version": 3, "config": {}}\n'},
+    ),
+    row(  # TypeError: string indices must be integers
+        "campaign-json-models-text",
+        "replay bad",
+        r"bad/campaign.json: damaged, 'models' is text, not a list",
+        files={"bad/campaign.json": '{"schema_version": 3, "config": {}, "models": "x"}\n'},
+    ),
     row(
         "run-batch-too-large",
         "run big.toml",
@@ -967,7 +991,9 @@ CATALOGUE = [
         r"\(the same gate, --budget, --stage and --spending\)",
         files={
             "seq/stages.json": "{}",
-            "seq/stage-000/campaign.json": '{"schema_version": 3, "status": "running"}',
+            "seq/stage-000/campaign.json": (
+                '{"schema_version": 3, "status": "running", "config": {}, "models": [{"id": "m"}]}'
+            ),
             "g.toml": SEQ_GATE,
         },
     ),

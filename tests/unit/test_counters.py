@@ -466,3 +466,8 @@ def test_a_relative_program_runs_the_file_it_names_not_one_on_path(
     assert main(["count", "hf.csv", "--model", "exec:./cnt", "--json"]) == 0
     said = json.loads(capsys.readouterr().out)
     assert said["count"] == 1  # the local program; the one on PATH never detects
+
+
+def test_a_recorded_counter_without_its_source_is_damage_not_a_key_error() -> None:
+    with pytest.raises(RunDirError, match=r"counter 'float': the run records no source to load"):
+        load_recorded({"id": "float", "kind": "onnx", "sha256": "0" * 64})
