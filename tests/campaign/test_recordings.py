@@ -260,6 +260,34 @@ def test_dask_workers_get_the_recordings_bytes(
         analyse_run(runs)
 
 
+@pytest.fixture(scope="module")
+def recorded(
+    synthetic: tuple[Path, Path, list[int]],
+    tmp_path_factory: pytest.TempPathFactory,
+    toy_model_path: Path,
+) -> Path:
+    """A finished campaign of the synthetic recordings (one metadata column, kind: one
+    binned dimension), for the commands that read a run."""
+    base = tmp_path_factory.mktemp("recorded")
+    (base / "rec").symlink_to(synthetic[0] / "rec")
+    cfg = CampaignConfig.from_toml(_recordings_config(base, synthetic[0] / "rec", toy_model_path))
+    return Path(run_campaign(cfg, stream=None).run_dir)
+
+
+def test_diff_of_recordings_compares_the_crosses_there_are(
+    recorded: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One binned dimension has no 2-way cross: without --ways a diff compares the
+    1-way cells (as coverage does); --ways 2 is still refused."""
+    assert main(["diff", str(recorded)]) == 0
+    out = capsys.readouterr().out
+    assert "paired on 24 cases of one run" in out and "regressions (B worse):" in out
+    assert main(["diff", str(recorded), "--ways", "2"]) == 2
+    assert capsys.readouterr().err == (
+        "error: --ways: 2 must be a whole number from 1 to 1 (the number of binned dimensions)\n"
+    )
+
+
 def test_labels_checked_whole_before_any_case_runs(
     synthetic: tuple[Path, Path, list[int]], tmp_path: Path, toy_model_path: Path
 ) -> None:
