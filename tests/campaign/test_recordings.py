@@ -8,6 +8,7 @@ import hashlib
 import importlib.util
 import json
 import math
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -28,6 +29,7 @@ from highfive.harness import (
     score_count,
 )
 from highfive.harness.cli import main
+from highfive.reports import write_report
 
 from .conftest import results
 
@@ -286,6 +288,23 @@ def test_diff_of_recordings_compares_the_crosses_there_are(
     assert capsys.readouterr().err == (
         "error: --ways: 2 must be a whole number from 1 to 1 (the number of binned dimensions)\n"
     )
+
+
+def test_report_of_recordings_describes_the_recordings(recorded: Path, tmp_path: Path) -> None:
+    """The report offers no follow-up campaign (there is none for label cells) and gives
+    the recordings, not a sampler, seed and space the run never used."""
+    text = write_report(recorded, tmp_path / "r.html", cases=0).read_text()
+    assert "--focus" not in text
+    note = re.search(r"<p>Undecided cells \(.*?</p>", text)
+    assert note is not None and "record more of the under-tested ones" in note.group(0)
+    campaign = re.search(r'<h2 id="campaign">.*?</table>', text, re.S)
+    assert campaign is not None
+    facts = dict(re.findall(r"<tr><th>(.*?)</th><td>(.*?)</td></tr>", campaign.group(0)))
+    assert facts["recordings folder"] == str(recorded.parents[1] / "rec")
+    assert facts["labels file"] == "labels.csv"
+    assert facts["recordings"] == "24" and facts["metadata"] == "kind"
+    assert not {"sampler", "seed", "space"} & set(facts)
+    assert "the whole default space" not in text
 
 
 def test_labels_checked_whole_before_any_case_runs(
