@@ -64,7 +64,13 @@ if TYPE_CHECKING:
     from ._run import CoverageSettings, RunCoverage, analyse_run, load_settings, write_coverage
     from ._sequential import CaseTable, CriterionDecision, Decisions, decide, staged_criteria
     from ._spending import SPENDING, Spending, spending_levels
-    from ._staged import SequentialResult, check_sequential, run_until_decided, stage_boxes
+    from ._staged import (
+        SequentialResult,
+        check_sequential,
+        check_stageable,
+        run_until_decided,
+        stage_boxes,
+    )
     from ._stats import (
         LOOKS,
         STATUSES,
@@ -129,6 +135,7 @@ __all__ = [
     "cell_stats",
     "cells_frame",
     "check_sequential",
+    "check_stageable",
     "codes",
     "coverage",
     "cp_interval",
@@ -221,7 +228,13 @@ _EXPORTS = {
         "staged_criteria",
     ),
     "_spending": ("SPENDING", "Spending", "spending_levels"),
-    "_staged": ("SequentialResult", "check_sequential", "run_until_decided", "stage_boxes"),
+    "_staged": (
+        "SequentialResult",
+        "check_sequential",
+        "check_stageable",
+        "run_until_decided",
+        "stage_boxes",
+    ),
     "_stats": (
         "LOOKS",
         "STATUSES",

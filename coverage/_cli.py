@@ -202,9 +202,9 @@ def add_coverage_commands(subparsers: Any) -> None:
     p.add_argument(
         "--ways",
         type=_ways,
-        default=[1, 2],
         metavar="1,2",
-        help="t-way crosses to compare (default 1,2); more than 1,000,000 cells per "
+        help="t-way crosses to compare (default 1,2, or 1 when one dimension is binned, "
+        "as for recordings with one metadata column); more than 1,000,000 cells per "
         "model is refused (3-way crosses of the default space have 659,354)",
     )
     p.add_argument(

@@ -89,7 +89,8 @@ class CellUpperBound(CriterionKind):
         not_shown = int(np.count_nonzero(~shown))
         cells = rows.size
         if not shown.any():
-            return "no cell tested", False, f"none of {cells:,} cells has >= {o['min_cases']} cases"
+            value = f"no cell tested: {_too_few(cells, o['min_cases'])}"
+            return value, False, f"none of {cells:,} cells has >= {o['min_cases']} cases"
         order = np.argsort(-np.where(shown, upper, -1.0), kind="stable")
         worst = int(order[0])
 
@@ -117,7 +118,17 @@ class CellUpperBound(CriterionKind):
             verb = "skipped (allow_untested)" if o["allow_untested"] else "not shown"
             parts.append(f"{not_shown:,} cells with < {o['min_cases']} cases {verb}, e.g. {names}")
         passed = not bad.any() and (o["allow_untested"] or not not_shown)
+        if not_shown and not o["allow_untested"]:  # a reason to fail: said on the line too
+            value += f"; {_too_few(not_shown, o['min_cases'])}"
         return value, passed, "; ".join(parts)
+
+
+def _too_few(cells: int, min_cases: int) -> str:
+    """``'40 cells have fewer than min_cases = 5 cases'`` (or no case, for 1)."""
+    have = "cell has" if cells == 1 else "cells have"
+    if min_cases <= 1:
+        return f"{cells:,} {have} no case"
+    return f"{cells:,} {have} fewer than min_cases = {min_cases:,} cases"
 
 
 @register_criterion

@@ -38,6 +38,7 @@ __all__ = [
     "cell_labels",
     "crosses_fingerprint",
     "crosses_size",
+    "default_ways",
     "load_crosses",
     "make_crosses",
 ]
@@ -150,9 +151,15 @@ def _count(n: int) -> str:
     return f"{n:,}" if n < 10**15 else show_number(n)
 
 
+def default_ways(binning: Binning) -> tuple[int, ...]:
+    """The :data:`DEFAULT_WAYS` there are crosses for: ``(1,)`` when one dimension is
+    binned (as for a campaign of recordings with one metadata column or none)."""
+    return tuple(t for t in DEFAULT_WAYS if t <= max(len(binning), 1))
+
+
 def make_crosses(
     binning: Binning,
-    ways: Iterable[int] = DEFAULT_WAYS,
+    ways: Iterable[int] | None = None,
     named: Sequence[Cross] = (),
     *,
     where: str = "ways",
@@ -160,13 +167,15 @@ def make_crosses(
 ) -> tuple[Cross, ...]:
     """Named crosses first, then every t-way cross for ``t`` in ``ways``.
 
-    A t-way cross over the same set of coverpoints as a named one is left out. Auto
-    crosses list their coverpoints in binning order. More than ``max_cells`` cells
-    (:func:`crosses_size`, counted before anything is built) is a :class:`ConfigError`
-    that gives the count and the limit; ``where`` names the setting in it (``"ways"``,
-    ``"--ways"``, a gate criterion).
+    ``ways`` None (the default) is :func:`default_ways`: 1- and 2-way crosses, or only
+    1-way ones when one dimension is binned; ways given explicitly are checked against
+    the binned dimensions. A t-way cross over the same set of coverpoints as a named one
+    is left out. Auto crosses list their coverpoints in binning order. More than
+    ``max_cells`` cells (:func:`crosses_size`, counted before anything is built) is a
+    :class:`ConfigError` that gives the count and the limit; ``where`` names the setting
+    in it (``"ways"``, ``"--ways"``, a gate criterion).
     """
-    ways = list(ways)
+    ways = list(default_ways(binning) if ways is None else ways)
     if ways and not len(binning):
         raise ConfigError(
             f"{where}: nothing to cross: every dimension of the space is fixed to one value "
@@ -205,8 +214,7 @@ def load_crosses(source: str | Path | Mapping[str, Any], binning: Binning) -> tu
     :data:`MAX_CELLS` cells is refused.
     """
     data = source if isinstance(source, Mapping) else read_coverage_toml(source)
-    default = [t for t in DEFAULT_WAYS if t <= max(len(binning), 1)]
-    ways = data.get("ways", default)
+    ways = data.get("ways", list(default_ways(binning)))
     if not isinstance(ways, list):
         raise ConfigError(f"ways: {show(ways)} must be a list such as [1, 2]")
     raw = data.get("crosses", [])

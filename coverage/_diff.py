@@ -18,7 +18,7 @@ from highfive.generators import ConfigError, ParameterSpace, show
 from highfive.harness import RunDir
 
 from ._bins import Binning, codes, space_fingerprint
-from ._crosses import DEFAULT_WAYS, crosses_size, make_crosses
+from ._crosses import crosses_size, make_crosses
 from ._difftest import (
     Alternative,
     cell_label_columns,
@@ -126,7 +126,7 @@ def diff_runs(
     run_b: str | os.PathLike[str] | None = None,
     *,
     model: str | None = None,
-    ways: Sequence[int] = DEFAULT_WAYS,
+    ways: Sequence[int] | None = None,
     bins: Mapping[str, Any] | None = None,
     method: str = "holm",
     alpha: float = 0.05,
@@ -145,8 +145,10 @@ def diff_runs(
         ``"M"`` (model M in both runs) or ``"MA:MB"``. Default: the one model the runs
         share, or their only models; for one run of two models, the first listed in
         campaign.json against the second (:func:`diff_pairs` gives every comparison).
-    ways : sequence of int
-        t-way crosses whose cells are compared.
+    ways : sequence of int, optional
+        t-way crosses whose cells are compared. Default: 1- and 2-way, or only 1-way
+        when one dimension is binned (a campaign of recordings with one metadata column
+        or none); ways given explicitly are refused when the run has no such cross.
     bins : mapping, optional
         ``[bins.<dimension>]`` tables, applied to both runs.
     method : {"holm", "fdr"}
@@ -313,7 +315,7 @@ def quantization_diff(
     run: str | os.PathLike[str],
     *,
     models: tuple[str, str] = ("float", "int8"),
-    ways: Sequence[int] = DEFAULT_WAYS,
+    ways: Sequence[int] | None = None,
     bins: Mapping[str, Any] | None = None,
     method: str = "holm",
     alpha: float = 0.05,

@@ -50,7 +50,13 @@ from ._sequential import RECORDED_KINDS, CaseTable, Cell, Decisions, decide, sta
 from ._spending import Spending, check_spending
 from ._unitbox import bin_interval
 
-__all__ = ["SequentialResult", "check_sequential", "run_until_decided", "stage_boxes"]
+__all__ = [
+    "SequentialResult",
+    "check_sequential",
+    "check_stageable",
+    "run_until_decided",
+    "stage_boxes",
+]
 
 _BASE_SAMPLERS = tuple(s for s in SAMPLERS if s not in ("focus", "importance"))
 
@@ -70,34 +76,41 @@ class SequentialResult:
         return sum(int(s["cases"]) for s in self.stages)
 
 
+def check_stageable(config: CampaignConfig) -> None:
+    """One-line :class:`InvalidParameter` for a campaign that cannot run in stages
+    whatever the gate: one of recordings, or a sampler other than a base one. Checked
+    before the gate is looked for, so that the reason comes first."""
+    if config.recordings is not None:
+        raise InvalidParameter(
+            "--until-decided: a campaign of [recordings] runs each recording once; it has "
+            "no cases to sample in stages (drop --until-decided)"
+        )
+    if config.sampler not in _BASE_SAMPLERS:
+        raise InvalidParameter(
+            f"sampler: {show(config.sampler)} cannot start a sequential campaign; its first "
+            f"stage samples the base distribution ({', '.join(_BASE_SAMPLERS)})"
+        )
+
+
 def check_sequential(
     config: CampaignConfig, gate: Gate, budget: int, stage: int, spending: str = "anytime"
 ) -> None:
     """One-line :class:`InvalidParameter` or :class:`ConfigError` for settings that
     cannot run, before anything is written.
 
-    The gate's criteria are checked against the campaign's counters (loaded as the
-    first stage loads them): a model a criterion names that the campaign lacks, or a
-    criterion on ONNX models applied to another kind of counter, is refused here, as
-    the ordinary gate refuses it on a run.
+    :func:`check_stageable` first; then the gate's criteria are checked against the
+    campaign's counters (loaded as the first stage loads them): a model a criterion
+    names that the campaign lacks, or a criterion on ONNX models applied to another
+    kind of counter, is refused here, as the ordinary gate refuses it on a run.
     """
     check_spending(spending)
-    if config.recordings is not None:
-        raise InvalidParameter(
-            "--until-decided: a campaign of [recordings] runs each recording once; it has "
-            "no cases to sample in stages (drop --until-decided)"
-        )
+    check_stageable(config)
     if isinstance(stage, bool) or not isinstance(stage, int) or stage < 1:
         raise InvalidParameter(f"--stage: {show(stage)} must be a whole number of cases >= 1")
     if isinstance(budget, bool) or not isinstance(budget, int) or budget < stage:
         raise InvalidParameter(
             f"--budget: {show(budget)} is smaller than one stage ({stage:,} cases); "
             "give a budget of at least --stage cases"
-        )
-    if config.sampler not in _BASE_SAMPLERS:
-        raise InvalidParameter(
-            f"sampler: {show(config.sampler)} cannot start a sequential campaign; its first "
-            f"stage samples the base distribution ({', '.join(_BASE_SAMPLERS)})"
         )
     staged_criteria(gate)
     counters = load_counters(config)

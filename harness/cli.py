@@ -537,8 +537,9 @@ def _outside_runs(out: Path) -> None:
 
 
 def _run_until_decided(args: argparse.Namespace, config: Any) -> int:
-    from highfive.coverage import load_gate, run_until_decided
+    from highfive.coverage import check_stageable, load_gate, run_until_decided
 
+    check_stageable(config)  # a campaign that has no stages: said before any gate is sought
     gate_file = args.gate or Path(args.config).parent / "gate.toml"
     if args.gate is None and not gate_file.exists():
         raise InvalidParameter(

@@ -76,7 +76,8 @@ def merged_note(summary: Mapping[str, Any]) -> str:
 
 
 def focus_note(summary: Mapping[str, Any], run: str) -> str:
-    """The follow-up command when cells are undecided (untested or under-tested)."""
+    """The follow-up command when cells are undecided (untested or under-tested); for a
+    campaign of recordings, which has none, what to record instead."""
     undecided = {
         m: int(s.get("status", {}).get("untested", 0))
         + int(s.get("status", {}).get("under-tested", 0))
@@ -84,11 +85,18 @@ def focus_note(summary: Mapping[str, Any], run: str) -> str:
     }
     if not any(undecided.values()):
         return ""
+    counts = " and ".join(f"{v:,} of {esc(m)}" for m, v in undecided.items())
+    if summary.get("recordings"):
+        return (
+            f"<p>Undecided cells (untested or under-tested: {counts}): the cells of a "
+            "campaign of recordings are label values, not regions of the parameter space "
+            "a follow-up campaign could sample; record more of the under-tested ones "
+            "instead.</p>"
+        )
     cmd = f"highfive run --focus {shlex.quote(run)}"
     bins = summary.get("bins_file")
     if isinstance(bins, str) and bins:
         cmd += f" --bins {shlex.quote(bins)}"
-    counts = " and ".join(f"{v:,} of {esc(m)}" for m, v in undecided.items())
     return (
         f"<p>Undecided cells (untested or under-tested: {counts}): a follow-up campaign "
         f"that spends its cases on them is <code>{esc(cmd)}</code>; its coverage merges "

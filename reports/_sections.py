@@ -176,18 +176,32 @@ def campaign_section(path: Path, record: Mapping[str, Any]) -> str:
     except (TypeError, ValueError):
         pass
     space = cfg.get("space") or {}
+    recordings = cfg.get("recordings") or {}
+    if recordings:  # sampled nothing: its cases are the files its labels list
+        files = record.get("identity", {}).get("recording_files")
+        folder = Path(str(cfg.get("base") or ".")) / str(recordings.get("folder"))
+        design = [
+            ("recordings folder", esc(folder)),
+            ("labels file", esc(recordings.get("labels"))),
+            ("recordings", num(len(files) if isinstance(files, list) else cfg.get("cases"))),
+            ("metadata", esc(", ".join(map(str, recordings.get("metadata") or ())) or "none")),
+        ]
+    else:
+        design = [
+            ("sampler", esc(cfg.get("sampler"))),
+            ("seed", esc(cfg.get("seed"))),
+        ]
     facts = [
         ("run", f"{esc(record.get('name', path.name))} <span class=sub>{esc(path)}</span>"),
         ("status", chip(str(record.get("status")), "pass")),
         ("cases", num(cfg.get("cases"))),
-        ("sampler", esc(cfg.get("sampler"))),
-        ("seed", esc(cfg.get("seed"))),
+        *design,
         ("batch size", num(cfg.get("batch_size"))),
         ("tolerance", f"{esc(cfg.get('tolerance'))} s"),
-        ("space", esc(json.dumps(space)) if space else "the whole default space"),
-        ("started", esc(started)),
-        ("finished", esc(finished) + esc(took)),
     ]
+    if not recordings:
+        facts.append(("space", esc(json.dumps(space)) if space else "the whole default space"))
+    facts += [("started", esc(started)), ("finished", esc(finished) + esc(took))]
     rows = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in facts)
     models = html_table(
         ["model", "kind", "source", "sha256", "bytes"],

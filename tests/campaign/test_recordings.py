@@ -8,6 +8,7 @@ import hashlib
 import importlib.util
 import json
 import math
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -28,6 +29,7 @@ from highfive.harness import (
     score_count,
 )
 from highfive.harness.cli import main
+from highfive.reports import write_report
 
 from .conftest import results
 
@@ -291,6 +293,51 @@ def test_recordings_in_two_runs_are_one_case_whatever_their_labels_files(
     if labels == "reordered":  # the same files: a diff pairs each with itself
         assert main(["diff", *map(str, runs), "--ways", "1"]) == 0
         assert f"paired on the {len(rows)} cases both runs share" in capsys.readouterr().out
+
+
+@pytest.fixture(scope="module")
+def recorded(
+    synthetic: tuple[Path, Path, list[int]],
+    tmp_path_factory: pytest.TempPathFactory,
+    toy_model_path: Path,
+) -> Path:
+    """A finished campaign of the synthetic recordings (one metadata column, kind: one
+    binned dimension), for the commands that read a run."""
+    base = tmp_path_factory.mktemp("recorded")
+    (base / "rec").symlink_to(synthetic[0] / "rec")
+    cfg = CampaignConfig.from_toml(_recordings_config(base, synthetic[0] / "rec", toy_model_path))
+    return Path(run_campaign(cfg, stream=None).run_dir)
+
+
+def test_diff_of_recordings_compares_the_crosses_there_are(
+    recorded: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One binned dimension has no 2-way cross: without --ways a diff compares the
+    1-way cells (as coverage does); --ways 2 is still refused."""
+    assert main(["diff", str(recorded)]) == 0
+    out = capsys.readouterr().out
+    assert "paired on 24 cases of one run" in out and "regressions (B worse):" in out
+    assert main(["diff", str(recorded), "--ways", "2"]) == 2
+    assert capsys.readouterr().err == (
+        "error: --ways: 2 must be a whole number from 1 to 1 (the number of binned dimensions)\n"
+    )
+
+
+def test_report_of_recordings_describes_the_recordings(recorded: Path, tmp_path: Path) -> None:
+    """The report offers no follow-up campaign (there is none for label cells) and gives
+    the recordings, not a sampler, seed and space the run never used."""
+    text = write_report(recorded, tmp_path / "r.html", cases=0).read_text()
+    assert "--focus" not in text
+    note = re.search(r"<p>Undecided cells \(.*?</p>", text)
+    assert note is not None and "record more of the under-tested ones" in note.group(0)
+    campaign = re.search(r'<h2 id="campaign">.*?</table>', text, re.S)
+    assert campaign is not None
+    facts = dict(re.findall(r"<tr><th>(.*?)</th><td>(.*?)</td></tr>", campaign.group(0)))
+    assert facts["recordings folder"] == str(recorded.parents[1] / "rec")
+    assert facts["labels file"] == "labels.csv"
+    assert facts["recordings"] == "24" and facts["metadata"] == "kind"
+    assert not {"sampler", "seed", "space"} & set(facts)
+    assert "the whole default space" not in text
 
 
 def test_labels_checked_whole_before_any_case_runs(

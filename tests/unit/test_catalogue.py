@@ -836,6 +836,20 @@ CATALOGUE = [
         r"--until-decided: a campaign of \[recordings\] runs each recording once",
         files={**_recordings("file,count\ngood.csv,0\n"), "g.toml": SEQ_GATE},
     ),
+    row(  # refused as such before the gate is looked for (it said 'no --gate FILE')
+        "run-rec-until-decided-no-gate",
+        "run r.toml --until-decided",
+        r"^error: --until-decided: a campaign of \[recordings\] runs each recording once; it "
+        r"has no cases to sample in stages \(drop --until-decided\)$",
+        files=_recordings("file,count\ngood.csv,0\n"),
+    ),
+    row(  # the same for a sampler that cannot start one
+        "run-importance-until-decided-no-gate",
+        "run c.toml --until-decided",
+        r"^error: sampler: 'importance' cannot start a sequential campaign; its first stage "
+        r"samples the base distribution \(random, sobol, halton, lhs\)$",
+        files=_importance_files(_proposal()),
+    ),
     row(
         "run-rec-cases-flag",
         "run r.toml --cases 5",

@@ -322,6 +322,26 @@ def test_one_run_compares_every_model_with_the_first(
     assert diff_runs(run, model="float:c").model_b == "c"
 
 
+def test_one_binned_dimension_diffs_its_one_way_cells_by_default(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without --ways, a diff compares the default crosses that exist: only 1-way cells
+    when one dimension is binned (as for recordings with one metadata column), as
+    coverage does; asking for --ways 2 is still refused."""
+    space = ParameterSpace([Dimension("motion", "categorical", choices=("clap", "wave"))])
+    fail = np.zeros(60, dtype=bool)
+    a = write_run(tmp_path / "a", {"float": fail}, seed=1, space=space)
+    b = write_run(tmp_path / "b", {"float": fail}, seed=1, space=space)
+    assert set(diff_runs(a, b).cells["t"]) == {1}
+    assert main(["diff", str(a), str(b)]) == 0
+    assert "regressions (B worse): 0" in capsys.readouterr().out
+    assert main(["diff", str(a), str(b), "--ways", "2"]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        "error: --ways: 2 must be a whole number from 1 to 1 (the number of binned dimensions)\n"
+    )
+
+
 def test_one_run_of_one_model_cannot_diff(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -474,6 +474,36 @@ def test_cell_upper_bound_min_cases_and_allow_untested(tmp_path: Path) -> None:
     assert not passed and "none of 10 cells" in detail  # nothing tested is no pass
 
 
+def test_a_cell_criterion_failed_by_too_few_cases_says_so_on_its_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The printed line of a cell criterion that fails because cells have fewer than
+    min_cases cases gives that reason (it was only in gate.json's detail)."""
+    n = 12  # 10 1-way cells (3 motions, 4 peak bins, 3 reps) of 3 or 4 cases: a few reach 5
+    run = write_run(tmp_path / "r", {"float": np.full(n, "pass", dtype=object)})
+    counts = CoverageCounts.from_run(
+        run, crosses=make_crosses(Binning.from_space(small_space()), [1])
+    )
+    few = int(np.count_nonzero(counts.n[:, 0] < 5))
+    assert 0 < few < counts.n.shape[0]
+    head = '[gate]\nconfidence = 0.95\n[[criteria]]\nkind = "cell_upper_bound"\nname = "cells"\n'
+    gate = gate_file(tmp_path, head + "p_max = 0.5\nways = [1]\nmin_cases = 5\n")
+    assert main(["gate", str(run), "--gate", str(gate)]) == 1
+    (line,) = [x for x in capsys.readouterr().out.splitlines() if "cells [float]" in x]
+    assert re.fullmatch(
+        rf"  FAIL  cells \[float\]  worst upper bound 0\.\d+; {few} cells have fewer than "
+        r"min_cases = 5 cases  \(need upper bound < 0\.5 in every 1-way cell\)",
+        line,
+    ), line
+    # No cell with 5 cases: the line says so too.
+    gate.write_text(head + "p_max = 0.5\nways = [1]\nmin_cases = 500\n")
+    assert main(["gate", str(run), "--gate", str(gate)]) == 1
+    out = capsys.readouterr().out
+    assert (
+        "FAIL  cells [float]  no cell tested: 10 cells have fewer than min_cases = 500 cases" in out
+    )
+
+
 def test_coverage_criterion_counts_cells(tmp_path: Path) -> None:
     n = 24  # too few for every 2-way cell
     run = write_run(tmp_path / "r", {"float": np.full(n, "pass", dtype=object)})
