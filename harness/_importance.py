@@ -69,6 +69,9 @@ __all__ = [
     "stage_starts",
 ]
 
+MAX_BINS = 1000
+"""Most bins per dimension of a proposal, as for coverage bins."""
+
 _DEFAULTS: dict[str, Any] = {
     "stages": 4,
     "proposal": "",
@@ -104,6 +107,11 @@ def check_importance(table: Mapping[str, Any], d: int, base: str) -> dict[str, A
         v = out[key]
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
             raise ConfigError(f"importance.{key}: {show(v)} must be a whole number >= 1")
+    if out["bins"] > MAX_BINS:  # a table of bins per dimension: 1e8 ran out of memory
+        raise ConfigError(
+            f"importance.bins: {out['bins']:,} must be at most {MAX_BINS:,} per dimension "
+            "(a proposal holds that many probabilities for each of the space's dimensions)"
+        )
     out["defensive"] = _number("defensive", out["defensive"], 0, 1, True)
     out["elite"] = _number("elite", out["elite"], 0, 1, True)
     out["smoothing"] = _number("smoothing", out["smoothing"], 0, 1, True)

@@ -95,6 +95,8 @@ def test_a_resumed_campaign_refits_nothing_and_matches(tmp_path: Path) -> None:
     [
         ("defensive = 0", "importance.defensive: 0 must be a number in (0, 1]"),
         ("stages = 9", "importance.stages: 9 stages need at least 9 batches"),
+        # a MemoryError traceback, or the process killed, and campaign.json left "running"
+        ("bins = 100000000", "importance.bins: 100,000,000 must be at most 1,000 per dimension"),
         ("warp = 2", "unknown key 'importance.warp'"),
         ("final = 1", "importance.final: 1 leaves no cases for the cross-entropy stages"),
         ("final = -0.5", "importance.final: -0.5 must be a number in [0, 1]"),
