@@ -122,7 +122,7 @@ def _note_weighted(*runs: Path | None) -> None:
         if run is None or not (Path(run) / "campaign.json").is_file():
             continue
         sampler = RunDir(run).read_campaign().get("config", {}).get("sampler")
-        if sampler in WEIGHTED_SAMPLERS:
+        if sampler in WEIGHTED_SAMPLERS and sampler != "importance":  # that one is refused
             print(
                 f"note: {os.fspath(run)} drew its cases from {WEIGHTED_SAMPLERS[sampler]} "
                 f"(sampler {sampler!r}): compare it cell by cell; its overall rate is of the "

@@ -4,6 +4,7 @@ coverage, replay and resume; with a synthetic counter whose failures are known."
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -167,6 +168,13 @@ def test_the_gate_refuses_weighted_cases_that_it_would_count_as_plain(
     # a count of cases per cell, wherever they were drawn, is still judged
     gate.write_text('[[criteria]]\nkind = "coverage"\nname = "1-way"\nmin = 0.5\nways = [1]\n')
     assert main(["gate", str(run), "--gate", str(gate)]) == 0
+    # Nor does a diff count them as plain: a worse counter got 122 "improvements" over
+    # an importance run (the proposal draws some parts of a cell more than others).
+    shutil.copytree(run, tmp_path / "copy")
+    capsys.readouterr()
+    assert main(["diff", str(tmp_path / "copy"), str(run)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "it drew its cases from a learnt proposal" in err, err
 
 
 def test_the_report_of_weighted_cases_shows_the_weighted_rate(tmp_path: Path) -> None:
