@@ -565,6 +565,8 @@ def summary(stats: CellStats, *, min_cases: int = 1, worst: int = 10) -> dict[st
                 "rate": float(stats.rate[ci, mi]),
                 "lower": float(stats.lower[ci, mi]),
                 "upper": float(stats.upper[ci, mi]),
+                "ci_low": float(stats.ci_low[ci, mi]),
+                "ci_high": float(stats.ci_high[ci, mi]),
                 "needed": need if np.isfinite(need) else None,
                 "needed_at_rate": at_rate if np.isfinite(at_rate) else None,
                 "status": str(stats.status[ci, mi]),

@@ -176,7 +176,10 @@ def worst_section(summary: Mapping[str, Any]) -> str:
         return out[0] + '<p class="none">no cell has a failure</p>'
     rows = []
     for w in worst:
-        lo, hi = cp_interval(w["failures"], w["n"], conf)
+        if "ci_low" in w:  # the cell's own interval: weighted, anytime or one-look
+            lo, hi = float(w["ci_low"]), float(w["ci_high"])
+        else:  # a summary written before it was recorded: one-look Clopper-Pearson
+            lo, hi = (float(x[()]) for x in cp_interval(w["failures"], w["n"], conf))
         rows.append(
             [
                 esc(w["model"]),
@@ -184,7 +187,7 @@ def worst_section(summary: Mapping[str, Any]) -> str:
                 num(w["n"]),
                 num(w["failures"]),
                 f"{w['rate']:.3f}",
-                f"{float(lo[()]):.3f} – {float(hi[()]):.3f}",
+                f"{lo:.3f} – {hi:.3f}",
                 f"{w['upper']:.3f}",
                 chip(w["status"]),
             ]
@@ -199,9 +202,10 @@ def worst_section(summary: Mapping[str, Any]) -> str:
         "upper bound",
         "status",
     ]
+    why = str(summary.get("looks_why", "exact Clopper-Pearson bounds"))
     out.append(
         "<p>Cells with failures, the most confidently bad first (highest lower bound); CI "
-        "two-sided exact, upper bound one-sided.</p>"
+        f"two-sided, upper bound one-sided; bounds: {esc(why)}.</p>"
     )
     out.append(html_table(head, rows, num=(2, 3, 4, 5, 6)))
     return "".join(out)

@@ -4,6 +4,7 @@ coverage, replay and resume; with a synthetic counter whose failures are known."
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -190,6 +191,16 @@ def test_the_report_of_weighted_cases_shows_the_weighted_rate(tmp_path: Path) ->
     assert abs(rate - plain) > 0.005  # the weighted estimate differs from the plain share
     assert "weighted failure rate" in page and f"{100 * rate:.2f}%" in page
     assert "Clopper-Pearson at 95% over all cases" not in page
+    # The worst cells' intervals are the cells' own weighted ones: the table showed the
+    # plain counts' Clopper-Pearson interval, which missed the row's own weighted rate.
+    worst = re.search(r'<h2 id="worst">.*?</table>', page, re.S)
+    assert worst is not None
+    shown = re.findall(r"<td[^>]*>([\d.]+) – ([\d.]+)</td>", worst.group(0))
+    cells = pd.read_parquet(run / "coverage" / "cells.parquet")
+    stored = {
+        (f"{a:.3f}", f"{b:.3f}") for a, b in zip(cells["ci_low"], cells["ci_high"], strict=True)
+    }
+    assert shown and set(shown) <= stored, (shown, sorted(stored)[:5])
 
 
 KNOWN_TRUTH = Path(__file__).parents[2] / "examples" / "counters" / "known_truth.py"
