@@ -277,6 +277,7 @@ def agreement_figure(
     fail_verdicts: Sequence[str],
     confusion: np.ndarray | None,
     pair: tuple[str, str] | None,
+    agree: int | None = None,
 ) -> Figure:
     """Failure rate by verdict and model (bars) and, for two models, their count agreement.
 
@@ -289,6 +290,9 @@ def agreement_figure(
         Cases by predicted count of ``pair[0]`` (rows) and ``pair[1]`` (columns); the
         last row and column hold ``k - 1`` or more.
     pair : (str, str), optional
+    agree : int, optional
+        Cases in which the two models predict exactly the same count (the diagonal's
+        last cell also holds pairs such as 6 and 7); default: the diagonal without it.
     """
     two = confusion is not None and pair is not None
     fig, axes = plt.subplots(
@@ -327,10 +331,11 @@ def agreement_figure(
         ax.set_yticks(np.arange(k), ticks)
         ax.set_xlabel(f"predicted count, {pair[1]}")
         ax.set_ylabel(f"predicted count, {pair[0]}")
-        agree = int(np.trace(confusion))
+        if agree is None:  # only the exact counts of the diagonal surely agree
+            agree = int(np.trace(confusion) - confusion[-1, -1])
         total = max(int(confusion.sum()), 1)
         ax.set_title(
-            f"count agreement {pair[0]} vs {pair[1]}: {100 * agree / total:.2f}% on the diagonal",
+            f"count agreement {pair[0]} vs {pair[1]}: {100 * agree / total:.2f}% of cases",
             fontsize=10,
         )
         _count_colorbar(fig, im, ax, vmax, label="cases (log scale)")

@@ -277,7 +277,8 @@ def results_section(
         alt = "failure rate by verdict; count agreement"
         caption = (
             "Left: share of cases per failing verdict and model. Right: cases by the count "
-            "each model predicted (diagonal = same count)."
+            "each model predicted (diagonal = same count; the last row and column hold every "
+            "count from there up, equal or not)."
         )
     else:
         alt, caption = "failure rate by verdict", "Share of cases per failing verdict."
