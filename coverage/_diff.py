@@ -225,6 +225,7 @@ def diff_runs(
     attrs = {"model_a": ma, "model_b": mb, "run_a": os.fspath(pa_), "run_b": os.fspath(pb)}
 
     paired, note = _pairing(rec_a, rec_b, fa, fb, binning, same)
+    note += _judging_note(rec_a, rec_b)
     if paired:
         both = fa[["case_id"]].merge(fb[["case_id"]], on="case_id")["case_id"]
         fa = fa[fa["case_id"].isin(both)].reset_index(drop=True)
@@ -272,6 +273,21 @@ def diff_runs(
         _identity(rec_a, ma),
         _identity(rec_b, mb),
         margin,
+    )
+
+
+def _judging_note(rec_a: Mapping[str, Any], rec_b: Mapping[str, Any]) -> str:
+    """Say when two runs judge their cases differently: then a verdict may change with
+    the judging, the counter unchanged (a tolerance of 0.5 s against 0.01 s gave 280
+    "regressions" of one model on the same cases, without a word)."""
+    ia, ib = rec_a.get("identity", {}), rec_b.get("identity", {})
+    keys = ("tolerance", "counter_timeout_s", "stream_chunk_s")
+    differ = [f"{k} {ia.get(k)} in A, {ib.get(k)} in B" for k in keys if ia.get(k) != ib.get(k)]
+    if not differ:
+        return ""
+    return (
+        f"; the runs judge differently ({'; '.join(differ)}): a difference may come from "
+        "the judging, not the counter"
     )
 
 

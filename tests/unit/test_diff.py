@@ -461,3 +461,23 @@ def test_non_inferiority_through_the_cli(
     assert cells["noninferior"].all() and set(cells["model_b"]) == {"m"}
     assert main([*argv[:-3], "--margin", "0.0005", "--check"]) == 1  # not shown: exit 1
     assert main([*argv[:-3], "--margin", "0.0005"]) == 0  # no --check: report only
+
+
+def test_runs_judged_with_other_tolerances_say_so(tmp_path: Path) -> None:
+    # One model on the same cases, judged with a tolerance of 0.5 s in A and 0.01 s in
+    # B, showed 280 "regressions" of the counter without a word about the judging.
+    p = params(800, 7)
+    f_fail, i_fail = planted_verdicts(p, 8)
+    a = write_run(tmp_path / "a", {"m": f_fail}, seed=7)
+    b = write_run(tmp_path / "b", {"m": i_fail}, seed=7)
+    for run, tolerance in ((a, 0.5), (b, 0.01)):
+        record = RunDir(run).read_campaign()
+        record["identity"]["tolerance"] = tolerance
+        RunDir(run).write_campaign(record)
+    d = diff_runs(a, b)
+    assert d.paired
+    assert d.note.endswith(
+        "; the runs judge differently (tolerance 0.5 in A, 0.01 in B): a difference may come "
+        "from the judging, not the counter"
+    )
+    assert d.note in "\n".join(d.lines())
