@@ -469,9 +469,22 @@ def write_coverage(path: str | os.PathLike[str], result: RunCoverage) -> list[Pa
         ("cells.parquet", pa.Table.from_pandas(result.cells, preserve_index=False)),
         ("holes.parquet", pa.Table.from_pandas(result.holes, preserve_index=False)),
     )
-    with contextlib.ExitStack() as together:  # renames happen as it closes
-        for name, table in tables:
-            pq.write_table(table, together.enter_context(atomic_path(out / name)))
-        summary = together.enter_context(atomic_path(out / "summary.json"))
-        summary.write_text(json.dumps(result.summary, indent=2, default=str))
+    made = not out.exists()
+    name = ""
+    try:
+        with contextlib.ExitStack() as together:  # renames happen as it closes
+            for name, table in tables:
+                pq.write_table(table, together.enter_context(atomic_path(out / name)))
+            name = "summary.json"
+            summary = together.enter_context(atomic_path(out / name))
+            summary.write_text(json.dumps(result.summary, indent=2, default=str))
+    except OSError as exc:  # disk full, read-only: one line naming the file, no folder left
+        if made:
+            with contextlib.suppress(OSError):
+                out.rmdir()
+        reason = exc.strerror or str(exc).split("Detail: ")[-1]
+        raise RunDirError(
+            f"cannot write {os.fspath(out / name)}: {reason}; free some space (or make the "
+            "folder writable), then run 'highfive coverage' again"
+        ) from None
     return [out / name for name, _ in tables] + [out / "summary.json"]

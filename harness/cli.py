@@ -683,9 +683,10 @@ def _cmd_coverage(args: argparse.Namespace) -> int:
         log=lambda line: print(line, file=sys.stderr, flush=True),  # progress on big crosses
     )
     out = args.out or args.runs[0]
+    written = write_coverage(out, result)  # first: a failed write prints no analysis
     for line in result.lines():
         print(line)
-    for path in write_coverage(out, result):
+    for path in written:
         print(f"wrote {path}")
     return 0
 

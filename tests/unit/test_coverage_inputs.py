@@ -12,6 +12,7 @@ import itertools
 import math
 import re
 import shlex
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -582,7 +583,10 @@ def load_gate_text(text: str) -> object:
 
 # -- written together or not at all ----------------------------------------------------
 def test_coverage_files_are_written_all_or_none(
-    small_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    small_run: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     from highfive.coverage import _run, write_coverage
 
@@ -600,10 +604,21 @@ def test_coverage_files_are_written_all_or_none(
 
     monkeypatch.setattr(_run.pq, "write_table", disk_full)
     other = load_settings(bins_file(tmp_path, "[bins.gap]\ncount = 2\n"))  # other counts
-    with pytest.raises(OSError, match="No space left"):
+    # It named no file ("Error writing bytes to file"): now one line naming the file.
+    with pytest.raises(RunDirError, match=r"cannot write .*cells.parquet: No space left on dev"):
         write_coverage(out, analyse_run(small_run, other, regions=False))
     after = {p.name: p.read_bytes() for p in (out / "coverage").iterdir()}
     assert after == before  # the first file was not renamed over its old self either
+    # Through the command line: nothing printed as if it had worked, no folder left.
+    calls.clear()
+    fresh = tmp_path / "fresh"
+    shutil.copytree(small_run, fresh)
+    assert main(["coverage", str(fresh)]) == 2
+    said = capsys.readouterr()
+    assert (
+        said.out == "" and said.err.startswith("error: cannot write ") and said.err.count("\n") == 1
+    )
+    assert not (fresh / "coverage").exists()
 
 
 def test_gate_files_are_written_both_or_neither(
