@@ -105,6 +105,9 @@ def plan_focus(
     seed = int(np.random.SeedSequence(parent.seed, spawn_key=(2**41,)).generate_state(1)[0])
     return replace(
         parent,
+        # Beside the run given, wherever it is now: a run copied or moved (fetched from
+        # a cluster) had its follow-up written where it was first made.
+        out=os.fspath(Path(run).absolute().parent),
         name=name or f"{parent.name}-focus",
         seed=seed % 2**31,
         cases=n_cases,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -115,3 +116,15 @@ def test_a_follow_up_of_an_unfinished_run_says_how_to_finish_it(
     assert err.count("\n") == 1 and "a follow-up (highfive run --focus) needs a complete run" in err
     # What it suggests is what 'highfive run' accepts: --resume, never --partial.
     assert "'highfive run CONFIG --resume'" in err and "--partial" not in err
+
+
+def test_a_follow_up_of_a_moved_run_is_written_beside_it(
+    campaign_file: Callable[..., Path], tmp_path: Path
+) -> None:
+    # The follow-up went into the campaign's original out folder, not beside the run
+    # given: a run fetched from a cluster had its follow-up written elsewhere.
+    base = _run(campaign_file, "moved", 32)
+    (tmp_path / "elsewhere").mkdir()
+    moved = Path(shutil.move(base, tmp_path / "elsewhere" / "moved"))
+    cfg = plan_focus(moved, cases=16)
+    assert Path(cfg.out) == moved.parent and cfg.name == "moved-focus"
