@@ -579,10 +579,11 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         if o.message:
             print(f"  {mid:<{width}} {o.verdict:<14} {o.message}")
             continue
-        times = ", ".join(f"{t:.3f}" for t in o.detection_times) or "none"
+        times = ", ".join(f"{t:.3f}" for t in o.detection_times)
+        said = f"detections at {times} s" if times else "no detection"
         print(
             f"  {mid:<{width}} count {o.predicted_count} (true {o.true_count})  "
-            f"{o.verdict:<14} detections at {times} s"
+            f"{o.verdict:<14} {said}"
         )
     unchecked = None if args.param else rep.not_compared()
     if rep.stored:

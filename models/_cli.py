@@ -68,7 +68,7 @@ def format_profile(prof: dict[str, Any]) -> list[str]:
 
 
 def _columns(time_step: int) -> str:
-    return "every column" if time_step == 1 else f"every {time_step}th column (time_step)"
+    return "every column" if time_step == 1 else f"one column in {time_step} (time_step)"
 
 
 def _cmd_info(args: argparse.Namespace) -> int:

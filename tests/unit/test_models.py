@@ -650,6 +650,7 @@ def test_cli_model_info(capsys: pytest.CaptureFixture[str]) -> None:
     assert Model.load("int8").sha256 in out
     stored = GOLDEN_PARAMETERS + PADDING_WEIGHTS["int8"]
     assert f"parameters  {stored:,}" in out and "int8        yes (QDQ)" in out
+    assert "one column in 3 (time_step)" in out  # it said "every 3th column"
 
 
 def test_cli_train_without_torch(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
