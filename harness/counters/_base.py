@@ -146,7 +146,8 @@ def parse_detections(value: Any, where: str) -> list[Detection]:
     """A counter's output as detections, or :class:`CounterFault` naming what is wrong.
 
     Accepted: a sequence of :class:`Detection`, of ``(time, score)`` pairs, or of plain
-    times (score 1). Times must be finite; scores finite and in [0, 1].
+    times (score 1). Times must be finite; scores finite and in [0, 1]. Returned in time
+    order, whatever order the counter gave them in.
     """
     if isinstance(value, CountResult):
         value = value.detections
@@ -183,7 +184,7 @@ def parse_detections(value: Any, where: str) -> list[Detection]:
                 "score in [0, 1]",
             )
         out.append(Detection(time=time, score=score))
-    return out
+    return sorted(out, key=lambda d: d.time)  # stable: equal times keep their order
 
 
 def parse_windows(centres: Any, probs: Any, where: str) -> tuple[np.ndarray, np.ndarray]:

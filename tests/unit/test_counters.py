@@ -471,3 +471,13 @@ def test_a_relative_program_runs_the_file_it_names_not_one_on_path(
 def test_a_recorded_counter_without_its_source_is_damage_not_a_key_error() -> None:
     with pytest.raises(RunDirError, match=r"counter 'float': the run records no source to load"):
         load_recorded({"id": "float", "kind": "onnx", "sha256": "0" * 64})
+
+
+@given(st.lists(st.floats(0.0, 10.0, allow_nan=False), max_size=8))
+def test_detections_come_in_time_order_whatever_order_a_counter_gives(times: list[float]) -> None:
+    # A Python counter returning [5.0, 1.0] was printed (and written to --json) in that
+    # order, though a recording's detections are documented to be in time order.
+    from highfive.harness.counters._base import parse_detections
+
+    out = parse_detections([(t, 0.5) for t in times], "counter")
+    assert [d.time for d in out] == sorted(times)
