@@ -186,8 +186,8 @@ def open_recording(
 
     spacing, quiet = _Median(), _Quiet()
     n, first, last = 0, math.nan, math.nan
-    # The first sample above MAX_G, if in g and if in m/s^2.
-    huge: dict[float, tuple[int, str, float]] = {}
+    # The first sample above MAX_G in magnitude, if in g and if in m/s^2.
+    huge: dict[float, tuple[int, tuple[float, ...], float]] = {}
     for frame in _frames(path, suffix, columns, rows):
         t, x = _numbers(frame, time, axes, name)
         finite = np.isfinite(x).all(axis=1) & np.isfinite(t)
@@ -197,11 +197,16 @@ def open_recording(
                 f"recording {name}: row {n + bad} is not finite "
                 f"({show(t[bad])}, {show(x[bad])}); drop or fill missing samples"
             )
+        # The magnitude, of values clipped far beyond the limit: squaring them overflows
+        # nothing, and a clipped row is over the limit in either unit as it was.
+        near = np.clip(x, -_FAR, _FAR)
+        magnitude = np.sqrt(np.einsum("ij,ij->i", near, near))
         for per_g in (1.0, G):
-            over = np.abs(x) > MAX_G * per_g
+            over = magnitude > MAX_G * per_g
             if per_g not in huge and over.any():
-                i, j = (int(k) for k in np.argwhere(over)[0])
-                huge[per_g] = (n + i, axes[j], float(x[i, j]))
+                i = int(np.argmax(over))
+                row = tuple(float(v) for v in x[i])
+                huge[per_g] = (n + i, row, math.hypot(*row))  # not clipped
         d = _spacings(t, last)
         if not np.all(d > 0):
             i = int(np.flatnonzero(d <= 0)[0]) + t.size - d.size  # row in this frame
@@ -214,7 +219,7 @@ def open_recording(
         spacing.add(d)
         # Squared inside: a value beyond MAX_G in either unit is refused below anyway, so
         # clipping far beyond it changes no accepted recording and overflows nothing.
-        quiet.add(t, np.clip(x, -_FAR, _FAR))
+        quiet.add(t, near)
         if t.size:
             first = float(t[0]) if n == 0 else first
             last = float(t[-1])
@@ -244,7 +249,7 @@ def open_recording(
             f"{1.0 / MIN_RATE_HZ:g} s); check --time-unit"
         )
     if G in huge:  # too large in either unit: say so before any unit is inferred
-        raise _too_large(name, *huge[G], units)
+        raise _too_large(name, axes, *huge[G], units)
     mean, spread, rest_rows, rest_first = quiet.quietest(float(fs))
     magnitude = float(np.linalg.norm(mean))
     if units == "auto":
@@ -267,7 +272,7 @@ def open_recording(
         units = found
     per_g = G if units == "m/s2" else 1.0
     if per_g in huge:
-        raise _too_large(name, *huge[per_g], units)
+        raise _too_large(name, axes, *huge[per_g], units)
     rest = Rest(
         vector=(float(mean[0] / per_g), float(mean[1] / per_g), float(mean[2] / per_g)),
         start_s=(rest_first - first) * _TIME_SCALE[unit],
@@ -290,14 +295,33 @@ def open_recording(
     )
 
 
-def _too_large(name: str, row: int, column: str, value: float, units: str) -> InvalidParameter:
+def _too_large(
+    name: str,
+    axes: tuple[str, str, str],
+    row: int,
+    values: tuple[float, ...],
+    magnitude: float,
+    units: str,
+) -> InvalidParameter:
     in_g, in_ms2 = f"{MAX_G:,.0f} g", f"{MAX_G * G:,.0f} m/s2"
     limit = {"g": in_g, "m/s2": f"{in_ms2} ({in_g})"}.get(units, f"{in_g} or {in_ms2}")
+    per_g = {"g": 1.0, "m/s2": G}.get(units, 1.0)  # unknown units: the smaller limit
+    unit = {"g": " g", "m/s2": " m/s2"}.get(units, "")
+    shown = ", ".join(f"{v:.6g}" for v in values)
     return InvalidParameter(
-        f"recording {name}: row {row}, column {show(column)} holds {value:.3g}; allowed: "
-        f"at most {limit} in magnitude (wrist accelerometers saturate at 16 g, shock "
-        "sensors at a few hundred g); drop or fix the row"
+        f"recording {name}: row {row} ({', '.join(axes)}) reads ({shown}), "
+        f"{_over(magnitude, MAX_G * per_g)}{unit} in magnitude; allowed: at most {limit} in "
+        "magnitude (wrist accelerometers saturate at 16 g, shock sensors at a few hundred "
+        "g); drop or fix the row"
     )
+
+
+def _over(value: float, limit: float) -> str:
+    """``value`` (> ``limit``) with the digits that show it is over: 1,001, not 1e+03."""
+    if value >= 1e9 or not math.isfinite(value):
+        return f"{value:.3g}"
+    decimals = next((d for d in range(10) if round(value, d) > limit), 9)
+    return f"{value:,.{decimals}f}"
 
 
 def read_recording(

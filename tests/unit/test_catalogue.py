@@ -354,22 +354,23 @@ CATALOGUE = [
     row(
         "count-huge-value",
         "count huge.csv",
-        r"recording huge.csv: row 1, column 'y' holds 1e\+100; allowed: at most 1,000 g "
-        r"or 9,807 m/s2 in magnitude \(wrist accelerometers saturate at 16 g, shock sensors "
-        r"at a few hundred g\); drop or fix the row$",
+        r"recording huge.csv: row 1 \(x, y, z\) reads \(0, 1e\+100, 1\), 1e\+100 in magnitude; "
+        r"allowed: at most 1,000 g or 9,807 m/s2 in magnitude \(wrist accelerometers "
+        r"saturate at 16 g, shock sensors at a few hundred g\); drop or fix the row$",
         files={"huge.csv": "t,x,y,z\n0,0,0,1\n0.02,0,1e100,1\n0.04,0,0,1\n"},
     ),
     row(
         "count-huge-in-g",
         "count huge.csv --units g",
-        r"recording huge.csv: row 2, column 'z' holds 1e\+39; allowed: at most 1,000 g in "
-        r"magnitude \(wrist accelerometers",
+        r"recording huge.csv: row 2 \(x, y, z\) reads \(0, 0, 1e\+39\), 1e\+39 g in magnitude; "
+        r"allowed: at most 1,000 g in magnitude \(wrist accelerometers",
         files={"huge.csv": "t,x,y,z\n0,0,0,1\n0.02,0,0,1\n0.04,0,0,1e39\n"},
     ),
     row(
         "count-absurd-but-float32-in-g",  # overflowed inside the model before
         "count absurd.csv --units g",
-        r"recording absurd.csv: row 300, column 'z' holds 1e\+38; allowed: at most 1,000 g",
+        r"recording absurd.csv: row 300 \(x, y, z\) reads \(0, 0, 1e\+38\), 1e\+38 g in "
+        r"magnitude; allowed: at most 1,000 g",
         files={
             "absurd.csv": "t,x,y,z\n"
             + "".join(f"{i / 50},0,0,{1e38 if i == 300 else 1}\n" for i in range(600))
@@ -378,8 +379,8 @@ CATALOGUE = [
     row(
         "count-absurd-in-m/s2",
         "count absurd.csv --units m/s2",
-        r"recording absurd.csv: row 1, column 'x' holds 1e\+04; allowed: at most 9,807 m/s2 "
-        r"\(1,000 g\) in magnitude",
+        r"recording absurd.csv: row 1 \(x, y, z\) reads \(10000, 0, 9.8\), 10,000 m/s2 in "
+        r"magnitude; allowed: at most 9,807 m/s2 \(1,000 g\) in magnitude",
         files={"absurd.csv": "t,x,y,z\n0,0,0,9.8\n0.02,10000,0,9.8\n0.04,0,0,9.8\n"},
     ),
     row(
@@ -677,8 +678,9 @@ CATALOGUE = [
     row(
         "run-rec-huge-value",
         "run r.toml",
-        r"l.csv line 2, column file: 'huge.csv' is refused: recording huge.csv: row 1, "
-        r"column 'y' holds 1e\+100; allowed: at most 1,000 g or 9,807 m/s2 in magnitude",
+        r"l.csv line 2, column file: 'huge.csv' is refused: recording huge.csv: row 1 "
+        r"\(x, y, z\) reads \(0, 1e\+100, 1\), 1e\+100 in magnitude; allowed: at most 1,000 g "
+        r"or 9,807 m/s2 in magnitude",
         files=_recordings(
             "file,count\nhuge.csv,0\n",
             **{"huge.csv": "t,x,y,z\n0,0,0,1\n0.02,0,1e100,1\n0.04,0,0,1\n"},

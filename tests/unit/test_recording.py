@@ -143,7 +143,11 @@ BAD = [
     ("nan", "row 10 is not finite"),
     ("backwards", "timestamps: not strictly increasing at row 100"),
     ("text", "must be numeric"),
-    ("huge", r"row 50, column 'y' holds 1e\+300; allowed: at most 1,000 g"),
+    (
+        "huge",
+        r"row 50 \(x, y, z\) reads \(-?\d\.\d+, 1e\+300, -?\d\.\d+\), 1e\+300 in "
+        r"magnitude; allowed: at most 1,000 g",
+    ),
     ("x-and-X", r"columns 'x' and 'X' both read as 'x'; keep one"),
     ("x-twice", r"columns 'x' and 'x' both read as 'x'; keep one"),
     ("t-and-time", r"columns 't' and 'time' both name the time; keep one"),
@@ -167,6 +171,64 @@ def test_bad_recordings_exit_2_with_one_line(
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1
     assert re.search(match, err), err
+
+
+@pytest.mark.parametrize(
+    ("row", "units", "match"),
+    [
+        pytest.param(
+            (900.0, 900.0, 900.0),
+            "auto",
+            r"row 100 \(x, y, z\) reads \(900, 900, 900\), 1,559 g in magnitude; allowed: at "
+            r"most 1,000 g in magnitude",  # inferred: the file reads 1 g at rest
+            id="each-axis-under-the-limit",  # 1,559 g was accepted, each axis being < 1,000
+        ),
+        pytest.param(
+            (1001.0, 0.0, 0.0),
+            "g",
+            r"row 100 \(x, y, z\) reads \(1001, 0, 0\), 1,001 g in magnitude; allowed: at "
+            r"most 1,000 g in magnitude",
+            id="just-over",  # printed as 1e+03, which reads as the limit itself
+        ),
+        pytest.param(
+            (0.0, 1000.0, 0.04),
+            "g",
+            r"reads \(0, 1000, 0\.04\), 1,000\.000001 g in magnitude",
+            id="a-hair-over",
+        ),
+        pytest.param(
+            (7000.0, 7000.0, 0.0),
+            "m/s2",
+            r"reads \(7000, 7000, 0\), 9,899 m/s2 in magnitude; allowed: at most 9,807 m/s2 "
+            r"\(1,000 g\)",
+            id="m/s2",
+        ),
+    ],
+)
+def test_the_1000_g_limit_is_on_the_magnitude(
+    row: tuple[float, float, float],
+    units: str,
+    match: str,
+    frame: pd.DataFrame,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The README's rule, 'a sample larger than 1,000 g in magnitude', on the vector, with
+    the magnitude printed to the digit that puts it over the limit."""
+    f = frame.astype(np.float64)
+    if units == "m/s2":
+        f[["x", "y", "z"]] *= G
+    f.loc[100, ["x", "y", "z"]] = row
+    path = tmp_path / "big.csv"
+    f.to_csv(path, index=False)
+    assert main(["count", str(path), "--units", units]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: recording big.csv: ") and err.count("\n") == 1
+    assert re.search(match, err), err
+    limit = 1000.0 * (G if units == "m/s2" else 1.0)
+    f.loc[100, ["x", "y", "z"]] = np.array(row) * (0.999 * limit / np.linalg.norm(row))
+    f.to_csv(path, index=False)
+    assert open_recording(path, units=units if units != "auto" else "g").rows == len(f)
 
 
 @pytest.mark.parametrize(
