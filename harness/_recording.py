@@ -226,6 +226,11 @@ def open_recording(
         n += t.size
     if n < 2:
         raise InvalidParameter(f"recording {name}: {n} rows; need at least 2")
+    if quiet.recorded == 0:
+        raise InvalidParameter(
+            f"recording {name}: every one of its {n} rows reads exactly (0, 0, 0) in "
+            f"{', '.join(axes)} (a sensor that recorded nothing); nothing to count"
+        )
 
     scale_unit = time_unit
 
@@ -250,7 +255,14 @@ def open_recording(
         )
     if G in huge:  # too large in either unit: say so before any unit is inferred
         raise _too_large(name, axes, *huge[G], units)
-    mean, spread, rest_rows, rest_first = quiet.quietest(float(fs))
+    quietest = quiet.quietest(float(fs))
+    if quietest is None:  # the rows that read anything are fewer than a window's hop
+        raise InvalidParameter(
+            f"recording {name}: all but its last {quiet.recorded} of {n} rows read exactly "
+            f"(0, 0, 0) in {', '.join(axes)} (a sensor that recorded almost nothing); "
+            "nothing to count"
+        )
+    mean, spread, rest_rows, rest_first = quietest
     magnitude = float(np.linalg.norm(mean))
     if units == "auto":
         found = _units_of(magnitude, spread)

@@ -397,6 +397,23 @@ CATALOGUE = [
         r"allowed: at least 5 Hz",
         files={"slow.csv": "t,x,y,z\n0,0,0,1\n0.5,0,0,1\n1,0,0,1\n"},
     ),
+    row(  # its quietest stretch 'read 0 on average; ... gravity removed'
+        "count-all-zeros",
+        "count zeros.csv --units g",
+        r"recording zeros.csv: every one of its 3 rows reads exactly \(0, 0, 0\) in x, y, z "
+        r"\(a sensor that recorded nothing\); nothing to count$",
+        files={"zeros.csv": "t,x,y,z\n0,0,0,0\n0.02,0,0,0\n0.04,0.0,-0,0\n"},
+    ),
+    row(  # the last two rows, after the last window of 64 rows that starts every 16
+        "count-zeros-but-the-last-rows",
+        "count zeros.csv",
+        r"recording zeros.csv: all but its last 2 of 1010 rows read exactly \(0, 0, 0\) in "
+        r"x, y, z \(a sensor that recorded almost nothing\); nothing to count$",
+        files={
+            "zeros.csv": "t,x,y,z\n"
+            + "".join(f"{i / 50},0,0,{int(i >= 1008)}\n" for i in range(1010))
+        },
+    ),
     row(
         "count-gravity-removed-moving",
         "count moving.csv --time-unit s",

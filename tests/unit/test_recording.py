@@ -608,6 +608,75 @@ def test_the_quietest_window_does_not_depend_on_the_chunks(
     assert spread**2 == pytest.approx(min(var), rel=1e-7, abs=1e-12)
 
 
+def test_a_dropout_is_not_the_quietest_stretch(
+    frame: pd.DataFrame, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Rows of exactly (0, 0, 0), a sensor that stopped reporting, were the quietest
+    stretch of a recording that reads 1 g at rest elsewhere: 'its quietest 1.28 s read 0
+    on average; the recording seems to have gravity removed'. A recording of nothing but
+    such rows is refused in one line that says so."""
+    later = frame.copy()
+    later["t"] += 10.5
+    f = pd.concat([frame, later], ignore_index=True).astype(np.float64)
+    f.loc[600:699, ["x", "y", "z"]] = 0.0
+    path = tmp_path / "dropout.csv"
+    f.to_csv(path, index=False)
+    rec = open_recording(path, rows=256)
+    assert rec.units == "g" and 0.9 < rec.rest.magnitude < 1.1
+    first = round(rec.rest.start_s * rec.fs)
+    assert not (f.loc[first : first + 63, ["x", "y", "z"]] == 0).all(axis=1).any()
+    assert open_recording(path).rest == rec.rest  # the same in any chunking
+    f[["x", "y", "z"]] = 0.0
+    f.to_csv(tmp_path / "zeros.csv", index=False)
+    for units in ("auto", "g"):
+        assert main(["count", str(tmp_path / "zeros.csv"), "--units", units]) == 2
+        assert capsys.readouterr().err == (
+            "error: recording zeros.csv: every one of its 1000 rows reads exactly (0, 0, 0) "
+            "in x, y, z (a sensor that recorded nothing); nothing to count\n"
+        )
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    rows=st.integers(1, 1500),
+    runs=st.lists(st.tuples(st.integers(0, 1500), st.integers(1, 600)), max_size=4),
+    cuts=st.lists(st.integers(0, 1500), max_size=6),
+    seed=st.integers(0, 2**16),
+)
+def test_dropouts_are_never_the_quietest_window(
+    rows: int, runs: list[tuple[int, int]], cuts: list[int], seed: int
+) -> None:
+    """Runs of rows of exactly (0, 0, 0) anywhere, the signal around them as still as
+    they or louder: the window found holds none of them when a window without one
+    exists, is never all of them, and is the same however the rows are chunked."""
+    rng = np.random.default_rng(seed)
+    fs = 50.0
+    t = np.arange(rows) / fs
+    x = rng.normal(0.0, rng.uniform(1e-3, 1.0, (rows, 1)), (rows, 3)) + np.array([0.0, 0.0, 1.0])
+    for start, length in runs:
+        x[start : start + length] = 0.0
+    whole, pieces = _Quiet(), _Quiet()
+    whole.add(t, x)
+    for a, b in zip([0, *sorted(cuts)], [*sorted(cuts), rows], strict=True):
+        pieces.add(t[min(a, rows) : min(b, rows)], x[min(a, rows) : min(b, rows)])
+    dropped = (x == 0).all(axis=1)
+    # The windows on the grid (the whole recording under 4 rows): those without a dropped
+    # row, else those not all dropped.
+    n = min(64, 2 ** (rows.bit_length() - 1)) if rows >= 4 else rows
+    starts = range(0, rows - n + 1, max(n // 4, 1))
+    clean = [i for i in starts if not dropped[i : i + n].any()]
+    pool = clean or [i for i in starts if not dropped[i : i + n].all()]
+    found, again = whole.quietest(fs), pieces.quietest(fs)
+    if found is None or again is None:
+        assert found is again is None and not pool
+        return
+    assert again[1:] == found[1:] and np.array_equal(again[0], found[0])
+    _, spread, rows_found, t_first = found
+    assert rows_found == n and round(t_first * fs) in pool
+    var = min(x[i : i + n].var(axis=0).sum() for i in pool)
+    assert spread**2 == pytest.approx(var, rel=1e-7, abs=1e-12)
+
+
 @pytest.mark.parametrize("rows", [3, 100, 4096])
 def test_a_recording_read_in_chunks_has_the_same_rest(
     rows: int, running: pd.DataFrame, tmp_path: Path
