@@ -3,7 +3,8 @@
 A recording has a time column and three acceleration columns. Recognised names (case
 does not matter): time ``t``, ``time``, ``timestamp``, ``time_s``, ``seconds``;
 axes ``x/y/z``, ``ax/ay/az``, ``acc_x/acc_y/acc_z``, ``accel_x/...``,
-``x_g/...``. Units are g or m/s^2, given or inferred from the quietest stretch of
+``x_g/...`` (named in g: read as g). Units are g or m/s^2, given, named by the axes or
+inferred from the quietest stretch of
 about a second (where the watch is still it reads gravity alone: about 1 g or 9.81
 m/s^2, whatever it does the rest of the time; the median magnitude of a run is about
 2 g; g only from a still stretch, whose spread is at most half its reading: see
@@ -173,7 +174,14 @@ def open_recording(
         raise InvalidParameter(f"time_unit: {show(time_unit)} is not allowed; choose s, ms or us")
     suffix = _check_path(path)
     name = path.name
-    time, axes = _columns(_header(path, suffix), name)
+    time, axes, named = _columns(_header(path, suffix), name)
+    if named is not None and units not in ("auto", named):
+        raise InvalidParameter(
+            f"recording {name}: its columns {', '.join(axes)} name the units {named}; "
+            f"--units {units} contradicts them; leave --units out (or give --units {named}), "
+            "or rename the columns"
+        )
+    units = named or units  # the names say it: nothing to infer
     columns = [time, *axes]
 
     def spacings() -> Iterator[np.ndarray]:

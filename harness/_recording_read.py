@@ -27,6 +27,9 @@ _AXIS_SETS = (
     ("accel_x", "accel_y", "accel_z"),
     ("x_g", "y_g", "z_g"),
 )
+_NAMED_UNITS: dict[tuple[str, str, str], Literal["g", "m/s2"]] = {("x_g", "y_g", "z_g"): "g"}
+"""Axis sets whose names say the units (``highfive synth --csv`` writes ``x_g``): read
+in those units whatever the recording reads at rest; other units given are refused."""
 _TIME_SCALE = {"s": 1.0, "ms": 1e-3, "us": 1e-6}
 _SPACINGS = (("s", 1e-3, 0.2), ("ms", 1.0, 200.0), ("us", 1e3, 2e5))
 
@@ -122,7 +125,10 @@ def _frames(path: Path, suffix: str, columns: list[str], rows: int) -> Iterator[
         raise _cannot_read(path, exc) from None
 
 
-def _columns(names: list[str], name: str) -> tuple[str, tuple[str, str, str]]:
+def _columns(
+    names: list[str], name: str
+) -> tuple[str, tuple[str, str, str], Literal["g", "m/s2"] | None]:
+    """The time column, the three axis columns and the units their names say (or None)."""
     lower: dict[str, str] = {}
     known = {*_TIME_NAMES, *(a for s in _AXIS_SETS for a in s)}
     for n in names:
@@ -152,7 +158,7 @@ def _columns(names: list[str], name: str) -> tuple[str, tuple[str, str, str]]:
             f"expected time one of {list(_TIME_NAMES)} and axes one of "
             f"{[list(s) for s in _AXIS_SETS]}"
         )
-    return time, (lower[axes[0]], lower[axes[1]], lower[axes[2]])
+    return time, (lower[axes[0]], lower[axes[1]], lower[axes[2]]), _NAMED_UNITS.get(axes)
 
 
 def _spacings(t: np.ndarray, last: float) -> np.ndarray:

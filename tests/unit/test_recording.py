@@ -173,6 +173,41 @@ def test_bad_recordings_exit_2_with_one_line(
     assert re.search(match, err), err
 
 
+@pytest.mark.parametrize("seed", [11, 13])
+def test_synth_csv_is_read_by_count_as_written(
+    seed: int, model_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """'synth --random --csv' wrote x, y, z: a walking or running background has no
+    still second, so count could not infer g (seeds 11 and 13 of 10..40, among 13).
+    Its header names the units (x_g, y_g, z_g), which count reads as g."""
+    path = tmp_path / "r.csv"
+    assert main(["synth", "high_five", "--random", "--seed", str(seed), "--csv", str(path)]) == 0
+    assert path.read_text().splitlines()[0] == "t,x_g,y_g,z_g"
+    capsys.readouterr()
+    assert main(["count", str(path), "--model", str(model_path), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["units"] == "g"
+    rec = open_recording(path)
+    assert rec.rest.spread > STILL * rec.rest.magnitude  # not still: named, not inferred
+    assert open_recording(path, units="g").rest == rec.rest
+
+
+@pytest.mark.parametrize("name", ["x_g", "X_G"])
+def test_units_given_against_the_column_names_are_refused(
+    name: str, frame: pd.DataFrame, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    f = frame.rename(columns={a: name.replace("x", a).replace("X", a.upper()) for a in "xyz"})
+    path = tmp_path / "named.csv"
+    f.to_csv(path, index=False)
+    axes = ", ".join(f.columns[1:])
+    assert main(["count", str(path), "--units", "m/s2"]) == 2
+    assert capsys.readouterr().err == (
+        f"error: recording named.csv: its columns {axes} name the units g; --units m/s2 "
+        "contradicts them; leave --units out (or give --units g), or rename the columns\n"
+    )
+    assert open_recording(path, units="g").units == "g"
+
+
 @pytest.mark.parametrize(
     ("row", "units", "match"),
     [
