@@ -100,13 +100,15 @@ class _Quiet:
                 s = (cat[:-3] + cat[1:-2]) + (cat[2:-1] + cat[3:])
                 q = _scatter(s, 4 << j)
                 full = s[:, 6] == float(4 << j)
-                for tier, keep in enumerate((full, ~full & (s[:, 6] > 0.0))):
-                    if not keep.any():
-                        continue
-                    i = int(np.argmin(np.where(keep, q, np.inf)))
+                tiers = [(0, q)]  # as a rule, no row was dropped
+                if not full.all():
+                    some = ~full & (s[:, 6] > 0.0)
+                    tiers = [(0, np.where(full, q, np.inf)), (1, np.where(some, q, np.inf))]
+                for tier, qt in tiers:
+                    i = int(np.argmin(qt))
                     best = self._best[j][tier]
-                    if best is None or q[i] < best[0]:
-                        self._best[j][tier] = (float(q[i]), s[i].copy(), float(tcat[i]))
+                    if qt[i] < np.inf and (best is None or qt[i] < best[0]):
+                        self._best[j][tier] = (float(qt[i]), s[i].copy(), float(tcat[i]))
             self._tail[j] = (cat[-3:], tcat[-3:])
             cat = np.concatenate([self._odd[j][0], v])
             tcat = np.concatenate([self._odd[j][1], ts])
