@@ -67,6 +67,19 @@ def test_a_sine_gives_its_std_percentiles_jerk_and_dominant_frequency() -> None:
     assert math.isnan(feats["tilt"]) and math.isnan(feats["roll"])  # no gravity given
 
 
+def test_a_piece_of_dropped_rows_has_no_angles() -> None:
+    """Rows of exactly (0, 0, 0) are a dropout, never a reading of gravity at rest: a
+    piece of nothing else has no tilt or roll (not atan2(0, 0) = 0 degrees)."""
+    fs = 50.0
+    raw = np.zeros((500, 3))
+    feats = piece_features(dynamic(raw, fs), fs, raw=raw)
+    assert math.isnan(feats["tilt"]) and math.isnan(feats["roll"])
+    raw[:, 2] = 1.0
+    raw[100:200] = 0.0  # a dropout in a piece at rest, face up: its angles are 0
+    feats = piece_features(dynamic(raw, fs), fs, raw=raw)
+    assert feats["tilt"] == 0.0 and feats["roll"] == 0.0
+
+
 def test_the_share_above_5_hz_splits_power_as_the_amplitudes_say() -> None:
     fs = 50.0
     low, high = 2.0, 1.0  # m/s^2 at 2 Hz on x and at 8 Hz on y
