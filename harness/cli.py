@@ -975,9 +975,11 @@ def _add_reading_options(p: argparse.ArgumentParser, units_help: str) -> None:
     p.add_argument("--units", choices=("auto", "g", "m/s2"), default="auto", help=units_help)
     p.add_argument(
         "--time-unit",
-        choices=("auto", "s", "ms", "us"),
+        choices=("auto", "s", "ms", "us", "ns"),
         default="auto",
-        help="unit of the time column (default: inferred from the spacing)",
+        help="unit of a numeric time column (default: inferred from the spacing; ns only "
+        "from whole numbers); a Parquet timestamp or duration column's type gives its "
+        "unit, and ISO 8601 text is read as dates and times",
     )
 
 

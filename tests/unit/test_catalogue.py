@@ -386,8 +386,9 @@ CATALOGUE = [
     row(
         "count-too-slow",
         "count slow.csv --time-unit s",
-        r"recording slow.csv: its median spacing in s gives a sample rate of under 0.05 Hz; "
-        r"allowed: at least 5 Hz \(a spacing of at most 0.2 s\)",
+        r"recording slow.csv: its median spacing in s gives a sample rate of 0.01 Hz; "
+        r"allowed: at least 5 Hz \(a spacing of at most 0.2 s\); if the times are in ms, pass "
+        r"--time-unit ms \(10 Hz, 0.2 s long\)$",
         files={"slow.csv": "t,x,y,z\n0,0,0,1\n100,0,0,1\n200,0,0,1\n"},
     ),
     row(
@@ -413,6 +414,36 @@ CATALOGUE = [
             "zeros.csv": "t,x,y,z\n"
             + "".join(f"{i / 50},0,0,{int(i >= 1008)}\n" for i in range(1010))
         },
+    ),
+    row(  # 'must be numeric'; now read as ISO 8601 where it is
+        "count-time-text",
+        "count text.csv",
+        r"recording text.csv: column 't', row 1: '12:00:00.02' is neither a number nor an "
+        r"ISO 8601 date and time; write the times as numbers in s, ms, us or ns "
+        r"\(--time-unit\) or as ISO 8601 text such as '2024-05-01T12:00:00.020'$",
+        files={"text.csv": "t,x,y,z\n2024-05-01T12:00:00,0,0,1\n12:00:00.02,0,0,1\n"},
+    ),
+    row(
+        "count-time-iso-beyond-ns",
+        "count far.csv",
+        r"recording far.csv: column 't', row 1: '3000-05-01T12:00:00.02' is outside the "
+        r"years 1678 to 2261 that times read to the ns can hold; write the times as numbers "
+        r"in s, ms, us or ns \(--time-unit\)$",
+        files={"far.csv": "t,x,y,z\n2024-05-01T12:00:00,0,0,1\n3000-05-01T12:00:00.02,0,0,1\n"},
+    ),
+    row(
+        "count-time-unit-against-iso",
+        "count iso.csv --time-unit ms",
+        r"recording iso.csv: column 't' holds ISO 8601 dates and times, read to the ns; "
+        r"--time-unit ms does not apply to them; leave --time-unit out$",
+        files={"iso.csv": "t,x,y,z\n2024-05-01T12:00:00,0,0,1\n2024-05-01T12:00:00.02,0,0,1\n"},
+    ),
+    row(  # 2e+07 time units were refused, and so was every --time-unit
+        "count-time-beyond-every-unit",
+        "count slow.csv",
+        r"recording slow.csv: its median spacing of 1e\+09 gives a sample rate under 5 Hz in "
+        r"any time unit \(s, ms, us or ns\); allowed: at least 5 Hz$",
+        files={"slow.csv": "t,x,y,z\n0,0,0,1\n1000000000,0,0,1\n2000000000,0,0,1\n"},
     ),
     row(
         "count-gravity-removed-moving",

@@ -139,7 +139,11 @@ BAD = [
         r"cannot infer units: its quietest 1.28 s read (49\.[5-9]\d*|50(\.\d+)?) on average; a "
         r"worn watch at",
     ),
-    ("rate", "cannot infer the sample rate"),
+    (  # 'pass --time-unit s|ms|us', of which only ms gives an allowed rate
+        "rate",
+        r"cannot infer the time unit from a median spacing of 0.5 time units; if the times "
+        r"are in ms, pass --time-unit ms \(2,000 Hz, 0.25 s long\)\n",
+    ),
     ("nan", "row 10 is not finite"),
     ("backwards", "timestamps: not strictly increasing at row 100"),
     ("text", "must be numeric"),
