@@ -32,7 +32,7 @@
     labels = "labels.csv"     # relative to the folder (the default)
     metadata = ["activity", "split"]  # labels columns to keep and bin by
     units = "auto"            # g | m/s2 | auto (inferred, as 'highfive count' does)
-    time_unit = "auto"        # s | ms | us | auto
+    time_unit = "auto"        # s | ms | us | ns | auto
 
     [execution]
     workers = 2               # local worker processes, at most 4 per CPU core (0: in this process)
@@ -126,7 +126,7 @@ def _counter_spec(i: int, entry: Any) -> CounterSpec:
 
 
 _RECORDINGS_KEYS = ("folder", "labels", "metadata", "units", "time_unit")
-_TIME_UNITS = ("auto", "s", "ms", "us")
+_TIME_UNITS = ("auto", "s", "ms", "us", "ns")
 _NOT_WITH_RECORDINGS = ("cases", "sampler", "space", "focus", "importance")
 
 

@@ -127,7 +127,10 @@ def _rest_angles(raw: np.ndarray, fs: float) -> tuple[float, float]:
     # found by the same code as a recording's orientation in ``highfive count``.
     quiet = _Quiet()
     quiet.add(np.arange(raw.shape[0]) / fs, np.asarray(raw, dtype=np.float64))
-    (x, y, z), _, _, _ = quiet.quietest(fs)
+    found = quiet.quietest(fs)
+    if found is None:  # nothing but rows of (0, 0, 0): no reading of gravity
+        return math.nan, math.nan
+    (x, y, z), _, _, _ = found
     return math.degrees(math.atan2(math.hypot(x, y), z)), math.degrees(math.atan2(y, z))
 
 

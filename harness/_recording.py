@@ -3,13 +3,16 @@
 A recording has a time column and three acceleration columns. Recognised names (case
 does not matter): time ``t``, ``time``, ``timestamp``, ``time_s``, ``seconds``;
 axes ``x/y/z``, ``ax/ay/az``, ``acc_x/acc_y/acc_z``, ``accel_x/...``,
-``x_g/...``. Units are g or m/s^2, given or inferred from the quietest stretch of
+``x_g/...`` (named in g: read as g). Units are g or m/s^2, given, named by the axes or
+inferred from the quietest stretch of
 about a second (where the watch is still it reads gravity alone: about 1 g or 9.81
 m/s^2, whatever it does the rest of the time; the median magnitude of a run is about
 2 g; g only from a still stretch, whose spread is at most half its reading: see
 :func:`~._recording_read._units_of`); the same stretch gives the watch's
-orientation. Time is in s, ms or us, given or inferred from the median sample
-spacing. The file is only read, never modified.
+orientation. Time is in s, ms, us or ns, given or inferred from the median sample
+spacing (ns only from whole numbers), or a Parquet timestamp or duration column in the
+unit its type declares, or ISO 8601 text (:class:`~._recording_read._Clock`). The
+file is only read, never modified.
 
 A recording may be far larger than memory allows to hold as one array (days at
 100 Hz). :func:`open_recording` reads it once in chunks (pandas for CSV, pyarrow row
@@ -35,7 +38,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import pairwise
 from pathlib import Path
 from typing import Literal
@@ -54,12 +57,16 @@ from ._recording_read import (
     MIN_RATE_HZ,
     STILL,
     _check_path,
+    _Clock,
     _columns,
     _frames,
     _header,
+    _hz,
     _numbers,
     _spacing_unit,
     _spacings,
+    _time_type,
+    _unit_advice,
     _units_of,
 )
 
@@ -69,7 +76,7 @@ _FAR = 1e6
 """Magnitude (g or m/s^2: 100 x MAX_G in m/s^2) values are clipped to where squared."""
 
 Units = Literal["auto", "g", "m/s2"]
-TimeUnit = Literal["auto", "s", "ms", "us"]
+TimeUnit = Literal["auto", "s", "ms", "us", "ns"]
 
 
 # -- the recording ---------------------------------------------------------------------
@@ -92,13 +99,16 @@ class Recording:
     _suffix: str = field(repr=False)
     _t_first: float = field(repr=False)
     _chunk: int = field(default=CHUNK_ROWS, repr=False)
+    _clock: _Clock | None = field(default=None, repr=False, compare=False)
 
     @property
     def info(self) -> dict[str, str]:
         """How columns, units and rate were found, for the user to check."""
         out = {
             "time column": self.time,
-            "time unit": self.time_unit,
+            "time unit": f"{self.time_unit} ({kind})"
+            if (kind := self._reader().kind)
+            else self.time_unit,
             "axis columns": ", ".join(self.axes),
             "units": self.units,
             "sample rate": f"{self.fs:g} Hz",
@@ -115,6 +125,12 @@ class Recording:
                 f"rest reads about 1 g, this one {self.rest.magnitude:.3g} g"
             )
         return out
+
+    def _reader(self) -> _Clock:
+        # The time column read as the first pass read it (its origin, text or numbers).
+        if self._clock is None:
+            return _Clock(self.path.name, self.time)
+        return replace(self._clock)
 
     def pieces(
         self, *, rows: int | None = None, max_gap_s: float = MAX_GAP_S
@@ -135,8 +151,10 @@ class Recording:
         scale = _TIME_SCALE[self.time_unit]
         last = math.nan
         columns = [self.time, *self.axes]
+        clock, n = self._reader(), 0
         for frame in _frames(self.path, self._suffix, columns, rows or self._chunk):
-            t_raw, x = _numbers(frame, self.time, self.axes, self.path.name)
+            t_raw, x = _numbers(frame, clock, self.axes, n)
+            n += t_raw.size
             t = (t_raw - self._t_first) * scale
             if self.units == "m/s2":
                 x = x / G
@@ -162,90 +180,144 @@ def open_recording(
     ------
     InvalidParameter
         One line naming the problem: a missing file or column, text where numbers
-        belong, a non-finite sample, timestamps that do not increase, units or rate
-        that cannot be inferred (a quietest stretch near neither 1 g nor 9.81 m/s^2,
-        or near 1 but moving: gravity removed, or other units).
+        belong (or time text that is not ISO 8601), a non-finite sample, timestamps
+        that do not increase, units or rate that cannot be inferred (a quietest stretch
+        near neither 1 g nor 9.81 m/s^2, or near 1 but moving: gravity removed, or
+        other units), units or a time unit given against what the columns say, a
+        sample beyond 1,000 g in magnitude, nothing but rows of (0, 0, 0).
     """
     path = Path(path)
     if units not in ("auto", "g", "m/s2"):
         raise InvalidParameter(f"units: {show(units)} is not allowed; choose g or m/s2")
     if time_unit not in ("auto", *_TIME_SCALE):
-        raise InvalidParameter(f"time_unit: {show(time_unit)} is not allowed; choose s, ms or us")
+        raise InvalidParameter(
+            f"time_unit: {show(time_unit)} is not allowed; choose s, ms, us or ns"
+        )
     suffix = _check_path(path)
     name = path.name
-    time, axes = _columns(_header(path, suffix), name)
+    time, axes, named = _columns(_header(path, suffix), name)
+    if named is not None and units not in ("auto", named):
+        raise InvalidParameter(
+            f"recording {name}: its columns {', '.join(axes)} name the units {named}; "
+            f"--units {units} contradicts them; leave --units out (or give --units {named}), "
+            "or rename the columns"
+        )
+    units = named or units  # the names say it: nothing to infer
     columns = [time, *axes]
+    clock = _Clock(name, time, declared=_time_type(path, suffix, time))
+    if clock.declared and time_unit not in ("auto", clock.declared[0]):
+        raise InvalidParameter(
+            f"recording {name}: column {show(time)} is {clock.declared[1]}, whose type gives "
+            f"its unit ({clock.declared[0]}); --time-unit {time_unit} contradicts it; leave "
+            "--time-unit out"
+        )
 
     def spacings() -> Iterator[np.ndarray]:
         # The spacings, read again (only to narrow the median's bin).
-        last = math.nan
+        last, again, n = math.nan, replace(clock), 0
         for frame in _frames(path, suffix, columns, rows):
-            t, _ = _numbers(frame, time, axes, name)
+            t, _ = _numbers(frame, again, axes, n)
+            n += t.size
             yield _spacings(t, last)
             last = float(t[-1]) if t.size else last
 
     spacing, quiet = _Median(), _Quiet()
     n, first, last = 0, math.nan, math.nan
-    # The first sample above MAX_G, if in g and if in m/s^2.
-    huge: dict[float, tuple[int, str, float]] = {}
+    # The first sample above MAX_G in magnitude, if in g and if in m/s^2.
+    huge: dict[float, tuple[int, tuple[float, ...], float]] = {}
     for frame in _frames(path, suffix, columns, rows):
-        t, x = _numbers(frame, time, axes, name)
+        t, x = _numbers(frame, clock, axes, n)
+        if clock.text and time_unit not in ("auto", "ns"):
+            raise InvalidParameter(
+                f"recording {name}: column {show(time)} holds ISO 8601 dates and times, read "
+                f"to the ns; --time-unit {time_unit} does not apply to them; leave "
+                "--time-unit out"
+            )
         finite = np.isfinite(x).all(axis=1) & np.isfinite(t)
         if not finite.all():
             bad = int(np.flatnonzero(~finite)[0])
             raise InvalidParameter(
                 f"recording {name}: row {n + bad} is not finite "
-                f"({show(t[bad])}, {show(x[bad])}); drop or fill missing samples"
+                f"({clock.show(t[bad])}, {show(x[bad])}); drop or fill missing samples"
             )
+        # The magnitude, of values clipped far beyond the limit: squaring them overflows
+        # nothing, and a clipped row is over the limit in either unit as it was.
+        near = np.clip(x, -_FAR, _FAR)
+        magnitude = np.sqrt(np.einsum("ij,ij->i", near, near))
         for per_g in (1.0, G):
-            over = np.abs(x) > MAX_G * per_g
+            over = magnitude > MAX_G * per_g
             if per_g not in huge and over.any():
-                i, j = (int(k) for k in np.argwhere(over)[0])
-                huge[per_g] = (n + i, axes[j], float(x[i, j]))
+                i = int(np.argmax(over))
+                row = tuple(float(v) for v in x[i])
+                huge[per_g] = (n + i, row, math.hypot(*row))  # not clipped
         d = _spacings(t, last)
         if not np.all(d > 0):
             i = int(np.flatnonzero(d <= 0)[0]) + t.size - d.size  # row in this frame
             before = float(t[i - 1]) if i else last
             raise InvalidParameter(
                 f"timestamps: not strictly increasing at row {n + i} of {name} (column "
-                f"{show(time)}: {show(before)} then {show(t[i])}); sort the recording and "
-                "drop duplicate rows"
+                f"{show(time)}: {clock.show(before)} then {clock.show(t[i])}); sort the "
+                "recording and drop duplicate rows"
             )
         spacing.add(d)
         # Squared inside: a value beyond MAX_G in either unit is refused below anyway, so
         # clipping far beyond it changes no accepted recording and overflows nothing.
-        quiet.add(t, np.clip(x, -_FAR, _FAR))
+        quiet.add(t, near)
         if t.size:
             first = float(t[0]) if n == 0 else first
             last = float(t[-1])
         n += t.size
     if n < 2:
         raise InvalidParameter(f"recording {name}: {n} rows; need at least 2")
-
-    scale_unit = time_unit
-
-    def rate(dt: float) -> tuple[str | None, float | str]:
-        unit = _spacing_unit(dt) if scale_unit == "auto" else scale_unit
-        if unit is None:
-            return None, f"{dt:.3g}"
-        return unit, round(1.0 / (dt * _TIME_SCALE[unit]), 1)
-
-    unit, fs = _decide(spacing, rate, spacings)
-    if unit is None:
+    if quiet.recorded == 0:
         raise InvalidParameter(
-            f"recording {name}: cannot infer the sample rate from a median spacing of {fs} "
-            "time units; pass --time-unit s|ms|us"
+            f"recording {name}: every one of its {n} rows reads exactly (0, 0, 0) in "
+            f"{', '.join(axes)} (a sensor that recorded nothing); nothing to count"
+        )
+
+    # The unit: the column's own (its type, or ISO text), else given, else inferred.
+    known = clock.unit or (None if time_unit == "auto" else time_unit)
+
+    def rate(dt: float) -> tuple[str | None, float | str, str]:
+        unit = known or _spacing_unit(dt, clock.whole)
+        if unit is None:
+            return None, f"{dt:.3g}", ""
+        hz = 1.0 / (dt * _TIME_SCALE[unit])
+        fs = round(hz, 1)
+        # A rate refused is printed as it is (3 digits), not as kept (0.1 Hz steps).
+        return unit, fs, _hz(hz) if fs < MIN_RATE_HZ else ""
+
+    unit, fs, shown = _decide(spacing, rate, spacings)
+    if unit is None:
+        advice = _unit_advice(float(fs), last - first)
+        if not advice:
+            raise InvalidParameter(
+                f"recording {name}: its median spacing of {fs} gives a sample rate under "
+                f"{MIN_RATE_HZ:g} Hz in any time unit (s, ms, us or ns); allowed: at least "
+                f"{MIN_RATE_HZ:g} Hz"
+            )
+        raise InvalidParameter(
+            f"recording {name}: cannot infer the time unit from a median spacing of {fs} "
+            f"time units; {advice}"
         )
     if fs < MIN_RATE_HZ:
-        shown = f"{fs:g} Hz" if fs > 0 else "under 0.05 Hz"
+        lo, hi = spacing.interval()
+        advice = "" if clock.unit else _unit_advice((lo + hi) / 2, last - first)
         raise InvalidParameter(
             f"recording {name}: its median spacing in {unit} gives a sample rate of {shown}; "
             f"allowed: at least {MIN_RATE_HZ:g} Hz (a spacing of at most "
-            f"{1.0 / MIN_RATE_HZ:g} s); check --time-unit"
+            f"{1.0 / MIN_RATE_HZ:g} s){'; ' + advice if advice else ''}"
         )
     if G in huge:  # too large in either unit: say so before any unit is inferred
-        raise _too_large(name, *huge[G], units)
-    mean, spread, rest_rows, rest_first = quiet.quietest(float(fs))
+        raise _too_large(name, axes, *huge[G], units)
+    quietest = quiet.quietest(float(fs))
+    if quietest is None:  # the rows that read anything are fewer than a window's hop
+        raise InvalidParameter(
+            f"recording {name}: all but its last {quiet.recorded} of {n} rows read exactly "
+            f"(0, 0, 0) in {', '.join(axes)} (a sensor that recorded almost nothing); "
+            "nothing to count"
+        )
+    mean, spread, rest_rows, rest_first = quietest
     magnitude = float(np.linalg.norm(mean))
     if units == "auto":
         found = _units_of(magnitude, spread)
@@ -267,7 +339,7 @@ def open_recording(
         units = found
     per_g = G if units == "m/s2" else 1.0
     if per_g in huge:
-        raise _too_large(name, *huge[per_g], units)
+        raise _too_large(name, axes, *huge[per_g], units)
     rest = Rest(
         vector=(float(mean[0] / per_g), float(mean[1] / per_g), float(mean[2] / per_g)),
         start_s=(rest_first - first) * _TIME_SCALE[unit],
@@ -287,17 +359,37 @@ def open_recording(
         _suffix=suffix,
         _t_first=float(first),
         _chunk=rows,
+        _clock=clock,
     )
 
 
-def _too_large(name: str, row: int, column: str, value: float, units: str) -> InvalidParameter:
+def _too_large(
+    name: str,
+    axes: tuple[str, str, str],
+    row: int,
+    values: tuple[float, ...],
+    magnitude: float,
+    units: str,
+) -> InvalidParameter:
     in_g, in_ms2 = f"{MAX_G:,.0f} g", f"{MAX_G * G:,.0f} m/s2"
     limit = {"g": in_g, "m/s2": f"{in_ms2} ({in_g})"}.get(units, f"{in_g} or {in_ms2}")
+    per_g = {"g": 1.0, "m/s2": G}.get(units, 1.0)  # unknown units: the smaller limit
+    unit = {"g": " g", "m/s2": " m/s2"}.get(units, "")
+    shown = ", ".join(f"{v:.6g}" for v in values)
     return InvalidParameter(
-        f"recording {name}: row {row}, column {show(column)} holds {value:.3g}; allowed: "
-        f"at most {limit} in magnitude (wrist accelerometers saturate at 16 g, shock "
-        "sensors at a few hundred g); drop or fix the row"
+        f"recording {name}: row {row} ({', '.join(axes)}) reads ({shown}), "
+        f"{_over(magnitude, MAX_G * per_g)}{unit} in magnitude; allowed: at most {limit} in "
+        "magnitude (wrist accelerometers saturate at 16 g, shock sensors at a few hundred "
+        "g); drop or fix the row"
     )
+
+
+def _over(value: float, limit: float) -> str:
+    """``value`` (> ``limit``) with the digits that show it is over: 1,001, not 1e+03."""
+    if value >= 1e9 or not math.isfinite(value):
+        return f"{value:.3g}"
+    decimals = next((d for d in range(10) if round(value, d) > limit), 9)
+    return f"{value:,.{decimals}f}"
 
 
 def read_recording(

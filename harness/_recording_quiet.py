@@ -67,30 +67,48 @@ class _Quiet:
     """The quietest window of each length of 2**k rows, fed chunk by chunk.
 
     Quietness is the sum of the three axes' variances over the window (times its
-    rows); ties go to the earliest window.
+    rows); ties go to the earliest window. A row of exactly (0, 0, 0) is a dropout (a
+    sensor that stopped reporting, its gap filled with zeros), not a watch at rest: a
+    window holding one is a candidate only when no window of its length is free of
+    them, and a window of nothing else never is. Each window's sums carry the number of
+    rows in it that read anything (exact in float64), so this too is the same however
+    the rows are chunked.
     """
 
     def __init__(self) -> None:
         self.rows = 0
-        empty = (np.empty((0, 6)), np.empty(0))
+        self.recorded = 0  # rows that are not (0, 0, 0)
+        empty = (np.empty((0, 7)), np.empty(0))
         self._tail = [empty] * _LEVELS  # the last three blocks (sums, first times)
         self._odd = [empty] * _LEVELS  # a block not yet paired into the level above
-        self._best: list[tuple[float, np.ndarray, float] | None] = [None] * _LEVELS
+        # Per length: the quietest window without a dropped row, and the quietest with
+        # some (but not only) dropped rows.
+        self._best: list[list[tuple[float, np.ndarray, float] | None]] = [
+            [None, None] for _ in range(_LEVELS)
+        ]
 
     def add(self, t: np.ndarray, x: np.ndarray) -> None:
         """The next rows: times (n,) and readings (n, 3), float64."""
         self.rows += t.size
-        v, ts = np.hstack([x, x * x]), t
+        read = (x != 0.0).any(axis=1)
+        self.recorded += int(read.sum())
+        v, ts = np.hstack([x, x * x, read[:, None].astype(np.float64)]), t
         for j in range(_LEVELS):
             cat = np.concatenate([self._tail[j][0], v])
             tcat = np.concatenate([self._tail[j][1], ts])
             if cat.shape[0] >= 4:
                 s = (cat[:-3] + cat[1:-2]) + (cat[2:-1] + cat[3:])
                 q = _scatter(s, 4 << j)
-                i = int(np.argmin(q))
-                best = self._best[j]
-                if best is None or q[i] < best[0]:
-                    self._best[j] = (float(q[i]), s[i].copy(), float(tcat[i]))
+                full = s[:, 6] == float(4 << j)
+                tiers = [(0, q)]  # as a rule, no row was dropped
+                if not full.all():
+                    some = ~full & (s[:, 6] > 0.0)
+                    tiers = [(0, np.where(full, q, np.inf)), (1, np.where(some, q, np.inf))]
+                for tier, qt in tiers:
+                    i = int(np.argmin(qt))
+                    best = self._best[j][tier]
+                    if qt[i] < np.inf and (best is None or qt[i] < best[0]):
+                        self._best[j][tier] = (float(qt[i]), s[i].copy(), float(tcat[i]))
             self._tail[j] = (cat[-3:], tcat[-3:])
             cat = np.concatenate([self._odd[j][0], v])
             tcat = np.concatenate([self._odd[j][1], ts])
@@ -100,8 +118,9 @@ class _Quiet:
             if not m:
                 break
 
-    def quietest(self, fs: float) -> tuple[np.ndarray, float, int, float]:
-        """The window about :data:`REST_S` long (at most the whole recording).
+    def quietest(self, fs: float) -> tuple[np.ndarray, float, int, float] | None:
+        """The window about :data:`REST_S` long (at most the whole recording), or None
+        when every window of that length reads only (0, 0, 0).
 
         Returns
         -------
@@ -117,11 +136,15 @@ class _Quiet:
         if self.rows < 4:  # the whole recording is the level-0 tail
             sums, times = self._tail[0]
             total, rows, t_first = sums.sum(axis=0), self.rows, float(times[0])
+            if total[6] == 0.0:
+                return None
         else:
             k = round(math.log2(max(fs * REST_S, 4.0)))
             j = min(k, _LEVELS + 1, self.rows.bit_length() - 1) - 2
-            best = self._best[j]
-            assert best is not None  # a window of 2**(j+2) <= rows rows exists
+            clean, some = self._best[j]  # a window of 2**(j+2) <= rows rows exists
+            best = clean or some
+            if best is None:
+                return None
             _, total, t_first = best
             rows = 4 << j
         q = float(_scatter(total[None], rows)[0])
@@ -131,5 +154,5 @@ class _Quiet:
 def _scatter(sums: np.ndarray, rows: int) -> np.ndarray:
     # Summed squared deviations from the mean over the three axes, from the sums of
     # x, y, z, x^2, y^2, z^2 of windows of ``rows`` rows (shape (m, 6)).
-    d = sums[:, 3:] - sums[:, :3] ** 2 / float(rows)
+    d = sums[:, 3:6] - sums[:, :3] ** 2 / float(rows)
     return (d[:, 0] + d[:, 1]) + d[:, 2]

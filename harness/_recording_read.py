@@ -11,8 +11,9 @@ import math
 import os
 import warnings
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -27,8 +28,17 @@ _AXIS_SETS = (
     ("accel_x", "accel_y", "accel_z"),
     ("x_g", "y_g", "z_g"),
 )
-_TIME_SCALE = {"s": 1.0, "ms": 1e-3, "us": 1e-6}
-_SPACINGS = (("s", 1e-3, 0.2), ("ms", 1.0, 200.0), ("us", 1e3, 2e5))
+_NAMED_UNITS: dict[tuple[str, str, str], Literal["g", "m/s2"]] = {("x_g", "y_g", "z_g"): "g"}
+"""Axis sets whose names say the units (``highfive synth --csv`` writes ``x_g``): read
+in those units whatever the recording reads at rest; other units given are refused."""
+_TIME_SCALE = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
+# Spacings each unit is inferred from: 5 Hz to 1 kHz. Nanoseconds only from whole numbers
+# (what a sensor log's nanosecond timestamps are); no two ranges overlap.
+_SPACINGS = (("s", 1e-3, 0.2), ("ms", 1.0, 200.0), ("us", 1e3, 2e5), ("ns", 1e6, 2e8))
+_WHOLE_ONLY = ("ns",)
+_EXACT = 2**53
+"""Integers from here on lose digits in a float64 (2**53 ns is 104 days): times that
+large are taken relative to the first, exactly, before they become floats."""
 
 MIN_RATE_HZ = 1.0 / _SPACINGS[0][2]
 """Lowest sample rate a recording may have, Hz: a spacing of 0.2 s, the longest one the
@@ -112,7 +122,10 @@ def _frames(path: Path, suffix: str, columns: list[str], rows: int) -> Iterator[
             # byte range plus read-ahead (10M rows: 150 MB less at the peak).
             parquet = pq.ParquetFile(path, pre_buffer=False)
             for batch in parquet.iter_batches(batch_size=rows, columns=columns):
-                yield batch.to_pandas()
+                # Timestamps and durations as the integers they are, in their type's
+                # unit (pandas would make them datetimes, or floats off by up to 256 ns).
+                arrays = [c.cast("int64") if _declared(c.type) else c for c in batch.columns]
+                yield type(batch).from_arrays(arrays, names=batch.schema.names).to_pandas()
     except pd.errors.ParserWarning:
         raise InvalidParameter(
             f"recording {path.name}: its rows hold more fields than its header names; "
@@ -122,7 +135,10 @@ def _frames(path: Path, suffix: str, columns: list[str], rows: int) -> Iterator[
         raise _cannot_read(path, exc) from None
 
 
-def _columns(names: list[str], name: str) -> tuple[str, tuple[str, str, str]]:
+def _columns(
+    names: list[str], name: str
+) -> tuple[str, tuple[str, str, str], Literal["g", "m/s2"] | None]:
+    """The time column, the three axis columns and the units their names say (or None)."""
     lower: dict[str, str] = {}
     known = {*_TIME_NAMES, *(a for s in _AXIS_SETS for a in s)}
     for n in names:
@@ -152,7 +168,137 @@ def _columns(names: list[str], name: str) -> tuple[str, tuple[str, str, str]]:
             f"expected time one of {list(_TIME_NAMES)} and axes one of "
             f"{[list(s) for s in _AXIS_SETS]}"
         )
-    return time, (lower[axes[0]], lower[axes[1]], lower[axes[2]])
+    return time, (lower[axes[0]], lower[axes[1]], lower[axes[2]]), _NAMED_UNITS.get(axes)
+
+
+def _declared(arrow_type: Any) -> bool:
+    import pyarrow as pa
+
+    return bool(pa.types.is_timestamp(arrow_type) or pa.types.is_duration(arrow_type))
+
+
+def _time_type(path: Path, suffix: str, column: str) -> tuple[str, str] | None:
+    """The unit and type of a Parquet timestamp or duration column (None otherwise)."""
+    if suffix == ".csv":
+        return None
+    import pyarrow.parquet as pq
+
+    try:
+        arrow_type = pq.ParquetFile(path).schema_arrow.field(column).type
+    except _READ_ERRORS as exc:
+        raise _cannot_read(path, exc) from None
+    return (str(arrow_type.unit), str(arrow_type)) if _declared(arrow_type) else None
+
+
+@dataclass
+class _Clock:
+    """How a recording's time column becomes float64 numbers in its unit, the same in
+    every pass and every chunking.
+
+    Numbers are read as they are, except whole numbers of 2**53 and more (nanoseconds
+    since 1970), which are taken relative to the first time exactly, as integers, so
+    that they lose no digit. A Parquet timestamp or duration column is read as such
+    integers in the unit its type declares (``declared``); a column of text as ISO 8601
+    dates and times, in ns (UTC where an offset is given).
+    """
+
+    name: str
+    column: str
+    declared: tuple[str, str] | None = None  # (unit, Arrow type) of a typed column
+    text: bool | None = None  # ISO 8601 text (None before the first rows)
+    origin: int = 0  # subtracted from every time (exactly from integers)
+    started: bool = False
+    whole: bool = True  # every time so far a whole number
+
+    @property
+    def unit(self) -> str | None:
+        """The unit the column itself gives (its type, or ISO text: ns), or None."""
+        return self.declared[0] if self.declared else "ns" if self.text else None
+
+    @property
+    def kind(self) -> str:
+        """What the column holds, for the user to check ('' for plain numbers)."""
+        if self.declared:
+            return f"a {self.declared[1]} column"
+        return "ISO 8601 text" if self.text else ""
+
+    def times(self, values: pd.Series, row: int) -> np.ndarray:
+        """The times of rows ``row ..``, float64, in the column's unit less the origin."""
+        kind = values.dtype.kind
+        text = kind not in "iuf"
+        if text:
+            if kind in "bcmM":  # not times, or not as this reads them: True, 1+2j
+                raise InvalidParameter(
+                    f"recording {self.name}: column {show(self.column)} must hold numbers or "
+                    f"ISO 8601 dates and times, not {values.dtype}"
+                )
+            raw, missing = self._parse(values, row)
+        else:
+            raw, missing = values.to_numpy(), None
+        if self.text is None:
+            self.text = text if raw.size else None  # an empty chunk says nothing
+        elif self.text != text and raw.size:
+            raise InvalidParameter(
+                f"recording {self.name}: column {show(self.column)} mixes numbers and ISO "
+                "8601 text; write every time one way"
+            )
+        whole = raw.dtype.kind in "iu"
+        if raw.dtype.kind == "u" and raw.size and raw.max() > np.iinfo(np.int64).max:
+            whole, raw = False, raw.astype(np.float64)  # past int64: as floats
+        if not self.started and raw.size:
+            first = raw[0]
+            self.started = True
+            if whole and abs(int(first)) >= _EXACT:
+                self.origin = int(first)
+        self.whole &= whole
+        if not self.origin:  # as read: nothing to subtract
+            t = raw.astype(np.float64)
+        elif whole and (not raw.size or raw.min() >= self.origin - 2**63):  # no overflow
+            t = (raw.astype(np.int64) - np.int64(self.origin)).astype(np.float64)
+        else:
+            t = raw.astype(np.float64) - float(self.origin)
+        if missing is not None:
+            t[missing] = np.nan
+        return t
+
+    def _parse(self, values: pd.Series, row: int) -> tuple[np.ndarray, np.ndarray]:
+        # ISO 8601 text as ns since 1970 (UTC); a missing cell stays missing (not finite).
+        when = pd.to_datetime(values, format="ISO8601", utc=True, errors="coerce")
+        missing = values.isna().to_numpy()
+        bad = when.isna().to_numpy() & ~missing
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise InvalidParameter(
+                f"recording {self.name}: column {show(self.column)}, row {row + i}: "
+                f"{show(str(values.iloc[i]))} is neither a number nor an ISO 8601 date and "
+                "time; write the times as numbers in s, ms, us or ns (--time-unit) or as "
+                "ISO 8601 text such as '2024-05-01T12:00:00.020'"
+            )
+        lo, hi = pd.Timestamp.min.tz_localize("UTC"), pd.Timestamp.max.tz_localize("UTC")
+        far = ((when < lo) | (when > hi)).to_numpy()
+        if far.any():
+            i = int(np.flatnonzero(far)[0])
+            raise InvalidParameter(
+                f"recording {self.name}: column {show(self.column)}, row {row + i}: "
+                f"{show(str(values.iloc[i]))} is outside the years 1678 to 2261 that times "
+                "read to the ns can hold; write the times as numbers in s, ms, us or ns "
+                "(--time-unit)"
+            )
+        raw = when.dt.as_unit("ns").to_numpy(dtype="datetime64[ns]").view(np.int64)
+        return raw, missing
+
+    def show(self, value: float) -> str:
+        """A time as the file holds it (``value`` as :meth:`times` returned it)."""
+        if not math.isfinite(value):
+            return show(value)
+        if self.unit is not None:  # a timestamp (or ISO text) or a duration
+            ns = (self.origin + round(value)) * 10 ** (3 * ("ns", "us", "ms", "s").index(self.unit))
+            if self.text or (self.declared and self.declared[1].startswith("timestamp")):
+                return show(pd.Timestamp(ns).isoformat())
+            return show(str(pd.Timedelta(ns)))
+        if self.origin and value == round(value):
+            return str(self.origin + round(value))  # every digit (show: 1.71e+18)
+        return show(value + self.origin)
 
 
 def _spacings(t: np.ndarray, last: float) -> np.ndarray:
@@ -162,20 +308,43 @@ def _spacings(t: np.ndarray, last: float) -> np.ndarray:
 
 
 def _numbers(
-    frame: pd.DataFrame, time: str, axes: tuple[str, str, str], name: str
+    frame: pd.DataFrame, clock: _Clock, axes: tuple[str, str, str], row: int
 ) -> tuple[np.ndarray, np.ndarray]:
+    """The times (as ``clock`` reads them) and the readings (n, 3) of rows ``row ..``."""
     try:
-        t = frame[time].to_numpy(dtype=np.float64)
         x = frame[list(axes)].to_numpy(dtype=np.float64)
     except (TypeError, ValueError):
         raise InvalidParameter(
-            f"recording {name}: columns {show(time)}, {', '.join(axes)} must be numeric"
+            f"recording {clock.name}: columns {', '.join(axes)} must be numeric"
         ) from None
-    return t, x
+    return clock.times(frame[clock.column], row), x
 
 
-def _spacing_unit(dt: float) -> str | None:
-    return next((u for u, lo, hi in _SPACINGS if lo <= dt <= hi), None)
+def _spacing_unit(dt: float, whole: bool) -> str | None:
+    """The unit whose range of spacings holds ``dt`` (ns only for whole numbers)."""
+    return next(
+        (u for u, lo, hi in _SPACINGS if lo <= dt <= hi and (whole or u not in _WHOLE_ONLY)),
+        None,
+    )
+
+
+def _hz(rate: float) -> str:
+    """A sample rate as it is (3 digits), never rounded to the 0.1 Hz a rate is kept to."""
+    return f"{rate:,.0f} Hz" if 1e3 <= rate < 1e7 else f"{rate:.3g} Hz"
+
+
+def _unit_advice(dt: float, span: float) -> str:
+    """Which unit makes a median spacing of ``dt`` an allowed rate (the largest that
+    does, the slowest rate: the most likely), as advice with the rate and how long the
+    recording (``span`` from first to last time) would be; '' when no unit does."""
+    for unit, scale in _TIME_SCALE.items():
+        rate = 1.0 / (dt * scale)
+        if rate >= MIN_RATE_HZ:
+            return (
+                f"if the times are in {unit}, pass --time-unit {unit} ({_hz(rate)}, "
+                f"{span * scale:.3g} s long)"
+            )
+    return ""
 
 
 STILL = 0.5

@@ -275,8 +275,10 @@ def _cmd_synth(args: argparse.Namespace) -> int:
 def _write_trace_csv(trace: Any, path: Path) -> None:
     import pandas as pd
 
+    # The axes' names say their units, so that 'highfive count' reads the file in g
+    # even when it holds no still second to infer them from.
     frame = pd.DataFrame(
-        {"t": trace.t, "x": trace.samples[:, 0], "y": trace.samples[:, 1], "z": trace.samples[:, 2]}
+        {"t": trace.t, **{f"{a}_g": trace.samples[:, i] for i, a in enumerate("xyz")}}
     )
     frame.to_csv(path, index=False, float_format="%.6g")
 
@@ -713,7 +715,8 @@ def _build_parser() -> argparse.ArgumentParser:
         help="synthesize one labelled accelerometer trace",
         description="Synthesize one trace of MOTION at the nominal point of the default "
         "space (or at random with --random), print its truth events, and optionally "
-        "write it as CSV (t in s; x, y, z in g) and as a plot.",
+        "write it as CSV (columns t in s and x_g, y_g, z_g in g, which 'highfive count' "
+        "reads as g) and as a plot.",
     )
     p.add_argument("motion", metavar="MOTION", help=f"one of: {', '.join(MOTIONS)}")
     p.add_argument("--seed", type=_seed, default=0, help="case seed, >= 0 (default 0)")
@@ -741,8 +744,8 @@ def _build_parser() -> argparse.ArgumentParser:
         "column, named t, time, timestamp, time_s or seconds, and one set of three "
         "acceleration columns, x/y/z, ax/ay/az, acc_x/..., accel_x/... or x_g/...; names "
         "are case-insensitive, other columns are ignored) and print the detections. Units and rate "
-        "are inferred unless given; the recording is resampled to the model's rate. The "
-        "file is only read.",
+        "are inferred unless given (x_g/y_g/z_g are in g); the recording is resampled to "
+        "the model's rate. The file is only read.",
     )
     p.add_argument("recording", type=path_arg, metavar="RECORDING", help=".csv or .parquet file")
     p.add_argument(
@@ -753,7 +756,11 @@ def _build_parser() -> argparse.ArgumentParser:
         help="the counter: float, int8, an ONNX file, pkg.module:attr, file.py:attr or "
         "'exec:PROGRAM ARGS' (default: float)",
     )
-    _add_reading_options(p, "acceleration units (default: inferred from the resting magnitude)")
+    _add_reading_options(
+        p,
+        "acceleration units (default: g for axes named x_g, y_g, z_g, else inferred from "
+        "the quietest stretch)",
+    )
     p.add_argument(
         "--json",
         action="store_true",
@@ -972,9 +979,11 @@ def _add_reading_options(p: argparse.ArgumentParser, units_help: str) -> None:
     p.add_argument("--units", choices=("auto", "g", "m/s2"), default="auto", help=units_help)
     p.add_argument(
         "--time-unit",
-        choices=("auto", "s", "ms", "us"),
+        choices=("auto", "s", "ms", "us", "ns"),
         default="auto",
-        help="unit of the time column (default: inferred from the spacing)",
+        help="unit of a numeric time column (default: inferred from the spacing; ns only "
+        "from whole numbers); a Parquet timestamp or duration column's type gives its "
+        "unit, and ISO 8601 text is read as dates and times",
     )
 
 

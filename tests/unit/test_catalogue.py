@@ -378,22 +378,23 @@ CATALOGUE = [
     row(
         "count-huge-value",
         "count huge.csv",
-        r"recording huge.csv: row 1, column 'y' holds 1e\+100; allowed: at most 1,000 g "
-        r"or 9,807 m/s2 in magnitude \(wrist accelerometers saturate at 16 g, shock sensors "
-        r"at a few hundred g\); drop or fix the row$",
+        r"recording huge.csv: row 1 \(x, y, z\) reads \(0, 1e\+100, 1\), 1e\+100 in magnitude; "
+        r"allowed: at most 1,000 g or 9,807 m/s2 in magnitude \(wrist accelerometers "
+        r"saturate at 16 g, shock sensors at a few hundred g\); drop or fix the row$",
         files={"huge.csv": "t,x,y,z\n0,0,0,1\n0.02,0,1e100,1\n0.04,0,0,1\n"},
     ),
     row(
         "count-huge-in-g",
         "count huge.csv --units g",
-        r"recording huge.csv: row 2, column 'z' holds 1e\+39; allowed: at most 1,000 g in "
-        r"magnitude \(wrist accelerometers",
+        r"recording huge.csv: row 2 \(x, y, z\) reads \(0, 0, 1e\+39\), 1e\+39 g in magnitude; "
+        r"allowed: at most 1,000 g in magnitude \(wrist accelerometers",
         files={"huge.csv": "t,x,y,z\n0,0,0,1\n0.02,0,0,1\n0.04,0,0,1e39\n"},
     ),
     row(
         "count-absurd-but-float32-in-g",  # overflowed inside the model before
         "count absurd.csv --units g",
-        r"recording absurd.csv: row 300, column 'z' holds 1e\+38; allowed: at most 1,000 g",
+        r"recording absurd.csv: row 300 \(x, y, z\) reads \(0, 0, 1e\+38\), 1e\+38 g in "
+        r"magnitude; allowed: at most 1,000 g",
         files={
             "absurd.csv": "t,x,y,z\n"
             + "".join(f"{i / 50},0,0,{1e38 if i == 300 else 1}\n" for i in range(600))
@@ -402,15 +403,16 @@ CATALOGUE = [
     row(
         "count-absurd-in-m/s2",
         "count absurd.csv --units m/s2",
-        r"recording absurd.csv: row 1, column 'x' holds 1e\+04; allowed: at most 9,807 m/s2 "
-        r"\(1,000 g\) in magnitude",
+        r"recording absurd.csv: row 1 \(x, y, z\) reads \(10000, 0, 9.8\), 10,000 m/s2 in "
+        r"magnitude; allowed: at most 9,807 m/s2 \(1,000 g\) in magnitude",
         files={"absurd.csv": "t,x,y,z\n0,0,0,9.8\n0.02,10000,0,9.8\n0.04,0,0,9.8\n"},
     ),
     row(
         "count-too-slow",
         "count slow.csv --time-unit s",
-        r"recording slow.csv: its median spacing in s gives a sample rate of under 0.05 Hz; "
-        r"allowed: at least 5 Hz \(a spacing of at most 0.2 s\)",
+        r"recording slow.csv: its median spacing in s gives a sample rate of 0.01 Hz; "
+        r"allowed: at least 5 Hz \(a spacing of at most 0.2 s\); if the times are in ms, pass "
+        r"--time-unit ms \(10 Hz, 0.2 s long\)$",
         files={"slow.csv": "t,x,y,z\n0,0,0,1\n100,0,0,1\n200,0,0,1\n"},
     ),
     row(
@@ -419,6 +421,53 @@ CATALOGUE = [
         r"recording slow.csv: its median spacing in s gives a sample rate of 2 Hz; "
         r"allowed: at least 5 Hz",
         files={"slow.csv": "t,x,y,z\n0,0,0,1\n0.5,0,0,1\n1,0,0,1\n"},
+    ),
+    row(  # its quietest stretch 'read 0 on average; ... gravity removed'
+        "count-all-zeros",
+        "count zeros.csv --units g",
+        r"recording zeros.csv: every one of its 3 rows reads exactly \(0, 0, 0\) in x, y, z "
+        r"\(a sensor that recorded nothing\); nothing to count$",
+        files={"zeros.csv": "t,x,y,z\n0,0,0,0\n0.02,0,0,0\n0.04,0.0,-0,0\n"},
+    ),
+    row(  # the last two rows, after the last window of 64 rows that starts every 16
+        "count-zeros-but-the-last-rows",
+        "count zeros.csv",
+        r"recording zeros.csv: all but its last 2 of 1010 rows read exactly \(0, 0, 0\) in "
+        r"x, y, z \(a sensor that recorded almost nothing\); nothing to count$",
+        files={
+            "zeros.csv": "t,x,y,z\n"
+            + "".join(f"{i / 50},0,0,{int(i >= 1008)}\n" for i in range(1010))
+        },
+    ),
+    row(  # 'must be numeric'; now read as ISO 8601 where it is
+        "count-time-text",
+        "count text.csv",
+        r"recording text.csv: column 't', row 1: '12:00:00.02' is neither a number nor an "
+        r"ISO 8601 date and time; write the times as numbers in s, ms, us or ns "
+        r"\(--time-unit\) or as ISO 8601 text such as '2024-05-01T12:00:00.020'$",
+        files={"text.csv": "t,x,y,z\n2024-05-01T12:00:00,0,0,1\n12:00:00.02,0,0,1\n"},
+    ),
+    row(
+        "count-time-iso-beyond-ns",
+        "count far.csv",
+        r"recording far.csv: column 't', row 1: '3000-05-01T12:00:00.02' is outside the "
+        r"years 1678 to 2261 that times read to the ns can hold; write the times as numbers "
+        r"in s, ms, us or ns \(--time-unit\)$",
+        files={"far.csv": "t,x,y,z\n2024-05-01T12:00:00,0,0,1\n3000-05-01T12:00:00.02,0,0,1\n"},
+    ),
+    row(
+        "count-time-unit-against-iso",
+        "count iso.csv --time-unit ms",
+        r"recording iso.csv: column 't' holds ISO 8601 dates and times, read to the ns; "
+        r"--time-unit ms does not apply to them; leave --time-unit out$",
+        files={"iso.csv": "t,x,y,z\n2024-05-01T12:00:00,0,0,1\n2024-05-01T12:00:00.02,0,0,1\n"},
+    ),
+    row(  # 2e+07 time units were refused, and so was every --time-unit
+        "count-time-beyond-every-unit",
+        "count slow.csv",
+        r"recording slow.csv: its median spacing of 1e\+09 gives a sample rate under 5 Hz in "
+        r"any time unit \(s, ms, us or ns\); allowed: at least 5 Hz$",
+        files={"slow.csv": "t,x,y,z\n0,0,0,1\n1000000000,0,0,1\n2000000000,0,0,1\n"},
     ),
     row(
         "count-gravity-removed-moving",
@@ -701,8 +750,9 @@ CATALOGUE = [
     row(
         "run-rec-huge-value",
         "run r.toml",
-        r"l.csv line 2, column file: 'huge.csv' is refused: recording huge.csv: row 1, "
-        r"column 'y' holds 1e\+100; allowed: at most 1,000 g or 9,807 m/s2 in magnitude",
+        r"l.csv line 2, column file: 'huge.csv' is refused: recording huge.csv: row 1 "
+        r"\(x, y, z\) reads \(0, 1e\+100, 1\), 1e\+100 in magnitude; allowed: at most 1,000 g "
+        r"or 9,807 m/s2 in magnitude",
         files=_recordings(
             "file,count\nhuge.csv,0\n",
             **{"huge.csv": "t,x,y,z\n0,0,0,1\n0.02,0,1e100,1\n0.04,0,0,1\n"},

@@ -84,7 +84,7 @@ def test_synth_writes_csv_and_plot(tmp_path: Path, capsys: pytest.CaptureFixture
     out = capsys.readouterr().out
     assert out.count("high_five ") == 2 and "count" in out
     frame = pd.read_csv(csv)
-    assert list(frame.columns) == ["t", "x", "y", "z"] and len(frame) >= 500
+    assert list(frame.columns) == ["t", "x_g", "y_g", "z_g"] and len(frame) >= 500
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["hf.csv", "hf.png"]  # no temp files
 

@@ -67,6 +67,19 @@ def test_a_sine_gives_its_std_percentiles_jerk_and_dominant_frequency() -> None:
     assert math.isnan(feats["tilt"]) and math.isnan(feats["roll"])  # no gravity given
 
 
+def test_a_piece_of_dropped_rows_has_no_angles() -> None:
+    """Rows of exactly (0, 0, 0) are a dropout, never a reading of gravity at rest: a
+    piece of nothing else has no tilt or roll (not atan2(0, 0) = 0 degrees)."""
+    fs = 50.0
+    raw = np.zeros((500, 3))
+    feats = piece_features(dynamic(raw, fs), fs, raw=raw)
+    assert math.isnan(feats["tilt"]) and math.isnan(feats["roll"])
+    raw[:, 2] = 1.0
+    raw[100:200] = 0.0  # a dropout in a piece at rest, face up: its angles are 0
+    feats = piece_features(dynamic(raw, fs), fs, raw=raw)
+    assert feats["tilt"] == 0.0 and feats["roll"] == 0.0
+
+
 def test_the_share_above_5_hz_splits_power_as_the_amplitudes_say() -> None:
     fs = 50.0
     low, high = 2.0, 1.0  # m/s^2 at 2 Hz on x and at 8 Hz on y
@@ -294,7 +307,7 @@ def test_recordings_count_refuses_are_skipped_with_its_reason(
     reason, none aborting the comparison or counted."""
     r0 = pd.read_csv(recordings / "r0.csv")
     huge = r0.copy()
-    huge.loc[100, "y"] = 1e100
+    huge.loc[100, "y_g"] = 1e100  # synth writes its axes as x_g, y_g, z_g
     huge.to_csv(tmp_path / "huge.csv", index=False)
     pd.DataFrame({"t": np.arange(50) * 100.0, "x": 0.0, "y": 0.0, "z": 1.0}).to_csv(
         tmp_path / "slow.csv", index=False
@@ -332,7 +345,8 @@ def test_recordings_count_refuses_are_skipped_with_its_reason(
     assert skipped[str(recordings / "r0.csv")] == "given twice"
     assert skipped[str(tmp_path / "link.csv")] == f"same file as {recordings / 'r1.csv'}"
     assert re.match(
-        r"recording huge.csv: row 100, column 'y' holds 1e\+100",
+        r"recording huge.csv: row 100 \(x_g, y_g, z_g\) reads \(-?[\d.]+, 1e\+100, -?[\d.]+\), "
+        r"1e\+100 g in magnitude",  # named in g
         skipped[str(tmp_path / "huge.csv")],
     )
     assert "allowed: at least 5 Hz" in skipped[str(tmp_path / "slow.csv")]

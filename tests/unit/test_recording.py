@@ -144,11 +144,19 @@ BAD = [
         r"cannot infer units: its quietest 1.28 s read (49\.[5-9]\d*|50(\.\d+)?) on average; a "
         r"worn watch at",
     ),
-    ("rate", "cannot infer the sample rate"),
+    (  # 'pass --time-unit s|ms|us', of which only ms gives an allowed rate
+        "rate",
+        r"cannot infer the time unit from a median spacing of 0.5 time units; if the times "
+        r"are in ms, pass --time-unit ms \(2,000 Hz, 0.25 s long\)\n",
+    ),
     ("nan", "row 10 is not finite"),
     ("backwards", "timestamps: not strictly increasing at row 100"),
     ("text", "must be numeric"),
-    ("huge", r"row 50, column 'y' holds 1e\+300; allowed: at most 1,000 g"),
+    (
+        "huge",
+        r"row 50 \(x, y, z\) reads \(-?\d\.\d+, 1e\+300, -?\d\.\d+\), 1e\+300 in "
+        r"magnitude; allowed: at most 1,000 g",
+    ),
     ("x-and-X", r"columns 'x' and 'X' both read as 'x'; keep one"),
     ("x-twice", r"columns 'x' and 'x' both read as 'x'; keep one"),
     ("t-and-time", r"columns 't' and 'time' both name the time; keep one"),
@@ -172,6 +180,99 @@ def test_bad_recordings_exit_2_with_one_line(
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1
     assert re.search(match, err), err
+
+
+@pytest.mark.parametrize("seed", [11, 13])
+def test_synth_csv_is_read_by_count_as_written(
+    seed: int, model_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """'synth --random --csv' wrote x, y, z: a walking or running background has no
+    still second, so count could not infer g (seeds 11 and 13 of 10..40, among 13).
+    Its header names the units (x_g, y_g, z_g), which count reads as g."""
+    path = tmp_path / "r.csv"
+    assert main(["synth", "high_five", "--random", "--seed", str(seed), "--csv", str(path)]) == 0
+    assert path.read_text().splitlines()[0] == "t,x_g,y_g,z_g"
+    capsys.readouterr()
+    assert main(["count", str(path), "--model", str(model_path), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["units"] == "g"
+    rec = open_recording(path)
+    assert rec.rest.spread > STILL * rec.rest.magnitude  # not still: named, not inferred
+    assert open_recording(path, units="g").rest == rec.rest
+
+
+@pytest.mark.parametrize("name", ["x_g", "X_G"])
+def test_units_given_against_the_column_names_are_refused(
+    name: str, frame: pd.DataFrame, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    f = frame.rename(columns={a: name.replace("x", a).replace("X", a.upper()) for a in "xyz"})
+    path = tmp_path / "named.csv"
+    f.to_csv(path, index=False)
+    axes = ", ".join(f.columns[1:])
+    assert main(["count", str(path), "--units", "m/s2"]) == 2
+    assert capsys.readouterr().err == (
+        f"error: recording named.csv: its columns {axes} name the units g; --units m/s2 "
+        "contradicts them; leave --units out (or give --units g), or rename the columns\n"
+    )
+    assert open_recording(path, units="g").units == "g"
+
+
+@pytest.mark.parametrize(
+    ("row", "units", "match"),
+    [
+        pytest.param(
+            (900.0, 900.0, 900.0),
+            "auto",
+            r"row 100 \(x, y, z\) reads \(900, 900, 900\), 1,559 g in magnitude; allowed: at "
+            r"most 1,000 g in magnitude",  # inferred: the file reads 1 g at rest
+            id="each-axis-under-the-limit",  # 1,559 g was accepted, each axis being < 1,000
+        ),
+        pytest.param(
+            (1001.0, 0.0, 0.0),
+            "g",
+            r"row 100 \(x, y, z\) reads \(1001, 0, 0\), 1,001 g in magnitude; allowed: at "
+            r"most 1,000 g in magnitude",
+            id="just-over",  # printed as 1e+03, which reads as the limit itself
+        ),
+        pytest.param(
+            (0.0, 1000.0, 0.04),
+            "g",
+            r"reads \(0, 1000, 0\.04\), 1,000\.000001 g in magnitude",
+            id="a-hair-over",
+        ),
+        pytest.param(
+            (7000.0, 7000.0, 0.0),
+            "m/s2",
+            r"reads \(7000, 7000, 0\), 9,899 m/s2 in magnitude; allowed: at most 9,807 m/s2 "
+            r"\(1,000 g\)",
+            id="m/s2",
+        ),
+    ],
+)
+def test_the_1000_g_limit_is_on_the_magnitude(
+    row: tuple[float, float, float],
+    units: str,
+    match: str,
+    frame: pd.DataFrame,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The README's rule, 'a sample larger than 1,000 g in magnitude', on the vector, with
+    the magnitude printed to the digit that puts it over the limit."""
+    f = frame.astype(np.float64)
+    if units == "m/s2":
+        f[["x", "y", "z"]] *= G
+    f.loc[100, ["x", "y", "z"]] = row
+    path = tmp_path / "big.csv"
+    f.to_csv(path, index=False)
+    assert main(["count", str(path), "--units", units]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: recording big.csv: ") and err.count("\n") == 1
+    assert re.search(match, err), err
+    limit = 1000.0 * (G if units == "m/s2" else 1.0)
+    f.loc[100, ["x", "y", "z"]] = np.array(row) * (0.999 * limit / np.linalg.norm(row))
+    f.to_csv(path, index=False)
+    assert open_recording(path, units=units if units != "auto" else "g").rows == len(f)
 
 
 @pytest.mark.parametrize(
@@ -549,6 +650,75 @@ def test_the_quietest_window_does_not_depend_on_the_chunks(
     hop = max(n // 4, 1)
     var = [x[i : i + n].var(axis=0).sum() for i in range(0, rows - n + 1, hop)]
     assert spread**2 == pytest.approx(min(var), rel=1e-7, abs=1e-12)
+
+
+def test_a_dropout_is_not_the_quietest_stretch(
+    frame: pd.DataFrame, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Rows of exactly (0, 0, 0), a sensor that stopped reporting, were the quietest
+    stretch of a recording that reads 1 g at rest elsewhere: 'its quietest 1.28 s read 0
+    on average; the recording seems to have gravity removed'. A recording of nothing but
+    such rows is refused in one line that says so."""
+    later = frame.copy()
+    later["t"] += 10.5
+    f = pd.concat([frame, later], ignore_index=True).astype(np.float64)
+    f.loc[600:699, ["x", "y", "z"]] = 0.0
+    path = tmp_path / "dropout.csv"
+    f.to_csv(path, index=False)
+    rec = open_recording(path, rows=256)
+    assert rec.units == "g" and 0.9 < rec.rest.magnitude < 1.1
+    first = round(rec.rest.start_s * rec.fs)
+    assert not (f.loc[first : first + 63, ["x", "y", "z"]] == 0).all(axis=1).any()
+    assert open_recording(path).rest == rec.rest  # the same in any chunking
+    f[["x", "y", "z"]] = 0.0
+    f.to_csv(tmp_path / "zeros.csv", index=False)
+    for units in ("auto", "g"):
+        assert main(["count", str(tmp_path / "zeros.csv"), "--units", units]) == 2
+        assert capsys.readouterr().err == (
+            "error: recording zeros.csv: every one of its 1000 rows reads exactly (0, 0, 0) "
+            "in x, y, z (a sensor that recorded nothing); nothing to count\n"
+        )
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    rows=st.integers(1, 1500),
+    runs=st.lists(st.tuples(st.integers(0, 1500), st.integers(1, 600)), max_size=4),
+    cuts=st.lists(st.integers(0, 1500), max_size=6),
+    seed=st.integers(0, 2**16),
+)
+def test_dropouts_are_never_the_quietest_window(
+    rows: int, runs: list[tuple[int, int]], cuts: list[int], seed: int
+) -> None:
+    """Runs of rows of exactly (0, 0, 0) anywhere, the signal around them as still as
+    they or louder: the window found holds none of them when a window without one
+    exists, is never all of them, and is the same however the rows are chunked."""
+    rng = np.random.default_rng(seed)
+    fs = 50.0
+    t = np.arange(rows) / fs
+    x = rng.normal(0.0, rng.uniform(1e-3, 1.0, (rows, 1)), (rows, 3)) + np.array([0.0, 0.0, 1.0])
+    for start, length in runs:
+        x[start : start + length] = 0.0
+    whole, pieces = _Quiet(), _Quiet()
+    whole.add(t, x)
+    for a, b in zip([0, *sorted(cuts)], [*sorted(cuts), rows], strict=True):
+        pieces.add(t[min(a, rows) : min(b, rows)], x[min(a, rows) : min(b, rows)])
+    dropped = (x == 0).all(axis=1)
+    # The windows on the grid (the whole recording under 4 rows): those without a dropped
+    # row, else those not all dropped.
+    n = min(64, 2 ** (rows.bit_length() - 1)) if rows >= 4 else rows
+    starts = range(0, rows - n + 1, max(n // 4, 1))
+    clean = [i for i in starts if not dropped[i : i + n].any()]
+    pool = clean or [i for i in starts if not dropped[i : i + n].all()]
+    found, again = whole.quietest(fs), pieces.quietest(fs)
+    if found is None or again is None:
+        assert found is again is None and not pool
+        return
+    assert again[1:] == found[1:] and np.array_equal(again[0], found[0])
+    _, spread, rows_found, t_first = found
+    assert rows_found == n and round(t_first * fs) in pool
+    var = min(x[i : i + n].var(axis=0).sum() for i in pool)
+    assert spread**2 == pytest.approx(var, rel=1e-7, abs=1e-12)
 
 
 @pytest.mark.parametrize("rows", [3, 100, 4096])

@@ -1,0 +1,256 @@
+"""The time column of a recording: numbers in s, ms, us or ns, Arrow timestamp and
+duration columns in the unit their type declares, ISO 8601 text; and the messages when
+the unit or rate cannot be read, whose advice must work."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from highfive.generators import InvalidParameter, default_space, synthesize
+from highfive.harness._recording import open_recording, read_recording
+from highfive.harness.cli import main
+
+SCALE = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
+EPOCH_NS = 1_714_564_800_010_094_200  # 2024-05-01T12:00:00.0100942 in ns since 1970
+
+
+@pytest.fixture(scope="module")
+def frame() -> pd.DataFrame:
+    """A 10 s synthetic trace at 50 Hz (jittered times, in s; axes in g)."""
+    tr = synthesize(default_space().complete({"repetitions": 2}), 3)
+    x = tr.samples.astype(np.float64)
+    return pd.DataFrame({"t": tr.t, "x": x[:, 0], "y": x[:, 1], "z": x[:, 2]})
+
+
+def _ns(frame: pd.DataFrame, start: int = EPOCH_NS) -> np.ndarray:
+    return start + np.round((frame["t"] - frame["t"].iloc[0]).to_numpy() * 1e9).astype(np.int64)
+
+
+def _axes(frame: pd.DataFrame) -> dict[str, pa.Array]:
+    return {a: pa.array(frame[a].to_numpy()) for a in "xyz"}
+
+
+@pytest.mark.parametrize(
+    ("make", "unit"),
+    [
+        pytest.param(pa.timestamp, "ms", id="timestamp[ms]"),
+        pytest.param(pa.timestamp, "us", id="timestamp[us]"),
+        pytest.param(pa.timestamp, "ns", id="timestamp[ns]"),  # what pandas writes
+        pytest.param(lambda u: pa.timestamp(u, tz="Europe/Berlin"), "ns", id="timestamp[ns,tz]"),
+        pytest.param(pa.duration, "ms", id="duration[ms]"),
+        pytest.param(pa.duration, "ns", id="duration[ns]"),
+    ],
+)
+def test_a_typed_time_column_is_read_in_its_declared_unit(
+    make: object, unit: str, frame: pd.DataFrame, tmp_path: Path
+) -> None:
+    """A Parquet timestamp[ns] or duration[ns] column was refused ('median spacing of 2e+07
+    time units'), and so was every --time-unit; its type says its unit. The times, in s
+    from the first, are the integer differences, exact, in any chunking."""
+    ns = _ns(frame, EPOCH_NS if make is not pa.duration else 123_456_789_000)
+    values = ns // round(SCALE[unit] / 1e-9)
+    typ = make(unit)  # type: ignore[operator]
+    path = tmp_path / "typed.parquet"
+    pq.write_table(pa.table({"t": pa.array(values, pa.int64()).cast(typ), **_axes(frame)}), path)
+    rec = open_recording(path, rows=128)
+    assert (rec.time_unit, rec.fs, rec.units, rec.rows) == (unit, 50.0, "g", len(frame))
+    assert rec.info["time unit"] == f"{unit} (a {typ} column)"
+    trace, _ = read_recording(path)
+    np.testing.assert_array_equal(trace.t, (values - values[0]).astype(np.float64) * SCALE[unit])
+    assert open_recording(path, time_unit=unit).rest == rec.rest  # the same unit: fine
+    other = "s" if unit != "s" else "ms"
+    with pytest.raises(InvalidParameter) as err:
+        open_recording(path, time_unit=other)  # type: ignore[arg-type]
+    assert str(err.value) == (
+        f"recording typed.parquet: column 't' is {typ}, whose type gives its unit ({unit}); "
+        f"--time-unit {other} contradicts it; leave --time-unit out"
+    )
+
+
+@pytest.mark.parametrize("start", [EPOCH_NS, 86_400_123_456_789], ids=["epoch", "since-boot"])
+def test_nanosecond_integers_are_read_as_ns(
+    start: int, frame: pd.DataFrame, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Whole numbers 2e7 apart (an Android sensor log at 50 Hz) are ns: inferred, and
+    --time-unit ns is allowed (it was not among the choices the message offered). Past
+    2**53 a float64 holds them only to 256 ns; the times are the exact differences."""
+    ns = _ns(frame, start)
+    path = tmp_path / "android.csv"
+    frame.assign(t=ns).to_csv(path, index=False)
+    rec = open_recording(path, rows=100)
+    assert (rec.time_unit, rec.fs, rec.info["time unit"]) == ("ns", 50.0, "ns")
+    trace, _ = read_recording(path)
+    np.testing.assert_array_equal(trace.t, (ns - ns[0]).astype(np.float64) * 1e-9)
+    assert open_recording(path, time_unit="ns").rest == rec.rest
+    assert main(["count", str(path), "--time-unit", "ns", "--model", "float"]) == 0
+    assert "time unit ns" in capsys.readouterr().out
+
+
+ISO = {
+    "T": "%Y-%m-%dT%H:%M:%S.%f",
+    "space-Z": "%Y-%m-%d %H:%M:%S.%fZ",
+    "offset": "%Y-%m-%dT%H:%M:%S.%f+02:00",
+}
+
+
+@pytest.mark.parametrize("form", list(ISO))
+def test_iso_8601_text_is_read_as_datetimes(form: str, frame: pd.DataFrame, tmp_path: Path) -> None:
+    """A CSV time column of ISO 8601 text was 'must be numeric'."""
+    when = pd.to_datetime(_ns(frame), unit="ns")
+    path = tmp_path / "iso.csv"
+    frame.assign(t=when.strftime(ISO[form])).to_csv(path, index=False)
+    rec = open_recording(path, rows=64)
+    assert (rec.time_unit, rec.fs, rec.info["time unit"]) == ("ns", 50.0, "ns (ISO 8601 text)")
+    us = _ns(frame) // 1000 * 1000  # written to the us
+    trace, _ = read_recording(path)
+    np.testing.assert_array_equal(trace.t, (us - us[0]).astype(np.float64) * 1e-9)
+    with pytest.raises(InvalidParameter, match=r"ISO 8601 .*--time-unit ms does not apply"):
+        open_recording(path, time_unit="ms")
+
+
+@pytest.mark.parametrize(
+    ("cell", "row"),
+    [("12:00:00.020", 1), ("05/01/2024 12:00:00", 1), ("soon", 321)],
+    ids=["time-of-day", "not-iso", "word-in-chunk-3"],
+)
+def test_text_that_is_no_datetime_says_how_to_convert(
+    cell: str, row: int, frame: pd.DataFrame, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    when = pd.to_datetime(_ns(frame), unit="ns").strftime(ISO["T"]).to_numpy().copy()
+    when[row] = cell
+    path = tmp_path / "text.csv"
+    frame.assign(t=when).to_csv(path, index=False)
+    assert main(["count", str(path), "--model", "float"]) == 2
+    assert capsys.readouterr().err == (
+        f"error: recording text.csv: column 't', row {row}: {cell!r} is neither a number nor "
+        "an ISO 8601 date and time; write the times as numbers in s, ms, us or ns "
+        "(--time-unit) or as ISO 8601 text such as '2024-05-01T12:00:00.020'\n"
+    )
+
+
+def _spaced(tmp_path: Path, spacing: float, rows: int = 600) -> Path:
+    path = tmp_path / "spaced.csv"
+    t = np.arange(rows) * spacing
+    pd.DataFrame({"t": t, "x": 0.0, "y": 0.0, "z": 1.0}).to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("spacing", "advice", "hz"),
+    [
+        (0.4, "ms", "2,500 Hz, 0.24 s long"),  # 2.5 Hz in s; in ms, fast and short
+        (2e7 + 0.5, "ns", "50 Hz, 12 s long"),  # ns, but not whole numbers: not inferred
+        (5e5, "ns", "2,000 Hz, 0.3 s long"),  # 2 Hz in us
+        (3e8, None, ""),  # under 5 Hz in every unit
+    ],
+)
+def test_a_spacing_no_unit_explains_gets_advice_that_works(
+    spacing: float, advice: str | None, hz: str, tmp_path: Path
+) -> None:
+    """'pass --time-unit s|ms|us' was offered where none of them could work."""
+    path = _spaced(tmp_path, spacing)
+    with pytest.raises(InvalidParameter) as err:
+        open_recording(path)
+    message = str(err.value)
+    if advice is None:
+        assert re.fullmatch(
+            r"recording spaced.csv: its median spacing of 3e\+08 gives a sample rate under 5 Hz "
+            r"in any time unit \(s, ms, us or ns\); allowed: at least 5 Hz",
+            message,
+        ), message
+        return
+    assert message == (
+        f"recording spaced.csv: cannot infer the time unit from a median spacing of "
+        f"{spacing:.3g} time units; if the times are in {advice}, pass --time-unit {advice} "
+        f"({hz})"
+    )
+    rate = 1.0 / (spacing * SCALE[advice])
+    assert open_recording(path, time_unit=advice).fs == round(rate, 1)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("spacing", "unit", "match"),
+    [
+        # 20 s apart is 0.05 Hz, printed as 0.1 Hz (rounded to the 0.1 Hz the rate is kept to)
+        (
+            20.0,
+            "s",
+            r"gives a sample rate of 0\.05 Hz; allowed: at least 5 Hz \(a spacing of at "
+            r"most 0\.2 s\); if the times are in ms, pass --time-unit ms \(50 Hz, 0\.38 s long\)$",
+        ),
+        (
+            2e7,
+            "us",
+            r"in us gives a sample rate of 0\.05 Hz; .*pass --time-unit ns \(50 Hz, 0\.38 s "
+            r"long\)$",
+        ),
+        (
+            1e9,
+            "ns",
+            r"in ns gives a sample rate of 1 Hz; allowed: at least 5 Hz \(a spacing of "
+            r"at most 0\.2 s\)$",
+        ),
+    ],
+)
+def test_a_rate_too_slow_is_printed_as_it_is(
+    spacing: float, unit: str, match: str, tmp_path: Path
+) -> None:
+    path = _spaced(tmp_path, spacing, rows=20)
+    with pytest.raises(InvalidParameter, match=match):
+        open_recording(path, time_unit=unit)  # type: ignore[arg-type]
+
+
+def _write(frame: pd.DataFrame, form: str, path: Path) -> None:
+    ns = _ns(frame)
+    if form == "ns":
+        frame.assign(t=ns).to_csv(path, index=False)
+    elif form == "iso":
+        when = pd.to_datetime(ns, unit="ns").strftime("%Y-%m-%dT%H:%M:%S.%f")
+        frame.assign(t=when).to_csv(path, index=False)
+    else:
+        t = pa.array(ns, pa.int64()).cast(pa.timestamp("ns"))
+        pq.write_table(pa.table({"t": t, **_axes(frame)}), path)
+
+
+@pytest.mark.parametrize("form", ["ns", "iso", "timestamp"])
+def test_times_are_the_same_in_any_chunking(form: str, frame: pd.DataFrame, tmp_path: Path) -> None:
+    path = tmp_path / ("r.parquet" if form == "timestamp" else "r.csv")
+    _write(frame, form, path)
+    whole = open_recording(path)
+    t_whole = np.concatenate([p[0] for p in whole.pieces()])
+    for rows in (1, 7, 100):
+        rec = open_recording(path, rows=rows)
+        assert (rec.fs, rec.rest, rec.duration_s) == (whole.fs, whole.rest, whole.duration_s)
+        for again in (rec, whole):
+            t = np.concatenate([p[0] for p in again.pieces(rows=rows)])
+            np.testing.assert_array_equal(t, t_whole)
+
+
+@pytest.mark.parametrize("form", ["ns", "iso", "timestamp"])
+def test_messages_show_times_as_the_file_holds_them(
+    form: str, frame: pd.DataFrame, tmp_path: Path
+) -> None:
+    """Not as offsets from the first time, nor as floats off by 256 ns (1.71e+18)."""
+    f = frame.copy()
+    f.loc[20, "t"] = f.loc[19, "t"]
+    path = tmp_path / ("r.parquet" if form == "timestamp" else "r.csv")
+    _write(f, form, path)
+    ns = int(_ns(f)[19])
+    shown = {
+        "ns": str(ns),
+        "iso": repr(pd.Timestamp(ns // 1000 * 1000).isoformat()),
+        "timestamp": repr(pd.Timestamp(ns).isoformat()),
+    }[form]
+    with pytest.raises(InvalidParameter) as err:
+        open_recording(path, rows=20)
+    assert (
+        f"not strictly increasing at row 20 of {path.name} (column 't': {shown} then {shown})"
+        in str(err.value)
+    )
