@@ -18,6 +18,7 @@
     keep_failures = true      # store raw traces of failing cases
     stream_chunk_s = 0.0      # > 0: feed traces in chunks of this many s, record latency
     counter_timeout_s = 30.0  # per case, Python and external counters: else "timeout"
+                              #   (at most 86,400 s, a day)
 
     [space]                   # restrictions of the default space
     background = "none"       # fix
@@ -280,6 +281,12 @@ class ExecutionConfig:
         return self.scheduler.startswith("tls://")
 
 
+MAX_COUNTER_TIMEOUT_S = 86_400.0
+"""Longest ``counter_timeout_s``: a day. The timeouts it becomes (a thread's wait for a
+Python counter, ``select`` on an external program's pipe) overflow beyond about 9.2e9 s,
+which made every case of a Python counter an ``error`` verdict and an external program
+a traceback."""
+
 MAX_BATCH = 1_000_000
 """Most cases per batch: a batch's parameter rows, traces and results are held in
 memory on one worker (a million rows of 36 parameters alone take 288 MB)."""
@@ -340,7 +347,7 @@ class CampaignConfig:
             self, "models", tuple(m if isinstance(m, str) else dict(m) for m in models)
         )
         _seconds("stream_chunk_s", self.stream_chunk_s, zero="the whole trace at once")
-        _seconds("counter_timeout_s", self.counter_timeout_s)
+        _seconds("counter_timeout_s", self.counter_timeout_s, most=(MAX_COUNTER_TIMEOUT_S, "a day"))
         _seconds("tolerance", self.tolerance)
         if not isinstance(self.keep_failures, bool):
             raise ConfigError(f"keep_failures: {self.keep_failures!r} must be true or false")
@@ -513,16 +520,22 @@ def _plain_recordings(d: dict[str, Any]) -> None:
         d.pop("recordings", None)  # a synthetic campaign's identity is as it was
 
 
-def _seconds(name: str, value: Any, *, zero: str = "") -> None:
-    """A finite number of seconds, > 0 (or >= 0 when ``zero`` says what 0 means)."""
+def _seconds(
+    name: str, value: Any, *, zero: str = "", most: tuple[float, str] | None = None
+) -> None:
+    """A finite number of seconds, > 0 (or >= 0 when ``zero`` says what 0 means), and
+    at most ``most`` (a bound and how it reads) if given."""
     ok = (
         not isinstance(value, bool)
         and isinstance(value, int | float)
         and math.isfinite(value)
         and (value >= 0 if zero else value > 0)
+        and (most is None or value <= most[0])
     )
     if not ok:
         bound = f">= 0 (0: {zero})" if zero else "> 0"
+        if most is not None:
+            bound += f" and at most {most[0]:,g} ({most[1]})"
         raise ConfigError(f"{name}: {value!r} must be a number of seconds {bound}")
 
 

@@ -50,3 +50,34 @@ def test_a_name_says_it_starts_with_a_letter_or_digit() -> None:
         ConfigError, match=r"name: '\.' must be .*, starting with a letter or digit"
     ):
         CampaignConfig(name=".")
+
+
+@pytest.mark.parametrize(
+    ("changes", "match"),
+    [
+        pytest.param(  # threading's and select's timeouts overflow beyond about 9.2e9 s
+            {"counter_timeout_s": 1e10},
+            r"^counter_timeout_s: 10000000000.0 must be a number of seconds > 0 and at most "
+            r"86,400 \(a day\)$",
+            id="counter-timeout-1e10",
+        ),
+        pytest.param(
+            {"counter_timeout_s": 86_400.5},
+            r"^counter_timeout_s: 86400.5 must be a number of seconds > 0 and at most 86,400",
+            id="counter-timeout-just-over-a-day",
+        ),
+        pytest.param(
+            {"counter_timeout_s": 0},
+            r"^counter_timeout_s: 0 must be a number of seconds > 0 and at most 86,400",
+            id="counter-timeout-zero",
+        ),
+    ],
+)
+def test_bad_values_are_refused_in_one_line(changes: dict[str, object], match: str) -> None:
+    with pytest.raises(ConfigError, match=match) as info:
+        CampaignConfig(**changes)  # type: ignore[arg-type]
+    assert "\n" not in str(info.value)
+
+
+def test_the_longest_counter_timeout_is_accepted() -> None:
+    assert CampaignConfig(counter_timeout_s=86_400).counter_timeout_s == 86_400

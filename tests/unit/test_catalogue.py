@@ -610,6 +610,13 @@ CATALOGUE = [
         r"execution.workers: 100000 local worker processes are more than 4 per CPU core",
         files={"c.toml": _campaign(**{"[execution]": "workers = 100000"})},
     ),
+    row(  # beyond what a thread's or select's timeout takes, every case was an error
+        "run-counter-timeout-beyond-a-day",
+        "run c.toml",
+        r"counter_timeout_s: 10000000000.0 must be a number of seconds > 0 and at most "
+        r"86,400 \(a day\)",
+        files={"c.toml": _campaign(counter_timeout_s="1e10")},
+    ),
     row(
         "run-out-is-file",
         "run c.toml --out afile",

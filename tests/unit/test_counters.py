@@ -302,6 +302,23 @@ def test_a_slow_python_counter_times_out(python_counters: Path) -> None:
     assert judge({"c": c}, _trace(duration=6.0), 0.5).outcomes["c"].verdict != "timeout"
 
 
+@pytest.mark.parametrize("kind", ["python", "exec"])
+def test_the_longest_counter_timeout_is_one_the_counters_can_wait(
+    kind: str, python_counters: Path, protocol_program: Callable[..., Path]
+) -> None:
+    # Beyond about 9.2e9 s the timeouts of threads and select overflow: every case of a
+    # Python counter was an error verdict, an exec counter a traceback. The campaign
+    # refuses more than its bound; the bound itself must be usable.
+    source = {"python": f"{python_counters}:biggest", "exec": f"exec:{protocol_program()}"}
+    c = load_counter(source[kind], options=CounterOptions(timeout_s=86_400.0))
+    try:
+        c.probe()
+        o = judge({"c": c}, _trace(), 0.5).outcomes["c"]
+    finally:
+        c.close()
+    assert o.verdict not in ("error", "timeout"), o.message
+
+
 @pytest.mark.parametrize(
     ("mode", "verdict", "match"),
     [
