@@ -323,6 +323,10 @@ class CampaignConfig:
                 f"name: {self.name!r} must be 1-100 letters, digits, '_', '.', '-', starting "
                 "with a letter or digit (it names the run directory)"
             )
+        if isinstance(self.out, os.PathLike):
+            object.__setattr__(self, "out", os.fspath(self.out))
+        if not isinstance(self.out, str):
+            raise ConfigError(f"out: {self.out!r} must be a folder path (a string)")
         _int("seed", self.seed, 0)
         _int("cases", self.cases, 0 if self.recordings is not None else 1)
         _int("batch_size", self.batch_size, 1)

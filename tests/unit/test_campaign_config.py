@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from highfive.generators import ConfigError
@@ -71,6 +73,14 @@ def test_a_name_says_it_starts_with_a_letter_or_digit() -> None:
             r"^counter_timeout_s: 0 must be a number of seconds > 0 and at most 86,400",
             id="counter-timeout-zero",
         ),
+        pytest.param(
+            {"out": 5}, r"^out: 5 must be a folder path \(a string\)$", id="out-an-integer"
+        ),
+        pytest.param(
+            {"out": ["runs"]},
+            r"^out: \['runs'\] must be a folder path \(a string\)$",
+            id="out-a-list",
+        ),
     ],
 )
 def test_bad_values_are_refused_in_one_line(changes: dict[str, object], match: str) -> None:
@@ -81,3 +91,7 @@ def test_bad_values_are_refused_in_one_line(changes: dict[str, object], match: s
 
 def test_the_longest_counter_timeout_is_accepted() -> None:
     assert CampaignConfig(counter_timeout_s=86_400).counter_timeout_s == 86_400
+
+
+def test_out_given_as_a_path_object_is_kept_as_text() -> None:
+    assert CampaignConfig(out=Path("runs")).out == "runs"

@@ -617,6 +617,12 @@ CATALOGUE = [
         r"86,400 \(a day\)",
         files={"c.toml": _campaign(counter_timeout_s="1e10")},
     ),
+    row(  # a TypeError traceback from pathlib
+        "run-out-not-text",
+        "run c.toml",
+        r"out: 5 must be a folder path \(a string\)",
+        files={"c.toml": _campaign(out=5)},
+    ),
     row(
         "run-out-is-file",
         "run c.toml --out afile",
