@@ -85,7 +85,7 @@ from ._records import OUTCOME_SCHEMA
 
 __all__ = ["CampaignConfig", "CounterSpec", "ExecutionConfig", "RecordingsConfig"]
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")  # fullmatch: "$" also matches before "\n"
 _COUNTER_KEYS = ("counter", "id", "version")
 
 
@@ -115,7 +115,7 @@ def _counter_spec(i: int, entry: Any) -> CounterSpec:
             if not isinstance(entry.get(key, ""), str):
                 raise ConfigError(f"models[{i}].{key}: {entry[key]!r} must be a string")
         cid = entry.get("id", "")
-        if cid and not _NAME.match(cid):
+        if cid and not _NAME.fullmatch(cid):
             raise ConfigError(
                 f"models[{i}].id: {cid!r} must be 1-100 letters, digits, '_', '.', '-', "
                 "starting with a letter or digit"
@@ -184,12 +184,13 @@ class RecordingsConfig:
         return Path(base or ".") / self.folder
 
 
-# The forms of address and dashboard that ExecutionConfig accepts.
+# The forms of address and dashboard that ExecutionConfig accepts (whole strings:
+# fullmatch, since "$" also matches before a final newline).
 _TLS_KEYS = ("tls_ca_file", "tls_cert", "tls_key")
 _PORT = r"(?:6553[0-5]|655[0-2]\d|65[0-4]\d\d|6[0-4]\d{3}|[1-5]\d{4}|[1-9]\d{0,3})"
 _HOST = r"(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})|\[[0-9A-Fa-f:.]+\])"
-_ADDRESS = re.compile(rf"^(?:(?:tcp|tls)://)?{_HOST}:{_PORT}$")
-_DASHBOARD = re.compile(rf"^{_HOST}?:(?:0|{_PORT})$")
+_ADDRESS = re.compile(rf"(?:(?:tcp|tls)://)?{_HOST}:{_PORT}")
+_DASHBOARD = re.compile(rf"{_HOST}?:(?:0|{_PORT})")
 
 
 @dataclass(frozen=True)
@@ -251,13 +252,13 @@ class ExecutionConfig:
         for key in ("scheduler", "dashboard", *_TLS_KEYS):
             if not isinstance(getattr(self, key), str):
                 raise ConfigError(f"execution.{key}: {getattr(self, key)!r} must be a string")
-        if self.scheduler and not _ADDRESS.match(self.scheduler):
+        if self.scheduler and not _ADDRESS.fullmatch(self.scheduler):
             raise ConfigError(
                 f"execution.scheduler: {self.scheduler!r} is not a scheduler address; write "
                 'tcp://HOST:PORT (e.g. "tcp://10.0.0.5:8786", PORT 1-65535, "tcp://" may be '
                 "left out) or tls://HOST:PORT with TLS settings"
             )
-        if self.dashboard.lower() not in ("", "none") and not _DASHBOARD.match(self.dashboard):
+        if self.dashboard.lower() not in ("", "none") and not _DASHBOARD.fullmatch(self.dashboard):
             raise ConfigError(
                 f"execution.dashboard: {self.dashboard!r} must be HOST:PORT (PORT 0-65535, "
                 '0: any free port), e.g. "127.0.0.1:0" or "0.0.0.0:8787", or "none"'
@@ -318,7 +319,7 @@ class CampaignConfig:
     """Folder that relative counter paths resolve against (the campaign file's)."""
 
     def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not _NAME.match(self.name):
+        if not isinstance(self.name, str) or not _NAME.fullmatch(self.name):
             raise ConfigError(
                 f"name: {self.name!r} must be 1-100 letters, digits, '_', '.', '-', starting "
                 "with a letter or digit (it names the run directory)"

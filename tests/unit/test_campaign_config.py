@@ -81,6 +81,24 @@ def test_a_name_says_it_starts_with_a_letter_or_digit() -> None:
             r"^out: \['runs'\] must be a folder path \(a string\)$",
             id="out-a-list",
         ),
+        pytest.param(  # '$' also matches before a final newline
+            {"name": "abc\n"}, r"^name: 'abc\\n' must be 1-100 letters", id="name-newline"
+        ),
+        pytest.param(
+            {"models": [{"counter": "float", "id": "f\n"}]},
+            r"^models\[0\]\.id: 'f\\n' must be 1-100 letters",
+            id="counter-id-newline",
+        ),
+        pytest.param(
+            {"execution": {"scheduler": "tcp://10.0.0.5:8786\n"}},
+            r"^execution\.scheduler: 'tcp://10\.0\.0\.5:8786\\n' is not a scheduler address",
+            id="scheduler-newline",
+        ),
+        pytest.param(
+            {"execution": {"dashboard": "127.0.0.1:0\n"}},
+            r"^execution\.dashboard: '127\.0\.0\.1:0\\n' must be HOST:PORT",
+            id="dashboard-newline",
+        ),
     ],
 )
 def test_bad_values_are_refused_in_one_line(changes: dict[str, object], match: str) -> None:

@@ -623,6 +623,36 @@ CATALOGUE = [
         r"out: 5 must be a folder path \(a string\)",
         files={"c.toml": _campaign(out=5)},
     ),
+    row(  # '$' matched before a final newline: a run folder named "nl\n"
+        "run-name-ends-in-newline",
+        "run c.toml",
+        r"name: 'nl\\n' must be 1-100 letters, digits",
+        files={"c.toml": _campaign(name='"nl\\n"')},
+    ),
+    row(
+        "run-name-flag-ends-in-newline",
+        "run c.toml --name 'zz\n'",
+        r"name: 'zz\\n' must be 1-100 letters, digits",
+        files={"c.toml": _campaign()},
+    ),
+    row(
+        "run-counter-id-ends-in-newline",
+        "run c.toml",
+        r"models\[0\].id: 'a\\n' must be 1-100 letters, digits",
+        files={"c.toml": _campaign(models='[{counter = "toy.onnx", id = "a\\n"}]')},
+    ),
+    row(
+        "run-scheduler-ends-in-newline",
+        "run c.toml",
+        r"execution.scheduler: 'tcp://127.0.0.1:8786\\n' is not a scheduler address",
+        files={"c.toml": _campaign(**{"[execution]": 'scheduler = "tcp://127.0.0.1:8786\\n"'})},
+    ),
+    row(
+        "run-dashboard-ends-in-newline",
+        "run c.toml",
+        r"execution.dashboard: '127.0.0.1:0\\n' must be HOST:PORT",
+        files={"c.toml": _campaign(**{"[execution]": 'workers = 1\ndashboard = "127.0.0.1:0\\n"'})},
+    ),
     row(
         "run-out-is-file",
         "run c.toml --out afile",

@@ -194,6 +194,12 @@ def test_onnx_emission_times_equal_a_real_streaming_run(
         pytest.param(
             lambda p, c: "exec:no-such-program-here", r"is not on PATH", id="exec-not-on-path"
         ),
+        pytest.param(  # '$' matched before the newline: the spec loaded as c:biggest
+            lambda p, c: f"{c}:biggest\n",
+            r"counter '.*:biggest\\n': expected package.module:attribute or "
+            r"file.py:attribute with nothing around it",
+            id="python-spec-newline",
+        ),
         pytest.param(lambda p, c: "exec:", r"expected exec:PATH", id="exec-empty"),
         pytest.param(lambda p, c: "exec:'unclosed", r"cannot split the command", id="exec-quote"),
     ],
