@@ -10,6 +10,7 @@ import logging
 import os
 import queue
 import signal
+import socket
 import ssl
 import threading
 import time
@@ -25,7 +26,14 @@ from highfive.generators import ConfigError
 from ._batch import BatchJob, BatchOutput, run_batch
 from ._config import CampaignConfig, ExecutionConfig
 
-__all__ = ["MAX_WORKERS_PER_CPU", "check_workers", "execute", "executor", "security"]
+__all__ = [
+    "MAX_WORKERS_PER_CPU",
+    "check_dashboard",
+    "check_workers",
+    "execute",
+    "executor",
+    "security",
+]
 
 MAX_WORKERS_PER_CPU = 4
 """Most local worker processes per CPU core of the machine (each holds its own models
@@ -43,6 +51,47 @@ def check_workers(ex: ExecutionConfig) -> None:
             f"{MAX_WORKERS_PER_CPU} per CPU core ({cores} cores: at most {most}); use fewer, "
             "or a cluster of your own (execution.scheduler)"
         )
+
+
+def check_dashboard(ex: ExecutionConfig) -> None:
+    """Refuse, in one line before anything starts, an embedded cluster's dashboard
+    address this machine cannot listen on (one not on this machine, or a host name that
+    does not resolve): the cluster's start-up failed with a 60-line traceback. A port
+    that is taken or not allowed is not refused: dask then listens on a free one and
+    says so."""
+    if ex.scheduler or ex.workers == 0 or ex.dashboard.lower() in ("", "none"):
+        return
+    problem = _cannot_listen(ex.dashboard)
+    if problem:
+        raise ConfigError(
+            f"execution.dashboard: cannot listen on {ex.dashboard!r} ({problem}); give an "
+            'address of this machine, e.g. "127.0.0.1:0", or "none"'
+        )
+
+
+def _cannot_listen(address: str) -> str:
+    """Why the dashboard cannot listen on ``HOST:PORT`` here ("" if it can), tried as
+    dask and tornado do: on every address the host resolves to (an empty host is every
+    interface), and, since dask moves to a free port when its port fails, on a free
+    port of each."""
+    host = address.rpartition(":")[0].strip("[]") or "0.0.0.0"
+    try:
+        found = socket.getaddrinfo(
+            host, 0, socket.AF_UNSPEC, socket.SOCK_STREAM, 0, socket.AI_PASSIVE
+        )
+    except socket.gaierror as exc:
+        return str(exc.strerror or exc)
+    except (OSError, UnicodeError) as exc:
+        return str(exc)
+    for family, kind, proto, _, sockaddr in found:
+        try:
+            with socket.socket(family, kind, proto) as sock:
+                sock.bind(sockaddr)
+        except OSError as exc:
+            if family == socket.AF_INET6 and host == "localhost":
+                continue  # no IPv6 loopback: tornado skips it
+            return exc.strerror or str(exc)
+    return ""
 
 
 # Where dask's own configuration keeps each of the campaign file's TLS settings.
@@ -66,6 +115,7 @@ def executor(config: CampaignConfig) -> Iterator[Any]:
         yield None
         return
     check_workers(ex)
+    check_dashboard(ex)
     import dask
     from distributed import Client, LocalCluster
 

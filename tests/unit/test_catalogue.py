@@ -623,6 +623,13 @@ CATALOGUE = [
         r"out: 5 must be a folder path \(a string\)",
         files={"c.toml": _campaign(out=5)},
     ),
+    row(  # the embedded cluster's start-up failed with a 60-line traceback
+        "run-dashboard-cannot-listen",
+        "run c.toml",
+        r"execution.dashboard: cannot listen on '192.0.2.1:8787' \(.+\); give an address "
+        r"of this machine, e.g. \"127.0.0.1:0\", or \"none\"",
+        files={"c.toml": _campaign(**{"[execution]": 'workers = 1\ndashboard = "192.0.2.1:8787"'})},
+    ),
     row(  # '$' matched before a final newline: a run folder named "nl\n"
         "run-name-ends-in-newline",
         "run c.toml",
