@@ -146,8 +146,8 @@ def run_campaign(
             proposals=proposals,
             warn=True,
         )
-    security(config)  # TLS settings, local workers and the dashboard checked before
-    check_workers(config.execution)  # anything slow starts
+    security(config)  # TLS settings, local workers and threads and the dashboard
+    check_workers(config.execution)  # checked before anything slow starts
     check_dashboard(config.execution)
     run = RunDir(Path(config.out) / config.name)
     if not (run.exists() or run.manifest.exists()) and run.stages() is not None:

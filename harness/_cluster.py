@@ -27,6 +27,7 @@ from ._batch import BatchJob, BatchOutput, run_batch
 from ._config import CampaignConfig, ExecutionConfig
 
 __all__ = [
+    "MAX_THREADS_PER_CPU",
     "MAX_WORKERS_PER_CPU",
     "check_dashboard",
     "check_workers",
@@ -40,16 +41,36 @@ MAX_WORKERS_PER_CPU = 4
 and arrays, a few hundred MB; beyond a few per core they only compete for it)."""
 
 
+MAX_THREADS_PER_CPU = 4
+"""Most ONNX Runtime threads per local worker (or in this process) per CPU core of the
+machine: beyond the cores they only compete for them, and 100,000 grew the process by
+60 MB/s, made no progress and ignored SIGTERM."""
+
+
 def check_workers(ex: ExecutionConfig) -> None:
-    """Refuse more local workers than :data:`MAX_WORKERS_PER_CPU` per CPU core, in one
-    line, before anything starts (an external scheduler's workers are not counted)."""
+    """Refuse more local workers than :data:`MAX_WORKERS_PER_CPU` per CPU core, or more
+    threads per worker than :data:`MAX_THREADS_PER_CPU` per core, in one line, before
+    anything starts (an external scheduler's workers run on other machines: they are
+    not counted).
+
+    Checked when a campaign starts rather than when its configuration is read: a run
+    made on a larger machine is still read, replayed and followed up here."""
+    if ex.scheduler:
+        return
     cores = os.cpu_count() or 1
     most = MAX_WORKERS_PER_CPU * cores
-    if not ex.scheduler and ex.workers > most:
+    if ex.workers > most:
         raise ConfigError(
             f"execution.workers: {ex.workers} local worker processes are more than "
             f"{MAX_WORKERS_PER_CPU} per CPU core ({cores} cores: at most {most}); use fewer, "
             "or a cluster of your own (execution.scheduler)"
+        )
+    most = MAX_THREADS_PER_CPU * cores
+    if ex.threads_per_worker > most:
+        raise ConfigError(
+            f"execution.threads_per_worker: {ex.threads_per_worker} ONNX Runtime threads per "
+            f"worker are more than {MAX_THREADS_PER_CPU} per CPU core ({cores} cores: at most "
+            f"{most}); use fewer (1 is the default: each worker is a process of its own)"
         )
 
 

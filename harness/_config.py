@@ -37,7 +37,8 @@
 
     [execution]
     workers = 2               # local worker processes, at most 4 per CPU core (0: in this process)
-    threads_per_worker = 1    # ONNX Runtime intra-op threads per worker
+    threads_per_worker = 1    # ONNX Runtime intra-op threads per worker (local: at most
+                              #   4 per CPU core)
     scheduler = ""            # address of an existing scheduler: "tcp://HOST:PORT",
                               #   "tls://HOST:PORT" (with the TLS settings) or "HOST:PORT"
     retries = 2               # per batch, on an error raised in the batch

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -113,3 +114,31 @@ def test_the_longest_counter_timeout_is_accepted() -> None:
 
 def test_out_given_as_a_path_object_is_kept_as_text() -> None:
     assert CampaignConfig(out=Path("runs")).out == "runs"
+
+
+def test_threads_per_worker_are_bounded_by_the_cores_before_anything_starts(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # 100,000 ONNX Runtime threads grew the client by 60 MB/s until it was killed.
+    from highfive.harness import run_campaign
+
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    config = CampaignConfig(
+        cases=8,
+        models=("float",),
+        out=str(tmp_path / "runs"),
+        execution=ExecutionConfig(workers=0, threads_per_worker=9),
+    )
+    with pytest.raises(
+        ConfigError,
+        match=r"^execution\.threads_per_worker: 9 ONNX Runtime threads per worker are more "
+        r"than 4 per CPU core \(2 cores: at most 8\); use fewer",
+    ):
+        run_campaign(config)
+    assert not (tmp_path / "runs").exists()
+    # a cluster of one's own: its workers' cores are not this machine's
+    external = replace(config.execution, scheduler="tcp://10.0.0.5:8786")
+    from highfive.harness._cluster import check_workers
+
+    check_workers(external)
+    check_workers(replace(config.execution, threads_per_worker=8))

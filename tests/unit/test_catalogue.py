@@ -610,6 +610,13 @@ CATALOGUE = [
         r"execution.workers: 100000 local worker processes are more than 4 per CPU core",
         files={"c.toml": _campaign(**{"[execution]": "workers = 100000"})},
     ),
+    row(  # 100,000 ONNX Runtime threads grew the client by 60 MB/s and ignored SIGTERM
+        "run-too-many-threads",
+        "run c.toml",
+        r"execution.threads_per_worker: 100000 ONNX Runtime threads per worker are more "
+        r"than 4 per CPU core \(\d+ cores: at most \d+\); use fewer",
+        files={"c.toml": _campaign(**{"[execution]": "workers = 0\nthreads_per_worker = 100000"})},
+    ),
     row(  # beyond what a thread's or select's timeout takes, every case was an error
         "run-counter-timeout-beyond-a-day",
         "run c.toml",
