@@ -25,7 +25,7 @@ from typing import Any, Literal, TextIO
 from highfive.generators import ConfigError, InvalidParameter, RunDirError, make_sampler
 
 from ._batch import BatchJob
-from ._cluster import check_workers, execute, executor, security
+from ._cluster import check_dashboard, check_workers, execute, executor, security
 from ._config import CampaignConfig
 from ._importance import first_proposal, stage_batches, stage_job
 from ._labels import RecordingCase, labels_space, read_labels
@@ -146,8 +146,9 @@ def run_campaign(
             proposals=proposals,
             warn=True,
         )
-    security(config)  # TLS settings and local workers checked before anything slow starts
-    check_workers(config.execution)
+    security(config)  # TLS settings, local workers and threads and the dashboard
+    check_workers(config.execution)  # checked before anything slow starts
+    check_dashboard(config.execution)
     run = RunDir(Path(config.out) / config.name)
     if not (run.exists() or run.manifest.exists()) and run.stages() is not None:
         raise RunDirError(

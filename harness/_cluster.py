@@ -10,6 +10,7 @@ import logging
 import os
 import queue
 import signal
+import socket
 import ssl
 import threading
 import time
@@ -25,24 +26,93 @@ from highfive.generators import ConfigError
 from ._batch import BatchJob, BatchOutput, run_batch
 from ._config import CampaignConfig, ExecutionConfig
 
-__all__ = ["MAX_WORKERS_PER_CPU", "check_workers", "execute", "executor", "security"]
+__all__ = [
+    "MAX_THREADS_PER_CPU",
+    "MAX_WORKERS_PER_CPU",
+    "check_dashboard",
+    "check_workers",
+    "execute",
+    "executor",
+    "security",
+]
 
 MAX_WORKERS_PER_CPU = 4
 """Most local worker processes per CPU core of the machine (each holds its own models
 and arrays, a few hundred MB; beyond a few per core they only compete for it)."""
 
 
+MAX_THREADS_PER_CPU = 4
+"""Most ONNX Runtime threads per local worker (or in this process) per CPU core of the
+machine: beyond the cores they only compete for them, and 100,000 grew the process by
+60 MB/s, made no progress and ignored SIGTERM."""
+
+
 def check_workers(ex: ExecutionConfig) -> None:
-    """Refuse more local workers than :data:`MAX_WORKERS_PER_CPU` per CPU core, in one
-    line, before anything starts (an external scheduler's workers are not counted)."""
+    """Refuse more local workers than :data:`MAX_WORKERS_PER_CPU` per CPU core, or more
+    threads per worker than :data:`MAX_THREADS_PER_CPU` per core, in one line, before
+    anything starts (an external scheduler's workers run on other machines: they are
+    not counted).
+
+    Checked when a campaign starts rather than when its configuration is read: a run
+    made on a larger machine is still read, replayed and followed up here."""
+    if ex.scheduler:
+        return
     cores = os.cpu_count() or 1
     most = MAX_WORKERS_PER_CPU * cores
-    if not ex.scheduler and ex.workers > most:
+    if ex.workers > most:
         raise ConfigError(
             f"execution.workers: {ex.workers} local worker processes are more than "
             f"{MAX_WORKERS_PER_CPU} per CPU core ({cores} cores: at most {most}); use fewer, "
             "or a cluster of your own (execution.scheduler)"
         )
+    most = MAX_THREADS_PER_CPU * cores
+    if ex.threads_per_worker > most:
+        raise ConfigError(
+            f"execution.threads_per_worker: {ex.threads_per_worker} ONNX Runtime threads per "
+            f"worker are more than {MAX_THREADS_PER_CPU} per CPU core ({cores} cores: at most "
+            f"{most}); use fewer (1 is the default: each worker is a process of its own)"
+        )
+
+
+def check_dashboard(ex: ExecutionConfig) -> None:
+    """Refuse, in one line before anything starts, an embedded cluster's dashboard
+    address this machine cannot listen on (one not on this machine, or a host name that
+    does not resolve): the cluster's start-up failed with a 60-line traceback. A port
+    that is taken or not allowed is not refused: dask then listens on a free one and
+    says so."""
+    if ex.scheduler or ex.workers == 0 or ex.dashboard.lower() in ("", "none"):
+        return
+    problem = _cannot_listen(ex.dashboard)
+    if problem:
+        raise ConfigError(
+            f"execution.dashboard: cannot listen on {ex.dashboard!r} ({problem}); give an "
+            'address of this machine, e.g. "127.0.0.1:0", or "none"'
+        )
+
+
+def _cannot_listen(address: str) -> str:
+    """Why the dashboard cannot listen on ``HOST:PORT`` here ("" if it can), tried as
+    dask and tornado do: on every address the host resolves to (an empty host is every
+    interface), and, since dask moves to a free port when its port fails, on a free
+    port of each."""
+    host = address.rpartition(":")[0].strip("[]") or "0.0.0.0"
+    try:
+        found = socket.getaddrinfo(
+            host, 0, socket.AF_UNSPEC, socket.SOCK_STREAM, 0, socket.AI_PASSIVE
+        )
+    except socket.gaierror as exc:
+        return str(exc.strerror or exc)
+    except (OSError, UnicodeError) as exc:
+        return str(exc)
+    for family, kind, proto, _, sockaddr in found:
+        try:
+            with socket.socket(family, kind, proto) as sock:
+                sock.bind(sockaddr)
+        except OSError as exc:
+            if family == socket.AF_INET6 and host == "localhost":
+                continue  # no IPv6 loopback: tornado skips it
+            return exc.strerror or str(exc)
+    return ""
 
 
 # Where dask's own configuration keeps each of the campaign file's TLS settings.
@@ -66,6 +136,7 @@ def executor(config: CampaignConfig) -> Iterator[Any]:
         yield None
         return
     check_workers(ex)
+    check_dashboard(ex)
     import dask
     from distributed import Client, LocalCluster
 

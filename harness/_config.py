@@ -18,6 +18,7 @@
     keep_failures = true      # store raw traces of failing cases
     stream_chunk_s = 0.0      # > 0: feed traces in chunks of this many s, record latency
     counter_timeout_s = 30.0  # per case, Python and external counters: else "timeout"
+                              #   (at most 86,400 s, a day)
 
     [space]                   # restrictions of the default space
     background = "none"       # fix
@@ -36,14 +37,16 @@
 
     [execution]
     workers = 2               # local worker processes, at most 4 per CPU core (0: in this process)
-    threads_per_worker = 1    # ONNX Runtime intra-op threads per worker
+    threads_per_worker = 1    # ONNX Runtime intra-op threads per worker (local: at most
+                              #   4 per CPU core)
     scheduler = ""            # address of an existing scheduler: "tcp://HOST:PORT",
                               #   "tls://HOST:PORT" (with the TLS settings) or "HOST:PORT"
     retries = 2               # per batch, on an error raised in the batch
     max_worker_losses = 10    # workers lost while running batches before the run stops
     worker_wait_s = 60.0      # how long to wait for a worker when none is connected
     in_flight = 0             # tasks in flight at once (0: 2 per worker thread)
-    dashboard = "127.0.0.1:0" # the local cluster's dashboard: HOST:PORT, or "none"
+    dashboard = "127.0.0.1:0" # the local cluster's dashboard: HOST:PORT of this machine,
+                              #   or "none"
     tls_ca_file = ""          # TLS with a tls:// scheduler: CA certificate (PEM),
     tls_cert = ""             #   this client's certificate (PEM),
     tls_key = ""              #   its private key (PEM; "" if it is in tls_cert)
@@ -84,7 +87,7 @@ from ._records import OUTCOME_SCHEMA
 
 __all__ = ["CampaignConfig", "CounterSpec", "ExecutionConfig", "RecordingsConfig"]
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")  # fullmatch: "$" also matches before "\n"
 _COUNTER_KEYS = ("counter", "id", "version")
 
 
@@ -114,7 +117,7 @@ def _counter_spec(i: int, entry: Any) -> CounterSpec:
             if not isinstance(entry.get(key, ""), str):
                 raise ConfigError(f"models[{i}].{key}: {entry[key]!r} must be a string")
         cid = entry.get("id", "")
-        if cid and not _NAME.match(cid):
+        if cid and not _NAME.fullmatch(cid):
             raise ConfigError(
                 f"models[{i}].id: {cid!r} must be 1-100 letters, digits, '_', '.', '-', "
                 "starting with a letter or digit"
@@ -183,12 +186,13 @@ class RecordingsConfig:
         return Path(base or ".") / self.folder
 
 
-# The forms of address and dashboard that ExecutionConfig accepts.
+# The forms of address and dashboard that ExecutionConfig accepts (whole strings:
+# fullmatch, since "$" also matches before a final newline).
 _TLS_KEYS = ("tls_ca_file", "tls_cert", "tls_key")
 _PORT = r"(?:6553[0-5]|655[0-2]\d|65[0-4]\d\d|6[0-4]\d{3}|[1-5]\d{4}|[1-9]\d{0,3})"
 _HOST = r"(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})|\[[0-9A-Fa-f:.]+\])"
-_ADDRESS = re.compile(rf"^(?:(?:tcp|tls)://)?{_HOST}:{_PORT}$")
-_DASHBOARD = re.compile(rf"^{_HOST}?:(?:0|{_PORT})$")
+_ADDRESS = re.compile(rf"(?:(?:tcp|tls)://)?{_HOST}:{_PORT}")
+_DASHBOARD = re.compile(rf"{_HOST}?:(?:0|{_PORT})")
 
 
 @dataclass(frozen=True)
@@ -250,13 +254,13 @@ class ExecutionConfig:
         for key in ("scheduler", "dashboard", *_TLS_KEYS):
             if not isinstance(getattr(self, key), str):
                 raise ConfigError(f"execution.{key}: {getattr(self, key)!r} must be a string")
-        if self.scheduler and not _ADDRESS.match(self.scheduler):
+        if self.scheduler and not _ADDRESS.fullmatch(self.scheduler):
             raise ConfigError(
                 f"execution.scheduler: {self.scheduler!r} is not a scheduler address; write "
                 'tcp://HOST:PORT (e.g. "tcp://10.0.0.5:8786", PORT 1-65535, "tcp://" may be '
                 "left out) or tls://HOST:PORT with TLS settings"
             )
-        if self.dashboard.lower() not in ("", "none") and not _DASHBOARD.match(self.dashboard):
+        if self.dashboard.lower() not in ("", "none") and not _DASHBOARD.fullmatch(self.dashboard):
             raise ConfigError(
                 f"execution.dashboard: {self.dashboard!r} must be HOST:PORT (PORT 0-65535, "
                 '0: any free port), e.g. "127.0.0.1:0" or "0.0.0.0:8787", or "none"'
@@ -279,6 +283,12 @@ class ExecutionConfig:
         """Whether the scheduler is a ``tls://`` address."""
         return self.scheduler.startswith("tls://")
 
+
+MAX_COUNTER_TIMEOUT_S = 86_400.0
+"""Longest ``counter_timeout_s``: a day. The timeouts it becomes (a thread's wait for a
+Python counter, ``select`` on an external program's pipe) overflow beyond about 9.2e9 s,
+which made every case of a Python counter an ``error`` verdict and an external program
+a traceback."""
 
 MAX_BATCH = 1_000_000
 """Most cases per batch: a batch's parameter rows, traces and results are held in
@@ -311,11 +321,15 @@ class CampaignConfig:
     """Folder that relative counter paths resolve against (the campaign file's)."""
 
     def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not _NAME.match(self.name):
+        if not isinstance(self.name, str) or not _NAME.fullmatch(self.name):
             raise ConfigError(
                 f"name: {self.name!r} must be 1-100 letters, digits, '_', '.', '-', starting "
                 "with a letter or digit (it names the run directory)"
             )
+        if isinstance(self.out, os.PathLike):
+            object.__setattr__(self, "out", os.fspath(self.out))
+        if not isinstance(self.out, str):
+            raise ConfigError(f"out: {self.out!r} must be a folder path (a string)")
         _int("seed", self.seed, 0)
         _int("cases", self.cases, 0 if self.recordings is not None else 1)
         _int("batch_size", self.batch_size, 1)
@@ -340,7 +354,7 @@ class CampaignConfig:
             self, "models", tuple(m if isinstance(m, str) else dict(m) for m in models)
         )
         _seconds("stream_chunk_s", self.stream_chunk_s, zero="the whole trace at once")
-        _seconds("counter_timeout_s", self.counter_timeout_s)
+        _seconds("counter_timeout_s", self.counter_timeout_s, most=(MAX_COUNTER_TIMEOUT_S, "a day"))
         _seconds("tolerance", self.tolerance)
         if not isinstance(self.keep_failures, bool):
             raise ConfigError(f"keep_failures: {self.keep_failures!r} must be true or false")
@@ -513,16 +527,22 @@ def _plain_recordings(d: dict[str, Any]) -> None:
         d.pop("recordings", None)  # a synthetic campaign's identity is as it was
 
 
-def _seconds(name: str, value: Any, *, zero: str = "") -> None:
-    """A finite number of seconds, > 0 (or >= 0 when ``zero`` says what 0 means)."""
+def _seconds(
+    name: str, value: Any, *, zero: str = "", most: tuple[float, str] | None = None
+) -> None:
+    """A finite number of seconds, > 0 (or >= 0 when ``zero`` says what 0 means), and
+    at most ``most`` (a bound and how it reads) if given."""
     ok = (
         not isinstance(value, bool)
         and isinstance(value, int | float)
         and math.isfinite(value)
         and (value >= 0 if zero else value > 0)
+        and (most is None or value <= most[0])
     )
     if not ok:
         bound = f">= 0 (0: {zero})" if zero else "> 0"
+        if most is not None:
+            bound += f" and at most {most[0]:,g} ({most[1]})"
         raise ConfigError(f"{name}: {value!r} must be a number of seconds {bound}")
 
 

@@ -56,7 +56,7 @@ from ._base import (
 
 __all__ = ["PythonCounter"]
 
-_SPEC = re.compile(r"^(?P<module>[^:\s][^:]*):(?P<attr>[A-Za-z_]\w*(\.[A-Za-z_]\w*)*)$")
+_SPEC = re.compile(r"(?P<module>[^:\s][^:]*):(?P<attr>[A-Za-z_]\w*(\.[A-Za-z_]\w*)*)")
 _STREAM_METHODS = ("start", "feed", "finish")
 
 
@@ -150,15 +150,21 @@ class PythonCounter(CounterPlugin):
     # -- loading ------------------------------------------------------------------------
     @classmethod
     def claims(cls, source: str) -> bool:
-        return bool(_SPEC.match(source))
+        # Whitespace around a spec is claimed, to be refused by from_source as such
+        # (a name ending in a line break loaded, and was recorded with it).
+        return bool(_SPEC.fullmatch(source.strip()))
 
     @classmethod
     def from_source(
         cls, source: str, *, version: str = "", options: CounterOptions
     ) -> PythonCounter:
-        m = _SPEC.match(source)
+        m = _SPEC.fullmatch(source)
         if m is None:
-            raise ConfigError(f"counter {source!r}: expected package.module:attribute")
+            around = " with nothing around it" if _SPEC.fullmatch(source.strip()) else ""
+            raise ConfigError(
+                f"counter {source!r}: expected package.module:attribute or "
+                f"file.py:attribute{around}"
+            )
         module, attr = m["module"], m["attr"]
         code: bytes | None = None
         if module.endswith(".py") or "/" in module or os.sep in module:

@@ -365,6 +365,23 @@ def test_the_embedded_cluster_listens_on_loopback_unless_told(
 
 @pytest.mark.slow
 @pytest.mark.dask
+def test_a_dashboard_this_machine_cannot_listen_on_is_one_line_before_any_process() -> None:
+    # 192.0.2.1 (TEST-NET-1) is no address of this machine: the cluster's start-up
+    # failed after seconds with a 60-line traceback through distributed and tornado.
+    cfg = CampaignConfig(execution=ExecutionConfig(workers=1, dashboard="192.0.2.1:8787"))
+    before = {p.pid for p in psutil.Process().children(recursive=True)}  # a resource tracker
+    with pytest.raises(ConfigError) as err, executor(cfg):
+        pass
+    assert re.fullmatch(
+        r"execution\.dashboard: cannot listen on '192\.0\.2\.1:8787' \(.+\); give an address "
+        r'of this machine, e\.g\. "127\.0\.0\.1:0", or "none"',
+        str(err.value),
+    ), err.value
+    assert {p.pid for p in psutil.Process().children(recursive=True)} <= before
+
+
+@pytest.mark.slow
+@pytest.mark.dask
 @pytest.mark.parametrize("when", ["at the start", "later"])
 @pytest.mark.filterwarnings("ignore::distributed.versions.VersionMismatchWarning")  # dask's own
 def test_a_worker_with_other_versions_is_refused(

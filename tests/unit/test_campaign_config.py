@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from pathlib import Path
+
 import pytest
 
 from highfive.generators import ConfigError
@@ -50,3 +53,92 @@ def test_a_name_says_it_starts_with_a_letter_or_digit() -> None:
         ConfigError, match=r"name: '\.' must be .*, starting with a letter or digit"
     ):
         CampaignConfig(name=".")
+
+
+@pytest.mark.parametrize(
+    ("changes", "match"),
+    [
+        pytest.param(  # threading's and select's timeouts overflow beyond about 9.2e9 s
+            {"counter_timeout_s": 1e10},
+            r"^counter_timeout_s: 10000000000.0 must be a number of seconds > 0 and at most "
+            r"86,400 \(a day\)$",
+            id="counter-timeout-1e10",
+        ),
+        pytest.param(
+            {"counter_timeout_s": 86_400.5},
+            r"^counter_timeout_s: 86400.5 must be a number of seconds > 0 and at most 86,400",
+            id="counter-timeout-just-over-a-day",
+        ),
+        pytest.param(
+            {"counter_timeout_s": 0},
+            r"^counter_timeout_s: 0 must be a number of seconds > 0 and at most 86,400",
+            id="counter-timeout-zero",
+        ),
+        pytest.param(
+            {"out": 5}, r"^out: 5 must be a folder path \(a string\)$", id="out-an-integer"
+        ),
+        pytest.param(
+            {"out": ["runs"]},
+            r"^out: \['runs'\] must be a folder path \(a string\)$",
+            id="out-a-list",
+        ),
+        pytest.param(  # '$' also matches before a final newline
+            {"name": "abc\n"}, r"^name: 'abc\\n' must be 1-100 letters", id="name-newline"
+        ),
+        pytest.param(
+            {"models": [{"counter": "float", "id": "f\n"}]},
+            r"^models\[0\]\.id: 'f\\n' must be 1-100 letters",
+            id="counter-id-newline",
+        ),
+        pytest.param(
+            {"execution": {"scheduler": "tcp://10.0.0.5:8786\n"}},
+            r"^execution\.scheduler: 'tcp://10\.0\.0\.5:8786\\n' is not a scheduler address",
+            id="scheduler-newline",
+        ),
+        pytest.param(
+            {"execution": {"dashboard": "127.0.0.1:0\n"}},
+            r"^execution\.dashboard: '127\.0\.0\.1:0\\n' must be HOST:PORT",
+            id="dashboard-newline",
+        ),
+    ],
+)
+def test_bad_values_are_refused_in_one_line(changes: dict[str, object], match: str) -> None:
+    with pytest.raises(ConfigError, match=match) as info:
+        CampaignConfig(**changes)  # type: ignore[arg-type]
+    assert "\n" not in str(info.value)
+
+
+def test_the_longest_counter_timeout_is_accepted() -> None:
+    assert CampaignConfig(counter_timeout_s=86_400).counter_timeout_s == 86_400
+
+
+def test_out_given_as_a_path_object_is_kept_as_text() -> None:
+    assert CampaignConfig(out=Path("runs")).out == "runs"
+
+
+def test_threads_per_worker_are_bounded_by_the_cores_before_anything_starts(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # 100,000 ONNX Runtime threads grew the client by 60 MB/s until it was killed.
+    from highfive.harness import run_campaign
+
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    config = CampaignConfig(
+        cases=8,
+        models=("float",),
+        out=str(tmp_path / "runs"),
+        execution=ExecutionConfig(workers=0, threads_per_worker=9),
+    )
+    with pytest.raises(
+        ConfigError,
+        match=r"^execution\.threads_per_worker: 9 ONNX Runtime threads per worker are more "
+        r"than 4 per CPU core \(2 cores: at most 8\); use fewer",
+    ):
+        run_campaign(config)
+    assert not (tmp_path / "runs").exists()
+    # a cluster of one's own: its workers' cores are not this machine's
+    external = replace(config.execution, scheduler="tcp://10.0.0.5:8786")
+    from highfive.harness._cluster import check_workers
+
+    check_workers(external)
+    check_workers(replace(config.execution, threads_per_worker=8))

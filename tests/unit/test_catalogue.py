@@ -659,6 +659,63 @@ CATALOGUE = [
         r"execution.workers: 100000 local worker processes are more than 4 per CPU core",
         files={"c.toml": _campaign(**{"[execution]": "workers = 100000"})},
     ),
+    row(  # 100,000 ONNX Runtime threads grew the client by 60 MB/s and ignored SIGTERM
+        "run-too-many-threads",
+        "run c.toml",
+        r"execution.threads_per_worker: 100000 ONNX Runtime threads per worker are more "
+        r"than 4 per CPU core \(\d+ cores: at most \d+\); use fewer",
+        files={"c.toml": _campaign(**{"[execution]": "workers = 0\nthreads_per_worker = 100000"})},
+    ),
+    row(  # beyond what a thread's or select's timeout takes, every case was an error
+        "run-counter-timeout-beyond-a-day",
+        "run c.toml",
+        r"counter_timeout_s: 10000000000.0 must be a number of seconds > 0 and at most "
+        r"86,400 \(a day\)",
+        files={"c.toml": _campaign(counter_timeout_s="1e10")},
+    ),
+    row(  # a TypeError traceback from pathlib
+        "run-out-not-text",
+        "run c.toml",
+        r"out: 5 must be a folder path \(a string\)",
+        files={"c.toml": _campaign(out=5)},
+    ),
+    row(  # the embedded cluster's start-up failed with a 60-line traceback
+        "run-dashboard-cannot-listen",
+        "run c.toml",
+        r"execution.dashboard: cannot listen on '192.0.2.1:8787' \(.+\); give an address "
+        r"of this machine, e.g. \"127.0.0.1:0\", or \"none\"",
+        files={"c.toml": _campaign(**{"[execution]": 'workers = 1\ndashboard = "192.0.2.1:8787"'})},
+    ),
+    row(  # '$' matched before a final newline: a run folder named "nl\n"
+        "run-name-ends-in-newline",
+        "run c.toml",
+        r"name: 'nl\\n' must be 1-100 letters, digits",
+        files={"c.toml": _campaign(name='"nl\\n"')},
+    ),
+    row(
+        "run-name-flag-ends-in-newline",
+        "run c.toml --name 'zz\n'",
+        r"name: 'zz\\n' must be 1-100 letters, digits",
+        files={"c.toml": _campaign()},
+    ),
+    row(
+        "run-counter-id-ends-in-newline",
+        "run c.toml",
+        r"models\[0\].id: 'a\\n' must be 1-100 letters, digits",
+        files={"c.toml": _campaign(models='[{counter = "toy.onnx", id = "a\\n"}]')},
+    ),
+    row(
+        "run-scheduler-ends-in-newline",
+        "run c.toml",
+        r"execution.scheduler: 'tcp://127.0.0.1:8786\\n' is not a scheduler address",
+        files={"c.toml": _campaign(**{"[execution]": 'scheduler = "tcp://127.0.0.1:8786\\n"'})},
+    ),
+    row(
+        "run-dashboard-ends-in-newline",
+        "run c.toml",
+        r"execution.dashboard: '127.0.0.1:0\\n' must be HOST:PORT",
+        files={"c.toml": _campaign(**{"[execution]": 'workers = 1\ndashboard = "127.0.0.1:0\\n"'})},
+    ),
     row(
         "run-out-is-file",
         "run c.toml --out afile",

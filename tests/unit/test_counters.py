@@ -194,6 +194,12 @@ def test_onnx_emission_times_equal_a_real_streaming_run(
         pytest.param(
             lambda p, c: "exec:no-such-program-here", r"is not on PATH", id="exec-not-on-path"
         ),
+        pytest.param(  # '$' matched before the newline: the spec loaded as c:biggest
+            lambda p, c: f"{c}:biggest\n",
+            r"counter '.*:biggest\\n': expected package.module:attribute or "
+            r"file.py:attribute with nothing around it",
+            id="python-spec-newline",
+        ),
         pytest.param(lambda p, c: "exec:", r"expected exec:PATH", id="exec-empty"),
         pytest.param(lambda p, c: "exec:'unclosed", r"cannot split the command", id="exec-quote"),
     ],
@@ -300,6 +306,23 @@ def test_a_slow_python_counter_times_out(python_counters: Path) -> None:
     o = judge({"c": c}, _trace(duration=15.0), 0.5).outcomes["c"]
     assert (o.verdict, o.message) == ("timeout", "no answer within the time limit of 0.5 s")
     assert judge({"c": c}, _trace(duration=6.0), 0.5).outcomes["c"].verdict != "timeout"
+
+
+@pytest.mark.parametrize("kind", ["python", "exec"])
+def test_the_longest_counter_timeout_is_one_the_counters_can_wait(
+    kind: str, python_counters: Path, protocol_program: Callable[..., Path]
+) -> None:
+    # Beyond about 9.2e9 s the timeouts of threads and select overflow: every case of a
+    # Python counter was an error verdict, an exec counter a traceback. The campaign
+    # refuses more than its bound; the bound itself must be usable.
+    source = {"python": f"{python_counters}:biggest", "exec": f"exec:{protocol_program()}"}
+    c = load_counter(source[kind], options=CounterOptions(timeout_s=86_400.0))
+    try:
+        c.probe()
+        o = judge({"c": c}, _trace(), 0.5).outcomes["c"]
+    finally:
+        c.close()
+    assert o.verdict not in ("error", "timeout"), o.message
 
 
 @pytest.mark.parametrize(
