@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy.stats import beta
 
 from highfive.coverage import Binning, CaseTable, Gate, Spending, decide, run_until_decided
 from highfive.generators import Dimension, ParameterSpace, RunDirError
@@ -99,6 +100,33 @@ def test_spending_is_recorded_and_kept_decisions_use_each_looks_level(tmp_path: 
     assert d.status == "passed" and "bounds [0, 0.079" in d.detail
     (a,) = decide(low, binning, ["m"], table).criteria  # anytime: the pooled half fail
     assert a.status == "failed"
+
+
+def test_a_huge_budget_keeps_each_looks_level_instead_of_dropping_every_look() -> None:
+    # --spending even over ceil(1e18 / 256) looks: alpha_j = 1.28e-17, so 1 - alpha_j
+    # rounded to 1.0 and every look was dropped as having no level; the bounds stayed
+    # [0, 1] whatever the cases showed, and nothing was ever decided.
+    space = ParameterSpace([Dimension("x", "continuous", 0.0, 1.0)])
+    binning = Binning.from_space(space, {"x": {"edges": [0, 1]}})
+    table = CaseTable(
+        codes=np.zeros((256, 1), dtype=np.int64),
+        box=np.full(256, -1, dtype=np.int64),
+        box_dims=[],
+        verdict={"m": np.array(["pass"] * 250 + ["miss"] * 6)},
+        stage=np.zeros(256, dtype=np.int64),
+    )
+    plan = Spending("even", 10**18, 256)
+    (alpha,) = plan.levels(0.05, 1)
+    assert 1 - alpha == 1.0 and alpha > 0
+    (d,) = decide(_gate(kind="failure_rate", p_max=0.3), binning, ["m"], table, plan).criteria
+    # scipy.stats.beta: Clopper-Pearson at level alpha_j for 6 failures in 256 cases
+    upper, lower = beta.isf(alpha, 7, 250), beta.ppf(alpha, 6, 251)
+    assert (lower, upper) == pytest.approx((1.807e-05, 0.2007), rel=1e-3)
+    assert d.status == "passed", d.detail
+    assert f"bounds [{lower:.4g}, {upper:.4g}]" in d.detail
+    cells = _gate(kind="cell_upper_bound", p_max=0.3, ways=[1], min_cases=10)
+    (c,) = decide(cells, binning, ["m"], table, plan).criteria
+    assert c.status == "passed", c.detail
 
 
 def test_budget_stops_an_undecidable_gate_and_resume_carries_on(tmp_path: Path) -> None:

@@ -886,6 +886,13 @@ CATALOGUE = [
         r"--budget: 50 is smaller than one stage \(100 cases\)",
         files={"c.toml": _campaign(), "g.toml": SEQ_GATE},
     ),
+    row(  # each look's level alpha / K underflowed to 0, then an OverflowError traceback
+        "run-budget-beyond-spending",
+        f"run c.toml --until-decided --gate g.toml --spending even --budget {10**301}",
+        r"--budget: 1e\+301 cases with --spending even split the error over so many looks "
+        r"that their levels are 0 in double precision .*; give at most 1e\+300 cases",
+        files={"c.toml": _campaign(), "g.toml": SEQ_GATE},
+    ),
     row(
         "run-stage-zero",
         "run c.toml --until-decided --gate g.toml --stage 0",
