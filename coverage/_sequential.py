@@ -309,6 +309,7 @@ def _overall(
         limit, what = float(c.options["p_max"]), "failure rate"
     k, n = np.array([int(np.count_nonzero(flag[base]))]), np.array([int(base.sum())])
     status, upper, lower = "undecided", 1.0, 0.0
+    kj, nj, earlier = k, int(n[0]), None
     for seen, level in table.looks(conf, spending):  # the first look that decides it
         kj = np.array([int(np.count_nonzero(flag[base & seen]))])
         nj = int((base & seen).sum())
@@ -317,8 +318,17 @@ def _overall(
         passed = upper <= limit if c.kind == "agreement" else upper < limit
         status = "failed" if lower > limit else "passed" if nj and passed else "undecided"
         if status != "undecided":
+            if not seen.all() and table.stage is not None:  # kept from an earlier look
+                earlier = int(table.stage[seen].max())
             break
-    detail = f"{int(k[0]):,} in {int(n[0]):,} base cases, {what} bounds [{lower:.4g}, {upper:.4g}]"
+    bounds = f"{what} bounds [{lower:.4g}, {upper:.4g}]"
+    if earlier is None:
+        detail = f"{int(k[0]):,} in {int(n[0]):,} base cases, {bounds}"
+    else:  # the deciding look's counts beside its bounds, then the latest counts
+        detail = (
+            f"{status} at stage {earlier}: {int(kj[0]):,} in {nj:,} base cases, {bounds}; "
+            f"kept since (now {int(k[0]):,} in {int(n[0]):,} base cases)"
+        )
     return CriterionDecision(c.name, model, status, detail, needs_base=True)
 
 

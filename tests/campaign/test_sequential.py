@@ -102,6 +102,36 @@ def test_spending_is_recorded_and_kept_decisions_use_each_looks_level(tmp_path: 
     assert a.status == "failed"
 
 
+def test_a_decision_kept_from_an_earlier_look_names_that_look_and_its_counts() -> None:
+    # The detail showed the latest counts beside the deciding look's bounds ("64 in 128
+    # base cases, failure rate bounds [0, 0.079]"), which those counts do not give.
+    space = ParameterSpace([Dimension("x", "continuous", 0.0, 1.0)])
+    binning = Binning.from_space(space, {"x": {"edges": [0, 1]}})
+    table = CaseTable(
+        codes=np.zeros((192, 1), dtype=np.int64),
+        box=np.full(192, -1, dtype=np.int64),
+        box_dims=[],
+        verdict={"m": np.array(["pass"] * 64 + ["miss"] * 128)},
+        stage=np.repeat([0, 1, 2], 64),
+    )
+    low = _gate(kind="failure_rate", p_max=0.08)
+    (d,) = decide(low, binning, ["m"], table, Spending("even", 640, 64)).criteria
+    assert d.status == "passed"
+    assert d.detail.startswith(
+        "passed at stage 0: 0 in 64 base cases, failure rate bounds [0, 0.079"
+    )
+    assert d.detail.endswith("; kept since (now 128 in 192 base cases)")
+    # decided at the last look: the counts are the latest, said once
+    (e,) = decide(
+        low,
+        binning,
+        ["m"],
+        replace(table, stage=np.zeros(192, dtype=np.int64)),
+        Spending("even", 640, 64),
+    ).criteria
+    assert e.status == "failed" and e.detail.startswith("128 in 192 base cases, failure rate")
+
+
 def test_a_huge_budget_keeps_each_looks_level_instead_of_dropping_every_look() -> None:
     # --spending even over ceil(1e18 / 256) looks: alpha_j = 1.28e-17, so 1 - alpha_j
     # rounded to 1.0 and every look was dropped as having no level; the bounds stayed
