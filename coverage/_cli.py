@@ -48,8 +48,11 @@ def _progress(line: str) -> None:
 
 def _check_diff_args(args: argparse.Namespace) -> None:
     """Every option of ``highfive diff`` checked before any run is read."""
-    if not (isinstance(args.alpha, float) and math.isfinite(args.alpha) and 0 < args.alpha < 1):
-        raise InvalidParameter(f"--alpha: {args.alpha!r} must be in (0, 1), e.g. 0.05")
+    if not (isinstance(args.alpha, float) and math.isfinite(args.alpha) and 0 < args.alpha <= 0.5):
+        raise InvalidParameter(
+            f"--alpha: {args.alpha!r} must be in (0, 0.5] (the intervals are at 1 - alpha), "
+            "e.g. 0.05"
+        )
     if args.limit < 1:
         raise InvalidParameter(f"--limit: {args.limit} must be >= 1")
     if args.margin is not None:
@@ -197,7 +200,10 @@ def add_coverage_commands(subparsers: Any) -> None:
         "(Benjamini-Hochberg false discovery rate)",
     )
     p.add_argument(
-        "--alpha", type=float, default=0.05, help="level of the adjusted p-values (0.05)"
+        "--alpha",
+        type=float,
+        default=0.05,
+        help="level of the adjusted p-values, in (0, 0.5] (0.05)",
     )
     p.add_argument(
         "--ways",

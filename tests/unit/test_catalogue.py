@@ -1154,7 +1154,16 @@ CATALOGUE = [
     row("diff-not-a-run", "diff folder", r"run directory 'folder' has no campaign.json"),
     row("diff-second-not-a-run", "diff run folder", r"run directory 'folder' has no campaign"),
     row("diff-partial", "diff run partial", r"'partial' is incomplete .* diff needs"),
-    row("diff-alpha", "diff run --alpha 2", r"--alpha: 2.0 must be in \(0, 1\)"),
+    row(
+        "diff-alpha",
+        "diff run --alpha 2",
+        r"--alpha: 2.0 must be in \(0, 0\.5\] \(.*\), e\.g\. 0\.05",
+    ),
+    row(  # was "confidence: 0.4 must be in [0.5, 1)": a field and a value never given
+        "diff-alpha-above-half",
+        "diff run --alpha 0.6",
+        r"--alpha: 0.6 must be in \(0, 0\.5\] \(.*\), e\.g\. 0\.05",
+    ),
     row("diff-limit", "diff run --limit 0", r"--limit: 0 must be >= 1"),
     row("diff-model", "diff run --model nope", r"--model: 'nope' is not a model of run 'run'"),
     row("diff-ways", "diff run --ways 0", r"--ways: '0': give whole numbers >= 1", usage=True),
