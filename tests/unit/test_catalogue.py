@@ -893,6 +893,19 @@ CATALOGUE = [
         r"that their levels are 0 in double precision .*; give at most 1e\+300 cases",
         files={"c.toml": _campaign(), "g.toml": SEQ_GATE},
     ),
+    row(  # ceil(4 / 3) = 2 batches per stage: stage 2 drew nothing, its proposal was
+        # still fitted and recorded and loosened every weight bound
+        "run-importance-empty-stage",
+        "run c.toml",
+        r"importance.stages: 3 stages over 4 batches \(cases / batch_size\) take "
+        r"ceil\(4 / 3\) = 2 batches each, which leaves the last stage no case; give "
+        r"stages = 2, or a multiple of 3 batches \(e.g. 6\)",
+        files={
+            "c.toml": _campaign(
+                sampler='"importance"', batch_size=2, **{"[importance]": "stages = 3"}
+            )
+        },
+    ),
     row(
         "run-stage-zero",
         "run c.toml --until-decided --gate g.toml --stage 0",
