@@ -74,7 +74,10 @@ def plan_focus(
     cases : int, optional
         Cases of the follow-up (default: as many as the first run had).
     name : str, optional
-        Run name (default: ``<run name>-focus``).
+        Run name (default: ``<run name>-focus``). The follow-up goes where ``run``
+        was written (its ``out``), except for a stage of a sequential campaign
+        (``RUN/stage-001``), whose folder holds no other runs: beside that folder, as
+        ``<RUN name>-stage-001-focus``.
     """
     # A follow-up plans from a finished run; 'highfive run' has no --partial to offer.
     RunDir(run).require_complete("a follow-up (highfive run --focus)")
@@ -103,9 +106,14 @@ def plan_focus(
     n_cases = cases if cases is not None else parent.cases
     boxes = _boxes(undecided, result.counts.binning, limit=n_cases)
     seed = int(np.random.SeedSequence(parent.seed, spawn_key=(2**41,)).generate_state(1)[0])
+    out, default = parent.out, f"{parent.name}-focus"
+    folder = Path(run).absolute().parent
+    if (folder / "stages.json").is_file():  # a stage of a sequential campaign: beside it
+        out, default = os.fspath(folder.parent), f"{folder.name}-{Path(run).name}-focus"
     return replace(
         parent,
-        name=name or f"{parent.name}-focus",
+        out=out,
+        name=name or default,
         seed=seed % 2**31,
         cases=n_cases,
         sampler="focus",

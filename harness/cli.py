@@ -495,10 +495,6 @@ def _cmd_run(args: argparse.Namespace) -> int:
         config = plan_focus(
             args.focus, settings=load_settings(args.bins), cases=args.cases, name=args.name
         )
-        print(
-            f"focus on {args.focus}: {len(config.focus):,} target cells, "
-            f"{config.cases:,} cases -> {Path(config.out) / config.name}"
-        )
     elif args.config is None:
         raise InvalidParameter("run: give a campaign file CONFIG.toml (or --focus RUN)")
     else:
@@ -511,6 +507,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if overrides:
         config = config.with_overrides(**overrides)
     _outside_runs(Path(config.out))
+    if args.focus is not None:  # where it goes, once that is known to be allowed
+        print(
+            f"focus on {args.focus}: {len(config.focus):,} target cells, "
+            f"{config.cases:,} cases -> {Path(config.out) / config.name}"
+        )
     from highfive.models import warn_campaign_seeds
 
     warn_campaign_seeds(config)  # a model judged on cases it was trained on

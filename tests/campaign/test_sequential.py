@@ -218,6 +218,25 @@ def test_coverage_of_the_stages_prints_and_writes_its_report(
     assert summary["weighting"] and summary["worst"]
 
 
+def test_a_follow_up_of_a_stage_defaults_to_beside_the_sequential_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Its default folder was the sequential campaign's own (the stage's recorded out),
+    # refused as "inside the run directory" after "focus on ..." was printed.
+    gate = _gate(kind="cell_upper_bound", p_max=0.01, ways=[1], min_cases=1)
+    run_until_decided(_config(tmp_path, "sq"), gate, budget=128, stage=64)
+    stage = tmp_path / "sq" / "stage-001"
+    capsys.readouterr()
+    assert main(["run", "--focus", str(stage), "--cases", "16", "--workers", "0"]) == 0, (
+        capsys.readouterr().err
+    )
+    out = capsys.readouterr().out
+    follow = tmp_path / "sq-stage-001-focus"
+    assert out.startswith(f"focus on {stage}: ") and f"-> {follow}\n" in out.splitlines(True)[0]
+    assert (follow / "campaign.json").is_file()
+    assert not (tmp_path / "sq" / "stage-001-focus").exists()
+
+
 def test_cli_exit_status_and_stage_lines(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
