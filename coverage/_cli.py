@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from highfive.generators import InvalidParameter
-from highfive.harness import path_arg
+from highfive.harness import number_arg, path_arg, whole_number
 
 __all__ = ["BINS_HELP", "add_coverage_commands", "cmd_diff"]
 
@@ -201,7 +201,7 @@ def add_coverage_commands(subparsers: Any) -> None:
     )
     p.add_argument(
         "--alpha",
-        type=float,
+        type=number_arg(0.05),
         default=0.05,
         help="level of the adjusted p-values, in (0, 0.5] (0.05)",
     )
@@ -221,10 +221,15 @@ def add_coverage_commands(subparsers: Any) -> None:
         + BINS_HELP
         + "; diff uses the [bins.<dimension>] tables (--ways chooses the crosses)",
     )
-    p.add_argument("--limit", type=int, default=15, help="cells listed per section (default 15)")
+    p.add_argument(
+        "--limit",
+        type=whole_number("cells", 15),
+        default=15,
+        help="cells listed per section (default 15)",
+    )
     p.add_argument(
         "--margin",
-        type=float,
+        type=number_arg(0.002),
         metavar="M",
         help="non-inferiority margin in absolute failure rate (0.002 = 0.2 points): test in "
         "every cell that B fails at most M more often than A (one-sided, level --alpha; "

@@ -23,7 +23,14 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from highfive.generators import HighfiveError, InvalidParameter
-from highfive.harness import Writer, int_at_least, int_between, path_arg, write_together
+from highfive.harness import (
+    Writer,
+    int_at_least,
+    int_between,
+    path_arg,
+    whole_number,
+    write_together,
+)
 
 __all__ = ["main"]
 
@@ -841,9 +848,13 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--out", type=path_arg, help="parent folder of the run directory")
     p.add_argument("--name", help="run directory name (default: the config's name)")
-    p.add_argument("--cases", type=int, help="number of cases (overrides the config)")
     p.add_argument(
-        "--workers", type=int, help="local worker processes; 0 runs in this process without dask"
+        "--cases", type=whole_number("cases", 1024), help="number of cases (overrides the config)"
+    )
+    p.add_argument(
+        "--workers",
+        type=whole_number("worker processes", 4),
+        help="local worker processes; 0 runs in this process without dask",
     )
     p.add_argument("--scheduler", metavar="ADDR", help="address of an existing dask scheduler")
     p.add_argument(
@@ -859,10 +870,14 @@ def _build_parser() -> argparse.ArgumentParser:
         "exit 0 pass, 1 fail or undecided when the budget is spent",
     )
     p.add_argument(
-        "--budget", type=int, help="with --until-decided: most cases in all (default 16 stages)"
+        "--budget",
+        type=whole_number("cases", 100000),
+        help="with --until-decided: most cases in all (default 16 stages)",
     )
     p.add_argument(
-        "--stage", type=int, help="with --until-decided: cases per stage (default: --cases)"
+        "--stage",
+        type=whole_number("cases", 1024),
+        help="with --until-decided: cases per stage (default: --cases)",
     )
     p.add_argument(
         "--spending",

@@ -906,6 +906,36 @@ CATALOGUE = [
             )
         },
     ),
+    # Argument syntax is argparse's usage error, as for every command; its message is
+    # in the words of the option's other errors (it was "invalid int value: '1e9'").
+    row(
+        "run-budget-text",
+        "run c.toml --until-decided --gate g.toml --budget 1e9",
+        r"argument --budget: '1e9' is not a whole number of cases, e\.g\. 100000$",
+        files={"c.toml": _campaign(), "g.toml": SEQ_GATE},
+        usage=True,
+    ),
+    row(
+        "run-stage-text",
+        "run c.toml --until-decided --gate g.toml --stage 2.5",
+        r"argument --stage: '2\.5' is not a whole number of cases, e\.g\. 1024$",
+        files={"c.toml": _campaign(), "g.toml": SEQ_GATE},
+        usage=True,
+    ),
+    row(
+        "run-cases-text",
+        "run c.toml --cases abc",
+        r"argument --cases: 'abc' is not a whole number of cases, e\.g\. 1024$",
+        files={"c.toml": _campaign()},
+        usage=True,
+    ),
+    row(
+        "run-workers-text",
+        "run c.toml --workers many",
+        r"argument --workers: 'many' is not a whole number of worker processes, e\.g\. 4$",
+        files={"c.toml": _campaign()},
+        usage=True,
+    ),
     row(
         "run-stage-zero",
         "run c.toml --until-decided --gate g.toml --stage 0",
@@ -1186,7 +1216,24 @@ CATALOGUE = [
         "diff-margin-one", "diff run --margin 1", r"--margin: 1.0 must be a failure-rate difference"
     ),
     row("diff-margin-nan", "diff run --margin nan", r"--margin: nan must be a failure-rate"),
-    row("diff-margin-text", "diff run --margin wide", r"--margin: invalid float value", usage=True),
+    row(
+        "diff-margin-text",
+        "diff run --margin wide",
+        r"argument --margin: 'wide' is not a number, e\.g\. 0\.002$",
+        usage=True,
+    ),
+    row(
+        "diff-alpha-text",
+        "diff run --alpha five",
+        r"argument --alpha: 'five' is not a number, e\.g\. 0\.05$",
+        usage=True,
+    ),
+    row(
+        "diff-limit-text",
+        "diff run --limit 1.5",
+        r"argument --limit: '1\.5' is not a whole number of cells, e\.g\. 15$",
+        usage=True,
+    ),
     row("diff-check-alone", "diff run --check", r"--check: needs --margin"),
     row(
         "diff-margin-alpha",
