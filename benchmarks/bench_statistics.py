@@ -262,7 +262,7 @@ def sequential(
 ) -> tuple[float, float, np.ndarray, np.ndarray, list[Any]]:
     """One sequential campaign: cases spent (inf when the budget ran out undecided),
     miss share at the stop, and its cases."""
-    from highfive.coverage import CaseTable, Spending, cp_upper, cs_upper, decide, stage_boxes
+    from highfive.coverage import CaseTable, Spending, cs_upper, decide, spent_bounds, stage_boxes
 
     rng = np.random.default_rng(seed)
     us, boxes, verdicts, box_dims, looks = [], [], [], [], []
@@ -315,7 +315,10 @@ def sequential(
         bound = 1.0
         for seen, level in table.looks(w.gate.confidence, plan):
             k, n = int(failed[ok & seen].sum()), int((ok & seen).sum())
-            cell = cs_upper(k, n, level, 0.25) if spending == "anytime" else cp_upper(k, n, level)
+            if spending == "anytime":
+                cell = cs_upper(k, n, 1 - level, 0.25)
+            else:
+                cell = spent_bounds(k, n, level)[0]
             bound = min(bound, float(cell))
         upper.append(bound)
     cases = float(spent) if decisions.decided else math.inf

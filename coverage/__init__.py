@@ -63,7 +63,7 @@ if TYPE_CHECKING:
     from ._regions import Region, failure_regions, regions_dicts
     from ._run import CoverageSettings, RunCoverage, analyse_run, load_settings, write_coverage
     from ._sequential import CaseTable, CriterionDecision, Decisions, decide, staged_criteria
-    from ._spending import SPENDING, Spending, spending_levels
+    from ._spending import SPENDING, Spending, spending_levels, spent_bounds
     from ._staged import (
         SequentialResult,
         check_sequential,
@@ -170,6 +170,7 @@ __all__ = [
     "run_until_decided",
     "space_fingerprint",
     "spending_levels",
+    "spent_bounds",
     "stage_boxes",
     "staged_criteria",
     "summary",
@@ -227,7 +228,7 @@ _EXPORTS = {
         "decide",
         "staged_criteria",
     ),
-    "_spending": ("SPENDING", "Spending", "spending_levels"),
+    "_spending": ("SPENDING", "Spending", "spending_levels", "spent_bounds"),
     "_staged": (
         "SequentialResult",
         "check_sequential",

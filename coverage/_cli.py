@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from highfive.generators import InvalidParameter
-from highfive.harness import path_arg
+from highfive.harness import number_arg, path_arg, whole_number
 
 __all__ = ["BINS_HELP", "add_coverage_commands", "cmd_diff"]
 
@@ -48,8 +48,11 @@ def _progress(line: str) -> None:
 
 def _check_diff_args(args: argparse.Namespace) -> None:
     """Every option of ``highfive diff`` checked before any run is read."""
-    if not (isinstance(args.alpha, float) and math.isfinite(args.alpha) and 0 < args.alpha < 1):
-        raise InvalidParameter(f"--alpha: {args.alpha!r} must be in (0, 1), e.g. 0.05")
+    if not (isinstance(args.alpha, float) and math.isfinite(args.alpha) and 0 < args.alpha <= 0.5):
+        raise InvalidParameter(
+            f"--alpha: {args.alpha!r} must be in (0, 0.5] (the intervals are at 1 - alpha), "
+            "e.g. 0.05"
+        )
     if args.limit < 1:
         raise InvalidParameter(f"--limit: {args.limit} must be >= 1")
     if args.margin is not None:
@@ -197,7 +200,10 @@ def add_coverage_commands(subparsers: Any) -> None:
         "(Benjamini-Hochberg false discovery rate)",
     )
     p.add_argument(
-        "--alpha", type=float, default=0.05, help="level of the adjusted p-values (0.05)"
+        "--alpha",
+        type=number_arg(0.05),
+        default=0.05,
+        help="level of the adjusted p-values, in (0, 0.5] (0.05)",
     )
     p.add_argument(
         "--ways",
@@ -215,10 +221,15 @@ def add_coverage_commands(subparsers: Any) -> None:
         + BINS_HELP
         + "; diff uses the [bins.<dimension>] tables (--ways chooses the crosses)",
     )
-    p.add_argument("--limit", type=int, default=15, help="cells listed per section (default 15)")
+    p.add_argument(
+        "--limit",
+        type=whole_number("cells", 15),
+        default=15,
+        help="cells listed per section (default 15)",
+    )
     p.add_argument(
         "--margin",
-        type=float,
+        type=number_arg(0.002),
         metavar="M",
         help="non-inferiority margin in absolute failure rate (0.002 = 0.2 points): test in "
         "every cell that B fails at most M more often than A (one-sided, level --alpha; "

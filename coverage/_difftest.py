@@ -76,9 +76,11 @@ def check_method(method: str) -> str:
 
 
 def check_alpha(alpha: float) -> float:
-    if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not 0 < alpha < 1:
+    """A diff's level: in (0, 0.5], since its effect-size intervals are at ``1 - alpha``."""
+    if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not 0 < alpha <= 0.5:
         raise InvalidParameter(
-            f"alpha: {show(alpha)} must be a significance level in (0, 1), e.g. 0.05"
+            f"alpha: {show(alpha)} must be a significance level in (0, 0.5] (the intervals "
+            "are at 1 - alpha), e.g. 0.05"
         )
     return float(alpha)
 

@@ -74,7 +74,10 @@ def plan_focus(
     cases : int, optional
         Cases of the follow-up (default: as many as the first run had).
     name : str, optional
-        Run name (default: ``<run name>-focus``).
+        Run name (default: ``<run name>-focus``). The follow-up goes where ``run``
+        was written (its ``out``), except for a stage of a sequential campaign
+        (``RUN/stage-001``), whose folder holds no other runs: beside that folder, as
+        ``<RUN name>-stage-001-focus``.
     """
     # A follow-up plans from a finished run; 'highfive run' has no --partial to offer.
     RunDir(run).require_complete("a follow-up (highfive run --focus)")
@@ -103,12 +106,17 @@ def plan_focus(
     n_cases = cases if cases is not None else parent.cases
     boxes = _boxes(undecided, result.counts.binning, limit=n_cases)
     seed = int(np.random.SeedSequence(parent.seed, spawn_key=(2**41,)).generate_state(1)[0])
+    # Beside the run given, wherever it is now (a run copied or moved, fetched from a
+    # cluster, had its follow-up written where it was first made); a stage of a
+    # sequential campaign beside the campaign's folder, which holds its stages only.
+    folder = Path(run).absolute().parent
+    out, default = os.fspath(folder), f"{parent.name}-focus"
+    if (folder / "stages.json").is_file():
+        out, default = os.fspath(folder.parent), f"{folder.name}-{Path(run).name}-focus"
     return replace(
         parent,
-        # Beside the run given, wherever it is now: a run copied or moved (fetched from
-        # a cluster) had its follow-up written where it was first made.
-        out=os.fspath(Path(run).absolute().parent),
-        name=name or f"{parent.name}-focus",
+        out=out,
+        name=name or default,
         seed=seed % 2**31,
         cases=n_cases,
         sampler="focus",

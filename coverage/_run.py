@@ -172,7 +172,8 @@ class RunCoverage:
             for w in s["worst"][:worst]:
                 out.append(
                     f"  {w['model']:<8} {w['label']:<58} {w['failures']:>5}/{w['n']:<6} "
-                    f"rate {w['rate']:.3f}  upper {w['upper']:.3f}  {_needed_text(w)}"
+                    f"rate {w['rate']:.3f}  upper {w['upper']:.3f}  "
+                    + _needed_text(w, s["p_target"], weighted=bool(s.get("weighting")))
                 )
         out.append(self.target_sentence())
         out.extend(self.focus_hint())
@@ -214,18 +215,27 @@ class RunCoverage:
         ]
 
 
-def _needed_text(w: Mapping[str, Any]) -> str:
+def _needed_text(w: Mapping[str, Any], p_target: float, weighted: bool = False) -> str:
     """Cases still needed both ways, or the status that makes the count moot.
 
     ``needed`` is missing (None or NaN) for a cell of weighted cases: the count assumes
-    unweighted cases (docs/statistics.md section 8), so none is given.
+    unweighted cases (docs/statistics.md section 8), so none is given. For unweighted
+    cases it is missing (summary.json's None for ``inf``) only beyond 2^62 cases, the
+    most the search counts to (an extreme ``p_target``).
     """
     if w["status"] in ("failing", "passing"):
         return w["status"]
     need, at_rate = w.get("needed"), w.get("needed_at_rate")
+    if at_rate is not None:
+        rate = f"{at_rate:,.0f} at this rate"
+    elif weighted or w["rate"] >= p_target:
+        rate = "never at this rate"  # a rate at or above the target is never shown below it
+    else:
+        rate = "more than 2^62 at this rate"
     if need is None or not math.isfinite(need):
-        return "cases still needed: n/a (weighted cases)"
-    rate = "never at this rate" if at_rate is None else f"{at_rate:,.0f} at this rate"
+        if weighted:
+            return "cases still needed: n/a (weighted cases)"
+        return f"needs more than 2^62 more if none fails, {rate}"
     return f"needs {need:,.0f} more if none fails, {rate}"
 
 

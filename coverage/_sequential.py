@@ -42,8 +42,7 @@ from ._bins import Binning
 from ._crosses import Cross, make_crosses
 from ._gate import Gate
 from ._gaterun import RECORDED_KINDS
-from ._spending import Spending
-from ._stats import cp_lower, cp_upper
+from ._spending import Spending, spent_bounds
 
 __all__ = [
     "RECORDED_KINDS",
@@ -116,18 +115,21 @@ class CaseTable:
         return int(self.box.size)
 
     def looks(self, confidence: float, spending: Spending | None) -> list[tuple[np.ndarray, float]]:
-        """(cases seen, confidence of its bounds) per look whose bounds decide.
+        """(cases seen, error level of its bounds) per look whose bounds decide.
 
         Anytime bounds (``spending`` None or ``"anytime"``) hold at every look at once,
-        so the last look alone decides; with error spending every look so far decides
-        at its own level (a decision once made is kept).
+        so the last look alone decides, at ``1 - confidence``; with error spending every
+        look so far decides at its own level ``alpha_j`` (a decision once made is kept).
+        The levels stay levels: ``1 - alpha_j`` is 1.0 once ``alpha_j`` is below about
+        1.1e-16 (a huge budget), which dropped every look. A look of level 0 (an
+        O'Brien-Fleming look that spends nothing) decides nothing.
         """
         if spending is None or spending.kind == "anytime":
-            return [(np.ones(self.n, dtype=bool), confidence)]
+            return [(np.ones(self.n, dtype=bool), 1 - confidence)]
         stage = self.stage if self.stage is not None else np.zeros(self.n, dtype=np.int64)
         seen = int(stage.max()) + 1 if self.n else 0
-        confs = 1 - spending.levels(1 - confidence, seen)  # the looks taken only
-        return [(stage <= j, float(c)) for j, c in enumerate(confs) if c < 1]  # c = 1: no level
+        levels = spending.levels(1 - confidence, seen)  # the looks taken only
+        return [(stage <= j, float(a)) for j, a in enumerate(levels) if a > 0]
 
     def counts_for(self, cross: Cross) -> np.ndarray:
         """Which cases count for the cells of ``cross`` (see the module doc)."""
@@ -197,11 +199,13 @@ def _tune(threshold: float) -> float:
 
 
 def _bounds(
-    k: np.ndarray, n: np.ndarray, conf: float, threshold: float, spending: Spending | None
+    k: np.ndarray, n: np.ndarray, level: float, threshold: float, spending: Spending | None
 ) -> tuple[Any, Any]:
+    """(upper, lower) bounds at the error ``level`` of a look (:meth:`CaseTable.looks`)."""
     if spending is not None and spending.kind != "anytime":
-        return cp_upper(k, n, conf), cp_lower(k, n, conf)
+        return spent_bounds(k, n, level)
     p = _tune(threshold)
+    conf = 1 - level  # exact: 1 - (1 - c) == c for c in [0.5, 1)
     return cs_upper(k, n, conf, p), cs_lower(k, n, conf, p)
 
 
@@ -305,6 +309,7 @@ def _overall(
         limit, what = float(c.options["p_max"]), "failure rate"
     k, n = np.array([int(np.count_nonzero(flag[base]))]), np.array([int(base.sum())])
     status, upper, lower = "undecided", 1.0, 0.0
+    kj, nj, earlier = k, int(n[0]), None
     for seen, level in table.looks(conf, spending):  # the first look that decides it
         kj = np.array([int(np.count_nonzero(flag[base & seen]))])
         nj = int((base & seen).sum())
@@ -313,8 +318,17 @@ def _overall(
         passed = upper <= limit if c.kind == "agreement" else upper < limit
         status = "failed" if lower > limit else "passed" if nj and passed else "undecided"
         if status != "undecided":
+            if not seen.all() and table.stage is not None:  # kept from an earlier look
+                earlier = int(table.stage[seen].max())
             break
-    detail = f"{int(k[0]):,} in {int(n[0]):,} base cases, {what} bounds [{lower:.4g}, {upper:.4g}]"
+    bounds = f"{what} bounds [{lower:.4g}, {upper:.4g}]"
+    if earlier is None:
+        detail = f"{int(k[0]):,} in {int(n[0]):,} base cases, {bounds}"
+    else:  # the deciding look's counts beside its bounds, then the latest counts
+        detail = (
+            f"{status} at stage {earlier}: {int(kj[0]):,} in {nj:,} base cases, {bounds}; "
+            f"kept since (now {int(k[0]):,} in {int(n[0]):,} base cases)"
+        )
     return CriterionDecision(c.name, model, status, detail, needs_base=True)
 
 

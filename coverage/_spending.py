@@ -29,11 +29,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
+from scipy.special import betainccinv, betaincinv
 from scipy.stats import norm
 
 from highfive.generators import InvalidParameter, show
 
-__all__ = ["SPENDING", "Spending", "spending_levels"]
+__all__ = ["SPENDING", "Spending", "spending_levels", "spent_bounds"]
 
 SPENDING = ("anytime", "even", "pocock", "obf")
 """How a sequential campaign spends its error over its looks (``--spending``)."""
@@ -86,6 +88,40 @@ def spending_levels(kind: str, looks: Sequence[int], alpha: float) -> np.ndarray
     t = np.r_[0.0, np.minimum(cases / cases[-1], 1.0)]
     spent = np.minimum(np.maximum.accumulate(_spent(kind, t, alpha)), alpha)
     return np.maximum(np.diff(spent), 0.0) * _SHRINK
+
+
+def spent_bounds(k: npt.ArrayLike, n: npt.ArrayLike, level: float) -> tuple[np.ndarray, np.ndarray]:
+    """One-sided Clopper-Pearson (upper, lower) bounds of ``k`` failures in ``n`` cases
+    at the error ``level`` (a look's ``alpha_j``), computed from the level itself.
+
+    ``1 - alpha_j`` is 1.0 in double precision once ``alpha_j`` is below about 1.1e-16
+    (an even split over 10^15 looks), so the bounds are the ``alpha_j`` tails of the
+    Beta distributions: the upper bound solves ``I_{1-p}(n - k, k + 1) = alpha_j``
+    (``betainccinv``), the lower ``I_p(k, n - k + 1) = alpha_j``. Where the inverse
+    does not converge (levels near the smallest double) the bound is the trivial one,
+    1 or 0: never tighter than the data show.
+
+    Parameters
+    ----------
+    k, n : array_like
+        Failures and cases (broadcast together); ``n = 0`` gives (1, 0).
+    level : float
+        The error of each one-sided bound, in (0, 0.5].
+
+    Returns
+    -------
+    (np.ndarray, np.ndarray)
+        Upper and lower bounds, of the broadcast shape.
+    """
+    if not 0 < level <= 0.5:
+        raise InvalidParameter(f"level: {show(level)} must be in (0, 0.5]")
+    k_, n_ = np.broadcast_arrays(np.asarray(k, dtype=np.float64), np.asarray(n, dtype=np.float64))
+    upper, lower = np.ones(k_.shape), np.zeros(k_.shape)
+    some = k_ < n_
+    upper[some] = betainccinv(k_[some] + 1, n_[some] - k_[some], level)
+    some = k_ > 0
+    lower[some] = betaincinv(k_[some], n_[some] - k_[some] + 1, level)
+    return np.where(np.isfinite(upper), upper, 1.0), np.where(np.isfinite(lower), lower, 0.0)
 
 
 @dataclass(frozen=True)

@@ -58,6 +58,11 @@ __all__ = [
     "stage_boxes",
 ]
 
+MAX_SPENT_BUDGET = 10**300
+"""Most cases ``--budget`` may give with error spending: above it an even split's
+level ``alpha / K`` and the information fractions ``t_j`` leave double precision (a
+level of 0 decides nothing; the budget as a float overflows)."""
+
 _BASE_SAMPLERS = tuple(s for s in SAMPLERS if s not in ("focus", "importance"))
 
 
@@ -111,6 +116,12 @@ def check_sequential(
         raise InvalidParameter(
             f"--budget: {show(budget)} is smaller than one stage ({stage:,} cases); "
             "give a budget of at least --stage cases"
+        )
+    if spending != "anytime" and budget > MAX_SPENT_BUDGET:
+        raise InvalidParameter(
+            f"--budget: {show(budget)} cases with --spending {spending} split the error over "
+            "so many looks that their levels are 0 in double precision (nothing could be "
+            "decided); give at most 1e+300 cases, or --spending anytime"
         )
     staged_criteria(gate)
     counters = load_counters(config)

@@ -464,7 +464,11 @@ def weighted_cell_stats(
             "upper": float(upper[-1, j]),
             "lower": float(lower[-1, j]),
             "weight_bound": float(whole[-1]),
-            "status": "undecided" if few[-1, j] or not np.isfinite(whole[-1]) else "decided",
+            # bounds [0, 1] (no weight bound, or one so large that the upper bound is
+            # capped at 1) say nothing of the rate, whatever the estimate
+            "status": "undecided"
+            if few[-1, j] or not np.isfinite(whole[-1]) or upper[-1, j] >= 1
+            else "decided",
         }
         for j, m in enumerate(counts.models)
     }

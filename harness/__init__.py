@@ -26,7 +26,7 @@ from highfive.generators import (
 )
 
 if TYPE_CHECKING:
-    from ._argtypes import int_at_least, int_between, path_arg
+    from ._argtypes import int_at_least, int_between, number_arg, path_arg, whole_number
     from ._batch import BatchJob, BatchOutput, run_batch
     from ._campaign import CampaignSummary, load_counters, run_campaign
     from ._case import Judged, judge
@@ -183,6 +183,7 @@ __all__ = [
     "margin",
     "morlet_scales",
     "normalised_wasserstein",
+    "number_arg",
     "open_recording",
     "outcome_table",
     "path_arg",
@@ -201,13 +202,14 @@ __all__ = [
     "session",
     "shrink",
     "to_uniform",
+    "whole_number",
     "window_centres",
     "write_together",
 ]
 
 # The module that defines each public name (the imports above, for the type checker).
 _EXPORTS = {
-    "_argtypes": ("int_at_least", "int_between", "path_arg"),
+    "_argtypes": ("int_at_least", "int_between", "number_arg", "path_arg", "whole_number"),
     "_batch": ("BatchJob", "BatchOutput", "run_batch"),
     "_campaign": ("CampaignSummary", "load_counters", "run_campaign"),
     "_case": ("Judged", "judge"),

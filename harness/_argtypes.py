@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["int_at_least", "int_between", "path_arg"]
+__all__ = ["int_at_least", "int_between", "number_arg", "path_arg", "whole_number"]
 
 
 def int_at_least(minimum: int) -> Callable[[str], int]:
@@ -36,6 +36,37 @@ def int_between(minimum: int, maximum: int) -> Callable[[str], int]:
         return value
 
     parse.__name__ = f"integer from {minimum} to {maximum}"
+    return parse
+
+
+def whole_number(what: str, example: int) -> Callable[[str], int]:
+    """An argparse ``type`` for a whole number of ``what`` (usage error otherwise,
+    ``'1e9' is not a whole number of cases, e.g. 100000``); its range is checked where
+    the option's other errors are, in the option's own words."""
+
+    def parse(text: str) -> int:
+        try:
+            return int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not a whole number of {what}, e.g. {example}"
+            ) from None
+
+    parse.__name__ = f"whole number of {what}"
+    return parse
+
+
+def number_arg(example: float) -> Callable[[str], float]:
+    """An argparse ``type`` for a number (usage error otherwise, ``'wide' is not a
+    number, e.g. 0.002``); its range is checked with the option's other errors."""
+
+    def parse(text: str) -> float:
+        try:
+            return float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number, e.g. {example}") from None
+
+    parse.__name__ = "number"
     return parse
 
 

@@ -14,7 +14,9 @@
     smoothing = 0.7       # weight of the new fit against the previous proposal
     final = 0.0           # share of the cases in the last stage (0: equal stages)
 
-Stage ``s`` is a contiguous run of batches (``ceil(batches / stages)`` each, or, with
+Stage ``s`` is a contiguous run of batches (``ceil(batches / stages)`` each, the last
+stage what is left; a campaign where that leaves the last stage nothing is refused
+when it starts, see :func:`check_stage_layout`; or, with
 ``final`` > 0, the last stage about that share of the batches and the cross-entropy
 stages before it the rest in equal parts: short pilot stages that find the region,
 then an estimation stage drawn from the final proposal, the usual design of the
@@ -61,6 +63,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "check_importance",
+    "check_stage_layout",
     "first_proposal",
     "next_proposal",
     "recorded_proposals",
@@ -183,6 +186,32 @@ def stage_starts(settings: Mapping[str, Any], cases: int, batch_size: int) -> tu
         return tuple(min(s * per * batch_size, cases) for s in range(stages))
     pilot = batches - min(max(1, round(final * batches)), batches - (stages - 1))
     return tuple(round(s * pilot / (stages - 1)) * batch_size for s in range(stages))
+
+
+def check_stage_layout(settings: Mapping[str, Any], cases: int, batch_size: int) -> None:
+    """Refuse (one-line :class:`ConfigError`) a new campaign whose stages would not
+    all draw cases: with ``final`` = 0, ``ceil(batches / stages)`` batches per stage
+    can use up the batches before the last stage (3 stages of 4 batches: 2, 2, 0),
+    whose proposal would still be fitted and recorded, loosening every weight bound.
+
+    Checked when a campaign starts, not when a recorded one is read: runs recorded
+    with such a layout still replay and resume as they ran (their stage starts are
+    computed from the recorded config by :func:`stage_starts`).
+    """
+    batches = -(-cases // batch_size)
+    stages = settings["stages"]
+    if float(settings.get("final", 0.0)) > 0 or stages == 1 or stages > batches:
+        return  # near-equal parts with at least one batch each; too few: stage_starts says
+    per = -(-batches // stages)
+    used = -(-batches // per)  # stages that get a batch
+    if used < stages:
+        empty = "the last stage" if stages - used == 1 else f"the last {stages - used} stages"
+        raise ConfigError(
+            f"importance.stages: {stages} stages over {batches} batches (cases / batch_size) "
+            f"take ceil({batches} / {stages}) = {per} batches each, which leaves {empty} "
+            f"no case; give stages = {used}, or a multiple of {stages} batches (e.g. "
+            f"{stages * per})"
+        )
 
 
 def next_proposal(

@@ -23,7 +23,14 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from highfive.generators import HighfiveError, InvalidParameter
-from highfive.harness import Writer, int_at_least, int_between, path_arg, write_together
+from highfive.harness import (
+    Writer,
+    int_at_least,
+    int_between,
+    path_arg,
+    whole_number,
+    write_together,
+)
 
 __all__ = ["main"]
 
@@ -497,10 +504,6 @@ def _cmd_run(args: argparse.Namespace) -> int:
         config = plan_focus(
             args.focus, settings=load_settings(args.bins), cases=args.cases, name=args.name
         )
-        print(
-            f"focus on {args.focus}: {len(config.focus):,} target cells, "
-            f"{config.cases:,} cases -> {Path(config.out) / config.name}"
-        )
     elif args.config is None:
         raise InvalidParameter("run: give a campaign file CONFIG.toml (or --focus RUN)")
     else:
@@ -513,6 +516,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if overrides:
         config = config.with_overrides(**overrides)
     _outside_runs(Path(config.out))
+    if args.focus is not None:  # where it goes, once that is known to be allowed
+        print(
+            f"focus on {args.focus}: {len(config.focus):,} target cells, "
+            f"{config.cases:,} cases -> {Path(config.out) / config.name}"
+        )
     from highfive.models import warn_campaign_seeds
 
     warn_campaign_seeds(config)  # a model judged on cases it was trained on
@@ -849,9 +857,13 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--out", type=path_arg, help="parent folder of the run directory")
     p.add_argument("--name", help="run directory name (default: the config's name)")
-    p.add_argument("--cases", type=int, help="number of cases (overrides the config)")
     p.add_argument(
-        "--workers", type=int, help="local worker processes; 0 runs in this process without dask"
+        "--cases", type=whole_number("cases", 1024), help="number of cases (overrides the config)"
+    )
+    p.add_argument(
+        "--workers",
+        type=whole_number("worker processes", 4),
+        help="local worker processes; 0 runs in this process without dask",
     )
     p.add_argument("--scheduler", metavar="ADDR", help="address of an existing dask scheduler")
     p.add_argument(
@@ -867,10 +879,14 @@ def _build_parser() -> argparse.ArgumentParser:
         "exit 0 pass, 1 fail or undecided when the budget is spent",
     )
     p.add_argument(
-        "--budget", type=int, help="with --until-decided: most cases in all (default 16 stages)"
+        "--budget",
+        type=whole_number("cases", 100000),
+        help="with --until-decided: most cases in all (default 16 stages)",
     )
     p.add_argument(
-        "--stage", type=int, help="with --until-decided: cases per stage (default: --cases)"
+        "--stage",
+        type=whole_number("cases", 1024),
+        help="with --until-decided: cases per stage (default: --cases)",
     )
     p.add_argument(
         "--spending",

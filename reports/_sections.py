@@ -131,8 +131,7 @@ def kpi_cards(
         if weighted is None:
             items.append((percent(n - v.get("pass", 0), n), f"failing cases, {m}"))
         else:  # the cases drawn are not the whole space's: its weighted estimate
-            rate = float(weighted.get(m, {}).get("rate", float("nan")))
-            items.append((f"{100 * rate:.2f}%", f"weighted failure rate, {m}"))
+            items.append(_weighted_card(weighted.get(m, {}), m, summary.get("confidence", 0.95)))
     if scan.confusion is not None:
         items.append(
             (
@@ -162,6 +161,22 @@ def kpi_cards(
         for v, lbl in items
     )
     return f'<div class="kpis">{cards}</div>'
+
+
+def _weighted_card(w: Mapping[str, Any], model: str, confidence: float) -> tuple[str, str]:
+    """The headline of a model's weighted whole-space estimate, never without its bound:
+    the estimate and its upper bound, or "undecided" and the bounds when they say
+    nothing (an upper bound of 1: no finite weight bound, too few effective cases, or
+    a defensive share too small for the cases drawn)."""
+    rate = float(w.get("rate", float("nan")))
+    upper, lower = float(w.get("upper", 1.0)), float(w.get("lower", 0.0))
+    if w.get("status") != "decided" or upper >= 1:
+        return "undecided", (
+            f"weighted failure rate, {model}: bounds [{100 * lower:.2f}%, {100 * upper:.2f}%]"
+        )
+    return f"{100 * rate:.2f}%", (
+        f"weighted failure rate, {model} ({100 * confidence:g}% upper bound {100 * upper:.2f}%)"
+    )
 
 
 def campaign_section(path: Path, record: Mapping[str, Any]) -> str:

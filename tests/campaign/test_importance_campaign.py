@@ -92,6 +92,40 @@ def test_a_resumed_campaign_refits_nothing_and_matches(tmp_path: Path) -> None:
     pd.testing.assert_frame_equal(_rows(run), whole)
 
 
+def test_a_run_recorded_with_an_empty_last_stage_still_replays_and_resumes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 3 stages over 4 batches of 128 left stage 2 empty (ceil(4 / 3) = 2 batches each);
+    # new campaigns are refused, but runs recorded so by earlier versions keep their
+    # stage starts.
+    import highfive.harness._campaign as campaign
+
+    path = _campaign(tmp_path, importance="stages = 3")
+    path.write_text(path.read_text().replace("batch_size = 64", "batch_size = 128"))
+    assert main(["run", str(path)]) == 2  # refused now, nothing written
+    assert not (tmp_path / "runs").exists()
+    monkeypatch.setattr(campaign, "check_stage_layout", lambda *a: None)  # as it once ran
+    assert main(["run", str(path)]) == 0
+    monkeypatch.undo()
+    run = tmp_path / "runs" / "is"
+    assert stage_starts(RunDir(run).read_campaign()["config"]["importance"], 512, 128) == (
+        0,
+        256,
+        512,
+    )
+    whole = _rows(run)
+    assert len(RunDir(run).read_campaign()["proposals"]) == 3
+    assert replay(run, 511).matches_stored  # drawn from proposal 1, as recorded
+    manifest = run / "manifest.jsonl"
+    lines = manifest.read_text().splitlines(keepends=True)
+    manifest.write_text("".join(lines[:3]))  # the last batch of stage 1 lost
+    record = json.loads((run / "campaign.json").read_text())
+    record["status"] = "interrupted"
+    (run / "campaign.json").write_text(json.dumps(record))
+    assert main(["run", str(path), "--resume"]) == 0
+    pd.testing.assert_frame_equal(_rows(run), whole)
+
+
 @pytest.mark.parametrize(
     ("importance", "match"),
     [

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy.stats import beta
 
 from highfive.coverage import Binning, CaseTable, Gate, Spending, decide, run_until_decided
 from highfive.generators import Dimension, ParameterSpace, RunDirError
@@ -101,6 +102,63 @@ def test_spending_is_recorded_and_kept_decisions_use_each_looks_level(tmp_path: 
     assert a.status == "failed"
 
 
+def test_a_decision_kept_from_an_earlier_look_names_that_look_and_its_counts() -> None:
+    # The detail showed the latest counts beside the deciding look's bounds ("64 in 128
+    # base cases, failure rate bounds [0, 0.079]"), which those counts do not give.
+    space = ParameterSpace([Dimension("x", "continuous", 0.0, 1.0)])
+    binning = Binning.from_space(space, {"x": {"edges": [0, 1]}})
+    table = CaseTable(
+        codes=np.zeros((192, 1), dtype=np.int64),
+        box=np.full(192, -1, dtype=np.int64),
+        box_dims=[],
+        verdict={"m": np.array(["pass"] * 64 + ["miss"] * 128)},
+        stage=np.repeat([0, 1, 2], 64),
+    )
+    low = _gate(kind="failure_rate", p_max=0.08)
+    (d,) = decide(low, binning, ["m"], table, Spending("even", 640, 64)).criteria
+    assert d.status == "passed"
+    assert d.detail.startswith(
+        "passed at stage 0: 0 in 64 base cases, failure rate bounds [0, 0.079"
+    )
+    assert d.detail.endswith("; kept since (now 128 in 192 base cases)")
+    # decided at the last look: the counts are the latest, said once
+    (e,) = decide(
+        low,
+        binning,
+        ["m"],
+        replace(table, stage=np.zeros(192, dtype=np.int64)),
+        Spending("even", 640, 64),
+    ).criteria
+    assert e.status == "failed" and e.detail.startswith("128 in 192 base cases, failure rate")
+
+
+def test_a_huge_budget_keeps_each_looks_level_instead_of_dropping_every_look() -> None:
+    # --spending even over ceil(1e18 / 256) looks: alpha_j = 1.28e-17, so 1 - alpha_j
+    # rounded to 1.0 and every look was dropped as having no level; the bounds stayed
+    # [0, 1] whatever the cases showed, and nothing was ever decided.
+    space = ParameterSpace([Dimension("x", "continuous", 0.0, 1.0)])
+    binning = Binning.from_space(space, {"x": {"edges": [0, 1]}})
+    table = CaseTable(
+        codes=np.zeros((256, 1), dtype=np.int64),
+        box=np.full(256, -1, dtype=np.int64),
+        box_dims=[],
+        verdict={"m": np.array(["pass"] * 250 + ["miss"] * 6)},
+        stage=np.zeros(256, dtype=np.int64),
+    )
+    plan = Spending("even", 10**18, 256)
+    (alpha,) = plan.levels(0.05, 1)
+    assert 1 - alpha == 1.0 and alpha > 0
+    (d,) = decide(_gate(kind="failure_rate", p_max=0.3), binning, ["m"], table, plan).criteria
+    # scipy.stats.beta: Clopper-Pearson at level alpha_j for 6 failures in 256 cases
+    upper, lower = beta.isf(alpha, 7, 250), beta.ppf(alpha, 6, 251)
+    assert (lower, upper) == pytest.approx((1.807e-05, 0.2007), rel=1e-3)
+    assert d.status == "passed", d.detail
+    assert f"bounds [{lower:.4g}, {upper:.4g}]" in d.detail
+    cells = _gate(kind="cell_upper_bound", p_max=0.3, ways=[1], min_cases=10)
+    (c,) = decide(cells, binning, ["m"], table, plan).criteria
+    assert c.status == "passed", c.detail
+
+
 def test_budget_stops_an_undecidable_gate_and_resume_carries_on(tmp_path: Path) -> None:
     # The hard region (rate 0.2, mass 1/28) cannot be shown below 1 % in 192 cases.
     gate = _gate(kind="cell_upper_bound", p_max=0.01, ways=[1], min_cases=1)
@@ -158,6 +216,25 @@ def test_coverage_of_the_stages_prints_and_writes_its_report(
     assert "holes = cells with no case" in out  # not "with < 1 cases"
     summary = json.loads((Path(stages[0]) / "coverage" / "summary.json").read_text())
     assert summary["weighting"] and summary["worst"]
+
+
+def test_a_follow_up_of_a_stage_defaults_to_beside_the_sequential_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Its default folder was the sequential campaign's own (the stage's recorded out),
+    # refused as "inside the run directory" after "focus on ..." was printed.
+    gate = _gate(kind="cell_upper_bound", p_max=0.01, ways=[1], min_cases=1)
+    run_until_decided(_config(tmp_path, "sq"), gate, budget=128, stage=64)
+    stage = tmp_path / "sq" / "stage-001"
+    capsys.readouterr()
+    assert main(["run", "--focus", str(stage), "--cases", "16", "--workers", "0"]) == 0, (
+        capsys.readouterr().err
+    )
+    out = capsys.readouterr().out
+    follow = tmp_path / "sq-stage-001-focus"
+    assert out.startswith(f"focus on {stage}: ") and f"-> {follow}\n" in out.splitlines(True)[0]
+    assert (follow / "campaign.json").is_file()
+    assert not (tmp_path / "sq" / "stage-001-focus").exists()
 
 
 def test_cli_exit_status_and_stage_lines(

@@ -993,6 +993,56 @@ CATALOGUE = [
         r"--budget: 50 is smaller than one stage \(100 cases\)",
         files={"c.toml": _campaign(), "g.toml": SEQ_GATE},
     ),
+    row(  # each look's level alpha / K underflowed to 0, then an OverflowError traceback
+        "run-budget-beyond-spending",
+        f"run c.toml --until-decided --gate g.toml --spending even --budget {10**301}",
+        r"--budget: 1e\+301 cases with --spending even split the error over so many looks "
+        r"that their levels are 0 in double precision .*; give at most 1e\+300 cases",
+        files={"c.toml": _campaign(), "g.toml": SEQ_GATE},
+    ),
+    row(  # ceil(4 / 3) = 2 batches per stage: stage 2 drew nothing, its proposal was
+        # still fitted and recorded and loosened every weight bound
+        "run-importance-empty-stage",
+        "run c.toml",
+        r"importance.stages: 3 stages over 4 batches \(cases / batch_size\) take "
+        r"ceil\(4 / 3\) = 2 batches each, which leaves the last stage no case; give "
+        r"stages = 2, or a multiple of 3 batches \(e.g. 6\)",
+        files={
+            "c.toml": _campaign(
+                sampler='"importance"', batch_size=2, **{"[importance]": "stages = 3"}
+            )
+        },
+    ),
+    # Argument syntax is argparse's usage error, as for every command; its message is
+    # in the words of the option's other errors (it was "invalid int value: '1e9'").
+    row(
+        "run-budget-text",
+        "run c.toml --until-decided --gate g.toml --budget 1e9",
+        r"argument --budget: '1e9' is not a whole number of cases, e\.g\. 100000$",
+        files={"c.toml": _campaign(), "g.toml": SEQ_GATE},
+        usage=True,
+    ),
+    row(
+        "run-stage-text",
+        "run c.toml --until-decided --gate g.toml --stage 2.5",
+        r"argument --stage: '2\.5' is not a whole number of cases, e\.g\. 1024$",
+        files={"c.toml": _campaign(), "g.toml": SEQ_GATE},
+        usage=True,
+    ),
+    row(
+        "run-cases-text",
+        "run c.toml --cases abc",
+        r"argument --cases: 'abc' is not a whole number of cases, e\.g\. 1024$",
+        files={"c.toml": _campaign()},
+        usage=True,
+    ),
+    row(
+        "run-workers-text",
+        "run c.toml --workers many",
+        r"argument --workers: 'many' is not a whole number of worker processes, e\.g\. 4$",
+        files={"c.toml": _campaign()},
+        usage=True,
+    ),
     row(
         "run-stage-zero",
         "run c.toml --until-decided --gate g.toml --stage 0",
@@ -1254,7 +1304,16 @@ CATALOGUE = [
     row("diff-not-a-run", "diff folder", r"run directory 'folder' has no campaign.json"),
     row("diff-second-not-a-run", "diff run folder", r"run directory 'folder' has no campaign"),
     row("diff-partial", "diff run partial", r"'partial' is incomplete .* diff needs"),
-    row("diff-alpha", "diff run --alpha 2", r"--alpha: 2.0 must be in \(0, 1\)"),
+    row(
+        "diff-alpha",
+        "diff run --alpha 2",
+        r"--alpha: 2.0 must be in \(0, 0\.5\] \(.*\), e\.g\. 0\.05",
+    ),
+    row(  # was "confidence: 0.4 must be in [0.5, 1)": a field and a value never given
+        "diff-alpha-above-half",
+        "diff run --alpha 0.6",
+        r"--alpha: 0.6 must be in \(0, 0\.5\] \(.*\), e\.g\. 0\.05",
+    ),
     row("diff-limit", "diff run --limit 0", r"--limit: 0 must be >= 1"),
     row("diff-model", "diff run --model nope", r"--model: 'nope' is not a model of run 'run'"),
     row("diff-ways", "diff run --ways 0", r"--ways: '0': give whole numbers >= 1", usage=True),
@@ -1264,7 +1323,24 @@ CATALOGUE = [
         "diff-margin-one", "diff run --margin 1", r"--margin: 1.0 must be a failure-rate difference"
     ),
     row("diff-margin-nan", "diff run --margin nan", r"--margin: nan must be a failure-rate"),
-    row("diff-margin-text", "diff run --margin wide", r"--margin: invalid float value", usage=True),
+    row(
+        "diff-margin-text",
+        "diff run --margin wide",
+        r"argument --margin: 'wide' is not a number, e\.g\. 0\.002$",
+        usage=True,
+    ),
+    row(
+        "diff-alpha-text",
+        "diff run --alpha five",
+        r"argument --alpha: 'five' is not a number, e\.g\. 0\.05$",
+        usage=True,
+    ),
+    row(
+        "diff-limit-text",
+        "diff run --limit 1.5",
+        r"argument --limit: '1\.5' is not a whole number of cells, e\.g\. 15$",
+        usage=True,
+    ),
     row("diff-check-alone", "diff run --check", r"--check: needs --margin"),
     row(
         "diff-margin-alpha",

@@ -501,6 +501,24 @@ def test_coverage_lines_end_with_the_follow_up_of_undecided_cells(
     assert CoverageSettings().source == ""  # the defaults name no file
 
 
+def test_cases_needed_beyond_any_count_are_not_called_weighted(
+    small_run: Path, tmp_path: Path
+) -> None:
+    # Unweighted cells whose count is beyond 2^62 cases (needed inf) were labelled
+    # "cases still needed: n/a (weighted cases)", the label of weighted cells.
+    settings = load_settings(
+        bins_file(tmp_path, '[statistics]\np_target = 1e-300\nlooks = "anytime"\n')
+    )
+    result = analyse_run(small_run, settings, regions=False)
+    assert not result.summary.get("weighting")
+    worst = [line for line in result.lines() if "upper" in line and "rate" in line]
+    undecided = [line for line in worst if not line.endswith(("failing", "passing"))]
+    assert undecided, worst
+    for line in undecided:
+        assert "weighted" not in line
+        assert line.endswith("needs more than 2^62 more if none fails, never at this rate"), line
+
+
 def test_an_unfinished_run_is_no_base_for_a_follow_up(tmp_path: Path) -> None:
     from highfive.coverage import plan_focus
 

@@ -197,10 +197,12 @@ def test_fdr_flags_at_least_what_holm_flags() -> None:
         ({"method": "bh"}, r"method: 'bh' must be 'holm'"),
         ({"alpha": 0.0}, r"alpha: 0\.0 must be a significance level"),
         ({"alpha": 1.5}, r"alpha: 1\.5 must be"),
+        # its intervals are at 1 - alpha, refused above 0.5 as "confidence: 0.4"
+        ({"alpha": 0.6}, r"alpha: 0\.6 must be a significance level in \(0, 0\.5\]"),
         ({"models": ("float", "int4")}, r"models: 'int4' has no rows; models present: float, int8"),
         ({"alternative": "less"}, r"alternative: 'less' must be"),
     ],
-    ids=["method", "alpha-0", "alpha-big", "model", "alternative"],
+    ids=["method", "alpha-0", "alpha-big", "alpha-above-half", "model", "alternative"],
 )
 def test_bad_diff_arguments(kwargs: dict[str, object], match: str) -> None:
     p = params(50, 1)
@@ -268,7 +270,7 @@ def test_diff_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert "one-sided (B worse)" in out and "improvements" not in out
     assert main(["diff", str(a), str(b), "--alpha", "2"]) == 2
-    assert "--alpha: 2.0 must be in (0, 1)" in capsys.readouterr().err
+    assert "--alpha: 2.0 must be in (0, 0.5]" in capsys.readouterr().err
     assert main(["diff", str(a), str(b), "--model", "int4"]) == 2
     assert "'int4' is not a model of run" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exc:

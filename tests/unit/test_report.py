@@ -834,3 +834,26 @@ def test_holes_are_described_in_plain_words(min_cases: int, phrase: str) -> None
     summary = {"p_target": 0.01, "min_cases": min_cases, "models": {}}
     text = coverage_section(summary, [], [], ["toy"])
     assert phrase in text and "case(s)" not in text
+
+
+def test_the_headline_of_weighted_cases_shows_the_bound_beside_the_estimate() -> None:
+    # An importance run whose whole-space bounds are [0, 1] (tiny defensive share) was
+    # headlined "0.00% weighted failure rate", its upper bound of 100 % only in a
+    # table further down.
+    from types import SimpleNamespace
+
+    from highfive.reports._sections import kpi_cards
+
+    scan = SimpleNamespace(models=["kt", "ok"], verdicts={}, confusion=None)
+    overall = {
+        "kt": {"rate": 1.42e-13, "upper": 1.0, "lower": 0.0, "status": "undecided"},
+        "ok": {"rate": 0.0146, "upper": 0.031, "lower": 0.004, "status": "decided"},
+    }
+    summary = {"confidence": 0.95, "weighting": {"overall": overall}}
+    html = kpi_cards({"config": {"cases": 512}}, summary, scan)  # type: ignore[arg-type]
+    cards = re.findall(r'<div class="v">(.*?)</div><div class="l">(.*?)</div>', html)
+    kt = next((v, label) for v, label in cards if "kt" in label)
+    assert "0.00%" not in kt[0] and kt[0] == "undecided", kt
+    assert "bounds [0.00%, 100.00%]" in kt[1], kt
+    ok = next((v, label) for v, label in cards if "ok" in label)
+    assert ok == ("1.46%", "weighted failure rate, ok (95% upper bound 3.10%)"), ok

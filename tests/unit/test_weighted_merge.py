@@ -171,9 +171,16 @@ def test_merges_whose_density_is_unknown_are_refused(
     assert "\n" not in str(err.value)
 
 
-def importance_run(path: Path, rng: np.random.Generator, n: int, seed: int) -> Path:
+def importance_run(
+    path: Path,
+    rng: np.random.Generator,
+    n: int,
+    seed: int,
+    defensive: float = 0.1,
+    bins: tuple[float, ...] = (0.45, 0.45, 0.05, 0.05),
+) -> Path:
     """A finished importance run: cases drawn 90 % into the failing quarter's bins."""
-    prop = Proposal(((0.45, 0.45, 0.05, 0.05), (0.45, 0.45, 0.05, 0.05)), 0.1)
+    prop = Proposal((bins, bins), defensive)
     u = prop.draw(rng, n)
     config = {"sampler": "importance", "seed": seed, "cases": n}
     write_run(path, u, rng, config)
@@ -247,6 +254,16 @@ def test_whole_space_without_a_weight_bound_is_undecided(tmp_path: Path) -> None
         assert toy["status"] == "undecided", toy
     decided = analyse_run(ims, SETTINGS, regions=False).summary["weighting"]["overall"]["toy"]
     assert decided["weight_bound"] < math.inf and decided["status"] == "decided"
+
+
+def test_whole_space_whose_upper_bound_is_1_is_undecided(tmp_path: Path) -> None:
+    # A finite but huge weight bound (defensive 1e-6: 1e6) leaves the whole space's
+    # bounds at [0, 1] just as no bound does; summary.json called that "decided".
+    corner = (0.5, 0.5, 1e-300, 1e-300)  # the upper halves all but never drawn
+    ims = importance_run(tmp_path / "i", np.random.default_rng(4), 200, 9, 1e-6, corner)
+    toy = analyse_run(ims, SETTINGS, regions=False).summary["weighting"]["overall"]["toy"]
+    assert toy["weight_bound"] == pytest.approx(1e6) and toy["upper"] == 1.0, toy
+    assert toy["status"] == "undecided", toy
 
 
 def test_anytime_bounds_are_refused_for_weighted_cases(
