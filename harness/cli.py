@@ -243,6 +243,11 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     from highfive.generators import default_space, get_motion, synthesize
 
     get_motion(args.motion)  # unknown motion: one clear line before anything else
+    if args.csv is not None and args.csv.suffix.lower() not in (".csv", ".parquet"):
+        raise InvalidParameter(
+            f"--csv: {os.fspath(args.csv)!r} must end in .csv or .parquet (the formats "
+            "'highfive count' reads)"
+        )
     space = default_space()
     params: dict[str, Any] = dict(_parse_params(args.param))
     if "motion" in params:
@@ -270,7 +275,7 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     print(f"  {trace.t.size} samples; |a| from {mag.min():.3f} to {mag.max():.3f} g")
     writers: dict[str, tuple[Path, Writer]] = {}
     if args.csv:
-        writers["--csv"] = (args.csv, lambda tmp: _write_trace_csv(trace, tmp))
+        writers["--csv"] = (args.csv, lambda tmp: _write_trace_table(trace, tmp))
     if args.plot:
         writers["--plot"] = (args.plot, lambda tmp: _save_plot(trace, tmp))
     write_together(writers)
@@ -279,7 +284,9 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     return 0
 
 
-def _write_trace_csv(trace: Any, path: Path) -> None:
+def _write_trace_table(trace: Any, path: Path) -> None:
+    """The trace as CSV, or as Parquet for a ``.parquet`` name (CSV text under that
+    name was a file 'highfive count' could not read)."""
     import pandas as pd
 
     # The axes' names say their units, so that 'highfive count' reads the file in g
@@ -287,7 +294,10 @@ def _write_trace_csv(trace: Any, path: Path) -> None:
     frame = pd.DataFrame(
         {"t": trace.t, **{f"{a}_g": trace.samples[:, i] for i, a in enumerate("xyz")}}
     )
-    frame.to_csv(path, index=False, float_format="%.6g")
+    if path.suffix.lower() == ".parquet":
+        frame.to_parquet(path, index=False)
+    else:
+        frame.to_csv(path, index=False, float_format="%.6g")
 
 
 def _save_plot(trace: Any, path: Path) -> None:
@@ -741,7 +751,13 @@ def _build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="draw the dimensions not given with --param at random from the seed",
     )
-    p.add_argument("--csv", type=path_arg, metavar="FILE", help="write the samples as CSV")
+    p.add_argument(
+        "--csv",
+        type=path_arg,
+        metavar="FILE",
+        help="write the samples as CSV (t in s, x_g, y_g, z_g in g), or as Parquet for a "
+        ".parquet name",
+    )
     p.add_argument("--plot", type=path_arg, metavar="FILE.png", help="write a plot of the trace")
     p.set_defaults(handler=_cmd_synth, outputs={"csv": "file", "plot": "image"})
 

@@ -118,6 +118,11 @@ CATALOGUE = [
         r"argument --csv: '' is an empty path; give a file or folder name",
         usage=True,
     ),
+    row(  # CSV text was written under the name, which count then could not read
+        "synth-csv-other-suffix",
+        "synth high_five --csv trace.txt",
+        r"--csv: 'trace.txt' must end in .csv or .parquet \(the formats 'highfive count' reads\)",
+    ),
     row(
         "count-empty-recording",
         "count ' '",

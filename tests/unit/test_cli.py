@@ -530,3 +530,13 @@ def test_a_disk_full_while_writing_a_model_names_the_model_not_its_temporary(
     err = capsys.readouterr().err
     assert err == f"error: No space left on device: {str(out)!r}\n"
     assert list(tmp_path.iterdir()) == []  # no model, no temporary
+
+
+def test_synth_writes_parquet_for_a_parquet_name_and_count_reads_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # CSV text was written under clap.parquet: count said "Parquet magic bytes not found".
+    out = tmp_path / "hf.parquet"
+    assert main(["synth", "high_five", "--param", "repetitions=2", "--csv", str(out)]) == 0
+    assert main(["count", str(out)]) == 0
+    assert capsys.readouterr().out.rstrip().endswith("count: 2")
