@@ -346,24 +346,26 @@ def _cmd_count(args: argparse.Namespace) -> int:
     spec = counter.spec
     on, off = (spec.on, spec.off) if spec is not None else (counter.threshold_on, None)
     if args.json:
-        print(
-            json.dumps(
-                {
-                    "recording": str(args.recording),
-                    **info,
-                    "model": counter.default_id,
-                    "kind": ident.kind,
-                    "model_sha256": ident.sha256,
-                    "count": result.count,
-                    "max_gap_s": MAX_GAP_S,
-                    "segments": segments,
-                    "gaps": gaps,
-                    "detections": [{"time_s": d.time, "score": d.score} for d in result.detections],
-                    "windows": _windows_json(result.windows, on, off),
-                },
-                indent=2,
-            )
+        # Written piece by piece: json.dumps with indent held every piece of a day's
+        # window probabilities at once (about 100 MiB of small strings for 10M rows).
+        json.dump(
+            {
+                "recording": str(args.recording),
+                **info,
+                "model": counter.default_id,
+                "kind": ident.kind,
+                "model_sha256": ident.sha256,
+                "count": result.count,
+                "max_gap_s": MAX_GAP_S,
+                "segments": segments,
+                "gaps": gaps,
+                "detections": [{"time_s": d.time, "score": d.score} for d in result.detections],
+                "windows": _windows_json(result.windows, on, off),
+            },
+            sys.stdout,
+            indent=2,
         )
+        print()
     else:
         print(f"{args.recording}: " + ", ".join(f"{k} {v}" for k, v in info.items()))
         if result.gaps:
