@@ -27,7 +27,13 @@ from highfive.generators import ConfigError, InvalidParameter, RunDirError, make
 from ._batch import BatchJob
 from ._cluster import check_dashboard, check_workers, execute, executor, security
 from ._config import CampaignConfig
-from ._importance import check_stage_layout, first_proposal, stage_batches, stage_job
+from ._importance import (
+    check_stage_layout,
+    first_proposal,
+    stage_batches,
+    stage_job,
+    warn_defensive,
+)
 from ._labels import RecordingCase, labels_space, read_labels
 from ._latency import measure_latency
 from ._progress import CampaignSummary, Progress
@@ -137,6 +143,7 @@ def run_campaign(
     boxes = config.focus_boxes()
     if config.importance and not resume:  # a recorded run resumes as it ran
         check_stage_layout(config.importance, config.cases, config.batch_size)
+        warn_defensive(config.importance, config.cases)
     if config.recordings is None:
         proposals = (first_proposal(config.importance, space.d),) if config.importance else ()
         make_sampler(

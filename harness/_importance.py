@@ -34,6 +34,7 @@ from __future__ import annotations
 import itertools
 import math
 import os
+import warnings
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -70,6 +71,7 @@ __all__ = [
     "stage_batches",
     "stage_job",
     "stage_starts",
+    "warn_defensive",
 ]
 
 MAX_BINS = 1000
@@ -211,6 +213,22 @@ def check_stage_layout(settings: Mapping[str, Any], cases: int, batch_size: int)
             f"take ceil({batches} / {stages}) = {per} batches each, which leaves {empty} "
             f"no case; give stages = {used}, or a multiple of {stages} batches (e.g. "
             f"{stages * per})"
+        )
+
+
+def warn_defensive(settings: Mapping[str, Any], cases: int) -> None:
+    """Warn when ``defensive`` is too small for this many cases to bound any rate: a
+    weighted upper bound cannot fall below about ``3 / (defensive * cases)``, so at 1 or
+    more every bound of the run is [0, 1] (``defensive = 1e-6`` with 512 cases)."""
+    floor = 3.0 / (float(settings["defensive"]) * max(cases, 1))
+    if floor >= 1.0:
+        warnings.warn(
+            f"importance.defensive: {settings['defensive']:g} with {cases:,} cases: a "
+            f"weighted upper bound cannot fall below about 3 / (defensive x cases) = "
+            f"{floor:.3g}, so no rate of this run can be bounded; raise defensive (0.1 is "
+            "the default) or cases",
+            UserWarning,
+            stacklevel=2,
         )
 
 

@@ -291,3 +291,17 @@ def test_the_campaigns_defensive_weight_applies_to_a_proposal_file(tmp_path: Pat
     assert [p["defensive"] for p in record["proposals"]] == [0.5, 0.5]
     weights = RunDir(run).results(["weight"])["weight"]
     assert weights.max() <= 1 / 0.5 + 1e-12  # the campaign's bound, not 1 / 0.1
+
+
+@pytest.mark.filterwarnings("default")  # the command line, not pytest, shows this warning
+def test_a_defensive_share_too_small_to_bound_anything_is_warned_of(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # defensive = 1e-6 over 512 cases ran without a word, and every bound was [0, 1].
+    assert main(["run", str(_campaign(tmp_path, importance="stages = 1\ndefensive = 1e-6"))]) == 0
+    err = capsys.readouterr().err
+    assert (
+        "warning: importance.defensive: 1e-06 with 512 cases: a weighted upper bound cannot "
+        "fall below about 3 / (defensive x cases) = 5.86e+03, so no rate of this run can be "
+        "bounded; raise defensive (0.1 is the default) or cases"
+    ) in err, err
