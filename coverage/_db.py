@@ -56,8 +56,8 @@ def _space_difference(a: ParameterSpace, b: ParameterSpace) -> tuple[str, str]:
     where = f"; in {'; '.join(out[:3])}" if out else ""
     if "recording" in a.names or "recording" in b.names:  # label values, not a sampled space
         return where, (
-            "runs of recordings merge only when their labels files hold the same values in "
-            "each binned column; count them apart"
+            "runs of recordings merge when they bin the same label columns (highfive "
+            "coverage bins them by every value of them all); count them apart"
         )
     return where, "recount both runs with the same space, bins and crosses"
 

@@ -18,7 +18,7 @@ from highfive.generators import ConfigError, ParameterSpace, RunDirError, show
 from highfive.harness import RunDir
 
 from ._bins import Binning
-from ._fingerprint import fingerprint, space_fingerprint
+from ._fingerprint import fingerprint, labels_within, space_fingerprint
 
 __all__ = ["DEFAULT_BATCH", "batches", "binning_for", "count_columns", "run_results"]
 
@@ -82,7 +82,9 @@ def binning_for(schema: pa.Schema | None, binning: Binning | None) -> Binning:
     space = ParameterSpace.from_arrow_schema(schema)
     if binning is None:
         return Binning.from_space(space)
-    if space_fingerprint(space) != binning.space_fingerprint:
+    if space_fingerprint(space) != binning.space_fingerprint and not labels_within(
+        space, binning.space
+    ):  # merged runs of recordings are binned by every label value of them all
         diff = [
             d.name
             for d in space

@@ -65,6 +65,7 @@ from ._bins import Binning
 from ._criteria import Option, number, whole
 from ._crosses import crosses_size, load_crosses
 from ._db import CoverageCounts
+from ._fingerprint import label_union
 from ._progress import Log, progress_for
 from ._regions import failure_regions, regions_dicts, subsample
 from ._stats import LOOKS, CellStats, cell_stats, cells_frame, holes, summary
@@ -337,9 +338,12 @@ def analyse_run(
         )
     _check_same_models(runs, records)
     designs = []
-    for path in runs:
-        space = ParameterSpace.from_arrow_schema(RunDir(path).results_dataset().schema)
-        binning = Binning.from_space(space, settings.toml.get("bins", {}))
+    spaces = [ParameterSpace.from_arrow_schema(RunDir(p).results_dataset().schema) for p in runs]
+    # Runs of recordings hold the label values their labels files hold (a train run and a
+    # test run differ in split): merged, they are binned by the values of them all.
+    union = label_union(spaces) if recorded == {True} and len(runs) > 1 else None
+    for path, space in zip(runs, spaces, strict=True):
+        binning = Binning.from_space(union or space, settings.toml.get("bins", {}))
         plans.append((path, binning, load_crosses(settings.toml, binning)))
         designs.append(run_design(path, space))
     _check_looks(settings, designs)
@@ -360,7 +364,7 @@ def analyse_run(
     summ["runs"] = [os.fspath(p) for p in runs]
     summ["recordings"] = recorded == {True}  # label cells: no follow-up can sample them
     summ["bins_file"] = settings.source or None
-    summ["regions"] = _regions(runs, counts.models) if regions else []
+    summ["regions"] = _regions(runs, counts.models, union) if regions else []
     frame = cells_frame(stats)
     for name, column in extra.items():  # weighted runs: rate_sn and ess
         frame[name] = column.ravel()
@@ -446,7 +450,11 @@ def effective_looks(setting: str, runs: int) -> tuple[str, str]:
 REGION_ROWS = 200_000
 
 
-def _regions(runs: list[Path], models: Sequence[str]) -> list[dict[str, Any]]:
+def _regions(
+    runs: list[Path], models: Sequence[str], labels: ParameterSpace | None = None
+) -> list[dict[str, Any]]:
+    """Failure regions of the runs' cases (``labels``: the union of merged runs of
+    recordings' label values, else each run's own space, which merged runs share)."""
     frames, space = [], None
     for path in runs:
         dataset = RunDir(path).results_dataset()
@@ -459,6 +467,7 @@ def _regions(runs: list[Path], models: Sequence[str]) -> list[dict[str, Any]]:
             frames.append(part[subsample(part["case_id"].to_numpy(), keep)] if keep > 1 else part)
     frame = pd.concat(frames, ignore_index=True)
     frame["model"] = frame["model"].astype(str)
+    space = labels or space
     assert space is not None
     out: list[dict[str, Any]] = []
     for model in models:
