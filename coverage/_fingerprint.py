@@ -47,7 +47,8 @@ def space_fingerprint(space: ParameterSpace) -> str:
 def _labels(space: ParameterSpace) -> list[tuple[str, tuple[str, ...] | None]]:
     """(name, its categorical choices) per dimension; None: not categorical."""
     return [
-        (d.name, tuple(map(str, d.choices)) if d.kind == "categorical" else None) for d in space
+        (d.name, tuple(map(str, d.choices or ())) if d.kind == "categorical" else None)
+        for d in space
     ]
 
 
