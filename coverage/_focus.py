@@ -80,8 +80,7 @@ def plan_focus(
         ``<RUN name>-stage-001-focus``.
     """
     # A follow-up plans from a finished run; 'highfive run' has no --partial to offer.
-    RunDir(run).require_complete("a follow-up (highfive run --focus)")
-    record = RunDir(run).read_config()
+    record = RunDir(run).require_complete("a follow-up (highfive run --focus)", config=True)
     parent = CampaignConfig.from_dict(record["config"])
     if parent.recordings is not None:
         raise InvalidParameter(

@@ -76,7 +76,7 @@ class LoadedRun:
 def load_run(path: str | Path) -> LoadedRun:
     """Open a run directory and load its counters again (identities checked)."""
     run = RunDir(path)
-    record = run.read_config()
+    record = run.read_campaign(config=True)
     config = CampaignConfig.from_dict(record["config"])
     recordings = load_recordings(config)
     if recordings:

@@ -177,8 +177,10 @@ class RunDir:
         )
 
     # -- campaign.json ----------------------------------------------------------------
-    def read_campaign(self) -> dict[str, Any]:
-        """The campaign record; :class:`RunDirError` if missing, torn or too new."""
+    def read_campaign(self, *, config: bool = False) -> dict[str, Any]:
+        """The campaign record; :class:`RunDirError` if missing, torn, too new or
+        damaged. ``config``: the campaign's settings must be there too (replay, shrink,
+        a follow-up and the report rebuild cases from them)."""
         if not self.campaign_json.is_file():
             raise RunDirError(
                 self.sequential_note()  # a sequential campaign's folder says so
@@ -196,7 +198,7 @@ class RunDir:
                 f"{self.campaign_json}: schema_version {version!r}, this highfive reads "
                 f"{' and '.join(map(str, READABLE))}; re-run the campaign with this version"
             )
-        problem = _record_problem(record)
+        problem = _record_problem(record, needs=("config", "models") if config else ("models",))
         if problem:
             raise RunDirError(
                 f"{self.campaign_json}: damaged, {problem}; the run cannot be read (run the "
@@ -204,26 +206,16 @@ class RunDir:
             )
         return record
 
-    def read_config(self) -> dict[str, Any]:
-        """The campaign record, with the campaign's settings (``config``) that replay,
-        shrink, a follow-up and the report rebuild cases from; :class:`RunDirError` if
-        they are missing."""
-        record = self.read_campaign()
-        problem = _record_problem(record, needs=("config", "models"))
-        if problem:
-            raise RunDirError(
-                f"{self.campaign_json}: damaged, {problem}; the run cannot be read (run the "
-                "campaign again)"
-            )
-        return record
-
-    def require_complete(self, what: str, *, otherwise: str = "") -> dict[str, Any]:
+    def require_complete(
+        self, what: str, *, otherwise: str = "", config: bool = False
+    ) -> dict[str, Any]:
         """The campaign record of a complete run; :class:`RunDirError` saying why not.
 
         ``what`` names the command that needs it ("a gate", "diff"); ``otherwise``
-        offers the user another way ("pass --partial to analyse what is there").
+        offers the user another way ("pass --partial to analyse what is there");
+        ``config`` as for :meth:`read_campaign`.
         """
-        record = self.read_campaign()
+        record = self.read_campaign(config=config)
         if record.get("status") != "complete":
             done = len(self.done_batches())
             alt = f", or {otherwise}" if otherwise else ""

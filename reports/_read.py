@@ -43,8 +43,7 @@ def open_run(path: Path) -> tuple[RunDir, dict[str, Any]]:
             f"run directory {os.fspath(path)!r} does not exist; give a folder made by "
             "'highfive run'"
         )
-    run.require_complete("a report")
-    record = run.read_config()
+    record = run.require_complete("a report", config=True)
     if not run.results_dir.is_dir():
         raise RunDirError(f"run directory {os.fspath(path)!r} has no results/; re-run it")
     return run, record
