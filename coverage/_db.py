@@ -29,6 +29,7 @@ from highfive.harness import FAIL_VERDICTS
 from ._accumulate import Accumulator, Source
 from ._bins import Binning
 from ._crosses import Cross, crosses_fingerprint, make_crosses
+from ._fingerprint import differing_dimensions
 from ._results import DEFAULT_BATCH, batches, binning_for, count_columns, run_results
 
 __all__ = ["CoverageCounts", "merge_counts"]
@@ -40,13 +41,11 @@ def _space_difference(a: ParameterSpace, b: ParameterSpace) -> tuple[str, str]:
     """Where two spaces differ ("in kind: values walk only in one run; ..."), and what
     to do about it, for the message of a refused merge."""
     out = []
-    for name in [*a.names, *(n for n in b.names if n not in a)]:
+    for name in differing_dimensions(a, b):
         if name not in a or name not in b:
             out.append(f"{name}: a dimension of one run only")
             continue
         da, db = a[name].to_dict(), b[name].to_dict()
-        if da == db:
-            continue
         if "choices" in da and "choices" in db:
             only = sorted(set(map(str, da["choices"])) ^ set(map(str, db["choices"])))
             shown = ", ".join(only[:3]) + (f" and {len(only) - 3} more" if len(only) > 3 else "")

@@ -34,6 +34,7 @@ from ._difftest import (
     paired_cells,
 )
 from ._difftext import RunDiff
+from ._fingerprint import differing_dimensions
 from ._progress import Log, progress_for
 
 __all__ = ["diff_pairs", "diff_runs", "quantization_diff"]
@@ -196,11 +197,7 @@ def diff_runs(
                 "rates are in 'highfive coverage RUN')"
             )
     if space_fingerprint(space_a) != space_fingerprint(space_b):
-        diff = [
-            d.name
-            for d in space_a
-            if d.name not in space_b or space_b[d.name].to_dict() != d.to_dict()
-        ] + [d.name for d in space_b if d.name not in space_a]
+        diff = differing_dimensions(space_a, space_b)
         raise ConfigError(
             f"cannot diff {os.fspath(pa_)!r} and {os.fspath(pb)!r}: their parameter spaces "
             f"differ (in {', '.join(diff) or 'dimension order'}); compare runs of one space"

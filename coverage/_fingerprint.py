@@ -14,7 +14,13 @@ import numpy as np
 
 from highfive.generators import ParameterSpace
 
-__all__ = ["fingerprint", "label_union", "labels_within", "space_fingerprint"]
+__all__ = [
+    "differing_dimensions",
+    "fingerprint",
+    "label_union",
+    "labels_within",
+    "space_fingerprint",
+]
 
 
 def _canon(value: Any) -> Any:
@@ -42,6 +48,14 @@ def space_fingerprint(space: ParameterSpace) -> str:
         {k: v for k, v in d.to_dict().items() if k not in ("description", "source")} for d in space
     ]
     return fingerprint(dims)
+
+
+def differing_dimensions(a: ParameterSpace, b: ParameterSpace) -> list[str]:
+    """The dimensions two spaces do not share alike: ``a``'s that ``b`` lacks or holds
+    otherwise, in ``a``'s order, then ``b``'s that ``a`` lacks."""
+    return [d.name for d in a if d.name not in b or b[d.name].to_dict() != d.to_dict()] + [
+        d.name for d in b if d.name not in a
+    ]
 
 
 def _labels(space: ParameterSpace) -> list[tuple[str, tuple[str, ...] | None]]:

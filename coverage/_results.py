@@ -18,7 +18,7 @@ from highfive.generators import ConfigError, ParameterSpace, RunDirError, show
 from highfive.harness import RunDir
 
 from ._bins import Binning
-from ._fingerprint import fingerprint, labels_within, space_fingerprint
+from ._fingerprint import differing_dimensions, fingerprint, labels_within, space_fingerprint
 
 __all__ = ["DEFAULT_BATCH", "batches", "binning_for", "count_columns", "run_results"]
 
@@ -85,11 +85,7 @@ def binning_for(schema: pa.Schema | None, binning: Binning | None) -> Binning:
     if space_fingerprint(space) != binning.space_fingerprint and not labels_within(
         space, binning.space
     ):  # merged runs of recordings are binned by every label value of them all
-        diff = [
-            d.name
-            for d in space
-            if d.name not in binning.space or binning.space[d.name].to_dict() != d.to_dict()
-        ]
+        diff = [n for n in differing_dimensions(space, binning.space) if n in space]
         raise RunDirError(
             f"results were made in another parameter space than the binning's (differs in "
             f"{', '.join(diff) or 'dimension order'}); bin them with their own space"
