@@ -23,12 +23,24 @@ __all__ = [
     "Writer",
     "atomic_path",
     "atomic_write_text",
+    "file_identity",
     "read_json_object",
     "write_together",
 ]
 
 Writer = Callable[[Path], None]
 """Writes one output to the path it is given (a temporary beside the output)."""
+
+
+def file_identity(path: Path) -> tuple[object, ...]:
+    """What names one file however it is written: its device and inode when it exists
+    (a symbolic or hard link is the file), else its resolved path."""
+    resolved = path.resolve()  # 'missing/../a.csv' is a.csv, as the resolved path says
+    try:
+        st = resolved.stat()
+    except OSError:
+        return (os.fspath(resolved),)
+    return (st.st_dev, st.st_ino)
 
 
 class JsonFileError(ValueError):

@@ -34,8 +34,8 @@ from pathlib import Path
 
 from highfive.generators import Dimension, InvalidParameter, ParameterSpace, show
 
+from ._io import file_identity
 from ._recording import TimeUnit, Units, open_recording
-from ._recording_read import file_identity
 
 __all__ = ["RecordingCase", "labels_space", "read_labels"]
 

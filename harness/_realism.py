@@ -49,12 +49,12 @@ from highfive.generators import (
     synthesize,
 )
 
+from ._io import file_identity
 from ._model_spec import ModelSpec
 from ._preprocess import to_uniform
 from ._realism_features import FEATURES, dynamic, magnitude_spectrum, piece_features
 from ._recording import open_recording
 from ._recording_count import nothing_to_count
-from ._recording_read import file_identity
 
 __all__ = [
     "CENTRAL",

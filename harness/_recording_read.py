@@ -56,17 +56,6 @@ CHUNK_ROWS = 1 << 18
 
 
 # -- reading in chunks ---------------------------------------------------------------
-def file_identity(path: Path) -> tuple[object, ...]:
-    """What names one file however it is written: its device and inode when it exists
-    (a symbolic or hard link is the file), else its resolved path."""
-    resolved = path.resolve()  # 'missing/../a.csv' is a.csv, as the resolved path says
-    try:
-        st = resolved.stat()
-    except OSError:
-        return (os.fspath(resolved),)
-    return (st.st_dev, st.st_ino)
-
-
 def _check_path(path: Path) -> str:
     suffix = path.suffix.lower()
     if path.is_dir():
@@ -265,25 +254,26 @@ class _Clock:
         # ISO 8601 text as ns since 1970 (UTC); a missing cell stays missing (not finite).
         when = pd.to_datetime(values, format="ISO8601", utc=True, errors="coerce")
         missing = values.isna().to_numpy()
-        bad = when.isna().to_numpy() & ~missing
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            raise InvalidParameter(
-                f"recording {self.name}: column {show(self.column)}, row {row + i}: "
-                f"{show(str(values.iloc[i]))} is neither a number nor an ISO 8601 date and "
-                "time; write the times as numbers in s, ms, us or ns (--time-unit) or as "
-                "ISO 8601 text such as '2024-05-01T12:00:00.020'"
-            )
         lo, hi = pd.Timestamp.min.tz_localize("UTC"), pd.Timestamp.max.tz_localize("UTC")
-        far = ((when < lo) | (when > hi)).to_numpy()
-        if far.any():
-            i = int(np.flatnonzero(far)[0])
-            raise InvalidParameter(
-                f"recording {self.name}: column {show(self.column)}, row {row + i}: "
-                f"{show(str(values.iloc[i]))} is outside the years 1678 to 2261 that times "
-                "read to the ns can hold; write the times as numbers in s, ms, us or ns "
-                "(--time-unit)"
-            )
+        for rows, why in (
+            (
+                when.isna().to_numpy() & ~missing,
+                "is neither a number nor an ISO 8601 date and time; write the times as numbers "
+                "in s, ms, us or ns (--time-unit) or as ISO 8601 text such as "
+                "'2024-05-01T12:00:00.020'",
+            ),
+            (
+                ((when < lo) | (when > hi)).to_numpy(),
+                "is outside the years 1678 to 2261 that times read to the ns can hold; write "
+                "the times as numbers in s, ms, us or ns (--time-unit)",
+            ),
+        ):
+            if rows.any():
+                i = int(np.flatnonzero(rows)[0])
+                raise InvalidParameter(
+                    f"recording {self.name}: column {show(self.column)}, row {row + i}: "
+                    f"{show(str(values.iloc[i]))} {why}"
+                )
         raw = when.dt.as_unit("ns").to_numpy(dtype="datetime64[ns]").view(np.int64)
         return raw, missing
 

@@ -212,11 +212,11 @@ def _check_outputs(args: argparse.Namespace) -> None:
 
 
 def _same_file(a: Path, b: Path) -> bool:
-    """Whether two output paths name one file: by their resolved paths (links and ``..``
-    followed), or, for files that exist, by device and inode (hard links)."""
-    if a.resolve() == b.resolve():
-        return True
-    return a.exists() and b.exists() and os.path.samefile(a, b)
+    """Whether two output paths name one file: by device and inode where they exist (a
+    symbolic or hard link is the file), else by their resolved paths."""
+    from ._io import file_identity
+
+    return file_identity(a) == file_identity(b)
 
 
 def _parse_params(items: Sequence[str]) -> dict[str, str]:
@@ -469,8 +469,9 @@ def _check_realism_outputs(args: argparse.Namespace) -> None:
     features.parquet in it), and an --html page that would be the --out folder, one of
     its files or above it, by resolved paths (a link to the folder is the folder)."""
     out, html = args.out, args.html
+    inputs = _inputs(args)
     for name in _REALISM_FILES:
-        for what, given in _inputs(args):
+        for what, given in inputs:
             if _clobbers(out / name, given):
                 raise InvalidParameter(
                     f"--out: {os.fspath(out)!r} would overwrite the input {what} "
