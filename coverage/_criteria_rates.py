@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from highfive.harness import FAIL_VERDICTS
+from highfive.harness import FAIL_VERDICTS, counts_agree
 
 from ._criteria import (
     P_MAX,
@@ -79,6 +79,10 @@ def _two_models(v: Any) -> bool:
 class Agreement(CriterionKind):
     """The fraction of cases where two models' predicted counts differ, shown at most ``max``.
 
+    A case where either model gave no count (``error`` or ``timeout``) is a disagreement
+    (:func:`~highfive.harness.counts_agree`): a twin that crashes on every case must not
+    pass for one that agrees.
+
     Judged, like every rate criterion, by the one-sided upper bound of the fraction at
     the gate's confidence (the observed fraction is in the detail): 2 disagreements in
     500 cases do not pass ``max = 0.005``, their upper bound being 0.0125.
@@ -115,16 +119,23 @@ class Agreement(CriterionKind):
     def evaluate(self, c: Criterion, model: str | None, run: GateRun) -> Outcome:
         a, b = c.options["models"]
         f = run.frame()
-        pa_ = f.loc[f["model"] == a].set_index("case_id")["predicted_count"]
-        pb = f.loc[f["model"] == b].set_index("case_id")["predicted_count"]
-        both = pa_.to_frame("a").join(pb.to_frame("b"), how="inner")
+        cols = ["predicted_count", "verdict"]
+        fa = f.loc[f["model"] == a].set_index("case_id")[cols]
+        fb = f.loc[f["model"] == b].set_index("case_id")[cols]
+        both = fa.join(fb, how="inner", lsuffix="_a", rsuffix="_b")
         n = len(both)
-        k = int((both["a"] != both["b"]).sum())
+        agree = counts_agree(
+            both["predicted_count_a"].to_numpy(),
+            both["verdict_a"].to_numpy(),
+            both["predicted_count_b"].to_numpy(),
+            both["verdict_b"].to_numpy(),
+        )
+        k = int(np.count_nonzero(~agree))
         frac = k / n if n else 1.0
         upper = float(run.upper(k, n, c.options["max"]))
         detail = (
-            f"{a} and {b} count differently in {k:,} of {n:,} cases ({100 * frac:.3g}%; "
-            f"one-sided upper bound {upper:.4g})"
+            f"{a} and {b} count differently (or one gave no count) in {k:,} of {n:,} "
+            f"cases ({100 * frac:.3g}%; one-sided upper bound {upper:.4g})"
         )
         value = f"disagreement upper bound {upper:.4g}"
         return value, n > 0 and upper <= c.options["max"], detail

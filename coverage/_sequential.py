@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from highfive.generators import ConfigError
-from highfive.harness import FAIL_VERDICTS
+from highfive.harness import FAIL_VERDICTS, counts_agree
 
 from ._anytime import cs_lower, cs_upper
 from ._bins import Binning
@@ -302,7 +302,9 @@ def _overall(
     base = table.box < 0
     if c.kind == "agreement":
         a, b = c.options["models"]
-        flag = table.predicted[a] != table.predicted[b]
+        flag = ~counts_agree(
+            table.predicted[a], table.verdict[a], table.predicted[b], table.verdict[b]
+        )
         limit, what = float(c.options["max"]), "disagreement"
     else:
         flag = np.isin(table.verdict[str(model)], c.options["verdicts"])

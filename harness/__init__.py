@@ -82,11 +82,13 @@ if TYPE_CHECKING:
     from ._scalogram import FilterBank, filter_bank, frame, log_freqs, morlet_scales
     from ._verdicts import (
         FAIL_VERDICTS,
+        NO_ANSWER,
         SEVERITY,
         VERDICT_INFO,
         VERDICTS,
         Verdict,
         VerdictInfo,
+        counts_agree,
         is_failure,
     )
     from .counters import (
@@ -106,6 +108,7 @@ __all__ = [
     "KINDS",
     "LIMITS",
     "MAX_GAP_S",
+    "NO_ANSWER",
     "OUTCOME_SCHEMA",
     "PREDICT_BATCH",
     "SCHEMA_VERSION",
@@ -164,6 +167,7 @@ __all__ = [
     "count_recording",
     "count_trace",
     "counter_id",
+    "counts_agree",
     "detect",
     "dynamic",
     "features",
@@ -265,11 +269,13 @@ _EXPORTS = {
     "_scalogram": ("FilterBank", "filter_bank", "frame", "log_freqs", "morlet_scales"),
     "_verdicts": (
         "FAIL_VERDICTS",
+        "NO_ANSWER",
         "SEVERITY",
         "VERDICT_INFO",
         "VERDICTS",
         "Verdict",
         "VerdictInfo",
+        "counts_agree",
         "is_failure",
     ),
     "counters": (

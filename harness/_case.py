@@ -18,7 +18,7 @@ from highfive.generators import Detection, Trace
 from ._oracle import Score, margin, score
 from ._pipeline import CountResult
 from ._records import FailureCase, Outcome
-from ._verdicts import is_failure
+from ._verdicts import NO_ANSWER, is_failure
 from .counters import CounterFault, CounterPlugin, plain_result
 
 __all__ = ["Judged", "judge"]
@@ -39,8 +39,12 @@ class Judged:
 
     @property
     def agree(self) -> bool:
-        """Whether every counter gave the same count."""
-        return len({o.predicted_count for o in self.outcomes.values()}) <= 1
+        """Whether every counter gave a count, and the same one (a counter that gave no
+        answer, ``error`` or ``timeout``, agrees with none: see :func:`counts_agree`)."""
+        if len(self.outcomes) <= 1:
+            return True
+        answered = all(o.verdict not in NO_ANSWER for o in self.outcomes.values())
+        return answered and len({o.predicted_count for o in self.outcomes.values()}) == 1
 
     def failure_case(self, case_id: int) -> FailureCase:
         """This case as the failure corpus keeps it."""

@@ -29,13 +29,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
+import numpy.typing as npt
+
 __all__ = [
     "FAIL_VERDICTS",
+    "NO_ANSWER",
     "SEVERITY",
     "VERDICTS",
     "VERDICT_INFO",
     "Verdict",
     "VerdictInfo",
+    "counts_agree",
     "is_failure",
 ]
 
@@ -77,9 +82,30 @@ SEVERITY: tuple[Verdict, ...] = tuple(
 )
 """The failing verdicts, most severe first."""
 
+NO_ANSWER: tuple[Verdict, ...] = ("error", "timeout")
+"""The verdicts of a counter that gave no count (its ``predicted_count`` is recorded as
+0): such a case never counts as agreeing with another counter."""
+
 _FAILS = frozenset(FAIL_VERDICTS)
 
 
 def is_failure(verdict: str) -> bool:
     """Whether ``verdict`` is a failure (every known verdict but ``pass``)."""
     return verdict in _FAILS
+
+
+def counts_agree(
+    count_a: npt.ArrayLike,
+    verdict_a: npt.ArrayLike,
+    count_b: npt.ArrayLike,
+    verdict_b: npt.ArrayLike,
+) -> np.ndarray:
+    """Per case, whether two counters *agree*: both gave a count (neither verdict is in
+    :data:`NO_ANSWER`) and the counts are equal.
+
+    A counter that raised or timed out is recorded with a predicted count of 0, so
+    comparing counts alone would have a crashing twin "agree" with every case the other
+    counted 0 times.
+    """
+    answered = ~np.isin(verdict_a, NO_ANSWER) & ~np.isin(verdict_b, NO_ANSWER)
+    return answered & (np.asarray(count_a) == np.asarray(count_b))

@@ -278,7 +278,7 @@ def compare_runs(
         Crosses whose cells are compared with the reference.
     """
     from highfive.coverage import cp_upper, diff_runs
-    from highfive.harness import RunDir
+    from highfive.harness import RunDir, counts_agree
 
     from ._dataset import window_metrics, window_set
     from ._profile import profile
@@ -313,11 +313,16 @@ def compare_runs(
         twin = _twin(e, entries)
         agree = None
         if twin is not None:
-            g = RunDir(e.run).results(columns=["case_id", "model", "predicted_count"])
-            a = g[g["model"].astype(str) == e.model_id].set_index("case_id")["predicted_count"]
-            b = g[g["model"].astype(str) == twin.model_id].set_index("case_id")["predicted_count"]
+            g = RunDir(e.run).results(columns=["case_id", "model", "verdict", "predicted_count"])
+            g["verdict"] = g["verdict"].astype(str)
+            a = g[g["model"].astype(str) == e.model_id].set_index("case_id")
+            b = g[g["model"].astype(str) == twin.model_id].set_index("case_id")
             both = a.index.intersection(b.index)
-            agree = float((a.loc[both] == b.loc[both]).mean()) if len(both) else None
+            a, b = a.loc[both], b.loc[both]
+            same = counts_agree(
+                a["predicted_count"], a["verdict"], b["predicted_count"], b["verdict"]
+            )
+            agree = float(same.mean()) if len(both) else None
         rows.append(
             {
                 "model": e.label,

@@ -278,6 +278,7 @@ def agreement_figure(
     confusion: np.ndarray | None,
     pair: tuple[str, str] | None,
     agree: int | None = None,
+    unanswered: int = 0,
 ) -> Figure:
     """Failure rate by verdict and model (bars) and, for two models, their count agreement.
 
@@ -293,6 +294,9 @@ def agreement_figure(
     agree : int, optional
         Cases in which the two models predict exactly the same count (the diagonal's
         last cell also holds pairs such as 6 and 7); default: the diagonal without it.
+    unanswered : int
+        Cases compared but left out of ``confusion`` because a model gave no count
+        (``error`` or ``timeout``): they count against the agreement in the title.
     """
     two = confusion is not None and pair is not None
     fig, axes = plt.subplots(
@@ -333,10 +337,10 @@ def agreement_figure(
         ax.set_ylabel(f"predicted count, {pair[0]}")
         if agree is None:  # only the exact counts of the diagonal surely agree
             agree = int(np.trace(confusion) - confusion[-1, -1])
-        total = max(int(confusion.sum()), 1)
-        ax.set_title(
-            f"count agreement {pair[0]} vs {pair[1]}: {100 * agree / total:.2f}% of cases",
-            fontsize=10,
-        )
+        total = max(int(confusion.sum()) + unanswered, 1)
+        title = f"count agreement {pair[0]} vs {pair[1]}: {100 * agree / total:.2f}% of cases"
+        if unanswered:
+            title += f"\n({unanswered:,} without a count from one, not in the table)"
+        ax.set_title(title, fontsize=10)
         _count_colorbar(fig, im, ax, vmax, label="cases (log scale)")
     return fig

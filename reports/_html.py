@@ -143,7 +143,9 @@ def _render(
     pngs = [figure_png_base64(pair_figure(g, scale)) for g in grids]
     pair = (scan.models[0], scan.models[1]) if scan.confusion is not None else None
     agreement = figure_png_base64(
-        agreement_figure(scan.verdicts, FAIL_VERDICTS, scan.confusion, pair, scan.agree)
+        agreement_figure(
+            scan.verdicts, FAIL_VERDICTS, scan.confusion, pair, scan.agree, scan.unanswered
+        )
     )
     name = str(record.get("name", path.name))
     run_arg = os.fspath(path)

@@ -17,12 +17,14 @@ from typing import Any
 
 import numpy as np
 
-from highfive.harness import SEVERITY, RunDir
+from highfive.harness import NO_ANSWER, SEVERITY, RunDir
 
 __all__ = ["RANKED", "Scan", "pick_cases", "scan_results"]
 
 RANKED = ("pass", *reversed(SEVERITY))
 """Verdicts by severity rank: ``RANKED[rank]`` is the verdict of that rank."""
+
+_NO_ANSWER = [RANKED.index(v) for v in NO_ANSWER]
 
 
 @dataclass
@@ -31,6 +33,9 @@ class Scan:
 
     ``rank`` and ``pred`` hold, per model and case id, the verdict's severity (0 pass,
     ``len(SEVERITY)`` the worst kind, -1 no row) and the predicted count (-1 no row).
+    Of the ``compared`` cases both models have, ``agree`` got the same count from both
+    and ``unanswered`` no count from one or both (``error``, ``timeout``); ``confusion``
+    tables the counts of the answered ones.
     """
 
     models: list[str]
@@ -40,6 +45,7 @@ class Scan:
     confusion: np.ndarray | None = None
     agree: int = 0
     compared: int = 0
+    unanswered: int = 0
     disagree: list[int] = field(default_factory=list)
 
     def stored(self, case: int) -> dict[str, tuple[str, int]]:
@@ -90,14 +96,20 @@ def scan_results(run: RunDir, models: Sequence[str], n_cases: int) -> Scan:
         a, b = scan.pred[models[0]], scan.pred[models[1]]
         size = min(a.size, b.size)
         a, b = a[:size], b[:size]
+        ra, rb = scan.rank[models[0]][:size], scan.rank[models[1]][:size]
         both = (a >= 0) & (b >= 0)
+        # A counter that gave no count (its recorded 0 is a placeholder) agrees with
+        # nothing and stays out of the table of counts: see counts_agree.
+        answered = both & ~np.isin(ra, _NO_ANSWER) & ~np.isin(rb, _NO_ANSWER)
+        scan.compared = int(np.count_nonzero(both))
+        scan.unanswered = scan.compared - int(np.count_nonzero(answered))
+        same = answered & (a == b)
+        scan.agree = int(np.count_nonzero(same))
         k = int(np.clip(max(a.max(initial=0), b.max(initial=0)) + 1, 2, 6))
-        a, b = a[both], b[both]  # int16 throughout: 10^7 cases stay small
+        a, b = a[answered], b[answered]  # int16 throughout: 10^7 cases stay small
         cell = np.minimum(a, k - 1).astype(np.int32) * k + np.minimum(b, k - 1)
         scan.confusion = np.bincount(cell, minlength=k * k).reshape(k, k)
-        scan.compared = int(a.size)
-        scan.agree = int(np.count_nonzero(a == b))
-        differ = np.flatnonzero(both)[a != b]
+        differ = np.flatnonzero(both & ~same)
         scan.disagree = differ[:12].tolist()
     return scan
 

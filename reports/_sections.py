@@ -304,7 +304,13 @@ def results_section(
         out.append(
             f"<p>{esc(a)} and {esc(b)} predict the same count in <b>{scan.agree:,}</b> of "
             f"{scan.compared:,} cases ({percent(scan.agree, scan.compared)}); they differ in "
-            f"{differ:,}.</p>"
+            f"{differ:,}"
+            + (
+                f", {scan.unanswered:,} of them without a count from one (error or timeout)"
+                if scan.unanswered
+                else ""
+            )
+            + ".</p>"
         )
         if scan.disagree:
             ids = ", ".join(f"<code>{c}</code>" for c in scan.disagree)

@@ -62,6 +62,23 @@ def test_cases_of_a_box_that_cuts_a_cell_do_not_count_for_it() -> None:
     assert r.status == "passed" and "0 in 200 base cases" in r.detail  # box cases left out
 
 
+def test_a_model_without_a_count_disagrees_in_a_staged_agreement() -> None:
+    # Both record a predicted count of 0, but "b" timed out: not an agreement.
+    space = ParameterSpace([Dimension("x", "continuous", 0.0, 1.0)])
+    binning = Binning.from_space(space, {"x": {"edges": [0, 1]}})
+    n = 2000
+    table = CaseTable(
+        codes=np.zeros((n, 1), dtype=np.int64),
+        box=np.full(n, -1, dtype=np.int64),
+        box_dims=[],
+        verdict={"a": np.full(n, "pass"), "b": np.full(n, "timeout")},
+        predicted={"a": np.zeros(n, dtype=np.int64), "b": np.zeros(n, dtype=np.int64)},
+    )
+    gate = _gate(kind="agreement", max=0.01, models=["a", "b"])
+    (d,) = decide(gate, binning, ["a", "b"], table).criteria
+    assert d.status == "failed" and "2000 in 2000 base cases" in d.detail.replace(",", "")
+
+
 def test_stops_when_decided_and_is_deterministic(tmp_path: Path) -> None:
     gate = _gate(kind="failure_rate", p_max=0.5)
     a = run_until_decided(_config(tmp_path, "a"), gate, budget=640, stage=64)

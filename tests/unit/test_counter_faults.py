@@ -49,6 +49,12 @@ def generator(trace):
 def prints(trace):
     print("HELLO FROM COUNTER")
     return truth(trace)
+
+def counts_none(trace):
+    return []
+
+def boom(trace):
+    raise RuntimeError("boom")
 """
 
 
@@ -103,6 +109,18 @@ def test_an_interrupt_of_the_process_while_a_counter_runs_is_not_its_failure(
         timer.cancel()
         signal.signal(signal.SIGUSR1, previous)
         counter.close()
+
+
+def test_a_counter_that_gives_no_count_agrees_with_no_other(counters: Path) -> None:
+    # "boom" raises: recorded as error with a predicted count of 0, which
+    # counts_none also counts. A campaign's agreement counted such a case as agreeing.
+    trace = _trace()
+    pair = {m: load_counter(f"{counters}:{m}") for m in ("counts_none", "boom")}
+    judged = judge(pair, trace, 0.5)
+    assert [o.predicted_count for o in judged.outcomes.values()] == [0, 0]
+    assert judged.outcomes["boom"].verdict == "error" and not judged.agree
+    same = {m: load_counter(f"{counters}:counts_none") for m in ("a", "b")}
+    assert judge(same, trace, 0.5).agree
 
 
 def test_the_stored_message_holds_no_memory_address(counters: Path) -> None:

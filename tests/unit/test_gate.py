@@ -420,6 +420,24 @@ def test_agreement_is_judged_by_its_upper_bound(tmp_path: Path) -> None:
     assert evaluate_gate(run, load_gate(gate_file(tmp_path, body.format(0.013)))).passed
 
 
+def test_a_twin_that_gives_no_count_never_agrees(tmp_path: Path) -> None:
+    # A counter that raised or timed out is recorded with a predicted count of 0; the
+    # other model counting 0 on those cases is no agreement. Before, a twin that
+    # crashed on every case of a run of no high-fives "agreed" on all of them.
+    n = 400
+    counts = {"float": np.zeros(n, dtype=np.int64), "broken": np.zeros(n, dtype=np.int64)}
+    verdicts = {
+        "float": np.full(n, "pass", dtype=object),
+        "broken": np.full(n, "error", dtype=object),
+    }
+    verdicts["broken"][::2] = "timeout"
+    run = write_run(tmp_path / "r", verdicts, counts=counts)
+    body = '[[criteria]]\nkind = "agreement"\nmax = 0.05\nmodels = ["float", "broken"]\n'
+    result = evaluate_gate(run, load_gate(gate_file(tmp_path, body)))
+    assert not result.passed
+    assert "in 400 of 400 cases" in result.criteria[0].detail
+
+
 def test_anytime_gate_uses_bounds_valid_at_every_look(clean_run: Path, tmp_path: Path) -> None:
     # 2,000 clean cases show a failure rate below 0.002 for one look (upper bound
     # 0.0015), not with bounds valid however often the campaign looked (0.0023).

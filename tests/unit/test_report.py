@@ -418,6 +418,18 @@ def test_report_shows_error_verdicts_messages_and_counter_kinds(
     assert 'toy_low <span class="chip error">error</span>' in shown[0][1]
     assert ".chip.error" in text  # styled as a failure
 
+    # a case without a count from one model is no agreement, whatever count was recorded
+    from highfive.harness import RunDir
+    from highfive.reports._scan import scan_results
+
+    before = scan_results(RunDir(run), ["toy", "toy_low"], CASES)
+    after = scan_results(RunDir(copy), ["toy", "toy_low"], CASES)
+    assert (after.compared, after.unanswered) == (CASES, 1) and before.unanswered == 0
+    same = before.pred["toy"][case] == before.pred["toy_low"][case]
+    assert after.agree == before.agree - same and case in after.disagree
+    assert int(after.confusion.sum()) == CASES - 1
+    assert "1 of them without a count from one (error or timeout)" in text
+
     # its message: escaped, on one line, shortened
     found = re.findall(r'<p class="message">message of toy_low: <code>(.*?)</code></p>', text)
     assert len(found) == 1
