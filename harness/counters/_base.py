@@ -50,6 +50,7 @@ __all__ = [
     "CounterPlugin",
     "chunks",
     "delivery_times",
+    "describe",
     "digest",
     "parse_detections",
     "parse_windows",
@@ -140,6 +141,21 @@ def delivery_times(times: np.ndarray, trace: Trace, chunk_s: float) -> np.ndarra
     t0, t_last = float(trace.t[0]), float(trace.t[-1])
     k = np.floor((np.asarray(times, dtype=np.float64) - t0) / chunk_s) + 1
     return np.minimum(t0 + k * chunk_s, t_last)
+
+
+def describe(exc: BaseException, limit: int = 300) -> str:
+    """``Type: first line of the message`` of a counter's exception, in one line.
+
+    Never raises: the message is the counter's code (``__str__``), and one that raises
+    is said to, instead of taking the harness down.
+    """
+    name = type(exc).__name__
+    try:
+        text = str(exc).strip()
+    except Exception as inner:
+        return f"{name} (its message could not be shown: {type(inner).__name__})"
+    first = text.splitlines()[0][:limit] if text else ""
+    return f"{name}: {first}" if first else name
 
 
 def parse_detections(value: Any, where: str) -> list[Detection]:
@@ -339,10 +355,7 @@ class CounterPlugin(ABC):
         except CounterFault:
             raise
         except Exception as exc:  # whatever the counter raised is the finding
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-            raise CounterFault(
-                "error", f"{type(exc).__name__}: {first[:300]}" if first else type(exc).__name__
-            ) from None
+            raise CounterFault("error", describe(exc)) from None
         if len(result.detections) > MAX_DETECTIONS:
             raise CounterFault(
                 "error",
@@ -359,6 +372,14 @@ class CounterPlugin(ABC):
                     f"returned a detection at {d.time:g} s, outside the trace ({t_first:g} to "
                     f"{t_last:g} s)",
                 )
+        if result.emitted is not None:  # streamed: nothing from samples not yet fed
+            for d, fed in zip(result.detections, result.emitted, strict=True):
+                if d.time > fed + slack:
+                    raise CounterFault(
+                        "error",
+                        f"returned a detection at {d.time:g} s when fed the samples up to "
+                        f"{fed:g} s only (a streaming counter cannot see ahead)",
+                    )
         return result
 
 

@@ -19,7 +19,16 @@ there.
 Each case runs in a helper thread with the campaign's time limit: a counter that does
 not answer in time gets the verdict ``timeout``; Python cannot stop a running thread,
 so the late call is abandoned (it keeps a core busy until it returns) and the next case
-uses a fresh instance.
+uses a fresh instance. Its answer is read (detections parsed) in that thread too, so
+whatever the counter's own objects raise there, ``SystemExit`` included, is its
+``error``. Importing the module and calling the factory are timed as well, at
+:data:`LOAD_TIMEOUT_S` or the case limit if longer: a hang is refused in one line.
+
+The counter cannot reach the harness's data: each call gets its own copy of the trace
+(read-only arrays: a write is an ``error``; a counter that makes its copy writable
+changes nothing of the trace the other counters and the failure corpus see), and the
+working directory it may change is set back after every call (a run directory given
+relative to it stays where it was).
 """
 
 from __future__ import annotations
@@ -35,6 +44,7 @@ import re
 import sys
 import threading
 import types
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,13 +58,18 @@ from ._base import (
     CounterOptions,
     CounterPlugin,
     chunks,
+    describe,
     digest,
     parse_detections,
     parse_windows,
     plain_result,
 )
 
-__all__ = ["PythonCounter"]
+__all__ = ["LOAD_TIMEOUT_S", "PythonCounter"]
+
+LOAD_TIMEOUT_S = 60.0
+"""Seconds importing a counter's module and calling its factory may take (or the
+campaign's ``counter_timeout_s``, if longer) before the counter is refused."""
 
 _SPEC = re.compile(r"(?P<module>[^:\s][^:]*):(?P<attr>[A-Za-z_]\w*(\.[A-Za-z_]\w*)*)")
 _STREAM_METHODS = ("start", "feed", "finish")
@@ -175,14 +190,19 @@ class PythonCounter(CounterPlugin):
                 raise ConfigError(f"counter {source!r}: file {os.fspath(path)!r} does not exist")
             code = path.read_bytes()
             module, source = os.fspath(path), f"{os.fspath(path)}:{attr}"
+
+        def load() -> tuple[types.ModuleType, bytes, Any]:
             mod = _load(source, module, code)
-            file_bytes = code
-        else:
-            mod = _load(source, module, None)
-            file = getattr(mod, "__file__", None)
-            file_bytes = Path(file).read_bytes() if file else b""
-        obj = _attribute(source, mod, attr)
-        counter = _instantiate(source, obj)
+            if code is not None:
+                file_bytes = code
+            else:
+                file = getattr(mod, "__file__", None)
+                file_bytes = Path(file).read_bytes() if file else b""
+            return mod, file_bytes, _instantiate(source, _attribute(source, mod, attr))
+
+        worker = _Worker()
+        mod, file_bytes, counter = _timed_load(worker, source, options.timeout_s, load)
+        worker.shutdown()
         if not version:
             version = str(getattr(mod, "__version__", "") or "")
         streams = all(callable(getattr(counter, name, None)) for name in _STREAM_METHODS)
@@ -221,23 +241,32 @@ class PythonCounter(CounterPlugin):
         key = (self.identity.sha256, os.getpid())
         live = _LIVE.get(key)
         if live is None:
-            mod = _load(self.source, self.module, self.code)
-            if self.code is None:
-                file = getattr(mod, "__file__", None)
-                got = hashlib.sha256(Path(file).read_bytes() if file else b"").hexdigest()
-                if got != self.module_sha256:
-                    raise ConfigError(
-                        f"counter {self.source!r}: module file {file!r} has sha256 {got[:12]} "
-                        f"in this process, the campaign recorded {self.module_sha256[:12]}; "
-                        "install the same version everywhere"
-                    )
-            instance = _instantiate(self.source, _attribute(self.source, mod, self.attr))
-            live = _LIVE[key] = _Live(instance, _Worker())
+            worker = _Worker()  # the instance is made on the thread that will call it
+            instance = _timed_load(worker, self.source, self.timeout_s, self._instance)
+            live = _LIVE[key] = _Live(instance, worker)
         return live
 
-    def _call(self, fn: Any, *args: Any) -> Any:  # runs fn(instance, *args), timed
+    def _instance(self) -> Any:
+        mod = _load(self.source, self.module, self.code)
+        if self.code is None:
+            file = getattr(mod, "__file__", None)
+            got = hashlib.sha256(Path(file).read_bytes() if file else b"").hexdigest()
+            if got != self.module_sha256:
+                raise ConfigError(
+                    f"counter {self.source!r}: module file {file!r} has sha256 {got[:12]} "
+                    f"in this process, the campaign recorded {self.module_sha256[:12]}; "
+                    "install the same version everywhere"
+                )
+        return _instantiate(self.source, _attribute(self.source, mod, self.attr))
+
+    def _call(self, fn: Any, trace: Trace, *args: Any) -> Any:  # fn(instance, trace, ...)
         live = self._live()
-        future = live.executor.submit(fn, live.instance, *args)
+        mine = Trace(trace.t.copy(), trace.samples.copy(), trace.fs, trace.events, trace.params)
+        with _same_working_directory():
+            future = live.executor.submit(fn, live.instance, mine, *args)
+            return self._answer(live, future)
+
+    def _answer(self, live: _Live, future: cf.Future[Any]) -> Any:
         try:
             return future.result(timeout=self.timeout_s)
         except cf.TimeoutError:
@@ -252,15 +281,10 @@ class PythonCounter(CounterPlugin):
         except BaseException as exc:  # SystemExit, KeyboardInterrupt raised by the counter
             if not (future.done() and future.exception() is exc):
                 raise  # this process interrupted (Ctrl-C, SIGTERM) while it waited
-            raise CounterFault("error", f"{type(exc).__name__}: {exc}"[:300]) from None
+            raise CounterFault("error", describe(exc)) from None
 
     def _count(self, trace: Trace, cache: dict[Any, Any]) -> CountResult:
-        out = self._call(_call_whole, trace)
-        if isinstance(out, CountResult):
-            where = f"counter {self.source!r}"
-            dets = parse_detections(out, where)
-            return CountResult(dets, *parse_windows(out.centres, out.probs, where))
-        return plain_result(parse_detections(out, f"counter {self.source!r}"))
+        return self._call(_call_whole, trace, self.source)
 
     def _stream(self, trace: Trace, chunk_s: float, cache: dict[Any, Any]) -> CountResult:
         return self._call(_call_streaming, trace, chunk_s, self.source)
@@ -271,8 +295,46 @@ class PythonCounter(CounterPlugin):
             live.executor.shutdown()
 
 
-def _call_whole(instance: Any, trace: Trace) -> Any:
-    return instance(trace)
+def _call_whole(instance: Any, trace: Trace, source: str) -> CountResult:
+    out = instance(trace)
+    where = f"counter {source!r}"
+    if isinstance(out, CountResult):
+        return CountResult(
+            parse_detections(out, where), *parse_windows(out.centres, out.probs, where)
+        )
+    return plain_result(parse_detections(out, where))
+
+
+@contextlib.contextmanager
+def _same_working_directory() -> Iterator[None]:
+    """Set the process's working directory back after a counter's call changed it."""
+    try:
+        cwd = os.getcwd()
+    except OSError:  # it was removed: nothing to go back to
+        yield
+        return
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            if os.getcwd() != cwd:
+                os.chdir(cwd)
+
+
+def _timed_load(worker: _Worker, source: str, timeout_s: float, make: Any) -> Any:
+    """``make()`` (import and factory) on ``worker``, refused if it takes too long."""
+    limit = max(LOAD_TIMEOUT_S, timeout_s)
+    with _same_working_directory():
+        future = worker.submit(make)
+        try:
+            return future.result(timeout=limit)
+        except cf.TimeoutError:
+            worker.shutdown()
+            raise ConfigError(
+                f"counter {source!r}: importing it and creating the counter took more than "
+                f"{limit:g} s (the limit is the larger of {LOAD_TIMEOUT_S:g} s and "
+                "counter_timeout_s)"
+            ) from None
 
 
 def _call_streaming(instance: Any, trace: Trace, chunk_s: float, source: str) -> CountResult:
@@ -309,9 +371,8 @@ def _load(source: str, module: str, code: bytes | None) -> types.ModuleType:
     except ModuleNotFoundError as exc:
         raise ConfigError(f"counter {source!r}: cannot import {module!r} ({exc})") from None
     except (Exception, SystemExit) as exc:  # a module that calls sys.exit() on import too
-        first = (str(exc).splitlines() or [""])[0][:200]
         raise ConfigError(
-            f"counter {source!r}: importing {module!r} failed ({type(exc).__name__}: {first})"
+            f"counter {source!r}: importing {module!r} failed ({describe(exc, 200)})"
         ) from None
 
 
@@ -355,7 +416,7 @@ def _instantiate(source: str, obj: Any) -> Any:
             counter = obj()
         except (Exception, SystemExit) as exc:
             raise ConfigError(
-                f"counter {source!r}: calling the factory failed ({type(exc).__name__}: {exc})"
+                f"counter {source!r}: calling the factory failed ({describe(exc, 200)})"
             ) from None
         if callable(counter) and _required(counter) in (1, None):
             return counter

@@ -16,13 +16,14 @@ import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from highfive.generators import ConfigError, default_space, synthesize
 from highfive.harness import CounterOptions, judge, load_counter
 
 COUNTERS = """
-import sys, time
+import os, sys, time
 
 def truth(trace):
     return [(float(e.centre), 1.0) for e in trace.events if e.is_high_five]
@@ -55,6 +56,58 @@ def counts_none(trace):
 
 def boom(trace):
     raise RuntimeError("boom")
+
+def moves_away(trace):
+    os.chdir(os.environ["HIGHFIVE_TEST_ELSEWHERE"])
+    return truth(trace)
+
+def writes_through(trace):
+    trace.samples.setflags(write=True)
+    trace.samples[:] = 0.0
+    return []
+
+class Unprintable(Exception):
+    def __str__(self):
+        raise RuntimeError("no message")
+
+def unprintable(trace):
+    raise Unprintable()
+
+class ExitsWhenRead:
+    def __float__(self):
+        sys.exit(4)
+
+def exits_when_read(trace):
+    return [ExitsWhenRead()]
+
+class InterruptsWhenRead(list):
+    def __iter__(self):
+        raise KeyboardInterrupt
+
+def interrupts_when_read(trace):
+    return InterruptsWhenRead([1.0])
+
+class SlowToMake:
+    def __init__(self):
+        time.sleep(3600)
+    def __call__(self, trace):
+        return []
+
+def two_line_factory():
+    raise ValueError("first line\\nsecond line")
+
+class SeesAhead:
+    def start(self, fs):
+        self.said = False
+    def feed(self, t, samples):
+        if self.said:
+            return []
+        self.said = True
+        return [float(t[0]) + 3.0]
+    def finish(self):
+        return []
+    def __call__(self, trace):
+        return []
 """
 
 
@@ -181,3 +234,82 @@ def test_options_keep_their_time_limit(counters: Path) -> None:
         "timeout",
         "no answer within the time limit of 0.3 s",
     )
+
+
+# -- a counter's reach into the harness -------------------------------------------------
+def test_a_counter_that_changes_the_working_directory_moves_nothing(
+    counters: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # With workers = 0 the run directory ("runs" by default) is relative to the working
+    # directory: a counter's os.chdir sent the run's files to another folder, and left
+    # the one the command named "running".
+    from highfive.harness import CampaignConfig, ExecutionConfig, run_campaign
+
+    elsewhere, here = tmp_path / "elsewhere", tmp_path / "here"
+    elsewhere.mkdir()
+    here.mkdir()
+    monkeypatch.setenv("HIGHFIVE_TEST_ELSEWHERE", str(elsewhere))
+    monkeypatch.chdir(here)
+    cfg = CampaignConfig(
+        name="moved",
+        cases=4,
+        batch_size=1,
+        models=({"counter": f"{counters}:moves_away", "id": "c"},),
+        execution=ExecutionConfig(workers=0),
+    )
+    summary = run_campaign(cfg, stream=None)
+    assert summary.complete and Path.cwd() == here
+    assert (here / "runs" / "moved" / "manifest.jsonl").is_file()
+    assert not (elsewhere / "runs").exists()
+
+
+def test_a_counter_cannot_change_the_trace_the_others_see(counters: Path) -> None:
+    trace = _trace()
+    before = trace.samples.copy()
+    pair = {m: load_counter(f"{counters}:{m}") for m in ("writes_through", "truth")}
+    judged = judge(pair, trace, 0.5)
+    assert judged.outcomes["truth"].verdict == "pass"
+    assert np.array_equal(trace.samples, before)  # the corpus keeps the real trace
+
+
+@pytest.mark.parametrize(
+    ("attr", "message"),
+    [
+        ("unprintable", "Unprintable (its message could not be shown: RuntimeError)"),
+        ("exits_when_read", "SystemExit: 4"),
+        ("interrupts_when_read", "KeyboardInterrupt"),
+    ],
+)
+def test_what_a_counters_own_objects_raise_when_read_is_its_error(
+    counters: Path, attr: str, message: str
+) -> None:
+    # Each escaped the harness: a traceback and exit 1, exit 4 without a word, or a run
+    # "interrupted" (exit 130).
+    outcome = judge({"c": load_counter(f"{counters}:{attr}")}, _trace(), 0.5).outcomes["c"]
+    assert (outcome.verdict, outcome.message) == ("error", message)
+
+
+def test_a_factory_that_hangs_is_refused_in_one_line(
+    counters: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from highfive.harness.counters import python
+
+    monkeypatch.setattr(python, "LOAD_TIMEOUT_S", 0.3)
+    with pytest.raises(ConfigError, match=r"SlowToMake'.*took more than 0.3 s") as err:
+        load_counter(f"{counters}:SlowToMake", options=CounterOptions(timeout_s=0.2))
+    assert "\n" not in str(err.value)
+
+
+def test_a_factorys_error_of_several_lines_is_shown_in_one(counters: Path) -> None:
+    with pytest.raises(ConfigError, match=r"\(ValueError: first line\)$") as err:
+        load_counter(f"{counters}:two_line_factory")
+    assert "\n" not in str(err.value)
+
+
+def test_a_streaming_counter_cannot_report_what_it_was_not_fed(counters: Path) -> None:
+    # It answered 3 s ahead of the samples fed, and the campaign recorded negative
+    # detection latencies.
+    c = load_counter(f"{counters}:SeesAhead")
+    outcome = judge({"c": c}, _trace(), 0.5, chunk_s=1.0).outcomes["c"]
+    assert outcome.verdict == "error" and outcome.message is not None
+    assert "cannot see ahead" in outcome.message
