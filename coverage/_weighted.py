@@ -23,6 +23,7 @@ whose models differ.
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -203,27 +204,44 @@ def needs_weights(designs: Sequence[RunDesign]) -> bool:
 
 
 class _Pooled:
-    """The pooled density of the runs that draw without weights of their own."""
+    """The pooled density of the runs that draw without weights of their own.
+
+    The boxes are kept grouped by the dimensions they restrict, as arrays: a follow-up
+    of thousands of cells' boxes is then a few array operations per batch of cases and
+    per cell, not a Python loop over every box (a merge of the README's default run
+    and its focus follow-up took minutes in that loop).
+    """
 
     def __init__(self, designs: Sequence[RunDesign], space: ParameterSpace) -> None:
         plain = [d for d in designs if d.kind != "importance"]
         self.n = sum(d.cases for d in plain)
         self.base = sum(d.cases for d in plain if d.kind == "base")
-        self.boxes: list[tuple[tuple[int, float, float], ...]] = []
-        self.density: list[float] = []
+        grouped: dict[tuple[int, ...], list[tuple[list[float], list[float], float]]] = {}
         for d in plain:
             for box, dens in zip(d.boxes, d.box_density, strict=True):
-                self.boxes.append(tuple((space.names.index(n), lo, hi) for n, lo, hi in box))
-                self.density.append(dens)
+                dims = sorted((space.names.index(n), lo, hi) for n, lo, hi in box)
+                key = tuple(j for j, _, _ in dims)
+                los, his = [lo for _, lo, _ in dims], [hi for _, _, hi in dims]
+                grouped.setdefault(key, []).append((los, his, dens))
+        self.groups: dict[tuple[int, ...], tuple[np.ndarray, np.ndarray, np.ndarray]] = {
+            key: (
+                np.array([lo for lo, _, _ in rows], dtype=np.float64).reshape(len(rows), len(key)),
+                np.array([hi for _, hi, _ in rows], dtype=np.float64).reshape(len(rows), len(key)),
+                np.array([dens for _, _, dens in rows], dtype=np.float64),
+            )
+            for key, rows in grouped.items()
+        }
 
     def weights(self, u: np.ndarray) -> np.ndarray:
         """``1 / g(u)`` for points of the unit cube, shape (n,)."""
         g = np.full(len(u), float(self.base))
-        for box, dens in zip(self.boxes, self.density, strict=True):
-            inside = np.ones(len(u), dtype=bool)
-            for j, lo, hi in box:  # rounding of a value's unit coordinate stays inside
-                inside &= (u[:, j] >= lo - _TOL) & (u[:, j] < hi + _TOL)
-            g += dens * inside
+        for key, (lo, hi, dens) in self.groups.items():
+            step = max(1, 2**22 // max(lo.size, 1))  # rows at a time: bounded memory
+            for a in range(0, len(u), step):
+                x = u[a : a + step, list(key)][:, None, :]
+                # rounding of a value's unit coordinate stays inside
+                inside = np.all((x >= lo - _TOL) & (x < hi + _TOL), axis=2)
+                g[a : a + step] += inside @ dens
         with np.errstate(divide="ignore"):
             return np.where(g > 0, self.n / g, np.inf)
 
@@ -231,27 +249,34 @@ class _Pooled:
         """Bounds of ``1 / g`` over a cell: over all of it (inf if part of it is never
         sampled), and over the part that is sampled."""
         g = float(self.base)
-        for box, dens in zip(self.boxes, self.density, strict=True):
-            if all(
-                j in cell and cell[j][0] >= lo - _TOL and cell[j][1] <= hi + _TOL
-                for j, lo, hi in box
-            ):
-                g += dens  # the box covers the whole cell
+        dims = sorted(cell)
+        # A box covers the whole cell when the cell restricts every dimension the box
+        # does, inside the box's interval: only boxes of a subset of the cell's
+        # dimensions can.
+        for r in range(len(dims) + 1):
+            for key in itertools.combinations(dims, r):
+                if key not in self.groups:
+                    continue
+                lo, hi, dens = self.groups[key]
+                c_lo = np.array([cell[j][0] for j in key])
+                c_hi = np.array([cell[j][1] for j in key])
+                covers = np.all((c_lo >= lo - _TOL) & (c_hi <= hi + _TOL), axis=1)
+                g += float(dens[covers].sum())
         whole = self.n / g if g > 0 else math.inf
         if self.base:
             # g is base plus the boxes covering the whole cell at every point of it, and
             # exactly that where no box covering part of it reaches: its minimum.
             return whole, whole
         # Without base cases, a sampled point of the cell lies in some box touching it.
-        touching = [
-            dens
-            for box, dens in zip(self.boxes, self.density, strict=True)
-            if all(
-                j not in cell or (cell[j][0] < hi + _TOL and cell[j][1] > lo - _TOL)
-                for j, lo, hi in box
-            )
-        ]
-        return whole, (self.n / min(touching) if touching else math.inf)
+        least = math.inf
+        for key, (lo, hi, dens) in self.groups.items():
+            touch = np.ones(len(dens), dtype=bool)
+            for k, j in enumerate(key):
+                if j in cell:
+                    touch &= (cell[j][0] < hi[:, k] + _TOL) & (cell[j][1] > lo[:, k] - _TOL)
+            if touch.any():
+                least = min(least, float(dens[touch].min()))
+        return whole, (self.n / least if math.isfinite(least) else math.inf)
 
 
 def _cell_boxes(counts: CoverageCounts) -> tuple[list[dict[int, tuple[float, float]]], np.ndarray]:
@@ -331,13 +356,15 @@ def _accumulate(counts: CoverageCounts, designs: Sequence[RunDesign], pooled: _P
                 verdict = verdict.cast(verdict.type.value_type)
             failed = _plain_strings(pc.is_in(verdict, value_set=fail_set)).astype(bool)
             code, _ = codes(binning, batch)
-            sums.add(whole + m, w, failed)
+            rows, picks = [whole + m], [np.arange(len(m))]
             for k, cross in enumerate(counts.crosses):
                 c = code[:, [binning.index(d) for d in cross.dims]]
-                legal = np.all(c >= 0, axis=1)
+                legal = np.flatnonzero(np.all(c >= 0, axis=1))
                 cell = np.ravel_multi_index(tuple(c[legal].T), cross.shape(binning))
-                row = (int(counts.offsets[k]) + cell) * shape[1] + m[legal]
-                sums.add(row, w[legal], failed[legal])
+                rows.append((int(counts.offsets[k]) + cell) * shape[1] + m[legal])
+                picks.append(legal)
+            pick = np.concatenate(picks)  # one sum over every cross's cells of the batch
+            sums.add(np.concatenate(rows), w[pick], failed[pick])
     return sums
 
 
