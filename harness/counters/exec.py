@@ -2,8 +2,10 @@
 a C or fixed-point port), speaking a small binary protocol over stdin and stdout.
 
 One long-lived process per worker process serves every case; it is started on first
-use, and again after it failed a case (exited, timed out, sent garbage). PATH with a
-``/`` resolves against the campaign file's folder; a bare name is looked up on PATH.
+use, and again after it failed a case (exited, timed out, sent garbage). It runs in
+a process group of its own (a new session), and the whole group is killed when the
+program is stopped: a launcher script's children do not outlive it. PATH with a ``/``
+resolves against the campaign file's folder; a bare name is looked up on PATH.
 Identity: the SHA-256 of the executable's bytes and of the arguments.
 
 Protocol (all numbers little-endian; full description in the README):
@@ -35,6 +37,7 @@ import os
 import select
 import shlex
 import shutil
+import signal
 import struct
 import subprocess
 import tempfile
@@ -160,7 +163,11 @@ class ExecCounter(CounterPlugin):
         err = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the process)
         try:
             popen = subprocess.Popen(
-                list(self.argv), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err
+                list(self.argv),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=err,
+                start_new_session=True,  # its own process group, killed whole by _stop
             )
         except OSError as exc:
             err.close()
@@ -169,10 +176,10 @@ class ExecCounter(CounterPlugin):
         try:
             got = self._recv_line(proc, 80, time.monotonic() + self.timeout_s)
         except CounterFault:
-            _stop(proc)
+            _stop(proc, 0.0)
             raise
         if got != GREETING:
-            _stop(proc)
+            _stop(proc, 0.0)
             raise CounterFault(
                 "error",
                 f"greeted with {got!r}; expected {GREETING!r} (see the protocol in the README)",
@@ -182,7 +189,7 @@ class ExecCounter(CounterPlugin):
     def _proc(self) -> _Proc:
         key = (self.identity.sha256, os.getpid())
         proc = _PROCS.get(key)
-        if proc is None or proc.popen.poll() is not None:
+        if proc is None or _exit_status(proc.popen, 0.0) is not None:
             if proc is not None:
                 _stop(proc)
             proc = _PROCS[key] = self._start()
@@ -195,10 +202,11 @@ class ExecCounter(CounterPlugin):
         except CounterFault as fault:
             raise ConfigError(f"counter {self.source!r}: {fault.message}") from None
 
-    def close(self) -> None:
+    def close(self, grace: float = 0.5) -> None:
+        """Stop this process's program: ``grace`` s to exit once its input closes."""
         proc = _PROCS.pop((self.identity.sha256, os.getpid()), None)
         if proc is not None:
-            _stop(proc)
+            _stop(proc, grace)
 
     # -- counting -----------------------------------------------------------------------
     def _count(self, trace: Trace, cache: dict[Any, Any]) -> CountResult:
@@ -222,7 +230,7 @@ class ExecCounter(CounterPlugin):
         try:
             replies = self._exchange(proc, b"".join(frames), len(parts) + 1, deadline)
         except CounterFault:
-            self.close()  # its state is unknown: the next case starts a fresh process
+            self.close(grace=0.0)  # its state is unknown: the next case starts a fresh one
             raise
         dets, emitted = [], []
         delivered = [d for _, d in parts] + [float(trace.t[-1])]
@@ -318,9 +326,7 @@ class ExecCounter(CounterPlugin):
         return CounterFault("timeout", f"no answer within {self.timeout_s:g} s{waiting}")
 
     def _exited(self, proc: _Proc, what: str = "") -> CounterFault:
-        status = None
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            status = proc.popen.wait(timeout=1.0)
+        status = _exit_status(proc.popen, 1.0)
         proc.stderr.seek(0)
         lines = proc.stderr.read()[-2000:].decode(errors="replace").strip().splitlines()
         tail = f"; stderr: {lines[-1][:200]}" if lines else ""
@@ -329,14 +335,42 @@ class ExecCounter(CounterPlugin):
         return CounterFault("error", f"{how}{waiting}{tail}")
 
 
-def _stop(proc: _Proc) -> None:
+def _exit_status(popen: subprocess.Popen[bytes], timeout: float) -> int | None:
+    """The program's exit status if it exits within ``timeout`` s (a signal as minus its
+    number, as :attr:`subprocess.Popen.returncode`), else None.
+
+    The program is not reaped: until :func:`_stop` has killed its process group, the
+    group's id stays the program's and cannot name another process's group.
+    """
+    if popen.returncode is not None or not hasattr(os, "waitid"):  # waitid: not macOS < 3.13
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            return popen.wait(timeout=timeout)
+        return None
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            info = os.waitid(os.P_PID, popen.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        except ChildProcessError:  # reaped elsewhere
+            return popen.poll()
+        if info is not None:
+            return info.si_status if info.si_code == os.CLD_EXITED else -info.si_status
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(0.005)
+
+
+def _stop(proc: _Proc, grace: float = 0.5) -> None:
+    """Close the program's input, give it ``grace`` s to exit, then kill its process
+    group (whatever the program started that is still running) and reap it."""
     with contextlib.suppress(OSError):
         proc.popen.stdin.close()  # type: ignore[union-attr]
-    try:
-        proc.popen.wait(timeout=0.5)
-    except subprocess.TimeoutExpired:
-        proc.popen.kill()
-        proc.popen.wait()
+    _exit_status(proc.popen, grace)
+    if proc.popen.returncode is None:  # not reaped: the group id is still the program's
+        try:
+            os.killpg(proc.popen.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            proc.popen.kill()
+    proc.popen.wait()
     with contextlib.suppress(OSError):
         proc.popen.stdout.close()  # type: ignore[union-attr]
     proc.stderr.close()

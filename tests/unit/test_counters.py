@@ -5,8 +5,11 @@ from __future__ import annotations
 import math
 import os
 import pickle
+import shlex
 import shutil
 import subprocess
+import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -346,6 +349,52 @@ def test_a_failing_program_fails_its_case_and_is_restarted(
         c.close()
     assert first.verdict != "error" and third == first
     assert second.verdict == verdict and __import__("re").search(match, second.message or "")
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie no init reaps is not running)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+@pytest.mark.parametrize("how", ["timeout", "close"])
+def test_a_stopped_program_takes_its_children_with_it(tmp_path: Path, how: str) -> None:
+    # Only the direct child was killed: a launcher script's own child (the firmware
+    # build it runs) outlived the harness, one orphan per timed-out case.
+    child = tmp_path / "child.py"
+    child.write_text(
+        "import os, sys, time\n"
+        f"open({str(tmp_path / 'pid')!r}, 'w').write(str(os.getpid()))\n"
+        "sys.stdout.buffer.write(b'highfive-counter 1\\n'); sys.stdout.flush()\n"
+        "time.sleep(60)\n"
+    )
+    launcher = tmp_path / "launch.sh"
+    launcher.write_text(f"#!/bin/sh\n{shlex.quote(sys.executable)} {shlex.quote(str(child))}\n")
+    launcher.chmod(0o755)
+    c = load_counter(f"exec:{launcher}", options=CounterOptions(timeout_s=0.5))
+    pid = 0
+    try:
+        c.probe()
+        pid = int((tmp_path / "pid").read_text())
+        if how == "timeout":
+            with pytest.raises(CounterFault, match=r"no answer within 0.5 s"):
+                c.count(_trace())
+        c.close()
+        deadline = time.monotonic() + 2.0
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not _alive(pid)
+    finally:
+        c.close()
+        if pid and _alive(pid):
+            os.kill(pid, 9)
 
 
 def test_streaming_needs_a_streaming_python_counter(python_counters: Path) -> None:
