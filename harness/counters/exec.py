@@ -5,8 +5,12 @@ One long-lived process per worker process serves every case; it is started on fi
 use, and again after it failed a case (exited, timed out, sent garbage). It runs in
 a process group of its own (a new session), and the whole group is killed when the
 program is stopped: a launcher script's children do not outlive it. PATH with a ``/``
-resolves against the campaign file's folder; a bare name is looked up on PATH.
-Identity: the SHA-256 of the executable's bytes and of the arguments.
+resolves against the campaign file's folder; a bare name is looked up on PATH. An
+argument that names an existing file or folder (absolute, or relative to the campaign
+file's folder) is made absolute, and a file's bytes are hashed like the program's:
+``exec:python3 counter.py`` is identified by the script, not by the interpreter alone.
+Identity: the SHA-256 of the executable's bytes, of the arguments and of the files
+they name.
 
 Protocol (all numbers little-endian; full description in the README):
 
@@ -96,17 +100,35 @@ class ExecCounter(CounterPlugin):
     streams = True
 
     def __init__(
-        self, source: str, argv: tuple[str, ...], file_sha256: str, timeout_s: float
+        self,
+        source: str,
+        argv: tuple[str, ...],
+        file_sha256: str,
+        timeout_s: float,
+        arg_sha256: tuple[tuple[str, str], ...] = (),
+        not_found: str = "",
     ) -> None:
         self.source, self.argv = source, argv
         self.file_sha256 = file_sha256
         self.timeout_s = timeout_s
+        self.arg_sha256 = arg_sha256  # (absolute path, SHA-256) of each file argument
+        self.not_found = not_found  # said when the program fails to start
 
     def __repr__(self) -> str:
         return f"ExecCounter({self.source!r})"
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (ExecCounter, (self.source, self.argv, self.file_sha256, self.timeout_s))
+        return (
+            ExecCounter,
+            (
+                self.source,
+                self.argv,
+                self.file_sha256,
+                self.timeout_s,
+                self.arg_sha256,
+                self.not_found,
+            ),
+        )
 
     @classmethod
     def claims(cls, source: str) -> bool:
@@ -145,14 +167,46 @@ class ExecCounter(CounterPlugin):
             )
         argv[0] = os.fspath(path)
         sha = hashlib.sha256(path.read_bytes()).hexdigest()
-        return cls("exec:" + shlex.join(argv), tuple(argv), sha, options.timeout_s)
+        base = Path(options.base or Path.cwd()).absolute()
+        hashed, missing = [], []
+        for i, arg in enumerate(argv[1:], start=1):
+            named = base / arg  # an absolute argument stays itself
+            if arg and named.is_file():
+                argv[i] = os.fspath(named)
+                try:
+                    hashed.append((argv[i], hashlib.sha256(named.read_bytes()).hexdigest()))
+                except OSError as exc:
+                    raise ConfigError(
+                        f"counter {source!r}: cannot read argument {argv[i]!r} "
+                        f"({exc.strerror or exc})"
+                    ) from None
+            elif arg and named.is_dir():
+                argv[i] = os.fspath(named)
+            elif _looks_like_a_path(arg):
+                missing.append(arg)
+        not_found = (
+            f" ({' '.join(map(repr, missing))}: no such file or folder in {os.fspath(base)!r}, "
+            "the folder relative arguments resolve against)"
+            if missing
+            else ""
+        )
+        return cls(
+            "exec:" + shlex.join(argv),
+            tuple(argv),
+            sha,
+            options.timeout_s,
+            tuple(hashed),
+            not_found,
+        )
 
     @property
     def identity(self) -> CounterIdentity:
-        details = {"file_sha256": self.file_sha256, "argv": list(self.argv)}
-        return CounterIdentity(
-            "exec", self.source, digest("exec", self.file_sha256, list(self.argv[1:])), details
-        )
+        details: dict[str, Any] = {"file_sha256": self.file_sha256, "argv": list(self.argv)}
+        parts: list[Any] = ["exec", self.file_sha256, list(self.argv[1:])]
+        if self.arg_sha256:  # absent for programs without file arguments, as before
+            details["arg_sha256"] = dict(self.arg_sha256)
+            parts.append(dict(self.arg_sha256))
+        return CounterIdentity("exec", self.source, digest(*parts), details)
 
     @property
     def default_id(self) -> str:
@@ -200,7 +254,7 @@ class ExecCounter(CounterPlugin):
         try:
             self._proc()
         except CounterFault as fault:
-            raise ConfigError(f"counter {self.source!r}: {fault.message}") from None
+            raise ConfigError(f"counter {self.source!r}: {fault.message}{self.not_found}") from None
 
     def close(self, grace: float = 0.5) -> None:
         """Stop this process's program: ``grace`` s to exit once its input closes."""
@@ -333,6 +387,18 @@ class ExecCounter(CounterPlugin):
         how = "closed its output" if status is None else f"exited with status {status}"
         waiting = f" while the harness waited for {what}" if what else ""
         return CounterFault("error", f"{how}{waiting}{tail}")
+
+
+def _looks_like_a_path(arg: str) -> bool:
+    """Whether an argument that names nothing was probably meant to name a file: it
+    holds a ``/`` or ends in a suffix (``counter.py``), and is not an option or a number."""
+    if not arg or arg.startswith("-") or "=" in arg:
+        return False
+    try:
+        float(arg)
+    except ValueError:
+        return "/" in arg or bool(Path(arg).suffix)
+    return False
 
 
 def _exit_status(popen: subprocess.Popen[bytes], timeout: float) -> int | None:

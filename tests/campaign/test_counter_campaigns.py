@@ -113,6 +113,35 @@ def test_a_changed_counter_is_refused_by_resume_and_replay(
         replay(summary.run_dir, 0)
 
 
+def test_an_edited_script_of_an_exec_counter_is_refused_by_resume_and_replay(
+    tmp_path: Path,
+    protocol_program: Callable[..., Path],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # 'exec:python3 counter.py' hashed the interpreter alone: resume mixed the old
+    # script's results with the edited one's, and replay called the case DIFFERENT.
+    import shlex
+    import sys
+
+    script = protocol_program(name="counter.py")
+    config = tmp_path / "c.toml"
+    config.write_text(
+        f'name = "interp"\ncases = 2\nbatch_size = 1\n'
+        f"models = [{json.dumps('exec:' + shlex.quote(sys.executable) + ' counter.py')}]\n"
+        f'out = "{tmp_path / "runs"}"\n[execution]\nworkers = 0\n'
+    )
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")  # the script is found from another folder
+    assert main(["run", str(config)]) == 0
+    script.write_text(script.read_text() + "\n# tuned\n")
+    capsys.readouterr()
+    assert main(["run", str(config), "--resume"]) == 2
+    assert "changed since the run started" in capsys.readouterr().err
+    assert main(["replay", str(tmp_path / "runs" / "interp"), "0"]) == 2
+    assert "restore the counter the run was made with" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     ("models", "match"),
     [

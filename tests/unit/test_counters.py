@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import pickle
@@ -538,6 +539,63 @@ def test_a_relative_program_runs_the_file_it_names_not_one_on_path(
     assert main(["count", "hf.csv", "--model", "exec:./cnt", "--json"]) == 0
     said = json.loads(capsys.readouterr().out)
     assert said["count"] == 1  # the local program; the one on PATH never detects
+
+
+def test_a_script_argument_resolves_against_the_campaign_folder_and_is_hashed(
+    tmp_path: Path, protocol_program: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 'exec:python3 counter.py' ran the script from the working directory and hashed
+    # the interpreter alone: from another folder it did not start, and an edited
+    # script kept the identity, so replay compared against another counter's results.
+    folder, elsewhere = tmp_path, tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    script = protocol_program(name="counter.py")
+    script.chmod(0o644)  # run by the interpreter: need not be executable
+    monkeypatch.chdir(elsewhere)
+    options = CounterOptions(timeout_s=2.0, base=str(folder))
+    c = load_counter(f"exec:{shlex.quote(sys.executable)} counter.py --gain 2", options=options)
+    try:
+        c.probe()
+        assert judge({"c": c}, _trace(), 0.5).outcomes["c"].verdict not in ("error", "timeout")
+    finally:
+        c.close()
+    assert c.identity.details["argv"][1:] == [str(script), "--gain", "2"]
+    assert c.identity.details["arg_sha256"] == {
+        str(script): hashlib.sha256(script.read_bytes()).hexdigest()
+    }
+    entry = c.identity.record("mine")
+    assert load_recorded(entry).identity == c.identity  # from the recorded, absolute source
+    script.write_text(script.read_text() + "\n# tuned\n")
+    with pytest.raises(RunDirError, match=r"counter 'mine': .* restore the counter"):
+        load_recorded(entry)
+
+
+def test_a_program_without_file_arguments_keeps_its_identity(
+    protocol_program: Callable[..., Path],
+) -> None:
+    # Runs recorded before file arguments were hashed still resume and replay.
+    from highfive.harness.counters._base import digest
+
+    prog = protocol_program()
+    c = load_counter(f"exec:{prog} --gain 2")
+    sha = hashlib.sha256(prog.read_bytes()).hexdigest()
+    assert c.identity.sha256 == digest("exec", sha, ["--gain", "2"])
+    assert set(c.identity.details) == {"file_sha256", "argv"}
+
+
+def test_a_missing_script_argument_is_named_in_one_line(tmp_path: Path) -> None:
+    c = load_counter(
+        f"exec:{shlex.quote(sys.executable)} countr.py 0.5 --fast",
+        options=CounterOptions(timeout_s=2.0, base=str(tmp_path)),
+    )
+    with pytest.raises(ConfigError) as info:
+        c.probe()
+    said = str(info.value)
+    assert "\n" not in said
+    assert said.endswith(
+        f"('countr.py': no such file or folder in {str(tmp_path)!r}, the folder relative "
+        "arguments resolve against)"
+    )
 
 
 def test_a_recorded_counter_without_its_source_is_damage_not_a_key_error() -> None:
