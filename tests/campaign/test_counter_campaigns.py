@@ -38,7 +38,7 @@ def test_three_kinds_side_by_side_with_failures_as_findings(
     python_counters: Path,
     protocol_program: Callable[..., Path],
 ) -> None:
-    prog = protocol_program("crash_on_nth", nth=5)
+    prog = protocol_program("crash_on_long")
     cfg = _config(
         tmp_path,
         [
@@ -63,10 +63,11 @@ def test_three_kinds_side_by_side_with_failures_as_findings(
     assert (py[long].message == "ZeroDivisionError: division by zero in the peak finder").all()
     assert py[~long].message.isna().all()
     prog_rows = rows[rows.model == "prog"]
-    # The 5th trace a process sees crashes it; the next case starts a fresh process,
-    # so (cases in order, one process) every 5th case fails and nothing else does.
+    # A trace longer than 12 s crashes it; the next case starts a fresh process, so
+    # every long case fails and nothing else does.
     crashed = prog_rows[prog_rows.verdict == "error"]
-    assert list(crashed.case_id) == [4, 9, 14, 19]
+    assert list(crashed.case_id) == list(prog_rows[prog_rows.duration_s > 12].case_id)
+    assert len(crashed) and (prog_rows[prog_rows.duration_s <= 12].verdict != "error").all()
     assert crashed.message.str.contains("exited with status 139").all()
     # Every failing case is in the corpus, with the message.
     corpus = run.failures()

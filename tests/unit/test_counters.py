@@ -332,24 +332,78 @@ def test_the_longest_counter_timeout_is_one_the_counters_can_wait(
 @pytest.mark.parametrize(
     ("mode", "verdict", "match"),
     [
-        ("crash_on_nth", "error", r"exited with status 139 .*stderr: segmentation fault"),
-        ("hang_on_nth", "timeout", r"no answer within 1 s \(waiting for a DETS frame\)"),
-        ("garbage_on_nth", "error", r"sent b'oops, de' where a DETS frame"),
+        ("crash_on_long", "error", r"exited with status 139 .*stderr: segmentation fault"),
+        ("hang_on_long", "timeout", r"no answer within 1 s \(waiting for a DETS frame\)"),
+        ("garbage_on_long", "error", r"sent b'oops, de' where a DETS frame"),
     ],
 )
 def test_a_failing_program_fails_its_case_and_is_restarted(
     protocol_program: Callable[..., Path], mode: str, verdict: str, match: str
 ) -> None:
-    c = load_counter(f"exec:{protocol_program(mode, nth=2)}", options=CounterOptions(timeout_s=1.0))
-    trace = _trace()
+    c = load_counter(f"exec:{protocol_program(mode)}", options=CounterOptions(timeout_s=1.0))
+    short, long = _trace(duration=6.0), _trace(duration=15.0)
     try:
-        first = judge({"c": c}, trace, 0.5).outcomes["c"]
-        second = judge({"c": c}, trace, 0.5).outcomes["c"]
-        third = judge({"c": c}, trace, 0.5).outcomes["c"]  # a fresh process: trace 1 again
+        first = judge({"c": c}, short, 0.5).outcomes["c"]
+        second = judge({"c": c}, long, 0.5).outcomes["c"]  # after an answer: not retried
+        third = judge({"c": c}, short, 0.5).outcomes["c"]  # a fresh process
     finally:
         c.close()
     assert first.verdict != "error" and third == first
     assert second.verdict == verdict and __import__("re").search(match, second.message or "")
+
+
+_AFTER_ITS_ANSWER = r"""#!{python}
+import struct, sys, time
+MODE = {mode!r}
+inp, out = sys.stdin.buffer, sys.stdout.buffer
+out.write(b"highfive-counter 1\n"); out.flush()
+while True:
+    head = inp.read(8)
+    if len(head) < 8:
+        sys.exit(0)
+    tag, n = struct.unpack("<4sI", head)
+    inp.read(n)
+    if tag == b"BEGN":
+        continue
+    out.write(b"DETS" + struct.pack("<I", 0)); out.flush()
+    if tag == b"DONE" and MODE == "junk_at_once":
+        out.write(b"JUNKJUNK"); out.flush()
+    if tag == b"DONE" and MODE == "junk_later":
+        time.sleep(0.05); out.write(b"JUNKJUNK"); out.flush()
+    if tag == b"DONE" and MODE == "exit_later":
+        time.sleep(0.05); sys.exit(0)
+"""
+
+
+@pytest.mark.parametrize("mode", ["junk_at_once", "junk_later", "exit_later", "crash_on_nth"])
+def test_a_case_is_judged_as_on_a_fresh_program_whatever_came_before(
+    tmp_path: Path, protocol_program: Callable[..., Path], mode: str
+) -> None:
+    # Bytes a program wrote after its last answer were blamed on the next case (or on
+    # this one, if they came in the same read): run in order, a case failed that
+    # passed alone, as replay and shrink run it. Now what a program does after its
+    # last answer (write, exit) restarts it, and a program that fails a case before
+    # its first answer after serving another runs the case again on a fresh start;
+    # so a program that crashes on the second trace it sees fails no case either.
+    if mode == "crash_on_nth":
+        prog = protocol_program(mode, nth=2)
+    else:
+        prog = tmp_path / "after"
+        prog.write_text(_AFTER_ITS_ANSWER.format(python=sys.executable, mode=mode))
+        prog.chmod(0o755)
+    c = load_counter(f"exec:{prog}", options=FAST)
+    traces = [_trace(seed=s) for s in (1, 2, 3)]
+    try:
+        in_order = [judge({"c": c}, t, 0.5).outcomes["c"] for t in traces]
+        alone = []
+        for t in traces:
+            c.close()
+            alone.append(judge({"c": c}, t, 0.5).outcomes["c"])
+    finally:
+        c.close()
+    said = [(o.verdict, o.message) for o in in_order]
+    assert said == [(o.verdict, o.message) for o in alone]
+    assert all(v not in ("error", "timeout") for v, _ in said), said
 
 
 def _alive(pid: int) -> bool:
