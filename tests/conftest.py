@@ -106,7 +106,7 @@ if MODE == "garbage_at_start":
 if MODE == "hang_at_start":
     time.sleep(60)
 out.write(b"highfive-counter 1\n"); out.flush()
-trace, best, best_t = 0, 0.0, 0.0
+trace, best, best_t, t_last = 0, 0.0, 0.0, 0.0
 
 def answer(dets):
     out.write(b"DETS" + struct.pack("<I", 16 * len(dets)))
@@ -122,7 +122,7 @@ while True:
     payload = inp.read(n)
     if tag == b"BEGN":
         trace += 1
-        best, best_t = 0.0, 0.0
+        best, best_t, t_last = 0.0, 0.0, 0.0
         continue
     if trace == NTH and MODE == "crash_on_nth":
         sys.stderr.write("segmentation fault (simulated)\n")
@@ -138,8 +138,18 @@ while True:
             m = (x * x + y * y + z * z) ** 0.5
             if m > best:
                 best, best_t = m, t
+            t_last = t
         answer([])
     elif tag == b"DONE":
+        if MODE.endswith("_on_long") and t_last > 12.0:
+            if MODE == "crash_on_long":
+                sys.stderr.write("segmentation fault (simulated)\n")
+                sys.exit(139)
+            if MODE == "hang_on_long":
+                time.sleep(60)
+            if MODE == "garbage_on_long":
+                out.write(b"oops, debug print\n"); out.flush()
+                continue
         answer([] if MODE == "silent" or best < 1.5 else [(best_t, min(1.0, best / 4.0))])
 """
 
@@ -151,8 +161,10 @@ def write_protocol_program(
 
     Modes: ``ok`` (one detection at the largest |a| above 1.5 g per trace),
     ``silent`` (never detects), ``exit_at_start``, ``garbage_at_start``,
-    ``hang_at_start``, and on trace ``nth`` (1-based, counted per process):
-    ``crash_on_nth``, ``hang_on_nth``, ``garbage_on_nth``.
+    ``hang_at_start``; on trace ``nth`` (1-based, counted per process):
+    ``crash_on_nth``, ``hang_on_nth``, ``garbage_on_nth``; instead of answering
+    ``DONE`` of a trace longer than 12 s: ``crash_on_long``, ``hang_on_long``,
+    ``garbage_on_long``.
     """
     path = folder / name
     path.write_text(_PROGRAM.format(python=sys.executable, mode=mode, nth=nth))

@@ -3,7 +3,7 @@
 =========== ===================================== ==========================================
 kind        written in a campaign as              identity
 =========== ===================================== ==========================================
-``exec``    ``exec:PATH [ARGS]``                  SHA-256 of the executable and arguments
+``exec``    ``exec:PATH [ARGS]``                  SHA-256 of the program, arguments, files
 ``python``  ``pkg.module:attr``, ``file.py:attr`` SHA-256 of the module file, attr, version
 ``onnx``    ``float``, ``int8``, ``model.onnx``   SHA-256 of the ONNX file
 =========== ===================================== ==========================================

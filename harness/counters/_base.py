@@ -98,7 +98,8 @@ class CounterIdentity:
         The counter as the campaign names it (paths resolved).
     sha256 : str
         Digest of everything its results depend on: the ONNX file; the executable's
-        bytes and arguments; the Python module file, attribute and version.
+        bytes, its arguments and the files they name; the Python module file,
+        attribute and version.
     details : mapping
         The kind's own facts behind the digest (file hashes, version, arguments).
     """

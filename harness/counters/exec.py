@@ -2,9 +2,15 @@
 a C or fixed-point port), speaking a small binary protocol over stdin and stdout.
 
 One long-lived process per worker process serves every case; it is started on first
-use, and again after it failed a case (exited, timed out, sent garbage). PATH with a
-``/`` resolves against the campaign file's folder; a bare name is looked up on PATH.
-Identity: the SHA-256 of the executable's bytes and of the arguments.
+use, and again after it failed a case (exited, timed out, sent garbage). It runs in
+a process group of its own (a new session), and the whole group is killed when the
+program is stopped: a launcher script's children do not outlive it. PATH with a ``/``
+resolves against the campaign file's folder; a bare name is looked up on PATH. An
+argument that names an existing file or folder (absolute, or relative to the campaign
+file's folder) is made absolute, and a file's bytes are hashed like the program's:
+``exec:python3 counter.py`` is identified by the script, not by the interpreter alone.
+Identity: the SHA-256 of the executable's bytes, of the arguments and of the files
+they name.
 
 Protocol (all numbers little-endian; full description in the README):
 
@@ -21,6 +27,13 @@ Protocol (all numbers little-endian; full description in the README):
    per detection, float64 time (s) and float64 score in [0, 1] (empty if none).
 3. When stdin closes the program exits.
 
+Between cases the program is silent. What it writes or does after its last answer to
+a case (stray bytes, an exit) fails no case: the next case starts a fresh program. A
+program that served an earlier case and fails this one before its first answer
+(garbage, exit) runs it again on a fresh program, whose outcome counts: the failure
+may be the earlier case's trailing output arriving late. So a case's verdict is the
+one it gets alone on a fresh program, as replay and shrink run it.
+
 Binary framing was measured against text lines (``t x y z``) for a 10 s case at
 200 Hz: formatting and parsing 2,000 lines costs milliseconds in Python, a binary
 frame microseconds (benchmarks/bench_counters.py).
@@ -35,6 +48,7 @@ import os
 import select
 import shlex
 import shutil
+import signal
 import struct
 import subprocess
 import tempfile
@@ -74,6 +88,7 @@ class _Proc:
     popen: subprocess.Popen[bytes]
     stderr: IO[bytes]
     buf: bytearray
+    served: int = 0  # cases it answered
 
 
 _PROCS: dict[tuple[str, int], _Proc] = {}
@@ -93,17 +108,35 @@ class ExecCounter(CounterPlugin):
     streams = True
 
     def __init__(
-        self, source: str, argv: tuple[str, ...], file_sha256: str, timeout_s: float
+        self,
+        source: str,
+        argv: tuple[str, ...],
+        file_sha256: str,
+        timeout_s: float,
+        arg_sha256: tuple[tuple[str, str], ...] = (),
+        not_found: str = "",
     ) -> None:
         self.source, self.argv = source, argv
         self.file_sha256 = file_sha256
         self.timeout_s = timeout_s
+        self.arg_sha256 = arg_sha256  # (absolute path, SHA-256) of each file argument
+        self.not_found = not_found  # said when the program fails to start
 
     def __repr__(self) -> str:
         return f"ExecCounter({self.source!r})"
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (ExecCounter, (self.source, self.argv, self.file_sha256, self.timeout_s))
+        return (
+            ExecCounter,
+            (
+                self.source,
+                self.argv,
+                self.file_sha256,
+                self.timeout_s,
+                self.arg_sha256,
+                self.not_found,
+            ),
+        )
 
     @classmethod
     def claims(cls, source: str) -> bool:
@@ -142,14 +175,46 @@ class ExecCounter(CounterPlugin):
             )
         argv[0] = os.fspath(path)
         sha = hashlib.sha256(path.read_bytes()).hexdigest()
-        return cls("exec:" + shlex.join(argv), tuple(argv), sha, options.timeout_s)
+        base = Path(options.base or Path.cwd()).absolute()
+        hashed, missing = [], []
+        for i, arg in enumerate(argv[1:], start=1):
+            named = base / arg  # an absolute argument stays itself
+            if arg and named.is_file():
+                argv[i] = os.fspath(named)
+                try:
+                    hashed.append((argv[i], hashlib.sha256(named.read_bytes()).hexdigest()))
+                except OSError as exc:
+                    raise ConfigError(
+                        f"counter {source!r}: cannot read argument {argv[i]!r} "
+                        f"({exc.strerror or exc})"
+                    ) from None
+            elif arg and named.is_dir():
+                argv[i] = os.fspath(named)
+            elif _looks_like_a_path(arg):
+                missing.append(arg)
+        not_found = (
+            f" ({' '.join(map(repr, missing))}: no such file or folder in {os.fspath(base)!r}, "
+            "the folder relative arguments resolve against)"
+            if missing
+            else ""
+        )
+        return cls(
+            "exec:" + shlex.join(argv),
+            tuple(argv),
+            sha,
+            options.timeout_s,
+            tuple(hashed),
+            not_found,
+        )
 
     @property
     def identity(self) -> CounterIdentity:
-        details = {"file_sha256": self.file_sha256, "argv": list(self.argv)}
-        return CounterIdentity(
-            "exec", self.source, digest("exec", self.file_sha256, list(self.argv[1:])), details
-        )
+        details: dict[str, Any] = {"file_sha256": self.file_sha256, "argv": list(self.argv)}
+        parts: list[Any] = ["exec", self.file_sha256, list(self.argv[1:])]
+        if self.arg_sha256:  # absent for programs without file arguments, as before
+            details["arg_sha256"] = dict(self.arg_sha256)
+            parts.append(dict(self.arg_sha256))
+        return CounterIdentity("exec", self.source, digest(*parts), details)
 
     @property
     def default_id(self) -> str:
@@ -160,7 +225,11 @@ class ExecCounter(CounterPlugin):
         err = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the process)
         try:
             popen = subprocess.Popen(
-                list(self.argv), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err
+                list(self.argv),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=err,
+                start_new_session=True,  # its own process group, killed whole by _stop
             )
         except OSError as exc:
             err.close()
@@ -169,10 +238,10 @@ class ExecCounter(CounterPlugin):
         try:
             got = self._recv_line(proc, 80, time.monotonic() + self.timeout_s)
         except CounterFault:
-            _stop(proc)
+            _stop(proc, 0.0)
             raise
         if got != GREETING:
-            _stop(proc)
+            _stop(proc, 0.0)
             raise CounterFault(
                 "error",
                 f"greeted with {got!r}; expected {GREETING!r} (see the protocol in the README)",
@@ -182,9 +251,12 @@ class ExecCounter(CounterPlugin):
     def _proc(self) -> _Proc:
         key = (self.identity.sha256, os.getpid())
         proc = _PROCS.get(key)
-        if proc is None or proc.popen.poll() is not None:
-            if proc is not None:
-                _stop(proc)
+        if proc is not None and (_exit_status(proc.popen, 0.0) is not None or _unasked(proc)):
+            # Exited, or wrote something since its last answer: out of protocol, and
+            # whatever it was, not the next case's doing; that case gets a fresh program.
+            self.close(grace=0.0)
+            proc = None
+        if proc is None:
             proc = _PROCS[key] = self._start()
         return proc
 
@@ -193,12 +265,13 @@ class ExecCounter(CounterPlugin):
         try:
             self._proc()
         except CounterFault as fault:
-            raise ConfigError(f"counter {self.source!r}: {fault.message}") from None
+            raise ConfigError(f"counter {self.source!r}: {fault.message}{self.not_found}") from None
 
-    def close(self) -> None:
+    def close(self, grace: float = 0.5) -> None:
+        """Stop this process's program: ``grace`` s to exit once its input closes."""
         proc = _PROCS.pop((self.identity.sha256, os.getpid()), None)
         if proc is not None:
-            _stop(proc)
+            _stop(proc, grace)
 
     # -- counting -----------------------------------------------------------------------
     def _count(self, trace: Trace, cache: dict[Any, Any]) -> CountResult:
@@ -208,8 +281,6 @@ class ExecCounter(CounterPlugin):
         return self._run(trace, list(chunks(trace, chunk_s)), timed=True)
 
     def _run(self, trace: Trace, parts: list[tuple[slice, float]], *, timed: bool) -> CountResult:
-        deadline = time.monotonic() + self.timeout_s
-        proc = self._proc()
         samples = np.empty(trace.t.size, dtype=SAMPLE_DTYPE)
         samples["t"] = trace.t
         for i, axis in enumerate("xyz"):
@@ -219,11 +290,23 @@ class ExecCounter(CounterPlugin):
             data = samples[sl].tobytes()
             frames += [_HEADER.pack(b"DATA", len(data)), data]
         frames.append(_HEADER.pack(b"DONE", 0))
-        try:
-            replies = self._exchange(proc, b"".join(frames), len(parts) + 1, deadline)
-        except CounterFault:
-            self.close()  # its state is unknown: the next case starts a fresh process
-            raise
+        sent = b"".join(frames)
+        for again in (False, True):
+            deadline = time.monotonic() + self.timeout_s
+            proc = self._proc()
+            replies: list[list[Any]] = []
+            try:
+                self._exchange(proc, sent, len(parts) + 1, deadline, replies)
+                break
+            except CounterFault as fault:
+                self.close(grace=0.0)  # its state is unknown: the next case starts a fresh one
+                # A program that served an earlier case and fails before its first
+                # answer to this one (garbage, exit) may be showing the end of the
+                # earlier case (bytes or an exit after its last answer): the case runs
+                # again on a fresh program, as replay and shrink run it, and that counts.
+                if again or proc.served == 0 or replies or fault.verdict != "error":
+                    raise
+        proc.served += 1
         dets, emitted = [], []
         delivered = [d for _, d in parts] + [float(trace.t[-1])]
         for got, when in zip(replies, delivered, strict=True):
@@ -232,9 +315,10 @@ class ExecCounter(CounterPlugin):
         return plain_result(dets, emitted if timed else None)
 
     def _exchange(
-        self, proc: _Proc, data: bytes, n_replies: int, deadline: float
-    ) -> list[list[Any]]:
-        """Write ``data`` (all of a trace's frames) and read ``n_replies`` DETS frames.
+        self, proc: _Proc, data: bytes, n_replies: int, deadline: float, replies: list[list[Any]]
+    ) -> None:
+        """Write ``data`` (all of a trace's frames) and read ``n_replies`` DETS frames
+        into ``replies`` (which holds those read so far if this raises).
 
         Writing and reading overlap: the program reads its input in order, so its
         answer to chunk ``k`` can only reflect chunks up to ``k``, as if each chunk had
@@ -245,7 +329,6 @@ class ExecCounter(CounterPlugin):
         fd_out = proc.popen.stdout.fileno()  # type: ignore[union-attr]
         os.set_blocking(fd_in, False)
         out = memoryview(data)
-        replies: list[list[Any]] = []
         while len(replies) < n_replies:
             left = deadline - time.monotonic()
             if left <= 0:
@@ -261,11 +344,10 @@ class ExecCounter(CounterPlugin):
                 if not chunk:
                     raise self._exited(proc, "a DETS frame")
                 proc.buf += chunk
-                while (got := self._take_reply(proc)) is not None:
+                while len(replies) < n_replies and (got := self._take_reply(proc)) is not None:
                     replies.append(got)
-        if proc.buf:
-            raise CounterFault("error", f"sent {bytes(proc.buf[:8])!r} after its last answer")
-        return replies
+        # Bytes after the last answer stay in the buffer: the next case restarts the
+        # program (see _proc), whether they came with the answer or a moment later.
 
     def _take_reply(self, proc: _Proc) -> list[Any] | None:
         """One complete DETS frame from the buffer, or None if none is complete yet."""
@@ -318,9 +400,7 @@ class ExecCounter(CounterPlugin):
         return CounterFault("timeout", f"no answer within {self.timeout_s:g} s{waiting}")
 
     def _exited(self, proc: _Proc, what: str = "") -> CounterFault:
-        status = None
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            status = proc.popen.wait(timeout=1.0)
+        status = _exit_status(proc.popen, 1.0)
         proc.stderr.seek(0)
         lines = proc.stderr.read()[-2000:].decode(errors="replace").strip().splitlines()
         tail = f"; stderr: {lines[-1][:200]}" if lines else ""
@@ -329,14 +409,63 @@ class ExecCounter(CounterPlugin):
         return CounterFault("error", f"{how}{waiting}{tail}")
 
 
-def _stop(proc: _Proc) -> None:
+def _looks_like_a_path(arg: str) -> bool:
+    """Whether an argument that names nothing was probably meant to name a file: it
+    holds a ``/`` or ends in a suffix (``counter.py``), and is not an option or a number."""
+    if not arg or arg.startswith("-") or "=" in arg:
+        return False
+    try:
+        float(arg)
+    except ValueError:
+        return "/" in arg or bool(Path(arg).suffix)
+    return False
+
+
+def _unasked(proc: _Proc) -> bool:
+    """Whether the program wrote anything (or closed its output) since its last answer."""
+    if proc.buf:
+        return True
+    fd = proc.popen.stdout.fileno()  # type: ignore[union-attr]
+    readable, _, _ = select.select([fd], [], [], 0)
+    return bool(readable)
+
+
+def _exit_status(popen: subprocess.Popen[bytes], timeout: float) -> int | None:
+    """The program's exit status if it exits within ``timeout`` s (a signal as minus its
+    number, as :attr:`subprocess.Popen.returncode`), else None.
+
+    The program is not reaped: until :func:`_stop` has killed its process group, the
+    group's id stays the program's and cannot name another process's group.
+    """
+    if popen.returncode is not None or not hasattr(os, "waitid"):  # waitid: not macOS < 3.13
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            return popen.wait(timeout=timeout)
+        return None
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            info = os.waitid(os.P_PID, popen.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        except ChildProcessError:  # reaped elsewhere
+            return popen.poll()
+        if info is not None:
+            return info.si_status if info.si_code == os.CLD_EXITED else -info.si_status
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(0.005)
+
+
+def _stop(proc: _Proc, grace: float = 0.5) -> None:
+    """Close the program's input, give it ``grace`` s to exit, then kill its process
+    group (whatever the program started that is still running) and reap it."""
     with contextlib.suppress(OSError):
         proc.popen.stdin.close()  # type: ignore[union-attr]
-    try:
-        proc.popen.wait(timeout=0.5)
-    except subprocess.TimeoutExpired:
-        proc.popen.kill()
-        proc.popen.wait()
+    _exit_status(proc.popen, grace)
+    if proc.popen.returncode is None:  # not reaped: the group id is still the program's
+        try:
+            os.killpg(proc.popen.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            proc.popen.kill()
+    proc.popen.wait()
     with contextlib.suppress(OSError):
         proc.popen.stdout.close()  # type: ignore[union-attr]
     proc.stderr.close()

@@ -38,7 +38,7 @@ def test_three_kinds_side_by_side_with_failures_as_findings(
     python_counters: Path,
     protocol_program: Callable[..., Path],
 ) -> None:
-    prog = protocol_program("crash_on_nth", nth=5)
+    prog = protocol_program("crash_on_long")
     cfg = _config(
         tmp_path,
         [
@@ -63,10 +63,11 @@ def test_three_kinds_side_by_side_with_failures_as_findings(
     assert (py[long].message == "ZeroDivisionError: division by zero in the peak finder").all()
     assert py[~long].message.isna().all()
     prog_rows = rows[rows.model == "prog"]
-    # The 5th trace a process sees crashes it; the next case starts a fresh process,
-    # so (cases in order, one process) every 5th case fails and nothing else does.
+    # A trace longer than 12 s crashes it; the next case starts a fresh process, so
+    # every long case fails and nothing else does.
     crashed = prog_rows[prog_rows.verdict == "error"]
-    assert list(crashed.case_id) == [4, 9, 14, 19]
+    assert list(crashed.case_id) == list(prog_rows[prog_rows.duration_s > 12].case_id)
+    assert len(crashed) and (prog_rows[prog_rows.duration_s <= 12].verdict != "error").all()
     assert crashed.message.str.contains("exited with status 139").all()
     # Every failing case is in the corpus, with the message.
     corpus = run.failures()
@@ -111,6 +112,35 @@ def test_a_changed_counter_is_refused_by_resume_and_replay(
         run_campaign(cfg, resume=True, stream=None)
     with pytest.raises(Exception, match=r"counter 'biggest': .* restore the counter"):
         replay(summary.run_dir, 0)
+
+
+def test_an_edited_script_of_an_exec_counter_is_refused_by_resume_and_replay(
+    tmp_path: Path,
+    protocol_program: Callable[..., Path],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # 'exec:python3 counter.py' hashed the interpreter alone: resume mixed the old
+    # script's results with the edited one's, and replay called the case DIFFERENT.
+    import shlex
+    import sys
+
+    script = protocol_program(name="counter.py")
+    config = tmp_path / "c.toml"
+    config.write_text(
+        f'name = "interp"\ncases = 2\nbatch_size = 1\n'
+        f"models = [{json.dumps('exec:' + shlex.quote(sys.executable) + ' counter.py')}]\n"
+        f'out = "{tmp_path / "runs"}"\n[execution]\nworkers = 0\n'
+    )
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")  # the script is found from another folder
+    assert main(["run", str(config)]) == 0
+    script.write_text(script.read_text() + "\n# tuned\n")
+    capsys.readouterr()
+    assert main(["run", str(config), "--resume"]) == 2
+    assert "changed since the run started" in capsys.readouterr().err
+    assert main(["replay", str(tmp_path / "runs" / "interp"), "0"]) == 2
+    assert "restore the counter the run was made with" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

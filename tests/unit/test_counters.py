@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import pickle
+import shlex
 import shutil
 import subprocess
+import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -328,24 +332,124 @@ def test_the_longest_counter_timeout_is_one_the_counters_can_wait(
 @pytest.mark.parametrize(
     ("mode", "verdict", "match"),
     [
-        ("crash_on_nth", "error", r"exited with status 139 .*stderr: segmentation fault"),
-        ("hang_on_nth", "timeout", r"no answer within 1 s \(waiting for a DETS frame\)"),
-        ("garbage_on_nth", "error", r"sent b'oops, de' where a DETS frame"),
+        ("crash_on_long", "error", r"exited with status 139 .*stderr: segmentation fault"),
+        ("hang_on_long", "timeout", r"no answer within 1 s \(waiting for a DETS frame\)"),
+        ("garbage_on_long", "error", r"sent b'oops, de' where a DETS frame"),
     ],
 )
 def test_a_failing_program_fails_its_case_and_is_restarted(
     protocol_program: Callable[..., Path], mode: str, verdict: str, match: str
 ) -> None:
-    c = load_counter(f"exec:{protocol_program(mode, nth=2)}", options=CounterOptions(timeout_s=1.0))
-    trace = _trace()
+    c = load_counter(f"exec:{protocol_program(mode)}", options=CounterOptions(timeout_s=1.0))
+    short, long = _trace(duration=6.0), _trace(duration=15.0)
     try:
-        first = judge({"c": c}, trace, 0.5).outcomes["c"]
-        second = judge({"c": c}, trace, 0.5).outcomes["c"]
-        third = judge({"c": c}, trace, 0.5).outcomes["c"]  # a fresh process: trace 1 again
+        first = judge({"c": c}, short, 0.5).outcomes["c"]
+        second = judge({"c": c}, long, 0.5).outcomes["c"]  # after an answer: not retried
+        third = judge({"c": c}, short, 0.5).outcomes["c"]  # a fresh process
     finally:
         c.close()
     assert first.verdict != "error" and third == first
     assert second.verdict == verdict and __import__("re").search(match, second.message or "")
+
+
+_AFTER_ITS_ANSWER = r"""#!{python}
+import struct, sys, time
+MODE = {mode!r}
+inp, out = sys.stdin.buffer, sys.stdout.buffer
+out.write(b"highfive-counter 1\n"); out.flush()
+while True:
+    head = inp.read(8)
+    if len(head) < 8:
+        sys.exit(0)
+    tag, n = struct.unpack("<4sI", head)
+    inp.read(n)
+    if tag == b"BEGN":
+        continue
+    out.write(b"DETS" + struct.pack("<I", 0)); out.flush()
+    if tag == b"DONE" and MODE == "junk_at_once":
+        out.write(b"JUNKJUNK"); out.flush()
+    if tag == b"DONE" and MODE == "junk_later":
+        time.sleep(0.05); out.write(b"JUNKJUNK"); out.flush()
+    if tag == b"DONE" and MODE == "exit_later":
+        time.sleep(0.05); sys.exit(0)
+"""
+
+
+@pytest.mark.parametrize("mode", ["junk_at_once", "junk_later", "exit_later", "crash_on_nth"])
+def test_a_case_is_judged_as_on_a_fresh_program_whatever_came_before(
+    tmp_path: Path, protocol_program: Callable[..., Path], mode: str
+) -> None:
+    # Bytes a program wrote after its last answer were blamed on the next case (or on
+    # this one, if they came in the same read): run in order, a case failed that
+    # passed alone, as replay and shrink run it. Now what a program does after its
+    # last answer (write, exit) restarts it, and a program that fails a case before
+    # its first answer after serving another runs the case again on a fresh start;
+    # so a program that crashes on the second trace it sees fails no case either.
+    if mode == "crash_on_nth":
+        prog = protocol_program(mode, nth=2)
+    else:
+        prog = tmp_path / "after"
+        prog.write_text(_AFTER_ITS_ANSWER.format(python=sys.executable, mode=mode))
+        prog.chmod(0o755)
+    c = load_counter(f"exec:{prog}", options=FAST)
+    traces = [_trace(seed=s) for s in (1, 2, 3)]
+    try:
+        in_order = [judge({"c": c}, t, 0.5).outcomes["c"] for t in traces]
+        alone = []
+        for t in traces:
+            c.close()
+            alone.append(judge({"c": c}, t, 0.5).outcomes["c"])
+    finally:
+        c.close()
+    said = [(o.verdict, o.message) for o in in_order]
+    assert said == [(o.verdict, o.message) for o in alone]
+    assert all(v not in ("error", "timeout") for v, _ in said), said
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie no init reaps is not running)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+@pytest.mark.parametrize("how", ["timeout", "close"])
+def test_a_stopped_program_takes_its_children_with_it(tmp_path: Path, how: str) -> None:
+    # Only the direct child was killed: a launcher script's own child (the firmware
+    # build it runs) outlived the harness, one orphan per timed-out case.
+    child = tmp_path / "child.py"
+    child.write_text(
+        "import os, sys, time\n"
+        f"open({str(tmp_path / 'pid')!r}, 'w').write(str(os.getpid()))\n"
+        "sys.stdout.buffer.write(b'highfive-counter 1\\n'); sys.stdout.flush()\n"
+        "time.sleep(60)\n"
+    )
+    launcher = tmp_path / "launch.sh"
+    launcher.write_text(f"#!/bin/sh\n{shlex.quote(sys.executable)} {shlex.quote(str(child))}\n")
+    launcher.chmod(0o755)
+    c = load_counter(f"exec:{launcher}", options=CounterOptions(timeout_s=0.5))
+    pid = 0
+    try:
+        c.probe()
+        pid = int((tmp_path / "pid").read_text())
+        if how == "timeout":
+            with pytest.raises(CounterFault, match=r"no answer within 0.5 s"):
+                c.count(_trace())
+        c.close()
+        deadline = time.monotonic() + 2.0
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not _alive(pid)
+    finally:
+        c.close()
+        if pid and _alive(pid):
+            os.kill(pid, 9)
 
 
 def test_streaming_needs_a_streaming_python_counter(python_counters: Path) -> None:
@@ -489,6 +593,63 @@ def test_a_relative_program_runs_the_file_it_names_not_one_on_path(
     assert main(["count", "hf.csv", "--model", "exec:./cnt", "--json"]) == 0
     said = json.loads(capsys.readouterr().out)
     assert said["count"] == 1  # the local program; the one on PATH never detects
+
+
+def test_a_script_argument_resolves_against_the_campaign_folder_and_is_hashed(
+    tmp_path: Path, protocol_program: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 'exec:python3 counter.py' ran the script from the working directory and hashed
+    # the interpreter alone: from another folder it did not start, and an edited
+    # script kept the identity, so replay compared against another counter's results.
+    folder, elsewhere = tmp_path, tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    script = protocol_program(name="counter.py")
+    script.chmod(0o644)  # run by the interpreter: need not be executable
+    monkeypatch.chdir(elsewhere)
+    options = CounterOptions(timeout_s=2.0, base=str(folder))
+    c = load_counter(f"exec:{shlex.quote(sys.executable)} counter.py --gain 2", options=options)
+    try:
+        c.probe()
+        assert judge({"c": c}, _trace(), 0.5).outcomes["c"].verdict not in ("error", "timeout")
+    finally:
+        c.close()
+    assert c.identity.details["argv"][1:] == [str(script), "--gain", "2"]
+    assert c.identity.details["arg_sha256"] == {
+        str(script): hashlib.sha256(script.read_bytes()).hexdigest()
+    }
+    entry = c.identity.record("mine")
+    assert load_recorded(entry).identity == c.identity  # from the recorded, absolute source
+    script.write_text(script.read_text() + "\n# tuned\n")
+    with pytest.raises(RunDirError, match=r"counter 'mine': .* restore the counter"):
+        load_recorded(entry)
+
+
+def test_a_program_without_file_arguments_keeps_its_identity(
+    protocol_program: Callable[..., Path],
+) -> None:
+    # Runs recorded before file arguments were hashed still resume and replay.
+    from highfive.harness.counters._base import digest
+
+    prog = protocol_program()
+    c = load_counter(f"exec:{prog} --gain 2")
+    sha = hashlib.sha256(prog.read_bytes()).hexdigest()
+    assert c.identity.sha256 == digest("exec", sha, ["--gain", "2"])
+    assert set(c.identity.details) == {"file_sha256", "argv"}
+
+
+def test_a_missing_script_argument_is_named_in_one_line(tmp_path: Path) -> None:
+    c = load_counter(
+        f"exec:{shlex.quote(sys.executable)} countr.py 0.5 --fast",
+        options=CounterOptions(timeout_s=2.0, base=str(tmp_path)),
+    )
+    with pytest.raises(ConfigError) as info:
+        c.probe()
+    said = str(info.value)
+    assert "\n" not in said
+    assert said.endswith(
+        f"('countr.py': no such file or folder in {str(tmp_path)!r}, the folder relative "
+        "arguments resolve against)"
+    )
 
 
 def test_a_recorded_counter_without_its_source_is_damage_not_a_key_error() -> None:
