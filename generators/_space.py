@@ -384,8 +384,17 @@ class ParameterSpace:
         """Check a parameter dict; return it normalised and in dimension order.
 
         Raises :class:`InvalidParameter` naming the first bad field. With
-        ``partial=True`` missing dimensions are allowed (they are not filled in).
+        ``partial=True`` missing dimensions are allowed (they are not filled in). A row
+        of :meth:`from_unit`'s table (a pandas Series, which iterates over its values,
+        not its names) is read by its ``items()``.
         """
+        if not isinstance(params, Mapping) and callable(getattr(params, "items", None)):
+            params = dict(params.items())
+        if not isinstance(params, Mapping):
+            raise InvalidParameter(
+                f"parameters: got {type(params).__name__}; expected a mapping of dimension "
+                "name to value (a dict, or a row of ParameterSpace.from_unit's table)"
+            )
         unknown = [k for k in params if k not in self._index]
         if unknown:
             raise InvalidParameter(

@@ -152,6 +152,16 @@ def test_validate_requires_every_dimension() -> None:
         default_space().validate(row)
 
 
+def test_a_row_of_the_unit_table_is_a_parameter_row(small: ParameterSpace) -> None:
+    # A pandas Series iterates over its values: its first value was called an
+    # "unknown parameter".
+    u = np.random.default_rng(0).random((3, small.d))
+    table = small.from_unit(u)
+    assert small.validate(table.iloc[1]) == small.validate(small.rows(u)[1])
+    with pytest.raises(InvalidParameter, match=r"^parameters: got list; expected a mapping"):
+        small.validate([0.5, 2.0])  # type: ignore[arg-type]
+
+
 def test_restrict_fixes_narrows_and_subsets() -> None:
     space = default_space().restrict(
         motion="clap" if "clap" in default_space()["motion"].choices else "high_five",
