@@ -164,7 +164,9 @@ def load_corpora(
     RunDirError
         Not a run directory, or an incomplete or damaged one.
     InvalidParameter
-        A run without failures, over another space, or given twice.
+        A run without failures, over another space, given twice, or whose failing
+        traces are all another run's (a failing trace two runs share is kept once,
+        in the first).
     """
     from highfive.coverage import space_fingerprint
     from highfive.harness import FailureCase, RunDir
@@ -172,6 +174,7 @@ def load_corpora(
     want = space_fingerprint(default_space() if space is None else space)
     out: list[FailureCorpus] = []
     seen: dict[Path, str] = {}
+    traces_seen: dict[str, str] = {}
     for run in runs:
         path = Path(run)
         rundir = RunDir(path)
@@ -200,6 +203,21 @@ def load_corpora(
             ),
             key=lambda c: c.case_id,
         )
+        # A case two runs share (a copy, or another campaign of the same seed and
+        # space) is one failing trace: added once, so it is not oversampled twice.
+        fresh = []
+        for c in cases:
+            key = _trace_key(c.trace)
+            if key not in traces_seen:
+                traces_seen[key] = where
+                fresh.append(c)
+        if not fresh:
+            first = traces_seen[_trace_key(cases[0].trace)]
+            raise InvalidParameter(
+                f"{where} adds no failing trace: its {len(cases):,} are already given by "
+                f"{first.removeprefix('--add-failures: ')} (the same cases)"
+            )
+        cases = fresh
         seed = record.get("identity", {}).get("seed", record.get("config", {}).get("seed"))
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise InvalidParameter(f"{where}: campaign.json records seed {show(seed)}")
@@ -214,6 +232,13 @@ def load_corpora(
             )
         )
     return out
+
+
+def _trace_key(trace: Trace) -> str:
+    """The samples and their times, hashed: equal for the same case of two runs."""
+    h = hashlib.sha256(np.ascontiguousarray(trace.t).tobytes())
+    h.update(np.ascontiguousarray(trace.samples).tobytes())
+    return h.hexdigest()
 
 
 def failure_windows(

@@ -260,3 +260,22 @@ def test_the_loop_run_again_keeps_the_models_its_judging_campaign_used(tmp_path:
     assert again.returncode == 0, again.stderr[-2000:]
     assert "keeping" in again.stderr and (out / "retrained.onnx").read_bytes() == model
     assert main(["replay", str(out / "after"), "0"]) == 0
+
+
+def test_a_failing_case_two_runs_share_is_added_once(
+    corpus_run: Path, tmp_path: Path, small_campaign: Callable[..., Path]
+) -> None:
+    # A copy of a run (or a campaign of the same seed and space) gave its failing
+    # traces twice: "18 failing traces" for 9 cases, each oversampled twice over.
+    copy = _copy_run(corpus_run, tmp_path / "copy")
+    with pytest.raises(InvalidParameter, match=r"adds no failing trace: its \d+ are already"):
+        load_corpora([corpus_run, copy])
+    # random sampling: case i of a seed is the same whatever the campaign's size
+    runs = [
+        small_campaign(tmp_path, f"r{n}", 21, n, {"float": "float"}, sampler="random")
+        for n in (512, 1024)
+    ]
+    (alone,) = load_corpora(runs[1:])
+    a, b = load_corpora(runs)  # the first 512 cases are the same
+    assert set(a.case_ids).isdisjoint(b.case_ids)
+    assert sorted(a.case_ids + b.case_ids) == sorted(alone.case_ids)
