@@ -590,8 +590,9 @@ class _Scheduled:
             raise ConfigError(
                 f"execution.max_worker_losses: lost {n} dask worker{'s' * (n != 1)} while "
                 f"running this campaign's batches (allowed: {allowed}; last: {self.lost[-1]}); "
-                "the run stops here: complete it with --resume once the workers are stable, "
-                "or allow more losses"
+                "a worker ends when it is killed or runs out of memory, or when a Python "
+                "counter ends its process (os._exit); the run stops here: complete it with "
+                "--resume once the workers are stable, or allow more losses"
             )
 
     def _no_workers(self) -> ConfigError:
