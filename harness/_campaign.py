@@ -25,7 +25,14 @@ from typing import Any, Literal, TextIO
 from highfive.generators import ConfigError, InvalidParameter, RunDirError, make_sampler
 
 from ._batch import BatchJob
-from ._cluster import check_dashboard, check_workers, execute, executor, security
+from ._cluster import (
+    check_dashboard,
+    check_workers,
+    dashboard_link,
+    execute,
+    executor,
+    security,
+)
 from ._config import CampaignConfig
 from ._importance import (
     check_stage_layout,
@@ -361,6 +368,7 @@ def _run_locked(
         if client is None:
             client = stack.enter_context(executor(config))
         dashboard = getattr(client, "dashboard_link", "") if client is not None else ""
+        dashboard = dashboard_link(config.execution.dashboard, dashboard)
         if config.execution.dashboard.strip().lower() in ("", "none"):
             dashboard = ""  # no pages to show
         record = {

@@ -46,7 +46,7 @@
     worker_wait_s = 60.0      # how long to wait for a worker when none is connected
     in_flight = 0             # tasks in flight at once (0: 2 per worker thread)
     dashboard = "127.0.0.1:0" # the local cluster's dashboard: HOST:PORT of this machine,
-                              #   or "none"
+                              #   or "none" (an IPv6 HOST in brackets: "[::1]:0")
     tls_ca_file = ""          # TLS with a tls:// scheduler: CA certificate (PEM),
     tls_cert = ""             #   this client's certificate (PEM),
     tls_key = ""              #   its private key (PEM; "" if it is in tls_cert)
