@@ -507,6 +507,8 @@ def _text_writer(text: str) -> Writer:
 def _cmd_run(args: argparse.Namespace) -> int:
     from highfive.harness import CampaignConfig, run_campaign
 
+    if args.bins is not None and args.focus is None:  # it was ignored, even a missing file
+        raise InvalidParameter("run: --bins goes with --focus RUN (it bins the run's gaps)")
     if args.focus is not None and args.until_decided:  # before a focus run is planned
         raise InvalidParameter("run: --until-decided starts from CONFIG.toml, not --focus")
     if args.focus is not None:

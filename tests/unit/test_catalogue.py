@@ -1174,6 +1174,12 @@ CATALOGUE = [
         },
     ),
     row(
+        "run-bins-without-focus",  # it ran the campaign, ignoring the file (here missing)
+        "run c.toml --bins nonexistent.toml",
+        r"run: --bins goes with --focus RUN \(it bins the run's gaps\)",
+        files={"c.toml": _campaign()},
+    ),
+    row(
         "run-budget-without-until-decided",
         "run c.toml --budget 10",
         r"run: --budget goes with --until-decided",
