@@ -45,7 +45,7 @@ from highfive.harness import (
 )
 
 from ._bins import Binning, codes
-from ._gate import Gate, evaluate_gate
+from ._gate import Gate, check_bins_crosses, evaluate_gate
 from ._sequential import RECORDED_KINDS, CaseTable, Cell, Decisions, decide, staged_criteria
 from ._spending import Spending, check_spending
 from ._unitbox import bin_interval
@@ -393,6 +393,7 @@ def run_until_decided(
         )
     space = config.parameter_space()
     binning = Binning.from_space(space, gate.bins)
+    check_bins_crosses(gate, binning)  # as 'highfive coverage --bins' checks them
     record: dict[str, Any] = {
         "identity": identity,
         "budget": budget,
