@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import shlex
 import signal
 import sys
 import tempfile
@@ -676,7 +677,7 @@ def _list_failing(run: Path) -> int:
     for case in shown:
         cells = "  ".join(f"{table[case].get(m, '-'):<{width}}" for m in models)
         print(f"  {case:>8}  {cells}".rstrip())
-    print(f"replay one with: highfive replay {os.fspath(run)} CASE_ID")
+    print(f"replay one with: highfive replay {shlex.quote(os.fspath(run))} CASE_ID")
     return 0
 
 
