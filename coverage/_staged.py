@@ -380,6 +380,8 @@ def run_until_decided(
             )
         if record_there:
             old = _read_record(root / STAGES_JSON).get("identity")
+            if isinstance(old, dict) and "config" in old:  # restrictions in one spelling
+                old = {**old, "config": CampaignConfig.spelled_identity(old["config"])}
             if old != identity:
                 raise RunDirError(
                     f"run directory {root} belongs to another sequential campaign: "

@@ -291,7 +291,8 @@ def _check_resumable(run: RunDir, identity: Mapping[str, Any]) -> dict[str, Any]
             f"{previous.get('schema_version')!r}); resume refuses to mix result formats: "
             "run it again under another name"
         )
-    old = previous.get("identity", {})
+    # restrictions in today's one spelling: a run made before compares equal
+    old = CampaignConfig.spelled_identity(previous.get("identity", {}))
     diff = sorted(k for k in set(old) | set(identity) if old.get(k) != identity.get(k))
     if "recording_files" in diff:
         check_recordings(identity, old, run.path)

@@ -361,15 +361,7 @@ class CampaignConfig:
         if not isinstance(self.space, Mapping):
             raise ConfigError(f"space: {self.space!r} must be a table of restrictions")
         space = self.parameter_space()  # restrictions name known dimensions and values
-        # stored as the values they select ("2" and 2.0 both select repetitions 2), so
-        # that campaign.json and the campaign's identity hold one spelling of each
-        full = default_space()
-        spelled: dict[str, Any] = {}
-        for k, v in self.space.items():
-            spelled[k] = (
-                [full[k].check(x) for x in v] if isinstance(v, list | tuple) else full[k].check(v)
-            )
-        object.__setattr__(self, "space", spelled)
+        object.__setattr__(self, "space", self.spelled_space(self.space))
         object.__setattr__(self, "focus", tuple(self.focus))
         if (self.sampler == "focus") != bool(self.focus):
             raise ConfigError(
@@ -402,6 +394,36 @@ class CampaignConfig:
                     raise ConfigError(
                         f"focus[{i}].{dim}: {iv!r} must be [lo, hi] with 0 <= lo < hi <= 1"
                     )
+
+    @staticmethod
+    def spelled_space(table: Mapping[str, Any]) -> dict[str, Any]:
+        """Restrictions in one spelling each, so that campaign.json and the campaign's
+        identity hold one spelling of each: the values they select ("2" and 2.0 both
+        select repetitions 2), and a single value for a restriction that selects one
+        (motion = ["clap"] is motion = "clap", peak_accel = [12, 12] is 12)."""
+        full = default_space()
+        spelled: dict[str, Any] = {}
+        for k, v in table.items():
+            dim = full[k]
+            if not isinstance(v, list | tuple):
+                spelled[k] = dim.check(v)
+                continue
+            values = [dim.check(x) for x in v]
+            one = len(values) == 1 if dim.kind == "categorical" else len(set(values)) == 1
+            spelled[k] = values[0] if one and values else values
+        return spelled
+
+    @classmethod
+    def spelled_identity(cls, identity: Any) -> Any:
+        """A recorded identity with its restrictions in the spelling :meth:`spelled_space`
+        gives (runs made before it was one spelling compare equal to their
+        configuration); anything it cannot read is returned as it is."""
+        if not isinstance(identity, Mapping) or not isinstance(identity.get("space"), Mapping):
+            return identity
+        try:
+            return {**identity, "space": cls.spelled_space(identity["space"])}
+        except (InvalidParameter, ConfigError, KeyError, TypeError, ValueError):
+            return identity
 
     @property
     def counters(self) -> tuple[CounterSpec, ...]:

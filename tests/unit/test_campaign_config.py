@@ -142,3 +142,28 @@ def test_threads_per_worker_are_bounded_by_the_cores_before_anything_starts(
 
     check_workers(external)
     check_workers(replace(config.execution, threads_per_worker=8))
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [
+        ({"motion": "clap"}, {"motion": ["clap"]}),
+        ({"peak_accel": 12}, {"peak_accel": [12, "12.0"]}),
+        ({"repetitions": 2}, {"repetitions": [2, 2]}),
+    ],
+    ids=["one-choice", "one-point-range", "one-whole-number"],
+)
+def test_two_spellings_of_one_restriction_are_one_configuration(
+    one: dict[str, object], other: dict[str, object]
+) -> None:
+    # motion = ["clap"] against "clap" was "another configuration" to a resume.
+    a, b = CampaignConfig(space=one), CampaignConfig(space=other)
+    assert a.space == b.space and a.identity() == b.identity()
+    assert a.parameter_space() == b.parameter_space()
+    old = {**b.identity(), "space": other}  # as a run made before recorded it
+    assert CampaignConfig.spelled_identity(old) == a.identity()
+
+
+def test_restrictions_that_select_more_keep_their_lists() -> None:
+    config = CampaignConfig(space={"motion": ["clap", "wave"], "peak_accel": [12, 20]})
+    assert config.space == {"motion": ["clap", "wave"], "peak_accel": [12.0, 20.0]}

@@ -567,3 +567,28 @@ def test_a_printed_replay_command_gives_back_the_run_and_exact_values() -> None:
     for k in ("duration", "bias_x", "gap"):
         assert float(given[k]) == values[k], k  # reads back as the very same float
     assert given["repetitions"] == "3" and given["motion"] == "clap"
+
+
+def test_a_run_resumes_whatever_the_spelling_of_its_restrictions(
+    tmp_path: Path, toy_model_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # motion = "clap" and motion = ["clap"] select the same cases, but a resume with
+    # the other spelling was refused as "another configuration".
+    def campaign(motion: str) -> str:
+        path = tmp_path / "c.toml"
+        path.write_text(
+            f'name = "c"\nseed = 3\ncases = 8\nsampler = "random"\nbatch_size = 8\n'
+            f'models = ["{toy_model_path}"]\nout = "{tmp_path}"\n'
+            f"[space]\nmotion = {motion}\npeak_accel = [12, 12]\n[execution]\nworkers = 0\n"
+        )
+        return str(path)
+
+    assert main(["run", campaign('["clap"]')]) == 0
+    assert main(["run", campaign('"clap"'), "--resume"]) == 0
+    record = tmp_path / "c" / "campaign.json"
+    data = json.loads(record.read_text())
+    # a run made before one spelling: its identity holds the lists as written
+    data["identity"]["space"] = {"motion": ["clap"], "peak_accel": [12.0, 12.0]}
+    record.write_text(json.dumps(data))
+    for motion in ('["clap"]', '"clap"'):
+        assert main(["run", campaign(motion), "--resume"]) == 0, capsys.readouterr().err
