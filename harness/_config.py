@@ -128,6 +128,9 @@ def _counter_spec(i: int, entry: Any) -> CounterSpec:
     )
 
 
+_INTERNAL = ("parent", "base")
+"""Fields a campaign file does not write: the run a follow-up or stage continues, and
+the folder relative paths resolve against (the file's own)."""
 _RECORDINGS_KEYS = ("folder", "labels", "metadata", "units", "time_unit")
 _TIME_UNITS = ("auto", "s", "ms", "us", "ns")
 _NOT_WITH_RECORDINGS = ("cases", "sampler", "space", "focus", "importance")
@@ -504,11 +507,17 @@ class CampaignConfig:
                 f"{given[0]}: a campaign of [recordings] runs each recording once; remove "
                 f"{given[0]} (sample the space in another campaign file)"
             )
-        return cls.from_dict(data, base=path.parent)
+        return cls.from_dict(data, base=path.parent, file=True)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], base: Path | None = None) -> CampaignConfig:
+    def from_dict(
+        cls, data: Mapping[str, Any], base: Path | None = None, *, file: bool = False
+    ) -> CampaignConfig:
+        """A configuration from a table: a campaign file's (``file``: the keys a user
+        writes) or campaign.json's ``config``, which also holds the internal fields."""
         top = {f for f in cls.__dataclass_fields__} | {"counters"}
+        if file:
+            top -= set(_INTERNAL)
         unknown = sorted(set(data) - top)
         if unknown:
             raise ConfigError(f"unknown key {unknown[0]!r}; allowed: {', '.join(sorted(top))}")

@@ -167,3 +167,21 @@ def test_two_spellings_of_one_restriction_are_one_configuration(
 def test_restrictions_that_select_more_keep_their_lists() -> None:
     config = CampaignConfig(space={"motion": ["clap", "wave"], "peak_accel": [12, 20]})
     assert config.space == {"motion": ["clap", "wave"], "peak_accel": [12.0, 20.0]}
+
+
+@pytest.mark.parametrize("key", ["parent", "base"])
+def test_a_campaign_file_cannot_set_internal_fields(tmp_path: Path, key: str) -> None:
+    # parent was copied into campaign.json and base silently overwritten; the list of
+    # allowed keys named both.
+    path = tmp_path / "c.toml"
+    path.write_text(f'name = "c"\n{key} = "/etc"\n')
+    with pytest.raises(ConfigError, match=rf"^unknown key '{key}'; allowed: ") as err:
+        CampaignConfig.from_toml(path)
+    allowed = str(err.value).split("allowed: ", 1)[1].split(", ")
+    assert "parent" not in allowed and "base" not in allowed and "name" in allowed
+
+
+def test_a_stored_configuration_keeps_its_internal_fields(tmp_path: Path) -> None:
+    stored = replace(CampaignConfig(), parent="runs/a", base=str(tmp_path)).to_dict()
+    again = CampaignConfig.from_dict(stored)
+    assert (again.parent, again.base) == ("runs/a", str(tmp_path))
