@@ -185,3 +185,24 @@ def test_a_stored_configuration_keeps_its_internal_fields(tmp_path: Path) -> Non
     stored = replace(CampaignConfig(), parent="runs/a", base=str(tmp_path)).to_dict()
     again = CampaignConfig.from_dict(stored)
     assert (again.parent, again.base) == ("runs/a", str(tmp_path))
+
+
+def test_a_byte_order_mark_before_a_toml_file_is_skipped(tmp_path: Path) -> None:
+    # Windows editors write one; every file gave "not valid TOML (Invalid statement
+    # (at line 1, column 1))".
+    from highfive.coverage import Binning, load_gate, load_settings
+    from highfive.generators import default_space
+    from highfive.harness import load_region
+
+    def bom(name: str, text: str) -> Path:
+        path = tmp_path / name
+        path.write_bytes(b"\xef\xbb\xbf" + text.encode())
+        return path
+
+    assert CampaignConfig.from_toml(bom("c.toml", 'name = "bom"\n')).name == "bom"
+    bins = bom("b.toml", "[bins.gap]\ncount = 2\n[statistics]\np_target = 0.02\n")
+    assert load_settings(bins).p_target == 0.02
+    assert Binning.from_toml(bins, default_space())["gap"].n_bins == 2
+    gate = bom("g.toml", '[gate]\nbins = "b.toml"\n[[criteria]]\nkind = "coverage"\nmin = 0.5\n')
+    assert load_gate(gate).bins == {"gap": {"count": 2}}
+    assert load_region(bom("r.toml", 'motion = "clap"\n')) is not None
