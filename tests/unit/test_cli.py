@@ -592,3 +592,27 @@ def test_a_run_resumes_whatever_the_spelling_of_its_restrictions(
     record.write_text(json.dumps(data))
     for motion in ('["clap"]', '"clap"'):
         assert main(["run", campaign(motion), "--resume"]) == 0, capsys.readouterr().err
+
+
+def test_control_characters_of_a_counter_message_are_escaped_when_printed(
+    tmp_path: Path, small_campaign: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # NUL, BEL, ESC (a terminal obeys "\x1b[2J") and a right-to-left override from a
+    # counter's exception reached the terminal raw in replay's output.
+    (tmp_path / "loud.py").write_text(
+        "def count(trace):\n    raise ValueError('bad \\x00\\x07\\x1b[2J \\u202e end')\n"
+    )
+    run = small_campaign(tmp_path, "loud", 1, 2, {"loud": f"{tmp_path / 'loud.py'}:count"})
+    capsys.readouterr()
+    assert main(["replay", str(run), "0"]) == 0
+    out = capsys.readouterr().out
+    assert all(c.isprintable() or c == "\n" for c in out), repr(out)
+    assert r"bad \x00\x07\x1b[2J \u202e end" in out
+    # and in an error line: 'highfive count' with the counter
+    trace = tmp_path / "t.csv"
+    assert main(["synth", "high_five", "--csv", str(trace)]) == 0
+    capsys.readouterr()
+    assert main(["count", str(trace), "--model", f"{tmp_path / 'loud.py'}:count"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1
+    assert r"bad \x00\x07\x1b[2J \u202e end" in err and "\x1b" not in err
