@@ -378,7 +378,29 @@ class Coverpoint:
                 f"bins.{n}.edges: {show_list(given)} do not cover the range [{lo:g}, {hi:g}]"
                 f"{unit}; make the first edge <= {lo:g} and the last >= {hi:g}"
             )
-        if given[1] <= lo or given[-2] >= hi:
+        if integer:
+            # An integer bin [a, b) holds the whole numbers a .. b - 1 (the last bin,
+            # closed, a .. b): [4, 5] holds 4, the top of a range [1, 4], though 4 >= 4.
+            empty = [
+                i
+                for i in range(len(given) - 1)
+                if math.ceil(max(given[i], lo))
+                > min(
+                    math.floor(hi),
+                    math.floor(given[i + 1])
+                    if i == len(given) - 2
+                    else math.ceil(given[i + 1]) - 1,
+                )
+            ]
+            if empty:
+                i = empty[0]
+                close = "]" if i == len(given) - 2 else ")"
+                raise ConfigError(
+                    f"bins.{n}.edges: {show_list(given)} make a bin [{given[i]:g}, "
+                    f"{given[i + 1]:g}{close} that holds no whole number of the range "
+                    f"[{lo:g}, {hi:g}]{unit}, where no case can fall"
+                )
+        elif given[1] <= lo or given[-2] >= hi:
             raise ConfigError(
                 f"bins.{n}.edges: {show_list(given)} put a whole bin outside the range "
                 f"[{lo:g}, {hi:g}]{unit}, where no case can fall"

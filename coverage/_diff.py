@@ -15,7 +15,7 @@ import pandas as pd
 import pyarrow.dataset as ds
 
 from highfive.generators import ConfigError, ParameterSpace, show
-from highfive.harness import RunDir
+from highfive.harness import CampaignConfig, RunDir
 
 from ._bins import Binning, codes, space_fingerprint
 from ._crosses import crosses_size, make_crosses
@@ -317,7 +317,7 @@ def _pairing(
 ) -> tuple[bool, str]:
     if same:
         return True, f"paired on {len(fa):,} cases of one run"
-    ia, ib = rec_a.get("identity", {}), rec_b.get("identity", {})
+    ia, ib = (CampaignConfig.spelled_identity(r.get("identity", {})) for r in (rec_a, rec_b))
     differ = [k for k in ("seed", "sampler", "space") if ia.get(k) != ib.get(k)]
     if sorted(_recordings(rec_a)) != sorted(_recordings(rec_b)):  # recordings: same files
         differ.append("recording_files")

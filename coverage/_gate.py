@@ -8,7 +8,8 @@ A gate file is TOML::
                                # gated (after every batch or follow-up stage)
     bins = "bins.toml"         # optional: a bins file (relative to this file); the gate
                                # uses its [bins.<dimension>] tables (ways come from each
-                               # criterion; examples/bins.toml shows the format)
+                               # criterion; examples/bins.toml shows the format); its ways,
+                               # [[crosses]] and [statistics] are checked as coverage does
 
     [[criteria]]
     kind = "cell_upper_bound"  # every cell's failure rate shown below p_max
@@ -86,9 +87,12 @@ from . import (  # noqa: F401  (registration)
     _criteria_rates,
     _criteria_target,
 )
+from ._bins import Binning
 from ._criteria import CRITERIA, Criterion, is_number, parse_criterion
+from ._crosses import load_crosses
 from ._gaterun import GateRun
 from ._progress import Log
+from ._run import read_statistics
 from ._stats import LOOKS
 from ._tables import check_top_keys
 
@@ -97,6 +101,7 @@ __all__ = [
     "CriterionResult",
     "Gate",
     "GateResult",
+    "check_bins_crosses",
     "evaluate_gate",
     "load_gate",
 ]
@@ -130,6 +135,9 @@ class Gate:
     bins: Mapping[str, Any] = field(default_factory=dict)
     source: str = ""
     looks: str = "fixed"
+    bins_crosses: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    """The bins file's ``ways`` and ``[[crosses]]``: not used (each criterion has its own
+    ways), but checked against the run's space as ``highfive coverage --bins`` checks them."""
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], source: str = "", base: Path | None = None) -> Gate:
@@ -154,7 +162,7 @@ class Gate:
         looks = head.get("looks", "fixed")
         if looks not in LOOKS:
             raise ConfigError(f"gate.looks: {show(looks)} must be 'fixed' (default) or 'anytime'")
-        bins = _read_bins(head["bins"], base) if "bins" in head else {}
+        bins, crosses = _read_bins(head["bins"], base) if "bins" in head else ({}, {})
         raw = data.get("criteria")
         if not isinstance(raw, list) or not raw:
             raise ConfigError(
@@ -179,7 +187,7 @@ class Gate:
                 f"criteria[{k}].name: {show(n)} is used by criteria[{other}] too{kind}; "
                 "give each criterion its own name"
             )
-        return cls(criteria, float(conf), bins, source, looks)
+        return cls(criteria, float(conf), bins, source, looks, crosses)
 
 
 def load_gate(path: str | os.PathLike[str]) -> Gate:
@@ -195,14 +203,35 @@ def load_gate(path: str | os.PathLike[str]) -> Gate:
     return Gate.from_dict(data, source=os.fspath(path), base=path.parent)
 
 
-def _read_bins(value: Any, base: Path | None) -> dict[str, Any]:
-    """The ``[bins.<dimension>]`` tables of a bins file (any unknown key refused)."""
+def _read_bins(value: Any, base: Path | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The ``[bins.<dimension>]`` tables of a bins file, and its ``ways`` and
+    ``[[crosses]]`` (checked later, against the run's space); any unknown key and a bad
+    ``[statistics]`` are refused, as ``highfive coverage --bins`` refuses them."""
     if not isinstance(value, str) or not value:
         raise ConfigError(f"gate.bins: {show(value)} must be the path of a bins TOML file")
     path = Path(value) if base is None or os.path.isabs(value) else base / value
     data = read_toml(path, "gate.bins: file")
     check_top_keys(data, f"gate.bins: {path.name}")
-    return dict(data.get("bins", {}))
+    try:
+        read_statistics(data)
+    except ConfigError as exc:
+        raise ConfigError(f"gate.bins: {path.name}: {exc}") from None
+    crosses = {k: data[k] for k in ("ways", "crosses") if k in data}
+    if crosses:
+        crosses["file"] = path.name
+    return dict(data.get("bins", {})), crosses
+
+
+def check_bins_crosses(gate: Gate, binning: Binning) -> None:
+    """Refuse the gate's bins file's ``ways`` or ``[[crosses]]`` that ``highfive
+    coverage --bins`` would refuse on this binning (they were silently accepted)."""
+    if not gate.bins_crosses:
+        return
+    given = {k: v for k, v in gate.bins_crosses.items() if k != "file"}
+    try:
+        load_crosses(given, binning)
+    except ConfigError as exc:
+        raise ConfigError(f"gate.bins: {gate.bins_crosses['file']}: {exc}") from None
 
 
 # -- results --------------------------------------------------------------------------
@@ -336,6 +365,7 @@ def evaluate_gate(run: str | os.PathLike[str], gate: Gate, *, log: Log | None = 
     )
     targets = [(c, c.spec.targets(c, data)) for c in gate.criteria]
     data.crosses()  # bins and ways checked, cells counted, before any row is read
+    check_bins_crosses(gate, data.binning())
     results = []
     for c, models in targets:
         for m in models:

@@ -81,6 +81,7 @@ __all__ = [
     "focus_command",
     "gate_targets",
     "load_settings",
+    "read_statistics",
     "write_coverage",
 ]
 
@@ -126,14 +127,21 @@ def load_settings(path: str | os.PathLike[str] | None) -> CoverageSettings:
         return CoverageSettings()
     data = read_toml(path, "bins file")
     check_top_keys(data, f"bins file {Path(path).name}")
+    return CoverageSettings(toml=data, source=os.fspath(path), **read_statistics(data))
+
+
+def read_statistics(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The checked ``[statistics]`` settings of a bins file's TOML data (only those given);
+    :class:`ConfigError` names a bad key or value."""
     stats = data.get("statistics", {})
     if not isinstance(stats, Mapping):
         raise ConfigError(f"statistics: {show(stats)} must be a table [statistics]")
     bad = sorted(set(stats) - set(_STATISTICS))
     if bad:
         raise ConfigError(f"unknown key 'statistics.{bad[0]}'; allowed: {', '.join(_STATISTICS)}")
-    kw = {k: opt.read(f"statistics.{k}", stats[k]) for k, opt in _STATISTICS.items() if k in stats}
-    return CoverageSettings(toml=data, source=os.fspath(path), **kw)
+    return {
+        k: opt.read(f"statistics.{k}", stats[k]) for k, opt in _STATISTICS.items() if k in stats
+    }
 
 
 @dataclass(frozen=True, eq=False)

@@ -45,7 +45,7 @@ from highfive.harness import (
 )
 
 from ._bins import Binning, codes
-from ._gate import Gate, evaluate_gate
+from ._gate import Gate, check_bins_crosses, evaluate_gate
 from ._sequential import RECORDED_KINDS, CaseTable, Cell, Decisions, decide, staged_criteria
 from ._spending import Spending, check_spending
 from ._unitbox import bin_interval
@@ -380,6 +380,8 @@ def run_until_decided(
             )
         if record_there:
             old = _read_record(root / STAGES_JSON).get("identity")
+            if isinstance(old, dict) and "config" in old:  # restrictions in one spelling
+                old = {**old, "config": CampaignConfig.spelled_identity(old["config"])}
             if old != identity:
                 raise RunDirError(
                     f"run directory {root} belongs to another sequential campaign: "
@@ -393,6 +395,7 @@ def run_until_decided(
         )
     space = config.parameter_space()
     binning = Binning.from_space(space, gate.bins)
+    check_bins_crosses(gate, binning)  # as 'highfive coverage --bins' checks them
     record: dict[str, Any] = {
         "identity": identity,
         "budget": budget,

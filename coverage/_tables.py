@@ -55,7 +55,8 @@ def check_bin_tables(space: ParameterSpace, bins: Mapping[str, Any]) -> None:
 
 def read_coverage_toml(source: str | Path) -> dict[str, Any]:
     """Parse coverage TOML text, or a ``.toml`` file given as a :class:`~pathlib.Path`."""
-    text = Path(source).read_text() if isinstance(source, Path) else source
+    text = Path(source).read_text(encoding="utf-8-sig") if isinstance(source, Path) else source
+    text = text.removeprefix("\ufeff")  # a byte order mark, as read_toml skips it
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

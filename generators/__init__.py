@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from ._samplers import SAMPLERS, Box, Sampler, make_sampler
     from ._scenario import MARGIN, SeedLike, case_streams, synthesize
     from ._sensor import SensorSpec
-    from ._show import show, show_list, show_number
+    from ._show import show, show_list, show_number, show_text
     from ._space import Dimension, ParameterSpace
     from ._toml import read_toml
     from ._types import Detection, Event, Trace
@@ -63,6 +63,7 @@ __all__ = [
     "show",
     "show_list",
     "show_number",
+    "show_text",
     "synthesize",
 ]
 
@@ -73,7 +74,7 @@ _EXPORTS = {
     "_importance": ("ImportanceSampler", "Proposal", "fit_cross_entropy"),
     "_kinematics": ("G",),
     "_samplers": ("SAMPLERS", "Box", "Sampler", "make_sampler"),
-    "_show": ("show", "show_list", "show_number"),
+    "_show": ("show", "show_list", "show_number", "show_text"),
     "_scenario": ("MARGIN", "SeedLike", "case_streams", "synthesize"),
     "_sensor": ("SensorSpec",),
     "_space": ("Dimension", "ParameterSpace"),

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["LIMIT", "show", "show_list", "show_number"]
+__all__ = ["LIMIT", "show", "show_list", "show_number", "show_text"]
 
 LIMIT = 60
 """Longest echo of one value, in characters (longer ones end in ``...``)."""
@@ -81,3 +81,13 @@ def show(value: Any, limit: int = LIMIT) -> str:
     if len(text) > limit + 20:
         text = text[:limit] + "..."
     return text
+
+
+def show_text(text: str) -> str:
+    """``text`` safe to print on a terminal: every character that is not printable
+    (NUL, BEL, ESC that starts a terminal's control sequences, a line break, a
+    right-to-left override) as its Python escape (``\\x07``, ``\\u202e``), the rest as
+    it is. For text a program under test wrote, such as a counter's error message."""
+    return "".join(
+        c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text
+    )

@@ -465,9 +465,9 @@ class ParameterSpace:
     @classmethod
     def from_toml(cls, source: str | Path) -> ParameterSpace:
         """Read a space from TOML text or a ``.toml`` file path."""
-        text = Path(source).read_text() if isinstance(source, Path) else source
+        text = Path(source).read_text(encoding="utf-8-sig") if isinstance(source, Path) else source
         try:
-            data = tomllib.loads(text)
+            data = tomllib.loads(text.removeprefix("\ufeff"))  # a byte order mark skipped
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"parameter space TOML: {exc}") from None
         return cls.from_dict(data)

@@ -25,7 +25,14 @@ from typing import Any, Literal, TextIO
 from highfive.generators import ConfigError, InvalidParameter, RunDirError, make_sampler
 
 from ._batch import BatchJob
-from ._cluster import check_dashboard, check_workers, execute, executor, security
+from ._cluster import (
+    check_dashboard,
+    check_workers,
+    dashboard_link,
+    execute,
+    executor,
+    security,
+)
 from ._config import CampaignConfig
 from ._importance import (
     check_stage_layout,
@@ -284,7 +291,8 @@ def _check_resumable(run: RunDir, identity: Mapping[str, Any]) -> dict[str, Any]
             f"{previous.get('schema_version')!r}); resume refuses to mix result formats: "
             "run it again under another name"
         )
-    old = previous.get("identity", {})
+    # restrictions in today's one spelling: a run made before compares equal
+    old = CampaignConfig.spelled_identity(previous.get("identity", {}))
     diff = sorted(k for k in set(old) | set(identity) if old.get(k) != identity.get(k))
     if "recording_files" in diff:
         check_recordings(identity, old, run.path)
@@ -361,6 +369,7 @@ def _run_locked(
         if client is None:
             client = stack.enter_context(executor(config))
         dashboard = getattr(client, "dashboard_link", "") if client is not None else ""
+        dashboard = dashboard_link(config.execution.dashboard, dashboard)
         if config.execution.dashboard.strip().lower() in ("", "none"):
             dashboard = ""  # no pages to show
         record = {

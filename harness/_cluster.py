@@ -9,6 +9,7 @@ import contextlib
 import logging
 import os
 import queue
+import re
 import signal
 import socket
 import ssl
@@ -31,6 +32,8 @@ __all__ = [
     "MAX_WORKERS_PER_CPU",
     "check_dashboard",
     "check_workers",
+    "dashboard_link",
+    "dask_dashboard",
     "execute",
     "executor",
     "security",
@@ -88,6 +91,26 @@ def check_dashboard(ex: ExecutionConfig) -> None:
             f"execution.dashboard: cannot listen on {ex.dashboard!r} ({problem}); give an "
             'address of this machine, e.g. "127.0.0.1:0", or "none"'
         )
+
+
+def dask_dashboard(address: str) -> str | tuple[str, int]:
+    """The dashboard address as dask takes it: ``HOST:PORT``, or ``(HOST, PORT)`` for a
+    bracketed IPv6 host, which dask's own parser splits at every colon ("[::1]:0"
+    stopped the cluster's start-up with a 60-line traceback)."""
+    host, _, port = address.rpartition(":")
+    if host.startswith("["):
+        return host[1:-1], int(port)
+    return address
+
+
+def dashboard_link(address: str, link: str) -> str:
+    """dask's dashboard link, on the IPv6 host of a bracketed ``address`` (dask writes
+    the scheduler's host, 127.0.0.1, where the dashboard does not listen)."""
+    host = address.rpartition(":")[0]
+    if not host.startswith("[") or not link:
+        return link
+    shown = "[::1]" if host.strip("[]") == "::" else host  # every IPv6 interface
+    return re.sub(r"^(\w+://)[^/]*(:\d+)", rf"\g<1>{shown}\g<2>", link, count=1)
 
 
 def _cannot_listen(address: str) -> str:
@@ -186,7 +209,7 @@ def executor(config: CampaignConfig) -> Iterator[Any]:
             threads_per_worker=1,
             processes=True,
             host="127.0.0.1",
-            dashboard_address=None if off else ex.dashboard,
+            dashboard_address=None if off else dask_dashboard(ex.dashboard),
             scheduler_kwargs={"dashboard_address": "127.0.0.1:0"} if off else None,
             silence_logs=logging.ERROR,
         )

@@ -46,7 +46,7 @@
     worker_wait_s = 60.0      # how long to wait for a worker when none is connected
     in_flight = 0             # tasks in flight at once (0: 2 per worker thread)
     dashboard = "127.0.0.1:0" # the local cluster's dashboard: HOST:PORT of this machine,
-                              #   or "none"
+                              #   or "none" (an IPv6 HOST in brackets: "[::1]:0")
     tls_ca_file = ""          # TLS with a tls:// scheduler: CA certificate (PEM),
     tls_cert = ""             #   this client's certificate (PEM),
     tls_key = ""              #   its private key (PEM; "" if it is in tls_cert)
@@ -128,6 +128,9 @@ def _counter_spec(i: int, entry: Any) -> CounterSpec:
     )
 
 
+_INTERNAL = ("parent", "base")
+"""Fields a campaign file does not write: the run a follow-up or stage continues, and
+the folder relative paths resolve against (the file's own)."""
 _RECORDINGS_KEYS = ("folder", "labels", "metadata", "units", "time_unit")
 _TIME_UNITS = ("auto", "s", "ms", "us", "ns")
 _NOT_WITH_RECORDINGS = ("cases", "sampler", "space", "focus", "importance")
@@ -361,15 +364,7 @@ class CampaignConfig:
         if not isinstance(self.space, Mapping):
             raise ConfigError(f"space: {self.space!r} must be a table of restrictions")
         space = self.parameter_space()  # restrictions name known dimensions and values
-        # stored as the values they select ("2" and 2.0 both select repetitions 2), so
-        # that campaign.json and the campaign's identity hold one spelling of each
-        full = default_space()
-        spelled: dict[str, Any] = {}
-        for k, v in self.space.items():
-            spelled[k] = (
-                [full[k].check(x) for x in v] if isinstance(v, list | tuple) else full[k].check(v)
-            )
-        object.__setattr__(self, "space", spelled)
+        object.__setattr__(self, "space", self.spelled_space(self.space))
         object.__setattr__(self, "focus", tuple(self.focus))
         if (self.sampler == "focus") != bool(self.focus):
             raise ConfigError(
@@ -402,6 +397,36 @@ class CampaignConfig:
                     raise ConfigError(
                         f"focus[{i}].{dim}: {iv!r} must be [lo, hi] with 0 <= lo < hi <= 1"
                     )
+
+    @staticmethod
+    def spelled_space(table: Mapping[str, Any]) -> dict[str, Any]:
+        """Restrictions in one spelling each, so that campaign.json and the campaign's
+        identity hold one spelling of each: the values they select ("2" and 2.0 both
+        select repetitions 2), and a single value for a restriction that selects one
+        (motion = ["clap"] is motion = "clap", peak_accel = [12, 12] is 12)."""
+        full = default_space()
+        spelled: dict[str, Any] = {}
+        for k, v in table.items():
+            dim = full[k]
+            if not isinstance(v, list | tuple):
+                spelled[k] = dim.check(v)
+                continue
+            values = [dim.check(x) for x in v]
+            one = len(values) == 1 if dim.kind == "categorical" else len(set(values)) == 1
+            spelled[k] = values[0] if one and values else values
+        return spelled
+
+    @classmethod
+    def spelled_identity(cls, identity: Any) -> Any:
+        """A recorded identity with its restrictions in the spelling :meth:`spelled_space`
+        gives (runs made before it was one spelling compare equal to their
+        configuration); anything it cannot read is returned as it is."""
+        if not isinstance(identity, Mapping) or not isinstance(identity.get("space"), Mapping):
+            return identity
+        try:
+            return {**identity, "space": cls.spelled_space(identity["space"])}
+        except (InvalidParameter, ConfigError, KeyError, TypeError, ValueError):
+            return identity
 
     @property
     def counters(self) -> tuple[CounterSpec, ...]:
@@ -482,11 +507,17 @@ class CampaignConfig:
                 f"{given[0]}: a campaign of [recordings] runs each recording once; remove "
                 f"{given[0]} (sample the space in another campaign file)"
             )
-        return cls.from_dict(data, base=path.parent)
+        return cls.from_dict(data, base=path.parent, file=True)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], base: Path | None = None) -> CampaignConfig:
+    def from_dict(
+        cls, data: Mapping[str, Any], base: Path | None = None, *, file: bool = False
+    ) -> CampaignConfig:
+        """A configuration from a table: a campaign file's (``file``: the keys a user
+        writes) or campaign.json's ``config``, which also holds the internal fields."""
         top = {f for f in cls.__dataclass_fields__} | {"counters"}
+        if file:
+            top -= set(_INTERNAL)
         unknown = sorted(set(data) - top)
         if unknown:
             raise ConfigError(f"unknown key {unknown[0]!r}; allowed: {', '.join(sorted(top))}")

@@ -20,6 +20,8 @@ moves: what is left are the few parameters the failure really needs.
 from __future__ import annotations
 
 import math
+import os
+import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -347,11 +349,17 @@ def _towards(value: Any, nominal: Any, kind: str) -> list[Any]:
     return seen
 
 
-def replay_command(run: str | Path, case: int, params: Mapping[str, Any]) -> str:
-    """The shell command that replays ``case`` with ``params`` set."""
-    flags = " ".join(f"--param {k}={_fmt(v)}" for k, v in params.items())
-    return f"highfive replay {run} {case} {flags}".rstrip()
+def replay_command(run: str | os.PathLike[str], case: int, params: Mapping[str, Any]) -> str:
+    """The shell command that replays ``case`` with ``params`` set, quoted for a POSIX
+    shell; a number is written so that it reads back as the same value (rounded to 6
+    digits, the command replayed a point near the one shrink found)."""
+    flags = " ".join(f"--param {shlex.quote(f'{k}={_fmt(v)}')}" for k, v in params.items())
+    return f"highfive replay {shlex.quote(os.fspath(run))} {case} {flags}".rstrip()
 
 
 def _fmt(v: Any) -> str:
-    return f"{v:.6g}" if isinstance(v, float) else str(v)
+    if isinstance(v, float | np.floating):
+        return repr(float(v))  # the shortest text that reads back as the same float
+    if isinstance(v, np.integer):
+        return str(int(v))
+    return str(v)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import shlex
 import signal
 import sys
 import tempfile
@@ -507,6 +508,8 @@ def _text_writer(text: str) -> Writer:
 def _cmd_run(args: argparse.Namespace) -> int:
     from highfive.harness import CampaignConfig, run_campaign
 
+    if args.bins is not None and args.focus is None:  # it was ignored, even a missing file
+        raise InvalidParameter("run: --bins goes with --focus RUN (it bins the run's gaps)")
     if args.focus is not None and args.until_decided:  # before a focus run is planned
         raise InvalidParameter("run: --until-decided starts from CONFIG.toml, not --focus")
     if args.focus is not None:
@@ -582,6 +585,7 @@ def _run_until_decided(args: argparse.Namespace, config: Any) -> int:
 
 # -- replay and shrink ---------------------------------------------------------------
 def _cmd_replay(args: argparse.Namespace) -> int:
+    from highfive.generators import show_text
     from highfive.harness import replay
 
     if args.case is None:
@@ -600,7 +604,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     width = max([8, *map(len, rep.outcomes)])
     for mid, o in rep.outcomes.items():
         if o.message:
-            print(f"  {mid:<{width}} {o.verdict:<14} {o.message}")
+            print(f"  {mid:<{width}} {o.verdict:<14} {show_text(o.message)}")
             continue
         times = ", ".join(f"{t:.3f}" for t in o.detection_times)
         said = f"detections at {times} s" if times else "no detection"
@@ -674,7 +678,7 @@ def _list_failing(run: Path) -> int:
     for case in shown:
         cells = "  ".join(f"{table[case].get(m, '-'):<{width}}" for m in models)
         print(f"  {case:>8}  {cells}".rstrip())
-    print(f"replay one with: highfive replay {os.fspath(run)} CASE_ID")
+    print(f"replay one with: highfive replay {shlex.quote(os.fspath(run))} CASE_ID")
     return 0
 
 
@@ -1064,6 +1068,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         signal.signal(signal.SIGTERM, previous)
 
 
+def _escaped(text: str) -> str:
+    from highfive.generators import show_text  # (numpy: not while the parser is built)
+
+    return show_text(text)
+
+
 def _main(argv: Sequence[str] | None) -> int:
     with warnings.catch_warnings():
         warnings.showwarning = _show_warning
@@ -1074,14 +1084,14 @@ def _main(argv: Sequence[str] | None) -> int:
             status = handler(args)
             sys.stdout.flush()  # a closed pipe shows here, not at exit
             return status
-        except HighfiveError as exc:
-            print(f"error: {exc}", file=sys.stderr)
+        except HighfiveError as exc:  # may echo a counter's message: escaped
+            print(f"error: {_escaped(str(exc))}", file=sys.stderr)
             return 2
         except BrokenPipeError:  # stdout closed early (``| head``): stop quietly, as cat does
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             return 141  # 128 + SIGPIPE
         except OSError as exc:  # the machine's refusal (disk full, read-only): no traceback
-            print(f"error: {_describe(exc)}", file=sys.stderr)
+            print(f"error: {_escaped(_describe(exc))}", file=sys.stderr)
             return 2
         except _Terminated:
             print("terminated", file=sys.stderr)

@@ -68,6 +68,13 @@ class OnnxCounter(CounterPlugin):
         path = source
         if source not in SHIPPED and options.base and not Path(source).is_absolute():
             path = str(Path(options.base) / source)
+        if ":" in source and source not in SHIPPED and not Path(path).is_file():
+            # a Python counter's spec with a bad attribute, not a missing model
+            raise ConfigError(
+                f"counter {source!r}: not a counter; write package.module:attribute or "
+                "file.py:attribute (the attribute a Python name, e.g. count), exec:program, "
+                f"a .onnx file or a shipped model ({', '.join(SHIPPED)})"
+            )
         return cls(Model.load(path, threads=options.threads), path)
 
     @property

@@ -71,7 +71,8 @@ LOAD_TIMEOUT_S = 60.0
 """Seconds importing a counter's module and calling its factory may take (or the
 campaign's ``counter_timeout_s``, if longer) before the counter is refused."""
 
-_SPEC = re.compile(r"(?P<module>[^:\s][^:]*):(?P<attr>[A-Za-z_]\w*(\.[A-Za-z_]\w*)*)")
+# The attribute follows the last ':', so a file's path may hold one ("co:lon/f.py:count").
+_SPEC = re.compile(r"(?P<module>[^:\s].*):(?P<attr>[A-Za-z_]\w*(\.[A-Za-z_]\w*)*)")
 _STREAM_METHODS = ("start", "feed", "finish")
 
 

@@ -26,7 +26,7 @@ from distributed import Client
 
 from highfive.generators import ConfigError
 from highfive.harness._campaign import CampaignSummary, run_campaign
-from highfive.harness._cluster import executor
+from highfive.harness._cluster import dashboard_link, executor
 from highfive.harness._config import CampaignConfig, ExecutionConfig
 from highfive.harness._rundir import RunDir
 from highfive.harness.cli import main
@@ -348,7 +348,13 @@ def _listening(pids: Sequence[int]) -> list[tuple[str, int]]:
 @pytest.mark.slow
 @pytest.mark.dask
 @pytest.mark.parametrize(
-    "dashboard, where", [(None, "127.0.0.1"), ("none", "127.0.0.1"), ("0.0.0.0:0", "0.0.0.0")]
+    "dashboard, where",
+    [
+        (None, "127.0.0.1"),
+        ("none", "127.0.0.1"),
+        ("0.0.0.0:0", "0.0.0.0"),
+        ("[::1]:0", "::1"),  # dask's parser split it at every colon: a traceback
+    ],
 )
 def test_the_embedded_cluster_listens_on_loopback_unless_told(
     dashboard: str | None, where: str
@@ -360,6 +366,8 @@ def test_the_embedded_cluster_listens_on_loopback_unless_told(
         sockets = _listening([me.pid, *(p.pid for p in me.children(recursive=True))])
         http = client.scheduler_info()["services"]["dashboard"]  # also without a dashboard
     assert (where, http) in sockets
+    if dashboard == "[::1]:0":  # the link names where it listens
+        assert dashboard_link(dashboard, client.dashboard_link).startswith(f"http://[::1]:{http}/")
     assert sockets and {ip for ip, port in sockets if port != http} == {"127.0.0.1"}, sockets
 
 

@@ -142,3 +142,67 @@ def test_threads_per_worker_are_bounded_by_the_cores_before_anything_starts(
 
     check_workers(external)
     check_workers(replace(config.execution, threads_per_worker=8))
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [
+        ({"motion": "clap"}, {"motion": ["clap"]}),
+        ({"peak_accel": 12}, {"peak_accel": [12, "12.0"]}),
+        ({"repetitions": 2}, {"repetitions": [2, 2]}),
+    ],
+    ids=["one-choice", "one-point-range", "one-whole-number"],
+)
+def test_two_spellings_of_one_restriction_are_one_configuration(
+    one: dict[str, object], other: dict[str, object]
+) -> None:
+    # motion = ["clap"] against "clap" was "another configuration" to a resume.
+    a, b = CampaignConfig(space=one), CampaignConfig(space=other)
+    assert a.space == b.space and a.identity() == b.identity()
+    assert a.parameter_space() == b.parameter_space()
+    old = {**b.identity(), "space": other}  # as a run made before recorded it
+    assert CampaignConfig.spelled_identity(old) == a.identity()
+
+
+def test_restrictions_that_select_more_keep_their_lists() -> None:
+    config = CampaignConfig(space={"motion": ["clap", "wave"], "peak_accel": [12, 20]})
+    assert config.space == {"motion": ["clap", "wave"], "peak_accel": [12.0, 20.0]}
+
+
+@pytest.mark.parametrize("key", ["parent", "base"])
+def test_a_campaign_file_cannot_set_internal_fields(tmp_path: Path, key: str) -> None:
+    # parent was copied into campaign.json and base silently overwritten; the list of
+    # allowed keys named both.
+    path = tmp_path / "c.toml"
+    path.write_text(f'name = "c"\n{key} = "/etc"\n')
+    with pytest.raises(ConfigError, match=rf"^unknown key '{key}'; allowed: ") as err:
+        CampaignConfig.from_toml(path)
+    allowed = str(err.value).split("allowed: ", 1)[1].split(", ")
+    assert "parent" not in allowed and "base" not in allowed and "name" in allowed
+
+
+def test_a_stored_configuration_keeps_its_internal_fields(tmp_path: Path) -> None:
+    stored = replace(CampaignConfig(), parent="runs/a", base=str(tmp_path)).to_dict()
+    again = CampaignConfig.from_dict(stored)
+    assert (again.parent, again.base) == ("runs/a", str(tmp_path))
+
+
+def test_a_byte_order_mark_before_a_toml_file_is_skipped(tmp_path: Path) -> None:
+    # Windows editors write one; every file gave "not valid TOML (Invalid statement
+    # (at line 1, column 1))".
+    from highfive.coverage import Binning, load_gate, load_settings
+    from highfive.generators import default_space
+    from highfive.harness import load_region
+
+    def bom(name: str, text: str) -> Path:
+        path = tmp_path / name
+        path.write_bytes(b"\xef\xbb\xbf" + text.encode())
+        return path
+
+    assert CampaignConfig.from_toml(bom("c.toml", 'name = "bom"\n')).name == "bom"
+    bins = bom("b.toml", "[bins.gap]\ncount = 2\n[statistics]\np_target = 0.02\n")
+    assert load_settings(bins).p_target == 0.02
+    assert Binning.from_toml(bins, default_space())["gap"].n_bins == 2
+    gate = bom("g.toml", '[gate]\nbins = "b.toml"\n[[criteria]]\nkind = "coverage"\nmin = 0.5\n')
+    assert load_gate(gate).bins == {"gap": {"count": 2}}
+    assert load_region(bom("r.toml", 'motion = "clap"\n')) is not None

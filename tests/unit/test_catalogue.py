@@ -348,6 +348,23 @@ CATALOGUE = [
         r"counter 'counter.py': a Python file names a counter as file.py:attribute",
         files={"counter.py": "def count(trace):\n    return []\n"},
     ),
+    *(
+        row(  # "is neither a file nor a shipped model", not what a counter looks like
+            f"count-counter-spec-{name}",
+            f"count good.csv --model {spec}",
+            rf"counter '{spec}': not a counter; write package.module:attribute or "
+            r"file.py:attribute \(the attribute a Python name, e.g. count\), exec:program, "
+            r"a .onnx file or a shipped model \(float, int8\)$",
+            files={"counter.py": "def count(trace):\n    return []\n"},
+        )
+        for name, spec in (("no-attribute", "counter.py:"), ("bad-attribute", "counter.py:1bad"))
+    ),
+    row(  # a path with ':' could not name a Python counter: "neither a file nor ..."
+        "count-counter-in-a-folder-with-a-colon",
+        "count good.csv --model co:lon/f.py:nothere",
+        r"counter 'co:lon/f.py:nothere': .*'nothere'",
+        files={"co:lon/f.py": "def count(trace):\n    return []\n"},
+    ),
     row(
         "count-broken-module",
         "count good.csv --model broken.py:f",
@@ -1172,6 +1189,12 @@ CATALOGUE = [
             ),
             "g.toml": SEQ_GATE,
         },
+    ),
+    row(
+        "run-bins-without-focus",  # it ran the campaign, ignoring the file (here missing)
+        "run c.toml --bins nonexistent.toml",
+        r"run: --bins goes with --focus RUN \(it bins the run's gaps\)",
+        files={"c.toml": _campaign()},
     ),
     row(
         "run-budget-without-until-decided",

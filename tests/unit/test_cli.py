@@ -6,6 +6,7 @@ import ast
 import importlib
 import json
 import os
+import shlex
 import subprocess
 import sys
 import textwrap
@@ -399,11 +400,11 @@ def test_replay_without_a_case_lists_the_failing_cases(
     config = tmp_path / "c.toml"
     config.write_text(
         f'name = "c"\nseed = 3\ncases = 16\nsampler = "random"\nbatch_size = 8\n'
-        f'models = ["{toy_model_path}", "float"]\nout = "{tmp_path}"\n'
+        f'models = ["{toy_model_path}", "float"]\nout = "{tmp_path / "with space"}"\n'
         "[execution]\nworkers = 0\n"
     )
     assert main(["run", str(config)]) == 0
-    run = tmp_path / "c"
+    run = tmp_path / "with space" / "c"  # the printed command quotes it
     rows = RunDir(run).results(columns=["case_id", "model", "verdict"])
     failing = set(rows.case_id[rows.verdict != "pass"])
     by_model = {m: int((rows[rows.model == m].verdict != "pass").sum()) for m in ("toy", "float")}
@@ -421,7 +422,8 @@ def test_replay_without_a_case_lists_the_failing_cases(
     assert set(listed) == failing
     rank = [min(SEVERITY.index(v) for v in vs if v != "pass") for vs in listed.values()]
     assert rank == sorted(rank)  # worst verdicts first
-    assert out[-1] == f"replay one with: highfive replay {run} CASE_ID"
+    command = out[-1].removeprefix("replay one with: ")
+    assert shlex.split(command) == ["highfive", "replay", str(run), "CASE_ID"]
     assert main(["replay", str(run), str(min(failing))]) == 0  # a listed case replays
 
 
@@ -540,3 +542,77 @@ def test_synth_writes_parquet_for_a_parquet_name_and_count_reads_it(
     assert main(["synth", "high_five", "--param", "repetitions=2", "--csv", str(out)]) == 0
     assert main(["count", str(out)]) == 0
     assert capsys.readouterr().out.rstrip().endswith("count: 2")
+
+
+def test_a_printed_replay_command_gives_back_the_run_and_exact_values() -> None:
+    # Shrink printed values rounded to 6 digits (another point than the one it found)
+    # and the run path unquoted (a run in "runs/with space" gave a failing command).
+    import numpy as np
+
+    from highfive.harness import replay_command
+
+    values = {
+        "duration": 9.441697677830234,
+        "bias_x": np.float64(-6.004140485738763),
+        "gap": 0.1 + 0.2,  # 0.30000000000000004
+        "repetitions": np.int64(3),
+        "motion": "clap",
+    }
+    command = replay_command(Path("runs/with space"), 109, values)
+    words = shlex.split(command)
+    assert words[:4] == ["highfive", "replay", "runs/with space", "109"]
+    assert words[4::2] == ["--param"] * len(values)
+    given = dict(w.split("=", 1) for w in words[5::2])
+    assert given.keys() == values.keys()
+    for k in ("duration", "bias_x", "gap"):
+        assert float(given[k]) == values[k], k  # reads back as the very same float
+    assert given["repetitions"] == "3" and given["motion"] == "clap"
+
+
+def test_a_run_resumes_whatever_the_spelling_of_its_restrictions(
+    tmp_path: Path, toy_model_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # motion = "clap" and motion = ["clap"] select the same cases, but a resume with
+    # the other spelling was refused as "another configuration".
+    def campaign(motion: str) -> str:
+        path = tmp_path / "c.toml"
+        path.write_text(
+            f'name = "c"\nseed = 3\ncases = 8\nsampler = "random"\nbatch_size = 8\n'
+            f'models = ["{toy_model_path}"]\nout = "{tmp_path}"\n'
+            f"[space]\nmotion = {motion}\npeak_accel = [12, 12]\n[execution]\nworkers = 0\n"
+        )
+        return str(path)
+
+    assert main(["run", campaign('["clap"]')]) == 0
+    assert main(["run", campaign('"clap"'), "--resume"]) == 0
+    record = tmp_path / "c" / "campaign.json"
+    data = json.loads(record.read_text())
+    # a run made before one spelling: its identity holds the lists as written
+    data["identity"]["space"] = {"motion": ["clap"], "peak_accel": [12.0, 12.0]}
+    record.write_text(json.dumps(data))
+    for motion in ('["clap"]', '"clap"'):
+        assert main(["run", campaign(motion), "--resume"]) == 0, capsys.readouterr().err
+
+
+def test_control_characters_of_a_counter_message_are_escaped_when_printed(
+    tmp_path: Path, small_campaign: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # NUL, BEL, ESC (a terminal obeys "\x1b[2J") and a right-to-left override from a
+    # counter's exception reached the terminal raw in replay's output.
+    (tmp_path / "loud.py").write_text(
+        "def count(trace):\n    raise ValueError('bad \\x00\\x07\\x1b[2J \\u202e end')\n"
+    )
+    run = small_campaign(tmp_path, "loud", 1, 2, {"loud": f"{tmp_path / 'loud.py'}:count"})
+    capsys.readouterr()
+    assert main(["replay", str(run), "0"]) == 0
+    out = capsys.readouterr().out
+    assert all(c.isprintable() or c == "\n" for c in out), repr(out)
+    assert r"bad \x00\x07\x1b[2J \u202e end" in out
+    # and in an error line: 'highfive count' with the counter
+    trace = tmp_path / "t.csv"
+    assert main(["synth", "high_five", "--csv", str(trace)]) == 0
+    capsys.readouterr()
+    assert main(["count", str(trace), "--model", f"{tmp_path / 'loud.py'}:count"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1
+    assert r"bad \x00\x07\x1b[2J \u202e end" in err and "\x1b" not in err

@@ -410,6 +410,50 @@ def test_bad_toml_bins(text: str, match: str) -> None:
         Binning.from_toml(text, default_space())
 
 
+@pytest.mark.parametrize(
+    ("edges", "labels"),
+    [
+        ([1, 2, 3, 4, 5], ["repetitions=1", "repetitions=2", "repetitions=3", "repetitions[4..5]"]),
+        ([0.5, 1.5, 2.5, 4.5], ["repetitions=1", "repetitions=2", "repetitions[3..4]"]),
+        ([1, 2, 4], ["repetitions=1", "repetitions[2..4]"]),
+    ],
+    ids=["per-value", "half-edges", "closed-top"],
+)
+def test_an_integer_bin_holds_the_whole_numbers_from_its_low_edge(
+    edges: list[float], labels: list[str]
+) -> None:
+    # repetitions is 1-4: [1, 2, 3, 4, 5] was refused as "a whole bin outside the
+    # range", though its last bin [4, 5] holds 4 (a continuous [hi, b] holds one point).
+    binning = Binning.from_space(default_space(), {"repetitions": {"edges": edges}})
+    assert list(binning["repetitions"].labels) == labels
+    codes_ = binning["repetitions"].code(np.array([1, 2, 3, 4]))
+    assert sorted(set(codes_.tolist())) == list(range(len(labels)))  # every bin holds a value
+
+
+@pytest.mark.parametrize(
+    ("edges", "match"),
+    [
+        ([0, 1, 2, 3, 4], r"make a bin \[0, 1\) that holds no whole number of the range \[1, 4\]"),
+        ([1, 2, 4, 5, 6], r"make a bin \[5, 6\] that holds no whole number"),
+        ([1, 1.5, 1.7, 4], r"make a bin \[1\.5, 1\.7\) that holds no whole number"),
+    ],
+    ids=["below", "above", "between-values"],
+)
+def test_an_integer_bin_without_a_whole_number_of_the_range_is_refused(
+    edges: list[float], match: str
+) -> None:
+    with pytest.raises(ConfigError, match=rf"^bins\.repetitions\.edges: .*{match}"):
+        Binning.from_space(
+            default_space(),
+            {"repetitions": {"edges": edges, "labels": list("abcd")[: len(edges) - 1]}},
+        )
+
+
+def test_a_continuous_bin_at_the_range_end_is_still_refused() -> None:
+    with pytest.raises(ConfigError, match=r"put a whole bin outside the range \[4, 40\]"):
+        Binning.from_toml("[bins.peak_accel]\nedges = [4, 10, 40, 50]", default_space())
+
+
 def test_bins_on_a_fixed_dimension_are_refused() -> None:
     space = default_space().restrict(motion="high_five")
     with pytest.raises(ConfigError, match=r"bins\.motion: the dimension is fixed"):

@@ -543,6 +543,29 @@ def test_gate_bins_file_sets_the_cells(tmp_path: Path, clean_run: Path) -> None:
 
 
 @pytest.mark.parametrize(
+    ("bins", "match"),
+    [
+        ("ways = [0]", r"gate\.bins: b\.toml: ways: 0 must be a whole number from 1 to 3"),
+        ("[statistics]\np_target = 5", r"gate\.bins: b\.toml: statistics\.p_target: 5 must be"),
+        ("[statistics]\np_targt = 0.1", r"gate\.bins: b\.toml: unknown key 'statistics\.p_targt'"),
+        ("[[crosses]]\ndims = ['bogus']", r"gate\.bins: b\.toml: .*'bogus'"),
+        ("[[crosses]]\ndims = 'motion'", r"gate\.bins: b\.toml: crosses\[0\]\.dims: 'motion' must"),
+    ],
+    ids=["ways-0", "p_target-5", "statistics-typo", "cross-unknown-dim", "cross-dims-string"],
+)
+def test_a_gate_bins_file_is_checked_as_coverage_checks_it(
+    tmp_path: Path, clean_run: Path, bins: str, match: str
+) -> None:
+    # Only its [bins.*] tables were checked: these passed the gate, while
+    # 'highfive coverage --bins' refused the same file.
+    (tmp_path / "b.toml").write_text(bins + "\n")
+    text = '[gate]\nbins = "b.toml"\n[[criteria]]\nkind = "coverage"\nmin = 0.5\nways = [1]\n'
+    with pytest.raises(ConfigError, match=match) as err:
+        evaluate_gate(clean_run, load_gate(gate_file(tmp_path, text)))
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize(
     ("text", "error", "match"),
     [
         (
