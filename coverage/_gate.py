@@ -216,7 +216,7 @@ def _read_bins(value: Any, base: Path | None) -> tuple[dict[str, Any], dict[str,
         read_statistics(data)
     except ConfigError as exc:
         raise ConfigError(f"gate.bins: {path.name}: {exc}") from None
-    crosses = {k: data[k] for k in ("ways", "crosses") if k in data}
+    crosses: dict[str, Any] = {k: data[k] for k in ("ways", "crosses") if k in data}
     if crosses:
         crosses["file"] = path.name
     return dict(data.get("bins", {})), crosses
