@@ -1,0 +1,134 @@
+"""What a model file must be to be loaded, and what the model commands may write: the
+input's type and batch, probabilities out, shipped files kept, train.* metadata read
+with checks."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import onnx
+import pytest
+from onnx import TensorProto, helper
+
+from highfive.generators import InvalidParameter, ModelError
+from highfive.harness import Model, ModelSpec
+from highfive.harness._model import shipped_file
+from highfive.harness.cli import main
+
+
+def _net(
+    *,
+    in_type: int = TensorProto.FLOAT,
+    batch: object = "N",
+    softmax: bool = True,
+    metadata: dict[str, str] | None = None,
+) -> bytes:
+    """Cast to float, mean over each window, two logits (0, mean): softmax optional."""
+    spec = ModelSpec()
+    x = helper.make_tensor_value_info("scalogram", in_type, [batch, *spec.input_shape])
+    y = helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, [batch, 2])
+    nodes = [
+        helper.make_node("Cast", ["scalogram"], ["xf"], to=TensorProto.FLOAT),
+        helper.make_node("ReduceMean", ["xf"], ["m"], axes=[2, 3], keepdims=0),
+        helper.make_node("Slice", ["m", "zero", "two", "one"], ["logits"]),
+        helper.make_node("Softmax", ["logits"], ["probabilities"], axis=1)
+        if softmax
+        else helper.make_node("Identity", ["logits"], ["probabilities"]),
+    ]
+    inits = [
+        helper.make_tensor(n, TensorProto.INT64, [1], [v])
+        for n, v in (("zero", 0), ("two", 2), ("one", 1))
+    ]
+    graph = helper.make_graph(nodes, "net", [x], [y], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    helper.set_model_props(model, spec.to_metadata() if metadata is None else metadata)
+    onnx.checker.check_model(model)
+    return model.SerializeToString()
+
+
+def _campaign(tmp_path: Path, model: Path) -> Path:
+    path = tmp_path / "c.toml"
+    path.write_text(
+        f'name = "c"\nseed = 3\ncases = 2\nbatch_size = 2\n'
+        f'models = [{{ counter = "{model.as_posix()}", id = "m" }}]\n'
+        "[execution]\nworkers = 0\n"
+    )
+    return path
+
+
+def test_a_good_net_loads() -> None:
+    Model.from_bytes(_net(), name="m.onnx")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"in_type": TensorProto.DOUBLE}, r"'scalogram' is tensor\(double\); it must be float32"),
+        ({"in_type": TensorProto.FLOAT16}, r"input 'scalogram' is tensor\(float16\); it must be"),
+        ({"in_type": TensorProto.INT32}, r"input 'scalogram' is tensor\(int32\)"),
+        ({"batch": 1}, r"input 'scalogram' has a fixed batch of 1 .*must be dynamic"),
+        ({"batch": 4}, r"fixed batch of 4"),
+        ({"softmax": False}, r"not class probabilities on a probe batch.*Softmax"),
+    ],
+)  # fmt: skip
+def test_bad_input_or_output_is_one_line_at_load(
+    kwargs: dict[str, object], match: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(ModelError, match=match):
+        Model.from_bytes(_net(**kwargs), name="m.onnx")
+    path = tmp_path / "m.onnx"
+    path.write_bytes(_net(**kwargs))
+    assert main(["model", "info", str(path)]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"error: model {str(path)!r}: ") and re.search(match, line), line
+    campaign = _campaign(tmp_path, path)
+    assert main(["run", str(campaign), "--out", str(tmp_path / "runs")]) == 2
+    err = capsys.readouterr().err
+    assert re.search(match, err) and "Traceback" not in err, err
+    assert not (tmp_path / "runs").exists()  # nothing half-written
+
+
+# -- the shipped files ----------------------------------------------------------------
+def test_out_may_not_be_a_shipped_model_file(tmp_path: Path) -> None:
+    from highfive.models._cli import _check_out
+
+    shipped = Path(str(shipped_file("int8")))
+    link = tmp_path / "link.onnx"
+    link.symlink_to(shipped)
+    hard = tmp_path / "hard.onnx"
+    try:
+        hard.hardlink_to(shipped)
+    except OSError:  # another file system
+        hard = link
+    for out in (shipped, link, hard):
+        with pytest.raises(InvalidParameter, match=r"--out: .* is the shipped model file"):
+            _check_out(out)
+    _check_out(tmp_path / "mine.onnx")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["model", "quantize", "float", "--calibration-traces", "1"],
+        ["model", "train", "--traces", "1", "--epochs", "1"],
+        ["model", "prune", "float", "--epochs", "0"],
+    ],
+)
+def test_model_commands_refuse_to_overwrite_a_shipped_model(
+    argv: list[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # A stand-in for the installed file, so a failure of the check writes no real one.
+    stand_in = tmp_path / "highfive-cnn-int8.onnx"
+    stand_in.write_bytes(b"shipped")
+    monkeypatch.setattr(
+        "highfive.models._cli._shipped_model_files", lambda: [tmp_path / "x.onnx", stand_in]
+    )
+    assert main([*argv, "--out", str(stand_in)]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert "is the shipped model file highfive-cnn-int8.onnx" in line
+    assert stand_in.read_bytes() == b"shipped"
