@@ -169,13 +169,33 @@ def _cmd_quantize(args: argparse.Namespace) -> int:
     return 0
 
 
+def _shipped_model_files() -> list[Path]:
+    """The model files the installed package ships: the reference pair and the variants."""
+    from importlib import resources
+
+    from highfive.harness import SHIPPED
+
+    root = Path(str(resources.files("highfive.models")))
+    return [root / n for n in SHIPPED.values()] + sorted((root / "variants").glob("*.onnx"))
+
+
 def _check_out(out: Path) -> None:
+    from highfive.harness._io import file_identity
+
     if out.is_dir():
         raise InvalidParameter(f"--out: {os.fspath(out)!r} is a directory; give a file name")
     if out.suffix != ".onnx":
         raise InvalidParameter(
             f"--out: {os.fspath(out)!r} does not end in .onnx; name the model file *.onnx"
         )
+    mine = file_identity(out)  # a symbolic or hard link is the file
+    for shipped in _shipped_model_files():
+        if shipped.exists() and file_identity(shipped) == mine:
+            raise InvalidParameter(
+                f"--out: {os.fspath(out)!r} is the shipped model file {shipped.name} of the "
+                "installed package (its .sha256 and every run that used it name it); "
+                "write the model to another file"
+            )
 
 
 def add_model_commands(subparsers: Any) -> argparse.ArgumentParser:
