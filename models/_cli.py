@@ -95,6 +95,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from ._train import require_torch, train
 
     _check_out(args.out)  # the user's input first,
+    if args.init is not None:
+        _check_model_metadata(args.init, "--init: ")
     load_corpora(args.add_failures)  # every corpus checked before anything else
     require_torch()  # then what the machine lacks, before generating any data
     train(
@@ -119,6 +121,7 @@ def _cmd_prune(args: argparse.Namespace) -> int:
     from ._train import require_torch
 
     _check_out(args.out)
+    _check_model_metadata(args.model)
     require_torch()
     prune_model(
         args.model,
@@ -177,6 +180,17 @@ def _shipped_model_files() -> list[Path]:
 
     root = Path(str(resources.files("highfive.models")))
     return [root / n for n in SHIPPED.values()] + sorted((root / "variants").glob("*.onnx"))
+
+
+def _check_model_metadata(model: str, prefix: str = "") -> None:
+    """Load ``model`` and check the ``train.*`` metadata the command reads."""
+    from highfive.harness import Model
+
+    from ._export import metadata_of
+    from ._failures import check_train_metadata
+
+    m = Model.load(model)
+    check_train_metadata(metadata_of(m.data), f"{prefix}model {m.label!r}")
 
 
 def _check_out(out: Path) -> None:

@@ -179,6 +179,8 @@ def _names(path: Path, record: dict[str, Any], mid: str) -> tuple[str, str, str]
 def _entries(runs: list[tuple[Path, dict[str, Any], str]]) -> list[_Entry]:
     from highfive.harness import Model
 
+    from ._failures import check_train_metadata
+
     entries = []
     for path, record, _ in runs:
         for m in record.get("models", []):
@@ -194,6 +196,7 @@ def _entries(runs: list[tuple[Path, dict[str, Any], str]]) -> list[_Entry]:
             mid = str(m["id"])
             names = _names(path, record, mid)
             meta = metadata_of(model.data)
+            check_train_metadata(meta, f"compare: model {m['id']!r} of run {os.fspath(path)!r}")
             import onnx
 
             ops = {n.op_type for n in onnx.load_from_string(model.data).graph.node}

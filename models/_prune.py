@@ -222,11 +222,13 @@ def prune_model(
 
     from ._dataset import window_set
     from ._export import export_onnx, metadata_of
+    from ._failures import check_train_metadata
     from ._train import fit, require_torch, torch_settings, versions
 
     torch = require_torch()
     m = Model.load(model)
     meta = metadata_of(m.data)
+    check_train_metadata(meta, f"model {m.label!r}")
     seed = int(meta.get("train.seed", 0)) if seed is None else seed
     n_traces = int(meta.get("train.n_traces", 1000)) if n_traces is None else n_traces
     say = log if log is not None else (lambda _m: None)

@@ -327,7 +327,13 @@ def train(
         ``out``.
     """
     from ._arch import ARCH_DEFAULTS, build_arch, check_arch
-    from ._failures import concat_windows, corpus_metadata, failure_windows, load_corpora
+    from ._failures import (
+        check_train_metadata,
+        concat_windows,
+        corpus_metadata,
+        failure_windows,
+        load_corpora,
+    )
     from ._prune import network_from_onnx
 
     seed = _check_int("seed", seed, 0)
@@ -347,6 +353,7 @@ def train(
                 f"{fixed[0]}: comes from the --init model; leave it out when fine-tuning"
             )
         start = Model.load(init)
+        check_train_metadata(metadata_of(start.data), f"--init: model {start.label!r}")
         base = start.spec
         arch = metadata_of(start.data).get("train.arch", "reference")
     else:

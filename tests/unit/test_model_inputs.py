@@ -5,6 +5,7 @@ with checks."""
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 
 import onnx
@@ -132,3 +133,57 @@ def test_model_commands_refuse_to_overwrite_a_shipped_model(
     (line,) = capsys.readouterr().err.splitlines()
     assert "is the shipped model file highfive-cnn-int8.onnx" in line
     assert stand_in.read_bytes() == b"shipped"
+
+
+# -- train.* metadata -------------------------------------------------------------------
+def _with_train(tmp_path: Path, **train: str) -> Path:
+    meta = {**ModelSpec().to_metadata(), **{f"train.{k}": v for k, v in train.items()}}
+    path = tmp_path / "m.onnx"
+    path.write_bytes(_net(metadata=meta))
+    return path
+
+
+BAD_TRAIN = [
+    ({"failures": "not json"}, r"train\.failures = 'not json' is not a JSON list"),
+    ({"failures": '[{"run":"x","seed":"eleven"}]'}, r"train\.failures = .*eleven"),
+    ({"failures": '[{"run":"x","seed":1,"cases_z":"zz"}]'}, r"train\.failures = .*zz"),
+    ({"failures": '{"run":"x"}'}, r"train\.failures = .* is not a JSON list"),
+    ({"init_failures": "[1]"}, r"train\.init_failures = '\[1\]'"),
+    ({"seed": "1.5"}, r"train\.seed = '1\.5' is not an integer >= 0"),
+    ({"n_traces": "abc"}, r"train\.n_traces = 'abc' is not an integer >= 0"),
+    ({"widths": "16 x 32"}, r"train\.widths = '16 x 32' is not three channel counts"),
+]
+
+
+@pytest.mark.parametrize(("train", "match"), BAD_TRAIN)
+def test_bad_train_metadata_is_one_line_naming_key_and_value(
+    train: dict[str, str], match: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from highfive.models._failures import check_train_metadata
+
+    with pytest.raises(InvalidParameter, match=match):
+        check_train_metadata({f"train.{k}": v for k, v in train.items()}, "model 'm'")
+    path = _with_train(tmp_path, **train)
+    out = tmp_path / "out.onnx"
+    commands = [
+        ["model", "quantize", str(path), "--calibration-traces", "1"],
+        ["model", "prune", str(path), "--epochs", "0"],
+        ["model", "train", "--init", str(path), "--traces", "1", "--epochs", "1"],
+    ]
+    for argv in commands:
+        assert main([*argv, "--out", str(out)]) == 2, argv
+        (line,) = capsys.readouterr().err.splitlines()
+        assert line.startswith("error: ") and str(path) in line and re.search(match, line), line
+        assert not out.exists()
+
+
+def test_run_skips_a_bad_corpus_record_with_a_warning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _with_train(tmp_path, failures="not json")
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")  # shown as the command shows it, not raised
+        assert main(["run", str(_campaign(tmp_path, path)), "--out", str(tmp_path / "r")]) == 0
+    err = capsys.readouterr().err
+    assert re.search(r"warning: model 'm': metadata train\.failures = 'not json'.*cannot tell", err)
+    assert "Traceback" not in err
