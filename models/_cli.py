@@ -16,12 +16,14 @@ from typing import Any
 from highfive.generators import InvalidParameter
 from highfive.harness import int_at_least, int_between, path_arg
 
+from ._defaults import MAX_OVERSAMPLE, MAX_SEED
+
 __all__ = ["add_model_commands"]
 
 
 _positive_int = int_at_least(1)
 _count = int_at_least(0)
-_seed = int_at_least(0)
+_seed = int_between(0, MAX_SEED)
 
 
 def _fraction(text: str) -> float:
@@ -346,10 +348,11 @@ def add_model_commands(subparsers: Any) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--oversample",
-        type=_positive_int,
+        type=int_between(1, MAX_OVERSAMPLE),
         default=DEFAULT_OVERSAMPLE,
         metavar="K",
-        help=f"repeat each failing trace's windows K times (default {DEFAULT_OVERSAMPLE})",
+        help=f"repeat each failing trace's windows K times, 1 to {MAX_OVERSAMPLE} (copies "
+        f"in memory; default {DEFAULT_OVERSAMPLE})",
     )
     p.add_argument("--out", type=path_arg, required=True, metavar="PATH", help="output .onnx file")
     p.set_defaults(handler=_cmd_train)

@@ -40,7 +40,7 @@ import numpy as np
 from highfive.generators import InvalidParameter, ParameterSpace, Trace, default_space, show
 
 from ._dataset import WindowSet, features, trace_windows
-from ._defaults import DEFAULT_OVERSAMPLE
+from ._defaults import DEFAULT_OVERSAMPLE, MAX_SEED
 
 __all__ = [
     "DEFAULT_OVERSAMPLE",
@@ -124,6 +124,8 @@ def check_train_metadata(meta: Mapping[str, str], label: str = "model") -> None:
     for key in _INT_KEYS:
         if key in meta and not (meta[key].isascii() and meta[key].isdigit()):
             raise _bad_key(label, key, meta[key], "an integer >= 0")
+        if key.endswith("seed") and key in meta and int(meta[key]) > MAX_SEED:
+            raise _bad_key(label, key, meta[key], f"a seed from 0 to {MAX_SEED:,}")
     for key in _WIDTHS_KEYS:
         if key in meta:
             parts = meta[key].split()

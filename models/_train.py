@@ -44,7 +44,7 @@ from highfive.generators import InvalidParameter, ModelError, ParameterSpace
 from highfive.harness import Model, ModelSpec
 
 from ._dataset import WindowSet, norm_stats, window_set
-from ._defaults import DEFAULT_OVERSAMPLE, DEFAULTS, MAX_WIDTH
+from ._defaults import DEFAULT_OVERSAMPLE, DEFAULTS, MAX_OVERSAMPLE, MAX_SEED, MAX_WIDTH
 from ._export import export_onnx, metadata_of
 
 __all__ = [
@@ -256,9 +256,11 @@ def versions(torch: Any) -> str:
     )
 
 
-def _check_int(name: str, v: object, minimum: int) -> int:
+def _check_int(name: str, v: object, minimum: int, maximum: int | None = None) -> int:
     if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < minimum:
         raise InvalidParameter(f"{name}: got {v!r}; must be an integer >= {minimum}")
+    if maximum is not None and v > maximum:
+        raise InvalidParameter(f"{name}: got {v!r}; must be an integer <= {maximum:,}")
     return int(v)
 
 
@@ -336,12 +338,12 @@ def train(
     )
     from ._prune import network_from_onnx
 
-    seed = _check_int("seed", seed, 0)
+    seed = _check_int("seed", seed, 0, MAX_SEED)
     n_traces = _check_int("n_traces", n_traces, 1)
     epochs = _check_int("epochs", epochs, 1)
     batch_size = _check_int("batch_size", batch_size, 1)
     threads = _check_int("threads", threads, 1)
-    oversample = _check_int("oversample", oversample, 1)
+    oversample = _check_int("oversample", oversample, 1, MAX_OVERSAMPLE)
     start: Model | None = None
     if init is not None:
         given = {"time_step": time_step, "widths": widths}

@@ -187,3 +187,43 @@ def test_run_skips_a_bad_corpus_record_with_a_warning(
     err = capsys.readouterr().err
     assert re.search(r"warning: model 'm': metadata train\.failures = 'not json'.*cannot tell", err)
     assert "Traceback" not in err
+
+
+# -- argument bounds --------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("argv", "match"),
+    [
+        (["train", "--seed", str(2**63)], r"--seed: 9223372036854775808 must be <= 9,223,"),
+        (["train", "--seed", str(2**64)], r"--seed: 18446744073709551616 must be <="),
+        (["prune", "float", "--seed", str(2**63)], r"--seed: .* must be <="),
+        (["quantize", "float", "--seed", str(2**64)], r"--seed: .* must be <="),
+        (["train", "--oversample", "101"], r"--oversample: 101 must be <= 100"),
+        (["train", "--oversample", "1000000000"], r"--oversample: 1000000000 must be <= 100"),
+    ],
+)
+def test_seed_and_oversample_are_bounded(
+    argv: list[str], match: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "x.onnx"
+    with pytest.raises(SystemExit) as exit_:
+        main(["model", *argv, "--out", str(out)])
+    assert exit_.value.code == 2
+    (line,) = [x for x in capsys.readouterr().err.splitlines() if "error:" in x]
+    assert re.search(match, line), line
+    assert not out.exists()
+
+
+def test_library_train_bounds_seed_and_oversample(tmp_path: Path) -> None:
+    from highfive.models._train import train
+
+    with pytest.raises(InvalidParameter, match=r"seed: got 9223372036854775808; must be an"):
+        train(seed=2**63, out=tmp_path / "x.onnx")
+    with pytest.raises(InvalidParameter, match=r"oversample: got 101; must be an integer <= 100"):
+        train(oversample=101, out=tmp_path / "x.onnx")
+
+
+def test_a_seed_in_metadata_beyond_the_bound_is_refused() -> None:
+    from highfive.models._failures import check_train_metadata
+
+    with pytest.raises(InvalidParameter, match=r"train\.seed = '9223372036854775808'"):
+        check_train_metadata({"train.seed": str(2**63)}, "model 'm'")
