@@ -151,7 +151,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         ways=args.ways,
     )
     if args.json:
-        print(json.dumps(result.to_dict(), indent=2))
+        print(json.dumps(result.to_dict(), indent=2, allow_nan=False))
     else:
         print("\n".join(result.lines()))
     for path in write_compare(result, out=args.out, plot=args.plot):

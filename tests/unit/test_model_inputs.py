@@ -227,3 +227,19 @@ def test_a_seed_in_metadata_beyond_the_bound_is_refused() -> None:
 
     with pytest.raises(InvalidParameter, match=r"train\.seed = '9223372036854775808'"):
         check_train_metadata({"train.seed": str(2**63)}, "model 'm'")
+
+
+def test_compare_json_writes_null_for_a_figure_that_is_not_a_number() -> None:
+    import json
+    import math
+
+    from highfive.models import CompareResult
+
+    row = {"model": "m", "window_balanced_accuracy": math.nan, "macs_per_s": math.inf, "n": 3}
+    result = CompareResult(
+        rows=[row], reference="m", target="nrf52832", held_out={"traces": 1}, ways=[1]
+    )
+    doc = json.loads(json.dumps(result.to_dict(), allow_nan=False))
+    assert doc["models"] == [
+        {"model": "m", "window_balanced_accuracy": None, "macs_per_s": None, "n": 3}
+    ]
