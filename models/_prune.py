@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -122,6 +123,36 @@ def network_from_onnx(data: bytes, name: str = "model") -> Any:
         elif j != len(graph.node) - 1:  # Softmax: only as the head
             raise ModelError(f"{where}: Softmax only as the last node")
     return nn.Sequential(*layers).eval()
+
+
+def pruned_metadata(
+    meta: Mapping[str, str],
+    channels: Sequence[tuple[int, int]],
+    *,
+    sparsity: float,
+    source: str,
+    epochs: int,
+    traces: str,
+) -> dict[str, str]:
+    """The ``train.*`` metadata of a model pruned from one with metadata ``meta``: its
+    entries, the widths the pruned network has (the first three convolutions' output
+    channels; the unpruned ones become ``train.prune_widths_from``), and how it was
+    pruned (``train.prune_*``)."""
+    extra = {k: v for k, v in meta.items() if k.startswith("train.")}
+    if len(channels) >= 3:
+        if "train.widths" in extra:
+            extra["train.prune_widths_from"] = extra["train.widths"]
+        extra["train.widths"] = " ".join(str(b) for _, b in channels[:3])
+    extra.update(
+        {
+            "train.prune_sparsity": f"{sparsity:g}",
+            "train.prune_channels": " ".join(f"{a}->{b}" for a, b in channels),
+            "train.prune_from": source,
+            "train.prune_epochs": str(epochs),
+            "train.prune_traces": traces,
+        }
+    )
+    return extra
 
 
 def prune_channels(net: Any, sparsity: float) -> tuple[Any, list[tuple[int, int]]]:
@@ -238,17 +269,15 @@ def prune_model(
         if epochs:
             data = window_set(n_traces, seed, spec=m.spec)
             fit(net, data, epochs=epochs, seed=seed, lr=lr, log=say)
-        extra = {k: v for k, v in meta.items() if k.startswith("train.")}
-        extra.update(
-            {
-                "train.prune_sparsity": f"{sparsity:g}",
-                "train.prune_channels": " ".join(f"{a}->{b}" for a, b in channels),
-                "train.prune_from": m.sha256,
-                "train.prune_epochs": str(epochs),
-                "train.prune_traces": f"{n_traces} (seed {seed})",
-                "train.versions": versions(torch),
-            }
+        extra = pruned_metadata(
+            meta,
+            channels,
+            sparsity=sparsity,
+            source=m.sha256,
+            epochs=epochs,
+            traces=f"{n_traces} (seed {seed})",
         )
+        extra["train.versions"] = versions(torch)
         path = export_onnx(net, m.spec, out, extra=extra)
     say(f"wrote {path} ({path.stat().st_size:,} bytes)")
     return path

@@ -444,4 +444,6 @@ def _init_metadata(start: Model) -> dict[str, str]:
             out[f"train.init_{key}"] = meta[f"train.{key}"]
     if "train.widths" in meta:
         out["train.widths"] = meta["train.widths"]
+    # How the starting network was pruned stays true of the fine-tuned one.
+    out.update({k: v for k, v in meta.items() if k.startswith("train.prune_")})
     return out

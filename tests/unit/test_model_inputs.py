@@ -243,3 +243,28 @@ def test_compare_json_writes_null_for_a_figure_that_is_not_a_number() -> None:
     assert doc["models"] == [
         {"model": "m", "window_balanced_accuracy": None, "macs_per_s": None, "n": 3}
     ]
+
+
+# -- pruning provenance -----------------------------------------------------------------
+def test_pruned_metadata_records_the_real_widths_and_survives_fine_tuning() -> None:
+    from highfive.models._prune import pruned_metadata
+    from highfive.models._train import _init_metadata
+
+    meta = {"train.widths": "16 32 32", "train.seed": "0", "highfive.format": "x"}
+    pruned = pruned_metadata(
+        meta,
+        [(16, 11), (32, 22), (32, 22)],
+        sparsity=0.3,
+        source="abc",
+        epochs=3,
+        traces="6000 (seed 0)",
+    )
+    assert pruned["train.widths"] == "11 22 22"
+    assert pruned["train.prune_widths_from"] == "16 32 32"
+    assert pruned["train.prune_channels"] == "16->11 32->22 32->22"
+    assert "highfive.format" not in pruned
+    spec_meta = {**ModelSpec().to_metadata(), **pruned}
+    tuned = _init_metadata(Model.from_bytes(_net(metadata=spec_meta), name="p.onnx"))
+    assert tuned["train.widths"] == tuned["train.init_widths"] == "11 22 22"
+    for key in ("sparsity", "channels", "from", "epochs", "traces", "widths_from"):
+        assert tuned[f"train.prune_{key}"] == pruned[f"train.prune_{key}"], key
