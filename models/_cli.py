@@ -196,17 +196,14 @@ def _check_model_metadata(model: str, prefix: str = "") -> None:
 
 
 def _check_out(out: Path) -> None:
-    from highfive.harness._io import file_identity
-
     if out.is_dir():
         raise InvalidParameter(f"--out: {os.fspath(out)!r} is a directory; give a file name")
     if out.suffix != ".onnx":
         raise InvalidParameter(
             f"--out: {os.fspath(out)!r} does not end in .onnx; name the model file *.onnx"
         )
-    mine = file_identity(out)  # a symbolic or hard link is the file
-    for shipped in _shipped_model_files():
-        if shipped.exists() and file_identity(shipped) == mine:
+    for shipped in _shipped_model_files():  # a symbolic or hard link is the file
+        if out.exists() and shipped.exists() and os.path.samefile(out, shipped):
             raise InvalidParameter(
                 f"--out: {os.fspath(out)!r} is the shipped model file {shipped.name} of the "
                 "installed package (its .sha256 and every run that used it name it); "
