@@ -17,15 +17,15 @@ What is counted, per model (:func:`estimate_target`):
   as an integer kernel library such as CMSIS-NN runs a graph);
 - **buffers**: the window of samples the scalogram is computed from (window samples x
   3 axes, float32) and the scalogram itself (the model's input at batch 1);
-- **compute**: MACs per window (:func:`highfive.models.count_macs`: Conv, Gemm,
-  MatMul) times windows per second (``1 / hop_s``), or, for a column-streamable
-  network (:mod:`._streaming`), the MACs of each new scalogram column times columns
-  per second plus the head's per window (:func:`highfive.models.count_macs` refuses
-  a node it cannot cost, so a model is never judged on compute it leaves out); each
-  node's MACs divided by the profile's MACs per cycle at that node's own precision
-  (int8 for an integer operator, or a float one whose data and weights both come out
-  of a DequantizeLinear, else float) give cycles per second; over the clock, the duty
-  cycle.
+- **compute**: MACs per window (:func:`highfive.models.count_macs`: Conv, Gemm, MatMul,
+  their integer and transposed forms, Einsum, recurrent layers) times windows per second
+  (``1 / hop_s``), or, for a column-streamable network (:mod:`._streaming`), the MACs of
+  each new scalogram column times columns per second plus the head's per window
+  (:func:`highfive.models.count_macs` refuses a node it cannot cost, so a model is never
+  judged on compute it leaves out); each node's MACs divided by the profile's MACs per
+  cycle at that node's own precision (int8 for an integer operator, or a float one whose
+  data and weights both come out of a DequantizeLinear, else float) give cycles per
+  second; over the clock, the duty cycle.
 
 It fits when weights + code allowance <= flash, activations + buffers + RAM allowance
 <= RAM, and the duty cycle <= the profile's limit. Not counted: the scalogram front
@@ -196,7 +196,7 @@ class TargetEstimate:
                 f"{self.window_samples} samples x {_AXES} axes float32",
             ),
             ("scalogram", f"{self.scalogram_buffer_bytes:,} B", f"model input {axes}"),
-            ("MACs", f"{self.macs_per_window:,}", "per window (Conv, Gemm, MatMul)"),
+            ("MACs", f"{self.macs_per_window:,}", "per window (every multiplying node)"),
             ("windows", f"{self.windows_per_s:g}/s", f"hop {self.hop_s:g} s"),
             ("MACs/s", f"{self.macs_per_s:,.0f}", self._rate_note()),
             ("MACs/cycle", f"{self.macs_per_cycle:g}", f"{kind} kernels on a {t.core} (estimate)"),
