@@ -179,12 +179,16 @@ class CriterionKind:
         result for the gate, and no ``model`` key (``agreement``).
     onnx_only : bool
         Only ONNX counters have what it measures (size, latency of the model file).
+    file_options : tuple of str
+        Options that may name a file (a value ending in ``.toml``): a relative one is
+        resolved against the gate file's folder, as ``[gate] bins`` is.
     """
 
     kind: ClassVar[str] = ""
     options: ClassVar[Mapping[str, Option]] = {}
     per_model: ClassVar[bool] = True
     onnx_only: ClassVar[bool] = False
+    file_options: ClassVar[tuple[str, ...]] = ()
 
     def threshold(self, o: Mapping[str, Any]) -> str:
         """The threshold as people read it, e.g. ``"upper bound < 0.001"``."""
@@ -286,8 +290,12 @@ class Criterion:
         return self.spec.threshold(self.options)
 
 
-def parse_criterion(i: int, spec: Any) -> Criterion:
-    """The ``i``-th ``[[criteria]]`` table of a gate file; :class:`ConfigError` if bad."""
+def parse_criterion(i: int, spec: Any, base: str | os.PathLike[str] | None = None) -> Criterion:
+    """The ``i``-th ``[[criteria]]`` table of a gate file; :class:`ConfigError` if bad.
+
+    ``base`` is the gate file's folder: a relative file named by one of the kind's
+    ``file_options`` is read from there, wherever the command runs.
+    """
     where = f"criteria[{i}]"
     if not isinstance(spec, Mapping):
         raise ConfigError(f"{where}: {show(spec)} must be a table [[criteria]]")
@@ -326,4 +334,9 @@ def parse_criterion(i: int, spec: Any) -> Criterion:
             raise ConfigError(f"{where}: missing key {key!r} (the threshold)")
         else:
             opts[key] = option.fallback()
+    for key in k.file_options:
+        value = opts.get(key)
+        relative = isinstance(value, str) and value.endswith(".toml") and not os.path.isabs(value)
+        if base is not None and relative:
+            opts[key] = os.path.join(os.fspath(base), value)
     return Criterion(kind, name, None if models is None else tuple(models), opts)

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from highfive.generators import ConfigError, show_number
+from highfive.generators import ConfigError, HighfiveError, show_number
 
 from ._criteria import (
     Criterion,
@@ -85,6 +85,7 @@ class FitsTarget(CriterionKind):
         ),
     }
     onnx_only = True
+    file_options = ("target",)
 
     def threshold(self, o: Mapping[str, Any]) -> str:
         extra = [
@@ -100,7 +101,14 @@ class FitsTarget(CriterionKind):
 
     def _estimate(self, c: Criterion, model: str, run: GateRun) -> Mapping[str, Any]:
         entry = run.models[model]
-        return _estimator()(str(entry["source"]), str(entry.get("sha256")), c.options["target"])
+        target = c.options["target"]
+        try:
+            return _estimator()(str(entry["source"]), str(entry.get("sha256")), target)
+        except HighfiveError as exc:  # name the criterion: a gate may hold several
+            why = str(exc).removeprefix("fits_target: ")
+            raise type(exc)(
+                f"criterion {c.name!r} (fits_target, target {target!r}): {why}"
+            ) from None
 
     def targets(self, c: Criterion, run: GateRun) -> list[str | None]:
         models = super().targets(c, run)

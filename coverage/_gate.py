@@ -40,7 +40,8 @@ Kinds and their keys (besides ``kind``, ``name`` and ``model``):
   over many calls, one thread, with the machine it ran on), so the same run and gate
   file always give the same verdict (ONNX counters only; a run made before latencies
   were recorded fails it and says to re-run the campaign);
-- ``fits_target``: ``target`` (required: a shipped profile name or a profile file),
+- ``fits_target``: ``target`` (required: a shipped profile name or a profile file,
+  relative to this file),
   ``max_flash_bytes``, ``max_ram_bytes``, ``max_duty_cycle`` (optional, tighter than
   the profile): the model fits the target's flash, RAM and duty cycle as
   ``highfive model target`` estimates them (ONNX counters only; the estimate is
@@ -169,7 +170,7 @@ class Gate:
                 "criteria: a gate needs at least one [[criteria]] table with a kind, "
                 f"one of {', '.join(KINDS)}"
             )
-        criteria = tuple(parse_criterion(i, spec) for i, spec in enumerate(raw))
+        criteria = tuple(parse_criterion(i, spec, base) for i, spec in enumerate(raw))
         names = [c.name for c in criteria]
         for i, n in enumerate(names):
             j = names.index(n)

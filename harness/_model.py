@@ -43,6 +43,12 @@ def shipped_file(name: str) -> Traversable:
 PREDICT_BATCH = 1024
 """Windows per ``session.run`` call in :meth:`Model.predict`."""
 
+PROBE_WINDOWS = 2
+"""Windows of noise a model is run on when loaded (:meth:`Model.load`)."""
+
+PROBE_SUM_TOLERANCE = 0.02
+"""How far from 1 a probe row of probabilities may sum (an int8 softmax rounds)."""
+
 
 @dataclass(frozen=True, eq=False)
 class Model:
@@ -150,6 +156,17 @@ class Model:
             )
         shape = inputs[0].shape
         want = self.spec.input_shape
+        allowed = f"float32 (tensor(float)) of shape [batch, {', '.join(map(str, want))}]"
+        if inputs[0].type != "tensor(float)":
+            raise ModelError(
+                f"model {label}: input {show(inputs[0].name)} is {inputs[0].type}; it must be "
+                f"{allowed}"
+            )
+        if shape and isinstance(shape[0], int):
+            raise ModelError(
+                f"model {label}: input {show(inputs[0].name)} has a fixed batch of "
+                f"{shape[0]} ({shape}); its first dimension must be dynamic: {allowed}"
+            )
         fixed = [d for d in shape[1:]]
         if len(shape) != 4 or any(
             isinstance(d, int) and d != w for d, w in zip(fixed, want, strict=True)
@@ -163,6 +180,46 @@ class Model:
         if len(out) != 2 or (isinstance(out[1], int) and out[1] != n_classes):
             raise ModelError(
                 f"model {label}: output shape {out} does not match its {n_classes} class_names"
+            )
+        self._probe(sess)
+
+    def _probe(self, sess: Any) -> None:
+        """Run :data:`PROBE_WINDOWS` windows of noise: the model must run on a batch and
+        give one row of class probabilities (each in [0, 1], summing to 1) per window."""
+        label = _named(self.label)
+        name_in, name_out = sess.get_inputs()[0].name, sess.get_outputs()[0].name
+        x = np.random.default_rng(0).standard_normal((PROBE_WINDOWS, *self.spec.input_shape))
+        import onnxruntime as ort
+
+        quiet = ort.RunOptions()
+        quiet.log_severity_level = 4  # the error is reported below, in one line
+        try:
+            (probs,) = sess.run([name_out], {name_in: x.astype(np.float32)}, quiet)
+        except Exception as exc:  # ONNX Runtime raises its own types
+            detail = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+            raise ModelError(
+                f"model {label}: fails on a probe batch of {PROBE_WINDOWS} windows ({detail})"
+            ) from None
+        n_classes = len(self.spec.class_names)
+        shape = getattr(probs, "shape", None)
+        if shape != (PROBE_WINDOWS, n_classes):
+            got = list(shape) if shape is not None else type(probs).__name__
+            raise ModelError(
+                f"model {label}: output {show(name_out)} has shape {got} for a probe batch of "
+                f"{PROBE_WINDOWS} windows; it must be [{PROBE_WINDOWS}, {n_classes}], one row "
+                "of class probabilities per window"
+            )
+        p = np.asarray(probs, dtype=np.float64)
+        sums = p.sum(axis=1)
+        if (
+            not (np.isfinite(p).all() and (p >= 0).all() and (p <= 1).all())
+            or (np.abs(sums - 1.0) > PROBE_SUM_TOLERANCE).any()
+        ):
+            raise ModelError(
+                f"model {label}: output {show(name_out)} is not class probabilities on a "
+                f"probe batch (values {p.min():.4g} to {p.max():.4g}, rows summing to "
+                f"{sums.min():.4g} to {sums.max():.4g}); each row must be in [0, 1] and sum "
+                "to 1: end the network in a Softmax"
             )
 
     @cached_property

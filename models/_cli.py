@@ -16,12 +16,14 @@ from typing import Any
 from highfive.generators import InvalidParameter
 from highfive.harness import int_at_least, int_between, path_arg
 
+from ._defaults import MAX_OVERSAMPLE, MAX_SEED
+
 __all__ = ["add_model_commands"]
 
 
 _positive_int = int_at_least(1)
 _count = int_at_least(0)
-_seed = int_at_least(0)
+_seed = int_between(0, MAX_SEED)
 
 
 def _fraction(text: str) -> float:
@@ -95,6 +97,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from ._train import require_torch, train
 
     _check_out(args.out)  # the user's input first,
+    if args.init is not None:
+        _check_model_metadata(args.init, "--init: ")
     load_corpora(args.add_failures)  # every corpus checked before anything else
     require_torch()  # then what the machine lacks, before generating any data
     train(
@@ -119,6 +123,7 @@ def _cmd_prune(args: argparse.Namespace) -> int:
     from ._train import require_torch
 
     _check_out(args.out)
+    _check_model_metadata(args.model)
     require_torch()
     prune_model(
         args.model,
@@ -146,7 +151,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         ways=args.ways,
     )
     if args.json:
-        print(json.dumps(result.to_dict(), indent=2))
+        print(json.dumps(result.to_dict(), indent=2, allow_nan=False))
     else:
         print("\n".join(result.lines()))
     for path in write_compare(result, out=args.out, plot=args.plot):
@@ -169,6 +174,27 @@ def _cmd_quantize(args: argparse.Namespace) -> int:
     return 0
 
 
+def _shipped_model_files() -> list[Path]:
+    """The model files the installed package ships: the reference pair and the variants."""
+    from importlib import resources
+
+    from highfive.harness import SHIPPED
+
+    root = Path(str(resources.files("highfive.models")))
+    return [root / n for n in SHIPPED.values()] + sorted((root / "variants").glob("*.onnx"))
+
+
+def _check_model_metadata(model: str, prefix: str = "") -> None:
+    """Load ``model`` and check the ``train.*`` metadata the command reads."""
+    from highfive.harness import Model
+
+    from ._export import metadata_of
+    from ._failures import check_train_metadata
+
+    m = Model.load(model)
+    check_train_metadata(metadata_of(m.data), f"{prefix}model {m.label!r}")
+
+
 def _check_out(out: Path) -> None:
     if out.is_dir():
         raise InvalidParameter(f"--out: {os.fspath(out)!r} is a directory; give a file name")
@@ -176,6 +202,13 @@ def _check_out(out: Path) -> None:
         raise InvalidParameter(
             f"--out: {os.fspath(out)!r} does not end in .onnx; name the model file *.onnx"
         )
+    for shipped in _shipped_model_files():  # a symbolic or hard link is the file
+        if out.exists() and shipped.exists() and os.path.samefile(out, shipped):
+            raise InvalidParameter(
+                f"--out: {os.fspath(out)!r} is the shipped model file {shipped.name} of the "
+                "installed package (its .sha256 and every run that used it name it); "
+                "write the model to another file"
+            )
 
 
 def add_model_commands(subparsers: Any) -> argparse.ArgumentParser:
@@ -312,10 +345,11 @@ def add_model_commands(subparsers: Any) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--oversample",
-        type=_positive_int,
+        type=int_between(1, MAX_OVERSAMPLE),
         default=DEFAULT_OVERSAMPLE,
         metavar="K",
-        help=f"repeat each failing trace's windows K times (default {DEFAULT_OVERSAMPLE})",
+        help=f"repeat each failing trace's windows K times, 1 to {MAX_OVERSAMPLE} (copies "
+        f"in memory; default {DEFAULT_OVERSAMPLE})",
     )
     p.add_argument("--out", type=path_arg, required=True, metavar="PATH", help="output .onnx file")
     p.set_defaults(handler=_cmd_train)

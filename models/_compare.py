@@ -14,6 +14,7 @@ the float model it was quantized from, in the same run: same training metadata).
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -47,6 +48,13 @@ _COLUMNS = (
 )
 
 
+def _json_number(value: Any) -> Any:
+    """``value``, or None for a float that is NaN or infinite (not JSON)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
 @dataclass(frozen=True)
 class CompareResult:
     """One row per model (dicts with the keys of the table), and how it was measured."""
@@ -59,13 +67,15 @@ class CompareResult:
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: a figure that is not a number (a balanced accuracy of held-out
+        windows of one class) is None, which JSON writes as null, not NaN."""
         return {
             "reference": self.reference,
             "target": self.target,
             "held_out": self.held_out,
             "ways": self.ways,
             "confidence": CONFIDENCE,
-            "models": self.rows,
+            "models": [{k: _json_number(v) for k, v in row.items()} for row in self.rows],
         }
 
     def frame(self) -> Any:
@@ -179,6 +189,8 @@ def _names(path: Path, record: dict[str, Any], mid: str) -> tuple[str, str, str]
 def _entries(runs: list[tuple[Path, dict[str, Any], str]]) -> list[_Entry]:
     from highfive.harness import Model
 
+    from ._failures import check_train_metadata
+
     entries = []
     for path, record, _ in runs:
         for m in record.get("models", []):
@@ -194,6 +206,7 @@ def _entries(runs: list[tuple[Path, dict[str, Any], str]]) -> list[_Entry]:
             mid = str(m["id"])
             names = _names(path, record, mid)
             meta = metadata_of(model.data)
+            check_train_metadata(meta, f"compare: model {m['id']!r} of run {os.fspath(path)!r}")
             import onnx
 
             ops = {n.op_type for n in onnx.load_from_string(model.data).graph.node}

@@ -13,6 +13,8 @@ __all__ = [
     "DEFAULTS",
     "DEFAULT_OVERSAMPLE",
     "HELD_OUT_SEED",
+    "MAX_OVERSAMPLE",
+    "MAX_SEED",
     "MAX_WIDTH",
 ]
 
@@ -39,6 +41,13 @@ HELD_OUT_SEED = 1
 """Seed of held-out traces for window accuracy (benchmarks/eval_models.py, model compare)."""
 DEFAULT_OVERSAMPLE = 5
 """Times each failing trace's windows are repeated in training (``--add-failures``)."""
+MAX_OVERSAMPLE = 100
+"""Most times a failing trace's windows may be repeated: the repeats are copies in
+memory (4.8 kB a window), so the shipped corpus's 185,854 windows take 89 GB at 100;
+a failing trace then weighs as much as 100 generated ones."""
+MAX_SEED = 2**63 - 1
+"""Largest seed of ``model train``, ``prune``, ``quantize`` and ``compare``: PyTorch's
+generator takes a signed 64-bit seed."""
 ARCHS = ("reference", "small", "streaming")
 """Architectures ``model train --arch`` builds (:mod:`highfive.models._arch`)."""
 MAX_WIDTH = 256

@@ -40,11 +40,12 @@ import numpy as np
 from highfive.generators import InvalidParameter, ParameterSpace, Trace, default_space, show
 
 from ._dataset import WindowSet, features, trace_windows
-from ._defaults import DEFAULT_OVERSAMPLE
+from ._defaults import DEFAULT_OVERSAMPLE, MAX_SEED
 
 __all__ = [
     "DEFAULT_OVERSAMPLE",
     "FailureCorpus",
+    "check_train_metadata",
     "concat_windows",
     "corpus_metadata",
     "corpus_seeds",
@@ -64,9 +65,80 @@ _CORPUS_KEYS = (FAILURES_KEY, "train.init_failures")
 """The keys holding corpora: the model's own, and those of the model it was tuned from."""
 
 
+_INT_KEYS = (
+    "train.seed",
+    "train.n_traces",
+    "train.init_seed",
+    "train.init_n_traces",
+    "train.failures_oversample",
+    "train.failure_cases",
+)
+"""Metadata keys read as integers >= 0 (seeds, counts)."""
+_WIDTHS_KEYS = ("train.widths", "train.init_widths")
+
+
+def _bad_key(label: str, key: str, value: str, allowed: str) -> InvalidParameter:
+    return InvalidParameter(f"{label}: metadata {key} = {show(value)} is not {allowed}")
+
+
+def _corpus_records(label: str, key: str, value: str) -> list[dict[str, Any]]:
+    """The corpus records stored under ``key``, each checked (a JSON list of objects with
+    an integer ``seed``, and, when present, ``cases_z`` as written by
+    :func:`encode_case_ids`, ``n`` an integer, ``cases_sha256`` a string)."""
+    allowed = (
+        'a JSON list of failure corpus records ({"run": ..., "seed": <int>, "n": <int>, '
+        '"cases_z": ...})'
+    )
+    try:
+        records = json.loads(value)
+    except ValueError:
+        raise _bad_key(label, key, value, allowed) from None
+    if not isinstance(records, list):
+        raise _bad_key(label, key, value, allowed)
+    for r in records:
+        ok = isinstance(r, dict) and all(
+            isinstance(r.get(k), int) and not isinstance(r.get(k), bool) and r[k] >= 0
+            for k in ("seed", "n")
+            if k in r or k == "seed"
+        )
+        ok = ok and all(isinstance(r.get(k, ""), str) for k in ("cases_z", "cases_sha256"))
+        if ok and "cases_z" in r:
+            try:
+                decode_case_ids(r["cases_z"])
+            except (ValueError, zlib.error):
+                ok = False
+        if not ok:
+            raise _bad_key(label, key, value, allowed)
+    return records
+
+
+def check_train_metadata(meta: Mapping[str, str], label: str = "model") -> None:
+    """Check the ``train.*`` entries other commands read: seeds and counts are integers
+    >= 0, widths three integers >= 1, failure corpora well-formed records.
+
+    Raises
+    ------
+    InvalidParameter
+        One line naming the model (``label``), the key and its value.
+    """
+    for key in _INT_KEYS:
+        if key in meta and not (meta[key].isascii() and meta[key].isdigit()):
+            raise _bad_key(label, key, meta[key], "an integer >= 0")
+        if key.endswith("seed") and key in meta and int(meta[key]) > MAX_SEED:
+            raise _bad_key(label, key, meta[key], f"a seed from 0 to {MAX_SEED:,}")
+    for key in _WIDTHS_KEYS:
+        if key in meta:
+            parts = meta[key].split()
+            if len(parts) != 3 or not all(p.isascii() and p.isdigit() and int(p) for p in parts):
+                raise _bad_key(label, key, meta[key], "three channel counts >= 1 ('16 32 32')")
+    for key in _CORPUS_KEYS:
+        if key in meta:
+            _corpus_records(label, key, meta[key])
+
+
 def _corpora(meta: Mapping[str, str]) -> dict[str, list[dict[str, Any]]]:
-    """The corpus records of a model's metadata, per key present."""
-    return {key: json.loads(meta[key]) for key in _CORPUS_KEYS if key in meta}
+    """The corpus records of a model's metadata, per key present (checked)."""
+    return {key: _corpus_records("model", key, meta[key]) for key in _CORPUS_KEYS if key in meta}
 
 
 @dataclass(frozen=True)
@@ -397,5 +469,17 @@ def warn_campaign_seeds(config: Any) -> list[str]:
             model = Model.load(path)
         except HighfiveError:
             continue
-        models.append((counter.id or source, metadata_of(model.data)))
+        meta = metadata_of(model.data)
+        name = counter.id or source
+        try:
+            check_train_metadata(meta, f"model {name!r}")
+        except InvalidParameter as exc:  # the note is only informative here
+            warnings.warn(
+                f"{exc}; cannot tell whether the model was trained on cases of this "
+                "campaign's seed",
+                UserWarning,
+                stacklevel=2,
+            )
+            continue
+        models.append((name, meta))
     return warn_training_seeds(int(config.seed), models)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -124,6 +125,36 @@ def network_from_onnx(data: bytes, name: str = "model") -> Any:
     return nn.Sequential(*layers).eval()
 
 
+def pruned_metadata(
+    meta: Mapping[str, str],
+    channels: Sequence[tuple[int, int]],
+    *,
+    sparsity: float,
+    source: str,
+    epochs: int,
+    traces: str,
+) -> dict[str, str]:
+    """The ``train.*`` metadata of a model pruned from one with metadata ``meta``: its
+    entries, the widths the pruned network has (the first three convolutions' output
+    channels; the unpruned ones become ``train.prune_widths_from``), and how it was
+    pruned (``train.prune_*``)."""
+    extra = {k: v for k, v in meta.items() if k.startswith("train.")}
+    if len(channels) >= 3:
+        if "train.widths" in extra:
+            extra["train.prune_widths_from"] = extra["train.widths"]
+        extra["train.widths"] = " ".join(str(b) for _, b in channels[:3])
+    extra.update(
+        {
+            "train.prune_sparsity": f"{sparsity:g}",
+            "train.prune_channels": " ".join(f"{a}->{b}" for a, b in channels),
+            "train.prune_from": source,
+            "train.prune_epochs": str(epochs),
+            "train.prune_traces": traces,
+        }
+    )
+    return extra
+
+
 def prune_channels(net: Any, sparsity: float) -> tuple[Any, list[tuple[int, int]]]:
     """A copy of ``net`` with the lowest-L1 output channels of every Conv2d removed.
 
@@ -222,11 +253,13 @@ def prune_model(
 
     from ._dataset import window_set
     from ._export import export_onnx, metadata_of
+    from ._failures import check_train_metadata
     from ._train import fit, require_torch, torch_settings, versions
 
     torch = require_torch()
     m = Model.load(model)
     meta = metadata_of(m.data)
+    check_train_metadata(meta, f"model {m.label!r}")
     seed = int(meta.get("train.seed", 0)) if seed is None else seed
     n_traces = int(meta.get("train.n_traces", 1000)) if n_traces is None else n_traces
     say = log if log is not None else (lambda _m: None)
@@ -236,17 +269,15 @@ def prune_model(
         if epochs:
             data = window_set(n_traces, seed, spec=m.spec)
             fit(net, data, epochs=epochs, seed=seed, lr=lr, log=say)
-        extra = {k: v for k, v in meta.items() if k.startswith("train.")}
-        extra.update(
-            {
-                "train.prune_sparsity": f"{sparsity:g}",
-                "train.prune_channels": " ".join(f"{a}->{b}" for a, b in channels),
-                "train.prune_from": m.sha256,
-                "train.prune_epochs": str(epochs),
-                "train.prune_traces": f"{n_traces} (seed {seed})",
-                "train.versions": versions(torch),
-            }
+        extra = pruned_metadata(
+            meta,
+            channels,
+            sparsity=sparsity,
+            source=m.sha256,
+            epochs=epochs,
+            traces=f"{n_traces} (seed {seed})",
         )
+        extra["train.versions"] = versions(torch)
         path = export_onnx(net, m.spec, out, extra=extra)
     say(f"wrote {path} ({path.stat().st_size:,} bytes)")
     return path

@@ -118,6 +118,7 @@ def quantize(
     if fmt not in QUANT_FORMATS:
         raise InvalidParameter(f"fmt: {fmt!r} is not a format; use one of {QUANT_FORMATS}")
     model = Model.load(float_path)
+    _check_train_metadata(model)
     done = _int8_format(model.data)
     if done is not None:
         raise InvalidParameter(
@@ -260,6 +261,13 @@ def _nodes_of_type(path: Path, op_type: str) -> list[str]:
 
     graph = onnx.load(str(path)).graph
     return [n.name for n in graph.node if n.op_type == op_type]
+
+
+def _check_train_metadata(model: Model) -> None:
+    from ._export import metadata_of
+    from ._failures import check_train_metadata
+
+    check_train_metadata(metadata_of(model.data), f"model {model.label!r}")
 
 
 def _copy_metadata(src: bytes, dst: bytes) -> bytes:

@@ -17,12 +17,15 @@ What is counted, per model (:func:`estimate_target`):
   as an integer kernel library such as CMSIS-NN runs a graph);
 - **buffers**: the window of samples the scalogram is computed from (window samples x
   3 axes, float32) and the scalogram itself (the model's input at batch 1);
-- **compute**: MACs per window (:func:`highfive.models.count_macs`: Conv, Gemm,
-  MatMul) times windows per second (``1 / hop_s``), or, for a column-streamable
-  network (:mod:`._streaming`), the MACs of each new scalogram column times columns
-  per second plus the head's per window; divided by the profile's MACs per
-  cycle (int8 when the graph has quantize/dequantize or integer nodes, else float),
-  gives cycles per second; over the clock, the duty cycle.
+- **compute**: MACs per window (:func:`highfive.models.count_macs`: Conv, Gemm, MatMul,
+  their integer and transposed forms, Einsum, recurrent layers) times windows per second
+  (``1 / hop_s``), or, for a column-streamable network (:mod:`._streaming`), the MACs of
+  each new scalogram column times columns per second plus the head's per window
+  (:func:`highfive.models.count_macs` refuses a node it cannot cost, so a model is never
+  judged on compute it leaves out); each node's MACs divided by the profile's MACs per
+  cycle at that node's own precision (int8 for an integer operator, or a float one whose
+  data and weights both come out of a DequantizeLinear, else float) give cycles per
+  second; over the clock, the duty cycle.
 
 It fits when weights + code allowance <= flash, activations + buffers + RAM allowance
 <= RAM, and the duty cycle <= the profile's limit. Not counted: the scalogram front
@@ -34,7 +37,6 @@ activations. These are estimates from stated figures, not measurements on a devi
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -50,18 +52,6 @@ __all__ = ["TargetEstimate", "estimate_target"]
 KIB = 1024
 _AXES = 3  # accelerometer axes in a window buffer
 _SAMPLE_BYTES = 4  # float32 samples in the window buffer
-
-# Nodes that make a graph an integer one (int8 MACs per cycle).
-_INTEGER_OPS = frozenset(
-    {
-        "QuantizeLinear",
-        "DequantizeLinear",
-        "QLinearConv",
-        "QLinearMatMul",
-        "ConvInteger",
-        "MatMulInteger",
-    }
-)
 
 
 # -- the estimate -------------------------------------------------------------------------
@@ -86,8 +76,20 @@ class TargetEstimate:
     macs_per_window: int
     hop_s: float
     macs_per_cycle: float
+    """MACs per cycle over the model's MACs: the profile's int8 or float figure, or,
+    for a model with MACs at both precisions, their blend (total MACs over total
+    cycles)."""
     stream: StreamCost | None = None
     """The column-by-column cost when the model is column-streamable, else None."""
+    int8_share: float = 0.0
+    """The share of the MACs per second that run in int8."""
+
+    @property
+    def kernels(self) -> str:
+        """``"int8"``, ``"float"`` or, for MACs at both precisions, ``"mixed"``."""
+        if self.int8_share >= 1.0:
+            return "int8"
+        return "mixed" if self.int8_share > 0.0 else "float"
 
     @property
     def windows_per_s(self) -> float:
@@ -147,7 +149,8 @@ class TargetEstimate:
             "model": self.model,
             "sha256": self.sha256,
             "target": self.target.to_dict(),
-            "kernels": "int8" if self.quantized else "float",
+            "kernels": self.kernels,
+            "int8_share": self.int8_share,
             "weight_bytes": self.weight_bytes,
             "peak_activation_bytes": act.peak_bytes,
             "peak_node": act.peak_node,
@@ -173,7 +176,11 @@ class TargetEstimate:
     def table(self) -> list[str]:
         """The lines ``highfive model target`` prints."""
         t, act = self.target, self.activations
-        kind = "int8" if self.quantized else "float32"
+        kind = {
+            "int8": "int8",
+            "float": "float32",
+            "mixed": "int8 and float32",
+        }[self.kernels]
         axes = "x".join(map(str, self.input_shape))
         rows = [
             ("weights", f"{self.weight_bytes:,} B", "initializers as stored"),
@@ -189,7 +196,7 @@ class TargetEstimate:
                 f"{self.window_samples} samples x {_AXES} axes float32",
             ),
             ("scalogram", f"{self.scalogram_buffer_bytes:,} B", f"model input {axes}"),
-            ("MACs", f"{self.macs_per_window:,}", "per window (Conv, Gemm, MatMul)"),
+            ("MACs", f"{self.macs_per_window:,}", "per window (every multiplying node)"),
             ("windows", f"{self.windows_per_s:g}/s", f"hop {self.hop_s:g} s"),
             ("MACs/s", f"{self.macs_per_s:,.0f}", self._rate_note()),
             ("MACs/cycle", f"{self.macs_per_cycle:g}", f"{kind} kernels on a {t.core} (estimate)"),
@@ -255,10 +262,6 @@ def _kib(n_bytes: float) -> str:
     return f"{n_bytes / KIB:,.1f} KiB"
 
 
-def _is_quantized(nodes: Iterable[Any]) -> bool:
-    return any(n.op_type in _INTEGER_OPS for n in nodes)
-
-
 def estimate_target(
     model: str | os.PathLike[str] | Model,
     target: str | os.PathLike[str] | TargetProfile = DEFAULT_TARGET,
@@ -284,32 +287,53 @@ def estimate_target(
         The profile is unknown, unreadable or has bad figures.
     ModelError
         The model cannot be loaded, has no highfive metadata, or has no static shapes.
+    InvalidParameter
+        The model has a node whose MACs cannot be costed (see
+        :func:`highfive.models.count_macs`).
     """
     import onnx
 
     from highfive.harness import Model
 
-    from ._profile import count_macs
+    from ._profile import costed_nodes
 
     profile = target if isinstance(target, TargetProfile) else TargetProfile.load(target)
     m = model if isinstance(model, Model) else Model.load(model)
     proto = onnx.load_model_from_string(m.data)
     schedule = activation_schedule(proto)
-    quantized = _is_quantized(proto.graph.node)
     spec = m.spec
+    costs = costed_nodes(proto)
+    macs_per_window = sum(macs for _, macs, _, _ in costs)
+    stream = streaming_macs(proto, spec)
+    if stream is not None:
+        total, int8 = stream.macs_per_s, stream.int8_macs_per_s
+    else:
+        total = float(macs_per_window)
+        int8 = float(sum(macs for _, macs, _, q in costs if q))
+    share = int8 / total if total > 0 else 0.0
+    if total > 0:
+        cycles = int8 / profile.macs_per_cycle_int8 + (total - int8) / profile.macs_per_cycle_float
+        rate = total / cycles
+    else:
+        rate = profile.macs_per_cycle_float
+    if share >= 1.0:  # exactly the profile's figure, not a rounding of it
+        rate = profile.macs_per_cycle_int8
+    elif share == 0.0:
+        rate = profile.macs_per_cycle_float
     return TargetEstimate(
         model=m.label,
         sha256=m.sha256,
         target=profile,
-        quantized=quantized,
+        quantized=share > 0.0,
         weight_bytes=weight_bytes(proto),
         activations=schedule,
         window_buffer_bytes=spec.window * _AXES * _SAMPLE_BYTES,
         scalogram_buffer_bytes=schedule.input_bytes,
         window_samples=spec.window,
         input_shape=spec.input_shape,
-        macs_per_window=count_macs(proto),
+        macs_per_window=macs_per_window,
         hop_s=spec.hop_s,
-        macs_per_cycle=profile.macs_per_cycle_int8 if quantized else profile.macs_per_cycle_float,
-        stream=streaming_macs(proto, spec),
+        macs_per_cycle=rate,
+        stream=stream,
+        int8_share=share,
     )

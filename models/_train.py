@@ -44,7 +44,7 @@ from highfive.generators import InvalidParameter, ModelError, ParameterSpace
 from highfive.harness import Model, ModelSpec
 
 from ._dataset import WindowSet, norm_stats, window_set
-from ._defaults import DEFAULT_OVERSAMPLE, DEFAULTS, MAX_WIDTH
+from ._defaults import DEFAULT_OVERSAMPLE, DEFAULTS, MAX_OVERSAMPLE, MAX_SEED, MAX_WIDTH
 from ._export import export_onnx, metadata_of
 
 __all__ = [
@@ -256,9 +256,11 @@ def versions(torch: Any) -> str:
     )
 
 
-def _check_int(name: str, v: object, minimum: int) -> int:
+def _check_int(name: str, v: object, minimum: int, maximum: int | None = None) -> int:
     if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < minimum:
         raise InvalidParameter(f"{name}: got {v!r}; must be an integer >= {minimum}")
+    if maximum is not None and v > maximum:
+        raise InvalidParameter(f"{name}: got {v!r}; must be an integer <= {maximum:,}")
     return int(v)
 
 
@@ -327,15 +329,21 @@ def train(
         ``out``.
     """
     from ._arch import ARCH_DEFAULTS, build_arch, check_arch
-    from ._failures import concat_windows, corpus_metadata, failure_windows, load_corpora
+    from ._failures import (
+        check_train_metadata,
+        concat_windows,
+        corpus_metadata,
+        failure_windows,
+        load_corpora,
+    )
     from ._prune import network_from_onnx
 
-    seed = _check_int("seed", seed, 0)
+    seed = _check_int("seed", seed, 0, MAX_SEED)
     n_traces = _check_int("n_traces", n_traces, 1)
     epochs = _check_int("epochs", epochs, 1)
     batch_size = _check_int("batch_size", batch_size, 1)
     threads = _check_int("threads", threads, 1)
-    oversample = _check_int("oversample", oversample, 1)
+    oversample = _check_int("oversample", oversample, 1, MAX_OVERSAMPLE)
     start: Model | None = None
     if init is not None:
         given = {"time_step": time_step, "widths": widths}
@@ -347,6 +355,7 @@ def train(
                 f"{fixed[0]}: comes from the --init model; leave it out when fine-tuning"
             )
         start = Model.load(init)
+        check_train_metadata(metadata_of(start.data), f"--init: model {start.label!r}")
         base = start.spec
         arch = metadata_of(start.data).get("train.arch", "reference")
     else:
@@ -435,4 +444,6 @@ def _init_metadata(start: Model) -> dict[str, str]:
             out[f"train.init_{key}"] = meta[f"train.{key}"]
     if "train.widths" in meta:
         out["train.widths"] = meta["train.widths"]
+    # How the starting network was pruned stays true of the fine-tuned one.
+    out.update({k: v for k, v in meta.items() if k.startswith("train.prune_")})
     return out

@@ -501,6 +501,35 @@ def test_fits_target_passes_and_fails(tmp_path: Path, shipped_run: Path) -> None
     assert only.threshold == "fits nrf52832, RAM <= 1,000 B"
 
 
+def test_fits_target_profile_is_read_beside_the_gate_file(
+    tmp_path: Path,
+    shipped_run: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A relative profile path resolves against the gate file's folder, as `[gate] bins`
+    does: the verdict does not depend on the working directory."""
+    shipped = resources.files("highfive.models").joinpath("targets", "nrf52832.toml")
+    gates = tmp_path / "g"
+    gates.mkdir()
+    (gates / "mine.toml").write_text(shipped.read_text())
+    gate = gates / "gate.toml"
+    gate.write_text('[[criteria]]\nkind = "fits_target"\ntarget = "mine.toml"\nmodel = "int8"\n')
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()  # with a mine.toml of its own, that must not be read
+    (elsewhere / "mine.toml").write_text(
+        shipped.read_text().replace("clock_mhz = 64", "clock_mhz = 1")
+    )
+    monkeypatch.chdir(elsewhere)
+    assert main(["gate", str(shipped_run), "--gate", str(gate)]) == 0
+    assert "PASS" in capsys.readouterr().out
+    (gates / "mine.toml").unlink()
+    assert main(["gate", str(shipped_run), "--gate", str(gate)]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("error: criterion 'fits_target' (fits_target, target "), line
+    assert str(gates / "mine.toml") in line
+
+
 @pytest.mark.parametrize(
     ("body", "match"),
     [

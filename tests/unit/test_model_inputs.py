@@ -1,0 +1,270 @@
+"""What a model file must be to be loaded, and what the model commands may write: the
+input's type and batch, probabilities out, shipped files kept, train.* metadata read
+with checks."""
+
+from __future__ import annotations
+
+import re
+import warnings
+from pathlib import Path
+
+import onnx
+import pytest
+from onnx import TensorProto, helper
+
+from highfive.generators import InvalidParameter, ModelError
+from highfive.harness import Model, ModelSpec
+from highfive.harness._model import shipped_file
+from highfive.harness.cli import main
+
+
+def _net(
+    *,
+    in_type: int = TensorProto.FLOAT,
+    batch: object = "N",
+    softmax: bool = True,
+    metadata: dict[str, str] | None = None,
+) -> bytes:
+    """Cast to float, mean over each window, two logits (0, mean): softmax optional."""
+    spec = ModelSpec()
+    x = helper.make_tensor_value_info("scalogram", in_type, [batch, *spec.input_shape])
+    y = helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, [batch, 2])
+    nodes = [
+        helper.make_node("Cast", ["scalogram"], ["xf"], to=TensorProto.FLOAT),
+        helper.make_node("ReduceMean", ["xf"], ["m"], axes=[2, 3], keepdims=0),
+        helper.make_node("Slice", ["m", "zero", "two", "one"], ["logits"]),
+        helper.make_node("Softmax", ["logits"], ["probabilities"], axis=1)
+        if softmax
+        else helper.make_node("Identity", ["logits"], ["probabilities"]),
+    ]
+    inits = [
+        helper.make_tensor(n, TensorProto.INT64, [1], [v])
+        for n, v in (("zero", 0), ("two", 2), ("one", 1))
+    ]
+    graph = helper.make_graph(nodes, "net", [x], [y], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    helper.set_model_props(model, spec.to_metadata() if metadata is None else metadata)
+    onnx.checker.check_model(model)
+    return model.SerializeToString()
+
+
+def _campaign(tmp_path: Path, model: Path) -> Path:
+    path = tmp_path / "c.toml"
+    path.write_text(
+        f'name = "c"\nseed = 3\ncases = 2\nbatch_size = 2\n'
+        f'models = [{{ counter = "{model.as_posix()}", id = "m" }}]\n'
+        "[execution]\nworkers = 0\n"
+    )
+    return path
+
+
+def test_a_good_net_loads() -> None:
+    Model.from_bytes(_net(), name="m.onnx")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"in_type": TensorProto.DOUBLE}, r"'scalogram' is tensor\(double\); it must be float32"),
+        ({"in_type": TensorProto.FLOAT16}, r"input 'scalogram' is tensor\(float16\); it must be"),
+        ({"in_type": TensorProto.INT32}, r"input 'scalogram' is tensor\(int32\)"),
+        ({"batch": 1}, r"input 'scalogram' has a fixed batch of 1 .*must be dynamic"),
+        ({"batch": 4}, r"fixed batch of 4"),
+        ({"softmax": False}, r"not class probabilities on a probe batch.*Softmax"),
+    ],
+)  # fmt: skip
+def test_bad_input_or_output_is_one_line_at_load(
+    kwargs: dict[str, object], match: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(ModelError, match=match):
+        Model.from_bytes(_net(**kwargs), name="m.onnx")
+    path = tmp_path / "m.onnx"
+    path.write_bytes(_net(**kwargs))
+    assert main(["model", "info", str(path)]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"error: model {str(path)!r}: ") and re.search(match, line), line
+    campaign = _campaign(tmp_path, path)
+    assert main(["run", str(campaign), "--out", str(tmp_path / "runs")]) == 2
+    err = capsys.readouterr().err
+    assert re.search(match, err) and "Traceback" not in err, err
+    assert not (tmp_path / "runs").exists()  # nothing half-written
+
+
+# -- the shipped files ----------------------------------------------------------------
+def test_out_may_not_be_a_shipped_model_file(tmp_path: Path) -> None:
+    from highfive.models._cli import _check_out
+
+    shipped = Path(str(shipped_file("int8")))
+    link = tmp_path / "link.onnx"
+    link.symlink_to(shipped)
+    hard = tmp_path / "hard.onnx"
+    try:
+        hard.hardlink_to(shipped)
+    except OSError:  # another file system
+        hard = link
+    for out in (shipped, link, hard):
+        with pytest.raises(InvalidParameter, match=r"--out: .* is the shipped model file"):
+            _check_out(out)
+    _check_out(tmp_path / "mine.onnx")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["model", "quantize", "float", "--calibration-traces", "1"],
+        ["model", "train", "--traces", "1", "--epochs", "1"],
+        ["model", "prune", "float", "--epochs", "0"],
+    ],
+)
+def test_model_commands_refuse_to_overwrite_a_shipped_model(
+    argv: list[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # A stand-in for the installed file, so a failure of the check writes no real one.
+    stand_in = tmp_path / "highfive-cnn-int8.onnx"
+    stand_in.write_bytes(b"shipped")
+    monkeypatch.setattr(
+        "highfive.models._cli._shipped_model_files", lambda: [tmp_path / "x.onnx", stand_in]
+    )
+    assert main([*argv, "--out", str(stand_in)]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert "is the shipped model file highfive-cnn-int8.onnx" in line
+    assert stand_in.read_bytes() == b"shipped"
+
+
+# -- train.* metadata -------------------------------------------------------------------
+def _with_train(tmp_path: Path, **train: str) -> Path:
+    meta = {**ModelSpec().to_metadata(), **{f"train.{k}": v for k, v in train.items()}}
+    path = tmp_path / "m.onnx"
+    path.write_bytes(_net(metadata=meta))
+    return path
+
+
+BAD_TRAIN = [
+    ({"failures": "not json"}, r"train\.failures = 'not json' is not a JSON list"),
+    ({"failures": '[{"run":"x","seed":"eleven"}]'}, r"train\.failures = .*eleven"),
+    ({"failures": '[{"run":"x","seed":1,"cases_z":"zz"}]'}, r"train\.failures = .*zz"),
+    ({"failures": '{"run":"x"}'}, r"train\.failures = .* is not a JSON list"),
+    ({"init_failures": "[1]"}, r"train\.init_failures = '\[1\]'"),
+    ({"seed": "1.5"}, r"train\.seed = '1\.5' is not an integer >= 0"),
+    ({"n_traces": "abc"}, r"train\.n_traces = 'abc' is not an integer >= 0"),
+    ({"widths": "16 x 32"}, r"train\.widths = '16 x 32' is not three channel counts"),
+]
+
+
+@pytest.mark.parametrize(("train", "match"), BAD_TRAIN)
+def test_bad_train_metadata_is_one_line_naming_key_and_value(
+    train: dict[str, str], match: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from highfive.models._failures import check_train_metadata
+
+    with pytest.raises(InvalidParameter, match=match):
+        check_train_metadata({f"train.{k}": v for k, v in train.items()}, "model 'm'")
+    path = _with_train(tmp_path, **train)
+    out = tmp_path / "out.onnx"
+    commands = [
+        ["model", "quantize", str(path), "--calibration-traces", "1"],
+        ["model", "prune", str(path), "--epochs", "0"],
+        ["model", "train", "--init", str(path), "--traces", "1", "--epochs", "1"],
+    ]
+    for argv in commands:
+        assert main([*argv, "--out", str(out)]) == 2, argv
+        (line,) = capsys.readouterr().err.splitlines()
+        assert line.startswith("error: ") and str(path) in line and re.search(match, line), line
+        assert not out.exists()
+
+
+def test_run_skips_a_bad_corpus_record_with_a_warning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _with_train(tmp_path, failures="not json")
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")  # shown as the command shows it, not raised
+        assert main(["run", str(_campaign(tmp_path, path)), "--out", str(tmp_path / "r")]) == 0
+    err = capsys.readouterr().err
+    assert re.search(r"warning: model 'm': metadata train\.failures = 'not json'.*cannot tell", err)
+    assert "Traceback" not in err
+
+
+# -- argument bounds --------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("argv", "match"),
+    [
+        (["train", "--seed", str(2**63)], r"--seed: 9223372036854775808 must be <= 9,223,"),
+        (["train", "--seed", str(2**64)], r"--seed: 18446744073709551616 must be <="),
+        (["prune", "float", "--seed", str(2**63)], r"--seed: .* must be <="),
+        (["quantize", "float", "--seed", str(2**64)], r"--seed: .* must be <="),
+        (["train", "--oversample", "101"], r"--oversample: 101 must be <= 100"),
+        (["train", "--oversample", "1000000000"], r"--oversample: 1000000000 must be <= 100"),
+    ],
+)
+def test_seed_and_oversample_are_bounded(
+    argv: list[str], match: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "x.onnx"
+    with pytest.raises(SystemExit) as exit_:
+        main(["model", *argv, "--out", str(out)])
+    assert exit_.value.code == 2
+    (line,) = [x for x in capsys.readouterr().err.splitlines() if "error:" in x]
+    assert re.search(match, line), line
+    assert not out.exists()
+
+
+def test_library_train_bounds_seed_and_oversample(tmp_path: Path) -> None:
+    from highfive.models._train import train
+
+    with pytest.raises(InvalidParameter, match=r"seed: got 9223372036854775808; must be an"):
+        train(seed=2**63, out=tmp_path / "x.onnx")
+    with pytest.raises(InvalidParameter, match=r"oversample: got 101; must be an integer <= 100"):
+        train(oversample=101, out=tmp_path / "x.onnx")
+
+
+def test_a_seed_in_metadata_beyond_the_bound_is_refused() -> None:
+    from highfive.models._failures import check_train_metadata
+
+    with pytest.raises(InvalidParameter, match=r"train\.seed = '9223372036854775808'"):
+        check_train_metadata({"train.seed": str(2**63)}, "model 'm'")
+
+
+def test_compare_json_writes_null_for_a_figure_that_is_not_a_number() -> None:
+    import json
+    import math
+
+    from highfive.models import CompareResult
+
+    row = {"model": "m", "window_balanced_accuracy": math.nan, "macs_per_s": math.inf, "n": 3}
+    result = CompareResult(
+        rows=[row], reference="m", target="nrf52832", held_out={"traces": 1}, ways=[1]
+    )
+    doc = json.loads(json.dumps(result.to_dict(), allow_nan=False))
+    assert doc["models"] == [
+        {"model": "m", "window_balanced_accuracy": None, "macs_per_s": None, "n": 3}
+    ]
+
+
+# -- pruning provenance -----------------------------------------------------------------
+def test_pruned_metadata_records_the_real_widths_and_survives_fine_tuning() -> None:
+    from highfive.models._prune import pruned_metadata
+    from highfive.models._train import _init_metadata
+
+    meta = {"train.widths": "16 32 32", "train.seed": "0", "highfive.format": "x"}
+    pruned = pruned_metadata(
+        meta,
+        [(16, 11), (32, 22), (32, 22)],
+        sparsity=0.3,
+        source="abc",
+        epochs=3,
+        traces="6000 (seed 0)",
+    )
+    assert pruned["train.widths"] == "11 22 22"
+    assert pruned["train.prune_widths_from"] == "16 32 32"
+    assert pruned["train.prune_channels"] == "16->11 32->22 32->22"
+    assert "highfive.format" not in pruned
+    spec_meta = {**ModelSpec().to_metadata(), **pruned}
+    tuned = _init_metadata(Model.from_bytes(_net(metadata=spec_meta), name="p.onnx"))
+    assert tuned["train.widths"] == tuned["train.init_widths"] == "11 22 22"
+    for key in ("sparsity", "channels", "from", "epochs", "traces", "widths_from"):
+        assert tuned[f"train.prune_{key}"] == pruned[f"train.prune_{key}"], key
