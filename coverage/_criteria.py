@@ -336,7 +336,11 @@ def parse_criterion(i: int, spec: Any, base: str | os.PathLike[str] | None = Non
             opts[key] = option.fallback()
     for key in k.file_options:
         value = opts.get(key)
-        relative = isinstance(value, str) and value.endswith(".toml") and not os.path.isabs(value)
-        if base is not None and relative:
+        if (
+            base is not None
+            and isinstance(value, str)
+            and value.endswith(".toml")
+            and not os.path.isabs(value)
+        ):
             opts[key] = os.path.join(os.fspath(base), value)
     return Criterion(kind, name, None if models is None else tuple(models), opts)
