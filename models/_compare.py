@@ -224,6 +224,8 @@ def _reference(
 ) -> _Entry:
     """The model ``reference`` names: its label, or else any of its names if that
     names one model only. A counter of another kind than ONNX is refused as such."""
+    from highfive.harness.counters import with_article
+
     if reference is None:
         return entries[0]
     hits = [e for e in entries if e.label == reference] or [
@@ -236,7 +238,8 @@ def _reference(
                 kind = m.get("kind", "onnx")
                 if kind != "onnx" and reference in _names(path, record, str(m["id"])):
                     raise ConfigError(
-                        f"--reference: {show(reference)} is a {kind} counter; compare takes "
+                        f"--reference: {show(reference)} is {with_article(kind)} counter; "
+                        "compare takes "
                         f"ONNX models only; the runs' ONNX models: {labels}"
                     )
         raise ConfigError(

@@ -30,6 +30,7 @@ from ._base import (
     delivery_times,
     parse_detections,
     plain_result,
+    with_article,
 )
 from .exec import GREETING, SAMPLE_DTYPE, ExecCounter
 from .onnx import OnnxCounter, load_model
@@ -54,6 +55,7 @@ __all__ = [
     "load_recorded",
     "parse_detections",
     "plain_result",
+    "with_article",
 ]
 
 KINDS: dict[str, type[CounterPlugin]] = {
@@ -94,8 +96,9 @@ def load_recorded(entry: Mapping[str, Any], options: CounterOptions | None = Non
     counter = load_counter(entry["source"], version=version, options=options)
     if counter.kind != kind or counter.identity.sha256 != entry.get("sha256"):
         raise RunDirError(
-            f"counter {entry.get('id')!r}: {entry['source']} is now a {counter.kind} counter "
-            f"with identity {counter.identity.sha256[:12]}, the run used a {kind} counter with "
+            f"counter {entry.get('id')!r}: {entry['source']} is now "
+            f"{with_article(counter.kind)} counter with identity "
+            f"{counter.identity.sha256[:12]}, the run used {with_article(kind)} counter with "
             f"{str(entry.get('sha256'))[:12]}; restore the counter the run was made with"
         )
     return counter

@@ -55,6 +55,7 @@ __all__ = [
     "parse_detections",
     "parse_windows",
     "plain_result",
+    "with_article",
 ]
 
 DEFAULT_TIMEOUT_S = 30.0
@@ -142,6 +143,11 @@ def delivery_times(times: np.ndarray, trace: Trace, chunk_s: float) -> np.ndarra
     t0, t_last = float(trace.t[0]), float(trace.t[-1])
     k = np.floor((np.asarray(times, dtype=np.float64) - t0) / chunk_s) + 1
     return np.minimum(t0 + k * chunk_s, t_last)
+
+
+def with_article(kind: str) -> str:
+    """A counter kind with its article, for messages: "an exec", "a python"."""
+    return f"{'an' if kind[:1] in 'aeiou' else 'a'} {kind}"
 
 
 def describe(exc: BaseException, limit: int = 300) -> str:

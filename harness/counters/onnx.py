@@ -27,7 +27,13 @@ from highfive.generators import ConfigError, ModelError, Trace
 from .._counter import decide
 from .._model import SHIPPED, Model, ModelSpec
 from .._pipeline import CounterPipeline, CountResult
-from ._base import CounterIdentity, CounterOptions, CounterPlugin, delivery_times
+from ._base import (
+    CounterIdentity,
+    CounterOptions,
+    CounterPlugin,
+    delivery_times,
+    with_article,
+)
 
 __all__ = ["OnnxCounter"]
 
@@ -132,6 +138,7 @@ def load_model(counter: CounterPlugin) -> Model:
     """The ONNX model behind ``counter``; :class:`ModelError` for other kinds."""
     if not isinstance(counter, OnnxCounter):
         raise ModelError(
-            f"counter {counter.identity.source!r} is a {counter.kind} counter, not an ONNX model"
+            f"counter {counter.identity.source!r} is {with_article(counter.kind)} counter, not an "
+            "ONNX model"
         )
     return counter.model
