@@ -16,6 +16,11 @@ workers or replays, which build the same sampler again).
   ``i``, Halton as the scrambled radical inverse of ``i``), so a batch costs the same
   wherever it starts (scipy's ``fast_forward`` builds every earlier point). Sobol's
   balance needs ``n`` a power of two: its advice says so otherwise.
+
+Each sampler draws at most :meth:`Sampler.limit` cases (Sobol 2**30, Halton until a
+dimension's kept digits repeat, LHS 2**53, the others 2**63 - 1, the case ids'
+integers); more is refused when the sampler is made, and by the campaign's
+configuration.
 - ``lhs``: Latin hypercube over ``n`` cases; per dimension a keyed pseudorandom
   permutation of ``range(n)`` computed index by index (a Feistel network with cycle
   walking), so no O(n) table is ever held in memory.
@@ -31,6 +36,7 @@ workers or replays, which build the same sampler again).
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
@@ -58,6 +64,10 @@ def _qmc_rng(seed: int) -> np.random.Generator:
     # The scrambling stream: a child of the campaign seed no case stream uses.
     return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(2**62,)))
 
+
+_SOBOL_MAX = 2**30
+"""Most points of scipy's Sobol engine (its ``bits`` = 30; more bits would draw other
+scrambles and so change every recorded Sobol run)."""
 
 Box = tuple[tuple[int, float, float], ...]
 """A target box: (dimension index, low, high) in unit coordinates, per restricted dim."""
@@ -97,6 +107,10 @@ class SobolSampler(Sampler):
                 f"sampler sobol: d={self.d} exceeds {qmc.Sobol.MAXDIM}; use halton or lhs"
             )
 
+    @classmethod
+    def limit(cls, d: int) -> tuple[int, str]:
+        return _SOBOL_MAX, "scipy's Sobol engine makes at most 2**30 distinct points"
+
     def _points(self, start: int, count: int) -> np.ndarray:
         # Point i is the shift XOR the direction numbers of the set bits of i's Gray
         # code, times 2**-bits: what scipy's engine reaches after fast_forward(i), bit
@@ -113,10 +127,12 @@ class SobolSampler(Sampler):
         n = self.n
         if not n & (n - 1):
             return None
+        # Only sizes Sobol can make: n <= 2**30, so the power below always is one.
+        below, above = 1 << max(n.bit_length() - 1, 0), 1 << n.bit_length()
+        sizes = f"{below} or {above}" if above <= _SOBOL_MAX else f"{below}"
         return (
             f"sampler sobol: cases={n} is not a power of two; Sobol points keep "
-            "their balance only for powers of two (e.g. "
-            f"{1 << max(n.bit_length() - 1, 0)} or {1 << n.bit_length()})"
+            f"their balance only for powers of two (e.g. {sizes})"
         )
 
 
@@ -129,7 +145,9 @@ class HaltonSampler(Sampler):
     campaign's scrambling stream, and the digits are summed in scipy's order with its
     float operations, so the points equal scipy's ``fast_forward(i)`` then ``random``
     bit for bit (``tests/property/test_qmc_points.py``) while a batch costs the same time and
-    memory wherever it starts.
+    memory wherever it starts. scipy keeps ``ceil(54 / log2(base)) - 1`` digits per
+    base, so dimension ``j`` repeats after ``base ** digits`` points: that is the
+    sampler's limit (:meth:`limit`).
     """
 
     name = "halton"
@@ -139,6 +157,16 @@ class HaltonSampler(Sampler):
         engine = qmc.Halton(self.d, scramble=True, rng=_qmc_rng(self.seed))
         self._bases = [int(b) for b in engine.base]
         self._perms = [np.asarray(p, dtype=np.int64) for p in engine._permutations]
+
+    @classmethod
+    def limit(cls, d: int) -> tuple[int, str]:
+        bases = [int(b) for b in qmc.Halton(d, scramble=False).base]
+        periods = [b ** (math.ceil(54 / math.log2(b)) - 1) for b in bases]
+        worst = min(range(d), key=lambda j: periods[j])
+        return periods[worst], (
+            f"its base-{bases[worst]} dimension repeats after {bases[worst]}**"
+            f"{math.ceil(54 / math.log2(bases[worst])) - 1} points"
+        )
 
     def _points(self, start: int, count: int) -> np.ndarray:
         idx = np.arange(start, start + count, dtype=np.int64)
@@ -182,6 +210,10 @@ def _feistel_permute(i: np.ndarray, n: int, keys: np.ndarray) -> np.ndarray:
 
 class LatinHypercubeSampler(Sampler):
     name = "lhs"
+
+    @classmethod
+    def limit(cls, d: int) -> tuple[int, str]:
+        return 2**53, "float64 cannot tell more than 2**53 strata apart"
 
     def _points(self, start: int, count: int) -> np.ndarray:
         idx = np.arange(start, start + count)

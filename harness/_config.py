@@ -361,6 +361,10 @@ class CampaignConfig:
         if not isinstance(self.space, Mapping):
             raise ConfigError(f"space: {self.space!r} must be a table of restrictions")
         space = self.parameter_space()  # restrictions name known dimensions and values
+        if self.recordings is None and (
+            problem := SAMPLERS[self.sampler].too_many(self.cases, space.d)
+        ):
+            raise ConfigError(problem)  # e.g. Sobol beyond 2**30 crashed at index 2**30
         # stored as the values they select ("2" and 2.0 both select repetitions 2), so
         # that campaign.json and the campaign's identity hold one spelling of each
         full = default_space()

@@ -1,5 +1,5 @@
-"""Samplers: Sobol's advice on a case count that is not a power of two (once), and
-Halton's cost independent of where a batch starts.
+"""Samplers: Sobol's advice on a case count that is not a power of two (once), each
+sampler's limit on cases, and Halton's cost independent of where a batch starts.
 
 The rule lives in the sampler (``Sampler._advice``); ``make_sampler(..., warn=True)``
 issues it where a campaign is planned, and every other construction (workers, replay)
@@ -14,7 +14,7 @@ import warnings
 import numpy as np
 import pytest
 
-from highfive.generators import SAMPLERS, Proposal, Sampler, make_sampler
+from highfive.generators import SAMPLERS, InvalidParameter, Proposal, Sampler, make_sampler
 
 BOX = (((0, 0.0, 0.5),),)  # the focus sampler needs target boxes
 PROPOSAL = (Proposal(((1, 3), (1, 1), (2, 1)), 0.2),)  # and the importance sampler a proposal
@@ -83,3 +83,35 @@ def test_a_late_halton_batch_costs_what_an_early_one_does() -> None:
         peaks.append(tracemalloc.get_traced_memory()[1])
         tracemalloc.stop()
     assert peaks[1] < 2 * peaks[0] + 100_000, peaks  # it held 48 MB at 3e6
+
+
+@pytest.mark.parametrize(
+    ("name", "d", "most"),
+    [
+        pytest.param("sobol", 36, 2**30, id="sobol"),
+        pytest.param("halton", 36, 109**7, id="halton-36"),  # base 109: 7 digits kept
+        pytest.param("halton", 1, 2**53, id="halton-1"),  # base 2: 53 digits kept
+        pytest.param("lhs", 36, 2**53, id="lhs"),
+        pytest.param("random", 36, 2**63 - 1, id="random"),
+    ],
+)
+def test_each_sampler_draws_up_to_its_limit_and_refuses_beyond(
+    name: str, d: int, most: int
+) -> None:
+    # Sobol took 10**12 cases and crashed from index 2**30 (ValueError, OverflowError).
+    last = make_sampler(name, d, most, 3).points(most - 1, 1)
+    assert last.shape == (1, d) and np.all((last >= 0) & (last < 1))
+    with pytest.raises(
+        InvalidParameter, match=rf"^cases: {most + 1:,} is more than sampler '{name}' can draw"
+    ) as caught:
+        make_sampler(name, d, most + 1, 3)
+    assert f"at most {most:,} cases" in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_sobol_advice_suggests_only_sizes_sobol_can_make() -> None:
+    # cases=10**12 was advised "549755813888 or 1099511627776", beyond 2**30.
+    with pytest.raises(InvalidParameter, match=r"use sampler 'random' or 'halton' or 'lhs'"):
+        make_sampler("sobol", 3, 10**12, 1, warn=True)
+    with pytest.warns(UserWarning, match=r"\(e\.g\. 536870912 or 1073741824\)$"):
+        make_sampler("sobol", 3, 2**30 - 1, 1, warn=True)
