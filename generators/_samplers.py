@@ -116,6 +116,8 @@ class SobolSampler(Sampler):
         # code, times 2**-bits: what scipy's engine reaches after fast_forward(i), bit
         # for bit, without its walk over every earlier index (15 s at 2**30 - 1).
         engine = qmc.Sobol(self.d, scramble=True, rng=_qmc_rng(self.seed))
+        if not _sobol_internals(engine):
+            return _walked(engine, start, count, self.d)  # another scipy: its own walk
         idx = np.arange(start, start + count, dtype=np.uint64)
         gray = idx ^ (idx >> np.uint64(1))
         quasi = np.broadcast_to(engine._shift, (count, self.d)).copy()
@@ -156,7 +158,10 @@ class HaltonSampler(Sampler):
         super().__init__(d, n, seed)
         engine = qmc.Halton(self.d, scramble=True, rng=_qmc_rng(self.seed))
         self._bases = [int(b) for b in engine.base]
-        self._perms = [np.asarray(p, dtype=np.int64) for p in engine._permutations]
+        # The digit permutations are scipy's own (a private attribute): a scipy without
+        # them gets its engine's walk, slow for late cases but the same points.
+        perms = getattr(engine, "_permutations", None)
+        self._perms = None if perms is None else [np.asarray(p, dtype=np.int64) for p in perms]
 
     @classmethod
     def limit(cls, d: int) -> tuple[int, str]:
@@ -169,6 +174,9 @@ class HaltonSampler(Sampler):
         )
 
     def _points(self, start: int, count: int) -> np.ndarray:
+        if self._perms is None:
+            engine = qmc.Halton(self.d, scramble=True, rng=_qmc_rng(self.seed))
+            return _walked(engine, start, count, self.d)
         idx = np.arange(start, start + count, dtype=np.int64)
         out = np.empty((count, self.d))
         for j, (base, perm) in enumerate(zip(self._bases, self._perms, strict=True)):
@@ -179,6 +187,23 @@ class HaltonSampler(Sampler):
                 q //= base
             out[:, j] = acc
         return out
+
+
+def _sobol_internals(engine: qmc.Sobol) -> bool:
+    """Whether scipy's Sobol engine holds the (private) state the direct computation reads."""
+    return all(hasattr(engine, a) for a in ("_shift", "_sv", "_scale", "bits"))
+
+
+def _walked(engine: qmc.QMCEngine, start: int, count: int, d: int) -> np.ndarray:
+    """Points ``start`` to ``start + count`` by the engine's own walk (``fast_forward``,
+    which builds every earlier point): the fallback where scipy's internals differ."""
+    if start:  # scipy's Sobol cannot fast_forward(0)
+        engine.fast_forward(start)
+    with warnings.catch_warnings():
+        # Balance is a property of the whole campaign (n a power of two, see
+        # SobolSampler._advice); a batch of it is not meant to be balanced on its own.
+        warnings.filterwarnings("ignore", message=".*balance properties.*")
+        return engine.random(count) if count else np.empty((0, d))
 
 
 _M64 = np.uint64(0xFFFFFFFFFFFFFFFF)

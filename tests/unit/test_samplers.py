@@ -115,3 +115,22 @@ def test_sobol_advice_suggests_only_sizes_sobol_can_make() -> None:
         make_sampler("sobol", 3, 10**12, 1, warn=True)
     with pytest.warns(UserWarning, match=r"\(e\.g\. 536870912 or 1073741824\)$"):
         make_sampler("sobol", 3, 2**30 - 1, 1, warn=True)
+
+
+@pytest.mark.parametrize("name", ["sobol", "halton"])
+def test_a_scipy_without_the_internals_used_gets_the_same_points_by_its_walk(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The direct computation reads private attributes of scipy's engines; where a
+    # scipy lacks them, the engine's own walk gives the same points (slowly).
+    from highfive.generators import _samplers
+
+    direct = make_sampler(name, 5, 4096, 3, ()).points(1000, 16)
+    if name == "sobol":
+        monkeypatch.setattr(_samplers, "_sobol_internals", lambda engine: False)
+        walked = make_sampler(name, 5, 4096, 3, ()).points(1000, 16)
+    else:
+        sampler = make_sampler(name, 5, 4096, 3, ())
+        sampler._perms = None  # as from an engine without _permutations
+        walked = sampler.points(1000, 16)
+    np.testing.assert_array_equal(direct, walked)
