@@ -12,6 +12,9 @@ from ._errors import InvalidParameter
 
 __all__ = ["Sampler"]
 
+MAX_CASES = 2**63 - 1
+"""Most cases of any campaign: case ids are stored as 64-bit integers."""
+
 _POINT_STREAM = 3  # child index of a case's SeedSequence reserved for its sample point
 
 
@@ -27,6 +30,31 @@ class Sampler(ABC):
                     f"sampler {self.name}: {field}={value!r}; must be an integer >= {low}"
                 )
         self.d, self.n, self.seed = int(d), int(n), int(seed)
+        if (problem := self.too_many(self.n, self.d)) is not None:
+            raise InvalidParameter(problem)
+
+    @classmethod
+    def limit(cls, d: int) -> tuple[int, str]:
+        """Most cases this sampler can draw in ``d`` dimensions, and why."""
+        return MAX_CASES, "case ids are stored as 64-bit integers"
+
+    @classmethod
+    def too_many(cls, n: int, d: int) -> str | None:
+        """One line on why ``n`` cases are more than this sampler can draw, naming the
+        samplers that can, or None."""
+        most, why = cls.limit(d)
+        if n <= most:
+            return None
+        others = [
+            c.name
+            for c in _registry()
+            if c is not cls and c.name not in ("focus", "importance") and n <= c.limit(d)[0]
+        ]
+        instead = f"sampler {' or '.join(repr(o) for o in others)}, or " if others else ""
+        return (
+            f"cases: {n:,} is more than sampler {cls.name!r} can draw ({most:,}: {why}); "
+            f"use {instead}at most {most:,} cases"
+        )
 
     def points(self, start: int, count: int) -> np.ndarray:
         """Points of cases ``start .. start + count - 1``, shape (count, d)."""
@@ -48,3 +76,9 @@ class Sampler(ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(d={self.d}, n={self.n}, seed={self.seed})"
+
+
+def _registry() -> tuple[type[Sampler], ...]:
+    from ._samplers import SAMPLERS  # the samplers live there, built on this class
+
+    return tuple(SAMPLERS.values())

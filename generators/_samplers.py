@@ -11,9 +11,16 @@ workers or replays, which build the same sampler again).
 - ``random``: independent uniform points, case ``i`` from its own stream
   ``SeedSequence(seed, spawn_key=(i, 3))`` (children 0-2 of case ``i`` feed the
   generators, so the streams never overlap).
-- ``sobol``, ``halton``: scrambled low-discrepancy sequences (scipy.stats.qmc),
-  reached by ``fast_forward``. Sobol's balance needs ``n`` a power of two: its
-  advice says so otherwise.
+- ``sobol``, ``halton``: scrambled low-discrepancy sequences, scipy.stats.qmc's
+  points bit for bit but computed from the case index (Sobol from the Gray code of
+  ``i``, Halton as the scrambled radical inverse of ``i``), so a batch costs the same
+  wherever it starts (scipy's ``fast_forward`` builds every earlier point). Sobol's
+  balance needs ``n`` a power of two: its advice says so otherwise.
+
+Each sampler draws at most :meth:`Sampler.limit` cases (Sobol 2**30, Halton until a
+dimension's kept digits repeat, LHS 2**53, the others 2**63 - 1, the case ids'
+integers); more is refused when the sampler is made, and by the campaign's
+configuration.
 - ``lhs``: Latin hypercube over ``n`` cases; per dimension a keyed pseudorandom
   permutation of ``range(n)`` computed index by index (a Feistel network with cycle
   walking), so no O(n) table is ever held in memory.
@@ -29,6 +36,7 @@ workers or replays, which build the same sampler again).
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
@@ -56,6 +64,10 @@ def _qmc_rng(seed: int) -> np.random.Generator:
     # The scrambling stream: a child of the campaign seed no case stream uses.
     return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(2**62,)))
 
+
+_SOBOL_MAX = 2**30
+"""Most points of scipy's Sobol engine (its ``bits`` = 30; more bits would draw other
+scrambles and so change every recorded Sobol run)."""
 
 Box = tuple[tuple[int, float, float], ...]
 """A target box: (dimension index, low, high) in unit coordinates, per restricted dim."""
@@ -85,22 +97,7 @@ class FocusSampler(Sampler):
         return np.minimum(u, np.nextafter(1.0, 0.0))
 
 
-class _QMCSampler(Sampler):
-    def _engine(self) -> qmc.QMCEngine:
-        raise NotImplementedError
-
-    def _points(self, start: int, count: int) -> np.ndarray:
-        engine = self._engine()
-        if start:  # scipy's Sobol cannot fast_forward(0)
-            engine.fast_forward(start)
-        with warnings.catch_warnings():
-            # Balance is a property of the whole campaign (n a power of two, see
-            # SobolSampler._advice); a batch of it is not meant to be balanced on its own.
-            warnings.filterwarnings("ignore", message=".*balance properties.*")
-            return engine.random(count) if count else np.empty((0, self.d))
-
-
-class SobolSampler(_QMCSampler):
+class SobolSampler(Sampler):
     name = "sobol"
 
     def __init__(self, d: int, n: int, seed: int) -> None:
@@ -110,25 +107,103 @@ class SobolSampler(_QMCSampler):
                 f"sampler sobol: d={self.d} exceeds {qmc.Sobol.MAXDIM}; use halton or lhs"
             )
 
-    def _engine(self) -> qmc.QMCEngine:
-        return qmc.Sobol(self.d, scramble=True, rng=_qmc_rng(self.seed))
+    @classmethod
+    def limit(cls, d: int) -> tuple[int, str]:
+        return _SOBOL_MAX, "scipy's Sobol engine makes at most 2**30 distinct points"
+
+    def _points(self, start: int, count: int) -> np.ndarray:
+        # Point i is the shift XOR the direction numbers of the set bits of i's Gray
+        # code, times 2**-bits: what scipy's engine reaches after fast_forward(i), bit
+        # for bit, without its walk over every earlier index (15 s at 2**30 - 1).
+        engine = qmc.Sobol(self.d, scramble=True, rng=_qmc_rng(self.seed))
+        if not _sobol_internals(engine):
+            return _walked(engine, start, count, self.d)  # another scipy: its own walk
+        idx = np.arange(start, start + count, dtype=np.uint64)
+        gray = idx ^ (idx >> np.uint64(1))
+        quasi = np.broadcast_to(engine._shift, (count, self.d)).copy()
+        for k in range(engine.bits):
+            quasi[((gray >> np.uint64(k)) & np.uint64(1)).astype(bool)] ^= engine._sv[:, k]
+        return quasi * engine._scale
 
     def _advice(self) -> str | None:
         n = self.n
         if not n & (n - 1):
             return None
+        # Only sizes Sobol can make: n <= 2**30, so the power below always is one.
+        below, above = 1 << max(n.bit_length() - 1, 0), 1 << n.bit_length()
+        sizes = f"{below} or {above}" if above <= _SOBOL_MAX else f"{below}"
         return (
             f"sampler sobol: cases={n} is not a power of two; Sobol points keep "
-            "their balance only for powers of two (e.g. "
-            f"{1 << max(n.bit_length() - 1, 0)} or {1 << n.bit_length()})"
+            f"their balance only for powers of two (e.g. {sizes})"
         )
 
 
-class HaltonSampler(_QMCSampler):
+class HaltonSampler(Sampler):
+    """Scrambled Halton points computed from the case index (no earlier point is built).
+
+    Dimension ``j`` is the radical inverse of ``i`` in the ``j``-th prime base, each
+    digit mapped by its own random permutation (Owen 2017, as ``scipy.stats.qmc.Halton``
+    does): the permutations are the ones scipy's scrambled Halton engine draws from the
+    campaign's scrambling stream, and the digits are summed in scipy's order with its
+    float operations, so the points equal scipy's ``fast_forward(i)`` then ``random``
+    bit for bit (``tests/property/test_qmc_points.py``) while a batch costs the same time and
+    memory wherever it starts. scipy keeps ``ceil(54 / log2(base)) - 1`` digits per
+    base, so dimension ``j`` repeats after ``base ** digits`` points: that is the
+    sampler's limit (:meth:`limit`).
+    """
+
     name = "halton"
 
-    def _engine(self) -> qmc.QMCEngine:
-        return qmc.Halton(self.d, scramble=True, rng=_qmc_rng(self.seed))
+    def __init__(self, d: int, n: int, seed: int) -> None:
+        super().__init__(d, n, seed)
+        engine = qmc.Halton(self.d, scramble=True, rng=_qmc_rng(self.seed))
+        self._bases = [int(b) for b in engine.base]
+        # The digit permutations are scipy's own (a private attribute): a scipy without
+        # them gets its engine's walk, slow for late cases but the same points.
+        perms = getattr(engine, "_permutations", None)
+        self._perms = None if perms is None else [np.asarray(p, dtype=np.int64) for p in perms]
+
+    @classmethod
+    def limit(cls, d: int) -> tuple[int, str]:
+        bases = [int(b) for b in qmc.Halton(d, scramble=False).base]
+        periods = [b ** (math.ceil(54 / math.log2(b)) - 1) for b in bases]
+        worst = min(range(d), key=lambda j: periods[j])
+        return periods[worst], (
+            f"its base-{bases[worst]} dimension repeats after {bases[worst]}**"
+            f"{math.ceil(54 / math.log2(bases[worst])) - 1} points"
+        )
+
+    def _points(self, start: int, count: int) -> np.ndarray:
+        if self._perms is None:
+            engine = qmc.Halton(self.d, scramble=True, rng=_qmc_rng(self.seed))
+            return _walked(engine, start, count, self.d)
+        idx = np.arange(start, start + count, dtype=np.int64)
+        out = np.empty((count, self.d))
+        for j, (base, perm) in enumerate(zip(self._bases, self._perms, strict=True)):
+            q, acc, scale = idx.copy(), np.zeros(count), 1.0 / base
+            for row in perm:  # scipy's loop: every kept digit, lowest first
+                acc += row[q % base] * scale
+                scale /= base
+                q //= base
+            out[:, j] = acc
+        return out
+
+
+def _sobol_internals(engine: qmc.Sobol) -> bool:
+    """Whether scipy's Sobol engine holds the (private) state the direct computation reads."""
+    return all(hasattr(engine, a) for a in ("_shift", "_sv", "_scale", "bits"))
+
+
+def _walked(engine: qmc.QMCEngine, start: int, count: int, d: int) -> np.ndarray:
+    """Points ``start`` to ``start + count`` by the engine's own walk (``fast_forward``,
+    which builds every earlier point): the fallback where scipy's internals differ."""
+    if start:  # scipy's Sobol cannot fast_forward(0)
+        engine.fast_forward(start)
+    with warnings.catch_warnings():
+        # Balance is a property of the whole campaign (n a power of two, see
+        # SobolSampler._advice); a batch of it is not meant to be balanced on its own.
+        warnings.filterwarnings("ignore", message=".*balance properties.*")
+        return engine.random(count) if count else np.empty((0, d))
 
 
 _M64 = np.uint64(0xFFFFFFFFFFFFFFFF)
@@ -160,6 +235,10 @@ def _feistel_permute(i: np.ndarray, n: int, keys: np.ndarray) -> np.ndarray:
 
 class LatinHypercubeSampler(Sampler):
     name = "lhs"
+
+    @classmethod
+    def limit(cls, d: int) -> tuple[int, str]:
+        return 2**53, "float64 cannot tell more than 2**53 strata apart"
 
     def _points(self, start: int, count: int) -> np.ndarray:
         idx = np.arange(start, start + count)

@@ -56,10 +56,16 @@ class Dimension:
         The typical value: the point towards which ``shrink`` moves failing cases.
     distribution : {"uniform", "log-uniform", "normal"}
         How unit-interval coordinates map to a continuous dimension. ``"normal"`` is a
-        normal distribution of mean ``nominal`` and standard deviation ``sd``,
-        truncated to ``[low, high]``.
+        normal distribution of mean ``mean`` (default ``nominal``) and standard
+        deviation ``sd``, truncated to ``[low, high]``.
     sd : float, optional
         Standard deviation of a ``"normal"`` dimension.
+    mean : float, optional
+        Mean of a ``"normal"`` dimension when it is not ``nominal``: a restriction that
+        leaves the nominal value out moves ``nominal`` (the shrink target) into the range
+        but keeps the mean, so the restricted dimension draws the unrestricted
+        distribution truncated to its range. ``None`` (dropped from :meth:`to_dict`)
+        means ``nominal``.
     description : str
         One line: what the dimension is.
     source : str
@@ -78,6 +84,7 @@ class Dimension:
     sd: float | None = None
     description: str = ""
     source: str = "assumption"
+    mean: float | None = None
 
     def __post_init__(self) -> None:
         n = self.name
@@ -130,6 +137,13 @@ class Dimension:
             raise InvalidParameter(f"{n}: a log-uniform range needs low > 0, got {lo!r}")
         if self.distribution == "normal" and not (self.sd is not None and self.sd > 0):
             raise InvalidParameter(f"{n}.sd: a normal dimension needs sd > 0, got {self.sd!r}")
+        if self.mean is not None:
+            m = self.mean
+            if self.distribution != "normal":
+                raise InvalidParameter(f"{n}.mean: {m!r} goes only with a normal distribution")
+            if isinstance(m, bool) or not isinstance(m, int | float) or not math.isfinite(m):
+                raise InvalidParameter(f"{n}.mean: {m!r} must be a finite number")
+            object.__setattr__(self, "mean", float(m))
         if self.nominal is None:
             object.__setattr__(self, "nominal", lo if lo == hi else 0.5 * (lo + hi))
         nom = self.nominal
@@ -143,6 +157,11 @@ class Dimension:
             assert self.choices is not None
             return len(self.choices) == 1
         return self.low == self.high
+
+    @property
+    def _mu(self) -> float:
+        """The mean of a normal dimension."""
+        return float(self.nominal if self.mean is None else self.mean)  # type: ignore[arg-type]
 
     def from_unit(self, u: npt.ArrayLike) -> np.ndarray:
         """Map coordinates in [0, 1) to values of this dimension.
@@ -173,7 +192,7 @@ class Dimension:
         if self.distribution == "log-uniform":
             x = np.exp(math.log(lo) + u * (math.log(hi) - math.log(lo)))
         elif self.distribution == "normal":
-            mu, sd = float(self.nominal), float(self.sd)  # type: ignore[arg-type]
+            mu, sd = self._mu, float(self.sd)  # type: ignore[arg-type]
             a, b = ndtr((lo - mu) / sd), ndtr((hi - mu) / sd)
             x = mu + sd * ndtri(a + u * (b - a))
         else:
@@ -203,7 +222,7 @@ class Dimension:
         if self.distribution == "log-uniform":
             return (np.log(x) - math.log(lo)) / (math.log(hi) - math.log(lo))
         if self.distribution == "normal":
-            mu, sd = float(self.nominal), float(self.sd)  # type: ignore[arg-type]
+            mu, sd = self._mu, float(self.sd)  # type: ignore[arg-type]
             a, b = ndtr((lo - mu) / sd), ndtr((hi - mu) / sd)
             return (ndtr((x - mu) / sd) - a) / (b - a)
         return (x - lo) / (hi - lo)
@@ -262,6 +281,11 @@ class Dimension:
         nom = min(max(float(self.nominal), float(lo)), float(hi))  # type: ignore[arg-type]
         if self.kind == "integer":
             nom = round(nom)
+        if self.distribution == "normal" and lo != hi:
+            # The distribution stays the unrestricted one, truncated to the range; only
+            # the shrink target moves (the mean is kept apart when they differ).
+            mean = None if self._mu == nom else self._mu
+            return replace(self, low=float(lo), high=float(hi), nominal=nom, mean=mean)
         return replace(self, low=float(lo), high=float(hi), nominal=nom)
 
     def to_dict(self) -> dict[str, Any]:

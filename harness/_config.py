@@ -364,6 +364,10 @@ class CampaignConfig:
         if not isinstance(self.space, Mapping):
             raise ConfigError(f"space: {self.space!r} must be a table of restrictions")
         space = self.parameter_space()  # restrictions name known dimensions and values
+        if self.recordings is None and (
+            problem := SAMPLERS[self.sampler].too_many(self.cases, space.d)
+        ):
+            raise ConfigError(problem)  # e.g. Sobol beyond 2**30 crashed at index 2**30
         object.__setattr__(self, "space", self.spelled_space(self.space))
         object.__setattr__(self, "focus", tuple(self.focus))
         if (self.sampler == "focus") != bool(self.focus):

@@ -27,6 +27,11 @@ stage before it is complete, and recorded in campaign.json (``proposals``); case
 depends on ``(seed, i)`` and the proposals, so a resume reproduces every case. The
 cases of every stage count in coverage: each carries its own stage's weight, which
 keeps the weighted sum unbiased given the stages before it.
+
+Because stages are whole batches, ``batch_size`` moves the stage starts: runs of one
+configuration with batch sizes that give other stage starts draw other cases from the
+first moved start on (README, "Campaigns", Determinism). ``batch_size`` is part of a
+campaign's identity, so a resume never mixes them.
 """
 
 from __future__ import annotations

@@ -256,7 +256,7 @@ def _cmd_synth(args: argparse.Namespace) -> int:
             f"--param: 'motion={params['motion']}' sets the motion, which is MOTION "
             f"({args.motion!r}); give it as MOTION, not as --param"
         )
-    overrides: dict[str, Any] = {"motion": args.motion, "distractor": "none", **params}
+    overrides: dict[str, Any] = {"motion": args.motion, **params}
     given = space.validate(overrides, partial=True)
     if args.random:
         # Unspecified dimensions drawn from the seed (stream independent of the case's).

@@ -305,3 +305,22 @@ def test_a_defensive_share_too_small_to_bound_anything_is_warned_of(
         "fall below about 3 / (defensive x cases) = 5.86e+03, so no rate of this run can be "
         "bounded; raise defensive (0.1 is the default) or cases"
     ) in err, err
+
+
+def test_batch_size_changes_rows_only_through_the_stage_starts(tmp_path: Path) -> None:
+    # Stages are whole batches, so the batch size moves stage 1 (README, Determinism):
+    # rows are identical across batch sizes with the same stage starts, differ from the
+    # first moved start on otherwise, and a resume with another batch size is refused.
+    runs = {}
+    for size in (64, 32, 48):  # starts 0, 128, 256, 384 for 64 and 32; 0, 144, ... for 48
+        path = _campaign(tmp_path, name=f"b{size}")
+        path.write_text(path.read_text().replace("batch_size = 64", f"batch_size = {size}"))
+        assert main(["run", str(path)]) == 0
+        frame = RunDir(tmp_path / "runs" / f"b{size}").results(["case_id", "weight", "duration"])
+        runs[size] = frame.sort_values("case_id").reset_index(drop=True)
+    pd.testing.assert_frame_equal(runs[64], runs[32])
+    same = runs[64]["duration"] == runs[48]["duration"]
+    assert same[:128].all() and not same[128:].all()
+    path = tmp_path / "b32.toml"
+    path.write_text(path.read_text().replace('name = "b32"', 'name = "b64"'))
+    assert main(["run", str(path), "--resume"]) == 2  # another batch size: refused

@@ -206,3 +206,25 @@ def test_a_byte_order_mark_before_a_toml_file_is_skipped(tmp_path: Path) -> None
     gate = bom("g.toml", '[gate]\nbins = "b.toml"\n[[criteria]]\nkind = "coverage"\nmin = 0.5\n')
     assert load_gate(gate).bins == {"gap": {"count": 2}}
     assert load_region(bom("r.toml", 'motion = "clap"\n')) is not None
+
+
+@pytest.mark.parametrize(
+    ("sampler", "cases", "most", "instead"),
+    [
+        pytest.param(
+            "sobol", 10**12, 2**30, "sampler 'random' or 'halton' or 'lhs', or ", id="sobol"
+        ),
+        pytest.param("halton", 10**15, 109**7, "sampler 'random' or 'lhs', or ", id="halton"),
+        pytest.param("lhs", 2**53 + 1, 2**53, "sampler 'random', or ", id="lhs"),
+        pytest.param("random", 2**63, 2**63 - 1, "", id="random"),
+    ],
+)
+def test_cases_beyond_the_samplers_limit_are_refused(
+    sampler: str, cases: int, most: int, instead: str
+) -> None:
+    # Sobol took 10**12 cases, then crashed from case 2**30 (ValueError, OverflowError).
+    with pytest.raises(ConfigError) as caught:
+        CampaignConfig(sampler=sampler, cases=cases)
+    assert str(caught.value).startswith(f"cases: {cases:,} is more than sampler '{sampler}'")
+    assert str(caught.value).endswith(f"; use {instead}at most {most:,} cases")
+    assert CampaignConfig(sampler=sampler, cases=most).cases == most

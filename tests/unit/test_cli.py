@@ -99,6 +99,20 @@ def test_synth_random_uses_the_seed(capsys: pytest.CaptureFixture[str]) -> None:
     assert capsys.readouterr().out != a
 
 
+def test_synth_random_draws_the_distractor_too(capsys: pytest.CaptureFixture[str]) -> None:
+    # It was fixed to "none" before the draw, though --random draws every dimension
+    # not given with --param: 12 seeds gave no distractor (half the space's cases have one).
+    def motions(*extra: str) -> set[str]:
+        seen = set()
+        for seed in range(1, 13):
+            main(["synth", "high_five", "--random", "--seed", str(seed), *extra])
+            seen |= {line.split()[0] for line in capsys.readouterr().out.splitlines()[1:-1]}
+        return seen
+
+    assert motions() - {"high_five"}  # some trace has a distractor
+    assert motions("--param", "distractor=none") == {"high_five"}
+
+
 BAD = [
     ("unknown-motion", ["synth", "moonwalk"], "motion: unknown motion 'moonwalk'"),
     (

@@ -1,4 +1,5 @@
-"""Sampler advice: Sobol warns about a case count that is not a power of two, once.
+"""Samplers: Sobol's advice on a case count that is not a power of two (once), each
+sampler's limit on cases, and Halton's cost independent of where a batch starts.
 
 The rule lives in the sampler (``Sampler._advice``); ``make_sampler(..., warn=True)``
 issues it where a campaign is planned, and every other construction (workers, replay)
@@ -7,12 +8,13 @@ stays silent.
 
 from __future__ import annotations
 
+import tracemalloc
 import warnings
 
 import numpy as np
 import pytest
 
-from highfive.generators import SAMPLERS, Proposal, Sampler, make_sampler
+from highfive.generators import SAMPLERS, InvalidParameter, Proposal, Sampler, make_sampler
 
 BOX = (((0, 0.0, 0.5),),)  # the focus sampler needs target boxes
 PROPOSAL = (Proposal(((1, 3), (1, 1), (2, 1)), 0.2),)  # and the importance sampler a proposal
@@ -68,3 +70,67 @@ def test_warn_does_not_change_the_points(name: str) -> None:
         loud = _make(name, 1000, warn=True)
     quiet = _make(name, 1000, warn=False)
     assert np.array_equal(loud.points(7, 20), quiet.points(7, 20))
+
+
+def test_a_late_halton_batch_costs_what_an_early_one_does() -> None:
+    # Halton reached case i by scipy's fast_forward(i), which builds every earlier
+    # point: a batch at case 1e6 took 3.85 s and 645 MB, a replay of case 1e8 24 GB.
+    s = make_sampler("halton", 2, 4_000_000, 1)
+    peaks = []
+    for start in (0, 3_000_000):
+        tracemalloc.start()
+        s.points(start, 16)
+        peaks.append(tracemalloc.get_traced_memory()[1])
+        tracemalloc.stop()
+    assert peaks[1] < 2 * peaks[0] + 100_000, peaks  # it held 48 MB at 3e6
+
+
+@pytest.mark.parametrize(
+    ("name", "d", "most"),
+    [
+        pytest.param("sobol", 36, 2**30, id="sobol"),
+        pytest.param("halton", 36, 109**7, id="halton-36"),  # base 109: 7 digits kept
+        pytest.param("halton", 1, 2**53, id="halton-1"),  # base 2: 53 digits kept
+        pytest.param("lhs", 36, 2**53, id="lhs"),
+        pytest.param("random", 36, 2**63 - 1, id="random"),
+    ],
+)
+def test_each_sampler_draws_up_to_its_limit_and_refuses_beyond(
+    name: str, d: int, most: int
+) -> None:
+    # Sobol took 10**12 cases and crashed from index 2**30 (ValueError, OverflowError).
+    last = make_sampler(name, d, most, 3).points(most - 1, 1)
+    assert last.shape == (1, d) and np.all((last >= 0) & (last < 1))
+    with pytest.raises(
+        InvalidParameter, match=rf"^cases: {most + 1:,} is more than sampler '{name}' can draw"
+    ) as caught:
+        make_sampler(name, d, most + 1, 3)
+    assert f"at most {most:,} cases" in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_sobol_advice_suggests_only_sizes_sobol_can_make() -> None:
+    # cases=10**12 was advised "549755813888 or 1099511627776", beyond 2**30.
+    with pytest.raises(InvalidParameter, match=r"use sampler 'random' or 'halton' or 'lhs'"):
+        make_sampler("sobol", 3, 10**12, 1, warn=True)
+    with pytest.warns(UserWarning, match=r"\(e\.g\. 536870912 or 1073741824\)$"):
+        make_sampler("sobol", 3, 2**30 - 1, 1, warn=True)
+
+
+@pytest.mark.parametrize("name", ["sobol", "halton"])
+def test_a_scipy_without_the_internals_used_gets_the_same_points_by_its_walk(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The direct computation reads private attributes of scipy's engines; where a
+    # scipy lacks them, the engine's own walk gives the same points (slowly).
+    from highfive.generators import _samplers
+
+    direct = make_sampler(name, 5, 4096, 3, ()).points(1000, 16)
+    if name == "sobol":
+        monkeypatch.setattr(_samplers, "_sobol_internals", lambda engine: False)
+        walked = make_sampler(name, 5, 4096, 3, ()).points(1000, 16)
+    else:
+        sampler = make_sampler(name, 5, 4096, 3, ())
+        sampler._perms = None  # as from an engine without _permutations
+        walked = sampler.points(1000, 16)
+    np.testing.assert_array_equal(direct, walked)
