@@ -200,15 +200,7 @@ class Model:
             raise ModelError(
                 f"model {label}: fails on a probe batch of {PROBE_WINDOWS} windows ({detail})"
             ) from None
-        n_classes = len(self.spec.class_names)
-        shape = getattr(probs, "shape", None)
-        if shape != (PROBE_WINDOWS, n_classes):
-            got = list(shape) if shape is not None else type(probs).__name__
-            raise ModelError(
-                f"model {label}: output {show(name_out)} has shape {got} for a probe batch of "
-                f"{PROBE_WINDOWS} windows; it must be [{PROBE_WINDOWS}, {n_classes}], one row "
-                "of class probabilities per window"
-            )
+        _check_rows(probs, len(self.spec.class_names), label, name_out, "a probe batch")
         p = np.asarray(probs, dtype=np.float64)
         sums = p.sum(axis=1)
         if (
@@ -260,14 +252,7 @@ class Model:
         for b0 in range(0, x.shape[0], batch):
             rows = min(batch, x.shape[0] - b0)
             (probs,) = sess.run([name_out], {name_in: x[b0 : b0 + batch]})
-            shape = getattr(probs, "shape", None)
-            if shape != (rows, n_classes):
-                got = list(shape) if shape is not None else type(probs).__name__
-                raise ModelError(
-                    f"model {_named(self.label)}: output {show(name_out)} has shape {got} for "
-                    f"a batch of {rows} windows; it must be [{rows}, {n_classes}], one row of "
-                    "class probabilities per window"
-                )
+            _check_rows(probs, n_classes, _named(self.label), name_out, "a batch", rows)
             out[b0 : b0 + batch] = probs[:, k]
         return out
 
@@ -278,3 +263,17 @@ class Model:
 
 def _rebuild(data: bytes, name: str, threads: int, sha256: str = "", source: str = "") -> Model:
     return Model._build(data, name, threads, sha256 or hashlib.sha256(data).hexdigest(), source)
+
+
+def _check_rows(
+    probs: Any, n_classes: int, label: str, name_out: str, what: str, rows: int = PROBE_WINDOWS
+) -> None:
+    """Refuse an output that is not one row of ``n_classes`` values per window."""
+    shape = getattr(probs, "shape", None)
+    if shape != (rows, n_classes):
+        got = list(shape) if shape is not None else type(probs).__name__
+        raise ModelError(
+            f"model {label}: output {show(name_out)} has shape {got} for {what} of {rows} "
+            f"windows; it must be [{rows}, {n_classes}], one row of class probabilities per "
+            "window"
+        )
