@@ -159,7 +159,7 @@ def describe(exc: BaseException, limit: int = 300) -> str:
     name = type(exc).__name__
     try:
         text = str(exc).strip()
-    except Exception as inner:
+    except BaseException as inner:  # SystemExit, KeyboardInterrupt from __str__ too
         return f"{name} (its message could not be shown: {type(inner).__name__})"
     first = text.splitlines()[0][:limit] if text else ""
     return f"{name}: {first}" if first else name

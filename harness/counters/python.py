@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import contextlib
+import dataclasses
 import hashlib
 import importlib
 import inspect
@@ -117,6 +118,7 @@ class _Worker:
 
 
 _LIVE: dict[tuple[str, int], _Live] = {}
+_FAILED: dict[tuple[str, int], str] = {}  # counters whose loading failed in this process
 
 
 class PythonCounter(CounterPlugin):
@@ -242,8 +244,16 @@ class PythonCounter(CounterPlugin):
         key = (self.identity.sha256, os.getpid())
         live = _LIVE.get(key)
         if live is None:
+            failed = _FAILED.get(key)
+            if failed is not None:  # loading failed in this process: every case fails
+                raise ConfigError(failed)
             worker = _Worker()  # the instance is made on the thread that will call it
-            instance = _timed_load(worker, self.source, self.timeout_s, self._instance)
+            try:
+                instance = _timed_load(worker, self.source, self.timeout_s, self._instance)
+            except ConfigError as exc:
+                # Not tried again: a factory that hangs would cost its time limit per case.
+                _FAILED[key] = str(exc)
+                raise
             live = _LIVE[key] = _Live(instance, worker)
         return live
 
@@ -262,7 +272,8 @@ class PythonCounter(CounterPlugin):
 
     def _call(self, fn: Any, trace: Trace, *args: Any) -> Any:  # fn(instance, trace, ...)
         live = self._live()
-        mine = Trace(trace.t.copy(), trace.samples.copy(), trace.fs, trace.events, trace.params)
+        events = tuple(dataclasses.replace(e) for e in trace.events)  # the truth, copied
+        mine = Trace(trace.t.copy(), trace.samples.copy(), trace.fs, events, trace.params)
         with _same_working_directory():
             future = live.executor.submit(fn, live.instance, mine, *args)
             return self._answer(live, future)
@@ -336,6 +347,14 @@ def _timed_load(worker: _Worker, source: str, timeout_s: float, make: Any) -> An
                 f"{limit:g} s (the limit is the larger of {LOAD_TIMEOUT_S:g} s and "
                 "counter_timeout_s)"
             ) from None
+        except ConfigError:
+            raise
+        except BaseException as exc:  # the counter's code, whatever it raised
+            if not (future.done() and future.exception() is exc):
+                raise  # this process interrupted (Ctrl-C, SIGTERM) while it waited
+            raise ConfigError(
+                f"counter {source!r}: loading it failed ({describe(exc, 200)})"
+            ) from None
 
 
 def _call_streaming(instance: Any, trace: Trace, chunk_s: float, source: str) -> CountResult:
@@ -343,7 +362,10 @@ def _call_streaming(instance: Any, trace: Trace, chunk_s: float, source: str) ->
     instance.start(float(trace.fs))
     dets, emitted = [], []
     for sl, delivered in chunks(trace, chunk_s):
-        got = parse_detections(instance.feed(trace.t[sl], trace.samples[sl]), f"{where} feed")
+        # each chunk its own copy: a slice's base would hold the samples not yet fed
+        t, x = trace.t[sl].copy(), trace.samples[sl].copy()
+        t.flags.writeable = x.flags.writeable = False
+        got = parse_detections(instance.feed(t, x), f"{where} feed")
         dets += got
         emitted += [delivered] * len(got)
     got = parse_detections(instance.finish(), f"{where} finish")

@@ -11,6 +11,7 @@ module.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -95,6 +96,35 @@ class SlowToMake:
 
 def two_line_factory():
     raise ValueError("first line\\nsecond line")
+
+def unsays_the_truth(trace):
+    for e in trace.events:
+        object.__setattr__(e, "is_high_five", False)
+    return []
+
+class ExitsWhenShown(Exception):
+    def __str__(self):
+        raise SystemExit(5)
+
+def raises_exits_when_shown(trace):
+    raise ExitsWhenShown()
+
+def factory_exits_when_shown():
+    raise ExitsWhenShown()
+
+def factory_interrupts():
+    raise KeyboardInterrupt
+
+class Peeks:
+    def start(self, fs):
+        self.seen = 0
+    def feed(self, t, samples):
+        self.seen = max(self.seen, len(samples.base) if samples.base is not None else len(samples))
+        return []
+    def finish(self):
+        return [] if self.seen <= 200 else [0.5]
+    def __call__(self, trace):
+        return []
 
 class SeesAhead:
     def start(self, fs):
@@ -313,3 +343,68 @@ def test_a_streaming_counter_cannot_report_what_it_was_not_fed(counters: Path) -
     outcome = judge({"c": c}, _trace(), 0.5, chunk_s=1.0).outcomes["c"]
     assert outcome.verdict == "error" and outcome.message is not None
     assert "cannot see ahead" in outcome.message
+
+
+def test_a_counter_cannot_change_the_truth_it_is_judged_by(counters: Path) -> None:
+    # The events were the harness's own: a counter that set is_high_five to False on
+    # them passed every case without counting, and failed the real model beside it.
+    trace = _trace()
+    pair = {m: load_counter(f"{counters}:{m}") for m in ("unsays_the_truth", "truth")}
+    judged = judge(pair, trace, 0.5)
+    assert judged.outcomes["unsays_the_truth"].verdict == "miss"
+    assert judged.outcomes["truth"].verdict == "pass"
+    assert all(e.is_high_five for e in trace.events if e.motion == "high_five")
+
+
+def test_an_exception_whose_message_exits_is_still_a_finding(counters: Path) -> None:
+    # str(exc) raising SystemExit ended the command silently with exit 5.
+    outcome = judge(
+        {"c": load_counter(f"{counters}:raises_exits_when_shown")}, _trace(), 0.5
+    ).outcomes["c"]
+    assert (outcome.verdict, outcome.message) == (
+        "error",
+        "ExitsWhenShown (its message could not be shown: SystemExit)",
+    )
+
+
+@pytest.mark.parametrize(
+    ("attr", "shown"),
+    [
+        ("factory_exits_when_shown", "ExitsWhenShown (its message could not be shown"),
+        ("factory_interrupts", "loading it failed (KeyboardInterrupt)"),
+    ],
+)
+def test_a_factory_that_exits_or_interrupts_is_refused_in_one_line(
+    counters: Path, attr: str, shown: str
+) -> None:
+    with pytest.raises(ConfigError, match=re.escape(shown)) as err:
+        load_counter(f"{counters}:{attr}")
+    assert "\n" not in str(err.value)
+
+
+def test_a_streaming_counter_is_fed_only_the_samples_of_its_chunks(counters: Path) -> None:
+    # The chunks were slices of the whole trace: their base held every sample.
+    c = load_counter(f"{counters}:Peeks")
+    outcome = judge({"c": c}, _trace(), 0.5, chunk_s=1.0).outcomes["c"]
+    assert outcome.verdict == "miss" and outcome.predicted_count == 0
+
+
+def test_a_counter_that_failed_to_load_in_a_process_is_not_loaded_again(
+    counters: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A factory that hangs on its second making (a device the first one holds) cost
+    # the load limit on every case: 4 cases took 4 minutes.
+    from highfive.harness.counters import python
+
+    c = load_counter(f"{counters}:truth")
+    c.close()  # an instance made by an earlier test would be used
+    calls = []
+
+    def hangs(self: object) -> object:
+        calls.append(1)
+        raise ConfigError("counter 'x': importing it and creating the counter took more than 60 s")
+
+    monkeypatch.setattr(python.PythonCounter, "_instance", hangs)
+    outcomes = [judge({"c": c}, _trace(), 0.5).outcomes["c"] for _ in range(3)]
+    assert [o.verdict for o in outcomes] == ["error"] * 3 and len(calls) == 1
+    python._FAILED.clear()
