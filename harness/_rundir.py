@@ -242,8 +242,10 @@ class RunDir:
         record = self.read_campaign()
         if options is None:
             cfg = record.get("config", {})
+            base = cfg.get("base", "")  # relative counter paths resolve against it
             options = CounterOptions(
-                timeout_s=float(cfg.get("counter_timeout_s", DEFAULT_TIMEOUT_S))
+                timeout_s=float(cfg.get("counter_timeout_s", DEFAULT_TIMEOUT_S)),
+                base=base if isinstance(base, str) else "",
             )
         return {str(e["id"]): load_recorded(e, options) for e in record.get("models", [])}
 

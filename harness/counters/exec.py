@@ -119,7 +119,7 @@ class ExecCounter(CounterPlugin):
         self.source, self.argv = source, argv
         self.file_sha256 = file_sha256
         self.timeout_s = timeout_s
-        self.arg_sha256 = arg_sha256  # (absolute path, SHA-256) of each file argument
+        self.arg_sha256 = arg_sha256  # (argument as written, SHA-256) of each file argument
         self.not_found = not_found  # said when the program fails to start
 
     def __repr__(self) -> str:
@@ -174,6 +174,7 @@ class ExecCounter(CounterPlugin):
                 f"counter {source!r}: {os.fspath(path)!r} is not executable (chmod +x it)"
             )
         argv[0] = os.fspath(path)
+        written = list(argv)  # the arguments as the campaign wrote them: its identity
         sha = hashlib.sha256(path.read_bytes()).hexdigest()
         base = Path(options.base or Path.cwd()).absolute()
         hashed, missing = [], []
@@ -182,7 +183,7 @@ class ExecCounter(CounterPlugin):
             if arg and named.is_file():
                 argv[i] = os.fspath(named)
                 try:
-                    hashed.append((argv[i], hashlib.sha256(named.read_bytes()).hexdigest()))
+                    hashed.append((arg, hashlib.sha256(named.read_bytes()).hexdigest()))
                 except OSError as exc:
                     raise ConfigError(
                         f"counter {source!r}: cannot read argument {argv[i]!r} "
@@ -199,7 +200,7 @@ class ExecCounter(CounterPlugin):
             else ""
         )
         return cls(
-            "exec:" + shlex.join(argv),
+            "exec:" + shlex.join(written),
             tuple(argv),
             sha,
             options.timeout_s,
@@ -209,8 +210,11 @@ class ExecCounter(CounterPlugin):
 
     @property
     def identity(self) -> CounterIdentity:
+        # The arguments as written (relative ones resolve against the campaign's folder
+        # when run): a copy of the campaign folder elsewhere is the same counter.
+        written = shlex.split(self.source.removeprefix("exec:"))[1:]
         details: dict[str, Any] = {"file_sha256": self.file_sha256, "argv": list(self.argv)}
-        parts: list[Any] = ["exec", self.file_sha256, list(self.argv[1:])]
+        parts: list[Any] = ["exec", self.file_sha256, written]
         if self.arg_sha256:  # absent for programs without file arguments, as before
             details["arg_sha256"] = dict(self.arg_sha256)
             parts.append(dict(self.arg_sha256))

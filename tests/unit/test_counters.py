@@ -613,15 +613,21 @@ def test_a_script_argument_resolves_against_the_campaign_folder_and_is_hashed(
         assert judge({"c": c}, _trace(), 0.5).outcomes["c"].verdict not in ("error", "timeout")
     finally:
         c.close()
-    assert c.identity.details["argv"][1:] == [str(script), "--gain", "2"]
-    assert c.identity.details["arg_sha256"] == {
-        str(script): hashlib.sha256(script.read_bytes()).hexdigest()
+    assert c.identity.details["argv"][1:] == [str(script), "--gain", "2"]  # as run
+    assert c.identity.details["arg_sha256"] == {  # as written
+        "counter.py": hashlib.sha256(script.read_bytes()).hexdigest()
     }
     entry = c.identity.record("mine")
-    assert load_recorded(entry).identity == c.identity  # from the recorded, absolute source
+    assert load_recorded(entry, options).identity == c.identity  # against the same base
+    # A copy of the campaign folder elsewhere holds the same counter.
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    shutil.copy(script, copy / "counter.py")
+    moved = CounterOptions(timeout_s=2.0, base=str(copy))
+    assert load_recorded(entry, moved).identity.sha256 == c.identity.sha256
     script.write_text(script.read_text() + "\n# tuned\n")
     with pytest.raises(RunDirError, match=r"counter 'mine': .* restore the counter"):
-        load_recorded(entry)
+        load_recorded(entry, options)
 
 
 def test_a_program_without_file_arguments_keeps_its_identity(
