@@ -165,10 +165,14 @@ def run_campaign(
     security(config)  # TLS settings, local workers and threads and the dashboard
     check_workers(config.execution)  # checked before anything slow starts
     check_dashboard(config.execution)
-    run = RunDir(Path(config.out) / config.name)
+    # Written through an absolute path: a counter running in this process (workers = 0)
+    # may change the working directory, even after its time limit, from a thread
+    # Python cannot stop; messages show the folder as given.
+    shown = Path(config.out) / config.name
+    run = RunDir(shown.absolute(), shown)
     if not (run.exists() or run.manifest.exists()) and run.stages() is not None:
         raise RunDirError(
-            f"run directory {run.path} is a sequential campaign's folder (made by "
+            f"run directory {shown} is a sequential campaign's folder (made by "
             "--until-decided); "
             + (
                 "resume it with --until-decided --resume and the same gate, --budget, "
@@ -179,7 +183,7 @@ def run_campaign(
         )
     if resume and not (run.exists() or run.manifest.exists()):
         raise RunDirError(
-            f"run directory {run.path} does not exist, so there is nothing to resume; "
+            f"run directory {shown} does not exist, so there is nothing to resume; "
             "drop --resume to start it, or check --out and the name"
         )
     counters = load_counters(config)
@@ -287,7 +291,7 @@ def _check_resumable(run: RunDir, identity: Mapping[str, Any]) -> dict[str, Any]
     previous = run.read_campaign()
     if previous.get("schema_version") != SCHEMA_VERSION:
         raise RunDirError(
-            f"run directory {run.path} was made by an older highfive (schema_version "
+            f"run directory {run.shown} was made by an older highfive (schema_version "
             f"{previous.get('schema_version')!r}); resume refuses to mix result formats: "
             "run it again under another name"
         )
@@ -295,7 +299,7 @@ def _check_resumable(run: RunDir, identity: Mapping[str, Any]) -> dict[str, Any]
     old = CampaignConfig.spelled_identity(previous.get("identity", {}))
     diff = sorted(k for k in set(old) | set(identity) if old.get(k) != identity.get(k))
     if "recording_files" in diff:
-        check_recordings(identity, old, run.path)
+        check_recordings(identity, old, run.shown)
     if diff == ["models"]:
         was = {m["id"]: m for m in old.get("models", [])}
         now = {m["id"]: m for m in identity["models"]}
@@ -314,7 +318,7 @@ def _check_resumable(run: RunDir, identity: Mapping[str, Any]) -> dict[str, Any]
             for k in diff
         )
         raise RunDirError(
-            f"run directory {run.path} belongs to another configuration (differs in "
+            f"run directory {run.shown} belongs to another configuration (differs in "
             f"{shown}); resume refuses to mix results: use another name or --out"
         )
     return previous
@@ -347,7 +351,7 @@ def _run_locked(
     if run.exists() or run.manifest.exists():
         if not resume:
             raise RunDirError(
-                f"run directory {run.path} already exists; pass --resume to complete it, "
+                f"run directory {run.shown} already exists; pass --resume to complete it, "
                 "or choose another name or --out"
             )
         previous = _check_resumable(run, identity)
@@ -450,7 +454,7 @@ def _run_locked(
             with contextlib.suppress(RunDirError):
                 run.write_campaign(record)
     return CampaignSummary(
-        run.path,
+        run.shown,
         totals.cases,
         totals.verdicts,
         totals.agree,

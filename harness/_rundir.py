@@ -62,8 +62,13 @@ versions 1 and 2: synthetic cases only, no ``source`` or ``recording`` column)."
 class RunDir:
     """Paths and atomic I/O of one run directory."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], shown: str | os.PathLike[str] | None = None
+    ) -> None:
         self.path = Path(path)
+        self.shown = self.path if shown is None else Path(shown)
+        """The folder as messages name it (as the user gave it; ``path`` may be made
+        absolute for the writes)."""
         self._verified = False
 
     # -- layout ----------------------------------------------------------------------

@@ -126,6 +126,17 @@ class Peeks:
     def __call__(self, trace):
         return []
 
+def _keep_moving_away(stop):
+    while not os.path.exists(stop):
+        os.chdir(os.environ["HIGHFIVE_TEST_ELSEWHERE"])
+        time.sleep(0.001)
+
+def moves_away_later(trace):
+    import threading
+    stop = os.environ["HIGHFIVE_TEST_STOP"]
+    threading.Thread(target=_keep_moving_away, args=(stop,), daemon=True).start()
+    return []
+
 class SeesAhead:
     def start(self, fs):
         self.said = False
@@ -408,3 +419,37 @@ def test_a_counter_that_failed_to_load_in_a_process_is_not_loaded_again(
     outcomes = [judge({"c": c}, _trace(), 0.5).outcomes["c"] for _ in range(3)]
     assert [o.verdict for o in outcomes] == ["error"] * 3 and len(calls) == 1
     python._FAILED.clear()
+
+
+def test_a_counter_that_moves_away_between_calls_moves_nothing(
+    counters: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A thread a counter leaves behind (one abandoned at its time limit, or started by
+    # it) changed the working directory while the campaign wrote a batch: "cannot
+    # write runs/late/failures/part-000000.parquet", no manifest, and a campaign.json
+    # in the other folder.
+    import time
+
+    from highfive.harness import CampaignConfig, ExecutionConfig, run_campaign
+
+    elsewhere, here, stop = tmp_path / "elsewhere", tmp_path / "here", tmp_path / "stop"
+    elsewhere.mkdir()
+    here.mkdir()
+    monkeypatch.setenv("HIGHFIVE_TEST_ELSEWHERE", str(elsewhere))
+    monkeypatch.setenv("HIGHFIVE_TEST_STOP", str(stop))
+    monkeypatch.chdir(here)
+    cfg = CampaignConfig(
+        name="late",
+        cases=4,
+        batch_size=1,
+        models=({"counter": f"{counters}:moves_away_later", "id": "c"},),
+        execution=ExecutionConfig(workers=0),
+    )
+    try:
+        summary = run_campaign(cfg, stream=None)
+    finally:
+        stop.touch()
+        time.sleep(0.05)  # the threads see it and end
+    assert summary.complete and summary.run_dir == Path("runs/late")
+    assert (here / "runs" / "late" / "manifest.jsonl").is_file()
+    assert not (elsewhere / "runs").exists()
