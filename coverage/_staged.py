@@ -407,10 +407,13 @@ def run_until_decided(
     decisions: Decisions | None = None
     recorded: list[dict[str, Any]] = []
     spent, s = 0, 0
+    # Read and written through the absolute path (a counter in this process may change
+    # the working directory); the stages' configurations keep the folder as given.
+    where = root.absolute()
     while True:
         size = min(stage, budget - spent)
         cfg = _plan(config, root, s, size, decisions, binning)
-        path = root / cfg.name
+        path = where / cfg.name
         # A stage killed while it started holds only its lock: run_campaign starts it
         # afresh, as a plain run does; a stage that recorded anything is completed.
         started = RunDir(path).exists() or RunDir(path).manifest.exists()
@@ -460,7 +463,7 @@ def run_until_decided(
             verdict=verdict,
             stop={"reason": reason} if reason else None,
         )
-        _write(root, record)
+        _write(where, record)
         if reason:
             print(f"stopped: {reason}; verdict {verdict}", file=out)
             return SequentialResult(root, tuple(stages), verdict, reason)
