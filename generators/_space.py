@@ -412,6 +412,11 @@ class ParameterSpace:
         of :meth:`from_unit`'s table (a pandas Series, which iterates over its values,
         not its names) is read by its ``items()``.
         """
+        if hasattr(params, "columns") and hasattr(params, "iloc"):  # a table, not a row
+            raise InvalidParameter(
+                f"parameters: got a table of {len(params)} rows; give one row of it "
+                "(table.iloc[i]) or a dict"
+            )
         if not isinstance(params, Mapping) and callable(getattr(params, "items", None)):
             params = dict(params.items())
         if not isinstance(params, Mapping):

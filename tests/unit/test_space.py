@@ -160,6 +160,10 @@ def test_a_row_of_the_unit_table_is_a_parameter_row(small: ParameterSpace) -> No
     assert small.validate(table.iloc[1]) == small.validate(small.rows(u)[1])
     with pytest.raises(InvalidParameter, match=r"^parameters: got list; expected a mapping"):
         small.validate([0.5, 2.0])  # type: ignore[arg-type]
+    # a one-row table (a DataFrame has items() too) raised pandas' "truth value of a
+    # Series is ambiguous"
+    with pytest.raises(InvalidParameter, match=r"^parameters: got a table of 1 rows; give one"):
+        small.validate(table.iloc[0:1])
 
 
 def test_restrict_fixes_narrows_and_subsets() -> None:
