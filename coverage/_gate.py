@@ -218,21 +218,26 @@ def _read_bins(value: Any, base: Path | None) -> tuple[dict[str, Any], dict[str,
     except ConfigError as exc:
         raise ConfigError(f"gate.bins: {path.name}: {exc}") from None
     crosses: dict[str, Any] = {k: data[k] for k in ("ways", "crosses") if k in data}
-    if crosses:
-        crosses["file"] = path.name
+    crosses["file"] = path.name  # named in the errors its tables give
     return dict(data.get("bins", {})), crosses
 
 
 def check_bins_crosses(gate: Gate, binning: Binning) -> None:
     """Refuse the gate's bins file's ``ways`` or ``[[crosses]]`` that ``highfive
     coverage --bins`` would refuse on this binning (they were silently accepted)."""
-    if not gate.bins_crosses:
-        return
     given = {k: v for k, v in gate.bins_crosses.items() if k != "file"}
+    if not given:
+        return
     try:
         load_crosses(given, binning)
     except ConfigError as exc:
-        raise ConfigError(f"gate.bins: {gate.bins_crosses['file']}: {exc}") from None
+        raise bins_error(gate, exc) from None
+
+
+def bins_error(gate: Gate, exc: ConfigError) -> ConfigError:
+    """``exc`` from the gate's bins file's tables, naming the file."""
+    file = gate.bins_crosses.get("file")
+    return ConfigError(f"gate.bins: {file}: {exc}") if file else exc
 
 
 # -- results --------------------------------------------------------------------------
@@ -365,6 +370,10 @@ def evaluate_gate(run: str | os.PathLike[str], gate: Gate, *, log: Log | None = 
         looks=gate.looks,
     )
     targets = [(c, c.spec.targets(c, data)) for c in gate.criteria]
+    try:
+        data.binning()  # the bins file's tables on the run's space
+    except ConfigError as exc:
+        raise bins_error(gate, exc) from None
     data.crosses()  # bins and ways checked, cells counted, before any row is read
     check_bins_crosses(gate, data.binning())
     results = []

@@ -32,7 +32,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from highfive.generators import SAMPLERS, InvalidParameter, RunDirError, show
+from highfive.generators import SAMPLERS, ConfigError, InvalidParameter, RunDirError, show
 from highfive.harness import (
     STAGES_JSON,
     CampaignConfig,
@@ -45,7 +45,7 @@ from highfive.harness import (
 )
 
 from ._bins import Binning, codes
-from ._gate import Gate, check_bins_crosses, evaluate_gate
+from ._gate import Gate, bins_error, check_bins_crosses, evaluate_gate
 from ._sequential import RECORDED_KINDS, CaseTable, Cell, Decisions, decide, staged_criteria
 from ._spending import Spending, check_spending
 from ._unitbox import bin_interval
@@ -394,7 +394,10 @@ def run_until_decided(
             "another name or --out"
         )
     space = config.parameter_space()
-    binning = Binning.from_space(space, gate.bins)
+    try:
+        binning = Binning.from_space(space, gate.bins)
+    except ConfigError as exc:
+        raise bins_error(gate, exc) from None
     check_bins_crosses(gate, binning)  # as 'highfive coverage --bins' checks them
     record: dict[str, Any] = {
         "identity": identity,

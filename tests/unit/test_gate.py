@@ -550,8 +550,17 @@ def test_gate_bins_file_sets_the_cells(tmp_path: Path, clean_run: Path) -> None:
         ("[statistics]\np_targt = 0.1", r"gate\.bins: b\.toml: unknown key 'statistics\.p_targt'"),
         ("[[crosses]]\ndims = ['bogus']", r"gate\.bins: b\.toml: .*'bogus'"),
         ("[[crosses]]\ndims = 'motion'", r"gate\.bins: b\.toml: crosses\[0\]\.dims: 'motion' must"),
+        # its edges did not name the file
+        ("[bins.reps]\nedges = [1, 1.2, 1.8, 5]", r"^gate\.bins: b\.toml: bins\.reps\.edges"),
     ],
-    ids=["ways-0", "p_target-5", "statistics-typo", "cross-unknown-dim", "cross-dims-string"],
+    ids=[
+        "ways-0",
+        "p_target-5",
+        "statistics-typo",
+        "cross-unknown-dim",
+        "cross-dims-string",
+        "edges-of-no-whole-number",
+    ],
 )
 def test_a_gate_bins_file_is_checked_as_coverage_checks_it(
     tmp_path: Path, clean_run: Path, bins: str, match: str
