@@ -22,6 +22,7 @@ interrupted stage and carries on. ``highfive coverage RUN/stage-*`` merges the s
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -413,61 +414,79 @@ def run_until_decided(
     # Read and written through the absolute path (a counter in this process may change
     # the working directory); the stages' configurations keep the folder as given.
     where = root.absolute()
-    while True:
-        size = min(stage, budget - spent)
-        cfg = _plan(config, root, s, size, decisions, binning)
-        path = where / cfg.name
-        # A stage killed while it started holds only its lock: run_campaign starts it
-        # afresh, as a plain run does; a stage that recorded anything is completed.
-        started = RunDir(path).exists() or RunDir(path).manifest.exists()
-        run_campaign(cfg, resume=resume and started, client=client, stream=stream)
-        runs.append((path, cfg))
-        spent += size
-        if s == 0:
-            recorded = _recorded(path, gate)
-        models = [str(m["id"]) for m in RunDir(path).read_campaign()["models"]]
-        decisions = decide(gate, binning, models, _table(runs, binning), plan)
-        rows = [c.to_dict() for c in decisions.criteria] + recorded
-        failed = any(r["status"] == "failed" for r in rows)
-        decided = all(r["status"] != "undecided" for r in rows)
-        stages.append(
-            {
-                "name": cfg.name,
-                "cases": size,
-                "design": "focus" if cfg.sampler == "focus" else cfg.sampler,
-                "boxes": len(cfg.focus),
-                "seed": cfg.seed,
-                "decided": sum(r["status"] != "undecided" for r in rows),
-                "criteria": rows,
-            }
-        )
-        verdict = "fail" if failed else "pass" if decided else "undecided"
-        undecided_cells = len(decisions.cells())
-        print(
-            f"stage {s}: {size:,} cases ({stages[-1]['design']}"
-            + (f", {len(cfg.focus):,} boxes" if cfg.focus else "")
-            + f"), {spent:,} in all; {stages[-1]['decided']} of {len(rows)} criteria decided, "
-            f"{undecided_cells:,} cells undecided",
-            file=out,
-        )
-        reason = ""
-        if failed:  # the verdict can no longer be pass: the gate is decided
-            first = next(r for r in rows if r["status"] == "failed")
-            reason = f"criterion {first['name']!r} failed" + (
-                f" ({first['model']})" if first["model"] else ""
+    # One campaign at a time in the folder: a second --until-decided (a resume started
+    # while the first runs) walked the finished stages and wrote stages.json back in time.
+    # The settings are recorded before the first stage runs, so a resume of a first
+    # stage cut short is checked against them too.
+    with RunDir(where).lock():
+        fresh = not os.path.lexists(where / STAGES_JSON)
+        if fresh:
+            _write(
+                where, {**record, "stages": [], "cases": 0, "verdict": "undecided", "stop": None}
             )
-        elif decided:
-            reason = "every criterion decided"
-        elif spent >= budget:
-            reason = f"budget of {budget:,} cases spent"
-        record.update(
-            stages=stages,
-            cases=spent,
-            verdict=verdict,
-            stop={"reason": reason} if reason else None,
-        )
-        _write(where, record)
-        if reason:
-            print(f"stopped: {reason}; verdict {verdict}", file=out)
-            return SequentialResult(root, tuple(stages), verdict, reason)
-        s += 1
+        try:
+            while True:
+                size = min(stage, budget - spent)
+                cfg = _plan(config, root, s, size, decisions, binning)
+                path = where / cfg.name
+                # A stage killed while it started holds only its lock: run_campaign starts it
+                # afresh, as a plain run does; a stage that recorded anything is completed.
+                started = RunDir(path).exists() or RunDir(path).manifest.exists()
+                run_campaign(cfg, resume=resume and started, client=client, stream=stream)
+                runs.append((path, cfg))
+                spent += size
+                if s == 0:
+                    recorded = _recorded(path, gate)
+                models = [str(m["id"]) for m in RunDir(path).read_campaign()["models"]]
+                decisions = decide(gate, binning, models, _table(runs, binning), plan)
+                rows = [c.to_dict() for c in decisions.criteria] + recorded
+                failed = any(r["status"] == "failed" for r in rows)
+                decided = all(r["status"] != "undecided" for r in rows)
+                stages.append(
+                    {
+                        "name": cfg.name,
+                        "cases": size,
+                        "design": "focus" if cfg.sampler == "focus" else cfg.sampler,
+                        "boxes": len(cfg.focus),
+                        "seed": cfg.seed,
+                        "decided": sum(r["status"] != "undecided" for r in rows),
+                        "criteria": rows,
+                    }
+                )
+                verdict = "fail" if failed else "pass" if decided else "undecided"
+                undecided_cells = len(decisions.cells())
+                print(
+                    f"stage {s}: {size:,} cases ({stages[-1]['design']}"
+                    + (f", {len(cfg.focus):,} boxes" if cfg.focus else "")
+                    + f"), {spent:,} in all; {stages[-1]['decided']} of {len(rows)} criteria "
+                    f"decided, {undecided_cells:,} cells undecided",
+                    file=out,
+                )
+                reason = ""
+                if failed:  # the verdict can no longer be pass: the gate is decided
+                    first = next(r for r in rows if r["status"] == "failed")
+                    reason = f"criterion {first['name']!r} failed" + (
+                        f" ({first['model']})" if first["model"] else ""
+                    )
+                elif decided:
+                    reason = "every criterion decided"
+                elif spent >= budget:
+                    reason = f"budget of {budget:,} cases spent"
+                record.update(
+                    stages=stages,
+                    cases=spent,
+                    verdict=verdict,
+                    stop={"reason": reason} if reason else None,
+                )
+                _write(where, record)
+                if reason:
+                    print(f"stopped: {reason}; verdict {verdict}", file=out)
+                    return SequentialResult(root, tuple(stages), verdict, reason)
+                s += 1
+        except BaseException:
+            # Nothing ran (a counter refused, an interrupt before the first stage): the
+            # folder holds no campaign, as a plain run's refusal leaves none.
+            if fresh and not (where / "stage-000").exists():
+                with contextlib.suppress(OSError):
+                    os.unlink(where / STAGES_JSON)
+            raise

@@ -360,3 +360,63 @@ def test_error_spending_over_a_billion_looks_lists_only_the_looks_taken(tmp_path
     assert np.array_equal(plan.levels(alpha, 3), plan.levels(alpha)[:3])
     huge = Spending("even", 64 * 10**9, 64).levels(alpha, 2)
     assert np.allclose(huge, alpha / 10**9)
+
+
+def test_one_sequential_campaign_at_a_time_in_its_folder(tmp_path: Path) -> None:
+    # A resume started while the campaign ran walked the finished stages, printing
+    # them as run, and wrote stages.json back in time; now it is refused at once.
+    import io
+
+    from highfive.harness import RunDir
+
+    gate = _gate(kind="failure_rate", p_max=0.5)
+    run_until_decided(_config(tmp_path), gate, budget=640, stage=64)
+    root = tmp_path / "seq"
+    before = (root / "stages.json").read_bytes()
+    said = io.StringIO()
+    with (
+        RunDir(root).lock(),  # the other campaign, still running
+        pytest.raises(RunDirError, match="is in use by another campaign"),
+    ):
+        run_until_decided(_config(tmp_path), gate, budget=640, stage=64, resume=True, progress=said)
+    assert said.getvalue() == "" and (root / "stages.json").read_bytes() == before
+
+
+def test_settings_are_recorded_before_the_first_stage_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Killed in its first stage, before stages.json was first written, a campaign
+    # resumed under any budget, spending or gate, and recorded those.
+    from highfive.coverage import _staged
+
+    gate = _gate(kind="failure_rate", p_max=0.5)
+    real = _staged.run_campaign
+
+    def killed(cfg: CampaignConfig, **kw: object) -> None:
+        (Path(cfg.out).absolute() / cfg.name).mkdir(parents=True)  # the stage begun
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(_staged, "run_campaign", killed)
+    with pytest.raises(KeyboardInterrupt):
+        run_until_decided(_config(tmp_path), gate, budget=640, stage=64)
+    monkeypatch.setattr(_staged, "run_campaign", real)
+    with pytest.raises(RunDirError, match="belongs to another sequential campaign"):
+        run_until_decided(_config(tmp_path), gate, budget=1280, stage=64, resume=True)
+    assert run_until_decided(_config(tmp_path), gate, budget=640, stage=64, resume=True).verdict
+
+
+def test_a_campaign_refused_before_its_first_stage_leaves_no_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from highfive.coverage import _staged
+    from highfive.generators import ConfigError
+
+    def refused(cfg: CampaignConfig, **kw: object) -> None:
+        raise ConfigError("counter 'x': cannot import it")
+
+    monkeypatch.setattr(_staged, "run_campaign", refused)
+    with pytest.raises(ConfigError):
+        run_until_decided(
+            _config(tmp_path), _gate(kind="failure_rate", p_max=0.5), budget=640, stage=64
+        )
+    assert not (tmp_path / "seq").exists()
