@@ -179,11 +179,9 @@ def _box(
 
 def _value_edges(dim: Dimension) -> np.ndarray:
     """Unit-interval edges between the values of a discrete dimension."""
-    if dim.kind == "categorical":
-        w = np.asarray(dim.weights or [1.0] * len(dim.choices or ()))
-        return np.concatenate([[0.0], np.cumsum(w) / w.sum()])
-    n = float(dim.high) - float(dim.low) + 1.0  # type: ignore[arg-type]
-    return np.arange(int(n) + 1) / n
+    edges = dim.unit_edges()
+    assert edges is not None  # asked of discrete dimensions only
+    return edges
 
 
 def _unit(dim: Dimension, column: pa.Array | pa.ChunkedArray) -> np.ndarray:

@@ -200,6 +200,17 @@ class Dimension:
         # Rounding in the transform can land an ulp outside the range at its ends.
         return np.clip(x, lo, hi)
 
+    def unit_edges(self) -> np.ndarray | None:
+        """The unit-interval edges between the values of a discrete dimension (value
+        ``k`` is drawn from ``[edges[k], edges[k + 1])``); None for a continuous one."""
+        if self.kind == "continuous":
+            return None
+        if self.kind == "categorical":
+            w = np.asarray(self.weights or [1.0] * len(self.choices or ()), dtype=np.float64)
+            return np.concatenate([[0.0], np.cumsum(w) / w.sum()])
+        n = int(self.high) - int(self.low) + 1  # type: ignore[arg-type]
+        return np.arange(n + 1) / float(n)
+
     def to_unit(self, values: npt.ArrayLike) -> np.ndarray:
         """Map values back to the unit interval: the inverse of :meth:`from_unit`.
 

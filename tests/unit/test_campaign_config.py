@@ -228,3 +228,14 @@ def test_cases_beyond_the_samplers_limit_are_refused(
     assert str(caught.value).startswith(f"cases: {cases:,} is more than sampler '{sampler}'")
     assert str(caught.value).endswith(f"; use {instead}at most {most:,} cases")
     assert CampaignConfig(sampler=sampler, cases=most).cases == most
+
+
+def test_a_focus_box_edge_inside_a_discrete_value_is_refused() -> None:
+    # repetitions = [0.1, 0.6] ran all its cases, then coverage refused to weight them
+    # ("its sampling density per value is unknown"), the only way to read a focus run.
+    with pytest.raises(
+        ConfigError, match=r"^focus\[0\]\.repetitions: edge 0\.1 falls inside a value of this"
+    ):
+        CampaignConfig(sampler="focus", focus=({"repetitions": [0.1, 0.6]},), parent="p")
+    ok = CampaignConfig(sampler="focus", focus=({"repetitions": [0.0, 0.5]},), parent="p")
+    assert ok.focus == ({"repetitions": [0.0, 0.5]},)
