@@ -356,6 +356,7 @@ def _run_locked(
             )
         previous = _check_resumable(run, identity)
         started = previous.get("started", _now())
+        was_finished = previous.get("finished") if previous.get("status") == "complete" else None
         proposals = previous.get("proposals")  # importance stages fitted so far
         # Keep the latency measured when the run started: a gate reads that figure.
         measured = {m["id"]: m.get("latency") for m in previous.get("models", [])}
@@ -364,7 +365,7 @@ def _run_locked(
                 rec["latency"] = measured[rec["id"]]
         run.remove_temporaries()
     else:
-        started, proposals = _now(), None
+        started, proposals, was_finished = _now(), None, None
     for rec, counter in zip(records, counters.values(), strict=True):
         if counter.kind == "onnx" and "latency" not in rec:
             rec["latency"] = measure_latency(load_model(counter))
@@ -406,6 +407,7 @@ def _run_locked(
         progress = Progress(config.cases, totals.cases, stream, dashboard, totals.failures())
         t0 = time.monotonic()
         status = "interrupted"
+        ran = 0  # batches run by this call
         try:
             template = BatchJob(
                 -1,
@@ -445,10 +447,14 @@ def _run_locked(
                     }
                     run.append_manifest(entry)
                     progress.update(output.count, totals.add(entry))
+                    ran += 1
             status = "complete"
         finally:
             progress.close()
-            record.update(status=status, finished=_now())
+            # A resume of a complete run with nothing to redo keeps its finishing time:
+            # the report's run time is the campaign's, not until the resume.
+            done_before = status == "complete" and not ran and was_finished is not None
+            record.update(status=status, finished=was_finished if done_before else _now())
             # If the disk is what failed, recording the status may fail too: the
             # original error is the one to report.
             with contextlib.suppress(RunDirError):

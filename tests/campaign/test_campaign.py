@@ -281,3 +281,27 @@ def test_bad_configs_exit_2_and_write_nothing(
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1 and match in err, err
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_resume_with_nothing_to_do_keeps_the_finishing_time(
+    tmp_path: Path, toy_model_path: Path
+) -> None:
+    # Resuming a complete run stamped it finished anew: the report showed 0:08:26 for a
+    # campaign of two seconds.
+    from highfive.harness import ExecutionConfig
+
+    cfg = CampaignConfig(
+        name="done",
+        cases=8,
+        batch_size=4,
+        models=(str(toy_model_path),),
+        out=str(tmp_path),
+        execution=ExecutionConfig(workers=0),
+    )
+    run_campaign(cfg, stream=None)
+    record = RunDir(tmp_path / "done").read_campaign()
+    time.sleep(1.1)  # the times are kept to the second
+    again = run_campaign(cfg, resume=True, stream=None)
+    after = RunDir(tmp_path / "done").read_campaign()
+    assert again.complete and after["finished"] == record["finished"]
+    assert after["started"] == record["started"]
