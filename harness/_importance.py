@@ -140,6 +140,7 @@ def check_importance(table: Mapping[str, Any], d: int, base: str) -> dict[str, A
             raise ConfigError(f"importance.proposal: {os.fspath(path)!r}: {exc}") from None
     if isinstance(prop, Mapping):
         prop = _campaign_proposal(prop, d, where, out["defensive"], "defensive" in table)
+        out["bins"] = _proposal_bins(prop, where, out["bins"], "bins" in table)
     elif prop != "":
         raise ConfigError(f"importance.proposal: {show(prop)} must be a JSON file name or a table")
     out["proposal"] = prop
@@ -165,6 +166,25 @@ def _campaign_proposal(
             "value in both (or leave defensive out of the proposal)"
         )
     return Proposal(prop.probs, defensive).to_dict()
+
+
+def _proposal_bins(prop: Mapping[str, Any], where: str, bins: int, stated: bool) -> int:
+    """The campaign's bins per dimension, which its given proposal has: the stages' fitted
+    proposals have as many, and campaign.json's config says so. A table that states
+    another number is refused; without one, the proposal's number is taken (at most
+    :data:`MAX_BINS`)."""
+    n = len(prop["probs"][0]) if prop["probs"] else bins
+    if n > MAX_BINS:
+        raise ConfigError(
+            f"importance.proposal: {where} has {n:,} bins per dimension; at most {MAX_BINS:,}"
+        )
+    if stated and n != bins:
+        raise ConfigError(
+            f"importance.proposal: {where} has {n:,} bins per dimension, the campaign's "
+            f"[importance] bins is {bins:,}; give the same number in both (or leave bins "
+            "out of the table)"
+        )
+    return n
 
 
 def first_proposal(settings: Mapping[str, Any], d: int) -> Proposal:

@@ -959,6 +959,19 @@ CATALOGUE = [
         r"\(the default\)",
         files=_importance_files({**_proposal(), "defensive": 0.3}),
     ),
+    row(  # the table's 8 was recorded while every stage drew from 4 bins
+        "run-proposal-bins-differ",
+        "run c.toml",
+        r"importance.proposal: 'p.json' has 4 bins per dimension, the campaign's "
+        r"\[importance\] bins is 8; give the same number in both",
+        files=_importance_files(_proposal(), "bins = 8"),
+    ),
+    row(  # taken without a word, past the limit the table's bins has
+        "run-proposal-bins-too-many",
+        "run c.toml",
+        r"importance.proposal: 'p.json' has 1,001 bins per dimension; at most 1,000$",
+        files=_importance_files({"probs": [[1.0] * 1001 for _ in range(36)]}),
+    ),
     row(
         "run-rec-until-decided",
         "run r.toml --until-decided --gate g.toml",

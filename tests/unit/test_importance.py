@@ -291,3 +291,13 @@ def test_huge_entries_normalise_without_overflow() -> None:
     prop = Proposal(((1e308, 1e308, 1.0, 1.0), (1.0, 1.0, 1.0, 1.0)), 0.1)
     assert prop.probs[0][:2] == (0.5, 0.5) and prop.probs[0][2] < 1e-307
     assert prop.probs[1] == (0.25,) * 4
+
+
+def test_a_given_proposal_sets_the_bins_a_table_leaves_out() -> None:
+    # campaign.json recorded the default 16 bins while every stage drew from the
+    # proposal's 4.
+    from highfive.harness._importance import check_importance
+
+    prop = {"probs": [[1.0] * 4 for _ in range(3)]}
+    assert check_importance({"proposal": prop}, 3, "")["bins"] == 4
+    assert check_importance({}, 3, "")["bins"] == 16
