@@ -204,8 +204,10 @@ class PythonCounter(CounterPlugin):
             return mod, file_bytes, _instantiate(source, _attribute(source, mod, attr))
 
         worker = _Worker()
-        mod, file_bytes, counter = _timed_load(worker, source, options.timeout_s, load)
-        worker.shutdown()
+        try:
+            mod, file_bytes, counter = _timed_load(worker, source, options.timeout_s, load)
+        finally:
+            worker.shutdown()  # its thread ends (after a hang's abandoned call, if any)
         if not version:
             version = str(getattr(mod, "__version__", "") or "")
         streams = all(callable(getattr(counter, name, None)) for name in _STREAM_METHODS)
@@ -253,6 +255,7 @@ class PythonCounter(CounterPlugin):
             except ConfigError as exc:
                 # Not tried again: a factory that hangs would cost its time limit per case.
                 _FAILED[key] = str(exc)
+                worker.shutdown()
                 raise
             live = _LIVE[key] = _Live(instance, worker)
         return live
