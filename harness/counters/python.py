@@ -74,6 +74,7 @@ campaign's ``counter_timeout_s``, if longer) before the counter is refused."""
 
 # The attribute follows the last ':', so a file's path may hold one ("co:lon/f.py:count").
 _SPEC = re.compile(r"(?P<module>[^:\s].*):(?P<attr>[A-Za-z_]\w*(\.[A-Za-z_]\w*)*)")
+_MODULE = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")  # an importable module's name
 _STREAM_METHODS = ("start", "feed", "finish")
 
 
@@ -193,6 +194,11 @@ class PythonCounter(CounterPlugin):
                 raise ConfigError(f"counter {source!r}: file {os.fspath(path)!r} does not exist")
             code = path.read_bytes()
             module, source = os.fspath(path), f"{os.fspath(path)}:{attr}"
+        elif not _MODULE.fullmatch(module):  # 'zero.py::count' tried to import 'zero.py:'
+            raise ConfigError(
+                f"counter {source!r}: {module!r} is neither a file (file.py) nor a module "
+                "name (package.module); write file.py:attribute or package.module:attribute"
+            )
 
         def load() -> tuple[types.ModuleType, bytes, Any]:
             mod = _load(source, module, code)

@@ -359,6 +359,13 @@ CATALOGUE = [
         )
         for name, spec in (("no-attribute", "counter.py:"), ("bad-attribute", "counter.py:1bad"))
     ),
+    row(  # tried to import a module named 'counter.py:'
+        "count-counter-spec-double-colon",
+        "count good.csv --model counter.py::count",
+        r"counter 'counter.py::count': 'counter.py:' is neither a file \(file.py\) nor a "
+        r"module name \(package.module\)",
+        files={"counter.py": "def count(trace):\n    return []\n"},
+    ),
     row(  # a path with ':' could not name a Python counter: "neither a file nor ..."
         "count-counter-in-a-folder-with-a-colon",
         "count good.csv --model co:lon/f.py:nothere",
