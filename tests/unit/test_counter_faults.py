@@ -16,6 +16,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -278,12 +279,11 @@ def test_options_keep_their_time_limit(counters: Path) -> None:
 
 
 # -- a counter's reach into the harness -------------------------------------------------
-def test_a_counter_that_changes_the_working_directory_moves_nothing(
-    counters: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # With workers = 0 the run directory ("runs" by default) is relative to the working
-    # directory: a counter's os.chdir sent the run's files to another folder, and left
-    # the one the command named "running".
+def _run_in_here(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, counter: str, name: str
+) -> tuple[Path, Path, Any]:
+    """A 4-case campaign of ``counter`` run from ``here`` with the default, relative
+    ``out``; the counter's environment names the folder ``elsewhere`` it moves to."""
     from highfive.harness import CampaignConfig, ExecutionConfig, run_campaign
 
     elsewhere, here = tmp_path / "elsewhere", tmp_path / "here"
@@ -292,13 +292,24 @@ def test_a_counter_that_changes_the_working_directory_moves_nothing(
     monkeypatch.setenv("HIGHFIVE_TEST_ELSEWHERE", str(elsewhere))
     monkeypatch.chdir(here)
     cfg = CampaignConfig(
-        name="moved",
+        name=name,
         cases=4,
         batch_size=1,
-        models=({"counter": f"{counters}:moves_away", "id": "c"},),
+        models=({"counter": counter, "id": "c"},),
         execution=ExecutionConfig(workers=0),
     )
-    summary = run_campaign(cfg, stream=None)
+    return here, elsewhere, run_campaign(cfg, stream=None)
+
+
+def test_a_counter_that_changes_the_working_directory_moves_nothing(
+    counters: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # With workers = 0 the run directory ("runs" by default) is relative to the working
+    # directory: a counter's os.chdir sent the run's files to another folder, and left
+    # the one the command named "running".
+    here, elsewhere, summary = _run_in_here(
+        tmp_path, monkeypatch, f"{counters}:moves_away", "moved"
+    )
     assert summary.complete and Path.cwd() == here
     assert (here / "runs" / "moved" / "manifest.jsonl").is_file()
     assert not (elsewhere / "runs").exists()
@@ -430,23 +441,12 @@ def test_a_counter_that_moves_away_between_calls_moves_nothing(
     # in the other folder.
     import time
 
-    from highfive.harness import CampaignConfig, ExecutionConfig, run_campaign
-
-    elsewhere, here, stop = tmp_path / "elsewhere", tmp_path / "here", tmp_path / "stop"
-    elsewhere.mkdir()
-    here.mkdir()
-    monkeypatch.setenv("HIGHFIVE_TEST_ELSEWHERE", str(elsewhere))
+    stop = tmp_path / "stop"
     monkeypatch.setenv("HIGHFIVE_TEST_STOP", str(stop))
-    monkeypatch.chdir(here)
-    cfg = CampaignConfig(
-        name="late",
-        cases=4,
-        batch_size=1,
-        models=({"counter": f"{counters}:moves_away_later", "id": "c"},),
-        execution=ExecutionConfig(workers=0),
-    )
     try:
-        summary = run_campaign(cfg, stream=None)
+        here, elsewhere, summary = _run_in_here(
+            tmp_path, monkeypatch, f"{counters}:moves_away_later", "late"
+        )
     finally:
         stop.touch()
         time.sleep(0.05)  # the threads see it and end
