@@ -164,15 +164,13 @@ def _box(
             )
         lo, hi = float(iv[0]), float(iv[1])
         dim = space[name]
-        if dim.kind != "continuous":
-            edges = _value_edges(dim)
-            for e in (lo, hi):
-                if np.min(np.abs(edges - e)) > _TOL:
-                    raise RunDirError(
-                        f"cannot weight {where!r}: focus[{i}].{name} edge {e!r} falls inside "
-                        "a value of this discrete dimension; its sampling density per value "
-                        "is unknown"
-                    )
+        for e in (lo, hi):
+            if dim.splits_a_value(e, _TOL):
+                raise RunDirError(
+                    f"cannot weight {where!r}: focus[{i}].{name} edge {e!r} falls inside "
+                    "a value of this discrete dimension; its sampling density per value "
+                    "is unknown"
+                )
         out.append((name, lo, hi))
     return tuple(out)
 

@@ -211,6 +211,13 @@ class Dimension:
         n = int(self.high) - int(self.low) + 1  # type: ignore[arg-type]
         return np.arange(n + 1) / float(n)
 
+    def splits_a_value(self, u: float, tol: float = 1e-9) -> bool:
+        """Whether unit coordinate ``u`` falls inside one value of a discrete dimension
+        (more than ``tol`` from every edge of :meth:`unit_edges`): a box edge there
+        samples part of a value, whose density the weights cannot know."""
+        edges = self.unit_edges()
+        return edges is not None and bool(np.min(np.abs(edges - u)) > tol)
+
     def to_unit(self, values: npt.ArrayLike) -> np.ndarray:
         """Map values back to the unit interval: the inverse of :meth:`from_unit`.
 

@@ -401,13 +401,9 @@ class CampaignConfig:
                     raise ConfigError(
                         f"focus[{i}].{dim}: {iv!r} must be [lo, hi] with 0 <= lo < hi <= 1"
                     )
-                edges = space[dim].unit_edges()
-                inside = [
-                    x
-                    for x in iv
-                    if edges is not None and min(abs(float(e) - x) for e in edges) > 1e-9
-                ]
+                inside = [x for x in iv if space[dim].splits_a_value(x)]
                 if inside:  # coverage could not weight its cases: a value's density unknown
+                    edges = space[dim].unit_edges()
                     raise ConfigError(
                         f"focus[{i}].{dim}: edge {inside[0]!r} falls inside a value of this "
                         f"{space[dim].kind} dimension; its edges lie between values: "
