@@ -195,7 +195,7 @@ def open_recording(
         )
     suffix = _check_path(path)
     name = path.name
-    time, axes, named = _columns(_header(path, suffix), name)
+    time, axes, named, named_time = _columns(_header(path, suffix), name)
     if named is not None and units not in ("auto", named):
         raise InvalidParameter(
             f"recording {name}: its columns {', '.join(axes)} name the units {named}; "
@@ -210,6 +210,14 @@ def open_recording(
             f"recording {name}: column {show(time)} is {clock.declared[1]}, whose type gives "
             f"its unit ({clock.declared[0]}); --time-unit {time_unit} contradicts it; leave "
             "--time-unit out"
+        )
+    if clock.declared:
+        named_time = None  # the type gives the unit exactly; the name is a label
+    elif named_time is not None and time_unit not in ("auto", named_time):
+        raise InvalidParameter(
+            f"recording {name}: its time column {show(time)} names the unit {named_time}; "
+            f"--time-unit {time_unit} contradicts it; leave --time-unit out (or give "
+            f"--time-unit {named_time}), or rename the column"
         )
 
     def spacings() -> Iterator[np.ndarray]:
@@ -276,7 +284,7 @@ def open_recording(
         )
 
     # The unit: the column's own (its type, or ISO text), else given, else inferred.
-    known = clock.unit or (None if time_unit == "auto" else time_unit)
+    known = clock.unit or named_time or (None if time_unit == "auto" else time_unit)
 
     def rate(dt: float) -> tuple[str | None, float | str, str]:
         unit = known or _spacing_unit(dt, clock.whole)
@@ -302,7 +310,13 @@ def open_recording(
         )
     if fs < MIN_RATE_HZ:
         lo, hi = spacing.interval()
-        advice = "" if clock.unit else _unit_advice((lo + hi) / 2, last - first)
+        advice = (
+            ""
+            if clock.unit
+            else f"its time column {show(time)} names the unit {named_time}"
+            if named_time
+            else _unit_advice((lo + hi) / 2, last - first)
+        )
         raise InvalidParameter(
             f"recording {name}: its median spacing in {unit} gives a sample rate of {shown}; "
             f"allowed: at least {MIN_RATE_HZ:g} Hz (a spacing of at most "

@@ -20,7 +20,27 @@ import pandas as pd
 
 from highfive.generators import G, InvalidParameter, show
 
-_TIME_NAMES = ("t", "time", "timestamp", "time_s", "seconds")
+_TIME_NAMES = (
+    "t",
+    "time",
+    "timestamp",
+    "time_s",
+    "seconds",
+    "time_ms",
+    "timestamp_ms",
+    "timestamp_us",
+    "timestamp_ns",
+)
+_NAMED_TIME_UNITS = {
+    "time_s": "s",
+    "seconds": "s",
+    "time_ms": "ms",
+    "timestamp_ms": "ms",
+    "timestamp_us": "us",
+    "timestamp_ns": "ns",
+}
+"""Time columns whose names say the unit: read in it whatever the spacing (whole
+seconds at 1 Hz are not 1 kHz milliseconds); another unit given is refused."""
 _AXIS_SETS = (
     ("x", "y", "z"),
     ("ax", "ay", "az"),
@@ -126,8 +146,9 @@ def _frames(path: Path, suffix: str, columns: list[str], rows: int) -> Iterator[
 
 def _columns(
     names: list[str], name: str
-) -> tuple[str, tuple[str, str, str], Literal["g", "m/s2"] | None]:
-    """The time column, the three axis columns and the units their names say (or None)."""
+) -> tuple[str, tuple[str, str, str], Literal["g", "m/s2"] | None, str | None]:
+    """The time column, the three axis columns, the units the axes' names say and the
+    time unit the time column's name says (each None when the name does not say)."""
     lower: dict[str, str] = {}
     known = {*_TIME_NAMES, *(a for s in _AXIS_SETS for a in s)}
     for n in names:
@@ -157,7 +178,12 @@ def _columns(
             f"expected time one of {list(_TIME_NAMES)} and axes one of "
             f"{[list(s) for s in _AXIS_SETS]}"
         )
-    return time, (lower[axes[0]], lower[axes[1]], lower[axes[2]]), _NAMED_UNITS.get(axes)
+    return (
+        time,
+        (lower[axes[0]], lower[axes[1]], lower[axes[2]]),
+        _NAMED_UNITS.get(axes),
+        _NAMED_TIME_UNITS.get(time.strip().lower()),
+    )
 
 
 def _declared(arrow_type: Any) -> bool:

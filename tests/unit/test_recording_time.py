@@ -254,3 +254,58 @@ def test_messages_show_times_as_the_file_holds_them(
         f"not strictly increasing at row 20 of {path.name} (column 't': {shown} then {shown})"
         in str(err.value)
     )
+
+
+@pytest.mark.parametrize(
+    ("column", "scale", "unit"),
+    [
+        ("time_s", 1.0, "s"),
+        ("seconds", 1.0, "s"),
+        ("time_ms", 1e3, "ms"),
+        ("timestamp_ms", 1e3, "ms"),
+        ("timestamp_us", 1e6, "us"),
+        ("timestamp_ns", 1e9, "ns"),
+    ],
+)
+def test_a_time_column_named_with_its_unit_is_read_in_it(
+    column: str, scale: float, unit: str, frame: pd.DataFrame, tmp_path: Path
+) -> None:
+    path = tmp_path / "named.csv"
+    t = frame["t"] - frame["t"].iloc[0]
+    frame.assign(t=np.round(t * scale) if unit == "ns" else t * scale).rename(
+        columns={"t": column}
+    ).to_csv(path, index=False)
+    rec = open_recording(path)
+    assert (rec.time, rec.time_unit, rec.fs) == (column, unit, 50.0)
+
+
+def test_whole_seconds_named_as_seconds_are_1_hz_not_1_khz(tmp_path: Path) -> None:
+    """A 'time_s' column of whole seconds (a 1 Hz log) was read as milliseconds, a
+    1 kHz recording 1,000 times too short, and counted."""
+    n = 4_000
+    rest = {"x": np.full(n, 0.01), "y": np.zeros(n), "z": np.ones(n)}
+    path = tmp_path / "slow.csv"
+    pd.DataFrame({"time_s": np.arange(n), **rest}).to_csv(path, index=False)
+    with pytest.raises(InvalidParameter) as err:
+        open_recording(path)
+    assert str(err.value) == (
+        "recording slow.csv: its median spacing in s gives a sample rate of 1 Hz; allowed: at "
+        "least 5 Hz (a spacing of at most 0.2 s); its time column 'time_s' names the unit s"
+    )
+    # A plain 't' says no unit: whole numbers 1 apart are 1 kHz milliseconds, as documented.
+    pd.DataFrame({"t": np.arange(n), **rest}).to_csv(path, index=False)
+    assert (open_recording(path).time_unit, open_recording(path).fs) == ("ms", 1000.0)
+
+
+def test_a_time_unit_given_against_the_columns_name_is_refused(
+    frame: pd.DataFrame, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "named.csv"
+    frame.assign(t=frame["t"] * 1e3).rename(columns={"t": "time_ms"}).to_csv(path, index=False)
+    assert main(["count", str(path), "--time-unit", "s"]) == 2
+    assert capsys.readouterr().err == (
+        "error: recording named.csv: its time column 'time_ms' names the unit ms; --time-unit "
+        "s contradicts it; leave --time-unit out (or give --time-unit ms), or rename the "
+        "column\n"
+    )
+    assert open_recording(path, time_unit="ms").fs == 50.0
