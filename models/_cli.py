@@ -36,6 +36,19 @@ def _fraction(text: str) -> float:
     return value
 
 
+def _int8_line(prof: dict[str, Any]) -> str:
+    """Whether the MACs run in int8: all, some (how many) or none (and why a model with
+    quantize/dequantize nodes may still run every MAC in float)."""
+    fmt, int8, macs = prof["int8_format"], prof["int8_macs"], prof["macs"]
+    if fmt is None:
+        return "no"
+    if int8 == 0:
+        return f"no ({fmt} nodes, but no multiply-accumulate runs in int8)"
+    if int8 < macs:
+        return f"partly ({fmt}: {int8:,} of the {macs:,} MACs per window run in int8)"
+    return f"yes ({fmt})"
+
+
 def format_profile(prof: dict[str, Any]) -> list[str]:
     """Lines ``highfive model info`` prints for one :func:`profile` result."""
     spec = prof["spec"]
@@ -47,7 +60,7 @@ def format_profile(prof: dict[str, Any]) -> list[str]:
         f"bytes       {prof['bytes']:,}",
         f"parameters  {prof['parameters']:,}",
         f"MACs        {prof['macs']:,} per window",
-        f"int8        {'yes (' + prof['int8_format'] + ')' if prof['quantized'] else 'no'}",
+        f"int8        {_int8_line(prof)}",
         f"latency     {prof['latency_b1_ms']:.3f} ms at batch 1, "
         f"{prof['latency_b256_ms']:.2f} ms at batch 256 "
         f"({prof['per_window_b256_us']:.1f} us/window; 1 thread, median)",

@@ -310,7 +310,9 @@ def profile(
     -------
     dict
         ``name``, ``sha256``, ``bytes``, ``parameters``, ``macs`` (per window),
-        ``quantized`` (int8), ``int8_format`` ("QDQ", "QOperator" or None; see
+        ``int8_macs`` (those of them that run in int8), ``quantized`` (some do),
+        ``int8_format`` ("QDQ", "QOperator" or None, from the node kinds alone: a float
+        model with one quantize/dequantize pair has a format and no int8 MAC; see
         :func:`int8_format`), ``latency_b1_ms`` (per call),
         ``latency_b{big_batch}_ms`` (per call), ``per_window_b{big_batch}_us``,
         ``input_shape`` (per window), ``spec`` (the ModelSpec) and ``metadata``
@@ -326,13 +328,16 @@ def profile(
     name_in, name_out = sess.get_inputs()[0].name, sess.get_outputs()[0].name
     rng = np.random.default_rng(0)
     fmt = int8_format(n.op_type for n in proto.graph.node)
+    costs = costed_nodes(proto)
+    int8_macs = int(sum(macs for _, macs, _, in_int8 in costs if in_int8))
     out: dict[str, Any] = {
         "name": m.name,
         "sha256": m.sha256,
         "bytes": len(m.data),
         "parameters": count_parameters(proto),
-        "macs": count_macs(proto),
-        "quantized": fmt is not None,
+        "macs": int(sum(macs for _, macs, _, _ in costs)),
+        "int8_macs": int8_macs,
+        "quantized": int8_macs > 0,
         "int8_format": None if fmt is None else fmt[0],
         "input_shape": m.spec.input_shape,
     }

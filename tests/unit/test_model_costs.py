@@ -12,6 +12,7 @@ from onnx import TensorProto, helper
 
 from highfive.generators import InvalidParameter
 from highfive.harness import ModelSpec
+from highfive.harness.cli import main
 from highfive.models import count_macs, count_parameters, estimate_target, streaming_macs
 from highfive.models._target_profile import TargetProfile
 
@@ -278,19 +279,50 @@ def test_a_quantize_pair_at_the_input_leaves_a_float_model_float(tmp_path: Path)
     assert est.cycles_per_s == pytest.approx(SMALL_MACS * 5 / 0.25)
 
 
-def test_each_node_is_costed_at_its_own_precision(tmp_path: Path) -> None:
-    # Conv on dequantized int8 data and weights (int8); the Gemm head stays float.
+def _mixed() -> onnx.ModelProto:
+    """:func:`_small` with its Conv on dequantized int8 data and weights (int8); the
+    Gemm head stays float."""
     proto = _small(qdq_input=True)
     proto.graph.initializer.append(_weights("w1q", [4, 3, 3, 3], TensorProto.INT8))
     proto.graph.node.insert(0, helper.make_node("DequantizeLinear", ["w1q", "s", "z8"], ["w1dq"]))
     proto.graph.initializer.append(helper.make_tensor("z8", TensorProto.INT8, [], [0]))
     conv = next(n for n in proto.graph.node if n.op_type == "Conv")
     conv.input[1] = "w1dq"
+    return proto
+
+
+def test_each_node_is_costed_at_its_own_precision(tmp_path: Path) -> None:
     path = tmp_path / "m.onnx"
-    onnx.save(proto, str(path))
+    onnx.save(_mixed(), str(path))
     est = estimate_target(path, PROFILE)
     int8, flt = 1600 * 27, 8
     assert est.kernels == "mixed" and est.quantized
     assert est.int8_share == pytest.approx(int8 / (int8 + flt))
     assert est.cycles_per_s == pytest.approx(5 * (int8 / 0.5 + flt / 0.25))
     assert est.to_dict()["kernels"] == "mixed"
+
+
+@pytest.mark.parametrize(
+    ("make", "line"),
+    [
+        pytest.param(
+            lambda: _small(qdq_input=True),
+            "int8        no (QDQ nodes, but no multiply-accumulate runs in int8)",
+            id="float-with-a-pair",  # was "yes (QDQ)"
+        ),
+        pytest.param(
+            _mixed,
+            f"int8        partly (QDQ: {1600 * 27:,} of the {SMALL_MACS:,} MACs per window run "
+            "in int8)",
+            id="mixed",  # was "yes (QDQ)"
+        ),
+        pytest.param(_small, "int8        no", id="float"),
+    ],
+)
+def test_model_info_says_how_many_macs_run_in_int8(
+    make: object, line: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "m.onnx"
+    onnx.save(make(), str(path))  # type: ignore[operator]
+    assert main(["model", "info", str(path)]) == 0
+    assert line in capsys.readouterr().out.splitlines()
