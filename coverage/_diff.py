@@ -167,8 +167,8 @@ def diff_runs(
         :func:`~highfive.coverage._difftest.effect_columns`).
 
     Every cell also carries its effect sizes: ``diff`` and ``ratio`` of the failure
-    rates with two-sided ``1 - alpha`` intervals (Newcombe hybrid score; Katz log),
-    paired when the cases are.
+    rates with two-sided ``1 - alpha`` intervals (Newcombe hybrid score; Katz log, or
+    Bonett-Price hybrid Wilson score when the cases are paired).
 
     The crosses are counted before any row is read: more than
     :data:`~highfive.coverage._crosses.MAX_CELLS` cells is a :class:`ConfigError`

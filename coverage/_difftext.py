@@ -112,7 +112,12 @@ class RunDiff:
             f"B {o['failures_b']:,}/{o['n_b']:,} ({100 * o['rate_b']:.3g}%), p = {o['p_value']:.3g}"
             + (f"; only B fails {o['b']:,}, only A fails {o['c']:,}" if self.paired else ""),
             f"effects per cell: B-A difference of failure rates and B/A ratio with {conf} "
-            "intervals (Newcombe hybrid score; Katz log" + (", paired)" if self.paired else ")"),
+            "intervals ("
+            + (
+                "paired Newcombe hybrid score; Bonett-Price)"
+                if self.paired
+                else "Newcombe hybrid score; Katz log)"
+            ),
             *self._noninferiority_lines(limit),
         ]
         sections = [("regressions (B worse)", self.regressions)]

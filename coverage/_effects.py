@@ -14,21 +14,32 @@ two-sided at ``confidence`` (``z`` the ``(1 + confidence) / 2`` normal quantile)
   paired data, Newcombe (1998), "Improved confidence intervals for the difference
   between binomial proportions based on paired data", Statistics in Medicine 17,
   2635-2650: the same combination with the correlation ``phi`` of the paired 2x2 table,
-  ``L = d - sqrt(dl_B^2 - 2 phi dl_B du_A + du_A^2)`` and symmetrically for ``U``
-  (``phi = 0`` when a margin of the table is empty).
+  ``L = d - sqrt(dl_B^2 - 2 phi dl_B du_A + du_A^2)`` and symmetrically for ``U``.
+  ``phi`` is Newcombe's corrected one: with ``A = a d - b c``, ``(A - n/2) / sqrt(...)``
+  when ``A > n/2``, 0 when ``0 <= A <= n/2`` and ``A / sqrt(...)`` below (0 when a margin
+  is empty). Uncorrected, a table without discordant cases has ``phi = 1`` and an
+  interval of zero width at any ``n``.
 - Ratio, independent samples: the Katz log interval, Katz, Baptista, Azen & Pike (1978),
   "Obtaining confidence intervals for the risk ratio in cohort studies", Biometrics 34,
   469-474: ``log(p_B / p_A) +- z sqrt(1/k_B - 1/n_B + 1/k_A - 1/n_A)``, as
   ``scipy.stats.contingency.relative_risk`` computes it.
-- Ratio, paired samples: the same log interval with the delta-method variance of the
-  paired log ratio, ``(b + c) / ((a + b)(a + c))`` (``a`` both fail, ``b`` only B,
-  ``c`` only A; derivation in docs/statistics.md).
+- Ratio, paired samples: Bonett and Price's hybrid Wilson score interval, Bonett &
+  Price (2006), "Confidence intervals for a ratio of binomial proportions based on
+  paired data", Statistics in Medicine 25, 3039-3047, the method Fagerland, Lydersen &
+  Laake (2014), "Recommended tests and confidence intervals for paired binomial
+  proportions", Statistics in Medicine 33, 2850-2875, recommend: Wilson intervals of
+  ``(a + b) / n*`` and ``(a + c) / n*`` (``n* = a + b + c``, the cases either model
+  fails; ``a`` both fail, ``b`` only B, ``c`` only A) at an adjusted ``z``, combined as
+  ``[l_B / u_A, u_B / l_A]``.
 
-Zero counts: where a ratio has a zero numerator or denominator, half a case is added to
-every cell of its 2x2 table (Haldane's correction), which keeps its limits finite; where
-neither sample has a failure the ratio is NaN and its interval ``[0, inf]``. These are
-approximate (score and delta-method) intervals, not exact ones: their coverage is close
-to the nominal level, and the tests check it by simulation.
+Zero counts: the ratio is the observed ``p_B / p_A``, infinite when only A has no
+failure and 0 when only B has none; the interval's end on that side is open (``inf``,
+or 0), since a rate observed as zero may be any small positive rate. The unpaired
+interval's other end adds half a case to every cell of the 2x2 table (Haldane's
+correction). Where neither sample has a failure the ratio is NaN and its interval
+``[0, inf]``. These are approximate (score) intervals, not exact ones: their coverage is
+close to the nominal level down to cells of ten cases, and the tests check it by
+simulation.
 """
 
 from __future__ import annotations
@@ -151,22 +162,25 @@ def paired_newcombe_interval(
     la, ua = _wilson(a + c, m, z)
     lb, ub = _wilson(a + b, m, z)
     margins = (a + b) * (c + d) * (a + c) * (b + d)
-    phi = np.divide(a * d - b * c, np.sqrt(margins), out=np.zeros(m.shape), where=margins > 0)
+    cross = a * d - b * c
+    cross = np.where(cross > m / 2, cross - m / 2, np.minimum(cross, 0.0))  # Newcombe's
+    phi = np.divide(cross, np.sqrt(margins), out=np.zeros(m.shape), where=margins > 0)
     return _combine(pb - pa, pb - lb, ub - pb, pa - la, ua - pa, phi)
 
 
-def _log_interval(
-    num: np.ndarray, den: np.ndarray, var: np.ndarray, z: float, none: np.ndarray
+def _observed_ratio(
+    k_b: np.ndarray, k_a: np.ndarray, low: np.ndarray, high: np.ndarray, scale: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Ratio ``num / den`` and ``exp(log ratio +- z sqrt(var))``; NaN, 0, inf where ``none``."""
+    """The observed ratio ``(k_B / k_A) * scale`` with its interval, opened on the side
+    of a zero count (``inf`` above when ``k_A = 0``, 0 below when ``k_B = 0``); NaN and
+    ``[0, inf]`` when both are 0."""
+    none = k_a + k_b == 0
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = num / den
-        spread = z * np.sqrt(var)
-        low, high = ratio * np.exp(-spread), ratio * np.exp(spread)
+        ratio = np.where(k_a > 0, k_b / np.where(k_a > 0, k_a, 1) * scale, np.inf)
     return (
-        np.where(none, np.nan, ratio),
-        np.where(none, 0.0, low),
-        np.where(none, np.inf, high),
+        np.where(none, np.nan, np.where(k_b == 0, 0.0, ratio)),
+        np.where(none | (k_b == 0), 0.0, low),
+        np.where(none | (k_a == 0), np.inf, high),
     )
 
 
@@ -182,18 +196,23 @@ def ratio_interval(
     Returns
     -------
     (ratio, low, high) : np.ndarray
-        With half a case added to each cell of the 2x2 table where ``k_A`` or ``k_B``
-        is 0; NaN and ``[0, inf]`` where both are 0 or a sample is empty.
+        The observed ratio; the interval's end on the side of a zero ``k_A`` (``k_B``)
+        is ``inf`` (0), its other end Katz's with half a case added to each cell of the
+        2x2 table; NaN and ``[0, inf]`` where both are 0 or a sample is empty.
     """
     z = _z(confidence)
     ka, na = check_kn(k_a, n_a)
     kb, nb = check_kn(k_b, n_b)
-    none = (ka + kb == 0) | (na == 0) | (nb == 0)
+    empty = (na == 0) | (nb == 0)
     fix = ((ka == 0) | (kb == 0)) * 0.5
-    ka, kb, na, nb = ka + fix, kb + fix, na + 2 * fix, nb + 2 * fix
+    ha, hb, hna, hnb = ka + fix, kb + fix, na + 2 * fix, nb + 2 * fix
     with np.errstate(divide="ignore", invalid="ignore"):
-        var = 1 / kb - 1 / nb + 1 / ka - 1 / na
-        return _log_interval(kb / nb, ka / na, var, z, none)
+        centre = (hb / hnb) / (ha / hna)
+        spread = z * np.sqrt(1 / hb - 1 / hnb + 1 / ha - 1 / hna)
+        low, high = centre * np.exp(-spread), centre * np.exp(spread)
+        scale = na / np.where(nb > 0, nb, 1)
+    ka, kb = np.where(empty, 0, ka), np.where(empty, 0, kb)  # an empty sample: no ratio
+    return _observed_ratio(kb, ka, low, high, scale)
 
 
 def paired_ratio_interval(
@@ -203,13 +222,18 @@ def paired_ratio_interval(
     n: npt.ArrayLike,
     confidence: float = 0.95,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``p_B / p_A`` from paired cases, with a log interval of delta-method variance
-    ``(b + c) / ((a + b)(a + c))``; zero margins as :func:`ratio_interval` treats them."""
+    """``p_B / p_A`` from paired cases and Bonett and Price's (2006) hybrid Wilson score
+    interval (see the module docstring); zero counts as :func:`ratio_interval` treats
+    them."""
     z = _z(confidence)
-    a, b, c, m = _paired(both, b_only, a_only, n)
-    none = (a + b + c == 0) | (m == 0)
-    fix = ((a + b == 0) | (a + c == 0)) * 0.5
-    a, b, c = a + fix, b + fix, c + fix
+    a, b, c, _ = _paired(both, b_only, a_only, n)
+    fails_b, fails_a, either = a + b, a + c, a + b + c
     with np.errstate(divide="ignore", invalid="ignore"):
-        var = (b + c) / ((a + b) * (a + c))
-    return _log_interval(a + b, a + c, var, z, none)
+        spread_b = np.sqrt((1 - (fails_b + 1) / (either + 2)) / (fails_b + 1))
+        spread_a = np.sqrt((1 - (fails_a + 1) / (either + 2)) / (fails_a + 1))
+        joint = np.sqrt((b + c + 2) / ((fails_b + 1) * (fails_a + 1)))
+        z_adj = z * joint / (spread_b + spread_a)
+        lb, ub = _wilson(fails_b, either, z_adj)
+        la, ua = _wilson(fails_a, either, z_adj)
+        low, high = lb / ua, ub / la
+    return _observed_ratio(fails_b, fails_a, low, high, np.ones(a.shape))

@@ -13,6 +13,7 @@ from highfive.coverage import (
     paired_ratio_interval,
     ratio_interval,
 )
+from highfive.coverage._difftest import effect_columns
 from highfive.generators import InvalidParameter
 
 # Newcombe (1998), "Interval estimation for the difference between independent
@@ -68,13 +69,77 @@ def test_ratio_interval_is_katz_as_scipy_computes_it() -> None:
 
 def test_ratio_interval_with_zero_counts() -> None:
     ratio, low, high = ratio_interval([0, 40, 0], [100, 100, 100], [4, 0, 0], [100, 100, 100])
-    # One zero: half a case added to every cell of the 2x2 table (finite limits):
-    # 4.5/101 against 0.5/101 is a ratio of 9 (not shown above 1), and 0 failures
-    # against 40 show B better.
-    assert np.isfinite([ratio[:2], low[:2], high[:2]]).all()
-    assert ratio[0] == pytest.approx(9.0) and 0 < low[0] < 1 < high[0] and high[1] < 1
+    # The ratio is p_B / p_A as observed: 4 failures against none is infinite (it was
+    # shown as 9, the ratio after half a case was added to every cell), none against
+    # 40 is 0. The interval's other end is Katz's with half a case added (4.5/101
+    # against 0.5/101); the end on the side of the zero is open: with no failure in A,
+    # p_A may be as small as any positive rate.
+    assert ratio[0] == np.inf and high[0] == np.inf and 0 < low[0] < 1
+    assert ratio[1] == 0 and low[1] == 0 and 0 < high[1] < 1
     # No failure in either: no ratio to estimate, every ratio possible.
     assert np.isnan(ratio[2]) and low[2] == 0 and high[2] == np.inf
+    # 0 of 256 against 256 of 256: B fails every time, A never (it was shown as 257).
+    ratio, low, high = ratio_interval(0, 256, 256, 256)
+    assert ratio == np.inf and high == np.inf and low > 10
+
+
+# Fagerland, Lydersen & Laake (2017), "Statistical Analysis of Contingency Tables",
+# chapter 8, the paired table of Cavo et al. (2012): 59 both, 6 only the first, 16 only
+# the second, 80 neither. Their 95 % limits, as the book's R package contingencytables
+# checks them (tests/testthat/test-ch8.R): the difference of the first minus the
+# second, Newcombe's square-and-add -0.0621 (-0.1186, -0.0046); the ratio, Bonett and
+# Price's hybrid Wilson score 0.8667 (0.7579, 0.9910).
+CAVO = {"both": 59, "b_only": 6, "a_only": 16, "n": 161}
+
+
+def test_paired_difference_matches_the_published_example() -> None:
+    low, high = paired_newcombe_interval(**CAVO, confidence=0.95)
+    assert (float(low), float(high)) == pytest.approx((-0.1186, -0.0046), abs=5e-5)
+
+
+def test_paired_ratio_matches_the_published_example() -> None:
+    ratio, low, high = paired_ratio_interval(**CAVO, confidence=0.95)
+    assert float(ratio) == pytest.approx(0.8667, abs=5e-5)
+    assert (float(low), float(high)) == pytest.approx((0.7579, 0.9910), abs=5e-5)
+
+
+@pytest.mark.parametrize("n", [2, 10, 100])
+def test_paired_intervals_without_discordant_cases_keep_a_width(n: int) -> None:
+    """Both models failing the same half of the cases, no case failed by one alone:
+    the difference's interval was exactly [0, 0] and the ratio's [1, 1] at any n, so
+    non-inferiority was 'shown' from two cases."""
+    both = n // 2
+    low, high = paired_newcombe_interval(both, 0, 0, n, 0.95)
+    ratio, rlow, rhigh = paired_ratio_interval(both, 0, 0, n, 0.95)
+    assert low < 0 < high and rlow < 1 == ratio < rhigh
+    # Fewer cases, wider: at least the discordance no discordant case rules out.
+    assert high > 1 / n
+
+
+@pytest.mark.parametrize(
+    ("probs", "n"),
+    [
+        ((0.05, 0.03, 0.01, 0.91), 20),
+        ((0.05, 0.03, 0.01, 0.91), 50),
+        ((0.01, 0.005, 0.0, 0.985), 200),
+        ((0.2, 0.1, 0.02, 0.68), 10),
+        ((0.02, 0.01, 0.005, 0.965), 2000),
+    ],
+)
+def test_paired_intervals_cover_at_small_cells(probs: tuple[float, ...], n: int) -> None:
+    """Cells of a diff hold from a few to a few hundred cases. The delta-method ratio
+    interval covered 42-83 % there (95 % nominal) and the difference 73 % at n = 10."""
+    rng = np.random.default_rng(11)
+    cells = rng.multinomial(n, probs, size=4000)
+    both, b_only, a_only = cells[:, 0], cells[:, 1], cells[:, 2]
+    true_diff = probs[1] - probs[2]
+    true_ratio = (probs[0] + probs[1]) / (probs[0] + probs[2])
+    low, high = paired_newcombe_interval(both, b_only, a_only, n, 0.95)
+    assert np.mean((low <= true_diff) & (true_diff <= high)) > 0.93
+    _, rlow, rhigh = paired_ratio_interval(both, b_only, a_only, n, 0.95)
+    defined = both + b_only + a_only > 0  # no failure at all: [0, inf], trivially covers
+    covered = (rlow <= true_ratio) & (true_ratio <= rhigh)
+    assert np.mean(covered[defined]) > 0.93
 
 
 def test_paired_intervals_cover_at_their_level() -> None:
@@ -99,3 +164,11 @@ def test_bad_effect_arguments() -> None:
         newcombe_interval(1, 10, 2, 10, 1.5)
     with pytest.raises(InvalidParameter, match=r"k, n: 11 failures in 10 cases"):
         ratio_interval(11, 10, 2, 10)
+
+
+def test_two_cases_do_not_show_non_inferiority() -> None:
+    # Two recordings, both models failing the same one: 'non-inferior within 0.1
+    # points' was shown (ni_upper 0), from an interval of zero width.
+    cols = {"failures_a": [1], "n_a": [2], "failures_b": [1], "n_b": [2], "b": [0], "c": [0]}
+    out = effect_columns(cols, 0.05, 0.001)
+    assert out["ni_upper"][0] > 0.3 and not out["noninferior"][0]
