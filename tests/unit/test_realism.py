@@ -522,3 +522,35 @@ def test_stretches_shorter_than_the_pieces_are_left_out_and_said(
         r"is 1.[56]\d* s",
         printed,
     ), printed
+
+
+def _write(path: Path, fs: float, x: np.ndarray) -> Path:
+    t = np.arange(x.shape[0]) / fs
+    pd.DataFrame({"t": t, "x": x[:, 0], "y": x[:, 1], "z": x[:, 2]}).to_csv(path, index=False)
+    return path
+
+
+def test_recordings_skipped_after_opening_take_no_part(tmp_path: Path) -> None:
+    """Recordings skipped once opened (shorter than a window; no stretch as long as the
+    pieces) neither decide the gravity nor the summary nor the synthetic traces' rates:
+    five short recordings with gravity made the corpus of three without read as with
+    gravity, and a 200 Hz recording left out gave synthetic pieces at 200 Hz."""
+    rng = np.random.default_rng(7)
+    kept = [  # 10 s at 50 Hz, gravity removed, m/s^2
+        _write(tmp_path / f"a{i}.csv", 50.0, rng.normal(0.0, 1.0, (500, 3))) for i in range(3)
+    ]
+    others = [  # 1.18 s with gravity: shorter than a window
+        _write(tmp_path / f"b{i}.csv", 50.0, rng.normal([0.0, 0.0, 9.80665], 0.1, (59, 3)))
+        for i in range(5)
+    ]
+    others.append(_write(tmp_path / "c.csv", 200.0, rng.normal(0.0, 1.0, (990, 3))))  # 4.95 s
+    alone = compare_realism(kept, units="m/s2", synthetic=8)
+    mixed = compare_realism([*kept, *others], units="m/s2", synthetic=8)
+    assert len(mixed.skipped) == 6
+    assert mixed.facts["gravity"] == "removed"
+    assert set(mixed.features["fs"]) == {50.0}
+    pd.testing.assert_frame_equal(mixed.features, alone.features)
+    pd.testing.assert_frame_equal(mixed.distances, alone.distances)
+    assert {k: v for k, v in mixed.facts.items() if k != "skipped"} == {
+        k: v for k, v in alone.facts.items() if k != "skipped"
+    }
