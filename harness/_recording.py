@@ -124,6 +124,12 @@ class Recording:
                 "the units (--units) and that the recording holds gravity: a worn watch at "
                 f"rest reads about 1 g, this one {self.rest.magnitude:.3g} g"
             )
+        elif self.rest.flat:  # taken for lack of a stretch that varies
+            out["check"] = (
+                "the units (--units): the quietest stretch does not vary at all (one sample "
+                "repeated: a stuck sensor or data without noise), so it may not be a watch at "
+                "rest"
+            )
         return out
 
     def _reader(self) -> _Clock:

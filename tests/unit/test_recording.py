@@ -684,21 +684,30 @@ def test_a_dropout_is_not_the_quietest_stretch(
 @given(
     rows=st.integers(1, 1500),
     runs=st.lists(st.tuples(st.integers(0, 1500), st.integers(1, 600)), max_size=4),
+    held=st.lists(st.tuples(st.integers(0, 1500), st.integers(1, 600)), max_size=2),
     cuts=st.lists(st.integers(0, 1500), max_size=6),
     seed=st.integers(0, 2**16),
 )
 def test_dropouts_are_never_the_quietest_window(
-    rows: int, runs: list[tuple[int, int]], cuts: list[int], seed: int
+    rows: int,
+    runs: list[tuple[int, int]],
+    held: list[tuple[int, int]],
+    cuts: list[int],
+    seed: int,
 ) -> None:
     """Runs of rows of exactly (0, 0, 0) anywhere, the signal around them as still as
     they or louder: the window found holds none of them when a window without one
-    exists, is never all of them, and is the same however the rows are chunked."""
+    exists, is never all of them, and is the same however the rows are chunked. Runs of
+    one repeated sample (a stuck sensor) likewise: a window of nothing else is found only
+    when every other window is all dropouts."""
     rng = np.random.default_rng(seed)
     fs = 50.0
     t = np.arange(rows) / fs
     x = rng.normal(0.0, rng.uniform(1e-3, 1.0, (rows, 1)), (rows, 3)) + np.array([0.0, 0.0, 1.0])
     for start, length in runs:
         x[start : start + length] = 0.0
+    for start, length in held:
+        x[start : start + length] = x[min(start, rows - 1)]
     whole, pieces = _Quiet(), _Quiet()
     whole.add(t, x)
     for a, b in zip([0, *sorted(cuts)], [*sorted(cuts), rows], strict=True):
@@ -708,8 +717,10 @@ def test_dropouts_are_never_the_quietest_window(
     # row, else those not all dropped.
     n = min(64, 2 ** (rows.bit_length() - 1)) if rows >= 4 else rows
     starts = range(0, rows - n + 1, max(n // 4, 1))
-    clean = [i for i in starts if not dropped[i : i + n].any()]
-    pool = clean or [i for i in starts if not dropped[i : i + n].all()]
+    flat = [i for i in starts if (x[i : i + n] == x[i]).all() and not dropped[i]]
+    clean = [i for i in starts if not dropped[i : i + n].any() and i not in flat]
+    pool = clean or [i for i in starts if dropped[i : i + n].any() > dropped[i : i + n].all()]
+    pool = pool or flat
     found, again = whole.quietest(fs), pieces.quietest(fs)
     if found is None or again is None:
         assert found is again is None and not pool
@@ -719,6 +730,34 @@ def test_dropouts_are_never_the_quietest_window(
     assert rows_found == n and round(t_first * fs) in pool
     var = min(x[i : i + n].var(axis=0).sum() for i in pool)
     assert spread**2 == pytest.approx(var, rel=1e-7, abs=1e-12)
+
+
+@pytest.mark.parametrize("held", [(5.0, 2.0, 1.0), (8.0, -8.0, 8.0)], ids=["stuck", "rails"])
+def test_a_stuck_sensor_is_not_the_quietest_stretch(
+    frame: pd.DataFrame, held: tuple[float, float, float], tmp_path: Path
+) -> None:
+    """2 s of one repeated sample (a stuck sensor, or one held at its rails) had a spread
+    of exactly 0 and was the quietest stretch: the recording in g read as m/s^2 (at rest
+    0.559 g), every sample divided by 9.81, without a word. A real sensor at rest shows
+    noise; a stretch that does not vary is taken only when nothing else is left, and
+    then said."""
+    f = frame.copy()
+    f.loc[(f["t"] > 5.0) & (f["t"] < 7.0), ["x", "y", "z"]] = held
+    path = tmp_path / "stuck.csv"
+    f.to_csv(path, index=False)
+    rec = open_recording(path)
+    assert rec.units == "g" and 0.9 < rec.rest.magnitude < 1.1 and rec.rest.spread > 0
+    assert open_recording(path, rows=100).rest == rec.rest  # the same in any chunking
+    assert "check" not in rec.info
+    # Nothing but the repeated sample: taken (no other stretch is left), and said.
+    f[["x", "y", "z"]] = (0.0, 0.6, 0.8)
+    f.to_csv(path, index=False)
+    rec = open_recording(path)
+    assert rec.units == "g" and rec.rest.flat
+    assert rec.info["check"] == (
+        "the units (--units): the quietest stretch does not vary at all (one sample "
+        "repeated: a stuck sensor or data without noise), so it may not be a watch at rest"
+    )
 
 
 @pytest.mark.parametrize("rows", [3, 100, 4096])
