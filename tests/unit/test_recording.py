@@ -144,10 +144,12 @@ BAD = [
         r"cannot infer units: its quietest 1.28 s read (49\.[5-9]\d*|50(\.\d+)?) on average; a "
         r"worn watch at",
     ),
-    (  # 'pass --time-unit s|ms|us', of which only ms gives an allowed rate
+    (  # 'pass --time-unit s|ms|us', then 'pass --time-unit ms' for 2 Hz in s
         "rate",
-        r"cannot infer the time unit from a median spacing of 0.5 time units; if the times "
-        r"are in ms, pass --time-unit ms \(2,000 Hz, 0.25 s long\)\n",
+        r"cannot infer the time unit from a median spacing of 0.5 time units; in s it is 2 "
+        r"Hz, under the 5 Hz allowed; in ms it is 2,000 Hz and 0.25 s long, faster than the "
+        r"1,000 Hz up to which the time unit is inferred: pass --time-unit ms only if the "
+        r"times are in ms\n",
     ),
     ("nan", "row 10 is not finite"),
     ("backwards", "timestamps: not strictly increasing at row 100"),
