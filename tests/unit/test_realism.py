@@ -12,6 +12,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -554,3 +555,50 @@ def test_recordings_skipped_after_opening_take_no_part(tmp_path: Path) -> None:
     assert {k: v for k, v in mixed.facts.items() if k != "skipped"} == {
         k: v for k, v in alone.facts.items() if k != "skipped"
     }
+
+
+def test_outputs_are_written_together_or_not_at_all(
+    recordings: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """summary.json, the last output, a folder: 'Is a directory', exit 2, yet the four
+    tables were already renamed over an earlier run's, a mix of two runs."""
+    out = tmp_path / "out"
+    argv = ["realism", str(recordings / "r0.csv"), "--synthetic", "2", "--out", str(out)]
+    assert main([*argv, "--seed", "1"]) == 0
+    (out / "summary.json").unlink()
+    (out / "summary.json").mkdir()
+    before, names = _tree(tmp_path), sorted(p.name for p in out.iterdir())
+    capsys.readouterr()
+    assert main([*argv, "--seed", "2"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "summary.json" in err and "Is a directory" in err, err
+    assert _tree(tmp_path) == before
+    assert sorted(p.name for p in out.iterdir()) == names  # no temporary left
+
+
+def test_a_rename_that_fails_puts_back_what_was_renamed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The files renamed before a failing rename are rolled back: the old ones restored,
+    the new ones removed; no temporary or copy is left."""
+    from highfive.harness import _io, write_together
+
+    old = {"a.txt": b"old a", "b.txt": b"old b"}
+    for name, data in old.items():
+        (tmp_path / name).write_bytes(data)
+    real, renamed = os.replace, []
+
+    def failing(src: Any, dst: Any) -> None:
+        if Path(dst).name == "c.txt":
+            raise OSError(28, "No space left on device")
+        renamed.append(Path(dst).name)
+        real(src, dst)
+
+    monkeypatch.setattr(_io.os, "replace", failing)
+    writers = {
+        f"--{n}": (tmp_path / f"{n}.txt", lambda p, n=n: p.write_text(f"new {n}")) for n in "abc"
+    }
+    with pytest.raises(InvalidParameter, match=r"cannot write --c '.*c.txt': No space left"):
+        write_together(writers)
+    assert "a.txt" in renamed and "b.txt" in renamed  # they were renamed, then put back
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == old
