@@ -493,7 +493,39 @@ def test_a_plot_of_a_long_recording_is_thinned(
     assert np.isnan(full.samples[300]).all() and not np.isnan(full.samples[301]).any()
     monkeypatch.setattr(count_module, "PLOT_POINTS", 100)
     thin = count_recording(open_recording(rec), counter, plot=True).plot
-    assert thin is not None and thin.t.size <= 102 and thin.t[0] == 0.0
+    # Each axis's least and largest of every bucket; a bucket cut by the gap twice over.
+    assert thin is not None and thin.t.size <= 100 + 6 + 1 and thin.t[0] == 0.0
+
+
+def test_thinning_for_a_plot_keeps_every_spike(
+    frame: pd.DataFrame, model_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every k-th sample was kept: an impact spike between two was not drawn."""
+    f = frame.copy()
+    f.loc[157, "x"], f.loc[311, "z"] = 7.5, -6.5
+    f.to_csv(tmp_path / "r.csv", index=False)
+    monkeypatch.setattr(count_module, "PLOT_POINTS", 60)
+    for rows in (None, 100):
+        rec = open_recording(tmp_path / "r.csv", rows=rows or 1 << 18)
+        thin = count_recording(rec, load_counter(str(model_path)), plot=True).plot
+        assert thin is not None and thin.t.size <= 60 + 6
+        assert thin.samples[:, 0].max() == np.float32(7.5)
+        assert thin.samples[:, 2].min() == np.float32(-6.5)
+        assert np.all(np.diff(thin.t) > 0)
+
+
+@pytest.mark.parametrize("level", [-0.577, 0.0, 3.0])
+def test_detection_markers_sit_above_the_data(level: float) -> None:
+    """At 1.08 times the largest sample, markers fell inside the data when it was 0 or
+    less (a watch face down)."""
+    rng = np.random.default_rng(0)
+    samples = level + rng.normal(0.0, 0.02, (1000, 3))
+    trace = Trace(t=np.arange(1000) / 50.0, samples=samples, fs=50.0)
+    fig = plot_count(trace, [Detection(time=5.0, score=0.9)])
+    (marker,) = [ln for ln in fig.axes[0].get_lines() if ln.get_label() == "detected"]
+    top, bottom = samples.max(), samples.min()
+    assert marker.get_ydata()[0] == pytest.approx(top + 0.08 * (top - bottom))
+    assert fig.axes[0].get_ylim()[1] > marker.get_ydata()[0] > top
 
 
 # -- units and orientation from the quietest stretch ------------------------------------
@@ -919,7 +951,8 @@ def test_detections_are_drawn_on_a_recording_with_gaps(frame: pd.DataFrame) -> N
     trace = Trace(t=frame["t"].to_numpy(), samples=samples, fs=50.0)
     fig = plot_count(trace, [Detection(time=2.0, score=0.9)])
     (marker,) = [ln for ln in fig.axes[0].get_lines() if ln.get_label() == "detected"]
-    assert marker.get_ydata()[0] == pytest.approx(np.nanmax(samples) * 1.08)
+    top, bottom = np.nanmax(samples), np.nanmin(samples)
+    assert marker.get_ydata()[0] == pytest.approx(top + 0.08 * (top - bottom))
 
 
 def test_given_units_that_read_far_from_one_g_at_rest_are_questioned(
