@@ -246,6 +246,8 @@ class _Clock:
     def times(self, values: pd.Series, row: int) -> np.ndarray:
         """The times of rows ``row ..``, float64, in the column's unit less the origin."""
         kind = values.dtype.kind
+        if kind == "O" and pd.api.types.infer_dtype(values, skipna=True) == "decimal":
+            values, kind = values.astype(np.float64), "f"  # a Parquet decimal column
         text = kind not in "iuf"
         if text:
             if kind in "bcmM":  # not times, or not as this reads them: True, 1+2j
@@ -284,8 +286,16 @@ class _Clock:
 
     def _parse(self, values: pd.Series, row: int) -> tuple[np.ndarray, np.ndarray]:
         # ISO 8601 text as ns since 1970 (UTC); a missing cell stays missing (not finite).
-        when = pd.to_datetime(values, format="ISO8601", utc=True, errors="coerce")
         missing = values.isna().to_numpy()
+        numbers = pd.to_numeric(values, errors="coerce").isna().to_numpy() == missing
+        if numbers[~missing][:1].all() and not numbers.all():  # a cell of text among numbers
+            i = int(np.flatnonzero(~numbers)[0])
+            raise InvalidParameter(
+                f"recording {self.name}: column {show(self.column)}, row {row + i}: "
+                f"{show(str(values.iloc[i]))} is not a number, as the column's first time is; "
+                "write every time as a number"
+            )
+        when = pd.to_datetime(values, format="ISO8601", utc=True, errors="coerce")
         lo, hi = pd.Timestamp.min.tz_localize("UTC"), pd.Timestamp.max.tz_localize("UTC")
         for rows, why in (
             (
@@ -333,12 +343,30 @@ def _numbers(
     frame: pd.DataFrame, clock: _Clock, axes: tuple[str, str, str], row: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """The times (as ``clock`` reads them) and the readings (n, 3) of rows ``row ..``."""
+    allowed = f"columns {', '.join(axes)} must be numeric"
+    for axis in axes:
+        values = frame[axis]
+        if values.dtype.kind in "iuf":
+            continue
+        if values.dtype.kind != "O":  # bool, dates, ...: not what pandas would make floats of
+            raise InvalidParameter(
+                f"recording {clock.name}: column {show(axis)} holds {values.dtype} values; "
+                f"{allowed}"
+            )
+        # Text (a CSV cell, a Parquet string column) or Python objects (Parquet decimals).
+        text = values.map(lambda v: isinstance(v, str | bytes | bool)).to_numpy(dtype=bool)
+        if text.any():
+            wrong = text & pd.to_numeric(values.where(text), errors="coerce").isna().to_numpy()
+            i = int(np.flatnonzero(wrong if wrong.any() else text)[0])
+            said = "not a number" if wrong.any() else "text"
+            raise InvalidParameter(
+                f"recording {clock.name}: column {show(axis)}, row {row + i}: "
+                f"{show(str(values.iloc[i]))} is {said}; {allowed}"
+            )
     try:
         x = frame[list(axes)].to_numpy(dtype=np.float64)
     except (TypeError, ValueError):
-        raise InvalidParameter(
-            f"recording {clock.name}: columns {', '.join(axes)} must be numeric"
-        ) from None
+        raise InvalidParameter(f"recording {clock.name}: {allowed}") from None
     return clock.times(frame[clock.column], row), x
 
 

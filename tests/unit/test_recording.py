@@ -514,6 +514,29 @@ def test_thinning_for_a_plot_keeps_every_spike(
         assert np.all(np.diff(thin.t) > 0)
 
 
+@pytest.mark.parametrize("kind", ["bool", "string"])
+def test_parquet_axes_of_bool_or_text_are_refused(kind: str, tmp_path: Path) -> None:
+    """A bool x column was read as 0 and 1 g (and gave a detection); one of text such
+    as '0.0123' was read as numbers."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    n = 600
+    x = (
+        pa.array(np.arange(n) % 2 == 0)
+        if kind == "bool"
+        else pa.array([f"{0.01 * (k % 3)}" for k in range(n)])
+    )
+    table = pa.table({"t": np.arange(n) / 50.0, "x": x, "y": np.zeros(n), "z": np.ones(n)})
+    pq.write_table(table, tmp_path / "r.parquet")
+    with pytest.raises(InvalidParameter) as err:
+        open_recording(tmp_path / "r.parquet")
+    said = " holds bool values" if kind == "bool" else ", row 0: '0.0' is text"
+    assert str(err.value) == (
+        f"recording r.parquet: column 'x'{said}; columns x, y, z must be numeric"
+    )
+
+
 @pytest.mark.parametrize("level", [-0.577, 0.0, 3.0])
 def test_detection_markers_sit_above_the_data(level: float) -> None:
     """At 1.08 times the largest sample, markers fell inside the data when it was 0 or

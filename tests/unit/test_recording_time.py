@@ -364,3 +364,36 @@ def test_a_time_unit_given_against_the_columns_name_is_refused(
         "column\n"
     )
     assert open_recording(path, time_unit="ms").fs == 50.0
+
+
+def test_a_numeric_time_column_with_a_text_cell_names_that_cell(tmp_path: Path) -> None:
+    """It named row 0 and its valid '0.0' as 'neither a number nor an ISO 8601 date'."""
+    n = 600
+    t = [f"{k / 50:.2f}" for k in range(n)]
+    t[500] = "oops"
+    path = tmp_path / "mixed.csv"
+    pd.DataFrame({"t": t, "x": 0.0, "y": 0.01, "z": 1.0}).to_csv(path, index=False)
+    with pytest.raises(InvalidParameter) as err:
+        open_recording(path)
+    assert str(err.value) == (
+        "recording mixed.csv: column 't', row 500: 'oops' is not a number, as the column's "
+        "first time is; write every time as a number"
+    )
+
+
+def test_a_decimal_time_column_is_read_as_numbers(tmp_path: Path) -> None:
+    """A Parquet decimal128 time column was 'neither a number nor an ISO 8601 date'."""
+    import decimal
+
+    n = 600
+    rng = np.random.default_rng(0)
+    times = [decimal.Decimal(f"{k / 50:.4f}") for k in range(n)]
+    table = pa.table(
+        {
+            "t": pa.array(times, pa.decimal128(12, 4)),
+            **{a: rng.normal(0.0, 0.01, n) + (a == "z") for a in "xyz"},
+        }
+    )
+    pq.write_table(table, tmp_path / "dec.parquet")
+    rec = open_recording(tmp_path / "dec.parquet")
+    assert (rec.time_unit, rec.fs) == ("s", 50.0)
