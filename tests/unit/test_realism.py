@@ -602,3 +602,21 @@ def test_a_rename_that_fails_puts_back_what_was_renamed(
         write_together(writers)
     assert "a.txt" in renamed and "b.txt" in renamed  # they were renamed, then put back
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == old
+
+
+def test_file_names_with_control_characters_are_printed_escaped(
+    recordings: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """count's first line and realism's lines printed ESC, BEL, a line break and a
+    right-to-left override in a file name as they were."""
+    evil = tmp_path / "evil\x1b[31mRED\x07\u202e\nname.csv"
+    evil.write_bytes((recordings / "r0.csv").read_bytes())
+    assert main(["count", str(evil), "--model", "float"]) == 0
+    printed = capsys.readouterr().out
+    assert "evil\\x1b[31mRED\\x07\\u202e\\nname.csv: " in printed
+    argv = ["realism", str(evil), str(evil), str(recordings / "r1.csv"), "--synthetic", "2"]
+    assert main([*argv, "--out", str(tmp_path / "out")]) == 0
+    printed = capsys.readouterr().out
+    assert "skipped " in printed and "evil\\x1b[31mRED" in printed
+    assert not any(c in printed for c in "\x1b\x07\u202e")
+    assert all(line.isprintable() for line in printed.splitlines())
