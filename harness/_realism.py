@@ -314,9 +314,14 @@ def _read_real(
     reason, and what each usable one's quietest stretch reads (g)."""
     opened, skipped = [], []
     first: dict[tuple[object, ...], str] = {}  # file identity -> the name first given
-    # In a canonical order (resolved path, the file before links to it, then name), so
-    # that the result does not depend on the order the recordings are given in.
-    named = [(os.fspath(Path(p).resolve()), Path(p).is_symlink(), os.fspath(p), p) for p in paths]
+    # In a canonical order (resolved path, the file before a path through a link to it or
+    # to a folder above it, then name), so that the result does not depend on the order
+    # the recordings are given in.
+    named = [
+        (resolved, resolved != os.fspath(Path(p).absolute()), os.fspath(p), p)
+        for p in paths
+        for resolved in [os.fspath(Path(p).resolve())]
+    ]
     for _, _, name, p in sorted(named, key=lambda x: x[:3]):
         key = file_identity(Path(p))  # a symbolic or hard link is the file
         if key in first:

@@ -620,3 +620,19 @@ def test_file_names_with_control_characters_are_printed_escaped(
     assert "skipped " in printed and "evil\\x1b[31mRED" in printed
     assert not any(c in printed for c in "\x1b\x07\u202e")
     assert all(line.isprintable() for line in printed.splitlines())
+
+
+def test_of_a_file_and_a_path_through_a_linked_folder_the_file_is_kept(
+    recordings: Path, tmp_path: Path
+) -> None:
+    """A link to the folder whose path sorted first was kept, the file skipped as 'same
+    file as' the link."""
+    link = tmp_path.parent / f"a_link_{tmp_path.name}"  # beside the recordings' folder
+    link.symlink_to(recordings)
+    try:
+        r1, linked = recordings / "r1.csv", link / "r1.csv"
+        assert os.fspath(linked) < os.fspath(r1)  # the link's path sorts first
+        result = compare_realism([linked, recordings / "r0.csv", r1], synthetic=2)
+    finally:
+        link.unlink()
+    assert result.skipped == ((os.fspath(linked), f"same file as {r1}"),)
