@@ -3,12 +3,14 @@
 Write to a temporary file in the destination's folder, flush it to disk, then
 ``os.replace`` it over the destination (atomic on POSIX within one file system). On any
 error the temporary file is removed and the destination is untouched.
-:func:`write_together` does so for a command's several outputs: all of them or none.
+:func:`write_together` does so for a command's several outputs: all of them or none (as
+far as a file system allows: see there).
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import json
 import os
@@ -121,15 +123,24 @@ def write_together(writers: Mapping[str, tuple[Path, Writer]]) -> None:
     """Write every output file or none (flag -> (path, writer)).
 
     Each writer writes a temporary beside its file (same suffix, so formats still
-    follow it); once all have succeeded the temporaries are renamed over the files. On
-    any failure the temporaries and the folders made for them are removed, and an
-    ``OSError`` (disk full, read-only) becomes one line naming the flag and the file
+    follow it). Once all have succeeded, and every file has been checked to be no
+    folder, each file is set aside under a name of its own and its temporary renamed
+    over it. On any failure or exception (disk full, read-only, Ctrl-C, SIGTERM) the
+    renames done are undone in reverse: each file set aside is put back, each new file
+    removed; the temporaries and the folders made for them are removed too. An
+    ``OSError`` becomes one line naming the flag and the file
     (:class:`~highfive.generators.InvalidParameter`), never the temporary.
+
+    What is not covered: a process killed outright (SIGKILL, power lost) between two
+    renames leaves the files renamed so far new, the others old, and the set-aside
+    copies (``.NAME.XXXXXXXX.old``) beside them. Each file is still whole, old or new:
+    each rename is atomic.
     """
     from highfive.generators import InvalidParameter
 
     staged: list[tuple[str, Path, Path]] = []  # (flag, temporary, file)
     made: list[Path] = []  # folders created here
+    done: list[tuple[Path, Path | None]] = []  # (file, its old self set aside, or None)
     where = ""  # the flag and file at hand, for an error
     try:
         for flag, (dest, write) in writers.items():
@@ -143,10 +154,28 @@ def write_together(writers: Mapping[str, tuple[Path, Writer]]) -> None:
             write(tmp)
             with open(tmp, "rb+") as fh:
                 os.fsync(fh.fileno())
+        for flag, _, dest in staged:  # what would fail every rename, before the first
+            if dest.is_dir():
+                where = f"{flag} {os.fspath(dest)!r}"
+                raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), os.fspath(dest))
         for flag, tmp, dest in staged:
             where = f"{flag} {os.fspath(dest)!r}"
+            aside = None
+            if dest.is_symlink() or dest.exists():
+                aside = dest.with_name(f".{dest.name}.{secrets.token_hex(4)}.old")
+                os.replace(dest, aside)
+            done.append((dest, aside))
             os.replace(tmp, dest)
+        for _, aside in done:
+            if aside is not None:
+                aside.unlink(missing_ok=True)
     except BaseException as exc:
+        for dest, aside in reversed(done):  # put back what was there
+            with contextlib.suppress(OSError):
+                if aside is None:
+                    dest.unlink(missing_ok=True)
+                elif aside.is_symlink() or aside.exists():
+                    os.replace(aside, dest)
         for _, tmp, _ in staged:
             tmp.unlink(missing_ok=True)
         for folder in reversed(made):

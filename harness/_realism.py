@@ -8,7 +8,9 @@ in the order of their resolved paths (the result does not depend on the order gi
 and put on a uniform grid at their own rate; they either contain gravity (a watch's
 raw accelerometer) or have it removed (linear acceleration): ``gravity="auto"``
 decides for the whole corpus from the median of their quietest stretches' magnitudes
-(:data:`PRESENT_G` or more: present).
+(:data:`PRESENT_G` or more: present). Only the recordings compared count there: one
+skipped, or left out for having no stretch as long as a piece, decides nothing, nor
+does it give a rate to a synthetic trace or to the summary.
 Synthetic traces are drawn at random from the region (the space's own distributions),
 made with gravity or without to match, put on a uniform grid, resampled
 to a real recording's rate with :func:`scipy.signal.resample_poly`
@@ -46,6 +48,7 @@ from highfive.generators import (
     default_space,
     read_toml,
     show,
+    show_text,
     synthesize,
 )
 
@@ -265,16 +268,24 @@ class _Stretch:
     case: int = -1
 
 
+def _piece_rows(stretch: _Stretch, piece_s: float) -> int:
+    """Rows of each piece of ``piece_s`` cut from a stretch; 0 when it is shorter than
+    :data:`SHORTEST` of a piece (left out)."""
+    n = stretch.x.shape[0]
+    m = max(MIN_SAMPLES, round(piece_s * stretch.fs))
+    # Up to 10 % shorter: recordings of a few samples less than the median.
+    return 0 if n < SHORTEST * m else min(n, m)
+
+
 def _pieces(
     stretch: _Stretch, piece_s: float, with_gravity: bool
 ) -> list[tuple[dict[str, Any], tuple[np.ndarray, np.ndarray]]]:
     """Features and magnitude spectrum of each piece of ``piece_s`` of a stretch."""
     fs = stretch.fs
     n = stretch.x.shape[0]
-    m = max(MIN_SAMPLES, round(piece_s * fs))
-    if n < SHORTEST * m:
+    m = _piece_rows(stretch, piece_s)
+    if not m:
         return []
-    m = min(n, m)  # up to 10 % shorter: recordings of a few samples less than the median
     dyn = dynamic(stretch.x, fs)
     out = []
     for k in range(n // m):
@@ -298,15 +309,19 @@ def _read_real(
     paths: Sequence[str | os.PathLike[str]],
     units: Any,
     time_unit: Any,
-    gravity: Gravity,
-) -> tuple[list[_Stretch], list[tuple[str, str]], Literal["present", "removed"], list[float]]:
+) -> tuple[list[_Stretch], list[tuple[str, str]], dict[str, float]]:
     """The usable recordings as stretches between gaps, the skipped ones with their
-    reason, whether the corpus has gravity, and what their quietest stretches read (g)."""
+    reason, and what each usable one's quietest stretch reads (g)."""
     opened, skipped = [], []
     first: dict[tuple[object, ...], str] = {}  # file identity -> the name first given
-    # In a canonical order (resolved path, the file before links to it, then name), so
-    # that the result does not depend on the order the recordings are given in.
-    named = [(os.fspath(Path(p).resolve()), Path(p).is_symlink(), os.fspath(p), p) for p in paths]
+    # In a canonical order (resolved path, the file before a path through a link to it or
+    # to a folder above it, then name), so that the result does not depend on the order
+    # the recordings are given in.
+    named = [
+        (resolved, resolved != os.fspath(Path(p).absolute()), os.fspath(p), p)
+        for p in paths
+        for resolved in [os.fspath(Path(p).resolve())]
+    ]
     for _, _, name, p in sorted(named, key=lambda x: x[:3]):
         key = file_identity(Path(p))  # a symbolic or hard link is the file
         if key in first:
@@ -318,13 +333,7 @@ def _read_real(
             opened.append(open_recording(p, units=units, time_unit=time_unit))
         except HighfiveError as exc:
             skipped.append((os.fspath(p), str(exc)))
-    mags = [r.rest.magnitude for r in opened]
-    if gravity == "auto":
-        has = bool(mags) and float(np.median(mags)) >= PRESENT_G
-    else:
-        has = gravity == "present"
-    decided: Literal["present", "removed"] = "present" if has else "removed"
-    stretches = []
+    stretches, rest_g = [], {}
     for rec in opened:
         name = os.fspath(rec.path)
         parts: list[tuple[np.ndarray, np.ndarray]] = []
@@ -351,9 +360,11 @@ def _read_real(
             _, xu = to_uniform(t, x, rec.fs, rec.fs)
             stretches.append(_Stretch(name, i, rec.fs, xu.astype(np.float64) * G))
             kept += 1
-        if not kept:
+        if kept:
+            rest_g[name] = rec.rest.magnitude
+        else:
             skipped.append((name, f"no stretch between gaps holds {MIN_SAMPLES} samples"))
-    return stretches, skipped, decided, mags
+    return stretches, skipped, rest_g
 
 
 def _resampled(t: np.ndarray, x: np.ndarray, fs_in: float, fs_out: float) -> np.ndarray:
@@ -407,7 +418,8 @@ class RealismResult:
         }
 
     def lines(self) -> list[str]:
-        """A short text table: one line per feature, then holes and skipped recordings."""
+        """A short text table: one line per feature, then holes and skipped recordings
+        (characters a terminal would not print escaped, as :func:`show_text` does)."""
         f = self.facts
         out = [
             f"{f['real_recordings']} recordings ({f['real_pieces']} pieces of "
@@ -452,7 +464,7 @@ class RealismResult:
             )
         for name, why in self.skipped:
             out.append(f"skipped {name}: {why}")
-        return out
+        return [show_text(line) for line in out]  # file names may hold control characters
 
     def hole_recordings(self) -> dict[str, list[str]]:
         """Real piece ("recording" or "recording [piece k]") -> features outside."""
@@ -514,27 +526,34 @@ def compare_realism(
             f"gravity: {show(gravity)} is not allowed; choose auto, present or removed"
         )
     restrictions, space = load_region(region)
-    real, skipped, decided, rest_g = _read_real(recordings, units, time_unit, gravity)
+    real, skipped, rest = _read_real(recordings, units, time_unit)
     if not real:
         first = f"{skipped[0][0]}: {skipped[0][1]}" if skipped else "none given"
         more = f" (and {len(skipped) - 1} more skipped)" if len(skipped) > 1 else ""
         raise InvalidParameter(f"recordings: no usable recording; {first}{more}")
-    with_gravity = decided == "present"
     piece_s = float(np.median([s.x.shape[0] / s.fs for s in real]))
     dur = space["duration"]
     assert dur.high is not None
     piece_s = min(piece_s, float(dur.high))
+    # Only the stretches that give pieces (and their recordings) take part from here on:
+    # the gravity decision, the summary and the synthetic traces' rates come from them.
+    short = [  # stretches left out: shorter than a piece
+        (s.recording, s.segment, s.x.shape[0] / s.fs) for s in real if not _piece_rows(s, piece_s)
+    ]
+    real = [s for s in real if _piece_rows(s, piece_s)]  # at least the median's half
+    kept = {s.recording for s in real}
+    rest_g = [rest[name] for name in sorted(kept)]
+    if gravity == "auto":
+        with_gravity = float(np.median(rest_g)) >= PRESENT_G
+    else:
+        with_gravity = gravity == "present"
+    decided = "present" if with_gravity else "removed"
     rows: list[dict[str, Any]] = []
     spectra: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {"real": [], "synthetic": []}
-    short: list[tuple[str, int, float]] = []  # stretches left out: shorter than a piece
     for s in real:
-        pieces = _pieces(s, piece_s, with_gravity)
-        if not pieces:
-            short.append((s.recording, s.segment, s.x.shape[0] / s.fs))
-        for row, spec in pieces:
+        for row, spec in _pieces(s, piece_s, with_gravity):
             rows.append({"source": "real", **row})
             spectra["real"].append(spec)
-    kept = {r["recording"] for r in rows}
     for name in dict.fromkeys(r for r, _, _ in short if r not in kept):
         longest = max(d for r, _, d in short if r == name)
         skipped.append(

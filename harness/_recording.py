@@ -63,6 +63,7 @@ from ._recording_read import (
     _header,
     _hz,
     _numbers,
+    _spacing_shown,
     _spacing_unit,
     _spacings,
     _time_type,
@@ -123,6 +124,12 @@ class Recording:
             out["check"] = (
                 "the units (--units) and that the recording holds gravity: a worn watch at "
                 f"rest reads about 1 g, this one {self.rest.magnitude:.3g} g"
+            )
+        elif self.rest.flat:  # taken for lack of a stretch that varies
+            out["check"] = (
+                "the units (--units): the quietest stretch does not vary at all (one sample "
+                "repeated: a stuck sensor or data without noise), so it may not be a watch at "
+                "rest"
             )
         return out
 
@@ -286,10 +293,13 @@ def open_recording(
     # The unit: the column's own (its type, or ISO text), else given, else inferred.
     known = clock.unit or named_time or (None if time_unit == "auto" else time_unit)
 
+    # How far the times' rounding as float64 can move a spacing: one step of the largest.
+    slack = 2.0 * float(np.spacing(max(abs(first), abs(last))))
+
     def rate(dt: float) -> tuple[str | None, float | str, str]:
-        unit = known or _spacing_unit(dt, clock.whole)
+        unit = known or _spacing_unit(dt, clock.whole, slack)
         if unit is None:
-            return None, f"{dt:.3g}", ""
+            return None, _spacing_shown(dt), ""
         hz = 1.0 / (dt * _TIME_SCALE[unit])
         fs = round(hz, 1)
         # A rate refused is printed as it is (3 digits), not as kept (0.1 Hz steps).
@@ -315,7 +325,7 @@ def open_recording(
             if clock.unit
             else f"its time column {show(time)} names the unit {named_time}"
             if named_time
-            else _unit_advice((lo + hi) / 2, last - first)
+            else _unit_advice((lo + hi) / 2, last - first, slower=False)
         )
         raise InvalidParameter(
             f"recording {name}: its median spacing in {unit} gives a sample rate of {shown}; "

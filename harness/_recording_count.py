@@ -34,7 +34,9 @@ WHOLE_ROWS = 1 << 16
 longer ones stream."""
 
 PLOT_POINTS = 200_000
-"""At most this many samples are kept for ``--plot`` (every k-th of a longer recording)."""
+"""About this many samples at most are kept for ``--plot``: of a longer recording, the
+rows holding each axis's least and largest value in every bucket of k rows (so an
+impact spike is never thinned away), a few more where a bucket is cut by a gap."""
 
 
 @dataclass(frozen=True)
@@ -71,7 +73,8 @@ class RecordingCount:
     gaps : list of (float, float)
         Start and end (s) of every gap that split the recording.
     plot : Trace or None
-        The recording for a plot (every k-th sample of a long one; NaN across gaps).
+        The recording for a plot (of a long one, each axis's least and largest
+        sample of every k; NaN across gaps).
     windows : (np.ndarray, np.ndarray) or None
         Every window's centre (s, float64) and probability of a high-five (float32), in
         time order, when asked for; None when not asked for or the counter reports no
@@ -172,7 +175,8 @@ def count_recording(
     """
     if not (isinstance(max_gap_s, int | float) and max_gap_s > 0):
         raise InvalidParameter(f"max_gap_s: got {show(max_gap_s)}; must be a number of s > 0")
-    every = max(1, math.ceil(recording.rows / PLOT_POINTS))
+    # Buckets of ``every`` rows, each giving up to 6 (each axis's least and largest).
+    every = 1 if recording.rows <= PLOT_POINTS else math.ceil(6 * recording.rows / PLOT_POINTS)
     kept: list[tuple[np.ndarray, np.ndarray]] = []
     detections: list[Detection] = []
     segments: list[Segment] = []
@@ -198,7 +202,7 @@ def count_recording(
         assert stretch is not None
         detections += stretch.add(t, x)
         if plot:
-            pick = np.arange(-row % every, t.size, every)
+            pick = _extremes(x, row, every)
             kept.append((t[pick], x[pick]))
         row += t.size
     assert stretch is not None
@@ -217,6 +221,22 @@ def count_recording(
     if scored:
         probs = (np.concatenate([c for c, _ in scored]), np.concatenate([p for _, p in scored]))
     return RecordingCount(detections, segments, gaps, shown, probs)
+
+
+def _extremes(x: np.ndarray, first: int, every: int) -> np.ndarray:
+    """The rows of ``x`` (its first being row ``first`` of the recording), in order, that
+    hold each axis's least and largest value in every bucket of ``every`` rows counted
+    from the recording's first row (all rows when ``every`` is 1)."""
+    n = x.shape[0]
+    if every == 1:
+        return np.arange(n)
+    lead = first % every
+    buckets = -(-(lead + n) // every)
+    pad = ((lead, buckets * every - lead - n), (0, 0))
+    low = np.pad(x, pad, constant_values=np.inf).reshape(buckets, every, 3).argmin(axis=1)
+    high = np.pad(x, pad, constant_values=-np.inf).reshape(buckets, every, 3).argmax(axis=1)
+    rows = np.hstack([low, high]) + (np.arange(buckets) * every - lead)[:, None]
+    return np.unique(rows)
 
 
 def _nothing_to_count(recording: Recording, segments: list[Segment], counter: Any) -> str:

@@ -22,6 +22,12 @@ import numpy as np
 REST_S = 1.0
 """Length of the stretch looked for, s (the nearest 2**k rows: 1.28 s at 50 or 100 Hz)."""
 
+FLAT = 1e-6
+"""A window whose spread is at most this share of its root-mean-square reading does not
+vary: one sample repeated (a stuck sensor, or one held at its rails), not a watch at
+rest, whose sensor shows noise (a 16-bit accelerometer's step is 6e-5 of 1 g at +-2 g).
+Far above float64 rounding of the window sums (1e-16 of them)."""
+
 _LEVELS = 13  # block lengths 2**0 .. 2**12 rows: windows of 4 .. 16,384 rows
 
 
@@ -51,6 +57,12 @@ class Rest:
         return math.hypot(*self.vector)
 
     @property
+    def flat(self) -> bool:
+        """Whether the stretch does not vary (:data:`FLAT`): taken only for lack of any
+        other, it may not be a watch at rest."""
+        return self.spread <= FLAT * self.magnitude
+
+    @property
     def tilt_deg(self) -> float:
         """Angle between the rest reading and the watch's z axis: 0 face up, 180 face down."""
         x, y, z = self.vector
@@ -70,9 +82,11 @@ class _Quiet:
     rows); ties go to the earliest window. A row of exactly (0, 0, 0) is a dropout (a
     sensor that stopped reporting, its gap filled with zeros), not a watch at rest: a
     window holding one is a candidate only when no window of its length is free of
-    them, and a window of nothing else never is. Each window's sums carry the number of
-    rows in it that read anything (exact in float64), so this too is the same however
-    the rows are chunked.
+    them, and a window of nothing else never is. Nor is a window that does not vary
+    (:data:`FLAT`: one sample repeated, as a stuck sensor gives): it is a candidate only
+    when every other window of its length is all dropouts. Each window's sums carry the
+    number of rows in it that read anything (exact in float64), so this too is the same
+    however the rows are chunked.
     """
 
     def __init__(self) -> None:
@@ -81,10 +95,11 @@ class _Quiet:
         empty = (np.empty((0, 7)), np.empty(0))
         self._tail = [empty] * _LEVELS  # the last three blocks (sums, first times)
         self._odd = [empty] * _LEVELS  # a block not yet paired into the level above
-        # Per length: the quietest window without a dropped row, and the quietest with
-        # some (but not only) dropped rows.
+        # Per length: the quietest window without a dropped row that varies, the
+        # quietest with some (but not only) dropped rows, and the quietest that does not
+        # vary (no dropped row either: a window of some is never flat).
         self._best: list[list[tuple[float, np.ndarray, float] | None]] = [
-            [None, None] for _ in range(_LEVELS)
+            [None, None, None] for _ in range(_LEVELS)
         ]
 
     def add(self, t: np.ndarray, x: np.ndarray) -> None:
@@ -100,10 +115,15 @@ class _Quiet:
                 s = (cat[:-3] + cat[1:-2]) + (cat[2:-1] + cat[3:])
                 q = _scatter(s, 4 << j)
                 full = s[:, 6] == float(4 << j)
-                tiers = [(0, q)]  # as a rule, no row was dropped
-                if not full.all():
+                flat = q <= FLAT**2 * ((s[:, 3] + s[:, 4]) + s[:, 5])
+                tiers = [(0, q)]  # as a rule, no row was dropped and every window varies
+                if not full.all() or flat.any():
                     some = ~full & (s[:, 6] > 0.0)
-                    tiers = [(0, np.where(full, q, np.inf)), (1, np.where(some, q, np.inf))]
+                    tiers = [
+                        (0, np.where(full & ~flat, q, np.inf)),
+                        (1, np.where(some, q, np.inf)),
+                        (2, np.where(full & flat, q, np.inf)),
+                    ]
                 for tier, qt in tiers:
                     i = int(np.argmin(qt))
                     best = self._best[j][tier]
@@ -141,8 +161,8 @@ class _Quiet:
         else:
             k = round(math.log2(max(fs * REST_S, 4.0)))
             j = min(k, _LEVELS + 1, self.rows.bit_length() - 1) - 2
-            clean, some = self._best[j]  # a window of 2**(j+2) <= rows rows exists
-            best = clean or some
+            clean, some, flat = self._best[j]  # a window of 2**(j+2) <= rows rows exists
+            best = clean or some or flat
             if best is None:
                 return None
             _, total, t_first = best

@@ -64,6 +64,12 @@ MIN_RATE_HZ = 1.0 / _SPACINGS[0][2]
 """Lowest sample rate a recording may have, Hz: a spacing of 0.2 s, the longest one the
 time unit is inferred from (slower, most spacings are gaps and a high-five falls
 between samples)."""
+MAX_INFERRED_HZ = 1.0 / _SPACINGS[0][1]
+"""Highest sample rate a time unit is inferred at, Hz (a faster one must be given)."""
+_REL = 1e-9
+"""Relative slack at the ends of the ranges of spacings and at :data:`MIN_RATE_HZ`: times
+written as decimals (0.2, 0.4, ...) are 0.20000000000000018 apart, and must not be
+refused or accepted by the rounding of their text."""
 
 MAX_G = 1000.0
 """Largest magnitude a sample may have, in g. Accelerometers worn on the wrist saturate
@@ -240,6 +246,8 @@ class _Clock:
     def times(self, values: pd.Series, row: int) -> np.ndarray:
         """The times of rows ``row ..``, float64, in the column's unit less the origin."""
         kind = values.dtype.kind
+        if kind == "O" and pd.api.types.infer_dtype(values, skipna=True) == "decimal":
+            values, kind = values.astype(np.float64), "f"  # a Parquet decimal column
         text = kind not in "iuf"
         if text:
             if kind in "bcmM":  # not times, or not as this reads them: True, 1+2j
@@ -278,8 +286,16 @@ class _Clock:
 
     def _parse(self, values: pd.Series, row: int) -> tuple[np.ndarray, np.ndarray]:
         # ISO 8601 text as ns since 1970 (UTC); a missing cell stays missing (not finite).
-        when = pd.to_datetime(values, format="ISO8601", utc=True, errors="coerce")
         missing = values.isna().to_numpy()
+        numbers = pd.to_numeric(values, errors="coerce").isna().to_numpy() == missing
+        if numbers[~missing][:1].all() and not numbers.all():  # a cell of text among numbers
+            i = int(np.flatnonzero(~numbers)[0])
+            raise InvalidParameter(
+                f"recording {self.name}: column {show(self.column)}, row {row + i}: "
+                f"{show(str(values.iloc[i]))} is not a number, as the column's first time is; "
+                "write every time as a number"
+            )
+        when = pd.to_datetime(values, format="ISO8601", utc=True, errors="coerce")
         lo, hi = pd.Timestamp.min.tz_localize("UTC"), pd.Timestamp.max.tz_localize("UTC")
         for rows, why in (
             (
@@ -327,39 +343,94 @@ def _numbers(
     frame: pd.DataFrame, clock: _Clock, axes: tuple[str, str, str], row: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """The times (as ``clock`` reads them) and the readings (n, 3) of rows ``row ..``."""
+    allowed = f"columns {', '.join(axes)} must be numeric"
+    for axis in axes:
+        values = frame[axis]
+        if values.dtype.kind in "iuf":
+            continue
+        if values.dtype.kind != "O":  # bool, dates, ...: not what pandas would make floats of
+            raise InvalidParameter(
+                f"recording {clock.name}: column {show(axis)} holds {values.dtype} values; "
+                f"{allowed}"
+            )
+        # Text (a CSV cell, a Parquet string column) or Python objects (Parquet decimals).
+        text = values.map(lambda v: isinstance(v, str | bytes | bool)).to_numpy(dtype=bool)
+        if text.any():
+            wrong = text & pd.to_numeric(values.where(text), errors="coerce").isna().to_numpy()
+            i = int(np.flatnonzero(wrong if wrong.any() else text)[0])
+            said = "not a number" if wrong.any() else "text"
+            raise InvalidParameter(
+                f"recording {clock.name}: column {show(axis)}, row {row + i}: "
+                f"{show(str(values.iloc[i]))} is {said}; {allowed}"
+            )
     try:
         x = frame[list(axes)].to_numpy(dtype=np.float64)
     except (TypeError, ValueError):
-        raise InvalidParameter(
-            f"recording {clock.name}: columns {', '.join(axes)} must be numeric"
-        ) from None
+        raise InvalidParameter(f"recording {clock.name}: {allowed}") from None
     return clock.times(frame[clock.column], row), x
 
 
-def _spacing_unit(dt: float, whole: bool) -> str | None:
-    """The unit whose range of spacings holds ``dt`` (ns only for whole numbers)."""
+def _spacing_unit(dt: float, whole: bool, slack: float = 0.0) -> str | None:
+    """The unit whose range of spacings holds ``dt`` (ns only for whole numbers), each end
+    widened by :data:`_REL` of it and by ``slack`` (how far the times' own rounding can
+    move a spacing: float seconds since 1970 are 2.4e-7 s apart)."""
     return next(
-        (u for u, lo, hi in _SPACINGS if lo <= dt <= hi and (whole or u not in _WHOLE_ONLY)),
+        (
+            u
+            for u, lo, hi in _SPACINGS
+            if lo * (1 - _REL) - slack <= dt <= hi * (1 + _REL) + slack
+            and (whole or u not in _WHOLE_ONLY)
+        ),
         None,
     )
 
 
+def _digits(value: float, ends: tuple[float, ...]) -> str:
+    """``value`` to 3 digits, or as many more as tell it from the ``ends`` it is not
+    (a spacing of 0.2000002 is not shown as 0.2, the limit it is over)."""
+    for d in range(3, 17):
+        text = f"{value:.{d}g}"
+        if float(text) not in ends or value in ends:
+            return text
+    return repr(value)
+
+
+def _spacing_shown(dt: float) -> str:
+    """A median spacing no unit explains, never printed as a range's end."""
+    return _digits(dt, tuple(e for _, lo, hi in _SPACINGS for e in (lo, hi)))
+
+
 def _hz(rate: float) -> str:
-    """A sample rate as it is (3 digits), never rounded to the 0.1 Hz a rate is kept to."""
-    return f"{rate:,.0f} Hz" if 1e3 <= rate < 1e7 else f"{rate:.3g} Hz"
+    """A sample rate as it is (3 digits, or more where 3 would read as the 5 Hz limit),
+    never rounded to the 0.1 Hz a rate is kept to."""
+    if 1e3 <= rate < 1e7:
+        return f"{rate:,.0f} Hz"
+    return f"{_digits(rate, (MIN_RATE_HZ,))} Hz"
 
 
-def _unit_advice(dt: float, span: float) -> str:
-    """Which unit makes a median spacing of ``dt`` an allowed rate (the largest that
-    does, the slowest rate: the most likely), as advice with the rate and how long the
-    recording (``span`` from first to last time) would be; '' when no unit does."""
+def _unit_advice(dt: float, span: float, *, slower: bool = True) -> str:
+    """What a median spacing of ``dt`` would be in the unit that first makes it an allowed
+    rate (the slowest such rate, the most likely), with how long the recording (``span``
+    from first to last time) would be, as advice; '' when no unit does.
+
+    A rate the time unit would be inferred at (at most :data:`MAX_INFERRED_HZ`) is
+    advised. A faster one is only offered, after what the unit below reads (with
+    ``slower``): a 2 Hz log in s is not advised to be read as 2 kHz in ms.
+    """
+    below = ""
     for unit, scale in _TIME_SCALE.items():
         rate = 1.0 / (dt * scale)
-        if rate >= MIN_RATE_HZ:
-            return (
-                f"if the times are in {unit}, pass --time-unit {unit} ({_hz(rate)}, "
-                f"{span * scale:.3g} s long)"
-            )
+        if rate < MIN_RATE_HZ * (1 - _REL):
+            below = f"in {unit} it is {_hz(rate)}, under the {MIN_RATE_HZ:g} Hz allowed; "
+            continue
+        long = f"{span * scale:.3g} s long"
+        if rate <= MAX_INFERRED_HZ * (1 + _REL):
+            return f"if the times are in {unit}, pass --time-unit {unit} ({_hz(rate)}, {long})"
+        return (
+            f"{below if slower else ''}in {unit} it is {_hz(rate)} and {long}, faster than "
+            f"the {MAX_INFERRED_HZ:,g} Hz up to which the time unit is inferred: pass "
+            f"--time-unit {unit} only if the times are in {unit}"
+        )
     return ""
 
 

@@ -368,7 +368,7 @@ def _cmd_count(args: argparse.Namespace) -> int:
         )
         print()
     else:
-        print(f"{args.recording}: " + ", ".join(f"{k} {v}" for k, v in info.items()))
+        print(f"{_escaped(str(args.recording))}: " + ", ".join(f"{k} {v}" for k, v in info.items()))
         if result.gaps:
             print(
                 f"{len(result.gaps)} gap(s) without samples for more than {MAX_GAP_S:g} s split "
@@ -402,7 +402,7 @@ def _cmd_count(args: argparse.Namespace) -> int:
         )
         save_figure(figure, args.plot)
         # With --json, stdout holds the JSON document alone.
-        print(f"wrote {args.plot}", file=sys.stderr if args.json else sys.stdout)
+        print(f"wrote {_escaped(str(args.plot))}", file=sys.stderr if args.json else sys.stdout)
     return 0
 
 
@@ -451,7 +451,7 @@ def _cmd_realism(args: argparse.Namespace) -> int:
 
         writers["--html"] = (args.html, _text_writer(realism_page(result)))
     write_together(writers)
-    print(f"wrote {', '.join(os.fspath(p) for p, _ in writers.values())}")
+    print(_escaped(f"wrote {', '.join(os.fspath(p) for p, _ in writers.values())}"))
     return 0
 
 

@@ -64,9 +64,13 @@ def plot_count(
     for i, name in enumerate("xyz"):
         ax.plot(trace.t, trace.samples[:, i], lw=0.9, color=_AXIS_COLOURS[i], label=name)
     if detections:
-        top = float(np.nanmax(trace.samples)) if np.isfinite(trace.samples).any() else 1.0
+        # Above the data whatever its sign (a watch face down reads at most about 0).
+        known = np.isfinite(trace.samples).any()
+        top = float(np.nanmax(trace.samples)) if known else 1.0
+        span = top - float(np.nanmin(trace.samples)) if known else 0.0
         times = [d.time for d in detections]
-        ax.plot(times, [top * 1.08] * len(times), "kv", ms=7, label="detected")
+        above = top + 0.08 * (span if span > 0 else max(abs(top), 1.0))
+        ax.plot(times, [above] * len(times), "kv", ms=7, label="detected")
     ax.set_ylabel("specific force (g)")
     ax.set_xlim(float(trace.t[0]), float(trace.t[-1]))
     ax.grid(alpha=0.3)

@@ -276,7 +276,8 @@ CATALOGUE = [
     row(
         "count-text-values",
         "count text.csv",
-        r"recording text.csv: columns .* must be numeric",
+        r"recording text.csv: column 'x', row 1: 'a' is not a number; columns x, y, z must be "
+        r"numeric$",
         files={"text.csv": "t,x,y,z\n0,0,0,1\n0.02,a,0,1\n"},
     ),
     row(

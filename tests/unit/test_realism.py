@@ -12,6 +12,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -522,3 +523,116 @@ def test_stretches_shorter_than_the_pieces_are_left_out_and_said(
         r"is 1.[56]\d* s",
         printed,
     ), printed
+
+
+def _write(path: Path, fs: float, x: np.ndarray) -> Path:
+    t = np.arange(x.shape[0]) / fs
+    pd.DataFrame({"t": t, "x": x[:, 0], "y": x[:, 1], "z": x[:, 2]}).to_csv(path, index=False)
+    return path
+
+
+def test_recordings_skipped_after_opening_take_no_part(tmp_path: Path) -> None:
+    """Recordings skipped once opened (shorter than a window; no stretch as long as the
+    pieces) neither decide the gravity nor the summary nor the synthetic traces' rates:
+    five short recordings with gravity made the corpus of three without read as with
+    gravity, and a 200 Hz recording left out gave synthetic pieces at 200 Hz."""
+    rng = np.random.default_rng(7)
+    kept = [  # 10 s at 50 Hz, gravity removed, m/s^2
+        _write(tmp_path / f"a{i}.csv", 50.0, rng.normal(0.0, 1.0, (500, 3))) for i in range(3)
+    ]
+    others = [  # 1.18 s with gravity: shorter than a window
+        _write(tmp_path / f"b{i}.csv", 50.0, rng.normal([0.0, 0.0, 9.80665], 0.1, (59, 3)))
+        for i in range(5)
+    ]
+    others.append(_write(tmp_path / "c.csv", 200.0, rng.normal(0.0, 1.0, (990, 3))))  # 4.95 s
+    alone = compare_realism(kept, units="m/s2", synthetic=8)
+    mixed = compare_realism([*kept, *others], units="m/s2", synthetic=8)
+    assert len(mixed.skipped) == 6
+    assert mixed.facts["gravity"] == "removed"
+    assert set(mixed.features["fs"]) == {50.0}
+    pd.testing.assert_frame_equal(mixed.features, alone.features)
+    pd.testing.assert_frame_equal(mixed.distances, alone.distances)
+    assert {k: v for k, v in mixed.facts.items() if k != "skipped"} == {
+        k: v for k, v in alone.facts.items() if k != "skipped"
+    }
+
+
+def test_outputs_are_written_together_or_not_at_all(
+    recordings: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """summary.json, the last output, a folder: 'Is a directory', exit 2, yet the four
+    tables were already renamed over an earlier run's, a mix of two runs."""
+    out = tmp_path / "out"
+    argv = ["realism", str(recordings / "r0.csv"), "--synthetic", "2", "--out", str(out)]
+    assert main([*argv, "--seed", "1"]) == 0
+    (out / "summary.json").unlink()
+    (out / "summary.json").mkdir()
+    before, names = _tree(tmp_path), sorted(p.name for p in out.iterdir())
+    capsys.readouterr()
+    assert main([*argv, "--seed", "2"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "summary.json" in err and "Is a directory" in err, err
+    assert _tree(tmp_path) == before
+    assert sorted(p.name for p in out.iterdir()) == names  # no temporary left
+
+
+def test_a_rename_that_fails_puts_back_what_was_renamed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The files renamed before a failing rename are rolled back: the old ones restored,
+    the new ones removed; no temporary or copy is left."""
+    from highfive.harness import _io, write_together
+
+    old = {"a.txt": b"old a", "b.txt": b"old b"}
+    for name, data in old.items():
+        (tmp_path / name).write_bytes(data)
+    real, renamed = os.replace, []
+
+    def failing(src: Any, dst: Any) -> None:
+        if Path(dst).name == "c.txt":
+            raise OSError(28, "No space left on device")
+        renamed.append(Path(dst).name)
+        real(src, dst)
+
+    monkeypatch.setattr(_io.os, "replace", failing)
+    writers = {
+        f"--{n}": (tmp_path / f"{n}.txt", lambda p, n=n: p.write_text(f"new {n}")) for n in "abc"
+    }
+    with pytest.raises(InvalidParameter, match=r"cannot write --c '.*c.txt': No space left"):
+        write_together(writers)
+    assert "a.txt" in renamed and "b.txt" in renamed  # they were renamed, then put back
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == old
+
+
+def test_file_names_with_control_characters_are_printed_escaped(
+    recordings: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """count's first line and realism's lines printed ESC, BEL, a line break and a
+    right-to-left override in a file name as they were."""
+    evil = tmp_path / "evil\x1b[31mRED\x07\u202e\nname.csv"
+    evil.write_bytes((recordings / "r0.csv").read_bytes())
+    assert main(["count", str(evil), "--model", "float"]) == 0
+    printed = capsys.readouterr().out
+    assert "evil\\x1b[31mRED\\x07\\u202e\\nname.csv: " in printed
+    argv = ["realism", str(evil), str(evil), str(recordings / "r1.csv"), "--synthetic", "2"]
+    assert main([*argv, "--out", str(tmp_path / "out")]) == 0
+    printed = capsys.readouterr().out
+    assert "skipped " in printed and "evil\\x1b[31mRED" in printed
+    assert not any(c in printed for c in "\x1b\x07\u202e")
+    assert all(line.isprintable() for line in printed.splitlines())
+
+
+def test_of_a_file_and_a_path_through_a_linked_folder_the_file_is_kept(
+    recordings: Path, tmp_path: Path
+) -> None:
+    """A link to the folder whose path sorted first was kept, the file skipped as 'same
+    file as' the link."""
+    link = tmp_path.parent / f"a_link_{tmp_path.name}"  # beside the recordings' folder
+    link.symlink_to(recordings)
+    try:
+        r1, linked = recordings / "r1.csv", link / "r1.csv"
+        assert os.fspath(linked) < os.fspath(r1)  # the link's path sorts first
+        result = compare_realism([linked, recordings / "r0.csv", r1], synthetic=2)
+    finally:
+        link.unlink()
+    assert result.skipped == ((os.fspath(linked), f"same file as {r1}"),)

@@ -144,10 +144,12 @@ BAD = [
         r"cannot infer units: its quietest 1.28 s read (49\.[5-9]\d*|50(\.\d+)?) on average; a "
         r"worn watch at",
     ),
-    (  # 'pass --time-unit s|ms|us', of which only ms gives an allowed rate
+    (  # 'pass --time-unit s|ms|us', then 'pass --time-unit ms' for 2 Hz in s
         "rate",
-        r"cannot infer the time unit from a median spacing of 0.5 time units; if the times "
-        r"are in ms, pass --time-unit ms \(2,000 Hz, 0.25 s long\)\n",
+        r"cannot infer the time unit from a median spacing of 0.5 time units; in s it is 2 "
+        r"Hz, under the 5 Hz allowed; in ms it is 2,000 Hz and 0.25 s long, faster than the "
+        r"1,000 Hz up to which the time unit is inferred: pass --time-unit ms only if the "
+        r"times are in ms\n",
     ),
     ("nan", "row 10 is not finite"),
     ("backwards", "timestamps: not strictly increasing at row 100"),
@@ -491,7 +493,62 @@ def test_a_plot_of_a_long_recording_is_thinned(
     assert np.isnan(full.samples[300]).all() and not np.isnan(full.samples[301]).any()
     monkeypatch.setattr(count_module, "PLOT_POINTS", 100)
     thin = count_recording(open_recording(rec), counter, plot=True).plot
-    assert thin is not None and thin.t.size <= 102 and thin.t[0] == 0.0
+    # Each axis's least and largest of every bucket; a bucket cut by the gap twice over.
+    assert thin is not None and thin.t.size <= 100 + 6 + 1 and thin.t[0] == 0.0
+
+
+def test_thinning_for_a_plot_keeps_every_spike(
+    frame: pd.DataFrame, model_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every k-th sample was kept: an impact spike between two was not drawn."""
+    f = frame.copy()
+    f.loc[157, "x"], f.loc[311, "z"] = 7.5, -6.5
+    f.to_csv(tmp_path / "r.csv", index=False)
+    monkeypatch.setattr(count_module, "PLOT_POINTS", 60)
+    for rows in (None, 100):
+        rec = open_recording(tmp_path / "r.csv", rows=rows or 1 << 18)
+        thin = count_recording(rec, load_counter(str(model_path)), plot=True).plot
+        assert thin is not None and thin.t.size <= 60 + 6
+        assert thin.samples[:, 0].max() == np.float32(7.5)
+        assert thin.samples[:, 2].min() == np.float32(-6.5)
+        assert np.all(np.diff(thin.t) > 0)
+
+
+@pytest.mark.parametrize("kind", ["bool", "string"])
+def test_parquet_axes_of_bool_or_text_are_refused(kind: str, tmp_path: Path) -> None:
+    """A bool x column was read as 0 and 1 g (and gave a detection); one of text such
+    as '0.0123' was read as numbers."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    n = 600
+    x = (
+        pa.array(np.arange(n) % 2 == 0)
+        if kind == "bool"
+        else pa.array([f"{0.01 * (k % 3)}" for k in range(n)])
+    )
+    table = pa.table({"t": np.arange(n) / 50.0, "x": x, "y": np.zeros(n), "z": np.ones(n)})
+    pq.write_table(table, tmp_path / "r.parquet")
+    with pytest.raises(InvalidParameter) as err:
+        open_recording(tmp_path / "r.parquet")
+    said = " holds bool values" if kind == "bool" else ", row 0: '0.0' is text"
+    assert str(err.value) == (
+        f"recording r.parquet: column 'x'{said}; columns x, y, z must be numeric"
+    )
+
+
+@pytest.mark.parametrize("level", [-0.577, 0.0, 3.0])
+def test_detection_markers_sit_above_the_data(level: float) -> None:
+    """At 1.08 times the largest sample, markers fell inside the data when it was 0 or
+    less (a watch face down)."""
+    rng = np.random.default_rng(0)
+    samples = level + rng.normal(0.0, 0.02, (1000, 3))
+    trace = Trace(t=np.arange(1000) / 50.0, samples=samples, fs=50.0)
+    fig = plot_count(trace, [Detection(time=5.0, score=0.9)])
+    (marker,) = [ln for ln in fig.axes[0].get_lines() if ln.get_label() == "detected"]
+    top, bottom = samples.max(), samples.min()
+    assert marker.get_ydata()[0] == pytest.approx(top + 0.08 * (top - bottom))
+    assert fig.axes[0].get_ylim()[1] > marker.get_ydata()[0] > top
 
 
 # -- units and orientation from the quietest stretch ------------------------------------
@@ -684,21 +741,30 @@ def test_a_dropout_is_not_the_quietest_stretch(
 @given(
     rows=st.integers(1, 1500),
     runs=st.lists(st.tuples(st.integers(0, 1500), st.integers(1, 600)), max_size=4),
+    held=st.lists(st.tuples(st.integers(0, 1500), st.integers(1, 600)), max_size=2),
     cuts=st.lists(st.integers(0, 1500), max_size=6),
     seed=st.integers(0, 2**16),
 )
 def test_dropouts_are_never_the_quietest_window(
-    rows: int, runs: list[tuple[int, int]], cuts: list[int], seed: int
+    rows: int,
+    runs: list[tuple[int, int]],
+    held: list[tuple[int, int]],
+    cuts: list[int],
+    seed: int,
 ) -> None:
     """Runs of rows of exactly (0, 0, 0) anywhere, the signal around them as still as
     they or louder: the window found holds none of them when a window without one
-    exists, is never all of them, and is the same however the rows are chunked."""
+    exists, is never all of them, and is the same however the rows are chunked. Runs of
+    one repeated sample (a stuck sensor) likewise: a window of nothing else is found only
+    when every other window is all dropouts."""
     rng = np.random.default_rng(seed)
     fs = 50.0
     t = np.arange(rows) / fs
     x = rng.normal(0.0, rng.uniform(1e-3, 1.0, (rows, 1)), (rows, 3)) + np.array([0.0, 0.0, 1.0])
     for start, length in runs:
         x[start : start + length] = 0.0
+    for start, length in held:
+        x[start : start + length] = x[min(start, rows - 1)]
     whole, pieces = _Quiet(), _Quiet()
     whole.add(t, x)
     for a, b in zip([0, *sorted(cuts)], [*sorted(cuts), rows], strict=True):
@@ -708,8 +774,10 @@ def test_dropouts_are_never_the_quietest_window(
     # row, else those not all dropped.
     n = min(64, 2 ** (rows.bit_length() - 1)) if rows >= 4 else rows
     starts = range(0, rows - n + 1, max(n // 4, 1))
-    clean = [i for i in starts if not dropped[i : i + n].any()]
-    pool = clean or [i for i in starts if not dropped[i : i + n].all()]
+    flat = [i for i in starts if (x[i : i + n] == x[i]).all() and not dropped[i]]
+    clean = [i for i in starts if not dropped[i : i + n].any() and i not in flat]
+    pool = clean or [i for i in starts if dropped[i : i + n].any() > dropped[i : i + n].all()]
+    pool = pool or flat
     found, again = whole.quietest(fs), pieces.quietest(fs)
     if found is None or again is None:
         assert found is again is None and not pool
@@ -719,6 +787,34 @@ def test_dropouts_are_never_the_quietest_window(
     assert rows_found == n and round(t_first * fs) in pool
     var = min(x[i : i + n].var(axis=0).sum() for i in pool)
     assert spread**2 == pytest.approx(var, rel=1e-7, abs=1e-12)
+
+
+@pytest.mark.parametrize("held", [(5.0, 2.0, 1.0), (8.0, -8.0, 8.0)], ids=["stuck", "rails"])
+def test_a_stuck_sensor_is_not_the_quietest_stretch(
+    frame: pd.DataFrame, held: tuple[float, float, float], tmp_path: Path
+) -> None:
+    """2 s of one repeated sample (a stuck sensor, or one held at its rails) had a spread
+    of exactly 0 and was the quietest stretch: the recording in g read as m/s^2 (at rest
+    0.559 g), every sample divided by 9.81, without a word. A real sensor at rest shows
+    noise; a stretch that does not vary is taken only when nothing else is left, and
+    then said."""
+    f = frame.copy()
+    f.loc[(f["t"] > 5.0) & (f["t"] < 7.0), ["x", "y", "z"]] = held
+    path = tmp_path / "stuck.csv"
+    f.to_csv(path, index=False)
+    rec = open_recording(path)
+    assert rec.units == "g" and 0.9 < rec.rest.magnitude < 1.1 and rec.rest.spread > 0
+    assert open_recording(path, rows=100).rest == rec.rest  # the same in any chunking
+    assert "check" not in rec.info
+    # Nothing but the repeated sample: taken (no other stretch is left), and said.
+    f[["x", "y", "z"]] = (0.0, 0.6, 0.8)
+    f.to_csv(path, index=False)
+    rec = open_recording(path)
+    assert rec.units == "g" and rec.rest.flat
+    assert rec.info["check"] == (
+        "the units (--units): the quietest stretch does not vary at all (one sample "
+        "repeated: a stuck sensor or data without noise), so it may not be a watch at rest"
+    )
 
 
 @pytest.mark.parametrize("rows", [3, 100, 4096])
@@ -878,7 +974,8 @@ def test_detections_are_drawn_on_a_recording_with_gaps(frame: pd.DataFrame) -> N
     trace = Trace(t=frame["t"].to_numpy(), samples=samples, fs=50.0)
     fig = plot_count(trace, [Detection(time=2.0, score=0.9)])
     (marker,) = [ln for ln in fig.axes[0].get_lines() if ln.get_label() == "detected"]
-    assert marker.get_ydata()[0] == pytest.approx(np.nanmax(samples) * 1.08)
+    top, bottom = np.nanmax(samples), np.nanmin(samples)
+    assert marker.get_ydata()[0] == pytest.approx(top + 0.08 * (top - bottom))
 
 
 def test_given_units_that_read_far_from_one_g_at_rest_are_questioned(

@@ -143,36 +143,91 @@ def _spaced(tmp_path: Path, spacing: float, rows: int = 600) -> Path:
 
 
 @pytest.mark.parametrize(
-    ("spacing", "advice", "hz"),
+    ("spacing", "said"),
     [
-        (0.4, "ms", "2,500 Hz, 0.24 s long"),  # 2.5 Hz in s; in ms, fast and short
-        (2e7 + 0.5, "ns", "50 Hz, 12 s long"),  # ns, but not whole numbers: not inferred
-        (5e5, "ns", "2,000 Hz, 0.3 s long"),  # 2 Hz in us
-        (3e8, None, ""),  # under 5 Hz in every unit
+        # 2.5 Hz in s; in ms, faster than any unit is inferred at: not advised
+        (
+            0.4,
+            "in s it is 2.5 Hz, under the 5 Hz allowed; in ms it is 2,500 Hz and 0.24 s long, "
+            "faster than the 1,000 Hz up to which the time unit is inferred: pass --time-unit "
+            "ms only if the times are in ms",
+        ),
+        # 2 Hz in s: 'pass --time-unit ms (2,000 Hz, 1.8 s long)' made it garbage
+        (
+            0.5,
+            "in s it is 2 Hz, under the 5 Hz allowed; in ms it is 2,000 Hz and 0.299 s long, "
+            "faster than the 1,000 Hz up to which the time unit is inferred: pass --time-unit "
+            "ms only if the times are in ms",
+        ),
+        # ns, but not whole numbers: not inferred
+        (2e7 + 0.5, "if the times are in ns, pass --time-unit ns (50 Hz, 12 s long)"),
+        # 2 Hz in us
+        (
+            5e5,
+            "in us it is 2 Hz, under the 5 Hz allowed; in ns it is 2,000 Hz and 0.3 s long, "
+            "faster than the 1,000 Hz up to which the time unit is inferred: pass --time-unit "
+            "ns only if the times are in ns",
+        ),
+        # just over 5 Hz's spacing: shown with the digits that tell it from 0.2
+        (
+            0.2000002,
+            "in s it is 4.999995 Hz, under the 5 Hz allowed; in ms it is 5,000 Hz and 0.12 s "
+            "long, faster than the 1,000 Hz up to which the time unit is inferred: pass "
+            "--time-unit ms only if the times are in ms",
+        ),
+        (3e8, None),  # under 5 Hz in every unit
     ],
 )
 def test_a_spacing_no_unit_explains_gets_advice_that_works(
-    spacing: float, advice: str | None, hz: str, tmp_path: Path
+    spacing: float, said: str | None, tmp_path: Path
 ) -> None:
-    """'pass --time-unit s|ms|us' was offered where none of them could work."""
+    """'pass --time-unit s|ms|us' was offered where none of them could work, and a 2 Hz
+    recording in s was advised to be read as 2 kHz in ms."""
     path = _spaced(tmp_path, spacing)
     with pytest.raises(InvalidParameter) as err:
         open_recording(path)
     message = str(err.value)
-    if advice is None:
+    if said is None:
         assert re.fullmatch(
             r"recording spaced.csv: its median spacing of 3e\+08 gives a sample rate under 5 Hz "
             r"in any time unit \(s, ms, us or ns\); allowed: at least 5 Hz",
             message,
         ), message
         return
+    shown = "0.2000002" if spacing == 0.2000002 else f"{spacing:.3g}"
     assert message == (
-        f"recording spaced.csv: cannot infer the time unit from a median spacing of "
-        f"{spacing:.3g} time units; if the times are in {advice}, pass --time-unit {advice} "
-        f"({hz})"
+        f"recording spaced.csv: cannot infer the time unit from a median spacing of {shown} "
+        f"time units; {said}"
     )
-    rate = 1.0 / (spacing * SCALE[advice])
-    assert open_recording(path, time_unit=advice).fs == round(rate, 1)  # type: ignore[arg-type]
+    advice = re.search(r"pass --time-unit (\w+)", said)
+    assert advice is not None
+    unit = advice[1]
+    rate = 1.0 / (spacing * SCALE[unit])
+    assert open_recording(path, time_unit=unit).fs == round(rate, 1)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("seconds", [20, 40, 60, 80, 100, 150])
+def test_5_hz_in_s_is_inferred_whatever_the_length(seconds: int, tmp_path: Path) -> None:
+    """Times 0.2 apart written as decimals have a median spacing of 0.20000000000000018
+    from 80 s on: just over the 0.2 s limit, refused with 'cannot infer the time unit from
+    a median spacing of 0.2 time units; if the times are in s, pass --time-unit s'."""
+    n = seconds * 5
+    rng = np.random.default_rng(0)
+    x = np.tile([0.0, 0.0, 1.0], (n, 1)) + rng.normal(0.0, 0.02, (n, 3))
+    path = tmp_path / "five.csv"
+    t = np.arange(n) / 5.0
+    pd.DataFrame({"t": t, "x": x[:, 0], "y": x[:, 1], "z": x[:, 2]}).to_csv(path, index=False)
+    rec = open_recording(path)
+    assert (rec.time_unit, rec.fs) == ("s", 5.0)
+    # Seconds since 1970 as floats are 2.4e-7 apart at best: their spacings too.
+    t = 1.7e9 + np.arange(n) / 5.0
+    pd.DataFrame({"t": t, "x": x[:, 0], "y": x[:, 1], "z": x[:, 2]}).to_csv(path, index=False)
+    rec = open_recording(path)
+    assert (rec.time_unit, rec.fs) == ("s", 5.0)
+    # 1 kHz in s, at the other end.
+    t = np.arange(n) / 1000.0 + 7.0
+    pd.DataFrame({"t": t, "x": x[:, 0], "y": x[:, 1], "z": x[:, 2]}).to_csv(path, index=False)
+    assert (open_recording(path).time_unit, open_recording(path).fs) == ("s", 1000.0)
 
 
 @pytest.mark.parametrize(
@@ -309,3 +364,36 @@ def test_a_time_unit_given_against_the_columns_name_is_refused(
         "column\n"
     )
     assert open_recording(path, time_unit="ms").fs == 50.0
+
+
+def test_a_numeric_time_column_with_a_text_cell_names_that_cell(tmp_path: Path) -> None:
+    """It named row 0 and its valid '0.0' as 'neither a number nor an ISO 8601 date'."""
+    n = 600
+    t = [f"{k / 50:.2f}" for k in range(n)]
+    t[500] = "oops"
+    path = tmp_path / "mixed.csv"
+    pd.DataFrame({"t": t, "x": 0.0, "y": 0.01, "z": 1.0}).to_csv(path, index=False)
+    with pytest.raises(InvalidParameter) as err:
+        open_recording(path)
+    assert str(err.value) == (
+        "recording mixed.csv: column 't', row 500: 'oops' is not a number, as the column's "
+        "first time is; write every time as a number"
+    )
+
+
+def test_a_decimal_time_column_is_read_as_numbers(tmp_path: Path) -> None:
+    """A Parquet decimal128 time column was 'neither a number nor an ISO 8601 date'."""
+    import decimal
+
+    n = 600
+    rng = np.random.default_rng(0)
+    times = [decimal.Decimal(f"{k / 50:.4f}") for k in range(n)]
+    table = pa.table(
+        {
+            "t": pa.array(times, pa.decimal128(12, 4)),
+            **{a: rng.normal(0.0, 0.01, n) + (a == "z") for a in "xyz"},
+        }
+    )
+    pq.write_table(table, tmp_path / "dec.parquet")
+    rec = open_recording(tmp_path / "dec.parquet")
+    assert (rec.time_unit, rec.fs) == ("s", 50.0)
