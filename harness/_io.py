@@ -15,6 +15,7 @@ import functools
 import json
 import os
 import secrets
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -119,6 +120,18 @@ def atomic_write_text(dest: str | os.PathLike[str], text: str) -> None:
         tmp.write_text(text)
 
 
+def _keep_copy(path: Path, aside: Path) -> None:
+    """Keep ``path``'s current content as ``aside`` without ever removing ``path``: a
+    hard link, or a copy where links are refused (a symbolic link is kept as one)."""
+    if path.is_symlink():
+        os.symlink(os.readlink(path), aside)
+        return
+    try:
+        os.link(path, aside)
+    except OSError:
+        shutil.copy2(path, aside)
+
+
 def write_together(writers: Mapping[str, tuple[Path, Writer]]) -> None:
     """Write every output file or none (flag -> (path, writer)).
 
@@ -133,8 +146,9 @@ def write_together(writers: Mapping[str, tuple[Path, Writer]]) -> None:
 
     What is not covered: a process killed outright (SIGKILL, power lost) between two
     renames leaves the files renamed so far new, the others old, and the set-aside
-    copies (``.NAME.XXXXXXXX.old``) beside them. Each file is still whole, old or new:
-    each rename is atomic.
+    copies (``.NAME.XXXXXXXX.old``) beside them. Each file is still whole, old or new,
+    and present at every instant: the old one is set aside as a second link (a copy
+    where the file system has no hard links) and the new one renamed over it.
     """
     from highfive.generators import InvalidParameter
 
@@ -163,9 +177,9 @@ def write_together(writers: Mapping[str, tuple[Path, Writer]]) -> None:
             aside = None
             if dest.is_symlink() or dest.exists():
                 aside = dest.with_name(f".{dest.name}.{secrets.token_hex(4)}.old")
-                os.replace(dest, aside)
+                _keep_copy(dest, aside)
             done.append((dest, aside))
-            os.replace(tmp, dest)
+            os.replace(tmp, dest)  # the file is old or new at every instant, never absent
         for _, aside in done:
             if aside is not None:
                 aside.unlink(missing_ok=True)

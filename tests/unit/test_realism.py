@@ -604,6 +604,34 @@ def test_a_rename_that_fails_puts_back_what_was_renamed(
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == old
 
 
+def test_a_file_written_together_is_never_absent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each output is old or new at every instant (a reader, or a process killed
+    between two renames, never finds it missing): the old one was moved aside before
+    the new one was renamed over its name."""
+    from highfive.harness import _io, write_together
+
+    for n in "ab":
+        (tmp_path / f"{n}.txt").write_text(f"old {n}")
+    real = os.replace
+
+    def checking(src: Any, dst: Any) -> None:
+        for n in "ab":
+            assert (tmp_path / f"{n}.txt").exists(), f"{n}.txt absent during a rename"
+        real(src, dst)
+
+    monkeypatch.setattr(_io.os, "replace", checking)
+    writers = {
+        f"--{n}": (tmp_path / f"{n}.txt", lambda p, n=n: p.write_text(f"new {n}")) for n in "ab"
+    }
+    write_together(writers)
+    assert {p.name: p.read_text() for p in tmp_path.iterdir()} == {
+        "a.txt": "new a",
+        "b.txt": "new b",
+    }
+
+
 def test_file_names_with_control_characters_are_printed_escaped(
     recordings: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
