@@ -28,6 +28,7 @@ from highfive.harness import (
     Writer,
     int_at_least,
     int_between,
+    json_text,
     path_arg,
     whole_number,
     write_together,
@@ -424,8 +425,6 @@ def _windows_json(
 
 # -- realism -------------------------------------------------------------------------
 def _cmd_realism(args: argparse.Namespace) -> int:
-    import json
-
     from highfive.harness import compare_realism
 
     _check_realism_outputs(args)
@@ -444,7 +443,7 @@ def _cmd_realism(args: argparse.Namespace) -> int:
     writers: dict[str, tuple[Path, Writer]] = {}
     for name, table in result.tables().items():
         writers[f"--out {name}"] = (out / name, _parquet_writer(table))
-    summary = json.dumps(result.facts, indent=2) + "\n"
+    summary = json_text(result.facts)
     writers["--out summary.json"] = (out / "summary.json", _text_writer(summary))
     if args.html:
         from highfive.reports import realism_page

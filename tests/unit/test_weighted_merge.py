@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -307,3 +308,21 @@ def test_unweighted_runs_of_different_models_are_refused(
     out = tmp_path / "merged"
     assert main(["coverage", str(a), str(b), "--out", str(out)]) == 2
     assert capsys.readouterr().err.count("\n") == 1 and not out.exists()
+
+
+def _strict(text: str) -> Any:
+    """``text`` parsed as strict JSON (RFC 8259): no Infinity, -Infinity or NaN."""
+
+    def refuse(name: str) -> None:
+        raise ValueError(f"{name} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_summary_json_of_a_focus_run_alone_is_strict_json(tmp_path: Path) -> None:
+    # The whole space of a focus run alone has no finite weight bound: summary.json held
+    # the bare word Infinity, which JavaScript, Go and jq reject as JSON.
+    focus = base_and_focus(tmp_path, 4)[1]
+    assert main(["coverage", str(focus)]) == 0
+    summary = _strict((focus / "coverage" / "summary.json").read_text())
+    assert summary["weighting"]["overall"]["toy"]["weight_bound"] is None
