@@ -1055,6 +1055,32 @@ CATALOGUE = [
             )
         },
     ),
+    row(  # 4 stages over 4 batches: the last stage got 1 batch (0.25), not 0.9
+        "run-importance-final-too-large",
+        "run c.toml",
+        r"importance.final: 0.9 of 4 batches \(cases / batch_size\) is 4 batches for the "
+        r"last stage, but 4 stages leave it at most 1 \(one batch to each earlier stage\), "
+        r"a share of 0.25; give final <= 0.25, fewer stages or more batches",
+        files={
+            "c.toml": _campaign(
+                sampler='"importance"', batch_size=2, **{"[importance]": "stages = 4\nfinal = 0.9"}
+            )
+        },
+    ),
+    row(  # 2 stages over 4 batches: the last stage got 1 batch (0.25), not 0.01
+        "run-importance-final-too-small",
+        "run c.toml",
+        r"importance.final: 0.01 of 4 batches \(cases / batch_size\) rounds to no batch for "
+        r"the last stage, which needs at least one \(a share of 0.25\); give final >= 0.25, "
+        r"or more batches",
+        files={
+            "c.toml": _campaign(
+                sampler='"importance"',
+                batch_size=2,
+                **{"[importance]": "stages = 2\nfinal = 0.01"},
+            )
+        },
+    ),
     # Argument syntax is argparse's usage error, as for every command; its message is
     # in the words of the option's other errors (it was "invalid int value: '1e9'").
     row(
