@@ -337,6 +337,33 @@ CATALOGUE = [
         "report run --out run/gate.json",
         r"--out: 'run/gate.json' would overwrite the input RUN 'run'; choose another file",
     ),
+    row(  # another run's record replaced by HTML: that run could no longer be read
+        "report-out-onto-another-runs-record",
+        "report run --out partial/campaign.json",
+        r"--out: 'partial/campaign.json' is inside the run directory '.*partial', which "
+        r"this command does not read; write it outside that run",
+    ),
+    row(  # a file among another run's results: read as a part of its dataset
+        "report-out-into-another-runs-results",
+        "report run --out partial/results/r.html",
+        r"--out: 'partial/results/r.html' is inside the run directory '.*partial'",
+    ),
+    row(  # another run's report replaced by this run's
+        "report-out-onto-another-runs-report",
+        "report run --out partial/report.html",
+        r"--out: 'partial/report.html' is inside the run directory '.*partial'",
+    ),
+    row(  # another run's coverage/ replaced by this run's
+        "coverage-out-into-another-run",
+        "coverage run --out partial",
+        r"--out: 'partial' is inside the run directory '.*partial', which this command does "
+        r"not read",
+    ),
+    row(
+        "compare-out-into-another-run",
+        "model compare run --out partial/c.parquet",
+        r"--out: 'partial/c.parquet' is inside the run directory '.*partial'",
+    ),
     row(  # said "does not exist"
         "count-program-is-a-folder",
         "count good.csv --model exec:./folder",
