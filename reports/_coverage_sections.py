@@ -21,6 +21,7 @@ __all__ = [
     "merged_note",
     "regions_section",
     "targets_note",
+    "weighted_note",
     "worst_section",
 ]
 
@@ -72,6 +73,21 @@ def merged_note(summary: Mapping[str, Any]) -> str:
         f'<p class="targets"><b>Merged coverage.</b> The cells below count the cases of '
         f"{len(runs)} runs ({', '.join(f'<code>{esc(r)}</code>' for r in runs)}); the "
         "failures, agreement and cases of this report are this run's alone.</p>"
+    )
+
+
+def weighted_note(summary: Mapping[str, Any]) -> str:
+    """Coverage of weighted cases (a focus follow-up, an importance run): which rates
+    the heatmaps and tables show, since the cases drawn are not a sample of the space."""
+    if "weighting" not in summary:
+        return ""
+    return (
+        '<p class="targets"><b>Weighted cases.</b> These cases were not drawn from the '
+        "whole space, so each is weighted by the ratio of the base to the sampling "
+        "density: the heatmaps colour each cell by its weighted failure rate (the "
+        "Horvitz-Thompson estimate of <code>cells.parquet</code>, capped at 1), the "
+        "difference map compares weighted rates, and bounds and status are weighted; "
+        "case counts are of the cases drawn.</p>"
     )
 
 
@@ -139,6 +155,7 @@ def coverage_section(
         merged_note(summary),
         html_table(head, rows, num=(1, 4)),
         targets_note(summary, gate),
+        weighted_note(summary),
         focus_note(summary, run),
     ]
     diff = (
@@ -174,19 +191,22 @@ def worst_section(summary: Mapping[str, Any]) -> str:
     out = ['<h2 id="worst">Worst cells</h2>']
     if not worst:
         return out[0] + '<p class="none">no cell has a failure</p>'
-    rows = []
+    rows, above = [], []
     for w in worst:
         if "ci_low" in w:  # the cell's own interval: weighted, anytime or one-look
             lo, hi = float(w["ci_low"]), float(w["ci_high"])
         else:  # a summary written before it was recorded: one-look Clopper-Pearson
             lo, hi = (float(x[()]) for x in cp_interval(w["failures"], w["n"], conf))
+        rate = float(w["rate"])
+        if rate > 1:  # a weighted estimate: unbiased, not bounded by 1
+            above.append(f"{esc(w['label'])} ({esc(w['model'])}) {rate:.3g}")
         rows.append(
             [
                 esc(w["model"]),
                 esc(w["label"]),
                 num(w["n"]),
                 num(w["failures"]),
-                f"{w['rate']:.3f}",
+                f"{min(rate, 1.0):.3f}" + ("*" if rate > 1 else ""),
                 f"{lo:.3f} – {hi:.3f}",
                 f"{w['upper']:.3f}",
                 chip(w["status"]),
@@ -208,6 +228,13 @@ def worst_section(summary: Mapping[str, Any]) -> str:
         f"two-sided, upper bound one-sided; bounds: {esc(why)}.</p>"
     )
     out.append(html_table(head, rows, num=(2, 3, 4, 5, 6)))
+    if above:
+        out.append(
+            '<p class="sub">* shown as 1: the Horvitz-Thompson estimate of these cells is '
+            f"above 1 ({'; '.join(above)}). It divides the weighted failures by the cell's "
+            "expected share of all cases; unbiased, but a few cases of large weight can "
+            "take it past 1 (cells.parquet keeps it; see docs/statistics.md, section 8).</p>"
+        )
     return "".join(out)
 
 

@@ -217,14 +217,12 @@ def _rate_panel(fig: Figure, ax: Axes, grid: PairGrid, model: str, scale: RateSc
     _mark_holes(ax, n, grid.min_cases)
     what = " (text: 95% upper bound)" if size else ""  # promised only when printed
     _frame_axes(ax, grid, f"failure rate, {model}{what}", ylabels=False)
-    fig.colorbar(
-        im,
-        ax=ax,
-        extend="min",
-        label="failure rate (failing / cases, log scale)",
-        fraction=0.08,
-        pad=0.03,
+    what = (
+        "weighted failure rate (estimate, capped at 1; log scale)"
+        if grid.weighted is not None
+        else "failure rate (failing / cases, log scale)"
     )
+    fig.colorbar(im, ax=ax, extend="min", label=what, fraction=0.08, pad=0.03)
 
 
 def _diff_panel(fig: Figure, ax: Axes, grid: PairGrid, a: str, b: str, scale: RateScale) -> None:
@@ -237,7 +235,9 @@ def _diff_panel(fig: Figure, ax: Axes, grid: PairGrid, a: str, b: str, scale: Ra
     _annotate(ax, diff, texts, cmap, norm, n, _fontsize(grid))
     _mark_holes(ax, n, grid.min_cases)
     _frame_axes(ax, grid, f"{b} − {a}: difference of failure rates", ylabels=False)
-    fig.colorbar(im, ax=ax, label=f"rate({b}) − rate({a}); red: {b} worse", fraction=0.08, pad=0.03)
+    rate = "weighted rate" if grid.weighted is not None else "rate"
+    label = f"{rate}({b}) − {rate}({a}); red: {b} worse"
+    fig.colorbar(im, ax=ax, label=label, fraction=0.08, pad=0.03)
 
 
 def pair_figure(grid: PairGrid, scale: RateScale) -> Figure:
@@ -279,6 +279,7 @@ def agreement_figure(
     pair: tuple[str, str] | None,
     agree: int | None = None,
     unanswered: int = 0,
+    weighted: bool = False,
 ) -> Figure:
     """Failure rate by verdict and model (bars) and, for two models, their count agreement.
 
@@ -297,6 +298,9 @@ def agreement_figure(
     unanswered : int
         Cases compared but left out of ``confusion`` because a model gave no count
         (``error`` or ``timeout``): they count against the agreement in the title.
+    weighted : bool
+        The run's cases are weighted (not draws of the whole space): the bars are
+        shares of the cases drawn, and say so.
     """
     two = confusion is not None and pair is not None
     fig, axes = plt.subplots(
@@ -313,8 +317,12 @@ def agreement_figure(
         ax.bar_label(bars, fmt="%.2f", fontsize=7, padding=1)
     # One word a line: "double count" and "false positive" do not run together.
     ax.set_xticks(x, [v.replace("_", "\n") for v in fail_verdicts])
-    ax.set_ylabel("cases with this verdict (%)")
-    ax.set_title("failure rate by verdict and model", fontsize=10)
+    if weighted:  # per-verdict weighted rates are not computed: the shares drawn, said so
+        ax.set_ylabel("cases drawn with this verdict (%)")
+        ax.set_title("verdicts of the cases drawn (not weighted)", fontsize=10)
+    else:
+        ax.set_ylabel("cases with this verdict (%)")
+        ax.set_title("failure rate by verdict and model", fontsize=10)
     ax.margins(y=0.15)
     ax.grid(axis="y", alpha=0.3)
     ax.legend(loc="upper right", fontsize=8)  # "best" warns (as an error) when slow

@@ -288,15 +288,21 @@ def results_section(
         html_table(head, rows, num=tuple(range(1, len(head)))),
         f'<p class="sub">{note}</p>',
     ]
+    share = (
+        "share of cases per failing verdict"
+        if weighted is None
+        else "share of the cases drawn per failing verdict, not weighted (the weighted "
+        "failure rate is the table's)"
+    )
     if scan.confusion is not None:
         alt = "failure rate by verdict; count agreement"
         caption = (
-            "Left: share of cases per failing verdict and model. Right: cases by the count "
+            f"Left: {share} and model. Right: cases by the count "
             "each model predicted (diagonal = same count; the last row and column hold every "
             "count from there up, equal or not)."
         )
     else:
-        alt, caption = "failure rate by verdict", "Share of cases per failing verdict."
+        alt, caption = "failure rate by verdict", f"{share.capitalize()}."
     out.append(f"<figure>{img(agreement_png, alt)}<figcaption>{caption}</figcaption></figure>")
     if scan.confusion is not None:
         a, b = scan.models[0], scan.models[1]

@@ -869,3 +869,28 @@ def test_the_headline_of_weighted_cases_shows_the_bound_beside_the_estimate() ->
     assert "bounds [0.00%, 100.00%]" in kt[1], kt
     ok = next((v, label) for v, label in cards if "ok" in label)
     assert ok == ("1.46%", "weighted failure rate, ok (95% upper bound 3.10%)"), ok
+
+
+def test_a_weighted_rate_above_1_is_shown_inside_its_interval_and_explained() -> None:
+    # Horvitz-Thompson: weighted failures over the cell's base mass, unbiased but not
+    # bounded by 1. The worst-cells table printed "rate 18.755 | 95% CI 0.000 - 1.000".
+    from highfive.reports._coverage_sections import worst_section
+
+    worst = {
+        "model": "float",
+        "cross": "motion x distractor",
+        "label": "motion=point & distractor=run_pump",
+        "n": 5,
+        "failures": 1,
+        "rate": 18.755,
+        "ci_low": 3e-10,
+        "ci_high": 1.0,
+        "upper": 1.0,
+        "status": "under-tested",
+    }
+    summary = {"confidence": 0.95, "worst": [worst], "weighting": {"overall": {}}}
+    text = worst_section(summary)
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", text)
+    rate = cells[4]
+    assert "18.755" not in rate and rate.startswith("1.000"), cells
+    assert "Horvitz-Thompson" in text and "18.8" in text  # the estimate and why it is capped
