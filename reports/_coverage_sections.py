@@ -12,7 +12,7 @@ from typing import Any
 
 from highfive.coverage import cp_interval
 
-from ._grids import PairGrid
+from ._grids import PairGrid, short, shortened
 from ._markup import cases_rule, chip, covered_share, esc, html_table, img, num
 
 __all__ = [
@@ -179,9 +179,26 @@ def coverage_section(
             f'<figure id="cross-{esc(g.cross.replace(" ", ""))}">'
             f"{img(png, 'coverage and failure rate of ' + g.cross)}"
             f"<figcaption>{esc(g.cross)}: rows {esc(g.dims[0])}, columns "
-            f"{esc(g.dims[1])}</figcaption></figure>"
+            f"{esc(g.dims[1])}{_cut_labels(g)}</figcaption></figure>"
         )
     return "".join(out)
+
+
+def _cut_labels(grid: PairGrid) -> str:
+    """The bin labels and model ids a heatmap shows cut (see ``_grids.short``), in
+    full: a list under the figure's caption ("" when none was cut)."""
+    pairs = [
+        (cut, full)
+        for labels in (grid.row_labels, grid.col_labels)
+        for cut, full in zip(shortened(labels), labels, strict=True)
+        if cut != full
+    ]
+    pairs += [(short(m), m) for m in grid.n if short(m) != m]
+    if not pairs:
+        return ""
+    items = "".join(f"<li><code>{esc(c)}</code>: {esc(f)}</li>" for c, f in pairs)
+    summary = "<summary>labels cut in the figure</summary>"
+    return f'<details class="sub">{summary}<ul>{items}</ul></details>'
 
 
 def worst_section(summary: Mapping[str, Any]) -> str:

@@ -17,7 +17,32 @@ import numpy as np
 
 from ._read import CoverageMeta, read_cells
 
-__all__ = ["PairGrid", "RateScale", "grids", "select_pairs"]
+__all__ = ["LABEL_CHARS", "PairGrid", "RateScale", "grids", "select_pairs", "short", "shortened"]
+
+LABEL_CHARS = 24
+"""Longest bin label or model id a heatmap shows; longer ones are cut in the middle."""
+
+
+def short(text: str, width: int = LABEL_CHARS) -> str:
+    """``text`` in at most ``width`` characters: a longer one keeps its start and its
+    end around an ellipsis ("badmintonxxxxxx…xxxxxxxx"), so that labels that differ at
+    either end stay apart."""
+    if len(text) <= width:
+        return text
+    tail = width // 3
+    return f"{text[: width - 1 - tail]}…{text[-tail:]}"
+
+
+def shortened(labels: Sequence[str], width: int = LABEL_CHARS) -> tuple[str, ...]:
+    """Every label :func:`short`; numbered ("2. ...") when cutting made two equal."""
+    cut = [short(x, width) for x in labels]
+    if len(set(cut)) < len(set(labels)):
+        cut = [
+            x if x == c else f"{k + 1}. {c}"
+            for k, (x, c) in enumerate(zip(labels, cut, strict=True))
+        ]
+    return tuple(cut)
+
 
 _PREFERRED = ("background", "sample_rate", "sensor_range", "peak_accel", "impact_peak")
 _MAX_PAIRS = 8

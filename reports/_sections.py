@@ -157,7 +157,8 @@ def kpi_cards(
         target = f"p_target {num(summary.get('p_target'))}"
         items.append((f"{status.get('failing', 0):,}", f"cells failing {target} ({name})"))
     cards = "".join(
-        f'<div class="kpi"><div class="v">{v}</div><div class="l">{esc(lbl)}</div></div>'
+        f'<div class="kpi"><div class="v">{v}</div>'
+        f'<div class="l" title="{esc(lbl)}">{esc(lbl)}</div></div>'
         for v, lbl in items
     )
     return f'<div class="kpis">{cards}</div>'
