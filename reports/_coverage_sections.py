@@ -292,6 +292,8 @@ def regions_section(summary: Mapping[str, Any]) -> str:
     out = '<h2 id="regions">Failure regions</h2>'
     if regions is None:
         return out + '<p class="none">not computed</p>'
+    if not regions and summary.get("worst", None) == []:  # not a cell with a failure
+        return out + '<p class="none">none: no failure to describe</p>'
     if not regions:
         return out + '<p class="none">none found: failures do not concentrate in a box</p>'
     conf = float(summary.get("confidence", 0.95))

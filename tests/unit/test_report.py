@@ -233,6 +233,11 @@ def test_failure_regions_are_rendered(run: Path, tmp_path: Path) -> None:
 def test_failure_regions_absent_or_empty() -> None:
     assert "not computed" in regions_section({})
     assert "none found" in regions_section({"regions": []})
+    worst = [{"model": "toy", "label": "motion=wave", "failures": 2}]
+    assert "do not concentrate in a box" in regions_section({"regions": [], "worst": worst})
+    # No failure at all: "failures do not concentrate in a box" spoke of failures.
+    empty = regions_section({"regions": [], "worst": []})
+    assert "no failure" in empty and "concentrate" not in empty
 
 
 # -- errors -------------------------------------------------------------------------
