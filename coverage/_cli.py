@@ -115,8 +115,9 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 
 def _note_weighted(*runs: Path | None) -> None:
-    """Say on stderr when a run drew its cases away from the base distribution: its
-    cells compare with another run's, but its overall rate is of what it sampled."""
+    """Say on stderr when a run drew its cases away from the base distribution: only
+    the cells its boxes contain whole compare with another run's, and its overall rate
+    is of what it sampled."""
     from highfive.harness import RunDir
 
     from ._gaterun import WEIGHTED_SAMPLERS
@@ -128,8 +129,9 @@ def _note_weighted(*runs: Path | None) -> None:
         if sampler in WEIGHTED_SAMPLERS and sampler != "importance":  # that one is refused
             print(
                 f"note: {os.fspath(run)} drew its cases from {WEIGHTED_SAMPLERS[sampler]} "
-                f"(sampler {sampler!r}): compare it cell by cell; its overall rate is of the "
-                "cases it drew, not of the whole space",
+                f"(sampler {sampler!r}): only the cells its boxes contain whole compare with "
+                "another run's (a cell a box cuts holds the box's part only), and its overall "
+                "rate is of the cases it drew, not of the whole space",
                 file=sys.stderr,
             )
 
@@ -145,10 +147,10 @@ def _write_cells(path: Path, diffs: list[Any]) -> None:
     frames = []
     for d in diffs:
         cells = d.cells.copy()
-        for name, value in (("run_a", d.run_a), ("model_a", d.model_a)):
-            cells.insert(0, name, value)
-        cells.insert(2, "run_b", d.run_b)
-        cells.insert(3, "model_b", d.model_b)
+        for at, (name, value) in enumerate(
+            (("run_a", d.run_a), ("model_a", d.model_a), ("run_b", d.run_b), ("model_b", d.model_b))
+        ):
+            cells.insert(at, name, value)
         frames.append(cells)
     table = pa.Table.from_pandas(pd.concat(frames, ignore_index=True), preserve_index=False)
     with atomic_path(path) as tmp:

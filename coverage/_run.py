@@ -59,7 +59,7 @@ from highfive.generators import (
     show,
     show_number,
 )
-from highfive.harness import RunDir, atomic_path
+from highfive.harness import RunDir, atomic_path, json_text
 
 from ._bins import Binning
 from ._criteria import Option, number, whole
@@ -504,7 +504,7 @@ def write_coverage(path: str | os.PathLike[str], result: RunCoverage) -> list[Pa
                 pq.write_table(table, together.enter_context(atomic_path(out / name)))
             name = "summary.json"
             summary = together.enter_context(atomic_path(out / name))
-            summary.write_text(json.dumps(result.summary, indent=2, default=str))
+            summary.write_text(json_text(result.summary))
     except OSError as exc:  # disk full, read-only: one line naming the file, no folder left
         if made:
             with contextlib.suppress(OSError):

@@ -40,6 +40,7 @@ from highfive.harness import (
     JsonFileError,
     RunDir,
     atomic_path,
+    json_text,
     load_counters,
     read_json_object,
     run_campaign,
@@ -320,7 +321,7 @@ def _read_record(path: Path) -> dict[str, Any]:
 
 def _write(root: Path, record: Mapping[str, Any]) -> None:
     with atomic_path(root / STAGES_JSON) as tmp:
-        tmp.write_text(json.dumps(record, indent=2, default=str) + "\n")
+        tmp.write_text(json_text(record))
 
 
 def run_until_decided(

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
         Writer,
         atomic_path,
         atomic_write_text,
+        json_text,
         read_json_object,
         write_together,
     )
@@ -177,6 +178,7 @@ __all__ = [
     "int_at_least",
     "int_between",
     "is_failure",
+    "json_text",
     "judge",
     "judge_recording",
     "load_counter",
@@ -224,6 +226,7 @@ _EXPORTS = {
         "Writer",
         "atomic_path",
         "atomic_write_text",
+        "json_text",
         "read_json_object",
         "write_together",
     ),

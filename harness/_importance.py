@@ -215,11 +215,35 @@ def stage_starts(settings: Mapping[str, Any], cases: int, batch_size: int) -> tu
     return tuple(round(s * pilot / (stages - 1)) * batch_size for s in range(stages))
 
 
+def _check_final(final: float, stages: int, batches: int) -> None:
+    """Refuse a ``final`` share whose batches the last stage cannot have."""
+    wanted, most = round(final * batches), batches - (stages - 1)
+    where = f"importance.final: {final:g} of {batches} batches (cases / batch_size)"
+    if wanted < 1:
+        share = f"{1 / batches:.3g}"
+        raise ConfigError(
+            f"{where} rounds to no batch for the last stage, which needs at least one (a "
+            f"share of {share}); give final >= {share}, or more batches"
+        )
+    if wanted > most:
+        share = f"{most / batches:.3g}"
+        raise ConfigError(
+            f"{where} is {wanted} batches for the last stage, but {stages} stages leave it "
+            f"at most {most} (one batch to each earlier stage), a share of {share}; give "
+            f"final <= {share}, fewer stages or more batches"
+        )
+
+
 def check_stage_layout(settings: Mapping[str, Any], cases: int, batch_size: int) -> None:
     """Refuse (one-line :class:`ConfigError`) a new campaign whose stages would not
     all draw cases: with ``final`` = 0, ``ceil(batches / stages)`` batches per stage
     can use up the batches before the last stage (3 stages of 4 batches: 2, 2, 0),
     whose proposal would still be fitted and recorded, loosening every weight bound.
+
+    With ``final`` > 0, a last stage that cannot get ``round(final * batches)``
+    batches is refused too: every earlier stage needs one batch and the last stage at
+    least one, and :func:`stage_starts` would quietly give it another share than the
+    one asked for (0.25 for ``final = 0.9`` in 4 stages of 4 batches).
 
     Checked when a campaign starts, not when a recorded one is read: runs recorded
     with such a layout still replay and resume as they ran (their stage starts are
@@ -227,8 +251,12 @@ def check_stage_layout(settings: Mapping[str, Any], cases: int, batch_size: int)
     """
     batches = -(-cases // batch_size)
     stages = settings["stages"]
-    if float(settings.get("final", 0.0)) > 0 or stages == 1 or stages > batches:
-        return  # near-equal parts with at least one batch each; too few: stage_starts says
+    if stages == 1 or stages > batches:
+        return  # one stage takes them all; too few: stage_starts says
+    final = float(settings.get("final", 0.0))
+    if final > 0:
+        _check_final(final, stages, batches)
+        return  # near-equal pilot parts with at least one batch each
     per = -(-batches // stages)
     used = -(-batches // per)  # stages that get a batch
     if used < stages:

@@ -13,6 +13,7 @@ import contextlib
 import errno
 import functools
 import json
+import math
 import os
 import secrets
 import shutil
@@ -27,6 +28,7 @@ __all__ = [
     "atomic_path",
     "atomic_write_text",
     "file_identity",
+    "json_text",
     "read_json_object",
     "write_together",
 ]
@@ -44,6 +46,28 @@ def file_identity(path: Path) -> tuple[object, ...]:
     except OSError:
         return (os.fspath(resolved),)
     return (st.st_dev, st.st_ino)
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with every float that is not finite (inf, -inf, NaN) replaced by None."""
+    if isinstance(value, float):  # numpy's float64 too
+        return value if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+def json_text(value: Any, *, indent: int | None = 2) -> str:
+    """Strict JSON text (RFC 8259) of a record a user reads, ending in a newline.
+
+    A number that is not finite (an infinite weight bound, an undefined rate) is
+    written as ``null``: ``json.dumps`` would write the bare words ``Infinity`` and
+    ``NaN``, which JavaScript, Go and many other JSON readers reject. Values JSON has
+    no type for (paths, numpy scalars other than float64) are written as their text.
+    """
+    return json.dumps(_finite(value), indent=indent, default=str, allow_nan=False) + "\n"
 
 
 class JsonFileError(ValueError):

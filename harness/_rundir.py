@@ -41,7 +41,7 @@ import pyarrow.parquet as pq
 
 from highfive.generators import RunDirError
 
-from ._io import JsonFileError, atomic_path, atomic_write_text, read_json_object
+from ._io import JsonFileError, atomic_path, atomic_write_text, json_text, read_json_object
 from .counters import DEFAULT_TIMEOUT_S, CounterOptions, CounterPlugin, load_recorded
 
 __all__ = ["READABLE", "SCHEMA_VERSION", "STAGES_JSON", "RunDir"]
@@ -260,7 +260,7 @@ class RunDir:
         kept = self.campaign_json.exists() or self.manifest.exists()
         try:
             self.path.mkdir(parents=True, exist_ok=True)
-            atomic_write_text(self.campaign_json, json.dumps(record, indent=2, default=str) + "\n")
+            atomic_write_text(self.campaign_json, json_text(record))
         except OSError as exc:
             raise _write_error(self.campaign_json, exc, resumable=kept) from None
 

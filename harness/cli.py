@@ -28,6 +28,7 @@ from highfive.harness import (
     Writer,
     int_at_least,
     int_between,
+    json_text,
     path_arg,
     whole_number,
     write_together,
@@ -53,6 +54,7 @@ def _check_output(flag: str, path: Path, kind: str = "file", hint: str = "") -> 
     :func:`_probe`, once every output has passed).
     """
     shown = repr(os.fspath(path))
+    kind = "folder" if kind == "runs" else kind
     if kind != "folder" and path.is_symlink():  # a rename over it replaces the link
         raise InvalidParameter(
             f"{flag}: {shown} is a symbolic link, which writing would replace with a file; "
@@ -129,6 +131,11 @@ _INPUTS = (
 """Argument names that hold a command's inputs (files or run directories)."""
 _OPTIONS = ("init", "gate", "region")  # of those, the ones given as --flags
 _RUN_RECORDS = ("campaign.json", "manifest.jsonl", "stages.json", ".lock")
+_RUN_MARKS = _RUN_RECORDS[:3]  # what makes a folder a run directory
+_ADVICE = (
+    ", which this command does not read; write it outside that run",
+    "; give a folder that holds runs",  # a campaign's out: runs go into it
+)
 _RUN_DATA = ("results", "failures", "corpus")
 _RUN_READ = ("gate.json", "junit.xml", "coverage")  # written by folder, read by the report
 
@@ -169,14 +176,45 @@ def _clobbers(out: Path, given: Path) -> bool:
     return first in (*_RUN_RECORDS, *_RUN_DATA, *_RUN_READ) or first.startswith("stage-")
 
 
+def _enclosing_run(path: Path) -> Path | None:
+    """The nearest run directory that holds ``path`` or is it (a folder with a run's
+    records: campaign.json, manifest.jsonl, or a staged run's stages.json), if any."""
+    here = path.absolute()
+    for folder in (here, *here.parents):
+        if any((folder / name).is_file() for name in _RUN_MARKS):
+            return folder
+    return None
+
+
+def _outside_other_runs(
+    flag: str, path: Path, inputs: Sequence[tuple[str, Path]], advice: str
+) -> None:
+    """Refuse an output inside a run directory the command does not read: it would
+    overwrite that run's records, results or report, or mix with its files. The runs
+    it reads (and a staged run holding one of their stages) are checked file by file
+    instead (:func:`_clobbers`)."""
+    run = _enclosing_run(path)
+    if run is None:
+        return
+    read = set()
+    for _, given in inputs:
+        if given.is_dir():
+            read.add(given.resolve())
+            read.update(p.resolve() for p in [_enclosing_run(given.parent)] if p is not None)
+    if run.resolve() not in read:
+        shown, where = os.fspath(path), os.fspath(run)
+        raise InvalidParameter(f"{flag}: {shown!r} is inside the run directory {where!r}{advice}")
+
+
 def _check_outputs(args: argparse.Namespace) -> None:
-    """Check the command's output paths (``outputs``: dest -> "file", "image", "folder"):
-    writable, not one of the command's inputs or a run's own records and data, and no
-    file named by two outputs. Then, all of that passed, make and remove a file in each
-    output's folder (:func:`_probe`). ``default_outputs`` (dest -> (what to name, kind,
-    path from the arguments, hint)) are where a command writes when ``dest`` is not
-    given (into the run it reads): those are checked too, before anything is computed
-    or printed."""
+    """Check the command's output paths (``outputs``: dest -> "file", "image", "folder",
+    or "runs", a folder that holds run directories): writable, not inside a run
+    directory the command does not read, not one of the command's inputs or a run's
+    own records and data, and no file named by two outputs. Then, all of that passed,
+    make and remove a file in each output's folder (:func:`_probe`).
+    ``default_outputs`` (dest -> (what to name, kind, path from the arguments, hint))
+    are where a command writes when ``dest`` is not given (into the run it reads):
+    those are checked too, before anything is computed or printed."""
     outputs: Mapping[str, str] = getattr(args, "outputs", {})
     inputs = _inputs(args)
     files: dict[str, Path] = {}  # flag -> file, of the outputs checked so far
@@ -193,7 +231,8 @@ def _check_outputs(args: argparse.Namespace) -> None:
             continue
         flag, path = f"--{dest}", Path(path)
         probes.append((flag, path, _check_output(flag, path, kind)))
-        if kind == "folder":
+        _outside_other_runs(flag, path, inputs, _ADVICE[kind == "runs"])
+        if kind in ("folder", "runs"):
             continue
         for name, given in inputs:
             if _clobbers(path, given):
@@ -424,8 +463,6 @@ def _windows_json(
 
 # -- realism -------------------------------------------------------------------------
 def _cmd_realism(args: argparse.Namespace) -> int:
-    import json
-
     from highfive.harness import compare_realism
 
     _check_realism_outputs(args)
@@ -444,7 +481,7 @@ def _cmd_realism(args: argparse.Namespace) -> int:
     writers: dict[str, tuple[Path, Writer]] = {}
     for name, table in result.tables().items():
         writers[f"--out {name}"] = (out / name, _parquet_writer(table))
-    summary = json.dumps(result.facts, indent=2) + "\n"
+    summary = json_text(result.facts)
     writers["--out summary.json"] = (out / "summary.json", _text_writer(summary))
     if args.html:
         from highfive.reports import realism_page
@@ -553,13 +590,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _outside_runs(out: Path) -> None:
     """Refuse a campaign's ``out`` folder inside a run directory: a run nested in
     another's results/ broke it as a Parquet dataset for other tools."""
-    here = out.absolute()
-    for folder in (here, *here.parents):
-        if (folder / "campaign.json").is_file() or (folder / "stages.json").is_file():
-            raise InvalidParameter(
-                f"out: {os.fspath(out)!r} is inside the run directory {os.fspath(folder)!r}; "
-                "give a folder that holds runs (e.g. runs)"
-            )
+    folder = _enclosing_run(out)
+    if folder is not None:
+        raise InvalidParameter(
+            f"out: {os.fspath(out)!r} is inside the run directory {os.fspath(folder)!r}; "
+            "give a folder that holds runs (e.g. runs)"
+        )
 
 
 def _run_until_decided(args: argparse.Namespace, config: Any) -> int:
@@ -923,7 +959,7 @@ def _build_parser() -> argparse.ArgumentParser:
         metavar="GATE.toml",
         help="with --until-decided: the gate file (default: gate.toml beside CONFIG)",
     )
-    p.set_defaults(handler=_cmd_run, outputs={"out": "folder"})
+    p.set_defaults(handler=_cmd_run, outputs={"out": "runs"})
 
     p = sub.add_parser(
         "replay",

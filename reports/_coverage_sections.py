@@ -12,7 +12,7 @@ from typing import Any
 
 from highfive.coverage import cp_interval
 
-from ._grids import PairGrid
+from ._grids import PairGrid, short, shortened
 from ._markup import cases_rule, chip, covered_share, esc, html_table, img, num
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "merged_note",
     "regions_section",
     "targets_note",
+    "weighted_note",
     "worst_section",
 ]
 
@@ -72,6 +73,21 @@ def merged_note(summary: Mapping[str, Any]) -> str:
         f'<p class="targets"><b>Merged coverage.</b> The cells below count the cases of '
         f"{len(runs)} runs ({', '.join(f'<code>{esc(r)}</code>' for r in runs)}); the "
         "failures, agreement and cases of this report are this run's alone.</p>"
+    )
+
+
+def weighted_note(summary: Mapping[str, Any]) -> str:
+    """Coverage of weighted cases (a focus follow-up, an importance run): which rates
+    the heatmaps and tables show, since the cases drawn are not a sample of the space."""
+    if "weighting" not in summary:
+        return ""
+    return (
+        '<p class="targets"><b>Weighted cases.</b> These cases were not drawn from the '
+        "whole space, so each is weighted by the ratio of the base to the sampling "
+        "density: the heatmaps colour each cell by its weighted failure rate (the "
+        "Horvitz-Thompson estimate of <code>cells.parquet</code>, capped at 1), the "
+        "difference map compares weighted rates, and bounds and status are weighted; "
+        "case counts are of the cases drawn.</p>"
     )
 
 
@@ -139,6 +155,7 @@ def coverage_section(
         merged_note(summary),
         html_table(head, rows, num=(1, 4)),
         targets_note(summary, gate),
+        weighted_note(summary),
         focus_note(summary, run),
     ]
     diff = (
@@ -162,9 +179,26 @@ def coverage_section(
             f'<figure id="cross-{esc(g.cross.replace(" ", ""))}">'
             f"{img(png, 'coverage and failure rate of ' + g.cross)}"
             f"<figcaption>{esc(g.cross)}: rows {esc(g.dims[0])}, columns "
-            f"{esc(g.dims[1])}</figcaption></figure>"
+            f"{esc(g.dims[1])}{_cut_labels(g)}</figcaption></figure>"
         )
     return "".join(out)
+
+
+def _cut_labels(grid: PairGrid) -> str:
+    """The bin labels and model ids a heatmap shows cut (see ``_grids.short``), in
+    full: a list under the figure's caption ("" when none was cut)."""
+    pairs = [
+        (cut, full)
+        for labels in (grid.row_labels, grid.col_labels)
+        for cut, full in zip(shortened(labels), labels, strict=True)
+        if cut != full
+    ]
+    pairs += [(short(m), m) for m in grid.n if short(m) != m]
+    if not pairs:
+        return ""
+    items = "".join(f"<li><code>{esc(c)}</code>: {esc(f)}</li>" for c, f in pairs)
+    summary = "<summary>labels cut in the figure</summary>"
+    return f'<details class="sub">{summary}<ul>{items}</ul></details>'
 
 
 def worst_section(summary: Mapping[str, Any]) -> str:
@@ -174,19 +208,22 @@ def worst_section(summary: Mapping[str, Any]) -> str:
     out = ['<h2 id="worst">Worst cells</h2>']
     if not worst:
         return out[0] + '<p class="none">no cell has a failure</p>'
-    rows = []
+    rows, above = [], []
     for w in worst:
         if "ci_low" in w:  # the cell's own interval: weighted, anytime or one-look
             lo, hi = float(w["ci_low"]), float(w["ci_high"])
         else:  # a summary written before it was recorded: one-look Clopper-Pearson
             lo, hi = (float(x[()]) for x in cp_interval(w["failures"], w["n"], conf))
+        rate = float(w["rate"])
+        if rate > 1:  # a weighted estimate: unbiased, not bounded by 1
+            above.append(f"{esc(w['label'])} ({esc(w['model'])}) {rate:.3g}")
         rows.append(
             [
                 esc(w["model"]),
                 esc(w["label"]),
                 num(w["n"]),
                 num(w["failures"]),
-                f"{w['rate']:.3f}",
+                f"{min(rate, 1.0):.3f}" + ("*" if rate > 1 else ""),
                 f"{lo:.3f} – {hi:.3f}",
                 f"{w['upper']:.3f}",
                 chip(w["status"]),
@@ -208,6 +245,13 @@ def worst_section(summary: Mapping[str, Any]) -> str:
         f"two-sided, upper bound one-sided; bounds: {esc(why)}.</p>"
     )
     out.append(html_table(head, rows, num=(2, 3, 4, 5, 6)))
+    if above:
+        out.append(
+            '<p class="sub">* shown as 1: the Horvitz-Thompson estimate of these cells is '
+            f"above 1 ({'; '.join(above)}). It divides the weighted failures by the cell's "
+            "expected share of all cases; unbiased, but a few cases of large weight can "
+            "take it past 1 (cells.parquet keeps it; see docs/statistics.md, section 8).</p>"
+        )
     return "".join(out)
 
 
@@ -248,6 +292,8 @@ def regions_section(summary: Mapping[str, Any]) -> str:
     out = '<h2 id="regions">Failure regions</h2>'
     if regions is None:
         return out + '<p class="none">not computed</p>'
+    if not regions and summary.get("worst", None) == []:  # not a cell with a failure
+        return out + '<p class="none">none: no failure to describe</p>'
     if not regions:
         return out + '<p class="none">none found: failures do not concentrate in a box</p>'
     conf = float(summary.get("confidence", 0.95))

@@ -17,7 +17,32 @@ import numpy as np
 
 from ._read import CoverageMeta, read_cells
 
-__all__ = ["PairGrid", "RateScale", "grids", "select_pairs"]
+__all__ = ["LABEL_CHARS", "PairGrid", "RateScale", "grids", "select_pairs", "short", "shortened"]
+
+LABEL_CHARS = 24
+"""Longest bin label or model id a heatmap shows; longer ones are cut in the middle."""
+
+
+def short(text: str, width: int = LABEL_CHARS) -> str:
+    """``text`` in at most ``width`` characters: a longer one keeps its start and its
+    end around an ellipsis ("badmintonxxxxxx…xxxxxxxx"), so that labels that differ at
+    either end stay apart."""
+    if len(text) <= width:
+        return text
+    tail = width // 3
+    return f"{text[: width - 1 - tail]}…{text[-tail:]}"
+
+
+def shortened(labels: Sequence[str], width: int = LABEL_CHARS) -> tuple[str, ...]:
+    """Every label :func:`short`; numbered ("2. ...") when cutting made two equal."""
+    cut = [short(x, width) for x in labels]
+    if len(set(cut)) < len(set(labels)):
+        cut = [
+            x if x == c else f"{k + 1}. {c}"
+            for k, (x, c) in enumerate(zip(labels, cut, strict=True))
+        ]
+    return tuple(cut)
+
 
 _PREFERRED = ("background", "sample_rate", "sensor_range", "peak_accel", "impact_peak")
 _MAX_PAIRS = 8
@@ -46,6 +71,10 @@ class PairGrid:
         One-sided upper confidence bound of the failure rate (1 where untested).
     min_cases : int
         Cells with fewer cases are holes.
+    weighted : dict of str to np.ndarray, shape (rows, cols), optional
+        The weighted estimate of each cell's failure rate (coverage's ``rate``, NaN
+        where untested) of a run whose cases are weighted (a focus follow-up, an
+        importance run): failing / cases would count the cases drawn, not the space.
     """
 
     cross: str
@@ -57,9 +86,13 @@ class PairGrid:
     failures: Mapping[str, np.ndarray]
     upper: Mapping[str, np.ndarray]
     min_cases: int = 1
+    weighted: Mapping[str, np.ndarray] | None = None
 
     def rate(self, model: str) -> np.ndarray:
-        """Observed failure rate per cell (NaN where untested)."""
+        """Failure rate per cell (NaN where untested): failing / cases, or the weighted
+        estimate capped at 1 (Horvitz-Thompson's is unbiased but can exceed 1)."""
+        if self.weighted is not None:
+            return np.minimum(self.weighted[model], 1.0)
         n = self.n[model]
         return np.divide(
             self.failures[model], n, out=np.full(n.shape, np.nan, dtype=float), where=n > 0
@@ -129,12 +162,19 @@ def _short(label: str, dim: str) -> str:
 
 
 def grids(
-    cov: Path, meta: CoverageMeta, names: Sequence[str], models: Sequence[str], min_cases: int
+    cov: Path,
+    meta: CoverageMeta,
+    names: Sequence[str],
+    models: Sequence[str],
+    min_cases: int,
+    *,
+    weighted: bool = False,
 ) -> list[PairGrid]:
-    """The crosses ``names`` as grids of the models that have cells in them."""
+    """The crosses ``names`` as grids of the models that have cells in them;
+    ``weighted``: with each cell's weighted rate (coverage of weighted cases)."""
     if not names:
         return []
-    cells = read_cells(cov, names)
+    cells = read_cells(cov, names, rate=weighted)
     space = meta.binning.space
     out = []
     for name in names:
@@ -143,11 +183,15 @@ def grids(
         flip = shape[1] > shape[0]  # the dimension with more bins goes down the rows
         sub = cells[cells["cross"] == name]
         arrays: dict[str, dict[str, np.ndarray]] = {"n": {}, "failures": {}, "upper": {}}
+        filled = [("n", 0), ("failures", 0), ("upper", 1.0)]
+        if weighted:
+            arrays["rate"] = {}
+            filled.append(("rate", np.nan))
         present = [m for m in models if (sub["model"] == m).any()]
         for m in present:
             rows = sub[sub["model"] == m]
-            for key, fill in (("n", 0), ("failures", 0), ("upper", 1.0)):
-                grid = np.full(shape, fill, dtype=float if key == "upper" else np.int64)
+            for key, fill in filled:
+                grid = np.full(shape, fill, dtype=float if key in ("upper", "rate") else np.int64)
                 grid[np.unravel_index(rows["cell"].to_numpy(), shape)] = rows[key].to_numpy()
                 arrays[key][m] = grid.T if flip else grid
         if not present:
@@ -169,6 +213,7 @@ def grids(
                 arrays["failures"],
                 arrays["upper"],
                 min_cases,
+                arrays.get("rate"),
             )
         )
     return out

@@ -24,7 +24,7 @@ from matplotlib.colors import Colormap, LogNorm, Normalize, TwoSlopeNorm
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Rectangle
 
-from ._grids import PairGrid, RateScale
+from ._grids import PairGrid, RateScale, short, shortened
 
 __all__ = ["agreement_figure", "pair_figure"]
 
@@ -63,20 +63,23 @@ def _heatmap(ax: Axes, data: np.ndarray, cmap: Colormap, norm: Normalize) -> Any
 
 
 def _frame_axes(ax: Axes, grid: PairGrid, title: str, ylabels: bool) -> None:
-    rows, cols = len(grid.row_labels), len(grid.col_labels)
-    rotate = max(len(x) for x in grid.col_labels) > 4 or cols > 6
+    """Ticks, labels and title of one heatmap; bin labels longer than
+    :data:`~._grids.LABEL_CHARS` are cut in the middle (the report lists them whole)."""
+    row_labels, col_labels = shortened(grid.row_labels), shortened(grid.col_labels)
+    rows, cols = len(row_labels), len(col_labels)
+    rotate = max(len(x) for x in col_labels) > 4 or cols > 6
     # Many columns are narrower than a slanted label is wide: upright labels then.
     angle = 90 if cols > 6 else 35 if rotate else 0
     ax.set_xticks(
         np.arange(cols),
-        grid.col_labels,
+        col_labels,
         rotation=angle,
         ha="right" if rotate else "center",
         va="center" if angle == 90 else "top",
         rotation_mode="anchor",
         fontsize=8,
     )
-    ax.set_yticks(np.arange(rows), grid.row_labels if ylabels else [], fontsize=8)
+    ax.set_yticks(np.arange(rows), row_labels if ylabels else [], fontsize=8)
     ax.set_xlim(-0.5, cols - 0.5)
     ax.set_ylim(rows - 0.5, -0.5)
     ax.set_xlabel(grid.axis_labels[1], fontsize=9)
@@ -215,16 +218,14 @@ def _rate_panel(fig: Figure, ax: Axes, grid: PairGrid, model: str, scale: RateSc
     texts, size = _upper_texts(grid, upper, n)
     _annotate(ax, shown, texts, cmap, norm, n, size)
     _mark_holes(ax, n, grid.min_cases)
-    what = " (text: 95% upper bound)" if size else ""  # promised only when printed
-    _frame_axes(ax, grid, f"failure rate, {model}{what}", ylabels=False)
-    fig.colorbar(
-        im,
-        ax=ax,
-        extend="min",
-        label="failure rate (failing / cases, log scale)",
-        fraction=0.08,
-        pad=0.03,
+    what = "\n(text: 95% upper bound)" if size else ""  # promised only when printed
+    _frame_axes(ax, grid, f"failure rate, {short(model)}{what}", ylabels=False)
+    what = (
+        "weighted failure rate\n(estimate capped at 1, log scale)"
+        if grid.weighted is not None
+        else "failure rate\n(failing / cases, log scale)"
     )
+    fig.colorbar(im, ax=ax, extend="min", label=what, fraction=0.08, pad=0.03)
 
 
 def _diff_panel(fig: Figure, ax: Axes, grid: PairGrid, a: str, b: str, scale: RateScale) -> None:
@@ -236,8 +237,11 @@ def _diff_panel(fig: Figure, ax: Axes, grid: PairGrid, a: str, b: str, scale: Ra
     texts = np.vectorize(lambda d: f"{d:+.2f}" if np.isfinite(d) and abs(d) >= 0.005 else "")(diff)
     _annotate(ax, diff, texts, cmap, norm, n, _fontsize(grid))
     _mark_holes(ax, n, grid.min_cases)
-    _frame_axes(ax, grid, f"{b} − {a}: difference of failure rates", ylabels=False)
-    fig.colorbar(im, ax=ax, label=f"rate({b}) − rate({a}); red: {b} worse", fraction=0.08, pad=0.03)
+    title = f"{short(b)} − {short(a)}:\ndifference of failure rates"
+    _frame_axes(ax, grid, title, ylabels=False)
+    rates = "weighted rates" if grid.weighted is not None else "failure rates"
+    label = f"difference of {rates}\nred: {short(b, 16)} worse"
+    fig.colorbar(im, ax=ax, label=label, fraction=0.08, pad=0.03)
 
 
 def pair_figure(grid: PairGrid, scale: RateScale) -> Figure:
@@ -267,7 +271,7 @@ def pair_figure(grid: PairGrid, scale: RateScale) -> Figure:
         )
     handles.append(Patch(fc=_ZERO_RATE, ec="0.6", label="no failure (below the scale)"))
     fig.legend(handles=handles, loc="outside lower center", ncols=3, fontsize=8, frameon=False)
-    fig.suptitle(grid.cross, fontsize=12, fontweight="bold")
+    fig.suptitle(short(grid.cross, 100), fontsize=12, fontweight="bold")
     return fig
 
 
@@ -279,6 +283,7 @@ def agreement_figure(
     pair: tuple[str, str] | None,
     agree: int | None = None,
     unanswered: int = 0,
+    weighted: bool = False,
 ) -> Figure:
     """Failure rate by verdict and model (bars) and, for two models, their count agreement.
 
@@ -297,6 +302,9 @@ def agreement_figure(
     unanswered : int
         Cases compared but left out of ``confusion`` because a model gave no count
         (``error`` or ``timeout``): they count against the agreement in the title.
+    weighted : bool
+        The run's cases are weighted (not draws of the whole space): the bars are
+        shares of the cases drawn, and say so.
     """
     two = confusion is not None and pair is not None
     fig, axes = plt.subplots(
@@ -309,12 +317,17 @@ def agreement_figure(
     for k, m in enumerate(models):
         total = max(sum(verdicts[m].values()), 1)
         pct = [100 * verdicts[m].get(v, 0) / total for v in fail_verdicts]
-        bars = ax.bar(x + (k - (len(models) - 1) / 2) * width, pct, width, label=m, color=f"C{k}")
+        at = x + (k - (len(models) - 1) / 2) * width
+        bars = ax.bar(at, pct, width, label=short(m), color=f"C{k}")
         ax.bar_label(bars, fmt="%.2f", fontsize=7, padding=1)
     # One word a line: "double count" and "false positive" do not run together.
     ax.set_xticks(x, [v.replace("_", "\n") for v in fail_verdicts])
-    ax.set_ylabel("cases with this verdict (%)")
-    ax.set_title("failure rate by verdict and model", fontsize=10)
+    if weighted:  # per-verdict weighted rates are not computed: the shares drawn, said so
+        ax.set_ylabel("cases drawn with this verdict (%)")
+        ax.set_title("verdicts of the cases drawn (not weighted)", fontsize=10)
+    else:
+        ax.set_ylabel("cases with this verdict (%)")
+        ax.set_title("failure rate by verdict and model", fontsize=10)
     ax.margins(y=0.15)
     ax.grid(axis="y", alpha=0.3)
     ax.legend(loc="upper right", fontsize=8)  # "best" warns (as an error) when slow
@@ -333,12 +346,13 @@ def agreement_figure(
         ticks = [str(i) for i in range(k - 1)] + [f"≥{k - 1}"]
         ax.set_xticks(np.arange(k), ticks)
         ax.set_yticks(np.arange(k), ticks)
-        ax.set_xlabel(f"predicted count, {pair[1]}")
-        ax.set_ylabel(f"predicted count, {pair[0]}")
+        a, b = short(pair[0]), short(pair[1])
+        ax.set_xlabel(f"predicted count, {b}")
+        ax.set_ylabel(f"predicted count, {a}")
         if agree is None:  # only the exact counts of the diagonal surely agree
             agree = int(np.trace(confusion) - confusion[-1, -1])
         total = max(int(confusion.sum()) + unanswered, 1)
-        title = f"count agreement {pair[0]} vs {pair[1]}: {100 * agree / total:.2f}% of cases"
+        title = f"count agreement {a} vs {b}: {100 * agree / total:.2f}% of cases"
         if unanswered:
             title += f"\n({unanswered:,} without a count from one, not in the table)"
         ax.set_title(title, fontsize=10)

@@ -99,7 +99,9 @@ def write_report(
     models = [str(m["id"]) for m in record.get("models", [])]
     scan = scan_results(run, models, int(record["config"]["cases"]))
     min_cases = int(summary.get("min_cases", 1))
-    shown = grids(cov, meta, select_pairs(meta, summary), models, min_cases)
+    weighted = "weighting" in summary  # cases not drawn from the whole space
+    pairs = select_pairs(meta, summary)
+    shown = grids(cov, meta, pairs, models, min_cases, weighted=weighted)
     picks = pick_cases(scan, cases)
     stored = {c: scan.stored(c) for c in picks}
     failing = {c: [m for m, (v, _) in s.items() if is_failure(v)] for c, s in stored.items()}
@@ -144,7 +146,13 @@ def _render(
     pair = (scan.models[0], scan.models[1]) if scan.confusion is not None else None
     agreement = figure_png_base64(
         agreement_figure(
-            scan.verdicts, FAIL_VERDICTS, scan.confusion, pair, scan.agree, scan.unanswered
+            scan.verdicts,
+            FAIL_VERDICTS,
+            scan.confusion,
+            pair,
+            scan.agree,
+            scan.unanswered,
+            weighted="weighting" in summary,
         )
     )
     name = str(record.get("name", path.name))

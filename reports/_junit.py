@@ -14,14 +14,13 @@ both files of a :class:`highfive.coverage.GateResult` into the run directory.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from highfive.harness import atomic_path, atomic_write_text
+from highfive.harness import atomic_path, atomic_write_text, json_text
 
 if TYPE_CHECKING:
     from highfive.coverage import GateResult
@@ -117,7 +116,7 @@ def write_gate(run: str | os.PathLike[str], result: GateResult) -> list[Path]:
     doc = result.to_dict()
     written = [out / "gate.json", out / "junit.xml"]
     texts = [
-        json.dumps(doc, indent=2) + "\n",
+        json_text(doc),
         junit_xml(doc, times=[c.seconds for c in result.criteria]),
     ]
     # Both or neither: each is written to a temporary name, renamed once both are.

@@ -67,7 +67,10 @@ nav a { color: #0969da; text-decoration: none; margin-right: 16px; }
 .kpi { border: 1px solid var(--line); border-radius: 8px; padding: 10px 14px;
   background: var(--soft); }
 .kpi .v { font-size: 24px; font-weight: 700; font-variant-numeric: tabular-nums; }
-.kpi .l { color: var(--muted); font-size: 13px; }
+.kpi { min-width: 0; }  /* a grid item no wider than its column, whatever it holds */
+.kpi .l { color: var(--muted); font-size: 13px; overflow-wrap: anywhere;
+  display: -webkit-box; -webkit-box-orient: vertical; -webkit-line-clamp: 3;
+  overflow: hidden; }  /* long model ids: three lines at most, the rest on hovering */
 table { border-collapse: collapse; margin: 8px 0 16px; font-size: 14px; }
 .tablebox { max-width: 100%; overflow-x: auto; }  /* a wide table scrolls, not the page */
 .tablebox > table { margin-bottom: 8px; }

@@ -136,11 +136,12 @@ def coverage_meta(cov: Path) -> CoverageMeta:
     return CoverageMeta(Binning.from_dict(meta["binning"]), crosses)
 
 
-def read_cells(cov: Path, crosses: Sequence[str]) -> Any:
-    """Cells of ``crosses`` (cross, cell, model, n, failures, upper) as a DataFrame."""
+def read_cells(cov: Path, crosses: Sequence[str], *, rate: bool = False) -> Any:
+    """Cells of ``crosses`` (cross, cell, model, n, failures, upper, and ``rate`` if
+    asked) as a DataFrame."""
     import pyarrow.dataset as ds
 
-    cols = ["cross", "cell", "model", "n", "failures", "upper"]
+    cols = ["cross", "cell", "model", "n", "failures", "upper", *(["rate"] if rate else [])]
     table = ds.dataset(cov / "cells.parquet").to_table(
         columns=cols, filter=ds.field("cross").isin(list(crosses))
     )

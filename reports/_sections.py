@@ -157,7 +157,8 @@ def kpi_cards(
         target = f"p_target {num(summary.get('p_target'))}"
         items.append((f"{status.get('failing', 0):,}", f"cells failing {target} ({name})"))
     cards = "".join(
-        f'<div class="kpi"><div class="v">{v}</div><div class="l">{esc(lbl)}</div></div>'
+        f'<div class="kpi"><div class="v">{v}</div>'
+        f'<div class="l" title="{esc(lbl)}">{esc(lbl)}</div></div>'
         for v, lbl in items
     )
     return f'<div class="kpis">{cards}</div>'
@@ -288,15 +289,21 @@ def results_section(
         html_table(head, rows, num=tuple(range(1, len(head)))),
         f'<p class="sub">{note}</p>',
     ]
+    share = (
+        "share of cases per failing verdict"
+        if weighted is None
+        else "share of the cases drawn per failing verdict, not weighted (the weighted "
+        "failure rate is the table's)"
+    )
     if scan.confusion is not None:
         alt = "failure rate by verdict; count agreement"
         caption = (
-            "Left: share of cases per failing verdict and model. Right: cases by the count "
+            f"Left: {share} and model. Right: cases by the count "
             "each model predicted (diagonal = same count; the last row and column hold every "
             "count from there up, equal or not)."
         )
     else:
-        alt, caption = "failure rate by verdict", "Share of cases per failing verdict."
+        alt, caption = "failure rate by verdict", f"{share.capitalize()}."
     out.append(f"<figure>{img(agreement_png, alt)}<figcaption>{caption}</figcaption></figure>")
     if scan.confusion is not None:
         a, b = scan.models[0], scan.models[1]

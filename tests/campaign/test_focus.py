@@ -67,6 +67,8 @@ def test_focus_targets_undecided_cells_and_merges(
     assert main(["diff", str(base), str(follow)]) == 0
     err = capsys.readouterr().err
     assert f"note: {follow} drew its cases from target boxes (sampler 'focus')" in err
+    # It said "compare it cell by cell", but a cell a box cuts holds the box's part only.
+    assert "compare it cell by cell" not in err and "cells its boxes contain whole" in err
 
 
 def _point(space: object, dim: str, u: float) -> np.ndarray:

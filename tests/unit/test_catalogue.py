@@ -338,6 +338,33 @@ CATALOGUE = [
         "report run --out run/gate.json",
         r"--out: 'run/gate.json' would overwrite the input RUN 'run'; choose another file",
     ),
+    row(  # another run's record replaced by HTML: that run could no longer be read
+        "report-out-onto-another-runs-record",
+        "report run --out partial/campaign.json",
+        r"--out: 'partial/campaign.json' is inside the run directory '.*partial', which "
+        r"this command does not read; write it outside that run",
+    ),
+    row(  # a file among another run's results: read as a part of its dataset
+        "report-out-into-another-runs-results",
+        "report run --out partial/results/r.html",
+        r"--out: 'partial/results/r.html' is inside the run directory '.*partial'",
+    ),
+    row(  # another run's report replaced by this run's
+        "report-out-onto-another-runs-report",
+        "report run --out partial/report.html",
+        r"--out: 'partial/report.html' is inside the run directory '.*partial'",
+    ),
+    row(  # another run's coverage/ replaced by this run's
+        "coverage-out-into-another-run",
+        "coverage run --out partial",
+        r"--out: 'partial' is inside the run directory '.*partial', which this command does "
+        r"not read",
+    ),
+    row(
+        "compare-out-into-another-run",
+        "model compare run --out partial/c.parquet",
+        r"--out: 'partial/c.parquet' is inside the run directory '.*partial'",
+    ),
     row(  # said "does not exist"
         "count-program-is-a-folder",
         "count good.csv --model exec:./folder",
@@ -1053,6 +1080,32 @@ CATALOGUE = [
         files={
             "c.toml": _campaign(
                 sampler='"importance"', batch_size=2, **{"[importance]": "stages = 3"}
+            )
+        },
+    ),
+    row(  # 4 stages over 4 batches: the last stage got 1 batch (0.25), not 0.9
+        "run-importance-final-too-large",
+        "run c.toml",
+        r"importance.final: 0.9 of 4 batches \(cases / batch_size\) is 4 batches for the "
+        r"last stage, but 4 stages leave it at most 1 \(one batch to each earlier stage\), "
+        r"a share of 0.25; give final <= 0.25, fewer stages or more batches",
+        files={
+            "c.toml": _campaign(
+                sampler='"importance"', batch_size=2, **{"[importance]": "stages = 4\nfinal = 0.9"}
+            )
+        },
+    ),
+    row(  # 2 stages over 4 batches: the last stage got 1 batch (0.25), not 0.01
+        "run-importance-final-too-small",
+        "run c.toml",
+        r"importance.final: 0.01 of 4 batches \(cases / batch_size\) rounds to no batch for "
+        r"the last stage, which needs at least one \(a share of 0.25\); give final >= 0.25, "
+        r"or more batches",
+        files={
+            "c.toml": _campaign(
+                sampler='"importance"',
+                batch_size=2,
+                **{"[importance]": "stages = 2\nfinal = 0.01"},
             )
         },
     ),

@@ -461,6 +461,7 @@ def test_non_inferiority_through_the_cli(
     cells = pd.read_parquet(out)
     assert {"diff", "diff_low", "diff_high", "ratio", "ratio_low", "ratio_high"} <= set(cells)
     assert cells["noninferior"].all() and set(cells["model_b"]) == {"m"}
+    assert list(cells.columns[:4]) == ["run_a", "model_a", "run_b", "model_b"]  # A, then B
     assert main([*argv[:-3], "--margin", "0.0005", "--check"]) == 1  # not shown: exit 1
     assert main([*argv[:-3], "--margin", "0.0005"]) == 0  # no --check: report only
 

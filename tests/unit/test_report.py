@@ -233,6 +233,11 @@ def test_failure_regions_are_rendered(run: Path, tmp_path: Path) -> None:
 def test_failure_regions_absent_or_empty() -> None:
     assert "not computed" in regions_section({})
     assert "none found" in regions_section({"regions": []})
+    worst = [{"model": "toy", "label": "motion=wave", "failures": 2}]
+    assert "do not concentrate in a box" in regions_section({"regions": [], "worst": worst})
+    # No failure at all: "failures do not concentrate in a box" spoke of failures.
+    empty = regions_section({"regions": [], "worst": []})
+    assert "no failure" in empty and "concentrate" not in empty
 
 
 # -- errors -------------------------------------------------------------------------
@@ -801,7 +806,7 @@ def test_merged_coverage_is_said_to_be_merged(
 # -- the coverage figures say their rule ---------------------------------------------
 def _kpi(text: str, label_start: str) -> tuple[str, str]:
     """(value, label) of the key-number card whose label starts with ``label_start``."""
-    for v, label in re.findall(r'<div class="v">(.*?)</div><div class="l">(.*?)</div>', text):
+    for v, label in re.findall(r'<div class="v">(.*?)</div><div class="l"[^>]*>(.*?)</div>', text):
         if label.startswith(label_start):
             return v, label
     raise AssertionError(f"no card {label_start!r}")
@@ -863,9 +868,82 @@ def test_the_headline_of_weighted_cases_shows_the_bound_beside_the_estimate() ->
     }
     summary = {"confidence": 0.95, "weighting": {"overall": overall}}
     html = kpi_cards({"config": {"cases": 512}}, summary, scan)  # type: ignore[arg-type]
-    cards = re.findall(r'<div class="v">(.*?)</div><div class="l">(.*?)</div>', html)
+    cards = re.findall(r'<div class="v">(.*?)</div><div class="l"[^>]*>(.*?)</div>', html)
     kt = next((v, label) for v, label in cards if "kt" in label)
     assert "0.00%" not in kt[0] and kt[0] == "undecided", kt
     assert "bounds [0.00%, 100.00%]" in kt[1], kt
     ok = next((v, label) for v, label in cards if "ok" in label)
     assert ok == ("1.46%", "weighted failure rate, ok (95% upper bound 3.10%)"), ok
+
+
+def test_a_weighted_rate_above_1_is_shown_inside_its_interval_and_explained() -> None:
+    # Horvitz-Thompson: weighted failures over the cell's base mass, unbiased but not
+    # bounded by 1. The worst-cells table printed "rate 18.755 | 95% CI 0.000 - 1.000".
+    from highfive.reports._coverage_sections import worst_section
+
+    worst = {
+        "model": "float",
+        "cross": "motion x distractor",
+        "label": "motion=point & distractor=run_pump",
+        "n": 5,
+        "failures": 1,
+        "rate": 18.755,
+        "ci_low": 3e-10,
+        "ci_high": 1.0,
+        "upper": 1.0,
+        "status": "under-tested",
+    }
+    summary = {"confidence": 0.95, "worst": [worst], "weighting": {"overall": {}}}
+    text = worst_section(summary)
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", text)
+    rate = cells[4]
+    assert "18.755" not in rate and rate.startswith("1.000"), cells
+    assert "Horvitz-Thompson" in text and "18.8" in text  # the estimate and why it is capped
+
+
+_CARDS = """
+<script>
+window.addEventListener("load", function () {
+  var out = [];
+  document.querySelectorAll(".kpi").forEach(function (card) {
+    var box = card.getBoundingClientRect();
+    card.querySelectorAll("div").forEach(function (part) {
+      var r = part.getBoundingClientRect();
+      if (r.right > box.right + 1 || part.scrollWidth > part.clientWidth + 1)
+        out.push(part.textContent.slice(0, 30));
+    });
+  });
+  document.body.dataset.cards = String(document.querySelectorAll(".kpi").length);
+  document.body.dataset.overflowing = out.join(" | ") || "none";
+});
+</script>
+"""
+
+LONG_ID = "a_very_long_model_identifier_that_keeps_going_" + "and_going_" * 5 + "1234"  # 100
+
+
+@pytest.mark.browser
+@needs_chromium
+def test_long_model_ids_stay_inside_their_cards(tmp_path: Path, toy_model_path: Path) -> None:
+    # A model id of 100 characters ran out of its headline card, over the next card
+    # and off the page.
+    second = _second_model(toy_model_path, tmp_path / "toy_low.onnx", bias=-5.0)
+    cfg = CampaignConfig(
+        name="long",
+        seed=3,
+        cases=64,
+        batch_size=64,
+        models=({"counter": str(toy_model_path), "id": LONG_ID}, str(second)),  # type: ignore[arg-type]
+        out=str(tmp_path / "runs"),
+        execution=ExecutionConfig(workers=0),
+    )
+    run_campaign(cfg, stream=None)
+    page = write_report(tmp_path / "runs" / "long", cases=0)
+    text = page.read_text()
+    page.write_text(text.replace("</body>", _CARDS + "</body>"))
+    dom = _chromium(page.as_uri(), tmp_path / "profile", "--dump-dom", "--window-size=1280,2000")
+    body = re.search(r"<body[^>]*>", dom.stdout)
+    assert body is not None, dom.stderr[-2000:]
+    assert 'data-overflowing="none"' in body.group(0), body.group(0)
+    assert 'data-cards="' in body.group(0) and 'data-cards="0"' not in body.group(0)
+    assert f'title="failing cases, {LONG_ID}"' in text  # the whole id, on hovering

@@ -248,3 +248,45 @@ def test_the_agreement_title_gives_the_cases_with_equal_counts() -> None:
     # without the exact figure, only the diagonal's exact counts are sure to agree
     title = agreement_figure(verdicts, FAIL_VERDICTS, confusion, ("a", "b")).axes[1]
     assert title.get_title() == f"count agreement a vs b: {100 * 185 / 196:.2f}% of cases"
+
+
+_LONG_MODEL = "a_very_long_model_identifier_that_keeps_going_" + "and_going_" * 5 + "1234"  # 100
+
+
+def test_long_labels_and_model_ids_stay_inside_the_figure_and_apart() -> None:
+    # Metadata values of 89 characters that differ only at the start, and a model id of
+    # 100: the row labels were cut at the figure's left edge (all read "xxxx..."), the
+    # panel titles ran into each other, the tick labels and colour bar label off the edge.
+    rows = tuple(f"{a}{'x' * 80}" for a in ("badminton", "running", "standing", "walking"))
+    cols = ("a long free-text note about the take, the sensor and the weather", "short")
+    grid = PairGrid(
+        "activity x note",
+        ("activity", "note"),
+        ("activity", "note"),
+        rows,
+        cols,
+        {_LONG_MODEL: np.array([[3, 2]] * 4), "int8": np.array([[3, 2]] * 4)},
+        {_LONG_MODEL: np.array([[1, 0]] * 4), "int8": np.array([[0, 1]] * 4)},
+        {_LONG_MODEL: np.full((4, 2), 0.9), "int8": np.full((4, 2), 0.9)},
+    )
+    fig = pair_figure(grid, RateScale())
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    page = fig.bbox
+    texts = [t for t in fig.findobj(plt.Text) if t.get_text() and t.get_visible()]
+    outside = [
+        t.get_text()[:30]
+        for t in texts
+        if not (
+            (box := t.get_window_extent(renderer)).x0 >= page.x0 - 1
+            and box.x1 <= page.x1 + 1
+            and box.y0 >= page.y0 - 1
+            and box.y1 <= page.y1 + 1
+        )
+    ]
+    assert outside == [], outside
+    titles = [ax.title for ax in fig.axes[:3]]
+    assert _overlapping(titles, renderer) == []
+    shown = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert len(set(shown)) == 4 and all(len(s) <= 30 for s in shown), shown
+    assert [s[:4] for s in shown] == ["badm", "runn", "stan", "walk"], shown

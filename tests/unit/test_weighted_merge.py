@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -307,3 +308,52 @@ def test_unweighted_runs_of_different_models_are_refused(
     out = tmp_path / "merged"
     assert main(["coverage", str(a), str(b), "--out", str(out)]) == 2
     assert capsys.readouterr().err.count("\n") == 1 and not out.exists()
+
+
+def _strict(text: str) -> Any:
+    """``text`` parsed as strict JSON (RFC 8259): no Infinity, -Infinity or NaN."""
+
+    def refuse(name: str) -> None:
+        raise ValueError(f"{name} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_summary_json_of_a_focus_run_alone_is_strict_json(tmp_path: Path) -> None:
+    # The whole space of a focus run alone has no finite weight bound: summary.json held
+    # the bare word Infinity, which JavaScript, Go and jq reject as JSON.
+    focus = base_and_focus(tmp_path, 4)[1]
+    assert main(["coverage", str(focus)]) == 0
+    summary = _strict((focus / "coverage" / "summary.json").read_text())
+    assert summary["weighting"]["overall"]["toy"]["weight_bound"] is None
+
+
+def test_the_reports_heatmaps_colour_weighted_cells_by_their_weighted_rate(
+    tmp_path: Path,
+) -> None:
+    # The heatmaps coloured each cell of an importance run by failing / cases drawn,
+    # which counts the cases drawn 18 times as densely in the failing quarter as the
+    # base: 0.6 where the weighted rate, the one the worst-cells table shows, was 0.3.
+    from highfive.reports._grids import RateScale, grids
+    from highfive.reports._heatmaps import agreement_figure, pair_figure
+    from highfive.reports._read import coverage_meta
+
+    ims = importance_run(tmp_path / "i", np.random.default_rng(5), 400, 6)
+    assert main(["coverage", str(ims)]) == 0
+    cov = ims / "coverage"
+    meta = coverage_meta(cov)
+    cross = next(name for name, dims in meta.crosses.items() if len(dims) == 2)
+    (grid,) = grids(cov, meta, [cross], ["toy"], 1, weighted=True)
+    cells = pq.read_table(cov / "cells.parquet").to_pandas()
+    rates = cells.loc[cells["cross"] == cross, ["failures", "n", "rate"]]
+    assert not np.allclose(rates["rate"], rates["failures"] / rates["n"])  # they differ here
+    shown = np.sort(grid.rate("toy").ravel())
+    np.testing.assert_allclose(shown, np.sort(np.minimum(rates["rate"].to_numpy(), 1.0)))
+    figure = pair_figure(grid, RateScale.for_grids([grid]))
+    labels = [ax.get_ylabel() for ax in figure.axes]
+    assert any(label.startswith("weighted failure rate") for label in labels), labels
+    bars = agreement_figure(
+        {"toy": {"pass": 300, "miss": 100}}, ["miss"], None, None, weighted=True
+    )
+    title, ylabel = bars.axes[0].get_title(), bars.axes[0].get_ylabel()
+    assert "cases drawn" in title and "not weighted" in title and "cases drawn" in ylabel
