@@ -8,13 +8,12 @@ for anything the user can fix (the main CLI prints those as one ``error: ...`` l
 from __future__ import annotations
 
 import argparse
-import json
 import os
 from pathlib import Path
 from typing import Any
 
 from highfive.generators import InvalidParameter
-from highfive.harness import int_at_least, int_between, path_arg
+from highfive.harness import int_at_least, int_between, json_text, path_arg
 
 from ._defaults import MAX_OVERSAMPLE, MAX_SEED
 
@@ -99,7 +98,7 @@ def _cmd_target(args: argparse.Namespace) -> int:
 
     estimate = estimate_target(args.model, args.target)  # everything before any output
     if args.json:
-        print(json.dumps(estimate.to_dict(), indent=2))
+        print(json_text(estimate.to_dict()), end="")
     else:
         print("\n".join(estimate.table()))
     return 0
@@ -164,7 +163,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         ways=args.ways,
     )
     if args.json:
-        print(json.dumps(result.to_dict(), indent=2, allow_nan=False))
+        print(json_text(result.to_dict()), end="")
     else:
         print("\n".join(result.lines()))
     for path in write_compare(result, out=args.out, plot=args.plot):
