@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from highfive.coverage import analyse_run
+from highfive.coverage import analyse_run, diff_runs
 from highfive.generators import InvalidParameter, RunDirError
 from highfive.harness import (
     CampaignConfig,
@@ -279,6 +279,10 @@ def test_recordings_in_two_runs_are_one_case_whatever_their_labels_files(
     header, *rows = (other / "labels.csv").read_text().splitlines()
     if labels == "the rest":  # two runs of different recordings: half and half
         (whole / "labels.csv").write_text("\n".join([header, *rows[1::2]]) + "\n")
+    if labels == "reordered":  # every third recording labelled without its high-fives:
+        # the float model then fails some recordings and passes others (in both runs)
+        rows = [re.sub(r",[^,]+,", ",,", r) if i % 3 == 0 else r for i, r in enumerate(rows)]
+        (whole / "labels.csv").write_text("\n".join([header, *rows]) + "\n")
     rows = rows[::-1] if labels == "reordered" else rows[::2]
     (other / "labels.csv").write_text("\n".join([header, *rows]) + "\n")
     for folder in (whole, other):
@@ -301,6 +305,53 @@ def test_recordings_in_two_runs_are_one_case_whatever_their_labels_files(
     if labels == "reordered":  # the same files: a diff pairs each with itself
         assert main(["diff", *map(str, runs), "--ways", "1"]) == 0
         assert f"paired on the {len(rows)} cases both runs share" in capsys.readouterr().out
+        # Each recording beside itself: B's rows were renumbered but left in B's order,
+        # so a failure was compared with another recording's verdict, in A's cells.
+        d = diff_runs(*runs, model="float", ways=[1])
+        assert d.paired and 0 < d.overall["failures_a"] < len(rows)
+        assert (d.overall["b"], d.overall["c"]) == (0, 0)
+        assert (d.cells["failures_a"] == d.cells["failures_b"]).all()
+        assert (d.cells["b"] == 0).all() and (d.cells["c"] == 0).all()
+
+
+def test_diff_pairs_runs_of_the_same_files_whatever_their_seed_and_names_relabelled_ones(
+    synthetic: tuple[Path, Path, list[int]], tmp_path: Path, toy_model_path: Path
+) -> None:
+    # A seed does nothing in a campaign of recordings, yet it stopped a diff from pairing
+    # two runs of the same files; and a recording relabelled in one run changed its
+    # verdicts, "an improvement of the same model", without a word about the labels.
+    _copy(synthetic[0] / "rec", tmp_path / "rec")
+    other = _copy(synthetic[0] / "rec", tmp_path / "relabelled")
+    header, first, *rest = (other / "labels.csv").read_text().splitlines()
+    name, _, kind = first.split(",")
+    (other / "labels.csv").write_text("\n".join([header, f"{name},0.5,{kind}", *rest]) + "\n")
+    seeded = _recordings_config(tmp_path, tmp_path / "rec", toy_model_path, name="seeded")
+    seeded.write_text("seed = 7\n" + seeded.read_text())
+    for config in (
+        _recordings_config(tmp_path, tmp_path / "rec", toy_model_path),
+        seeded,
+        _recordings_config(tmp_path, other, toy_model_path, name="relabelled"),
+    ):
+        run_campaign(CampaignConfig.from_toml(config), stream=None)
+    runs = tmp_path / "runs"
+    d = diff_runs(runs / "rec", runs / "seeded", model="toy", ways=[1])
+    assert d.paired and "same recordings, by SHA-256" in d.note
+    assert "judge differently" not in d.note
+    d = diff_runs(runs / "rec", runs / "relabelled", model="toy", ways=[1])
+    assert d.paired and re.search(
+        rf"judge differently \(the truth of 1 recording\(s\) \('{name}'\) differs in the "
+        r"labels files\): a difference may come from the judging, not the counter",
+        d.note,
+    )
+    # Two runs that each hold one recording twice (made before a run refused that):
+    # which copy is which cannot be told, so they are not paired by row position.
+    for run in ("rec", "seeded"):
+        record = json.loads((runs / run / "campaign.json").read_text())
+        files = record["identity"]["recording_files"]
+        files[1]["sha256"] = files[0]["sha256"]
+        (runs / run / "campaign.json").write_text(json.dumps(record))
+    d = diff_runs(runs / "rec", runs / "seeded", model="toy", ways=[1])
+    assert not d.paired and "a run holds the same recording (SHA-256) twice" in d.note
 
 
 @pytest.fixture(scope="module")
