@@ -22,7 +22,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
-from highfive.generators import ConfigError, InvalidParameter, RunDirError, make_sampler
+from highfive.generators import (
+    ConfigError,
+    InvalidParameter,
+    ParameterSpace,
+    RunDirError,
+    make_sampler,
+)
 
 from ._batch import BatchJob
 from ._cluster import (
@@ -144,8 +150,10 @@ def run_campaign(
     if stream == "stderr":
         stream = sys.stderr
     recordings = load_recordings(config)  # every row and file checked before anything runs
+    labels = None
     if config.recordings is not None:
         config = replace(config, cases=len(recordings))
+        labels = labels_space(recordings, config.recordings.metadata)
     space = config.parameter_space()
     boxes = config.focus_boxes()
     if config.importance and not resume:  # a recorded run resumes as it ran
@@ -202,7 +210,17 @@ def run_campaign(
         # existence check, and nothing (no cluster, no file) is started before it.
         with run.lock():
             return _run_locked(
-                config, run, identity, space, boxes, counters, resume, client, stream, recordings
+                config,
+                run,
+                identity,
+                space,
+                boxes,
+                counters,
+                resume,
+                client,
+                stream,
+                recordings,
+                labels,
             )
     finally:
         for counter in counters.values():
@@ -345,6 +363,7 @@ def _run_locked(
     client: Any,
     stream: TextIO | None,
     recordings: tuple[RecordingCase, ...] = (),
+    labels: ParameterSpace | None = None,
 ) -> CampaignSummary:
     ids = tuple(counters)
     records = _counter_records(counters)
@@ -423,11 +442,7 @@ def _run_locked(
                 boxes,
                 float(config.stream_chunk_s),
                 recordings=recordings,
-                labels=(
-                    labels_space(recordings, config.recordings.metadata)
-                    if config.recordings
-                    else None
-                ),
+                labels=labels,
             )
             # One stage unless importance sampling: its stages run one after another,
             # each with the proposal fitted to the stage before it.

@@ -469,9 +469,8 @@ def test_basicmotions_end_to_end(tmp_path: Path) -> None:
 
 def test_read_labels_keeps_metadata_in_row_order(tmp_path: Path) -> None:
     t = np.arange(0, 5, 0.02)
-    x = np.column_stack([np.ones_like(t), np.zeros_like(t), np.zeros_like(t)])
-    for name in ("b.csv", "a.csv"):
-        pd.DataFrame({"t": t, "x": x[:, 0], "y": x[:, 1], "z": x[:, 2]}).to_csv(
+    for tilt, name in enumerate(("b.csv", "a.csv")):  # two recordings: not the same bytes
+        pd.DataFrame({"t": t, "x": 1.0, "y": tilt * 0.01, "z": 0.0}).to_csv(
             tmp_path / name, index=False
         )
     (tmp_path / "labels.csv").write_text("file,high_fives,who\nb.csv,1.5;3,ann\na.csv,,bob\n")
