@@ -43,8 +43,6 @@ from ._records import MAX_COUNT
 __all__ = ["RecordingCase", "labels_space", "read_labels"]
 
 TRUTH_COLUMNS = ("high_fives", "count")
-RESERVED = ("case_id", "model", "source", "recording")
-"""Names a metadata column cannot take (result columns of every case)."""
 
 
 @dataclass(frozen=True)

@@ -928,6 +928,12 @@ CATALOGUE = [
         r"to 32,767 in the digits 0-9$",
         files=_recordings("file,count\ngood.csv,40000\n"),
     ),
+    row(  # crashed the run: the weight column of importance-sampled results
+        "run-rec-metadata-weight",
+        "run r.toml",
+        r"recordings.metadata: 'weight' cannot name a metadata column",
+        files=_recordings("file,count,weight\ngood.csv,0,a\n", 'metadata = ["weight"]'),
+    ),
     row(  # blank rows were counted as recordings; the run folder was left half-written
         "run-rec-header-and-blank-rows",
         "run r.toml",
