@@ -24,7 +24,6 @@ from typing import Any, Literal, TextIO
 
 from highfive.generators import (
     ConfigError,
-    InvalidParameter,
     ParameterSpace,
     RunDirError,
     make_sampler,
@@ -47,7 +46,7 @@ from ._importance import (
     stage_job,
     warn_defensive,
 )
-from ._labels import RecordingCase, labels_space, read_labels
+from ._labels import RecordingCase, check_windows, labels_space, read_labels
 from ._latency import measure_latency
 from ._progress import CampaignSummary, Progress
 from ._records import counter_id
@@ -196,7 +195,9 @@ def run_campaign(
         )
     counters = load_counters(config)
     try:
-        check_windows(recordings, counters)
+        if config.recordings is not None:
+            windows = {cid: c.spec.window_s for cid, c in counters.items() if c.spec is not None}
+            check_windows(recordings, config.recordings.labels, windows)
         identity = {
             **config.identity(),
             **recordings_identity(config, recordings),
@@ -245,22 +246,6 @@ def load_recordings(config: CampaignConfig) -> tuple[RecordingCase, ...]:
         units=rec.units,
         time_unit=rec.time_unit,
     )
-
-
-def check_windows(recordings: tuple[RecordingCase, ...], counters: Mapping[str, Any]) -> None:
-    """Refuse a recording shorter than a counter's window (``count`` refuses it too)."""
-    windows = [(c.spec.window_s, cid) for cid, c in counters.items() if c.spec is not None]
-    if not windows or not recordings:
-        return
-    window, cid = max(windows)
-    for case in recordings:
-        duration = case.duration_s
-        if duration < window:
-            raise InvalidParameter(
-                f"recording {case.file}: {duration:.3g} s long, shorter than one window of "
-                f"counter {cid} ({window:g} s); nothing can be counted: drop it from the "
-                "labels file"
-            )
 
 
 def recordings_identity(

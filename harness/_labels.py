@@ -30,17 +30,19 @@ import hashlib
 import math
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from highfive.generators import Dimension, InvalidParameter, ParameterSpace, show
 
 from ._io import file_identity
+from ._pipeline import countable
 from ._recording import TimeUnit, Units, open_recording
+from ._recording_count import nothing_to_count, stretches
 from ._records import MAX_COUNT
 
-__all__ = ["RecordingCase", "labels_space", "read_labels"]
+__all__ = ["RecordingCase", "check_windows", "labels_space", "read_labels"]
 
 TRUTH_COLUMNS = ("high_fives", "count")
 
@@ -66,6 +68,12 @@ class RecordingCase:
         The metadata columns' values, in the campaign's order.
     units, time_unit : str
         As the campaign gives them (``"auto"``: inferred).
+    line : int
+        Its line in the labels file.
+    fs : float
+        Its nominal sample rate (Hz), as opening it found.
+    stretches : tuple of (float, int)
+        Each stretch between gaps: first-to-last-sample span (s) and samples.
     """
 
     file: str
@@ -77,6 +85,9 @@ class RecordingCase:
     metadata: tuple[tuple[str, str], ...] = ()
     units: Units = "auto"
     time_unit: TimeUnit = "auto"
+    line: int = 0
+    fs: float = math.nan
+    stretches: tuple[tuple[float, int], ...] = ()
 
 
 _DECIMAL = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", re.ASCII)
@@ -282,7 +293,37 @@ def _case(
             f"SHA-256 {sha[:12]}...); allowed: each recording once"
         )
     seen[sha] = (line, name)
-    return RecordingCase(name, data, sha, times, count, rec.duration_s, tuple(meta), *reading)
+    spans = tuple(stretches(rec))
+    return RecordingCase(
+        name, data, sha, times, count, rec.duration_s, tuple(meta), *reading, line, rec.fs, spans
+    )
+
+
+def check_windows(
+    cases: Sequence[RecordingCase], labels: str | os.PathLike[str], windows: Mapping[str, float]
+) -> None:
+    """Refuse a recording no stretch of which holds a window of a counter (``highfive
+    count`` refuses it too): it would be run as an ``error`` case of every counter.
+
+    Parameters
+    ----------
+    cases : sequence of RecordingCase
+    labels : path
+        The labels file (named in the message).
+    windows : mapping of str to float
+        Each counter's window (s) by its id; counters without one are left out.
+    """
+    if not windows:
+        return
+    cid = max(windows, key=lambda c: windows[c])
+    for case in cases:
+        if not any(countable(s, n, case.fs, windows[cid]) for s, n in case.stretches):
+            why = nothing_to_count(Path(case.file).name, list(case.stretches), windows[cid])
+            raise InvalidParameter(
+                f"{_where(Path(labels), case.line, 'file')}: {show(case.file)} is refused: "
+                f"{why} by counter {cid} ({windows[cid]:g} s window); drop it from the labels "
+                "file"
+            )
 
 
 def labels_space(cases: Sequence[RecordingCase], metadata: Sequence[str]) -> ParameterSpace:

@@ -915,7 +915,9 @@ CATALOGUE = [
     row(
         "run-rec-shorter-than-a-window",
         "run r.toml",
-        r"recording short.csv: 0.04 s long, shorter than one window of counter toy",
+        r"l.csv line 2, column file: 'short.csv' is refused: recording short.csv: 0.04 s long "
+        r"\(3 samples\), shorter than one window of 1.5 s; nothing can be counted by counter "
+        r"toy \(1.5 s window\); drop it from the labels file$",
         files=_recordings(
             "file,count\nshort.csv,0\n",
             **{"short.csv": "t,x,y,z\n0,1,0,0\n0.02,1,0,0\n0.04,1,0,0\n"},
@@ -939,6 +941,29 @@ CATALOGUE = [
         "run r.toml",
         r"l.csv: a header and no recording; add one row per file",
         files=_recordings("file,count,who\n\n,,\n", 'metadata = ["who"]'),
+    ),
+    row(  # was run, and every counter's answer an error
+        "run-rec-every-stretch-shorter-than-a-window",
+        "run r.toml",
+        r"l.csv line 3, column file: 'chopped.csv' is refused: recording chopped.csv: none of "
+        r"its 4 stretches between gaps of more than 1 s holds one window; nothing can be "
+        r"counted by counter toy \(1.5 s window\)",
+        files=_recordings(
+            "file,count\ngood.csv,0\nchopped.csv,0\n",
+            **{
+                "chopped.csv": "t,x,y,z\n"
+                + "".join(f"{k * 2.5 + i * 0.02:.2f},1,0,0\n" for k in range(4) for i in range(26))
+            },
+        ),
+    ),
+    row(
+        "run-rec-shorter-than-a-window-named-by-line",
+        "run r.toml",
+        r"l.csv line 3, column file: 'short.csv' is refused: recording short.csv: 0.04 s long",
+        files=_recordings(
+            "file,count\ngood.csv,0\nshort.csv,0\n",
+            **{"short.csv": "t,x,y,z\n0,1,0,0\n0.02,1,0,0\n0.04,1,0,0\n"},
+        ),
     ),
     row(  # the same bytes under two names were two cases, here with contradicting truth
         "run-rec-same-bytes-twice",
