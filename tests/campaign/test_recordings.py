@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from highfive.coverage import analyse_run, diff_runs
-from highfive.generators import InvalidParameter, RunDirError
+from highfive.generators import ConfigError, InvalidParameter, RunDirError
 from highfive.harness import (
     CampaignConfig,
     RunDir,
@@ -352,6 +352,54 @@ def test_diff_pairs_runs_of_the_same_files_whatever_their_seed_and_names_relabel
         (runs / run / "campaign.json").write_text(json.dumps(record))
     d = diff_runs(runs / "rec", runs / "seeded", model="toy", ways=[1])
     assert not d.paired and "a run holds the same recording (SHA-256) twice" in d.note
+
+
+@pytest.mark.parametrize("second", ["columns reordered", "one value each", "another column"])
+def test_coverage_merges_runs_of_recordings_that_bin_the_same_label_columns(
+    second: str, synthetic: tuple[Path, Path, list[int]], tmp_path: Path, toy_model_path: Path
+) -> None:
+    # Refused, blaming values found in one run only (which a merge allows): metadata
+    # listed in another order, and a run whose every column holds one value (binned by
+    # recording as well) beside one binned by those columns.
+    rows = pd.read_csv(synthetic[0] / "rec" / "labels.csv", keep_default_na=False)
+    half = len(rows) // 2
+    first = rows.iloc[:half].assign(who=["alice", "bob"] * (half // 2), hand=["left"] * half)[
+        ["file", "high_fives", "who", "hand"]
+    ]
+    other = rows.iloc[half:]
+    if second == "columns reordered":
+        other = other.assign(hand=["right"] * len(other), who=["carol", "bob"] * (len(other) // 2))
+        columns = ["hand", "who"]
+    elif second == "one value each":
+        other = other.assign(who="carol", hand="left")
+        columns = ["who", "hand"]
+    else:
+        other = other.assign(who="carol", arm="long")
+        columns = ["who", "arm"]
+    runs = []
+    for name, frame, meta in (("a", first, ["who", "hand"]), ("b", other, columns)):
+        folder = _copy(synthetic[0] / "rec", tmp_path / name)
+        frame[["file", "high_fives", *meta]].to_csv(folder / "labels.csv", index=False)
+        config = _recordings_config(tmp_path, folder, toy_model_path, name=name)
+        config.write_text(config.read_text().replace('["kind"]', json.dumps(meta)))
+        runs.append(Path(run_campaign(CampaignConfig.from_toml(config), stream=None).run_dir))
+    if second == "another column":
+        with pytest.raises(
+            ConfigError,
+            match=r"^cannot merge coverage: the runs of recordings bin different label columns "
+            r"\(who, hand in .*a'; recording, who, arm in .*b'\); runs of recordings merge "
+            r"when they bin the same label columns",
+        ):
+            analyse_run(runs)
+        return
+    merged = analyse_run(runs)
+    space = merged.counts.binning.space
+    assert list(space.names) == ["who", "hand"]  # no recording: who holds several values
+    want = ["alice", "bob", "carol"]
+    assert list(space["who"].choices) == want
+    one_way = merged.cells[(merged.cells["t"] == 1) & (merged.cells["model"] == "toy")]
+    who = one_way[one_way["label"].str.startswith("who=")]
+    assert int(who["n"].sum()) == len(rows)  # each case once
 
 
 @pytest.fixture(scope="module")
