@@ -17,7 +17,7 @@ import json
 import platform
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal, TextIO
@@ -316,15 +316,31 @@ def _check_resumable(run: RunDir, identity: Mapping[str, Any]) -> dict[str, Any]
             )
     if diff:
         shown = "; ".join(
-            f"{k}: the run has {_shown(k, old.get(k))}, this configuration "
-            f"{_shown(k, identity.get(k))}"
-            for k in diff
+            f"{k}: the run has {_shown(k, a)}, this configuration {_shown(k, b)}"
+            for k, a, b in _differences(old, identity, diff)
         )
         raise RunDirError(
             f"run directory {run.shown} belongs to another configuration (differs in "
             f"{shown}); resume refuses to mix results: use another name or --out"
         )
     return previous
+
+
+def _differences(
+    old: Mapping[str, Any], new: Mapping[str, Any], keys: Iterable[str], prefix: str = ""
+) -> list[tuple[str, Any, Any]]:
+    """The settings ``keys`` that differ, as (dotted name, old, new): a table
+    (``recordings``, ``execution``) by the keys in it that differ, so that a message shows
+    them rather than two tables cut off before them."""
+    out: list[tuple[str, Any, Any]] = []
+    for k in keys:
+        a, b = old.get(k), new.get(k)
+        if isinstance(a, Mapping) and isinstance(b, Mapping):
+            inner = sorted(j for j in set(a) | set(b) if a.get(j) != b.get(j))
+            out += _differences(a, b, inner, f"{prefix}{k}.")
+        elif a != b:
+            out.append((f"{prefix}{k}", a, b))
+    return out
 
 
 def _shown(key: str, value: Any) -> str:

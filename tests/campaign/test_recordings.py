@@ -11,6 +11,7 @@ import math
 import re
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -400,6 +401,24 @@ def test_coverage_merges_runs_of_recordings_that_bin_the_same_label_columns(
     one_way = merged.cells[(merged.cells["t"] == 1) & (merged.cells["model"] == "toy")]
     who = one_way[one_way["label"].str.startswith("who=")]
     assert int(who["n"].sum()) == len(rows)  # each case once
+
+
+def test_a_refused_resume_names_the_setting_that_differs(
+    recorded: Path, tmp_path: Path, toy_model_path: Path
+) -> None:
+    # The whole [recordings] table was shown on both sides, cut off after 57 characters,
+    # before the key that differed.
+    config = CampaignConfig.from_toml(
+        _recordings_config(recorded.parents[1], recorded.parents[1] / "rec", toy_model_path)
+    )
+    assert config.recordings is not None
+    config = replace(config, recordings=replace(config.recordings, time_unit="s"))
+    with pytest.raises(
+        RunDirError,
+        match=r"belongs to another configuration \(differs in recordings.time_unit: the run "
+        r'has "auto", this configuration "s"\); resume refuses',
+    ):
+        run_campaign(config, resume=True, stream=None)
 
 
 @pytest.fixture(scope="module")
