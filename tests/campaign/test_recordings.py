@@ -13,6 +13,7 @@ import subprocess
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -536,6 +537,55 @@ def test_basicmotions_end_to_end(tmp_path: Path) -> None:
         )
         == fails.to_dict()
     )
+
+
+def _basicmotions_script() -> object:
+    path = ROOT / "examples" / "realdata" / "basicmotions.py"
+    spec = importlib.util.spec_from_file_location("basicmotions_example", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+GOOD_TS = "@problemName BasicMotions\n@data\n" + ":".join(["1.0,2.0"] * 6) + ":Walking\n"
+
+
+@pytest.mark.parametrize(
+    ("case", "train", "match"),
+    [
+        ("out is a file", GOOD_TS, r"OUT: .*afile' is a file; give a folder$"),
+        ("no @data", "1,2:Walking\n", r"BasicMotions_TRAIN.ts: no @data line; is it a \.ts file"),
+        (
+            "not a number",
+            GOOD_TS.replace("2.0", "x", 1),
+            r"BasicMotions_TRAIN.ts line 3: 'x' is not a number$",
+        ),
+        (
+            "ragged",
+            GOOD_TS.replace("1.0,2.0", "1.0", 1),
+            r"BasicMotions_TRAIN.ts line 3: its 6 dimensions hold 1 to 2 values; allowed: "
+            r"the same number in each$",
+        ),
+    ],
+)
+def test_the_basicmotions_script_refuses_bad_input_in_one_line(
+    case: str, train: str, match: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A traceback (FileExistsError, IndexError) rather than a line for the user.
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "BasicMotions_TRAIN.ts").write_text(train)
+    (source / "BasicMotions_TEST.ts").write_text(GOOD_TS)
+    out = tmp_path / ("afile" if case == "out is a file" else "out")
+    if case == "out is a file":
+        out.write_text("")
+    script: Any = _basicmotions_script()
+    assert script.main([str(out), "--source", str(source)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("basicmotions: error: "), err
+    assert re.search(match, err.strip()), err
+    assert case == "out is a file" or not out.exists()
 
 
 def test_read_labels_keeps_metadata_in_row_order(tmp_path: Path) -> None:
