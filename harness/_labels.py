@@ -209,7 +209,18 @@ def read_labels(
             for record in reader:  # a quoted field may hold line breaks
                 rows.append((start, record))
                 start = reader.line_num + 1
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+    except UnicodeDecodeError:
+        raw = path.read_bytes()
+        try:
+            raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:  # the whole file: its line, not a chunk's offset
+            line = raw[: exc.start].count(b"\n") + 1
+            raise InvalidParameter(
+                f"{path.name} line {line}: byte 0x{raw[exc.start]:02x} is not UTF-8; allowed: "
+                "a CSV file in UTF-8 (a byte order mark allowed)"
+            ) from None
+        raise  # pragma: no cover (decodes whole but not in pieces: cannot happen)
+    except (OSError, csv.Error) as exc:
         raise InvalidParameter(f"recordings.labels: cannot read {path.name} ({exc})") from None
     header = _header(path, rows[0][1] if rows else [], metadata)
     cases: list[RecordingCase] = []

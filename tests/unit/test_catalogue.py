@@ -988,6 +988,15 @@ CATALOGUE = [
             **{"b.csv": "t,x,y,z\n" + "".join(f"{i * 0.02:.2f},0,0,1\n" for i in range(200))},
         ),
     ),
+    row(  # named a byte position within the decoder's chunk, not a line
+        "run-rec-labels-not-utf8",
+        "run r.toml",
+        r"l.csv line 3: byte 0xe9 is not UTF-8; allowed: a CSV file in UTF-8 \(a byte order "
+        r"mark allowed\)$",
+        files=_recordings(
+            "file,count,who\ngood.csv,0,a\nb.csv,0,caf\udce9\n", 'metadata = ["who"]'
+        ),
+    ),
     row(
         "run-rec-with-cases",
         "run r.toml",

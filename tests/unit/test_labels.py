@@ -72,3 +72,16 @@ def test_more_times_than_a_result_row_counts_are_refused(folder: Path) -> None:
             read_labels(folder, "l.csv")
     finally:
         csv.field_size_limit(limit)
+
+
+def test_a_link_to_a_recording_kept_outside_the_folder_is_read(tmp_path: Path) -> None:
+    """Data may be stored elsewhere: a symbolic link in the folder is read, and hashed,
+    as the file it points to (a path written outside the folder is refused)."""
+    (tmp_path / "store").mkdir()
+    (tmp_path / "store" / "x.csv").write_text(RECORDING)
+    folder = tmp_path / "rec"
+    folder.mkdir()
+    (folder / "x.csv").symlink_to(tmp_path / "store" / "x.csv")
+    (folder / "l.csv").write_text("file,count\nx.csv,1\n")
+    (case,) = read_labels(folder, "l.csv")
+    assert case.data == RECORDING.encode()
