@@ -151,8 +151,8 @@ def run_campaign(
     recordings = load_recordings(config)  # every row and file checked before anything runs
     labels = None
     if config.recordings is not None:
-        config = replace(config, cases=len(recordings))
         labels = labels_space(recordings, config.recordings.metadata)
+        config = replace(config, cases=len(recordings))
     space = config.parameter_space()
     boxes = config.focus_boxes()
     if config.importance and not resume:  # a recorded run resumes as it ran

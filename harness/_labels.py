@@ -210,13 +210,13 @@ def read_labels(
                 rows.append((start, record))
                 start = reader.line_num + 1
     except UnicodeDecodeError:
-        raw = path.read_bytes()
+        content = path.read_bytes()
         try:
-            raw.decode("utf-8-sig")
+            content.decode("utf-8-sig")
         except UnicodeDecodeError as exc:  # the whole file: its line, not a chunk's offset
-            line = raw[: exc.start].count(b"\n") + 1
+            line = content[: exc.start].count(b"\n") + 1
             raise InvalidParameter(
-                f"{path.name} line {line}: byte 0x{raw[exc.start]:02x} is not UTF-8; allowed: "
+                f"{path.name} line {line}: byte 0x{content[exc.start]:02x} is not UTF-8; allowed: "
                 "a CSV file in UTF-8 (a byte order mark allowed)"
             ) from None
         raise  # pragma: no cover (decodes whole but not in pieces: cannot happen)
