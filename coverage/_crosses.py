@@ -134,16 +134,26 @@ def _too_many(
         mine = sum(c.n_cells(binning) for c in named)
         what += f" and [[crosses]] ({_count(mine)} cells in {len(named):,} named crosses)"
     fits = [t for t in range(1, max(ways, default=1)) if _t_way_cells(binning.radices, t) <= limit]
+    # A categorical dimension has one bin per value (no count = 1): only the ways and
+    # the crosses can shrink a space of label columns.
+    categorical = all(d.kind == "categorical" for d in binning.space)
     smaller = ""
     if fits:
         t = fits[-1]
-        smaller = f" (t = {t} gives {_t_way_cells(binning.radices, t):,} cells here)"
+        smaller = f" (t = {t} gives {_t_way_cells(binning.radices, t):,} cells here"
+        smaller += f"; in a bins file: ways = [{t}])" if categorical else ")"
+    fewer = (
+        ""
+        if categorical
+        else "give the ones you do not need one bin ([bins.<dimension>] count = 1) or, "
+    )
     return ConfigError(
         f"{what}: {_count(cells)} cells per model in {_count(crosses)} crosses of "
         f"{len(binning)} binned dimensions, more than the limit of {limit:,}; use smaller "
-        f"ways{smaller} or fewer dimensions: in a bins file, give the ones you do not need "
-        "one bin ([bins.<dimension>] count = 1) or, for coverage, list the crosses you "
-        "need ([[crosses]] dims = [...]) with fewer dimensions each"
+        f"ways{smaller} or fewer dimensions: {'in a bins file, ' if fewer else ''}{fewer}"
+        "for coverage, list the crosses you need ([[crosses]] dims = [...]) with fewer "
+        "dimensions each"
+        + (" (a categorical dimension has one bin per value)" if categorical else "")
     )
 
 

@@ -176,7 +176,10 @@ def diff_runs(
 
     The cases are paired when both runs have the same case sequence (seed, sampler
     and space in campaign.json ``identity``) and their common cases carry identical
-    parameters; otherwise the cells are compared with Fisher's exact test.
+    parameters, or, for runs of recordings, when both ran the same files (by SHA-256,
+    in any order, whatever their seed) with the same metadata; otherwise the cells
+    are compared with Fisher's exact test. The note says when the runs judge their
+    cases differently (tolerance, time limits, or a recording's labelled truth).
     """
     method, alpha = check_method(method), check_alpha(alpha)
     if margin is not None:
@@ -280,12 +283,29 @@ def _judging_note(rec_a: Mapping[str, Any], rec_b: Mapping[str, Any]) -> str:
     ia, ib = rec_a.get("identity", {}), rec_b.get("identity", {})
     keys = ("tolerance", "counter_timeout_s", "stream_chunk_s")
     differ = [f"{k} {ia.get(k)} in A, {ib.get(k)} in B" for k in keys if ia.get(k) != ib.get(k)]
+    truth_a = {r["sha256"]: _truth(r) for r in ia.get("recording_files") or []}
+    relabelled = [
+        str(r["file"])
+        for r in ib.get("recording_files") or []
+        if r["sha256"] in truth_a and truth_a[r["sha256"]] != _truth(r)
+    ]
+    if relabelled:
+        more = f" and {len(relabelled) - 3:,} more" if len(relabelled) > 3 else ""
+        differ.append(
+            f"the truth of {len(relabelled):,} recording(s) "
+            f"({', '.join(map(show, relabelled[:3]))}{more}) differs in the labels files"
+        )
     if not differ:
         return ""
     return (
         f"; the runs judge differently ({'; '.join(differ)}): a difference may come from "
         "the judging, not the counter"
     )
+
+
+def _truth(recording: Mapping[str, Any]) -> tuple[Any, Any]:
+    """A recording's labelled truth in campaign.json: its impact times and count."""
+    return recording.get("high_fives"), recording.get("count")
 
 
 def _recordings(rec: Mapping[str, Any]) -> list[str]:
@@ -296,15 +316,16 @@ def _recordings(rec: Mapping[str, Any]) -> list[str]:
 def _numbered_as(
     rec_a: Mapping[str, Any], rec_b: Mapping[str, Any], fb: pd.DataFrame
 ) -> pd.DataFrame:
-    """Run B's rows with the case ids of run A when both ran the same recordings in
-    another order (labels files listing them differently): a recording is one case,
-    so a diff pairs it with itself. Otherwise B's rows unchanged."""
+    """Run B's rows with the case ids of run A, in A's order, when both ran the same
+    recordings in another order (labels files listing them differently): a recording
+    is one case, so a diff pairs it with itself. Otherwise B's rows unchanged."""
     a, b = _recordings(rec_a), _recordings(rec_b)
     if not a or a == b or sorted(a) != sorted(b) or len(set(a)) != len(a):
         return fb
     in_a = {sha: i for i, sha in enumerate(a)}
     order = np.array([in_a[sha] for sha in b], dtype=np.int64)
-    return fb.assign(case_id=order[fb["case_id"].to_numpy()])
+    fb = fb.assign(case_id=order[fb["case_id"].to_numpy()])
+    return fb.sort_values("case_id", kind="stable").reset_index(drop=True)
 
 
 def _pairing(
@@ -317,21 +338,26 @@ def _pairing(
 ) -> tuple[bool, str]:
     if same:
         return True, f"paired on {len(fa):,} cases of one run"
-    ia, ib = (CampaignConfig.spelled_identity(r.get("identity", {})) for r in (rec_a, rec_b))
-    differ = [k for k in ("seed", "sampler", "space") if ia.get(k) != ib.get(k)]
-    if sorted(_recordings(rec_a)) != sorted(_recordings(rec_b)):  # recordings: same files
-        differ.append("recording_files")
-    if differ:
-        return False, f"unpaired: the runs differ in {', '.join(differ)}"
+    files_a, files_b = _recordings(rec_a), _recordings(rec_b)
+    if files_a or files_b:  # recorded cases: a case is its file (no seed, sampler or space)
+        if sorted(files_a) != sorted(files_b):
+            return False, "unpaired: the runs differ in recording_files"
+        if len(set(files_a)) != len(files_a):  # a run made before such runs were refused
+            return False, "unpaired: a run holds the same recording (SHA-256) twice"
+        how, what = "same recordings, by SHA-256", "labels"
+    else:
+        ia, ib = (CampaignConfig.spelled_identity(r.get("identity", {})) for r in (rec_a, rec_b))
+        differ = [k for k in ("seed", "sampler", "space") if ia.get(k) != ib.get(k)]
+        if differ:
+            return False, f"unpaired: the runs differ in {', '.join(differ)}"
+        how, what = "same seed, sampler, space", "parameters"
     both = fa.merge(fb, on="case_id", suffixes=("_a", "_b"))
     if both.empty:
         return False, "unpaired: the runs share no case id"
     for name in binning.names:
         if not both[f"{name}_a"].equals(both[f"{name}_b"]):
-            return False, (
-                f"unpaired: same seed and sampler, but case parameters differ (first in {name})"
-            )
-    return True, f"paired on the {len(both):,} cases both runs share (same seed, sampler, space)"
+            return False, f"unpaired: {how}, but case {what} differ (first in {name})"
+    return True, f"paired on the {len(both):,} cases both runs share ({how})"
 
 
 def quantization_diff(

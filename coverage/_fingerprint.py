@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -66,44 +66,67 @@ def _labels(space: ParameterSpace) -> list[tuple[str, tuple[str, ...] | None]]:
     ]
 
 
+RECORDING = "recording"
+"""The dimension of a run of recordings none of whose label columns holds two values
+(one bin per file); merged with runs whose columns do, it is not binned."""
+
+
 def labels_within(space: ParameterSpace, wider: ParameterSpace) -> bool:
-    """Whether ``wider`` holds ``space``'s categorical dimensions, in its order, with
+    """Whether ``wider`` holds ``space``'s categorical dimensions, in any order, with
     every one of their values and perhaps more (the label space of merged runs of
-    recordings), and nothing else."""
-    mine, theirs = _labels(space), _labels(wider)
+    recordings), and nothing else; ``space``'s ``recording`` may be left out (it is not
+    binned once a label column holds several values)."""
+    mine, theirs = dict(_labels(space)), dict(_labels(wider))
+    if any(c is None for c in [*mine.values(), *theirs.values()]):
+        return False
     return (
-        len(mine) == len(theirs)
-        and all(c is not None for _, c in mine + theirs)
-        and all(
-            a == b and set(ca or ()) <= set(cb or ())
-            for (a, ca), (b, cb) in zip(mine, theirs, strict=True)
-        )
+        set(theirs) <= set(mine)
+        and set(mine) - set(theirs) <= {RECORDING}
+        and all(set(mine[n] or ()) <= set(theirs[n] or ()) for n in theirs)
     )
 
 
-def label_union(spaces: list[ParameterSpace]) -> ParameterSpace | None:
-    """The space of every label value of several runs of recordings, or None when their
-    dimensions differ in name or order (or one is not categorical): each dimension's
-    values are the union, sorted, as a labels file's are."""
-    from highfive.generators import Dimension
+def label_union(spaces: Sequence[ParameterSpace], runs: Sequence[str]) -> ParameterSpace:
+    """The space of every label value of several runs of recordings (``runs``: their
+    names, for the message): one dimension per label column, in the first run's order,
+    its values the union, sorted, as a labels file's are; ``recording`` too only when
+    no column then holds two values, as a single run's labels space has it.
 
-    first = _labels(spaces[0])
-    if any(c is None for _, c in first):
-        return None
-    names = [n for n, _ in first]
-    if any([n for n, _ in _labels(s)] != names for s in spaces[1:]):
-        return None
-    if any(c is None for s in spaces[1:] for _, c in _labels(s)):
-        return None
+    Raises
+    ------
+    ConfigError
+        The runs bin different label columns (or one is no run of recordings).
+    """
+    from highfive.generators import ConfigError, Dimension
+
+    labels = [dict(_labels(s)) for s in spaces]
+    columns = [[n for n in s.names if n != RECORDING] for s in spaces]
+    if any(set(c) != set(columns[0]) for c in columns) or any(
+        c is None for one in labels for c in one.values()
+    ):
+        shown = "; ".join(
+            f"{', '.join(s.names)} in {r!r}" for s, r in zip(spaces, runs, strict=True)
+        )
+        raise ConfigError(
+            f"cannot merge coverage: the runs of recordings bin different label columns "
+            f"({shown}); runs of recordings merge when they bin the same label columns, "
+            "whatever their values and order (a run binned by recording alone holds no "
+            "column with two values); count them apart"
+        )
+    values = {n: sorted({v for one in labels for v in one[n] or ()}) for n in columns[0]}
+    if not any(len(v) > 1 for v in values.values()):
+        if any(RECORDING not in one for one in labels):
+            # A run of recordings always has it then: a run without it is of another kind.
+            raise ConfigError("cannot merge coverage: a run holds no recording dimension")
+        values[RECORDING] = sorted({v for one in labels for v in one[RECORDING] or ()})
     dims = []
-    for j, name in enumerate(names):
-        values = sorted({v for s in spaces for v in (_labels(s)[j][1] or ())})
-        d = spaces[0][name]
+    for name, choices in values.items():
+        d = next(s[name] for s in spaces if name in s.names)
         dims.append(
             Dimension(
                 name,
                 "categorical",
-                choices=tuple(values),
+                choices=tuple(choices),
                 description=d.description,
                 source=d.source,
             )

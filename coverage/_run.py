@@ -349,7 +349,9 @@ def analyse_run(
     spaces = [ParameterSpace.from_arrow_schema(RunDir(p).results_dataset().schema) for p in runs]
     # Runs of recordings hold the label values their labels files hold (a train run and a
     # test run differ in split): merged, they are binned by the values of them all.
-    union = label_union(spaces) if recorded == {True} and len(runs) > 1 else None
+    union = None
+    if recorded == {True} and len(runs) > 1:
+        union = label_union(spaces, [os.fspath(p) for p in runs])
     for path, space in zip(runs, spaces, strict=True):
         binning = Binning.from_space(union or space, settings.toml.get("bins", {}))
         plans.append((path, binning, load_crosses(settings.toml, binning)))

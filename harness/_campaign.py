@@ -17,12 +17,17 @@ import json
 import platform
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
-from highfive.generators import ConfigError, InvalidParameter, RunDirError, make_sampler
+from highfive.generators import (
+    ConfigError,
+    ParameterSpace,
+    RunDirError,
+    make_sampler,
+)
 
 from ._batch import BatchJob
 from ._cluster import (
@@ -41,7 +46,7 @@ from ._importance import (
     stage_job,
     warn_defensive,
 )
-from ._labels import RecordingCase, labels_space, read_labels
+from ._labels import RecordingCase, check_windows, labels_space, read_labels
 from ._latency import measure_latency
 from ._progress import CampaignSummary, Progress
 from ._records import counter_id
@@ -144,7 +149,9 @@ def run_campaign(
     if stream == "stderr":
         stream = sys.stderr
     recordings = load_recordings(config)  # every row and file checked before anything runs
+    labels = None
     if config.recordings is not None:
+        labels = labels_space(recordings, config.recordings.metadata)
         config = replace(config, cases=len(recordings))
     space = config.parameter_space()
     boxes = config.focus_boxes()
@@ -188,7 +195,9 @@ def run_campaign(
         )
     counters = load_counters(config)
     try:
-        check_windows(recordings, counters)
+        if config.recordings is not None:
+            windows = {cid: c.spec.window_s for cid, c in counters.items() if c.spec is not None}
+            check_windows(recordings, config.recordings.labels, windows)
         identity = {
             **config.identity(),
             **recordings_identity(config, recordings),
@@ -202,7 +211,17 @@ def run_campaign(
         # existence check, and nothing (no cluster, no file) is started before it.
         with run.lock():
             return _run_locked(
-                config, run, identity, space, boxes, counters, resume, client, stream, recordings
+                config,
+                run,
+                identity,
+                space,
+                boxes,
+                counters,
+                resume,
+                client,
+                stream,
+                recordings,
+                labels,
             )
     finally:
         for counter in counters.values():
@@ -227,22 +246,6 @@ def load_recordings(config: CampaignConfig) -> tuple[RecordingCase, ...]:
         units=rec.units,
         time_unit=rec.time_unit,
     )
-
-
-def check_windows(recordings: tuple[RecordingCase, ...], counters: Mapping[str, Any]) -> None:
-    """Refuse a recording shorter than a counter's window (``count`` refuses it too)."""
-    windows = [(c.spec.window_s, cid) for cid, c in counters.items() if c.spec is not None]
-    if not windows or not recordings:
-        return
-    window, cid = max(windows)
-    for case in recordings:
-        duration = case.duration_s
-        if duration < window:
-            raise InvalidParameter(
-                f"recording {case.file}: {duration:.3g} s long, shorter than one window of "
-                f"counter {cid} ({window:g} s); nothing can be counted: drop it from the "
-                "labels file"
-            )
 
 
 def recordings_identity(
@@ -313,15 +316,31 @@ def _check_resumable(run: RunDir, identity: Mapping[str, Any]) -> dict[str, Any]
             )
     if diff:
         shown = "; ".join(
-            f"{k}: the run has {_shown(k, old.get(k))}, this configuration "
-            f"{_shown(k, identity.get(k))}"
-            for k in diff
+            f"{k}: the run has {_shown(k, a)}, this configuration {_shown(k, b)}"
+            for k, a, b in _differences(old, identity, diff)
         )
         raise RunDirError(
             f"run directory {run.shown} belongs to another configuration (differs in "
             f"{shown}); resume refuses to mix results: use another name or --out"
         )
     return previous
+
+
+def _differences(
+    old: Mapping[str, Any], new: Mapping[str, Any], keys: Iterable[str], prefix: str = ""
+) -> list[tuple[str, Any, Any]]:
+    """The settings ``keys`` that differ, as (dotted name, old, new): a table
+    (``recordings``, ``execution``) by the keys in it that differ, so that a message shows
+    them rather than two tables cut off before them."""
+    out: list[tuple[str, Any, Any]] = []
+    for k in keys:
+        a, b = old.get(k), new.get(k)
+        if isinstance(a, Mapping) and isinstance(b, Mapping):
+            inner = sorted(j for j in set(a) | set(b) if a.get(j) != b.get(j))
+            out += _differences(a, b, inner, f"{prefix}{k}.")
+        elif a != b:
+            out.append((f"{prefix}{k}", a, b))
+    return out
 
 
 def _shown(key: str, value: Any) -> str:
@@ -345,6 +364,7 @@ def _run_locked(
     client: Any,
     stream: TextIO | None,
     recordings: tuple[RecordingCase, ...] = (),
+    labels: ParameterSpace | None = None,
 ) -> CampaignSummary:
     ids = tuple(counters)
     records = _counter_records(counters)
@@ -423,11 +443,7 @@ def _run_locked(
                 boxes,
                 float(config.stream_chunk_s),
                 recordings=recordings,
-                labels=(
-                    labels_space(recordings, config.recordings.metadata)
-                    if config.recordings
-                    else None
-                ),
+                labels=labels,
             )
             # One stage unless importance sampling: its stages run one after another,
             # each with the proposal fitted to the stage before it.

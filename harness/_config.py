@@ -81,9 +81,9 @@ from highfive.generators import (
 )
 
 from ._importance import check_importance, stage_starts
-from ._labels import RESERVED, TRUTH_COLUMNS
+from ._labels import TRUTH_COLUMNS
 from ._recording import TimeUnit, Units
-from ._records import OUTCOME_SCHEMA
+from ._records import result_schema
 
 __all__ = ["CampaignConfig", "CounterSpec", "ExecutionConfig", "RecordingsConfig"]
 
@@ -160,7 +160,10 @@ class RecordingsConfig:
         meta = self.metadata
         if not isinstance(meta, list | tuple) or not all(isinstance(m, str) for m in meta):
             raise ConfigError(f"recordings.metadata: {meta!r} must be a list of column names")
-        taken = {"file", *TRUTH_COLUMNS, *RESERVED, *OUTCOME_SCHEMA.names, *default_space().names}
+        # Every column a run's results may hold (the model is the parquet partition):
+        # a metadata column of the same name would collide with it.
+        results = result_schema(default_space(), ParameterSpace([]), weighted=True)
+        taken = {"file", *TRUTH_COLUMNS, "model", *results.names}
         for m in meta:
             if not m.isidentifier() or m in taken:
                 raise ConfigError(

@@ -6,18 +6,20 @@ per recording:
 =============== ==================================================================
 column          meaning
 =============== ==================================================================
-``file``        the recording (.csv or .parquet), relative to the folder and within
-                it; each file once (by its resolved path)
+``file``        the recording (.csv or .parquet), relative to the folder; each file
+                once (by its resolved path, and by its bytes: a copy is refused)
 ``high_fives``  the impact times (s from the recording's first sample), separated
                 by ``;``, increasing; empty for none
-``count``       the number of high-fives, when their times are not known
+``count``       the number of high-fives, when their times are not known (at most
+                :data:`MAX_COUNT`, as for the times: the most a result row holds)
 (metadata)      the columns the campaign's ``recordings.metadata`` names
 =============== ==================================================================
 
 Exactly one of ``high_fives`` and ``count`` is a column. Every row is checked, and
 every recording opened as ``highfive count`` opens it (columns, units and rate
 inferred), before any case runs: the first problem is one :class:`InvalidParameter`
-line naming the labels file, the line, the column, the value and what is allowed.
+line naming the labels file, the line (of the file: a quoted value may span lines),
+the column, the value and what is allowed.
 Case ``i`` of the campaign is the recording on the ``i``-th row.
 """
 
@@ -28,20 +30,21 @@ import hashlib
 import math
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from highfive.generators import Dimension, InvalidParameter, ParameterSpace, show
 
 from ._io import file_identity
+from ._pipeline import countable
 from ._recording import TimeUnit, Units, open_recording
+from ._recording_count import nothing_to_count, stretches
+from ._records import MAX_COUNT
 
-__all__ = ["RecordingCase", "labels_space", "read_labels"]
+__all__ = ["RecordingCase", "check_windows", "labels_space", "read_labels"]
 
 TRUTH_COLUMNS = ("high_fives", "count")
-RESERVED = ("case_id", "model", "source", "recording")
-"""Names a metadata column cannot take (result columns of every case)."""
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,12 @@ class RecordingCase:
         The metadata columns' values, in the campaign's order.
     units, time_unit : str
         As the campaign gives them (``"auto"``: inferred).
+    line : int
+        Its line in the labels file.
+    fs : float
+        Its nominal sample rate (Hz), as opening it found.
+    stretches : tuple of (float, int)
+        Each stretch between gaps: first-to-last-sample span (s) and samples.
     """
 
     file: str
@@ -76,6 +85,9 @@ class RecordingCase:
     metadata: tuple[tuple[str, str], ...] = ()
     units: Units = "auto"
     time_unit: TimeUnit = "auto"
+    line: int = 0
+    fs: float = math.nan
+    stretches: tuple[tuple[float, int], ...] = ()
 
 
 _DECIMAL = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", re.ASCII)
@@ -103,27 +115,31 @@ def _times(text: str, where: str) -> tuple[float, ...]:
                 "allowed: increasing times, each high-five once"
             )
         out.append(t)
+    if len(out) > MAX_COUNT:
+        raise InvalidParameter(
+            f"{where}: {len(out):,} times; allowed: at most {MAX_COUNT:,} high-fives a recording"
+        )
     return tuple(out)
 
 
 def _count(text: str, where: str) -> int:
     s = text.strip()
     # ASCII digits only: str.isdigit() also takes superscripts and other scripts' digits.
-    if not (s.isascii() and s.isdigit()) or len(s) > 18:
+    if not (s.isascii() and s.isdigit()) or len(s) > len(str(MAX_COUNT)) or int(s) > MAX_COUNT:
         raise InvalidParameter(
-            f"{where}: {show(text)} is not a count; allowed: a whole number >= 0 in the "
-            "digits 0-9 (at most 18 of them)"
+            f"{where}: {show(text)} is not a count; allowed: a whole number from 0 to "
+            f"{MAX_COUNT:,} in the digits 0-9"
         )
     return int(s)
 
 
-def _header(labels: Path, rows: list[list[str]], metadata: Sequence[str]) -> list[str]:
-    if not rows or not any(c.strip() for c in rows[0]):
+def _header(labels: Path, first: list[str], metadata: Sequence[str]) -> list[str]:
+    if not any(c.strip() for c in first):
         raise InvalidParameter(
             f"recordings.labels: {labels.name} is empty; allowed: a header line "
             "(file, high_fives or count, metadata columns) and one row per recording"
         )
-    header = [c.strip() for c in rows[0]]
+    header = [c.strip() for c in first]
     dup = sorted({c for c in header if header.count(c) > 1})
     if dup:
         raise InvalidParameter(f"{labels.name} line 1: column {show(dup[0])} appears twice")
@@ -146,8 +162,6 @@ def _header(labels: Path, rows: list[list[str]], metadata: Sequence[str]) -> lis
             f"{labels.name} line 1: {what}; allowed: file, exactly one of high_fives "
             f"(impact times) and count, and the metadata columns {list(metadata)}"
         )
-    if len(rows) < 2:
-        raise InvalidParameter(f"{labels.name}: a header and no recording; add one row per file")
     return header
 
 
@@ -187,15 +201,31 @@ def read_labels(
             f"recordings.labels: {show(labels)} does not exist in the folder {os.fspath(root)}; "
             "allowed: a CSV file in the recordings folder"
         )
+    rows: list[tuple[int, list[str]]] = []  # each record, with the file line it starts on
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:  # a BOM is allowed
-            rows = list(csv.reader(fh))
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+            reader = csv.reader(fh)
+            start = 1
+            for record in reader:  # a quoted field may hold line breaks
+                rows.append((start, record))
+                start = reader.line_num + 1
+    except UnicodeDecodeError:
+        content = path.read_bytes()
+        try:
+            content.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:  # the whole file: its line, not a chunk's offset
+            line = content[: exc.start].count(b"\n") + 1
+            raise InvalidParameter(
+                f"{path.name} line {line}: byte 0x{content[exc.start]:02x} is not UTF-8; allowed: "
+                "a CSV file in UTF-8 (a byte order mark allowed)"
+            ) from None
+        raise  # pragma: no cover (decodes whole but not in pieces: cannot happen)
+    except (OSError, csv.Error) as exc:
         raise InvalidParameter(f"recordings.labels: cannot read {path.name} ({exc})") from None
-    header = _header(path, rows, metadata)
+    header = _header(path, rows[0][1] if rows else [], metadata)
     cases: list[RecordingCase] = []
-    seen: dict[tuple[object, ...], int] = {}
-    for line, raw in enumerate(rows[1:], start=2):
+    seen: dict[object, tuple[int, str]] = {}
+    for line, raw in rows[1:]:
         if not any(c.strip() for c in raw):
             continue  # a blank line
         if len(raw) != len(header):
@@ -205,6 +235,8 @@ def read_labels(
         cell = dict(zip(header, raw, strict=True))
         case = _case(root, path, line, cell, metadata, seen, (units, time_unit))
         cases.append(case)
+    if not cases:
+        raise InvalidParameter(f"{path.name}: a header and no recording; add one row per file")
     return tuple(cases)
 
 
@@ -214,7 +246,7 @@ def _case(
     line: int,
     cell: dict[str, str],
     metadata: Sequence[str],
-    seen: dict[tuple[object, ...], int],
+    seen: dict[object, tuple[int, str]],
     reading: tuple[Units, TimeUnit],
 ) -> RecordingCase:
     name = cell["file"].strip()
@@ -231,10 +263,10 @@ def _case(
     key = file_identity(file)  # the same file however it is written (or linked)
     if key in seen:
         raise InvalidParameter(
-            f"{where}: {show(name)} is named again (first on line {seen[key]}); "
+            f"{where}: {show(name)} is named again (first on line {seen[key][0]}); "
             "allowed: each recording once"
         )
-    seen[key] = line
+    seen[key] = (line, name)
     if not file.is_file():
         raise InvalidParameter(
             f"{where}: {show(name)} does not exist in the folder {os.fspath(root)}; allowed: "
@@ -265,7 +297,44 @@ def _case(
         )
     data = file.read_bytes()
     sha = hashlib.sha256(data).hexdigest()
-    return RecordingCase(name, data, sha, times, count, rec.duration_s, tuple(meta), *reading)
+    if sha in seen:  # a copy: the same case twice, perhaps with contradicting labels
+        first, other = seen[sha]
+        raise InvalidParameter(
+            f"{where}: {show(name)} holds the same bytes as {show(other)} (line {first}, "
+            f"SHA-256 {sha[:12]}...); allowed: each recording once"
+        )
+    seen[sha] = (line, name)
+    spans = tuple(stretches(rec))
+    return RecordingCase(
+        name, data, sha, times, count, rec.duration_s, tuple(meta), *reading, line, rec.fs, spans
+    )
+
+
+def check_windows(
+    cases: Sequence[RecordingCase], labels: str | os.PathLike[str], windows: Mapping[str, float]
+) -> None:
+    """Refuse a recording no stretch of which holds a window of a counter (``highfive
+    count`` refuses it too): it would be run as an ``error`` case of every counter.
+
+    Parameters
+    ----------
+    cases : sequence of RecordingCase
+    labels : path
+        The labels file (named in the message).
+    windows : mapping of str to float
+        Each counter's window (s) by its id; counters without one are left out.
+    """
+    if not windows:
+        return
+    cid = max(windows, key=lambda c: windows[c])
+    for case in cases:
+        if not any(countable(s, n, case.fs, windows[cid]) for s, n in case.stretches):
+            why = nothing_to_count(Path(case.file).name, list(case.stretches), windows[cid])
+            raise InvalidParameter(
+                f"{_where(Path(labels), case.line, 'file')}: {show(case.file)} is refused: "
+                f"{why} by counter {cid} ({windows[cid]:g} s window); drop it from the labels "
+                "file"
+            )
 
 
 def labels_space(cases: Sequence[RecordingCase], metadata: Sequence[str]) -> ParameterSpace:

@@ -30,7 +30,7 @@ from ._preprocess import (
 )
 from ._scalogram import filter_bank, frame
 
-__all__ = ["CountResult", "Counter", "CounterPipeline", "PipelineStream"]
+__all__ = ["CountResult", "Counter", "CounterPipeline", "PipelineStream", "countable"]
 
 
 @runtime_checkable
@@ -64,6 +64,12 @@ class CountResult:
     @property
     def count(self) -> int:
         return len(self.detections)
+
+
+def countable(span_s: float, samples: int, fs: float, window_s: float) -> bool:
+    """Whether ``samples`` over ``span_s`` seconds at nominal ``fs`` hold at least one
+    window of ``window_s`` seconds (0: any two samples do)."""
+    return samples >= 2 and span_s + 1.0 / fs >= window_s
 
 
 class CounterPipeline:
@@ -109,7 +115,7 @@ class CounterPipeline:
     def countable(self, span_s: float, samples: int, fs: float) -> bool:
         """Whether a trace of ``samples`` over ``span_s`` seconds at nominal ``fs``
         holds at least one window (else :meth:`run` refuses it)."""
-        return samples >= 2 and span_s + 1.0 / fs >= self.spec.window_s
+        return countable(span_s, samples, fs, self.spec.window_s)
 
     def _check_span(self, span_s: float, samples: int, fs: float) -> None:
         if not self.countable(span_s, samples, fs):

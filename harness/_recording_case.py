@@ -6,8 +6,9 @@ apart), from the bytes the campaign shipped with the case, so a worker needs no 
 to the recordings folder: they are written to a private temporary file, which is
 removed again. Its truth is the labels file's: impact times, matched by :func:`score`
 with the campaign's tolerance exactly as a synthetic case's, or only a count, judged
-by :func:`score_count`. A recording no counter can read (shorter than one window) is
-an ``error`` with the reason, as a counter that fails is.
+by :func:`score_count`. A recording with no stretch between gaps as long as a
+counter's window never gets here (the campaign refuses it before it starts:
+:func:`check_windows`); a counter that fails is an ``error`` with the reason.
 """
 
 from __future__ import annotations

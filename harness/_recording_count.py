@@ -27,7 +27,7 @@ from ._preprocess import MAX_GAP_S
 from ._recording import Recording
 from .counters import CounterPlugin, OnnxCounter
 
-__all__ = ["RecordingCount", "Segment", "count_recording"]
+__all__ = ["RecordingCount", "Segment", "count_recording", "stretches"]
 
 WHOLE_ROWS = 1 << 16
 """A segment of at most this many rows is counted whole (the plain path, a few MB);
@@ -237,6 +237,19 @@ def _extremes(x: np.ndarray, first: int, every: int) -> np.ndarray:
     high = np.pad(x, pad, constant_values=-np.inf).reshape(buckets, every, 3).argmax(axis=1)
     rows = np.hstack([low, high]) + (np.arange(buckets) * every - lead)[:, None]
     return np.unique(rows)
+
+
+def stretches(recording: Recording, *, max_gap_s: float = MAX_GAP_S) -> list[tuple[float, int]]:
+    """Each segment's first-to-last-sample span (s) and samples, as
+    :func:`count_recording` splits the recording (one pass over its samples)."""
+    out: list[tuple[float, float, int]] = []  # start, end, samples
+    for t, _, starts in recording.pieces(max_gap_s=max_gap_s):
+        if starts or not out:
+            out.append((float(t[0]), float(t[-1]), t.size))
+        else:
+            start, _end, n = out[-1]
+            out[-1] = (start, float(t[-1]), n + t.size)
+    return [(end - start, n) for start, end, n in out]
 
 
 def _nothing_to_count(recording: Recording, segments: list[Segment], counter: Any) -> str:

@@ -37,6 +37,7 @@ from highfive.generators import Detection, Event, ParameterSpace, Trace
 
 __all__ = [
     "FAILURE_SCHEMA",
+    "MAX_COUNT",
     "OUTCOME_SCHEMA",
     "SOURCES",
     "WEIGHT_FIELD",
@@ -81,6 +82,11 @@ class Outcome:
 
 OUTCOME_SCHEMA = pa.schema([pa.field(f.name, f.metadata["arrow"]) for f in fields(Outcome)])
 """The outcome columns of a result row, from :class:`Outcome`'s fields."""
+
+
+MAX_COUNT = int(np.iinfo(OUTCOME_SCHEMA.field("true_count").type.to_pandas_dtype()).max)
+"""The largest count a result row holds (32,767: the count columns are int16): the most
+high-fives a recording's labels may give, and the most detections a counter may return."""
 
 
 SOURCES = ("synthetic", "recording")

@@ -166,8 +166,14 @@ def coverage_section(
     )
     first = esc(models[0]) if models else "the model"
     out.append(
-        "<h3>2-way crosses</h3><p>The crosses of motion with the dimensions that matter most, "
-        "and those holding the worst cells. For each: cases per cell (log scale), the "
+        "<h3>2-way crosses</h3><p>"
+        + (
+            "The crosses of motion with the dimensions that matter most, and those holding "
+            "the worst cells."
+            if any("motion" in g.dims for g in grids)
+            else "The crosses holding the worst cells (or, without failures, the first ones)."
+        )
+        + " For each: cases per cell (log scale), the "
         f"failure rate of {first} on one log scale for the whole report (text in each cell: "
         f"one-sided 95% upper bound of the rate){diff}. Grey with X: untested; "
         "hatched: hole.</p>"

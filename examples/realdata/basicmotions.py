@@ -68,16 +68,44 @@ def find_source() -> Path:
 
 
 def read_ts(path: Path) -> list[tuple[str, np.ndarray]]:
-    """The (activity, (n, 6) array) pairs of a BasicMotions ``.ts`` file."""
-    text = path.read_text()
-    body = text.split("@data", 1)[1] if "@data" in text else text.split("@DATA", 1)[1]
+    """The (activity, (n, 6) array) pairs of a BasicMotions ``.ts`` file.
+
+    Raises
+    ------
+    ValueError
+        One line naming the file, the line and what is wrong with it.
+    """
+    lines = path.read_text().splitlines()
+    start = next((i for i, line in enumerate(lines) if line.strip().lower() == "@data"), None)
+    if start is None:
+        raise ValueError(f"{path.name}: no @data line; is it a .ts file of BasicMotions?")
     cases = []
-    for line in body.strip().splitlines():
+    for number, line in enumerate(lines[start + 1 :], start=start + 2):
+        if not line.strip():
+            continue
         *dims, label = line.strip().split(":")
+        where = f"{path.name} line {number}"
         if len(dims) != 6 or label not in ACTIVITIES:
-            raise ValueError(f"{path.name}: unexpected line {line[:60]!r}")
-        cases.append((label, np.array([[float(v) for v in d.split(",")] for d in dims]).T))
+            raise ValueError(f"{where}: unexpected line {line[:60]!r}")
+        values = [d.split(",") for d in dims]
+        bad = next((v for d in values for v in d if not _is_number(v)), None)
+        if bad is not None:
+            raise ValueError(f"{where}: {bad[:20]!r} is not a number")
+        sizes = sorted({len(d) for d in values})
+        if len(sizes) > 1:
+            raise ValueError(
+                f"{where}: its 6 dimensions hold {sizes[0]} to {sizes[-1]} values; allowed: "
+                "the same number in each"
+            )
+        cases.append((label, np.array([[float(v) for v in d] for d in values]).T))
     return cases
+
+
+def _is_number(text: str) -> bool:
+    try:
+        return math.isfinite(float(text))
+    except ValueError:
+        return False
 
 
 def restore_gravity(accel: np.ndarray, gyro: np.ndarray, posture: str) -> np.ndarray:
@@ -106,12 +134,14 @@ def restore_gravity(accel: np.ndarray, gyro: np.ndarray, posture: str) -> np.nda
 
 
 def write(out: Path, source: Path, gravity: str, posture: str) -> list[Path]:
-    """Write every recording and labels.csv into ``out``; return the paths written."""
+    """Write every recording and labels.csv into ``out``; return the paths written.
+    Both files are read, and checked, before anything is written."""
+    splits = {split: read_ts(source / f"BasicMotions_{split}.ts") for split in ("TRAIN", "TEST")}
     out.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, object]] = []
     written: list[Path] = []
-    for split in ("TRAIN", "TEST"):
-        for take, (activity, data) in enumerate(read_ts(source / f"BasicMotions_{split}.ts")):
+    for split, cases in splits.items():
+        for take, (activity, data) in enumerate(cases):
             accel, gyro = data[:, :3], data[:, 3:]
             if gravity == "restored":
                 accel = restore_gravity(accel, gyro, posture)
@@ -155,10 +185,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--source", type=Path, help="folder holding BasicMotions_*.ts")
     args = parser.parse_args(argv)
+    if args.out.exists() and not args.out.is_dir():
+        print(f"basicmotions: error: OUT: '{args.out}' is a file; give a folder", file=sys.stderr)
+        return 2
     try:
         source = args.source or find_source()
         paths = write(args.out, source, args.gravity, args.posture)
-    except (FileNotFoundError, ValueError) as exc:
+    except (OSError, ValueError) as exc:  # a missing or unreadable file, a malformed one
         print(f"basicmotions: error: {exc}", file=sys.stderr)
         return 2
     print(f"wrote {len(paths) - 1} recordings and labels.csv to {args.out}")

@@ -41,6 +41,7 @@ from highfive.generators import ConfigError, Detection, InvalidParameter, Trace
 
 from .._model import ModelSpec
 from .._pipeline import CountResult
+from .._records import MAX_COUNT
 
 __all__ = [
     "DEFAULT_TIMEOUT_S",
@@ -73,7 +74,7 @@ class CounterFault(Exception):
 
 
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
-MAX_DETECTIONS = 32_767
+MAX_DETECTIONS = MAX_COUNT
 """Most detections one case may return (the results' count columns are int16)."""
 
 

@@ -11,15 +11,17 @@ import math
 import re
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from highfive.coverage import analyse_run
-from highfive.generators import InvalidParameter, RunDirError
+from highfive.coverage import analyse_run, diff_runs
+from highfive.generators import ConfigError, InvalidParameter, RunDirError
 from highfive.harness import (
     CampaignConfig,
     RunDir,
@@ -279,6 +281,10 @@ def test_recordings_in_two_runs_are_one_case_whatever_their_labels_files(
     header, *rows = (other / "labels.csv").read_text().splitlines()
     if labels == "the rest":  # two runs of different recordings: half and half
         (whole / "labels.csv").write_text("\n".join([header, *rows[1::2]]) + "\n")
+    if labels == "reordered":  # every third recording labelled without its high-fives:
+        # the float model then fails some recordings and passes others (in both runs)
+        rows = [re.sub(r",[^,]+,", ",,", r) if i % 3 == 0 else r for i, r in enumerate(rows)]
+        (whole / "labels.csv").write_text("\n".join([header, *rows]) + "\n")
     rows = rows[::-1] if labels == "reordered" else rows[::2]
     (other / "labels.csv").write_text("\n".join([header, *rows]) + "\n")
     for folder in (whole, other):
@@ -301,6 +307,123 @@ def test_recordings_in_two_runs_are_one_case_whatever_their_labels_files(
     if labels == "reordered":  # the same files: a diff pairs each with itself
         assert main(["diff", *map(str, runs), "--ways", "1"]) == 0
         assert f"paired on the {len(rows)} cases both runs share" in capsys.readouterr().out
+        # Each recording beside itself: B's rows were renumbered but left in B's order,
+        # so a failure was compared with another recording's verdict, in A's cells.
+        d = diff_runs(*runs, model="float", ways=[1])
+        assert d.paired and 0 < d.overall["failures_a"] < len(rows)
+        assert (d.overall["b"], d.overall["c"]) == (0, 0)
+        assert (d.cells["failures_a"] == d.cells["failures_b"]).all()
+        assert (d.cells["b"] == 0).all() and (d.cells["c"] == 0).all()
+
+
+def test_diff_pairs_runs_of_the_same_files_whatever_their_seed_and_names_relabelled_ones(
+    synthetic: tuple[Path, Path, list[int]], tmp_path: Path, toy_model_path: Path
+) -> None:
+    # A seed does nothing in a campaign of recordings, yet it stopped a diff from pairing
+    # two runs of the same files; and a recording relabelled in one run changed its
+    # verdicts, "an improvement of the same model", without a word about the labels.
+    _copy(synthetic[0] / "rec", tmp_path / "rec")
+    other = _copy(synthetic[0] / "rec", tmp_path / "relabelled")
+    header, first, *rest = (other / "labels.csv").read_text().splitlines()
+    name, _, kind = first.split(",")
+    (other / "labels.csv").write_text("\n".join([header, f"{name},0.5,{kind}", *rest]) + "\n")
+    seeded = _recordings_config(tmp_path, tmp_path / "rec", toy_model_path, name="seeded")
+    seeded.write_text("seed = 7\n" + seeded.read_text())
+    for config in (
+        _recordings_config(tmp_path, tmp_path / "rec", toy_model_path),
+        seeded,
+        _recordings_config(tmp_path, other, toy_model_path, name="relabelled"),
+    ):
+        run_campaign(CampaignConfig.from_toml(config), stream=None)
+    runs = tmp_path / "runs"
+    d = diff_runs(runs / "rec", runs / "seeded", model="toy", ways=[1])
+    assert d.paired and "same recordings, by SHA-256" in d.note
+    assert "judge differently" not in d.note
+    d = diff_runs(runs / "rec", runs / "relabelled", model="toy", ways=[1])
+    assert d.paired and re.search(
+        rf"judge differently \(the truth of 1 recording\(s\) \('{name}'\) differs in the "
+        r"labels files\): a difference may come from the judging, not the counter",
+        d.note,
+    )
+    # Two runs that each hold one recording twice (made before a run refused that):
+    # which copy is which cannot be told, so they are not paired by row position.
+    for run in ("rec", "seeded"):
+        record = json.loads((runs / run / "campaign.json").read_text())
+        files = record["identity"]["recording_files"]
+        files[1]["sha256"] = files[0]["sha256"]
+        (runs / run / "campaign.json").write_text(json.dumps(record))
+    d = diff_runs(runs / "rec", runs / "seeded", model="toy", ways=[1])
+    assert not d.paired and "a run holds the same recording (SHA-256) twice" in d.note
+
+
+@pytest.mark.parametrize("second", ["columns reordered", "one value each", "another column"])
+def test_coverage_merges_runs_of_recordings_that_bin_the_same_label_columns(
+    second: str, synthetic: tuple[Path, Path, list[int]], tmp_path: Path, toy_model_path: Path
+) -> None:
+    # Refused, blaming values found in one run only (which a merge allows): metadata
+    # listed in another order, and a run whose every column holds one value (binned by
+    # recording as well) beside one binned by those columns.
+    rows = pd.read_csv(synthetic[0] / "rec" / "labels.csv", keep_default_na=False)
+    half = len(rows) // 2
+    first = rows.iloc[:half].assign(who=["alice", "bob"] * (half // 2), hand=["left"] * half)[
+        ["file", "high_fives", "who", "hand"]
+    ]
+    other = rows.iloc[half:]
+    if second == "columns reordered":
+        other = other.assign(hand=["right"] * len(other), who=["carol", "bob"] * (len(other) // 2))
+        columns = ["hand", "who"]
+    elif second == "one value each":
+        other = other.assign(who="carol", hand="left")
+        columns = ["who", "hand"]
+    else:
+        other = other.assign(who="carol", arm="long")
+        columns = ["who", "arm"]
+    runs = []
+    for name, frame, meta in (("a", first, ["who", "hand"]), ("b", other, columns)):
+        folder = _copy(synthetic[0] / "rec", tmp_path / name)
+        frame[["file", "high_fives", *meta]].to_csv(folder / "labels.csv", index=False)
+        config = _recordings_config(tmp_path, folder, toy_model_path, name=name)
+        config.write_text(config.read_text().replace('["kind"]', json.dumps(meta)))
+        runs.append(Path(run_campaign(CampaignConfig.from_toml(config), stream=None).run_dir))
+    if second == "another column":
+        with pytest.raises(
+            ConfigError,
+            match=r"^cannot merge coverage: the runs of recordings bin different label columns "
+            r"\(who, hand in .*a'; recording, who, arm in .*b'\); runs of recordings merge "
+            r"when they bin the same label columns",
+        ):
+            analyse_run(runs)
+        return
+    if second == "columns reordered":  # a run without motion: its report says no motion
+        text = write_report(runs[1], tmp_path / "r.html", cases=0).read_text()
+        two_way = re.search(r"<h3>2-way crosses</h3><p>(.*?)</p>", text)
+        assert two_way is not None and "motion" not in two_way.group(1)
+    merged = analyse_run(runs)
+    space = merged.counts.binning.space
+    assert list(space.names) == ["who", "hand"]  # no recording: who holds several values
+    want = ["alice", "bob", "carol"]
+    assert list(space["who"].choices) == want
+    one_way = merged.cells[(merged.cells["t"] == 1) & (merged.cells["model"] == "toy")]
+    who = one_way[one_way["label"].str.startswith("who=")]
+    assert int(who["n"].sum()) == len(rows)  # each case once
+
+
+def test_a_refused_resume_names_the_setting_that_differs(
+    recorded: Path, tmp_path: Path, toy_model_path: Path
+) -> None:
+    # The whole [recordings] table was shown on both sides, cut off after 57 characters,
+    # before the key that differed.
+    config = CampaignConfig.from_toml(
+        _recordings_config(recorded.parents[1], recorded.parents[1] / "rec", toy_model_path)
+    )
+    assert config.recordings is not None
+    config = replace(config, recordings=replace(config.recordings, time_unit="s"))
+    with pytest.raises(
+        RunDirError,
+        match=r"belongs to another configuration \(differs in recordings.time_unit: the run "
+        r'has "auto", this configuration "s"\); resume refuses',
+    ):
+        run_campaign(config, resume=True, stream=None)
 
 
 @pytest.fixture(scope="module")
@@ -416,11 +539,59 @@ def test_basicmotions_end_to_end(tmp_path: Path) -> None:
     )
 
 
+def _basicmotions_script() -> object:
+    path = ROOT / "examples" / "realdata" / "basicmotions.py"
+    spec = importlib.util.spec_from_file_location("basicmotions_example", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+GOOD_TS = "@problemName BasicMotions\n@data\n" + ":".join(["1.0,2.0"] * 6) + ":Walking\n"
+
+
+@pytest.mark.parametrize(
+    ("case", "train", "match"),
+    [
+        ("out is a file", GOOD_TS, r"OUT: .*afile' is a file; give a folder$"),
+        ("no @data", "1,2:Walking\n", r"BasicMotions_TRAIN.ts: no @data line; is it a \.ts file"),
+        (
+            "not a number",
+            GOOD_TS.replace("2.0", "x", 1),
+            r"BasicMotions_TRAIN.ts line 3: 'x' is not a number$",
+        ),
+        (
+            "ragged",
+            GOOD_TS.replace("1.0,2.0", "1.0", 1),
+            r"BasicMotions_TRAIN.ts line 3: its 6 dimensions hold 1 to 2 values; allowed: "
+            r"the same number in each$",
+        ),
+    ],
+)
+def test_the_basicmotions_script_refuses_bad_input_in_one_line(
+    case: str, train: str, match: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A traceback (FileExistsError, IndexError) rather than a line for the user.
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "BasicMotions_TRAIN.ts").write_text(train)
+    (source / "BasicMotions_TEST.ts").write_text(GOOD_TS)
+    out = tmp_path / ("afile" if case == "out is a file" else "out")
+    if case == "out is a file":
+        out.write_text("")
+    script: Any = _basicmotions_script()
+    assert script.main([str(out), "--source", str(source)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("basicmotions: error: "), err
+    assert re.search(match, err.strip()), err
+    assert case == "out is a file" or not out.exists()
+
+
 def test_read_labels_keeps_metadata_in_row_order(tmp_path: Path) -> None:
     t = np.arange(0, 5, 0.02)
-    x = np.column_stack([np.ones_like(t), np.zeros_like(t), np.zeros_like(t)])
-    for name in ("b.csv", "a.csv"):
-        pd.DataFrame({"t": t, "x": x[:, 0], "y": x[:, 1], "z": x[:, 2]}).to_csv(
+    for tilt, name in enumerate(("b.csv", "a.csv")):  # two recordings: not the same bytes
+        pd.DataFrame({"t": t, "x": 1.0, "y": tilt * 0.01, "z": 0.0}).to_csv(
             tmp_path / name, index=False
         )
     (tmp_path / "labels.csv").write_text("file,high_fives,who\nb.csv,1.5;3,ann\na.csv,,bob\n")

@@ -816,13 +816,13 @@ CATALOGUE = [
     row(
         "run-rec-fractional-count",
         "run r.toml",
-        r"l.csv line 2, column count: '1.5' is not a count; allowed: a whole number >= 0",
+        r"l.csv line 2, column count: '1.5' is not a count; allowed: a whole number from 0",
         files=_recordings("file,count\ngood.csv,1.5\n"),
     ),
     row(
         "run-rec-negative-count",
         "run r.toml",
-        r"l.csv line 2, column count: '-1' is not a count; allowed: a whole number >= 0",
+        r"l.csv line 2, column count: '-1' is not a count; allowed: a whole number from 0",
         files=_recordings("file,count\ngood.csv,-1\n"),
     ),
     row(
@@ -875,14 +875,14 @@ CATALOGUE = [
     row(
         "run-rec-superscript-count",
         "run r.toml",
-        r"l.csv line 2, column count: '²' is not a count; allowed: a whole number >= 0 in "
-        r"the digits 0-9",
+        r"l.csv line 2, column count: '²' is not a count; allowed: a whole number from 0 to "
+        r"32,767 in the digits 0-9",
         files=_recordings("file,count\ngood.csv,²\n"),
     ),
     row(
         "run-rec-arabic-indic-count",
         "run r.toml",
-        r"l.csv line 2, column count: '٣' is not a count; allowed: a whole number >= 0",
+        r"l.csv line 2, column count: '٣' is not a count; allowed: a whole number from 0",
         files=_recordings("file,count\ngood.csv,٣\n"),
     ),
     row(
@@ -943,10 +943,86 @@ CATALOGUE = [
     row(
         "run-rec-shorter-than-a-window",
         "run r.toml",
-        r"recording short.csv: 0.04 s long, shorter than one window of counter toy",
+        r"l.csv line 2, column file: 'short.csv' is refused: recording short.csv: 0.04 s long "
+        r"\(3 samples\), shorter than one window of 1.5 s; nothing can be counted by counter "
+        r"toy \(1.5 s window\); drop it from the labels file$",
         files=_recordings(
             "file,count\nshort.csv,0\n",
             **{"short.csv": "t,x,y,z\n0,1,0,0\n0.02,1,0,0\n0.04,1,0,0\n"},
+        ),
+    ),
+    row(  # a count beyond the results' int16 columns crashed the run after campaign.json
+        "run-rec-count-too-large",
+        "run r.toml",
+        r"l.csv line 2, column count: '40000' is not a count; allowed: a whole number from 0 "
+        r"to 32,767 in the digits 0-9$",
+        files=_recordings("file,count\ngood.csv,40000\n"),
+    ),
+    row(  # crashed the run: the weight column of importance-sampled results
+        "run-rec-metadata-weight",
+        "run r.toml",
+        r"recordings.metadata: 'weight' cannot name a metadata column",
+        files=_recordings("file,count,weight\ngood.csv,0,a\n", 'metadata = ["weight"]'),
+    ),
+    row(  # blank rows were counted as recordings; the run folder was left half-written
+        "run-rec-header-and-blank-rows",
+        "run r.toml",
+        r"l.csv: a header and no recording; add one row per file",
+        files=_recordings("file,count,who\n\n,,\n", 'metadata = ["who"]'),
+    ),
+    row(  # was run, and every counter's answer an error
+        "run-rec-every-stretch-shorter-than-a-window",
+        "run r.toml",
+        r"l.csv line 3, column file: 'chopped.csv' is refused: recording chopped.csv: none of "
+        r"its 4 stretches between gaps of more than 1 s holds one window; nothing can be "
+        r"counted by counter toy \(1.5 s window\)",
+        files=_recordings(
+            "file,count\ngood.csv,0\nchopped.csv,0\n",
+            **{
+                "chopped.csv": "t,x,y,z\n"
+                + "".join(f"{k * 2.5 + i * 0.02:.2f},1,0,0\n" for k in range(4) for i in range(26))
+            },
+        ),
+    ),
+    row(
+        "run-rec-shorter-than-a-window-named-by-line",
+        "run r.toml",
+        r"l.csv line 3, column file: 'short.csv' is refused: recording short.csv: 0.04 s long",
+        files=_recordings(
+            "file,count\ngood.csv,0\nshort.csv,0\n",
+            **{"short.csv": "t,x,y,z\n0,1,0,0\n0.02,1,0,0\n0.04,1,0,0\n"},
+        ),
+    ),
+    row(  # the same bytes under two names were two cases, here with contradicting truth
+        "run-rec-same-bytes-twice",
+        "run r.toml",
+        r"l.csv line 3, column file: 'b.csv' holds the same bytes as 'a.csv' \(line 2, SHA-256 "
+        r"\w+\.\.\.\); allowed: each recording once",
+        files=_recordings(
+            "file,count\na.csv,4\nb.csv,0\n",
+            **{
+                name: "t,x,y,z\n" + "".join(f"{i * 0.02:.2f},0,0,1\n" for i in range(200))
+                for name in ("a.csv", "b.csv")
+            },
+        ),
+    ),
+    row(  # the record number (3) was given for the value on the file's fourth line
+        "run-rec-line-of-the-file",
+        "run r.toml",
+        r"l.csv line 4, column count: 'x' is not a count",
+        files=_recordings(
+            'file,count,who\ngood.csv,0,"a\nb"\nb.csv,x,c\n',
+            'metadata = ["who"]',
+            **{"b.csv": "t,x,y,z\n" + "".join(f"{i * 0.02:.2f},0,0,1\n" for i in range(200))},
+        ),
+    ),
+    row(  # named a byte position within the decoder's chunk, not a line
+        "run-rec-labels-not-utf8",
+        "run r.toml",
+        r"l.csv line 3: byte 0xe9 is not UTF-8; allowed: a CSV file in UTF-8 \(a byte order "
+        r"mark allowed\)$",
+        files=_recordings(
+            "file,count,who\ngood.csv,0,a\nb.csv,0,caf\udce9\n", 'metadata = ["who"]'
         ),
     ),
     row(

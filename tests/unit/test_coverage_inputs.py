@@ -34,7 +34,9 @@ from highfive.coverage import (
 from highfive.coverage._crosses import MAX_CELLS, crosses_size
 from highfive.generators import (
     ConfigError,
+    Dimension,
     InvalidParameter,
+    ParameterSpace,
     RunDirError,
     default_space,
     show,
@@ -180,6 +182,25 @@ def test_too_many_cells_are_refused_with_the_count_and_the_limit(
     with pytest.raises(ConfigError, match=match) as exc:
         make_crosses(Binning.from_space(default_space()), ways)
     assert "\n" not in str(exc.value) and f"{MAX_CELLS:,}" in str(exc.value)
+
+
+def test_too_many_cells_of_categorical_dimensions_get_advice_that_works() -> None:
+    # Label columns of recordings are categorical, one bin per value: the advice to give
+    # a dimension one bin (count = 1) was refused by the bins file it was written in.
+    ids = tuple(f"s{i:04d}" for i in range(1_001))
+    space = ParameterSpace(
+        [Dimension(n, "categorical", choices=ids) for n in ("subject", "session")]
+    )
+    with pytest.raises(ConfigError) as exc:
+        make_crosses(Binning.from_space(space), [1, 2])
+    assert "count = 1" not in str(exc.value)
+    assert re.search(
+        r"use smaller ways \(t = 1 gives 2,002 cells here; in a bins file: ways = \[1\]\) or "
+        r"fewer dimensions: for coverage, list the crosses you need \(\[\[crosses\]\] dims = "
+        r"\[\.\.\.\]\) with fewer dimensions each \(a categorical dimension has one bin per "
+        r"value\)$",
+        str(exc.value),
+    )
 
 
 DEEP = [

@@ -3,6 +3,7 @@ one-line refusals: what it accepts, and refusals checked over many inputs."""
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import pytest
@@ -54,3 +55,33 @@ def test_only_ascii_digits_make_a_count(folder: Path, digit: str, before: str) -
     (folder / "l.csv").write_text(f"file,count\na.csv,{before}{digit}\n", encoding="utf-8")
     with pytest.raises(InvalidParameter, match=r"^l.csv line 2, column count: .* is not a count"):
         read_labels(folder, "l.csv")
+
+
+def test_more_times_than_a_result_row_counts_are_refused(folder: Path) -> None:
+    """A result row holds counts up to 32,767 (int16): more high-fives crashed the run
+    after its folder was written. (Such a cell is longer than the csv module's default
+    field limit, which a program may have raised.)"""
+    times = ";".join(f"{i * 1e-4:.4f}" for i in range(32_768))
+    (folder / "l.csv").write_text(f"file,high_fives\na.csv,{times}\n")
+    limit = csv.field_size_limit(1 << 20)
+    try:
+        with pytest.raises(
+            InvalidParameter,
+            match=r"^l.csv line 2, column high_fives: 32,768 times; allowed: at most 32,767 ",
+        ):
+            read_labels(folder, "l.csv")
+    finally:
+        csv.field_size_limit(limit)
+
+
+def test_a_link_to_a_recording_kept_outside_the_folder_is_read(tmp_path: Path) -> None:
+    """Data may be stored elsewhere: a symbolic link in the folder is read, and hashed,
+    as the file it points to (a path written outside the folder is refused)."""
+    (tmp_path / "store").mkdir()
+    (tmp_path / "store" / "x.csv").write_text(RECORDING)
+    folder = tmp_path / "rec"
+    folder.mkdir()
+    (folder / "x.csv").symlink_to(tmp_path / "store" / "x.csv")
+    (folder / "l.csv").write_text("file,count\nx.csv,1\n")
+    (case,) = read_labels(folder, "l.csv")
+    assert case.data == RECORDING.encode()
