@@ -4,8 +4,10 @@ Layout of a trace: a lead-in at rest, ``repetitions`` instances of the row's mot
 separated by ``gap`` seconds of rest (with the ``distractor`` motion, if any, inserted
 at a random place in the sequence), then rest to the end. The trace lasts ``duration``
 seconds, or longer if the motions need it, with at least :data:`MARGIN` seconds of rest
-before the first and after the last motion; the lead-in is drawn at random within the
-slack so gestures fall anywhere relative to the counter's window grid.
+before the first and after the last motion. The lead-in beyond the margin is drawn at
+random over the slack, or over :data:`PHASE` seconds when the slack is shorter (the
+trace is then extended to fit), so gestures fall anywhere relative to a counter's
+window grid whatever the row.
 
 Randomness comes from three independent child streams of the case seed: layout (and
 the body around the motions: posture sway, tremor, gait phases; see :mod:`._body`),
@@ -32,10 +34,14 @@ from ._space import ParameterSpace
 from ._types import Event, Trace
 from .motions import get_motion
 
-__all__ = ["MARGIN", "SeedLike", "case_streams", "synthesize"]
+__all__ = ["MARGIN", "PHASE", "SeedLike", "case_streams", "synthesize"]
 
 MARGIN = 1.0
 """Minimum rest in seconds before the first and after the last motion."""
+
+PHASE = 1.0
+"""Least span in seconds over which the lead-in beyond :data:`MARGIN` is drawn: longer
+than any counter's window hop, so the gestures' phase against the window grid is random."""
 
 SeedLike = int | np.random.SeedSequence
 
@@ -138,8 +144,12 @@ def synthesize(
         events.append(m.perform(builder, params, rng_motion))
     busy = builder.time
 
-    duration = max(float(params["duration"]), busy + 2.0 * MARGIN)
-    lead = MARGIN + rng_layout.uniform(0.0, max(duration - busy - 2.0 * MARGIN, 0.0))
+    duration = float(params["duration"])
+    slack = duration - busy - 2.0 * MARGIN
+    # One draw whatever the slack, so every later draw of the stream is the same.
+    lead = MARGIN + rng_layout.uniform(0.0, max(slack, PHASE))
+    if slack < PHASE:  # extend the trace to fit the lead-in (else it fits already)
+        duration = max(duration, lead + busy + MARGIN)
     plan = builder.build().shifted(lead)
     events = [
         Event(

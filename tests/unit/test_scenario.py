@@ -9,8 +9,11 @@ import sys
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from highfive.generators import (
+    MARGIN,
+    PHASE,
     InvalidParameter,
     Trace,
     case_streams,
@@ -126,6 +129,45 @@ def test_trace_is_extended_when_the_motions_need_it() -> None:
     tr = synthesize(row, 0)
     assert tr.duration > 4.0 + 3 * 6.0
     assert tr.events[-1].end <= tr.t[-1] - 0.9
+
+
+def test_the_lead_in_is_random_when_the_trace_is_extended() -> None:
+    # Every case of this row needs more than its 4 s: the lead-in is still drawn over
+    # PHASE seconds, so the first gesture's start is uniform in [MARGIN, MARGIN + PHASE).
+    row = default_space().complete(dict(repetitions=3, gap=6.0, duration=4.0))
+    traces = [synthesize(row, seed) for seed in range(200)]
+    starts = np.array([tr.events[0].start for tr in traces])
+    assert np.all((starts >= MARGIN) & (starts < MARGIN + PHASE))
+    assert stats.kstest((starts - MARGIN) / PHASE, "uniform").pvalue > 1e-3
+    for tr in traces:
+        assert tr.events[-1].end <= tr.t[-1] + 0.5 / tr.fs - MARGIN + 0.05  # rest at the end
+
+
+# SHA-256 of repr(events), computed before the lead-in was drawn over PHASE seconds in
+# extended traces: rows whose slack was already >= PHASE keep their layout bit for bit.
+LAYOUT_GOLDEN = [
+    (
+        dict(motion="high_five", repetitions=2, gap=1.0, duration=12.0),
+        3,
+        "8ebe1abd1fe47a11c5ab1138e00900820b5c6102d56380a2d6f9dd0d099950e3",
+    ),
+    (
+        dict(motion="clap", repetitions=3, distractor="wave", background="walking", duration=20.0),
+        17,
+        "b4a208ef8836137481109a83084acb4b6daa4d4fa3512f48a8780c41a7b2bd21",
+    ),
+    (
+        dict(motion="throw", repetitions=1, sample_rate=200, duration=8.0),
+        2**33,
+        "402d22738f76ec50a2e5a5dbdf187cf26a5659d6b5ace0d0f621d2993a769afa",
+    ),
+]
+
+
+@pytest.mark.parametrize("row, seed, digest", LAYOUT_GOLDEN, ids=["high-five", "clap", "throw"])
+def test_rows_with_enough_slack_keep_their_layout(row: dict, seed: int, digest: str) -> None:
+    tr = synthesize(default_space().complete(row), seed)
+    assert hashlib.sha256(repr(tr.events).encode()).hexdigest() == digest
 
 
 def test_distractor_is_inserted() -> None:
