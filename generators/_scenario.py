@@ -28,7 +28,7 @@ import numpy as np
 from ._body import BodyMotion
 from ._errors import InvalidParameter
 from ._kinematics import PlanBuilder, gravity_reaction, specific_force
-from ._sensor import OVERSAMPLE, SensorSpec, apply_sensor
+from ._sensor import OVERSAMPLE, SensorSpec, apply_sensor, linear_response
 from ._show import show
 from ._space import ParameterSpace
 from ._types import Event, Trace
@@ -107,12 +107,13 @@ def synthesize(
         Validate ``params`` first (skip only for rows that came from the space).
     gravity : bool
         Keep gravity in the samples (an accelerometer's reading). With ``False`` the
-        reaction to gravity in the sensor frame at each sample instant (the exact
-        orientation of the plan and the body, turned by the mounting misalignment, as
-        the sensor's own orientation estimate would see it) is subtracted from the
-        readings, as a phone's "linear
-        acceleration" sensor reports; every sensor imperfection and random draw stays
-        the same, so the two traces of a case differ by the gravity term only.
+        part of the readings that gravity makes is subtracted, as a phone's "linear
+        acceleration" sensor reports: the reaction to gravity in the watch's exact
+        orientation (plan and body), put through the sensor's own band limit and
+        scale, cross-axis and misalignment matrix (without noise, bias or
+        quantization). Every sensor imperfection and random draw stays the same, so
+        the two traces of a case differ by the gravity term only (and the readings'
+        quantization, which applied to the sum).
 
     Returns
     -------
@@ -174,6 +175,7 @@ def synthesize(
     force = specific_force(plan, grid, cell=dt, extra=extra, extra_angles=extra_angles)
     t, samples = apply_sensor(force, dt, spec, n, rng_sensor)
     if not gravity:
-        up = gravity_reaction(plan, t, body.angles(t)) @ spec.mounting.T
-        samples = samples - up.astype(np.float32)
+        # Gravity's part of the readings: its reaction through the same filter and matrix.
+        up = linear_response(gravity_reaction(plan, grid, extra_angles), dt, spec, t)
+        samples = (samples - up).astype(np.float32)
     return Trace(t=t, samples=samples, fs=spec.fs, events=tuple(events), params=dict(params))

@@ -90,7 +90,6 @@ class SensorSpec:
     noise_density_g: float  # one-sided noise density in the pass band, g/sqrt(Hz)
     bias_g: np.ndarray  # (3,)
     matrix: np.ndarray  # (3, 3) scale, cross-axis and misalignment
-    mounting: np.ndarray  # (3, 3) the misalignment alone: watch frame to sensor frame
     drift: float  # relative rate error
     jitter: float  # jitter std as a fraction of the period
     drop_rate: float
@@ -111,7 +110,6 @@ class SensorSpec:
             noise_density_g=float(p["noise_density"]) * 1e-6,
             bias_g=np.array([float(p[f"bias_{a}"]) for a in "xyz"]) * 1e-3,
             matrix=(scale + cross) @ rot_y @ rot_x,
-            mounting=rot_y @ rot_x,
             drift=float(p["clock_drift"]) / 100.0,
             jitter=float(p["clock_jitter"]) / 100.0,
             drop_rate=float(p["drop_rate"]),
