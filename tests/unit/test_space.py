@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 from highfive.generators import (
     ConfigError,
     Dimension,
+    HighfiveError,
     InvalidParameter,
     ParameterSpace,
     default_space,
@@ -210,6 +212,76 @@ def test_toml_unknown_key_is_a_config_error() -> None:
     text = '[[dimensions]]\nname = "x"\nkind = "continuous"\nlow = 0.0\nhigh = 1.0\nspeed = 3\n'
     with pytest.raises(ConfigError, match="unknown key 'speed'"):
         ParameterSpace.from_toml(text)
+
+
+_DIM = '[[dimensions]]\nname = "x"\n'
+
+
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        ("dimensions = [1]", r"dimensions\[0\]: 1 must be a table"),
+        ('dimensions = "x"', "expected a non-empty list"),
+        (_DIM + 'kind = "categorical"\nchoices = 3', "x.choices: 3 must be a list"),
+        (
+            _DIM + 'kind = "categorical"\nchoices = ["a", "b"]\nweights = ["x", "y"]',
+            "x.weights: 'x' must be a number",
+        ),
+        (_DIM + 'kind = "categorical"\nchoices = [{a = 1}]', "x.choices: .* must be a string"),
+        (_DIM + 'kind = "categorical"\nchoices = [true]', "x.choices: True must be a string"),
+        ('[[dimensions]]\nname = 3\nkind = "continuous"', "dimension name 3 must be"),
+        (_DIM + 'kind = ["continuous"]', r"x.kind: \['continuous'\] must be a string"),
+        (_DIM + 'kind = "continuous"\nlow = true\nhigh = 1', "x.low: True must be a number"),
+        (_DIM + 'kind = "continuous"\nlow = 0\nhigh = "1"', "x.high: '1' must be a number"),
+        (_DIM + 'kind = "continuous"\nlow = 0\nhigh = 1\nnominal = [1]', "x.nominal: \\[1\\]"),
+        (_DIM + 'kind = "continuous"\nlow = 0\nhigh = 1\nunit = 3', "x.unit: 3 must be a string"),
+    ],
+    ids=[
+        "entry-not-table",
+        "dimensions-not-list",
+        "choices-not-list",
+        "weights-not-numbers",
+        "choice-a-table",
+        "choice-a-bool",
+        "name-not-string",
+        "kind-not-string",
+        "low-true",
+        "high-a-string",
+        "nominal-a-list",
+        "unit-not-string",
+    ],
+)
+def test_malformed_space_files_are_refused_naming_the_field(text: str, match: str) -> None:
+    with pytest.raises(HighfiveError, match=match) as info:
+        ParameterSpace.from_toml(text)
+    assert "\n" not in str(info.value)
+
+
+def test_a_space_file_is_read_from_a_path_or_a_string_naming_it(tmp_path: Path) -> None:
+    path = tmp_path / "space.toml"
+    path.write_text(default_space().restrict(motion="clap").to_toml(), encoding="utf-8")
+    assert ParameterSpace.from_toml(path) == ParameterSpace.from_toml(str(path))
+    assert ParameterSpace.from_toml(str(path))["motion"].choices == ("clap",)
+    with pytest.raises(ConfigError, match=r"parameter space file '.*missing\.toml' does not exist"):
+        ParameterSpace.from_toml(str(tmp_path / "missing.toml"))
+    with pytest.raises(ConfigError, match="does not exist"):
+        ParameterSpace.from_toml(tmp_path / "missing.toml")
+
+
+@pytest.mark.parametrize(
+    "metadata, match",
+    [
+        ("{bad", "schema field 'x': its highfive.dimension metadata is not JSON"),
+        ("[1]", r"dimensions\[0\]: \[1\] must be a table"),
+        (None, "no field carries highfive.dimension metadata"),
+    ],
+    ids=["not-json", "not-a-table", "none"],
+)
+def test_arrow_schemas_without_a_space_are_refused(metadata: str | None, match: str) -> None:
+    meta = None if metadata is None else {"highfive.dimension": metadata}
+    schema = pa.schema([pa.field("x", pa.float64(), metadata=meta)])
+    with pytest.raises(ConfigError, match=match):
+        ParameterSpace.from_arrow_schema(schema)
 
 
 def test_arrow_schema_round_trip() -> None:
