@@ -34,6 +34,11 @@ Distribution = Literal["uniform", "log-uniform", "normal"]
 Scalar = float | int | str
 
 _KINDS = ("continuous", "integer", "categorical")
+# A truncated normal whose range starts more than this many sd above the mean maps
+# through the survival function: the CDF there is 1 - tiny, and the difference of two
+# such values keeps too few digits (9 to 10 sd above the mean collapsed to one value).
+# Below it the CDF form is kept, so every existing space draws the same bits.
+_UPPER_TAIL = 2.33
 _DISTRIBUTIONS = ("uniform", "log-uniform", "normal")
 
 
@@ -221,8 +226,13 @@ class Dimension:
             x = np.exp(math.log(lo) + u * (math.log(hi) - math.log(lo)))
         elif self.distribution == "normal":
             mu, sd = self._mu, float(self.sd)  # type: ignore[arg-type]
-            a, b = ndtr((lo - mu) / sd), ndtr((hi - mu) / sd)
-            x = mu + sd * ndtri(a + u * (b - a))
+            za, zb = (lo - mu) / sd, (hi - mu) / sd
+            if za > _UPPER_TAIL:  # mirrored: survival function, precise in the upper tail
+                sa, sb = ndtr(-za), ndtr(-zb)
+                x = mu - sd * ndtri(sa - u * (sa - sb))
+            else:
+                a, b = ndtr(za), ndtr(zb)
+                x = mu + sd * ndtri(a + u * (b - a))
         else:
             x = lo + u * (hi - lo)
         # Rounding in the transform can land an ulp outside the range at its ends.
@@ -269,7 +279,11 @@ class Dimension:
             return (np.log(x) - math.log(lo)) / (math.log(hi) - math.log(lo))
         if self.distribution == "normal":
             mu, sd = self._mu, float(self.sd)  # type: ignore[arg-type]
-            a, b = ndtr((lo - mu) / sd), ndtr((hi - mu) / sd)
+            za, zb = (lo - mu) / sd, (hi - mu) / sd
+            if za > _UPPER_TAIL:  # as in from_unit
+                sa, sb = ndtr(-za), ndtr(-zb)
+                return (sa - ndtr((mu - x) / sd)) / (sa - sb)
+            a, b = ndtr(za), ndtr(zb)
             return (ndtr((x - mu) / sd) - a) / (b - a)
         return (x - lo) / (hi - lo)
 

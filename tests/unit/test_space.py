@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import math
 from pathlib import Path
 
@@ -10,6 +12,7 @@ import pyarrow as pa
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from scipy import stats
 
 from highfive.generators import (
     ConfigError,
@@ -43,6 +46,46 @@ def test_from_unit_golden_values(small: ParameterSpace) -> None:
     # Truncated normal: the median is the mean; the 97.5% point of N(0,1) truncated to
     # +-3 sits inside 1.96: scipy.stats.truncnorm(-3, 3).ppf(0.975) = 1.938479.
     assert table["g"].tolist() == pytest.approx([0.0, 1.938479], abs=1e-6)
+
+
+@pytest.mark.parametrize("low, high", [(9.0, 10.0), (20.0, 25.0), (2.0, 2.5), (-10.0, -9.0)])
+def test_truncated_normal_far_in_a_tail_keeps_its_shape(low: float, high: float) -> None:
+    # scipy.stats.truncnorm computes the same quantiles independently (N(0, 1) here).
+    dim = Dimension("x", "continuous", low, high, nominal=low, distribution="normal", sd=1.0)
+    dim = dataclasses.replace(dim, mean=0.0)
+    u = np.linspace(0.0, 0.99, 12)
+    x = dim.from_unit(u)
+    np.testing.assert_allclose(x, stats.truncnorm.ppf(u, low, high), rtol=1e-12)
+    np.testing.assert_allclose(dim.to_unit(x), u, atol=1e-12)
+
+
+# SHA-256 over the normal dimensions' from_unit and to_unit of 4096 points, computed
+# before the upper tail moved to the survival function: no shipped space changes.
+NORMAL_GOLDEN = {
+    "default": "6209fda0a09c2b8a3a0566ab1998d1a402d5ae28f57d81589fdc35b5edd820fd",
+    "nominal": "1fa8952d302d4ac98f1a1534c124065fae26174e715d1e2e2955e943754028dc",
+    "shifted": "68cef80dfe2aa11385aeb1d3c7db02c6c4044e9f173d60a05355513fe77d4a82",
+}
+
+
+@pytest.mark.parametrize(
+    "name, restriction",
+    [
+        ("default", {}),
+        ("nominal", dict(elevation_offset=[-12.5, 12.5], wrist_roll=[-30.0, 30.0])),
+        ("shifted", dict(elevation_offset=[15.0, 25.0], bias_x=[40.0, 80.0])),
+    ],
+)
+def test_normal_dimensions_draw_the_same_bits(name: str, restriction: dict) -> None:
+    space = default_space().restrict(**restriction)
+    u = np.random.default_rng(2024).random((4096, space.d))
+    h = hashlib.sha256()
+    for j, d in enumerate(space):
+        if d.distribution == "normal":
+            x = d.from_unit(u[:, j])
+            h.update(x.tobytes())
+            h.update(d.to_unit(x).tobytes())
+    assert h.hexdigest() == NORMAL_GOLDEN[name]
 
 
 def test_from_unit_never_leaves_the_range() -> None:
