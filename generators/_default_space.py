@@ -79,7 +79,10 @@ def _dims() -> list[Dimension]:
             choices=distractors,
             weights=distractor_w,
             nominal="none",
-            description="another motion inserted at a random place among the repetitions",
+            description=(
+                "another motion inserted at a random place among the repetitions; none "
+                "half the time, the others equally"
+            ),
         ),
         Dimension(
             "duration",
@@ -100,7 +103,10 @@ def _dims() -> list[Dimension]:
             nominal=12.0,
             unit="m/s^2",
             distribution="log-uniform",
-            description="peak wrist acceleration of the motion's main stroke",
+            description=(
+                "peak wrist acceleration of the motion's main stroke (not arm_swing's; "
+                "fixed-duration segments of some motions peak higher at low values)"
+            ),
             source="assumption, after reported wrist peaks of 5-30 m/s^2 in reaching and gesturing",
         ),
         Dimension(
@@ -110,7 +116,7 @@ def _dims() -> list[Dimension]:
             0.4,
             nominal=0.1,
             unit="s",
-            description="pause at the motion's extreme pose (e.g. palms together)",
+            description="pause at the motion's extreme pose (e.g. palms together), / tempo",
             source="assumption",
         ),
         Dimension(
@@ -120,7 +126,10 @@ def _dims() -> list[Dimension]:
             1.5,
             nominal=0.6,
             unit="s",
-            description="duration of the return stroke to the rest pose",
+            description=(
+                "duration of the return stroke to the rest pose, / tempo; longer when "
+                "peak_accel needs more for the distance or a contact is still dying out"
+            ),
             source="assumption",
         ),
         Dimension(
@@ -187,7 +196,10 @@ def _dims() -> list[Dimension]:
             1.4,
             nominal=1.0,
             unit="x",
-            description="speed factor of the person; divides every duration",
+            description=(
+                "speed factor of the person; divides hold_time, return_time and the "
+                "motions' fixed segments, not the strokes peak_accel sets, nor gait"
+            ),
             source="assumption",
         ),
         # -- sensor ------------------------------------------------------------------
@@ -331,7 +343,9 @@ def _dims() -> list[Dimension]:
             choices=BACKGROUNDS,
             weights=(2.0, 1.0, 1.0),
             nominal="none",
-            description="what the body does meanwhile: standing still, walking, running",
+            description=(
+                "what the body does meanwhile: standing still (half the time), walking, running"
+            ),
         ),
         Dimension(
             "rest_posture",
@@ -354,9 +368,10 @@ def _dims() -> list[Dimension]:
             unit="mg",
             distribution="log-uniform",
             description=(
-                "RMS acceleration of the wrist's idle jiggle at rest (0.7-1.6 Hz, arm "
-                "turning at most 3 deg), on top of postural sway (0.1-0.5 Hz, 0.3-1.5 deg) "
-                "and 8-12 Hz physiological tremor (2-10 mg)"
+                "RMS linear acceleration of the wrist's idle jiggle at rest (0.7-1.6 Hz, "
+                "arm turning at most 3 deg; the reading also swings with gravity), on top "
+                "of postural sway (0.1-0.5 Hz, 0.3-1.5 deg) and 8-12 Hz physiological "
+                "tremor (2-10 mg)"
             ),
             source=(
                 "assumption: tens of mg of dynamic acceleration at a standing wrist, as "
@@ -391,12 +406,15 @@ def _dims() -> list[Dimension]:
             nominal=0.5,
             unit="fraction",
             description=(
-                "amplitude of the arm's swing about the shoulder while walking or "
-                "running, 0 smallest to 1 largest: " + _per_gait("swing", "deg")
+                "amplitude (half the peak-to-peak excursion) of the arm's swing about the "
+                "shoulder while walking or running, 0 smallest to 1 largest: "
+                + _per_gait("swing", "deg")
             ),
             source=(
                 "Collins et al. 2009 (Proc R Soc B 276:3679) and Meyns et al. 2013 (Gait "
-                "Posture 38:555), shoulder excursions in walking; running range, assumption"
+                "Posture 38:555), shoulder excursions in walking, taken as amplitudes; "
+                "not checked whether they report ranges (then the swing is twice theirs); "
+                "running range, assumption"
             ),
         ),
         Dimension(

@@ -4,8 +4,10 @@ Layout of a trace: a lead-in at rest, ``repetitions`` instances of the row's mot
 separated by ``gap`` seconds of rest (with the ``distractor`` motion, if any, inserted
 at a random place in the sequence), then rest to the end. The trace lasts ``duration``
 seconds, or longer if the motions need it, with at least :data:`MARGIN` seconds of rest
-before the first and after the last motion; the lead-in is drawn at random within the
-slack so gestures fall anywhere relative to the counter's window grid.
+before the first and after the last motion. The lead-in beyond the margin is drawn at
+random over the slack, or over :data:`PHASE` seconds when the slack is shorter (the
+trace is then extended to fit), so gestures fall anywhere relative to a counter's
+window grid whatever the row.
 
 Randomness comes from three independent child streams of the case seed: layout (and
 the body around the motions: posture sway, tremor, gait phases; see :mod:`._body`),
@@ -26,16 +28,20 @@ import numpy as np
 from ._body import BodyMotion
 from ._errors import InvalidParameter
 from ._kinematics import PlanBuilder, gravity_reaction, specific_force
-from ._sensor import OVERSAMPLE, SensorSpec, apply_sensor
+from ._sensor import OVERSAMPLE, SensorSpec, apply_sensor, linear_response
 from ._show import show
 from ._space import ParameterSpace
 from ._types import Event, Trace
 from .motions import get_motion
 
-__all__ = ["MARGIN", "SeedLike", "case_streams", "synthesize"]
+__all__ = ["MARGIN", "PHASE", "SeedLike", "case_streams", "synthesize"]
 
 MARGIN = 1.0
 """Minimum rest in seconds before the first and after the last motion."""
+
+PHASE = 1.0
+"""Least span in seconds over which the lead-in beyond :data:`MARGIN` is drawn: longer
+than any counter's window hop, so the gestures' phase against the window grid is random."""
 
 SeedLike = int | np.random.SeedSequence
 
@@ -101,12 +107,13 @@ def synthesize(
         Validate ``params`` first (skip only for rows that came from the space).
     gravity : bool
         Keep gravity in the samples (an accelerometer's reading). With ``False`` the
-        reaction to gravity in the sensor frame at each sample instant (the exact
-        orientation of the plan and the body, turned by the mounting misalignment, as
-        the sensor's own orientation estimate would see it) is subtracted from the
-        readings, as a phone's "linear
-        acceleration" sensor reports; every sensor imperfection and random draw stays
-        the same, so the two traces of a case differ by the gravity term only.
+        part of the readings that gravity makes is subtracted, as a phone's "linear
+        acceleration" sensor reports: the reaction to gravity in the watch's exact
+        orientation (plan and body), put through the sensor's own band limit and
+        scale, cross-axis and misalignment matrix (without noise, bias or
+        quantization). Every sensor imperfection and random draw stays the same, so
+        the two traces of a case differ by the gravity term only (and the readings'
+        quantization, which applied to the sum).
 
     Returns
     -------
@@ -138,8 +145,12 @@ def synthesize(
         events.append(m.perform(builder, params, rng_motion))
     busy = builder.time
 
-    duration = max(float(params["duration"]), busy + 2.0 * MARGIN)
-    lead = MARGIN + rng_layout.uniform(0.0, max(duration - busy - 2.0 * MARGIN, 0.0))
+    duration = float(params["duration"])
+    slack = duration - busy - 2.0 * MARGIN
+    # One draw whatever the slack, so every later draw of the stream is the same.
+    lead = MARGIN + rng_layout.uniform(0.0, max(slack, PHASE))
+    if slack < PHASE:  # extend the trace to fit the lead-in (else it fits already)
+        duration = max(duration, lead + busy + MARGIN)
     plan = builder.build().shifted(lead)
     events = [
         Event(
@@ -164,6 +175,7 @@ def synthesize(
     force = specific_force(plan, grid, cell=dt, extra=extra, extra_angles=extra_angles)
     t, samples = apply_sensor(force, dt, spec, n, rng_sensor)
     if not gravity:
-        up = gravity_reaction(plan, t, body.angles(t)) @ spec.mounting.T
-        samples = samples - up.astype(np.float32)
+        # Gravity's part of the readings: its reaction through the same filter and matrix.
+        up = linear_response(gravity_reaction(plan, grid, extra_angles), dt, spec, t)
+        samples = (samples - up).astype(np.float32)
     return Trace(t=t, samples=samples, fs=spec.fs, events=tuple(events), params=dict(params))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import tomllib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -24,6 +25,7 @@ from scipy.special import ndtr, ndtri
 
 from ._errors import ConfigError, InvalidParameter
 from ._show import show
+from ._toml import read_toml
 
 __all__ = ["Dimension", "ParameterSpace"]
 
@@ -32,6 +34,11 @@ Distribution = Literal["uniform", "log-uniform", "normal"]
 Scalar = float | int | str
 
 _KINDS = ("continuous", "integer", "categorical")
+# A truncated normal whose range starts more than this many sd above the mean maps
+# through the survival function: the CDF there is 1 - tiny, and the difference of two
+# such values keeps too few digits (9 to 10 sd above the mean collapsed to one value).
+# Below it the CDF form is kept, so every existing space draws the same bits.
+_UPPER_TAIL = 2.33
 _DISTRIBUTIONS = ("uniform", "log-uniform", "normal")
 
 
@@ -88,14 +95,40 @@ class Dimension:
 
     def __post_init__(self) -> None:
         n = self.name
-        if not n.isidentifier():
-            raise InvalidParameter(f"dimension name {n!r} must be a Python identifier")
+        if not isinstance(n, str) or not n.isidentifier():
+            raise InvalidParameter(f"dimension name {show(n)} must be a Python identifier")
+        self._check_types()
         if self.kind not in _KINDS:
             raise InvalidParameter(f"{n}.kind: {self.kind!r} is not one of {_KINDS}")
         if self.kind == "categorical":
             self._check_categorical()
         else:
             self._check_numeric()
+
+    def _check_types(self) -> None:
+        """Each field has its type (a TOML or JSON file can give any): no ``low = true``."""
+        n = self.name
+        for key in ("kind", "distribution", "unit", "description", "source"):
+            value = getattr(self, key)
+            if not isinstance(value, str):
+                raise InvalidParameter(f"{n}.{key}: {show(value)} must be a string")
+        for key in ("low", "high", "sd", "mean"):
+            value = getattr(self, key)
+            if value is not None and not _is_number(value):
+                raise InvalidParameter(f"{n}.{key}: {show(value)} must be a number")
+        for key in ("choices", "weights"):
+            value = getattr(self, key)
+            if value is not None and not isinstance(value, list | tuple):
+                raise InvalidParameter(f"{n}.{key}: {show(value)} must be a list")
+        for c in self.choices or ():
+            if not (isinstance(c, str) or _is_number(c)):
+                raise InvalidParameter(f"{n}.choices: {show(c)} must be a string or a number")
+        for w in self.weights or ():
+            if not _is_number(w):
+                raise InvalidParameter(f"{n}.weights: {show(w)} must be a number")
+        nom = self.nominal
+        if nom is not None and not (isinstance(nom, str) or _is_number(nom)):
+            raise InvalidParameter(f"{n}.nominal: {show(nom)} must be a string or a number")
 
     def _check_categorical(self) -> None:
         n = self.name
@@ -193,8 +226,13 @@ class Dimension:
             x = np.exp(math.log(lo) + u * (math.log(hi) - math.log(lo)))
         elif self.distribution == "normal":
             mu, sd = self._mu, float(self.sd)  # type: ignore[arg-type]
-            a, b = ndtr((lo - mu) / sd), ndtr((hi - mu) / sd)
-            x = mu + sd * ndtri(a + u * (b - a))
+            za, zb = (lo - mu) / sd, (hi - mu) / sd
+            if za > _UPPER_TAIL:  # mirrored: survival function, precise in the upper tail
+                sa, sb = ndtr(-za), ndtr(-zb)
+                x = mu - sd * ndtri(sa - u * (sa - sb))
+            else:
+                a, b = ndtr(za), ndtr(zb)
+                x = mu + sd * ndtri(a + u * (b - a))
         else:
             x = lo + u * (hi - lo)
         # Rounding in the transform can land an ulp outside the range at its ends.
@@ -241,7 +279,11 @@ class Dimension:
             return (np.log(x) - math.log(lo)) / (math.log(hi) - math.log(lo))
         if self.distribution == "normal":
             mu, sd = self._mu, float(self.sd)  # type: ignore[arg-type]
-            a, b = ndtr((lo - mu) / sd), ndtr((hi - mu) / sd)
+            za, zb = (lo - mu) / sd, (hi - mu) / sd
+            if za > _UPPER_TAIL:  # as in from_unit
+                sa, sb = ndtr(-za), ndtr(-zb)
+                return (sa - ndtr((mu - x) / sd)) / (sa - sb)
+            a, b = ndtr(za), ndtr(zb)
             return (ndtr((x - mu) / sd) - a) / (b - a)
         return (x - lo) / (hi - lo)
 
@@ -326,6 +368,13 @@ class Dimension:
         if all(isinstance(c, int) for c in self.choices):
             return pa.int64()
         return pa.float64()
+
+
+def _is_number(value: Any) -> bool:
+    """A real number, and not a bool (which Python counts as an int)."""
+    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(
+        value, bool | np.bool_
+    )
 
 
 def _as_number(value: Any) -> float | None:
@@ -479,12 +528,22 @@ class ParameterSpace:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ParameterSpace:
-        dims = data.get("dimensions")
+        """Read a space from plain data (:meth:`to_dict`'s form).
+
+        Raises :class:`ConfigError` or :class:`InvalidParameter`, naming the field, for
+        anything malformed: a missing or empty list of dimensions, an entry that is not a
+        table, an unknown key, a value of the wrong type or out of its range.
+        """
+        dims = data.get("dimensions") if isinstance(data, Mapping) else None
         if not isinstance(dims, list) or not dims:
             raise ConfigError("parameter space: expected a non-empty list [[dimensions]]")
         allowed = set(Dimension.__dataclass_fields__)
         out = []
         for i, raw in enumerate(dims):
+            if not isinstance(raw, Mapping):
+                raise ConfigError(
+                    f"dimensions[{i}]: {show(raw)} must be a table of name, kind, low, ..."
+                )
             bad = sorted(set(raw) - allowed)
             if bad:
                 raise ConfigError(
@@ -492,7 +551,7 @@ class ParameterSpace:
                 )
             kw = dict(raw)
             for k in ("choices", "weights"):
-                if k in kw:
+                if isinstance(kw.get(k), list):
                     kw[k] = tuple(kw[k])
             try:
                 out.append(Dimension(**kw))
@@ -510,11 +569,23 @@ class ParameterSpace:
         return "\n".join(lines)
 
     @classmethod
-    def from_toml(cls, source: str | Path) -> ParameterSpace:
-        """Read a space from TOML text or a ``.toml`` file path."""
-        text = Path(source).read_text(encoding="utf-8-sig") if isinstance(source, Path) else source
+    def from_toml(cls, source: str | os.PathLike[str]) -> ParameterSpace:
+        """Read a space from TOML text or a ``.toml`` file.
+
+        A :class:`~pathlib.Path` (any path-like object) is a file. A string is a file
+        too when it is one line ending in ``.toml`` (no TOML text is: a key needs
+        ``=``), else TOML text. Errors name the file or the field.
+        """
+        if isinstance(source, str) and "\n" not in source and source.endswith(".toml"):
+            source = Path(source)
+        if isinstance(source, os.PathLike):
+            return cls.from_dict(read_toml(source, "parameter space file"))
+        if not isinstance(source, str):
+            raise ConfigError(
+                f"parameter space: {show(source)} is neither TOML text nor a .toml file path"
+            )
         try:
-            data = tomllib.loads(text.removeprefix("\ufeff"))  # a byte order mark skipped
+            data = tomllib.loads(source.removeprefix("\ufeff"))  # a byte order mark skipped
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"parameter space TOML: {exc}") from None
         return cls.from_dict(data)
@@ -541,7 +612,15 @@ class ParameterSpace:
             meta = f.metadata or {}
             raw = meta.get(b"highfive.dimension")
             if raw is not None:
-                dims.append(json.loads(raw))
+                try:
+                    dims.append(json.loads(raw))
+                except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                    raise ConfigError(
+                        f"schema field {f.name!r}: its highfive.dimension metadata is not "
+                        f"JSON ({exc})"
+                    ) from None
+        if not dims:
+            raise ConfigError("schema: no field carries highfive.dimension metadata")
         return cls.from_dict({"dimensions": dims})
 
 

@@ -23,10 +23,15 @@ class Event:
     motion : str
         Name of the motion, e.g. ``"high_five"``.
     start, end : float
-        Start and end of the gesture in seconds from the first sample.
+        Start and end of the gesture's own keyframes, in seconds on the trace's clock
+        (the clock of :attr:`Trace.t`, whose first sample lies at half a period plus
+        jitter, or later after dropped samples; not seconds from the first sample).
+        The posture's fade into and out of the gesture's rest pose (``RAMP``, 0.4 s)
+        lies outside ``[start, end]``: a watch resting in another posture turns by up
+        to about 100 deg there, a motion no event covers.
     impact : float or None
-        Time of the contact impulse in seconds (palm impact, clap, knock), or ``None``
-        for motions without contact.
+        Time of the contact impulse in seconds on the same clock (palm impact, clap,
+        knock), or ``None`` for motions without contact.
     is_high_five : bool
         Whether the counter must count this event.
     """

@@ -337,7 +337,9 @@ def _write_trace_table(trace: Any, path: Path) -> None:
     if path.suffix.lower() == ".parquet":
         frame.to_parquet(path, index=False)
     else:
-        frame.to_csv(path, index=False, float_format="%.6g")
+        # Each value in the shortest text that reads back to the same bits (float64
+        # times, float32 samples): a fixed number of digits rounded the times to 50 us.
+        frame.to_csv(path, index=False)
 
 
 def _save_plot(trace: Any, path: Path) -> None:

@@ -27,8 +27,13 @@ class Kinematics:
 
     Motions read the shared dimensions through this object so that every motion
     interprets them the same way: ``peak_accel`` is the peak wrist acceleration of the
-    motion's main stroke, ``elevation_offset`` and ``wrist_roll`` shift the motion's own
-    canonical angles, ``tempo`` divides every duration (a fast person has tempo > 1).
+    motion's main stroke (its duration follows from the distance), ``elevation_offset``
+    and ``wrist_roll`` shift the motion's own canonical angles, and ``tempo`` divides the
+    fixed durations: ``hold_time``, ``return_time`` and each motion's own segments, not
+    the strokes ``peak_accel`` sets (a fast person has tempo > 1). A motion's other
+    segments keep their tempo-scaled durations whatever ``peak_accel`` is, so at low
+    ``peak_accel`` they, not the main stroke, can set the motion's peak (README, "The
+    parameter space").
     """
 
     peak_accel: float  # m/s^2

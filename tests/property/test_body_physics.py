@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import signal
 
-from highfive.generators import default_space, synthesize
+from highfive.generators import SensorSpec, default_space, synthesize
 from highfive.generators import strategies as hst
 from highfive.generators._body import GAITS, POSTURES, RAMP, _sin_cos
 
@@ -131,10 +131,18 @@ def test_the_posture_does_not_reach_into_a_gesture() -> None:
 
 @given(hst.parameter_rows(), hst.seeds())
 def test_gravity_term_is_one_g_everywhere_in_the_space(row: dict, seed: int) -> None:
+    # The gravity term is 1 g in the watch's orientation, seen through the sensor: its
+    # scale, cross-axis and misalignment matrix, and the band limit, which delays the
+    # turning vector (shortening it, or lengthening it by the filter's overshoot, by
+    # a few percent during the fastest turns: 0.94-1.03 over 300 rows of the space).
     a = synthesize(row, seed)
     b = synthesize(row, seed, gravity=False)
     diff = a.samples.astype(np.float64) - b.samples
-    np.testing.assert_allclose(np.linalg.norm(diff, axis=1), 1.0, atol=1e-5)
+    unturned = diff @ np.linalg.inv(SensorSpec.from_params(row).matrix).T
+    norm = np.linalg.norm(unturned, axis=1)
+    assert norm.min() > 0.85 and norm.max() < 1.1
+    # Where the watch is still (the first samples, before any gesture), exactly 1 g.
+    assert norm[0] == pytest.approx(1.0, abs=1e-3) or row["background"] != "none"
 
 
 @given(

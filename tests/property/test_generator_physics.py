@@ -121,7 +121,7 @@ def test_fast_arm_raises_unload_below_half_a_g_and_load_above_two_g(motion: str)
     # Fast real arm raises span |a| from about 0.4 g to above 2 g (assumption, after wrist
     # recordings of fast raises): a fast stroke (peak_accel >= 15 m/s^2, the upper 43 % of its
     # log-uniform range) must reach both in at least 80 % of the rows drawn from the
-    # default space (measured with 400 rows: high_five 94 %, reach_up 99 %, throw 96 %).
+    # default space (measured with 400 rows: high_five 94 %, reach_up 98 %, throw 94 %).
     # The palm contact is left out: the range is the arm's. At the row's own full-scale
     # range the same trace is clipped at the rails, never beyond them.
     sub = default_space().restrict(motion=motion, distractor="none", repetitions=1)

@@ -13,9 +13,11 @@ import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
+from highfive.generators import default_space, synthesize
 from highfive.harness.cli import main
 
 
@@ -88,6 +90,22 @@ def test_synth_writes_csv_and_plot(tmp_path: Path, capsys: pytest.CaptureFixture
     assert list(frame.columns) == ["t", "x_g", "y_g", "z_g"] and len(frame) >= 500
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["hf.csv", "hf.png"]  # no temp files
+
+
+def test_synth_csv_holds_the_trace_exactly(tmp_path: Path) -> None:
+    # Times past 10 s with 0.5 % jitter at 200 Hz: six digits rounded them to 50 us.
+    csv = tmp_path / "j.csv"
+    params = ["sample_rate=200", "repetitions=4", "gap=6", "duration=20"]
+    argv = ["synth", "high_five", "--seed", "5", "--csv", str(csv)]
+    assert main([*argv, *(a for p in params for a in ("--param", p))]) == 0
+    row = default_space().complete(
+        dict(motion="high_five", sample_rate=200, repetitions=4, gap=6.0, duration=20.0)
+    )
+    trace = synthesize(row, 5)
+    frame = pd.read_csv(csv, float_precision="round_trip")
+    np.testing.assert_array_equal(frame["t"].to_numpy(), trace.t)
+    samples = frame[["x_g", "y_g", "z_g"]].to_numpy().astype(np.float32)
+    np.testing.assert_array_equal(samples, trace.samples)
 
 
 def test_synth_random_uses_the_seed(capsys: pytest.CaptureFixture[str]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy import signal
 
 from highfive.generators import SensorSpec, default_space
 from highfive.generators._sensor import OVERSAMPLE, apply_sensor, noise_bandwidth
@@ -32,6 +33,20 @@ def test_noise_matches_density_over_the_noise_bandwidth() -> None:
     _, x = _run(spec, np.array([0.0, 0.0, 1.0]), 20000)
     expected = 1000e-6 * np.sqrt(noise_bandwidth(50.0))  # datasheet: density * sqrt(ENBW)
     assert x.std(axis=0) == pytest.approx([expected] * 3, rel=0.03)
+
+
+@pytest.mark.parametrize("fs, density", [(50, 1000.0), (200, 160.0)])
+def test_noise_density_in_band_is_the_parameter(fs: int, density: float) -> None:
+    # A datasheet's noise density is the one-sided PSD in the pass band; above the
+    # ODR/4 low-pass the noise rolls off like the signal (Welch's estimate, scipy).
+    spec = _spec(sample_rate=fs, noise_density=density, sensor_range=2, cross_axis=0.0)
+    _, x = _run(spec, np.array([0.0, 0.0, 1.0]), 200_000)
+    f, psd = signal.welch(x.astype(np.float64), fs=fs, nperseg=2048, axis=0)
+    in_band = (f >= 0.02 * fs) & (f <= 0.1 * fs)
+    measured = np.sqrt(psd[in_band].mean(axis=0)) * 1e6  # ug/sqrt(Hz), per axis
+    assert measured == pytest.approx([density] * 3, rel=0.03)
+    near_nyquist = f >= 0.4 * fs
+    assert np.sqrt(psd[near_nyquist].mean(axis=0)).max() * 1e6 < 0.25 * density
 
 
 def test_clipping_and_quantization() -> None:

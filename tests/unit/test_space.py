@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import math
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from scipy import stats
 
 from highfive.generators import (
     ConfigError,
     Dimension,
+    HighfiveError,
     InvalidParameter,
     ParameterSpace,
     default_space,
@@ -41,6 +46,46 @@ def test_from_unit_golden_values(small: ParameterSpace) -> None:
     # Truncated normal: the median is the mean; the 97.5% point of N(0,1) truncated to
     # +-3 sits inside 1.96: scipy.stats.truncnorm(-3, 3).ppf(0.975) = 1.938479.
     assert table["g"].tolist() == pytest.approx([0.0, 1.938479], abs=1e-6)
+
+
+@pytest.mark.parametrize("low, high", [(9.0, 10.0), (20.0, 25.0), (2.0, 2.5), (-10.0, -9.0)])
+def test_truncated_normal_far_in_a_tail_keeps_its_shape(low: float, high: float) -> None:
+    # scipy.stats.truncnorm computes the same quantiles independently (N(0, 1) here).
+    dim = Dimension("x", "continuous", low, high, nominal=low, distribution="normal", sd=1.0)
+    dim = dataclasses.replace(dim, mean=0.0)
+    u = np.linspace(0.0, 0.99, 12)
+    x = dim.from_unit(u)
+    np.testing.assert_allclose(x, stats.truncnorm.ppf(u, low, high), rtol=1e-12)
+    np.testing.assert_allclose(dim.to_unit(x), u, atol=1e-12)
+
+
+# SHA-256 over the normal dimensions' from_unit and to_unit of 4096 points, computed
+# before the upper tail moved to the survival function: no shipped space changes.
+NORMAL_GOLDEN = {
+    "default": "6209fda0a09c2b8a3a0566ab1998d1a402d5ae28f57d81589fdc35b5edd820fd",
+    "nominal": "1fa8952d302d4ac98f1a1534c124065fae26174e715d1e2e2955e943754028dc",
+    "shifted": "68cef80dfe2aa11385aeb1d3c7db02c6c4044e9f173d60a05355513fe77d4a82",
+}
+
+
+@pytest.mark.parametrize(
+    "name, restriction",
+    [
+        ("default", {}),
+        ("nominal", dict(elevation_offset=[-12.5, 12.5], wrist_roll=[-30.0, 30.0])),
+        ("shifted", dict(elevation_offset=[15.0, 25.0], bias_x=[40.0, 80.0])),
+    ],
+)
+def test_normal_dimensions_draw_the_same_bits(name: str, restriction: dict) -> None:
+    space = default_space().restrict(**restriction)
+    u = np.random.default_rng(2024).random((4096, space.d))
+    h = hashlib.sha256()
+    for j, d in enumerate(space):
+        if d.distribution == "normal":
+            x = d.from_unit(u[:, j])
+            h.update(x.tobytes())
+            h.update(d.to_unit(x).tobytes())
+    assert h.hexdigest() == NORMAL_GOLDEN[name]
 
 
 def test_from_unit_never_leaves_the_range() -> None:
@@ -210,6 +255,76 @@ def test_toml_unknown_key_is_a_config_error() -> None:
     text = '[[dimensions]]\nname = "x"\nkind = "continuous"\nlow = 0.0\nhigh = 1.0\nspeed = 3\n'
     with pytest.raises(ConfigError, match="unknown key 'speed'"):
         ParameterSpace.from_toml(text)
+
+
+_DIM = '[[dimensions]]\nname = "x"\n'
+
+
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        ("dimensions = [1]", r"dimensions\[0\]: 1 must be a table"),
+        ('dimensions = "x"', "expected a non-empty list"),
+        (_DIM + 'kind = "categorical"\nchoices = 3', "x.choices: 3 must be a list"),
+        (
+            _DIM + 'kind = "categorical"\nchoices = ["a", "b"]\nweights = ["x", "y"]',
+            "x.weights: 'x' must be a number",
+        ),
+        (_DIM + 'kind = "categorical"\nchoices = [{a = 1}]', "x.choices: .* must be a string"),
+        (_DIM + 'kind = "categorical"\nchoices = [true]', "x.choices: True must be a string"),
+        ('[[dimensions]]\nname = 3\nkind = "continuous"', "dimension name 3 must be"),
+        (_DIM + 'kind = ["continuous"]', r"x.kind: \['continuous'\] must be a string"),
+        (_DIM + 'kind = "continuous"\nlow = true\nhigh = 1', "x.low: True must be a number"),
+        (_DIM + 'kind = "continuous"\nlow = 0\nhigh = "1"', "x.high: '1' must be a number"),
+        (_DIM + 'kind = "continuous"\nlow = 0\nhigh = 1\nnominal = [1]', "x.nominal: \\[1\\]"),
+        (_DIM + 'kind = "continuous"\nlow = 0\nhigh = 1\nunit = 3', "x.unit: 3 must be a string"),
+    ],
+    ids=[
+        "entry-not-table",
+        "dimensions-not-list",
+        "choices-not-list",
+        "weights-not-numbers",
+        "choice-a-table",
+        "choice-a-bool",
+        "name-not-string",
+        "kind-not-string",
+        "low-true",
+        "high-a-string",
+        "nominal-a-list",
+        "unit-not-string",
+    ],
+)
+def test_malformed_space_files_are_refused_naming_the_field(text: str, match: str) -> None:
+    with pytest.raises(HighfiveError, match=match) as info:
+        ParameterSpace.from_toml(text)
+    assert "\n" not in str(info.value)
+
+
+def test_a_space_file_is_read_from_a_path_or_a_string_naming_it(tmp_path: Path) -> None:
+    path = tmp_path / "space.toml"
+    path.write_text(default_space().restrict(motion="clap").to_toml(), encoding="utf-8")
+    assert ParameterSpace.from_toml(path) == ParameterSpace.from_toml(str(path))
+    assert ParameterSpace.from_toml(str(path))["motion"].choices == ("clap",)
+    with pytest.raises(ConfigError, match=r"parameter space file '.*missing\.toml' does not exist"):
+        ParameterSpace.from_toml(str(tmp_path / "missing.toml"))
+    with pytest.raises(ConfigError, match="does not exist"):
+        ParameterSpace.from_toml(tmp_path / "missing.toml")
+
+
+@pytest.mark.parametrize(
+    "metadata, match",
+    [
+        ("{bad", "schema field 'x': its highfive.dimension metadata is not JSON"),
+        ("[1]", r"dimensions\[0\]: \[1\] must be a table"),
+        (None, "no field carries highfive.dimension metadata"),
+    ],
+    ids=["not-json", "not-a-table", "none"],
+)
+def test_arrow_schemas_without_a_space_are_refused(metadata: str | None, match: str) -> None:
+    meta = None if metadata is None else {"highfive.dimension": metadata}
+    schema = pa.schema([pa.field("x", pa.float64(), metadata=meta)])
+    with pytest.raises(ConfigError, match=match):
+        ParameterSpace.from_arrow_schema(schema)
 
 
 def test_arrow_schema_round_trip() -> None:
