@@ -347,7 +347,8 @@ def _pairing(
         how, what = "same recordings, by SHA-256", "labels"
     else:
         ia, ib = (CampaignConfig.spelled_identity(r.get("identity", {})) for r in (rec_a, rec_b))
-        differ = [k for k in ("seed", "sampler", "space") if ia.get(k) != ib.get(k)]
+        keys = ("seed", "sampler", "space", "generators")
+        differ = [k for k in keys if ia.get(k) != ib.get(k)]
         if differ:
             return False, f"unpaired: the runs differ in {', '.join(differ)}"
         how, what = "same seed, sampler, space", "parameters"

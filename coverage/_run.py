@@ -59,7 +59,7 @@ from highfive.generators import (
     show,
     show_number,
 )
-from highfive.harness import RunDir, atomic_path, json_text
+from highfive.harness import CampaignConfig, RunDir, atomic_path, json_text
 
 from ._bins import Binning
 from ._criteria import Option, number, whole
@@ -345,6 +345,7 @@ def analyse_run(
             "cells are label values and parameter bins; analyse each run on its own"
         )
     _check_same_models(runs, records)
+    _check_same_generators(runs, records)
     designs = []
     spaces = [ParameterSpace.from_arrow_schema(RunDir(p).results_dataset().schema) for p in runs]
     # Runs of recordings hold the label values their labels files hold (a train run and a
@@ -391,6 +392,21 @@ def _check_same_models(runs: Sequence[Path], records: Sequence[Mapping[str, Any]
                 f"cannot merge {os.fspath(runs[0])!r} (models {show(models[0])}) with "
                 f"{os.fspath(path)!r} (models {show(these)}): merged runs must have the "
                 "same models; analyse each run on its own"
+            )
+
+
+def _check_same_generators(runs: Sequence[Path], records: Sequence[Mapping[str, Any]]) -> None:
+    """Merged runs of generated cases must come from one version of the generators: the
+    cells of the others would pool draws of two distributions of traces."""
+    made = [
+        CampaignConfig.spelled_identity(r.get("identity", {})).get("generators") for r in records
+    ]
+    for path, version in zip(runs[1:], made[1:], strict=True):
+        if version != made[0]:
+            raise RunDirError(
+                f"cannot merge {os.fspath(runs[0])!r} (generators version {made[0]}) with "
+                f"{os.fspath(path)!r} (version {version}): their cases are traces made "
+                "another way; analyse each run on its own"
             )
 
 

@@ -22,7 +22,14 @@ if TYPE_CHECKING:
     from ._importance import ImportanceSampler, Proposal, fit_cross_entropy
     from ._kinematics import G
     from ._samplers import SAMPLERS, Box, Sampler, make_sampler
-    from ._scenario import MARGIN, PHASE, SeedLike, case_streams, synthesize
+    from ._scenario import (
+        GENERATOR_VERSION,
+        MARGIN,
+        PHASE,
+        SeedLike,
+        case_streams,
+        synthesize,
+    )
     from ._sensor import SensorSpec
     from ._show import show, show_list, show_number, show_text
     from ._space import Dimension, ParameterSpace
@@ -32,6 +39,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BACKGROUNDS",
+    "GENERATOR_VERSION",
     "MARGIN",
     "MOTIONS",
     "PHASE",
@@ -76,7 +84,14 @@ _EXPORTS = {
     "_kinematics": ("G",),
     "_samplers": ("SAMPLERS", "Box", "Sampler", "make_sampler"),
     "_show": ("show", "show_list", "show_number", "show_text"),
-    "_scenario": ("MARGIN", "PHASE", "SeedLike", "case_streams", "synthesize"),
+    "_scenario": (
+        "GENERATOR_VERSION",
+        "MARGIN",
+        "PHASE",
+        "SeedLike",
+        "case_streams",
+        "synthesize",
+    ),
     "_sensor": ("SensorSpec",),
     "_space": ("Dimension", "ParameterSpace"),
     "_toml": ("read_toml",),

@@ -34,7 +34,13 @@ from ._space import ParameterSpace
 from ._types import Event, Trace
 from .motions import get_motion
 
-__all__ = ["MARGIN", "PHASE", "SeedLike", "case_streams", "synthesize"]
+__all__ = ["GENERATOR_VERSION", "MARGIN", "PHASE", "SeedLike", "case_streams", "synthesize"]
+
+GENERATOR_VERSION = 2
+"""Version of what :func:`synthesize` makes of a (row, seed): raised whenever a trace
+changes, so that a run is never resumed, replayed or paired with traces made another
+way. 1: before it was recorded; 2: the lead-in drawn over at least :data:`PHASE`, sensor
+noise of the row's density in band, ``gravity=False`` through the sensor's own path."""
 
 MARGIN = 1.0
 """Minimum rest in seconds before the first and after the last motion."""

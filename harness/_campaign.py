@@ -314,6 +314,12 @@ def _check_resumable(run: RunDir, identity: Mapping[str, Any]) -> dict[str, Any]
                 f"{was[c]['sha256'][:12]} -> {now[c]['sha256'][:12]}); resume refuses to "
                 "mix its results: restore it, or start a new run"
             )
+    if "generators" in diff:
+        raise RunDirError(
+            f"run directory {run.shown} was made by generators version {old.get('generators')} "
+            f"and this highfive makes version {identity.get('generators')} (a case's trace "
+            "differs); resume refuses to mix them: run it again under another name"
+        )
     if diff:
         shown = "; ".join(
             f"{k}: the run has {_shown(k, a)}, this configuration {_shown(k, b)}"

@@ -71,6 +71,7 @@ from pathlib import Path
 from typing import Any
 
 from highfive.generators import (
+    GENERATOR_VERSION,
     SAMPLERS,
     Box,
     ConfigError,
@@ -435,9 +436,12 @@ class CampaignConfig:
     def spelled_identity(cls, identity: Any) -> Any:
         """A recorded identity with its restrictions in the spelling :meth:`spelled_space`
         gives (runs made before it was one spelling compare equal to their
-        configuration); anything it cannot read is returned as it is."""
+        configuration) and, for generated cases recorded before the generators' version
+        was, version 1; anything it cannot read is returned as it is."""
         if not isinstance(identity, Mapping) or not isinstance(identity.get("space"), Mapping):
             return identity
+        if identity.get("recordings") is None and "generators" not in identity:
+            identity = {**identity, "generators": 1}
         try:
             return {**identity, "space": cls.spelled_space(identity["space"])}
         except (InvalidParameter, ConfigError, KeyError, TypeError, ValueError):
@@ -485,6 +489,8 @@ class CampaignConfig:
         _plain_recordings(d)
         if not self.importance:
             d.pop("importance")  # runs of other samplers keep the identity they had
+        if self.recordings is None:  # generated cases: the traces depend on the generators
+            d["generators"] = GENERATOR_VERSION
         return d
 
     def to_dict(self) -> dict[str, Any]:

@@ -17,7 +17,7 @@ import polars as pl
 import pyarrow.dataset as ds
 import pytest
 
-from highfive.generators import InvalidParameter
+from highfive.generators import GENERATOR_VERSION, InvalidParameter
 from highfive.harness._campaign import run_campaign
 from highfive.harness._config import CampaignConfig
 from highfive.harness._replay import replay, shrink
@@ -167,6 +167,38 @@ def test_resume_refuses_another_configuration(
         "(differs in cases: the run has 16, this configuration 32; seed: the run has 11, "
         "this configuration 12)" in err
     )
+
+
+def test_runs_of_other_generators_are_not_resumed_replayed_or_paired(
+    campaign_file: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A run made before the generators' version was recorded (version 1: other
+    lead-ins, sensor noise) was resumed, replayed and paired with today's traces as if
+    they were its own: resume mixed two kinds of trace in one run, replay reported its
+    cases as different, diff paired different traces."""
+    path = campaign_file(name="g", cases=16)
+    run = _run(path)
+    _run(path, name="g2")
+    record = json.loads((run / "campaign.json").read_text())
+    assert record["identity"]["generators"] == GENERATOR_VERSION == 2
+    del record["identity"]["generators"]  # as a run made before it was recorded
+    (run / "campaign.json").write_text(json.dumps(record))
+    assert main(["run", str(path), "--resume"]) == 2
+    assert capsys.readouterr().err == (
+        f"error: run directory {run} was made by generators version 1 and this highfive "
+        "makes version 2 (a case's trace differs); resume refuses to mix them: run it "
+        "again under another name\n"
+    )
+    assert main(["replay", str(run), "3"]) == 2
+    err = capsys.readouterr().err
+    assert "was made by generators version 1 and this highfive makes version 2" in err
+    assert main(["diff", str(run), str(run.parent / "g2")]) == 0
+    assert "unpaired: the runs differ in generators" in capsys.readouterr().out
+    assert main(["coverage", str(run), str(run.parent / "g2"), "--out", str(run.parent / "m")]) == 2
+    assert "(generators version 1) with" in capsys.readouterr().err
+    assert not (run.parent / "m").exists()
+    assert main(["run", "--focus", str(run), "--cases", "16"]) == 2
+    assert "was made by generators version 1" in capsys.readouterr().err
 
 
 def test_replay_is_bit_identical_and_shrink_keeps_the_verdict(
