@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from highfive.generators import GENERATOR_VERSION, InvalidParameter, RunDirError
+from highfive.generators import InvalidParameter
 from highfive.harness import CampaignConfig, RunDir
 
 from ._bins import Binning
@@ -88,13 +88,11 @@ def plan_focus(
             "values, not regions of the parameter space a follow-up could sample: record "
             "more of the under-tested ones instead"
         )
-    made = CampaignConfig.spelled_identity(record.get("identity", {})).get("generators")
-    if made != GENERATOR_VERSION:
-        raise RunDirError(
-            f"focus: {os.fspath(run)!r} was made by generators version {made} and this "
-            f"highfive makes version {GENERATOR_VERSION}: a follow-up's cases could not "
-            "be merged with its own; run the campaign again first"
-        )
+    CampaignConfig.require_generators(
+        record,
+        f"focus: {os.fspath(run)!r}",
+        "a follow-up's cases could not be merged with its own; run the campaign again first",
+    )
     result = analyse_run(run, settings)
     cells = result.cells
     undecided = cells[cells["status"].isin(_UNDECIDED)].copy()

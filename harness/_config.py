@@ -77,6 +77,7 @@ from highfive.generators import (
     ConfigError,
     InvalidParameter,
     ParameterSpace,
+    RunDirError,
     default_space,
     read_toml,
 )
@@ -446,6 +447,19 @@ class CampaignConfig:
             return {**identity, "space": cls.spelled_space(identity["space"])}
         except (InvalidParameter, ConfigError, KeyError, TypeError, ValueError):
             return identity
+
+    @classmethod
+    def require_generators(cls, record: Mapping[str, Any], run: str, consequence: str) -> None:
+        """Refuse a run of generated cases made by another version of the generators
+        than this one (RunDirError naming ``run`` and the ``consequence``)."""
+        if record.get("config", {}).get("recordings"):
+            return
+        made = cls.spelled_identity(record.get("identity", {})).get("generators")
+        if made != GENERATOR_VERSION:
+            raise RunDirError(
+                f"{run} was made by generators version {made} and this highfive makes "
+                f"version {GENERATOR_VERSION}: {consequence}"
+            )
 
     @property
     def counters(self) -> tuple[CounterSpec, ...]:

@@ -32,11 +32,9 @@ import pyarrow.parquet as pq
 from threadpoolctl import threadpool_limits
 
 from highfive.generators import (
-    GENERATOR_VERSION,
     InvalidParameter,
     ParameterSpace,
     Proposal,
-    RunDirError,
     Trace,
     make_sampler,
     synthesize,
@@ -86,15 +84,12 @@ def load_run(path: str | Path) -> LoadedRun:
     if recordings:
         identity = record.get("identity", {})
         check_recordings(recordings_identity(config, recordings), identity, run.path)
-    else:
-        made = CampaignConfig.spelled_identity(record.get("identity", {})).get("generators")
-        if made != GENERATOR_VERSION:
-            raise RunDirError(
-                f"run directory {run.shown} was made by generators version {made} and this "
-                f"highfive makes version {GENERATOR_VERSION}: its cases cannot be made again "
-                "as they ran; replay them with the highfive that made the run, or run the "
-                "campaign again"
-            )
+    CampaignConfig.require_generators(
+        record,
+        f"run directory {run.shown}",
+        "its cases cannot be made again as they ran; replay them with the highfive that "
+        "made the run, or run the campaign again",
+    )
     return LoadedRun(run, config, config.parameter_space(), run.counters(), recordings)
 
 
