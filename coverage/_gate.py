@@ -31,8 +31,9 @@ Kinds and their keys (besides ``kind``, ``name`` and ``model``):
 - ``agreement``: ``max`` (required), ``models`` (default ``["float", "int8"]``): the
   fraction of cases where the two models' predicted counts differ (no ``model`` key);
 - ``detection_latency``: ``max_s`` (required), ``percentile`` (default 95): the share
-  of cases whose detection latency exceeds ``max_s`` is shown (upper bound) to be at
-  most ``1 - percentile/100``; needs a campaign run with ``stream_chunk_s > 0``;
+  of the cases holding a high-five with one counted later than ``max_s`` or never
+  counted is shown (upper bound) to be at most ``1 - percentile/100``; needs a
+  campaign run with ``stream_chunk_s > 0``;
 - ``model_bytes``: ``max`` (required): size of the model file, from campaign.json
   (ONNX counters only);
 - ``latency``: ``max_ms`` (required), ``batch`` (default 256, or 1): per-window

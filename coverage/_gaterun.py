@@ -12,7 +12,7 @@ import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -32,7 +32,7 @@ from ._stats import cp_upper
 if TYPE_CHECKING:
     from ._criteria import Criterion
 
-__all__ = ["GateRun", "RecordedLatency"]
+__all__ = ["CaseLatencies", "GateRun", "RecordedLatency"]
 
 RECORDED_KINDS = ("model_bytes", "latency", "fits_target")
 """Criterion kinds decided once from campaign.json, not from the cases."""
@@ -244,20 +244,43 @@ class GateRun:
             self._frame = f
         return self._frame
 
-    def latencies(self, model: str) -> np.ndarray | None:
-        """``latency_s`` of the model's cases (NaN: none measured); None if not recorded.
+    def latencies(self, model: str) -> CaseLatencies | None:
+        """``latency_s``, ``true_count`` and ``fn`` of the model's cases; None if no
+        latency was recorded.
 
-        Result files written before detection latencies were recorded have no such
-        column: their cases read as NaN, and a model none of whose files has it gives
-        None. Each file is asked for its own columns, so no file's schema stands in
-        for another's.
+        Result files written before detection latencies were recorded have no
+        ``latency_s`` column: their cases read as NaN, and a model none of whose files
+        has it gives None. Each file is asked for its own columns, so no file's schema
+        stands in for another's.
         """
-        parts, recorded = [], False
+        parts: list[list[np.ndarray]] = []
+        recorded = False
         for fragment in self.dir.results_dataset().get_fragments(ds.field("model") == model):
-            if "latency_s" in fragment.physical_schema.names:
-                recorded = True
-                column = fragment.to_table(columns=["latency_s"])["latency_s"]
-                parts.append(np.asarray(column.to_numpy(zero_copy_only=False), np.float64))
-            else:
-                parts.append(np.full(fragment.count_rows(), np.nan))
-        return np.concatenate(parts) if recorded else None
+            names = fragment.physical_schema.names
+            cols = [c for c in ("latency_s", *_TRUTH) if c in names]
+            table = fragment.to_table(columns=cols)
+            recorded |= "latency_s" in names
+            parts.append(
+                [
+                    np.asarray(table[c].to_numpy(zero_copy_only=False), np.float64)
+                    if c in names
+                    else np.full(table.num_rows, np.nan)
+                    for c in ("latency_s", *_TRUTH)
+                ]
+            )
+        if not recorded:
+            return None
+        latency, true, fn = (np.concatenate(c) for c in zip(*parts, strict=True))
+        return CaseLatencies(latency, true, fn)
+
+
+_TRUTH = ("true_count", "fn")
+
+
+class CaseLatencies(NamedTuple):
+    """Per case of one model: the worst latency of its counted high-fives (s; NaN: none
+    counted, or not streamed), its high-fives and those never counted."""
+
+    latency_s: np.ndarray
+    true_count: np.ndarray
+    fn: np.ndarray

@@ -62,12 +62,15 @@ def write_run(
     status: str = "complete",
     space: ParameterSpace | None = None,
     latency: dict[str, np.ndarray] | None = None,
+    truth: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
     recorded: dict[str, Any] | None = None,
 ) -> Path:
     """A run directory with given verdicts per model (parameters drawn from ``seed``).
 
-    ``latency`` adds a ``latency_s`` column (seconds, NaN: none) for the models it names;
-    ``recorded`` the inference latency campaign.json records for them (``"latency"``).
+    ``latency`` adds a ``latency_s`` column (seconds, NaN: none) for the models it names,
+    with ``true_count`` and ``fn`` from ``truth`` (default: one high-five per case,
+    counted); ``recorded`` the inference latency campaign.json records for them
+    (``"latency"``).
     """
     space = space or small_space()
     n = n or len(next(iter(verdicts.values())))
@@ -95,6 +98,9 @@ def write_run(
         t = t.append_column("predicted_count", pa.array(pred, pa.int32()))
         if latency is not None and m in latency:
             t = t.append_column("latency_s", pa.array(latency[m], pa.float32()))
+            true, fn = (truth or {}).get(m, (np.ones(n), np.zeros(n)))
+            t = t.append_column("true_count", pa.array(true, pa.int16()))
+            t = t.append_column("fn", pa.array(fn, pa.int16()))
         run.write_batch(0, {m: t}, None)
     return path
 
@@ -947,6 +953,13 @@ def latencies(n: int, slow: int, unmatched: int) -> np.ndarray:
     return np.concatenate([lat, np.full(unmatched, np.nan)])
 
 
+def _no_high_five(n: int, without: int) -> tuple[np.ndarray, np.ndarray]:
+    """``true_count`` and ``fn`` of ``n`` cases, the last ``without`` with no high-five."""
+    true = np.ones(n)
+    true[n - without :] = 0
+    return true, np.zeros(n)
+
+
 @pytest.mark.parametrize(
     ("slow", "percentile", "passed"),
     [
@@ -962,17 +975,57 @@ def latencies(n: int, slow: int, unmatched: int) -> np.ndarray:
 def test_detection_latency_judges_the_bound(
     tmp_path: Path, slow: int, percentile: int, passed: bool
 ) -> None:
+    # 300 cases with a high-five, all counted; 100 without one (no latency to judge).
     lat = latencies(300, slow, unmatched=100)
     v = np.full(lat.size, "pass", dtype=object)
-    run = write_run(tmp_path / "r", {"float": v}, latency={"float": lat})
+    truth = {"float": _no_high_five(400, 100)}
+    run = write_run(tmp_path / "r", {"float": v}, latency={"float": lat}, truth=truth)
     gate = load_gate(_latency_gate(tmp_path, f"max_s = 1.0\npercentile = {percentile}"))
     (c,) = evaluate_gate(run, gate).criteria
     upper = float(cp_upper(slow, 300, 0.95))
-    observed = np.percentile(lat[:300].astype(np.float32).astype(np.float64), percentile)
+    measured = lat[:300].astype(np.float32).astype(np.float64)
+    observed = np.percentile(measured, percentile, method="inverted_cdf")
     assert c.passed is passed
     assert c.value == f"p{percentile} {observed:.3g} s, share above: upper bound {upper:.4g}"
-    assert c.detail.startswith("300 of 400 cases had a latency")
-    assert f"{slow} above 1 s" in c.detail
+    assert c.detail.startswith("300 of 400 cases hold a high-five")
+    assert f"{slow} counted later than 1 s, 0 not counted" in c.detail
+
+
+@pytest.mark.parametrize(
+    ("missed", "partly", "passed"),
+    [
+        # Of 300 cases with high-fives, all counted in time but ``missed`` never counted
+        # and ``partly`` with one of their two high-fives not counted: every such case is
+        # slower than max_s. Upper bounds from scipy.stats.beta.ppf(0.95, k + 1, n - k).
+        (0, 0, True),  # 0/300: 0.00994
+        (200, 0, False),  # 200/300: a counter that misses most high-fives fails
+        (0, 100, False),  # 100/300: so does one that misses one in every other case
+        (3, 0, True),  # 3/300: 0.0256 <= 0.05
+    ],
+    ids=["all-counted", "most-missed", "half-of-some-missed", "3-missed"],
+)
+def test_detection_latency_counts_a_missed_high_five_as_slower_than_max_s(
+    tmp_path: Path, missed: int, partly: int, passed: bool
+) -> None:
+    n = 300
+    lat = np.full(n, 0.2)
+    true, fn = np.ones(n), np.zeros(n)
+    lat[:missed] = np.nan  # nothing matched: no latency
+    fn[:missed] = 1
+    true[missed : missed + partly], fn[missed : missed + partly] = 2, 1  # one of two matched
+    v = np.full(n, "pass", dtype=object)
+    run = write_run(
+        tmp_path / "r", {"float": v}, latency={"float": lat}, truth={"float": (true, fn)}
+    )
+    (c,) = evaluate_gate(run, load_gate(_latency_gate(tmp_path, "max_s = 1.0"))).criteria
+    k = missed + partly
+    assert c.passed is passed
+    assert c.value.endswith(f"share above: upper bound {float(cp_upper(k, n, 0.95)):.4g}")
+    assert f"300 of 300 cases hold a high-five; 0 counted later than 1 s, {k} not counted" in (
+        c.detail
+    )
+    if k > n * 0.05:  # the 95th percentile case has a high-five never counted
+        assert c.value.startswith("p95 never (a high-five not counted), share above")
 
 
 def test_detection_latency_without_latency_data_fails_and_says_how_to_get_it(
@@ -986,12 +1039,12 @@ def test_detection_latency_without_latency_data_fails_and_says_how_to_get_it(
     path = _latency_gate(tmp_path, "max_s = 1.0")
     by_model = {c.model: c for c in evaluate_gate(run, load_gate(path)).criteria}
     assert by_model["streamed"].passed
-    assert by_model["streamed"].detail.startswith("200 of 200 cases had a latency")
+    assert by_model["streamed"].detail.startswith("200 of 200 cases hold a high-five")
     no_data = [by_model["batch"], by_model["older"], *evaluate_gate(old, load_gate(path)).criteria]
     for c in no_data:
         assert not c.passed and c.value == "no latency data"
         assert "run the campaign with stream_chunk_s > 0" in c.detail
-    assert "latency_s is NaN in every case" in no_data[0].detail
+    assert "latency_s is NaN in every case with a counted high-five" in no_data[0].detail
     assert "no latency_s column" in no_data[1].detail and "no latency_s column" in no_data[2].detail
     assert main(["gate", str(old), "--gate", str(path)]) == 1
     assert "FAIL  detection_latency [float]  no latency data" in capsys.readouterr().out
