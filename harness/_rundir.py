@@ -543,6 +543,9 @@ def _record_problem(record: Mapping[str, Any], needs: tuple[str, ...] = ("models
             continue
         if not isinstance(record[key], kind):
             return f"{key!r} is {shown(record[key])}, not {shown(kind())}"
+    sampler = record.get("config", {}).get("sampler", "")
+    if not isinstance(sampler, str):  # every reader looks it up among the samplers
+        return f"'config.sampler' is {shown(sampler)}, not text"
     models = record.get("models", [])
     if "models" in record and not models:
         return "'models' is empty"
