@@ -32,12 +32,41 @@ from ._stats import cp_upper
 if TYPE_CHECKING:
     from ._criteria import Criterion
 
-__all__ = ["CaseLatencies", "GateRun", "RecordedLatency"]
+__all__ = [
+    "BASE_SAMPLERS",
+    "WEIGHTED_SAMPLERS",
+    "CaseLatencies",
+    "GateRun",
+    "RecordedLatency",
+    "sampler_design",
+]
 
 RECORDED_KINDS = ("model_bytes", "latency", "fits_target")
 """Criterion kinds decided once from campaign.json, not from the cases."""
 WEIGHTED_SAMPLERS = {"focus": "target boxes", "importance": "a learnt proposal"}
 """Samplers whose cases are not draws of the base distribution (``_weighted``)."""
+BASE_SAMPLERS = ("random", "sobol", "halton", "lhs")
+"""Samplers whose cases are draws of the base distribution. An allowlist: a sampler
+this highfive does not know (a newer one's) is never taken for one of them."""
+
+
+def sampler_design(sampler: str | None, where: str) -> str:
+    """How a run's cases were drawn, from its recorded ``config.sampler``: ``"base"``, or
+    the weighted sampler's name (a key of :data:`WEIGHTED_SAMPLERS`).
+
+    No sampler recorded (a record made by hand or by an older tool) is ``"base"``: every
+    sampler of the base distribution came before the others, which always record
+    theirs. Any other sampler is a :class:`RunDirError` starting with ``where``: its
+    sampling density is unknown. The gate and coverage both decide by this.
+    """
+    if sampler is None or sampler in BASE_SAMPLERS:
+        return "base"
+    if sampler in WEIGHTED_SAMPLERS:
+        return sampler
+    raise RunDirError(
+        f"{where}: sampler {show(sampler)} is not one this highfive knows "
+        f"({', '.join((*BASE_SAMPLERS, *WEIGHTED_SAMPLERS))}); its sampling density is unknown"
+    )
 
 
 class RecordedLatency:
@@ -158,7 +187,8 @@ class GateRun:
         sampler = self.record.get("config", {}).get("sampler")
         # t-way coverage counts cases wherever they were drawn: weights do not matter
         on_cases = [c.name for c in self.criteria if c.kind not in (*RECORDED_KINDS, "coverage")]
-        if sampler in WEIGHTED_SAMPLERS and on_cases:
+        where = f"cannot gate {os.fspath(path)!r} on criterion {on_cases[0]!r}" if on_cases else ""
+        if on_cases and sampler_design(sampler, where) != "base":
             raise RunDirError(
                 f"{os.fspath(path)!r} drew its cases from {WEIGHTED_SAMPLERS[sampler]} "
                 f"(sampler {sampler!r}), so they are weighted, and criterion "

@@ -621,6 +621,46 @@ def test_incomplete_or_missing_runs_are_refused(
     assert not (run / "gate.json").exists() and not (run / "junit.xml").exists()
 
 
+def _with_sampler(run: Path, sampler: str) -> Path:
+    record = json.loads((run / "campaign.json").read_text())
+    record["config"] = {"sampler": sampler}
+    record["identity"]["sampler"] = sampler
+    (run / "campaign.json").write_text(json.dumps(record))
+    return run
+
+
+@pytest.mark.parametrize(
+    ("sampler", "match"),
+    [
+        # A sampler from another highfive: its density may not be the base distribution's.
+        ("stratified_v2", r"sampler 'stratified_v2' is not one this highfive knows \(random, "),
+        ("focus", r"drew its cases from target boxes \(sampler 'focus'\)"),
+        ("importance", r"drew its cases from a learnt proposal \(sampler 'importance'\)"),
+    ],
+)
+def test_a_run_of_cases_not_drawn_from_the_base_distribution_is_refused(
+    tmp_path: Path,
+    clean_run: Path,
+    capsys: pytest.CaptureFixture[str],
+    sampler: str,
+    match: str,
+) -> None:
+    run = _with_sampler(clean_run, sampler)
+    gate = gate_file(tmp_path, '[[criteria]]\nkind = "failure_rate"\np_max = 0.1\n')
+    with pytest.raises(RunDirError, match=match):
+        evaluate_gate(run, load_gate(gate))
+    assert re.search(match, refused_by_the_cli(run, gate, capsys))
+    # Coverage counts cases wherever they were drawn: a gate of coverage alone is judged.
+    only = gate_file(tmp_path, '[[criteria]]\nkind = "coverage"\nmin = 0.5\n', "c.toml")
+    assert evaluate_gate(run, load_gate(only)).passed
+
+
+@pytest.mark.parametrize("sampler", ["random", "sobol", "halton", "lhs"])
+def test_runs_of_the_base_samplers_are_gated(clean_run: Path, tmp_path: Path, sampler: str) -> None:
+    gate = gate_file(tmp_path, '[[criteria]]\nkind = "failure_rate"\np_max = 0.1\n')
+    assert evaluate_gate(_with_sampler(clean_run, sampler), load_gate(gate)).passed
+
+
 def test_junit_xml_escapes_and_counts() -> None:
     doc = {
         "verdict": "fail",
