@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from highfive.generators import show
 from highfive.harness import FAIL_VERDICTS, counts_agree
 
 from ._criteria import (
@@ -19,6 +20,7 @@ from ._criteria import (
     CriterionKind,
     Option,
     Outcome,
+    is_number,
     number,
     register_criterion,
 )
@@ -141,6 +143,28 @@ class Agreement(CriterionKind):
         return value, n > 0 and upper <= c.options["max"], detail
 
 
+MAX_LATENCY_S = 60.0
+"""The longest ``max_s`` taken: a high-five counted a minute late is no count a wearer
+sees, so a larger value is milliseconds given for seconds."""
+
+
+def _fraction(v: Any) -> str | None:
+    """A percentile given as a fraction (0.95): the other options are fractions."""
+    if is_number(v) and 0 < v < 1:
+        return f"is a fraction; percentile is in percent, in [1, 100): did you mean {100 * v:g}?"
+    return None
+
+
+def _milliseconds(v: Any) -> str | None:
+    """A ``max_s`` given in milliseconds (500)."""
+    if is_number(v) and v > MAX_LATENCY_S:
+        return (
+            f"is over a minute; max_s is in seconds, in (0, {MAX_LATENCY_S:g}]: did you mean "
+            f"{v / 1000:g} ({show(v)} ms)?"
+        )
+    return None
+
+
 @register_criterion
 class DetectionLatency(CriterionKind):
     """The ``percentile``-th percentile of detection latency below ``max_s``, shown.
@@ -162,14 +186,20 @@ class DetectionLatency(CriterionKind):
 
     kind = "detection_latency"
     options: ClassVar[Mapping[str, Option]] = {
-        "max_s": number("must be a positive number of seconds", low=0, open_low=True),
-        "percentile": number(
-            "must be a percentile in (0, 100), e.g. 95",
+        "max_s": number(
+            f"must be a positive number of seconds, at most {MAX_LATENCY_S:g}",
             low=0,
-            high=100,
+            high=MAX_LATENCY_S,
             open_low=True,
+            slip=_milliseconds,
+        ),
+        "percentile": number(
+            "must be a percentile in [1, 100), e.g. 95",
+            low=1,
+            high=100,
             open_high=True,
             default=95.0,
+            slip=_fraction,
         ),
     }
 

@@ -33,7 +33,9 @@ Kinds and their keys (besides ``kind``, ``name`` and ``model``):
 - ``detection_latency``: ``max_s`` (required), ``percentile`` (default 95): the share
   of the cases holding a high-five with one counted later than ``max_s`` or never
   counted is shown (upper bound) to be at most ``1 - percentile/100``; needs a
-  campaign run with ``stream_chunk_s > 0``;
+  campaign run with ``stream_chunk_s > 0``. ``percentile`` is a percent in [1, 100)
+  (a fraction such as 0.95, where every other option is a fraction, is refused: "did
+  you mean 95?"), ``max_s`` seconds in (0, 60] (more is refused as milliseconds);
 - ``model_bytes``: ``max`` (required): size of the model file, from campaign.json
   (ONNX counters only);
 - ``latency``: ``max_ms`` (required), ``batch`` (default 256, or 1): per-window

@@ -962,7 +962,25 @@ BAD_LATENCY = [
     ("max_s-bool", "max_s = true", r"\.max_s: True must be a positive number"),
     ("max_s-inf", "max_s = inf", r"\.max_s: inf must be a positive number"),
     ("percentile-0", "max_s = 1\npercentile = 0", r"\.percentile: 0 must be a percentile in"),
-    ("percentile-100", "max_s = 1\npercentile = 100", r"\.percentile: 100 must be .*\(0, 100\)"),
+    ("percentile-100", "max_s = 1\npercentile = 100", r"\.percentile: 100 must be .*\[1, 100\)"),
+    # The gate's other options are fractions (p_max, min, max): a fraction here is a slip.
+    (
+        "percentile-a-fraction",
+        "max_s = 1\npercentile = 0.95",
+        r"\.percentile: 0\.95 is a fraction; percentile is in percent, in \[1, 100\): did you "
+        r"mean 95\?$",
+    ),
+    (
+        "percentile-below-1",
+        "max_s = 1\npercentile = 0.5",
+        r"\.percentile: 0\.5 is a fraction; .*did you mean 50\?$",
+    ),
+    (
+        "max_s-milliseconds",
+        "max_s = 500",
+        r"\.max_s: 500 is over a minute; max_s is in seconds, in \(0, 60\]: did you mean 0\.5 "
+        r"\(500 ms\)\?$",
+    ),
     ("percentile-list", "max_s = 1\npercentile = [95]", r"\.percentile: \[95\] must be"),
     (
         "unknown-key",
