@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 import os
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Final
@@ -321,6 +322,11 @@ def parse_criterion(i: int, spec: Any, base: str | os.PathLike[str] | None = Non
     name = spec.get("name", kind)
     if not isinstance(name, str) or not name.strip():
         raise ConfigError(f"{where}.name: {show(name)} must be a non-empty string")
+    if any(unicodedata.category(ch).startswith("C") for ch in name):
+        raise ConfigError(
+            f"{where}.name: {show(name)} must not hold control characters (they would reach "
+            "junit.xml and the terminal)"
+        )
     models = spec.get("model")
     if isinstance(models, str):
         models = [models]

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from highfive.generators import InvalidParameter
+from highfive.generators import InvalidParameter, show_text
 from highfive.harness import int_at_least, path_arg
 
 __all__ = ["DEFAULT_CASES", "add_report_commands", "cmd_gate"]
@@ -58,10 +58,10 @@ def cmd_gate(args: argparse.Namespace) -> int:
             )
     gate = load_gate(args.gate)
     result = evaluate_gate(args.run, gate, log=_progress)
-    for line in result.lines():
-        print(line)
+    for line in result.lines():  # model ids and labels from the run: printed as escapes
+        print(show_text(line))
     for path in write_gate(args.run, result):
-        print(f"wrote {path}")
+        print(show_text(f"wrote {path}"))
     return 0 if result.passed else 1
 
 

@@ -292,6 +292,17 @@ BAD_GATES = [
         r"its kind\); give each criterion its own name$",
     ),
     ("malformed-toml", "[[criteria]\nkind = ", r"gate\.toml: not valid TOML"),
+    (  # junit.xml could not be parsed, and the terminal ran the escape sequence
+        "name-control-characters",
+        _one('kind = "failure_rate"\np_max = 0.1\nname = "a\\u0001b\\u001b[31m"'),
+        r"^criteria\[0\] \(failure_rate\)\.name: 'a\\x01b\\x1b\[31m' must not hold control "
+        r"characters \(they would reach junit\.xml and the terminal\)$",
+    ),
+    (
+        "name-line-break",
+        _one('kind = "failure_rate"\np_max = 0.1\nname = "two\\nlines"'),
+        r"\.name: 'two\\nlines' must not hold control characters",
+    ),
     (
         "missing-bins-file",
         _one('kind = "failure_rate"\np_max = 0.1', '[gate]\nbins = "nope.toml"'),
@@ -687,6 +698,54 @@ def test_junit_xml_escapes_and_counts() -> None:
     assert fail is not None and fail.text == "a < b & c"
     with pytest.raises(ValueError, match="times"):
         junit_xml(doc, times=[])
+
+
+def test_junit_xml_holds_no_character_xml_forbids() -> None:
+    # Cell labels come from recordings' metadata and model ids from campaign.json: any
+    # character may reach a report. XML 1.0 forbids most control characters, so they
+    # are written as their escapes; tabs and line breaks stay.
+    odd = "a\x01b\x1b[31m\ufffe\ud800 c\td\ne"
+    doc = {
+        "verdict": "fail",
+        "run": f"runs/{odd}",
+        "gate_file": "g.toml",
+        "confidence": 0.95,
+        "evaluated": "2026-01-01T00:00:00+00:00",
+        "criteria": [
+            {
+                "name": "cells",
+                "kind": "cell_upper_bound",
+                "model": odd,
+                "threshold": "upper bound < 0.1",
+                "value": odd,
+                "passed": passed,
+                "detail": f"worst: motion={odd}",
+            }
+            for passed in (False, True)
+        ],
+    }
+    root = ET.fromstring(junit_xml(doc).encode("utf-8"))
+    shown = "a\\x01b\\x1b[31m\\ufffe\\ud800 c\td\ne"
+    fail = root.find("testcase/failure")
+    out = root.find("testcase/system-out")
+    assert fail is not None and out is not None
+    assert fail.text == f"worst: motion={shown}"
+    assert fail.get("message", "").startswith(shown)
+    assert (out.text or "").startswith(shown)
+    assert root.findall("testcase")[0].get("name") == f"cells [{shown}]"
+    assert root.find("properties/property[@name='run']").get("value") == f"runs/{shown}"  # type: ignore[union-attr]
+
+
+def test_the_gate_prints_control_characters_as_escapes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    v = np.full(100, "pass", dtype=object)
+    run = write_run(tmp_path / "r", {"fl\x1b[31mat": v})
+    gate = gate_file(tmp_path, '[[criteria]]\nkind = "failure_rate"\np_max = 0.5\n')
+    assert main(["gate", str(run), "--gate", str(gate)]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "failure_rate [fl\\x1b[31mat]" in out
+    ET.parse(run / "junit.xml")
 
 
 # -- a real campaign ------------------------------------------------------------------
