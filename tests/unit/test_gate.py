@@ -619,6 +619,33 @@ def test_gate_that_does_not_fit_the_run(
         evaluate_gate(clean_run, load_gate(gate_file(tmp_path, text)))
 
 
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ('[[criteria]]\nkind = "failure_rate"\np_max = 0.1\nmodel = "nope"\n', "'nope' is not"),
+        ('[[criteria]]\nkind = "failure_rate"\np_max = 5\n', r"p_max: 5 must be"),
+    ],
+    ids=["gate-does-not-fit-the-run", "bad-gate-file"],
+)
+def test_a_gate_that_cannot_be_evaluated_leaves_no_earlier_verdict_behind(
+    tmp_path: Path, clean_run: Path, capsys: pytest.CaptureFixture[str], text: str, match: str
+) -> None:
+    # CI publishes RUN/junit.xml whatever the exit status: an earlier, passing report
+    # left in place would show green for a gate that was never evaluated.
+    ok = gate_file(tmp_path, '[[criteria]]\nkind = "coverage"\nmin = 0.5\n', "ok.toml")
+    assert main(["gate", str(clean_run), "--gate", str(ok)]) == 0
+    assert (clean_run / "gate.json").exists() and (clean_run / "junit.xml").exists()
+    capsys.readouterr()
+    assert main(["gate", str(clean_run), "--gate", str(gate_file(tmp_path, text))]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and re.search(match, err)
+    assert err.endswith(
+        f"; removed {clean_run / 'gate.json'} and {clean_run / 'junit.xml'} of an earlier gate "
+        "(they are not this gate's verdict)\n"
+    ), err
+    assert not (clean_run / "gate.json").exists() and not (clean_run / "junit.xml").exists()
+
+
 def test_incomplete_or_missing_runs_are_refused(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
