@@ -25,7 +25,8 @@ Kinds and their keys (besides ``kind``, ``name`` and ``model``):
 - ``cell_upper_bound``: ``p_max`` (required), ``ways``, ``min_cases``, ``allow_untested``;
 - ``coverage``: ``min`` (required, a fraction), ``ways`` (default [2]), ``min_cases``
   (default 1): the fraction of t-way cells with at least ``min_cases`` cases, for each
-  t in ``ways``;
+  t in ``ways``; a case in an illegal bin (or outside every bin) fails it, and the cell
+  criteria report such cases;
 - ``failure_rate``: ``p_max`` (required), ``verdicts`` (default every failure
   verdict): the one-sided upper bound of the failure rate over all cases;
 - ``agreement``: ``max`` (required), ``models`` (default ``["float", "int8"]``): the

@@ -559,6 +559,33 @@ def test_gate_bins_file_sets_the_cells(tmp_path: Path, clean_run: Path) -> None:
         evaluate_gate(clean_run, load_gate(bad))
 
 
+def test_cases_in_an_illegal_bin_fail_coverage_and_are_reported(
+    tmp_path: Path, clean_run: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # As in hardware functional coverage, a hit of an illegal bin is an error: the
+    # coverage criterion fails on it; every cell criterion reports it.
+    (tmp_path / "ill.toml").write_text('[bins.motion]\nillegal = ["high_five"]\n')
+    text = (
+        '[gate]\nbins = "ill.toml"\n[[criteria]]\nkind = "coverage"\nmin = 0.5\nways = [1]\n'
+        '[[criteria]]\nkind = "cell_upper_bound"\np_max = 0.5\n'
+    )
+    rows = RunDir(clean_run).results(columns=["model", "motion"])
+    hits = int((rows.loc[rows["model"] == "float", "motion"] == "high_five").sum())
+    assert hits > 0
+    assert main(["gate", str(clean_run), "--gate", str(gate_file(tmp_path, text))]) == 1
+    out = capsys.readouterr().out
+    said = f"cases in illegal bins: motion {hits:,}"
+    assert re.search(rf"FAIL  coverage \[float\] +100\.00%; {re.escape(said)}", out), out
+    assert re.search(rf"PASS  cell_upper_bound \[float\] .*; {re.escape(said)}", out), out
+    doc = json.loads((clean_run / "gate.json").read_text())
+    for c in doc["criteria"]:
+        assert said in c["value"] and "illegal bins" in c["detail"]
+    # Without illegal bins nothing is said.
+    plain = gate_file(tmp_path, text.replace('bins = "ill.toml"', ""), "plain.toml")
+    assert main(["gate", str(clean_run), "--gate", str(plain)]) == 0
+    assert "illegal bins" not in capsys.readouterr().out
+
+
 @pytest.mark.parametrize(
     ("bins", "match"),
     [
