@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 import os
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Final
@@ -81,12 +82,16 @@ class Option:
         The value as the criterion keeps it (e.g. ``float``).
     default : any
         :data:`REQUIRED` when the gate file must give it.
+    slip : callable, optional
+        For a refused value, what the user probably meant, in place of ``must`` (None:
+        ``must``): ``"is a fraction; ...: did you mean 95?"``.
     """
 
     must: str
     accept: Callable[[Any], bool]
     convert: Callable[[Any], Any] = _same
     default: Any = REQUIRED
+    slip: Callable[[Any], str | None] | None = None
 
     def read(self, where: str, value: Any) -> Any:
         """The checked, converted value; :class:`ConfigError` naming ``where`` if bad."""
@@ -95,7 +100,8 @@ class Option:
             # A whole-number option (it takes MAX_WHOLE, not one more), past its end.
             if big and self.accept(MAX_WHOLE) and not self.accept(MAX_WHOLE + 1):
                 raise ConfigError(f"{where}: {show(value)} is too large (at most {MAX_WHOLE:,})")
-            raise ConfigError(f"{where}: {show(value)} {self.must}")
+            said = self.slip(value) if self.slip is not None else None
+            raise ConfigError(f"{where}: {show(value)} {said or self.must}")
         return self.convert(value)
 
     def fallback(self) -> Any:
@@ -126,8 +132,10 @@ def number(
     open_low: bool = False,
     open_high: bool = False,
     default: Any = REQUIRED,
+    slip: Callable[[Any], str | None] | None = None,
 ) -> Option:
-    """A finite number in ``[low, high]`` (each end open if asked), kept as float."""
+    """A finite number in ``[low, high]`` (each end open if asked), kept as float;
+    ``slip`` as for :class:`Option`."""
 
     def accept(v: Any) -> bool:
         if not is_number(v):
@@ -136,7 +144,7 @@ def number(
         below = v < high if open_high else v <= high
         return above and below
 
-    return Option(must, accept, float, default)
+    return Option(must, accept, float, default, slip)
 
 
 def whole(low: int, must: str | None = None, default: Any = REQUIRED) -> Option:
@@ -314,6 +322,11 @@ def parse_criterion(i: int, spec: Any, base: str | os.PathLike[str] | None = Non
     name = spec.get("name", kind)
     if not isinstance(name, str) or not name.strip():
         raise ConfigError(f"{where}.name: {show(name)} must be a non-empty string")
+    if any(unicodedata.category(ch).startswith("C") for ch in name):
+        raise ConfigError(
+            f"{where}.name: {show(name)} must not hold control characters (they would reach "
+            "junit.xml and the terminal)"
+        )
     models = spec.get("model")
     if isinstance(models, str):
         models = [models]

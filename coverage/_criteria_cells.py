@@ -50,6 +50,20 @@ def _model_column(counts: CoverageCounts, model: str) -> int:
     return counts.models.index(model) if model in counts.models else -1
 
 
+def _illegal(counts: CoverageCounts, j: int) -> str:
+    """``'cases in illegal bins: motion 177'`` for model column ``j`` ('' if none):
+    values in an illegal bin, or outside every bin, per coverpoint. Such a case is in no
+    cell, so no cell criterion would see it otherwise."""
+    if j < 0:
+        return ""
+    hits = [
+        f"{cp.name} {int(x):,}"
+        for cp, x in zip(counts.binning, counts.illegal[:, j], strict=True)
+        if x
+    ]
+    return f"cases in illegal bins: {', '.join(hits)}" if hits else ""
+
+
 @register_criterion
 class CellUpperBound(CriterionKind):
     """Every cell's one-sided Clopper-Pearson upper bound below ``p_max``.
@@ -120,6 +134,10 @@ class CellUpperBound(CriterionKind):
         passed = not bad.any() and (o["allow_untested"] or not not_shown)
         if not_shown and not o["allow_untested"]:  # a reason to fail: said on the line too
             value += f"; {_too_few(not_shown, o['min_cases'])}"
+        illegal = _illegal(counts, j)
+        if illegal:  # judged by coverage; said here too, on the line and in the detail
+            value += f"; {illegal}"
+            parts.append(f"{illegal} (in no cell; the coverage criterion fails on them)")
         return value, passed, "; ".join(parts)
 
 
@@ -133,7 +151,11 @@ def _too_few(cells: int, min_cases: int) -> str:
 
 @register_criterion
 class Coverage(CriterionKind):
-    """The fraction of t-way cells with at least ``min_cases`` cases, for each t in ``ways``."""
+    """The fraction of t-way cells with at least ``min_cases`` cases, for each t in ``ways``.
+
+    A case with a value in an illegal bin (or outside every bin) fails it, whatever the
+    fraction: as in hardware functional coverage, reaching an illegal bin is an error.
+    """
 
     kind = "coverage"
     options: ClassVar[Mapping[str, Option]] = {
@@ -159,4 +181,8 @@ class Coverage(CriterionKind):
             parts.append(f"{t}-way {100 * frac:.2f}% ({covered:,}/{rows.size:,} cells)")
         low = min(fractions)
         value = f"{100 * low:.2f}%" if len(fractions) == 1 else f"lowest {100 * low:.2f}%"
-        return value, low >= o["min"], "; ".join(parts)
+        illegal = _illegal(counts, j)
+        if illegal:  # hardware functional coverage: a hit of an illegal bin is an error
+            value += f"; {illegal}"
+            parts.append(f"{illegal}, which fail this criterion")
+        return value, low >= o["min"] and not illegal, "; ".join(parts)

@@ -25,14 +25,18 @@ Kinds and their keys (besides ``kind``, ``name`` and ``model``):
 - ``cell_upper_bound``: ``p_max`` (required), ``ways``, ``min_cases``, ``allow_untested``;
 - ``coverage``: ``min`` (required, a fraction), ``ways`` (default [2]), ``min_cases``
   (default 1): the fraction of t-way cells with at least ``min_cases`` cases, for each
-  t in ``ways``;
+  t in ``ways``; a case in an illegal bin (or outside every bin) fails it, and the cell
+  criteria report such cases;
 - ``failure_rate``: ``p_max`` (required), ``verdicts`` (default every failure
   verdict): the one-sided upper bound of the failure rate over all cases;
 - ``agreement``: ``max`` (required), ``models`` (default ``["float", "int8"]``): the
   fraction of cases where the two models' predicted counts differ (no ``model`` key);
 - ``detection_latency``: ``max_s`` (required), ``percentile`` (default 95): the share
-  of cases whose detection latency exceeds ``max_s`` is shown (upper bound) to be at
-  most ``1 - percentile/100``; needs a campaign run with ``stream_chunk_s > 0``;
+  of the cases holding a high-five with one counted later than ``max_s`` or never
+  counted is shown (upper bound) to be at most ``1 - percentile/100``; needs a
+  campaign run with ``stream_chunk_s > 0``. ``percentile`` is a percent in [1, 100)
+  (a fraction such as 0.95, where every other option is a fraction, is refused: "did
+  you mean 95?"), ``max_s`` seconds in (0, 60] (more is refused as milliseconds);
 - ``model_bytes``: ``max`` (required): size of the model file, from campaign.json
   (ONNX counters only);
 - ``latency``: ``max_ms`` (required), ``batch`` (default 256, or 1): per-window

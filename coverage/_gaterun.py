@@ -12,7 +12,7 @@ import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -32,12 +32,41 @@ from ._stats import cp_upper
 if TYPE_CHECKING:
     from ._criteria import Criterion
 
-__all__ = ["GateRun", "RecordedLatency"]
+__all__ = [
+    "BASE_SAMPLERS",
+    "WEIGHTED_SAMPLERS",
+    "CaseLatencies",
+    "GateRun",
+    "RecordedLatency",
+    "sampler_design",
+]
 
 RECORDED_KINDS = ("model_bytes", "latency", "fits_target")
 """Criterion kinds decided once from campaign.json, not from the cases."""
 WEIGHTED_SAMPLERS = {"focus": "target boxes", "importance": "a learnt proposal"}
 """Samplers whose cases are not draws of the base distribution (``_weighted``)."""
+BASE_SAMPLERS = ("random", "sobol", "halton", "lhs")
+"""Samplers whose cases are draws of the base distribution. An allowlist: a sampler
+this highfive does not know (a newer one's) is never taken for one of them."""
+
+
+def sampler_design(sampler: str | None, where: str) -> str:
+    """How a run's cases were drawn, from its recorded ``config.sampler``: ``"base"``, or
+    the weighted sampler's name (a key of :data:`WEIGHTED_SAMPLERS`).
+
+    No sampler recorded (a record made by hand or by an older tool) is ``"base"``: every
+    sampler of the base distribution came before the others, which always record
+    theirs. Any other sampler is a :class:`RunDirError` starting with ``where``: its
+    sampling density is unknown. The gate and coverage both decide by this.
+    """
+    if sampler is None or sampler in BASE_SAMPLERS:
+        return "base"
+    if sampler in WEIGHTED_SAMPLERS:
+        return sampler
+    raise RunDirError(
+        f"{where}: sampler {show(sampler)} is not one this highfive knows "
+        f"({', '.join((*BASE_SAMPLERS, *WEIGHTED_SAMPLERS))}); its sampling density is unknown"
+    )
 
 
 class RecordedLatency:
@@ -158,7 +187,8 @@ class GateRun:
         sampler = self.record.get("config", {}).get("sampler")
         # t-way coverage counts cases wherever they were drawn: weights do not matter
         on_cases = [c.name for c in self.criteria if c.kind not in (*RECORDED_KINDS, "coverage")]
-        if sampler in WEIGHTED_SAMPLERS and on_cases:
+        where = f"cannot gate {os.fspath(path)!r} on criterion {on_cases[0]!r}" if on_cases else ""
+        if on_cases and sampler_design(sampler, where) != "base":
             raise RunDirError(
                 f"{os.fspath(path)!r} drew its cases from {WEIGHTED_SAMPLERS[sampler]} "
                 f"(sampler {sampler!r}), so they are weighted, and criterion "
@@ -244,20 +274,43 @@ class GateRun:
             self._frame = f
         return self._frame
 
-    def latencies(self, model: str) -> np.ndarray | None:
-        """``latency_s`` of the model's cases (NaN: none measured); None if not recorded.
+    def latencies(self, model: str) -> CaseLatencies | None:
+        """``latency_s``, ``true_count`` and ``fn`` of the model's cases; None if no
+        latency was recorded.
 
-        Result files written before detection latencies were recorded have no such
-        column: their cases read as NaN, and a model none of whose files has it gives
-        None. Each file is asked for its own columns, so no file's schema stands in
-        for another's.
+        Result files written before detection latencies were recorded have no
+        ``latency_s`` column: their cases read as NaN, and a model none of whose files
+        has it gives None. Each file is asked for its own columns, so no file's schema
+        stands in for another's.
         """
-        parts, recorded = [], False
+        parts: list[list[np.ndarray]] = []
+        recorded = False
         for fragment in self.dir.results_dataset().get_fragments(ds.field("model") == model):
-            if "latency_s" in fragment.physical_schema.names:
-                recorded = True
-                column = fragment.to_table(columns=["latency_s"])["latency_s"]
-                parts.append(np.asarray(column.to_numpy(zero_copy_only=False), np.float64))
-            else:
-                parts.append(np.full(fragment.count_rows(), np.nan))
-        return np.concatenate(parts) if recorded else None
+            names = fragment.physical_schema.names
+            cols = [c for c in ("latency_s", *_TRUTH) if c in names]
+            table = fragment.to_table(columns=cols)
+            recorded |= "latency_s" in names
+            parts.append(
+                [
+                    np.asarray(table[c].to_numpy(zero_copy_only=False), np.float64)
+                    if c in names
+                    else np.full(table.num_rows, np.nan)
+                    for c in ("latency_s", *_TRUTH)
+                ]
+            )
+        if not recorded:
+            return None
+        latency, true, fn = (np.concatenate(c) for c in zip(*parts, strict=True))
+        return CaseLatencies(latency, true, fn)
+
+
+_TRUTH = ("true_count", "fn")
+
+
+class CaseLatencies(NamedTuple):
+    """Per case of one model: the worst latency of its counted high-fives (s; NaN: none
+    counted, or not streamed), its high-fives and those never counted."""
+
+    latency_s: np.ndarray
+    true_count: np.ndarray
+    fn: np.ndarray

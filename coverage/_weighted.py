@@ -36,7 +36,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from highfive.generators import (
-    SAMPLERS,
     Dimension,
     InvalidParameter,
     ParameterSpace,
@@ -48,14 +47,13 @@ from highfive.harness import FAIL_VERDICTS, RunDir
 
 from ._bins import codes
 from ._db import CoverageCounts
-from ._gaterun import WEIGHTED_SAMPLERS
+from ._gaterun import sampler_design
 from ._stats import CellStats, _holm
 from ._unitbox import bin_interval
 from ._wbounds import kl_lower, kl_pvalue, kl_upper
 
 __all__ = ["RunDesign", "needs_weights", "run_design", "weighted_cell_stats"]
 
-_BASE = tuple(s for s in SAMPLERS if s not in WEIGHTED_SAMPLERS)
 _TOL = 1e-9
 
 Box = tuple[tuple[str, float, float], ...]
@@ -120,11 +118,10 @@ def run_design(path: str | os.PathLike[str], space: ParameterSpace) -> RunDesign
     where = os.fspath(path)
     ranges = _case_ranges(Path(path))
     cases = sum(count for _, count in ranges)
-    if sampler in _BASE or sampler is None:
-        # No sampler recorded: a record made by hand or by an older tool; every sampler
-        # of the base distribution came before the others, which always record theirs.
+    design = sampler_design(sampler, f"cannot weight {where!r}")
+    if design == "base":
         return RunDesign(where, "base", cases, models)
-    if sampler == "focus":
+    if design == "focus":
         raw = config.get("focus")
         if not isinstance(raw, list) or not raw:
             raise RunDirError(
@@ -133,21 +130,17 @@ def run_design(path: str | os.PathLike[str], space: ParameterSpace) -> RunDesign
             )
         boxes = tuple(_box(where, space, i, b) for i, b in enumerate(raw))
         return RunDesign(where, "focus", cases, models, boxes, _per_box(ranges, len(boxes)))
-    if sampler == "importance":
-        try:
-            props = tuple(Proposal.from_dict(p, space.d) for p in record.get("proposals") or [])
-        except InvalidParameter as exc:
-            raise RunDirError(f"cannot weight {where!r}: campaign.json {exc}") from None
-        if not props:
-            raise RunDirError(
-                f"cannot weight {where!r}: an importance run without its proposals in "
-                "campaign.json; its sampling density is unknown"
-            )
-        return RunDesign(where, "importance", cases, models, proposals=props)
-    raise RunDirError(
-        f"cannot weight {where!r}: sampler {show(sampler)} is not one this highfive knows "
-        f"({', '.join(SAMPLERS)}); its sampling density is unknown"
-    )
+    # design == "importance"
+    try:
+        props = tuple(Proposal.from_dict(p, space.d) for p in record.get("proposals") or [])
+    except InvalidParameter as exc:
+        raise RunDirError(f"cannot weight {where!r}: campaign.json {exc}") from None
+    if not props:
+        raise RunDirError(
+            f"cannot weight {where!r}: an importance run without its proposals in "
+            "campaign.json; its sampling density is unknown"
+        )
+    return RunDesign(where, "importance", cases, models, proposals=props)
 
 
 def _box(

@@ -33,6 +33,7 @@ from ._batch import BatchJob
 from ._cluster import (
     check_dashboard,
     check_workers,
+    code_digest,
     dashboard_link,
     execute,
     executor,
@@ -118,6 +119,7 @@ def _versions() -> dict[str, str]:
     ):
         with contextlib.suppress(md.PackageNotFoundError):
             out[pkg] = md.version(pkg)
+    out["highfive source"] = code_digest()  # the code that computed the cases
     return out
 
 

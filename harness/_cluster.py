@@ -6,6 +6,8 @@ worker costing only its batches).
 from __future__ import annotations
 
 import contextlib
+import functools
+import hashlib
 import logging
 import os
 import queue
@@ -16,7 +18,7 @@ import ssl
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import CancelledError
 from dataclasses import replace
 from pathlib import Path
@@ -229,7 +231,13 @@ _SAME = ("highfive", "numpy", "onnxruntime", "pywavelets", "scipy")
 
 
 def environment() -> dict[str, str]:
-    """The Python and the versions of :data:`_SAME` in this process."""
+    """The Python, the versions of :data:`_SAME` and highfive's :func:`code_digest` in
+    this process.
+
+    highfive's version alone says little: it changes with releases, not with every
+    edit, so a worker with another commit or an edited checkout installed would report
+    the same one and mix its results into the run.
+    """
     import importlib.metadata as md
     import sys
 
@@ -239,7 +247,47 @@ def environment() -> dict[str, str]:
             out[name] = md.version(name)
         except md.PackageNotFoundError:
             out[name] = "missing"
+    out["highfive source"] = code_digest()
     return out
+
+
+@functools.cache
+def code_digest() -> str:
+    """A digest of the highfive code that computes a case, once per process.
+
+    :func:`source_digest` of the packages ``highfive.generators`` and ``highfive.harness``
+    as this process imported them (the folders their modules come from). The other
+    packages (coverage, reports, models) analyse runs and do not compute cases, and a
+    counter's model travels with each batch as its bytes (their SHA-256 in campaign.json).
+    """
+    from highfive import generators, harness
+
+    return source_digest(
+        {p.__name__.rsplit(".", 1)[1]: Path(p.__path__[0]) for p in (generators, harness)}
+    )
+
+
+def source_digest(packages: Mapping[str, Path]) -> str:
+    """SHA-256 (16 hex digits) of the Python source of packages, given by name and folder.
+
+    Every ``.py`` file of each package and of its subpackages (folders with an
+    ``__init__.py``), by its path inside the package and its bytes. Bytecode caches,
+    other files and folders that are no package are left out, so an editable install
+    (the repository's folders) and a wheel (which ships every module of each package and
+    nothing else of them) of the same source give the same digest.
+    """
+    h = hashlib.sha256()
+    for name in sorted(packages):
+        root = packages[name]
+        files = []
+        for folder, dirs, names in os.walk(root):
+            here = Path(folder)
+            dirs[:] = [d for d in dirs if (here / d / "__init__.py").is_file()]
+            files += [here / f for f in names if f.endswith(".py")]
+        for path in sorted(files, key=lambda f: f.relative_to(root).as_posix()):
+            h.update(f"{name}/{path.relative_to(root).as_posix()}\0".encode())
+            h.update(hashlib.sha256(path.read_bytes()).digest())
+    return h.hexdigest()[:16]
 
 
 def check_environments(client: Any, workers: Sequence[str] | None = None) -> set[str]:

@@ -347,7 +347,7 @@ class CampaignConfig:
                 "in memory (parameters, traces and results) on one worker: use more batches"
             )
         object.__setattr__(self, "execution", _execution(self.execution))
-        if self.sampler not in SAMPLERS:
+        if not isinstance(self.sampler, str) or self.sampler not in SAMPLERS:
             raise ConfigError(
                 f"sampler: {self.sampler!r} is not known; choose one of {', '.join(SAMPLERS)}"
             )

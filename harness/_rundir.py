@@ -70,6 +70,7 @@ class RunDir:
         """The folder as messages name it (as the user gave it; ``path`` may be made
         absolute for the writes)."""
         self._verified = False
+        self._unique = False
 
     # -- layout ----------------------------------------------------------------------
     @property
@@ -278,6 +279,8 @@ class RunDir:
         dropped instead (their batches then run again), each reported on ``said``.
         """
         if not self.manifest.exists():
+            if not repair:
+                self.has_manifest()  # a complete run highfive wrote: damage
             return {}
         raw = self.manifest.read_bytes()
         record = self._record()  # read once: what the entries must agree with
@@ -316,6 +319,30 @@ class RunDir:
             except OSError as exc:
                 raise _write_error(self.manifest, exc) from None
         return done
+
+    def has_manifest(self) -> bool:
+        """Whether the run has manifest.jsonl. False for a folder of result files made by
+        hand or by another tool (read as it is); a :class:`RunDirError` for a complete
+        run whose campaign.json records its cases and batch size, as highfive writes it:
+        such a run was written with a manifest, and without it nothing can be checked (a
+        stray or repeated part file would be counted)."""
+        if self.manifest.exists():
+            return True
+        record = self._record()
+        config = record.get("config")
+        config = config if isinstance(config, dict) else {}
+        cases = config.get("cases")
+        if (
+            record.get("status") == "complete"
+            and _whole(cases)
+            and _whole(config.get("batch_size"))
+        ):
+            raise RunDirError(
+                f"run directory {os.fspath(self.path)!r} is damaged: manifest.jsonl is missing "
+                f"from a complete run of {cases:,} cases (the index of its result files); "
+                "run the campaign again"
+            )
+        return False
 
     def _record(self) -> dict[str, Any]:
         """campaign.json as it is ({} if it cannot be read: its readers say why)."""
@@ -435,7 +462,7 @@ class RunDir:
         files then checked: :class:`RunDirError` if damaged), or, for a folder of result
         files without a manifest, whatever files it has (read as they are). A batch whose
         files were written but not listed (a run killed in between) is not stored."""
-        if not self.manifest.exists():
+        if not self.has_manifest():
             return True
         entry = self.done_batches().get(batch)
         if entry is None:
@@ -446,8 +473,8 @@ class RunDir:
     def listed_files(self, folder: str) -> list[Path] | None:
         """The files under ``folder`` ("results" or "failures") that the manifest lists,
         verified; None for a folder of result files without a manifest (made by hand or
-        by another tool), which is read as it is."""
-        if not self.manifest.exists():
+        by another tool), which is read as it is (see :meth:`has_manifest`)."""
+        if not self.has_manifest():
             return None
         self.verify()
         out = []
@@ -465,7 +492,9 @@ class RunDir:
         if files is None:
             if not self.results_dir.is_dir():
                 raise RunDirError(f"run directory {os.fspath(self.path)!r} has no results yet")
-            return ds.dataset(self.results_dir, format="parquet", partitioning="hive")
+            data = ds.dataset(self.results_dir, format="parquet", partitioning="hive")
+            self._require_unique(data)
+            return data
         if not files:
             raise RunDirError(f"run directory {os.fspath(self.path)!r} has no results yet")
         return ds.dataset(
@@ -474,6 +503,25 @@ class RunDir:
             partitioning="hive",
             partition_base_dir=os.fspath(self.results_dir),
         )
+
+    def _require_unique(self, data: ds.Dataset) -> None:
+        """:class:`RunDirError` if a folder of result files without a manifest holds a
+        (model, case_id) row more than once (a part file copied or written twice): no row
+        is counted twice. Checked once per :class:`RunDir` object."""
+        if self._unique or not {"model", "case_id"} <= set(data.schema.names):
+            return
+        rows = data.to_table(columns=["model", "case_id"]).to_pandas()
+        again = rows.duplicated(["model", "case_id"])
+        if again.any():
+            model, case = rows.loc[again.idxmax(), ["model", "case_id"]]
+            times = int(((rows["model"] == model) & (rows["case_id"] == case)).sum())
+            repeated = int((again & (rows["model"] == model)).sum())
+            raise RunDirError(
+                f"run directory {os.fspath(self.path)!r} holds case {case} of model "
+                f"{str(model)!r} {times} times ({repeated:,} rows of model {str(model)!r} "
+                "repeated) in result files no manifest lists; remove the files that repeat them"
+            )
+        self._unique = True
 
     def results(self, columns: list[str] | None = None) -> pd.DataFrame:
         """All result rows as a DataFrame, one row per case and model."""
@@ -543,6 +591,9 @@ def _record_problem(record: Mapping[str, Any], needs: tuple[str, ...] = ("models
             continue
         if not isinstance(record[key], kind):
             return f"{key!r} is {shown(record[key])}, not {shown(kind())}"
+    sampler = record.get("config", {}).get("sampler", "")
+    if not isinstance(sampler, str):  # every reader looks it up among the samplers
+        return f"'config.sampler' is {shown(sampler)}, not text"
     models = record.get("models", [])
     if "models" in record and not models:
         return "'models' is empty"

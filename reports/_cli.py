@@ -4,7 +4,10 @@
 returns an exit status (gate: 0 pass, 1 fail) and raises
 :class:`~highfive.generators.HighfiveError` subclasses for anything the user can fix
 (the main CLI prints those as one ``error: ...`` line with status 2). A gate writes
-nothing unless both the gate file and the run are good. Building the parser imports
+nothing unless both the gate file and the run are good; when it cannot be evaluated it
+removes the run's gate.json and junit.xml of an earlier gate (saying so on its error
+line), so that CI, which publishes RUN/junit.xml whatever the exit status, never shows
+an old verdict for this evaluation. Building the parser imports
 nothing heavy: each handler imports what it needs when it runs.
 """
 
@@ -16,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from highfive.generators import InvalidParameter
+from highfive.generators import HighfiveError, InvalidParameter, show_text
 from highfive.harness import int_at_least, path_arg
 
 __all__ = ["DEFAULT_CASES", "add_report_commands", "cmd_gate"]
@@ -40,6 +43,26 @@ def _progress(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
+def _remove_verdicts(run: Path) -> list[str]:
+    """Remove a run's gate.json and junit.xml (a gate that could not be evaluated must
+    leave no earlier verdict for CI to publish as this one); return those removed (and
+    those that could not be, saying so). A
+    folder that is no run directory (no campaign.json) is left alone."""
+    if not (run / "campaign.json").is_file():
+        return []
+    removed = []
+    for name in ("gate.json", "junit.xml"):
+        try:
+            (run / name).unlink()
+        except FileNotFoundError:
+            continue
+        except OSError as exc:  # said on the error line: CI may still find it
+            removed.append(f"(could not remove {run / name}: {exc.strerror or exc})")
+            continue
+        removed.append(str(run / name))
+    return removed
+
+
 def cmd_gate(args: argparse.Namespace) -> int:
     """``highfive gate RUN --gate GATE.toml``: 0 if the gate passes, 1 if it fails.
 
@@ -56,12 +79,21 @@ def cmd_gate(args: argparse.Namespace) -> int:
                 f"--gate: {os.fspath(args.gate)!r} is the file the gate writes its verdict "
                 f"to (RUN/{written}); keep the criteria in another file"
             )
-    gate = load_gate(args.gate)
-    result = evaluate_gate(args.run, gate, log=_progress)
-    for line in result.lines():
-        print(line)
+    try:
+        gate = load_gate(args.gate)
+        result = evaluate_gate(args.run, gate, log=_progress)
+    except HighfiveError as exc:
+        removed = _remove_verdicts(Path(args.run))
+        if not removed:
+            raise
+        raise type(exc)(
+            f"{exc}; removed {' and '.join(removed)} of an earlier gate (they are "
+            "not this gate's verdict)"
+        ) from None
+    for line in result.lines():  # model ids and labels from the run: printed as escapes
+        print(show_text(line))
     for path in write_gate(args.run, result):
-        print(f"wrote {path}")
+        print(show_text(f"wrote {path}"))
     return 0 if result.passed else 1
 
 
@@ -110,7 +142,8 @@ def add_report_commands(subparsers: Any) -> argparse.ArgumentParser:
         "always give the same verdict). Prints one line per criterion and the verdict, "
         "and writes "
         "RUN/gate.json and RUN/junit.xml (atomically). Exit status: 0 pass, 1 fail, 2 bad "
-        "gate file or run (nothing written).",
+        "gate file or run (nothing written, and an earlier gate's gate.json and junit.xml "
+        "removed: they are not this gate's verdict).",
     )
     g.add_argument("run", type=path_arg, metavar="RUN", help="run directory")
     g.add_argument(

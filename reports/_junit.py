@@ -3,9 +3,13 @@
 The root is one ``<testsuite name="highfive gate">`` with one ``<testcase>`` per
 criterion and model: ``classname="highfive.gate.<kind>"``, ``name="<name> [<model>]"``.
 A failed criterion holds ``<failure message="value; need threshold">detail</failure>``;
-a passed one keeps its value in ``<system-out>``. Suite attributes count tests,
-failures, errors (always 0: a gate that cannot be evaluated writes nothing) and
-skipped (always 0).
+a passed one keeps its value in ``<system-out>``. Every text and attribute is XML 1.0
+whatever the run holds: a character XML forbids (most control characters, from a model id
+or a recording's metadata in a cell label) is written as its Python escape (``\\x1b``).
+Suite attributes count tests,
+failures, errors (always 0: a gate that cannot be evaluated writes nothing, and
+``highfive gate`` then removes the run's gate.json and junit.xml of an earlier gate, so
+that CI finds no report rather than an old one) and skipped (always 0).
 
 :func:`junit_xml` takes the plain ``gate.json`` document; :func:`write_gate` writes
 both files of a :class:`highfive.coverage.GateResult` into the run directory.
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -26,6 +31,19 @@ if TYPE_CHECKING:
     from highfive.coverage import GateResult
 
 __all__ = ["junit_xml", "write_gate", "write_junit"]
+
+
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+"""Characters XML 1.0 does not allow in a document (most C0 controls, surrogates,
+U+FFFE and U+FFFF): a file holding one is not XML, and CI publishers reject it."""
+
+
+def _x(value: Any) -> str:
+    """``value`` as text XML 1.0 can hold: each character it forbids as its Python
+    escape (``\\x1b``), everything else as it is. Every text and attribute junit.xml
+    writes goes through here (cell labels come from recordings' metadata, model ids
+    from campaign.json)."""
+    return _NOT_XML.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), str(value))
 
 
 def _name(c: Mapping[str, Any]) -> str:
@@ -62,29 +80,29 @@ def junit_xml(report: Mapping[str, Any], *, times: Sequence[float] | None = None
         errors="0",
         skipped="0",
         time=f"{sum(secs):.3f}",
-        timestamp=str(report.get("evaluated", "")),
+        timestamp=_x(report.get("evaluated", "")),
     )
     props = ET.SubElement(suite, "properties")
     for key in ("verdict", "run", "gate_file", "confidence"):
-        ET.SubElement(props, "property", name=key, value=str(report.get(key, "")))
+        ET.SubElement(props, "property", name=key, value=_x(report.get(key, "")))
     for c, t in zip(criteria, secs, strict=True):
         case = ET.SubElement(
             suite,
             "testcase",
-            classname=f"highfive.gate.{c['kind']}",
-            name=_name(c),
+            classname=_x(f"highfive.gate.{c['kind']}"),
+            name=_x(_name(c)),
             time=f"{t:.3f}",
         )
         if c["passed"]:
-            ET.SubElement(case, "system-out").text = f"{c['value']} (need {c['threshold']})"
+            ET.SubElement(case, "system-out").text = _x(f"{c['value']} (need {c['threshold']})")
         else:
             fail = ET.SubElement(
                 case,
                 "failure",
-                message=f"{c['value']}; need {c['threshold']}",
+                message=_x(f"{c['value']}; need {c['threshold']}"),
                 type="GateCriterionFailed",
             )
-            fail.text = str(c["detail"])
+            fail.text = _x(c["detail"])
     ET.indent(suite)
     return ET.tostring(suite, encoding="unicode", xml_declaration=True) + "\n"
 

@@ -67,6 +67,10 @@ def test_run_directory_layout_and_readers(campaign_file: Callable[..., Path]) ->
     assert {m["id"] for m in record["models"]} == {"toy", "toy_b"}
     assert all(len(m["sha256"]) == 64 for m in record["models"])
     assert "numpy" in record["versions"] and "onnxruntime" in record["versions"]
+    # The code that computed the cases, beyond its version (an edit does not change that).
+    from highfive.harness._cluster import code_digest
+
+    assert record["versions"]["highfive source"] == code_digest()
     lines = (run / "manifest.jsonl").read_text().splitlines()
     assert sorted(json.loads(x)["batch"] for x in lines) == [0, 1, 2]  # 12 + 12 + 8
     assert not list(run.rglob("*.tmp"))

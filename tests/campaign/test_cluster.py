@@ -390,6 +390,44 @@ def test_a_dashboard_this_machine_cannot_listen_on_is_one_line_before_any_proces
 
 @pytest.mark.slow
 @pytest.mark.dask
+def test_a_worker_with_other_highfive_code_of_the_same_version_is_refused(
+    tmp_path: Path, campaign_file: Callable[..., Path]
+) -> None:
+    # A worker whose highfive.harness is a copy with one file changed (a developer's
+    # checkout, a cluster with another commit installed): the same version string, other
+    # results. It would have run batches of the campaign beside the good worker.
+    import shutil
+
+    import highfive.harness
+
+    fake = tmp_path / "fake"
+    harness = fake / "highfive" / "harness"
+    shutil.copytree(
+        highfive.harness.__path__[0], harness, ignore=shutil.ignore_patterns("__pycache__")
+    )
+    oracle = harness / "_oracle.py"
+    oracle.write_text(oracle.read_text() + "# edited\n")
+    loop = Loopback(tmp_path)
+    try:
+        loop.start_workers(1, nanny=False)
+        loop.start_workers(1, nanny=False, path=fake)
+        path = campaign_file(cases=64, batch_size=8)
+        cfg = CampaignConfig.from_toml(path).with_overrides(scheduler=loop.address)
+        with pytest.raises(ConfigError) as err:
+            run_campaign(cfg, stream=None)
+    finally:
+        loop.close()
+    assert re.fullmatch(
+        r"execution.scheduler: worker tcp://127.0.0.1:\d+ runs highfive source [0-9a-f]{16} "
+        r"\(here [0-9a-f]{16}\); a case's result depends on them: give every worker this "
+        r"environment",
+        str(err.value),
+    ), err.value
+    assert not cfg_run(cfg).exists() or not RunDir(cfg_run(cfg)).done_batches()
+
+
+@pytest.mark.slow
+@pytest.mark.dask
 @pytest.mark.parametrize("when", ["at the start", "later"])
 @pytest.mark.filterwarnings("ignore::distributed.versions.VersionMismatchWarning")  # dask's own
 def test_a_worker_with_other_versions_is_refused(

@@ -239,3 +239,39 @@ def test_a_focus_box_edge_inside_a_discrete_value_is_refused() -> None:
         CampaignConfig(sampler="focus", focus=({"repetitions": [0.1, 0.6]},), parent="p")
     ok = CampaignConfig(sampler="focus", focus=({"repetitions": [0.0, 0.5]},), parent="p")
     assert ok.focus == ({"repetitions": [0.0, 0.5]},)
+
+
+def test_workers_compare_a_digest_of_the_code_that_computes_a_case(tmp_path: Path) -> None:
+    # What a worker reports besides versions: the same for the same source whatever the
+    # install's layout (editable: the repository's folders; a wheel: site-packages),
+    # different after any change of one byte.
+    import shutil
+
+    import highfive.generators
+    import highfive.harness
+    from highfive.harness._cluster import code_digest, environment, source_digest
+
+    here = {
+        "generators": Path(highfive.generators.__path__[0]),
+        "harness": Path(highfive.harness.__path__[0]),
+    }
+    copy = {name: tmp_path / "site" / "highfive" / name for name in here}
+    for name, folder in here.items():
+        shutil.copytree(folder, copy[name], ignore=shutil.ignore_patterns("__pycache__"))
+    assert source_digest(copy) == source_digest(here) == code_digest()
+    # Bytecode caches, folders that are no package and other files are no code of a case.
+    (copy["harness"] / "__pycache__").mkdir(exist_ok=True)
+    (copy["harness"] / "__pycache__" / "x.pyc").write_bytes(b"\0")
+    (copy["harness"] / "scratch").mkdir()
+    (copy["harness"] / "scratch" / "try.py").write_text("x = 1\n")
+    (copy["harness"] / "notes.txt").write_text("x\n")
+    assert source_digest(copy) == code_digest()
+    oracle = copy["harness"] / "_oracle.py"
+    oracle.write_text(oracle.read_text() + "# edited\n")
+    assert source_digest(copy) != code_digest()
+    moved = copy["harness"] / "counters" / "_oracle.py"  # same bytes, another module
+    oracle.write_text(oracle.read_text().removesuffix("# edited\n"))
+    oracle.rename(moved)
+    assert source_digest(copy) != code_digest()
+    assert environment()["highfive source"] == code_digest()
+    assert code_digest.cache_info().misses == 1  # computed once per process

@@ -248,6 +248,25 @@ CATALOGUE = [
         r"bad/campaign.json: damaged, 'models' is text, not a list",
         files={"bad/campaign.json": '{"schema_version": 3, "config": {}, "models": "x"}\n'},
     ),
+    row(  # TypeError: unhashable type: 'list' (exit 1, which a CI reads as "failed")
+        "gate-campaign-json-sampler-a-list",
+        "gate bad --gate g.toml",
+        r"bad/campaign.json: damaged, 'config.sampler' is a list, not text; the run cannot be",
+        files={
+            "bad/campaign.json": '{"schema_version": 3, "status": "complete", "config": '
+            '{"sampler": ["x"]}, "models": [{"id": "m"}]}\n',
+            "g.toml": SEQ_GATE,
+        },
+    ),
+    row(  # TypeError: unhashable type: 'dict'
+        "replay-campaign-json-sampler-a-table",
+        "replay bad 1",
+        r"bad/campaign.json: damaged, 'config.sampler' is an object, not text",
+        files={
+            "bad/campaign.json": '{"schema_version": 3, "status": "complete", "config": '
+            '{"sampler": {"a": 1}}, "models": [{"id": "m"}]}\n'
+        },
+    ),
     row(
         "run-batch-too-large",
         "run big.toml",

@@ -473,6 +473,52 @@ def test_partial_coverage_of_a_run_without_a_finished_batch_is_refused(
     assert "no line in manifest.jsonl" in err
 
 
+# -- a run's manifest -------------------------------------------------------------------
+@pytest.mark.parametrize("command", ["coverage", "gate", "diff"])
+def test_a_complete_run_that_lost_its_manifest_is_damaged(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    # campaign.json records a complete run of 256 cases in batches of 64: highfive wrote
+    # a manifest, so without one its files cannot be checked (a stray or duplicated part
+    # file would be counted).
+    run = write_run(tmp_path / "r", 256, manifest=False)
+    shutil.copy(
+        run / "results" / "model=float" / "part-000001.parquet",
+        run / "results" / "model=float" / "part-099999.parquet",
+    )
+    with pytest.raises(RunDirError, match=r"is damaged: manifest.jsonl is missing"):
+        RunDir(run).results()
+    gate = tmp_path / "g.toml"
+    gate.write_text('[[criteria]]\nkind = "failure_rate"\np_max = 0.5\n')
+    argv = {"coverage": [str(run)], "gate": [str(run), "--gate", str(gate)], "diff": [str(run)]}
+    err = one_line_exit_2([command, *argv[command]], capsys, run)
+    assert re.fullmatch(
+        r"error: run directory '.*r' is damaged: manifest.jsonl is missing from a complete run "
+        r"of 256 cases \(the index of its result files\); run the campaign again\n",
+        err,
+    ), err
+
+
+def test_a_plain_folder_of_results_with_a_case_twice_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Results assembled by another tool, without a manifest: read as they are, but a
+    # (model, case_id) row twice is never counted twice.
+    run = write_run(tmp_path / "r", 256, manifest=False)
+    record = RunDir(run).read_campaign()
+    del record["config"]  # no record of its cases: not a run highfive wrote
+    RunDir(run).write_campaign(record)
+    assert len(RunDir(run).results()) == 512
+    shutil.copy(
+        run / "results" / "model=float" / "part-000001.parquet",
+        run / "results" / "model=float" / "part-099999.parquet",
+    )
+    with pytest.raises(RunDirError, match=r"holds case 64 of model 'float' 2 times"):
+        RunDir(run).results()
+    err = one_line_exit_2(["coverage", str(run)], capsys, run)
+    assert "(64 rows of model 'float' repeated)" in err
+
+
 # -- which target, and what to do next ---------------------------------------------------
 def test_coverage_lines_say_which_target_the_cell_status_uses(
     small_run: Path, tmp_path: Path

@@ -62,12 +62,15 @@ def write_run(
     status: str = "complete",
     space: ParameterSpace | None = None,
     latency: dict[str, np.ndarray] | None = None,
+    truth: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
     recorded: dict[str, Any] | None = None,
 ) -> Path:
     """A run directory with given verdicts per model (parameters drawn from ``seed``).
 
-    ``latency`` adds a ``latency_s`` column (seconds, NaN: none) for the models it names;
-    ``recorded`` the inference latency campaign.json records for them (``"latency"``).
+    ``latency`` adds a ``latency_s`` column (seconds, NaN: none) for the models it names,
+    with ``true_count`` and ``fn`` from ``truth`` (default: one high-five per case,
+    counted); ``recorded`` the inference latency campaign.json records for them
+    (``"latency"``).
     """
     space = space or small_space()
     n = n or len(next(iter(verdicts.values())))
@@ -95,6 +98,9 @@ def write_run(
         t = t.append_column("predicted_count", pa.array(pred, pa.int32()))
         if latency is not None and m in latency:
             t = t.append_column("latency_s", pa.array(latency[m], pa.float32()))
+            true, fn = (truth or {}).get(m, (np.ones(n), np.zeros(n)))
+            t = t.append_column("true_count", pa.array(true, pa.int16()))
+            t = t.append_column("fn", pa.array(fn, pa.int16()))
         run.write_batch(0, {m: t}, None)
     return path
 
@@ -286,6 +292,17 @@ BAD_GATES = [
         r"its kind\); give each criterion its own name$",
     ),
     ("malformed-toml", "[[criteria]\nkind = ", r"gate\.toml: not valid TOML"),
+    (  # junit.xml could not be parsed, and the terminal ran the escape sequence
+        "name-control-characters",
+        _one('kind = "failure_rate"\np_max = 0.1\nname = "a\\u0001b\\u001b[31m"'),
+        r"^criteria\[0\] \(failure_rate\)\.name: 'a\\x01b\\x1b\[31m' must not hold control "
+        r"characters \(they would reach junit\.xml and the terminal\)$",
+    ),
+    (
+        "name-line-break",
+        _one('kind = "failure_rate"\np_max = 0.1\nname = "two\\nlines"'),
+        r"\.name: 'two\\nlines' must not hold control characters",
+    ),
     (
         "missing-bins-file",
         _one('kind = "failure_rate"\np_max = 0.1', '[gate]\nbins = "nope.toml"'),
@@ -542,6 +559,33 @@ def test_gate_bins_file_sets_the_cells(tmp_path: Path, clean_run: Path) -> None:
         evaluate_gate(clean_run, load_gate(bad))
 
 
+def test_cases_in_an_illegal_bin_fail_coverage_and_are_reported(
+    tmp_path: Path, clean_run: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # As in hardware functional coverage, a hit of an illegal bin is an error: the
+    # coverage criterion fails on it; every cell criterion reports it.
+    (tmp_path / "ill.toml").write_text('[bins.motion]\nillegal = ["high_five"]\n')
+    text = (
+        '[gate]\nbins = "ill.toml"\n[[criteria]]\nkind = "coverage"\nmin = 0.5\nways = [1]\n'
+        '[[criteria]]\nkind = "cell_upper_bound"\np_max = 0.5\n'
+    )
+    rows = RunDir(clean_run).results(columns=["model", "motion"])
+    hits = int((rows.loc[rows["model"] == "float", "motion"] == "high_five").sum())
+    assert hits > 0
+    assert main(["gate", str(clean_run), "--gate", str(gate_file(tmp_path, text))]) == 1
+    out = capsys.readouterr().out
+    said = f"cases in illegal bins: motion {hits:,}"
+    assert re.search(rf"FAIL  coverage \[float\] +100\.00%; {re.escape(said)}", out), out
+    assert re.search(rf"PASS  cell_upper_bound \[float\] .*; {re.escape(said)}", out), out
+    doc = json.loads((clean_run / "gate.json").read_text())
+    for c in doc["criteria"]:
+        assert said in c["value"] and "illegal bins" in c["detail"]
+    # Without illegal bins nothing is said.
+    plain = gate_file(tmp_path, text.replace('bins = "ill.toml"', ""), "plain.toml")
+    assert main(["gate", str(clean_run), "--gate", str(plain)]) == 0
+    assert "illegal bins" not in capsys.readouterr().out
+
+
 @pytest.mark.parametrize(
     ("bins", "match"),
     [
@@ -602,6 +646,33 @@ def test_gate_that_does_not_fit_the_run(
         evaluate_gate(clean_run, load_gate(gate_file(tmp_path, text)))
 
 
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ('[[criteria]]\nkind = "failure_rate"\np_max = 0.1\nmodel = "nope"\n', "'nope' is not"),
+        ('[[criteria]]\nkind = "failure_rate"\np_max = 5\n', r"p_max: 5 must be"),
+    ],
+    ids=["gate-does-not-fit-the-run", "bad-gate-file"],
+)
+def test_a_gate_that_cannot_be_evaluated_leaves_no_earlier_verdict_behind(
+    tmp_path: Path, clean_run: Path, capsys: pytest.CaptureFixture[str], text: str, match: str
+) -> None:
+    # CI publishes RUN/junit.xml whatever the exit status: an earlier, passing report
+    # left in place would show green for a gate that was never evaluated.
+    ok = gate_file(tmp_path, '[[criteria]]\nkind = "coverage"\nmin = 0.5\n', "ok.toml")
+    assert main(["gate", str(clean_run), "--gate", str(ok)]) == 0
+    assert (clean_run / "gate.json").exists() and (clean_run / "junit.xml").exists()
+    capsys.readouterr()
+    assert main(["gate", str(clean_run), "--gate", str(gate_file(tmp_path, text))]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and re.search(match, err)
+    assert err.endswith(
+        f"; removed {clean_run / 'gate.json'} and {clean_run / 'junit.xml'} of an earlier gate "
+        "(they are not this gate's verdict)\n"
+    ), err
+    assert not (clean_run / "gate.json").exists() and not (clean_run / "junit.xml").exists()
+
+
 def test_incomplete_or_missing_runs_are_refused(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -613,6 +684,46 @@ def test_incomplete_or_missing_runs_are_refused(
     assert main(["gate", str(tmp_path / "nowhere"), "--gate", str(path)]) == 2
     assert "has no campaign.json" in capsys.readouterr().err
     assert not (run / "gate.json").exists() and not (run / "junit.xml").exists()
+
+
+def _with_sampler(run: Path, sampler: str) -> Path:
+    record = json.loads((run / "campaign.json").read_text())
+    record["config"] = {"sampler": sampler}
+    record["identity"]["sampler"] = sampler
+    (run / "campaign.json").write_text(json.dumps(record))
+    return run
+
+
+@pytest.mark.parametrize(
+    ("sampler", "match"),
+    [
+        # A sampler from another highfive: its density may not be the base distribution's.
+        ("stratified_v2", r"sampler 'stratified_v2' is not one this highfive knows \(random, "),
+        ("focus", r"drew its cases from target boxes \(sampler 'focus'\)"),
+        ("importance", r"drew its cases from a learnt proposal \(sampler 'importance'\)"),
+    ],
+)
+def test_a_run_of_cases_not_drawn_from_the_base_distribution_is_refused(
+    tmp_path: Path,
+    clean_run: Path,
+    capsys: pytest.CaptureFixture[str],
+    sampler: str,
+    match: str,
+) -> None:
+    run = _with_sampler(clean_run, sampler)
+    gate = gate_file(tmp_path, '[[criteria]]\nkind = "failure_rate"\np_max = 0.1\n')
+    with pytest.raises(RunDirError, match=match):
+        evaluate_gate(run, load_gate(gate))
+    assert re.search(match, refused_by_the_cli(run, gate, capsys))
+    # Coverage counts cases wherever they were drawn: a gate of coverage alone is judged.
+    only = gate_file(tmp_path, '[[criteria]]\nkind = "coverage"\nmin = 0.5\n', "c.toml")
+    assert evaluate_gate(run, load_gate(only)).passed
+
+
+@pytest.mark.parametrize("sampler", ["random", "sobol", "halton", "lhs"])
+def test_runs_of_the_base_samplers_are_gated(clean_run: Path, tmp_path: Path, sampler: str) -> None:
+    gate = gate_file(tmp_path, '[[criteria]]\nkind = "failure_rate"\np_max = 0.1\n')
+    assert evaluate_gate(_with_sampler(clean_run, sampler), load_gate(gate)).passed
 
 
 def test_junit_xml_escapes_and_counts() -> None:
@@ -641,6 +752,54 @@ def test_junit_xml_escapes_and_counts() -> None:
     assert fail is not None and fail.text == "a < b & c"
     with pytest.raises(ValueError, match="times"):
         junit_xml(doc, times=[])
+
+
+def test_junit_xml_holds_no_character_xml_forbids() -> None:
+    # Cell labels come from recordings' metadata and model ids from campaign.json: any
+    # character may reach a report. XML 1.0 forbids most control characters, so they
+    # are written as their escapes; tabs and line breaks stay.
+    odd = "a\x01b\x1b[31m\ufffe\ud800 c\td\ne"
+    doc = {
+        "verdict": "fail",
+        "run": f"runs/{odd}",
+        "gate_file": "g.toml",
+        "confidence": 0.95,
+        "evaluated": "2026-01-01T00:00:00+00:00",
+        "criteria": [
+            {
+                "name": "cells",
+                "kind": "cell_upper_bound",
+                "model": odd,
+                "threshold": "upper bound < 0.1",
+                "value": odd,
+                "passed": passed,
+                "detail": f"worst: motion={odd}",
+            }
+            for passed in (False, True)
+        ],
+    }
+    root = ET.fromstring(junit_xml(doc).encode("utf-8"))
+    shown = "a\\x01b\\x1b[31m\\ufffe\\ud800 c\td\ne"
+    fail = root.find("testcase/failure")
+    out = root.find("testcase/system-out")
+    assert fail is not None and out is not None
+    assert fail.text == f"worst: motion={shown}"
+    assert fail.get("message", "").startswith(shown)
+    assert (out.text or "").startswith(shown)
+    assert root.findall("testcase")[0].get("name") == f"cells [{shown}]"
+    assert root.find("properties/property[@name='run']").get("value") == f"runs/{shown}"  # type: ignore[union-attr]
+
+
+def test_the_gate_prints_control_characters_as_escapes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    v = np.full(100, "pass", dtype=object)
+    run = write_run(tmp_path / "r", {"fl\x1b[31mat": v})
+    gate = gate_file(tmp_path, '[[criteria]]\nkind = "failure_rate"\np_max = 0.5\n')
+    assert main(["gate", str(run), "--gate", str(gate)]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "failure_rate [fl\\x1b[31mat]" in out
+    ET.parse(run / "junit.xml")
 
 
 # -- a real campaign ------------------------------------------------------------------
@@ -916,7 +1075,25 @@ BAD_LATENCY = [
     ("max_s-bool", "max_s = true", r"\.max_s: True must be a positive number"),
     ("max_s-inf", "max_s = inf", r"\.max_s: inf must be a positive number"),
     ("percentile-0", "max_s = 1\npercentile = 0", r"\.percentile: 0 must be a percentile in"),
-    ("percentile-100", "max_s = 1\npercentile = 100", r"\.percentile: 100 must be .*\(0, 100\)"),
+    ("percentile-100", "max_s = 1\npercentile = 100", r"\.percentile: 100 must be .*\[1, 100\)"),
+    # The gate's other options are fractions (p_max, min, max): a fraction here is a slip.
+    (
+        "percentile-a-fraction",
+        "max_s = 1\npercentile = 0.95",
+        r"\.percentile: 0\.95 is a fraction; percentile is in percent, in \[1, 100\): did you "
+        r"mean 95\?$",
+    ),
+    (
+        "percentile-below-1",
+        "max_s = 1\npercentile = 0.5",
+        r"\.percentile: 0\.5 is a fraction; .*did you mean 50\?$",
+    ),
+    (
+        "max_s-milliseconds",
+        "max_s = 500",
+        r"\.max_s: 500 is over a minute; max_s is in seconds, in \(0, 60\]: did you mean 0\.5 "
+        r"\(500 ms\)\?$",
+    ),
     ("percentile-list", "max_s = 1\npercentile = [95]", r"\.percentile: \[95\] must be"),
     (
         "unknown-key",
@@ -947,6 +1124,13 @@ def latencies(n: int, slow: int, unmatched: int) -> np.ndarray:
     return np.concatenate([lat, np.full(unmatched, np.nan)])
 
 
+def _no_high_five(n: int, without: int) -> tuple[np.ndarray, np.ndarray]:
+    """``true_count`` and ``fn`` of ``n`` cases, the last ``without`` with no high-five."""
+    true = np.ones(n)
+    true[n - without :] = 0
+    return true, np.zeros(n)
+
+
 @pytest.mark.parametrize(
     ("slow", "percentile", "passed"),
     [
@@ -962,17 +1146,57 @@ def latencies(n: int, slow: int, unmatched: int) -> np.ndarray:
 def test_detection_latency_judges_the_bound(
     tmp_path: Path, slow: int, percentile: int, passed: bool
 ) -> None:
+    # 300 cases with a high-five, all counted; 100 without one (no latency to judge).
     lat = latencies(300, slow, unmatched=100)
     v = np.full(lat.size, "pass", dtype=object)
-    run = write_run(tmp_path / "r", {"float": v}, latency={"float": lat})
+    truth = {"float": _no_high_five(400, 100)}
+    run = write_run(tmp_path / "r", {"float": v}, latency={"float": lat}, truth=truth)
     gate = load_gate(_latency_gate(tmp_path, f"max_s = 1.0\npercentile = {percentile}"))
     (c,) = evaluate_gate(run, gate).criteria
     upper = float(cp_upper(slow, 300, 0.95))
-    observed = np.percentile(lat[:300].astype(np.float32).astype(np.float64), percentile)
+    measured = lat[:300].astype(np.float32).astype(np.float64)
+    observed = np.percentile(measured, percentile, method="inverted_cdf")
     assert c.passed is passed
     assert c.value == f"p{percentile} {observed:.3g} s, share above: upper bound {upper:.4g}"
-    assert c.detail.startswith("300 of 400 cases had a latency")
-    assert f"{slow} above 1 s" in c.detail
+    assert c.detail.startswith("300 of 400 cases hold a high-five")
+    assert f"{slow} counted later than 1 s, 0 not counted" in c.detail
+
+
+@pytest.mark.parametrize(
+    ("missed", "partly", "passed"),
+    [
+        # Of 300 cases with high-fives, all counted in time but ``missed`` never counted
+        # and ``partly`` with one of their two high-fives not counted: every such case is
+        # slower than max_s. Upper bounds from scipy.stats.beta.ppf(0.95, k + 1, n - k).
+        (0, 0, True),  # 0/300: 0.00994
+        (200, 0, False),  # 200/300: a counter that misses most high-fives fails
+        (0, 100, False),  # 100/300: so does one that misses one in every other case
+        (3, 0, True),  # 3/300: 0.0256 <= 0.05
+    ],
+    ids=["all-counted", "most-missed", "half-of-some-missed", "3-missed"],
+)
+def test_detection_latency_counts_a_missed_high_five_as_slower_than_max_s(
+    tmp_path: Path, missed: int, partly: int, passed: bool
+) -> None:
+    n = 300
+    lat = np.full(n, 0.2)
+    true, fn = np.ones(n), np.zeros(n)
+    lat[:missed] = np.nan  # nothing matched: no latency
+    fn[:missed] = 1
+    true[missed : missed + partly], fn[missed : missed + partly] = 2, 1  # one of two matched
+    v = np.full(n, "pass", dtype=object)
+    run = write_run(
+        tmp_path / "r", {"float": v}, latency={"float": lat}, truth={"float": (true, fn)}
+    )
+    (c,) = evaluate_gate(run, load_gate(_latency_gate(tmp_path, "max_s = 1.0"))).criteria
+    k = missed + partly
+    assert c.passed is passed
+    assert c.value.endswith(f"share above: upper bound {float(cp_upper(k, n, 0.95)):.4g}")
+    assert f"300 of 300 cases hold a high-five; 0 counted later than 1 s, {k} not counted" in (
+        c.detail
+    )
+    if k > n * 0.05:  # the 95th percentile case has a high-five never counted
+        assert c.value.startswith("p95 never (a high-five not counted), share above")
 
 
 def test_detection_latency_without_latency_data_fails_and_says_how_to_get_it(
@@ -986,12 +1210,12 @@ def test_detection_latency_without_latency_data_fails_and_says_how_to_get_it(
     path = _latency_gate(tmp_path, "max_s = 1.0")
     by_model = {c.model: c for c in evaluate_gate(run, load_gate(path)).criteria}
     assert by_model["streamed"].passed
-    assert by_model["streamed"].detail.startswith("200 of 200 cases had a latency")
+    assert by_model["streamed"].detail.startswith("200 of 200 cases hold a high-five")
     no_data = [by_model["batch"], by_model["older"], *evaluate_gate(old, load_gate(path)).criteria]
     for c in no_data:
         assert not c.passed and c.value == "no latency data"
         assert "run the campaign with stream_chunk_s > 0" in c.detail
-    assert "latency_s is NaN in every case" in no_data[0].detail
+    assert "latency_s is NaN in every case with a counted high-five" in no_data[0].detail
     assert "no latency_s column" in no_data[1].detail and "no latency_s column" in no_data[2].detail
     assert main(["gate", str(old), "--gate", str(path)]) == 1
     assert "FAIL  detection_latency [float]  no latency data" in capsys.readouterr().out
