@@ -398,9 +398,7 @@ def _check_same_models(runs: Sequence[Path], records: Sequence[Mapping[str, Any]
 def _check_same_generators(runs: Sequence[Path], records: Sequence[Mapping[str, Any]]) -> None:
     """Merged runs of generated cases must come from one version of the generators: the
     cells of the others would pool draws of two distributions of traces."""
-    made = [
-        CampaignConfig.spelled_identity(r.get("identity", {})).get("generators") for r in records
-    ]
+    made = [CampaignConfig.generators_of(r) for r in records]
     for path, version in zip(runs[1:], made[1:], strict=True):
         if version != made[0]:
             raise RunDirError(

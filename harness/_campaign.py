@@ -300,6 +300,11 @@ def _check_resumable(run: RunDir, identity: Mapping[str, Any]) -> dict[str, Any]
             f"{previous.get('schema_version')!r}); resume refuses to mix result formats: "
             "run it again under another name"
         )
+    CampaignConfig.require_generators(
+        previous,
+        f"run directory {run.shown}",
+        "a case's trace differs; resume refuses to mix them: run it again under another name",
+    )
     # restrictions in today's one spelling: a run made before compares equal
     old = CampaignConfig.spelled_identity(previous.get("identity", {}))
     diff = sorted(k for k in set(old) | set(identity) if old.get(k) != identity.get(k))
@@ -316,12 +321,6 @@ def _check_resumable(run: RunDir, identity: Mapping[str, Any]) -> dict[str, Any]
                 f"{was[c]['sha256'][:12]} -> {now[c]['sha256'][:12]}); resume refuses to "
                 "mix its results: restore it, or start a new run"
             )
-    if "generators" in diff:
-        raise RunDirError(
-            f"run directory {run.shown} was made by generators version {old.get('generators')} "
-            f"and this highfive makes version {identity.get('generators')} (a case's trace "
-            "differs); resume refuses to mix them: run it again under another name"
-        )
     if diff:
         shown = "; ".join(
             f"{k}: the run has {_shown(k, a)}, this configuration {_shown(k, b)}"

@@ -449,13 +449,18 @@ class CampaignConfig:
             return identity
 
     @classmethod
+    def generators_of(cls, record: Mapping[str, Any]) -> int | None:
+        """The generators version that made a run's cases (``campaign.json``'s record):
+        1 for generated cases recorded before it was, None for a run of recordings."""
+        identity = cls.spelled_identity(record.get("identity", {}))
+        return identity.get("generators") if isinstance(identity, Mapping) else None
+
+    @classmethod
     def require_generators(cls, record: Mapping[str, Any], run: str, consequence: str) -> None:
         """Refuse a run of generated cases made by another version of the generators
         than this one (RunDirError naming ``run`` and the ``consequence``)."""
-        if record.get("config", {}).get("recordings"):
-            return
-        made = cls.spelled_identity(record.get("identity", {})).get("generators")
-        if made != GENERATOR_VERSION:
+        made = cls.generators_of(record)
+        if made is not None and made != GENERATOR_VERSION:
             raise RunDirError(
                 f"{run} was made by generators version {made} and this highfive makes "
                 f"version {GENERATOR_VERSION}: {consequence}"

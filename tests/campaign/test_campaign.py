@@ -190,7 +190,7 @@ def test_runs_of_other_generators_are_not_resumed_replayed_or_paired(
     assert main(["run", str(path), "--resume"]) == 2
     assert capsys.readouterr().err == (
         f"error: run directory {run} was made by generators version 1 and this highfive "
-        "makes version 2 (a case's trace differs); resume refuses to mix them: run it "
+        "makes version 2: a case's trace differs; resume refuses to mix them: run it "
         "again under another name\n"
     )
     assert main(["replay", str(run), "3"]) == 2
