@@ -120,13 +120,13 @@ def _note_weighted(*runs: Path | None) -> None:
     is of what it sampled."""
     from highfive.harness import RunDir
 
-    from ._gaterun import WEIGHTED_SAMPLERS
+    from ._gaterun import WEIGHTED_SAMPLERS, sampler_design
 
     for run in runs:
         if run is None or not (Path(run) / "campaign.json").is_file():
             continue
         sampler = RunDir(run).read_campaign().get("config", {}).get("sampler")
-        if sampler in WEIGHTED_SAMPLERS and sampler != "importance":  # that one is refused
+        if sampler_design(sampler, os.fspath(run)) == "focus":  # importance is refused
             print(
                 f"note: {os.fspath(run)} drew its cases from {WEIGHTED_SAMPLERS[sampler]} "
                 f"(sampler {sampler!r}): only the cells its boxes contain whole compare with "

@@ -33,7 +33,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from highfive.generators import SAMPLERS, ConfigError, InvalidParameter, RunDirError, show
+from highfive.generators import ConfigError, InvalidParameter, RunDirError, show
 from highfive.harness import (
     STAGES_JSON,
     CampaignConfig,
@@ -48,6 +48,7 @@ from highfive.harness import (
 
 from ._bins import Binning, codes
 from ._gate import Gate, bins_error, check_bins_crosses, evaluate_gate
+from ._gaterun import BASE_SAMPLERS
 from ._sequential import RECORDED_KINDS, CaseTable, Cell, Decisions, decide, staged_criteria
 from ._spending import Spending, check_spending
 from ._unitbox import bin_interval
@@ -64,8 +65,6 @@ MAX_SPENT_BUDGET = 10**300
 """Most cases ``--budget`` may give with error spending: above it an even split's
 level ``alpha / K`` and the information fractions ``t_j`` leave double precision (a
 level of 0 decides nothing; the budget as a float overflows)."""
-
-_BASE_SAMPLERS = tuple(s for s in SAMPLERS if s not in ("focus", "importance"))
 
 
 @dataclass(frozen=True)
@@ -92,10 +91,10 @@ def check_stageable(config: CampaignConfig) -> None:
             "--until-decided: a campaign of [recordings] runs each recording once; it has "
             "no cases to sample in stages (drop --until-decided)"
         )
-    if config.sampler not in _BASE_SAMPLERS:
+    if config.sampler not in BASE_SAMPLERS:
         raise InvalidParameter(
             f"sampler: {show(config.sampler)} cannot start a sequential campaign; its first "
-            f"stage samples the base distribution ({', '.join(_BASE_SAMPLERS)})"
+            f"stage samples the base distribution ({', '.join(BASE_SAMPLERS)})"
         )
 
 

@@ -726,6 +726,15 @@ def test_runs_of_the_base_samplers_are_gated(clean_run: Path, tmp_path: Path, sa
     assert evaluate_gate(_with_sampler(clean_run, sampler), load_gate(gate)).passed
 
 
+def test_every_sampler_is_base_or_weighted() -> None:
+    # One classification serves the gate, coverage and sequential campaigns: a sampler
+    # added without one would start sequential campaigns the gate then refuses.
+    from highfive.coverage._gaterun import BASE_SAMPLERS, WEIGHTED_SAMPLERS
+    from highfive.generators import SAMPLERS
+
+    assert sorted([*BASE_SAMPLERS, *WEIGHTED_SAMPLERS]) == sorted(SAMPLERS)
+
+
 def test_junit_xml_escapes_and_counts() -> None:
     doc = {
         "verdict": "fail",
