@@ -29,6 +29,7 @@ from highfive.generators import (
     Dimension,
     InvalidParameter,
     RunDirError,
+    is_number,
     show,
     show_list,
 )
@@ -59,10 +60,6 @@ def _fmt_edges(edges: Sequence[float]) -> list[str]:
         if len(set(out)) == len(out):
             return out
     return [repr(float(e)) for e in edges]
-
-
-def _is_number(x: Any) -> bool:
-    return isinstance(x, int | float | np.integer | np.floating) and not isinstance(x, bool)
 
 
 def _float(x: Any) -> float:
@@ -204,7 +201,7 @@ class Coverpoint:
             for i, c in enumerate(self.choices):
                 if value == c and type(value) is not bool:
                     return i
-        elif _is_number(value) and math.isfinite(_float(value)):
+        elif is_number(value) and math.isfinite(_float(value)):
             idx = self._raw(np.array([float(value)]))[0]
             if idx < self.n_raw:
                 return int(idx)
@@ -319,7 +316,7 @@ class Coverpoint:
         ):
             numbers = key != "labels"
             if not isinstance(values, list | tuple) or not all(
-                isinstance(x, str) or (numbers and _is_number(x)) for x in values
+                isinstance(x, str) or (numbers and is_number(x)) for x in values
             ):
                 raise ConfigError(f"bins.{n}.{key}: {show(values)} must be a list of {what}")
 

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 from highfive.generators import ConfigError, show
+from highfive.generators import is_number as _is_real
 
 if TYPE_CHECKING:
     from ._gaterun import GateRun
@@ -110,8 +111,8 @@ class Option:
 
 
 def is_number(x: Any) -> bool:
-    """A finite int or float (not a bool); a whole number too large for a float is not."""
-    if not isinstance(x, int | float) or isinstance(x, bool):
+    """A finite number (not a bool); a whole number too large for a float is not."""
+    if not _is_real(x):
         return False
     try:
         return math.isfinite(x)

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from ._errors import ConfigError, HighfiveError, InvalidParameter, ModelError, RunDirError
     from ._importance import ImportanceSampler, Proposal, fit_cross_entropy
     from ._kinematics import G
+    from ._numbers import is_number
     from ._samplers import SAMPLERS, Box, Sampler, make_sampler
     from ._scenario import (
         GENERATOR_VERSION,
@@ -66,6 +67,7 @@ __all__ = [
     "default_space",
     "fit_cross_entropy",
     "get_motion",
+    "is_number",
     "lazy_exports",
     "make_sampler",
     "read_toml",
@@ -82,6 +84,7 @@ _EXPORTS = {
     "_errors": ("ConfigError", "HighfiveError", "InvalidParameter", "ModelError", "RunDirError"),
     "_importance": ("ImportanceSampler", "Proposal", "fit_cross_entropy"),
     "_kinematics": ("G",),
+    "_numbers": ("is_number",),
     "_samplers": ("SAMPLERS", "Box", "Sampler", "make_sampler"),
     "_show": ("show", "show_list", "show_number", "show_text"),
     "_scenario": (

@@ -24,6 +24,7 @@ import pyarrow as pa
 from scipy.special import ndtr, ndtri
 
 from ._errors import ConfigError, InvalidParameter
+from ._numbers import is_number
 from ._show import show
 from ._toml import read_toml
 
@@ -114,20 +115,20 @@ class Dimension:
                 raise InvalidParameter(f"{n}.{key}: {show(value)} must be a string")
         for key in ("low", "high", "sd", "mean"):
             value = getattr(self, key)
-            if value is not None and not _is_number(value):
+            if value is not None and not is_number(value):
                 raise InvalidParameter(f"{n}.{key}: {show(value)} must be a number")
         for key in ("choices", "weights"):
             value = getattr(self, key)
             if value is not None and not isinstance(value, list | tuple):
                 raise InvalidParameter(f"{n}.{key}: {show(value)} must be a list")
         for c in self.choices or ():
-            if not (isinstance(c, str) or _is_number(c)):
+            if not (isinstance(c, str) or is_number(c)):
                 raise InvalidParameter(f"{n}.choices: {show(c)} must be a string or a number")
         for w in self.weights or ():
-            if not _is_number(w):
+            if not is_number(w):
                 raise InvalidParameter(f"{n}.weights: {show(w)} must be a number")
         nom = self.nominal
-        if nom is not None and not (isinstance(nom, str) or _is_number(nom)):
+        if nom is not None and not (isinstance(nom, str) or is_number(nom)):
             raise InvalidParameter(f"{n}.nominal: {show(nom)} must be a string or a number")
 
     def _check_categorical(self) -> None:
@@ -368,13 +369,6 @@ class Dimension:
         if all(isinstance(c, int) for c in self.choices):
             return pa.int64()
         return pa.float64()
-
-
-def _is_number(value: Any) -> bool:
-    """A real number, and not a bool (which Python counts as an int)."""
-    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(
-        value, bool | np.bool_
-    )
 
 
 def _as_number(value: Any) -> float | None:

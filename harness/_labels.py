@@ -31,14 +31,14 @@ import math
 import os
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from highfive.generators import Dimension, InvalidParameter, ParameterSpace, show
 
 from ._io import file_identity
 from ._pipeline import countable
-from ._recording import TimeUnit, Units, open_recording
+from ._recording import Recording, TimeUnit, Units, open_recording
 from ._recording_count import nothing_to_count, stretches
 from ._records import MAX_COUNT
 
@@ -70,10 +70,9 @@ class RecordingCase:
         As the campaign gives them (``"auto"``: inferred).
     line : int
         Its line in the labels file.
-    fs : float
-        Its nominal sample rate (Hz), as opening it found.
-    stretches : tuple of (float, int)
-        Each stretch between gaps: first-to-last-sample span (s) and samples.
+    recording : Recording or None
+        The file as :func:`read_labels` opened it (its samples are not held), for
+        :func:`check_windows`; not sent to workers.
     """
 
     file: str
@@ -86,8 +85,11 @@ class RecordingCase:
     units: Units = "auto"
     time_unit: TimeUnit = "auto"
     line: int = 0
-    fs: float = math.nan
-    stretches: tuple[tuple[float, int], ...] = ()
+    recording: Recording | None = field(default=None, compare=False, repr=False)
+
+    def __getstate__(self) -> dict[str, object]:
+        # Workers get the bytes; the handle on this machine's file stays here.
+        return {**self.__dict__, "recording": None}
 
 
 _DECIMAL = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", re.ASCII)
@@ -304,9 +306,8 @@ def _case(
             f"SHA-256 {sha[:12]}...); allowed: each recording once"
         )
     seen[sha] = (line, name)
-    spans = tuple(stretches(rec))
     return RecordingCase(
-        name, data, sha, times, count, rec.duration_s, tuple(meta), *reading, line, rec.fs, spans
+        name, data, sha, times, count, rec.duration_s, tuple(meta), *reading, line, rec
     )
 
 
@@ -328,8 +329,11 @@ def check_windows(
         return
     cid = max(windows, key=lambda c: windows[c])
     for case in cases:
-        if not any(countable(s, n, case.fs, windows[cid]) for s, n in case.stretches):
-            why = nothing_to_count(Path(case.file).name, list(case.stretches), windows[cid])
+        if case.recording is None:  # not opened by read_labels (sent from elsewhere)
+            continue
+        spans = stretches(case.recording)  # one pass, only when a counter has a window
+        if not any(countable(s, n, case.recording.fs, windows[cid]) for s, n in spans):
+            why = nothing_to_count(Path(case.file).name, spans, windows[cid])
             raise InvalidParameter(
                 f"{_where(Path(labels), case.line, 'file')}: {show(case.file)} is refused: "
                 f"{why} by counter {cid} ({windows[cid]:g} s window); drop it from the labels "

@@ -54,10 +54,11 @@ from highfive.generators import (
 
 from ._io import file_identity
 from ._model_spec import ModelSpec
+from ._pipeline import countable
 from ._preprocess import to_uniform
 from ._realism_features import FEATURES, dynamic, magnitude_spectrum, piece_features
 from ._recording import open_recording
-from ._recording_count import nothing_to_count
+from ._recording_count import nothing_to_count, stretches
 
 __all__ = [
     "CENTRAL",
@@ -333,7 +334,8 @@ def _read_real(
             opened.append(open_recording(p, units=units, time_unit=time_unit))
         except HighfiveError as exc:
             skipped.append((os.fspath(p), str(exc)))
-    stretches, rest_g = [], {}
+    usable: list[_Stretch] = []
+    rest_g: dict[str, float] = {}
     for rec in opened:
         name = os.fspath(rec.path)
         parts: list[tuple[np.ndarray, np.ndarray]] = []
@@ -344,10 +346,9 @@ def _read_real(
                 parts = []
             parts.append((t, x))
         segments.append(parts)
-        spans = [
-            (float(seg[-1][0][-1] - seg[0][0][0]), sum(p[0].size for p in seg)) for seg in segments
-        ]
-        if not any(n >= 2 and span + 1.0 / rec.fs >= WINDOW_S for span, n in spans):
+        read = ((t, x, j == 0) for seg in segments for j, (t, x) in enumerate(seg))
+        spans = stretches(rec, pieces=read)
+        if not any(countable(span, n, rec.fs, WINDOW_S) for span, n in spans):
             # As highfive count refuses it (with the shipped models' window).
             skipped.append((name, nothing_to_count(rec.path.name, spans, WINDOW_S)))
             continue
@@ -358,13 +359,13 @@ def _read_real(
             if t.size < MIN_SAMPLES:
                 continue
             _, xu = to_uniform(t, x, rec.fs, rec.fs)
-            stretches.append(_Stretch(name, i, rec.fs, xu.astype(np.float64) * G))
+            usable.append(_Stretch(name, i, rec.fs, xu.astype(np.float64) * G))
             kept += 1
         if kept:
             rest_g[name] = rec.rest.magnitude
         else:
             skipped.append((name, f"no stretch between gaps holds {MIN_SAMPLES} samples"))
-    return stretches, skipped, rest_g
+    return usable, skipped, rest_g
 
 
 def _resampled(t: np.ndarray, x: np.ndarray, fs_in: float, fs_out: float) -> np.ndarray:

@@ -14,6 +14,7 @@ a day.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
@@ -208,7 +209,7 @@ def count_recording(
     assert stretch is not None
     end(stretch)
     if all(s.count is None for s in segments):
-        raise InvalidParameter(_nothing_to_count(recording, segments, counter))
+        raise InvalidParameter(_nothing_to_count(recording, max_gap_s, counter))
     gaps = [(a.end_s, b.start_s) for a, b in pairwise(segments)]
     shown = None
     if plot:
@@ -239,11 +240,21 @@ def _extremes(x: np.ndarray, first: int, every: int) -> np.ndarray:
     return np.unique(rows)
 
 
-def stretches(recording: Recording, *, max_gap_s: float = MAX_GAP_S) -> list[tuple[float, int]]:
+def stretches(
+    recording: Recording,
+    *,
+    max_gap_s: float = MAX_GAP_S,
+    pieces: Iterable[tuple[np.ndarray, Any, bool]] | None = None,
+) -> list[tuple[float, int]]:
     """Each segment's first-to-last-sample span (s) and samples, as
-    :func:`count_recording` splits the recording (one pass over its samples)."""
+    :func:`count_recording` splits the recording (one pass over its samples).
+
+    ``pieces``: the recording's pieces, as :meth:`Recording.pieces` gave them to a caller
+    that already read them (default: read them here)."""
     out: list[tuple[float, float, int]] = []  # start, end, samples
-    for t, _, starts in recording.pieces(max_gap_s=max_gap_s):
+    if pieces is None:
+        pieces = recording.pieces(max_gap_s=max_gap_s)
+    for t, _, starts in pieces:
         if starts or not out:
             out.append((float(t[0]), float(t[-1]), t.size))
         else:
@@ -252,9 +263,9 @@ def stretches(recording: Recording, *, max_gap_s: float = MAX_GAP_S) -> list[tup
     return [(end - start, n) for start, end, n in out]
 
 
-def _nothing_to_count(recording: Recording, segments: list[Segment], counter: Any) -> str:
+def _nothing_to_count(recording: Recording, max_gap_s: float, counter: Any) -> str:
     window = counter.spec.window_s if counter.spec is not None else None
-    spans = [(s.end_s - s.start_s, s.samples) for s in segments]
+    spans = stretches(recording, max_gap_s=max_gap_s)  # read again, on a refusal only
     return nothing_to_count(recording.path.name, spans, window)
 
 

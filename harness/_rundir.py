@@ -286,7 +286,7 @@ class RunDir:
         record = self._record()  # read once: what the entries must agree with
         config, complete = record.get("config", {}), record.get("status") == "complete"
         size, cases = config.get("batch_size"), config.get("cases")
-        placed = _whole(size) and _whole(cases)  # each entry's cases and files checkable
+        placed = _layout(record) is not None  # each entry's cases and files checkable
         done: dict[int, dict[str, Any]] = {}
         kept: list[bytes] = []
         lines = raw.splitlines(keepends=True)
@@ -329,27 +329,27 @@ class RunDir:
         if self.manifest.exists():
             return True
         record = self._record()
-        config = record.get("config")
-        config = config if isinstance(config, dict) else {}
-        cases = config.get("cases")
-        if (
-            record.get("status") == "complete"
-            and _whole(cases)
-            and _whole(config.get("batch_size"))
-        ):
+        layout = _layout(record)
+        if record.get("status") == "complete" and layout is not None:
             raise RunDirError(
                 f"run directory {os.fspath(self.path)!r} is damaged: manifest.jsonl is missing "
-                f"from a complete run of {cases:,} cases (the index of its result files); "
+                f"from a complete run of {layout[1]:,} cases (the index of its result files); "
                 "run the campaign again"
             )
         return False
 
     def _record(self) -> dict[str, Any]:
-        """campaign.json as it is ({} if it cannot be read: its readers say why)."""
-        try:
-            return read_json_object(self.campaign_json, "the campaign record")
-        except JsonFileError:
-            return {}
+        """campaign.json as it is ({} if it cannot be read: its readers say why); read
+        again only when the file changed (whichever RunDir object asks)."""
+        key = _state(("record",), [self.campaign_json])
+
+        def read() -> dict[str, Any]:
+            try:
+                return read_json_object(self.campaign_json, "the campaign record")
+            except JsonFileError:
+                return {}
+
+        return _memo(key, read)
 
     def _require_all_listed(self, done: Mapping[int, Mapping[str, Any]], cases: int) -> None:
         """A complete run's manifest lists every case once: a line removed whole is
@@ -507,20 +507,12 @@ class RunDir:
     def _require_unique(self, data: ds.Dataset) -> None:
         """:class:`RunDirError` if a folder of result files without a manifest holds a
         (model, case_id) row more than once (a part file copied or written twice): no row
-        is counted twice. Checked once per :class:`RunDir` object."""
+        is counted twice. Checked once per set of files as they are (whichever RunDir
+        object asks, so once per command), again when a file changed."""
         if self._unique or not {"model", "case_id"} <= set(data.schema.names):
             return
-        rows = data.to_table(columns=["model", "case_id"]).to_pandas()
-        again = rows.duplicated(["model", "case_id"])
-        if again.any():
-            model, case = rows.loc[again.idxmax(), ["model", "case_id"]]
-            times = int(((rows["model"] == model) & (rows["case_id"] == case)).sum())
-            repeated = int((again & (rows["model"] == model)).sum())
-            raise RunDirError(
-                f"run directory {os.fspath(self.path)!r} holds case {case} of model "
-                f"{str(model)!r} {times} times ({repeated:,} rows of model {str(model)!r} "
-                "repeated) in result files no manifest lists; remove the files that repeat them"
-            )
+        key = _state(("unique",), [Path(f) for f in sorted(data.files)])
+        _memo(key, lambda: _scan_unique(data, self.path))
         self._unique = True
 
     def results(self, columns: list[str] | None = None) -> pd.DataFrame:
@@ -573,6 +565,46 @@ def _parse_entry(line: bytes) -> tuple[dict[str, Any] | None, str | None]:
 
 def _whole(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _layout(record: Mapping[str, Any]) -> tuple[int, int] | None:
+    """(batch_size, cases) of a campaign record that gives both as whole numbers > 0 (a
+    run highfive wrote, whose manifest entries can be placed); None otherwise."""
+    config = record.get("config")
+    config = config if isinstance(config, dict) else {}
+    size, cases = config.get("batch_size"), config.get("cases")
+    return (size, cases) if _whole(size) and _whole(cases) else None
+
+
+_MEMO: dict[tuple[object, ...], Any] = {}
+"""What was read from files, by :func:`_state` of the files read: one command that makes
+many RunDir objects for one folder reads it once."""
+_MEMO_SIZE = 64
+
+
+def _state(what: tuple[object, ...], files: list[Path]) -> tuple[object, ...] | None:
+    """A key that names ``files`` (resolved) as they are now (size, times, inode); None
+    if one cannot be looked at (then nothing is remembered)."""
+    key: list[object] = [*what]
+    for f in files:
+        try:
+            st = f.stat()
+        except OSError:
+            return None
+        key.append((os.fspath(f.resolve()), st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino))
+    return tuple(key)
+
+
+def _memo(key: tuple[object, ...] | None, compute: Any) -> Any:
+    """``compute()``, remembered under ``key`` (never when ``key`` is None or it raises)."""
+    if key is not None and key in _MEMO:
+        return _MEMO[key]
+    value = compute()
+    if key is not None:
+        if len(_MEMO) >= _MEMO_SIZE:
+            _MEMO.clear()
+        _MEMO[key] = value
+    return value
 
 
 def _record_problem(record: Mapping[str, Any], needs: tuple[str, ...] = ("models",)) -> str:
@@ -670,3 +702,20 @@ def _write_error(path: Path, exc: OSError, *, resumable: bool = True) -> RunDirE
         errno.EPERM: "no permission to write there: choose another --out",
     }.get(exc.errno or 0, f"{then} once it is fixed")
     return RunDirError(f"cannot write {os.fspath(path)}: {exc.strerror or exc}; {hint}")
+
+
+def _scan_unique(data: ds.Dataset, path: Path) -> bool:
+    """Read every (model, case_id) row of ``data``: :class:`RunDirError` if one is
+    repeated (see :meth:`RunDir._require_unique`); True otherwise."""
+    rows = data.to_table(columns=["model", "case_id"]).to_pandas()
+    again = rows.duplicated(["model", "case_id"])
+    if again.any():
+        model, case = rows.loc[again.idxmax(), ["model", "case_id"]]
+        times = int(((rows["model"] == model) & (rows["case_id"] == case)).sum())
+        repeated = int((again & (rows["model"] == model)).sum())
+        raise RunDirError(
+            f"run directory {os.fspath(path)!r} holds case {case} of model "
+            f"{str(model)!r} {times} times ({repeated:,} rows of model {str(model)!r} "
+            "repeated) in result files no manifest lists; remove the files that repeat them"
+        )
+    return True

@@ -12,7 +12,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from highfive.generators import ConfigError, read_toml
+from highfive.generators import ConfigError, is_number, read_toml
 
 __all__ = ["DEFAULT_TARGET", "PROFILE_KEYS", "TargetProfile", "shipped_targets"]
 
@@ -66,7 +66,7 @@ class TargetProfile:
                 raise ConfigError(f"{where}: {key} = {value!r} is not allowed; give a text")
         for key, low, closed, unit in _NUMBERS:
             value = getattr(self, key)
-            ok = _is_number(value) and math.isfinite(value)
+            ok = is_number(value) and math.isfinite(value)
             ok = ok and (value >= low if closed else value > low)
             if not ok:
                 rule = f">= {low:g}" if closed else f"> {low:g}"
@@ -135,10 +135,6 @@ _NUMBERS = (
 )
 PROFILE_KEYS = tuple(f.name for f in fields(TargetProfile) if f.name not in ("name", "source"))
 """The keys a profile file must have, no more."""
-
-
-def _is_number(value: object) -> bool:
-    return not isinstance(value, bool) and isinstance(value, int | float)
 
 
 def shipped_targets() -> tuple[str, ...]:

@@ -519,6 +519,34 @@ def test_a_plain_folder_of_results_with_a_case_twice_is_refused(
     assert "(64 rows of model 'float' repeated)" in err
 
 
+def test_a_plain_folder_of_results_is_scanned_once_per_command(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A command makes several RunDir objects for one folder; the rows of a folder without
+    # a manifest, and its campaign.json, are read once, and again only when they change.
+    from highfive.harness import _rundir
+
+    run = write_run(tmp_path / "r", 256, manifest=False)
+    record = RunDir(run).read_campaign()
+    del record["config"]
+    RunDir(run).write_campaign(record)
+    scans: list[object] = []
+    real = _rundir._scan_unique
+    monkeypatch.setattr(_rundir, "_scan_unique", lambda *a: scans.append(a) or real(*a))
+    _rundir._MEMO.clear()
+    assert main(["coverage", str(run)]) == 0
+    capsys.readouterr()
+    assert len(scans) == 1
+    assert len(RunDir(run).results()) == 512 and len(scans) == 1
+    shutil.copy(
+        run / "results" / "model=float" / "part-000001.parquet",
+        run / "results" / "model=float" / "part-099999.parquet",
+    )
+    with pytest.raises(RunDirError, match=r"holds case 64 of model 'float' 2 times"):
+        RunDir(run).results()
+    assert len(scans) == 2
+
+
 # -- which target, and what to do next ---------------------------------------------------
 def test_coverage_lines_say_which_target_the_cell_status_uses(
     small_run: Path, tmp_path: Path

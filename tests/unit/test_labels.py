@@ -85,3 +85,28 @@ def test_a_link_to_a_recording_kept_outside_the_folder_is_read(tmp_path: Path) -
     (folder / "l.csv").write_text("file,count\nx.csv,1\n")
     (case,) = read_labels(folder, "l.csv")
     assert case.data == RECORDING.encode()
+
+
+def test_stretches_are_read_only_for_a_window_check(
+    folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reading the labels (as replay, shrink and report do) does not cut the recordings
+    into stretches; the campaign's window check does, and workers get no file handle."""
+    import pickle
+
+    from highfive.harness import _labels
+
+    (folder / "l.csv").write_text("file,count\na.csv,2\n")
+    calls: list[object] = []
+    real = _labels.stretches
+    monkeypatch.setattr(_labels, "stretches", lambda rec: calls.append(rec) or real(rec))
+    cases = read_labels(folder, "l.csv")
+    assert calls == []
+    _labels.check_windows(cases, "l.csv", {})
+    assert calls == []
+    _labels.check_windows(cases, "l.csv", {"m": 2.0})  # 3.98 s of samples: it holds one
+    assert len(calls) == 1
+    with pytest.raises(InvalidParameter, match=r"'a\.csv' is refused: .* by counter m \(9 s"):
+        _labels.check_windows(cases, "l.csv", {"m": 9.0})
+    sent = pickle.loads(pickle.dumps(cases[0]))
+    assert sent == cases[0] and sent.recording is None and cases[0].recording is not None

@@ -393,3 +393,14 @@ def test_to_unit_inverts_from_unit(data: st.DataObject) -> None:
     else:
         assert dim.from_unit(back).tolist() == value.tolist()  # the same value again
         assert back[0] <= u + 1e-12  # the lower end of the value's interval
+
+
+def test_is_number_is_one_rule_for_every_layer():
+    import numpy as np
+
+    from highfive.coverage._criteria import is_number as finite_number
+    from highfive.generators import is_number
+
+    assert all(is_number(v) for v in (1, 2.5, np.int64(3), np.float32(0.5), float("nan")))
+    assert not any(is_number(v) for v in (True, np.bool_(False), "1", None, [1]))
+    assert not finite_number(float("inf")) and not finite_number(10**400)
