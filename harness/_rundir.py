@@ -573,7 +573,9 @@ def _layout(record: Mapping[str, Any]) -> tuple[int, int] | None:
     config = record.get("config")
     config = config if isinstance(config, dict) else {}
     size, cases = config.get("batch_size"), config.get("cases")
-    return (size, cases) if _whole(size) and _whole(cases) else None
+    if not (_whole(size) and _whole(cases)):
+        return None
+    return int(size), int(cases)
 
 
 _MEMO: dict[tuple[object, ...], Any] = {}
