@@ -17,7 +17,6 @@ both files of a :class:`highfive.coverage.GateResult` into the run directory.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import xml.etree.ElementTree as ET
@@ -25,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from highfive.harness import atomic_path, atomic_write_text, json_text
+from highfive.harness import Writer, atomic_write_text, json_text, write_together
 
 if TYPE_CHECKING:
     from highfive.coverage import GateResult
@@ -119,6 +118,15 @@ def write_junit(
     return dest
 
 
+def _text_writer(text: str) -> Writer:
+    return lambda tmp: tmp.write_text(text)
+
+
+def _as_os_error(flag: str, dest: Path, exc: OSError) -> OSError:
+    """The error of a file that could not be written, naming that file."""
+    return OSError(exc.errno, exc.strerror or str(exc), os.fspath(dest))
+
+
 def write_gate(run: str | os.PathLike[str], result: GateResult) -> list[Path]:
     """Write ``RUN/gate.json`` and ``RUN/junit.xml``, both or neither; return their paths.
 
@@ -137,8 +145,10 @@ def write_gate(run: str | os.PathLike[str], result: GateResult) -> list[Path]:
         json_text(doc),
         junit_xml(doc, times=[c.seconds for c in result.criteria]),
     ]
-    # Both or neither: each is written to a temporary name, renamed once both are.
-    with contextlib.ExitStack() as together:
-        for dest, text in zip(written, texts, strict=True):
-            together.enter_context(atomic_path(dest)).write_text(text)
+    # Both or neither: each is written to a temporary name, renamed once both are, and
+    # the first put back if the second cannot be.
+    write_together(
+        {dest.name: (dest, _text_writer(text)) for dest, text in zip(written, texts, strict=True)},
+        error=_as_os_error,
+    )
     return written
