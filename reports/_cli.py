@@ -4,10 +4,11 @@
 returns an exit status (gate: 0 pass, 1 fail) and raises
 :class:`~highfive.generators.HighfiveError` subclasses for anything the user can fix
 (the main CLI prints those as one ``error: ...`` line with status 2). A gate writes
-nothing unless both the gate file and the run are good; when it cannot be evaluated it
-removes the run's gate.json and junit.xml of an earlier gate (saying so on its error
-line), so that CI, which publishes RUN/junit.xml whatever the exit status, never shows
-an old verdict for this evaluation. Building the parser imports
+nothing unless both the gate file and the run are good. A bad gate file changes
+nothing. When a good gate file cannot be evaluated on the run, the gate removes the
+run's gate.json and junit.xml of an earlier gate (saying so on its error line), so that
+CI, which publishes RUN/junit.xml whatever the exit status, never shows an old verdict
+for this evaluation. Building the parser imports
 nothing heavy: each handler imports what it needs when it runs.
 """
 
@@ -79,10 +80,10 @@ def cmd_gate(args: argparse.Namespace) -> int:
                 f"--gate: {os.fspath(args.gate)!r} is the file the gate writes its verdict "
                 f"to (RUN/{written}); keep the criteria in another file"
             )
+    gate = load_gate(args.gate)  # a bad gate file: refused, nothing written or removed
     try:
-        gate = load_gate(args.gate)
         result = evaluate_gate(args.run, gate, log=_progress)
-    except HighfiveError as exc:
+    except HighfiveError as exc:  # a good gate file that cannot judge this run
         removed = _remove_verdicts(Path(args.run))
         if not removed:
             raise
@@ -142,8 +143,9 @@ def add_report_commands(subparsers: Any) -> argparse.ArgumentParser:
         "always give the same verdict). Prints one line per criterion and the verdict, "
         "and writes "
         "RUN/gate.json and RUN/junit.xml (atomically). Exit status: 0 pass, 1 fail, 2 bad "
-        "gate file or run (nothing written, and an earlier gate's gate.json and junit.xml "
-        "removed: they are not this gate's verdict).",
+        "gate file or run (nothing written; a bad gate file changes nothing, while a gate "
+        "that cannot be evaluated on the run removes an earlier gate's gate.json and "
+        "junit.xml: they are not this gate's verdict).",
     )
     g.add_argument("run", type=path_arg, metavar="RUN", help="run directory")
     g.add_argument(

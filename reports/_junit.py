@@ -7,9 +7,10 @@ a passed one keeps its value in ``<system-out>``. Every text and attribute is XM
 whatever the run holds: a character XML forbids (most control characters, from a model id
 or a recording's metadata in a cell label) is written as its Python escape (``\\x1b``).
 Suite attributes count tests,
-failures, errors (always 0: a gate that cannot be evaluated writes nothing, and
-``highfive gate`` then removes the run's gate.json and junit.xml of an earlier gate, so
-that CI finds no report rather than an old one) and skipped (always 0).
+failures, errors (always 0: a gate that cannot be evaluated writes nothing; when its
+gate file is good but the run cannot be judged, ``highfive gate`` removes the run's
+gate.json and junit.xml of an earlier gate, so that CI finds no report rather than an
+old one) and skipped (always 0).
 
 :func:`junit_xml` takes the plain ``gate.json`` document; :func:`write_gate` writes
 both files of a :class:`highfive.coverage.GateResult` into the run directory.
