@@ -123,7 +123,7 @@ def _note_weighted(*runs: Path | None) -> None:
     from ._gaterun import WEIGHTED_SAMPLERS
 
     for run in runs:
-        if run is None or not (Path(run) / "campaign.json").is_file():
+        if run is None or not RunDir(run).exists():
             continue
         sampler = RunDir(run).read_campaign().get("config", {}).get("sampler")
         if sampler in WEIGHTED_SAMPLERS and sampler != "importance":  # that one is refused

@@ -54,7 +54,6 @@ def _check_output(flag: str, path: Path, kind: str = "file", hint: str = "") -> 
     :func:`_probe`, once every output has passed).
     """
     shown = repr(os.fspath(path))
-    kind = "folder" if kind == "runs" else kind
     if kind != "folder" and path.is_symlink():  # a rename over it replaces the link
         raise InvalidParameter(
             f"{flag}: {shown} is a symbolic link, which writing would replace with a file; "
@@ -132,10 +131,6 @@ _INPUTS = (
 _OPTIONS = ("init", "gate", "region")  # of those, the ones given as --flags
 _RUN_RECORDS = ("campaign.json", "manifest.jsonl", "stages.json", ".lock")
 _RUN_MARKS = _RUN_RECORDS[:3]  # what makes a folder a run directory
-_ADVICE = (
-    ", which this command does not read; write it outside that run",
-    "; give a folder that holds runs",  # a campaign's out: runs go into it
-)
 _RUN_DATA = ("results", "failures", "corpus")
 _RUN_READ = ("gate.json", "junit.xml", "coverage")  # written by folder, read by the report
 
@@ -160,6 +155,12 @@ def _inputs(args: argparse.Namespace) -> list[tuple[str, Path]]:
     return found
 
 
+def _is_run(folder: Path) -> bool:
+    """Whether ``folder`` is a run directory: it holds a run's records (campaign.json,
+    manifest.jsonl, or a staged run's stages.json)."""
+    return any((folder / name).is_file() for name in _RUN_MARKS)
+
+
 def _clobbers(out: Path, given: Path) -> bool:
     """Whether writing the file ``out`` would overwrite the input ``given``: the file
     itself, or a record, data or analysis file of a run directory (report.html beside
@@ -167,7 +168,7 @@ def _clobbers(out: Path, given: Path) -> bool:
     if given.is_file():
         return out.exists() and os.path.samefile(out, given)
     run = given.resolve()
-    if not (run / "campaign.json").exists() and not (run / "stages.json").exists():
+    if not _is_run(run):
         return False
     target = out.resolve()
     if run not in target.parents:
@@ -181,14 +182,12 @@ def _enclosing_run(path: Path) -> Path | None:
     records: campaign.json, manifest.jsonl, or a staged run's stages.json), if any."""
     here = path.absolute()
     for folder in (here, *here.parents):
-        if any((folder / name).is_file() for name in _RUN_MARKS):
+        if _is_run(folder):
             return folder
     return None
 
 
-def _outside_other_runs(
-    flag: str, path: Path, inputs: Sequence[tuple[str, Path]], advice: str
-) -> None:
+def _outside_other_runs(flag: str, path: Path, inputs: Sequence[tuple[str, Path]]) -> None:
     """Refuse an output inside a run directory the command does not read: it would
     overwrite that run's records, results or report, or mix with its files. The runs
     it reads (and a staged run holding one of their stages) are checked file by file
@@ -203,12 +202,15 @@ def _outside_other_runs(
             read.update(p.resolve() for p in [_enclosing_run(given.parent)] if p is not None)
     if run.resolve() not in read:
         shown, where = os.fspath(path), os.fspath(run)
-        raise InvalidParameter(f"{flag}: {shown!r} is inside the run directory {where!r}{advice}")
+        raise InvalidParameter(
+            f"{flag}: {shown!r} is inside the run directory {where!r}, which this command "
+            "does not read; write it outside that run"
+        )
 
 
 def _check_outputs(args: argparse.Namespace) -> None:
-    """Check the command's output paths (``outputs``: dest -> "file", "image", "folder",
-    or "runs", a folder that holds run directories): writable, not inside a run
+    """Check the command's output paths (``outputs``: dest -> "file", "image" or
+    "folder"): writable, not inside a run
     directory the command does not read, not one of the command's inputs or a run's
     own records and data, and no file named by two outputs. Then, all of that passed,
     make and remove a file in each output's folder (:func:`_probe`).
@@ -231,8 +233,8 @@ def _check_outputs(args: argparse.Namespace) -> None:
             continue
         flag, path = f"--{dest}", Path(path)
         probes.append((flag, path, _check_output(flag, path, kind)))
-        _outside_other_runs(flag, path, inputs, _ADVICE[kind == "runs"])
-        if kind in ("folder", "runs"):
+        _outside_other_runs(flag, path, inputs)
+        if kind == "folder":
             continue
         for name, given in inputs:
             if _clobbers(path, given):
@@ -961,7 +963,7 @@ def _build_parser() -> argparse.ArgumentParser:
         metavar="GATE.toml",
         help="with --until-decided: the gate file (default: gate.toml beside CONFIG)",
     )
-    p.set_defaults(handler=_cmd_run, outputs={"out": "runs"})
+    p.set_defaults(handler=_cmd_run, outputs={"out": "folder"})
 
     p = sub.add_parser(
         "replay",

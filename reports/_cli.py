@@ -49,7 +49,9 @@ def _remove_verdicts(run: Path) -> list[str]:
     leave no earlier verdict for CI to publish as this one); return those removed (and
     those that could not be, saying so). A
     folder that is no run directory (no campaign.json) is left alone."""
-    if not (run / "campaign.json").is_file():
+    from highfive.harness import RunDir
+
+    if not RunDir(run).exists():
         return []
     removed = []
     for name in ("gate.json", "junit.xml"):
