@@ -411,7 +411,7 @@ def _cmd_count(args: argparse.Namespace) -> int:
         )
         print()
     else:
-        print(f"{_escaped(str(args.recording))}: " + ", ".join(f"{k} {v}" for k, v in info.items()))
+        say(f"{args.recording}: " + ", ".join(f"{k} {v}" for k, v in info.items()))
         if result.gaps:
             print(
                 f"{len(result.gaps)} gap(s) without samples for more than {MAX_GAP_S:g} s split "
@@ -422,11 +422,11 @@ def _cmd_count(args: argparse.Namespace) -> int:
                     start, end = result.gaps[i - 1]
                     print(f"  gap        {start:.3f}-{end:.3f} s ({end - start:.3f} s)")
                 said = f"count {seg.count}" if seg.count is not None else f"not counted: {seg.note}"
-                print(
+                say(
                     f"  segment {i + 1:<2} {seg.start_s:.3f}-{seg.end_s:.3f} s, "
                     f"{seg.samples:,} samples, {said}"
                 )
-        print(f"{ident.kind} counter {counter.default_id} (identity {ident.sha256[:12]})")
+        say(f"{ident.kind} counter {counter.default_id} (identity {ident.sha256[:12]})")
         for i, d in enumerate(result.detections, 1):
             print(f"  {i:3d}  t = {d.time:8.3f} s   score {d.score:.3f}")
         print(f"count: {result.count}")
@@ -445,7 +445,7 @@ def _cmd_count(args: argparse.Namespace) -> int:
         )
         save_figure(figure, args.plot)
         # With --json, stdout holds the JSON document alone.
-        print(f"wrote {_escaped(str(args.plot))}", file=sys.stderr if args.json else sys.stdout)
+        say(f"wrote {args.plot}", file=sys.stderr if args.json else sys.stdout)
     return 0
 
 
@@ -480,7 +480,7 @@ def _cmd_realism(args: argparse.Namespace) -> int:
         gravity=args.gravity,
     )
     for line in result.lines():
-        print(line)
+        say(line)
     out: Path = args.out
     writers: dict[str, tuple[Path, Writer]] = {}
     for name, table in result.tables().items():
@@ -492,7 +492,7 @@ def _cmd_realism(args: argparse.Namespace) -> int:
 
         writers["--html"] = (args.html, _text_writer(realism_page(result)))
     write_together(writers)
-    print(_escaped(f"wrote {', '.join(os.fspath(p) for p, _ in writers.values())}"))
+    say(f"wrote {', '.join(os.fspath(p) for p, _ in writers.values())}")
     return 0
 
 
@@ -752,10 +752,10 @@ def _cmd_coverage(args: argparse.Namespace) -> int:
     )
     out = args.out or args.runs[0]
     written = write_coverage(out, result)  # first: a failed write prints no analysis
-    for line in result.lines():
-        print(line)
+    for line in result.lines():  # worst cells' labels, model ids: from the run
+        say(line)
     for path in written:
-        print(f"wrote {path}")
+        say(f"wrote {path}")
     return 0
 
 
@@ -1112,6 +1112,13 @@ def _escaped(text: str) -> str:
     from highfive.generators import show_text  # (numpy: not while the parser is built)
 
     return show_text(text)
+
+
+def say(line: str = "", file: Any = None) -> None:
+    """Print one line built from run data (model ids, file names, labels from a
+    recording's metadata), each character a terminal would not print as its escape:
+    what every command prints of a run goes through here."""
+    print(_escaped(line), file=file)
 
 
 def _main(argv: Sequence[str] | None) -> int:

@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from highfive.generators import HighfiveError, InvalidParameter, show_text
+from highfive.generators import HighfiveError, InvalidParameter
 from highfive.harness import int_at_least, path_arg
 
 __all__ = ["DEFAULT_CASES", "add_report_commands", "cmd_gate"]
@@ -72,6 +72,7 @@ def cmd_gate(args: argparse.Namespace) -> int:
     Progress lines of a long count go to stderr; the criteria and the verdict to stdout.
     """
     from highfive.coverage import evaluate_gate, load_gate  # pyarrow and scipy: on use
+    from highfive.harness.cli import say
 
     from ._junit import write_gate
 
@@ -94,9 +95,9 @@ def cmd_gate(args: argparse.Namespace) -> int:
             "not this gate's verdict)"
         ) from None
     for line in result.lines():  # model ids and labels from the run: printed as escapes
-        print(show_text(line))
+        say(line)
     for path in write_gate(args.run, result):
-        print(show_text(f"wrote {path}"))
+        say(f"wrote {path}")
     return 0 if result.passed else 1
 
 

@@ -25,6 +25,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from highfive.generators import escape
 from highfive.harness import Writer, atomic_write_text, json_text, write_together
 
 if TYPE_CHECKING:
@@ -43,7 +44,7 @@ def _x(value: Any) -> str:
     escape (``\\x1b``), everything else as it is. Every text and attribute junit.xml
     writes goes through here (cell labels come from recordings' metadata, model ids
     from campaign.json)."""
-    return _NOT_XML.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), str(value))
+    return escape(str(value), _NOT_XML)
 
 
 def _name(c: Mapping[str, Any]) -> str:

@@ -296,7 +296,13 @@ BAD_GATES = [
         "name-control-characters",
         _one('kind = "failure_rate"\np_max = 0.1\nname = "a\\u0001b\\u001b[31m"'),
         r"^criteria\[0\] \(failure_rate\)\.name: 'a\\x01b\\x1b\[31m' must not hold control "
-        r"characters \(they would reach junit\.xml and the terminal\)$",
+        r"characters or others a terminal does not print \(they would reach junit\.xml and "
+        r"the terminal\)$",
+    ),
+    (  # not a control character, yet a terminal breaks the line there
+        "name-line-separator",
+        _one('kind = "failure_rate"\np_max = 0.1\nname = "two\\u2028lines"'),
+        r"\.name: 'two\\u2028lines' must not hold control characters",
     ),
     (
         "name-line-break",
@@ -819,6 +825,19 @@ def test_the_gate_prints_control_characters_as_escapes(
     out = capsys.readouterr().out
     assert "\x1b" not in out and "failure_rate [fl\\x1b[31mat]" in out
     ET.parse(run / "junit.xml")
+
+
+def test_coverage_and_diff_print_control_characters_as_escapes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    v = np.full(100, "pass", dtype=object)
+    v[:7] = "miss"
+    run = write_run(tmp_path / "r", {"fl\x1b[31mat": v, "base": np.roll(v, 50)})
+    capsys.readouterr()
+    for argv in (["coverage", str(run)], ["diff", str(run)]):
+        assert main(argv) == 0, capsys.readouterr().err
+        out = capsys.readouterr().out
+        assert "fl\\x1b[31mat" in out and "\x1b" not in out, argv
 
 
 # -- a real campaign ------------------------------------------------------------------
