@@ -79,6 +79,8 @@ def _check_diff_args(args: argparse.Namespace) -> None:
 def cmd_diff(args: argparse.Namespace) -> int:
     """``highfive diff RUN_A [RUN_B]``: print regressions (and improvements); exit 0, or
     with ``--check`` 1 when non-inferiority is not shown for every comparison."""
+    from highfive.harness.cli import say
+
     from ._diff import diff_pairs, diff_runs  # pandas and scipy: on use
     from ._run import load_settings
 
@@ -105,12 +107,12 @@ def cmd_diff(args: argparse.Namespace) -> int:
         )
         diffs.append(d)
         if i:
-            print()
-        for line in d.lines(limit=args.limit):
-            print(line)
+            say()
+        for line in d.lines(limit=args.limit):  # model ids and labels from the runs
+            say(line)
     if args.out is not None:
         _write_cells(args.out, diffs)
-        print(f"wrote {args.out}")
+        say(f"wrote {args.out}")
     return 1 if args.check and not all(d.noninferior for d in diffs) else 0
 
 
@@ -123,7 +125,7 @@ def _note_weighted(*runs: Path | None) -> None:
     from ._gaterun import WEIGHTED_SAMPLERS, sampler_design
 
     for run in runs:
-        if run is None or not (Path(run) / "campaign.json").is_file():
+        if run is None or not RunDir(run).exists():
             continue
         sampler = RunDir(run).read_campaign().get("config", {}).get("sampler")
         if sampler_design(sampler, os.fspath(run)) == "focus":  # importance is refused

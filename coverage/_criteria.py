@@ -27,12 +27,11 @@ from __future__ import annotations
 
 import math
 import os
-import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
-from highfive.generators import ConfigError, show
+from highfive.generators import ConfigError, show, show_text
 from highfive.generators import is_number as _is_real
 
 if TYPE_CHECKING:
@@ -323,10 +322,10 @@ def parse_criterion(i: int, spec: Any, base: str | os.PathLike[str] | None = Non
     name = spec.get("name", kind)
     if not isinstance(name, str) or not name.strip():
         raise ConfigError(f"{where}.name: {show(name)} must be a non-empty string")
-    if any(unicodedata.category(ch).startswith("C") for ch in name):
+    if show_text(name) != name:
         raise ConfigError(
-            f"{where}.name: {show(name)} must not hold control characters (they would reach "
-            "junit.xml and the terminal)"
+            f"{where}.name: {show(name)} must not hold control characters or others a "
+            "terminal does not print (they would reach junit.xml and the terminal)"
         )
     models = spec.get("model")
     if isinstance(models, str):

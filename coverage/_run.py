@@ -36,7 +36,6 @@ refused for them. Merged runs must have the same models.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
@@ -59,7 +58,7 @@ from highfive.generators import (
     show,
     show_number,
 )
-from highfive.harness import CampaignConfig, RunDir, atomic_path, json_text
+from highfive.harness import CampaignConfig, RunDir, Writer, json_text, write_together
 
 from ._bins import Binning
 from ._criteria import Option, number, whole
@@ -512,22 +511,22 @@ def write_coverage(path: str | os.PathLike[str], result: RunCoverage) -> list[Pa
         ("cells.parquet", pa.Table.from_pandas(result.cells, preserve_index=False)),
         ("holes.parquet", pa.Table.from_pandas(result.holes, preserve_index=False)),
     )
-    made = not out.exists()
-    name = ""
-    try:
-        with contextlib.ExitStack() as together:  # renames happen as it closes
-            for name, table in tables:
-                pq.write_table(table, together.enter_context(atomic_path(out / name)))
-            name = "summary.json"
-            summary = together.enter_context(atomic_path(out / name))
-            summary.write_text(json_text(result.summary))
-    except OSError as exc:  # disk full, read-only: one line naming the file, no folder left
-        if made:
-            with contextlib.suppress(OSError):
-                out.rmdir()
+    summary = json_text(result.summary)
+
+    def table_writer(table: pa.Table) -> Writer:
+        return lambda tmp: pq.write_table(table, tmp)
+
+    def cannot(flag: str, dest: Path, exc: OSError) -> RunDirError:
+        # disk full, read-only: one line naming the file (no folder left behind)
         reason = exc.strerror or str(exc).split("Detail: ")[-1]
-        raise RunDirError(
-            f"cannot write {os.fspath(out / name)}: {reason}; free some space (or make the "
+        return RunDirError(
+            f"cannot write {os.fspath(dest)}: {reason}; free some space (or make the "
             "folder writable), then run 'highfive coverage' again"
-        ) from None
+        )
+
+    writers: dict[str, tuple[Path, Writer]] = {
+        name: (out / name, table_writer(table)) for name, table in tables
+    }
+    writers["summary.json"] = (out / "summary.json", lambda tmp: tmp.write_text(summary))
+    write_together(writers, error=cannot)
     return [out / name for name, _ in tables] + [out / "summary.json"]

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
         synthesize,
     )
     from ._sensor import SensorSpec
-    from ._show import show, show_list, show_number, show_text
+    from ._show import escape, show, show_list, show_number, show_text
     from ._space import Dimension, ParameterSpace
     from ._toml import read_toml
     from ._types import Detection, Event, Trace
@@ -65,6 +65,7 @@ __all__ = [
     "Trace",
     "case_streams",
     "default_space",
+    "escape",
     "fit_cross_entropy",
     "get_motion",
     "is_number",
@@ -86,7 +87,7 @@ _EXPORTS = {
     "_kinematics": ("G",),
     "_numbers": ("is_number",),
     "_samplers": ("SAMPLERS", "Box", "Sampler", "make_sampler"),
-    "_show": ("show", "show_list", "show_number", "show_text"),
+    "_show": ("escape", "show", "show_list", "show_number", "show_text"),
     "_scenario": (
         "GENERATOR_VERSION",
         "MARGIN",

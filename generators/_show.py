@@ -10,12 +10,13 @@ characters.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import numpy as np
 
-__all__ = ["LIMIT", "show", "show_list", "show_number", "show_text"]
+__all__ = ["LIMIT", "escape", "show", "show_list", "show_number", "show_text"]
 
 LIMIT = 60
 """Longest echo of one value, in characters (longer ones end in ``...``)."""
@@ -83,11 +84,27 @@ def show(value: Any, limit: int = LIMIT) -> str:
     return text
 
 
+def _escaped(c: str) -> str:
+    return c.encode("unicode_escape").decode("ascii")
+
+
+def escape(text: str, bad: re.Pattern[str] | Callable[[str], bool]) -> str:
+    """``text`` with each character ``bad`` picks (a pattern it matches, or a predicate
+    true of it) written as its Python escape (``\\x1b``, ``\\u202e``), the rest as it is.
+    The one escape of control characters: :func:`show_text` for a terminal, and the
+    XML of junit.xml."""
+    if isinstance(bad, re.Pattern):
+        return bad.sub(lambda m: _escaped(m.group()), text)
+    return "".join(_escaped(c) if bad(c) else c for c in text)
+
+
+def _unprintable(c: str) -> bool:
+    return not c.isprintable()
+
+
 def show_text(text: str) -> str:
     """``text`` safe to print on a terminal: every character that is not printable
     (NUL, BEL, ESC that starts a terminal's control sequences, a line break, a
     right-to-left override) as its Python escape (``\\x07``, ``\\u202e``), the rest as
     it is. For text a program under test wrote, such as a counter's error message."""
-    return "".join(
-        c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text
-    )
+    return escape(text, _unprintable)

@@ -156,7 +156,11 @@ def _keep_copy(path: Path, aside: Path) -> None:
         shutil.copy2(path, aside)
 
 
-def write_together(writers: Mapping[str, tuple[Path, Writer]]) -> None:
+def write_together(
+    writers: Mapping[str, tuple[Path, Writer]],
+    *,
+    error: Callable[[str, Path, OSError], Exception] | None = None,
+) -> None:
     """Write every output file or none (flag -> (path, writer)).
 
     Each writer writes a temporary beside its file (same suffix, so formats still
@@ -166,7 +170,8 @@ def write_together(writers: Mapping[str, tuple[Path, Writer]]) -> None:
     renames done are undone in reverse: each file set aside is put back, each new file
     removed; the temporaries and the folders made for them are removed too. An
     ``OSError`` becomes one line naming the flag and the file
-    (:class:`~highfive.generators.InvalidParameter`), never the temporary.
+    (:class:`~highfive.generators.InvalidParameter`), never the temporary; or, given
+    ``error``, whatever ``error(flag, file, exc)`` returns.
 
     What is not covered: a process killed outright (SIGKILL, power lost) between two
     renames leaves the files renamed so far new, the others old, and the set-aside
@@ -179,10 +184,10 @@ def write_together(writers: Mapping[str, tuple[Path, Writer]]) -> None:
     staged: list[tuple[str, Path, Path]] = []  # (flag, temporary, file)
     made: list[Path] = []  # folders created here
     done: list[tuple[Path, Path | None]] = []  # (file, its old self set aside, or None)
-    where = ""  # the flag and file at hand, for an error
+    where: tuple[str, Path] = ("", Path())  # the flag and file at hand, for an error
     try:
         for flag, (dest, write) in writers.items():
-            where = f"{flag} {os.fspath(dest)!r}"
+            where = (flag, dest)
             missing = [p for p in dest.absolute().parents if not p.exists()]
             for folder in reversed(missing):
                 folder.mkdir()
@@ -194,10 +199,10 @@ def write_together(writers: Mapping[str, tuple[Path, Writer]]) -> None:
                 os.fsync(fh.fileno())
         for flag, _, dest in staged:  # what would fail every rename, before the first
             if dest.is_dir():
-                where = f"{flag} {os.fspath(dest)!r}"
+                where = (flag, dest)
                 raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), os.fspath(dest))
         for flag, tmp, dest in staged:
-            where = f"{flag} {os.fspath(dest)!r}"
+            where = (flag, dest)
             aside = None
             if dest.is_symlink() or dest.exists():
                 aside = dest.with_name(f".{dest.name}.{secrets.token_hex(4)}.old")
@@ -220,6 +225,10 @@ def write_together(writers: Mapping[str, tuple[Path, Writer]]) -> None:
             with contextlib.suppress(OSError):
                 folder.rmdir()
         if isinstance(exc, OSError):
+            if error is not None:
+                raise error(*where, exc) from None
             reason = exc.strerror or str(exc)
-            raise InvalidParameter(f"cannot write {where}: {reason}") from None
+            raise InvalidParameter(
+                f"cannot write {where[0]} {os.fspath(where[1])!r}: {reason}"
+            ) from None
         raise

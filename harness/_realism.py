@@ -48,7 +48,6 @@ from highfive.generators import (
     default_space,
     read_toml,
     show,
-    show_text,
     synthesize,
 )
 
@@ -420,7 +419,7 @@ class RealismResult:
 
     def lines(self) -> list[str]:
         """A short text table: one line per feature, then holes and skipped recordings
-        (characters a terminal would not print escaped, as :func:`show_text` does)."""
+        (raw text: file names may hold control characters, which the CLI escapes)."""
         f = self.facts
         out = [
             f"{f['real_recordings']} recordings ({f['real_pieces']} pieces of "
@@ -465,7 +464,7 @@ class RealismResult:
             )
         for name, why in self.skipped:
             out.append(f"skipped {name}: {why}")
-        return [show_text(line) for line in out]  # file names may hold control characters
+        return out
 
     def hole_recordings(self) -> dict[str, list[str]]:
         """Real piece ("recording" or "recording [piece k]") -> features outside."""

@@ -54,7 +54,6 @@ def _check_output(flag: str, path: Path, kind: str = "file", hint: str = "") -> 
     :func:`_probe`, once every output has passed).
     """
     shown = repr(os.fspath(path))
-    kind = "folder" if kind == "runs" else kind
     if kind != "folder" and path.is_symlink():  # a rename over it replaces the link
         raise InvalidParameter(
             f"{flag}: {shown} is a symbolic link, which writing would replace with a file; "
@@ -132,10 +131,6 @@ _INPUTS = (
 _OPTIONS = ("init", "gate", "region")  # of those, the ones given as --flags
 _RUN_RECORDS = ("campaign.json", "manifest.jsonl", "stages.json", ".lock")
 _RUN_MARKS = _RUN_RECORDS[:3]  # what makes a folder a run directory
-_ADVICE = (
-    ", which this command does not read; write it outside that run",
-    "; give a folder that holds runs",  # a campaign's out: runs go into it
-)
 _RUN_DATA = ("results", "failures", "corpus")
 _RUN_READ = ("gate.json", "junit.xml", "coverage")  # written by folder, read by the report
 
@@ -160,6 +155,12 @@ def _inputs(args: argparse.Namespace) -> list[tuple[str, Path]]:
     return found
 
 
+def _is_run(folder: Path) -> bool:
+    """Whether ``folder`` is a run directory: it holds a run's records (campaign.json,
+    manifest.jsonl, or a staged run's stages.json)."""
+    return any((folder / name).is_file() for name in _RUN_MARKS)
+
+
 def _clobbers(out: Path, given: Path) -> bool:
     """Whether writing the file ``out`` would overwrite the input ``given``: the file
     itself, or a record, data or analysis file of a run directory (report.html beside
@@ -167,7 +168,7 @@ def _clobbers(out: Path, given: Path) -> bool:
     if given.is_file():
         return out.exists() and os.path.samefile(out, given)
     run = given.resolve()
-    if not (run / "campaign.json").exists() and not (run / "stages.json").exists():
+    if not _is_run(run):
         return False
     target = out.resolve()
     if run not in target.parents:
@@ -181,14 +182,12 @@ def _enclosing_run(path: Path) -> Path | None:
     records: campaign.json, manifest.jsonl, or a staged run's stages.json), if any."""
     here = path.absolute()
     for folder in (here, *here.parents):
-        if any((folder / name).is_file() for name in _RUN_MARKS):
+        if _is_run(folder):
             return folder
     return None
 
 
-def _outside_other_runs(
-    flag: str, path: Path, inputs: Sequence[tuple[str, Path]], advice: str
-) -> None:
+def _outside_other_runs(flag: str, path: Path, inputs: Sequence[tuple[str, Path]]) -> None:
     """Refuse an output inside a run directory the command does not read: it would
     overwrite that run's records, results or report, or mix with its files. The runs
     it reads (and a staged run holding one of their stages) are checked file by file
@@ -203,12 +202,15 @@ def _outside_other_runs(
             read.update(p.resolve() for p in [_enclosing_run(given.parent)] if p is not None)
     if run.resolve() not in read:
         shown, where = os.fspath(path), os.fspath(run)
-        raise InvalidParameter(f"{flag}: {shown!r} is inside the run directory {where!r}{advice}")
+        raise InvalidParameter(
+            f"{flag}: {shown!r} is inside the run directory {where!r}, which this command "
+            "does not read; write it outside that run"
+        )
 
 
 def _check_outputs(args: argparse.Namespace) -> None:
-    """Check the command's output paths (``outputs``: dest -> "file", "image", "folder",
-    or "runs", a folder that holds run directories): writable, not inside a run
+    """Check the command's output paths (``outputs``: dest -> "file", "image" or
+    "folder"): writable, not inside a run
     directory the command does not read, not one of the command's inputs or a run's
     own records and data, and no file named by two outputs. Then, all of that passed,
     make and remove a file in each output's folder (:func:`_probe`).
@@ -231,8 +233,8 @@ def _check_outputs(args: argparse.Namespace) -> None:
             continue
         flag, path = f"--{dest}", Path(path)
         probes.append((flag, path, _check_output(flag, path, kind)))
-        _outside_other_runs(flag, path, inputs, _ADVICE[kind == "runs"])
-        if kind in ("folder", "runs"):
+        _outside_other_runs(flag, path, inputs)
+        if kind == "folder":
             continue
         for name, given in inputs:
             if _clobbers(path, given):
@@ -409,7 +411,7 @@ def _cmd_count(args: argparse.Namespace) -> int:
         )
         print()
     else:
-        print(f"{_escaped(str(args.recording))}: " + ", ".join(f"{k} {v}" for k, v in info.items()))
+        say(f"{args.recording}: " + ", ".join(f"{k} {v}" for k, v in info.items()))
         if result.gaps:
             print(
                 f"{len(result.gaps)} gap(s) without samples for more than {MAX_GAP_S:g} s split "
@@ -420,11 +422,11 @@ def _cmd_count(args: argparse.Namespace) -> int:
                     start, end = result.gaps[i - 1]
                     print(f"  gap        {start:.3f}-{end:.3f} s ({end - start:.3f} s)")
                 said = f"count {seg.count}" if seg.count is not None else f"not counted: {seg.note}"
-                print(
+                say(
                     f"  segment {i + 1:<2} {seg.start_s:.3f}-{seg.end_s:.3f} s, "
                     f"{seg.samples:,} samples, {said}"
                 )
-        print(f"{ident.kind} counter {counter.default_id} (identity {ident.sha256[:12]})")
+        say(f"{ident.kind} counter {counter.default_id} (identity {ident.sha256[:12]})")
         for i, d in enumerate(result.detections, 1):
             print(f"  {i:3d}  t = {d.time:8.3f} s   score {d.score:.3f}")
         print(f"count: {result.count}")
@@ -443,7 +445,7 @@ def _cmd_count(args: argparse.Namespace) -> int:
         )
         save_figure(figure, args.plot)
         # With --json, stdout holds the JSON document alone.
-        print(f"wrote {_escaped(str(args.plot))}", file=sys.stderr if args.json else sys.stdout)
+        say(f"wrote {args.plot}", file=sys.stderr if args.json else sys.stdout)
     return 0
 
 
@@ -478,7 +480,7 @@ def _cmd_realism(args: argparse.Namespace) -> int:
         gravity=args.gravity,
     )
     for line in result.lines():
-        print(line)
+        say(line)
     out: Path = args.out
     writers: dict[str, tuple[Path, Writer]] = {}
     for name, table in result.tables().items():
@@ -490,7 +492,7 @@ def _cmd_realism(args: argparse.Namespace) -> int:
 
         writers["--html"] = (args.html, _text_writer(realism_page(result)))
     write_together(writers)
-    print(_escaped(f"wrote {', '.join(os.fspath(p) for p, _ in writers.values())}"))
+    say(f"wrote {', '.join(os.fspath(p) for p, _ in writers.values())}")
     return 0
 
 
@@ -750,10 +752,10 @@ def _cmd_coverage(args: argparse.Namespace) -> int:
     )
     out = args.out or args.runs[0]
     written = write_coverage(out, result)  # first: a failed write prints no analysis
-    for line in result.lines():
-        print(line)
+    for line in result.lines():  # worst cells' labels, model ids: from the run
+        say(line)
     for path in written:
-        print(f"wrote {path}")
+        say(f"wrote {path}")
     return 0
 
 
@@ -961,7 +963,7 @@ def _build_parser() -> argparse.ArgumentParser:
         metavar="GATE.toml",
         help="with --until-decided: the gate file (default: gate.toml beside CONFIG)",
     )
-    p.set_defaults(handler=_cmd_run, outputs={"out": "runs"})
+    p.set_defaults(handler=_cmd_run, outputs={"out": "folder"})
 
     p = sub.add_parser(
         "replay",
@@ -1110,6 +1112,13 @@ def _escaped(text: str) -> str:
     from highfive.generators import show_text  # (numpy: not while the parser is built)
 
     return show_text(text)
+
+
+def say(line: str = "", file: Any = None) -> None:
+    """Print one line built from run data (model ids, file names, labels from a
+    recording's metadata), each character a terminal would not print as its escape:
+    what every command prints of a run goes through here."""
+    print(_escaped(line), file=file)
 
 
 def _main(argv: Sequence[str] | None) -> int:

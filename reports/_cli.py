@@ -4,10 +4,11 @@
 returns an exit status (gate: 0 pass, 1 fail) and raises
 :class:`~highfive.generators.HighfiveError` subclasses for anything the user can fix
 (the main CLI prints those as one ``error: ...`` line with status 2). A gate writes
-nothing unless both the gate file and the run are good; when it cannot be evaluated it
-removes the run's gate.json and junit.xml of an earlier gate (saying so on its error
-line), so that CI, which publishes RUN/junit.xml whatever the exit status, never shows
-an old verdict for this evaluation. Building the parser imports
+nothing unless both the gate file and the run are good. A bad gate file changes
+nothing. When a good gate file cannot be evaluated on the run, the gate removes the
+run's gate.json and junit.xml of an earlier gate (saying so on its error line), so that
+CI, which publishes RUN/junit.xml whatever the exit status, never shows an old verdict
+for this evaluation. Building the parser imports
 nothing heavy: each handler imports what it needs when it runs.
 """
 
@@ -19,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from highfive.generators import HighfiveError, InvalidParameter, show_text
+from highfive.generators import HighfiveError, InvalidParameter
 from highfive.harness import int_at_least, path_arg
 
 __all__ = ["DEFAULT_CASES", "add_report_commands", "cmd_gate"]
@@ -48,7 +49,9 @@ def _remove_verdicts(run: Path) -> list[str]:
     leave no earlier verdict for CI to publish as this one); return those removed (and
     those that could not be, saying so). A
     folder that is no run directory (no campaign.json) is left alone."""
-    if not (run / "campaign.json").is_file():
+    from highfive.harness import RunDir
+
+    if not RunDir(run).exists():
         return []
     removed = []
     for name in ("gate.json", "junit.xml"):
@@ -69,6 +72,7 @@ def cmd_gate(args: argparse.Namespace) -> int:
     Progress lines of a long count go to stderr; the criteria and the verdict to stdout.
     """
     from highfive.coverage import evaluate_gate, load_gate  # pyarrow and scipy: on use
+    from highfive.harness.cli import say
 
     from ._junit import write_gate
 
@@ -79,10 +83,10 @@ def cmd_gate(args: argparse.Namespace) -> int:
                 f"--gate: {os.fspath(args.gate)!r} is the file the gate writes its verdict "
                 f"to (RUN/{written}); keep the criteria in another file"
             )
+    gate = load_gate(args.gate)  # a bad gate file: refused, nothing written or removed
     try:
-        gate = load_gate(args.gate)
         result = evaluate_gate(args.run, gate, log=_progress)
-    except HighfiveError as exc:
+    except HighfiveError as exc:  # a good gate file that cannot judge this run
         removed = _remove_verdicts(Path(args.run))
         if not removed:
             raise
@@ -91,9 +95,9 @@ def cmd_gate(args: argparse.Namespace) -> int:
             "not this gate's verdict)"
         ) from None
     for line in result.lines():  # model ids and labels from the run: printed as escapes
-        print(show_text(line))
+        say(line)
     for path in write_gate(args.run, result):
-        print(show_text(f"wrote {path}"))
+        say(f"wrote {path}")
     return 0 if result.passed else 1
 
 
@@ -142,8 +146,9 @@ def add_report_commands(subparsers: Any) -> argparse.ArgumentParser:
         "always give the same verdict). Prints one line per criterion and the verdict, "
         "and writes "
         "RUN/gate.json and RUN/junit.xml (atomically). Exit status: 0 pass, 1 fail, 2 bad "
-        "gate file or run (nothing written, and an earlier gate's gate.json and junit.xml "
-        "removed: they are not this gate's verdict).",
+        "gate file or run (nothing written; a bad gate file changes nothing, while a gate "
+        "that cannot be evaluated on the run removes an earlier gate's gate.json and "
+        "junit.xml: they are not this gate's verdict).",
     )
     g.add_argument("run", type=path_arg, metavar="RUN", help="run directory")
     g.add_argument(

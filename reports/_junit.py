@@ -7,9 +7,10 @@ a passed one keeps its value in ``<system-out>``. Every text and attribute is XM
 whatever the run holds: a character XML forbids (most control characters, from a model id
 or a recording's metadata in a cell label) is written as its Python escape (``\\x1b``).
 Suite attributes count tests,
-failures, errors (always 0: a gate that cannot be evaluated writes nothing, and
-``highfive gate`` then removes the run's gate.json and junit.xml of an earlier gate, so
-that CI finds no report rather than an old one) and skipped (always 0).
+failures, errors (always 0: a gate that cannot be evaluated writes nothing; when its
+gate file is good but the run cannot be judged, ``highfive gate`` removes the run's
+gate.json and junit.xml of an earlier gate, so that CI finds no report rather than an
+old one) and skipped (always 0).
 
 :func:`junit_xml` takes the plain ``gate.json`` document; :func:`write_gate` writes
 both files of a :class:`highfive.coverage.GateResult` into the run directory.
@@ -17,7 +18,6 @@ both files of a :class:`highfive.coverage.GateResult` into the run directory.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import xml.etree.ElementTree as ET
@@ -25,7 +25,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from highfive.harness import atomic_path, atomic_write_text, json_text
+from highfive.generators import escape
+from highfive.harness import Writer, atomic_write_text, json_text, write_together
 
 if TYPE_CHECKING:
     from highfive.coverage import GateResult
@@ -43,7 +44,7 @@ def _x(value: Any) -> str:
     escape (``\\x1b``), everything else as it is. Every text and attribute junit.xml
     writes goes through here (cell labels come from recordings' metadata, model ids
     from campaign.json)."""
-    return _NOT_XML.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), str(value))
+    return escape(str(value), _NOT_XML)
 
 
 def _name(c: Mapping[str, Any]) -> str:
@@ -119,6 +120,15 @@ def write_junit(
     return dest
 
 
+def _text_writer(text: str) -> Writer:
+    return lambda tmp: tmp.write_text(text)
+
+
+def _as_os_error(flag: str, dest: Path, exc: OSError) -> OSError:
+    """The error of a file that could not be written, naming that file."""
+    return OSError(exc.errno, exc.strerror or str(exc), os.fspath(dest))
+
+
 def write_gate(run: str | os.PathLike[str], result: GateResult) -> list[Path]:
     """Write ``RUN/gate.json`` and ``RUN/junit.xml``, both or neither; return their paths.
 
@@ -137,8 +147,10 @@ def write_gate(run: str | os.PathLike[str], result: GateResult) -> list[Path]:
         json_text(doc),
         junit_xml(doc, times=[c.seconds for c in result.criteria]),
     ]
-    # Both or neither: each is written to a temporary name, renamed once both are.
-    with contextlib.ExitStack() as together:
-        for dest, text in zip(written, texts, strict=True):
-            together.enter_context(atomic_path(dest)).write_text(text)
+    # Both or neither: each is written to a temporary name, renamed once both are, and
+    # the first put back if the second cannot be.
+    write_together(
+        {dest.name: (dest, _text_writer(text)) for dest, text in zip(written, texts, strict=True)},
+        error=_as_os_error,
+    )
     return written

@@ -635,8 +635,20 @@ CATALOGUE = [
     row(  # nested in another run's results/, which other tools then cannot read
         "run-out-inside-a-run",
         "run c.toml --out run/results",
-        r"out: 'run/results' is inside the run directory '.*run'; give a folder that holds runs",
+        r"--out: 'run/results' is inside the run directory '.*run', which this command does "
+        r"not read; write it outside that run",
         files={"c.toml": _campaign()},
+    ),
+    row(  # the run it focuses on is read, not written into
+        "run-focus-out-inside-the-focused-run",
+        "run --focus run --out run/x",
+        r"--out: 'run/x' is inside the run directory '.*run', which this command does not read",
+    ),
+    row(  # the same folder given in the campaign file
+        "run-config-out-inside-a-run",
+        "run c.toml",
+        r"out: 'run/results' is inside the run directory '.*run'; give a folder that holds runs",
+        files={"c.toml": _campaign(out='"run/results"')},
     ),
     row(
         "run-zero-cases",

@@ -734,26 +734,33 @@ def test_coverage_files_are_written_all_or_none(
     assert not (fresh / "coverage").exists()
 
 
-def test_gate_files_are_written_both_or_neither(
-    small_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from highfive.reports import _junit
-
+def test_gate_files_are_written_both_or_neither(small_run: Path, tmp_path: Path) -> None:
     gate = tmp_path / "g.toml"
     gate.write_text('[[criteria]]\nkind = "failure_rate"\np_max = 0.5\n')
     run = write_run(tmp_path / "r", 128)
     result = evaluate_gate(run, load_gate(gate))
-    real = _junit.atomic_path
-
-    def refuse_junit(dest: Path) -> Any:
-        if Path(dest).name == "junit.xml":
-            raise OSError(30, "Read-only file system")
-        return real(dest)
-
-    monkeypatch.setattr(_junit, "atomic_path", refuse_junit)
-    with pytest.raises(OSError, match="Read-only"):
+    (run / "gate.json").mkdir()  # what fails the second rename, once the first is done
+    (run / "junit.xml").write_text("earlier")
+    with pytest.raises(OSError, match=r"gate\.json"):
         write_gate(run, result)
-    assert not (run / "gate.json").exists() and not list(run.glob(".*.tmp"))
+    # junit.xml was once renamed before gate.json failed: a new one beside no gate.json.
+    assert (run / "junit.xml").read_text() == "earlier"
+    assert not [p for p in run.iterdir() if p.name.startswith(".")]
+
+
+def test_coverage_files_are_not_half_renamed(small_run: Path, tmp_path: Path) -> None:
+    from highfive.coverage import write_coverage
+
+    result = analyse_run(small_run, regions=False)
+    out = tmp_path / "out"
+    write_coverage(out, result)
+    before = (out / "coverage" / "summary.json").read_text()
+    (out / "coverage" / "counts.parquet").unlink()
+    (out / "coverage" / "counts.parquet").mkdir()
+    (out / "coverage" / "summary.json").write_text("earlier")
+    with pytest.raises(RunDirError, match=r"cannot write .*counts.parquet: Is a directory"):
+        write_coverage(out, result)
+    assert (out / "coverage" / "summary.json").read_text() == "earlier" != before
 
 
 def test_a_space_with_every_dimension_fixed_has_nothing_to_cross() -> None:

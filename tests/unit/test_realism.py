@@ -648,6 +648,10 @@ def test_file_names_with_control_characters_are_printed_escaped(
     assert "skipped " in printed and "evil\\x1b[31mRED" in printed
     assert not any(c in printed for c in "\x1b\x07\u202e")
     assert all(line.isprintable() for line in printed.splitlines())
+    # The library returns the names as they are (as GateResult.lines() does): the
+    # command line escapes what it prints.
+    result = compare_realism([evil, evil, recordings / "r1.csv"], synthetic=2)
+    assert any(evil.name in line for line in result.lines())
 
 
 def test_of_a_file_and_a_path_through_a_linked_folder_the_file_is_kept(

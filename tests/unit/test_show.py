@@ -32,3 +32,17 @@ def test_huge_values_in_messages_are_cut() -> None:
     assert len(text) < 100 and text.endswith("(1,048,576 characters)")
     many = show(list(range(100_000)))
     assert len(many) < 100 and many.startswith("[0, 1, 2") and many.endswith("(100,000 items)]")
+
+
+def test_one_escape_for_the_terminal_and_for_xml() -> None:
+    import re
+
+    from highfive.generators import escape, show_text
+
+    text = "a\x1b[31m\u2028\ufffe b"
+    assert (
+        show_text(text)
+        == escape(text, lambda c: not c.isprintable())
+        == "a\\x1b[31m\\u2028\\ufffe b"
+    )
+    assert escape(text, re.compile("[\x1b]")) == "a\\x1b[31m\u2028\ufffe b"
