@@ -33,7 +33,7 @@ __all__ = [
     "write_together",
 ]
 
-Writer = Callable[[Path], None]
+Writer = Callable[[Path], object]
 """Writes one output to the path it is given (a temporary beside the output)."""
 
 

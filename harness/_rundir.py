@@ -573,9 +573,9 @@ def _layout(record: Mapping[str, Any]) -> tuple[int, int] | None:
     config = record.get("config")
     config = config if isinstance(config, dict) else {}
     size, cases = config.get("batch_size"), config.get("cases")
-    if not (_whole(size) and _whole(cases)):
-        return None
-    return int(size), int(cases)
+    if isinstance(size, int) and isinstance(cases, int) and _whole(size) and _whole(cases):
+        return size, cases
+    return None
 
 
 _MEMO: dict[tuple[object, ...], Any] = {}
