@@ -385,25 +385,31 @@ def _check_same_models(runs: Sequence[Path], records: Sequence[Mapping[str, Any]
     """Merged runs must have the same models: a model of one run alone would be counted
     over part of the merge, and its looks miscounted."""
     models = [sorted(str(m["id"]) for m in r.get("models", [])) for r in records]
-    for path, these in zip(runs[1:], models[1:], strict=True):
-        if these != models[0]:
-            raise RunDirError(
-                f"cannot merge {os.fspath(runs[0])!r} (models {show(models[0])}) with "
-                f"{os.fspath(path)!r} (models {show(these)}): merged runs must have the "
-                "same models; analyse each run on its own"
-            )
+    _require_same(
+        runs, models, lambda m: f"models {show(m)}", "merged runs must have the same models"
+    )
 
 
 def _check_same_generators(runs: Sequence[Path], records: Sequence[Mapping[str, Any]]) -> None:
     """Merged runs of generated cases must come from one version of the generators: the
     cells of the others would pool draws of two distributions of traces."""
     made = [CampaignConfig.generators_of(r) for r in records]
-    for path, version in zip(runs[1:], made[1:], strict=True):
-        if version != made[0]:
+    _require_same(
+        runs,
+        made,
+        lambda v: f"generators version {v}",
+        "their cases are traces made another way",
+    )
+
+
+def _require_same(runs: Sequence[Path], values: Sequence[Any], shown: Any, why: str) -> None:
+    """RunDirError naming the first run whose value differs from the first run's (each
+    value as ``shown`` words it) and ``why`` the merge cannot be."""
+    for path, value in zip(runs[1:], values[1:], strict=True):
+        if value != values[0]:
             raise RunDirError(
-                f"cannot merge {os.fspath(runs[0])!r} (generators version {made[0]}) with "
-                f"{os.fspath(path)!r} (version {version}): their cases are traces made "
-                "another way; analyse each run on its own"
+                f"cannot merge {os.fspath(runs[0])!r} ({shown(values[0])}) with "
+                f"{os.fspath(path)!r} ({shown(value)}): {why}; analyse each run on its own"
             )
 
 
