@@ -284,9 +284,8 @@ class RunDir:
             return {}
         raw = self.manifest.read_bytes()
         record = self._record()  # read once: what the entries must agree with
-        config, complete = record.get("config", {}), record.get("status") == "complete"
-        size, cases = config.get("batch_size"), config.get("cases")
-        placed = _layout(record) is not None  # each entry's cases and files checkable
+        complete = record.get("status") == "complete"
+        layout = _layout(record)  # (batch_size, cases): each entry's cases and files checkable
         done: dict[int, dict[str, Any]] = {}
         kept: list[bytes] = []
         lines = raw.splitlines(keepends=True)
@@ -296,8 +295,8 @@ class RunDir:
                     self._damaged_line(number, "is cut short (no newline at its end)")
                 break
             entry, problem = _parse_entry(line)
-            if entry is not None and placed:
-                problem = _misplaced(entry, size, cases)
+            if entry is not None and layout is not None:
+                problem = _misplaced(entry, *layout)
             if problem is not None:
                 if not repair:
                     self._damaged_line(number, problem)
@@ -311,6 +310,7 @@ class RunDir:
             assert entry is not None
             done[entry["batch"]] = entry
             kept.append(line)
+        cases = record.get("config", {}).get("cases")
         if not repair and complete and _whole(cases):
             self._require_all_listed(done, cases)
         if repair and len(kept) < len(lines):
