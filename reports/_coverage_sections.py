@@ -16,6 +16,7 @@ from ._grids import PairGrid, short, shortened
 from ._markup import cases_rule, chip, covered_share, esc, html_table, img, num
 
 __all__ = [
+    "bins_note",
     "coverage_section",
     "focus_note",
     "merged_note",
@@ -120,6 +121,19 @@ def focus_note(summary: Mapping[str, Any], run: str) -> str:
     )
 
 
+def bins_note(summary: Mapping[str, Any]) -> str:
+    """Which bins the cells were counted with: the bins file (summary.json's
+    ``bins_file``) or the defaults."""
+    bins = summary.get("bins_file")
+    if isinstance(bins, str) and bins:
+        return f"Cells are counted with the bins file <code>{esc(bins)}</code>."
+    return (
+        "Cells are counted with the default bins (4 per dimension, one per value of a "
+        "categorical one); <code>highfive report RUN --bins BINS.toml</code> counts them "
+        "with a bins file."
+    )
+
+
 def coverage_section(
     summary: Mapping[str, Any],
     grids: Sequence[PairGrid],
@@ -147,7 +161,7 @@ def coverage_section(
         f"{num(p)} at {100 * float(summary.get('confidence', 0.95)):g}% confidence, "
         f"<i>failing</i> when shown above it (adjusted: {esc(summary.get('adjust', '?'))}), "
         f"<i>under-tested</i> otherwise; holes are cells with "
-        f"{'no case' if k <= 1 else f'fewer than {k:,} cases'}.</p>"
+        f"{'no case' if k <= 1 else f'fewer than {k:,} cases'}. {bins_note(summary)}</p>"
     )
     out = [
         '<h2 id="coverage">Coverage</h2>',
