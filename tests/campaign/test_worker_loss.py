@@ -6,16 +6,13 @@ Real `dask scheduler` and `dask worker` processes on loopback (``Loopback`` in
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import os
 import re
 import signal
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from types import ModuleType
 
 import pandas as pd
 import pytest
@@ -24,23 +21,13 @@ from highfive.generators import ConfigError
 from highfive.harness._cluster import executor
 from highfive.harness._config import CampaignConfig
 
+from .._helpers import load_module
+
 pytestmark = [pytest.mark.slow, pytest.mark.dask]
 
 
-def _cluster_tests() -> ModuleType:
-    """test_cluster.py, whose loopback cluster and helpers these tests share."""
-    name = "highfive_tests_cluster"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            name, Path(__file__).with_name("test_cluster.py")
-        )
-        assert spec is not None and spec.loader is not None
-        sys.modules[name] = module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-ct = _cluster_tests()
+# test_cluster.py, whose loopback cluster and helpers these tests share.
+ct = load_module(Path(__file__).with_name("test_cluster.py"), "highfive_tests_cluster", shared=True)
 
 
 @pytest.fixture
