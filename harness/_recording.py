@@ -24,7 +24,10 @@ case that the bin straddles a decision (a rate rounding to another 0.1 Hz).
 by piece. Gaps without a sample longer than
 :data:`~highfive.harness._preprocess.MAX_GAP_S` split the recording into segments,
 each counted on its own (never interpolated across: a day's gap would otherwise be a
-day of invented data and gigabytes); the result lists segments and gaps.
+day of invented data and gigabytes); the result lists segments and gaps. Rows of
+exactly (0, 0, 0), a watch export's lost samples, are taken out as missing samples
+(every one where the recording reads gravity, a lone one where it does not:
+:class:`~._recording_read._Dropouts`).
 
 :func:`read_recording` returns the whole recording as one trace (memory grows with it).
 
@@ -59,6 +62,7 @@ from ._recording_read import (
     _check_path,
     _Clock,
     _columns,
+    _Dropouts,
     _frames,
     _header,
     _hz,
@@ -86,6 +90,9 @@ class Recording:
     """A checked recording on disk: its columns, units, rate and size, not its samples.
 
     Make it with :func:`open_recording`; :meth:`pieces` reads the samples in chunks.
+    ``rows`` counts the file's rows, ``dropped`` those of them that :meth:`pieces` takes
+    out as lost samples (rows of exactly (0, 0, 0): every one in a recording that reads
+    gravity, a lone one otherwise; see :class:`~._recording_read._Dropouts`).
     """
 
     path: Path
@@ -97,6 +104,7 @@ class Recording:
     rows: int
     duration_s: float
     rest: Rest
+    dropped: int
     _suffix: str = field(repr=False)
     _t_first: float = field(repr=False)
     _chunk: int = field(default=CHUNK_ROWS, repr=False)
@@ -119,6 +127,12 @@ class Recording:
             "orientation": f"face tilted {round(self.rest.tilt_deg)} deg from up, "
             f"roll {round(self.rest.roll_deg)} deg",
         }
+        if self.dropped:
+            lone = "" if self.rest.gravity else ", each between rows that read something"
+            out["dropped"] = (
+                f"{self.dropped:,} rows of exactly (0, 0, 0){lone}: lost samples, taken out "
+                "and interpolated across like any missing sample"
+            )
         if not 0.5 <= self.rest.magnitude <= 2.0:  # units given, or gravity removed
             out["orientation"] = "unknown (no reading of about 1 g at rest)"
             out["check"] = (
@@ -159,9 +173,11 @@ class Recording:
         last = math.nan
         columns = [self.time, *self.axes]
         clock, n = self._reader(), 0
+        dropouts = _Dropouts(every=self.rest.gravity)
         for frame in _frames(self.path, self._suffix, columns, rows or self._chunk):
             t_raw, x = _numbers(frame, clock, self.axes, n)
             n += t_raw.size
+            t_raw, x = dropouts.feed(t_raw, x)
             t = (t_raw - self._t_first) * scale
             if self.units == "m/s2":
                 x = x / G
@@ -236,7 +252,7 @@ def open_recording(
             yield _spacings(t, last)
             last = float(t[-1]) if t.size else last
 
-    spacing, quiet = _Median(), _Quiet()
+    spacing, quiet, lone = _Median(), _Quiet(), _Dropouts(every=False)
     n, first, last = 0, math.nan, math.nan
     # The first sample above MAX_G in magnitude, if in g and if in m/s^2.
     huge: dict[float, tuple[int, tuple[float, ...], float]] = {}
@@ -278,12 +294,14 @@ def open_recording(
         # Squared inside: a value beyond MAX_G in either unit is refused below anyway, so
         # clipping far beyond it changes no accepted recording and overflows nothing.
         quiet.add(t, near)
+        lone.feed(t, x)
         if t.size:
             first = float(t[0]) if n == 0 else first
             last = float(t[-1])
         n += t.size
     if n < 2:
         raise InvalidParameter(f"recording {name}: {n} rows; need at least 2")
+    lone.finish()
     if quiet.recorded == 0:
         raise InvalidParameter(
             f"recording {name}: every one of its {n} rows reads exactly (0, 0, 0) in "
@@ -380,6 +398,7 @@ def open_recording(
         rows=n,
         duration_s=(last - first) * _TIME_SCALE[unit],
         rest=rest,
+        dropped=n - quiet.recorded if rest.gravity else lone.dropped,
         _suffix=suffix,
         _t_first=float(first),
         _chunk=rows,

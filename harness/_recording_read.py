@@ -455,3 +455,57 @@ def _units_of(magnitude: float, spread: float) -> Literal["g", "m/s2"] | None:
     if 0.5 * G <= magnitude <= 2.0 * G:
         return "m/s2"
     return None
+
+
+class _Dropouts:
+    """Rows of exactly (0, 0, 0) taken out as lost samples, chunk by chunk, the same
+    however the rows are chunked.
+
+    Watch exports write (0, 0, 0) for a sample they lost. In a recording that reads
+    gravity (``every``) no real reading is (0, 0, 0), so every such row is taken out.
+    Without gravity (0, 0, 0) is what a still watch reads, and quantised data can read
+    it for a while; there only a lone one is taken out: a row of (0, 0, 0) whose
+    neighbours (the rows before and after it, where it has them) read something. Taken
+    out, a row leaves a time without a sample, which resampling interpolates across (a
+    gap longer than :data:`~highfive.harness._preprocess.MAX_GAP_S` splits the
+    recording instead), as for any dropped sample.
+    """
+
+    def __init__(self, *, every: bool) -> None:
+        self.every = every
+        self.dropped = 0  # rows taken out so far
+        self._before = False  # whether the last row decided reads (0, 0, 0)
+        # A last row of (0, 0, 0) after one that reads something, which the next row decides.
+        self._held: tuple[np.ndarray, np.ndarray] | None = None
+
+    def feed(self, t: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The next rows' times (n,) and readings (n, 3) less those taken out (with a row
+        held back from the previous rows first, when it is kept)."""
+        if self._held is not None:
+            t = np.concatenate([self._held[0], t])
+            x = np.concatenate([self._held[1], x])
+            self._held = None
+        if not t.size:
+            return t, x
+        zero = ~(x != 0.0).any(axis=1)
+        if not zero.any():
+            self._before = False
+            return t, x
+        if self.every:
+            drop = zero
+        else:
+            before = np.concatenate([[self._before], zero[:-1]])
+            drop = zero & ~before & ~np.concatenate([zero[1:], [False]])
+            if drop[-1]:  # the next row decides it
+                drop[-1] = False
+                self._held = (t[-1:], x[-1:])
+                t, x, zero, drop = t[:-1], x[:-1], zero[:-1], drop[:-1]
+        self._before = bool(zero[-1]) if self._held is None and zero.size else False
+        self.dropped += int(drop.sum())
+        return (t[~drop], x[~drop]) if drop.any() else (t, x)
+
+    def finish(self) -> None:
+        """The end of the rows: a row held back has no row after it, so it is taken out."""
+        if self._held is not None:
+            self.dropped += 1
+            self._held = None
