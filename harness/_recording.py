@@ -109,6 +109,8 @@ class Recording:
     _t_first: float = field(repr=False)
     _chunk: int = field(default=CHUNK_ROWS, repr=False)
     _clock: _Clock | None = field(default=None, repr=False, compare=False)
+    _maybe_seconds: bool = field(default=False, repr=False)
+    """The time unit was inferred as ms from whole numbers 1 apart: 1 kHz, or 1 Hz seconds."""
 
     @property
     def info(self) -> dict[str, str]:
@@ -132,6 +134,12 @@ class Recording:
             out["dropped"] = (
                 f"{self.dropped:,} rows of exactly (0, 0, 0){lone}: lost samples, taken out "
                 "and interpolated across like any missing sample"
+            )
+        if self._maybe_seconds:
+            out["check time"] = (
+                f"unit: whole numbers 1 apart in {self.time} are read as ms (1,000 Hz); if they "
+                "are whole seconds (1 Hz, too slow to count), name the column time_s or pass "
+                "--time-unit s"
             )
         if not 0.5 <= self.rest.magnitude <= 2.0:  # units given, or gravity removed
             out["orientation"] = "unknown (no reading of about 1 g at rest)"
@@ -403,6 +411,7 @@ def open_recording(
         _t_first=float(first),
         _chunk=rows,
         _clock=clock,
+        _maybe_seconds=known is None and clock.whole and unit == "ms" and fs == 1000.0,
     )
 
 

@@ -352,6 +352,42 @@ def test_whole_seconds_named_as_seconds_are_1_hz_not_1_khz(tmp_path: Path) -> No
     assert (open_recording(path).time_unit, open_recording(path).fs) == ("ms", 1000.0)
 
 
+def test_whole_numbers_1_apart_read_as_1_khz_say_they_may_be_1_hz(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A plain 't' of whole numbers 1 apart is read as 1 kHz milliseconds without a word,
+    though a 1 Hz log in whole seconds writes the same: the output says so, and how to
+    say which it is; the advice works (named or given, seconds are refused as 1 Hz)."""
+    n = 4_000
+    rng = np.random.default_rng(5)
+    rest = {a: rng.normal(0.0, 0.01, n) + (a == "z") for a in "xyz"}
+    path = tmp_path / "whole.csv"
+    pd.DataFrame({"t": np.arange(n), **rest}).to_csv(path, index=False)
+    note = (
+        "unit: whole numbers 1 apart in t are read as ms (1,000 Hz); if they are whole seconds "
+        "(1 Hz, too slow to count), name the column time_s or pass --time-unit s"
+    )
+    assert open_recording(path).info["check time"] == note
+    assert main(["count", str(path), "--units", "g"]) == 0
+    assert f"check time {note}" in capsys.readouterr().out
+    for advice in ({"time_unit": "s"}, {}):
+        if not advice:
+            pd.DataFrame({"time_s": np.arange(n), **rest}).to_csv(path, index=False)
+        with pytest.raises(InvalidParameter, match="gives a sample rate of 1 Hz; allowed"):
+            open_recording(path, **advice)
+    # No note where the unit is given or named, or the times are not whole numbers 1 apart
+    # (decimals 1 apart are 1 kHz).
+    for f, given in (
+        (pd.DataFrame({"t": np.arange(n), **rest}), "ms"),
+        (pd.DataFrame({"time_ms": np.arange(n), **rest}), "auto"),
+        (pd.DataFrame({"t": np.arange(n) * 2, **rest}), "auto"),
+        (pd.DataFrame({"t": np.arange(n) + 0.25, **rest}), "auto"),
+    ):
+        f.to_csv(path, index=False)
+        rec = open_recording(path, time_unit=given)
+        assert rec.time_unit == "ms" and "check time" not in rec.info
+
+
 def test_a_time_unit_given_against_the_columns_name_is_refused(
     frame: pd.DataFrame, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
