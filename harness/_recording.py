@@ -54,6 +54,7 @@ from ._preprocess import MAX_GAP_S
 from ._recording_median import _decide, _Median
 from ._recording_quiet import Rest, _Quiet
 from ._recording_read import (
+    _NAMED_UNITS,
     _TIME_SCALE,
     CHUNK_ROWS,
     MAX_G,
@@ -141,15 +142,31 @@ class Recording:
                 "are whole seconds (1 Hz, too slow to count), name the column time_s or pass "
                 "--time-unit s"
             )
+        # Units the axes' names say cannot be given otherwise: the advice is to rename them.
+        named = _NAMED_UNITS.get(tuple(a.strip().lower() for a in self.axes))
+        axes = ", ".join(self.axes)
+        units = (
+            f"the units (named {named} by the columns {axes}, which --units cannot change: "
+            "rename them to x, y, z to give --units or have the units inferred)"
+            if named
+            else "the units (--units)"
+        )
         if not 0.5 <= self.rest.magnitude <= 2.0:  # units given, or gravity removed
             out["orientation"] = "unknown (no reading of about 1 g at rest)"
             out["check"] = (
-                "the units (--units) and that the recording holds gravity: a worn watch at "
+                f"{units} and that the recording holds gravity: a worn watch at "
                 f"rest reads about 1 g, this one {self.rest.magnitude:.3g} g"
             )
+            if named == "g" and _units_of(self.rest.magnitude, self.rest.spread) == "m/s2":
+                out["check"] = (
+                    f"the units: the columns {axes} name g, but at rest they read "
+                    f"{self.rest.magnitude:.3g}, as a watch at rest reads in m/s2 (1 g is "
+                    f"{G:.2f} m/s2); if the values are m/s2, rename the columns to x, y, z (the "
+                    "units are then inferred, or pass --units m/s2)"
+                )
         elif self.rest.flat:  # taken for lack of a stretch that varies
             out["check"] = (
-                "the units (--units): the quietest stretch does not vary at all (one sample "
+                f"{units}: the quietest stretch does not vary at all (one sample "
                 "repeated: a stuck sensor or data without noise), so it may not be a watch at "
                 "rest"
             )

@@ -219,6 +219,44 @@ def test_units_given_against_the_column_names_are_refused(
     assert open_recording(path, units="g").units == "g"
 
 
+def test_axes_named_in_g_holding_m_s2_get_advice_that_works(
+    frame: pd.DataFrame, tmp_path: Path
+) -> None:
+    """Axes named x_g, y_g, z_g holding m/s^2 (9.81 at rest) were read as g and told to
+    'check the units (--units)', which refuses --units m/s2 against those names. The
+    advice names what works: renaming the columns, after which the units are right."""
+    named = frame.copy()
+    named[["x", "y", "z"]] *= G
+    named = named.rename(columns={a: f"{a}_g" for a in "xyz"})
+    path = tmp_path / "named.csv"
+    named.to_csv(path, index=False)
+    rec = open_recording(path)
+    assert rec.units == "g" and rec.info["check"] == (
+        f"the units: the columns x_g, y_g, z_g name g, but at rest they read "
+        f"{rec.rest.magnitude:.3g}, as a watch at rest reads in m/s2 (1 g is 9.81 m/s2); if the "
+        "values are m/s2, rename the columns to x, y, z (the units are then inferred, or pass "
+        "--units m/s2)"
+    )
+    named.rename(columns={f"{a}_g": a for a in "xyz"}).to_csv(path, index=False)
+    for units in ("auto", "m/s2"):
+        renamed = open_recording(path, units=units)
+        assert renamed.units == "m/s2" and "check" not in renamed.info
+        assert renamed.rest.magnitude == pytest.approx(rec.rest.magnitude / G)
+    # Gravity removed, in g: the advice on the units says how to give others too.
+    linear = frame.copy()
+    linear[["x", "y", "z"]] -= linear[["x", "y", "z"]].iloc[:50].mean()
+    linear.rename(columns={a: f"{a}_g" for a in "xyz"}).to_csv(path, index=False)
+    assert (
+        open_recording(path)
+        .info["check"]
+        .startswith(
+            "the units (named g by the columns x_g, y_g, z_g, which --units cannot change: rename "
+            "them to x, y, z to give --units or have the units inferred) and that the recording "
+            "holds gravity: "
+        )
+    )
+
+
 @pytest.mark.parametrize(
     ("row", "units", "match"),
     [
