@@ -433,3 +433,36 @@ def test_a_decimal_time_column_is_read_as_numbers(tmp_path: Path) -> None:
     pq.write_table(table, tmp_path / "dec.parquet")
     rec = open_recording(tmp_path / "dec.parquet")
     assert (rec.time_unit, rec.fs) == ("s", 50.0)
+
+
+@pytest.mark.parametrize(
+    ("start", "value"),
+    [
+        pytest.param(0, "99999999999999999999", id="past-uint64"),
+        pytest.param(0, "-99999999999999999999", id="before-int64"),
+        pytest.param(-1000, "18446744073709551615", id="uint64-among-negative"),
+    ],
+)
+@pytest.mark.parametrize("rows", [256, 1 << 18])
+def test_a_time_outside_64_bits_is_named_with_what_is_allowed(
+    start: int, value: str, rows: int, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A whole number past 64 bits in a CSV time column made pandas hold the column as
+    Python ints or text, and the message named row 0 and its valid time as 'neither a
+    number nor an ISO 8601 date and time'."""
+    n = 600
+    t = [str(start + k) for k in range(n)]
+    t[500] = value
+    path = tmp_path / "wide.csv"
+    pd.DataFrame({"t": t, "x": 0.0, "y": 0.01, "z": 1.0}).to_csv(path, index=False)
+    message = (
+        f"recording wide.csv: column 't', row 500: {value} is a whole number outside the 64-bit "
+        "integers; allowed: whole numbers from -9223372036854775808 to 9223372036854775807, or "
+        "from 0 to 18446744073709551615 when none is negative (ns since 1970 take 19 digits), "
+        "or numbers with a decimal point"
+    )
+    with pytest.raises(InvalidParameter) as err:
+        open_recording(path, rows=rows)
+    assert str(err.value) == message
+    assert main(["count", str(path)]) == 2
+    assert capsys.readouterr().err == f"error: {message}\n"
