@@ -243,6 +243,18 @@ class RunDir:
             )
         return record
 
+    def recorded_ids(self) -> dict[tuple[str, str], str]:
+        """The ids the run gave its counters, by (kind, identity SHA-256), for identities
+        recorded once: a counter the campaign does not name keeps its id on resume
+        whatever today's default id for it is. Empty if the record cannot be read
+        (resume says why)."""
+        try:
+            models = self.read_campaign().get("models", [])
+        except RunDirError:
+            return {}
+        keys = [(str(m.get("kind", "onnx")), str(m.get("sha256"))) for m in models]
+        return {k: str(m["id"]) for k, m in zip(keys, models, strict=True) if keys.count(k) == 1}
+
     def counters(self, options: CounterOptions | None = None) -> dict[str, CounterPlugin]:
         """The run's counters by id, loaded again; refused if one's identity changed."""
         record = self.read_campaign()

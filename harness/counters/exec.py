@@ -45,6 +45,7 @@ import atexit
 import contextlib
 import hashlib
 import os
+import re
 import select
 import shlex
 import shutil
@@ -73,7 +74,7 @@ from ._base import (
     plain_result,
 )
 
-__all__ = ["GREETING", "SAMPLE_DTYPE", "ExecCounter"]
+__all__ = ["GREETING", "INTERPRETERS", "SAMPLE_DTYPE", "ExecCounter"]
 
 GREETING = b"highfive-counter 1\n"
 SAMPLE_DTYPE = np.dtype([("t", "<f8"), ("x", "<f4"), ("y", "<f4"), ("z", "<f4")])
@@ -81,6 +82,9 @@ _HEADER = struct.Struct("<4sI")
 _DETECTION = np.dtype([("time", "<f8"), ("score", "<f8")])
 _MAX_REPLY = 1 << 24  # bytes: a DETS frame larger than this is garbage
 _PIPE_CHUNK = 1 << 16  # bytes written per call (a pipe's default capacity)
+INTERPRETERS = re.compile(r"python(3(\.[0-9]+)?)?|pypy3?|node|bash|sh|Rscript|julia|perl|ruby|java")
+"""Programs named after what they run, not what they are: such a counter's default id
+is the stem of its first argument that names a file (``java -jar fw.jar`` is ``fw``)."""
 
 
 @dataclass
@@ -222,7 +226,12 @@ class ExecCounter(CounterPlugin):
 
     @property
     def default_id(self) -> str:
-        return Path(self.argv[0]).name
+        """The program's name; for an interpreter (:data:`INTERPRETERS`), the stem of the
+        first argument that names a file: ``exec:python3 counter.py`` is ``counter``."""
+        name = Path(self.argv[0]).name
+        if INTERPRETERS.fullmatch(name) and self.arg_sha256:
+            return Path(self.arg_sha256[0][0]).stem or name
+        return name
 
     # -- the process --------------------------------------------------------------------
     def _start(self) -> _Proc:

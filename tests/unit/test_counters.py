@@ -630,6 +630,57 @@ def test_a_script_argument_resolves_against_the_campaign_folder_and_is_hashed(
         load_recorded(entry, options)
 
 
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        ("{python} counter.py --gain 2", "counter"),
+        ("{python} -u tools/peak.v2.py cfg.json", "peak.v2"),  # the first file named
+        ("{python} -m some.module", "python"),  # names no file: the interpreter's name
+        ("./prog counter.py", "prog"),  # not an interpreter: the program's name
+    ],
+)
+def test_an_interpreter_takes_its_id_from_the_script_it_runs(
+    tmp_path: Path, protocol_program: Callable[..., Path], command: str, expected: str
+) -> None:
+    # 'exec:python3 counter.py' got the id 'python3': two scripts run by one
+    # interpreter collided, and results named the interpreter, not the counter.
+    protocol_program(name="prog")
+    (tmp_path / "tools").mkdir()
+    for name in ("counter.py", "tools/peak.v2.py", "cfg.json"):
+        (tmp_path / name).write_text("# a script\n")
+    python = tmp_path / "bin" / "python"  # what interpreters are called, not sys.executable's
+    python.parent.mkdir()
+    python.symlink_to(sys.executable)
+    options = CounterOptions(base=str(tmp_path))
+    c = load_counter("exec:" + command.format(python=shlex.quote(str(python))), options=options)
+    assert c.default_id == expected
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "python",
+        "python3",
+        "python3.12",
+        "pypy3",
+        "node",
+        "bash",
+        "sh",
+        "Rscript",
+        "julia",
+        "perl",
+        "ruby",
+        "java",
+    ],
+)
+def test_the_interpreters_are_the_documented_ones(name: str) -> None:
+    from highfive.harness.counters.exec import INTERPRETERS
+
+    assert INTERPRETERS.fullmatch(name)
+    for other in (f"{name}-config", f"my{name}", "firmware", "python3.", "python2.7x"):
+        assert not INTERPRETERS.fullmatch(other), other
+
+
 def test_a_program_without_file_arguments_keeps_its_identity(
     protocol_program: Callable[..., Path],
 ) -> None:
