@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import os
 import platform
 import sys
 import time
@@ -427,6 +428,8 @@ def _run_locked(
             "finished": None,
             "status": "running",
         }
+        if config.base:  # found again where the campaign's folder and its runs moved
+            record["campaign_folder"] = os.path.relpath(config.base, run.path)
         if proposals is not None:
             record["proposals"] = proposals
         run.write_campaign(record)

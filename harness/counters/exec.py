@@ -54,6 +54,7 @@ import struct
 import subprocess
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -72,6 +73,7 @@ from ._base import (
     digest,
     parse_detections,
     plain_result,
+    rebase,
 )
 
 __all__ = ["GREETING", "INTERPRETERS", "SAMPLE_DTYPE", "ExecCounter"]
@@ -211,6 +213,17 @@ class ExecCounter(CounterPlugin):
             tuple(hashed),
             not_found,
         )
+
+    @classmethod
+    def relocated(cls, source: str, old: str, new: str) -> str:
+        # The program only: the arguments are recorded as written (relative ones
+        # resolve against the folder the counter is loaded from) and are its identity.
+        argv = shlex.split(source.removeprefix("exec:"))
+        return "exec:" + shlex.join([rebase(argv[0], old, new), *argv[1:]]) if argv else source
+
+    def lost(self, recorded: Mapping[str, Any]) -> list[str]:
+        was, now = recorded.get("arg_sha256"), dict(self.arg_sha256)
+        return [arg for arg in was if arg not in now] if isinstance(was, Mapping) else []
 
     @property
     def identity(self) -> CounterIdentity:

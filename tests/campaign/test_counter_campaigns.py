@@ -225,6 +225,62 @@ def test_a_run_made_under_the_interpreter_s_name_keeps_it_on_resume_replay_and_f
     assert [m["id"] for m in follow_up["models"]] == [old]
 
 
+def test_a_project_moved_or_copied_with_its_runs_replays_and_resumes_there(
+    tmp_path: Path,
+    protocol_program: Callable[..., Path],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Replay loaded exec counters from the folder the run was made in: a moved project
+    # failed ('restore the counter'), a copy ran the original's files, not its own.
+    import shutil
+    import sys
+
+    project = tmp_path / "project"
+    project.mkdir()
+    protocol_program(name="project/counter.py")
+    protocol_program(name="project/prog")
+    (project / "c.toml").write_text(
+        'name = "x"\nsampler = "lhs"\ncases = 4\nbatch_size = 2\nout = "runs"\n'
+        f"models = [{json.dumps('exec:' + sys.executable + ' counter.py')}, "
+        '{counter = "exec:./prog", id = "prog"}]\n[execution]\nworkers = 0\n'
+    )
+    monkeypatch.chdir(project)
+    assert main(["run", "c.toml"]) == 0
+    moved = tmp_path / "moved"
+    project.rename(moved)
+    monkeypatch.chdir(moved)
+    capsys.readouterr()
+    assert main(["replay", "runs/x", "3"]) == 0, capsys.readouterr().err
+    assert "identical" in capsys.readouterr().out
+    assert main(["run", "c.toml", "--resume"]) == 0, capsys.readouterr().err
+    # A copy beside the original: the copy's files, an edit there refused.
+    copy = tmp_path / "copy"
+    shutil.copytree(moved, copy)
+    (copy / "counter.py").write_text((copy / "counter.py").read_text() + "\n# tuned\n")
+    monkeypatch.chdir(copy)
+    capsys.readouterr()
+    assert main(["replay", "runs/x", "3"]) == 2
+    assert "restore the counter the run was made with" in capsys.readouterr().err
+    # The run alone, copied elsewhere: the folder the run recorded.
+    shutil.copytree(moved / "runs" / "x", tmp_path / "archive" / "x")
+    assert main(["replay", str(tmp_path / "archive" / "x"), "3"]) == 0
+    assert "identical" in capsys.readouterr().out
+    # A file that is really missing is named, in one line.
+    (moved / "counter.py").unlink()
+    monkeypatch.chdir(moved)
+    assert main(["replay", "runs/x", "3"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and err.endswith(
+        f"the run's counter read 'counter.py', not found in {str(moved)!r} (the folder "
+        "relative arguments resolve against); restore it there"
+    )
+    (moved / "prog").unlink()
+    protocol_program(name="moved/counter.py")
+    assert main(["replay", "runs/x", "3"]) == 2
+    assert f"{str(moved / 'prog')!r} does not exist" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     ("models", "match"),
     [

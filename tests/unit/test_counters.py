@@ -681,6 +681,29 @@ def test_the_interpreters_are_the_documented_ones(name: str) -> None:
         assert not INTERPRETERS.fullmatch(other), other
 
 
+def test_a_recorded_counter_moved_with_its_folder_is_loaded_from_the_new_place(
+    tmp_path: Path, protocol_program: Callable[..., Path], python_counters: Path
+) -> None:
+    # Records hold absolute sources: a moved campaign folder was looked for where it was.
+    old, new = tmp_path / "old", tmp_path / "new"
+    old.mkdir()
+    protocol_program(name="old/prog")
+    shutil.copy(python_counters, old / "mine.py")
+    options = CounterOptions(timeout_s=2.0, base=str(old))
+    entries = [
+        load_counter(source, options=options).identity.record(cid)
+        for cid, source in (("p", "exec:./prog --gain 2"), ("py", "mine.py:biggest"))
+    ]
+    old.rename(new)
+    moved = CounterOptions(timeout_s=2.0, base=str(new))
+    for entry in entries:
+        c = load_recorded(entry, moved, moved_from=str(old))
+        assert c.identity.sha256 == entry["sha256"]
+        assert str(new) in c.identity.source and str(old) not in c.identity.source
+    with pytest.raises(ConfigError, match=r"'.*old/prog' does not exist"):
+        load_recorded(entries[0], moved)  # where the run recorded it
+
+
 def test_a_program_without_file_arguments_keeps_its_identity(
     protocol_program: Callable[..., Path],
 ) -> None:
