@@ -39,7 +39,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from highfive.generators import ConfigError, RunDirError
+from highfive.generators import ConfigError, ModelError, RunDirError
 
 from ._io import JsonFileError, atomic_path, atomic_write_text, json_text, read_json_object
 from .counters import DEFAULT_TIMEOUT_S, CounterOptions, CounterPlugin, load_recorded
@@ -282,12 +282,12 @@ class RunDir:
                 options = CounterOptions(timeout_s=timeout_s, base=here)
                 loaded[str(e["id"])] = load_recorded(e, options, moved_from=base)
             return loaded
-        except ConfigError as exc:  # not there: perhaps the run alone was moved
+        except (ConfigError, ModelError) as exc:  # not there: perhaps the run alone moved
             for counter in loaded.values():
                 counter.close()
             try:
                 return {str(e["id"]): load_recorded(e, recorded) for e in entries}
-            except ConfigError:
+            except (ConfigError, ModelError):
                 raise exc from None
 
     def _campaign_folder(self, record: Mapping[str, Any]) -> str:
