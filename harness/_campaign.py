@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import os
 import platform
 import sys
 import time
@@ -59,29 +60,38 @@ from .counters.onnx import load_model
 __all__ = ["CampaignSummary", "load_counters", "run_campaign"]
 
 
-def load_counters(config: CampaignConfig) -> dict[str, CounterPlugin]:
+def load_counters(
+    config: CampaignConfig, recorded: Mapping[tuple[str, str], str] | None = None
+) -> dict[str, CounterPlugin]:
     """The campaign's counters by id, loaded and checked against its settings.
 
     Each is loaded (one-line :class:`ConfigError` naming a counter that does not
     import, is not callable, does not exist or is not executable), checked against
     the campaign's settings (streaming) and probed (an external program must start
     and greet), so a counter that cannot run is refused before anything is written.
+    A counter without an id gets the one ``recorded`` gives its (kind, identity), the
+    id a run being resumed knows it by, else its default id; two counters with one id
+    are refused.
     """
     options = CounterOptions(
         threads=config.execution.threads_per_worker,
         timeout_s=float(config.counter_timeout_s),
         base=config.base,
     )
+    recorded = recorded or {}
     counters: dict[str, CounterPlugin] = {}
+    sources: dict[str, str] = {}
     try:
         for spec in config.counters:
             counter = load_counter(spec.source, version=spec.version, options=options)
-            cid = spec.id or counter_id(counter.default_id)
+            cid = spec.id or recorded.get((counter.kind, counter.identity.sha256), "")
+            cid = cid or counter_id(counter.default_id)
             if cid in counters:
                 raise ConfigError(
-                    f"models: {spec.source!r} and another counter both get the id {cid!r}; "
+                    f"models: {sources[cid]!r} and {spec.source!r} both get the id {cid!r}; "
                     f'name one with {{counter = "{spec.source}", id = "..."}}'
                 )
+            sources[cid] = spec.source
             counter.check(chunk_s=float(config.stream_chunk_s))
             counters[cid] = counter
             counter.probe()
@@ -195,7 +205,10 @@ def run_campaign(
             f"run directory {shown} does not exist, so there is nothing to resume; "
             "drop --resume to start it, or check --out and the name"
         )
-    counters = load_counters(config)
+    # Counters the campaign does not name keep the ids the run (when resumed) or the
+    # run it follows up (a focus run, a stage) gave them.
+    recorded = RunDir(config.parent).recorded_ids() if config.parent else {}
+    counters = load_counters(config, {**recorded, **(run.recorded_ids() if resume else {})})
     try:
         if config.recordings is not None:
             windows = {cid: c.spec.window_s for cid, c in counters.items() if c.spec is not None}
@@ -415,6 +428,8 @@ def _run_locked(
             "finished": None,
             "status": "running",
         }
+        if config.base:  # found again where the campaign's folder and its runs moved
+            record["campaign_folder"] = os.path.relpath(config.base, run.path)
         if proposals is not None:
             record["proposals"] = proposals
         run.write_campaign(record)
