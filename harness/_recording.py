@@ -143,7 +143,8 @@ class Recording:
                 "--time-unit s"
             )
         # Units the axes' names say cannot be given otherwise: the advice is to rename them.
-        named = _NAMED_UNITS.get(tuple(a.strip().lower() for a in self.axes))
+        x, y, z = (a.strip().lower() for a in self.axes)
+        named = _NAMED_UNITS.get((x, y, z))
         axes = ", ".join(self.axes)
         units = (
             f"the units (named {named} by the columns {axes}, which --units cannot change: "
