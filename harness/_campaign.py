@@ -31,6 +31,7 @@ from highfive.generators import (
 
 from ._batch import BatchJob
 from ._cluster import (
+    WorkerLosses,
     check_dashboard,
     check_workers,
     code_digest,
@@ -382,6 +383,7 @@ def _run_locked(
                 "or choose another name or --out"
             )
         previous = _check_resumable(run, identity)
+        losses = _previous_losses(previous)
         started = previous.get("started", _now())
         was_finished = previous.get("finished") if previous.get("status") == "complete" else None
         proposals = previous.get("proposals")  # importance stages fitted so far
@@ -393,6 +395,7 @@ def _run_locked(
         run.remove_temporaries()
     else:
         started, proposals, was_finished = _now(), None, None
+        losses = WorkerLosses()
     for rec, counter in zip(records, counters.values(), strict=True):
         if counter.kind == "onnx" and "latency" not in rec:
             rec["latency"] = measure_latency(load_model(counter))
@@ -432,6 +435,7 @@ def _run_locked(
         if damaged and stream is not None:
             print(f"redoing {damaged:,} damaged batch(es)", file=stream)
         progress = Progress(config.cases, totals.cases, stream, dashboard, totals.failures())
+        losses.say = progress.note
         t0 = time.monotonic()
         status = "interrupted"
         ran = 0  # batches run by this call
@@ -458,7 +462,7 @@ def _run_locked(
                 if config.sampler == "importance":
                     template = stage_job(template, config, run, record, stage)
                 ranges = ((b, *config.batch_range(b)) for b in batches if b not in done)
-                for output in execute(template, ranges, client, config):
+                for output in execute(template, ranges, client, config, losses):
                     files = run.write_batch(output.batch, output.results, output.failures)
                     entry = {
                         "batch": output.batch,
@@ -478,6 +482,11 @@ def _run_locked(
             # the report's run time is the campaign's, not until the resume.
             done_before = status == "complete" and not ran and was_finished is not None
             record.update(status=status, finished=was_finished if done_before else _now())
+            if losses.workers:
+                record["worker_losses"] = {
+                    "workers": losses.workers,
+                    "batches_run_again": losses.batches,
+                }
             # If the disk is what failed, recording the status may fail too: the
             # original error is the one to report.
             with contextlib.suppress(RunDirError):
@@ -491,7 +500,21 @@ def _run_locked(
         status,
         dashboard,
         complete=status == "complete",
+        workers_lost=losses.workers,
+        batches_run_again=losses.batches,
     )
+
+
+def _previous_losses(record: Mapping[str, Any]) -> WorkerLosses:
+    """The workers lost and batches run again before a resume, as campaign.json keeps
+    them (none if it does not, or holds something else)."""
+    kept = record.get("worker_losses")
+    if not isinstance(kept, dict):
+        return WorkerLosses()
+    counts = [kept.get("workers"), kept.get("batches_run_again")]
+    if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in counts):
+        return WorkerLosses()
+    return WorkerLosses(*counts)
 
 
 class _Totals:

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -109,6 +110,11 @@ class Loopback:
                     raise
                 time.sleep(0.2)
 
+    def worker_addresses(self) -> dict[str, int]:
+        """The connected workers' process ids by address."""
+        with self.client("2s") as c:
+            return dict(c.run(os.getpid))
+
     def worker_pids(self) -> list[int]:
         """Process ids of the connected workers (empty if none or no scheduler yet)."""
         try:
@@ -163,18 +169,22 @@ def manifest_lines(cfg: CampaignConfig) -> int:
 
 
 class Background:
-    """A campaign in a thread: its summary or its exception."""
+    """A campaign in a thread: its summary or its exception; what it says goes to
+    ``said`` (a StringIO) when ``talk``, else nowhere."""
 
-    def __init__(self, cfg: CampaignConfig, resume: bool = False, client: Any = None) -> None:
+    def __init__(
+        self, cfg: CampaignConfig, resume: bool = False, client: Any = None, talk: bool = False
+    ) -> None:
         self.cfg = cfg
         self.summary: CampaignSummary | None = None
         self.error: BaseException | None = None
+        self.said = io.StringIO() if talk else None
         self.thread = threading.Thread(target=self._go, args=(resume, client))
         self.thread.start()
 
     def _go(self, resume: bool, client: Any) -> None:
         try:
-            self.summary = run_campaign(self.cfg, resume=resume, client=client, stream=None)
+            self.summary = run_campaign(self.cfg, resume=resume, client=client, stream=self.said)
         except BaseException as exc:  # reported by the caller's assertions
             self.error = exc
 
@@ -247,6 +257,8 @@ BAD_EXECUTION = [
     ("losses", {"max_worker_losses": -1}, "execution.max_worker_losses: -1 must be an integer"),
     ("wait", {"worker_wait_s": 0}, "execution.worker_wait_s: 0 must be a number of seconds > 0"),
     ("wait-nan", {"worker_wait_s": float("nan")}, "execution.worker_wait_s: nan must be"),
+    ("stall", {"stall_s": 0}, "execution.stall_s: 0 must be a number of seconds > 0"),
+    ("stall-day", {"stall_s": 86_401}, "execution.stall_s: 86401 must be a number of seconds > 0"),
     (
         "tls-without-tls",
         {"scheduler": "tcp://10.0.0.5:8786", "tls_ca_file": "ca.pem"},
