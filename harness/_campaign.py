@@ -36,6 +36,7 @@ from ._cluster import (
     check_workers,
     code_digest,
     dashboard_link,
+    dashboard_served,
     execute,
     executor,
     security,
@@ -407,6 +408,11 @@ def _run_locked(
         dashboard = dashboard_link(config.execution.dashboard, dashboard)
         if config.execution.dashboard.strip().lower() in ("", "none"):
             dashboard = ""  # no pages to show
+        # A scheduler without the dashboard (or without bokeh) still lists one, and
+        # dask's link to it answers 404.
+        shown_dashboard = dashboard
+        if dashboard and not dashboard_served(dashboard):
+            dashboard, shown_dashboard = "", "not served by this scheduler"
         record = {
             "schema_version": SCHEMA_VERSION,
             "name": config.name,
@@ -434,7 +440,7 @@ def _run_locked(
             done.add(batch)
         if damaged and stream is not None:
             print(f"redoing {damaged:,} damaged batch(es)", file=stream)
-        progress = Progress(config.cases, totals.cases, stream, dashboard, totals.failures())
+        progress = Progress(config.cases, totals.cases, stream, shown_dashboard, totals.failures())
         losses.say = progress.note
         t0 = time.monotonic()
         status = "interrupted"

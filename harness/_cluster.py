@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import http.client
 import logging
 import os
 import queue
@@ -23,6 +24,7 @@ from concurrent.futures import CancelledError
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from highfive.generators import ConfigError
 
@@ -36,6 +38,7 @@ __all__ = [
     "check_dashboard",
     "check_workers",
     "dashboard_link",
+    "dashboard_served",
     "dask_dashboard",
     "execute",
     "executor",
@@ -114,6 +117,27 @@ def dashboard_link(address: str, link: str) -> str:
         return link
     shown = "[::1]" if host.strip("[]") == "::" else host  # every IPv6 interface
     return re.sub(r"^(\w+://)[^/]*(:\d+)", rf"\g<1>{shown}\g<2>", link, count=1)
+
+
+def dashboard_served(link: str, timeout: float = 1.0) -> bool:
+    """Whether the dashboard page ``link`` answers a GET within ``timeout`` seconds
+    with a status below 400. A scheduler without the dashboard (``--no-dashboard``, or
+    no bokeh installed) still lists a ``dashboard`` service, its HTTP server of health
+    and metrics pages, and dask's link to it answers 404. Asked directly, not through
+    a proxy, and redirects are not followed."""
+    parts = urlsplit(link)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return False
+    kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    try:
+        conn = kind(parts.hostname, parts.port, timeout=timeout)
+        try:
+            conn.request("GET", parts.path or "/")
+            return conn.getresponse().status < 400
+        finally:
+            conn.close()
+    except (OSError, http.client.HTTPException, ValueError):
+        return False
 
 
 def _cannot_listen(address: str) -> str:

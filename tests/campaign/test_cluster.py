@@ -43,10 +43,17 @@ class Loopback:
     """A `dask scheduler` and `dask worker` processes on 127.0.0.1, stopped by close().
 
     ``tls`` holds the ``--tls-ca-file/--tls-cert/--tls-key`` arguments of a TLS cluster
-    and ``security`` the client's :class:`distributed.Security` for it.
+    and ``security`` the client's :class:`distributed.Security` for it; ``dashboard``
+    False starts the scheduler with ``--no-dashboard``.
     """
 
-    def __init__(self, folder: Path, tls: Sequence[str] = (), security: Any = None) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        tls: Sequence[str] = (),
+        security: Any = None,
+        dashboard: bool = True,
+    ) -> None:
         self.folder = folder
         self.tls = list(tls)
         self.security = security
@@ -59,7 +66,7 @@ class Loopback:
         self._spawn(
             "scheduler",
             *("--host", "127.0.0.1", "--port", str(port), *protocol),
-            *("--dashboard-address", "127.0.0.1:0"),
+            *(("--dashboard-address", "127.0.0.1:0") if dashboard else ("--no-dashboard",)),
         )
 
     def _spawn(self, *args: str, path: Path | None = None) -> subprocess.Popen[bytes]:
@@ -228,6 +235,57 @@ def test_campaign_on_an_existing_scheduler(
     remote = run_campaign(cfg.with_overrides(name="remote", scheduler=cluster), stream=None)
     assert remote.complete and remote.cases == 64
     pd.testing.assert_frame_equal(frame(remote.run_dir), reference(cfg))
+
+
+@pytest.mark.slow
+@pytest.mark.dask
+def test_a_scheduler_without_a_dashboard_gets_no_link(
+    tmp_path: Path, campaign_file: Callable[..., Path]
+) -> None:
+    # dask's scheduler info lists a "dashboard" service without one (its health and
+    # metrics pages): the link printed answered 404.
+    loop = Loopback(tmp_path, dashboard=False)
+    try:
+        loop.start_workers(2)
+        path = campaign_file(cases=64, batch_size=8)
+        cfg = CampaignConfig.from_toml(path).with_overrides(scheduler=loop.address)
+        run = Background(cfg, talk=True)
+        summary = run.join()
+    finally:
+        loop.close()
+    assert run.said is not None
+    said = run.said.getvalue().splitlines()
+    assert "dask dashboard: not served by this scheduler" in said, said
+    assert summary.dashboard == "" and not [line for line in said if "http" in line], said
+    # Nothing lost, nothing stalled: nothing said of it, nor recorded.
+    assert not [line for line in said if "lost" in line or "no batch" in line], said
+    assert "lost" not in summary.table()
+    assert "worker_losses" not in RunDir(cfg_run(cfg)).read_campaign()
+
+
+@pytest.mark.parametrize("status, served", [(200, True), (404, False), (None, False)])
+def test_a_dashboard_link_counts_only_when_it_answers(status: int | None, served: bool) -> None:
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from highfive.harness._cluster import dashboard_served
+
+    class Page(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(status or 200)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    if status is None:  # nothing listens on the port
+        assert dashboard_served(f"http://127.0.0.1:{_free_port()}/status") is served
+        return
+    with HTTPServer(("127.0.0.1", 0), Page) as server:
+        thread = threading.Thread(target=server.handle_request)
+        thread.start()
+        link = f"http://127.0.0.1:{server.server_address[1]}/status"
+        assert dashboard_served(link) is served
+        thread.join(timeout=10)
 
 
 @pytest.mark.slow
