@@ -517,10 +517,10 @@ def _previous_losses(record: Mapping[str, Any]) -> WorkerLosses:
     kept = record.get("worker_losses")
     if not isinstance(kept, dict):
         return WorkerLosses()
-    counts = [kept.get("workers"), kept.get("batches_run_again")]
-    if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in counts):
-        return WorkerLosses()
-    return WorkerLosses(*counts)
+    workers, batches = kept.get("workers"), kept.get("batches_run_again")
+    if type(workers) is int and type(batches) is int and min(workers, batches) >= 0:
+        return WorkerLosses(workers, batches)
+    return WorkerLosses()
 
 
 class _Totals:
