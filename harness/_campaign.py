@@ -32,10 +32,12 @@ from highfive.generators import (
 
 from ._batch import BatchJob
 from ._cluster import (
+    WorkerLosses,
     check_dashboard,
     check_workers,
     code_digest,
     dashboard_link,
+    dashboard_served,
     execute,
     executor,
     security,
@@ -395,6 +397,7 @@ def _run_locked(
                 "or choose another name or --out"
             )
         previous = _check_resumable(run, identity)
+        losses = _previous_losses(previous)
         started = previous.get("started", _now())
         was_finished = previous.get("finished") if previous.get("status") == "complete" else None
         proposals = previous.get("proposals")  # importance stages fitted so far
@@ -406,6 +409,7 @@ def _run_locked(
         run.remove_temporaries()
     else:
         started, proposals, was_finished = _now(), None, None
+        losses = WorkerLosses()
     for rec, counter in zip(records, counters.values(), strict=True):
         if counter.kind == "onnx" and "latency" not in rec:
             rec["latency"] = measure_latency(load_model(counter))
@@ -417,6 +421,11 @@ def _run_locked(
         dashboard = dashboard_link(config.execution.dashboard, dashboard)
         if config.execution.dashboard.strip().lower() in ("", "none"):
             dashboard = ""  # no pages to show
+        # A scheduler without the dashboard (or without bokeh) still lists one, and
+        # dask's link to it answers 404.
+        shown_dashboard = dashboard
+        if dashboard and not dashboard_served(dashboard):
+            dashboard, shown_dashboard = "", "not served by this scheduler"
         record = {
             "schema_version": SCHEMA_VERSION,
             "name": config.name,
@@ -446,7 +455,8 @@ def _run_locked(
             done.add(batch)
         if damaged and stream is not None:
             print(f"redoing {damaged:,} damaged batch(es)", file=stream)
-        progress = Progress(config.cases, totals.cases, stream, dashboard, totals.failures())
+        progress = Progress(config.cases, totals.cases, stream, shown_dashboard, totals.failures())
+        losses.say = progress.note
         t0 = time.monotonic()
         status = "interrupted"
         ran = 0  # batches run by this call
@@ -473,7 +483,7 @@ def _run_locked(
                 if config.sampler == "importance":
                     template = stage_job(template, config, run, record, stage)
                 ranges = ((b, *config.batch_range(b)) for b in batches if b not in done)
-                for output in execute(template, ranges, client, config):
+                for output in execute(template, ranges, client, config, losses):
                     files = run.write_batch(output.batch, output.results, output.failures)
                     entry = {
                         "batch": output.batch,
@@ -493,6 +503,11 @@ def _run_locked(
             # the report's run time is the campaign's, not until the resume.
             done_before = status == "complete" and not ran and was_finished is not None
             record.update(status=status, finished=was_finished if done_before else _now())
+            if losses.workers:
+                record["worker_losses"] = {
+                    "workers": losses.workers,
+                    "batches_run_again": losses.batches,
+                }
             # If the disk is what failed, recording the status may fail too: the
             # original error is the one to report.
             with contextlib.suppress(RunDirError):
@@ -506,7 +521,21 @@ def _run_locked(
         status,
         dashboard,
         complete=status == "complete",
+        workers_lost=losses.workers,
+        batches_run_again=losses.batches,
     )
+
+
+def _previous_losses(record: Mapping[str, Any]) -> WorkerLosses:
+    """The workers lost and batches run again before a resume, as campaign.json keeps
+    them (none if it does not, or holds something else)."""
+    kept = record.get("worker_losses")
+    if not isinstance(kept, dict):
+        return WorkerLosses()
+    workers, batches = kept.get("workers"), kept.get("batches_run_again")
+    if type(workers) is int and type(batches) is int and min(workers, batches) >= 0:
+        return WorkerLosses(workers, batches)
+    return WorkerLosses()
 
 
 class _Totals:
