@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import argparse
+import re
 from collections.abc import Callable
 from pathlib import Path
 
 __all__ = ["int_at_least", "int_between", "number_arg", "path_arg", "whole_number"]
 
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+"""A whole number as a command line gives one: ASCII digits, an optional sign."""
+
 
 def int_at_least(minimum: int) -> Callable[[str], int]:
-    """An argparse ``type`` accepting whole numbers >= ``minimum`` (usage error otherwise)."""
+    """An argparse ``type`` accepting whole numbers >= ``minimum`` (usage error otherwise),
+    written in ASCII digits with an optional sign: ``int`` alone would also take ``1_000``,
+    ``' 7 '`` and other scripts' digits (``'١٢'`` as 12)."""
 
     def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if _INTEGER.fullmatch(text) is None:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer")
+        value = int(text)
         if value < minimum:
             raise argparse.ArgumentTypeError(f"{value} must be >= {minimum}")
         return value

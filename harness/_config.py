@@ -80,6 +80,7 @@ from highfive.generators import (
     RunDirError,
     default_space,
     read_toml,
+    show,
 )
 
 from ._importance import check_importance, stage_starts
@@ -474,8 +475,15 @@ class CampaignConfig:
     @classmethod
     def require_generators(cls, record: Mapping[str, Any], run: str, consequence: str) -> None:
         """Refuse a run of generated cases made by another version of the generators
-        than this one (RunDirError naming ``run`` and the ``consequence``)."""
+        than this one (RunDirError naming ``run`` and the ``consequence``), or whose
+        recorded version is not a whole number (a damaged record: ``"2"`` is no version)."""
         made = cls.generators_of(record)
+        if made is not None and (isinstance(made, bool) or not isinstance(made, int)):
+            raise RunDirError(
+                f"{run}: campaign.json's identity.generators is {show(made)}, not a version "
+                f"number (a whole number; this highfive makes version {GENERATOR_VERSION}); "
+                "the record is damaged: run the campaign again"
+            )
         if made is not None and made != GENERATOR_VERSION:
             raise RunDirError(
                 f"{run} was made by generators version {made} and this highfive makes "

@@ -4,8 +4,10 @@ Replay regenerates case ``i`` from the run's campaign.json alone: its point come
 the sampler at index ``i`` and its random streams from ``SeedSequence(seed,
 spawn_key=(i,))``, so the trace is bit-identical to the one the campaign judged; every
 counter is loaded again from its recorded source (refused if its identity changed) and
-the case is judged by the campaign's own function, so every stored outcome column
-(errors and timeouts included) is compared with the fresh one to prove it.
+the case is judged by the campaign's own function, so every stored column is compared
+with the fresh one to prove it: the case's parameters, ``source``, ``recording``, the
+labels' metadata and ``weight`` (what coverage bins and weighs the case by), and every
+outcome column (errors and timeouts included).
 
 A recorded case (a campaign of ``[recordings]``) is read again from its file, which
 must still have the SHA-256 the campaign recorded (else a one-line refusal), and
@@ -14,7 +16,9 @@ shrink.
 
 Shrink moves a failing case's parameters towards the nominal point, one dimension at
 a time, keeping each move only while the same verdict persists, until no dimension
-moves: what is left are the few parameters the failure really needs.
+moves (or until its budget of evaluations is spent: then the point is not minimal,
+and :attr:`ShrinkResult.limited` says so): what is left are the few parameters the
+failure really needs.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import math
 import os
 import shlex
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +36,11 @@ import pyarrow.parquet as pq
 from threadpoolctl import threadpool_limits
 
 from highfive.generators import (
+    ImportanceSampler,
     InvalidParameter,
     ParameterSpace,
     Proposal,
+    Sampler,
     Trace,
     make_sampler,
     synthesize,
@@ -48,7 +54,7 @@ from ._labels import RecordingCase
 from ._oracle import Score
 from ._pipeline import CountResult
 from ._recording_case import judge_recording
-from ._records import OUTCOME_SCHEMA, Outcome, outcome_table
+from ._records import Outcome, outcome_table
 from ._rundir import RunDir
 from ._verdicts import is_failure
 from .counters import CounterPlugin
@@ -93,19 +99,15 @@ def load_run(path: str | Path) -> LoadedRun:
     return LoadedRun(run, config, config.parameter_space(), run.counters(), recordings)
 
 
-def case_row(loaded: LoadedRun, case: int) -> dict[str, Any]:
+def _sampler(loaded: LoadedRun) -> Sampler:
+    """The campaign's sampler, as its batches made it."""
     cfg = loaded.config
-    if not 0 <= case < cfg.cases:
-        raise InvalidParameter(f"case: {case} is outside the run's cases 0..{cfg.cases - 1}")
-    if loaded.recordings:
-        rec = loaded.recordings[case]
-        return {"recording": rec.file, **dict(rec.metadata)}
     props: tuple[Proposal, ...] = ()
     starts: tuple[int, ...] = (0,)
     if cfg.sampler == "importance":
         props = tuple(recorded_proposals(loaded.run.read_campaign(), loaded.space.d))
         starts = stage_starts(cfg.importance, cfg.cases, cfg.batch_size)
-    sampler = make_sampler(
+    return make_sampler(
         cfg.sampler,
         loaded.space.d,
         cfg.cases,
@@ -114,8 +116,36 @@ def case_row(loaded: LoadedRun, case: int) -> dict[str, Any]:
         proposals=props,
         starts=starts,
     )
-    point = sampler.points(case, 1)
+
+
+def case_row(loaded: LoadedRun, case: int) -> dict[str, Any]:
+    cfg = loaded.config
+    if not 0 <= case < cfg.cases:
+        raise InvalidParameter(f"case: {case} is outside the run's cases 0..{cfg.cases - 1}")
+    if loaded.recordings:
+        rec = loaded.recordings[case]
+        return {"recording": rec.file, **dict(rec.metadata)}
+    point = _sampler(loaded).points(case, 1)
     return loaded.space.rows(point)[0]
+
+
+def case_columns(loaded: LoadedRun, case: int, row: Mapping[str, Any]) -> dict[str, Any]:
+    """The columns a result row of ``case`` holds besides ``case_id`` and the outcome,
+    as the campaign writes them for ``row`` (from :func:`case_row`): the parameters,
+    ``source``, ``recording``, a recorded case's metadata and, for importance-sampled
+    cases, ``weight``."""
+    if loaded.recordings:
+        rec = loaded.recordings[case]
+        nulls = dict.fromkeys(loaded.space.names)
+        return {**nulls, "source": "recording", "recording": rec.file, **dict(rec.metadata)}
+    out = {**row, "source": "synthetic", "recording": None}
+    sampler = _sampler(loaded)
+    if isinstance(sampler, ImportanceSampler):
+        # Computed over the case's whole batch, as the campaign computed it.
+        start, count = loaded.config.batch_range(case // loaded.config.batch_size)
+        weights = np.exp(sampler.log_weights(start, sampler.points(start, count)))
+        out["weight"] = float(weights[case - start])
+    return out
 
 
 def case_trace(loaded: LoadedRun, case: int, row: Mapping[str, Any]) -> Trace:
@@ -138,6 +168,9 @@ class Replay:
     run_status: str = "complete"  # campaign.json's status
     batches_done: int = 0  # batches the manifest lists
     batches: int = 0  # batches of the whole campaign
+    columns: dict[str, Any] = field(default_factory=dict)
+    """The case's columns besides the outcome, as the campaign writes them (none: not
+    compared, as for a case changed with parameter overrides)."""
 
     def not_compared(self) -> str | None:
         """Why the case could not be compared with stored rows (None: it was, or it
@@ -159,26 +192,24 @@ class Replay:
         return f"case {self.case} is not in the run's stored results{why}; nothing was compared"
 
     def differences(self) -> dict[str, list[str]]:
-        """Per counter, the stored outcome columns whose fresh value differs."""
+        """Per counter, the stored columns whose fresh value differs: the case's
+        columns (parameters, ``source``, ``recording``, metadata, ``weight``), then the
+        outcome columns."""
         out = {}
         for cid, row in self.stored.items():
-            fresh = outcome_table([self.outcomes[cid]]).to_pylist()[0]
-            cols = [
-                f.name
-                for f in OUTCOME_SCHEMA
-                if f.name in row and not _same(row[f.name], fresh[f.name])
-            ]
+            fresh = {**self.columns, **outcome_table([self.outcomes[cid]]).to_pylist()[0]}
+            cols = [c for c, v in fresh.items() if c in row and not _same(row[c], v)]
             if cols:
                 out[cid] = cols
         return out
 
     def differing(self) -> list[str]:
-        """Counters with any stored outcome column that differs from the fresh one."""
+        """Counters with any stored column that differs from the fresh one."""
         return list(self.differences())
 
     @property
     def matches_stored(self) -> bool:
-        """Whether every stored outcome column equals the fresh one."""
+        """Whether every stored column equals the fresh one."""
         return not self.differing()
 
 
@@ -250,6 +281,7 @@ def replay_loaded(
         judged = _evaluate(loaded, case_trace(loaded, case, row), list(loaded.counters))
     trace = judged.trace
     stored = {} if overrides else _stored_rows(loaded, case, list(loaded.counters))
+    columns = case_columns(loaded, case, row) if stored else {}
     return Replay(
         case,
         row,
@@ -262,6 +294,7 @@ def replay_loaded(
         str(loaded.run.read_campaign().get("status")),
         len(loaded.run.done_batches()),
         -(-loaded.config.cases // loaded.config.batch_size),
+        columns,
     )
 
 
@@ -276,6 +309,9 @@ class ShrinkResult:
     shrunk: dict[str, Any]
     nominal: dict[str, Any]
     evaluations: int
+    limited: bool = False
+    """Whether it stopped because its budget of evaluations was spent while a parameter
+    could still move: then the point is not minimal."""
 
     def changed(self) -> dict[str, Any]:
         """The parameters that still differ from nominal: what the failure needs."""
@@ -289,33 +325,48 @@ def shrink(
 
     Each step tries, for one dimension, the nominal value, then points halfway there
     (three halvings for numeric dimensions); the first that keeps ``model``'s verdict
-    is kept. Passes over all dimensions repeat until none moves or ``max_steps``
-    evaluations are spent.
+    is kept. Passes over all dimensions repeat until none moves, or until the next
+    evaluation would be the ``max_steps + 1``-th (then :attr:`ShrinkResult.limited`).
+
+    Raises
+    ------
+    InvalidParameter
+        An unknown (or empty) ``model``; a case whose fresh verdict of some model in
+        question differs from its stored one (it does not reproduce); a case that
+        passes with every model in question; a recorded case.
     """
+    if max_steps < 1:
+        raise InvalidParameter(f"max_steps: {max_steps} must be an integer >= 1")
     loaded = load_run(path)
     row = case_row(loaded, case)
     if loaded.recordings:
         _recorded(loaded, case, "there is nothing to shrink")
-    names = [model] if model else list(loaded.counters)
+    names = [model] if model is not None else list(loaded.counters)
     for m in names:
         if m not in loaded.counters:
             raise InvalidParameter(
                 f"model: {m!r} is not in this run ({', '.join(loaded.counters)})"
             )
     verdicts = _evaluate(loaded, case_trace(loaded, case, row), names).outcomes
+    # Compared before anything else: a stored failure that passes now is no passing case.
+    stored = _stored_rows(loaded, case, names)
+    changed = [
+        f"{m}: stored verdict {stored[m].get('verdict')}, now {verdicts[m].verdict}"
+        for m in names
+        if m in stored and stored[m].get("verdict") != verdicts[m].verdict
+    ]
+    if changed:
+        raise InvalidParameter(
+            f"case {case} does not reproduce with {'; with '.join(changed)} (is the counter "
+            f"deterministic? 'highfive replay RUN {case}' shows the difference); nothing to "
+            "shrink"
+        )
     failing = [m for m in names if is_failure(verdicts[m].verdict)]
     if not failing:
         raise InvalidParameter(
             f"case {case} passes with {', '.join(names)}; only failing cases can be shrunk"
         )
     target, verdict = failing[0], verdicts[failing[0]].verdict
-    stored = _stored_rows(loaded, case, [target]).get(target)
-    if stored is not None and stored.get("verdict") != verdict:
-        raise InvalidParameter(
-            f"case {case} does not reproduce with {target}: stored verdict "
-            f"{stored.get('verdict')}, now {verdict} (is the counter deterministic? "
-            f"'highfive replay RUN {case}' shows the difference); nothing to shrink"
-        )
     keep = _failure(verdicts[target])
     nominal = loaded.space.nominal()
     current, steps = dict(row), 0
@@ -326,18 +377,23 @@ def shrink(
         judged = _evaluate(loaded, case_trace(loaded, case, candidate), [target])
         return _failure(judged.outcomes[target]) == keep
 
-    moved = True
-    while moved and steps < max_steps:
+    moved, limited = True, False
+    while moved and not limited:
         moved = False
         for dim in loaded.space:
-            if current[dim.name] == nominal[dim.name] or steps >= max_steps:
+            if current[dim.name] == nominal[dim.name]:
                 continue
             for value in _towards(current[dim.name], nominal[dim.name], dim.kind):
+                if steps >= max_steps:
+                    limited = True  # a candidate is left untried: not a fixed point
+                    break
                 if still_fails({**current, dim.name: value}):
                     current[dim.name] = value
                     moved = True
                     break
-    return ShrinkResult(case, target, verdict, row, current, nominal, steps)
+            if limited:
+                break
+    return ShrinkResult(case, target, verdict, row, current, nominal, steps, limited)
 
 
 def _towards(value: Any, nominal: Any, kind: str) -> list[Any]:
@@ -355,12 +411,19 @@ def _towards(value: Any, nominal: Any, kind: str) -> list[Any]:
     return seen
 
 
-def replay_command(run: str | os.PathLike[str], case: int, params: Mapping[str, Any]) -> str:
-    """The shell command that replays ``case`` with ``params`` set, quoted for a POSIX
-    shell; a number is written so that it reads back as the same value (rounded to 6
-    digits, the command replayed a point near the one shrink found)."""
-    flags = " ".join(f"--param {shlex.quote(f'{k}={_fmt(v)}')}" for k, v in params.items())
-    return f"highfive replay {shlex.quote(os.fspath(run))} {case} {flags}".rstrip()
+def replay_command(
+    run: str | os.PathLike[str], case: int | str, params: Mapping[str, Any] | None = None
+) -> str:
+    """The shell command that replays ``case`` (a case id, or a placeholder such as
+    ``CASE_ID``) with ``params`` set, quoted for a POSIX shell; a run folder whose name
+    starts with ``-`` is written ``./-r``, so that it is not read as an option; a number
+    is written so that it reads back as the same value (rounded to 6 digits, the command
+    replayed a point near the one shrink found)."""
+    where = os.fspath(run)
+    if where.startswith("-"):
+        where = os.path.join(os.curdir, where)
+    flags = " ".join(f"--param {shlex.quote(f'{k}={_fmt(v)}')}" for k, v in (params or {}).items())
+    return f"highfive replay {shlex.quote(where)} {case} {flags}".rstrip()
 
 
 def _fmt(v: Any) -> str:

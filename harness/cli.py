@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import shlex
 import signal
 import sys
 import tempfile
@@ -285,11 +284,7 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     from highfive.generators import default_space, get_motion, synthesize
 
     get_motion(args.motion)  # unknown motion: one clear line before anything else
-    if args.csv is not None and args.csv.suffix.lower() not in (".csv", ".parquet"):
-        raise InvalidParameter(
-            f"--csv: {os.fspath(args.csv)!r} must end in .csv or .parquet (the formats "
-            "'highfive count' reads)"
-        )
+    _check_trace_table(args.csv)
     space = default_space()
     params: dict[str, Any] = dict(_parse_params(args.param))
     if "motion" in params:
@@ -324,6 +319,15 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     for path, _ in writers.values():
         print(f"wrote {path}")
     return 0
+
+
+def _check_trace_table(path: Path | None) -> None:
+    """Refuse a ``--csv`` name that :func:`_write_trace_table` cannot write."""
+    if path is not None and path.suffix.lower() not in (".csv", ".parquet"):
+        raise InvalidParameter(
+            f"--csv: {os.fspath(path)!r} must end in .csv or .parquet (the formats "
+            "'highfive count' reads)"
+        )
 
 
 def _write_trace_table(trace: Any, path: Path) -> None:
@@ -625,30 +629,36 @@ def _run_until_decided(args: argparse.Namespace, config: Any) -> int:
 
 # -- replay and shrink ---------------------------------------------------------------
 def _cmd_replay(args: argparse.Namespace) -> int:
-    from highfive.generators import show_text
-    from highfive.harness import replay
+    from highfive.harness import load_run, replay_loaded
 
     if args.case is None:
-        if args.param or args.plot:
+        if args.param or args.plot or args.csv:
             raise InvalidParameter(
-                "replay: --param and --plot need a CASE_ID (without one, replay lists the "
-                "run's failing cases)"
+                "replay: --param, --plot and --csv need a CASE_ID (without one, replay lists "
+                "the run's failing cases)"
             )
         return _list_failing(args.run)
-    rep = replay(args.run, args.case, _parse_params(args.param) or None)
+    _check_trace_table(args.csv)
+    loaded = load_run(args.run)
+    if args.csv is not None and loaded.recordings and args.case < len(loaded.recordings):
+        raise InvalidParameter(
+            f"--csv: case {args.case} is the recording {loaded.recordings[args.case].file}, "
+            "which is the file the campaign read; copy that file instead"
+        )
+    rep = replay_loaded(loaded, args.case, _parse_params(args.param) or None)
     source = f" (recording {rep.row['recording']})" if "recording" in rep.row else ""
-    print(f"case {rep.case}{source}: {rep.trace!r}")
+    say(f"case {rep.case}{source}: {rep.trace!r}")
     for e in rep.trace.events:
         impact = "-" if e.impact is None else f"{e.impact:.3f} s"
-        print(f"  truth  {e.motion:<13} {e.start:7.3f}-{e.end:7.3f} s  impact {impact}")
+        say(f"  truth  {e.motion:<13} {e.start:7.3f}-{e.end:7.3f} s  impact {impact}")
     width = max([8, *map(len, rep.outcomes)])
     for mid, o in rep.outcomes.items():
         if o.message:
-            print(f"  {mid:<{width}} {o.verdict:<14} {show_text(o.message)}")
+            say(f"  {mid:<{width}} {o.verdict:<14} {o.message}")
             continue
         times = ", ".join(f"{t:.3f}" for t in o.detection_times)
         said = f"detections at {times} s" if times else "no detection"
-        print(
+        say(
             f"  {mid:<{width}} count {o.predicted_count} (true {o.true_count})  "
             f"{o.verdict:<14} {said}"
         )
@@ -656,13 +666,19 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     if rep.stored:
         if not rep.matches_stored:
             what = "; ".join(f"{m}: {', '.join(c)}" for m, c in rep.differences().items())
-            print(f"regenerated results are DIFFERENT FROM the campaign's stored rows ({what})")
+            say(f"regenerated results are DIFFERENT FROM the campaign's stored rows ({what})")
         elif unchecked is None:
-            print("regenerated results are identical to the campaign's stored rows")
+            say(
+                "regenerated results are identical to the campaign's stored rows (every "
+                "stored column, parameters and outcome alike)"
+            )
         else:
-            print(f"regenerated results of {', '.join(rep.stored)} are identical to their rows")
+            say(f"regenerated results of {', '.join(rep.stored)} are identical to their rows")
     if unchecked is not None:
-        print(unchecked)
+        say(unchecked)
+    writers: dict[str, tuple[Path, Writer]] = {}
+    if args.csv:
+        writers["--csv"] = (args.csv, lambda tmp: _write_trace_table(rep.trace, tmp))
     if args.plot:
         from highfive.reports import plot_replay, save_figure
 
@@ -671,8 +687,10 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         fig = plot_replay(
             rep.trace, rep.results, spec=spec, title=f"{args.run} case {rep.case}: {verdicts}"
         )
-        write_together({"--plot": (args.plot, lambda tmp: save_figure(fig, tmp))})
-        print(f"wrote {args.plot}")
+        writers["--plot"] = (args.plot, lambda tmp: save_figure(fig, tmp))
+    write_together(writers)
+    for path, _ in writers.values():
+        say(f"wrote {path}")
     # 0: identical to the stored rows (or a case changed by --param, not compared);
     # 1: different, or nothing stored to compare with.
     return 0 if (args.param or rep.matches_stored) and unchecked is None else 1
@@ -680,10 +698,11 @@ def _cmd_replay(args: argparse.Namespace) -> int:
 
 def _list_failing(run: Path) -> int:
     """``highfive replay RUN``: the run's failing cases, worst verdicts first."""
-    from highfive.harness import SEVERITY, RunDir
+    from highfive.harness import SEVERITY, CampaignConfig, RunDir, replay_command
 
     rundir = RunDir(run)
-    models = [str(m["id"]) for m in rundir.read_campaign().get("models", [])]
+    record = rundir.read_campaign(config=True)
+    models = [str(m["id"]) for m in record.get("models", [])]
     rows = rundir.results(columns=["case_id", "model", "verdict"])
     cases = int(rows["case_id"].nunique())
     failing_ids = set(rows["case_id"][rows["verdict"].astype(str) != "pass"].tolist())
@@ -707,36 +726,49 @@ def _list_failing(run: Path) -> int:
     per_model = ", ".join(
         f"{m} {sum(t.get(m, 'pass') != 'pass' for t in table.values()):,}" for m in models
     )
-    print(
+    if record.get("status") != "complete":
+        config = CampaignConfig.from_dict(record["config"])
+        say(
+            f"the run is incomplete: status {record.get('status')!r}, "
+            f"{len(rundir.done_batches()):,} of {config.n_batches:,} batches done "
+            f"({cases:,} of {config.cases:,} cases); only those cases are listed"
+        )
+    say(
         f"{len(failing):,} of {cases:,} cases fail ({per_model})"
         + (f"; the first {len(shown)}, worst verdicts first:" if failing else "")
     )
     if not shown:
         return 0
     width = max([14, *map(len, models)])
-    print(f"  {'CASE_ID':>8}  " + "  ".join(f"{m:<{width}}" for m in models).rstrip())
+    say(f"  {'CASE_ID':>8}  " + "  ".join(f"{m:<{width}}" for m in models).rstrip())
     for case in shown:
         cells = "  ".join(f"{table[case].get(m, '-'):<{width}}" for m in models)
-        print(f"  {case:>8}  {cells}".rstrip())
-    print(f"replay one with: highfive replay {shlex.quote(os.fspath(run))} CASE_ID")
+        say(f"  {case:>8}  {cells}".rstrip())
+    say(f"replay one with: {replay_command(run, 'CASE_ID')}")
     return 0
 
 
 def _cmd_shrink(args: argparse.Namespace) -> int:
     from highfive.harness import replay_command, shrink
 
-    res = shrink(args.run, args.case, args.model)
+    res = shrink(args.run, args.case, args.model, max_steps=args.max_steps)
     changed = res.changed()
-    print(
-        f"case {res.case}, model {res.model}: verdict {res.verdict} after "
-        f"{res.evaluations} evaluations"
+    limit = (
+        f"; stopped at the limit of {args.max_steps:,} evaluations (--max-steps), so the "
+        "point is not minimal: a larger --max-steps may move it further"
+        if res.limited
+        else ""
     )
-    print(f"{len(changed)} of {len(res.shrunk)} parameters still differ from nominal:")
+    say(
+        f"case {res.case}, model {res.model}: verdict {res.verdict} after "
+        f"{res.evaluations} evaluations{limit}"
+    )
+    say(f"{len(changed)} of {len(res.shrunk)} parameters still differ from nominal:")
     for k, v in changed.items():
-        print(f"  {k:<18} {v!r:<22} (nominal {res.nominal[k]!r}, was {res.original[k]!r})")
-    print("replay it with:")
+        say(f"  {k:<18} {v!r:<22} (nominal {res.nominal[k]!r}, was {res.original[k]!r})")
+    say("replay it with:")
     moved = {k: v for k, v in res.shrunk.items() if v != res.original[k]}
-    print("  " + replay_command(args.run, res.case, moved))
+    say("  " + replay_command(args.run, res.case, moved))
     return 0
 
 
@@ -784,7 +816,14 @@ def _build_parser() -> argparse.ArgumentParser:
         "reads as g) and as a plot.",
     )
     p.add_argument("motion", metavar="MOTION", help=f"one of: {', '.join(MOTIONS)}")
-    p.add_argument("--seed", type=_seed, default=0, help="case seed, >= 0 (default 0)")
+    p.add_argument(
+        "--seed",
+        type=_seed,
+        default=0,
+        help="seed of this trace's random streams, >= 0 (default 0); a campaign's case is "
+        "seeded otherwise, so no --seed remakes one: 'highfive replay RUN CASE_ID --csv "
+        "FILE' writes a campaign case's trace",
+    )
     p.add_argument(
         "--param",
         action="append",
@@ -969,9 +1008,12 @@ def _build_parser() -> argparse.ArgumentParser:
         "replay",
         help="regenerate one case of a run bit-identically",
         description="Regenerate CASE_ID of RUN from its campaign.json, run every model, "
-        "print truth, detections and verdicts, and check them against the stored rows "
-        "(exit 1 if they differ). --param changes parameters (then nothing is compared). "
-        "Without CASE_ID, list the run's failing cases, worst verdicts first.",
+        "print truth, detections and verdicts, and check them against the stored rows: "
+        "parameters, source, weight and outcome, every stored column (exit 1 if they "
+        "differ or nothing is stored). --param changes parameters (then nothing is "
+        "compared). Without CASE_ID, list the run's failing cases, worst verdicts first "
+        "(exit 0; of an incomplete run, the first line says so and only the cases done "
+        "are listed).",
     )
     p.add_argument("run", type=path_arg, metavar="RUN", help="run directory")
     p.add_argument(
@@ -994,18 +1036,36 @@ def _build_parser() -> argparse.ArgumentParser:
         metavar="FILE.png",
         help="plot trace, scalogram and window probabilities",
     )
-    p.set_defaults(handler=_cmd_replay, outputs={"plot": "image"})
+    p.add_argument(
+        "--csv",
+        type=path_arg,
+        metavar="FILE",
+        help="write the case's trace, the very samples the campaign judged, as 'highfive "
+        "synth --csv' does (CSV, or Parquet for a .parquet name): 'highfive count FILE "
+        "--model M' gives the stored count",
+    )
+    p.set_defaults(handler=_cmd_replay, outputs={"plot": "image", "csv": "file"})
 
     p = sub.add_parser(
         "shrink",
         help="minimise a failing case towards nominal",
         description="Move the parameters of failing CASE_ID towards nominal, one dimension "
         "at a time, while the same verdict persists; print the smallest failing point "
-        "and the command that replays it.",
+        "and the command that replays it. A case whose stored verdict differs from "
+        "today's is refused (it does not reproduce). Shrinking stops after --max-steps "
+        "evaluations; if a parameter could still move then, it says so: the point is "
+        "not minimal.",
     )
     p.add_argument("run", type=path_arg, metavar="RUN", help="run directory")
     p.add_argument("case", type=_case, metavar="CASE_ID", help="a failing case of RUN")
     p.add_argument("--model", help="the model whose failure to keep (default: the first failing)")
+    p.add_argument(
+        "--max-steps",
+        type=int_at_least(1),
+        default=400,
+        metavar="N",
+        help="evaluations to spend at most (default 400)",
+    )
     p.set_defaults(handler=_cmd_shrink)
 
     p = sub.add_parser(

@@ -220,7 +220,7 @@ def test_replay_is_bit_identical_and_shrink_keeps_the_verdict(
         pytest.skip("no failing case to shrink")
     case, model = int(failing.iloc[0]["case_id"]), str(failing.iloc[0]["model"])
     res = shrink(run, case, model)
-    assert res.verdict == failing.iloc[0]["verdict"]
+    assert res.verdict == failing.iloc[0]["verdict"] and not res.limited
     again = replay(run, case, {k: v for k, v in res.shrunk.items() if v != res.original[k]})
     assert again.scores[model].verdict == res.verdict
     assert main(["shrink", str(run), str(case), "--model", model]) == 0
@@ -234,11 +234,11 @@ def two_bugs(trace):
     raise ZeroDivisionError("bug B: empty window")
 
 def moody(trace):
-    # misses every high-five, or counts each twice once mood.txt says so
+    # misses every high-five, counts each once or twice, as mood.txt says
     from pathlib import Path
     mood = (Path(__file__).parent / "mood.txt").read_text().strip()
     events = [e.centre for e in trace.events if e.is_high_five]
-    return [] if mood == "miss" else events + events
+    return {"miss": [], "exact": events}.get(mood, events + events)
 """
 
 
@@ -271,6 +271,28 @@ def test_shrink_refuses_a_case_that_does_not_reproduce(
     (tmp_path / "mood.txt").write_text("double")
     with pytest.raises(InvalidParameter, match=rf"case {case} does not reproduce with md: "):
         shrink(run, case, "md")
+
+
+def test_shrink_says_a_stored_failure_that_passes_now_does_not_reproduce(
+    tmp_path: Path, small_campaign: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A case stored as failing that passes when made again was "a passing case; only
+    # failing cases can be shrunk", which hid that it does not reproduce.
+    (tmp_path / "moody.py").write_text(SHRINK_COUNTERS + "\n# exact\n")  # a module of its own
+    (tmp_path / "mood.txt").write_text("miss")
+    counter = {"md": f"{tmp_path / 'moody.py'}:moody"}
+    run = small_campaign(tmp_path, "exact", 1, 16, counter, space={"motion": "high_five"})
+    frame = _frame(run)
+    case = int(frame.loc[frame["verdict"] == "miss", "case_id"].iloc[0])
+    (tmp_path / "mood.txt").write_text("exact")
+    capsys.readouterr()
+    for argv in ([], ["--model", "md"]):
+        assert main(["shrink", str(run), str(case), *argv]) == 2
+        assert capsys.readouterr().err == (
+            f"error: case {case} does not reproduce with md: stored verdict miss, now pass (is "
+            f"the counter deterministic? 'highfive replay RUN {case}' shows the difference); "
+            "nothing to shrink\n"
+        )
 
 
 def test_sobol_warns_unless_a_power_of_two(campaign_file: Callable[..., Path]) -> None:

@@ -275,3 +275,29 @@ def test_workers_compare_a_digest_of_the_code_that_computes_a_case(tmp_path: Pat
     assert source_digest(copy) != code_digest()
     assert environment()["highfive source"] == code_digest()
     assert code_digest.cache_info().misses == 1  # computed once per process
+
+
+@pytest.mark.parametrize("made", ["2", 2.0, True, [2]])
+def test_a_generators_version_that_is_not_a_whole_number_is_refused_as_recorded(
+    made: object,
+) -> None:
+    # "2" (text) was compared with 2, and the refusal read "was made by generators
+    # version 2 and this highfive makes version 2"; 2.0 passed as version 2.
+    from highfive.generators import RunDirError, show
+
+    record = {"identity": {"space": {}, "generators": made}}
+    with pytest.raises(RunDirError) as exc:
+        CampaignConfig.require_generators(record, "run directory 'r'", "cannot replay")
+    assert str(exc.value) == (
+        f"run directory 'r': campaign.json's identity.generators is {show(made)}, not a "
+        "version number (a whole number; this highfive makes version 2); the record is "
+        "damaged: run the campaign again"
+    )
+    assert "'2'" in str(exc.value) or made != "2"  # the value as recorded: text is quoted
+
+
+def test_a_recorded_generators_version_of_this_highfive_is_accepted() -> None:
+    from highfive.generators import GENERATOR_VERSION
+
+    record = {"identity": {"space": {}, "generators": GENERATOR_VERSION}}
+    CampaignConfig.require_generators(record, "r", "cannot replay")  # no error

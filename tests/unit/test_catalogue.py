@@ -1421,8 +1421,23 @@ CATALOGUE = [
     row(
         "replay-param-without-case",
         "replay run --param gap=1",
-        r"replay: --param and --plot need a CASE_ID",
+        r"replay: --param, --plot and --csv need a CASE_ID",
     ),
+    row(
+        "replay-csv-without-case",
+        "replay run --csv t.csv",
+        r"replay: --param, --plot and --csv need a CASE_ID",
+    ),
+    row(
+        "replay-csv-other-suffix",
+        "replay run 1 --csv trace.txt",
+        r"--csv: 'trace.txt' must end in .csv or .parquet",
+    ),
+    row("replay-csv-folder", "replay run 1 --csv folder", r"--csv: 'folder' is a folder"),
+    row("replay-case-other-digits", "replay run ١٢", r"CASE_ID: '١٢' is not an", usage=True),
+    row("replay-case-full-width", "replay run ０", r"CASE_ID: '０' is not an", usage=True),
+    row("replay-case-underscore", "replay run 1_0", r"CASE_ID: '1_0' is not an", usage=True),
+    row("replay-model", "replay run 1 --model ''", r"unrecognized arguments: --model", usage=True),
     row("replay-plot-suffix", "replay run 1 --plot x.txt", r"--plot: 'x.txt' does not end in an"),
     row("shrink-not-a-run", "shrink folder 1", r"run directory 'folder' has no campaign.json"),
     row("shrink-case-range", "shrink run 99", r"case: 99 is outside the run's cases 0..15"),
@@ -1432,6 +1447,11 @@ CATALOGUE = [
         r"case \d+ passes with toy, float; only failing cases can be shrunk",
     ),
     row("shrink-unknown-model", "shrink run 1 --model nope", r"model: 'nope' is not in this run"),
+    row("shrink-empty-model", "shrink run 1 --model ''", r"model: '' is not in this run \(toy,"),
+    row(
+        "shrink-no-steps", "shrink run 1 --max-steps 0", r"--max-steps: 0 must be >= 1", usage=True
+    ),
+    row("shrink-case-other-digits", "shrink run ١", r"CASE_ID: '١' is not an", usage=True),
     # -- coverage, gate, report, diff ---------------------------------------------
     row("coverage-not-a-run", "coverage folder", r"run directory 'folder' has no campaign.json"),
     row("coverage-partial", "coverage partial", r"'partial' is incomplete .* pass --partial"),

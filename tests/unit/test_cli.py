@@ -648,3 +648,170 @@ def test_control_characters_of_a_counter_message_are_escaped_when_printed(
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1
     assert r"bad \x00\x07\x1b[2J \u202e end" in err and "\x1b" not in err
+
+
+def _toy_run(root: Path, model: Path) -> Path:
+    """A complete run of the toy model, made in this process: ``root/c``."""
+    config = root / "c.toml"
+    config.write_text(
+        f'name = "c"\nseed = 3\ncases = 16\nsampler = "random"\nbatch_size = 8\n'
+        f'models = ["{model}"]\nout = "{root}"\n[execution]\nworkers = 0\n'
+    )
+    assert main(["run", str(config)]) == 0
+    return root / "c"
+
+
+def _rewrite_cell(run: Path, model: str, case: int, column: str, value: object) -> None:
+    """Set one cell of ``case``'s stored row in a result part file and give the file's
+    new size and SHA-256 to the manifest, as a deliberate edit would (no damage)."""
+    import hashlib
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    lines = (run / "manifest.jsonl").read_text().splitlines()
+    entries = [json.loads(line) for line in lines]
+    for entry in entries:
+        for f in entry["files"]:
+            path = run / f["path"]
+            if f"model={model}" not in f["path"]:
+                continue
+            table = pq.read_table(path)
+            ids = table.column("case_id").to_pylist()
+            if case not in ids:
+                continue
+            i = table.schema.get_field_index(column)
+            cells = table.column(column).to_pylist()
+            cells[ids.index(case)] = value
+            table = table.set_column(i, table.schema.field(i), pa.array(cells, table[column].type))
+            pq.write_table(table, path)
+            data = path.read_bytes()
+            f.update(bytes=len(data), sha256=hashlib.sha256(data).hexdigest())
+    text = "".join(json.dumps(e) + "\n" for e in entries)
+    (run / "manifest.jsonl").write_text(text)
+
+
+def test_replay_compares_the_case_s_parameters_and_source_too(
+    tmp_path: Path, toy_model_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Only the outcome columns were compared: a stored row whose parameters were not
+    # the case replayed was "identical to the campaign's stored rows".
+    run = _toy_run(tmp_path, toy_model_path)
+    rows = pd.read_parquet(run / "results")
+    motion = rows.loc[rows.case_id == 5, "motion"].item()
+    other = "high_five" if motion != "high_five" else "clap"
+    capsys.readouterr()
+    assert main(["replay", str(run), "5"]) == 0
+    last = capsys.readouterr().out.splitlines()[-1]
+    assert last.startswith("regenerated results are identical to the campaign's stored rows")
+    _rewrite_cell(run, "toy", 5, "motion", other)
+    _rewrite_cell(run, "toy", 5, "repetitions", 99)
+    _rewrite_cell(run, "toy", 5, "source", "recording")
+    assert main(["replay", str(run), "5"]) == 1
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        "regenerated results are DIFFERENT FROM the campaign's stored rows "
+        "(toy: motion, repetitions, source)"
+    )
+
+
+def test_the_failure_list_of_an_incomplete_run_says_so_first(
+    tmp_path: Path, toy_model_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # "3 of 448 cases fail" of a killed run of 2,048 cases read as the whole run.
+    run = _toy_run(tmp_path, toy_model_path)
+    record = json.loads((run / "campaign.json").read_text())
+    record["status"] = "running"
+    (run / "campaign.json").write_text(json.dumps(record))
+    manifest = (run / "manifest.jsonl").read_text().splitlines(keepends=True)
+    (run / "manifest.jsonl").write_text(manifest[0])  # batch 0 (cases 0-7) listed only
+    capsys.readouterr()
+    assert main(["replay", str(run)]) == 0  # a listing, as of a complete run
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == (
+        "the run is incomplete: status 'running', 1 of 2 batches done (8 of 16 cases); "
+        "only those cases are listed"
+    )
+    assert " of 8 cases fail (toy " in out[1]
+
+
+@pytest.mark.parametrize("verdict", ["pass", "fail"])
+def test_replay_csv_writes_the_case_s_trace_which_count_counts_as_stored(
+    tmp_path: Path, toy_model_path: Path, capsys: pytest.CaptureFixture[str], verdict: str
+) -> None:
+    # No --seed of synth remakes a campaign's case (seeded from the campaign's seed and
+    # the case id): the trace of a case could not be had as a file count reads.
+    run = _toy_run(tmp_path, toy_model_path)
+    rows = pd.read_parquet(run / "results")
+    chosen = rows[(rows.verdict == "pass") == (verdict == "pass")]
+    assert not chosen.empty  # the toy model passes some cases and fails others
+    case, stored = int(chosen.case_id.iloc[0]), int(chosen.predicted_count.iloc[0])
+    out = tmp_path / "case.csv"
+    capsys.readouterr()
+    assert main(["replay", str(run), str(case), "--csv", str(out)]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == f"wrote {out}"
+    assert main(["count", str(out), "--model", str(toy_model_path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["count"] == stored
+
+
+def test_what_replay_and_shrink_print_of_a_run_s_path_is_escaped(
+    tmp_path: Path, toy_model_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A run folder named with ESC put "\x1b[31m" raw on the terminal in "replay one
+    # with: ..." and "replay it with: ..."; "wrote <file>" printed a BEL raw.
+    run = _toy_run(tmp_path, toy_model_path).rename(tmp_path / "red\x1b[31m")  # replays moved
+    rows = pd.read_parquet(run / "results")
+    case = int(rows.loc[rows.verdict != "pass", "case_id"].iloc[0])
+    capsys.readouterr()
+    assert main(["replay", str(run)]) == 0
+    listing = capsys.readouterr().out
+    assert all(c.isprintable() or c == "\n" for c in listing), repr(listing)
+    assert r"red\x1b[31m" in listing
+    assert main(["shrink", str(run), str(case), "--max-steps", "2"]) == 0
+    shrunk = capsys.readouterr().out
+    assert all(c.isprintable() or c == "\n" for c in shrunk), repr(shrunk)
+    assert r"red\x1b[31m" in shrunk
+    assert main(["replay", str(run), str(case), "--csv", str(tmp_path / "t\a.csv")]) == 0
+    replayed = capsys.readouterr().out
+    assert all(c.isprintable() or c == "\n" for c in replayed), repr(replayed)
+    assert replayed.splitlines()[-1] == f"wrote {tmp_path}/t\\x07.csv"
+
+
+def test_shrink_says_when_it_stopped_at_its_evaluation_limit(
+    tmp_path: Path, toy_model_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # It stopped after max_steps evaluations and printed "after 400 evaluations" as
+    # for a point no parameter could leave: not the smallest failing point.
+    from highfive.harness import shrink
+
+    run = _toy_run(tmp_path, toy_model_path)
+    rows = pd.read_parquet(run / "results")
+    case = int(rows.loc[rows.verdict != "pass", "case_id"].iloc[0])
+    res = shrink(run, case, max_steps=3)
+    assert res.limited and res.evaluations == 3
+    capsys.readouterr()
+    assert main(["shrink", str(run), str(case), "--max-steps", "3"]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.endswith(
+        "after 3 evaluations; stopped at the limit of 3 evaluations (--max-steps), so the "
+        "point is not minimal: a larger --max-steps may move it further"
+    )
+
+
+def test_a_printed_replay_command_of_a_run_named_like_an_option_runs() -> None:
+    # A run folder named -r gave "highfive replay -r 338 ...": unrecognized arguments.
+    from highfive.harness import replay_command
+
+    assert shlex.split(replay_command(Path("-r"), 338, {"gap": 1.5})) == [
+        "highfive",
+        "replay",
+        "./-r",
+        "338",
+        "--param",
+        "gap=1.5",
+    ]
+    assert shlex.split(replay_command("/runs/-r", "CASE_ID")) == [
+        "highfive",
+        "replay",
+        "/runs/-r",
+        "CASE_ID",
+    ]
