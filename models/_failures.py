@@ -236,8 +236,9 @@ def load_corpora(
     RunDirError
         Not a run directory, or an incomplete or damaged one.
     InvalidParameter
-        A run without failures, over another space, given twice, or whose failing
-        traces are all another run's (a failing trace two runs share is kept once,
+        A run of recordings (evaluation data, never training data), a run without
+        failures, over another space, given twice, or whose failing traces are all
+        another run's (a failing trace two runs share is kept once,
         in the first).
     """
     from highfive.coverage import space_fingerprint
@@ -255,6 +256,11 @@ def load_corpora(
         if path.resolve() in seen:
             raise InvalidParameter(f"{where} is given twice")
         seen[path.resolve()] = where
+        if _of_recordings(record):
+            raise InvalidParameter(
+                f"{where} is a campaign of real recordings; recordings are evaluation "
+                "data, never training data: add failures of campaigns of generated cases"
+            )
         got = space_fingerprint(_run_space(path))
         if got != want:
             raise InvalidParameter(
@@ -304,6 +310,21 @@ def load_corpora(
             )
         )
     return out
+
+
+def _of_recordings(record: Mapping[str, Any]) -> bool:
+    """Whether ``campaign.json``'s record is that of a campaign of recordings: its
+    configuration or identity names a recordings table, or its identity lists files."""
+    identity = record.get("identity") or {}
+    config = record.get("config") or {}
+    return any(
+        isinstance(d, Mapping) and d.get(key) is not None
+        for d, key in (
+            (config, "recordings"),
+            (identity, "recordings"),
+            (identity, "recording_files"),
+        )
+    )
 
 
 def _trace_key(trace: Trace) -> str:
