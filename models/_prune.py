@@ -25,6 +25,8 @@ import numpy as np
 
 from highfive.generators import InvalidParameter, ModelError, show
 
+from ._defaults import FALLBACK_SEED, FALLBACK_TRACES, MAX_SEED, MAX_THREADS, MAX_TRACES
+
 __all__ = ["PROBE_TOLERANCE", "network_from_onnx", "prune_channels", "prune_model"]
 
 _CHAIN_OPS = frozenset(
@@ -230,12 +232,11 @@ def pruned_metadata(
 ) -> dict[str, str]:
     """The ``train.*`` metadata of a model pruned from one with metadata ``meta``: its
     entries, the widths the pruned network has (the first three convolutions' output
-    channels; the unpruned ones become ``train.prune_widths_from``), and how it was
-    pruned (``train.prune_*``)."""
+    channels; those of the unpruned network become ``train.prune_widths_from``: both
+    from the networks, not from ``meta``), and how it was pruned (``train.prune_*``)."""
     extra = {k: v for k, v in meta.items() if k.startswith("train.")}
     if len(channels) >= 3:
-        if "train.widths" in extra:
-            extra["train.prune_widths_from"] = extra["train.widths"]
+        extra["train.prune_widths_from"] = " ".join(str(a) for a, _ in channels[:3])
         extra["train.widths"] = " ".join(str(b) for _, b in channels[:3])
     extra.update(
         {
@@ -247,6 +248,47 @@ def pruned_metadata(
         }
     )
     return extra
+
+
+def fine_tuning_data(
+    meta: Mapping[str, str], label: str, n_traces: int | None, seed: int | None
+) -> tuple[int, int, list[str]]:
+    """The traces and seed a pruned model is fine-tuned on: those given, else the
+    model's ``train.n_traces`` and ``train.seed`` (``meta``, already well-formed), else
+    :data:`FALLBACK_TRACES` and :data:`FALLBACK_SEED`; with the keys that fell back.
+
+    Raises
+    ------
+    InvalidParameter
+        A count or seed out of range; or ``train.n_traces``, taken as the default, is
+        not from 1 to :data:`MAX_TRACES` (one line naming the model, ``label``).
+    """
+    from ._train import _check_int
+
+    fell_back = []
+    if n_traces is None:
+        if "train.n_traces" in meta:
+            n_traces = int(meta["train.n_traces"])
+            if not 1 <= n_traces <= MAX_TRACES:
+                raise InvalidParameter(
+                    f"{label}: metadata train.n_traces = {show(meta['train.n_traces'])} is "
+                    f"not a trace count from 1 to {MAX_TRACES:,} (the default of --traces); "
+                    "give --traces"
+                )
+        else:
+            n_traces = FALLBACK_TRACES
+            fell_back.append("train.n_traces")
+    if seed is None:
+        if "train.seed" in meta:
+            seed = int(meta["train.seed"])
+        else:
+            seed = FALLBACK_SEED
+            fell_back.append("train.seed")
+    return (
+        _check_int("n_traces", n_traces, 1, MAX_TRACES),
+        _check_int("seed", seed, 0, MAX_SEED),
+        fell_back,
+    )
 
 
 def prune_channels(net: Any, sparsity: float) -> tuple[Any, list[tuple[int, int]]]:
@@ -332,11 +374,12 @@ def prune_model(
         Fine-tuning epochs (0: none) on traces generated as the model's training did.
     n_traces, seed : int, optional
         Fine-tuning data; default the model's ``train.n_traces`` and ``train.seed``
-        (so no new seed is used, and held-out seeds stay unseen).
+        (so no new seed is used, and held-out seeds stay unseen), or, for a model that
+        records none, :data:`FALLBACK_TRACES` and :data:`FALLBACK_SEED` (logged).
     lr : float
         Peak learning rate of the fine-tuning.
     threads : int
-        PyTorch intra-op threads.
+        PyTorch intra-op threads (1 to :data:`MAX_THREADS`).
     log : callable, optional
 
     Returns
@@ -345,20 +388,28 @@ def prune_model(
     """
     from highfive.harness import Model
 
+    from ._arch import network_arch
     from ._dataset import window_set
     from ._export import export_onnx, metadata_of
     from ._failures import check_train_metadata
-    from ._train import fit, require_torch, torch_settings, versions
+    from ._train import _check_int, fit, require_torch, torch_settings, versions
 
     torch = require_torch()
     m = Model.load(model)
     meta = metadata_of(m.data)
     check_train_metadata(meta, f"model {m.label!r}")
-    seed = int(meta.get("train.seed", 0)) if seed is None else seed
-    n_traces = int(meta.get("train.n_traces", 1000)) if n_traces is None else n_traces
+    n_traces, seed, fell_back = fine_tuning_data(meta, f"model {m.label!r}", n_traces, seed)
+    threads = _check_int("threads", threads, 1, MAX_THREADS)
     say = log if log is not None else (lambda _m: None)
+    if fell_back and epochs:
+        say(
+            f"fine-tuning on {n_traces} traces of seed {seed}: the model's metadata has no "
+            f"{' or '.join(fell_back)}"
+        )
     with torch_settings(torch, threads):
-        net, channels = prune_channels(network_from_onnx(m.data, m.name), sparsity)
+        original = network_from_onnx(m.data, m.name)
+        arch = network_arch(original, meta.get("train.arch", "reference"), f"model {m.label!r}")
+        net, channels = prune_channels(original, sparsity)
         say("pruned channels: " + ", ".join(f"{a}->{b}" for a, b in channels))
         if epochs:
             data = window_set(n_traces, seed, spec=m.spec)
@@ -371,6 +422,7 @@ def prune_model(
             epochs=epochs,
             traces=f"{n_traces} (seed {seed})",
         )
+        extra["train.arch"] = arch
         extra["train.versions"] = versions(torch)
         path = export_onnx(net, m.spec, out, extra=extra)
     say(f"wrote {path} ({path.stat().st_size:,} bytes)")

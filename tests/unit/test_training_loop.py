@@ -124,6 +124,48 @@ def test_fine_tune_from_the_shipped_model(tmp_path: Path, corpus_run: Path) -> N
         train(out=tmp_path / "x.onnx", init="float", widths=(8, 8, 8), **TINY)
 
 
+def test_init_refuses_a_quantized_model_before_generating_data(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "x.onnx"
+    argv = ["model", "train", "--init", "int8", "--traces", "5", "--epochs", "1", "--out", str(out)]
+    assert main(argv) == 2
+    said = capsys.readouterr()
+    assert said.out == ""  # no "data: ..." line: nothing was generated
+    assert said.err == "error: model: 'int8' is quantized; pass its float32 model\n"
+    assert not out.exists()
+
+
+def _lying(tmp_path: Path, **train: str) -> Path:
+    """The shipped float model (reference design, widths 16 32 32) with ``train.*``
+    metadata that says otherwise."""
+    model = onnx.load_from_string(Model.load("float").data)
+    props = {p.key: p.value for p in model.metadata_props}
+    props.update({f"train.{k}": v for k, v in train.items()})
+    del model.metadata_props[:]
+    onnx.helper.set_model_props(model, props)
+    path = tmp_path / "lie.onnx"
+    onnx.save(model, str(path))
+    return path
+
+
+def test_widths_and_arch_come_from_the_network_not_the_metadata(tmp_path: Path) -> None:
+    lie = _lying(tmp_path, widths="8 8 8", arch="small")
+    tuned = metadata_of(train(seed=2, out=tmp_path / "t.onnx", init=lie, **TINY).read_bytes())
+    assert tuned["train.widths"] == tuned["train.init_widths"] == "16 32 32"
+    pruned = metadata_of(prune_model(lie, tmp_path / "p.onnx", sparsity=0.5, epochs=0).read_bytes())
+    assert pruned["train.prune_widths_from"] == "16 32 32" and pruned["train.widths"] == "8 16 16"
+    # 'small' is the reference design, narrower: the network cannot tell; 'streaming' it can.
+    assert tuned["train.arch"] == pruned["train.arch"] == "small"
+    streaming = _lying(tmp_path, arch="streaming")
+    match = r"model '.*lie\.onnx': metadata train\.arch = 'streaming' is not its network's"
+    with pytest.raises(InvalidParameter, match=match):
+        train(out=tmp_path / "s.onnx", init=streaming, **TINY)
+    with pytest.raises(InvalidParameter, match=match):
+        prune_model(streaming, tmp_path / "s.onnx", epochs=0)
+    assert not (tmp_path / "s.onnx").exists()
+
+
 def _copy_run(src: Path, dst: Path) -> Path:
     shutil.copytree(src, dst)
     return dst
