@@ -42,7 +42,15 @@ from highfive.harness import ModelSpec
 
 from ._defaults import ARCHS
 
-__all__ = ["ARCHS", "ARCH_DEFAULTS", "STREAM_DILATIONS", "build_arch", "check_arch"]
+__all__ = [
+    "ARCHS",
+    "ARCH_DEFAULTS",
+    "STREAM_DILATIONS",
+    "build_arch",
+    "check_arch",
+    "network_arch",
+    "network_widths",
+]
 
 ARCH_DEFAULTS: dict[str, dict[str, Any]] = {
     "reference": {"widths": (16, 32, 32), "time_step": 3},
@@ -123,3 +131,37 @@ def build_arch(
     if generator is not None:
         init_weights(net, generator)
     return net
+
+
+def network_widths(net: Any) -> str | None:
+    """The widths of a network as ``train.widths`` states them (``"16 32 32"``): the
+    output channels of its first three convolutions; None with fewer than three."""
+    from ._train import require_torch
+
+    nn = require_torch().nn
+    convs = [m.out_channels for m in net if isinstance(m, nn.Conv2d)]
+    return " ".join(map(str, convs[:3])) if len(convs) >= 3 else None
+
+
+def network_arch(net: Any, stated: str, label: str) -> str:
+    """The architecture of a network rebuilt from a model whose metadata states
+    ``stated`` (``train.arch``, one of :data:`ARCHS`): ``streaming`` has no max pool,
+    the reference design (``reference`` or its narrower ``small``, which differ in
+    widths only) has them.
+
+    Raises
+    ------
+    InvalidParameter
+        ``stated`` is not the network's design (one line naming the model, ``label``,
+        and the key).
+    """
+    from ._train import require_torch
+
+    nn = require_torch().nn
+    pools = any(isinstance(m, nn.MaxPool2d) for m in net)
+    if pools == (stated == "streaming"):
+        design = "max pools: the reference design" if pools else "no max pool: streaming"
+        raise InvalidParameter(
+            f"{label}: metadata train.arch = {show(stated)} is not its network's ({design})"
+        )
+    return stated

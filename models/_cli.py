@@ -15,7 +15,7 @@ from typing import Any
 from highfive.generators import InvalidParameter
 from highfive.harness import int_at_least, int_between, json_text, path_arg
 
-from ._defaults import MAX_OVERSAMPLE, MAX_SEED
+from ._defaults import MAX_OVERSAMPLE, MAX_SEED, MAX_THREADS, MAX_TRACES
 
 __all__ = ["add_model_commands"]
 
@@ -23,6 +23,8 @@ __all__ = ["add_model_commands"]
 _positive_int = int_at_least(1)
 _count = int_at_least(0)
 _seed = int_between(0, MAX_SEED)
+_traces = int_between(1, MAX_TRACES)
+_threads = int_between(1, MAX_THREADS)
 
 
 def _fraction(text: str) -> float:
@@ -72,6 +74,14 @@ def format_profile(prof: dict[str, Any]) -> list[str]:
         f"counter     on {spec.on:g}, off {spec.off:g}, min_run {spec.min_run}, "
         f"refractory {spec.refractory_s:g} s",
     ]
+    channels = prof["conv_channels"]
+    if len(channels) >= 3:
+        widths = " ".join(map(str, channels[:3]))
+        line = f"widths      {widths} (output channels of the first three convolutions)"
+        stated = meta.get("train.widths")
+        if stated is not None and stated.split() != widths.split():
+            line += f"; its metadata's train.widths={stated} is not this network's"
+        lines.append(line)
     train = {k.removeprefix("train."): v for k, v in sorted(meta.items()) if k.startswith("train.")}
     versions = train.pop("versions", None)
     if train:
@@ -131,11 +141,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_prune(args: argparse.Namespace) -> int:
-    from ._prune import prune_model
+    from ._prune import fine_tuning_data, prune_model
     from ._train import require_torch
 
     _check_out(args.out)
-    _check_model_metadata(args.model)
+    label, meta = _check_model_metadata(args.model)
+    fine_tuning_data(meta, label, args.traces, args.seed)  # a default from the metadata too
     require_torch()
     prune_model(
         args.model,
@@ -196,15 +207,18 @@ def _shipped_model_files() -> list[Path]:
     return [root / n for n in SHIPPED.values()] + sorted((root / "variants").glob("*.onnx"))
 
 
-def _check_model_metadata(model: str, prefix: str = "") -> None:
-    """Load ``model`` and check the ``train.*`` metadata the command reads."""
+def _check_model_metadata(model: str, prefix: str = "") -> tuple[str, dict[str, str]]:
+    """Load ``model`` and check the ``train.*`` metadata the command reads; return how
+    messages name the model and its metadata."""
     from highfive.harness import Model
 
     from ._export import metadata_of
     from ._failures import check_train_metadata
 
     m = Model.load(model)
-    check_train_metadata(metadata_of(m.data), f"{prefix}model {m.label!r}")
+    label, meta = f"{prefix}model {m.label!r}", metadata_of(m.data)
+    check_train_metadata(meta, label)
+    return label, meta
 
 
 def _check_out(out: Path) -> None:
@@ -246,6 +260,8 @@ def add_model_commands(subparsers: Any) -> argparse.ArgumentParser:
         CALIBRATION_TRACES,
         DEFAULT_OVERSAMPLE,
         DEFAULTS,
+        FALLBACK_SEED,
+        FALLBACK_TRACES,
         HELD_OUT_SEED,
         MAX_WIDTH,
     )
@@ -298,9 +314,9 @@ def add_model_commands(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=_seed, default=DEFAULTS["seed"], help="root seed (default 0)")
     p.add_argument(
         "--traces",
-        type=_positive_int,
+        type=_traces,
         default=DEFAULTS["n_traces"],
-        help=f"generated traces (default {DEFAULTS['n_traces']})",
+        help=f"generated traces, 1 to {MAX_TRACES:,} (default {DEFAULTS['n_traces']})",
     )
     p.add_argument(
         "--epochs",
@@ -310,9 +326,10 @@ def add_model_commands(subparsers: Any) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--threads",
-        type=_positive_int,
+        type=_threads,
         default=DEFAULTS["threads"],
-        help=f"PyTorch threads; part of reproducibility (default {DEFAULTS['threads']})",
+        help=f"PyTorch threads, 1 to {MAX_THREADS}; part of reproducibility "
+        f"(default {DEFAULTS['threads']})",
     )
     p.add_argument(
         "--arch",
@@ -379,21 +396,32 @@ def add_model_commands(subparsers: Any) -> argparse.ArgumentParser:
         "--sparsity",
         type=_fraction,
         default=0.5,
-        help="fraction of each convolution's channels removed (default 0.5)",
+        help="fraction of each convolution's channels removed, in [0, 1) (default 0.5: "
+        "half of them)",
     )
     p.add_argument(
         "--epochs", type=_count, default=3, help="fine-tuning epochs, 0 for none (default 3)"
     )
     p.add_argument(
         "--traces",
-        type=_positive_int,
+        type=_traces,
         default=None,
-        help="fine-tuning traces (default: the model's train.n_traces)",
+        help=f"fine-tuning traces, 1 to {MAX_TRACES:,} (default: the model's "
+        f"train.n_traces, or {FALLBACK_TRACES} for a model that records none)",
     )
     p.add_argument(
-        "--seed", type=_seed, default=None, help="fine-tuning seed (default: the model's)"
+        "--seed",
+        type=_seed,
+        default=None,
+        help=f"fine-tuning seed (default: the model's train.seed, or {FALLBACK_SEED} for a "
+        "model that records none)",
     )
-    p.add_argument("--threads", type=_positive_int, default=1, help="PyTorch threads (default 1)")
+    p.add_argument(
+        "--threads",
+        type=_threads,
+        default=1,
+        help=f"PyTorch threads, 1 to {MAX_THREADS} (default 1)",
+    )
     p.add_argument("--out", type=path_arg, required=True, metavar="PATH", help="output .onnx file")
     p.set_defaults(handler=_cmd_prune)
 
@@ -421,15 +449,17 @@ def add_model_commands(subparsers: Any) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--traces",
-        type=_positive_int,
+        type=_traces,
         default=300,
-        help="held-out traces for window accuracy (default 300)",
+        help=f"held-out traces for window accuracy, 1 to {MAX_TRACES:,} (default 300)",
     )
     p.add_argument(
         "--seed",
         type=_seed,
         default=HELD_OUT_SEED,
-        help=f"seed of the held-out traces (default {HELD_OUT_SEED}; never a training one)",
+        help=f"seed of the held-out traces (default {HELD_OUT_SEED}); a seed a compared "
+        "model was trained on (its train.seed, train.init_seed or train.prune_traces) is "
+        "refused",
     )
     p.add_argument(
         "--ways",
@@ -458,10 +488,11 @@ def add_model_commands(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--out", type=path_arg, required=True, metavar="PATH", help="output .onnx file")
     p.add_argument(
         "--calibration-traces",
-        type=_positive_int,
+        type=_traces,
         default=CALIBRATION_TRACES,
         metavar="N",
-        help=f"generated traces for calibration (default {CALIBRATION_TRACES})",
+        help=f"generated traces for calibration, 1 to {MAX_TRACES:,} "
+        f"(default {CALIBRATION_TRACES})",
     )
     p.add_argument(
         "--seed",

@@ -25,7 +25,7 @@ import numpy as np
 
 from highfive.generators import ConfigError, InvalidParameter, show
 
-from ._defaults import HELD_OUT_SEED
+from ._defaults import HELD_OUT_SEED, MAX_TRACES
 from ._export import metadata_of
 
 __all__ = ["CompareResult", "check_parquet", "compare_runs", "write_compare"]
@@ -289,7 +289,8 @@ def compare_runs(
     target : str
         Target profile of the fit column.
     traces, seed : int
-        Held-out traces for window accuracy.
+        Held-out traces for window accuracy (1 to :data:`MAX_TRACES`); ``seed`` may not
+        be one whose traces trained a compared model (:func:`trace_seeds`).
     ways : sequence of int
         Crosses whose cells are compared with the reference.
     """
@@ -297,14 +298,27 @@ def compare_runs(
     from highfive.harness import RunDir, counts_agree
 
     from ._dataset import window_metrics, window_set
+    from ._failures import trace_seeds
     from ._profile import profile
     from ._target import estimate_target
     from ._target_profile import TargetProfile
 
+    if isinstance(traces, bool) or not isinstance(traces, int) or not 1 <= traces <= MAX_TRACES:
+        raise InvalidParameter(
+            f"--traces: {show(traces)} must be a whole number from 1 to {MAX_TRACES:,}"
+        )
     target_profile = TargetProfile.load(target)  # a bad target before any work
     infos = _runs(runs)
     entries = _entries(infos)
     ref = _reference(reference, entries, infos)
+    for e in entries:  # held-out traces are no model's training traces
+        for key, trained in trace_seeds(e.meta).items():
+            if trained == seed:
+                raise InvalidParameter(
+                    f"--seed: {seed} trained model {e.label!r} (its metadata {key} = "
+                    f"{e.meta[key]!r}): its held-out traces would be training traces; give a "
+                    f"seed no compared model was trained on (default {HELD_OUT_SEED})"
+                )
     held: dict[Any, Any] = {}
     rows = []
     for e in entries:

@@ -12,9 +12,13 @@ __all__ = [
     "CALIBRATION_TRACES",
     "DEFAULTS",
     "DEFAULT_OVERSAMPLE",
+    "FALLBACK_SEED",
+    "FALLBACK_TRACES",
     "HELD_OUT_SEED",
     "MAX_OVERSAMPLE",
     "MAX_SEED",
+    "MAX_THREADS",
+    "MAX_TRACES",
     "MAX_WIDTH",
 ]
 
@@ -48,6 +52,21 @@ a failing trace then weighs as much as 100 generated ones."""
 MAX_SEED = 2**63 - 1
 """Largest seed of ``model train``, ``prune``, ``quantize`` and ``compare``: PyTorch's
 generator takes a signed 64-bit seed."""
+MAX_TRACES = 1_000_000
+"""Most generated traces of ``model train``, ``prune``, ``quantize`` (calibration) and
+``compare`` (held out), and of a model's ``train.n_traces`` when ``prune`` takes it as
+its default: 166 times the shipped model's 6,000. Their windows are held in memory,
+about 87 kB a trace for training (negatives subsampled) and 300 kB for ``compare``
+(every window): 87 GB and 300 GB at the bound."""
+MAX_THREADS = 256
+"""Most PyTorch threads of ``model train`` and ``prune`` (a fixed bound, not the
+machine's cores: the thread count is part of what reproduces a model)."""
+FALLBACK_TRACES = 1000
+"""Fine-tuning traces of ``model prune`` for a model whose metadata has no
+``train.n_traces`` (a model not trained by highfive)."""
+FALLBACK_SEED = 0
+"""Fine-tuning seed of ``model prune`` for a model whose metadata has no
+``train.seed``: the default training seed."""
 ARCHS = ("reference", "small", "streaming")
 """Architectures ``model train --arch`` builds (:mod:`highfive.models._arch`)."""
 MAX_WIDTH = 256

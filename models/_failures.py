@@ -28,6 +28,7 @@ import base64
 import hashlib
 import json
 import os
+import re
 import warnings
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
@@ -40,7 +41,7 @@ import numpy as np
 from highfive.generators import InvalidParameter, ParameterSpace, Trace, default_space, show
 
 from ._dataset import WindowSet, features, trace_windows
-from ._defaults import DEFAULT_OVERSAMPLE, MAX_SEED
+from ._defaults import ARCHS, DEFAULT_OVERSAMPLE, MAX_SEED
 
 __all__ = [
     "DEFAULT_OVERSAMPLE",
@@ -54,6 +55,7 @@ __all__ = [
     "failure_windows",
     "load_corpora",
     "summarize_corpora",
+    "trace_seeds",
     "training_cases",
     "warn_campaign_seeds",
     "warn_training_seeds",
@@ -114,7 +116,8 @@ def _corpus_records(label: str, key: str, value: str) -> list[dict[str, Any]]:
 
 def check_train_metadata(meta: Mapping[str, str], label: str = "model") -> None:
     """Check the ``train.*`` entries other commands read: seeds and counts are integers
-    >= 0, widths three integers >= 1, failure corpora well-formed records.
+    >= 0, widths three integers >= 1, the architecture one of :data:`ARCHS`, failure
+    corpora well-formed records.
 
     Raises
     ------
@@ -131,6 +134,8 @@ def check_train_metadata(meta: Mapping[str, str], label: str = "model") -> None:
             parts = meta[key].split()
             if len(parts) != 3 or not all(p.isascii() and p.isdigit() and int(p) for p in parts):
                 raise _bad_key(label, key, meta[key], "three channel counts >= 1 ('16 32 32')")
+    if "train.arch" in meta and meta["train.arch"] not in ARCHS:
+        raise _bad_key(label, "train.arch", meta["train.arch"], f"one of {', '.join(ARCHS)}")
     for key in _CORPUS_KEYS:
         if key in meta:
             _corpus_records(label, key, meta[key])
@@ -236,8 +241,9 @@ def load_corpora(
     RunDirError
         Not a run directory, or an incomplete or damaged one.
     InvalidParameter
-        A run without failures, over another space, given twice, or whose failing
-        traces are all another run's (a failing trace two runs share is kept once,
+        A run of recordings (evaluation data, never training data), a run without
+        failures, over another space, given twice, or whose failing traces are all
+        another run's (a failing trace two runs share is kept once,
         in the first).
     """
     from highfive.coverage import space_fingerprint
@@ -255,6 +261,11 @@ def load_corpora(
         if path.resolve() in seen:
             raise InvalidParameter(f"{where} is given twice")
         seen[path.resolve()] = where
+        if _of_recordings(record):
+            raise InvalidParameter(
+                f"{where} is a campaign of real recordings; recordings are evaluation "
+                "data, never training data: add failures of campaigns of generated cases"
+            )
         got = space_fingerprint(_run_space(path))
         if got != want:
             raise InvalidParameter(
@@ -304,6 +315,21 @@ def load_corpora(
             )
         )
     return out
+
+
+def _of_recordings(record: Mapping[str, Any]) -> bool:
+    """Whether ``campaign.json``'s record is that of a campaign of recordings: its
+    configuration or identity names a recordings table, or its identity lists files."""
+    identity = record.get("identity") or {}
+    config = record.get("config") or {}
+    return any(
+        isinstance(d, Mapping) and d.get(key) is not None
+        for d, key in (
+            (config, "recordings"),
+            (identity, "recordings"),
+            (identity, "recording_files"),
+        )
+    )
 
 
 def _trace_key(trace: Trace) -> str:
@@ -400,6 +426,20 @@ def training_cases(meta: Mapping[str, str]) -> set[tuple[int, int]]:
         for corpus in corpora:
             cases = decode_case_ids(corpus["cases_z"]) if "cases_z" in corpus else []
             out.update((int(corpus["seed"]), c) for c in cases)
+    return out
+
+
+def trace_seeds(meta: Mapping[str, str]) -> dict[str, int]:
+    """The seeds whose generated traces trained the model (traces ``0, 1, ...`` of
+    :func:`~highfive.models._dataset.window_set`), by the metadata entry that states
+    each: ``train.seed``, ``train.init_seed`` (the model it was fine-tuned from) and the
+    seed in ``train.prune_traces`` (``"6000 (seed 0)"``: its fine-tuning after
+    pruning). Generated windows of such a seed are training windows, not held-out ones.
+    """
+    out = {k: int(meta[k]) for k in ("train.seed", "train.init_seed") if k in meta}
+    pruned = re.search(r"\(seed (\d+)\)", meta.get("train.prune_traces", ""))
+    if pruned:
+        out["train.prune_traces"] = int(pruned.group(1))
     return out
 
 

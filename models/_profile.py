@@ -51,6 +51,7 @@ _WEIGHT_INPUTS: dict[str, tuple[int, ...] | None] = {
     "RNN": (1, 2, 3),
 }
 _WEIGHTED_OPS = tuple(_WEIGHT_INPUTS)
+_CONV_OPS = frozenset({"Conv", "QLinearConv", "ConvInteger"})
 # Operators that run on integers whatever surrounds them.
 _INTEGER_OPS = frozenset({"QLinearConv", "QLinearMatMul", "ConvInteger", "MatMulInteger"})
 # Float operators an int8 kernel library runs in int8 when both their data input and
@@ -315,8 +316,9 @@ def profile(
         model with one quantize/dequantize pair has a format and no int8 MAC; see
         :func:`int8_format`), ``latency_b1_ms`` (per call),
         ``latency_b{big_batch}_ms`` (per call), ``per_window_b{big_batch}_us``,
-        ``input_shape`` (per window), ``spec`` (the ModelSpec) and ``metadata``
-        (all ``metadata_props``).
+        ``input_shape`` (per window), ``conv_channels`` (output channels of each
+        convolution, in graph order, from the graph), ``spec`` (the ModelSpec) and
+        ``metadata`` (all ``metadata_props``).
     """
     if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
         raise InvalidParameter(f"repeats: got {repeats!r}; must be an integer >= 1")
@@ -340,6 +342,9 @@ def profile(
         "quantized": int8_macs > 0,
         "int8_format": None if fmt is None else fmt[0],
         "input_shape": m.spec.input_shape,
+        "conv_channels": [
+            shape[1] for node, _, shape, _ in costs if node.op_type in _CONV_OPS and len(shape) > 1
+        ],
     }
     for b, n_rep in ((1, repeats), (big_batch, max(5, repeats // 5))):
         x = rng.standard_normal((b, *m.spec.input_shape)).astype(np.float32)

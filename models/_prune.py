@@ -25,7 +25,9 @@ import numpy as np
 
 from highfive.generators import InvalidParameter, ModelError, show
 
-__all__ = ["network_from_onnx", "prune_channels", "prune_model"]
+from ._defaults import FALLBACK_SEED, FALLBACK_TRACES, MAX_SEED, MAX_THREADS, MAX_TRACES
+
+__all__ = ["PROBE_TOLERANCE", "network_from_onnx", "prune_channels", "prune_model"]
 
 _CHAIN_OPS = frozenset(
     {"Conv", "Relu", "MaxPool", "AveragePool", "GlobalAveragePool", "Flatten", "Gemm", "Softmax"}
@@ -45,13 +47,57 @@ def _symmetric(pads: list[int], where: str) -> tuple[int, ...]:
     return tuple(int(p) for p in pads[:half])
 
 
+def _refuse(where: str, attr: str, value: Any, supported: str) -> ModelError:
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    return ModelError(f"{where}: attribute {attr} = {value!r} is not supported ({supported})")
+
+
+def _padding(a: dict[str, Any], n: int, where: str) -> tuple[int, ...]:
+    """Explicit symmetric ``pads`` (or ``auto_pad`` VALID: none) of a Conv or pool."""
+    auto = a.get("auto_pad", b"NOTSET")
+    if auto not in (b"NOTSET", b"VALID"):
+        raise _refuse(where, "auto_pad", auto, "only NOTSET with explicit pads, or VALID")
+    if auto == b"VALID":
+        return (0,) * n
+    return _symmetric(list(a.get("pads", [0] * 2 * n)), where)
+
+
+def _initializer(inits: dict[str, np.ndarray], node: Any, i: int, where: str) -> np.ndarray:
+    """Input ``i`` of ``node``, which must be a weight stored in the file."""
+    if node.input[i] not in inits:
+        raise ModelError(f"{where}: input {i} ({node.input[i]!r}) is not an initializer")
+    return inits[node.input[i]]
+
+
+def _gemm_bias(node: Any, inits: dict[str, np.ndarray], n: int, where: str) -> np.ndarray:
+    """Gemm's ``C`` as the bias of its ``n`` outputs (zeros without one)."""
+    if len(node.input) < 3 or not node.input[2]:
+        return np.zeros(n, np.float32)
+    c = _initializer(inits, node, 2, where)
+    try:
+        return np.array(np.broadcast_to(c, (1, n)).reshape(n), dtype=np.float32)
+    except ValueError:
+        raise ModelError(
+            f"{where}: bias C of shape {list(c.shape)} is not one per output"
+        ) from None
+
+
 def network_from_onnx(data: bytes, name: str = "model") -> Any:
     """The logits network (``torch.nn.Sequential``, eval mode) of a float highfive model.
 
+    Every attribute that changes what a node computes is either reproduced or refused;
+    the rebuilt network is then checked against the model itself (ONNX Runtime, a probe
+    batch of random windows: softmax of its logits within :data:`PROBE_TOLERANCE` of the
+    model's probabilities), so nothing it leaves out goes unnoticed.
+
     Raises
     ------
+    InvalidParameter
+        The file is quantized.
     ModelError
-        The file is quantized, or its graph is not a chain of the supported nodes.
+        Its graph is not a chain of the supported nodes, a node has an attribute that is
+        not reproduced (named with the node), or the rebuilt network computes otherwise.
     """
     import onnx
     from onnx import numpy_helper
@@ -59,7 +105,6 @@ def network_from_onnx(data: bytes, name: str = "model") -> Any:
     from ._train import require_torch
 
     torch = require_torch()
-    nn = torch.nn
     proto = onnx.load_from_string(data)
     graph = proto.graph
     inits = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
@@ -69,6 +114,15 @@ def network_from_onnx(data: bytes, name: str = "model") -> Any:
     bad = sorted(set(ops) - _CHAIN_OPS)
     if bad:
         raise ModelError(f"model {name!r}: node {bad[0]!r} is not supported; need a float chain")
+    with torch.random.fork_rng(devices=[]):  # layers are built with random weights first
+        net = _chain(graph, inits, name, torch)
+    _check_probe(net, data, graph, name, torch)
+    return net
+
+
+def _chain(graph: Any, inits: dict[str, np.ndarray], name: str, torch: Any) -> Any:
+    """The layers of the chain ``graph``, one per node (the head Softmax left out)."""
+    nn = torch.nn
     layers: list[Any] = []
     current = graph.input[0].name
     for j, node in enumerate(graph.node):
@@ -78,16 +132,20 @@ def network_from_onnx(data: bytes, name: str = "model") -> Any:
         current = node.output[0]
         a = _attrs(node)
         if node.op_type == "Conv":
-            w = inits[node.input[1]]
-            b = inits[node.input[2]] if len(node.input) > 2 else np.zeros(w.shape[0], w.dtype)
+            w = _initializer(inits, node, 1, where)
             if w.ndim != 4:
                 raise ModelError(f"{where}: only 2-D convolutions are supported")
+            b = (
+                _initializer(inits, node, 2, where)
+                if len(node.input) > 2 and node.input[2]
+                else np.zeros(w.shape[0], w.dtype)
+            )
             conv = nn.Conv2d(
                 w.shape[1] * int(a.get("group", 1)),
                 w.shape[0],
                 tuple(w.shape[2:]),
                 stride=tuple(a.get("strides", [1, 1])),
-                padding=_symmetric(list(a.get("pads", [0, 0, 0, 0])), where),
+                padding=_padding(a, 2, where),
                 dilation=tuple(a.get("dilations", [1, 1])),
                 groups=int(a.get("group", 1)),
             )
@@ -98,31 +156,69 @@ def network_from_onnx(data: bytes, name: str = "model") -> Any:
             layers.append(nn.ReLU())
         elif node.op_type in ("MaxPool", "AveragePool"):
             kernel = tuple(a["kernel_shape"])
+            dilations = list(a.get("dilations", [1] * len(kernel)))
+            if node.op_type == "AveragePool" and any(d != 1 for d in dilations):
+                raise _refuse(where, "dilations", dilations, "only 1")
             kw = {
-                "stride": tuple(a.get("strides", kernel)),
-                "padding": _symmetric(list(a.get("pads", [0] * 2 * len(kernel))), where),
+                "stride": tuple(a.get("strides", [1] * len(kernel))),
+                "padding": _padding(a, len(kernel), where),
                 "ceil_mode": bool(a.get("ceil_mode", 0)),
             }
             if node.op_type == "MaxPool":
-                layers.append(nn.MaxPool2d(kernel, **kw))
+                layers.append(nn.MaxPool2d(kernel, dilation=tuple(dilations), **kw))
             else:
                 pad = bool(a.get("count_include_pad", 0))
                 layers.append(nn.AvgPool2d(kernel, count_include_pad=pad, **kw))
         elif node.op_type == "GlobalAveragePool":
             layers.append(nn.AdaptiveAvgPool2d(1))
         elif node.op_type == "Flatten":
+            if int(a.get("axis", 1)) != 1:
+                raise _refuse(where, "axis", a["axis"], "only 1")
             layers.append(nn.Flatten())
         elif node.op_type == "Gemm":
-            w = inits[node.input[1]]
+            has_c = len(node.input) > 2 and bool(node.input[2])
+            for attr, want in (("alpha", 1.0), ("beta", 1.0), ("transA", 0)):
+                if a.get(attr, want) != want and (attr != "beta" or has_c):
+                    raise _refuse(where, attr, a[attr], f"only {want:g}")
+            w = _initializer(inits, node, 1, where)
             if not a.get("transB", 0):
                 w = w.T
             lin = nn.Linear(w.shape[1], w.shape[0])
             lin.weight.data = torch.from_numpy(np.array(w, dtype=np.float32, order="C"))
-            lin.bias.data = torch.from_numpy(inits[node.input[2]].copy())
+            lin.bias.data = torch.from_numpy(_gemm_bias(node, inits, w.shape[0], where))
             layers.append(lin)
         elif j != len(graph.node) - 1:  # Softmax: only as the head
             raise ModelError(f"{where}: Softmax only as the last node")
     return nn.Sequential(*layers).eval()
+
+
+PROBE_TOLERANCE = 1e-4
+"""Largest difference between the model's probabilities and those of the network
+:func:`network_from_onnx` rebuilt from it, on the probe batch."""
+_PROBE_WINDOWS = 16
+
+
+def _check_probe(net: Any, data: bytes, graph: Any, name: str, torch: Any) -> None:
+    """Refuse a rebuilt network whose probabilities differ from the model's."""
+    import hashlib
+
+    from highfive.harness import session
+
+    dims = [d.dim_value for d in graph.input[0].type.tensor_type.shape.dim[1:]]
+    if not dims or min(dims) < 1:
+        raise ModelError(f"model {name!r}: its input shape is not fixed beyond the batch")
+    x = np.random.default_rng(0).standard_normal((_PROBE_WINDOWS, *dims)).astype(np.float32)
+    sess = session(data, hashlib.sha256(data).hexdigest(), name=name)
+    want = np.asarray(sess.run(None, {graph.input[0].name: x})[0], dtype=np.float64)
+    with torch.no_grad():
+        got = torch.softmax(net(torch.from_numpy(x)), dim=1).double().numpy()
+    diff = float(np.max(np.abs(got - want))) if got.shape == want.shape else float("inf")
+    if not diff <= PROBE_TOLERANCE:
+        raise ModelError(
+            f"model {name!r}: the network rebuilt from its graph computes otherwise (its "
+            f"probabilities differ by up to {diff:.3g} > {PROBE_TOLERANCE:g} on random "
+            "windows); it cannot be fine-tuned or pruned"
+        )
 
 
 def pruned_metadata(
@@ -136,12 +232,11 @@ def pruned_metadata(
 ) -> dict[str, str]:
     """The ``train.*`` metadata of a model pruned from one with metadata ``meta``: its
     entries, the widths the pruned network has (the first three convolutions' output
-    channels; the unpruned ones become ``train.prune_widths_from``), and how it was
-    pruned (``train.prune_*``)."""
+    channels; those of the unpruned network become ``train.prune_widths_from``: both
+    from the networks, not from ``meta``), and how it was pruned (``train.prune_*``)."""
     extra = {k: v for k, v in meta.items() if k.startswith("train.")}
     if len(channels) >= 3:
-        if "train.widths" in extra:
-            extra["train.prune_widths_from"] = extra["train.widths"]
+        extra["train.prune_widths_from"] = " ".join(str(a) for a, _ in channels[:3])
         extra["train.widths"] = " ".join(str(b) for _, b in channels[:3])
     extra.update(
         {
@@ -153,6 +248,47 @@ def pruned_metadata(
         }
     )
     return extra
+
+
+def fine_tuning_data(
+    meta: Mapping[str, str], label: str, n_traces: int | None, seed: int | None
+) -> tuple[int, int, list[str]]:
+    """The traces and seed a pruned model is fine-tuned on: those given, else the
+    model's ``train.n_traces`` and ``train.seed`` (``meta``, already well-formed), else
+    :data:`FALLBACK_TRACES` and :data:`FALLBACK_SEED`; with the keys that fell back.
+
+    Raises
+    ------
+    InvalidParameter
+        A count or seed out of range; or ``train.n_traces``, taken as the default, is
+        not from 1 to :data:`MAX_TRACES` (one line naming the model, ``label``).
+    """
+    from ._train import _check_int
+
+    fell_back = []
+    if n_traces is None:
+        if "train.n_traces" in meta:
+            n_traces = int(meta["train.n_traces"])
+            if not 1 <= n_traces <= MAX_TRACES:
+                raise InvalidParameter(
+                    f"{label}: metadata train.n_traces = {show(meta['train.n_traces'])} is "
+                    f"not a trace count from 1 to {MAX_TRACES:,} (the default of --traces); "
+                    "give --traces"
+                )
+        else:
+            n_traces = FALLBACK_TRACES
+            fell_back.append("train.n_traces")
+    if seed is None:
+        if "train.seed" in meta:
+            seed = int(meta["train.seed"])
+        else:
+            seed = FALLBACK_SEED
+            fell_back.append("train.seed")
+    return (
+        _check_int("n_traces", n_traces, 1, MAX_TRACES),
+        _check_int("seed", seed, 0, MAX_SEED),
+        fell_back,
+    )
 
 
 def prune_channels(net: Any, sparsity: float) -> tuple[Any, list[tuple[int, int]]]:
@@ -238,11 +374,12 @@ def prune_model(
         Fine-tuning epochs (0: none) on traces generated as the model's training did.
     n_traces, seed : int, optional
         Fine-tuning data; default the model's ``train.n_traces`` and ``train.seed``
-        (so no new seed is used, and held-out seeds stay unseen).
+        (so no new seed is used, and held-out seeds stay unseen), or, for a model that
+        records none, :data:`FALLBACK_TRACES` and :data:`FALLBACK_SEED` (logged).
     lr : float
         Peak learning rate of the fine-tuning.
     threads : int
-        PyTorch intra-op threads.
+        PyTorch intra-op threads (1 to :data:`MAX_THREADS`).
     log : callable, optional
 
     Returns
@@ -251,20 +388,28 @@ def prune_model(
     """
     from highfive.harness import Model
 
+    from ._arch import network_arch
     from ._dataset import window_set
     from ._export import export_onnx, metadata_of
     from ._failures import check_train_metadata
-    from ._train import fit, require_torch, torch_settings, versions
+    from ._train import _check_int, fit, require_torch, torch_settings, versions
 
     torch = require_torch()
     m = Model.load(model)
     meta = metadata_of(m.data)
     check_train_metadata(meta, f"model {m.label!r}")
-    seed = int(meta.get("train.seed", 0)) if seed is None else seed
-    n_traces = int(meta.get("train.n_traces", 1000)) if n_traces is None else n_traces
+    n_traces, seed, fell_back = fine_tuning_data(meta, f"model {m.label!r}", n_traces, seed)
+    threads = _check_int("threads", threads, 1, MAX_THREADS)
     say = log if log is not None else (lambda _m: None)
+    if fell_back and epochs:
+        say(
+            f"fine-tuning on {n_traces} traces of seed {seed}: the model's metadata has no "
+            f"{' or '.join(fell_back)}"
+        )
     with torch_settings(torch, threads):
-        net, channels = prune_channels(network_from_onnx(m.data, m.name), sparsity)
+        original = network_from_onnx(m.data, m.name)
+        arch = network_arch(original, meta.get("train.arch", "reference"), f"model {m.label!r}")
+        net, channels = prune_channels(original, sparsity)
         say("pruned channels: " + ", ".join(f"{a}->{b}" for a, b in channels))
         if epochs:
             data = window_set(n_traces, seed, spec=m.spec)
@@ -277,6 +422,7 @@ def prune_model(
             epochs=epochs,
             traces=f"{n_traces} (seed {seed})",
         )
+        extra["train.arch"] = arch
         extra["train.versions"] = versions(torch)
         path = export_onnx(net, m.spec, out, extra=extra)
     say(f"wrote {path} ({path.stat().st_size:,} bytes)")

@@ -26,7 +26,7 @@ from highfive.generators import InvalidParameter, ModelError
 from highfive.harness import Model, session
 
 from ._dataset import window_set
-from ._defaults import CALIBRATION_SEED, CALIBRATION_TRACES
+from ._defaults import CALIBRATION_SEED, CALIBRATION_TRACES, MAX_TRACES
 from ._export import compact_names, write_checked
 
 __all__ = [
@@ -111,9 +111,10 @@ def quantize(
         raise InvalidParameter(
             f"n_calibration_traces: got {n_calibration_traces!r}; must be an integer >= 1"
         )
-    if n_calibration_traces < 1:
+    if not 1 <= n_calibration_traces <= MAX_TRACES:
         raise InvalidParameter(
-            f"n_calibration_traces: got {n_calibration_traces}; must be an integer >= 1"
+            f"n_calibration_traces: got {n_calibration_traces}; must be an integer from 1 "
+            f"to {MAX_TRACES:,}"
         )
     if fmt not in QUANT_FORMATS:
         raise InvalidParameter(f"fmt: {fmt!r} is not a format; use one of {QUANT_FORMATS}")

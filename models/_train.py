@@ -44,7 +44,15 @@ from highfive.generators import InvalidParameter, ModelError, ParameterSpace
 from highfive.harness import Model, ModelSpec
 
 from ._dataset import WindowSet, norm_stats, window_set
-from ._defaults import DEFAULT_OVERSAMPLE, DEFAULTS, MAX_OVERSAMPLE, MAX_SEED, MAX_WIDTH
+from ._defaults import (
+    DEFAULT_OVERSAMPLE,
+    DEFAULTS,
+    MAX_OVERSAMPLE,
+    MAX_SEED,
+    MAX_THREADS,
+    MAX_TRACES,
+    MAX_WIDTH,
+)
 from ._export import export_onnx, metadata_of
 
 __all__ = [
@@ -328,7 +336,7 @@ def train(
     Path
         ``out``.
     """
-    from ._arch import ARCH_DEFAULTS, build_arch, check_arch
+    from ._arch import ARCH_DEFAULTS, build_arch, check_arch, network_arch, network_widths
     from ._failures import (
         check_train_metadata,
         concat_windows,
@@ -339,10 +347,10 @@ def train(
     from ._prune import network_from_onnx
 
     seed = _check_int("seed", seed, 0, MAX_SEED)
-    n_traces = _check_int("n_traces", n_traces, 1)
+    n_traces = _check_int("n_traces", n_traces, 1, MAX_TRACES)
     epochs = _check_int("epochs", epochs, 1)
     batch_size = _check_int("batch_size", batch_size, 1)
-    threads = _check_int("threads", threads, 1)
+    threads = _check_int("threads", threads, 1, MAX_THREADS)
     oversample = _check_int("oversample", oversample, 1, MAX_OVERSAMPLE)
     start: Model | None = None
     if init is not None:
@@ -357,7 +365,6 @@ def train(
         start = Model.load(init)
         check_train_metadata(metadata_of(start.data), f"--init: model {start.label!r}")
         base = start.spec
-        arch = metadata_of(start.data).get("train.arch", "reference")
     else:
         check_arch(arch)
         time_step = _check_int(
@@ -374,6 +381,12 @@ def train(
     corpora = load_corpora(add_failures, space)  # every run checked before any work
     torch = require_torch()
     say: Log = log if log is not None else (lambda _msg: None)
+    net = None
+    if start is not None:  # a quantized or unreproducible model refused before any data
+        with torch_settings(torch, threads):
+            net = network_from_onnx(start.data, start.name)
+        stated = metadata_of(start.data).get("train.arch", "reference")
+        arch = network_arch(net, stated, f"--init: model {start.label!r}")
     t0 = time.perf_counter()
 
     spec = (
@@ -407,8 +420,8 @@ def train(
     extra["train.n_windows"] = str(len(data))
     with torch_settings(torch, threads):
         if start is not None:
-            net = network_from_onnx(start.data, start.name)
-            extra.update(_init_metadata(start))
+            assert net is not None
+            extra.update(_init_metadata(start, network_widths(net)))
         else:
             assert widths is not None
             gen = torch.Generator().manual_seed(seed)
@@ -435,15 +448,17 @@ def _check_widths(widths: Sequence[int]) -> tuple[int, int, int]:
     return (int(widths[0]), int(widths[1]), int(widths[2]))
 
 
-def _init_metadata(start: Model) -> dict[str, str]:
-    """What a fine-tuned model records of the model it started from."""
+def _init_metadata(start: Model, widths: str | None) -> dict[str, str]:
+    """What a fine-tuned model records of the model it started from, whose network has
+    ``widths`` (:func:`~highfive.models._arch.network_widths`: the network's, not what
+    the metadata says)."""
     meta = metadata_of(start.data)
     out = {"train.init": f"{start.name} (sha256 {start.sha256})"}
-    for key in ("seed", "n_traces", "failures", "widths"):
+    for key in ("seed", "n_traces", "failures"):
         if f"train.{key}" in meta:
             out[f"train.init_{key}"] = meta[f"train.{key}"]
-    if "train.widths" in meta:
-        out["train.widths"] = meta["train.widths"]
+    if widths is not None:
+        out["train.widths"] = out["train.init_widths"] = widths
     # How the starting network was pruned stays true of the fine-tuned one.
     out.update({k: v for k, v in meta.items() if k.startswith("train.prune_")})
     return out

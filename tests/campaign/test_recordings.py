@@ -646,3 +646,17 @@ def test_schema_2_runs_read_beside_schema_3(
 @pytest.mark.slow
 def test_schema_2_runs_report(schema_2_run: Path, tmp_path: Path) -> None:
     assert main(["report", str(schema_2_run), "--out", str(tmp_path / "r.html")]) == 0
+
+
+def test_recordings_are_never_training_data(
+    recorded: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A run of recordings given to --add-failures is refused as such, not by chance."""
+    out = tmp_path / "m.onnx"
+    assert main(["model", "train", "--add-failures", str(recorded), "--out", str(out)]) == 2
+    assert capsys.readouterr().err == (
+        f"error: --add-failures: run {str(recorded)!r} is a campaign of real recordings; "
+        "recordings are evaluation data, never training data: add failures of campaigns "
+        "of generated cases\n"
+    )
+    assert not out.exists()

@@ -1628,6 +1628,12 @@ CATALOGUE = [
         "model compare run ./run/",
         r"compare: run 'run' is given twice; name each run once",
     ),
+    row(  # seed 0 made the float model's training traces: reported as held-out ones
+        "model-compare-training-seed",
+        "model compare run --seed 0 --traces 1",
+        r"--seed: 0 trained model 'float' \(its metadata train\.seed = '0'\): its held-out "
+        r"traces would be training traces; give a seed no compared model was trained on",
+    ),
     row(
         "model-compare-reference-of-none",
         "model compare run --reference nope",

@@ -152,6 +152,7 @@ BAD_TRAIN = [
     ({"seed": "1.5"}, r"train\.seed = '1\.5' is not an integer >= 0"),
     ({"n_traces": "abc"}, r"train\.n_traces = 'abc' is not an integer >= 0"),
     ({"widths": "16 x 32"}, r"train\.widths = '16 x 32' is not three channel counts"),
+    ({"arch": "bogus"}, r"train\.arch = 'bogus' is not one of reference, small, streaming"),
 ]
 
 
@@ -199,6 +200,12 @@ def test_run_skips_a_bad_corpus_record_with_a_warning(
         (["quantize", "float", "--seed", str(2**64)], r"--seed: .* must be <="),
         (["train", "--oversample", "101"], r"--oversample: 101 must be <= 100"),
         (["train", "--oversample", "1000000000"], r"--oversample: 1000000000 must be <= 100"),
+        (["train", "--traces", "100000000000"], r"--traces: 100000000000 must be <= 1,000,000"),
+        (["train", "--traces", "1", "--threads", str(10**11)], r"--threads: .* must be <= 256"),
+        (["prune", "float", "--traces", "1000001"], r"--traces: 1000001 must be <= 1,000,000"),
+        (["prune", "float", "--epochs", "0", "--threads", "257"], r"--threads: 257 must be <="),
+        (["quantize", "float", "--calibration-traces", str(10**11)], r"--calibration-traces: "),
+        (["compare", "nothere", "--traces", str(10**11)], r"--traces: .* must be <= 1,000,000"),
     ],
 )
 def test_seed_and_oversample_are_bounded(
@@ -220,6 +227,68 @@ def test_library_train_bounds_seed_and_oversample(tmp_path: Path) -> None:
         train(seed=2**63, out=tmp_path / "x.onnx")
     with pytest.raises(InvalidParameter, match=r"oversample: got 101; must be an integer <= 100"):
         train(oversample=101, out=tmp_path / "x.onnx")
+    with pytest.raises(
+        InvalidParameter, match=r"n_traces: got 100000000000; must be an integer <="
+    ):
+        train(n_traces=10**11, out=tmp_path / "x.onnx")
+    with pytest.raises(InvalidParameter, match=r"threads: got 100000000000; must be an integer <="):
+        train(n_traces=1, threads=10**11, out=tmp_path / "x.onnx")
+    assert not (tmp_path / "x.onnx").exists()
+
+
+@pytest.mark.parametrize("n_traces", ["0", "100000000000"])
+def test_prune_refuses_a_trace_count_from_metadata_out_of_range(
+    n_traces: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """train.n_traces becomes prune's default --traces: checked as --traces is, by name."""
+    path = _with_train(tmp_path, n_traces=n_traces)
+    out = tmp_path / "out.onnx"
+    assert main(["model", "prune", str(path), "--epochs", "0", "--out", str(out)]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line == (
+        f"error: model '{path}': metadata train.n_traces = '{n_traces}' is not a trace count "
+        "from 1 to 1,000,000 (the default of --traces); give --traces"
+    )
+    assert not out.exists()
+
+
+def test_prune_falls_back_to_stated_defaults_for_a_model_without_training_metadata() -> None:
+    from highfive.models._defaults import FALLBACK_SEED, FALLBACK_TRACES
+    from highfive.models._prune import fine_tuning_data
+
+    fell = fine_tuning_data({}, "model 'm'", None, None)
+    assert fell == (FALLBACK_TRACES, FALLBACK_SEED, ["train.n_traces", "train.seed"])
+    assert fine_tuning_data({"train.n_traces": "50", "train.seed": "4"}, "m", None, 2) == (
+        50,
+        2,
+        [],
+    )
+
+
+def test_the_seeds_whose_traces_trained_a_model() -> None:
+    from highfive.models._failures import trace_seeds
+
+    meta = {"train.seed": "3", "train.init_seed": "0", "train.prune_traces": "6000 (seed 5)"}
+    assert trace_seeds(meta) == {"train.seed": 3, "train.init_seed": 0, "train.prune_traces": 5}
+    assert trace_seeds({"train.failures": "[]"}) == {}
+
+
+def test_info_shows_the_widths_of_the_graph_and_flags_stale_metadata() -> None:
+    """The shipped pruned variant's metadata predates the pruned widths: info says so."""
+    from highfive.models._cli import format_profile
+    from highfive.models._profile import profile
+
+    variants = Path(str(shipped_file("float"))).parent / "variants"
+    for name, want in [
+        ("float", "widths      16 32 32 (output channels of the first three convolutions)"),
+        (
+            str(variants / "highfive-pruned-int8.onnx"),
+            "widths      11 22 22 (output channels of the first three convolutions); its "
+            "metadata's train.widths=16 32 32 is not this network's",
+        ),
+    ]:
+        lines = format_profile(profile(name, repeats=1))
+        assert want in lines, lines
 
 
 def test_a_seed_in_metadata_beyond_the_bound_is_refused() -> None:
@@ -264,7 +333,7 @@ def test_pruned_metadata_records_the_real_widths_and_survives_fine_tuning() -> N
     assert pruned["train.prune_channels"] == "16->11 32->22 32->22"
     assert "highfive.format" not in pruned
     spec_meta = {**ModelSpec().to_metadata(), **pruned}
-    tuned = _init_metadata(Model.from_bytes(_net(metadata=spec_meta), name="p.onnx"))
+    tuned = _init_metadata(Model.from_bytes(_net(metadata=spec_meta), name="p.onnx"), "11 22 22")
     assert tuned["train.widths"] == tuned["train.init_widths"] == "11 22 22"
     for key in ("sparsity", "channels", "from", "epochs", "traces", "widths_from"):
         assert tuned[f"train.prune_{key}"] == pruned[f"train.prune_{key}"], key

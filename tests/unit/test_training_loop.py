@@ -20,7 +20,7 @@ torch = pytest.importorskip("torch")
 
 import onnx  # noqa: E402
 
-from highfive.generators import InvalidParameter, RunDirError  # noqa: E402
+from highfive.generators import InvalidParameter, ModelError, RunDirError  # noqa: E402
 from highfive.harness import Model, RunDir  # noqa: E402
 from highfive.harness.cli import main  # noqa: E402
 from highfive.models import (  # noqa: E402
@@ -124,6 +124,48 @@ def test_fine_tune_from_the_shipped_model(tmp_path: Path, corpus_run: Path) -> N
         train(out=tmp_path / "x.onnx", init="float", widths=(8, 8, 8), **TINY)
 
 
+def test_init_refuses_a_quantized_model_before_generating_data(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "x.onnx"
+    argv = ["model", "train", "--init", "int8", "--traces", "5", "--epochs", "1", "--out", str(out)]
+    assert main(argv) == 2
+    said = capsys.readouterr()
+    assert said.out == ""  # no "data: ..." line: nothing was generated
+    assert said.err == "error: model: 'int8' is quantized; pass its float32 model\n"
+    assert not out.exists()
+
+
+def _lying(tmp_path: Path, **train: str) -> Path:
+    """The shipped float model (reference design, widths 16 32 32) with ``train.*``
+    metadata that says otherwise."""
+    model = onnx.load_from_string(Model.load("float").data)
+    props = {p.key: p.value for p in model.metadata_props}
+    props.update({f"train.{k}": v for k, v in train.items()})
+    del model.metadata_props[:]
+    onnx.helper.set_model_props(model, props)
+    path = tmp_path / "lie.onnx"
+    onnx.save(model, str(path))
+    return path
+
+
+def test_widths_and_arch_come_from_the_network_not_the_metadata(tmp_path: Path) -> None:
+    lie = _lying(tmp_path, widths="8 8 8", arch="small")
+    tuned = metadata_of(train(seed=2, out=tmp_path / "t.onnx", init=lie, **TINY).read_bytes())
+    assert tuned["train.widths"] == tuned["train.init_widths"] == "16 32 32"
+    pruned = metadata_of(prune_model(lie, tmp_path / "p.onnx", sparsity=0.5, epochs=0).read_bytes())
+    assert pruned["train.prune_widths_from"] == "16 32 32" and pruned["train.widths"] == "8 16 16"
+    # 'small' is the reference design, narrower: the network cannot tell; 'streaming' it can.
+    assert tuned["train.arch"] == pruned["train.arch"] == "small"
+    streaming = _lying(tmp_path, arch="streaming")
+    match = r"model '.*lie\.onnx': metadata train\.arch = 'streaming' is not its network's"
+    with pytest.raises(InvalidParameter, match=match):
+        train(out=tmp_path / "s.onnx", init=streaming, **TINY)
+    with pytest.raises(InvalidParameter, match=match):
+        prune_model(streaming, tmp_path / "s.onnx", epochs=0)
+    assert not (tmp_path / "s.onnx").exists()
+
+
 def _copy_run(src: Path, dst: Path) -> Path:
     shutil.copytree(src, dst)
     return dst
@@ -197,6 +239,78 @@ def test_network_from_onnx_reproduces_the_shipped_model() -> None:
     np.testing.assert_allclose(probs, shipped.predict(x), atol=1e-5)
     with pytest.raises(InvalidParameter, match="is quantized; pass its float32 model"):
         network_from_onnx(Model.load("int8").data, "int8")
+
+
+def _node(model: onnx.ModelProto, op_type: str) -> onnx.NodeProto:
+    return next(n for n in model.graph.node if n.op_type == op_type)
+
+
+def _set(node: onnx.NodeProto, name: str, value: object, *, drop: str = "") -> None:
+    """Set attribute ``name`` of ``node`` (dropping attribute ``drop``)."""
+    keep = [a for a in node.attribute if a.name not in (name, drop)]
+    del node.attribute[:]
+    node.attribute.extend([*keep, onnx.helper.make_attribute(name, value)])
+
+
+def _drop(node: onnx.NodeProto, name: str) -> None:
+    keep = [a for a in node.attribute if a.name != name]
+    del node.attribute[:]
+    node.attribute.extend(keep)
+
+
+def _dilated_average_pool(model: onnx.ModelProto) -> None:
+    pool = _node(model, "MaxPool")
+    pool.op_type = "AveragePool"
+    _set(pool, "dilations", [2, 2])
+
+
+# Each a valid float model the harness runs, computing otherwise than its pads/bias say.
+_CHANGED: dict[str, Callable[[onnx.ModelProto], None]] = {
+    "conv-auto_pad": lambda m: _set(_node(m, "Conv"), "auto_pad", "SAME_UPPER", drop="pads"),
+    "pool-auto_pad": lambda m: _set(_node(m, "MaxPool"), "auto_pad", "SAME_UPPER", drop="pads"),
+    "gemm-alpha": lambda m: _set(_node(m, "Gemm"), "alpha", 3.0),
+    "gemm-beta": lambda m: _set(_node(m, "Gemm"), "beta", 0.5),
+    "gemm-transA": lambda m: _set(_node(m, "Gemm"), "transA", 1),
+    "avgpool-dilations": _dilated_average_pool,
+    "softmax-axis": lambda m: _set(_node(m, "Softmax"), "axis", 0),
+    # Reproduced, not refused:
+    "gemm-no-bias": lambda m: _node(m, "Gemm").input.pop(),
+    "maxpool-dilations": lambda m: _set(_node(m, "MaxPool"), "dilations", [2, 2]),
+    "maxpool-default-strides": lambda m: _drop(_node(m, "MaxPool"), "strides"),
+}
+
+
+@pytest.mark.parametrize(
+    ("case", "match"),
+    [
+        ("conv-auto_pad", r"node 0 \(Conv\): attribute auto_pad = 'SAME_UPPER' is not supp"),
+        ("pool-auto_pad", r"node 2 \(MaxPool\): attribute auto_pad = 'SAME_UPPER' is not"),
+        ("gemm-alpha", r"node 10 \(Gemm\): attribute alpha = 3\.0 is not supported"),
+        ("gemm-beta", r"node 10 \(Gemm\): attribute beta = 0\.5 is not supported"),
+        ("gemm-transA", r"node 10 \(Gemm\): attribute transA = 1 is not supported"),
+        ("avgpool-dilations", r"node 2 \(AveragePool\): attribute dilations = \[2, 2\] is not"),
+        ("softmax-axis", r"the network rebuilt .* differ by up to 1 > 0\.0001 on random"),
+        ("gemm-no-bias", None),
+        ("maxpool-dilations", None),
+        ("maxpool-default-strides", None),
+    ],
+)
+def test_network_from_onnx_reproduces_the_graph_or_refuses_it(case: str, match: str | None) -> None:
+    """Every attribute that changes what a node computes is reproduced or refused in one
+    line naming the node; what slips through is caught by comparing outputs."""
+    model = onnx.load_from_string(Model.load("float").data)
+    _CHANGED[case](model)
+    data = model.SerializeToString()
+    if match is not None:
+        with pytest.raises(ModelError, match=rf"^model 'm':? {match}"):
+            network_from_onnx(data, "m")
+        return
+    net = network_from_onnx(data, "m")
+    changed = Model.from_bytes(data, name="m")
+    x = np.random.default_rng(1).standard_normal((8, *changed.spec.input_shape))
+    with torch.no_grad():
+        probs = torch.softmax(net(torch.from_numpy(x.astype(np.float32))), dim=1)[:, 1].numpy()
+    np.testing.assert_allclose(probs, changed.predict(x.astype(np.float32)), atol=1e-5)
 
 
 def test_pruning_removes_channels(tmp_path: Path) -> None:
