@@ -127,7 +127,7 @@ def _note_weighted(*runs: Path | None) -> None:
     for run in runs:
         if run is None or not RunDir(run).exists():
             continue
-        sampler = RunDir(run).read_campaign().get("config", {}).get("sampler")
+        sampler = RunDir(run).read_campaign(takes="two").get("config", {}).get("sampler")
         if sampler_design(sampler, os.fspath(run)) == "focus":  # importance is refused
             print(
                 f"note: {os.fspath(run)} drew its cases from {WEIGHTED_SAMPLERS[sampler]} "

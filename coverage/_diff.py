@@ -42,7 +42,7 @@ __all__ = ["diff_pairs", "diff_runs", "quantization_diff"]
 
 def _read_run(path: Path) -> tuple[dict[str, Any], ParameterSpace, ds.Dataset]:
     run = RunDir(path)
-    record = run.require_complete("diff")
+    record = run.require_complete("diff", takes="two")
     dataset = run.results_dataset()
     return record, ParameterSpace.from_arrow_schema(dataset.schema), dataset
 
@@ -84,13 +84,13 @@ def diff_pairs(
     (``"first:other"``). Two runs: every model id both hold, each with itself; ``[None]``
     (let :func:`diff_runs` choose) when they share fewer than two.
     """
-    a = _models(RunDir(run_a).read_campaign())
+    a = _models(RunDir(run_a).read_campaign(takes="two"))
     if _same_run(run_a, run_b):
         if len(a) < 2:
             raise _too_few(run_a, a)
         return [f"{a[0]}:{m}" for m in a[1:]]
     assert run_b is not None
-    b = _models(RunDir(run_b).read_campaign())
+    b = _models(RunDir(run_b).read_campaign(takes="two"))
     common = [m for m in a if m in b]
     return list(common) if len(common) > 1 else [None]
 

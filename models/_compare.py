@@ -170,7 +170,7 @@ def _runs(runs: Sequence[str | os.PathLike[str]]) -> list[tuple[Path, dict[str, 
                 + "; name each run once (the models of one run are compared with each other)"
             )
         rundir = RunDir(path)
-        record = rundir.require_complete("compare")
+        record = rundir.require_complete("compare", takes="several")
         fp = space_fingerprint(ParameterSpace.from_arrow_schema(rundir.results_dataset().schema))
         if out and fp != out[0][2]:
             raise ConfigError(

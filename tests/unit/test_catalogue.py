@@ -52,6 +52,13 @@ KNOWN_TRUTH = (
 SEQ_GATE = '[[criteria]]\nkind = "failure_rate"\np_max = 0.5\n'
 """A gate with one criterion on cases, for sequential-campaign rows."""
 
+SEQ_FOLDER = {
+    "seq/stages.json": "{}",
+    "seq/stage-000/campaign.json": "{}",
+    "seq/stage-001/.lock": "",
+}
+"""A sequential campaign's folder of two stages (the second one unfinished)."""
+
 
 def _campaign(**changes: object) -> str:
     """A campaign file of the toy model, with ``changes`` (TOML values) applied."""
@@ -1339,24 +1346,37 @@ CATALOGUE = [
         "coverage seq",
         r"'seq' is a sequential campaign's folder \(made by --until-decided\), not a run "
         r"directory; its runs: seq/stage-000, seq/stage-001 \(pass them, e.g. seq/stage-\*\)",
-        files={
-            "seq/stages.json": "{}",
-            "seq/stage-000/campaign.json": "{}",
-            "seq/stage-001/.lock": "",
-        },
+        files=SEQ_FOLDER,
     ),
-    row(
+    row(  # a command of one run is told to pass one stage, not RUN/stage-*
         "gate-sequential-folder",
         "gate seq --gate g.toml",
-        r"'seq' is a sequential campaign's folder \(made by --until-decided\), not a run",
-        files={
-            **{
-                "seq/stages.json": "{}",
-                "seq/stage-000/campaign.json": "{}",
-                "seq/stage-001/.lock": "",
-            },
-            "g.toml": SEQ_GATE,
-        },
+        r"'seq' is a sequential campaign's folder \(made by --until-decided\), not a run "
+        r"directory; its runs: seq/stage-000, seq/stage-001 \(pass one of them, e.g. its "
+        r"last stage seq/stage-001\)$",
+        files={**SEQ_FOLDER, "g.toml": SEQ_GATE},
+    ),
+    row(
+        "replay-sequential-folder",
+        "replay seq 1",
+        r"not a run directory; its runs: seq/stage-000, seq/stage-001 \(pass one of them, "
+        r"e.g. its last stage seq/stage-001\)$",
+        files=SEQ_FOLDER,
+    ),
+    row(  # the report of the first stage shows the stages' merged coverage
+        "report-sequential-folder",
+        "report seq",
+        r"not a run directory; its runs: seq/stage-000, seq/stage-001 \(report one of them; "
+        r"'highfive coverage seq/stage-\*' merges them into seq/stage-000's coverage, which "
+        r"'highfive report seq/stage-000' then shows\)$",
+        files=SEQ_FOLDER,
+    ),
+    row(
+        "diff-sequential-folder",
+        "diff seq",
+        r"not a run directory; its runs: seq/stage-000, seq/stage-001 \(pass one or two of "
+        r"them, e.g. seq/stage-000 seq/stage-001\)$",
+        files=SEQ_FOLDER,
     ),
     row(
         "gate-incomplete-stage",
