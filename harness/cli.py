@@ -1121,10 +1121,27 @@ def say(line: str = "", file: Any = None) -> None:
     print(_escaped(line), file=file)
 
 
+def _parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """The parsed arguments; words no option takes (an unknown option, an extra
+    argument) are the chosen command's usage error (``highfive model train: error:
+    unrecognized arguments: ...``), not the top level's."""
+    args, extras = parser.parse_known_args(argv)
+    if extras:
+        chosen = parser
+        while True:  # down the subcommands chosen, e.g. model, then train
+            subs = [a for a in chosen._actions if isinstance(a, argparse._SubParsersAction)]
+            name = getattr(args, subs[0].dest, None) if subs else None
+            if name is None:
+                break
+            chosen = subs[0].choices[name]
+        chosen.error(f"unrecognized arguments: {' '.join(extras)}")
+    return args
+
+
 def _main(argv: Sequence[str] | None) -> int:
     with warnings.catch_warnings():
         warnings.showwarning = _show_warning
-        args = _build_parser().parse_args(argv)
+        args = _parse(_build_parser(), argv)
         handler: Handler = args.handler
         try:
             _check_outputs(args)

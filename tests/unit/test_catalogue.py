@@ -1453,6 +1453,19 @@ CATALOGUE = [
     ),
     row("shrink-unknown-model", "shrink run 1 --model nope", r"model: 'nope' is not in this run"),
     # -- coverage, gate, report, diff ---------------------------------------------
+    row(  # the command's usage, not the top level's
+        "coverage-unknown-option",
+        "coverage --bogus run",
+        r"^highfive coverage: error: unrecognized arguments: --bogus$",
+        usage=True,
+    ),
+    row(
+        "gate-extra-argument",
+        "gate run run --gate g.toml",
+        r"^highfive gate: error: unrecognized arguments: run$",
+        files={"g.toml": SEQ_GATE},
+        usage=True,
+    ),
     row("coverage-not-a-run", "coverage folder", r"run directory 'folder' has no campaign.json"),
     row("coverage-partial", "coverage partial", r"'partial' is incomplete .* pass --partial"),
     row("coverage-twice", "coverage run run", r"cannot merge coverage: cases 0..15 .* twice"),
@@ -1579,6 +1592,18 @@ CATALOGUE = [
     row("diff-out-folder", "diff run --out folder", r"--out: 'folder' is a folder"),
     # -- model -----------------------------------------------------------------------
     row("model-no-action", "model", r"the following arguments are required: ACTION", usage=True),
+    row(  # a nested command's usage
+        "model-train-unknown-option",
+        "model train --out t.onnx --bogus 3",
+        r"^highfive model train: error: unrecognized arguments: --bogus 3$",
+        usage=True,
+    ),
+    row(
+        "model-info-extra-argument",
+        "model info float extra",
+        r"^highfive model info: error: unrecognized arguments: extra$",
+        usage=True,
+    ),
     row("model-info-unknown", "model info nope", r"model: 'nope' is neither a file nor a"),
     row(
         "model-info-not-onnx",
@@ -1725,9 +1750,10 @@ def test_malformed_input_is_one_line_exit_2_and_writes_nothing(
     out, err = capsys.readouterr()
     assert "Traceback" not in out + err
     lines = err.splitlines()
-    if bad.usage:
-        assert status == 2 and lines[0].startswith("usage: highfive"), err
-        assert re.match(r"highfive[\w ]*: error: ", lines[-1]), err
+    if bad.usage:  # the chosen command's usage and name ("highfive model train: error:")
+        command = " ".join(argv[:2] if argv[0] == "model" else argv[:1])
+        assert status == 2 and lines[0].startswith(f"usage: highfive {command} "), err
+        assert lines[-1].startswith(f"highfive {command}: error: "), err
     else:
         assert status == 2, (status, out, err)
         assert len(lines) == 1 and lines[0].startswith("error: "), err
