@@ -34,6 +34,8 @@ from highfive.harness import (
     write_together,
 )
 
+from ._recording_columns import columns_help
+
 __all__ = ["main"]
 
 Handler = Callable[[argparse.Namespace], int]
@@ -811,12 +813,10 @@ def _build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "count",
         help="count high-fives in a recording",
-        description="Run the counter pipeline on a recording (CSV or Parquet with one time "
-        "column, named t, time, timestamp, time_s or seconds, and one set of three "
-        "acceleration columns, x/y/z, ax/ay/az, acc_x/..., accel_x/... or x_g/...; names "
-        "are case-insensitive, other columns are ignored) and print the detections. Units and rate "
-        "are inferred unless given (x_g/y_g/z_g are in g); the recording is resampled to "
-        "the model's rate. The file is only read.",
+        description=f"Run the counter pipeline on a recording (CSV or Parquet with "
+        f"{columns_help()}) and print the detections. Units and rate are inferred unless "
+        "given (x_g/y_g/z_g are in g); the recording is resampled to the model's rate. The "
+        "file is only read.",
     )
     p.add_argument("recording", type=path_arg, metavar="RECORDING", help=".csv or .parquet file")
     p.add_argument(
@@ -850,7 +850,8 @@ def _build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "realism",
         help="compare real recordings with synthetic traces of a region, feature by feature",
-        description="Read real recordings as 'count' does, synthesize traces of a region of "
+        description=f"Read real recordings as 'count' does ({columns_help()}), synthesize "
+        "traces of a region of "
         "the parameter space (with gravity or without, to match), resample them to the "
         "recordings' rate and cut both into pieces of the recordings' median length; "
         "compare per feature (|a| percentiles, per-axis std, dominant frequency, power "
