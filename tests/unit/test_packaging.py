@@ -81,6 +81,21 @@ def test_no_file_holds_merge_conflict_markers() -> None:
     assert not marked, marked
 
 
+def test_the_examples_catalogue_lists_every_example_file() -> None:
+    # It listed the campaign files only: not recordings.toml, the counters' plug-ins,
+    # the BasicMotions script or the model-loop scripts.
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    text = (examples / "README.md").read_text()
+    suffixes = {".toml", ".py", ".sh", ".c"}
+    files = [
+        p.relative_to(examples).as_posix()
+        for p in examples.rglob("*")
+        if p.is_file() and p.suffix in suffixes and "data" not in p.relative_to(examples).parts
+    ]
+    assert len(files) >= 17
+    assert [f for f in sorted(files) if f"`{f}`" not in text] == []
+
+
 def test_strategies_import_first_and_from_type_draws_traces(tmp_path: Path) -> None:
     # Importing highfive.generators.strategies before Hypothesis failed: Hypothesis,
     # initialising, looked its entry point up on the half-imported module.
