@@ -68,6 +68,28 @@ def test_help_names_every_column_the_reader_takes(
         assert "/".join(names) in help_text, names
 
 
+def test_readme_names_every_option_of_every_command() -> None:
+    """--help showed options the README never named (coverage --partial, report
+    --cases, diff --method and --limit, model train --epochs, ...)."""
+    import argparse
+
+    from highfive.harness.cli import _build_parser
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    missing = []
+    todo = [("", _build_parser())]
+    while todo:
+        command, parser = todo.pop()
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                todo += [(f"{command} {n}".strip(), p) for n, p in action.choices.items()]
+            for option in action.option_strings:
+                known = option in ("-h", "--help", "--version") or not option.startswith("--")
+                if not known and not re.search(rf"`[^`]*{re.escape(option)}(?![\w-])", readme):
+                    missing.append(f"{command} {option}")
+    assert missing == []
+
+
 def test_no_help_text_shows_a_doubled_percent_sign() -> None:
     """Descriptions are printed as written (argparse %-formats only argument help), so
     a "%%" there shows as such: every parser's help, nested ones too, reads "%"."""
