@@ -717,11 +717,19 @@ CATALOGUE = [
         r"execution.workers: 'two' must be an integer >= 0",
         files={"c.toml": _campaign(**{"[execution]": 'workers = "two"'})},
     ),
-    row(
+    row(  # complete: --resume would only print its summary again
         "run-exists",
         "run c.toml",
-        r"run directory run already exists; pass --resume",
+        r"run directory run already exists and is complete; choose another name \(--name\) "
+        r"or --out$",
         files={"c.toml": _campaign(name='"run"', out='"."')},
+    ),
+    row(
+        "run-exists-unfinished",
+        "run c.toml",
+        r"run directory partial already exists; pass --resume to complete it, or choose "
+        r"another name or --out$",
+        files={"c.toml": _campaign(name='"partial"', out='"."')},
     ),
     row(
         "run-resume-nothing",
