@@ -65,6 +65,7 @@ class _Focus:
     def of(
         cls, path: Path, space: ParameterSpace, binning: Binning, crosses: Sequence[Cross]
     ) -> _Focus:
+        """The focus run at ``path`` over the cells of ``crosses``."""
         design = run_design(path, space)
         groups = BoxGroups(design.boxes, space)
         cells = cell_intervals(binning, crosses)
@@ -246,14 +247,12 @@ def diff_runs(
     same = _same_run(pa_, pb)
     rec_a, space_a, data_a = _read_run(pa_)
     rec_b, space_b, data_b = (rec_a, space_a, data_a) if same else _read_run(pb)
-    designs = []
-    for rec, where in ((rec_a, pa_), (rec_b, pb)):
-        designs.append(
-            sampler_design(
-                rec.get("config", {}).get("sampler"), f"cannot diff {os.fspath(where)!r}"
-            )
-        )
-        if designs[-1] == "importance":
+    designs = [
+        sampler_design(rec.get("config", {}).get("sampler"), f"cannot diff {os.fspath(where)!r}")
+        for rec, where in ((rec_a, pa_), (rec_b, pb))
+    ]
+    for design, where in zip(designs, (pa_, pb), strict=True):
+        if design == "importance":
             # Within a cell a proposal draws some regions more than others: plain counts
             # gave a worse counter 122 "improvements" over an importance-sampled run.
             raise ConfigError(
@@ -303,10 +302,18 @@ def diff_runs(
         fa = fa[fa["case_id"].isin(both)].reset_index(drop=True)
         fb = fb[fb["case_id"].isin(both)].reset_index(drop=True)
         fail_a, fail_b = failed(fa["verdict"]), failed(fb["verdict"])
-        keep = _keep(focus, fa["case_id"].to_numpy())
         cells = paired_cells(
-            *(binning, crosses, fa, fail_a, fail_b, method, alpha, alt, attrs, margin),
-            keep=keep,
+            binning,
+            crosses,
+            fa,
+            fail_a,
+            fail_b,
+            method,
+            alpha,
+            alt,
+            attrs,
+            margin,
+            keep=_keep(focus, fa["case_id"].to_numpy()),
             compared=compared,
         )
         bb = int(np.count_nonzero(fail_b & ~fail_a))
