@@ -30,6 +30,7 @@ from highfive.generators import (
     Dimension,
     InvalidParameter,
     ParameterSpace,
+    RunDirError,
 )
 from highfive.harness import SCHEMA_VERSION, RunDir
 from highfive.harness.cli import main
@@ -284,6 +285,17 @@ def test_a_focus_run_compares_only_the_cells_its_boxes_contain_whole(
     assert main(["diff", str(a), str(b)]) == 0
     out = capsys.readouterr().out
     assert "overall: not compared" in out and "cells left out" in out
+
+
+def test_a_run_of_an_unknown_sampler_is_refused(tmp_path: Path) -> None:
+    # Its cases may not be draws of the whole space (as coverage and the gate say).
+    fail = np.zeros(100, dtype=bool)
+    a = write_run(tmp_path / "a", {"m": fail}, seed=1)
+    b = write_run(tmp_path / "b", {"m": fail}, seed=2)
+    record = RunDir(b).read_campaign()
+    RunDir(b).write_campaign({**record, "config": {"sampler": "magic"}})
+    with pytest.raises(RunDirError, match=r"^cannot diff '.*b': sampler 'magic' is not one"):
+        diff_runs(a, b)
 
 
 def test_runs_of_different_spaces_are_refused(
