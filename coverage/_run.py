@@ -67,7 +67,16 @@ from ._db import CoverageCounts
 from ._fingerprint import label_union
 from ._progress import Log, progress_for
 from ._regions import failure_regions, regions_dicts, subsample
-from ._stats import LOOKS, CellStats, cell_stats, cells_frame, holes, summary
+from ._stats import (
+    LOOKS,
+    CellStats,
+    cell_stats,
+    cells_frame,
+    holes,
+    rate_note,
+    shown_rate,
+    summary,
+)
 from ._tables import check_top_keys
 from ._weighted import RunDesign, needs_weights, run_design, weighted_cell_stats
 
@@ -157,7 +166,8 @@ class RunCoverage:
 
     def lines(self, worst: int = 10) -> list[str]:
         """What ``highfive coverage`` prints: coverage and cell status per model, the
-        worst cells, which target the status uses (and a gate's, beside it), and the
+        worst cells (a weighted rate above 1 as ``1.000*``, with the note the report
+        gives), which target the status uses (and a gate's, beside it), and the
         follow-up command when cells are undecided."""
         s = self.summary
         runs = [str(r) for r in s.get("runs", [])]
@@ -180,9 +190,12 @@ class RunCoverage:
             for w in s["worst"][:worst]:
                 out.append(
                     f"  {w['model']:<8} {w['label']:<58} {w['failures']:>5}/{w['n']:<6} "
-                    f"rate {w['rate']:.3f}  upper {w['upper']:.3f}  "
+                    f"rate {shown_rate(w['rate'])}  upper {w['upper']:.3f}  "
                     + _needed_text(w, s["p_target"], weighted=bool(s.get("weighting")))
                 )
+            note = rate_note(s["worst"][:worst])
+            if note:
+                out.append(f"  {note}")
         out.append(self.target_sentence())
         out.extend(self.focus_hint())
         return out

@@ -31,7 +31,7 @@ states what each bound and test guarantees.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -62,6 +62,8 @@ __all__ = [
     "cp_lower",
     "cp_upper",
     "holes",
+    "rate_note",
+    "shown_rate",
     "summary",
 ]
 
@@ -573,3 +575,28 @@ def summary(stats: CellStats, *, min_cases: int = 1, worst: int = 10) -> dict[st
             }
         )
     return out
+
+
+def shown_rate(rate: float) -> str:
+    """A cell's failure rate as ``highfive coverage`` and the report show it: three
+    decimals, and a weighted (Horvitz-Thompson) estimate above 1 as ``1.000*`` (the
+    estimate is unbiased but not bounded by 1; :func:`rate_note` explains the star).
+    The stored value (cells.parquet, summary.json) stays the estimate."""
+    return f"{min(rate, 1.0):.3f}" + ("*" if rate > 1 else "")
+
+
+def rate_note(worst: Iterable[Mapping[str, Any]]) -> str:
+    """The note explaining the star of :func:`shown_rate` for the cells of ``worst``
+    (summary.json's worst cells, as shown) whose estimate is above 1, with each
+    estimate; empty when there is none."""
+    above = [
+        f"{w['label']} ({w['model']}) {float(w['rate']):.3g}" for w in worst if float(w["rate"]) > 1
+    ]
+    if not above:
+        return ""
+    return (
+        "* shown as 1: the Horvitz-Thompson estimate of these cells is above 1 "
+        f"({'; '.join(above)}). It divides the weighted failures by the cell's expected "
+        "share of all cases; unbiased, but a few cases of large weight can take it past 1 "
+        "(cells.parquet keeps it; see docs/statistics.md, section 8)."
+    )

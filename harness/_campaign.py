@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import os
 import platform
 import sys
 import time
@@ -31,10 +32,12 @@ from highfive.generators import (
 
 from ._batch import BatchJob
 from ._cluster import (
+    WorkerLosses,
     check_dashboard,
     check_workers,
     code_digest,
     dashboard_link,
+    dashboard_served,
     execute,
     executor,
     security,
@@ -59,29 +62,38 @@ from .counters.onnx import load_model
 __all__ = ["CampaignSummary", "load_counters", "run_campaign"]
 
 
-def load_counters(config: CampaignConfig) -> dict[str, CounterPlugin]:
+def load_counters(
+    config: CampaignConfig, recorded: Mapping[tuple[str, str], str] | None = None
+) -> dict[str, CounterPlugin]:
     """The campaign's counters by id, loaded and checked against its settings.
 
     Each is loaded (one-line :class:`ConfigError` naming a counter that does not
     import, is not callable, does not exist or is not executable), checked against
     the campaign's settings (streaming) and probed (an external program must start
     and greet), so a counter that cannot run is refused before anything is written.
+    A counter without an id gets the one ``recorded`` gives its (kind, identity), the
+    id a run being resumed knows it by, else its default id; two counters with one id
+    are refused.
     """
     options = CounterOptions(
         threads=config.execution.threads_per_worker,
         timeout_s=float(config.counter_timeout_s),
         base=config.base,
     )
+    recorded = recorded or {}
     counters: dict[str, CounterPlugin] = {}
+    sources: dict[str, str] = {}
     try:
         for spec in config.counters:
             counter = load_counter(spec.source, version=spec.version, options=options)
-            cid = spec.id or counter_id(counter.default_id)
+            cid = spec.id or recorded.get((counter.kind, counter.identity.sha256), "")
+            cid = cid or counter_id(counter.default_id)
             if cid in counters:
                 raise ConfigError(
-                    f"models: {spec.source!r} and another counter both get the id {cid!r}; "
+                    f"models: {sources[cid]!r} and {spec.source!r} both get the id {cid!r}; "
                     f'name one with {{counter = "{spec.source}", id = "..."}}'
                 )
+            sources[cid] = spec.source
             counter.check(chunk_s=float(config.stream_chunk_s))
             counters[cid] = counter
             counter.probe()
@@ -195,7 +207,10 @@ def run_campaign(
             f"run directory {shown} does not exist, so there is nothing to resume; "
             "drop --resume to start it, or check --out and the name"
         )
-    counters = load_counters(config)
+    # Counters the campaign does not name keep the ids the run (when resumed) or the
+    # run it follows up (a focus run, a stage) gave them.
+    recorded = RunDir(config.parent).recorded_ids() if config.parent else {}
+    counters = load_counters(config, {**recorded, **(run.recorded_ids() if resume else {})})
     try:
         if config.recordings is not None:
             windows = {cid: c.spec.window_s for cid, c in counters.items() if c.spec is not None}
@@ -391,6 +406,7 @@ def _run_locked(
         if not resume:
             raise RunDirError(f"run directory {run.shown} already exists{_existing(run)}")
         previous = _check_resumable(run, identity)
+        losses = _previous_losses(previous)
         started = previous.get("started", _now())
         was_finished = previous.get("finished") if previous.get("status") == "complete" else None
         proposals = previous.get("proposals")  # importance stages fitted so far
@@ -402,6 +418,7 @@ def _run_locked(
         run.remove_temporaries()
     else:
         started, proposals, was_finished = _now(), None, None
+        losses = WorkerLosses()
     for rec, counter in zip(records, counters.values(), strict=True):
         if counter.kind == "onnx" and "latency" not in rec:
             rec["latency"] = measure_latency(load_model(counter))
@@ -413,6 +430,11 @@ def _run_locked(
         dashboard = dashboard_link(config.execution.dashboard, dashboard)
         if config.execution.dashboard.strip().lower() in ("", "none"):
             dashboard = ""  # no pages to show
+        # A scheduler without the dashboard (or without bokeh) still lists one, and
+        # dask's link to it answers 404.
+        shown_dashboard = dashboard
+        if dashboard and not dashboard_served(dashboard):
+            dashboard, shown_dashboard = "", "not served by this scheduler"
         record = {
             "schema_version": SCHEMA_VERSION,
             "name": config.name,
@@ -424,6 +446,8 @@ def _run_locked(
             "finished": None,
             "status": "running",
         }
+        if config.base:  # found again where the campaign's folder and its runs moved
+            record["campaign_folder"] = os.path.relpath(config.base, run.path)
         if proposals is not None:
             record["proposals"] = proposals
         run.write_campaign(record)
@@ -440,7 +464,8 @@ def _run_locked(
             done.add(batch)
         if damaged and stream is not None:
             print(f"redoing {damaged:,} damaged batch(es)", file=stream)
-        progress = Progress(config.cases, totals.cases, stream, dashboard, totals.failures())
+        progress = Progress(config.cases, totals.cases, stream, shown_dashboard, totals.failures())
+        losses.say = progress.note
         t0 = time.monotonic()
         status = "interrupted"
         ran = 0  # batches run by this call
@@ -467,7 +492,7 @@ def _run_locked(
                 if config.sampler == "importance":
                     template = stage_job(template, config, run, record, stage)
                 ranges = ((b, *config.batch_range(b)) for b in batches if b not in done)
-                for output in execute(template, ranges, client, config):
+                for output in execute(template, ranges, client, config, losses):
                     files = run.write_batch(output.batch, output.results, output.failures)
                     entry = {
                         "batch": output.batch,
@@ -487,6 +512,11 @@ def _run_locked(
             # the report's run time is the campaign's, not until the resume.
             done_before = status == "complete" and not ran and was_finished is not None
             record.update(status=status, finished=was_finished if done_before else _now())
+            if losses.workers:
+                record["worker_losses"] = {
+                    "workers": losses.workers,
+                    "batches_run_again": losses.batches,
+                }
             # If the disk is what failed, recording the status may fail too: the
             # original error is the one to report.
             with contextlib.suppress(RunDirError):
@@ -500,7 +530,21 @@ def _run_locked(
         status,
         dashboard,
         complete=status == "complete",
+        workers_lost=losses.workers,
+        batches_run_again=losses.batches,
     )
+
+
+def _previous_losses(record: Mapping[str, Any]) -> WorkerLosses:
+    """The workers lost and batches run again before a resume, as campaign.json keeps
+    them (none if it does not, or holds something else)."""
+    kept = record.get("worker_losses")
+    if not isinstance(kept, dict):
+        return WorkerLosses()
+    workers, batches = kept.get("workers"), kept.get("batches_run_again")
+    if type(workers) is int and type(batches) is int and min(workers, batches) >= 0:
+        return WorkerLosses(workers, batches)
+    return WorkerLosses()
 
 
 class _Totals:

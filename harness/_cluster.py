@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import http.client
 import logging
 import os
 import queue
@@ -18,11 +19,12 @@ import ssl
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import CancelledError
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from highfive.generators import ConfigError
 
@@ -32,9 +34,11 @@ from ._config import CampaignConfig, ExecutionConfig
 __all__ = [
     "MAX_THREADS_PER_CPU",
     "MAX_WORKERS_PER_CPU",
+    "WorkerLosses",
     "check_dashboard",
     "check_workers",
     "dashboard_link",
+    "dashboard_served",
     "dask_dashboard",
     "execute",
     "executor",
@@ -113,6 +117,27 @@ def dashboard_link(address: str, link: str) -> str:
         return link
     shown = "[::1]" if host.strip("[]") == "::" else host  # every IPv6 interface
     return re.sub(r"^(\w+://)[^/]*(:\d+)", rf"\g<1>{shown}\g<2>", link, count=1)
+
+
+def dashboard_served(link: str, timeout: float = 1.0) -> bool:
+    """Whether the dashboard page ``link`` answers a GET within ``timeout`` seconds
+    with a status below 400. A scheduler without the dashboard (``--no-dashboard``, or
+    no bokeh installed) still lists a ``dashboard`` service, its HTTP server of health
+    and metrics pages, and dask's link to it answers 404. Asked directly, not through
+    a proxy, and redirects are not followed."""
+    parts = urlsplit(link)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return False
+    kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    try:
+        conn = kind(parts.hostname, parts.port, timeout=timeout)
+        try:
+            conn.request("GET", parts.path or "/")
+            return conn.getresponse().status < 400
+        finally:
+            conn.close()
+    except (OSError, http.client.HTTPException, ValueError):
+        return False
 
 
 def _cannot_listen(address: str) -> str:
@@ -205,7 +230,13 @@ def executor(config: CampaignConfig) -> Iterator[Any]:
     # The dashboard listens on loopback unless told otherwise. Without it the scheduler
     # still serves its health and metrics pages: on loopback too, on a free port.
     off = ex.dashboard.lower() in ("", "none")
-    with dask.config.set({"distributed.worker.profile.enabled": False}), _no_sigint():
+    # A frozen worker keeps its connection open: the scheduler restarts a worker
+    # silent for stall_s (dask's own default is 5 minutes; see ExecutionConfig).
+    settings = {
+        "distributed.worker.profile.enabled": False,
+        "distributed.scheduler.worker-ttl": ex.stall_s,
+    }
+    with dask.config.set(settings), _no_sigint():
         cluster = LocalCluster(
             n_workers=ex.workers,
             threads_per_worker=1,
@@ -425,11 +456,47 @@ def security(config: CampaignConfig) -> Any:
     )
 
 
+@dataclass
+class WorkerLosses:
+    """The dask workers a campaign lost and the batches that ran again for them.
+
+    ``say`` gets a one-line notice at each loss and when batches in flight on an
+    external cluster stall (see :class:`~highfive.harness._config.ExecutionConfig`).
+    A batch counts once for each lost worker that was running it (as dask listed it
+    when the client last looked, about once a second).
+    """
+
+    workers: int = 0
+    batches: int = 0
+    say: Callable[[str], None] | None = None
+
+    def lost(self, text: str, batches: int, workers: int = 1) -> None:
+        """Count lost ``workers`` and the ``batches`` they cost, and say ``text``."""
+        self.workers += workers
+        self.batches += batches
+        self.note(text)
+
+    def note(self, text: str) -> None:
+        if self.say is not None:
+            self.say(text)
+
+
+def _batches(n: int) -> str:
+    return f"{n:,} batch{'es' * (n != 1)}"
+
+
+def _batch_list(batches: Sequence[int], most: int = 8) -> str:
+    """``batch 3`` or ``batches 3, 7, ...`` (the first ``most``)."""
+    shown = ", ".join(map(str, batches[:most])) + (", ..." if len(batches) > most else "")
+    return f"batch{'es' * (len(batches) != 1)} {shown}"
+
+
 def execute(
     template: BatchJob,
     ranges: Iterator[tuple[int, int, int]],
     client: Any,
     config: CampaignConfig,
+    losses: WorkerLosses | None = None,
 ) -> Iterator[BatchOutput]:
     """Yield batch outputs as they finish, with a bounded number in flight.
 
@@ -445,12 +512,13 @@ def execute(
     ``(seed, i)``, so results do not change). More than
     ``execution.max_worker_losses`` losses, or no worker for
     ``execution.worker_wait_s``, stop the run with a one-line :class:`ConfigError`.
+    ``losses`` counts the workers lost and the batches run again, and says so.
     """
     if client is None:
         for batch, start, count in ranges:
             yield run_batch(replace(template, batch=batch, start=start, count=count))
         return
-    yield from _Scheduled(template, client, config.execution).run(ranges)
+    yield from _Scheduled(template, client, config.execution, losses).run(ranges)
 
 
 class _Scheduled:
@@ -463,10 +531,17 @@ class _Scheduled:
     allowed, and a lost template as one, where the looks saw fewer.
     """
 
-    def __init__(self, template: BatchJob, client: Any, ex: ExecutionConfig) -> None:
+    def __init__(
+        self,
+        template: BatchJob,
+        client: Any,
+        ex: ExecutionConfig,
+        losses: WorkerLosses | None = None,
+    ) -> None:
         self.template = template
         self.client = client
         self.ex = ex
+        self.losses = losses or WorkerLosses()
         # Our task keys: a prefix no other campaign on the cluster shares.
         self.prefix = f"highfive-{template.seed}-{uuid.uuid4().hex[:12]}"
         self.shared: Any = None  # the scattered template
@@ -481,6 +556,8 @@ class _Scheduled:
         self.looked = 0.0
         self.no_worker_since: float | None = None
         self.no_scheduler_since: float | None = None
+        self.progressed = time.monotonic()  # when the last batch finished (or the start)
+        self.stalled = False  # said that no batch finished for stall_s
         # Kept: once dask's client gives up on a lost scheduler it drops its address.
         self.address = ex.scheduler or str(client.scheduler.address)
         # Workers of an existing cluster whose environment was checked (None: our own
@@ -498,6 +575,7 @@ class _Scheduled:
             self._scatter()
             self._submit(first)
             self._fill(ranges, limit)
+            self.progressed = time.monotonic()
             while self.inflight:
                 try:
                     fut = self.done.get(timeout=_LOOK_S)
@@ -505,10 +583,12 @@ class _Scheduled:
                     fut = None
                 if time.monotonic() - self.looked >= _LOOK_S:
                     self._look()
+                    self._check_stall()
                 if fut is None or fut not in self.inflight:
                     continue
                 output = self._collect(fut)
                 if output is not None:
+                    self.progressed, self.stalled = time.monotonic(), False
                     yield output
                     self._fill(ranges, limit)
         finally:
@@ -574,8 +654,15 @@ class _Scheduled:
             return None
         except KilledWorker as exc:  # the workers running it died, as many as dask allows
             self._look()
-            missed = exc.allowed_failures + 1 - self.died_on.get(str(fut.key), 0)
-            self.lost += [f"a worker running batch {job[0]}"] * max(missed, 0)
+            missed = max(exc.allowed_failures + 1 - self.died_on.get(str(fut.key), 0), 0)
+            self.lost += [f"a worker running batch {job[0]}"] * missed
+            if missed:  # the losses the looks saw were said and counted then
+                self.losses.lost(
+                    f"lost {missed} dask worker{'s' * (missed != 1)} running batch {job[0]}, "
+                    "which dask gave up on; it is submitted again",
+                    batches=missed,
+                    workers=missed,
+                )
             self._check_losses()
             fut.release()
             self._submit(job)
@@ -589,6 +676,15 @@ class _Scheduled:
             if generation == self.generation:
                 if seen and len(self.lost) == self.lost_at_scatter:
                     self.lost.append("the worker holding the batches' template")
+                    needed = 1 + sum(
+                        g == generation and f.status != "finished"
+                        for f, (_, g) in self.inflight.items()
+                    )
+                    self.losses.lost(
+                        "lost the dask worker holding the batches' template; it is sent "
+                        f"again, and {_batches(needed)} that needed it run again",
+                        batches=needed,
+                    )
                     self._check_losses()
                 self._scatter()
             self._submit(job)
@@ -618,6 +714,13 @@ class _Scheduled:
                 self.lost.append(worker)
                 for k in mine:
                     self.died_on[k] = self.died_on.get(k, 0) + 1
+                n = sum(k != "template" for k in mine)
+                runs = "runs" if n == 1 else "run"
+                self.losses.lost(
+                    f"lost dask worker {worker}; {_batches(n)} it was running {runs} again "
+                    "elsewhere",
+                    batches=n,
+                )
         self.seen = {}
         for worker, keys in processing.items():
             ours = {str(k) for k in keys if str(k).startswith(self.prefix)}
@@ -633,6 +736,28 @@ class _Scheduled:
         elif self.looked - self.no_worker_since > self.ex.worker_wait_s:
             raise self._no_workers()
         return True
+
+    def _check_stall(self) -> None:
+        """On an external cluster, say once that no batch finished for ``stall_s`` while
+        batches are in flight, and which workers hold them (a frozen worker keeps its
+        connection open, so nothing else notices; the scheduler's worker-ttl is its
+        owner's to set). Said again after a batch finishes and another stall."""
+        quiet = time.monotonic() - self.progressed < self.ex.stall_s
+        if not self.ex.scheduler or self.stalled or quiet or not self.inflight:
+            return
+        self.stalled = True
+        batch_of = {str(f.key): job[0] for f, (job, _) in self.inflight.items()}
+        held = [
+            f"{worker} holds {_batch_list(sorted(batch_of[k] for k in keys if k in batch_of))}"
+            for worker, keys in sorted(self.seen.items())
+            if keys & batch_of.keys()
+        ]
+        self.losses.note(
+            f"no batch finished for {self.ex.stall_s:g} s with {_batches(len(self.inflight))} "
+            f"in flight: {'; '.join(held) or 'no worker is running them'}; still waiting "
+            "(a stopped or frozen worker keeps its batches until it is killed or the "
+            "scheduler's distributed.scheduler.worker-ttl removes it)"
+        )
 
     def _processing(self) -> dict[str, list[Any]] | None:
         """Our tasks on each worker; None while the scheduler is unreachable, and a

@@ -203,6 +203,11 @@ _ADDRESS = re.compile(rf"(?:(?:tcp|tls)://)?{_HOST}:{_PORT}")
 _DASHBOARD = re.compile(rf"{_HOST}?:(?:0|{_PORT})")
 
 
+MAX_STALL_S = 86_400.0
+"""Longest ``execution.stall_s``: a day (a campaign stalled for longer by a frozen
+worker is no longer bounded in any useful sense)."""
+
+
 @dataclass(frozen=True)
 class ExecutionConfig:
     """Where and how a campaign runs; changing it never changes results.
@@ -219,6 +224,15 @@ class ExecutionConfig:
     campaign's batches, when no worker came in time, or when the scheduler is lost,
     the run stops with one line; ``--resume`` completes it. ``retries`` counts
     errors raised in a batch, not worker losses.
+
+    A frozen worker (stopped by SIGSTOP, swapping) keeps its connection open, so its
+    loss goes unnoticed. The embedded cluster's scheduler restarts a worker that sent
+    no heartbeat for ``stall_s`` (dask's ``distributed.scheduler.worker-ttl``; dask
+    checks every ``stall_s`` and waits at least 10 heartbeats, 5 s up to 10 workers),
+    so its batches run again within about twice ``stall_s``. An external scheduler's
+    configuration is its owner's: when no batch finished for ``stall_s`` while
+    batches are in flight, the campaign says in one line which workers hold them,
+    and keeps waiting.
 
     **TLS.** A ``tls://`` scheduler needs the cluster's CA certificate and a client
     certificate signed by it (dask requires both ends to authenticate), with its
@@ -246,6 +260,7 @@ class ExecutionConfig:
     retries: int = 2
     max_worker_losses: int = 10
     worker_wait_s: float = 60.0
+    stall_s: float = 60.0
     in_flight: int = 0
     dashboard: str = "127.0.0.1:0"
     tls_ca_file: str = ""
@@ -259,6 +274,7 @@ class ExecutionConfig:
         _int("execution.max_worker_losses", self.max_worker_losses, 0)
         _int("execution.in_flight", self.in_flight, 0)
         _seconds("execution.worker_wait_s", self.worker_wait_s)
+        _seconds("execution.stall_s", self.stall_s, most=(MAX_STALL_S, "a day"))
         for key in ("scheduler", "dashboard", *_TLS_KEYS):
             if not isinstance(getattr(self, key), str):
                 raise ConfigError(f"execution.{key}: {getattr(self, key)!r} must be a string")

@@ -30,6 +30,8 @@ class CampaignSummary:
     status: str
     dashboard: str = ""
     complete: bool = field(default=False)
+    workers_lost: int = 0  # dask workers lost while running the run's batches (all resumes)
+    batches_run_again: int = 0  # the batches they were running, run again elsewhere
 
     def table(self) -> str:
         """A short plain-text summary for the terminal.
@@ -58,6 +60,12 @@ class CampaignSummary:
                 f"count agreement between models: {self.agree:,}/{self.cases:,} "
                 f"({100 * self.agree / max(self.cases, 1):.2f}%)"
             )
+        if self.workers_lost:
+            n, b = self.workers_lost, self.batches_run_again
+            lines.append(
+                f"lost {n:,} dask worker{'s' * (n != 1)}; {b:,} batch{'es' * (b != 1)} "
+                f"ran again elsewhere (a case's result depends only on the seed and its index)"
+            )
         lines.append(f"run directory: {self.run_dir}  ({self.status})")
         return "\n".join(lines)
 
@@ -81,6 +89,12 @@ class Progress:
         self.failures: Tally[str] = Tally(failures or {})
         if stream is not None and dashboard:
             print(f"dask dashboard: {dashboard}", file=stream)
+
+    def note(self, text: str) -> None:
+        """Say one line, on a line of its own (the progress line is drawn again below
+        it at the next update on a terminal)."""
+        if self.stream is not None:
+            print(("\r\033[K" if self.tty else "") + text, file=self.stream, flush=True)
 
     def update(self, cases: int, failures: Mapping[str, int]) -> None:
         self.done += cases

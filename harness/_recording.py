@@ -23,7 +23,10 @@ case that the bin straddles a decision (a rate rounding to another 0.1 Hz).
 by piece. Gaps without a sample longer than
 :data:`~highfive.harness._preprocess.MAX_GAP_S` split the recording into segments,
 each counted on its own (never interpolated across: a day's gap would otherwise be a
-day of invented data and gigabytes); the result lists segments and gaps.
+day of invented data and gigabytes); the result lists segments and gaps. Rows of
+exactly (0, 0, 0), a watch export's lost samples, are taken out as missing samples
+(every one where the recording reads gravity, a lone one where it does not:
+:class:`~._recording_read._Dropouts`).
 
 :func:`read_recording` returns the whole recording as one trace (memory grows with it).
 
@@ -50,6 +53,7 @@ from ._preprocess import MAX_GAP_S
 from ._recording_median import _decide, _Median
 from ._recording_quiet import Rest, _Quiet
 from ._recording_read import (
+    _NAMED_UNITS,
     _TIME_SCALE,
     CHUNK_ROWS,
     MAX_G,
@@ -58,6 +62,7 @@ from ._recording_read import (
     _check_path,
     _Clock,
     _columns,
+    _Dropouts,
     _frames,
     _header,
     _hz,
@@ -85,6 +90,9 @@ class Recording:
     """A checked recording on disk: its columns, units, rate and size, not its samples.
 
     Make it with :func:`open_recording`; :meth:`pieces` reads the samples in chunks.
+    ``rows`` counts the file's rows, ``dropped`` those of them that :meth:`pieces` takes
+    out as lost samples (rows of exactly (0, 0, 0): every one in a recording that reads
+    gravity, a lone one otherwise; see :class:`~._recording_read._Dropouts`).
     """
 
     path: Path
@@ -96,10 +104,13 @@ class Recording:
     rows: int
     duration_s: float
     rest: Rest
+    dropped: int
     _suffix: str = field(repr=False)
     _t_first: float = field(repr=False)
     _chunk: int = field(default=CHUNK_ROWS, repr=False)
     _clock: _Clock | None = field(default=None, repr=False, compare=False)
+    _maybe_seconds: bool = field(default=False, repr=False)
+    """The time unit was inferred as ms from whole numbers 1 apart: 1 kHz, or 1 Hz seconds."""
 
     @property
     def info(self) -> dict[str, str]:
@@ -118,15 +129,44 @@ class Recording:
             "orientation": f"face tilted {round(self.rest.tilt_deg)} deg from up, "
             f"roll {round(self.rest.roll_deg)} deg",
         }
+        if self.dropped:
+            lone = "" if self.rest.gravity else ", each between rows that read something"
+            out["dropped"] = (
+                f"{self.dropped:,} rows of exactly (0, 0, 0){lone}: lost samples, taken out "
+                "and interpolated across like any missing sample"
+            )
+        if self._maybe_seconds:
+            out["check time"] = (
+                f"unit: whole numbers 1 apart in {self.time} are read as ms (1,000 Hz); if they "
+                "are whole seconds (1 Hz, too slow to count), name the column time_s or pass "
+                "--time-unit s"
+            )
+        # Units the axes' names say cannot be given otherwise: the advice is to rename them.
+        x, y, z = (a.strip().lower() for a in self.axes)
+        named = _NAMED_UNITS.get((x, y, z))
+        axes = ", ".join(self.axes)
+        units = (
+            f"the units (named {named} by the columns {axes}, which --units cannot change: "
+            "rename them to x, y, z to give --units or have the units inferred)"
+            if named
+            else "the units (--units)"
+        )
         if not 0.5 <= self.rest.magnitude <= 2.0:  # units given, or gravity removed
             out["orientation"] = "unknown (no reading of about 1 g at rest)"
             out["check"] = (
-                "the units (--units) and that the recording holds gravity: a worn watch at "
+                f"{units} and that the recording holds gravity: a worn watch at "
                 f"rest reads about 1 g, this one {self.rest.magnitude:.3g} g"
             )
+            if named == "g" and _units_of(self.rest.magnitude, self.rest.spread) == "m/s2":
+                out["check"] = (
+                    f"the units: the columns {axes} name g, but at rest they read "
+                    f"{self.rest.magnitude:.3g}, as a watch at rest reads in m/s2 (1 g is "
+                    f"{G:.2f} m/s2); if the values are m/s2, rename the columns to x, y, z (the "
+                    "units are then inferred, or pass --units m/s2)"
+                )
         elif self.rest.flat:  # taken for lack of a stretch that varies
             out["check"] = (
-                "the units (--units): the quietest stretch does not vary at all (one sample "
+                f"{units}: the quietest stretch does not vary at all (one sample "
                 "repeated: a stuck sensor or data without noise), so it may not be a watch at "
                 "rest"
             )
@@ -158,9 +198,11 @@ class Recording:
         last = math.nan
         columns = [self.time, *self.axes]
         clock, n = self._reader(), 0
+        dropouts = _Dropouts(every=self.rest.gravity)
         for frame in _frames(self.path, self._suffix, columns, rows or self._chunk):
             t_raw, x = _numbers(frame, clock, self.axes, n)
             n += t_raw.size
+            t_raw, x = dropouts.feed(t_raw, x)
             t = (t_raw - self._t_first) * scale
             if self.units == "m/s2":
                 x = x / G
@@ -235,7 +277,7 @@ def open_recording(
             yield _spacings(t, last)
             last = float(t[-1]) if t.size else last
 
-    spacing, quiet = _Median(), _Quiet()
+    spacing, quiet, lone = _Median(), _Quiet(), _Dropouts(every=False)
     n, first, last = 0, math.nan, math.nan
     # The first sample above MAX_G in magnitude, if in g and if in m/s^2.
     huge: dict[float, tuple[int, tuple[float, ...], float]] = {}
@@ -277,12 +319,14 @@ def open_recording(
         # Squared inside: a value beyond MAX_G in either unit is refused below anyway, so
         # clipping far beyond it changes no accepted recording and overflows nothing.
         quiet.add(t, near)
+        lone.feed(t, x)
         if t.size:
             first = float(t[0]) if n == 0 else first
             last = float(t[-1])
         n += t.size
     if n < 2:
         raise InvalidParameter(f"recording {name}: {n} rows; need at least 2")
+    lone.finish()
     if quiet.recorded == 0:
         raise InvalidParameter(
             f"recording {name}: every one of its {n} rows reads exactly (0, 0, 0) in "
@@ -379,10 +423,12 @@ def open_recording(
         rows=n,
         duration_s=(last - first) * _TIME_SCALE[unit],
         rest=rest,
+        dropped=n - quiet.recorded if rest.gravity else lone.dropped,
         _suffix=suffix,
         _t_first=float(first),
         _chunk=rows,
         _clock=clock,
+        _maybe_seconds=known is None and clock.whole and unit == "ms" and fs == 1000.0,
     )
 
 

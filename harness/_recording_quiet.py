@@ -57,6 +57,12 @@ class Rest:
         return math.hypot(*self.vector)
 
     @property
+    def gravity(self) -> bool:
+        """Whether the stretch reads gravity (0.5 g or more): a recording without it (linear
+        acceleration) reads less where it is quietest."""
+        return self.magnitude >= 0.5
+
+    @property
     def flat(self) -> bool:
         """Whether the stretch does not vary (:data:`FLAT`): taken only for lack of any
         other, it may not be a watch at rest."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -40,6 +41,8 @@ _TIME_SCALE = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
 # (what a sensor log's nanosecond timestamps are); no two ranges overlap.
 _SPACINGS = (("s", 1e-3, 0.2), ("ms", 1.0, 200.0), ("us", 1e3, 2e5), ("ns", 1e6, 2e8))
 _WHOLE_ONLY = ("ns",)
+_INT64_MAX, _UINT64_MAX = 2**63 - 1, 2**64 - 1
+"""Whole numbers a time column may hold: int64, or uint64 when none is negative."""
 _EXACT = 2**53
 """Integers from here on lose digits in a float64 (2**53 ns is 104 days): times that
 large are taken relative to the first, exactly, before they become floats."""
@@ -273,6 +276,7 @@ class _Clock:
         missing = values.isna().to_numpy()
         numbers = pd.to_numeric(values, errors="coerce").isna().to_numpy() == missing
         if numbers[~missing][:1].all() and not numbers.all():  # a cell of text among numbers
+            self._wide(values, row)
             i = int(np.flatnonzero(~numbers)[0])
             raise InvalidParameter(
                 f"recording {self.name}: column {show(self.column)}, row {row + i}: "
@@ -295,6 +299,7 @@ class _Clock:
             ),
         ):
             if rows.any():
+                self._wide(values, row)
                 i = int(np.flatnonzero(rows)[0])
                 raise InvalidParameter(
                     f"recording {self.name}: column {show(self.column)}, row {row + i}: "
@@ -302,6 +307,23 @@ class _Clock:
                 )
         raw = when.dt.as_unit("ns").to_numpy(dtype="datetime64[ns]").view(np.int64)
         return raw, missing
+
+    def _wide(self, values: pd.Series, row: int) -> None:
+        # A column that is not times: whole numbers outside int64 and uint64 (or negative
+        # ones and some past int64) make pandas hold it as Python ints or text. Looked for
+        # only when the column is refused, to say what the row holds rather than that it
+        # is no number.
+        found = [(i, v) for i, v in enumerate(map(_whole, values)) if v is not None]
+        hi = _INT64_MAX if any(v < 0 for _, v in found) else _UINT64_MAX
+        wide = next(((i, v) for i, v in found if not -_INT64_MAX - 1 <= v <= hi), None)
+        if wide is not None:
+            raise InvalidParameter(
+                f"recording {self.name}: column {show(self.column)}, row {row + wide[0]}: "
+                f"{wide[1]} is a whole number outside the 64-bit integers; allowed: whole "
+                f"numbers from {-_INT64_MAX - 1} to {_INT64_MAX}, or from 0 to {_UINT64_MAX} "
+                "when none is negative (ns since 1970 take 19 digits), or numbers with a "
+                "decimal point"
+            )
 
     def show(self, value: float) -> str:
         """A time as the file holds it (``value`` as :meth:`times` returned it)."""
@@ -315,6 +337,19 @@ class _Clock:
         if self.origin and value == round(value):
             return str(self.origin + round(value))  # every digit (show: 1.71e+18)
         return show(value + self.origin)
+
+
+_WHOLE = re.compile(r"\s*[+-]?\d{1,4000}\s*")
+"""A whole number written as text (at most 4,000 digits: Python's int reads 4,300)."""
+
+
+def _whole(value: object) -> int | None:
+    """A cell's whole number (a Python int, or its text), or None."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and _WHOLE.fullmatch(value):
+        return int(value)
+    return None
 
 
 def _spacings(t: np.ndarray, last: float) -> np.ndarray:
@@ -439,3 +474,57 @@ def _units_of(magnitude: float, spread: float) -> Literal["g", "m/s2"] | None:
     if 0.5 * G <= magnitude <= 2.0 * G:
         return "m/s2"
     return None
+
+
+class _Dropouts:
+    """Rows of exactly (0, 0, 0) taken out as lost samples, chunk by chunk, the same
+    however the rows are chunked.
+
+    Watch exports write (0, 0, 0) for a sample they lost. In a recording that reads
+    gravity (``every``) no real reading is (0, 0, 0), so every such row is taken out.
+    Without gravity (0, 0, 0) is what a still watch reads, and quantised data can read
+    it for a while; there only a lone one is taken out: a row of (0, 0, 0) whose
+    neighbours (the rows before and after it, where it has them) read something. Taken
+    out, a row leaves a time without a sample, which resampling interpolates across (a
+    gap longer than :data:`~highfive.harness._preprocess.MAX_GAP_S` splits the
+    recording instead), as for any dropped sample.
+    """
+
+    def __init__(self, *, every: bool) -> None:
+        self.every = every
+        self.dropped = 0  # rows taken out so far
+        self._before = False  # whether the last row decided reads (0, 0, 0)
+        # A last row of (0, 0, 0) after one that reads something, which the next row decides.
+        self._held: tuple[np.ndarray, np.ndarray] | None = None
+
+    def feed(self, t: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The next rows' times (n,) and readings (n, 3) less those taken out (with a row
+        held back from the previous rows first, when it is kept)."""
+        if self._held is not None:
+            t = np.concatenate([self._held[0], t])
+            x = np.concatenate([self._held[1], x])
+            self._held = None
+        if not t.size:
+            return t, x
+        zero = ~(x != 0.0).any(axis=1)
+        if not zero.any():
+            self._before = False
+            return t, x
+        if self.every:
+            drop = zero
+        else:
+            before = np.concatenate([[self._before], zero[:-1]])
+            drop = zero & ~before & ~np.concatenate([zero[1:], [False]])
+            if drop[-1]:  # the next row decides it
+                drop[-1] = False
+                self._held = (t[-1:], x[-1:])
+                t, x, zero, drop = t[:-1], x[:-1], zero[:-1], drop[:-1]
+        self._before = bool(zero[-1]) if self._held is None and zero.size else False
+        self.dropped += int(drop.sum())
+        return (t[~drop], x[~drop]) if drop.any() else (t, x)
+
+    def finish(self) -> None:
+        """The end of the rows: a row held back has no row after it, so it is taken out."""
+        if self._held is not None:
+            self.dropped += 1
+            self._held = None

@@ -39,7 +39,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from highfive.generators import RunDirError
+from highfive.generators import ConfigError, ModelError, RunDirError
 
 from ._io import JsonFileError, atomic_path, atomic_write_text, json_text, read_json_object
 from .counters import DEFAULT_TIMEOUT_S, CounterOptions, CounterPlugin, load_recorded
@@ -262,17 +262,61 @@ class RunDir:
             )
         return record
 
+    def recorded_ids(self) -> dict[tuple[str, str], str]:
+        """The ids the run gave its counters, by (kind, identity SHA-256), for identities
+        recorded once: a counter the campaign does not name keeps its id on resume
+        whatever today's default id for it is. Empty if the record cannot be read
+        (resume says why)."""
+        try:
+            models = self.read_campaign().get("models", [])
+        except RunDirError:
+            return {}
+        keys = [(str(m.get("kind", "onnx")), str(m.get("sha256"))) for m in models]
+        return {k: str(m["id"]) for k, m in zip(keys, models, strict=True) if keys.count(k) == 1}
+
     def counters(self, options: CounterOptions | None = None) -> dict[str, CounterPlugin]:
-        """The run's counters by id, loaded again; refused if one's identity changed."""
+        """The run's counters by id, loaded again; refused if one's identity changed.
+
+        Without ``options``, relative paths resolve against the campaign file's folder:
+        first where it is now if it moved or was copied with the run (at the place
+        relative to the run directory the run recorded), then where the run recorded
+        it. A counter that cannot be loaded from either is refused with the error of
+        the first; one that loads but changed is refused at once.
+        """
         record = self.read_campaign()
-        if options is None:
-            cfg = record.get("config", {})
-            base = cfg.get("base", "")  # relative counter paths resolve against it
-            options = CounterOptions(
-                timeout_s=float(cfg.get("counter_timeout_s", DEFAULT_TIMEOUT_S)),
-                base=base if isinstance(base, str) else "",
-            )
-        return {str(e["id"]): load_recorded(e, options) for e in record.get("models", [])}
+        entries = record.get("models", [])
+        if options is not None:
+            return {str(e["id"]): load_recorded(e, options) for e in entries}
+        cfg = record.get("config", {})
+        timeout_s = float(cfg.get("counter_timeout_s", DEFAULT_TIMEOUT_S))
+        base = cfg.get("base", "")  # relative counter paths resolve against it
+        base = base if isinstance(base, str) else ""
+        recorded = CounterOptions(timeout_s=timeout_s, base=base)
+        here = self._campaign_folder(record)
+        if not here or here == base:
+            return {str(e["id"]): load_recorded(e, recorded) for e in entries}
+        loaded: dict[str, CounterPlugin] = {}
+        try:
+            for e in entries:
+                options = CounterOptions(timeout_s=timeout_s, base=here)
+                loaded[str(e["id"])] = load_recorded(e, options, moved_from=base)
+            return loaded
+        except (ConfigError, ModelError) as exc:  # not there: perhaps the run alone moved
+            for counter in loaded.values():
+                counter.close()
+            try:
+                return {str(e["id"]): load_recorded(e, recorded) for e in entries}
+            except (ConfigError, ModelError):
+                raise exc from None
+
+    def _campaign_folder(self, record: Mapping[str, Any]) -> str:
+        """The campaign file's folder at the place relative to this run directory the
+        run recorded, if that is a folder; else ""."""
+        rel = record.get("campaign_folder")
+        if not isinstance(rel, str) or not rel:
+            return ""
+        here = os.path.normpath(self.path.absolute() / rel)
+        return here if os.path.isdir(here) else ""
 
     def write_campaign(self, record: Mapping[str, Any]) -> None:
         # Before the first record and manifest line nothing is kept (the lock's

@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from highfive.coverage import BINS_HELP
 from highfive.generators import HighfiveError, InvalidParameter
 from highfive.harness import int_at_least, path_arg
 
@@ -35,7 +36,7 @@ _cases = int_at_least(0)
 def _cmd_report(args: argparse.Namespace) -> int:
     from ._html import write_report
 
-    path = write_report(args.run, args.out, cases=args.cases, log=print)
+    path = write_report(args.run, args.out, cases=args.cases, bins=args.bins, log=print)
     print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
     return 0
 
@@ -102,7 +103,8 @@ def cmd_gate(args: argparse.Namespace) -> int:
 
 
 def add_report_commands(subparsers: Any) -> argparse.ArgumentParser:
-    """Add ``report RUN [--out FILE] [--cases N]`` and ``gate RUN --gate GATE.toml``.
+    """Add ``report RUN [--out FILE] [--cases N] [--bins BINS.toml]`` and ``gate RUN --gate
+    GATE.toml``.
 
     Parameters
     ----------
@@ -121,7 +123,8 @@ def add_report_commands(subparsers: Any) -> argparse.ArgumentParser:
         "for a finished run: the gate verdict (RUN/gate.json, if evaluated), campaign facts, "
         "failure rates by verdict and model agreement, coverage and failure-rate heatmaps of "
         "the most informative 2-way crosses, the worst cells, failure regions and a few "
-        "failing cases replayed. Coverage is computed first if RUN/coverage/ is missing.",
+        "failing cases replayed. Coverage is computed first if RUN/coverage/ is missing, "
+        "or with --bins.",
     )
     p.add_argument("run", type=path_arg, metavar="RUN", help="run directory")
     p.add_argument(
@@ -133,6 +136,14 @@ def add_report_commands(subparsers: Any) -> argparse.ArgumentParser:
         default=DEFAULT_CASES,
         metavar="N",
         help=f"failing cases to replay and plot, worst verdicts first (default {DEFAULT_CASES})",
+    )
+    p.add_argument(
+        "--bins",
+        type=path_arg,
+        metavar="BINS.toml",
+        help="compute RUN/coverage/ with this bins file first, as 'highfive coverage RUN "
+        "--bins BINS.toml' does (default: RUN/coverage/ as it is, computed with the "
+        "default bins if missing): " + BINS_HELP,
     )
     p.set_defaults(handler=_cmd_report)
 

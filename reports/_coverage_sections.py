@@ -10,12 +10,13 @@ import shlex
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from highfive.coverage import cp_interval
+from highfive.coverage import cp_interval, rate_note, shown_rate
 
 from ._grids import PairGrid, short, shortened
 from ._markup import cases_rule, chip, covered_share, esc, html_table, img, num
 
 __all__ = [
+    "bins_note",
     "coverage_section",
     "focus_note",
     "merged_note",
@@ -120,6 +121,19 @@ def focus_note(summary: Mapping[str, Any], run: str) -> str:
     )
 
 
+def bins_note(summary: Mapping[str, Any]) -> str:
+    """Which bins the cells were counted with: the bins file (summary.json's
+    ``bins_file``) or the defaults."""
+    bins = summary.get("bins_file")
+    if isinstance(bins, str) and bins:
+        return f"Cells are counted with the bins file <code>{esc(bins)}</code>."
+    return (
+        "Cells are counted with the default bins (4 per dimension, one per value of a "
+        "categorical one); <code>highfive report RUN --bins BINS.toml</code> counts them "
+        "with a bins file."
+    )
+
+
 def coverage_section(
     summary: Mapping[str, Any],
     grids: Sequence[PairGrid],
@@ -147,7 +161,7 @@ def coverage_section(
         f"{num(p)} at {100 * float(summary.get('confidence', 0.95)):g}% confidence, "
         f"<i>failing</i> when shown above it (adjusted: {esc(summary.get('adjust', '?'))}), "
         f"<i>under-tested</i> otherwise; holes are cells with "
-        f"{'no case' if k <= 1 else f'fewer than {k:,} cases'}.</p>"
+        f"{'no case' if k <= 1 else f'fewer than {k:,} cases'}. {bins_note(summary)}</p>"
     )
     out = [
         '<h2 id="coverage">Coverage</h2>',
@@ -214,22 +228,19 @@ def worst_section(summary: Mapping[str, Any]) -> str:
     out = ['<h2 id="worst">Worst cells</h2>']
     if not worst:
         return out[0] + '<p class="none">no cell has a failure</p>'
-    rows, above = [], []
+    rows = []
     for w in worst:
         if "ci_low" in w:  # the cell's own interval: weighted, anytime or one-look
             lo, hi = float(w["ci_low"]), float(w["ci_high"])
         else:  # a summary written before it was recorded: one-look Clopper-Pearson
             lo, hi = (float(x[()]) for x in cp_interval(w["failures"], w["n"], conf))
-        rate = float(w["rate"])
-        if rate > 1:  # a weighted estimate: unbiased, not bounded by 1
-            above.append(f"{esc(w['label'])} ({esc(w['model'])}) {rate:.3g}")
         rows.append(
             [
                 esc(w["model"]),
                 esc(w["label"]),
                 num(w["n"]),
                 num(w["failures"]),
-                f"{min(rate, 1.0):.3f}" + ("*" if rate > 1 else ""),
+                shown_rate(float(w["rate"])),
                 f"{lo:.3f} – {hi:.3f}",
                 f"{w['upper']:.3f}",
                 chip(w["status"]),
@@ -251,13 +262,9 @@ def worst_section(summary: Mapping[str, Any]) -> str:
         f"two-sided, upper bound one-sided; bounds: {esc(why)}.</p>"
     )
     out.append(html_table(head, rows, num=(2, 3, 4, 5, 6)))
-    if above:
-        out.append(
-            '<p class="sub">* shown as 1: the Horvitz-Thompson estimate of these cells is '
-            f"above 1 ({'; '.join(above)}). It divides the weighted failures by the cell's "
-            "expected share of all cases; unbiased, but a few cases of large weight can "
-            "take it past 1 (cells.parquet keeps it; see docs/statistics.md, section 8).</p>"
-        )
+    note = rate_note(worst)  # a weighted estimate above 1: unbiased, not bounded by 1
+    if note:
+        out.append(f'<p class="sub">{esc(note)}</p>')
     return "".join(out)
 
 

@@ -57,6 +57,7 @@ def write_report(
     out: str | os.PathLike[str] | None = None,
     *,
     cases: int = DEFAULT_CASES,
+    bins: str | os.PathLike[str] | None = None,
     log: Log | None = None,
 ) -> Path:
     """Write the HTML report of a finished run; return its path.
@@ -70,6 +71,10 @@ def write_report(
         Report file (default ``RUN/report.html``); written atomically.
     cases : int
         How many failing cases to replay and plot (worst verdict kinds first).
+    bins : path, optional
+        A bins file: the coverage is computed with it first, into ``RUN/coverage/``,
+        as ``highfive coverage RUN --bins BINS`` computes it (a bad file is refused
+        before anything is read or written).
     log : callable, optional
         Receives one line per step worth telling (e.g. ``print``).
 
@@ -82,6 +87,8 @@ def write_report(
     ------
     RunDirError
         The run directory is missing, incomplete, or its files are unreadable.
+    ConfigError
+        The bins file is unreadable or does not fit the run.
     """
     if isinstance(cases, bool) or not isinstance(cases, int) or cases < 0:
         shown = cases.item() if hasattr(cases, "item") else cases  # a numpy scalar, plainly
@@ -90,9 +97,14 @@ def write_report(
     dest = Path(out) if out is not None else path / "report.html"
     if dest.is_dir():
         raise InvalidParameter(f"--out: {os.fspath(dest)!r} is a directory; give a file name")
+    settings = None
+    if bins is not None:
+        from highfive.coverage import load_settings
+
+        settings = load_settings(bins)  # first: a bad bins file reads and writes nothing
     run, record = open_run(path)
     gate = read_gate(path)  # before coverage is computed: a damaged gate.json writes nothing
-    cov = coverage_dir(path, log)
+    cov = coverage_dir(path, log, settings)
     summary = read_json(cov / "summary.json", "re-run 'highfive coverage RUN'")
     check_coverage(summary, record, cov)
     meta = coverage_meta(cov)

@@ -14,10 +14,13 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from highfive.generators import RunDirError
 from highfive.harness import JsonFileError, RunDir, read_json_object
+
+if TYPE_CHECKING:  # the coverage package is imported when coverage is computed
+    from highfive.coverage import CoverageSettings
 
 __all__ = [
     "CoverageMeta",
@@ -49,13 +52,22 @@ def open_run(path: Path) -> tuple[RunDir, dict[str, Any]]:
     return run, record
 
 
-def coverage_dir(path: Path, log: Log | None) -> Path:
-    """``RUN/coverage``, computed first (``highfive coverage RUN``) if it is incomplete."""
+def coverage_dir(path: Path, log: Log | None, settings: CoverageSettings | None = None) -> Path:
+    """``RUN/coverage``, computed first (``highfive coverage RUN``) if it is incomplete,
+    or always with ``settings`` (``highfive coverage RUN --bins BINS``: its bins file,
+    read by :func:`~highfive.coverage.load_settings`)."""
+    from highfive.coverage import analyse_run, write_coverage
+
     cov = path / "coverage"
     needed = ("cells.parquet", "counts.parquet", "summary.json")
-    if not all((cov / name).is_file() for name in needed):
-        from highfive.coverage import analyse_run, write_coverage
-
+    if settings is not None:
+        if log:
+            log(
+                f"computing the coverage of {os.fspath(path)} with {settings.source} "
+                "(highfive coverage RUN --bins BINS)"
+            )
+        write_coverage(path, analyse_run(path, settings))
+    elif not all((cov / name).is_file() for name in needed):
         if log:
             log(f"no coverage in {os.fspath(path)}; computing it (highfive coverage RUN)")
         write_coverage(path, analyse_run(path))

@@ -15,6 +15,7 @@ source (ONNX, the fallback, last). Adding a kind is one module with one
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -80,23 +81,42 @@ def load_counter(
     raise AssertionError("the onnx kind claims every source")  # pragma: no cover
 
 
-def load_recorded(entry: Mapping[str, Any], options: CounterOptions | None = None) -> CounterPlugin:
+def load_recorded(
+    entry: Mapping[str, Any], options: CounterOptions | None = None, *, moved_from: str = ""
+) -> CounterPlugin:
     """Load the counter a run's campaign.json recorded; refuse it if its identity changed.
 
-    Records written before counters were plug-ins have no ``kind``: they are ONNX.
+    ``moved_from``: the folder the run recorded as the campaign's, now ``options.base``
+    (the campaign's folder moved or copied with the run): the source's paths inside it
+    are taken from the new one. A file the record names that is not there is refused
+    with :class:`ConfigError` naming it. Records written before counters were plug-ins
+    have no ``kind``: they are ONNX.
     """
     kind = entry.get("kind", "onnx")
-    if not isinstance(entry.get("source"), str):
+    source = entry.get("source")
+    if not isinstance(source, str):
         raise RunDirError(
             f"counter {entry.get('id')!r}: the run records no source to load it from "
             "(campaign.json damaged); run the campaign again"
         )
+    opts = options or CounterOptions()
+    if moved_from and kind in KINDS:
+        source = KINDS[kind].relocated(source, moved_from, opts.base)
     identity = entry.get("identity")
-    version = str((identity if isinstance(identity, dict) else {}).get("version", "") or "")
-    counter = load_counter(entry["source"], version=version, options=options)
+    details = identity if isinstance(identity, dict) else {}
+    version = str(details.get("version", "") or "")
+    counter = load_counter(source, version=version, options=opts)
+    lost = counter.lost(details)
+    if lost:
+        counter.close()
+        raise ConfigError(
+            f"counter {entry.get('id')!r}: {source}: the run's counter read "
+            f"{', '.join(map(repr, lost))}, not found in {opts.base or os.getcwd()!r} (the "
+            "folder relative arguments resolve against); restore it there"
+        )
     if counter.kind != kind or counter.identity.sha256 != entry.get("sha256"):
         raise RunDirError(
-            f"counter {entry.get('id')!r}: {entry['source']} is now "
+            f"counter {entry.get('id')!r}: {source} is now "
             f"{with_article(counter.kind)} counter with identity "
             f"{counter.identity.sha256[:12]}, the run used {with_article(kind)} counter with "
             f"{str(entry.get('sha256'))[:12]}; restore the counter the run was made with"

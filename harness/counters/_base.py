@@ -29,10 +29,12 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -144,6 +146,15 @@ def delivery_times(times: np.ndarray, trace: Trace, chunk_s: float) -> np.ndarra
     t0, t_last = float(trace.t[0]), float(trace.t[-1])
     k = np.floor((np.asarray(times, dtype=np.float64) - t0) / chunk_s) + 1
     return np.minimum(t0 + k * chunk_s, t_last)
+
+
+def rebase(path: str, old: str, new: str) -> str:
+    """``path`` moved from the folder ``old`` to ``new`` if it is an absolute path inside
+    ``old``; else ``path`` as it is."""
+    p = Path(path)
+    if not (old and new and p.is_absolute() and p.is_relative_to(old)):
+        return path
+    return os.fspath(Path(new) / p.relative_to(old))
 
 
 def with_article(kind: str) -> str:
@@ -286,6 +297,17 @@ class CounterPlugin(ABC):
         """The probability that starts a detection, for counters that report
         per-window probabilities (the case's ``margin`` is measured from it)."""
         return None
+
+    @classmethod
+    def relocated(cls, source: str, old: str, new: str) -> str:
+        """``source`` as a run recorded it, its paths inside the folder ``old`` moved to
+        ``new`` (a campaign folder moved or copied with its runs)."""
+        return rebase(source, old, new)
+
+    def lost(self, recorded: Mapping[str, Any]) -> list[str]:
+        """Files a run's record of this counter (its identity's details) names that
+        this counter did not find, as the record writes them."""
+        return []
 
     # -- the hooks -------------------------------------------------------------------
     @classmethod

@@ -45,6 +45,7 @@ import atexit
 import contextlib
 import hashlib
 import os
+import re
 import select
 import shlex
 import shutil
@@ -53,6 +54,7 @@ import struct
 import subprocess
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -71,9 +73,10 @@ from ._base import (
     digest,
     parse_detections,
     plain_result,
+    rebase,
 )
 
-__all__ = ["GREETING", "SAMPLE_DTYPE", "ExecCounter"]
+__all__ = ["GREETING", "INTERPRETERS", "SAMPLE_DTYPE", "ExecCounter"]
 
 GREETING = b"highfive-counter 1\n"
 SAMPLE_DTYPE = np.dtype([("t", "<f8"), ("x", "<f4"), ("y", "<f4"), ("z", "<f4")])
@@ -81,6 +84,9 @@ _HEADER = struct.Struct("<4sI")
 _DETECTION = np.dtype([("time", "<f8"), ("score", "<f8")])
 _MAX_REPLY = 1 << 24  # bytes: a DETS frame larger than this is garbage
 _PIPE_CHUNK = 1 << 16  # bytes written per call (a pipe's default capacity)
+INTERPRETERS = re.compile(r"python(3(\.[0-9]+)?)?|pypy3?|node|bash|sh|Rscript|julia|perl|ruby|java")
+"""Programs named after what they run, not what they are: such a counter's default id
+is the stem of its first argument that names a file (``java -jar fw.jar`` is ``fw``)."""
 
 
 @dataclass
@@ -208,6 +214,17 @@ class ExecCounter(CounterPlugin):
             not_found,
         )
 
+    @classmethod
+    def relocated(cls, source: str, old: str, new: str) -> str:
+        # The program only: the arguments are recorded as written (relative ones
+        # resolve against the folder the counter is loaded from) and are its identity.
+        argv = shlex.split(source.removeprefix("exec:"))
+        return "exec:" + shlex.join([rebase(argv[0], old, new), *argv[1:]]) if argv else source
+
+    def lost(self, recorded: Mapping[str, Any]) -> list[str]:
+        was, now = recorded.get("arg_sha256"), dict(self.arg_sha256)
+        return [arg for arg in was if arg not in now] if isinstance(was, Mapping) else []
+
     @property
     def identity(self) -> CounterIdentity:
         # The arguments as written (relative ones resolve against the campaign's folder
@@ -222,7 +239,12 @@ class ExecCounter(CounterPlugin):
 
     @property
     def default_id(self) -> str:
-        return Path(self.argv[0]).name
+        """The program's name; for an interpreter (:data:`INTERPRETERS`), the stem of the
+        first argument that names a file: ``exec:python3 counter.py`` is ``counter``."""
+        name = Path(self.argv[0]).name
+        if INTERPRETERS.fullmatch(name) and self.arg_sha256:
+            return Path(self.arg_sha256[0][0]).stem or name
+        return name
 
     # -- the process --------------------------------------------------------------------
     def _start(self) -> _Proc:

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -42,10 +43,17 @@ class Loopback:
     """A `dask scheduler` and `dask worker` processes on 127.0.0.1, stopped by close().
 
     ``tls`` holds the ``--tls-ca-file/--tls-cert/--tls-key`` arguments of a TLS cluster
-    and ``security`` the client's :class:`distributed.Security` for it.
+    and ``security`` the client's :class:`distributed.Security` for it; ``dashboard``
+    False starts the scheduler with ``--no-dashboard``.
     """
 
-    def __init__(self, folder: Path, tls: Sequence[str] = (), security: Any = None) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        tls: Sequence[str] = (),
+        security: Any = None,
+        dashboard: bool = True,
+    ) -> None:
         self.folder = folder
         self.tls = list(tls)
         self.security = security
@@ -58,7 +66,7 @@ class Loopback:
         self._spawn(
             "scheduler",
             *("--host", "127.0.0.1", "--port", str(port), *protocol),
-            *("--dashboard-address", "127.0.0.1:0"),
+            *(("--dashboard-address", "127.0.0.1:0") if dashboard else ("--no-dashboard",)),
         )
 
     def _spawn(self, *args: str, path: Path | None = None) -> subprocess.Popen[bytes]:
@@ -108,6 +116,11 @@ class Loopback:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.2)
+
+    def worker_addresses(self) -> dict[str, int]:
+        """The connected workers' process ids by address."""
+        with self.client("2s") as c:
+            return dict(c.run(os.getpid))
 
     def worker_pids(self) -> list[int]:
         """Process ids of the connected workers (empty if none or no scheduler yet)."""
@@ -163,18 +176,22 @@ def manifest_lines(cfg: CampaignConfig) -> int:
 
 
 class Background:
-    """A campaign in a thread: its summary or its exception."""
+    """A campaign in a thread: its summary or its exception; what it says goes to
+    ``said`` (a StringIO) when ``talk``, else nowhere."""
 
-    def __init__(self, cfg: CampaignConfig, resume: bool = False, client: Any = None) -> None:
+    def __init__(
+        self, cfg: CampaignConfig, resume: bool = False, client: Any = None, talk: bool = False
+    ) -> None:
         self.cfg = cfg
         self.summary: CampaignSummary | None = None
         self.error: BaseException | None = None
+        self.said = io.StringIO() if talk else None
         self.thread = threading.Thread(target=self._go, args=(resume, client))
         self.thread.start()
 
     def _go(self, resume: bool, client: Any) -> None:
         try:
-            self.summary = run_campaign(self.cfg, resume=resume, client=client, stream=None)
+            self.summary = run_campaign(self.cfg, resume=resume, client=client, stream=self.said)
         except BaseException as exc:  # reported by the caller's assertions
             self.error = exc
 
@@ -222,6 +239,57 @@ def test_campaign_on_an_existing_scheduler(
 
 @pytest.mark.slow
 @pytest.mark.dask
+def test_a_scheduler_without_a_dashboard_gets_no_link(
+    tmp_path: Path, campaign_file: Callable[..., Path]
+) -> None:
+    # dask's scheduler info lists a "dashboard" service without one (its health and
+    # metrics pages): the link printed answered 404.
+    loop = Loopback(tmp_path, dashboard=False)
+    try:
+        loop.start_workers(2)
+        path = campaign_file(cases=64, batch_size=8)
+        cfg = CampaignConfig.from_toml(path).with_overrides(scheduler=loop.address)
+        run = Background(cfg, talk=True)
+        summary = run.join()
+    finally:
+        loop.close()
+    assert run.said is not None
+    said = run.said.getvalue().splitlines()
+    assert "dask dashboard: not served by this scheduler" in said, said
+    assert summary.dashboard == "" and not [line for line in said if "http" in line], said
+    # Nothing lost, nothing stalled: nothing said of it, nor recorded.
+    assert not [line for line in said if "lost" in line or "no batch" in line], said
+    assert "lost" not in summary.table()
+    assert "worker_losses" not in RunDir(cfg_run(cfg)).read_campaign()
+
+
+@pytest.mark.parametrize("status, served", [(200, True), (404, False), (None, False)])
+def test_a_dashboard_link_counts_only_when_it_answers(status: int | None, served: bool) -> None:
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from highfive.harness._cluster import dashboard_served
+
+    class Page(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(status or 200)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    if status is None:  # nothing listens on the port
+        assert dashboard_served(f"http://127.0.0.1:{_free_port()}/status") is served
+        return
+    with HTTPServer(("127.0.0.1", 0), Page) as server:
+        thread = threading.Thread(target=server.handle_request)
+        thread.start()
+        link = f"http://127.0.0.1:{server.server_address[1]}/status"
+        assert dashboard_served(link) is served
+        thread.join(timeout=10)
+
+
+@pytest.mark.slow
+@pytest.mark.dask
 def test_worker_killed_mid_batch_is_retried(
     cluster: str, campaign_file: Callable[..., Path]
 ) -> None:
@@ -247,6 +315,8 @@ BAD_EXECUTION = [
     ("losses", {"max_worker_losses": -1}, "execution.max_worker_losses: -1 must be an integer"),
     ("wait", {"worker_wait_s": 0}, "execution.worker_wait_s: 0 must be a number of seconds > 0"),
     ("wait-nan", {"worker_wait_s": float("nan")}, "execution.worker_wait_s: nan must be"),
+    ("stall", {"stall_s": 0}, "execution.stall_s: 0 must be a number of seconds > 0"),
+    ("stall-day", {"stall_s": 86_401}, "execution.stall_s: 86401 must be a number of seconds > 0"),
     (
         "tls-without-tls",
         {"scheduler": "tcp://10.0.0.5:8786", "tls_ca_file": "ca.pem"},

@@ -143,6 +143,144 @@ def test_an_edited_script_of_an_exec_counter_is_refused_by_resume_and_replay(
     assert "restore the counter the run was made with" in capsys.readouterr().err
 
 
+def _interpreted(
+    tmp_path: Path,
+    protocol_program: Callable[..., Path],
+    scripts: list[str],
+    name: str = "interp",
+    cases: int = 4,
+) -> Path:
+    """A campaign file that runs each of ``scripts`` (protocol speakers) by the
+    interpreter, as ``exec:python3 SCRIPT``."""
+    import shlex
+    import sys
+
+    for script in scripts:
+        (tmp_path / script).parent.mkdir(parents=True, exist_ok=True)
+        protocol_program(name=script)
+    models = ", ".join(
+        json.dumps(f"exec:{shlex.quote(sys.executable)} {script}") for script in scripts
+    )
+    config = tmp_path / f"{name}.toml"
+    config.write_text(
+        f'name = "{name}"\nsampler = "lhs"\ncases = {cases}\nbatch_size = 2\nmodels = [{models}]\n'
+        f'out = "{tmp_path / "runs"}"\n[execution]\nworkers = 0\n'
+    )
+    return config
+
+
+def test_scripts_run_by_one_interpreter_are_told_apart_by_their_names(
+    tmp_path: Path, protocol_program: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Both got the interpreter's name as their id, so they could not run side by side.
+    config = _interpreted(tmp_path, protocol_program, ["counter.py", "tools/peak.py"])
+    assert main(["run", str(config)]) == 0
+    record = RunDir(tmp_path / "runs" / "interp").read_campaign()
+    assert [m["id"] for m in record["models"]] == ["counter", "peak"]
+    # Two scripts of one name still collide: one line names both and asks for an id.
+    config = _interpreted(tmp_path, protocol_program, ["a/counter.py", "b/counter.py"], "same")
+    capsys.readouterr()
+    assert main(["run", str(config)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err
+    import re
+
+    assert re.fullmatch(
+        r"error: models: 'exec:\S+ a/counter\.py' and 'exec:\S+ b/counter\.py' both get the "
+        r"id 'counter'; name one with \{counter = \"exec:\S+ b/counter\.py\", id = \"\.\.\.\"\}",
+        err,
+    ), err
+    assert not (tmp_path / "runs" / "same").exists()
+
+
+def test_a_run_made_under_the_interpreter_s_name_keeps_it_on_resume_replay_and_follow_up(
+    tmp_path: Path,
+    protocol_program: Callable[..., Path],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Runs written when 'exec:python3 counter.py' was called 'python3' keep that id:
+    # resume, replay and a focus follow-up do not see another configuration.
+    import sys
+
+    from highfive.harness.counters import ExecCounter
+
+    config = _interpreted(tmp_path, protocol_program, ["counter.py"], cases=6)
+    old = Path(sys.executable).name
+    with monkeypatch.context() as m:
+        m.setattr(ExecCounter, "default_id", property(lambda self: Path(self.argv[0]).name))
+        assert main(["run", str(config)]) == 0
+    run = tmp_path / "runs" / "interp"
+    assert [m["id"] for m in RunDir(run).read_campaign()["models"]] == [old]
+    manifest = run / "manifest.jsonl"  # the last batch lost: resume runs it again
+    manifest.write_text("".join(manifest.read_text().splitlines(keepends=True)[:-1]))
+    capsys.readouterr()
+    assert main(["run", str(config), "--resume"]) == 0, capsys.readouterr().err
+    rows = RunDir(run).results()
+    assert set(rows["model"].astype(str)) == {old} and len(rows) == 6
+    assert main(["replay", str(run), "5"]) == 0
+    assert "identical" in capsys.readouterr().out
+    assert main(["run", "--focus", str(run), "--cases", "4"]) == 0, capsys.readouterr().err
+    follow_up = RunDir(tmp_path / "runs" / "interp-focus").read_campaign()
+    assert [m["id"] for m in follow_up["models"]] == [old]
+
+
+def test_a_project_moved_or_copied_with_its_runs_replays_and_resumes_there(
+    tmp_path: Path,
+    protocol_program: Callable[..., Path],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Replay loaded exec counters from the folder the run was made in: a moved project
+    # failed ('restore the counter'), a copy ran the original's files, not its own.
+    import shutil
+    import sys
+
+    project = tmp_path / "project"
+    project.mkdir()
+    protocol_program(name="project/counter.py")
+    protocol_program(name="project/prog")
+    (project / "c.toml").write_text(
+        'name = "x"\nsampler = "lhs"\ncases = 4\nbatch_size = 2\nout = "runs"\n'
+        f"models = [{json.dumps('exec:' + sys.executable + ' counter.py')}, "
+        '{counter = "exec:./prog", id = "prog"}]\n[execution]\nworkers = 0\n'
+    )
+    monkeypatch.chdir(project)
+    assert main(["run", "c.toml"]) == 0
+    moved = tmp_path / "moved"
+    project.rename(moved)
+    monkeypatch.chdir(moved)
+    capsys.readouterr()
+    assert main(["replay", "runs/x", "3"]) == 0, capsys.readouterr().err
+    assert "identical" in capsys.readouterr().out
+    assert main(["run", "c.toml", "--resume"]) == 0, capsys.readouterr().err
+    # A copy beside the original: the copy's files, an edit there refused.
+    copy = tmp_path / "copy"
+    shutil.copytree(moved, copy)
+    (copy / "counter.py").write_text((copy / "counter.py").read_text() + "\n# tuned\n")
+    monkeypatch.chdir(copy)
+    capsys.readouterr()
+    assert main(["replay", "runs/x", "3"]) == 2
+    assert "restore the counter the run was made with" in capsys.readouterr().err
+    # The run alone, copied elsewhere: the folder the run recorded.
+    shutil.copytree(moved / "runs" / "x", tmp_path / "archive" / "x")
+    assert main(["replay", str(tmp_path / "archive" / "x"), "3"]) == 0
+    assert "identical" in capsys.readouterr().out
+    # A file that is really missing is named, in one line.
+    (moved / "counter.py").unlink()
+    monkeypatch.chdir(moved)
+    assert main(["replay", "runs/x", "3"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and err.endswith(
+        f"the run's counter read 'counter.py', not found in {str(moved)!r} (the folder "
+        "relative arguments resolve against); restore it there"
+    )
+    (moved / "prog").unlink()
+    protocol_program(name="moved/counter.py")
+    assert main(["replay", "runs/x", "3"]) == 2
+    assert f"{str(moved / 'prog')!r} does not exist" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     ("models", "match"),
     [

@@ -33,6 +33,7 @@ from highfive.harness import (
 from highfive.harness.cli import main
 from highfive.reports import write_report
 
+from .._helpers import load_module
 from .conftest import results
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -540,12 +541,7 @@ def test_basicmotions_end_to_end(tmp_path: Path) -> None:
 
 
 def _basicmotions_script() -> object:
-    path = ROOT / "examples" / "realdata" / "basicmotions.py"
-    spec = importlib.util.spec_from_file_location("basicmotions_example", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_module(ROOT / "examples" / "realdata" / "basicmotions.py", "basicmotions_example")
 
 
 GOOD_TS = "@problemName BasicMotions\n@data\n" + ":".join(["1.0,2.0"] * 6) + ":Walking\n"

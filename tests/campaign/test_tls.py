@@ -6,13 +6,10 @@ certificate it signed, which the scheduler, the workers and the client all use.
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from types import ModuleType
 
 import dask
 import pandas as pd
@@ -23,6 +20,8 @@ from highfive.harness._cluster import executor
 from highfive.harness._config import CampaignConfig
 from highfive.harness.cli import main
 
+from .._helpers import load_module
+
 OPENSSL = shutil.which("openssl") or "/usr/bin/openssl"
 _NO_DASK_TLS = {
     "distributed.comm.tls.ca-file": None,
@@ -31,19 +30,8 @@ _NO_DASK_TLS = {
 }
 
 
-def _cluster_tests() -> ModuleType:
-    """test_cluster.py, whose loopback cluster and helpers these tests share."""
-    name = "highfive_tests_cluster"
-    if name not in sys.modules:
-        path = Path(__file__).with_name("test_cluster.py")
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        sys.modules[name] = module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-ct = _cluster_tests()
+# test_cluster.py, whose loopback cluster and helpers these tests share.
+ct = load_module(Path(__file__).with_name("test_cluster.py"), "highfive_tests_cluster", shared=True)
 
 
 @pytest.fixture(autouse=True)

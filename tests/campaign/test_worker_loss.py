@@ -1,46 +1,36 @@
 """Lost dask workers cost only their batches: results equal an undisturbed run's.
 
 Real `dask scheduler` and `dask worker` processes on loopback (``Loopback`` in
-``test_cluster.py``); workers are killed with SIGKILL while batches are in flight.
+``test_cluster.py``); workers are killed with SIGKILL, or frozen with SIGSTOP, while
+batches are in flight.
 """
 
 from __future__ import annotations
 
-import importlib.util
+import contextlib
 import logging
 import os
 import re
 import signal
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from types import ModuleType
 
 import pandas as pd
+import psutil
 import pytest
 
 from highfive.generators import ConfigError
 from highfive.harness._cluster import executor
 from highfive.harness._config import CampaignConfig
 
+from .._helpers import load_module
+
 pytestmark = [pytest.mark.slow, pytest.mark.dask]
 
 
-def _cluster_tests() -> ModuleType:
-    """test_cluster.py, whose loopback cluster and helpers these tests share."""
-    name = "highfive_tests_cluster"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            name, Path(__file__).with_name("test_cluster.py")
-        )
-        assert spec is not None and spec.loader is not None
-        sys.modules[name] = module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-ct = _cluster_tests()
+# test_cluster.py, whose loopback cluster and helpers these tests share.
+ct = load_module(Path(__file__).with_name("test_cluster.py"), "highfive_tests_cluster", shared=True)
 
 
 @pytest.fixture
@@ -94,6 +84,106 @@ def test_a_worker_killed_again_and_again_costs_only_its_batches(
     summary = run.join()
     assert summary.complete and summary.cases == 1536
     assert kills[-1] < cfg.n_batches, "the last kill came after the campaign had finished"
+    pd.testing.assert_frame_equal(ct.frame(ct.cfg_run(cfg)), ct.reference(cfg))
+
+
+def _said(run: ct.Background, pattern: str) -> list[re.Match[str]]:
+    """The lines the campaign said that match ``pattern`` whole."""
+    assert run.said is not None
+    return [m for line in run.said.getvalue().splitlines() if (m := re.fullmatch(pattern, line))]
+
+
+_LOST = r"lost dask worker (\S+); (\d+) batch(?:es)? it was running runs? again elsewhere"
+
+
+def test_a_lost_worker_is_said_and_counted_in_the_summary(
+    loop: ct.Loopback, campaign_file: Callable[..., Path]
+) -> None:
+    # The campaign recovered in silence: nobody learnt that a worker died.
+    loop.start_workers(2, nanny=False)
+    cfg = _config(campaign_file, loop, "said")
+    run = ct.Background(cfg, talk=True)
+    run.wait_batches(3)
+    address, pid = sorted(loop.worker_addresses().items())[0]
+    os.kill(pid, signal.SIGKILL)
+    summary = run.join()
+    assert summary.complete and summary.cases == 768
+    [notice] = _said(run, _LOST)
+    assert notice[1] == address
+    assert (summary.workers_lost, summary.batches_run_again) == (1, int(notice[2]))
+    b = int(notice[2])
+    assert f"lost 1 dask worker; {b} batch{'es' * (b != 1)} ran again elsewhere" in summary.table()
+    assert ct.RunDir(ct.cfg_run(cfg)).read_campaign()["worker_losses"] == {
+        "workers": 1,
+        "batches_run_again": b,
+    }
+    pd.testing.assert_frame_equal(ct.frame(ct.cfg_run(cfg)), ct.reference(cfg))
+
+
+@contextlib.contextmanager
+def _frozen(pid: int) -> Iterator[None]:
+    """Stop process ``pid`` (SIGSTOP); kill it afterwards if it is still there."""
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process = psutil.Process(pid)
+            process.kill()  # SIGKILL ends a stopped process too
+            process.wait(timeout=30)
+
+
+def test_a_frozen_worker_of_the_embedded_cluster_is_restarted_in_bounded_time(
+    campaign_file: Callable[..., Path],
+) -> None:
+    # A stopped worker keeps its connection open: the campaign waited for its batches
+    # until dask's default worker-ttl of 5 minutes, checked every 5 minutes.
+    path = campaign_file(cases=256, batch_size=16, sampler="random", workers=2)
+    cfg = CampaignConfig.from_toml(path).with_overrides(name="frozen", stall_s=2)
+    with executor(cfg) as client:
+        pid = sorted(client.run(os.getpid).values())[0]
+        run = ct.Background(cfg, client=client, talk=True)
+        run.wait_batches(2)
+        with _frozen(pid):
+            # dask waits at least 10 heartbeats (5 s), checks every stall_s, and its
+            # nanny kills the stopped process after 4 s: well within 45 s.
+            deadline = time.monotonic() + 45
+            while not _said(run, _LOST):
+                assert time.monotonic() < deadline and run.thread.is_alive(), run.error
+                time.sleep(0.1)
+            summary = run.join(timeout=120)
+            assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == "zombie"
+    assert summary.complete and summary.cases == 256 and summary.workers_lost >= 1
+    pd.testing.assert_frame_equal(ct.frame(ct.cfg_run(cfg)), ct.reference(cfg))
+
+
+def test_a_frozen_worker_of_an_external_cluster_is_named_once(
+    loop: ct.Loopback, campaign_file: Callable[..., Path]
+) -> None:
+    # The scheduler's worker-ttl is its owner's: the campaign waited without a word.
+    loop.start_workers(2, nanny=False)
+    cfg = _config(campaign_file, loop, "stalled", cases=256, stall_s=2)
+    run = ct.Background(cfg, talk=True)
+    run.wait_batches(2)
+    address, pid = sorted(loop.worker_addresses().items())[0]
+    with _frozen(pid):
+        stall = (
+            r"no batch finished for 2 s with (\d+) batch(?:es)? in flight: (.*); still waiting "
+            r"\(a stopped or frozen worker keeps its batches until it is killed or the "
+            r"scheduler's distributed\.scheduler\.worker-ttl removes it\)"
+        )
+        holds = rf"(?:^|; ){re.escape(address)} holds batch(?:es)? [\d, ]+(?:;|$)"
+        deadline = time.monotonic() + 60
+        # (On a busy machine a slow start may be said too, naming both workers.)
+        while not (said := _said(run, stall)) or not re.search(holds, said[-1][2]):
+            assert time.monotonic() < deadline and run.thread.is_alive(), run.error
+            time.sleep(0.1)
+        time.sleep(3)  # said once, not at every look
+        assert len(_said(run, stall)) == len(said), run.said and run.said.getvalue()
+        assert ct.manifest_lines(cfg) < cfg.n_batches
+    summary = run.join()  # killed: its batches run again on the other worker
+    assert summary.complete and summary.cases == 256
+    assert [m[1] for m in _said(run, _LOST)] == [address]
     pd.testing.assert_frame_equal(ct.frame(ct.cfg_run(cfg)), ct.reference(cfg))
 
 
@@ -157,10 +247,14 @@ def test_no_worker_left_stops_in_one_line_and_resume_completes(
         r"with --resume \([12] lost so far\)$",
         message,
     ), message
-    assert ct.RunDir(ct.cfg_run(cfg)).read_campaign()["status"] == "interrupted"
+    record = ct.RunDir(ct.cfg_run(cfg)).read_campaign()
+    assert record["status"] == "interrupted"
+    lost = record["worker_losses"]["workers"]
+    assert lost in (1, 2)
     loop.start_workers(2, nanny=False)
     resumed = ct.Background(cfg, resume=True).join()
     assert resumed.complete and resumed.cases == 768
+    assert resumed.workers_lost == lost  # kept over the resume, which lost none
     pd.testing.assert_frame_equal(ct.frame(ct.cfg_run(cfg)), ct.reference(cfg))
 
 

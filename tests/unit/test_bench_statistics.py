@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from pathlib import Path
 
 import pytest
+
+from .._helpers import load_module
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -15,12 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_quick_benchmark_reports_every_target_and_bounds_cover(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    spec = importlib.util.spec_from_file_location(
-        "bench_statistics", ROOT / "benchmarks" / "bench_statistics.py"
-    )
-    assert spec is not None and spec.loader is not None
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = load_module(ROOT / "benchmarks" / "bench_statistics.py", "bench_statistics")
     bench.main(["--quick", "--reps", "10", "--seed", "1"])
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("settings: quick=True reps=10")

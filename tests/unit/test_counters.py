@@ -630,6 +630,80 @@ def test_a_script_argument_resolves_against_the_campaign_folder_and_is_hashed(
         load_recorded(entry, options)
 
 
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        ("{python} counter.py --gain 2", "counter"),
+        ("{python} -u tools/peak.v2.py cfg.json", "peak.v2"),  # the first file named
+        ("{python} -m some.module", "python"),  # names no file: the interpreter's name
+        ("./prog counter.py", "prog"),  # not an interpreter: the program's name
+    ],
+)
+def test_an_interpreter_takes_its_id_from_the_script_it_runs(
+    tmp_path: Path, protocol_program: Callable[..., Path], command: str, expected: str
+) -> None:
+    # 'exec:python3 counter.py' got the id 'python3': two scripts run by one
+    # interpreter collided, and results named the interpreter, not the counter.
+    protocol_program(name="prog")
+    (tmp_path / "tools").mkdir()
+    for name in ("counter.py", "tools/peak.v2.py", "cfg.json"):
+        (tmp_path / name).write_text("# a script\n")
+    python = tmp_path / "bin" / "python"  # what interpreters are called, not sys.executable's
+    python.parent.mkdir()
+    python.symlink_to(sys.executable)
+    options = CounterOptions(base=str(tmp_path))
+    c = load_counter("exec:" + command.format(python=shlex.quote(str(python))), options=options)
+    assert c.default_id == expected
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "python",
+        "python3",
+        "python3.12",
+        "pypy3",
+        "node",
+        "bash",
+        "sh",
+        "Rscript",
+        "julia",
+        "perl",
+        "ruby",
+        "java",
+    ],
+)
+def test_the_interpreters_are_the_documented_ones(name: str) -> None:
+    from highfive.harness.counters.exec import INTERPRETERS
+
+    assert INTERPRETERS.fullmatch(name)
+    for other in (f"{name}-config", f"my{name}", "firmware", "python3.", "python2.7x"):
+        assert not INTERPRETERS.fullmatch(other), other
+
+
+def test_a_recorded_counter_moved_with_its_folder_is_loaded_from_the_new_place(
+    tmp_path: Path, protocol_program: Callable[..., Path], python_counters: Path
+) -> None:
+    # Records hold absolute sources: a moved campaign folder was looked for where it was.
+    old, new = tmp_path / "old", tmp_path / "new"
+    old.mkdir()
+    protocol_program(name="old/prog")
+    shutil.copy(python_counters, old / "mine.py")
+    options = CounterOptions(timeout_s=2.0, base=str(old))
+    entries = [
+        load_counter(source, options=options).identity.record(cid)
+        for cid, source in (("p", "exec:./prog --gain 2"), ("py", "mine.py:biggest"))
+    ]
+    old.rename(new)
+    moved = CounterOptions(timeout_s=2.0, base=str(new))
+    for entry in entries:
+        c = load_recorded(entry, moved, moved_from=str(old))
+        assert c.identity.sha256 == entry["sha256"]
+        assert str(new) in c.identity.source and str(old) not in c.identity.source
+    with pytest.raises(ConfigError, match=r"'.*old/prog' does not exist"):
+        load_recorded(entries[0], moved)  # where the run recorded it
+
+
 def test_a_program_without_file_arguments_keeps_its_identity(
     protocol_program: Callable[..., Path],
 ) -> None:

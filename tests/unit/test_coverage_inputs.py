@@ -353,15 +353,22 @@ def test_bad_bins_and_crosses_tables(text: str, match: str) -> None:
         load_crosses(text, Binning.from_toml(text, default_space()))
 
 
+@pytest.mark.parametrize("command", ["coverage", "report"])
 @pytest.mark.parametrize(
     ("text", "match"),
     [b[1:] for b in BAD_BINS + BAD_TABLES],
     ids=[b[0] for b in BAD_BINS + BAD_TABLES],
 )
-def test_bad_bins_files_through_coverage_write_nothing(
-    small_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, match: str
+def test_bad_bins_files_through_coverage_and_report_write_nothing(
+    small_run: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    text: str,
+    match: str,
+    command: str,
 ) -> None:
-    argv = ["coverage", str(small_run), "--bins", str(bins_file(tmp_path, text))]
+    # A report takes --bins as coverage does, refused by the same checks.
+    argv = [command, str(small_run), "--bins", str(bins_file(tmp_path, text))]
     assert re.search(match.lstrip("^"), one_line_exit_2(argv, capsys, small_run))
 
 

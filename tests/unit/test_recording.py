@@ -219,6 +219,44 @@ def test_units_given_against_the_column_names_are_refused(
     assert open_recording(path, units="g").units == "g"
 
 
+def test_axes_named_in_g_holding_m_s2_get_advice_that_works(
+    frame: pd.DataFrame, tmp_path: Path
+) -> None:
+    """Axes named x_g, y_g, z_g holding m/s^2 (9.81 at rest) were read as g and told to
+    'check the units (--units)', which refuses --units m/s2 against those names. The
+    advice names what works: renaming the columns, after which the units are right."""
+    named = frame.copy()
+    named[["x", "y", "z"]] *= G
+    named = named.rename(columns={a: f"{a}_g" for a in "xyz"})
+    path = tmp_path / "named.csv"
+    named.to_csv(path, index=False)
+    rec = open_recording(path)
+    assert rec.units == "g" and rec.info["check"] == (
+        f"the units: the columns x_g, y_g, z_g name g, but at rest they read "
+        f"{rec.rest.magnitude:.3g}, as a watch at rest reads in m/s2 (1 g is 9.81 m/s2); if the "
+        "values are m/s2, rename the columns to x, y, z (the units are then inferred, or pass "
+        "--units m/s2)"
+    )
+    named.rename(columns={f"{a}_g": a for a in "xyz"}).to_csv(path, index=False)
+    for units in ("auto", "m/s2"):
+        renamed = open_recording(path, units=units)
+        assert renamed.units == "m/s2" and "check" not in renamed.info
+        assert renamed.rest.magnitude == pytest.approx(rec.rest.magnitude / G)
+    # Gravity removed, in g: the advice on the units says how to give others too.
+    linear = frame.copy()
+    linear[["x", "y", "z"]] -= linear[["x", "y", "z"]].iloc[:50].mean()
+    linear.rename(columns={a: f"{a}_g" for a in "xyz"}).to_csv(path, index=False)
+    assert (
+        open_recording(path)
+        .info["check"]
+        .startswith(
+            "the units (named g by the columns x_g, y_g, z_g, which --units cannot change: rename "
+            "them to x, y, z to give --units or have the units inferred) and that the recording "
+            "holds gravity: "
+        )
+    )
+
+
 @pytest.mark.parametrize(
     ("row", "units", "match"),
     [
@@ -735,6 +773,70 @@ def test_a_dropout_is_not_the_quietest_stretch(
             "error: recording zeros.csv: every one of its 1000 rows reads exactly (0, 0, 0) "
             "in x, y, z (a sensor that recorded nothing); nothing to count\n"
         )
+
+
+def test_rows_of_zeros_in_a_recording_with_gravity_are_lost_samples(
+    model_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Rows of exactly (0, 0, 0) (a watch export's lost samples) were counted as
+    readings: in a recording that reads gravity each is a 1 g step down and back. They
+    are taken out, so the count, detections and window probabilities are those of the
+    recording without them, and the output says how many."""
+    path = tmp_path / "synth.csv"
+    synth = ["synth", "high_five", "--param", "repetitions=2", "--seed", "3", "--csv"]
+    assert main([*synth, str(path)]) == 0
+    f = pd.read_csv(path)
+    lost = [90, 91, 255, 400, 401, 402, len(f) - 1]  # alone, in runs, the last row
+    zeros = f.copy()
+    zeros.loc[lost, ["x_g", "y_g", "z_g"]] = 0.0
+    zeros.to_csv(tmp_path / "zeros.csv", index=False)
+    f.drop(index=lost).to_csv(tmp_path / "without.csv", index=False)
+    capsys.readouterr()
+    out = {}
+    for name in ("zeros", "without"):
+        args = ["count", str(tmp_path / f"{name}.csv"), "--model", str(model_path), "--json"]
+        assert main(args) == 0
+        out[name] = json.loads(capsys.readouterr().out)
+    for key in ("count", "detections", "windows", "segments"):
+        assert out["zeros"][key] == out["without"][key], key
+    assert out["zeros"]["dropped"] == (
+        "7 rows of exactly (0, 0, 0): lost samples, taken out and interpolated across like "
+        "any missing sample"
+    )
+    assert "dropped" not in out["without"]
+    rec = open_recording(tmp_path / "zeros.csv", rows=91)  # row 90 ends a chunk
+    assert rec.dropped == 7 and rec.rows == len(f)
+    t = np.concatenate([p[0] for p in rec.pieces(max_gap_s=math.inf)])
+    without = read_recording(tmp_path / "without.csv")[0]
+    assert np.array_equal(t, without.t)
+
+
+@pytest.mark.parametrize("rows", [3, 7, 101, 102, 256, 1 << 18])
+def test_a_lone_row_of_zeros_without_gravity_is_a_lost_sample(
+    frame: pd.DataFrame, rows: int, tmp_path: Path
+) -> None:
+    """Without gravity (0, 0, 0) is what a still watch reads: a run of such rows is kept,
+    a lone one among readings (a lost sample, a step to 0 and back amid motion) is taken
+    out, in any chunking."""
+    linear = frame.copy()
+    linear[["x", "y", "z"]] -= linear[["x", "y", "z"]].iloc[:50].mean()
+    lone, run = [0, 100, 250, len(frame) - 1], [400, 401, 402]
+    zeros = linear.copy()
+    zeros.loc[lone + run, ["x", "y", "z"]] = 0.0
+    zeros.to_csv(tmp_path / "zeros.csv", index=False)
+    zeros.drop(index=lone).to_csv(tmp_path / "without.csv", index=False)
+    rec = open_recording(tmp_path / "zeros.csv", units="g", rows=rows)
+    assert not rec.rest.gravity and rec.dropped == len(lone)
+    assert rec.info["dropped"].startswith("4 rows of exactly (0, 0, 0), each between rows ")
+    parts = list(rec.pieces(max_gap_s=math.inf))
+    t = np.concatenate([p[0] for p in parts])
+    x = np.concatenate([p[1] for p in parts])
+    expected = open_recording(tmp_path / "without.csv", units="g")
+    want = list(expected.pieces(max_gap_s=math.inf))
+    # Times from the file's first row, a lost one too: the other file starts a row later.
+    shift = expected._t_first - rec._t_first
+    np.testing.assert_allclose(t, np.concatenate([p[0] for p in want]) + shift, rtol=0, atol=1e-9)
+    assert np.array_equal(x, np.concatenate([p[1] for p in want]))
 
 
 @settings(max_examples=60, deadline=None)

@@ -352,6 +352,42 @@ def test_whole_seconds_named_as_seconds_are_1_hz_not_1_khz(tmp_path: Path) -> No
     assert (open_recording(path).time_unit, open_recording(path).fs) == ("ms", 1000.0)
 
 
+def test_whole_numbers_1_apart_read_as_1_khz_say_they_may_be_1_hz(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A plain 't' of whole numbers 1 apart is read as 1 kHz milliseconds without a word,
+    though a 1 Hz log in whole seconds writes the same: the output says so, and how to
+    say which it is; the advice works (named or given, seconds are refused as 1 Hz)."""
+    n = 4_000
+    rng = np.random.default_rng(5)
+    rest = {a: rng.normal(0.0, 0.01, n) + (a == "z") for a in "xyz"}
+    path = tmp_path / "whole.csv"
+    pd.DataFrame({"t": np.arange(n), **rest}).to_csv(path, index=False)
+    note = (
+        "unit: whole numbers 1 apart in t are read as ms (1,000 Hz); if they are whole seconds "
+        "(1 Hz, too slow to count), name the column time_s or pass --time-unit s"
+    )
+    assert open_recording(path).info["check time"] == note
+    assert main(["count", str(path), "--units", "g"]) == 0
+    assert f"check time {note}" in capsys.readouterr().out
+    for advice in ({"time_unit": "s"}, {}):
+        if not advice:
+            pd.DataFrame({"time_s": np.arange(n), **rest}).to_csv(path, index=False)
+        with pytest.raises(InvalidParameter, match="gives a sample rate of 1 Hz; allowed"):
+            open_recording(path, **advice)
+    # No note where the unit is given or named, or the times are not whole numbers 1 apart
+    # (decimals 1 apart are 1 kHz).
+    for f, given in (
+        (pd.DataFrame({"t": np.arange(n), **rest}), "ms"),
+        (pd.DataFrame({"time_ms": np.arange(n), **rest}), "auto"),
+        (pd.DataFrame({"t": np.arange(n) * 2, **rest}), "auto"),
+        (pd.DataFrame({"t": np.arange(n) + 0.25, **rest}), "auto"),
+    ):
+        f.to_csv(path, index=False)
+        rec = open_recording(path, time_unit=given)
+        assert rec.time_unit == "ms" and "check time" not in rec.info
+
+
 def test_a_time_unit_given_against_the_columns_name_is_refused(
     frame: pd.DataFrame, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
@@ -397,3 +433,36 @@ def test_a_decimal_time_column_is_read_as_numbers(tmp_path: Path) -> None:
     pq.write_table(table, tmp_path / "dec.parquet")
     rec = open_recording(tmp_path / "dec.parquet")
     assert (rec.time_unit, rec.fs) == ("s", 50.0)
+
+
+@pytest.mark.parametrize(
+    ("start", "value"),
+    [
+        pytest.param(0, "99999999999999999999", id="past-uint64"),
+        pytest.param(0, "-99999999999999999999", id="before-int64"),
+        pytest.param(-1000, "18446744073709551615", id="uint64-among-negative"),
+    ],
+)
+@pytest.mark.parametrize("rows", [256, 1 << 18])
+def test_a_time_outside_64_bits_is_named_with_what_is_allowed(
+    start: int, value: str, rows: int, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A whole number past 64 bits in a CSV time column made pandas hold the column as
+    Python ints or text, and the message named row 0 and its valid time as 'neither a
+    number nor an ISO 8601 date and time'."""
+    n = 600
+    t = [str(start + k) for k in range(n)]
+    t[500] = value
+    path = tmp_path / "wide.csv"
+    pd.DataFrame({"t": t, "x": 0.0, "y": 0.01, "z": 1.0}).to_csv(path, index=False)
+    message = (
+        f"recording wide.csv: column 't', row 500: {value} is a whole number outside the 64-bit "
+        "integers; allowed: whole numbers from -9223372036854775808 to 9223372036854775807, or "
+        "from 0 to 18446744073709551615 when none is negative (ns since 1970 take 19 digits), "
+        "or numbers with a decimal point"
+    )
+    with pytest.raises(InvalidParameter) as err:
+        open_recording(path, rows=rows)
+    assert str(err.value) == message
+    assert main(["count", str(path)]) == 2
+    assert capsys.readouterr().err == f"error: {message}\n"

@@ -21,6 +21,7 @@ import pytest
 
 from highfive.generators import InvalidParameter, RunDirError
 from highfive.harness import SEVERITY, CampaignConfig, ExecutionConfig, run_campaign
+from highfive.harness.cli import main
 from highfive.reports import add_report_commands, write_report
 from highfive.reports._coverage_sections import regions_section
 from highfive.reports._scan import RANKED, Scan, pick_cases
@@ -518,6 +519,32 @@ def test_report_command(run: Path, tmp_path: Path, capsys: pytest.CaptureFixture
     assert args.handler(args) == 0
     assert f"wrote {out}" in capsys.readouterr().out
     assert len(re.findall(r'<h3 id="case-', out.read_text())) == 1
+
+
+def test_report_command_bins_the_coverage_as_coverage_does(
+    run: Path,
+    report: tuple[Path, str, list[str]],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # A run that needs a bins file for its coverage (too many cells by default, or bins
+    # the user chose) could not be reported with it: report had no --bins.
+    assert "Cells are counted with the default bins" in _coverage_section(report[1])
+    copy = _copy(run, tmp_path)
+    bins = tmp_path / "two.toml"
+    bins.write_text("ways = [1]\n[bins.peak_accel]\ncount = 2\n")
+    assert main(["report", str(copy), "--bins", str(bins), "--cases", "0"]) == 0
+    assert f"with {bins}" in capsys.readouterr().out  # the coverage computed first
+    summary = json.loads((copy / "coverage" / "summary.json").read_text())
+    assert summary["bins_file"] == str(bins)
+    assert list(summary["models"]["toy"]["coverage"]["by_t"]) == ["1"]
+    alone = tmp_path / "alone"
+    assert main(["coverage", str(copy), "--bins", str(bins), "--out", str(alone)]) == 0
+    for name in ("cells.parquet", "counts.parquet", "holes.parquet"):  # coverage's very files
+        assert (copy / "coverage" / name).read_bytes() == (alone / "coverage" / name).read_bytes()
+    section = _coverage_section((copy / "report.html").read_text())
+    assert f"Cells are counted with the bins file <code>{bins}</code>." in section
+    assert "no 2-way crosses in this coverage" in section  # ways = [1]
 
 
 @pytest.mark.parametrize("value", ["-1", "x"])

@@ -357,3 +357,25 @@ def test_the_reports_heatmaps_colour_weighted_cells_by_their_weighted_rate(
     )
     title, ylabel = bars.axes[0].get_title(), bars.axes[0].get_ylabel()
     assert "cases drawn" in title and "not weighted" in title and "cases drawn" in ylabel
+
+
+def test_coverage_prints_a_weighted_rate_above_1_capped_as_the_report_does(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Two of the base's four cases fail in a quarter the follow-up never samples: each
+    # weighs 44 / 4 = 11, so the cell's Horvitz-Thompson estimate is 2 * 11 / (44 * 0.25)
+    # = 2. The worst cells printed "rate 2.000" beside an upper bound of 1; the report
+    # shows 1.000* and a note.
+    runs = base_and_focus(tmp_path, 2, n_base=4, n_focus=40)
+    bins = tmp_path / "halves.toml"
+    bins.write_text("[bins.x]\nedges = [0.0, 0.5, 1.0]\n[bins.y]\nedges = [0.0, 0.5, 1.0]\n")
+    out = tmp_path / "merged"
+    assert main(["coverage", *map(str, runs), "--bins", str(bins), "--out", str(out)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    label = "x[0,0.5) & y[0,0.5)"
+    (row,) = [line for line in lines if label in line and "rate" in line]
+    assert "2/2" in row and "rate 1.000*  upper 1.000" in row, row
+    notes = [line for line in lines if "Horvitz-Thompson estimate" in line]
+    assert len(notes) == 1 and f"({label} (toy) 2)" in notes[0], notes
+    cells = pq.read_table(out / "coverage" / "cells.parquet").to_pandas()
+    assert float(cells.loc[cells["label"] == label, "rate"].iloc[0]) == pytest.approx(2.0)
