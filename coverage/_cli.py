@@ -91,7 +91,6 @@ def cmd_diff(args: argparse.Namespace) -> int:
     pairs: list[str | None] = [args.model]
     if args.model is None:
         pairs = diff_pairs(args.run_a, args.run_b)
-    _note_weighted(args.run_a, args.run_b)
     diffs = []
     for i, model in enumerate(pairs):
         d = diff_runs(
@@ -114,28 +113,6 @@ def cmd_diff(args: argparse.Namespace) -> int:
         _write_cells(args.out, diffs)
         say(f"wrote {args.out}")
     return 1 if args.check and not all(d.noninferior for d in diffs) else 0
-
-
-def _note_weighted(*runs: Path | None) -> None:
-    """Say on stderr when a run drew its cases away from the base distribution: only
-    the cells its boxes contain whole compare with another run's, and its overall rate
-    is of what it sampled."""
-    from highfive.harness import RunDir
-
-    from ._gaterun import WEIGHTED_SAMPLERS, sampler_design
-
-    for run in runs:
-        if run is None or not RunDir(run).exists():
-            continue
-        sampler = RunDir(run).read_campaign().get("config", {}).get("sampler")
-        if sampler_design(sampler, os.fspath(run)) == "focus":  # importance is refused
-            print(
-                f"note: {os.fspath(run)} drew its cases from {WEIGHTED_SAMPLERS[sampler]} "
-                f"(sampler {sampler!r}): only the cells its boxes contain whole compare with "
-                "another run's (a cell a box cuts holds the box's part only), and its overall "
-                "rate is of the cases it drew, not of the whole space",
-                file=sys.stderr,
-            )
 
 
 def _write_cells(path: Path, diffs: list[Any]) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +19,10 @@ from highfive.generators import ConfigError, ParameterSpace, show
 from highfive.harness import CampaignConfig, RunDir
 
 from ._bins import Binning, codes, space_fingerprint
-from ._crosses import crosses_size, make_crosses
+from ._crosses import Cross, crosses_size, make_crosses
 from ._difftest import (
     Alternative,
+    Keep,
     cell_label_columns,
     check_alpha,
     check_margin,
@@ -31,18 +33,74 @@ from ._difftest import (
     finish_cells,
     fisher_p,
     mcnemar_p,
+    only_cells,
     paired_cells,
 )
 from ._difftext import RunDiff
 from ._fingerprint import differing_dimensions
+from ._gaterun import sampler_design
 from ._progress import Log, progress_for
+from ._weighted import BoxGroups, cell_intervals, run_design
 
 __all__ = ["diff_pairs", "diff_runs", "quantization_diff"]
 
 
+@dataclass(frozen=True, eq=False)
+class _Focus:
+    """A run that drew its cases from target boxes (sampler ``focus``: case ``i``
+    uniform in box ``i mod boxes``), over the diff's cells. Only a box that contains a
+    cell whole draws the whole cell (one that cuts it draws its part in the box), so a
+    case counts for its cell only when its box contains the cell whole, and only cells
+    some box contains whole compare: the rule coverage and the gate follow
+    (:class:`~highfive.coverage._weighted.BoxGroups`)."""
+
+    run: str
+    boxes: int
+    whole: np.ndarray
+    """Per cell (flat over every cross): whether some box contains it whole."""
+    pairs: np.ndarray
+    """Sorted ``cell * boxes + box`` of every box and cell the box contains whole."""
+
+    @classmethod
+    def of(
+        cls, path: Path, space: ParameterSpace, binning: Binning, crosses: Sequence[Cross]
+    ) -> _Focus:
+        """The focus run at ``path`` over the cells of ``crosses``."""
+        design = run_design(path, space)
+        groups = BoxGroups(design.boxes, space)
+        cells = cell_intervals(binning, crosses)
+        n = len(design.boxes)
+        inside = [np.flatnonzero(groups.containing(cell)) for cell in cells]
+        whole = np.array([ids.size > 0 for ids in inside], dtype=bool)
+        pairs = [i * n + ids for i, ids in enumerate(inside)]
+        return cls(
+            os.fspath(path), n, whole, np.sort(np.concatenate([np.zeros(0, np.int64), *pairs]))
+        )
+
+    def keep(self, cell: np.ndarray, case_id: np.ndarray) -> np.ndarray:
+        """Which cases (ids) count for their cell (flat over every cross)."""
+        code = cell.astype(np.int64) * self.boxes + case_id.astype(np.int64) % self.boxes
+        return np.isin(code, self.pairs)
+
+
+def _keep(focus: Sequence[_Focus | None], case_id: np.ndarray) -> Keep | None:
+    """The rows (of cases ``case_id``) that count for their cell: for each run of
+    ``focus`` (None: a run of the base distribution), those its box contains whole;
+    None (every row) when no run drew from boxes."""
+    runs = [f for f in focus if f is not None]
+    if not runs:
+        return None
+
+    def keep(cell: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        ids = case_id[rows]
+        return np.logical_and.reduce([f.keep(cell, ids) for f in runs])
+
+    return keep
+
+
 def _read_run(path: Path) -> tuple[dict[str, Any], ParameterSpace, ds.Dataset]:
     run = RunDir(path)
-    record = run.require_complete("diff")
+    record = run.require_complete("diff", takes="two")
     dataset = run.results_dataset()
     return record, ParameterSpace.from_arrow_schema(dataset.schema), dataset
 
@@ -84,13 +142,13 @@ def diff_pairs(
     (``"first:other"``). Two runs: every model id both hold, each with itself; ``[None]``
     (let :func:`diff_runs` choose) when they share fewer than two.
     """
-    a = _models(RunDir(run_a).read_campaign())
+    a = _models(RunDir(run_a).read_campaign(takes="two"))
     if _same_run(run_a, run_b):
         if len(a) < 2:
             raise _too_few(run_a, a)
         return [f"{a[0]}:{m}" for m in a[1:]]
     assert run_b is not None
-    b = _models(RunDir(run_b).read_campaign())
+    b = _models(RunDir(run_b).read_campaign(takes="two"))
     common = [m for m in a if m in b]
     return list(common) if len(common) > 1 else [None]
 
@@ -189,8 +247,12 @@ def diff_runs(
     same = _same_run(pa_, pb)
     rec_a, space_a, data_a = _read_run(pa_)
     rec_b, space_b, data_b = (rec_a, space_a, data_a) if same else _read_run(pb)
-    for rec, where in ((rec_a, pa_), (rec_b, pb)):
-        if rec.get("config", {}).get("sampler") == "importance":
+    designs = [
+        sampler_design(rec.get("config", {}).get("sampler"), f"cannot diff {os.fspath(where)!r}")
+        for rec, where in ((rec_a, pa_), (rec_b, pb))
+    ]
+    for design, where in zip(designs, (pa_, pb), strict=True):
+        if design == "importance":
             # Within a cell a proposal draws some regions more than others: plain counts
             # gave a worse counter 122 "improvements" over an importance-sampled run.
             raise ConfigError(
@@ -226,38 +288,63 @@ def diff_runs(
 
     paired, note = _pairing(rec_a, rec_b, fa, fb, binning, same)
     note += _judging_note(rec_a, rec_b)
+    # A run of target boxes compares in the cells its boxes contain whole, and has no
+    # rate of the whole space to compare.
+    focus_a = _Focus.of(pa_, space_a, binning, crosses) if designs[0] == "focus" else None
+    focus_b = focus_a
+    if not same:
+        focus_b = _Focus.of(pb, space_b, binning, crosses) if designs[1] == "focus" else None
+    focus = [f for f in (focus_a, None if same else focus_b) if f is not None]
+    compared = np.logical_and.reduce([f.whole for f in focus]) if focus else None
+    p_all: float | None = None
     if paired:
         both = fa[["case_id"]].merge(fb[["case_id"]], on="case_id")["case_id"]
         fa = fa[fa["case_id"].isin(both)].reset_index(drop=True)
         fb = fb[fb["case_id"].isin(both)].reset_index(drop=True)
         fail_a, fail_b = failed(fa["verdict"]), failed(fb["verdict"])
         cells = paired_cells(
-            binning, crosses, fa, fail_a, fail_b, method, alpha, alt, attrs, margin
+            binning,
+            crosses,
+            fa,
+            fail_a,
+            fail_b,
+            method,
+            alpha,
+            alt,
+            attrs,
+            margin,
+            keep=_keep(focus, fa["case_id"].to_numpy()),
+            compared=compared,
         )
         bb = int(np.count_nonzero(fail_b & ~fail_a))
         cc = int(np.count_nonzero(fail_a & ~fail_b))
-        p_all = float(mcnemar_p(np.array([bb]), np.array([cc]), alt)[0])
+        if not focus:
+            p_all = float(mcnemar_p(np.array([bb]), np.array([cc]), alt)[0])
         overall: dict[str, Any] = {"n_a": len(fa), "n_b": len(fb), "b": bb, "c": cc}
     else:
         fail_a, fail_b = failed(fa["verdict"]), failed(fb["verdict"])
-        ca = count_cells(binning, crosses, codes(binning, fa)[0], fail_a.astype(np.intp), 2)
-        cb = count_cells(binning, crosses, codes(binning, fb)[0], fail_b.astype(np.intp), 2)
+        keep_a = _keep([focus_a], fa["case_id"].to_numpy())
+        keep_b = _keep([focus_b], fb["case_id"].to_numpy())
+        ca = count_cells(binning, crosses, codes(binning, fa)[0], fail_a.astype(np.intp), 2, keep_a)
+        cb = count_cells(binning, crosses, codes(binning, fb)[0], fail_b.astype(np.intp), 2, keep_b)
         cols_ = cell_label_columns(binning, crosses)
         cols_.update(
             n_a=ca.sum(axis=1), failures_a=ca[:, 1], n_b=cb.sum(axis=1), failures_b=cb[:, 1]
         )
+        cols_ = only_cells(cols_, compared)
         p = fisher_p(cols_["failures_a"], cols_["n_a"], cols_["failures_b"], cols_["n_b"], alt)
         meta = {**attrs, "paired": False, "method": method, "alpha": alpha, "alternative": alt}
         cells = finish_cells(cols_, p, method, alpha, meta, margin)
-        ka, kb = int(fail_a.sum()), int(fail_b.sum())
-        one = [np.array([x]) for x in (ka, len(fa), kb, len(fb))]
-        tot = fisher_p(one[0], one[1], one[2], one[3], alt)[0]
-        p_all = float(tot) if np.isfinite(tot) else 1.0
+        if not focus:
+            ka, kb = int(fail_a.sum()), int(fail_b.sum())
+            one = [np.array([x]) for x in (ka, len(fa), kb, len(fb))]
+            p_all = float(fisher_p(one[0], one[1], one[2], one[3], alt)[0])
         overall = {"n_a": len(fa), "n_b": len(fb)}
     overall["failures_a"], overall["failures_b"] = int(fail_a.sum()), int(fail_b.sum())
     overall["rate_a"] = overall["failures_a"] / max(overall["n_a"], 1)
     overall["rate_b"] = overall["failures_b"] / max(overall["n_b"], 1)
-    overall["p_value"] = p_all if np.isfinite(p_all) else 1.0
+    # None: not compared (a run of target boxes has no rate of the whole space)
+    overall["p_value"] = None if p_all is None else p_all if np.isfinite(p_all) else 1.0
     return RunDiff(
         os.fspath(pa_),
         os.fspath(pb),
@@ -273,6 +360,8 @@ def diff_runs(
         _identity(rec_a, ma),
         _identity(rec_b, mb),
         margin,
+        tuple(f.run for f in focus),
+        0 if compared is None else int(np.count_nonzero(~compared)),
     )
 
 

@@ -26,7 +26,7 @@ docs/statistics.md states what each test and interval guarantees.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -48,6 +48,7 @@ from ._stats import _holm
 __all__ = [
     "METHODS",
     "Alternative",
+    "Keep",
     "adjust_pvalues",
     "cell_label_columns",
     "check_alpha",
@@ -60,6 +61,7 @@ __all__ = [
     "finish_cells",
     "fisher_p",
     "mcnemar_p",
+    "only_cells",
     "paired_cell_diff",
     "paired_cells",
 ]
@@ -67,6 +69,9 @@ __all__ = [
 Method = Literal["holm", "fdr"]
 METHODS = ("holm", "fdr")
 Alternative = Literal["two-sided", "greater"]
+Keep = Callable[[np.ndarray, np.ndarray], np.ndarray]
+"""Which rows count for their cell, given the cells (flat over every cross) and the
+rows' positions: a mask over them (:func:`count_cells`)."""
 
 
 def check_method(method: str) -> str:
@@ -108,16 +113,23 @@ def adjust_pvalues(p: np.ndarray, method: str = "holm") -> np.ndarray:
 
 # -- counting per cell ------------------------------------------------------------------
 def count_cells(
-    binning: Binning, crosses: Sequence[Cross], code: np.ndarray, key: np.ndarray, k: int
+    binning: Binning,
+    crosses: Sequence[Cross],
+    code: np.ndarray,
+    key: np.ndarray,
+    k: int,
+    keep: Keep | None = None,
 ) -> np.ndarray:
     """Rows per cell and key value: shape (cells of every cross, k).
 
     ``key`` (values 0..k-1) is counted with one ``np.bincount`` per cross over the
     cell's mixed-radix index (as :func:`highfive.coverage.cell_codes` inverts); rows
-    with an ignored or illegal bin in the cross's coverpoints are left out.
+    with an ignored or illegal bin in the cross's coverpoints are left out, and with
+    ``keep`` the rows it does not keep for their cell.
     """
     ok = code >= 0
     parts = []
+    offset = 0
     for cross in crosses:
         dims = [binning.index(d) for d in cross.dims]
         shape = cross.shape(binning)
@@ -125,9 +137,19 @@ def count_cells(
         valid = np.all(ok[:, dims], axis=1)
         sub = code[valid][:, dims].astype(np.intp)
         cell = np.ravel_multi_index(tuple(sub.T), shape) if len(dims) > 1 else sub[:, 0]
-        cnt = np.bincount(cell * k + key[valid], minlength=size * k)
+        kept = key[valid]
+        if keep is not None:
+            mask = keep(offset + cell, np.flatnonzero(valid))
+            cell, kept = cell[mask], kept[mask]
+        cnt = np.bincount(cell * k + kept, minlength=size * k)
         parts.append(cnt.reshape(size, k))
+        offset += size
     return np.concatenate(parts) if parts else np.zeros((0, k), dtype=np.int64)
+
+
+def only_cells(cols: dict[str, Any], compared: np.ndarray | None) -> dict[str, Any]:
+    """The cell columns of the ``compared`` cells only (all of them for None)."""
+    return cols if compared is None else {name: v[compared] for name, v in cols.items()}
 
 
 def cell_label_columns(binning: Binning, crosses: Sequence[Cross]) -> dict[str, Any]:
@@ -360,22 +382,28 @@ def paired_cells(
     alternative: Alternative,
     attrs: Mapping[str, Any],
     margin: float | None = None,
+    *,
+    keep: Keep | None = None,
+    compared: np.ndarray | None = None,
 ) -> pd.DataFrame:
+    """The paired cell frame (see :func:`paired_cell_diff`) of the cases in ``params``
+    (a row per case, ``fail_a`` and ``fail_b`` aligned with it); ``keep`` as for
+    :func:`count_cells`, ``compared`` the cells (flat over every cross) to keep."""
     code, _ = codes(binning, params)
     # key: 0 both pass, 1 only a fails (c), 2 only b fails (b), 3 both fail
     key = fail_a.astype(np.intp) + 2 * fail_b.astype(np.intp)
-    cnt = count_cells(binning, crosses, code, key, 4)
+    cnt = count_cells(binning, crosses, code, key, 4, keep)
     n = cnt.sum(axis=1)
-    c_, b_ = cnt[:, 1], cnt[:, 2]
     cols = cell_label_columns(binning, crosses)
     cols.update(
         n_a=n,
         failures_a=cnt[:, 1] + cnt[:, 3],
         n_b=n,
         failures_b=cnt[:, 2] + cnt[:, 3],
-        b=b_,
-        c=c_,
+        b=cnt[:, 2],
+        c=cnt[:, 1],
     )
-    p = mcnemar_p(b_, c_, alternative)
+    cols = only_cells(cols, compared)
+    p = mcnemar_p(cols["b"], cols["c"], alternative)
     meta = {**attrs, "paired": True, "method": method, "alpha": alpha, "alternative": alternative}
     return finish_cells(cols, p, method, alpha, meta, margin)

@@ -22,6 +22,12 @@ class RunDiff:
     same test over all cases. ``identity_a`` and
     ``identity_b`` are the identity digests (``sha256``) campaign.json recorded for the
     two models, None where it recorded none.
+
+    ``focus`` names the runs that drew their cases from target boxes (sampler
+    ``focus``): then ``cells`` holds only the cells their boxes contain whole, counting
+    the cases of those boxes, ``left_out`` says how many cells were left out, and
+    ``overall`` compares nothing (``p_value`` None): a rate of such a run is of its
+    boxes, not of the whole space.
     """
 
     run_a: str
@@ -38,6 +44,8 @@ class RunDiff:
     identity_a: str | None = None
     identity_b: str | None = None
     margin: float | None = None
+    focus: tuple[str, ...] = ()
+    left_out: int = 0
 
     @property
     def noninferior(self) -> bool | None:
@@ -92,9 +100,29 @@ class RunDiff:
             ]
         return [f"identities: {self.model_a} {ia} in A, {self.model_b} {ib} in B"]
 
+    def _overall_lines(self) -> list[str]:
+        """The overall comparison, or for runs of target boxes, the cells compared and
+        why there is no overall one."""
+        o = self.overall
+        if not self.focus:
+            return [
+                f"overall: A {o['failures_a']:,}/{o['n_a']:,} fail ({100 * o['rate_a']:.3g}%), "
+                f"B {o['failures_b']:,}/{o['n_b']:,} ({100 * o['rate_b']:.3g}%), "
+                f"p = {o['p_value']:.3g}"
+                + (f"; only B fails {o['b']:,}, only A fails {o['c']:,}" if self.paired else "")
+            ]
+        runs = " and ".join(self.focus)
+        its, rate = ("their", "rates are") if len(self.focus) > 1 else ("its", "rate is")
+        return [
+            f"cells: only the {len(self.cells):,} cells the target boxes of {runs} contain "
+            f"whole, each with the cases of those boxes; {self.left_out:,} cells left out "
+            "(no box contains them whole, and a box that cuts a cell draws only its part)",
+            f"overall: not compared ({runs} drew {its} cases from target boxes: {its} failure "
+            f"{rate} of {its} boxes, not of the whole space)",
+        ]
+
     def lines(self, limit: int = 15) -> list[str]:
         """A readable report: what was compared, the overall rates, then the cells."""
-        o = self.overall
         a = f"{self.model_a} in {self.run_a}" if self.run_a != self.run_b else self.model_a
         b = f"{self.model_b} in {self.run_b}" if self.run_a != self.run_b else self.model_b
         test = "paired exact McNemar" if self.paired else "Fisher's exact"
@@ -108,9 +136,7 @@ class RunDiff:
             *self._identity_lines(),
             f"{self.note}; {test} test per cell, {side}, {adj} over {tested:,} testable "
             f"cells at alpha {self.alpha:g}",
-            f"overall: A {o['failures_a']:,}/{o['n_a']:,} fail ({100 * o['rate_a']:.3g}%), "
-            f"B {o['failures_b']:,}/{o['n_b']:,} ({100 * o['rate_b']:.3g}%), p = {o['p_value']:.3g}"
-            + (f"; only B fails {o['b']:,}, only A fails {o['c']:,}" if self.paired else ""),
+            *self._overall_lines(),
             f"effects per cell: B-A difference of failure rates and B/A ratio with {conf} "
             "intervals ("
             + (

@@ -113,10 +113,13 @@ def plan_focus(
     # Beside the run given, wherever it is now (a run copied or moved, fetched from a
     # cluster, had its follow-up written where it was first made); a stage of a
     # sequential campaign beside the campaign's folder, which holds its stages only.
+    # Relative to the working folder when the run was given so, as 'highfive run'
+    # shows its run directory (runs/default-focus, not the whole path).
     folder = Path(run).absolute().parent
-    out, default = os.fspath(folder), f"{parent.name}-focus"
+    where, default = folder, f"{parent.name}-focus"
     if (folder / "stages.json").is_file():
-        out, default = os.fspath(folder.parent), f"{folder.name}-{Path(run).name}-focus"
+        where, default = folder.parent, f"{folder.name}-{Path(run).name}-focus"
+    out = os.fspath(where) if Path(run).is_absolute() else os.path.relpath(where)
     return replace(
         parent,
         out=out,

@@ -303,9 +303,11 @@ def _check_complete(path: Path, allow_partial: bool) -> dict[str, Any]:
     run = RunDir(path)
     if not allow_partial:
         return run.require_complete(
-            "coverage", otherwise="pass --partial to analyse the batches done so far"
+            "coverage",
+            otherwise="pass --partial to analyse the batches done so far",
+            takes="several",
         )
-    record = run.read_campaign()
+    record = run.read_campaign(takes="several")
     if record.get("status") != "complete" and not run.done_batches():
         raise RunDirError(
             f"run directory {os.fspath(path)!r} has no finished batch yet (status "

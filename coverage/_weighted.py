@@ -45,14 +45,22 @@ from highfive.generators import (
 )
 from highfive.harness import FAIL_VERDICTS, RunDir
 
-from ._bins import codes
+from ._bins import Binning, codes
+from ._crosses import Cross
 from ._db import CoverageCounts
 from ._gaterun import sampler_design
 from ._stats import CellStats, _holm
 from ._unitbox import bin_interval
 from ._wbounds import kl_lower, kl_pvalue, kl_upper
 
-__all__ = ["RunDesign", "needs_weights", "run_design", "weighted_cell_stats"]
+__all__ = [
+    "BoxGroups",
+    "RunDesign",
+    "cell_intervals",
+    "needs_weights",
+    "run_design",
+    "weighted_cell_stats",
+]
 
 _TOL = 1e-9
 
@@ -192,39 +200,68 @@ def needs_weights(designs: Sequence[RunDesign]) -> bool:
     return any(d.kind != "base" for d in designs)
 
 
-class _Pooled:
-    """The pooled density of the runs that draw without weights of their own.
+class BoxGroups:
+    """Boxes grouped by the dimensions they restrict, as arrays: a follow-up of
+    thousands of cells' boxes is then a few array operations per batch of cases and per
+    cell, not a Python loop over every box (a merge of the README's default run and its
+    focus follow-up took minutes in that loop).
 
-    The boxes are kept grouped by the dimensions they restrict, as arrays: a follow-up
-    of thousands of cells' boxes is then a few array operations per batch of cases and
-    per cell, not a Python loop over every box (a merge of the README's default run
-    and its focus follow-up took minutes in that loop).
+    ``groups`` maps the restricted dimensions' indices (sorted) to the boxes' indices in
+    the order given, their lows and their highs (one column per dimension).
     """
+
+    def __init__(self, boxes: Sequence[Box], space: ParameterSpace) -> None:
+        grouped: dict[tuple[int, ...], list[tuple[int, list[float], list[float]]]] = {}
+        for i, box in enumerate(boxes):
+            dims = sorted((space.names.index(n), lo, hi) for n, lo, hi in box)
+            key = tuple(j for j, _, _ in dims)
+            grouped.setdefault(key, []).append(
+                (i, [lo for _, lo, _ in dims], [hi for *_, hi in dims])
+            )
+        self.size = len(boxes)
+        self.groups: dict[tuple[int, ...], tuple[np.ndarray, np.ndarray, np.ndarray]] = {
+            key: (
+                np.array([i for i, _, _ in rows], dtype=np.intp),
+                np.array([lo for _, lo, _ in rows], dtype=np.float64).reshape(len(rows), len(key)),
+                np.array([hi for _, _, hi in rows], dtype=np.float64).reshape(len(rows), len(key)),
+            )
+            for key, rows in grouped.items()
+        }
+
+    def containing(self, cell: Mapping[int, tuple[float, float]]) -> np.ndarray:
+        """Which boxes contain the whole cell (dimension index -> unit interval): a mask
+        over the boxes. A box contains the cell when the cell restricts every dimension
+        the box does, inside the box's interval: only boxes of a subset of the cell's
+        dimensions can (a box restricting another dimension leaves part of the cell out)."""
+        out = np.zeros(self.size, dtype=bool)
+        dims = sorted(cell)
+        for r in range(len(dims) + 1):
+            for key in itertools.combinations(dims, r):
+                if key not in self.groups:
+                    continue
+                ids, lo, hi = self.groups[key]
+                c_lo = np.array([cell[j][0] for j in key])
+                c_hi = np.array([cell[j][1] for j in key])
+                out[ids] = np.all((c_lo >= lo - _TOL) & (c_hi <= hi + _TOL), axis=1)
+        return out
+
+
+class _Pooled:
+    """The pooled density of the runs that draw without weights of their own, over
+    their boxes grouped by :class:`BoxGroups`."""
 
     def __init__(self, designs: Sequence[RunDesign], space: ParameterSpace) -> None:
         plain = [d for d in designs if d.kind != "importance"]
         self.n = sum(d.cases for d in plain)
         self.base = sum(d.cases for d in plain if d.kind == "base")
-        grouped: dict[tuple[int, ...], list[tuple[list[float], list[float], float]]] = {}
-        for d in plain:
-            for box, dens in zip(d.boxes, d.box_density, strict=True):
-                dims = sorted((space.names.index(n), lo, hi) for n, lo, hi in box)
-                key = tuple(j for j, _, _ in dims)
-                los, his = [lo for _, lo, _ in dims], [hi for _, _, hi in dims]
-                grouped.setdefault(key, []).append((los, his, dens))
-        self.groups: dict[tuple[int, ...], tuple[np.ndarray, np.ndarray, np.ndarray]] = {
-            key: (
-                np.array([lo for lo, _, _ in rows], dtype=np.float64).reshape(len(rows), len(key)),
-                np.array([hi for _, hi, _ in rows], dtype=np.float64).reshape(len(rows), len(key)),
-                np.array([dens for _, _, dens in rows], dtype=np.float64),
-            )
-            for key, rows in grouped.items()
-        }
+        self.boxes = BoxGroups([box for d in plain for box in d.boxes], space)
+        self.density = np.array([x for d in plain for x in d.box_density], dtype=np.float64)
 
     def weights(self, u: np.ndarray) -> np.ndarray:
         """``1 / g(u)`` for points of the unit cube, shape (n,)."""
         g = np.full(len(u), float(self.base))
-        for key, (lo, hi, dens) in self.groups.items():
+        for key, (ids, lo, hi) in self.boxes.groups.items():
+            dens = self.density[ids]
             step = max(1, 2**22 // max(lo.size, 1))  # rows at a time: bounded memory
             for a in range(0, len(u), step):
                 x = u[a : a + step, list(key)][:, None, :]
@@ -237,20 +274,7 @@ class _Pooled:
     def bound(self, cell: Mapping[int, tuple[float, float]]) -> tuple[float, float]:
         """Bounds of ``1 / g`` over a cell: over all of it (inf if part of it is never
         sampled), and over the part that is sampled."""
-        g = float(self.base)
-        dims = sorted(cell)
-        # A box covers the whole cell when the cell restricts every dimension the box
-        # does, inside the box's interval: only boxes of a subset of the cell's
-        # dimensions can.
-        for r in range(len(dims) + 1):
-            for key in itertools.combinations(dims, r):
-                if key not in self.groups:
-                    continue
-                lo, hi, dens = self.groups[key]
-                c_lo = np.array([cell[j][0] for j in key])
-                c_hi = np.array([cell[j][1] for j in key])
-                covers = np.all((c_lo >= lo - _TOL) & (c_hi <= hi + _TOL), axis=1)
-                g += float(dens[covers].sum())
+        g = float(self.base) + float(self.density[self.boxes.containing(cell)].sum())
         whole = self.n / g if g > 0 else math.inf
         if self.base:
             # g is base plus the boxes covering the whole cell at every point of it, and
@@ -258,35 +282,41 @@ class _Pooled:
             return whole, whole
         # Without base cases, a sampled point of the cell lies in some box touching it.
         least = math.inf
-        for key, (lo, hi, dens) in self.groups.items():
-            touch = np.ones(len(dens), dtype=bool)
+        for key, (ids, lo, hi) in self.boxes.groups.items():
+            touch = np.ones(len(ids), dtype=bool)
             for k, j in enumerate(key):
                 if j in cell:
                     touch &= (cell[j][0] < hi[:, k] + _TOL) & (cell[j][1] > lo[:, k] - _TOL)
             if touch.any():
-                least = min(least, float(dens[touch].min()))
+                least = min(least, float(self.density[ids][touch].min()))
         return whole, (self.n / least if math.isfinite(least) else math.inf)
 
 
-def _cell_boxes(counts: CoverageCounts) -> tuple[list[dict[int, tuple[float, float]]], np.ndarray]:
-    """Each cell's unit-cube intervals (dimension index -> (low, high)) and base mass,
-    and last the whole space (no interval, mass 1)."""
-    binning = counts.binning
+def cell_intervals(
+    binning: Binning, crosses: Sequence[Cross]
+) -> list[dict[int, tuple[float, float]]]:
+    """Each cell's unit-cube intervals (dimension index -> (low, high)), cross by cross,
+    each cross's cells in the order of their flat index."""
     space = binning.space
     per_bin = {
         cp.name: [bin_interval(space[cp.name], cp, label) for label in cp.bin_labels]
         for cp in binning
     }
     cells: list[dict[int, tuple[float, float]]] = []
-    for cross in counts.crosses:
-        shape = cross.shape(binning)
-        for idx in np.ndindex(*shape):
+    for cross in crosses:
+        for idx in np.ndindex(*cross.shape(binning)):
             box = {}
             for name, b in zip(cross.dims, idx, strict=True):
                 lo, hi = per_bin[name][b]
                 box[space.names.index(name)] = (max(lo, 0.0), min(hi, 1.0))
             cells.append(box)
-    cells.append({})  # the whole space
+    return cells
+
+
+def _cell_boxes(counts: CoverageCounts) -> tuple[list[dict[int, tuple[float, float]]], np.ndarray]:
+    """Each cell's unit-cube intervals (dimension index -> (low, high)) and base mass,
+    and last the whole space (no interval, mass 1)."""
+    cells = [*cell_intervals(counts.binning, counts.crosses), {}]  # last: the whole space
     mass = np.array([math.prod(hi - lo for lo, hi in c.values()) for c in cells])
     return cells, mass
 

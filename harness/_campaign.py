@@ -375,6 +375,18 @@ def _shown(key: str, value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def _existing(run: RunDir) -> str:
+    """What to do about a run directory that exists: complete it with --resume, unless
+    it is complete (a resume would only print its summary again)."""
+    try:
+        complete = run.read_campaign().get("status") == "complete"
+    except RunDirError:  # no record yet, or a damaged one: --resume says which
+        complete = False
+    if complete:
+        return " and is complete; choose another name (--name) or --out"
+    return "; pass --resume to complete it, or choose another name or --out"
+
+
 def _run_locked(
     config: CampaignConfig,
     run: RunDir,
@@ -392,10 +404,7 @@ def _run_locked(
     records = _counter_records(counters)
     if run.exists() or run.manifest.exists():
         if not resume:
-            raise RunDirError(
-                f"run directory {run.shown} already exists; pass --resume to complete it, "
-                "or choose another name or --out"
-            )
+            raise RunDirError(f"run directory {run.shown} already exists{_existing(run)}")
         previous = _check_resumable(run, identity)
         losses = _previous_losses(previous)
         started = previous.get("started", _now())

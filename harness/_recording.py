@@ -1,9 +1,8 @@
 """Real recordings (CSV or Parquet): the checked recording, opened and read in bounded memory.
 
-A recording has a time column and three acceleration columns. Recognised names (case
-does not matter): time ``t``, ``time``, ``timestamp``, ``time_s``, ``seconds``;
-axes ``x/y/z``, ``ax/ay/az``, ``acc_x/acc_y/acc_z``, ``accel_x/...``,
-``x_g/...`` (named in g: read as g). Units are g or m/s^2, given, named by the axes or
+A recording has a time column and three acceleration columns, named as
+:mod:`._recording_columns` lists (case does not matter; axes ``x_g/...`` are named in
+g: read as g). Units are g or m/s^2, given, named by the axes or
 inferred from the quietest stretch of
 about a second (where the watch is still it reads gravity alone: about 1 g or 9.81
 m/s^2, whatever it does the rest of the time; the median magnitude of a run is about

@@ -21,17 +21,8 @@ import pandas as pd
 
 from highfive.generators import G, InvalidParameter, show
 
-_TIME_NAMES = (
-    "t",
-    "time",
-    "timestamp",
-    "time_s",
-    "seconds",
-    "time_ms",
-    "timestamp_ms",
-    "timestamp_us",
-    "timestamp_ns",
-)
+from ._recording_columns import AXIS_SETS, TIME_NAMES
+
 _NAMED_TIME_UNITS = {
     "time_s": "s",
     "seconds": "s",
@@ -42,13 +33,6 @@ _NAMED_TIME_UNITS = {
 }
 """Time columns whose names say the unit: read in it whatever the spacing (whole
 seconds at 1 Hz are not 1 kHz milliseconds); another unit given is refused."""
-_AXIS_SETS = (
-    ("x", "y", "z"),
-    ("ax", "ay", "az"),
-    ("acc_x", "acc_y", "acc_z"),
-    ("accel_x", "accel_y", "accel_z"),
-    ("x_g", "y_g", "z_g"),
-)
 _NAMED_UNITS: dict[tuple[str, str, str], Literal["g", "m/s2"]] = {("x_g", "y_g", "z_g"): "g"}
 """Axis sets whose names say the units (``highfive synth --csv`` writes ``x_g``): read
 in those units whatever the recording reads at rest; other units given are refused."""
@@ -159,7 +143,7 @@ def _columns(
     """The time column, the three axis columns, the units the axes' names say and the
     time unit the time column's name says (each None when the name does not say)."""
     lower: dict[str, str] = {}
-    known = {*_TIME_NAMES, *(a for s in _AXIS_SETS for a in s)}
+    known = {*TIME_NAMES, *(a for s in AXIS_SETS for a in s)}
     for n in names:
         key = n.strip().lower()
         if key in lower and key in known:
@@ -168,8 +152,8 @@ def _columns(
                 f"{show(key)}; keep one"
             )
         lower.setdefault(key, n)
-    times = [lower[n] for n in _TIME_NAMES if n in lower]
-    sets = [s for s in _AXIS_SETS if all(a in lower for a in s)]
+    times = [lower[n] for n in TIME_NAMES if n in lower]
+    sets = [s for s in AXIS_SETS if all(a in lower for a in s)]
     if len(times) > 1 or len(sets) > 1:
         what, both = (
             ("the time", times) if len(times) > 1 else ("the axes", [lower[s[0]] for s in sets])
@@ -184,8 +168,8 @@ def _columns(
         missing = "time column" if time is None else "three axis columns"
         raise InvalidParameter(
             f"recording {name}: no {missing} among {show(names, 200)}; "
-            f"expected time one of {list(_TIME_NAMES)} and axes one of "
-            f"{[list(s) for s in _AXIS_SETS]}"
+            f"expected time one of {list(TIME_NAMES)} and axes one of "
+            f"{[list(s) for s in AXIS_SETS]}"
         )
     return (
         time,

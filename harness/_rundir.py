@@ -32,7 +32,7 @@ import json
 import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Literal, TextIO
 
 import pandas as pd
 import pyarrow as pa
@@ -57,6 +57,8 @@ result rows have ``message`` and ``latency_s``, the failure corpus has ``message
 READABLE = (1, 2, 3)
 """Versions this highfive reads (version 1: ONNX models only, no message or latency;
 versions 1 and 2: synthetic cases only, no ``source`` or ``recording`` column)."""
+Takes = Literal["one", "two", "several", "report"]
+"""How many runs a command reading a run takes (:meth:`RunDir.sequential_note`)."""
 
 
 class RunDir:
@@ -169,27 +171,44 @@ class RunDir:
             return None
         return stages
 
-    def sequential_note(self) -> str:
-        """What this folder is when it holds a sequential campaign ('' when it does not)."""
+    def sequential_note(self, takes: Takes = "one") -> str:
+        """What this folder is when it holds a sequential campaign ('' when it does not),
+        with advice for the command reading it: one that ``takes`` "one" run (gate,
+        replay, shrink, a follow-up), "two" (diff), "several" (coverage, compare), or
+        the "report" (of the first stage, which shows the stages' merged coverage)."""
         stages = self.stages()
         if stages is None:
             return ""
-        shown = [os.fspath(p) for p in stages[:3]] + (["..."] if len(stages) > 3 else [])
-        runs = f"its runs: {', '.join(shown)} " if stages else "it holds no stage yet "
-        return (
+        head = (
             f"{os.fspath(self.path)!r} is a sequential campaign's folder (made by "
-            f"--until-decided), not a run directory; {runs}(pass them, e.g. "
-            f"{os.fspath(self.path / 'stage-*')})"
+            "--until-decided), not a run directory; "
         )
+        if not stages:
+            return head + "it holds no stage yet"
+        shown = [os.fspath(p) for p in stages[:3]] + (["..."] if len(stages) > 3 else [])
+        first, last = os.fspath(stages[0]), os.fspath(stages[-1])
+        every = os.fspath(self.path / "stage-*")
+        advice = {
+            "one": f"pass one of them, e.g. its last stage {last}",
+            "two": f"pass one or two of them, e.g. {first} {last}",
+            "several": f"pass them, e.g. {every}",
+            "report": (
+                f"report one of them; 'highfive coverage {every}' merges them into "
+                f"{first}'s coverage, which 'highfive report {first}' then shows"
+            ),
+        }[takes]
+        return f"{head}its runs: {', '.join(shown)} ({advice})"
 
     # -- campaign.json ----------------------------------------------------------------
-    def read_campaign(self, *, config: bool = False) -> dict[str, Any]:
+    def read_campaign(self, *, config: bool = False, takes: Takes = "one") -> dict[str, Any]:
         """The campaign record; :class:`RunDirError` if missing, torn, too new or
         damaged. ``config``: the campaign's settings must be there too (replay, shrink,
-        a follow-up and the report rebuild cases from them)."""
+        a follow-up and the report rebuild cases from them). ``takes``: how many runs
+        the command reading it takes, for the advice when this is a sequential
+        campaign's folder (:meth:`sequential_note`)."""
         if not self.campaign_json.is_file():
             raise RunDirError(
-                self.sequential_note()  # a sequential campaign's folder says so
+                self.sequential_note(takes)  # a sequential campaign's folder says so
                 or f"run directory {os.fspath(self.path)!r} has no campaign.json; "
                 "is it a run directory? (made by 'highfive run')"
             )
@@ -213,15 +232,15 @@ class RunDir:
         return record
 
     def require_complete(
-        self, what: str, *, otherwise: str = "", config: bool = False
+        self, what: str, *, otherwise: str = "", config: bool = False, takes: Takes = "one"
     ) -> dict[str, Any]:
         """The campaign record of a complete run; :class:`RunDirError` saying why not.
 
         ``what`` names the command that needs it ("a gate", "diff"); ``otherwise``
         offers the user another way ("pass --partial to analyse what is there");
-        ``config`` as for :meth:`read_campaign`.
+        ``config`` and ``takes`` as for :meth:`read_campaign`.
         """
-        record = self.read_campaign(config=config)
+        record = self.read_campaign(config=config, takes=takes)
         if record.get("status") != "complete":
             done = len(self.done_batches())
             alt = f", or {otherwise}" if otherwise else ""

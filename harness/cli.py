@@ -33,6 +33,8 @@ from highfive.harness import (
     write_together,
 )
 
+from ._recording_columns import columns_help
+
 __all__ = ["main"]
 
 Handler = Callable[[argparse.Namespace], int]
@@ -850,12 +852,10 @@ def _build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "count",
         help="count high-fives in a recording",
-        description="Run the counter pipeline on a recording (CSV or Parquet with one time "
-        "column, named t, time, timestamp, time_s or seconds, and one set of three "
-        "acceleration columns, x/y/z, ax/ay/az, acc_x/..., accel_x/... or x_g/...; names "
-        "are case-insensitive, other columns are ignored) and print the detections. Units and rate "
-        "are inferred unless given (x_g/y_g/z_g are in g); the recording is resampled to "
-        "the model's rate. The file is only read.",
+        description=f"Run the counter pipeline on a recording (CSV or Parquet with "
+        f"{columns_help()}) and print the detections. Units and rate are inferred unless "
+        "given (x_g/y_g/z_g are in g); the recording is resampled to the model's rate. The "
+        "file is only read.",
     )
     p.add_argument("recording", type=path_arg, metavar="RECORDING", help=".csv or .parquet file")
     p.add_argument(
@@ -889,7 +889,8 @@ def _build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "realism",
         help="compare real recordings with synthetic traces of a region, feature by feature",
-        description="Read real recordings as 'count' does, synthesize traces of a region of "
+        description=f"Read real recordings as 'count' does ({columns_help()}), synthesize "
+        "traces of a region of "
         "the parameter space (with gravity or without, to match), resample them to the "
         "recordings' rate and cut both into pieces of the recordings' median length; "
         "compare per feature (|a| percentiles, per-axis std, dominant frequency, power "
@@ -1181,10 +1182,27 @@ def say(line: str = "", file: Any = None) -> None:
     print(_escaped(line), file=file)
 
 
+def _parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """The parsed arguments; words no option takes (an unknown option, an extra
+    argument) are the chosen command's usage error (``highfive model train: error:
+    unrecognized arguments: ...``), not the top level's."""
+    args, extras = parser.parse_known_args(argv)
+    if extras:
+        chosen = parser
+        while True:  # down the subcommands chosen, e.g. model, then train
+            subs = [a for a in chosen._actions if isinstance(a, argparse._SubParsersAction)]
+            name = getattr(args, subs[0].dest, None) if subs else None
+            if name is None:
+                break
+            chosen = subs[0].choices[name]
+        chosen.error(f"unrecognized arguments: {' '.join(extras)}")
+    return args
+
+
 def _main(argv: Sequence[str] | None) -> int:
     with warnings.catch_warnings():
         warnings.showwarning = _show_warning
-        args = _build_parser().parse_args(argv)
+        args = _parse(_build_parser(), argv)
         handler: Handler = args.handler
         try:
             _check_outputs(args)

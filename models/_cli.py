@@ -309,7 +309,7 @@ def add_model_commands(subparsers: Any) -> argparse.ArgumentParser:
         description="Generate traces over the default space, train the window "
         "classifier and export it as a self-describing ONNX file. The same seed, "
         "arguments and library versions reproduce the same weights. Needs the "
-        "'train' extra: pip install 'highfive[train]'.",
+        "'train' extra: pip install \".[train]\" in the highfive source folder.",
     )
     p.add_argument("--seed", type=_seed, default=DEFAULTS["seed"], help="root seed (default 0)")
     p.add_argument(

@@ -107,7 +107,7 @@ class CompareResult:
         out = [
             f"reference {self.reference}; target {self.target}; window accuracy on "
             f"{self.held_out['traces']} held-out traces (seed {self.held_out['seed']}); "
-            f"failure bound one-sided {CONFIDENCE:.0%}; worse cells: {self.ways}-way, "
+            f"failure bound one-sided {CONFIDENCE:.0%}; worse cells: {_ways(self.ways)}, "
             "Holm-adjusted at 0.05",
             _row(head, widths),
         ]
@@ -121,6 +121,12 @@ class CompareResult:
                     + (f" and {more} more" if more > 0 else "")
                 )
         return out + self.notes
+
+
+def _ways(ways: Sequence[int]) -> str:
+    """The crosses in words: ``1-way``, ``1- and 2-way``, ``1-, 2- and 3-way``."""
+    words = [f"{t}-" for t in ways]
+    return (", ".join(words[:-1]) + " and " if len(words) > 1 else "") + f"{words[-1]}way"
 
 
 def _row(cells: list[str], widths: list[int]) -> str:
@@ -170,7 +176,7 @@ def _runs(runs: Sequence[str | os.PathLike[str]]) -> list[tuple[Path, dict[str, 
                 + "; name each run once (the models of one run are compared with each other)"
             )
         rundir = RunDir(path)
-        record = rundir.require_complete("compare")
+        record = rundir.require_complete("compare", takes="several")
         fp = space_fingerprint(ParameterSpace.from_arrow_schema(rundir.results_dataset().schema))
         if out and fp != out[0][2]:
             raise ConfigError(

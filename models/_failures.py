@@ -256,7 +256,7 @@ def load_corpora(
     for run in runs:
         path = Path(run)
         rundir = RunDir(path)
-        record = rundir.require_complete("--add-failures")
+        record = rundir.require_complete("--add-failures", takes="several")
         where = f"--add-failures: run {os.fspath(path)!r}"
         if path.resolve() in seen:
             raise InvalidParameter(f"{where} is given twice")

@@ -64,7 +64,11 @@ __all__ = [
     "train",
 ]
 
-TORCH_MISSING = "PyTorch is not installed; pip install 'highfive[train]'"
+TORCH_MISSING = (
+    'PyTorch is not installed; install the train extra: pip install ".[train]" in the '
+    "highfive source folder (pip install 'highfive[train]' where highfive comes from a "
+    "package index)"
+)
 
 
 _SHUFFLE_KEY = 2**32 + 3

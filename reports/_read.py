@@ -46,7 +46,7 @@ def open_run(path: Path) -> tuple[RunDir, dict[str, Any]]:
             f"run directory {os.fspath(path)!r} does not exist; give a folder made by "
             "'highfive run'"
         )
-    record = run.require_complete("a report", config=True)
+    record = run.require_complete("a report", config=True, takes="report")
     if not run.results_dir.is_dir():
         raise RunDirError(f"run directory {os.fspath(path)!r} has no results/; re-run it")
     return run, record

@@ -162,8 +162,8 @@ def test_resume_refuses_another_configuration(
         "configuration 12); resume refuses" in err
     )
     assert sorted(p.name for p in (path.parent / "runs" / "r").rglob("*")) == before
-    assert main(["run", str(path)]) == 2
-    assert "already exists; pass --resume" in capsys.readouterr().err
+    assert main(["run", str(path)]) == 2  # complete: nothing to resume
+    assert "already exists and is complete; choose another name" in capsys.readouterr().err
     path.write_text(text.replace("cases = 16", "cases = 32"))
     assert main(["run", str(path), "--resume"]) == 2
     err = capsys.readouterr().err

@@ -63,12 +63,13 @@ def test_focus_targets_undecided_cells_and_merges(
     )
     assert "target cells" in capsys.readouterr().out
     # A diff of the base run and its follow-up: the follow-up's overall rate is of its
-    # boxes, and nothing said so.
+    # boxes, and a cell a box cuts holds the box's part only. A note said so, and the
+    # diff still tested both; it compares only the cells the boxes contain whole.
     assert main(["diff", str(base), str(follow)]) == 0
-    err = capsys.readouterr().err
-    assert f"note: {follow} drew its cases from target boxes (sampler 'focus')" in err
-    # It said "compare it cell by cell", but a cell a box cuts holds the box's part only.
-    assert "compare it cell by cell" not in err and "cells its boxes contain whole" in err
+    out = capsys.readouterr().out
+    assert f"the target boxes of {follow} contain whole" in out and "cells left out" in out
+    assert f"overall: not compared ({follow} drew its cases from target boxes" in out
+    assert "overall: A " not in out
 
 
 def _point(space: object, dim: str, u: float) -> np.ndarray:
@@ -130,3 +131,24 @@ def test_a_follow_up_of_a_moved_run_is_written_beside_it(
     moved = Path(shutil.move(base, tmp_path / "elsewhere" / "moved"))
     cfg = plan_focus(moved, cases=16)
     assert Path(cfg.out) == moved.parent and cfg.name == "moved-focus"
+
+
+def test_a_follow_up_shows_its_run_directory_as_the_run_was_given(
+    campaign_file: Callable[..., Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # 'highfive run' showed runs/default, 'highfive run --focus runs/default' the whole
+    # path of runs/default-focus.
+    _run(campaign_file, "rel", 32)
+    monkeypatch.chdir(tmp_path)
+    argv = ["run", "--focus", "runs/rel", "--cases", "16", "--workers", "0"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "cases -> runs/rel-focus\n" in out
+    assert "run directory: runs/rel-focus  (complete)" in out
+    assert RunDir(tmp_path / "runs" / "rel-focus").read_campaign()["status"] == "complete"
+    # Given whole, the path stays whole.
+    assert main([*argv[:2], str(tmp_path / "runs" / "rel"), *argv[3:], "--name", "abs"]) == 0
+    assert f"run directory: {tmp_path / 'runs' / 'abs'}  (complete)" in capsys.readouterr().out

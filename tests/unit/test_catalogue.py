@@ -52,6 +52,13 @@ KNOWN_TRUTH = (
 SEQ_GATE = '[[criteria]]\nkind = "failure_rate"\np_max = 0.5\n'
 """A gate with one criterion on cases, for sequential-campaign rows."""
 
+SEQ_FOLDER = {
+    "seq/stages.json": "{}",
+    "seq/stage-000/campaign.json": "{}",
+    "seq/stage-001/.lock": "",
+}
+"""A sequential campaign's folder of two stages (the second one unfinished)."""
+
 
 def _campaign(**changes: object) -> str:
     """A campaign file of the toy model, with ``changes`` (TOML values) applied."""
@@ -710,11 +717,19 @@ CATALOGUE = [
         r"execution.workers: 'two' must be an integer >= 0",
         files={"c.toml": _campaign(**{"[execution]": 'workers = "two"'})},
     ),
-    row(
+    row(  # complete: --resume would only print its summary again
         "run-exists",
         "run c.toml",
-        r"run directory run already exists; pass --resume",
+        r"run directory run already exists and is complete; choose another name \(--name\) "
+        r"or --out$",
         files={"c.toml": _campaign(name='"run"', out='"."')},
+    ),
+    row(
+        "run-exists-unfinished",
+        "run c.toml",
+        r"run directory partial already exists; pass --resume to complete it, or choose "
+        r"another name or --out$",
+        files={"c.toml": _campaign(name='"partial"', out='"."')},
     ),
     row(
         "run-resume-nothing",
@@ -1339,24 +1354,37 @@ CATALOGUE = [
         "coverage seq",
         r"'seq' is a sequential campaign's folder \(made by --until-decided\), not a run "
         r"directory; its runs: seq/stage-000, seq/stage-001 \(pass them, e.g. seq/stage-\*\)",
-        files={
-            "seq/stages.json": "{}",
-            "seq/stage-000/campaign.json": "{}",
-            "seq/stage-001/.lock": "",
-        },
+        files=SEQ_FOLDER,
     ),
-    row(
+    row(  # a command of one run is told to pass one stage, not RUN/stage-*
         "gate-sequential-folder",
         "gate seq --gate g.toml",
-        r"'seq' is a sequential campaign's folder \(made by --until-decided\), not a run",
-        files={
-            **{
-                "seq/stages.json": "{}",
-                "seq/stage-000/campaign.json": "{}",
-                "seq/stage-001/.lock": "",
-            },
-            "g.toml": SEQ_GATE,
-        },
+        r"'seq' is a sequential campaign's folder \(made by --until-decided\), not a run "
+        r"directory; its runs: seq/stage-000, seq/stage-001 \(pass one of them, e.g. its "
+        r"last stage seq/stage-001\)$",
+        files={**SEQ_FOLDER, "g.toml": SEQ_GATE},
+    ),
+    row(
+        "replay-sequential-folder",
+        "replay seq 1",
+        r"not a run directory; its runs: seq/stage-000, seq/stage-001 \(pass one of them, "
+        r"e.g. its last stage seq/stage-001\)$",
+        files=SEQ_FOLDER,
+    ),
+    row(  # the report of the first stage shows the stages' merged coverage
+        "report-sequential-folder",
+        "report seq",
+        r"not a run directory; its runs: seq/stage-000, seq/stage-001 \(report one of them; "
+        r"'highfive coverage seq/stage-\*' merges them into seq/stage-000's coverage, which "
+        r"'highfive report seq/stage-000' then shows\)$",
+        files=SEQ_FOLDER,
+    ),
+    row(
+        "diff-sequential-folder",
+        "diff seq",
+        r"not a run directory; its runs: seq/stage-000, seq/stage-001 \(pass one or two of "
+        r"them, e.g. seq/stage-000 seq/stage-001\)$",
+        files=SEQ_FOLDER,
     ),
     row(
         "gate-incomplete-stage",
@@ -1453,6 +1481,19 @@ CATALOGUE = [
     ),
     row("shrink-case-other-digits", "shrink run ١", r"CASE_ID: '١' is not an", usage=True),
     # -- coverage, gate, report, diff ---------------------------------------------
+    row(  # the command's usage, not the top level's
+        "coverage-unknown-option",
+        "coverage --bogus run",
+        r"^highfive coverage: error: unrecognized arguments: --bogus$",
+        usage=True,
+    ),
+    row(
+        "gate-extra-argument",
+        "gate run run --gate g.toml",
+        r"^highfive gate: error: unrecognized arguments: run$",
+        files={"g.toml": SEQ_GATE},
+        usage=True,
+    ),
     row("coverage-not-a-run", "coverage folder", r"run directory 'folder' has no campaign.json"),
     row("coverage-partial", "coverage partial", r"'partial' is incomplete .* pass --partial"),
     row("coverage-twice", "coverage run run", r"cannot merge coverage: cases 0..15 .* twice"),
@@ -1592,6 +1633,18 @@ CATALOGUE = [
     row("diff-out-folder", "diff run --out folder", r"--out: 'folder' is a folder"),
     # -- model -----------------------------------------------------------------------
     row("model-no-action", "model", r"the following arguments are required: ACTION", usage=True),
+    row(  # a nested command's usage
+        "model-train-unknown-option",
+        "model train --out t.onnx --bogus 3",
+        r"^highfive model train: error: unrecognized arguments: --bogus 3$",
+        usage=True,
+    ),
+    row(
+        "model-info-extra-argument",
+        "model info float extra",
+        r"^highfive model info: error: unrecognized arguments: extra$",
+        usage=True,
+    ),
     row("model-info-unknown", "model info nope", r"model: 'nope' is neither a file nor a"),
     row(
         "model-info-not-onnx",
@@ -1744,9 +1797,10 @@ def test_malformed_input_is_one_line_exit_2_and_writes_nothing(
     out, err = capsys.readouterr()
     assert "Traceback" not in out + err
     lines = err.splitlines()
-    if bad.usage:
-        assert status == 2 and lines[0].startswith("usage: highfive"), err
-        assert re.match(r"highfive[\w ]*: error: ", lines[-1]), err
+    if bad.usage:  # the chosen command's usage and name ("highfive model train: error:")
+        command = " ".join(argv[:2] if argv[0] == "model" else argv[:1])
+        assert status == 2 and lines[0].startswith(f"usage: highfive {command} "), err
+        assert lines[-1].startswith(f"highfive {command}: error: "), err
     else:
         assert status == 2, (status, out, err)
         assert len(lines) == 1 and lines[0].startswith("error: "), err

@@ -6,6 +6,7 @@ import ast
 import importlib
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -44,6 +45,49 @@ def test_every_subcommand_has_help(capsys: pytest.CaptureFixture[str]) -> None:
             main([cmd, "--help"])
         assert exc.value.code == 0, cmd
         assert f"usage: highfive {cmd}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("command", ["count", "realism"])
+def test_help_names_every_column_the_reader_takes(
+    command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The names a recording's columns may have, as the reader lists them when none
+    fits: the help named 5 of the 9 time columns."""
+    (tmp_path / "r.csv").write_text("a,x,y,z\n0,0,0,1\n")
+    assert main(["count", str(tmp_path / "r.csv")]) == 2
+    err = capsys.readouterr().err
+    times, axes = re.search(
+        r"expected time one of (\[.*?\]) and axes one of (\[.*\])", err
+    ).groups()
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    for name in ast.literal_eval(times):
+        assert re.search(rf"[ ,]{name}[ ,]", help_text), name
+    for names in ast.literal_eval(axes):
+        assert "/".join(names) in help_text, names
+
+
+def test_readme_names_every_option_of_every_command() -> None:
+    """--help showed options the README never named (coverage --partial, report
+    --cases, diff --method and --limit, model train --epochs, ...)."""
+    import argparse
+
+    from highfive.harness.cli import _build_parser
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    missing = []
+    todo = [("", _build_parser())]
+    while todo:
+        command, parser = todo.pop()
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                todo += [(f"{command} {n}".strip(), p) for n, p in action.choices.items()]
+            for option in action.option_strings:
+                known = option in ("-h", "--help", "--version") or not option.startswith("--")
+                if not known and not re.search(rf"`[^`]*{re.escape(option)}(?![\w-])", readme):
+                    missing.append(f"{command} {option}")
+    assert missing == []
 
 
 def test_no_help_text_shows_a_doubled_percent_sign() -> None:

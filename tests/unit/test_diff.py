@@ -30,6 +30,7 @@ from highfive.generators import (
     Dimension,
     InvalidParameter,
     ParameterSpace,
+    RunDirError,
 )
 from highfive.harness import SCHEMA_VERSION, RunDir
 from highfive.harness.cli import main
@@ -79,10 +80,11 @@ def write_run(
     *,
     seed: int,
     space: ParameterSpace | None = None,
+    p: pd.DataFrame | None = None,
 ) -> Path:
     space = space or small_space()
     n = len(next(iter(fails.values())))
-    p = params(n, seed, space)
+    p = params(n, seed, space) if p is None else p
     run = RunDir(path)
     run.write_campaign(
         {
@@ -242,6 +244,58 @@ def test_other_case_sequence_uses_fisher(tmp_path: Path) -> None:
     ]
     assert r["p_value"] == pytest.approx(fisher_exact(table).pvalue, rel=1e-12)
     assert "motion=clap" in set(d.regressions["label"])
+
+
+def test_a_focus_run_compares_only_the_cells_its_boxes_contain_whole(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A follow-up drew its cases in a box (peak's lower half, in unit coordinates).
+    With peak in three bins, the box contains the first bin whole, cuts the second and
+    misses the third. B fails often in the box's part of the second bin: that part is
+    not the cell, so the cell is not tested (it was, and showed as a regression), and
+    neither is the overall rate, which is of the box."""
+    space = small_space()
+    a = write_run(tmp_path / "base", {"m": np.zeros(900, dtype=bool)}, seed=1)
+    u = np.random.default_rng(2).random((900, space.d))
+    u[:, 1] *= 0.5  # peak: the box [0, 0.5]
+    fail = (u[:, 1] > 0.4) & (np.random.default_rng(3).random(900) < 0.5)
+    b = write_run(tmp_path / "focus", {"m": fail}, seed=2, p=space.from_unit(u))
+    record = RunDir(b).read_campaign()
+    record["identity"]["sampler"] = "focus"
+    record["config"] = {"sampler": "focus", "focus": [{"peak": [0.0, 0.5]}]}
+    RunDir(b).write_campaign(record)
+
+    d = diff_runs(a, b, bins={"peak": {"count": 3}})
+    labels = set(d.cells["label"])
+    assert "peak[4,8.62)" in labels  # inside the box
+    assert "peak[8.62,18.6)" not in labels  # cut by the box: left out
+    assert "motion=clap" not in labels  # the box cuts every motion's cell
+    assert "motion=clap & peak[4,8.62)" in labels
+    # peak's first bin, alone and with each motion and reps; of 9 + 27 cells
+    assert len(d.cells) == 1 + 3 + 3 and d.left_out == 36 - 7
+    first = d.cells[d.cells["label"] == "peak[4,8.62)"].iloc[0]
+    assert first["n_b"] == int(np.count_nonzero(u[:, 1] < 1 / 3))
+    assert d.regressions.empty and d.overall["p_value"] is None
+    text = "\n".join(d.lines())
+    assert f"cells: only the 7 cells the target boxes of {b} contain whole" in text
+    assert "29 cells left out" in text
+    assert f"overall: not compared ({b} drew its cases from target boxes" in text
+    assert "overall: A " not in text
+    # The command line says the same, on stdout.
+    assert main(["diff", str(a), str(b)]) == 0
+    out = capsys.readouterr().out
+    assert "overall: not compared" in out and "cells left out" in out
+
+
+def test_a_run_of_an_unknown_sampler_is_refused(tmp_path: Path) -> None:
+    # Its cases may not be draws of the whole space (as coverage and the gate say).
+    fail = np.zeros(100, dtype=bool)
+    a = write_run(tmp_path / "a", {"m": fail}, seed=1)
+    b = write_run(tmp_path / "b", {"m": fail}, seed=2)
+    record = RunDir(b).read_campaign()
+    RunDir(b).write_campaign({**record, "config": {"sampler": "magic"}})
+    with pytest.raises(RunDirError, match=r"^cannot diff '.*b': sampler 'magic' is not one"):
+        diff_runs(a, b)
 
 
 def test_runs_of_different_spaces_are_refused(

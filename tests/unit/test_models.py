@@ -655,10 +655,27 @@ def test_cli_model_info(capsys: pytest.CaptureFixture[str]) -> None:
 def test_cli_train_without_torch(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` now raises ImportError
     args = _parse(["model", "train", "--out", str(tmp_path / "m.onnx")])
+    # From a clone, 'highfive[train]' asks the package index: the message names the
+    # source folder's form first.
     with pytest.raises(
-        ModelError, match=r"PyTorch is not installed; pip install 'highfive\[train\]'"
+        ModelError,
+        match=r'PyTorch is not installed; install the train extra: pip install "\.\[train\]" '
+        r"in the highfive source folder \(pip install 'highfive\[train\]' where highfive "
+        r"comes from a package index\)$",
     ):
         args.handler(args)
+
+
+def test_train_help_says_how_to_install_the_extra_from_the_source_folder(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit):
+        _parse(["model", "train", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert (
+        "Needs the 'train' extra: pip install \".[train]\" in the highfive source folder"
+        in help_text
+    )
 
 
 @pytest.mark.parametrize(

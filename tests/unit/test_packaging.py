@@ -3,6 +3,7 @@ markers."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import textwrap
@@ -79,6 +80,47 @@ def test_no_file_holds_merge_conflict_markers() -> None:
             if line.startswith(("<<<<<<< ", ">>>>>>> ")):
                 marked.append(f"{path.relative_to(root)}:{n}")
     assert not marked, marked
+
+
+def test_the_examples_catalogue_lists_every_example_file() -> None:
+    # It listed the campaign files only: not recordings.toml, the counters' plug-ins,
+    # the BasicMotions script or the model-loop scripts.
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    text = (examples / "README.md").read_text()
+    suffixes = {".toml", ".py", ".sh", ".c"}
+    files = [
+        p.relative_to(examples).as_posix()
+        for p in examples.rglob("*")
+        if p.is_file() and p.suffix in suffixes and "data" not in p.relative_to(examples).parts
+    ]
+    assert len(files) >= 17
+    assert [f for f in sorted(files) if f"`{f}`" not in text] == []
+
+
+def test_git_ignores_what_the_readme_commands_write(tmp_path: Path) -> None:
+    # The session's my_recording.csv, bm/, realism-walking/ and compare.parquet showed
+    # as untracked files in the repository folder.
+    root = Path(__file__).resolve().parents[2]
+    if not (root / ".git").exists():
+        pytest.skip("not a git checkout")
+    outputs, inside, lang = set(), False, ""
+    for line in (root / "README.md").read_text().splitlines():
+        if line.startswith("```"):
+            inside, lang = not inside, line[3:]
+            continue
+        if inside and lang in ("", "sh"):
+            command = line.split("  #")[0]
+            outputs |= set(re.findall(r"--(?:out|csv|html|plot) (\S+)", command))
+            outputs |= set(re.findall(r"basicmotions\.py (\S+)", command))
+    assert {"my_recording.csv", "bm", "realism-walking", "compare.parquet"} <= outputs
+    checked = subprocess.run(
+        ["git", "check-ignore", "--no-index", "--stdin"],
+        input="\n".join(sorted(outputs)),
+        cwd=root,
+        capture_output=True,
+        text=True,
+    )
+    assert set(checked.stdout.split()) == outputs
 
 
 def test_strategies_import_first_and_from_type_draws_traces(tmp_path: Path) -> None:

@@ -265,6 +265,11 @@ def test_bad_recordings_are_listed_and_skipped(
     summary = json.loads((out / "summary.json").read_text())
     assert summary["gravity"] == "present" and len(summary["skipped"]) == 2
     features = pd.read_parquet(out / "features.parquet")
+    # The README names the columns before the features (it said "rate" for fs).
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    named = readme.split("`OUT/features.parquet` (", 1)[1].split("then every feature", 1)[0]
+    columns = re.findall(r"`(\w+)`", named)
+    assert list(features.columns[: len(columns)]) == columns
     assert (features["source"] == "real").sum() == 2
     assert (features["source"] == "synthetic").sum() >= 6
     assert features["tilt"].notna().all()  # gravity present: angles everywhere

@@ -675,6 +675,18 @@ def test_model_compare_refuses_a_run_given_twice(
     assert f"run {str(shipped_run)!r} is given twice" in err
 
 
+@pytest.mark.parametrize(
+    ("ways", "words"),
+    [([1], "1-way"), ([1, 2], "1- and 2-way"), ([1, 2, 3], "1-, 2- and 3-way")],
+)
+def test_model_compare_header_names_the_ways_in_words(ways: list[int], words: str) -> None:
+    from highfive.models._compare import CompareResult
+
+    rows = [{"model": "float", "worse_cell_labels": []}]
+    result = CompareResult(rows, "float", "nrf52832", {"traces": 5, "seed": 1}, ways)
+    assert f"; worse cells: {words}, Holm-adjusted at 0.05" in result.lines()[0]
+
+
 def test_model_compare_plot_starts_its_rates_at_zero() -> None:
     """Rates of 1% with upper bounds of 2.6% (300 cases): the axis starts at 0, so the
     points do not sit on the bottom frame and every bar reaches its upper bound."""
