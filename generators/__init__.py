@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from ._errors import ConfigError, HighfiveError, InvalidParameter, ModelError, RunDirError
     from ._importance import ImportanceSampler, Proposal, fit_cross_entropy
     from ._kinematics import G
+    from ._motion_names import MOTION_NAMES
     from ._numbers import is_number
     from ._samplers import SAMPLERS, Box, Sampler, make_sampler
     from ._scenario import (
@@ -43,6 +44,7 @@ __all__ = [
     "GENERATOR_VERSION",
     "MARGIN",
     "MOTIONS",
+    "MOTION_NAMES",
     "PHASE",
     "SAMPLERS",
     "Box",
@@ -85,6 +87,7 @@ _EXPORTS = {
     "_errors": ("ConfigError", "HighfiveError", "InvalidParameter", "ModelError", "RunDirError"),
     "_importance": ("ImportanceSampler", "Proposal", "fit_cross_entropy"),
     "_kinematics": ("G",),
+    "_motion_names": ("MOTION_NAMES",),
     "_numbers": ("is_number",),
     "_samplers": ("SAMPLERS", "Box", "Sampler", "make_sampler"),
     "_show": ("escape", "show", "show_list", "show_number", "show_text"),
