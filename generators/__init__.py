@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from ._importance import ImportanceSampler, Proposal, fit_cross_entropy
     from ._kinematics import G
     from ._motion_names import MOTION_NAMES
-    from ._numbers import is_number
+    from ._numbers import is_number, number_from_text, whole_number_from_text
     from ._samplers import SAMPLERS, Box, Sampler, make_sampler
     from ._scenario import (
         GENERATOR_VERSION,
@@ -73,12 +73,14 @@ __all__ = [
     "is_number",
     "lazy_exports",
     "make_sampler",
+    "number_from_text",
     "read_toml",
     "show",
     "show_list",
     "show_number",
     "show_text",
     "synthesize",
+    "whole_number_from_text",
 ]
 
 # The module that defines each public name (the imports above, for the type checker).
@@ -88,7 +90,7 @@ _EXPORTS = {
     "_importance": ("ImportanceSampler", "Proposal", "fit_cross_entropy"),
     "_kinematics": ("G",),
     "_motion_names": ("MOTION_NAMES",),
-    "_numbers": ("is_number",),
+    "_numbers": ("is_number", "number_from_text", "whole_number_from_text"),
     "_samplers": ("SAMPLERS", "Box", "Sampler", "make_sampler"),
     "_show": ("escape", "show", "show_list", "show_number", "show_text"),
     "_scenario": (

@@ -24,7 +24,7 @@ import pyarrow as pa
 from scipy.special import ndtr, ndtri
 
 from ._errors import ConfigError, InvalidParameter
-from ._numbers import is_number
+from ._numbers import is_number, number_from_text
 from ._show import show
 from ._toml import read_toml
 
@@ -289,8 +289,23 @@ class Dimension:
         return (x - lo) / (hi - lo)
 
     def check(self, value: Any) -> Scalar:
-        """Validate one value; return it normalised (int for integer, float for continuous)."""
+        """Validate one value; return it normalised (int for integer, float for continuous).
+
+        A 0-d NumPy array is its one value; an array of several values, a list, a tuple
+        or a set is refused (a parameter has one value).
+        """
         n = self.name
+        if isinstance(value, np.ndarray) and value.ndim == 0:
+            value = value[()]
+        if isinstance(value, np.ndarray | list | tuple | set | frozenset):
+            raise InvalidParameter(
+                f"{n}: {show(value)} is {_several(value)}; a single value is needed "
+                + (
+                    f"(one of {list(self.choices or ())})"
+                    if self.kind == "categorical"
+                    else self._range()
+                )
+            )
         if self.kind == "categorical":
             assert self.choices is not None
             for c in self.choices:
@@ -300,9 +315,10 @@ class Dimension:
                 f"{n}: {show(value)} is not allowed; choose one of {list(self.choices)}"
             )
         x = _as_number(value)
-        if x is None or not math.isfinite(x):
+        # A whole number beyond a float's range (10**400) is a number, out of range.
+        if x is None or math.isnan(x) or (math.isinf(x) and not isinstance(value, int)):
             raise InvalidParameter(f"{n}: {show(value)} is not a finite number {self._range()}")
-        if self.kind == "integer" and x != int(x):
+        if self.kind == "integer" and math.isfinite(x) and x != int(x):
             raise InvalidParameter(f"{n}: {show(value)} is not a whole number {self._range()}")
         if not (float(self.low) <= x <= float(self.high)):  # type: ignore[arg-type]
             raise InvalidParameter(f"{n}: {show(value)} is out of range {self._range()}")
@@ -313,8 +329,18 @@ class Dimension:
         return f"(allowed: {self.low:g} to {self.high:g}{unit})"
 
     def restrict(self, value: Any) -> Dimension:
-        """A copy fixed to a value, narrowed to a ``(low, high)`` range, or to a subset."""
+        """A copy fixed to a value, narrowed to a ``(low, high)`` range, or to a subset
+        (a list or tuple: a set has no order, and the order of the choices is that in
+        which they are drawn)."""
         n = self.name
+        if isinstance(value, np.ndarray) and value.ndim == 0:
+            value = value[()]
+        if isinstance(value, np.ndarray | set | frozenset):
+            what = "of choices" if self.kind == "categorical" else "[low, high]"
+            raise InvalidParameter(
+                f"{n}: {show(value)} is {_several(value)}; give one value, or a list or "
+                f"tuple {what}"
+            )
         if self.kind == "categorical":
             vals = list(value) if isinstance(value, list | tuple) else [value]
             assert self.choices is not None
@@ -372,16 +398,23 @@ class Dimension:
 
 
 def _as_number(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float | np.integer | np.floating):
-        return float(value)
+    """``value`` as a float if it is a number (not a bool) or a text that writes one
+    (:func:`number_from_text`); a whole number beyond a float's range is infinite."""
     if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return None
-    return None
+        return number_from_text(value)
+    if not is_number(value):
+        return None
+    try:
+        return float(value)
+    except OverflowError:  # 10**400
+        return math.inf if value > 0 else -math.inf
+
+
+def _several(value: Any) -> str:
+    """What holds several values, as a message names it: ``a list``, ``an array``."""
+    if isinstance(value, np.ndarray):
+        return "an array"
+    return "a set" if isinstance(value, frozenset) else f"a {type(value).__name__}"
 
 
 @dataclass(frozen=True)
