@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from ._show import escape, show, show_list, show_number, show_text
     from ._space import Dimension, ParameterSpace
     from ._toml import read_toml
-    from ._types import Detection, Event, Trace
+    from ._types import Detection, Event, Trace, check_rate
     from .motions import MOTIONS, Motion, get_motion
 
 __all__ = [
@@ -66,6 +66,7 @@ __all__ = [
     "SensorSpec",
     "Trace",
     "case_streams",
+    "check_rate",
     "default_space",
     "escape",
     "fit_cross_entropy",
@@ -104,7 +105,7 @@ _EXPORTS = {
     "_sensor": ("SensorSpec",),
     "_space": ("Dimension", "ParameterSpace"),
     "_toml": ("read_toml",),
-    "_types": ("Detection", "Event", "Trace"),
+    "_types": ("Detection", "Event", "Trace", "check_rate"),
     "motions": ("MOTIONS", "Motion", "get_motion"),
 }
 __getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)

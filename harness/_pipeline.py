@@ -17,7 +17,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
-from highfive.generators import Detection, InvalidParameter, Trace
+from highfive.generators import Detection, InvalidParameter, Trace, check_rate
 
 from ._counter import CounterConfig, _check_probs, _RunTracker, detect
 from ._model import PREDICT_BATCH, Model
@@ -211,7 +211,7 @@ class PipelineStream:
 
     def __init__(self, pipe: CounterPipeline, fs: float, *, record: bool = False) -> None:
         spec = pipe.spec
-        self._pipe, self._spec, self._fs = pipe, spec, float(fs)
+        self._pipe, self._spec, self._fs = pipe, spec, check_rate(fs)
         self._resampler = ChunkedResampler(fs, spec.sample_rate)
         bank = filter_bank(spec.sample_rate, spec.window, spec.scales, spec.wavelet, spec.time_step)
         self._group = bank.batch
