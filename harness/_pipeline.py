@@ -167,7 +167,14 @@ class CounterPipeline:
         return self.judge(*self.prepare(trace))
 
     def run_many(self, traces: Sequence[Trace]) -> list[CountResult]:
-        """Count several traces with one batched inference over all their windows."""
+        """Count several traces with one batched inference over all their windows.
+
+        Faster than :meth:`run` trace by trace (about 4x for short traces), but not bit
+        for bit its result: windows of several traces share filter-bank chunks and model
+        calls, which round their probabilities differently (by about 1e-7), so a window
+        at the ``on`` or ``off`` threshold may decide otherwise. A campaign counts each
+        case with :meth:`run`; use it where results must be reproduced exactly.
+        """
         cut = [self._windows(tr) for tr in traces]
         if not cut:
             return []
