@@ -76,9 +76,6 @@ class Dimension:
         to ``[low, high]``.
     sd : float, optional
         Standard deviation of a ``"normal"`` dimension (finite, > 0; no other takes one).
-
-    A field that does not apply to the kind (``weights`` or ``choices`` of a numeric
-    dimension; ``low``, ``high``, ``sd`` or ``mean`` of a categorical one) is refused.
     mean : float, optional
         Mean of a ``"normal"`` dimension when it is not ``nominal``: a restriction that
         leaves the nominal value out moves ``nominal`` (the shrink target) into the range
@@ -89,6 +86,9 @@ class Dimension:
         One line: what the dimension is.
     source : str
         Where the range comes from (datasheet, literature) or ``"assumption"``.
+
+    A field that does not apply to the kind (``weights`` or ``choices`` of a numeric
+    dimension; ``low``, ``high``, ``sd`` or ``mean`` of a categorical one) is refused.
     """
 
     name: str
