@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-HEAVY = ("pyarrow", "pandas", "scipy", "onnxruntime", "matplotlib", "dask")
+HEAVY = ("numpy", "pyarrow", "pandas", "scipy", "onnxruntime", "matplotlib", "dask")
 _REPORT = f"import sys; print([m for m in {HEAVY!r} if m in sys.modules])"
 
 

@@ -234,7 +234,8 @@ def effect_columns(
     """Per cell: ``diff = p_B - p_A`` and ``ratio = p_B / p_A`` with two-sided ``1 -
     alpha`` intervals (``diff_low``, ``diff_high``, ``ratio_low``, ``ratio_high``),
     paired when ``cols`` has the discordant counts ``b`` and ``c``
-    (:mod:`._effects` names the methods).
+    (:mod:`._effects` names the methods). A cell without cases in A or in B has no
+    ``diff`` (NaN) and the interval ``[-1, 1]``.
 
     With a non-inferiority ``margin`` (absolute, in failure rate): ``ni_upper``, the
     one-sided ``1 - alpha`` upper limit of ``p_B - p_A`` (the upper end of the two-sided

@@ -120,7 +120,10 @@ def newcombe_interval(
     pa, pb = _rate(ka, na), _rate(kb, nb)
     la, ua = _wilson(ka, na, z)
     lb, ub = _wilson(kb, nb, z)
-    return _combine(pb - pa, pb - lb, ub - pb, pa - la, ua - pa)
+    low, high = _combine(pb - pa, pb - lb, ub - pb, pa - la, ua - pa)
+    # An empty sample's rate is unknown, not 0: every difference stays possible.
+    empty = (na == 0) | (nb == 0)
+    return np.where(empty, -1.0, low), np.where(empty, 1.0, high)
 
 
 def _paired(

@@ -21,7 +21,8 @@ if TYPE_CHECKING:
     from ._errors import ConfigError, HighfiveError, InvalidParameter, ModelError, RunDirError
     from ._importance import ImportanceSampler, Proposal, fit_cross_entropy
     from ._kinematics import G
-    from ._numbers import is_number
+    from ._motion_names import MOTION_NAMES
+    from ._numbers import is_number, number_from_text, whole_number_from_text
     from ._samplers import SAMPLERS, Box, Sampler, make_sampler
     from ._scenario import (
         GENERATOR_VERSION,
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
     from ._show import escape, show, show_list, show_number, show_text
     from ._space import Dimension, ParameterSpace
     from ._toml import read_toml
-    from ._types import Detection, Event, Trace
+    from ._types import Detection, Event, Trace, check_rate
     from .motions import MOTIONS, Motion, get_motion
 
 __all__ = [
@@ -43,6 +44,7 @@ __all__ = [
     "GENERATOR_VERSION",
     "MARGIN",
     "MOTIONS",
+    "MOTION_NAMES",
     "PHASE",
     "SAMPLERS",
     "Box",
@@ -64,6 +66,7 @@ __all__ = [
     "SensorSpec",
     "Trace",
     "case_streams",
+    "check_rate",
     "default_space",
     "escape",
     "fit_cross_entropy",
@@ -71,12 +74,14 @@ __all__ = [
     "is_number",
     "lazy_exports",
     "make_sampler",
+    "number_from_text",
     "read_toml",
     "show",
     "show_list",
     "show_number",
     "show_text",
     "synthesize",
+    "whole_number_from_text",
 ]
 
 # The module that defines each public name (the imports above, for the type checker).
@@ -85,7 +90,8 @@ _EXPORTS = {
     "_errors": ("ConfigError", "HighfiveError", "InvalidParameter", "ModelError", "RunDirError"),
     "_importance": ("ImportanceSampler", "Proposal", "fit_cross_entropy"),
     "_kinematics": ("G",),
-    "_numbers": ("is_number",),
+    "_motion_names": ("MOTION_NAMES",),
+    "_numbers": ("is_number", "number_from_text", "whole_number_from_text"),
     "_samplers": ("SAMPLERS", "Box", "Sampler", "make_sampler"),
     "_show": ("escape", "show", "show_list", "show_number", "show_text"),
     "_scenario": (
@@ -99,7 +105,7 @@ _EXPORTS = {
     "_sensor": ("SensorSpec",),
     "_space": ("Dimension", "ParameterSpace"),
     "_toml": ("read_toml",),
-    "_types": ("Detection", "Event", "Trace"),
+    "_types": ("Detection", "Event", "Trace", "check_rate"),
     "motions": ("MOTIONS", "Motion", "get_motion"),
 }
 __getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)

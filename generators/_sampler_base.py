@@ -58,6 +58,11 @@ class Sampler(ABC):
 
     def points(self, start: int, count: int) -> np.ndarray:
         """Points of cases ``start .. start + count - 1``, shape (count, d)."""
+        for field, value in (("start", start), ("count", count)):
+            if isinstance(value, bool) or not isinstance(value, int | np.integer):
+                raise InvalidParameter(
+                    f"sampler {self.name}: {field}={value!r}; must be a whole number of cases"
+                )
         if start < 0 or count < 0 or start + count > self.n:
             raise InvalidParameter(
                 f"sampler {self.name}: cases [{start}, {start + count}) outside the "

@@ -108,7 +108,8 @@ def synthesize(
         :func:`case_streams`. The sequence is not changed, so passing the same one
         again gives the same trace.
     space : ParameterSpace, optional
-        The space to validate against.
+        The space to validate against: the default space's dimensions (what the
+        generator reads), with any ranges.
     validate : bool
         Validate ``params`` first (skip only for rows that came from the space).
     gravity : bool
@@ -119,7 +120,9 @@ def synthesize(
         scale, cross-axis and misalignment matrix (without noise, bias or
         quantization). Every sensor imperfection and random draw stays the same, so
         the two traces of a case differ by the gravity term only (and the readings'
-        quantization, which applied to the sum).
+        clipping to the sensor's range and quantization, which applied to the sum: where
+        the sum was clipped, the linear trace is the clipped reading minus gravity, and
+        may exceed the range by up to about 1 g).
 
     Returns
     -------
@@ -129,11 +132,15 @@ def synthesize(
     Raises
     ------
     InvalidParameter
-        A bad row (naming the first bad field) or a bad seed.
+        A bad row (naming the first bad field), seed, space or ``gravity``.
     """
-    if validate:
-        from ._default_space import default_space
+    from ._default_space import default_space
 
+    if space is not None:
+        _check_space(space, default_space())
+    if not isinstance(gravity, bool | np.bool_):
+        raise InvalidParameter(f"gravity: {show(gravity)} must be True or False")
+    if validate:
         params = (space or default_space()).validate(params)
     rng_layout, rng_motion, rng_sensor = case_streams(seed)
 
@@ -185,3 +192,18 @@ def synthesize(
         up = linear_response(gravity_reaction(plan, grid, extra_angles), dt, spec, t)
         samples = (samples - up).astype(np.float32)
     return Trace(t=t, samples=samples, fs=spec.fs, events=tuple(events), params=dict(params))
+
+
+def _check_space(space: Any, default: ParameterSpace) -> None:
+    """``space`` is a parameter space with every dimension the generator reads."""
+    if not isinstance(space, ParameterSpace):
+        raise InvalidParameter(
+            f"space: {show(space)} must be a ParameterSpace (default: default_space())"
+        )
+    missing = [n for n in default.names if n not in space]
+    if missing:
+        more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
+        raise InvalidParameter(
+            f"space: lacks the dimension {missing[0]!r}{more}, which the generator reads; "
+            "give a space with every dimension of default_space() (restrict or widen them)"
+        )

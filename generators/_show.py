@@ -11,10 +11,9 @@ characters.
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
-
-import numpy as np
 
 __all__ = ["LIMIT", "escape", "show", "show_list", "show_number", "show_text"]
 
@@ -22,10 +21,18 @@ LIMIT = 60
 """Longest echo of one value, in characters (longer ones end in ``...``)."""
 
 
+def _numpy_kind(value: Any, kind: str) -> bool:
+    """Whether ``value`` is a NumPy ``generic`` or ``ndarray``, without importing NumPy:
+    a message of a command line's parser echoes no array, and until NumPy is imported
+    no value is one."""
+    np = sys.modules.get("numpy")
+    return np is not None and isinstance(value, getattr(np, kind))
+
+
 def show_number(x: Any) -> str:
     """A number for people: ``0.1``, ``1e+308``, ``3``; a whole number of more than 15
     digits in scientific notation (``1e+400``), which no float conversion can break."""
-    if isinstance(x, np.generic):
+    if _numpy_kind(x, "generic"):
         x = x.item()
     if isinstance(x, bool):
         return str(x)
@@ -41,9 +48,11 @@ def show_number(x: Any) -> str:
 
 
 def _plain(value: Any, limit: int) -> str:
-    if isinstance(value, np.generic | int | float) and not isinstance(value, str):
+    if (isinstance(value, int | float) or _numpy_kind(value, "generic")) and not isinstance(
+        value, str
+    ):
         return show_number(value)
-    if isinstance(value, np.ndarray):
+    if _numpy_kind(value, "ndarray"):
         value = value.tolist()
     if isinstance(value, Mapping):
         items = []

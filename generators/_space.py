@@ -21,10 +21,10 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
-from scipy.special import ndtr, ndtri
+from scipy.special import log_ndtr, ndtr, ndtri, ndtri_exp
 
 from ._errors import ConfigError, InvalidParameter
-from ._numbers import is_number
+from ._numbers import is_number, number_from_text
 from ._show import show
 from ._toml import read_toml
 
@@ -38,8 +38,13 @@ _KINDS = ("continuous", "integer", "categorical")
 # A truncated normal whose range starts more than this many sd above the mean maps
 # through the survival function: the CDF there is 1 - tiny, and the difference of two
 # such values keeps too few digits (9 to 10 sd above the mean collapsed to one value).
-# Below it the CDF form is kept, so every existing space draws the same bits.
+# A range that ends more than this many sd below the mean maps through the logarithm of
+# the CDF (:func:`_lower_tail`), since the CDF underflows about 38 sd below the mean
+# (and so does the survival function as far above: there the upper tail maps through
+# the logarithm too). Elsewhere the CDF form is kept, so every existing space draws the
+# same bits.
 _UPPER_TAIL = 2.33
+_TINY = float(np.finfo(np.float64).tiny)
 _DISTRIBUTIONS = ("uniform", "log-uniform", "normal")
 
 
@@ -61,13 +66,16 @@ class Dimension:
     unit : str
         Physical unit, ``""`` if dimensionless.
     nominal : scalar
-        The typical value: the point towards which ``shrink`` moves failing cases.
+        The typical value: the point towards which ``shrink`` moves failing cases (a
+        whole number for an integer dimension; default the first choice, or the middle
+        of the range, rounded down for an integer dimension).
     distribution : {"uniform", "log-uniform", "normal"}
-        How unit-interval coordinates map to a continuous dimension. ``"normal"`` is a
-        normal distribution of mean ``mean`` (default ``nominal``) and standard
-        deviation ``sd``, truncated to ``[low, high]``.
+        How unit-interval coordinates map to a continuous dimension (integer and
+        categorical ones take only ``"uniform"``). ``"normal"`` is a normal distribution
+        of mean ``mean`` (default ``nominal``) and standard deviation ``sd``, truncated
+        to ``[low, high]``.
     sd : float, optional
-        Standard deviation of a ``"normal"`` dimension.
+        Standard deviation of a ``"normal"`` dimension (finite, > 0; no other takes one).
     mean : float, optional
         Mean of a ``"normal"`` dimension when it is not ``nominal``: a restriction that
         leaves the nominal value out moves ``nominal`` (the shrink target) into the range
@@ -78,6 +86,9 @@ class Dimension:
         One line: what the dimension is.
     source : str
         Where the range comes from (datasheet, literature) or ``"assumption"``.
+
+    A field that does not apply to the kind (``weights`` or ``choices`` of a numeric
+    dimension; ``low``, ``high``, ``sd`` or ``mean`` of a categorical one) is refused.
     """
 
     name: str
@@ -101,6 +112,7 @@ class Dimension:
         self._check_types()
         if self.kind not in _KINDS:
             raise InvalidParameter(f"{n}.kind: {self.kind!r} is not one of {_KINDS}")
+        self._check_applies()
         if self.kind == "categorical":
             self._check_categorical()
         else:
@@ -130,6 +142,34 @@ class Dimension:
         nom = self.nominal
         if nom is not None and not (isinstance(nom, str) or is_number(nom)):
             raise InvalidParameter(f"{n}.nominal: {show(nom)} must be a string or a number")
+
+    def _check_applies(self) -> None:
+        """Every field given applies to the kind: ``weights = [1, 2]`` on a continuous
+        dimension, or ``sd`` on a uniform one, would be ignored without a word."""
+        n = self.name
+        if self.kind == "categorical":
+            given = [k for k in ("low", "high", "sd", "mean") if getattr(self, k) is not None]
+            if self.distribution != "uniform":
+                given.append("distribution")
+            if given:
+                raise InvalidParameter(
+                    f"{n}.{given[0]}: {show(getattr(self, given[0]))} does not apply to a "
+                    "categorical dimension (it has choices and optional weights)"
+                )
+            return
+        for key in ("choices", "weights"):
+            if getattr(self, key) is not None:
+                raise InvalidParameter(
+                    f"{n}.{key}: {show(getattr(self, key))} goes only with a categorical "
+                    f"dimension ({n} is {self.kind})"
+                )
+        if self.kind == "integer" and self.distribution != "uniform":
+            raise InvalidParameter(
+                f"{n}.distribution: {self.distribution!r} goes only with a continuous "
+                "dimension (an integer dimension draws its values equally often)"
+            )
+        if self.sd is not None and self.distribution != "normal":
+            raise InvalidParameter(f"{n}.sd: {show(self.sd)} goes only with a normal distribution")
 
     def _check_categorical(self) -> None:
         n = self.name
@@ -169,8 +209,12 @@ class Dimension:
             )
         if self.distribution == "log-uniform" and lo <= 0:
             raise InvalidParameter(f"{n}: a log-uniform range needs low > 0, got {lo!r}")
-        if self.distribution == "normal" and not (self.sd is not None and self.sd > 0):
-            raise InvalidParameter(f"{n}.sd: a normal dimension needs sd > 0, got {self.sd!r}")
+        if self.distribution == "normal" and not (
+            self.sd is not None and math.isfinite(self.sd) and self.sd > 0
+        ):
+            raise InvalidParameter(
+                f"{n}.sd: a normal dimension needs sd > 0, a finite number; got {show(self.sd)}"
+            )
         if self.mean is not None:
             m = self.mean
             if self.distribution != "normal":
@@ -179,10 +223,15 @@ class Dimension:
                 raise InvalidParameter(f"{n}.mean: {m!r} must be a finite number")
             object.__setattr__(self, "mean", float(m))
         if self.nominal is None:
-            object.__setattr__(self, "nominal", lo if lo == hi else 0.5 * (lo + hi))
+            mid = lo if lo == hi else 0.5 * (lo + hi)
+            object.__setattr__(self, "nominal", math.floor(mid) if self.kind == "integer" else mid)
         nom = self.nominal
         if isinstance(nom, str) or nom is None or not (lo <= float(nom) <= hi):
             raise InvalidParameter(f"{n}.nominal: {nom!r} is outside [{lo!r}, {hi!r}]")
+        if self.kind == "integer" and nom != int(nom):
+            raise InvalidParameter(
+                f"{n}.nominal: {show(nom)} must be a whole number in [{lo!r}, {hi!r}]"
+            )
 
     # -- mapping ------------------------------------------------------------------
     @property
@@ -228,9 +277,13 @@ class Dimension:
         elif self.distribution == "normal":
             mu, sd = self._mu, float(self.sd)  # type: ignore[arg-type]
             za, zb = (lo - mu) / sd, (hi - mu) / sd
-            if za > _UPPER_TAIL:  # mirrored: survival function, precise in the upper tail
+            if za > _UPPER_TAIL and ndtr(-za) < _TINY:  # beyond the survival function
+                x = mu - sd * _lower_tail(-zb, -za, 1.0 - u)
+            elif za > _UPPER_TAIL:  # mirrored: survival function, precise in the upper tail
                 sa, sb = ndtr(-za), ndtr(-zb)
                 x = mu - sd * ndtri(sa - u * (sa - sb))
+            elif zb < -_UPPER_TAIL:  # the lower tail, where the CDF underflows
+                x = mu + sd * _lower_tail(za, zb, u)
             else:
                 a, b = ndtr(za), ndtr(zb)
                 x = mu + sd * ndtri(a + u * (b - a))
@@ -281,16 +334,35 @@ class Dimension:
         if self.distribution == "normal":
             mu, sd = self._mu, float(self.sd)  # type: ignore[arg-type]
             za, zb = (lo - mu) / sd, (hi - mu) / sd
-            if za > _UPPER_TAIL:  # as in from_unit
+            if za > _UPPER_TAIL and ndtr(-za) < _TINY:  # as in from_unit
+                return 1.0 - _lower_tail_cdf(-zb, -za, (mu - x) / sd)
+            if za > _UPPER_TAIL:
                 sa, sb = ndtr(-za), ndtr(-zb)
                 return (sa - ndtr((mu - x) / sd)) / (sa - sb)
+            if zb < -_UPPER_TAIL:
+                return _lower_tail_cdf(za, zb, (x - mu) / sd)
             a, b = ndtr(za), ndtr(zb)
             return (ndtr((x - mu) / sd) - a) / (b - a)
         return (x - lo) / (hi - lo)
 
     def check(self, value: Any) -> Scalar:
-        """Validate one value; return it normalised (int for integer, float for continuous)."""
+        """Validate one value; return it normalised (int for integer, float for continuous).
+
+        A 0-d NumPy array is its one value; an array of several values, a list, a tuple
+        or a set is refused (a parameter has one value).
+        """
         n = self.name
+        if isinstance(value, np.ndarray) and value.ndim == 0:
+            value = value[()]
+        if isinstance(value, np.ndarray | list | tuple | set | frozenset):
+            raise InvalidParameter(
+                f"{n}: {show(value)} is {_several(value)}; a single value is needed "
+                + (
+                    f"(one of {list(self.choices or ())})"
+                    if self.kind == "categorical"
+                    else self._range()
+                )
+            )
         if self.kind == "categorical":
             assert self.choices is not None
             for c in self.choices:
@@ -300,9 +372,10 @@ class Dimension:
                 f"{n}: {show(value)} is not allowed; choose one of {list(self.choices)}"
             )
         x = _as_number(value)
-        if x is None or not math.isfinite(x):
+        # A whole number beyond a float's range (10**400) is a number, out of range.
+        if x is None or math.isnan(x) or (math.isinf(x) and not isinstance(value, int)):
             raise InvalidParameter(f"{n}: {show(value)} is not a finite number {self._range()}")
-        if self.kind == "integer" and x != int(x):
+        if self.kind == "integer" and math.isfinite(x) and x != int(x):
             raise InvalidParameter(f"{n}: {show(value)} is not a whole number {self._range()}")
         if not (float(self.low) <= x <= float(self.high)):  # type: ignore[arg-type]
             raise InvalidParameter(f"{n}: {show(value)} is out of range {self._range()}")
@@ -313,8 +386,18 @@ class Dimension:
         return f"(allowed: {self.low:g} to {self.high:g}{unit})"
 
     def restrict(self, value: Any) -> Dimension:
-        """A copy fixed to a value, narrowed to a ``(low, high)`` range, or to a subset."""
+        """A copy fixed to a value, narrowed to a ``(low, high)`` range, or to a subset
+        (a list or tuple: a set has no order, and the order of the choices is that in
+        which they are drawn)."""
         n = self.name
+        if isinstance(value, np.ndarray) and value.ndim == 0:
+            value = value[()]
+        if isinstance(value, np.ndarray | set | frozenset):
+            what = "of choices" if self.kind == "categorical" else "[low, high]"
+            raise InvalidParameter(
+                f"{n}: {show(value)} is {_several(value)}; give one value, or a list or "
+                f"tuple {what}"
+            )
         if self.kind == "categorical":
             vals = list(value) if isinstance(value, list | tuple) else [value]
             assert self.choices is not None
@@ -371,17 +454,39 @@ class Dimension:
         return pa.float64()
 
 
+def _lower_tail(za: float, zb: float, u: np.ndarray) -> np.ndarray:
+    """The standard normal truncated to ``[za, zb]`` (in its lower tail) at quantile
+    ``u``, computed in logarithms: ``ndtri(a + u (b - a))`` with ``a = ndtr(za)``, ``b =
+    ndtr(zb)``, which would be ``ndtri(0)`` once ``ndtr`` underflows (about -38)."""
+    la, lb = log_ndtr(za), log_ndtr(zb)
+    with np.errstate(divide="ignore"):  # u = 0 where a is 0 next to b: the low end
+        return ndtri_exp(lb + np.log(np.exp(la - lb) + u * -np.expm1(la - lb)))
+
+
+def _lower_tail_cdf(za: float, zb: float, z: np.ndarray) -> np.ndarray:
+    """The inverse of :func:`_lower_tail`: the quantile of ``z`` in ``[za, zb]``."""
+    la, lb = log_ndtr(za), log_ndtr(zb)
+    return (np.exp(log_ndtr(z) - lb) - np.exp(la - lb)) / -np.expm1(la - lb)
+
+
 def _as_number(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float | np.integer | np.floating):
-        return float(value)
+    """``value`` as a float if it is a number (not a bool) or a text that writes one
+    (:func:`number_from_text`); a whole number beyond a float's range is infinite."""
     if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return None
-    return None
+        return number_from_text(value)
+    if not is_number(value):
+        return None
+    try:
+        return float(value)
+    except OverflowError:  # 10**400
+        return math.inf if value > 0 else -math.inf
+
+
+def _several(value: Any) -> str:
+    """What holds several values, as a message names it: ``a list``, ``an array``."""
+    if isinstance(value, np.ndarray):
+        return "an array"
+    return "a set" if isinstance(value, frozenset) else f"a {type(value).__name__}"
 
 
 @dataclass(frozen=True)

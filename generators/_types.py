@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -10,8 +11,17 @@ from typing import Any
 import numpy as np
 
 from ._errors import InvalidParameter
+from ._numbers import is_number
+from ._show import show
 
-__all__ = ["Detection", "Event", "Trace"]
+__all__ = ["Detection", "Event", "Trace", "check_rate"]
+
+
+def check_rate(fs: Any, name: str = "fs") -> float:
+    """A sample rate in Hz: a finite number > 0 (one line naming ``name`` otherwise)."""
+    if not (is_number(fs) and math.isfinite(fs) and fs > 0):
+        raise InvalidParameter(f"{name}: {show(fs)} must be a finite number > 0 (a rate in Hz)")
+    return float(fs)
 
 
 @dataclass(frozen=True)
@@ -69,7 +79,7 @@ class Trace:
         Specific force in g along the sensor's x, y, z axes (a watch at rest reads
         about 1 g in magnitude).
     fs : float
-        Nominal sample rate in Hz.
+        Nominal sample rate in Hz, a finite number > 0.
     events : tuple of Event
         Ground-truth gestures, in time order.
     params : Mapping
@@ -84,8 +94,7 @@ class Trace:
 
     def __post_init__(self) -> None:
         # Freeze the arrays so a Trace can be shared between pipeline stages safely.
-        t = np.asarray(self.t, dtype=np.float64)
-        x = np.asarray(self.samples, dtype=np.float32)
+        t, x = _numbers("t", self.t, np.float64), _numbers("samples", self.samples, np.float32)
         if t.ndim != 1 or x.shape != (t.shape[0], 3):
             raise InvalidParameter(
                 f"Trace: samples must have shape (n, 3) matching t of shape (n,); "
@@ -93,6 +102,7 @@ class Trace:
             )
         t.flags.writeable = False
         x.flags.writeable = False
+        check_rate(self.fs)
         object.__setattr__(self, "t", t)
         object.__setattr__(self, "samples", x)
         object.__setattr__(self, "events", tuple(self.events))
@@ -115,3 +125,14 @@ class Trace:
             f"Trace(n={self.t.size}, fs={self.fs:g} Hz, duration={self.duration:.2f} s, "
             f"events={[e.motion for e in self.events]})"
         )
+
+
+def _numbers(name: str, values: Any, dtype: type[np.floating[Any]]) -> np.ndarray:
+    """``values`` as an array of ``dtype``; one line naming ``name`` if they are not numbers."""
+    try:
+        return np.asarray(values, dtype=dtype)
+    except (TypeError, ValueError):
+        raise InvalidParameter(
+            f"Trace: {name} must be numbers ({'seconds' if name == 't' else 'g'}); got "
+            f"{show(values)}"
+        ) from None

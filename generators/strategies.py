@@ -67,10 +67,21 @@ def seeds() -> st.SearchStrategy[int]:
 def traces(
     rows: st.SearchStrategy[dict[str, Any]] | None = None,
     seed: st.SearchStrategy[int] | None = None,
+    *,
+    space: ParameterSpace | None = None,
 ) -> st.SearchStrategy[Trace]:
-    """Traces synthesized from ``rows`` (default: the whole space) and ``seed``."""
+    """Traces synthesized from ``rows`` (default: :func:`parameter_rows` of ``space``)
+    and ``seed``.
+
+    Rows of your own strategy are validated against ``space`` (default:
+    :func:`default_space`; give the space a wider row comes from), so an invalid one
+    fails with the :class:`InvalidParameter` that names its field, not with an
+    out-of-range trace or an error deep in the generator. Rows this strategy draws
+    itself come from the space and skip validation.
+    """
+    own = rows is None
     return st.builds(
-        lambda p, s: synthesize(p, s, validate=False),
-        rows if rows is not None else parameter_rows(),
+        lambda p, s: synthesize(p, s, space=space, validate=not own),
+        parameter_rows(space) if own else rows,
         seed if seed is not None else seeds(),
     )

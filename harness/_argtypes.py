@@ -3,25 +3,23 @@
 from __future__ import annotations
 
 import argparse
-import re
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["int_at_least", "int_between", "number_arg", "path_arg", "whole_number"]
+from highfive.generators import number_from_text, whole_number_from_text
 
-_INTEGER = re.compile(r"[+-]?[0-9]+")
-"""A whole number as a command line gives one: ASCII digits, an optional sign."""
+__all__ = ["int_at_least", "int_between", "number_arg", "path_arg", "whole_number"]
 
 
 def int_at_least(minimum: int) -> Callable[[str], int]:
     """An argparse ``type`` accepting whole numbers >= ``minimum`` (usage error otherwise),
-    written in ASCII digits with an optional sign: ``int`` alone would also take ``1_000``,
-    ``' 7 '`` and other scripts' digits (``'١٢'`` as 12)."""
+    written in ASCII digits with an optional sign (:func:`whole_number_from_text`: ``int``
+    alone would also take ``1_000``, ``' 7 '`` and other scripts' digits)."""
 
     def parse(text: str) -> int:
-        if _INTEGER.fullmatch(text) is None:
+        value = whole_number_from_text(text)
+        if value is None:
             raise argparse.ArgumentTypeError(f"{text!r} is not an integer")
-        value = int(text)
         if value < minimum:
             raise argparse.ArgumentTypeError(f"{value} must be >= {minimum}")
         return value
@@ -45,31 +43,32 @@ def int_between(minimum: int, maximum: int) -> Callable[[str], int]:
 
 
 def whole_number(what: str, example: int) -> Callable[[str], int]:
-    """An argparse ``type`` for a whole number of ``what`` (usage error otherwise,
-    ``'1e9' is not a whole number of cases, e.g. 100000``); its range is checked where
-    the option's other errors are, in the option's own words."""
+    """An argparse ``type`` for a whole number of ``what`` in ASCII digits (usage error
+    otherwise, ``'1e9' is not a whole number of cases, e.g. 100000``); its range is
+    checked where the option's other errors are, in the option's own words."""
 
     def parse(text: str) -> int:
-        try:
-            return int(text)
-        except ValueError:
+        value = whole_number_from_text(text)
+        if value is None:
             raise argparse.ArgumentTypeError(
                 f"{text!r} is not a whole number of {what}, e.g. {example}"
-            ) from None
+            )
+        return value
 
     parse.__name__ = f"whole number of {what}"
     return parse
 
 
 def number_arg(example: float) -> Callable[[str], float]:
-    """An argparse ``type`` for a number (usage error otherwise, ``'wide' is not a
-    number, e.g. 0.002``); its range is checked with the option's other errors."""
+    """An argparse ``type`` for a number as :func:`number_from_text` reads one (usage
+    error otherwise, ``'wide' is not a number, e.g. 0.002``); its range is checked with
+    the option's other errors."""
 
     def parse(text: str) -> float:
-        try:
-            return float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a number, e.g. {example}") from None
+        value = number_from_text(text)
+        if value is None:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number, e.g. {example}")
+        return value
 
     parse.__name__ = "number"
     return parse

@@ -222,7 +222,8 @@ def detect(probs: npt.ArrayLike, centres: npt.ArrayLike, cfg: CounterConfig) -> 
     probs : array_like, shape (W,)
         Probability of the gesture class per window, in [0, 1].
     centres : array_like, shape (W,)
-        Window centre times in seconds, increasing (see :func:`window_centres`).
+        Window centre times in seconds, finite and strictly increasing (see
+        :func:`window_centres`).
     cfg : CounterConfig
 
     Returns
@@ -250,6 +251,14 @@ def decide(
     c = np.asarray(centres, dtype=np.float64)
     if c.ndim != 1:
         raise InvalidParameter(f"centres: got shape {c.shape}; must be (W,)")
+    if c.size > 1 and not np.all(np.diff(c) > 0):  # NaN fails too
+        bad = int(np.flatnonzero(~(np.diff(c) > 0))[0])
+        raise InvalidParameter(
+            f"centres: {show(c[bad])} s then {show(c[bad + 1])} s at window {bad + 1}; "
+            "window centres must be finite and strictly increasing"
+        )
+    if c.size and not np.isfinite(c[0]):
+        raise InvalidParameter(f"centres: {show(c[0])} s at window 0; must be finite")
     p = _check_probs(probs, c.shape[0], "probs")
     tracker = _RunTracker(cfg)
     events: list[Detection] = []

@@ -25,13 +25,15 @@ never ``mixed``: a miss and a false count cancel out in a count).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from highfive.generators import Detection, Event
+from highfive.generators import Detection, Event, InvalidParameter, is_number, show
 
 from ._verdicts import Verdict
 
@@ -66,12 +68,24 @@ class Score:
         return self.verdict == "pass"
 
 
+def check_tolerance(tolerance: Any) -> float:
+    """A matching tolerance: a finite number of seconds >= 0 (one line otherwise)."""
+    if not (is_number(tolerance) and math.isfinite(tolerance) and tolerance >= 0):
+        raise InvalidParameter(
+            f"tolerance: {show(tolerance)} must be a finite number of seconds >= 0, e.g. "
+            f"{DEFAULT_TOLERANCE:g}"
+        )
+    return float(tolerance)
+
+
 def score(
     events: Sequence[Event],
     detections: Sequence[Detection],
     tolerance: float = DEFAULT_TOLERANCE,
 ) -> Score:
-    """Match ``detections`` to the high-fives among ``events`` and give the verdict."""
+    """Match ``detections`` to the high-fives among ``events`` and give the verdict
+    (``tolerance``: a finite number of seconds >= 0)."""
+    tolerance = check_tolerance(tolerance)
     truths = [e for e in events if e.is_high_five]
     ref = np.array([e.centre for e in truths])
     matched = np.zeros(len(truths), dtype=bool)
@@ -136,6 +150,7 @@ def margin(
     of these; a small positive margin marks a case that passed narrowly, which is where
     guided search and shrinking look first.
     """
+    tolerance = check_tolerance(tolerance)
     c = np.asarray(centres, dtype=np.float64)
     p = np.asarray(probs, dtype=np.float64)
     if c.size == 0:

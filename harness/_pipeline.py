@@ -17,7 +17,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
-from highfive.generators import Detection, InvalidParameter, Trace
+from highfive.generators import Detection, InvalidParameter, Trace, check_rate
 
 from ._counter import CounterConfig, _check_probs, _RunTracker, detect
 from ._model import PREDICT_BATCH, Model
@@ -167,7 +167,14 @@ class CounterPipeline:
         return self.judge(*self.prepare(trace))
 
     def run_many(self, traces: Sequence[Trace]) -> list[CountResult]:
-        """Count several traces with one batched inference over all their windows."""
+        """Count several traces with one batched inference over all their windows.
+
+        Faster than :meth:`run` trace by trace (about 4x for short traces), but not bit
+        for bit its result: windows of several traces share filter-bank chunks and model
+        calls, which round their probabilities differently (by about 1e-7), so a window
+        at the ``on`` or ``off`` threshold may decide otherwise. A campaign counts each
+        case with :meth:`run`; use it where results must be reproduced exactly.
+        """
         cut = [self._windows(tr) for tr in traces]
         if not cut:
             return []
@@ -211,7 +218,7 @@ class PipelineStream:
 
     def __init__(self, pipe: CounterPipeline, fs: float, *, record: bool = False) -> None:
         spec = pipe.spec
-        self._pipe, self._spec, self._fs = pipe, spec, float(fs)
+        self._pipe, self._spec, self._fs = pipe, spec, check_rate(fs)
         self._resampler = ChunkedResampler(fs, spec.sample_rate)
         bank = filter_bank(spec.sample_rate, spec.window, spec.scales, spec.wavelet, spec.time_step)
         self._group = bank.batch

@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import signal
 
-from highfive.generators import InvalidParameter, show
+from highfive.generators import InvalidParameter, check_rate, show
 
 from ._model import ModelSpec
 from ._scalogram import filter_bank, frame
@@ -151,6 +151,7 @@ def to_uniform(
     t_out : np.ndarray, shape (m,)
     x_out : np.ndarray, shape (m, 3), float32
     """
+    check_rate(fs_in, "fs_in"), check_rate(fs_out, "fs_out")
     return _resample(*check_samples(t, samples), fs_in, fs_out)
 
 
@@ -204,7 +205,7 @@ class ChunkedResampler:
     """
 
     def __init__(self, fs_in: float, fs_out: float, *, block: int = 65_536) -> None:
-        self.fs_in, self.fs_out = float(fs_in), float(fs_out)
+        self.fs_in, self.fs_out = check_rate(fs_in, "fs_in"), check_rate(fs_out, "fs_out")
         ratio = self.fs_in / self.fs_out
         self._filter = ratio > 1.0 + 1e-9
         self._block = int(block)

@@ -27,10 +27,11 @@ an extra count cannot be told to be a duplicate), never ``double_count`` or ``mi
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import numpy as np
-import numpy.typing as npt
+if TYPE_CHECKING:  # NumPy is imported where it is used: the verdicts' names import nothing
+    import numpy as np
+    import numpy.typing as npt
 
 __all__ = [
     "FAIL_VERDICTS",
@@ -107,5 +108,7 @@ def counts_agree(
     comparing counts alone would have a crashing twin "agree" with every case the other
     counted 0 times.
     """
+    import numpy as np
+
     answered = ~np.isin(verdict_a, NO_ANSWER) & ~np.isin(verdict_b, NO_ANSWER)
     return answered & (np.asarray(count_a) == np.asarray(count_b))

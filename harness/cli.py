@@ -796,7 +796,7 @@ def _cmd_coverage(args: argparse.Namespace) -> int:
 # -- parser --------------------------------------------------------------------------
 def _build_parser() -> argparse.ArgumentParser:
     from highfive.coverage import BINS_HELP
-    from highfive.generators import MOTIONS
+    from highfive.generators import MOTION_NAMES
 
     parser = argparse.ArgumentParser(
         prog="highfive",
@@ -817,7 +817,7 @@ def _build_parser() -> argparse.ArgumentParser:
         "write it as CSV (columns t in s and x_g, y_g, z_g in g, which 'highfive count' "
         "reads as g) and as a plot.",
     )
-    p.add_argument("motion", metavar="MOTION", help=f"one of: {', '.join(MOTIONS)}")
+    p.add_argument("motion", metavar="MOTION", help=f"one of: {', '.join(MOTION_NAMES)}")
     p.add_argument(
         "--seed",
         type=_seed,

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from highfive.harness import int_at_least, int_between
+from highfive.harness import int_at_least, int_between, whole_number
 
 _ASCII = re.compile(r"[+-]?[0-9]+")
 
@@ -44,3 +44,11 @@ def test_every_number_written_in_ascii_digits_reads_back(n: int) -> None:
 def test_what_int_alone_would_read_is_refused(text: str) -> None:
     with pytest.raises(argparse.ArgumentTypeError, match=re.escape(f"{text!r} is not an integer")):
         int_at_least(0)(text)
+
+
+@pytest.mark.parametrize("text", ["1_000", " 7", "١٢", "1e3"])
+def test_a_whole_number_of_something_is_read_by_the_same_rule(text: str) -> None:
+    """``--cases 1_000`` was read as 1000 while ``--seed 1_000`` was refused."""
+    with pytest.raises(argparse.ArgumentTypeError, match="is not a whole number of cases"):
+        whole_number("cases", 1024)(text)
+    assert whole_number("cases", 1024)("1000") == 1000

@@ -276,3 +276,17 @@ def test_bad_config_raises(kw: dict[str, object], match: str) -> None:
 def test_bad_input_raises(call: object, match: str) -> None:
     with pytest.raises(InvalidParameter, match=match):
         call()  # type: ignore[operator]
+
+
+@given(
+    st.lists(st.floats(-1e6, 1e6), min_size=2, max_size=30).filter(
+        lambda c: not all(a < b for a, b in pairwise(c))
+    )
+)
+def test_centres_that_do_not_increase_are_refused(centres: list[float]) -> None:
+    """Decreasing centres gave detections at times of the caller's making (a run over
+    [4, 3, 2, 1, 0] was reported at 2.0), though the docstring asks for increasing ones."""
+    with pytest.raises(InvalidParameter, match=r"^centres: .* must be finite and strictly"):
+        detect([0.9] * len(centres), centres, CounterConfig())
+    with pytest.raises(InvalidParameter, match=r"^centres: nan s at window 0; must be finite"):
+        detect([0.9], [math.nan], CounterConfig())

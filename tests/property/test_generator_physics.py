@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import find, given, settings
 from hypothesis import strategies as st
 
-from highfive.generators import MARGIN, Trace, default_space, synthesize
+from highfive.generators import (
+    MARGIN,
+    InvalidParameter,
+    ParameterSpace,
+    Trace,
+    default_space,
+    synthesize,
+)
 from highfive.generators import strategies as hst
 from highfive.generators._body import RAMP
 from highfive.generators._sensor import noise_bandwidth
@@ -144,3 +151,37 @@ def test_fast_arm_raises_unload_below_half_a_g_and_load_above_two_g(motion: str)
         assert np.all(np.abs(own.samples[over]) >= rail - 2 * lsb)
     assert len(both) >= 40
     assert np.mean(both) >= 0.8, f"{np.mean(both):.2f} of {len(both)} fast rows"
+
+
+@pytest.mark.parametrize(
+    ("rows", "match"),
+    [
+        (
+            hst.parameter_rows().map(lambda r: dict(r, peak_accel=100.0)),
+            r"^peak_accel: 100\.0 is out of range \(allowed: 4 to 40",
+        ),
+        (st.just({"motion": "clap"}), r"^repetitions: missing from the parameter row"),
+        (
+            st.just(dict(default_space().nominal(), peak_accel=0.0)),
+            r"^peak_accel: 0\.0 is out of range",
+        ),
+    ],
+    ids=["out-of-range", "partial", "zero"],
+)
+def test_traces_validate_the_rows_they_are_given(rows: st.SearchStrategy, match: str) -> None:
+    """Rows of the user's own strategy were never validated: peak_accel = 100 made a
+    trace outside the 4-40 range, a partial row raised KeyError: 'repetitions'."""
+    with pytest.raises(InvalidParameter, match=match):
+        find(hst.traces(rows), lambda t: True)
+
+
+def test_traces_of_a_wider_space_validate_against_it() -> None:
+    d = default_space().to_dict()
+    for dim in d["dimensions"]:
+        if dim["name"] == "duration":
+            dim["high"] = 30.0
+    wide = ParameterSpace.from_dict(d)
+    rows = st.just(dict(wide.nominal(), duration=25.0))
+    assert find(hst.traces(rows, space=wide), lambda t: True).duration > 24.9
+    with pytest.raises(InvalidParameter, match=r"^duration: 25\.0 is out of range"):
+        find(hst.traces(rows), lambda t: True)

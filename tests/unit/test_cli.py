@@ -225,7 +225,7 @@ FACADES = [
     "highfive.reports",
     "highfive.models",
 ]
-HEAVY = ("pyarrow", "pandas", "scipy", "onnxruntime", "matplotlib", "dask")
+HEAVY = ("numpy", "pyarrow", "pandas", "scipy", "onnxruntime", "matplotlib", "dask")
 
 
 def _heavy_after(code: str, cwd: Path) -> list[str]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from scipy.stats import binomtest
 from scipy.stats.contingency import relative_risk
 
@@ -172,3 +174,20 @@ def test_two_cases_do_not_show_non_inferiority() -> None:
     cols = {"failures_a": [1], "n_a": [2], "failures_b": [1], "n_b": [2], "b": [0], "c": [0]}
     out = effect_columns(cols, 0.05, 0.001)
     assert out["ni_upper"][0] > 0.3 and not out["noninferior"][0]
+
+
+@given(st.integers(0, 500), st.integers(0, 500), st.booleans())
+def test_an_empty_sample_leaves_every_difference_possible(
+    k: int, extra: int, a_empty: bool
+) -> None:
+    """With no case in one sample its rate is unknown: the interval of ``p_B - p_A`` is
+    ``[-1, 1]``. The other sample's Wilson interval was combined with a rate of 0 as if
+    known (``[-0.718, 0.603]`` for 3 of 10 against none), and a two-run diff showed it."""
+    n = k + extra
+    counts = (0, 0, k, n) if a_empty else (k, n, 0, 0)
+    low, high = newcombe_interval(*counts, 0.95)
+    assert (float(low), float(high)) == (-1.0, 1.0)
+    cols = dict(zip(("failures_a", "n_a", "failures_b", "n_b"), ([c] for c in counts), strict=True))
+    out = effect_columns(cols, 0.05, 0.01)
+    assert (out["diff_low"][0], out["diff_high"][0]) == (-1.0, 1.0) and np.isnan(out["diff"][0])
+    assert np.isnan(out["ni_upper"][0]) and not out["noninferior"][0]

@@ -13,7 +13,7 @@ from functools import cache
 import numpy as np
 import pytest
 
-from highfive.generators import Event, InvalidParameter
+from highfive.generators import MOTION_NAMES, Event, InvalidParameter
 from highfive.generators._kinematics import REST_POSE, G, Plan, PlanBuilder, specific_force
 from highfive.generators.motions import MOTIONS, Motion, get_motion
 
@@ -268,6 +268,8 @@ class TestRegistry:
         assert list(MOTIONS) == names
         for name in names:
             assert re.fullmatch(r"[a-z]+(_[a-z]+)*", name), name
+        # The names the command line's help lists without importing the motions.
+        assert tuple(MOTIONS) == MOTION_NAMES
 
     def test_exactly_one_high_five(self) -> None:
         assert [m.name for m in MOTIONS.values() if m.is_high_five] == ["high_five"]

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from highfive.generators import Detection, Event
+from highfive.generators import Detection, Event, InvalidParameter
 from highfive.harness import margin, score
 
 HF1 = Event("high_five", 2.0, 3.0, 2.5, True)
@@ -63,3 +63,16 @@ def test_margin_signs() -> None:
     assert margin(EVENTS, centres, [0.1, 0.9, 0.2, 0.9, 0.1, 0.7], on=0.6) == pytest.approx(-0.1)
     # A high-five never fires.
     assert margin(EVENTS, centres, [0.1, 0.5, 0.2, 0.9, 0.1, 0.1], on=0.6) == pytest.approx(-0.1)
+
+
+@given(
+    st.floats(max_value=0.0, exclude_max=True)
+    | st.sampled_from([float("nan"), float("inf"), "0.5", None, True])
+)
+def test_a_bad_tolerance_is_refused_in_one_line(tolerance: object) -> None:
+    """A negative or NaN tolerance matched nothing: every case 'mixed', no word said."""
+    events = [Event("high_five", 1.0, 2.0, 1.5, True)]
+    with pytest.raises(InvalidParameter, match=r"^tolerance: .* must be a finite number of"):
+        score(events, [Detection(1.5, 0.9)], tolerance)  # type: ignore[arg-type]
+    with pytest.raises(InvalidParameter, match=r"^tolerance: "):
+        margin(events, [1.5], [0.9], 0.6, tolerance)  # type: ignore[arg-type]

@@ -252,3 +252,37 @@ def test_stream_of_a_short_trace_refuses_like_run(toy_model: Model) -> None:
     one = CounterPipeline(toy_model).stream(50.0, record=True)
     found = one.feed(T[:75], X[:75]) + one.finish()
     assert one.result(found).centres.size == 1
+
+
+_BAD_RATES = (
+    st.floats(allow_nan=True, allow_infinity=True).filter(lambda f: not 0 < f < math.inf)
+    | st.integers(max_value=0)
+    | st.sampled_from(["50", None, True])
+)
+
+
+@given(fs=_BAD_RATES)
+def test_a_bad_sample_rate_is_refused_in_one_line(toy_model: Model, fs: object) -> None:
+    """fs = 0 raised ZeroDivisionError in run() and stream(), NaN called the trace shorter
+    than a window, a negative rate was counted, inf failed inside SciPy's filter design."""
+    t = np.arange(100) / 50.0
+    x = np.zeros((100, 3), dtype=np.float32)
+    match = r"^fs: .* must be a finite number > 0 \(a rate in Hz\)$"
+    with pytest.raises(InvalidParameter, match=match):
+        Trace(t, x, fs)  # type: ignore[arg-type]
+    with pytest.raises(InvalidParameter, match=match):
+        CounterPipeline(toy_model).stream(fs)  # type: ignore[arg-type]
+    with pytest.raises(InvalidParameter, match=r"^fs_in: .* must be a finite number > 0"):
+        to_uniform(t, x, fs, 50.0)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("t", "samples", "match"),
+    [
+        (["a"], [[1, 2, 3]], r"^Trace: t must be numbers \(seconds\); got \['a'\]$"),
+        ([0.0], [["x", 2, 3]], r"^Trace: samples must be numbers \(g\); got \[\['x', 2, 3\]\]$"),
+    ],
+)
+def test_a_trace_of_text_is_refused_in_one_line(t: object, samples: object, match: str) -> None:
+    with pytest.raises(InvalidParameter, match=match):
+        Trace(t, samples, 50.0)  # type: ignore[arg-type]

@@ -134,3 +134,12 @@ def test_a_scipy_without_the_internals_used_gets_the_same_points_by_its_walk(
         sampler._perms = None  # as from an engine without _permutations
         walked = sampler.points(1000, 16)
     np.testing.assert_array_equal(direct, walked)
+
+
+@pytest.mark.parametrize(("start", "count"), [(1.5, 2), (1.0, 2), (0, 2.0), (True, 2), ("1", 2)])
+def test_points_take_whole_numbers_of_cases(start: object, count: object) -> None:
+    # points(1.5, 2) gave the two rows of cases 1 and 2.
+    with pytest.raises(
+        InvalidParameter, match=r"^sampler random: (start|count)=.*; must be a whole"
+    ):
+        make_sampler("random", 2, 10, 0).points(start, count)  # type: ignore[arg-type]

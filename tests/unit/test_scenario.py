@@ -15,6 +15,7 @@ from highfive.generators import (
     MARGIN,
     PHASE,
     InvalidParameter,
+    ParameterSpace,
     Trace,
     _scenario,
     case_streams,
@@ -203,6 +204,27 @@ def test_bad_rows_are_refused(row: dict, match: str) -> None:
     full = {**default_space().nominal(), **row}
     with pytest.raises(InvalidParameter, match=match):
         synthesize(full, 0)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"space": "default"}, r"^space: 'default' must be a ParameterSpace"),
+        ({"space": "motion-only"}, r"^space: lacks the dimension 'repetitions' and 34 more, "),
+        ({"gravity": None}, r"^gravity: None must be True or False$"),
+        ({"gravity": "False"}, r"^gravity: 'False' must be True or False$"),
+        ({"gravity": 0}, r"^gravity: 0 must be True or False$"),
+    ],
+    ids=["space-text", "space-partial", "gravity-none", "gravity-text", "gravity-int"],
+)
+def test_bad_synthesize_options_are_refused(kwargs: dict, match: str) -> None:
+    # A partial space raised KeyError: 'repetitions', a text AttributeError; gravity=None
+    # removed gravity and "False" kept it.
+    if kwargs.get("space") == "motion-only":
+        kwargs = {"space": ParameterSpace([default_space()["motion"]])}
+    for validate in (True, False):
+        with pytest.raises(InvalidParameter, match=match):
+            synthesize(default_space().nominal(), 0, validate=validate, **kwargs)
 
 
 def test_trace_rejects_mismatched_shapes() -> None:

@@ -59,6 +59,33 @@ def test_truncated_normal_far_in_a_tail_keeps_its_shape(low: float, high: float)
     np.testing.assert_allclose(dim.to_unit(x), u, atol=1e-12)
 
 
+def _tail(low: float, high: float) -> Dimension:
+    """N(0, 1) truncated to ``[low, high]``."""
+    dim = Dimension("x", "continuous", low, high, nominal=low, distribution="normal", sd=1.0)
+    return dataclasses.replace(dim, mean=0.0)
+
+
+@given(
+    st.floats(2.34, 1000.0),
+    st.floats(1e-3, 50.0),
+    st.lists(st.floats(1e-9, 1.0 - 1e-9), min_size=1, max_size=8),
+)
+def test_a_range_far_below_the_mean_mirrors_one_far_above(
+    near: float, width: float, u: list[float]
+) -> None:
+    """A range wholly below the mean draws the mirror image of the same range above it.
+    From about 38 sd below, where the CDF underflows, every draw was the range's low end,
+    though the mass lies at its high end (and 38 sd above, every draw the high end)."""
+    lower, upper = _tail(-near - width, -near), _tail(near, near + width)
+    uu = np.array(u)
+    x = lower.from_unit(uu)
+    assert np.all((x >= -near - width) & (x <= -near))
+    np.testing.assert_allclose(x, -upper.from_unit(1.0 - uu), rtol=1e-6)
+    # The density rises towards the mean: the median draw lies in the upper half.
+    assert lower.from_unit([0.5])[0] >= -near - width / 2
+    np.testing.assert_allclose(lower.to_unit(x), uu, atol=1e-6)
+
+
 # SHA-256 over the normal dimensions' from_unit and to_unit of 4096 points, computed
 # before the upper tail moved to the survival function: no shipped space changes.
 NORMAL_GOLDEN = {
@@ -156,6 +183,45 @@ BAD_DIMENSIONS = [
         "weights",
     ),
     ("name", dict(name="a b", kind="continuous", low=0.0, high=1.0), "identifier"),
+    # Settings that made NaN draws or were ignored without a word.
+    *(
+        (
+            f"sd-{sd}",
+            dict(name="x", kind="continuous", low=0.0, high=1.0, distribution="normal", sd=sd),
+            rf"^x\.sd: a normal dimension needs sd > 0, a finite number; got {sd}$",
+        )
+        for sd in (math.inf, math.nan, -math.inf)
+    ),
+    (
+        "sd-uniform",
+        dict(name="x", kind="continuous", low=0.0, high=1.0, sd=3),
+        r"^x\.sd: 3 goes only with a normal distribution$",
+    ),
+    (
+        "weights-continuous",
+        dict(name="x", kind="continuous", low=0.0, high=1.0, weights=(1, 2)),
+        r"^x\.weights: \[1, 2\] goes only with a categorical dimension \(x is continuous\)$",
+    ),
+    (
+        "choices-integer",
+        dict(name="x", kind="integer", low=1, high=4, choices=(1, 2)),
+        r"^x\.choices: \[1, 2\] goes only with a categorical dimension \(x is integer\)$",
+    ),
+    (
+        "normal-integer",
+        dict(name="x", kind="integer", low=1, high=4, distribution="normal", sd=1.0),
+        r"^x\.distribution: 'normal' goes only with a continuous dimension",
+    ),
+    (
+        "low-categorical",
+        dict(name="x", kind="categorical", choices=("a", "b"), low=0.0),
+        r"^x\.low: 0\.0 does not apply to a categorical dimension",
+    ),
+    (
+        "int-nominal",
+        dict(name="x", kind="integer", low=1, high=4, nominal=1.5),
+        r"^x\.nominal: 1\.5 must be a whole number in \[1, 4\]$",
+    ),
 ]
 
 
@@ -165,6 +231,24 @@ BAD_DIMENSIONS = [
 def test_bad_dimensions_raise(kwargs: dict, match: str) -> None:
     with pytest.raises(InvalidParameter, match=match):
         Dimension(**kwargs)
+
+
+def test_a_space_file_refuses_settings_that_do_not_apply() -> None:
+    x = '[[dimensions]]\nname = "x"\nkind = "continuous"\nlow = 0.0\nhigh = 1.0\n'
+    for extra, match in [
+        ('distribution = "normal"\nsd = inf\n', r"^x\.sd: .* finite number; got inf$"),
+        ("weights = [1, 2]\n", r"^x\.weights: \[1, 2\] goes only with a categorical"),
+        ("sd = 3\n", r"^x\.sd: 3 goes only with a normal distribution$"),
+    ]:
+        with pytest.raises(InvalidParameter, match=match):
+            ParameterSpace.from_toml(x + extra)
+    r = '[[dimensions]]\nname = "r"\nkind = "integer"\nlow = 1\nhigh = 4\n'
+    with pytest.raises(InvalidParameter, match=r"^r\.nominal: 1\.5 must be a whole number"):
+        ParameterSpace.from_toml(r + "nominal = 1.5\n")
+    # Without a nominal, an integer dimension's is whole too (it was 2.5, which the
+    # nominal row's own validation refused).
+    space = ParameterSpace.from_toml(r)
+    assert space.nominal() == {"r": 2} and space.validate(space.nominal()) == {"r": 2}
 
 
 BAD_ROWS = [
