@@ -80,8 +80,10 @@ def traces(
     itself come from the space and skip validation.
     """
     own = rows is None
+    if rows is None:
+        rows = parameter_rows(space)
     return st.builds(
         lambda p, s: synthesize(p, s, space=space, validate=not own),
-        parameter_rows(space) if own else rows,
+        rows,
         seed if seed is not None else seeds(),
     )
