@@ -241,7 +241,7 @@ def _needed_text(w: Mapping[str, Any], p_target: float, weighted: bool = False) 
 
     ``needed`` is missing (None or NaN) for a cell of weighted cases: the count assumes
     unweighted cases (docs/statistics.md section 8), so none is given. For unweighted
-    cases it is missing (summary.json's None for ``inf``) only beyond 2^62 cases, the
+    cases it is missing (summary.json's None for ``inf``) only beyond 2^53 cases, the
     most the search counts to (an extreme ``p_target``).
     """
     if w["status"] in ("failing", "passing"):
@@ -252,11 +252,11 @@ def _needed_text(w: Mapping[str, Any], p_target: float, weighted: bool = False) 
     elif weighted or w["rate"] >= p_target:
         rate = "never at this rate"  # a rate at or above the target is never shown below it
     else:
-        rate = "more than 2^62 at this rate"
+        rate = "more than 2^53 at this rate"
     if need is None or not math.isfinite(need):
         if weighted:
             return "cases still needed: n/a (weighted cases)"
-        return f"needs more than 2^62 more if none fails, {rate}"
+        return f"needs more than 2^53 more if none fails, {rate}"
     return f"needs {need:,.0f} more if none fails, {rate}"
 
 

@@ -151,26 +151,31 @@ def _smallest_total(
 
     ``shown(N, index)`` tests the elements ``index`` at totals ``N`` and must stay
     true once it is (the bounds fall as cases grow): ``N`` doubles until it holds, then
-    bisection finds the first. ``inf`` beyond :data:`_MAX_CASES`.
+    bisection finds the first. ``inf`` beyond :data:`_MAX_CASES`, below which every
+    whole number is a float, so each midpoint lies strictly between its ends and the
+    search ends with the exact first total.
     """
     out = np.where(shown(n, np.arange(n.size)), n, np.nan)
     todo = np.flatnonzero(np.isnan(out))
-    lo, hi = n[todo], np.maximum(2 * n[todo], 1.0)
-    while (grow := ~shown(hi, todo) & (hi <= _MAX_CASES)).any():
-        lo, hi = np.where(grow, hi, lo), np.where(grow, 2 * hi, hi)
-    never = hi > _MAX_CASES
+    lo = n[todo]
+    hi = np.clip(2 * lo, 1.0, _MAX_CASES)
+    while (grow := ~(ok := shown(hi, todo)) & (hi < _MAX_CASES)).any():
+        lo, hi = np.where(grow, hi, lo), np.where(grow, np.minimum(2 * hi, _MAX_CASES), hi)
+    never = ~ok
     out[todo[never]] = np.inf
     todo, lo, hi = todo[~never], lo[~never], hi[~never]
     while np.any(hi - lo > 1):  # invariant: not shown at lo, shown at hi
-        mid = np.floor((lo + hi) / 2)
+        mid = lo + np.floor((hi - lo) / 2)  # exact: lo, hi and hi - lo are whole floats
         below = shown(mid, todo)
         hi, lo = np.where(below, mid, hi), np.where(below, lo, mid)
     out[todo] = hi
     return out
 
 
-_MAX_CASES = 2.0**62
-"""Beyond this many cases a count is reported as infinite (no campaign gets there)."""
+_MAX_CASES = 2.0**53
+"""Beyond this many cases a count is reported as infinite (no campaign gets there): the
+largest total below which float64 holds every whole number, and so every count the
+bounds can tell apart."""
 
 
 def cases_needed(
