@@ -135,6 +135,25 @@ def test_bad_anytime_arguments() -> None:
         cs_upper(3, 2)
 
 
+@pytest.mark.parametrize("n", [np.inf, np.nan])
+@pytest.mark.parametrize("bound", [cp_upper, cp_lower, cs_upper, cs_lower, cases_needed])
+def test_infinitely_many_cases_are_refused(bound: object, n: float) -> None:
+    # cp_upper(0, inf) was 0.0: inf passed the whole-number check (inf == floor(inf)).
+    with pytest.raises(InvalidParameter, match=rf"k, n: 0 failures in {n} cases; need finite"):
+        bound(0, n)  # type: ignore[operator]
+
+
+def test_a_float32_level_is_read_as_the_decimal_it_prints_as() -> None:
+    # np.float32(0.95) is 0.949999988...: it was refused as "0.949999988079071 must be
+    # in [0.5, 1)" (a float32 is no Python float). It stands for 0.95, as it prints.
+    assert cp_upper(3, 100, np.float32(0.95)) == cp_upper(3, 100, 0.95)
+    assert cs_upper(3, 100, np.float16(0.95)) == cs_upper(3, 100, 0.95)
+    assert cases_needed(0, 0, np.float32(1e-3), np.float32(0.99)) == cases_needed(0, 0, 1e-3, 0.99)
+    assert cp_upper(3, 100, np.float64(0.95)) == cp_upper(3, 100, 0.95)
+    with pytest.raises(InvalidParameter, match=r"confidence: 1\.0 must be in \[0\.5, 1\)"):
+        cp_upper(3, 100, np.float32(1.0))
+
+
 def test_looks_setting_in_the_bins_file(tmp_path: Path) -> None:
     path = tmp_path / "bins.toml"
     path.write_text('[statistics]\nlooks = "anytime"\n')
