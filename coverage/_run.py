@@ -389,7 +389,7 @@ def analyse_run(
     summ["runs"] = [os.fspath(p) for p in runs]
     summ["recordings"] = recorded == {True}  # label cells: no follow-up can sample them
     summ["bins_file"] = settings.source or None
-    summ["regions"] = _regions(runs, counts.models, union) if regions else []
+    summ["regions"] = _regions(runs, counts.models, settings.confidence, union) if regions else []
     frame = cells_frame(stats)
     for name, column in extra.items():  # weighted runs: rate_sn and ess
         frame[name] = column.ravel()
@@ -495,10 +495,15 @@ REGION_ROWS = 200_000
 
 
 def _regions(
-    runs: list[Path], models: Sequence[str], labels: ParameterSpace | None = None
+    runs: list[Path],
+    models: Sequence[str],
+    confidence: float,
+    labels: ParameterSpace | None = None,
 ) -> list[dict[str, Any]]:
     """Failure regions of the runs' cases (``labels``: the union of merged runs of
-    recordings' label values, else each run's own space, which merged runs share)."""
+    recordings' label values, else each run's own space, which merged runs share), at
+    the coverage's ``confidence`` (the bounds that choose and stop boxes, and each
+    region's held-out interval)."""
     frames, space = [], None
     for path in runs:
         dataset = RunDir(path).results_dataset()
@@ -515,7 +520,7 @@ def _regions(
     assert space is not None
     out: list[dict[str, Any]] = []
     for model in models:
-        out.extend(regions_dicts(failure_regions(frame, space, model=model)))
+        out.extend(regions_dicts(failure_regions(frame, space, model=model, confidence=confidence)))
     return out
 
 
