@@ -171,9 +171,11 @@ class RunCoverage:
         follow-up command when cells are undecided."""
         s = self.summary
         runs = [str(r) for r in s.get("runs", [])]
+        each = s.get("look_confidence", s["confidence"])
+        split = f" (each look's bounds at {100 * each:g}%)" if each != s["confidence"] else ""
         out = [
             f"coverage of {', '.join(runs)}: p_target {show_number(s['p_target'])} at "
-            f"{100 * s['confidence']:g}% confidence, holes = cells with "
+            f"{100 * s['confidence']:g}% confidence{split}, holes = cells with "
             + ("no case" if s["min_cases"] == 1 else f"fewer than {s['min_cases']} cases"),
             f"bounds: {s.get('looks_why', 'exact Clopper-Pearson bounds')}",
         ]
@@ -458,12 +460,14 @@ def _cell_stats(
             counts,
             designs,
             p_target=settings.p_target,
-            confidence=1.0 - (1.0 - settings.confidence) / split,
+            confidence=settings.confidence,
             adjust=settings.adjust,
+            looks=split,
         )
         weighting["looks_why"] = (
-            f"{split} weighted looks: each bound at confidence "
-            f"1 - {1.0 - settings.confidence:g}/{split} (Bonferroni over the looks)"
+            f"{split} runs merged, each one look: weighted bounds at confidence "
+            f"1 - {1.0 - settings.confidence:g}/{split} = {stats.each_look:g} each "
+            f"(Bonferroni over the looks), {settings.confidence:g} for all looks together"
             if split > 1
             else "one weighted run, one look: weighted bounds at the stated confidence"
         )

@@ -73,6 +73,9 @@ Looks = Literal["fixed", "anytime"]
 LOOKS = ("fixed", "anytime")
 """Statistics modes: one look at the data (Clopper-Pearson, exact), or any number of
 looks (anytime-valid confidence sequences, see :mod:`._anytime`)."""
+CellLooks = Literal["fixed", "anytime", "bonferroni"]
+"""The bounds a :class:`CellStats` holds: a mode of :data:`LOOKS`, or ``"bonferroni"``
+(weighted runs merged: one-look bounds, each at ``1 - alpha / runs``)."""
 
 
 _confidence, _p_target, _kn = check_confidence, check_p_target, check_kn
@@ -292,6 +295,12 @@ class CellStats:
     (exact binomial; anytime-valid under ``looks="anytime"``), ``p_adjusted`` is it
     after the chosen correction.
 
+    ``confidence`` is the level the statistics hold at (the one asked for);
+    ``look_confidence`` the level of each look's bounds, the same except under
+    ``looks="bonferroni"`` (merged weighted runs: one-look bounds at
+    ``1 - (1 - confidence) / runs`` each, so that all the looks together hold at
+    ``confidence``); ``None`` means ``confidence``.
+
     ``needed`` is the further cases that show the cell below ``p_target`` if none of
     them fails (optimistic); ``needed_at_rate`` the further cases if failures keep
     coming at the observed rate ``k / n`` (:func:`cases_needed_at_rate`). Both agree
@@ -315,11 +324,18 @@ class CellStats:
     p_adjusted: np.ndarray
     status: np.ndarray
     needed_at_rate: np.ndarray
-    looks: Looks = "fixed"
+    looks: CellLooks = "fixed"
+    look_confidence: float | None = None
 
     @property
     def n(self) -> np.ndarray:
         return self.counts.n
+
+    @property
+    def each_look(self) -> float:
+        """The confidence of each look's bounds (:attr:`look_confidence`, else
+        :attr:`confidence`)."""
+        return self.confidence if self.look_confidence is None else self.look_confidence
 
     @property
     def by_verdict(self) -> np.ndarray:
@@ -439,7 +455,8 @@ def cells_frame(stats: CellStats) -> pd.DataFrame:
     Columns: cross, t, cell, label, ``bin_<dim>`` (the cell's bin label, null for
     coverpoints outside the cross), model, n, failures, one column per failure verdict,
     rate, upper, lower, ci_low, ci_high, needed, needed_at_rate, p_value, p_adjusted,
-    status (see :class:`CellStats`). ``attrs`` records ``looks``.
+    status (see :class:`CellStats`). ``attrs`` records ``looks``, ``confidence`` and
+    ``look_confidence`` (each look's bounds' level).
     """
     counts = stats.counts
     m = len(counts.models)
@@ -458,6 +475,8 @@ def cells_frame(stats: CellStats) -> pd.DataFrame:
     cols["status"] = pd.Categorical(stats.status.ravel(), categories=list(STATUSES))
     frame = pd.DataFrame(cols)
     frame.attrs["looks"] = stats.looks
+    frame.attrs["confidence"] = stats.confidence
+    frame.attrs["look_confidence"] = stats.each_look
     return frame
 
 
@@ -523,6 +542,7 @@ def summary(stats: CellStats, *, min_cases: int = 1, worst: int = 10) -> dict[st
         "confidence": stats.confidence,
         "adjust": stats.adjust,
         "looks": stats.looks,
+        "look_confidence": stats.each_look,
         "min_cases": min_cases,
         "models": {},
         "worst": [],
