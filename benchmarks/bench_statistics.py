@@ -21,14 +21,16 @@ impact_decay, drop_rate, sample_rate and gap, the one that does not matter):
 (b) cases to decide examples/gate.toml's criteria on cases for one model (1-way cell
     bounds, 2-way coverage, overall and double-count rates): the sequential campaign's
     90th percentile of cases (stages of 256, anytime bounds; a run undecided when its
-    budget ran out counts as never deciding) against the fixed Sobol size (in steps of
-    256) that decides in 90 % of replications (Clopper-Pearson, one look); target: 5x
-    fewer. Beside it, not judged: a reference plan sized with the true rates known
-    (``oracle_plan``: the fewest base cases, then each cell's remaining cases for a
-    one-look decision with probability 0.9), which no campaign can make; and the
-    sequential campaign deciding with
-    Clopper-Pearson bounds at levels spent over its looks (``--spending even, pocock,
-    obf``), with the benchmark's budget and with a budget of the fixed campaign's size;
+    budget ran out counts as never deciding) against the fixed Sobol campaign's: each
+    replication's fewest cases that decide (Clopper-Pearson, one look, sizes in steps
+    of 256), and of these the 90th percentile. Both percentiles interpolate linearly
+    between replications (``np.quantile``'s default), so a figure need not be a
+    multiple of 256 nor a size some replication ran; target: 5x fewer. Beside it, not
+    judged: a reference plan sized with the true rates known (``oracle_plan``: the
+    fewest base cases, then each cell's remaining cases for a one-look decision with
+    probability 0.9), which no campaign can make; and the sequential campaign deciding
+    with Clopper-Pearson bounds at levels spent over its looks (``--spending even,
+    pocock, obf``), with the benchmark's budget and with a budget of the fixed campaign's size;
 (c) the rare region alone: importance sampling (three short cross-entropy pilot
     stages fitted to the cases inside the region, a near-miss signal, then an
     estimation stage of 85 % of the cases from the last proposal) estimates its rate

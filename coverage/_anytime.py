@@ -3,8 +3,11 @@
 A Clopper-Pearson bound is exact for *one* look at the data. A campaign that looks
 again after every batch or focus stage, and stops or labels a cell the first time its
 bound crosses the target, gets more false decisions the more it looks (at a true rate
-equal to the target, a cell is wrongly labelled "passing" with probability 0.03 after
-one look, 0.10 after five, 0.19 after twenty, at 95 % confidence).
+equal to the target of 0.01, 500 cases per look and 95 % confidence, a cell is wrongly
+labelled "passing" with probability 0.0398 after one look, exactly: the bound at 500
+cases is below 0.01 for at most one failure, and ``P(K <= 1) = 0.0398`` for
+``K ~ Binomial(500, 0.01)``; about 0.11 after five looks and 0.19 after twenty, by
+simulation).
 
 The bounds here hold uniformly over all sample sizes: with probability at least
 ``confidence`` the true rate lies inside the bounds at *every* n at once, so any

@@ -145,8 +145,9 @@ class Region:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: model, conditions, n, failures, rate, lower, upper, interval_cases
-        (which cases the interval counts), held_out_n, held_out_failures, description."""
+        """JSON-ready: model, conditions, n, failures, rate, lower, upper, confidence (the
+        interval's two-sided level), interval_cases (which cases the interval counts),
+        held_out_n, held_out_failures, description."""
 
         def plain(v: Any) -> Any:
             if v is None or isinstance(v, str):
@@ -163,6 +164,7 @@ class Region:
             "rate": float(self.rate),
             "lower": float(self.lower),
             "upper": float(self.upper),
+            "confidence": float(self.confidence),
             "interval_cases": INTERVAL_CASES,
             "held_out_n": int(self.held_out_n),
             "held_out_failures": int(self.held_out_failures),

@@ -171,9 +171,11 @@ class RunCoverage:
         follow-up command when cells are undecided."""
         s = self.summary
         runs = [str(r) for r in s.get("runs", [])]
+        each = s.get("look_confidence", s["confidence"])
+        split = f" (each look's bounds at {100 * each:g}%)" if each != s["confidence"] else ""
         out = [
             f"coverage of {', '.join(runs)}: p_target {show_number(s['p_target'])} at "
-            f"{100 * s['confidence']:g}% confidence, holes = cells with "
+            f"{100 * s['confidence']:g}% confidence{split}, holes = cells with "
             + ("no case" if s["min_cases"] == 1 else f"fewer than {s['min_cases']} cases"),
             f"bounds: {s.get('looks_why', 'exact Clopper-Pearson bounds')}",
         ]
@@ -241,7 +243,7 @@ def _needed_text(w: Mapping[str, Any], p_target: float, weighted: bool = False) 
 
     ``needed`` is missing (None or NaN) for a cell of weighted cases: the count assumes
     unweighted cases (docs/statistics.md section 8), so none is given. For unweighted
-    cases it is missing (summary.json's None for ``inf``) only beyond 2^62 cases, the
+    cases it is missing (summary.json's None for ``inf``) only beyond 2^53 cases, the
     most the search counts to (an extreme ``p_target``).
     """
     if w["status"] in ("failing", "passing"):
@@ -252,11 +254,11 @@ def _needed_text(w: Mapping[str, Any], p_target: float, weighted: bool = False) 
     elif weighted or w["rate"] >= p_target:
         rate = "never at this rate"  # a rate at or above the target is never shown below it
     else:
-        rate = "more than 2^62 at this rate"
+        rate = "more than 2^53 at this rate"
     if need is None or not math.isfinite(need):
         if weighted:
             return "cases still needed: n/a (weighted cases)"
-        return f"needs more than 2^62 more if none fails, {rate}"
+        return f"needs more than 2^53 more if none fails, {rate}"
     return f"needs {need:,.0f} more if none fails, {rate}"
 
 
@@ -389,7 +391,7 @@ def analyse_run(
     summ["runs"] = [os.fspath(p) for p in runs]
     summ["recordings"] = recorded == {True}  # label cells: no follow-up can sample them
     summ["bins_file"] = settings.source or None
-    summ["regions"] = _regions(runs, counts.models, union) if regions else []
+    summ["regions"] = _regions(runs, counts.models, settings.confidence, union) if regions else []
     frame = cells_frame(stats)
     for name, column in extra.items():  # weighted runs: rate_sn and ess
         frame[name] = column.ravel()
@@ -458,12 +460,14 @@ def _cell_stats(
             counts,
             designs,
             p_target=settings.p_target,
-            confidence=1.0 - (1.0 - settings.confidence) / split,
+            confidence=settings.confidence,
             adjust=settings.adjust,
+            looks=split,
         )
         weighting["looks_why"] = (
-            f"{split} weighted looks: each bound at confidence "
-            f"1 - {1.0 - settings.confidence:g}/{split} (Bonferroni over the looks)"
+            f"{split} runs merged, each one look: weighted bounds at confidence "
+            f"1 - {1.0 - settings.confidence:g}/{split} = {stats.each_look:g} each "
+            f"(Bonferroni over the looks), {settings.confidence:g} for all looks together"
             if split > 1
             else "one weighted run, one look: weighted bounds at the stated confidence"
         )
@@ -495,10 +499,15 @@ REGION_ROWS = 200_000
 
 
 def _regions(
-    runs: list[Path], models: Sequence[str], labels: ParameterSpace | None = None
+    runs: list[Path],
+    models: Sequence[str],
+    confidence: float,
+    labels: ParameterSpace | None = None,
 ) -> list[dict[str, Any]]:
     """Failure regions of the runs' cases (``labels``: the union of merged runs of
-    recordings' label values, else each run's own space, which merged runs share)."""
+    recordings' label values, else each run's own space, which merged runs share), at
+    the coverage's ``confidence`` (the bounds that choose and stop boxes, and each
+    region's held-out interval)."""
     frames, space = [], None
     for path in runs:
         dataset = RunDir(path).results_dataset()
@@ -515,7 +524,7 @@ def _regions(
     assert space is not None
     out: list[dict[str, Any]] = []
     for model in models:
-        out.extend(regions_dicts(failure_regions(frame, space, model=model)))
+        out.extend(regions_dicts(failure_regions(frame, space, model=model, confidence=confidence)))
     return out
 
 

@@ -73,6 +73,9 @@ Looks = Literal["fixed", "anytime"]
 LOOKS = ("fixed", "anytime")
 """Statistics modes: one look at the data (Clopper-Pearson, exact), or any number of
 looks (anytime-valid confidence sequences, see :mod:`._anytime`)."""
+CellLooks = Literal["fixed", "anytime", "bonferroni"]
+"""The bounds a :class:`CellStats` holds: a mode of :data:`LOOKS`, or ``"bonferroni"``
+(weighted runs merged: one-look bounds, each at ``1 - alpha / runs``)."""
 
 
 _confidence, _p_target, _kn = check_confidence, check_p_target, check_kn
@@ -151,26 +154,31 @@ def _smallest_total(
 
     ``shown(N, index)`` tests the elements ``index`` at totals ``N`` and must stay
     true once it is (the bounds fall as cases grow): ``N`` doubles until it holds, then
-    bisection finds the first. ``inf`` beyond :data:`_MAX_CASES`.
+    bisection finds the first. ``inf`` beyond :data:`_MAX_CASES`, below which every
+    whole number is a float, so each midpoint lies strictly between its ends and the
+    search ends with the exact first total.
     """
     out = np.where(shown(n, np.arange(n.size)), n, np.nan)
     todo = np.flatnonzero(np.isnan(out))
-    lo, hi = n[todo], np.maximum(2 * n[todo], 1.0)
-    while (grow := ~shown(hi, todo) & (hi <= _MAX_CASES)).any():
-        lo, hi = np.where(grow, hi, lo), np.where(grow, 2 * hi, hi)
-    never = hi > _MAX_CASES
+    lo = n[todo]
+    hi = np.clip(2 * lo, 1.0, _MAX_CASES)
+    while (grow := ~(ok := shown(hi, todo)) & (hi < _MAX_CASES)).any():
+        lo, hi = np.where(grow, hi, lo), np.where(grow, np.minimum(2 * hi, _MAX_CASES), hi)
+    never = ~ok
     out[todo[never]] = np.inf
     todo, lo, hi = todo[~never], lo[~never], hi[~never]
     while np.any(hi - lo > 1):  # invariant: not shown at lo, shown at hi
-        mid = np.floor((lo + hi) / 2)
+        mid = lo + np.floor((hi - lo) / 2)  # exact: lo, hi and hi - lo are whole floats
         below = shown(mid, todo)
         hi, lo = np.where(below, mid, hi), np.where(below, lo, mid)
     out[todo] = hi
     return out
 
 
-_MAX_CASES = 2.0**62
-"""Beyond this many cases a count is reported as infinite (no campaign gets there)."""
+_MAX_CASES = 2.0**53
+"""Beyond this many cases a count is reported as infinite (no campaign gets there): the
+largest total below which float64 holds every whole number, and so every count the
+bounds can tell apart."""
 
 
 def cases_needed(
@@ -287,6 +295,12 @@ class CellStats:
     (exact binomial; anytime-valid under ``looks="anytime"``), ``p_adjusted`` is it
     after the chosen correction.
 
+    ``confidence`` is the level the statistics hold at (the one asked for);
+    ``look_confidence`` the level of each look's bounds, the same except under
+    ``looks="bonferroni"`` (merged weighted runs: one-look bounds at
+    ``1 - (1 - confidence) / runs`` each, so that all the looks together hold at
+    ``confidence``); ``None`` means ``confidence``.
+
     ``needed`` is the further cases that show the cell below ``p_target`` if none of
     them fails (optimistic); ``needed_at_rate`` the further cases if failures keep
     coming at the observed rate ``k / n`` (:func:`cases_needed_at_rate`). Both agree
@@ -310,11 +324,18 @@ class CellStats:
     p_adjusted: np.ndarray
     status: np.ndarray
     needed_at_rate: np.ndarray
-    looks: Looks = "fixed"
+    looks: CellLooks = "fixed"
+    look_confidence: float | None = None
 
     @property
     def n(self) -> np.ndarray:
         return self.counts.n
+
+    @property
+    def each_look(self) -> float:
+        """The confidence of each look's bounds (:attr:`look_confidence`, else
+        :attr:`confidence`)."""
+        return self.confidence if self.look_confidence is None else self.look_confidence
 
     @property
     def by_verdict(self) -> np.ndarray:
@@ -434,7 +455,8 @@ def cells_frame(stats: CellStats) -> pd.DataFrame:
     Columns: cross, t, cell, label, ``bin_<dim>`` (the cell's bin label, null for
     coverpoints outside the cross), model, n, failures, one column per failure verdict,
     rate, upper, lower, ci_low, ci_high, needed, needed_at_rate, p_value, p_adjusted,
-    status (see :class:`CellStats`). ``attrs`` records ``looks``.
+    status (see :class:`CellStats`). ``attrs`` records ``looks``, ``confidence`` and
+    ``look_confidence`` (each look's bounds' level).
     """
     counts = stats.counts
     m = len(counts.models)
@@ -453,6 +475,8 @@ def cells_frame(stats: CellStats) -> pd.DataFrame:
     cols["status"] = pd.Categorical(stats.status.ravel(), categories=list(STATUSES))
     frame = pd.DataFrame(cols)
     frame.attrs["looks"] = stats.looks
+    frame.attrs["confidence"] = stats.confidence
+    frame.attrs["look_confidence"] = stats.each_look
     return frame
 
 
@@ -518,6 +542,7 @@ def summary(stats: CellStats, *, min_cases: int = 1, worst: int = 10) -> dict[st
         "confidence": stats.confidence,
         "adjust": stats.adjust,
         "looks": stats.looks,
+        "look_confidence": stats.each_look,
         "min_cases": min_cases,
         "models": {},
         "worst": [],

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+from scipy.special import xlog1py
 
 from highfive.generators import InvalidParameter, show
 
@@ -41,12 +42,15 @@ _STEPS = 64  # bisection steps: the interval shrinks below 1e-19
 
 
 def _kl(z: np.ndarray, mu: np.ndarray) -> np.ndarray:
-    """Bernoulli relative entropy kl(z || mu), with 0 log 0 = 0."""
+    """Bernoulli relative entropy kl(z || mu), with 0 log 0 = 0.
+
+    The second term is ``(1 - z) (log1p(-z) - log1p(-mu))``: a quotient
+    ``(1 - z) / (1 - mu)`` would round for tiny rates and make the bounds optimistic.
+    """
     mu = np.clip(mu, 1e-300, 1 - 1e-16)
     with np.errstate(divide="ignore", invalid="ignore"):
         a = np.where(z > 0, z * np.log(z / mu), 0.0)
-        b = np.where(z < 1, (1 - z) * np.log((1 - z) / (1 - mu)), 0.0)
-    return a + b
+    return a + xlog1py(1 - z, -z) - xlog1py(1 - z, -mu)
 
 
 def _zn(z: npt.ArrayLike, n: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:

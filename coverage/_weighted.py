@@ -436,8 +436,14 @@ def weighted_cell_stats(
     p_target: float,
     confidence: float,
     adjust: str,
+    looks: int = 1,
 ) -> tuple[CellStats, dict[str, np.ndarray], dict[str, Any]]:
     """Cell statistics of runs with weighted cases, extra cell columns, and a summary.
+
+    The bounds hold for one look. ``looks`` runs merged are as many looks: every bound,
+    p-value and status is then at ``1 - (1 - confidence) / looks`` (Bonferroni over the
+    looks), so that together they hold at ``confidence``; the statistics record
+    ``confidence``, ``looks="bonferroni"`` and that per-look level.
 
     ``rate`` is the Horvitz-Thompson estimate, ``upper`` and ``lower`` the one-sided
     relative-entropy bounds of :mod:`._wbounds` with each cell's a-priori weight bound
@@ -460,7 +466,7 @@ def weighted_cell_stats(
     sums = _accumulate(counts, designs, pooled)  # the last row: the whole space
     mass, whole, sampled = _bounds(counts, designs, pooled)
     n_all = float(sum(d.cases for d in designs))
-    p, c = p_target, confidence
+    p, c = p_target, 1.0 - (1.0 - confidence) / looks
     n = np.concatenate([counts.n, counts.rows[None, :]])
     tested = sums.w2 > 0
     ess = np.where(tested, sums.w**2 / np.where(tested, sums.w2, 1.0), 0.0)
@@ -488,7 +494,7 @@ def weighted_cell_stats(
     stats = CellStats(
         counts,
         p,
-        c,
+        confidence,
         adjust,  # type: ignore[arg-type]
         counts.fails.sum(axis=-1),
         rate[cells],
@@ -501,6 +507,8 @@ def weighted_cell_stats(
         p_adj[cells],
         status[cells],
         np.full(counts.n.shape, np.nan),
+        "bonferroni" if looks > 1 else "fixed",
+        c,
     )
     overall = {
         m: {

@@ -309,7 +309,8 @@ def regions_section(summary: Mapping[str, Any]) -> str:
         return out + '<p class="none">none: no failure to describe</p>'
     if not regions:
         return out + '<p class="none">none found: failures do not concentrate in a box</p>'
-    conf = float(summary.get("confidence", 0.95))
+    # the regions' own level; a summary written before it was recorded has them at 95 %
+    conf = float(regions[0].get("confidence", 0.95))
     rows = []
     for r in regions:
         text = str(r.get("description") or "")

@@ -606,7 +606,7 @@ def test_coverage_lines_end_with_the_follow_up_of_undecided_cells(
 def test_cases_needed_beyond_any_count_are_not_called_weighted(
     small_run: Path, tmp_path: Path
 ) -> None:
-    # Unweighted cells whose count is beyond 2^62 cases (needed inf) were labelled
+    # Unweighted cells whose count is beyond 2^53 cases (needed inf) were labelled
     # "cases still needed: n/a (weighted cases)", the label of weighted cells.
     settings = load_settings(
         bins_file(tmp_path, '[statistics]\np_target = 1e-300\nlooks = "anytime"\n')
@@ -618,7 +618,7 @@ def test_cases_needed_beyond_any_count_are_not_called_weighted(
     assert undecided, worst
     for line in undecided:
         assert "weighted" not in line
-        assert line.endswith("needs more than 2^62 more if none fails, never at this rate"), line
+        assert line.endswith("needs more than 2^53 more if none fails, never at this rate"), line
 
 
 def test_an_unfinished_run_is_no_base_for_a_follow_up(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from decimal import Decimal, getcontext
 
 import numpy as np
 import pytest
@@ -47,6 +48,46 @@ def test_the_bound_with_no_failure_is_clopper_pearson(n: int) -> None:
     # Hoeffding's bound at z = 0 solves n log(1 / (1 - mu)) = log(1 / 0.05): 1 - 0.05^(1/n).
     assert float(kl_upper(0.0, n)) == pytest.approx(1 - 0.05 ** (1 / n), rel=1e-9)
     assert float(kl_upper(0.0, n)) == pytest.approx(float(cp_upper(0, n)), rel=1e-9)
+
+
+def kl_root(z: float, n: float, confidence: float, upper: bool) -> Decimal:
+    """The relative-entropy bound to 60 digits: the ``mu`` beyond ``z`` (above it, or
+    below) with ``n kl(z, mu) = log(1 / (1 - confidence))``, by bisection in decimal."""
+    getcontext().prec = 60
+    one, zd, nd = Decimal(1), Decimal(z), Decimal(n)
+    level = -(one - Decimal(confidence)).ln()
+
+    def kl(mu: Decimal) -> Decimal:
+        a = zd * (zd / mu).ln() if zd > 0 else Decimal(0)
+        return a + (one - zd) * ((one - zd) / (one - mu)).ln()
+
+    lo, hi = (zd, one) if upper else (Decimal(0), zd)
+    for _ in range(260):
+        mid = (lo + hi) / 2
+        if (nd * kl(mid) > level) == upper:
+            hi = mid
+        else:
+            lo = mid
+    return hi if upper else lo
+
+
+@pytest.mark.parametrize(
+    ("z", "n"), [(0.0, 1e9), (0.0, 1e14), (1e-12, 1e15), (0.0, 1e16), (1e-14, 1e16)]
+)
+def test_the_bounds_of_tiny_rates_are_never_optimistic(z: float, n: float) -> None:
+    # (1 - z) / (1 - mu) rounded for tiny rates: the upper bound came out 0.5 % below the
+    # exact root at n = 1e14 and 7 % below at 1e16. Now each bound is on its safe side
+    # of the exact root (to rounding) and within the bisection's step (2^-64 of its
+    # bracket) and rounding of the other.
+    step, rounding = 2.0**-64, Decimal("1e-12")
+    exact = kl_root(z, n, 0.95, upper=True)
+    got = Decimal(float(kl_upper(z, n)))
+    assert exact * (1 - rounding) <= got <= exact * (1 + rounding) + Decimal(step), (got, exact)
+    if z > 0:
+        exact = kl_root(z, n, 0.95, upper=False)
+        got = Decimal(float(kl_lower(z, n)))
+        low = exact * (1 - rounding) - Decimal(z * step)
+        assert low <= got <= exact * (1 + rounding), (got, exact)
 
 
 @pytest.mark.parametrize(("k", "n"), [(1, 10), (3, 100), (20, 1000), (500, 1000)])

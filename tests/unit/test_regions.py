@@ -12,7 +12,15 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from highfive.coverage import Region, _run, analyse_run, cp_interval, failure_regions, regions_dicts
+from highfive.coverage import (
+    Region,
+    _run,
+    analyse_run,
+    cp_interval,
+    failure_regions,
+    load_settings,
+    regions_dicts,
+)
 from highfive.coverage._regions import HELD_OUT, TRAIN, VALID, mix64, roles, subsample
 from highfive.generators import Dimension, InvalidParameter, ParameterSpace, default_space
 from highfive.harness import SCHEMA_VERSION, RunDir
@@ -86,6 +94,7 @@ def test_regions_are_deterministic_and_json_ready(big: pd.DataFrame) -> None:
         "rate",
         "lower",
         "upper",
+        "confidence",
         "interval_cases",
         "held_out_n",
         "held_out_failures",
@@ -271,3 +280,46 @@ def test_a_subsampled_sobol_run_still_shows_its_failing_corner(
     x_low, _ = regions[0]["conditions"]["x"]
     y_low, _ = regions[0]["conditions"]["y"]
     assert 0.7 < x_low < 0.9 and 0.7 < y_low < 0.9
+
+
+def test_regions_take_the_coverage_confidence(tmp_path: Path) -> None:
+    # 4,000 random cases failing at 0.3 where x < 0.5 and y < 0.5. With [statistics]
+    # confidence = 0.999 the region's interval was still the 95 % one (the coverage never
+    # passed its confidence on), though the summary said 0.999.
+    space = ParameterSpace([Dimension(x, "continuous", 0.0, 1.0) for x in ("x", "y")])
+    rng = np.random.default_rng(5)
+    u = rng.random((4000, 2))
+    failed = rng.random(len(u)) < np.where((u[:, 0] < 0.5) & (u[:, 1] < 0.5), 0.3, 0.0)
+    schema = space.to_arrow_schema()
+    table = pa.table(
+        {
+            "case_id": pa.array(np.arange(len(u)), pa.int64()),
+            "x": u[:, 0],
+            "y": u[:, 1],
+            "verdict": np.where(failed, "miss", "pass").astype(object),
+        }
+    ).cast(
+        pa.schema([pa.field("case_id", pa.int64()), schema.field("x"), schema.field("y")])
+        .append(pa.field("verdict", pa.string()))
+        .with_metadata(schema.metadata)
+    )
+    run = RunDir(tmp_path / "run")
+    run.write_campaign(
+        {
+            "schema_version": SCHEMA_VERSION,
+            "name": "run",
+            "identity": {"seed": 0, "sampler": "random", "space": {}},
+            "models": [{"id": "m", "source": "m", "sha256": "0" * 64, "bytes": 1}],
+            "status": "complete",
+        }
+    )
+    run.write_batch(0, {"m": table}, None)
+    bins = tmp_path / "bins.toml"
+    bins.write_text("[statistics]\nconfidence = 0.999\n")
+    summary = analyse_run(tmp_path / "run", load_settings(bins)).summary
+    assert summary["confidence"] == 0.999
+    assert summary["regions"], "no failure region found"
+    for r in summary["regions"]:
+        lo, hi = cp_interval(r["held_out_failures"], r["held_out_n"], 0.999)
+        assert (r["lower"], r["upper"]) == (float(lo), float(hi))
+        assert r["confidence"] == 0.999 and "99.9% CI" in r["description"]

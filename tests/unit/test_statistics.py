@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from scipy.special import betainc
 from scipy.stats import beta
 
 from highfive.coverage import (
@@ -24,6 +27,7 @@ from highfive.coverage import (
     load_settings,
     spending_levels,
 )
+from highfive.coverage._anytime import log_mixture, prior
 from highfive.generators import (
     ConfigError,
     InvalidParameter,
@@ -48,7 +52,7 @@ def ever_passing(looks: int, anytime: bool, *, reps: int = 4000) -> float:
 def test_repeated_looks_inflate_the_fixed_bound_but_not_the_anytime_bound() -> None:
     alpha, reps = 0.05, 4000
     one, five, twenty = (ever_passing(m, anytime=False) for m in (1, 5, 20))
-    assert one <= alpha  # one look: Clopper-Pearson keeps its level (0.029 expected)
+    assert one <= alpha  # one look: Clopper-Pearson keeps its level (0.0398 exactly)
     assert one < five < twenty
     # Twenty looks: far past alpha, beyond Monte Carlo noise (99.9 % exact lower bound).
     assert cp_lower(round(twenty * reps), reps, 0.999) > alpha
@@ -131,6 +135,25 @@ def test_bad_anytime_arguments() -> None:
         cs_upper(3, 2)
 
 
+@pytest.mark.parametrize("n", [np.inf, np.nan])
+@pytest.mark.parametrize("bound", [cp_upper, cp_lower, cs_upper, cs_lower, cases_needed])
+def test_infinitely_many_cases_are_refused(bound: object, n: float) -> None:
+    # cp_upper(0, inf) was 0.0: inf passed the whole-number check (inf == floor(inf)).
+    with pytest.raises(InvalidParameter, match=rf"k, n: 0 failures in {n} cases; need finite"):
+        bound(0, n)  # type: ignore[operator]
+
+
+def test_a_float32_level_is_read_as_the_decimal_it_prints_as() -> None:
+    # np.float32(0.95) is 0.949999988...: it was refused as "0.949999988079071 must be
+    # in [0.5, 1)" (a float32 is no Python float). It stands for 0.95, as it prints.
+    assert cp_upper(3, 100, np.float32(0.95)) == cp_upper(3, 100, 0.95)
+    assert cs_upper(3, 100, np.float16(0.95)) == cs_upper(3, 100, 0.95)
+    assert cases_needed(0, 0, np.float32(1e-3), np.float32(0.99)) == cases_needed(0, 0, 1e-3, 0.99)
+    assert cp_upper(3, 100, np.float64(0.95)) == cp_upper(3, 100, 0.95)
+    with pytest.raises(InvalidParameter, match=r"confidence: 1\.0 must be in \[0\.5, 1\)"):
+        cp_upper(3, 100, np.float32(1.0))
+
+
 def test_looks_setting_in_the_bins_file(tmp_path: Path) -> None:
     path = tmp_path / "bins.toml"
     path.write_text('[statistics]\nlooks = "anytime"\n')
@@ -161,3 +184,71 @@ def test_needed_at_the_observed_rate() -> None:
     assert np.isinf(cases_needed_at_rate([10, 12], [1000, 1000], 0.01)).all()
     # Without failures both ways agree; untested cells get the optimistic count.
     assert cases_needed_at_rate([0, 0], [0, 100], 1e-3).tolist() == [2995, 2895]
+
+
+_TINY_TARGETS = """
+from highfive.coverage import cases_needed, cases_needed_at_rate
+for p in (1e-12, 1e-13, 1e-14, 1e-15, 3e-16, 1e-16, 1e-17, 1e-18, 6e-19, 1e-19, 1e-20):
+    for looks in ("fixed", "anytime"):
+        print(p, looks, cases_needed(0, 0, p, looks=looks)[()],
+              cases_needed_at_rate(1, 10**9, p, looks=looks)[()],
+              cases_needed_at_rate(1, 10**14, p, looks=looks)[()])
+"""
+
+
+def test_cases_needed_returns_for_every_tiny_target() -> None:
+    # Totals between 2^53 and 2^62 cases (targets of about 3e-16 to 6.5e-19) kept the
+    # bisection for ever: above 2^53 its midpoint rounded onto an end. Run in a process
+    # of its own so that a hang fails the test instead of stopping the suite.
+    try:
+        out = subprocess.run(
+            [sys.executable, "-c", _TINY_TARGETS],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        ).stdout.split("\n")
+    except subprocess.TimeoutExpired:
+        pytest.fail("cases_needed did not return within 60 s for a tiny p_target")
+    rows = {
+        (float(p), looks): (float(a), float(b), float(c))
+        for p, looks, a, b, c in (line.split() for line in out if line)
+    }
+    assert len(rows) == 22
+    # Finite while the total fits 2^53 cases (every whole number a float), inf beyond.
+    assert rows[1e-15, "fixed"][0] == 2_995_732_273_553_990
+    assert all(v[0] == float("inf") for (p, _), v in rows.items() if p <= 3e-16)
+    assert all(v[1] == float("inf") for v in rows.values())  # 1e-9 is above every target
+    assert rows[1e-12, "fixed"][2] == 0 and rows[1e-14, "fixed"][2] == float("inf")
+
+
+def shown_by_definition(k: int, total: float, p: float, c: float, looks: str) -> bool:
+    """Whether ``k`` failures in ``total`` cases show ``p``: the upper bound below it,
+    i.e. (Clopper-Pearson) the Beta(k+1, total-k) distribution function at ``p`` above
+    ``c``, or (anytime) ``p`` above ``k / total`` with ``M_total(p) >= 1 / (1 - c)``."""
+    if looks == "fixed":
+        return bool(total > k and betainc(k + 1, total - k, p) > c)
+    level = log_mixture(np.float64(k), np.float64(total), np.float64(p), prior(p))
+    return bool(total * p > k and level >= -np.log1p(-c))
+
+
+@given(
+    k=st.integers(0, 20),
+    extra=st.integers(0, 10**6),
+    log_p=st.floats(-18, -1),
+    c=st.sampled_from([0.5, 0.8, 0.95, 0.999]),
+    looks=st.sampled_from(["fixed", "anytime"]),
+)
+def test_cases_needed_is_the_smallest_total_that_shows_the_target(
+    k: int, extra: int, log_p: float, c: float, looks: str
+) -> None:
+    n, p = k + extra, 10.0**log_p
+    needed = float(cases_needed(k, n, p, c, looks)[()])
+    if np.isinf(needed):  # shown failing, or beyond the 2^53 cases the search counts to
+        lower = cp_lower(k, n, c) if looks == "fixed" else cs_lower(k, n, c, p)
+        assert lower[()] > p or not shown_by_definition(k, 2.0**53, p, c, looks)
+        return
+    total = n + needed
+    assert total == int(total) and total <= 2.0**53
+    assert shown_by_definition(k, total, p, c, looks)
+    assert total == n or not shown_by_definition(k, total - 1, p, c, looks)

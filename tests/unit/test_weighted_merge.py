@@ -14,11 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from highfive.coverage import CoverageSettings, analyse_run
+from highfive.coverage._weighted import run_design, weighted_cell_stats
 from highfive.generators import ConfigError, Dimension, ParameterSpace, Proposal, RunDirError
 from highfive.harness.cli import main
 
@@ -379,3 +381,36 @@ def test_coverage_prints_a_weighted_rate_above_1_capped_as_the_report_does(
     assert len(notes) == 1 and f"({label} (toy) 2)" in notes[0], notes
     cells = pq.read_table(out / "coverage" / "cells.parquet").to_pandas()
     assert float(cells.loc[cells["label"] == label, "rate"].iloc[0]) == pytest.approx(2.0)
+
+
+def test_a_weighted_merge_records_its_bonferroni_split(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A base run merged with its focus follow-up was recorded as looks "fixed" (one-look
+    # Clopper-Pearson) at confidence 0.975, the split level, in summary.json, in
+    # cells.parquet and in the printed header, though 0.95 was asked for.
+    runs = base_and_focus(tmp_path, 11)
+    out = tmp_path / "merged"
+    assert main(["coverage", *map(str, runs), "--out", str(out)]) == 0
+    header = capsys.readouterr().out.splitlines()[0]
+    assert "at 95% confidence (each look's bounds at 97.5%)" in header, header
+    summary = _strict((out / "coverage" / "summary.json").read_text())
+    assert summary["looks"] == "bonferroni"
+    assert summary["confidence"] == 0.95 and summary["look_confidence"] == 0.975
+    assert "1 - 0.05/2 = 0.975 each" in summary["looks_why"]
+    cells = pd.read_parquet(out / "coverage" / "cells.parquet")
+    assert cells.attrs == {"looks": "bonferroni", "confidence": 0.95, "look_confidence": 0.975}
+    # The statistics themselves are those of one look at 0.975, as before.
+    counts = analyse_run(runs, SETTINGS, regions=False).counts
+    designs = [run_design(r, SPACE) for r in runs]
+    split, _, _ = weighted_cell_stats(
+        counts, designs, p_target=0.01, confidence=0.95, adjust="holm", looks=2
+    )
+    one, _, _ = weighted_cell_stats(counts, designs, p_target=0.01, confidence=0.975, adjust="holm")
+    assert (split.looks, split.confidence, split.each_look) == ("bonferroni", 0.95, 0.975)
+    assert (one.looks, one.confidence, one.each_look) == ("fixed", 0.975, 0.975)
+    for name in ("upper", "lower", "ci_low", "ci_high", "p_value", "p_adjusted", "status"):
+        assert np.array_equal(getattr(split, name), getattr(one, name)), name
+    # A weighted run alone is one look at the level asked for.
+    alone_summary = analyse_run(runs[1:], SETTINGS, regions=False).summary
+    assert alone_summary["looks"] == "fixed" and alone_summary["look_confidence"] == 0.95
