@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from highfive.generators import InvalidParameter
+from highfive.generators import InvalidParameter, whole_number_from_text
 from highfive.harness import number_arg, path_arg, whole_number
 
 __all__ = ["BINS_HELP", "add_coverage_commands", "cmd_diff"]
@@ -33,10 +33,13 @@ BINS_HELP = (
 
 
 def _ways(text: str) -> list[int]:
-    try:
-        ways = sorted({int(t) for t in text.split(",") if t.strip()})
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a list like 1,2") from None
+    try:  # ASCII digits, as every number argument
+        read = [whole_number_from_text(t.strip()) for t in text.split(",") if t.strip()]
+    except ValueError:  # more digits than int reads
+        read = [None]
+    if None in read:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a list like 1,2")
+    ways = sorted({w for w in read if w is not None})
     if not ways or ways[0] < 1:
         raise argparse.ArgumentTypeError(f"{text!r}: give whole numbers >= 1, e.g. 1,2")
     return ways

@@ -29,12 +29,17 @@ import csv
 import hashlib
 import math
 import os
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from highfive.generators import Dimension, InvalidParameter, ParameterSpace, show
+from highfive.generators import (
+    Dimension,
+    InvalidParameter,
+    ParameterSpace,
+    number_from_text,
+    show,
+)
 
 from ._io import file_identity
 from ._pipeline import countable
@@ -92,9 +97,6 @@ class RecordingCase:
         return {**self.__dict__, "recording": None}
 
 
-_DECIMAL = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", re.ASCII)
-
-
 def _where(labels: Path, line: int, column: str) -> str:
     return f"{labels.name} line {line}, column {column}"
 
@@ -102,11 +104,8 @@ def _where(labels: Path, line: int, column: str) -> str:
 def _times(text: str, where: str) -> tuple[float, ...]:
     out: list[float] = []
     for part in text.split(";") if text.strip() else []:
-        try:  # a plain ASCII decimal: float() also takes "1_0" and other scripts' digits
-            t = float(part) if _DECIMAL.fullmatch(part.strip()) else math.nan
-        except ValueError:
-            t = math.nan
-        if not math.isfinite(t) or t < 0:
+        t = number_from_text(part.strip())  # float() also takes "1_0" and other digits
+        if t is None or not math.isfinite(t) or t < 0:
             raise InvalidParameter(
                 f"{where}: {show(part.strip())} is not a time; allowed: seconds >= 0 from "
                 'the first sample, separated by ";" (empty: no high-five)'

@@ -339,7 +339,7 @@ class _Clock:
         return show(value + self.origin)
 
 
-_WHOLE = re.compile(r"\s*[+-]?\d{1,4000}\s*")
+_WHOLE = re.compile(r"\s*[+-]?[0-9]{1,4000}\s*")
 """A whole number written as text (at most 4,000 digits: Python's int reads 4,300)."""
 
 

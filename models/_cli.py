@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from highfive.generators import InvalidParameter
+from highfive.generators import InvalidParameter, number_from_text
 from highfive.harness import int_at_least, int_between, json_text, path_arg
 
 from ._defaults import MAX_OVERSAMPLE, MAX_SEED, MAX_THREADS, MAX_TRACES
@@ -28,11 +28,8 @@ _threads = int_between(1, MAX_THREADS)
 
 
 def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not 0.0 <= value < 1.0:
+    value = number_from_text(text)  # ASCII digits, as every number argument
+    if value is None or not 0.0 <= value < 1.0:
         raise argparse.ArgumentTypeError(f"{text!r} is not a fraction in [0, 1)")
     return value
 

@@ -1600,6 +1600,12 @@ CATALOGUE = [
     row("diff-limit", "diff run --limit 0", r"--limit: 0 must be >= 1"),
     row("diff-model", "diff run --model nope", r"--model: 'nope' is not a model of run 'run'"),
     row("diff-ways", "diff run --ways 0", r"--ways: '0': give whole numbers >= 1", usage=True),
+    row(
+        "diff-ways-full-width",
+        "diff run --ways １",
+        r"--ways: '１' is not a list like 1,2",
+        usage=True,
+    ),
     row("diff-method", "diff run --method bad", r"--method: invalid choice: 'bad'", usage=True),
     row("diff-margin-negative", "diff run --margin -0.1", r"--margin: -0.1 must be a failure"),
     row(
@@ -1708,6 +1714,12 @@ CATALOGUE = [
         "model-prune-sparsity",
         "model prune float --sparsity 1.5 --out p.onnx",
         r"--sparsity: '1.5' is not a fraction in \[0, 1\)",
+        usage=True,
+    ),
+    row(
+        "model-prune-sparsity-full-width",
+        "model prune float --sparsity ０.３ --out p.onnx",
+        r"--sparsity: '０.３' is not a fraction in \[0, 1\)",
         usage=True,
     ),
     row("model-compare-no-run", "model compare", r"required: RUN", usage=True),
