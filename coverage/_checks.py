@@ -7,11 +7,11 @@ import numpy.typing as npt
 
 from highfive.generators import InvalidParameter, show
 
-__all__ = ["check_confidence", "check_kn", "check_p_target", "unique_pairs"]
+__all__ = ["as_level", "check_confidence", "check_kn", "check_p_target", "unique_pairs"]
 
 
-def _number(x: object) -> float | None:
-    """``x`` as a float, or None if it is no number.
+def as_level(x: object) -> float | None:
+    """``x`` as a float, or None if it is no number (a bool is none).
 
     A numpy float narrower than a double (``np.float32(0.95)``, which is
     0.949999988... exactly) stands for the decimal it prints as, the shortest that
@@ -19,14 +19,14 @@ def _number(x: object) -> float | None:
     """
     if isinstance(x, np.floating) and np.finfo(x.dtype).bits < 64:
         return float(str(x))
-    if isinstance(x, float | int | np.floating | np.integer):
+    if isinstance(x, float | int | np.floating | np.integer) and not isinstance(x, bool):
         return float(x)
     return None
 
 
 def check_confidence(c: float) -> float:
     """A one-sided confidence level in [0.5, 1) (a numpy float32 as it prints)."""
-    x = _number(c)
+    x = as_level(c)
     if x is None or not 0.5 <= x < 1:
         raise InvalidParameter(f"confidence: {show(c)} must be in [0.5, 1), e.g. 0.95")
     return x
@@ -34,7 +34,7 @@ def check_confidence(c: float) -> float:
 
 def check_p_target(p: float, name: str = "p_target") -> float:
     """A failure rate in (0, 1) (a numpy float32 as it prints)."""
-    x = _number(p)
+    x = as_level(p)
     if x is None or not 0 < x < 1:
         raise InvalidParameter(f"{name}: {show(p)} must be a failure rate in (0, 1), e.g. 1e-3")
     return x

@@ -36,6 +36,7 @@ from scipy.stats import binom, false_discovery_control, fisher_exact
 from highfive.generators import InvalidParameter, show
 
 from ._bins import Binning, codes
+from ._checks import as_level
 from ._crosses import Cross, cell_labels, make_crosses
 from ._effects import (
     newcombe_interval,
@@ -82,12 +83,13 @@ def check_method(method: str) -> str:
 
 def check_alpha(alpha: float) -> float:
     """A diff's level: in (0, 0.5], since its effect-size intervals are at ``1 - alpha``."""
-    if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not 0 < alpha <= 0.5:
+    x = as_level(alpha)  # a numpy float32 as it prints
+    if x is None or not 0 < x <= 0.5:
         raise InvalidParameter(
             f"alpha: {show(alpha)} must be a significance level in (0, 0.5] (the intervals "
             "are at 1 - alpha), e.g. 0.05"
         )
-    return float(alpha)
+    return x
 
 
 def adjust_pvalues(p: np.ndarray, method: str = "holm") -> np.ndarray:
@@ -282,22 +284,23 @@ def effect_columns(
 
 def check_ni_alpha(alpha: float) -> float:
     """The level of a non-inferiority test: at most 0.25 (a 1 - 2 alpha interval)."""
-    if not 0 < check_alpha(alpha) <= 0.25:
+    x = check_alpha(alpha)
+    if not 0 < x <= 0.25:
         raise InvalidParameter(
             f"alpha: {show(alpha)} must be at most 0.25 for a non-inferiority margin, e.g. 0.05"
         )
-    return float(alpha)
+    return x
 
 
 def check_margin(margin: float) -> float:
     """A non-inferiority margin: an absolute failure rate difference in [0, 1)."""
-    ok = isinstance(margin, int | float) and not isinstance(margin, bool)
-    if not (ok and math.isfinite(margin) and 0 <= margin < 1):
+    x = as_level(margin)  # a numpy float32 as it prints
+    if x is None or not (math.isfinite(x) and 0 <= x < 1):
         raise InvalidParameter(
             f"margin: {show(margin)} must be a failure-rate difference in [0, 1), e.g. "
             "0.002 (0.2 points)"
         )
-    return float(margin)
+    return x
 
 
 # -- one frame, two models ------------------------------------------------------------

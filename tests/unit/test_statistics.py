@@ -154,6 +154,18 @@ def test_a_float32_level_is_read_as_the_decimal_it_prints_as() -> None:
         cp_upper(3, 100, np.float32(1.0))
 
 
+def test_a_diff_s_float32_levels_are_read_as_they_print() -> None:
+    # check_alpha and check_margin refused np.float32(0.05) as "0.05000000074505806
+    # must be a significance level": the same level read two ways in one package.
+    from highfive.coverage._difftest import check_alpha, check_margin, check_ni_alpha
+
+    assert check_alpha(np.float32(0.05)) == check_ni_alpha(np.float32(0.05)) == 0.05
+    assert check_margin(np.float32(0.002)) == 0.002
+    for bad in (True, False, "0.05", float("nan")):
+        with pytest.raises(InvalidParameter, match="margin: "):
+            check_margin(bad)  # type: ignore[arg-type]
+
+
 def test_looks_setting_in_the_bins_file(tmp_path: Path) -> None:
     path = tmp_path / "bins.toml"
     path.write_text('[statistics]\nlooks = "anytime"\n')
