@@ -655,13 +655,12 @@ class _Scheduled:
         except KilledWorker as exc:  # the workers running it died, as many as dask allows
             self._look()
             missed = max(exc.allowed_failures + 1 - self.died_on.get(str(fut.key), 0), 0)
-            self.lost += [f"a worker running batch {job[0]}"] * missed
             if missed:  # the losses the looks saw were said and counted then
-                self.losses.lost(
+                self._lose(
+                    [f"a worker running batch {job[0]}"] * missed,
                     f"lost {missed} dask worker{'s' * (missed != 1)} running batch {job[0]}, "
                     "which dask gave up on; it is submitted again",
                     batches=missed,
-                    workers=missed,
                 )
             self._check_losses()
             fut.release()
@@ -675,12 +674,12 @@ class _Scheduled:
             seen = self._look()
             if generation == self.generation:
                 if seen and len(self.lost) == self.lost_at_scatter:
-                    self.lost.append("the worker holding the batches' template")
                     needed = 1 + sum(
                         g == generation and f.status != "finished"
                         for f, (_, g) in self.inflight.items()
                     )
-                    self.losses.lost(
+                    self._lose(
+                        ["the worker holding the batches' template"],
                         "lost the dask worker holding the batches' template; it is sent "
                         f"again, and {_batches(needed)} that needed it run again",
                         batches=needed,
@@ -711,12 +710,12 @@ class _Scheduled:
                 holders.update(self.client.who_has([self.shared]).get(self.shared.key, ()))
         for worker, mine in self.seen.items():
             if worker not in processing:
-                self.lost.append(worker)
                 for k in mine:
                     self.died_on[k] = self.died_on.get(k, 0) + 1
                 n = sum(k != "template" for k in mine)
                 runs = "runs" if n == 1 else "run"
-                self.losses.lost(
+                self._lose(
+                    [worker],
                     f"lost dask worker {worker}; {_batches(n)} it was running {runs} again "
                     "elsewhere",
                     batches=n,
@@ -736,6 +735,13 @@ class _Scheduled:
         elif self.looked - self.no_worker_since > self.ex.worker_wait_s:
             raise self._no_workers()
         return True
+
+    def _lose(self, lost: list[str], text: str, batches: int) -> None:
+        """Count the workers ``lost`` (against ``max_worker_losses``, and in the run's
+        summary with the ``batches`` they cost) and say ``text``: one place, so the
+        two counts cannot drift apart."""
+        self.lost += lost
+        self.losses.lost(text, batches=batches, workers=len(lost))
 
     def _check_stall(self) -> None:
         """On an external cluster, say once that no batch finished for ``stall_s`` while
