@@ -151,7 +151,7 @@ def to_uniform(
     t_out : np.ndarray, shape (m,)
     x_out : np.ndarray, shape (m, 3), float32
     """
-    check_rate(fs_in, "fs_in"), check_rate(fs_out, "fs_out")
+    fs_in, fs_out = check_rate(fs_in, "fs_in"), check_rate(fs_out, "fs_out")
     return _resample(*check_samples(t, samples), fs_in, fs_out)
 
 

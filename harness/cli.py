@@ -1170,7 +1170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _escaped(text: str) -> str:
-    from highfive.generators import show_text  # (numpy: not while the parser is built)
+    from highfive.generators import show_text
 
     return show_text(text)
 

@@ -293,7 +293,6 @@ def test_a_generators_version_that_is_not_a_whole_number_is_refused_as_recorded(
         "version number (a whole number; this highfive makes version 2); the record is "
         "damaged: run the campaign again"
     )
-    assert "'2'" in str(exc.value) or made != "2"  # the value as recorded: text is quoted
 
 
 def test_a_recorded_generators_version_of_this_highfive_is_accepted() -> None:
