@@ -522,18 +522,7 @@ def test_replay_of_a_case_the_run_has_not_stored_compares_nothing(
     tmp_path: Path, toy_model_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """As after a kill: the second batch's files written, its manifest line not."""
-    config = tmp_path / "c.toml"
-    config.write_text(
-        f'name = "c"\nseed = 3\ncases = 16\nsampler = "random"\nbatch_size = 8\n'
-        f'models = ["{toy_model_path}"]\nout = "{tmp_path}"\n[execution]\nworkers = 0\n'
-    )
-    assert main(["run", str(config)]) == 0
-    run = tmp_path / "c"
-    record = json.loads((run / "campaign.json").read_text())
-    record["status"] = "running"
-    (run / "campaign.json").write_text(json.dumps(record))
-    manifest = (run / "manifest.jsonl").read_text().splitlines(keepends=True)
-    (run / "manifest.jsonl").write_text(manifest[0])  # batch 0 (cases 0-7) listed only
+    run = _killed_after_batch_0(_toy_run(tmp_path, toy_model_path))
     capsys.readouterr()
 
     assert main(["replay", str(run), "3"]) == 0  # a stored case: compared, identical
@@ -705,6 +694,17 @@ def _toy_run(root: Path, model: Path) -> Path:
     return root / "c"
 
 
+def _killed_after_batch_0(run: Path) -> Path:
+    """``run`` (a complete ``_toy_run``) as a kill leaves it after its first batch: status
+    running, batch 0 (cases 0-7) the only one listed, batch 1's files still there."""
+    record = json.loads((run / "campaign.json").read_text())
+    record["status"] = "running"
+    (run / "campaign.json").write_text(json.dumps(record))
+    manifest = (run / "manifest.jsonl").read_text().splitlines(keepends=True)
+    (run / "manifest.jsonl").write_text(manifest[0])
+    return run
+
+
 def _rewrite_cell(run: Path, model: str, case: int, column: str, value: object) -> None:
     """Set one cell of ``case``'s stored row in a result part file and give the file's
     new size and SHA-256 to the manifest, as a deliberate edit would (no damage)."""
@@ -762,12 +762,7 @@ def test_the_failure_list_of_an_incomplete_run_says_so_first(
     tmp_path: Path, toy_model_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # "3 of 448 cases fail" of a killed run of 2,048 cases read as the whole run.
-    run = _toy_run(tmp_path, toy_model_path)
-    record = json.loads((run / "campaign.json").read_text())
-    record["status"] = "running"
-    (run / "campaign.json").write_text(json.dumps(record))
-    manifest = (run / "manifest.jsonl").read_text().splitlines(keepends=True)
-    (run / "manifest.jsonl").write_text(manifest[0])  # batch 0 (cases 0-7) listed only
+    run = _killed_after_batch_0(_toy_run(tmp_path, toy_model_path))
     capsys.readouterr()
     assert main(["replay", str(run)]) == 0  # a listing, as of a complete run
     out = capsys.readouterr().out.splitlines()
