@@ -257,17 +257,23 @@ def test_shrink_keeps_the_error_it_started_from(
     assert str(again.outcomes["tb"].message).startswith("ValueError")
 
 
+def _moody_run(tmp_path: Path, small_campaign: Callable[..., Path], name: str) -> tuple[Path, int]:
+    """A run ``name`` of the counter ``md`` (``moody``, in a module of its own), which
+    answers by tmp_path/mood.txt ("miss" during the run), and a case it stored as a miss."""
+    (tmp_path / "moody.py").write_text(SHRINK_COUNTERS + f"\n# {name}\n")
+    (tmp_path / "mood.txt").write_text("miss")
+    counter = {"md": f"{tmp_path / 'moody.py'}:moody"}
+    run = small_campaign(tmp_path, name, 1, 16, counter, space={"motion": "high_five"})
+    frame = _frame(run)
+    return run, int(frame.loc[frame["verdict"] == "miss", "case_id"].iloc[0])
+
+
 def test_shrink_refuses_a_case_that_does_not_reproduce(
     tmp_path: Path, small_campaign: Callable[..., Path]
 ) -> None:
     # A counter that now answers otherwise than in the campaign: shrink minimised
     # whatever it said now, without a word (replay reports the difference).
-    (tmp_path / "moody.py").write_text(SHRINK_COUNTERS + "\n# moody\n")  # a module of its own
-    (tmp_path / "mood.txt").write_text("miss")
-    counter = {"md": f"{tmp_path / 'moody.py'}:moody"}
-    run = small_campaign(tmp_path, "moody", 1, 16, counter, space={"motion": "high_five"})
-    frame = _frame(run)
-    case = int(frame.loc[frame["verdict"] == "miss", "case_id"].iloc[0])
+    run, case = _moody_run(tmp_path, small_campaign, "moody")
     (tmp_path / "mood.txt").write_text("double")
     with pytest.raises(InvalidParameter, match=rf"case {case} does not reproduce with md: "):
         shrink(run, case, "md")
@@ -278,12 +284,7 @@ def test_shrink_says_a_stored_failure_that_passes_now_does_not_reproduce(
 ) -> None:
     # A case stored as failing that passes when made again was "a passing case; only
     # failing cases can be shrunk", which hid that it does not reproduce.
-    (tmp_path / "moody.py").write_text(SHRINK_COUNTERS + "\n# exact\n")  # a module of its own
-    (tmp_path / "mood.txt").write_text("miss")
-    counter = {"md": f"{tmp_path / 'moody.py'}:moody"}
-    run = small_campaign(tmp_path, "exact", 1, 16, counter, space={"motion": "high_five"})
-    frame = _frame(run)
-    case = int(frame.loc[frame["verdict"] == "miss", "case_id"].iloc[0])
+    run, case = _moody_run(tmp_path, small_campaign, "exact")
     (tmp_path / "mood.txt").write_text("exact")
     capsys.readouterr()
     for argv in ([], ["--model", "md"]):
