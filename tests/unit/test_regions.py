@@ -240,56 +240,10 @@ def test_subsample_and_roles_do_not_split_a_sobol_sequence() -> None:
         subsample(ids, 0)
 
 
-def test_a_subsampled_sobol_run_still_shows_its_failing_corner(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # 2**14 Sobol cases fail where both coordinates exceed 0.8 (4 % of the square).
-    # Subsampled to a quarter, every 4th case id would keep x < 0.5 only: no failure
-    # and no region at all.
+def _xy_run(path: Path, sampler: str, u: np.ndarray, failed: np.ndarray) -> None:
+    """A complete run at ``path`` of model ``m`` over the unit square (x, y): case ``i`` at
+    ``u[i]``, a miss where ``failed[i]``, else a pass."""
     space = ParameterSpace([Dimension(x, "continuous", 0.0, 1.0) for x in ("x", "y")])
-    u = sobol_unit(14)
-    table = pa.table(
-        {
-            "case_id": pa.array(np.arange(len(u)), pa.int64()),
-            "x": u[:, 0],
-            "y": u[:, 1],
-            "verdict": np.where((u[:, 0] > 0.8) & (u[:, 1] > 0.8), "miss", "pass").astype(object),
-        }
-    )
-    table = table.cast(
-        pa.schema([pa.field("case_id", pa.int64())])
-        .append(space.to_arrow_schema().field("x"))
-        .append(space.to_arrow_schema().field("y"))
-        .append(pa.field("verdict", pa.string()))
-        .with_metadata(space.to_arrow_schema().metadata)
-    )
-    run = RunDir(tmp_path / "sobol")
-    run.write_campaign(
-        {
-            "schema_version": SCHEMA_VERSION,
-            "name": "sobol",
-            "identity": {"seed": 0, "sampler": "sobol", "space": {}},
-            "models": [{"id": "m", "source": "m", "sha256": "0" * 64, "bytes": 1}],
-            "status": "complete",
-        }
-    )
-    run.write_batch(0, {"m": table}, None)
-    monkeypatch.setattr(_run, "REGION_ROWS", len(u) // 4)
-    regions = analyse_run(tmp_path / "sobol").summary["regions"]
-    assert regions, "no failure region found in the subsample"
-    x_low, _ = regions[0]["conditions"]["x"]
-    y_low, _ = regions[0]["conditions"]["y"]
-    assert 0.7 < x_low < 0.9 and 0.7 < y_low < 0.9
-
-
-def test_regions_take_the_coverage_confidence(tmp_path: Path) -> None:
-    # 4,000 random cases failing at 0.3 where x < 0.5 and y < 0.5. With [statistics]
-    # confidence = 0.999 the region's interval was still the 95 % one (the coverage never
-    # passed its confidence on), though the summary said 0.999.
-    space = ParameterSpace([Dimension(x, "continuous", 0.0, 1.0) for x in ("x", "y")])
-    rng = np.random.default_rng(5)
-    u = rng.random((4000, 2))
-    failed = rng.random(len(u)) < np.where((u[:, 0] < 0.5) & (u[:, 1] < 0.5), 0.3, 0.0)
     schema = space.to_arrow_schema()
     table = pa.table(
         {
@@ -303,17 +257,43 @@ def test_regions_take_the_coverage_confidence(tmp_path: Path) -> None:
         .append(pa.field("verdict", pa.string()))
         .with_metadata(schema.metadata)
     )
-    run = RunDir(tmp_path / "run")
+    run = RunDir(path)
     run.write_campaign(
         {
             "schema_version": SCHEMA_VERSION,
-            "name": "run",
-            "identity": {"seed": 0, "sampler": "random", "space": {}},
+            "name": path.name,
+            "identity": {"seed": 0, "sampler": sampler, "space": {}},
             "models": [{"id": "m", "source": "m", "sha256": "0" * 64, "bytes": 1}],
             "status": "complete",
         }
     )
     run.write_batch(0, {"m": table}, None)
+
+
+def test_a_subsampled_sobol_run_still_shows_its_failing_corner(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 2**14 Sobol cases fail where both coordinates exceed 0.8 (4 % of the square).
+    # Subsampled to a quarter, every 4th case id would keep x < 0.5 only: no failure
+    # and no region at all.
+    u = sobol_unit(14)
+    _xy_run(tmp_path / "sobol", "sobol", u, (u[:, 0] > 0.8) & (u[:, 1] > 0.8))
+    monkeypatch.setattr(_run, "REGION_ROWS", len(u) // 4)
+    regions = analyse_run(tmp_path / "sobol").summary["regions"]
+    assert regions, "no failure region found in the subsample"
+    x_low, _ = regions[0]["conditions"]["x"]
+    y_low, _ = regions[0]["conditions"]["y"]
+    assert 0.7 < x_low < 0.9 and 0.7 < y_low < 0.9
+
+
+def test_regions_take_the_coverage_confidence(tmp_path: Path) -> None:
+    # 4,000 random cases failing at 0.3 where x < 0.5 and y < 0.5. With [statistics]
+    # confidence = 0.999 the region's interval was still the 95 % one (the coverage never
+    # passed its confidence on), though the summary said 0.999.
+    rng = np.random.default_rng(5)
+    u = rng.random((4000, 2))
+    failed = rng.random(len(u)) < np.where((u[:, 0] < 0.5) & (u[:, 1] < 0.5), 0.3, 0.0)
+    _xy_run(tmp_path / "run", "random", u, failed)
     bins = tmp_path / "bins.toml"
     bins.write_text("[statistics]\nconfidence = 0.999\n")
     summary = analyse_run(tmp_path / "run", load_settings(bins)).summary
