@@ -23,6 +23,7 @@ failure really needs.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import shlex
@@ -80,6 +81,26 @@ class LoadedRun:
     counters: dict[str, CounterPlugin]
     recordings: tuple[RecordingCase, ...] = ()
 
+    @functools.cached_property
+    def sampler(self) -> Sampler:
+        """The campaign's sampler, as its batches made it (made once: for an importance
+        run it reads the recorded proposals from campaign.json)."""
+        cfg = self.config
+        props: tuple[Proposal, ...] = ()
+        starts: tuple[int, ...] = (0,)
+        if cfg.sampler == "importance":
+            props = tuple(recorded_proposals(self.run.read_campaign(), self.space.d))
+            starts = stage_starts(cfg.importance, cfg.cases, cfg.batch_size)
+        return make_sampler(
+            cfg.sampler,
+            self.space.d,
+            cfg.cases,
+            cfg.seed,
+            cfg.focus_boxes(),
+            proposals=props,
+            starts=starts,
+        )
+
 
 def load_run(path: str | Path) -> LoadedRun:
     """Open a run directory and load its counters again (identities checked)."""
@@ -99,25 +120,6 @@ def load_run(path: str | Path) -> LoadedRun:
     return LoadedRun(run, config, config.parameter_space(), run.counters(), recordings)
 
 
-def _sampler(loaded: LoadedRun) -> Sampler:
-    """The campaign's sampler, as its batches made it."""
-    cfg = loaded.config
-    props: tuple[Proposal, ...] = ()
-    starts: tuple[int, ...] = (0,)
-    if cfg.sampler == "importance":
-        props = tuple(recorded_proposals(loaded.run.read_campaign(), loaded.space.d))
-        starts = stage_starts(cfg.importance, cfg.cases, cfg.batch_size)
-    return make_sampler(
-        cfg.sampler,
-        loaded.space.d,
-        cfg.cases,
-        cfg.seed,
-        cfg.focus_boxes(),
-        proposals=props,
-        starts=starts,
-    )
-
-
 def case_row(loaded: LoadedRun, case: int) -> dict[str, Any]:
     cfg = loaded.config
     if not 0 <= case < cfg.cases:
@@ -125,7 +127,7 @@ def case_row(loaded: LoadedRun, case: int) -> dict[str, Any]:
     if loaded.recordings:
         rec = loaded.recordings[case]
         return {"recording": rec.file, **dict(rec.metadata)}
-    point = _sampler(loaded).points(case, 1)
+    point = loaded.sampler.points(case, 1)
     return loaded.space.rows(point)[0]
 
 
@@ -139,7 +141,7 @@ def case_columns(loaded: LoadedRun, case: int, row: Mapping[str, Any]) -> dict[s
         nulls = dict.fromkeys(loaded.space.names)
         return {**nulls, "source": "recording", "recording": rec.file, **dict(rec.metadata)}
     out = {**row, "source": "synthetic", "recording": None}
-    sampler = _sampler(loaded)
+    sampler = loaded.sampler
     if isinstance(sampler, ImportanceSampler):
         # Computed over the case's whole batch, as the campaign computed it.
         start, count = loaded.config.batch_range(case // loaded.config.batch_size)
