@@ -35,6 +35,7 @@ Widths (``widths``) are the three channel counts of each design; defaults below.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from highfive.generators import InvalidParameter, show
@@ -133,14 +134,19 @@ def build_arch(
     return net
 
 
+def widths_text(channels: Sequence[int]) -> str | None:
+    """Widths as ``train.widths`` states them (``"16 32 32"``): the first three of the
+    convolutions' output ``channels``; None with fewer than three."""
+    return " ".join(map(str, channels[:3])) if len(channels) >= 3 else None
+
+
 def network_widths(net: Any) -> str | None:
-    """The widths of a network as ``train.widths`` states them (``"16 32 32"``): the
-    output channels of its first three convolutions; None with fewer than three."""
+    """The widths of a network as ``train.widths`` states them (:func:`widths_text` of
+    its convolutions' output channels)."""
     from ._train import require_torch
 
     nn = require_torch().nn
-    convs = [m.out_channels for m in net if isinstance(m, nn.Conv2d)]
-    return " ".join(map(str, convs[:3])) if len(convs) >= 3 else None
+    return widths_text([m.out_channels for m in net if isinstance(m, nn.Conv2d)])
 
 
 def network_arch(net: Any, stated: str, label: str) -> str:

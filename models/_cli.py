@@ -71,9 +71,10 @@ def format_profile(prof: dict[str, Any]) -> list[str]:
         f"counter     on {spec.on:g}, off {spec.off:g}, min_run {spec.min_run}, "
         f"refractory {spec.refractory_s:g} s",
     ]
-    channels = prof["conv_channels"]
-    if len(channels) >= 3:
-        widths = " ".join(map(str, channels[:3]))
+    from ._arch import widths_text
+
+    widths = widths_text(prof["conv_channels"])
+    if widths is not None:
         line = f"widths      {widths} (output channels of the first three convolutions)"
         stated = meta.get("train.widths")
         if stated is not None and stated.split() != widths.split():

@@ -25,6 +25,7 @@ import numpy as np
 
 from highfive.generators import InvalidParameter, ModelError, show
 
+from ._arch import widths_text
 from ._defaults import FALLBACK_SEED, FALLBACK_TRACES, MAX_SEED, MAX_THREADS, MAX_TRACES
 
 __all__ = ["PROBE_TOLERANCE", "network_from_onnx", "prune_channels", "prune_model"]
@@ -235,9 +236,9 @@ def pruned_metadata(
     channels; those of the unpruned network become ``train.prune_widths_from``: both
     from the networks, not from ``meta``), and how it was pruned (``train.prune_*``)."""
     extra = {k: v for k, v in meta.items() if k.startswith("train.")}
-    if len(channels) >= 3:
-        extra["train.prune_widths_from"] = " ".join(str(a) for a, _ in channels[:3])
-        extra["train.widths"] = " ".join(str(b) for _, b in channels[:3])
+    before, after = widths_text([a for a, _ in channels]), widths_text([b for _, b in channels])
+    if before is not None and after is not None:
+        extra["train.prune_widths_from"], extra["train.widths"] = before, after
     extra.update(
         {
             "train.prune_sparsity": f"{sparsity:g}",
