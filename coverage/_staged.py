@@ -318,6 +318,28 @@ def _read_record(path: Path) -> dict[str, Any]:
         raise damaged(str(exc)) from None
 
 
+def _existing(root: Path) -> str:
+    """What to do about a sequential campaign's folder that exists: complete it with
+    --resume, unless it stopped with every stage it records in place (a resume would
+    only print its stages again)."""
+    record: dict[str, Any] = {}
+    if (root / STAGES_JSON).exists():
+        with contextlib.suppress(RunDirError):  # damaged: --resume says how
+            record = _read_record(root / STAGES_JSON)
+    stop, stages = record.get("stop"), record.get("stages")
+    if (
+        isinstance(stop, Mapping)
+        and isinstance(stop.get("reason"), str)
+        and isinstance(stages, list)
+        and all((root / f"stage-{s:03d}").is_dir() for s in range(len(stages)))
+    ):
+        return (
+            f"already exists and holds a finished sequential campaign (stopped: "
+            f"{stop['reason']}); choose another name (--name) or --out"
+        )
+    return "already exists; pass --resume to complete it, or use another name or --out"
+
+
 def _write(root: Path, record: Mapping[str, Any]) -> None:
     with atomic_path(root / STAGES_JSON) as tmp:
         tmp.write_text(json_text(record))
@@ -390,10 +412,7 @@ def run_until_decided(
                     "same settings, or another name or --out)"
                 )
     elif root.exists():
-        raise RunDirError(
-            f"run directory {root} already exists; pass --resume to complete it, or use "
-            "another name or --out"
-        )
+        raise RunDirError(f"run directory {root} {_existing(root)}")
     space = config.parameter_space()
     try:
         binning = Binning.from_space(space, gate.bins)

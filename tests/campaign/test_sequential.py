@@ -420,3 +420,15 @@ def test_a_campaign_refused_before_its_first_stage_leaves_no_folder(
             _config(tmp_path), _gate(kind="failure_rate", p_max=0.5), budget=640, stage=64
         )
     assert not (tmp_path / "seq").exists()
+
+
+def test_a_finished_campaign_run_again_is_not_offered_resume(tmp_path: Path) -> None:
+    """A stopped sequential campaign has nothing to complete: run again without
+    --resume, it says so and names its stop, instead of asking for --resume."""
+    gate = _gate(kind="failure_rate", p_max=0.5)
+    run_until_decided(_config(tmp_path, "done"), gate, budget=640, stage=64)
+    with pytest.raises(RunDirError) as info:
+        run_until_decided(_config(tmp_path, "done"), gate, budget=640, stage=64)
+    message = str(info.value)
+    assert "finished sequential campaign (stopped: every criterion decided)" in message
+    assert "--resume" not in message and "another name (--name) or --out" in message
