@@ -522,6 +522,8 @@ def main(argv: list[str] | None = None) -> int:
         help="cases per sequential stage, and the fixed sizes' step",
     )
     args = ap.parse_args(argv)
+    if not 1 <= args.stage <= 65536:
+        ap.error(f"--stage {args.stage}: must be 1 to 65536 (the budget)")
     reps = args.reps or (40 if args.quick else 500)
     seq_reps = max(10, reps // 5)
     decide_reps = 4 * reps  # (b)'s figures are 90th percentiles: they need many reps

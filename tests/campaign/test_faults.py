@@ -442,17 +442,26 @@ def test_resume_of_a_run_that_does_not_exist_is_refused(
     assert not (tmp_path / "runs").exists()
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _running(
     cfg: Path, run: Path, *, batches: int, wait_s: float, own_group: bool = False
 ) -> subprocess.Popen[str]:
     """``highfive run CFG`` in a child process, returned once ``batches`` batches of
-    ``run`` are done (``own_group``: in a process group of its own, as a terminal's job)."""
+    ``run`` are done (``own_group``: in a process group of its own, as a terminal's job).
+
+    The child takes SIGINT's default action whatever this process inherited: a shell
+    without job control starts background commands (``.ci/run &``) with SIGINT
+    ignored, which Python keeps, and the Ctrl-C tests would then wait in vain."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "highfive.harness.cli", "run", str(cfg)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=own_group,
+        preexec_fn=_default_sigint,
     )
     manifest = run / "manifest.jsonl"
     deadline = time.monotonic() + wait_s
