@@ -124,17 +124,20 @@ def _sobol(n: int, seed: int) -> np.ndarray:
     return qmc.Sobol(len(DIMS), scramble=True, seed=seed).random(n)
 
 
+def _cell_cases(w: World, codes: np.ndarray, box_dim: Any = None) -> np.ndarray:
+    """Which cases count for each 1-way cell (cells x cases); with ``box_dim`` (per
+    case, -1 for a base case, else the dimension its focus box restricts) a focus case
+    counts only for cells of its box's dimension."""
+    fits = np.full(len(codes), -1) if box_dim is None else np.asarray(box_dim)
+    return np.array([(codes[:, j] == b) & ((fits < 0) | (fits == j)) for j, b in w.cells])
+
+
 def _cp_cells(
     w: World, codes: np.ndarray, failed: np.ndarray, box_dim: Any = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Failures and cases per 1-way cell; with ``box_dim`` (per case, -1 for a base
-    case, else the dimension its focus box restricts) a focus case counts only for
-    cells of its box's dimension."""
-    fits = np.full(len(codes), -1) if box_dim is None else np.asarray(box_dim)
-    inside = [(codes[:, j] == b) & ((fits < 0) | (fits == j)) for j, b in w.cells]
-    n = np.array([np.sum(m) for m in inside])
-    k = np.array([np.sum(failed[m]) for m in inside])
-    return k, n
+    """Failures and cases per 1-way cell (see :func:`_cell_cases`)."""
+    inside = _cell_cases(w, codes, box_dim)
+    return (inside & failed).sum(axis=1), inside.sum(axis=1)
 
 
 def fixed_miss(w: World, u: np.ndarray, rng: np.random.Generator) -> float:
@@ -166,15 +169,14 @@ def decided_at(
 
     at = np.asarray(sizes, dtype=np.int64) - 1  # the last case of each prefix
     codes, failed = w.codes(u), verdict != "pass"
-    fits = np.full(len(u), -1) if box_dim is None else np.asarray(box_dim)
-    base = fits < 0
+    base = np.ones(len(u), dtype=bool) if box_dim is None else np.asarray(box_dim) < 0
     ok = np.ones(at.shape, dtype=bool)
     for c in w.gate.criteria:
         o = c.options
         if c.kind == "cell_upper_bound":
             if not cells:
                 continue
-            inside = np.array([(codes[:, j] == b) & (base | (fits == j)) for j, b in w.cells])
+            inside = _cell_cases(w, codes, box_dim)
             n = np.cumsum(inside, axis=1)[:, at]
             k = np.cumsum(inside & failed, axis=1)[:, at]
             up, lo = cp_upper(k, n, 0.95), cp_lower(k, n, 0.95)
@@ -226,8 +228,12 @@ def fewest_fixed(
     prefix by prefix, decides the gate at one look (inf: none does); ``cells=False``
     leaves the 1-way cell criterion out. A first passage: it looks at every size, so
     it is not the size of a fixed campaign (see :func:`fixed_size`)."""
-    decided = fixed_decisions(w, grid, rng_seed, sobol_seed, cells)
-    return float(grid[np.argmax(decided)]) if decided.any() else math.inf
+    return float(first_size(fixed_decisions(w, grid, rng_seed, sobol_seed, cells), grid))
+
+
+def first_size(decided: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """The first size of ``grid`` whose look decides, per row of ``decided`` (inf: none)."""
+    return np.where(decided.any(axis=-1), grid[np.argmax(decided, axis=-1)], math.inf)
 
 
 def fixed_size(decided: np.ndarray, grid: np.ndarray, power: float = 0.9) -> float:
@@ -592,8 +598,7 @@ def main(argv: list[str] | None = None) -> int:
         f"deciding in >= 90%); ratio {ratio:.2f}x, bootstrap 90% interval {low:.2f}-{high:.2f}x "
         f"(target >= 5x) -> {_mark(ratio >= 5)}"
     )
-    first = np.where(decided.any(axis=1), grid[np.argmax(decided, axis=1)], math.inf)
-    first90 = float(np.quantile(first, 0.9))
+    first90 = float(np.quantile(first_size(decided, grid), 0.9))
     print(
         f"    not a fixed design: each rep stopped at the first size that decides (a look "
         f"every {stage} cases, uncorrected), 90th percentile {first90:,.0f} "

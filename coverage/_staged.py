@@ -323,9 +323,8 @@ def _existing(root: Path) -> str:
     --resume, unless it stopped with every stage it records in place (a resume would
     only print its stages again)."""
     record: dict[str, Any] = {}
-    if (root / STAGES_JSON).exists():
-        with contextlib.suppress(RunDirError):  # damaged: --resume says how
-            record = _read_record(root / STAGES_JSON)
+    with contextlib.suppress(RunDirError):  # missing or damaged: --resume says how
+        record = _read_record(root / STAGES_JSON)
     stop, stages = record.get("stop"), record.get("stages")
     if (
         isinstance(stop, Mapping)
