@@ -18,6 +18,7 @@ MOTION_NAMES = (
     "head_scratch",
     "knock",
     "point",
+    "racket_stroke",
     "reach_up",
     "rest",
     "run_pump",

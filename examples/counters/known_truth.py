@@ -27,24 +27,31 @@ from typing import Any
 
 import numpy as np
 
+from highfive.generators import MOTION_NAMES
+
 __version__ = "1.0"
 
 Box = Mapping[str, tuple[float, float]]
 
 # (name, rate, box in unit coordinates, failure mode); unit intervals of categorical
-# values follow their weights: motion high_five is [0, 0.5), reach_up [9/14 .. ) below.
-_MOTION_W = 28.0  # high_five weighs 14, the 14 other motions 1 each
+# values follow their weights (see _motion).
 
 
-def _motion(index: int) -> tuple[float, float]:
-    lo = 0.0 if index == 0 else (14.0 + index - 1) / _MOTION_W
-    hi = 14.0 / _MOTION_W if index == 0 else (14.0 + index) / _MOTION_W
-    return lo, hi
+def _motion(name: str) -> tuple[float, float]:
+    """The unit interval of one motion: the default space's weights, in its order (the
+    high-five weighs as much as all the other motions together, which weigh 1 each)."""
+    weights = [len(MOTION_NAMES) - 1.0 if m == "high_five" else 1.0 for m in MOTION_NAMES]
+    j, total = MOTION_NAMES.index(name), sum(weights)
+    return sum(weights[:j]) / total, sum(weights[: j + 1]) / total
 
 
-RARE = ("rare", 1e-4, {"motion": _motion(0), "impact_peak": (0.0, 0.1), "impact_decay": (0.0, 0.2)})
+RARE = (
+    "rare",
+    1e-4,
+    {"motion": _motion("high_five"), "impact_peak": (0.0, 0.1), "impact_decay": (0.0, 0.2)},
+)
 """Base mass 0.5 * 0.1 * 0.2 = 1e-2, failure rate 1e-4 (double counts)."""
-HARD = ("hard", 0.20, {"motion": _motion(9)})  # reach_up: mass 1/28, near the 25 % limit
+HARD = ("hard", 0.20, {"motion": _motion("reach_up")})  # mass 1/30, near the 25 % limit
 ORDINARY = ("ordinary", 0.12, {"drop_rate": (0.75, 1.0), "sample_rate": (0.0, 0.25)})
 
 ALL_GROUPS: tuple[tuple[tuple[str, float, Box], ...], ...] = ((RARE, HARD), (ORDINARY,))

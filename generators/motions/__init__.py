@@ -19,6 +19,7 @@ from .head_scratch import HeadScratch
 from .high_five import HighFive
 from .knock import Knock
 from .point import Point
+from .racket_stroke import RacketStroke
 from .reach_up import ReachUp
 from .rest import Rest
 from .run_pump import RunPump
@@ -40,6 +41,7 @@ MOTIONS: dict[str, Motion] = {
         HeadScratch(),
         Knock(),
         Point(),
+        RacketStroke(),
         ReachUp(),
         Rest(),
         RunPump(),

@@ -177,7 +177,7 @@ def test_a_huge_budget_keeps_each_looks_level_instead_of_dropping_every_look() -
 
 
 def test_budget_stops_an_undecidable_gate_and_resume_carries_on(tmp_path: Path) -> None:
-    # The hard region (rate 0.2, mass 1/28) cannot be shown below 1 % in 192 cases.
+    # The hard region (rate 0.2, mass 1/30) cannot be shown below 1 % in 192 cases.
     gate = _gate(kind="cell_upper_bound", p_max=0.01, ways=[1], min_cases=1)
     full = run_until_decided(_config(tmp_path, "full"), gate, budget=160, stage=64)
     assert full.reason == "budget of 160 cases spent" and full.verdict in ("fail", "undecided")

@@ -71,6 +71,7 @@ REQUIRED = {
     "high_five",
     "knock",
     "point",
+    "racket_stroke",
     "reach_up",
     "rest",
     "run_pump",
@@ -78,8 +79,17 @@ REQUIRED = {
     "typing",
     "wave",
 }
-HARD_NEGATIVES = {"clap", "fist_bump", "knock", "point", "reach_up", "throw", "wave"}
-WITH_CONTACT = {"clap", "fist_bump", "handshake", "high_five", "knock"}
+HARD_NEGATIVES = {
+    "clap",
+    "fist_bump",
+    "knock",
+    "point",
+    "racket_stroke",
+    "reach_up",
+    "throw",
+    "wave",
+}
+WITH_CONTACT = {"clap", "fist_bump", "handshake", "high_five", "knock", "racket_stroke"}
 
 
 def perform(name: str, case: str, seed: int, t0: float = 0.0) -> tuple[Event, Plan]:
@@ -303,3 +313,31 @@ class TestHighFivePhysics:
         near = accel[(t >= event.impact) & (t <= event.impact + 0.1)].max()
         assert approach == pytest.approx(NOMINAL["peak_accel"], rel=0.05)
         assert near > 2.0 * approach
+
+
+class TestRacketStrokePhysics:
+    """What tells a racket stroke from a high-five: where its contact falls."""
+
+    @pytest.mark.parametrize("case", ["nominal", "peak_accel=4", "peak_accel=40", "tempo=1.4"])
+    def test_contact_comes_mid_stroke_at_top_speed(self, case: str) -> None:
+        # A high-five's contact stops the hand at a keyframe; the racket meets the
+        # shuttle halfway through a move between two distinct keyframes, where a
+        # minimum-jerk stroke is fastest (1.875 x its mean speed), and swings on.
+        for seed in range(8):
+            event, plan = cached("racket_stroke", case, seed)
+            assert event.impact is not None and not event.is_high_five
+            i = int(np.searchsorted(plan.times, event.impact)) - 1
+            t0, t1 = plan.times[i], plan.times[i + 1]
+            assert event.impact == pytest.approx(0.5 * (t0 + t1), abs=1e-12)
+            swing = float(np.linalg.norm(plan.pos[i + 1] - plan.pos[i]))
+            assert swing > 0.8 * CASES[case]["arm_length"]
+            (pulse,) = plan.impulses
+            assert pulse.peak <= 0.4 * CASES[case]["impact_peak"] * G
+
+    def test_both_kinds_of_stroke_occur(self) -> None:
+        # Overhead strokes start above the head (over 1.3 arm lengths up), side-arm
+        # strokes at chest height: 40 seeds draw both.
+        tops = [cached("racket_stroke", "nominal", seed)[1].pos[1][2] for seed in range(3)]
+        tops += [perform("racket_stroke", "nominal", seed)[1].pos[1][2] for seed in range(3, 40)]
+        high = np.asarray(tops) > 1.3 * NOMINAL["arm_length"]
+        assert 0 < high.sum() < len(tops)
