@@ -1,16 +1,24 @@
 """Float ONNX model -> static int8 (QDQ) twin, calibrated on generated windows.
 
 ONNX Runtime's ``quantize_static`` with ``QuantFormat.QDQ``: int8 weights per output
-channel (symmetric), uint8 activations calibrated by min/max over windows from the same
-generators and preprocessing as training (the float model's own
-:class:`~highfive.harness.ModelSpec`), on a seed of their own. The softmax is
-left in float so the output probabilities are not rounded to 1/256 steps before the
-counter's thresholds. ``quant_pre_process`` (shape inference and graph optimisation)
-runs first, as ONNX Runtime recommends; afterwards the first convolution's input
-channels are padded to a multiple of four (:func:`pad_input_channels`, exact and
-faster). The float file's ``metadata_props`` (the
-ModelSpec and training notes) are copied into the int8 file, which is checked with
+channel (symmetric, within +-64: ``reduce_range``, see below), uint8 activations
+calibrated by min/max over windows from the same generators and preprocessing as
+training (the float model's own :class:`~highfive.harness.ModelSpec`), on a seed of
+their own. The softmax is left in float so the output probabilities are not rounded
+to 1/256 steps before the counter's thresholds. ``quant_pre_process`` (shape inference
+and graph optimisation) runs first, as ONNX Runtime recommends; afterwards the first
+convolution's input channels are padded to a multiple of four
+(:func:`pad_input_channels`, exact and faster). The float file's ``metadata_props``
+(the ModelSpec and training notes) are copied into the int8 file, which is checked with
 :meth:`Model.from_bytes` and written atomically.
+
+Why 7-bit weights: x86 CPUs without VNNI (AVX2, AVX-512 before VNNI) multiply uint8
+activations by int8 weights in pairs whose sum is an int16, which saturates above
+32,767. With weights up to 127 a pair reaches 2 x 255 x 127 = 64,770, so the int8 model's
+outputs depended on the host CPU: on an AVX2 machine the earlier shipped int8 file
+differed from its own QDQ graph by up to 1.8 logits, and padding conv1 changed its
+outputs. Within +-64 every pair sum stays below 32,640, so the integer kernels of every
+CPU compute the same exact integer sums a microcontroller's int32 accumulators do.
 """
 
 from __future__ import annotations
@@ -156,6 +164,7 @@ def quantize(
                 weight_type=QuantType.QInt8,
                 per_channel=per_channel,
                 calibrate_method=CalibrationMethod.MinMax,
+                reduce_range=True,  # 7-bit weights: no int16 saturation (docstring)
                 nodes_to_exclude=softmax,
             )
         except (OSError, ModelError):

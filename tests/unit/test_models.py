@@ -502,6 +502,56 @@ def test_channel_padding_is_exact(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         np.testing.assert_array_equal(a, b)
 
 
+def _int8_weights(data: bytes) -> list[np.ndarray]:
+    from onnx import numpy_helper
+
+    graph = onnx.load_from_string(data).graph
+    arrays = [
+        numpy_helper.to_array(i) for i in graph.initializer if i.data_type == TensorProto.INT8
+    ]
+    return [a for a in arrays if a.ndim >= 2]  # not the zero points
+
+
+@pytest.mark.parametrize("source", ["shipped", "quantize"])
+def test_int8_weights_keep_to_seven_bits(source: str, tmp_path: Path) -> None:
+    # x86 CPUs without VNNI (AVX2, AVX-512 before VNNI) multiply uint8 activations by
+    # int8 weights in pairs summed into int16, which saturates above 32,767: with
+    # weights up to 127 the shipped int8 model's outputs depended on the host CPU
+    # (here, AVX2, up to 1.8 logits from its own QDQ graph) and on the zero padding of
+    # conv1. Weights within +-64 keep every pair sum below 2 x 255 x 64 = 32,640.
+    if source == "shipped":
+        data = _shipped_bytes("int8")
+    else:
+        data = quantize("float", tmp_path / "q.onnx", n_calibration_traces=4, seed=5).read_bytes()
+    weights = _int8_weights(data)
+    assert len(weights) == 4  # three convolutions and the head
+    assert all(int(np.abs(w.astype(np.int16)).max()) <= 64 for w in weights)
+
+
+def test_int8_integer_kernels_compute_the_qdq_graph() -> None:
+    # The int8 file's QDQ graph defines its arithmetic; ONNX Runtime's integer kernels
+    # (graph optimisation on) must compute it on this CPU as it is evaluated in float
+    # with the optimisations off, up to float rounding: no saturation, whatever the host.
+    import onnxruntime as ort
+
+    data = _shipped_bytes("int8")
+    spec = Model.load("int8").spec
+    x = window_set(40, 77, spec=spec, negative_fraction=1.0).x.astype(np.float32)
+
+    def logits(level: ort.GraphOptimizationLevel) -> np.ndarray:
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = 1
+        opts.graph_optimization_level = level
+        run = ort.InferenceSession(data, opts, providers=["CPUExecutionProvider"])
+        p = run.run(None, {"scalogram": x})[0].astype(np.float64)
+        return np.log(np.maximum(p[:, 1], 1e-30)) - np.log(np.maximum(p[:, 0], 1e-30))
+
+    integer = logits(ort.GraphOptimizationLevel.ORT_ENABLE_ALL)
+    reference = logits(ort.GraphOptimizationLevel.ORT_DISABLE_ALL)
+    assert len(x) > 1_000
+    assert np.abs(integer - reference).max() < 0.25
+
+
 def test_channel_padding_leaves_float_models_alone() -> None:
     data = _shipped_bytes("float")
     assert pad_input_channels(data) == data
