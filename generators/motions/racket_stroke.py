@@ -80,7 +80,7 @@ class RacketStroke(Motion):
             roll=k.roll(60.0),
         )
         impact = start + 0.5 * duration
-        against = tuple(p - q for p, q in zip(back, follow, strict=True))
+        against = (back[0] - follow[0], back[1] - follow[1], back[2] - follow[2])
         b.impulse(share * k.impact_peak, k.impact_tau, against, at=impact)
         b.hold(k.hold_time)
         self._return_to_rest(b, k)
