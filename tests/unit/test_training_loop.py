@@ -289,7 +289,11 @@ _CHANGED: dict[str, Callable[[onnx.ModelProto], None]] = {
         ("gemm-beta", r"node 10 \(Gemm\): attribute beta = 0\.5 is not supported"),
         ("gemm-transA", r"node 10 \(Gemm\): attribute transA = 1 is not supported"),
         ("avgpool-dilations", r"node 2 \(AveragePool\): attribute dilations = \[2, 2\] is not"),
-        ("softmax-axis", r"the network rebuilt .* differ by up to [0-9.]+ > 0\.0001 on random"),
+        # a softmax over the wrong axis changes the probabilities grossly (>= 0.5)
+        (
+            "softmax-axis",
+            r"the network rebuilt .* differ by up to (0\.[5-9]\d*|1) > 0\.0001 on random",
+        ),
         ("gemm-no-bias", None),
         ("maxpool-dilations", None),
         ("maxpool-default-strides", None),
