@@ -11,16 +11,14 @@ run) each distance is followed by its ratio to the earlier one (below 1: closer 
 real recordings now), so a change of the generators is seen before and after, side by
 side. The table is also written to ``OUT/table.txt``.
 
-A second table compares walking and running again at the corpus's own pace: the region
-is narrowed to the ``gait_pace`` whose cadence spans the real dominant frequency's
-interquartile range (the dynamic magnitude's dominant frequency is the step rate, so
-cadence = 60 x frequency steps/min), clipped to the space's range for that gait. The
-whole region asks "is this corpus among the walks the space makes?"; the pace-matched
-one asks "at this pace, does the generated wrist look like the real one?", so a
-distance that shrinks there came from the space covering more paces than four
-people walk at, and one that does not is a difference of the model itself. The dominant
-frequency is matched there on purpose, so its distance says little. Written into
-``OUT/<activity>-pace/`` and ``OUT/<activity>-pace.toml``.
+A second table compares walking and running again at the corpus's own pace:
+``highfive realism --match dom_freq`` keeps the synthetic pieces whose dominant
+frequency (the dynamic magnitude's, the step rate) lies within the real values' central
+90 %, from five times as many synthetic traces. The whole region asks "is this corpus
+among the walks the space makes?"; the matched comparison asks "at this pace, does the
+generated wrist look like the real one?", so a distance that shrinks there came from
+the space covering more paces than four people walk at, and one that does not is a
+difference of the model itself. Written into ``OUT/<activity>-pace/``.
 
 Last, what the corpus's gyroscope says of the arm swing, beside the space's
 ``arm_swing`` range: per walking and running recording, the stride rate (the peak of the
@@ -36,6 +34,7 @@ from __future__ import annotations
 import argparse
 import csv
 import importlib.util
+import json
 import math
 import subprocess
 import sys
@@ -82,65 +81,55 @@ def _cell(value: float, before: float | None) -> str:
     return f"{value:.2f} {said:>6}"
 
 
-def _realism(files: list[Path], region: Path, out: Path, args: argparse.Namespace) -> None:
+def _realism(
+    files: list[Path], region: Path, out: Path, args: argparse.Namespace, *more: str
+) -> None:
     argv = ["realism", *map(str, files), "--units", "m/s2", "--gravity", "removed"]
     argv += ["--region", str(region), "--synthetic", str(args.synthetic)]
-    argv += ["--seed", str(args.seed), "--out", str(out)]
-    print(f"== highfive {' '.join(argv[:1] + argv[-9:])}", file=sys.stderr)
+    argv += ["--seed", str(args.seed), "--out", str(out), *more]
+    print(
+        f"== highfive realism ({len(files)} recordings) {' '.join(argv[len(files) + 1 :])}",
+        file=sys.stderr,
+    )
     status = highfive(argv)
     if status:
         raise SystemExit(f"highfive realism failed on {region.name} (exit {status})")
 
 
-def corpus_pace(activity: str, dom_freq: pd.Series) -> tuple[float, float, float, float]:
-    """The real cadence's interquartile range (steps/min) and its ``gait_pace`` interval.
-
-    The dynamic magnitude's dominant frequency is the step rate: both the arm (at the
-    stride rate, half the cadence) and the trunk's bounce repeat in the magnitude once
-    per step. The interval is clipped to the space's [0, 1]; it is empty (lo >= hi)
-    when the corpus walks or runs outside the gait's range.
-    """
-    q1, q3 = (60.0 * float(dom_freq.quantile(q)) for q in (0.25, 0.75))
-    lo, hi = GAITS[activity].cadence
-    pace = sorted(((q1 - lo) / (hi - lo), (q3 - lo) / (hi - lo)))
-    return q1, q3, min(max(pace[0], 0.0), 1.0), min(max(pace[1], 0.0), 1.0)
-
-
 def pace_matched(files: dict[str, list[Path]], args: argparse.Namespace) -> list[str]:
     """Walking and running again at the corpus's own pace; the table's lines."""
+    n = 5 * args.synthetic
     lines = [
         "",
-        "At the corpus's own pace (region narrowed to the gait_pace of the real dominant "
-        "frequency's IQR; W1 / real IQR, whole region -> pace-matched):",
+        f"At the corpus's own pace (--match dom_freq, {n} synthetic traces; W1 / real IQR, "
+        "whole region -> matched):",
     ]
     header, rows = f"{'feature':<16}", {f.name: f"{f.label:<16}" for f in FEATURES}
     notes = []
     for activity in GAITED:
-        whole = _distances(args.out, activity)
-        features = pd.read_parquet(args.out / activity / "features.parquet")
-        real = features.loc[features["source"] == "real", "dom_freq"]
-        q1, q3, lo, hi = corpus_pace(activity, real)
-        cad = GAITS[activity].cadence
-        said = f"{activity}: real cadence {q1:.0f}-{q3:.0f} steps/min (space {cad[0]:g}-{cad[1]:g})"
-        if hi <= lo:
-            notes.append(f"  {said}: outside the space, not compared")
-            continue
-        notes.append(f"  {said}: gait_pace {lo:.2f}-{hi:.2f}")
-        region = args.out / f"{activity}-pace.toml"
-        base = (ROOT / "examples" / "realism" / f"{activity}.toml").read_text()
-        region.write_text(base + f"gait_pace = [{lo:.4f}, {hi:.4f}]\n")
-        _realism(files[activity], region, args.out / f"{activity}-pace", args)
-        now = pd.read_parquet(args.out / f"{activity}-pace" / "distances.parquet")
-        now = now.set_index("feature")
+        region = ROOT / "examples" / "realism" / f"{activity}.toml"
+        run = args.out / f"{activity}-pace"
+        more = ("--synthetic", str(n), "--match", "dom_freq")
+        _realism(files[activity], region, run, args, *more)
+        whole, now = _distances(args.out, activity), _distances(args.out, f"{activity}-pace")
         header += f"{activity:>22}"
         for feat in FEATURES:
             d, w = now.loc[feat.name], whole.loc[feat.name]
             cell = "n/a"
-            if d["available"] and w["available"]:
+            if d["matched"]:
+                cell = "matched"
+            elif d["available"] and w["available"]:
                 cell = f"{float(w['w1_iqr']):.2f} -> {float(d['w1_iqr']):.2f}"
             rows[feat.name] += cell.rjust(22)
-        holes = pd.read_parquet(args.out / f"{activity}-pace" / "holes.parquet")
-        notes.append(f"    recordings with a hole: {holes['recording'].nunique()} of 20")
+        summary = json.loads((run / "summary.json").read_text())
+        m = summary["match"]
+        holes = pd.read_parquet(run / "holes.parquet")
+        notes.append(
+            f"  {activity}: dominant frequency {m['low']:.2f}-{m['high']:.2f} Hz (cadence "
+            f"{60 * m['low']:.0f}-{60 * m['high']:.0f} steps/min), "
+            f"{summary['synthetic_pieces']} of {m['synthetic_pieces']} synthetic pieces; "
+            f"recordings with a hole: {holes['recording'].nunique()} of 20"
+        )
     return [*lines, header, *rows.values(), *notes]
 
 

@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from ._preprocess import features, features_of_windows, to_uniform
     from ._realism import (
         CENTRAL,
+        MATCH_CENTRAL,
         RealismResult,
         compare_features,
         compare_realism,
@@ -108,6 +109,7 @@ __all__ = [
     "FEATURES",
     "KINDS",
     "LIMITS",
+    "MATCH_CENTRAL",
     "MAX_GAP_S",
     "NO_ANSWER",
     "OUTCOME_SCHEMA",
@@ -239,6 +241,7 @@ _EXPORTS = {
     "_preprocess": ("features", "features_of_windows", "to_uniform"),
     "_realism": (
         "CENTRAL",
+        "MATCH_CENTRAL",
         "RealismResult",
         "compare_features",
         "compare_realism",

@@ -24,6 +24,12 @@ by the real values' interquartile range (:func:`normalised_wasserstein`), the tw
 Kolmogorov-Smirnov test (:func:`scipy.stats.ks_2samp`, two-sided) and its p-value, and
 the real pieces outside the synthetic values' central 99 % (0.5 % to 99.5 % quantiles):
 the **holes** of the generator, what it does not produce.
+
+With ``match``, the comparison is conditional on one feature: only the synthetic pieces
+whose value of it lies within the real values' central :data:`MATCH_CENTRAL` are
+compared (every piece stays in the features table, ``matched`` False for those left
+out). Matching on the dominant frequency compares walks at the corpus's own pace, so a
+distance that remains is a difference of the wrist model, not of the range of paces.
 """
 
 from __future__ import annotations
@@ -61,6 +67,7 @@ from ._recording_count import nothing_to_count, stretches
 
 __all__ = [
     "CENTRAL",
+    "MATCH_CENTRAL",
     "PRESENT_G",
     "Gravity",
     "RealismResult",
@@ -86,6 +93,13 @@ OUTPUT_FILES = (
 
 CENTRAL = 0.99
 """Share of the synthetic values a real value must fall within (centred), else a hole."""
+
+MATCH_CENTRAL = 0.9
+"""With ``match``, synthetic pieces are kept whose value lies within this central share of
+the real values (5 % to 95 % quantiles, inclusive)."""
+
+MIN_MATCHED = 20
+"""With ``match``, fewer synthetic pieces kept than this is an error: too few to compare."""
 
 MIN_SAMPLES = 16
 """A stretch of a recording with fewer samples is left out (too short for a spectrum)."""
@@ -430,6 +444,7 @@ class RealismResult:
             f"the recordings' quietest stretches read {f['rest_g']['median']:.2f} g (median; "
             f"{f['rest_g']['min']:.2f} to {f['rest_g']['max']:.2f}); synthetic gravity "
             f"{f['synthetic_gravity']}",
+            *self._match_lines(),
             f"{'feature':<15} {'unit':<9} {'real median':>11} {'real IQR':>9} "
             f"{'synth median':>12} {'W1/IQR':>7} {'KS p':>8} {'outside':>8}",
         ]
@@ -438,7 +453,7 @@ class RealismResult:
             if not d["available"]:
                 out.append(f"{label} {'not available':>11}")
                 continue
-            outside = f"{d['outside']}/{d['n_real']}"
+            outside = "matched" if d.get("matched") else f"{d['outside']}/{d['n_real']}"
             out.append(
                 f"{label} {float(d['real_median']):>11.3g} {float(d['real_iqr']):>9.3g} "
                 f"{float(d['synthetic_median']):>12.3g} {_fmt(float(d['w1_iqr']), 7, '.2f')} "
@@ -466,6 +481,24 @@ class RealismResult:
             out.append(f"skipped {name}: {why}")
         return out
 
+    def _match_lines(self) -> list[str]:
+        m = self.facts.get("match")
+        if not m:
+            return []
+        label, unit = next((f.label, f.unit) for f in FEATURES if f.name == m["feature"])
+        return [
+            f"matched on {label}: the synthetic pieces within the real central "
+            f"{m['central']:.0%} ({m['low']:.4g} to {m['high']:.4g} {unit}), "
+            f"{self.facts['synthetic_pieces']:,} of {m['synthetic_pieces']:,}; its own "
+            "distance says little"
+        ]
+
+    def compared(self) -> pd.DataFrame:
+        """The pieces compared: every real one, the synthetic ones matched."""
+        if "matched" not in self.features:
+            return self.features
+        return self.features[self.features["matched"]]
+
     def hole_recordings(self) -> dict[str, list[str]]:
         """Real piece ("recording" or "recording [piece k]") -> features outside."""
         out: dict[str, list[str]] = {}
@@ -489,6 +522,7 @@ def compare_realism(
     units: Any = "auto",
     time_unit: Any = "auto",
     gravity: Gravity = "auto",
+    match: str | None = None,
 ) -> RealismResult:
     """Compare real recordings with synthetic traces of a region, feature by feature.
 
@@ -507,11 +541,16 @@ def compare_realism(
         As for :func:`open_recording` (a recording without gravity needs ``units``).
     gravity : {"auto", "present", "removed"}
         Whether the recordings contain gravity; auto: from their quietest stretches.
+    match : str, optional
+        A feature's name (``dom_freq``, ...): compare only the synthetic pieces whose
+        value of it lies within the real values' central :data:`MATCH_CENTRAL`.
 
     Raises
     ------
     InvalidParameter
-        A bad region file or argument, or no usable recording.
+        A bad region file or argument, no usable recording, a ``match`` feature the
+        recordings do not have, or fewer than :data:`MIN_MATCHED` synthetic pieces
+        matched.
     """
     if (
         isinstance(synthetic, bool)
@@ -524,6 +563,10 @@ def compare_realism(
     if gravity not in ("auto", "present", "removed"):
         raise InvalidParameter(
             f"gravity: {show(gravity)} is not allowed; choose auto, present or removed"
+        )
+    if match is not None and match not in _FEATURE_NAMES:
+        raise InvalidParameter(
+            f"match: {show(match)} is not a feature; choose one of {', '.join(_FEATURE_NAMES)}"
         )
     restrictions, space = load_region(region)
     real, skipped, rest = _read_real(recordings, units, time_unit)
@@ -549,11 +592,12 @@ def compare_realism(
         with_gravity = gravity == "present"
     decided = "present" if with_gravity else "removed"
     rows: list[dict[str, Any]] = []
-    spectra: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {"real": [], "synthetic": []}
+    specs: list[tuple[np.ndarray, np.ndarray]] = []  # each row's magnitude spectrum
     for s in real:
         for row, spec in _pieces(s, piece_s, with_gravity):
             rows.append({"source": "real", **row})
-            spectra["real"].append(spec)
+            specs.append(spec)
+    bounds = _match_bounds(match, [r[match] for r in rows] if match else [])
     for name in dict.fromkeys(r for r, _, _ in short if r not in kept):
         longest = max(d for r, _, d in short if r == name)
         skipped.append(
@@ -579,10 +623,33 @@ def compare_realism(
         stretch = _Stretch(f"synthetic-{i}", 0, fs, x, case=i)
         for row, spec in _pieces(stretch, piece_s, with_gravity):
             rows.append({"source": "synthetic", **row})
-            spectra["synthetic"].append(spec)
+            specs.append(spec)
     features = pd.DataFrame(rows)
-    distances, holes = compare_features(features)
-    n_real = int((features["source"] == "real").sum())
+    is_real = (features["source"] == "real").to_numpy()
+    compared = np.ones(len(features), dtype=bool)
+    if match is not None:
+        value = features[match].to_numpy(dtype=np.float64)
+        compared = is_real | ((value >= bounds[0]) & (value <= bounds[1]))  # NaN: never
+        n_kept, n_all = int((compared & ~is_real).sum()), int((~is_real).sum())
+        if n_kept < MIN_MATCHED:
+            raise InvalidParameter(
+                f"match: {n_kept} of {n_all:,} synthetic pieces have {match} within the real "
+                f"central {MATCH_CENTRAL:.0%} ({bounds[0]:.4g} to {bounds[1]:.4g}); at least "
+                f"{MIN_MATCHED} are needed: give more --synthetic or a region nearer the "
+                "recordings"
+            )
+    features["matched"] = compared
+    distances, holes = compare_features(features[compared])
+    # The matched feature's synthetic values lie inside the real central range by
+    # construction: real pieces beyond it are not holes of the generator.
+    distances["matched"] = distances["feature"] == match
+    distances.loc[distances["matched"], "outside"] = 0
+    holes = holes[holes["feature"] != match].reset_index(drop=True)
+    spectra: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {"real": [], "synthetic": []}
+    for spec, real_row, keep in zip(specs, is_real, compared, strict=True):
+        if keep:
+            spectra["real" if real_row else "synthetic"].append(spec)
+    n_real = int(is_real.sum())
     facts = {
         "region": restrictions,
         "region_name": os.fspath(region) if region is not None else "the default space",
@@ -600,7 +667,16 @@ def compare_realism(
         "short_stretches": [list(x) for x in short],
         "real_pieces": n_real,
         "synthetic": synthetic,
-        "synthetic_pieces": len(features) - n_real,
+        "synthetic_pieces": int(compared.sum()) - n_real,
+        "match": None
+        if match is None
+        else {
+            "feature": match,
+            "low": bounds[0],
+            "high": bounds[1],
+            "central": MATCH_CENTRAL,
+            "synthetic_pieces": int((~is_real).sum()),
+        },
         "seed": seed,
         "skipped": [list(s) for s in skipped],
     }
@@ -612,6 +688,26 @@ def compare_realism(
         skipped=tuple(skipped),
         facts=facts,
     )
+
+
+def _match_bounds(match: str | None, values: Sequence[float]) -> tuple[float, float]:
+    """The real values' central :data:`MATCH_CENTRAL` of feature ``match``; refused
+    when no real piece has it (a feature not available at these rates or without
+    gravity)."""
+    if match is None:
+        return (-math.inf, math.inf)
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        label = next(f.label for f in FEATURES if f.name == match)
+        raise InvalidParameter(
+            f"match: {match} ({label}) is not available for these recordings (power above "
+            "5 Hz needs a rate above 10 Hz, tilt and roll need gravity); choose another "
+            "feature"
+        )
+    tail = 100.0 * (1.0 - MATCH_CENTRAL) / 2.0
+    lo, hi = np.percentile(v, [tail, 100.0 - tail])
+    return float(lo), float(hi)
 
 
 def _mean_spectra(spectra: Mapping[str, list[tuple[np.ndarray, np.ndarray]]]) -> pd.DataFrame:

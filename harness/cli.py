@@ -484,6 +484,7 @@ def _cmd_realism(args: argparse.Namespace) -> int:
         units=args.units,
         time_unit=args.time_unit,
         gravity=args.gravity,
+        match=args.match,
     )
     for line in result.lines():
         say(line)
@@ -927,6 +928,14 @@ def _build_parser() -> argparse.ArgumentParser:
         choices=("auto", "present", "removed"),
         default="auto",
         help="whether the recordings contain gravity (default: from their quietest stretch)",
+    )
+    p.add_argument(
+        "--match",
+        metavar="FEATURE",
+        help="compare only the synthetic pieces whose FEATURE lies within the real values' "
+        "central 90%% (a feature's name as in distances.parquet: mag_p5, mag_p50, mag_p95, "
+        "std_x, std_y, std_z, dom_freq, hf_share, jerk_p50, jerk_p95, tilt, roll); "
+        "--match dom_freq compares walks at the recordings' own pace",
     )
     _add_reading_options(
         p, "acceleration units (default: inferred; needed for recordings without gravity)"

@@ -46,6 +46,18 @@ def realism_section(result: RealismResult, spectra_png: str, hist_png: str) -> s
         ("synthetic", f"{f['synthetic']:,} traces, {f['synthetic_pieces']:,} pieces"),
         ("seed", esc(f["seed"])),
     ]
+    m = f.get("match")
+    if m:
+        label, unit = next((x.label, x.unit) for x in FEATURES if x.name == m["feature"])
+        facts.insert(
+            -1,
+            (
+                "matched on",
+                f"{esc(label)}: the synthetic pieces within the real central "
+                f"{m['central']:.0%} ({num(m['low'], 4)} – {num(m['high'], 4)} {esc(unit)}), "
+                f"{f['synthetic_pieces']:,} of {m['synthetic_pieces']:,} compared",
+            ),
+        )
     rows = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in facts)
     meaning = {feat.name: feat.meaning for feat in FEATURES}
     table_rows = []
@@ -65,7 +77,7 @@ def realism_section(result: RealismResult, spectra_png: str, hist_png: str) -> s
                 f"{num(d['synthetic_low'], 3)} – {num(d['synthetic_high'], 3)}",
                 f"{w:.2f}" if math.isfinite(w) else "n/a",
                 num(d["ks_pvalue"], 2),
-                f"{d['outside']} / {d['n_real']}",
+                "matched" if d.get("matched") else f"{d['outside']} / {d['n_real']}",
             ]
         )
     head = [
@@ -114,7 +126,7 @@ def realism_page(result: RealismResult, *, generated: str | None = None) -> str:
     from ._realism_plots import histogram_figure, spectra_figure
 
     spectra_png = figure_png_base64(spectra_figure(result.spectra))
-    hist_png = figure_png_base64(histogram_figure(result.features, result.distances))
+    hist_png = figure_png_base64(histogram_figure(result.compared(), result.distances))
     when = generated or dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     title = f"highfive realism: {result.facts['region_name']}"
     return _page(title, when, realism_section(result, spectra_png, hist_png))

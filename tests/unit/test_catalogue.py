@@ -619,6 +619,11 @@ CATALOGUE = [
         usage=True,
     ),
     row(
+        "realism-match-unknown",
+        "realism good.csv --match speed",
+        r"match: 'speed' is not a feature; choose one of mag_p5, mag_p50, .*, roll$",
+    ),
+    row(
         "realism-synthetic-one-over",
         "realism good.csv --synthetic 100001",
         r"--synthetic: 100001 must be <= 100,000",

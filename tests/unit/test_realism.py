@@ -433,6 +433,86 @@ def test_basicmotions_walking_against_the_walking_region(
     )
 
 
+def test_matching_compares_only_the_synthetic_pieces_within_the_real_range(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    files = _basicmotions(tmp_path / "bm")
+    out = tmp_path / "out"
+    argv = ["realism", *map(str, files), "--region", str(REGIONS / "walking.toml")]
+    argv += ["--units", "m/s2", "--synthetic", "60", "--match", "dom_freq", "--out", str(out)]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    features = pd.read_parquet(out / "features.parquet")
+    real = features[features["source"] == "real"]
+    synthetic = features[features["source"] == "synthetic"]
+    # The bounds are the real values' 5 % and 95 % quantiles; every synthetic piece
+    # stays in the table, and exactly those within the bounds are compared.
+    lo, hi = np.percentile(real["dom_freq"], [5.0, 95.0])
+    summary = json.loads((out / "summary.json").read_text())
+    match = summary["match"]
+    assert (match["feature"], match["central"]) == ("dom_freq", 0.9)
+    assert (match["low"], match["high"]) == pytest.approx((lo, hi))
+    assert match["synthetic_pieces"] == len(synthetic) >= 60
+    inside = synthetic["dom_freq"].between(lo, hi)
+    assert real["matched"].all() and (synthetic["matched"] == inside).all()
+    kept = int(inside.sum())
+    assert 20 <= kept < len(synthetic) and summary["synthetic_pieces"] == kept
+    assert "matched on dominant freq: the synthetic pieces within the real central 90% " in printed
+    assert f"{kept} of {len(synthetic)}" in printed
+    assert re.search(r"\ndominant freq +Hz .* matched\n", printed)
+    # The distances are those of the compared pieces; the matched feature is no hole.
+    distances = pd.read_parquet(out / "distances.parquet").set_index("feature")
+    expected, holes = compare_features(features[features["matched"]].drop(columns="matched"))
+    expected = expected.set_index("feature")
+    columns = ["n_synthetic", "synthetic_median", "w1_iqr", "ks_pvalue"]
+    pd.testing.assert_frame_equal(distances[columns], expected[columns])
+    assert distances["matched"].sum() == 1 and distances.loc["dom_freq", "matched"]
+    assert distances.loc["dom_freq", "outside"] == 0
+    written = pd.read_parquet(out / "holes.parquet")
+    assert "dom_freq" not in set(written["feature"])
+    pd.testing.assert_frame_equal(
+        written, holes[holes["feature"] != "dom_freq"].reset_index(drop=True)
+    )
+
+
+@pytest.mark.parametrize(
+    ("region", "match", "error"),
+    [
+        ("walking", "speed", r"match: 'speed' is not a feature; choose one of mag_p5, "),
+        ("walking", "hf_share", r"match: hf_share \(power > 5 Hz\) is not available for these"),
+        (
+            "standing",
+            "mag_p50",
+            r"match: \d+ of \d+ synthetic pieces have mag_p50 within the real ",
+        ),
+    ],
+)
+def test_a_match_that_cannot_be_made_is_one_line_and_writes_nothing(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    region: str,
+    match: str,
+    error: str,
+) -> None:
+    files = _basicmotions(tmp_path / "bm")
+    if match != "mag_p50":  # refused before any synthetic trace is made
+        from highfive.harness import _realism
+
+        def never(*args: object, **kwargs: object) -> None:
+            raise AssertionError("a synthetic trace was made")
+
+        monkeypatch.setattr(_realism, "synthesize", never)
+    out = tmp_path / "out"
+    argv = ["realism", *map(str, files), "--region", str(REGIONS / f"{region}.toml")]
+    argv += ["--units", "m/s2", "--synthetic", "12", "--match", match, "--out", str(out)]
+    argv += ["--html", str(tmp_path / "page.html")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and re.search(error, err[0]), err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bm"]
+
+
 def test_the_command_line_knows_the_output_files_and_the_synthetic_bound() -> None:
     """The CLI keeps copies (importing the module would load scipy for --help)."""
     from highfive.harness import _realism, cli
