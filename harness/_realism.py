@@ -700,8 +700,9 @@ def _match_bounds(match: str | None, values: Sequence[float]) -> tuple[float, fl
     v = v[np.isfinite(v)]
     if v.size == 0:
         label = next(f.label for f in FEATURES if f.name == match)
+        said = match if label == match else f"{match} ({label})"
         raise InvalidParameter(
-            f"match: {match} ({label}) is not available for these recordings (power above "
+            f"match: {said} is not available for these recordings (power above "
             "5 Hz needs a rate above 10 Hz, tilt and roll need gravity); choose another "
             "feature"
         )

@@ -480,6 +480,7 @@ def test_matching_compares_only_the_synthetic_pieces_within_the_real_range(
     [
         ("walking", "speed", r"match: 'speed' is not a feature; choose one of mag_p5, "),
         ("walking", "hf_share", r"match: hf_share \(power > 5 Hz\) is not available for these"),
+        ("walking", "tilt", r"match: tilt is not available for these recordings \(power "),
         (
             "standing",
             "mag_p50",
