@@ -47,6 +47,7 @@ from scipy import signal
 
 from highfive.generators._body import GAITS
 from highfive.harness import FEATURES
+from highfive.harness._realism import interval_text
 from highfive.harness.cli import main as highfive
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -101,8 +102,8 @@ def pace_matched(files: dict[str, list[Path]], args: argparse.Namespace) -> list
     n = 5 * args.synthetic
     lines = [
         "",
-        f"At the corpus's own pace (--match dom_freq, {n} synthetic traces; W1 / real IQR, "
-        "whole region -> matched):",
+        f"At the corpus's own pace (--match dom_freq, {n} synthetic traces; W1 / real IQR "
+        "and its 90% bootstrap range, whole region -> matched):",
     ]
     header, rows = f"{'feature':<16}", {f.name: f"{f.label:<16}" for f in FEATURES}
     notes = []
@@ -112,15 +113,15 @@ def pace_matched(files: dict[str, list[Path]], args: argparse.Namespace) -> list
         more = ("--synthetic", str(n), "--match", "dom_freq")
         _realism(files[activity], region, run, args, *more)
         whole, now = _distances(args.out, activity), _distances(args.out, f"{activity}-pace")
-        header += f"{activity:>22}"
+        header += f"{activity:>40}"
         for feat in FEATURES:
             d, w = now.loc[feat.name], whole.loc[feat.name]
             cell = "n/a"
             if d["matched"]:
                 cell = "matched"
             elif d["available"] and w["available"]:
-                cell = f"{float(w['w1_iqr']):.2f} -> {float(d['w1_iqr']):.2f}"
-            rows[feat.name] += cell.rjust(22)
+                cell = f"{_ranged(w)} -> {_ranged(d)}"
+            rows[feat.name] += cell.rjust(40)
         summary = json.loads((run / "summary.json").read_text())
         m = summary["match"]
         holes = pd.read_parquet(run / "holes.parquet")
@@ -131,6 +132,11 @@ def pace_matched(files: dict[str, list[Path]], args: argparse.Namespace) -> list
             f"recordings with a hole: {holes['recording'].nunique()} of 20"
         )
     return [*lines, header, *rows.values(), *notes]
+
+
+def _ranged(d: pd.Series) -> str:
+    """A distance and its bootstrap range, ``0.61 (0.40-0.93)``."""
+    return f"{float(d['w1_iqr']):.2f} ({interval_text(d['w1_iqr_low'], d['w1_iqr_high'])})"
 
 
 def gyro_swing(z_rate: np.ndarray, fs: float) -> tuple[float, float]:

@@ -49,9 +49,12 @@ if TYPE_CHECKING:
     from ._pipeline import Counter, CounterPipeline, CountResult, PipelineStream
     from ._preprocess import features, features_of_windows, to_uniform
     from ._realism import (
+        BOOTSTRAP,
         CENTRAL,
+        INTERVAL,
         MATCH_CENTRAL,
         RealismResult,
+        bootstrap_w1_iqr,
         compare_features,
         compare_realism,
         load_region,
@@ -103,10 +106,12 @@ if TYPE_CHECKING:
     )
 
 __all__ = [
+    "BOOTSTRAP",
     "CENTRAL",
     "FAILURE_SCHEMA",
     "FAIL_VERDICTS",
     "FEATURES",
+    "INTERVAL",
     "KINDS",
     "LIMITS",
     "MATCH_CENTRAL",
@@ -165,6 +170,7 @@ __all__ = [
     "Writer",
     "atomic_path",
     "atomic_write_text",
+    "bootstrap_w1_iqr",
     "compare_features",
     "compare_realism",
     "count_recording",
@@ -240,9 +246,12 @@ _EXPORTS = {
     "_pipeline": ("Counter", "CounterPipeline", "CountResult", "PipelineStream"),
     "_preprocess": ("features", "features_of_windows", "to_uniform"),
     "_realism": (
+        "BOOTSTRAP",
         "CENTRAL",
+        "INTERVAL",
         "MATCH_CENTRAL",
         "RealismResult",
+        "bootstrap_w1_iqr",
         "compare_features",
         "compare_realism",
         "load_region",

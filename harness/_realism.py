@@ -20,7 +20,10 @@ stretches, below :data:`SHORTEST` of it, are left out and said). Features:
 :mod:`._realism_features`.
 
 Per feature: the Wasserstein-1 distance between the real and synthetic values divided
-by the real values' interquartile range (:func:`normalised_wasserstein`), the two-sample
+by the real values' interquartile range (:func:`normalised_wasserstein`) with its 90 %
+bootstrap range (:data:`BOOTSTRAP` resamples of both sets: how far the distance moves
+with other recordings and traces of the same kinds; not a confidence interval, since
+two finite samples of one distribution are never 0 apart), the two-sample
 Kolmogorov-Smirnov test (:func:`scipy.stats.ks_2samp`, two-sided) and its p-value, and
 the real pieces outside the synthetic values' central 99 % (0.5 % to 99.5 % quantiles):
 the **holes** of the generator, what it does not produce.
@@ -66,11 +69,14 @@ from ._recording import open_recording
 from ._recording_count import nothing_to_count, stretches
 
 __all__ = [
+    "BOOTSTRAP",
     "CENTRAL",
+    "INTERVAL",
     "MATCH_CENTRAL",
     "PRESENT_G",
     "Gravity",
     "RealismResult",
+    "bootstrap_w1_iqr",
     "compare_features",
     "compare_realism",
     "load_region",
@@ -93,6 +99,13 @@ OUTPUT_FILES = (
 
 CENTRAL = 0.99
 """Share of the synthetic values a real value must fall within (centred), else a hole."""
+
+BOOTSTRAP = 1000
+"""Resamples (of the real and the synthetic values together) behind each distance's
+interval."""
+
+INTERVAL = 0.9
+"""Share of the resampled distances the bootstrap range holds (their 5 % to 95 %)."""
 
 MATCH_CENTRAL = 0.9
 """With ``match``, synthetic pieces are kept whose value lies within this central share of
@@ -166,7 +179,39 @@ def normalised_wasserstein(real: Sequence[float], synthetic: Sequence[float]) ->
     return float(stats.wasserstein_distance(r, s)) / iqr
 
 
-def compare_features(features: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+def bootstrap_w1_iqr(
+    real: np.ndarray, synthetic: np.ndarray, rng: np.random.Generator, resamples: int
+) -> np.ndarray:
+    """:func:`normalised_wasserstein` of ``resamples`` bootstrap resamples of both samples.
+
+    Each resample draws both samples again with replacement, at their own sizes. A
+    resample whose real IQR is 0 is infinitely far (the distance has no scale). The
+    distance of two empirical distributions is the integral of the gap between their
+    quantile functions, which are steps at multiples of 1/n and 1/m: for samples of
+    fixed sizes the steps fall at the same places in every resample, so all of them are
+    taken at once on that common grid (exact, as :func:`scipy.stats.wasserstein_distance`).
+    """
+    n, m = real.size, synthetic.size
+    edges = np.union1d(np.arange(n + 1) / n, np.arange(m + 1) / m)
+    mid, width = 0.5 * (edges[1:] + edges[:-1]), np.diff(edges)
+    at_r = np.minimum((mid * n).astype(np.int64), n - 1)
+    at_s = np.minimum((mid * m).astype(np.int64), m - 1)
+    out = np.empty(resamples)
+    block = max(1, 2_000_000 // (n + m))  # resamples at a time: about 16 MB each side
+    for first in range(0, resamples, block):
+        b = min(block, resamples - first)
+        r = np.sort(real[rng.integers(0, n, (b, n))], axis=1)
+        s = np.sort(synthetic[rng.integers(0, m, (b, m))], axis=1)
+        w1 = np.abs(r[:, at_r] - s[:, at_s]) @ width
+        p25, p75 = np.percentile(r, [25.0, 75.0], axis=1)
+        iqr = p75 - p25
+        scaled = np.full(b, math.inf)
+        np.divide(w1, iqr, out=scaled, where=iqr > 0)
+        out[first : first + b] = scaled
+    return out
+
+
+def compare_features(features: pd.DataFrame, *, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Distances per feature and the holes, from per-piece features.
 
     Parameters
@@ -175,12 +220,16 @@ def compare_features(features: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame
         One row per piece: ``source`` ("real" or "synthetic"), ``recording``,
         ``segment``, ``piece``, ``start_s`` and one column per feature (NaN: not
         available).
+    seed : int
+        Seed of the bootstrap resamples (each feature draws from a stream of its own).
 
     Returns
     -------
     distances : pandas.DataFrame
         One row per feature: counts, real median and IQR, synthetic median and central
-        range, W1, W1 / IQR, KS statistic and p-value, real pieces outside.
+        range, W1, W1 / IQR and its :data:`INTERVAL` bootstrap range (``w1_iqr_low``,
+        ``w1_iqr_high``; infinite where resamples without real spread reach it), KS
+        statistic and p-value, real pieces outside.
     holes : pandas.DataFrame
         One row per (real piece, feature) outside the synthetic central range.
     """
@@ -212,6 +261,8 @@ def compare_features(features: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame
                 "synthetic_high",
                 "w1",
                 "w1_iqr",
+                "w1_iqr_low",
+                "w1_iqr_high",
                 "ks_statistic",
                 "ks_pvalue",
             ),
@@ -222,6 +273,10 @@ def compare_features(features: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame
             p25, p50, p75 = np.percentile(r, [25.0, 50.0, 75.0])
             lo, hi = np.percentile(s, [tail, 100.0 - tail])
             ks = stats.ks_2samp(r, s)
+            rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(2**32 + 1, j)))
+            boot = bootstrap_w1_iqr(r, s, rng, BOOTSTRAP)
+            tail_b = (1.0 - INTERVAL) / 2.0
+            low, high = np.quantile(boot, [tail_b, 1.0 - tail_b], method="inverted_cdf")
             row |= {
                 "real_median": float(p50),
                 "real_iqr": float(p75 - p25),
@@ -230,6 +285,8 @@ def compare_features(features: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame
                 "synthetic_high": float(hi),
                 "w1": float(stats.wasserstein_distance(r, s)),
                 "w1_iqr": normalised_wasserstein(r, s),
+                "w1_iqr_low": float(low),
+                "w1_iqr_high": float(high),
                 "ks_statistic": float(ks.statistic),
                 "ks_pvalue": float(ks.pvalue),
             }
@@ -446,7 +503,8 @@ class RealismResult:
             f"{f['synthetic_gravity']}",
             *self._match_lines(),
             f"{'feature':<15} {'unit':<9} {'real median':>11} {'real IQR':>9} "
-            f"{'synth median':>12} {'W1/IQR':>7} {'KS p':>8} {'outside':>8}",
+            f"{'synth median':>12} {'W1/IQR':>7} {f'{INTERVAL:.0%} range':>13} "
+            f"{'KS p':>8} {'outside':>8}",
         ]
         for d in self.distances.to_dict("records"):
             label = f"{d['label']:<15} {d['unit']:<9}"
@@ -457,6 +515,7 @@ class RealismResult:
             out.append(
                 f"{label} {float(d['real_median']):>11.3g} {float(d['real_iqr']):>9.3g} "
                 f"{float(d['synthetic_median']):>12.3g} {_fmt(float(d['w1_iqr']), 7, '.2f')} "
+                f"{interval_text(d['w1_iqr_low'], d['w1_iqr_high']):>13} "
                 f"{float(d['ks_pvalue']):>8.2g} {outside:>8}"
             )
         holes = self.hole_recordings()
@@ -507,6 +566,15 @@ class RealismResult:
             key = str(h.recording) + (f" [{h.segment}.{h.piece}]" if multi else "")
             out.setdefault(key, []).append(f"{h.feature} {h.side}")
         return out
+
+
+def interval_text(low: float, high: float, dash: str = "-") -> str:
+    """A distance's bootstrap range as text, ``0.42-0.85``; ``inf`` for an unbounded end."""
+
+    def end(x: float) -> str:
+        return "inf" if math.isinf(x) else "n/a" if math.isnan(x) else f"{x:.2f}"
+
+    return f"{end(float(low))}{dash}{end(float(high))}"
 
 
 def _fmt(x: float, width: int, spec: str) -> str:
@@ -639,7 +707,7 @@ def compare_realism(
                 "recordings"
             )
     features["matched"] = compared
-    distances, holes = compare_features(features[compared])
+    distances, holes = compare_features(features[compared], seed=seed)
     # The matched feature's synthetic values lie inside the real central range by
     # construction: real pieces beyond it are not holes of the generator.
     distances["matched"] = distances["feature"] == match

@@ -13,7 +13,7 @@ import json
 import math
 from typing import Any
 
-from highfive.harness import CENTRAL, FEATURES, RealismResult
+from highfive.harness import CENTRAL, FEATURES, INTERVAL, RealismResult
 
 from ._markup import CHECK, CSS, esc, html_table, img, num
 
@@ -27,9 +27,17 @@ _EXPLAIN = (
     "between matched quantiles) in units of the real values' interquartile range; "
     "below about 0.5 the distributions overlap well, above 1 they sit a spread apart. "
     "<b>KS p</b>: p-value of the two-sample Kolmogorov-Smirnov test (small: the "
-    "difference is not chance). <b>outside</b>: real pieces outside the synthetic "
+    "difference is not chance). <b>bootstrap range</b>: how far the distance moves "
+    "with other recordings and traces of the same kinds (both resampled); not a "
+    "confidence interval: two samples of one distribution are never 0 apart, so near 0 "
+    "it lies above the true distance. <b>outside</b>: real pieces outside the synthetic "
     f"central {100 * CENTRAL:g}% on that feature."
 )
+
+
+def _end(x: float) -> str:
+    x = float(x)
+    return "∞" if math.isinf(x) else f"{x:.2f}" if math.isfinite(x) else "n/a"
 
 
 def realism_section(result: RealismResult, spectra_png: str, hist_png: str) -> str:
@@ -64,9 +72,10 @@ def realism_section(result: RealismResult, spectra_png: str, hist_png: str) -> s
     for d in result.distances.to_dict("records"):
         label = f'<span title="{esc(meaning[d["feature"]])}">{esc(d["label"])}</span>'
         if not d["available"]:
-            table_rows.append([label, esc(d["unit"]), *(["–"] * 6), "not available"])
+            table_rows.append([label, esc(d["unit"]), *(["–"] * 7), "not available"])
             continue
         w = float(d["w1_iqr"])
+        spread = f"{_end(d['w1_iqr_low'])} – {_end(d['w1_iqr_high'])}"
         table_rows.append(
             [
                 label,
@@ -76,6 +85,7 @@ def realism_section(result: RealismResult, spectra_png: str, hist_png: str) -> s
                 num(d["synthetic_median"], 3),
                 f"{num(d['synthetic_low'], 3)} – {num(d['synthetic_high'], 3)}",
                 f"{w:.2f}" if math.isfinite(w) else "n/a",
+                spread,
                 num(d["ks_pvalue"], 2),
                 "matched" if d.get("matched") else f"{d['outside']} / {d['n_real']}",
             ]
@@ -88,6 +98,7 @@ def realism_section(result: RealismResult, spectra_png: str, hist_png: str) -> s
         "synthetic median",
         f"synthetic central {100 * CENTRAL:g}%",
         "W1/IQR",
+        f"{100 * INTERVAL:g}% bootstrap range",
         "KS p",
         "outside",
     ]
@@ -97,7 +108,7 @@ def realism_section(result: RealismResult, spectra_png: str, hist_png: str) -> s
         '<h2 id="realism">Realism: real recordings against synthetic traces</h2>',
         f'<table class="facts">{rows}</table>',
         f'<p class="sub">{_EXPLAIN}</p>',
-        html_table(head, table_rows, num=(2, 3, 4, 6, 7, 8)),
+        html_table(head, table_rows, num=(2, 3, 4, 6, 7, 8, 9)),
         f"<h3>Holes of the generator ({len(holes)} of {f['real_pieces']:,} real pieces)</h3>",
         "<p>Real pieces with at least one feature outside what the generator produced "
         f"(its central {100 * CENTRAL:g}%), and on which side. A real value lands outside "
