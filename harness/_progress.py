@@ -71,7 +71,13 @@ class CampaignSummary:
 
 
 class Progress:
-    """Cases done, rate, ETA and failures on one terminal line (or periodic lines)."""
+    """Cases done, rate, ETA and failures on one terminal line (or periodic lines).
+
+    On a terminal the line is redrawn at every update; elsewhere (a log file) a line is
+    written every 10 s and at the end. ``unit`` names what is counted; with
+    ``failures=None`` no failures are shown; with ``quiet_if_quick`` a run that ends
+    before its first periodic line writes nothing where it is not a terminal.
+    """
 
     def __init__(
         self,
@@ -80,9 +86,14 @@ class Progress:
         stream: TextIO | None,
         dashboard: str,
         failures: Mapping[str, int] | None = None,
+        *,
+        unit: str = "cases",
+        quiet_if_quick: bool = False,
     ) -> None:
         # ``done`` and ``failures`` count the batches finished before a resume.
         self.total, self.done0, self.done = total, done, done
+        self.unit, self.quiet_if_quick, self.said = unit, quiet_if_quick, False
+        self.show_failures = failures is not None
         self.stream = stream
         self.tty = bool(stream is not None and stream.isatty())
         self.t0 = self.last = time.monotonic()
@@ -104,13 +115,18 @@ class Progress:
             not self.tty and now - self.last < 10 and self.done < self.total
         ):
             return
-        self.last = now
+        if not self.tty and self.quiet_if_quick and not self.said and now - self.last < 10:
+            return  # finished before its first line was due
+        self.last, self.said = now, True
         rate = (self.done - self.done0) / max(now - self.t0, 1e-9)
         eta = (self.total - self.done) / rate if rate > 0 else float("inf")
         fails = ", ".join(f"{m} {n:,}" for m, n in sorted(self.failures.items())) or "0"
+        u = self.unit
+        shown = f"{rate:,.0f}" if rate >= 10 else f"{rate:.2g}"  # slow work keeps 2 digits
         line = (
-            f"cases {self.done:,}/{self.total:,} ({100 * self.done / self.total:.0f}%)  "
-            f"{rate:,.0f} cases/s  ETA {_hms(eta)}  failures: {fails}"
+            f"{u} {self.done:,}/{self.total:,} ({100 * self.done / self.total:.0f}%)  "
+            f"{shown} {u.split()[-1]}/s  ETA {_hms(eta)}"
+            + (f"  failures: {fails}" if self.show_failures else "")
         )
         print(
             ("\r" + line + "\033[K") if self.tty else line,

@@ -43,7 +43,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TextIO
 
 import numpy as np
 import pandas as pd
@@ -64,6 +64,7 @@ from ._io import file_identity
 from ._model_spec import ModelSpec
 from ._pipeline import countable
 from ._preprocess import to_uniform
+from ._progress import Progress
 from ._realism_features import FEATURES, dynamic, magnitude_spectrum, piece_features
 from ._recording import open_recording
 from ._recording_count import nothing_to_count, stretches
@@ -591,6 +592,7 @@ def compare_realism(
     time_unit: Any = "auto",
     gravity: Gravity = "auto",
     match: str | None = None,
+    stream: TextIO | None = None,
 ) -> RealismResult:
     """Compare real recordings with synthetic traces of a region, feature by feature.
 
@@ -612,6 +614,9 @@ def compare_realism(
     match : str, optional
         A feature's name (``dom_freq``, ...): compare only the synthetic pieces whose
         value of it lies within the real values' central :data:`MATCH_CENTRAL`.
+    stream : text stream, optional
+        Where to show the synthetic traces made so far, their rate and the time left
+        (a line redrawn on a terminal, a line every 10 s elsewhere); default: nowhere.
 
     Raises
     ------
@@ -681,6 +686,7 @@ def compare_realism(
     u = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(2**32,)))
     params = space.rows(u.random((synthetic, space.d)))
     rates = [s.fs for s in real]
+    progress = Progress(synthetic, 0, stream, "", unit="synthetic traces", quiet_if_quick=True)
     for i, p in enumerate(params):
         if not dur.is_fixed:
             p["duration"] = min(max(float(p["duration"]), piece_s), float(dur.high))
@@ -692,6 +698,8 @@ def compare_realism(
         for row, spec in _pieces(stretch, piece_s, with_gravity):
             rows.append({"source": "synthetic", **row})
             specs.append(spec)
+        progress.update(1, {})
+    progress.close()
     features = pd.DataFrame(rows)
     is_real = (features["source"] == "real").to_numpy()
     compared = np.ones(len(features), dtype=bool)

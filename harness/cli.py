@@ -485,6 +485,7 @@ def _cmd_realism(args: argparse.Namespace) -> int:
         time_unit=args.time_unit,
         gravity=args.gravity,
         match=args.match,
+        stream=sys.stderr,
     )
     for line in result.lines():
         say(line)
