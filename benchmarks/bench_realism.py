@@ -46,8 +46,7 @@ import pandas as pd
 from scipy import signal
 
 from highfive.generators._body import GAITS
-from highfive.harness import FEATURES
-from highfive.harness._realism import interval_text
+from highfive.harness import FEATURES, interval_text
 from highfive.harness.cli import main as highfive
 
 ROOT = Path(__file__).resolve().parents[1]

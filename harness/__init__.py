@@ -57,6 +57,7 @@ if TYPE_CHECKING:
         bootstrap_w1_iqr,
         compare_features,
         compare_realism,
+        interval_text,
         load_region,
         normalised_wasserstein,
     )
@@ -185,6 +186,7 @@ __all__ = [
     "frame",
     "int_at_least",
     "int_between",
+    "interval_text",
     "is_failure",
     "json_text",
     "judge",
@@ -254,6 +256,7 @@ _EXPORTS = {
         "bootstrap_w1_iqr",
         "compare_features",
         "compare_realism",
+        "interval_text",
         "load_region",
         "normalised_wasserstein",
     ),

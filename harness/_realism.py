@@ -80,6 +80,7 @@ __all__ = [
     "bootstrap_w1_iqr",
     "compare_features",
     "compare_realism",
+    "interval_text",
     "load_region",
     "normalised_wasserstein",
 ]
@@ -131,7 +132,7 @@ without gravity and about 1 g with it."""
 WINDOW_S = ModelSpec.window_s
 """A recording with no stretch between gaps this long (the shipped models' window, s) is
 skipped, as ``highfive count`` refuses it."""
-_FEATURE_NAMES = tuple(f.name for f in FEATURES)
+_BY_NAME = {f.name: f for f in FEATURES}
 
 
 # -- the region ------------------------------------------------------------------------
@@ -545,10 +546,10 @@ class RealismResult:
         m = self.facts.get("match")
         if not m:
             return []
-        label, unit = next((f.label, f.unit) for f in FEATURES if f.name == m["feature"])
+        feat = _BY_NAME[m["feature"]]
         return [
-            f"matched on {label}: the synthetic pieces within the real central "
-            f"{m['central']:.0%} ({m['low']:.4g} to {m['high']:.4g} {unit}), "
+            f"matched on {feat.label}: the synthetic pieces within the real central "
+            f"{m['central']:.0%} ({m['low']:.4g} to {m['high']:.4g} {feat.unit}), "
             f"{self.facts['synthetic_pieces']:,} of {m['synthetic_pieces']:,}; its own "
             "distance says little"
         ]
@@ -569,11 +570,12 @@ class RealismResult:
         return out
 
 
-def interval_text(low: float, high: float, dash: str = "-") -> str:
-    """A distance's bootstrap range as text, ``0.42-0.85``; ``inf`` for an unbounded end."""
+def interval_text(low: float, high: float, dash: str = "-", infinity: str = "inf") -> str:
+    """A distance's bootstrap range as text, ``0.42-0.85``; ``infinity`` for an unbounded
+    end, ``n/a`` for a missing one."""
 
     def end(x: float) -> str:
-        return "inf" if math.isinf(x) else "n/a" if math.isnan(x) else f"{x:.2f}"
+        return infinity if math.isinf(x) else "n/a" if math.isnan(x) else f"{x:.2f}"
 
     return f"{end(float(low))}{dash}{end(float(high))}"
 
@@ -637,9 +639,9 @@ def compare_realism(
         raise InvalidParameter(
             f"gravity: {show(gravity)} is not allowed; choose auto, present or removed"
         )
-    if match is not None and match not in _FEATURE_NAMES:
+    if match is not None and match not in _BY_NAME:
         raise InvalidParameter(
-            f"match: {show(match)} is not a feature; choose one of {', '.join(_FEATURE_NAMES)}"
+            f"match: {show(match)} is not a feature; choose one of {', '.join(_BY_NAME)}"
         )
     restrictions, space = load_region(region)
     real, skipped, rest = _read_real(recordings, units, time_unit)
@@ -775,7 +777,7 @@ def _match_bounds(match: str | None, values: Sequence[float]) -> tuple[float, fl
     v = np.asarray(values, dtype=np.float64)
     v = v[np.isfinite(v)]
     if v.size == 0:
-        label = next(f.label for f in FEATURES if f.name == match)
+        label = _BY_NAME[match].label
         said = match if label == match else f"{match} ({label})"
         raise InvalidParameter(
             f"match: {said} is not available for these recordings (power above "

@@ -13,7 +13,7 @@ import json
 import math
 from typing import Any
 
-from highfive.harness import CENTRAL, FEATURES, INTERVAL, RealismResult
+from highfive.harness import CENTRAL, FEATURES, INTERVAL, RealismResult, interval_text
 
 from ._markup import CHECK, CSS, esc, html_table, img, num
 
@@ -35,11 +35,6 @@ _EXPLAIN = (
 )
 
 
-def _end(x: float) -> str:
-    x = float(x)
-    return "∞" if math.isinf(x) else f"{x:.2f}" if math.isfinite(x) else "n/a"
-
-
 def realism_section(result: RealismResult, spectra_png: str, hist_png: str) -> str:
     """The realism section: facts, distances, holes, skipped recordings, figures."""
     f = result.facts
@@ -54,28 +49,30 @@ def realism_section(result: RealismResult, spectra_png: str, hist_png: str) -> s
         ("synthetic", f"{f['synthetic']:,} traces, {f['synthetic_pieces']:,} pieces"),
         ("seed", esc(f["seed"])),
     ]
+    by_name = {feat.name: feat for feat in FEATURES}
     m = f.get("match")
     if m:
-        label, unit = next((x.label, x.unit) for x in FEATURES if x.name == m["feature"])
+        matched = by_name[m["feature"]]
         facts.insert(
             -1,
             (
                 "matched on",
-                f"{esc(label)}: the synthetic pieces within the real central "
-                f"{m['central']:.0%} ({num(m['low'], 4)} – {num(m['high'], 4)} {esc(unit)}), "
+                f"{esc(matched.label)}: the synthetic pieces within the real central "
+                f"{m['central']:.0%} ({num(m['low'], 4)} – {num(m['high'], 4)} "
+                f"{esc(matched.unit)}), "
                 f"{f['synthetic_pieces']:,} of {m['synthetic_pieces']:,} compared",
             ),
         )
     rows = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in facts)
-    meaning = {feat.name: feat.meaning for feat in FEATURES}
     table_rows = []
     for d in result.distances.to_dict("records"):
-        label = f'<span title="{esc(meaning[d["feature"]])}">{esc(d["label"])}</span>'
+        meaning = by_name[d["feature"]].meaning
+        label = f'<span title="{esc(meaning)}">{esc(d["label"])}</span>'
         if not d["available"]:
             table_rows.append([label, esc(d["unit"]), *(["–"] * 7), "not available"])
             continue
         w = float(d["w1_iqr"])
-        spread = f"{_end(d['w1_iqr_low'])} – {_end(d['w1_iqr_high'])}"
+        spread = interval_text(d["w1_iqr_low"], d["w1_iqr_high"], " – ", "∞")
         table_rows.append(
             [
                 label,
