@@ -1,4 +1,4 @@
-"""Realism of the generators against BasicMotions: standing, walking and running.
+"""Realism of the generators against BasicMotions: standing, walking, running, badminton.
 
 Run: ``python benchmarks/bench_realism.py [OUT] [--before RUN_DIR] [--synthetic N]``.
 Writes the BasicMotions recordings (gravity removed, 10 Hz, 10 s; from the installed
@@ -19,6 +19,11 @@ among the walks the space makes?"; the matched comparison asks "at this pace, do
 generated wrist look like the real one?", so a distance that shrinks there came from
 the space covering more paces than four people walk at, and one that does not is a
 difference of the model itself. Written into ``OUT/<activity>-pace/``.
+
+A third table compares the badminton recordings with a single racket stroke between
+still stretches (``motion = "racket_stroke"``, no background) and with racket play
+(``examples/realism/racket_play.toml``: footwork and a stroke every few seconds), into
+``OUT/badminton-stroke/`` and ``OUT/badminton-play/``.
 
 Last, what the corpus's gyroscope says of the arm swing, beside the space's
 ``arm_swing`` range: per walking and running recording, the stride rate (the peak of the
@@ -59,7 +64,7 @@ def _data(out: Path) -> dict[str, list[Path]]:
     if not (out / "labels.csv").is_file():
         script = ROOT / "examples" / "realdata" / "basicmotions.py"
         subprocess.run([sys.executable, str(script), str(out)], check=True)
-    files: dict[str, list[Path]] = {a: [] for a in ACTIVITIES}
+    files: dict[str, list[Path]] = {a: [] for a in (*ACTIVITIES, "badminton")}
     with open(out / "labels.csv") as fh:
         for row in csv.DictReader(fh):
             if row["activity"] in files:
@@ -131,6 +136,46 @@ def pace_matched(files: dict[str, list[Path]], args: argparse.Namespace) -> list
             f"recordings with a hole: {holes['recording'].nunique()} of 20"
         )
     return [*lines, header, *rows.values(), *notes]
+
+
+def badminton_lines(files: list[Path], args: argparse.Namespace) -> list[str]:
+    """Badminton against one racket stroke and against racket play; the table's lines."""
+    stroke = args.out / "regions" / "racket_stroke.toml"
+    stroke.parent.mkdir(parents=True, exist_ok=True)
+    stroke.write_text('motion = "racket_stroke"\nbackground = "none"\ndistractor = "none"\n')
+    regions = {
+        "one stroke": (stroke, args.out / "badminton-stroke"),
+        "racket play": (
+            ROOT / "examples" / "realism" / "racket_play.toml",
+            args.out / "badminton-play",
+        ),
+    }
+    for region, run in regions.values():
+        _realism(files, region, run, args)
+    runs = {name: run for name, (_, run) in regions.items()}
+    dist = {
+        name: pd.read_parquet(run / "distances.parquet").set_index("feature")
+        for name, run in runs.items()
+    }
+    lines = [
+        "",
+        f"BasicMotions badminton (20 recordings) against one racket stroke between still "
+        f"stretches and against racket play, {args.synthetic} synthetic traces: W1 / real IQR "
+        "(90% range)",
+        f"{'feature':<16}" + "".join(f"{name:>22}" for name in runs),
+    ]
+    for feat in FEATURES:
+        cells = [
+            _ranged(dist[name].loc[feat.name]) if dist[name].loc[feat.name, "available"] else "n/a"
+            for name in runs
+        ]
+        lines.append(f"{feat.label:<16}" + "".join(c.rjust(22) for c in cells))
+    holes = [
+        f"{name} {len(pd.read_parquet(run / 'holes.parquet').drop_duplicates('recording'))}"
+        for name, run in runs.items()
+    ]
+    lines.append("recordings with a hole (of 20): " + ", ".join(holes))
+    return lines
 
 
 def _ranged(d: pd.Series) -> str:
@@ -234,6 +279,7 @@ def main() -> None:
     ]
     lines.append("recordings with a hole (of 20): " + ", ".join(holes))
     lines += pace_matched(files, args)
+    lines += badminton_lines(files["badminton"], args)
     lines += gyroscope_lines()
     text = "\n".join(lines)
     print(text)

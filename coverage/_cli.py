@@ -195,7 +195,7 @@ def add_coverage_commands(subparsers: Any) -> None:
         metavar="1,2",
         help="t-way crosses to compare (default 1,2, or 1 when one dimension is binned, "
         "as for recordings with one metadata column); more than 1,000,000 cells per "
-        "model is refused (3-way crosses of the default space have 681,092)",
+        "model is refused (3-way crosses of the default space have 693,872)",
     )
     p.add_argument(
         "--bins",

@@ -5,7 +5,7 @@ index is the mixed-radix number of its bin codes, last dimension fastest (as
 ``np.ravel_multi_index``), so cells need no names and labels never act as keys.
 
 t-way cells grow like (bins per dimension)^t times (dimensions choose t): the default
-space has 166 1-way cells, 13,269 2-way, 681,092 3-way and 25,256,000 4-way. Crosses
+space has 167 1-way cells, 13,432 2-way, 693,872 3-way and 25,898,752 4-way. Crosses
 are counted before they are built (:func:`crosses_size`), and more than
 :data:`MAX_CELLS` cells are refused with the count, so no one waits for hours (or runs
 out of memory) on ``ways = [7]``.
@@ -47,7 +47,7 @@ DEFAULT_WAYS = (1, 2)
 _CROSS_KEYS = ("name", "dims")
 MAX_CELLS = 1_000_000
 """The most cells per model (over all crosses) that coverage, a gate or a diff counts:
-3-way crosses of the default space (681,092 cells) fit, 4-way (25.3 million) do not."""
+3-way crosses of the default space (693,872 cells) fit, 4-way (25.9 million) do not."""
 LARGE_CELLS = 100_000
 """Above this many cells, counting takes long enough to say so (see ``_progress``)."""
 

@@ -1,6 +1,6 @@
 """Progress of a long count: what is being counted, then how far it got.
 
-Counting many crosses (3-way on the default space: 681,092 cells per model) over
+Counting many crosses (3-way on the default space: 693,872 cells per model) over
 millions of rows takes a minute; a command then says so rather than sitting silent.
 Below :data:`~highfive.coverage._crosses.LARGE_CELLS` cells nothing is said.
 """

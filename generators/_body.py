@@ -14,11 +14,15 @@ not frozen at :data:`REST_POSE`. :class:`BodyMotion` adds, in closed form of tim
   hand crosses in front of the body; the watch's orientation follows the sagittal
   part only) at the stride rate (half the cadence), whose tangential and
   centripetal accelerations the wrist feels;
+- **racket play**: footwork (the gait's steps) and, instead of a steady swing, rallies
+  with a stroke every 1.5-4 s, between pauses: a backswing lifting the arm, a fast
+  forward swing down through the ready position with the forearm pronating, and a
+  return (see :class:`Play`);
 - **trunk bounce and heel strikes**: the shoulder's vertical and fore-aft bounce at the
   step rate, and one short zero-mean pulse per step carried up the body to the wrist;
 - **physiological tremor**: 8-12 Hz, a few mg, always.
 
-Posture, sway and swing fade out (minimum-jerk ramps of :data:`RAMP` s) around every
+Posture, sway, swing and strokes fade out (minimum-jerk ramps of :data:`RAMP` s) around every
 gesture, whose own keyframes then hold the wrist alone; trunk bounce, heel strikes and
 tremor go on. The posture is an orientation only: the wrist's translation between the
 posture and the plan's rest pose during a ramp is not modelled (an assumption).
@@ -34,7 +38,7 @@ import bisect
 import itertools
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -42,7 +46,7 @@ import numpy as np
 from ._kinematics import REST_POSE, G
 from ._types import Event
 
-__all__ = ["GAITS", "POSTURES", "RAMP", "BodyMotion", "Gait"]
+__all__ = ["GAITS", "POSTURES", "RACKET_PLAY", "RAMP", "BodyMotion", "Gait", "Play"]
 
 RAMP = 0.4
 """Seconds over which the posture and swing fade in and out around a gesture."""
@@ -60,6 +64,25 @@ POSTURES: dict[str, tuple[float, float, float]] = {
 
 
 @dataclass(frozen=True)
+class Play:
+    """Racket play's strokes: each pair is the value at the row's 0 and at its 1.
+
+    One stroke is three minimum-jerk rotations of the arm about the shoulder: a
+    backswing lifting it by half the stroke's ``swing`` (0.3-0.5 s), the forward swing
+    down through the ready position to half the swing below it (0.12-0.25 s; the
+    forearm pronates 30-70 deg meanwhile, an orientation only) and the return
+    (0.3-0.6 s, the pronation undone). Strokes come in rallies of 3-12 s separated by
+    pauses of 2-10 s (:data:`_RALLY`), during which the arm rests in the ready position
+    and the footwork goes on: a rally starts with a stroke, and the next starts every
+    ``interval`` x 0.6-1.4 seconds, never before the last one has ended. The shuttle's
+    or ball's contact is left out (the ``racket_stroke`` motion carries one).
+    """
+
+    interval: tuple[float, float]  # mean time from one stroke to the next, s, `gait_pace`
+    swing: tuple[float, float]  # rotation of the arm through a stroke, deg, `arm_swing`
+
+
+@dataclass(frozen=True)
 class Gait:
     """One gait's ranges: each pair is the value at the row's 0 and at its 1."""
 
@@ -69,6 +92,11 @@ class Gait:
     trunk: tuple[float, float]  # vertical and fore-aft trunk bounce amplitude, g
     elevation: float  # forearm elevation, deg
     upper: float  # shoulder-to-elbow (straight down) as a fraction of the arm length
+    play: Play | None = None  # strokes in place of the steady swing (racket play)
+
+
+RACKET_PLAY = Play((4.0, 1.5), (60.0, 140.0))
+"""Racket play's strokes; sources are in the default space's dimensions."""
 
 
 GAITS = {
@@ -76,8 +104,29 @@ GAITS = {
     # shoulder; running: elbow bent about 90 deg, forearm forward, thumb up.
     "walking": Gait((80.0, 130.0), (8.0, 25.0), (0.1, 0.5), (0.25, 0.12), -80.0, 0.0),
     "running": Gait((140.0, 190.0), (20.0, 45.0), (0.5, 2.0), (0.9, 0.3), 10.0, 0.47),
+    # Racket play (badminton, tennis, squash): footwork between strokes, the racket arm
+    # in the ready position (elbow bent, forearm raised in front), no steady swing.
+    "racket_play": Gait(
+        (100.0, 180.0),
+        (0.0, 0.0),
+        (0.2, 1.0),
+        (0.4, 0.15),
+        20.0,
+        0.47,
+        play=RACKET_PLAY,
+    ),
 }
-"""Walking and running; sources are in the default space's dimensions."""
+"""Walking, running and racket play; sources are in the default space's dimensions."""
+
+_STROKE = ((0.3, 0.5), (0.12, 0.25), (0.3, 0.6), (30.0, 70.0))
+"""Racket play: ranges of a stroke's backswing, forward swing and return durations (s)
+and of its pronation (deg); assumptions (see :class:`Play`)."""
+
+_RALLY = ((3.0, 12.0), (2.0, 10.0))
+"""Racket play: ranges of a rally's and of the pause after it (s). Rallies after the
+5-10 s means of badminton (Phomsoupha and Laffaye 2015, Sports Med 45:473); pauses
+shorter than the 12-35 s rests reported there (assumption), so that a trace of 4-20 s
+holds the start or the end of a rally more often."""
 
 
 def _lerp(pair: tuple[float, float], u: float) -> float:
@@ -100,8 +149,8 @@ def _sin_cos(x: np.ndarray, bound: float) -> tuple[np.ndarray, np.ndarray]:
     numpy's float64 sine and cosine are not vectorised here and cost ten times a
     multiplication; the series, cut where its next term falls below 2**-54 of the
     leading one at ``bound`` (at least the largest ``|x|``), agrees with them to within
-    one unit in the last place (1e-16) for ``|x| <= 1`` rad. The body's angles stay
-    below 0.9 rad (swing at most 45 deg, sway 4.5 deg).
+    one unit in the last place (1e-16) for ``|x| <= 1.3`` rad. The body's angles stay
+    below 1.3 rad (swing at most 45 deg, a racket stroke 70 deg each way, sway 4.5 deg).
     """
     n = max(bisect.bisect_left(_TAYLOR_REACH, bound) + 1, 2)
     sin_c, cos_c = _SIN_TAYLOR[n - 1 :: -1], _COS_TAYLOR[n - 1 :: -1]
@@ -138,6 +187,71 @@ _HEEL_PEAK = (2.0 - math.sqrt(2.0) - 0.5 * (2.0 - math.sqrt(2.0)) ** 2) * math.e
 )
 
 
+_NO_STROKES = np.zeros((0, 6))
+_NO_STROKES.flags.writeable = False
+
+
+def _draw_rallies(rng: np.random.Generator, until: float) -> np.ndarray:
+    """Racket play's rallies over [0, until], rows (start, end) in s, separated by pauses
+    (see :data:`_RALLY`); the first may have started before 0."""
+    (r0, r1), (p0, p1) = _RALLY
+    rows = []
+    u = rng.uniform(0.0, 1.0, size=3)
+    rally, pause = r0 + (r1 - r0) * u[0], p0 + (p1 - p0) * u[1]
+    start = -(rally + pause) * u[2]
+    while start < until:
+        rows.append((start, start + rally))
+        start += rally + pause
+        u = rng.uniform(0.0, 1.0, size=2)
+        rally, pause = r0 + (r1 - r0) * u[0], p0 + (p1 - p0) * u[1]
+    return np.array(rows, dtype=np.float64).reshape(-1, 2)
+
+
+def _draw_strokes(
+    rng: np.random.Generator, interval: float, swing: float, rallies: np.ndarray
+) -> np.ndarray:
+    """Racket play's strokes in ``rallies`` (see :class:`Play`), as rows of
+    :attr:`BodyMotion.strokes`: the first at a rally's start, the last before its end."""
+    (b0, b1), (f0, f1), (r0, r1), (p0, p1) = _STROKE
+    rows = []
+    for start, end in rallies.tolist():
+        while start < end:
+            u = rng.uniform(0.0, 1.0, size=5)
+            back, fwd = b0 + (b1 - b0) * u[0], f0 + (f1 - f0) * u[1]
+            ret = r0 + (r1 - r0) * u[2]
+            rows.append((start, back, fwd, ret, swing, math.radians(p0 + (p1 - p0) * u[3])))
+            start = max(start + interval * (0.6 + 0.8 * u[4]), start + back + fwd + ret)
+    return np.array(rows, dtype=np.float64).reshape(-1, 6)
+
+
+def _stroke_terms(
+    strokes: np.ndarray, t: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The strokes' arm rotation, its two time derivatives and the pronation at ``t``.
+
+    Each stroke is three minimum-jerk moves of the arm's angle: 0 -> +swing/2 (the
+    backswing), -> -swing/2 (the forward swing, pronating) and -> 0 (the return).
+    """
+    q, dq, ddq, roll = (np.zeros(t.size) for _ in range(4))
+    for start, back, fwd, ret, swing, pron in strokes.tolist():
+        half = 0.5 * swing
+        moves = (
+            (start, back, 0.0, half, 0.0, 0.0),
+            (start + back, fwd, half, -half, 0.0, pron),
+            (start + back + fwd, ret, -half, 0.0, pron, 0.0),
+        )
+        for t0, d, a0, a1, r0, r1 in moves:
+            lo, hi = np.searchsorted(t, (t0, t0 + d))
+            if lo == hi:
+                continue
+            s, ds, dds = _minjerk((t[lo:hi] - t0) / d)
+            q[lo:hi] = a0 + (a1 - a0) * s
+            dq[lo:hi] = (a1 - a0) / d * ds
+            ddq[lo:hi] = (a1 - a0) / (d * d) * dds
+            roll[lo:hi] = r0 + (r1 - r0) * s
+    return q, dq, ddq, roll
+
+
 @dataclass(frozen=True, eq=False)
 class BodyMotion:
     """Everything the body adds to one trace's plan (see the module docstring).
@@ -155,12 +269,23 @@ class BodyMotion:
     heel: tuple[float, float, float]  # peak (m/s^2), tau (s), forward share of direction
     tremor: tuple[float, float, float]  # amplitude (m/s^2), omega (rad/s), phase
     lean: float  # tan of the swing plane's lean towards the body's midline
+    # Racket play's strokes, (n, 6): start (s), backswing, forward swing and return
+    # durations (s), rotation through the stroke (rad), pronation (rad).
+    strokes: np.ndarray = field(default_factory=lambda: _NO_STROKES)
 
     @classmethod
     def from_params(
-        cls, p: Mapping[str, Any], events: Sequence[Event], rng: np.random.Generator
+        cls,
+        p: Mapping[str, Any],
+        events: Sequence[Event],
+        rng: np.random.Generator,
+        until: float = 0.0,
     ) -> BodyMotion:
-        """The body of row ``p`` around ``events``; draws a fixed number of values."""
+        """The body of row ``p`` around ``events``.
+
+        Draws a fixed number of values, and for racket play, then, its rallies and
+        strokes up to ``until`` seconds.
+        """
         u = rng.uniform(0.0, 1.0, size=16)
         ph = rng.uniform(0.0, 2.0 * math.pi, size=8)
         arm = float(p["arm_length"])
@@ -208,6 +333,15 @@ class BodyMotion:
             heel = (heel_peak, 0.008 + 0.012 * u[8], 0.3 * u[9])
         tremor = ((0.002 + 0.008 * u[10]) * G, 2.0 * math.pi * (8.0 + 4.0 * u[11]), ph[6])
         windows = tuple((e.start, e.end) for e in events if e.motion != "rest")
+        strokes = _NO_STROKES
+        if gait is not None and gait.play is not None:
+            pace = float(p["gait_pace"])
+            strokes = _draw_strokes(
+                rng,
+                _lerp(gait.play.interval, pace),
+                math.radians(_lerp(gait.play.swing, float(p["arm_swing"]))),
+                _draw_rallies(rng, until),
+            )
         return cls(
             windows=windows,
             d_elev=elev_rad - REST_POSE.elevation,
@@ -219,6 +353,7 @@ class BodyMotion:
             heel=heel,
             tremor=tremor,
             lean=math.tan(math.radians(5.0 + 15.0 * u[12])),
+            strokes=strokes,
         )
 
     def gate(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -325,11 +460,15 @@ class BodyMotion:
             ddp -= np.float32(a * ws * ws) * sin[2]
         return dp, ddp
 
-    def _angles(self, g: np.ndarray, pitch: np.ndarray, roll_sin: np.ndarray) -> np.ndarray:
+    def _angles(
+        self, g: np.ndarray, pitch: np.ndarray, roll_sin: np.ndarray, pronation: np.ndarray | None
+    ) -> np.ndarray:
         amp = self.sway[0]
         roll_sin = roll_sin.astype(np.float64)
         roll = amp[2] * roll_sin[0]
         roll += amp[3] * roll_sin[1]
+        if pronation is not None:
+            roll += pronation
         out = np.zeros((3, g.size))
         out[1] = g * (self.d_elev + pitch)
         out[2] = g * (self.d_roll + roll)
@@ -340,7 +479,11 @@ class BodyMotion:
         t = np.asarray(t, dtype=np.float64)
         sin, _ = self._waves(t.astype(np.float32), steps=False)
         k = self._first_roll
-        return self._angles(self.gate(t)[0], self._pitch(sin), sin[k : k + 2])
+        pitch, pronation = self._pitch(sin), None
+        if self.strokes.size:
+            q, _, _, pronation = _stroke_terms(self.strokes, t)
+            pitch += q
+        return self._angles(self.gate(t)[0], pitch, sin[k : k + 2], pronation)
 
     def on_grid(self, t: np.ndarray, dt: float) -> tuple[np.ndarray, np.ndarray]:
         """Acceleration of the wrist and orientation offsets on a uniform grid.
@@ -357,13 +500,21 @@ class BodyMotion:
         sin, cos = self._waves(t.astype(np.float32), steps=w_step > 0.0)
         p = self._pitch(sin)
         dp, ddp = self._pitch_rates(sin, cos)
+        pronation, stroke_amp = None, 0.0
+        if self.strokes.size:
+            q, dq, ddq, pronation = _stroke_terms(self.strokes, t)
+            p += q
+            dp += dq
+            ddp += ddq
+            stroke_amp = 0.5 * float(self.strokes[:, 4].max())
         k = self._first_roll
-        ang = self._angles(g, p, sin[k : k + 2])
+        ang = self._angles(g, p, sin[k : k + 2], pronation)
         theta = g * p
         d1 = dg * p + g * dp
         d2 = ddg * p + 2.0 * dg * dp + g * ddp
         # |theta| <= |pitch| <= the sum of its amplitudes (the gate is within [0, 1]).
-        s, c = _sin_cos(theta, float(self.sway[0][0] + self.sway[0][1]) + self.swing[0])
+        bound = float(self.sway[0][0] + self.sway[0][1]) + self.swing[0] + stroke_amp
+        s, c = _sin_cos(theta, bound)
         fwd, up = self.radius
         # The pivot-to-wrist vector (fwd, up) turned by theta in the sagittal plane:
         # position P = (fwd c - up s, fwd s + up c), dP/dtheta = (-fwd s - up c, fwd c - up s).

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from functools import cache
 
-from ._body import GAITS, POSTURES
+from ._body import GAITS, POSTURES, RACKET_PLAY
 from ._space import Dimension, Kind, ParameterSpace
 from .motions import MOTIONS
 
@@ -19,14 +19,16 @@ BACKGROUNDS = ("none", *GAITS)
 
 _BMI270 = "Bosch BMI270 datasheet (BST-BMI270-DS000)"
 _LSM6DSO = "ST LSM6DSO datasheet (DocID 030282)"
-_WALK, _RUN = GAITS["walking"], GAITS["running"]
+_PLAY = RACKET_PLAY
 
 
-def _per_gait(field: str, unit: str) -> str:
-    """'walking a-b unit, running c-d unit' for one of the gaits' ranges."""
-    lo_w, hi_w = getattr(_WALK, field)
-    lo_r, hi_r = getattr(_RUN, field)
-    return f"walking {lo_w:g}-{hi_w:g} {unit}, running {lo_r:g}-{hi_r:g} {unit}"
+def _per_gait(field: str, unit: str, gaits: tuple[str, ...] = tuple(GAITS)) -> str:
+    """'walking a-b unit, running c-d unit, ...' for one of the gaits' ranges."""
+    ranges = []
+    for name in gaits:
+        lo, hi = getattr(GAITS[name], field)
+        ranges.append(f"{name.replace('_', ' ')} {lo:g}-{hi:g} {unit}")
+    return ", ".join(ranges)
 
 
 def _dims() -> list[Dimension]:
@@ -341,10 +343,11 @@ def _dims() -> list[Dimension]:
             "background",
             K,
             choices=BACKGROUNDS,
-            weights=(2.0, 1.0, 1.0),
+            weights=(3.0, 1.0, 1.0, 1.0),
             nominal="none",
             description=(
-                "what the body does meanwhile: standing still (half the time), walking, running"
+                "what the body does meanwhile: standing still (half the time), walking, "
+                "running, racket play (footwork and a stroke every few seconds)"
             ),
         ),
         Dimension(
@@ -355,7 +358,7 @@ def _dims() -> list[Dimension]:
             description=(
                 "forearm posture between gestures when standing (hanging at the side, "
                 "relaxed, on a table, raised), shifted by elevation_offset and wrist_roll; "
-                "walking and running take their own posture"
+                "walking, running and racket play take their own posture"
             ),
             source="assumption",
         ),
@@ -389,13 +392,18 @@ def _dims() -> list[Dimension]:
             description=(
                 "cadence within the gait's range, 0 slowest to 1 fastest: "
                 + _per_gait("cadence", "steps/min")
-                + "; the arm swings at half the cadence (stride rate)"
+                + "; the arm swings at half the cadence (stride rate); in racket play "
+                f"also a stroke every {_PLAY.interval[0]:g} s (0) to "
+                f"{_PLAY.interval[1]:g} s (1) on average"
             ),
             source=(
                 "Tudor-Locke et al. 2018 (Br J Sports Med 52:776), walking cadences from "
                 "slow to brisk; Cavanagh and Kram 1989 (Med Sci Sports Exerc 21:467) and "
                 "Heiderscheit et al. 2011 (Med Sci Sports Exerc 43:296), running from "
-                "slow jogging to fast"
+                "slow jogging to fast; racket play: about one shot a second in elite "
+                "badminton singles, shared by the two players (Phomsoupha and Laffaye "
+                "2015, Sports Med 45:473), slower in recreational play, and its footwork "
+                "cadence: assumption"
             ),
         ),
         Dimension(
@@ -408,13 +416,15 @@ def _dims() -> list[Dimension]:
             description=(
                 "amplitude (half the peak-to-peak excursion) of the arm's swing about the "
                 "shoulder while walking or running, 0 smallest to 1 largest: "
-                + _per_gait("swing", "deg")
+                + _per_gait("swing", "deg", ("walking", "running"))
+                + "; in racket play the arm's whole rotation through a stroke, "
+                f"{_PLAY.swing[0]:g}-{_PLAY.swing[1]:g} deg"
             ),
             source=(
                 "Collins et al. 2009 (Proc R Soc B 276:3679) and Meyns et al. 2013 (Gait "
                 "Posture 38:555), shoulder excursions in walking, taken as amplitudes; "
                 "not checked whether they report ranges (then the swing is twice theirs); "
-                "running range, assumption"
+                "running and racket-stroke ranges, assumption"
             ),
         ),
         Dimension(

@@ -183,7 +183,7 @@ def synthesize(
     # The grid covers every (jittered) instant plus two output periods of slack.
     n_grid = math.ceil(duration / dt) + 2 * OVERSAMPLE
     grid = np.arange(n_grid) * dt
-    body = BodyMotion.from_params(params, events, rng_layout)
+    body = BodyMotion.from_params(params, events, rng_layout, until=duration)
     extra, extra_angles = body.on_grid(grid, dt)
     force = specific_force(plan, grid, cell=dt, extra=extra, extra_angles=extra_angles)
     t, samples = apply_sensor(force, dt, spec, n, rng_sensor)

@@ -12,7 +12,15 @@ from scipy import signal
 
 from highfive.generators import SensorSpec, default_space, synthesize
 from highfive.generators import strategies as hst
-from highfive.generators._body import GAITS, POSTURES, RAMP, _sin_cos
+from highfive.generators._body import (
+    GAITS,
+    POSTURES,
+    RAMP,
+    BodyMotion,
+    _draw_rallies,
+    _draw_strokes,
+    _sin_cos,
+)
 
 
 def _peak_hz(x: np.ndarray, fs: float) -> float:
@@ -159,3 +167,127 @@ def test_series_sine_and_cosine_agree_with_numpy_to_the_last_bit(
     sin, cos = _sin_cos(x, bound)
     assert np.abs(sin - np.sin(x)).max() <= 0.5 * np.spacing(1.0)
     assert np.abs(cos - np.cos(x)).max() <= 0.5 * np.spacing(1.0)
+
+
+@settings(max_examples=50)
+@given(until=st.floats(0.0, 60.0), seed=hst.seeds())
+def test_racket_rallies_alternate_with_pauses_over_the_whole_trace(until: float, seed: int) -> None:
+    rallies = _draw_rallies(np.random.default_rng(seed), until)
+    start, end = rallies.T
+    length, pause = end - start, start[1:] - end[:-1]
+    assert ((length >= 3.0) & (length <= 12.0)).all()
+    assert ((pause >= 2.0 - 1e-9) & (pause <= 10.0 + 1e-9)).all()
+    # The first began at most one rally and pause before 0 (and not after it); the last
+    # begins before `until`, and the time after it is within its rally or its pause.
+    assert -22.0 <= start[0] <= 0.0 and start[-1] < until
+    assert end[0] + 10.0 >= 0.0
+
+
+@settings(max_examples=50)
+@given(
+    interval=st.floats(1.5, 4.0),
+    swing=st.floats(math.radians(60.0), math.radians(140.0)),
+    until=st.floats(0.0, 60.0),
+    seed=hst.seeds(),
+)
+def test_racket_strokes_follow_one_another_at_the_drawn_interval(
+    interval: float, swing: float, until: float, seed: int
+) -> None:
+    rng = np.random.default_rng(seed)
+    rallies = _draw_rallies(rng, until)
+    strokes = _draw_strokes(rng, interval, swing, rallies)
+    start, back, fwd, ret = strokes[:, :4].T
+    end = start + back + fwd + ret
+    # Each rally opens with a stroke; within it the next starts 0.6-1.4 intervals after
+    # the last, or as soon as it has ended; none starts after the rally's end.
+    rally = np.searchsorted(rallies[:, 0], start, side="right") - 1
+    assert (start < rallies[rally, 1]).all()
+    assert set(rally.tolist()) == set(range(len(rallies)))
+    opens = np.r_[True, rally[1:] != rally[:-1]]
+    np.testing.assert_array_equal(start[opens], rallies[:, 0])
+    step = np.diff(start)[~opens[1:]]
+    after = end[:-1][~opens[1:]]
+    ok = ((step >= 0.6 * interval - 1e-9) & (step <= 1.4 * interval + 1e-9)) | np.isclose(
+        start[1:][~opens[1:]], after
+    )
+    assert ok.all() and (start[1:] >= end[:-1] - 1e-9).all()
+    assert (strokes[:, 4] == swing).all()
+    assert ((back >= 0.3) & (back <= 0.5) & (fwd >= 0.12) & (fwd <= 0.25)).all()
+
+
+@settings(max_examples=20)
+@given(
+    fwd=st.floats(0.2, 0.8),
+    up=st.floats(-0.6, 0.0),
+    swing=st.floats(math.radians(60.0), math.radians(140.0)),
+    seed=hst.seeds(),
+)
+def test_racket_stroke_acceleration_is_the_wrists_second_derivative(
+    fwd: float, up: float, swing: float, seed: int
+) -> None:
+    # With sway, steps and tremor off, on_grid's acceleration of the stroking arm is
+    # the second derivative of the wrist's position on the circle the angles give.
+    strokes = _draw_strokes(np.random.default_rng(seed), 2.0, swing, np.array([[-1.0, 7.0]]))
+    body = BodyMotion(
+        windows=(),
+        d_elev=0.0,
+        d_roll=0.0,
+        radius=(fwd, up),
+        sway=np.array([[0.0] * 4, [1.0] * 4, [0.0] * 4]),
+        swing=(0.0, 0.0, 0.0),
+        step=(0.0, 0.0, 0.0, 0.0),
+        heel=(0.0, 0.01, 0.0),
+        tremor=(0.0, 1.0, 0.0),
+        lean=0.0,
+        strokes=strokes,
+    )
+    # Fine steps: where two moves meet, the jerk jumps, and the central difference
+    # there errs by about the jump x dt / 6.
+    dt = 1e-5
+    t = np.arange(0.0, 6.0, dt)
+    acc, ang = body.on_grid(t, dt)
+    theta = ang[1]
+    pos = np.stack(
+        [fwd * np.cos(theta) - up * np.sin(theta), fwd * np.sin(theta) + up * np.cos(theta)]
+    )
+    second = (pos[:, 2:] - 2.0 * pos[:, 1:-1] + pos[:, :-2]) / dt**2
+    peak = np.abs(second).max()
+    assert peak > 10.0  # the strokes move the wrist hard
+    np.testing.assert_allclose(acc[1:-1, 0], second[0], atol=1e-3 * peak)
+    np.testing.assert_allclose(acc[1:-1, 2], second[1], atol=1e-3 * peak)
+    # The forearm pronates only during the forward swing and the return.
+    assert ang[2].max() > 0.5 and ang[2].min() > -1e-12
+
+
+def test_racket_strokes_never_reach_into_a_gesture() -> None:
+    # The strokes fade out around a gesture like the posture: inside one, rows that
+    # differ only in the strokes' size read the same (footwork and tremor go on alike).
+    space = default_space()
+    rows = [
+        space.complete(
+            dict(motion="high_five", background="racket_play", arm_swing=s, duration=20.0)
+        )
+        for s in (0.0, 1.0)
+    ]
+    a, b = (synthesize(r, 8, gravity=False) for r in rows)
+    (e,) = a.events
+    # The sensor's band limit carries a stroke's tail a few samples into the gesture.
+    inside = (a.t > e.start + 0.1) & (a.t < e.end - 0.05)
+    assert inside.sum() > 10
+    np.testing.assert_allclose(a.samples[inside], b.samples[inside], atol=2e-3)
+    outside = (a.t < e.start - RAMP) | (a.t > e.end + RAMP)
+    assert np.abs(a.samples[outside] - b.samples[outside]).max() > 0.5
+
+
+def test_racket_play_is_more_vigorous_than_running() -> None:
+    # A stroke swings the arm faster than any running stride: the wrist's peaks (g,
+    # gravity removed) stand well above the fastest run's, between quieter footwork.
+    def peak_and_median(background: str) -> tuple[float, float]:
+        row = _still(background, gait_pace=1.0, arm_swing=1.0, sensor_range=16)
+        x = synthesize(row, 9, gravity=False).samples.astype(np.float64)
+        a = np.linalg.norm(x, axis=1)
+        return float(np.percentile(a, 99)), float(np.median(a))
+
+    play, run = peak_and_median("racket_play"), peak_and_median("running")
+    assert play[0] > 2.0 * run[0]
+    assert play[1] < run[1]

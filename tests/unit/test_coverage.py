@@ -375,7 +375,10 @@ BAD_TOML = [
     ('[bins.motion]\nignore = ["moonwalk"]', r"motion\.ignore: 'moonwalk' names no bin"),
     ("[bins.motion]\nbins = 3", r"bins\.motion: unknown key 'bins'"),
     ('[bins.gap]\nlabels = ["a", "b"]', r"labels \['a', 'b'\] must be 4 distinct"),
-    ('[bins.background]\nignore = ["none", "walking", "running"]', r"every bin is ignored"),
+    (
+        '[bins.background]\nignore = ["none", "walking", "running", "racket_play"]',
+        r"every bin is ignored",
+    ),
     ('[bins.motion]\nignore = ["rest"]\nillegal = ["rest"]', r"both ignored and illegal"),
     ("[bins]\npeak_accel = 3", r"bins\.peak_accel: expected a table, got 3"),
     ("bins = [", r"coverage TOML:"),

@@ -460,7 +460,7 @@ def test_default_space_covers_the_solution_space() -> None:
     }
     assert required <= names
     assert default_space()["sensor_range"].choices == (2, 4, 8, 16)
-    assert default_space()["background"].choices == ("none", "walking", "running")
+    assert default_space()["background"].choices == ("none", "walking", "running", "racket_play")
 
 
 @given(st.data())
