@@ -532,9 +532,20 @@ def test_int8_integer_kernels_compute_the_qdq_graph() -> None:
     # The int8 file's QDQ graph defines its arithmetic; ONNX Runtime's integer kernels
     # (graph optimisation on) must compute it on this CPU as it is evaluated in float
     # with the optimisations off, up to float rounding: no saturation, whatever the host.
+    # A rounding tie settled the other way moves a requantized value by one step; at
+    # the output that is one step of the logits' quantizer (0.256 for the shipped file:
+    # 5 of 3,129 windows here). Saturation moved logits by up to 1.8, seven steps.
     import onnxruntime as ort
+    from onnx import numpy_helper
 
     data = _shipped_bytes("int8")
+    graph = onnx.load_from_string(data).graph
+    producer = {out: node for node in graph.node for out in node.output}
+    (softmax,) = (node for node in graph.node if node.op_type == "Softmax")
+    dequantize = producer[softmax.input[0]]
+    assert dequantize.op_type == "DequantizeLinear"
+    (scale,) = (i for i in graph.initializer if i.name == dequantize.input[1])
+    step = float(numpy_helper.to_array(scale))
     spec = Model.load("int8").spec
     x = window_set(40, 77, spec=spec, negative_fraction=1.0).x.astype(np.float32)
 
@@ -549,7 +560,7 @@ def test_int8_integer_kernels_compute_the_qdq_graph() -> None:
     integer = logits(ort.GraphOptimizationLevel.ORT_ENABLE_ALL)
     reference = logits(ort.GraphOptimizationLevel.ORT_DISABLE_ALL)
     assert len(x) > 1_000
-    assert np.abs(integer - reference).max() < 0.25
+    assert np.abs(integer - reference).max() <= step * (1.0 + 1e-5)
 
 
 def test_channel_padding_leaves_float_models_alone() -> None:
