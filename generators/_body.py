@@ -233,22 +233,26 @@ def _stroke_terms(
     backswing), -> -swing/2 (the forward swing, pronating) and -> 0 (the return).
     """
     q, dq, ddq, roll = (np.zeros(t.size) for _ in range(4))
-    for start, back, fwd, ret, swing, pron in strokes.tolist():
-        half = 0.5 * swing
-        moves = (
-            (start, back, 0.0, half, 0.0, 0.0),
-            (start + back, fwd, half, -half, 0.0, pron),
-            (start + back + fwd, ret, -half, 0.0, pron, 0.0),
-        )
-        for t0, d, a0, a1, r0, r1 in moves:
-            lo, hi = np.searchsorted(t, (t0, t0 + d))
-            if lo == hi:
-                continue
-            s, ds, dds = _minjerk((t[lo:hi] - t0) / d)
-            q[lo:hi] = a0 + (a1 - a0) * s
-            dq[lo:hi] = (a1 - a0) / d * ds
-            ddq[lo:hi] = (a1 - a0) / (d * d) * dds
-            roll[lo:hi] = r0 + (r1 - r0) * s
+    start, back, fwd, ret, swing, pron = strokes.T
+    half, zero = 0.5 * swing, np.zeros(len(strokes))
+    # The moves in time order (three a stroke; none overlaps another), as columns of
+    # (start, duration, angle from, angle to, pronation from, pronation to).
+    t0 = np.stack([start, start + back, start + back + fwd], axis=1).ravel()
+    d = np.stack([back, fwd, ret], axis=1).ravel()
+    a0 = np.stack([zero, half, -half], axis=1).ravel()
+    a1 = np.stack([half, -half, zero], axis=1).ravel()
+    r0 = np.stack([zero, zero, pron], axis=1).ravel()
+    r1 = np.stack([zero, pron, zero], axis=1).ravel()
+    lo, hi = np.searchsorted(t, t0), np.searchsorted(t, t0 + d)
+    count = hi - lo
+    move = np.repeat(np.arange(t0.size), count)
+    # Every instant inside a move: lo, lo + 1, ..., hi - 1 of each, all at once.
+    at = np.arange(int(count.sum())) + np.repeat(lo - (np.cumsum(count) - count), count)
+    s, ds, dds = _minjerk((t[at] - t0[move]) / d[move])
+    q[at] = a0[move] + (a1 - a0)[move] * s
+    dq[at] = ((a1 - a0) / d)[move] * ds
+    ddq[at] = ((a1 - a0) / (d * d))[move] * dds
+    roll[at] = r0[move] + (r1 - r0)[move] * s
     return q, dq, ddq, roll
 
 
