@@ -142,13 +142,15 @@ def test_gravity_term_is_one_g_everywhere_in_the_space(row: dict, seed: int) -> 
     # The gravity term is 1 g in the watch's orientation, seen through the sensor: its
     # scale, cross-axis and misalignment matrix, and the band limit, which delays the
     # turning vector (shortening it, or lengthening it by the filter's overshoot, by
-    # a few percent during the fastest turns: 0.94-1.03 over 300 rows of the space).
+    # a few percent during the fastest gestures: 0.94-1.03 over 300 rows of the space).
+    # A racket stroke turns the arm faster still (up to about 40 rad/s): at 25 Hz the
+    # term falls to 0.78-0.79 in the strongest strokes (150 rows, arm_swing 1).
     a = synthesize(row, seed)
     b = synthesize(row, seed, gravity=False)
     diff = a.samples.astype(np.float64) - b.samples
     unturned = diff @ np.linalg.inv(SensorSpec.from_params(row).matrix).T
     norm = np.linalg.norm(unturned, axis=1)
-    assert norm.min() > 0.85 and norm.max() < 1.1
+    assert norm.min() > 0.75 and norm.max() < 1.1
     # Where the watch is still (the first samples, before any gesture), exactly 1 g.
     assert norm[0] == pytest.approx(1.0, abs=1e-3) or row["background"] != "none"
 
