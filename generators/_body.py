@@ -194,16 +194,16 @@ _NO_STROKES.flags.writeable = False
 def _draw_rallies(rng: np.random.Generator, until: float) -> np.ndarray:
     """Racket play's rallies over [0, until], rows (start, end) in s, separated by pauses
     (see :data:`_RALLY`); the first may have started before 0."""
-    (r0, r1), (p0, p1) = _RALLY
+    rally_range, pause_range = _RALLY
     rows = []
     u = rng.uniform(0.0, 1.0, size=3)
-    rally, pause = r0 + (r1 - r0) * u[0], p0 + (p1 - p0) * u[1]
+    rally, pause = _lerp(rally_range, u[0]), _lerp(pause_range, u[1])
     start = -(rally + pause) * u[2]
     while start < until:
         rows.append((start, start + rally))
         start += rally + pause
         u = rng.uniform(0.0, 1.0, size=2)
-        rally, pause = r0 + (r1 - r0) * u[0], p0 + (p1 - p0) * u[1]
+        rally, pause = _lerp(rally_range, u[0]), _lerp(pause_range, u[1])
     return np.array(rows, dtype=np.float64).reshape(-1, 2)
 
 
@@ -212,14 +212,12 @@ def _draw_strokes(
 ) -> np.ndarray:
     """Racket play's strokes in ``rallies`` (see :class:`Play`), as rows of
     :attr:`BodyMotion.strokes`: the first at a rally's start, the last before its end."""
-    (b0, b1), (f0, f1), (r0, r1), (p0, p1) = _STROKE
     rows = []
     for start, end in rallies.tolist():
         while start < end:
             u = rng.uniform(0.0, 1.0, size=5)
-            back, fwd = b0 + (b1 - b0) * u[0], f0 + (f1 - f0) * u[1]
-            ret = r0 + (r1 - r0) * u[2]
-            rows.append((start, back, fwd, ret, swing, math.radians(p0 + (p1 - p0) * u[3])))
+            back, fwd, ret, pron = (_lerp(pair, x) for pair, x in zip(_STROKE, u[:4], strict=True))
+            rows.append((start, back, fwd, ret, swing, math.radians(pron)))
             start = max(start + interval * (0.6 + 0.8 * u[4]), start + back + fwd + ret)
     return np.array(rows, dtype=np.float64).reshape(-1, 6)
 

@@ -19,7 +19,6 @@ BACKGROUNDS = ("none", *GAITS)
 
 _BMI270 = "Bosch BMI270 datasheet (BST-BMI270-DS000)"
 _LSM6DSO = "ST LSM6DSO datasheet (DocID 030282)"
-_PLAY = RACKET_PLAY
 
 
 def _per_gait(field: str, unit: str, gaits: tuple[str, ...] = tuple(GAITS)) -> str:
@@ -393,8 +392,8 @@ def _dims() -> list[Dimension]:
                 "cadence within the gait's range, 0 slowest to 1 fastest: "
                 + _per_gait("cadence", "steps/min")
                 + "; the arm swings at half the cadence (stride rate); in racket play "
-                f"also a stroke every {_PLAY.interval[0]:g} s (0) to "
-                f"{_PLAY.interval[1]:g} s (1) on average"
+                f"also a stroke every {RACKET_PLAY.interval[0]:g} s (0) to "
+                f"{RACKET_PLAY.interval[1]:g} s (1) on average"
             ),
             source=(
                 "Tudor-Locke et al. 2018 (Br J Sports Med 52:776), walking cadences from "
@@ -418,7 +417,7 @@ def _dims() -> list[Dimension]:
                 "shoulder while walking or running, 0 smallest to 1 largest: "
                 + _per_gait("swing", "deg", ("walking", "running"))
                 + "; in racket play the arm's whole rotation through a stroke, "
-                f"{_PLAY.swing[0]:g}-{_PLAY.swing[1]:g} deg"
+                f"{RACKET_PLAY.swing[0]:g}-{RACKET_PLAY.swing[1]:g} deg"
             ),
             source=(
                 "Collins et al. 2009 (Proc R Soc B 276:3679) and Meyns et al. 2013 (Gait "
