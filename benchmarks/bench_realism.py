@@ -76,6 +76,11 @@ def _distances(run: Path, activity: str) -> pd.DataFrame:
     return pd.read_parquet(run / activity / "distances.parquet").set_index("feature")
 
 
+def _holed(run: Path) -> int:
+    """How many recordings of a realism run have a hole on some feature."""
+    return int(pd.read_parquet(run / "holes.parquet")["recording"].nunique())
+
+
 def _cell(value: float, before: float | None) -> str:
     if not math.isfinite(value):
         return "n/a"
@@ -128,12 +133,11 @@ def pace_matched(files: dict[str, list[Path]], args: argparse.Namespace) -> list
             rows[feat.name] += cell.rjust(40)
         summary = json.loads((run / "summary.json").read_text())
         m = summary["match"]
-        holes = pd.read_parquet(run / "holes.parquet")
         notes.append(
             f"  {activity}: dominant frequency {m['low']:.2f}-{m['high']:.2f} Hz (cadence "
             f"{60 * m['low']:.0f}-{60 * m['high']:.0f} steps/min), "
             f"{summary['synthetic_pieces']} of {m['synthetic_pieces']} synthetic pieces; "
-            f"recordings with a hole: {holes['recording'].nunique()} of 20"
+            f"recordings with a hole: {_holed(run)} of 20"
         )
     return [*lines, header, *rows.values(), *notes]
 
@@ -170,10 +174,7 @@ def badminton_lines(files: list[Path], args: argparse.Namespace) -> list[str]:
             for name in runs
         ]
         lines.append(f"{feat.label:<16}" + "".join(c.rjust(22) for c in cells))
-    holes = [
-        f"{name} {len(pd.read_parquet(run / 'holes.parquet').drop_duplicates('recording'))}"
-        for name, run in runs.items()
-    ]
+    holes = [f"{name} {_holed(run)}" for name, run in runs.items()]
     lines.append("recordings with a hole (of 20): " + ", ".join(holes))
     return lines
 
@@ -273,10 +274,7 @@ def main() -> None:
             was = "" if before is None else f" (was {before:.2f})"
             cells.append(f"{value:.2f}{was}".rjust(width))
         lines.append(f"  {label:<14}" + "".join(cells))
-    holes = [
-        f"{a} {len(pd.read_parquet(args.out / a / 'holes.parquet').drop_duplicates('recording'))}"
-        for a in ACTIVITIES
-    ]
+    holes = [f"{a} {_holed(args.out / a)}" for a in ACTIVITIES]
     lines.append("recordings with a hole (of 20): " + ", ".join(holes))
     lines += pace_matched(files, args)
     lines += badminton_lines(files["badminton"], args)
