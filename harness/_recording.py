@@ -389,6 +389,7 @@ def open_recording(
     if units == "auto":
         found = _units_of(magnitude, spread)
         if found is None:
+            advice = "; pass --units g or --units m/s2"  # gravity removed: either may be right
             if magnitude < 0.5:
                 why = "the recording seems to have gravity removed"
             elif 0.5 <= magnitude <= 2.0:
@@ -396,12 +397,15 @@ def open_recording(
                     f"its spread of {spread:.3g} is more than {STILL:g} times that, motion "
                     "rather than a watch at rest reading 1 g (gravity removed?)"
                 )
-            else:
-                why = "a worn watch at rest reads about 1 g or 9.81 m/s^2"
+            else:  # neither unit reads it as a watch on Earth: --units would not help
+                why = (
+                    "a worn watch at rest reads about 1 g or 9.81 m/s^2: convert other units "
+                    "(milli-g, raw counts) to g or m/s2"
+                )
+                advice = ""
             raise InvalidParameter(
                 f"recording {name}: cannot infer units: its quietest "
-                f"{rest_rows / fs:.3g} s read {magnitude:.3g} on average; {why}; "
-                "pass --units g or --units m/s2"
+                f"{rest_rows / fs:.3g} s read {magnitude:.3g} on average; {why}{advice}"
             )
         units = found
     per_g = G if units == "m/s2" else 1.0

@@ -76,6 +76,11 @@ def _check_path(path: Path) -> str:
             f"recording: {show(os.fspath(path))} is a folder; give a .csv or .parquet file"
         )
     if not path.is_file():
+        if path.exists():  # a named pipe or a device: reading it could wait forever
+            raise InvalidParameter(
+                f"recording: {show(os.fspath(path))} is not a regular file (a device, pipe or "
+                "socket); give a .csv or .parquet file"
+            )
         raise InvalidParameter(f"recording: {show(os.fspath(path))} does not exist")
     if suffix not in (".csv", ".parquet", ".pq"):
         raise InvalidParameter(

@@ -455,7 +455,8 @@ CATALOGUE = [
         "count-units-unknown",
         "count lsb.csv",
         r"recording lsb.csv: cannot infer units: its quietest 0.06 s read 4.1 on average; "
-        r"a worn watch at rest reads about 1 g or 9.81 m/s\^2; pass --units g or --units m/s2",
+        r"a worn watch at rest reads about 1 g or 9.81 m/s\^2: convert other units \(milli-g, "
+        r"raw counts\) to g or m/s2$",
         files={"lsb.csv": "t,x,y,z\n0,0,0,4.1\n0.02,0,0,4.1\n0.04,0,0,4.1\n"},
     ),
     row(

@@ -6,6 +6,7 @@ import dataclasses
 import hashlib
 import json
 import math
+import os
 import re
 from pathlib import Path
 
@@ -102,6 +103,8 @@ def _bad(tmp_path: Path, frame: pd.DataFrame, kind: str) -> Path:
         f = f.rename(columns={"t": "when"})
     elif kind == "units":
         f[["x", "y", "z"]] *= 50.0
+    elif kind == "milli-g":
+        f[["x", "y", "z"]] *= 1000.0
     elif kind == "rate":
         f["t"] *= 25.0  # 0.5 s spacing: neither s, ms nor us at a plausible rate
     elif kind == "nan":
@@ -139,10 +142,18 @@ def _bad(tmp_path: Path, frame: pd.DataFrame, kind: str) -> Path:
 BAD = [
     ("missing-axis", "no three axis columns among"),
     ("missing-time", "no time column among"),
-    (  # 50 x the about 1 g that the synthetic watch reads at rest
+    (  # 50 x the about 1 g that the synthetic watch reads at rest; it was told to pass
+        # --units g or m/s2, neither of which reads it
         "units",
         r"cannot infer units: its quietest 1.28 s read (49\.[5-9]\d*|50(\.\d+)?) on average; a "
-        r"worn watch at",
+        r"worn watch at rest reads about 1 g or 9.81 m/s\^2: convert other units \(milli-g, "
+        r"raw counts\) to g or m/s2\n",
+    ),
+    (  # as a watch exporting milli-g writes it
+        "milli-g",
+        r"its quietest 1.28 s read (99[5-9]|100\d)(\.\d+)? on average; a worn watch at rest "
+        r"reads about 1 g or 9.81 m/s\^2: convert other units \(milli-g, raw counts\) to g or "
+        r"m/s2\n",
     ),
     (  # 'pass --time-unit s|ms|us', then 'pass --time-unit ms' for 2 Hz in s
         "rate",
@@ -317,11 +328,17 @@ def test_the_1000_g_limit_is_on_the_magnitude(
 
 @pytest.mark.parametrize(
     "name, match",
-    [("nope.csv", "does not exist"), ("rec.txt", "allowed: .csv, .parquet")],
-    ids=["missing", "suffix"],
+    [
+        ("nope.csv", "does not exist"),
+        ("rec.txt", "allowed: .csv, .parquet"),
+        # A named pipe was said not to exist.
+        ("pipe.csv", r"pipe.csv' is not a regular file \(a device, pipe or socket\); give a"),
+    ],
+    ids=["missing", "suffix", "fifo"],
 )
 def test_bad_paths(name: str, match: str, tmp_path: Path) -> None:
     (tmp_path / "rec.txt").write_text("t,x,y,z\n")
+    os.mkfifo(tmp_path / "pipe.csv")
     with pytest.raises(InvalidParameter, match=match):
         read_recording(tmp_path / name)
 
