@@ -135,8 +135,8 @@ def _write_cells(path: Path, diffs: list[Any]) -> None:
             cells.insert(at, name, value)
         frames.append(cells)
     table = pa.Table.from_pandas(pd.concat(frames, ignore_index=True), preserve_index=False)
-    with atomic_path(path) as tmp:
-        pq.write_table(table, tmp)
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:  # pyarrow: UTF-8 names only
+        pq.write_table(table, fh)
 
 
 def add_coverage_commands(subparsers: Any) -> None:

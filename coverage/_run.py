@@ -544,7 +544,11 @@ def write_coverage(path: str | os.PathLike[str], result: RunCoverage) -> list[Pa
     summary = json_text(result.summary)
 
     def table_writer(table: pa.Table) -> Writer:
-        return lambda tmp: pq.write_table(table, tmp)
+        def write(tmp: Path) -> None:
+            with open(tmp, "wb") as fh:  # pyarrow cannot open a name that is not UTF-8
+                pq.write_table(table, fh)
+
+        return write
 
     def cannot(flag: str, dest: Path, exc: OSError) -> RunDirError:
         # disk full, read-only: one line naming the file (no folder left behind)

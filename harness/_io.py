@@ -48,6 +48,17 @@ def file_identity(path: Path) -> tuple[object, ...]:
     return (st.st_dev, st.st_ino)
 
 
+def utf8_text(text: str) -> str:
+    """``text`` as every file format can hold it: the bytes of a file name that is not
+    UTF-8 (which Python reads as lone surrogates, and Parquet, JSON in UTF-8 and
+    matplotlib refuse) as ``\\xNN`` escapes, the rest as it is."""
+    try:
+        raw = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a surrogate no file name gives
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return raw.decode("utf-8", "backslashreplace")
+
+
 def _finite(value: Any) -> Any:
     """``value`` with every float that is not finite (inf, -inf, NaN) replaced by None."""
     if isinstance(value, float):  # numpy's float64 too

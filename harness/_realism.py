@@ -37,6 +37,7 @@ distance that remains is a difference of the wrist model, not of the range of pa
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -60,7 +61,7 @@ from highfive.generators import (
     synthesize,
 )
 
-from ._io import file_identity
+from ._io import file_identity, utf8_text
 from ._model_spec import ModelSpec
 from ._pipeline import countable
 from ._preprocess import to_uniform
@@ -153,7 +154,13 @@ def load_region(path: str | os.PathLike[str] | None) -> tuple[dict[str, Any], Pa
         return {}, default_space()
     path = Path(path)
     data = read_toml(path, "region file")
-    if set(data) == {"space"} and isinstance(data["space"], Mapping):
+    if "space" in data and isinstance(data["space"], Mapping):
+        others = sorted(k for k in data if k != "space")
+        if others:
+            raise InvalidParameter(
+                f"region file {path.name}: restrictions both in a [space] table and outside "
+                f"it ({', '.join(others)}); allowed: one or the other"
+            )
         data = dict(data["space"])
     try:
         return data, default_space().restrict(**data)
@@ -384,9 +391,15 @@ def _read_real(
     time_unit: Any,
 ) -> tuple[list[_Stretch], list[tuple[str, str]], dict[str, float]]:
     """The usable recordings as stretches between gaps, the skipped ones with their
-    reason, and what each usable one's quietest stretch reads (g)."""
+    reason, and what each usable one's quietest stretch reads (g).
+
+    Names are :func:`utf8_text`: a name that is not UTF-8 has its bytes as escapes. A
+    recording given twice, through a link, or as a copy (the same bytes under another
+    name) is compared once: the first in the canonical order, the others skipped.
+    """
     opened, skipped = [], []
     first: dict[tuple[object, ...], str] = {}  # file identity -> the name first given
+    contents: dict[str, str] = {}  # SHA-256 of a file opened -> its name
     # In a canonical order (resolved path, the file before a path through a link to it or
     # to a folder above it, then name), so that the result does not depend on the order
     # the recordings are given in.
@@ -395,7 +408,8 @@ def _read_real(
         for p in paths
         for resolved in [os.fspath(Path(p).resolve())]
     ]
-    for _, _, name, p in sorted(named, key=lambda x: x[:3]):
+    for _, _, given, p in sorted(named, key=lambda x: x[:3]):
+        name = utf8_text(given)
         key = file_identity(Path(p))  # a symbolic or hard link is the file
         if key in first:
             said = "given twice" if first[key] == name else f"same file as {first[key]}"
@@ -403,13 +417,20 @@ def _read_real(
             continue
         first[key] = name
         try:
-            opened.append(open_recording(p, units=units, time_unit=time_unit))
+            rec = open_recording(p, units=units, time_unit=time_unit)
         except HighfiveError as exc:
-            skipped.append((os.fspath(p), str(exc)))
+            skipped.append((name, utf8_text(str(exc))))
+            continue
+        with open(p, "rb") as fh:
+            sha = hashlib.file_digest(fh, "sha256").hexdigest()
+        if sha in contents:  # a copy would weigh one recording twice
+            skipped.append((name, f"same bytes as {contents[sha]}"))
+            continue
+        contents[sha] = name
+        opened.append((name, rec))
     usable: list[_Stretch] = []
     rest_g: dict[str, float] = {}
-    for rec in opened:
-        name = os.fspath(rec.path)
+    for name, rec in opened:
         parts: list[tuple[np.ndarray, np.ndarray]] = []
         segments: list[list[tuple[np.ndarray, np.ndarray]]] = []
         for t, x, starts in rec.pieces():
@@ -422,7 +443,7 @@ def _read_real(
         spans = stretches(rec, pieces=read)
         if not any(countable(span, n, rec.fs, WINDOW_S) for span, n in spans):
             # As highfive count refuses it (with the shipped models' window).
-            skipped.append((name, nothing_to_count(rec.path.name, spans, WINDOW_S)))
+            skipped.append((name, utf8_text(nothing_to_count(rec.path.name, spans, WINDOW_S))))
             continue
         kept = 0
         for i, seg in enumerate(segments):

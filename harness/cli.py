@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import os
 import signal
 import sys
@@ -33,6 +34,7 @@ from highfive.harness import (
     write_together,
 )
 
+from ._io import utf8_text
 from ._recording_columns import columns_help
 
 __all__ = ["main"]
@@ -343,7 +345,7 @@ def _write_trace_table(trace: Any, path: Path) -> None:
         {"t": trace.t, **{f"{a}_g": trace.samples[:, i] for i, a in enumerate("xyz")}}
     )
     if path.suffix.lower() == ".parquet":
-        frame.to_parquet(path, index=False)
+        path.write_bytes(_parquet_bytes(frame))  # pyarrow opens no name that is not UTF-8
     else:
         # Each value in the shortest text that reads back to the same bits (float64
         # times, float32 samples): a fixed number of digits rounded the times to 50 us.
@@ -447,7 +449,7 @@ def _cmd_count(args: argparse.Namespace) -> int:
             on=on,
             off=off,
             gaps=result.gaps,
-            title=f"{args.recording}",
+            title=utf8_text(os.fspath(args.recording)),  # the name's bytes, if not UTF-8
         )
         save_figure(figure, args.plot)
         # With --json, stdout holds the JSON document alone.
@@ -542,8 +544,20 @@ def _check_realism_outputs(args: argparse.Namespace) -> None:
         )
 
 
+def _parquet_bytes(frame: Any) -> bytes:
+    """``frame`` as a Parquet file's bytes. Written by Python, not pyarrow, they go to
+    any name: pyarrow refuses a name that is not UTF-8, and pandas hands it the name of
+    an open file."""
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    return buffer.getvalue()
+
+
 def _parquet_writer(table: Any) -> Writer:
-    return lambda tmp: table.to_parquet(tmp, index=False)
+    def write(tmp: Path) -> None:
+        tmp.write_bytes(_parquet_bytes(table))
+
+    return write
 
 
 def _text_writer(text: str) -> Writer:
@@ -688,9 +702,8 @@ def _cmd_replay(args: argparse.Namespace) -> int:
 
         spec = next((c.spec for c in rep.counters.values() if c.spec is not None), None)
         verdicts = ", ".join(f"{m} {o.verdict}" for m, o in rep.outcomes.items())
-        fig = plot_replay(
-            rep.trace, rep.results, spec=spec, title=f"{args.run} case {rep.case}: {verdicts}"
-        )
+        title = f"{utf8_text(os.fspath(args.run))} case {rep.case}: {verdicts}"
+        fig = plot_replay(rep.trace, rep.results, spec=spec, title=title)
         writers["--plot"] = (args.plot, lambda tmp: save_figure(fig, tmp))
     write_together(writers)
     for path, _ in writers.values():
@@ -1210,6 +1223,13 @@ def _parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argpa
 
 
 def _main(argv: Sequence[str] | None) -> int:
+    if sys.stdout is None:  # started with it closed (`>&-`): every line printed would vanish
+        print(
+            "error: standard output is closed, so nothing could be printed; redirect it to "
+            "a file or to /dev/null instead",
+            file=sys.stderr,
+        )
+        return 2
     with warnings.catch_warnings():
         warnings.showwarning = _show_warning
         args = _parse(_build_parser(), argv)

@@ -74,7 +74,7 @@ def plot_count(
     ax.set_ylabel("specific force (g)")
     ax.set_xlim(float(trace.t[0]), float(trace.t[-1]))
     ax.grid(alpha=0.3)
-    ax.set_title(title, fontsize=10)
+    ax.set_title(title, fontsize=10, parse_math=False)  # "$...$" in a file name is text
     if windows is not None:
         ax = axes[1, 0]
         centres, probs = _broken(*_thinned(*windows), gaps)

@@ -81,6 +81,7 @@ def plot_trace(
         f"{trace.n_high_fives} high-five(s) in {trace.duration:.1f} s",
         fontsize=10,
         pad=14,
+        parse_math=False,  # a file name's "$...$" is text, not TeX
     )
     return fig
 
@@ -157,7 +158,7 @@ def plot_replay(
             label=f"{model} detections",
         )
     ax.set_ylabel("specific force (g)")
-    ax.set_title(title, fontsize=10, pad=14)
+    ax.set_title(title, fontsize=10, pad=14, parse_math=False)  # "$...$" in a path is text
 
     if spec is not None:
         ax = panels.pop(0)

@@ -518,6 +518,25 @@ def test_a_closed_stdout_stops_quietly(tmp_path: Path) -> None:
     assert proc.wait() == 141 and err == ""  # 128 + SIGPIPE, no traceback or message
 
 
+@pytest.mark.parametrize("command", [["synth", "high_five"], ["realism", "--help"]])
+def test_a_stdout_closed_from_the_start_is_one_line(tmp_path: Path, command: list[str]) -> None:
+    """`highfive ... >&-`: Python starts with no sys.stdout; printing dropped every line
+    and the final flush raised AttributeError, a traceback with exit 1."""
+    exe = Path(sys.executable).with_name("highfive")
+    proc = subprocess.run(
+        ["sh", "-c", 'exec "$@" >&-', "sh", str(exe), *command],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr == (
+        "error: standard output is closed, so nothing could be printed; redirect it to a "
+        "file or to /dev/null instead\n"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_replay_of_a_case_the_run_has_not_stored_compares_nothing(
     tmp_path: Path, toy_model_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -276,7 +276,15 @@ def test_region_files_restrict_the_space(tmp_path: Path) -> None:
         ('colour = "red"\n', r"region file r.toml: unknown parameter 'colour'"),
         ('background = "swimming"\n', r"region file r.toml: background: 'swimming'"),
         ("peak_accel = [50.0, 60.0]\n", r"region file r.toml: peak_accel: "),
-        ('[space]\nmotion = "rest"\n[other]\nx = 1\n', r"unknown parameter 'space'"),
+        (  # was "unknown parameter 'space'", though a [space] table alone is read
+            'motion = "rest"\n[space]\nbackground = "walking"\n',
+            r"region file r.toml: restrictions both in a \[space\] table and outside it "
+            r"\(motion\); allowed: one or the other",
+        ),
+        (
+            '[space]\nmotion = "rest"\n[other]\nx = 1\n',
+            r"outside it \(other\); allowed: one or the other",
+        ),
     ],
 )
 def test_bad_region_files_are_one_line(tmp_path: Path, text: str, match: str) -> None:
@@ -800,6 +808,48 @@ def test_file_names_with_control_characters_are_printed_escaped(
     # command line escapes what it prints.
     result = compare_realism([evil, evil, recordings / "r1.csv"], synthetic=2)
     assert any(evil.name in line for line in result.lines())
+
+
+def test_names_that_are_not_utf8_are_written_as_escapes(
+    recordings: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A recording named b'\\xff\\xfe.csv' (the file system's bytes, not UTF-8) made
+    features.parquet raise UnicodeEncodeError, an --out folder so named raised in
+    pyarrow, and count --plot's title raised in matplotlib: tracebacks, exit 1."""
+    folder = os.fsencode(tmp_path)
+    bad = Path(os.fsdecode(folder + b"/\xff\xfe.csv"))
+    bad.write_bytes((recordings / "r0.csv").read_bytes())
+    out = Path(os.fsdecode(folder + b"/out\xff"))
+    html = tmp_path / "r.html"
+    argv = ["realism", str(bad), str(recordings / "r1.csv"), "--synthetic", "2"]
+    assert main([*argv, "--out", str(out), "--html", str(html)]) == 0
+    with open(out / "features.parquet", "rb") as fh:  # pyarrow opens UTF-8 names only
+        names = pd.read_parquet(fh).query("source == 'real'")["recording"]
+    assert sorted(Path(n).name for n in names) == ["\\xff\\xfe.csv", "r1.csv"]
+    assert "\\xff\\xfe.csv" in html.read_text(encoding="utf-8")
+    assert json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert main(["count", str(bad), "--plot", str(tmp_path / "c.png")]) == 0
+    assert (tmp_path / "c.png").read_bytes().startswith(b"\x89PNG")
+    # A name that is TeX to matplotlib ("$\\frac$") raised ParseSyntaxException.
+    tex = tmp_path / "a$\\frac$.csv"
+    tex.write_bytes((recordings / "r0.csv").read_bytes())
+    assert main(["count", str(tex), "--plot", str(tmp_path / "t.png")]) == 0
+    assert (tmp_path / "t.png").read_bytes().startswith(b"\x89PNG")
+    capsys.readouterr()
+
+
+def test_a_byte_identical_copy_is_compared_once(recordings: Path, tmp_path: Path) -> None:
+    """A copy of a recording under another name was compared as a fourth recording,
+    weighing it twice, where a campaign's labels refuse a copy."""
+    copy = tmp_path / "copy.csv"
+    copy.write_bytes((recordings / "r1.csv").read_bytes())
+    r1 = os.fspath(recordings / "r1.csv")
+    result = compare_realism([recordings / "r0.csv", r1, copy], synthetic=2)
+    assert result.facts["real_recordings"] == 2
+    shown = {os.fspath(copy): f"same bytes as {r1}", r1: f"same bytes as {os.fspath(copy)}"}
+    assert len(result.skipped) == 1
+    name, reason = result.skipped[0]
+    assert reason == shown[name]
 
 
 def test_of_a_file_and_a_path_through_a_linked_folder_the_file_is_kept(
