@@ -37,13 +37,22 @@ Writer = Callable[[Path], object]
 """Writes one output to the path it is given (a temporary beside the output)."""
 
 
+def resolved_path(path: Path) -> Path:
+    """``path`` with its links and ``..`` resolved, or made absolute where it cannot be
+    resolved (a loop of links, which ``Path.resolve`` raises RuntimeError for)."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError, ValueError):  # ValueError: a NUL in the name
+        return path.absolute()
+
+
 def file_identity(path: Path) -> tuple[object, ...]:
     """What names one file however it is written: its device and inode when it exists
     (a symbolic or hard link is the file), else its resolved path."""
-    resolved = path.resolve()  # 'missing/../a.csv' is a.csv, as the resolved path says
+    resolved = resolved_path(path)  # 'missing/../a.csv' is a.csv, as the resolved path says
     try:
         st = resolved.stat()
-    except OSError:
+    except (OSError, ValueError):
         return (os.fspath(resolved),)
     return (st.st_dev, st.st_ino)
 

@@ -29,6 +29,8 @@ import csv
 import hashlib
 import math
 import os
+import re
+import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -121,6 +123,26 @@ def _times(text: str, where: str) -> tuple[float, ...]:
             f"{where}: {len(out):,} times; allowed: at most {MAX_COUNT:,} high-fives a recording"
         )
     return tuple(out)
+
+
+def _below(end: float, time: float) -> str:
+    """``end`` in the fewest digits (from 4) that show it below ``time``: 9.9798 s, not
+    a rounded 9.980 that a time of 9.98 seems to fit."""
+    for digits in range(4, 18):
+        shown = f"{end:.{digits}g}"
+        if float(shown) < time:
+            return shown
+    return repr(end)  # pragma: no cover (17 digits tell any two floats apart)
+
+
+def _for_campaign(exc: Exception) -> str:
+    """A refusal of ``highfive count`` (which advises its flags) as a campaign's: the
+    flags become the keys of its [recordings] table."""
+    text = str(exc).replace(
+        "pass --units g or --units m/s2", 'set units = "g" or "m/s2" in [recordings]'
+    )
+    text = re.sub(r"pass --time-unit (\w+)", r'set time_unit = "\1" in [recordings]', text)
+    return re.sub(r"pass --units (g|m/s2)", r'set units = "\1" in [recordings]', text)
 
 
 def _count(text: str, where: str) -> int:
@@ -223,6 +245,8 @@ def read_labels(
         raise  # pragma: no cover (decodes whole but not in pieces: cannot happen)
     except (OSError, csv.Error) as exc:
         raise InvalidParameter(f"recordings.labels: cannot read {path.name} ({exc})") from None
+    while rows and not any(c.strip() for c in rows[0][1]):
+        rows.pop(0)  # blank lines before the header, as between rows
     header = _header(path, rows[0][1] if rows else [], metadata)
     cases: list[RecordingCase] = []
     seen: dict[object, tuple[int, str]] = {}
@@ -260,6 +284,11 @@ def _case(
             f"{where}: {show(name)} is outside the folder {os.fspath(root)}; allowed: a path "
             "relative to the folder, within it"
         )
+    if "\0" in name:  # the operating system takes no such name: os.stat raised ValueError
+        raise InvalidParameter(
+            f"{where}: {show(name)} holds a NUL character, which no file name does; allowed: "
+            "a recording's path in the folder"
+        )
     file = root / name
     key = file_identity(file)  # the same file however it is written (or linked)
     if key in seen:
@@ -268,10 +297,21 @@ def _case(
             "allowed: each recording once"
         )
     seen[key] = (line, name)
-    if not file.is_file():
+    try:
+        mode = file.stat().st_mode  # through links
+    except FileNotFoundError:
+        mode = None
+    except OSError as exc:  # a loop of links, a name too long
         raise InvalidParameter(
-            f"{where}: {show(name)} does not exist in the folder {os.fspath(root)}; allowed: "
-            "a .csv or .parquet file, relative to the folder"
+            f"{where}: {show(name)} cannot be opened ({exc.strerror or exc}); allowed: a .csv "
+            "or .parquet file, relative to the folder"
+        ) from None
+    if mode is None or not stat.S_ISREG(mode):
+        raise InvalidParameter(
+            f"{where}: {show(name)} "
+            + ("does not exist" if mode is None else "is not a regular file")
+            + f" in the folder {os.fspath(root)}; allowed: a .csv or .parquet file, relative "
+            "to the folder"
         )
     meta = []
     for column in metadata:
@@ -290,11 +330,12 @@ def _case(
     try:
         rec = open_recording(file, units=reading[0], time_unit=reading[1])
     except InvalidParameter as exc:
-        raise InvalidParameter(f"{where}: {show(name)} is refused: {exc}") from None
+        raise InvalidParameter(f"{where}: {show(name)} is refused: {_for_campaign(exc)}") from None
     if times and times[-1] > rec.duration_s:
         raise InvalidParameter(
             f"{_where(labels, line, 'high_fives')}: {times[-1]:g} s is after the end of "
-            f"{name} ({rec.duration_s:.3f} s); allowed: times within the recording"
+            f"{name} ({_below(rec.duration_s, times[-1])} s from its first sample to its last); "
+            "allowed: times within the recording"
         )
     data = file.read_bytes()
     sha = hashlib.sha256(data).hexdigest()

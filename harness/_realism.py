@@ -61,7 +61,7 @@ from highfive.generators import (
     synthesize,
 )
 
-from ._io import file_identity, utf8_text
+from ._io import file_identity, resolved_path, utf8_text
 from ._model_spec import ModelSpec
 from ._pipeline import countable
 from ._preprocess import to_uniform
@@ -406,7 +406,7 @@ def _read_real(
     named = [
         (resolved, resolved != os.fspath(Path(p).absolute()), os.fspath(p), p)
         for p in paths
-        for resolved in [os.fspath(Path(p).resolve())]
+        for resolved in [os.fspath(resolved_path(Path(p)))]
     ]
     for _, _, given, p in sorted(named, key=lambda x: x[:3]):
         name = utf8_text(given)

@@ -76,12 +76,20 @@ def _check_path(path: Path) -> str:
             f"recording: {show(os.fspath(path))} is a folder; give a .csv or .parquet file"
         )
     if not path.is_file():
-        if path.exists():  # a named pipe or a device: reading it could wait forever
+        try:
+            path.stat()
+        except FileNotFoundError:
+            raise InvalidParameter(f"recording: {show(os.fspath(path))} does not exist") from None
+        except (OSError, ValueError) as exc:  # a loop of links, a name too long, a NUL
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
             raise InvalidParameter(
-                f"recording: {show(os.fspath(path))} is not a regular file (a device, pipe or "
-                "socket); give a .csv or .parquet file"
-            )
-        raise InvalidParameter(f"recording: {show(os.fspath(path))} does not exist")
+                f"recording: {show(os.fspath(path))} cannot be opened ({reason})"
+            ) from None
+        # A named pipe or a device: reading it could wait forever.
+        raise InvalidParameter(
+            f"recording: {show(os.fspath(path))} is not a regular file (a device, pipe or "
+            "socket); give a .csv or .parquet file"
+        )
     if suffix not in (".csv", ".parquet", ".pq"):
         raise InvalidParameter(
             f"recording: {path.name} has suffix {show(suffix)}; allowed: .csv, .parquet"

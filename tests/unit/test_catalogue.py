@@ -1068,6 +1068,40 @@ CATALOGUE = [
             **{"b.csv": "t,x,y,z\n" + "".join(f"{i * 0.02:.2f},0,0,1\n" for i in range(200))},
         ),
     ),
+    row(  # os.stat's ValueError: a traceback
+        "run-rec-nul-in-a-file-name",
+        "run r.toml",
+        r"l.csv line 2, column file: 'go\\x00od.csv' holds a NUL character, which no file "
+        r"name does; allowed: a recording's path in the folder$",
+        files=_recordings("file,count\ngo\x00od.csv,0\n"),
+    ),
+    row(  # 'error: File name too long: ...', naming neither the labels file nor its line
+        "run-rec-file-name-too-long",
+        "run r.toml",
+        r"l.csv line 2, column file: 'a+'\.\.\. \(304 characters\) cannot be opened \(File name "
+        r"too long\); allowed: a .csv or .parquet file",
+        files=_recordings("file,count\n" + "a" * 300 + ".csv,0\n"),
+    ),
+    row(  # advised 'pass --units g or --units m/s2', flags that highfive run has not
+        "run-rec-units-advice",
+        "run r.toml",
+        r"l.csv line 2, column file: 'linear.csv' is refused: recording linear.csv: cannot "
+        r"infer units: .*gravity removed; set units = \"g\" or \"m/s2\" in \[recordings\]$",
+        files=_recordings(
+            "file,count\nlinear.csv,0\n",
+            **{"linear.csv": "t,x,y,z\n0,0.02,0,0\n0.02,0,0.03,0\n0.04,0,0,-0.01\n"},
+        ),
+    ),
+    row(  # said "(3.980 s)" of a recording 3.9798 s long, as if 3.98 fitted
+        "run-rec-time-just-after-the-end",
+        "run r.toml",
+        r"l.csv line 2, column high_fives: 3.98 s is after the end of e.csv \(3.9798 s from "
+        r"its first sample to its last\); allowed: times within the recording$",
+        files=_recordings(
+            "file,high_fives\ne.csv,3.98\n",
+            **{"e.csv": "t,x,y,z\n" + "".join(f"{i * 0.019999:.6f},0,0,1\n" for i in range(200))},
+        ),
+    ),
     row(  # named a byte position within the decoder's chunk, not a line
         "run-rec-labels-not-utf8",
         "run r.toml",

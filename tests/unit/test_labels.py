@@ -40,6 +40,26 @@ def test_a_recording_linked_under_two_names_is_refused(folder: Path, link: str) 
         read_labels(folder, "l.csv")
 
 
+def test_a_loop_of_links_is_refused_in_one_line(folder: Path) -> None:
+    """Path.resolve raised RuntimeError (a traceback) for a link to itself, in run,
+    --resume and replay alike."""
+    (folder / "loop.csv").symlink_to("loop.csv")
+    (folder / "l.csv").write_text("file,count\na.csv,0\nloop.csv,0\n")
+    with pytest.raises(
+        InvalidParameter,
+        match=r"^l.csv line 3, column file: 'loop.csv' cannot be opened \(Too many levels of "
+        r"symbolic links\); allowed: ",
+    ):
+        read_labels(folder, "l.csv")
+
+
+def test_blank_lines_before_the_header_are_skipped(folder: Path) -> None:
+    """As blank lines between rows are: the file was said to be empty."""
+    (folder / "l.csv").write_text("\n\nfile,count\na.csv,2\n")
+    (case,) = read_labels(folder, "l.csv")
+    assert (case.file, case.count, case.line) == ("a.csv", 2, 4)
+
+
 NOT_ASCII_DIGITS = st.characters(categories=["Nd", "No"], exclude_characters="0123456789").filter(
     str.isdigit
 )

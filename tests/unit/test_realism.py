@@ -838,6 +838,17 @@ def test_names_that_are_not_utf8_are_written_as_escapes(
     capsys.readouterr()
 
 
+def test_a_loop_of_links_is_skipped_with_its_reason(recordings: Path, tmp_path: Path) -> None:
+    """Path.resolve raised RuntimeError for a link to itself: a traceback."""
+    (tmp_path / "loop.csv").symlink_to("loop.csv")
+    result = compare_realism([tmp_path / "loop.csv", recordings / "r0.csv"], synthetic=2)
+    ((name, reason),) = result.skipped
+    assert name == os.fspath(tmp_path / "loop.csv")
+    assert re.fullmatch(
+        r"recording: .* cannot be opened \(Too many levels of symbolic links\)", reason
+    )
+
+
 def test_a_byte_identical_copy_is_compared_once(recordings: Path, tmp_path: Path) -> None:
     """A copy of a recording under another name was compared as a fourth recording,
     weighing it twice, where a campaign's labels refuse a copy."""
