@@ -9,10 +9,10 @@ with the fresh one to prove it: the case's parameters, ``source``, ``recording``
 labels' metadata and ``weight`` (what coverage bins and weighs the case by), and every
 outcome column (errors and timeouts included).
 
-A recorded case (a campaign of ``[recordings]``) is read again from its file, which
-must still have the SHA-256 the campaign recorded (else a one-line refusal), and
-judged by the campaign's own function too; it has no parameters to override or
-shrink.
+A recorded case (a campaign of ``[recordings]``) is read again from its file alone
+(:class:`StoredRecordings`), which must still have the SHA-256 the campaign recorded
+(else a one-line refusal), and judged by the campaign's own function against the
+labels the run recorded; it has no parameters to override or shrink.
 
 Shrink moves a failing case's parameters towards the nominal point, one dimension at
 a time, keeping each move only while the same verdict persists, until no dimension
@@ -24,6 +24,7 @@ failure really needs.
 from __future__ import annotations
 
 import functools
+import hashlib
 import math
 import os
 import shlex
@@ -47,28 +48,98 @@ from highfive.generators import (
     synthesize,
 )
 
-from ._campaign import check_recordings, load_recordings, recordings_identity
+from ._campaign import load_recordings
 from ._case import Judged, judge
 from ._config import CampaignConfig
 from ._importance import recorded_proposals, stage_starts
 from ._labels import RecordingCase
 from ._oracle import Score
 from ._pipeline import CountResult
+from ._recording import open_recording
 from ._recording_case import judge_recording
 from ._records import Outcome, outcome_table
-from ._rundir import RunDir
+from ._rundir import RunDir, RunDirError
 from ._verdicts import is_failure
 from .counters import CounterPlugin
 
 __all__ = [
     "Replay",
     "ShrinkResult",
+    "StoredRecordings",
     "load_run",
     "replay",
     "replay_command",
     "replay_loaded",
     "shrink",
 ]
+
+
+class StoredRecordings:
+    """The recorded cases of a run, case ``i`` read from its file only when asked for.
+
+    Each is the recording as the run recorded it in campaign.json: its name, SHA-256,
+    truth and metadata. So a case replays whatever happened since to the labels file
+    (a label fixed, rows reordered) or to the other recordings (removed, altered); only
+    its own file must be as it was. The file is looked for in the recordings folder
+    resolved against the campaign file's folder where the run finds it now (moved or
+    copied with the run, at the place relative to the run directory the run recorded),
+    then where the run recorded it.
+    """
+
+    def __init__(self, run: RunDir, record: Mapping[str, Any], config: CampaignConfig) -> None:
+        assert config.recordings is not None
+        self._run = run
+        self._config = config
+        self._files: list[Mapping[str, Any]] = list(
+            record.get("identity", {}).get("recording_files", [])
+        )
+        here = run.campaign_folder(record)
+        folders = [config.recordings.path(b) for b in (here, config.base) if b]
+        self._folders = list(dict.fromkeys(folders)) or [config.recordings.path("")]
+        self._read = functools.cache(self._case)
+
+    def __len__(self) -> int:
+        return len(self._files)
+
+    def __getitem__(self, case: int) -> RecordingCase:
+        return self._read(case)
+
+    def _case(self, case: int) -> RecordingCase:
+        stored = self._files[case]
+        name = str(stored["file"])
+        found = [f / name for f in self._folders if (f / name).is_file()]
+        if not found:
+            where = " nor in ".join(repr(os.fspath(f)) for f in self._folders)
+            raise InvalidParameter(
+                f"case {case} is the recording {name}, which is neither in {where}; put the "
+                "file back (a moved run finds the recordings beside the campaign file moved "
+                "with it)"
+            )
+        data = found[0].read_bytes()
+        sha = hashlib.sha256(data).hexdigest()
+        if sha != stored["sha256"]:
+            raise RunDirError(
+                f"recording {name} changed since the run {self._run.path} started (SHA-256 "
+                f"{str(stored['sha256'])[:12]} -> {sha[:12]}); case {case} cannot be judged "
+                "as the run judged it: restore the file"
+            )
+        rec = self._config.recordings
+        assert rec is not None
+        opened = open_recording(found[0], units=rec.units, time_unit=rec.time_unit)
+        times = stored.get("high_fives")
+        metadata = stored.get("metadata") or {}
+        return RecordingCase(
+            name,
+            data,
+            sha,
+            None if times is None else tuple(float(t) for t in times),
+            int(stored["count"]),
+            opened.duration_s,
+            tuple((c, str(metadata[c])) for c in rec.metadata),
+            rec.units,
+            rec.time_unit,
+            recording=opened,
+        )
 
 
 @dataclass(frozen=True)
@@ -79,7 +150,7 @@ class LoadedRun:
     config: CampaignConfig
     space: ParameterSpace
     counters: dict[str, CounterPlugin]
-    recordings: tuple[RecordingCase, ...] = ()
+    recordings: StoredRecordings | tuple[RecordingCase, ...] = ()
 
     @functools.cached_property
     def sampler(self) -> Sampler:
@@ -107,10 +178,12 @@ def load_run(path: str | Path) -> LoadedRun:
     run = RunDir(path)
     record = run.read_campaign(config=True)
     config = CampaignConfig.from_dict(record["config"])
-    recordings = load_recordings(config)
-    if recordings:
-        identity = record.get("identity", {})
-        check_recordings(recordings_identity(config, recordings), identity, run.path)
+    recordings: StoredRecordings | tuple[RecordingCase, ...] = ()
+    if config.recordings is not None:
+        if "recording_files" in record.get("identity", {}):
+            recordings = StoredRecordings(run, record, config)
+        else:  # pragma: no cover (every run of recordings records its files)
+            recordings = load_recordings(config)
     CampaignConfig.require_generators(
         record,
         f"run directory {run.shown}",

@@ -292,7 +292,7 @@ class RunDir:
         base = cfg.get("base", "")  # relative counter paths resolve against it
         base = base if isinstance(base, str) else ""
         recorded = CounterOptions(timeout_s=timeout_s, base=base)
-        here = self._campaign_folder(record)
+        here = self.campaign_folder(record)
         if not here or here == base:
             return {str(e["id"]): load_recorded(e, recorded) for e in entries}
         loaded: dict[str, CounterPlugin] = {}
@@ -309,7 +309,7 @@ class RunDir:
             except (ConfigError, ModelError):
                 raise exc from None
 
-    def _campaign_folder(self, record: Mapping[str, Any]) -> str:
+    def campaign_folder(self, record: Mapping[str, Any]) -> str:
         """The campaign file's folder at the place relative to this run directory the
         run recorded, if that is a folder; else ""."""
         rel = record.get("campaign_folder")

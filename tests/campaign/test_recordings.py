@@ -9,6 +9,7 @@ import importlib.util
 import json
 import math
 import re
+import shutil
 import subprocess
 import sys
 from dataclasses import replace
@@ -194,22 +195,48 @@ def test_determinism_resume_and_a_changed_recording(
     assert run_campaign(cfg.with_overrides(name="again"), resume=True, stream=None).complete
     pd.testing.assert_frame_equal(first, results(run.path))
 
-    # A recording altered since: resume and replay refuse, naming it.
+    # A recording altered since: resume refuses, naming it; replay refuses its case.
     target = folder / files[1]["file"]
     original = target.read_text()
     target.write_text(original.replace("0.", "0.0", 1))
+    complete = run.manifest.read_text()
     run.manifest.write_text(lines[0])
     with pytest.raises(RunDirError, match=rf"recording {files[1]['file']} changed since"):
         run_campaign(cfg.with_overrides(name="again"), resume=True, stream=None)
+    run.manifest.write_text(complete)
     with pytest.raises(RunDirError, match=rf"recording {files[1]['file']} changed since"):
-        replay(run.path, 0)
-
-    # Restored, but the labels file lists the recordings in another order: refused too.
+        replay(run.path, 1)
+    # Every other case replays: it needs its own file alone. Replay refused them all,
+    # and after a label was fixed or another recording removed, every case of the run.
+    assert replay(run.path, 0).matches_stored
     target.write_text(original)
     labels = (folder / "labels.csv").read_text().splitlines(keepends=True)
     (folder / "labels.csv").write_text("".join([labels[0], labels[2], labels[1], *labels[3:]]))
-    with pytest.raises(RunDirError, match=r"the labels of the run .* changed since it started"):
-        replay(run.path, 0)
+    (folder / files[2]["file"]).unlink()
+    for case in (0, 1):  # judged by the labels the run recorded
+        again = replay(run.path, case)
+        assert again.matches_stored and not again.not_compared()
+    with pytest.raises(InvalidParameter, match=rf"case 2 is the recording {files[2]['file']}, "):
+        replay(run.path, 2)
+    # Resume still needs them all, as the run had them.
+    run.manifest.write_text(lines[0])
+    with pytest.raises(InvalidParameter, match=rf"'{files[2]['file']}' does not exist in"):
+        run_campaign(cfg.with_overrides(name="again"), resume=True, stream=None)
+
+
+def test_a_run_of_recordings_moved_with_its_campaign_folder_replays(
+    synthetic: tuple[Path, Path, list[int]], tmp_path: Path, toy_model_path: Path
+) -> None:
+    """campaign.json holds the campaign folder's absolute path: a project moved or
+    copied elsewhere (a second clone, a CI artefact) had no case it could replay."""
+    old = tmp_path / "old"
+    old.mkdir()
+    folder = _copy(synthetic[0] / "rec", old / "rec")
+    cfg = CampaignConfig.from_toml(_recordings_config(old, folder, toy_model_path))
+    run_campaign(cfg, stream=None)
+    shutil.move(old, tmp_path / "new")
+    again = replay(tmp_path / "new" / "runs" / "rec", 3)
+    assert again.matches_stored and not again.not_compared()
 
 
 def test_replay_of_a_recorded_case_matches_its_row(
