@@ -37,7 +37,7 @@ from ._difftest import (
     paired_cells,
 )
 from ._difftext import RunDiff
-from ._fingerprint import differing_dimensions
+from ._fingerprint import differing_dimensions, label_union
 from ._gaterun import sampler_design
 from ._progress import Log, progress_for
 from ._weighted import BoxGroups, cell_intervals, run_design
@@ -261,6 +261,13 @@ def diff_runs(
                 "compares plain counts; diff runs of the base distribution (its weighted "
                 "rates are in 'highfive coverage RUN')"
             )
+    recorded = [bool(r.get("config", {}).get("recordings")) for r in (rec_a, rec_b)]
+    if not same and all(recorded):
+        # Label values, not sampled spaces: a train run and a test run differ in split.
+        # Binned by the values of both, as coverage merges them.
+        space_a = space_b = label_union(
+            [space_a, space_b], [os.fspath(pa_), os.fspath(pb)], what="diff"
+        )
     if space_fingerprint(space_a) != space_fingerprint(space_b):
         diff = differing_dimensions(space_a, space_b)
         raise ConfigError(

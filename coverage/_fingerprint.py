@@ -86,11 +86,14 @@ def labels_within(space: ParameterSpace, wider: ParameterSpace) -> bool:
     )
 
 
-def label_union(spaces: Sequence[ParameterSpace], runs: Sequence[str]) -> ParameterSpace:
+def label_union(
+    spaces: Sequence[ParameterSpace], runs: Sequence[str], what: str = "merge coverage"
+) -> ParameterSpace:
     """The space of every label value of several runs of recordings (``runs``: their
     names, for the message): one dimension per label column, in the first run's order,
     its values the union, sorted, as a labels file's are; ``recording`` too only when
-    no column then holds two values, as a single run's labels space has it.
+    no column then holds two values, as a single run's labels space has it. ``what``
+    the runs are for: "merge coverage", "diff".
 
     Raises
     ------
@@ -108,8 +111,8 @@ def label_union(spaces: Sequence[ParameterSpace], runs: Sequence[str]) -> Parame
             f"{', '.join(s.names)} in {r!r}" for s, r in zip(spaces, runs, strict=True)
         )
         raise ConfigError(
-            f"cannot merge coverage: the runs of recordings bin different label columns "
-            f"({shown}); runs of recordings merge when they bin the same label columns, "
+            f"cannot {what}: the runs of recordings bin different label columns "
+            f"({shown}); runs of recordings compare when they bin the same label columns, "
             "whatever their values and order (a run binned by recording alone holds no "
             "column with two values); count them apart"
         )
@@ -117,7 +120,7 @@ def label_union(spaces: Sequence[ParameterSpace], runs: Sequence[str]) -> Parame
     if not any(len(v) > 1 for v in values.values()):
         if any(RECORDING not in one for one in labels):
             # A run of recordings always has it then: a run without it is of another kind.
-            raise ConfigError("cannot merge coverage: a run holds no recording dimension")
+            raise ConfigError(f"cannot {what}: a run holds no recording dimension")
         values[RECORDING] = sorted({v for one in labels for v in one[RECORDING] or ()})
     dims = []
     for name, choices in values.items():

@@ -417,10 +417,14 @@ def test_coverage_merges_runs_of_recordings_that_bin_the_same_label_columns(
         with pytest.raises(
             ConfigError,
             match=r"^cannot merge coverage: the runs of recordings bin different label columns "
-            r"\(who, hand in .*a'; recording, who, arm in .*b'\); runs of recordings merge "
+            r"\(who, hand in .*a'; recording, who, arm in .*b'\); runs of recordings compare "
             r"when they bin the same label columns",
         ):
             analyse_run(runs)
+        with pytest.raises(
+            ConfigError, match=r"^cannot diff: the runs of recordings bin different label columns"
+        ):
+            diff_runs(*runs, model="toy", ways=[1])
         return
     if second == "columns reordered":  # a run without motion: its report says no motion
         text = write_report(runs[1], tmp_path / "r.html", cases=0).read_text()
@@ -434,6 +438,13 @@ def test_coverage_merges_runs_of_recordings_that_bin_the_same_label_columns(
     one_way = merged.cells[(merged.cells["t"] == 1) & (merged.cells["model"] == "toy")]
     who = one_way[one_way["label"].str.startswith("who=")]
     assert int(who["n"].sum()) == len(rows)  # each case once
+    # diff bins them as coverage does, by the values of both: it refused them, their
+    # "parameter spaces" differing in who.
+    d = diff_runs(*runs, model="toy", ways=[1])
+    assert not d.paired  # other files: Fisher's exact test, cell by cell
+    by_who = d.cells[d.cells["label"].str.startswith("who=")].set_index("label")
+    assert int(by_who["n_a"].sum()) == half and int(by_who["n_b"].sum()) == len(rows) - half
+    assert by_who.loc["who=alice", "n_b"] == 0 and by_who.loc["who=carol", "n_a"] == 0
 
 
 def test_a_refused_resume_names_the_setting_that_differs(
