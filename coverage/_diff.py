@@ -379,6 +379,12 @@ def _judging_note(rec_a: Mapping[str, Any], rec_b: Mapping[str, Any]) -> str:
     ia, ib = rec_a.get("identity", {}), rec_b.get("identity", {})
     keys = ("tolerance", "counter_timeout_s", "stream_chunk_s")
     differ = [f"{k} {ia.get(k)} in A, {ib.get(k)} in B" for k in keys if ia.get(k) != ib.get(k)]
+    read_a, read_b = (r.get("config", {}).get("recordings") or {} for r in (rec_a, rec_b))
+    if read_a and read_b:  # the same file read in other units is another signal
+        for k in ("units", "time_unit"):
+            a, b = read_a.get(k, "auto"), read_b.get(k, "auto")
+            if a != b:
+                differ.append(f"recordings.{k} {a} in A, {b} in B")
     truth_a = {r["sha256"]: _truth(r) for r in ia.get("recording_files") or []}
     relabelled = [
         str(r["file"])

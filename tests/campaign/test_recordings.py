@@ -357,10 +357,15 @@ def test_diff_pairs_runs_of_the_same_files_whatever_their_seed_and_names_relabel
     (other / "labels.csv").write_text("\n".join([header, f"{name},0.5,{kind}", *rest]) + "\n")
     seeded = _recordings_config(tmp_path, tmp_path / "rec", toy_model_path, name="seeded")
     seeded.write_text("seed = 7\n" + seeded.read_text())
+    # The same files read with another time unit: paired without a word, though a
+    # reading in other units moves the detections.
+    timed = _recordings_config(tmp_path, tmp_path / "rec", toy_model_path, name="timed")
+    timed.write_text(timed.read_text().replace('units = "g"', 'units = "g"\ntime_unit = "s"'))
     for config in (
         _recordings_config(tmp_path, tmp_path / "rec", toy_model_path),
         seeded,
         _recordings_config(tmp_path, other, toy_model_path, name="relabelled"),
+        timed,
     ):
         run_campaign(CampaignConfig.from_toml(config), stream=None)
     runs = tmp_path / "runs"
@@ -373,6 +378,8 @@ def test_diff_pairs_runs_of_the_same_files_whatever_their_seed_and_names_relabel
         r"labels files\): a difference may come from the judging, not the counter",
         d.note,
     )
+    d = diff_runs(runs / "rec", runs / "timed", model="toy", ways=[1])
+    assert d.paired and "judge differently (recordings.time_unit auto in A, s in B)" in d.note
     # Two runs that each hold one recording twice (made before a run refused that):
     # which copy is which cannot be told, so they are not paired by row position.
     for run in ("rec", "seeded"):
