@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import itertools
 import math
 import os
 import re
@@ -46,7 +47,7 @@ from highfive.generators import (
 from ._io import file_identity
 from ._pipeline import countable
 from ._recording import Recording, TimeUnit, Units, open_recording
-from ._recording_count import nothing_to_count, stretches
+from ._recording_count import nothing_to_count, segments, stretches
 from ._records import MAX_COUNT
 
 __all__ = ["RecordingCase", "check_windows", "labels_space", "read_labels"]
@@ -143,6 +144,20 @@ def _for_campaign(exc: Exception) -> str:
     )
     text = re.sub(r"pass --time-unit (\w+)", r'set time_unit = "\1" in [recordings]', text)
     return re.sub(r"pass --units (g|m/s2)", r'set units = "\1" in [recordings]', text)
+
+
+def _check_gaps(
+    times: Sequence[float], spans: Sequence[tuple[float, float, int]], where: str, name: str
+) -> None:
+    """Refuse a time that falls in a gap between two segments: no sample shows that
+    high-five, so its case could only ever be a miss."""
+    for (_, end, _), (start, _, _) in itertools.pairwise(spans):
+        inside = [t for t in times if end < t < start]
+        if inside:
+            raise InvalidParameter(
+                f"{where}: {inside[0]:g} s falls in a gap of {name} (no sample from {end:g} "
+                f"to {start:g} s); allowed: times where the recording holds samples"
+            )
 
 
 def _count(text: str, where: str) -> int:
@@ -337,6 +352,8 @@ def _case(
             f"{name} ({_below(rec.duration_s, times[-1])} s from its first sample to its last); "
             "allowed: times within the recording"
         )
+    if times:
+        _check_gaps(times, segments(rec), _where(labels, line, "high_fives"), name)
     data = file.read_bytes()
     sha = hashlib.sha256(data).hexdigest()
     if sha in seen:  # a copy: the same case twice, perhaps with contradicting labels

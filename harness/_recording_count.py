@@ -251,6 +251,16 @@ def stretches(
 
     ``pieces``: the recording's pieces, as :meth:`Recording.pieces` gave them to a caller
     that already read them (default: read them here)."""
+    return [(end - start, n) for start, end, n in segments(recording, max_gap_s, pieces)]
+
+
+def segments(
+    recording: Recording,
+    max_gap_s: float = MAX_GAP_S,
+    pieces: Iterable[tuple[np.ndarray, Any, bool]] | None = None,
+) -> list[tuple[float, float, int]]:
+    """Each segment's first and last sample's time (s from the recording's first
+    sample) and its samples, between gaps longer than ``max_gap_s`` (one pass)."""
     out: list[tuple[float, float, int]] = []  # start, end, samples
     if pieces is None:
         pieces = recording.pieces(max_gap_s=max_gap_s)
@@ -260,7 +270,7 @@ def stretches(
         else:
             start, _end, n = out[-1]
             out[-1] = (start, float(t[-1]), n + t.size)
-    return [(end - start, n) for start, end, n in out]
+    return out
 
 
 def _nothing_to_count(recording: Recording, max_gap_s: float, counter: Any) -> str:

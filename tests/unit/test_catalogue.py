@@ -1102,6 +1102,19 @@ CATALOGUE = [
             **{"e.csv": "t,x,y,z\n" + "".join(f"{i * 0.019999:.6f},0,0,1\n" for i in range(200))},
         ),
     ),
+    row(  # accepted: a case that could only ever be a miss
+        "run-rec-time-in-a-gap",
+        "run r.toml",
+        r"l.csv line 2, column high_fives: 3 s falls in a gap of gap.csv \(no sample from 1.98 "
+        r"to 4 s\); allowed: times where the recording holds samples$",
+        files=_recordings(
+            "file,high_fives\ngap.csv,1;3\n",
+            **{
+                "gap.csv": "t,x,y,z\n"
+                + "".join(f"{s + i * 0.02:.2f},0,0,1\n" for s in (0, 4) for i in range(100))
+            },
+        ),
+    ),
     row(  # named a byte position within the decoder's chunk, not a line
         "run-rec-labels-not-utf8",
         "run r.toml",
