@@ -1195,7 +1195,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _escaped(text: str) -> str:
     from highfive.generators import show_text
 
-    return show_text(text)
+    return show_text(utf8_text(text))  # the bytes of a name that is not UTF-8 as \xNN
 
 
 def say(line: str = "", file: Any = None) -> None:

@@ -828,8 +828,11 @@ def test_names_that_are_not_utf8_are_written_as_escapes(
     assert sorted(Path(n).name for n in names) == ["\\xff\\xfe.csv", "r1.csv"]
     assert "\\xff\\xfe.csv" in html.read_text(encoding="utf-8")
     assert json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    capsys.readouterr()
     assert main(["count", str(bad), "--plot", str(tmp_path / "c.png")]) == 0
     assert (tmp_path / "c.png").read_bytes().startswith(b"\x89PNG")
+    # Printed as written to the files, not as Python's stand-ins (\udcff\udcfe).
+    assert "\\xff\\xfe.csv: " in capsys.readouterr().out
     # A name that is TeX to matplotlib ("$\\frac$") raised ParseSyntaxException.
     tex = tmp_path / "a$\\frac$.csv"
     tex.write_bytes((recordings / "r0.csv").read_bytes())
