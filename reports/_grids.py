@@ -33,6 +33,13 @@ def short(text: str, width: int = LABEL_CHARS) -> str:
     return f"{text[: width - 1 - tail]}…{text[-tail:]}"
 
 
+def plain(text: str) -> str:
+    """``text`` as matplotlib draws it literally: each "$" escaped, so that a label value
+    or a file name ("price $5 and $6", "$\\foo{$") never reads as TeX, which garbled it
+    or raised."""
+    return text.replace("$", r"\$")
+
+
 def shortened(labels: Sequence[str], width: int = LABEL_CHARS) -> tuple[str, ...]:
     """Every label :func:`short`; numbered ("2. ...") when cutting made two equal."""
     cut = [short(x, width) for x in labels]

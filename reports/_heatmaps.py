@@ -24,7 +24,7 @@ from matplotlib.colors import Colormap, LogNorm, Normalize, TwoSlopeNorm
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Rectangle
 
-from ._grids import PairGrid, RateScale, short, shortened
+from ._grids import PairGrid, RateScale, plain, short, shortened
 
 __all__ = ["agreement_figure", "pair_figure"]
 
@@ -65,7 +65,8 @@ def _heatmap(ax: Axes, data: np.ndarray, cmap: Colormap, norm: Normalize) -> Any
 def _frame_axes(ax: Axes, grid: PairGrid, title: str, ylabels: bool) -> None:
     """Ticks, labels and title of one heatmap; bin labels longer than
     :data:`~._grids.LABEL_CHARS` are cut in the middle (the report lists them whole)."""
-    row_labels, col_labels = shortened(grid.row_labels), shortened(grid.col_labels)
+    row_labels = tuple(map(plain, shortened(grid.row_labels)))
+    col_labels = tuple(map(plain, shortened(grid.col_labels)))
     rows, cols = len(row_labels), len(col_labels)
     rotate = max(len(x) for x in col_labels) > 4 or cols > 6
     # Many columns are narrower than a slanted label is wide: upright labels then.
@@ -82,10 +83,10 @@ def _frame_axes(ax: Axes, grid: PairGrid, title: str, ylabels: bool) -> None:
     ax.set_yticks(np.arange(rows), row_labels if ylabels else [], fontsize=8)
     ax.set_xlim(-0.5, cols - 0.5)
     ax.set_ylim(rows - 0.5, -0.5)
-    ax.set_xlabel(grid.axis_labels[1], fontsize=9)
+    ax.set_xlabel(plain(grid.axis_labels[1]), fontsize=9)
     if ylabels:
-        ax.set_ylabel(grid.axis_labels[0], fontsize=9)
-    ax.set_title(title, fontsize=10)
+        ax.set_ylabel(plain(grid.axis_labels[0]), fontsize=9)
+    ax.set_title(plain(title), fontsize=10)
     ax.tick_params(length=0)
     for side in ax.spines.values():
         side.set_visible(False)
@@ -271,7 +272,7 @@ def pair_figure(grid: PairGrid, scale: RateScale) -> Figure:
         )
     handles.append(Patch(fc=_ZERO_RATE, ec="0.6", label="no failure (below the scale)"))
     fig.legend(handles=handles, loc="outside lower center", ncols=3, fontsize=8, frameon=False)
-    fig.suptitle(short(grid.cross, 100), fontsize=12, fontweight="bold")
+    fig.suptitle(plain(short(grid.cross, 100)), fontsize=12, fontweight="bold")
     return fig
 
 

@@ -7,11 +7,13 @@ Every helper returns HTML text; anything that came from a file is escaped by
 from __future__ import annotations
 
 import html
+import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from highfive.generators import escape
 from highfive.harness import FAIL_VERDICTS
 
 __all__ = [
@@ -36,8 +38,15 @@ MESSAGE_CHARS = 200
 
 
 def esc(value: Any) -> str:
-    """HTML-escaped text of ``value``."""
-    return html.escape(str(value), quote=True)
+    """HTML-escaped text of ``value``, each control and format character of it (BEL, a
+    right-to-left override that would show a file name reversed, a zero-width joiner)
+    as its Python escape (``\\u202e``), as a terminal shows it; a line break and a
+    tab stay."""
+    return html.escape(escape(str(value), _hidden), quote=True)
+
+
+def _hidden(c: str) -> bool:
+    return c not in "\n\t" and unicodedata.category(c) in ("Cc", "Cf", "Cs")
 
 
 CSS = """

@@ -810,6 +810,21 @@ def test_file_names_with_control_characters_are_printed_escaped(
     assert any(evil.name in line for line in result.lines())
 
 
+def test_bidi_and_control_characters_in_names_are_escaped_in_the_html(
+    recordings: Path, tmp_path: Path
+) -> None:
+    """A recording named "\\u202egnp.csv" showed as "csv.png" reversed in the page's
+    holes table: HTML escaping leaves a right-to-left override as it is."""
+    evil = tmp_path / "\u202egnp\u2066\x07.csv"
+    evil.write_bytes((recordings / "r0.csv").read_bytes())
+    html = tmp_path / "r.html"
+    argv = ["realism", str(evil), str(recordings / "r1.csv"), "--synthetic", "2"]
+    assert main([*argv, "--out", str(tmp_path / "out"), "--html", str(html)]) == 0
+    page = html.read_text(encoding="utf-8")
+    assert "\\u202egnp\\u2066\\x07.csv" in page
+    assert not any(c in page for c in "\u202e\u2066\x07")
+
+
 def test_names_that_are_not_utf8_are_written_as_escapes(
     recordings: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -290,3 +290,39 @@ def test_long_labels_and_model_ids_stay_inside_the_figure_and_apart() -> None:
     shown = [t.get_text() for t in fig.axes[0].get_yticklabels()]
     assert len(set(shown)) == 4 and all(len(s) <= 30 for s in shown), shown
     assert [s[:4] for s in shown] == ["badm", "runn", "stan", "walk"], shown
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("$\\foo{$", "$\\foo{$"),  # not TeX matplotlib can parse: a traceback in report
+        ("price $5 and $6", "price $5 and $6"),  # parsed as TeX: shown as "price 5and6"
+        ("b$y$", "b$y$"),  # shown as "by"
+    ],
+)
+def test_label_values_are_shown_as_written_never_as_tex(value: str, shown: str) -> None:
+    """A metadata value or a bins file's label holding "$" reached matplotlib as math
+    text; every data-made text of the heatmaps is now shown literally."""
+    grid = PairGrid(
+        f"who x {value}",
+        ("who", value),
+        ("who", value),
+        (value, "bob"),
+        ("left", value),
+        {"float": np.array([[3, 2], [1, 1]]), "int8": np.array([[3, 2], [1, 1]])},
+        {"float": np.array([[1, 0], [0, 1]]), "int8": np.array([[0, 1], [0, 0]])},
+        {"float": np.full((2, 2), 0.9), "int8": np.full((2, 2), 0.9)},
+    )
+    fig = pair_figure(grid, RateScale())
+    fig.canvas.draw()  # raised ParseFatalException for invalid TeX
+    texts = [
+        t
+        for ax in fig.axes[:3]
+        for t in [*ax.get_xticklabels(), *ax.get_yticklabels(), ax.xaxis.label]
+    ]
+    texts.append(fig._suptitle)
+    drawn = [t._preprocess_math(t.get_text()) for t in texts]  # (as drawn, is math)
+    literal = [text for text, math in drawn if shown in text and not math]
+    assert len(literal) >= 5, drawn  # two tick labels, the x label, the title
+    assert not any(math for _, math in drawn), drawn
+    plt.close(fig)
