@@ -16,7 +16,7 @@ allowance), ``max_ram_bytes`` (activations + buffers + RAM allowance),
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from highfive.generators import ConfigError, HighfiveError, show_number
@@ -34,19 +34,55 @@ from ._criteria import (
 if TYPE_CHECKING:
     from ._gaterun import GateRun
 
-__all__ = ["FitsTarget", "TargetEstimator", "register_target_estimator"]
+__all__ = [
+    "FitsTarget",
+    "TargetCheck",
+    "TargetEstimator",
+    "check_targets",
+    "register_target_estimator",
+]
 
 TargetEstimator = Callable[[str, str, str], Mapping[str, Any]]
 """(model source, SHA-256 the run recorded, target) -> the estimate as
 ``highfive.models.TargetEstimate.to_dict`` gives it; raises ConfigError or
 ModelError (unknown target, changed model)."""
 
+TargetCheck = Callable[[str], object]
+"""target -> anything; raises ConfigError for an unknown target or a bad profile."""
+
 _ESTIMATORS: dict[str, TargetEstimator] = {}
+_CHECKS: dict[str, TargetCheck] = {}
 
 
-def register_target_estimator(estimator: TargetEstimator) -> None:
-    """Give ``fits_target`` the function that estimates a model on a target."""
+def register_target_estimator(estimator: TargetEstimator, check: TargetCheck | None = None) -> None:
+    """Give ``fits_target`` the function that estimates a model on a target, and the
+    one that checks a target when a gate file is read (so that a bad target is a bad
+    gate file, refused before any run is judged)."""
     _ESTIMATORS["target"] = estimator
+    if check is not None:
+        _CHECKS["target"] = check
+
+
+def check_targets(criteria: Sequence[Criterion]) -> None:
+    """Check the target of every ``fits_target`` criterion with the registered check
+    (none registered: checked when the gate is evaluated).
+
+    Raises
+    ------
+    ConfigError
+        One line naming the criterion and the target.
+    """
+    check = _CHECKS.get("target")
+    for c in criteria:
+        if check is None or c.kind != FitsTarget.kind:
+            continue
+        target = c.options["target"]
+        try:
+            check(target)
+        except HighfiveError as exc:  # as the estimate would say it
+            raise ConfigError(
+                f"criterion {c.name!r} (fits_target, target {target!r}): {exc}"
+            ) from None
 
 
 def _estimator() -> TargetEstimator:

@@ -94,6 +94,7 @@ from . import (  # noqa: F401  (registration)
 )
 from ._bins import Binning
 from ._criteria import CRITERIA, Criterion, is_number, parse_criterion
+from ._criteria_target import check_targets
 from ._crosses import load_crosses
 from ._gaterun import GateRun
 from ._progress import Log
@@ -205,7 +206,9 @@ def load_gate(path: str | os.PathLike[str]) -> Gate:
     """
     path = Path(path)
     data = read_toml(path, "gate file")
-    return Gate.from_dict(data, source=os.fspath(path), base=path.parent)
+    gate = Gate.from_dict(data, source=os.fspath(path), base=path.parent)
+    check_targets(gate.criteria)  # a target that is no profile: a bad gate file
+    return gate
 
 
 def _read_bins(value: Any, base: Path | None) -> tuple[dict[str, Any], dict[str, Any]]:

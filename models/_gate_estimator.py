@@ -40,4 +40,6 @@ def register_gate_estimator() -> None:
     """Let the ``fits_target`` gate criterion estimate models (see module docstring)."""
     from highfive.coverage import register_target_estimator
 
-    register_target_estimator(gate_estimate)
+    from ._target_profile import TargetProfile
+
+    register_target_estimator(gate_estimate, check=TargetProfile.load)

@@ -680,8 +680,17 @@ def test_a_gate_that_cannot_be_evaluated_leaves_no_earlier_verdict_behind(
 
 @pytest.mark.parametrize(
     "text",
-    ['[[criteria]]\nkind = "failure_rate"\np_max = 5\n', "[[criteria]\n", None],
-    ids=["bad-value", "not-toml", "missing"],
+    [
+        '[[criteria]]\nkind = "failure_rate"\np_max = 5\n',
+        "[[criteria]\n",
+        None,
+        # A target that is no profile was found only when the gate was evaluated, and
+        # the run's earlier verdict removed as for a gate that does not fit the run.
+        '[[criteria]]\nkind = "fits_target"\ntarget = "../../etc/passwd"\nmodel = "toy"\n',
+        '[[criteria]]\nkind = "fits_target"\ntarget = "m4"\nmodel = "toy"\n',
+        '[[criteria]]\nkind = "fits_target"\ntarget = "missing.toml"\nmodel = "toy"\n',
+    ],
+    ids=["bad-value", "not-toml", "missing", "target-path", "target-name", "target-file"],
 )
 def test_a_bad_gate_file_changes_nothing(
     tmp_path: Path, clean_run: Path, capsys: pytest.CaptureFixture[str], text: str | None
