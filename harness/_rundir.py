@@ -688,9 +688,16 @@ def _record_problem(record: Mapping[str, Any], needs: tuple[str, ...] = ("models
             continue
         if not isinstance(record[key], kind):
             return f"{key!r} is {shown(record[key])}, not {shown(kind())}"
-    sampler = record.get("config", {}).get("sampler", "")
+    config = record.get("config", {})
+    sampler = config.get("sampler", "")
     if not isinstance(sampler, str):  # every reader looks it up among the samplers
         return f"'config.sampler' is {shown(sampler)}, not text"
+    for key, least in (("cases", 0), ("batch_size", 1)):  # arrays sized, cases split by them
+        value = config.get(key, least)
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            return f"'config.{key}' is {value!r}, not a whole number >= {least}"
+    if not isinstance(record.get("versions", {}), dict):  # the report lists them
+        return f"'versions' is {shown(record['versions'])}, not an object"
     models = record.get("models", [])
     if "models" in record and not models:
         return "'models' is empty"

@@ -274,6 +274,33 @@ CATALOGUE = [
             '{"sampler": {"a": 1}}, "models": [{"id": "m"}]}\n'
         },
     ),
+    row(  # ValueError: negative dimensions are not allowed
+        "report-campaign-json-cases-negative",
+        "report bad",
+        r"bad/campaign.json: damaged, 'config.cases' is -1, not a whole number >= 0",
+        files={
+            "bad/campaign.json": '{"schema_version": 3, "status": "complete", "config": '
+            '{"cases": -1}, "models": [{"id": "m"}]}\n'
+        },
+    ),
+    row(  # ZeroDivisionError
+        "report-campaign-json-batch-size-zero",
+        "report bad",
+        r"bad/campaign.json: damaged, 'config.batch_size' is 0, not a whole number >= 1",
+        files={
+            "bad/campaign.json": '{"schema_version": 3, "status": "complete", "config": '
+            '{"batch_size": 0}, "models": [{"id": "m"}]}\n'
+        },
+    ),
+    row(  # AttributeError: 'str' object has no attribute 'get'
+        "report-campaign-json-versions-text",
+        "report bad",
+        r"bad/campaign.json: damaged, 'versions' is text, not an object",
+        files={
+            "bad/campaign.json": '{"schema_version": 3, "status": "complete", "config": {}, '
+            '"versions": "x", "models": [{"id": "m"}]}\n'
+        },
+    ),
     row(
         "run-batch-too-large",
         "run big.toml",
