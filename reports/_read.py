@@ -120,7 +120,29 @@ def read_gate(path: Path) -> dict[str, Any] | None:
             f"{os.fspath(file)}: criteria must be a list of tables; "
             "re-run 'highfive gate RUN --gate GATE.toml'"
         )
+    problem = _gate_problem(gate, crit)
+    if problem:  # a hand-edited verdict the banner would show as it is
+        raise RunDirError(
+            f"{os.fspath(file)}: {problem}; re-run 'highfive gate RUN --gate GATE.toml'"
+        )
     return gate
+
+
+def _gate_problem(gate: dict[str, Any], crit: list[dict[str, Any]]) -> str:
+    """What contradicts itself in a gate.json ('' if nothing), as ``highfive gate``
+    never writes it: a criterion's ``passed`` that is not true or false, no time of
+    evaluation, a verdict other than all criteria passing."""
+    for i, c in enumerate(crit):
+        if not isinstance(c.get("passed"), bool):
+            return f"criteria[{i}].passed is {c.get('passed')!r}, not true or false"
+    if not isinstance(gate.get("evaluated"), str):
+        return f"evaluated is {gate.get('evaluated')!r}, not the time the gate was evaluated"
+    failed = [str(c.get("name", i)) for i, c in enumerate(crit) if not c["passed"]]
+    if gate["verdict"] == "pass" and failed:
+        return f"verdict 'pass' but criterion {failed[0]!r} failed"
+    if gate["verdict"] == "fail" and crit and not failed:
+        return "verdict 'fail' but every criterion passed"
+    return ""
 
 
 @dataclass(frozen=True)

@@ -197,6 +197,47 @@ def test_bad_gate_json_is_one_line_error(run: Path, tmp_path: Path) -> None:
     assert not (copy / "report.html").exists()
 
 
+_CRITERION = {"name": "c", "kind": "coverage", "passed": True}
+
+
+@pytest.mark.parametrize(
+    ("gate", "match"),
+    [
+        (  # counted as met: "6 of 14"
+            {"verdict": "fail", "evaluated": "now", "criteria": [{**_CRITERION, "passed": "no"}]},
+            r"criteria\[0\]\.passed is 'no', not true or false",
+        ),
+        (  # shown as "evaluated None"
+            {"verdict": "pass", "evaluated": None, "criteria": [_CRITERION]},
+            r"evaluated is None, not the time the gate was evaluated",
+        ),
+        (  # a green PASS banner over a failed criterion
+            {
+                "verdict": "pass",
+                "evaluated": "now",
+                "criteria": [_CRITERION, {**_CRITERION, "name": "d", "passed": False}],
+            },
+            r"verdict 'pass' but criterion 'd' failed",
+        ),
+        (
+            {"verdict": "fail", "evaluated": "now", "criteria": [_CRITERION]},
+            r"verdict 'fail' but every criterion passed",
+        ),
+    ],
+    ids=["passed-text", "evaluated-null", "pass-over-a-failure", "fail-over-passes"],
+)
+def test_a_gate_json_that_contradicts_itself_is_refused(
+    run: Path, tmp_path: Path, gate: dict[str, object], match: str
+) -> None:
+    """The report showed these hand-edited verdicts as they were."""
+    copy = _copy(run, tmp_path)
+    (copy / "gate.json").write_text(json.dumps(gate))
+    with pytest.raises(RunDirError, match=rf"gate.json: {match}; re-run 'highfive gate") as exc:
+        write_report(copy, cases=0)
+    assert "\n" not in str(exc.value)
+    assert not (copy / "report.html").exists()
+
+
 def test_failure_regions_are_rendered(run: Path, tmp_path: Path) -> None:
     copy = _copy(run, tmp_path)
     file = copy / "coverage" / "summary.json"
