@@ -68,7 +68,7 @@ def judge_recording(
         scores: dict[str, Score] = {}
         for cid, counter in counters.items():
             try:
-                found = count_recording(recording, counter).detections
+                counted = count_recording(recording, counter, windows=True)
             except (CounterFault, InvalidParameter) as exc:
                 # No answer: it counted nothing; the verdict says why.
                 verdict = exc.verdict if isinstance(exc, CounterFault) else "error"
@@ -78,7 +78,10 @@ def judge_recording(
                 outcomes[cid] = replace(nothing, verdict=verdict, message=message)
                 results[cid], scores[cid] = None, s
                 continue
-            res = plain_result(found)
+            found = counted.detections
+            # The windows' probabilities, as for a synthetic case: max_prob and margin
+            # (they were NaN for every recorded case) and the report's probability panel.
+            res = CountResult(found, *counted.windows) if counted.windows else plain_result(found)
             s = _judge(case, found, tolerance)
             outcomes[cid] = _outcome(trace, motions, s, res, counter, tolerance)
             results[cid], scores[cid] = res, s

@@ -274,6 +274,10 @@ class Replay:
         for cid, row in self.stored.items():
             fresh = {**self.columns, **outcome_table([self.outcomes[cid]]).to_pylist()[0]}
             cols = [c for c, v in fresh.items() if c in row and not _same(row[c], v)]
+            if row.get("source") == "recording" and all(
+                _nan(row.get(c)) for c in _PROBABILITY_COLUMNS
+            ):  # a run made before recorded cases kept their windows' probabilities
+                cols = [c for c in cols if c not in _PROBABILITY_COLUMNS]
             if cols:
                 out[cid] = cols
         return out
@@ -286,6 +290,13 @@ class Replay:
     def matches_stored(self) -> bool:
         """Whether every stored column equals the fresh one."""
         return not self.differing()
+
+
+_PROBABILITY_COLUMNS = ("max_prob", "margin")
+
+
+def _nan(value: Any) -> bool:
+    return isinstance(value, float) and math.isnan(value)
 
 
 def _same(a: Any, b: Any) -> bool:

@@ -182,7 +182,7 @@ def _render(
         coverage_section(summary, grids, pngs, scan.models, gate, run_arg),
         worst_section(summary),
         regions_section(summary),
-        cases_section(views, run_arg),
+        cases_section(views, run_arg, recorded=bool(record.get("config", {}).get("recordings"))),
         f"<footer>highfive {esc(record.get('versions', {}).get('highfive', ''))} · "
         "self-contained report: no external files.</footer>",
     ]

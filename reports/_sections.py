@@ -329,13 +329,20 @@ def results_section(
     return "".join(out)
 
 
-def cases_section(views: Sequence[CaseView], run_name: str) -> str:
-    """The failing cases shown, each with its verdicts, messages, plot and parameters."""
+def cases_section(views: Sequence[CaseView], run_name: str, *, recorded: bool = False) -> str:
+    """The failing cases shown, each with its verdicts, messages, plot and parameters
+    (``recorded``: the run's cases are recordings, read again rather than regenerated)."""
+    again = (
+        "read again from its recording (the file the run hashed) and judged by the labels "
+        "the run recorded"
+        if recorded
+        else "regenerated bit-identically from the campaign's seed"
+    )
     out = [
         '<h2 id="cases">Failing cases</h2>',
         "<p>Chosen deterministically: one case per failing verdict, worst kind first "
-        f"({', '.join(SEVERITY)}), lowest case id first; regenerated bit-identically from "
-        "the campaign's seed and replayed through every model.</p>",
+        f"({', '.join(SEVERITY)}), lowest case id first; {again}, and replayed through "
+        "every model.</p>",
     ]
     if not views:
         out.append('<p class="none">no failing case to show</p>')

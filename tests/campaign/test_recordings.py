@@ -4,6 +4,7 @@ coverage by metadata, and the BasicMotions recordings end to end."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import importlib.util
 import json
@@ -133,6 +134,12 @@ def test_recorded_cases_reproduce_the_synthetic_verdicts(
     assert syn["recording"].isna().all() and (rec["kind"] == "synth").all()
     assert rec["peak_accel"].isna().all()  # parameters of a recorded case are null
     assert rec[OUTCOME].to_dict("records") == syn[OUTCOME].to_dict("records")
+    # The windows' probabilities as for the synthetic cases: max_prob and margin were
+    # NaN for every recorded case, and the report drew no probability panel.
+    # (The margins may differ: a recorded high-five is its impact instant, a synthetic
+    # one its whole gesture.)
+    assert rec["max_prob"].notna().all() and rec["margin"].notna().all()
+    np.testing.assert_allclose(rec["max_prob"], syn["max_prob"], atol=1e-4)
     # Not every case passes, or the comparison would prove little.
     assert set(syn["verdict"]) - {"pass"}, syn["verdict"].value_counts()
 
@@ -256,6 +263,15 @@ def test_replay_of_a_recorded_case_matches_its_row(
     out = capsys.readouterr().out
     assert f"(recording case-{cases[3]:03d}.csv)" in out
     assert "identical to the campaign's stored rows" in out
+    # A run made before recorded cases kept their windows' probabilities stored NaN
+    # there: that is no difference of the case; any other column still is.
+    again = replay(run, 3)
+    # ...and its plot has each model's probability panel (it had none for recordings).
+    assert all(r is not None and r.probs.size > 0 for r in again.results.values())
+    old = {m: {**row, "max_prob": math.nan, "margin": math.nan} for m, row in again.stored.items()}
+    assert dataclasses.replace(again, stored=old).matches_stored
+    wrong = {m: {**row, "predicted_count": 99} for m, row in old.items()}
+    assert set(dataclasses.replace(again, stored=wrong).differing()) == set(old)
     assert main(["shrink", str(run), "3"]) == 2
     assert "it has no parameters" in capsys.readouterr().err
     # Its cells are label values: no follow-up campaign is offered or planned.
@@ -515,6 +531,11 @@ def test_report_of_recordings_describes_the_recordings(recorded: Path, tmp_path:
     assert facts["recordings"] == "24" and facts["metadata"] == "kind"
     assert not {"sampler", "seed", "space"} & set(facts)
     assert "the whole default space" not in text
+    # Its failing cases were said to be "regenerated bit-identically from the campaign's
+    # seed", and drawn without the windows' probabilities the caption promises.
+    text = write_report(recorded, tmp_path / "c.html", cases=2).read_text()
+    assert "campaign's seed" not in text and "read again from its recording" in text
+    assert "each model's window probabilities" in text
 
 
 def test_labels_checked_whole_before_any_case_runs(
