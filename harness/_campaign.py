@@ -191,6 +191,7 @@ def run_campaign(
     # Python cannot stop; messages show the folder as given.
     shown = Path(config.out) / config.name
     run = RunDir(shown.absolute(), shown)
+    run.check_utf8()  # before anything is written
     if not (run.exists() or run.manifest.exists()) and run.stages() is not None:
         raise RunDirError(
             f"run directory {shown} is a sequential campaign's folder (made by "

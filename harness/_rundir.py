@@ -41,7 +41,14 @@ import pyarrow.parquet as pq
 
 from highfive.generators import ConfigError, ModelError, RunDirError
 
-from ._io import JsonFileError, atomic_path, atomic_write_text, json_text, read_json_object
+from ._io import (
+    JsonFileError,
+    atomic_path,
+    atomic_write_text,
+    json_text,
+    read_json_object,
+    utf8_text,
+)
 from .counters import DEFAULT_TIMEOUT_S, CounterOptions, CounterPlugin, load_recorded
 
 __all__ = ["READABLE", "SCHEMA_VERSION", "STAGES_JSON", "RunDir"]
@@ -73,6 +80,19 @@ class RunDir:
         absolute for the writes)."""
         self._verified = False
         self._unique = False
+
+    def check_utf8(self) -> None:
+        """Refuse a folder whose path is not UTF-8 (a name's bytes that Python reads
+        as lone surrogates): pyarrow, which writes and reads the results, takes UTF-8
+        paths only, so such a run could be written but not read back."""
+        try:
+            os.fspath(self.path.absolute()).encode("utf-8")
+        except UnicodeEncodeError:
+            raise RunDirError(
+                f"run directory {utf8_text(os.fspath(self.shown))!r}: its path is not UTF-8, "
+                "and the results' Parquet files are read through UTF-8 paths only; choose "
+                "a UTF-8 name"
+            ) from None
 
     # -- layout ----------------------------------------------------------------------
     @property
@@ -206,6 +226,7 @@ class RunDir:
         a follow-up and the report rebuild cases from them). ``takes``: how many runs
         the command reading it takes, for the advice when this is a sequential
         campaign's folder (:meth:`sequential_note`)."""
+        self.check_utf8()
         if not self.campaign_json.is_file():
             raise RunDirError(
                 self.sequential_note(takes)  # a sequential campaign's folder says so

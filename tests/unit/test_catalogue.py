@@ -301,6 +301,18 @@ CATALOGUE = [
             '"versions": "x", "models": [{"id": "m"}]}\n'
         },
     ),
+    row(  # written, then every reader raised UnicodeEncodeError in pyarrow
+        "run-out-not-utf8",
+        "run c.toml --out r\udcff",
+        r"run directory 'r\\\\xff/n': its path is not UTF-8, and the results' Parquet files "
+        r"are read through UTF-8 paths only; choose a UTF-8 name$",
+        files={"c.toml": _campaign()},
+    ),
+    row(  # a traceback from pyarrow
+        "replay-run-not-utf8",
+        "replay r\udcff 1",
+        r"run directory 'r\\\\xff': its path is not UTF-8",
+    ),
     row(
         "run-batch-too-large",
         "run big.toml",
