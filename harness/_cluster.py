@@ -201,7 +201,7 @@ def executor(config: CampaignConfig) -> Iterator[Any]:
             ) from None
         # The client logs its giving up on a lost scheduler as an error; the
         # campaign's one-line error says what happened and what to do.
-        log, gave_up = logging.getLogger("distributed.client"), _Dropped("Failed to reconnect")
+        log, gave_up = logging.getLogger("distributed.client"), Dropped("Failed to reconnect")
         log.addFilter(gave_up)
         try:
             try:
@@ -248,10 +248,13 @@ def executor(config: CampaignConfig) -> Iterator[Any]:
         )
     # The embedded scheduler logs lost workers' batches and templates as errors that
     # cannot be recovered from; the campaign recovers from them (see execute).
-    log, recovered = logging.getLogger("distributed.scheduler"), _Dropped(*_RECOVERED)
+    log, recovered = logging.getLogger("distributed.scheduler"), Dropped(*_RECOVERED)
     log.addFilter(recovered)
     try:
         with cluster, Client(cluster, set_as_default=False) as client:
+            from ._worker_plugin import QuietHeartbeat  # distributed's base class: on use
+
+            client.register_plugin(QuietHeartbeat())  # on every worker, restarted ones too
             yield client
     finally:
         log.removeFilter(recovered)
@@ -379,7 +382,7 @@ _RECOVERED = (
 """The scheduler's reports of losses that a campaign recovers from."""
 
 
-class _Dropped(logging.Filter):
+class Dropped(logging.Filter):
     """Drops the log records whose message holds one of ``phrases``."""
 
     def __init__(self, *phrases: str) -> None:

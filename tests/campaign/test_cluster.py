@@ -529,3 +529,26 @@ def test_a_worker_with_other_versions_is_refused(
         r"case's result depends on them: give every worker this environment",
         str(err.value),
     ), err.value
+
+
+@pytest.mark.dask
+def test_the_embedded_workers_drop_the_heartbeat_error_of_a_scheduler_gone_first() -> None:
+    """A terminal's Ctrl-C reaches scheduler and workers at once: a worker whose
+    heartbeat raced the scheduler's closing logged an error with a traceback beside
+    the campaign's 'interrupted' (seen once in CI). Other worker errors still show."""
+    import logging
+
+    from highfive.harness._worker_plugin import HEARTBEAT
+
+    def passed() -> list[bool]:
+        log = logging.getLogger("distributed.worker")
+        records = [
+            log.makeRecord(log.name, logging.ERROR, __file__, 1, text, None, None)
+            for text in (f"{HEARTBEAT}.", "Compute failed")
+        ]
+        return [bool(log.filter(r)) for r in records]
+
+    cfg = CampaignConfig(execution=ExecutionConfig(workers=2))
+    with executor(cfg) as client:
+        seen = client.run(passed)
+    assert len(seen) == 2 and all(v == [False, True] for v in seen.values()), seen
