@@ -17,6 +17,7 @@ import math
 import os
 import secrets
 import shutil
+import stat
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -44,6 +45,28 @@ def resolved_path(path: Path) -> Path:
         return path.resolve()
     except (OSError, RuntimeError, ValueError):  # ValueError: a NUL in the name
         return path.absolute()
+
+
+FOLDER = "is a folder"
+NOT_REGULAR = "is not a regular file"
+MISSING = "does not exist"
+
+
+def not_a_file(path: Path) -> str:
+    """Why ``path`` (through links) is no regular file to read, or '' if it is one:
+    :data:`MISSING`, :data:`FOLDER`, :data:`NOT_REGULAR` (a device, pipe or socket,
+    which reading could wait on forever), or "cannot be opened (reason)" (a loop of
+    links, a name too long, a NUL in it)."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return MISSING
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        return f"cannot be opened ({reason})"
+    if stat.S_ISDIR(mode):
+        return FOLDER
+    return "" if stat.S_ISREG(mode) else NOT_REGULAR
 
 
 def file_identity(path: Path) -> tuple[object, ...]:

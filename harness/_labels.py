@@ -31,7 +31,6 @@ import itertools
 import math
 import os
 import re
-import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,10 +43,10 @@ from highfive.generators import (
     show,
 )
 
-from ._io import file_identity
+from ._io import FOLDER, MISSING, NOT_REGULAR, file_identity, not_a_file
 from ._pipeline import countable
 from ._recording import Recording, TimeUnit, Units, open_recording
-from ._recording_count import nothing_to_count, segments, stretches
+from ._recording_count import nothing_to_count, segments, spans_of, stretches
 from ._records import MAX_COUNT
 
 __all__ = ["RecordingCase", "check_windows", "labels_space", "read_labels"]
@@ -81,6 +80,8 @@ class RecordingCase:
     recording : Recording or None
         The file as :func:`read_labels` opened it (its samples are not held), for
         :func:`check_windows`; not sent to workers.
+    segments : tuple of (float, float, int), or None
+        Each segment's first and last sample's time and its samples, when read.
     """
 
     file: str
@@ -94,6 +95,11 @@ class RecordingCase:
     time_unit: TimeUnit = "auto"
     line: int = 0
     recording: Recording | None = field(default=None, compare=False, repr=False)
+    segments: tuple[tuple[float, float, int], ...] | None = field(
+        default=None, compare=False, repr=False
+    )
+    """The recording's segments between gaps, where :func:`read_labels` read them (to
+    check its times), so that :func:`check_windows` need not read the file again."""
 
     def __getstate__(self) -> dict[str, object]:
         # Workers get the bytes; the handle on this machine's file stays here.
@@ -312,21 +318,14 @@ def _case(
             "allowed: each recording once"
         )
     seen[key] = (line, name)
-    try:
-        mode = file.stat().st_mode  # through links
-    except FileNotFoundError:
-        mode = None
-    except OSError as exc:  # a loop of links, a name too long
+    problem = not_a_file(file)
+    if problem:
+        said = NOT_REGULAR if problem == FOLDER else problem
+        if said in (MISSING, NOT_REGULAR):
+            said += f" in the folder {os.fspath(root)}"
         raise InvalidParameter(
-            f"{where}: {show(name)} cannot be opened ({exc.strerror or exc}); allowed: a .csv "
-            "or .parquet file, relative to the folder"
-        ) from None
-    if mode is None or not stat.S_ISREG(mode):
-        raise InvalidParameter(
-            f"{where}: {show(name)} "
-            + ("does not exist" if mode is None else "is not a regular file")
-            + f" in the folder {os.fspath(root)}; allowed: a .csv or .parquet file, relative "
-            "to the folder"
+            f"{where}: {show(name)} {said}; allowed: a .csv or .parquet file, relative to the "
+            "folder"
         )
     meta = []
     for column in metadata:
@@ -352,8 +351,10 @@ def _case(
             f"{name} ({_below(rec.duration_s, times[-1])} s from its first sample to its last); "
             "allowed: times within the recording"
         )
+    spans = None
     if times:
-        _check_gaps(times, segments(rec), _where(labels, line, "high_fives"), name)
+        spans = tuple(segments(rec))  # one pass, kept for check_windows
+        _check_gaps(times, spans, _where(labels, line, "high_fives"), name)
     data = file.read_bytes()
     sha = hashlib.sha256(data).hexdigest()
     if sha in seen:  # a copy: the same case twice, perhaps with contradicting labels
@@ -364,7 +365,7 @@ def _case(
         )
     seen[sha] = (line, name)
     return RecordingCase(
-        name, data, sha, times, count, rec.duration_s, tuple(meta), *reading, line, rec
+        name, data, sha, times, count, rec.duration_s, tuple(meta), *reading, line, rec, spans
     )
 
 
@@ -388,7 +389,9 @@ def check_windows(
     for case in cases:
         if case.recording is None:  # not opened by read_labels (sent from elsewhere)
             continue
-        spans = stretches(case.recording)  # one pass, only when a counter has a window
+        spans = (  # one pass, only when a counter has a window (unless read_labels made it)
+            stretches(case.recording) if case.segments is None else spans_of(case.segments)
+        )
         if not any(countable(s, n, case.recording.fs, windows[cid]) for s, n in spans):
             why = nothing_to_count(Path(case.file).name, spans, windows[cid])
             raise InvalidParameter(

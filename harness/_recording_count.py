@@ -251,7 +251,12 @@ def stretches(
 
     ``pieces``: the recording's pieces, as :meth:`Recording.pieces` gave them to a caller
     that already read them (default: read them here)."""
-    return [(end - start, n) for start, end, n in segments(recording, max_gap_s, pieces)]
+    return spans_of(segments(recording, max_gap_s, pieces))
+
+
+def spans_of(segs: Iterable[tuple[float, float, int]]) -> list[tuple[float, int]]:
+    """Each of :func:`segments` as :func:`stretches` gives it: (span in s, samples)."""
+    return [(end - start, n) for start, end, n in segs]
 
 
 def segments(

@@ -21,6 +21,7 @@ import pandas as pd
 
 from highfive.generators import G, InvalidParameter, show
 
+from ._io import FOLDER, NOT_REGULAR, not_a_file
 from ._recording_columns import AXIS_SETS, TIME_NAMES
 
 _NAMED_TIME_UNITS = {
@@ -71,25 +72,11 @@ CHUNK_ROWS = 1 << 18
 # -- reading in chunks ---------------------------------------------------------------
 def _check_path(path: Path) -> str:
     suffix = path.suffix.lower()
-    if path.is_dir():
-        raise InvalidParameter(
-            f"recording: {show(os.fspath(path))} is a folder; give a .csv or .parquet file"
-        )
-    if not path.is_file():
-        try:
-            path.stat()
-        except FileNotFoundError:
-            raise InvalidParameter(f"recording: {show(os.fspath(path))} does not exist") from None
-        except (OSError, ValueError) as exc:  # a loop of links, a name too long, a NUL
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
-            raise InvalidParameter(
-                f"recording: {show(os.fspath(path))} cannot be opened ({reason})"
-            ) from None
-        # A named pipe or a device: reading it could wait forever.
-        raise InvalidParameter(
-            f"recording: {show(os.fspath(path))} is not a regular file (a device, pipe or "
-            "socket); give a .csv or .parquet file"
-        )
+    problem = not_a_file(path)
+    if problem:
+        said = {NOT_REGULAR: f"{NOT_REGULAR} (a device, pipe or socket)"}.get(problem, problem)
+        give = "; give a .csv or .parquet file" if problem in (FOLDER, NOT_REGULAR) else ""
+        raise InvalidParameter(f"recording: {show(os.fspath(path))} {said}{give}")
     if suffix not in (".csv", ".parquet", ".pq"):
         raise InvalidParameter(
             f"recording: {path.name} has suffix {show(suffix)}; allowed: .csv, .parquet"
