@@ -30,7 +30,6 @@ import hashlib
 import itertools
 import math
 import os
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -140,16 +139,6 @@ def _below(end: float, time: float) -> str:
         if float(shown) < time:
             return shown
     return repr(end)  # pragma: no cover (17 digits tell any two floats apart)
-
-
-def _for_campaign(exc: Exception) -> str:
-    """A refusal of ``highfive count`` (which advises its flags) as a campaign's: the
-    flags become the keys of its [recordings] table."""
-    text = str(exc).replace(
-        "pass --units g or --units m/s2", 'set units = "g" or "m/s2" in [recordings]'
-    )
-    text = re.sub(r"pass --time-unit (\w+)", r'set time_unit = "\1" in [recordings]', text)
-    return re.sub(r"pass --units (g|m/s2)", r'set units = "\1" in [recordings]', text)
 
 
 def _check_gaps(
@@ -342,9 +331,9 @@ def _case(
     else:
         count = _count(cell["count"], _where(labels, line, "count"))
     try:
-        rec = open_recording(file, units=reading[0], time_unit=reading[1])
+        rec = open_recording(file, units=reading[0], time_unit=reading[1], advise="campaign")
     except InvalidParameter as exc:
-        raise InvalidParameter(f"{where}: {show(name)} is refused: {_for_campaign(exc)}") from None
+        raise InvalidParameter(f"{where}: {show(name)} is refused: {exc}") from None
     if times and times[-1] > rec.duration_s:
         raise InvalidParameter(
             f"{_where(labels, line, 'high_fives')}: {times[-1]:g} s is after the end of "

@@ -67,7 +67,7 @@ from ._pipeline import countable
 from ._preprocess import to_uniform
 from ._progress import Progress
 from ._realism_features import FEATURES, dynamic, magnitude_spectrum, piece_features
-from ._recording import open_recording
+from ._recording import Advise, open_recording
 from ._recording_count import nothing_to_count, stretches
 
 __all__ = [
@@ -389,6 +389,7 @@ def _read_real(
     paths: Sequence[str | os.PathLike[str]],
     units: Any,
     time_unit: Any,
+    advise: Advise = "python",
 ) -> tuple[list[_Stretch], list[tuple[str, str]], dict[str, float]]:
     """The usable recordings as stretches between gaps, the skipped ones with their
     reason, and what each usable one's quietest stretch reads (g).
@@ -417,7 +418,7 @@ def _read_real(
             continue
         first[key] = name
         try:
-            rec = open_recording(p, units=units, time_unit=time_unit)
+            rec = open_recording(p, units=units, time_unit=time_unit, advise=advise)
         except HighfiveError as exc:
             skipped.append((name, utf8_text(str(exc))))
             continue
@@ -616,6 +617,7 @@ def compare_realism(
     gravity: Gravity = "auto",
     match: str | None = None,
     stream: TextIO | None = None,
+    advise: Advise = "python",
 ) -> RealismResult:
     """Compare real recordings with synthetic traces of a region, feature by feature.
 
@@ -640,6 +642,9 @@ def compare_realism(
     stream : text stream, optional
         Where to show the synthetic traces made so far, their rate and the time left
         (a line redrawn on a terminal, a line every 10 s elsewhere); default: nowhere.
+    advise : {"python", "cli", "campaign"}
+        How a skipped recording's reason names ``units`` and ``time_unit``, as in
+        :func:`open_recording`.
 
     Raises
     ------
@@ -665,7 +670,7 @@ def compare_realism(
             f"match: {show(match)} is not a feature; choose one of {', '.join(_BY_NAME)}"
         )
     restrictions, space = load_region(region)
-    real, skipped, rest = _read_real(recordings, units, time_unit)
+    real, skipped, rest = _read_real(recordings, units, time_unit, advise)
     if not real:
         first = f"{skipped[0][0]}: {skipped[0][1]}" if skipped else "none given"
         more = f" (and {len(skipped) - 1} more skipped)" if len(skipped) > 1 else ""

@@ -59,6 +59,8 @@ from ._recording_read import (
     MAX_G,
     MIN_RATE_HZ,
     STILL,
+    Advise,
+    Settings,
     _check_path,
     _Clock,
     _columns,
@@ -73,6 +75,7 @@ from ._recording_read import (
     _time_type,
     _unit_advice,
     _units_of,
+    settings,
 )
 
 __all__ = ["MAX_GAP_S", "Recording", "Rest", "open_recording", "read_recording"]
@@ -111,6 +114,8 @@ class Recording:
     _clock: _Clock | None = field(default=None, repr=False, compare=False)
     _maybe_seconds: bool = field(default=False, repr=False)
     """The time unit was inferred as ms from whole numbers 1 apart: 1 kHz, or 1 Hz seconds."""
+    _settings: Settings = field(default=Settings(), repr=False, compare=False)
+    """How :attr:`info`'s advice names the reading settings."""
 
     @property
     def info(self) -> dict[str, str]:
@@ -138,18 +143,19 @@ class Recording:
         if self._maybe_seconds:
             out["check time"] = (
                 f"unit: whole numbers 1 apart in {self.time} are read as ms (1,000 Hz); if they "
-                "are whole seconds (1 Hz, too slow to count), name the column time_s or pass "
-                "--time-unit s"
+                "are whole seconds (1 Hz, too slow to count), name the column time_s or "
+                + self._settings.give("time_unit", "s")
             )
         # Units the axes' names say cannot be given otherwise: the advice is to rename them.
         x, y, z = (a.strip().lower() for a in self.axes)
         named = _NAMED_UNITS.get((x, y, z))
         axes = ", ".join(self.axes)
+        setting = self._settings.name("units")
         units = (
-            f"the units (named {named} by the columns {axes}, which --units cannot change: "
-            "rename them to x, y, z to give --units or have the units inferred)"
+            f"the units (named {named} by the columns {axes}, which {setting} cannot change: "
+            "rename them to x, y, z to give the units or have them inferred)"
             if named
-            else "the units (--units)"
+            else f"the units ({setting})"
         )
         if not 0.5 <= self.rest.magnitude <= 2.0:  # units given, or gravity removed
             out["orientation"] = "unknown (no reading of about 1 g at rest)"
@@ -162,7 +168,7 @@ class Recording:
                     f"the units: the columns {axes} name g, but at rest they read "
                     f"{self.rest.magnitude:.3g}, as a watch at rest reads in m/s2 (1 g is "
                     f"{G:.2f} m/s2); if the values are m/s2, rename the columns to x, y, z (the "
-                    "units are then inferred, or pass --units m/s2)"
+                    f"units are then inferred, or {self._settings.give('units', 'm/s2')})"
                 )
         elif self.rest.flat:  # taken for lack of a stretch that varies
             out["check"] = (
@@ -221,8 +227,13 @@ def open_recording(
     units: Units = "auto",
     time_unit: TimeUnit = "auto",
     rows: int = CHUNK_ROWS,
+    advise: Advise = "python",
 ) -> Recording:
     """Check a recording and infer its units and rate, reading it in chunks.
+
+    ``advise`` says who reads it, and so how a refusal's advice names ``units`` and
+    ``time_unit``: as Python keywords (the default), as the CLI's flags or as the keys
+    of a campaign's ``[recordings]`` table.
 
     Raises
     ------
@@ -235,6 +246,7 @@ def open_recording(
         sample beyond 1,000 g in magnitude, nothing but rows of (0, 0, 0).
     """
     path = Path(path)
+    said = settings(advise)
     if units not in ("auto", "g", "m/s2"):
         raise InvalidParameter(f"units: {show(units)} is not allowed; choose g or m/s2")
     if time_unit not in ("auto", *_TIME_SCALE):
@@ -247,25 +259,25 @@ def open_recording(
     if named is not None and units not in ("auto", named):
         raise InvalidParameter(
             f"recording {name}: its columns {', '.join(axes)} name the units {named}; "
-            f"--units {units} contradicts them; leave --units out (or give --units {named}), "
-            "or rename the columns"
+            f"{said.given('units', units)} contradicts them; {said.leave_out('units')} (or "
+            f"{said.give('units', named)}), or rename the columns"
         )
     units = named or units  # the names say it: nothing to infer
     columns = [time, *axes]
-    clock = _Clock(name, time, declared=_time_type(path, suffix, time))
+    clock = _Clock(name, time, declared=_time_type(path, suffix, time), settings=said)
     if clock.declared and time_unit not in ("auto", clock.declared[0]):
         raise InvalidParameter(
             f"recording {name}: column {show(time)} is {clock.declared[1]}, whose type gives "
-            f"its unit ({clock.declared[0]}); --time-unit {time_unit} contradicts it; leave "
-            "--time-unit out"
+            f"its unit ({clock.declared[0]}); {said.given('time_unit', time_unit)} contradicts "
+            f"it; {said.leave_out('time_unit')}"
         )
     if clock.declared:
         named_time = None  # the type gives the unit exactly; the name is a label
     elif named_time is not None and time_unit not in ("auto", named_time):
         raise InvalidParameter(
             f"recording {name}: its time column {show(time)} names the unit {named_time}; "
-            f"--time-unit {time_unit} contradicts it; leave --time-unit out (or give "
-            f"--time-unit {named_time}), or rename the column"
+            f"{said.given('time_unit', time_unit)} contradicts it; {said.leave_out('time_unit')} "
+            f"(or {said.give('time_unit', named_time)}), or rename the column"
         )
 
     def spacings() -> Iterator[np.ndarray]:
@@ -286,8 +298,8 @@ def open_recording(
         if clock.text and time_unit not in ("auto", "ns"):
             raise InvalidParameter(
                 f"recording {name}: column {show(time)} holds ISO 8601 dates and times, read "
-                f"to the ns; --time-unit {time_unit} does not apply to them; leave "
-                "--time-unit out"
+                f"to the ns; {said.given('time_unit', time_unit)} does not apply to them; "
+                f"{said.leave_out('time_unit')}"
             )
         finite = np.isfinite(x).all(axis=1) & np.isfinite(t)
         if not finite.all():
@@ -350,7 +362,7 @@ def open_recording(
 
     unit, fs, shown = _decide(spacing, rate, spacings)
     if unit is None:
-        advice = _unit_advice(float(fs), last - first)
+        advice = _unit_advice(float(fs), last - first, settings=said)
         if not advice:
             raise InvalidParameter(
                 f"recording {name}: its median spacing of {fs} gives a sample rate under "
@@ -368,7 +380,7 @@ def open_recording(
             if clock.unit
             else f"its time column {show(time)} names the unit {named_time}"
             if named_time
-            else _unit_advice((lo + hi) / 2, last - first, slower=False)
+            else _unit_advice((lo + hi) / 2, last - first, slower=False, settings=said)
         )
         raise InvalidParameter(
             f"recording {name}: its median spacing in {unit} gives a sample rate of {shown}; "
@@ -389,7 +401,8 @@ def open_recording(
     if units == "auto":
         found = _units_of(magnitude, spread)
         if found is None:
-            advice = "; pass --units g or --units m/s2"  # gravity removed: either may be right
+            # Gravity removed: either unit may be right.
+            advice = "; " + said.give("units", "g", "m/s2")
             if magnitude < 0.5:
                 why = "the recording seems to have gravity removed"
             elif 0.5 <= magnitude <= 2.0:
@@ -397,7 +410,7 @@ def open_recording(
                     f"its spread of {spread:.3g} is more than {STILL:g} times that, motion "
                     "rather than a watch at rest reading 1 g (gravity removed?)"
                 )
-            else:  # neither unit reads it as a watch on Earth: --units would not help
+            else:  # neither unit reads it as a watch on Earth: giving one would not help
                 why = (
                     "a worn watch at rest reads about 1 g or 9.81 m/s^2: convert other units "
                     "(milli-g, raw counts) to g or m/s2"
@@ -433,6 +446,7 @@ def open_recording(
         _chunk=rows,
         _clock=clock,
         _maybe_seconds=known is None and clock.whole and unit == "ms" and fs == 1000.0,
+        _settings=said,
     )
 
 
@@ -470,11 +484,13 @@ def read_recording(
     *,
     units: Units = "auto",
     time_unit: TimeUnit = "auto",
+    advise: Advise = "python",
 ) -> tuple[Trace, dict[str, str]]:
     """Read a whole recording as one :class:`Trace` in g and seconds.
 
     The trace holds every sample, gaps included (memory grows with the recording;
-    :func:`count_recording` counts one of any length).
+    :func:`count_recording` counts one of any length). ``advise`` is as in
+    :func:`open_recording`.
 
     Returns
     -------
@@ -483,7 +499,7 @@ def read_recording(
     info : dict
         How columns, units and rate were found, for the user to check.
     """
-    rec = open_recording(path, units=units, time_unit=time_unit)
+    rec = open_recording(path, units=units, time_unit=time_unit, advise=advise)
     parts = list(rec.pieces(max_gap_s=math.inf))
     t = np.concatenate([p[0] for p in parts])
     x = np.concatenate([p[1] for p in parts])

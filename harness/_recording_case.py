@@ -40,7 +40,7 @@ def _truth(case: RecordingCase) -> tuple[Event, ...]:
 
 def recording_trace(case: RecordingCase, path: Path) -> Trace:
     """The whole recording at ``path`` as a trace with the case's truth and labels."""
-    trace, _ = read_recording(path, units=case.units, time_unit=case.time_unit)
+    trace, _ = read_recording(path, units=case.units, time_unit=case.time_unit, advise="campaign")
     params = {"recording": case.file, **dict(case.metadata)}
     return Trace(trace.t, trace.samples, trace.fs, _truth(case), params)
 
@@ -60,7 +60,9 @@ def judge_recording(
     with tempfile.TemporaryDirectory(prefix="highfive-rec-") as tmp:
         path = Path(tmp) / Path(case.file).name
         path.write_bytes(case.data)
-        recording = open_recording(path, units=case.units, time_unit=case.time_unit)
+        recording = open_recording(
+            path, units=case.units, time_unit=case.time_unit, advise="campaign"
+        )
         trace = recording_trace(case, path)
         motions = ",".join(e.motion for e in trace.events)
         outcomes: dict[str, Outcome] = {}

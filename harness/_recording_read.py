@@ -69,6 +69,62 @@ CHUNK_ROWS = 1 << 18
 """Rows read at a time (8 MB of float64 for four columns)."""
 
 
+Advise = Literal["python", "cli", "campaign"]
+"""Who reads the recording, and so how a refusal names the two reading settings:
+the Python keywords (``units="g"``), the flags of ``highfive count`` and ``highfive
+realism`` (``--units g``) or the keys of a campaign's ``[recordings]`` table
+(``units = "g"``)."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The reading settings ``units`` and ``time_unit`` named as ``advise`` takes them,
+    so that advice in a refusal can be followed where it is read."""
+
+    advise: Advise = "python"
+
+    def name(self, key: str) -> str:
+        """The setting itself: ``--time-unit``, ``time_unit in [recordings]``, ``the
+        time_unit argument``."""
+        if self.advise == "cli":
+            return "--" + key.replace("_", "-")
+        if self.advise == "campaign":
+            return f"{key} in [recordings]"
+        return f"the {key} argument"
+
+    def given(self, key: str, value: str) -> str:
+        """The setting with a value: ``--units g``, ``units = "g" in [recordings]``,
+        ``units="g"``."""
+        if self.advise == "cli":
+            return f"{self.name(key)} {value}"
+        if self.advise == "campaign":
+            return f'{key} = "{value}" in [recordings]'
+        return f'{key}="{value}"'
+
+    def give(self, key: str, *values: str) -> str:
+        """Advice to give one of ``values``: ``pass --units g or --units m/s2``, ``set units
+        = "g" or "m/s2" in [recordings]``, ``pass units="g" or units="m/s2"``."""
+        if self.advise == "campaign":
+            return f"set {key} = " + " or ".join(f'"{v}"' for v in values) + " in [recordings]"
+        return "pass " + " or ".join(self.given(key, v) for v in values)
+
+    def leave_out(self, key: str) -> str:
+        """Advice to infer the setting: ``leave --units out``, ``leave units out of
+        [recordings]``."""
+        if self.advise == "cli":
+            return f"leave {self.name(key)} out"
+        if self.advise == "campaign":
+            return f"leave {key} out of [recordings]"
+        return f"leave {key} out"
+
+
+def settings(advise: Advise) -> Settings:
+    """``advise`` checked: a programming error (not a user's) if it is none of the three."""
+    if advise not in ("python", "cli", "campaign"):
+        raise ValueError(f"advise: {advise!r} is not one of 'python', 'cli', 'campaign'")
+    return Settings(advise)
+
+
 # -- reading in chunks ---------------------------------------------------------------
 def _check_path(path: Path) -> str:
     suffix = path.suffix.lower()
@@ -217,6 +273,7 @@ class _Clock:
     origin: int = 0  # subtracted from every time (exactly from integers)
     started: bool = False
     whole: bool = True  # every time so far a whole number
+    settings: Settings = Settings()  # how advice names the time unit setting
 
     @property
     def unit(self) -> str | None:
@@ -289,13 +346,13 @@ class _Clock:
             (
                 when.isna().to_numpy() & ~missing,
                 "is neither a number nor an ISO 8601 date and time; write the times as numbers "
-                "in s, ms, us or ns (--time-unit) or as ISO 8601 text such as "
-                "'2024-05-01T12:00:00.020'",
+                f"in s, ms, us or ns ({self.settings.name('time_unit')}) or as ISO 8601 text "
+                "such as '2024-05-01T12:00:00.020'",
             ),
             (
                 ((when < lo) | (when > hi)).to_numpy(),
                 "is outside the years 1678 to 2261 that times read to the ns can hold; write "
-                "the times as numbers in s, ms, us or ns (--time-unit)",
+                f"the times as numbers in s, ms, us or ns ({self.settings.name('time_unit')})",
             ),
         ):
             if rows.any():
@@ -427,7 +484,9 @@ def _hz(rate: float) -> str:
     return f"{_digits(rate, (MIN_RATE_HZ,))} Hz"
 
 
-def _unit_advice(dt: float, span: float, *, slower: bool = True) -> str:
+def _unit_advice(
+    dt: float, span: float, *, slower: bool = True, settings: Settings = Settings()
+) -> str:
     """What a median spacing of ``dt`` would be in the unit that first makes it an allowed
     rate (the slowest such rate, the most likely), with how long the recording (``span``
     from first to last time) would be, as advice; '' when no unit does.
@@ -444,11 +503,12 @@ def _unit_advice(dt: float, span: float, *, slower: bool = True) -> str:
             continue
         long = f"{span * scale:.3g} s long"
         if rate <= MAX_INFERRED_HZ * (1 + _REL):
-            return f"if the times are in {unit}, pass --time-unit {unit} ({_hz(rate)}, {long})"
+            give = settings.give("time_unit", unit)
+            return f"if the times are in {unit}, {give} ({_hz(rate)}, {long})"
         return (
             f"{below if slower else ''}in {unit} it is {_hz(rate)} and {long}, faster than "
-            f"the {MAX_INFERRED_HZ:,g} Hz up to which the time unit is inferred: pass "
-            f"--time-unit {unit} only if the times are in {unit}"
+            f"the {MAX_INFERRED_HZ:,g} Hz up to which the time unit is inferred: "
+            f"{settings.give('time_unit', unit)} only if the times are in {unit}"
         )
     return ""
 

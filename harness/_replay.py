@@ -125,7 +125,9 @@ class StoredRecordings:
             )
         rec = self._config.recordings
         assert rec is not None
-        opened = open_recording(found[0], units=rec.units, time_unit=rec.time_unit)
+        opened = open_recording(
+            found[0], units=rec.units, time_unit=rec.time_unit, advise="campaign"
+        )
         times = stored.get("high_fives")
         metadata = stored.get("metadata") or {}
         return RecordingCase(

@@ -372,7 +372,9 @@ def _cmd_count(args: argparse.Namespace) -> int:
 
     # Read in chunks, twice (check and infer, then count): memory does not grow with
     # the recording; gaps longer than MAX_GAP_S split it into segments counted apart.
-    recording = open_recording(args.recording, units=args.units, time_unit=args.time_unit)
+    recording = open_recording(
+        args.recording, units=args.units, time_unit=args.time_unit, advise="cli"
+    )
     info = recording.info
     # What a counter prints goes to stderr: stdout holds the count (and --json) alone.
     with contextlib.redirect_stdout(sys.stderr):
@@ -488,6 +490,7 @@ def _cmd_realism(args: argparse.Namespace) -> int:
         gravity=args.gravity,
         match=args.match,
         stream=sys.stderr,
+        advise="cli",
     )
     for line in result.lines():
         say(line)

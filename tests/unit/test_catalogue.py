@@ -1131,6 +1131,62 @@ CATALOGUE = [
             **{"linear.csv": "t,x,y,z\n0,0.02,0,0\n0.02,0,0.03,0\n0.04,0,0,-0.01\n"},
         ),
     ),
+    # A campaign's recording refused with count's flags as advice ('--units m/s2
+    # contradicts them; leave --units out'), which a campaign file cannot follow.
+    row(
+        "run-rec-units-against-the-columns",
+        "run r.toml",
+        r"l.csv line 2, column file: 'named.csv' is refused: recording named.csv: its columns "
+        r"x_g, y_g, z_g name the units g; units = \"m/s2\" in \[recordings\] contradicts them; "
+        r"leave units out of \[recordings\] \(or set units = \"g\" in \[recordings\]\), or rename "
+        r"the columns$",
+        files=_recordings(
+            "file,count\nnamed.csv,0\n",
+            'units = "m/s2"',
+            **{
+                "named.csv": "t,x_g,y_g,z_g\n"
+                + "".join(f"{i * 0.02:.2f},0,0,1\n" for i in range(200))
+            },
+        ),
+    ),
+    row(
+        "run-rec-time-unit-against-the-column",
+        "run r.toml",
+        r"'named.csv' is refused: recording named.csv: its time column 'time_ms' names the "
+        r"unit ms; time_unit = \"s\" in \[recordings\] contradicts it; leave time_unit out of "
+        r"\[recordings\] \(or set time_unit = \"ms\" in \[recordings\]\), or rename the column$",
+        files=_recordings(
+            "file,count\nnamed.csv,0\n",
+            'time_unit = "s"',
+            **{"named.csv": "time_ms,x,y,z\n" + "".join(f"{i * 20},0,0,1\n" for i in range(200))},
+        ),
+    ),
+    row(
+        "run-rec-time-unit-against-iso-text",
+        "run r.toml",
+        r"'iso.csv' is refused: recording iso.csv: column 't' holds ISO 8601 dates and times, "
+        r"read to the ns; time_unit = \"ms\" in \[recordings\] does not apply to them; leave "
+        r"time_unit out of \[recordings\]$",
+        files=_recordings(
+            "file,count\niso.csv,0\n",
+            'time_unit = "ms"',
+            **{
+                "iso.csv": "t,x,y,z\n"
+                + "".join(f"2024-05-01T12:00:{i * 0.02:06.3f},0,0,1\n" for i in range(200))
+            },
+        ),
+    ),
+    row(
+        "run-rec-time-text-not-iso",
+        "run r.toml",
+        r"'text.csv' is refused: recording text.csv: column 't', row 1: 'soon' is neither a "
+        r"number nor an ISO 8601 date and time; write the times as numbers in s, ms, us or ns "
+        r"\(time_unit in \[recordings\]\) or as ISO 8601 text",
+        files=_recordings(
+            "file,count\ntext.csv,0\n",
+            **{"text.csv": "t,x,y,z\n2024-05-01T12:00:00,0,0,1\nsoon,0,0,1\n"},
+        ),
+    ),
     row(  # said "(3.980 s)" of a recording 3.9798 s long, as if 3.98 fitted
         "run-rec-time-just-after-the-end",
         "run r.toml",

@@ -4,8 +4,10 @@ one-line refusals: what it accepts, and refusals checked over many inputs."""
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -130,3 +132,19 @@ def test_stretches_are_read_only_for_a_window_check(
         _labels.check_windows(cases, "l.csv", {"m": 9.0})
     sent = pickle.loads(pickle.dumps(cases[0]))
     assert sent == cases[0] and sent.recording is None and cases[0].recording is not None
+
+
+def test_a_refused_recording_advises_the_campaign_key_that_reads_it(folder: Path) -> None:
+    """Times in ns that are not whole numbers: the unit is not inferred, and the advice
+    names the [recordings] key; following it reads the recording."""
+    t = np.arange(200) * (2e7 + 0.5)
+    (folder / "ns.csv").write_text("t,x,y,z\n" + "".join(f"{float(v)!r},0,0,1\n" for v in t))
+    (folder / "l.csv").write_text("file,count\nns.csv,0\n")
+    with pytest.raises(InvalidParameter) as err:
+        read_labels(folder, "l.csv")
+    said = re.search(
+        r'if the times are in (\w+), set time_unit = "(\w+)" in \[recordings\]', str(err.value)
+    )
+    assert said is not None and said[1] == said[2], str(err.value)
+    (case,) = read_labels(folder, "l.csv", time_unit=said[2])  # type: ignore[arg-type]
+    assert case.file == "ns.csv" and case.time_unit == "ns"

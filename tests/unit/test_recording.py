@@ -9,6 +9,7 @@ import math
 import os
 import re
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -225,7 +226,7 @@ def test_units_given_against_the_column_names_are_refused(
     assert main(["count", str(path), "--units", "m/s2"]) == 2
     assert capsys.readouterr().err == (
         f"error: recording named.csv: its columns {axes} name the units g; --units m/s2 "
-        "contradicts them; leave --units out (or give --units g), or rename the columns\n"
+        "contradicts them; leave --units out (or pass --units g), or rename the columns\n"
     )
     assert open_recording(path, units="g").units == "g"
 
@@ -246,7 +247,7 @@ def test_axes_named_in_g_holding_m_s2_get_advice_that_works(
         f"the units: the columns x_g, y_g, z_g name g, but at rest they read "
         f"{rec.rest.magnitude:.3g}, as a watch at rest reads in m/s2 (1 g is 9.81 m/s2); if the "
         "values are m/s2, rename the columns to x, y, z (the units are then inferred, or pass "
-        "--units m/s2)"
+        'units="m/s2")'
     )
     named.rename(columns={f"{a}_g": a for a in "xyz"}).to_csv(path, index=False)
     for units in ("auto", "m/s2"):
@@ -261,9 +262,9 @@ def test_axes_named_in_g_holding_m_s2_get_advice_that_works(
         open_recording(path)
         .info["check"]
         .startswith(
-            "the units (named g by the columns x_g, y_g, z_g, which --units cannot change: rename "
-            "them to x, y, z to give --units or have the units inferred) and that the recording "
-            "holds gravity: "
+            "the units (named g by the columns x_g, y_g, z_g, which the units argument cannot "
+            "change: rename them to x, y, z to give the units or have them inferred) and that "
+            "the recording holds gravity: "
         )
     )
 
@@ -692,6 +693,30 @@ def test_a_recording_without_gravity_is_refused_in_one_line(
     assert open_recording(path, units="g").rest.magnitude < 0.01
 
 
+@pytest.mark.parametrize(
+    ("advise", "said"),
+    [
+        ("python", 'pass units="g" or units="m/s2"'),  # was '--units', a flag Python has not
+        ("cli", "pass --units g or --units m/s2"),
+        ("campaign", 'set units = "g" or "m/s2" in [recordings]'),
+    ],
+)
+def test_advice_names_the_settings_of_whoever_reads(
+    advise: Literal["python", "cli", "campaign"], said: str, tmp_path: Path
+) -> None:
+    """The same refusal advises the Python keywords, the CLI's flags or a campaign's
+    [recordings] keys, and each names a value that reads the recording."""
+    path = tmp_path / "linear.csv"
+    _running(gravity=False).to_csv(path, index=False)
+    with pytest.raises(InvalidParameter) as err:
+        open_recording(path, advise=advise)
+    assert str(err.value).endswith(f"the recording seems to have gravity removed; {said}")
+    for units in ("g", "m/s2"):
+        assert open_recording(path, units=units).units == units
+    with pytest.raises(ValueError, match="advise: 'flags' is not one of"):
+        open_recording(path, advise="flags")  # type: ignore[arg-type]
+
+
 def _swinging(seconds: float = 10.0, fs: float = 10.0) -> pd.DataFrame:
     """A walk's linear acceleration in m/s^2 (gravity removed), never still: about 1
     m/s^2 of bias plus 1.5 m/s^2 of swing at 1.6 Hz, as BasicMotions walking reads."""
@@ -931,7 +956,7 @@ def test_a_stuck_sensor_is_not_the_quietest_stretch(
     rec = open_recording(path)
     assert rec.units == "g" and rec.rest.flat
     assert rec.info["check"] == (
-        "the units (--units): the quietest stretch does not vary at all (one sample "
+        "the units (the units argument): the quietest stretch does not vary at all (one sample "
         "repeated: a stuck sensor or data without noise), so it may not be a watch at rest"
     )
 
@@ -1107,7 +1132,7 @@ def test_given_units_that_read_far_from_one_g_at_rest_are_questioned(
     f.to_csv(tmp_path / "ms2.csv", index=False)
     info = open_recording(tmp_path / "ms2.csv", units="g").info
     assert info["orientation"] == "unknown (no reading of about 1 g at rest)"
-    assert re.match(r"the units \(--units\) and .* this one 9\.\d+ g$", info["check"])
+    assert re.match(r"the units \(the units argument\) and .* this one 9\.\d+ g$", info["check"])
     info = open_recording(tmp_path / "ms2.csv", units="m/s2").info
     assert "check" not in info and info["orientation"].startswith("face tilted")
     assert info["time unit"] == "s"

@@ -70,7 +70,7 @@ def test_a_typed_time_column_is_read_in_its_declared_unit(
         open_recording(path, time_unit=other)  # type: ignore[arg-type]
     assert str(err.value) == (
         f"recording typed.parquet: column 't' is {typ}, whose type gives its unit ({unit}); "
-        f"--time-unit {other} contradicts it; leave --time-unit out"
+        f'time_unit="{other}" contradicts it; leave time_unit out'
     )
 
 
@@ -111,7 +111,7 @@ def test_iso_8601_text_is_read_as_datetimes(form: str, frame: pd.DataFrame, tmp_
     us = _ns(frame) // 1000 * 1000  # written to the us
     trace, _ = read_recording(path)
     np.testing.assert_array_equal(trace.t, (us - us[0]).astype(np.float64) * 1e-9)
-    with pytest.raises(InvalidParameter, match=r"ISO 8601 .*--time-unit ms does not apply"):
+    with pytest.raises(InvalidParameter, match=r"ISO 8601 .*time_unit=\"ms\" does not apply"):
         open_recording(path, time_unit="ms")
 
 
@@ -185,7 +185,7 @@ def test_a_spacing_no_unit_explains_gets_advice_that_works(
     recording in s was advised to be read as 2 kHz in ms."""
     path = _spaced(tmp_path, spacing)
     with pytest.raises(InvalidParameter) as err:
-        open_recording(path)
+        open_recording(path, advise="cli")
     message = str(err.value)
     if said is None:
         assert re.fullmatch(
@@ -238,12 +238,12 @@ def test_5_hz_in_s_is_inferred_whatever_the_length(seconds: int, tmp_path: Path)
             20.0,
             "s",
             r"gives a sample rate of 0\.05 Hz; allowed: at least 5 Hz \(a spacing of at "
-            r"most 0\.2 s\); if the times are in ms, pass --time-unit ms \(50 Hz, 0\.38 s long\)$",
+            r'most 0\.2 s\); if the times are in ms, pass time_unit="ms" \(50 Hz, 0\.38 s long\)$',
         ),
         (
             2e7,
             "us",
-            r"in us gives a sample rate of 0\.05 Hz; .*pass --time-unit ns \(50 Hz, 0\.38 s "
+            r'in us gives a sample rate of 0\.05 Hz; .*pass time_unit="ns" \(50 Hz, 0\.38 s '
             r"long\)$",
         ),
         (
@@ -365,11 +365,11 @@ def test_whole_numbers_1_apart_read_as_1_khz_say_they_may_be_1_hz(
     pd.DataFrame({"t": np.arange(n), **rest}).to_csv(path, index=False)
     note = (
         "unit: whole numbers 1 apart in t are read as ms (1,000 Hz); if they are whole seconds "
-        "(1 Hz, too slow to count), name the column time_s or pass --time-unit s"
+        "(1 Hz, too slow to count), name the column time_s or pass "
     )
-    assert open_recording(path).info["check time"] == note
+    assert open_recording(path).info["check time"] == note + 'time_unit="s"'
     assert main(["count", str(path), "--units", "g"]) == 0
-    assert f"check time {note}" in capsys.readouterr().out
+    assert f"check time {note}--time-unit s\n" in capsys.readouterr().out
     for advice in ({"time_unit": "s"}, {}):
         if not advice:
             pd.DataFrame({"time_s": np.arange(n), **rest}).to_csv(path, index=False)
@@ -396,7 +396,7 @@ def test_a_time_unit_given_against_the_columns_name_is_refused(
     assert main(["count", str(path), "--time-unit", "s"]) == 2
     assert capsys.readouterr().err == (
         "error: recording named.csv: its time column 'time_ms' names the unit ms; --time-unit "
-        "s contradicts it; leave --time-unit out (or give --time-unit ms), or rename the "
+        "s contradicts it; leave --time-unit out (or pass --time-unit ms), or rename the "
         "column\n"
     )
     assert open_recording(path, time_unit="ms").fs == 50.0
