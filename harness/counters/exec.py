@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import fcntl
 import hashlib
 import os
 import re
@@ -249,6 +250,11 @@ class ExecCounter(CounterPlugin):
     # -- the process --------------------------------------------------------------------
     def _start(self) -> _Proc:
         err = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the process)
+        # Appended to whatever its offset (shared with the program): emptied as each
+        # case starts (see _run), the file holds that case's stderr alone.
+        fcntl.fcntl(
+            err.fileno(), fcntl.F_SETFL, fcntl.fcntl(err.fileno(), fcntl.F_GETFL) | os.O_APPEND
+        )
         try:
             popen = subprocess.Popen(
                 list(self.argv),
@@ -320,6 +326,9 @@ class ExecCounter(CounterPlugin):
         for again in (False, True):
             deadline = time.monotonic() + self.timeout_s
             proc = self._proc()
+            # What the program said to stderr before (its start, earlier cases) is not
+            # this case's: a message quoting it would depend on the cases run before.
+            os.ftruncate(proc.stderr.fileno(), 0)
             replies: list[list[Any]] = []
             try:
                 self._exchange(proc, sent, len(parts) + 1, deadline, replies)
@@ -427,8 +436,10 @@ class ExecCounter(CounterPlugin):
 
     def _exited(self, proc: _Proc, what: str = "") -> CounterFault:
         status = _exit_status(proc.popen, 1.0)
-        proc.stderr.seek(0)
-        lines = proc.stderr.read()[-2000:].decode(errors="replace").strip().splitlines()
+        fd = proc.stderr.fileno()
+        size = os.fstat(fd).st_size  # read without moving the offset the program writes at
+        said = os.pread(fd, 2000, max(0, size - 2000))
+        lines = said.decode(errors="replace").strip().splitlines()
         tail = f"; stderr: {lines[-1][:200]}" if lines else ""
         how = "closed its output" if status is None else f"exited with status {status}"
         waiting = f" while the harness waited for {what}" if what else ""

@@ -19,7 +19,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from highfive.generators import ConfigError, Detection, RunDirError, default_space, synthesize
+from highfive.generators import (
+    ConfigError,
+    Detection,
+    RunDirError,
+    default_space,
+    synthesize,
+)
 from highfive.harness import (
     CounterFault,
     CounterOptions,
@@ -406,6 +412,52 @@ def test_a_case_is_judged_as_on_a_fresh_program_whatever_came_before(
     assert all(v not in ("error", "timeout") for v, _ in said), said
 
 
+_WARNS_THEN_EXITS = r"""#!{python}
+import struct, sys
+inp, out = sys.stdin.buffer, sys.stdout.buffer
+out.write(b"highfive-counter 1\n"); out.flush()
+samples = 0
+while True:
+    head = inp.read(8)
+    if len(head) < 8:
+        sys.exit(0)
+    tag, n = struct.unpack("<4sI", head)
+    inp.read(n)
+    if tag == b"BEGN":
+        samples = 0
+        continue
+    if tag == b"DATA":
+        samples += n // 20
+        if samples < 500:
+            sys.stderr.write(f"warning: only {{samples}} samples\n"); sys.stderr.flush()
+    if tag == b"DONE" and samples >= 500:
+        sys.exit(3)
+    out.write(b"DETS" + struct.pack("<I", 0)); out.flush()
+"""
+
+
+def test_a_failed_case_quotes_only_its_own_stderr(tmp_path: Path) -> None:
+    """The program's stderr was one file for its whole life, and a failed case quoted
+    its last line, written by an earlier case: run in order, the message differed from
+    the same case's replay on a fresh program."""
+    prog = tmp_path / "warns"
+    prog.write_text(_WARNS_THEN_EXITS.format(python=sys.executable))
+    prog.chmod(0o755)
+    c = load_counter(f"exec:{prog}", options=FAST)
+    short, long = _trace(duration=6.0), _trace(duration=15.0)  # 300 and 750 samples
+    try:
+        warned = judge({"c": c}, short, 0.5).outcomes["c"]
+        after = judge({"c": c}, long, 0.5).outcomes["c"]
+        c.close()
+        alone = judge({"c": c}, long, 0.5).outcomes["c"]
+    finally:
+        c.close()
+    assert warned.verdict not in ("error", "timeout"), warned.message
+    assert after.verdict == "error" and (after.message or "").startswith("exited with status 3")
+    assert (after.verdict, after.message) == (alone.verdict, alone.message)
+    assert "warning" not in (after.message or "")
+
+
 def _alive(pid: int) -> bool:
     """Whether ``pid`` runs (a zombie no init reaps is not running)."""
     try:
@@ -745,3 +797,4 @@ def test_detections_come_in_time_order_whatever_order_a_counter_gives(times: lis
 
     out = parse_detections([(t, 0.5) for t in times], "counter")
     assert [d.time for d in out] == sorted(times)
+
