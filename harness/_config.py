@@ -16,7 +16,8 @@
     out = "runs"              # parent of the run directory (relative to the working dir)
     tolerance = 0.5           # s, oracle matching tolerance
     keep_failures = true      # store raw traces of failing cases
-    stream_chunk_s = 0.0      # > 0: feed traces in chunks of this many s, record latency
+    stream_chunk_s = 0.0      # > 0: feed traces in chunks of this many s (at least
+                              #   0.001), record latency
     counter_timeout_s = 30.0  # per case, Python and external counters: else "timeout"
                               #   (at most 86,400 s, a day)
 
@@ -85,6 +86,7 @@ from highfive.generators import (
 
 from ._importance import check_importance, stage_starts
 from ._labels import TRUTH_COLUMNS
+from ._pipeline import MIN_CHUNK_S
 from ._recording import TimeUnit, Units
 from ._records import result_schema
 
@@ -378,7 +380,12 @@ class CampaignConfig:
         object.__setattr__(
             self, "models", tuple(m if isinstance(m, str) else dict(m) for m in models)
         )
-        _seconds("stream_chunk_s", self.stream_chunk_s, zero="the whole trace at once")
+        _seconds(
+            "stream_chunk_s",
+            self.stream_chunk_s,
+            zero="the whole trace at once",
+            least=(MIN_CHUNK_S, "1 ms: shorter chunks are mostly empty"),
+        )
         _seconds("counter_timeout_s", self.counter_timeout_s, most=(MAX_COUNTER_TIMEOUT_S, "a day"))
         _seconds("tolerance", self.tolerance)
         if not isinstance(self.keep_failures, bool):
@@ -623,19 +630,27 @@ def _plain_recordings(d: dict[str, Any]) -> None:
 
 
 def _seconds(
-    name: str, value: Any, *, zero: str = "", most: tuple[float, str] | None = None
+    name: str,
+    value: Any,
+    *,
+    zero: str = "",
+    most: tuple[float, str] | None = None,
+    least: tuple[float, str] | None = None,
 ) -> None:
-    """A finite number of seconds, > 0 (or >= 0 when ``zero`` says what 0 means), and
-    at most ``most`` (a bound and how it reads) if given."""
+    """A finite number of seconds, > 0 (or >= 0 when ``zero`` says what 0 means), at
+    least ``least`` unless 0 and at most ``most`` (a bound and how it reads) if given."""
     ok = (
         not isinstance(value, bool)
         and isinstance(value, int | float)
         and math.isfinite(value)
         and (value >= 0 if zero else value > 0)
+        and (least is None or value == 0 or value >= least[0])
         and (most is None or value <= most[0])
     )
     if not ok:
         bound = f">= 0 (0: {zero})" if zero else "> 0"
+        if least is not None:
+            bound = f">= {least[0]:g} ({least[1]})" + (f", or 0 ({zero})" if zero else "")
         if most is not None:
             bound += f" and at most {most[0]:,g} ({most[1]})"
         raise ConfigError(f"{name}: {value!r} must be a number of seconds {bound}")

@@ -32,6 +32,12 @@ from ._scalogram import filter_bank, frame
 
 __all__ = ["CountResult", "Counter", "CounterPipeline", "PipelineStream", "countable"]
 
+MIN_CHUNK_S = 0.001
+"""Shortest chunk a counter may be fed in, s (``stream_chunk_s``): 1 ms, two samples'
+spacing at the fastest rate a model may have (2 kHz). Shorter chunks are mostly empty,
+and their number, each a frame to an external program, grows without bound: 1e-6 s made
+a 10 s case take 4 GB and blame its time limit on the counter."""
+
 
 @runtime_checkable
 class Counter(Protocol):

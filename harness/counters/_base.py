@@ -42,7 +42,7 @@ import numpy as np
 from highfive.generators import ConfigError, Detection, InvalidParameter, Trace
 
 from .._model import ModelSpec
-from .._pipeline import CountResult
+from .._pipeline import MIN_CHUNK_S, CountResult
 from .._records import MAX_COUNT
 
 __all__ = [
@@ -374,8 +374,11 @@ class CounterPlugin(ABC):
         CounterFault
             The counter failed on this trace (the case's verdict is error or timeout).
         """
-        if not (chunk_s >= 0 and math.isfinite(chunk_s)):
-            raise InvalidParameter(f"chunk_s: got {chunk_s!r}; must be a number of seconds >= 0")
+        if not (chunk_s == 0 or (chunk_s >= MIN_CHUNK_S and math.isfinite(chunk_s))):
+            raise InvalidParameter(
+                f"chunk_s: got {chunk_s!r}; must be 0 (the whole trace) or a number of seconds "
+                f">= {MIN_CHUNK_S:g}"
+            )
         cache = {} if cache is None else cache
         try:
             if chunk_s > 0:

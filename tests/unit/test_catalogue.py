@@ -1121,6 +1121,13 @@ CATALOGUE = [
         r"too long\); allowed: a .csv or .parquet file",
         files=_recordings("file,count\n" + "a" * 300 + ".csv,0\n"),
     ),
+    row(  # 1e-6 s: a 10 s case took 4 GB and its time limit was blamed on the counter
+        "run-stream-chunk-too-short",
+        "run c.toml",
+        r"stream_chunk_s: 1e-06 must be a number of seconds >= 0.001 \(1 ms: shorter chunks "
+        r"are mostly empty\), or 0 \(the whole trace at once\)$",
+        files={"c.toml": _campaign(stream_chunk_s="1e-6")},
+    ),
     row(  # advised 'pass --units g or --units m/s2', flags that highfive run has not
         "run-rec-units-advice",
         "run r.toml",

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from highfive.generators import (
     ConfigError,
     Detection,
+    InvalidParameter,
     RunDirError,
     default_space,
     synthesize,
@@ -798,3 +799,14 @@ def test_detections_come_in_time_order_whatever_order_a_counter_gives(times: lis
     out = parse_detections([(t, 0.5) for t in times], "counter")
     assert [d.time for d in out] == sorted(times)
 
+
+@pytest.mark.parametrize("chunk_s", [1e-12, 0.0009, -0.25, math.inf, math.nan])
+def test_a_chunk_too_short_to_hold_samples_is_refused(
+    chunk_s: float, python_counters: Path
+) -> None:
+    """1e-12 s made every case an error ('Unable to allocate 74.6 TiB'): the harness's
+    own failure recorded as the counter's."""
+    c = load_counter(f"{python_counters}:Streaming")
+    with pytest.raises(InvalidParameter, match=r"^chunk_s: got .*; must be 0 \(the whole"):
+        c.count(_trace(), chunk_s=chunk_s)
+    assert c.count(_trace(), chunk_s=0.001).emitted is not None  # the shortest allowed
