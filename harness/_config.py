@@ -122,7 +122,7 @@ def _counter_spec(i: int, entry: Any) -> CounterSpec:
             if not isinstance(entry.get(key, ""), str):
                 raise ConfigError(f"models[{i}].{key}: {entry[key]!r} must be a string")
         cid = entry.get("id", "")
-        if cid and not _NAME.fullmatch(cid):
+        if "id" in entry and not _NAME.fullmatch(cid):  # id = "" was taken as no id
             raise ConfigError(
                 f"models[{i}].id: {cid!r} must be 1-100 letters, digits, '_', '.', '-', "
                 "starting with a letter or digit"

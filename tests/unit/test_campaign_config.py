@@ -90,6 +90,11 @@ def test_a_name_says_it_starts_with_a_letter_or_digit() -> None:
             r"^models\[0\]\.id: 'f\\n' must be 1-100 letters",
             id="counter-id-newline",
         ),
+        pytest.param(  # ran under the id of its source, with "id": "" recorded
+            {"models": [{"counter": "float", "id": ""}]},
+            r"^models\[0\]\.id: '' must be 1-100 letters",
+            id="counter-id-empty",
+        ),
         pytest.param(
             {"execution": {"scheduler": "tcp://10.0.0.5:8786\n"}},
             r"^execution\.scheduler: 'tcp://10\.0\.0\.5:8786\\n' is not a scheduler address",
