@@ -19,7 +19,7 @@ import sys
 import tempfile
 import threading
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -377,11 +377,11 @@ def _cmd_count(args: argparse.Namespace) -> int:
     )
     info = recording.info
     # What a counter prints goes to stderr: stdout holds the count (and --json) alone.
-    with contextlib.redirect_stdout(sys.stderr):
+    with _stdout_to_stderr():
         counter = load_counter(args.model)
     ident = counter.identity
     try:
-        with contextlib.redirect_stdout(sys.stderr):
+        with _stdout_to_stderr():
             counter.probe()
             result = count_recording(
                 recording, counter, plot=args.plot is not None, windows=bool(args.json or args.plot)
@@ -457,6 +457,30 @@ def _cmd_count(args: argparse.Namespace) -> int:
         # With --json, stdout holds the JSON document alone.
         say(f"wrote {args.plot}", file=sys.stderr if args.json else sys.stdout)
     return 0
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr() -> Iterator[None]:
+    """Send what is written to stdout to stderr, file descriptor 1 included: a counter's
+    ``os.write(1, ...)``, its child processes and C code write there, not to
+    ``sys.stdout``, and went into ``count --json``'s document."""
+    sys.stdout.flush()
+    try:
+        out, err = sys.stdout.fileno(), sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # streams without a descriptor (captured)
+        out = err = -1
+    saved = os.dup(out) if out >= 0 and out != err else -1
+    try:
+        if saved >= 0:
+            sys.stderr.flush()
+            os.dup2(err, out)
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        if saved >= 0:
+            sys.stderr.flush()
+            os.dup2(saved, out)
+            os.close(saved)
 
 
 def _windows_json(

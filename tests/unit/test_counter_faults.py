@@ -269,6 +269,34 @@ def test_count_json_is_not_mixed_with_what_a_counter_prints(
     assert "HELLO FROM COUNTER" in err
 
 
+@pytest.mark.parametrize("how", ["os.write", "child"])
+def test_count_json_is_not_mixed_with_what_a_counter_writes_to_the_descriptor(
+    how: str, tmp_path: Path
+) -> None:
+    """Only sys.stdout went to stderr: os.write(1, ...), a child process or C code
+    still wrote into the document, and json.load failed on 'RAW'."""
+    write = {
+        "os.write": "os.write(1, b'RAW FROM COUNTER\\n')",
+        "child": "subprocess.run([sys.executable, '-c', 'print(\"RAW FROM COUNTER\")'])",
+    }[how]
+    (tmp_path / "fd.py").write_text(
+        f"import os, subprocess, sys\n{write}\ndef count(trace):\n    {write}\n    return []\n"
+    )
+    code = "import sys; from highfive.harness.cli import main; raise SystemExit(main(sys.argv[1:]))"
+    cli = [sys.executable, "-c", code]
+    subprocess.run([*cli, "synth", "high_five", "--csv", "rec.csv"], cwd=tmp_path, check=True)
+    done = subprocess.run(
+        [*cli, "count", "rec.csv", "--model", "fd.py:count", "--json"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["count"] == 0  # stdout is the JSON alone
+    assert done.stderr.count("RAW FROM COUNTER") == 2  # on import, and when counting
+
+
 def test_options_keep_their_time_limit(counters: Path) -> None:
     c = load_counter(f"{counters}:hangs", options=CounterOptions(timeout_s=0.3))
     outcome = judge({"c": c}, _trace(), 0.5).outcomes["c"]
