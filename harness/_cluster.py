@@ -30,6 +30,7 @@ from highfive.generators import ConfigError
 
 from ._batch import BatchJob, BatchOutput, run_batch
 from ._config import CampaignConfig, ExecutionConfig
+from .counters import CounterChanged
 
 __all__ = [
     "MAX_THREADS_PER_CPU",
@@ -650,7 +651,7 @@ class _Scheduled:
 
         job, generation = self.inflight.pop(fut)
         try:
-            output: BatchOutput = fut.result(timeout=_LOOK_S)
+            output: BatchOutput | CounterChanged = fut.result(timeout=_LOOK_S)
         except TimeoutError:  # its result was lost with a worker: dask computes it again
             self.inflight[fut] = (job, generation)
             fut.add_done_callback(self.done.put)
@@ -692,6 +693,8 @@ class _Scheduled:
             self._submit(job)
             return None
         fut.release()
+        if isinstance(output, CounterChanged):  # the campaign stops, as it does in-process
+            raise output
         return output
 
     def _look(self) -> bool:
@@ -817,5 +820,10 @@ def _no_workers(ex: ExecutionConfig, address: str, lost: int | None) -> ConfigEr
     )
 
 
-def _run_scattered_batch(template: BatchJob, batch: int, start: int, count: int) -> BatchOutput:
-    return run_batch(replace(template, batch=batch, start=start, count=count))
+def _run_scattered_batch(
+    template: BatchJob, batch: int, start: int, count: int
+) -> BatchOutput | CounterChanged:
+    try:
+        return run_batch(replace(template, batch=batch, start=start, count=count))
+    except CounterChanged as exc:  # returned: raised, dask logs it with a traceback there
+        return exc

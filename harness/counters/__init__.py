@@ -23,6 +23,7 @@ from highfive.generators import ConfigError, RunDirError
 
 from ._base import (
     DEFAULT_TIMEOUT_S,
+    CounterChanged,
     CounterFault,
     CounterIdentity,
     CounterOptions,
@@ -42,6 +43,7 @@ __all__ = [
     "GREETING",
     "KINDS",
     "SAMPLE_DTYPE",
+    "CounterChanged",
     "CounterFault",
     "CounterIdentity",
     "CounterOptions",

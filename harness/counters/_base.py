@@ -75,6 +75,11 @@ class CounterFault(Exception):
         self.message = message
 
 
+class CounterChanged(ConfigError):
+    """A counter's files changed since it was loaded: what would run now is not the
+    counter under test, so the work stops (no case is judged by it)."""
+
+
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 MAX_DETECTIONS = MAX_COUNT
 """Most detections one case may return (the results' count columns are int16)."""
@@ -385,7 +390,7 @@ class CounterPlugin(ABC):
                 result = self._stream(trace, chunk_s, cache)
             else:
                 result = self._count(trace, cache)
-        except CounterFault:
+        except (CounterFault, CounterChanged):
             raise
         except Exception as exc:  # whatever the counter raised is the finding
             raise CounterFault("error", describe(exc)) from None

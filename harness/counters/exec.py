@@ -66,6 +66,7 @@ from highfive.generators import ConfigError, Trace
 
 from .._pipeline import CountResult
 from ._base import (
+    CounterChanged,
     CounterFault,
     CounterIdentity,
     CounterOptions,
@@ -248,7 +249,29 @@ class ExecCounter(CounterPlugin):
         return name
 
     # -- the process --------------------------------------------------------------------
+    def _unchanged(self) -> None:
+        """Refuse to start the program if its file or a file argument changed since it
+        was loaded: each start reads them from disk again (after a crash, on each dask
+        worker), and a rebuild mid-run made one run of two counters."""
+        written = shlex.split(self.source.removeprefix("exec:"))
+        hashed = dict(self.arg_sha256)
+        files = [(f"program {written[0]!r}", self.argv[0], self.file_sha256)]
+        pairs = zip(written[1:], self.argv[1:], strict=True)
+        files += [(f"argument {w!r}", a, hashed[w]) for w, a in pairs if w in hashed]
+        for shown, path, was in files:
+            try:
+                now = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+            except OSError as exc:
+                now = f"unreadable: {exc.strerror or exc}"
+            if now != was:
+                raise CounterChanged(
+                    f"counter {self.source!r}: its {shown} changed since the counter was loaded "
+                    f"(SHA-256 {was[:12]} -> {now[:12] if len(now) == 64 else now}); restore "
+                    "it to go on (run --resume), or start a new run with it"
+                )
+
     def _start(self) -> _Proc:
+        self._unchanged()
         err = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the process)
         # Appended to whatever its offset (shared with the program): emptied as each
         # case starts (see _run), the file holds that case's stderr alone.

@@ -37,7 +37,7 @@ from highfive.harness import (
     load_counter,
     to_uniform,
 )
-from highfive.harness.counters import chunks, load_recorded
+from highfive.harness.counters import CounterChanged, chunks, load_recorded
 from highfive.harness.counters.onnx import OnnxCounter
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "counters"
@@ -810,3 +810,21 @@ def test_a_chunk_too_short_to_hold_samples_is_refused(
     with pytest.raises(InvalidParameter, match=r"^chunk_s: got .*; must be 0 \(the whole"):
         c.count(_trace(), chunk_s=chunk_s)
     assert c.count(_trace(), chunk_s=0.001).emitted is not None  # the shortest allowed
+
+
+def test_an_argument_edited_before_a_restart_stops_the_work(
+    protocol_program: Callable[..., Path],
+) -> None:
+    """An interpreter's script is read again at each start: edited, it is refused, not
+    run as the counter under test or blamed on it as an error verdict."""
+    script = protocol_program(name="counter.py")
+    c = load_counter(f"exec:{shlex.quote(sys.executable)} {script}", options=FAST)
+    try:
+        assert judge({"c": c}, _trace(), 0.5).outcomes["c"].verdict != "error"
+        script.write_text(script.read_text() + "\n# tuned\n")
+        assert judge({"c": c}, _trace(), 0.5).outcomes["c"].verdict != "error"  # still running
+        c.close()
+        with pytest.raises(CounterChanged, match=r"its argument '.*counter\.py' changed since"):
+            judge({"c": c}, _trace(), 0.5)
+    finally:
+        c.close()
