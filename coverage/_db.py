@@ -327,7 +327,10 @@ class CoverageCounts:
                 if s[0] == t[0] and s[1] <= t[2] and t[1] <= s[2]:
                     raise RunDirError(
                         f"cannot merge coverage: cases {max(s[1], t[1])}..{min(s[2], t[2])} "
-                        f"of case sequence {s[0][:12]} are in both; they would count twice"
+                        f"of case sequence {s[0][:12]} are in both (one seed, sampler and "
+                        "space draw case i from the same random numbers): the same cases would "
+                        "count twice, and a Latin hypercube's of another size would not be "
+                        "independent; give each run a seed of its own"
                     )
         models = tuple(sorted(sha_a.keys() | sha_b.keys()))
         sha = tuple(sha_a.get(m) or sha_b.get(m) for m in models)

@@ -37,7 +37,7 @@ from ._difftest import (
     paired_cells,
 )
 from ._difftext import RunDiff
-from ._fingerprint import differing_dimensions, label_union
+from ._fingerprint import differing_dimensions, judging_differences, label_union
 from ._gaterun import sampler_design
 from ._progress import Log, progress_for
 from ._weighted import BoxGroups, cell_intervals, run_design
@@ -377,14 +377,7 @@ def _judging_note(rec_a: Mapping[str, Any], rec_b: Mapping[str, Any]) -> str:
     the judging, the counter unchanged (a tolerance of 0.5 s against 0.01 s gave 280
     "regressions" of one model on the same cases, without a word)."""
     ia, ib = rec_a.get("identity", {}), rec_b.get("identity", {})
-    keys = ("tolerance", "counter_timeout_s", "stream_chunk_s")
-    differ = [f"{k} {ia.get(k)} in A, {ib.get(k)} in B" for k in keys if ia.get(k) != ib.get(k)]
-    read_a, read_b = (r.get("config", {}).get("recordings") or {} for r in (rec_a, rec_b))
-    if read_a and read_b:  # the same file read in other units is another signal
-        for k in ("units", "time_unit"):
-            a, b = read_a.get(k, "auto"), read_b.get(k, "auto")
-            if a != b:
-                differ.append(f"recordings.{k} {a} in A, {b} in B")
+    differ = judging_differences(rec_a, rec_b)
     truth_a = {r["sha256"]: _truth(r) for r in ia.get("recording_files") or []}
     relabelled = [
         str(r["file"])

@@ -17,10 +17,38 @@ from highfive.generators import ParameterSpace
 __all__ = [
     "differing_dimensions",
     "fingerprint",
+    "judging_differences",
     "label_union",
     "labels_within",
     "space_fingerprint",
 ]
+
+
+JUDGING = ("tolerance", "counter_timeout_s", "stream_chunk_s")
+"""Settings of campaign.json's identity by which a run judges its cases: the same cases
+and counters give other verdicts under others."""
+
+
+def judging_differences(
+    record_a: Mapping[str, Any], record_b: Mapping[str, Any], a: str = "A", b: str = "B"
+) -> list[str]:
+    """How two runs (their campaign.json records, named ``a`` and ``b``) judge their
+    cases differently: :data:`JUDGING`, and the units and time unit their recordings are
+    read in (the same file read in other units is another signal); empty if alike."""
+    ia, ib = record_a.get("identity", {}), record_b.get("identity", {})
+    # A setting an older run did not record is not taken for a difference.
+    differ = [
+        f"{k} {ia[k]} in {a}, {ib[k]} in {b}"
+        for k in JUDGING
+        if k in ia and k in ib and ia[k] != ib[k]
+    ]
+    read_a, read_b = (r.get("config", {}).get("recordings") or {} for r in (record_a, record_b))
+    if read_a and read_b:
+        for k in ("units", "time_unit"):
+            x, y = read_a.get(k, "auto"), read_b.get(k, "auto")
+            if x != y:
+                differ.append(f"recordings.{k} {x} in {a}, {y} in {b}")
+    return differ
 
 
 def _canon(value: Any) -> Any:

@@ -64,7 +64,7 @@ from ._bins import Binning
 from ._criteria import Option, number, whole
 from ._crosses import crosses_size, load_crosses
 from ._db import CoverageCounts
-from ._fingerprint import label_union
+from ._fingerprint import judging_differences, label_union
 from ._progress import Log, progress_for
 from ._regions import failure_regions, regions_dicts, subsample
 from ._stats import (
@@ -362,6 +362,7 @@ def analyse_run(
         )
     _check_same_models(runs, records)
     _check_same_generators(runs, records)
+    _check_same_judging(runs, records)
     designs = []
     spaces = [ParameterSpace.from_arrow_schema(RunDir(p).results_dataset().schema) for p in runs]
     # Runs of recordings hold the label values their labels files hold (a train run and a
@@ -417,6 +418,20 @@ def _check_same_generators(runs: Sequence[Path], records: Sequence[Mapping[str, 
         lambda v: f"generators version {v}",
         "their cases are traces made another way",
     )
+
+
+def _check_same_judging(runs: Sequence[Path], records: Sequence[Mapping[str, Any]]) -> None:
+    """Merged runs must judge their cases alike: pooled, the counts of a tolerance of
+    0.5 s and of 0.05 s estimate no one failure rate."""
+    for path, record in zip(runs[1:], records[1:], strict=True):
+        a, b = os.fspath(runs[0]), os.fspath(path)
+        differ = judging_differences(records[0], record, repr(a), repr(b))
+        if differ:
+            raise RunDirError(
+                f"cannot merge {a!r} with {b!r}: they judge their cases differently "
+                f"({'; '.join(differ)}), and their pooled rate would estimate no one rate; "
+                "analyse each run on its own"
+            )
 
 
 def _require_same(runs: Sequence[Path], values: Sequence[Any], shown: Any, why: str) -> None:

@@ -782,3 +782,43 @@ def test_a_space_with_every_dimension_fixed_has_nothing_to_cross() -> None:
     fixed = space.restrict(**{d.name: d.nominal for d in space})
     with pytest.raises(ConfigError, match="nothing to cross: every dimension of the space is"):
         make_crosses(Binning.from_space(fixed), [1])
+
+
+def test_runs_that_judge_differently_are_not_merged(
+    small_campaign: Any, toy_model_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A run judged at a tolerance of 0.05 s merged with one at 0.5 s without a word
+    (diff said the runs judge differently): the pooled rate estimates no one rate."""
+    toy = {"toy": str(toy_model_path)}
+    a = small_campaign(tmp_path, "a", 1, 8, toy)
+    b = small_campaign(tmp_path, "b", 2, 8, toy, tolerance=0.05)
+    c = small_campaign(tmp_path, "c", 3, 8, toy)
+    capsys.readouterr()
+    assert main(["coverage", str(a), str(b), "--out", str(tmp_path / "m")]) == 2
+    assert capsys.readouterr().err == (
+        f"error: cannot merge {str(a)!r} with {str(b)!r}: they judge their cases differently "
+        f"(tolerance 0.5 in {str(a)!r}, 0.05 in {str(b)!r}), and their pooled rate would "
+        "estimate no one rate; analyse each run on its own\n"
+    )
+    assert not (tmp_path / "m").exists()
+    assert main(["coverage", str(a), str(c), "--out", str(tmp_path / "m")]) == 0
+
+
+def test_latin_hypercubes_of_one_seed_are_not_called_the_same_cases(
+    small_campaign: Any, toy_model_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two Latin hypercubes of one seed and other sizes hold other cases, drawn with the
+    same random numbers: the refusal said they were the same cases, counted twice."""
+    toy = {"toy": str(toy_model_path)}
+    a = small_campaign(tmp_path, "a", 1, 8, toy)
+    b = small_campaign(tmp_path, "b", 1, 4, toy)
+    capsys.readouterr()
+    assert main(["coverage", str(a), str(b), "--out", str(tmp_path / "m")]) == 2
+    err = capsys.readouterr().err
+    assert re.fullmatch(
+        r"error: cannot merge coverage: cases 0\.\.3 of case sequence \w+ are in both \(one "
+        r"seed, sampler and space draw case i from the same random numbers\): the same cases "
+        r"would count twice, and a Latin hypercube's of another size would not be independent; "
+        r"give each run a seed of its own\n",
+        err,
+    ), err
