@@ -95,10 +95,12 @@ class Agreement(CriterionKind):
     kind = "agreement"
     options: ClassVar[Mapping[str, Option]] = {
         "max": number(
-            "must be a fraction of cases in (0, 1] (an upper bound is never 0), e.g. 0.01",
+            "must be a fraction of cases in (0, 1) (an upper bound is never 0, and every "
+            "one is at most 1: a criterion no run fails), e.g. 0.01",
             low=0,
             high=1,
             open_low=True,
+            open_high=True,
         ),
         "models": Option(
             "must be two different model ids, e.g. ['float', 'int8']",

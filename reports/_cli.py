@@ -95,9 +95,14 @@ def cmd_gate(args: argparse.Namespace) -> int:
             f"{exc}; removed {' and '.join(removed)} of an earlier gate (they are "
             "not this gate's verdict)"
         ) from None
+    try:  # written before the verdict is printed: a verdict said is a verdict on record
+        paths = write_gate(args.run, result)
+    except OSError:
+        _remove_verdicts(Path(args.run))  # an earlier gate's verdict is not this one's
+        raise
     for line in result.lines():  # model ids and labels from the run: printed as escapes
         say(line)
-    for path in write_gate(args.run, result):
+    for path in paths:
         say(f"wrote {path}")
     return 0 if result.passed else 1
 
@@ -173,13 +178,14 @@ def add_report_commands(subparsers: Any) -> argparse.ArgumentParser:
         handler=cmd_gate,
         # Checked before the gate is evaluated (see the main CLI's output check).
         default_outputs={
-            "verdict": (
+            dest: (
                 "RUN",
                 "file",
-                lambda a: Path(a.run) / "gate.json",
+                lambda a, name=name: Path(a.run) / name,
                 "; the gate writes gate.json and junit.xml into the run: gate a writable "
                 "copy of it",
             )
+            for dest, name in (("verdict", "gate.json"), ("junit", "junit.xml"))
         },
     )
     return p

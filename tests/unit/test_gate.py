@@ -217,6 +217,12 @@ BAD_GATES = [
         r"unknown key 'model'",
     ),
     ("missing-threshold", _one('kind = "coverage"'), r"missing key 'min'"),
+    (  # passed a run whose two models disagreed on every case
+        "agreement-max-1",
+        _one('kind = "agreement"\nmax = 1'),
+        r"max: 1 must be a fraction of cases in \(0, 1\) \(an upper bound is never 0, and "
+        r"every one is at most 1: a criterion no run fails\)",
+    ),
     ("p_max-zero", _one('kind = "failure_rate"\np_max = 0'), r"p_max: 0 must be a failure rate"),
     ("p_max-above-1", _one('kind = "failure_rate"\np_max = 1.5'), r"p_max: 1\.5 must be"),
     ("p_max-bool", _one('kind = "failure_rate"\np_max = true'), r"p_max: True must be"),
@@ -226,7 +232,7 @@ BAD_GATES = [
     (
         "agreement-zero",
         _one('kind = "agreement"\nmax = 0'),
-        r"max: 0 must be a fraction of cases in \(0, 1\] \(an upper bound is never 0\)",
+        r"max: 0 must be a fraction of cases in \(0, 1\) \(an upper bound is never 0, and ",
     ),
     (
         "agreement-above-1",
@@ -675,6 +681,39 @@ def test_a_gate_that_cannot_be_evaluated_leaves_no_earlier_verdict_behind(
         f"; removed {clean_run / 'gate.json'} and {clean_run / 'junit.xml'} of an earlier gate "
         "(they are not this gate's verdict)\n"
     ), err
+    assert not (clean_run / "gate.json").exists() and not (clean_run / "junit.xml").exists()
+
+
+def test_a_junit_xml_that_cannot_be_written_is_refused_before_any_verdict(
+    tmp_path: Path, clean_run: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """junit.xml a folder: the gate printed PASS, then 'error: Is a directory' (exit 2),
+    and an earlier gate's gate.json was left as the verdict."""
+    (clean_run / "junit.xml").mkdir()
+    ok = gate_file(tmp_path, '[[criteria]]\nkind = "coverage"\nmin = 0.5\n', "ok.toml")
+    assert main(["gate", str(clean_run), "--gate", str(ok)]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err == (
+        f"error: RUN: {str(clean_run / 'junit.xml')!r} is a folder; give a file name\n"
+    )
+
+
+def test_a_verdict_that_cannot_be_written_is_not_printed_and_removes_the_earlier_one(
+    tmp_path: Path, clean_run: Path, capsys: pytest.CaptureFixture[str], monkeypatch: Any
+) -> None:
+    import highfive.reports._junit as junit
+
+    ok = gate_file(tmp_path, '[[criteria]]\nkind = "coverage"\nmin = 0.5\n', "ok.toml")
+    assert main(["gate", str(clean_run), "--gate", str(ok)]) == 0
+    capsys.readouterr()
+
+    def full(run: Any, result: Any) -> list[Path]:
+        raise OSError(28, "No space left on device", str(Path(run) / "junit.xml"))
+
+    monkeypatch.setattr(junit, "write_gate", full)
+    assert main(["gate", str(clean_run), "--gate", str(ok)]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith("error: ") and err.count("\n") == 1, (out, err)
     assert not (clean_run / "gate.json").exists() and not (clean_run / "junit.xml").exists()
 
 
