@@ -533,6 +533,7 @@ def _run_locked(
         complete=status == "complete",
         workers_lost=losses.workers,
         batches_run_again=losses.batches,
+        weighted=config.sampler in ("focus", "importance"),
     )
 
 

@@ -32,6 +32,7 @@ class CampaignSummary:
     complete: bool = field(default=False)
     workers_lost: int = 0  # dask workers lost while running the run's batches (all resumes)
     batches_run_again: int = 0  # the batches they were running, run again elsewhere
+    weighted: bool = False  # cases drawn from target boxes or a proposal, not the space
 
     def table(self) -> str:
         """A short plain-text summary for the terminal.
@@ -59,6 +60,11 @@ class CampaignSummary:
             lines.append(
                 f"count agreement between models: {self.agree:,}/{self.cases:,} "
                 f"({100 * self.agree / max(self.cases, 1):.2f}%)"
+            )
+        if self.weighted:
+            lines.append(
+                "shares of the cases drawn, not weighted: not the space's failure rates "
+                "(highfive coverage and report weight the cases)"
             )
         if self.workers_lost:
             n, b = self.workers_lost, self.batches_run_again

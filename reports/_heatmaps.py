@@ -353,7 +353,8 @@ def agreement_figure(
         if agree is None:  # only the exact counts of the diagonal surely agree
             agree = int(np.trace(confusion) - confusion[-1, -1])
         total = max(int(confusion.sum()) + unanswered, 1)
-        title = f"count agreement {a} vs {b}: {100 * agree / total:.2f}% of cases"
+        drawn = " drawn (not weighted)" if weighted else ""
+        title = f"count agreement {a} vs {b}: {100 * agree / total:.2f}% of cases{drawn}"
         if unanswered:
             title += f"\n({unanswered:,} without a count from one, not in the table)"
         ax.set_title(title, fontsize=10)

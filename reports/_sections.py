@@ -133,10 +133,12 @@ def kpi_cards(
         else:  # the cases drawn are not the whole space's: its weighted estimate
             items.append(_weighted_card(weighted.get(m, {}), m, summary.get("confidence", 0.95)))
     if scan.confusion is not None:
+        # Of the cases drawn: for weighted cases, not an estimate of the whole space's.
+        drawn = "" if weighted is None else ", of the cases drawn (not weighted)"
         items.append(
             (
                 percent(scan.agree, scan.compared),
-                f"count agreement {scan.models[0]} / {scan.models[1]}",
+                f"count agreement {scan.models[0]} / {scan.models[1]}{drawn}",
             )
         )
     first = next(iter(summary.get("models", {}).items()), None)

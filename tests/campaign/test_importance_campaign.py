@@ -212,10 +212,14 @@ def test_the_gate_refuses_weighted_cases_that_it_would_count_as_plain(
     assert err.count("\n") == 1 and "it drew its cases from a learnt proposal" in err, err
 
 
-def test_the_report_of_weighted_cases_shows_the_weighted_rate(tmp_path: Path) -> None:
+def test_the_report_of_weighted_cases_shows_the_weighted_rate(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     # The report showed the cases' plain share and Clopper-Pearson bound as if they
     # were draws of the whole space, and never said the cases were weighted.
     assert main(["run", str(_campaign(tmp_path, importance="stages = 2"))]) == 0
+    # The run's table of verdicts showed the plain share as "fail %" without a word.
+    assert "shares of the cases drawn, not weighted" in capsys.readouterr().out
     run = tmp_path / "runs" / "is"
     assert main(["report", str(run)]) == 0
     page = (run / "report.html").read_text()

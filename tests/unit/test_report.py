@@ -944,6 +944,35 @@ def test_the_headline_of_weighted_cases_shows_the_bound_beside_the_estimate() ->
     assert ok == ("1.46%", "weighted failure rate, ok (95% upper bound 3.10%)"), ok
 
 
+@pytest.mark.parametrize("weighted", [False, True])
+def test_the_agreement_card_of_weighted_cases_says_they_are_the_cases_drawn(
+    weighted: bool,
+) -> None:
+    """An importance run's headline showed 40.82 % count agreement, the share of the
+    cases drawn towards failures, beside weighted failure rates; the space's is about
+    70 %. The card says whose agreement it is."""
+    from types import SimpleNamespace
+
+    from highfive.reports._sections import kpi_cards
+
+    scan = SimpleNamespace(
+        models=["a", "b"], verdicts={}, confusion=np.zeros((2, 2)), agree=209, compared=512
+    )
+    rates = {"rate": 0.3, "upper": 0.5, "lower": 0.1, "status": "decided"}
+    summary: dict[str, Any] = {"confidence": 0.95}
+    if weighted:
+        summary["weighting"] = {"overall": {"a": rates, "b": rates}}
+    html = kpi_cards({"config": {"cases": 512}}, summary, scan)  # type: ignore[arg-type]
+    cards = dict(
+        (label, v)
+        for v, label in re.findall(
+            r'<div class="v">(.*?)</div><div class="l"[^>]*>(.*?)</div>', html
+        )
+    )
+    label = "count agreement a / b" + (", of the cases drawn (not weighted)" if weighted else "")
+    assert cards[label] == "40.82%", cards
+
+
 def test_a_weighted_rate_above_1_is_shown_inside_its_interval_and_explained() -> None:
     # Horvitz-Thompson: weighted failures over the cell's base mass, unbiased but not
     # bounded by 1. The worst-cells table printed "rate 18.755 | 95% CI 0.000 - 1.000".
