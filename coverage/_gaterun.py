@@ -182,7 +182,7 @@ class GateRun:
         self.path, self.confidence, self.bins, self.looks = path, confidence, bins, looks
         self.criteria, self.log = tuple(criteria), log
         self.dir = RunDir(path)
-        self.record = self.dir.require_complete("a gate")
+        self.record = self.dir.require_complete("a gate", takes="gate")
         self.models: dict[str, dict[str, Any]] = {m["id"]: m for m in self.record["models"]}
         sampler = self.record.get("config", {}).get("sampler")
         # t-way coverage counts cases wherever they were drawn: weights do not matter

@@ -64,7 +64,7 @@ result rows have ``message`` and ``latency_s``, the failure corpus has ``message
 READABLE = (1, 2, 3)
 """Versions this highfive reads (version 1: ONNX models only, no message or latency;
 versions 1 and 2: synthetic cases only, no ``source`` or ``recording`` column)."""
-Takes = Literal["one", "two", "several", "report"]
+Takes = Literal["one", "two", "several", "report", "gate"]
 """How many runs a command reading a run takes (:meth:`RunDir.sequential_note`)."""
 
 
@@ -193,9 +193,10 @@ class RunDir:
 
     def sequential_note(self, takes: Takes = "one") -> str:
         """What this folder is when it holds a sequential campaign ('' when it does not),
-        with advice for the command reading it: one that ``takes`` "one" run (gate,
-        replay, shrink, a follow-up), "two" (diff), "several" (coverage, compare), or
-        the "report" (of the first stage, which shows the stages' merged coverage)."""
+        with advice for the command reading it: one that ``takes`` "one" run (replay,
+        shrink, a follow-up), "two" (diff), "several" (coverage, compare), the "gate"
+        (of the first stage, of base cases) or the "report" (of the first stage, which
+        shows the stages' merged coverage)."""
         stages = self.stages()
         if stages is None:
             return ""
@@ -210,6 +211,11 @@ class RunDir:
         every = os.fspath(self.path / "stage-*")
         advice = {
             "one": f"pass one of them, e.g. its last stage {last}",
+            # Later stages may draw from target boxes, which a gate refuses.
+            "gate": (
+                f"gate its first stage {first}, drawn from the base distribution, or let "
+                "--until-decided gate its stages"
+            ),
             "two": f"pass one or two of them, e.g. {first} {last}",
             "several": f"pass them, e.g. {every}",
             "report": (

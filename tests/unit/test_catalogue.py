@@ -1511,12 +1511,13 @@ CATALOGUE = [
         r"directory; its runs: seq/stage-000, seq/stage-001 \(pass them, e.g. seq/stage-\*\)",
         files=SEQ_FOLDER,
     ),
-    row(  # a command of one run is told to pass one stage, not RUN/stage-*
+    row(  # was told to pass its last stage, a focus stage that the gate refuses
         "gate-sequential-folder",
         "gate seq --gate g.toml",
         r"'seq' is a sequential campaign's folder \(made by --until-decided\), not a run "
-        r"directory; its runs: seq/stage-000, seq/stage-001 \(pass one of them, e.g. its "
-        r"last stage seq/stage-001\)$",
+        r"directory; its runs: seq/stage-000, seq/stage-001 \(gate its first stage "
+        r"seq/stage-000, drawn from the base distribution, or let --until-decided gate its "
+        r"stages\)$",
         files={**SEQ_FOLDER, "g.toml": SEQ_GATE},
     ),
     row(
