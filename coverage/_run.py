@@ -72,6 +72,7 @@ from ._stats import (
     CellStats,
     cell_stats,
     cells_frame,
+    covered_share,
     holes,
     rate_note,
     shown_rate,
@@ -181,7 +182,7 @@ class RunCoverage:
         ]
         for model, m in s["models"].items():
             by_t = ", ".join(
-                f"{t}-way {100 * v['coverage']:.1f}% of {v['cells']:,} cells"
+                f"{t}-way {covered_share(v['covered'], v['cells'])} of {v['cells']:,} cells"
                 for t, v in m["coverage"]["by_t"].items()
             )
             status = ", ".join(f"{k} {v:,}" for k, v in m["status"].items())

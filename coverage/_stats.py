@@ -31,6 +31,7 @@ states what each bound and test guarantees.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -600,6 +601,19 @@ def summary(stats: CellStats, *, min_cases: int = 1, worst: int = 10) -> dict[st
             }
         )
     return out
+
+
+def covered_share(covered: int, cells: int) -> str:
+    """A covered share of cells as ``highfive coverage`` and the report show it: one
+    decimal, never rounded up to 100.0% while a cell is a hole (13,427 of 13,432 cells
+    read 100.0%, a user taking it for no hole: it is 99.96%); "–" of no cell."""
+    if not cells:
+        return "–"
+    pct = 100 * covered / cells
+    text = f"{pct:.1f}%"
+    if covered < cells and text == "100.0%":
+        text = f"{math.floor(pct * 100) / 100:.2f}%"
+    return text
 
 
 def shown_rate(rate: float) -> str:

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from highfive.coverage import covered_share
 from highfive.generators import escape
 from highfive.harness import FAIL_VERDICTS
 
@@ -155,17 +156,6 @@ def percent(k: float, n: float) -> str:
 def cases_rule(k: int) -> str:
     """``>= k case(s)`` in words that read naturally: "≥ 1 case", "≥ 10 cases"."""
     return f"≥ {k:,} case" + ("" if k == 1 else "s")
-
-
-def covered_share(covered: int, cells: int) -> str:
-    """Covered share of cells, never rounded up to 100% while a cell is missing."""
-    if not cells:
-        return "–"
-    pct = 100 * covered / cells
-    text = f"{pct:.1f}%"
-    if covered < cells and text == "100.0%":
-        text = f"{np.floor(pct * 100) / 100:.2f}%"
-    return text
 
 
 def chip(text: str, kind: str | None = None) -> str:
