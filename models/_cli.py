@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from highfive.generators import InvalidParameter, number_from_text
+from highfive.generators import HighfiveError, InvalidParameter, number_from_text
 from highfive.harness import int_at_least, int_between, json_text, path_arg
 
 from ._defaults import MAX_OVERSAMPLE, MAX_SEED, MAX_THREADS, MAX_TRACES
@@ -80,7 +80,17 @@ def format_profile(prof: dict[str, Any]) -> list[str]:
         if stated is not None and stated.split() != widths.split():
             line += f"; its metadata's train.widths={stated} is not this network's"
         lines.append(line)
-    train = {k.removeprefix("train."): v for k, v in sorted(meta.items()) if k.startswith("train.")}
+    from ._failures import summarize_corpora
+
+    # A corpus's compressed case ids (thousands of characters) as their SHA-256, as the
+    # int8 twin keeps them: the line stays one a person reads.
+    try:
+        shown = summarize_corpora(meta)
+    except HighfiveError:  # a damaged corpus record: shown as it is
+        shown = dict(meta)
+    train = {
+        k.removeprefix("train."): v for k, v in sorted(shown.items()) if k.startswith("train.")
+    }
     versions = train.pop("versions", None)
     if train:
         lines.append("trained     " + ", ".join(f"{k}={v}" for k, v in train.items()))

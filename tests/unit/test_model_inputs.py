@@ -291,6 +291,19 @@ def test_info_shows_the_widths_of_the_graph_and_flags_stale_metadata() -> None:
         assert want in lines, lines
 
 
+def test_info_shows_a_failure_corpus_by_the_sha256_of_its_cases() -> None:
+    """The shipped float model's trained line was 3,503 characters, mostly its corpus's
+    compressed case ids; it shows their SHA-256, as the int8 twin keeps them."""
+    from highfive.models._cli import format_profile
+    from highfive.models._profile import profile
+
+    (trained,) = [
+        line for line in format_profile(profile("float", repeats=1)) if line.startswith("trained")
+    ]
+    assert "cases_z" not in trained and len(trained) < 600, trained
+    assert re.search(r'"n":2594,"cases_sha256":"[0-9a-f]{64}"', trained), trained
+
+
 def test_a_seed_in_metadata_beyond_the_bound_is_refused() -> None:
     from highfive.models._failures import check_train_metadata
 
