@@ -437,6 +437,8 @@ def _cmd_count(args: argparse.Namespace) -> int:
                     f"{seg.samples:,} samples, {said}"
                 )
         say(f"{ident.kind} counter {counter.default_id} (identity {ident.sha256[:12]})")
+        if result.detections:  # not the file's own clock (it may be ns since 1970)
+            print("detections, t in s from the recording's first sample:")
         for i, d in enumerate(result.detections, 1):
             print(f"  {i:3d}  t = {d.time:8.3f} s   score {d.score:.3f}")
         print(f"count: {result.count}")

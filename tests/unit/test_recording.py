@@ -1136,3 +1136,24 @@ def test_given_units_that_read_far_from_one_g_at_rest_are_questioned(
     info = open_recording(tmp_path / "ms2.csv", units="m/s2").info
     assert "check" not in info and info["orientation"].startswith("face tilted")
     assert info["time unit"] == "s"
+
+
+def test_count_says_its_times_are_from_the_first_sample(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """'t = 7.840 s' of a file whose clock read 7.851 there looked like the file's own
+    time; the output says the times are from its first sample, on any clock."""
+    path = tmp_path / "hf.csv"
+    assert main(["synth", "high_five", "--seed", "1", "--csv", str(path)]) == 0
+    said = []
+    for shift in (0.0, 100.0):
+        frame = pd.read_csv(path)
+        frame["t"] = frame["t"] - frame["t"].iloc[0] * (shift == 0.0) + shift
+        frame.to_csv(path, index=False)
+        capsys.readouterr()
+        assert main(["count", str(path)]) == 0
+        out = capsys.readouterr().out
+        _, _, rest = out.partition("detections, t in s from the recording's first sample:\n")
+        assert rest, out
+        said.append(re.findall(r"t = +([\d.]+) s", rest))
+    assert said[0] == said[1] and said[0], said
