@@ -132,7 +132,7 @@ def _check_path(path: Path) -> str:
     if problem:
         said = {NOT_REGULAR: f"{NOT_REGULAR} (a device, pipe or socket)"}.get(problem, problem)
         give = "; give a .csv or .parquet file" if problem in (FOLDER, NOT_REGULAR) else ""
-        raise InvalidParameter(f"recording: {show(os.fspath(path))} {said}{give}")
+        raise InvalidParameter(f"recording: {os.fspath(path)!r} {said}{give}")
     if suffix not in (".csv", ".parquet", ".pq"):
         raise InvalidParameter(
             f"recording: {path.name} has suffix {show(suffix)}; allowed: .csv, .parquet"

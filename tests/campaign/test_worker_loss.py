@@ -229,7 +229,7 @@ def test_a_frozen_worker_of_an_external_cluster_is_named_once(
         assert ct.manifest_lines(cfg) < cfg.n_batches
     summary = run.join()  # killed: its batches run again on the other worker
     assert summary.complete and summary.cases == 256
-    assert [m[1] for m in _said(run, _LOST)] == [address]
+    assert [m[1] for m in _said(run, _LOST)] == [address], run.said and run.said.getvalue()
     pd.testing.assert_frame_equal(ct.frame(ct.cfg_run(cfg)), ct.reference(cfg))
 
 
