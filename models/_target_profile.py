@@ -64,15 +64,20 @@ class TargetProfile:
             value = getattr(self, key)
             if not isinstance(value, str) or not value.strip():
                 raise ConfigError(f"{where}: {key} = {value!r} is not allowed; give a text")
-        for key, low, closed, unit in _NUMBERS:
+        for key, low, closed, high, unit in _NUMBERS:
             value = getattr(self, key)
             ok = is_number(value) and math.isfinite(value)
-            ok = ok and (value >= low if closed else value > low)
+            ok = ok and (value >= low if closed else value > low) and value <= high
+            if not ok and key == "max_duty_cycle" and is_number(value) and value > 1:
+                raise ConfigError(
+                    f"{where}: max_duty_cycle = {value!r} is not allowed; must be in (0, 1] "
+                    "(a share of the core's time)"
+                )
             if not ok:
                 rule = f">= {low:g}" if closed else f"> {low:g}"
                 raise ConfigError(
                     f"{where}: {key} = {value!r} is not allowed; must be a finite number "
-                    f"{rule}{unit}"
+                    f"{rule} and at most {high:,.0f}{unit}"
                 )
         for key, whole in (("code_allowance_kib", "flash_kib"), ("ram_allowance_kib", "ram_kib")):
             if getattr(self, key) > getattr(self, whole):
@@ -80,11 +85,6 @@ class TargetProfile:
                     f"{where}: {key} = {getattr(self, key)!r} is not allowed; must be at "
                     f"most {whole} = {getattr(self, whole)!r}"
                 )
-        if self.max_duty_cycle > 1:
-            raise ConfigError(
-                f"{where}: max_duty_cycle = {self.max_duty_cycle!r} is not allowed; must be "
-                "in (0, 1] (a share of the core's time)"
-            )
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], *, name: str, source: str) -> TargetProfile:
@@ -123,15 +123,19 @@ class TargetProfile:
 
 
 # (key, lower bound, bound included, unit) for the numeric keys.
+_MOST_KIB = 2.0**40
+"""Largest memory a profile may give, KiB (a pebibyte): a microcontroller has at most
+megabytes, and 1e308 KiB overflowed to infinity in bytes."""
 _NUMBERS = (
-    ("clock_mhz", 0.0, False, " (MHz)"),
-    ("flash_kib", 0.0, False, " (KiB)"),
-    ("ram_kib", 1.0, True, " (KiB)"),
-    ("code_allowance_kib", 0.0, True, " (KiB)"),
-    ("ram_allowance_kib", 0.0, True, " (KiB)"),
-    ("macs_per_cycle_int8", 0.0, False, ""),
-    ("macs_per_cycle_float", 0.0, False, ""),
-    ("max_duty_cycle", 0.0, False, ""),
+    ("clock_mhz", 0.0, False, 1e5, " (MHz)"),
+    ("flash_kib", 0.0, False, _MOST_KIB, " (KiB)"),
+    ("ram_kib", 1.0, True, _MOST_KIB, " (KiB)"),
+    ("code_allowance_kib", 0.0, True, _MOST_KIB, " (KiB)"),
+    ("ram_allowance_kib", 0.0, True, _MOST_KIB, " (KiB)"),
+    # A thousandth of a MAC a cycle is far below any core; 1e-320 made the duty cycle inf.
+    ("macs_per_cycle_int8", 1e-3, True, 1e6, ""),
+    ("macs_per_cycle_float", 1e-3, True, 1e6, ""),
+    ("max_duty_cycle", 0.0, False, 1.0, ""),
 )
 PROFILE_KEYS = tuple(f.name for f in fields(TargetProfile) if f.name not in ("name", "source"))
 """The keys a profile file must have, no more."""

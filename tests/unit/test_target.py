@@ -329,11 +329,41 @@ def test_every_shipped_figure_has_a_comment(target: str) -> None:
 BAD_PROFILES = [
     pytest.param({"clok_mhz": 64}, r"unknown key 'clok_mhz'; allowed keys: description", id="typo"),
     pytest.param({"clock_mhz": None}, r"missing key 'clock_mhz'", id="missing"),
-    pytest.param({"clock_mhz": 0}, r"clock_mhz = 0 is not allowed; .* > 0 \(MHz\)", id="clock-0"),
+    pytest.param(
+        {"clock_mhz": 0},
+        r"clock_mhz = 0 is not allowed; .* > 0 and at most 100,000 \(MHz\)",
+        id="clock-0",
+    ),
     pytest.param({"clock_mhz": -64}, r"clock_mhz = -64 is not allowed", id="clock-negative"),
-    pytest.param({"flash_kib": -1}, r"flash_kib = -1 is not allowed; .* > 0 \(KiB\)", id="flash"),
-    pytest.param({"ram_kib": 0.5}, r"ram_kib = 0.5 is not allowed; .* >= 1 \(KiB\)", id="ram-1k"),
-    pytest.param({"macs_per_cycle_int8": 0}, r"macs_per_cycle_int8 = 0 is not .* > 0", id="mpc8"),
+    pytest.param(
+        {"flash_kib": -1},
+        r"flash_kib = -1 is not allowed; .* > 0 and at most [\d,]+ \(KiB\)",
+        id="flash",
+    ),
+    pytest.param(
+        {"ram_kib": 0.5},
+        r"ram_kib = 0.5 is not allowed; .* >= 1 and at most [\d,]+ \(KiB\)",
+        id="ram-1k",
+    ),
+    pytest.param(
+        {"macs_per_cycle_int8": 0}, r"macs_per_cycle_int8 = 0 is not .* >= 0.001", id="mpc8"
+    ),
+    # Finite, yet infinite in bytes or as a duty cycle: tracebacks in 'model target
+    # --json' and in a gate, which then exited 1, the status of a failed gate.
+    pytest.param(
+        {"ram_kib": 1e308},
+        r"ram_kib = 1e\+308 is not allowed; .* at most 1,099,511,627,776 \(KiB\)$",
+        id="ram-huge",
+    ),
+    pytest.param({"flash_kib": 1e308}, r"flash_kib = 1e\+308 is not allowed", id="flash-huge"),
+    pytest.param(
+        {"macs_per_cycle_int8": 1e-320}, r"macs_per_cycle_int8 = 1e-320 is not", id="mpc-tiny"
+    ),
+    pytest.param(
+        {"clock_mhz": 1e300},
+        r"clock_mhz = 1e\+300 is not .* at most 100,000 \(MHz\)$",
+        id="clock-huge",
+    ),
     pytest.param(
         {"macs_per_cycle_float": -0.25}, r"macs_per_cycle_float = -0.25 is not", id="mpc-float"
     ),
