@@ -117,6 +117,9 @@ class ModelSpec:
             raise _fail(
                 "class_names", names, f"has {len(names):,} names; 1 to {LIMITS['classes']} allowed"
             )
+        if len(set(names)) < len(names):  # which column is the positive one is ambiguous
+            twice = next(c for c in names if names.count(c) > 1)
+            raise _fail("class_names", names, f"names {twice!r} twice; each class once")
         if self.positive_class not in names:
             raise _fail(
                 "positive_class", self.positive_class, f"is not one of class_names {show(names)}"

@@ -296,6 +296,11 @@ BAD_METADATA = [
         r"class_names \['c0', 'c1', .*\(1,000 items\)\] has 1,000 names; 1 to 256 allowed",
     ),
     ("classes-number", {"class_names": 5}, r"class_names 5 is not a list of strings"),
+    (  # accepted: the count changed with which column was taken for the positive one
+        "classes-twice",
+        {"class_names": ["high_five", "high_five"]},
+        r"class_names \['high_five', 'high_five'\] names 'high_five' twice; each class once",
+    ),
     ("time-step-0", {"time_step": 0}, r"time_step 0 must be an integer in \[1, 75\]"),
 ]
 
