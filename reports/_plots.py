@@ -87,11 +87,31 @@ def plot_trace(
 
 
 def save_figure(fig: Figure, path: str | os.PathLike[str]) -> None:
-    """Save ``fig`` atomically (format from the suffix) and close it."""
+    """Save ``fig`` atomically (format from the suffix) and close it; the same figure
+    gives the same bytes in every format."""
     suffix = os.fspath(path).rsplit(".", 1)[-1] if "." in os.fspath(path) else "png"
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format=suffix, dpi=110)
-    plt.close(fig)
+    # The same figure, the same bytes: no time of writing (PDF, PostScript, SVG), and
+    # SVG's element ids from a fixed salt rather than a random one.
+    metadata = {"pdf": {"CreationDate": None}, "svg": {"Date": None}}.get(suffix.lower())
+    # PostScript takes its date from SOURCE_DATE_EPOCH only, and its title from a file
+    # name (the temporary one): it is written to an open file, at the epoch.
+    epoch = {"SOURCE_DATE_EPOCH": "0"} if suffix.lower() in ("ps", "eps") else {}
+    saved = {k: os.environ.get(k) for k in epoch}
+    try:
+        os.environ.update(epoch)
+        with (
+            atomic_path(path) as tmp,
+            open(tmp, "wb") as fh,
+            plt.rc_context({"svg.hashsalt": "highfive"}),
+        ):
+            fig.savefig(fh, format=suffix, dpi=110, metadata=metadata)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        plt.close(fig)
 
 
 def figure_png_base64(fig: Figure, dpi: int = DPI) -> str:
