@@ -15,13 +15,15 @@ from typing import Any
 from highfive.generators import HighfiveError, InvalidParameter, number_from_text
 from highfive.harness import int_at_least, int_between, json_text, path_arg
 
-from ._defaults import MAX_OVERSAMPLE, MAX_SEED, MAX_THREADS, MAX_TRACES
+from ._defaults import MAX_EPOCHS, MAX_OVERSAMPLE, MAX_SEED, MAX_THREADS, MAX_TRACES
 
 __all__ = ["add_model_commands"]
 
 
 _positive_int = int_at_least(1)
 _count = int_at_least(0)
+_epochs = int_between(1, MAX_EPOCHS)
+_fine_tuning = int_between(0, MAX_EPOCHS)
 _seed = int_between(0, MAX_SEED)
 _traces = int_between(1, MAX_TRACES)
 _threads = int_between(1, MAX_THREADS)
@@ -328,9 +330,9 @@ def add_model_commands(subparsers: Any) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--epochs",
-        type=_positive_int,
+        type=_epochs,
         default=DEFAULTS["epochs"],
-        help=f"training epochs (default {DEFAULTS['epochs']})",
+        help=f"training epochs, 1 to {MAX_EPOCHS:,} (default {DEFAULTS['epochs']})",
     )
     p.add_argument(
         "--threads",
@@ -408,7 +410,10 @@ def add_model_commands(subparsers: Any) -> argparse.ArgumentParser:
         "half of them)",
     )
     p.add_argument(
-        "--epochs", type=_count, default=3, help="fine-tuning epochs, 0 for none (default 3)"
+        "--epochs",
+        type=_fine_tuning,
+        default=3,
+        help=f"fine-tuning epochs, 0 for none, at most {MAX_EPOCHS:,} (default 3)",
     )
     p.add_argument(
         "--traces",

@@ -15,6 +15,7 @@ __all__ = [
     "FALLBACK_SEED",
     "FALLBACK_TRACES",
     "HELD_OUT_SEED",
+    "MAX_EPOCHS",
     "MAX_OVERSAMPLE",
     "MAX_SEED",
     "MAX_THREADS",
@@ -52,6 +53,9 @@ a failing trace then weighs as much as 100 generated ones."""
 MAX_SEED = 2**63 - 1
 """Largest seed of ``model train``, ``prune``, ``quantize`` and ``compare``: PyTorch's
 generator takes a signed 64-bit seed."""
+MAX_EPOCHS = 10_000
+"""Most epochs of ``model train`` and of ``prune``'s fine-tuning: 667 times the shipped
+model's 15. An epoch count of 20 digits started, and ran until stopped."""
 MAX_TRACES = 1_000_000
 """Most generated traces of ``model train``, ``prune``, ``quantize`` (calibration) and
 ``compare`` (held out), and of a model's ``train.n_traces`` when ``prune`` takes it as

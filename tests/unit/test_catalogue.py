@@ -1832,6 +1832,18 @@ CATALOGUE = [
         usage=True,
     ),
     row("model-train-suffix", "model train --out x.txt", r"--out: 'x.txt' does not end in .onnx"),
+    row(  # started 'epoch 1/99999999999999999999'
+        "model-train-epochs",
+        "model train --traces 4 --epochs 99999999999999999999 --out t.onnx",
+        r"argument --epochs: 99999999999999999999 must be <= 10,000",
+        usage=True,
+    ),
+    row(
+        "model-prune-epochs",
+        "model prune float --epochs 10001 --out p.onnx",
+        r"argument --epochs: 10001 must be <= 10,000",
+        usage=True,
+    ),
     row(
         "model-prune-suffix",
         "model prune float --out x.txt",
