@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from highfive.generators import HighfiveError, InvalidParameter, number_from_text
+from highfive.generators import HighfiveError, InvalidParameter, number_from_text, show_text
 from highfive.harness import int_at_least, int_between, json_text, path_arg
 
 from ._defaults import MAX_EPOCHS, MAX_OVERSAMPLE, MAX_SEED, MAX_THREADS, MAX_TRACES
@@ -109,7 +109,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
     from ._profile import profile
 
     for line in format_profile(profile(args.model)):
-        print(line)
+        print(show_text(line))  # a model's metadata is anyone's text: escapes, not codes
     return 0
 
 
@@ -120,7 +120,7 @@ def _cmd_target(args: argparse.Namespace) -> int:
     if args.json:
         print(json_text(estimate.to_dict()), end="")
     else:
-        print("\n".join(estimate.table()))
+        print("\n".join(map(show_text, estimate.table())))
     return 0
 
 
@@ -186,9 +186,9 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     if args.json:
         print(json_text(result.to_dict()), end="")
     else:
-        print("\n".join(result.lines()))
+        print("\n".join(map(show_text, result.lines())))
     for path in write_compare(result, out=args.out, plot=args.plot):
-        print(f"wrote {path}")
+        print(show_text(f"wrote {path}"))
     return 0
 
 
@@ -203,7 +203,7 @@ def _cmd_quantize(args: argparse.Namespace) -> int:
         seed=args.seed,
         fmt=args.format,
     )
-    print(f"wrote {path} ({path.stat().st_size:,} bytes)")
+    print(show_text(f"wrote {path} ({path.stat().st_size:,} bytes)"))
     return 0
 
 

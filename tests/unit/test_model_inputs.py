@@ -350,3 +350,21 @@ def test_pruned_metadata_records_the_real_widths_and_survives_fine_tuning() -> N
     assert tuned["train.widths"] == tuned["train.init_widths"] == "11 22 22"
     for key in ("sparsity", "channels", "from", "epochs", "traces", "widths_from"):
         assert tuned[f"train.prune_{key}"] == pruned[f"train.prune_{key}"], key
+
+
+def test_info_prints_a_foreign_model_s_metadata_and_name_as_escapes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A model file is anyone's: its metadata reached the terminal raw, a window title
+    and clear-screen sequence included, as did its file name."""
+    proto = onnx.load(str(shipped_file("float")))
+    for prop in proto.metadata_props:
+        if prop.key == "train.space":
+            prop.value = "default\x1b]0;pwned\x07\x1b[2J"
+    path = tmp_path / "q\x1b[2J.onnx"
+    onnx.save(proto, str(path))
+    capsys.readouterr()
+    assert main(["model", "info", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x07" not in out
+    assert r"default\x1b]0;pwned\x07\x1b[2J" in out and r"q\x1b[2J" in out
