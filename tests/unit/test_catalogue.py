@@ -1833,7 +1833,7 @@ CATALOGUE = [
     ),
     row("model-train-suffix", "model train --out x.txt", r"--out: 'x.txt' does not end in .onnx"),
     row(  # started 'epoch 1/99999999999999999999'
-        "model-train-epochs",
+        "model-train-epochs-too-many",
         "model train --traces 4 --epochs 99999999999999999999 --out t.onnx",
         r"argument --epochs: 99999999999999999999 must be <= 10,000",
         usage=True,
