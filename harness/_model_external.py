@@ -92,6 +92,8 @@ def _inline_external(data: bytes, path: Path, label: str) -> tuple[bytes, str]:
             raise ModelError(f"{where} with a non-integer offset or length") from None
         except OSError:
             raise ModelError(f"{where}, which does not exist next to the model") from None
+        if not target.is_file():  # "." is the folder itself: 'Is a directory', naming nothing
+            raise ModelError(f"{where}, which is not a file next to the model")
         if offset < 0 or length < 0 or offset + length > size:
             raise ModelError(
                 f"{where} at bytes {offset:,}-{offset + length:,}, beyond the file's {size:,} bytes"

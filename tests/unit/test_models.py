@@ -434,6 +434,8 @@ def test_external_data_is_read_next_to_the_model_and_identifies_it(
         pytest.param("../weights.bin", r"which is not inside the model's folder", id="parent"),
         pytest.param("/etc/passwd", r"which is not inside the model's folder", id="absolute"),
         pytest.param("gone.bin", r"which does not exist next to the model", id="missing"),
+        # 'error: Is a directory: ...', naming neither the model nor the tensor
+        pytest.param(".", r"'\.', which is not a file next to the model$", id="the-folder"),
     ],
 )
 def test_external_data_outside_the_model_folder_is_refused(
