@@ -114,8 +114,11 @@ class Recording:
     _clock: _Clock | None = field(default=None, repr=False, compare=False)
     _maybe_seconds: bool = field(default=False, repr=False)
     """The time unit was inferred as ms from whole numbers 1 apart: 1 kHz, or 1 Hz seconds."""
-    _settings: Settings = field(default=Settings(), repr=False, compare=False)
-    """How :attr:`info`'s advice names the reading settings."""
+
+    @property
+    def _settings(self) -> Settings:
+        # How :attr:`info`'s advice names the reading settings: as the opener was told.
+        return self._clock.settings if self._clock is not None else Settings()
 
     @property
     def info(self) -> dict[str, str]:
@@ -446,7 +449,6 @@ def open_recording(
         _chunk=rows,
         _clock=clock,
         _maybe_seconds=known is None and clock.whole and unit == "ms" and fs == 1000.0,
-        _settings=said,
     )
 
 
