@@ -106,7 +106,7 @@ if MODE == "garbage_at_start":
 if MODE == "hang_at_start":
     time.sleep(60)
 out.write(b"highfive-counter 1\n"); out.flush()
-trace, best, best_t, t_last = 0, 0.0, 0.0, 0.0
+trace, best, best_t, t_last, samples = 0, 0.0, 0.0, 0.0, 0
 
 def answer(dets):
     out.write(b"DETS" + struct.pack("<I", 16 * len(dets)))
@@ -122,7 +122,7 @@ while True:
     payload = inp.read(n)
     if tag == b"BEGN":
         trace += 1
-        best, best_t, t_last = 0.0, 0.0, 0.0
+        best, best_t, t_last, samples = 0.0, 0.0, 0.0, 0
         continue
     if trace == NTH and MODE == "crash_on_nth":
         sys.stderr.write("segmentation fault (simulated)\n")
@@ -133,6 +133,9 @@ while True:
         out.write(b"oops, debug print\n"); out.flush()
         continue
     if tag == b"DATA":
+        samples += n // 20
+        if MODE == "warns_then_exits" and samples < 500:
+            sys.stderr.write(f"warning: only {{samples}} samples\n"); sys.stderr.flush()
         for i in range(0, n, 20):
             t, x, y, z = struct.unpack_from("<dfff", payload, i)
             m = (x * x + y * y + z * z) ** 0.5
@@ -150,7 +153,19 @@ while True:
             if MODE == "garbage_on_long":
                 out.write(b"oops, debug print\n"); out.flush()
                 continue
+        if MODE == "warns_then_exits" and samples >= 500:
+            sys.exit(3)
         answer([] if MODE == "silent" or best < 1.5 else [(best_t, min(1.0, best / 4.0))])
+        if MODE == "junk_at_once":
+            out.write(b"JUNKJUNK"); out.flush()
+        if MODE == "junk_later":
+            time.sleep(0.05); out.write(b"JUNKJUNK"); out.flush()
+        if MODE == "exit_later":
+            time.sleep(0.05); sys.exit(0)
+        if MODE == "rebuild_after_nth" and trace == NTH:
+            with open(sys.argv[0], "a") as f:
+                f.write("# rebuilt\n")
+            sys.exit(0)
 """
 
 
@@ -162,9 +177,14 @@ def write_protocol_program(
     Modes: ``ok`` (one detection at the largest |a| above 1.5 g per trace),
     ``silent`` (never detects), ``exit_at_start``, ``garbage_at_start``,
     ``hang_at_start``; on trace ``nth`` (1-based, counted per process):
-    ``crash_on_nth``, ``hang_on_nth``, ``garbage_on_nth``; instead of answering
-    ``DONE`` of a trace longer than 12 s: ``crash_on_long``, ``hang_on_long``,
-    ``garbage_on_long``.
+    ``crash_on_nth``, ``hang_on_nth``, ``garbage_on_nth``, and ``rebuild_after_nth``
+    (after answering it, append a line to its own file, as a new build would, and
+    exit); instead of answering ``DONE`` of a trace longer than 12 s:
+    ``crash_on_long``, ``hang_on_long``, ``garbage_on_long``; after answering each
+    ``DONE``: ``junk_at_once`` (8 more bytes at once), ``junk_later`` (8
+    bytes 50 ms later), ``exit_later`` (exit 50 ms later); ``warns_then_exits`` (a
+    stderr line for each frame of a trace under 500 samples; at ``DONE`` of a longer
+    one, exit 3 without answering).
     """
     path = folder / name
     path.write_text(_PROGRAM.format(python=sys.executable, mode=mode, nth=nth))

@@ -143,42 +143,18 @@ def test_an_edited_script_of_an_exec_counter_is_refused_by_resume_and_replay(
     assert "restore the counter the run was made with" in capsys.readouterr().err
 
 
-_REBUILDS_ITSELF = r"""#!{python}
-import struct, sys
-inp, out = sys.stdin.buffer, sys.stdout.buffer
-out.write(b"highfive-counter 1\n"); out.flush()
-served = 0
-while True:
-    head = inp.read(8)
-    if len(head) < 8:
-        sys.exit(0)
-    tag, n = struct.unpack("<4sI", head)
-    inp.read(n)
-    if tag == b"BEGN":
-        continue
-    out.write(b"DETS" + struct.pack("<I", 0)); out.flush()
-    if tag == b"DONE":
-        served += 1
-        if served == 4:  # a new build lands, and this one goes
-            with open(sys.argv[0], "a") as f:
-                f.write("# rebuilt\n")
-            sys.exit(0)
-"""
-
-
 @pytest.mark.parametrize("workers", [0, pytest.param(1, marks=pytest.mark.dask)])
 def test_a_program_rebuilt_during_a_run_stops_it(
-    tmp_path: Path, workers: int, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    workers: int,
+    protocol_program: Callable[..., Path],
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     """A program is read from disk again at each start (after it exits, on each dask
     worker): a rebuild during a run made one 'complete' run of two counters, and
     replay refused every case. Now the run stops in one line, keeping the cases the
     loaded build judged, and resumes once the build is restored."""
-    import sys
-
-    prog = tmp_path / "fw.py"
-    prog.write_text(_REBUILDS_ITSELF.format(python=sys.executable))
-    prog.chmod(0o755)
+    prog = protocol_program("rebuild_after_nth", nth=4, name="fw.py")
     built = prog.read_bytes()
     config = tmp_path / "c.toml"
     config.write_text(

@@ -359,29 +359,6 @@ def test_a_failing_program_fails_its_case_and_is_restarted(
     assert second.verdict == verdict and __import__("re").search(match, second.message or "")
 
 
-_AFTER_ITS_ANSWER = r"""#!{python}
-import struct, sys, time
-MODE = {mode!r}
-inp, out = sys.stdin.buffer, sys.stdout.buffer
-out.write(b"highfive-counter 1\n"); out.flush()
-while True:
-    head = inp.read(8)
-    if len(head) < 8:
-        sys.exit(0)
-    tag, n = struct.unpack("<4sI", head)
-    inp.read(n)
-    if tag == b"BEGN":
-        continue
-    out.write(b"DETS" + struct.pack("<I", 0)); out.flush()
-    if tag == b"DONE" and MODE == "junk_at_once":
-        out.write(b"JUNKJUNK"); out.flush()
-    if tag == b"DONE" and MODE == "junk_later":
-        time.sleep(0.05); out.write(b"JUNKJUNK"); out.flush()
-    if tag == b"DONE" and MODE == "exit_later":
-        time.sleep(0.05); sys.exit(0)
-"""
-
-
 @pytest.mark.parametrize("mode", ["junk_at_once", "junk_later", "exit_later", "crash_on_nth"])
 def test_a_case_is_judged_as_on_a_fresh_program_whatever_came_before(
     tmp_path: Path, protocol_program: Callable[..., Path], mode: str
@@ -392,13 +369,7 @@ def test_a_case_is_judged_as_on_a_fresh_program_whatever_came_before(
     # last answer (write, exit) restarts it, and a program that fails a case before
     # its first answer after serving another runs the case again on a fresh start;
     # so a program that crashes on the second trace it sees fails no case either.
-    if mode == "crash_on_nth":
-        prog = protocol_program(mode, nth=2)
-    else:
-        prog = tmp_path / "after"
-        prog.write_text(_AFTER_ITS_ANSWER.format(python=sys.executable, mode=mode))
-        prog.chmod(0o755)
-    c = load_counter(f"exec:{prog}", options=FAST)
+    c = load_counter(f"exec:{protocol_program(mode, nth=2)}", options=FAST)
     traces = [_trace(seed=s) for s in (1, 2, 3)]
     try:
         in_order = [judge({"c": c}, t, 0.5).outcomes["c"] for t in traces]
@@ -413,38 +384,13 @@ def test_a_case_is_judged_as_on_a_fresh_program_whatever_came_before(
     assert all(v not in ("error", "timeout") for v, _ in said), said
 
 
-_WARNS_THEN_EXITS = r"""#!{python}
-import struct, sys
-inp, out = sys.stdin.buffer, sys.stdout.buffer
-out.write(b"highfive-counter 1\n"); out.flush()
-samples = 0
-while True:
-    head = inp.read(8)
-    if len(head) < 8:
-        sys.exit(0)
-    tag, n = struct.unpack("<4sI", head)
-    inp.read(n)
-    if tag == b"BEGN":
-        samples = 0
-        continue
-    if tag == b"DATA":
-        samples += n // 20
-        if samples < 500:
-            sys.stderr.write(f"warning: only {{samples}} samples\n"); sys.stderr.flush()
-    if tag == b"DONE" and samples >= 500:
-        sys.exit(3)
-    out.write(b"DETS" + struct.pack("<I", 0)); out.flush()
-"""
-
-
-def test_a_failed_case_quotes_only_its_own_stderr(tmp_path: Path) -> None:
+def test_a_failed_case_quotes_only_its_own_stderr(
+    protocol_program: Callable[..., Path],
+) -> None:
     """The program's stderr was one file for its whole life, and a failed case quoted
     its last line, written by an earlier case: run in order, the message differed from
     the same case's replay on a fresh program."""
-    prog = tmp_path / "warns"
-    prog.write_text(_WARNS_THEN_EXITS.format(python=sys.executable))
-    prog.chmod(0o755)
-    c = load_counter(f"exec:{prog}", options=FAST)
+    c = load_counter(f"exec:{protocol_program('warns_then_exits')}", options=FAST)
     short, long = _trace(duration=6.0), _trace(duration=15.0)  # 300 and 750 samples
     try:
         warned = judge({"c": c}, short, 0.5).outcomes["c"]
