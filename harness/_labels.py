@@ -345,6 +345,7 @@ def _case(
         spans = tuple(segments(rec))  # one pass, kept for check_windows
         _check_gaps(times, spans, _where(labels, line, "high_fives"), name)
     data = file.read_bytes()
+    rec.check_unchanged()  # the bytes the case ships are those checked
     sha = hashlib.sha256(data).hexdigest()
     if sha in seen:  # a copy: the same case twice, perhaps with contradicting labels
         first, other = seen[sha]

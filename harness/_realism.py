@@ -434,11 +434,15 @@ def _read_real(
     for name, rec in opened:
         parts: list[tuple[np.ndarray, np.ndarray]] = []
         segments: list[list[tuple[np.ndarray, np.ndarray]]] = []
-        for t, x, starts in rec.pieces():
-            if starts and parts:
-                segments.append(parts)
-                parts = []
-            parts.append((t, x))
+        try:
+            for t, x, starts in rec.pieces():
+                if starts and parts:
+                    segments.append(parts)
+                    parts = []
+                parts.append((t, x))
+        except HighfiveError as exc:  # it changed since it was opened
+            skipped.append((name, utf8_text(str(exc))))
+            continue
         segments.append(parts)
         read = ((t, x, j == 0) for seg in segments for j, (t, x) in enumerate(seg))
         spans = stretches(rec, pieces=read)

@@ -61,6 +61,7 @@ from ._recording_read import (
     STILL,
     Advise,
     Settings,
+    Version,
     _check_path,
     _Clock,
     _columns,
@@ -75,7 +76,9 @@ from ._recording_read import (
     _time_type,
     _unit_advice,
     _units_of,
+    check_unchanged,
     settings,
+    version,
 )
 
 __all__ = ["MAX_GAP_S", "Recording", "Rest", "open_recording", "read_recording"]
@@ -113,6 +116,8 @@ class Recording:
     _chunk: int = field(default=CHUNK_ROWS, repr=False)
     _clock: _Clock | None = field(default=None, repr=False, compare=False)
     _maybe_seconds: bool = field(default=False, repr=False)
+    _version: Version | None = field(default=None, repr=False, compare=False)
+    """The file as opened: :meth:`pieces` reads that file, or stops in one line."""
     """The time unit was inferred as ms from whole numbers 1 apart: 1 kHz, or 1 Hz seconds."""
 
     @property
@@ -187,6 +192,12 @@ class Recording:
             return _Clock(self.path.name, self.time)
         return replace(self._clock)
 
+    def check_unchanged(self) -> None:
+        """Raise :class:`InvalidParameter` unless the file is still the one opened (a
+        read of it since then read the file that was checked)."""
+        if self._version is not None:
+            check_unchanged(self.path, self._version)
+
     def pieces(
         self, *, rows: int | None = None, max_gap_s: float = MAX_GAP_S
     ) -> Iterator[tuple[np.ndarray, np.ndarray, bool]]:
@@ -202,13 +213,20 @@ class Recording:
         starts_segment : bool
             Whether the piece starts a new segment (the first piece does; so does
             every piece after a gap longer than ``max_gap_s``).
+
+        Raises
+        ------
+        InvalidParameter
+            The file changed since it was opened (each piece is read, then seen to be
+            of the file opened, before it is yielded).
         """
         scale = _TIME_SCALE[self.time_unit]
         last = math.nan
         columns = [self.time, *self.axes]
         clock, n = self._reader(), 0
         dropouts = _Dropouts(every=self.rest.gravity)
-        for frame in _frames(self.path, self._suffix, columns, rows or self._chunk):
+        chunks = _frames(self.path, self._suffix, columns, rows or self._chunk, self._version)
+        for frame in chunks:
             t_raw, x = _numbers(frame, clock, self.axes, n)
             n += t_raw.size
             t_raw, x = dropouts.feed(t_raw, x)
@@ -257,6 +275,7 @@ def open_recording(
             f"time_unit: {show(time_unit)} is not allowed; choose s, ms, us or ns"
         )
     suffix = _check_path(path)
+    seen = version(path)  # every pass reads this file, or stops
     name = path.name
     time, axes, named, named_time = _columns(_header(path, suffix), name)
     if named is not None and units not in ("auto", named):
@@ -286,7 +305,7 @@ def open_recording(
     def spacings() -> Iterator[np.ndarray]:
         # The spacings, read again (only to narrow the median's bin).
         last, again, n = math.nan, replace(clock), 0
-        for frame in _frames(path, suffix, columns, rows):
+        for frame in _frames(path, suffix, columns, rows, seen):
             t, _ = _numbers(frame, again, axes, n)
             n += t.size
             yield _spacings(t, last)
@@ -296,7 +315,7 @@ def open_recording(
     n, first, last = 0, math.nan, math.nan
     # The first sample above MAX_G in magnitude, if in g and if in m/s^2.
     huge: dict[float, tuple[int, tuple[float, ...], float]] = {}
-    for frame in _frames(path, suffix, columns, rows):
+    for frame in _frames(path, suffix, columns, rows, seen):
         t, x = _numbers(frame, clock, axes, n)
         if clock.text and time_unit not in ("auto", "ns"):
             raise InvalidParameter(
@@ -448,6 +467,7 @@ def open_recording(
         _t_first=float(first),
         _chunk=rows,
         _clock=clock,
+        _version=seen,
         _maybe_seconds=known is None and clock.whole and unit == "ms" and fs == 1000.0,
     )
 

@@ -2,7 +2,9 @@
 units and time unit.
 
 CSV is read with pandas (``chunksize``), Parquet a row batch at a time with pyarrow; a
-read error becomes one line that names the file. Only :mod:`._recording` uses these.
+read error becomes one line that names the file; a file read in several passes is
+checked to be the same file in each (:func:`version`). Only :mod:`._recording` uses
+these.
 """
 
 from __future__ import annotations
@@ -161,8 +163,65 @@ def _header(path: Path, suffix: str) -> list[str]:
         raise _cannot_read(path, exc) from None
 
 
-def _frames(path: Path, suffix: str, columns: list[str], rows: int) -> Iterator[pd.DataFrame]:
-    """The recording's columns, ``rows`` rows at a time (read errors: one line)."""
+Version = tuple[int, int, int, int]
+"""A file's device, inode, size and time of last change, ns: what says it is the file
+read before."""
+
+
+def version(path: Path) -> Version | None:
+    """``path``'s :data:`Version` (None if it cannot be looked up)."""
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def check_unchanged(path: Path, before: Version) -> None:
+    """Raise :class:`InvalidParameter` unless ``path`` is still at version ``before``."""
+    now = version(path)
+    if now == before:
+        return
+    how = (
+        "deleted or moved"
+        if now is None
+        else "replaced by another file"
+        if now[:2] != before[:2]
+        else "written to"
+    )
+    raise InvalidParameter(
+        f"recording {path.name}: the file changed while it was read ({how}); read it "
+        "again once nothing writes to it"
+    )
+
+
+def _frames(
+    path: Path, suffix: str, columns: list[str], rows: int, since: Version | None = None
+) -> Iterator[pd.DataFrame]:
+    """The recording's columns, ``rows`` rows at a time (read errors: one line).
+
+    With ``since``, each chunk is yielded only once the file is seen to be unchanged
+    since then, after the chunk was read: a recording read in several passes is the
+    same file in each, or the read stops in one line that says it changed.
+    """
+    if since is None:
+        yield from _chunks(path, suffix, columns, rows)
+        return
+    check_unchanged(path, since)
+    chunks = _chunks(path, suffix, columns, rows)
+    while True:
+        try:
+            frame = next(chunks)
+        except StopIteration:
+            return
+        except (KeyError, InvalidParameter):  # a column gone, a read error: as it changed?
+            check_unchanged(path, since)
+            raise
+        check_unchanged(path, since)
+        yield frame
+
+
+def _chunks(path: Path, suffix: str, columns: list[str], rows: int) -> Iterator[pd.DataFrame]:
     try:
         if suffix == ".csv":
             # Every column is parsed, not only ``columns``: with usecols, pandas reads a

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -148,3 +149,29 @@ def test_a_refused_recording_advises_the_campaign_key_that_reads_it(folder: Path
     assert said is not None and said[1] == said[2], str(err.value)
     (case,) = read_labels(folder, "l.csv", time_unit=said[2])  # type: ignore[arg-type]
     assert case.file == "ns.csv" and case.time_unit == "ns"
+
+
+@pytest.mark.parametrize("labels", ["file,count\na.csv,1\n", "file,high_fives\na.csv,1.5\n"])
+def test_a_recording_changed_after_its_check_is_refused_in_one_line(
+    folder: Path, labels: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A recording rewritten after it was checked shipped unchecked bytes with its case
+    (with times, its second pass ended in a KeyError traceback): now the labels are
+    refused in one line, whichever read finds the change."""
+    from highfive.harness import _labels
+
+    real = _labels.open_recording
+
+    def open_then_change(path: Path, **kwargs: Any) -> Any:
+        rec = real(path, **kwargs)
+        Path(path).write_text("t;x;y;z\n0;0;0;1\n")
+        return rec
+
+    monkeypatch.setattr(_labels, "open_recording", open_then_change)
+    (folder / "l.csv").write_text(labels)
+    with pytest.raises(
+        InvalidParameter,
+        match=r"^recording a\.csv: the file changed while it was read \(written to\); read it "
+        "again once nothing writes to it$",
+    ):
+        read_labels(folder, "l.csv")

@@ -29,6 +29,7 @@ from highfive.harness import (
     dynamic,
     load_region,
     normalised_wasserstein,
+    open_recording,
     piece_features,
 )
 from highfive.harness.cli import main
@@ -373,6 +374,43 @@ def test_a_recording_with_a_gap_is_compared_stretch_by_stretch(
     real = pd.read_parquet(out / "features.parquet").query("source == 'real'")
     assert real["segment"].tolist() == [0, 1]  # never interpolated across the gap
     assert (real["duration_s"] < 4.0).all()
+
+
+def test_a_recording_changed_while_read_is_skipped_not_the_comparison(
+    recordings: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A recording replaced after it was checked aborted the whole comparison (exit 2,
+    or a KeyError traceback): now it is skipped with the reason, as a refused one is."""
+    from highfive.harness import _realism
+
+    for name in ("r0.csv", "r1.csv"):
+        (tmp_path / name).write_bytes((recordings / name).read_bytes())
+    victim = tmp_path / "r1.csv"
+
+    def open_then_change(path: Path, **kwargs: Any) -> Any:
+        rec = open_recording(path, **kwargs)
+        if Path(path) == victim:
+            victim.write_text("t;x;y;z\n0;0;0;1\n")
+        return rec
+
+    monkeypatch.setattr(_realism, "open_recording", open_then_change)
+    argv = [
+        "realism",
+        str(tmp_path / "r0.csv"),
+        str(victim),
+        "--region",
+        str(REGIONS / "standing.toml"),
+    ]
+    assert main([*argv, "--synthetic", "6", "--out", str(tmp_path / "out")]) == 0
+    printed = capsys.readouterr().out
+    assert (
+        f"skipped {victim}: recording r1.csv: the file changed while it was read (written "
+        "to); read it again once nothing writes to it"
+    ) in printed
+    assert "1 recordings (1 pieces of 9.98 s at 50 Hz, gravity present)" in printed
 
 
 def test_recordings_count_refuses_are_skipped_with_its_reason(

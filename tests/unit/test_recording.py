@@ -1162,3 +1162,76 @@ def test_count_says_its_times_are_from_the_first_sample(
         assert rest, out
         said.append(re.findall(r"t = +([\d.]+) s", rest))
     assert said[0] == said[1] and said[0], said
+
+
+def _changed(path: Path, how: str, frame: pd.DataFrame) -> None:
+    """Change the recording at ``path`` as another program might while it is read."""
+    if how == "replaced":  # another file moved over it, all zeros
+        other = path.with_name("other.csv")
+        frame.assign(x=0.0, y=0.0, z=0.0).to_csv(other, index=False)
+        os.replace(other, path)
+    elif how == "written":  # rewritten in place, NaN in it
+        frame.assign(x=np.nan).to_csv(path, index=False)
+    else:
+        path.unlink()
+
+
+@pytest.mark.parametrize(
+    ("how", "said"),
+    [
+        ("replaced", "replaced by another file"),
+        ("written", "written to"),
+        ("deleted", "deleted or moved"),
+    ],
+)
+def test_a_recording_that_changes_after_it_was_checked_is_not_read(
+    frame: pd.DataFrame, tmp_path: Path, how: str, said: str
+) -> None:
+    """A recording is read twice (checked, then counted): a file changed in between was
+    counted unchecked (an AssertionError for zeros, NaN blamed on the counter, a
+    KeyError for other columns). Now every piece is yielded only once the file is seen
+    to be the one checked."""
+    path = tmp_path / "r.csv"
+    frame.to_csv(path, index=False)
+    rec = open_recording(path, rows=100)
+    _changed(path, how, frame)
+    with pytest.raises(
+        InvalidParameter,
+        match=rf"^recording r\.csv: the file changed while it was read \({said}\); read it "
+        "again once nothing writes to it$",
+    ):
+        list(rec.pieces())
+    # Changed in the middle of a pass: the pieces before are the file's; no piece after.
+    frame.to_csv(path, index=False)
+    rec = open_recording(path, rows=100)
+    pieces = rec.pieces()
+    next(pieces)
+    _changed(path, how, frame)
+    with pytest.raises(InvalidParameter, match=said):
+        next(pieces)
+
+
+def test_count_of_a_recording_changed_while_read_is_one_line(
+    frame: pd.DataFrame,
+    model_path: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import highfive.harness
+
+    path = tmp_path / "r.csv"
+    frame.to_csv(path, index=False)
+
+    def open_then_change(*args: object, **kwargs: object) -> object:
+        rec = open_recording(*args, **kwargs)  # type: ignore[arg-type]
+        _changed(path, "replaced", frame)
+        return rec
+
+    monkeypatch.setattr(highfive.harness, "open_recording", open_then_change)
+    assert main(["count", str(path), "--model", str(model_path)]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        "error: recording r.csv: the file changed while it was read (replaced by another "
+        "file); read it again once nothing writes to it\n"
+    )
