@@ -373,6 +373,8 @@ def analyse_run(
         union = label_union(spaces, [os.fspath(p) for p in runs])
     for path, space in zip(runs, spaces, strict=True):
         binning = Binning.from_space(union or space, settings.toml.get("bins", {}))
+        if recorded == {True} and not len(binning):
+            raise ConfigError(_nothing_to_bin(path, union or space))
         plans.append((path, binning, load_crosses(settings.toml, binning)))
         designs.append(run_design(path, space))
     _check_looks(settings, designs)
@@ -444,6 +446,21 @@ def _require_same(runs: Sequence[Path], values: Sequence[Any], shown: Any, why: 
                 f"cannot merge {os.fspath(runs[0])!r} ({shown(values[0])}) with "
                 f"{os.fspath(path)!r} ({shown(value)}): {why}; analyse each run on its own"
             )
+
+
+def _nothing_to_bin(path: Path, space: ParameterSpace) -> str:
+    """Why a run of recordings has no cell: one file, or bins that ignore every label."""
+    files = space["recording"].choices if "recording" in space.names else ()
+    what = (
+        f"is of one recording ({show(files[0])}) and no metadata column with two values"
+        if len(files) == 1
+        else "has every label column fixed to one value or ignored by the bins"
+    )
+    return (
+        f"coverage: run {os.fspath(path)!r} {what}, so there is no cell to cover (recordings "
+        "are binned by their metadata columns, or by file); its verdicts are in its "
+        f"results: highfive replay {shlex.quote(os.fspath(path))} lists the failing cases"
+    )
 
 
 def _check_looks(settings: CoverageSettings, designs: Sequence[RunDesign]) -> None:

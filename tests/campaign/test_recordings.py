@@ -553,6 +553,28 @@ def test_labels_checked_whole_before_any_case_runs(
     assert not (tmp_path / "runs").exists()
 
 
+def test_coverage_of_one_recording_says_why_there_is_no_cell(
+    synthetic: tuple[Path, Path, list[int]], tmp_path: Path, toy_model_path: Path
+) -> None:
+    """A run of one recording was refused as 'ways: nothing to cross: every dimension of
+    the space is fixed', naming a setting the user never gave."""
+    folder = _copy(synthetic[0] / "rec", tmp_path / "rec")
+    first = (folder / "labels.csv").read_text().splitlines()[:2]
+    (folder / "labels.csv").write_text("\n".join(first) + "\n")
+    cfg = CampaignConfig.from_toml(_recordings_config(tmp_path, folder, toy_model_path))
+    run_campaign(cfg, stream=None)
+    run = tmp_path / "runs" / "rec"
+    name = first[1].split(",")[0]
+    with pytest.raises(
+        ConfigError,
+        match=rf"^coverage: run '{re.escape(str(run))}' is of one recording \('{name}'\) and "
+        r"no metadata column with two values, so there is no cell to cover \(recordings are "
+        r"binned by their metadata columns, or by file\); its verdicts are in its results: "
+        rf"highfive replay {re.escape(str(run))} lists the failing cases$",
+    ):
+        analyse_run(run)
+
+
 def test_config_refuses_sampling_keys_with_recordings(tmp_path: Path) -> None:
     path = tmp_path / "c.toml"
     path.write_text('cases = 10\n[recordings]\nfolder = "x"\n')
