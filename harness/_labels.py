@@ -48,6 +48,11 @@ from ._recording import Recording, TimeUnit, Units, open_recording
 from ._recording_count import nothing_to_count, segments, spans_of, stretches
 from ._records import MAX_COUNT
 
+FIELD_CHARS = 1 << 24
+"""Characters a field of a labels file may hold (16 Mi): room for the most times a row
+may hold (:data:`MAX_COUNT`) written with hundreds of digits each. The csv module's
+default (131,072) refused a row of 32,767 times written to the ms."""
+
 __all__ = ["RecordingCase", "check_windows", "labels_space", "read_labels"]
 
 TRUTH_COLUMNS = ("high_fives", "count")
@@ -235,13 +240,19 @@ def read_labels(
             "allowed: a CSV file in the recordings folder"
         )
     rows: list[tuple[int, list[str]]] = []  # each record, with the file line it starts on
+    start = 1
+    limit = csv.field_size_limit(FIELD_CHARS)  # the module's own limit, restored below
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:  # a BOM is allowed
             reader = csv.reader(fh)
-            start = 1
             for record in reader:  # a quoted field may hold line breaks
                 rows.append((start, record))
                 start = reader.line_num + 1
+    except csv.Error as exc:
+        raise InvalidParameter(
+            f"{path.name} line {start}: cannot be read as CSV ({exc}); allowed: fields of at "
+            f"most {FIELD_CHARS:,} characters"
+        ) from None
     except UnicodeDecodeError:
         content = path.read_bytes()
         try:
@@ -253,8 +264,10 @@ def read_labels(
                 "a CSV file in UTF-8 (a byte order mark allowed)"
             ) from None
         raise  # pragma: no cover (decodes whole but not in pieces: cannot happen)
-    except (OSError, csv.Error) as exc:
+    except OSError as exc:
         raise InvalidParameter(f"recordings.labels: cannot read {path.name} ({exc})") from None
+    finally:
+        csv.field_size_limit(limit)
     while rows and not any(c.strip() for c in rows[0][1]):
         rows.pop(0)  # blank lines before the header, as between rows
     header = _header(path, rows[0][1] if rows else [], metadata)
@@ -363,7 +376,8 @@ def check_windows(
     cases: Sequence[RecordingCase], labels: str | os.PathLike[str], windows: Mapping[str, float]
 ) -> None:
     """Refuse a recording no stretch of which holds a window of a counter (``highfive
-    count`` refuses it too): it would be run as an ``error`` case of every counter.
+    count`` refuses it too): it would be run as an ``error`` case of every counter; and
+    a high-five time in a stretch between gaps that holds no window (a certain miss).
 
     Parameters
     ----------
@@ -389,6 +403,18 @@ def check_windows(
                 f"{why} by counter {cid} ({windows[cid]:g} s window); drop it from the labels "
                 "file"
             )
+        for start, end, n in case.segments or ():
+            # A high-five in a stretch too short for a window is never counted: its case
+            # could only be a miss, as one in a gap.
+            inside = [t for t in case.high_fives or () if start <= t <= end]
+            if inside and not countable(end - start, n, case.recording.fs, windows[cid]):
+                raise InvalidParameter(
+                    f"{_where(Path(labels), case.line, 'high_fives')}: {inside[0]:g} s falls "
+                    f"in a stretch of {show(case.file)} between gaps too short to count "
+                    f"({start:g} to {end:g} s, {n} samples) for counter {cid} "
+                    f"({windows[cid]:g} s window); allowed: times in stretches that hold a "
+                    "window"
+                )
 
 
 def labels_space(cases: Sequence[RecordingCase], metadata: Sequence[str]) -> ParameterSpace:

@@ -175,3 +175,51 @@ def test_a_recording_changed_after_its_check_is_refused_in_one_line(
         "again once nothing writes to it$",
     ):
         read_labels(folder, "l.csv")
+
+
+def test_a_time_in_a_stretch_too_short_to_count_is_refused(folder: Path) -> None:
+    """1 s of samples, a gap, 10 s more: a high-five at 0.5 s was accepted, and its case
+    could only be a miss (no window holds it), as one in a gap, which is refused."""
+    from highfive.harness import _labels
+
+    t = [i * 0.02 for i in range(50)] + [2.5 + i * 0.02 for i in range(500)]
+    (folder / "ss.csv").write_text("t,x,y,z\n" + "".join(f"{v:.2f},0,0,1\n" for v in t))
+    (folder / "l.csv").write_text("file,high_fives\nss.csv,0.5;11\n")
+    cases = read_labels(folder, "l.csv")
+    _labels.check_windows(cases, "l.csv", {"m": 0.98})  # 50 samples hold this window
+    with pytest.raises(
+        InvalidParameter,
+        match=r"^l\.csv line 2, column high_fives: 0\.5 s falls in a stretch of 'ss\.csv' "
+        r"between gaps too short to count \(0 to 0\.98 s, 50 samples\) for counter m \(2 s "
+        r"window\); allowed: times in stretches that hold a window$",
+    ):
+        _labels.check_windows(cases, "l.csv", {"m": 2.0, "other": 1.0})
+    (folder / "l.csv").write_text("file,high_fives\nss.csv,3;11\n")  # in the long stretch
+    _labels.check_windows(read_labels(folder, "l.csv"), "l.csv", {"m": 2.0})
+
+
+def test_a_row_of_the_most_times_allowed_is_read(tmp_path: Path) -> None:
+    """32,767 times to the ms made a field over the csv module's 131,072 characters, and
+    the labels file was refused without a line. Now the most times a row may hold are
+    read, a field beyond the limit is refused naming its line, and the csv module's own
+    limit is left as it was."""
+    times = np.arange(32_767) * 0.0125 + 0.5
+    n = 40_000  # 500 s at 80 Hz
+    (tmp_path / "a.csv").write_text(
+        "t,x,y,z\n" + "".join(f"{i * 0.0125:.4f},0,0,1\n" for i in range(n))
+    )
+    field = ";".join(f"{v:.4f}" for v in times)
+    assert len(field) > 131_072
+    (tmp_path / "l.csv").write_text(f"file,high_fives\na.csv,{field}\n")
+    limit = csv.field_size_limit()
+    (case,) = read_labels(tmp_path, "l.csv")
+    assert case.high_fives is not None and len(case.high_fives) == 32_767
+    assert csv.field_size_limit() == limit
+    (tmp_path / "l.csv").write_text(f'file,count\na.csv,1\n"{"x" * (1 << 24)}x",1\n')
+    with pytest.raises(
+        InvalidParameter,
+        match=r"^l\.csv line 3: cannot be read as CSV \(field larger than field limit "
+        r"\(16777216\)\); allowed: fields of at most 16,777,216 characters$",
+    ):
+        read_labels(tmp_path, "l.csv")
+    assert csv.field_size_limit() == limit
