@@ -237,7 +237,8 @@ def compare_features(features: pd.DataFrame, *, seed: int = 0) -> tuple[pd.DataF
     distances : pandas.DataFrame
         One row per feature: counts, real median and IQR, synthetic median and central
         range, W1, W1 / IQR and its :data:`INTERVAL` bootstrap range (``w1_iqr_low``,
-        ``w1_iqr_high``; infinite where resamples without real spread reach it), KS
+        ``w1_iqr_high``; infinite where resamples without real spread reach it, NaN
+        with W1 / IQR when the real values have no spread), KS
         statistic and p-value, real pieces outside.
     holes : pandas.DataFrame
         One row per (real piece, feature) outside the synthetic central range.
@@ -286,6 +287,9 @@ def compare_features(features: pd.DataFrame, *, seed: int = 0) -> tuple[pd.DataF
             boot = bootstrap_w1_iqr(r, s, rng, BOOTSTRAP)
             tail_b = (1.0 - INTERVAL) / 2.0
             low, high = np.quantile(boot, [tail_b, 1.0 - tail_b], method="inverted_cdf")
+            w1_iqr = normalised_wasserstein(r, s)
+            if math.isnan(w1_iqr):  # no real spread: no distance, so no range of it
+                low = high = math.nan
             row |= {
                 "real_median": float(p50),
                 "real_iqr": float(p75 - p25),
@@ -293,7 +297,7 @@ def compare_features(features: pd.DataFrame, *, seed: int = 0) -> tuple[pd.DataF
                 "synthetic_low": float(lo),
                 "synthetic_high": float(hi),
                 "w1": float(stats.wasserstein_distance(r, s)),
-                "w1_iqr": normalised_wasserstein(r, s),
+                "w1_iqr": w1_iqr,
                 "w1_iqr_low": float(low),
                 "w1_iqr_high": float(high),
                 "ks_statistic": float(ks.statistic),
@@ -598,7 +602,9 @@ class RealismResult:
 
 def interval_text(low: float, high: float, dash: str = "-", infinity: str = "inf") -> str:
     """A distance's bootstrap range as text, ``0.42-0.85``; ``infinity`` for an unbounded
-    end, ``n/a`` for a missing one."""
+    end, ``n/a`` for a missing one (and for the range when both are)."""
+    if math.isnan(low) and math.isnan(high):
+        return "n/a"
 
     def end(x: float) -> str:
         return infinity if math.isinf(x) else "n/a" if math.isnan(x) else f"{x:.2f}"

@@ -49,6 +49,12 @@ HIGH_HZ = 5.0
 WELCH_S = 5.0
 """Length of a Welch segment, s (or the whole piece if shorter): 0.2 Hz resolution."""
 
+STILL_RMS = 1e-6
+"""A dynamic signal of less RMS (m/s^2, 0.1 ug) is round-off, not motion: it is taken
+as zero. The finest accelerometers resolve about 60 ug; a constant recording, read
+through the gravity filter, leaves about 1e-15 m/s^2, whose spectrum peaked anywhere
+(a dominant frequency of 6.2 Hz and nearly all power above 5 Hz)."""
+
 
 @dataclass(frozen=True)
 class Feature:
@@ -151,9 +157,13 @@ def piece_features(dyn: np.ndarray, fs: float, raw: np.ndarray | None = None) ->
     -------
     dict
         Feature name -> value; NaN where not available (the share above 5 Hz at 10 Hz
-        or less, a dominant frequency of a constant signal, angles without gravity).
+        or less, a dominant frequency and that share of a signal that does not move,
+        angles without gravity). A signal of less RMS than :data:`STILL_RMS` does not
+        move: its magnitudes, deviations and jerks are 0.
     """
     dyn = np.asarray(dyn, dtype=np.float64)
+    if dyn.size and math.sqrt(float(np.mean(dyn**2))) < STILL_RMS:
+        dyn = np.zeros_like(dyn)  # round-off: no motion, so no frequency either
     mag = np.linalg.norm(dyn, axis=1)
     p5, p50, p95 = np.percentile(mag, [5.0, 50.0, 95.0])
     std = dyn.std(axis=0)

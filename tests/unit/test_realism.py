@@ -126,6 +126,49 @@ def test_a_constant_signal_has_no_dominant_frequency() -> None:
     assert feats["mag_p50"] == 0.0 and feats["jerk_p95"] == 0.0
 
 
+def test_a_still_reading_through_the_gravity_filter_does_not_move() -> None:
+    """A constant reading leaves about 1e-12 m/s^2 of round-off after the gravity filter,
+    whose spectrum gave a dominant frequency of 6.2 Hz and 99.998 % of the power above
+    5 Hz: holes of a generator made of nothing."""
+    still = dynamic(np.tile([0.3, 0.1, 9.80665], (500, 1)), 50.0)
+    assert 0 < np.abs(still).max() < 1e-9  # round-off, not zero
+    feats = piece_features(still, 50.0)
+    assert math.isnan(feats["dom_freq"]) and math.isnan(feats["hf_share"])
+    assert feats["mag_p95"] == feats["std_z"] == feats["jerk_p95"] == 0.0
+    # A motion of 1 ug (10x the floor) is still motion.
+    fs, t = 50.0, np.arange(500) / 50.0
+    tiny = np.zeros((500, 3))
+    tiny[:, 2] = 1e-5 * np.sin(2 * np.pi * 3.5 * t)  # its magnitude repeats at 7 Hz
+    assert piece_features(dynamic(tiny, fs), fs)["dom_freq"] == pytest.approx(7.0, abs=0.2)
+
+
+def test_without_real_spread_the_distance_has_no_range() -> None:
+    """One real piece (or pieces alike) has no IQR: W1/IQR was n/a and its bootstrap range
+    printed 'inf-inf'."""
+    real = pd.DataFrame(
+        {"source": ["real"], "recording": ["a.csv"], "segment": [0], "piece": [0], "start_s": [0.0]}
+    )
+    synthetic = pd.DataFrame(
+        {
+            "source": ["synthetic"] * 5,
+            "recording": [""] * 5,
+            "segment": [0] * 5,
+            "piece": range(5),
+            "start_s": [0.0] * 5,
+        }
+    )
+    for f in FEATURES:
+        real[f.name] = 1.0
+        synthetic[f.name] = np.arange(5.0)
+    distances, _ = compare_features(pd.concat([real, synthetic], ignore_index=True))
+    assert distances["w1_iqr"].isna().all()
+    assert distances["w1_iqr_low"].isna().all() and distances["w1_iqr_high"].isna().all()
+    from highfive.harness import interval_text
+
+    assert interval_text(math.nan, math.nan) == "n/a"
+    assert interval_text(0.5, math.inf) == "0.50-inf"
+
+
 # -- the distance and the test -------------------------------------------------------------
 samples = st.lists(
     st.floats(-100.0, 100.0, allow_nan=False, allow_infinity=False), min_size=4, max_size=40
