@@ -404,9 +404,10 @@ def _cmd_count(args: argparse.Namespace) -> int:
         # window probabilities at once (about 100 MiB of small strings for 10M rows).
         json.dump(
             {
-                "recording": str(args.recording),
+                # A name's bytes as escapes if not UTF-8 (a lone surrogate is no text).
+                "recording": utf8_text(os.fspath(args.recording)),
                 **info,
-                "model": counter.default_id,
+                "model": utf8_text(counter.default_id),
                 "kind": ident.kind,
                 "model_sha256": ident.sha256,
                 "count": result.count,

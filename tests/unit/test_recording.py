@@ -1235,3 +1235,17 @@ def test_count_of_a_recording_changed_while_read_is_one_line(
         "error: recording r.csv: the file changed while it was read (replaced by another "
         "file); read it again once nothing writes to it\n"
     )
+
+
+def test_count_json_names_a_file_that_is_not_utf8_in_utf8(
+    frame: pd.DataFrame, model_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The JSON held the name's byte 0xff as a lone surrogate, which no UTF-8 encoder
+    writes and jq replaced; the text output printed it as an escape already."""
+    path = Path(os.fsdecode(os.fsencode(tmp_path) + b"/bad\xffname.csv"))
+    frame.to_csv(path, index=False)
+    assert main(["count", str(path), "--model", str(model_path), "--json"]) == 0
+    out = capsys.readouterr().out
+    doc = json.loads(out)
+    assert doc["recording"].endswith("/bad\\xffname.csv")
+    json.dumps(doc, ensure_ascii=False).encode("utf-8")  # no lone surrogate in it
