@@ -16,7 +16,8 @@ made with gravity or without to match, put on a uniform grid, resampled
 to a real recording's rate with :func:`scipy.signal.resample_poly`
 (anti-alias filter) and, like the real ones, cut into pieces of the real recordings'
 median length, so that features are compared at the same rate and duration (shorter
-stretches, below :data:`SHORTEST` of it, are left out and said). Features:
+stretches, below :data:`SHORTEST` of it or of fewer than :data:`MIN_SAMPLES`, are left
+out and said). Features:
 :mod:`._realism_features`.
 
 Per feature: the Wasserstein-1 distance between the real and synthetic values divided
@@ -394,9 +395,10 @@ def _read_real(
     units: Any,
     time_unit: Any,
     advise: Advise = "python",
-) -> tuple[list[_Stretch], list[tuple[str, str]], dict[str, float]]:
+) -> tuple[list[_Stretch], list[tuple[str, str]], dict[str, float], list[tuple[str, int, float]]]:
     """The usable recordings as stretches between gaps, the skipped ones with their
-    reason, and what each usable one's quietest stretch reads (g).
+    reason, what each usable one's quietest stretch reads (g), and the stretches of
+    usable ones too short for a spectrum (recording, stretch, duration in s).
 
     Names are :func:`utf8_text`: a name that is not UTF-8 has its bytes as escapes. A
     recording given twice, through a link, or as a copy (the same bytes under another
@@ -435,6 +437,7 @@ def _read_real(
         opened.append((name, rec))
     usable: list[_Stretch] = []
     rest_g: dict[str, float] = {}
+    tiny: list[tuple[str, int, float]] = []
     for name, rec in opened:
         parts: list[tuple[np.ndarray, np.ndarray]] = []
         segments: list[list[tuple[np.ndarray, np.ndarray]]] = []
@@ -454,20 +457,22 @@ def _read_real(
             # As highfive count refuses it (with the shipped models' window).
             skipped.append((name, utf8_text(nothing_to_count(rec.path.name, spans, WINDOW_S))))
             continue
-        kept = 0
+        kept, few = 0, []
         for i, seg in enumerate(segments):
             t = np.concatenate([p[0] for p in seg])
             x = np.concatenate([p[1] for p in seg])
             if t.size < MIN_SAMPLES:
+                few.append((name, i, t.size / rec.fs))
                 continue
             _, xu = to_uniform(t, x, rec.fs, rec.fs)
             usable.append(_Stretch(name, i, rec.fs, xu.astype(np.float64) * G))
             kept += 1
         if kept:
             rest_g[name] = rec.rest.magnitude
+            tiny += few
         else:
             skipped.append((name, f"no stretch between gaps holds {MIN_SAMPLES} samples"))
-    return usable, skipped, rest_g
+    return usable, skipped, rest_g, tiny
 
 
 def _resampled(t: np.ndarray, x: np.ndarray, fs_in: float, fs_out: float) -> np.ndarray:
@@ -680,7 +685,7 @@ def compare_realism(
             f"match: {show(match)} is not a feature; choose one of {', '.join(_BY_NAME)}"
         )
     restrictions, space = load_region(region)
-    real, skipped, rest = _read_real(recordings, units, time_unit, advise)
+    real, skipped, rest, tiny = _read_real(recordings, units, time_unit, advise)
     if not real:
         first = f"{skipped[0][0]}: {skipped[0][1]}" if skipped else "none given"
         more = f" (and {len(skipped) - 1} more skipped)" if len(skipped) > 1 else ""
@@ -691,9 +696,14 @@ def compare_realism(
     piece_s = min(piece_s, float(dur.high))
     # Only the stretches that give pieces (and their recordings) take part from here on:
     # the gravity decision, the summary and the synthetic traces' rates come from them.
-    short = [  # stretches left out: shorter than a piece
-        (s.recording, s.segment, s.x.shape[0] / s.fs) for s in real if not _piece_rows(s, piece_s)
-    ]
+    short = sorted(  # stretches left out: shorter than a piece, or than a spectrum needs
+        tiny
+        + [
+            (s.recording, s.segment, s.x.shape[0] / s.fs)
+            for s in real
+            if not _piece_rows(s, piece_s)
+        ]
+    )
     real = [s for s in real if _piece_rows(s, piece_s)]  # at least the median's half
     kept = {s.recording for s in real}
     rest_g = [rest[name] for name in sorted(kept)]

@@ -738,23 +738,28 @@ def test_stretches_shorter_than_the_pieces_are_left_out_and_said(
     recordings: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # A 2.5 s stretch after a gap was compared whole among "pieces of 10 s", and a
-    # recording of 1.2 s was one piece of its own.
+    # recording of 1.2 s was one piece of its own. A stretch of fewer samples than a
+    # spectrum needs (0.2 s, before a gap) was dropped without a word.
     r0 = pd.read_csv(recordings / "r0.csv")
     after = r0[r0["t"] < 2.5].assign(t=lambda f: f["t"] + 12.0)  # 2 s gap, then 2.5 s
     pd.concat([r0, after]).to_csv(tmp_path / "gap.csv", index=False)
+    tiny = r0[r0["t"] < 0.2].assign(t=lambda f: f["t"] - 3.0)  # 10 samples, a 2.8 s gap
+    pd.concat([tiny, r0]).to_csv(tmp_path / "tiny.csv", index=False)
     r0[r0["t"] < 1.6].to_csv(tmp_path / "short.csv", index=False)
     out = tmp_path / "out"
     given = [tmp_path / "gap.csv", recordings / "r0.csv", recordings / "r1.csv"]
     given.append(tmp_path / "short.csv")  # stretches of 10, 2.5, 10, 10 and 1.6 s
+    given.append(tmp_path / "tiny.csv")  # and of 0.2 and 10 s
     assert main(["realism", *map(str, given), "--synthetic", "3", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     real = pd.read_parquet(out / "features.parquet").query("source == 'real'")
-    assert len(real) == 3 and (real["duration_s"] > 9.9).all(), real
-    assert "3 recordings (3 pieces of 9.98 s" in printed
-    gap = os.fspath(tmp_path / "gap.csv")
-    assert f"left out 1 stretch(es) between gaps shorter than 90% of the pieces: {gap} [1]" in (
-        printed
-    )
+    assert len(real) == 4 and (real["duration_s"] > 9.9).all(), real
+    assert "4 recordings (4 pieces of 9.98 s" in printed
+    gap, tiny_csv = os.fspath(tmp_path / "gap.csv"), os.fspath(tmp_path / "tiny.csv")
+    assert (
+        f"left out 2 stretch(es) between gaps shorter than 90% of the pieces: {gap} [1] 2.48 "
+        f"s, {tiny_csv} [0] 0.2 s\n"
+    ) in printed, [x for x in printed.splitlines() if "left out" in x]
     assert re.search(
         r"skipped .*short.csv: no stretch as long as 90% of the pieces \(9.98 s\); its longest "
         r"is 1.[56]\d* s",
