@@ -399,6 +399,13 @@ class _Clock:
                 f"{show(str(values.iloc[i]))} is not a number, as the column's first time is; "
                 "write every time as a number"
             )
+        if not numbers.all() and numbers[~missing].any():  # a number among ISO 8601 text
+            i = int(np.flatnonzero(numbers & ~missing)[0])
+            raise InvalidParameter(
+                f"recording {self.name}: column {show(self.column)}, row {row + i}: "
+                f"{show(str(values.iloc[i]))} is a number, not ISO 8601 text as the column's "
+                "first time is; write every time one way"
+            )
         when = pd.to_datetime(values, format="ISO8601", utc=True, errors="coerce")
         lo, hi = pd.Timestamp.min.tz_localize("UTC"), pd.Timestamp.max.tz_localize("UTC")
         for rows, why in (

@@ -417,6 +417,21 @@ def test_a_numeric_time_column_with_a_text_cell_names_that_cell(tmp_path: Path) 
     )
 
 
+def test_an_iso_time_column_with_a_number_names_that_cell(tmp_path: Path) -> None:
+    """It called '12.5', a number, 'neither a number nor an ISO 8601 date and time'."""
+    start = pd.Timestamp("2024-05-01T12:00:00", tz="UTC")
+    t = [(start + pd.Timedelta(milliseconds=20 * k)).isoformat() for k in range(600)]
+    t[500] = "12.5"
+    path = tmp_path / "mixed.csv"
+    pd.DataFrame({"t": t, "x": 0.0, "y": 0.01, "z": 1.0}).to_csv(path, index=False)
+    with pytest.raises(InvalidParameter) as err:
+        open_recording(path)
+    assert str(err.value) == (
+        "recording mixed.csv: column 't', row 500: '12.5' is a number, not ISO 8601 text as "
+        "the column's first time is; write every time one way"
+    )
+
+
 def test_a_decimal_time_column_is_read_as_numbers(tmp_path: Path) -> None:
     """A Parquet decimal128 time column was 'neither a number nor an ISO 8601 date'."""
     import decimal
