@@ -110,8 +110,9 @@ class StoredRecordings:
         found = [f / name for f in self._folders if (f / name).is_file()]
         if not found:
             where = " nor in ".join(repr(os.fspath(f)) for f in self._folders)
+            where = f"neither in {where}" if len(self._folders) > 1 else f"not in {where}"
             raise InvalidParameter(
-                f"case {case} is the recording {name}, which is neither in {where}; put the "
+                f"case {case} is the recording {name}, which is {where}; put the "
                 "file back (a moved run finds the recordings beside the campaign file moved "
                 "with it)"
             )

@@ -223,7 +223,9 @@ def test_determinism_resume_and_a_changed_recording(
     for case in (0, 1):  # judged by the labels the run recorded
         again = replay(run.path, case)
         assert again.matches_stored and not again.not_compared()
-    with pytest.raises(InvalidParameter, match=rf"case 2 is the recording {files[2]['file']}, "):
+    with pytest.raises(
+        InvalidParameter, match=rf"case 2 is the recording {files[2]['file']}, which is not in '"
+    ):
         replay(run.path, 2)
     # Resume still needs them all, as the run had them.
     run.manifest.write_text(lines[0])
