@@ -402,34 +402,38 @@ def test_a_time_unit_given_against_the_columns_name_is_refused(
     assert open_recording(path, time_unit="ms").fs == 50.0
 
 
-def test_a_numeric_time_column_with_a_text_cell_names_that_cell(tmp_path: Path) -> None:
-    """It named row 0 and its valid '0.0' as 'neither a number nor an ISO 8601 date'."""
-    n = 600
-    t = [f"{k / 50:.2f}" for k in range(n)]
-    t[500] = "oops"
+_ISO_START = pd.Timestamp("2024-05-01T12:00:00", tz="UTC")
+
+
+@pytest.mark.parametrize(
+    ("times", "cell", "said"),
+    [
+        # It named row 0 and its valid '0.0' as 'neither a number nor an ISO 8601 date'.
+        (
+            [f"{k / 50:.2f}" for k in range(600)],
+            "oops",
+            "'oops' is not a number, as the column's first time is; write every time as a number",
+        ),
+        # It called '12.5', a number, 'neither a number nor an ISO 8601 date and time'.
+        (
+            [(_ISO_START + pd.Timedelta(milliseconds=20 * k)).isoformat() for k in range(600)],
+            "12.5",
+            "'12.5' is a number, not ISO 8601 text as the column's first time is; write every "
+            "time one way",
+        ),
+    ],
+    ids=["text-among-numbers", "number-among-iso"],
+)
+def test_a_time_cell_of_the_other_kind_is_named(
+    times: list[str], cell: str, said: str, tmp_path: Path
+) -> None:
+    t = list(times)
+    t[500] = cell
     path = tmp_path / "mixed.csv"
     pd.DataFrame({"t": t, "x": 0.0, "y": 0.01, "z": 1.0}).to_csv(path, index=False)
     with pytest.raises(InvalidParameter) as err:
         open_recording(path)
-    assert str(err.value) == (
-        "recording mixed.csv: column 't', row 500: 'oops' is not a number, as the column's "
-        "first time is; write every time as a number"
-    )
-
-
-def test_an_iso_time_column_with_a_number_names_that_cell(tmp_path: Path) -> None:
-    """It called '12.5', a number, 'neither a number nor an ISO 8601 date and time'."""
-    start = pd.Timestamp("2024-05-01T12:00:00", tz="UTC")
-    t = [(start + pd.Timedelta(milliseconds=20 * k)).isoformat() for k in range(600)]
-    t[500] = "12.5"
-    path = tmp_path / "mixed.csv"
-    pd.DataFrame({"t": t, "x": 0.0, "y": 0.01, "z": 1.0}).to_csv(path, index=False)
-    with pytest.raises(InvalidParameter) as err:
-        open_recording(path)
-    assert str(err.value) == (
-        "recording mixed.csv: column 't', row 500: '12.5' is a number, not ISO 8601 text as "
-        "the column's first time is; write every time one way"
-    )
+    assert str(err.value) == f"recording mixed.csv: column 't', row 500: {said}"
 
 
 def test_a_decimal_time_column_is_read_as_numbers(tmp_path: Path) -> None:
