@@ -124,10 +124,15 @@ class _Quiet:
                 flat = q <= FLAT**2 * ((s[:, 3] + s[:, 4]) + s[:, 5])
                 tiers = [(0, q)]  # as a rule, no row was dropped and every window varies
                 if not full.all() or flat.any():
-                    some = ~full & (s[:, 6] > 0.0)
+                    # A window with dropped rows: the variance of the rows that read
+                    # anything (two at least), the zeros being no readings.
+                    read = s[:, 6]
+                    some = ~full & (read >= 2.0)
+                    spread = np.full(read.shape, np.inf)
+                    np.divide(_scatter(s, np.maximum(read, 1.0)), read, out=spread, where=some)
                     tiers = [
                         (0, np.where(full & ~flat, q, np.inf)),
-                        (1, np.where(some, q, np.inf)),
+                        (1, spread),
                         (2, np.where(full & flat, q, np.inf)),
                     ]
                 for tier, qt in tiers:
@@ -151,9 +156,10 @@ class _Quiet:
         Returns
         -------
         mean : np.ndarray, shape (3,)
-            Mean reading over the window, in the file's units.
+            Mean reading over the window's rows that read anything (a row of exactly
+            (0, 0, 0) is a dropout, no reading), in the file's units.
         spread : float
-            Root-mean-square deviation from ``mean``, the file's units.
+            Root-mean-square deviation of those rows from ``mean``, the file's units.
         rows : int
             Rows in the window.
         t_first : float
@@ -173,12 +179,14 @@ class _Quiet:
                 return None
             _, total, t_first = best
             rows = 4 << j
-        q = float(_scatter(total[None], rows)[0])
-        return total[:3] / rows, math.sqrt(max(q, 0.0) / rows), rows, t_first
+        read = float(total[6])  # the rows that read anything: the dropped ones are no reading
+        q = float(_scatter(total[None], read)[0])
+        return total[:3] / read, math.sqrt(max(q, 0.0) / read), rows, t_first
 
 
-def _scatter(sums: np.ndarray, rows: int) -> np.ndarray:
+def _scatter(sums: np.ndarray, rows: float | np.ndarray) -> np.ndarray:
     # Summed squared deviations from the mean over the three axes, from the sums of
-    # x, y, z, x^2, y^2, z^2 of windows of ``rows`` rows (shape (m, 6)).
-    d = sums[:, 3:6] - sums[:, :3] ** 2 / float(rows)
+    # x, y, z, x^2, y^2, z^2 of windows of ``rows`` rows (shape (m, 6); ``rows`` one
+    # number or one per window).
+    d = sums[:, 3:6] - sums[:, :3] ** 2 / np.reshape(np.asarray(rows, dtype=np.float64), (-1, 1))
     return (d[:, 0] + d[:, 1]) + d[:, 2]

@@ -822,6 +822,35 @@ def test_a_dropout_is_not_the_quietest_stretch(
         )
 
 
+def test_a_stretch_with_dropouts_is_averaged_over_what_it_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Where every window held dropped rows, the zeros were averaged in as readings:
+    every other row (0, 0, 0) read 0.498 g, 'gravity removed'; 496 of 500 rows of zeros,
+    with --units g, were counted (0) as a watch without gravity."""
+    rng = np.random.default_rng(0)
+    t = np.arange(500) / 50.0
+    x = np.array([0.0, 0.0, 1.0]) + rng.normal(0.0, 0.01, (500, 3))
+    x[1::2] = 0.0
+    pd.DataFrame({"t": t, "x": x[:, 0], "y": x[:, 1], "z": x[:, 2]}).to_csv(
+        tmp_path / "alternate.csv", index=False
+    )
+    for rows in (7, 256):  # the same in any chunking
+        rec = open_recording(tmp_path / "alternate.csv", rows=rows)
+        assert rec.units == "g" and rec.dropped == 250 and 0.99 < rec.rest.magnitude < 1.01
+        assert 0.005 < rec.rest.spread < 0.03  # the readings' noise, not zeros against 1 g
+    x[1::2] = x[0::2]
+    x[2:498] = 0.0
+    pd.DataFrame({"t": t, "x": x[:, 0], "y": x[:, 1], "z": x[:, 2]}).to_csv(
+        tmp_path / "mostly.csv", index=False
+    )
+    assert main(["count", str(tmp_path / "mostly.csv"), "--units", "g"]) == 2
+    assert capsys.readouterr().err == (
+        "error: recording mostly.csv: none of its 2 stretches between gaps of more than 1 s "
+        "holds one window; nothing can be counted\n"
+    )
+
+
 def test_rows_of_zeros_in_a_recording_with_gravity_are_lost_samples(
     model_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -903,9 +932,10 @@ def test_dropouts_are_never_the_quietest_window(
 ) -> None:
     """Runs of rows of exactly (0, 0, 0) anywhere, the signal around them as still as
     they or louder: the window found holds none of them when a window without one
-    exists, is never all of them, and is the same however the rows are chunked. Runs of
-    one repeated sample (a stuck sensor) likewise: a window of nothing else is found only
-    when every other window is all dropouts."""
+    exists, else holds two rows that read something at least, is averaged over those
+    rows alone, and is the same however the rows are chunked. Runs of one repeated
+    sample (a stuck sensor) likewise: a window of nothing else is found only when every
+    other window is all dropouts."""
     rng = np.random.default_rng(seed)
     fs = 50.0
     t = np.arange(rows) / fs
@@ -925,17 +955,23 @@ def test_dropouts_are_never_the_quietest_window(
     starts = range(0, rows - n + 1, max(n // 4, 1))
     flat = [i for i in starts if (x[i : i + n] == x[i]).all() and not dropped[i]]
     clean = [i for i in starts if not dropped[i : i + n].any() and i not in flat]
-    pool = clean or [i for i in starts if dropped[i : i + n].any() > dropped[i : i + n].all()]
-    pool = pool or flat
+    read = [(~dropped[i : i + n]).sum() for i in starts]
+    some = [i for i, k in zip(starts, read, strict=True) if dropped[i : i + n].any() and k >= 2]
+    pool = clean or some or flat
+    if rows < 4:  # the whole recording, if it read anything
+        pool = [] if dropped.all() else [0]
     found, again = whole.quietest(fs), pieces.quietest(fs)
     if found is None or again is None:
         assert found is again is None and not pool
         return
     assert again[1:] == found[1:] and np.array_equal(again[0], found[0])
-    _, spread, rows_found, t_first = found
+    mean, spread, rows_found, t_first = found
     assert rows_found == n and round(t_first * fs) in pool
-    var = min(x[i : i + n].var(axis=0).sum() for i in pool)
+    readings = [x[i : i + n][~dropped[i : i + n]] for i in pool]
+    var = min(w.var(axis=0).sum() for w in readings)
     assert spread**2 == pytest.approx(var, rel=1e-7, abs=1e-12)
+    i = pool.index(round(t_first * fs))
+    np.testing.assert_allclose(mean, readings[i].mean(axis=0), rtol=1e-9, atol=1e-12)
 
 
 @pytest.mark.parametrize("held", [(5.0, 2.0, 1.0), (8.0, -8.0, 8.0)], ids=["stuck", "rails"])
