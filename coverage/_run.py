@@ -450,7 +450,7 @@ def _require_same(runs: Sequence[Path], values: Sequence[Any], shown: Any, why: 
 
 def _nothing_to_bin(path: Path, space: ParameterSpace) -> str:
     """Why a run of recordings has no cell: one file, or bins that ignore every label."""
-    files = space["recording"].choices if "recording" in space.names else ()
+    files = (space["recording"].choices if "recording" in space.names else None) or ()
     what = (
         f"is of one recording ({show(files[0])}) and no metadata column with two values"
         if len(files) == 1
