@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Mapping, Sequence
+import shlex
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -153,21 +155,38 @@ class CoverageMeta:
     crosses: dict[str, tuple[str, ...]]
 
 
+@contextmanager
+def _coverage_file(path: Path) -> Iterator[None]:
+    """A coverage file that cannot be read (truncated, overwritten, from another
+    version): one line naming it, and how to make it again."""
+    import pyarrow as pa
+
+    try:
+        yield
+    except (pa.ArrowException, OSError, ValueError, KeyError, TypeError) as exc:
+        said = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+        raise RunDirError(
+            f"{os.fspath(path)}: cannot be read ({said}); re-run 'highfive coverage "
+            f"{shlex.quote(os.fspath(path.parent.parent))}'"
+        ) from None
+
+
 def coverage_meta(cov: Path) -> CoverageMeta:
     """The metadata stored in ``coverage/counts.parquet``."""
     import pyarrow.parquet as pq
 
     from highfive.coverage import Binning
 
-    raw = (pq.read_schema(cov / "counts.parquet").metadata or {}).get(b"highfive.coverage")
-    if raw is None:
-        raise RunDirError(
-            f"{os.fspath(cov / 'counts.parquet')}: no coverage metadata; re-run "
-            "'highfive coverage RUN'"
-        )
-    meta = json.loads(raw)
-    crosses = {str(name): tuple(dims) for name, dims in meta["crosses"]}
-    return CoverageMeta(Binning.from_dict(meta["binning"]), crosses)
+    path = cov / "counts.parquet"
+    with _coverage_file(path):
+        raw = (pq.read_schema(path).metadata or {}).get(b"highfive.coverage")
+        if raw is None:
+            raise RunDirError(
+                f"{os.fspath(path)}: no coverage metadata; re-run 'highfive coverage RUN'"
+            )
+        meta = json.loads(raw)
+        crosses = {str(name): tuple(dims) for name, dims in meta["crosses"]}
+        return CoverageMeta(Binning.from_dict(meta["binning"]), crosses)
 
 
 def read_cells(cov: Path, crosses: Sequence[str], *, rate: bool = False) -> Any:
@@ -176,9 +195,11 @@ def read_cells(cov: Path, crosses: Sequence[str], *, rate: bool = False) -> Any:
     import pyarrow.dataset as ds
 
     cols = ["cross", "cell", "model", "n", "failures", "upper", *(["rate"] if rate else [])]
-    table = ds.dataset(cov / "cells.parquet").to_table(
-        columns=cols, filter=ds.field("cross").isin(list(crosses))
-    )
+    path = cov / "cells.parquet"
+    with _coverage_file(path):
+        table = ds.dataset(path).to_table(
+            columns=cols, filter=ds.field("cross").isin(list(crosses))
+        )
     frame = table.to_pandas()
     for c in ("cross", "model"):
         frame[c] = frame[c].astype(str)

@@ -238,6 +238,30 @@ def test_a_gate_json_that_contradicts_itself_is_refused(
     assert not (copy / "report.html").exists()
 
 
+@pytest.mark.parametrize("name", ["cells.parquet", "counts.parquet"])
+@pytest.mark.parametrize("damage", ["truncated", "overwritten"])
+def test_a_damaged_coverage_file_is_named_in_one_line(
+    run: Path, tmp_path: Path, name: str, damage: str
+) -> None:
+    """A truncated or overwritten coverage Parquet file ended the report in a pyarrow
+    traceback ('Parquet magic bytes not found in footer'), exit 1."""
+    from highfive.coverage import analyse_run, write_coverage
+
+    copy = _copy(run, tmp_path)
+    write_coverage(copy, analyse_run(copy))
+    file = copy / "coverage" / name
+    if damage == "truncated":
+        file.write_bytes(file.read_bytes()[:1000])
+    else:
+        file.write_text("hello\n")
+    with pytest.raises(RunDirError) as exc:
+        write_report(copy, cases=0)
+    said = str(exc.value)
+    assert "\n" not in said and said.startswith(f"{file}: cannot be read (")
+    assert said.endswith(f"; re-run 'highfive coverage {copy}'")
+    assert not (copy / "report.html").exists()
+
+
 def test_failure_regions_are_rendered(run: Path, tmp_path: Path) -> None:
     copy = _copy(run, tmp_path)
     file = copy / "coverage" / "summary.json"
