@@ -59,7 +59,7 @@ if TYPE_CHECKING:
         evaluate_gate,
         load_gate,
     )
-    from ._gaterun import GateRun
+    from ._gaterun import GateRun, sampler_design
     from ._regions import Region, failure_regions, regions_dicts
     from ._run import CoverageSettings, RunCoverage, analyse_run, load_settings, write_coverage
     from ._sequential import CaseTable, CriterionDecision, Decisions, decide, staged_criteria
@@ -173,6 +173,7 @@ __all__ = [
     "register_criterion",
     "register_target_estimator",
     "run_until_decided",
+    "sampler_design",
     "shown_rate",
     "space_fingerprint",
     "spending_levels",
@@ -224,7 +225,7 @@ _EXPORTS = {
         "evaluate_gate",
         "load_gate",
     ),
-    "_gaterun": ("GateRun",),
+    "_gaterun": ("GateRun", "sampler_design"),
     "_regions": ("Region", "failure_regions", "regions_dicts"),
     "_run": ("CoverageSettings", "RunCoverage", "analyse_run", "load_settings", "write_coverage"),
     "_sequential": (

@@ -44,7 +44,14 @@ from ._read import (
     read_messages,
 )
 from ._scan import Scan, pick_cases, scan_results
-from ._sections import campaign_section, cases_section, gate_section, kpi_cards, results_section
+from ._sections import (
+    RunRates,
+    campaign_section,
+    cases_section,
+    gate_section,
+    kpi_cards,
+    results_section,
+)
 
 if TYPE_CHECKING:  # the figures need matplotlib: imported only to write a report
     from ._cases import CaseView
@@ -111,7 +118,7 @@ def write_report(
     models = [str(m["id"]) for m in record.get("models", [])]
     scan = scan_results(run, models, int(record["config"]["cases"]))
     min_cases = int(summary.get("min_cases", 1))
-    weighted = "weighting" in summary  # cases not drawn from the whole space
+    weighted = "weighting" in summary  # the coverage's cases not drawn from the whole space
     pairs = select_pairs(meta, summary)
     shown = grids(cov, meta, pairs, models, min_cases, weighted=weighted)
     picks = pick_cases(scan, cases)
@@ -124,11 +131,16 @@ def write_report(
 
     views = case_views(path, picks, stored, messages)
 
+    # The failures, agreement and cases are this run's alone, merged coverage or not.
+    from highfive.coverage import sampler_design
+
+    drawn = sampler_design(record["config"].get("sampler"), os.fspath(path)) != "base"
     text = _render(
         path=path,
         record=record,
         gate=gate,
         summary=summary,
+        rates=RunRates.of(summary, drawn),
         scan=scan,
         grids=shown,
         views=views,
@@ -144,6 +156,7 @@ def _render(
     record: Mapping[str, Any],
     gate: Mapping[str, Any] | None,
     summary: Mapping[str, Any],
+    rates: RunRates,
     scan: Scan,
     grids: Sequence[PairGrid],
     views: Sequence[CaseView],
@@ -164,7 +177,7 @@ def _render(
             pair,
             scan.agree,
             scan.unanswered,
-            weighted="weighting" in summary,
+            weighted=rates.of_drawn,
         )
     )
     name = str(record.get("name", path.name))
@@ -176,9 +189,9 @@ def _render(
         '<a href="#results">failures</a><a href="#coverage">coverage</a>'
         '<a href="#worst">worst cells</a><a href="#regions">regions</a>'
         '<a href="#cases">failing cases</a></nav></header>',
-        gate_section(gate, kpi_cards(record, summary, scan, gate)),
+        gate_section(gate, kpi_cards(record, summary, scan, gate, rates)),
         campaign_section(path, record),
-        results_section(scan, run_arg, agreement, summary.get("weighting", {}).get("overall")),
+        results_section(scan, run_arg, agreement, rates),
         coverage_section(summary, grids, pngs, scan.models, gate, run_arg),
         worst_section(summary),
         regions_section(summary),

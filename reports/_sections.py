@@ -10,6 +10,7 @@ import datetime as dt
 import json
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -111,30 +112,74 @@ def gate_coverage(gate: Mapping[str, Any] | None, model: str) -> tuple[int, int,
     return None
 
 
+@dataclass(frozen=True)
+class RunRates:
+    """Which failure rates the headline and the failures table show: the run's own.
+
+    Attributes
+    ----------
+    weighted : mapping, optional
+        The run's weighted whole-space estimate per model (its coverage summary's
+        ``weighting.overall``), when its cases were not drawn from the whole space.
+    drawn_only : bool
+        The run's cases were not drawn from the whole space and no estimate of its own
+        is at hand (its coverage is merged with other runs): its shares are of the
+        cases drawn.
+    pooled : mapping, optional
+        A merged coverage's weighted estimate per model, over the cases of all its
+        ``runs``: not this run's, and shown as such.
+    """
+
+    weighted: Mapping[str, Any] | None = None
+    drawn_only: bool = False
+    pooled: Mapping[str, Any] | None = None
+    runs: int = 1
+    confidence: float = 0.95
+
+    @classmethod
+    def of(cls, summary: Mapping[str, Any], weighted_run: bool) -> RunRates:
+        """The rates of a run (``weighted_run``: sampled otherwise than from the whole
+        space) whose coverage summary is ``summary``."""
+        runs = len([r for r in summary.get("runs", []) if isinstance(r, str)])
+        overall = summary.get("weighting", {}).get("overall")
+        confidence = float(summary.get("confidence", 0.95))
+        if runs < 2:
+            return cls(weighted=overall, confidence=confidence)
+        return cls(drawn_only=weighted_run, pooled=overall, runs=runs, confidence=confidence)
+
+    @property
+    def of_drawn(self) -> bool:
+        """Whether the run's plain shares are of cases not drawn from the whole space."""
+        return self.weighted is not None or self.drawn_only
+
+
 def kpi_cards(
     record: Mapping[str, Any],
     summary: Mapping[str, Any],
     scan: Scan,
     gate: Mapping[str, Any] | None = None,
+    rates: RunRates | None = None,
 ) -> str:
     """The key numbers under the banner: cases, failing shares, agreement, coverage.
 
     The coverage card says its rule (cells with at least so many cases); when the gate
     judged 2-way coverage of the first model, the card shows the gate's figure and rule,
-    so that it never contradicts the criteria table beside it.
+    so that it never contradicts the criteria table beside it. ``rates`` (default: of
+    ``summary``, the run's own coverage) says which failure rates are the run's.
     """
+    rates = rates or RunRates.of(summary, "weighting" in summary)
     items = [(f"{int(record['config']['cases']):,}", "cases per model")]
-    weighted = summary.get("weighting", {}).get("overall")
+    weighted = rates.weighted
+    # Of the cases drawn: for weighted cases, not an estimate of the whole space's.
+    drawn = ", of the cases drawn (not weighted)" if rates.of_drawn else ""
     for m in scan.models:
         v = scan.verdicts.get(m, {})
         n = sum(v.values())
         if weighted is None:
-            items.append((percent(n - v.get("pass", 0), n), f"failing cases, {m}"))
+            items.append((percent(n - v.get("pass", 0), n), f"failing cases, {m}{drawn}"))
         else:  # the cases drawn are not the whole space's: its weighted estimate
-            items.append(_weighted_card(weighted.get(m, {}), m, summary.get("confidence", 0.95)))
+            items.append(_weighted_card(weighted.get(m, {}), m, rates.confidence))
     if scan.confusion is not None:
-        # Of the cases drawn: for weighted cases, not an estimate of the whole space's.
-        drawn = "" if weighted is None else ", of the cases drawn (not weighted)"
         items.append(
             (
                 percent(scan.agree, scan.compared),
@@ -245,14 +290,17 @@ def campaign_section(path: Path, record: Mapping[str, Any]) -> str:
 
 
 def results_section(
-    scan: Scan, run_name: str, agreement_png: str, weighted: Mapping[str, Any] | None = None
+    scan: Scan, run_name: str, agreement_png: str, rates: RunRates | None = None
 ) -> str:
     """Cases and failures by verdict per model, with bounds, and the models' agreement.
 
-    ``weighted``: the coverage summary's ``weighting.overall`` of a run whose cases are
-    weighted (focus boxes, a proposal); its rates and bounds replace the plain ones,
-    which would treat the cases as draws of the whole space.
+    ``rates.weighted``: the weighted estimate of a run whose cases are weighted (focus
+    boxes, a proposal); its rates and bounds replace the plain ones, which would treat
+    the cases as draws of the whole space. A merged coverage's pooled estimate is said
+    under the table as the estimate of all its runs.
     """
+    rates = rates or RunRates()
+    weighted = rates.weighted
     rows = []
     for m in scan.models:
         v = scan.verdicts.get(m, {})
@@ -280,12 +328,27 @@ def results_section(
     ]
     note = (
         "upper bound: one-sided Clopper-Pearson at 95% over all cases."
+        if weighted is None and not rates.drawn_only
+        else "This run's cases were not drawn from the whole space: failure rate and upper "
+        "bound are of the cases drawn, not estimates of the whole space's."
         if weighted is None
         else "The cases were not drawn from the whole space, so each is weighted by the "
         "ratio of the base to the sampling density: failure rate and upper bound are the "
         "weighted estimate and bound over the whole space (see coverage); the case counts "
         "are of the cases drawn."
     )
+    if rates.pooled is not None:
+        pooled = ", ".join(
+            f"{esc(m)} {100 * float(w.get('rate', float('nan'))):.2f}% (upper bound "
+            f"{100 * float(w.get('upper', 1.0)):.2f}%)"
+            for m, w in rates.pooled.items()
+            if isinstance(w, Mapping)
+        )
+        note += (
+            f" The coverage below is merged from {rates.runs} runs; their pooled weighted "
+            f"estimate over the whole space, of all their cases rather than this run's: "
+            f"{pooled}."
+        )
     out = [
         '<h2 id="results">Failures and model agreement</h2>',
         html_table(head, rows, num=tuple(range(1, len(head)))),
@@ -293,9 +356,9 @@ def results_section(
     ]
     share = (
         "share of cases per failing verdict"
-        if weighted is None
-        else "share of the cases drawn per failing verdict, not weighted (the weighted "
-        "failure rate is the table's)"
+        if not rates.of_drawn
+        else "share of the cases drawn per failing verdict, not weighted"
+        + (" (the weighted failure rate is the table's)" if weighted is not None else "")
     )
     if scan.confusion is not None:
         alt = "failure rate by verdict; count agreement"

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from highfive.generators import InvalidParameter, RunDirError
-from highfive.harness import SEVERITY, CampaignConfig, ExecutionConfig, run_campaign
+from highfive.harness import SEVERITY, CampaignConfig, ExecutionConfig, RunDir, run_campaign
 from highfive.harness.cli import main
 from highfive.reports import add_report_commands, write_report
 from highfive.reports._coverage_sections import regions_section
@@ -893,6 +893,52 @@ def test_merged_coverage_is_said_to_be_merged(
     section = _coverage_section(write_report(copy, cases=0).read_text())
     assert "<b>Merged coverage.</b> The cells below count the cases of 2 runs" in section
     assert f"<code>{copy}-focus</code>" in section
+
+
+def test_a_merged_coverages_weighted_estimate_is_not_shown_as_the_runs(
+    run: Path, report: tuple[Path, str, list[str]], tmp_path: Path
+) -> None:
+    """Coverage of a plain run and its focus follow-up, written into the plain run: its
+    report headlined the pair's pooled weighted rate as the run's own ('1.08% weighted
+    failure rate' beside '14 failing of 2,048', which is 0.68 %) and said the run's
+    cases were not drawn from the whole space. Now the headline and the table are the
+    run's own cases; the pooled estimate is said under the table as both runs'."""
+    pooled = {"rate": 0.5, "upper": 0.75, "lower": 0.25, "status": "decided"}
+
+    def merged(summary: dict[str, Any]) -> None:
+        summary["runs"] = [str(tmp_path / run.name), str(tmp_path / run.name) + "-focus"]
+        summary["weighting"] = {"overall": {"toy": pooled, "toy_low": pooled}}
+
+    copy = _with_summary(run, tmp_path, merged)
+    text = write_report(copy, cases=0).read_text()
+    results = RunDir(run).results()
+    toy = results[results["model"] == "toy"]
+    own = 100 * (toy["verdict"] != "pass").mean()
+    assert _kpi(text, "failing cases, toy") == (f"{own:.2f}%", "failing cases, toy")
+    before_coverage = text.split('<h2 id="coverage"')[0]  # the coverage is the merge's
+    assert "weighted failure rate" not in before_coverage
+    assert "not drawn from the whole space" not in before_coverage
+    assert (
+        "The coverage below is merged from 2 runs; their pooled weighted estimate over the "
+        "whole space, of all their cases rather than this run's: toy 50.00% (upper bound "
+        "75.00%), toy_low 50.00% (upper bound 75.00%)."
+    ) in text
+
+
+def test_a_weighted_run_with_merged_coverage_says_its_shares_are_of_the_cases_drawn() -> None:
+    from types import SimpleNamespace
+
+    from highfive.reports._sections import RunRates, kpi_cards
+
+    scan = SimpleNamespace(models=["a"], verdicts={"a": {"pass": 3, "miss": 1}}, confusion=None)
+    summary = {"runs": ["x", "x-focus"], "weighting": {"overall": {"a": {"rate": 0.01}}}}
+    rates = RunRates.of(summary, weighted_run=True)
+    assert rates.weighted is None and rates.drawn_only and rates.pooled is not None
+    html = kpi_cards({"config": {"cases": 4}}, summary, scan, rates=rates)  # type: ignore[arg-type]
+    assert _kpi(html, "failing cases, a") == (
+        "25.00%",
+        "failing cases, a, of the cases drawn (not weighted)",
+    )
 
 
 # -- the coverage figures say their rule ---------------------------------------------
