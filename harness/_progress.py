@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections import Counter as Tally
 from collections.abc import Mapping
@@ -11,6 +12,9 @@ from typing import TextIO
 
 import numpy as np
 
+from highfive.generators import show_text
+
+from ._io import utf8_text
 from ._verdicts import FAIL_VERDICTS
 
 __all__ = ["CampaignSummary", "Progress"]
@@ -72,7 +76,9 @@ class CampaignSummary:
                 f"lost {n:,} dask worker{'s' * (n != 1)}; {b:,} batch{'es' * (b != 1)} "
                 f"ran again elsewhere (a case's result depends only on the seed and its index)"
             )
-        lines.append(f"run directory: {self.run_dir}  ({self.status})")
+        # The folder as a terminal can print it: a line break or ESC in it as its escape.
+        shown = show_text(utf8_text(os.fspath(self.run_dir)))
+        lines.append(f"run directory: {shown}  ({self.status})")
         return "\n".join(lines)
 
 

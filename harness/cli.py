@@ -639,7 +639,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         if getattr(args, flag) is not None:
             raise InvalidParameter(f"run: --{flag} goes with --until-decided")
     summary = run_campaign(config, resume=args.resume)
-    print(summary.table())
+    for line in summary.table().splitlines():  # its run directory: printed as escapes
+        say(line)
     return 0
 
 
@@ -671,7 +672,7 @@ def _run_until_decided(args: argparse.Namespace, config: Any) -> int:
     result = run_until_decided(  # checks the settings and gate before anything runs
         config, gate, budget=budget, stage=stage, spending=spending, resume=args.resume
     )
-    print(f"{result.cases:,} cases in {len(result.stages)} stages -> {result.path}")
+    say(f"{result.cases:,} cases in {len(result.stages)} stages -> {result.path}")
     return 0 if result.verdict == "pass" else 1
 
 

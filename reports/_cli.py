@@ -34,10 +34,12 @@ _cases = int_at_least(0)
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
+    from highfive.harness.cli import say  # a run's path: printed as escapes
+
     from ._html import write_report
 
-    path = write_report(args.run, args.out, cases=args.cases, bins=args.bins, log=print)
-    print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
+    path = write_report(args.run, args.out, cases=args.cases, bins=args.bins, log=say)
+    say(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
     return 0
 
 

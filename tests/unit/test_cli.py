@@ -873,3 +873,23 @@ def test_a_printed_replay_command_of_a_run_named_like_an_option_runs() -> None:
         "/runs/-r",
         "CASE_ID",
     ]
+
+
+def test_run_and_report_print_an_odd_run_path_as_escapes(
+    tmp_path: Path, toy_model_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """'run directory: ...' and report's 'wrote ...' printed an out folder's ESC and line
+    break raw: the line split and the terminal's colour changed (coverage, gate, replay
+    and shrink printed them as escapes)."""
+    odd = tmp_path / "odd \x1b[31m\nx"
+    config = tmp_path / "c.toml"
+    config.write_text(
+        f'name = "c"\ncases = 4\nbatch_size = 4\nmodels = ["{toy_model_path}"]\n'
+        f"out = {json.dumps(str(odd))}\n[execution]\nworkers = 0\n"
+    )
+    assert main(["run", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and f"run directory: {tmp_path}/odd \\x1b[31m\\nx/c  (complete)" in out
+    assert main(["report", str(odd / "c"), "--cases", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and f"wrote {tmp_path}/odd \\x1b[31m\\nx/c/report.html (" in out
