@@ -204,9 +204,14 @@ def run_campaign(
             )
         )
     if resume and not (run.exists() or run.manifest.exists()):
+        what = (
+            "holds no record of a run (it was stopped before its first write)"
+            if run.path.is_dir()
+            else "does not exist"
+        )
         raise RunDirError(
-            f"run directory {shown} does not exist, so there is nothing to resume; "
-            "drop --resume to start it, or check --out and the name"
+            f"run directory {shown} {what}, so there is nothing to resume; drop --resume "
+            "to start it, or check --out and the name"
         )
     # Counters the campaign does not name keep the ids the run (when resumed) or the
     # run it follows up (a focus run, a stage) gave them.

@@ -440,6 +440,16 @@ def test_resume_of_a_run_that_does_not_exist_is_refused(
     assert main(["run", str(cfg), "--resume"]) == 2
     assert "does not exist, so there is nothing to resume" in capsys.readouterr().err
     assert not (tmp_path / "runs").exists()
+    # Killed before its first write, a run leaves its folder and lock alone: resume said
+    # the folder it had just made did not exist.
+    (tmp_path / "runs" / "never").mkdir(parents=True)
+    (tmp_path / "runs" / "never" / ".lock").write_text("")
+    assert main(["run", str(cfg), "--resume"]) == 2
+    assert capsys.readouterr().err.endswith(
+        "never holds no record of a run (it was stopped before its first write), so there "
+        "is nothing to resume; drop --resume to start it, or check --out and the name\n"
+    )
+    assert main(["run", str(cfg)]) == 0  # as it says
 
 
 def _default_sigint() -> None:
