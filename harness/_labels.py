@@ -34,6 +34,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from highfive.generators import (
     Dimension,
     InvalidParameter,
@@ -151,8 +153,10 @@ def _check_gaps(
 ) -> None:
     """Refuse a time that falls in a gap between two segments: no sample shows that
     high-five, so its case could only ever be a miss."""
+    sorted_times = np.asarray(times, dtype=np.float64)  # sorted: checked before
     for (_, end, _), (start, _, _) in itertools.pairwise(spans):
-        inside = [t for t in times if end < t < start]
+        i = int(np.searchsorted(sorted_times, end, side="right"))  # the first after the end
+        inside = sorted_times[i : i + 1][sorted_times[i : i + 1] < start].tolist()
         if inside:
             raise InvalidParameter(
                 f"{where}: {inside[0]:g} s falls in a gap of {name} (no sample from {end:g} "
@@ -387,34 +391,46 @@ def check_windows(
     windows : mapping of str to float
         Each counter's window (s) by its id; counters without one are left out.
     """
-    if not windows:
-        return
-    cid = max(windows, key=lambda c: windows[c])
+    cid = max(windows, key=lambda c: windows[c]) if windows else None
     for case in cases:
         if case.recording is None:  # not opened by read_labels (sent from elsewhere)
             continue
-        spans = (  # one pass, only when a counter has a window (unless read_labels made it)
-            stretches(case.recording) if case.segments is None else spans_of(case.segments)
-        )
-        if not any(countable(s, n, case.recording.fs, windows[cid]) for s, n in spans):
-            why = nothing_to_count(Path(case.file).name, spans, windows[cid])
-            raise InvalidParameter(
-                f"{_where(Path(labels), case.line, 'file')}: {show(case.file)} is refused: "
-                f"{why} by counter {cid} ({windows[cid]:g} s window); drop it from the labels "
-                "file"
+        if cid is not None:
+            spans = (  # one pass, only when a counter has a window (unless read_labels did)
+                stretches(case.recording) if case.segments is None else spans_of(case.segments)
             )
-        for start, end, n in case.segments or ():
-            # A high-five in a stretch too short for a window is never counted: its case
-            # could only be a miss, as one in a gap.
-            inside = [t for t in case.high_fives or () if start <= t <= end]
-            if inside and not countable(end - start, n, case.recording.fs, windows[cid]):
+            if not any(countable(s, n, case.recording.fs, windows[cid]) for s, n in spans):
+                why = nothing_to_count(Path(case.file).name, spans, windows[cid])
                 raise InvalidParameter(
-                    f"{_where(Path(labels), case.line, 'high_fives')}: {inside[0]:g} s falls "
-                    f"in a stretch of {show(case.file)} between gaps too short to count "
-                    f"({start:g} to {end:g} s, {n} samples) for counter {cid} "
-                    f"({windows[cid]:g} s window); allowed: times in stretches that hold a "
-                    "window"
+                    f"{_where(Path(labels), case.line, 'file')}: {show(case.file)} is "
+                    f"refused: {why} by counter {cid} ({windows[cid]:g} s window); drop it "
+                    "from the labels file"
                 )
+        _check_short(case, Path(labels), cid, windows[cid] if cid is not None else 0.0)
+
+
+def _check_short(case: RecordingCase, labels: Path, cid: str | None, window_s: float) -> None:
+    """Refuse a high-five time in a stretch between gaps too short for a window (``cid``'s,
+    the longest; without one, a stretch of one sample): no counter counts it there, so its
+    case could only be a miss, as one in a gap."""
+    times = np.asarray(case.high_fives or (), dtype=np.float64)  # sorted: checked before
+    assert case.recording is not None
+    for start, end, n in case.segments or () if times.size else ():
+        if countable(end - start, n, case.recording.fs, window_s):
+            continue
+        i = int(np.searchsorted(times, start, side="left"))  # the first from the start on
+        if i < times.size and times[i] <= end:
+            counter = (
+                f"for counter {cid} ({window_s:g} s window)"
+                if cid is not None
+                else "(a counter needs two samples)"
+            )
+            raise InvalidParameter(
+                f"{_where(labels, case.line, 'high_fives')}: {times[i]:g} s falls in a "
+                f"stretch of {show(case.file)} between gaps too short to count ({start:g} to "
+                f"{end:g} s, {n} sample{'s' * (n != 1)}) {counter}; allowed: times in "
+                "stretches that hold a window"
+            )
 
 
 def labels_space(cases: Sequence[RecordingCase], metadata: Sequence[str]) -> ParameterSpace:

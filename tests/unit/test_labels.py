@@ -196,6 +196,18 @@ def test_a_time_in_a_stretch_too_short_to_count_is_refused(folder: Path) -> None
         _labels.check_windows(cases, "l.csv", {"m": 2.0, "other": 1.0})
     (folder / "l.csv").write_text("file,high_fives\nss.csv,3;11\n")  # in the long stretch
     _labels.check_windows(read_labels(folder, "l.csv"), "l.csv", {"m": 2.0})
+    # Counters without a window (Python, exec) count no stretch of one sample either: a
+    # time there was accepted when no counter had a window.
+    t = [i * 0.02 for i in range(500)] + [12.0] + [15 + i * 0.02 for i in range(500)]
+    (folder / "one.csv").write_text("t,x,y,z\n" + "".join(f"{v:.2f},0,0,1\n" for v in t))
+    (folder / "l.csv").write_text("file,high_fives\none.csv,12\n")
+    with pytest.raises(
+        InvalidParameter,
+        match=r"^l\.csv line 2, column high_fives: 12 s falls in a stretch of 'one\.csv' "
+        r"between gaps too short to count \(12 to 12 s, 1 sample\) \(a counter needs two "
+        r"samples\); allowed: times in stretches that hold a window$",
+    ):
+        _labels.check_windows(read_labels(folder, "l.csv"), "l.csv", {})
 
 
 def test_a_row_of_the_most_times_allowed_is_read(tmp_path: Path) -> None:
