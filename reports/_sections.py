@@ -227,6 +227,16 @@ def _weighted_card(w: Mapping[str, Any], model: str, confidence: float) -> tuple
     )
 
 
+def _estimate(w: Mapping[str, Any]) -> str:
+    """A weighted estimate in a sentence, as :func:`_weighted_card` shows it: the rate
+    and its upper bound, or "undecided" and the bounds when they say nothing."""
+    rate = float(w.get("rate", float("nan")))
+    upper, lower = float(w.get("upper", 1.0)), float(w.get("lower", 0.0))
+    if w.get("status") != "decided" or upper >= 1:
+        return f"undecided (bounds {100 * lower:.2f}% to {100 * upper:.2f}%)"
+    return f"{100 * rate:.2f}% (upper bound {100 * upper:.2f}%)"
+
+
 def campaign_section(path: Path, record: Mapping[str, Any]) -> str:
     """The campaign's facts, its counters (id, kind, source, hash, size) and versions."""
     cfg = record.get("config", {})
@@ -339,10 +349,7 @@ def results_section(
     )
     if rates.pooled is not None:
         pooled = ", ".join(
-            f"{esc(m)} {100 * float(w.get('rate', float('nan'))):.2f}% (upper bound "
-            f"{100 * float(w.get('upper', 1.0)):.2f}%)"
-            for m, w in rates.pooled.items()
-            if isinstance(w, Mapping)
+            f"{esc(m)} {_estimate(w)}" for m, w in rates.pooled.items() if isinstance(w, Mapping)
         )
         note += (
             f" The coverage below is merged from {rates.runs} runs; their pooled weighted "
@@ -363,7 +370,7 @@ def results_section(
     if scan.confusion is not None:
         alt = "failure rate by verdict; count agreement"
         caption = (
-            f"Left: {share} and model. Right: cases by the count "
+            f"Left: {share}, by model. Right: cases by the count "
             "each model predicted (diagonal = same count; the last row and column hold every "
             "count from there up, equal or not)."
         )

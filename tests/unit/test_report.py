@@ -904,10 +904,11 @@ def test_a_merged_coverages_weighted_estimate_is_not_shown_as_the_runs(
     cases were not drawn from the whole space. Now the headline and the table are the
     run's own cases; the pooled estimate is said under the table as both runs'."""
     pooled = {"rate": 0.5, "upper": 0.75, "lower": 0.25, "status": "decided"}
+    undecided = {"rate": 0.0028, "upper": 1.0, "lower": 0.0, "status": "undecided"}
 
     def merged(summary: dict[str, Any]) -> None:
         summary["runs"] = [str(tmp_path / run.name), str(tmp_path / run.name) + "-focus"]
-        summary["weighting"] = {"overall": {"toy": pooled, "toy_low": pooled}}
+        summary["weighting"] = {"overall": {"toy": pooled, "toy_low": undecided}}
 
     copy = _with_summary(run, tmp_path, merged)
     text = write_report(copy, cases=0).read_text()
@@ -921,8 +922,8 @@ def test_a_merged_coverages_weighted_estimate_is_not_shown_as_the_runs(
     assert (
         "The coverage below is merged from 2 runs; their pooled weighted estimate over the "
         "whole space, of all their cases rather than this run's: toy 50.00% (upper bound "
-        "75.00%), toy_low 50.00% (upper bound 75.00%)."
-    ) in text
+        "75.00%), toy_low undecided (bounds 0.00% to 100.00%)."
+    ) in text  # an estimate whose bound says nothing is not printed as a rate
 
 
 def test_a_weighted_run_with_merged_coverage_says_its_shares_are_of_the_cases_drawn() -> None:
