@@ -163,9 +163,10 @@ def _header(path: Path, suffix: str) -> list[str]:
         raise _cannot_read(path, exc) from None
 
 
-Version = tuple[int, int, int, int]
-"""A file's device, inode, size and time of last change, ns: what says it is the file
-read before."""
+Version = tuple[int, int, int, int, int]
+"""A file's device, inode, size, and times of last modification and of last status
+change, ns: what says it is the file read before (a writer that puts the modification
+time back still moves the status change time)."""
 
 
 def version(path: Path) -> Version | None:
@@ -174,7 +175,7 @@ def version(path: Path) -> Version | None:
         st = os.stat(path)
     except (OSError, ValueError):
         return None
-    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 def check_unchanged(path: Path, before: Version) -> None:
