@@ -414,7 +414,7 @@ def open_recording(
     quietest = quiet.quietest(float(fs))
     if quietest is None:  # the rows that read anything are fewer than a window's hop
         raise InvalidParameter(
-            f"recording {name}: all but its last {quiet.recorded} of {n} rows read exactly "
+            f"recording {name}: all but {quiet.recorded} of its {n} rows read exactly "
             f"(0, 0, 0) in {', '.join(axes)} (a sensor that recorded almost nothing); "
             "nothing to count"
         )

@@ -182,7 +182,8 @@ def coverage_meta(cov: Path) -> CoverageMeta:
         raw = (pq.read_schema(path).metadata or {}).get(b"highfive.coverage")
         if raw is None:
             raise RunDirError(
-                f"{os.fspath(path)}: no coverage metadata; re-run 'highfive coverage RUN'"
+                f"{os.fspath(path)}: no coverage metadata; re-run 'highfive coverage "
+                f"{shlex.quote(os.fspath(cov.parent))}'"
             )
         meta = json.loads(raw)
         crosses = {str(name): tuple(dims) for name, dims in meta["crosses"]}

@@ -555,11 +555,21 @@ CATALOGUE = [
     row(  # the last two rows, after the last window of 64 rows that starts every 16
         "count-zeros-but-the-last-rows",
         "count zeros.csv",
-        r"recording zeros.csv: all but its last 2 of 1010 rows read exactly \(0, 0, 0\) in "
+        r"recording zeros.csv: all but 2 of its 1010 rows read exactly \(0, 0, 0\) in "
         r"x, y, z \(a sensor that recorded almost nothing\); nothing to count$",
         files={
             "zeros.csv": "t,x,y,z\n"
             + "".join(f"{i / 50},0,0,{int(i >= 1008)}\n" for i in range(1010))
+        },
+    ),
+    row(  # one reading in the middle was said to be 'its last'
+        "count-zeros-but-one-row-inside",
+        "count zeros.csv",
+        r"recording zeros.csv: all but 1 of its 1000 rows read exactly \(0, 0, 0\) in "
+        r"x, y, z \(a sensor that recorded almost nothing\); nothing to count$",
+        files={
+            "zeros.csv": "t,x,y,z\n"
+            + "".join(f"{i / 50},0,0,{int(i == 500)}\n" for i in range(1000))
         },
     ),
     row(  # 'must be numeric'; now read as ISO 8601 where it is
