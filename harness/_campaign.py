@@ -204,10 +204,13 @@ def run_campaign(
             )
         )
     if resume and not (run.exists() or run.manifest.exists()):
+        left = {p.name for p in run.path.iterdir()} if run.path.is_dir() else None
         what = (
-            "holds no record of a run (it was stopped before its first write)"
-            if run.path.is_dir()
-            else "does not exist"
+            "does not exist"
+            if left is None
+            else "holds no record of a run (it was stopped before its first write)"
+            if left <= {".lock"}
+            else "holds no record of a run (no campaign.json)"
         )
         raise RunDirError(
             f"run directory {shown} {what}, so there is nothing to resume; drop --resume "

@@ -234,6 +234,11 @@ class RunDir:
         campaign's folder (:meth:`sequential_note`)."""
         self.check_utf8()
         if not self.campaign_json.is_file():
+            if not self.path.exists():
+                raise RunDirError(
+                    f"run directory {os.fspath(self.path)!r} does not exist; give a folder "
+                    "made by 'highfive run'"
+                )
             raise RunDirError(
                 self.sequential_note(takes)  # a sequential campaign's folder says so
                 or f"run directory {os.fspath(self.path)!r} has no campaign.json; "

@@ -449,6 +449,10 @@ def test_resume_of_a_run_that_does_not_exist_is_refused(
         "never holds no record of a run (it was stopped before its first write), so there "
         "is nothing to resume; drop --resume to start it, or check --out and the name\n"
     )
+    (tmp_path / "runs" / "other" / "never").mkdir(parents=True)  # the user's own folder
+    (tmp_path / "runs" / "other" / "never" / "notes.txt").write_text("hi\n")
+    assert main(["run", str(cfg), "--resume", "--out", str(tmp_path / "runs" / "other")]) == 2
+    assert "never holds no record of a run (no campaign.json), so" in capsys.readouterr().err
     assert main(["run", str(cfg)]) == 0  # as it says
 
 

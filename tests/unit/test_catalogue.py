@@ -1661,6 +1661,11 @@ CATALOGUE = [
         usage=True,
     ),
     row("coverage-not-a-run", "coverage folder", r"run directory 'folder' has no campaign.json"),
+    row(  # it said the folder had no campaign.json, as if it existed
+        "coverage-no-such-runs",
+        "coverage gone1 gone2",
+        r"run directory 'gone1' does not exist; give a folder made by 'highfive run'$",
+    ),
     row("coverage-partial", "coverage partial", r"'partial' is incomplete .* pass --partial"),
     row("coverage-twice", "coverage run run", r"cannot merge coverage: cases 0..15 .* twice"),
     row(
