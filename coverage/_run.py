@@ -374,7 +374,7 @@ def analyse_run(
     for path, space in zip(runs, spaces, strict=True):
         binning = Binning.from_space(union or space, settings.toml.get("bins", {}))
         if recorded == {True} and not len(binning):
-            raise ConfigError(_nothing_to_bin(path, union or space))
+            raise ConfigError(_nothing_to_bin(runs, union or space))
         plans.append((path, binning, load_crosses(settings.toml, binning)))
         designs.append(run_design(path, space))
     _check_looks(settings, designs)
@@ -448,18 +448,28 @@ def _require_same(runs: Sequence[Path], values: Sequence[Any], shown: Any, why: 
             )
 
 
-def _nothing_to_bin(path: Path, space: ParameterSpace) -> str:
-    """Why a run of recordings has no cell: one file, or bins that ignore every label."""
+def _nothing_to_bin(runs: Sequence[Path], space: ParameterSpace) -> str:
+    """Why runs of recordings have no cell: one file name, or bins that ignore every
+    label."""
     files = (space["recording"].choices if "recording" in space.names else None) or ()
+    one = len(runs) == 1
+    whose = f"run {os.fspath(runs[0])!r} is" if one else "the runs' recordings are"
     what = (
-        f"is of one recording ({show(files[0])}) and no metadata column with two values"
+        f"{whose} of one {'recording' if one else 'file name'} ({show(files[0])}) and no "
+        "metadata column with two values"
         if len(files) == 1
-        else "has every label column fixed to one value or ignored by the bins"
+        else f"{whose} of label columns each fixed to one value or ignored by the bins"
+    )
+    see = (
+        f"its verdicts are in its results: highfive replay {shlex.quote(os.fspath(runs[0]))} "
+        "lists the failing cases"
+        if one
+        else "the verdicts are in each run's results: highfive replay RUN lists a run's "
+        "failing cases"
     )
     return (
-        f"coverage: run {os.fspath(path)!r} {what}, so there is no cell to cover (recordings "
-        "are binned by their metadata columns, or by file); its verdicts are in its "
-        f"results: highfive replay {shlex.quote(os.fspath(path))} lists the failing cases"
+        f"coverage: {what}, so there is no cell to cover (recordings are binned by their "
+        f"metadata columns, or by file); {see}"
     )
 
 

@@ -575,6 +575,22 @@ def test_coverage_of_one_recording_says_why_there_is_no_cell(
         rf"highfive replay {re.escape(str(run))} lists the failing cases$",
     ):
         analyse_run(run)
+    # Another run of another recording under the same name: merged, the message blamed
+    # the first run for being of one recording.
+    other = tmp_path / "other"
+    other.mkdir()
+    second = (synthetic[0] / "rec" / "labels.csv").read_text().splitlines()[2].split(",")
+    (other / name).write_bytes((synthetic[0] / "rec" / second[0]).read_bytes())
+    (other / "labels.csv").write_text(first[0] + "\n" + ",".join([name, *second[1:]]) + "\n")
+    config = _recordings_config(tmp_path, other, toy_model_path, name="other")
+    run_campaign(CampaignConfig.from_toml(config), stream=None)
+    with pytest.raises(
+        ConfigError,
+        match=rf"^coverage: the runs' recordings are of one file name \('{name}'\) and no "
+        r"metadata column with two values, so there is no cell to cover .*; the verdicts are "
+        r"in each run's results: highfive replay RUN lists a run's failing cases$",
+    ):
+        analyse_run([run, tmp_path / "runs" / "other"])
 
 
 def test_config_refuses_sampling_keys_with_recordings(tmp_path: Path) -> None:
