@@ -827,7 +827,8 @@ def _match_bounds(match: str | None, values: Sequence[float]) -> tuple[float, fl
         said = match if label == match else f"{match} ({label})"
         raise InvalidParameter(
             f"match: {said} is not available for these recordings (power above "
-            "5 Hz needs a rate above 10 Hz, tilt and roll need gravity); choose another "
+            "5 Hz needs a rate above 10 Hz, tilt and roll need gravity, a dominant "
+            "frequency and power above 5 Hz need a reading that moves); choose another "
             "feature"
         )
     tail = 100.0 * (1.0 - MATCH_CENTRAL) / 2.0

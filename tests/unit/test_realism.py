@@ -981,3 +981,19 @@ def test_of_a_file_and_a_path_through_a_linked_folder_the_file_is_kept(
     finally:
         link.unlink()
     assert result.skipped == ((os.fspath(linked), f"same file as {r1}"),)
+
+
+def test_a_match_on_readings_that_do_not_move_says_why(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Still recordings have no dominant frequency: --match dom_freq named only the rate
+    and gravity as reasons, neither of which applied."""
+    t = np.arange(500) / 50.0
+    for name in ("a.csv", "b.csv"):
+        pd.DataFrame({"t": t, "x": 0.0, "y": 0.0, "z": 1.0}).to_csv(tmp_path / name, index=False)
+    argv = ["realism", str(tmp_path / "a.csv"), str(tmp_path / "b.csv"), "--match", "dom_freq"]
+    assert main([*argv, "--synthetic", "2", "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: match: dom_freq (dominant freq) is not available for these")
+    assert "a dominant frequency and power above 5 Hz need a reading that moves" in err
+    assert err.count("\n") == 1 and not (tmp_path / "out").exists()
