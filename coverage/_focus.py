@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from highfive.generators import InvalidParameter
+from highfive.generators import ConfigError, InvalidParameter
 from highfive.harness import CampaignConfig, RunDir
 
 from ._bins import Binning
@@ -115,15 +115,22 @@ def plan_focus(
     # sequential campaign beside the campaign's folder, which holds its stages only.
     # Relative to the working folder when the run was given so, as 'highfive run'
     # shows its run directory (runs/default-focus, not the whole path).
+    # Named after the run's folder (a copy renamed 'fxcopy' follows up into
+    # 'fxcopy-focus', not into its campaign's name beside it), if that makes a name.
     folder = Path(run).absolute().parent
-    where, default = folder, f"{parent.name}-focus"
+    here = os.path.basename(os.path.normpath(os.path.abspath(run)))
+    where, default = folder, f"{here}-focus"
     if (folder / "stages.json").is_file():
         where, default = folder.parent, f"{folder.name}-{Path(run).name}-focus"
     out = os.fspath(where) if Path(run).is_absolute() else os.path.relpath(where)
+    try:
+        replace(parent, name=default)
+    except ConfigError:  # a folder name no run may have: the campaign's
+        default = f"{parent.name}-focus"
     return replace(
         parent,
         out=out,
-        name=name or default,
+        name=default if name is None else name,
         seed=seed % 2**31,
         cases=n_cases,
         sampler="focus",

@@ -605,6 +605,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
         raise InvalidParameter("run: --bins goes with --focus RUN (it bins the run's gaps)")
     if args.focus is not None and args.until_decided:  # before a focus run is planned
         raise InvalidParameter("run: --until-decided starts from CONFIG.toml, not --focus")
+    if not args.until_decided:  # before a focus run is planned and said
+        for flag in ("budget", "stage", "gate", "spending"):
+            if getattr(args, flag) is not None:
+                raise InvalidParameter(f"run: --{flag} goes with --until-decided")
     if args.focus is not None:
         from highfive.coverage import load_settings, plan_focus
 
@@ -626,7 +630,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         config = config.with_overrides(**overrides)
     _outside_runs(Path(config.out))
     if args.focus is not None:  # where it goes, once that is known to be allowed
-        print(
+        say(
             f"focus on {args.focus}: {len(config.focus):,} target cells, "
             f"{config.cases:,} cases -> {Path(config.out) / config.name}"
         )
@@ -635,9 +639,6 @@ def _cmd_run(args: argparse.Namespace) -> int:
     warn_campaign_seeds(config)  # a model judged on cases it was trained on
     if args.until_decided:
         return _run_until_decided(args, config)
-    for flag in ("budget", "stage", "gate", "spending"):
-        if getattr(args, flag) is not None:
-            raise InvalidParameter(f"run: --{flag} goes with --until-decided")
     summary = run_campaign(config, resume=args.resume)
     for line in summary.table().splitlines():  # its run directory: printed as escapes
         say(line)
@@ -802,14 +803,15 @@ def _cmd_shrink(args: argparse.Namespace) -> int:
     res = shrink(args.run, args.case, args.model, max_steps=args.max_steps)
     changed = res.changed()
     limit = (
-        f"; stopped at the limit of {args.max_steps:,} evaluations (--max-steps), so the "
+        f"; stopped at the limit of {args.max_steps:,} evaluation"
+        f"{'s' * (args.max_steps != 1)} (--max-steps), so the "
         "point is not minimal: a larger --max-steps may move it further"
         if res.limited
         else ""
     )
     say(
         f"case {res.case}, model {res.model}: verdict {res.verdict} after "
-        f"{res.evaluations} evaluations{limit}"
+        f"{res.evaluations} evaluation{'s' * (res.evaluations != 1)}{limit}"
     )
     say(f"{len(changed)} of {len(res.shrunk)} parameters still differ from nominal:")
     for k, v in changed.items():

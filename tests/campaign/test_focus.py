@@ -131,6 +131,29 @@ def test_a_follow_up_of_a_moved_run_is_written_beside_it(
     moved = Path(shutil.move(base, tmp_path / "elsewhere" / "moved"))
     cfg = plan_focus(moved, cases=16)
     assert Path(cfg.out) == moved.parent and cfg.name == "moved-focus"
+    # Two copies of it beside each other: each follow-up went to 'moved-focus', the
+    # campaign's name, and the second was refused as already complete. Now it is named
+    # after the folder it follows up (the campaign's name when the folder's is no name).
+    copy = Path(shutil.copytree(moved, tmp_path / "elsewhere" / "copy"))
+    assert plan_focus(copy, cases=16).name == "copy-focus"
+    odd = Path(shutil.copytree(moved, tmp_path / "elsewhere" / "-x y'z"))
+    assert plan_focus(odd, cases=16).name == "moved-focus"
+    assert plan_focus(copy, cases=16, name="mine").name == "mine"
+
+
+def test_a_follow_up_refuses_an_empty_name_and_flags_it_cannot_take_first(
+    campaign_file: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--name "" wrote the campaign's default follow-up; --budget was refused only after
+    the follow-up was planned and its destination printed."""
+    base = _run(campaign_file, "named", 32)
+    assert main(["run", "--focus", str(base), "--name", "", "--workers", "0"]) == 2
+    out, err = capsys.readouterr()
+    assert err.startswith("error: name: '' must be 1-100 letters") and err.count("\n") == 1
+    assert not (base.parent / "named-focus").exists()
+    assert main(["run", "--focus", str(base), "--budget", "100"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err == "error: run: --budget goes with --until-decided\n"
 
 
 def test_a_follow_up_shows_its_run_directory_as_the_run_was_given(
