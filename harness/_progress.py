@@ -77,8 +77,8 @@ class CampaignSummary:
                 f"ran again elsewhere (a case's result depends only on the seed and its index)"
             )
         # The folder as a terminal can print it: a line break or ESC in it as its escape.
-        shown = show_text(utf8_text(os.fspath(self.run_dir)))
-        lines.append(f"run directory: {shown}  ({self.status})")
+        folder = show_text(utf8_text(os.fspath(self.run_dir)))
+        lines.append(f"run directory: {folder}  ({self.status})")
         return "\n".join(lines)
 
 
