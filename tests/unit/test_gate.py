@@ -755,7 +755,7 @@ def test_incomplete_or_missing_runs_are_refused(
     with pytest.raises(RunDirError, match=r"is incomplete \(status 'running'\)"):
         evaluate_gate(run, load_gate(path))
     assert main(["gate", str(tmp_path / "nowhere"), "--gate", str(path)]) == 2
-    assert "has no campaign.json" in capsys.readouterr().err
+    assert "nowhere' does not exist; give a folder made by" in capsys.readouterr().err
     assert not (run / "gate.json").exists() and not (run / "junit.xml").exists()
 
 
