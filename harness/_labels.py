@@ -156,10 +156,9 @@ def _check_gaps(
     sorted_times = np.asarray(times, dtype=np.float64)  # sorted: checked before
     for (_, end, _), (start, _, _) in itertools.pairwise(spans):
         i = int(np.searchsorted(sorted_times, end, side="right"))  # the first after the end
-        inside = sorted_times[i : i + 1][sorted_times[i : i + 1] < start].tolist()
-        if inside:
+        if i < sorted_times.size and sorted_times[i] < start:
             raise InvalidParameter(
-                f"{where}: {inside[0]:g} s falls in a gap of {name} (no sample from {end:g} "
+                f"{where}: {sorted_times[i]:g} s falls in a gap of {name} (no sample from {end:g} "
                 f"to {start:g} s); allowed: times where the recording holds samples"
             )
 
@@ -415,7 +414,9 @@ def _check_short(case: RecordingCase, labels: Path, cid: str | None, window_s: f
     case could only be a miss, as one in a gap."""
     times = np.asarray(case.high_fives or (), dtype=np.float64)  # sorted: checked before
     assert case.recording is not None
-    for start, end, n in case.segments or () if times.size else ():
+    if not times.size or not case.segments:
+        return
+    for start, end, n in case.segments:
         if countable(end - start, n, case.recording.fs, window_s):
             continue
         i = int(np.searchsorted(times, start, side="left"))  # the first from the start on

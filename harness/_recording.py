@@ -116,9 +116,9 @@ class Recording:
     _chunk: int = field(default=CHUNK_ROWS, repr=False)
     _clock: _Clock | None = field(default=None, repr=False, compare=False)
     _maybe_seconds: bool = field(default=False, repr=False)
+    """The time unit was inferred as ms from whole numbers 1 apart: 1 kHz, or 1 Hz seconds."""
     _version: Version | None = field(default=None, repr=False, compare=False)
     """The file as opened: :meth:`pieces` reads that file, or stops in one line."""
-    """The time unit was inferred as ms from whole numbers 1 apart: 1 kHz, or 1 Hz seconds."""
 
     @property
     def _settings(self) -> Settings:
