@@ -91,6 +91,14 @@ def utf8_text(text: str) -> str:
     return raw.decode("utf-8", "backslashreplace")
 
 
+def terminal_text(text: str) -> str:
+    """``text`` as a terminal can print it: :func:`utf8_text`, then every character a
+    terminal would not print (a line break, ESC, BEL) as its escape."""
+    from highfive.generators import show_text
+
+    return show_text(utf8_text(text))
+
+
 def _finite(value: Any) -> Any:
     """``value`` with every float that is not finite (inf, -inf, NaN) replaced by None."""
     if isinstance(value, float):  # numpy's float64 too

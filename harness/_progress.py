@@ -12,9 +12,7 @@ from typing import TextIO
 
 import numpy as np
 
-from highfive.generators import show_text
-
-from ._io import utf8_text
+from ._io import terminal_text
 from ._verdicts import FAIL_VERDICTS
 
 __all__ = ["CampaignSummary", "Progress"]
@@ -77,7 +75,7 @@ class CampaignSummary:
                 f"ran again elsewhere (a case's result depends only on the seed and its index)"
             )
         # The folder as a terminal can print it: a line break or ESC in it as its escape.
-        folder = show_text(utf8_text(os.fspath(self.run_dir)))
+        folder = terminal_text(os.fspath(self.run_dir))
         lines.append(f"run directory: {folder}  ({self.status})")
         return "\n".join(lines)
 

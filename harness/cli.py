@@ -34,7 +34,7 @@ from highfive.harness import (
     write_together,
 )
 
-from ._io import utf8_text
+from ._io import terminal_text, utf8_text
 from ._recording_columns import columns_help
 
 __all__ = ["main"]
@@ -1225,17 +1225,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _escaped(text: str) -> str:
-    from highfive.generators import show_text
-
-    return show_text(utf8_text(text))  # the bytes of a name that is not UTF-8 as \xNN
-
-
 def say(line: str = "", file: Any = None) -> None:
     """Print one line built from run data (model ids, file names, labels from a
     recording's metadata), each character a terminal would not print as its escape:
     what every command prints of a run goes through here."""
-    print(_escaped(line), file=file)
+    print(terminal_text(line), file=file)
 
 
 def _parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
@@ -1273,13 +1267,13 @@ def _main(argv: Sequence[str] | None) -> int:
             sys.stdout.flush()  # a closed pipe shows here, not at exit
             return status
         except HighfiveError as exc:  # may echo a counter's message: escaped
-            print(f"error: {_escaped(str(exc))}", file=sys.stderr)
+            print(f"error: {terminal_text(str(exc))}", file=sys.stderr)
             return 2
         except BrokenPipeError:  # stdout closed early (``| head``): stop quietly, as cat does
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             return 141  # 128 + SIGPIPE
         except OSError as exc:  # the machine's refusal (disk full, read-only): no traceback
-            print(f"error: {_escaped(_describe(exc))}", file=sys.stderr)
+            print(f"error: {terminal_text(_describe(exc))}", file=sys.stderr)
             return 2
         except _Terminated:
             print("terminated", file=sys.stderr)
