@@ -211,14 +211,22 @@ def kpi_cards(
     return f'<div class="kpis">{cards}</div>'
 
 
+def _weighted(w: Mapping[str, Any]) -> tuple[float, float, float, bool]:
+    """A weighted estimate's rate, lower and upper bound, and whether it is decided
+    (an upper bound of 1 says nothing: no finite weight bound, too few effective cases,
+    or a defensive share too small for the cases drawn)."""
+    rate = float(w.get("rate", float("nan")))
+    upper, lower = float(w.get("upper", 1.0)), float(w.get("lower", 0.0))
+    return rate, lower, upper, not (w.get("status") != "decided" or upper >= 1)
+
+
 def _weighted_card(w: Mapping[str, Any], model: str, confidence: float) -> tuple[str, str]:
     """The headline of a model's weighted whole-space estimate, never without its bound:
     the estimate and its upper bound, or "undecided" and the bounds when they say
     nothing (an upper bound of 1: no finite weight bound, too few effective cases, or
     a defensive share too small for the cases drawn)."""
-    rate = float(w.get("rate", float("nan")))
-    upper, lower = float(w.get("upper", 1.0)), float(w.get("lower", 0.0))
-    if w.get("status") != "decided" or upper >= 1:
+    rate, lower, upper, decided = _weighted(w)
+    if not decided:
         return "undecided", (
             f"weighted failure rate, {model}: bounds [{100 * lower:.2f}%, {100 * upper:.2f}%]"
         )
@@ -230,9 +238,8 @@ def _weighted_card(w: Mapping[str, Any], model: str, confidence: float) -> tuple
 def _estimate(w: Mapping[str, Any]) -> str:
     """A weighted estimate in a sentence, as :func:`_weighted_card` shows it: the rate
     and its upper bound, or "undecided" and the bounds when they say nothing."""
-    rate = float(w.get("rate", float("nan")))
-    upper, lower = float(w.get("upper", 1.0)), float(w.get("lower", 0.0))
-    if w.get("status") != "decided" or upper >= 1:
+    rate, lower, upper, decided = _weighted(w)
+    if not decided:
         return f"undecided (bounds {100 * lower:.2f}% to {100 * upper:.2f}%)"
     return f"{100 * rate:.2f}% (upper bound {100 * upper:.2f}%)"
 
