@@ -119,7 +119,9 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 
 def _write_cells(path: Path, diffs: list[Any]) -> None:
-    """Every comparison's cells in one Parquet file (written whole or not at all)."""
+    """Every comparison's cells in one Parquet file (written whole or not at all). The
+    file's metadata keeps what every comparison shares (``alpha``, ``method``,
+    ``alternative``, ``paired``, ``margin``): the level of its intervals and p-values."""
     import pandas as pd
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -134,7 +136,10 @@ def _write_cells(path: Path, diffs: list[Any]) -> None:
         ):
             cells.insert(at, name, value)
         frames.append(cells)
-    table = pa.Table.from_pandas(pd.concat(frames, ignore_index=True), preserve_index=False)
+    cells = pd.concat(frames, ignore_index=True)
+    first, *rest = (d.cells.attrs for d in diffs)
+    cells.attrs = {k: v for k, v in first.items() if all(k in o and o[k] == v for o in rest)}
+    table = pa.Table.from_pandas(cells, preserve_index=False)
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:  # pyarrow: UTF-8 names only
         pq.write_table(table, fh)
 

@@ -520,6 +520,23 @@ def test_non_inferiority_through_the_cli(
     assert main([*argv[:-3], "--margin", "0.0005"]) == 0  # no --check: report only
 
 
+def test_diff_file_of_several_comparisons_keeps_its_level(tmp_path: Path) -> None:
+    # Two runs of two models each: the file's intervals and p-values are at --alpha, but
+    # it said so only for one comparison (attrs differing by model were all dropped).
+    rng = np.random.default_rng(5)
+    fail = rng.random(4_000) < 0.02
+    a = write_run(tmp_path / "a", {"f": fail, "q": fail.copy()}, seed=7)
+    b = write_run(tmp_path / "b", {"f": fail.copy(), "q": fail.copy()}, seed=7)
+    out = tmp_path / "diff.parquet"
+    argv = ["diff", str(a), str(b), "--ways", "1", "--alpha", "0.1", "--method", "fdr"]
+    assert main([*argv, "--out", str(out)]) == 0
+    cells = pd.read_parquet(out)
+    assert set(cells["model_a"]) == {"f", "q"}
+    level = {"alpha": 0.1, "method": "fdr", "alternative": "two-sided", "paired": True}
+    assert level.items() <= cells.attrs.items()
+    assert "model_a" not in cells.attrs  # a column: it differs by row
+
+
 def test_runs_judged_with_other_tolerances_say_so(tmp_path: Path) -> None:
     # One model on the same cases, judged with a tolerance of 0.5 s in A and 0.01 s in
     # B, showed 280 "regressions" of the counter without a word about the judging.
