@@ -121,6 +121,8 @@ while True:
     tag, n = struct.unpack("<4sI", head)
     payload = inp.read(n)
     if tag == b"BEGN":
+        if MODE == "crash_on_begin":
+            sys.stderr.write("crash\n"); sys.stderr.flush(); sys.exit(3)
         trace += 1
         best, best_t, t_last, samples = 0.0, 0.0, 0.0, 0
         continue
@@ -184,7 +186,8 @@ def write_protocol_program(
     ``DONE``: ``junk_at_once`` (8 more bytes at once), ``junk_later`` (8
     bytes 50 ms later), ``exit_later`` (exit 50 ms later); ``warns_then_exits`` (a
     stderr line for each frame of a trace under 500 samples; at ``DONE`` of a longer
-    one, exit 3 without answering).
+    one, exit 3 without answering); ``crash_on_begin`` (at each trace's ``BEGN``, a
+    stderr line and exit 3, before reading the trace's samples).
     """
     path = folder / name
     path.write_text(_PROGRAM.format(python=sys.executable, mode=mode, nth=nth))

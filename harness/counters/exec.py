@@ -395,8 +395,8 @@ class ExecCounter(CounterPlugin):
             if writable:
                 try:
                     out = out[os.write(fd_in, out[:_PIPE_CHUNK]) :]
-                except BrokenPipeError:
-                    raise self._exited(proc) from None
+                except BrokenPipeError:  # as when found by reading: one exit, one message
+                    raise self._exited(proc, "a DETS frame") from None
             if readable:
                 chunk = os.read(fd_out, 65536)
                 if not chunk:
@@ -457,7 +457,7 @@ class ExecCounter(CounterPlugin):
         waiting = f" (waiting for {what})" if what else ""
         return CounterFault("timeout", f"no answer within {self.timeout_s:g} s{waiting}")
 
-    def _exited(self, proc: _Proc, what: str = "") -> CounterFault:
+    def _exited(self, proc: _Proc, what: str) -> CounterFault:
         status = _exit_status(proc.popen, 1.0)
         fd = proc.stderr.fileno()
         size = os.fstat(fd).st_size  # read without moving the offset the program writes at
@@ -465,8 +465,7 @@ class ExecCounter(CounterPlugin):
         lines = said.decode(errors="replace").strip().splitlines()
         tail = f"; stderr: {lines[-1][:200]}" if lines else ""
         how = "closed its output" if status is None else f"exited with status {status}"
-        waiting = f" while the harness waited for {what}" if what else ""
-        return CounterFault("error", f"{how}{waiting}{tail}")
+        return CounterFault("error", f"{how} while the harness waited for {what}{tail}")
 
 
 def _looks_like_a_path(arg: str) -> bool:

@@ -384,6 +384,24 @@ def test_a_case_is_judged_as_on_a_fresh_program_whatever_came_before(
     assert all(v not in ("error", "timeout") for v, _ in said), said
 
 
+def test_a_program_that_exits_mid_case_is_said_to_have_done_so_one_way(
+    protocol_program: Callable[..., Path],
+) -> None:
+    # A program exiting before it read a case was said to have "exited with status 3"
+    # when the harness found it by writing more samples (a trace larger than a pipe
+    # holds), and "... while the harness waited for a DETS frame" when by reading: one
+    # crash gave either message as the timing fell, and replay called the case changed.
+    c = load_counter(f"exec:{protocol_program('crash_on_begin')}", options=FAST)
+    small = _trace(duration=6.0, sample_rate=25)  # 150 samples: written whole at once
+    large = _trace(duration=20.0, sample_rate=200)  # 4,000: more than a pipe holds
+    try:  # ten tries: each fell either way
+        said = [judge({"c": c}, t, 0.5).outcomes["c"] for t in [small] + [large] * 10]
+    finally:
+        c.close()
+    expected = "exited with status 3 while the harness waited for a DETS frame; stderr: crash"
+    assert {(o.verdict, o.message) for o in said} == {("error", expected)}
+
+
 def test_a_failed_case_quotes_only_its_own_stderr(
     protocol_program: Callable[..., Path],
 ) -> None:
