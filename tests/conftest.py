@@ -157,6 +157,9 @@ while True:
                 continue
         if MODE == "warns_then_exits" and samples >= 500:
             sys.exit(3)
+        if MODE == "bad_score":
+            answer([(t_last, 7.5)])
+            continue
         answer([] if MODE == "silent" or best < 1.5 else [(best_t, min(1.0, best / 4.0))])
         if MODE == "junk_at_once":
             out.write(b"JUNKJUNK"); out.flush()
@@ -177,7 +180,7 @@ def write_protocol_program(
     """Write an executable protocol speaker; ``mode`` says how it misbehaves.
 
     Modes: ``ok`` (one detection at the largest |a| above 1.5 g per trace),
-    ``silent`` (never detects), ``exit_at_start``, ``garbage_at_start``,
+    ``silent`` (never detects), ``bad_score`` (one detection of score 7.5 per trace), ``exit_at_start``, ``garbage_at_start``,
     ``hang_at_start``; on trace ``nth`` (1-based, counted per process):
     ``crash_on_nth``, ``hang_on_nth``, ``garbage_on_nth``, and ``rebuild_after_nth``
     (after answering it, append a line to its own file, as a new build would, and

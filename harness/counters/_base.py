@@ -59,6 +59,7 @@ __all__ = [
     "parse_windows",
     "plain_result",
     "with_article",
+    "within",
 ]
 
 DEFAULT_TIMEOUT_S = 30.0
@@ -160,6 +161,16 @@ def rebase(path: str, old: str, new: str) -> str:
     if not (old and new and p.is_absolute() and p.is_relative_to(old)):
         return path
     return os.fspath(Path(new) / p.relative_to(old))
+
+
+def within(path: str, base: str) -> str:
+    """``path`` relative to the folder ``base`` if it is inside it, else as it is: how a
+    counter's fault names a campaign's own file, the same wherever the campaign's
+    folder has been moved or copied (replay compares the messages)."""
+    p = Path(path)
+    if not (base and p.is_absolute() and p.is_relative_to(base)):
+        return path
+    return os.fspath(p.relative_to(base))
 
 
 def with_article(kind: str) -> str:

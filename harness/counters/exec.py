@@ -76,6 +76,7 @@ from ._base import (
     parse_detections,
     plain_result,
     rebase,
+    within,
 )
 
 __all__ = ["GREETING", "INTERPRETERS", "SAMPLE_DTYPE", "ExecCounter"]
@@ -123,8 +124,10 @@ class ExecCounter(CounterPlugin):
         timeout_s: float,
         arg_sha256: tuple[tuple[str, str], ...] = (),
         not_found: str = "",
+        shown: str = "",
     ) -> None:
         self.source, self.argv = source, argv
+        self.shown = shown or source  # in faults: a campaign's own program relative to it
         self.file_sha256 = file_sha256
         self.timeout_s = timeout_s
         self.arg_sha256 = arg_sha256  # (argument as written, SHA-256) of each file argument
@@ -143,6 +146,7 @@ class ExecCounter(CounterPlugin):
                 self.timeout_s,
                 self.arg_sha256,
                 self.not_found,
+                self.shown,
             ),
         )
 
@@ -207,6 +211,9 @@ class ExecCounter(CounterPlugin):
             if missing
             else ""
         )
+        program = within(written[0], options.base)
+        if "/" not in program:  # a file of the campaign's folder, not one found on PATH
+            program = f"./{program}"
         return cls(
             "exec:" + shlex.join(written),
             tuple(argv),
@@ -214,6 +221,7 @@ class ExecCounter(CounterPlugin):
             options.timeout_s,
             tuple(hashed),
             not_found,
+            "exec:" + shlex.join([program, *written[1:]]),
         )
 
     @classmethod
@@ -424,7 +432,7 @@ class ExecCounter(CounterPlugin):
         del proc.buf[: _HEADER.size + size]
         arr = np.frombuffer(payload, dtype=_DETECTION)
         return parse_detections(
-            [(float(t), float(s)) for t, s in arr.tolist()], f"counter {self.source!r}"
+            [(float(t), float(s)) for t, s in arr.tolist()], f"counter {self.shown!r}"
         )
 
     def _recv_line(self, proc: _Proc, limit: int, deadline: float) -> bytes:

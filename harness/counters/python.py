@@ -64,6 +64,7 @@ from ._base import (
     parse_detections,
     parse_windows,
     plain_result,
+    within,
 )
 
 __all__ = ["LOAD_TIMEOUT_S", "PythonCounter"]
@@ -137,8 +138,10 @@ class PythonCounter(CounterPlugin):
         version: str,
         timeout_s: float,
         streams: bool,
+        shown: str = "",
     ) -> None:
         self.source, self.module, self.attr = source, module, attr
+        self.shown = shown or source  # in faults: a campaign's own file relative to it
         self.code = code  # the file's text for a counter given by path, else None
         self.module_sha256, self.version = module_sha256, version
         self.timeout_s = timeout_s
@@ -159,6 +162,7 @@ class PythonCounter(CounterPlugin):
                 self.version,
                 self.timeout_s,
                 self._streams,
+                self.shown,
             ),
         )
 
@@ -186,6 +190,7 @@ class PythonCounter(CounterPlugin):
             )
         module, attr = m["module"], m["attr"]
         code: bytes | None = None
+        shown = source
         if module.endswith(".py") or "/" in module or os.sep in module:
             path = Path(module)
             if options.base and not path.is_absolute():
@@ -194,6 +199,7 @@ class PythonCounter(CounterPlugin):
                 raise ConfigError(f"counter {source!r}: file {os.fspath(path)!r} does not exist")
             code = path.read_bytes()
             module, source = os.fspath(path), f"{os.fspath(path)}:{attr}"
+            shown = f"{within(module, options.base)}:{attr}"
         elif not _MODULE.fullmatch(module):  # 'zero.py::count' tried to import 'zero.py:'
             raise ConfigError(
                 f"counter {source!r}: {module!r} is neither a file (file.py) nor a module "
@@ -226,6 +232,7 @@ class PythonCounter(CounterPlugin):
             version,
             options.timeout_s,
             streams,
+            shown,
         )
 
     @property
@@ -257,7 +264,7 @@ class PythonCounter(CounterPlugin):
                 raise ConfigError(failed)
             worker = _Worker()  # the instance is made on the thread that will call it
             try:
-                instance = _timed_load(worker, self.source, self.timeout_s, self._instance)
+                instance = _timed_load(worker, self.shown, self.timeout_s, self._instance)
             except ConfigError as exc:
                 # Not tried again: a factory that hangs would cost its time limit per case.
                 _FAILED[key] = str(exc)
@@ -267,17 +274,17 @@ class PythonCounter(CounterPlugin):
         return live
 
     def _instance(self) -> Any:
-        mod = _load(self.source, self.module, self.code)
+        mod = _load(self.shown, self.module, self.code)
         if self.code is None:
             file = getattr(mod, "__file__", None)
             got = hashlib.sha256(Path(file).read_bytes() if file else b"").hexdigest()
             if got != self.module_sha256:
                 raise ConfigError(
-                    f"counter {self.source!r}: module file {file!r} has sha256 {got[:12]} "
+                    f"counter {self.shown!r}: module file {file!r} has sha256 {got[:12]} "
                     f"in this process, the campaign recorded {self.module_sha256[:12]}; "
                     "install the same version everywhere"
                 )
-        return _instantiate(self.source, _attribute(self.source, mod, self.attr))
+        return _instantiate(self.shown, _attribute(self.shown, mod, self.attr))
 
     def _call(self, fn: Any, trace: Trace, *args: Any) -> Any:  # fn(instance, trace, ...)
         live = self._live()
@@ -305,10 +312,10 @@ class PythonCounter(CounterPlugin):
             raise CounterFault("error", describe(exc)) from None
 
     def _count(self, trace: Trace, cache: dict[Any, Any]) -> CountResult:
-        return self._call(_call_whole, trace, self.source)
+        return self._call(_call_whole, trace, self.shown)
 
     def _stream(self, trace: Trace, chunk_s: float, cache: dict[Any, Any]) -> CountResult:
-        return self._call(_call_streaming, trace, chunk_s, self.source)
+        return self._call(_call_streaming, trace, chunk_s, self.shown)
 
     def close(self) -> None:
         live = _LIVE.pop((self.identity.sha256, os.getpid()), None)

@@ -7,6 +7,7 @@ import math
 from collections.abc import Callable
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from highfive.harness import CampaignConfig, RunDir, replay, run_campaign
@@ -311,6 +312,39 @@ def test_a_project_moved_or_copied_with_its_runs_replays_and_resumes_there(
     protocol_program(name="moved/counter.py")
     assert main(["replay", "runs/x", "3"]) == 2
     assert f"{str(moved / 'prog')!r} does not exist" in capsys.readouterr().err
+
+
+def test_a_counter_fault_names_the_counter_as_wherever_its_project_is(
+    tmp_path: Path,
+    protocol_program: Callable[..., Path],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # A counter's wrong answer was recorded naming the counter's file by its absolute
+    # path: in a moved or copied project the replayed message named the new path, and
+    # replay called the case changed.
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "mine.py").write_text("def half(trace):\n    return 3.5\n")
+    protocol_program("bad_score", name="project/prog")
+    (project / "c.toml").write_text(
+        'name = "x"\ncases = 2\nbatch_size = 2\nout = "runs"\n'
+        'models = ["mine.py:half", {counter = "exec:./prog", id = "prog"}]\n'
+        "[execution]\nworkers = 0\n"
+    )
+    monkeypatch.chdir(project)
+    assert main(["run", "c.toml"]) == 0
+    rows = pd.read_parquet(project / "runs" / "x" / "results").set_index("model")
+    assert rows.loc["half", "message"].iloc[0].startswith("counter 'mine.py:half' returned 3.5;")
+    assert rows.loc["prog", "message"].iloc[0].startswith(
+        "counter 'exec:./prog' returned item 0 = "
+    )
+    moved = tmp_path / "moved"
+    project.rename(moved)
+    monkeypatch.chdir(moved)
+    capsys.readouterr()
+    assert main(["replay", "runs/x", "1"]) == 0, capsys.readouterr().err
+    assert "identical" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(
