@@ -180,8 +180,9 @@ def write_protocol_program(
     """Write an executable protocol speaker; ``mode`` says how it misbehaves.
 
     Modes: ``ok`` (one detection at the largest |a| above 1.5 g per trace),
-    ``silent`` (never detects), ``bad_score`` (one detection of score 7.5 per trace), ``exit_at_start``, ``garbage_at_start``,
-    ``hang_at_start``; on trace ``nth`` (1-based, counted per process):
+    ``silent`` (never detects), ``bad_score`` (one detection of score 7.5 per trace),
+    ``exit_at_start``, ``garbage_at_start``, ``hang_at_start``; on trace ``nth``
+    (1-based, counted per process):
     ``crash_on_nth``, ``hang_on_nth``, ``garbage_on_nth``, and ``rebuild_after_nth``
     (after answering it, append a line to its own file, as a new build would, and
     exit); instead of answering ``DONE`` of a trace longer than 12 s:
