@@ -336,8 +336,8 @@ def test_a_counter_fault_names_the_counter_as_wherever_its_project_is(
     assert main(["run", "c.toml"]) == 0
     rows = pd.read_parquet(project / "runs" / "x" / "results").set_index("model")
     assert rows.loc["half", "message"].iloc[0].startswith("counter 'mine.py:half' returned 3.5;")
-    assert rows.loc["prog", "message"].iloc[0].startswith(
-        "counter 'exec:./prog' returned item 0 = "
+    assert (
+        rows.loc["prog", "message"].iloc[0].startswith("counter 'exec:./prog' returned item 0 = ")
     )
     moved = tmp_path / "moved"
     project.rename(moved)
