@@ -138,8 +138,9 @@ class FitsTarget(CriterionKind):
     def _estimate(self, c: Criterion, model: str, run: GateRun) -> Mapping[str, Any]:
         entry = run.models[model]
         target = c.options["target"]
+        source = run.dir.model_files(run.record)[model]  # where it is now, if moved
         try:
-            return _estimator()(str(entry["source"]), str(entry.get("sha256")), target)
+            return _estimator()(source, str(entry.get("sha256")), target)
         except HighfiveError as exc:  # name the criterion: a gate may hold several
             why = str(exc).removeprefix("fits_target: ")
             raise type(exc)(

@@ -49,7 +49,13 @@ from ._io import (
     read_json_object,
     utf8_text,
 )
-from .counters import DEFAULT_TIMEOUT_S, CounterOptions, CounterPlugin, load_recorded
+from .counters import (
+    DEFAULT_TIMEOUT_S,
+    CounterOptions,
+    CounterPlugin,
+    OnnxCounter,
+    load_recorded,
+)
 
 __all__ = ["READABLE", "SCHEMA_VERSION", "STAGES_JSON", "RunDir"]
 
@@ -340,6 +346,23 @@ class RunDir:
                 return {str(e["id"]): load_recorded(e, recorded) for e in entries}
             except (ConfigError, ModelError):
                 raise exc from None
+
+    def model_files(self, record: Mapping[str, Any]) -> dict[str, str]:
+        """Each ONNX model of the run by id, where its file is now: inside the campaign
+        file's folder moved or copied with the run, at the new place if the file is
+        there (as :meth:`counters` finds it), else where the run recorded it."""
+        cfg = record.get("config", {})
+        base = cfg.get("base", "") if isinstance(cfg, Mapping) else ""
+        base = base if isinstance(base, str) else ""
+        here = self.campaign_folder(record)
+        out = {}
+        for m in record.get("models", []):
+            if m.get("kind", "onnx") != "onnx":
+                continue
+            source = str(m["source"])
+            moved = OnnxCounter.relocated(source, base, here) if here and base else source
+            out[str(m["id"])] = moved if Path(moved).is_file() else source
+        return out
 
     def campaign_folder(self, record: Mapping[str, Any]) -> str:
         """The campaign file's folder at the place relative to this run directory the

@@ -193,19 +193,21 @@ def _names(path: Path, record: dict[str, Any], mid: str) -> tuple[str, str, str]
 
 
 def _entries(runs: list[tuple[Path, dict[str, Any], str]]) -> list[_Entry]:
-    from highfive.harness import Model
+    from highfive.harness import Model, RunDir
 
     from ._failures import check_train_metadata
 
     entries = []
     for path, record, _ in runs:
+        files = RunDir(path).model_files(record)  # where they are now, if moved
         for m in record.get("models", []):
             if m.get("kind", "onnx") != "onnx":
                 continue
-            model = Model.load(str(m["source"]))
+            model = Model.load(files[str(m["id"])])
             if model.sha256 != m.get("sha256"):
                 raise ConfigError(
-                    f"compare: model {m['id']!r} of run {os.fspath(path)!r} ({m['source']}) "
+                    f"compare: model {m['id']!r} of run {os.fspath(path)!r} "
+                    f"({files[str(m['id'])]}) "
                     f"has changed since the run (sha256 {model.sha256[:12]}, the run used "
                     f"{str(m.get('sha256'))[:12]}); restore it"
                 )

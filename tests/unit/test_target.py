@@ -732,3 +732,29 @@ def test_model_compare_plot_starts_its_rates_at_zero() -> None:
     assert low == 0.0 and 2.564 < high < 3.5
     left, right = ax.get_xlim()
     assert left < 20_196 and right > 63_175  # no point on the side frames either
+
+
+def test_a_moved_project_compares_and_fits_its_own_models(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # replay and shrink found a project's models where the project was moved or copied
+    # with its runs; model compare and the fits_target criterion looked only where the
+    # run was made, and refused a model that was beside them.
+    from highfive.harness._model import shipped_file
+
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "mine.onnx").write_bytes(shipped_file("int8").read_bytes())
+    (project / "c.toml").write_text(
+        'name = "x"\ncases = 8\nbatch_size = 8\nout = "runs"\nmodels = ["mine.onnx"]\n'
+        "[execution]\nworkers = 0\n"
+    )
+    (project / "gate.toml").write_text('[[criteria]]\nkind = "fits_target"\ntarget = "nrf52832"\n')
+    monkeypatch.chdir(project)
+    assert main(["run", "c.toml"]) == 0
+    moved = tmp_path / "moved"
+    project.rename(moved)
+    monkeypatch.chdir(moved)
+    capsys.readouterr()
+    assert main(["gate", "runs/x", "--gate", "gate.toml"]) == 0, capsys.readouterr().err
+    assert main(["model", "compare", "runs/x", "--traces", "3"]) == 0, capsys.readouterr().err
