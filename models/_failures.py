@@ -88,8 +88,8 @@ def _corpus_records(label: str, key: str, value: str) -> list[dict[str, Any]]:
     an integer ``seed``, and, when present, ``cases_z`` as written by
     :func:`encode_case_ids`, ``n`` an integer, ``cases_sha256`` a string)."""
     allowed = (
-        'a JSON list of failure corpus records ({"run": ..., "seed": <int>, "n": <int>, '
-        '"cases_z": ...})'
+        'a JSON list of failure corpus records ({"run": ..., "seed": <int>, "n": <int> '
+        f'up to {MAX_CORPUS_CASES:,}, "cases_z": n case ids}})'
     )
     try:
         records = json.loads(value)
@@ -104,9 +104,10 @@ def _corpus_records(label: str, key: str, value: str) -> list[dict[str, Any]]:
             if k in r or k == "seed"
         )
         ok = ok and all(isinstance(r.get(k, ""), str) for k in ("cases_z", "cases_sha256"))
-        if ok and "cases_z" in r:
+        ok = ok and r.get("n", 0) <= MAX_CORPUS_CASES
+        if ok and "cases_z" in r:  # n ids, never unpacked beyond the bytes n ids take
             try:
-                decode_case_ids(r["cases_z"])
+                decode_case_ids(r["cases_z"], r.get("n", 0))
             except (ValueError, zlib.error):
                 ok = False
         if not ok:
@@ -186,17 +187,42 @@ def encode_case_ids(ids: Sequence[int]) -> str:
     return base64.b64encode(zlib.compress(bytes(out), 9)).decode("ascii")
 
 
-def decode_case_ids(text: str) -> list[int]:
-    """The case ids :func:`encode_case_ids` wrote."""
+MAX_CORPUS_CASES = 1_000_000
+"""Most failing cases a model's record of one run may list: more than training could
+hold (each is a trace in memory), so a larger number is not a record highfive wrote."""
+
+_MAX_VARINT = 10
+"""Bytes of the longest gap :func:`encode_case_ids` writes (a 64-bit one)."""
+
+
+def decode_case_ids(text: str, n: int) -> list[int]:
+    """The ``n`` case ids :func:`encode_case_ids` wrote.
+
+    Raises
+    ------
+    ValueError
+        ``text`` is not base64, or does not hold ``n`` ids; one that unpacks to more
+        bytes than ``n`` ids take is not unpacked further (a small text can unpack to
+        gigabytes).
+    zlib.error
+        ``text`` is not zlib data.
+    """
+    limit = _MAX_VARINT * n
+    unpack = zlib.decompressobj()
+    data = unpack.decompress(base64.b64decode(text, validate=True), limit + 1)
+    if len(data) > limit or unpack.unconsumed_tail:
+        raise ValueError(f"more than {n} case ids")
     ids: list[int] = []
     previous, gap, shift = -1, 0, 0
-    for byte in zlib.decompress(base64.b64decode(text)):
+    for byte in data:
         gap |= (byte & 0x7F) << shift
         shift += 7
         if not byte & 0x80:
             previous += gap
             ids.append(previous)
             gap, shift = 0, 0
+    if len(ids) != n or shift:
+        raise ValueError(f"{len(ids)} case ids{' and a cut one' if shift else ''}, not {n}")
     return ids
 
 
@@ -424,7 +450,7 @@ def training_cases(meta: Mapping[str, str]) -> set[tuple[int, int]]:
             out.update((seed, i) for i in range(n))
     for corpora in _corpora(meta).values():
         for corpus in corpora:
-            cases = decode_case_ids(corpus["cases_z"]) if "cases_z" in corpus else []
+            cases = decode_case_ids(corpus["cases_z"], corpus["n"]) if "cases_z" in corpus else []
             out.update((int(corpus["seed"]), c) for c in cases)
     return out
 

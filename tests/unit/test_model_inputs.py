@@ -147,6 +147,13 @@ BAD_TRAIN = [
     ({"failures": "not json"}, r"train\.failures = 'not json' is not a JSON list"),
     ({"failures": '[{"run":"x","seed":"eleven"}]'}, r"train\.failures = .*eleven"),
     ({"failures": '[{"run":"x","seed":1,"cases_z":"zz"}]'}, r"train\.failures = .*zz"),
+    # Three ids recorded as five (quantize carried it into the int8 file), and a number
+    # no run's record holds (a small text unpacking to gigabytes was read whole).
+    (
+        {"failures": '[{"run":"x","seed":1,"n":5,"cases_z":"eNpjYmEBAAAVAAs="}]'},
+        r"train\.failures = .*\"n\":5",
+    ),
+    ({"failures": '[{"run":"x","seed":1,"n":1000001}]'}, r"train\.failures = .*up to 1,000,000"),
     ({"failures": '{"run":"x"}'}, r"train\.failures = .* is not a JSON list"),
     ({"init_failures": "[1]"}, r"train\.init_failures = '\[1\]'"),
     ({"seed": "1.5"}, r"train\.seed = '1\.5' is not an integer >= 0"),

@@ -792,10 +792,32 @@ def test_shipped_variants_are_whole_self_describing_and_small_in_int8(variant: s
     assert sizes["int8"] <= 0.35 * sizes["float32"]
 
 
-@given(st.sets(st.integers(0, 2**40), max_size=300))
-def test_case_ids_round_trip_through_their_compact_form(ids: set[int]) -> None:
-    """A model records the failing cases it was trained on as gap varints, zlib, base64."""
-    assert highfive.models.decode_case_ids(highfive.models.encode_case_ids(ids)) == sorted(ids)
+@given(st.sets(st.integers(0, 2**40), max_size=300), st.integers(0, 400))
+def test_case_ids_round_trip_through_their_compact_form(ids: set[int], other: int) -> None:
+    """A model records the failing cases it was trained on as gap varints, zlib, base64,
+    with their number; a text that holds another number of ids is refused."""
+    text = highfive.models.encode_case_ids(ids)
+    assert highfive.models.decode_case_ids(text, len(ids)) == sorted(ids)
+    if other != len(ids):
+        with pytest.raises(ValueError):
+            highfive.models.decode_case_ids(text, other)
+
+
+def test_a_case_list_is_not_unpacked_beyond_its_number_of_ids() -> None:
+    # 193 kB of metadata unpacking to 100 MB took 11 s and 1.1 GB to read the model.
+    import base64
+    import tracemalloc
+    import zlib
+
+    bomb = base64.b64encode(zlib.compress(b"\x01" * 100_000_000, 9)).decode("ascii")
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match="more than 5 case ids"):
+            highfive.models.decode_case_ids(bomb, 5)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2**20
 
 
 @pytest.fixture(scope="module")

@@ -70,7 +70,7 @@ def test_failures_are_recorded_in_the_metadata(corpus_run: Path, retrained: Path
     meta = metadata_of(retrained.read_bytes())
     (record,) = json.loads(meta["train.failures"])
     assert record["run"] == "before" and record["seed"] == CORPUS_SEED
-    assert decode_case_ids(record["cases_z"]) == failing and record["n"] == len(failing)
+    assert decode_case_ids(record["cases_z"], record["n"]) == failing
     assert meta["train.failure_cases"] == str(len(failing))
     assert meta["train.failures_oversample"] == "2"
     keys = training_cases(meta)
