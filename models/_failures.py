@@ -268,13 +268,14 @@ def load_corpora(
         Not a run directory, or an incomplete or damaged one.
     InvalidParameter
         A run of recordings (evaluation data, never training data), a run without
-        failures, over another space, given twice, or whose failing traces are all
-        another run's (a failing trace two runs share is kept once,
-        in the first).
+        a case an ONNX model of it miscounted, over another space, given twice, or
+        whose failing traces are all another run's (a failing trace two runs share is
+        kept once, in the first).
     """
     from highfive.coverage import space_fingerprint
-    from highfive.harness import FailureCase, RunDir
+    from highfive.harness import FAIL_VERDICTS, NO_ANSWER, FailureCase, RunDir
 
+    miscounts = [v for v in FAIL_VERDICTS if v not in NO_ANSWER]
     want = space_fingerprint(default_space() if space is None else space)
     out: list[FailureCorpus] = []
     seen: dict[Path, str] = {}
@@ -305,13 +306,23 @@ def load_corpora(
                 f"{where} has no failure corpus (failures/ is empty: no case failed, or the "
                 "campaign ran with keep_failures = false)"
             )
+        # The cases a network miscounted: a case only a Python or external counter
+        # failed, or one a counter gave no count for (error, timeout), has nothing
+        # to teach the network.
+        networks = [str(m["id"]) for m in record["models"] if m.get("kind", "onnx") == "onnx"]
+        failing = [
+            FailureCase.decode({str(k): v for k, v in row.items()})
+            for row in frame.to_dict("records")
+        ]
         cases = sorted(
-            (
-                FailureCase.decode({str(k): v for k, v in row.items()})
-                for row in frame.to_dict("records")
-            ),
+            (c for c in failing if any(c.verdicts.get(m) in miscounts for m in networks)),
             key=lambda c: c.case_id,
         )
+        if not cases:
+            raise InvalidParameter(
+                f"{where} has no case a model miscounted: its {len(failing):,} failing "
+                "cases failed other counters, or a model gave no count (error, timeout)"
+            )
         # A case two runs share (a copy, or another campaign of the same seed and
         # space) is one failing trace: added once, so it is not oversampled twice.
         fresh = []

@@ -862,3 +862,30 @@ def test_the_model_card_quotes_the_shipped_normalisation() -> None:
         for field, values in (("norm_mean", spec.norm_mean), ("norm_std", spec.norm_std)):
             quoted = f"`{field} = [{', '.join(f'{v:.6f}' for v in values)}]`"
             assert quoted in card, (name, quoted)
+
+
+def test_a_failure_corpus_holds_the_cases_a_model_miscounted(
+    tmp_path: Path, small_campaign: Callable[..., Path]
+) -> None:
+    # Every case any counter failed was a failing trace to train on: those only a
+    # Python counter failed, and those where a counter crashed, which say nothing
+    # about the network (40 "failing traces" where the model being retrained failed 1).
+    from highfive.harness import RunDir
+    from highfive.models import load_corpora
+
+    counters = tmp_path / "counters.py"
+    counters.write_text(
+        "def none(trace):\n    return []\n\ndef crash(trace):\n    raise RuntimeError('boom')\n"
+    )
+    models = {"float": "float", "none": f"{counters}:none", "crash": f"{counters}:crash"}
+    run = small_campaign(tmp_path, "mixed", 11, 192, models)
+    rows = RunDir(run).results(["case_id", "model", "verdict"])
+    by = rows.pivot(index="case_id", columns="model", values="verdict")
+    assert (by["crash"] == "error").all() and (by["none"] == "miss").sum() > 50
+    miscounted = sorted(by.index[~by["float"].isin(["pass", "error", "timeout"])])
+    assert miscounted, "seed 11 gives failing cases for the shipped model"
+    (corpus,) = load_corpora([run])
+    assert sorted(corpus.case_ids) == miscounted
+    python_only = small_campaign(tmp_path, "python", 11, 32, {"none": f"{counters}:none"})
+    with pytest.raises(InvalidParameter, match=r"has no case a model miscounted: its \d+ failing"):
+        load_corpora([python_only])
