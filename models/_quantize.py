@@ -131,8 +131,8 @@ def quantize(
     done = _int8_format(model.data)
     if done is not None:
         raise InvalidParameter(
-            f"float_path: {os.fspath(float_path)!r} is already quantized (int8 {done[0]}: "
-            f"it has {done[1]} nodes); pass the float32 model"
+            f"model {os.fspath(float_path)!r} is already quantized (int8 {done[0]}: "
+            f"it has {done[1]} nodes); quantize the float32 model it came from"
         )
     data = window_set(n_calibration_traces, seed, spec=model.spec)
     if len(data) == 0:

@@ -850,7 +850,9 @@ def test_model_info_and_quantize_name_the_int8_format(
     ):
         with pytest.raises(InvalidParameter) as err:
             quantize(model, tmp_path / "q2.onnx", n_calibration_traces=5)
-        assert f"is already quantized (int8 {fmt}: it has {nodes} nodes)" in str(err.value)
+        # named as the model it is, not as the library's parameter (float_path)
+        assert str(err.value).startswith(f"model {model!r} is already quantized (int8 {fmt}: ")
+        assert f"it has {nodes} nodes); quantize the float32 model" in str(err.value)
     assert not (tmp_path / "q2.onnx").exists()
 
 
