@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -29,4 +30,32 @@ def read_toml(path: str | os.PathLike[str], what: str) -> dict[str, Any]:
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path.name}: not valid TOML ({exc})") from None
+        raise ConfigError(f"{path.name}: not valid TOML {_where(str(exc), text)}") from None
+
+
+_TWICE = {
+    r"Cannot overwrite a value": "a key given twice",
+    r"Cannot declare \(.*\) twice": "a table given twice",
+}
+
+
+def _where(message: str, text: str) -> str:
+    """tomllib's message (``Cannot overwrite a value (at line 2, column 9)``) with the
+    line it names quoted, in words a user reads: which key is meant shows on it."""
+    at = re.fullmatch(r"(.*) \(at line (\d+), column \d+\)", message, re.DOTALL)
+    end = re.fullmatch(r"(.*) \(at end of document\)", message, re.DOTALL)
+    found = at or end
+    if found is None:
+        return f"({message})"
+    reason = found[1]
+    for pattern, words in _TWICE.items():
+        if re.fullmatch(pattern, reason):
+            reason = words
+    reason = reason[:1].lower() + reason[1:]
+    if end is not None:
+        return f"at the end of the file: {reason}"
+    n = int(found[2])
+    lines = text.splitlines()
+    line = lines[n - 1].strip() if 0 < n <= len(lines) else ""
+    shown = f", {line[:80]!r}" if line else ""
+    return f"at line {n}{shown}: {reason}"

@@ -305,3 +305,22 @@ def test_a_recorded_generators_version_of_this_highfive_is_accepted() -> None:
 
     record = {"identity": {"space": {}, "generators": GENERATOR_VERSION}}
     CampaignConfig.require_generators(record, "r", "cannot replay")  # no error
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        # tomllib names a line and column, not the key: "Cannot overwrite a value (at
+        # line 2, column 9)" left the user to count lines.
+        ('name = "a"\nname = "b"\n', "line 2, 'name = \"b\"': a key given twice"),
+        ('name = "x"\n[space]\n[space]\n', "line 3, '[space]': a table given twice"),
+        ('name = "x"\ncases = [\n', "the end of the file: invalid value"),
+    ],
+)
+def test_invalid_toml_names_its_line(tmp_path: Path, text: str, said: str) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        CampaignConfig.from_toml(path)
+    assert str(err.value).startswith(f"c.toml: not valid TOML at {said}"), str(err.value)
+    assert "\n" not in str(err.value)
