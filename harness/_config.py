@@ -124,7 +124,7 @@ def _counter_spec(i: int, entry: Any) -> CounterSpec:
         cid = entry.get("id", "")
         if "id" in entry and not _NAME.fullmatch(cid):  # id = "" was taken as no id
             raise ConfigError(
-                f"models[{i}].id: {cid!r} must be 1-100 letters, digits, '_', '.', '-', "
+                f"models[{i}].id: {cid!r} must be 1-100 ASCII letters, digits, '_', '.', '-', "
                 "starting with a letter or digit"
             )
         return CounterSpec(entry["counter"], cid, entry.get("version", ""))
@@ -350,7 +350,7 @@ class CampaignConfig:
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not _NAME.fullmatch(self.name):
             raise ConfigError(
-                f"name: {self.name!r} must be 1-100 letters, digits, '_', '.', '-', starting "
+                f"name: {self.name!r} must be 1-100 ASCII letters, digits, '_', '.', '-', starting "
                 "with a letter or digit (it names the run directory)"
             )
         if isinstance(self.out, os.PathLike):

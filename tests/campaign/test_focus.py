@@ -149,7 +149,7 @@ def test_a_follow_up_refuses_an_empty_name_and_flags_it_cannot_take_first(
     base = _run(campaign_file, "named", 32)
     assert main(["run", "--focus", str(base), "--name", "", "--workers", "0"]) == 2
     out, err = capsys.readouterr()
-    assert err.startswith("error: name: '' must be 1-100 letters") and err.count("\n") == 1
+    assert err.startswith("error: name: '' must be 1-100 ASCII letters") and err.count("\n") == 1
     assert not (base.parent / "named-focus").exists()
     assert main(["run", "--focus", str(base), "--budget", "100"]) == 2
     out, err = capsys.readouterr()

@@ -83,16 +83,16 @@ def test_a_name_says_it_starts_with_a_letter_or_digit() -> None:
             id="out-a-list",
         ),
         pytest.param(  # '$' also matches before a final newline
-            {"name": "abc\n"}, r"^name: 'abc\\n' must be 1-100 letters", id="name-newline"
+            {"name": "abc\n"}, r"^name: 'abc\\n' must be 1-100 ASCII letters", id="name-newline"
         ),
         pytest.param(
             {"models": [{"counter": "float", "id": "f\n"}]},
-            r"^models\[0\]\.id: 'f\\n' must be 1-100 letters",
+            r"^models\[0\]\.id: 'f\\n' must be 1-100 ASCII letters",
             id="counter-id-newline",
         ),
         pytest.param(  # ran under the id of its source, with "id": "" recorded
             {"models": [{"counter": "float", "id": ""}]},
-            r"^models\[0\]\.id: '' must be 1-100 letters",
+            r"^models\[0\]\.id: '' must be 1-100 ASCII letters",
             id="counter-id-empty",
         ),
         pytest.param(

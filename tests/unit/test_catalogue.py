@@ -763,7 +763,7 @@ CATALOGUE = [
     row(
         "run-bad-name",
         "run c.toml",
-        r"name: '../up' must be 1-100 letters",
+        r"name: '../up' must be 1-100 ASCII letters",
         files={"c.toml": _campaign(name='"../up"')},
     ),
     row(
@@ -847,19 +847,19 @@ CATALOGUE = [
     row(  # '$' matched before a final newline: a run folder named "nl\n"
         "run-name-ends-in-newline",
         "run c.toml",
-        r"name: 'nl\\n' must be 1-100 letters, digits",
+        r"name: 'nl\\n' must be 1-100 ASCII letters, digits",
         files={"c.toml": _campaign(name='"nl\\n"')},
     ),
     row(
         "run-name-flag-ends-in-newline",
         "run c.toml --name 'zz\n'",
-        r"name: 'zz\\n' must be 1-100 letters, digits",
+        r"name: 'zz\\n' must be 1-100 ASCII letters, digits",
         files={"c.toml": _campaign()},
     ),
     row(
         "run-counter-id-ends-in-newline",
         "run c.toml",
-        r"models\[0\].id: 'a\\n' must be 1-100 letters, digits",
+        r"models\[0\].id: 'a\\n' must be 1-100 ASCII letters, digits",
         files={"c.toml": _campaign(models='[{counter = "toy.onnx", id = "a\\n"}]')},
     ),
     row(
