@@ -152,6 +152,26 @@ class Spending:
         k = min(first, self.count)
         return [min(j * self.stage, self.budget) for j in range(1, k + 1)]
 
+    def first_deciding(self, alpha: float) -> int:
+        """Cases after the first look whose level is above 0 in double precision: no
+        look before it can decide anything. ``stage`` but for O'Brien-Fleming spending
+        (``a(t)`` is 0 below ``t`` of about ``(z / 38.5)^2``, 0.0026 at alpha 0.05) over
+        a budget of many stages; the budget itself if no look's level is above 0."""
+        lo, hi = 1, self.count  # the first look with a level above 0 lies in [lo, hi]
+        if self.levels(alpha, 1)[0] > 0:
+            return self.first_looks(1)[0]
+        if self.kind not in ("pocock", "obf"):  # the same level at every look: none
+            return self.budget
+        while lo < hi:  # a(t) increases with t: bisect on the look
+            mid = (lo + hi) // 2
+            look = min(mid * self.stage, self.budget)
+            looks = [look, self.budget] if look < self.budget else [look]
+            if spending_levels(self.kind, looks, alpha)[0] > 0:  # a(t) as levels spend it
+                hi = mid
+            else:
+                lo = mid + 1
+        return min(lo * self.stage, self.budget)
+
     def levels(self, alpha: float, first: int | None = None) -> np.ndarray:
         """``alpha_j`` per look (:func:`spending_levels`); only the ``first`` looks'
         levels when given, the same as the whole list's first entries."""

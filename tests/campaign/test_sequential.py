@@ -432,3 +432,30 @@ def test_a_finished_campaign_run_again_is_not_offered_resume(tmp_path: Path) -> 
     message = str(info.value)
     assert "finished sequential campaign (stopped: every criterion decided)" in message
     assert "--resume" not in message and "another name (--name) or --out" in message
+
+
+def test_spending_that_cannot_decide_early_says_so_before_the_stages(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # O'Brien-Fleming levels are 0 in double precision below about 0.26 % of the budget:
+    # a budget of 1e30 cases ran stage after stage, "0 of 3 criteria decided", without a
+    # word that no look before 2.7e27 cases could decide anything.
+    (tmp_path / "c.toml").write_text(
+        f'name = "c"\nseed = 1\ncases = 8\nsampler = "random"\nout = "{tmp_path}"\n'
+        'models = ["int8"]\n[execution]\nworkers = 0\n'
+    )
+    (tmp_path / "gate.toml").write_text(  # failed at its first stage, whatever the levels
+        '[[criteria]]\nkind = "failure_rate"\np_max = 0.9\n'
+        '[[criteria]]\nkind = "fits_target"\ntarget = "nrf52832"\nmodel = "int8"\n'
+        "max_ram_bytes = 1000\n"
+    )
+    argv = ["run", str(tmp_path / "c.toml"), "--until-decided", "--stage", "8"]
+    assert main([*argv, "--spending", "obf", "--budget", "1000000"]) == 1
+    first = Spending("obf", 1_000_000, 8).first_deciding(0.05)
+    assert 2_000 < first < 3_000  # t of about (1.96 / 38.5)^2 = 0.0026
+    assert capsys.readouterr().out.startswith(
+        f"--spending obf over a budget of 1,000,000 cases: no look before {first:,} cases "
+        "can decide a criterion (their levels are 0 in double precision)\nstage 0: "
+    )
+    assert main([*argv, "--spending", "pocock", "--budget", "1000000", "--name", "p"]) == 1
+    assert capsys.readouterr().out.startswith("stage 0: ")

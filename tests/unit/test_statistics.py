@@ -79,6 +79,27 @@ def test_spending_levels_sum_to_at_most_alpha(
     assert levels.sum() == pytest.approx(alpha, rel=1e-9)  # the whole error is spent
 
 
+@given(
+    kind=st.sampled_from([k for k in SPENDING if k != "anytime"]),
+    stage=st.integers(1, 5000),
+    budget=st.integers(1, 10**40),
+    alpha=st.floats(1e-6, 0.5),
+)
+def test_the_first_deciding_look_is_the_first_of_level_above_zero(
+    kind: str, stage: int, budget: int, alpha: float
+) -> None:
+    budget = max(budget, stage)
+    plan = Spending(kind, budget, stage)
+    first = plan.first_deciding(alpha)
+    assert first % stage == 0 or first == budget
+    if first == plan.first_looks(1)[0]:
+        assert plan.levels(alpha, 1)[0] > 0
+        return
+    # the look before it and it, as levels of the same spending function over the budget
+    before, at, _ = spending_levels(kind, [first - stage, first, budget], alpha)
+    assert before == 0 and at > 0
+
+
 def spent_ever_passing(kind: str, looks: int, *, reps: int = 4000) -> float:
     """As :func:`ever_passing`, each look's Clopper-Pearson bound at its spent level."""
     p = 0.01
