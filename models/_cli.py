@@ -128,7 +128,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from ._failures import load_corpora
     from ._train import require_torch, train
 
-    _check_out(args.out)  # the user's input first,
+    _check_out(args.out, args.force)  # the user's input first,
     if args.init is not None:
         _check_model_metadata(args.init, "--init: ")
     load_corpora(args.add_failures)  # every corpus checked before anything else
@@ -154,7 +154,7 @@ def _cmd_prune(args: argparse.Namespace) -> int:
     from ._prune import fine_tuning_data, prune_model
     from ._train import require_torch
 
-    _check_out(args.out)
+    _check_out(args.out, args.force)
     label, meta = _check_model_metadata(args.model)
     fine_tuning_data(meta, label, args.traces, args.seed)  # a default from the metadata too
     require_torch()
@@ -195,7 +195,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 def _cmd_quantize(args: argparse.Namespace) -> int:
     from ._quantize import quantize
 
-    _check_out(args.out)
+    _check_out(args.out, args.force)
     path = quantize(
         args.float_model,
         args.out,
@@ -231,7 +231,7 @@ def _check_model_metadata(model: str, prefix: str = "") -> tuple[str, dict[str, 
     return label, meta
 
 
-def _check_out(out: Path) -> None:
+def _check_out(out: Path, force: bool) -> None:
     if out.is_dir():
         raise InvalidParameter(f"--out: {os.fspath(out)!r} is a directory; give a file name")
     if out.suffix != ".onnx":
@@ -245,6 +245,11 @@ def _check_out(out: Path) -> None:
                 "installed package (its .sha256 and every run that used it name it); "
                 "write the model to another file"
             )
+    if not force and (out.exists() or out.is_symlink()):
+        raise InvalidParameter(
+            f"--out: {os.fspath(out)!r} exists (a run that used that model could no longer "
+            "be replayed); give another file name, or --force to replace it"
+        )
 
 
 def add_model_commands(subparsers: Any) -> argparse.ArgumentParser:
@@ -391,6 +396,7 @@ def add_model_commands(subparsers: Any) -> argparse.ArgumentParser:
         f"in memory; default {DEFAULT_OVERSAMPLE})",
     )
     p.add_argument("--out", type=path_arg, required=True, metavar="PATH", help="output .onnx file")
+    p.add_argument("--force", action="store_true", help="replace the --out file if it exists")
     p.set_defaults(handler=_cmd_train)
 
     p = sub.add_parser(
@@ -436,6 +442,7 @@ def add_model_commands(subparsers: Any) -> argparse.ArgumentParser:
         help=f"PyTorch threads, 1 to {MAX_THREADS} (default 1)",
     )
     p.add_argument("--out", type=path_arg, required=True, metavar="PATH", help="output .onnx file")
+    p.add_argument("--force", action="store_true", help="replace the --out file if it exists")
     p.set_defaults(handler=_cmd_prune)
 
     p = sub.add_parser(
@@ -499,6 +506,7 @@ def add_model_commands(subparsers: Any) -> argparse.ArgumentParser:
     )
     p.add_argument("float_model", metavar="FLOAT_MODEL", help="'float' or an ONNX file")
     p.add_argument("--out", type=path_arg, required=True, metavar="PATH", help="output .onnx file")
+    p.add_argument("--force", action="store_true", help="replace the --out file if it exists")
     p.add_argument(
         "--calibration-traces",
         type=_traces,

@@ -57,13 +57,22 @@ head -3 "$OUT/before-failing.txt"
 # 2. Fine-tune the shipped float model with the failing cases added (x5), and quantize.
 # Models made by an earlier run of the script are kept: the judging campaign records
 # them, and replacing them would leave that run unreadable (gate, replay and compare
-# refuse a changed model). Remove them, or give another OUT, to retrain.
-if [ -f "$OUT/retrained.onnx" ] && [ -f "$OUT/retrained-int8.onnx" ]; then
-  echo "keeping $OUT/retrained.onnx and $OUT/retrained-int8.onnx from an earlier run;" \
-    "remove them, or give another OUT, to retrain" >&2
+# refuse a changed model; model train and quantize refuse an existing --out without
+# --force). Remove them, or give another OUT, to retrain. A run stopped between the
+# two steps left the float model alone: it is quantized now.
+if [ -f "$OUT/retrained-int8.onnx" ] && [ ! -f "$OUT/retrained.onnx" ]; then
+  echo "$OUT/retrained-int8.onnx is there without the float model it was made from;" \
+    "remove it, or give another OUT" >&2
+  exit 1
+fi
+if [ -f "$OUT/retrained.onnx" ]; then
+  echo "keeping $OUT/retrained.onnx from an earlier run; remove it, or give another" \
+    "OUT, to retrain" >&2
 else
   "$HF" model train --init float --add-failures "$OUT/before" --seed 0 \
     --traces "$TRAIN_TRACES" --epochs "$TRAIN_EPOCHS" --threads 1 --out "$OUT/retrained.onnx"
+fi
+if [ ! -f "$OUT/retrained-int8.onnx" ]; then
   "$HF" model quantize "$OUT/retrained.onnx" --calibration-traces "$CALIBRATION" \
     --out "$OUT/retrained-int8.onnx"
 fi

@@ -105,8 +105,32 @@ def test_out_may_not_be_a_shipped_model_file(tmp_path: Path) -> None:
         hard = link
     for out in (shipped, link, hard):
         with pytest.raises(InvalidParameter, match=r"--out: .* is the shipped model file"):
-            _check_out(out)
-    _check_out(tmp_path / "mine.onnx")
+            _check_out(out, force=True)  # not even with --force
+    _check_out(tmp_path / "mine.onnx", force=False)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["model", "quantize", "float", "--calibration-traces", "1"],
+        ["model", "train", "--traces", "1", "--epochs", "1"],
+        ["model", "prune", "float", "--epochs", "0"],
+    ],
+)
+def test_model_commands_replace_an_existing_model_only_with_force(
+    argv: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # --out silently replaced a model, one a finished run had used among them: that
+    # run could no longer be replayed ("restore the counter the run was made with").
+    out = tmp_path / "mine.onnx"
+    out.write_bytes(b"a model a run used")
+    assert main([*argv, "--out", str(out)]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line == (
+        f"error: --out: {str(out)!r} exists (a run that used that model could no longer be "
+        "replayed); give another file name, or --force to replace it"
+    )
+    assert out.read_bytes() == b"a model a run used"
 
 
 @pytest.mark.parametrize(

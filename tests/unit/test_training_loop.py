@@ -378,6 +378,16 @@ def test_the_loop_run_again_keeps_the_models_its_judging_campaign_used(tmp_path:
     assert again.returncode == 0, again.stderr[-2000:]
     assert "keeping" in again.stderr and (out / "retrained.onnx").read_bytes() == model
     assert main(["replay", str(out / "after"), "0"]) == 0
+    # Stopped between training and quantizing: the float model is kept and quantized
+    # (deterministically: the same int8 file, so the judging run stays readable).
+    int8 = (out / "retrained-int8.onnx").read_bytes()
+    (out / "retrained-int8.onnx").unlink()
+    third = subprocess.run(
+        ["bash", str(script), "512", str(out)], env=env, capture_output=True, text=True
+    )
+    assert third.returncode == 0, third.stderr[-2000:]
+    assert (out / "retrained-int8.onnx").read_bytes() == int8
+    assert main(["replay", str(out / "after"), "0"]) == 0
 
 
 def test_a_failing_case_two_runs_share_is_added_once(
