@@ -125,10 +125,16 @@ def _cmd_target(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    from ._defaults import DEFAULT_OVERSAMPLE
     from ._failures import load_corpora
     from ._train import require_torch, train
 
     _check_out(args.out, args.force)  # the user's input first,
+    if args.oversample is not None and not args.add_failures:
+        raise InvalidParameter(
+            f"--oversample: {args.oversample} repeats failing traces, and no --add-failures "
+            "run gives any; add a run's failures, or drop --oversample"
+        )
     if args.init is not None:
         _check_model_metadata(args.init, "--init: ")
     load_corpora(args.add_failures)  # every corpus checked before anything else
@@ -144,7 +150,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         arch=args.arch,
         init=args.init,
         add_failures=args.add_failures,
-        oversample=args.oversample,
+        oversample=DEFAULT_OVERSAMPLE if args.oversample is None else args.oversample,
         log=print,
     )
     return 0
@@ -390,7 +396,6 @@ def add_model_commands(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "--oversample",
         type=int_between(1, MAX_OVERSAMPLE),
-        default=DEFAULT_OVERSAMPLE,
         metavar="K",
         help=f"repeat each failing trace's windows K times, 1 to {MAX_OVERSAMPLE} (copies "
         f"in memory; default {DEFAULT_OVERSAMPLE})",

@@ -251,6 +251,20 @@ def test_seed_and_oversample_are_bounded(
     assert not out.exists()
 
 
+def test_oversample_without_failures_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # It was accepted and did nothing: no failing trace to repeat, nothing recorded.
+    out = tmp_path / "x.onnx"
+    argv = ["model", "train", "--oversample", "3", "--traces", "1", "--out", str(out)]
+    assert main(argv) == 2
+    assert capsys.readouterr().err == (
+        "error: --oversample: 3 repeats failing traces, and no --add-failures run gives "
+        "any; add a run's failures, or drop --oversample\n"
+    )
+    assert not out.exists()
+
+
 def test_library_train_bounds_seed_and_oversample(tmp_path: Path) -> None:
     from highfive.models._train import train
 
