@@ -247,9 +247,10 @@ class ModelSpec:
         """Read the spec back; a missing, malformed or out-of-limits key is a
         :class:`ModelError` that names ``source``."""
         if props.get(f"{_PREFIX}format") != FORMAT:
+            given = props.get(_PREFIX + "format")
             raise ModelError(
                 f"{source}: metadata key '{_PREFIX}format' is "
-                f"{show(props.get(_PREFIX + 'format'))}, expected {FORMAT!r}; "
+                f"{'missing' if given is None else show(given)}, expected {FORMAT!r}; "
                 "write the metadata with ModelSpec.to_metadata() (see 'highfive model info')"
             )
         kwargs: dict[str, Any] = {}
