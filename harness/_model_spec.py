@@ -233,8 +233,9 @@ class ModelSpec:
                 min_run=self.min_run,
                 refractory_s=self.refractory_s,
             )
-        except ValueError as exc:
-            raise ModelError(f"model metadata: {exc}") from None
+        except ValueError as exc:  # named as the spec's fields, as the other checks name them
+            detail = str(exc).replace("CounterConfig.", "")
+            raise ModelError(f"model metadata: {detail}") from None
 
     def to_metadata(self) -> dict[str, str]:
         """``metadata_props`` entries (all strings)."""

@@ -413,3 +413,17 @@ def test_info_prints_a_foreign_model_s_metadata_and_name_as_escapes(
     out = capsys.readouterr().out
     assert "\x1b" not in out and "\x07" not in out
     assert r"default\x1b]0;pwned\x07\x1b[2J" in out and r"q\x1b[2J" in out
+
+
+def test_metadata_thresholds_are_named_as_metadata_keys(tmp_path: Path) -> None:
+    # highfive.on lowered below highfive.off was refused as "CounterConfig.off: got
+    # 0.4; ...", a class the model file does not name.
+    meta = {**ModelSpec().to_metadata(), "highfive.on": "0.3"}
+    path = tmp_path / "m.onnx"
+    path.write_bytes(_net(metadata=meta))
+    with pytest.raises(ModelError) as err:
+        Model.load(path)
+    assert f"{str(path)!r} metadata: off: got 0.4; must be in [0, on] = [0, 0.3]" in str(
+        err.value
+    )  # the spec's fields, as every metadata check names them (highfive.off in the file)
+    assert "CounterConfig" not in str(err.value)
