@@ -459,6 +459,14 @@ def _instantiate(source: str, obj: Any) -> Any:
             ) from None
         if callable(counter) and _required(counter) in (1, None):
             return counter
+        if not callable(counter) and all(
+            callable(getattr(counter, m, None)) for m in _STREAM_METHODS
+        ):
+            raise ConfigError(
+                f"counter {source!r}: the factory returned {type(counter).__name__}, which has "
+                "start, feed and finish but no __call__(trace): a streaming counter counts "
+                "a whole trace too"
+            )
         raise ConfigError(
             f"counter {source!r}: the factory returned {type(counter).__name__}, which is not "
             "a counter: it must be callable with one argument, the trace"

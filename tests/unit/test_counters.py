@@ -792,3 +792,27 @@ def test_an_argument_edited_before_a_restart_stops_the_work(
             judge({"c": c}, _trace(), 0.5)
     finally:
         c.close()
+
+
+@pytest.mark.parametrize(
+    ("body", "said"),
+    [
+        ("def make():\n    return 3\n", "the factory returned int, which is not a counter"),
+        (  # start, feed and finish alone: the whole-trace call was not said to be missing
+            "class Stream:\n"
+            "    def start(self, fs): pass\n"
+            "    def feed(self, t, x): return []\n"
+            "    def finish(self): return []\n",
+            "the factory returned Stream, which has start, feed and finish but no "
+            "__call__(trace): a streaming counter counts a whole trace too",
+        ),
+    ],
+)
+def test_a_factory_that_makes_no_counter_says_what_it_made(
+    tmp_path: Path, body: str, said: str
+) -> None:
+    (tmp_path / "c.py").write_text(body)
+    name = body.split()[1].split("(")[0].rstrip(":")
+    with pytest.raises(ConfigError) as err:
+        load_counter(f"{tmp_path / 'c.py'}:{name}")
+    assert said in str(err.value), str(err.value)
