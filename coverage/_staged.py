@@ -388,11 +388,11 @@ def run_until_decided(
     root = Path(config.out) / config.name
     identity = _identity(config, gate, budget, stage, spending)
     plan = Spending(spending, budget, stage)
-    first = stage if spending == "anytime" else plan.first_deciding(1 - gate.confidence)
-    if first > stage:  # O'Brien-Fleming over many stages: said before they run in vain
+    deciding = stage if spending == "anytime" else plan.first_deciding(1 - gate.confidence)
+    if deciding > stage:  # O'Brien-Fleming over many stages: said before they run in vain
         print(
             f"--spending {spending} over a budget of {budget:,} cases: no look before "
-            f"{first:,} cases can decide a criterion (their levels are 0 in double "
+            f"{deciding:,} cases can decide a criterion (their levels are 0 in double "
             "precision)",
             file=out,
         )
