@@ -12,6 +12,7 @@ import importlib.util
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 
 def load_module(path: Path, name: str, *, shared: bool = False) -> ModuleType:
@@ -32,3 +33,17 @@ def load_module(path: Path, name: str, *, shared: bool = False) -> ModuleType:
         sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
+
+
+def run_and_move(project: Path, monkeypatch: Any) -> Path:
+    """Run the campaign ``c.toml`` of the folder ``project`` from there, then move the
+    folder with its runs to ``moved`` beside it and work there (``monkeypatch`` changes
+    the working directory); return the moved folder."""
+    from highfive.harness.cli import main
+
+    monkeypatch.chdir(project)
+    assert main(["run", "c.toml"]) == 0
+    moved = project.parent / "moved"
+    project.rename(moved)
+    monkeypatch.chdir(moved)
+    return moved

@@ -13,6 +13,8 @@ import pytest
 from highfive.harness import CampaignConfig, RunDir, replay, run_campaign
 from highfive.harness.cli import main
 
+from .._helpers import run_and_move
+
 pytestmark = pytest.mark.slow
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -278,11 +280,7 @@ def test_a_project_moved_or_copied_with_its_runs_replays_and_resumes_there(
         f"models = [{json.dumps('exec:' + sys.executable + ' counter.py')}, "
         '{counter = "exec:./prog", id = "prog"}]\n[execution]\nworkers = 0\n'
     )
-    monkeypatch.chdir(project)
-    assert main(["run", "c.toml"]) == 0
-    moved = tmp_path / "moved"
-    project.rename(moved)
-    monkeypatch.chdir(moved)
+    moved = run_and_move(project, monkeypatch)
     capsys.readouterr()
     assert main(["replay", "runs/x", "3"]) == 0, capsys.readouterr().err
     assert "identical" in capsys.readouterr().out
@@ -332,16 +330,12 @@ def test_a_counter_fault_names_the_counter_as_wherever_its_project_is(
         'models = ["mine.py:half", {counter = "exec:./prog", id = "prog"}]\n'
         "[execution]\nworkers = 0\n"
     )
-    monkeypatch.chdir(project)
-    assert main(["run", "c.toml"]) == 0
-    rows = pd.read_parquet(project / "runs" / "x" / "results").set_index("model")
+    run_and_move(project, monkeypatch)
+    rows = pd.read_parquet("runs/x/results").set_index("model")
     assert rows.loc["half", "message"].iloc[0].startswith("counter 'mine.py:half' returned 3.5;")
     assert (
         rows.loc["prog", "message"].iloc[0].startswith("counter 'exec:./prog' returned item 0 = ")
     )
-    moved = tmp_path / "moved"
-    project.rename(moved)
-    monkeypatch.chdir(moved)
     capsys.readouterr()
     assert main(["replay", "runs/x", "1"]) == 0, capsys.readouterr().err
     assert "identical" in capsys.readouterr().out

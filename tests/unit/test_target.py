@@ -34,6 +34,8 @@ from highfive.models import (
 )
 from highfive.models._target_profile import DEFAULT_TARGET, PROFILE_KEYS
 
+from .._helpers import run_and_move
+
 SHIPPED_TARGETS = ("apollo4-plus", "nrf52832", "nrf5340-app")
 
 # A profile for the golden tests: round figures, nothing to do with a real part.
@@ -750,11 +752,7 @@ def test_a_moved_project_compares_and_fits_its_own_models(
         "[execution]\nworkers = 0\n"
     )
     (project / "gate.toml").write_text('[[criteria]]\nkind = "fits_target"\ntarget = "nrf52832"\n')
-    monkeypatch.chdir(project)
-    assert main(["run", "c.toml"]) == 0
-    moved = tmp_path / "moved"
-    project.rename(moved)
-    monkeypatch.chdir(moved)
+    run_and_move(project, monkeypatch)
     capsys.readouterr()
     assert main(["gate", "runs/x", "--gate", "gate.toml"]) == 0, capsys.readouterr().err
     assert main(["model", "compare", "runs/x", "--traces", "3"]) == 0, capsys.readouterr().err
