@@ -123,6 +123,11 @@ while True:
     if tag == b"BEGN":
         if MODE == "crash_on_begin":
             sys.stderr.write("crash\n"); sys.stderr.flush(); sys.exit(3)
+        if MODE == "names_itself":
+            sys.stderr.write(f"{{sys.argv[0]}}: no such rate\n"); sys.stderr.flush(); sys.exit(3)
+        if MODE == "killed":
+            import os, signal
+            os.kill(os.getpid(), signal.SIGSEGV)
         trace += 1
         best, best_t, t_last, samples = 0.0, 0.0, 0.0, 0
         continue
@@ -190,8 +195,9 @@ def write_protocol_program(
     ``DONE``: ``junk_at_once`` (8 more bytes at once), ``junk_later`` (8
     bytes 50 ms later), ``exit_later`` (exit 50 ms later); ``warns_then_exits`` (a
     stderr line for each frame of a trace under 500 samples; at ``DONE`` of a longer
-    one, exit 3 without answering); ``crash_on_begin`` (at each trace's ``BEGN``, a
-    stderr line and exit 3, before reading the trace's samples).
+    one, exit 3 without answering); at each trace's ``BEGN``, before reading its
+    samples: ``crash_on_begin`` (a stderr line and exit 3), ``names_itself`` (its own
+    path on stderr, as ``perror(argv[0])`` writes it, and exit 3), ``killed`` (SIGSEGV).
     """
     path = folder / name
     path.write_text(_PROGRAM.format(python=sys.executable, mode=mode, nth=nth))

@@ -471,9 +471,32 @@ class ExecCounter(CounterPlugin):
         size = os.fstat(fd).st_size  # read without moving the offset the program writes at
         said = os.pread(fd, 2000, max(0, size - 2000))
         lines = said.decode(errors="replace").strip().splitlines()
-        tail = f"; stderr: {lines[-1][:200]}" if lines else ""
-        how = "closed its output" if status is None else f"exited with status {status}"
+        tail = f"; stderr: {self._as_written(lines[-1])[:200]}" if lines else ""
+        how = "closed its output"
+        if status is not None and status < 0:  # Popen's -N: ended by signal N
+            how = f"was killed by signal {-status} ({_signal_name(-status)})"
+        elif status is not None:
+            how = f"exited with status {status}"
         return CounterFault("error", f"{how} while the harness waited for {what}{tail}")
+
+    def _as_written(self, said: str) -> str:
+        """What the program said with the paths it was started with (absolute, in the
+        campaign's folder) as the campaign writes them: a program that names its own
+        file (``perror(argv[0])``, a shell's errors) says the same wherever the folder
+        is, so a moved project replays."""
+        written = shlex.split(self.shown.removeprefix("exec:"))
+        pairs = sorted(zip(self.argv, written, strict=True), key=lambda p: -len(p[0]))
+        for started, shown in pairs:
+            if started != shown and os.path.isabs(started):
+                said = said.replace(started, shown)
+        return said
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return "unknown signal"
 
 
 def _looks_like_a_path(arg: str) -> bool:

@@ -325,9 +325,12 @@ def test_a_counter_fault_names_the_counter_as_wherever_its_project_is(
     project.mkdir()
     (project / "mine.py").write_text("def half(trace):\n    return 3.5\n")
     protocol_program("bad_score", name="project/prog")
+    (project / "bin").mkdir()
+    protocol_program("names_itself", name="project/bin/talker")
     (project / "c.toml").write_text(
         'name = "x"\ncases = 2\nbatch_size = 2\nout = "runs"\n'
-        'models = ["mine.py:half", {counter = "exec:./prog", id = "prog"}]\n'
+        'models = ["mine.py:half", {counter = "exec:./prog", id = "prog"}, '
+        '{counter = "exec:bin/talker", id = "talker"}]\n'
         "[execution]\nworkers = 0\n"
     )
     run_and_move(project, monkeypatch)
@@ -336,6 +339,9 @@ def test_a_counter_fault_names_the_counter_as_wherever_its_project_is(
     assert (
         rows.loc["prog", "message"].iloc[0].startswith("counter 'exec:./prog' returned item 0 = ")
     )
+    # A program that names its own file on stderr (perror(argv[0]), a shell's errors)
+    # is quoted as the campaign names it, not by the absolute path it was started with.
+    assert rows.loc["talker", "message"].iloc[0].endswith("; stderr: bin/talker: no such rate")
     capsys.readouterr()
     assert main(["replay", "runs/x", "1"]) == 0, capsys.readouterr().err
     assert "identical" in capsys.readouterr().out

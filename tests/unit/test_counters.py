@@ -402,6 +402,21 @@ def test_a_program_that_exits_mid_case_is_said_to_have_done_so_one_way(
     assert {(o.verdict, o.message) for o in said} == {("error", expected)}
 
 
+def test_a_program_killed_by_a_signal_is_said_to_be(
+    protocol_program: Callable[..., Path],
+) -> None:
+    # It was said to have "exited with status -11" (Popen's code for signal 11).
+    c = load_counter(f"exec:{protocol_program('killed')}", options=FAST)
+    try:
+        o = judge({"c": c}, _trace(), 0.5).outcomes["c"]
+    finally:
+        c.close()
+    assert (o.verdict, o.message) == (
+        "error",
+        "was killed by signal 11 (SIGSEGV) while the harness waited for a DETS frame",
+    )
+
+
 def test_a_failed_case_quotes_only_its_own_stderr(
     protocol_program: Callable[..., Path],
 ) -> None:
