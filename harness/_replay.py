@@ -249,6 +249,23 @@ class Replay:
     columns: dict[str, Any] = field(default_factory=dict)
     """The case's columns besides the outcome, as the campaign writes them (none: not
     compared, as for a case changed with parameter overrides)."""
+    made_by: str = ""
+    """The digest of the highfive code the run recorded (``versions["highfive
+    source"]`` of campaign.json), "" if none."""
+
+    def other_code(self) -> str | None:
+        """Why stored rows may differ without the counter or case having changed: the
+        run was made by other highfive code than this (whose messages may be worded
+        otherwise); None if the same code, or the run records none."""
+        from ._cluster import code_digest
+
+        now = code_digest()
+        if not self.made_by or self.made_by == now:
+            return None
+        return (
+            f"the run was made by other highfive code (source {self.made_by}, this is "
+            f"{now}): its messages may be worded otherwise"
+        )
 
     def not_compared(self) -> str | None:
         """Why the case could not be compared with stored rows (None: it was, or it
@@ -371,6 +388,9 @@ def replay_loaded(
     trace = judged.trace
     stored = {} if overrides else _stored_rows(loaded, case, list(loaded.counters))
     columns = case_columns(loaded, case, row) if stored else {}
+    record = loaded.run.read_campaign()
+    versions = record.get("versions")
+    made_by = versions.get("highfive source", "") if isinstance(versions, dict) else ""
     return Replay(
         case,
         row,
@@ -380,10 +400,11 @@ def replay_loaded(
         judged.outcomes,
         stored,
         loaded.counters,
-        str(loaded.run.read_campaign().get("status")),
+        str(record.get("status")),
         len(loaded.run.done_batches()),
         -(-loaded.config.cases // loaded.config.batch_size),
         columns,
+        made_by if isinstance(made_by, str) else "",
     )
 
 

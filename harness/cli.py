@@ -717,6 +717,8 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         if not rep.matches_stored:
             what = "; ".join(f"{m}: {', '.join(c)}" for m, c in rep.differences().items())
             say(f"regenerated results are DIFFERENT FROM the campaign's stored rows ({what})")
+            if (why := rep.other_code()) is not None:
+                say(f"  {why}")
         elif unchecked is None:
             say(
                 "regenerated results are identical to the campaign's stored rows (every "

@@ -777,6 +777,31 @@ def test_replay_compares_the_case_s_parameters_and_source_too(
     )
 
 
+def test_replay_of_a_run_made_by_other_code_says_so_where_rows_differ(
+    tmp_path: Path, toy_model_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A run made before a message's wording changed (a counter named by its absolute
+    # path, then relative to its campaign's folder) was only "DIFFERENT FROM the
+    # campaign's stored rows", as if the counter or the case had changed.
+    from highfive.harness import RunDir
+    from highfive.harness._cluster import code_digest
+
+    run = _toy_run(tmp_path, toy_model_path)
+    _rewrite_cell(run, "toy", 5, "message", "counter '/old/place/toy.onnx': worded before")
+    capsys.readouterr()
+    assert main(["replay", str(run), "5"]) == 1
+    assert capsys.readouterr().out.splitlines()[-1].startswith("regenerated results are DIFF")
+    record = RunDir(run).read_campaign()
+    record["versions"]["highfive source"] = "0123456789abcdef"
+    RunDir(run).write_campaign(record)
+    assert main(["replay", str(run), "5"]) == 1
+    assert capsys.readouterr().out.splitlines()[-2:] == [
+        "regenerated results are DIFFERENT FROM the campaign's stored rows (toy: message)",
+        "  the run was made by other highfive code (source 0123456789abcdef, this is "
+        f"{code_digest()}): its messages may be worded otherwise",
+    ]
+
+
 def test_the_failure_list_of_an_incomplete_run_says_so_first(
     tmp_path: Path, toy_model_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
