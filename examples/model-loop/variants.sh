@@ -11,7 +11,8 @@
 # runs/loop/before: seed 11) then fine-tunes small and pruned 5 epochs on that run's
 # failing cases, as the shipped small and pruned variants were (models/MODEL_CARD.md).
 # Held-out accuracy uses seed 1, calibration seed 1234: neither is a training seed.
-# Needs the train extra.
+# Run again, it builds every file in OUT anew (--force): OUT holds builds to copy,
+# not models a run was judged with. Needs the train extra.
 set -euo pipefail
 
 OUT=${1:-runs/variants}
@@ -21,13 +22,13 @@ SEED=${SEED:-0}
 FAILURES=${FAILURES:-}
 HF=${HIGHFIVE:-highfive}
 mkdir -p "$OUT"
-train=(--seed "$SEED" --traces "$TRACES" --threads 1)
+train=(--seed "$SEED" --traces "$TRACES" --threads 1 --force)
 name() { echo "$OUT/highfive-$1-$2.onnx"; }
 
 "$HF" model train "${train[@]}" --epochs "$EPOCHS" --arch reference --out "$(name reference float32)"
 "$HF" model train "${train[@]}" --epochs "$EPOCHS" --arch small --out "$(name small float32)"
 "$HF" model train "${train[@]}" --epochs "$EPOCHS" --arch streaming --out "$(name streaming float32)"
-"$HF" model prune "$(name reference float32)" --sparsity 0.3 --epochs 3 \
+"$HF" model prune "$(name reference float32)" --sparsity 0.3 --epochs 3 --force \
   --out "$(name pruned float32)"
 if [ -n "$FAILURES" ]; then
   for v in small pruned; do
@@ -42,7 +43,8 @@ for v in reference small streaming pruned; do
   # operators, whose fixed costs are smaller (see models/MODEL_CARD.md).
   format=qoperator
   [ "$v" = reference ] && format=qdq
-  "$HF" model quantize "$(name "$v" float32)" --format "$format" --out "$(name "$v" int8)"
+  "$HF" model quantize "$(name "$v" float32)" --format "$format" --force \
+    --out "$(name "$v" int8)"
   f=$(stat -c %s "$(name "$v" float32)")
   q=$(stat -c %s "$(name "$v" int8)")
   python3 -c "import sys; r = $q / $f; print(f'$v: int8 {$q:,} B = {100 * r:.1f} % of float {$f:,} B'); sys.exit(r > 0.35)"
