@@ -388,14 +388,6 @@ def run_until_decided(
     root = Path(config.out) / config.name
     identity = _identity(config, gate, budget, stage, spending)
     plan = Spending(spending, budget, stage)
-    deciding = stage if spending == "anytime" else plan.first_deciding(1 - gate.confidence)
-    if deciding > stage:  # O'Brien-Fleming over many stages: said before they run in vain
-        print(
-            f"--spending {spending} over a budget of {budget:,} cases: no look before "
-            f"{deciding:,} cases can decide a criterion (their levels are 0 in double "
-            "precision)",
-            file=out,
-        )
     if resume:
         record_there = os.path.lexists(root / STAGES_JSON)
         if not record_there and not (root / "stage-000").exists():
@@ -426,6 +418,15 @@ def run_until_decided(
     except ConfigError as exc:
         raise bins_error(gate, exc) from None
     check_bins_crosses(gate, binning)  # as 'highfive coverage --bins' checks them
+    deciding = stage if spending == "anytime" else plan.first_deciding(1 - gate.confidence)
+    if deciding > stage:  # O'Brien-Fleming over many stages: said once the settings
+        # are accepted (a refusal is one line alone), before the stages run in vain
+        print(
+            f"--spending {spending} over a budget of {budget:,} cases: no look before "
+            f"{deciding:,} cases can decide a criterion (their levels are 0 in double "
+            "precision)",
+            file=out,
+        )
     record: dict[str, Any] = {
         "identity": identity,
         "budget": budget,

@@ -55,6 +55,7 @@ from .counters import (
     CounterPlugin,
     OnnxCounter,
     load_recorded,
+    recorded_source,
 )
 
 __all__ = ["READABLE", "SCHEMA_VERSION", "STAGES_JSON", "RunDir"]
@@ -359,7 +360,7 @@ class RunDir:
         for m in record.get("models", []):
             if m.get("kind", "onnx") != "onnx":
                 continue
-            source = str(m["source"])
+            source = recorded_source(m)
             moved = OnnxCounter.relocated(source, base, here) if here and base else source
             out[str(m["id"])] = moved if Path(moved).is_file() else source
         return out

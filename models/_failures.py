@@ -212,6 +212,8 @@ def decode_case_ids(text: str, n: int) -> list[int]:
     data = unpack.decompress(base64.b64decode(text, validate=True), limit + 1)
     if len(data) > limit or unpack.unconsumed_tail:
         raise ValueError(f"more than {n} case ids")
+    if not unpack.eof or unpack.unused_data:  # cut short, or bytes after its end
+        raise ValueError("not one whole zlib stream")
     ids: list[int] = []
     previous, gap, shift = -1, 0, 0
     for byte in data:
@@ -461,7 +463,8 @@ def training_cases(meta: Mapping[str, str]) -> set[tuple[int, int]]:
             out.update((seed, i) for i in range(n))
     for corpora in _corpora(meta).values():
         for corpus in corpora:
-            cases = decode_case_ids(corpus["cases_z"], corpus["n"]) if "cases_z" in corpus else []
+            z, n = corpus.get("cases_z"), corpus.get("n", 0)
+            cases = [] if z is None else decode_case_ids(z, n)
             out.update((int(corpus["seed"]), c) for c in cases)
     return out
 

@@ -58,6 +58,7 @@ __all__ = [
     "load_recorded",
     "parse_detections",
     "plain_result",
+    "recorded_source",
     "with_article",
 ]
 
@@ -83,6 +84,18 @@ def load_counter(
     raise AssertionError("the onnx kind claims every source")  # pragma: no cover
 
 
+def recorded_source(entry: Mapping[str, Any]) -> str:
+    """The source a run's campaign.json records for a counter; :class:`RunDirError`
+    if it records none."""
+    source = entry.get("source")
+    if not isinstance(source, str):
+        raise RunDirError(
+            f"counter {entry.get('id')!r}: the run records no source to load it from "
+            "(campaign.json damaged); run the campaign again"
+        )
+    return source
+
+
 def load_recorded(
     entry: Mapping[str, Any], options: CounterOptions | None = None, *, moved_from: str = ""
 ) -> CounterPlugin:
@@ -95,12 +108,7 @@ def load_recorded(
     have no ``kind``: they are ONNX.
     """
     kind = entry.get("kind", "onnx")
-    source = entry.get("source")
-    if not isinstance(source, str):
-        raise RunDirError(
-            f"counter {entry.get('id')!r}: the run records no source to load it from "
-            "(campaign.json damaged); run the campaign again"
-        )
+    source = recorded_source(entry)
     opts = options or CounterOptions()
     if moved_from and kind in KINDS:
         source = KINDS[kind].relocated(source, moved_from, opts.base)

@@ -459,3 +459,7 @@ def test_spending_that_cannot_decide_early_says_so_before_the_stages(
     )
     assert main([*argv, "--spending", "pocock", "--budget", "1000000", "--name", "p"]) == 1
     assert capsys.readouterr().out.startswith("stage 0: ")
+    # A refusal is its one line alone, not after the note (the run exists).
+    assert main([*argv, "--spending", "obf", "--budget", "1000000"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith("error: run directory ") and err.count("\n") == 1

@@ -805,6 +805,26 @@ def test_case_ids_round_trip_through_their_compact_form(ids: set[int], other: in
             highfive.models.decode_case_ids(text, other)
 
 
+def test_a_case_list_is_one_whole_zlib_stream() -> None:
+    import base64
+
+    raw = base64.b64decode(highfive.models.encode_case_ids([1, 5, 9]))
+    for damaged in (raw + b"junk", raw[:-2]):  # bytes after its end; its checksum cut
+        with pytest.raises(ValueError, match="not one whole zlib stream"):
+            highfive.models.decode_case_ids(base64.b64encode(damaged).decode(), 3)
+
+
+def test_a_record_without_its_number_reads_as_none() -> None:
+    # A record of no ids that gives no number passed the check, then broke
+    # training_cases with a KeyError.
+    empty = highfive.models.encode_case_ids([])
+    meta = {"train.failures": json.dumps([{"run": "r", "seed": 1, "cases_z": empty}])}
+    from highfive.models._failures import check_train_metadata
+
+    check_train_metadata(meta)
+    assert highfive.models.training_cases(meta) == set()
+
+
 def test_a_case_list_is_not_unpacked_beyond_its_number_of_ids() -> None:
     # 193 kB of metadata unpacking to 100 MB took 11 s and 1.1 GB to read the model.
     import base64

@@ -756,3 +756,26 @@ def test_a_moved_project_compares_and_fits_its_own_models(
     capsys.readouterr()
     assert main(["gate", "runs/x", "--gate", "gate.toml"]) == 0, capsys.readouterr().err
     assert main(["model", "compare", "runs/x", "--traces", "3"]) == 0, capsys.readouterr().err
+
+
+def test_a_run_that_records_no_model_source_is_damage_in_one_line(
+    tmp_path: Path, shipped_run: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # compare and the fits_target gate ended in a KeyError traceback (exit 1).
+    import shutil
+
+    from highfive.harness import RunDir
+
+    run = tmp_path / "run"
+    shutil.copytree(shipped_run, run)
+    record = RunDir(run).read_campaign()
+    del record["models"][0]["source"]
+    RunDir(run).write_campaign(record)
+    gate = _gate(tmp_path, 'target = "nrf52832"\n')
+    register_gate_estimator()
+    for argv in (["gate", str(run), "--gate", str(gate)], ["model", "compare", str(run)]):
+        assert main(argv) == 2, argv
+        assert capsys.readouterr().err == (
+            "error: counter 'float': the run records no source to load it from "
+            "(campaign.json damaged); run the campaign again\n"
+        )
