@@ -775,7 +775,11 @@ def test_a_run_that_records_no_model_source_is_damage_in_one_line(
     register_gate_estimator()
     for argv in (["gate", str(run), "--gate", str(gate)], ["model", "compare", str(run)]):
         assert main(argv) == 2, argv
-        assert capsys.readouterr().err == (
-            "error: counter 'float': the run records no source to load it from "
-            "(campaign.json damaged); run the campaign again\n"
-        )
+        err = capsys.readouterr().err
+        assert (
+            err.startswith(  # (and the gate files of an earlier gate there removed)
+                "error: counter 'float': the run records no source to load it from "
+                "(campaign.json damaged); run the campaign again"
+            )
+            and err.count("\n") == 1
+        ), err
