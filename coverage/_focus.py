@@ -82,6 +82,9 @@ def plan_focus(
     # A follow-up plans from a finished run; 'highfive run' has no --partial to offer.
     record = RunDir(run).require_complete("a follow-up (highfive run --focus)", config=True)
     parent = CampaignConfig.from_dict(record["config"])
+    moved_to = RunDir(run).campaign_folder(record)
+    if moved_to:  # its counters where the campaign's folder is now, moved or copied with it
+        parent = replace(parent, base=moved_to)
     if parent.recordings is not None:
         raise InvalidParameter(
             f"focus: {os.fspath(run)!r} is a campaign of recordings; its cells are label "

@@ -175,3 +175,27 @@ def test_a_follow_up_shows_its_run_directory_as_the_run_was_given(
     # Given whole, the path stays whole.
     assert main([*argv[:2], str(tmp_path / "runs" / "rel"), *argv[3:], "--name", "abs"]) == 0
     assert f"run directory: {tmp_path / 'runs' / 'abs'}  (complete)" in capsys.readouterr().out
+
+
+def test_a_follow_up_of_a_moved_project_loads_its_counters_there(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Replay and resume found a moved project's counters; --focus looked where the run
+    # was made ("file ... does not exist"), and in a copy ran the original's files.
+    from highfive.harness import RunDir
+
+    from .._helpers import run_and_move
+
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "mine.py").write_text("def none(trace):\n    return []\n")
+    (project / "c.toml").write_text(
+        'name = "x"\ncases = 32\nbatch_size = 32\nout = "runs"\nmodels = ["mine.py:none"]\n'
+        "[execution]\nworkers = 0\n"
+    )
+    moved = run_and_move(project, monkeypatch)
+    capsys.readouterr()
+    assert main(["run", "--focus", "runs/x", "--cases", "8"]) == 0, capsys.readouterr().err
+    follow_up = RunDir(moved / "runs" / "x-focus").read_campaign()
+    assert follow_up["config"]["base"] == str(moved)
+    assert main(["replay", "runs/x-focus", "0"]) == 0, capsys.readouterr().err
