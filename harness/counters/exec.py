@@ -171,7 +171,7 @@ class ExecCounter(CounterPlugin):
         if "/" in prog:
             # Made absolute: 'cnt.py' (what Path('./cnt.py') prints) would be looked up
             # on PATH when run, another program than the file checked and hashed here.
-            path = Path(options.base or Path.cwd()) / prog
+            path = Path(os.path.normpath(Path(options.base or Path.cwd()) / prog))
         else:
             found = shutil.which(prog)
             if found is None:

@@ -395,3 +395,32 @@ def test_plugins_run_on_dask_workers(
     b = RunDir(on_dask.run_dir).results().sort_values(["model", "case_id"]).reset_index(drop=True)
     assert a.drop(columns="model").equals(b.drop(columns="model"))
     assert not math.isnan(float(len(a)))
+
+
+def test_a_counter_beside_a_moved_project_is_found_where_it_stayed(
+    tmp_path: Path,
+    protocol_program: Callable[..., Path],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # '../shared/mine.py' was recorded as 'PROJECT/../shared/mine.py': the project
+    # moved elsewhere, replay looked for it through the project's new place.
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "mine.py").write_text("def half(trace):\n    return 3.5\n")
+    protocol_program("bad_score", name="shared/prog")
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "c.toml").write_text(
+        'name = "x"\ncases = 2\nbatch_size = 2\nout = "runs"\n'
+        'models = ["../shared/mine.py:half", {counter = "exec:../shared/prog", id = "prog"}]\n'
+        "[execution]\nworkers = 0\n"
+    )
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(project)
+    assert main(["run", "c.toml"]) == 0
+    project.rename(tmp_path / "elsewhere" / "project")
+    monkeypatch.chdir(tmp_path / "elsewhere" / "project")
+    capsys.readouterr()
+    assert main(["replay", "runs/x", "1"]) == 0, capsys.readouterr().err
+    assert "identical" in capsys.readouterr().out
