@@ -6,12 +6,11 @@ top-level keys and the keys of every bins table. ``examples/bins.toml`` shows ev
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from highfive.generators import ConfigError, ParameterSpace, show
+from highfive.generators import ConfigError, ParameterSpace, parse_toml, show
 
 __all__ = ["TOML_KEYS", "check_bin_tables", "check_top_keys", "read_coverage_toml"]
 
@@ -56,10 +55,6 @@ def check_bin_tables(space: ParameterSpace, bins: Mapping[str, Any]) -> None:
 def read_coverage_toml(source: str | Path) -> dict[str, Any]:
     """Parse coverage TOML text, or a ``.toml`` file given as a :class:`~pathlib.Path`."""
     text = Path(source).read_text(encoding="utf-8-sig") if isinstance(source, Path) else source
-    text = text.removeprefix("\ufeff")  # a byte order mark, as read_toml skips it
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"coverage TOML: {exc}") from None
+    data = parse_toml(text, "coverage TOML")
     check_top_keys(data, "coverage TOML")
     return data

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from ._sensor import SensorSpec
     from ._show import escape, show, show_list, show_number, show_text
     from ._space import Dimension, ParameterSpace
-    from ._toml import read_toml
+    from ._toml import parse_toml, read_toml
     from ._types import Detection, Event, Trace, check_rate
     from .motions import MOTIONS, Motion, get_motion
 
@@ -75,6 +75,7 @@ __all__ = [
     "lazy_exports",
     "make_sampler",
     "number_from_text",
+    "parse_toml",
     "read_toml",
     "show",
     "show_list",
@@ -104,7 +105,7 @@ _EXPORTS = {
     ),
     "_sensor": ("SensorSpec",),
     "_space": ("Dimension", "ParameterSpace"),
-    "_toml": ("read_toml",),
+    "_toml": ("parse_toml", "read_toml"),
     "_types": ("Detection", "Event", "Trace", "check_rate"),
     "motions": ("MOTIONS", "Motion", "get_motion"),
 }

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import tomllib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -26,7 +25,7 @@ from scipy.special import log_ndtr, ndtr, ndtri, ndtri_exp
 from ._errors import ConfigError, InvalidParameter
 from ._numbers import is_number, number_from_text
 from ._show import show
-from ._toml import read_toml
+from ._toml import parse_toml, read_toml
 
 __all__ = ["Dimension", "ParameterSpace"]
 
@@ -683,11 +682,7 @@ class ParameterSpace:
             raise ConfigError(
                 f"parameter space: {show(source)} is neither TOML text nor a .toml file path"
             )
-        try:
-            data = tomllib.loads(source.removeprefix("\ufeff"))  # a byte order mark skipped
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"parameter space TOML: {exc}") from None
-        return cls.from_dict(data)
+        return cls.from_dict(parse_toml(source, "parameter space"))
 
     def to_arrow_schema(self) -> pa.Schema:
         """An Arrow schema with one field per dimension; the dimension rides in metadata."""

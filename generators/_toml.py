@@ -10,7 +10,7 @@ from typing import Any
 
 from ._errors import ConfigError
 
-__all__ = ["read_toml"]
+__all__ = ["parse_toml", "read_toml"]
 
 
 def read_toml(path: str | os.PathLike[str], what: str) -> dict[str, Any]:
@@ -27,16 +27,27 @@ def read_toml(path: str | os.PathLike[str], what: str) -> dict[str, Any]:
         raise ConfigError(f"{what} {os.fspath(path)!r} does not exist") from None
     except (IsADirectoryError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{what} {os.fspath(path)!r} is not readable text ({exc})") from None
+    return parse_toml(text, path.name)
+
+
+def parse_toml(text: str, what: str) -> dict[str, Any]:
+    """Parse TOML ``text``; ``what`` names it in the :class:`ConfigError` of text that is
+    not TOML, which names the line (``c.toml: not valid TOML at line 2, 'name = "b"': a
+    key given a second value``). A byte order mark before the text is skipped."""
+    text = text.removeprefix("\ufeff")
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path.name}: not valid TOML {_where(str(exc), text)}") from None
+        raise ConfigError(f"{what}: not valid TOML {_where(str(exc), text)}") from None
 
 
 _TWICE = {
-    r"Cannot overwrite a value": "a key given twice",
+    r"Cannot overwrite a value": "a key given a second value",
     r"Cannot declare \(.*\) twice": "a table given twice",
 }
+
+_QUOTED = 80
+"""Characters of the line an error names that it quotes."""
 
 
 def _where(message: str, text: str) -> str:
@@ -55,7 +66,8 @@ def _where(message: str, text: str) -> str:
     if end is not None:
         return f"at the end of the file: {reason}"
     n = int(found[2])
-    lines = text.splitlines()
+    lines = text.split("\n")  # tomllib's lines: a form feed or U+2028 ends none
     line = lines[n - 1].strip() if 0 < n <= len(lines) else ""
-    shown = f", {line[:80]!r}" if line else ""
+    cut = f"{line[:_QUOTED]!r}..." if len(line) > _QUOTED else repr(line)
+    shown = f", {cut}" if line else ""
     return f"at line {n}{shown}: {reason}"

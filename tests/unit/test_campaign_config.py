@@ -312,15 +312,31 @@ def test_a_recorded_generators_version_of_this_highfive_is_accepted() -> None:
     [
         # tomllib names a line and column, not the key: "Cannot overwrite a value (at
         # line 2, column 9)" left the user to count lines.
-        ('name = "a"\nname = "b"\n', "line 2, 'name = \"b\"': a key given twice"),
+        ('name = "a"\nname = "b"\n', "line 2, 'name = \"b\"': a key given a second value"),
+        ("seed = 1\nseed.x = 2\n", "line 2, 'seed.x = 2': a key given a second value"),
         ('name = "x"\n[space]\n[space]\n', "line 3, '[space]': a table given twice"),
         ('name = "x"\ncases = [\n', "the end of the file: invalid value"),
+        # lines as TOML counts them: a U+2028 in a comment ends none
+        ('# a \u2028 b\nname = "a"\nname = "b"\n', "line 3, 'name = \"b\"': a key given"),
+        # a long line is quoted in part, and says so
+        (f'name = "a"\nname = "{"b" * 100}"\n', f"line 2, 'name = \"{'b' * 72}'...: a key"),
     ],
 )
 def test_invalid_toml_names_its_line(tmp_path: Path, text: str, said: str) -> None:
+    from highfive.coverage._tables import read_coverage_toml
+    from highfive.generators import ParameterSpace
+
     path = tmp_path / "c.toml"
-    path.write_text(text)
+    path.write_text(text, encoding="utf-8")
     with pytest.raises(ConfigError) as err:
         CampaignConfig.from_toml(path)
     assert str(err.value).startswith(f"c.toml: not valid TOML at {said}"), str(err.value)
     assert "\n" not in str(err.value)
+    # TOML given as text: the same message, naming what it was for
+    for read, what in (
+        (ParameterSpace.from_toml, "parameter space"),
+        (read_coverage_toml, "coverage TOML"),
+    ):
+        with pytest.raises(ConfigError) as err:
+            read(text)
+        assert str(err.value).startswith(f"{what}: not valid TOML at {said}"), str(err.value)
