@@ -1202,7 +1202,12 @@ class _Version(argparse.Action):
                 return f"{dist} not installed"
 
         lines = [version("highfive"), f"python {platform.python_version()}"]
-        print("\n".join(lines + [version(d) for d in _VERSIONS]))
+        try:
+            print("\n".join(lines + [version(d) for d in _VERSIONS]))
+            sys.stdout.flush()
+        except BrokenPipeError:  # `highfive --version | head -1`: stop quietly, as cat does
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            parser.exit(141)
         parser.exit()
 
 

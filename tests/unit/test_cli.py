@@ -503,10 +503,13 @@ def test_replay_without_a_case_lists_the_failing_cases(
     assert main(["replay", str(run), str(min(failing))]) == 0  # a listed case replays
 
 
-def test_a_closed_stdout_stops_quietly(tmp_path: Path) -> None:
+@pytest.mark.parametrize("argv", [["synth", "high_five"], ["--version"]])
+def test_a_closed_stdout_stops_quietly(tmp_path: Path, argv: list[str]) -> None:
+    # --version printed before any command ran, outside the command's handling of a
+    # closed pipe: `highfive --version | head -1` ended in a BrokenPipeError traceback.
     exe = Path(sys.executable).with_name("highfive")
     proc = subprocess.Popen(
-        [str(exe), "synth", "high_five"],
+        [str(exe), *argv],
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
