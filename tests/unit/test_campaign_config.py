@@ -340,3 +340,20 @@ def test_invalid_toml_names_its_line(tmp_path: Path, text: str, said: str) -> No
         with pytest.raises(ConfigError) as err:
             read(text)
         assert str(err.value).startswith(f"{what}: not valid TOML at {said}"), str(err.value)
+
+
+def test_the_pruned_example_runs_the_variant_under_the_gate_s_ids() -> None:
+    # A variant given by its file path got the file's name as its id, and the shipped
+    # gate's criteria on 'float' and 'int8' refused the run.
+    from highfive.harness._campaign import load_counters
+
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    config = CampaignConfig.from_toml(examples / "pruned.toml")
+    counters = load_counters(config)
+    try:
+        assert list(counters) == ["float", "int8"]
+        sources = [Path(c.source).name for c in counters.values()]
+        assert sources == ["highfive-pruned-float32.onnx", "highfive-pruned-int8.onnx"]
+    finally:
+        for c in counters.values():
+            c.close()
