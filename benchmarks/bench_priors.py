@@ -17,6 +17,7 @@ later.
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Callable
 
@@ -64,6 +65,8 @@ def cases_needed(target: float, truth: float, prior: Prior, power: float = 0.9) 
 
 
 def main() -> int:
+    # no options; --help says what it prints (it ran the benchmark instead)
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     priors: dict[str, Prior] = {"shipped": _anytime.prior}
     for r in (10, 50, 200):
         priors[f"r={r}"] = lambda p, r=r: (r * p, r * (1 - p))

@@ -184,3 +184,26 @@ def test_the_documented_cell_counts_of_the_default_space_are_current() -> None:
     assert said in " ".join((root / "coverage" / "_crosses.py").read_text().split())
     for doc in ("README.md", "examples/bins.toml", "coverage/_cli.py"):
         assert f"{cells[2]:,}" in (root / doc).read_text(), doc
+
+
+def test_every_benchmark_says_how_to_run_it_with_help() -> None:
+    # bench_priors.py took no options and ran the whole benchmark on --help.
+    import subprocess
+    import sys
+
+    scripts = sorted((Path(__file__).resolve().parents[2] / "benchmarks").glob("*.py"))
+    assert len(scripts) >= 10
+    procs = {
+        s.name: subprocess.Popen(
+            [sys.executable, str(s), "--help"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for s in scripts
+    }
+    said = {name: (p.communicate(timeout=120), p.returncode) for name, p in procs.items()}
+    wrong = {
+        n: (rc, err[-300:]) for n, ((out, err), rc) in said.items() if rc or "usage:" not in out
+    }
+    assert wrong == {}
