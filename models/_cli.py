@@ -397,8 +397,8 @@ def add_model_commands(subparsers: Any) -> argparse.ArgumentParser:
         "--oversample",
         type=int_between(1, MAX_OVERSAMPLE),
         metavar="K",
-        help=f"repeat each failing trace's windows K times, 1 to {MAX_OVERSAMPLE} (copies "
-        f"in memory; default {DEFAULT_OVERSAMPLE})",
+        help=f"with --add-failures: repeat each failing trace's windows K times, 1 to "
+        f"{MAX_OVERSAMPLE} (copies in memory; default {DEFAULT_OVERSAMPLE})",
     )
     p.add_argument("--out", type=path_arg, required=True, metavar="PATH", help="output .onnx file")
     p.add_argument("--force", action="store_true", help="replace the --out file if it exists")
@@ -505,9 +505,10 @@ def add_model_commands(subparsers: Any) -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "quantize",
-        help="make the static int8 (QDQ) twin of a float model",
-        description="Quantize a float model to int8 (QDQ, per-channel weights) with "
-        "ONNX Runtime, calibrated on generated windows; the metadata is copied.",
+        help="make the static int8 twin of a float model (QDQ, or QOperator)",
+        description="Quantize a float model to int8 with ONNX Runtime (per-channel "
+        "weights; QDQ nodes, or integer operators with --format qoperator), calibrated "
+        "on generated windows; the metadata is copied.",
     )
     p.add_argument("float_model", metavar="FLOAT_MODEL", help="'float' or an ONNX file")
     p.add_argument("--out", type=path_arg, required=True, metavar="PATH", help="output .onnx file")

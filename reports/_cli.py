@@ -158,11 +158,12 @@ def add_report_commands(subparsers: Any) -> argparse.ArgumentParser:
         "gate",
         help="check a run against release criteria (exit 0 pass, 1 fail)",
         description="Evaluate the criteria of GATE.toml on a complete run directory: "
-        "per-cell failure-rate bounds (one-sided Clopper-Pearson), t-way coverage, "
-        "overall failure rate, agreement of two counters, detection latency, model size "
-        "and the inference latency the campaign recorded (so the same run and gate file "
-        "always give the same verdict). Prints one line per criterion and the verdict, "
-        "and writes "
+        "per-cell failure-rate bounds, t-way coverage, overall failure rate, agreement "
+        "of two counters, detection latency, model size, whether a model fits a watch "
+        "microcontroller (fits_target) and the inference latency the campaign recorded "
+        "(so the same run and gate file always give the same verdict). Bounds are "
+        'one-sided Clopper-Pearson, or anytime-valid with [gate] looks = "anytime". '
+        "Prints one line per criterion and the verdict, and writes "
         "RUN/gate.json and RUN/junit.xml (atomically). Exit status: 0 pass, 1 fail, 2 bad "
         "gate file or run (nothing written; a bad gate file changes nothing, while a gate "
         "that cannot be evaluated on the run removes an earlier gate's gate.json and "
