@@ -762,6 +762,8 @@ def _record_problem(record: Mapping[str, Any], needs: tuple[str, ...] = ("models
             return f"models[{i}] is not an object with an 'id'"
         if "source" in m and not isinstance(m["source"], str):
             return f"models[{i}].source is {shown(m['source'])}, not text"
+        if not isinstance(m.get("sha256"), str):  # every reader checks the counter by it
+            return f"models[{i}].sha256 is {shown(m.get('sha256'))}, not text"
     if not isinstance(record.get("identity", {}), dict):
         return f"'identity' is {shown(record['identity'])}, not an object"
     return ""

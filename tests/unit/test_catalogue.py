@@ -265,6 +265,15 @@ CATALOGUE = [
             "g.toml": SEQ_GATE,
         },
     ),
+    row(  # KeyError: 'sha256' (gate, coverage, report); replay blamed a changed counter
+        "coverage-campaign-json-model-without-sha256",
+        "coverage bad",
+        r"bad/campaign.json: damaged, models\[0\]\.sha256 is null, not text",
+        files={
+            "bad/campaign.json": '{"schema_version": 3, "status": "complete", "config": {}, '
+            '"models": [{"id": "m", "source": "float"}]}\n'
+        },
+    ),
     row(  # TypeError: unhashable type: 'dict'
         "replay-campaign-json-sampler-a-table",
         "replay bad 1",
@@ -1560,7 +1569,8 @@ CATALOGUE = [
         files={
             "seq/stages.json": "{}",
             "seq/stage-000/campaign.json": (
-                '{"schema_version": 3, "status": "running", "config": {}, "models": [{"id": "m"}]}'
+                '{"schema_version": 3, "status": "running", "config": {}, '
+                '"models": [{"id": "m", "sha256": "0"}]}'
             ),
             "g.toml": SEQ_GATE,
         },

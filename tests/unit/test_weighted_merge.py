@@ -57,7 +57,7 @@ def write_run(
         "name": path.name,
         "identity": {"seed": config["seed"], "sampler": config["sampler"], "space": {}},
         "config": config,
-        "models": [{"id": "toy", "kind": "python", "sha256": None}],
+        "models": [{"id": "toy", "kind": "python", "sha256": "0" * 64}],
         "status": "complete",
     }
     (path / "campaign.json").write_text(json.dumps(record))
@@ -300,7 +300,7 @@ def test_unweighted_runs_of_different_models_are_refused(
     b = write_run(tmp_path / "b", rng.random((50, 2)), rng, {**config, "seed": 2})
     (b / "results" / "model=toy").rename(b / "results" / "model=other")
     record = json.loads((b / "campaign.json").read_text())
-    record["models"] = [{"id": "other", "kind": "python", "sha256": None}]
+    record["models"] = [{"id": "other", "kind": "python", "sha256": "1" * 64}]
     (b / "campaign.json").write_text(json.dumps(record))
     with pytest.raises(RunDirError, match="models") as err:
         analyse_run([a, b], SETTINGS, regions=False)
