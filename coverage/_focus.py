@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from highfive.generators import ConfigError, InvalidParameter
+from highfive.generators import ConfigError, HighfiveError, InvalidParameter
 from highfive.harness import CampaignConfig, RunDir
 
 from ._bins import Binning
@@ -55,6 +55,19 @@ def _boxes(cells: pd.DataFrame, binning: Binning, limit: int) -> list[dict[str, 
     return boxes
 
 
+def _loads(config: CampaignConfig) -> bool:
+    """Whether every counter of ``config`` loads (each closed again)."""
+    from highfive.harness._campaign import load_counters
+
+    try:
+        counters = load_counters(config)
+    except HighfiveError:
+        return False
+    for counter in counters.values():
+        counter.close()
+    return True
+
+
 def plan_focus(
     run: str | os.PathLike[str],
     *,
@@ -83,7 +96,9 @@ def plan_focus(
     record = RunDir(run).require_complete("a follow-up (highfive run --focus)", config=True)
     parent = CampaignConfig.from_dict(record["config"])
     moved_to = RunDir(run).campaign_folder(record)
-    if moved_to:  # its counters where the campaign's folder is now, moved or copied with it
+    if moved_to and moved_to != parent.base and _loads(replace(parent, base=moved_to)):
+        # its counters where the campaign's folder is now, moved or copied with it;
+        # else (the run copied alone) where the run was made, as replay finds them
         parent = replace(parent, base=moved_to)
     if parent.recordings is not None:
         raise InvalidParameter(

@@ -199,3 +199,11 @@ def test_a_follow_up_of_a_moved_project_loads_its_counters_there(
     follow_up = RunDir(moved / "runs" / "x-focus").read_campaign()
     assert follow_up["config"]["base"] == str(moved)
     assert main(["replay", "runs/x-focus", "0"]) == 0, capsys.readouterr().err
+    # The run alone, copied elsewhere: the counters where the run was made (the folder
+    # its recorded relative place names exists there, without them).
+    moved.rename(project)
+    alone = tmp_path / "alone"
+    shutil.copytree(project / "runs" / "x", alone / "runs" / "x")
+    monkeypatch.chdir(alone)
+    assert main(["run", "--focus", "runs/x", "--cases", "8"]) == 0, capsys.readouterr().err
+    assert RunDir(alone / "runs" / "x-focus").read_campaign()["config"]["base"] == str(project)
