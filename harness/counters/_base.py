@@ -51,6 +51,7 @@ __all__ = [
     "CounterIdentity",
     "CounterOptions",
     "CounterPlugin",
+    "as_reached",
     "chunks",
     "delivery_times",
     "describe",
@@ -161,6 +162,19 @@ def rebase(path: str, old: str, new: str) -> str:
     if not (old and new and p.is_absolute() and p.is_relative_to(old)):
         return path
     return os.fspath(Path(new) / p.relative_to(old))
+
+
+def as_reached(path: Path) -> Path:
+    """``path`` with its ``..`` resolved as the system resolves them: through the real
+    folder a symbolic link names (``lib/../x`` with ``lib`` a link is beside the link's
+    target, not beside ``lib``); a path without ``..`` as it is, its own name kept. A
+    file beside a campaign's folder (``../shared/x.py``) is then recorded where it is,
+    and found there after the folder moves."""
+    if ".." not in path.parts:
+        return path
+    if path.name == "..":
+        return Path(os.path.realpath(path))
+    return Path(os.path.realpath(path.parent)) / path.name
 
 
 def within(path: str, base: str) -> str:

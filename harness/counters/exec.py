@@ -71,6 +71,7 @@ from ._base import (
     CounterIdentity,
     CounterOptions,
     CounterPlugin,
+    as_reached,
     chunks,
     digest,
     parse_detections,
@@ -171,7 +172,7 @@ class ExecCounter(CounterPlugin):
         if "/" in prog:
             # Made absolute: 'cnt.py' (what Path('./cnt.py') prints) would be looked up
             # on PATH when run, another program than the file checked and hashed here.
-            path = Path(os.path.normpath(Path(options.base or Path.cwd()) / prog))
+            path = as_reached(Path(options.base or Path.cwd()) / prog)
         else:
             found = shutil.which(prog)
             if found is None:

@@ -17,6 +17,7 @@ taken as the sensor's work, done before the samples reach the counter.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ from ._base import (
     CounterIdentity,
     CounterOptions,
     CounterPlugin,
+    as_reached,
     delivery_times,
     with_article,
 )
@@ -74,6 +76,8 @@ class OnnxCounter(CounterPlugin):
         path = source
         if source not in SHIPPED and options.base and not Path(source).is_absolute():
             path = str(Path(options.base) / source)
+        if source not in SHIPPED:  # '..' resolved: found where it stays, if the folder moves
+            path = os.fspath(as_reached(Path(path)))
         if ":" in source and source not in SHIPPED and not Path(path).is_file():
             # a Python counter's spec with a bad attribute, not a missing model
             raise ConfigError(

@@ -58,6 +58,7 @@ from ._base import (
     CounterIdentity,
     CounterOptions,
     CounterPlugin,
+    as_reached,
     chunks,
     describe,
     digest,
@@ -195,9 +196,7 @@ class PythonCounter(CounterPlugin):
             path = Path(module)
             if options.base and not path.is_absolute():
                 path = Path(options.base) / path
-            # '..' resolved in the name recorded: a file beside a moved campaign folder
-            # is found where it stayed, not through the folder's new place
-            path = Path(os.path.normpath(path))
+            path = as_reached(path)  # '..' resolved: found where it stays, if the folder moves
             if not path.is_file():
                 raise ConfigError(f"counter {source!r}: file {os.fspath(path)!r} does not exist")
             code = path.read_bytes()

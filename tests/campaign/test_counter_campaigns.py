@@ -405,15 +405,19 @@ def test_a_counter_beside_a_moved_project_is_found_where_it_stayed(
 ) -> None:
     # '../shared/mine.py' was recorded as 'PROJECT/../shared/mine.py': the project
     # moved elsewhere, replay looked for it through the project's new place.
+    from highfive.harness._model import shipped_file
+
     shared = tmp_path / "shared"
     shared.mkdir()
     (shared / "mine.py").write_text("def half(trace):\n    return 3.5\n")
+    (shared / "m.onnx").write_bytes(shipped_file("int8").read_bytes())
     protocol_program("bad_score", name="shared/prog")
     project = tmp_path / "project"
     project.mkdir()
     (project / "c.toml").write_text(
         'name = "x"\ncases = 2\nbatch_size = 2\nout = "runs"\n'
-        'models = ["../shared/mine.py:half", {counter = "exec:../shared/prog", id = "prog"}]\n'
+        'models = ["../shared/mine.py:half", {counter = "exec:../shared/prog", id = "prog"}, '
+        '{counter = "../shared/m.onnx", id = "m"}]\n'
         "[execution]\nworkers = 0\n"
     )
     (tmp_path / "elsewhere").mkdir()
@@ -424,3 +428,30 @@ def test_a_counter_beside_a_moved_project_is_found_where_it_stayed(
     capsys.readouterr()
     assert main(["replay", "runs/x", "1"]) == 0, capsys.readouterr().err
     assert "identical" in capsys.readouterr().out
+
+
+def test_a_counter_path_through_a_linked_folder_is_the_file_the_system_reaches(
+    tmp_path: Path, protocol_program: Callable[..., Path]
+) -> None:
+    # 'lib/../mine.py' with lib a link to elsewhere/sub names elsewhere/mine.py (the
+    # kernel follows the link before '..'); resolving '..' by the name alone loaded
+    # and tested PROJECT/mine.py, another counter than the one written.
+    from highfive.harness import load_counter
+    from highfive.harness.counters import CounterOptions
+
+    project, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
+    (elsewhere / "sub").mkdir(parents=True)
+    project.mkdir()
+    (project / "lib").symlink_to(elsewhere / "sub")
+    (project / "mine.py").write_text("def count(trace):\n    raise RuntimeError('wrong')\n")
+    (elsewhere / "mine.py").write_text("def count(trace):\n    return []\n")
+    protocol_program(name="elsewhere/prog")
+    options = CounterOptions(base=str(project))
+    python = load_counter("lib/../mine.py:count", options=options)
+    program = load_counter("exec:lib/../prog", options=options)
+    try:
+        assert python.source == f"{elsewhere / 'mine.py'}:count"
+        assert program.argv[0] == str(elsewhere / "prog")
+    finally:
+        python.close()
+        program.close()
