@@ -418,15 +418,6 @@ def run_until_decided(
     except ConfigError as exc:
         raise bins_error(gate, exc) from None
     check_bins_crosses(gate, binning)  # as 'highfive coverage --bins' checks them
-    deciding = stage if spending == "anytime" else plan.first_deciding(1 - gate.confidence)
-    if deciding > stage:  # O'Brien-Fleming over many stages: said once the settings
-        # are accepted (a refusal is one line alone), before the stages run in vain
-        print(
-            f"--spending {spending} over a budget of {budget:,} cases: no look before "
-            f"{deciding:,} cases can decide a criterion (their levels are 0 in double "
-            "precision)",
-            file=out,
-        )
     record: dict[str, Any] = {
         "identity": identity,
         "budget": budget,
@@ -446,6 +437,16 @@ def run_until_decided(
     # The settings are recorded before the first stage runs, so a resume of a first
     # stage cut short is checked against them too.
     with RunDir(where).lock():
+        deciding = stage if spending == "anytime" else plan.first_deciding(1 - gate.confidence)
+        if deciding > stage:  # O'Brien-Fleming over many stages: said once the settings
+            # are accepted and the folder is this campaign's (a refusal is one line
+            # alone), before the stages run in vain
+            print(
+                f"--spending {spending} over a budget of {budget:,} cases: no look before "
+                f"{deciding:,} cases can decide a criterion (their levels are 0 in double "
+                "precision)",
+                file=out,
+            )
         fresh = not os.path.lexists(where / STAGES_JSON)
         if fresh:
             _write(

@@ -254,9 +254,9 @@ class Replay:
     source"]`` of campaign.json), "" if none."""
 
     def other_code(self) -> str | None:
-        """Why stored rows may differ without the counter or case having changed: the
-        run was made by other highfive code than this (whose messages may be worded
-        otherwise); None if the same code, or the run records none."""
+        """Why stored messages may differ without the counter or case having changed:
+        the run was made by other highfive code than this (whose messages may be
+        worded otherwise); None if the same code, or the run records none."""
         from ._cluster import code_digest
 
         now = code_digest()

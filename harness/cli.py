@@ -717,7 +717,8 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         if not rep.matches_stored:
             what = "; ".join(f"{m}: {', '.join(c)}" for m, c in rep.differences().items())
             say(f"regenerated results are DIFFERENT FROM the campaign's stored rows ({what})")
-            if (why := rep.other_code()) is not None:
+            messages = any("message" in c for c in rep.differences().values())
+            if messages and (why := rep.other_code()) is not None:
                 say(f"  {why}")
         elif unchecked is None:
             say(
@@ -1208,6 +1209,9 @@ class _Version(argparse.Action):
         except BrokenPipeError:  # `highfive --version | head -1`: stop quietly, as cat does
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             parser.exit(141)
+        except OSError as exc:  # `> /dev/full`: as the commands say it
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            parser.exit(2, f"error: {terminal_text(_describe(exc))}\n")
         parser.exit()
 
 

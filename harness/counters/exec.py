@@ -489,15 +489,18 @@ class ExecCounter(CounterPlugin):
         pairs = sorted(zip(self.argv, written, strict=True), key=lambda p: -len(p[0]))
         for started, shown in pairs:
             if started != shown and os.path.isabs(started):
-                said = said.replace(started, shown)
+                # a whole path only: not inside /var/PATH, nor the start of PATH0 or PATH.x
+                whole = rf"(?<![\w./-]){re.escape(started)}(?![\w.-])"
+                said = re.sub(whole, (shown.rstrip("/") or shown).replace("\\", "\\\\"), said)
         return said
 
 
 def _signal_name(number: int) -> str:
     try:
         return signal.Signals(number).name
-    except ValueError:
-        return "unknown signal"
+    except ValueError:  # the real-time signals between SIGRTMIN and SIGRTMAX
+        low, high = signal.SIGRTMIN, signal.SIGRTMAX
+        return f"SIGRTMIN+{number - low}" if low < number < high else "unknown signal"
 
 
 def _looks_like_a_path(arg: str) -> bool:

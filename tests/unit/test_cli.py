@@ -503,6 +503,16 @@ def test_replay_without_a_case_lists_the_failing_cases(
     assert main(["replay", str(run), str(min(failing))]) == 0  # a listed case replays
 
 
+def test_version_into_a_full_disk_is_one_line(tmp_path: Path) -> None:
+    # It ended in an OSError traceback (exit 1), as no command does.
+    exe = Path(sys.executable).with_name("highfive")
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run(
+            [str(exe), "--version"], stdout=full, stderr=subprocess.PIPE, text=True
+        )
+    assert (proc.returncode, proc.stderr) == (2, "error: No space left on device\n")
+
+
 @pytest.mark.parametrize("argv", [["synth", "high_five"], ["--version"]])
 def test_a_closed_stdout_stops_quietly(tmp_path: Path, argv: list[str]) -> None:
     # --version printed before any command ran, outside the command's handling of a
@@ -803,6 +813,12 @@ def test_replay_of_a_run_made_by_other_code_says_so_where_rows_differ(
         "  the run was made by other highfive code (source 0123456789abcdef, this is "
         f"{code_digest()}): its messages may be worded otherwise",
     ]
+    # Other columns than a message: no word about wording
+    _rewrite_cell(run, "toy", 6, "repetitions", 99)
+    assert main(["replay", str(run), "6"]) == 1
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        "regenerated results are DIFFERENT FROM the campaign's stored rows (toy: repetitions)"
+    )
 
 
 def test_the_failure_list_of_an_incomplete_run_says_so_first(

@@ -831,3 +831,41 @@ def test_a_factory_that_makes_no_counter_says_what_it_made(
     with pytest.raises(ConfigError) as err:
         load_counter(f"{tmp_path / 'c.py'}:{name}")
     assert said in str(err.value), str(err.value)
+
+
+def test_a_program_s_paths_in_what_it_says_are_rewritten_whole_only(
+    tmp_path: Path, protocol_program: Callable[..., Path]
+) -> None:
+    # The paths a program was started with were replaced as plain text: with '.' as an
+    # argument, /var/PROJECT became /var. and PROJECT0/x became .0/x; 'data/' left
+    # data//other.
+    from highfive.harness.counters import CounterOptions
+
+    (tmp_path / "data").mkdir()
+    protocol_program(name="prog")
+    c = load_counter("exec:./prog . data/", options=CounterOptions(base=str(tmp_path)))
+    try:
+        said = {
+            f"{tmp_path}/prog: no such rate": "./prog: no such rate",
+            f"/var{tmp_path}/prog: x": f"/var{tmp_path}/prog: x",
+            f"{tmp_path}0/x": f"{tmp_path}0/x",
+            f"{tmp_path}/data/other": "data/other",
+            f"'{tmp_path}/prog' and {tmp_path}": "'./prog' and .",
+        }
+        assert {k: c._as_written(k) for k in said} == said  # type: ignore[attr-defined]
+    finally:
+        c.close()
+
+
+def test_real_time_signals_are_named() -> None:
+    import signal
+
+    from highfive.harness.counters.exec import _signal_name
+
+    low = int(signal.SIGRTMIN)
+    assert [_signal_name(n) for n in (11, low, low + 1, int(signal.SIGRTMAX))] == [
+        "SIGSEGV",
+        "SIGRTMIN",
+        "SIGRTMIN+1",
+        "SIGRTMAX",
+    ]
