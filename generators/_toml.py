@@ -41,10 +41,12 @@ def parse_toml(text: str, what: str) -> dict[str, Any]:
         raise ConfigError(f"{what}: not valid TOML {_where(str(exc), text)}") from None
 
 
-_TWICE = {
+_WORDS = {
     r"Cannot overwrite a value": "a key given a second value",
     r"Cannot declare \(.*\) twice": "a table given twice",
+    r"Cannot mutate immutable namespace .*": "an inline table added to after it was written",
 }
+"""tomllib's reasons, in the words of the file."""
 
 _QUOTED = 80
 """Characters of the line an error names that it quotes."""
@@ -53,21 +55,25 @@ _QUOTED = 80
 def _where(message: str, text: str) -> str:
     """tomllib's message (``Cannot overwrite a value (at line 2, column 9)``) with the
     line it names quoted, in words a user reads: which key is meant shows on it."""
-    at = re.fullmatch(r"(.*) \(at line (\d+), column \d+\)", message, re.DOTALL)
+    at = re.fullmatch(r"(.*) \(at line (\d+), column (\d+)\)", message, re.DOTALL)
     end = re.fullmatch(r"(.*) \(at end of document\)", message, re.DOTALL)
     found = at or end
     if found is None:
         return f"({message})"
-    reason = found[1]
-    for pattern, words in _TWICE.items():
+    reason, named = found[1], False  # named: the key at the line's start is the point
+    for pattern, words in _WORDS.items():
         if re.fullmatch(pattern, reason):
-            reason = words
+            reason, named = words, True
     reason = reason[:1].lower() + reason[1:]
     if end is not None:
         return f"at the end of the file: {reason}"
     n = int(found[2])
     lines = text.split("\n")  # tomllib's lines: a form feed or U+2028 ends none
-    line = lines[n - 1].strip() if 0 < n <= len(lines) else ""
-    cut = f"{line[:_QUOTED]!r}..." if len(line) > _QUOTED else repr(line)
+    whole = lines[n - 1] if 0 < n <= len(lines) else ""
+    # the part around the column named (a long line's error may lie far along it),
+    # or its start, which names the key given twice
+    start = 0 if named else max(0, min(int(found[3]) - 1 - _QUOTED // 2, len(whole) - _QUOTED))
+    line = whole[start : start + _QUOTED].strip()
+    cut = f"{'...' if start else ''}{line!r}{'...' if start + _QUOTED < len(whole) else ''}"
     shown = f", {cut}" if line else ""
     return f"at line {n}{shown}: {reason}"

@@ -318,8 +318,11 @@ def test_a_recorded_generators_version_of_this_highfive_is_accepted() -> None:
         ('name = "x"\ncases = [\n', "the end of the file: invalid value"),
         # lines as TOML counts them: a U+2028 in a comment ends none
         ('# a \u2028 b\nname = "a"\nname = "b"\n', "line 3, 'name = \"b\"': a key given"),
-        # a long line is quoted in part, and says so
+        # a long line is quoted in part, and says so: from its start for a key given
+        # twice, around the column named for an error far along it
         (f'name = "a"\nname = "{"b" * 100}"\n', f"line 2, 'name = \"{'b' * 72}'...: a key"),
+        (f"seed = [{'1, ' * 60}x]\n", f"line 1, ...'{'1, ' * 26}x]': invalid value"),
+        ("a = {b = 1}\na.c = 2\n", "line 2, 'a.c = 2': an inline table added to after it"),
     ],
 )
 def test_invalid_toml_names_its_line(tmp_path: Path, text: str, said: str) -> None:
