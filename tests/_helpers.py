@@ -35,15 +35,16 @@ def load_module(path: Path, name: str, *, shared: bool = False) -> ModuleType:
     return module
 
 
-def run_and_move(project: Path, monkeypatch: Any) -> Path:
+def run_and_move(project: Path, monkeypatch: Any, to: Path | None = None) -> Path:
     """Run the campaign ``c.toml`` of the folder ``project`` from there, then move the
-    folder with its runs to ``moved`` beside it and work there (``monkeypatch`` changes
-    the working directory); return the moved folder."""
+    folder with its runs to ``to`` (default: ``moved`` beside it) and work there
+    (``monkeypatch`` changes the working directory); return the moved folder."""
     from highfive.harness.cli import main
 
     monkeypatch.chdir(project)
     assert main(["run", "c.toml"]) == 0
-    moved = project.parent / "moved"
+    moved = project.parent / "moved" if to is None else to
+    moved.parent.mkdir(parents=True, exist_ok=True)
     project.rename(moved)
     monkeypatch.chdir(moved)
     return moved

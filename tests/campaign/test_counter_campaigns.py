@@ -420,11 +420,7 @@ def test_a_counter_beside_a_moved_project_is_found_where_it_stayed(
         '{counter = "../shared/m.onnx", id = "m"}]\n'
         "[execution]\nworkers = 0\n"
     )
-    (tmp_path / "elsewhere").mkdir()
-    monkeypatch.chdir(project)
-    assert main(["run", "c.toml"]) == 0
-    project.rename(tmp_path / "elsewhere" / "project")
-    monkeypatch.chdir(tmp_path / "elsewhere" / "project")
+    run_and_move(project, monkeypatch, to=tmp_path / "elsewhere" / "project")
     capsys.readouterr()
     assert main(["replay", "runs/x", "1"]) == 0, capsys.readouterr().err
     assert "identical" in capsys.readouterr().out
