@@ -57,7 +57,7 @@ def _boxes(cells: pd.DataFrame, binning: Binning, limit: int) -> list[dict[str, 
 
 def _loads(config: CampaignConfig) -> bool:
     """Whether every counter of ``config`` loads (each closed again)."""
-    from highfive.harness._campaign import load_counters
+    from highfive.harness import load_counters
 
     try:
         counters = load_counters(config)
