@@ -16,13 +16,15 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from highfive.generators import ConfigError, HighfiveError, InvalidParameter
+from highfive.generators import ConfigError, HighfiveError, InvalidParameter, RunDirError
 from highfive.harness import CampaignConfig, RunDir
 
 from ._bins import Binning
@@ -68,6 +70,30 @@ def _loads(config: CampaignConfig) -> bool:
     return True
 
 
+def _check_unchanged(
+    config: CampaignConfig, record: Mapping[str, Any], run: str | os.PathLike[str]
+) -> None:
+    """Refuse a follow-up whose counters are not those the run was made with: its
+    cases could not be merged with the run's (coverage refuses the pair), so the
+    follow-up would run in vain."""
+    from highfive.harness import load_counters
+
+    counters = load_counters(config)  # a counter that cannot load is refused as in 'run'
+    try:
+        used = {str(m["id"]): m.get("sha256") for m in record.get("models", [])}
+        for cid, counter in counters.items():
+            now = counter.identity.sha256
+            if cid in used and used[cid] != now:
+                raise RunDirError(
+                    f"focus: counter {cid!r} is not the one {os.fspath(run)!r} was made "
+                    f"with (identity {now[:12]}, the run used {str(used[cid])[:12]}); "
+                    "restore it, or run a new campaign with it"
+                )
+    finally:
+        for counter in counters.values():
+            counter.close()
+
+
 def plan_focus(
     run: str | os.PathLike[str],
     *,
@@ -111,6 +137,7 @@ def plan_focus(
         f"focus: {os.fspath(run)!r}",
         "a follow-up's cases could not be merged with its own; run the campaign again first",
     )
+    _check_unchanged(parent, record, run)
     result = analyse_run(run, settings)
     cells = result.cells
     undecided = cells[cells["status"].isin(_UNDECIDED)].copy()

@@ -207,3 +207,28 @@ def test_a_follow_up_of_a_moved_project_loads_its_counters_there(
     monkeypatch.chdir(alone)
     assert main(["run", "--focus", "runs/x", "--cases", "8"]) == 0, capsys.readouterr().err
     assert RunDir(alone / "runs" / "x-focus").read_campaign()["config"]["base"] == str(project)
+
+
+def test_a_follow_up_with_a_changed_counter_is_refused_before_it_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # It ran the whole follow-up; only coverage of the pair then refused it ("model
+    # 'none' is sha256 ... in one run and ... in the other").
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "mine.py").write_text("def none(trace):\n    return []\n")
+    (project / "c.toml").write_text(
+        'name = "x"\ncases = 32\nbatch_size = 32\nout = "runs"\nmodels = ["mine.py:none"]\n'
+        "[execution]\nworkers = 0\n"
+    )
+    monkeypatch.chdir(project)
+    assert main(["run", "c.toml"]) == 0
+    (project / "mine.py").write_text("def none(trace):\n    return []  # tuned\n")
+    capsys.readouterr()
+    assert main(["run", "--focus", "runs/x", "--cases", "8"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith(
+        "error: focus: counter 'none' is not the one 'runs/x' was made with (identity "
+    ), err
+    assert err.endswith("restore it, or run a new campaign with it\n")
+    assert not (project / "runs" / "x-focus").exists()
