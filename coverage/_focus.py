@@ -57,28 +57,26 @@ def _boxes(cells: pd.DataFrame, binning: Binning, limit: int) -> list[dict[str, 
     return boxes
 
 
-def _loads(config: CampaignConfig) -> bool:
-    """Whether every counter of ``config`` loads (each closed again)."""
+def _with_its_counters(
+    parent: CampaignConfig, record: Mapping[str, Any], run: str | os.PathLike[str]
+) -> CampaignConfig:
+    """``parent`` with its counters where they are now: in the campaign's folder moved
+    or copied with the run if they load there, else (the run copied alone) where the
+    run was made, as replay finds them. Refused if a counter is not the one the run
+    was made with: the follow-up's cases could not be merged with the run's (coverage
+    refuses the pair), so it would run in vain."""
     from highfive.harness import load_counters
 
-    try:
-        counters = load_counters(config)
-    except HighfiveError:
-        return False
-    for counter in counters.values():
-        counter.close()
-    return True
-
-
-def _check_unchanged(
-    config: CampaignConfig, record: Mapping[str, Any], run: str | os.PathLike[str]
-) -> None:
-    """Refuse a follow-up whose counters are not those the run was made with: its
-    cases could not be merged with the run's (coverage refuses the pair), so the
-    follow-up would run in vain."""
-    from highfive.harness import load_counters
-
-    counters = load_counters(config)  # a counter that cannot load is refused as in 'run'
+    counters = None
+    moved_to = RunDir(run).campaign_folder(record)
+    if moved_to and moved_to != parent.base:
+        try:
+            counters = load_counters(replace(parent, base=moved_to))
+            parent = replace(parent, base=moved_to)
+        except HighfiveError:
+            pass
+    if counters is None:
+        counters = load_counters(parent)  # one that cannot load is refused as in 'run'
     try:
         used = {str(m["id"]): m.get("sha256") for m in record.get("models", [])}
         for cid, counter in counters.items():
@@ -92,6 +90,7 @@ def _check_unchanged(
     finally:
         for counter in counters.values():
             counter.close()
+    return parent
 
 
 def plan_focus(
@@ -121,11 +120,6 @@ def plan_focus(
     # A follow-up plans from a finished run; 'highfive run' has no --partial to offer.
     record = RunDir(run).require_complete("a follow-up (highfive run --focus)", config=True)
     parent = CampaignConfig.from_dict(record["config"])
-    moved_to = RunDir(run).campaign_folder(record)
-    if moved_to and moved_to != parent.base and _loads(replace(parent, base=moved_to)):
-        # its counters where the campaign's folder is now, moved or copied with it;
-        # else (the run copied alone) where the run was made, as replay finds them
-        parent = replace(parent, base=moved_to)
     if parent.recordings is not None:
         raise InvalidParameter(
             f"focus: {os.fspath(run)!r} is a campaign of recordings; its cells are label "
@@ -137,7 +131,7 @@ def plan_focus(
         f"focus: {os.fspath(run)!r}",
         "a follow-up's cases could not be merged with its own; run the campaign again first",
     )
-    _check_unchanged(parent, record, run)
+    parent = _with_its_counters(parent, record, run)
     result = analyse_run(run, settings)
     cells = result.cells
     undecided = cells[cells["status"].isin(_UNDECIDED)].copy()

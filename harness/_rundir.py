@@ -328,8 +328,7 @@ class RunDir:
             return {str(e["id"]): load_recorded(e, options) for e in entries}
         cfg = record.get("config", {})
         timeout_s = float(cfg.get("counter_timeout_s", DEFAULT_TIMEOUT_S))
-        base = cfg.get("base", "")  # relative counter paths resolve against it
-        base = base if isinstance(base, str) else ""
+        base = _recorded_base(record)
         recorded = CounterOptions(timeout_s=timeout_s, base=base)
         here = self.campaign_folder(record)
         if not here or here == base:
@@ -352,10 +351,7 @@ class RunDir:
         """Each ONNX model of the run by id, where its file is now: inside the campaign
         file's folder moved or copied with the run, at the new place if the file is
         there (as :meth:`counters` finds it), else where the run recorded it."""
-        cfg = record.get("config", {})
-        base = cfg.get("base", "") if isinstance(cfg, Mapping) else ""
-        base = base if isinstance(base, str) else ""
-        here = self.campaign_folder(record)
+        base, here = _recorded_base(record), self.campaign_folder(record)
         out = {}
         for m in record.get("models", []):
             if m.get("kind", "onnx") != "onnx":
@@ -726,6 +722,13 @@ def _memo(key: tuple[object, ...] | None, compute: Any) -> Any:
             _MEMO.clear()
         _MEMO[key] = value
     return value
+
+
+def _recorded_base(record: Mapping[str, Any]) -> str:
+    """The campaign file's folder the run recorded (``config.base``), against which
+    its relative counter paths resolve; "" if none."""
+    base = record.get("config", {}).get("base", "")
+    return base if isinstance(base, str) else ""
 
 
 def _record_problem(record: Mapping[str, Any], needs: tuple[str, ...] = ("models",)) -> str:

@@ -715,9 +715,10 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     unchecked = None if args.param else rep.not_compared()
     if rep.stored:
         if not rep.matches_stored:
-            what = "; ".join(f"{m}: {', '.join(c)}" for m, c in rep.differences().items())
+            differ = rep.differences()
+            what = "; ".join(f"{m}: {', '.join(c)}" for m, c in differ.items())
             say(f"regenerated results are DIFFERENT FROM the campaign's stored rows ({what})")
-            messages = any("message" in c for c in rep.differences().values())
+            messages = any("message" in c for c in differ.values())
             if messages and (why := rep.other_code()) is not None:
                 say(f"  {why}")
         elif unchecked is None:
@@ -1207,10 +1208,10 @@ class _Version(argparse.Action):
             print("\n".join(lines + [version(d) for d in _VERSIONS]))
             sys.stdout.flush()
         except BrokenPipeError:  # `highfive --version | head -1`: stop quietly, as cat does
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            _discard_stdout()
             parser.exit(141)
         except OSError as exc:  # `> /dev/full`: as the commands say it
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            _discard_stdout()
             parser.exit(2, f"error: {terminal_text(_describe(exc))}\n")
         parser.exit()
 
@@ -1281,7 +1282,7 @@ def _main(argv: Sequence[str] | None) -> int:
             print(f"error: {terminal_text(str(exc))}", file=sys.stderr)
             return 2
         except BrokenPipeError:  # stdout closed early (``| head``): stop quietly, as cat does
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            _discard_stdout()
             return 141  # 128 + SIGPIPE
         except OSError as exc:  # the machine's refusal (disk full, read-only): no traceback
             print(f"error: {terminal_text(_describe(exc))}", file=sys.stderr)
@@ -1304,6 +1305,12 @@ def _show_warning(
 ) -> None:
     """Show a Python warning as one line ``warning: ...`` (no library path or source)."""
     print(f"warning: {' '.join(str(message).split())}", file=file or sys.stderr)
+
+
+def _discard_stdout() -> None:
+    """Point standard output at /dev/null: what is still buffered for a stdout that
+    cannot take it (closed, full) would fail again when Python flushes it at exit."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _describe(exc: OSError) -> str:

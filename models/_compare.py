@@ -203,11 +203,11 @@ def _entries(runs: list[tuple[Path, dict[str, Any], str]]) -> list[_Entry]:
         for m in record.get("models", []):
             if m.get("kind", "onnx") != "onnx":
                 continue
-            model = Model.load(files[str(m["id"])])
+            file = files[str(m["id"])]
+            model = Model.load(file)
             if model.sha256 != m.get("sha256"):
                 raise ConfigError(
-                    f"compare: model {m['id']!r} of run {os.fspath(path)!r} "
-                    f"({files[str(m['id'])]}) "
+                    f"compare: model {m['id']!r} of run {os.fspath(path)!r} ({file}) "
                     f"has changed since the run (sha256 {model.sha256[:12]}, the run used "
                     f"{str(m.get('sha256'))[:12]}); restore it"
                 )
