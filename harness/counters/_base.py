@@ -168,7 +168,7 @@ def as_reached(path: Path) -> Path:
     """``path`` with its ``..`` resolved as the system resolves them: through the real
     folder a symbolic link names (``lib/../x`` with ``lib`` a link is beside the link's
     target, not beside ``lib``); a path without ``..`` as it is, its own name kept. A
-    file beside a campaign's folder (``../shared/x.py``) is then recorded where it is,
+    file beside a campaign's folder (``../common/x.py``) is then recorded where it is,
     and found there after the folder moves."""
     if ".." not in path.parts:
         return path

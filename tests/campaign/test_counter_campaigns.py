@@ -403,21 +403,21 @@ def test_a_counter_beside_a_moved_project_is_found_where_it_stayed(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    # '../shared/mine.py' was recorded as 'PROJECT/../shared/mine.py': the project
+    # '../common/mine.py' was recorded as 'PROJECT/../common/mine.py': the project
     # moved elsewhere, replay looked for it through the project's new place.
     from highfive.harness._model import shipped_file
 
-    shared = tmp_path / "shared"
-    shared.mkdir()
-    (shared / "mine.py").write_text("def half(trace):\n    return 3.5\n")
-    (shared / "m.onnx").write_bytes(shipped_file("int8").read_bytes())
-    protocol_program("bad_score", name="shared/prog")
+    common = tmp_path / "common"
+    common.mkdir()
+    (common / "mine.py").write_text("def half(trace):\n    return 3.5\n")
+    (common / "m.onnx").write_bytes(shipped_file("int8").read_bytes())
+    protocol_program("bad_score", name="common/prog")
     project = tmp_path / "project"
     project.mkdir()
     (project / "c.toml").write_text(
         'name = "x"\ncases = 2\nbatch_size = 2\nout = "runs"\n'
-        'models = ["../shared/mine.py:half", {counter = "exec:../shared/prog", id = "prog"}, '
-        '{counter = "../shared/m.onnx", id = "m"}]\n'
+        'models = ["../common/mine.py:half", {counter = "exec:../common/prog", id = "prog"}, '
+        '{counter = "../common/m.onnx", id = "m"}]\n'
         "[execution]\nworkers = 0\n"
     )
     run_and_move(project, monkeypatch, to=tmp_path / "elsewhere" / "project")
