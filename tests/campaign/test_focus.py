@@ -177,6 +177,19 @@ def test_a_follow_up_shows_its_run_directory_as_the_run_was_given(
     assert f"run directory: {tmp_path / 'runs' / 'abs'}  (complete)" in capsys.readouterr().out
 
 
+def _project_of_a_python_counter(tmp_path: Path) -> Path:
+    """A project folder: c.toml, a campaign of 32 cases (run "x", in runs/) of the
+    Python counter mine.py:none, which never detects."""
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "mine.py").write_text("def none(trace):\n    return []\n")
+    (project / "c.toml").write_text(
+        'name = "x"\ncases = 32\nbatch_size = 32\nout = "runs"\nmodels = ["mine.py:none"]\n'
+        "[execution]\nworkers = 0\n"
+    )
+    return project
+
+
 def test_a_follow_up_of_a_moved_project_loads_its_counters_there(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -186,13 +199,7 @@ def test_a_follow_up_of_a_moved_project_loads_its_counters_there(
 
     from .._helpers import run_and_move
 
-    project = tmp_path / "project"
-    project.mkdir()
-    (project / "mine.py").write_text("def none(trace):\n    return []\n")
-    (project / "c.toml").write_text(
-        'name = "x"\ncases = 32\nbatch_size = 32\nout = "runs"\nmodels = ["mine.py:none"]\n'
-        "[execution]\nworkers = 0\n"
-    )
+    project = _project_of_a_python_counter(tmp_path)
     moved = run_and_move(project, monkeypatch)
     capsys.readouterr()
     assert main(["run", "--focus", "runs/x", "--cases", "8"]) == 0, capsys.readouterr().err
@@ -214,13 +221,7 @@ def test_a_follow_up_with_a_changed_counter_is_refused_before_it_runs(
 ) -> None:
     # It ran the whole follow-up; only coverage of the pair then refused it ("model
     # 'none' is sha256 ... in one run and ... in the other").
-    project = tmp_path / "project"
-    project.mkdir()
-    (project / "mine.py").write_text("def none(trace):\n    return []\n")
-    (project / "c.toml").write_text(
-        'name = "x"\ncases = 32\nbatch_size = 32\nout = "runs"\nmodels = ["mine.py:none"]\n'
-        "[execution]\nworkers = 0\n"
-    )
+    project = _project_of_a_python_counter(tmp_path)
     monkeypatch.chdir(project)
     assert main(["run", "c.toml"]) == 0
     (project / "mine.py").write_text("def none(trace):\n    return []  # tuned\n")
